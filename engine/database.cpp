@@ -1,0 +1,184 @@
+#include "engine/database.hpp"
+
+#include <fmt/format.h>
+
+#include <cstring>
+#include <memory>
+
+namespace syncsim::engine {
+
+namespace {
+void check(sqlite3* db, int rc, const std::string& what) {
+  if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    throw SqlError(rc, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
+  }
+}
+
+// The core's uuid()/gen_random_uuid() read the OS RNG (getrandom), bypassing the VFS; a
+// run must be a function of its seed, so route them through SQLite's PRNG, which the sim
+// VFS seeds (DESIGN.md §3).
+void deterministic_uuid(sqlite3_context* ctx, int, sqlite3_value**) {
+  unsigned char b[16];
+  sqlite3_randomness(sizeof b, b);
+  b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
+  b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
+  std::string s = fmt::format(
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}"
+      "{:02x}",
+      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+      b[14], b[15]);
+  sqlite3_result_text(ctx, s.c_str(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+
+void bind_args(sqlite3* db, sqlite3_stmt* stmt, const std::vector<std::string>& args) {
+  sqlite3_reset(stmt);
+  sqlite3_clear_bindings(stmt);
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    check(db, sqlite3_bind_text(stmt, static_cast<int>(i + 1), args[i].data(),
+                                static_cast<int>(args[i].size()), SQLITE_TRANSIENT),
+          "bind");
+  }
+}
+
+std::optional<std::string> column_text(sqlite3_stmt* stmt, int i) {
+  if (sqlite3_column_type(stmt, i) == SQLITE_NULL) return std::nullopt;
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+  return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt, i)));
+}
+}  // namespace
+
+Statement::Statement(sqlite3* db, const std::string& sql) {
+  check(db, sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr), "prepare " + sql);
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Database::Database(const std::string& file_name, const CoreVersion& core) {
+  // The sim VFS is the default VFS, so no VFS name is passed (the core's own connections
+  // would use the default too).
+  int rc = sqlite3_open_v2(file_name.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+    sqlite3_close(db_);
+    throw SqlError(rc, "open " + file_name + ": " + msg);
+  }
+  sqlite3_enable_load_extension(db_, 1);
+  char* err = nullptr;
+  rc = sqlite3_load_extension(db_, core.path.c_str(), "sqlite3_powersync_init", &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    sqlite3_close(db_);
+    throw SqlError(rc, fmt::format("loading core {} from {}: {}", core.name, core.path, msg));
+  }
+  for (const char* name : {"uuid", "gen_random_uuid"}) {
+    sqlite3_create_function_v2(db_, name, 0, SQLITE_UTF8, nullptr, deterministic_uuid, nullptr,
+                               nullptr, nullptr);
+  }
+  sqlite3_update_hook(db_, &Database::on_update, this);
+  exec("PRAGMA journal_mode = DELETE");  // rollback journal, DESIGN.md §3
+  exec("PRAGMA synchronous = FULL");
+}
+
+Database::~Database() {
+  statements_.clear();
+  sqlite3_close(db_);
+}
+
+void Database::on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
+  auto* d = static_cast<Database*>(self);
+  if (std::strcmp(table, "ps_crud") == 0) {
+    d->touched_.ps_crud = true;
+  } else if (std::strncmp(table, "ps_data__", 9) == 0) {
+    d->touched_.data_tables = true;
+  }
+}
+
+Statement& Database::cached(const std::string& sql) {
+  auto it = statements_.find(sql);
+  if (it == statements_.end()) {
+    it = statements_.emplace(sql, std::make_unique<Statement>(db_, sql)).first;
+  }
+  return *it->second;
+}
+
+void Database::exec(const std::string& sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err ? err : sqlite3_errmsg(db_);
+    sqlite3_free(err);
+    throw SqlError(rc, fmt::format("{}: {}", sql, msg));
+  }
+}
+
+void Database::rollback() {
+  if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
+}
+
+std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
+    const std::string& sql, const std::vector<std::string>& args) {
+  Statement& st = cached(sql);
+  bind_args(db_, st.get(), args);
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  int rc;
+  while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+    std::vector<std::optional<std::string>> row;
+    for (int i = 0; i < sqlite3_column_count(st.get()); ++i) row.push_back(column_text(st.get(), i));
+    rows.push_back(std::move(row));
+  }
+  int final_rc = rc;
+  sqlite3_reset(st.get());
+  check(db_, final_rc, sql);
+  return rows;
+}
+
+std::optional<std::string> Database::query_text(const std::string& sql,
+                                                const std::vector<std::string>& args) {
+  Statement& st = cached(sql);
+  bind_args(db_, st.get(), args);
+  int rc = sqlite3_step(st.get());
+  std::optional<std::string> out;
+  if (rc == SQLITE_ROW) out = column_text(st.get(), 0);
+  sqlite3_reset(st.get());
+  check(db_, rc, sql);
+  return out;
+}
+
+std::optional<int64_t> Database::query_int(const std::string& sql,
+                                           const std::vector<std::string>& args) {
+  Statement& st = cached(sql);
+  bind_args(db_, st.get(), args);
+  int rc = sqlite3_step(st.get());
+  std::optional<int64_t> out;
+  if (rc == SQLITE_ROW && sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
+    out = sqlite3_column_int64(st.get(), 0);
+  }
+  sqlite3_reset(st.get());
+  check(db_, rc, sql);
+  return out;
+}
+
+std::optional<std::string> Database::control(const std::string& op,
+                                             const std::optional<std::string>& payload) {
+  ++control_calls_;
+  Statement& st = cached("SELECT powersync_control(?, ?)");
+  sqlite3_reset(st.get());
+  sqlite3_clear_bindings(st.get());
+  sqlite3_bind_text(st.get(), 1, op.data(), static_cast<int>(op.size()), SQLITE_TRANSIENT);
+  if (payload) {
+    sqlite3_bind_text(st.get(), 2, payload->data(), static_cast<int>(payload->size()),
+                      SQLITE_TRANSIENT);
+  }
+  int rc = sqlite3_step(st.get());
+  std::optional<std::string> out;
+  if (rc == SQLITE_ROW) out = column_text(st.get(), 0);
+  std::string msg = rc == SQLITE_ROW ? "" : sqlite3_errmsg(db_);
+  int ext = sqlite3_extended_errcode(db_);
+  sqlite3_reset(st.get());
+  if (rc != SQLITE_ROW) throw SqlError(ext, msg);
+  return out;
+}
+
+}  // namespace syncsim::engine

@@ -1,0 +1,95 @@
+// One client database: a single SQLite connection (rollback journal, synchronous=FULL,
+// DESIGN.md §3) in the sim VFS with the real core extension loaded.  Wraps the SQL the
+// SDK issues; every powersync_control call runs in its own write transaction (sdk.md §0).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/core_registry.hpp"
+
+static_assert(SQLITE_VERSION_NUMBER >= 3044000, "the core extension needs SQLite >= 3.44");
+
+namespace syncsim::engine {
+
+// A SQLite or core error, with the message the core gave ("powersync_control: ...").
+class SqlError : public std::runtime_error {
+ public:
+  SqlError(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  [[nodiscard]] int code() const { return code_; }
+
+ private:
+  int code_;
+};
+
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+  sqlite3_stmt* get() { return stmt_; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// Tables touched while a hook window is open (sqlite3_update_hook): the SDK's
+// powersync_update_hooks('get') equivalent, and publication detection for barrier-holds.
+struct TouchedTables {
+  bool ps_crud = false;
+  bool data_tables = false;  // ps_data__* (what the app sees)
+};
+
+class Database {
+ public:
+  Database(const std::string& file_name, const CoreVersion& core);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void exec(const std::string& sql);
+  // Single-value queries; nullopt for no row or NULL.
+  std::optional<std::string> query_text(const std::string& sql,
+                                        const std::vector<std::string>& args = {});
+  std::optional<int64_t> query_int(const std::string& sql,
+                                   const std::vector<std::string>& args = {});
+  // Rows of (text...) columns.
+  std::vector<std::vector<std::optional<std::string>>> query_rows(
+      const std::string& sql, const std::vector<std::string>& args = {});
+
+  void begin() { exec("BEGIN IMMEDIATE"); }
+  void commit() { exec("COMMIT"); }
+  void rollback();
+
+  // powersync_control(op, payload) inside the caller's transaction.  `payload` NULL when
+  // nullopt; `as_blob` binds it as a BLOB (line_binary).  Returns the result as text.
+  std::optional<std::string> control(const std::string& op,
+                                     const std::optional<std::string>& payload);
+
+  TouchedTables take_touched() {
+    TouchedTables t = touched_;
+    touched_ = {};
+    return t;
+  }
+  sqlite3* raw() { return db_; }
+  [[nodiscard]] uint64_t control_calls() const { return control_calls_; }
+
+ private:
+  Statement& cached(const std::string& sql);
+  static void on_update(void* self, int op, const char* db, const char* table, sqlite3_int64);
+
+  sqlite3* db_ = nullptr;
+  std::map<std::string, std::unique_ptr<Statement>> statements_;
+  TouchedTables touched_;
+  uint64_t control_calls_ = 0;
+};
+
+}  // namespace syncsim::engine

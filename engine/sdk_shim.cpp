@@ -1,0 +1,671 @@
+#include "engine/sdk_shim.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace syncsim::engine {
+
+namespace {
+constexpr const char* kMaxOpId = "9223372036854775807";
+constexpr const char* kDisconnectedError =
+    "Cannot request checkpoints, sync client is disconnected.";
+constexpr const char* kBlockedLog =
+    "Could not apply checkpoint due to local data. Will retry at completed upload or next "
+    "checkpoint.";
+
+// The minimal schema of the default world (DESIGN.md §7).
+std::string schema_json() {
+  return R"({"tables":[{"name":"todos","columns":[{"name":"description","type":"text"}]},)"
+         R"({"name":"notes","columns":[{"name":"description","type":"text"}]}]})";
+}
+
+std::optional<int64_t> parse_id(const nlohmann::json& j) {
+  if (j.is_string()) return std::stoll(j.get<std::string>());
+  if (j.is_number_integer()) return j.get<int64_t>();
+  return std::nullopt;
+}
+}  // namespace
+
+Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& link,
+               const CoreVersion& core, ClientOptions options, ClientObserver* observer,
+               sim::Verdicts* verdicts)
+    : loop_(loop),
+      trace_(trace),
+      rng_(rng),
+      link_(link),
+      core_(core),
+      options_(std::move(options)),
+      observer_(observer),
+      verdicts_(verdicts),
+      name_(fmt::format("c{}", options_.index)),
+      nested_(std::make_shared<sim::AbortSignal>()),
+      waiter_(std::make_shared<sim::Latch<bool>>()) {}
+
+Client::~Client() = default;
+
+bool Client::has_mutant(EngineMutant m) const {
+  return std::find(options_.mutants.begin(), options_.mutants.end(), m) !=
+         options_.mutants.end();
+}
+
+void Client::violation(const std::string& invariant, const std::string& message) {
+  if (!verdicts_ || !verdicts_->enabled(invariant)) return;
+  verdicts_->violate(sim::Violation{invariant, loop_.clock().elapsed(),
+                                    fmt::format("client {}", options_.index), message});
+  trace_.log(name_, "VIOLATION {}: {}", invariant, message);
+  loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
+}
+
+// ---------------------------------------------------------------------------------
+// open (sdk.md §1.1)
+
+void Client::open() {
+  db_ = std::make_unique<Database>(fmt::format("client-{}.db", options_.index), core_);
+  auto version = db_->query_text("SELECT powersync_rs_version()").value_or("");
+  if (version.rfind(core_.name + "/", 0) != 0) {
+    throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}",
+                                         core_.path, version, core_.name));
+  }
+  db_->begin();
+  db_->query_text("SELECT powersync_replace_schema(?)", {schema_json()});
+  // The core's client_id is random (OS entropy); make it a function of the scenario.
+  db_->query_text("UPDATE ps_kv SET value = ? WHERE key = 'client_id' RETURNING value",
+                  {options_.client_id});
+  db_->commit();
+  db_->take_touched();
+  status_ = nlohmann::json::parse(
+      db_->query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+  db_->exec("PRAGMA recursive_triggers = TRUE");
+  trace_.log(name_, "open core={} client_id={}", core_.name, options_.client_id);
+}
+
+void Client::connect() {
+  // sdk.md §1.2: a fresh CheckpointStateSignals, then three loops on one outer signal.
+  set_checkpoint_state(CheckpointState::Pending);
+  loop_.spawn(upload_loop(), name_ + ".upload");
+  loop_.spawn(download_loop(), name_ + ".download");
+  loop_.spawn(repost_loop(), name_ + ".repost");
+}
+
+// ---------------------------------------------------------------------------------
+// control calls
+
+std::vector<nlohmann::json> Client::control(const std::string& op,
+                                            const std::optional<std::string>& payload) {
+  const bool can_publish = op == "line_text" || op == "completed_upload";
+  db_->begin();
+  // barrier-holds (DESIGN.md §5): ps_crud and target read before the call, last_seen
+  // after it; publication detected by the update hook on ps_data__* tables.
+  bool crud_before = false;
+  std::optional<int64_t> target_before;
+  if (can_publish) {
+    crud_before = db_->query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
+    target_before = db_->query_int(
+        "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = 'target_checkpoint_request_id'");
+  }
+  db_->take_touched();
+  std::optional<std::string> result;
+  try {
+    result = db_->control(op, payload);
+  } catch (...) {
+    db_->rollback();
+    db_->take_touched();
+    throw;
+  }
+  if (has_mutant(EngineMutant::PublishWhileBlocked) && result &&
+      result->find(kBlockedLog) != std::string::npos) {
+    db_->exec(R"(INSERT OR REPLACE INTO ps_data__todos(id, data) VALUES ('mutant-leak', '{"description":"leaked"}'))");
+  }
+  TouchedTables touched = db_->take_touched();
+  if (can_publish && touched.data_tables && verdicts_) {
+    verdicts_->checked("barrier-holds");
+    auto seen = db_->query_int(
+        "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = 'last_seen_checkpoint_request_id'");
+    bool gate_closed = crud_before || (target_before && *target_before > seen.value_or(0));
+    if (gate_closed) {
+      violation("barrier-holds",
+                fmt::format("{} published rows while the gate was closed (ps_crud {}, target "
+                            "{}, last_seen {})",
+                            op, crud_before ? "non-empty" : "empty",
+                            target_before ? std::to_string(*target_before) : "none",
+                            seen ? std::to_string(*seen) : "none"));
+    }
+  }
+  db_->commit();
+  after_write_lock(touched);
+  std::vector<nlohmann::json> out;
+  if (result && !result->empty() && (*result)[0] == '[') {
+    for (auto& i : nlohmann::json::parse(*result)) out.push_back(std::move(i));
+  }
+  if (touched.data_tables && observer_) observer_->on_published(*this);
+  return out;
+}
+
+std::optional<int64_t> Client::control_int(const std::string& op,
+                                           const std::optional<std::string>& payload) {
+  db_->begin();
+  std::optional<std::string> result;
+  try {
+    result = db_->control(op, payload);
+  } catch (...) {
+    db_->rollback();
+    throw;
+  }
+  db_->commit();
+  after_write_lock(db_->take_touched());
+  if (!result) return std::nullopt;
+  return std::stoll(*result);
+}
+
+void Client::after_write_lock(const TouchedTables& touched) {
+  // sdk.md §1.1: after every write-lock release the pool checks the touched tables; a
+  // touched ps_crud fires crudUpdate (also for the SDK's own DELETE, quirk §7.7).
+  if (touched.ps_crud) trigger_crud_upload();
+}
+
+// ---------------------------------------------------------------------------------
+// download loop (sdk.md §1.3)
+
+void Client::mark_disconnected() {
+  connected_ = false;
+  connecting_ = false;
+  applied_request_id_.reset();
+}
+
+sim::Task<void> Client::delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume) {
+  auto waiter = waiter_;  // this generation's notifier (quirk §7.2)
+  co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(delay), &outer_, nested,
+                         resume ? waiter.get() : nullptr);
+}
+
+sim::Task<void> Client::download_loop() {
+  while (!outer_.aborted()) {
+    bool should_delay = true;
+    bool immediate_restart = false;
+    try {
+      immediate_restart = co_await iteration();
+    } catch (const std::exception& e) {
+      if (outer_.aborted()) {
+        should_delay = false;
+      } else {
+        download_error_ = e.what();
+        ++stats_.download_errors;
+        trace_.log(name_, "download error: {}", e.what());
+      }
+    }
+    // finally
+    download_iteration_ended();
+    events_.reset();
+    if (!outer_.aborted()) {
+      nested_->abort("Closing sync stream network requests before retry.");
+      nested_ = std::make_shared<sim::AbortSignal>();
+    }
+    if (!immediate_restart) {
+      mark_disconnected();
+      if (should_delay) {
+        phase_ = "retry delay";
+        co_await delay_retry(options_.retry_delay, nested_.get(), true);
+      }
+    }
+  }
+  phase_ = "disconnected";
+}
+
+std::string Client::start_payload() const {
+  nlohmann::json start = {{"parameters", nlohmann::json::object()},
+                          {"app_metadata", nlohmann::json::object()},
+                          {"active_streams", nlohmann::json::array()},
+                          {"include_defaults", true},
+                          {"checkpoint_mode", "requests"},
+                          {"schema", nlohmann::json::parse(schema_json())}};
+  return start.dump();
+}
+
+sim::Task<bool> Client::iteration() {
+  ++stats_.iterations;
+  phase_ = "starting iteration";
+  auto nested = nested_;
+  // requireKeyFormat(true) (sdk.md §1.3)
+  if (!db_->query_text("SELECT value FROM ps_kv WHERE key = 'powersync_js_migrated_subkeys'")) {
+    db_->begin();
+    db_->exec("UPDATE ps_oplog SET key = powersync_remove_duplicate_key_encoding(key)");
+    db_->exec(
+        "INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('powersync_js_migrated_subkeys', '1')");
+    db_->commit();
+    db_->take_touched();
+  }
+  std::optional<nlohmann::json> request;
+  auto events = std::make_shared<sim::Queue<Event>>();
+  for (const auto& i : control("start", start_payload())) {
+    if (i.contains("EstablishSyncStream")) {
+      request = i["EstablishSyncStream"]["request"];
+      const auto& est = i["EstablishSyncStream"];
+      if (est.contains("checkpoint_request")) {
+        // The seed runs concurrently with line handling (sdk.md §1.4).
+        std::string id = est["checkpoint_request"]["checkpoint_request_id"];
+        loop_.spawn(seed(nested, events, id), name_ + ".seed");
+      }
+    } else if (i.contains("CloseSyncStream")) {
+      control("stop", std::nullopt);
+      co_return false;
+    } else {
+      handle_instruction(i);
+    }
+  }
+  if (!request) {
+    control("stop", std::nullopt);
+    co_return false;
+  }
+  events_ = events;
+  bool immediate_restart = false;
+  std::exception_ptr error;
+  std::shared_ptr<sim::ClientStream> stream;
+  try {
+    phase_ = "opening stream";
+    // Requests are built outside the co_await expression: g++ 12 miscompiles aggregate
+    // temporaries there.
+    sim::HttpRequest http{"POST", "/sync/stream", request->dump(), options_.user};
+    auto open = co_await link_.open_stream(std::move(http));
+    if (open.head.status != 200) {
+      throw std::runtime_error(fmt::format("HTTP {}: {}", open.head.status, open.head.body));
+    }
+    stream = open.stream;
+    for (const auto& i : control("connection", "established")) handle_instruction(i);
+    bool first_line = true;
+    bool done = false;
+    while (!done) {
+      phase_ = "waiting for a line";
+      Event ev = co_await next_event(*stream, *events, *nested);
+      std::vector<nlohmann::json> out;
+      switch (ev.kind) {
+        case EventKind::Line:
+          if (first_line) {
+            first_line = false;
+            trigger_crud_upload();
+          }
+          out = control("line_text", ev.text);
+          break;
+        case EventKind::End:
+          out = control("connection", "end");
+          break;
+        case EventKind::CompletedUpload:
+          out = control("completed_upload", std::nullopt);
+          break;
+        case EventKind::Reset:
+          throw sim::NetworkError("sync stream connection reset");
+        case EventKind::Aborted:
+          throw sim::Aborted(ev.text);
+        case EventKind::Error:
+          throw std::runtime_error(ev.text);
+      }
+      for (const auto& i : out) {
+        if (i.contains("EstablishSyncStream")) {
+          throw std::runtime_error("Received EstablishSyncStream while already connected.");
+        }
+        if (i.contains("CloseSyncStream")) {
+          immediate_restart = i["CloseSyncStream"].value("hide_disconnect", false);
+          done = true;
+          break;  // later instructions in the same array are ignored
+        }
+        handle_instruction(i);
+      }
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // finally (sdk.md §1.4)
+  events_.reset();
+  if (stream) stream->close();
+  try {
+    for (const auto& i : control("stop", std::nullopt)) {
+      if (!i.contains("CloseSyncStream") && !i.contains("EstablishSyncStream")) {
+        handle_instruction(i);
+      }
+    }
+  } catch (...) {
+    if (!error) error = std::current_exception();
+  }
+  if (error) std::rethrow_exception(error);
+  co_return immediate_restart;
+}
+
+sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream,
+                                            sim::Queue<Event>& injected,
+                                            sim::AbortSignal& nested) {
+  // The SDK's injectable queue: injected events first (FIFO), and only then pull the
+  // source; a pull waits for whichever comes first (sdk.md §1.4 "Event pump").
+  while (true) {
+    if (!injected.empty()) co_return injected.pop_now();
+    if (stream.has_line()) co_return Event{EventKind::Line, stream.take_line()};
+    switch (stream.state()) {
+      case sim::ClientStream::State::Ended:
+        co_return Event{EventKind::End, ""};
+      case sim::ClientStream::State::Reset:
+        co_return Event{EventKind::Reset, ""};
+      case sim::ClientStream::State::Closed:
+        co_return Event{EventKind::End, ""};
+      case sim::ClientStream::State::Open:
+        break;
+    }
+    if (nested.aborted()) co_return Event{EventKind::Aborted, nested.reason()};
+    if (outer_.aborted()) co_return Event{EventKind::Aborted, outer_.reason()};
+    co_await sim::wait_for(loop_, std::nullopt, &stream.readable(), &injected.ready(), &nested, &outer_);
+  }
+}
+
+sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
+                             std::shared_ptr<sim::Queue<Event>> events, std::string id) {
+  // seedCheckpointRequestState + markCheckpointsReady (sdk.md §1.4, §3.2).
+  try {
+    std::string accepted = co_await post_checkpoint_request(id, nested.get());
+    control_int("seed_checkpoint_request_id", accepted);
+    trace_.log(name_, "seeded {} (posted {})", accepted, id);
+    set_checkpoint_state(CheckpointState::Ready);
+  } catch (const std::exception& e) {
+    trace_.log(name_, "seed failed: {}", e.what());
+    set_checkpoint_state(CheckpointState::Error, e.what());
+    if (!nested->aborted()) events->push(Event{EventKind::Error, e.what()});
+  }
+}
+
+void Client::handle_instruction(const nlohmann::json& instruction) {
+  if (instruction.contains("UpdateSyncStatus")) {
+    status_ = instruction["UpdateSyncStatus"]["status"];
+    connected_ = status_.value("connected", false);
+    connecting_ = status_.value("connecting", false);
+    applied_request_id_.reset();
+    if (status_.contains("internal_last_applied_checkpoint_request_id")) {
+      applied_request_id_ = parse_id(status_["internal_last_applied_checkpoint_request_id"]);
+    }
+  } else if (instruction.contains("DidCompleteSync")) {
+    download_error_.reset();
+    ++stats_.applied_checkpoints;
+    std::optional<int64_t> applied;
+    const auto& d = instruction["DidCompleteSync"];
+    if (d.contains("applied_checkpoint_request_id")) {
+      applied = parse_id(d["applied_checkpoint_request_id"]);
+    }
+    trace_.log(name_, "applied checkpoint{}", applied ? " id " + std::to_string(*applied) : "");
+    if (observer_) observer_->on_sync_applied(*this, applied);
+  } else if (instruction.contains("LogLine")) {
+    const auto& l = instruction["LogLine"];
+    const std::string line = l.value("line", "");
+    if (line.rfind("Could not apply checkpoint due to local data", 0) == 0) {
+      ++stats_.blocked_checkpoints;
+      trace_.log(name_, "checkpoint blocked by the barrier");
+    } else if (l.value("severity", "") == "WARNING") {
+      trace_.log(name_, "core warning: {}", line);
+    }
+  } else if (instruction.contains("FetchCredentials")) {
+    // Tokens outlive the runs of this first cut; credential refresh comes later.
+    trace_.log(name_, "FetchCredentials {}", instruction["FetchCredentials"].dump());
+  }
+  // FlushFileSystem, HandleDiagnostics: no-ops in the SDK (sdk.md §1.5).
+}
+
+// ---------------------------------------------------------------------------------
+// checkpoint readiness (sdk.md §3.2)
+
+void Client::set_checkpoint_state(CheckpointState s, std::string error) {
+  if (checkpoint_state_ == CheckpointState::Disconnected) return;  // terminal
+  checkpoint_state_ = s;
+  checkpoint_error_ = std::move(error);
+  checkpoint_state_changed_.notify();
+}
+
+void Client::download_iteration_ended() {
+  set_checkpoint_state(CheckpointState::Pending);
+  waiter_ = std::make_shared<sim::Latch<bool>>();
+}
+
+sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
+  while (true) {
+    switch (checkpoint_state_) {
+      case CheckpointState::Ready:
+        co_return true;
+      case CheckpointState::Error:
+        throw std::runtime_error(checkpoint_error_);
+      case CheckpointState::Disconnected:
+        throw std::runtime_error(kDisconnectedError);
+      case CheckpointState::Pending:
+        break;
+    }
+    if (abort && abort->aborted()) co_return false;
+    if (wake) waiter_->resolve(true);
+    co_await sim::wait_for(loop_, std::nullopt, &checkpoint_state_changed_, abort);
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// upload (sdk.md §2)
+
+void Client::trigger_crud_upload() {
+  crud_notified_ = true;  // at most one notification is buffered
+  crud_notifier_.notify();
+}
+
+void Client::notify_completed_uploads() {
+  // Only while an iteration accepts injected events; a no-op otherwise (sdk.md §1.4).
+  if (events_) events_->push(Event{EventKind::CompletedUpload, ""});
+}
+
+sim::Task<void> Client::upload_loop() {
+  while (!outer_.aborted()) {
+    // Promise.all([_uploadAllCrud(), delayRetry(crudUploadThrottleMs)])
+    sim::Micros throttle_until = loop_.now() + rng_.jitter(options_.crud_upload_throttle);
+    co_await upload_all();
+    if (loop_.now() < throttle_until) {
+      co_await sim::wait_for(loop_, throttle_until, &outer_);
+    }
+    while (!crud_notified_ && !outer_.aborted()) {
+      co_await sim::wait_for(loop_, std::nullopt, &crud_notifier_, &outer_);
+    }
+    crud_notified_ = false;
+  }
+}
+
+sim::Task<void> Client::upload_all() {
+  std::optional<int64_t> checked;
+  while (!outer_.aborted()) {
+    bool failed = false;
+    try {
+      auto next = db_->query_int("SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1");
+      if (next) {
+        uploading_ = true;
+        if (checked && *checked == *next) {
+          throw std::runtime_error("Delaying due to previously encountered CRUD item.");
+        }
+        checked = next;
+        co_await upload_data();
+        upload_error_.reset();
+      } else {
+        bool needed = co_await update_local_target();
+        if (needed) notify_completed_uploads();
+        uploading_ = false;
+        break;
+      }
+    } catch (const std::exception& e) {
+      checked.reset();
+      upload_error_ = e.what();
+      trace_.log(name_, "upload error: {}", e.what());
+      failed = true;
+    }
+    uploading_ = false;
+    if (failed) {
+      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.retry_delay), &outer_);
+      if (!connected_) break;
+    }
+  }
+}
+
+sim::Task<void> Client::upload_data() {
+  // The connector's uploadData with db.getCrudBatch(100) (sdk.md §2.3).
+  auto rows = db_->query_rows("SELECT id, data FROM ps_crud ORDER BY id ASC LIMIT 101");
+  if (rows.size() > 100) rows.resize(100);
+  nlohmann::json crud = nlohmann::json::array();
+  for (const auto& r : rows) crud.push_back(nlohmann::json::parse(r[1].value_or("{}")));
+  const std::string last_id = rows.back()[0].value_or("0");
+  nlohmann::json body = {{"client_id", options_.client_id}, {"crud", crud}};
+  sim::HttpRequest http{"POST", "/backend/upload", body.dump(), options_.user};
+  auto response = co_await link_.request(std::move(http));
+  if (response.status != 200) {
+    throw std::runtime_error(
+        fmt::format("upload failed: HTTP {}: {}", response.status, response.body));
+  }
+  ++stats_.uploads;
+  // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
+  db_->begin();
+  db_->query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
+  db_->control("target_checkpoint_request_id", kMaxOpId);
+  db_->commit();
+  after_write_lock(db_->take_touched());
+  trace_.log(name_, "uploaded {} crud entries (up to {})", crud.size(), last_id);
+  if (observer_) observer_->on_uploaded(*this, crud);
+}
+
+sim::Task<bool> Client::update_local_target() {
+  // SqliteBucketStorage.updateLocalTarget (sdk.md §2.4).
+  auto target = control_int("target_checkpoint_request_id", std::nullopt);
+  if (!target || std::to_string(*target) != kMaxOpId) co_return false;
+  auto seq_before = db_->query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  if (!seq_before) co_return false;
+  std::string op_id = co_await request_next_checkpoint(&outer_);
+  db_->begin();
+  bool has_crud = db_->query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
+  auto seq_after = db_->query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  if (has_crud || seq_after != seq_before) {
+    db_->commit();
+    db_->take_touched();
+    trace_.log(name_, "target {} not stored: new local writes", op_id);
+    co_return false;
+  }
+  db_->control("target_checkpoint_request_id", op_id);
+  db_->commit();
+  after_write_lock(db_->take_touched());
+  trace_.log(name_, "target := {}", op_id);
+  if (observer_) observer_->on_target_set(*this, std::stoll(op_id));
+  co_return true;
+}
+
+sim::Task<std::string> Client::request_next_checkpoint(sim::AbortSignal* abort) {
+  // requestNextCheckpointFromService (sdk.md §2.4)
+  if (!co_await wait_ready(abort, true)) throw sim::Aborted(abort ? abort->reason() : "aborted");
+  auto id = control_int("next_checkpoint_request_id", std::nullopt);
+  if (!id) throw std::runtime_error("next_checkpoint_request_id returned NULL");
+  co_return co_await post_checkpoint_request(std::to_string(*id), nullptr);
+}
+
+sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
+                                                       sim::AbortSignal* abort) {
+  // requestCheckpointFromService (sdk.md §2.6): POST /sync/checkpoint-request.
+  ++stats_.checkpoint_posts;
+  nlohmann::json body = {{"client_id", options_.client_id}, {"checkpoint_request_id", id}};
+  sim::HttpRequest http{"POST", "/sync/checkpoint-request", body.dump(), options_.user};
+  auto response = co_await link_.request(std::move(http), abort);
+  if (response.status != 200) {
+    throw std::runtime_error(fmt::format("Received {} when getting from /sync/checkpoint-request: {}",
+                                         response.status, response.body));
+  }
+  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+  if (parsed.is_discarded() || !parsed.contains("data") ||
+      !parsed["data"].contains("checkpoint_request_id") ||
+      !parsed["data"]["checkpoint_request_id"].is_string()) {
+    throw std::runtime_error("malformed checkpoint-request response: " + response.body);
+  }
+  co_return parsed["data"]["checkpoint_request_id"].get<std::string>();
+}
+
+// ---------------------------------------------------------------------------------
+// repost loop (sdk.md §3.3)
+
+sim::Task<void> Client::repost_loop() {
+  while (!outer_.aborted()) {
+    bool failed = false;
+    try {
+      if (!co_await wait_ready(&outer_, false)) co_return;
+      auto id = control_int("current_checkpoint_request_id", std::nullopt);
+      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), &outer_);
+      if (outer_.aborted()) co_return;
+      auto now_id = control_int("current_checkpoint_request_id", std::nullopt);
+      if (id != now_id) continue;  // a new request was made: restart the timer
+      if (id && applied_request_id_ && *applied_request_id_ >= *id) continue;
+      if (!co_await wait_ready(&outer_, false)) co_return;
+      if (!id) continue;
+      trace_.log(name_, "repost {}", *id);
+      co_await post_checkpoint_request(std::to_string(*id), &outer_);
+    } catch (const std::exception& e) {
+      if (outer_.aborted()) co_return;
+      trace_.log(name_, "repost failed: {}", e.what());
+      failed = true;
+    }
+    if (failed) {
+      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), &outer_);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------
+// workload writes and observables
+
+void Client::local_write(LocalWrite write) {
+  write.seq = ++write_seq_;
+  ++stats_.local_writes;
+  const std::string& t = write.table;
+  if (t != "todos" && t != "notes") throw std::invalid_argument("unknown table " + t);
+  db_->begin();
+  try {
+    if (!write.description) {
+      db_->query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id});
+    } else if (db_->query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
+      db_->query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
+                     {*write.description, write.id});
+    } else {
+      db_->query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
+                     {write.id, *write.description});
+    }
+    db_->commit();
+  } catch (...) {
+    db_->rollback();
+    throw;
+  }
+  trace_.log(name_, "write {}/{} = {}", t, write.id, write.description.value_or("<deleted>"));
+  if (observer_) observer_->on_local_write(*this, write);
+  after_write_lock(db_->take_touched());
+}
+
+std::optional<std::optional<std::string>> Client::read_row(const std::string& table,
+                                                           const std::string& id) {
+  auto rows = db_->query_rows("SELECT description FROM " + table + " WHERE id = ?", {id});
+  if (rows.empty()) return std::nullopt;
+  return rows[0][0];
+}
+
+std::map<std::string, std::optional<std::string>> Client::read_table(const std::string& table) {
+  std::map<std::string, std::optional<std::string>> out;
+  for (const auto& r : db_->query_rows("SELECT id, description FROM " + table)) {
+    out[r[0].value_or("")] = r[1];
+  }
+  return out;
+}
+
+std::optional<int64_t> Client::kv_int(const std::string& key) {
+  return db_->query_int("SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
+}
+
+int64_t Client::crud_count() { return db_->query_int("SELECT count(*) FROM ps_crud").value_or(0); }
+
+std::string Client::pending() {
+  auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };
+  static const char* kStates[] = {"pending", "ready", "error", "disconnected"};
+  return fmt::format(
+      "{} ({}); target {}, last_seen {}, last_requested {}, ps_crud {}; checkpoint state {}; "
+      "uploading {}; download error: {}; upload error: {}",
+      phase_, connected_ ? "connected" : (connecting_ ? "connecting" : "not connected"),
+      show(kv_int("target_checkpoint_request_id")), show(kv_int("last_seen_checkpoint_request_id")),
+      show(kv_int("last_requested_checkpoint_request_id")), crud_count(),
+      kStates[static_cast<int>(checkpoint_state_)], uploading_ ? "yes" : "no",
+      download_error_.value_or("none"), upload_error_.value_or("none"));
+}
+
+}  // namespace syncsim::engine

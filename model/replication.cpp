@@ -1,0 +1,109 @@
+#include "model/replication.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+
+namespace syncsim::model {
+
+Replication::Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source,
+                         BucketStorage& storage, CheckpointStore& checkpoints,
+                         BucketRouter router, sim::Micros lag, sim::Micros heartbeat)
+    : loop_(loop),
+      trace_(trace),
+      source_(source),
+      storage_(storage),
+      checkpoints_(checkpoints),
+      router_(std::move(router)),
+      lag_(lag),
+      heartbeat_(heartbeat) {}
+
+void Replication::start() {
+  storage_.checkpoint(0);  // the empty initial checkpoint (op 0, lsn 0)
+  loop_.after(heartbeat_, [this] { heartbeat(); });
+}
+
+void Replication::heartbeat() {
+  // AbstractReplicator's job.keepAlive(): a source message without rows (service.md §3.5).
+  source_.commit(loop_.now(), CommitKind::Keepalive, {});
+  on_source_commit();
+  loop_.after(heartbeat_, [this] { heartbeat(); });
+}
+
+void Replication::on_source_commit() { schedule(); }
+
+void Replication::set_lag(sim::Micros lag) {
+  lag_ = lag;
+  schedule();
+}
+
+void Replication::stall_forever() {
+  stalled_ = true;
+  if (wake_timer_) loop_.cancel(*wake_timer_);
+  wake_timer_.reset();
+}
+
+void Replication::schedule() {
+  if (stalled_ || next_commit_ >= source_.log().size()) return;
+  sim::Micros due = source_.commit_at(next_commit_).committed_at + lag_;
+  if (wake_timer_) {
+    if (wake_timer_->deadline == std::max(due, loop_.now())) return;
+    loop_.cancel(*wake_timer_);
+  }
+  wake_timer_ = loop_.at(due, [this] {
+    wake_timer_.reset();
+    wake();
+  });
+}
+
+void Replication::wake() {
+  const auto& log = source_.log();
+  Lsn last = replicated_lsn_;
+  std::size_t ops = 0;
+  while (next_commit_ < log.size() && log[next_commit_].committed_at + lag_ <= loop_.now()) {
+    const Commit& c = log[next_commit_++];
+    for (const auto& change : c.changes) {
+      std::vector<std::string> now_in;
+      if (change.after) now_in = router_(change.key, *change.after);
+      auto& before = row_buckets_[change.key];
+      // A REMOVE in every bucket the row leaves, a PUT in every bucket it is in.
+      for (const auto& b : before) {
+        if (std::find(now_in.begin(), now_in.end(), b) == now_in.end()) {
+          storage_.append(b, Op{0, false, change.key.table, change.key.id, "", 0});
+          ++ops;
+        }
+      }
+      for (const auto& b : now_in) {
+        storage_.append(b, Op{0, true, change.key.table, change.key.id, change.after->data, 0});
+        ++ops;
+      }
+      before = std::move(now_in);
+    }
+    assert(c.lsn > last && "replication processes commits in LSN order");
+    last = c.lsn;
+  }
+  if (last != replicated_lsn_) {
+    replicated_lsn_ = last;
+    // Mongo marks pending write checkpoints processed on every commit, before the
+    // checkpoint itself (service.md §1.8).
+    checkpoints_.on_commit(last);
+    storage_.checkpoint(last);
+    trace_.log("repl", "checkpoint op={} lsn={} ops={}", storage_.latest().op_id, last, ops);
+  }
+  schedule();
+}
+
+std::string Replication::pending() const {
+  if (stalled_) return fmt::format("STALLED at lsn {} (source head {})", replicated_lsn_,
+                                   source_.head());
+  if (next_commit_ >= source_.log().size()) {
+    return fmt::format("caught up at lsn {}", replicated_lsn_);
+  }
+  return fmt::format("lsn {} of {}; next commit due at t={} us (lag {} ms)", replicated_lsn_,
+                     source_.head(),
+                     source_.commit_at(next_commit_).committed_at + lag_ - sim::kEpoch,
+                     lag_ / sim::kMillis);
+}
+
+}  // namespace syncsim::model

@@ -1,0 +1,65 @@
+// Replication from the source into bucket storage (service.md §4): source commits are
+// processed in LSN order once they are `lag` old; all commits ready at one wake-up are
+// batched into one storage checkpoint at the last LSN (like WalStream chunks).  A
+// heartbeat keepalive (service.md §3.5, default 60 s) writes a source commit without rows
+// so idle sources still produce checkpoints.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/bucket_storage.hpp"
+#include "model/checkpoint_store.hpp"
+#include "model/source_db.hpp"
+#include "sim/loop.hpp"
+#include "sim/trace.hpp"
+
+namespace syncsim::model {
+
+// Which buckets a row belongs to (the sync config); the default world's rules live in
+// service.cpp.
+using BucketRouter = std::function<std::vector<std::string>(const RowKey&, const Row&)>;
+
+class Replication {
+ public:
+  Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source, BucketStorage& storage,
+              CheckpointStore& checkpoints, BucketRouter router, sim::Micros lag,
+              sim::Micros heartbeat);
+
+  void start();
+  // New source commits call this so replication can schedule itself.
+  void on_source_commit();
+  void set_lag(sim::Micros lag);
+  // Stops replication for good (the `replication-stall` mutant: a stall that never heals).
+  void stall_forever();
+
+  [[nodiscard]] Lsn replicated_lsn() const { return replicated_lsn_; }
+  [[nodiscard]] sim::Micros lag() const { return lag_; }
+  [[nodiscard]] bool stalled() const { return stalled_; }
+  [[nodiscard]] std::string pending() const;
+
+ private:
+  void schedule();
+  void wake();
+  void heartbeat();
+
+  sim::Loop& loop_;
+  sim::Trace& trace_;
+  SourceDb& source_;
+  BucketStorage& storage_;
+  CheckpointStore& checkpoints_;
+  BucketRouter router_;
+  sim::Micros lag_;
+  sim::Micros heartbeat_;
+  std::size_t next_commit_ = 0;  // index into source_.log()
+  Lsn replicated_lsn_ = 0;
+  std::optional<sim::TimerId> wake_timer_;
+  bool stalled_ = false;
+  // Per-bucket owner of each row already in a private bucket, so a row that moves to
+  // another owner is removed from the old bucket.
+  std::map<RowKey, std::vector<std::string>> row_buckets_;
+};
+
+}  // namespace syncsim::model

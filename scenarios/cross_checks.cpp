@@ -1,0 +1,183 @@
+#include "scenarios/cross_checks.hpp"
+
+#include <fmt/format.h>
+
+namespace syncsim::scenarios {
+
+std::optional<std::string> description_of(const std::string& row_json) {
+  auto j = nlohmann::json::parse(row_json, nullptr, false);
+  if (j.is_discarded() || !j.contains("description") || !j["description"].is_string()) {
+    return std::nullopt;
+  }
+  return j["description"].get<std::string>();
+}
+
+CrossChecks::CrossChecks(sim::Loop& loop, sim::Trace& trace, model::Service& service,
+                         sim::Verdicts& verdicts)
+    : loop_(loop), trace_(trace), service_(service), verdicts_(verdicts) {}
+
+void CrossChecks::fail(const std::string& invariant, engine::Client& c,
+                       const std::string& message) {
+  verdicts_.violate(sim::Violation{invariant, loop_.clock().elapsed(),
+                                   fmt::format("client {}", c.index()), message});
+  trace_.log("check", "VIOLATION {} client {}: {}", invariant, c.index(), message);
+  loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
+}
+
+void CrossChecks::on_local_write(engine::Client& c, const engine::LocalWrite& w) {
+  auto& s = clients_[c.index()];
+  model::RowKey key{w.table, w.id};
+  s.own_writes[key].push_back(Write{key, w.seq, w.description, 0});
+  if (w.description) s.seq_of_value[*w.description] = w.seq;
+}
+
+void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
+  auto& s = clients_[c.index()];
+  // Uploads of one client are sequential, so its newest apply-log entry is this batch.
+  model::Lsn lsn = 0;
+  const auto& log = service_.backend().log();
+  for (auto it = log.rbegin(); it != log.rend(); ++it) {
+    if (it->user == c.user()) {
+      lsn = it->lsn;
+      break;
+    }
+  }
+  for (const auto& e : crud) {
+    model::RowKey key{e.value("type", ""), e.value("id", "")};
+    const auto& writes = s.own_writes[key];
+    if (writes.empty()) continue;
+    Write w;
+    if (e.value("op", "") == "DELETE") {
+      // The newest own delete of this row (deletes carry no value to match).
+      for (auto it = writes.rbegin(); it != writes.rend(); ++it) {
+        if (!it->value) {
+          w = *it;
+          break;
+        }
+      }
+    } else if (e.contains("data") && e["data"].contains("description")) {
+      auto v = e["data"]["description"].get<std::string>();
+      auto seq = s.seq_of_value.find(v);
+      if (seq == s.seq_of_value.end()) continue;
+      for (const auto& cand : writes) {
+        if (cand.seq == seq->second) w = cand;
+      }
+    }
+    if (w.seq == 0) continue;
+    w.lsn = lsn;
+    s.uploaded.push_back(w);
+  }
+}
+
+void CrossChecks::on_target_set(engine::Client& c, int64_t target) {
+  auto& s = clients_[c.index()];
+  if (s.uploaded.empty()) return;
+  s.awaiting_ack.emplace_back(target, std::move(s.uploaded));
+  s.uploaded.clear();
+}
+
+void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) {
+  if (!verdicts_.enabled("read-your-writes") || !applied_id) return;
+  auto& s = clients_[c.index()];
+  bool any = false;
+  std::erase_if(s.awaiting_ack, [&](auto& entry) {
+    if (entry.first > *applied_id) return false;
+    for (auto& w : entry.second) {
+      auto& slot = s.acknowledged[w.key];
+      if (w.seq > slot.seq) slot = w;
+      ++acknowledged_writes_;
+      any = true;
+    }
+    return true;
+  });
+  if (any) check_rows(c);
+}
+
+void CrossChecks::on_published(engine::Client& c) {
+  if (verdicts_.enabled("read-your-writes")) check_rows(c);
+}
+
+void CrossChecks::index_backend_log() {
+  const auto& log = service_.backend().log();
+  for (; indexed_uploads_ < log.size(); ++indexed_uploads_) {
+    const auto& u = log[indexed_uploads_];
+    for (const auto& ch : u.changes) {
+      history_[ch.key].emplace_back(
+          u.lsn, ch.after ? description_of(ch.after->data) : std::nullopt);
+    }
+  }
+}
+
+void CrossChecks::check_rows(engine::Client& c) {
+  auto& s = clients_[c.index()];
+  if (s.acknowledged.empty()) return;
+  index_backend_log();
+  verdicts_.checked("read-your-writes");
+  for (const auto& [key, ack] : s.acknowledged) {
+    auto row = c.read_row(key.table, key.id);
+    std::optional<std::string> shown = row ? *row : std::nullopt;
+    bool present = row.has_value();
+    // 1. the acknowledged write itself or a later own local write
+    bool ok = false;
+    for (const auto& w : s.own_writes[key]) {
+      if (w.seq >= ack.seq && w.value.has_value() == present && (!present || w.value == shown)) {
+        ok = true;
+      }
+    }
+    // 2. a server version at or after the acknowledged write
+    if (!ok) {
+      for (const auto& [lsn, v] : history_[key]) {
+        if (lsn >= ack.lsn && v.has_value() == present && (!present || v == shown)) ok = true;
+      }
+    }
+    if (!ok) {
+      fail("read-your-writes", c,
+           fmt::format("row {}/{} shows {} but write #{} ({}) was uploaded (lsn {}) and "
+                       "acknowledged; no newer server or local version explains it",
+                       key.table, key.id, present ? "'" + shown.value_or("null") + "'" : "nothing",
+                       ack.seq, ack.value ? "'" + *ack.value + "'" : "delete", ack.lsn));
+      return;
+    }
+  }
+}
+
+bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
+                                  const std::string& pending) {
+  if (!verdicts_.enabled("converges")) return true;
+  verdicts_.checked("converges");
+  for (auto* c : clients) {
+    std::map<std::string, std::optional<std::string>> expected;
+    for (const auto& [key, row] : service_.rows_for(c->user())) {
+      expected[key.table + "/" + key.id] = description_of(row.data);
+    }
+    std::map<std::string, std::optional<std::string>> actual;
+    for (const char* table : {"todos", "notes"}) {
+      for (const auto& [id, v] : c->read_table(table)) actual[std::string(table) + "/" + id] = v;
+    }
+    if (actual == expected) continue;
+    std::vector<std::string> diffs;
+    for (const auto& [k, v] : expected) {
+      auto it = actual.find(k);
+      if (it == actual.end()) {
+        diffs.push_back(fmt::format("{} missing (service has '{}')", k, v.value_or("null")));
+      } else if (it->second != v) {
+        diffs.push_back(fmt::format("{} is '{}' (service has '{}')", k,
+                                    it->second.value_or("null"), v.value_or("null")));
+      }
+    }
+    for (const auto& [k, v] : actual) {
+      if (!expected.count(k)) diffs.push_back(fmt::format("{} extra ('{}')", k, v.value_or("null")));
+    }
+    std::string shown;
+    for (std::size_t i = 0; i < diffs.size() && i < 5; ++i) shown += (i ? "; " : "") + diffs[i];
+    if (diffs.size() > 5) shown += fmt::format("; ... {} more", diffs.size() - 5);
+    fail("converges", *c,
+         fmt::format("{} rows differ from the service after quiesce: {}\nwhat each part is "
+                     "waiting for:\n{}",
+                     diffs.size(), shown, pending));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace syncsim::scenarios

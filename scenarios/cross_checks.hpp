@@ -1,0 +1,69 @@
+// Cross-layer invariants that need both client and service state (DESIGN.md §2, §5):
+//  - read-your-writes: once a client uploaded a write and applied a checkpoint whose
+//    write_checkpoint >= the target set after that upload, every later read of the row
+//    shows that write, a newer server version of it (including its deletion), or the
+//    client's own later local write.
+//  - converges: after heal-and-quiesce every client's visible rows equal the service's
+//    rows for its buckets.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/sdk_shim.hpp"
+#include "model/service.hpp"
+#include "sim/invariants.hpp"
+
+namespace syncsim::scenarios {
+
+class CrossChecks : public engine::ClientObserver {
+ public:
+  CrossChecks(sim::Loop& loop, sim::Trace& trace, model::Service& service,
+              sim::Verdicts& verdicts);
+
+  void on_local_write(engine::Client& c, const engine::LocalWrite& w) override;
+  void on_uploaded(engine::Client& c, const nlohmann::json& crud) override;
+  void on_target_set(engine::Client& c, int64_t target) override;
+  void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
+  void on_published(engine::Client& c) override;
+
+  // Liveness, after quiesce.  Returns false (and records the violation) on divergence.
+  bool judge_converges(std::vector<engine::Client*> clients, const std::string& pending);
+
+  [[nodiscard]] uint64_t acknowledged_writes() const { return acknowledged_writes_; }
+
+ private:
+  struct Write {
+    model::RowKey key;
+    uint64_t seq = 0;
+    std::optional<std::string> value;  // nullopt = delete
+    model::Lsn lsn = 0;                // where the backend applied it
+  };
+  struct ClientState {
+    std::map<std::string, uint64_t> seq_of_value;  // own write values are unique
+    std::map<model::RowKey, std::vector<Write>> own_writes;
+    std::vector<Write> uploaded;  // not yet covered by a concrete target
+    std::vector<std::pair<int64_t, std::vector<Write>>> awaiting_ack;
+    std::map<model::RowKey, Write> acknowledged;  // the newest acknowledged write per row
+  };
+  using Version = std::pair<model::Lsn, std::optional<std::string>>;
+
+  void check_rows(engine::Client& c);
+  void index_backend_log();
+  void fail(const std::string& invariant, engine::Client& c, const std::string& message);
+
+  sim::Loop& loop_;
+  sim::Trace& trace_;
+  model::Service& service_;
+  sim::Verdicts& verdicts_;
+  std::map<int, ClientState> clients_;
+  std::size_t indexed_uploads_ = 0;
+  std::map<model::RowKey, std::vector<Version>> history_;  // server versions by LSN
+  uint64_t acknowledged_writes_ = 0;
+};
+
+std::optional<std::string> description_of(const std::string& row_json);
+
+}  // namespace syncsim::scenarios

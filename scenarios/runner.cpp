@@ -1,0 +1,115 @@
+#include "scenarios/runner.hpp"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "engine/core_registry.hpp"
+#include "scenarios/world.hpp"
+
+namespace syncsim::scenarios {
+
+const sim::InvariantCatalog& invariant_catalog() {
+  static const sim::InvariantCatalog catalog = [] {
+    sim::InvariantCatalog c;
+    c.add({"barrier-holds",
+           "no full checkpoint publishes rows while ps_crud is non-empty or target > last_seen",
+           "engine/sdk_shim.cpp Client::control (ps_crud/target before, last_seen after, "
+           "update hook on ps_data__*)",
+           "mutant publish-while-blocked", false});
+    c.add({"read-your-writes",
+           "an uploaded and acknowledged write stays visible until superseded by a newer server "
+           "or own local version",
+           "scenarios/cross_checks.cpp after every apply that changed rows",
+           "mutant ack-before-replication", false});
+    c.add({"converges",
+           "after heal-and-quiesce every client's rows equal the service's rows for its buckets",
+           "scenarios/cross_checks.cpp judge_converges after quiesce",
+           "mutant replication-stall", true});
+    return c;
+  }();
+  return catalog;
+}
+
+std::vector<std::string> mutant_names() {
+  return {"ack-before-replication", "publish-while-blocked", "replication-stall"};
+}
+
+ValidationContext validation_context() {
+  return ValidationContext{engine::core_names(), invariant_catalog().ids(), mutant_names()};
+}
+
+std::string build_id() { return SYNCSIM_BUILD_ID; }
+
+std::string repro_string(const Scenario& s, const std::string& scenario_path, uint64_t seed) {
+  return fmt::format("syncsim:{}:{}:seed={}:build={}", s.name, scenario_path, seed, build_id());
+}
+
+sim::Micros quiesce_duration(const Scenario& s) {
+  if (s.quiesce_s) return *s.quiesce_s * sim::kSeconds;
+  return (s.service.heartbeat_ms + s.service.replication_lag_ms + 2 * s.clients.repost_delay_ms +
+          s.clients.retry_delay_ms) *
+             sim::kMillis +
+         10 * sim::kSeconds;
+}
+
+RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
+  const auto wall_start = std::chrono::steady_clock::now();
+  RunResult r;
+  r.scenario = scenario.name;
+  r.seed = options.seed;
+  {
+    World world(scenario, options.seed, options.bounds);
+    auto& loop = world.loop();
+    world.trace().set_sink(options.trace_sink);
+    world.trace().keep_last(options.keep_trace_lines);
+    try {
+      world.start();
+      const sim::Micros run_end = sim::kEpoch + scenario.duration_s * sim::kSeconds;
+      if (loop.run_until(run_end)) {
+        world.begin_quiesce();
+        if (loop.run_until(run_end + quiesce_duration(scenario))) {
+          world.checks().judge_converges(world.clients(), world.pending());
+        }
+      }
+      if (!loop.stopped()) loop.stop(sim::StopKind::Finished, "finished");
+    } catch (const std::exception& e) {
+      loop.stop(sim::StopKind::Crash, e.what());
+    }
+    r.stop = loop.stop_reason();
+    r.violation = world.verdicts().first();
+    if (r.stop.kind == sim::StopKind::Bound || r.stop.kind == sim::StopKind::Crash) {
+      r.pending = world.pending();
+    }
+    r.events = loop.events();
+    r.simulated = loop.clock().elapsed();
+    r.trace_hash = world.trace().hash_hex();
+    r.trace_lines = world.trace().lines();
+    r.trace_tail.assign(world.trace().recent().begin(), world.trace().recent().end());
+    r.checks = world.verdicts().checks();
+    const auto& m = world.service().metrics();
+    r.metrics["checkpoint_requests"] = m.checkpoint_requests;
+    r.metrics["markers_written"] = m.markers_written;
+    r.metrics["uploads"] = m.uploads;
+    r.metrics["streams_opened"] = m.streams_opened;
+    r.metrics["checkpoint_lines"] = world.service().stream_stats().checkpoint_lines;
+    r.metrics["acknowledged_writes"] = world.checks().acknowledged_writes();
+    for (auto* c : world.clients()) {
+      r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
+      r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;
+      r.metrics["local_writes"] += c->stats().local_writes;
+      r.metrics["download_errors"] += c->stats().download_errors;
+    }
+  }
+  r.passed = r.stop.kind == sim::StopKind::Finished && !r.violation;
+  if (scenario.expect.pass) {
+    r.expectation_met = r.passed;
+  } else {
+    r.expectation_met = r.violation && r.violation->invariant == scenario.expect.violates;
+  }
+  r.wall_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
+  return r;
+}
+
+}  // namespace syncsim::scenarios

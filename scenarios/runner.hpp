@@ -1,0 +1,57 @@
+// Runs one scenario with one seed: build the world (sim + model + engines), run the
+// workload and faults, heal and quiesce, judge, and summarise.  A seed fully determines
+// the run: the same seed and build give a byte-identical trace (DESIGN.md §3).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "scenarios/scenario.hpp"
+#include "sim/invariants.hpp"
+#include "sim/loop.hpp"
+
+namespace syncsim::scenarios {
+
+// Every invariant and mutant the program knows; the scenario validator checks against it.
+const sim::InvariantCatalog& invariant_catalog();
+std::vector<std::string> mutant_names();
+ValidationContext validation_context();
+
+std::string build_id();
+std::string repro_string(const Scenario& s, const std::string& scenario_path, uint64_t seed);
+
+struct RunOptions {
+  uint64_t seed = 1;
+  std::ostream* trace_sink = nullptr;  // full trace, one line per event
+  std::size_t keep_trace_lines = 0;    // keep the tail in memory (failure context)
+  sim::Bounds bounds;
+};
+
+struct RunResult {
+  std::string scenario;
+  uint64_t seed = 0;
+  bool passed = false;            // no invariant violated and no bound tripped
+  bool expectation_met = false;   // `expect` of the scenario held
+  std::optional<sim::Violation> violation;
+  sim::StopReason stop;           // Finished, Failure, Bound or Crash
+  uint64_t events = 0;
+  sim::Micros simulated = 0;
+  double wall_seconds = 0;
+  std::string trace_hash;
+  uint64_t trace_lines = 0;
+  std::string pending;            // filled when something is stuck or a bound tripped
+  std::map<std::string, uint64_t> checks;  // invariant -> times checked
+  std::map<std::string, uint64_t> metrics;
+  std::vector<std::string> trace_tail;
+};
+
+RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
+
+// Quiesce length when the scenario does not set one: heartbeat + lag + 2 x repost delay +
+// retry delay, plus slack (DESIGN.md §5).
+sim::Micros quiesce_duration(const Scenario& s);
+
+}  // namespace syncsim::scenarios

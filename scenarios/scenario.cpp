@@ -1,0 +1,624 @@
+#include "scenarios/scenario.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <set>
+#include <system_error>
+#include <utility>
+
+namespace syncsim::scenarios {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kFormat = 1;
+constexpr int kMaxClients = 64;
+constexpr int64_t kMaxDurationS = 86400;
+
+std::string join(const std::vector<std::string>& items) {
+  if (items.empty()) return "(none)";
+  std::string out;
+  for (const std::string& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+bool contains(const std::vector<std::string>& items, const std::string& item) {
+  return std::find(items.begin(), items.end(), item) != items.end();
+}
+
+// A value as it appears in the file; long values are cut so that a problem stays one line.
+std::string show(const json& v) {
+  constexpr size_t kMaxShown = 60;
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (s.size() > kMaxShown) s = s.substr(0, kMaxShown - 3) + "...";
+  return s;
+}
+
+std::string child_path(const std::string& parent, const std::string& key) {
+  return parent.empty() ? key : parent + "." + key;
+}
+
+std::string element_path(const std::string& parent, size_t index) {
+  return parent + "[" + std::to_string(index) + "]";
+}
+
+// Collects every problem of one source.  Also remembers which fields were bad, so that a check
+// depending on another field (fault client vs clients.count) can fall back to the static limit
+// instead of piling follow-on errors onto the real one.
+class Problems {
+ public:
+  // `path` names the field; "" for the top level.
+  void add(const std::string& path, const std::string& message) {
+    add_line(path, path.empty() ? message : path + ": " + message);
+  }
+  // For messages that name the field themselves ("unknown field `x`").
+  void add_line(const std::string& path, const std::string& line) {
+    lines_.push_back(line);
+    bad_.insert(path);
+  }
+  // True if `path` or an object enclosing it was reported.
+  [[nodiscard]] bool bad(const std::string& path) const {
+    return std::any_of(bad_.begin(), bad_.end(), [&](const std::string& b) {
+      return path == b || path.starts_with(b + ".") || path.starts_with(b + "[");
+    });
+  }
+  [[nodiscard]] bool empty() const { return lines_.empty(); }
+  [[nodiscard]] std::vector<std::string> prefixed(const std::string& source) const {
+    std::vector<std::string> out;
+    for (const std::string& line : lines_) out.push_back(source + ": " + line);
+    return out;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  std::set<std::string> bad_;
+};
+
+// An inclusive integer range; `why` says where a bound comes from, e.g. "clients.count".
+struct Range {
+  int64_t lo;
+  int64_t hi;
+  std::string why;
+
+  [[nodiscard]] std::string text() const {
+    std::string t = std::to_string(lo) + ".." + std::to_string(hi);
+    return why.empty() ? t : t + " (" + why + ")";
+  }
+};
+
+std::optional<int64_t> to_int(const json& v, const std::string& path, const Range& r, Problems& p) {
+  if (!v.is_number_integer()) {
+    p.add(path, show(v) + " must be an integer; allowed: " + r.text());
+    return std::nullopt;
+  }
+  const bool fits_int64 =
+      !v.is_number_unsigned() ||
+      v.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
+  if (fits_int64) {
+    const auto x = v.get<int64_t>();
+    if (x >= r.lo && x <= r.hi) return x;
+  }
+  p.add(path, show(v) + " is out of range; allowed: " + r.text());
+  return std::nullopt;
+}
+
+// `not_yet` holds values that are known but not implemented, to say so instead of "unknown".
+std::optional<std::string> to_choice(const json& v, const std::string& path,
+                                     const std::vector<std::string>& allowed, Problems& p,
+                                     const std::vector<std::string>& not_yet = {}) {
+  if (!v.is_string()) {
+    p.add(path, show(v) + " must be a string; allowed: " + join(allowed));
+    return std::nullopt;
+  }
+  const auto s = v.get<std::string>();
+  if (contains(allowed, s)) return s;
+  const char* verdict = contains(not_yet, s) ? " is not supported yet" : " is not allowed";
+  p.add(path, show(v) + verdict + "; allowed: " + join(allowed));
+  return std::nullopt;
+}
+
+// Reads the fields of one JSON object.  Absent fields keep their defaults; bad fields are
+// reported and also keep their defaults (the scenario is thrown away anyway).
+class Fields {
+ public:
+  Fields(const json& obj, std::string path, Problems& p)
+      : obj_(obj), path_(std::move(path)), p_(p) {}
+
+  [[nodiscard]] const json* find(const std::string& key) const {
+    const auto it = obj_.find(key);
+    return it == obj_.end() ? nullptr : &*it;
+  }
+  [[nodiscard]] std::string path(const std::string& key) const { return child_path(path_, key); }
+  [[nodiscard]] Problems& problems() const { return p_; }
+
+  // `qualifier` narrows the allowed list, e.g. "for kind lag".
+  void reject_unknown(const std::vector<std::string>& allowed,
+                      const std::string& qualifier = "") const {
+    const std::string allowed_text =
+        "; allowed" + (qualifier.empty() ? "" : " " + qualifier) + ": " + join(allowed);
+    for (const auto& [key, value] : obj_.items()) {
+      if (!contains(allowed, key)) {
+        p_.add_line(path(key), "unknown field `" + path(key) + "`" + allowed_text);
+      }
+    }
+  }
+
+  template <typename T>
+  void integer(const std::string& key, const Range& r, T& out) const {
+    if (const json* v = find(key)) set(to_int(*v, path(key), r, p_), out);
+  }
+  template <typename T>
+  void required_integer(const std::string& key, const Range& r, T& out) const {
+    if (find(key) == nullptr) {
+      p_.add_line(path(key), "missing required field `" + path(key) + "`; allowed: " + r.text());
+    }
+    integer(key, r, out);
+  }
+
+  void string(const std::string& key, std::string& out) const {
+    const json* v = find(key);
+    if (v == nullptr) return;
+    if (v->is_string()) {
+      out = v->get<std::string>();
+    } else {
+      p_.add(path(key), show(*v) + " must be a string");
+    }
+  }
+
+  void choice(const std::string& key, const std::vector<std::string>& allowed, std::string& out,
+              const std::vector<std::string>& not_yet = {}) const {
+    if (const json* v = find(key)) set(to_choice(*v, path(key), allowed, p_, not_yet), out);
+  }
+
+ private:
+  template <typename T, typename U>
+  static void set(const std::optional<U>& value, T& out) {
+    if (value) out = static_cast<T>(*value);
+  }
+
+  const json& obj_;
+  std::string path_;
+  Problems& p_;
+};
+
+// A nested object such as `clients`; nullopt when absent (defaults) or not an object.
+std::optional<Fields> section(const Fields& top, const std::string& key) {
+  const json* v = top.find(key);
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_object()) {
+    top.problems().add(key, show(*v) + " must be an object");
+    return std::nullopt;
+  }
+  return Fields(*v, key, top.problems());
+}
+
+ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
+  f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
+                    "repost_delay_ms"});
+  ClientsSpec c;
+  f.integer("count", {1, kMaxClients, ""}, c.count);
+  f.choice("core", ctx.cores, c.core);
+  f.choice("checkpoint_mode", {"requests"}, c.checkpoint_mode, {"legacy"});
+  f.integer("retry_delay_ms", {1, 600000, ""}, c.retry_delay_ms);
+  f.integer("crud_upload_throttle_ms", {0, 600000, ""}, c.crud_upload_throttle_ms);
+  f.integer("repost_delay_ms", {10000, 600000, "the SDK clamps it to at least 10 s"},
+            c.repost_delay_ms);
+  return c;
+}
+
+ServiceSpec parse_service(const Fields& f) {
+  f.reject_unknown({"flavour", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s"});
+  ServiceSpec s;
+  f.choice("flavour", {"mongo", "postgres"}, s.flavour);
+  f.integer("replication_lag_ms", {0, 3600000, ""}, s.replication_lag_ms);
+  f.integer("heartbeat_ms", {5000, 60000, "the service accepts 5..60 s"}, s.heartbeat_ms);
+  f.integer("token_lifetime_s", {60, 31536000, ""}, s.token_lifetime_s);
+  return s;
+}
+
+NetworkSpec parse_network(const Fields& f) {
+  f.reject_unknown({"latency_up_ms", "latency_down_ms"});
+  NetworkSpec n;
+  f.integer("latency_up_ms", {0, 60000, ""}, n.latency_up_ms);
+  f.integer("latency_down_ms", {0, 60000, ""}, n.latency_down_ms);
+  return n;
+}
+
+WorkloadSpec parse_workload(const Fields& f) {
+  f.reject_unknown(
+      {"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct", "delete_pct"});
+  WorkloadSpec w;
+  constexpr int64_t kMaxIntervalMs = 3600000;
+  f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
+  // Compare with min only when min itself is good, to avoid a follow-on error.
+  const Range max_range = f.problems().bad(f.path("write_interval_min_ms"))
+                              ? Range{1, kMaxIntervalMs, ""}
+                              : Range{w.write_interval_min_ms, kMaxIntervalMs,
+                                      "at least workload.write_interval_min_ms"};
+  f.integer("write_interval_max_ms", max_range, w.write_interval_max_ms);
+  f.integer("keyspace", {1, 100000, ""}, w.keyspace);
+  f.integer("notes_pct", {0, 100, ""}, w.notes_pct);
+  f.integer("delete_pct", {0, 100, ""}, w.delete_pct);
+  return w;
+}
+
+// Bounds of fault fields that depend on other fields of the scenario.
+struct FaultLimits {
+  Range at_ms;
+  Range client;
+};
+
+FaultLimits fault_limits(const Scenario& s, const Problems& p) {
+  FaultLimits lim{{0, s.duration_s * 1000, "duration_s * 1000"},
+                  {1, s.clients.count, "clients.count"}};
+  if (p.bad("duration_s")) lim.at_ms = {0, kMaxDurationS * 1000, "the largest duration_s * 1000"};
+  if (p.bad("clients.count")) lim.client = {1, kMaxClients, "the largest clients.count"};
+  return lim;
+}
+
+std::vector<std::string> fault_kinds() { return {"lag", "disconnect"}; }
+
+std::optional<FaultKind> parse_fault_kind(const Fields& f) {
+  const json* v = f.find("kind");
+  if (v == nullptr) {
+    f.problems().add_line(f.path("kind"), "missing required field `" + f.path("kind") +
+                                              "`; allowed: " + join(fault_kinds()));
+    return std::nullopt;
+  }
+  const auto kind = to_choice(*v, f.path("kind"), fault_kinds(), f.problems());
+  if (!kind) return std::nullopt;
+  return *kind == "lag" ? FaultKind::Lag : FaultKind::Disconnect;
+}
+
+Fault parse_fault(const json& v, const std::string& path, const FaultLimits& lim, Problems& p) {
+  Fault fault;
+  if (!v.is_object()) {
+    p.add(path, show(v) + " must be an object with at_ms, kind and lag_ms or client");
+    return fault;
+  }
+  const Fields f(v, path, p);
+  const Range lag_range{0, 3600000000, ""};
+  const std::optional<FaultKind> kind = parse_fault_kind(f);
+  if (!kind) {
+    // Without a kind, check what can be checked.
+    f.reject_unknown({"at_ms", "kind", "lag_ms", "client"});
+    f.required_integer("at_ms", lim.at_ms, fault.at_ms);
+    f.integer("lag_ms", lag_range, fault.lag_ms);
+    f.integer("client", lim.client, fault.client);
+    return fault;
+  }
+  fault.kind = *kind;
+  if (fault.kind == FaultKind::Lag) {
+    f.reject_unknown({"at_ms", "kind", "lag_ms"}, "for kind lag");
+    f.required_integer("at_ms", lim.at_ms, fault.at_ms);
+    f.required_integer("lag_ms", lag_range, fault.lag_ms);
+  } else {
+    f.reject_unknown({"at_ms", "kind", "client"}, "for kind disconnect");
+    f.required_integer("at_ms", lim.at_ms, fault.at_ms);
+    f.required_integer("client", lim.client, fault.client);
+  }
+  return fault;
+}
+
+std::vector<Fault> parse_faults(const Fields& top, const FaultLimits& lim) {
+  std::vector<Fault> faults;
+  const json* v = top.find("faults");
+  if (v == nullptr) return faults;
+  if (!v->is_array()) {
+    top.problems().add("faults", show(*v) + " must be an array of fault objects");
+    return faults;
+  }
+  for (size_t i = 0; i < v->size(); ++i) {
+    faults.push_back(parse_fault((*v)[i], element_path("faults", i), lim, top.problems()));
+  }
+  // The runner consumes faults in time order; stable so equal times keep file order.
+  std::stable_sort(faults.begin(), faults.end(),
+                   [](const Fault& a, const Fault& b) { return a.at_ms < b.at_ms; });
+  return faults;
+}
+
+// `what` names an element in messages, e.g. "invariant".
+std::vector<std::string> parse_id_list(const Fields& top, const std::string& key,
+                                       const std::vector<std::string>& known,
+                                       const std::string& what) {
+  std::vector<std::string> ids;
+  Problems& p = top.problems();
+  const json* v = top.find(key);
+  if (v == nullptr) return ids;
+  if (!v->is_array()) {
+    p.add(key, show(*v) + " must be an array of " + what + " ids; allowed: " + join(known));
+    return ids;
+  }
+  for (size_t i = 0; i < v->size(); ++i) {
+    const json& item = (*v)[i];
+    const std::string path = element_path(key, i);
+    if (!item.is_string()) {
+      p.add(path, show(item) + " must be a string; allowed: " + join(known));
+    } else if (!contains(known, item.get<std::string>())) {
+      p.add(path, show(item) + " is not a known " + what + "; allowed: " + join(known));
+    } else if (contains(ids, item.get<std::string>())) {
+      p.add(path, show(item) + " is listed twice; allowed: each " + what + " once");
+    } else {
+      ids.push_back(item.get<std::string>());
+    }
+  }
+  return ids;
+}
+
+// `checked` is the scenario's invariant list (empty = all).
+Expectation parse_expect(const Fields& top, const ValidationContext& ctx,
+                         const std::vector<std::string>& checked) {
+  const std::string kAllowed = "\"pass\" or {\"violates\": \"<invariant id>\"}";
+  Problems& p = top.problems();
+  const json* v = top.find("expect");
+  if (v == nullptr || *v == "pass") return {};
+  if (!v->is_object()) {
+    p.add("expect", show(*v) + " is not allowed; allowed: " + kAllowed);
+    return {};
+  }
+  const Fields f(*v, "expect", p);
+  f.reject_unknown({"violates"});
+  Expectation e{false, ""};
+  if (f.find("violates") == nullptr) {
+    p.add_line("expect.violates",
+               "missing required field `expect.violates`; allowed: " + join(ctx.invariants));
+    return e;
+  }
+  f.choice("violates", ctx.invariants, e.violates);
+  // An unchecked invariant can never be reported violated, so the expectation could not hold.
+  if (!e.violates.empty() && !checked.empty() && !contains(checked, e.violates)) {
+    p.add("expect.violates", "\"" + e.violates + "\" is not among the checked invariants; " +
+                                 "allowed: " + join(checked) + " (invariants)");
+  }
+  return e;
+}
+
+// False when the file is from another format version: its other fields may mean something
+// else there, so checking them would only bury the one real problem.
+bool check_format(const Fields& top) {
+  Problems& p = top.problems();
+  const json* v = top.find("format");
+  if (v == nullptr) {
+    p.add_line("format",
+               "missing required field `format` (current: " + std::to_string(kFormat) + ")");
+    return true;
+  }
+  if (!v->is_number_integer()) {
+    p.add("format", show(*v) + " must be an integer; allowed: " + std::to_string(kFormat));
+    return true;
+  }
+  if (*v != kFormat) {
+    p.add("format", show(*v) + " is not supported; allowed: " + std::to_string(kFormat) +
+                        " (the only format this build reads)");
+    return false;
+  }
+  return true;
+}
+
+void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& s) {
+  Problems& p = top.problems();
+  top.reject_unknown({"format", "name", "description", "clients", "service", "network", "workload",
+                      "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect"});
+  top.string("name", s.name);
+  if (s.name.empty() && !p.bad("name")) p.add("name", "\"\" is not allowed; must not be empty");
+  top.string("description", s.description);
+  if (auto f = section(top, "clients")) s.clients = parse_clients(*f, ctx);
+  if (auto f = section(top, "service")) s.service = parse_service(*f);
+  if (auto f = section(top, "network")) s.network = parse_network(*f);
+  if (auto f = section(top, "workload")) s.workload = parse_workload(*f);
+  top.integer("duration_s", {1, kMaxDurationS, ""}, s.duration_s);
+  if (const json* q = top.find("quiesce_s"); q != nullptr && !q->is_null()) {
+    int64_t quiesce = 0;
+    top.integer("quiesce_s", {0, kMaxDurationS, "or null: derived by the runner"}, quiesce);
+    s.quiesce_s = quiesce;
+  }
+  s.faults = parse_faults(top, fault_limits(s, p));
+  s.invariants = parse_id_list(top, "invariants", ctx.invariants, "invariant");
+  s.mutants = parse_id_list(top, "mutants", ctx.mutants, "mutant");
+  s.expect =
+      parse_expect(top, ctx, p.bad("invariants") ? std::vector<std::string>{} : s.invariants);
+}
+
+// `p` may already hold problems found while reading the text (duplicate keys).
+Scenario parse_checked(const json& j, const ValidationContext& ctx, const std::string& source,
+                       const std::string& default_name, Problems p) {
+  Scenario s;
+  s.name = default_name;
+  if (!j.is_object()) {
+    p.add("", "the top level must be a JSON object; got " + show(j));
+  } else {
+    const Fields top(j, "", p);
+    if (check_format(top)) parse_top_level(top, ctx, s);
+  }
+  if (!p.empty()) throw ScenarioError(p.prefixed(source));
+  return s;
+}
+
+// nlohmann keeps the last of duplicate keys silently, so a file could mean something other
+// than it reads; this parser callback reports them with their JSON path.
+class DuplicateKeyFinder {
+ public:
+  explicit DuplicateKeyFinder(Problems& p) : p_(p) {}
+
+  bool on_event(json::parse_event_t event, const json& parsed) {
+    using E = json::parse_event_t;
+    switch (event) {
+      case E::object_start:
+      case E::array_start:
+        frames_.push_back({event == E::object_start, enter_value(), {}, {}, 0});
+        break;
+      case E::key:
+        on_key(parsed.get<std::string>());
+        break;
+      case E::value:
+        enter_value();
+        break;
+      case E::object_end:
+      case E::array_end:
+        frames_.pop_back();
+        break;
+    }
+    return true;  // keep everything
+  }
+
+ private:
+  struct Frame {
+    bool is_object;
+    std::string path;
+    std::set<std::string> keys;
+    std::string key;    // objects: the key of the value being read
+    size_t next_index;  // arrays: the index of the next element
+  };
+
+  // Path of the value that starts now.
+  std::string enter_value() {
+    if (frames_.empty()) return "";
+    Frame& f = frames_.back();
+    return f.is_object ? child_path(f.path, f.key) : element_path(f.path, f.next_index++);
+  }
+
+  void on_key(const std::string& key) {
+    Frame& f = frames_.back();
+    f.key = key;
+    if (!f.keys.insert(key).second) {
+      const std::string path = child_path(f.path, key);
+      p_.add_line(path, "duplicate field `" + path + "`; allowed: each field once per object");
+    }
+  }
+
+  Problems& p_;
+  std::vector<Frame> frames_;
+};
+
+// "[json.exception.parse_error.101] parse error at line 2, ..." -> "parse error at line 2, ...".
+std::string without_exception_id(const std::string& what) {
+  const auto end = what.find("] ");
+  return what.starts_with("[json.exception.") && end != std::string::npos ? what.substr(end + 2)
+                                                                          : what;
+}
+
+Scenario parse_text(const std::string& text, const ValidationContext& ctx,
+                    const std::string& source, const std::string& default_name) {
+  Problems p;
+  DuplicateKeyFinder finder(p);
+  json j;
+  try {
+    j = json::parse(text, [&finder](int /*depth*/, json::parse_event_t event, json& parsed) {
+      return finder.on_event(event, parsed);
+    });
+  } catch (const json::exception& e) {
+    throw ScenarioError({source + ": invalid JSON: " + without_exception_id(e.what())});
+  }
+  return parse_checked(j, ctx, source, default_name, std::move(p));
+}
+
+ScenarioError cannot_read(const std::string& path, int err) {
+  return ScenarioError(
+      {"cannot read " + path + ": " + std::error_code(err, std::generic_category()).message()});
+}
+
+std::string read_file(const std::string& path) {
+  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
+                                                             &std::fclose);
+  if (!file) throw cannot_read(path, errno);
+  std::string text;
+  char buf[1 << 16];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, file.get())) > 0) text.append(buf, n);
+  // Reading a directory opens fine and fails here (EISDIR).
+  if (std::ferror(file.get())) throw cannot_read(path, errno != 0 ? errno : EIO);
+  return text;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+  std::string out;
+  for (const std::string& line : lines) out += (out.empty() ? "" : "\n") + line;
+  return out;
+}
+
+}  // namespace
+
+ScenarioError::ScenarioError(std::vector<std::string> problems)
+    : std::runtime_error(join_lines(problems)), problems_(std::move(problems)) {}
+
+std::string to_string(FaultKind kind) {
+  switch (kind) {
+    case FaultKind::Lag:
+      return "lag";
+    case FaultKind::Disconnect:
+      return "disconnect";
+  }
+  return "unknown";  // unreachable for valid enum values
+}
+
+Scenario parse_scenario(const json& j, const ValidationContext& ctx,
+                        const std::string& source_name) {
+  return parse_checked(j, ctx, source_name, "scenario", Problems{});
+}
+
+Scenario parse_scenario_text(const std::string& text, const ValidationContext& ctx,
+                             const std::string& source_name) {
+  return parse_text(text, ctx, source_name, "scenario");
+}
+
+Scenario load_scenario_file(const std::string& path, const ValidationContext& ctx) {
+  return parse_text(read_file(path), ctx, path, std::filesystem::path(path).stem().string());
+}
+
+json to_json(const Scenario& s) {
+  json faults = json::array();
+  for (const Fault& f : s.faults) {
+    json jf = {{"at_ms", f.at_ms}, {"kind", to_string(f.kind)}};
+    if (f.kind == FaultKind::Lag) {
+      jf["lag_ms"] = f.lag_ms;
+    } else {
+      jf["client"] = f.client;
+    }
+    faults.push_back(std::move(jf));
+  }
+  const ClientsSpec& c = s.clients;
+  const ServiceSpec& sv = s.service;
+  const WorkloadSpec& w = s.workload;
+  return json{
+      {"format", s.format},
+      {"name", s.name},
+      {"description", s.description},
+      {"clients",
+       {{"count", c.count},
+        {"core", c.core},
+        {"checkpoint_mode", c.checkpoint_mode},
+        {"retry_delay_ms", c.retry_delay_ms},
+        {"crud_upload_throttle_ms", c.crud_upload_throttle_ms},
+        {"repost_delay_ms", c.repost_delay_ms}}},
+      {"service",
+       {{"flavour", sv.flavour},
+        {"replication_lag_ms", sv.replication_lag_ms},
+        {"heartbeat_ms", sv.heartbeat_ms},
+        {"token_lifetime_s", sv.token_lifetime_s}}},
+      {"network",
+       {{"latency_up_ms", s.network.latency_up_ms},
+        {"latency_down_ms", s.network.latency_down_ms}}},
+      {"workload",
+       {{"write_interval_min_ms", w.write_interval_min_ms},
+        {"write_interval_max_ms", w.write_interval_max_ms},
+        {"keyspace", w.keyspace},
+        {"notes_pct", w.notes_pct},
+        {"delete_pct", w.delete_pct}}},
+      {"duration_s", s.duration_s},
+      {"quiesce_s", s.quiesce_s ? json(*s.quiesce_s) : json(nullptr)},
+      {"faults", std::move(faults)},
+      {"invariants", s.invariants},
+      {"mutants", s.mutants},
+      {"expect", s.expect.pass ? json("pass") : json{{"violates", s.expect.violates}}},
+  };
+}
+
+}  // namespace syncsim::scenarios

@@ -1,0 +1,183 @@
+// The scenario file format: one JSON file describes one simulated world.  The same file is a
+// CI test, a replay input and a design-review exhibit, so the loader is strict: unknown fields,
+// wrong types and out-of-range values are all rejected, and every problem of a file is reported
+// at once (one line each, naming the field's JSON path, the value and what is allowed).
+//
+// Units are part of the field names (`_ms`, `_s`, `_pct`).  Every field has a default except
+// `format`.  This module knows nothing about the rest of the program: the valid core versions,
+// invariant ids and mutant ids come in through ValidationContext.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace syncsim::scenarios {
+
+// The simulated PowerSync clients (SDK + core).  All clients share these settings.
+struct ClientsSpec {
+  // Number of simulated clients, 1..64.
+  int count = 3;
+  // Version of the sync core the clients run; must be one of ValidationContext::cores.
+  std::string core = "0.5.3";
+  // How the client learns that its uploads are in a checkpoint.  Only "requests" for now;
+  // "legacy" is recognised but rejected as not supported yet.
+  std::string checkpoint_mode = "requests";
+  // Delay before reconnecting after the sync stream fails, in ms, 1..600000 (SDK retryDelayMs).
+  int64_t retry_delay_ms = 5000;
+  // Minimum gap between two CRUD upload runs, in ms, 0..600000 (SDK crudUploadThrottleMs).
+  int64_t crud_upload_throttle_ms = 1000;
+  // Delay before re-posting a checkpoint request that got no answer, in ms, 10000..600000
+  // (the SDK clamps it to at least 10 s, so smaller values could not happen in reality).
+  int64_t repost_delay_ms = 10000;
+
+  bool operator==(const ClientsSpec&) const = default;
+};
+
+// The PowerSync service and its source database.
+struct ServiceSpec {
+  // Bucket storage backend: "mongo" or "postgres".
+  std::string flavour = "mongo";
+  // Replication lag (source commit -> visible to the service) at the start, in ms, 0..3600000.
+  // "lag" faults change it during the run.
+  int64_t replication_lag_ms = 200;
+  // Interval of keepalive checkpoints on an idle stream, in ms, 5000..60000 (the service's
+  // heartbeat_interval_seconds accepts 5..60).
+  int64_t heartbeat_ms = 60000;
+  // Lifetime of the client's auth token, in seconds, 60..31536000 (one minute .. one year).
+  int64_t token_lifetime_s = 86400;
+
+  bool operator==(const ServiceSpec&) const = default;
+};
+
+// One-way network delays, the same for every client.
+struct NetworkSpec {
+  // Client -> service delay, in ms, 0..60000.
+  int64_t latency_up_ms = 10;
+  // Service -> client delay, in ms, 0..60000.
+  int64_t latency_down_ms = 10;
+
+  bool operator==(const NetworkSpec&) const = default;
+};
+
+// What the simulated users do during the run phase.
+struct WorkloadSpec {
+  // Each client waits uniform[min, max] ms between two local writes; min is 1..3600000.
+  int64_t write_interval_min_ms = 500;
+  // Upper bound of that wait, in ms, write_interval_min_ms..3600000.
+  int64_t write_interval_max_ms = 3000;
+  // Number of row ids shared by all clients, 1..100000; fewer ids = more write contention.
+  int keyspace = 16;
+  // Share of writes that go to the per-client private notes table, in percent, 0..100.
+  int notes_pct = 20;
+  // Share of writes that delete a row instead of upserting it, in percent, 0..100.
+  int delete_pct = 10;
+
+  bool operator==(const WorkloadSpec&) const = default;
+};
+
+enum class FaultKind {
+  Lag,         // JSON "lag": set the replication lag from at_ms on
+  Disconnect,  // JSON "disconnect": cut one client's sync stream at at_ms
+};
+
+// One injected fault.  Faults happen during the run phase.
+struct Fault {
+  // When the fault happens, in ms since the start of the run, 0..duration_s*1000.  Required.
+  int64_t at_ms = 0;
+  // What happens ("lag" | "disconnect").  Required.
+  FaultKind kind = FaultKind::Lag;
+  // Lag faults only (required there): replication lag from at_ms on, in ms, 0..3600000000.
+  int64_t lag_ms = 0;
+  // Disconnect faults only (required there): 1-based client number, 1..clients.count, whose
+  // sync stream is cut.
+  int client = 0;
+
+  bool operator==(const Fault&) const = default;
+};
+
+// The expected outcome.  JSON: "expect": "pass" | {"violates": "<invariant id>"}.
+struct Expectation {
+  // true: every checked invariant must hold.
+  bool pass = true;
+  // When !pass: the invariant id the run must violate (one of ValidationContext::invariants).
+  std::string violates;
+
+  bool operator==(const Expectation&) const = default;
+};
+
+struct Scenario {
+  // File format version, must be 1.  The only required field.
+  int format = 1;
+  // Short identifier used in reports; default: the file stem ("scenario" when parsed from a
+  // string or a JSON value).  Must not be empty.
+  std::string name;
+  // Free text: what the scenario demonstrates.  Default "".
+  std::string description;
+  ClientsSpec clients;
+  ServiceSpec service;
+  NetworkSpec network;
+  WorkloadSpec workload;
+  // Length of the run phase (workload + faults), in simulated seconds, 1..86400.
+  int64_t duration_s = 60;
+  // Length of the quiesce phase after the run (no writes, no faults, everything settles), in
+  // simulated seconds, 0..86400.  Absent (or JSON null) = derived by the runner.
+  std::optional<int64_t> quiesce_s;
+  // Injected faults, sorted by at_ms by the loader (stable: equal times keep file order).
+  std::vector<Fault> faults;
+  // Invariant ids to check, each from ValidationContext::invariants, no duplicates;
+  // empty or absent = check all.
+  std::vector<std::string> invariants;
+  // Deliberately injected bugs (for testing the checkers), each from
+  // ValidationContext::mutants, no duplicates; default none.
+  std::vector<std::string> mutants;
+  // Expected outcome; default pass.
+  Expectation expect;
+
+  bool operator==(const Scenario&) const = default;
+};
+
+// What the rest of the program knows; passed in so this module has no dependencies.
+struct ValidationContext {
+  std::vector<std::string> cores;       // supported core versions, e.g. {"0.5.3"}
+  std::vector<std::string> invariants;  // e.g. {"barrier-holds", "read-your-writes", "converges"}
+  std::vector<std::string> mutants;     // e.g. {"ack-before-replication", ...}
+};
+
+// All problems of one scenario source.  what() is every problem, one per line.
+class ScenarioError : public std::runtime_error {
+ public:
+  // Each entry is one complete line, normally "<source>: <json path>: <message>".
+  explicit ScenarioError(std::vector<std::string> problems);
+  // The lines of what(), in the order the fields are checked (schema order).
+  [[nodiscard]] const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  std::vector<std::string> problems_;
+};
+
+// Validates `j` and returns the scenario, or throws ScenarioError listing every problem, each
+// line prefixed with "<source_name>: ".  The name defaults to "scenario".
+Scenario parse_scenario(const nlohmann::json& j, const ValidationContext& ctx,
+                        const std::string& source_name);
+
+// Like parse_scenario, from JSON text.  Syntax errors (with line/column) and duplicate keys are
+// reported as ScenarioError too.
+Scenario parse_scenario_text(const std::string& text, const ValidationContext& ctx,
+                             const std::string& source_name);
+
+// Reads and parses a file; the source name in messages is `path` as given, and the name
+// defaults to the file stem.  An unreadable file gives "cannot read <path>: <reason>".
+Scenario load_scenario_file(const std::string& path, const ValidationContext& ctx);
+
+// The full form, every field explicit (quiesce_s is null when absent), so that
+// parse_scenario(to_json(s), ...) == s for every valid s.
+nlohmann::json to_json(const Scenario& s);
+
+// "lag" | "disconnect", as in the file format.
+std::string to_string(FaultKind kind);
+
+}  // namespace syncsim::scenarios

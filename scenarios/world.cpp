@@ -1,0 +1,132 @@
+#include "scenarios/world.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/core_registry.hpp"
+#include "engine/workload.hpp"
+#include "scenarios/runner.hpp"
+
+namespace syncsim::scenarios {
+
+namespace {
+bool has(const std::vector<std::string>& v, const std::string& x) {
+  return std::find(v.begin(), v.end(), x) != v.end();
+}
+
+std::vector<std::string> enabled_invariants(const Scenario& s) {
+  return s.invariants.empty() ? invariant_catalog().ids() : s.invariants;
+}
+
+sim::Micros ms(int64_t v) { return v * sim::kMillis; }
+}  // namespace
+
+World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
+    : scenario_(scenario),
+      loop_(bounds),
+      trace_(loop_.clock()),
+      root_(seed),
+      sqlite_rng_(root_.split("sqlite")),
+      vfs_(loop_.clock(), sqlite_rng_, files_),
+      verdicts_(enabled_invariants(scenario)) {
+  model::ServiceConfig cfg;
+  cfg.replication_lag = ms(scenario.service.replication_lag_ms);
+  cfg.heartbeat = ms(scenario.service.heartbeat_ms);
+  cfg.token_lifetime = scenario.service.token_lifetime_s * sim::kSeconds;
+  if (has(scenario.mutants, "ack-before-replication")) {
+    cfg.mutants.push_back(model::ServiceMutant::AckBeforeReplication);
+  }
+  if (has(scenario.mutants, "replication-stall")) {
+    cfg.mutants.push_back(model::ServiceMutant::ReplicationStall);
+  }
+  service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
+  checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
+
+  const engine::CoreVersion* core = engine::find_core(scenario.clients.core);
+  if (!core) throw std::invalid_argument("unknown core version " + scenario.clients.core);
+  for (int i = 1; i <= scenario.clients.count; ++i) {
+    links_.push_back(std::make_unique<sim::Link>(loop_, *service_,
+                                                 ms(scenario.network.latency_up_ms),
+                                                 ms(scenario.network.latency_down_ms)));
+    engine::ClientOptions o;
+    o.index = i;
+    o.user = fmt::format("u{}", i);
+    o.client_id = fmt::format("client-{}-{:08x}", i, root_.split(fmt::format("cid{}", i)).next() >> 32);
+    o.retry_delay = ms(scenario.clients.retry_delay_ms);
+    o.crud_upload_throttle = ms(scenario.clients.crud_upload_throttle_ms);
+    o.repost_delay = ms(scenario.clients.repost_delay_ms);
+    if (has(scenario.mutants, "publish-while-blocked")) {
+      o.mutants.push_back(engine::EngineMutant::PublishWhileBlocked);
+    }
+    clients_.push_back(std::make_unique<engine::Client>(
+        loop_, trace_, root_.split(fmt::format("client{}", i)), *links_.back(), *core, o,
+        checks_.get(), &verdicts_));
+  }
+}
+
+World::~World() {
+  // Tear down suspended coroutines first, while everything they refer to exists.
+  loop_.shutdown();
+}
+
+std::vector<engine::Client*> World::clients() {
+  std::vector<engine::Client*> out;
+  for (auto& c : clients_) out.push_back(c.get());
+  return out;
+}
+
+void World::start() {
+  trace_.log("world", "scenario {} clients={} lag={}ms", scenario_.name, scenario_.clients.count,
+             scenario_.service.replication_lag_ms);
+  service_->start();
+  loop_.add_pending_reporter("service", [this] { return service_->pending(); });
+  const sim::Micros stop_at = sim::kEpoch + scenario_.duration_s * sim::kSeconds;
+  for (std::size_t i = 0; i < clients_.size(); ++i) {
+    auto* c = clients_[i].get();
+    c->open();
+    c->connect();
+    loop_.add_pending_reporter(fmt::format("client {}", c->index()), [c] { return c->pending(); });
+    engine::WorkloadOptions w;
+    w.interval_min = ms(scenario_.workload.write_interval_min_ms);
+    w.interval_max = ms(scenario_.workload.write_interval_max_ms);
+    w.keyspace = scenario_.workload.keyspace;
+    w.notes_pct = scenario_.workload.notes_pct;
+    w.delete_pct = scenario_.workload.delete_pct;
+    w.stop_at = stop_at;
+    loop_.spawn(engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), *c, w),
+                fmt::format("{}.workload", c->name()));
+  }
+  for (const auto& f : scenario_.faults) schedule_fault(f);
+  if (service_->has_mutant(model::ServiceMutant::ReplicationStall)) {
+    loop_.at(sim::kEpoch + scenario_.duration_s * sim::kSeconds / 2, [this] {
+      trace_.log("fault", "MUTANT replication stalls forever");
+      service_->replication().stall_forever();
+    });
+  }
+}
+
+void World::schedule_fault(const Fault& f) {
+  // Faults are fault sites beside what they break: each is a named event in the trace.
+  loop_.at(sim::kEpoch + ms(f.at_ms), [this, f] {
+    switch (f.kind) {
+      case FaultKind::Lag:
+        trace_.log("fault", "lag {}ms", f.lag_ms);
+        service_->replication().set_lag(ms(f.lag_ms));
+        break;
+      case FaultKind::Disconnect:
+        trace_.log("fault", "disconnect client {}", f.client);
+        links_.at(static_cast<std::size_t>(f.client - 1))->cut_streams();
+        break;
+    }
+  });
+}
+
+void World::begin_quiesce() {
+  trace_.log("world", "quiesce: faults stop, lag back to {}ms", scenario_.service.replication_lag_ms);
+  service_->replication().set_lag(ms(scenario_.service.replication_lag_ms));
+}
+
+std::string World::pending() { return loop_.pending(); }
+
+}  // namespace syncsim::scenarios

@@ -1,0 +1,103 @@
+// The simulation kernel: one io_context, one thread, virtual time (DESIGN.md §3).
+//
+// Asio 1.74 does not expose its timer queue, so the loop keeps its own deadline registry
+// ordered by (deadline, sequence number) and never uses Asio timers: when no handler is
+// ready it jumps the clock to the earliest deadline and posts that one handler.  Equal
+// deadlines therefore run in registration order, never in Asio heap order.
+#pragma once
+
+#include <utility>  // before boost/asio.hpp under C++20 (DESIGN.md §3)
+
+#include <boost/asio.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sim/clock.hpp"
+
+namespace syncsim::sim {
+
+namespace asio = boost::asio;
+template <typename T>
+using Task = asio::awaitable<T>;
+
+// Every run is bounded; a tripped bound ends the run with an explanation.
+struct Bounds {
+  uint64_t max_events = 50'000'000;
+  Micros max_virtual_time = 30LL * 24 * 3600 * kSeconds;
+  uint64_t max_events_without_time_advancing = 2'000'000;
+  int64_t wall_clock_limit_ms = 10 * 60 * 1000;  // the one place real time is read
+};
+
+enum class StopKind { None, Finished, Failure, Bound, Crash };
+
+struct StopReason {
+  StopKind kind = StopKind::None;
+  std::string message;
+};
+
+struct TimerId {
+  Micros deadline = 0;
+  uint64_t seq = 0;
+  friend auto operator<=>(const TimerId&, const TimerId&) = default;
+};
+
+class Loop {
+ public:
+  explicit Loop(Bounds bounds = {});
+  Loop(const Loop&) = delete;
+  Loop& operator=(const Loop&) = delete;
+  ~Loop();
+
+  asio::io_context& io() { return io_; }
+  VirtualClock& clock() { return clock_; }
+  [[nodiscard]] Micros now() const { return clock_.now(); }
+  [[nodiscard]] uint64_t events() const { return events_; }
+
+  // Runs `fn` (posted into the io_context) when virtual time reaches `deadline`.
+  TimerId at(Micros deadline, std::function<void()> fn);
+  TimerId after(Micros delay, std::function<void()> fn) { return at(now() + delay, std::move(fn)); }
+  void cancel(TimerId id) { timers_.erase(id); }
+
+  Task<void> sleep_for(Micros delay);
+
+  // Starts a coroutine.  An exception escaping it stops the run as a crash (a violated
+  // assumption must stop the run, with the seed printed by the caller).
+  void spawn(Task<void> task, std::string name);
+
+  // Runs until virtual time `until` (all events with deadline <= until), until stopped, or
+  // until nothing is left to do.  Returns false if the run was stopped.
+  bool run_until(Micros until);
+
+  void stop(StopKind kind, std::string message);
+  [[nodiscard]] bool stopped() const { return reason_.kind != StopKind::None; }
+  [[nodiscard]] const StopReason& stop_reason() const { return reason_; }
+
+  // What each component is waiting for; printed when a bound trips or liveness fails.
+  void add_pending_reporter(std::string name, std::function<std::string()> report);
+  [[nodiscard]] std::string pending() const;
+
+  // Destroys every suspended coroutine while the objects they refer to are still alive.
+  void shutdown();
+
+ private:
+  bool check_bounds();
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_;
+  VirtualClock clock_;
+  Bounds bounds_;
+  std::map<TimerId, std::function<void()>> timers_;
+  uint64_t next_seq_ = 0;
+  uint64_t events_ = 0;
+  uint64_t events_at_this_time_ = 0;
+  Micros last_event_time_ = 0;
+  std::chrono::steady_clock::time_point wall_start_;
+  StopReason reason_;
+  std::vector<std::pair<std::string, std::function<std::string()>>> reporters_;
+};
+
+}  // namespace syncsim::sim

@@ -1,0 +1,84 @@
+// In-memory SQLite VFS for simulated clients (DESIGN.md §3).
+//
+// Registered as the process's default VFS so that SQLite and the PowerSync core
+// extension loaded into it see time and randomness only from the simulation:
+//   - files live in a FileStore owned by the simulation, so a database and its
+//     rollback journal survive a connection close and can be reopened (restarts);
+//   - xCurrentTime/xCurrentTimeInt64 read the VirtualClock;
+//   - xRandomness draws from the simulation's Prng;
+//   - xSleep returns at once;
+//   - xDl*/xGetLastError forward to the real "unix" VFS (extension loading).
+//
+// The sqlite3_vfs is process-global, so it is bound to one simulation at a time
+// through a VfsBinding.  Any use while unbound is a bug: opening a file fails with
+// SQLITE_CANTOPEN, and time/randomness calls abort().
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sim/clock.hpp"
+#include "sim/prng.hpp"
+
+namespace syncsim::sim {
+
+// One in-memory file.  Shared (shared_ptr) between the store and open handles, so a
+// file deleted while still open stays readable through that handle, as on unix.
+struct MemFile {
+  std::vector<uint8_t> data;
+  // Contents as of the last xSync; maintained only if the store tracks durability.
+  std::vector<uint8_t> durable;
+  uint64_t sync_count = 0;
+};
+
+// The files of one simulation, by name (main databases and "<name>-journal").
+class FileStore {
+ public:
+  // With track_durability, xSync snapshots a file's contents so that
+  // lose_unsynced_writes() can model a power loss.
+  explicit FileStore(bool track_durability = false) : track_durability_(track_durability) {}
+  FileStore(const FileStore&) = delete;
+  FileStore& operator=(const FileStore&) = delete;
+
+  [[nodiscard]] bool exists(const std::string& name) const;
+  [[nodiscard]] std::size_t size(const std::string& name) const;     // 0 if absent
+  [[nodiscard]] uint64_t sync_count(const std::string& name) const;  // 0 if absent
+  [[nodiscard]] std::vector<std::string> names() const;              // sorted
+  [[nodiscard]] bool track_durability() const { return track_durability_; }
+
+  // Power loss: every file reverts to its contents at its last xSync (empty if never
+  // synced).  Requires track_durability.  Deletions and creations are treated as
+  // durable immediately.  Connections must be closed first.
+  void lose_unsynced_writes();
+
+  // VFS plumbing.
+  [[nodiscard]] std::shared_ptr<MemFile> find(const std::string& name) const;
+  std::shared_ptr<MemFile> create(const std::string& name);  // existing file if present
+  bool remove(const std::string& name);                      // false if absent
+
+ private:
+  bool track_durability_;
+  std::map<std::string, std::shared_ptr<MemFile>> files_;
+};
+
+// Registers the sim VFS ("syncsim") as SQLite's default VFS.  Idempotent.
+void register_sim_vfs_as_default();
+
+// Binds the sim VFS to one simulation for its lifetime.  Nested bindings abort.
+// Also registers the VFS as default (idempotent), and resets SQLite's global PRNG so it
+// reseeds from `prng` on next use: a seed run inside a sweep matches a run alone.
+// The reseed draws 6 values from `prng`, so pass a stream dedicated to SQLite
+// (e.g. prng.split("sqlite")).
+class VfsBinding {
+ public:
+  VfsBinding(const VirtualClock& clock, Prng& prng, FileStore& files);
+  ~VfsBinding();
+  VfsBinding(const VfsBinding&) = delete;
+  VfsBinding& operator=(const VfsBinding&) = delete;
+};
+
+}  // namespace syncsim::sim
