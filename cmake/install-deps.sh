@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set-up step shared by ./run.sh and ./test.sh (DESIGN.md §4): install whatever Debian
+# packages are missing, non-interactively (CI has no stdin).  Runs apt-get update at most
+# once, and only when something is missing.
+set -euo pipefail
+
+packages=(g++ cmake make nodejs npm librapidcheck-dev libboost-dev nlohmann-json3-dev
+          libgtest-dev libgmock-dev libcli11-dev libfmt-dev libbenchmark-dev)
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    # node and npm may come from outside Debian on some images; accept them on PATH.
+    if [[ "$p" == nodejs && -x "$(command -v node)" ]] || [[ "$p" == npm && -x "$(command -v npm)" ]]; then
+      continue
+    fi
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]})); then
+  echo "syncsim set-up: installing ${missing[*]}"
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

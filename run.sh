@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The main job: set everything up, build, and run the default scenario over a range of
+# seeds, printing one line per seed and a summary; results also go to build/results.json.
+# Extra arguments are passed to `syncsim run` (e.g. ./run.sh --seeds 1..200).
+set -euo pipefail
+cd "$(dirname "$0")"
+cmake/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > build.log 2>&1 || { cat build.log; exit 3; }
+cmake --build build -j2 --target syncsim >> build.log 2>&1 || { tail -50 build.log; exit 3; }
+args=("$@")
+if ((${#args[@]} == 0)); then args=(--seeds 1..20); fi
+./build/syncsim run scenarios/catalog/basic.json "${args[@]}"
+./build/syncsim run scenarios/catalog/basic.json "${args[@]}" --json > build/results.json
+echo "results: build/results.json"
