@@ -9,6 +9,5 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > build.log 2>&1 || { cat 
 cmake --build build -j2 --target syncsim >> build.log 2>&1 || { tail -50 build.log; exit 3; }
 args=("$@")
 if ((${#args[@]} == 0)); then args=(--seeds 1..20); fi
-./build/syncsim run scenarios/catalog/basic.json "${args[@]}"
-./build/syncsim run scenarios/catalog/basic.json "${args[@]}" --json > build/results.json
 echo "results: build/results.json"
+exec ./build/syncsim run scenarios/catalog/basic.json "${args[@]}" --results build/results.json

@@ -71,7 +71,8 @@ nlohmann::json result_json(const scenarios::RunResult& r, const std::string& rep
 }
 
 int run_command(const std::string& path, std::optional<uint64_t> seed,
-                const std::string& seeds_text, const std::string& trace_path, bool json) {
+                const std::string& seeds_text, const std::string& trace_path, bool json,
+                const std::string& results_path) {
   scenarios::Scenario scenario;
   try {
     scenario = scenarios::load_scenario_file(path, scenarios::validation_context());
@@ -114,9 +115,8 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;
     r.expectation_met ? ++passed : ++failed;
-    if (json) {
-      all.push_back(result_json(r, repro));
-    } else {
+    all.push_back(result_json(r, repro));
+    if (!json) {
       double sim_s = static_cast<double>(r.simulated) / 1e6;
       std::cout << fmt::format(
           "{:<12} seed={:<6} {:<4} events={:<8} sim={:.1f}s wall={:.3f}s ev/s={:.0f} "
@@ -148,13 +148,17 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       exit_code = std::max(exit_code, code);
     }
   }
+  const nlohmann::json document = {
+      {"build", scenarios::build_id()}, {"runs", all}, {"passed", passed}, {"failed", failed}};
+  if (!results_path.empty()) {
+    std::ofstream out(results_path);
+    if (!(out << document.dump(2) << "\n")) {
+      std::cerr << "--results: cannot write " << results_path << "\n";
+      return kExitBadInput;
+    }
+  }
   if (json) {
-    std::cout << nlohmann::json{{"build", scenarios::build_id()},
-                                {"runs", all},
-                                {"passed", passed},
-                                {"failed", failed}}
-                     .dump(2)
-              << "\n";
+    std::cout << document.dump(2) << "\n";
   } else {
     std::cout << fmt::format(
         "\nsummary: {} seeds {}..{}: {} passed, {} failed; {} events, {:.0f} simulated s in "
@@ -189,14 +193,15 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run a scenario for one seed or a range of seeds");
   std::string scenario_path;
   std::optional<uint64_t> seed;
-  std::string seeds_text, trace_path;
+  std::string seeds_text, trace_path, results_path;
   bool json = false;
   run->add_option("scenario", scenario_path, "scenario JSON file")->required();
   auto* seed_opt = run->add_option("--seed", seed, "one seed (default 1)");
   run->add_option("--seeds", seeds_text, "a range of seeds, A..B")->excludes(seed_opt);
   run->add_option("--trace", trace_path,
                   "write the event trace to FILE (FILE.<seed> for a range)");
-  run->add_flag("--json", json, "print results as JSON");
+  run->add_flag("--json", json, "print results as JSON instead of text");
+  run->add_option("--results", results_path, "also write the results as JSON to FILE");
 
   auto* validate = app.add_subcommand("validate", "check a scenario file without running it");
   std::string validate_path;
@@ -213,7 +218,7 @@ int main(int argc, char** argv) {
       std::cout << version_text();
       return kExitPass;
     }
-    if (*run) return run_command(scenario_path, seed, seeds_text, trace_path, json);
+    if (*run) return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path);
     if (*validate) return validate_command(validate_path);
     std::cout << app.help();
     return kExitBadInput;
