@@ -1,14 +1,14 @@
 // syncsim's command line: a thin layer over scenarios/ (DESIGN.md §2).
 // Exit codes (DESIGN.md §10): 0 passed (or the scenario's `expect` held), 1 an invariant
 // failed unexpectedly, 2 bad input, 3 internal error.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <sqlite3.h>
 
+#include <CLI/CLI.hpp>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <regex>
-#include <sqlite3.h>
 
 #include "engine/core_registry.hpp"
 #include "scenarios/runner.hpp"
@@ -38,8 +38,8 @@ std::optional<SeedRange> parse_seeds(const std::string& text) {
 
 std::string version_text() {
   std::string out = fmt::format("syncsim {}\n", scenarios::build_id());
-  out += fmt::format("  sqlite {} (amalgamation sha256 {})\n", SQLITE_VERSION,
-                     SYNCSIM_SQLITE_SHA256);
+  out +=
+      fmt::format("  sqlite {} (amalgamation sha256 {})\n", SQLITE_VERSION, SYNCSIM_SQLITE_SHA256);
   for (const auto& v : engine::core_versions()) {
     out += fmt::format("  core {} sha256 {} ({})\n", v.name, v.sha256, v.sdk);
   }
@@ -127,8 +127,8 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       if (!r.expectation_met) {
         if (r.violation) {
           std::cout << fmt::format("  violated {} at t={:.6f}s ({}): {}\n", r.violation->invariant,
-                                   static_cast<double>(r.violation->at) / 1e6,
-                                   r.violation->subject, r.violation->message);
+                                   static_cast<double>(r.violation->at) / 1e6, r.violation->subject,
+                                   r.violation->message);
         } else {
           std::cout << "  stopped: " << r.stop.message << "\n";
         }
@@ -184,8 +184,9 @@ int validate_command(const std::string& path) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"syncsim: deterministic simulation of PowerSync's checkpoint protocol with the "
-               "real core extension"};
+  CLI::App app{
+      "syncsim: deterministic simulation of PowerSync's checkpoint protocol with the "
+      "real core extension"};
   app.require_subcommand(0, 1);
   bool version = false;
   app.add_flag("--version", version, "print the build id and the pinned dependencies");
@@ -198,8 +199,7 @@ int main(int argc, char** argv) {
   run->add_option("scenario", scenario_path, "scenario JSON file")->required();
   auto* seed_opt = run->add_option("--seed", seed, "one seed (default 1)");
   run->add_option("--seeds", seeds_text, "a range of seeds, A..B")->excludes(seed_opt);
-  run->add_option("--trace", trace_path,
-                  "write the event trace to FILE (FILE.<seed> for a range)");
+  run->add_option("--trace", trace_path, "write the event trace to FILE (FILE.<seed> for a range)");
   run->add_flag("--json", json, "print results as JSON instead of text");
   run->add_option("--results", results_path, "also write the results as JSON to FILE");
 

@@ -9,12 +9,12 @@
 namespace syncsim::engine {
 
 struct CoreVersion {
-  std::string name;            // "0.5.3"
-  std::string path;            // extracted, sha256-verified file in the build tree
+  std::string name;  // "0.5.3"
+  std::string path;  // extracted, sha256-verified file in the build tree
   std::string sha256;
-  int migration_level = 0;     // LATEST_VERSION of the binary (sdk.md §5)
+  int migration_level = 0;         // LATEST_VERSION of the binary (sdk.md §5)
   bool supports_requests = false;  // checkpoint-request ops (core >= 0.5.0)
-  std::string sdk;             // which SDK behaviour drives it
+  std::string sdk;                 // which SDK behaviour drives it
 };
 
 const std::vector<CoreVersion>& core_versions();

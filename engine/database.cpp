@@ -23,10 +23,11 @@ void deterministic_uuid(sqlite3_context* ctx, int, sqlite3_value**) {
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   std::string s = fmt::format(
-      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:02x}"
+      "{:02x}{:02x}{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}-{:02x}{:02x}{:02x}{:02x}{:"
+      "02x}"
       "{:02x}",
-      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
-      b[14], b[15]);
+      b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
+      b[15]);
   sqlite3_result_text(ctx, s.c_str(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
 }
 
@@ -34,8 +35,9 @@ void bind_args(sqlite3* db, sqlite3_stmt* stmt, const std::vector<std::string>& 
   sqlite3_reset(stmt);
   sqlite3_clear_bindings(stmt);
   for (std::size_t i = 0; i < args.size(); ++i) {
-    check(db, sqlite3_bind_text(stmt, static_cast<int>(i + 1), args[i].data(),
-                                static_cast<int>(args[i].size()), SQLITE_TRANSIENT),
+    check(db,
+          sqlite3_bind_text(stmt, static_cast<int>(i + 1), args[i].data(),
+                            static_cast<int>(args[i].size()), SQLITE_TRANSIENT),
           "bind");
   }
 }
@@ -56,8 +58,8 @@ Statement::~Statement() { sqlite3_finalize(stmt_); }
 Database::Database(const std::string& file_name, const CoreVersion& core) {
   // The sim VFS is the default VFS, so no VFS name is passed (the core's own connections
   // would use the default too).
-  int rc = sqlite3_open_v2(file_name.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(file_name.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {
     std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
     sqlite3_close(db_);
@@ -125,7 +127,8 @@ std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
     std::vector<std::optional<std::string>> row;
-    for (int i = 0; i < sqlite3_column_count(st.get()); ++i) row.push_back(column_text(st.get(), i));
+    for (int i = 0; i < sqlite3_column_count(st.get()); ++i)
+      row.push_back(column_text(st.get(), i));
     rows.push_back(std::move(row));
   }
   int final_rc = rc;

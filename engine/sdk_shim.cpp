@@ -27,6 +27,15 @@ std::optional<int64_t> parse_id(const nlohmann::json& j) {
 }
 }  // namespace
 
+void register_engine_invariants(sim::InvariantCatalog& catalog) {
+  catalog.add({"barrier-holds",
+               "no full checkpoint publishes rows while ps_crud is non-empty or target > "
+               "last_seen",
+               "engine/sdk_shim.cpp Client::control (ps_crud/target before, last_seen after, "
+               "update hook on ps_data__*)",
+               "mutant publish-while-blocked", false});
+}
+
 Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& link,
                const CoreVersion& core, ClientOptions options, ClientObserver* observer,
                sim::Verdicts* verdicts)
@@ -45,8 +54,7 @@ Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& lin
 Client::~Client() = default;
 
 bool Client::has_mutant(EngineMutant m) const {
-  return std::find(options_.mutants.begin(), options_.mutants.end(), m) !=
-         options_.mutants.end();
+  return std::find(options_.mutants.begin(), options_.mutants.end(), m) != options_.mutants.end();
 }
 
 void Client::violation(const std::string& invariant, const std::string& message) {
@@ -64,8 +72,8 @@ void Client::open() {
   db_ = std::make_unique<Database>(fmt::format("client-{}.db", options_.index), core_);
   auto version = db_->query_text("SELECT powersync_rs_version()").value_or("");
   if (version.rfind(core_.name + "/", 0) != 0) {
-    throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}",
-                                         core_.path, version, core_.name));
+    throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}", core_.path,
+                                         version, core_.name));
   }
   db_->begin();
   db_->query_text("SELECT powersync_replace_schema(?)", {schema_json()});
@@ -115,7 +123,8 @@ std::vector<nlohmann::json> Client::control(const std::string& op,
   }
   if (has_mutant(EngineMutant::PublishWhileBlocked) && result &&
       result->find(kBlockedLog) != std::string::npos) {
-    db_->exec(R"(INSERT OR REPLACE INTO ps_data__todos(id, data) VALUES ('mutant-leak', '{"description":"leaked"}'))");
+    db_->exec(
+        R"(INSERT OR REPLACE INTO ps_data__todos(id, data) VALUES ('mutant-leak', '{"description":"leaked"}'))");
   }
   TouchedTables touched = db_->take_touched();
   if (can_publish && touched.data_tables && verdicts_) {
@@ -330,8 +339,7 @@ sim::Task<bool> Client::iteration() {
   co_return immediate_restart;
 }
 
-sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream,
-                                            sim::Queue<Event>& injected,
+sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream, sim::Queue<Event>& injected,
                                             sim::AbortSignal& nested) {
   // The SDK's injectable queue: injected events first (FIFO), and only then pull the
   // source; a pull waits for whichever comes first (sdk.md §1.4 "Event pump").
@@ -350,7 +358,8 @@ sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream,
     }
     if (nested.aborted()) co_return Event{EventKind::Aborted, nested.reason()};
     if (outer_.aborted()) co_return Event{EventKind::Aborted, outer_.reason()};
-    co_await sim::wait_for(loop_, std::nullopt, &stream.readable(), &injected.ready(), &nested, &outer_);
+    co_await sim::wait_for(loop_, std::nullopt, &stream.readable(), &injected.ready(), &nested,
+                           &outer_);
   }
 }
 
@@ -564,8 +573,9 @@ sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
   sim::HttpRequest http{"POST", "/sync/checkpoint-request", body.dump(), options_.user};
   auto response = co_await link_.request(std::move(http), abort);
   if (response.status != 200) {
-    throw std::runtime_error(fmt::format("Received {} when getting from /sync/checkpoint-request: {}",
-                                         response.status, response.body));
+    throw std::runtime_error(
+        fmt::format("Received {} when getting from /sync/checkpoint-request: {}", response.status,
+                    response.body));
   }
   auto parsed = nlohmann::json::parse(response.body, nullptr, false);
   if (parsed.is_discarded() || !parsed.contains("data") ||

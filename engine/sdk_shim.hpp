@@ -28,6 +28,10 @@ namespace syncsim::engine {
 
 class Client;
 
+// The invariants the engine checks itself (DESIGN.md §2: checkers live beside what they
+// watch): barrier-holds.
+void register_engine_invariants(sim::InvariantCatalog& catalog);
+
 struct LocalWrite {
   std::string table;
   std::string id;
@@ -57,9 +61,9 @@ enum class EngineMutant {
 };
 
 struct ClientOptions {
-  int index = 1;            // 1-based client number
-  std::string user;         // JWT subject
-  std::string client_id;    // overwrites the core's random client_id (DESIGN.md §3)
+  int index = 1;          // 1-based client number
+  std::string user;       // JWT subject
+  std::string client_id;  // overwrites the core's random client_id (DESIGN.md §3)
   sim::Micros retry_delay = 5 * sim::kSeconds;
   sim::Micros crud_upload_throttle = 1 * sim::kSeconds;
   sim::Micros repost_delay = 10 * sim::kSeconds;

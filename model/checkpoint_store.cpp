@@ -2,8 +2,7 @@
 
 namespace syncsim::model {
 
-SupplyResult CheckpointStore::supply(const std::string& key, int64_t r, Lsn head,
-                                     sim::Micros now) {
+SupplyResult CheckpointStore::supply(const std::string& key, int64_t r, Lsn head, sim::Micros now) {
   auto it = records_.find(key);
   if (it == records_.end()) {
     // service.md §1.7, "S absent": create id=r, head=h, pending, requested_at=now.

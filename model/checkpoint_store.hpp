@@ -17,13 +17,13 @@ namespace syncsim::model {
 
 struct CheckpointRecord {
   int64_t id = 0;
-  Lsn head = 0;                            // the source head read when the id was stored
-  std::optional<Lsn> processed_at_lsn;     // mongo: first commit/keepalive with lsn >= head
-  std::optional<sim::Micros> requested_at; // supplied ids only (retention)
+  Lsn head = 0;                             // the source head read when the id was stored
+  std::optional<Lsn> processed_at_lsn;      // mongo: first commit/keepalive with lsn >= head
+  std::optional<sim::Micros> requested_at;  // supplied ids only (retention)
 };
 
 struct SupplyResult {
-  int64_t stored_id = 0;      // the response: max(record, supplied) after the update
+  int64_t stored_id = 0;        // the response: max(record, supplied) after the update
   bool should_advance = false;  // whether a source marker must follow (mongo rule)
 };
 
@@ -38,9 +38,7 @@ class CheckpointStore {
   // The ack-before-replication mutant only: make the stored id visible at any LSN.
   void force_visible(const std::string& key) { records_.at(key).head = 0; }
   [[nodiscard]] const CheckpointRecord* find(const std::string& key) const;
-  [[nodiscard]] const std::map<std::string, CheckpointRecord>& records() const {
-    return records_;
-  }
+  [[nodiscard]] const std::map<std::string, CheckpointRecord>& records() const { return records_; }
 
  private:
   std::map<std::string, CheckpointRecord> records_;

@@ -8,8 +8,8 @@
 namespace syncsim::model {
 
 Replication::Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source,
-                         BucketStorage& storage, CheckpointStore& checkpoints,
-                         BucketRouter router, sim::Micros lag, sim::Micros heartbeat)
+                         BucketStorage& storage, CheckpointStore& checkpoints, BucketRouter router,
+                         sim::Micros lag, sim::Micros heartbeat)
     : loop_(loop),
       trace_(trace),
       source_(source),
@@ -95,15 +95,14 @@ void Replication::wake() {
 }
 
 std::string Replication::pending() const {
-  if (stalled_) return fmt::format("STALLED at lsn {} (source head {})", replicated_lsn_,
-                                   source_.head());
+  if (stalled_)
+    return fmt::format("STALLED at lsn {} (source head {})", replicated_lsn_, source_.head());
   if (next_commit_ >= source_.log().size()) {
     return fmt::format("caught up at lsn {}", replicated_lsn_);
   }
-  return fmt::format("lsn {} of {}; next commit due at t={} us (lag {} ms)", replicated_lsn_,
-                     source_.head(),
-                     source_.commit_at(next_commit_).committed_at + lag_ - sim::kEpoch,
-                     lag_ / sim::kMillis);
+  return fmt::format(
+      "lsn {} of {}; next commit due at t={} us (lag {} ms)", replicated_lsn_, source_.head(),
+      source_.commit_at(next_commit_).committed_at + lag_ - sim::kEpoch, lag_ / sim::kMillis);
 }
 
 }  // namespace syncsim::model

@@ -43,7 +43,8 @@ std::variant<int64_t, std::string> decode_checkpoint_request_id(const nlohmann::
     if (value.is_number_integer()) {
       if (value.is_number_unsigned()) {
         auto u = value.get<uint64_t>();
-        if (u > 9007199254740991ULL) return std::string("checkpoint_request_id is not a safe integer");
+        if (u > 9007199254740991ULL)
+          return std::string("checkpoint_request_id is not a safe integer");
         d = static_cast<double>(u);
       } else {
         auto i = value.get<int64_t>();
@@ -86,8 +87,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
       rng_(rng),
       config_(std::move(config)),
       backend_(source_),
-      replication_(loop, trace, source_, storage_, checkpoints_, route_row,
-                   config_.replication_lag, config_.heartbeat) {}
+      replication_(loop, trace, source_, storage_, checkpoints_, route_row, config_.replication_lag,
+                   config_.heartbeat) {}
 
 bool Service::has_mutant(ServiceMutant m) const {
   return std::find(config_.mutants.begin(), config_.mutants.end(), m) != config_.mutants.end();
@@ -167,8 +168,8 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
     Lsn lsn = backend_.apply(loop_.now(), request.subject, body["client_id"], body["crud"]);
     ++metrics_.uploads;
     replication_.on_source_commit();
-    trace_.log("backend", "applied {} ops from {} at lsn {}", body["crud"].size(),
-               request.subject, lsn);
+    trace_.log("backend", "applied {} ops from {} at lsn {}", body["crud"].size(), request.subject,
+               lsn);
     return data_response({{"lsn", lsn}});
   } catch (const std::exception& e) {
     return error_response(400, "APP_BAD_UPLOAD", "Bad upload", e.what());
@@ -205,9 +206,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
       ConnectionContext{loop_, trace_, storage_, checkpoints_, write_checkpoints_poked_,
                         stream_stats_},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
-  loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> {
-    co_await c->run();
-  }(conn), "sync-connection");
+  loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
+              "sync-connection");
   return {200, ""};
 }
 

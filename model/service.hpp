@@ -8,8 +8,8 @@
 #pragma once
 
 #include <memory>
-#include <variant>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "model/backend.hpp"

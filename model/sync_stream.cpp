@@ -19,8 +19,8 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
   nlohmann::json buckets = nlohmann::json::array();
   for (const auto& b : changed) {
     const BucketState& s = sent_states_[b];
-    buckets.push_back({{"bucket", b}, {"checksum", s.checksum}, {"count", s.count},
-                       {"priority", 3}});
+    buckets.push_back(
+        {{"bucket", b}, {"checksum", s.checksum}, {"count", s.count}, {"priority", 3}});
   }
   nlohmann::json body = {{"last_op_id", std::to_string(cp.op_id)}};
   // service.md §1.9: write_checkpoint is repeated on every line while truthy.
@@ -97,14 +97,16 @@ sim::Task<void> SyncConnection::run() {
       if (!first && changed.empty()) ++ctx_.stats.write_checkpoint_only_diffs;
       send_checkpoint(cp, changed, first);
       for (const auto& b : changed) send_data(b, cp.op_id);
-      stream_->send(nlohmann::json{{"checkpoint_complete",
-                                    {{"last_op_id", std::to_string(cp.op_id)}}}}
-                        .dump());
+      stream_->send(
+          nlohmann::json{{"checkpoint_complete", {{"last_op_id", std::to_string(cp.op_id)}}}}
+              .dump());
       first = false;
       co_await ctx_.loop.sleep_for(kPauseAfterCheckpoint);
       continue;
     }
-    int which = co_await sim::wait_for(ctx_.loop, next_keepalive, &ctx_.storage.checkpoint_created(), &ctx_.write_checkpoints_poked, &stream_->closed_signal());
+    int which =
+        co_await sim::wait_for(ctx_.loop, next_keepalive, &ctx_.storage.checkpoint_created(),
+                               &ctx_.write_checkpoints_poked, &stream_->closed_signal());
     if (which == sim::kTimedOut && !stream_->closed()) {
       send_keepalive();
       next_keepalive = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);

@@ -36,8 +36,8 @@ struct ConnectionContext {
 struct ConnectionRequest {
   std::string user;
   std::string client_id;
-  std::string key;  // "<user>/<client_id>" (service.md §1.1)
-  std::vector<std::string> buckets;  // resolved from the sync config
+  std::string key;                    // "<user>/<client_id>" (service.md §1.1)
+  std::vector<std::string> buckets;   // resolved from the sync config
   std::map<std::string, OpId> after;  // client positions from the request
   sim::Micros token_expires_at = 0;
 };

@@ -102,8 +102,8 @@ void CrossChecks::index_backend_log() {
   for (; indexed_uploads_ < log.size(); ++indexed_uploads_) {
     const auto& u = log[indexed_uploads_];
     for (const auto& ch : u.changes) {
-      history_[ch.key].emplace_back(
-          u.lsn, ch.after ? description_of(ch.after->data) : std::nullopt);
+      history_[ch.key].emplace_back(u.lsn,
+                                    ch.after ? description_of(ch.after->data) : std::nullopt);
     }
   }
 }
@@ -161,12 +161,13 @@ bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
       if (it == actual.end()) {
         diffs.push_back(fmt::format("{} missing (service has '{}')", k, v.value_or("null")));
       } else if (it->second != v) {
-        diffs.push_back(fmt::format("{} is '{}' (service has '{}')", k,
-                                    it->second.value_or("null"), v.value_or("null")));
+        diffs.push_back(fmt::format("{} is '{}' (service has '{}')", k, it->second.value_or("null"),
+                                    v.value_or("null")));
       }
     }
     for (const auto& [k, v] : actual) {
-      if (!expected.count(k)) diffs.push_back(fmt::format("{} extra ('{}')", k, v.value_or("null")));
+      if (!expected.count(k))
+        diffs.push_back(fmt::format("{} extra ('{}')", k, v.value_or("null")));
     }
     std::string shown;
     for (std::size_t i = 0; i < diffs.size() && i < 5; ++i) shown += (i ? "; " : "") + diffs[i];

@@ -20,8 +20,7 @@ namespace syncsim::scenarios {
 
 class CrossChecks : public engine::ClientObserver {
  public:
-  CrossChecks(sim::Loop& loop, sim::Trace& trace, model::Service& service,
-              sim::Verdicts& verdicts);
+  CrossChecks(sim::Loop& loop, sim::Trace& trace, model::Service& service, sim::Verdicts& verdicts);
 
   void on_local_write(engine::Client& c, const engine::LocalWrite& w) override;
   void on_uploaded(engine::Client& c, const nlohmann::json& crud) override;

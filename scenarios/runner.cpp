@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "engine/core_registry.hpp"
+#include "engine/sdk_shim.hpp"
 #include "scenarios/world.hpp"
 
 namespace syncsim::scenarios {
@@ -12,11 +13,8 @@ namespace syncsim::scenarios {
 const sim::InvariantCatalog& invariant_catalog() {
   static const sim::InvariantCatalog catalog = [] {
     sim::InvariantCatalog c;
-    c.add({"barrier-holds",
-           "no full checkpoint publishes rows while ps_crud is non-empty or target > last_seen",
-           "engine/sdk_shim.cpp Client::control (ps_crud/target before, last_seen after, "
-           "update hook on ps_data__*)",
-           "mutant publish-while-blocked", false});
+    engine::register_engine_invariants(c);
+    // Cross-layer invariants, checked in scenarios/cross_checks.cpp.
     c.add({"read-your-writes",
            "an uploaded and acknowledged write stays visible until superseded by a newer server "
            "or own local version",
@@ -24,8 +22,8 @@ const sim::InvariantCatalog& invariant_catalog() {
            "mutant ack-before-replication", false});
     c.add({"converges",
            "after heal-and-quiesce every client's rows equal the service's rows for its buckets",
-           "scenarios/cross_checks.cpp judge_converges after quiesce",
-           "mutant replication-stall", true});
+           "scenarios/cross_checks.cpp judge_converges after quiesce", "mutant replication-stall",
+           true});
     return c;
   }();
   return catalog;

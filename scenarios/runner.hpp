@@ -33,16 +33,16 @@ struct RunOptions {
 struct RunResult {
   std::string scenario;
   uint64_t seed = 0;
-  bool passed = false;            // no invariant violated and no bound tripped
-  bool expectation_met = false;   // `expect` of the scenario held
+  bool passed = false;           // no invariant violated and no bound tripped
+  bool expectation_met = false;  // `expect` of the scenario held
   std::optional<sim::Violation> violation;
-  sim::StopReason stop;           // Finished, Failure, Bound or Crash
+  sim::StopReason stop;  // Finished, Failure, Bound or Crash
   uint64_t events = 0;
   sim::Micros simulated = 0;
   double wall_seconds = 0;
   std::string trace_hash;
   uint64_t trace_lines = 0;
-  std::string pending;            // filled when something is stuck or a bound tripped
+  std::string pending;                     // filled when something is stuck or a bound tripped
   std::map<std::string, uint64_t> checks;  // invariant -> times checked
   std::map<std::string, uint64_t> metrics;
   std::vector<std::string> trace_tail;

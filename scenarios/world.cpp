@@ -52,16 +52,17 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
     engine::ClientOptions o;
     o.index = i;
     o.user = fmt::format("u{}", i);
-    o.client_id = fmt::format("client-{}-{:08x}", i, root_.split(fmt::format("cid{}", i)).next() >> 32);
+    o.client_id =
+        fmt::format("client-{}-{:08x}", i, root_.split(fmt::format("cid{}", i)).next() >> 32);
     o.retry_delay = ms(scenario.clients.retry_delay_ms);
     o.crud_upload_throttle = ms(scenario.clients.crud_upload_throttle_ms);
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
     if (has(scenario.mutants, "publish-while-blocked")) {
       o.mutants.push_back(engine::EngineMutant::PublishWhileBlocked);
     }
-    clients_.push_back(std::make_unique<engine::Client>(
-        loop_, trace_, root_.split(fmt::format("client{}", i)), *links_.back(), *core, o,
-        checks_.get(), &verdicts_));
+    clients_.push_back(
+        std::make_unique<engine::Client>(loop_, trace_, root_.split(fmt::format("client{}", i)),
+                                         *links_.back(), *core, o, checks_.get(), &verdicts_));
   }
 }
 
@@ -123,7 +124,8 @@ void World::schedule_fault(const Fault& f) {
 }
 
 void World::begin_quiesce() {
-  trace_.log("world", "quiesce: faults stop, lag back to {}ms", scenario_.service.replication_lag_ms);
+  trace_.log("world", "quiesce: faults stop, lag back to {}ms",
+             scenario_.service.replication_lag_ms);
   service_->replication().set_lag(ms(scenario_.service.replication_lag_ms));
 }
 

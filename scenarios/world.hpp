@@ -24,9 +24,9 @@ class World {
   World(const World&) = delete;
   World& operator=(const World&) = delete;
 
-  void start();              // opens clients, connects, schedules workload and faults
-  void begin_quiesce();      // all faults stop and heal
-  std::string pending();     // what each part is waiting for
+  void start();           // opens clients, connects, schedules workload and faults
+  void begin_quiesce();   // all faults stop and heal
+  std::string pending();  // what each part is waiting for
 
   sim::Loop& loop() { return loop_; }
   sim::Trace& trace() { return trace_; }

@@ -33,7 +33,7 @@ class InvariantCatalog {
 
 struct Violation {
   std::string invariant;
-  Micros at = 0;  // µs since the start of the run
+  Micros at = 0;        // µs since the start of the run
   std::string subject;  // "client 2", "service", ...
   std::string message;
 };

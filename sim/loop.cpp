@@ -52,8 +52,8 @@ bool Loop::check_bounds() {
   if (events_ > bounds_.max_events) {
     stop(StopKind::Bound, fmt::format("event cap of {} events reached", bounds_.max_events));
   } else if (clock_.elapsed() > bounds_.max_virtual_time) {
-    stop(StopKind::Bound, fmt::format("virtual-time cap of {} s reached",
-                                      bounds_.max_virtual_time / kSeconds));
+    stop(StopKind::Bound,
+         fmt::format("virtual-time cap of {} s reached", bounds_.max_virtual_time / kSeconds));
   } else if (events_at_this_time_ > bounds_.max_events_without_time_advancing) {
     stop(StopKind::Bound,
          fmt::format("time stopped advancing: {} events at t={} us without progress",

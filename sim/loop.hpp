@@ -6,9 +6,11 @@
 // deadlines therefore run in registration order, never in Asio heap order.
 #pragma once
 
+// clang-format off
 #include <utility>  // before boost/asio.hpp under C++20 (DESIGN.md §3)
-
 #include <boost/asio.hpp>
+// clang-format on
+
 #include <chrono>
 #include <cstdint>
 #include <functional>

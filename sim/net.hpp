@@ -40,8 +40,7 @@ class HttpServer {
  public:
   virtual ~HttpServer() = default;
   // `respond` may be called later (asynchronously), exactly once.
-  virtual void handle(const HttpRequest& request,
-                      std::function<void(HttpResponse)> respond) = 0;
+  virtual void handle(const HttpRequest& request, std::function<void(HttpResponse)> respond) = 0;
   // Accepts (status 200, lines follow on `stream`) or rejects (non-200 body, no lines).
   virtual HttpResponse open_stream(const HttpRequest& request,
                                    std::shared_ptr<ServerStream> stream) = 0;

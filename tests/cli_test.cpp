@@ -66,8 +66,7 @@ TEST(Cli, AnUnexpectedViolationExitsOneWithReproAndReplayCommand) {
 }
 
 TEST(Cli, BadScenarioExitsTwoNamingFieldValueAndAllowed) {
-  Outcome o = syncsim("run " +
-                      write_temp("bad.json", R"({"format":1,"clients":{"count":0}})"));
+  Outcome o = syncsim("run " + write_temp("bad.json", R"({"format":1,"clients":{"count":0}})"));
   EXPECT_EQ(o.exit_code, 2) << o.output;
   EXPECT_NE(o.output.find("clients.count"), std::string::npos) << o.output;
   EXPECT_NE(o.output.find("allowed"), std::string::npos) << o.output;

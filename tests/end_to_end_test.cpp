@@ -111,18 +111,17 @@ TEST_P(MutantDetection, IsCaughtWithinFiftySeeds) {
   EXPECT_GT(detected_at, 0) << GetParam().mutant << " was never detected";
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Checkers, MutantDetection,
-    ::testing::Values(MutantCase{"ack-before-replication", "read-your-writes"},
-                      MutantCase{"replication-stall", "converges"},
-                      MutantCase{"publish-while-blocked", "barrier-holds"}),
-    [](const auto& info) {
-      std::string n = info.param.mutant;
-      for (auto& ch : n) {
-        if (ch == '-') ch = '_';
-      }
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(Checkers, MutantDetection,
+                         ::testing::Values(MutantCase{"ack-before-replication", "read-your-writes"},
+                                           MutantCase{"replication-stall", "converges"},
+                                           MutantCase{"publish-while-blocked", "barrier-holds"}),
+                         [](const auto& info) {
+                           std::string n = info.param.mutant;
+                           for (auto& ch : n) {
+                             if (ch == '-') ch = '_';
+                           }
+                           return n;
+                         });
 
 TEST(Mutants, AreOffByDefault) {
   EXPECT_TRUE(basic().mutants.empty());
