@@ -110,11 +110,12 @@ std::map<RowKey, Row> Service::rows_for(const std::string& user) const {
 
 void Service::handle(const sim::HttpRequest& request,
                      std::function<void(sim::HttpResponse)> respond) {
-  if (request.subject.empty()) {
-    return respond(error_response(401, "PSYNC_S2101", "Authentication required", "no token"));
-  }
+  // service.md §1.2: validation runs before authorisation (checkpoint_request() checks).
   if (request.method == "POST" && request.path == "/sync/checkpoint-request") {
     return respond(checkpoint_request(request));
+  }
+  if (request.subject.empty()) {
+    return respond(error_response(401, "PSYNC_S2101", "Authentication required", "no token"));
   }
   if (request.method == "POST" && request.path == "/backend/upload") {
     return respond(upload(request));
@@ -138,6 +139,9 @@ sim::HttpResponse Service::checkpoint_request(const sim::HttpRequest& request) {
   auto decoded = decode_checkpoint_request_id(body["checkpoint_request_id"]);
   if (auto* problem = std::get_if<std::string>(&decoded)) return reject(*problem);
   const int64_t id = std::get<int64_t>(decoded);
+  if (request.subject.empty()) {
+    return error_response(401, "PSYNC_S2101", "Authentication required", "no token");
+  }
   const std::string key = request.subject + "/" + body["client_id"].get<std::string>();
 
   // createReplicationHead (service.md §1.4): read the head, store the mapping, then (and
@@ -191,7 +195,10 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   req.token_expires_at = loop_.now() + config_.token_lifetime;
   try {
     if (body.is_discarded() || !body.is_object()) throw std::invalid_argument("not an object");
-    if (body.contains("client_id")) req.client_id = body["client_id"].get<std::string>();
+    if (body.contains("client_id") && !body["client_id"].is_null()) {
+      req.client_id = body["client_id"].get<std::string>();
+      req.has_client_id = true;
+    }
     for (const auto& b : body.value("buckets", nlohmann::json::array())) {
       req.after[b.at("name").get<std::string>()] = std::stoll(b.at("after").get<std::string>());
     }
@@ -199,7 +206,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
     return error_response(400, "PSYNC_S2001", "Validation failed", e.what());
   }
   // service.md §1.1: the key is "<user>/<client_id>", or just "<user>" without a client id.
-  req.key = req.client_id.empty() ? req.user : req.user + "/" + req.client_id;
+  // An empty client_id still counts, as on the checkpoint-request route.
+  req.key = req.has_client_id ? req.user + "/" + req.client_id : req.user;
   ++metrics_.streams_opened;
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(

@@ -36,6 +36,7 @@ struct ConnectionContext {
 struct ConnectionRequest {
   std::string user;
   std::string client_id;
+  bool has_client_id = false;
   std::string key;                    // "<user>/<client_id>" (service.md §1.1)
   std::vector<std::string> buckets;   // resolved from the sync config
   std::map<std::string, OpId> after;  // client positions from the request

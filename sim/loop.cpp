@@ -73,6 +73,10 @@ bool Loop::run_until(Micros until) {
   while (!stopped()) {
     // Run everything that is ready now, one handler at a time so bounds are checked.
     while (!stopped() && io_.poll_one() > 0) {
+      if (now() != last_event_time_) {  // time moved (also between run_until calls)
+        last_event_time_ = now();
+        events_at_this_time_ = 0;
+      }
       ++events_;
       ++events_at_this_time_;
       check_bounds();

@@ -41,6 +41,13 @@ class WakeImpl : public detail::Wake {
 }  // namespace
 
 Task<int> wait_any(Loop& loop, std::vector<Signal*> signals, std::optional<Micros> deadline) {
+  const bool any_signal =
+      std::any_of(signals.begin(), signals.end(), [](Signal* sig) { return sig != nullptr; });
+  if (!any_signal && !deadline) {
+    // Thrown from the coroutine body so the run stops as a Crash (a throw inside
+    // async_initiate would terminate the process).
+    throw std::logic_error("wait_any with nothing to wait for would never return");
+  }
   for (std::size_t i = 0; i < signals.size(); ++i) {
     if (signals[i] && signals[i]->is_set()) co_return static_cast<int>(i);
   }
@@ -54,9 +61,6 @@ Task<int> wait_any(Loop& loop, std::vector<Signal*> signals, std::optional<Micro
         if (deadline) {
           // The timer owns the wait strongly: a deadline-only wait has no other owner.
           wake->timer_ = loop.at(*deadline, [wake] { wake->fire(kTimedOut); });
-        }
-        if (signals.empty() && !deadline) {
-          throw std::logic_error("wait_any with nothing to wait for would never return");
         }
       },
       asio::use_awaitable);
