@@ -99,8 +99,8 @@ void Client::connect() {
 // ---------------------------------------------------------------------------------
 // control calls
 
-std::vector<nlohmann::json> Client::control(const std::string& op,
-                                            const std::optional<std::string>& payload) {
+std::optional<std::string> Client::control_text(const std::string& op,
+                                                const std::optional<std::string>& payload) {
   const bool can_publish = op == "line_text" || op == "completed_upload";
   db_->begin();
   // barrier-holds (DESIGN.md §5): ps_crud and target read before the call, last_seen
@@ -143,26 +143,23 @@ std::vector<nlohmann::json> Client::control(const std::string& op,
   }
   db_->commit();
   after_write_lock(touched);
+  if (touched.data_tables && observer_) observer_->on_published(*this);
+  return result;
+}
+
+std::vector<nlohmann::json> Client::control(const std::string& op,
+                                            const std::optional<std::string>& payload) {
   std::vector<nlohmann::json> out;
+  auto result = control_text(op, payload);
   if (result && !result->empty() && (*result)[0] == '[') {
     for (auto& i : nlohmann::json::parse(*result)) out.push_back(std::move(i));
   }
-  if (touched.data_tables && observer_) observer_->on_published(*this);
   return out;
 }
 
 std::optional<int64_t> Client::control_int(const std::string& op,
                                            const std::optional<std::string>& payload) {
-  db_->begin();
-  std::optional<std::string> result;
-  try {
-    result = db_->control(op, payload);
-  } catch (...) {
-    db_->rollback();
-    throw;
-  }
-  db_->commit();
-  after_write_lock(db_->take_touched());
+  auto result = control_text(op, payload);
   if (!result) return std::nullopt;
   return std::stoll(*result);
 }

@@ -144,7 +144,10 @@ class Client {
   // --- repost (sdk.md §3.3)
   sim::Task<void> repost_loop();
 
-  // One powersync_control call in its own write transaction; judges barrier-holds.
+  // One powersync_control call in its own write transaction; judges barrier-holds.  The
+  // raw result; control() parses instructions, control_int() an integer result.
+  std::optional<std::string> control_text(const std::string& op,
+                                          const std::optional<std::string>& payload);
   std::vector<nlohmann::json> control(const std::string& op,
                                       const std::optional<std::string>& payload);
   std::optional<int64_t> control_int(const std::string& op,

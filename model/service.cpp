@@ -18,6 +18,10 @@ std::vector<std::string> route_row(const RowKey& key, const Row& row) {
   return {};
 }
 
+sim::HttpResponse not_signed_in() {
+  return error_response(401, "PSYNC_S2101", "Authentication required", "no token");
+}
+
 sim::HttpResponse data_response(const nlohmann::json& data) {
   return {200, nlohmann::json{{"data", data}}.dump()};
 }
@@ -115,7 +119,7 @@ void Service::handle(const sim::HttpRequest& request,
     return respond(checkpoint_request(request));
   }
   if (request.subject.empty()) {
-    return respond(error_response(401, "PSYNC_S2101", "Authentication required", "no token"));
+    return respond(not_signed_in());
   }
   if (request.method == "POST" && request.path == "/backend/upload") {
     return respond(upload(request));
@@ -140,7 +144,7 @@ sim::HttpResponse Service::checkpoint_request(const sim::HttpRequest& request) {
   if (auto* problem = std::get_if<std::string>(&decoded)) return reject(*problem);
   const int64_t id = std::get<int64_t>(decoded);
   if (request.subject.empty()) {
-    return error_response(401, "PSYNC_S2101", "Authentication required", "no token");
+    return not_signed_in();
   }
   const std::string key = request.subject + "/" + body["client_id"].get<std::string>();
 
@@ -183,7 +187,7 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
 sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
                                        std::shared_ptr<sim::ServerStream> stream) {
   if (request.subject.empty()) {
-    return error_response(401, "PSYNC_S2101", "Authentication required", "no token");
+    return not_signed_in();
   }
   if (request.method != "POST" || request.path != "/sync/stream") {
     return error_response(404, "PSYNC_S2002", "Not found", request.path);
