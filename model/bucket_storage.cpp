@@ -26,7 +26,9 @@ uint32_t op_checksum(const Op& op) {
 OpId BucketStorage::append(const std::string& bucket, Op op) {
   op.op_id = next_op_++;
   op.checksum = op_checksum(op);
-  buckets_[bucket].push_back(std::move(op));
+  Bucket& b = buckets_[bucket];
+  b.sums.push_back((b.sums.empty() ? 0u : b.sums.back()) + op.checksum);  // mod 2^32
+  b.ops.push_back(std::move(op));
   return next_op_ - 1;
 }
 
@@ -42,13 +44,11 @@ BucketState BucketStorage::state(const std::string& bucket, OpId up_to) const {
   BucketState s;
   auto it = buckets_.find(bucket);
   if (it == buckets_.end()) return s;
-  uint32_t sum = 0;
-  for (const auto& op : it->second) {
-    if (op.op_id > up_to) break;
-    sum += op.checksum;  // mod 2^32
-    ++s.count;
-  }
-  s.checksum = static_cast<int32_t>(sum);
+  const auto& ops = it->second.ops;
+  auto end = std::upper_bound(ops.begin(), ops.end(), up_to,
+                              [](OpId limit, const Op& op) { return limit < op.op_id; });
+  s.count = end - ops.begin();
+  if (s.count > 0) s.checksum = static_cast<int32_t>(it->second.sums[s.count - 1]);
   return s;
 }
 
@@ -57,7 +57,7 @@ std::vector<const Op*> BucketStorage::ops(const std::string& bucket, OpId after,
   std::vector<const Op*> out;
   auto it = buckets_.find(bucket);
   if (it == buckets_.end()) return out;
-  const auto& v = it->second;
+  const auto& v = it->second.ops;
   auto first = std::upper_bound(v.begin(), v.end(), after,
                                 [](OpId a, const Op& op) { return a < op.op_id; });
   for (; first != v.end() && first->op_id <= up_to && out.size() < limit; ++first) {

@@ -54,7 +54,13 @@ class BucketStorage {
   [[nodiscard]] uint64_t checkpoints() const { return checkpoints_; }
 
  private:
-  std::map<std::string, std::vector<Op>> buckets_;
+  struct Bucket {
+    std::vector<Op> ops;         // ascending op ids
+    std::vector<uint32_t> sums;  // sums[i] = checksum of ops[0..i] mod 2^32
+  };
+  // state() runs for every bucket of every connection on every checkpoint; running sums
+  // keep it a binary search instead of a pass over the bucket's history.
+  std::map<std::string, Bucket> buckets_;
   OpId next_op_ = 1;
   StorageCheckpoint latest_;
   uint64_t checkpoints_ = 0;
