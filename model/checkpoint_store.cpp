@@ -1,39 +1,163 @@
 #include "model/checkpoint_store.hpp"
 
+#include <algorithm>
+
 namespace syncsim::model {
 
-SupplyResult CheckpointStore::supply(const std::string& key, int64_t r, Lsn head, sim::Micros now) {
-  auto it = records_.find(key);
-  if (it == records_.end()) {
-    // service.md §1.7, "S absent": create id=r, head=h, pending, requested_at=now.
-    records_[key] = CheckpointRecord{r, head, std::nullopt, now};
-    return {r, true};
+std::string to_string(StorageFlavour f) {
+  return f == StorageFlavour::Mongo ? "mongo" : "postgres";
+}
+
+std::vector<ManagedEntry> CheckpointStore::dedup(const std::vector<ManagedEntry>& requests) {
+  std::map<std::string, ManagedEntry> by_key;
+  for (const auto& r : requests) {
+    auto [it, inserted] = by_key.emplace(r.key, r);
+    if (inserted) continue;
+    ManagedEntry& e = it->second;
+    if (r.supplied && (!e.supplied || *r.supplied > *e.supplied)) e.supplied = r.supplied;
   }
-  CheckpointRecord& s = it->second;
-  if (s.id < r) {
-    s = CheckpointRecord{r, head, std::nullopt, now};
-  } else if (s.id == r) {
-    s.requested_at = now;  // refreshes retention only; id, head, processed unchanged
+  std::vector<ManagedEntry> out;
+  for (auto& [key, e] : by_key) out.push_back(std::move(e));
+  return out;
+}
+
+bool CheckpointStore::max_doc_pending(const std::vector<CheckpointRecord>& docs) const {
+  // §1.7: the max-id document decides; on a tie of equal ids the pending one is preferred.
+  const CheckpointRecord* best = nullptr;
+  for (const auto& d : docs) {
+    if (!best || d.id > best->id ||
+        (d.id == best->id && !d.processed_at_lsn && best->processed_at_lsn)) {
+      best = &d;
+    }
   }
-  // S.id > r: no change at all.  Mongo forces a marker iff the max-id record is still
-  // pending (a duplicate of a pending request must re-force it, §1.7).
-  return {s.id, !s.processed_at_lsn.has_value()};
+  return best && !best->processed_at_lsn;
+}
+
+int64_t CheckpointStore::write_generated(std::vector<CheckpointRecord>& docs, Lsn head,
+                                         bool existed) {
+  // Mongo findOneAndUpdate(upsert) / postgres ON CONFLICT: $inc the (first) record, reset
+  // the head and processed state, clear requested_at: the record becomes permanent.
+  if (docs.empty() || (flavour_ == StorageFlavour::Mongo && !existed)) {
+    if (!docs.empty()) ++duplicates_created_;  // a racing batch inserted it meanwhile
+    docs.push_back(CheckpointRecord{1, head, std::nullopt, std::nullopt});
+    return 1;
+  }
+  CheckpointRecord& d = docs.front();
+  d = CheckpointRecord{d.id + 1, head, std::nullopt, std::nullopt};
+  return d.id;  // findOneAndUpdate returns the document it updated
+}
+
+void CheckpointStore::write_supplied(std::vector<CheckpointRecord>& docs, int64_t r, Lsn head,
+                                     sim::Micros now, bool existed) {
+  if (docs.empty() || (flavour_ == StorageFlavour::Mongo && !existed)) {
+    // Upsert of an absent key.  On mongo a batch that matched nothing inserts even if a
+    // concurrent batch inserted meanwhile (no unique index): a duplicate document.
+    if (!docs.empty()) ++duplicates_created_;
+    docs.push_back(CheckpointRecord{r, head, std::nullopt, now});
+    return;
+  }
+  // Mongo updateMany applies the $cond to every duplicate; postgres has one row.
+  for (auto& d : docs) {
+    if (d.id < r || (mutants_.lower_id_replaces && d.id > r)) {
+      d = CheckpointRecord{r, head, std::nullopt, now};
+    } else if (d.id == r) {
+      d.requested_at = now;  // equal retry: retention refreshed, head and state kept
+    }
+    // d.id > r: a stale request changes nothing, not even requested_at.
+  }
+}
+
+BatchWrite CheckpointStore::create_managed(const std::vector<ManagedEntry>& entries, Lsn head,
+                                           sim::Micros now,
+                                           const std::set<std::string>* existed_at_match) {
+  BatchWrite out;
+  for (const auto& e : entries) {
+    auto& docs = records_[e.key];
+    const bool existed = existed_at_match ? existed_at_match->count(e.key) > 0 : !docs.empty();
+    if (e.supplied) {
+      write_supplied(docs, *e.supplied, head, now, existed);
+      // Mongo re-reads every document of the key and answers the max (§1.7).
+      out.ids[e.key] = *stored_id(e.key);
+      if (max_doc_pending(docs)) out.should_advance = true;
+    } else {
+      out.ids[e.key] = write_generated(docs, head, existed);
+      out.should_advance = true;  // generated: always a marker (§1.7)
+    }
+  }
+  // Postgres storage: a marker whenever the batch is non-empty ("wasteful but harmless").
+  if (flavour_ == StorageFlavour::Postgres && !entries.empty()) out.should_advance = true;
+  return out;
 }
 
 void CheckpointStore::on_commit(Lsn lsn) {
-  // service.md §1.8: updateMany({processed_at_lsn: null, head <= lsn}).
-  for (auto& [key, rec] : records_) {
-    if (!rec.processed_at_lsn && rec.head <= lsn) rec.processed_at_lsn = lsn;
+  if (flavour_ != StorageFlavour::Mongo) return;  // postgres computes it at read time (§1.6)
+  for (auto& [key, docs] : records_) {
+    for (auto& d : docs) {
+      if (!d.processed_at_lsn && (d.head <= lsn || mutants_.no_head_filter)) {
+        d.processed_at_lsn = lsn;
+      }
+    }
   }
 }
 
-std::optional<int64_t> CheckpointStore::visible_at(const std::string& key, Lsn lsn) const {
+std::optional<int64_t> CheckpointStore::lookup(const std::string& key, Lsn lsn) const {
   auto it = records_.find(key);
-  if (it == records_.end() || it->second.head > lsn) return std::nullopt;
-  return it->second.id;
+  if (it == records_.end()) return std::nullopt;
+  for (const auto& d : it->second) {
+    if (d.head <= lsn || mutants_.no_head_filter) return d.id;  // findOne: first match
+  }
+  return std::nullopt;
 }
 
-const CheckpointRecord* CheckpointStore::find(const std::string& key) const {
+std::optional<int64_t> CheckpointStore::processed_between(const std::string& key, Lsn after,
+                                                          Lsn up_to) const {
+  auto it = records_.find(key);
+  if (it == records_.end()) return std::nullopt;
+  std::optional<int64_t> best;
+  for (const auto& d : it->second) {
+    if (d.processed_at_lsn && *d.processed_at_lsn > after && *d.processed_at_lsn <= up_to) {
+      if (!best || d.id > *best) best = d.id;
+    }
+  }
+  return best;
+}
+
+int CheckpointStore::delete_expired(sim::Micros cutoff) {
+  int deleted = 0;
+  for (auto it = records_.begin(); it != records_.end();) {
+    auto& docs = it->second;
+    auto gone = std::remove_if(docs.begin(), docs.end(), [&](const CheckpointRecord& d) {
+      if (!d.requested_at || *d.requested_at >= cutoff) return false;  // generated: never
+      if (flavour_ == StorageFlavour::Mongo && !d.processed_at_lsn &&
+          !mutants_.cleanup_deletes_pending) {
+        return false;  // mongo keeps pending requests during replication lag (§2.1)
+      }
+      return true;
+    });
+    deleted += static_cast<int>(docs.end() - gone);
+    docs.erase(gone, docs.end());
+    it = docs.empty() ? records_.erase(it) : std::next(it);
+  }
+  return deleted;
+}
+
+int CheckpointStore::erase(const std::string& key) {
+  auto it = records_.find(key);
+  if (it == records_.end()) return 0;
+  int n = static_cast<int>(it->second.size());
+  records_.erase(it);
+  return n;
+}
+
+std::optional<int64_t> CheckpointStore::stored_id(const std::string& key) const {
+  auto it = records_.find(key);
+  if (it == records_.end() || it->second.empty()) return std::nullopt;
+  int64_t best = it->second.front().id;
+  for (const auto& d : it->second) best = std::max(best, d.id);
+  return best;
+}
+
+const std::vector<CheckpointRecord>* CheckpointStore::find(const std::string& key) const {
   auto it = records_.find(key);
   return it == records_.end() ? nullptr : &it->second;
 }

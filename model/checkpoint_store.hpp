@@ -1,47 +1,113 @@
-// Managed write checkpoints / checkpoint requests: one record per key
-// "<user>/<client_id>" (service.md §1.1), with the transitions of service.md §1.7 and the
-// visibility rule of §1.9: the stored id is visible at a storage checkpoint iff the
-// record's head <= the checkpoint's LSN.  Mongo flavour bookkeeping (processed_at_lsn,
-// shouldAdvance) follows §1.7-1.8.  Batching (§1.3) and the postgres flavour come with the
-// model-service issue; each request is its own batch here.
+// Managed write checkpoints / checkpoint requests, per storage flavour (service.md §1.5-1.9).
+//
+// Key = "<user>/<client_id>" (§1.1).  One batch of the WriteCheckpointBatcher (§1.3) becomes
+// one create_managed() call with a single source head; the transitions are those of §1.7:
+//   generated: id = stored+1 (or 1), head = h, pending, requested_at cleared (permanent);
+//   supplied r: r > stored -> id = r, head = h, pending, requested_at = now;
+//               r == stored -> requested_at = now only;  r < stored -> no change at all.
+// Flavours:
+//   mongo    - documents with processed_at_lsn, set by every commit/keepalive with
+//              lsn >= head (§1.8); no unique index, so two batches racing on an absent key
+//              can insert duplicate documents (§1.5, §6.2.5) which later supplied requests
+//              all update (updateMany) and reads take the max of; shouldAdvance iff the
+//              max-id document of some key is pending (§1.7).
+//   postgres - one row per key (PRIMARY KEY, ON CONFLICT), "processed" computed at read
+//              time (§1.6, §1.9); shouldAdvance whenever the batch is non-empty (§1.7).
+// Retention cleanup (§2.1) deletes request-derived records older than the cutoff; mongo
+// only processed ones, postgres any; generated records never.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "model/source_db.hpp"
 
 namespace syncsim::model {
 
+enum class StorageFlavour { Mongo, Postgres };
+std::string to_string(StorageFlavour f);
+
 struct CheckpointRecord {
   int64_t id = 0;
-  Lsn head = 0;                             // the source head read when the id was stored
-  std::optional<Lsn> processed_at_lsn;      // mongo: first commit/keepalive with lsn >= head
-  std::optional<sim::Micros> requested_at;  // supplied ids only (retention)
+  Lsn head = 0;                             // the source head read by the batch (§1.8)
+  std::optional<Lsn> processed_at_lsn;      // mongo only: first commit with lsn >= head
+  std::optional<sim::Micros> requested_at;  // supplied ids only (retention, §2.1)
 };
 
-struct SupplyResult {
-  int64_t stored_id = 0;        // the response: max(record, supplied) after the update
-  bool should_advance = false;  // whether a source marker must follow (mongo rule)
+// One deduplicated entry of a batch: supplied (the greatest id of the key in the batch)
+// or generated (several generated requests of a key share one increment, §1.3 / I14).
+struct ManagedEntry {
+  std::string key;
+  std::optional<int64_t> supplied;
+};
+
+struct BatchWrite {
+  std::map<std::string, int64_t> ids;  // per key: the response (stored id after the write)
+  bool should_advance = false;         // a source marker must follow (§1.7)
+};
+
+// Deliberate store bugs (mutants) a checker must catch.
+struct StoreMutants {
+  bool lower_id_replaces = false;        // a lower supplied id replaces the stored one
+  bool cleanup_deletes_pending = false;  // mongo cleanup also deletes pending records
+  bool no_head_filter = false;           // #134: ids visible whatever the head (too early)
 };
 
 class CheckpointStore {
  public:
-  // POST /sync/checkpoint-request with a validated id r, head h read by the batch.
-  SupplyResult supply(const std::string& key, int64_t r, Lsn head, sim::Micros now);
-  // Replication committed at `lsn`: mark pending records with head <= lsn processed.
+  explicit CheckpointStore(StorageFlavour flavour = StorageFlavour::Mongo,
+                           StoreMutants mutants = {})
+      : flavour_(flavour), mutants_(mutants) {}
+
+  // uniqueManagedWriteCheckpoints (§1.3): one entry per key; the greatest supplied id
+  // wins, supplied beats generated.  Input order is irrelevant; output is sorted by key.
+  static std::vector<ManagedEntry> dedup(const std::vector<ManagedEntry>& requests);
+
+  // createManagedWriteCheckpoints for one batch at head `head`.  `existed_at_match` is the
+  // set of keys that had a record when the batch's upsert matched (the batch read it
+  // earlier than it writes); a mongo upsert of a key absent then but present now inserts
+  // a duplicate document.  Pass nullptr for an atomic write.
+  BatchWrite create_managed(const std::vector<ManagedEntry>& entries, Lsn head, sim::Micros now,
+                            const std::set<std::string>* existed_at_match = nullptr);
+
+  // Mongo commit()/keepalive(): updateMany({processed_at_lsn: null, head <= lsn}) (§1.8).
+  // Runs even when the storage checkpoint itself is blocked.
   void on_commit(Lsn lsn);
-  // lastWriteCheckpoint(key, lsn) of service.md §1.9.
-  [[nodiscard]] std::optional<int64_t> visible_at(const std::string& key, Lsn lsn) const;
-  // The ack-before-replication mutant only: make the stored id visible at any LSN.
-  void force_visible(const std::string& key) { records_.at(key).head = 0; }
-  [[nodiscard]] const CheckpointRecord* find(const std::string& key) const;
-  [[nodiscard]] const std::map<std::string, CheckpointRecord>& records() const { return records_; }
+  // lastWriteCheckpoint(key, lsn) of §1.9: the id iff its head <= lsn (mongo findOne:
+  // the first matching document in natural order).
+  [[nodiscard]] std::optional<int64_t> lookup(const std::string& key, Lsn lsn) const;
+  // Mongo getManagedWriteCheckpointChanges for one key: the greatest id among documents
+  // with processed_at_lsn in (after, up_to] (§1.9).
+  [[nodiscard]] std::optional<int64_t> processed_between(const std::string& key, Lsn after,
+                                                         Lsn up_to) const;
+  // Retention cleanup inside a compact job (§2.1); returns the number of records deleted.
+  int delete_expired(sim::Micros cutoff);
+  // Explicit deletion of every record of a key (a fault); returns how many.
+  int erase(const std::string& key);
+
+  [[nodiscard]] std::optional<int64_t> stored_id(const std::string& key) const;  // max over docs
+  [[nodiscard]] const std::vector<CheckpointRecord>* find(const std::string& key) const;
+  [[nodiscard]] const std::map<std::string, std::vector<CheckpointRecord>>& records() const {
+    return records_;
+  }
+  [[nodiscard]] StorageFlavour flavour() const { return flavour_; }
+  [[nodiscard]] uint64_t duplicates_created() const { return duplicates_created_; }
 
  private:
-  std::map<std::string, CheckpointRecord> records_;
+  int64_t write_generated(std::vector<CheckpointRecord>& docs, Lsn head, bool existed);
+  void write_supplied(std::vector<CheckpointRecord>& docs, int64_t r, Lsn head, sim::Micros now,
+                      bool existed);
+  [[nodiscard]] bool max_doc_pending(const std::vector<CheckpointRecord>& docs) const;
+
+  StorageFlavour flavour_;
+  StoreMutants mutants_;
+  // Documents per key in insertion (natural) order; postgres keeps at most one.
+  std::map<std::string, std::vector<CheckpointRecord>> records_;
+  uint64_t duplicates_created_ = 0;
 };
 
 }  // namespace syncsim::model

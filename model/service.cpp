@@ -91,6 +91,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
       rng_(rng),
       config_(std::move(config)),
       backend_(source_),
+      checkpoints_(config_.flavour,
+                   StoreMutants{.no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication)}),
       replication_(loop, trace, source_, storage_, checkpoints_, route_row, config_.replication_lag,
                    config_.heartbeat) {}
 
@@ -151,11 +153,11 @@ sim::HttpResponse Service::checkpoint_request(const sim::HttpRequest& request) {
   // createReplicationHead (service.md §1.4): read the head, store the mapping, then (and
   // only then) force a marker if storage says so.
   const Lsn head = source_.head();
-  SupplyResult r = checkpoints_.supply(key, id, head, loop_.now());
-  if (has_mutant(ServiceMutant::AckBeforeReplication)) {
-    checkpoints_.force_visible(key);  // bug: visible before replication reached `head`
-    write_checkpoints_poked_.notify();
-  }
+  BatchWrite w = checkpoints_.create_managed({ManagedEntry{key, id}}, head, loop_.now());
+  struct {
+    int64_t stored_id;
+    bool should_advance;
+  } r{w.ids.at(key), w.should_advance};
   if (r.should_advance) {
     source_.commit(loop_.now(), CommitKind::Marker, {});
     ++metrics_.markers_written;

@@ -32,6 +32,7 @@ enum class ServiceMutant {
 };
 
 struct ServiceConfig {
+  StorageFlavour flavour = StorageFlavour::Mongo;
   sim::Micros replication_lag = 200 * sim::kMillis;
   sim::Micros heartbeat = 60 * sim::kSeconds;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;

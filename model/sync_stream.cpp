@@ -80,7 +80,7 @@ sim::Task<void> SyncConnection::run() {
   while (!stream_->closed()) {
     const StorageCheckpoint cp = ctx_.storage.latest();
     // Mongo flavour (service.md §1.9): replace the connection's value only when greater.
-    if (auto v = ctx_.checkpoints.visible_at(req_.key, cp.lsn)) {
+    if (auto v = ctx_.checkpoints.lookup(req_.key, cp.lsn)) {
       if (!write_checkpoint_ || *v > *write_checkpoint_) write_checkpoint_ = v;
     }
     std::vector<std::string> changed;

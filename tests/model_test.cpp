@@ -42,6 +42,23 @@ constexpr int64_t kMaxId = std::numeric_limits<int64_t>::max();
 const std::string kRangeMessage =
     "Expected checkpoint_request_id between 1 and 9223372036854775807";
 
+// One supplied request as its own batch (the tests of the transitions of §1.7).
+struct SupplyResult {
+  int64_t stored_id = 0;
+  bool should_advance = false;
+};
+SupplyResult supply(CheckpointStore& store, const std::string& key, int64_t r, Lsn head,
+                    Micros now) {
+  BatchWrite w = store.create_managed({ManagedEntry{key, r}}, head, now);
+  return {w.ids.at(key), w.should_advance};
+}
+
+// The first (for postgres: the only) record of a key, or nullptr.
+const CheckpointRecord* first(const CheckpointStore& store, const std::string& key) {
+  const auto* docs = store.find(key);
+  return docs && !docs->empty() ? &docs->front() : nullptr;
+}
+
 std::optional<int64_t> accepted(const json& v) {
   auto r = decode_checkpoint_request_id(v);
   if (const auto* id = std::get_if<int64_t>(&r)) return *id;
@@ -317,7 +334,7 @@ TEST(CheckpointRequestRoute, GoodRequestStoresTheIdAndForcesAMarker) {
   const auto r = w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": 5})");
   EXPECT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body), json::parse(R"({"data":{"checkpoint_request_id":"5"}})"));
-  const CheckpointRecord* rec = w.svc.checkpoints().find("alice/c1");
+  const CheckpointRecord* rec = first(w.svc.checkpoints(), "alice/c1");
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->id, 5);
   EXPECT_EQ(rec->head, 0) << "the head read before the marker";
@@ -331,16 +348,16 @@ TEST(CheckpointRequestRoute, GoodRequestStoresTheIdAndForcesAMarker) {
   // marker is forced again (service.md §1.7, mongo).
   const auto stale = w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": "3"})");
   EXPECT_EQ(json::parse(stale.body), json::parse(R"({"data":{"checkpoint_request_id":"5"}})"));
-  EXPECT_EQ(w.svc.checkpoints().find("alice/c1")->id, 5);
+  EXPECT_EQ(first(w.svc.checkpoints(), "alice/c1")->id, 5);
   EXPECT_EQ(w.svc.metrics().markers_written, 2u);
 
   // Replication processes the markers; a duplicate is then answered without a marker.
   w.loop.run_until(kEpoch + 2 * kSeconds);
-  ASSERT_TRUE(w.svc.checkpoints().find("alice/c1")->processed_at_lsn.has_value());
+  ASSERT_TRUE(first(w.svc.checkpoints(), "alice/c1")->processed_at_lsn.has_value());
   const auto dup = w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": "005"})");
   EXPECT_EQ(json::parse(dup.body), json::parse(R"({"data":{"checkpoint_request_id":"5"}})"));
   EXPECT_EQ(w.svc.metrics().markers_written, 2u);
-  EXPECT_EQ(w.svc.checkpoints().find("alice/c1")->requested_at, kEpoch + 2 * kSeconds);
+  EXPECT_EQ(first(w.svc.checkpoints(), "alice/c1")->requested_at, kEpoch + 2 * kSeconds);
 
   // Keys are "<user>/<client_id>".
   const auto big = w.checkpoint_request(
@@ -348,8 +365,8 @@ TEST(CheckpointRequestRoute, GoodRequestStoresTheIdAndForcesAMarker) {
   EXPECT_EQ(json::parse(big.body),
             json::parse(R"({"data":{"checkpoint_request_id":"9223372036854775807"}})"));
   EXPECT_EQ(w.svc.checkpoints().records().size(), 2u);
-  EXPECT_EQ(w.svc.checkpoints().find("bob/c1")->id, kMaxId);
-  EXPECT_EQ(w.svc.checkpoints().find("alice/c1")->id, 5);
+  EXPECT_EQ(first(w.svc.checkpoints(), "bob/c1")->id, kMaxId);
+  EXPECT_EQ(first(w.svc.checkpoints(), "alice/c1")->id, 5);
 }
 
 TEST(CheckpointRequestRoute, UnauthenticatedIs401) {
@@ -391,10 +408,10 @@ TEST(CheckpointRequestRoute, UnknownPathsAre404) {
 TEST(CheckpointStore, SuppliedIdTransitions) {
   CheckpointStore store;
   // Absent -> create.
-  auto r = store.supply("u/c", 5, 10, kEpoch + 1);
+  auto r = supply(store, "u/c", 5, 10, kEpoch + 1);
   EXPECT_EQ(r.stored_id, 5);
   EXPECT_TRUE(r.should_advance);
-  const CheckpointRecord* rec = store.find("u/c");
+  const CheckpointRecord* rec = first(store, "u/c");
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->id, 5);
   EXPECT_EQ(rec->head, 10);
@@ -403,95 +420,95 @@ TEST(CheckpointStore, SuppliedIdTransitions) {
 
   // Processed at the first commit with lsn >= head.
   store.on_commit(9);
-  EXPECT_FALSE(store.find("u/c")->processed_at_lsn.has_value());
+  EXPECT_FALSE(first(store, "u/c")->processed_at_lsn.has_value());
   store.on_commit(11);
-  EXPECT_EQ(store.find("u/c")->processed_at_lsn, 11);
+  EXPECT_EQ(first(store, "u/c")->processed_at_lsn, 11);
   store.on_commit(12);
-  EXPECT_EQ(store.find("u/c")->processed_at_lsn, 11) << "never overwritten";
+  EXPECT_EQ(first(store, "u/c")->processed_at_lsn, 11) << "never overwritten";
 
   // Higher -> replace head, pending again.
-  r = store.supply("u/c", 7, 20, kEpoch + 2);
+  r = supply(store, "u/c", 7, 20, kEpoch + 2);
   EXPECT_EQ(r.stored_id, 7);
   EXPECT_TRUE(r.should_advance);
-  rec = store.find("u/c");
+  rec = first(store, "u/c");
   EXPECT_EQ(rec->id, 7);
   EXPECT_EQ(rec->head, 20);
   EXPECT_FALSE(rec->processed_at_lsn.has_value());
   EXPECT_EQ(rec->requested_at, kEpoch + 2);
 
   // Equal while pending -> only requested_at; the marker is re-forced.
-  r = store.supply("u/c", 7, 30, kEpoch + 3);
+  r = supply(store, "u/c", 7, 30, kEpoch + 3);
   EXPECT_EQ(r.stored_id, 7);
   EXPECT_TRUE(r.should_advance);
-  rec = store.find("u/c");
+  rec = first(store, "u/c");
   EXPECT_EQ(rec->head, 20) << "a duplicate never moves the head";
   EXPECT_EQ(rec->requested_at, kEpoch + 3);
 
   // Lower while pending -> nothing changes, the marker is still re-forced.
-  r = store.supply("u/c", 6, 31, kEpoch + 4);
+  r = supply(store, "u/c", 6, 31, kEpoch + 4);
   EXPECT_EQ(r.stored_id, 7);
   EXPECT_TRUE(r.should_advance);
-  EXPECT_EQ(store.find("u/c")->requested_at, kEpoch + 3);
+  EXPECT_EQ(first(store, "u/c")->requested_at, kEpoch + 3);
 
   store.on_commit(20);
-  ASSERT_EQ(store.find("u/c")->processed_at_lsn, 20);
+  ASSERT_EQ(first(store, "u/c")->processed_at_lsn, 20);
 
   // Equal against a processed record -> requested_at only, no marker.
-  r = store.supply("u/c", 7, 40, kEpoch + 5);
+  r = supply(store, "u/c", 7, 40, kEpoch + 5);
   EXPECT_EQ(r.stored_id, 7);
   EXPECT_FALSE(r.should_advance);
-  rec = store.find("u/c");
+  rec = first(store, "u/c");
   EXPECT_EQ(rec->head, 20);
   EXPECT_EQ(rec->processed_at_lsn, 20);
   EXPECT_EQ(rec->requested_at, kEpoch + 5);
 
   // Lower against a processed record -> nothing at all, not even requested_at; no marker.
-  r = store.supply("u/c", 1, 50, kEpoch + 6);
+  r = supply(store, "u/c", 1, 50, kEpoch + 6);
   EXPECT_EQ(r.stored_id, 7);
   EXPECT_FALSE(r.should_advance);
-  rec = store.find("u/c");
+  rec = first(store, "u/c");
   EXPECT_EQ(rec->id, 7);
   EXPECT_EQ(rec->head, 20);
   EXPECT_EQ(rec->processed_at_lsn, 20);
   EXPECT_EQ(rec->requested_at, kEpoch + 5);
 
   EXPECT_EQ(store.records().size(), 1u);
-  EXPECT_EQ(store.find("u/other"), nullptr);
+  EXPECT_EQ(first(store, "u/other"), nullptr);
 }
 
 TEST(CheckpointStore, KeysAreIndependent) {
   CheckpointStore store;
-  store.supply("u/a", 9, 3, kEpoch);
-  const auto r = store.supply("u/b", 2, 4, kEpoch);
+  supply(store, "u/a", 9, 3, kEpoch);
+  const auto r = supply(store, "u/b", 2, 4, kEpoch);
   EXPECT_EQ(r.stored_id, 2) << "another key's larger id does not leak";
   store.on_commit(3);
-  EXPECT_TRUE(store.find("u/a")->processed_at_lsn.has_value());
-  EXPECT_FALSE(store.find("u/b")->processed_at_lsn.has_value());
-  EXPECT_EQ(store.visible_at("u/a", 3), 9);
-  EXPECT_EQ(store.visible_at("u/b", 3), std::nullopt);
+  EXPECT_TRUE(first(store, "u/a")->processed_at_lsn.has_value());
+  EXPECT_FALSE(first(store, "u/b")->processed_at_lsn.has_value());
+  EXPECT_EQ(store.lookup("u/a", 3), 9);
+  EXPECT_EQ(store.lookup("u/b", 3), std::nullopt);
 }
 
 TEST(CheckpointStore, VisibleOnlyOnceTheCheckpointReachesTheHead) {
   CheckpointStore store;
-  EXPECT_EQ(store.visible_at("u/c", 100), std::nullopt);
-  store.supply("u/c", 42, 7, kEpoch);
-  EXPECT_EQ(store.visible_at("u/c", 0), std::nullopt);
-  EXPECT_EQ(store.visible_at("u/c", 6), std::nullopt);
-  EXPECT_EQ(store.visible_at("u/c", 7), 42);
-  EXPECT_EQ(store.visible_at("u/c", 1000), 42);
+  EXPECT_EQ(store.lookup("u/c", 100), std::nullopt);
+  supply(store, "u/c", 42, 7, kEpoch);
+  EXPECT_EQ(store.lookup("u/c", 0), std::nullopt);
+  EXPECT_EQ(store.lookup("u/c", 6), std::nullopt);
+  EXPECT_EQ(store.lookup("u/c", 7), 42);
+  EXPECT_EQ(store.lookup("u/c", 1000), 42);
 
   // §1.9: request 43 at head 8: at LSN 7 *nothing* is visible any more (not 42).
-  store.supply("u/c", 43, 8, kEpoch);
-  EXPECT_EQ(store.visible_at("u/c", 7), std::nullopt);
-  EXPECT_EQ(store.visible_at("u/c", 8), 43);
+  supply(store, "u/c", 43, 8, kEpoch);
+  EXPECT_EQ(store.lookup("u/c", 7), std::nullopt);
+  EXPECT_EQ(store.lookup("u/c", 8), 43);
 
   // A stale request never moves the head back.
-  store.supply("u/c", 10, 100, kEpoch);
-  EXPECT_EQ(store.visible_at("u/c", 8), 43);
+  supply(store, "u/c", 10, 100, kEpoch);
+  EXPECT_EQ(store.lookup("u/c", 8), 43);
   // A duplicate neither.
-  store.supply("u/c", 43, 100, kEpoch);
-  EXPECT_EQ(store.visible_at("u/c", 8), 43);
-  EXPECT_EQ(store.visible_at("other", 1000), std::nullopt);
+  supply(store, "u/c", 43, 100, kEpoch);
+  EXPECT_EQ(store.lookup("u/c", 8), 43);
+  EXPECT_EQ(store.lookup("other", 1000), std::nullopt);
 }
 
 // The reference model of service.md Appendix A (mongo flavour, supplied ids only).
@@ -539,7 +556,7 @@ RC_GTEST_PROP(CheckpointStoreProp, MatchesTheAppendixAModel, ()) {
     now += kMillis;
     const std::string& key = keys[static_cast<std::size_t>(k)];
     if (kind <= 1) {
-      const SupplyResult got = store.supply(key, r, head, now);
+      const SupplyResult got = supply(store, key, r, head, now);
       const auto [want_id, want_marker] = ref.request_supplied(key, r, head, now);
       RC_ASSERT(got.stored_id == want_id);
       RC_ASSERT(got.should_advance == want_marker);
@@ -553,7 +570,7 @@ RC_GTEST_PROP(CheckpointStoreProp, MatchesTheAppendixAModel, ()) {
     }
     RC_ASSERT(store.records().size() == ref.recs.size());
     for (const auto& kk : keys) {
-      const CheckpointRecord* rec = store.find(kk);
+      const CheckpointRecord* rec = first(store, kk);
       auto it = ref.recs.find(kk);
       RC_ASSERT((rec != nullptr) == (it != ref.recs.end()));
       if (rec) {
@@ -562,7 +579,7 @@ RC_GTEST_PROP(CheckpointStoreProp, MatchesTheAppendixAModel, ()) {
         RC_ASSERT(rec->processed_at_lsn == it->second.processed);
         RC_ASSERT(rec->requested_at == it->second.requested_at);
       }
-      for (Lsn l = 0; l <= head + 1; ++l) RC_ASSERT(store.visible_at(kk, l) == ref.lookup(kk, l));
+      for (Lsn l = 0; l <= head + 1; ++l) RC_ASSERT(store.lookup(kk, l) == ref.lookup(kk, l));
     }
   }
 }
@@ -760,7 +777,7 @@ TEST(Replication, CommitsBecomeVisibleOnlyAfterTheLag) {
   w.repl.start();
   EXPECT_EQ(w.storage.checkpoints(), 1u) << "start() writes the empty initial checkpoint";
   w.loop.run_until(kEpoch + kSeconds);
-  w.checkpoints.supply("alice/c", 1, 1, w.loop.now());  // waits for lsn 1
+  supply(w.checkpoints, "alice/c", 1, 1, w.loop.now());  // waits for lsn 1
   const Lsn lsn = w.commit_todo("t1", R"({"title":"a"})");
   EXPECT_EQ(lsn, 1);
   EXPECT_NE(w.repl.pending().find("next commit due"), std::string::npos) << w.repl.pending();
@@ -768,13 +785,13 @@ TEST(Replication, CommitsBecomeVisibleOnlyAfterTheLag) {
   EXPECT_EQ(w.storage.latest().lsn, 0);
   EXPECT_EQ(w.repl.replicated_lsn(), 0);
   EXPECT_TRUE(w.global_ids().empty());
-  EXPECT_FALSE(w.checkpoints.find("alice/c")->processed_at_lsn.has_value());
+  EXPECT_FALSE(first(w.checkpoints, "alice/c")->processed_at_lsn.has_value());
   w.loop.run_until(kEpoch + kSeconds + 200 * kMillis);
   EXPECT_EQ(w.storage.latest().lsn, 1);
   EXPECT_EQ(w.storage.latest().op_id, 1);
   EXPECT_EQ(w.repl.replicated_lsn(), 1);
   EXPECT_EQ(w.global_ids(), (std::vector<std::string>{"t1"}));
-  EXPECT_EQ(w.checkpoints.find("alice/c")->processed_at_lsn, 1);
+  EXPECT_EQ(first(w.checkpoints, "alice/c")->processed_at_lsn, 1);
   EXPECT_EQ(w.storage.checkpoints(), 2u);
   EXPECT_NE(w.repl.pending().find("caught up at lsn 1"), std::string::npos) << w.repl.pending();
 }
@@ -851,7 +868,7 @@ TEST(Replication, HeartbeatKeepaliveCreatesCheckpointsOnAnIdleSource) {
   w.repl.start();
   // A request whose head is already replicated is processed by the next keepalive (the
   // MySQL case: no marker at all, the heartbeat alone must ack it).
-  w.checkpoints.supply("alice/c", 1, 0, w.loop.now());
+  supply(w.checkpoints, "alice/c", 1, 0, w.loop.now());
   w.loop.run_until(kEpoch + 60 * kSeconds + 199 * kMillis);
   EXPECT_EQ(w.source.head(), 1);
   ASSERT_EQ(w.source.log().size(), 1u);
@@ -862,7 +879,7 @@ TEST(Replication, HeartbeatKeepaliveCreatesCheckpointsOnAnIdleSource) {
   w.loop.run_until(kEpoch + 60 * kSeconds + 200 * kMillis);
   EXPECT_EQ(w.storage.latest().lsn, 1);
   EXPECT_EQ(w.storage.checkpoints(), 2u);
-  EXPECT_EQ(w.checkpoints.find("alice/c")->processed_at_lsn, 1);
+  EXPECT_EQ(first(w.checkpoints, "alice/c")->processed_at_lsn, 1);
   w.loop.run_until(kEpoch + 121 * kSeconds);
   EXPECT_EQ(w.storage.latest().lsn, 2);
   EXPECT_EQ(w.storage.latest().op_id, 0) << "keepalives carry no ops";
