@@ -44,8 +44,30 @@ void Replication::stall_forever() {
   wake_timer_.reset();
 }
 
+void Replication::stall() {
+  paused_ = true;
+  if (wake_timer_) loop_.cancel(*wake_timer_);
+  wake_timer_.reset();
+  trace_.log("repl", "stalled at lsn {}", replicated_lsn_);
+}
+
+void Replication::resume() {
+  if (!paused_) return;
+  paused_ = false;
+  trace_.log("repl", "resumed at lsn {}", replicated_lsn_);
+  schedule();
+}
+
+void Replication::restart(sim::Micros down) {
+  stall();
+  // The slot's confirmed LSN trails the last checkpoint by one chunk: replay from there.
+  next_commit_ = confirmed_commit_;
+  replaying_ = true;
+  loop_.after(down, [this] { resume(); });
+}
+
 void Replication::schedule() {
-  if (stalled_ || next_commit_ >= source_.log().size()) return;
+  if (stalled_ || paused_ || next_commit_ >= source_.log().size()) return;
   sim::Micros due = source_.commit_at(next_commit_).committed_at + lag_;
   if (wake_timer_) {
     if (wake_timer_->deadline == std::max(due, loop_.now())) return;
@@ -59,9 +81,11 @@ void Replication::schedule() {
 
 void Replication::wake() {
   const auto& log = source_.log();
-  Lsn last = replicated_lsn_;
+  Lsn last = next_commit_ > 0 ? log[next_commit_ - 1].lsn : 0;
   std::size_t ops = 0;
+  const std::size_t chunk_start = next_commit_;
   while (next_commit_ < log.size() && log[next_commit_].committed_at + lag_ <= loop_.now()) {
+    if (replaying_ && next_commit_ > chunk_start) break;  // replay: a chunk per commit
     const Commit& c = log[next_commit_++];
     for (const auto& change : c.changes) {
       std::vector<std::string> now_in;
@@ -83,19 +107,32 @@ void Replication::wake() {
     assert(c.lsn > last && "replication processes commits in LSN order");
     last = c.lsn;
   }
-  if (last != replicated_lsn_) {
+  if (next_commit_ != chunk_start) {
     replicated_lsn_ = last;
     // Mongo marks pending write checkpoints processed on every commit, before the
-    // checkpoint itself (service.md §1.8).
+    // checkpoint itself and even when the checkpoint is blocked (service.md §1.8).
     checkpoints_.on_commit(last);
-    storage_.checkpoint(last);
-    trace_.log("repl", "checkpoint op={} lsn={} ops={}", storage_.latest().op_id, last, ops);
+    if (last < storage_.latest().lsn) {
+      // canCheckpointState (§4): lsn < last_checkpoint_lsn; the ops fold into the next
+      // allowed checkpoint.
+      ++blocked_commits_;
+      trace_.log("repl", "replay lsn={} ops={}: checkpoint blocked (last checkpoint lsn {})", last,
+                 ops, storage_.latest().lsn);
+    } else {
+      if (last > storage_.latest().lsn || storage_.last_op() > storage_.latest().op_id) {
+        storage_.checkpoint(last);
+      }
+      replaying_ = false;
+      trace_.log("repl", "checkpoint op={} lsn={} ops={}", storage_.latest().op_id, last, ops);
+    }
+    confirmed_commit_ = previous_chunk_;  // the slot ack trails one chunk
+    previous_chunk_ = chunk_start;
   }
   schedule();
 }
 
 std::string Replication::pending() const {
-  if (stalled_)
+  if (stalled_ || paused_)
     return fmt::format("STALLED at lsn {} (source head {})", replicated_lsn_, source_.head());
   if (next_commit_ >= source_.log().size()) {
     return fmt::format("caught up at lsn {}", replicated_lsn_);

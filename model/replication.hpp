@@ -34,10 +34,19 @@ class Replication {
   void set_lag(sim::Micros lag);
   // Stops replication for good (the `replication-stall` mutant: a stall that never heals).
   void stall_forever();
+  // A stall fault: replication stops until resume() (or for good if never resumed).
+  void stall();
+  void resume();
+  // The service process restarts: replication is down for `down`, then replays from the
+  // slot's confirmed position, which lags one chunk behind the last checkpoint; commits
+  // below last_checkpoint_lsn are processed (and mark write checkpoints, §1.8) but create
+  // no checkpoint until replay catches up (§4 canCheckpointState).
+  void restart(sim::Micros down);
 
   [[nodiscard]] Lsn replicated_lsn() const { return replicated_lsn_; }
   [[nodiscard]] sim::Micros lag() const { return lag_; }
-  [[nodiscard]] bool stalled() const { return stalled_; }
+  [[nodiscard]] bool stalled() const { return stalled_ || paused_; }
+  [[nodiscard]] uint64_t blocked_commits() const { return blocked_commits_; }
   [[nodiscard]] std::string pending() const;
 
  private:
@@ -56,7 +65,12 @@ class Replication {
   std::size_t next_commit_ = 0;  // index into source_.log()
   Lsn replicated_lsn_ = 0;
   std::optional<sim::TimerId> wake_timer_;
-  bool stalled_ = false;
+  bool stalled_ = false;  // for good (mutant)
+  bool paused_ = false;   // a stall fault or a restart, until resumed
+  std::size_t confirmed_commit_ = 0;  // slot ack: replay restarts here
+  std::size_t previous_chunk_ = 0;    // where the last chunk started (acked one chunk late)
+  bool replaying_ = false;            // one commit per chunk until caught up
+  uint64_t blocked_commits_ = 0;
   // Per-bucket owner of each row already in a private bucket, so a row that moves to
   // another owner is removed from the old bucket.
   std::map<RowKey, std::vector<std::string>> row_buckets_;

@@ -92,15 +92,176 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
       config_(std::move(config)),
       backend_(source_),
       checkpoints_(config_.flavour,
-                   StoreMutants{.no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication)}),
+                   StoreMutants{
+                       .lower_id_replaces = has_mutant(ServiceMutant::LowerIdReplaces),
+                       .cleanup_deletes_pending = has_mutant(ServiceMutant::CleanupDeletesPending),
+                       .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication)}),
       replication_(loop, trace, source_, storage_, checkpoints_, route_row, config_.replication_lag,
-                   config_.heartbeat) {}
+                   config_.heartbeat) {
+  BatcherHooks hooks;
+  hooks.write_marker = [this] { write_marker(); };
+  hooks.on_write = [this](const auto& entries, Lsn head, const auto& before, const auto& w) {
+    on_batch_write(entries, head, before, w);
+  };
+  batcher_ = std::make_unique<CheckpointBatcher>(
+      loop_, trace_, rng_.split("batcher"), source_, checkpoints_,
+      BatcherConfig{3, config_.batch_latency_max, has_mutant(ServiceMutant::MarkerBeforeMapping)},
+      std::move(hooks));
+}
+
+Service::~Service() = default;
+
+void Service::violation(const std::string& invariant, const std::string& message) {
+  if (!verdicts_ || !verdicts_->enabled(invariant)) return;
+  verdicts_->violate(sim::Violation{invariant, loop_.clock().elapsed(), "service", message});
+  trace_.log("svc", "VIOLATION {}: {}", invariant, message);
+  loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
+}
+
+void Service::write_marker() {
+  // pg_logical_emit_message / the _powersync_checkpoints bump (§1.4): a source commit
+  // without rows that replication will observe.
+  source_.commit(loop_.now(), CommitKind::Marker, {});
+  ++metrics_.markers_written;
+  replication_.on_source_commit();
+}
+
+void Service::on_batch_write(const std::vector<ManagedEntry>& entries, Lsn head,
+                             const std::map<std::string, std::optional<int64_t>>& before,
+                             const BatchWrite& w) {
+  (void)head;
+  constexpr const char* kId = "service-stored-id-monotonic";
+  if (verdicts_) verdicts_->checked(kId);
+  for (const auto& e : entries) {
+    const auto after = checkpoints_.stored_id(e.key);
+    const auto was = before.at(e.key);
+    const int64_t response = w.ids.at(e.key);
+    if (!after || *after < 1) {
+      return violation(kId, fmt::format("{}: stored id {} outside 1..2^63-1", e.key,
+                                        after ? std::to_string(*after) : "none"));
+    }
+    if (was && *after < *was) {
+      return violation(kId, fmt::format("{}: stored id went from {} down to {}", e.key, *was,
+                                        *after));
+    }
+    if (response != *after) {
+      return violation(kId, fmt::format("{}: response {} but {} stored after the batch", e.key,
+                                        response, *after));
+    }
+    if (e.supplied && response < *e.supplied) {
+      return violation(kId, fmt::format("{}: response {} below the posted id {}", e.key,
+                                        response, *e.supplied));
+    }
+  }
+}
+
+void Service::on_emission(const std::string& key, int64_t id, Lsn lsn) {
+  constexpr const char* kId = "service-ack-after-replication";
+  if (verdicts_) verdicts_->checked(kId);
+  for (sim::Micros when : ledger_.acked(key, id)) {
+    metrics_.ack_latencies.push_back(loop_.now() - when);
+  }
+  if (auto required = ledger_.required_for(key, id); required && *required > lsn) {
+    violation(kId, fmt::format("{}: write_checkpoint {} emitted at checkpoint lsn {}, but a "
+                               "request it acknowledges was received at source position {}",
+                               key, id, lsn, *required));
+  }
+}
+
+void register_service_invariants(sim::InvariantCatalog& catalog) {
+  catalog.add({"service-ack-after-replication",
+               "the service never emits write_checkpoint n before its storage checkpoint passed "
+               "the source position at which every request acknowledged by n was received",
+               "model/service.cpp Service::on_emission (each new write_checkpoint of a stream)",
+               "mutant ack-before-replication; legacy mode under concurrency (finding, §1.3)",
+               false});
+  catalog.add({"service-stored-id-monotonic",
+               "the stored id per key never decreases except by deletion, stays in "
+               "1..2^63-1, and each response is the stored id after its batch and >= the id "
+               "posted",
+               "model/service.cpp Service::on_batch_write (every batch)",
+               "mutants lower-id-replaces, accept-non-positive-ids", false});
+}
+
+void AckLedger::established(const std::string& key, int64_t id, Lsn received_at,
+                            sim::Micros when) {
+  by_key_[key].emplace(id, Entry{received_at, when, false});
+}
+
+std::optional<Lsn> AckLedger::required_for(const std::string& key, int64_t n) const {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return std::nullopt;
+  std::optional<Lsn> worst;
+  for (auto e = it->second.begin(); e != it->second.end() && e->first <= n; ++e) {
+    if (!worst || e->second.received_at > *worst) worst = e->second.received_at;
+  }
+  return worst;
+}
+
+std::vector<sim::Micros> AckLedger::acked(const std::string& key, int64_t n) {
+  std::vector<sim::Micros> out;
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return out;
+  for (auto e = it->second.begin(); e != it->second.end() && e->first <= n; ++e) {
+    if (!e->second.acked) {
+      e->second.acked = true;
+      out.push_back(e->second.when);
+    }
+  }
+  return out;
+}
 
 bool Service::has_mutant(ServiceMutant m) const {
   return std::find(config_.mutants.begin(), config_.mutants.end(), m) != config_.mutants.end();
 }
 
-void Service::start() { replication_.start(); }
+void Service::start() {
+  replication_.start();
+  schedule_compaction();
+}
+
+void Service::schedule_compaction() {
+  if (config_.compact_interval <= 0) return;
+  loop_.after(config_.compact_interval, [this] {
+    compact();
+    schedule_compaction();
+  });
+}
+
+void Service::compact() {
+  ++metrics_.compact_jobs;
+  // compact-action.ts: deleteCheckpointRequestsBefore = now - retention (§2.1).
+  const int deleted = checkpoints_.delete_expired(loop_.now() - config_.checkpoint_request_retention);
+  metrics_.requests_deleted += static_cast<uint64_t>(deleted);
+  trace_.log("svc", "compact job: {} checkpoint-request records deleted", deleted);
+}
+
+void Service::delete_request(const std::string& key) {
+  const int deleted = checkpoints_.erase(key);
+  metrics_.requests_deleted += static_cast<uint64_t>(deleted);
+  trace_.log("svc", "deleted {} checkpoint-request record(s) of {}", deleted, key);
+}
+
+void Service::restart(sim::Micros down) {
+  ++metrics_.restarts;
+  down_until_ = loop_.now() + down;
+  batcher_->fail_all("service restarting");
+  for (auto& weak : streams_) {
+    if (auto s = weak.lock()) s->abort();
+  }
+  streams_.clear();
+  replication_.restart(down);
+  trace_.log("svc", "restart: down for {} ms", down / sim::kMillis);
+}
+
+void Service::change_sync_config() {
+  ++metrics_.sync_config_changes;
+  for (auto& weak : streams_) {
+    if (auto s = weak.lock()) s->end();
+  }
+  streams_.clear();
+  trace_.log("svc", "sync config changed: all streams ended");
+}
 
 std::vector<std::string> Service::buckets_for(const std::string& user) const {
   return {global_bucket(), notes_bucket(user)};
@@ -116,9 +277,16 @@ std::map<RowKey, Row> Service::rows_for(const std::string& user) const {
 
 void Service::handle(const sim::HttpRequest& request,
                      std::function<void(sim::HttpResponse)> respond) {
-  // service.md §1.2: validation runs before authorisation (checkpoint_request() checks).
+  if (loop_.now() < down_until_) {
+    return respond(sim::HttpResponse::reset("service down (restarting)"));
+  }
+  // service.md §1.2: validation runs before authorisation (the route handlers check).
   if (request.method == "POST" && request.path == "/sync/checkpoint-request") {
-    return respond(checkpoint_request(request));
+    return checkpoint_request(request, std::move(respond));
+  }
+  if (request.method == "GET" && (request.path == "/write-checkpoint2.json" ||
+                                  request.path.rfind("/write-checkpoint2.json?", 0) == 0)) {
+    return write_checkpoint2(request, std::move(respond));
   }
   if (request.subject.empty()) {
     return respond(not_signed_in());
@@ -129,12 +297,77 @@ void Service::handle(const sim::HttpRequest& request,
   respond(error_response(404, "PSYNC_S2002", "Not found", request.method + " " + request.path));
 }
 
-sim::HttpResponse Service::checkpoint_request(const sim::HttpRequest& request) {
+namespace {
+// The value of `name` in a query string ("a=1&client_id=x"); no percent-decoding (the
+// simulated clients send plain ids).
+std::optional<std::string> query_param(const std::string& path, const std::string& name) {
+  auto q = path.find('?');
+  if (q == std::string::npos) return std::nullopt;
+  std::string rest = path.substr(q + 1);
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string part = rest.substr(0, amp);
+    auto eq = part.find('=');
+    if (part.substr(0, eq) == name) {
+      return eq == std::string::npos ? std::string() : part.substr(eq + 1);
+    }
+    if (amp == std::string::npos) break;
+    rest = rest.substr(amp + 1);
+  }
+  return std::nullopt;
+}
+}  // namespace
+
+void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, bool generated,
+                      std::function<void(sim::HttpResponse)> respond) {
+  if (config_.write_checkpoint_mode == WriteCheckpointMode::Custom) {
+    // §1.2: custom mode rejects both managed routes, differently per storage.
+    ++metrics_.rejected_requests;
+    trace_.log("svc", "managed checkpoint rejected: custom write checkpoint mode");
+    if (config_.flavour == StorageFlavour::Mongo) {
+      return respond(error_response(500, "PSYNC_S0001", "Internal assertion",
+                                    "managed write checkpoints are disabled in custom mode"));
+    }
+    return respond(error_response(400, "PSYNC_S2001", "Validation failed",
+                                  "Attempting to create a managed Write Checkpoint when the "
+                                  "current Write Checkpoint mode is set to custom"));
+  }
+  // The position at which this request was received: everything the client uploaded
+  // before posting is at or below it (judged by service-ack-after-replication).
+  const Lsn received_at = source_.head();
+  const sim::Micros received_when = loop_.now();
+  batcher_->enqueue(
+      key, supplied,
+      [this, key, supplied, generated, received_at, received_when,
+       respond = std::move(respond)](BatchOutcome out) {
+        if (!out.ok) {
+          ++metrics_.failed_requests;
+          trace_.log("svc", "checkpoint request of {} failed: {}", key, out.error);
+          return respond(sim::HttpResponse::reset(out.error));
+        }
+        // An id this request established (not a stale or equal answer) must not be acked
+        // before `received_at` is replicated.
+        if (!out.before || *out.before < out.id) {
+          ledger_.established(key, out.id, received_at, received_when);
+        }
+        trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
+                   key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);
+        if (generated) {
+          ++metrics_.generated_requests;
+          return respond(data_response({{"write_checkpoint", std::to_string(out.id)}}));
+        }
+        ++metrics_.supplied_requests;
+        respond(data_response({{"checkpoint_request_id", std::to_string(out.id)}}));
+      });
+}
+
+void Service::checkpoint_request(const sim::HttpRequest& request,
+                                 std::function<void(sim::HttpResponse)> respond) {
   ++metrics_.checkpoint_requests;
   auto reject = [&](const std::string& details) {
     ++metrics_.rejected_requests;
     trace_.log("svc", "checkpoint-request rejected: {}", details);
-    return error_response(400, "PSYNC_S2001", "Validation failed", details);
+    respond(error_response(400, "PSYNC_S2001", "Validation failed", details));
   };
   auto body = nlohmann::json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded() || !body.is_object()) return reject("body must be a JSON object");
@@ -143,29 +376,29 @@ sim::HttpResponse Service::checkpoint_request(const sim::HttpRequest& request) {
   }
   if (!body.contains("checkpoint_request_id")) return reject("checkpoint_request_id is required");
   auto decoded = decode_checkpoint_request_id(body["checkpoint_request_id"]);
-  if (auto* problem = std::get_if<std::string>(&decoded)) return reject(*problem);
+  if (auto* problem = std::get_if<std::string>(&decoded)) {
+    // The accept-non-positive-ids mutant skips the range check (the bug 2968208 fixed).
+    const auto& v = body["checkpoint_request_id"];
+    if (!(has_mutant(ServiceMutant::AcceptNonPositiveIds) && v.is_number_integer() &&
+          v.get<int64_t>() <= 0)) {
+      return reject(*problem);
+    }
+    decoded = v.get<int64_t>();
+  }
   const int64_t id = std::get<int64_t>(decoded);
-  if (request.subject.empty()) {
-    return not_signed_in();
-  }
-  const std::string key = request.subject + "/" + body["client_id"].get<std::string>();
+  if (request.subject.empty()) return respond(not_signed_in());
+  enqueue(request.subject + "/" + body["client_id"].get<std::string>(), id, false,
+          std::move(respond));
+}
 
-  // createReplicationHead (service.md §1.4): read the head, store the mapping, then (and
-  // only then) force a marker if storage says so.
-  const Lsn head = source_.head();
-  BatchWrite w = checkpoints_.create_managed({ManagedEntry{key, id}}, head, loop_.now());
-  struct {
-    int64_t stored_id;
-    bool should_advance;
-  } r{w.ids.at(key), w.should_advance};
-  if (r.should_advance) {
-    source_.commit(loop_.now(), CommitKind::Marker, {});
-    ++metrics_.markers_written;
-    replication_.on_source_commit();
-  }
-  trace_.log("svc", "checkpoint-request {} id={} head={} -> {}{}", key, id, head, r.stored_id,
-             r.should_advance ? " +marker" : "");
-  return data_response({{"checkpoint_request_id", std::to_string(r.stored_id)}});
+void Service::write_checkpoint2(const sim::HttpRequest& request,
+                                std::function<void(sim::HttpResponse)> respond) {
+  ++metrics_.checkpoint_requests;
+  if (request.subject.empty()) return respond(not_signed_in());
+  // §1.1: "<user>/<client_id>", or just "<user>" without a client_id.
+  auto client_id = query_param(request.path, "client_id");
+  const std::string key = client_id ? request.subject + "/" + *client_id : request.subject;
+  enqueue(key, std::nullopt, true, std::move(respond));
 }
 
 sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
@@ -188,6 +421,7 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
 
 sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
                                        std::shared_ptr<sim::ServerStream> stream) {
+  if (loop_.now() < down_until_) return sim::HttpResponse::reset("service down (restarting)");
   if (request.subject.empty()) {
     return not_signed_in();
   }
@@ -215,10 +449,15 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   // An empty client_id still counts, as on the checkpoint-request route.
   req.key = req.has_client_id ? req.user + "/" + req.client_id : req.user;
   ++metrics_.streams_opened;
+  std::erase_if(streams_, [](const auto& w) { return w.expired(); });
+  streams_.push_back(stream);
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{loop_, trace_, storage_, checkpoints_, write_checkpoints_poked_,
-                        stream_stats_},
+                        stream_stats_,
+                        [this](const std::string& key, int64_t id, Lsn lsn) {
+                          on_emission(key, id, lsn);
+                        }},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

@@ -1,8 +1,12 @@
 // The in-process model of the PowerSync service plus the app backend, reachable only
-// through the simulated network (sim::HttpServer).  Routes modelled so far:
+// through the simulated network (sim::HttpServer).  Routes:
 //   POST /sync/stream              service.md §3 (sync_stream.hpp)
-//   POST /sync/checkpoint-request  service.md §1.2, §1.7 (validation per DESIGN.md §10)
+//   POST /sync/checkpoint-request  service.md §1.2, §1.7, §2.1 (validation: DESIGN.md §10)
+//   GET  /write-checkpoint2.json   service.md §1.2, §1.7 (legacy, generated ids)
 //   POST /backend/upload           the app backend (DESIGN.md §7)
+// Both managed routes go through the batcher (§1.3).  Not modelled: the oldest
+// /write-checkpoint.json route, custom write checkpoints themselves (custom mode only
+// rejects the managed routes), RSocket, connection limits.
 // The default world (DESIGN.md §7): `todos` rows go to the global bucket every user
 // syncs; `notes` rows to a per-user bucket of their owner.
 #pragma once
@@ -14,37 +18,90 @@
 
 #include "model/backend.hpp"
 #include "model/bucket_storage.hpp"
+#include "model/checkpoint_batcher.hpp"
 #include "model/checkpoint_store.hpp"
 #include "model/replication.hpp"
 #include "model/source_db.hpp"
 #include "model/sync_stream.hpp"
+#include "sim/invariants.hpp"
 #include "sim/net.hpp"
 
 namespace syncsim::model {
 
-// Deliberately injected service bugs, used to show a checker can fail.
+// Deliberately injected service bugs, used to show a checker can fail.  Off by default.
 enum class ServiceMutant {
-  // Acknowledge a checkpoint request at once, before replication has passed the position
-  // at which the request was received.
+  // #134-like: ids visible without the head <= checkpoint LSN filter (acked too early).
   AckBeforeReplication,
   // Replication stops at the middle of the run and never resumes.
   ReplicationStall,
+  // #201-like: the source marker is written before the mapping is stored.
+  MarkerBeforeMapping,
+  // No checkpoint_complete after a diff that only changes write_checkpoint (pre-1.7.1).
+  NoCompleteForWriteCheckpointOnly,
+  // checkpoint_request_id <= 0 accepted by the route (pre-2968208).
+  AcceptNonPositiveIds,
+  // A lower supplied id replaces the stored one.
+  LowerIdReplaces,
+  // Mongo retention cleanup also deletes pending request records.
+  CleanupDeletesPending,
 };
+
+enum class WriteCheckpointMode { Managed, Custom };
 
 struct ServiceConfig {
   StorageFlavour flavour = StorageFlavour::Mongo;
+  WriteCheckpointMode write_checkpoint_mode = WriteCheckpointMode::Managed;
   sim::Micros replication_lag = 200 * sim::kMillis;
   sim::Micros heartbeat = 60 * sim::kSeconds;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;
+  sim::Micros checkpoint_request_retention = 60 * 60 * sim::kSeconds;  // §2.1 default 60 min
+  sim::Micros compact_interval = 0;                                  // 0 = no scheduled job
+  sim::Micros batch_latency_max = 20 * sim::kMillis;
   std::vector<ServiceMutant> mutants;
 };
 
 struct ServiceMetrics {
-  uint64_t checkpoint_requests = 0;
-  uint64_t rejected_requests = 0;
-  uint64_t markers_written = 0;
+  uint64_t checkpoint_requests = 0;   // both managed routes, valid or not
+  uint64_t generated_requests = 0;    // GET /write-checkpoint2.json answered
+  uint64_t supplied_requests = 0;     // POST /sync/checkpoint-request answered
+  uint64_t rejected_requests = 0;     // 400 / custom-mode rejections
+  uint64_t failed_requests = 0;       // batch errors, restarts
+  uint64_t markers_written = 0;       // source markers (§1.4)
   uint64_t uploads = 0;
   uint64_t streams_opened = 0;
+  uint64_t compact_jobs = 0;
+  uint64_t requests_deleted = 0;      // retention cleanup + explicit deletion
+  uint64_t restarts = 0;
+  uint64_t sync_config_changes = 0;
+  std::vector<sim::Micros> ack_latencies;  // request received -> first line acking it
+};
+
+std::string global_bucket();
+std::string notes_bucket(const std::string& user);
+
+// The service's own invariants (DESIGN.md §5), checked in model/.
+void register_service_invariants(sim::InvariantCatalog& catalog);
+
+// Per key, the source position at which each id-establishing request was received, so an
+// emission of write_checkpoint n can be judged against every request it acknowledges
+// (service-ack-after-replication, DESIGN.md §5).  Equal retries and stale requests do not
+// establish an id; a deletion starts the key afresh.
+class AckLedger {
+ public:
+  void established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when);
+  void forget(const std::string& key) { by_key_.erase(key); }
+  // The latest received position among requests with id <= n (nullopt: none).
+  [[nodiscard]] std::optional<Lsn> required_for(const std::string& key, int64_t n) const;
+  // First emission of ids up to n: returns the receive times of requests acked now.
+  std::vector<sim::Micros> acked(const std::string& key, int64_t n);
+
+ private:
+  struct Entry {
+    Lsn received_at = 0;
+    sim::Micros when = 0;
+    bool acked = false;
+  };
+  std::map<std::string, std::multimap<int64_t, Entry>> by_key_;
 };
 
 std::string global_bucket();
@@ -53,7 +110,21 @@ std::string notes_bucket(const std::string& user);
 class Service : public sim::HttpServer {
  public:
   Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfig config);
+  ~Service() override;
   void start();
+  // Invariant violations go here (nullptr: unchecked, e.g. unit tests).
+  void set_verdicts(sim::Verdicts* verdicts) { verdicts_ = verdicts; }
+
+  // Faults (DESIGN.md §6).
+  // The whole process restarts: batches, connections and in-flight markers are lost,
+  // storage is kept; requests fail while it is down; replication replays (§4, §6.2.7).
+  void restart(sim::Micros down);
+  // A compact job: retention cleanup (§2.1) and bucket compaction (§3.4).
+  void compact();
+  // Deletes the checkpoint-request records of a key (explicit deletion, §6.2.3).
+  void delete_request(const std::string& key);
+  // A new sync config: every stream ends, clients reconnect (§4 "Sync config deploy").
+  void change_sync_config();
 
   void handle(const sim::HttpRequest& request,
               std::function<void(sim::HttpResponse)> respond) override;
@@ -70,13 +141,27 @@ class Service : public sim::HttpServer {
   CheckpointStore& checkpoints() { return checkpoints_; }
   Replication& replication() { return replication_; }
   [[nodiscard]] const ServiceMetrics& metrics() const { return metrics_; }
+  [[nodiscard]] const CheckpointBatcher& batcher() const { return *batcher_; }
+  [[nodiscard]] const ServiceConfig& config() const { return config_; }
   [[nodiscard]] const StreamStats& stream_stats() const { return stream_stats_; }
   [[nodiscard]] bool has_mutant(ServiceMutant m) const;
   [[nodiscard]] std::string pending() const;
 
  private:
-  sim::HttpResponse checkpoint_request(const sim::HttpRequest& request);
+  void checkpoint_request(const sim::HttpRequest& request,
+                          std::function<void(sim::HttpResponse)> respond);
+  void write_checkpoint2(const sim::HttpRequest& request,
+                         std::function<void(sim::HttpResponse)> respond);
+  void enqueue(const std::string& key, std::optional<int64_t> supplied, bool generated,
+               std::function<void(sim::HttpResponse)> respond);
   sim::HttpResponse upload(const sim::HttpRequest& request);
+  void write_marker();
+  void on_batch_write(const std::vector<ManagedEntry>& entries, Lsn head,
+                      const std::map<std::string, std::optional<int64_t>>& before,
+                      const BatchWrite& write);
+  void on_emission(const std::string& key, int64_t id, Lsn lsn);
+  void violation(const std::string& invariant, const std::string& message);
+  void schedule_compaction();
 
   sim::Loop& loop_;
   sim::Trace& trace_;
@@ -87,6 +172,11 @@ class Service : public sim::HttpServer {
   BucketStorage storage_;
   CheckpointStore checkpoints_;
   Replication replication_;
+  std::unique_ptr<CheckpointBatcher> batcher_;
+  AckLedger ledger_;
+  std::vector<std::weak_ptr<sim::ServerStream>> streams_;
+  sim::Micros down_until_ = 0;
+  sim::Verdicts* verdicts_ = nullptr;
   sim::Notifier write_checkpoints_poked_;
   ServiceMetrics metrics_;
   StreamStats stream_stats_;

@@ -36,6 +36,9 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
     stream_->send(nlohmann::json{{"checkpoint_diff", body}}.dump());
   }
   ++ctx_.stats.checkpoint_lines;
+  if (write_checkpoint_ && write_checkpoint_ != sent_write_checkpoint_ && ctx_.on_emit) {
+    ctx_.on_emit(req_.key, *write_checkpoint_, cp.lsn);
+  }
   sent_write_checkpoint_ = write_checkpoint_;
 }
 
@@ -69,6 +72,27 @@ void SyncConnection::send_data(const std::string& bucket, OpId up_to) {
   }
 }
 
+void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
+  // watchCheckpointChanges (service.md §1.9), per storage flavour.
+  if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
+    // Every notification re-runs lastWriteCheckpoint: the value may drop to null or lower.
+    write_checkpoint_ = ctx_.checkpoints.lookup(req_.key, cp.lsn);
+    return;
+  }
+  // Mongo: one initial lookup on the first checkpoint with an LSN, then only documents
+  // processed in (previous LSN, LSN]; the value is replaced only when greater (I7).
+  if (cp.lsn == 0) return;  // the empty checkpoint has no LSN
+  std::optional<int64_t> v;
+  if (!queried_initial_) {
+    queried_initial_ = true;
+    v = ctx_.checkpoints.lookup(req_.key, cp.lsn);
+  } else if (cp.lsn != seen_lsn_) {
+    v = ctx_.checkpoints.processed_between(req_.key, seen_lsn_, cp.lsn);
+  }
+  seen_lsn_ = cp.lsn;
+  if (v && (!write_checkpoint_ || *v > *write_checkpoint_)) write_checkpoint_ = v;
+}
+
 void SyncConnection::send_keepalive() {
   sim::Micros left = req_.token_expires_at - ctx_.loop.now();
   stream_->send(nlohmann::json{{"token_expires_in", left / sim::kSeconds}}.dump());
@@ -79,10 +103,7 @@ sim::Task<void> SyncConnection::run() {
   sim::Micros next_keepalive = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);
   while (!stream_->closed()) {
     const StorageCheckpoint cp = ctx_.storage.latest();
-    // Mongo flavour (service.md §1.9): replace the connection's value only when greater.
-    if (auto v = ctx_.checkpoints.lookup(req_.key, cp.lsn)) {
-      if (!write_checkpoint_ || *v > *write_checkpoint_) write_checkpoint_ = v;
-    }
+    update_write_checkpoint(cp);
     std::vector<std::string> changed;
     for (const auto& b : req_.buckets) {
       BucketState s = ctx_.storage.state(b, cp.op_id);

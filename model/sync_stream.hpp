@@ -4,6 +4,7 @@
 // `checkpoint_complete`; `token_expires_in` every 20 s ±10 % (service.md §3.5).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +32,9 @@ struct ConnectionContext {
   CheckpointStore& checkpoints;
   sim::Notifier& write_checkpoints_poked;  // only the ack-before-replication mutant fires it
   StreamStats& stats;
+  // Called when a line carries a write_checkpoint different from the previous line's
+  // (key, id, the checkpoint's LSN): service-ack-after-replication and ack latency.
+  std::function<void(const std::string&, int64_t, Lsn)> on_emit;
 };
 
 struct ConnectionRequest {
@@ -54,6 +58,7 @@ class SyncConnection {
                        bool full);
   void send_data(const std::string& bucket, OpId up_to);
   void send_keepalive();
+  void update_write_checkpoint(const StorageCheckpoint& cp);
 
   ConnectionContext ctx_;
   ConnectionRequest req_;
@@ -62,6 +67,8 @@ class SyncConnection {
   std::map<std::string, BucketState> sent_states_;
   std::optional<int64_t> write_checkpoint_;       // mongo: only ever increases per connection
   std::optional<int64_t> sent_write_checkpoint_;  // lastWriteCheckpoint of §1.9 emission
+  bool queried_initial_ = false;                  // mongo: the initial lookup happened
+  Lsn seen_lsn_ = 0;                              // mongo: last checkpoint LSN looked at
 };
 
 }  // namespace syncsim::model

@@ -34,6 +34,8 @@ class Link::Stream : public ServerStream, public std::enable_shared_from_this<Li
     });
   }
 
+  void abort() override { reset(ClientStream::State::Reset); }
+
   // The connection is gone for both ends at once.
   void reset(ClientStream::State client_state) {
     if (client_->state_ == ClientStream::State::Open) {
@@ -102,6 +104,7 @@ Task<HttpResponse> Link::request(HttpRequest request, AbortSignal* abort) {
   loop_.at(deliver_up(), [this, req, result] {
     server_.handle(*req, [this, result](HttpResponse response) {
       loop_.at(deliver_down(), [result, response = std::move(response)]() mutable {
+        if (response.is_reset()) return result->reject("connection reset: " + response.body);
         result->resolve(std::move(response));
       });
     });
@@ -126,6 +129,10 @@ Task<Link::StreamOpen> Link::open_stream(HttpRequest request) {
   loop_.at(deliver_up(), [this, req, stream, head] {
     if (!stream->live()) return head->reject("connection reset before the request arrived");
     HttpResponse response = server_.open_stream(*req, stream);
+    if (response.is_reset()) {
+      stream->reset(ClientStream::State::Reset);
+      return head->reject("connection reset: " + response.body);
+    }
     if (response.status != 200) stream->close_server_side();
     loop_.at(deliver_down(), [head, response = std::move(response)]() mutable {
       head->resolve(std::move(response));

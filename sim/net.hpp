@@ -23,6 +23,11 @@ struct HttpRequest {
 struct HttpResponse {
   int status = 200;
   std::string body;
+  // Not a response: the connection was reset (lost request or reply, server restart).
+  // The client sees a NetworkError carrying `why`.
+  static HttpResponse reset(std::string why) { return {kReset, std::move(why)}; }
+  [[nodiscard]] bool is_reset() const { return status == kReset; }
+  static constexpr int kReset = 0;
 };
 
 // The service's end of a streaming response.
@@ -34,6 +39,8 @@ class ServerStream {
   virtual Signal& closed_signal() = 0;
   virtual void send(std::string line) = 0;
   virtual void end() = 0;
+  // The server drops the connection (a restart): the client sees a reset.
+  virtual void abort() = 0;
 };
 
 class HttpServer {

@@ -1,0 +1,92 @@
+// WriteCheckpointBatcher (service.md §1.3): both managed routes enqueue here.  Dispatch is
+// deferred by one turn (setTimeout 0), so requests that arrive at the same instant share a
+// batch; up to 3 batches run at once, each reads ONE source head, writes the deduplicated
+// mappings (§1.7), and only then forces a source marker if storage says so (§1.4, the #201
+// fix).  Each step takes a seeded latency, so concurrent batches can complete out of order:
+// that is how a generated id can be paired with an earlier head (§1.3 inference, §6.2.5).
+// Any error fails every request of the batch; there is no retry (the client retries).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/checkpoint_store.hpp"
+#include "model/source_db.hpp"
+#include "sim/loop.hpp"
+#include "sim/prng.hpp"
+#include "sim/trace.hpp"
+
+namespace syncsim::model {
+
+struct BatchOutcome {
+  bool ok = false;
+  int64_t id = 0;     // the response id (stored id after the batch)
+  Lsn head = 0;       // the head the batch read
+  std::optional<int64_t> before;  // the key's stored id just before the batch wrote
+  std::string error;  // when !ok
+};
+
+struct BatcherConfig {
+  int max_in_flight = 3;  // MAX_IN_FLIGHT_WRITE_CHECKPOINT_BATCHES
+  sim::Micros step_latency_max = 20 * sim::kMillis;
+  bool marker_before_mapping = false;  // the #201 bug, as a mutant
+};
+
+// What the service does around a batch: write a source marker, observe each write (for
+// invariants and metrics).
+struct BatcherHooks {
+  std::function<void()> write_marker;
+  // Called once per batch after the storage write: the deduplicated entries, the head,
+  // stored ids before the write, and the write's result.
+  std::function<void(const std::vector<ManagedEntry>&, Lsn,
+                     const std::map<std::string, std::optional<int64_t>>&, const BatchWrite&)>
+      on_write;
+};
+
+class CheckpointBatcher {
+ public:
+  using Callback = std::function<void(BatchOutcome)>;
+  CheckpointBatcher(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, SourceDb& source,
+                    CheckpointStore& store, BatcherConfig config, BatcherHooks hooks);
+
+  void enqueue(const std::string& key, std::optional<int64_t> supplied, Callback done);
+  // Service restart: queued and in-flight requests fail; in-flight markers are lost.
+  void fail_all(const std::string& why);
+
+  [[nodiscard]] int in_flight() const { return in_flight_; }
+  [[nodiscard]] std::size_t queued() const { return queue_.size(); }
+  [[nodiscard]] uint64_t batches() const { return batches_; }
+  [[nodiscard]] uint64_t largest_batch() const { return largest_batch_; }
+
+ private:
+  struct Pending {
+    ManagedEntry entry;
+    Callback done;
+  };
+  void schedule_dispatch();
+  void dispatch();
+  sim::Task<void> run_batch(std::shared_ptr<std::vector<Pending>> batch, uint64_t generation);
+  sim::Micros step();
+
+  sim::Loop& loop_;
+  sim::Trace& trace_;
+  sim::Prng rng_;
+  SourceDb& source_;
+  CheckpointStore& store_;
+  BatcherConfig config_;
+  BatcherHooks hooks_;
+  std::vector<Pending> queue_;
+  std::vector<std::shared_ptr<std::vector<Pending>>> running_;
+  bool dispatch_scheduled_ = false;
+  int in_flight_ = 0;
+  uint64_t generation_ = 0;  // bumped by a restart: older batches are abandoned
+  uint64_t batches_ = 0;
+  uint64_t largest_batch_ = 0;
+};
+
+}  // namespace syncsim::model
