@@ -402,6 +402,7 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
       trace_.log(name_, "checkpoint blocked by the barrier");
     } else if (l.value("severity", "") == "WARNING") {
       trace_.log(name_, "core warning: {}", line);
+      if (observer_) observer_->on_core_warning(*this, line);
     }
   } else if (instruction.contains("FetchCredentials")) {
     // Tokens outlive the runs of this first cut; credential refresh comes later.
@@ -661,6 +662,19 @@ std::optional<int64_t> Client::kv_int(const std::string& key) {
 }
 
 int64_t Client::crud_count() { return db_->query_int("SELECT count(*) FROM ps_crud").value_or(0); }
+
+std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
+  std::map<std::string, BucketChecksum> out;
+  for (const auto& row :
+       db_->query_rows("SELECT name, last_op, (add_checksum + op_checksum) & 0xffffffff "
+                       "FROM ps_buckets WHERE name != '$local'",
+                       {})) {
+    if (row.size() != 3 || !row[0] || !row[1] || !row[2]) continue;
+    out[*row[0]] = BucketChecksum{std::stoll(*row[1]),
+                                  static_cast<int32_t>(static_cast<uint32_t>(std::stoll(*row[2])))};
+  }
+  return out;
+}
 
 std::string Client::pending() {
   auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };

@@ -48,6 +48,8 @@ class ClientObserver {
   virtual void on_uploaded(Client&, const nlohmann::json& /*crud entries*/) {}
   // updateLocalTarget stored a concrete target.
   virtual void on_target_set(Client&, int64_t /*target*/) {}
+  // The core logged a warning (e.g. "Checksums didn't match").
+  virtual void on_core_warning(Client&, const std::string& /*line*/) {}
   // DidCompleteSync (a full checkpoint was applied), with its applied request id.
   virtual void on_sync_applied(Client&, std::optional<int64_t> /*applied_id*/) {}
   // A sync apply changed visible rows.
@@ -105,6 +107,12 @@ class Client {
   std::map<std::string, std::optional<std::string>> read_table(const std::string& table);
   std::optional<int64_t> kv_int(const std::string& key);
   int64_t crud_count();
+  struct BucketChecksum {
+    int64_t last_op = 0;   // the last op downloaded (the checksum covers ops up to it)
+    int32_t checksum = 0;  // add_checksum + op_checksum, u32 wrapping, as signed
+  };
+  // Every synced bucket's downloaded position and checksum from ps_buckets (core.md §ps_buckets).
+  std::map<std::string, BucketChecksum> bucket_checksums();
   [[nodiscard]] std::string pending();
 
  private:

@@ -7,8 +7,8 @@
 namespace syncsim::model {
 
 CheckpointBatcher::CheckpointBatcher(sim::Loop& loop, sim::Trace& trace, sim::Prng rng,
-                                     SourceDb& source, CheckpointStore& store,
-                                     BatcherConfig config, BatcherHooks hooks)
+                                     SourceDb& source, CheckpointStore& store, BatcherConfig config,
+                                     BatcherHooks hooks)
     : loop_(loop),
       trace_(trace),
       rng_(rng),
@@ -21,7 +21,8 @@ CheckpointBatcher::CheckpointBatcher(sim::Loop& loop, sim::Trace& trace, sim::Pr
 
 sim::Micros CheckpointBatcher::step() {
   if (config_.step_latency_max <= 0) return 0;
-  return static_cast<sim::Micros>(rng_.uniform(static_cast<uint64_t>(config_.step_latency_max) + 1));
+  return static_cast<sim::Micros>(
+      rng_.uniform(static_cast<uint64_t>(config_.step_latency_max) + 1));
 }
 
 void CheckpointBatcher::enqueue(const std::string& key, std::optional<int64_t> supplied,
@@ -67,7 +68,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
     if (store_.find(e.key)) existed.insert(e.key);
   }
   if (config_.marker_before_mapping) hooks_.write_marker();  // mutant: the pre-#201 order
-  co_await loop_.sleep_for(step());  // the storage write
+  co_await loop_.sleep_for(step());                          // the storage write
   if (generation != generation_) co_return;
   for (const auto& e : entries) before[e.key] = store_.stored_id(e.key);
   const BatchWrite w = store_.create_managed(entries, head, loop_.now(), &existed);
@@ -75,7 +76,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   trace_.log("svc", "batch of {} ({} keys) head={}{}", batch->size(), entries.size(), head,
              w.should_advance && !config_.marker_before_mapping ? " +marker" : "");
   if (w.should_advance && !config_.marker_before_mapping) {
-    co_await loop_.sleep_for(step());  // the marker, strictly after the mapping (§1.4)
+    co_await loop_.sleep_for(step());          // the marker, strictly after the mapping (§1.4)
     if (generation != generation_) co_return;  // a restart lost the marker (§6.2.7)
     hooks_.write_marker();
   }

@@ -25,10 +25,10 @@ namespace syncsim::model {
 
 struct BatchOutcome {
   bool ok = false;
-  int64_t id = 0;     // the response id (stored id after the batch)
-  Lsn head = 0;       // the head the batch read
+  int64_t id = 0;                 // the response id (stored id after the batch)
+  Lsn head = 0;                   // the head the batch read
   std::optional<int64_t> before;  // the key's stored id just before the batch wrote
-  std::string error;  // when !ok
+  std::string error;              // when !ok
 };
 
 struct BatcherConfig {

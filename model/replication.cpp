@@ -94,12 +94,16 @@ void Replication::wake() {
       // A REMOVE in every bucket the row leaves, a PUT in every bucket it is in.
       for (const auto& b : before) {
         if (std::find(now_in.begin(), now_in.end(), b) == now_in.end()) {
-          storage_.append(b, Op{0, false, change.key.table, change.key.id, "", 0});
+          Op op{0, false, change.key.table, change.key.id, "", 0};
+          op.op_id = storage_.append(b, op);
+          record(b, op);
           ++ops;
         }
       }
       for (const auto& b : now_in) {
-        storage_.append(b, Op{0, true, change.key.table, change.key.id, change.after->data, 0});
+        Op op{0, true, change.key.table, change.key.id, change.after->data, 0};
+        op.op_id = storage_.append(b, op);
+        record(b, op);
         ++ops;
       }
       before = std::move(now_in);
@@ -116,11 +120,14 @@ void Replication::wake() {
       // canCheckpointState (§4): lsn < last_checkpoint_lsn; the ops fold into the next
       // allowed checkpoint.
       ++blocked_commits_;
+      folded_ops_ += ops;
       trace_.log("repl", "replay lsn={} ops={}: checkpoint blocked (last checkpoint lsn {})", last,
                  ops, storage_.latest().lsn);
     } else {
       if (last > storage_.latest().lsn || storage_.last_op() > storage_.latest().op_id) {
         storage_.checkpoint(last);
+        if (ops + folded_ops_ == 0) ++empty_checkpoints_;
+        folded_ops_ = 0;
       }
       replaying_ = false;
       trace_.log("repl", "checkpoint op={} lsn={} ops={}", storage_.latest().op_id, last, ops);
@@ -129,6 +136,20 @@ void Replication::wake() {
     previous_chunk_ = chunk_start;
   }
   schedule();
+}
+
+void Replication::record(const std::string& bucket, const Op& op) {
+  auto& h = checksum_history_[bucket];
+  h.emplace_back(op.op_id, (h.empty() ? 0u : h.back().second) + op_checksum(op));
+}
+
+int32_t Replication::checksum_at(const std::string& bucket, OpId op) const {
+  auto it = checksum_history_.find(bucket);
+  if (it == checksum_history_.end()) return 0;
+  const auto& h = it->second;
+  auto end = std::upper_bound(h.begin(), h.end(), op,
+                              [](OpId limit, const auto& e) { return limit < e.first; });
+  return end == h.begin() ? 0 : static_cast<int32_t>(std::prev(end)->second);
 }
 
 std::string Replication::pending() const {

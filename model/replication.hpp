@@ -47,6 +47,11 @@ class Replication {
   [[nodiscard]] sim::Micros lag() const { return lag_; }
   [[nodiscard]] bool stalled() const { return stalled_ || paused_; }
   [[nodiscard]] uint64_t blocked_commits() const { return blocked_commits_; }
+  // Storage checkpoints without row ops (markers and keepalives only).
+  [[nodiscard]] uint64_t empty_checkpoints() const { return empty_checkpoints_; }
+  // checksums-agree (DESIGN.md §5): a bucket's checksum at `op`, recomputed from every op
+  // replication ever wrote, independent of bucket storage and its compaction (§3.4).
+  [[nodiscard]] int32_t checksum_at(const std::string& bucket, OpId op) const;
   [[nodiscard]] std::string pending() const;
 
  private:
@@ -65,15 +70,20 @@ class Replication {
   std::size_t next_commit_ = 0;  // index into source_.log()
   Lsn replicated_lsn_ = 0;
   std::optional<sim::TimerId> wake_timer_;
-  bool stalled_ = false;  // for good (mutant)
-  bool paused_ = false;   // a stall fault or a restart, until resumed
+  bool stalled_ = false;              // for good (mutant)
+  bool paused_ = false;               // a stall fault or a restart, until resumed
   std::size_t confirmed_commit_ = 0;  // slot ack: replay restarts here
   std::size_t previous_chunk_ = 0;    // where the last chunk started (acked one chunk late)
   bool replaying_ = false;            // one commit per chunk until caught up
   uint64_t blocked_commits_ = 0;
+  uint64_t empty_checkpoints_ = 0;
+  std::size_t folded_ops_ = 0;  // ops of blocked commits, folded into the next checkpoint
   // Per-bucket owner of each row already in a private bucket, so a row that moves to
   // another owner is removed from the old bucket.
   std::map<RowKey, std::vector<std::string>> row_buckets_;
+  // Per bucket: (op id, running u32 checksum sum) of every op written, never compacted.
+  std::map<std::string, std::vector<std::pair<OpId, uint32_t>>> checksum_history_;
+  void record(const std::string& bucket, const Op& op);
 };
 
 }  // namespace syncsim::model

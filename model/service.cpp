@@ -91,9 +91,9 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
       rng_(rng),
       config_(std::move(config)),
       backend_(source_),
-      checkpoints_(config_.flavour,
-                   StoreMutants{
-                       .lower_id_replaces = has_mutant(ServiceMutant::LowerIdReplaces),
+      checkpoints_(
+          config_.flavour,
+          StoreMutants{.lower_id_replaces = has_mutant(ServiceMutant::LowerIdReplaces),
                        .cleanup_deletes_pending = has_mutant(ServiceMutant::CleanupDeletesPending),
                        .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication)}),
       replication_(loop, trace, source_, storage_, checkpoints_, route_row, config_.replication_lag,
@@ -141,16 +141,16 @@ void Service::on_batch_write(const std::vector<ManagedEntry>& entries, Lsn head,
                                         after ? std::to_string(*after) : "none"));
     }
     if (was && *after < *was) {
-      return violation(kId, fmt::format("{}: stored id went from {} down to {}", e.key, *was,
-                                        *after));
+      return violation(kId,
+                       fmt::format("{}: stored id went from {} down to {}", e.key, *was, *after));
     }
     if (response != *after) {
       return violation(kId, fmt::format("{}: response {} but {} stored after the batch", e.key,
                                         response, *after));
     }
     if (e.supplied && response < *e.supplied) {
-      return violation(kId, fmt::format("{}: response {} below the posted id {}", e.key,
-                                        response, *e.supplied));
+      return violation(
+          kId, fmt::format("{}: response {} below the posted id {}", e.key, response, *e.supplied));
     }
   }
 }
@@ -183,8 +183,7 @@ void register_service_invariants(sim::InvariantCatalog& catalog) {
                "mutants lower-id-replaces, accept-non-positive-ids", false});
 }
 
-void AckLedger::established(const std::string& key, int64_t id, Lsn received_at,
-                            sim::Micros when) {
+void AckLedger::established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when) {
   by_key_[key].emplace(id, Entry{received_at, when, false});
 }
 
@@ -231,7 +230,8 @@ void Service::schedule_compaction() {
 void Service::compact() {
   ++metrics_.compact_jobs;
   // compact-action.ts: deleteCheckpointRequestsBefore = now - retention (§2.1).
-  const int deleted = checkpoints_.delete_expired(loop_.now() - config_.checkpoint_request_retention);
+  const int deleted =
+      checkpoints_.delete_expired(loop_.now() - config_.checkpoint_request_retention);
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
   trace_.log("svc", "compact job: {} checkpoint-request records deleted", deleted);
 }
@@ -453,11 +453,9 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   streams_.push_back(stream);
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
-      ConnectionContext{loop_, trace_, storage_, checkpoints_, write_checkpoints_poked_,
-                        stream_stats_,
-                        [this](const std::string& key, int64_t id, Lsn lsn) {
-                          on_emission(key, id, lsn);
-                        }},
+      ConnectionContext{
+          loop_, trace_, storage_, checkpoints_, write_checkpoints_poked_, stream_stats_,
+          [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); }},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

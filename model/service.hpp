@@ -55,22 +55,22 @@ struct ServiceConfig {
   sim::Micros heartbeat = 60 * sim::kSeconds;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;
   sim::Micros checkpoint_request_retention = 60 * 60 * sim::kSeconds;  // §2.1 default 60 min
-  sim::Micros compact_interval = 0;                                  // 0 = no scheduled job
+  sim::Micros compact_interval = 0;                                    // 0 = no scheduled job
   sim::Micros batch_latency_max = 20 * sim::kMillis;
   std::vector<ServiceMutant> mutants;
 };
 
 struct ServiceMetrics {
-  uint64_t checkpoint_requests = 0;   // both managed routes, valid or not
-  uint64_t generated_requests = 0;    // GET /write-checkpoint2.json answered
-  uint64_t supplied_requests = 0;     // POST /sync/checkpoint-request answered
-  uint64_t rejected_requests = 0;     // 400 / custom-mode rejections
-  uint64_t failed_requests = 0;       // batch errors, restarts
-  uint64_t markers_written = 0;       // source markers (§1.4)
+  uint64_t checkpoint_requests = 0;  // both managed routes, valid or not
+  uint64_t generated_requests = 0;   // GET /write-checkpoint2.json answered
+  uint64_t supplied_requests = 0;    // POST /sync/checkpoint-request answered
+  uint64_t rejected_requests = 0;    // 400 / custom-mode rejections
+  uint64_t failed_requests = 0;      // batch errors, restarts
+  uint64_t markers_written = 0;      // source markers (§1.4)
   uint64_t uploads = 0;
   uint64_t streams_opened = 0;
   uint64_t compact_jobs = 0;
-  uint64_t requests_deleted = 0;      // retention cleanup + explicit deletion
+  uint64_t requests_deleted = 0;  // retention cleanup + explicit deletion
   uint64_t restarts = 0;
   uint64_t sync_config_changes = 0;
   std::vector<sim::Micros> ack_latencies;  // request received -> first line acking it

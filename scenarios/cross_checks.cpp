@@ -77,6 +77,18 @@ void CrossChecks::on_target_set(engine::Client& c, int64_t target) {
 }
 
 void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) {
+  if (verdicts_.enabled("checksums-agree")) {
+    verdicts_.checked("checksums-agree");
+    for (const auto& [bucket, held] : c.bucket_checksums()) {
+      const int32_t want = service_.replication().checksum_at(bucket, held.last_op);
+      if (want != held.checksum) {
+        return fail("checksums-agree", c,
+                    fmt::format("bucket {} at op {}: client holds checksum {}, the model "
+                                "recomputes {}",
+                                bucket, held.last_op, held.checksum, want));
+      }
+    }
+  }
   if (!verdicts_.enabled("read-your-writes") || !applied_id) return;
   auto& s = clients_[c.index()];
   bool any = false;
@@ -176,6 +188,38 @@ bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
          fmt::format("{} rows differ from the service after quiesce: {}\nwhat each part is "
                      "waiting for:\n{}",
                      diffs.size(), shown, pending));
+    return false;
+  }
+  return true;
+}
+
+void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
+  if (line.find("Checksums didn't match") == std::string::npos) return;
+  if (!verdicts_.enabled("checksums-agree")) return;
+  fail("checksums-agree", c, "the core rejected a checkpoint: " + line);
+}
+
+bool CrossChecks::judge_requests_complete(std::vector<engine::Client*> clients,
+                                          const std::string& pending) {
+  if (!verdicts_.enabled("requests-complete")) return true;
+  verdicts_.checked("requests-complete");
+  for (auto* c : clients) {
+    const auto target = c->kv_int("target_checkpoint_request_id");
+    const auto seen = c->kv_int("last_seen_checkpoint_request_id");
+    const auto requested = c->kv_int("last_requested_checkpoint_request_id");
+    const int64_t crud = c->crud_count();
+    std::string why;
+    if (crud > 0) {
+      why = fmt::format("{} ps_crud entries never uploaded", crud);
+    } else if (target && (!seen || *target > *seen)) {
+      why = fmt::format("target {} > last_seen {}", *target, seen ? std::to_string(*seen) : "none");
+    } else if (requested && (!seen || *requested > *seen)) {
+      why = fmt::format("request id {} never acknowledged (last_seen {})", *requested,
+                        seen ? std::to_string(*seen) : "none");
+    }
+    if (why.empty()) continue;
+    fail("requests-complete", *c,
+         fmt::format("after quiesce: {}\nwhat each part is waiting for:\n{}", why, pending));
     return false;
   }
   return true;

@@ -5,6 +5,10 @@
 //    client's own later local write.
 //  - converges: after heal-and-quiesce every client's visible rows equal the service's
 //    rows for its buckets.
+//  - requests-complete: after quiesce every allocated request id is acknowledged.
+//  - checksums-agree: after every applied checkpoint each bucket's checksum the client
+//    holds equals the model's own recomputation at the applied op id; a "Checksums didn't
+//    match" warning is a violation (no fault here corrupts data in flight).
 #pragma once
 
 #include <map>
@@ -27,9 +31,13 @@ class CrossChecks : public engine::ClientObserver {
   void on_target_set(engine::Client& c, int64_t target) override;
   void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
   void on_published(engine::Client& c) override;
+  void on_core_warning(engine::Client& c, const std::string& line) override;
 
   // Liveness, after quiesce.  Returns false (and records the violation) on divergence.
   bool judge_converges(std::vector<engine::Client*> clients, const std::string& pending);
+  // requests-complete: every client's allocated ids and target are acknowledged
+  // (target <= last_seen, last_requested <= last_seen) and ps_crud is empty.
+  bool judge_requests_complete(std::vector<engine::Client*> clients, const std::string& pending);
 
   [[nodiscard]] uint64_t acknowledged_writes() const { return acknowledged_writes_; }
 

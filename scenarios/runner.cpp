@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "engine/core_registry.hpp"
@@ -14,6 +15,7 @@ const sim::InvariantCatalog& invariant_catalog() {
   static const sim::InvariantCatalog catalog = [] {
     sim::InvariantCatalog c;
     engine::register_engine_invariants(c);
+    model::register_service_invariants(c);
     // Cross-layer invariants, checked in scenarios/cross_checks.cpp.
     c.add({"read-your-writes",
            "an uploaded and acknowledged write stays visible until superseded by a newer server "
@@ -24,13 +26,26 @@ const sim::InvariantCatalog& invariant_catalog() {
            "after heal-and-quiesce every client's rows equal the service's rows for its buckets",
            "scenarios/cross_checks.cpp judge_converges after quiesce", "mutant replication-stall",
            true});
+    c.add({"requests-complete",
+           "after heal-and-quiesce every client's ps_crud is empty and its target and last "
+           "allocated request id are <= last_seen",
+           "scenarios/cross_checks.cpp judge_requests_complete after quiesce",
+           "mutants no-complete-for-write-checkpoint-only, marker-before-mapping", true});
+    c.add({"checksums-agree",
+           "each bucket checksum a client holds equals the model's independent recomputation at "
+           "its last op; no unexplained 'Checksums didn't match'",
+           "scenarios/cross_checks.cpp on every applied checkpoint and core warning",
+           "test: a corrupted op checksum in storage", false});
     return c;
   }();
   return catalog;
 }
 
 std::vector<std::string> mutant_names() {
-  return {"ack-before-replication", "publish-while-blocked", "replication-stall"};
+  return {"accept-non-positive-ids", "ack-before-replication",
+          "cleanup-deletes-pending", "lower-id-replaces",
+          "marker-before-mapping",   "no-complete-for-write-checkpoint-only",
+          "publish-while-blocked",   "replication-stall"};
 }
 
 ValidationContext validation_context() {
@@ -67,7 +82,8 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
       if (loop.run_until(run_end)) {
         world.begin_quiesce();
         if (loop.run_until(run_end + quiesce_duration(scenario))) {
-          world.checks().judge_converges(world.clients(), world.pending());
+          world.checks().judge_converges(world.clients(), world.pending()) &&
+              world.checks().judge_requests_complete(world.clients(), world.pending());
         }
       }
       if (!loop.stopped()) loop.stop(sim::StopKind::Finished, "finished");
@@ -91,6 +107,29 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     r.metrics["uploads"] = m.uploads;
     r.metrics["streams_opened"] = m.streams_opened;
     r.metrics["checkpoint_lines"] = world.service().stream_stats().checkpoint_lines;
+    r.metrics["generated_requests"] = m.generated_requests;
+    r.metrics["supplied_requests"] = m.supplied_requests;
+    r.metrics["rejected_requests"] = m.rejected_requests;
+    r.metrics["failed_requests"] = m.failed_requests;
+    r.metrics["requests_deleted"] = m.requests_deleted;
+    r.metrics["compact_jobs"] = m.compact_jobs;
+    r.metrics["restarts"] = m.restarts;
+    r.metrics["batches"] = world.service().batcher().batches();
+    r.metrics["largest_batch"] = world.service().batcher().largest_batch();
+    r.metrics["duplicate_records"] = world.service().checkpoints().duplicates_created();
+    r.metrics["blocked_replication_commits"] = world.service().replication().blocked_commits();
+    r.metrics["empty_checkpoints"] = world.service().replication().empty_checkpoints();
+    r.metrics["write_checkpoint_only_diffs"] =
+        world.service().stream_stats().write_checkpoint_only_diffs;
+    {
+      auto lat = m.ack_latencies;
+      std::sort(lat.begin(), lat.end());
+      r.metrics["acks"] = lat.size();
+      if (!lat.empty()) {
+        r.metrics["ack_latency_p50_ms"] = static_cast<uint64_t>(lat[lat.size() / 2] / sim::kMillis);
+        r.metrics["ack_latency_max_ms"] = static_cast<uint64_t>(lat.back() / sim::kMillis);
+      }
+    }
     r.metrics["acknowledged_writes"] = world.checks().acknowledged_writes();
     for (auto* c : world.clients()) {
       r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;

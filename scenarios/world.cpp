@@ -34,13 +34,23 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
   cfg.replication_lag = ms(scenario.service.replication_lag_ms);
   cfg.heartbeat = ms(scenario.service.heartbeat_ms);
   cfg.token_lifetime = scenario.service.token_lifetime_s * sim::kSeconds;
-  if (has(scenario.mutants, "ack-before-replication")) {
-    cfg.mutants.push_back(model::ServiceMutant::AckBeforeReplication);
-  }
-  if (has(scenario.mutants, "replication-stall")) {
-    cfg.mutants.push_back(model::ServiceMutant::ReplicationStall);
+  cfg.flavour = scenario.service.flavour == "postgres" ? model::StorageFlavour::Postgres
+                                                       : model::StorageFlavour::Mongo;
+  const std::pair<const char*, model::ServiceMutant> service_mutants[] = {
+      {"ack-before-replication", model::ServiceMutant::AckBeforeReplication},
+      {"replication-stall", model::ServiceMutant::ReplicationStall},
+      {"marker-before-mapping", model::ServiceMutant::MarkerBeforeMapping},
+      {"no-complete-for-write-checkpoint-only",
+       model::ServiceMutant::NoCompleteForWriteCheckpointOnly},
+      {"accept-non-positive-ids", model::ServiceMutant::AcceptNonPositiveIds},
+      {"lower-id-replaces", model::ServiceMutant::LowerIdReplaces},
+      {"cleanup-deletes-pending", model::ServiceMutant::CleanupDeletesPending},
+  };
+  for (const auto& [name, m] : service_mutants) {
+    if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
   }
   service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
+  service_->set_verdicts(&verdicts_);
   checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
 
   const engine::CoreVersion* core = engine::find_core(scenario.clients.core);
