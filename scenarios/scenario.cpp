@@ -110,18 +110,15 @@ std::optional<int64_t> to_int(const json& v, const std::string& path, const Rang
   return std::nullopt;
 }
 
-// `not_yet` holds values that are known but not implemented, to say so instead of "unknown".
 std::optional<std::string> to_choice(const json& v, const std::string& path,
-                                     const std::vector<std::string>& allowed, Problems& p,
-                                     const std::vector<std::string>& not_yet = {}) {
+                                     const std::vector<std::string>& allowed, Problems& p) {
   if (!v.is_string()) {
     p.add(path, show(v) + " must be a string; allowed: " + join(allowed));
     return std::nullopt;
   }
   const auto s = v.get<std::string>();
   if (contains(allowed, s)) return s;
-  const char* verdict = contains(not_yet, s) ? " is not supported yet" : " is not allowed";
-  p.add(path, show(v) + verdict + "; allowed: " + join(allowed));
+  p.add(path, show(v) + " is not allowed; allowed: " + join(allowed));
   return std::nullopt;
 }
 
@@ -173,9 +170,18 @@ class Fields {
     }
   }
 
-  void choice(const std::string& key, const std::vector<std::string>& allowed, std::string& out,
-              const std::vector<std::string>& not_yet = {}) const {
-    if (const json* v = find(key)) set(to_choice(*v, path(key), allowed, p_, not_yet), out);
+  void choice(const std::string& key, const std::vector<std::string>& allowed,
+              std::string& out) const {
+    if (const json* v = find(key)) set(to_choice(*v, path(key), allowed, p_), out);
+  }
+  void required_choice(const std::string& key, const std::vector<std::string>& allowed,
+                       std::string& out) const {
+    if (find(key) == nullptr) missing(key, join(allowed));
+    choice(key, allowed, out);
+  }
+
+  void missing(const std::string& key, const std::string& allowed) const {
+    p_.add_line(path(key), "missing required field `" + path(key) + "`; allowed: " + allowed);
   }
 
  private:
@@ -202,25 +208,37 @@ std::optional<Fields> section(const Fields& top, const std::string& key) {
 
 ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
-                    "repost_delay_ms"});
+                    "repost_delay_ms", "stream_encoding"});
   ClientsSpec c;
   f.integer("count", {1, kMaxClients, ""}, c.count);
   f.choice("core", ctx.cores, c.core);
-  f.choice("checkpoint_mode", {"requests"}, c.checkpoint_mode, {"legacy"});
+  f.choice("checkpoint_mode", {"requests", "legacy"}, c.checkpoint_mode);
   f.integer("retry_delay_ms", {1, 600000, ""}, c.retry_delay_ms);
   f.integer("crud_upload_throttle_ms", {0, 600000, ""}, c.crud_upload_throttle_ms);
   f.integer("repost_delay_ms", {10000, 600000, "the SDK clamps it to at least 10 s"},
             c.repost_delay_ms);
+  f.choice("stream_encoding", {"json", "bson"}, c.stream_encoding);
   return c;
 }
 
 ServiceSpec parse_service(const Fields& f) {
-  f.reject_unknown({"flavour", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s"});
+  f.reject_unknown({"flavour", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s",
+                    "write_checkpoint_mode", "checkpoint_request_retention_minutes",
+                    "compact_interval_s", "batch_latency_max_ms", "todos_priority",
+                    "notes_priority"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.integer("replication_lag_ms", {0, 3600000, ""}, s.replication_lag_ms);
   f.integer("heartbeat_ms", {5000, 60000, "the service accepts 5..60 s"}, s.heartbeat_ms);
   f.integer("token_lifetime_s", {60, 31536000, ""}, s.token_lifetime_s);
+  f.choice("write_checkpoint_mode", {"managed", "custom"}, s.write_checkpoint_mode);
+  f.integer("checkpoint_request_retention_minutes", {1, 525600, ""},
+            s.checkpoint_request_retention_minutes);
+  f.integer("compact_interval_s", {0, 86400, "0 = no scheduled compact job"}, s.compact_interval_s);
+  f.integer("batch_latency_max_ms", {0, 60000, ""}, s.batch_latency_max_ms);
+  const Range priority{0, 3, "lower number = higher priority"};
+  f.integer("todos_priority", priority, s.todos_priority);
+  f.integer("notes_priority", priority, s.notes_priority);
   return s;
 }
 
@@ -597,12 +615,19 @@ json to_json(const Scenario& s) {
         {"checkpoint_mode", c.checkpoint_mode},
         {"retry_delay_ms", c.retry_delay_ms},
         {"crud_upload_throttle_ms", c.crud_upload_throttle_ms},
-        {"repost_delay_ms", c.repost_delay_ms}}},
+        {"repost_delay_ms", c.repost_delay_ms},
+        {"stream_encoding", c.stream_encoding}}},
       {"service",
        {{"flavour", sv.flavour},
         {"replication_lag_ms", sv.replication_lag_ms},
         {"heartbeat_ms", sv.heartbeat_ms},
-        {"token_lifetime_s", sv.token_lifetime_s}}},
+        {"token_lifetime_s", sv.token_lifetime_s},
+        {"write_checkpoint_mode", sv.write_checkpoint_mode},
+        {"checkpoint_request_retention_minutes", sv.checkpoint_request_retention_minutes},
+        {"compact_interval_s", sv.compact_interval_s},
+        {"batch_latency_max_ms", sv.batch_latency_max_ms},
+        {"todos_priority", sv.todos_priority},
+        {"notes_priority", sv.notes_priority}}},
       {"network",
        {{"latency_up_ms", s.network.latency_up_ms},
         {"latency_down_ms", s.network.latency_down_ms}}},

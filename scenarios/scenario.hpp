@@ -23,8 +23,9 @@ struct ClientsSpec {
   int count = 3;
   // Version of the sync core the clients run; must be one of ValidationContext::cores.
   std::string core = "0.5.3";
-  // How the client learns that its uploads are in a checkpoint.  Only "requests" for now;
-  // "legacy" is recognised but rejected as not supported yet.
+  // How the client learns that its uploads are in a checkpoint: "requests" (the client posts
+  // its own checkpoint_request_id to POST /sync/checkpoint-request, service.md §2) or "legacy"
+  // (the service generates the id via GET /write-checkpoint2.json, service.md §1.2).
   std::string checkpoint_mode = "requests";
   // Delay before reconnecting after the sync stream fails, in ms, 1..600000 (SDK retryDelayMs).
   int64_t retry_delay_ms = 5000;
@@ -33,6 +34,8 @@ struct ClientsSpec {
   // Delay before re-posting a checkpoint request that got no answer, in ms, 10000..600000
   // (the SDK clamps it to at least 10 s, so smaller values could not happen in reality).
   int64_t repost_delay_ms = 10000;
+  // Encoding of the sync stream's lines the client asks for: "json" or "bson".
+  std::string stream_encoding = "json";
 
   bool operator==(const ClientsSpec&) const = default;
 };
@@ -49,6 +52,24 @@ struct ServiceSpec {
   int64_t heartbeat_ms = 60000;
   // Lifetime of the client's auth token, in seconds, 60..31536000 (one minute .. one year).
   int64_t token_lifetime_s = 86400;
+  // WriteCheckpointMode: "managed" or "custom".  In custom mode both managed checkpoint routes
+  // (/write-checkpoint2.json and /sync/checkpoint-request) are rejected (service.md §1.2, §1.10).
+  std::string write_checkpoint_mode = "managed";
+  // api.parameters.checkpoint_request_retention_minutes, 1..525600 (one minute .. one year): a
+  // compact job deletes checkpoint-request records older than this (service.md §2.1).
+  int64_t checkpoint_request_retention_minutes = 60;
+  // Interval of the scheduled compact job, in seconds, 0..86400; 0 = no scheduled compact job
+  // ("compact" faults still run one).
+  int64_t compact_interval_s = 0;
+  // Each step of a write-checkpoint batch (head read, storage write, marker) takes a seeded
+  // uniform 0..this many ms, 0..60000, so concurrent batches can finish out of order
+  // (service.md §1.3).
+  int64_t batch_latency_max_ms = 20;
+  // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (service.md
+  // §3.3).
+  int todos_priority = 3;
+  // Priority of the per-user `notes` bucket, 0..3; lower number = higher priority.
+  int notes_priority = 3;
 
   bool operator==(const ServiceSpec&) const = default;
 };

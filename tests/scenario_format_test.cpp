@@ -105,10 +105,17 @@ TEST(ScenarioFormat, OnlyFormatGivesDefaults) {
   EXPECT_EQ(s.clients.retry_delay_ms, 5000);
   EXPECT_EQ(s.clients.crud_upload_throttle_ms, 1000);
   EXPECT_EQ(s.clients.repost_delay_ms, 10000);
+  EXPECT_EQ(s.clients.stream_encoding, "json");
   EXPECT_EQ(s.service.flavour, "mongo");
   EXPECT_EQ(s.service.replication_lag_ms, 200);
   EXPECT_EQ(s.service.heartbeat_ms, 60000);
   EXPECT_EQ(s.service.token_lifetime_s, 86400);
+  EXPECT_EQ(s.service.write_checkpoint_mode, "managed");
+  EXPECT_EQ(s.service.checkpoint_request_retention_minutes, 60);
+  EXPECT_EQ(s.service.compact_interval_s, 0);
+  EXPECT_EQ(s.service.batch_latency_max_ms, 20);
+  EXPECT_EQ(s.service.todos_priority, 3);
+  EXPECT_EQ(s.service.notes_priority, 3);
   EXPECT_EQ(s.network.latency_up_ms, 10);
   EXPECT_EQ(s.network.latency_down_ms, 10);
   EXPECT_EQ(s.workload.write_interval_min_ms, 500);
@@ -151,7 +158,7 @@ TEST(ScenarioFormat, UnknownNestedField) {
   const auto e = ErrorOf(WithFormat(R"("clients": {"cuont": 4})"));
   EXPECT_STREQ(e.what(),
                "t.json: unknown field `clients.cuont`; allowed: count, core, checkpoint_mode, "
-               "retry_delay_ms, crud_upload_throttle_ms, repost_delay_ms");
+               "retry_delay_ms, crud_upload_throttle_ms, repost_delay_ms, stream_encoding");
 }
 
 TEST(ScenarioFormat, WrongTypes) {
@@ -192,9 +199,15 @@ TEST(ScenarioFormat, IntervalMaxMustNotBeBelowMin) {
 TEST(ScenarioFormat, BadEnumStrings) {
   EXPECT_STREQ(ErrorOf(WithFormat(R"("service": {"flavour": "mysql"})")).what(),
                "t.json: service.flavour: \"mysql\" is not allowed; allowed: mongo, postgres");
-  EXPECT_STREQ(
-      ErrorOf(WithFormat(R"("clients": {"checkpoint_mode": "legacy"})")).what(),
-      "t.json: clients.checkpoint_mode: \"legacy\" is not supported yet; allowed: requests");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"checkpoint_mode": "v2"})")).what(),
+               "t.json: clients.checkpoint_mode: \"v2\" is not allowed; allowed: requests, legacy");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"stream_encoding": "msgpack"})")).what(),
+               "t.json: clients.stream_encoding: \"msgpack\" is not allowed; allowed: json, bson");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("service": {"write_checkpoint_mode": "Custom"})")).what(),
+               "t.json: service.write_checkpoint_mode: \"Custom\" is not allowed; allowed: "
+               "managed, custom");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"stream_encoding": 1})")).what(),
+               "t.json: clients.stream_encoding: 1 must be a string; allowed: json, bson");
   EXPECT_HAS(ErrorOf(WithFormat(R"("clients": {"core": "0.4.0"})")).what(),
              "clients.core: \"0.4.0\" is not allowed; allowed: 0.5.3");
   EXPECT_HAS(ErrorOf(WithFormat(R"("expect": "fail")")).what(),
