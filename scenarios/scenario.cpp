@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <set>
@@ -110,18 +111,15 @@ std::optional<int64_t> to_int(const json& v, const std::string& path, const Rang
   return std::nullopt;
 }
 
-// `not_yet` holds values that are known but not implemented, to say so instead of "unknown".
 std::optional<std::string> to_choice(const json& v, const std::string& path,
-                                     const std::vector<std::string>& allowed, Problems& p,
-                                     const std::vector<std::string>& not_yet = {}) {
+                                     const std::vector<std::string>& allowed, Problems& p) {
   if (!v.is_string()) {
     p.add(path, show(v) + " must be a string; allowed: " + join(allowed));
     return std::nullopt;
   }
   const auto s = v.get<std::string>();
   if (contains(allowed, s)) return s;
-  const char* verdict = contains(not_yet, s) ? " is not supported yet" : " is not allowed";
-  p.add(path, show(v) + verdict + "; allowed: " + join(allowed));
+  p.add(path, show(v) + " is not allowed; allowed: " + join(allowed));
   return std::nullopt;
 }
 
@@ -139,15 +137,20 @@ class Fields {
   [[nodiscard]] std::string path(const std::string& key) const { return child_path(path_, key); }
   [[nodiscard]] Problems& problems() const { return p_; }
 
-  // `qualifier` narrows the allowed list, e.g. "for kind lag".
-  void reject_unknown(const std::vector<std::string>& allowed,
-                      const std::string& qualifier = "") const {
+  // `qualifier` narrows the allowed list, e.g. "for kind lag".  `misplaced` says why a field
+  // that is known elsewhere is not allowed here, e.g. "is not used by kind lag (only by
+  // disconnect)"; it returns "" for a field that is simply unknown.
+  void reject_unknown(const std::vector<std::string>& allowed, const std::string& qualifier = "",
+                      const std::function<std::string(const std::string&)>& misplaced = {}) const {
     const std::string allowed_text =
         "; allowed" + (qualifier.empty() ? "" : " " + qualifier) + ": " + join(allowed);
     for (const auto& [key, value] : obj_.items()) {
-      if (!contains(allowed, key)) {
-        p_.add_line(path(key), "unknown field `" + path(key) + "`" + allowed_text);
-      }
+      if (contains(allowed, key)) continue;
+      const std::string why = misplaced ? misplaced(key) : "";
+      std::string line = why.empty() ? "unknown field `" : "field `";
+      line += path(key);
+      line += why.empty() ? "`" : "` " + why;
+      p_.add_line(path(key), line + allowed_text);
     }
   }
 
@@ -157,10 +160,14 @@ class Fields {
   }
   template <typename T>
   void required_integer(const std::string& key, const Range& r, T& out) const {
-    if (find(key) == nullptr) {
-      p_.add_line(path(key), "missing required field `" + path(key) + "`; allowed: " + r.text());
-    }
+    if (find(key) == nullptr) missing(key, r.text());
     integer(key, r, out);
+  }
+  // Absent or JSON null leaves `out` empty; `r.why` should say what null means.
+  void nullable_integer(const std::string& key, const Range& r, std::optional<int64_t>& out) const {
+    const json* v = find(key);
+    if (v == nullptr || v->is_null()) return;
+    out = to_int(*v, path(key), r, p_);
   }
 
   void string(const std::string& key, std::string& out) const {
@@ -173,9 +180,18 @@ class Fields {
     }
   }
 
-  void choice(const std::string& key, const std::vector<std::string>& allowed, std::string& out,
-              const std::vector<std::string>& not_yet = {}) const {
-    if (const json* v = find(key)) set(to_choice(*v, path(key), allowed, p_, not_yet), out);
+  void choice(const std::string& key, const std::vector<std::string>& allowed,
+              std::string& out) const {
+    if (const json* v = find(key)) set(to_choice(*v, path(key), allowed, p_), out);
+  }
+  void required_choice(const std::string& key, const std::vector<std::string>& allowed,
+                       std::string& out) const {
+    if (find(key) == nullptr) missing(key, join(allowed));
+    choice(key, allowed, out);
+  }
+
+  void missing(const std::string& key, const std::string& allowed) const {
+    p_.add_line(path(key), "missing required field `" + path(key) + "`; allowed: " + allowed);
   }
 
  private:
@@ -202,25 +218,37 @@ std::optional<Fields> section(const Fields& top, const std::string& key) {
 
 ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
-                    "repost_delay_ms"});
+                    "repost_delay_ms", "stream_encoding"});
   ClientsSpec c;
   f.integer("count", {1, kMaxClients, ""}, c.count);
   f.choice("core", ctx.cores, c.core);
-  f.choice("checkpoint_mode", {"requests"}, c.checkpoint_mode, {"legacy"});
+  f.choice("checkpoint_mode", {"requests", "legacy"}, c.checkpoint_mode);
   f.integer("retry_delay_ms", {1, 600000, ""}, c.retry_delay_ms);
   f.integer("crud_upload_throttle_ms", {0, 600000, ""}, c.crud_upload_throttle_ms);
   f.integer("repost_delay_ms", {10000, 600000, "the SDK clamps it to at least 10 s"},
             c.repost_delay_ms);
+  f.choice("stream_encoding", {"json", "bson"}, c.stream_encoding);
   return c;
 }
 
 ServiceSpec parse_service(const Fields& f) {
-  f.reject_unknown({"flavour", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s"});
+  f.reject_unknown({"flavour", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s",
+                    "write_checkpoint_mode", "checkpoint_request_retention_minutes",
+                    "compact_interval_s", "batch_latency_max_ms", "todos_priority",
+                    "notes_priority"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.integer("replication_lag_ms", {0, 3600000, ""}, s.replication_lag_ms);
   f.integer("heartbeat_ms", {5000, 60000, "the service accepts 5..60 s"}, s.heartbeat_ms);
   f.integer("token_lifetime_s", {60, 31536000, ""}, s.token_lifetime_s);
+  f.choice("write_checkpoint_mode", {"managed", "custom"}, s.write_checkpoint_mode);
+  f.integer("checkpoint_request_retention_minutes", {1, 525600, ""},
+            s.checkpoint_request_retention_minutes);
+  f.integer("compact_interval_s", {0, 86400, "0 = no scheduled compact job"}, s.compact_interval_s);
+  f.integer("batch_latency_max_ms", {0, 60000, ""}, s.batch_latency_max_ms);
+  const Range priority{0, 3, "lower number = higher priority"};
+  f.integer("todos_priority", priority, s.todos_priority);
+  f.integer("notes_priority", priority, s.notes_priority);
   return s;
 }
 
@@ -264,46 +292,174 @@ FaultLimits fault_limits(const Scenario& s, const Problems& p) {
   return lim;
 }
 
-std::vector<std::string> fault_kinds() { return {"lag", "disconnect"}; }
+// A field a fault kind can take (besides at_ms and kind): how to read it and how to write it.
+struct FaultFieldRule {
+  std::string key;
+  // Reads the field into the fault; `required` reports it when absent.
+  std::function<void(const Fields&, bool required, const FaultLimits&, Fault&)> read;
+  std::function<json(const Fault&)> write;
+};
+
+template <typename T>
+void read_int(const Fields& f, const std::string& key, bool required, const Range& r, T& out) {
+  if (required) {
+    f.required_integer(key, r, out);
+  } else {
+    f.integer(key, r, out);
+  }
+}
+
+void read_choice(const Fields& f, const std::string& key, bool required,
+                 const std::vector<std::string>& allowed, std::string& out) {
+  if (required) {
+    f.required_choice(key, allowed, out);
+  } else {
+    f.choice(key, allowed, out);
+  }
+}
+
+const std::vector<FaultFieldRule>& fault_field_rules() {
+  static const std::vector<FaultFieldRule> rules = {
+      {"lag_ms",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_int(f, "lag_ms", req, {0, 3600000000, ""}, x.lag_ms);
+       },
+       [](const Fault& x) { return json(x.lag_ms); }},
+      {"client",
+       [](const Fields& f, bool req, const FaultLimits& lim, Fault& x) {
+         read_int(f, "client", req, lim.client, x.client);
+       },
+       [](const Fault& x) { return json(x.client); }},
+      {"duration_ms",
+       [](const Fields& f, bool /*req*/, const FaultLimits&, Fault& x) {
+         f.nullable_integer("duration_ms", {1, 86400000, "or null: until the quiesce phase"},
+                            x.duration_ms);
+       },
+       [](const Fault& x) { return x.duration_ms ? json(*x.duration_ms) : json(nullptr); }},
+      {"fraction_pct",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_int(f, "fraction_pct", req, {1, 100, ""}, x.fraction_pct);
+       },
+       [](const Fault& x) { return json(x.fraction_pct); }},
+      {"lost",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "lost", req, {"request", "response"}, x.lost);
+       },
+       [](const Fault& x) { return json(x.lost); }},
+      {"route",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "route", req, {"checkpoint", "upload", "any"}, x.route);
+       },
+       [](const Fault& x) { return json(x.route); }},
+      {"count",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_int(f, "count", req, {1, 1000, ""}, x.count);
+       },
+       [](const Fault& x) { return json(x.count); }},
+      {"down_ms",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_int(f, "down_ms", req, {0, 600000, ""}, x.down_ms);
+       },
+       [](const Fault& x) { return json(x.down_ms); }},
+  };
+  return rules;
+}
+
+const FaultFieldRule& fault_field_rule(const std::string& key) {
+  for (const FaultFieldRule& rule : fault_field_rules()) {
+    if (rule.key == key) return rule;
+  }
+  throw std::logic_error("no rule for fault field " + key);
+}
+
+// What each kind takes besides at_ms and kind, in file order.
+struct FaultKindRule {
+  FaultKind kind;
+  std::vector<std::pair<std::string, bool>> fields;  // key, required
+};
+
+const std::vector<FaultKindRule>& fault_kind_rules() {
+  static const std::vector<FaultKindRule> rules = {
+      {FaultKind::Lag, {{"lag_ms", true}, {"duration_ms", false}}},
+      {FaultKind::Disconnect, {{"client", true}}},
+      {FaultKind::Stall, {{"duration_ms", false}}},
+      {FaultKind::Storm, {{"fraction_pct", false}}},
+      {FaultKind::RequestLost,
+       {{"client", true}, {"lost", true}, {"route", false}, {"count", false}}},
+      {FaultKind::DeleteRequest, {{"client", true}}},
+      {FaultKind::Compact, {}},
+      {FaultKind::ServiceRestart, {{"down_ms", false}}},
+      {FaultKind::SyncConfigChange, {}},
+  };
+  return rules;
+}
+
+const FaultKindRule& fault_kind_rule(FaultKind kind) {
+  for (const FaultKindRule& rule : fault_kind_rules()) {
+    if (rule.kind == kind) return rule;
+  }
+  throw std::logic_error("no rule for fault kind " + to_string(kind));
+}
+
+std::vector<std::string> fault_kinds() {
+  std::vector<std::string> names;
+  for (const FaultKindRule& rule : fault_kind_rules()) names.push_back(to_string(rule.kind));
+  return names;
+}
+
+// The kinds that take `key`, e.g. "disconnect, request_lost, delete_request".
+std::vector<std::string> kinds_taking(const std::string& key) {
+  std::vector<std::string> names;
+  for (const FaultKindRule& rule : fault_kind_rules()) {
+    for (const auto& [field, required] : rule.fields) {
+      if (field == key) names.push_back(to_string(rule.kind));
+    }
+  }
+  return names;
+}
 
 std::optional<FaultKind> parse_fault_kind(const Fields& f) {
-  const json* v = f.find("kind");
-  if (v == nullptr) {
-    f.problems().add_line(f.path("kind"), "missing required field `" + f.path("kind") +
-                                              "`; allowed: " + join(fault_kinds()));
+  if (f.find("kind") == nullptr) {
+    f.missing("kind", join(fault_kinds()));
     return std::nullopt;
   }
-  const auto kind = to_choice(*v, f.path("kind"), fault_kinds(), f.problems());
-  if (!kind) return std::nullopt;
-  return *kind == "lag" ? FaultKind::Lag : FaultKind::Disconnect;
+  std::string name;
+  f.choice("kind", fault_kinds(), name);
+  for (const FaultKindRule& rule : fault_kind_rules()) {
+    if (to_string(rule.kind) == name) return rule.kind;
+  }
+  return std::nullopt;
 }
 
 Fault parse_fault(const json& v, const std::string& path, const FaultLimits& lim, Problems& p) {
   Fault fault;
   if (!v.is_object()) {
-    p.add(path, show(v) + " must be an object with at_ms, kind and lag_ms or client");
+    p.add(path, show(v) + " must be an object with at_ms, kind and the kind's fields");
     return fault;
   }
   const Fields f(v, path, p);
-  const Range lag_range{0, 3600000000, ""};
   const std::optional<FaultKind> kind = parse_fault_kind(f);
   if (!kind) {
-    // Without a kind, check what can be checked.
-    f.reject_unknown({"at_ms", "kind", "lag_ms", "client"});
+    // Without a kind, check what can be checked: every field any kind takes, none required.
+    std::vector<std::string> allowed = {"at_ms", "kind"};
+    for (const FaultFieldRule& rule : fault_field_rules()) allowed.push_back(rule.key);
+    f.reject_unknown(allowed);
     f.required_integer("at_ms", lim.at_ms, fault.at_ms);
-    f.integer("lag_ms", lag_range, fault.lag_ms);
-    f.integer("client", lim.client, fault.client);
+    for (const FaultFieldRule& rule : fault_field_rules()) rule.read(f, false, lim, fault);
     return fault;
   }
   fault.kind = *kind;
-  if (fault.kind == FaultKind::Lag) {
-    f.reject_unknown({"at_ms", "kind", "lag_ms"}, "for kind lag");
-    f.required_integer("at_ms", lim.at_ms, fault.at_ms);
-    f.required_integer("lag_ms", lag_range, fault.lag_ms);
-  } else {
-    f.reject_unknown({"at_ms", "kind", "client"}, "for kind disconnect");
-    f.required_integer("at_ms", lim.at_ms, fault.at_ms);
-    f.required_integer("client", lim.client, fault.client);
+  const FaultKindRule& rule = fault_kind_rule(*kind);
+  const std::string name = to_string(*kind);
+  std::vector<std::string> allowed = {"at_ms", "kind"};
+  for (const auto& [key, required] : rule.fields) allowed.push_back(key);
+  f.reject_unknown(allowed, "for kind " + name, [&name](const std::string& key) -> std::string {
+    const std::vector<std::string> others = kinds_taking(key);
+    return others.empty() ? "" : "is not used by kind " + name + " (only by " + join(others) + ")";
+  });
+  f.required_integer("at_ms", lim.at_ms, fault.at_ms);
+  for (const auto& [key, required] : rule.fields) {
+    fault_field_rule(key).read(f, required, lim, fault);
   }
   return fault;
 }
@@ -415,11 +571,8 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   if (auto f = section(top, "network")) s.network = parse_network(*f);
   if (auto f = section(top, "workload")) s.workload = parse_workload(*f);
   top.integer("duration_s", {1, kMaxDurationS, ""}, s.duration_s);
-  if (const json* q = top.find("quiesce_s"); q != nullptr && !q->is_null()) {
-    int64_t quiesce = 0;
-    top.integer("quiesce_s", {0, kMaxDurationS, "or null: derived by the runner"}, quiesce);
-    s.quiesce_s = quiesce;
-  }
+  top.nullable_integer("quiesce_s", {0, kMaxDurationS, "or null: derived by the runner"},
+                       s.quiesce_s);
   s.faults = parse_faults(top, fault_limits(s, p));
   s.invariants = parse_id_list(top, "invariants", ctx.invariants, "invariant");
   s.mutants = parse_id_list(top, "mutants", ctx.mutants, "mutant");
@@ -555,6 +708,20 @@ std::string to_string(FaultKind kind) {
       return "lag";
     case FaultKind::Disconnect:
       return "disconnect";
+    case FaultKind::Stall:
+      return "stall";
+    case FaultKind::Storm:
+      return "storm";
+    case FaultKind::RequestLost:
+      return "request_lost";
+    case FaultKind::DeleteRequest:
+      return "delete_request";
+    case FaultKind::Compact:
+      return "compact";
+    case FaultKind::ServiceRestart:
+      return "service_restart";
+    case FaultKind::SyncConfigChange:
+      return "sync_config_change";
   }
   return "unknown";  // unreachable for valid enum values
 }
@@ -577,10 +744,8 @@ json to_json(const Scenario& s) {
   json faults = json::array();
   for (const Fault& f : s.faults) {
     json jf = {{"at_ms", f.at_ms}, {"kind", to_string(f.kind)}};
-    if (f.kind == FaultKind::Lag) {
-      jf["lag_ms"] = f.lag_ms;
-    } else {
-      jf["client"] = f.client;
+    for (const auto& [key, required] : fault_kind_rule(f.kind).fields) {
+      jf[key] = fault_field_rule(key).write(f);
     }
     faults.push_back(std::move(jf));
   }
@@ -597,12 +762,19 @@ json to_json(const Scenario& s) {
         {"checkpoint_mode", c.checkpoint_mode},
         {"retry_delay_ms", c.retry_delay_ms},
         {"crud_upload_throttle_ms", c.crud_upload_throttle_ms},
-        {"repost_delay_ms", c.repost_delay_ms}}},
+        {"repost_delay_ms", c.repost_delay_ms},
+        {"stream_encoding", c.stream_encoding}}},
       {"service",
        {{"flavour", sv.flavour},
         {"replication_lag_ms", sv.replication_lag_ms},
         {"heartbeat_ms", sv.heartbeat_ms},
-        {"token_lifetime_s", sv.token_lifetime_s}}},
+        {"token_lifetime_s", sv.token_lifetime_s},
+        {"write_checkpoint_mode", sv.write_checkpoint_mode},
+        {"checkpoint_request_retention_minutes", sv.checkpoint_request_retention_minutes},
+        {"compact_interval_s", sv.compact_interval_s},
+        {"batch_latency_max_ms", sv.batch_latency_max_ms},
+        {"todos_priority", sv.todos_priority},
+        {"notes_priority", sv.notes_priority}}},
       {"network",
        {{"latency_up_ms", s.network.latency_up_ms},
         {"latency_down_ms", s.network.latency_down_ms}}},

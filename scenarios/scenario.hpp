@@ -23,8 +23,9 @@ struct ClientsSpec {
   int count = 3;
   // Version of the sync core the clients run; must be one of ValidationContext::cores.
   std::string core = "0.5.3";
-  // How the client learns that its uploads are in a checkpoint.  Only "requests" for now;
-  // "legacy" is recognised but rejected as not supported yet.
+  // How the client learns that its uploads are in a checkpoint: "requests" (the client posts
+  // its own checkpoint_request_id to POST /sync/checkpoint-request, service.md §2) or "legacy"
+  // (the service generates the id via GET /write-checkpoint2.json, service.md §1.2).
   std::string checkpoint_mode = "requests";
   // Delay before reconnecting after the sync stream fails, in ms, 1..600000 (SDK retryDelayMs).
   int64_t retry_delay_ms = 5000;
@@ -33,6 +34,8 @@ struct ClientsSpec {
   // Delay before re-posting a checkpoint request that got no answer, in ms, 10000..600000
   // (the SDK clamps it to at least 10 s, so smaller values could not happen in reality).
   int64_t repost_delay_ms = 10000;
+  // Encoding of the sync stream's lines the client asks for: "json" or "bson".
+  std::string stream_encoding = "json";
 
   bool operator==(const ClientsSpec&) const = default;
 };
@@ -49,6 +52,24 @@ struct ServiceSpec {
   int64_t heartbeat_ms = 60000;
   // Lifetime of the client's auth token, in seconds, 60..31536000 (one minute .. one year).
   int64_t token_lifetime_s = 86400;
+  // WriteCheckpointMode: "managed" or "custom".  In custom mode both managed checkpoint routes
+  // (/write-checkpoint2.json and /sync/checkpoint-request) are rejected (service.md §1.2, §1.10).
+  std::string write_checkpoint_mode = "managed";
+  // api.parameters.checkpoint_request_retention_minutes, 1..525600 (one minute .. one year): a
+  // compact job deletes checkpoint-request records older than this (service.md §2.1).
+  int64_t checkpoint_request_retention_minutes = 60;
+  // Interval of the scheduled compact job, in seconds, 0..86400; 0 = no scheduled compact job
+  // ("compact" faults still run one).
+  int64_t compact_interval_s = 0;
+  // Each step of a write-checkpoint batch (head read, storage write, marker) takes a seeded
+  // uniform 0..this many ms, 0..60000, so concurrent batches can finish out of order
+  // (service.md §1.3).
+  int64_t batch_latency_max_ms = 20;
+  // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (service.md
+  // §3.3).
+  int todos_priority = 3;
+  // Priority of the per-user `notes` bucket, 0..3; lower number = higher priority.
+  int notes_priority = 3;
 
   bool operator==(const ServiceSpec&) const = default;
 };
@@ -79,22 +100,53 @@ struct WorkloadSpec {
   bool operator==(const WorkloadSpec&) const = default;
 };
 
+// The fields each kind takes besides at_ms and kind; any other field is rejected for that kind.
 enum class FaultKind {
-  Lag,         // JSON "lag": set the replication lag from at_ms on
-  Disconnect,  // JSON "disconnect": cut one client's sync stream at at_ms
+  Lag,               // "lag": lag_ms (required), duration_ms: set the replication lag
+  Disconnect,        // "disconnect": client (required): cut that client's sync stream
+  Stall,             // "stall": duration_ms: replication stops
+  Storm,             // "storm": fraction_pct: reconnect storm, many sync streams cut at once
+  RequestLost,       // "request_lost": client, lost (required), route, count: HTTP loss
+  DeleteRequest,     // "delete_request": client (required): delete its checkpoint-request record
+  Compact,           // "compact": run a compact job now
+  ServiceRestart,    // "service_restart": down_ms: restart the service
+  SyncConfigChange,  // "sync_config_change": all streams end, buckets re-created
 };
 
-// One injected fault.  Faults happen during the run phase.
+// One injected fault.  Faults happen during the run phase.  A member the fault's kind does not
+// take keeps its default (the loader rejects the field, and to_json does not write it).
 struct Fault {
   // When the fault happens, in ms since the start of the run, 0..duration_s*1000.  Required.
   int64_t at_ms = 0;
-  // What happens ("lag" | "disconnect").  Required.
+  // What happens: "lag" | "disconnect" | "stall" | "storm" | "request_lost" | "delete_request"
+  // | "compact" | "service_restart" | "sync_config_change".  Required.
   FaultKind kind = FaultKind::Lag;
-  // Lag faults only (required there): replication lag from at_ms on, in ms, 0..3600000000.
+  // lag (required there): replication lag from at_ms on, in ms, 0..3600000000.
   int64_t lag_ms = 0;
-  // Disconnect faults only (required there): 1-based client number, 1..clients.count, whose
-  // sync stream is cut.
+  // disconnect, request_lost, delete_request (required there): 1-based client number,
+  // 1..clients.count.  disconnect: that client's sync stream is cut.  request_lost: whose
+  // requests are lost.  delete_request: that client's checkpoint-request record is deleted
+  // from service storage.
   int client = 0;
+  // lag, stall (optional there): how long the fault lasts, in ms, 1..86400000.  lag: afterwards
+  // the lag returns to service.replication_lag_ms (a spike).  stall: afterwards replication
+  // resumes.  Absent (or JSON null) = until the quiesce phase heals it.
+  std::optional<int64_t> duration_ms = std::nullopt;
+  // storm (optional there): share of the clients whose sync streams are cut at once, in
+  // percent, 1..100 (which ones is chosen by the run's seed).
+  int fraction_pct = 100;
+  // request_lost (required there): "request" (dropped before the service sees it) or
+  // "response" (the service processed it, the reply is lost).
+  std::string lost = "";
+  // request_lost (optional there): which of the client's requests are lost: "checkpoint" (the
+  // checkpoint routes) | "upload" (CRUD uploads to the backend) | "any".
+  std::string route = "checkpoint";
+  // request_lost (optional there): how many of the client's next matching requests are lost,
+  // 1..1000.
+  int count = 1;
+  // service_restart (optional there): how long the service is unavailable, in ms, 0..600000;
+  // storage is kept, in-memory state (connections, batches) is lost.
+  int64_t down_ms = 1000;
 
   bool operator==(const Fault&) const = default;
 };
@@ -173,11 +225,13 @@ Scenario parse_scenario_text(const std::string& text, const ValidationContext& c
 // defaults to the file stem.  An unreadable file gives "cannot read <path>: <reason>".
 Scenario load_scenario_file(const std::string& path, const ValidationContext& ctx);
 
-// The full form, every field explicit (quiesce_s is null when absent), so that
+// The full form, every field explicit (quiesce_s and a fault's duration_ms are null when
+// absent; a fault has exactly the fields its kind takes), so that
 // parse_scenario(to_json(s), ...) == s for every valid s.
 nlohmann::json to_json(const Scenario& s);
 
-// "lag" | "disconnect", as in the file format.
+// The kind's name in the file format: "lag", "disconnect", "stall", "storm", "request_lost",
+// "delete_request", "compact", "service_restart", "sync_config_change".
 std::string to_string(FaultKind kind);
 
 }  // namespace syncsim::scenarios
