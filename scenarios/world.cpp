@@ -29,13 +29,21 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
       root_(seed),
       sqlite_rng_(root_.split("sqlite")),
       vfs_(loop_.clock(), sqlite_rng_, files_),
-      verdicts_(enabled_invariants(scenario)) {
+      verdicts_(enabled_invariants(scenario)),
+      fault_rng_(root_.split("faults")) {
   model::ServiceConfig cfg;
   cfg.replication_lag = ms(scenario.service.replication_lag_ms);
   cfg.heartbeat = ms(scenario.service.heartbeat_ms);
   cfg.token_lifetime = scenario.service.token_lifetime_s * sim::kSeconds;
   cfg.flavour = scenario.service.flavour == "postgres" ? model::StorageFlavour::Postgres
                                                        : model::StorageFlavour::Mongo;
+  cfg.write_checkpoint_mode = scenario.service.write_checkpoint_mode == "custom"
+                                  ? model::WriteCheckpointMode::Custom
+                                  : model::WriteCheckpointMode::Managed;
+  cfg.checkpoint_request_retention =
+      scenario.service.checkpoint_request_retention_minutes * 60 * sim::kSeconds;
+  cfg.compact_interval = scenario.service.compact_interval_s * sim::kSeconds;
+  cfg.batch_latency_max = ms(scenario.service.batch_latency_max_ms);
   const std::pair<const char*, model::ServiceMutant> service_mutants[] = {
       {"ack-before-replication", model::ServiceMutant::AckBeforeReplication},
       {"replication-stall", model::ServiceMutant::ReplicationStall},
@@ -56,7 +64,9 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
   const engine::CoreVersion* core = engine::find_core(scenario.clients.core);
   if (!core) throw std::invalid_argument("unknown core version " + scenario.clients.core);
   for (int i = 1; i <= scenario.clients.count; ++i) {
-    links_.push_back(std::make_unique<sim::Link>(loop_, *service_,
+    servers_.push_back(
+        std::make_unique<FaultyServer>(*service_, trace_, fmt::format("client {}", i)));
+    links_.push_back(std::make_unique<sim::Link>(loop_, *servers_.back(),
                                                  ms(scenario.network.latency_up_ms),
                                                  ms(scenario.network.latency_down_ms)));
     engine::ClientOptions o;
@@ -64,6 +74,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
     o.user = fmt::format("u{}", i);
     o.client_id =
         fmt::format("client-{}-{:08x}", i, root_.split(fmt::format("cid{}", i)).next() >> 32);
+    keys_.push_back(o.user + "/" + o.client_id);
     o.retry_delay = ms(scenario.clients.retry_delay_ms);
     o.crud_upload_throttle = ms(scenario.clients.crud_upload_throttle_ms);
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
@@ -120,14 +131,70 @@ void World::start() {
 void World::schedule_fault(const Fault& f) {
   // Faults are fault sites beside what they break: each is a named event in the trace.
   loop_.at(sim::kEpoch + ms(f.at_ms), [this, f] {
+    auto& repl = service_->replication();
+    const auto client = static_cast<std::size_t>(f.client - 1);
     switch (f.kind) {
       case FaultKind::Lag:
-        trace_.log("fault", "lag {}ms", f.lag_ms);
-        service_->replication().set_lag(ms(f.lag_ms));
+        trace_.log("fault", "lag {}ms{}", f.lag_ms,
+                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "");
+        repl.set_lag(ms(f.lag_ms));
+        if (f.duration_ms) {
+          loop_.after(ms(*f.duration_ms), [this] {
+            trace_.log("fault", "lag spike over");
+            service_->replication().set_lag(ms(scenario_.service.replication_lag_ms));
+          });
+        }
+        break;
+      case FaultKind::Stall:
+        trace_.log("fault", "replication stall{}",
+                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "");
+        repl.stall();
+        if (f.duration_ms) {
+          loop_.after(ms(*f.duration_ms), [this] { service_->replication().resume(); });
+        }
         break;
       case FaultKind::Disconnect:
         trace_.log("fault", "disconnect client {}", f.client);
-        links_.at(static_cast<std::size_t>(f.client - 1))->cut_streams();
+        links_.at(client)->cut_streams();
+        break;
+      case FaultKind::Storm: {
+        // A seeded choice of ceil(n * pct / 100) clients, cut in the same instant.
+        std::vector<std::size_t> order(links_.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        for (std::size_t i = order.size(); i > 1; --i) {
+          std::swap(order[i - 1], order[fault_rng_.uniform(i)]);
+        }
+        const std::size_t n = (order.size() * static_cast<std::size_t>(f.fraction_pct) + 99) / 100;
+        order.resize(n);
+        std::sort(order.begin(), order.end());
+        std::string who;
+        for (auto i : order) {
+          links_[i]->cut_streams();
+          who += fmt::format("{}{}", who.empty() ? "" : ",", i + 1);
+        }
+        trace_.log("fault", "reconnect storm: clients {}", who);
+        break;
+      }
+      case FaultKind::RequestLost:
+        trace_.log("fault", "client {}: next {} {} request(s) lose their {}", f.client, f.count,
+                   f.route, f.lost);
+        servers_.at(client)->arm(FaultyServer::Loss{f.lost == "response", f.route, f.count});
+        break;
+      case FaultKind::DeleteRequest:
+        trace_.log("fault", "delete the checkpoint-request record of client {}", f.client);
+        service_->delete_request(keys_.at(client));
+        break;
+      case FaultKind::Compact:
+        trace_.log("fault", "compact job");
+        service_->compact();
+        break;
+      case FaultKind::ServiceRestart:
+        trace_.log("fault", "service restart, down {}ms", f.down_ms);
+        service_->restart(ms(f.down_ms));
+        break;
+      case FaultKind::SyncConfigChange:
+        trace_.log("fault", "sync config change");
+        service_->change_sync_config();
         break;
     }
   });
@@ -137,6 +204,10 @@ void World::begin_quiesce() {
   trace_.log("world", "quiesce: faults stop, lag back to {}ms",
              scenario_.service.replication_lag_ms);
   service_->replication().set_lag(ms(scenario_.service.replication_lag_ms));
+  if (!service_->has_mutant(model::ServiceMutant::ReplicationStall)) {
+    service_->replication().resume();
+  }
+  for (auto& s : servers_) s->heal();
 }
 
 std::string World::pending() { return loop_.pending(); }

@@ -9,6 +9,7 @@
 #include "engine/sdk_shim.hpp"
 #include "model/service.hpp"
 #include "scenarios/cross_checks.hpp"
+#include "scenarios/faulty_server.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
@@ -48,7 +49,10 @@ class World {
   sim::Verdicts verdicts_;
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
+  std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
+  std::vector<std::string> keys_;  // each client's "<user>/<client_id>"
+  sim::Prng fault_rng_;
   std::vector<std::unique_ptr<engine::Client>> clients_;
 };
 
