@@ -1,17 +1,35 @@
-// The core version matrix (issue 4).  So far: the sha256 used for --core-path builds.
+// The core version matrix (issue 4): every registered core binary is loaded into
+// engine::Database (real SQLite + sim VFS) and must report the registered version,
+// migrate to the registered level and have checkpoint-request ops exactly when the
+// registry says so.  Also the sha256 used for --core-path builds.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "engine/core_registry.hpp"
+#include "engine/database.hpp"
 #include "engine/sha256.hpp"
+#include "sim/vfs.hpp"
 
 namespace syncsim::engine {
 namespace {
+
+// One simulation's worth of VFS state, as the world builds it (binding last).
+struct SimEnv {
+  explicit SimEnv(uint64_t seed) : root(seed), sqlite_rng(root.split("sqlite")) {}
+  sim::VirtualClock clock;
+  sim::Prng root;
+  sim::Prng sqlite_rng;
+  sim::FileStore files;
+  sim::VfsBinding binding{clock, sqlite_rng, files};
+};
 
 // ---- sha256 ---------------------------------------------------------------------
 
@@ -59,6 +77,120 @@ TEST(Sha256, FileHashAndErrors) {
   EXPECT_THROW(sha256_file_hex(path), std::runtime_error);
   EXPECT_THROW(sha256_file_hex(testing::TempDir()), std::runtime_error);  // a directory
 }
+
+// ---- the registry ---------------------------------------------------------------
+
+// The pins of DESIGN.md §4, typed in again here so a wrong pin in cmake/Deps.cmake (where
+// the registry's sha256 comes from) fails a test.
+const std::map<std::string, std::string>& design_pins() {
+  static const std::map<std::string, std::string> pins = {
+      {"0.5.3", "a6de0c79151ad6243ca18633f0df10bed32b692095fdf0f01ebdac6eb01d2edf"},
+      {"0.5.2", "e3288d3e1e2bfc5ccee4fb66d5afb9c691e7da7010b3a561892857a922659819"},
+      {"0.4.12", "c15d5a069200c823c95435bbad38a9dc12743deca42b30b0c40557b2bc32ac5d"},
+      {"0.4.11", "f07c22893888162bc6d193a0771859f7b44a78f41d6763905f8fe2007b3f5429"},
+      {"0.4.6", "e9d78620d69d3cf7d57353891fe0bf85b79d326b42c4669b9500b9e610388f76"},
+  };
+  return pins;
+}
+
+TEST(CoreRegistry, HoldsExactlyTheDesignPinsInOrder) {
+  EXPECT_EQ(core_names(),
+            (std::vector<std::string>{"0.5.3", "0.5.2", "0.4.12", "0.4.11", "0.4.6"}));
+  for (const auto& [name, sha] : design_pins()) {
+    const CoreVersion* v = find_core(name);
+    ASSERT_NE(v, nullptr) << name;
+    EXPECT_EQ(v->name, name);
+    EXPECT_EQ(v->sha256, sha) << name;
+    EXPECT_TRUE(v->verified) << name;
+    EXPECT_EQ(v->package.rfind("@powersync/node@", 0), 0u) << v->package;
+  }
+  EXPECT_EQ(find_core("0.4.1"), nullptr);
+  EXPECT_EQ(find_core("0.5"), nullptr);
+  EXPECT_EQ(find_core(""), nullptr);
+}
+
+// The SDK 1.3.0 behaviour only accepts cores >=0.5.2 <0.6.0 (sdk.md §1.1).
+TEST(CoreRegistry, SdkBehaviourFollowsTheCoreGeneration) {
+  for (const auto& v : core_versions()) {
+    EXPECT_EQ(v.sdk, v.supports_requests ? kSdkJs130 : kSdkJsLegacy) << v.name;
+    EXPECT_EQ(v.supports_requests, v.name.rfind("0.5.", 0) == 0) << v.name;
+  }
+}
+
+class CoreMatrix : public testing::TestWithParam<std::string> {
+ protected:
+  const CoreVersion& core() const { return *find_core(GetParam()); }
+};
+
+// The pinned file is the one DESIGN.md names: hashed here with engine/sha256, not cmake.
+TEST_P(CoreMatrix, PinnedFileHasTheDesignHash) {
+  EXPECT_EQ(sha256_file_hex(core().path), design_pins().at(core().name));
+}
+
+TEST_P(CoreMatrix, ReportsTheRegisteredVersion) {
+  SimEnv sim(1);
+  Database db("matrix.db", core());
+  const auto version = db.query_text("SELECT powersync_rs_version()");
+  ASSERT_TRUE(version);
+  // "0.4.1" must not match "0.4.12/…": the version ends at the slash.
+  EXPECT_EQ(version->rfind(core().name + "/", 0), 0u) << *version;
+}
+
+// powersync_init() migrates a fresh database to the binary's LATEST_VERSION, one
+// ps_migration row per level (core.md §1.2).
+TEST_P(CoreMatrix, InitMigratesToTheRegisteredLevel) {
+  SimEnv sim(2);
+  Database db("matrix.db", core());
+  db.begin();  // 0.5.x refuses powersync_init() outside a transaction
+  db.query_text("SELECT powersync_init()");
+  db.commit();
+  EXPECT_EQ(db.query_int("SELECT max(id) FROM ps_migration"), core().migration_level);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM ps_migration"), core().migration_level);
+  // Schema ≤ v13 keeps the write gate in ps_buckets.target_op ($local); v14 drops it.
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM pragma_table_info('ps_buckets') "
+                         "WHERE name = 'target_op'"),
+            core().migration_level >= 14 ? 0 : 1);
+}
+
+// The checkpoint-request control ops exist exactly in 0.5.x; 0.4.x answers them with
+// "invalid argument: Unknown operation" (core.md §2.2).
+TEST_P(CoreMatrix, CheckpointRequestOpsExistExactlyWhenRegistered) {
+  SimEnv sim(3);
+  Database db("matrix.db", core());
+  db.begin();
+  db.query_text("SELECT powersync_init()");
+  if (core().supports_requests) {
+    EXPECT_EQ(db.control("current_checkpoint_request_id", std::nullopt), std::nullopt);
+    EXPECT_EQ(db.control("target_checkpoint_request_id", "5"), std::nullopt);  // previous
+    EXPECT_EQ(db.control("target_checkpoint_request_id", std::nullopt), "5");
+    EXPECT_EQ(db.query_int("SELECT CAST(value AS INTEGER) FROM ps_kv "
+                           "WHERE key = 'target_checkpoint_request_id'"),
+              5);
+  } else {
+    for (const char* op : {"current_checkpoint_request_id", "next_checkpoint_request_id",
+                           "seed_checkpoint_request_id", "target_checkpoint_request_id"}) {
+      try {
+        db.control(op, std::nullopt);
+        ADD_FAILURE() << op << " accepted by core " << core().name;
+      } catch (const SqlError& e) {
+        EXPECT_NE(std::string(e.what()).find("Unknown operation"), std::string::npos)
+            << op << ": " << e.what();
+      }
+    }
+  }
+  // Ops every version has still work after the probes.
+  EXPECT_EQ(db.control("stop", std::nullopt), "[]");
+  db.commit();
+}
+
+INSTANTIATE_TEST_SUITE_P(Registered, CoreMatrix, testing::ValuesIn(core_names()),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           std::string n = "v" + info.param;
+                           for (char& ch : n) {
+                             if (ch == '.') ch = '_';
+                           }
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace syncsim::engine
