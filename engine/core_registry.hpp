@@ -1,6 +1,7 @@
 // Core extension binaries, one line each (DESIGN.md §4): name -> pinned file, migration
 // level, supported checkpoint modes, SDK behaviour.  Adding a released version is one
-// syncsim_core() pin in cmake/Deps.cmake plus one line in core_registry.cpp.
+// syncsim_core() pin in cmake/Deps.cmake plus one line in core_registry.cpp.  An
+// unreleased build at a user path (--core-path) is described by core_from_path().
 #pragma once
 
 #include <string>
@@ -33,5 +34,18 @@ struct CoreVersion {
 const std::vector<CoreVersion>& core_versions();
 const CoreVersion* find_core(const std::string& name);
 std::vector<std::string> core_names();
+
+// Describes the core extension at `path` (an unreleased build, --core-path): marked
+// unverified, sha256 computed from the file, name = its powersync_rs_version() (e.g.
+// "0.5.4/0123abcd"), migration level measured by running powersync_init() on an
+// in-memory database, supports_requests and sdk inferred from the version (>= 0.5.0;
+// if the version does not parse, from migration level >= 14).  Loads the file through
+// the real "unix" VFS without drawing from SQLite's PRNG, so it works with or without a
+// simulation bound to the sim VFS and leaves a bound simulation's random stream alone.
+// Throws std::runtime_error if the file cannot be read or loaded as a core.
+CoreVersion core_from_path(const std::string& path);
+
+// Sets supports_requests and sdk from name and migration_level, as core_from_path does.
+void infer_capabilities(CoreVersion& core);
 
 }  // namespace syncsim::engine

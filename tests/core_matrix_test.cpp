@@ -1,8 +1,9 @@
 // The core version matrix (issue 4): every registered core binary is loaded into
 // engine::Database (real SQLite + sim VFS) and must report the registered version,
 // migrate to the registered level and have checkpoint-request ops exactly when the
-// registry says so.  Also the sha256 used for --core-path builds.
+// registry says so.  Also the sha256 used for --core-path builds, and core_from_path().
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -183,6 +184,21 @@ TEST_P(CoreMatrix, CheckpointRequestOpsExistExactlyWhenRegistered) {
   db.commit();
 }
 
+// ---- --core-path builds ---------------------------------------------------------
+
+// Treating each pinned binary as an unknown build must rediscover the registry line.
+TEST_P(CoreMatrix, CoreFromPathRediscoversTheRegistryLine) {
+  const CoreVersion c = core_from_path(core().path);
+  EXPECT_FALSE(c.verified);
+  EXPECT_EQ(c.path, core().path);
+  EXPECT_EQ(c.sha256, core().sha256);
+  EXPECT_EQ(c.name.rfind(core().name + "/", 0), 0u) << c.name;
+  EXPECT_EQ(c.migration_level, core().migration_level);
+  EXPECT_EQ(c.supports_requests, core().supports_requests);
+  EXPECT_EQ(c.sdk, core().sdk);
+  EXPECT_TRUE(c.package.empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Registered, CoreMatrix, testing::ValuesIn(core_names()),
                          [](const testing::TestParamInfo<std::string>& info) {
                            std::string n = "v" + info.param;
@@ -191,6 +207,75 @@ INSTANTIATE_TEST_SUITE_P(Registered, CoreMatrix, testing::ValuesIn(core_names())
                            }
                            return n;
                          });
+
+// Works while a simulation is bound too, leaves its random stream alone, and the result
+// drives a Database.
+TEST(CoreFromPath, WorksInsideASimulationAndLoadsIntoADatabase) {
+  const CoreVersion& pinned = *find_core("0.5.3");
+  auto draw = [] {
+    uint64_t x = 0;
+    sqlite3_randomness(sizeof x, &x);
+    return x;
+  };
+  uint64_t expected = 0;
+  {
+    SimEnv sim(4);
+    expected = draw();
+  }
+  SimEnv sim(4);
+  const CoreVersion c = core_from_path(pinned.path);
+  EXPECT_EQ(draw(), expected) << "core_from_path drew from the simulation's PRNG";
+  EXPECT_EQ(c.name, "0.5.3/2ba6b280");
+  Database db("user_core.db", c);
+  EXPECT_EQ(db.query_text("SELECT powersync_rs_version()"), c.name);
+  EXPECT_EQ(sim.files.names(), std::vector<std::string>{"user_core.db"});  // probe left nothing
+}
+
+// Once a simulation has ended, the sim VFS is still the default but unbound: any use of
+// it aborts (sim/vfs.hpp).  The CLI calls core_from_path outside any simulation.
+TEST(CoreFromPath, WorksAfterASimulationEnded) {
+  { SimEnv sim(5); }
+  for (const auto& v : core_versions()) {
+    EXPECT_EQ(core_from_path(v.path).migration_level, v.migration_level) << v.name;
+  }
+}
+
+TEST(CoreFromPath, RejectsMissingAndNonCoreFiles) {
+  const std::string missing = testing::TempDir() + "no_such_core.so";
+  EXPECT_THROW(core_from_path(missing), std::runtime_error);
+
+  const std::string text = testing::TempDir() + "not_a_core.so";
+  std::ofstream(text) << "not an ELF file\n";
+  try {
+    core_from_path(text);
+    ADD_FAILURE() << "a text file was accepted as a core";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot load"), std::string::npos) << e.what();
+  }
+  std::remove(text.c_str());
+}
+
+TEST(CoreFromPath, InfersCapabilitiesFromVersionThenMigrationLevel) {
+  struct Case {
+    std::string name;
+    int level;
+    bool requests;
+  };
+  for (const Case& k : std::vector<Case>{{"0.4.14/abc", 12, false},
+                                         {"0.5.0/abc", 14, true},
+                                         {"0.6.1/abc", 15, true},
+                                         {"1.0.0/abc", 14, true},
+                                         {"0.4.99/abc", 14, false},  // the version decides
+                                         {"dev", 14, true},
+                                         {"dev", 12, false}}) {
+    CoreVersion c;
+    c.name = k.name;
+    c.migration_level = k.level;
+    infer_capabilities(c);
+    EXPECT_EQ(c.supports_requests, k.requests) << k.name << " " << k.level;
+    EXPECT_EQ(c.sdk, k.requests ? kSdkJs130 : kSdkJsLegacy) << k.name;
+  }
+}
 
 }  // namespace
 }  // namespace syncsim::engine
