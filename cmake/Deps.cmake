@@ -80,7 +80,32 @@ syncsim_pinned_file(SQLITE_EXT_H PACKAGE better-sqlite3@13.2.0 MEMBER deps/sqlit
                     SHA256 48963abfefb41ac329ef9d706acb5eadba952a99a748285c9ded6b5e0942721b
                     DEST sqlite/sqlite3ext.h)
 
-# Released core extension binaries (engine/core_registry.cpp lists them by version).
-set(CORE_0_5_3_SHA256 a6de0c79151ad6243ca18633f0df10bed32b692095fdf0f01ebdac6eb01d2edf)
-syncsim_pinned_file(CORE_0_5_3 PACKAGE @powersync/node@1.1.0 MEMBER lib/libpowersync_x64.linux.so
-                    SHA256 ${CORE_0_5_3_SHA256} DEST core/libpowersync-0.5.3.so)
+# Released core extension binaries (DESIGN.md §4).  Adding a version is one
+# syncsim_core() line here plus one line in engine/core_registry.cpp.
+#
+# syncsim_core(<version> PACKAGE <name@version> MEMBER <path in tarball> SHA256 <hex>)
+# pins the file as core/libpowersync-<version>.so, sets CORE_<v> (path) and
+# CORE_<v>_SHA256 with <v> = the version with dots as underscores (CORE_0_5_3), and
+# records the compile definitions SYNCSIM_CORE_<v>_PATH / SYNCSIM_CORE_<v>_SHA256 that
+# CMakeLists.txt gives to engine/core_registry.cpp.
+function(syncsim_core version)
+  cmake_parse_arguments(C "" "PACKAGE;MEMBER;SHA256" "" ${ARGN})
+  string(MAKE_C_IDENTIFIER "CORE_${version}" id)
+  syncsim_pinned_file(path PACKAGE ${C_PACKAGE} MEMBER ${C_MEMBER} SHA256 ${C_SHA256}
+                      DEST core/libpowersync-${version}.so)
+  set(${id} "${path}" PARENT_SCOPE)
+  set(${id}_SHA256 ${C_SHA256} PARENT_SCOPE)
+  set_property(GLOBAL APPEND PROPERTY SYNCSIM_CORE_DEFINITIONS
+               "SYNCSIM_${id}_PATH=\"${path}\"" "SYNCSIM_${id}_SHA256=\"${C_SHA256}\"")
+endfunction()
+
+syncsim_core(0.5.3 PACKAGE @powersync/node@1.1.0 MEMBER lib/libpowersync_x64.linux.so
+             SHA256 a6de0c79151ad6243ca18633f0df10bed32b692095fdf0f01ebdac6eb01d2edf)
+syncsim_core(0.5.2 PACKAGE @powersync/node@1.0.0 MEMBER lib/libpowersync_x64.linux.so
+             SHA256 e3288d3e1e2bfc5ccee4fb66d5afb9c691e7da7010b3a561892857a922659819)
+syncsim_core(0.4.12 PACKAGE @powersync/node@0.18.8 MEMBER lib/libpowersync_x64.linux.so
+             SHA256 c15d5a069200c823c95435bbad38a9dc12743deca42b30b0c40557b2bc32ac5d)
+syncsim_core(0.4.11 PACKAGE @powersync/node@0.17.1 MEMBER lib/libpowersync_x64.linux.so
+             SHA256 f07c22893888162bc6d193a0771859f7b44a78f41d6763905f8fe2007b3f5429)
+syncsim_core(0.4.6 PACKAGE @powersync/node@0.14.3 MEMBER lib/libpowersync_x64.so
+             SHA256 e9d78620d69d3cf7d57353891fe0bf85b79d326b42c4669b9500b9e610388f76)

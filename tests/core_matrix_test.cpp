@@ -1,0 +1,281 @@
+// The core version matrix (issue 4): every registered core binary is loaded into
+// engine::Database (real SQLite + sim VFS) and must report the registered version,
+// migrate to the registered level and have checkpoint-request ops exactly when the
+// registry says so.  Also the sha256 used for --core-path builds, and core_from_path().
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "engine/core_registry.hpp"
+#include "engine/database.hpp"
+#include "engine/sha256.hpp"
+#include "sim/vfs.hpp"
+
+namespace syncsim::engine {
+namespace {
+
+// One simulation's worth of VFS state, as the world builds it (binding last).
+struct SimEnv {
+  explicit SimEnv(uint64_t seed) : root(seed), sqlite_rng(root.split("sqlite")) {}
+  sim::VirtualClock clock;
+  sim::Prng root;
+  sim::Prng sqlite_rng;
+  sim::FileStore files;
+  sim::VfsBinding binding{clock, sqlite_rng, files};
+};
+
+// ---- sha256 ---------------------------------------------------------------------
+
+TEST(Sha256, FipsVectors) {
+  EXPECT_EQ(sha256_hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(sha256_hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_EQ(sha256_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+            "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+  EXPECT_EQ(sha256_hex(std::string(1000000, 'a')),
+            "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+// Lengths around the padding boundary: 55 bytes fit the length in the last block, 56..63
+// need an extra block, 64 is exactly one block.
+TEST(Sha256, PaddingBoundaries) {
+  const std::map<std::size_t, std::string> expected = {
+      {55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
+      {56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
+      {63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"},
+      {64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
+  };
+  for (const auto& [n, hex] : expected) EXPECT_EQ(sha256_hex(std::string(n, 'a')), hex) << n;
+}
+
+TEST(Sha256, StreamingInAnyChunksEqualsOneShot) {
+  std::string data;
+  for (int i = 0; i < 1000; ++i) data += static_cast<char>((i * 37 + 11) & 0xff);
+  const std::string whole = sha256_hex(data);
+  for (std::size_t chunk : {1u, 3u, 63u, 64u, 65u, 200u}) {
+    Sha256 h;
+    for (std::size_t at = 0; at < data.size(); at += chunk) {
+      h.update(std::string_view(data).substr(at, chunk));
+    }
+    EXPECT_EQ(h.finish_hex(), whole) << "chunk " << chunk;
+  }
+  EXPECT_NE(sha256_hex(data.substr(1)), whole);
+}
+
+TEST(Sha256, FileHashAndErrors) {
+  const std::string path = testing::TempDir() + "core_matrix_sha256.txt";
+  std::ofstream(path, std::ios::binary) << "abc";
+  EXPECT_EQ(sha256_file_hex(path),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  std::remove(path.c_str());
+  EXPECT_THROW(sha256_file_hex(path), std::runtime_error);
+  EXPECT_THROW(sha256_file_hex(testing::TempDir()), std::runtime_error);  // a directory
+}
+
+// ---- the registry ---------------------------------------------------------------
+
+// The pins of DESIGN.md §4, typed in again here so a wrong pin in cmake/Deps.cmake (where
+// the registry's sha256 comes from) fails a test.
+const std::map<std::string, std::string>& design_pins() {
+  static const std::map<std::string, std::string> pins = {
+      {"0.5.3", "a6de0c79151ad6243ca18633f0df10bed32b692095fdf0f01ebdac6eb01d2edf"},
+      {"0.5.2", "e3288d3e1e2bfc5ccee4fb66d5afb9c691e7da7010b3a561892857a922659819"},
+      {"0.4.12", "c15d5a069200c823c95435bbad38a9dc12743deca42b30b0c40557b2bc32ac5d"},
+      {"0.4.11", "f07c22893888162bc6d193a0771859f7b44a78f41d6763905f8fe2007b3f5429"},
+      {"0.4.6", "e9d78620d69d3cf7d57353891fe0bf85b79d326b42c4669b9500b9e610388f76"},
+  };
+  return pins;
+}
+
+TEST(CoreRegistry, HoldsExactlyTheDesignPinsInOrder) {
+  EXPECT_EQ(core_names(),
+            (std::vector<std::string>{"0.5.3", "0.5.2", "0.4.12", "0.4.11", "0.4.6"}));
+  for (const auto& [name, sha] : design_pins()) {
+    const CoreVersion* v = find_core(name);
+    ASSERT_NE(v, nullptr) << name;
+    EXPECT_EQ(v->name, name);
+    EXPECT_EQ(v->sha256, sha) << name;
+    EXPECT_TRUE(v->verified) << name;
+    EXPECT_EQ(v->package.rfind("@powersync/node@", 0), 0u) << v->package;
+  }
+  EXPECT_EQ(find_core("0.4.1"), nullptr);
+  EXPECT_EQ(find_core("0.5"), nullptr);
+  EXPECT_EQ(find_core(""), nullptr);
+}
+
+// The SDK 1.3.0 behaviour only accepts cores >=0.5.2 <0.6.0 (sdk.md §1.1).
+TEST(CoreRegistry, SdkBehaviourFollowsTheCoreGeneration) {
+  for (const auto& v : core_versions()) {
+    EXPECT_EQ(v.sdk, v.supports_requests ? kSdkJs130 : kSdkJsLegacy) << v.name;
+    EXPECT_EQ(v.supports_requests, v.name.rfind("0.5.", 0) == 0) << v.name;
+  }
+}
+
+class CoreMatrix : public testing::TestWithParam<std::string> {
+ protected:
+  const CoreVersion& core() const { return *find_core(GetParam()); }
+};
+
+// The pinned file is the one DESIGN.md names: hashed here with engine/sha256, not cmake.
+TEST_P(CoreMatrix, PinnedFileHasTheDesignHash) {
+  EXPECT_EQ(sha256_file_hex(core().path), design_pins().at(core().name));
+}
+
+TEST_P(CoreMatrix, ReportsTheRegisteredVersion) {
+  SimEnv sim(1);
+  Database db("matrix.db", core());
+  const auto version = db.query_text("SELECT powersync_rs_version()");
+  ASSERT_TRUE(version);
+  // "0.4.1" must not match "0.4.12/…": the version ends at the slash.
+  EXPECT_EQ(version->rfind(core().name + "/", 0), 0u) << *version;
+}
+
+// powersync_init() migrates a fresh database to the binary's LATEST_VERSION, one
+// ps_migration row per level (core.md §1.2).
+TEST_P(CoreMatrix, InitMigratesToTheRegisteredLevel) {
+  SimEnv sim(2);
+  Database db("matrix.db", core());
+  db.begin();  // 0.5.x refuses powersync_init() outside a transaction
+  db.query_text("SELECT powersync_init()");
+  db.commit();
+  EXPECT_EQ(db.query_int("SELECT max(id) FROM ps_migration"), core().migration_level);
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM ps_migration"), core().migration_level);
+  // Schema ≤ v13 keeps the write gate in ps_buckets.target_op ($local); v14 drops it.
+  EXPECT_EQ(db.query_int("SELECT count(*) FROM pragma_table_info('ps_buckets') "
+                         "WHERE name = 'target_op'"),
+            core().migration_level >= 14 ? 0 : 1);
+}
+
+// The checkpoint-request control ops exist exactly in 0.5.x; 0.4.x answers them with
+// "invalid argument: Unknown operation" (core.md §2.2).
+TEST_P(CoreMatrix, CheckpointRequestOpsExistExactlyWhenRegistered) {
+  SimEnv sim(3);
+  Database db("matrix.db", core());
+  db.begin();
+  db.query_text("SELECT powersync_init()");
+  if (core().supports_requests) {
+    EXPECT_EQ(db.control("current_checkpoint_request_id", std::nullopt), std::nullopt);
+    EXPECT_EQ(db.control("target_checkpoint_request_id", "5"), std::nullopt);  // previous
+    EXPECT_EQ(db.control("target_checkpoint_request_id", std::nullopt), "5");
+    EXPECT_EQ(db.query_int("SELECT CAST(value AS INTEGER) FROM ps_kv "
+                           "WHERE key = 'target_checkpoint_request_id'"),
+              5);
+  } else {
+    for (const char* op : {"current_checkpoint_request_id", "next_checkpoint_request_id",
+                           "seed_checkpoint_request_id", "target_checkpoint_request_id"}) {
+      try {
+        db.control(op, std::nullopt);
+        ADD_FAILURE() << op << " accepted by core " << core().name;
+      } catch (const SqlError& e) {
+        EXPECT_NE(std::string(e.what()).find("Unknown operation"), std::string::npos)
+            << op << ": " << e.what();
+      }
+    }
+  }
+  // Ops every version has still work after the probes.
+  EXPECT_EQ(db.control("stop", std::nullopt), "[]");
+  db.commit();
+}
+
+// ---- --core-path builds ---------------------------------------------------------
+
+// Treating each pinned binary as an unknown build must rediscover the registry line.
+TEST_P(CoreMatrix, CoreFromPathRediscoversTheRegistryLine) {
+  const CoreVersion c = core_from_path(core().path);
+  EXPECT_FALSE(c.verified);
+  EXPECT_EQ(c.path, core().path);
+  EXPECT_EQ(c.sha256, core().sha256);
+  EXPECT_EQ(c.name.rfind(core().name + "/", 0), 0u) << c.name;
+  EXPECT_EQ(c.migration_level, core().migration_level);
+  EXPECT_EQ(c.supports_requests, core().supports_requests);
+  EXPECT_EQ(c.sdk, core().sdk);
+  EXPECT_TRUE(c.package.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(Registered, CoreMatrix, testing::ValuesIn(core_names()),
+                         [](const testing::TestParamInfo<std::string>& info) {
+                           std::string n = "v" + info.param;
+                           for (char& ch : n) {
+                             if (ch == '.') ch = '_';
+                           }
+                           return n;
+                         });
+
+// Works while a simulation is bound too, leaves its random stream alone, and the result
+// drives a Database.
+TEST(CoreFromPath, WorksInsideASimulationAndLoadsIntoADatabase) {
+  const CoreVersion& pinned = *find_core("0.5.3");
+  auto draw = [] {
+    uint64_t x = 0;
+    sqlite3_randomness(sizeof x, &x);
+    return x;
+  };
+  uint64_t expected = 0;
+  {
+    SimEnv sim(4);
+    expected = draw();
+  }
+  SimEnv sim(4);
+  const CoreVersion c = core_from_path(pinned.path);
+  EXPECT_EQ(draw(), expected) << "core_from_path drew from the simulation's PRNG";
+  EXPECT_EQ(c.name, "0.5.3/2ba6b280");
+  Database db("user_core.db", c);
+  EXPECT_EQ(db.query_text("SELECT powersync_rs_version()"), c.name);
+  EXPECT_EQ(sim.files.names(), std::vector<std::string>{"user_core.db"});  // probe left nothing
+}
+
+// Once a simulation has ended, the sim VFS is still the default but unbound: any use of
+// it aborts (sim/vfs.hpp).  The CLI calls core_from_path outside any simulation.
+TEST(CoreFromPath, WorksAfterASimulationEnded) {
+  { SimEnv sim(5); }
+  for (const auto& v : core_versions()) {
+    EXPECT_EQ(core_from_path(v.path).migration_level, v.migration_level) << v.name;
+  }
+}
+
+TEST(CoreFromPath, RejectsMissingAndNonCoreFiles) {
+  const std::string missing = testing::TempDir() + "no_such_core.so";
+  EXPECT_THROW(core_from_path(missing), std::runtime_error);
+
+  const std::string text = testing::TempDir() + "not_a_core.so";
+  std::ofstream(text) << "not an ELF file\n";
+  try {
+    core_from_path(text);
+    ADD_FAILURE() << "a text file was accepted as a core";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot load"), std::string::npos) << e.what();
+  }
+  std::remove(text.c_str());
+}
+
+TEST(CoreFromPath, InfersCapabilitiesFromVersionThenMigrationLevel) {
+  struct Case {
+    std::string name;
+    int level;
+    bool requests;
+  };
+  for (const Case& k : std::vector<Case>{{"0.4.14/abc", 12, false},
+                                         {"0.5.0/abc", 14, true},
+                                         {"0.6.1/abc", 15, true},
+                                         {"1.0.0/abc", 14, true},
+                                         {"0.4.99/abc", 14, false},  // the version decides
+                                         {"dev", 14, true},
+                                         {"dev", 12, false}}) {
+    CoreVersion c;
+    c.name = k.name;
+    c.migration_level = k.level;
+    infer_capabilities(c);
+    EXPECT_EQ(c.supports_requests, k.requests) << k.name << " " << k.level;
+    EXPECT_EQ(c.sdk, k.requests ? kSdkJs130 : kSdkJsLegacy) << k.name;
+  }
+}
+
+}  // namespace
+}  // namespace syncsim::engine
