@@ -3,8 +3,8 @@
 namespace syncsim::scenarios {
 
 bool FaultyServer::matches(const std::string& route, const sim::HttpRequest& r) {
-  const bool checkpoint = r.path == "/sync/checkpoint-request" ||
-                          r.path.rfind("/write-checkpoint2.json", 0) == 0;
+  const bool checkpoint =
+      r.path == "/sync/checkpoint-request" || r.path.rfind("/write-checkpoint2.json", 0) == 0;
   if (route == "checkpoint") return checkpoint;
   if (route == "upload") return r.path == "/backend/upload";
   return true;  // "any"
@@ -22,8 +22,7 @@ void FaultyServer::handle(const sim::HttpRequest& request,
                  request.path);
       return respond(sim::HttpResponse::reset("request lost"));
     }
-    trace_.log("fault", "{}: {} {} processed, response lost", name_, request.method,
-               request.path);
+    trace_.log("fault", "{}: {} {} processed, response lost", name_, request.method, request.path);
     return inner_.handle(request, [respond = std::move(respond)](sim::HttpResponse) {
       respond(sim::HttpResponse::reset("response lost"));
     });

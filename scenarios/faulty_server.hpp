@@ -20,7 +20,7 @@ class FaultyServer : public sim::HttpServer {
       : inner_(inner), trace_(trace), name_(std::move(name)) {}
 
   struct Loss {
-    bool after_processing = false;  // "response": the service processed it, the reply is lost
+    bool after_processing = false;     // "response": the service processed it, the reply is lost
     std::string route = "checkpoint";  // "checkpoint" | "upload" | "any"
     int count = 1;
   };

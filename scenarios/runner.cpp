@@ -49,7 +49,12 @@ std::vector<std::string> mutant_names() {
 }
 
 ValidationContext validation_context() {
-  return ValidationContext{engine::core_names(), invariant_catalog().ids(), mutant_names()};
+  // Only cores the shim can drive yet: the 0.4.x SDK behaviour is still to come (issue 4).
+  std::vector<std::string> cores;
+  for (const auto& c : engine::core_versions()) {
+    if (c.sdk == "js-1.3.0") cores.push_back(c.name);
+  }
+  return ValidationContext{cores, invariant_catalog().ids(), mutant_names()};
 }
 
 std::string build_id() { return SYNCSIM_BUILD_ID; }
