@@ -212,11 +212,17 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   // service.md §1.1: the key is "<user>/<client_id>", or just "<user>" without a client id.
   // An empty client_id still counts, as on the checkpoint-request route.
   req.key = req.has_client_id ? req.user + "/" + req.client_id : req.user;
+  for (const auto& b : req.buckets) {
+    auto p = config_.bucket_priorities.find(b.substr(0, b.find('[')));
+    if (p != config_.bucket_priorities.end()) req.priorities[b] = p->second;
+  }
+  req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{loop_, trace_, storage_, checkpoints_, write_checkpoints_poked_,
-                        stream_stats_},
+                        stream_stats_, config_.stream_batch_delay,
+                        has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnlyDiff)},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

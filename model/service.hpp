@@ -29,6 +29,8 @@ enum class ServiceMutant {
   AckBeforeReplication,
   // Replication stops at the middle of the run and never resumes.
   ReplicationStall,
+  // A write-checkpoint-only checkpoint_diff gets no checkpoint_complete (sync_stream.hpp).
+  NoCompleteForWriteCheckpointOnlyDiff,
 };
 
 struct ServiceConfig {
@@ -36,6 +38,11 @@ struct ServiceConfig {
   sim::Micros heartbeat = 60 * sim::kSeconds;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;
   std::vector<ServiceMutant> mutants;
+  // Sync stream (sync_stream.hpp): priority by bucket definition ("global", "notes";
+  // default 3), the per-batch fetch delay, and the line encoding.
+  std::map<std::string, int> bucket_priorities;
+  sim::Micros stream_batch_delay = sim::kMillis;
+  StreamEncoding stream_encoding = StreamEncoding::Json;
 };
 
 struct ServiceMetrics {
