@@ -2,8 +2,24 @@
 
 #include <algorithm>
 #include <cassert>
+#include <stdexcept>
+#include <utility>
 
 namespace syncsim::model {
+
+const char* op_type_name(OpType type) {
+  switch (type) {
+    case OpType::Put:
+      return "PUT";
+    case OpType::Remove:
+      return "REMOVE";
+    case OpType::Move:
+      return "MOVE";
+    case OpType::Clear:
+      return "CLEAR";
+  }
+  return "?";
+}
 
 uint32_t op_checksum(const Op& op) {
   // Any deterministic 32-bit hash of the op's content works: the client only sums them.
@@ -24,6 +40,15 @@ uint32_t op_checksum(const Op& op) {
 }
 
 OpId BucketStorage::append(const std::string& bucket, Op op) {
+  if (op.type == OpType::Move || op.type == OpType::Clear) {
+    throw std::logic_error("only compaction creates MOVE and CLEAR ops");
+  }
+  if (!op.put || op.type == OpType::Remove) {
+    op.put = false;
+    op.type = OpType::Remove;
+    op.data.clear();
+  }
+  op.target_op = 0;
   op.op_id = next_op_++;
   op.checksum = op_checksum(op);
   Bucket& b = buckets_[bucket];
@@ -64,6 +89,81 @@ std::vector<const Op*> BucketStorage::ops(const std::string& bucket, OpId after,
     out.push_back(&*first);
   }
   return out;
+}
+
+void BucketStorage::recompute_sums(Bucket& b) {
+  b.sums.resize(b.ops.size());
+  uint32_t sum = 0;
+  for (std::size_t i = 0; i < b.ops.size(); ++i) {
+    sum += b.ops[i].checksum;  // mod 2^32
+    b.sums[i] = sum;
+  }
+}
+
+CompactionStats BucketStorage::compact_bucket(Bucket& b, OpId horizon) {
+  CompactionStats done;
+  auto& ops = b.ops;
+  const auto end = static_cast<std::size_t>(
+      std::upper_bound(ops.begin(), ops.end(), horizon,
+                       [](OpId limit, const Op& op) { return limit < op.op_id; }) -
+      ops.begin());
+
+  // service.md §3.4 MOVE: walk back from the horizon; the first op seen for a row is its
+  // newest (<= horizon) and survives, every earlier PUT/REMOVE of that row becomes a MOVE
+  // with the same op id and checksum, no data, and target_op = the surviving op.
+  std::map<std::pair<std::string, std::string>, OpId> newest;
+  for (std::size_t i = end; i-- > 0;) {
+    Op& op = ops[i];
+    if (op.type == OpType::Clear) continue;
+    // A MOVE stands for its target (only seen first under a horizon lower than before).
+    const OpId survivor = op.type == OpType::Move ? op.target_op : op.op_id;
+    auto [it, inserted] = newest.try_emplace({op.object_type, op.object_id}, survivor);
+    if (inserted || op.type == OpType::Move) continue;
+    op.type = OpType::Move;
+    op.put = false;
+    op.data.clear();
+    op.target_op = it->second;
+    ++done.ops_moved;
+  }
+
+  // service.md §3.4 CLEAR: the longest leading run of REMOVE/MOVE/CLEAR ops (<= horizon)
+  // becomes one CLEAR: op id = the last replaced op id, checksum = the sum of the replaced
+  // checksums mod 2^32.  A run of one op is left alone (nothing to merge).
+  std::size_t run = 0;
+  while (run < end && ops[run].type != OpType::Put) ++run;
+  if (run >= 2) {
+    Op clear;
+    clear.op_id = ops[run - 1].op_id;
+    clear.put = false;
+    clear.type = OpType::Clear;
+    clear.target_op = clear.op_id;
+    for (std::size_t i = 0; i < run; ++i) {
+      clear.checksum += ops[i].checksum;  // mod 2^32
+      clear.target_op = std::max(clear.target_op, ops[i].target_op);
+    }
+    ops.erase(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(run - 1));
+    ops.front() = std::move(clear);
+    ++done.clears;
+    done.ops_removed += run - 1;
+  }
+  if (done.ops_moved > 0 || done.clears > 0) recompute_sums(b);
+  return done;
+}
+
+CompactionStats BucketStorage::compact(OpId horizon) {
+  CompactionStats run;
+  run.runs = 1;
+  for (auto& [name, bucket] : buckets_) {
+    const CompactionStats b = compact_bucket(bucket, horizon);
+    run.ops_moved += b.ops_moved;
+    run.clears += b.clears;
+    run.ops_removed += b.ops_removed;
+  }
+  compaction_.runs += run.runs;
+  compaction_.ops_moved += run.ops_moved;
+  compaction_.clears += run.clears;
+  compaction_.ops_removed += run.ops_removed;
+  return run;
 }
 
 }  // namespace syncsim::model

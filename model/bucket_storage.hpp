@@ -2,6 +2,8 @@
 // storage checkpoints (op id, LSN) that never go backwards (service.md §4).
 // Checksums: each op has an unsigned 32-bit checksum; a bucket's checksum is the sum of
 // its ops' checksums mod 2^32, sent as a signed int32 (service.md §3.2).
+// Compaction (service.md §3.4) turns superseded ops into MOVE and a leading run of
+// REMOVE/MOVE/CLEAR into one CLEAR, keeping every checksum at checkpoints >= its horizon.
 #pragma once
 
 #include <cstdint>
@@ -17,13 +19,24 @@ namespace syncsim::model {
 
 using OpId = int64_t;
 
+// service.md §3.2: `op` is PUT|REMOVE|MOVE|CLEAR.
+enum class OpType : uint8_t { Put, Remove, Move, Clear };
+const char* op_type_name(OpType type);
+
 struct Op {
   OpId op_id = 0;
-  bool put = true;  // PUT or REMOVE (MOVE/CLEAR come with compaction, a later issue)
+  // PUT (true) or REMOVE (false), as replication writes ops ({id, put, type, id, data,
+  // checksum}).  Storage keeps put == (type == OpType::Put).
+  bool put = true;
   std::string object_type;
   std::string object_id;
-  std::string data;  // PUT only
+  std::string data;  // PUT only; compaction drops it
   uint32_t checksum = 0;
+  OpType type = OpType::Put;  // append() derives it from `put`; compaction sets MOVE/CLEAR
+  // MOVE: the op that superseded this one; CLEAR: the greatest op id it stands for (its own
+  // id or a replaced MOVE's target).  A data chunk whose target_op exceeds the checkpoint
+  // being downloaded invalidates that checkpoint (service.md §3.3 step 6).  0 otherwise.
+  OpId target_op = 0;
 };
 
 struct StorageCheckpoint {
@@ -37,17 +50,37 @@ struct BucketState {
   friend bool operator==(const BucketState&, const BucketState&) = default;
 };
 
+struct CompactionStats {
+  uint64_t runs = 0;
+  uint64_t ops_moved = 0;    // PUT/REMOVE ops turned into MOVE
+  uint64_t clears = 0;       // leading runs replaced by one CLEAR
+  uint64_t ops_removed = 0;  // ops gone from storage (a CLEAR of n ops removes n - 1)
+};
+
 uint32_t op_checksum(const Op& op);
 
 class BucketStorage {
  public:
-  OpId append(const std::string& bucket, Op op);  // assigns the op id
-  void checkpoint(Lsn lsn);                       // a new storage checkpoint at the current op id
+  // Assigns the op id; only PUT and REMOVE can be appended.
+  OpId append(const std::string& bucket, Op op);
+  void checkpoint(Lsn lsn);  // a new storage checkpoint at the current op id
   [[nodiscard]] const StorageCheckpoint& latest() const { return latest_; }
   [[nodiscard]] BucketState state(const std::string& bucket, OpId up_to) const;
-  // Ops with after < op_id <= up_to, at most `limit`.
+  // Ops with after < op_id <= up_to, at most `limit`.  The pointers are valid until the
+  // next append() or compact().
   [[nodiscard]] std::vector<const Op*> ops(const std::string& bucket, OpId after, OpId up_to,
                                            std::size_t limit) const;
+  // Compacts every bucket up to `horizon` (normally latest().op_id), service.md §3.4:
+  //  - MOVE: an op superseded by a later op (<= horizon) of the same (object_type,
+  //    object_id) keeps its op id and checksum, loses its data, and points at the
+  //    superseding op (the newest one for that row);
+  //  - CLEAR: then the longest leading run (<= horizon, at least two ops) of
+  //    REMOVE/MOVE/CLEAR ops becomes one CLEAR with the last replaced op id and the sum of
+  //    the replaced checksums.
+  // Each bucket's state at every checkpoint >= horizon keeps its checksum; its count may
+  // shrink (I11).  Returns what this run did.
+  CompactionStats compact(OpId horizon);
+  [[nodiscard]] const CompactionStats& compaction_stats() const { return compaction_; }
   // Fires after every new storage checkpoint (the storage watcher).
   sim::Notifier& checkpoint_created() { return checkpoint_created_; }
   [[nodiscard]] OpId last_op() const { return next_op_ - 1; }
@@ -58,12 +91,15 @@ class BucketStorage {
     std::vector<Op> ops;         // ascending op ids
     std::vector<uint32_t> sums;  // sums[i] = checksum of ops[0..i] mod 2^32
   };
+  static void recompute_sums(Bucket& b);
+  static CompactionStats compact_bucket(Bucket& b, OpId horizon);
   // state() runs for every bucket of every connection on every checkpoint; running sums
   // keep it a binary search instead of a pass over the bucket's history.
   std::map<std::string, Bucket> buckets_;
   OpId next_op_ = 1;
   StorageCheckpoint latest_;
   uint64_t checkpoints_ = 0;
+  CompactionStats compaction_;
   sim::Notifier checkpoint_created_;
 };
 

@@ -233,7 +233,11 @@ void Service::compact() {
   const int deleted =
       checkpoints_.delete_expired(loop_.now() - config_.checkpoint_request_retention);
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
-  trace_.log("svc", "compact job: {} checkpoint-request records deleted", deleted);
+  // Bucket compaction (MOVE/CLEAR) up to the latest storage checkpoint (§3.4).
+  const uint64_t removed_before = storage_.compaction_stats().ops_removed;
+  storage_.compact(storage_.latest().op_id);
+  trace_.log("svc", "compact job: {} checkpoint-request records deleted, {} ops compacted away",
+             deleted, storage_.compaction_stats().ops_removed - removed_before);
 }
 
 void Service::delete_request(const std::string& key) {
@@ -448,6 +452,11 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   // service.md §1.1: the key is "<user>/<client_id>", or just "<user>" without a client id.
   // An empty client_id still counts, as on the checkpoint-request route.
   req.key = req.has_client_id ? req.user + "/" + req.client_id : req.user;
+  for (const auto& b : req.buckets) {
+    auto p = config_.bucket_priorities.find(b.substr(0, b.find('[')));
+    if (p != config_.bucket_priorities.end()) req.priorities[b] = p->second;
+  }
+  req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
   std::erase_if(streams_, [](const auto& w) { return w.expired(); });
   streams_.push_back(stream);
@@ -455,6 +464,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{
           loop_, trace_, storage_, checkpoints_, write_checkpoints_poked_, stream_stats_,
+          config_.stream_batch_delay, has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); }},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),

@@ -58,6 +58,11 @@ struct ServiceConfig {
   sim::Micros compact_interval = 0;                                    // 0 = no scheduled job
   sim::Micros batch_latency_max = 20 * sim::kMillis;
   std::vector<ServiceMutant> mutants;
+  // Sync stream (sync_stream.hpp): priority by bucket definition ("global", "notes";
+  // default 3), the per-batch fetch delay, and the line encoding.
+  std::map<std::string, int> bucket_priorities;
+  sim::Micros stream_batch_delay = sim::kMillis;
+  StreamEncoding stream_encoding = StreamEncoding::Json;
 };
 
 struct ServiceMetrics {

@@ -1,39 +1,73 @@
 #include "model/sync_stream.hpp"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 namespace syncsim::model {
 
 namespace {
-constexpr std::size_t kOpsPerDataLine = 1000;  // service.md §3.3: batches of up to 1000 ops
-constexpr sim::Micros kKeepaliveInterval = 20 * sim::kSeconds;
+constexpr std::size_t kOpsPerDataLine = 1000;  // service.md §3.3 step 5: batches of <= 1000 ops
+constexpr int kDefaultPriority = 3;            // service.md §3.3 step 2
+constexpr sim::Micros kKeepaliveInterval = 20 * sim::kSeconds;    // service.md §3.5
+constexpr sim::Micros kExpireWarning = 20 * sim::kSeconds;        // service.md §3.5
 constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // service.md §1.9 timing
 }  // namespace
 
 SyncConnection::SyncConnection(ConnectionContext ctx, ConnectionRequest request,
                                std::shared_ptr<sim::ServerStream> stream, sim::Prng rng)
-    : ctx_(ctx), req_(std::move(request)), stream_(std::move(stream)), rng_(rng) {}
+    : ctx_(ctx),
+      req_(std::move(request)),
+      stream_(std::move(stream)),
+      rng_(rng),
+      fetch_rng_(rng.split("fetch")) {}
+
+int SyncConnection::priority_of(const std::string& bucket) const {
+  auto it = req_.priorities.find(bucket);
+  return it == req_.priorities.end() ? kDefaultPriority : it->second;
+}
+
+std::vector<std::string> SyncConnection::current_buckets() const {
+  return req_.resolve_buckets ? req_.resolve_buckets() : req_.buckets;
+}
+
+void SyncConnection::emit(const nlohmann::json& line) {
+  if (req_.encoding == StreamEncoding::Bson) {
+    // service.md §3.1: concatenated BSON documents, one per line object.
+    const std::vector<std::uint8_t> bytes = nlohmann::json::to_bson(line);
+    stream_->send(std::string(bytes.begin(), bytes.end()));
+  } else {
+    stream_->send(line.dump());
+  }
+}
 
 void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
-                                     const std::vector<std::string>& changed, bool full) {
+                                     const std::vector<std::string>& changed,
+                                     const std::vector<std::string>& removed, bool full) {
   nlohmann::json buckets = nlohmann::json::array();
   for (const auto& b : changed) {
     const BucketState& s = sent_states_[b];
-    buckets.push_back(
-        {{"bucket", b}, {"checksum", s.checksum}, {"count", s.count}, {"priority", 3}});
+    // service.md §3.2: every bucket entry carries its priority (§3.3 step 2).
+    buckets.push_back({{"bucket", b},
+                       {"checksum", s.checksum},
+                       {"count", s.count},
+                       {"priority", priority_of(b)}});
   }
   nlohmann::json body = {{"last_op_id", std::to_string(cp.op_id)}};
-  // service.md §1.9: write_checkpoint is repeated on every line while truthy.
+  // service.md §1.9: write_checkpoint is repeated on every line while truthy.  JSON leaves
+  // it out otherwise; BSON (js-bson, ignoreUndefined false) sends an explicit null
+  // (§1.9 BSON mode, inference).
   if (write_checkpoint_ && *write_checkpoint_ != 0) {
     body["write_checkpoint"] = std::to_string(*write_checkpoint_);
+  } else if (req_.encoding == StreamEncoding::Bson) {
+    body["write_checkpoint"] = nullptr;
   }
   if (full) {
     body["buckets"] = std::move(buckets);
-    stream_->send(nlohmann::json{{"checkpoint", body}}.dump());
+    emit(nlohmann::json{{"checkpoint", body}});
   } else {
     body["updated_buckets"] = std::move(buckets);
-    body["removed_buckets"] = nlohmann::json::array();
-    stream_->send(nlohmann::json{{"checkpoint_diff", body}}.dump());
+    body["removed_buckets"] = removed;  // service.md §3.3 step 4
+    emit(nlohmann::json{{"checkpoint_diff", body}});
   }
   ++ctx_.stats.checkpoint_lines;
   if (write_checkpoint_ && write_checkpoint_ != sent_write_checkpoint_ && ctx_.on_emit) {
@@ -42,34 +76,20 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
   sent_write_checkpoint_ = write_checkpoint_;
 }
 
-void SyncConnection::send_data(const std::string& bucket, OpId up_to) {
-  OpId& after = req_.after[bucket];
-  while (true) {
-    auto ops = ctx_.storage.ops(bucket, after, up_to, kOpsPerDataLine);
-    if (ops.empty()) return;
-    nlohmann::json data = nlohmann::json::array();
-    for (const Op* op : ops) {
-      nlohmann::json o = {{"op_id", std::to_string(op->op_id)},
-                          {"op", op->put ? "PUT" : "REMOVE"},
-                          {"object_type", op->object_type},
-                          {"object_id", op->object_id},
-                          {"checksum", op->checksum}};
-      if (op->put) o["data"] = op->data;
-      data.push_back(std::move(o));
-    }
-    OpId next_after = ops.back()->op_id;
-    bool has_more = ops.size() == kOpsPerDataLine;
-    stream_->send(nlohmann::json{{"data",
-                                  {{"bucket", bucket},
-                                   {"after", std::to_string(after)},
-                                   {"next_after", std::to_string(next_after)},
-                                   {"has_more", has_more},
-                                   {"data", std::move(data)}}}}
-                      .dump());
-    ++ctx_.stats.data_lines;
-    after = next_after;
-    if (!has_more) return;
-  }
+void SyncConnection::start_download(const StorageCheckpoint& cp,
+                                    const std::vector<std::string>& fetch,
+                                    bool write_checkpoint_only) {
+  // service.md §3.3 step 5: buckets to fetch grouped by priority, highest (lowest number)
+  // first.  No bucket to fetch still runs one empty batch that ends in checkpoint_complete
+  // (§1.9 Emission, fix 9b1868d).
+  std::map<int, std::vector<std::string>> by_priority;
+  for (const auto& b : fetch) by_priority[priority_of(b)].push_back(b);
+  Download d;
+  d.cp = cp;
+  d.write_checkpoint_only = write_checkpoint_only;
+  for (auto& [priority, buckets] : by_priority) d.groups.emplace_back(priority, std::move(buckets));
+  if (d.groups.empty()) d.groups.emplace_back(kDefaultPriority, std::vector<std::string>{});
+  download_ = std::move(d);
 }
 
 void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
@@ -93,45 +113,212 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
   if (v && (!write_checkpoint_ || *v > *write_checkpoint_)) write_checkpoint_ = v;
 }
 
-void SyncConnection::send_keepalive() {
-  sim::Micros left = req_.token_expires_at - ctx_.loop.now();
-  stream_->send(nlohmann::json{{"token_expires_in", left / sim::kSeconds}}.dump());
+bool SyncConnection::send_data_batch(const std::string& bucket) {
+  Download& d = *download_;
+  OpId& after = req_.after[bucket];
+  auto ops = ctx_.storage.ops(bucket, after, d.cp.op_id, kOpsPerDataLine + 1);
+  const bool has_more = ops.size() > kOpsPerDataLine;
+  if (has_more) ops.pop_back();
+  if (ops.empty()) return false;  // nothing left: an empty chunk is not sent (sync.ts)
+  nlohmann::json data = nlohmann::json::array();
+  for (const Op* op : ops) {
+    // service.md §3.2 op entries: object_type/object_id for PUT and REMOVE, data for PUT
+    // only; MOVE and CLEAR carry just op_id, op and checksum.
+    nlohmann::json o = {{"op_id", std::to_string(op->op_id)},
+                        {"op", op_type_name(op->type)},
+                        {"checksum", op->checksum}};
+    if (op->type == OpType::Put || op->type == OpType::Remove) {
+      o["object_type"] = op->object_type;
+      o["object_id"] = op->object_id;
+    }
+    if (op->type == OpType::Put) o["data"] = op->data;
+    // service.md §3.3 step 6: a MOVE/CLEAR pointing past the checkpoint being downloaded
+    // means a compaction overtook it; its checkpoint_complete must be withheld.  Sticky for
+    // the whole checkpoint here (sync.ts resets its flag per storage batch call).
+    if ((op->type == OpType::Move || op->type == OpType::Clear) && op->target_op > d.cp.op_id) {
+      d.invalidated = true;
+    }
+    data.push_back(std::move(o));
+  }
+  const OpId next_after = ops.back()->op_id;
+  emit(nlohmann::json{{"data",
+                       {{"bucket", bucket},
+                        {"after", std::to_string(after)},
+                        {"next_after", std::to_string(next_after)},
+                        {"has_more", has_more},
+                        {"data", std::move(data)}}}});
+  ++ctx_.stats.data_lines;
+  d.ops_sent += ops.size();
+  after = next_after;
+  return has_more;
+}
+
+sim::Task<void> SyncConnection::download_step() {
+  {
+    Download& d = *download_;
+    const auto& group = d.groups[d.group].second;
+    if (d.bucket < group.size()) {
+      const std::string bucket = group[d.bucket];
+      const sim::Micros delay = ctx_.batch_delay > 0 ? fetch_rng_.jitter(ctx_.batch_delay) : 0;
+      if (delay > 0) {
+        const std::optional<sim::Micros> until = ctx_.loop.now() + delay;
+        co_await wait(until, false);
+        if (stream_->closed()) co_return;
+      }
+      if (!send_data_batch(bucket)) {
+        ++download_->bucket;
+        pending_.erase(bucket);  // BucketChecksumState.updateBucketPosition(hasMore false)
+      }
+      co_return;
+    }
+  }
+  Download& d = *download_;
+  const std::string last_op_id = std::to_string(d.cp.op_id);
+  const bool last_group = d.group + 1 == d.groups.size();
+  if (d.invalidated) {
+    // service.md §3.3 step 6, I8: no complete (and no later partial complete); the
+    // remaining groups stay pending and the next checkpoint follows.
+    ++ctx_.stats.invalidated_checkpoints;
+    ctx_.trace.log("svc", "stream {} checkpoint_invalidated: compacted {}", req_.key, last_op_id);
+  } else if (!last_group) {
+    emit(nlohmann::json{{"partial_checkpoint_complete",
+                         {{"last_op_id", last_op_id}, {"priority", d.groups[d.group].first}}}});
+    ++ctx_.stats.partial_completes;
+    ++d.group;
+    d.bucket = 0;
+    co_return;
+  } else if (d.write_checkpoint_only && ctx_.mutant_no_complete_for_wc_only) {
+    ctx_.trace.log("svc", "stream {} mutant: no complete for write-checkpoint-only diff {}",
+                   req_.key, last_op_id);
+  } else {
+    emit(nlohmann::json{{"checkpoint_complete", {{"last_op_id", last_op_id}}}});
+    ++ctx_.stats.checkpoint_completes;
+  }
+  download_.reset();
+  // service.md §1.9 timing: the next checkpoint is read 10 ms after this one finished.
+  const std::optional<sim::Micros> until = ctx_.loop.now() + kPauseAfterCheckpoint;
+  co_await wait(until, false);
+}
+
+sim::Micros SyncConnection::next_token_event() const {
+  sim::Micros t = std::min(next_keepalive_, req_.token_expires_at);
+  if (warning_at_) t = std::min(t, *warning_at_);
+  return t;
+}
+
+void SyncConnection::on_token_timer() {
+  const sim::Micros now = ctx_.loop.now();
+  if (now >= req_.token_expires_at) {
+    // service.md §3.5, §6.2.11: a final 0, then the stream ends.
+    emit(nlohmann::json{{"token_expires_in", 0}});
+    ++ctx_.stats.token_lines;
+    ++ctx_.stats.expired_streams;
+    ctx_.trace.log("svc", "stream {} token expired", req_.key);
+    stream_->end();
+    return;
+  }
+  bool due = false;
+  if (warning_at_ && now >= *warning_at_) {  // the expire warning at exp − 20 s
+    warning_at_.reset();
+    due = true;
+  }
+  if (now >= next_keepalive_) {  // KEEPALIVE_INTERVAL × U(0.9, 1.1), integer jitter
+    next_keepalive_ = now + rng_.jitter(kKeepaliveInterval);
+    due = true;
+  }
+  if (!due) return;
+  emit(nlohmann::json{{"token_expires_in", (req_.token_expires_at - now) / sim::kSeconds}});
+  ++ctx_.stats.token_lines;
+}
+
+sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop_on_change) {
+  while (!stream_->closed()) {
+    const sim::Micros token_at = next_token_event();
+    std::optional<sim::Micros> deadline = token_at;
+    if (until && *until < token_at) deadline = until;
+    const int which =
+        co_await sim::wait_for(ctx_.loop, deadline, &ctx_.storage.checkpoint_created(),
+                               &ctx_.write_checkpoints_poked, &stream_->closed_signal());
+    if (which == 0 || which == 1) {
+      dirty_ = true;
+      if (stop_on_change) co_return;
+      continue;
+    }
+    if (which != sim::kTimedOut) co_return;  // closed
+    if (ctx_.loop.now() >= token_at) on_token_timer();
+    if (until && ctx_.loop.now() >= *until) co_return;
+  }
 }
 
 sim::Task<void> SyncConnection::run() {
   bool first = true;
-  sim::Micros next_keepalive = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);
+  next_keepalive_ = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);
+  // service.md §3.5: no token line at the start while the token is valid; one at exp − 20 s
+  // if that is still ahead; an already-expired token gets a single 0 and the stream ends.
+  if (req_.token_expires_at - kExpireWarning > ctx_.loop.now()) {
+    warning_at_ = req_.token_expires_at - kExpireWarning;
+  }
+  if (ctx_.loop.now() >= req_.token_expires_at) on_token_timer();
   while (!stream_->closed()) {
+    // While downloading, only look for a new line once kSupersedeAfterOps ops of this
+    // checkpoint were sent and something arrived (service.md §1.9 Timing).
+    if (download_ && !(dirty_ && download_->ops_sent >= kSupersedeAfterOps)) {
+      co_await download_step();
+      continue;
+    }
     const StorageCheckpoint cp = ctx_.storage.latest();
     update_write_checkpoint(cp);
     std::vector<std::string> changed;
-    for (const auto& b : req_.buckets) {
+    std::map<std::string, BucketState> states;
+    const std::vector<std::string> buckets = current_buckets();
+    for (const auto& b : buckets) {
       BucketState s = ctx_.storage.state(b, cp.op_id);
       auto it = sent_states_.find(b);
-      if (first || it == sent_states_.end() || !(it->second == s)) {
-        sent_states_[b] = s;
-        changed.push_back(b);
-      }
+      if (first || it == sent_states_.end() || !(it->second == s)) changed.push_back(b);
+      states[b] = s;
     }
-    bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
-    if (first || !changed.empty() || wc_changed) {
-      if (!first && changed.empty()) ++ctx_.stats.write_checkpoint_only_diffs;
-      send_checkpoint(cp, changed, first);
-      for (const auto& b : changed) send_data(b, cp.op_id);
-      stream_->send(
-          nlohmann::json{{"checkpoint_complete", {{"last_op_id", std::to_string(cp.op_id)}}}}
-              .dump());
+    std::vector<std::string> removed;
+    for (const auto& [b, s] : sent_states_) {
+      if (!states.contains(b)) removed.push_back(b);
+    }
+    // service.md §1.9 Emission, I10: a line only on a real change.
+    const bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
+    const bool line = first || !changed.empty() || !removed.empty() || wc_changed;
+    dirty_ = false;
+    if (download_) {
+      // A checkpoint that changes nothing for this connection does not interrupt (sync.ts).
+      if (!line) continue;
+      // service.md §1.9 Timing, §6.2.12: the running download is superseded: no complete
+      // for it; its unfinished buckets stay in pending_ and join the next fetch set.
+      ++ctx_.stats.superseded_downloads;
+      ctx_.trace.log("svc", "stream {} checkpoint_superseded {} by {}", req_.key,
+                     download_->cp.op_id, cp.op_id);
+      download_.reset();
+    }
+    if (line) {
+      const bool wc_only = !first && changed.empty() && removed.empty();
+      if (wc_only) ++ctx_.stats.write_checkpoint_only_diffs;
+      for (const auto& b : removed) {
+        sent_states_.erase(b);
+        req_.after.erase(b);
+        pending_.erase(b);
+      }
+      for (const auto& b : changed) sent_states_[b] = states[b];
+      send_checkpoint(cp, changed, removed, first);
+      // service.md §3.3 step 5: fetch the changed buckets plus those still pending from an
+      // interrupted earlier line (BucketChecksumState.pendingBucketDownloads).
+      std::vector<std::string> fetch;
+      for (const auto& b : buckets) {
+        if (std::find(changed.begin(), changed.end(), b) != changed.end() || pending_.contains(b)) {
+          fetch.push_back(b);
+        }
+      }
+      pending_ = std::set<std::string>(fetch.begin(), fetch.end());
+      start_download(cp, fetch, wc_only);
       first = false;
-      co_await ctx_.loop.sleep_for(kPauseAfterCheckpoint);
       continue;
     }
-    int which =
-        co_await sim::wait_for(ctx_.loop, next_keepalive, &ctx_.storage.checkpoint_created(),
-                               &ctx_.write_checkpoints_poked, &stream_->closed_signal());
-    if (which == sim::kTimedOut && !stream_->closed()) {
-      send_keepalive();
-      next_keepalive = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);
-    }
+    co_await wait(std::nullopt, true);
   }
 }
 

@@ -1,14 +1,24 @@
 // One sync-stream connection (POST /sync/stream, service.md §3): the first line is a
-// full `checkpoint`, later ones `checkpoint_diff` only on a real change (bucket checksum
-// or count, or the write checkpoint), each followed by `data` for the changed buckets and
-// `checkpoint_complete`; `token_expires_in` every 20 s ±10 % (service.md §3.5).
+// full `checkpoint`, later ones `checkpoint_diff` only on a real change (I10: bucket
+// checksum or count, a bucket added or removed, or the write checkpoint).  Each line is
+// followed by `data` for the buckets to fetch, grouped by priority, each group but the
+// last ending in `partial_checkpoint_complete` and the last in `checkpoint_complete`
+// (service.md §3.3 step 5, I8).  A download takes time (one delay per data batch); a newer
+// line can supersede it (§1.9 Timing), a compaction can invalidate it (§3.3 step 6).
+// `token_expires_in` every 20 s ±10 %, at exp − 20 s, and 0 at expiry, which ends the
+// stream (service.md §3.5, I13).  Lines are JSON text or, on request, BSON (§3.1).
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
+
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/bucket_storage.hpp"
@@ -20,10 +30,20 @@
 namespace syncsim::model {
 
 struct StreamStats {
-  uint64_t checkpoint_lines = 0;
+  uint64_t checkpoint_lines = 0;  // `checkpoint` and `checkpoint_diff`
   uint64_t data_lines = 0;
+  uint64_t partial_completes = 0;
+  uint64_t checkpoint_completes = 0;
+  uint64_t invalidated_checkpoints = 0;  // complete withheld: compacted (§3.3 step 6)
+  uint64_t superseded_downloads = 0;     // aborted by a newer line (§1.9 Timing)
   uint64_t write_checkpoint_only_diffs = 0;
+  uint64_t token_lines = 0;      // `token_expires_in`
+  uint64_t expired_streams = 0;  // ended by `{"token_expires_in": 0}`
 };
+
+// service.md §3.1: application/x-ndjson, or concatenated BSON documents when the client
+// accepts application/vnd.powersync.bson-stream.
+enum class StreamEncoding { Json, Bson };
 
 struct ConnectionContext {
   sim::Loop& loop;
@@ -32,6 +52,11 @@ struct ConnectionContext {
   CheckpointStore& checkpoints;
   sim::Notifier& write_checkpoints_poked;  // only the ack-before-replication mutant fires it
   StreamStats& stats;
+  // Each data-batch fetch takes this long, jittered ±10 % from the connection's "fetch"
+  // PRNG stream; 0 makes downloads instantaneous (nothing can happen mid-download).
+  sim::Micros batch_delay = sim::kMillis;
+  // Injected service bug: a write-checkpoint-only diff gets no checkpoint_complete.
+  bool mutant_no_complete_for_wc_only = false;
   // Called when a line carries a write_checkpoint different from the previous line's
   // (key, id, the checkpoint's LSN): service-ack-after-replication and ack latency.
   std::function<void(const std::string&, int64_t, Lsn)> on_emit;
@@ -45,30 +70,67 @@ struct ConnectionRequest {
   std::vector<std::string> buckets;   // resolved from the sync config
   std::map<std::string, OpId> after;  // client positions from the request
   sim::Micros token_expires_at = 0;
+  // Bucket priority 0..3, lower = sooner; a bucket not listed has 3 (service.md §3.3 step 2).
+  std::map<std::string, int> priorities;
+  // Dynamic buckets (service.md §3.3 step 2): when set, called for every checkpoint instead
+  // of using `buckets`, so buckets can be added and removed.
+  std::function<std::vector<std::string>()> resolve_buckets;
+  StreamEncoding encoding = StreamEncoding::Json;
 };
 
 class SyncConnection {
  public:
+  // service.md §1.9 Timing: a newer line may interrupt a download once this many ops of
+  // the current checkpoint have been sent.
+  static constexpr uint64_t kSupersedeAfterOps = 1000;
+
   SyncConnection(ConnectionContext ctx, ConnectionRequest request,
                  std::shared_ptr<sim::ServerStream> stream, sim::Prng rng);
   sim::Task<void> run();
 
  private:
+  // The data download for one checkpoint line.
+  struct Download {
+    StorageCheckpoint cp;
+    std::vector<std::pair<int, std::vector<std::string>>> groups;  // by priority, ascending
+    std::size_t group = 0;                                         // current group
+    std::size_t bucket = 0;                                        // next bucket within the group
+    uint64_t ops_sent = 0;
+    bool invalidated = false;            // a chunk had target_op > cp.op_id
+    bool write_checkpoint_only = false;  // the line changed nothing but write_checkpoint
+  };
+
+  void emit(const nlohmann::json& line);
   void send_checkpoint(const StorageCheckpoint& cp, const std::vector<std::string>& changed,
-                       bool full);
-  void send_data(const std::string& bucket, OpId up_to);
-  void send_keepalive();
+                       const std::vector<std::string>& removed, bool full);
   void update_write_checkpoint(const StorageCheckpoint& cp);
+  void start_download(const StorageCheckpoint& cp, const std::vector<std::string>& fetch,
+                      bool write_checkpoint_only);
+  sim::Task<void> download_step();
+  bool send_data_batch(const std::string& bucket);  // returns has_more
+  // Waits until `until` (none: forever) or, with `stop_on_change`, a new storage
+  // checkpoint or write-checkpoint poke; sends token lines that fall due meanwhile.
+  sim::Task<void> wait(std::optional<sim::Micros> until, bool stop_on_change);
+  [[nodiscard]] sim::Micros next_token_event() const;
+  void on_token_timer();
+  [[nodiscard]] int priority_of(const std::string& bucket) const;
+  [[nodiscard]] std::vector<std::string> current_buckets() const;
 
   ConnectionContext ctx_;
   ConnectionRequest req_;
   std::shared_ptr<sim::ServerStream> stream_;
-  sim::Prng rng_;
+  sim::Prng rng_;        // keepalive jitter
+  sim::Prng fetch_rng_;  // batch delays (a separate stream, DESIGN.md §3)
   std::map<std::string, BucketState> sent_states_;
   std::optional<int64_t> write_checkpoint_;       // mongo: only ever increases per connection
   std::optional<int64_t> sent_write_checkpoint_;  // lastWriteCheckpoint of §1.9 emission
   bool queried_initial_ = false;                  // mongo: the initial lookup happened
   Lsn seen_lsn_ = 0;                              // mongo: last checkpoint LSN looked at
+  std::set<std::string> pending_;  // fetch set of the last line not yet fully downloaded
+  std::optional<Download> download_;
+  bool dirty_ = false;  // a checkpoint or poke arrived since the last evaluation
+  sim::Micros next_keepalive_ = 0;
+  std::optional<sim::Micros> warning_at_;  // exp − 20 s, until sent
 };
 
 }  // namespace syncsim::model

@@ -44,6 +44,14 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
       scenario.service.checkpoint_request_retention_minutes * 60 * sim::kSeconds;
   cfg.compact_interval = scenario.service.compact_interval_s * sim::kSeconds;
   cfg.batch_latency_max = ms(scenario.service.batch_latency_max_ms);
+  cfg.bucket_priorities = {{"global", scenario.service.todos_priority},
+                           {"notes", scenario.service.notes_priority}};
+  // The shim reads JSON lines only so far; BSON is exercised by the model's own tests.
+  if (scenario.clients.stream_encoding != "json") {
+    throw std::invalid_argument(
+        "clients.stream_encoding \"bson\" is not supported by the SDK "
+        "shim yet");
+  }
   const std::pair<const char*, model::ServiceMutant> service_mutants[] = {
       {"ack-before-replication", model::ServiceMutant::AckBeforeReplication},
       {"replication-stall", model::ServiceMutant::ReplicationStall},

@@ -64,7 +64,8 @@ std::vector<ScenarioMutant> scenario_mutants() {
       // before the mapping exists, so the ack waits for the next source commit.  The repost
       // loop (every 10 s) would re-force a marker and hide it, so it is slowed down here,
       // and the quiesce is shorter than the heartbeat.
-      {"marker-before-mapping", "basic",
+      {"marker-before-mapping",
+       "basic",
        [](Scenario& s) {
          s.service.replication_lag_ms = 0;
          s.clients.repost_delay_ms = 600000;
@@ -91,14 +92,13 @@ TEST_P(ServiceScenarioMutant, IsCaughtWithinTheSeedBudgetAndTheTwinPasses) {
         << ": " << r.violation->message;
     detected_at = seed;
   }
-  ASSERT_GT(detected_at, 0u) << GetParam().mutant << " not detected within " << kBudget
-                             << " seeds";
+  ASSERT_GT(detected_at, 0u) << GetParam().mutant << " not detected within " << kBudget << " seeds";
   std::cout << "[ seeds-to-detection ] " << GetParam().mutant << ": " << detected_at << "\n";
   RecordProperty("seeds_to_detection", static_cast<int>(detected_at));
   // The same scenario without the mutant passes on the detecting seed.
   RunResult clean = run(s, detected_at);
-  EXPECT_TRUE(clean.passed) << "the twin without the mutant failed on seed " << detected_at
-                            << ": " << clean.stop.message;
+  EXPECT_TRUE(clean.passed) << "the twin without the mutant failed on seed " << detected_at << ": "
+                            << clean.stop.message;
 }
 
 INSTANTIATE_TEST_SUITE_P(Service, ServiceScenarioMutant, ::testing::ValuesIn(scenario_mutants()),
@@ -121,38 +121,104 @@ struct RouteRun {
   int rejected = 0;
 };
 
+// A server stream that discards its lines: the service only needs a connection open so
+// that it emits write_checkpoint values (judged by service-ack-after-replication).
+class NullStream : public sim::ServerStream {
+ public:
+  [[nodiscard]] bool closed() const override { return closed_; }
+  sim::Signal& closed_signal() override { return closed_signal_; }
+  void send(std::string) override {}
+  void end() override { closed_ = true; }
+  void abort() override {
+    closed_ = true;
+    closed_signal_.notify();
+  }
+
+ private:
+  bool closed_ = false;
+  sim::Notifier closed_signal_;
+};
+
+// generated_only: legacy clients (GET /write-checkpoint2.json) on postgres storage, with a
+// sync stream per client open so every acknowledgement is judged.
 RouteRun post_random_requests(uint64_t seed, std::vector<model::ServiceMutant> mutants,
-                              bool generated_too = false) {
+                              bool generated_only = false) {
   sim::Loop loop;
   sim::Trace trace(loop.clock());
   sim::Verdicts verdicts({"service-stored-id-monotonic", "service-ack-after-replication"});
   model::ServiceConfig cfg;
   cfg.mutants = std::move(mutants);
+  if (generated_only) {
+    cfg.flavour = model::StorageFlavour::Postgres;
+    cfg.replication_lag = sim::kSeconds;  // acks come long after the burst's batches wrote
+  }
   model::Service svc(loop, trace, sim::Prng(seed), cfg);
   svc.set_verdicts(&verdicts);
   svc.start();
+  std::vector<std::shared_ptr<NullStream>> streams;
+  if (generated_only) {
+    for (int c = 0; c < 3; ++c) {
+      sim::HttpRequest open;
+      open.method = "POST";
+      open.path = "/sync/stream";
+      open.subject = "u";
+      open.body = json{{"client_id", "c" + std::to_string(c)}, {"buckets", json::array()}}.dump();
+      streams.push_back(std::make_shared<NullStream>());
+      EXPECT_EQ(svc.open_stream(open, streams.back()).status, 200);
+    }
+  }
   sim::Prng rng(seed * 7919 + 1);
   RouteRun out;
   std::map<std::string, int64_t> last;  // per client: the id it last got back
-  for (int i = 0; i < 60 && !loop.stopped(); ++i) {
+  if (generated_only) {
+    // Bursts of four legacy requests (two from one client interleaved with two from
+    // another) within a few ms, then quiet for longer than the replication lag, so the
+    // ack of each burst is observable before the next burst moves the head again.
+    for (int burst = 0; burst < 20 && !loop.stopped(); ++burst) {
+      const int k = static_cast<int>(rng.uniform(3));
+      const int other = (k + 1 + static_cast<int>(rng.uniform(2))) % 3;
+      for (int c : {other, k, other, k}) {
+        sim::HttpRequest req;
+        req.subject = "u";
+        req.method = "GET";
+        req.path = "/write-checkpoint2.json?client_id=c" + std::to_string(c);
+        svc.handle(req, [&out](sim::HttpResponse r) {
+          ++(r.status == 200 ? out.accepted : out.rejected);
+        });
+        loop.run_until(loop.now() + static_cast<sim::Micros>(rng.uniform(15)) * sim::kMillis);
+      }
+      loop.run_until(loop.now() + 1500 * sim::kMillis +
+                     static_cast<sim::Micros>(rng.uniform(200)) * sim::kMillis);
+    }
+  }
+  for (int i = 0; i < 60 && !generated_only && !loop.stopped(); ++i) {
     const std::string client = "c" + std::to_string(rng.uniform(3));
     sim::HttpRequest req;
     req.subject = "u";
-    if (generated_too && rng.percent(30)) {
-      req.method = "GET";
-      req.path = "/write-checkpoint2.json?client_id=" + client;
-    } else {
+    {
       req.method = "POST";
       req.path = "/sync/checkpoint-request";
       const int64_t cur = last[client];
       json id;
       switch (rng.uniform(6)) {
-        case 0: id = cur + 1; break;                              // the next id
-        case 1: id = cur; break;                                  // an equal retry
-        case 2: id = std::max<int64_t>(1, cur - 1); break;        // stale
-        case 3: id = std::to_string(cur + 2); break;              // a string id
-        case 4: id = -static_cast<int64_t>(rng.uniform(3)); break;  // 0, -1, -2: invalid
-        default: id = "x"; break;                                 // garbage
+        case 0:
+          id = cur + 1;
+          break;  // the next id
+        case 1:
+          id = cur;
+          break;  // an equal retry
+        case 2:
+          id = std::max<int64_t>(1, cur - 1);
+          break;  // stale
+        case 3:
+          id = std::to_string(cur + 2);
+          break;  // a string id
+        case 4:
+          id = -static_cast<int64_t>(rng.uniform(3));
+          break;  // 0, -1, -2: invalid
+        default:
+          id = "x";
+          break;  // garbage
       }
       req.body = json{{"client_id", client}, {"checkpoint_request_id", id}}.dump();
     }
@@ -195,12 +261,12 @@ TEST_P(ServiceRouteMutant, IsCaughtByStoredIdMonotonicWithinTheSeedBudget) {
   RecordProperty("seeds_to_detection", static_cast<int>(detected_at));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Service, ServiceRouteMutant,
-    ::testing::Values(RouteMutant{"accept_non_positive_ids",
-                                  model::ServiceMutant::AcceptNonPositiveIds},
-                      RouteMutant{"lower_id_replaces", model::ServiceMutant::LowerIdReplaces}),
-    [](const auto& info) { return std::string(info.param.name); });
+INSTANTIATE_TEST_SUITE_P(Service, ServiceRouteMutant,
+                         ::testing::Values(RouteMutant{"accept_non_positive_ids",
+                                                       model::ServiceMutant::AcceptNonPositiveIds},
+                                           RouteMutant{"lower_id_replaces",
+                                                       model::ServiceMutant::LowerIdReplaces}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 TEST(ServiceRoute, RandomSuppliedRequestsKeepEveryServiceInvariant) {
   for (uint64_t seed = 1; seed <= kBudget; ++seed) {
@@ -211,21 +277,19 @@ TEST(ServiceRoute, RandomSuppliedRequestsKeepEveryServiceInvariant) {
   }
 }
 
-// service.md §1.3 (inference), DESIGN.md §5: concurrent batches of *generated* requests for
-// one key can pair a higher id with an earlier head, so an id is acknowledged before the
-// request that got it was replicated.  A finding the invariant must report, not hide.
-TEST(ServiceRoute, GeneratedIdBatchingRaceIsReportedAsAFinding) {
-  uint64_t found_at = 0;
-  for (uint64_t seed = 1; seed <= 200 && found_at == 0; ++seed) {
-    RouteRun r = post_random_requests(seed, {}, /*generated_too=*/true);
-    if (!r.violation) continue;
-    ASSERT_EQ(r.violation->invariant, "service-ack-after-replication") << r.violation->message;
-    found_at = seed;
+// Legacy clients on postgres storage: every generated request is answered with the next
+// id of its key.  (The generated-id batching race of service.md §1.3 needs a commit between
+// two batches' head reads and the later batch to write first; this harness has not shown it
+// yet, see the issue-3 closing note.)
+TEST(ServiceRoute, GeneratedRequestsAreAnsweredAndKeepStoredIdsMonotonic) {
+  for (uint64_t seed = 1; seed <= kBudget; ++seed) {
+    RouteRun r = post_random_requests(seed, {}, /*generated_only=*/true);
+    EXPECT_EQ(r.accepted, 80) << "seed " << seed;
+    EXPECT_EQ(r.rejected, 0) << "seed " << seed;
+    if (r.violation) {
+      EXPECT_NE(r.violation->invariant, "service-stored-id-monotonic") << r.violation->message;
+    }
   }
-  // The emission check needs a stream: without one, nothing is emitted and nothing can be
-  // judged.  This test therefore documents the limit of the route-only harness.
-  (void)found_at;
-  SUCCEED();
 }
 
 // ---------------------------------------------------------------------------------------
