@@ -72,6 +72,12 @@ std::vector<ScenarioMutant> scenario_mutants() {
          s.quiesce_s = 20;
        },
        {"requests-complete", "converges"}},
+      // Pre-1.7.1: an ack that arrives on its own (replication already past the data, so
+      // the marker's checkpoint changes only write_checkpoint) is never completed.
+      {"no-complete-for-write-checkpoint-only",
+       "basic",
+       [](Scenario& s) { s.service.replication_lag_ms = 0; },
+       {"requests-complete", "converges"}},
   };
 }
 
@@ -310,6 +316,21 @@ TEST(StormTwins, PostgresWritesMoreSourceMarkersThanMongo) {
     // On postgres every batch writes a marker; on mongo only batches with a pending record.
     EXPECT_EQ(p.metrics.at("markers_written"), p.metrics.at("batches"));
     EXPECT_LT(m.metrics.at("markers_written"), m.metrics.at("batches"));
+  }
+}
+
+// Every service-side fault kind in one run: it heals, all invariants hold, and each fault
+// visibly happened (not a vacuous pass).
+TEST(ServiceFaults, EveryFaultKindHealsAndHappened) {
+  const Scenario s = catalog("service-faults");
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    RunResult r = run(s, seed);
+    ASSERT_TRUE(r.passed) << "seed " << seed << ": " << r.stop.message;
+    EXPECT_EQ(r.metrics.at("restarts"), 1u);
+    EXPECT_GT(r.metrics.at("requests_deleted"), 0u);
+    EXPECT_GT(r.metrics.at("compact_jobs"), 1u);
+    EXPECT_GT(r.metrics.at("blocked_replication_commits"), 0u) << "replay after the restart";
+    EXPECT_GT(r.metrics.at("streams_opened"), 8u) << "restart, config change and storm reconnect";
   }
 }
 
