@@ -20,6 +20,11 @@ std::string schema_json() {
          R"({"name":"notes","columns":[{"name":"description","type":"text"}]}]})";
 }
 
+// The start payload's checkpoint_mode (sdk.md §1.4): "requests" for both requests forms.
+const char* checkpoint_mode_name(CheckpointMode mode) {
+  return mode == CheckpointMode::Legacy ? "legacy" : "requests";
+}
+
 std::optional<int64_t> parse_id(const nlohmann::json& j) {
   if (j.is_string()) return std::stoll(j.get<std::string>());
   if (j.is_number_integer()) return j.get<int64_t>();
@@ -142,6 +147,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
     }
   }
   db_->commit();
+  if (observer_) observer_->on_control(*this, op, payload, result);
   after_write_lock(touched);
   if (touched.data_tables && observer_) observer_->on_published(*this);
   return result;
@@ -223,7 +229,7 @@ std::string Client::start_payload() const {
                           {"app_metadata", nlohmann::json::object()},
                           {"active_streams", nlohmann::json::array()},
                           {"include_defaults", true},
-                          {"checkpoint_mode", "requests"},
+                          {"checkpoint_mode", checkpoint_mode_name(options_.checkpoint_mode)},
                           {"schema", nlohmann::json::parse(schema_json())}};
   return start.dump();
 }
@@ -524,8 +530,9 @@ sim::Task<void> Client::upload_data() {
   // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
   db_->begin();
   db_->query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
-  db_->control("target_checkpoint_request_id", kMaxOpId);
+  auto previous = db_->control("target_checkpoint_request_id", kMaxOpId);
   db_->commit();
+  if (observer_) observer_->on_control(*this, "target_checkpoint_request_id", kMaxOpId, previous);
   after_write_lock(db_->take_touched());
   trace_.log(name_, "uploaded {} crud entries (up to {})", crud.size(), last_id);
   if (observer_) observer_->on_uploaded(*this, crud);
@@ -537,7 +544,7 @@ sim::Task<bool> Client::update_local_target() {
   if (!target || std::to_string(*target) != kMaxOpId) co_return false;
   auto seq_before = db_->query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
   if (!seq_before) co_return false;
-  std::string op_id = co_await request_next_checkpoint(&outer_);
+  std::string op_id = co_await write_checkpoint_for_upload();
   db_->begin();
   bool has_crud = db_->query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
   auto seq_after = db_->query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
@@ -547,12 +554,44 @@ sim::Task<bool> Client::update_local_target() {
     trace_.log(name_, "target {} not stored: new local writes", op_id);
     co_return false;
   }
-  db_->control("target_checkpoint_request_id", op_id);
+  auto previous = db_->control("target_checkpoint_request_id", op_id);
   db_->commit();
+  if (observer_) observer_->on_control(*this, "target_checkpoint_request_id", op_id, previous);
   after_write_lock(db_->take_touched());
   trace_.log(name_, "target := {}", op_id);
   if (observer_) observer_->on_target_set(*this, std::stoll(op_id));
   co_return true;
+}
+
+sim::Task<std::string> Client::write_checkpoint_for_upload() {
+  // The callback _uploadAllCrud hands to updateLocalTarget (sdk.md §2.2): legacy mode asks
+  // the service to generate a write checkpoint, requests mode allocates and posts an id.
+  if (options_.checkpoint_mode == CheckpointMode::Legacy) {
+    co_return co_await get_legacy_write_checkpoint();
+  }
+  co_return co_await request_next_checkpoint(&outer_);
+}
+
+sim::Task<std::string> Client::get_legacy_write_checkpoint() {
+  // getLegacyWriteCheckpoint (sdk.md §2.4, §1.6): GET /write-checkpoint2.json?client_id=<cid>
+  // through fetchAndDecodeJson, without an abort signal; uses data.write_checkpoint.
+  ++stats_.legacy_checkpoint_gets;
+  const std::string path = "/write-checkpoint2.json?client_id=" + options_.client_id;
+  sim::HttpRequest http{"GET", path, "", options_.user};
+  auto response = co_await link_.request(std::move(http));
+  if (response.status != 200) {
+    throw std::runtime_error(
+        fmt::format("Received {} when getting from {}: {}", response.status, path, response.body));
+  }
+  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+  if (parsed.is_discarded() || !parsed.contains("data") ||
+      !parsed["data"].contains("write_checkpoint") ||
+      !parsed["data"]["write_checkpoint"].is_string()) {
+    throw std::runtime_error("malformed write-checkpoint2 response: " + response.body);
+  }
+  std::string checkpoint = parsed["data"]["write_checkpoint"].get<std::string>();
+  trace_.log(name_, "Created write checkpoint: {}", checkpoint);
+  co_return checkpoint;
 }
 
 sim::Task<std::string> Client::request_next_checkpoint(sim::AbortSignal* abort) {
@@ -588,6 +627,8 @@ sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
 // repost loop (sdk.md §3.3)
 
 sim::Task<void> Client::repost_loop() {
+  // Legacy mode has no client-allocated ids to re-post: the loop returns at once.
+  if (options_.checkpoint_mode == CheckpointMode::Legacy) co_return;
   while (!outer_.aborted()) {
     bool failed = false;
     try {

@@ -6,10 +6,14 @@
 //   seed()           = seedCheckpointRequestState
 //   upload_loop()    = crudUploadLoop / _uploadAllCrud (sdk.md §2.2)
 //   update_local_target() = SqliteBucketStorage.updateLocalTarget (sdk.md §2.4)
+//   write_checkpoint_for_upload() = the callback _uploadAllCrud passes to it (sdk.md §2.2)
+//   get_legacy_write_checkpoint() = getLegacyWriteCheckpoint (sdk.md §2.4, legacy)
+//   request_next_checkpoint() = requestNextCheckpointFromService (sdk.md §2.4, requests)
 //   repost_loop()    = repostUnacknowledgedCheckpointRequests (sdk.md §3.3)
 //   wait_ready()     = CheckpointStateSignals.waitForCheckpointRequestsReady (sdk.md §3.2)
-// First cut: requests mode only; legacy mode, credentials refresh, disconnectAndClear and
-// version up/downgrades come with the client-engines issue.
+// Both checkpoint modes of SDK 1.3.0 with a 0.5.x core (ClientOptions::checkpoint_mode);
+// credentials refresh, disconnectAndClear and version up/downgrades come with the
+// client-engines issue.
 #pragma once
 
 #include <memory>
@@ -54,6 +58,11 @@ class ClientObserver {
   virtual void on_sync_applied(Client&, std::optional<int64_t> /*applied_id*/) {}
   // A sync apply changed visible rows.
   virtual void on_published(Client&) {}
+  // Every powersync_control call the shim made (after its transaction committed), with the
+  // core's raw result; not called for calls that failed.
+  virtual void on_control(Client&, const std::string& /*op*/,
+                          const std::optional<std::string>& /*payload*/,
+                          const std::optional<std::string>& /*result*/) {}
 };
 
 // Deliberately injected engine bugs, used to show a checker can fail.
@@ -62,6 +71,12 @@ enum class EngineMutant {
   PublishWhileBlocked,
 };
 
+// ResolvedSyncOptions.checkpointMode (sdk.md §1.2).  `Requests` covers both the 'requests'
+// string and the {requests:{retryDelay}} form (repost_delay carries the latter).  Legacy
+// obtains write checkpoints from GET /write-checkpoint2.json; the SDK's default is legacy,
+// the shim's is requests (the scenario format's default).
+enum class CheckpointMode { Legacy, Requests };
+
 struct ClientOptions {
   int index = 1;          // 1-based client number
   std::string user;       // JWT subject
@@ -69,6 +84,7 @@ struct ClientOptions {
   sim::Micros retry_delay = 5 * sim::kSeconds;
   sim::Micros crud_upload_throttle = 1 * sim::kSeconds;
   sim::Micros repost_delay = 10 * sim::kSeconds;
+  CheckpointMode checkpoint_mode = CheckpointMode::Requests;
   std::vector<EngineMutant> mutants;
 };
 
@@ -76,7 +92,8 @@ struct ClientStats {
   uint64_t iterations = 0;
   uint64_t download_errors = 0;
   uint64_t uploads = 0;
-  uint64_t checkpoint_posts = 0;
+  uint64_t checkpoint_posts = 0;        // POST /sync/checkpoint-request (requests mode)
+  uint64_t legacy_checkpoint_gets = 0;  // GET /write-checkpoint2.json (legacy mode)
   uint64_t applied_checkpoints = 0;
   uint64_t blocked_checkpoints = 0;  // "Could not apply checkpoint due to local data"
   uint64_t local_writes = 0;
@@ -100,6 +117,7 @@ class Client {
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] const ClientStats& stats() const { return stats_; }
   [[nodiscard]] bool connected() const { return connected_; }
+  [[nodiscard]] CheckpointMode checkpoint_mode() const { return options_.checkpoint_mode; }
 
   // Observables (read with plain SELECTs on the client's connection).
   std::optional<std::optional<std::string>> read_row(const std::string& table,
@@ -144,6 +162,8 @@ class Client {
   sim::Task<void> upload_all();
   sim::Task<void> upload_data();
   sim::Task<bool> update_local_target();
+  sim::Task<std::string> write_checkpoint_for_upload();
+  sim::Task<std::string> get_legacy_write_checkpoint();
   sim::Task<std::string> request_next_checkpoint(sim::AbortSignal* abort);
   sim::Task<std::string> post_checkpoint_request(const std::string& id, sim::AbortSignal* abort);
   void trigger_crud_upload();

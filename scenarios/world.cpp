@@ -86,6 +86,9 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
     o.retry_delay = ms(scenario.clients.retry_delay_ms);
     o.crud_upload_throttle = ms(scenario.clients.crud_upload_throttle_ms);
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
+    o.checkpoint_mode = scenario.clients.checkpoint_mode == "legacy"
+                            ? engine::CheckpointMode::Legacy
+                            : engine::CheckpointMode::Requests;
     if (has(scenario.mutants, "publish-while-blocked")) {
       o.mutants.push_back(engine::EngineMutant::PublishWhileBlocked);
     }
