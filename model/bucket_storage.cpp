@@ -21,6 +21,23 @@ const char* op_type_name(OpType type) {
   return "?";
 }
 
+Op put_op(const std::string& object_type, const std::string& object_id, const std::string& data) {
+  Op op;
+  op.put = true;
+  op.object_type = object_type;
+  op.object_id = object_id;
+  op.data = data;
+  return op;
+}
+
+Op remove_op(const std::string& object_type, const std::string& object_id) {
+  Op op;
+  op.put = false;
+  op.object_type = object_type;
+  op.object_id = object_id;
+  return op;
+}
+
 uint32_t op_checksum(const Op& op) {
   // Any deterministic 32-bit hash of the op's content works: the client only sums them.
   uint32_t h = 2166136261u;

@@ -59,6 +59,10 @@ struct CompactionStats {
 
 uint32_t op_checksum(const Op& op);
 
+// The two ops replication writes (append() assigns the id and checksum).
+Op put_op(const std::string& object_type, const std::string& object_id, const std::string& data);
+Op remove_op(const std::string& object_type, const std::string& object_id);
+
 class BucketStorage {
  public:
   // Assigns the op id; only PUT and REMOVE can be appended.

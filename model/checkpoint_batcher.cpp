@@ -72,7 +72,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   if (generation != generation_) co_return;
   for (const auto& e : entries) before[e.key] = store_.stored_id(e.key);
   const BatchWrite w = store_.create_managed(entries, head, loop_.now(), &existed);
-  if (hooks_.on_write) hooks_.on_write(entries, head, before, w);
+  if (hooks_.on_write) hooks_.on_write(entries, before, w);
   trace_.log("svc", "batch of {} ({} keys) head={}{}", batch->size(), entries.size(), head,
              w.should_advance && !config_.marker_before_mapping ? " +marker" : "");
   if (w.should_advance && !config_.marker_before_mapping) {

@@ -41,9 +41,9 @@ struct BatcherConfig {
 // invariants and metrics).
 struct BatcherHooks {
   std::function<void()> write_marker;
-  // Called once per batch after the storage write: the deduplicated entries, the head,
-  // stored ids before the write, and the write's result.
-  std::function<void(const std::vector<ManagedEntry>&, Lsn,
+  // Called once per batch after the storage write: the deduplicated entries, the stored
+  // ids before the write, and the write's result.
+  std::function<void(const std::vector<ManagedEntry>&,
                      const std::map<std::string, std::optional<int64_t>>&, const BatchWrite&)>
       on_write;
 };

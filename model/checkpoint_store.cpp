@@ -33,13 +33,22 @@ bool CheckpointStore::max_doc_pending(const std::vector<CheckpointRecord>& docs)
   return best && !best->processed_at_lsn;
 }
 
+bool CheckpointStore::insert_if_unmatched(std::vector<CheckpointRecord>& docs, bool existed,
+                                          CheckpointRecord inserted) {
+  // Upsert of an absent key.  On mongo a batch whose upsert matched nothing inserts even if
+  // a concurrent batch inserted meanwhile (no unique index): a duplicate document.
+  // Postgres' ON CONFLICT updates the row instead.
+  if (!docs.empty() && (flavour_ != StorageFlavour::Mongo || existed)) return false;
+  if (!docs.empty()) ++duplicates_created_;
+  docs.push_back(inserted);
+  return true;
+}
+
 int64_t CheckpointStore::write_generated(std::vector<CheckpointRecord>& docs, Lsn head,
                                          bool existed) {
   // Mongo findOneAndUpdate(upsert) / postgres ON CONFLICT: $inc the (first) record, reset
   // the head and processed state, clear requested_at: the record becomes permanent.
-  if (docs.empty() || (flavour_ == StorageFlavour::Mongo && !existed)) {
-    if (!docs.empty()) ++duplicates_created_;  // a racing batch inserted it meanwhile
-    docs.push_back(CheckpointRecord{1, head, std::nullopt, std::nullopt});
+  if (insert_if_unmatched(docs, existed, CheckpointRecord{1, head, std::nullopt, std::nullopt})) {
     return 1;
   }
   CheckpointRecord& d = docs.front();
@@ -49,13 +58,7 @@ int64_t CheckpointStore::write_generated(std::vector<CheckpointRecord>& docs, Ls
 
 void CheckpointStore::write_supplied(std::vector<CheckpointRecord>& docs, int64_t r, Lsn head,
                                      sim::Micros now, bool existed) {
-  if (docs.empty() || (flavour_ == StorageFlavour::Mongo && !existed)) {
-    // Upsert of an absent key.  On mongo a batch that matched nothing inserts even if a
-    // concurrent batch inserted meanwhile (no unique index): a duplicate document.
-    if (!docs.empty()) ++duplicates_created_;
-    docs.push_back(CheckpointRecord{r, head, std::nullopt, now});
-    return;
-  }
+  if (insert_if_unmatched(docs, existed, CheckpointRecord{r, head, std::nullopt, now})) return;
   // Mongo updateMany applies the $cond to every duplicate; postgres has one row.
   for (auto& d : docs) {
     if (d.id < r || (mutants_.lower_id_replaces && d.id > r)) {

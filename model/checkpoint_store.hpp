@@ -98,6 +98,9 @@ class CheckpointStore {
   [[nodiscard]] uint64_t duplicates_created() const { return duplicates_created_; }
 
  private:
+  // Inserts `inserted` when the upsert matched nothing (see the .cpp); true if it did.
+  bool insert_if_unmatched(std::vector<CheckpointRecord>& docs, bool existed,
+                           CheckpointRecord inserted);
   int64_t write_generated(std::vector<CheckpointRecord>& docs, Lsn head, bool existed);
   void write_supplied(std::vector<CheckpointRecord>& docs, int64_t r, Lsn head, sim::Micros now,
                       bool existed);

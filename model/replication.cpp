@@ -94,14 +94,14 @@ void Replication::wake() {
       // A REMOVE in every bucket the row leaves, a PUT in every bucket it is in.
       for (const auto& b : before) {
         if (std::find(now_in.begin(), now_in.end(), b) == now_in.end()) {
-          Op op{0, false, change.key.table, change.key.id, "", 0};
+          Op op = remove_op(change.key.table, change.key.id);
           op.op_id = storage_.append(b, op);
           record(b, op);
           ++ops;
         }
       }
       for (const auto& b : now_in) {
-        Op op{0, true, change.key.table, change.key.id, change.after->data, 0};
+        Op op = put_op(change.key.table, change.key.id, change.after->data);
         op.op_id = storage_.append(b, op);
         record(b, op);
         ++ops;

@@ -100,8 +100,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
                    config_.heartbeat) {
   BatcherHooks hooks;
   hooks.write_marker = [this] { write_marker(); };
-  hooks.on_write = [this](const auto& entries, Lsn head, const auto& before, const auto& w) {
-    on_batch_write(entries, head, before, w);
+  hooks.on_write = [this](const auto& entries, const auto& before, const auto& w) {
+    on_batch_write(entries, before, w);
   };
   batcher_ = std::make_unique<CheckpointBatcher>(
       loop_, trace_, rng_.split("batcher"), source_, checkpoints_,
@@ -126,10 +126,9 @@ void Service::write_marker() {
   replication_.on_source_commit();
 }
 
-void Service::on_batch_write(const std::vector<ManagedEntry>& entries, Lsn head,
+void Service::on_batch_write(const std::vector<ManagedEntry>& entries,
                              const std::map<std::string, std::optional<int64_t>>& before,
                              const BatchWrite& w) {
-  (void)head;
   constexpr const char* kId = "service-stored-id-monotonic";
   if (verdicts_) verdicts_->checked(kId);
   for (const auto& e : entries) {
@@ -463,8 +462,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{
-          loop_, trace_, storage_, checkpoints_, write_checkpoints_poked_, stream_stats_,
-          config_.stream_batch_delay, has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
+          loop_, trace_, storage_, checkpoints_, stream_stats_, config_.stream_batch_delay,
+          has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); }},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),

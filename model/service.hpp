@@ -90,11 +90,11 @@ void register_service_invariants(sim::InvariantCatalog& catalog);
 // Per key, the source position at which each id-establishing request was received, so an
 // emission of write_checkpoint n can be judged against every request it acknowledges
 // (service-ack-after-replication, DESIGN.md §5).  Equal retries and stale requests do not
-// establish an id; a deletion starts the key afresh.
+// establish an id.  Entries outlive record deletion: they only ever require positions
+// that were received earlier, so keeping them cannot hide a violation.
 class AckLedger {
  public:
   void established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when);
-  void forget(const std::string& key) { by_key_.erase(key); }
   // The latest received position among requests with id <= n (nullopt: none).
   [[nodiscard]] std::optional<Lsn> required_for(const std::string& key, int64_t n) const;
   // First emission of ids up to n: returns the receive times of requests acked now.
@@ -161,7 +161,7 @@ class Service : public sim::HttpServer {
                std::function<void(sim::HttpResponse)> respond);
   sim::HttpResponse upload(const sim::HttpRequest& request);
   void write_marker();
-  void on_batch_write(const std::vector<ManagedEntry>& entries, Lsn head,
+  void on_batch_write(const std::vector<ManagedEntry>& entries,
                       const std::map<std::string, std::optional<int64_t>>& before,
                       const BatchWrite& write);
   void on_emission(const std::string& key, int64_t id, Lsn lsn);
@@ -182,7 +182,6 @@ class Service : public sim::HttpServer {
   std::vector<std::weak_ptr<sim::ServerStream>> streams_;
   sim::Micros down_until_ = 0;
   sim::Verdicts* verdicts_ = nullptr;
-  sim::Notifier write_checkpoints_poked_;
   ServiceMetrics metrics_;
   StreamStats stream_stats_;
   uint64_t next_connection_ = 1;

@@ -236,10 +236,9 @@ sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop
     const sim::Micros token_at = next_token_event();
     std::optional<sim::Micros> deadline = token_at;
     if (until && *until < token_at) deadline = until;
-    const int which =
-        co_await sim::wait_for(ctx_.loop, deadline, &ctx_.storage.checkpoint_created(),
-                               &ctx_.write_checkpoints_poked, &stream_->closed_signal());
-    if (which == 0 || which == 1) {
+    const int which = co_await sim::wait_for(
+        ctx_.loop, deadline, &ctx_.storage.checkpoint_created(), &stream_->closed_signal());
+    if (which == 0) {
       dirty_ = true;
       if (stop_on_change) co_return;
       continue;

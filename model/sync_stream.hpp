@@ -50,7 +50,6 @@ struct ConnectionContext {
   sim::Trace& trace;
   BucketStorage& storage;
   CheckpointStore& checkpoints;
-  sim::Notifier& write_checkpoints_poked;  // only the ack-before-replication mutant fires it
   StreamStats& stats;
   // Each data-batch fetch takes this long, jittered ±10 % from the connection's "fetch"
   // PRNG stream; 0 makes downloads instantaneous (nothing can happen mid-download).
@@ -109,7 +108,7 @@ class SyncConnection {
   sim::Task<void> download_step();
   bool send_data_batch(const std::string& bucket);  // returns has_more
   // Waits until `until` (none: forever) or, with `stop_on_change`, a new storage
-  // checkpoint or write-checkpoint poke; sends token lines that fall due meanwhile.
+  // checkpoint; sends token lines that fall due meanwhile.
   sim::Task<void> wait(std::optional<sim::Micros> until, bool stop_on_change);
   [[nodiscard]] sim::Micros next_token_event() const;
   void on_token_timer();
@@ -128,7 +127,7 @@ class SyncConnection {
   Lsn seen_lsn_ = 0;                              // mongo: last checkpoint LSN looked at
   std::set<std::string> pending_;  // fetch set of the last line not yet fully downloaded
   std::optional<Download> download_;
-  bool dirty_ = false;  // a checkpoint or poke arrived since the last evaluation
+  bool dirty_ = false;  // a checkpoint arrived since the last evaluation
   sim::Micros next_keepalive_ = 0;
   std::optional<sim::Micros> warning_at_;  // exp − 20 s, until sent
 };

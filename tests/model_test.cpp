@@ -596,23 +596,6 @@ RC_GTEST_PROP(CheckpointStoreProp, MatchesTheAppendixAModel, ()) {
 // BucketStorage
 // ---------------------------------------------------------------------------------------
 
-Op put(const std::string& type, const std::string& id, const std::string& data) {
-  Op op;
-  op.put = true;
-  op.object_type = type;
-  op.object_id = id;
-  op.data = data;
-  return op;
-}
-
-Op remove_op(const std::string& type, const std::string& id) {
-  Op op;
-  op.put = false;
-  op.object_type = type;
-  op.object_id = id;
-  return op;
-}
-
 std::vector<OpId> ids(const std::vector<const Op*>& ops) {
   std::vector<OpId> out;
   for (const Op* op : ops) out.push_back(op->op_id);
@@ -628,7 +611,7 @@ TEST(BucketStorage, ChecksumIsTheWrappingU32SumAsSignedInt32) {
   while (n < 10'000) {
     // (Not "t" + std::to_string(n): GCC 12 -O3 reports a false -Wrestrict for it.)
     const std::string row = std::string("t").append(std::to_string(n));
-    const OpId id = storage.append("b", put("todos", row, "{}"));
+    const OpId id = storage.append("b", put_op("todos", row, "{}"));
     EXPECT_EQ(id, n + 1);
     ++n;
     const auto ops = storage.ops("b", id - 1, id, 1);
@@ -647,21 +630,21 @@ TEST(BucketStorage, ChecksumIsTheWrappingU32SumAsSignedInt32) {
 }
 
 TEST(BucketStorage, OpChecksumDependsOnEveryField) {
-  const uint32_t base = op_checksum(put("todos", "1", R"({"a":1})"));
-  EXPECT_EQ(base, op_checksum(put("todos", "1", R"({"a":1})")));
-  EXPECT_NE(base, op_checksum(put("notes", "1", R"({"a":1})")));
-  EXPECT_NE(base, op_checksum(put("todos", "2", R"({"a":1})")));
-  EXPECT_NE(base, op_checksum(put("todos", "1", R"({"a":2})")));
-  EXPECT_NE(op_checksum(put("todos", "1", "")), op_checksum(remove_op("todos", "1")));
+  const uint32_t base = op_checksum(put_op("todos", "1", R"({"a":1})"));
+  EXPECT_EQ(base, op_checksum(put_op("todos", "1", R"({"a":1})")));
+  EXPECT_NE(base, op_checksum(put_op("notes", "1", R"({"a":1})")));
+  EXPECT_NE(base, op_checksum(put_op("todos", "2", R"({"a":1})")));
+  EXPECT_NE(base, op_checksum(put_op("todos", "1", R"({"a":2})")));
+  EXPECT_NE(op_checksum(put_op("todos", "1", "")), op_checksum(remove_op("todos", "1")));
   // Field boundaries count: ("ab","c") is not ("a","bc").
-  EXPECT_NE(op_checksum(put("ab", "c", "")), op_checksum(put("a", "bc", "")));
+  EXPECT_NE(op_checksum(put_op("ab", "c", "")), op_checksum(put_op("a", "bc", "")));
 }
 
 TEST(BucketStorage, StateCountsOnlyOpsUpTo) {
   BucketStorage storage;
   EXPECT_EQ(storage.state("none", 100), (BucketState{0, 0}));
-  storage.append("b", put("todos", "1", "{}"));
-  storage.append("other", put("todos", "2", "{}"));
+  storage.append("b", put_op("todos", "1", "{}"));
+  storage.append("other", put_op("todos", "2", "{}"));
   storage.append("b", remove_op("todos", "1"));
   const auto all = storage.ops("b", 0, 100, 100);
   ASSERT_EQ(ids(all), (std::vector<OpId>{1, 3}));
@@ -678,8 +661,8 @@ TEST(BucketStorage, OpsRangesAreAfterExclusiveUpToInclusiveAndLimited) {
   BucketStorage storage;
   for (int i = 1; i <= 12; ++i) {
     // Interleave another bucket so "b" has gaps in its op ids: b has 1,3,5,...,23.
-    storage.append("b", put("todos", std::to_string(i), "{}"));
-    storage.append("c", put("todos", "x", "{}"));
+    storage.append("b", put_op("todos", std::to_string(i), "{}"));
+    storage.append("c", put_op("todos", "x", "{}"));
   }
   EXPECT_EQ(storage.last_op(), 24);
   EXPECT_EQ(ids(storage.ops("b", 0, 5, 100)), (std::vector<OpId>{1, 3, 5}));
@@ -717,15 +700,15 @@ TEST(BucketStorage, CheckpointsTakeTheCurrentOpIdAndNotify) {
   std::vector<std::pair<Micros, StorageCheckpoint>> seen;
   loop.spawn(wait_checkpoints(&loop, &storage, 3, &seen), "watcher");
   loop.run_until(kEpoch);
-  storage.append("b", put("todos", "1", "{}"));
-  storage.append("b", put("todos", "2", "{}"));
+  storage.append("b", put_op("todos", "1", "{}"));
+  storage.append("b", put_op("todos", "2", "{}"));
   storage.checkpoint(5);
   EXPECT_EQ(storage.latest().op_id, 2);
   EXPECT_EQ(storage.latest().lsn, 5);
   loop.run_until(kEpoch + kMillis);
   storage.checkpoint(5);  // an equal LSN is allowed (an empty keepalive checkpoint)
   loop.run_until(kEpoch + 2 * kMillis);
-  storage.append("b", put("todos", "3", "{}"));
+  storage.append("b", put_op("todos", "3", "{}"));
   storage.checkpoint(9);
   loop.run_until(kEpoch + 3 * kMillis);
   EXPECT_EQ(storage.checkpoints(), 3u);

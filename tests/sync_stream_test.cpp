@@ -33,23 +33,6 @@ using sim::kMillis;
 using sim::kSeconds;
 using sim::Micros;
 
-Op put_op(const std::string& type, const std::string& id, const std::string& data) {
-  Op op;
-  op.put = true;
-  op.object_type = type;
-  op.object_id = id;
-  op.data = data;
-  return op;
-}
-
-Op remove_op(const std::string& type, const std::string& id) {
-  Op op;
-  op.put = false;
-  op.object_type = type;
-  op.object_id = id;
-  return op;
-}
-
 // A copy of a bucket's ops (the pointers from ops() die with the next compact()).
 std::vector<Op> all_ops(const BucketStorage& storage, const std::string& bucket) {
   std::vector<Op> out;
@@ -351,7 +334,7 @@ struct StreamWorld {
 
   void open(ConnectionRequest req, Micros batch_delay = kMillis, uint64_t seed = 1) {
     stream = std::make_shared<RecordingStream>(loop, req.encoding == StreamEncoding::Bson);
-    ConnectionContext ctx{loop, trace, storage, checkpoints, poked, stats, kMillis, false, {}};
+    ConnectionContext ctx{loop, trace, storage, checkpoints, stats, kMillis, false, {}};
     ctx.batch_delay = batch_delay;
     auto conn = std::make_shared<SyncConnection>(ctx, std::move(req), stream, sim::Prng(seed));
     loop.spawn(drive(conn), "sync-connection");
@@ -371,7 +354,6 @@ struct StreamWorld {
   sim::Trace trace{loop.clock()};
   BucketStorage storage;
   CheckpointStore checkpoints;
-  sim::Notifier poked;
   StreamStats stats;
   std::shared_ptr<RecordingStream> stream;
   Lsn lsn = 0;
