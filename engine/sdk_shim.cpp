@@ -14,10 +14,14 @@ constexpr const char* kBlockedLog =
     "Could not apply checkpoint due to local data. Will retry at completed upload or next "
     "checkpoint.";
 
-// The minimal schema of the default world (DESIGN.md §7).
+// The minimal schema of the default world (DESIGN.md §7), plus the insert-only `events`
+// table (sdk.md §1.1 schema JSON `insert_only`; core.md §1.1 "manual" CRUD vtab): its writes
+// only go to ps_crud, it never holds rows locally and no bucket syncs it.
 std::string schema_json() {
   return R"({"tables":[{"name":"todos","columns":[{"name":"description","type":"text"}]},)"
-         R"({"name":"notes","columns":[{"name":"description","type":"text"}]}]})";
+         R"({"name":"notes","columns":[{"name":"description","type":"text"}]},)"
+         R"({"name":"events","columns":[{"name":"description","type":"text"}],)"
+         R"("insert_only":true}]})";
 }
 
 // The start payload's checkpoint_mode (sdk.md §1.4): "requests" for both requests forms.
@@ -76,7 +80,9 @@ void Client::violation(const std::string& invariant, const std::string& message)
 void Client::open() {
   db_ = std::make_unique<Database>(fmt::format("client-{}.db", options_.index), core_);
   auto version = db_->query_text("SELECT powersync_rs_version()").value_or("");
-  if (version.rfind(core_.name + "/", 0) != 0) {
+  // A pinned core's name is a version prefix ("0.5.3"); a --core-path core's name is
+  // the full powersync_rs_version() it reported when it was described.
+  if (version != core_.name && version.rfind(core_.name + "/", 0) != 0) {
     throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}", core_.path,
                                          version, core_.name));
   }
@@ -514,10 +520,15 @@ sim::Task<void> Client::upload_all() {
 
 sim::Task<void> Client::upload_data() {
   // The connector's uploadData with db.getCrudBatch(100) (sdk.md §2.3).
-  auto rows = db_->query_rows("SELECT id, data FROM ps_crud ORDER BY id ASC LIMIT 101");
+  auto rows = db_->query_rows("SELECT id, data, tx_id FROM ps_crud ORDER BY id ASC LIMIT 101");
   if (rows.size() > 100) rows.resize(100);
   nlohmann::json crud = nlohmann::json::array();
-  for (const auto& r : rows) crud.push_back(nlohmann::json::parse(r[1].value_or("{}")));
+  for (const auto& r : rows) {
+    // As the JS CrudEntry.toJSON() a connector posts: the entry plus its tx_id (sdk.md §2.3).
+    auto entry = nlohmann::json::parse(r[1].value_or("{}"));
+    entry["tx_id"] = r[2] ? nlohmann::json(std::stoll(*r[2])) : nlohmann::json(nullptr);
+    crud.push_back(std::move(entry));
+  }
   const std::string last_id = rows.back()[0].value_or("0");
   nlohmann::json body = {{"client_id", options_.client_id}, {"crud", crud}};
   sim::HttpRequest http{"POST", "/backend/upload", body.dump(), options_.user};
@@ -673,12 +684,18 @@ void Client::local_write(LocalWrite write) {
       db_->query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
                      {write.id, *write.description});
     }
+    if (write.with_event) {
+      db_->query_int("INSERT INTO events(id, description) VALUES (?, ?) RETURNING 0",
+                     {fmt::format("e{}-{}", options_.index, write.seq),
+                      fmt::format("{}/{}", t, write.id)});
+    }
     db_->commit();
   } catch (...) {
     db_->rollback();
     throw;
   }
-  trace_.log(name_, "write {}/{} = {}", t, write.id, write.description.value_or("<deleted>"));
+  trace_.log(name_, "write {}/{} = {}{}", t, write.id, write.description.value_or("<deleted>"),
+             write.with_event ? " +event" : "");
   if (observer_) observer_->on_local_write(*this, write);
   after_write_lock(db_->take_touched());
 }

@@ -41,6 +41,9 @@ struct LocalWrite {
   std::string id;
   std::optional<std::string> description;  // nullopt = delete
   uint64_t seq = 0;                        // per client, increasing
+  // Also insert a row into the insert-only `events` table in the same SQLite transaction
+  // (core.md §3.7: one tx_id for both from 0.5.3, two up to 0.5.2).
+  bool with_event = false;
 };
 
 // Hooks for cross-layer checkers (scenarios/); the engine only reports what it did.

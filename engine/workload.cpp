@@ -20,6 +20,9 @@ sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, Client& client,
     w.id = notes ? fmt::format("{}-n{}", client.user(), key) : fmt::format("k{}", key);
     // Values are unique per write so a checker can tell which write a row shows.
     if (!del) w.description = fmt::format("c{}-{}", client.index(), ++n);
+    if (options.insert_only_pct > 0) {
+      w.with_event = rng.percent(static_cast<uint64_t>(options.insert_only_pct));
+    }
     client.local_write(std::move(w));
   }
 }

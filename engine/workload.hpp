@@ -1,6 +1,7 @@
 // The app workload of the default world (DESIGN.md §7): each client writes `todos` rows
 // from a small shared keyspace (contention) and private `notes`, ids and values drawn
-// from the sim PRNG (never uuid()), until the run phase ends.
+// from the sim PRNG (never uuid()), until the run phase ends; optionally some writes add
+// an insert-only `events` row in the same transaction.
 #pragma once
 
 #include "engine/sdk_shim.hpp"
@@ -13,6 +14,9 @@ struct WorkloadOptions {
   int keyspace = 16;
   int notes_pct = 20;
   int delete_pct = 10;
+  // Share of writes that also insert into the insert-only `events` table in the same
+  // transaction (core.md §3.7).  0 draws nothing, so existing runs keep their traces.
+  int insert_only_pct = 0;
   sim::Micros stop_at = 0;  // absolute virtual time
 };
 

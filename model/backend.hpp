@@ -21,7 +21,8 @@ struct AppliedUpload {
 class Backend {
  public:
   explicit Backend(SourceDb& source) : source_(source) {}
-  // Applies a batch of ps_crud entries ({"op","id","type","data"}); returns the commit's
+  // Applies a batch of ps_crud entries ({"op","id","type","data"}, other fields such as
+  // tx_id ignored; any type, including insert-only tables); returns the commit's
   // LSN.  Throws std::invalid_argument on a malformed entry (nothing is applied then).
   Lsn apply(sim::Micros now, const std::string& user, const std::string& client_id,
             const nlohmann::json& crud);

@@ -15,6 +15,8 @@ namespace {
 std::vector<std::string> route_row(const RowKey& key, const Row& row) {
   if (key.table == "todos") return {global_bucket()};
   if (key.table == "notes") return {notes_bucket(row.owner)};
+  // Anything else, e.g. the insert-only `events` table (core.md §1.1, §3.7: client writes
+  // that are uploaded, never synced down), is stored by the backend but in no bucket.
   return {};
 }
 

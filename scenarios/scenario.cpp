@@ -262,7 +262,8 @@ NetworkSpec parse_network(const Fields& f) {
 
 WorkloadSpec parse_workload(const Fields& f) {
   f.reject_unknown(
-      {"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct", "delete_pct"});
+      {"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct", "delete_pct",
+       "insert_only_pct"});
   WorkloadSpec w;
   constexpr int64_t kMaxIntervalMs = 3600000;
   f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
@@ -275,6 +276,7 @@ WorkloadSpec parse_workload(const Fields& f) {
   f.integer("keyspace", {1, 100000, ""}, w.keyspace);
   f.integer("notes_pct", {0, 100, ""}, w.notes_pct);
   f.integer("delete_pct", {0, 100, ""}, w.delete_pct);
+  f.integer("insert_only_pct", {0, 100, ""}, w.insert_only_pct);
   return w;
 }
 
@@ -783,7 +785,8 @@ json to_json(const Scenario& s) {
         {"write_interval_max_ms", w.write_interval_max_ms},
         {"keyspace", w.keyspace},
         {"notes_pct", w.notes_pct},
-        {"delete_pct", w.delete_pct}}},
+        {"delete_pct", w.delete_pct},
+        {"insert_only_pct", w.insert_only_pct}}},
       {"duration_s", s.duration_s},
       {"quiesce_s", s.quiesce_s ? json(*s.quiesce_s) : json(nullptr)},
       {"faults", std::move(faults)},

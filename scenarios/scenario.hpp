@@ -96,6 +96,9 @@ struct WorkloadSpec {
   int notes_pct = 20;
   // Share of writes that delete a row instead of upserting it, in percent, 0..100.
   int delete_pct = 10;
+  // Share of writes that also insert a row into the insert-only `events` table in the same
+  // transaction, in percent, 0..100 (core.md §3.7; the tx_id experiment of `syncsim diff`).
+  int insert_only_pct = 0;
 
   bool operator==(const WorkloadSpec&) const = default;
 };
