@@ -8,9 +8,12 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <regex>
+#include <set>
 
 #include "engine/core_registry.hpp"
+#include "scenarios/differential.hpp"
 #include "scenarios/runner.hpp"
 
 namespace {
@@ -70,16 +73,57 @@ nlohmann::json result_json(const scenarios::RunResult& r, const std::string& rep
   return j;
 }
 
+// The name a --core-path build is registered under (clients.core, `--a core=path`).
+constexpr const char* kCorePathName = "path";
+
+// --core-path FILE (DESIGN.md §4): describes an unreleased core (unverified, sha256
+// computed) and registers it as "path".  Prints `core <name> (unverified) sha256 <hex>`
+// once to `note`.  False (after printing why) when the file is not a core the shim drives.
+bool register_core_path(const std::string& file, scenarios::ExtraCores& cores,
+                        std::ostream& note) {
+  engine::CoreVersion core;
+  try {
+    core = engine::core_from_path(file);
+  } catch (const std::exception& e) {
+    std::cerr << "--core-path: '" << file << "' is not a usable core: " << e.what() << "\n";
+    return false;
+  }
+  if (!scenarios::shim_drives(core)) {
+    std::cerr << fmt::format(
+        "--core-path: '{}' is core {}, driven by the {} SDK behaviour; the shim drives cores "
+        "0.5.2..0.5.x only\n",
+        file, core.name, core.sdk);
+    return false;
+  }
+  note << fmt::format("core {} (unverified) sha256 {}\n", core.name, core.sha256);
+  cores.emplace(kCorePathName, std::move(core));
+  return true;
+}
+
+nlohmann::json unverified_core_json(const scenarios::ExtraCores& cores) {
+  auto it = cores.find(kCorePathName);
+  if (it == cores.end()) return nullptr;
+  return {{"name", it->second.name}, {"path", it->second.path}, {"sha256", it->second.sha256}};
+}
+
 int run_command(const std::string& path, std::optional<uint64_t> seed,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
-                const std::string& results_path) {
+                const std::string& results_path, const std::string& core_path) {
+  scenarios::ExtraCores cores;
+  if (!core_path.empty() && !register_core_path(core_path, cores, json ? std::cerr : std::cout)) {
+    return kExitBadInput;
+  }
   scenarios::Scenario scenario;
   try {
-    scenario = scenarios::load_scenario_file(path, scenarios::validation_context());
+    scenario = scenarios::load_scenario_file(path, scenarios::validation_context(cores));
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
   }
+  // The maintainer's build replaces the scenario's core.
+  if (!core_path.empty()) scenario.clients.core = kCorePathName;
+  const std::string replay_core =
+      core_path.empty() ? "" : fmt::format(" --core-path {}", core_path);
   SeedRange range{1, 1};
   if (seed) range = {*seed, *seed};
   if (!seeds_text.empty()) {
@@ -98,6 +142,7 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
   for (uint64_t s = range.first; s <= range.last; ++s) {
     scenarios::RunOptions opts;
     opts.seed = s;
+    opts.extra_cores = cores;
     std::ofstream trace_file;
     if (!trace_path.empty()) {
       std::string p = many ? fmt::format("{}.{}", trace_path, s) : trace_path;
@@ -138,7 +183,8 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
         if (!r.pending.empty()) std::cout << "  pending:\n" << r.pending;
         for (const auto& l : r.trace_tail) std::cout << "    | " << l << "\n";
         std::cout << "  repro: " << repro << "\n";
-        std::cout << fmt::format("  replay: syncsim run {} --seed {} --trace trace.txt\n", path, s);
+        std::cout << fmt::format("  replay: syncsim run {} --seed {} --trace trace.txt{}\n", path, s,
+                                 replay_core);
       }
     }
     if (!r.expectation_met) {
@@ -148,8 +194,9 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       exit_code = std::max(exit_code, code);
     }
   }
-  const nlohmann::json document = {
+  nlohmann::json document = {
       {"build", scenarios::build_id()}, {"runs", all}, {"passed", passed}, {"failed", failed}};
+  if (!cores.empty()) document["unverified_core"] = unverified_core_json(cores);
   if (!results_path.empty()) {
     std::ofstream out(results_path);
     if (!(out << document.dump(2) << "\n")) {
@@ -181,6 +228,160 @@ int validate_command(const std::string& path) {
   }
 }
 
+
+// ---------------------------------------------------------------------------------
+// syncsim diff: differential mode (scenarios/differential.hpp)
+
+struct DiffArgs {
+  std::string scenario_path;
+  std::optional<uint64_t> seed;
+  std::string seeds_text;
+  std::vector<std::string> a, b, allow;
+  std::string core_path;
+  bool json = false;
+};
+
+CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
+  std::string keys;
+  for (const auto& k : scenarios::engine_keys()) {
+    keys += fmt::format("\n    {}={}", k.name, k.meaning);
+  }
+  auto* diff = app.add_subcommand(
+      "diff",
+      "run a scenario twice per seed with engine configurations A and B and report the first "
+      "divergence of the clients' observable state.  Exit codes: 0 no unallowed divergence, 1 a "
+      "divergence, 2 bad input, 3 a run crashed or tripped a bound.  Keys:" + keys);
+  diff->add_option("scenario", args.scenario_path, "scenario JSON file")->required();
+  auto* seed_opt = diff->add_option("--seed", args.seed, "one seed (default 1)");
+  diff->add_option("--seeds", args.seeds_text, "a range of seeds, A..B")->excludes(seed_opt);
+  diff->add_option("--a", args.a, "configuration A: KEY=VALUE ... (default: the scenario's)");
+  diff->add_option("--b", args.b, "configuration B: KEY=VALUE ... (default: the scenario's)");
+  diff->add_option("--allow", args.allow,
+                   fmt::format("intended divergence classes, any of: {}",
+                               fmt::join(scenarios::allowable_divergence_classes(), ", ")));
+  diff->add_option("--core-path", args.core_path,
+                   "an unreleased core build, usable as core=path (unverified, sha256 printed)");
+  diff->add_flag("--json", args.json, "print the result as JSON instead of text");
+  return diff;
+}
+
+std::string settings_text(const scenarios::Scenario& s) {
+  const auto clients = scenarios::to_json(s)["clients"];
+  std::string out;
+  for (const auto& k : scenarios::engine_keys()) {
+    const auto& v = clients[k.field];
+    out += fmt::format("{}{}={}", out.empty() ? "" : " ", k.name,
+                       v.is_string() ? v.get<std::string>() : v.dump());
+  }
+  return out;
+}
+
+void print_seed_diff(const scenarios::Scenario& s, const scenarios::SeedDiff& d) {
+  std::string allowed;
+  for (const auto& [k, n] : d.comparison.allowed) {
+    allowed += fmt::format("{}{} x{}", allowed.empty() ? "" : ", ", k, n);
+  }
+  if (!allowed.empty()) allowed = " (allowed: " + allowed + ")";
+  if (!d.diverged()) {
+    std::cout << fmt::format("{:<12} seed={:<6} SAME     {} observations{}\n", s.name, d.seed,
+                             d.comparison.compared, allowed);
+    return;
+  }
+  if (d.verdict_divergence) {
+    std::cout << fmt::format("{:<12} seed={:<6} DIVERGED verdict: {}{}\n", s.name, d.seed,
+                             *d.verdict_divergence, allowed);
+    return;
+  }
+  const auto& f = *d.comparison.first;
+  std::cout << fmt::format("{:<12} seed={:<6} DIVERGED {} at client {} observation #{}{}\n",
+                           s.name, d.seed, f.klass, f.client, f.index, allowed);
+  for (const auto& o : f.before) std::cout << "      " << scenarios::describe(o) << "\n";
+  std::cout << "    A " << (f.a ? scenarios::describe(*f.a) : "<stream ended>") << "\n";
+  std::cout << "    B " << (f.b ? scenarios::describe(*f.b) : "<stream ended>") << "\n";
+  for (const auto& o : f.after_a) std::cout << "    A+ " << scenarios::describe(o) << "\n";
+  for (const auto& o : f.after_b) std::cout << "    B+ " << scenarios::describe(o) << "\n";
+}
+
+int diff_command(const DiffArgs& args) {
+  scenarios::ExtraCores cores;
+  if (!args.core_path.empty() &&
+      !register_core_path(args.core_path, cores, args.json ? std::cerr : std::cout)) {
+    return kExitBadInput;
+  }
+  const auto ctx = scenarios::validation_context(cores);
+  scenarios::Scenario base, a, b;
+  std::set<std::string> allow;
+  try {
+    base = scenarios::load_scenario_file(args.scenario_path, ctx);
+    a = scenarios::configure_side(base, args.a, ctx, "--a");
+    b = scenarios::configure_side(base, args.b, ctx, "--b");
+    allow = scenarios::parse_allow_list(args.allow);
+  } catch (const std::invalid_argument& e) {  // ScenarioError is not one; caught below
+    std::cerr << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const scenarios::ScenarioError& e) {
+    std::cerr << e.what() << "\n";
+    return kExitBadInput;
+  }
+  SeedRange range{1, 1};
+  if (args.seed) range = {*args.seed, *args.seed};
+  if (!args.seeds_text.empty()) {
+    auto r = parse_seeds(args.seeds_text);
+    if (!r) {
+      std::cerr << "--seeds: '" << args.seeds_text
+                << "' is not a range; expected A..B with A <= B\n";
+      return kExitBadInput;
+    }
+    range = *r;
+  }
+  if (!args.json) {
+    std::cout << fmt::format("A: {}\nB: {}\n", settings_text(a), settings_text(b));
+  }
+  int exit_code = kExitPass;
+  uint64_t diverged = 0;
+  std::map<std::string, uint64_t> by_class, allowed_seeds;
+  nlohmann::json seeds = nlohmann::json::array();
+  for (uint64_t s = range.first; s <= range.last; ++s) {
+    auto d = scenarios::diff_seed(a, b, s, allow, cores);
+    if (d.diverged()) {
+      ++diverged;
+      ++by_class[d.comparison.first ? d.comparison.first->klass : "verdict"];
+      exit_code = std::max(exit_code, kExitInvariant);
+    }
+    for (const auto& [k, n] : d.comparison.allowed) ++allowed_seeds[k];
+    if (d.internal_error()) exit_code = kExitInternal;
+    if (args.json) {
+      seeds.push_back(scenarios::to_json(d));
+    } else {
+      print_seed_diff(base, d);
+    }
+  }
+  const uint64_t total = range.last - range.first + 1;
+  if (args.json) {
+    nlohmann::json doc = {{"build", scenarios::build_id()},
+                          {"scenario", base.name},
+                          {"a", settings_text(a)},
+                          {"b", settings_text(b)},
+                          {"allow", allow},
+                          {"seeds", seeds},
+                          {"diverged", diverged},
+                          {"same", total - diverged},
+                          {"diverged_by_class", by_class},
+                          {"seeds_with_allowed_class", allowed_seeds}};
+    if (!cores.empty()) doc["unverified_core"] = unverified_core_json(cores);
+    std::cout << doc.dump(2) << "\n";
+  } else {
+    std::string classes, allowed;
+    for (const auto& [k, n] : by_class) classes += fmt::format(", {} {}", k, n);
+    for (const auto& [k, n] : allowed_seeds) allowed += fmt::format(", {} in {}", k, n);
+    std::cout << fmt::format(
+        "\nsummary: {} seeds {}..{}: {} diverged{}, {} same; allowed classes seen: {}\n",
+        base.name, range.first, range.last, diverged, classes, total - diverged,
+        allowed.empty() ? "none" : allowed.substr(2));
+  }
+  return exit_code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -202,10 +403,17 @@ int main(int argc, char** argv) {
   run->add_option("--trace", trace_path, "write the event trace to FILE (FILE.<seed> for a range)");
   run->add_flag("--json", json, "print results as JSON instead of text");
   run->add_option("--results", results_path, "also write the results as JSON to FILE");
+  std::string core_path;
+  run->add_option("--core-path", core_path,
+                  "run an unreleased core build instead of the scenario's core (unverified, "
+                  "sha256 printed)");
 
   auto* validate = app.add_subcommand("validate", "check a scenario file without running it");
   std::string validate_path;
   validate->add_option("scenario", validate_path, "scenario JSON file")->required();
+
+  DiffArgs diff_args;
+  auto* diff = add_diff_subcommand(app, diff_args);
 
   try {
     app.parse(argc, argv);
@@ -218,8 +426,12 @@ int main(int argc, char** argv) {
       std::cout << version_text();
       return kExitPass;
     }
-    if (*run) return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path);
+    if (*run) {
+      return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path,
+                         core_path);
+    }
     if (*validate) return validate_command(validate_path);
+    if (*diff) return diff_command(diff_args);
     std::cout << app.help();
     return kExitBadInput;
   } catch (const std::exception& e) {

@@ -48,13 +48,25 @@ std::vector<std::string> mutant_names() {
           "publish-while-blocked",   "replication-stall"};
 }
 
-ValidationContext validation_context() {
+bool shim_drives(const engine::CoreVersion& core) {
   // Only cores the shim can drive yet: the 0.4.x SDK behaviour is still to come (issue 4).
+  return core.sdk == engine::kSdkJs130;
+}
+
+ValidationContext validation_context() {
   std::vector<std::string> cores;
   for (const auto& c : engine::core_versions()) {
-    if (c.sdk == "js-1.3.0") cores.push_back(c.name);
+    if (shim_drives(c)) cores.push_back(c.name);
   }
   return ValidationContext{cores, invariant_catalog().ids(), mutant_names()};
+}
+
+ValidationContext validation_context(const ExtraCores& extra) {
+  ValidationContext ctx = validation_context();
+  for (const auto& [name, core] : extra) {
+    if (shim_drives(core)) ctx.cores.push_back(name);
+  }
+  return ctx;
 }
 
 std::string build_id() { return SYNCSIM_BUILD_ID; }
@@ -77,7 +89,8 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   r.scenario = scenario.name;
   r.seed = options.seed;
   {
-    World world(scenario, options.seed, options.bounds);
+    World world(scenario, options.seed, options.bounds, options.extra_cores);
+    if (options.attach) options.attach(world);
     auto& loop = world.loop();
     world.trace().set_sink(options.trace_sink);
     world.trace().keep_last(options.keep_trace_lines);

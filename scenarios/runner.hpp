@@ -4,21 +4,33 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <ostream>
 #include <string>
 
+#include "engine/core_registry.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/invariants.hpp"
 #include "sim/loop.hpp"
 
 namespace syncsim::scenarios {
 
+class World;
+
+// Cores beyond the pinned registry, by the name a scenario's clients.core uses for them
+// (--core-path registers its build as "path"; DESIGN.md §4).
+using ExtraCores = std::map<std::string, engine::CoreVersion>;
+
 // Every invariant and mutant the program knows; the scenario validator checks against it.
 const sim::InvariantCatalog& invariant_catalog();
 std::vector<std::string> mutant_names();
 ValidationContext validation_context();
+// Also accepts the extra cores' names (those the shim can drive).
+ValidationContext validation_context(const ExtraCores& extra);
+// Whether the SDK shim can drive this core (the validator offers only those).
+bool shim_drives(const engine::CoreVersion& core);
 
 std::string build_id();
 std::string repro_string(const Scenario& s, const std::string& scenario_path, uint64_t seed);
@@ -28,6 +40,9 @@ struct RunOptions {
   std::ostream* trace_sink = nullptr;  // full trace, one line per event
   std::size_t keep_trace_lines = 0;    // keep the tail in memory (failure context)
   sim::Bounds bounds;
+  ExtraCores extra_cores;
+  // Called once the world is built, before it starts (e.g. to add an observer).
+  std::function<void(World&)> attach;
 };
 
 struct RunResult {

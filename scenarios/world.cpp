@@ -22,7 +22,8 @@ std::vector<std::string> enabled_invariants(const Scenario& s) {
 sim::Micros ms(int64_t v) { return v * sim::kMillis; }
 }  // namespace
 
-World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
+World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
+             const ExtraCores& extra_cores)
     : scenario_(scenario),
       loop_(bounds),
       trace_(loop_.clock()),
@@ -68,8 +69,12 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
   service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
   service_->set_verdicts(&verdicts_);
   checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
+  observers_.add(checks_.get());
 
-  const engine::CoreVersion* core = engine::find_core(scenario.clients.core);
+  auto extra = extra_cores.find(scenario.clients.core);
+  const engine::CoreVersion* core = extra != extra_cores.end()
+                                        ? &extra->second
+                                        : engine::find_core(scenario.clients.core);
   if (!core) throw std::invalid_argument("unknown core version " + scenario.clients.core);
   for (int i = 1; i <= scenario.clients.count; ++i) {
     servers_.push_back(
@@ -94,7 +99,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
     }
     clients_.push_back(
         std::make_unique<engine::Client>(loop_, trace_, root_.split(fmt::format("client{}", i)),
-                                         *links_.back(), *core, o, checks_.get(), &verdicts_));
+                                         *links_.back(), *core, o, &observers_, &verdicts_));
   }
 }
 
@@ -126,6 +131,7 @@ void World::start() {
     w.keyspace = scenario_.workload.keyspace;
     w.notes_pct = scenario_.workload.notes_pct;
     w.delete_pct = scenario_.workload.delete_pct;
+    w.insert_only_pct = scenario_.workload.insert_only_pct;
     w.stop_at = stop_at;
     loop_.spawn(engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), *c, w),
                 fmt::format("{}.workload", c->name()));

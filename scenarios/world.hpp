@@ -6,10 +6,12 @@
 #include <memory>
 #include <vector>
 
+#include "engine/observer_list.hpp"
 #include "engine/sdk_shim.hpp"
 #include "model/service.hpp"
 #include "scenarios/cross_checks.hpp"
 #include "scenarios/faulty_server.hpp"
+#include "scenarios/runner.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
@@ -20,7 +22,9 @@ namespace syncsim::scenarios {
 
 class World {
  public:
-  World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds);
+  // `extra_cores`: cores outside the registry the scenario may name (--core-path).
+  World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
+        const ExtraCores& extra_cores = {});
   ~World();
   World(const World&) = delete;
   World& operator=(const World&) = delete;
@@ -33,6 +37,8 @@ class World {
   sim::Trace& trace() { return trace_; }
   model::Service& service() { return *service_; }
   CrossChecks& checks() { return *checks_; }
+  // Every client reports here; the cross checks are first.  Add before start().
+  engine::ObserverList& observers() { return observers_; }
   sim::Verdicts& verdicts() { return verdicts_; }
   std::vector<engine::Client*> clients();
 
@@ -49,6 +55,7 @@ class World {
   sim::Verdicts verdicts_;
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
+  engine::ObserverList observers_;
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
   std::vector<std::string> keys_;  // each client's "<user>/<client_id>"
