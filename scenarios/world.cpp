@@ -68,6 +68,9 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
   service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
   service_->set_verdicts(&verdicts_);
   checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
+  client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
+  observers_.add(checks_.get());
+  observers_.add(client_invariants_.get());
 
   const engine::CoreVersion* core = engine::find_core(scenario.clients.core);
   if (!core) throw std::invalid_argument("unknown core version " + scenario.clients.core);
@@ -89,12 +92,19 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
     o.checkpoint_mode = scenario.clients.checkpoint_mode == "legacy"
                             ? engine::CheckpointMode::Legacy
                             : engine::CheckpointMode::Requests;
-    if (has(scenario.mutants, "publish-while-blocked")) {
-      o.mutants.push_back(engine::EngineMutant::PublishWhileBlocked);
+    const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
+        {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
+        {"reset-target-on-reconnect", engine::EngineMutant::ResetTargetOnReconnect},
+        {"complete-without-upload", engine::EngineMutant::CompleteWithoutUpload},
+        {"seed-from-one", engine::EngineMutant::SeedFromOne},
+        {"repost-stale-id", engine::EngineMutant::RepostStaleId},
+    };
+    for (const auto& [name, m] : engine_mutants) {
+      if (has(scenario.mutants, name)) o.mutants.push_back(m);
     }
     clients_.push_back(
         std::make_unique<engine::Client>(loop_, trace_, root_.split(fmt::format("client{}", i)),
-                                         *links_.back(), *core, o, checks_.get(), &verdicts_));
+                                         *links_.back(), *core, o, &observers_, &verdicts_));
   }
 }
 
