@@ -69,7 +69,9 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
   service_->set_verdicts(&verdicts_);
   checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
+  client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(checks_.get());
+  observers_.add(client_invariants_.get());
 
   auto extra = extra_cores.find(scenario.clients.core);
   const engine::CoreVersion* core = extra != extra_cores.end()
@@ -94,8 +96,15 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     o.checkpoint_mode = scenario.clients.checkpoint_mode == "legacy"
                             ? engine::CheckpointMode::Legacy
                             : engine::CheckpointMode::Requests;
-    if (has(scenario.mutants, "publish-while-blocked")) {
-      o.mutants.push_back(engine::EngineMutant::PublishWhileBlocked);
+    const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
+        {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
+        {"reset-target-on-reconnect", engine::EngineMutant::ResetTargetOnReconnect},
+        {"complete-without-upload", engine::EngineMutant::CompleteWithoutUpload},
+        {"seed-from-one", engine::EngineMutant::SeedFromOne},
+        {"repost-stale-id", engine::EngineMutant::RepostStaleId},
+    };
+    for (const auto& [name, m] : engine_mutants) {
+      if (has(scenario.mutants, name)) o.mutants.push_back(m);
     }
     clients_.push_back(
         std::make_unique<engine::Client>(loop_, trace_, root_.split(fmt::format("client{}", i)),

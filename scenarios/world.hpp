@@ -6,9 +6,10 @@
 #include <memory>
 #include <vector>
 
-#include "engine/observer_list.hpp"
+#include "engine/observer_fanout.hpp"
 #include "engine/sdk_shim.hpp"
 #include "model/service.hpp"
+#include "scenarios/client_invariants.hpp"
 #include "scenarios/cross_checks.hpp"
 #include "scenarios/faulty_server.hpp"
 #include "scenarios/runner.hpp"
@@ -37,8 +38,9 @@ class World {
   sim::Trace& trace() { return trace_; }
   model::Service& service() { return *service_; }
   CrossChecks& checks() { return *checks_; }
-  // Every client reports here; the cross checks are first.  Add before start().
-  engine::ObserverList& observers() { return observers_; }
+  ClientInvariants& client_invariants() { return *client_invariants_; }
+  // Every client reports here; the checks are first.  Add before start().
+  engine::ObserverFanout& observers() { return observers_; }
   sim::Verdicts& verdicts() { return verdicts_; }
   std::vector<engine::Client*> clients();
 
@@ -55,7 +57,8 @@ class World {
   sim::Verdicts verdicts_;
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
-  engine::ObserverList observers_;
+  std::unique_ptr<ClientInvariants> client_invariants_;
+  engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
   std::vector<std::string> keys_;  // each client's "<user>/<client_id>"

@@ -159,7 +159,7 @@ TEST(InsertOnly, MixedTransactionsShareATxIdFrom053AndSplitOn052) {
   RecordedRun old_core = record_run(s, 1, {});
   for (const auto* r : {&new_core, &old_core}) {
     // Converging with empty ps_crud means the backend accepted the insert-only entries;
-    // the cross checks still see every event beside the recorder (ObserverList).
+    // the cross checks still see every event beside the recorder (ObserverFanout).
     EXPECT_TRUE(r->result.passed) << r->result.stop.message;
     EXPECT_GT(r->result.checks.at("read-your-writes"), 0u);
     EXPECT_EQ(r->streams.size(), 3u);
