@@ -3,7 +3,7 @@
 // (--markdown FILE).  Usage:
 //   stream_status_bench [--core 0.5.3] [--quick] [--json FILE] [--markdown FILE]
 // --quick runs the small shapes only (≤ 100 buckets).  Byte counts and update counts are
-// deterministic; wall seconds are this machine's and appear in the JSON only.
+// deterministic; CPU seconds are this machine's and appear in the JSON only.
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -46,7 +46,7 @@ nlohmann::json stats_json(const StatusStats& s) {
   return {{"control_calls", s.control_calls}, {"status_updates", s.updates},
           {"status_bytes_total", s.total_bytes}, {"status_bytes_min", s.min_bytes},
           {"status_bytes_max", s.max_bytes},     {"result_bytes", s.result_bytes},
-          {"wall_seconds", s.wall_seconds}};
+          {"cpu_seconds", s.cpu_seconds}};
 }
 
 nlohmann::json result_json(const ProbeResult& r) {
@@ -66,6 +66,7 @@ nlohmann::json result_json(const ProbeResult& r) {
 }
 
 std::string human(int64_t bytes) {
+  if (bytes >= 1000 * 1000 * 1000) return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9);
   if (bytes >= 10 * 1000 * 1000) return fmt::format("{:.0f} MB", static_cast<double>(bytes) / 1e6);
   if (bytes >= 1000 * 1000) return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
   if (bytes >= 10 * 1000) return fmt::format("{:.0f} kB", static_cast<double>(bytes) / 1e3);
@@ -132,9 +133,9 @@ int main(int argc, char** argv) {
       std::cerr << "  " << shape.label() << " ..." << std::flush;
       results.push_back(syncsim::bench::run_status_probe(shape, *core));
       out.push_back(result_json(results.back()));
-      std::cerr << fmt::format(" {} updates, max {} B, {:.1f}s\n", results.back().initial.updates,
+      std::cerr << fmt::format(" {} updates, max {} B, {:.1f}s CPU\n", results.back().initial.updates,
                                results.back().initial.max_bytes,
-                               results.back().initial.wall_seconds);
+                               results.back().initial.cpu_seconds);
     }
   } catch (const std::exception& e) {
     std::cerr << "\nstream_status_bench: " << e.what() << "\n";

@@ -42,7 +42,7 @@ struct StatusStats {
   int64_t min_bytes = 0;
   int64_t max_bytes = 0;
   int64_t result_bytes = 0;  // all instructions' text, the SDK has to parse all of it
-  double wall_seconds = 0;   // measurement only (steady clock); never part of the table
+  double cpu_seconds = 0;    // process CPU time of the phase; measurement only, not in the table
 
   void add_status(int64_t bytes);
 };
