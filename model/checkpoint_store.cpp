@@ -138,6 +138,7 @@ int CheckpointStore::delete_expired(sim::Micros cutoff) {
       return true;
     });
     deleted += static_cast<int>(docs.end() - gone);
+    if (gone != docs.end()) ++deletions_[it->first];
     docs.erase(gone, docs.end());
     it = docs.empty() ? records_.erase(it) : std::next(it);
   }
@@ -148,8 +149,14 @@ int CheckpointStore::erase(const std::string& key) {
   auto it = records_.find(key);
   if (it == records_.end()) return 0;
   int n = static_cast<int>(it->second.size());
+  ++deletions_[key];
   records_.erase(it);
   return n;
+}
+
+uint64_t CheckpointStore::deletions(const std::string& key) const {
+  auto it = deletions_.find(key);
+  return it == deletions_.end() ? 0 : it->second;
 }
 
 std::optional<int64_t> CheckpointStore::stored_id(const std::string& key) const {

@@ -88,6 +88,9 @@ class CheckpointStore {
   int delete_expired(sim::Micros cutoff);
   // Explicit deletion of every record of a key (a fault); returns how many.
   int erase(const std::string& key);
+  // How many times records of `key` were deleted (erase or retention cleanup): a generated
+  // (legacy) id restarts at 1 after one, since the counter lives only in the record (I3).
+  [[nodiscard]] uint64_t deletions(const std::string& key) const;
 
   [[nodiscard]] std::optional<int64_t> stored_id(const std::string& key) const;  // max over docs
   [[nodiscard]] const std::vector<CheckpointRecord>* find(const std::string& key) const;
@@ -110,6 +113,7 @@ class CheckpointStore {
   StoreMutants mutants_;
   // Documents per key in insertion (natural) order; postgres keeps at most one.
   std::map<std::string, std::vector<CheckpointRecord>> records_;
+  std::map<std::string, uint64_t> deletions_;
   uint64_t duplicates_created_ = 0;
 };
 

@@ -73,6 +73,11 @@ void ClientInvariants::on_local_write(engine::Client& c, const engine::LocalWrit
 void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
   if (target == kMaxOpId) return;  // MAX is the "unknown" marker, not a concrete target
   auto& db = databases_[c.index()];
+  const uint64_t deletions = service_.checkpoints().deletions(key_of(c));
+  if (c.checkpoint_mode() == engine::CheckpointMode::Legacy && deletions != db.record_deletions) {
+    db.max_target.reset();  // the generated-id counter was lost with the record
+  }
+  db.record_deletions = deletions;
   if (verdicts_.enabled("target-no-regress")) {
     verdicts_.checked("target-no-regress");
     if (db.max_target && target < *db.max_target) {

@@ -10,7 +10,9 @@
 //    a client reports never decrease.  Holds by design on mongo storage only (postgres
 //    re-reads the record, service.md §1.9); postgres scenarios leave it out.
 //  - target-no-regress: a concrete target never decreases over the database's life
-//    (migration 14 down/up included), except after disconnectAndClear.
+//    (migration 14 down/up included), except after disconnectAndClear, and for a legacy-mode
+//    client after its record was deleted: generated ids live only in the service's record,
+//    so the next one restarts at 1 (service.md I3; found by the scenario property test).
 //  - monotonic-reads: a client never shows a server state older than one it showed.  The
 //    state shown is the highest last_applied_op in ps_buckets: it is read after every
 //    applied checkpoint and whenever an iteration starts (so a reopened database that
@@ -61,6 +63,7 @@ class ClientInvariants : public engine::ClientObserver {
   struct DatabaseState {
     std::optional<int64_t> max_allocated;  // request-id-monotonic floor
     std::optional<int64_t> max_target;     // target-no-regress
+    uint64_t record_deletions = 0;         // of the service record, at the last target
     std::optional<int64_t> connection_applied;  // applied-id-monotonic, per connection
     int64_t shown_position = 0;                 // monotonic-reads
     std::vector<PendingWrite> writes;           // no-lost-writes
