@@ -49,12 +49,11 @@ std::vector<std::string> mutant_names() {
 }
 
 ValidationContext validation_context() {
-  // Only cores the shim can drive yet: the 0.4.x SDK behaviour is still to come (issue 4).
-  std::vector<std::string> cores;
-  for (const auto& c : engine::core_versions()) {
-    if (c.sdk == "js-1.3.0") cores.push_back(c.name);
-  }
-  return ValidationContext{cores, invariant_catalog().ids(), mutant_names()};
+  // Every registered core: the shim drives 0.5.x as js-1.3.0 and 0.4.x as js-legacy.
+  std::vector<std::string> cores = engine::core_names();
+  std::map<std::string, std::string> core_sdks;
+  for (const auto& c : engine::core_versions()) core_sdks[c.name] = c.sdk;
+  return ValidationContext{cores, invariant_catalog().ids(), mutant_names(), core_sdks};
 }
 
 std::string build_id() { return SYNCSIM_BUILD_ID; }
@@ -136,6 +135,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
       }
     }
     r.metrics["acknowledged_writes"] = world.checks().acknowledged_writes();
+    r.metrics["app_reopens"] = world.reopens();
     for (auto* c : world.clients()) {
       r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;
