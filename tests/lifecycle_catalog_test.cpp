@@ -3,6 +3,9 @@
 // SYNCSIM_SEED_BUDGET (100) in the long one.  Not vacuous: the apps really were reopened.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "scenarios/runner.hpp"
@@ -56,6 +59,43 @@ INSTANTIATE_TEST_SUITE_P(Catalog, LifecycleCatalog,
                            for (auto& ch : n) ch = ch == '-' ? '_' : ch;
                            return n;
                          });
+
+// The checkers read 0.4.x state (`$local`, the id-less DidCompleteSync) correctly: on basic
+// with core 0.4.12 (js-legacy) each engine/cross-layer mutant is caught by its invariant.
+scenarios::Scenario basic_on_0412(const std::string& mutant) {
+  std::ifstream file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json");
+  nlohmann::json j = nlohmann::json::parse(file);
+  j["clients"]["core"] = "0.4.12";
+  j["clients"]["checkpoint_mode"] = "legacy";
+  j["mutants"] = {mutant};
+  return scenarios::parse_scenario(j, scenarios::validation_context(), "basic-0.4.12");
+}
+
+uint64_t seeds_to_detect(const scenarios::Scenario& s, const std::string& invariant,
+                         uint64_t budget) {
+  for (uint64_t seed = 1; seed <= budget; ++seed) {
+    scenarios::RunOptions o;
+    o.seed = seed;
+    const scenarios::RunResult r = scenarios::run_scenario(s, o);
+    if (r.violation && r.violation->invariant == invariant) return seed;
+  }
+  return 0;
+}
+
+TEST(LegacyCoreCheckers, BarrierHoldsReadsLocalOn0412) {
+  const uint64_t seed =
+      seeds_to_detect(basic_on_0412("publish-while-blocked"), "barrier-holds", 5);
+  std::cout << "publish-while-blocked on 0.4.12: caught by barrier-holds at seed " << seed << "\n";
+  EXPECT_GT(seed, 0u);
+}
+
+TEST(LegacyCoreCheckers, ReadYourWritesSeesAcksWithoutIdsOn0412) {
+  const uint64_t seed =
+      seeds_to_detect(basic_on_0412("ack-before-replication"), "read-your-writes", 20);
+  std::cout << "ack-before-replication on 0.4.12: caught by read-your-writes at seed " << seed
+            << "\n";
+  EXPECT_GT(seed, 0u);
+}
 
 }  // namespace
 }  // namespace syncsim
