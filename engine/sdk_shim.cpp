@@ -360,6 +360,7 @@ sim::Task<bool> Client::iteration() {
     db().commit();
     db().take_touched();
   }
+  if (has_mutant(EngineMutant::ResetTargetOnReconnect)) reset_stale_target();
   std::optional<nlohmann::json> request;
   auto events = std::make_shared<sim::Queue<Event>>();
   for (const auto& i : control("start", start_payload())) {
@@ -369,6 +370,7 @@ sim::Task<bool> Client::iteration() {
       if (est.contains("checkpoint_request")) {
         // The seed runs concurrently with line handling (sdk.md §1.4).
         std::string id = est["checkpoint_request"]["checkpoint_request_id"];
+        if (has_mutant(EngineMutant::SeedFromOne)) id = "1";
         loop_.spawn(seed(nested, events, id), name_ + ".seed");
       }
     } else if (i.contains("CloseSyncStream")) {
@@ -453,6 +455,22 @@ sim::Task<bool> Client::iteration() {
   }
   if (error) std::rethrow_exception(error);
   co_return immediate_restart;
+}
+
+void Client::reset_stale_target() {
+  // MUTANT (EngineMutant::ResetTargetOnReconnect): not SDK behaviour.
+  auto target = kv_int("target_checkpoint_request_id");
+  auto seen = kv_int("last_seen_checkpoint_request_id");
+  if (!target || !seen || std::to_string(*target) == kMaxOpId || *target <= *seen) return;
+  db().begin();
+  auto previous = db().control("target_checkpoint_request_id", std::to_string(*seen));
+  db().commit();
+  db().take_touched();
+  trace_.log(name_, "MUTANT target {} reset to last_seen {}", *target, *seen);
+  if (observer_) {
+    observer_->on_control(*this, "target_checkpoint_request_id", std::to_string(*seen), previous);
+    observer_->on_target_set(*this, *seen);
+  }
 }
 
 sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream, sim::Queue<Event>& injected,
@@ -638,12 +656,15 @@ sim::Task<void> Client::upload_data() {
   const std::string last_id = rows.back()[0].value_or("0");
   nlohmann::json body = {{"client_id", options_.client_id}, {"crud", crud}};
   sim::HttpRequest http{"POST", "/backend/upload", body.dump(), options_.user};
+  const bool skip = has_mutant(EngineMutant::CompleteWithoutUpload) && ++mutant_batches_ % 3 == 0;
+  if (skip) trace_.log(name_, "MUTANT batch up to {} completed without uploading", last_id);
   // A kill armed for mid-upload happens once the request is on the wire (the send is
   // registered before this coroutine first suspends).
-  if (kill_point_ == KillPoint::MidUpload) {
+  if (!skip && kill_point_ == KillPoint::MidUpload) {
     loop_.at(loop_.now(), [this] { fire_kill(KillPoint::MidUpload); });
   }
-  auto response = co_await link_.request(std::move(http));
+  sim::HttpResponse response;  // 200, as the mutant pretends
+  if (!skip) response = co_await link_.request(std::move(http));
   if (response.status != 200) {
     throw std::runtime_error(
         fmt::format("upload failed: HTTP {}: {}", response.status, response.body));
@@ -759,8 +780,9 @@ sim::Task<void> Client::repost_loop() {
       co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), &outer_);
       if (outer_.aborted()) co_return;
       auto now_id = control_int("current_checkpoint_request_id", std::nullopt);
-      if (id != now_id) continue;  // a new request was made: restart the timer
-      if (id && applied_request_id_ && *applied_request_id_ >= *id) continue;
+      const bool stale = has_mutant(EngineMutant::RepostStaleId);
+      if (id != now_id && !stale) continue;  // a new request was made: restart the timer
+      if (id && applied_request_id_ && *applied_request_id_ >= *id && !stale) continue;
       if (!co_await wait_ready(&outer_, false)) co_return;
       if (!id) continue;
       trace_.log(name_, "repost {}", *id);
@@ -786,7 +808,8 @@ void Client::local_write(LocalWrite write) {
   db().begin();
   try {
     if (!write.description) {
-      db().query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id});
+      write.changed =
+          db().query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id}).has_value();
     } else if (db().query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
       db().query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
                      {*write.description, write.id});
@@ -843,6 +866,11 @@ std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
                                   static_cast<int32_t>(static_cast<uint32_t>(std::stoll(*row[2])))};
   }
   return out;
+}
+
+int64_t Client::applied_position() {
+  return db().query_int("SELECT max(last_applied_op) FROM ps_buckets WHERE name != '$local'")
+      .value_or(0);
 }
 
 std::string Client::pending() {

@@ -44,6 +44,7 @@ struct LocalWrite {
   std::string id;
   std::optional<std::string> description;  // nullopt = delete
   uint64_t seq = 0;                        // per client, increasing
+  bool changed = true;  // false: a delete of an absent row (no ps_crud entry, nothing to upload)
 };
 
 // Hooks for cross-layer checkers (scenarios/); the engine only reports what it did.
@@ -72,6 +73,19 @@ class ClientObserver {
 enum class EngineMutant {
   // A simulated core bug: a row is written into a data table while the gate is closed.
   PublishWhileBlocked,
+  // An SDK that "resets a stale target" on reconnect: a concrete target above last_seen is
+  // lowered to last_seen at iteration start (target-no-regress, read-your-writes).
+  ResetTargetOnReconnect,
+  // complete() deletes a crud batch that was never sent (every third batch): no-lost-writes.
+  CompleteWithoutUpload,
+  // The seed posts "1" instead of the id the core asked for (max(last_requested, target, 1),
+  // sdk.md §3.4), so a deleted record restarts the counter: request-id-monotonic.
+  SeedFromOne,
+  // The repost loop re-posts the id it read when its timer started, skipping the "a new
+  // request was made" and "already applied" checks (sdk.md §3.3).  Harmless against a
+  // correct service, which keeps the maximum (service.md §1.5); with the service mutant
+  // lower-id-replaces the stale id lowers the stored id mid-connection: applied-id-monotonic.
+  RepostStaleId,
 };
 
 // ResolvedSyncOptions.checkpointMode (sdk.md §1.2).  `Requests` covers both the 'requests'
@@ -153,6 +167,7 @@ class Client {
 
   [[nodiscard]] int index() const { return options_.index; }
   [[nodiscard]] const std::string& user() const { return options_.user; }
+  [[nodiscard]] const std::string& client_id() const { return options_.client_id; }
   [[nodiscard]] const std::string& name() const { return name_; }
   [[nodiscard]] const ClientStats& stats() const { return stats_; }
   [[nodiscard]] bool connected() const { return connected_; }
@@ -180,6 +195,8 @@ class Client {
   };
   // Every synced bucket's downloaded position and checksum from ps_buckets (core.md §ps_buckets).
   std::map<std::string, BucketChecksum> bucket_checksums();
+  // The newest server state the database shows: max(last_applied_op) over synced buckets.
+  int64_t applied_position();
   [[nodiscard]] std::string pending();
 
  private:
@@ -199,6 +216,7 @@ class Client {
                        std::shared_ptr<sim::Queue<Event>> events, std::string id);
   void handle_instruction(const nlohmann::json& instruction);
   void mark_disconnected();
+  void reset_stale_target();  // mutant ResetTargetOnReconnect only
   sim::Task<void> delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume);
 
   // --- checkpoint readiness (sdk.md §3.2)
@@ -283,6 +301,7 @@ class Client {
   bool crud_notified_ = false;
   sim::Notifier crud_notifier_;
   uint64_t write_seq_ = 0;
+  uint64_t mutant_batches_ = 0;  // CompleteWithoutUpload
 };
 
 }  // namespace syncsim::engine

@@ -16,6 +16,7 @@ const sim::InvariantCatalog& invariant_catalog() {
     sim::InvariantCatalog c;
     engine::register_engine_invariants(c);
     model::register_service_invariants(c);
+    register_client_invariants(c);
     // Cross-layer invariants, checked in scenarios/cross_checks.cpp.
     c.add({"read-your-writes",
            "an uploaded and acknowledged write stays visible until superseded by a newer server "
@@ -42,10 +43,18 @@ const sim::InvariantCatalog& invariant_catalog() {
 }
 
 std::vector<std::string> mutant_names() {
-  return {"accept-non-positive-ids", "ack-before-replication",
-          "cleanup-deletes-pending", "lower-id-replaces",
-          "marker-before-mapping",   "no-complete-for-write-checkpoint-only",
-          "publish-while-blocked",   "replication-stall"};
+  return {"accept-non-positive-ids",
+          "ack-before-replication",
+          "cleanup-deletes-pending",
+          "complete-without-upload",
+          "lower-id-replaces",
+          "marker-before-mapping",
+          "no-complete-for-write-checkpoint-only",
+          "publish-while-blocked",
+          "replication-stall",
+          "repost-stale-id",
+          "reset-target-on-reconnect",
+          "seed-from-one"};
 }
 
 ValidationContext validation_context() {
@@ -87,7 +96,8 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
         world.begin_quiesce();
         if (loop.run_until(run_end + quiesce_duration(scenario))) {
           world.checks().judge_converges(world.clients(), world.pending()) &&
-              world.checks().judge_requests_complete(world.clients(), world.pending());
+              world.checks().judge_requests_complete(world.clients(), world.pending()) &&
+              world.client_invariants().judge_no_lost_writes(world.clients());
         }
       }
       if (!loop.stopped()) loop.stop(sim::StopKind::Finished, "finished");

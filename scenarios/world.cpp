@@ -91,6 +91,9 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
   service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
   service_->set_verdicts(&verdicts_);
   checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
+  client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
+  observers_.add(checks_.get());
+  observers_.add(client_invariants_.get());
 
   for (int i = 1; i <= scenario.clients.count; ++i) {
     const ClientGroup group = group_of(scenario.clients, i);
@@ -110,8 +113,15 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
     o.checkpoint_mode = mode_named(group.checkpoint_mode);
     o.sdk = engine::sdk_behaviour_from_name(resolved_sdk(group.sdk, group.core, core_sdks()));
-    if (has(scenario.mutants, "publish-while-blocked")) {
-      o.mutants.push_back(engine::EngineMutant::PublishWhileBlocked);
+    const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
+        {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
+        {"reset-target-on-reconnect", engine::EngineMutant::ResetTargetOnReconnect},
+        {"complete-without-upload", engine::EngineMutant::CompleteWithoutUpload},
+        {"seed-from-one", engine::EngineMutant::SeedFromOne},
+        {"repost-stale-id", engine::EngineMutant::RepostStaleId},
+    };
+    for (const auto& [name, m] : engine_mutants) {
+      if (has(scenario.mutants, name)) o.mutants.push_back(m);
     }
     slots_.push_back(Slot{o, &core_named(group.core), o.checkpoint_mode, 1, std::nullopt});
     clients_.push_back(new_life(slots_.size() - 1));
@@ -125,7 +135,7 @@ std::unique_ptr<engine::Client> World::new_life(std::size_t i) {
   const std::string stream = slot.lives == 1 ? fmt::format("client{}", i + 1)
                                              : fmt::format("client{}.life{}", i + 1, slot.lives);
   return std::make_unique<engine::Client>(loop_, trace_, root_.split(stream), *links_.at(i),
-                                          *slot.core, slot.options, checks_.get(), &verdicts_);
+                                          *slot.core, slot.options, &observers_, &verdicts_);
 }
 
 World::~World() {

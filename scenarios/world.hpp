@@ -7,8 +7,10 @@
 #include <optional>
 #include <vector>
 
+#include "engine/observer_fanout.hpp"
 #include "engine/sdk_shim.hpp"
 #include "model/service.hpp"
+#include "scenarios/client_invariants.hpp"
 #include "scenarios/cross_checks.hpp"
 #include "scenarios/faulty_server.hpp"
 #include "scenarios/scenario.hpp"
@@ -34,6 +36,7 @@ class World {
   sim::Trace& trace() { return trace_; }
   model::Service& service() { return *service_; }
   CrossChecks& checks() { return *checks_; }
+  ClientInvariants& client_invariants() { return *client_invariants_; }
   sim::Verdicts& verdicts() { return verdicts_; }
   // The current life of every client (all are up after quiesce began).
   std::vector<engine::Client*> clients();
@@ -68,6 +71,8 @@ class World {
   sim::Verdicts verdicts_;
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
+  std::unique_ptr<ClientInvariants> client_invariants_;
+  engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
   std::vector<std::string> keys_;  // each client's "<user>/<client_id>"

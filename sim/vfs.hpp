@@ -65,6 +65,12 @@ class FileStore {
   [[nodiscard]] Snapshot snapshot(const std::string& prefix) const;
   void restore(const std::string& prefix, const Snapshot& snapshot);
 
+  // A disk that lies about fsync (a deliberately injected storage bug, the "fsync-lies"
+  // mutant): only a file's first xSync is made durable, so a power loss reverts it to
+  // that early state and loses committed transactions.  Requires track_durability.
+  void set_fsync_lies(bool lies) { fsync_lies_ = lies; }
+  [[nodiscard]] bool fsync_lies() const { return fsync_lies_; }
+
   // VFS plumbing.
   [[nodiscard]] std::shared_ptr<MemFile> find(const std::string& name) const;
   std::shared_ptr<MemFile> create(const std::string& name);  // existing file if present
@@ -72,6 +78,7 @@ class FileStore {
 
  private:
   bool track_durability_;
+  bool fsync_lies_ = false;
   std::map<std::string, std::shared_ptr<MemFile>> files_;
 };
 

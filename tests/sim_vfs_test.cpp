@@ -158,6 +158,29 @@ TEST(SimVfs, UnsyncedWritesAreLostOnPowerLoss) {
   ASSERT_EQ(sqlite3_close(db), SQLITE_OK);
 }
 
+// DESIGN.md §3: under synchronous=FULL with a rollback journal no committed transaction is
+// lost by a power loss; the "fsync-lies" storage mutant loses them.
+TEST(SimVfs, CommittedTransactionsSurvivePowerLossUnderFullSyncUnlessFsyncLies) {
+  for (bool lies : {false, true}) {
+    Sim sim(7, /*track_durability=*/true);
+    sim.files.set_fsync_lies(lies);
+    const char* name = "full.db";
+    sqlite3* db = open_db(name);
+    exec(db, "PRAGMA synchronous=FULL; CREATE TABLE t(x);");
+    for (int i = 0; i < 5; ++i) exec(db, "INSERT INTO t VALUES (" + std::to_string(i) + ")");
+    ASSERT_EQ(sqlite3_close(db), SQLITE_OK);
+    sim.files.lose_unsynced_writes();
+    db = open_db(name);
+    const std::string rows = query(db, "SELECT count(*) FROM t");
+    if (lies) {
+      EXPECT_NE(rows, "5") << "a lying fsync must lose committed rows";
+    } else {
+      EXPECT_EQ(rows, "5");
+    }
+    ASSERT_EQ(sqlite3_close(db), SQLITE_OK);
+  }
+}
+
 TEST(SimVfs, UnboundOpenFails) {
   register_sim_vfs_as_default();
   sqlite3* db = nullptr;

@@ -1,0 +1,42 @@
+// Forwards every ClientObserver event to several observers in registration order (the
+// cross-layer checks, the client invariants, recorders), so each stays one small module.
+#pragma once
+
+#include <vector>
+
+#include "engine/sdk_shim.hpp"
+
+namespace syncsim::engine {
+
+class ObserverFanout : public ClientObserver {
+ public:
+  void add(ClientObserver* o) { observers_.push_back(o); }
+
+  void on_local_write(Client& c, const LocalWrite& w) override {
+    for (auto* o : observers_) o->on_local_write(c, w);
+  }
+  void on_uploaded(Client& c, const nlohmann::json& crud) override {
+    for (auto* o : observers_) o->on_uploaded(c, crud);
+  }
+  void on_target_set(Client& c, int64_t target) override {
+    for (auto* o : observers_) o->on_target_set(c, target);
+  }
+  void on_core_warning(Client& c, const std::string& line) override {
+    for (auto* o : observers_) o->on_core_warning(c, line);
+  }
+  void on_sync_applied(Client& c, std::optional<int64_t> applied_id) override {
+    for (auto* o : observers_) o->on_sync_applied(c, applied_id);
+  }
+  void on_published(Client& c) override {
+    for (auto* o : observers_) o->on_published(c);
+  }
+  void on_control(Client& c, const std::string& op, const std::optional<std::string>& payload,
+                  const std::optional<std::string>& result) override {
+    for (auto* o : observers_) o->on_control(c, op, payload, result);
+  }
+
+ private:
+  std::vector<ClientObserver*> observers_;
+};
+
+}  // namespace syncsim::engine

@@ -1,0 +1,81 @@
+// Client-side safety invariants over a database's whole life (DESIGN.md §5), judged from
+// what the SDK shim reports through engine::ClientObserver:
+//  - request-id-monotonic: ids a client allocates durably (committed
+//    next_checkpoint_request_id results) strictly increase per database, across
+//    reconnects, restarts and up/downgrades.  After disconnectAndClear the local counter
+//    restarts by design, but the service's stored id must keep new ids above every id it
+//    already holds for the key (the floor becomes that stored id; only a deleted record
+//    lets the counter restart at 1, service.md §2.2).
+//  - applied-id-monotonic: within one connection (start .. stop) the applied request ids
+//    a client reports never decrease.  Holds by design on mongo storage only (postgres
+//    re-reads the record, service.md §1.9); postgres scenarios leave it out.
+//  - target-no-regress: a concrete target never decreases over the database's life
+//    (migration 14 down/up included), except after disconnectAndClear.
+//  - monotonic-reads: a client never shows a server state older than one it showed.  The
+//    state shown is the highest last_applied_op in ps_buckets: it is read after every
+//    applied checkpoint and whenever an iteration starts (so a reopened database that
+//    lost applied data is caught).  In the model op ids are assigned in source (LSN) order
+//    and never reset, so op order is LSN order here.
+//  - no-lost-writes: every committed local write is eventually applied by the backend
+//    (at least once; judged after quiesce against the backend's apply log).  Writes still
+//    queued when disconnectAndClear wiped ps_crud are exempt; a transaction that never
+//    committed never reached on_local_write.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/sdk_shim.hpp"
+#include "model/service.hpp"
+#include "sim/invariants.hpp"
+
+namespace syncsim::scenarios {
+
+void register_client_invariants(sim::InvariantCatalog& catalog);
+
+class ClientInvariants : public engine::ClientObserver {
+ public:
+  ClientInvariants(sim::Loop& loop, sim::Trace& trace, model::Service& service,
+                   sim::Verdicts& verdicts);
+
+  void on_local_write(engine::Client& c, const engine::LocalWrite& w) override;
+  void on_target_set(engine::Client& c, int64_t target) override;
+  void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
+  void on_control(engine::Client& c, const std::string& op,
+                  const std::optional<std::string>& payload,
+                  const std::optional<std::string>& result) override;
+  // disconnectAndClear wiped the database's sync state and queued writes (sdk.md §1.9).
+  void on_cleared(engine::Client& c);
+
+  // no-lost-writes, after quiesce.  Returns false (and records the violation) on a loss.
+  bool judge_no_lost_writes(const std::vector<engine::Client*>& clients);
+
+ private:
+  struct PendingWrite {
+    model::RowKey key;
+    std::optional<std::string> value;  // nullopt = delete
+    uint64_t seq = 0;
+  };
+  struct DatabaseState {
+    std::optional<int64_t> max_allocated;  // request-id-monotonic floor
+    std::optional<int64_t> max_target;     // target-no-regress
+    std::optional<int64_t> connection_applied;  // applied-id-monotonic, per connection
+    int64_t shown_position = 0;                 // monotonic-reads
+    std::vector<PendingWrite> writes;           // no-lost-writes
+    std::size_t exempt_writes = 0;              // cleared before upload
+  };
+
+  void check_position(engine::Client& c, const char* when);
+  void fail(const std::string& invariant, engine::Client& c, const std::string& message);
+  static std::string key_of(engine::Client& c);
+
+  sim::Loop& loop_;
+  sim::Trace& trace_;
+  model::Service& service_;
+  sim::Verdicts& verdicts_;
+  std::map<int, DatabaseState> databases_;  // by client index: one database per client
+};
+
+}  // namespace syncsim::scenarios

@@ -1,0 +1,38 @@
+// Determinism check (DESIGN.md §3, `--check-determinism`): run one seed twice in this
+// process and compare the full traces; on a mismatch, name the first divergent event.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "scenarios/runner.hpp"
+
+namespace syncsim::scenarios {
+
+struct Divergence {
+  uint64_t line = 0;  // 1-based index of the first differing trace line
+  std::string first;  // that line in the first run ("<end of trace>" if it ended)
+  std::string second;
+  std::vector<std::string> context;  // up to 5 identical lines before it
+};
+
+// The first line where two traces (one event per '\n'-terminated line) differ.
+std::optional<Divergence> first_divergence(const std::string& a, const std::string& b);
+
+struct DeterminismReport {
+  uint64_t seed = 0;
+  std::string hash_first;
+  std::string hash_second;
+  uint64_t lines = 0;
+  std::optional<Divergence> divergence;  // nullopt: byte-identical traces
+};
+
+DeterminismReport check_determinism(const Scenario& scenario, uint64_t seed,
+                                    const sim::Bounds& bounds = {});
+
+// A human-readable account of a report (one line when deterministic).
+std::string describe(const DeterminismReport& report);
+
+}  // namespace syncsim::scenarios
