@@ -90,8 +90,8 @@ bool register_core_path(const std::string& file, scenarios::ExtraCores& cores,
   }
   if (!scenarios::shim_drives(core)) {
     std::cerr << fmt::format(
-        "--core-path: '{}' is core {}, driven by the {} SDK behaviour; the shim drives cores "
-        "0.5.2..0.5.x only\n",
+        "--core-path: '{}' is core {}, which no SDK behaviour of the shim drives ('{}'; "
+        "0.4.x and 0.5.x are driven)\n",
         file, core.name, core.sdk);
     return false;
   }

@@ -36,6 +36,13 @@ std::optional<int64_t> parse_id(const nlohmann::json& j) {
 }
 }  // namespace
 
+SdkBehaviour sdk_behaviour_from_name(const std::string& name) {
+  if (name == kSdkJs130) return SdkBehaviour::Js130;
+  if (name == kSdkJsLegacy) return SdkBehaviour::JsLegacy;
+  throw std::invalid_argument(fmt::format("unknown SDK behaviour '{}' (allowed: {}, {})", name,
+                                          kSdkJs130, kSdkJsLegacy));
+}
+
 void register_engine_invariants(sim::InvariantCatalog& catalog) {
   catalog.add({"barrier-holds",
                "no full checkpoint publishes rows while ps_crud is non-empty or target > "
@@ -57,8 +64,14 @@ Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& lin
       observer_(observer),
       verdicts_(verdicts),
       name_(fmt::format("c{}", options_.index)),
+      file_name_(fmt::format("client-{}.db", options_.index)),
       nested_(std::make_shared<sim::AbortSignal>()),
-      waiter_(std::make_shared<sim::Latch<bool>>()) {}
+      waiter_(std::make_shared<sim::Latch<bool>>()) {
+  // Old SDKs know only server-generated write checkpoints (sdk.md §5 item 7).
+  if (options_.sdk == SdkBehaviour::JsLegacy && options_.checkpoint_mode != CheckpointMode::Legacy) {
+    throw std::invalid_argument("the js-legacy SDK works in legacy checkpoint mode only");
+  }
+}
 
 Client::~Client() = default;
 
@@ -78,24 +91,29 @@ void Client::violation(const std::string& invariant, const std::string& message)
 // open (sdk.md §1.1)
 
 void Client::open() {
-  db_ = std::make_unique<Database>(fmt::format("client-{}.db", options_.index), core_);
-  auto version = db_->query_text("SELECT powersync_rs_version()").value_or("");
+  db_ = std::make_unique<Database>(file_name_, core_);
+  auto version = db().query_text("SELECT powersync_rs_version()").value_or("");
   // A pinned core's name is a version prefix ("0.5.3"); a --core-path core's name is
   // the full powersync_rs_version() it reported when it was described.
   if (version != core_.name && version.rfind(core_.name + "/", 0) != 0) {
     throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}", core_.path,
                                          version, core_.name));
   }
-  db_->begin();
-  db_->query_text("SELECT powersync_replace_schema(?)", {schema_json()});
+  if (options_.sdk == SdkBehaviour::JsLegacy) {
+    // Old SDKs run powersync_init() themselves, in autocommit (0.4.x accepts that; 0.5.x
+    // refuses: core.md §1.2, sdk.md §5 item 7).  It migrates a newer file down.
+    db().query_text("SELECT powersync_init()");
+  }
+  db().begin();
+  db().query_text("SELECT powersync_replace_schema(?)", {schema_json()});
   // The core's client_id is random (OS entropy); make it a function of the scenario.
-  db_->query_text("UPDATE ps_kv SET value = ? WHERE key = 'client_id' RETURNING value",
+  db().query_text("UPDATE ps_kv SET value = ? WHERE key = 'client_id' RETURNING value",
                   {options_.client_id});
-  db_->commit();
-  db_->take_touched();
+  db().commit();
+  db().take_touched();
   status_ = nlohmann::json::parse(
-      db_->query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
-  db_->exec("PRAGMA recursive_triggers = TRUE");
+      db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+  db().exec("PRAGMA recursive_triggers = TRUE");
   trace_.log(name_, "open core={} client_id={}", core_.name, options_.client_id);
 }
 
@@ -107,41 +125,133 @@ void Client::connect() {
   loop_.spawn(repost_loop(), name_ + ".repost");
 }
 
+Database& Client::db() {
+  if (!db_) throw ClientClosed();
+  return *db_;
+}
+
+void Client::begin_close(const std::string& reason) {
+  if (!outer_.aborted()) trace_.log(name_, "closing: {}", reason);
+  outer_.abort(reason);
+  nested_->abort(reason);
+  kill_hook_ = nullptr;
+  kill_point_.reset();
+}
+
+void Client::close() {
+  begin_close("closed");
+  if (db_) trace_.log(name_, "database closed");
+  db_.reset();  // an open transaction rolls back (sqlite3_close)
+  connected_ = false;
+  connecting_ = false;
+}
+
+void Client::arm_kill(KillPoint point, std::function<void()> die) {
+  kill_point_ = point;
+  kill_hook_ = std::move(die);
+}
+
+void Client::fire_kill(KillPoint point) {
+  if (kill_point_ != point || !kill_hook_) return;
+  auto die = std::move(kill_hook_);
+  kill_hook_ = nullptr;
+  kill_point_.reset();
+  die();
+}
+
+void Client::continue_from(const Client& previous) {
+  write_seq_ = previous.write_seq_;
+  stats_ = previous.stats_;
+}
+
+// ---------------------------------------------------------------------------------
+// checkpoint state: ps_kv (v14) or `$local` (0.4.x), core.md §1.2
+
+std::optional<int64_t> Client::local_column(const char* column) {
+  return db().query_int(
+      fmt::format("SELECT {} FROM ps_buckets WHERE name = '$local'", column));
+}
+
+std::optional<int64_t> Client::target() {
+  return state_in_kv() ? kv_int("target_checkpoint_request_id") : local_column("target_op");
+}
+
+std::optional<int64_t> Client::last_seen() {
+  return state_in_kv() ? kv_int("last_seen_checkpoint_request_id") : local_column("last_op");
+}
+
+std::optional<int64_t> Client::last_applied() {
+  return state_in_kv() ? kv_int("last_applied_checkpoint_request_id")
+                       : local_column("last_applied_op");
+}
+
+std::optional<int64_t> Client::last_requested() {
+  // 0.4.x has no checkpoint requests; a key left by a 0.5.x life is stale there (sdk.md §5).
+  if (!state_in_kv()) return std::nullopt;
+  return kv_int("last_requested_checkpoint_request_id");
+}
+
+std::optional<int64_t> Client::sdk_read_target() {
+  if (options_.sdk == SdkBehaviour::Js130) {
+    return control_int("target_checkpoint_request_id", std::nullopt);  // sdk.md §2.4
+  }
+  // Pre-#1049 SDKs read `$local.target_op` (sdk.md §5 item 3).
+  return local_column("target_op");
+}
+
+std::optional<std::string> Client::sdk_write_target(const std::string& value) {
+  if (options_.sdk == SdkBehaviour::Js130) {
+    return db().control("target_checkpoint_request_id", value);  // sdk.md §2.3
+  }
+  // sdk.md §5 item 3: `UPDATE ps_buckets SET target_op = CAST(? AS INTEGER) WHERE
+  // name='$local'`; on a v14 database this is a hard SQL error by design (core.md §1.2).
+  db().query_int(
+      "UPDATE ps_buckets SET target_op = CAST(? AS INTEGER) WHERE name = '$local' RETURNING 0",
+      {value});
+  return std::nullopt;
+}
+
+void Client::report_target_write(const std::string& value,
+                                 const std::optional<std::string>& previous) {
+  // Only Js130's target writes are powersync_control calls.
+  if (options_.sdk == SdkBehaviour::Js130 && observer_) {
+    observer_->on_control(*this, "target_checkpoint_request_id", value, previous);
+  }
+}
+
 // ---------------------------------------------------------------------------------
 // control calls
 
 std::optional<std::string> Client::control_text(const std::string& op,
                                                 const std::optional<std::string>& payload) {
   const bool can_publish = op == "line_text" || op == "completed_upload";
-  db_->begin();
+  db().begin();
   // barrier-holds (DESIGN.md §5): ps_crud and target read before the call, last_seen
   // after it; publication detected by the update hook on ps_data__* tables.
   bool crud_before = false;
   std::optional<int64_t> target_before;
   if (can_publish) {
-    crud_before = db_->query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
-    target_before = db_->query_int(
-        "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = 'target_checkpoint_request_id'");
+    crud_before = db().query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
+    target_before = target();  // `$local.target_op` on 0.4.x (DESIGN.md §5)
   }
-  db_->take_touched();
+  db().take_touched();
   std::optional<std::string> result;
   try {
-    result = db_->control(op, payload);
+    result = db().control(op, payload);
   } catch (...) {
-    db_->rollback();
-    db_->take_touched();
+    db().rollback();
+    db().take_touched();
     throw;
   }
   if (has_mutant(EngineMutant::PublishWhileBlocked) && result &&
       result->find(kBlockedLog) != std::string::npos) {
-    db_->exec(
+    db().exec(
         R"(INSERT OR REPLACE INTO ps_data__todos(id, data) VALUES ('mutant-leak', '{"description":"leaked"}'))");
   }
-  TouchedTables touched = db_->take_touched();
+  TouchedTables touched = db().take_touched();
   if (can_publish && touched.data_tables && verdicts_) {
     verdicts_->checked("barrier-holds");
-    auto seen = db_->query_int(
-        "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = 'last_seen_checkpoint_request_id'");
+    auto seen = last_seen();
     bool gate_closed = crud_before || (target_before && *target_before > seen.value_or(0));
     if (gate_closed) {
       violation("barrier-holds",
@@ -152,7 +262,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
                             seen ? std::to_string(*seen) : "none"));
     }
   }
-  db_->commit();
+  db().commit();
   if (observer_) observer_->on_control(*this, op, payload, result);
   after_write_lock(touched);
   if (touched.data_tables && observer_) observer_->on_published(*this);
@@ -235,8 +345,11 @@ std::string Client::start_payload() const {
                           {"app_metadata", nlohmann::json::object()},
                           {"active_streams", nlohmann::json::array()},
                           {"include_defaults", true},
-                          {"checkpoint_mode", checkpoint_mode_name(options_.checkpoint_mode)},
                           {"schema", nlohmann::json::parse(schema_json())}};
+  // Old SDKs predate checkpoint modes (0.4.x ignores the field anyway, sdk.md §4.1).
+  if (options_.sdk == SdkBehaviour::Js130) {
+    start["checkpoint_mode"] = checkpoint_mode_name(options_.checkpoint_mode);
+  }
   return start.dump();
 }
 
@@ -245,13 +358,13 @@ sim::Task<bool> Client::iteration() {
   phase_ = "starting iteration";
   auto nested = nested_;
   // requireKeyFormat(true) (sdk.md §1.3)
-  if (!db_->query_text("SELECT value FROM ps_kv WHERE key = 'powersync_js_migrated_subkeys'")) {
-    db_->begin();
-    db_->exec("UPDATE ps_oplog SET key = powersync_remove_duplicate_key_encoding(key)");
-    db_->exec(
+  if (!db().query_text("SELECT value FROM ps_kv WHERE key = 'powersync_js_migrated_subkeys'")) {
+    db().begin();
+    db().exec("UPDATE ps_oplog SET key = powersync_remove_duplicate_key_encoding(key)");
+    db().exec(
         "INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('powersync_js_migrated_subkeys', '1')");
-    db_->commit();
-    db_->take_touched();
+    db().commit();
+    db().take_touched();
   }
   if (has_mutant(EngineMutant::ResetTargetOnReconnect)) reset_stale_target();
   std::optional<nlohmann::json> request;
@@ -355,10 +468,10 @@ void Client::reset_stale_target() {
   auto target = kv_int("target_checkpoint_request_id");
   auto seen = kv_int("last_seen_checkpoint_request_id");
   if (!target || !seen || std::to_string(*target) == kMaxOpId || *target <= *seen) return;
-  db_->begin();
-  auto previous = db_->control("target_checkpoint_request_id", std::to_string(*seen));
-  db_->commit();
-  db_->take_touched();
+  db().begin();
+  auto previous = db().control("target_checkpoint_request_id", std::to_string(*seen));
+  db().commit();
+  db().take_touched();
   trace_.log(name_, "MUTANT target {} reset to last_seen {}", *target, *seen);
   if (observer_) {
     observer_->on_control(*this, "target_checkpoint_request_id", std::to_string(*seen), previous);
@@ -421,6 +534,10 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
     const auto& d = instruction["DidCompleteSync"];
     if (d.contains("applied_checkpoint_request_id")) {
       applied = parse_id(d["applied_checkpoint_request_id"]);
+    } else if (!state_in_kv()) {
+      // 0.4.x sends DidCompleteSync{} without an id; the write checkpoint it applied is
+      // `$local.last_applied_op` (sdk.md §4.1, §5 item 2).
+      applied = last_applied();
     }
     trace_.log(name_, "applied checkpoint{}", applied ? " id " + std::to_string(*applied) : "");
     if (observer_) observer_->on_sync_applied(*this, applied);
@@ -507,7 +624,7 @@ sim::Task<void> Client::upload_all() {
   while (!outer_.aborted()) {
     bool failed = false;
     try {
-      auto next = db_->query_int("SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1");
+      auto next = db().query_int("SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1");
       if (next) {
         uploading_ = true;
         if (checked && *checked == *next) {
@@ -538,7 +655,7 @@ sim::Task<void> Client::upload_all() {
 
 sim::Task<void> Client::upload_data() {
   // The connector's uploadData with db.getCrudBatch(100) (sdk.md §2.3).
-  auto rows = db_->query_rows("SELECT id, data, tx_id FROM ps_crud ORDER BY id ASC LIMIT 101");
+  auto rows = db().query_rows("SELECT id, data, tx_id FROM ps_crud ORDER BY id ASC LIMIT 101");
   if (rows.size() > 100) rows.resize(100);
   nlohmann::json crud = nlohmann::json::array();
   for (const auto& r : rows) {
@@ -552,6 +669,11 @@ sim::Task<void> Client::upload_data() {
   sim::HttpRequest http{"POST", "/backend/upload", body.dump(), options_.user};
   const bool skip = has_mutant(EngineMutant::CompleteWithoutUpload) && ++mutant_batches_ % 3 == 0;
   if (skip) trace_.log(name_, "MUTANT batch up to {} completed without uploading", last_id);
+  // A kill armed for mid-upload happens once the request is on the wire (the send is
+  // registered before this coroutine first suspends).
+  if (!skip && kill_point_ == KillPoint::MidUpload) {
+    loop_.at(loop_.now(), [this] { fire_kill(KillPoint::MidUpload); });
+  }
   sim::HttpResponse response;  // 200, as the mutant pretends
   if (!skip) response = co_await link_.request(std::move(http));
   if (response.status != 200) {
@@ -560,36 +682,36 @@ sim::Task<void> Client::upload_data() {
   }
   ++stats_.uploads;
   // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
-  db_->begin();
-  db_->query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
-  auto previous = db_->control("target_checkpoint_request_id", kMaxOpId);
-  db_->commit();
-  if (observer_) observer_->on_control(*this, "target_checkpoint_request_id", kMaxOpId, previous);
-  after_write_lock(db_->take_touched());
+  db().begin();
+  db().query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
+  auto previous = sdk_write_target(kMaxOpId);
+  db().commit();
+  report_target_write(kMaxOpId, previous);
+  after_write_lock(db().take_touched());
   trace_.log(name_, "uploaded {} crud entries (up to {})", crud.size(), last_id);
   if (observer_) observer_->on_uploaded(*this, crud);
 }
 
 sim::Task<bool> Client::update_local_target() {
   // SqliteBucketStorage.updateLocalTarget (sdk.md §2.4).
-  auto target = control_int("target_checkpoint_request_id", std::nullopt);
+  auto target = sdk_read_target();
   if (!target || std::to_string(*target) != kMaxOpId) co_return false;
-  auto seq_before = db_->query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  auto seq_before = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
   if (!seq_before) co_return false;
   std::string op_id = co_await write_checkpoint_for_upload();
-  db_->begin();
-  bool has_crud = db_->query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
-  auto seq_after = db_->query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  db().begin();
+  bool has_crud = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
+  auto seq_after = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
   if (has_crud || seq_after != seq_before) {
-    db_->commit();
-    db_->take_touched();
+    db().commit();
+    db().take_touched();
     trace_.log(name_, "target {} not stored: new local writes", op_id);
     co_return false;
   }
-  auto previous = db_->control("target_checkpoint_request_id", op_id);
-  db_->commit();
-  if (observer_) observer_->on_control(*this, "target_checkpoint_request_id", op_id, previous);
-  after_write_lock(db_->take_touched());
+  auto previous = sdk_write_target(op_id);
+  db().commit();
+  report_target_write(op_id, previous);
+  after_write_lock(db().take_touched());
   trace_.log(name_, "target := {}", op_id);
   if (observer_) observer_->on_target_set(*this, std::stoll(op_id));
   co_return true;
@@ -692,62 +814,68 @@ sim::Task<void> Client::repost_loop() {
 
 void Client::local_write(LocalWrite write) {
   write.seq = ++write_seq_;
-  ++stats_.local_writes;
   const std::string& t = write.table;
   if (t != "todos" && t != "notes") throw std::invalid_argument("unknown table " + t);
-  db_->begin();
+  db().begin();
   try {
     if (!write.description) {
       write.changed =
-          db_->query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id}).has_value();
-    } else if (db_->query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
-      db_->query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
+          db().query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id}).has_value();
+    } else if (db().query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
+      db().query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
                      {*write.description, write.id});
     } else {
-      db_->query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
+      db().query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
                      {write.id, *write.description});
     }
     if (write.with_event) {
-      db_->query_int("INSERT INTO events(id, description) VALUES (?, ?) RETURNING 0",
+      db().query_int("INSERT INTO events(id, description) VALUES (?, ?) RETURNING 0",
                      {fmt::format("e{}-{}", options_.index, write.seq),
                       fmt::format("{}/{}", t, write.id)});
     }
-    db_->commit();
+    if (kill_point_ == KillPoint::MidTransaction) {
+      // The app dies before COMMIT: this write never happened (DESIGN.md §5).
+      trace_.log(name_, "killed inside the transaction of write {}/{}", t, write.id);
+      fire_kill(KillPoint::MidTransaction);
+      return;
+    }
+    db().commit();
+    ++stats_.local_writes;
   } catch (...) {
-    db_->rollback();
+    if (db_) db_->rollback();
     throw;
   }
   trace_.log(name_, "write {}/{} = {}{}", t, write.id, write.description.value_or("<deleted>"),
              write.with_event ? " +event" : "");
   if (observer_) observer_->on_local_write(*this, write);
-  after_write_lock(db_->take_touched());
+  after_write_lock(db().take_touched());
 }
 
 std::optional<std::optional<std::string>> Client::read_row(const std::string& table,
                                                            const std::string& id) {
-  auto rows = db_->query_rows("SELECT description FROM " + table + " WHERE id = ?", {id});
+  auto rows = db().query_rows("SELECT description FROM " + table + " WHERE id = ?", {id});
   if (rows.empty()) return std::nullopt;
   return rows[0][0];
 }
 
 std::map<std::string, std::optional<std::string>> Client::read_table(const std::string& table) {
   std::map<std::string, std::optional<std::string>> out;
-  for (const auto& r : db_->query_rows("SELECT id, description FROM " + table)) {
+  for (const auto& r : db().query_rows("SELECT id, description FROM " + table)) {
     out[r[0].value_or("")] = r[1];
   }
   return out;
 }
 
 std::optional<int64_t> Client::kv_int(const std::string& key) {
-  return db_->query_int("SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
+  return db().query_int("SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
 }
 
-int64_t Client::crud_count() { return db_->query_int("SELECT count(*) FROM ps_crud").value_or(0); }
+int64_t Client::crud_count() { return db().query_int("SELECT count(*) FROM ps_crud").value_or(0); }
 
 std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
   std::map<std::string, BucketChecksum> out;
   for (const auto& row :
-       db_->query_rows("SELECT name, last_op, (add_checksum + op_checksum) & 0xffffffff "
+       db().query_rows("SELECT name, last_op, (add_checksum + op_checksum) & 0xffffffff "
                        "FROM ps_buckets WHERE name != '$local'",
                        {})) {
     if (row.size() != 3 || !row[0] || !row[1] || !row[2]) continue;
@@ -758,19 +886,19 @@ std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
 }
 
 int64_t Client::applied_position() {
-  return db_->query_int("SELECT max(last_applied_op) FROM ps_buckets WHERE name != '$local'")
+  return db().query_int("SELECT max(last_applied_op) FROM ps_buckets WHERE name != '$local'")
       .value_or(0);
 }
 
 std::string Client::pending() {
   auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };
   static const char* kStates[] = {"pending", "ready", "error", "disconnected"};
+  if (closed()) return "closed";
   return fmt::format(
       "{} ({}); target {}, last_seen {}, last_requested {}, ps_crud {}; checkpoint state {}; "
       "uploading {}; download error: {}; upload error: {}",
       phase_, connected_ ? "connected" : (connecting_ ? "connecting" : "not connected"),
-      show(kv_int("target_checkpoint_request_id")), show(kv_int("last_seen_checkpoint_request_id")),
-      show(kv_int("last_requested_checkpoint_request_id")), crud_count(),
+      show(target()), show(last_seen()), show(last_requested()), crud_count(),
       kStates[static_cast<int>(checkpoint_state_)], uploading_ ? "yes" : "no",
       download_error_.value_or("none"), upload_error_.value_or("none"));
 }

@@ -11,12 +11,15 @@
 //   request_next_checkpoint() = requestNextCheckpointFromService (sdk.md §2.4, requests)
 //   repost_loop()    = repostUnacknowledgedCheckpointRequests (sdk.md §3.3)
 //   wait_ready()     = CheckpointStateSignals.waitForCheckpointRequestsReady (sdk.md §3.2)
-// Both checkpoint modes of SDK 1.3.0 with a 0.5.x core (ClientOptions::checkpoint_mode);
-// credentials refresh, disconnectAndClear and version up/downgrades come with the
-// client-engines issue.
+// Both checkpoint modes of SDK 1.3.0 with a 0.5.x core (ClientOptions::checkpoint_mode), and
+// the older SDK behaviour that drives 0.4.x cores (SdkBehaviour::JsLegacy, sdk.md §5 item 7).
+// One Client is one life of the app: a restart, kill or up/downgrade closes it and opens a
+// new Client on the same VFS file (scenarios/world.cpp).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -94,6 +97,27 @@ enum class EngineMutant {
 // the shim's is requests (the scenario format's default).
 enum class CheckpointMode { Legacy, Requests };
 
+// Which SDK drives the core (engine/core_registry.hpp kSdk*).  Js130 sets the target with
+// powersync_control; JsLegacy (SDKs bundling 0.4.x cores) calls powersync_init() itself,
+// works in legacy mode only and keeps the target in `$local` via SQL (sdk.md §5 items 3, 7;
+// core.md §3.9).
+enum class SdkBehaviour { Js130, JsLegacy };
+
+// Parses a kSdk* name; throws std::invalid_argument for anything else.
+SdkBehaviour sdk_behaviour_from_name(const std::string& name);
+
+// Where an app death hits the client (the kill/power_loss faults, DESIGN.md §6).
+enum class KillPoint {
+  MidTransaction,  // inside the next local write's transaction, before COMMIT
+  MidUpload,       // once the next CRUD upload request is on the wire
+};
+
+// A database access by an app life that was killed or closed: its loops end with this.
+class ClientClosed : public std::runtime_error {
+ public:
+  ClientClosed() : std::runtime_error("the app was closed") {}
+};
+
 struct ClientOptions {
   int index = 1;          // 1-based client number
   std::string user;       // JWT subject
@@ -102,6 +126,7 @@ struct ClientOptions {
   sim::Micros crud_upload_throttle = 1 * sim::kSeconds;
   sim::Micros repost_delay = 10 * sim::kSeconds;
   CheckpointMode checkpoint_mode = CheckpointMode::Requests;
+  SdkBehaviour sdk = SdkBehaviour::Js130;
   std::vector<EngineMutant> mutants;
 };
 
@@ -126,6 +151,20 @@ class Client {
   void open();     // BasePowerSyncDatabase.initialize (sdk.md §1.1)
   void connect();  // starts the three loops (sdk.md §1.2)
 
+  // Lifecycle (DESIGN.md §3, §6).  begin_close() aborts the loops, which run their finally
+  // blocks; close() closes the connection (an open transaction rolls back).  After close()
+  // every database access of this life throws ClientClosed, so loops still suspended end
+  // without effects (a killed app's loops never run their finally blocks against the file).
+  void begin_close(const std::string& reason);
+  void close();
+  [[nodiscard]] bool closed() const { return !db_; }
+  // Calls `die` once when the app reaches `point` (the world kills the app there).
+  void arm_kill(KillPoint point, std::function<void()> die);
+  void disarm_kill() { kill_hook_ = nullptr; }
+  // A new life continues the previous one's write numbering and counters.
+  void continue_from(const Client& previous);
+  [[nodiscard]] const std::string& file_name() const { return file_name_; }
+
   // Writes through the schema views, one transaction per write.
   void local_write(LocalWrite write);
 
@@ -136,6 +175,16 @@ class Client {
   [[nodiscard]] const ClientStats& stats() const { return stats_; }
   [[nodiscard]] bool connected() const { return connected_; }
   [[nodiscard]] CheckpointMode checkpoint_mode() const { return options_.checkpoint_mode; }
+  [[nodiscard]] SdkBehaviour sdk() const { return options_.sdk; }
+  [[nodiscard]] const CoreVersion& core() const { return core_; }
+
+  // Checkpoint state, hiding where the core keeps it: ps_kv keys on a v14 database (0.5.x),
+  // the `$local` row of ps_buckets below (0.4.x: target_op, last_op, last_applied_op;
+  // core.md §1.2).  nullopt when absent; last_requested is always absent on 0.4.x.
+  std::optional<int64_t> target();
+  std::optional<int64_t> last_seen();
+  std::optional<int64_t> last_applied();
+  std::optional<int64_t> last_requested();
 
   // Observables (read with plain SELECTs on the client's connection).
   std::optional<std::optional<std::string>> read_row(const std::string& table,
@@ -205,6 +254,18 @@ class Client {
   void violation(const std::string& invariant, const std::string& message);
   [[nodiscard]] bool has_mutant(EngineMutant m) const;
   [[nodiscard]] std::string start_payload() const;
+  // The open connection; throws ClientClosed once this life was closed.
+  Database& db();
+  // Whether the core keeps checkpoint state in ps_kv (v14) rather than `$local`.
+  [[nodiscard]] bool state_in_kv() const { return core_.migration_level >= 14; }
+  std::optional<int64_t> local_column(const char* column);
+  // The SDK side of the target (sdk.md §2.3, §2.4; §5 item 3 for JsLegacy): read it in
+  // updateLocalTarget, write it in complete()/updateLocalTarget inside the caller's
+  // transaction.  write_target returns the previous target where the core reports it.
+  std::optional<int64_t> sdk_read_target();
+  std::optional<std::string> sdk_write_target(const std::string& value);
+  void report_target_write(const std::string& value, const std::optional<std::string>& previous);
+  void fire_kill(KillPoint point);
 
   sim::Loop& loop_;
   sim::Trace& trace_;
@@ -215,7 +276,10 @@ class Client {
   ClientObserver* observer_;
   sim::Verdicts* verdicts_;
   std::string name_;
+  std::string file_name_;
   std::unique_ptr<Database> db_;
+  std::optional<KillPoint> kill_point_;
+  std::function<void()> kill_hook_;
   ClientStats stats_;
 
   // JS-side sync status (sdk.md §1.5)

@@ -4,7 +4,7 @@
 
 namespace syncsim::engine {
 
-sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, Client& client,
+sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,
                              WorkloadOptions options) {
   uint64_t n = 0;
   while (true) {
@@ -14,16 +14,18 @@ sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, Client& client,
     const bool notes = rng.percent(static_cast<uint64_t>(options.notes_pct));
     const bool del = rng.percent(static_cast<uint64_t>(options.delete_pct));
     const auto key = rng.uniform(static_cast<uint64_t>(options.keyspace));
+    Client* c = client();
+    if (c == nullptr) continue;
     LocalWrite w;
     w.table = notes ? "notes" : "todos";
     // notes ids are per user so a private row never collides with another user's
-    w.id = notes ? fmt::format("{}-n{}", client.user(), key) : fmt::format("k{}", key);
+    w.id = notes ? fmt::format("{}-n{}", c->user(), key) : fmt::format("k{}", key);
     // Values are unique per write so a checker can tell which write a row shows.
-    if (!del) w.description = fmt::format("c{}-{}", client.index(), ++n);
+    if (!del) w.description = fmt::format("c{}-{}", c->index(), ++n);
     if (options.insert_only_pct > 0) {
       w.with_event = rng.percent(static_cast<uint64_t>(options.insert_only_pct));
     }
-    client.local_write(std::move(w));
+    c->local_write(std::move(w));
   }
 }
 

@@ -4,6 +4,8 @@
 // an insert-only `events` row in the same transaction.
 #pragma once
 
+#include <functional>
+
 #include "engine/sdk_shim.hpp"
 
 namespace syncsim::engine {
@@ -20,7 +22,9 @@ struct WorkloadOptions {
   sim::Micros stop_at = 0;  // absolute virtual time
 };
 
-sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, Client& client,
+// `client` gives the app's current life, nullptr while the app is down (restarts, kills:
+// nobody writes then); the draws are the same either way.
+sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,
                              WorkloadOptions options);
 
 }  // namespace syncsim::engine

@@ -193,6 +193,16 @@ bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
   return true;
 }
 
+void CrossChecks::on_user_switched(engine::Client& c) {
+  auto& s = clients_[c.index()];
+  auto per_user = [](const model::RowKey& key) { return key.table == "notes"; };
+  std::erase_if(s.acknowledged, [&](const auto& entry) { return per_user(entry.first); });
+  std::erase_if(s.uploaded, [&](const Write& w) { return per_user(w.key); });
+  for (auto& [target, writes] : s.awaiting_ack) {
+    std::erase_if(writes, [&](const Write& w) { return per_user(w.key); });
+  }
+}
+
 void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
   if (line.find("Checksums didn't match") == std::string::npos) return;
   if (!verdicts_.enabled("checksums-agree")) return;
@@ -204,9 +214,12 @@ bool CrossChecks::judge_requests_complete(std::vector<engine::Client*> clients,
   if (!verdicts_.enabled("requests-complete")) return true;
   verdicts_.checked("requests-complete");
   for (auto* c : clients) {
-    const auto target = c->kv_int("target_checkpoint_request_id");
-    const auto seen = c->kv_int("last_seen_checkpoint_request_id");
-    const auto requested = c->kv_int("last_requested_checkpoint_request_id");
+    const auto target = c->target();
+    const auto seen = c->last_seen();
+    // Legacy-mode clients never write last_requested: one left by an earlier requests-mode
+    // life (switch_mode) is stale, not a pending request (sdk.md §5 item 2).
+    std::optional<int64_t> requested;
+    if (c->checkpoint_mode() == engine::CheckpointMode::Requests) requested = c->last_requested();
     const int64_t crud = c->crud_count();
     std::string why;
     if (crud > 0) {

@@ -32,6 +32,10 @@ class CrossChecks : public engine::ClientObserver {
   void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
   void on_published(engine::Client& c) override;
   void on_core_warning(engine::Client& c, const std::string& line) override;
+  // A new token subject on the client's database: its private rows leave its buckets, so
+  // read-your-writes stops tracking them (DESIGN.md §5: rows outside the new user's buckets
+  // are exempt).
+  void on_user_switched(engine::Client& c);
 
   // Liveness, after quiesce.  Returns false (and records the violation) on divergence.
   bool judge_converges(std::vector<engine::Client*> clients, const std::string& pending);

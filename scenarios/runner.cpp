@@ -58,22 +58,24 @@ std::vector<std::string> mutant_names() {
 }
 
 bool shim_drives(const engine::CoreVersion& core) {
-  // Only cores the shim can drive yet: the 0.4.x SDK behaviour is still to come (issue 4).
-  return core.sdk == engine::kSdkJs130;
+  // js-1.3.0 drives 0.5.x, js-legacy 0.4.x (engine/core_registry.hpp).
+  return core.sdk == engine::kSdkJs130 || core.sdk == engine::kSdkJsLegacy;
 }
 
 ValidationContext validation_context() {
-  std::vector<std::string> cores;
-  for (const auto& c : engine::core_versions()) {
-    if (shim_drives(c)) cores.push_back(c.name);
-  }
-  return ValidationContext{cores, invariant_catalog().ids(), mutant_names()};
+  // Every registered core: the shim drives 0.5.x as js-1.3.0 and 0.4.x as js-legacy.
+  std::vector<std::string> cores = engine::core_names();
+  std::map<std::string, std::string> core_sdks;
+  for (const auto& c : engine::core_versions()) core_sdks[c.name] = c.sdk;
+  return ValidationContext{cores, invariant_catalog().ids(), mutant_names(), core_sdks};
 }
 
 ValidationContext validation_context(const ExtraCores& extra) {
   ValidationContext ctx = validation_context();
   for (const auto& [name, core] : extra) {
-    if (shim_drives(core)) ctx.cores.push_back(name);
+    if (!shim_drives(core)) continue;
+    ctx.cores.push_back(name);
+    ctx.core_sdks[name] = core.sdk;
   }
   return ctx;
 }
@@ -159,6 +161,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
       }
     }
     r.metrics["acknowledged_writes"] = world.checks().acknowledged_writes();
+    r.metrics["app_reopens"] = world.reopens();
     for (auto* c : world.clients()) {
       r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <map>
 #include <memory>
 #include <set>
 #include <system_error>
@@ -216,13 +217,95 @@ std::optional<Fields> section(const Fields& top, const std::string& key) {
   return Fields(*v, key, top.problems());
 }
 
+const std::vector<std::string>& sdk_names() {
+  static const std::vector<std::string> names = {"auto", "js-1.3.0", "js-legacy"};
+  return names;
+}
+
+// The SDK/core/mode pairings the SDKs allow (sdk.md §1.1 step 2, §5 item 7); `path` is the
+// object holding the group's fields.  Skipped when one of the fields was already bad.
+void check_pairing(const ClientGroup& g, const std::string& path, const ValidationContext& ctx,
+                   Problems& p) {
+  for (const char* key : {"core", "checkpoint_mode", "sdk"}) {
+    if (p.bad(child_path(path, key))) return;
+  }
+  const std::string sdk = resolved_sdk(g.sdk, g.core, ctx.core_sdks);
+  const auto native = ctx.core_sdks.find(g.core);
+  if (sdk == "js-legacy" && g.checkpoint_mode != "legacy") {
+    p.add(child_path(path, "checkpoint_mode"),
+          "\"" + g.checkpoint_mode + "\" is not allowed with the js-legacy SDK (core " + g.core +
+              "); allowed: \"legacy\" (old SDKs have no checkpoint requests, sdk.md §5)");
+  }
+  if (sdk == "js-1.3.0" && native != ctx.core_sdks.end() && native->second != "js-1.3.0") {
+    p.add(child_path(path, "sdk"), "\"js-1.3.0\" cannot drive core " + g.core +
+                                       " (SDK 1.3.0 refuses cores below 0.5.2, sdk.md §1.1); "
+                                       "allowed: \"auto\", \"js-legacy\"");
+  }
+}
+
+ClientGroup parse_group(const Fields& f, const ValidationContext& ctx) {
+  f.reject_unknown({"count", "core", "checkpoint_mode", "sdk"});
+  ClientGroup g;
+  f.integer("count", {1, kMaxClients, ""}, g.count);
+  f.choice("core", ctx.cores, g.core);
+  f.choice("checkpoint_mode", {"requests", "legacy"}, g.checkpoint_mode);
+  f.choice("sdk", sdk_names(), g.sdk);
+  return g;
+}
+
+std::vector<ClientGroup> parse_fleet(const Fields& f, const ValidationContext& ctx) {
+  std::vector<ClientGroup> fleet;
+  Problems& p = f.problems();
+  const std::string path = f.path("fleet");
+  const json* v = f.find("fleet");
+  if (!v->is_array() || v->empty()) {
+    p.add(path, show(*v) + " must be a non-empty array of {count, core, checkpoint_mode, sdk}");
+    return fleet;
+  }
+  int total = 0;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const std::string item = element_path(path, i);
+    if (!(*v)[i].is_object()) {
+      p.add(item, show((*v)[i]) + " must be an object with count, core, checkpoint_mode, sdk");
+      continue;
+    }
+    fleet.push_back(parse_group(Fields((*v)[i], item, p), ctx));
+    check_pairing(fleet.back(), item, ctx, p);
+    total += fleet.back().count;
+  }
+  if (total > kMaxClients) {
+    p.add(path, "the groups have " + std::to_string(total) + " clients; allowed: at most " +
+                    std::to_string(kMaxClients) + " in all");
+  }
+  return fleet;
+}
+
 ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
-                    "repost_delay_ms", "stream_encoding"});
+                    "repost_delay_ms", "stream_encoding", "sdk", "fleet"});
   ClientsSpec c;
-  f.integer("count", {1, kMaxClients, ""}, c.count);
-  f.choice("core", ctx.cores, c.core);
-  f.choice("checkpoint_mode", {"requests", "legacy"}, c.checkpoint_mode);
+  if (f.find("fleet") != nullptr) {
+    for (const char* key : {"count", "core", "checkpoint_mode", "sdk"}) {
+      if (f.find(key) != nullptr) {
+        f.problems().add(f.path(key), "is not allowed together with clients.fleet; set it per "
+                                      "group in clients.fleet");
+      }
+    }
+    c.fleet = parse_fleet(f, ctx);
+    if (!c.fleet.empty()) {
+      c.count = 0;
+      for (const auto& g : c.fleet) c.count += g.count;
+      c.core = c.fleet.front().core;
+      c.checkpoint_mode = c.fleet.front().checkpoint_mode;
+      c.sdk = c.fleet.front().sdk;
+    }
+  } else {
+    f.integer("count", {1, kMaxClients, ""}, c.count);
+    f.choice("core", ctx.cores, c.core);
+    f.choice("checkpoint_mode", {"requests", "legacy"}, c.checkpoint_mode);
+    f.choice("sdk", sdk_names(), c.sdk);
+    check_pairing(client_groups(c).front(), "clients", ctx, f.problems());
+  }
   f.integer("retry_delay_ms", {1, 600000, ""}, c.retry_delay_ms);
   f.integer("crud_upload_throttle_ms", {0, 600000, ""}, c.crud_upload_throttle_ms);
   f.integer("repost_delay_ms", {10000, 600000, "the SDK clamps it to at least 10 s"},
@@ -284,11 +367,13 @@ WorkloadSpec parse_workload(const Fields& f) {
 struct FaultLimits {
   Range at_ms;
   Range client;
+  std::vector<std::string> cores;
 };
 
-FaultLimits fault_limits(const Scenario& s, const Problems& p) {
+FaultLimits fault_limits(const Scenario& s, const Problems& p, const ValidationContext& ctx) {
   FaultLimits lim{{0, s.duration_s * 1000, "duration_s * 1000"},
-                  {1, s.clients.count, "clients.count"}};
+                  {1, s.clients.count, "clients.count"},
+                  ctx.cores};
   if (p.bad("duration_s")) lim.at_ms = {0, kMaxDurationS * 1000, "the largest duration_s * 1000"};
   if (p.bad("clients.count")) lim.client = {1, kMaxClients, "the largest clients.count"};
   return lim;
@@ -363,6 +448,16 @@ const std::vector<FaultFieldRule>& fault_field_rules() {
          read_int(f, "down_ms", req, {0, 600000, ""}, x.down_ms);
        },
        [](const Fault& x) { return json(x.down_ms); }},
+      {"when",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "when", req, {"now", "mid_transaction", "mid_upload"}, x.when);
+       },
+       [](const Fault& x) { return json(x.when); }},
+      {"core",
+       [](const Fields& f, bool req, const FaultLimits& lim, Fault& x) {
+         read_choice(f, "core", req, lim.cores, x.core);
+       },
+       [](const Fault& x) { return json(x.core); }},
   };
   return rules;
 }
@@ -392,6 +487,13 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::Compact, {}},
       {FaultKind::ServiceRestart, {{"down_ms", false}}},
       {FaultKind::SyncConfigChange, {}},
+      {FaultKind::Restart, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::Kill, {{"client", true}, {"down_ms", false}, {"when", false}}},
+      {FaultKind::PowerLoss, {{"client", true}, {"down_ms", false}, {"when", false}}},
+      {FaultKind::Upgrade, {{"client", true}, {"core", true}, {"down_ms", false}}},
+      {FaultKind::Downgrade, {{"client", true}, {"core", true}, {"down_ms", false}}},
+      {FaultKind::SwitchMode, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}}},
   };
   return rules;
 }
@@ -575,7 +677,30 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   top.integer("duration_s", {1, kMaxDurationS, ""}, s.duration_s);
   top.nullable_integer("quiesce_s", {0, kMaxDurationS, "or null: derived by the runner"},
                        s.quiesce_s);
-  s.faults = parse_faults(top, fault_limits(s, p));
+  s.faults = parse_faults(top, fault_limits(s, p, ctx));
+  // switch_mode needs an SDK with two modes (js-1.3.0): judged with the core the client runs
+  // at that time (its group's, or the last upgrade/downgrade before it).
+  if (!p.bad("clients") && !p.bad("faults")) {
+    std::map<int, std::string> core_now;
+    for (const Fault& f : s.faults) {
+      if (f.client < 1 || f.client > s.clients.count) continue;
+      const ClientGroup g = group_of(s.clients, f.client);
+      if (!core_now.contains(f.client)) core_now[f.client] = g.core;
+      if (f.kind == FaultKind::Upgrade || f.kind == FaultKind::Downgrade) {
+        core_now[f.client] = f.core;
+      } else if (f.kind == FaultKind::SwitchMode) {
+        const std::string& core = core_now[f.client];
+        const std::string sdk = core == g.core ? resolved_sdk(g.sdk, core, ctx.core_sdks)
+                                               : resolved_sdk("auto", core, ctx.core_sdks);
+        if (sdk == "js-legacy") {
+          p.add("faults", "switch_mode of client " + std::to_string(f.client) + " at " +
+                              std::to_string(f.at_ms) + " ms (core " + core +
+                              ", js-legacy SDK) is not allowed; allowed: clients driven by "
+                              "js-1.3.0 then (old SDKs have one checkpoint mode)");
+        }
+      }
+    }
+  }
   s.invariants = parse_id_list(top, "invariants", ctx.invariants, "invariant");
   s.mutants = parse_id_list(top, "mutants", ctx.mutants, "mutant");
   s.expect =
@@ -724,8 +849,43 @@ std::string to_string(FaultKind kind) {
       return "service_restart";
     case FaultKind::SyncConfigChange:
       return "sync_config_change";
+    case FaultKind::Restart:
+      return "restart";
+    case FaultKind::Kill:
+      return "kill";
+    case FaultKind::PowerLoss:
+      return "power_loss";
+    case FaultKind::Upgrade:
+      return "upgrade";
+    case FaultKind::Downgrade:
+      return "downgrade";
+    case FaultKind::SwitchMode:
+      return "switch_mode";
+    case FaultKind::SwitchUser:
+      return "switch_user";
   }
   return "unknown";  // unreachable for valid enum values
+}
+
+std::vector<ClientGroup> client_groups(const ClientsSpec& c) {
+  if (!c.fleet.empty()) return c.fleet;
+  return {ClientGroup{c.count, c.core, c.checkpoint_mode, c.sdk}};
+}
+
+ClientGroup group_of(const ClientsSpec& c, int index) {
+  int first = 1;
+  for (const auto& g : client_groups(c)) {
+    if (index < first + g.count) return g;
+    first += g.count;
+  }
+  throw std::out_of_range("client " + std::to_string(index) + " is not in the fleet");
+}
+
+std::string resolved_sdk(const std::string& sdk, const std::string& core,
+                         const std::map<std::string, std::string>& core_sdks) {
+  if (sdk != "auto") return sdk;
+  const auto it = core_sdks.find(core);
+  return it == core_sdks.end() ? "js-1.3.0" : it->second;
 }
 
 Scenario parse_scenario(const json& j, const ValidationContext& ctx,
@@ -754,18 +914,30 @@ json to_json(const Scenario& s) {
   const ClientsSpec& c = s.clients;
   const ServiceSpec& sv = s.service;
   const WorkloadSpec& w = s.workload;
+  json clients = {{"retry_delay_ms", c.retry_delay_ms},
+                  {"crud_upload_throttle_ms", c.crud_upload_throttle_ms},
+                  {"repost_delay_ms", c.repost_delay_ms},
+                  {"stream_encoding", c.stream_encoding}};
+  if (c.fleet.empty()) {
+    clients["count"] = c.count;
+    clients["core"] = c.core;
+    clients["checkpoint_mode"] = c.checkpoint_mode;
+    clients["sdk"] = c.sdk;
+  } else {
+    json fleet = json::array();
+    for (const auto& g : c.fleet) {
+      fleet.push_back({{"count", g.count},
+                       {"core", g.core},
+                       {"checkpoint_mode", g.checkpoint_mode},
+                       {"sdk", g.sdk}});
+    }
+    clients["fleet"] = std::move(fleet);
+  }
   return json{
       {"format", s.format},
       {"name", s.name},
       {"description", s.description},
-      {"clients",
-       {{"count", c.count},
-        {"core", c.core},
-        {"checkpoint_mode", c.checkpoint_mode},
-        {"retry_delay_ms", c.retry_delay_ms},
-        {"crud_upload_throttle_ms", c.crud_upload_throttle_ms},
-        {"repost_delay_ms", c.repost_delay_ms},
-        {"stream_encoding", c.stream_encoding}}},
+      {"clients", std::move(clients)},
       {"service",
        {{"flavour", sv.flavour},
         {"replication_lag_ms", sv.replication_lag_ms},

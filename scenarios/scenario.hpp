@@ -10,12 +10,30 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
 namespace syncsim::scenarios {
+
+// A group of clients that share a core, an SDK behaviour and a checkpoint mode (one entry of
+// clients.fleet; the uniform form is one group).
+struct ClientGroup {
+  // Number of clients in the group, 1..64 (all groups together at most 64).
+  int count = 1;
+  // Core version; must be one of ValidationContext::cores.
+  std::string core = "0.5.3";
+  // "requests" or "legacy" (see ClientsSpec::checkpoint_mode).
+  std::string checkpoint_mode = "requests";
+  // Which SDK behaviour drives the core: "auto" (the core's own: js-1.3.0 for 0.5.x,
+  // js-legacy for 0.4.x), "js-1.3.0" or "js-legacy".  js-legacy works in legacy mode only;
+  // js-1.3.0 refuses cores below 0.5.2 (sdk.md §1.1, §5 item 7).
+  std::string sdk = "auto";
+
+  bool operator==(const ClientGroup&) const = default;
+};
 
 // The simulated PowerSync clients (SDK + core).  All clients share these settings.
 struct ClientsSpec {
@@ -36,6 +54,12 @@ struct ClientsSpec {
   int64_t repost_delay_ms = 10000;
   // Encoding of the sync stream's lines the client asks for: "json" or "bson".
   std::string stream_encoding = "json";
+  // SDK behaviour of every client (uniform form): "auto" | "js-1.3.0" | "js-legacy".
+  std::string sdk = "auto";
+  // Mixed fleet: groups of clients, numbered in order (client 1 is the first group's
+  // first).  When present, count is the sum of the groups' counts and the uniform
+  // count/core/checkpoint_mode/sdk fields are rejected.  Empty = the uniform form.
+  std::vector<ClientGroup> fleet;
 
   bool operator==(const ClientsSpec&) const = default;
 };
@@ -114,6 +138,14 @@ enum class FaultKind {
   Compact,           // "compact": run a compact job now
   ServiceRestart,    // "service_restart": down_ms: restart the service
   SyncConfigChange,  // "sync_config_change": all streams end, buckets re-created
+  // Client lifecycle (DESIGN.md §3, §6); each takes client (required) and down_ms.
+  Restart,     // "restart": the app closes its database and reopens it after down_ms
+  Kill,        // "kill": when: the app dies (no finally blocks), reopens after down_ms
+  PowerLoss,   // "power_loss": when: like kill, and writes not yet synced are lost
+  Upgrade,     // "upgrade": core (required): reopen with a newer core and its SDK
+  Downgrade,   // "downgrade": core (required): reopen with an older core and its SDK
+  SwitchMode,  // "switch_mode": reopen in the other checkpoint mode (js-1.3.0 only)
+  SwitchUser,  // "switch_user": reopen with a new token subject on the same database
 };
 
 // One injected fault.  Faults happen during the run phase.  A member the fault's kind does not
@@ -148,8 +180,17 @@ struct Fault {
   // 1..1000.
   int count = 1;
   // service_restart (optional there): how long the service is unavailable, in ms, 0..600000;
-  // storage is kept, in-memory state (connections, batches) is lost.
+  // storage is kept, in-memory state (connections, batches) is lost.  The lifecycle kinds:
+  // how long the app is down before it reopens the database.
   int64_t down_ms = 1000;
+  // kill, power_loss (optional there): "now" (at at_ms), "mid_transaction" (inside the next
+  // local write's transaction at or after at_ms) or "mid_upload" (once the next CRUD upload
+  // is on the wire).  A trigger that has not happened by quiesce never fires.
+  std::string when = "now";
+  // upgrade, downgrade (required there): the core the app reopens with (its SDK behaviour:
+  // js-1.3.0 for 0.5.x in the client's own checkpoint mode, js-legacy for 0.4.x in legacy
+  // mode).  Must be another core than the client's.
+  std::string core = "";
 
   bool operator==(const Fault&) const = default;
 };
@@ -200,6 +241,9 @@ struct ValidationContext {
   std::vector<std::string> cores;       // supported core versions, e.g. {"0.5.3"}
   std::vector<std::string> invariants;  // e.g. {"barrier-holds", "read-your-writes", "converges"}
   std::vector<std::string> mutants;     // e.g. {"ack-before-replication", ...}
+  // core -> the SDK behaviour that drives it by default ("js-1.3.0" / "js-legacy"); a core
+  // missing here counts as js-1.3.0.
+  std::map<std::string, std::string> core_sdks;
 };
 
 // All problems of one scenario source.  what() is every problem, one per line.
@@ -232,6 +276,14 @@ Scenario load_scenario_file(const std::string& path, const ValidationContext& ct
 // absent; a fault has exactly the fields its kind takes), so that
 // parse_scenario(to_json(s), ...) == s for every valid s.
 nlohmann::json to_json(const Scenario& s);
+
+// The groups of a ClientsSpec (the uniform form is one group), and the group of the 1-based
+// client `index`.
+std::vector<ClientGroup> client_groups(const ClientsSpec& c);
+ClientGroup group_of(const ClientsSpec& c, int index);
+// The SDK a group's clients run: its sdk field, or for "auto" the core's (ctx.core_sdks).
+std::string resolved_sdk(const std::string& sdk, const std::string& core,
+                         const std::map<std::string, std::string>& core_sdks);
 
 // The kind's name in the file format: "lag", "disconnect", "stall", "storm", "request_lost",
 // "delete_request", "compact", "service_restart", "sync_config_change".

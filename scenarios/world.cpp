@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 
 #include "engine/core_registry.hpp"
 #include "engine/workload.hpp"
@@ -20,6 +21,30 @@ std::vector<std::string> enabled_invariants(const Scenario& s) {
 }
 
 sim::Micros ms(int64_t v) { return v * sim::kMillis; }
+
+bool has_power_loss(const Scenario& s) {
+  return std::any_of(s.faults.begin(), s.faults.end(),
+                     [](const Fault& f) { return f.kind == FaultKind::PowerLoss; });
+}
+
+// Registered cores plus the run's extra ones (--core-path).
+std::map<std::string, std::string> core_sdks(const ExtraCores& extra) {
+  std::map<std::string, std::string> out;
+  for (const auto& c : engine::core_versions()) out[c.name] = c.sdk;
+  for (const auto& [name, c] : extra) out[name] = c.sdk;
+  return out;
+}
+
+const engine::CoreVersion& core_named(const std::string& name, const ExtraCores& extra) {
+  if (auto it = extra.find(name); it != extra.end()) return it->second;
+  const engine::CoreVersion* core = engine::find_core(name);
+  if (!core) throw std::invalid_argument("unknown core version " + name);
+  return *core;
+}
+
+engine::CheckpointMode mode_named(const std::string& mode) {
+  return mode == "legacy" ? engine::CheckpointMode::Legacy : engine::CheckpointMode::Requests;
+}
 }  // namespace
 
 World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
@@ -29,9 +54,11 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       trace_(loop_.clock()),
       root_(seed),
       sqlite_rng_(root_.split("sqlite")),
+      files_(has_power_loss(scenario)),
       vfs_(loop_.clock(), sqlite_rng_, files_),
       verdicts_(enabled_invariants(scenario)),
-      fault_rng_(root_.split("faults")) {
+      fault_rng_(root_.split("faults")),
+      extra_cores_(extra_cores) {
   model::ServiceConfig cfg;
   cfg.replication_lag = ms(scenario.service.replication_lag_ms);
   cfg.heartbeat = ms(scenario.service.heartbeat_ms);
@@ -73,12 +100,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   observers_.add(checks_.get());
   observers_.add(client_invariants_.get());
 
-  auto extra = extra_cores.find(scenario.clients.core);
-  const engine::CoreVersion* core = extra != extra_cores.end()
-                                        ? &extra->second
-                                        : engine::find_core(scenario.clients.core);
-  if (!core) throw std::invalid_argument("unknown core version " + scenario.clients.core);
   for (int i = 1; i <= scenario.clients.count; ++i) {
+    const ClientGroup group = group_of(scenario.clients, i);
     servers_.push_back(
         std::make_unique<FaultyServer>(*service_, trace_, fmt::format("client {}", i)));
     links_.push_back(std::make_unique<sim::Link>(loop_, *servers_.back(),
@@ -93,9 +116,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     o.retry_delay = ms(scenario.clients.retry_delay_ms);
     o.crud_upload_throttle = ms(scenario.clients.crud_upload_throttle_ms);
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
-    o.checkpoint_mode = scenario.clients.checkpoint_mode == "legacy"
-                            ? engine::CheckpointMode::Legacy
-                            : engine::CheckpointMode::Requests;
+    o.checkpoint_mode = mode_named(group.checkpoint_mode);
+    o.sdk = engine::sdk_behaviour_from_name(resolved_sdk(group.sdk, group.core, core_sdks(extra_cores_)));
     const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
         {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
         {"reset-target-on-reconnect", engine::EngineMutant::ResetTargetOnReconnect},
@@ -106,10 +128,19 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     for (const auto& [name, m] : engine_mutants) {
       if (has(scenario.mutants, name)) o.mutants.push_back(m);
     }
-    clients_.push_back(
-        std::make_unique<engine::Client>(loop_, trace_, root_.split(fmt::format("client{}", i)),
-                                         *links_.back(), *core, o, &observers_, &verdicts_));
+    slots_.push_back(Slot{o, &core_named(group.core, extra_cores_), o.checkpoint_mode, 1, std::nullopt});
+    clients_.push_back(new_life(slots_.size() - 1));
   }
+}
+
+std::unique_ptr<engine::Client> World::new_life(std::size_t i) {
+  const Slot& slot = slots_.at(i);
+  // The first life keeps the stream name it always had, so traces of scenarios without
+  // lifecycle faults do not change.
+  const std::string stream = slot.lives == 1 ? fmt::format("client{}", i + 1)
+                                             : fmt::format("client{}.life{}", i + 1, slot.lives);
+  return std::make_unique<engine::Client>(loop_, trace_, root_.split(stream), *links_.at(i),
+                                          *slot.core, slot.options, &observers_, &verdicts_);
 }
 
 World::~World() {
@@ -133,7 +164,9 @@ void World::start() {
     auto* c = clients_[i].get();
     c->open();
     c->connect();
-    loop_.add_pending_reporter(fmt::format("client {}", c->index()), [c] { return c->pending(); });
+    loop_.add_pending_reporter(fmt::format("client {}", c->index()), [this, i] {
+      return clients_[i] ? clients_[i]->pending() : std::string("down (the app is not running)");
+    });
     engine::WorkloadOptions w;
     w.interval_min = ms(scenario_.workload.write_interval_min_ms);
     w.interval_max = ms(scenario_.workload.write_interval_max_ms);
@@ -142,8 +175,10 @@ void World::start() {
     w.delete_pct = scenario_.workload.delete_pct;
     w.insert_only_pct = scenario_.workload.insert_only_pct;
     w.stop_at = stop_at;
-    loop_.spawn(engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), *c, w),
-                fmt::format("{}.workload", c->name()));
+    auto current = [this, i]() -> engine::Client* { return clients_[i].get(); };
+    loop_.spawn(
+        engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), current, w),
+        fmt::format("{}.workload", c->name()));
   }
   for (const auto& f : scenario_.faults) schedule_fault(f);
   if (service_->has_mutant(model::ServiceMutant::ReplicationStall)) {
@@ -222,8 +257,130 @@ void World::schedule_fault(const Fault& f) {
         trace_.log("fault", "sync config change");
         service_->change_sync_config();
         break;
+      case FaultKind::Restart:
+      case FaultKind::Kill:
+      case FaultKind::PowerLoss:
+      case FaultKind::Upgrade:
+      case FaultKind::Downgrade:
+      case FaultKind::SwitchMode:
+      case FaultKind::SwitchUser:
+        lifecycle_fault(f);
+        break;
     }
   });
+}
+
+void World::lifecycle_fault(const Fault& f) {
+  // DESIGN.md §3, §6.  Each is a named event; the app reopens the same VFS file after
+  // down_ms (quiesce brings a down app up at once).
+  const auto i = static_cast<std::size_t>(f.client - 1);
+  const std::string what = to_string(f.kind);
+  engine::Client* c = clients_.at(i).get();
+  if (c == nullptr) {
+    trace_.log("fault", "{} client {}: skipped, the app is down", what, f.client);
+    return;
+  }
+  Slot& slot = slots_.at(i);
+  switch (f.kind) {
+    case FaultKind::Kill:
+    case FaultKind::PowerLoss: {
+      const bool power = f.kind == FaultKind::PowerLoss;
+      const sim::Micros down = ms(f.down_ms);
+      if (f.when == "now") {
+        kill_now(i, power);
+        take_down(i, down);
+        return;
+      }
+      trace_.log("fault", "{} client {} armed: {}", what, f.client, f.when);
+      const auto point = f.when == "mid_upload" ? engine::KillPoint::MidUpload
+                                                : engine::KillPoint::MidTransaction;
+      c->arm_kill(point, [this, i, power, down] {
+        kill_now(i, power);
+        take_down(i, down);
+      });
+      return;
+    }
+    case FaultKind::Restart:
+      trace_.log("fault", "restart client {}, down {}ms", f.client, f.down_ms);
+      break;
+    case FaultKind::Upgrade:
+    case FaultKind::Downgrade: {
+      // The new core's SDK behaviour (engine/core_registry.hpp); old SDKs are legacy-only.
+      const engine::CoreVersion& core = core_named(f.core, extra_cores_);
+      slot.core = &core;
+      slot.options.sdk = engine::sdk_behaviour_from_name(core.sdk);
+      slot.options.checkpoint_mode = slot.options.sdk == engine::SdkBehaviour::JsLegacy
+                                         ? engine::CheckpointMode::Legacy
+                                         : slot.group_mode;
+      trace_.log("fault", "{} client {} to core {} ({} SDK), down {}ms", what, f.client, f.core,
+                 core.sdk, f.down_ms);
+      break;
+    }
+    case FaultKind::SwitchMode:
+      if (slot.options.sdk != engine::SdkBehaviour::Js130) {
+        throw std::invalid_argument(fmt::format(
+            "switch_mode of client {}: its SDK (core {}) has only legacy mode", f.client,
+            slot.core->name));
+      }
+      slot.options.checkpoint_mode = slot.options.checkpoint_mode == engine::CheckpointMode::Legacy
+                                         ? engine::CheckpointMode::Requests
+                                         : engine::CheckpointMode::Legacy;
+      slot.group_mode = slot.options.checkpoint_mode;
+      trace_.log("fault", "switch_mode client {} to {}, down {}ms", f.client,
+                 slot.options.checkpoint_mode == engine::CheckpointMode::Legacy ? "legacy"
+                                                                                : "requests",
+                 f.down_ms);
+      break;
+    case FaultKind::SwitchUser:
+      // A new token subject on the same database (DESIGN.md §5): the service key changes.
+      slot.options.user = fmt::format("u{}.{}", f.client, slot.lives + 1);
+      keys_.at(i) = slot.options.user + "/" + slot.options.client_id;
+      trace_.log("fault", "switch_user client {} to {}, down {}ms", f.client, slot.options.user,
+                 f.down_ms);
+      checks_->on_user_switched(*c);
+      break;
+    default:
+      throw std::logic_error("not a lifecycle fault: " + what);
+  }
+  // A graceful close: the loops end and run their finally blocks; the connection closes
+  // when the app reopens.
+  c->begin_close(what);
+  take_down(i, ms(f.down_ms));
+}
+
+void World::kill_now(std::size_t i, bool power_loss) {
+  engine::Client& c = *clients_.at(i);
+  trace_.log("fault", "{} client {}", power_loss ? "power loss" : "kill", i + 1);
+  // The files as the dead process left them (an open transaction's journal is hot); closing
+  // our connection must not tidy them up, so they are put back afterwards.
+  const auto files = files_.snapshot(c.file_name());
+  c.close();
+  files_.restore(c.file_name(), files);
+  if (power_loss) files_.lose_unsynced_writes(c.file_name());
+  links_.at(i)->cut_streams();  // its connections die with it
+}
+
+void World::take_down(std::size_t i, sim::Micros down) {
+  retired_.push_back(std::move(clients_.at(i)));
+  slots_.at(i).reopen = loop_.after(down, [this, i] { reopen(i); });
+}
+
+void World::reopen(std::size_t i) {
+  Slot& slot = slots_.at(i);
+  slot.reopen.reset();
+  const auto index = static_cast<int>(i + 1);
+  auto previous = std::find_if(retired_.rbegin(), retired_.rend(),
+                               [index](const auto& c) { return c->index() == index; });
+  assert(previous != retired_.rend());
+  (*previous)->close();  // only now: a restarting app's loops had down_ms to wind down
+  ++slot.lives;
+  ++reopens_;
+  clients_.at(i) = new_life(i);
+  clients_.at(i)->continue_from(**previous);
+  engine::Client& c = *clients_.at(i);
+  trace_.log("world", "client {} reopens (life {}, core {})", i + 1, slot.lives, c.core().name);
+  c.open();
+  c.connect();
 }
 
 void World::begin_quiesce() {
@@ -234,6 +391,14 @@ void World::begin_quiesce() {
     service_->replication().resume();
   }
   for (auto& s : servers_) s->heal();
+  // Apps that are down come up now; kills still waiting for their moment never happen.
+  for (std::size_t i = 0; i < slots_.size(); ++i) {
+    if (slots_[i].reopen) {
+      loop_.cancel(*slots_[i].reopen);
+      reopen(i);
+    }
+    if (clients_[i]) clients_[i]->disarm_kill();
+  }
 }
 
 std::string World::pending() { return loop_.pending(); }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "engine/observer_fanout.hpp"
@@ -42,10 +43,28 @@ class World {
   // Every client reports here; the checks are first.  Add before start().
   engine::ObserverFanout& observers() { return observers_; }
   sim::Verdicts& verdicts() { return verdicts_; }
+  // The current life of every client (all are up after quiesce began).
   std::vector<engine::Client*> clients();
+  // How many times an app was reopened after a lifecycle fault.
+  [[nodiscard]] uint64_t reopens() const { return reopens_; }
 
  private:
+  // What stays the same across an app's lives (restarts, kills, up/downgrades).
+  struct Slot {
+    engine::ClientOptions options;
+    const engine::CoreVersion* core = nullptr;
+    engine::CheckpointMode group_mode = engine::CheckpointMode::Requests;
+    int lives = 1;
+    std::optional<sim::TimerId> reopen;  // set while the app is down
+  };
+  std::unique_ptr<engine::Client> new_life(std::size_t i);
   void schedule_fault(const Fault& f);
+  void lifecycle_fault(const Fault& f);
+  // The app dies now: files as the process left them, then optionally a power loss.
+  void kill_now(std::size_t i, bool power_loss);
+  // Takes the current life down; it reopens after `down`.
+  void take_down(std::size_t i, sim::Micros down);
+  void reopen(std::size_t i);
 
   const Scenario& scenario_;
   sim::Loop loop_;
@@ -63,7 +82,13 @@ class World {
   std::vector<std::unique_ptr<sim::Link>> links_;
   std::vector<std::string> keys_;  // each client's "<user>/<client_id>"
   sim::Prng fault_rng_;
-  std::vector<std::unique_ptr<engine::Client>> clients_;
+  ExtraCores extra_cores_;  // --core-path builds; slots point into it
+  std::vector<Slot> slots_;
+  std::vector<std::unique_ptr<engine::Client>> clients_;  // nullptr while the app is down
+  // Closed lives; kept until the loop is shut down because their suspended coroutines
+  // still refer to them.
+  std::vector<std::unique_ptr<engine::Client>> retired_;
+  uint64_t reopens_ = 0;
 };
 
 }  // namespace syncsim::scenarios

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,6 +41,32 @@ void FileStore::lose_unsynced_writes() {
     std::abort();
   }
   for (auto& [name, file] : files_) file->data = file->durable;
+}
+
+void FileStore::lose_unsynced_writes(const std::string& prefix) {
+  if (!track_durability_) {
+    std::fprintf(stderr, "FileStore::lose_unsynced_writes needs track_durability\n");
+    std::abort();
+  }
+  for (auto& [name, file] : files_) {
+    if (name.starts_with(prefix)) file->data = file->durable;
+  }
+}
+
+FileStore::Snapshot FileStore::snapshot(const std::string& prefix) const {
+  Snapshot out;
+  for (const auto& [name, file] : files_) {
+    if (name.starts_with(prefix)) out.emplace(name, *file);
+  }
+  return out;
+}
+
+void FileStore::restore(const std::string& prefix, const Snapshot& snapshot) {
+  std::erase_if(files_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
+  for (const auto& [name, file] : snapshot) {
+    assert(name.starts_with(prefix));
+    files_[name] = std::make_shared<MemFile>(file);
+  }
 }
 
 std::shared_ptr<MemFile> FileStore::find(const std::string& name) const {

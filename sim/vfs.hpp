@@ -54,6 +54,16 @@ class FileStore {
   // synced).  Requires track_durability.  Deletions and creations are treated as
   // durable immediately.  Connections must be closed first.
   void lose_unsynced_writes();
+  // The same for the files whose names start with `prefix` (one client's database and
+  // journal); other files may be open.
+  void lose_unsynced_writes(const std::string& prefix);
+
+  // A copy of the files whose names start with `prefix`, and putting exactly that set back
+  // (files with the prefix created since are removed).  An app kill: what the process wrote
+  // stays in the files as it was, whatever closing the connection does afterwards.
+  using Snapshot = std::map<std::string, MemFile>;
+  [[nodiscard]] Snapshot snapshot(const std::string& prefix) const;
+  void restore(const std::string& prefix, const Snapshot& snapshot);
 
   // A disk that lies about fsync (a deliberately injected storage bug, the "fsync-lies"
   // mutant): only a file's first xSync is made durable, so a power loss reverts it to

@@ -23,7 +23,8 @@ using nlohmann::json;
 ValidationContext Ctx() {
   return {{"0.5.3"},
           {"barrier-holds", "read-your-writes", "converges"},
-          {"ack-before-replication", "replication-stall", "publish-while-blocked"}};
+          {"ack-before-replication", "replication-stall", "publish-while-blocked"},
+          {{"0.5.3", "js-1.3.0"}}};
 }
 
 std::string BasicPath() {
@@ -162,7 +163,8 @@ TEST(ScenarioFormat, UnknownNestedField) {
   const auto e = ErrorOf(WithFormat(R"("clients": {"cuont": 4})"));
   EXPECT_STREQ(e.what(),
                "t.json: unknown field `clients.cuont`; allowed: count, core, checkpoint_mode, "
-               "retry_delay_ms, crud_upload_throttle_ms, repost_delay_ms, stream_encoding");
+               "retry_delay_ms, crud_upload_throttle_ms, repost_delay_ms, stream_encoding, sdk, "
+               "fleet");
 }
 
 TEST(ScenarioFormat, WrongTypes) {
@@ -223,7 +225,8 @@ TEST(ScenarioFormat, BadFaultKind) {
   EXPECT_STREQ(e.what(),
                "t.json: faults[0].kind: \"partition\" is not allowed; allowed: lag, disconnect, "
                "stall, storm, request_lost, delete_request, compact, service_restart, "
-               "sync_config_change");
+               "sync_config_change, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
+               "switch_user");
 }
 
 TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
@@ -238,7 +241,8 @@ TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
       ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "lag", "lag_ms": 5, "client": 1}])"))
           .what(),
       "t.json: field `faults[0].client` is not used by kind lag (only by disconnect, "
-      "request_lost, delete_request); allowed for kind lag: at_ms, kind, lag_ms, duration_ms");
+      "request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
+      "switch_user); allowed for kind lag: at_ms, kind, lag_ms, duration_ms");
   // A field no kind takes is plain unknown.
   EXPECT_STREQ(
       ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "compact", "jobs": 2}])")).what(),
@@ -563,7 +567,7 @@ TEST(ScenarioFormat, NewFaultFieldErrorsNameFieldValueAndAllowed) {
   EXPECT_HAS(e.what(), "faults[0].kind: \"outage\" is not allowed");
   EXPECT_HAS(e.what(),
              "unknown field `faults[0].bogus`; allowed: at_ms, kind, lag_ms, client, "
-             "duration_ms, fraction_pct, lost, route, count, down_ms");
+             "duration_ms, fraction_pct, lost, route, count, down_ms, when, core");
   EXPECT_HAS(e.what(), "faults[0].down_ms: -1 is out of range; allowed: 0..600000");
   EXPECT_HAS(e.what(), "faults[0].lost: \"maybe\" is not allowed; allowed: request, response");
 }
@@ -585,17 +589,30 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"compact", "", {}},
       {"service_restart", "", {"down_ms"}},
       {"sync_config_change", "", {}},
+      {"restart", R"("client": 1)", {"client", "down_ms"}},
+      {"kill", R"("client": 1)", {"client", "down_ms", "when"}},
+      {"power_loss", R"("client": 1)", {"client", "down_ms", "when"}},
+      {"upgrade", R"("client": 1, "core": "0.5.3")", {"client", "core", "down_ms"}},
+      {"downgrade", R"("client": 1, "core": "0.5.3")", {"client", "core", "down_ms"}},
+      {"switch_mode", R"("client": 1)", {"client", "down_ms"}},
+      {"switch_user", R"("client": 1)", {"client", "down_ms"}},
   };
   // A valid value of every kind-specific field, and the kinds that take it.
   const std::vector<std::tuple<std::string, std::string, std::string>> fields = {
       {"lag_ms", "1", "lag"},
-      {"client", "1", "disconnect, request_lost, delete_request"},
+      {"client", "1",
+       "disconnect, request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, "
+       "switch_mode, switch_user"},
       {"duration_ms", "1", "lag, stall"},
       {"fraction_pct", "50", "storm"},
       {"lost", R"("response")", "request_lost"},
       {"route", R"("any")", "request_lost"},
       {"count", "2", "request_lost"},
-      {"down_ms", "5", "service_restart"},
+      {"down_ms", "5",
+       "service_restart, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
+       "switch_user"},
+      {"when", R"("mid_upload")", "kill, power_loss"},
+      {"core", R"("0.5.3")", "upgrade, downgrade"},
   };
   for (const Kind& k : kinds) {
     std::string fault = R"({"at_ms": 1, "kind": ")" + k.name + R"(")";
@@ -677,6 +694,170 @@ TEST(ScenarioFormat, AllFaultKindsRoundTrip) {
   EXPECT_EQ(d.at("service").at("batch_latency_max_ms"), 20);
   EXPECT_EQ(d.at("service").at("todos_priority"), 3);
   EXPECT_EQ(d.at("service").at("notes_priority"), 3);
+}
+
+
+// ---------------------------------------------------------------------------------
+// Lifecycle faults, SDK behaviours and mixed fleets
+
+ValidationContext FleetCtx() {
+  ValidationContext ctx = Ctx();
+  ctx.cores = {"0.5.3", "0.4.12"};
+  ctx.core_sdks = {{"0.5.3", "js-1.3.0"}, {"0.4.12", "js-legacy"}};
+  return ctx;
+}
+
+ScenarioError FleetErrorOf(const std::string& text) {
+  try {
+    parse_scenario_text(text, FleetCtx(), "t.json");
+  } catch (const ScenarioError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected a ScenarioError for: " << text;
+  return ScenarioError({});
+}
+
+TEST(ScenarioFormat, LifecycleFaultsTakeTheirFieldsAndRoundTrip) {
+  const std::string text = WithFormat(R"(
+      "clients": {"count": 3},
+      "faults": [
+        {"at_ms": 1000, "kind": "restart", "client": 1},
+        {"at_ms": 2000, "kind": "kill", "client": 2, "when": "mid_transaction", "down_ms": 0},
+        {"at_ms": 3000, "kind": "power_loss", "client": 3, "when": "mid_upload"},
+        {"at_ms": 4000, "kind": "downgrade", "client": 1, "core": "0.4.12", "down_ms": 500},
+        {"at_ms": 5000, "kind": "upgrade", "client": 1, "core": "0.5.3"},
+        {"at_ms": 6000, "kind": "switch_mode", "client": 2},
+        {"at_ms": 7000, "kind": "switch_user", "client": 3, "down_ms": 2000}])");
+  const Scenario s = parse_scenario_text(text, FleetCtx(), "t");
+  ASSERT_EQ(s.faults.size(), 7u);
+  EXPECT_EQ(s.faults[0].kind, FaultKind::Restart);
+  EXPECT_EQ(s.faults[0].down_ms, 1000);  // default
+  EXPECT_EQ(s.faults[1].when, "mid_transaction");
+  EXPECT_EQ(s.faults[2].kind, FaultKind::PowerLoss);
+  EXPECT_EQ(s.faults[2].when, "mid_upload");
+  EXPECT_EQ(s.faults[3].core, "0.4.12");
+  EXPECT_EQ(to_string(s.faults[4].kind), "upgrade");
+  EXPECT_EQ(to_string(s.faults[5].kind), "switch_mode");
+  EXPECT_EQ(to_string(s.faults[6].kind), "switch_user");
+  const json j = to_json(s);
+  EXPECT_EQ(j["faults"][0], json::parse(R"({"at_ms": 1000, "kind": "restart", "client": 1,
+                                            "down_ms": 1000})"));
+  EXPECT_EQ(j["faults"][1]["when"], "mid_transaction");
+  EXPECT_EQ(j["faults"][0].count("when"), 0u);
+  EXPECT_EQ(parse_scenario(j, FleetCtx(), "round-trip"), s);
+  // Default `when` is "now".
+  EXPECT_EQ(parse_scenario_text(WithFormat(R"("faults": [{"at_ms": 1, "kind": "kill",
+                                              "client": 1}])"),
+                                FleetCtx(), "t")
+                .faults[0]
+                .when,
+            "now");
+}
+
+TEST(ScenarioFormat, LifecycleFaultErrorsNameFieldValueAndAllowed) {
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "kill", "client": 1,
+                                          "when": "later"}])"))
+                   .what(),
+               "t.json: faults[0].when: \"later\" is not allowed; allowed: now, "
+               "mid_transaction, mid_upload");
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "upgrade",
+                                          "client": 1}])"))
+                   .what(),
+               "t.json: missing required field `faults[0].core`; allowed: 0.5.3, 0.4.12");
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "downgrade",
+                                          "client": 1, "core": "0.3.0"}])"))
+                   .what(),
+               "t.json: faults[0].core: \"0.3.0\" is not allowed; allowed: 0.5.3, 0.4.12");
+  EXPECT_HAS(FleetErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "restart"}])")).what(),
+             "missing required field `faults[0].client`; allowed: 1..3 (clients.count)");
+  EXPECT_HAS(FleetErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "restart", "client": 1,
+                                        "when": "mid_upload"}])"))
+                 .what(),
+             "field `faults[0].when` is not used by kind restart (only by kill, power_loss)");
+}
+
+TEST(ScenarioFormat, SdkMustFitTheCoreAndMode) {
+  // auto: 0.4.12 is driven by js-legacy, which has legacy mode only.
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"core": "0.4.12"})")).what(),
+               "t.json: clients.checkpoint_mode: \"requests\" is not allowed with the js-legacy "
+               "SDK (core 0.4.12); allowed: \"legacy\" (old SDKs have no checkpoint requests, "
+               "sdk.md §5)");
+  EXPECT_NO_THROW(parse_scenario_text(
+      WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"})"), FleetCtx(), "t"));
+  EXPECT_STREQ(
+      FleetErrorOf(WithFormat(
+                       R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy", "sdk": "js-1.3.0"})"))
+          .what(),
+      "t.json: clients.sdk: \"js-1.3.0\" cannot drive core 0.4.12 (SDK 1.3.0 refuses cores "
+      "below 0.5.2, sdk.md §1.1); allowed: \"auto\", \"js-legacy\"");
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"sdk": "js-2"})")).what(),
+               "t.json: clients.sdk: \"js-2\" is not allowed; allowed: auto, js-1.3.0, js-legacy");
+  // An old SDK on a v14 database is allowed: it shows the core.md §1.2 hazard.
+  const Scenario s = parse_scenario_text(
+      WithFormat(R"("clients": {"checkpoint_mode": "legacy", "sdk": "js-legacy"})"), FleetCtx(),
+      "t");
+  EXPECT_EQ(s.clients.sdk, "js-legacy");
+  // switch_mode needs js-1.3.0 at the time it happens.
+  EXPECT_HAS(FleetErrorOf(WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"},
+                                        "faults": [{"at_ms": 1, "kind": "switch_mode",
+                                                    "client": 1}])"))
+                 .what(),
+             "switch_mode of client 1 at 1 ms (core 0.4.12, js-legacy SDK) is not allowed");
+  EXPECT_NO_THROW(parse_scenario_text(
+      WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"},
+                    "faults": [{"at_ms": 1, "kind": "upgrade", "client": 1, "core": "0.5.3"},
+                               {"at_ms": 2, "kind": "switch_mode", "client": 1}])"),
+      FleetCtx(), "t"));
+}
+
+TEST(ScenarioFormat, FleetGroupsNumberClientsInOrder) {
+  const Scenario s = parse_scenario_text(WithFormat(R"("clients": {"fleet": [
+      {"count": 2, "core": "0.4.12", "checkpoint_mode": "legacy"},
+      {"count": 1, "core": "0.5.3", "checkpoint_mode": "legacy"},
+      {"count": 1}]},
+      "faults": [{"at_ms": 1, "kind": "disconnect", "client": 4}])"),
+                                         FleetCtx(), "t");
+  EXPECT_EQ(s.clients.count, 4);
+  ASSERT_EQ(s.clients.fleet.size(), 3u);
+  EXPECT_EQ(group_of(s.clients, 1).core, "0.4.12");
+  EXPECT_EQ(group_of(s.clients, 2).core, "0.4.12");
+  EXPECT_EQ(group_of(s.clients, 3).checkpoint_mode, "legacy");
+  EXPECT_EQ(group_of(s.clients, 4).core, "0.5.3");
+  EXPECT_EQ(group_of(s.clients, 4).checkpoint_mode, "requests");
+  EXPECT_EQ(resolved_sdk(group_of(s.clients, 1).sdk, "0.4.12", FleetCtx().core_sdks), "js-legacy");
+  EXPECT_EQ(parse_scenario(to_json(s), FleetCtx(), "round-trip"), s);
+  EXPECT_EQ(to_json(s)["clients"].count("count"), 0u);
+  // The uniform form is one group.
+  const Scenario u = parse_scenario_text(WithFormat(R"("clients": {"count": 2})"), FleetCtx(), "t");
+  EXPECT_EQ(client_groups(u.clients), (std::vector<ClientGroup>{{2, "0.5.3", "requests", "auto"}}));
+}
+
+TEST(ScenarioFormat, BadFleets) {
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": []})")).what(),
+               "t.json: clients.fleet: [] must be a non-empty array of {count, core, "
+               "checkpoint_mode, sdk}");
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"count": 2, "fleet": [{"count": 1}]})"))
+                   .what(),
+               "t.json: clients.count: is not allowed together with clients.fleet; set it per "
+               "group in clients.fleet");
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1, "colour": 1}]})"))
+                   .what(),
+               "t.json: unknown field `clients.fleet[0].colour`; allowed: count, core, "
+               "checkpoint_mode, sdk");
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1},
+                                          {"count": 1, "core": "0.4.12"}]})"))
+                   .what(),
+               "t.json: clients.fleet[1].checkpoint_mode: \"requests\" is not allowed with the "
+               "js-legacy SDK (core 0.4.12); allowed: \"legacy\" (old SDKs have no checkpoint "
+               "requests, sdk.md §5)");
+  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 40}, {"count": 30}]})"))
+                   .what(),
+               "t.json: clients.fleet: the groups have 70 clients; allowed: at most 64 in all");
+  // A fault's client is bounded by the fleet's total.
+  EXPECT_HAS(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 2}]},
+                                        "faults": [{"at_ms": 1, "kind": "kill", "client": 3}])"))
+                 .what(),
+             "faults[0].client: 3 is out of range; allowed: 1..2 (clients.count)");
 }
 
 }  // namespace
