@@ -13,7 +13,10 @@ struct WorkloadOptions {
   int keyspace = 16;
   int notes_pct = 20;
   int delete_pct = 10;
-  sim::Micros stop_at = 0;  // absolute virtual time
+  int request_checkpoint_pct = 0;  // steps that also call requestCheckpoint() (sdk.md §3.1)
+  int wait_for_sync_pct = 0;       // of those, awaited with waitForSync()
+  sim::Micros wait_for_sync_timeout = 60 * sim::kSeconds;  // then the wait is aborted
+  sim::Micros stop_at = 0;                                 // absolute virtual time
 };
 
 sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, Client& client,

@@ -31,6 +31,7 @@ class CrossChecks : public engine::ClientObserver {
   void on_target_set(engine::Client& c, int64_t target) override;
   void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
   void on_published(engine::Client& c) override;
+  void on_cleared(engine::Client& c) override;
   void on_core_warning(engine::Client& c, const std::string& line) override;
 
   // Liveness, after quiesce.  Returns false (and records the violation) on divergence.

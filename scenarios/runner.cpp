@@ -42,10 +42,11 @@ const sim::InvariantCatalog& invariant_catalog() {
 }
 
 std::vector<std::string> mutant_names() {
-  return {"accept-non-positive-ids", "ack-before-replication",
-          "cleanup-deletes-pending", "lower-id-replaces",
-          "marker-before-mapping",   "no-complete-for-write-checkpoint-only",
-          "publish-while-blocked",   "replication-stall"};
+  return {"accept-non-positive-ids", "ack-before-replication", "cleanup-deletes-pending",
+          "lower-id-replaces", "marker-before-mapping", "no-complete-for-write-checkpoint-only",
+          "publish-while-blocked", "replication-stall",
+          // engine mutants (engine/sdk_shim.hpp EngineMutant)
+          "drop-completed-upload", "seed-local-counter", "skip-sequence-check", "target-posted-id"};
 }
 
 ValidationContext validation_context() {
@@ -54,7 +55,7 @@ ValidationContext validation_context() {
   for (const auto& c : engine::core_versions()) {
     if (c.sdk == "js-1.3.0") cores.push_back(c.name);
   }
-  return ValidationContext{cores, invariant_catalog().ids(), mutant_names()};
+  return ValidationContext{cores, invariant_catalog().ids(), mutant_names(), engine::quirk_names()};
 }
 
 std::string build_id() { return SYNCSIM_BUILD_ID; }
@@ -141,6 +142,20 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;
       r.metrics["local_writes"] += c->stats().local_writes;
       r.metrics["download_errors"] += c->stats().download_errors;
+      const auto& st = c->stats();
+      r.metrics["iterations"] += st.iterations;
+      r.metrics["upload_rounds"] += st.upload_rounds;
+      r.metrics["checkpoint_posts"] += st.checkpoint_posts;
+      r.metrics["reposts"] += st.reposts;
+      r.metrics["credential_fetches"] += st.credential_fetches;
+      r.metrics["credential_prefetches"] += st.credential_prefetches;
+      r.metrics["unauthorized"] += st.unauthorized;
+      r.metrics["checkpoint_requests_ok"] += st.checkpoint_requests_ok;
+      r.metrics["checkpoint_requests_failed"] += st.checkpoint_requests_failed;
+      r.metrics["waits_for_sync_ok"] += st.waits_for_sync_ok;
+      r.metrics["waits_for_sync_failed"] += st.waits_for_sync_failed;
+      r.metrics["client_disconnects"] += st.disconnects;
+      r.metrics["client_clears"] += st.clears;
     }
   }
   r.passed = r.stop.kind == sim::StopKind::Finished && !r.violation;

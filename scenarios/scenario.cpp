@@ -216,9 +216,14 @@ std::optional<Fields> section(const Fields& top, const std::string& key) {
   return Fields(*v, key, top.problems());
 }
 
+std::vector<std::string> parse_id_list(const Fields& top, const std::string& key,
+                                       const std::vector<std::string>& known,
+                                       const std::string& what);
+
 ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
-                    "repost_delay_ms", "stream_encoding"});
+                    "repost_delay_ms", "stream_encoding", "post_checkpoint_request",
+                    "fixed_quirks"});
   ClientsSpec c;
   f.integer("count", {1, kMaxClients, ""}, c.count);
   f.choice("core", ctx.cores, c.core);
@@ -228,6 +233,8 @@ ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.integer("repost_delay_ms", {10000, 600000, "the SDK clamps it to at least 10 s"},
             c.repost_delay_ms);
   f.choice("stream_encoding", {"json", "bson"}, c.stream_encoding);
+  f.choice("post_checkpoint_request", {"service", "backend"}, c.post_checkpoint_request);
+  c.fixed_quirks = parse_id_list(f, "fixed_quirks", ctx.quirks, "quirk");
   return c;
 }
 
@@ -261,8 +268,8 @@ NetworkSpec parse_network(const Fields& f) {
 }
 
 WorkloadSpec parse_workload(const Fields& f) {
-  f.reject_unknown(
-      {"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct", "delete_pct"});
+  f.reject_unknown({"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct",
+                    "delete_pct", "request_checkpoint_pct", "wait_for_sync_pct"});
   WorkloadSpec w;
   constexpr int64_t kMaxIntervalMs = 3600000;
   f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
@@ -275,6 +282,8 @@ WorkloadSpec parse_workload(const Fields& f) {
   f.integer("keyspace", {1, 100000, ""}, w.keyspace);
   f.integer("notes_pct", {0, 100, ""}, w.notes_pct);
   f.integer("delete_pct", {0, 100, ""}, w.delete_pct);
+  f.integer("request_checkpoint_pct", {0, 100, ""}, w.request_checkpoint_pct);
+  f.integer("wait_for_sync_pct", {0, 100, ""}, w.wait_for_sync_pct);
   return w;
 }
 
@@ -390,6 +399,8 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::Compact, {}},
       {FaultKind::ServiceRestart, {{"down_ms", false}}},
       {FaultKind::SyncConfigChange, {}},
+      {FaultKind::DisconnectClient, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::DisconnectAndClear, {{"client", true}, {"down_ms", false}}},
   };
   return rules;
 }
@@ -490,12 +501,13 @@ std::vector<std::string> parse_id_list(const Fields& top, const std::string& key
   const json* v = top.find(key);
   if (v == nullptr) return ids;
   if (!v->is_array()) {
-    p.add(key, show(*v) + " must be an array of " + what + " ids; allowed: " + join(known));
+    p.add(top.path(key),
+          show(*v) + " must be an array of " + what + " ids; allowed: " + join(known));
     return ids;
   }
   for (size_t i = 0; i < v->size(); ++i) {
     const json& item = (*v)[i];
-    const std::string path = element_path(key, i);
+    const std::string path = element_path(top.path(key), i);
     if (!item.is_string()) {
       p.add(path, show(item) + " must be a string; allowed: " + join(known));
     } else if (!contains(known, item.get<std::string>())) {
@@ -722,6 +734,10 @@ std::string to_string(FaultKind kind) {
       return "service_restart";
     case FaultKind::SyncConfigChange:
       return "sync_config_change";
+    case FaultKind::DisconnectClient:
+      return "disconnect_client";
+    case FaultKind::DisconnectAndClear:
+      return "disconnect_and_clear";
   }
   return "unknown";  // unreachable for valid enum values
 }
@@ -763,7 +779,9 @@ json to_json(const Scenario& s) {
         {"retry_delay_ms", c.retry_delay_ms},
         {"crud_upload_throttle_ms", c.crud_upload_throttle_ms},
         {"repost_delay_ms", c.repost_delay_ms},
-        {"stream_encoding", c.stream_encoding}}},
+        {"stream_encoding", c.stream_encoding},
+        {"post_checkpoint_request", c.post_checkpoint_request},
+        {"fixed_quirks", c.fixed_quirks}}},
       {"service",
        {{"flavour", sv.flavour},
         {"replication_lag_ms", sv.replication_lag_ms},
@@ -783,7 +801,9 @@ json to_json(const Scenario& s) {
         {"write_interval_max_ms", w.write_interval_max_ms},
         {"keyspace", w.keyspace},
         {"notes_pct", w.notes_pct},
-        {"delete_pct", w.delete_pct}}},
+        {"delete_pct", w.delete_pct},
+        {"request_checkpoint_pct", w.request_checkpoint_pct},
+        {"wait_for_sync_pct", w.wait_for_sync_pct}}},
       {"duration_s", s.duration_s},
       {"quiesce_s", s.quiesce_s ? json(*s.quiesce_s) : json(nullptr)},
       {"faults", std::move(faults)},

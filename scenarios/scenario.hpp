@@ -36,6 +36,13 @@ struct ClientsSpec {
   int64_t repost_delay_ms = 10000;
   // Encoding of the sync stream's lines the client asks for: "json" or "bson".
   std::string stream_encoding = "json";
+  // Where the SDK sends checkpoint requests (sdk.md §2.6): "service" (POST
+  // /sync/checkpoint-request) or "backend" (the connector's postCheckpointRequest through the
+  // app backend, which forwards after a seeded delay and is never aborted, quirk §7.3).
+  std::string post_checkpoint_request = "service";
+  // sdk.md §7 quirks to switch to their fixed behaviour, each from
+  // ValidationContext::quirks, no duplicates; default none (all reproduced).
+  std::vector<std::string> fixed_quirks;
 
   bool operator==(const ClientsSpec&) const = default;
 };
@@ -96,21 +103,28 @@ struct WorkloadSpec {
   int notes_pct = 20;
   // Share of writes that delete a row instead of upserting it, in percent, 0..100.
   int delete_pct = 10;
+  // Share of workload steps that also call requestCheckpoint() (sdk.md §3.1), in percent,
+  // 0..100 (requests mode only).
+  int request_checkpoint_pct = 0;
+  // Share of those requests then awaited with waitForSync() (60 s abort), in percent, 0..100.
+  int wait_for_sync_pct = 0;
 
   bool operator==(const WorkloadSpec&) const = default;
 };
 
 // The fields each kind takes besides at_ms and kind; any other field is rejected for that kind.
 enum class FaultKind {
-  Lag,               // "lag": lag_ms (required), duration_ms: set the replication lag
-  Disconnect,        // "disconnect": client (required): cut that client's sync stream
-  Stall,             // "stall": duration_ms: replication stops
-  Storm,             // "storm": fraction_pct: reconnect storm, many sync streams cut at once
-  RequestLost,       // "request_lost": client, lost (required), route, count: HTTP loss
-  DeleteRequest,     // "delete_request": client (required): delete its checkpoint-request record
-  Compact,           // "compact": run a compact job now
-  ServiceRestart,    // "service_restart": down_ms: restart the service
-  SyncConfigChange,  // "sync_config_change": all streams end, buckets re-created
+  Lag,                 // "lag": lag_ms (required), duration_ms: set the replication lag
+  Disconnect,          // "disconnect": client (required): cut that client's sync stream
+  Stall,               // "stall": duration_ms: replication stops
+  Storm,               // "storm": fraction_pct: reconnect storm, many sync streams cut at once
+  RequestLost,         // "request_lost": client, lost (required), route, count: HTTP loss
+  DeleteRequest,       // "delete_request": client (required): delete its checkpoint-request record
+  Compact,             // "compact": run a compact job now
+  ServiceRestart,      // "service_restart": down_ms: restart the service
+  SyncConfigChange,    // "sync_config_change": all streams end, buckets re-created
+  DisconnectClient,    // "disconnect_client": client (required), down_ms: disconnect(), reconnect
+  DisconnectAndClear,  // "disconnect_and_clear": client (required), down_ms: the same + clear
 };
 
 // One injected fault.  Faults happen during the run phase.  A member the fault's kind does not
@@ -145,7 +159,8 @@ struct Fault {
   // 1..1000.
   int count = 1;
   // service_restart (optional there): how long the service is unavailable, in ms, 0..600000;
-  // storage is kept, in-memory state (connections, batches) is lost.
+  // storage is kept, in-memory state (connections, batches) is lost.  disconnect_client,
+  // disconnect_and_clear (optional there): how long the client stays disconnected.
   int64_t down_ms = 1000;
 
   bool operator==(const Fault&) const = default;
@@ -197,6 +212,7 @@ struct ValidationContext {
   std::vector<std::string> cores;       // supported core versions, e.g. {"0.5.3"}
   std::vector<std::string> invariants;  // e.g. {"barrier-holds", "read-your-writes", "converges"}
   std::vector<std::string> mutants;     // e.g. {"ack-before-replication", ...}
+  std::vector<std::string> quirks;      // sdk.md §7 quirk names for clients.fixed_quirks
 };
 
 // All problems of one scenario source.  what() is every problem, one per line.

@@ -89,8 +89,22 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds)
     o.checkpoint_mode = scenario.clients.checkpoint_mode == "legacy"
                             ? engine::CheckpointMode::Legacy
                             : engine::CheckpointMode::Requests;
-    if (has(scenario.mutants, "publish-while-blocked")) {
-      o.mutants.push_back(engine::EngineMutant::PublishWhileBlocked);
+    const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
+        {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
+        {"skip-sequence-check", engine::EngineMutant::SkipSequenceCheck},
+        {"seed-local-counter", engine::EngineMutant::SeedLocalCounter},
+        {"drop-completed-upload", engine::EngineMutant::DropCompletedUpload},
+        {"target-posted-id", engine::EngineMutant::TargetPostedId},
+    };
+    for (const auto& [name, m] : engine_mutants) {
+      if (has(scenario.mutants, name)) o.mutants.push_back(m);
+    }
+    o.token_lifetime = scenario.service.token_lifetime_s * sim::kSeconds;
+    o.post_checkpoint_request_via_backend = scenario.clients.post_checkpoint_request == "backend";
+    for (const auto& q : scenario.clients.fixed_quirks) {
+      auto quirk = engine::quirk_from_name(q);
+      if (!quirk) throw std::invalid_argument("clients.fixed_quirks: unknown quirk " + q);
+      o.fixed_quirks.push_back(*quirk);
     }
     clients_.push_back(
         std::make_unique<engine::Client>(loop_, trace_, root_.split(fmt::format("client{}", i)),
@@ -126,6 +140,8 @@ void World::start() {
     w.keyspace = scenario_.workload.keyspace;
     w.notes_pct = scenario_.workload.notes_pct;
     w.delete_pct = scenario_.workload.delete_pct;
+    w.request_checkpoint_pct = scenario_.workload.request_checkpoint_pct;
+    w.wait_for_sync_pct = scenario_.workload.wait_for_sync_pct;
     w.stop_at = stop_at;
     loop_.spawn(engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), *c, w),
                 fmt::format("{}.workload", c->name()));
@@ -207,8 +223,28 @@ void World::schedule_fault(const Fault& f) {
         trace_.log("fault", "sync config change");
         service_->change_sync_config();
         break;
+      case FaultKind::DisconnectClient:
+      case FaultKind::DisconnectAndClear: {
+        const bool clear = f.kind == FaultKind::DisconnectAndClear;
+        trace_.log("fault", "client {}: {} for {}ms", f.client,
+                   clear ? "disconnectAndClear" : "disconnect", f.down_ms);
+        loop_.spawn(disconnect_for(*clients_.at(client), clear, ms(f.down_ms)),
+                    fmt::format("fault.disconnect{}", f.client));
+        break;
+      }
     }
   });
+}
+
+sim::Task<void> World::disconnect_for(engine::Client& c, bool clear, sim::Micros down) {
+  // sdk.md §1.9: the app disconnects (and clears), then connects again after `down`.
+  if (clear) {
+    co_await c.disconnect_and_clear();
+  } else {
+    co_await c.disconnect();
+  }
+  co_await loop_.sleep_for(down);
+  if (!c.sync_running()) c.connect();  // an overlapping fault may have reconnected it
 }
 
 void World::begin_quiesce() {

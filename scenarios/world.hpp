@@ -38,6 +38,7 @@ class World {
 
  private:
   void schedule_fault(const Fault& f);
+  sim::Task<void> disconnect_for(engine::Client& c, bool clear, sim::Micros down);
 
   const Scenario& scenario_;
   sim::Loop loop_;
