@@ -10,7 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
+#include "cli/report_command.hpp"
 #include "engine/core_registry.hpp"
+#include "scenarios/results_json.hpp"
 #include "scenarios/runner.hpp"
 
 namespace {
@@ -46,33 +48,9 @@ std::string version_text() {
   return out;
 }
 
-nlohmann::json result_json(const scenarios::RunResult& r, const std::string& repro) {
-  nlohmann::json j = {{"scenario", r.scenario},
-                      {"seed", r.seed},
-                      {"passed", r.passed},
-                      {"expectation_met", r.expectation_met},
-                      {"stop", r.stop.message},
-                      {"events", r.events},
-                      {"simulated_s", static_cast<double>(r.simulated) / 1e6},
-                      {"wall_s", r.wall_seconds},
-                      {"trace_hash", r.trace_hash},
-                      {"trace_lines", r.trace_lines},
-                      {"checks", r.checks},
-                      {"metrics", r.metrics},
-                      {"repro", repro}};
-  if (r.violation) {
-    j["violation"] = {{"invariant", r.violation->invariant},
-                      {"at_s", static_cast<double>(r.violation->at) / 1e6},
-                      {"subject", r.violation->subject},
-                      {"message", r.violation->message}};
-  }
-  if (!r.pending.empty()) j["pending"] = r.pending;
-  return j;
-}
-
 int run_command(const std::string& path, std::optional<uint64_t> seed,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
-                const std::string& results_path) {
+                const std::string& results_path, const std::string& report_path) {
   scenarios::Scenario scenario;
   try {
     scenario = scenarios::load_scenario_file(path, scenarios::validation_context());
@@ -115,7 +93,7 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;
     r.expectation_met ? ++passed : ++failed;
-    all.push_back(result_json(r, repro));
+    all.push_back(scenarios::result_json(r, repro));
     if (!json) {
       double sim_s = static_cast<double>(r.simulated) / 1e6;
       std::cout << fmt::format(
@@ -148,12 +126,17 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       exit_code = std::max(exit_code, code);
     }
   }
-  const nlohmann::json document = {
-      {"build", scenarios::build_id()}, {"runs", all}, {"passed", passed}, {"failed", failed}};
+  const nlohmann::json document = scenarios::results_document(scenario, path, all);
   if (!results_path.empty()) {
     std::ofstream out(results_path);
     if (!(out << document.dump(2) << "\n")) {
       std::cerr << "--results: cannot write " << results_path << "\n";
+      return kExitBadInput;
+    }
+  }
+  if (!report_path.empty()) {
+    if (auto error = cli::write_report_for_run(document, report_path); !error.empty()) {
+      std::cerr << "--report: " << error << "\n";
       return kExitBadInput;
     }
   }
@@ -202,6 +185,22 @@ int main(int argc, char** argv) {
   run->add_option("--trace", trace_path, "write the event trace to FILE (FILE.<seed> for a range)");
   run->add_flag("--json", json, "print results as JSON instead of text");
   run->add_option("--results", results_path, "also write the results as JSON to FILE");
+  std::string report_path;
+  run->add_option("--report", report_path, "also write a report to FILE (.md, .html or .json)");
+
+  auto* report = app.add_subcommand(
+      "report", "write a report from results (or a scenario, run first), or compare two variants");
+  cli::ReportRequest report_request;
+  std::string report_seeds = "1..10";
+  report->add_option("inputs", report_request.inputs,
+                     "results JSON (syncsim run --results) or scenario file; two with --compare")
+      ->required()
+      ->expected(1, 2);
+  report->add_flag("--compare", report_request.compare, "compare two variants A B side by side");
+  report->add_option("--format", report_request.format, "md, html or json (default: from --out, else md)")
+      ->check(CLI::IsMember({"md", "html", "json"}));
+  report->add_option("--out", report_request.output, "write the report to FILE instead of stdout");
+  report->add_option("--seeds", report_seeds, "seeds to run when an input is a scenario, A..B (1..10)");
 
   auto* validate = app.add_subcommand("validate", "check a scenario file without running it");
   std::string validate_path;
@@ -218,7 +217,20 @@ int main(int argc, char** argv) {
       std::cout << version_text();
       return kExitPass;
     }
-    if (*run) return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path);
+    if (*run) {
+      return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path,
+                         report_path);
+    }
+    if (*report) {
+      auto range = parse_seeds(report_seeds);
+      if (!range) {
+        std::cerr << "--seeds: '" << report_seeds << "' is not a range; expected A..B with A <= B\n";
+        return kExitBadInput;
+      }
+      report_request.first_seed = range->first;
+      report_request.last_seed = range->last;
+      return cli::report_command(report_request);
+    }
     if (*validate) return validate_command(validate_path);
     std::cout << app.help();
     return kExitBadInput;

@@ -25,6 +25,7 @@ void CrossChecks::fail(const std::string& invariant, engine::Client& c,
 }
 
 void CrossChecks::on_local_write(engine::Client& c, const engine::LocalWrite& w) {
+  if (next_) next_->on_local_write(c, w);
   auto& s = clients_[c.index()];
   model::RowKey key{w.table, w.id};
   s.own_writes[key].push_back(Write{key, w.seq, w.description, 0});
@@ -32,6 +33,7 @@ void CrossChecks::on_local_write(engine::Client& c, const engine::LocalWrite& w)
 }
 
 void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
+  if (next_) next_->on_uploaded(c, crud);
   auto& s = clients_[c.index()];
   // Uploads of one client are sequential, so its newest apply-log entry is this batch.
   model::Lsn lsn = 0;
@@ -70,6 +72,7 @@ void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
 }
 
 void CrossChecks::on_target_set(engine::Client& c, int64_t target) {
+  if (next_) next_->on_target_set(c, target);
   auto& s = clients_[c.index()];
   if (s.uploaded.empty()) return;
   s.awaiting_ack.emplace_back(target, std::move(s.uploaded));
@@ -77,6 +80,7 @@ void CrossChecks::on_target_set(engine::Client& c, int64_t target) {
 }
 
 void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) {
+  if (next_) next_->on_sync_applied(c, applied_id);
   if (verdicts_.enabled("checksums-agree")) {
     verdicts_.checked("checksums-agree");
     for (const auto& [bucket, held] : c.bucket_checksums()) {
@@ -106,6 +110,7 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
 }
 
 void CrossChecks::on_published(engine::Client& c) {
+  if (next_) next_->on_published(c);
   if (verdicts_.enabled("read-your-writes")) check_rows(c);
 }
 
@@ -153,6 +158,12 @@ void CrossChecks::check_rows(engine::Client& c) {
   }
 }
 
+void CrossChecks::on_control(engine::Client& c, const std::string& op,
+                             const std::optional<std::string>& payload,
+                             const std::optional<std::string>& result) {
+  if (next_) next_->on_control(c, op, payload, result);
+}
+
 bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
                                   const std::string& pending) {
   if (!verdicts_.enabled("converges")) return true;
@@ -194,6 +205,7 @@ bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
 }
 
 void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
+  if (next_) next_->on_core_warning(c, line);
   if (line.find("Checksums didn't match") == std::string::npos) return;
   if (!verdicts_.enabled("checksums-agree")) return;
   fail("checksums-agree", c, "the core rejected a checkpoint: " + line);

@@ -32,6 +32,12 @@ class CrossChecks : public engine::ClientObserver {
   void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
   void on_published(engine::Client& c) override;
   void on_core_warning(engine::Client& c, const std::string& line) override;
+  void on_control(engine::Client& c, const std::string& op,
+                  const std::optional<std::string>& payload,
+                  const std::optional<std::string>& result) override;
+  // Clients have one observer; this one forwards every hook to `next` (the report
+  // recorder) after its own checks.
+  void forward_to(engine::ClientObserver* next) { next_ = next; }
 
   // Liveness, after quiesce.  Returns false (and records the violation) on divergence.
   bool judge_converges(std::vector<engine::Client*> clients, const std::string& pending);
@@ -69,6 +75,7 @@ class CrossChecks : public engine::ClientObserver {
   std::size_t indexed_uploads_ = 0;
   std::map<model::RowKey, std::vector<Version>> history_;  // server versions by LSN
   uint64_t acknowledged_writes_ = 0;
+  engine::ClientObserver* next_ = nullptr;
 };
 
 std::optional<std::string> description_of(const std::string& row_json);

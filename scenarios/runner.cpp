@@ -7,6 +7,7 @@
 
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
+#include "scenarios/run_recorder.hpp"
 #include "scenarios/world.hpp"
 
 namespace syncsim::scenarios {
@@ -71,6 +72,25 @@ sim::Micros quiesce_duration(const Scenario& s) {
          10 * sim::kSeconds;
 }
 
+namespace {
+
+// What the report's charts show per seed (DESIGN.md §8), beside the service's metrics.
+void add_recorded_metrics(const RunRecorder& recorder, const Scenario& scenario,
+                          std::map<std::string, uint64_t>& metrics) {
+  auto samples = recorder.write_to_ack_ms();
+  std::sort(samples.begin(), samples.end());
+  metrics["writes_acked"] = samples.size();
+  if (!samples.empty()) {
+    metrics["write_to_ack_p50_ms"] = static_cast<uint64_t>(samples[samples.size() / 2]);
+    metrics["write_to_ack_max_ms"] = static_cast<uint64_t>(samples.back());
+  }
+  const auto clients = static_cast<uint64_t>(scenario.clients.count);
+  metrics["hidden_acks"] = recorder.hidden_acks();
+  metrics["reconnects"] = recorder.stream_starts() > clients ? recorder.stream_starts() - clients : 0;
+}
+
+}  // namespace
+
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
   RunResult r;
@@ -81,11 +101,14 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     auto& loop = world.loop();
     world.trace().set_sink(options.trace_sink);
     world.trace().keep_last(options.keep_trace_lines);
+    RunRecorder recorder(loop.clock(), scenario);
+    world.checks().forward_to(&recorder);
     try {
       world.start();
       const sim::Micros run_end = sim::kEpoch + scenario.duration_s * sim::kSeconds;
       if (loop.run_until(run_end)) {
         world.begin_quiesce();
+        recorder.on_quiesce();
         if (loop.run_until(run_end + quiesce_duration(scenario))) {
           world.checks().judge_converges(world.clients(), world.pending()) &&
               world.checks().judge_requests_complete(world.clients(), world.pending());
@@ -136,6 +159,9 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
       }
     }
     r.metrics["acknowledged_writes"] = world.checks().acknowledged_writes();
+    world.checks().forward_to(nullptr);  // the recorder dies before the world
+    add_recorded_metrics(recorder, scenario, r.metrics);
+    r.timeline = recorder.finish(r.violation);
     for (auto* c : world.clients()) {
       r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;

@@ -9,6 +9,7 @@
 #include <ostream>
 #include <string>
 
+#include "scenarios/run_recorder.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/invariants.hpp"
 #include "sim/loop.hpp"
@@ -46,6 +47,7 @@ struct RunResult {
   std::map<std::string, uint64_t> checks;  // invariant -> times checked
   std::map<std::string, uint64_t> metrics;
   std::vector<std::string> trace_tail;
+  Timeline timeline;  // what the report's sequence diagram shows (a bounded window)
 };
 
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
