@@ -30,6 +30,9 @@ class ObserverFanout : public ClientObserver {
   void on_published(Client& c) override {
     for (auto* o : observers_) o->on_published(c);
   }
+  void on_cleared(Client& c) override {
+    for (auto* o : observers_) o->on_cleared(c);
+  }
   void on_control(Client& c, const std::string& op, const std::optional<std::string>& payload,
                   const std::optional<std::string>& result) override {
     for (auto* o : observers_) o->on_control(c, op, payload, result);

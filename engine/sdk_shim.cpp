@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 
 namespace syncsim::engine {
 
@@ -10,6 +11,17 @@ namespace {
 constexpr const char* kMaxOpId = "9223372036854775807";
 constexpr const char* kDisconnectedError =
     "Cannot request checkpoints, sync client is disconnected.";
+constexpr const char* kLegacyError =
+    "Connected with legacy checkpoint mode, cannot request checkpoints.";
+constexpr const char* kSyncWaitError = "Sync error while waiting for checkpoint request";
+
+constexpr std::pair<Quirk, const char*> kQuirkNames[] = {
+    {Quirk::WaiterWakesOnlyWhenPending, "waiter-wakes-only-when-pending"},
+    {Quirk::StaleSeedOutcome, "stale-seed-outcome"},
+    {Quirk::PrefetchDoubleFetch, "prefetch-double-fetch"},
+    {Quirk::ExtraUploadRound, "extra-upload-round"},
+    {Quirk::RepostUntilApplied, "repost-until-applied"},
+};
 constexpr const char* kBlockedLog =
     "Could not apply checkpoint due to local data. Will retry at completed upload or next "
     "checkpoint.";
@@ -43,6 +55,19 @@ SdkBehaviour sdk_behaviour_from_name(const std::string& name) {
                                           kSdkJs130, kSdkJsLegacy));
 }
 
+std::optional<Quirk> quirk_from_name(const std::string& name) {
+  for (const auto& [q, n] : kQuirkNames) {
+    if (name == n) return q;
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> quirk_names() {
+  std::vector<std::string> out;
+  for (const auto& [q, n] : kQuirkNames) out.emplace_back(n);
+  return out;
+}
+
 void register_engine_invariants(sim::InvariantCatalog& catalog) {
   catalog.add({"barrier-holds",
                "no full checkpoint publishes rows while ps_crud is non-empty or target > "
@@ -65,6 +90,7 @@ Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& lin
       verdicts_(verdicts),
       name_(fmt::format("c{}", options_.index)),
       file_name_(fmt::format("client-{}.db", options_.index)),
+      outer_(std::make_shared<sim::AbortSignal>()),
       nested_(std::make_shared<sim::AbortSignal>()),
       waiter_(std::make_shared<sim::Latch<bool>>()) {
   // Old SDKs know only server-generated write checkpoints (sdk.md §5 item 7).
@@ -74,6 +100,11 @@ Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& lin
 }
 
 Client::~Client() = default;
+
+bool Client::quirk_fixed(Quirk q) const {
+  return std::find(options_.fixed_quirks.begin(), options_.fixed_quirks.end(), q) !=
+         options_.fixed_quirks.end();
+}
 
 bool Client::has_mutant(EngineMutant m) const {
   return std::find(options_.mutants.begin(), options_.mutants.end(), m) != options_.mutants.end();
@@ -118,11 +149,66 @@ void Client::open() {
 }
 
 void Client::connect() {
-  // sdk.md §1.2: a fresh CheckpointStateSignals, then three loops on one outer signal.
-  set_checkpoint_state(CheckpointState::Pending);
-  loop_.spawn(upload_loop(), name_ + ".upload");
-  loop_.spawn(download_loop(), name_ + ".download");
-  loop_.spawn(repost_loop(), name_ + ".repost");
+  // ConnectionManager.connect disconnects a running implementation first (sdk.md §1.2);
+  // callers here await disconnect() themselves, so a second connect is a caller bug.
+  if (running_loops_ > 0) throw std::logic_error(name_ + ": connect() while still connected");
+  // sdk.md §1.2: a new implementation with a fresh CheckpointStateSignals (pending) and a
+  // fresh outer signal, then three loops on it.
+  outer_ = std::make_shared<sim::AbortSignal>();
+  nested_ = std::make_shared<sim::AbortSignal>();  // disconnect() left the old one aborted
+  checkpoint_state_ = CheckpointState::Pending;
+  checkpoint_error_.clear();
+  checkpoint_state_changed_.notify();
+  running_loops_ = 3;
+  trace_.log(name_, "connect");
+  loop_.spawn(run_loop(upload_loop()), name_ + ".upload");
+  loop_.spawn(run_loop(download_loop()), name_ + ".download");
+  loop_.spawn(run_loop(repost_loop()), name_ + ".repost");
+}
+
+sim::Task<void> Client::run_loop(sim::Task<void> loop) {
+  co_await std::move(loop);
+  assert(running_loops_ > 0);
+  if (--running_loops_ == 0) {
+    // All three loops finished: checkpoints.disconnected() (sdk.md §1.2, §1.9).
+    set_checkpoint_state(CheckpointState::Disconnected);
+    loops_done_.notify();
+  }
+}
+
+sim::Task<void> Client::disconnect() {
+  // BPD.disconnect (sdk.md §1.9): abort the outer signal; its onabort aborts the nested
+  // signal and marks the status disconnected; then wait for the three loops.
+  ++stats_.disconnects;
+  if (running_loops_ == 0) co_return;
+  trace_.log(name_, "disconnect requested");
+  outer_->abort("Disconnect has been requested");
+  nested_->abort("Disconnect has been requested");
+  mark_disconnected();
+  while (running_loops_ > 0) co_await sim::wait_for(loop_, std::nullopt, &loops_done_);
+  phase_ = "disconnected";
+  trace_.log(name_, "disconnected");
+}
+
+sim::Task<void> Client::disconnect_and_clear() {
+  // BPD.disconnectAndClear({clearLocal:true}) (sdk.md §1.9): powersync_clear(1) wipes
+  // ps_crud and every ps_kv key but client_id (all checkpoint-request state) and the data.
+  co_await disconnect();
+  ++stats_.clears;
+  db().begin();
+  db().query_text("SELECT powersync_clear(1)");
+  db().commit();
+  db().take_touched();  // the cleared ps_crud must not schedule an upload (no loop runs)
+  status_ = nlohmann::json::parse(
+      db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+  applied_request_id_.reset();
+  download_error_.reset();
+  upload_error_.reset();
+  crud_notified_ = false;
+  last_posted_id_.reset();
+  highest_accepted_.reset();
+  trace_.log(name_, "cleared local state");
+  if (observer_) observer_->on_cleared(*this);
 }
 
 Database& Client::db() {
@@ -131,8 +217,8 @@ Database& Client::db() {
 }
 
 void Client::begin_close(const std::string& reason) {
-  if (!outer_.aborted()) trace_.log(name_, "closing: {}", reason);
-  outer_.abort(reason);
+  if (!outer_->aborted()) trace_.log(name_, "closing: {}", reason);
+  outer_->abort(reason);
   nested_->abort(reason);
   kill_hook_ = nullptr;
   kill_point_.reset();
@@ -299,25 +385,27 @@ void Client::mark_disconnected() {
   connected_ = false;
   connecting_ = false;
   applied_request_id_.reset();
+  status_changed();
 }
 
 sim::Task<void> Client::delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume) {
   auto waiter = waiter_;  // this generation's notifier (quirk §7.2)
-  co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(delay), &outer_, nested,
+  co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(delay), outer_.get(), nested,
                          resume ? waiter.get() : nullptr);
 }
 
 sim::Task<void> Client::download_loop() {
-  while (!outer_.aborted()) {
+  while (!outer_->aborted()) {
     bool should_delay = true;
     bool immediate_restart = false;
     try {
       immediate_restart = co_await iteration();
     } catch (const std::exception& e) {
-      if (outer_.aborted()) {
+      if (outer_->aborted()) {
         should_delay = false;
       } else {
         download_error_ = e.what();
+        status_changed();
         ++stats_.download_errors;
         trace_.log(name_, "download error: {}", e.what());
       }
@@ -325,7 +413,7 @@ sim::Task<void> Client::download_loop() {
     // finally
     download_iteration_ended();
     events_.reset();
-    if (!outer_.aborted()) {
+    if (!outer_->aborted()) {
       nested_->abort("Closing sync stream network requests before retry.");
       nested_ = std::make_shared<sim::AbortSignal>();
     }
@@ -398,8 +486,9 @@ sim::Task<bool> Client::iteration() {
     phase_ = "opening stream";
     // Requests are built outside the co_await expression: g++ 12 miscompiles aggregate
     // temporaries there.
-    sim::HttpRequest http{"POST", "/sync/stream", request->dump(), options_.user};
+    sim::HttpRequest http = co_await build_request("POST", "/sync/stream", request->dump());
     auto open = co_await link_.open_stream(std::move(http));
+    note_status(open.head.status);
     if (open.head.status != 200) {
       throw std::runtime_error(fmt::format("HTTP {}: {}", open.head.status, open.head.body));
     }
@@ -424,6 +513,9 @@ sim::Task<bool> Client::iteration() {
           break;
         case EventKind::CompletedUpload:
           out = control("completed_upload", std::nullopt);
+          break;
+        case EventKind::RefreshedToken:
+          out = control("refreshed_token", std::nullopt);
           break;
         case EventKind::Reset:
           throw sim::NetworkError("sync stream connection reset");
@@ -497,22 +589,32 @@ sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream, sim::Queu
         break;
     }
     if (nested.aborted()) co_return Event{EventKind::Aborted, nested.reason()};
-    if (outer_.aborted()) co_return Event{EventKind::Aborted, outer_.reason()};
+    if (outer_->aborted()) co_return Event{EventKind::Aborted, outer_->reason()};
     co_await sim::wait_for(loop_, std::nullopt, &stream.readable(), &injected.ready(), &nested,
-                           &outer_);
+                           outer_.get());
   }
 }
 
 sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
                              std::shared_ptr<sim::Queue<Event>> events, std::string id) {
   // seedCheckpointRequestState + markCheckpointsReady (sdk.md §1.4, §3.2).
+  // Quirk §7.3: a seed outcome arriving after its iteration ended still sets the state
+  // (a stale error, a stale ready, or it seeds the next iteration); the fix drops it.
+  const bool drop_stale = quirk_fixed(Quirk::StaleSeedOutcome);
   try {
     std::string accepted = co_await post_checkpoint_request(id, nested.get());
-    control_int("seed_checkpoint_request_id", accepted);
-    trace_.log(name_, "seeded {} (posted {})", accepted, id);
+    if (drop_stale && nested->aborted()) {
+      trace_.log(name_, "stale seed answer {} dropped (fixed stale-seed-outcome)", accepted);
+      co_return;
+    }
+    // Mutant seed-local-counter: the posted id instead of the service's answer.
+    const std::string seeded = has_mutant(EngineMutant::SeedLocalCounter) ? id : accepted;
+    control_int("seed_checkpoint_request_id", seeded);
+    trace_.log(name_, "seeded {} (posted {}, service answered {})", seeded, id, accepted);
     set_checkpoint_state(CheckpointState::Ready);
   } catch (const std::exception& e) {
     trace_.log(name_, "seed failed: {}", e.what());
+    if (drop_stale && nested->aborted()) co_return;
     set_checkpoint_state(CheckpointState::Error, e.what());
     if (!nested->aborted()) events->push(Event{EventKind::Error, e.what()});
   }
@@ -527,8 +629,10 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
     if (status_.contains("internal_last_applied_checkpoint_request_id")) {
       applied_request_id_ = parse_id(status_["internal_last_applied_checkpoint_request_id"]);
     }
+    status_changed();
   } else if (instruction.contains("DidCompleteSync")) {
     download_error_.reset();
+    status_changed();
     ++stats_.applied_checkpoints;
     std::optional<int64_t> applied;
     const auto& d = instruction["DidCompleteSync"];
@@ -552,8 +656,14 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
       if (observer_) observer_->on_core_warning(*this, line);
     }
   } else if (instruction.contains("FetchCredentials")) {
-    // Tokens outlive the runs of this first cut; credential refresh comes later.
-    trace_.log(name_, "FetchCredentials {}", instruction["FetchCredentials"].dump());
+    // sdk.md §1.5, §1.7: did_expire -> invalidate only (the stream closes right after);
+    // otherwise invalidate, prefetch, and inject refreshed_token into the iteration.
+    const bool expired = instruction["FetchCredentials"].value("did_expire", false);
+    trace_.log(name_, "FetchCredentials did_expire={}", expired);
+    invalidate_credentials(expired ? "token expired" : "token expiring");
+    if (!expired && events_) {
+      loop_.spawn(prefetch_credentials(events_), name_ + ".prefetch");
+    }
   }
   // FlushFileSystem, HandleDiagnostics: no-ops in the SDK (sdk.md §1.5).
 }
@@ -579,6 +689,9 @@ sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
       case CheckpointState::Ready:
         co_return true;
       case CheckpointState::Error:
+        // Quirk §7.2: only a pending state wakes the retry delay; the fix also wakes it
+        // from a stale error so the next iteration can re-seed.
+        if (wake && quirk_fixed(Quirk::WaiterWakesOnlyWhenPending)) waiter_->resolve(true);
         throw std::runtime_error(checkpoint_error_);
       case CheckpointState::Disconnected:
         throw std::runtime_error(kDisconnectedError);
@@ -601,19 +714,24 @@ void Client::trigger_crud_upload() {
 
 void Client::notify_completed_uploads() {
   // Only while an iteration accepts injected events; a no-op otherwise (sdk.md §1.4).
+  if (has_mutant(EngineMutant::DropCompletedUpload)) {
+    trace_.log(name_, "MUTANT completed_upload dropped");
+    return;
+  }
   if (events_) events_->push(Event{EventKind::CompletedUpload, ""});
 }
 
 sim::Task<void> Client::upload_loop() {
-  while (!outer_.aborted()) {
+  while (!outer_->aborted()) {
     // Promise.all([_uploadAllCrud(), delayRetry(crudUploadThrottleMs)])
     sim::Micros throttle_until = loop_.now() + rng_.jitter(options_.crud_upload_throttle);
+    ++stats_.upload_rounds;
     co_await upload_all();
     if (loop_.now() < throttle_until) {
-      co_await sim::wait_for(loop_, throttle_until, &outer_);
+      co_await sim::wait_for(loop_, throttle_until, outer_.get());
     }
-    while (!crud_notified_ && !outer_.aborted()) {
-      co_await sim::wait_for(loop_, std::nullopt, &crud_notifier_, &outer_);
+    while (!crud_notified_ && !outer_->aborted()) {
+      co_await sim::wait_for(loop_, std::nullopt, &crud_notifier_, outer_.get());
     }
     crud_notified_ = false;
   }
@@ -621,7 +739,7 @@ sim::Task<void> Client::upload_loop() {
 
 sim::Task<void> Client::upload_all() {
   std::optional<int64_t> checked;
-  while (!outer_.aborted()) {
+  while (!outer_->aborted()) {
     bool failed = false;
     try {
       auto next = db().query_int("SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1");
@@ -633,6 +751,7 @@ sim::Task<void> Client::upload_all() {
         checked = next;
         co_await upload_data();
         upload_error_.reset();
+        status_changed();
       } else {
         bool needed = co_await update_local_target();
         if (needed) notify_completed_uploads();
@@ -642,12 +761,13 @@ sim::Task<void> Client::upload_all() {
     } catch (const std::exception& e) {
       checked.reset();
       upload_error_ = e.what();
+      status_changed();
       trace_.log(name_, "upload error: {}", e.what());
       failed = true;
     }
     uploading_ = false;
     if (failed) {
-      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.retry_delay), &outer_);
+      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.retry_delay), outer_.get());
       if (!connected_) break;
     }
   }
@@ -687,7 +807,10 @@ sim::Task<void> Client::upload_data() {
   auto previous = sdk_write_target(kMaxOpId);
   db().commit();
   report_target_write(kMaxOpId, previous);
-  after_write_lock(db().take_touched());
+  // Quirk §7.7: this DELETE touches ps_crud, so one more (no-op) upload round follows;
+  // the fix ignores the SDK's own DELETE.
+  const TouchedTables touched = db().take_touched();
+  if (!quirk_fixed(Quirk::ExtraUploadRound)) after_write_lock(touched);
   trace_.log(name_, "uploaded {} crud entries (up to {})", crud.size(), last_id);
   if (observer_) observer_->on_uploaded(*this, crud);
 }
@@ -702,7 +825,12 @@ sim::Task<bool> Client::update_local_target() {
   db().begin();
   bool has_crud = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
   auto seq_after = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
-  if (has_crud || seq_after != seq_before) {
+  // Mutant skip-sequence-check: store the target even when writes raced the request.
+  const bool skip_check = has_mutant(EngineMutant::SkipSequenceCheck);
+  if (skip_check && (has_crud || seq_after != seq_before)) {
+    trace_.log(name_, "MUTANT target {} stored despite new local writes", op_id);
+  }
+  if (!skip_check && (has_crud || seq_after != seq_before)) {
     db().commit();
     db().take_touched();
     trace_.log(name_, "target {} not stored: new local writes", op_id);
@@ -723,7 +851,12 @@ sim::Task<std::string> Client::write_checkpoint_for_upload() {
   if (options_.checkpoint_mode == CheckpointMode::Legacy) {
     co_return co_await get_legacy_write_checkpoint();
   }
-  co_return co_await request_next_checkpoint(&outer_);
+  std::string answer = co_await request_next_checkpoint(outer_.get());
+  // Mutant target-posted-id: the allocated id instead of the service's answer (§7.6).
+  if (has_mutant(EngineMutant::TargetPostedId) && last_posted_id_) {
+    co_return std::to_string(*last_posted_id_);
+  }
+  co_return answer;
 }
 
 sim::Task<std::string> Client::get_legacy_write_checkpoint() {
@@ -731,8 +864,9 @@ sim::Task<std::string> Client::get_legacy_write_checkpoint() {
   // through fetchAndDecodeJson, without an abort signal; uses data.write_checkpoint.
   ++stats_.legacy_checkpoint_gets;
   const std::string path = "/write-checkpoint2.json?client_id=" + options_.client_id;
-  sim::HttpRequest http{"GET", path, "", options_.user};
+  sim::HttpRequest http = co_await build_request("GET", path, "");
   auto response = co_await link_.request(std::move(http));
+  note_status(response.status);
   if (response.status != 200) {
     throw std::runtime_error(
         fmt::format("Received {} when getting from {}: {}", response.status, path, response.body));
@@ -753,20 +887,30 @@ sim::Task<std::string> Client::request_next_checkpoint(sim::AbortSignal* abort) 
   if (!co_await wait_ready(abort, true)) throw sim::Aborted(abort ? abort->reason() : "aborted");
   auto id = control_int("next_checkpoint_request_id", std::nullopt);
   if (!id) throw std::runtime_error("next_checkpoint_request_id returned NULL");
+  last_posted_id_ = id;
   co_return co_await post_checkpoint_request(std::to_string(*id), nullptr);
 }
 
 sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
                                                        sim::AbortSignal* abort) {
-  // requestCheckpointFromService (sdk.md §2.6): POST /sync/checkpoint-request.
+  // requestCheckpointFromService (sdk.md §2.6): the connector's postCheckpointRequest
+  // (through the app backend; the abort signal is not passed on, quirk §7.3) or
+  // POST /sync/checkpoint-request.
   ++stats_.checkpoint_posts;
   nlohmann::json body = {{"client_id", options_.client_id}, {"checkpoint_request_id", id}};
-  sim::HttpRequest http{"POST", "/sync/checkpoint-request", body.dump(), options_.user};
-  auto response = co_await link_.request(std::move(http), abort);
+  const bool backend = options_.post_checkpoint_request_via_backend;
+  const std::string path = backend ? "/backend/checkpoint-request" : "/sync/checkpoint-request";
+  sim::HttpRequest http;
+  if (backend) {
+    http = sim::HttpRequest{"POST", path, body.dump(), options_.user};
+  } else {
+    http = co_await build_request("POST", path, body.dump());
+  }
+  auto response = co_await link_.request(std::move(http), backend ? nullptr : abort);
+  if (!backend) note_status(response.status);
   if (response.status != 200) {
     throw std::runtime_error(
-        fmt::format("Received {} when getting from /sync/checkpoint-request: {}", response.status,
-                    response.body));
+        fmt::format("Received {} when getting from {}: {}", response.status, path, response.body));
   }
   auto parsed = nlohmann::json::parse(response.body, nullptr, false);
   if (parsed.is_discarded() || !parsed.contains("data") ||
@@ -774,7 +918,93 @@ sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
       !parsed["data"]["checkpoint_request_id"].is_string()) {
     throw std::runtime_error("malformed checkpoint-request response: " + response.body);
   }
-  co_return parsed["data"]["checkpoint_request_id"].get<std::string>();
+  std::string accepted = parsed["data"]["checkpoint_request_id"].get<std::string>();
+  const int64_t accepted_id = std::stoll(accepted);
+  highest_accepted_ = std::max(highest_accepted_.value_or(0), accepted_id);
+  co_return accepted;
+}
+
+// ---------------------------------------------------------------------------------
+// credentials (sdk.md §1.7)
+
+sim::Task<Client::Credentials> Client::fetch_credentials() {
+  // connector.fetchCredentials: a token for this client's user, valid token_lifetime.
+  ++stats_.credential_fetches;
+  co_await loop_.sleep_for(credentials_rng_.range(0, options_.fetch_credentials_latency_max));
+  Credentials c{options_.user, loop_.now() + options_.token_lifetime};
+  trace_.log(name_, "fetched credentials (expire at {}s)",
+             (c.expires_at - sim::kEpoch) / sim::kSeconds);
+  co_return c;
+}
+
+sim::Task<Client::Credentials> Client::get_credentials() {
+  // Cached, or fetched and cached; concurrent callers are not deduplicated (quirk §7.4).
+  if (credentials_) co_return *credentials_;
+  Credentials c = co_await fetch_credentials();
+  credentials_ = c;
+  co_return c;
+}
+
+void Client::invalidate_credentials(const char* why) {
+  if (credentials_) trace_.log(name_, "credentials invalidated: {}", why);
+  credentials_.reset();
+}
+
+sim::Task<void> Client::prefetch_credentials(std::shared_ptr<sim::Queue<Event>> events) {
+  // FetchCredentials{did_expire:false} (sdk.md §1.5): fetch, then inject refreshed_token.
+  // Quirk §7.4: the result is not cached, so the restart fetches again; the fix caches it.
+  ++stats_.credential_prefetches;
+  Credentials c = co_await fetch_credentials();
+  if (quirk_fixed(Quirk::PrefetchDoubleFetch)) credentials_ = c;
+  events->push(Event{EventKind::RefreshedToken, ""});  // dropped if the iteration ended
+}
+
+sim::Task<sim::HttpRequest> Client::build_request(std::string method, std::string path,
+                                                  std::string body) {
+  // AbstractRemote.buildRequest (sdk.md §1.6): every service request carries the token.
+  Credentials c = co_await get_credentials();
+  sim::HttpRequest http{std::move(method), std::move(path), std::move(body), c.subject};
+  http.token_expires_at = c.expires_at;
+  co_return http;
+}
+
+void Client::note_status(int status) {
+  // sdk.md §1.6: a 401 from any route invalidates the credentials (§6 item 12).
+  if (status != 401) return;
+  ++stats_.unauthorized;
+  invalidate_credentials("HTTP 401");
+}
+
+// ---------------------------------------------------------------------------------
+// requestCheckpoint / waitForSync (sdk.md §3.1)
+
+bool Client::is_checkpoint_request_applied(int64_t id) const {
+  return applied_request_id_.has_value() && *applied_request_id_ >= id;
+}
+
+sim::Task<int64_t> Client::request_checkpoint() {
+  // BPD.requestCheckpoint: a sync implementation exists from connect() until disconnect()
+  // finished; then impl.requestCheckpoint() with a never-aborting signal.
+  if (running_loops_ == 0) throw SyncApiError(kDisconnectedError, "");
+  if (options_.checkpoint_mode == CheckpointMode::Legacy) throw SyncApiError(kLegacyError, "");
+  std::string answer = co_await request_next_checkpoint(nullptr);
+  co_return std::stoll(answer);
+}
+
+sim::Task<void> Client::wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort) {
+  if (is_checkpoint_request_applied(id)) co_return;
+  if (running_loops_ == 0) throw SyncApiError(kDisconnectedError, "");
+  if (options_.checkpoint_mode == CheckpointMode::Legacy) throw SyncApiError(kLegacyError, "");
+  // db.waitForStatus(pred): evaluated now and on every status change (sdk.md §3.1 step 3).
+  while (true) {
+    if (is_checkpoint_request_applied(id)) co_return;
+    if (download_error_ || upload_error_) {
+      throw SyncApiError(kSyncWaitError, download_error_ ? *download_error_ : *upload_error_);
+    }
+    if (!connected_ && !connecting_) throw SyncApiError(kDisconnectedError, "");
+    if (abort && abort->aborted()) throw SyncApiError(abort->reason(), "");
+    co_await sim::wait_for(loop_, std::nullopt, &status_changed_, abort.get());
+  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -783,28 +1013,34 @@ sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
 sim::Task<void> Client::repost_loop() {
   // Legacy mode has no client-allocated ids to re-post: the loop returns at once.
   if (options_.checkpoint_mode == CheckpointMode::Legacy) co_return;
-  while (!outer_.aborted()) {
+  while (!outer_->aborted()) {
     bool failed = false;
     try {
-      if (!co_await wait_ready(&outer_, false)) co_return;
+      if (!co_await wait_ready(outer_.get(), false)) co_return;
       auto id = control_int("current_checkpoint_request_id", std::nullopt);
-      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), &outer_);
-      if (outer_.aborted()) co_return;
+      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), outer_.get());
+      if (outer_->aborted()) co_return;
       auto now_id = control_int("current_checkpoint_request_id", std::nullopt);
       const bool stale = has_mutant(EngineMutant::RepostStaleId);
       if (id != now_id && !stale) continue;  // a new request was made: restart the timer
       if (id && applied_request_id_ && *applied_request_id_ >= *id && !stale) continue;
-      if (!co_await wait_ready(&outer_, false)) co_return;
+      // Quirk §7.8 fix: stop once the service accepted an id >= current.
+      if (quirk_fixed(Quirk::RepostUntilApplied) && id && highest_accepted_ &&
+          *highest_accepted_ >= *id && !stale) {
+        continue;
+      }
+      if (!co_await wait_ready(outer_.get(), false)) co_return;
       if (!id) continue;
       trace_.log(name_, "repost {}", *id);
-      co_await post_checkpoint_request(std::to_string(*id), &outer_);
+      ++stats_.reposts;
+      co_await post_checkpoint_request(std::to_string(*id), outer_.get());
     } catch (const std::exception& e) {
-      if (outer_.aborted()) co_return;
+      if (outer_->aborted()) co_return;
       trace_.log(name_, "repost failed: {}", e.what());
       failed = true;
     }
     if (failed) {
-      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), &outer_);
+      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), outer_.get());
     }
   }
 }

@@ -11,10 +11,17 @@
 //   request_next_checkpoint() = requestNextCheckpointFromService (sdk.md §2.4, requests)
 //   repost_loop()    = repostUnacknowledgedCheckpointRequests (sdk.md §3.3)
 //   wait_ready()     = CheckpointStateSignals.waitForCheckpointRequestsReady (sdk.md §3.2)
+//   get_credentials() / invalidate_credentials() = AbstractRemote.getCredentials /
+//                      invalidateCredentials; fetch_credentials() = connector.fetchCredentials
+//                      (sdk.md §1.7)
+//   request_checkpoint() = BPD.requestCheckpoint; wait_for_sync() = CheckpointRequest.waitForSync
+//                      (sdk.md §3.1)
+//   disconnect() / disconnect_and_clear() = BPD.disconnect / disconnectAndClear (sdk.md §1.9)
 // Both checkpoint modes of SDK 1.3.0 with a 0.5.x core (ClientOptions::checkpoint_mode), and
 // the older SDK behaviour that drives 0.4.x cores (SdkBehaviour::JsLegacy, sdk.md §5 item 7).
 // One Client is one life of the app: a restart, kill or up/downgrade closes it and opens a
 // new Client on the same VFS file (scenarios/world.cpp).
+// The quirks of sdk.md §7 are reproduced unless ClientOptions::fixed_quirks names them.
 #pragma once
 
 #include <functional>
@@ -65,6 +72,9 @@ class ClientObserver {
   virtual void on_sync_applied(Client&, std::optional<int64_t> /*applied_id*/) {}
   // A sync apply changed visible rows.
   virtual void on_published(Client&) {}
+  // disconnectAndClear wiped the client's local state (sdk.md §1.9): its unuploaded writes
+  // are gone and its checkpoint-request state restarts (DESIGN.md §5 exemptions).
+  virtual void on_cleared(Client&) {}
   // Every powersync_control call the shim made (after its transaction committed), with the
   // core's raw result; not called for calls that failed.
   virtual void on_control(Client&, const std::string& /*op*/,
@@ -89,7 +99,43 @@ enum class EngineMutant {
   // correct service, which keeps the maximum (service.md §1.5); with the service mutant
   // lower-id-replaces the stale id lowers the stored id mid-connection: applied-id-monotonic.
   RepostStaleId,
+  // updateLocalTarget stores the target without re-checking ps_crud and sqlite_sequence
+  // after the checkpoint call (sdk.md §2.4 step 3 skipped): a write racing the request is
+  // covered by a target that does not include it.
+  SkipSequenceCheck,
+  // The seed stores the id the client posted instead of the service's answer (sdk.md §1.4):
+  // after a clear or a lower local counter, new ids fall below the service's record.
+  SeedLocalCounter,
+  // completed_upload is never injected (sdk.md §2.4 step 4): a checkpoint blocked before
+  // the target was stored is not retried until the next checkpoint line.
+  DropCompletedUpload,
+  // updateLocalTarget stores the id the client posted instead of the service's answer
+  // (sdk.md §2.4, quirk §7.6): the target can be below the id that acknowledges the upload.
+  TargetPostedId,
 };
+
+// sdk.md §7 quirks, reproduced by default; naming one in ClientOptions::fixed_quirks
+// switches the shim to the obvious fix (scenario clients.fixed_quirks).
+enum class Quirk {
+  // §7.2 "waiter-wakes-only-when-pending": a checkpoint waiter ends the retry delay early
+  // only while the state is pending.  Fixed: a waiter that finds a stale error also wakes it.
+  WaiterWakesOnlyWhenPending,
+  // §7.3 "stale-seed-outcome": a seed that finishes after its iteration ended still sets
+  // the state (error or a stale ready).  Fixed: a stale seed's outcome is dropped.
+  StaleSeedOutcome,
+  // §7.4 "prefetch-double-fetch": FetchCredentials{did_expire:false} fetches and discards.
+  // Fixed: the prefetched credentials are cached and used by the restart.
+  PrefetchDoubleFetch,
+  // §7.7 "extra-upload-round": the SDK's own DELETE FROM ps_crud schedules one more upload
+  // round.  Fixed: only app writes to ps_crud trigger uploads.
+  ExtraUploadRound,
+  // §7.8 "repost-until-applied": the repost loop re-POSTs the current id until a checkpoint
+  // with it is applied.  Fixed: it stops once the service accepted an id >= current.
+  RepostUntilApplied,
+};
+// The scenario names of the quirks, e.g. "stale-seed-outcome"; nullopt for an unknown name.
+std::optional<Quirk> quirk_from_name(const std::string& name);
+std::vector<std::string> quirk_names();
 
 // ResolvedSyncOptions.checkpointMode (sdk.md §1.2).  `Requests` covers both the 'requests'
 // string and the {requests:{retryDelay}} form (repost_delay carries the latter).  Legacy
@@ -127,18 +173,49 @@ struct ClientOptions {
   sim::Micros repost_delay = 10 * sim::kSeconds;
   CheckpointMode checkpoint_mode = CheckpointMode::Requests;
   SdkBehaviour sdk = SdkBehaviour::Js130;
+  // connector.fetchCredentials (sdk.md §1.7): seeded uniform latency 0..max; the token's
+  // subject is `user`, its expiry fetch time + token_lifetime (scenario service.token_lifetime_s).
+  sim::Micros fetch_credentials_latency_max = 50 * sim::kMillis;
+  sim::Micros token_lifetime = 86400 * sim::kSeconds;
+  // The connector implements postCheckpointRequest through the app backend (sdk.md §2.6);
+  // false = POST /sync/checkpoint-request directly.
+  bool post_checkpoint_request_via_backend = false;
+  std::vector<Quirk> fixed_quirks;
   std::vector<EngineMutant> mutants;
+};
+
+// What BPD.requestCheckpoint / CheckpointRequest.waitForSync reject with (sdk.md §3.1); the
+// message is the SDK's, `cause` the underlying download/upload error if any.
+class SyncApiError : public std::runtime_error {
+ public:
+  SyncApiError(const std::string& message, std::string cause)
+      : std::runtime_error(message), cause_(std::move(cause)) {}
+  [[nodiscard]] const std::string& cause() const { return cause_; }
+
+ private:
+  std::string cause_;
 };
 
 struct ClientStats {
   uint64_t iterations = 0;
   uint64_t download_errors = 0;
   uint64_t uploads = 0;
+  uint64_t upload_rounds = 0;           // crudUploadLoop rounds (_uploadAllCrud calls)
   uint64_t checkpoint_posts = 0;        // POST /sync/checkpoint-request (requests mode)
+  uint64_t reposts = 0;                 // of those, by the repost loop (sdk.md §3.3)
   uint64_t legacy_checkpoint_gets = 0;  // GET /write-checkpoint2.json (legacy mode)
   uint64_t applied_checkpoints = 0;
   uint64_t blocked_checkpoints = 0;  // "Could not apply checkpoint due to local data"
   uint64_t local_writes = 0;
+  uint64_t credential_fetches = 0;      // connector.fetchCredentials calls (sdk.md §1.7)
+  uint64_t credential_prefetches = 0;   // of those, FetchCredentials{did_expire:false} prefetches
+  uint64_t unauthorized = 0;            // HTTP 401 answers (each invalidated the credentials)
+  uint64_t checkpoint_requests_ok = 0;  // requestCheckpoint() resolved
+  uint64_t checkpoint_requests_failed = 0;  // requestCheckpoint() rejected
+  uint64_t waits_for_sync_ok = 0;           // waitForSync() resolved
+  uint64_t waits_for_sync_failed = 0;       // waitForSync() rejected (error, disconnect, abort)
+  uint64_t disconnects = 0;                 // disconnect() / disconnectAndClear() calls
+  uint64_t clears = 0;                      // disconnectAndClear() calls
 };
 
 class Client {
@@ -149,7 +226,26 @@ class Client {
   ~Client();
 
   void open();     // BasePowerSyncDatabase.initialize (sdk.md §1.1)
-  void connect();  // starts the three loops (sdk.md §1.2)
+  void connect();  // starts the three loops (sdk.md §1.2); only while not running
+  // Aborts the loops and waits until all three finished (sdk.md §1.9); then every pending
+  // and future checkpoint waiter of that connection rejects with the disconnected error.
+  sim::Task<void> disconnect();
+  // disconnect(), then powersync_clear(1) and a fresh offline status (sdk.md §1.9).
+  sim::Task<void> disconnect_and_clear();
+  // The three loops of a connect() are still running (until disconnect() finished).
+  [[nodiscard]] bool sync_running() const { return running_loops_ > 0; }
+
+  // BPD.requestCheckpoint (sdk.md §3.1): the service's answer (maybe above the allocated
+  // id).  Throws SyncApiError (disconnected, legacy mode) or the readiness/POST error.
+  sim::Task<int64_t> request_checkpoint();
+  // CheckpointRequest.waitForSync (sdk.md §3.1): resolves once the live status shows `id`
+  // applied; throws SyncApiError on a sync error, a disconnect, or `abort` (its reason).
+  sim::Task<void> wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort);
+  // isCheckpointRequestApplied on the live status (internal_last_applied_… >= id).
+  [[nodiscard]] bool is_checkpoint_request_applied(int64_t id) const;
+  // Counts an API outcome the workload observed (ClientStats).
+  ClientStats& mutable_stats() { return stats_; }
+  sim::Trace& trace() { return trace_; }
 
   // Lifecycle (DESIGN.md §3, §6).  begin_close() aborts the loops, which run their finally
   // blocks; close() closes the connection (an open transaction rolls back).  After close()
@@ -204,7 +300,7 @@ class Client {
 
  private:
   enum class CheckpointState { Pending, Ready, Error, Disconnected };
-  enum class EventKind { Line, End, Reset, Aborted, CompletedUpload, Error };
+  enum class EventKind { Line, End, Reset, Aborted, CompletedUpload, RefreshedToken, Error };
   struct Event {
     EventKind kind;
     std::string text;
@@ -238,6 +334,22 @@ class Client {
   sim::Task<std::string> post_checkpoint_request(const std::string& id, sim::AbortSignal* abort);
   void trigger_crud_upload();
   void notify_completed_uploads();
+
+  // --- credentials (sdk.md §1.7)
+  struct Credentials {
+    std::string subject;
+    sim::Micros expires_at = 0;
+  };
+  sim::Task<Credentials> fetch_credentials();
+  sim::Task<Credentials> get_credentials();
+  void invalidate_credentials(const char* why);
+  sim::Task<void> prefetch_credentials(std::shared_ptr<sim::Queue<Event>> events);
+  // buildRequest: an authenticated request; note_status() invalidates on a 401.
+  sim::Task<sim::HttpRequest> build_request(std::string method, std::string path, std::string body);
+  void note_status(int status);
+  void status_changed() { status_changed_.notify(); }
+  sim::Task<void> run_loop(sim::Task<void> loop);
+  [[nodiscard]] bool quirk_fixed(Quirk q) const;
 
   // --- repost (sdk.md §3.3)
   sim::Task<void> repost_loop();
@@ -291,7 +403,14 @@ class Client {
   std::optional<std::string> upload_error_;
   bool uploading_ = false;
 
-  sim::AbortSignal outer_;
+  std::shared_ptr<sim::AbortSignal> outer_;  // a fresh one per connect()
+  int running_loops_ = 0;
+  sim::Notifier loops_done_;
+  sim::Notifier status_changed_;  // the JS statusChanged event (waitForSync re-evaluates)
+  std::optional<Credentials> credentials_;
+  sim::Prng credentials_rng_ = rng_.split("credentials");
+  std::optional<int64_t> last_posted_id_;    // the last id requestNextCheckpoint posted
+  std::optional<int64_t> highest_accepted_;  // the service's highest answer (quirk §7.8 fix)
   std::shared_ptr<sim::AbortSignal> nested_;
   std::shared_ptr<sim::Queue<Event>> events_;  // set while an iteration accepts injections
   std::string phase_ = "idle";                 // what the download loop is doing (pending())

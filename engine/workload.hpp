@@ -19,7 +19,10 @@ struct WorkloadOptions {
   // Share of writes that also insert into the insert-only `events` table in the same
   // transaction (core.md §3.7).  0 draws nothing, so existing runs keep their traces.
   int insert_only_pct = 0;
-  sim::Micros stop_at = 0;  // absolute virtual time
+  int request_checkpoint_pct = 0;  // steps that also call requestCheckpoint() (sdk.md §3.1)
+  int wait_for_sync_pct = 0;       // of those, awaited with waitForSync()
+  sim::Micros wait_for_sync_timeout = 60 * sim::kSeconds;  // then the wait is aborted
+  sim::Micros stop_at = 0;                                 // absolute virtual time
 };
 
 // `client` gives the app's current life, nullptr while the app is down (restarts, kills:

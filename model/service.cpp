@@ -24,6 +24,14 @@ sim::HttpResponse not_signed_in() {
   return error_response(401, "PSYNC_S2101", "Authentication required", "no token");
 }
 
+// service.md §1.2: every route authenticates with authUser (JWT).  service.md does not
+// spell out expired tokens; a JWT past its `exp` fails verification, so the model answers
+// it like a missing token (401) -- minimal, and the SDK invalidates on any 401 (sdk.md §1.6).
+bool unauthenticated(const sim::HttpRequest& request, sim::Micros now) {
+  return request.subject.empty() ||
+         (request.token_expires_at.has_value() && now >= *request.token_expires_at);
+}
+
 sim::HttpResponse data_response(const nlohmann::json& data) {
   return {200, nlohmann::json{{"data", data}}.dump()};
 }
@@ -293,6 +301,9 @@ void Service::handle(const sim::HttpRequest& request,
                                   request.path.rfind("/write-checkpoint2.json?", 0) == 0)) {
     return write_checkpoint2(request, std::move(respond));
   }
+  if (request.method == "POST" && request.path == "/backend/checkpoint-request") {
+    return forward_checkpoint_request(request, std::move(respond));
+  }
   if (request.subject.empty()) {
     return respond(not_signed_in());
   }
@@ -391,7 +402,7 @@ void Service::checkpoint_request(const sim::HttpRequest& request,
     decoded = v.get<int64_t>();
   }
   const int64_t id = std::get<int64_t>(decoded);
-  if (request.subject.empty()) return respond(not_signed_in());
+  if (unauthenticated(request, loop_.now())) return respond(not_signed_in());
   enqueue(request.subject + "/" + body["client_id"].get<std::string>(), id, false,
           std::move(respond));
 }
@@ -399,7 +410,7 @@ void Service::checkpoint_request(const sim::HttpRequest& request,
 void Service::write_checkpoint2(const sim::HttpRequest& request,
                                 std::function<void(sim::HttpResponse)> respond) {
   ++metrics_.checkpoint_requests;
-  if (request.subject.empty()) return respond(not_signed_in());
+  if (unauthenticated(request, loop_.now())) return respond(not_signed_in());
   // §1.1: "<user>/<client_id>", or just "<user>" without a client_id.
   auto client_id = query_param(request.path, "client_id");
   const std::string key = client_id ? request.subject + "/" + *client_id : request.subject;
@@ -424,10 +435,23 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
   }
 }
 
+void Service::forward_checkpoint_request(const sim::HttpRequest& request,
+                                         std::function<void(sim::HttpResponse)> respond) {
+  // The app backend behind a connector's postCheckpointRequest (sdk.md §2.6, quirk §7.3):
+  // it authenticates the app user its own way and calls the service's route for them with
+  // a backend-minted token (no expiry) after a seeded delay.
+  sim::HttpRequest forwarded{"POST", "/sync/checkpoint-request", request.body, request.subject};
+  const auto delay = backend_rng_.range(0, config_.backend_forward_delay_max);
+  loop_.after(delay, [this, forwarded = std::move(forwarded), respond = std::move(respond)] {
+    trace_.log("backend", "forwards checkpoint request of {}", forwarded.subject);
+    handle(forwarded, respond);
+  });
+}
+
 sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
                                        std::shared_ptr<sim::ServerStream> stream) {
   if (loop_.now() < down_until_) return sim::HttpResponse::reset("service down (restarting)");
-  if (request.subject.empty()) {
+  if (unauthenticated(request, loop_.now())) {
     return not_signed_in();
   }
   if (request.method != "POST" || request.path != "/sync/stream") {
@@ -437,7 +461,9 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   ConnectionRequest req;
   req.user = request.subject;
   req.buckets = buckets_for(req.user);
-  req.token_expires_at = loop_.now() + config_.token_lifetime;
+  // The stream ends at the token's own expiry (service.md §3.5); a request without one
+  // gets the configured lifetime from now.
+  req.token_expires_at = request.token_expires_at.value_or(loop_.now() + config_.token_lifetime);
   try {
     if (body.is_discarded() || !body.is_object()) throw std::invalid_argument("not an object");
     if (body.contains("client_id") && !body["client_id"].is_null()) {
@@ -466,6 +492,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
       ConnectionContext{
           loop_, trace_, storage_, checkpoints_, stream_stats_, config_.stream_batch_delay,
           has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
+          has_mutant(ServiceMutant::WriteCheckpointMayDrop),
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); }},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),

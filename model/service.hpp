@@ -44,6 +44,9 @@ enum class ServiceMutant {
   LowerIdReplaces,
   // Mongo retention cleanup also deletes pending request records.
   CleanupDeletesPending,
+  // A mongo connection replaces its write_checkpoint with any newly processed value, also
+  // a lower one (drops I7's "only when greater", service.md §1.9).
+  WriteCheckpointMayDrop,
 };
 
 enum class WriteCheckpointMode { Managed, Custom };
@@ -54,6 +57,9 @@ struct ServiceConfig {
   sim::Micros replication_lag = 200 * sim::kMillis;
   sim::Micros heartbeat = 60 * sim::kSeconds;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;
+  // The app backend forwards a connector's postCheckpointRequest to the service after a
+  // seeded uniform 0..this delay (sdk.md §2.6).
+  sim::Micros backend_forward_delay_max = 50 * sim::kMillis;
   sim::Micros checkpoint_request_retention = 60 * 60 * sim::kSeconds;  // §2.1 default 60 min
   sim::Micros compact_interval = 0;                                    // 0 = no scheduled job
   sim::Micros batch_latency_max = 20 * sim::kMillis;
@@ -160,6 +166,8 @@ class Service : public sim::HttpServer {
   void enqueue(const std::string& key, std::optional<int64_t> supplied, bool generated,
                std::function<void(sim::HttpResponse)> respond);
   sim::HttpResponse upload(const sim::HttpRequest& request);
+  void forward_checkpoint_request(const sim::HttpRequest& request,
+                                  std::function<void(sim::HttpResponse)> respond);
   void write_marker();
   void on_batch_write(const std::vector<ManagedEntry>& entries,
                       const std::map<std::string, std::optional<int64_t>>& before,
@@ -171,6 +179,7 @@ class Service : public sim::HttpServer {
   sim::Loop& loop_;
   sim::Trace& trace_;
   sim::Prng rng_;
+  sim::Prng backend_rng_ = rng_.split("backend");  // the app backend's forwarding delays
   ServiceConfig config_;
   SourceDb source_;
   Backend backend_;

@@ -110,7 +110,8 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
     v = ctx_.checkpoints.processed_between(req_.key, seen_lsn_, cp.lsn);
   }
   seen_lsn_ = cp.lsn;
-  if (v && (!write_checkpoint_ || *v > *write_checkpoint_)) write_checkpoint_ = v;
+  const bool lower_allowed = ctx_.mutant_write_checkpoint_may_drop;
+  if (v && (!write_checkpoint_ || *v > *write_checkpoint_ || lower_allowed)) write_checkpoint_ = v;
 }
 
 bool SyncConnection::send_data_batch(const std::string& bucket) {

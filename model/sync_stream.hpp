@@ -56,6 +56,8 @@ struct ConnectionContext {
   sim::Micros batch_delay = sim::kMillis;
   // Injected service bug: a write-checkpoint-only diff gets no checkpoint_complete.
   bool mutant_no_complete_for_wc_only = false;
+  // Injected service bug: mongo emission takes lower values too (no I7 guard).
+  bool mutant_write_checkpoint_may_drop = false;
   // Called when a line carries a write_checkpoint different from the previous line's
   // (key, id, the checkpoint's LSN): service-ack-after-replication and ack latency.
   std::function<void(const std::string&, int64_t, Lsn)> on_emit;

@@ -32,7 +32,7 @@ void register_client_invariants(sim::InvariantCatalog& catalog) {
                "within one connection the applied request id a client reports never decreases "
                "(mongo storage; postgres may lower it by design)",
                "scenarios/client_invariants.cpp on every DidCompleteSync",
-               "mutant lower-id-replaces", false});
+               "mutants repost-stale-id + lower-id-replaces + write-checkpoint-may-drop", false});
   catalog.add({"target-no-regress",
                "a concrete target never decreases over the database's life, except after "
                "disconnectAndClear",

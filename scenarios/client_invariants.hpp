@@ -49,7 +49,7 @@ class ClientInvariants : public engine::ClientObserver {
                   const std::optional<std::string>& payload,
                   const std::optional<std::string>& result) override;
   // disconnectAndClear wiped the database's sync state and queued writes (sdk.md §1.9).
-  void on_cleared(engine::Client& c);
+  void on_cleared(engine::Client& c) override;
 
   // no-lost-writes, after quiesce.  Returns false (and records the violation) on a loss.
   bool judge_no_lost_writes(const std::vector<engine::Client*>& clients);

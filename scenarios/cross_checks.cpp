@@ -105,6 +105,17 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
   if (any) check_rows(c);
 }
 
+void CrossChecks::on_cleared(engine::Client& c) {
+  // disconnectAndClear (sdk.md §1.9): writes not yet acknowledged are exempt, and what the
+  // client had acknowledged is gone from its database, so its expectations restart
+  // (DESIGN.md §5).
+  auto& s = clients_[c.index()];
+  s.uploaded.clear();
+  s.awaiting_ack.clear();
+  s.acknowledged.clear();
+  trace_.log("check", "client {} cleared: read-your-writes expectations dropped", c.index());
+}
+
 void CrossChecks::on_published(engine::Client& c) {
   if (verdicts_.enabled("read-your-writes")) check_rows(c);
 }

@@ -31,6 +31,7 @@ class CrossChecks : public engine::ClientObserver {
   void on_target_set(engine::Client& c, int64_t target) override;
   void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
   void on_published(engine::Client& c) override;
+  void on_cleared(engine::Client& c) override;
   void on_core_warning(engine::Client& c, const std::string& line) override;
   // A new token subject on the client's database: its private rows leave its buckets, so
   // read-your-writes stops tracking them (DESIGN.md §5: rows outside the new user's buckets

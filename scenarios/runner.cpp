@@ -43,18 +43,13 @@ const sim::InvariantCatalog& invariant_catalog() {
 }
 
 std::vector<std::string> mutant_names() {
-  return {"accept-non-positive-ids",
-          "ack-before-replication",
-          "cleanup-deletes-pending",
-          "complete-without-upload",
-          "lower-id-replaces",
-          "marker-before-mapping",
-          "no-complete-for-write-checkpoint-only",
-          "publish-while-blocked",
-          "replication-stall",
-          "repost-stale-id",
-          "reset-target-on-reconnect",
-          "seed-from-one"};
+  return {"accept-non-positive-ids", "ack-before-replication", "cleanup-deletes-pending",
+          "lower-id-replaces", "marker-before-mapping", "no-complete-for-write-checkpoint-only",
+          "replication-stall", "write-checkpoint-may-drop",
+          // engine mutants (engine/sdk_shim.hpp EngineMutant)
+          "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
+          "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",
+          "skip-sequence-check", "target-posted-id"};
 }
 
 bool shim_drives(const engine::CoreVersion& core) {
@@ -67,7 +62,8 @@ ValidationContext validation_context() {
   std::vector<std::string> cores = engine::core_names();
   std::map<std::string, std::string> core_sdks;
   for (const auto& c : engine::core_versions()) core_sdks[c.name] = c.sdk;
-  return ValidationContext{cores, invariant_catalog().ids(), mutant_names(), core_sdks};
+  return ValidationContext{cores, invariant_catalog().ids(), mutant_names(), core_sdks,
+                           engine::quirk_names()};
 }
 
 ValidationContext validation_context(const ExtraCores& extra) {
@@ -167,6 +163,20 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;
       r.metrics["local_writes"] += c->stats().local_writes;
       r.metrics["download_errors"] += c->stats().download_errors;
+      const auto& st = c->stats();
+      r.metrics["iterations"] += st.iterations;
+      r.metrics["upload_rounds"] += st.upload_rounds;
+      r.metrics["checkpoint_posts"] += st.checkpoint_posts;
+      r.metrics["reposts"] += st.reposts;
+      r.metrics["credential_fetches"] += st.credential_fetches;
+      r.metrics["credential_prefetches"] += st.credential_prefetches;
+      r.metrics["unauthorized"] += st.unauthorized;
+      r.metrics["checkpoint_requests_ok"] += st.checkpoint_requests_ok;
+      r.metrics["checkpoint_requests_failed"] += st.checkpoint_requests_failed;
+      r.metrics["waits_for_sync_ok"] += st.waits_for_sync_ok;
+      r.metrics["waits_for_sync_failed"] += st.waits_for_sync_failed;
+      r.metrics["client_disconnects"] += st.disconnects;
+      r.metrics["client_clears"] += st.clears;
     }
   }
   r.passed = r.stop.kind == sim::StopKind::Finished && !r.violation;

@@ -217,6 +217,10 @@ std::optional<Fields> section(const Fields& top, const std::string& key) {
   return Fields(*v, key, top.problems());
 }
 
+std::vector<std::string> parse_id_list(const Fields& top, const std::string& key,
+                                       const std::vector<std::string>& known,
+                                       const std::string& what);
+
 const std::vector<std::string>& sdk_names() {
   static const std::vector<std::string> names = {"auto", "js-1.3.0", "js-legacy"};
   return names;
@@ -282,7 +286,8 @@ std::vector<ClientGroup> parse_fleet(const Fields& f, const ValidationContext& c
 
 ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
-                    "repost_delay_ms", "stream_encoding", "sdk", "fleet"});
+                    "repost_delay_ms", "stream_encoding", "sdk", "fleet", "post_checkpoint_request",
+                    "fixed_quirks"});
   ClientsSpec c;
   if (f.find("fleet") != nullptr) {
     for (const char* key : {"count", "core", "checkpoint_mode", "sdk"}) {
@@ -311,6 +316,8 @@ ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.integer("repost_delay_ms", {10000, 600000, "the SDK clamps it to at least 10 s"},
             c.repost_delay_ms);
   f.choice("stream_encoding", {"json", "bson"}, c.stream_encoding);
+  f.choice("post_checkpoint_request", {"service", "backend"}, c.post_checkpoint_request);
+  c.fixed_quirks = parse_id_list(f, "fixed_quirks", ctx.quirks, "quirk");
   return c;
 }
 
@@ -344,9 +351,9 @@ NetworkSpec parse_network(const Fields& f) {
 }
 
 WorkloadSpec parse_workload(const Fields& f) {
-  f.reject_unknown(
-      {"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct", "delete_pct",
-       "insert_only_pct"});
+  f.reject_unknown({"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct",
+                    "delete_pct", "insert_only_pct", "request_checkpoint_pct",
+                    "wait_for_sync_pct"});
   WorkloadSpec w;
   constexpr int64_t kMaxIntervalMs = 3600000;
   f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
@@ -360,6 +367,8 @@ WorkloadSpec parse_workload(const Fields& f) {
   f.integer("notes_pct", {0, 100, ""}, w.notes_pct);
   f.integer("delete_pct", {0, 100, ""}, w.delete_pct);
   f.integer("insert_only_pct", {0, 100, ""}, w.insert_only_pct);
+  f.integer("request_checkpoint_pct", {0, 100, ""}, w.request_checkpoint_pct);
+  f.integer("wait_for_sync_pct", {0, 100, ""}, w.wait_for_sync_pct);
   return w;
 }
 
@@ -494,6 +503,8 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::Downgrade, {{"client", true}, {"core", true}, {"down_ms", false}}},
       {FaultKind::SwitchMode, {{"client", true}, {"down_ms", false}}},
       {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::DisconnectClient, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::DisconnectAndClear, {{"client", true}, {"down_ms", false}}},
   };
   return rules;
 }
@@ -594,12 +605,13 @@ std::vector<std::string> parse_id_list(const Fields& top, const std::string& key
   const json* v = top.find(key);
   if (v == nullptr) return ids;
   if (!v->is_array()) {
-    p.add(key, show(*v) + " must be an array of " + what + " ids; allowed: " + join(known));
+    p.add(top.path(key),
+          show(*v) + " must be an array of " + what + " ids; allowed: " + join(known));
     return ids;
   }
   for (size_t i = 0; i < v->size(); ++i) {
     const json& item = (*v)[i];
-    const std::string path = element_path(key, i);
+    const std::string path = element_path(top.path(key), i);
     if (!item.is_string()) {
       p.add(path, show(item) + " must be a string; allowed: " + join(known));
     } else if (!contains(known, item.get<std::string>())) {
@@ -863,6 +875,10 @@ std::string to_string(FaultKind kind) {
       return "switch_mode";
     case FaultKind::SwitchUser:
       return "switch_user";
+    case FaultKind::DisconnectClient:
+      return "disconnect_client";
+    case FaultKind::DisconnectAndClear:
+      return "disconnect_and_clear";
   }
   return "unknown";  // unreachable for valid enum values
 }
@@ -917,7 +933,9 @@ json to_json(const Scenario& s) {
   json clients = {{"retry_delay_ms", c.retry_delay_ms},
                   {"crud_upload_throttle_ms", c.crud_upload_throttle_ms},
                   {"repost_delay_ms", c.repost_delay_ms},
-                  {"stream_encoding", c.stream_encoding}};
+                  {"stream_encoding", c.stream_encoding},
+                  {"post_checkpoint_request", c.post_checkpoint_request},
+                  {"fixed_quirks", c.fixed_quirks}};
   if (c.fleet.empty()) {
     clients["count"] = c.count;
     clients["core"] = c.core;
@@ -958,7 +976,9 @@ json to_json(const Scenario& s) {
         {"keyspace", w.keyspace},
         {"notes_pct", w.notes_pct},
         {"delete_pct", w.delete_pct},
-        {"insert_only_pct", w.insert_only_pct}}},
+        {"insert_only_pct", w.insert_only_pct},
+        {"request_checkpoint_pct", w.request_checkpoint_pct},
+        {"wait_for_sync_pct", w.wait_for_sync_pct}}},
       {"duration_s", s.duration_s},
       {"quiesce_s", s.quiesce_s ? json(*s.quiesce_s) : json(nullptr)},
       {"faults", std::move(faults)},

@@ -60,6 +60,13 @@ struct ClientsSpec {
   // first).  When present, count is the sum of the groups' counts and the uniform
   // count/core/checkpoint_mode/sdk fields are rejected.  Empty = the uniform form.
   std::vector<ClientGroup> fleet;
+  // Where the SDK sends checkpoint requests (sdk.md §2.6): "service" (POST
+  // /sync/checkpoint-request) or "backend" (the connector's postCheckpointRequest through the
+  // app backend, which forwards after a seeded delay and is never aborted, quirk §7.3).
+  std::string post_checkpoint_request = "service";
+  // sdk.md §7 quirks to switch to their fixed behaviour, each from
+  // ValidationContext::quirks, no duplicates; default none (all reproduced).
+  std::vector<std::string> fixed_quirks;
 
   bool operator==(const ClientsSpec&) const = default;
 };
@@ -123,21 +130,28 @@ struct WorkloadSpec {
   // Share of writes that also insert a row into the insert-only `events` table in the same
   // transaction, in percent, 0..100 (core.md §3.7; the tx_id experiment of `syncsim diff`).
   int insert_only_pct = 0;
+  // Share of workload steps that also call requestCheckpoint() (sdk.md §3.1), in percent,
+  // 0..100 (requests mode only).
+  int request_checkpoint_pct = 0;
+  // Share of those requests then awaited with waitForSync() (60 s abort), in percent, 0..100.
+  int wait_for_sync_pct = 0;
 
   bool operator==(const WorkloadSpec&) const = default;
 };
 
 // The fields each kind takes besides at_ms and kind; any other field is rejected for that kind.
 enum class FaultKind {
-  Lag,               // "lag": lag_ms (required), duration_ms: set the replication lag
-  Disconnect,        // "disconnect": client (required): cut that client's sync stream
-  Stall,             // "stall": duration_ms: replication stops
-  Storm,             // "storm": fraction_pct: reconnect storm, many sync streams cut at once
-  RequestLost,       // "request_lost": client, lost (required), route, count: HTTP loss
-  DeleteRequest,     // "delete_request": client (required): delete its checkpoint-request record
-  Compact,           // "compact": run a compact job now
-  ServiceRestart,    // "service_restart": down_ms: restart the service
-  SyncConfigChange,  // "sync_config_change": all streams end, buckets re-created
+  Lag,                 // "lag": lag_ms (required), duration_ms: set the replication lag
+  Disconnect,          // "disconnect": client (required): cut that client's sync stream
+  Stall,               // "stall": duration_ms: replication stops
+  Storm,               // "storm": fraction_pct: reconnect storm, many sync streams cut at once
+  RequestLost,         // "request_lost": client, lost (required), route, count: HTTP loss
+  DeleteRequest,       // "delete_request": client (required): delete its checkpoint-request record
+  Compact,             // "compact": run a compact job now
+  ServiceRestart,      // "service_restart": down_ms: restart the service
+  SyncConfigChange,    // "sync_config_change": all streams end, buckets re-created
+  DisconnectClient,    // "disconnect_client": client (required), down_ms: disconnect(), reconnect
+  DisconnectAndClear,  // "disconnect_and_clear": client (required), down_ms: the same + clear
   // Client lifecycle (DESIGN.md §3, §6); each takes client (required) and down_ms.
   Restart,     // "restart": the app closes its database and reopens it after down_ms
   Kill,        // "kill": when: the app dies (no finally blocks), reopens after down_ms
@@ -181,7 +195,8 @@ struct Fault {
   int count = 1;
   // service_restart (optional there): how long the service is unavailable, in ms, 0..600000;
   // storage is kept, in-memory state (connections, batches) is lost.  The lifecycle kinds:
-  // how long the app is down before it reopens the database.
+  // how long the app is down before it reopens the database.  disconnect_client,
+  // disconnect_and_clear (optional there): how long the client stays disconnected.
   int64_t down_ms = 1000;
   // kill, power_loss (optional there): "now" (at at_ms), "mid_transaction" (inside the next
   // local write's transaction at or after at_ms) or "mid_upload" (once the next CRUD upload
@@ -244,6 +259,7 @@ struct ValidationContext {
   // core -> the SDK behaviour that drives it by default ("js-1.3.0" / "js-legacy"); a core
   // missing here counts as js-1.3.0.
   std::map<std::string, std::string> core_sdks;
+  std::vector<std::string> quirks;  // sdk.md §7 quirk names for clients.fixed_quirks
 };
 
 // All problems of one scenario source.  what() is every problem, one per line.

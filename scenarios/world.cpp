@@ -89,6 +89,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       {"accept-non-positive-ids", model::ServiceMutant::AcceptNonPositiveIds},
       {"lower-id-replaces", model::ServiceMutant::LowerIdReplaces},
       {"cleanup-deletes-pending", model::ServiceMutant::CleanupDeletesPending},
+      {"write-checkpoint-may-drop", model::ServiceMutant::WriteCheckpointMayDrop},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
@@ -124,9 +125,20 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
         {"complete-without-upload", engine::EngineMutant::CompleteWithoutUpload},
         {"seed-from-one", engine::EngineMutant::SeedFromOne},
         {"repost-stale-id", engine::EngineMutant::RepostStaleId},
+        {"skip-sequence-check", engine::EngineMutant::SkipSequenceCheck},
+        {"seed-local-counter", engine::EngineMutant::SeedLocalCounter},
+        {"drop-completed-upload", engine::EngineMutant::DropCompletedUpload},
+        {"target-posted-id", engine::EngineMutant::TargetPostedId},
     };
     for (const auto& [name, m] : engine_mutants) {
       if (has(scenario.mutants, name)) o.mutants.push_back(m);
+    }
+    o.token_lifetime = scenario.service.token_lifetime_s * sim::kSeconds;
+    o.post_checkpoint_request_via_backend = scenario.clients.post_checkpoint_request == "backend";
+    for (const auto& q : scenario.clients.fixed_quirks) {
+      auto quirk = engine::quirk_from_name(q);
+      if (!quirk) throw std::invalid_argument("clients.fixed_quirks: unknown quirk " + q);
+      o.fixed_quirks.push_back(*quirk);
     }
     slots_.push_back(Slot{o, &core_named(group.core, extra_cores_), o.checkpoint_mode, 1, std::nullopt});
     clients_.push_back(new_life(slots_.size() - 1));
@@ -174,6 +186,8 @@ void World::start() {
     w.notes_pct = scenario_.workload.notes_pct;
     w.delete_pct = scenario_.workload.delete_pct;
     w.insert_only_pct = scenario_.workload.insert_only_pct;
+    w.request_checkpoint_pct = scenario_.workload.request_checkpoint_pct;
+    w.wait_for_sync_pct = scenario_.workload.wait_for_sync_pct;
     w.stop_at = stop_at;
     auto current = [this, i]() -> engine::Client* { return clients_[i].get(); };
     loop_.spawn(
@@ -266,6 +280,19 @@ void World::schedule_fault(const Fault& f) {
       case FaultKind::SwitchUser:
         lifecycle_fault(f);
         break;
+      case FaultKind::DisconnectClient:
+      case FaultKind::DisconnectAndClear: {
+        const bool clear = f.kind == FaultKind::DisconnectAndClear;
+        trace_.log("fault", "client {}: {} for {}ms", f.client,
+                   clear ? "disconnectAndClear" : "disconnect", f.down_ms);
+        if (clients_.at(client) == nullptr) {
+          trace_.log("fault", "client {}: skipped, the app is down", f.client);
+          break;
+        }
+        loop_.spawn(disconnect_for(client, clear, ms(f.down_ms)),
+                    fmt::format("fault.disconnect{}", f.client));
+        break;
+      }
     }
   });
 }
@@ -381,6 +408,24 @@ void World::reopen(std::size_t i) {
   trace_.log("world", "client {} reopens (life {}, core {})", i + 1, slot.lives, c.core().name);
   c.open();
   c.connect();
+}
+
+sim::Task<void> World::disconnect_for(std::size_t i, bool clear, sim::Micros down) {
+  // sdk.md §1.9: the app disconnects (and clears), then connects again after `down`.  A
+  // lifecycle fault may end this app life meanwhile; then the new life connects itself.
+  engine::Client* c = clients_.at(i).get();
+  try {
+    if (clear) {
+      co_await c->disconnect_and_clear();
+    } else {
+      co_await c->disconnect();
+    }
+  } catch (const engine::ClientClosed&) {
+    co_return;
+  }
+  co_await loop_.sleep_for(down);
+  if (clients_.at(i).get() != c) co_return;  // that life is over
+  if (!c->sync_running()) c->connect();      // an overlapping fault may have reconnected it
 }
 
 void World::begin_quiesce() {

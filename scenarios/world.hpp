@@ -65,6 +65,7 @@ class World {
   // Takes the current life down; it reopens after `down`.
   void take_down(std::size_t i, sim::Micros down);
   void reopen(std::size_t i);
+  sim::Task<void> disconnect_for(std::size_t i, bool clear, sim::Micros down);
 
   const Scenario& scenario_;
   sim::Loop loop_;

@@ -18,6 +18,8 @@ struct HttpRequest {
   std::string path;    // including the query string
   std::string body;
   std::string subject;  // the authenticated user (JWT `sub`), empty = not signed in
+  // The token's expiry (JWT `exp`) as virtual time; nullopt = a token without expiry.
+  std::optional<Micros> token_expires_at = std::nullopt;
 };
 
 struct HttpResponse {

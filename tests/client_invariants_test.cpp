@@ -73,6 +73,18 @@ Scenario deleted_records() {
   return s;
 }
 
+// The app calls requestCheckpoint() after every workload step, and most steps delete an
+// absent row (nothing to upload): ids are allocated above every upload's target, so the
+// repost loop has stale ids the gate would not hide (sdk.md §3.3).
+Scenario frequent_checkpoint_requests() {
+  Scenario s = catalog("basic");
+  s.workload.request_checkpoint_pct = 100;
+  s.workload.delete_pct = 90;
+  s.workload.keyspace = 1000;
+  s.service.replication_lag_ms = 1500;
+  return s;
+}
+
 struct MutantCase {
   std::string name;
   std::vector<std::string> mutants;
@@ -110,11 +122,24 @@ INSTANTIATE_TEST_SUITE_P(
     Checkers, ClientInvariantMutants,
     ::testing::Values(
         // read-your-writes notices the missing row first; no-lost-writes on its own too.
-        MutantCase{"complete_without_upload", {"complete-without-upload"}, "no-lost-writes",
-                   [] { return catalog("basic"); }, true},
-        MutantCase{"reset_target_on_reconnect", {"reset-target-on-reconnect"},
-                   "target-no-regress", frequent_reconnects},
-        MutantCase{"seed_from_one", {"seed-from-one"}, "request-id-monotonic", deleted_records}),
+        MutantCase{"complete_without_upload",
+                   {"complete-without-upload"},
+                   "no-lost-writes",
+                   [] { return catalog("basic"); },
+                   true},
+        MutantCase{"reset_target_on_reconnect",
+                   {"reset-target-on-reconnect"},
+                   "target-no-regress",
+                   frequent_reconnects},
+        MutantCase{"seed_from_one", {"seed-from-one"}, "request-id-monotonic", deleted_records},
+        // No one bug alone lowers an applied id: the service keeps the maximum and a mongo
+        // connection emits only greater ids (I7).  Together the stale repost lowers the
+        // stored id mid-connection and the connection passes the lower id on.
+        MutantCase{"repost_stale_id_with_lower_id_replaces",
+                   {"repost-stale-id", "lower-id-replaces", "write-checkpoint-may-drop"},
+                   "applied-id-monotonic",
+                   frequent_checkpoint_requests,
+                   true}),
     [](const auto& info) { return info.param.name; });
 
 }  // namespace

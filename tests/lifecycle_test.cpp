@@ -326,7 +326,7 @@ TEST(SdkMd5Golden, PendingCrudDowngradesToLocalMax) {
   app.server.hold_uploads = false;
   while (!app.server.held_uploads.empty()) app.server.release_upload();
   app.run_for(2 * sim::kSeconds);
-  EXPECT_EQ(old.target(), 40);
+  EXPECT_EQ(old.target(), 40) << app.tail();
   EXPECT_EQ(app.local(), (std::vector<int64_t>{40, 40, 40}));  // applied after the upload
 }
 

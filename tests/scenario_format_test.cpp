@@ -24,7 +24,8 @@ ValidationContext Ctx() {
   return {{"0.5.3"},
           {"barrier-holds", "read-your-writes", "converges"},
           {"ack-before-replication", "replication-stall", "publish-while-blocked"},
-          {{"0.5.3", "js-1.3.0"}}};
+          {{"0.5.3", "js-1.3.0"}},
+          {"stale-seed-outcome", "repost-until-applied"}};
 }
 
 std::string BasicPath() {
@@ -164,7 +165,7 @@ TEST(ScenarioFormat, UnknownNestedField) {
   EXPECT_STREQ(e.what(),
                "t.json: unknown field `clients.cuont`; allowed: count, core, checkpoint_mode, "
                "retry_delay_ms, crud_upload_throttle_ms, repost_delay_ms, stream_encoding, sdk, "
-               "fleet");
+               "fleet, post_checkpoint_request, fixed_quirks");
 }
 
 TEST(ScenarioFormat, WrongTypes) {
@@ -226,7 +227,7 @@ TEST(ScenarioFormat, BadFaultKind) {
                "t.json: faults[0].kind: \"partition\" is not allowed; allowed: lag, disconnect, "
                "stall, storm, request_lost, delete_request, compact, service_restart, "
                "sync_config_change, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-               "switch_user");
+               "switch_user, disconnect_client, disconnect_and_clear");
 }
 
 TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
@@ -242,7 +243,8 @@ TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
           .what(),
       "t.json: field `faults[0].client` is not used by kind lag (only by disconnect, "
       "request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-      "switch_user); allowed for kind lag: at_ms, kind, lag_ms, duration_ms");
+      "switch_user, disconnect_client, disconnect_and_clear); allowed for kind lag: at_ms, kind, "
+      "lag_ms, duration_ms");
   // A field no kind takes is plain unknown.
   EXPECT_STREQ(
       ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "compact", "jobs": 2}])")).what(),
@@ -365,6 +367,38 @@ TEST(ScenarioFormat, FaultKindNames) {
   EXPECT_EQ(to_string(FaultKind::Compact), "compact");
   EXPECT_EQ(to_string(FaultKind::ServiceRestart), "service_restart");
   EXPECT_EQ(to_string(FaultKind::SyncConfigChange), "sync_config_change");
+  EXPECT_EQ(to_string(FaultKind::DisconnectClient), "disconnect_client");
+  EXPECT_EQ(to_string(FaultKind::DisconnectAndClear), "disconnect_and_clear");
+}
+
+// The SDK-API knobs: connector hook, fixed quirks, requestCheckpoint/waitForSync workload.
+TEST(ScenarioFormat, ShimApiFieldsAcceptedValidatedAndRoundTrip) {
+  const Scenario s =
+      parse_scenario_text(WithFormat(R"("clients": {"post_checkpoint_request": "backend",
+                                "fixed_quirks": ["repost-until-applied"]},
+                    "workload": {"request_checkpoint_pct": 30, "wait_for_sync_pct": 50},
+                    "faults": [{"at_ms": 5, "kind": "disconnect_and_clear", "client": 1},
+                               {"at_ms": 6, "kind": "disconnect_client", "client": 2,
+                                "down_ms": 0}])"),
+                          Ctx(), "t");
+  EXPECT_EQ(s.clients.post_checkpoint_request, "backend");
+  EXPECT_EQ(s.clients.fixed_quirks, std::vector<std::string>{"repost-until-applied"});
+  EXPECT_EQ(s.workload.request_checkpoint_pct, 30);
+  EXPECT_EQ(s.workload.wait_for_sync_pct, 50);
+  EXPECT_EQ(s.faults[0].down_ms, 1000);  // the default
+  EXPECT_EQ(s.faults[1].down_ms, 0);
+  EXPECT_EQ(parse_scenario(to_json(s), Ctx(), "round-trip"), s);
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"post_checkpoint_request": "rpc"})")).what(),
+               "t.json: clients.post_checkpoint_request: \"rpc\" is not allowed; allowed: "
+               "service, backend");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"fixed_quirks": ["no-such-quirk"]})")).what(),
+               "t.json: clients.fixed_quirks[0]: \"no-such-quirk\" is not a known quirk; "
+               "allowed: stale-seed-outcome, repost-until-applied");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"fixed_quirks": "stale-seed-outcome"})")).what(),
+               "t.json: clients.fixed_quirks: \"stale-seed-outcome\" must be an array of quirk "
+               "ids; allowed: stale-seed-outcome, repost-until-applied");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("workload": {"wait_for_sync_pct": 101})")).what(),
+               "t.json: workload.wait_for_sync_pct: 101 is out of range; allowed: 0..100");
 }
 
 // --- the checkpoint-protocol knobs and fault kinds added to format 1 ----------------------------
@@ -596,13 +630,15 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"downgrade", R"("client": 1, "core": "0.5.3")", {"client", "core", "down_ms"}},
       {"switch_mode", R"("client": 1)", {"client", "down_ms"}},
       {"switch_user", R"("client": 1)", {"client", "down_ms"}},
+      {"disconnect_client", R"("client": 1)", {"client", "down_ms"}},
+      {"disconnect_and_clear", R"("client": 1)", {"client", "down_ms"}},
   };
   // A valid value of every kind-specific field, and the kinds that take it.
   const std::vector<std::tuple<std::string, std::string, std::string>> fields = {
       {"lag_ms", "1", "lag"},
       {"client", "1",
        "disconnect, request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, "
-       "switch_mode, switch_user"},
+       "switch_mode, switch_user, disconnect_client, disconnect_and_clear"},
       {"duration_ms", "1", "lag, stall"},
       {"fraction_pct", "50", "storm"},
       {"lost", R"("response")", "request_lost"},
@@ -610,7 +646,7 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"count", "2", "request_lost"},
       {"down_ms", "5",
        "service_restart, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-       "switch_user"},
+       "switch_user, disconnect_client, disconnect_and_clear"},
       {"when", R"("mid_upload")", "kill, power_loss"},
       {"core", R"("0.5.3")", "upgrade, downgrade"},
   };
