@@ -23,7 +23,7 @@ svg text{font:11px system-ui,sans-serif;fill:#1f2328}
 .msg line{stroke:#0969da;stroke-width:1.3}.msg.reply line{stroke:#1a7f37;stroke-dasharray:5 3}marker path{fill:#57606a}
 .note rect{fill:#fff8c5;stroke:#d4a72c}.fault rect{fill:#ffebe9;stroke:#cf222e}.violation rect{fill:#cf222e}.violation text{fill:#fff;font-weight:bold}
 .time{fill:#57606a}.fault-window{fill:#ff8182;opacity:.6}.fault-tick{fill:#cf222e}.awaiting{fill:#54aeff;opacity:.55}
-.write{fill:#57606a}.stream{fill:#8250df}.violation-mark{fill:#000}.bar.s0{fill:#0969da}.bar.s1{fill:#bf8700}
+.write{fill:#57606a}.stream{fill:#8250df}.life{fill:#bc4c00}.violation-mark{fill:#000}.bar.s0{fill:#0969da}.bar.s1{fill:#bf8700}
 .axis-line{stroke:#8c959f}.axis,.missing{fill:#57606a}.charts{display:flex;flex-wrap:wrap;gap:18px}.charts figure{margin:0}
 figcaption{font-size:12px;color:#57606a}
 </style>)";
@@ -126,7 +126,8 @@ std::string html_report(const ReportModel& m) {
   body += fmt::format("<h2>Timeline of faults and client states (seed {})</h2>\n", d.seed);
   body +=
       "<p>Red: fault windows (ticks: instant faults). Blue: a client awaiting the ack of its "
-      "target (barrier closed). Grey ticks: local writes; purple: stream (re)opened.</p>\n";
+      "target (barrier closed). Grey ticks: local writes; purple: stream (re)opened; orange: the "
+      "app reopened (a new life after a lifecycle fault).</p>\n";
   body += svg_state_timeline(d);
   body += fmt::format("<h2>Sequence diagram (seed {})</h2>\n<p>{}. ", d.seed, esc(d.why));
   if (d.total > d.events.size()) {

@@ -161,6 +161,13 @@ std::string svg_state_timeline(const Diagram& d) {
       out += fmt::format("<rect class=\"{}\" x=\"{}\" y=\"{}\" width=\"2\" height=\"{}\"/>", e.kind,
                          x_of(e.at_us), row_y(e.from) + (e.kind == "write" ? 10 : 0),
                          e.kind == "write" ? kBar - 10 : kBar);
+    } else if (e.kind == "life") {
+      // A new app life after a lifecycle fault (restart, kill, up/downgrade, ...).
+      out += fmt::format(
+          "<rect class=\"life\" x=\"{}\" y=\"{}\" width=\"4\" height=\"{}\"><title>{} {}: "
+          "{}</title></rect>\n",
+          x_of(e.at_us), row_y(e.from), kBar, seconds_text(e.at_us), xml_escape(e.from),
+          xml_escape(e.label));
     } else if (e.kind == "violation") {
       out += fmt::format(
           "<rect class=\"violation-mark\" x=\"{}\" y=\"{}\" width=\"4\" "

@@ -216,6 +216,15 @@ TEST(Reports, RecorderFollowsClientsAcrossLives) {
   EXPECT_TRUE(drawn) << r.timeline.anchor;
 }
 
+// The HTML timeline marks each reopen on the client's row, and the Mermaid notes name it.
+TEST(Reports, LifecycleReopensAreDrawn) {
+  auto m = reports::build_report_model(run_document("downgrade", 1, 1));
+  EXPECT_NE(reports::html_report(m).find("<rect class=\"life\""), std::string::npos);
+  EXPECT_NE(
+      reports::markdown_report(m).find("Note over C1: 16.000s app reopens (life 2, core 0.4.11"),
+      std::string::npos);
+}
+
 // A mixed fleet: a lane per client of every group, and every group's core with its hash.
 TEST(Reports, FleetNamesEveryCoreAndLane) {
   auto doc = run_document("mixed-fleet", 1, 1);
