@@ -12,8 +12,10 @@
 #include <regex>
 #include <set>
 
+#include "cli/report_command.hpp"
 #include "engine/core_registry.hpp"
 #include "scenarios/differential.hpp"
+#include "scenarios/results_json.hpp"
 #include "scenarios/runner.hpp"
 
 namespace {
@@ -47,30 +49,6 @@ std::string version_text() {
     out += fmt::format("  core {} sha256 {} ({})\n", v.name, v.sha256, v.sdk);
   }
   return out;
-}
-
-nlohmann::json result_json(const scenarios::RunResult& r, const std::string& repro) {
-  nlohmann::json j = {{"scenario", r.scenario},
-                      {"seed", r.seed},
-                      {"passed", r.passed},
-                      {"expectation_met", r.expectation_met},
-                      {"stop", r.stop.message},
-                      {"events", r.events},
-                      {"simulated_s", static_cast<double>(r.simulated) / 1e6},
-                      {"wall_s", r.wall_seconds},
-                      {"trace_hash", r.trace_hash},
-                      {"trace_lines", r.trace_lines},
-                      {"checks", r.checks},
-                      {"metrics", r.metrics},
-                      {"repro", repro}};
-  if (r.violation) {
-    j["violation"] = {{"invariant", r.violation->invariant},
-                      {"at_s", static_cast<double>(r.violation->at) / 1e6},
-                      {"subject", r.violation->subject},
-                      {"message", r.violation->message}};
-  }
-  if (!r.pending.empty()) j["pending"] = r.pending;
-  return j;
 }
 
 // The name a --core-path build is registered under (clients.core, `--a core=path`).
@@ -108,7 +86,8 @@ nlohmann::json unverified_core_json(const scenarios::ExtraCores& cores) {
 
 int run_command(const std::string& path, std::optional<uint64_t> seed,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
-                const std::string& results_path, const std::string& core_path) {
+                const std::string& results_path, const std::string& core_path,
+                const std::string& report_path) {
   scenarios::ExtraCores cores;
   if (!core_path.empty() && !register_core_path(core_path, cores, json ? std::cerr : std::cout)) {
     return kExitBadInput;
@@ -160,7 +139,7 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;
     r.expectation_met ? ++passed : ++failed;
-    all.push_back(result_json(r, repro));
+    all.push_back(scenarios::result_json(r, repro));
     if (!json) {
       double sim_s = static_cast<double>(r.simulated) / 1e6;
       std::cout << fmt::format(
@@ -194,13 +173,18 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       exit_code = std::max(exit_code, code);
     }
   }
-  nlohmann::json document = {
-      {"build", scenarios::build_id()}, {"runs", all}, {"passed", passed}, {"failed", failed}};
+  nlohmann::json document = scenarios::results_document(scenario, path, all, cores);
   if (!cores.empty()) document["unverified_core"] = unverified_core_json(cores);
   if (!results_path.empty()) {
     std::ofstream out(results_path);
     if (!(out << document.dump(2) << "\n")) {
       std::cerr << "--results: cannot write " << results_path << "\n";
+      return kExitBadInput;
+    }
+  }
+  if (!report_path.empty()) {
+    if (auto error = cli::write_report_for_run(document, report_path); !error.empty()) {
+      std::cerr << "--report: " << error << "\n";
       return kExitBadInput;
     }
   }
@@ -407,6 +391,26 @@ int main(int argc, char** argv) {
   run->add_option("--core-path", core_path,
                   "run an unreleased core build instead of the scenario's core (unverified, "
                   "sha256 printed)");
+  std::string report_path;
+  run->add_option("--report", report_path, "also write a report to FILE (.md, .html or .json)");
+
+  auto* report = app.add_subcommand(
+      "report", "write a report from results (or a scenario, run first), or compare two variants");
+  cli::ReportRequest report_request;
+  std::string report_seeds = "1..10";
+  report
+      ->add_option("inputs", report_request.inputs,
+                   "results JSON (syncsim run --results) or scenario file; two with --compare")
+      ->required()
+      ->expected(1, 2);
+  report->add_flag("--compare", report_request.compare, "compare two variants A B side by side");
+  report
+      ->add_option("--format", report_request.format,
+                   "md, html or json (default: from --out, else md)")
+      ->check(CLI::IsMember({"md", "html", "json"}));
+  report->add_option("--out", report_request.output, "write the report to FILE instead of stdout");
+  report->add_option("--seeds", report_seeds,
+                     "seeds to run when an input is a scenario, A..B (1..10)");
 
   auto* validate = app.add_subcommand("validate", "check a scenario file without running it");
   std::string validate_path;
@@ -427,8 +431,19 @@ int main(int argc, char** argv) {
       return kExitPass;
     }
     if (*run) {
-      return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path,
-                         core_path);
+      return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path, core_path,
+                         report_path);
+    }
+    if (*report) {
+      auto range = parse_seeds(report_seeds);
+      if (!range) {
+        std::cerr << "--seeds: '" << report_seeds
+                  << "' is not a range; expected A..B with A <= B\n";
+        return kExitBadInput;
+      }
+      report_request.first_seed = range->first;
+      report_request.last_seed = range->last;
+      return cli::report_command(report_request);
     }
     if (*validate) return validate_command(validate_path);
     if (*diff) return diff_command(diff_args);

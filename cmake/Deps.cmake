@@ -109,3 +109,9 @@ syncsim_core(0.4.11 PACKAGE @powersync/node@0.17.1 MEMBER lib/libpowersync_x64.l
              SHA256 f07c22893888162bc6d193a0771859f7b44a78f41d6763905f8fe2007b3f5429)
 syncsim_core(0.4.6 PACKAGE @powersync/node@0.14.3 MEMBER lib/libpowersync_x64.so
              SHA256 e9d78620d69d3cf7d57353891fe0bf85b79d326b42c4669b9500b9e610388f76)
+
+# Mermaid 11.17.2 (DESIGN.md §4), for the report checks only: a test renders every Mermaid
+# block of a Markdown report with it in headless Chromium, loaded from disk.
+syncsim_pinned_file(MERMAID_JS PACKAGE mermaid@11.17.2 MEMBER dist/mermaid.min.js
+                    SHA256 581ed7d74bd9048d0e3a91363927d72ef22942d7722546b27f7cc29e35390eb8
+                    DEST mermaid/mermaid.min.js)

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(g++ cmake make nodejs npm librapidcheck-dev libboost-dev nlohmann-json3-dev
-          libgtest-dev libgmock-dev libcli11-dev libfmt-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev libcli11-dev libfmt-dev libbenchmark-dev
+          chromium)  # chromium: the report tests render HTML and Mermaid headless
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
+#include "scenarios/run_recorder.hpp"
 #include "scenarios/world.hpp"
 
 namespace syncsim::scenarios {
@@ -90,22 +92,48 @@ sim::Micros quiesce_duration(const Scenario& s) {
          10 * sim::kSeconds;
 }
 
+namespace {
+
+// What the report's charts show per seed (DESIGN.md §8), beside the service's metrics.
+void add_recorded_metrics(const RunRecorder& recorder, const Scenario& scenario,
+                          std::map<std::string, uint64_t>& metrics) {
+  auto samples = recorder.write_to_ack_ms();
+  std::sort(samples.begin(), samples.end());
+  metrics["writes_acked"] = samples.size();
+  if (!samples.empty()) {
+    metrics["write_to_ack_p50_ms"] = static_cast<uint64_t>(samples[samples.size() / 2]);
+    metrics["write_to_ack_max_ms"] = static_cast<uint64_t>(samples.back());
+  }
+  const auto clients = static_cast<uint64_t>(scenario.clients.count);
+  metrics["hidden_acks"] = recorder.hidden_acks();
+  metrics["reconnects"] =
+      recorder.stream_starts() > clients ? recorder.stream_starts() - clients : 0;
+}
+
+}  // namespace
+
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
   RunResult r;
   r.scenario = scenario.name;
   r.seed = options.seed;
   {
+    // The recorder outlives the world: the world's observer fan-out points at it until the
+    // loop (and every client life) is torn down.
+    std::unique_ptr<RunRecorder> recorder;
     World world(scenario, options.seed, options.bounds, options.extra_cores);
     if (options.attach) options.attach(world);
     auto& loop = world.loop();
     world.trace().set_sink(options.trace_sink);
     world.trace().keep_last(options.keep_trace_lines);
+    recorder = std::make_unique<RunRecorder>(loop.clock(), scenario);
+    world.observers().add(recorder.get());
     try {
       world.start();
       const sim::Micros run_end = sim::kEpoch + scenario.duration_s * sim::kSeconds;
       if (loop.run_until(run_end)) {
         world.begin_quiesce();
+        recorder->on_quiesce();
         if (loop.run_until(run_end + quiesce_duration(scenario))) {
           world.checks().judge_converges(world.clients(), world.pending()) &&
               world.checks().judge_requests_complete(world.clients(), world.pending()) &&
@@ -158,6 +186,8 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     }
     r.metrics["acknowledged_writes"] = world.checks().acknowledged_writes();
     r.metrics["app_reopens"] = world.reopens();
+    add_recorded_metrics(*recorder, scenario, r.metrics);
+    r.timeline = recorder->finish(r.violation);
     for (auto* c : world.clients()) {
       r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "engine/core_registry.hpp"
+#include "scenarios/run_recorder.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/invariants.hpp"
 #include "sim/loop.hpp"
@@ -61,6 +62,7 @@ struct RunResult {
   std::map<std::string, uint64_t> checks;  // invariant -> times checked
   std::map<std::string, uint64_t> metrics;
   std::vector<std::string> trace_tail;
+  Timeline timeline;  // what the report's sequence diagram shows (a bounded window)
 };
 
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options);

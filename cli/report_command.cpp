@@ -1,0 +1,128 @@
+#include "cli/report_command.hpp"
+
+#include <fmt/format.h>
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "reports/html.hpp"
+#include "reports/markdown.hpp"
+#include "reports/report_model.hpp"
+#include "scenarios/results_json.hpp"
+#include "scenarios/runner.hpp"
+
+namespace syncsim::cli {
+
+namespace {
+
+constexpr int kExitPass = 0;
+constexpr int kExitBadInput = 2;
+
+struct BadInput : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+std::string format_of(const std::string& format, const std::string& path) {
+  if (!format.empty()) return format;
+  for (const auto& [ext, f] : {std::pair{".md", "md"}, {".html", "html"}, {".json", "json"}}) {
+    if (path.size() > std::string(ext).size() &&
+        path.compare(path.size() - std::string(ext).size(), std::string::npos, ext) == 0) {
+      return f;
+    }
+  }
+  if (path.empty()) return "md";
+  throw BadInput(
+      fmt::format("report file '{}': cannot tell the format from its extension; "
+                  "use .md, .html or .json (or --format md|html|json)",
+                  path));
+}
+
+// A results document as is, or a scenario run over the requested seeds.
+nlohmann::json load_results(const std::string& path, const ReportRequest& request) {
+  std::ifstream in(path);
+  if (!in) throw BadInput(fmt::format("{}: cannot read the file", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  if (j.is_discarded()) throw BadInput(fmt::format("{}: not valid JSON", path));
+  if (j.is_object() && j.contains("runs")) return j;
+  if (!j.is_object() || !j.contains("format")) {
+    throw BadInput(
+        fmt::format("{}: neither a results document (a 'runs' field, from `syncsim "
+                    "run --results`) nor a scenario (a 'format' field)",
+                    path));
+  }
+  scenarios::Scenario scenario;
+  try {
+    scenario = scenarios::load_scenario_file(path, scenarios::validation_context());
+  } catch (const scenarios::ScenarioError& e) {
+    throw BadInput(e.what());
+  }
+  nlohmann::json runs = nlohmann::json::array();
+  for (uint64_t seed = request.first_seed; seed <= request.last_seed; ++seed) {
+    scenarios::RunOptions options;
+    options.seed = seed;
+    auto r = scenarios::run_scenario(scenario, options);
+    runs.push_back(scenarios::result_json(r, scenarios::repro_string(scenario, path, seed)));
+  }
+  return scenarios::results_document(scenario, path, std::move(runs));
+}
+
+std::string render(const std::string& format, const std::vector<nlohmann::json>& docs) {
+  std::vector<reports::ReportModel> models;
+  for (const auto& d : docs) models.push_back(reports::build_report_model(d));
+  if (models.size() == 2) {
+    if (format == "md") return reports::markdown_comparison(models[0], models[1]);
+    if (format == "html") return reports::html_comparison(models[0], models[1]);
+    return nlohmann::json{{"a", reports::to_json(models[0])}, {"b", reports::to_json(models[1])}}
+               .dump(2) +
+           "\n";
+  }
+  if (format == "md") return reports::markdown_report(models[0]);
+  if (format == "html") return reports::html_report(models[0]);
+  return reports::to_json(models[0]).dump(2) + "\n";
+}
+
+void write_out(const std::string& path, const std::string& text) {
+  if (path.empty()) {
+    std::cout << text;
+    return;
+  }
+  std::ofstream out(path, std::ios::binary);
+  if (!(out << text)) throw BadInput(fmt::format("report file '{}': cannot write it", path));
+}
+
+}  // namespace
+
+int report_command(const ReportRequest& request) {
+  try {
+    if (request.compare != (request.inputs.size() == 2)) {
+      throw BadInput(request.compare
+                         ? "--compare needs exactly two inputs: A B (results or scenarios)"
+                         : "two inputs given: add --compare to compare them, or give one");
+    }
+    const auto format = format_of(request.format, request.output);
+    std::vector<nlohmann::json> docs;
+    for (const auto& input : request.inputs) docs.push_back(load_results(input, request));
+    write_out(request.output, render(format, docs));
+    return kExitPass;
+  } catch (const BadInput& e) {
+    std::cerr << e.what() << "\n";
+    return kExitBadInput;
+  } catch (const reports::ReportError& e) {
+    std::cerr << e.what() << "\n";
+    return kExitBadInput;
+  }
+}
+
+std::string write_report_for_run(const nlohmann::json& results_document, const std::string& path) {
+  try {
+    write_out(path, render(format_of("", path), {results_document}));
+    return "";
+  } catch (const std::runtime_error& e) {
+    return e.what();
+  }
+}
+
+}  // namespace syncsim::cli

@@ -1,0 +1,27 @@
+// `syncsim report` and `syncsim run --report`: turn results (or a scenario, run over a
+// seed range first) into a Markdown, HTML or JSON report, or compare two variants.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace syncsim::cli {
+
+struct ReportRequest {
+  std::vector<std::string> inputs;  // one, or two with compare
+  bool compare = false;
+  std::string format;                       // md | html | json; empty = from the output's extension
+  std::string output;                       // empty = stdout
+  uint64_t first_seed = 1, last_seed = 10;  // when an input is a scenario
+};
+
+// Returns an exit code (DESIGN.md §10); errors go to stderr naming the input and field.
+int report_command(const ReportRequest& request);
+
+// For `run --report FILE`: the format comes from FILE's extension (.md, .html, .json).
+// Returns an empty string on success, else the error message.
+std::string write_report_for_run(const nlohmann::json& results_document, const std::string& path);
+
+}  // namespace syncsim::cli

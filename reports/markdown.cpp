@@ -1,0 +1,200 @@
+#include "reports/markdown.hpp"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "reports/mermaid.hpp"
+
+namespace syncsim::reports {
+
+namespace {
+
+std::string cell(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|')
+      out += "\\|";
+    else if (c == '\n')
+      out += ' ';
+    else
+      out += c;
+  }
+  return out;
+}
+
+std::string header(const ReportModel& m) {
+  std::string out;
+  out += fmt::format("| | |\n|---|---|\n");
+  out += fmt::format("| scenario | `{}` ({}) |\n", cell(m.scenario), cell(m.scenario_path));
+  out += fmt::format("| build | `{}` |\n", cell(m.build));
+  for (const auto& [name, sha] : m.cores)
+    out += fmt::format("| core {} | sha256 `{}` |\n", name, sha);
+  if (!m.sqlite_sha256.empty())
+    out += fmt::format("| SQLite amalgamation | sha256 `{}` |\n", m.sqlite_sha256);
+  out += fmt::format("| seeds | {}: {} as expected, {} not |\n", m.seed_range, m.passed, m.failed);
+  out += fmt::format("| expect | {} |\n", cell(m.expect));
+  out += fmt::format("| replay | `{}` |\n", cell(m.run_command));
+  if (!m.repro.empty())
+    out += fmt::format("| repro (seed {}) | `{}` |\n", m.diagram.seed, cell(m.repro));
+  return out;
+}
+
+std::string invariant_table(const ReportModel& m) {
+  std::string out =
+      "| invariant | status | checks | seeds checked | seeds violated | statement |\n"
+      "|---|---|---:|---:|---:|---|\n";
+  for (const auto& r : m.invariants) {
+    out += fmt::format("| `{}` | {} | {} | {}/{} | {} | {} |\n", r.id, r.status, r.checks,
+                       r.seeds_checked, m.seeds.size(), r.seeds_violated, cell(r.statement));
+  }
+  return out;
+}
+
+std::string coverage_table(const ReportModel& m) {
+  std::string out = "| invariant |";
+  std::string rule = "|---|";
+  for (const auto& c : m.fault_classes) {
+    out += fmt::format(" {} |", c);
+    rule += "---|";
+  }
+  out += "\n" + rule + "\n";
+  for (const auto& r : m.invariants) {
+    out += fmt::format("| `{}` |", r.id);
+    for (const auto& c : m.fault_classes) {
+      const auto& cellv = m.coverage.at(r.id).at(c);
+      out += fmt::format(" {} checked, {} violated |", cellv.seeds_checked, cellv.seeds_violated);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+std::string metric_table(const ReportModel& m) {
+  std::string out = "| metric | unit | median | max | per seed |\n|---|---|---:|---:|---|\n";
+  for (const auto& s : m.metrics) {
+    std::string per_seed;
+    for (const auto& [seed, v] : s.by_seed) {
+      per_seed += fmt::format("{}{}:{}", per_seed.empty() ? "" : " ", seed, optional_text(v));
+    }
+    out += fmt::format("| {} | {} | {} | {} | {} |\n", s.title, s.unit, optional_text(s.median()),
+                       optional_text(s.max()), per_seed);
+  }
+  return out;
+}
+
+std::string diagram_section(const Diagram& d) {
+  std::string out = fmt::format("Seed {}: {}. ", d.seed, d.why);
+  if (d.total > d.events.size()) {
+    out += fmt::format("Shows events {}..{} of {} recorded.", d.first + 1,
+                       d.first + d.events.size(), d.total);
+  } else {
+    out += fmt::format("Shows all {} recorded events.", d.total);
+  }
+  out += " Times are simulated seconds since the start; ⚡ marks a fault.\n\n";
+  out += "```mermaid\n" + mermaid_sequence(d) + "```\n";
+  return out;
+}
+
+}  // namespace
+
+std::string metric_delta(const std::optional<uint64_t>& a, const std::optional<uint64_t>& b) {
+  if (!a || !b) return "–";
+  if (*a == *b) return "=";
+  const int64_t d = static_cast<int64_t>(*b) - static_cast<int64_t>(*a);
+  return fmt::format("{:+}", d);
+}
+
+std::string markdown_report(const ReportModel& m) {
+  std::string out = fmt::format("# syncsim report: {}\n\n", m.scenario);
+  if (!m.description.empty()) out += fmt::format("> {}\n\n", m.description);
+  out += header(m) + "\n";
+  out +=
+      "## Seeds\n\n| seed | verdict | events | trace hash | violation |\n|---:|---|---:|---|---|\n";
+  for (const auto& s : m.seeds) {
+    out += fmt::format("| {} | {} | {} | `{}` | {} |\n", s.seed, s.verdict, s.events, s.trace_hash,
+                       cell(s.violation));
+  }
+  out +=
+      "\n## Invariants\n\n"
+      "*vacuous*: never checked in any seed, so holding says nothing.\n\n" +
+      invariant_table(m);
+  out +=
+      "\n## Coverage: invariant × fault class\n\n"
+      "Seeds (of those whose scenario schedules that fault class) in which the invariant was "
+      "checked at least once, and in which it was violated.\n\n" +
+      coverage_table(m);
+  out += "\n## Metrics over seeds\n\n" + metric_table(m);
+  out += "\n## Sequence diagram\n\n" + diagram_section(m.diagram);
+  out += "\n## Fault schedule\n\n";
+  if (m.faults.empty()) out += "(none)\n";
+  for (const auto& f : m.faults) out += fmt::format("- {}\n", f);
+  out += "\n## Parameters\n\n| parameter | value |\n|---|---|\n";
+  for (const auto& [k, v] : m.parameters) out += fmt::format("| `{}` | {} |\n", k, cell(v));
+  return out;
+}
+
+std::string markdown_comparison(const ReportModel& a, const ReportModel& b) {
+  std::string out = fmt::format("# syncsim comparison: {} vs {}\n\n", a.scenario, b.scenario);
+  out += fmt::format("A = `{}` ({}), B = `{}` ({}), seeds A {} / B {}.\n\n", a.scenario,
+                     cell(a.scenario_path), b.scenario, cell(b.scenario_path), a.seed_range,
+                     b.seed_range);
+  out += "## Variants\n\n| | A | B |\n|---|---|---|\n";
+  out += fmt::format("| build | `{}` | `{}` |\n", a.build, b.build);
+  out += fmt::format("| verdicts | {} as expected, {} not | {} as expected, {} not |\n", a.passed,
+                     a.failed, b.passed, b.failed);
+  out += fmt::format("| replay | `{}` | `{}` |\n", cell(a.run_command), cell(b.run_command));
+  // Parameters that differ (and every core hash, since a core is a variant too).
+  std::map<std::string, std::pair<std::string, std::string>> params;
+  for (const auto& [k, v] : a.parameters) params[k].first = v;
+  for (const auto& [k, v] : b.parameters) params[k].second = v;
+  for (const auto& [k, v] : params) {
+    if (v.first != v.second)
+      out += fmt::format("| `{}` | {} | {} |\n", k, cell(v.first), cell(v.second));
+  }
+  std::string cores_a, cores_b;
+  for (const auto& [n, s] : a.cores) cores_a += fmt::format("{} `{}`", n, s.substr(0, 16));
+  for (const auto& [n, s] : b.cores) cores_b += fmt::format("{} `{}`", n, s.substr(0, 16));
+  out += fmt::format("| core sha256 | {} | {} |\n", cores_a, cores_b);
+
+  out += "\n## Invariants\n\n| invariant | A | B | differs |\n|---|---|---|---|\n";
+  std::set<std::string> ids;
+  std::map<std::string, std::string> sa, sb;
+  for (const auto& r : a.invariants)
+    ids.insert(r.id), sa[r.id] = fmt::format("{} ({} checks)", r.status, r.checks);
+  for (const auto& r : b.invariants)
+    ids.insert(r.id), sb[r.id] = fmt::format("{} ({} checks)", r.status, r.checks);
+  for (const auto& id : ids) {
+    const auto& x = sa.count(id) ? sa[id] : std::string("not checked");
+    const auto& y = sb.count(id) ? sb[id] : std::string("not checked");
+    const bool differs = x.substr(0, x.find(" (")) != y.substr(0, y.find(" ("));
+    out += fmt::format("| `{}` | {} | {} | {} |\n", id, x, y, differs ? "**yes**" : "no");
+  }
+  out +=
+      "\n## Metrics (median over seeds, max over seeds)\n\n"
+      "| metric | unit | A median | B median | Δ median | A max | B max | Δ max |\n"
+      "|---|---|---:|---:|---:|---:|---:|---:|\n";
+  for (std::size_t i = 0; i < a.metrics.size() && i < b.metrics.size(); ++i) {
+    const auto& x = a.metrics[i];
+    const auto& y = b.metrics[i];
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", x.title, x.unit,
+                       optional_text(x.median()), optional_text(y.median()),
+                       metric_delta(x.median(), y.median()), optional_text(x.max()),
+                       optional_text(y.max()), metric_delta(x.max(), y.max()));
+  }
+  out += "\n## Seeds whose verdict differs\n\n";
+  std::map<uint64_t, std::string> va;
+  for (const auto& s : a.seeds) va[s.seed] = s.verdict;
+  std::string differ;
+  for (const auto& s : b.seeds) {
+    auto it = va.find(s.seed);
+    if (it != va.end() && it->second != s.verdict) {
+      differ += fmt::format("- seed {}: A {}, B {} {}\n", s.seed, it->second, s.verdict,
+                            cell(s.violation));
+    }
+  }
+  out += differ.empty() ? "(none)\n" : differ;
+  return out;
+}
+
+}  // namespace syncsim::reports

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Regenerates the example reports committed under reports/examples/:
+#   request-hiding-lag.{md,html}   scenarios/catalog/request-hiding-lag.json, seeds 1..10
+#   legacy-vs-requests.{md,html}   basic-legacy.json (A) vs basic.json (B), seeds 1..10
+# Usage: reports/regenerate.sh [SYNCSIM] [OUT_DIR]   (default build/syncsim, reports/examples)
+# Paths in the reports are relative to the repository root, so run from anywhere.
+set -euo pipefail
+syncsim="$(realpath "${1:-$(dirname "$0")/../build/syncsim}")"
+out="$(realpath -m "${2:-$(dirname "$0")/examples}")"
+cd "$(dirname "$0")/.."
+mkdir -p "$out"
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+# run exits 1 when a seed does not meet its expectation; the report shows that.
+run() { "$syncsim" run "$1" --seeds 1..10 --results "$2" > /dev/null || [[ $? -eq 1 ]]; }
+run scenarios/catalog/request-hiding-lag.json "$tmp/hiding.json"
+run scenarios/catalog/basic-legacy.json "$tmp/legacy.json"
+run scenarios/catalog/basic.json "$tmp/requests.json"
+for f in md html; do
+  "$syncsim" report "$tmp/hiding.json" --format "$f" --out "$out/request-hiding-lag.$f"
+  "$syncsim" report --compare "$tmp/legacy.json" "$tmp/requests.json" --format "$f" \
+    --out "$out/legacy-vs-requests.$f"
+done
+echo "wrote $out/request-hiding-lag.{md,html} and $out/legacy-vs-requests.{md,html}"

@@ -1,0 +1,83 @@
+#include "scenarios/results_json.hpp"
+
+#include <set>
+
+#include "engine/core_registry.hpp"
+
+namespace syncsim::scenarios {
+
+nlohmann::json timeline_json(const Timeline& t) {
+  nlohmann::json events = nlohmann::json::array();
+  for (const auto& e : t.events) {
+    events.push_back(
+        {{"at_us", e.at}, {"from", e.from}, {"to", e.to}, {"kind", e.kind}, {"label", e.label}});
+  }
+  return {{"events", events},
+          {"first", t.first},
+          {"total", t.total},
+          {"active_faults", t.active_faults},
+          {"anchor", t.anchor}};
+}
+
+nlohmann::json result_json(const RunResult& r, const std::string& repro) {
+  nlohmann::json j = {{"scenario", r.scenario},
+                      {"seed", r.seed},
+                      {"passed", r.passed},
+                      {"expectation_met", r.expectation_met},
+                      {"stop", r.stop.message},
+                      {"events", r.events},
+                      {"simulated_s", static_cast<double>(r.simulated) / 1e6},
+                      {"wall_s", r.wall_seconds},
+                      {"trace_hash", r.trace_hash},
+                      {"trace_lines", r.trace_lines},
+                      {"checks", r.checks},
+                      {"metrics", r.metrics},
+                      {"repro", repro},
+                      {"timeline", timeline_json(r.timeline)}};
+  if (r.violation) {
+    j["violation"] = {{"invariant", r.violation->invariant},
+                      {"at_s", static_cast<double>(r.violation->at) / 1e6},
+                      {"subject", r.violation->subject},
+                      {"message", r.violation->message}};
+  }
+  if (!r.pending.empty()) j["pending"] = r.pending;
+  return j;
+}
+
+nlohmann::json results_document(const Scenario& s, const std::string& scenario_path,
+                                nlohmann::json runs, const ExtraCores& extra) {
+  uint64_t passed = 0, failed = 0;
+  for (const auto& r : runs) r.value("expectation_met", false) ? ++passed : ++failed;
+  nlohmann::json invariants = nlohmann::json::object();
+  const auto& catalog = invariant_catalog();
+  const auto enabled = s.invariants.empty() ? catalog.ids() : s.invariants;
+  for (const auto& id : enabled) {
+    if (const auto* info = catalog.find(id)) {
+      invariants[id] = {{"statement", info->statement}, {"liveness", info->liveness}};
+    }
+  }
+  std::set<std::string> names;
+  if (s.clients.fleet.empty()) names.insert(s.clients.core);
+  for (const auto& g : s.clients.fleet) names.insert(g.core);
+  for (const auto& f : s.faults) {
+    if (!f.core.empty()) names.insert(f.core);
+  }
+  nlohmann::json cores = nlohmann::json::object();
+  for (const auto& name : names) {
+    const engine::CoreVersion* core = engine::find_core(name);
+    if (auto it = extra.find(name); it != extra.end()) core = &it->second;
+    if (!core) continue;
+    cores[core->name] = {{"sha256", core->sha256}, {"verified", core->verified}};
+  }
+  return {{"build", build_id()},
+          {"sqlite_sha256", SYNCSIM_SQLITE_SHA256},
+          {"scenario_path", scenario_path},
+          {"scenario", to_json(s)},
+          {"cores", cores},
+          {"invariants", invariants},
+          {"runs", std::move(runs)},
+          {"passed", passed},
+          {"failed", failed}};
+}
+
+}  // namespace syncsim::scenarios
