@@ -12,32 +12,22 @@
 #include <regex>
 #include <set>
 
+#include "cli/exit_codes.hpp"
+#include "cli/merge_command.hpp"
+#include "cli/replay_command.hpp"
+#include "cli/seed_range.hpp"
+#include "cli/sweep_command.hpp"
 #include "engine/core_registry.hpp"
+#include "scenarios/determinism.hpp"
 #include "scenarios/differential.hpp"
+#include "scenarios/repro.hpp"
+#include "scenarios/results.hpp"
 #include "scenarios/runner.hpp"
 
 namespace {
 
 using namespace syncsim;
-
-constexpr int kExitPass = 0;
-constexpr int kExitInvariant = 1;
-constexpr int kExitBadInput = 2;
-constexpr int kExitInternal = 3;
-
-struct SeedRange {
-  uint64_t first = 1;
-  uint64_t last = 1;
-};
-
-std::optional<SeedRange> parse_seeds(const std::string& text) {
-  static const std::regex kRange(R"(^([0-9]{1,18})\.\.([0-9]{1,18})$)");
-  std::smatch m;
-  if (!std::regex_match(text, m, kRange)) return std::nullopt;
-  SeedRange r{std::stoull(m[1]), std::stoull(m[2])};
-  if (r.last < r.first) return std::nullopt;
-  return r;
-}
+using namespace syncsim::cli;
 
 std::string version_text() {
   std::string out = fmt::format("syncsim {}\n", scenarios::build_id());
@@ -47,30 +37,6 @@ std::string version_text() {
     out += fmt::format("  core {} sha256 {} ({})\n", v.name, v.sha256, v.sdk);
   }
   return out;
-}
-
-nlohmann::json result_json(const scenarios::RunResult& r, const std::string& repro) {
-  nlohmann::json j = {{"scenario", r.scenario},
-                      {"seed", r.seed},
-                      {"passed", r.passed},
-                      {"expectation_met", r.expectation_met},
-                      {"stop", r.stop.message},
-                      {"events", r.events},
-                      {"simulated_s", static_cast<double>(r.simulated) / 1e6},
-                      {"wall_s", r.wall_seconds},
-                      {"trace_hash", r.trace_hash},
-                      {"trace_lines", r.trace_lines},
-                      {"checks", r.checks},
-                      {"metrics", r.metrics},
-                      {"repro", repro}};
-  if (r.violation) {
-    j["violation"] = {{"invariant", r.violation->invariant},
-                      {"at_s", static_cast<double>(r.violation->at) / 1e6},
-                      {"subject", r.violation->subject},
-                      {"message", r.violation->message}};
-  }
-  if (!r.pending.empty()) j["pending"] = r.pending;
-  return j;
 }
 
 // The name a --core-path build is registered under (clients.core, `--a core=path`).
@@ -108,7 +74,8 @@ nlohmann::json unverified_core_json(const scenarios::ExtraCores& cores) {
 
 int run_command(const std::string& path, std::optional<uint64_t> seed,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
-                const std::string& results_path, const std::string& core_path) {
+                const std::string& results_path, const std::string& core_path,
+                bool check_determinism) {
   scenarios::ExtraCores cores;
   if (!core_path.empty() && !register_core_path(core_path, cores, json ? std::cerr : std::cout)) {
     return kExitBadInput;
@@ -154,13 +121,27 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       opts.trace_sink = &trace_file;
     }
     opts.keep_trace_lines = 20;
-    auto r = scenarios::run_scenario(scenario, opts);
-    const std::string repro = scenarios::repro_string(scenario, path, s);
+    scenarios::RunResult r;
+    std::optional<scenarios::DeterminismReport> determinism;
+    if (check_determinism) {  // runs twice; the first run is the result
+      determinism = scenarios::check_determinism(scenario, opts);
+      if (opts.trace_sink) *opts.trace_sink << determinism->first_trace;
+      r = std::move(determinism->first_run);
+    } else {
+      r = scenarios::run_scenario(scenario, opts);
+    }
+    const std::string repro =
+        scenarios::format_repro({scenario.name, path, s, scenarios::build_id(), r.trace_hash});
     events += r.events;
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;
     r.expectation_met ? ++passed : ++failed;
-    all.push_back(result_json(r, repro));
+    all.push_back(scenarios::result_json(r, repro));
+    if (determinism) {
+      all.back()["deterministic"] = !determinism->divergence;
+      (json ? std::cerr : std::cout) << scenarios::describe(*determinism) << "\n";
+      if (determinism->divergence) exit_code = kExitInternal;
+    }
     if (!json) {
       double sim_s = static_cast<double>(r.simulated) / 1e6;
       std::cout << fmt::format(
@@ -407,6 +388,10 @@ int main(int argc, char** argv) {
   run->add_option("--core-path", core_path,
                   "run an unreleased core build instead of the scenario's core (unverified, "
                   "sha256 printed)");
+  bool check_determinism = false;
+  run->add_flag("--check-determinism", check_determinism,
+                "run every seed twice, compare the traces and report the first divergent event "
+                "(exit 3 on a divergence)");
 
   auto* validate = app.add_subcommand("validate", "check a scenario file without running it");
   std::string validate_path;
@@ -414,6 +399,14 @@ int main(int argc, char** argv) {
 
   DiffArgs diff_args;
   auto* diff = add_diff_subcommand(app, diff_args);
+  SweepArgs sweep_args;
+  auto* sweep = add_sweep_subcommand(app, sweep_args);
+  SweepWorkerArgs worker_args;
+  auto* worker = add_sweep_worker_subcommand(app, worker_args);
+  MergeArgs merge_args;
+  auto* merge = add_merge_subcommand(app, merge_args);
+  ReplayArgs replay_args;
+  auto* replay = add_replay_subcommand(app, replay_args);
 
   try {
     app.parse(argc, argv);
@@ -427,11 +420,15 @@ int main(int argc, char** argv) {
       return kExitPass;
     }
     if (*run) {
-      return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path,
-                         core_path);
+      return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path, core_path,
+                         check_determinism);
     }
     if (*validate) return validate_command(validate_path);
     if (*diff) return diff_command(diff_args);
+    if (*sweep) return sweep_command(sweep_args);
+    if (*worker) return sweep_worker_command(worker_args);
+    if (*merge) return merge_command(merge_args);
+    if (*replay) return replay_command(replay_args);
     std::cout << app.help();
     return kExitBadInput;
   } catch (const std::exception& e) {
