@@ -16,6 +16,7 @@
 #include "cli/merge_command.hpp"
 #include "cli/replay_command.hpp"
 #include "cli/seed_range.hpp"
+#include "cli/shrink_command.hpp"
 #include "cli/sweep_command.hpp"
 #include "engine/core_registry.hpp"
 #include "scenarios/determinism.hpp"
@@ -407,6 +408,8 @@ int main(int argc, char** argv) {
   auto* merge = add_merge_subcommand(app, merge_args);
   ReplayArgs replay_args;
   auto* replay = add_replay_subcommand(app, replay_args);
+  ShrinkArgs shrink_args;
+  auto* shrink = add_shrink_subcommand(app, shrink_args);
 
   try {
     app.parse(argc, argv);
@@ -429,6 +432,7 @@ int main(int argc, char** argv) {
     if (*worker) return sweep_worker_command(worker_args);
     if (*merge) return merge_command(merge_args);
     if (*replay) return replay_command(replay_args);
+    if (*shrink) return shrink_command(shrink_args);
     std::cout << app.help();
     return kExitBadInput;
   } catch (const std::exception& e) {

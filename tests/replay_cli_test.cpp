@@ -97,5 +97,33 @@ TEST(CheckDeterminism, SweepReportsNoDivergence) {
   EXPECT_NE(o.output.find("determinism: 0 of 2 runs diverged"), std::string::npos) << o.output;
 }
 
+// The worked example of the README: shrink a failing repro, replay the shrunk one.
+TEST(ShrinkCli, WritesAScenarioWhoseReproReplaysToTheSameViolation) {
+  Outcome run = syncsim("run " + mutant_basic() + " --seed 1");
+  ASSERT_EQ(run.exit_code, 1) << run.output;
+  const auto out = testing::temp_path("shrunk.json");
+  Outcome s = syncsim("shrink '" + repro_of(run.output) + "' --max-attempts 60 --out " + out);
+  ASSERT_EQ(s.exit_code, 0) << s.output;
+  EXPECT_NE(s.output.find("still violates barrier-holds"), std::string::npos) << s.output;
+  EXPECT_NE(s.output.find("shrink: attempt 1/60"), std::string::npos) << s.output;
+  const std::string repro = repro_of(s.output);
+  ASSERT_NE(repro.find(out), std::string::npos) << s.output;
+  EXPECT_EQ(syncsim("validate " + out).exit_code, 0);
+  Outcome o = syncsim("replay '" + repro + "'");
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("violated barrier-holds"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("bit-for-bit identical"), std::string::npos) << o.output;
+}
+
+TEST(ShrinkCli, RefusesAPassingSeedAndBadInput) {
+  Outcome run = syncsim("run " + testing::catalog("basic") + " --seed 1 --json");
+  const auto repro = json::parse(run.output)["runs"][0]["repro"].get<std::string>();
+  Outcome o = syncsim("shrink '" + repro + "'");
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_NE(o.output.find("nothing to shrink"), std::string::npos) << o.output;
+  EXPECT_EQ(syncsim("shrink not-a-repro").exit_code, 2);
+  EXPECT_EQ(syncsim("shrink '" + repro + "' --max-attempts 0").exit_code, 2);
+}
+
 }  // namespace
 }  // namespace syncsim
