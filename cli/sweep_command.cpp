@@ -198,9 +198,16 @@ int sweep_command(const SweepArgs& args) {
     }
     shard = *s;
   }
+  std::map<std::string, std::string> names;  // results are keyed by scenario name
   for (const auto& path : args.scenarios) {
     try {
-      scenarios::load_scenario_file(path, scenarios::validation_context());
+      const auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
+      auto [it, fresh] = names.emplace(s.name, path);
+      if (!fresh) {
+        std::cerr << fmt::format("{} and {} are both named '{}'; sweep keys results by name\n",
+                                 it->second, path, s.name);
+        return kExitBadInput;
+      }
     } catch (const scenarios::ScenarioError& e) {
       std::cerr << e.what() << "\n";
       return kExitBadInput;

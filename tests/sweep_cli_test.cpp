@@ -128,6 +128,9 @@ TEST(Sweep, BadFlagsExitTwoWithAMessage) {
   EXPECT_EQ(syncsim("sweep " + b).exit_code, 2);  // --seeds is required
   EXPECT_EQ(syncsim("sweep " + b + " --seeds 1..2 --jobs 0").exit_code, 2);
   EXPECT_EQ(syncsim("sweep /nonexistent.json --seeds 1..2").exit_code, 2);
+  Outcome twice = syncsim("sweep " + b + " " + b + " --seeds 1..2");
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.output.find("are both named 'basic'"), std::string::npos) << twice.output;
   Outcome h = syncsim("sweep --help");
   EXPECT_EQ(h.exit_code, 0);
   EXPECT_NE(h.output.find("--shard"), std::string::npos) << h.output;
