@@ -13,33 +13,24 @@
 #include <set>
 
 #include "cli/report_command.hpp"
+#include "cli/exit_codes.hpp"
+#include "cli/merge_command.hpp"
+#include "cli/replay_command.hpp"
+#include "cli/seed_range.hpp"
+#include "cli/shrink_command.hpp"
+#include "cli/sweep_command.hpp"
 #include "engine/core_registry.hpp"
+#include "scenarios/determinism.hpp"
 #include "scenarios/differential.hpp"
 #include "scenarios/results_json.hpp"
+#include "scenarios/repro.hpp"
+#include "scenarios/results.hpp"
 #include "scenarios/runner.hpp"
 
 namespace {
 
 using namespace syncsim;
-
-constexpr int kExitPass = 0;
-constexpr int kExitInvariant = 1;
-constexpr int kExitBadInput = 2;
-constexpr int kExitInternal = 3;
-
-struct SeedRange {
-  uint64_t first = 1;
-  uint64_t last = 1;
-};
-
-std::optional<SeedRange> parse_seeds(const std::string& text) {
-  static const std::regex kRange(R"(^([0-9]{1,18})\.\.([0-9]{1,18})$)");
-  std::smatch m;
-  if (!std::regex_match(text, m, kRange)) return std::nullopt;
-  SeedRange r{std::stoull(m[1]), std::stoull(m[2])};
-  if (r.last < r.first) return std::nullopt;
-  return r;
-}
+using namespace syncsim::cli;
 
 std::string version_text() {
   std::string out = fmt::format("syncsim {}\n", scenarios::build_id());
@@ -87,7 +78,7 @@ nlohmann::json unverified_core_json(const scenarios::ExtraCores& cores) {
 int run_command(const std::string& path, std::optional<uint64_t> seed,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
                 const std::string& results_path, const std::string& core_path,
-                const std::string& report_path) {
+                const std::string& report_path, bool check_determinism) {
   scenarios::ExtraCores cores;
   if (!core_path.empty() && !register_core_path(core_path, cores, json ? std::cerr : std::cout)) {
     return kExitBadInput;
@@ -133,13 +124,27 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       opts.trace_sink = &trace_file;
     }
     opts.keep_trace_lines = 20;
-    auto r = scenarios::run_scenario(scenario, opts);
-    const std::string repro = scenarios::repro_string(scenario, path, s);
+    scenarios::RunResult r;
+    std::optional<scenarios::DeterminismReport> determinism;
+    if (check_determinism) {  // runs twice; the first run is the result
+      determinism = scenarios::check_determinism(scenario, opts);
+      if (opts.trace_sink) *opts.trace_sink << determinism->first_trace;
+      r = std::move(determinism->first_run);
+    } else {
+      r = scenarios::run_scenario(scenario, opts);
+    }
+    const std::string repro =
+        scenarios::format_repro({scenario.name, path, s, scenarios::build_id(), r.trace_hash});
     events += r.events;
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;
     r.expectation_met ? ++passed : ++failed;
     all.push_back(scenarios::result_json(r, repro));
+    if (determinism) {
+      all.back()["deterministic"] = !determinism->divergence;
+      (json ? std::cerr : std::cout) << scenarios::describe(*determinism) << "\n";
+      if (determinism->divergence) exit_code = kExitInternal;
+    }
     if (!json) {
       double sim_s = static_cast<double>(r.simulated) / 1e6;
       std::cout << fmt::format(
@@ -411,6 +416,10 @@ int main(int argc, char** argv) {
   report->add_option("--out", report_request.output, "write the report to FILE instead of stdout");
   report->add_option("--seeds", report_seeds,
                      "seeds to run when an input is a scenario, A..B (1..10)");
+  bool check_determinism = false;
+  run->add_flag("--check-determinism", check_determinism,
+                "run every seed twice, compare the traces and report the first divergent event "
+                "(exit 3 on a divergence)");
 
   auto* validate = app.add_subcommand("validate", "check a scenario file without running it");
   std::string validate_path;
@@ -418,6 +427,16 @@ int main(int argc, char** argv) {
 
   DiffArgs diff_args;
   auto* diff = add_diff_subcommand(app, diff_args);
+  SweepArgs sweep_args;
+  auto* sweep = add_sweep_subcommand(app, sweep_args);
+  SweepWorkerArgs worker_args;
+  auto* worker = add_sweep_worker_subcommand(app, worker_args);
+  MergeArgs merge_args;
+  auto* merge = add_merge_subcommand(app, merge_args);
+  ReplayArgs replay_args;
+  auto* replay = add_replay_subcommand(app, replay_args);
+  ShrinkArgs shrink_args;
+  auto* shrink = add_shrink_subcommand(app, shrink_args);
 
   try {
     app.parse(argc, argv);
@@ -432,7 +451,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path, core_path,
-                         report_path);
+                         report_path, check_determinism);
     }
     if (*report) {
       auto range = parse_seeds(report_seeds);
@@ -447,6 +466,11 @@ int main(int argc, char** argv) {
     }
     if (*validate) return validate_command(validate_path);
     if (*diff) return diff_command(diff_args);
+    if (*sweep) return sweep_command(sweep_args);
+    if (*worker) return sweep_worker_command(worker_args);
+    if (*merge) return merge_command(merge_args);
+    if (*replay) return replay_command(replay_args);
+    if (*shrink) return shrink_command(shrink_args);
     std::cout << app.help();
     return kExitBadInput;
   } catch (const std::exception& e) {

@@ -19,7 +19,7 @@ bool next_line(std::string_view text, std::size_t& pos, std::string_view& line) 
 }
 }  // namespace
 
-std::optional<Divergence> first_divergence(const std::string& a, const std::string& b) {
+std::optional<TraceDivergence> first_divergence(const std::string& a, const std::string& b) {
   if (a == b) return std::nullopt;
   std::size_t pa = 0;
   std::size_t pb = 0;
@@ -35,32 +35,39 @@ std::optional<Divergence> first_divergence(const std::string& a, const std::stri
       if (context.size() > 5) context.erase(context.begin());
       continue;
     }
-    return Divergence{n, more_a ? std::string(la) : "<end of trace>",
-                      more_b ? std::string(lb) : "<end of trace>", context};
+    return TraceDivergence{n, more_a ? std::string(la) : "<end of trace>",
+                           more_b ? std::string(lb) : "<end of trace>", context};
   }
 }
 
 DeterminismReport check_determinism(const Scenario& scenario, uint64_t seed,
                                     const sim::Bounds& bounds) {
+  RunOptions o;
+  o.seed = seed;
+  o.bounds = bounds;
+  return check_determinism(scenario, o);
+}
+
+DeterminismReport check_determinism(const Scenario& scenario, const RunOptions& options) {
   DeterminismReport report;
-  report.seed = seed;
+  report.seed = options.seed;
   std::ostringstream traces[2];
   std::string hashes[2];
   for (int i = 0; i < 2; ++i) {
-    RunOptions o;
-    o.seed = seed;
-    o.bounds = bounds;
+    RunOptions o = options;
     o.trace_sink = &traces[i];
     RunResult r = run_scenario(scenario, o);
     hashes[i] = r.trace_hash;
     report.lines = r.trace_lines;
+    if (i == 0) report.first_run = std::move(r);
   }
   report.hash_first = hashes[0];
   report.hash_second = hashes[1];
-  report.divergence = first_divergence(traces[0].str(), traces[1].str());
+  report.first_trace = traces[0].str();
+  report.divergence = first_divergence(report.first_trace, traces[1].str());
   if (!report.divergence && hashes[0] != hashes[1]) {
     // Identical text but different hashes would mean the hash reads something else.
-    report.divergence = Divergence{0, "hash " + hashes[0], "hash " + hashes[1], {}};
+    report.divergence = TraceDivergence{0, "hash " + hashes[0], "hash " + hashes[1], {}};
   }
   return report;
 }

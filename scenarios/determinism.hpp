@@ -11,7 +11,7 @@
 
 namespace syncsim::scenarios {
 
-struct Divergence {
+struct TraceDivergence {
   uint64_t line = 0;  // 1-based index of the first differing trace line
   std::string first;  // that line in the first run ("<end of trace>" if it ended)
   std::string second;
@@ -19,18 +19,23 @@ struct Divergence {
 };
 
 // The first line where two traces (one event per '\n'-terminated line) differ.
-std::optional<Divergence> first_divergence(const std::string& a, const std::string& b);
+std::optional<TraceDivergence> first_divergence(const std::string& a, const std::string& b);
 
 struct DeterminismReport {
   uint64_t seed = 0;
   std::string hash_first;
   std::string hash_second;
   uint64_t lines = 0;
-  std::optional<Divergence> divergence;  // nullopt: byte-identical traces
+  std::optional<TraceDivergence> divergence;  // nullopt: byte-identical traces
+  RunResult first_run;                        // the first run's result
+  std::string first_trace;                    // and its full trace
 };
 
 DeterminismReport check_determinism(const Scenario& scenario, uint64_t seed,
                                     const sim::Bounds& bounds = {});
+// The same with the runs' options (seed, bounds, extra cores, kept trace lines); its
+// trace_sink is ignored (the traces are captured, the first one is in the report).
+DeterminismReport check_determinism(const Scenario& scenario, const RunOptions& options);
 
 // A human-readable account of a report (one line when deterministic).
 std::string describe(const DeterminismReport& report);

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "engine/core_registry.hpp"
+#include "scenarios/results.hpp"
 
 namespace syncsim::scenarios {
 
@@ -25,6 +26,7 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
                       {"passed", r.passed},
                       {"expectation_met", r.expectation_met},
                       {"stop", r.stop.message},
+                      {"stop_kind", stop_kind_name(r.stop.kind)},
                       {"events", r.events},
                       {"simulated_s", static_cast<double>(r.simulated) / 1e6},
                       {"wall_s", r.wall_seconds},

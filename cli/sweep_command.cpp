@@ -1,0 +1,345 @@
+#include "cli/sweep_command.hpp"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include "cli/exit_codes.hpp"
+#include "cli/seed_range.hpp"
+#include "scenarios/determinism.hpp"
+#include "scenarios/repro.hpp"
+#include "scenarios/results.hpp"
+
+extern char** environ;
+
+namespace syncsim::cli {
+
+CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
+  auto* cmd = app.add_subcommand(
+      "sweep",
+      "run scenarios x seeds in worker processes: progress on stderr, a summary table per "
+      "scenario, JSON results and JUnit XML (ordered by scenario, then seed, whatever --jobs).  "
+      "Exit codes: 0 every expect held, 1 an invariant failed unexpectedly, 2 bad input, 3 a "
+      "crash, tripped bound, failed worker or (--check-determinism) a divergence");
+  cmd->add_option("scenario", args.scenarios, "scenario JSON files")->required();
+  cmd->add_option("--seeds", args.seeds, "a range of seeds, A..B")->required();
+  cmd->add_option("--jobs", args.jobs, "worker processes at a time (default: one per CPU)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--shard", args.shard, "i/n: only every n-th seed of the range, from the i-th");
+  cmd->add_option("--results", args.results, "write the combined JSON results to FILE");
+  cmd->add_option("--junit", args.junit, "write JUnit XML to FILE");
+  cmd->add_flag("--check-determinism", args.check_determinism,
+                "run every seed twice and compare the traces");
+  return cmd;
+}
+
+CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args) {
+  auto* cmd = app.add_subcommand("sweep-worker", "internal: one worker process of sweep");
+  cmd->group("");  // hidden from --help
+  cmd->add_option("scenario", args.scenario)->required();
+  cmd->add_option("--seeds", args.seeds)->required()->delimiter(',');
+  cmd->add_flag("--check-determinism", args.check_determinism);
+  return cmd;
+}
+
+namespace {
+
+nlohmann::json determinism_json(const scenarios::DeterminismReport& rep) {
+  nlohmann::json j = {{"deterministic", !rep.divergence}};
+  if (rep.divergence) {
+    j["line"] = rep.divergence->line;
+    j["first"] = rep.divergence->first;
+    j["second"] = rep.divergence->second;
+  }
+  return j;
+}
+
+}  // namespace
+
+int sweep_worker_command(const SweepWorkerArgs& args) {
+  scenarios::Scenario scenario;
+  try {
+    scenario = scenarios::load_scenario_file(args.scenario, scenarios::validation_context());
+  } catch (const scenarios::ScenarioError& e) {
+    std::cerr << e.what() << "\n";
+    return kExitBadInput;
+  }
+  for (uint64_t seed : args.seeds) {
+    scenarios::RunOptions opts;
+    opts.seed = seed;
+    scenarios::RunResult r;
+    nlohmann::json det;
+    if (args.check_determinism) {
+      auto rep = scenarios::check_determinism(scenario, opts);
+      det = determinism_json(rep);
+      r = std::move(rep.first_run);
+    } else {
+      r = scenarios::run_scenario(scenario, opts);
+    }
+    const auto repro = scenarios::format_repro(
+        {scenario.name, args.scenario, seed, scenarios::build_id(), r.trace_hash});
+    auto j = scenarios::result_json(r, repro);
+    // Timelines (up to 150 events each) are kept for failures only: a sweep's JSON stays
+    // small, and a failing seed can still be drawn.
+    if (r.expectation_met) j.erase("timeline");
+    if (!det.is_null()) j["determinism"] = det;
+    std::cout << j.dump() << "\n" << std::flush;
+  }
+  return kExitPass;
+}
+
+namespace {
+
+struct Chunk {
+  std::string path;
+  std::vector<uint64_t> seeds;
+};
+
+struct Worker {
+  pid_t pid = -1;
+  int fd = -1;
+  std::size_t chunk = 0;
+  std::string buffer;
+  std::size_t received = 0;
+};
+
+std::string self_exe() {
+  std::error_code ec;
+  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) throw std::runtime_error("cannot find this program's path: " + ec.message());
+  return p.string();
+}
+
+Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, bool check) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  std::string seeds;
+  for (auto s : c.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
+  std::vector<std::string> argv_s = {exe, "sweep-worker", c.path, "--seeds", seeds};
+  if (check) argv_s.emplace_back("--check-determinism");
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    throw std::runtime_error(fmt::format("cannot start a worker: {}", std::strerror(rc)));
+  }
+  return Worker{pid, fds[0], index, {}, 0};
+}
+
+std::string duration_text(double s) {
+  if (s < 60) return fmt::format("{:.0f}s", s);
+  return fmt::format("{:.0f}m{:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
+}
+
+class Progress {
+ public:
+  explicit Progress(uint64_t total)
+      : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()), last_(start_) {}
+  void update(uint64_t done, uint64_t failures, bool final = false) {
+    const auto now = Clock::now();
+    if (!final && !tty_ && now - last_ < std::chrono::seconds(5)) return;
+    if (!final && tty_ && now - last_ < std::chrono::milliseconds(100)) return;
+    last_ = now;
+    const double elapsed = std::chrono::duration<double>(now - start_).count();
+    const double eta = done > 0 ? elapsed * static_cast<double>(total_ - done) / done : 0;
+    const auto line = fmt::format("sweep: {}/{} seeds, {} failed, {} elapsed{}", done, total_,
+                                  failures, duration_text(elapsed),
+                                  final ? "" : ", ETA " + (done ? duration_text(eta) : "?"));
+    if (tty_) {
+      std::cerr << "\r" << line << "\033[K" << (final ? "\n" : "") << std::flush;
+    } else {
+      std::cerr << line << "\n";
+    }
+  }
+  [[nodiscard]] double elapsed() const {
+    return std::chrono::duration<double>(Clock::now() - start_).count();
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  uint64_t total_;
+  bool tty_;
+  Clock::time_point start_, last_;
+};
+
+}  // namespace
+
+int sweep_command(const SweepArgs& args) {
+  auto range = parse_seeds(args.seeds);
+  if (!range) {
+    std::cerr << "--seeds: '" << args.seeds << "' is not a range; expected A..B with A <= B\n";
+    return kExitBadInput;
+  }
+  Shard shard;
+  if (!args.shard.empty()) {
+    auto s = parse_shard(args.shard);
+    if (!s) {
+      std::cerr << "--shard: '" << args.shard << "' is not i/n with 1 <= i <= n\n";
+      return kExitBadInput;
+    }
+    shard = *s;
+  }
+  std::map<std::string, std::string> names;  // results are keyed by scenario name
+  for (const auto& path : args.scenarios) {
+    try {
+      const auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
+      auto [it, fresh] = names.emplace(s.name, path);
+      if (!fresh) {
+        std::cerr << fmt::format("{} and {} are both named '{}'; sweep keys results by name\n",
+                                 it->second, path, s.name);
+        return kExitBadInput;
+      }
+    } catch (const scenarios::ScenarioError& e) {
+      std::cerr << e.what() << "\n";
+      return kExitBadInput;
+    }
+  }
+  const int jobs = args.jobs > 0 ? args.jobs : std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = range->first; s <= range->last; ++s) {
+    if (shard.takes(*range, s)) seeds.push_back(s);
+  }
+  const uint64_t total = seeds.size() * args.scenarios.size();
+  // Chunks small enough to keep every worker busy and the progress moving.
+  const std::size_t chunk_size =
+      std::clamp<std::size_t>(seeds.size() / (static_cast<std::size_t>(jobs) * 4), 1, 20);
+  std::vector<Chunk> chunks;
+  for (const auto& path : args.scenarios) {
+    for (std::size_t i = 0; i < seeds.size(); i += chunk_size) {
+      chunks.push_back(
+          {path,
+           {seeds.begin() + static_cast<std::ptrdiff_t>(i),
+            seeds.begin() + static_cast<std::ptrdiff_t>(std::min(seeds.size(), i + chunk_size))}});
+    }
+  }
+
+  const std::string exe = self_exe();
+  nlohmann::json runs = nlohmann::json::array();
+  std::vector<std::string> worker_errors;
+  uint64_t done = 0, failures = 0;
+  Progress progress(total);
+  std::deque<std::size_t> queue;
+  for (std::size_t i = 0; i < chunks.size(); ++i) queue.push_back(i);
+  std::vector<Worker> active;
+  while (!queue.empty() || !active.empty()) {
+    while (!queue.empty() && active.size() < static_cast<std::size_t>(jobs)) {
+      active.push_back(
+          spawn_worker(exe, chunks[queue.front()], queue.front(), args.check_determinism));
+      queue.pop_front();
+    }
+    std::vector<pollfd> pfds;
+    for (const auto& w : active) pfds.push_back({w.fd, POLLIN, 0});
+    if (poll(pfds.data(), pfds.size(), 1000) < 0 && errno != EINTR) {
+      throw std::runtime_error("poll failed");
+    }
+    for (std::size_t i = 0; i < active.size(); ++i) {
+      if (pfds[i].revents == 0) continue;
+      auto& w = active[i];
+      char buf[65536];
+      const ssize_t n = read(w.fd, buf, sizeof buf);
+      if (n > 0) {
+        w.buffer.append(buf, static_cast<std::size_t>(n));
+        std::size_t nl;
+        while ((nl = w.buffer.find('\n')) != std::string::npos) {
+          auto j = nlohmann::json::parse(w.buffer.substr(0, nl));
+          w.buffer.erase(0, nl + 1);
+          ++w.received;
+          ++done;
+          if (!j.at("expectation_met").get<bool>()) ++failures;
+          runs.push_back(std::move(j));
+        }
+        continue;
+      }
+      if (n < 0 && errno == EINTR) continue;
+      close(w.fd);
+      w.fd = -1;
+      int status = 0;
+      waitpid(w.pid, &status, 0);
+      const auto& c = chunks[w.chunk];
+      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || w.received != c.seeds.size()) {
+        worker_errors.push_back(
+            fmt::format("worker for {} seeds {}..{} {} after {} of {} seeds", c.path,
+                        c.seeds.front(), c.seeds.back(),
+                        WIFSIGNALED(status) ? fmt::format("died of signal {}", WTERMSIG(status))
+                                            : fmt::format("exited with {}", WEXITSTATUS(status)),
+                        w.received, c.seeds.size()));
+      }
+    }
+    std::erase_if(active, [](const Worker& w) { return w.fd < 0; });
+    progress.update(done, failures);
+  }
+  progress.update(done, failures, true);
+
+  auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs));
+  if (!args.shard.empty()) doc["shard"] = args.shard;
+  std::cout << scenarios::summary_table(scenarios::summarize(doc));
+  const double wall = progress.elapsed();
+  std::cout << fmt::format(
+      "\nsweep: {} runs ({} passed, {} failed) in {:.2f} s wall with {} jobs "
+      "({:.1f} runs/s)\n",
+      done, doc["passed"].get<uint64_t>(), doc["failed"].get<uint64_t>(), wall, jobs,
+      wall > 0 ? static_cast<double>(done) / wall : 0.0);
+  int exit_code = kExitPass;
+  uint64_t diverged = 0;
+  for (const auto& r : doc["runs"]) {
+    if (r.contains("determinism") && !r["determinism"]["deterministic"].get<bool>()) {
+      ++diverged;
+      std::cout << fmt::format(
+          "NOT deterministic: {} seed {}: first divergence at trace line {}\n"
+          "  1st run: {}\n  2nd run: {}\n",
+          r["scenario"].get<std::string>(), r["seed"].get<uint64_t>(),
+          r["determinism"]["line"].get<uint64_t>(), r["determinism"]["first"].get<std::string>(),
+          r["determinism"]["second"].get<std::string>());
+    }
+    if (!r["expectation_met"].get<bool>()) {
+      const auto kind = r.value("stop_kind", std::string());
+      exit_code =
+          std::max(exit_code, kind == "crash" || kind == "bound" ? kExitInternal : kExitInvariant);
+    }
+  }
+  if (args.check_determinism) {
+    std::cout << fmt::format("determinism: {} of {} runs diverged\n", diverged, done);
+  }
+  if (diverged > 0) exit_code = kExitInternal;
+  for (const auto& e : worker_errors) std::cerr << "error: " << e << "\n";
+  if (!worker_errors.empty()) exit_code = kExitInternal;
+  if (!args.results.empty()) {
+    std::ofstream out(args.results);
+    if (!(out << doc.dump(2) << "\n")) {
+      std::cerr << "--results: cannot write " << args.results << "\n";
+      return kExitBadInput;
+    }
+  }
+  if (!args.junit.empty()) {
+    std::ofstream out(args.junit);
+    if (!(out << scenarios::junit_xml(doc))) {
+      std::cerr << "--junit: cannot write " << args.junit << "\n";
+      return kExitBadInput;
+    }
+  }
+  return exit_code;
+}
+
+}  // namespace syncsim::cli

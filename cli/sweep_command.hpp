@@ -1,0 +1,36 @@
+// syncsim sweep <scenario>... --seeds A..B: every scenario x seed, run in worker processes
+// (this binary's hidden `sweep-worker` subcommand, one per chunk of seeds; DESIGN.md §3: no
+// threads inside a simulation).  Progress on stderr, a summary table per scenario on stdout,
+// combined JSON results and JUnit XML whose content does not depend on --jobs.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace syncsim::cli {
+
+struct SweepArgs {
+  std::vector<std::string> scenarios;
+  std::string seeds;
+  int jobs = 0;  // 0 = one per CPU
+  std::string shard;
+  std::string results;
+  std::string junit;
+  bool check_determinism = false;
+};
+
+// The hidden worker: runs `seeds` of one scenario, one JSON result per line on stdout.
+struct SweepWorkerArgs {
+  std::string scenario;
+  std::vector<uint64_t> seeds;
+  bool check_determinism = false;
+};
+
+CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args);
+CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args);
+int sweep_command(const SweepArgs& args);
+int sweep_worker_command(const SweepWorkerArgs& args);
+
+}  // namespace syncsim::cli

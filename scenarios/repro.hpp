@@ -1,0 +1,34 @@
+// Repro strings (DESIGN.md §10): everything needed to rerun one failure bit for bit.
+//   syncsim:<name>:<scenario path>:seed=<n>:build=<build id>[:hash=<trace hash>]
+// The path may itself contain ':' (it runs up to the last ":seed="); the name may not.
+// `hash` is optional (older repro strings have none); with it, a replay can say whether
+// it reproduced the run bit for bit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace syncsim::scenarios {
+
+struct Repro {
+  std::string name;
+  std::string path;
+  uint64_t seed = 0;
+  std::string build;
+  std::optional<std::string> hash;
+
+  bool operator==(const Repro&) const = default;
+};
+
+// Thrown by parse_repro; what() says what is wrong and shows the expected form.
+class ReproError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+std::string format_repro(const Repro& r);
+Repro parse_repro(const std::string& text);
+
+}  // namespace syncsim::scenarios

@@ -1,0 +1,218 @@
+#include "scenarios/results.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace syncsim::scenarios {
+
+std::string stop_kind_name(sim::StopKind kind) {
+  switch (kind) {
+    case sim::StopKind::None:
+      return "none";
+    case sim::StopKind::Finished:
+      return "finished";
+    case sim::StopKind::Failure:
+      return "failure";
+    case sim::StopKind::Bound:
+      return "bound";
+    case sim::StopKind::Crash:
+      return "crash";
+  }
+  return "unknown";
+}
+
+void sort_runs(nlohmann::json& runs) {
+  std::stable_sort(runs.begin(), runs.end(), [](const nlohmann::json& a, const nlohmann::json& b) {
+    const auto& sa = a.at("scenario").get_ref<const std::string&>();
+    const auto& sb = b.at("scenario").get_ref<const std::string&>();
+    if (sa != sb) return sa < sb;
+    return a.at("seed").get<uint64_t>() < b.at("seed").get<uint64_t>();
+  });
+}
+
+nlohmann::json sweep_document(const std::string& build, nlohmann::json runs) {
+  sort_runs(runs);
+  uint64_t passed = 0, failed = 0;
+  for (const auto& r : runs) r.at("expectation_met").get<bool>() ? ++passed : ++failed;
+  return {{"build", build}, {"runs", std::move(runs)}, {"passed", passed}, {"failed", failed}};
+}
+
+nlohmann::json strip_wall_times(const nlohmann::json& j) {
+  if (j.is_object()) {
+    nlohmann::json out = nlohmann::json::object();
+    for (const auto& [k, v] : j.items()) {
+      if (k != "wall_s") out[k] = strip_wall_times(v);
+    }
+    return out;
+  }
+  if (j.is_array()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& v : j) out.push_back(strip_wall_times(v));
+    return out;
+  }
+  return j;
+}
+
+nlohmann::json merge_results(const std::vector<NamedDocument>& inputs) {
+  if (inputs.empty()) throw MergeError("nothing to merge");
+  std::string build;
+  std::string build_source;
+  std::map<std::pair<std::string, uint64_t>, std::string> seen;  // -> source
+  nlohmann::json runs = nlohmann::json::array();
+  for (const auto& in : inputs) {
+    const auto& d = in.doc;
+    if (!d.is_object() || !d.contains("build") || !d["build"].is_string() || !d.contains("runs") ||
+        !d["runs"].is_array()) {
+      throw MergeError(fmt::format(
+          "{}: not a syncsim results document (needs \"build\" and \"runs\")", in.source));
+    }
+    const auto b = d["build"].get<std::string>();
+    if (build_source.empty()) {
+      build = b;
+      build_source = in.source;
+    } else if (b != build) {
+      throw MergeError(fmt::format("builds differ: {} is build {}, {} is build {}", build_source,
+                                   build, in.source, b));
+    }
+    for (const auto& r : d["runs"]) {
+      if (!r.is_object() || !r.contains("scenario") || !r["scenario"].is_string() ||
+          !r.contains("seed") || !r["seed"].is_number_unsigned() ||
+          !r.contains("expectation_met") || !r["expectation_met"].is_boolean()) {
+        throw MergeError(fmt::format("{}: a run without scenario, seed or expectation_met: {}",
+                                     in.source, r.dump().substr(0, 200)));
+      }
+      const auto key = std::make_pair(r["scenario"].get<std::string>(), r["seed"].get<uint64_t>());
+      auto [it, fresh] = seen.emplace(key, in.source);
+      if (!fresh) {
+        throw MergeError(
+            fmt::format("{} seed {} occurs twice: in {} and in {} (overlapping shards?)", key.first,
+                        key.second, it->second, in.source));
+      }
+      runs.push_back(r);
+    }
+  }
+  return sweep_document(build, std::move(runs));
+}
+
+namespace {
+std::string xml_escape(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        // XML 1.0 forbids most control characters, even escaped.
+        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
+          out += '?';
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+std::string failure_text(const nlohmann::json& r) {
+  if (r.contains("violation")) {
+    const auto& v = r["violation"];
+    return fmt::format("violated {} at t={}s ({}): {}", v.value("invariant", "?"),
+                       v.value("at_s", 0.0), v.value("subject", ""), v.value("message", ""));
+  }
+  return "stopped: " + r.value("stop", std::string("?"));
+}
+}  // namespace
+
+std::string junit_xml(const nlohmann::json& doc) {
+  std::map<std::string, std::vector<const nlohmann::json*>> by_scenario;
+  for (const auto& r : doc.at("runs"))
+    by_scenario[r.at("scenario").get<std::string>()].push_back(&r);
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += fmt::format("<testsuites name=\"syncsim\" tests=\"{}\" failures=\"{}\">\n",
+                     doc.at("runs").size(), doc.value("failed", 0));
+  for (const auto& [scenario, runs] : by_scenario) {
+    uint64_t failures = 0;
+    for (const auto* r : runs) failures += (*r)["expectation_met"].get<bool>() ? 0 : 1;
+    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
+                       xml_escape(scenario), runs.size(), failures);
+    for (const auto* r : runs) {
+      const auto seed = (*r)["seed"].get<uint64_t>();
+      out += fmt::format("    <testcase classname=\"syncsim.{}\" name=\"seed={}\" time=\"{:.3f}\"",
+                         xml_escape(scenario), seed, r->value("wall_s", 0.0));
+      if ((*r)["expectation_met"].get<bool>()) {
+        out += "/>\n";
+        continue;
+      }
+      const std::string repro = r->value("repro", std::string());
+      out += fmt::format(
+          ">\n      <failure message=\"{}\">{}\nrepro: {}</failure>\n    </testcase>\n",
+          xml_escape(failure_text(*r)), xml_escape(failure_text(*r)), xml_escape(repro));
+    }
+    out += "  </testsuite>\n";
+  }
+  out += "</testsuites>\n";
+  return out;
+}
+
+std::vector<ScenarioSummary> summarize(const nlohmann::json& doc) {
+  std::vector<ScenarioSummary> rows;
+  std::map<std::string, std::size_t> index;
+  for (const auto& r : doc.at("runs")) {
+    const auto name = r.at("scenario").get<std::string>();
+    auto [it, fresh] = index.emplace(name, rows.size());
+    if (fresh) {
+      rows.emplace_back();
+      rows.back().scenario = name;
+    }
+    auto& row = rows[it->second];
+    ++row.seeds;
+    if (r.at("expectation_met").get<bool>()) {
+      ++row.passed;
+      continue;
+    }
+    ++row.failed;
+    const auto seed = r.at("seed").get<uint64_t>();
+    if (!row.first_failing_seed || seed < *row.first_failing_seed) {
+      row.first_failing_seed = seed;
+      row.first_failing_repro = r.value("repro", std::string());
+      row.first_failure = r.contains("violation")
+                              ? r["violation"].value("invariant", std::string("?"))
+                              : r.value("stop", std::string("?"));
+    }
+  }
+  return rows;
+}
+
+std::string summary_table(const std::vector<ScenarioSummary>& rows) {
+  std::size_t width = 8;
+  for (const auto& r : rows) width = std::max(width, r.scenario.size());
+  std::string out = fmt::format("{:<{}} {:>7} {:>7} {:>7}  {}\n", "scenario", width, "seeds",
+                                "pass", "fail", "first failing seed");
+  for (const auto& r : rows) {
+    out += fmt::format(
+        "{:<{}} {:>7} {:>7} {:>7}  {}\n", r.scenario, width, r.seeds, r.passed, r.failed,
+        r.first_failing_seed ? fmt::format("{} ({})  repro: {}", *r.first_failing_seed,
+                                           r.first_failure, r.first_failing_repro)
+                             : "-");
+  }
+  return out;
+}
+
+}  // namespace syncsim::scenarios

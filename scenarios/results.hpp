@@ -1,0 +1,64 @@
+// Results documents: the JSON that `run --results`, `sweep --results` and `merge` write, and
+// the JUnit XML made from it.  A document is
+//   {"build": <build id>, "runs": [<run>...], "passed": n, "failed": n}
+// where a run is result_json() (results_json.hpp) of one (scenario, seed).  sort_runs() orders runs by scenario
+// name, then seed, so a document does not depend on how the work was split (--jobs, --shard).
+// Wall-clock fields ("wall_s") are the only non-deterministic ones; strip_wall_times()
+// removes them for comparisons.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scenarios/results_json.hpp"
+#include "scenarios/runner.hpp"
+
+namespace syncsim::scenarios {
+
+// "finished" | "failure" | "bound" | "crash" (sim::StopKind).
+std::string stop_kind_name(sim::StopKind kind);
+
+// A document over `runs` (result_json values of any scenarios, sorted here), with
+// passed/failed counted from expectation_met.  A single-scenario `run --results` document
+// (results_document in results_json.hpp) has the same build/runs/passed/failed members.
+nlohmann::json sweep_document(const std::string& build, nlohmann::json runs);
+
+void sort_runs(nlohmann::json& runs);
+
+// A copy without any "wall_s" member, at any depth.
+nlohmann::json strip_wall_times(const nlohmann::json& j);
+
+// Thrown by merge_results: overlapping inputs, mismatched builds, malformed documents.
+class MergeError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct NamedDocument {
+  std::string source;  // file name, for messages
+  nlohmann::json doc;
+};
+
+// One document with every run of the inputs; throws MergeError if a (scenario, seed) occurs
+// twice, the builds differ, or a document is not a results document.
+nlohmann::json merge_results(const std::vector<NamedDocument>& inputs);
+
+// JUnit XML: one <testsuite> per scenario, one <testcase> per run; a run whose expectation
+// failed gets a <failure> naming the violated invariant (or the stop reason) and the repro.
+std::string junit_xml(const nlohmann::json& doc);
+
+// Per scenario: seeds, passed, failed, first failing seed and its repro.
+struct ScenarioSummary {
+  std::string scenario;
+  uint64_t seeds = 0, passed = 0, failed = 0;
+  std::optional<uint64_t> first_failing_seed;
+  std::string first_failing_repro;
+  std::string first_failure;  // violated invariant or stop reason
+};
+std::vector<ScenarioSummary> summarize(const nlohmann::json& doc);
+std::string summary_table(const std::vector<ScenarioSummary>& rows);
+
+}  // namespace syncsim::scenarios

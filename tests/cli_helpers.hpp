@@ -1,0 +1,50 @@
+// Running the syncsim binary from a test: exit code and output, temp files.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace syncsim::testing {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;  // what the command printed (stdout, and stderr unless redirected)
+};
+
+// `args` go through the shell; stderr joins stdout unless `stderr_to` names a file.
+inline Outcome syncsim(const std::string& args, const std::string& stderr_to = "&1") {
+  const std::string cmd = std::string(SYNCSIM_BINARY) + " " + args + " 2>" + stderr_to;
+  Outcome o;
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) return o;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), pipe)) o.output += buf.data();
+  int status = pclose(pipe);
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return o;
+}
+
+inline std::string catalog(const std::string& name) {
+  return std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json";
+}
+
+inline std::string temp_path(const std::string& name) { return ::testing::TempDir() + name; }
+
+inline std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+inline std::string write_temp(const std::string& name, const std::string& text) {
+  std::string path = temp_path(name);
+  std::ofstream(path) << text;
+  return path;
+}
+
+}  // namespace syncsim::testing
