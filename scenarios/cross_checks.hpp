@@ -13,6 +13,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,9 @@ class CrossChecks : public engine::ClientObserver {
     std::vector<Write> uploaded;  // not yet covered by a concrete target
     std::vector<std::pair<int64_t, std::vector<Write>>> awaiting_ack;
     std::map<model::RowKey, Write> acknowledged;  // the newest acknowledged write per row
+    // Users this database no longer syncs as (switch_user): a closing life's upload that
+    // completes after the switch puts its notes rows into the old user's bucket.
+    std::set<std::string> former_users;
   };
   using Version = std::pair<model::Lsn, std::optional<std::string>>;
 
