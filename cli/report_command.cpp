@@ -125,4 +125,13 @@ std::string write_report_for_run(const nlohmann::json& results_document, const s
   }
 }
 
+std::string report_path_error(const std::string& path) {
+  try {
+    format_of("", path);
+    return "";
+  } catch (const BadInput& e) {
+    return e.what();
+  }
+}
+
 }  // namespace syncsim::cli

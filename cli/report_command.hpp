@@ -1,5 +1,6 @@
-// `syncsim report` and `syncsim run --report`: turn results (or a scenario, run over a
-// seed range first) into a Markdown, HTML or JSON report, or compare two variants.
+// `syncsim report`, `syncsim run --report` and `syncsim sweep --report`: turn results (or a
+// scenario, run over a seed range first) into a Markdown, HTML or JSON report, or compare two
+// variants.
 #pragma once
 
 #include <cstdint>
@@ -23,5 +24,9 @@ int report_command(const ReportRequest& request);
 // For `run --report FILE`: the format comes from FILE's extension (.md, .html, .json).
 // Returns an empty string on success, else the error message.
 std::string write_report_for_run(const nlohmann::json& results_document, const std::string& path);
+
+// For `sweep --report FILE`, checked before any seed runs: an empty string if FILE's
+// extension names a format (.md, .html, .json), else the error message.
+std::string report_path_error(const std::string& path);
 
 }  // namespace syncsim::cli

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -19,10 +20,12 @@
 #include <map>
 
 #include "cli/exit_codes.hpp"
+#include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
 #include "scenarios/determinism.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
+#include "scenarios/results_json.hpp"
 
 extern char** environ;
 
@@ -42,6 +45,10 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
   cmd->add_option("--shard", args.shard, "i/n: only every n-th seed of the range, from the i-th");
   cmd->add_option("--results", args.results, "write the combined JSON results to FILE");
   cmd->add_option("--junit", args.junit, "write JUnit XML to FILE");
+  cmd->add_option("--report", args.report,
+                  "also write a report per scenario (.md, .html or .json); with several "
+                  "scenarios FILE gets the scenario name before its extension: "
+                  "sweep.html -> sweep.basic.html");
   cmd->add_flag("--check-determinism", args.check_determinism,
                 "run every seed twice and compare the traces");
   return cmd;
@@ -52,6 +59,7 @@ CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args) {
   cmd->group("");  // hidden from --help
   cmd->add_option("scenario", args.scenario)->required();
   cmd->add_option("--seeds", args.seeds)->required()->delimiter(',');
+  cmd->add_option("--timeline-seed", args.timeline_seed)->required();
   cmd->add_flag("--check-determinism", args.check_determinism);
   return cmd;
 }
@@ -78,6 +86,7 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
   }
+  bool violation_kept = false;
   for (uint64_t seed : args.seeds) {
     scenarios::RunOptions opts;
     opts.seed = seed;
@@ -93,9 +102,18 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
     const auto repro = scenarios::format_repro(
         {scenario.name, args.scenario, seed, scenarios::build_id(), r.trace_hash});
     auto j = scenarios::result_json(r, repro);
-    // Timelines (up to 150 events each) are kept for failures only: a sweep's JSON stays
-    // small, and a failing seed can still be drawn.
-    if (r.expectation_met) j.erase("timeline");
+    // Timelines (up to 150 events each) are dropped for most passing runs so that a sweep's
+    // JSON stays small.  Kept: failures, so a failing seed can still be drawn; and the runs
+    // a report's sequence diagram may need (report_model: the first seed with a violation,
+    // else the first seed): the sweep's first seed, and this chunk's first run with a
+    // violation (one that met its `expect: violates` is not a failure).  The earliest
+    // chunk's first violation is the scenario's first.  sweep_command makes the reports from
+    // these, then drops all but failures' and the range's first seed's from the document
+    // (keep_timelines), so that it does not depend on the chunking or the shards.
+    const bool keep = !r.expectation_met || seed == args.timeline_seed ||
+                      (r.violation.has_value() && !violation_kept);
+    if (r.violation) violation_kept = true;
+    if (!keep) j.erase("timeline");
     if (!det.is_null()) j["determinism"] = det;
     std::cout << j.dump() << "\n" << std::flush;
   }
@@ -124,12 +142,19 @@ std::string self_exe() {
   return p.string();
 }
 
-Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, bool check) {
+Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, bool check,
+                    uint64_t timeline_seed) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::string seeds;
   for (auto s : c.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
-  std::vector<std::string> argv_s = {exe, "sweep-worker", c.path, "--seeds", seeds};
+  std::vector<std::string> argv_s = {exe,
+                                     "sweep-worker",
+                                     c.path,
+                                     "--seeds",
+                                     seeds,
+                                     "--timeline-seed",
+                                     std::to_string(timeline_seed)};
   if (check) argv_s.emplace_back("--check-determinism");
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
@@ -184,6 +209,31 @@ class Progress {
   Clock::time_point start_, last_;
 };
 
+// The document keeps a run's timeline only if the run failed or is the first seed of the
+// range (not of the shard), so that it is the same for any --jobs and any split into
+// shards (merged shards equal the full sweep).  The reports are made before this, from
+// everything the workers kept (see sweep_worker_command).
+void keep_timelines(nlohmann::json& runs, uint64_t first_seed) {
+  for (auto& r : runs) {
+    if (r["expectation_met"].get<bool>() && r["seed"].get<uint64_t>() != first_seed) {
+      r.erase("timeline");
+    }
+  }
+}
+
+// sweep.html -> sweep.<scenario>.html, with characters other than [A-Za-z0-9._-] of the
+// name replaced by '_'.
+std::string report_path_for(const std::string& file, const std::string& scenario) {
+  std::string name = scenario;
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') {
+      ch = '_';
+    }
+  }
+  const std::filesystem::path p(file);
+  return (p.parent_path() / (p.stem().string() + "." + name + p.extension().string())).string();
+}
+
 }  // namespace
 
 int sweep_command(const SweepArgs& args) {
@@ -201,16 +251,24 @@ int sweep_command(const SweepArgs& args) {
     }
     shard = *s;
   }
+  if (!args.report.empty()) {
+    if (auto error = report_path_error(args.report); !error.empty()) {
+      std::cerr << "--report: " << error << "\n";
+      return kExitBadInput;
+    }
+  }
   std::map<std::string, std::string> names;  // results are keyed by scenario name
+  std::map<std::string, scenarios::Scenario> loaded;
   for (const auto& path : args.scenarios) {
     try {
-      const auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
+      auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
       auto [it, fresh] = names.emplace(s.name, path);
       if (!fresh) {
         std::cerr << fmt::format("{} and {} are both named '{}'; sweep keys results by name\n",
                                  it->second, path, s.name);
         return kExitBadInput;
       }
+      loaded.emplace(s.name, std::move(s));
     } catch (const scenarios::ScenarioError& e) {
       std::cerr << e.what() << "\n";
       return kExitBadInput;
@@ -222,6 +280,7 @@ int sweep_command(const SweepArgs& args) {
     if (shard.takes(*range, s)) seeds.push_back(s);
   }
   const uint64_t total = seeds.size() * args.scenarios.size();
+  const uint64_t first_seed = seeds.empty() ? range->first : seeds.front();
   // Chunks small enough to keep every worker busy and the progress moving.
   const std::size_t chunk_size =
       std::clamp<std::size_t>(seeds.size() / (static_cast<std::size_t>(jobs) * 4), 1, 20);
@@ -245,8 +304,8 @@ int sweep_command(const SweepArgs& args) {
   std::vector<Worker> active;
   while (!queue.empty() || !active.empty()) {
     while (!queue.empty() && active.size() < static_cast<std::size_t>(jobs)) {
-      active.push_back(
-          spawn_worker(exe, chunks[queue.front()], queue.front(), args.check_determinism));
+      active.push_back(spawn_worker(exe, chunks[queue.front()], queue.front(),
+                                    args.check_determinism, first_seed));
       queue.pop_front();
     }
     std::vector<pollfd> pfds;
@@ -293,6 +352,10 @@ int sweep_command(const SweepArgs& args) {
   progress.update(done, failures, true);
 
   auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs));
+  // The runs the reports are made from: with the timelines of this shard's first seed and
+  // of each chunk's first violation.
+  const nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
+  keep_timelines(doc["runs"], range->first);
   if (!args.shard.empty()) doc["shard"] = args.shard;
   std::cout << scenarios::summary_table(scenarios::summarize(doc));
   const double wall = progress.elapsed();
@@ -337,6 +400,36 @@ int sweep_command(const SweepArgs& args) {
     if (!(out << scenarios::junit_xml(doc))) {
       std::cerr << "--junit: cannot write " << args.junit << "\n";
       return kExitBadInput;
+    }
+  }
+  if (!args.report.empty()) {
+    // One single-scenario results document per scenario (as `run --results` writes), so
+    // the report is the one `run --report` renders for the same seeds.
+    std::map<std::string, std::string> files;  // report file -> scenario
+    for (const auto& [name, path] : names) {
+      const auto file = names.size() == 1 ? args.report : report_path_for(args.report, name);
+      if (auto [it, fresh] = files.emplace(file, name); !fresh) {
+        std::cerr << fmt::format("--report: scenarios '{}' and '{}' would both write {}\n",
+                                 it->second, name, file);
+        return kExitBadInput;
+      }
+    }
+    for (const auto& [file, name] : files) {
+      nlohmann::json scenario_runs = nlohmann::json::array();
+      for (const auto& r : report_runs) {
+        if (r["scenario"] == name) scenario_runs.push_back(r);
+      }
+      if (scenario_runs.empty()) {  // a shard without seeds, or failed workers (reported above)
+        std::cerr << fmt::format("--report: no runs of {}; {} not written\n", name, file);
+        continue;
+      }
+      const auto results =
+          scenarios::results_document(loaded.at(name), names.at(name), std::move(scenario_runs));
+      if (auto error = write_report_for_run(results, file); !error.empty()) {
+        std::cerr << "--report: " << error << "\n";
+        return kExitBadInput;
+      }
+      std::cout << fmt::format("report: {} ({})\n", file, name);
     }
   }
   return exit_code;

@@ -1,7 +1,8 @@
 // syncsim sweep <scenario>... --seeds A..B: every scenario x seed, run in worker processes
 // (this binary's hidden `sweep-worker` subcommand, one per chunk of seeds; DESIGN.md §3: no
 // threads inside a simulation).  Progress on stderr, a summary table per scenario on stdout,
-// combined JSON results and JUnit XML whose content does not depend on --jobs.
+// combined JSON results and JUnit XML whose content does not depend on --jobs, and with
+// --report one report per scenario (cli/report_command.hpp).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -18,6 +19,7 @@ struct SweepArgs {
   std::string shard;
   std::string results;
   std::string junit;
+  std::string report;  // one report per scenario; the format from the extension
   bool check_determinism = false;
 };
 
@@ -25,6 +27,7 @@ struct SweepArgs {
 struct SweepWorkerArgs {
   std::string scenario;
   std::vector<uint64_t> seeds;
+  uint64_t timeline_seed = 0;  // the first seed of the sweep: its timeline is kept
   bool check_determinism = false;
 };
 

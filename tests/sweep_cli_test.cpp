@@ -3,7 +3,11 @@
 // JUnit, and merge refuses overlapping shards and mismatched builds.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
+#include <cstdio>
 #include <nlohmann/json.hpp>
+#include <tuple>
 
 #include "scenarios/results.hpp"
 #include "tests/cli_helpers.hpp"
@@ -117,6 +121,102 @@ TEST(Merge, RefusesSomethingThatIsNotResults) {
   EXPECT_NE(m.output.find("not a syncsim results document"), std::string::npos) << m.output;
   EXPECT_EQ(syncsim("merge " + testing::write_temp("nj.json", "{")).exit_code, 2);
   EXPECT_EQ(syncsim("merge /nonexistent.json").exit_code, 2);
+}
+
+// basic with the mutant that fails seed 1, declared: every seed meets `expect` by violating
+// barrier-holds, so its diagram's timeline must survive the sweep although no run fails.
+std::string expected_violation_basic() {
+  auto j = json::parse(testing::read_file(testing::catalog("basic")));
+  j["name"] = "basic-expected";
+  j["mutants"] = {"publish-while-blocked"};
+  j["expect"] = {{"violates", "barrier-holds"}};
+  return testing::write_temp("basic-expected.json", j.dump(2));
+}
+
+TEST(Sweep, ReportWritesOneHtmlReportPerScenario) {
+  const auto out = testing::temp_path("sweep-report.html");
+  const auto results_path = testing::temp_path("sweep-report.json");
+  const auto basic_html = testing::temp_path("sweep-report.basic.html");
+  const auto expected_html = testing::temp_path("sweep-report.basic-expected.html");
+  std::remove(basic_html.c_str());
+  std::remove(expected_html.c_str());
+  Outcome o = syncsim("sweep " + testing::catalog("basic") + " " + expected_violation_basic() +
+                      " --seeds 1..3 --jobs 2 --results " + results_path + " --report " + out);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_NE(o.output.find("report: " + basic_html + " (basic)"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("report: " + expected_html + " (basic-expected)"), std::string::npos)
+      << o.output;
+  for (const auto& [path, name, verdicts, why] :
+       {std::tuple{basic_html, "basic", "1..3: 3 as expected, 0 not",
+                   "no seed violated an invariant: the first seed"},
+        std::tuple{expected_html, "basic-expected", "1..3: 3 as expected, 0 not",
+                   "the first seed with a violation"}}) {
+    const auto html = testing::read_file(path);
+    ASSERT_FALSE(html.empty()) << path << " was not written\n" << o.output;
+    EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u) << path;
+    EXPECT_NE(html.find(std::string("<h1>syncsim report: ") + name + "</h1>"), std::string::npos)
+        << path;
+    EXPECT_NE(html.find("<svg class=\"sequence\""), std::string::npos) << path;
+    EXPECT_NE(html.find("<h2>Sequence diagram (seed 1)</h2>\n<p>" + std::string(why)),
+              std::string::npos)
+        << path;
+    EXPECT_NE(html.find(verdicts), std::string::npos) << path;
+    for (int seed = 1; seed <= 3; ++seed) {
+      EXPECT_NE(html.find(fmt::format("<tr><td class=\"num\">{}</td><td class=", seed)),
+                std::string::npos)
+          << path << " has no row for seed " << seed;
+    }
+    // Seed counts over the whole sweep: the invariant table (n/3 seeds checked) and the
+    // coverage matrix (every seed checks barrier-holds under both of basic's fault classes).
+    EXPECT_NE(html.find("</td><td class=\"num\">3/3</td>"), std::string::npos) << path;
+    EXPECT_NE(html.find("<tr><td><code>barrier-holds</code></td><td class=\""), std::string::npos);
+    const auto coverage = html.substr(html.find("<table class=\"coverage\">"));
+    const auto row = coverage.substr(coverage.find("<code>barrier-holds</code>"));
+    const auto cell =
+        std::string(name) == "basic" ? "3 checked, 0 violated" : "3 checked, 3 violated";
+    EXPECT_NE(row.substr(0, row.find("</tr>")).find(cell), std::string::npos)
+        << row.substr(0, row.find("</tr>"));
+  }
+  // The document keeps the timelines the reports drew (the first seed, which is also
+  // basic-expected's first violation) and no other passing run's, whatever the chunking.
+  const json doc = results(results_path);
+  ASSERT_EQ(doc["runs"].size(), 6u);
+  for (const auto& r : doc["runs"]) {
+    EXPECT_EQ(r.contains("timeline"), r["seed"] == 1) << r["scenario"] << " seed " << r["seed"];
+  }
+  const auto j1 = testing::temp_path("sweep-report-j1.json");
+  ASSERT_EQ(syncsim("sweep " + testing::catalog("basic") + " " + expected_violation_basic() +
+                    " --seeds 1..3 --jobs 1 --results " + j1)
+                .exit_code,
+            0);
+  EXPECT_EQ(results(j1), doc);
+}
+
+TEST(Sweep, ReportWithOneScenarioWritesTheFileAsNamed) {
+  const auto out = testing::temp_path("sweep-one-report.md");
+  std::remove(out.c_str());
+  Outcome o = syncsim("sweep " + testing::catalog("basic") + " --seeds 2..3 --report " + out);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  const auto md = testing::read_file(out);
+  EXPECT_NE(md.find("```mermaid\nsequenceDiagram\n"), std::string::npos) << md;
+  EXPECT_NE(md.find("basic"), std::string::npos);
+  // The same report as `run --report` over the same seeds.
+  const auto run_md = testing::temp_path("run-one-report.md");
+  ASSERT_EQ(
+      syncsim("run " + testing::catalog("basic") + " --seeds 2..3 --report " + run_md).exit_code,
+      0);
+  EXPECT_EQ(md, testing::read_file(run_md));
+}
+
+TEST(Sweep, ReportWithAnUnknownExtensionExitsTwoBeforeRunning) {
+  Outcome o = syncsim("sweep " + testing::catalog("basic") + " --seeds 1..2 --report " +
+                      testing::temp_path("sweep-report.txt"));
+  EXPECT_EQ(o.exit_code, 2) << o.output;
+  EXPECT_NE(o.output.find("--report: report file '" + testing::temp_path("sweep-report.txt") +
+                          "': cannot tell the format from its extension; use .md, .html or .json"),
+            std::string::npos)
+      << o.output;
+  EXPECT_EQ(o.output.find("sweep: "), std::string::npos) << "ran seeds first:\n" << o.output;
 }
 
 TEST(Sweep, BadFlagsExitTwoWithAMessage) {
