@@ -163,93 +163,68 @@ void checkpoint_before_target(json& j) {
   j["faults"] = json::array();
 }
 
+Entry scen(std::string mutant, std::vector<std::string> helpers, std::function<void(json&)> modify,
+           std::vector<std::string> caught_by, bool only = false) {
+  return Entry{std::move(mutant),
+               std::move(helpers),
+               "basic",
+               std::move(modify),
+               std::move(caught_by),
+               only,
+               "",
+               ""};
+}
+Entry ext(std::string mutant, std::string filter, std::string invariant) {
+  return Entry{std::move(mutant), {}, "", none, {std::move(invariant)}, false,
+               std::move(filter), ""};
+}
+Entry surv(std::string mutant, std::function<void(json&)> modify, std::string reason) {
+  return Entry{std::move(mutant), {}, "basic", std::move(modify), {}, false, "", std::move(reason)};
+}
+
+const char* kRouteTest =
+    "Service/ServiceRouteMutant.IsCaughtByStoredIdMonotonicWithinTheSeedBudget/";
+
 const std::vector<Entry>& mutation_catalog() {
   static const std::vector<Entry> entries = {
-      {"accept-non-positive-ids",
-       {},
-       "",
-       none,
-       {"service-stored-id-monotonic"},
-       false,
-       "Service/ServiceRouteMutant.IsCaughtByStoredIdMonotonicWithinTheSeedBudget/"
-       "accept_non_positive_ids",
-       ""},
-      {"ack-before-replication", {}, "basic", none, {"service-ack-after-replication"}},
-      {"cleanup-deletes-pending",
-       {},
-       "basic",
-       pending_past_retention,
-       {"converges", "requests-complete"}},
-      {"lower-id-replaces",
-       {},
-       "",
-       none,
-       {"service-stored-id-monotonic"},
-       false,
-       "Service/ServiceRouteMutant.IsCaughtByStoredIdMonotonicWithinTheSeedBudget/"
-       "lower_id_replaces",
-       ""},
-      {"marker-before-mapping",
-       {},
-       "basic",
-       fast_replication_slow_repost,
-       {"requests-complete", "converges"}},
-      {"no-complete-for-write-checkpoint-only",
-       {},
-       "basic",
-       [](json& j) { j["service"]["replication_lag_ms"] = 0; },
-       {"requests-complete", "converges"}},
-      {"replication-stall", {}, "basic", none, {"converges"}},
-      {"write-checkpoint-may-drop",
-       {"repost-stale-id", "lower-id-replaces"},
-       "basic",
-       frequent_checkpoint_requests,
-       {"applied-id-monotonic"},
-       true},
-      {"complete-without-upload", {}, "basic", none, {"read-your-writes", "no-lost-writes"}},
-      {"drop-completed-upload",
-       {},
-       "basic",
-       checkpoint_before_target,
-       {},
-       false,
-       "",
-       "a checkpoint blocked before the target is stored stays pending only until the next "
-       "checkpoint line; every later write, marker or heartbeat sends one, so it is a delay no "
-       "invariant judges (shim_api_test shows the behaviour change)"},
-      {"publish-while-blocked", {}, "basic", none, {"barrier-holds"}},
-      {"repost-stale-id",
-       {"lower-id-replaces", "write-checkpoint-may-drop"},
-       "basic",
-       frequent_checkpoint_requests,
-       {"applied-id-monotonic"},
-       true},
-      {"reset-target-on-reconnect", {}, "basic", frequent_reconnects, {"target-no-regress"}},
-      {"seed-from-one", {}, "basic", deleted_records, {"request-id-monotonic"}},
-      {"seed-local-counter", {}, "basic", clear_client_2, {"request-id-monotonic"}},
-      {"skip-sequence-check",
-       {},
-       "basic",
-       racing_writes,
-       {},
-       false,
-       "",
-       "the raced write W sets the target to MAX, the mutant overwrites it with an id that "
-       "does not cover W, and W's own upload then cannot store a target (it is no longer MAX); "
-       "the gate opens before W is replicated, but read-your-writes binds W to the next target "
-       "stored after its upload (cross_checks.cpp on_target_set), which does cover it, and "
-       "barrier-holds reads the stored (wrong) target: W briefly vanishes unjudged"},
-      {"target-posted-id",
-       {},
-       "basic",
-       none,
-       {},
-       false,
-       "",
-       "the target differs only when the service answers above the posted id, which needs "
-       "its record raised past the client's own counter between seed and upload (a shared "
-       "sequence, shim_api_test); no scenario fault does that, and after a clear the seed "
-       "raises the counter first"},
+      ext("accept-non-positive-ids", std::string(kRouteTest) + "accept_non_positive_ids",
+          "service-stored-id-monotonic"),
+      scen("ack-before-replication", {}, none, {"service-ack-after-replication"}),
+      scen("cleanup-deletes-pending", {}, pending_past_retention,
+           {"converges", "requests-complete"}),
+      ext("lower-id-replaces", std::string(kRouteTest) + "lower_id_replaces",
+          "service-stored-id-monotonic"),
+      scen("marker-before-mapping", {}, fast_replication_slow_repost,
+           {"requests-complete", "converges"}),
+      scen("no-complete-for-write-checkpoint-only", {},
+           [](json& j) { j["service"]["replication_lag_ms"] = 0; },
+           {"requests-complete", "converges"}),
+      scen("replication-stall", {}, none, {"converges"}),
+      scen("write-checkpoint-may-drop", {"repost-stale-id", "lower-id-replaces"},
+           frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
+      scen("complete-without-upload", {}, none, {"read-your-writes", "no-lost-writes"}),
+      surv("drop-completed-upload", checkpoint_before_target,
+           "a checkpoint blocked before the target is stored stays pending only until the next "
+           "checkpoint line; every later write, marker or heartbeat sends one, so it is a delay "
+           "no invariant judges (shim_api_test shows the behaviour change)"),
+      scen("publish-while-blocked", {}, none, {"barrier-holds"}),
+      scen("repost-stale-id", {"lower-id-replaces", "write-checkpoint-may-drop"},
+           frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
+      scen("reset-target-on-reconnect", {}, frequent_reconnects, {"target-no-regress"}),
+      scen("seed-from-one", {}, deleted_records, {"request-id-monotonic"}),
+      scen("seed-local-counter", {}, clear_client_2, {"request-id-monotonic"}),
+      surv("skip-sequence-check", racing_writes,
+           "the raced write W sets the target to MAX, the mutant overwrites it with an id that "
+           "does not cover W, and W's own upload then cannot store a target (it is no longer "
+           "MAX); the gate opens before W is replicated, but read-your-writes binds W to the "
+           "next target stored after its upload (cross_checks.cpp on_target_set), which does "
+           "cover it, and barrier-holds reads the stored (wrong) target: W briefly vanishes "
+           "unjudged"),
+      surv("target-posted-id", none,
+           "the target differs only when the service answers above the posted id, which needs "
+           "its record raised past the client's own counter between seed and upload (a shared "
+           "sequence, shim_api_test); no scenario fault does that, and after a clear the seed "
+           "raises the counter first"),
   };
   return entries;
 }
