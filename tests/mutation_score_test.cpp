@@ -1,0 +1,389 @@
+// Mutation score (issue 5): every mutant in scenarios::mutant_names() is run over a seed
+// budget (SYNCSIM_SEED_BUDGET: small in `quick`, larger in `long`) in the scenario where it
+// can show, and the test reports per mutant: detected, the invariant that caught it,
+// seeds-to-detection and the shrunk size in steps (scenarios/shrink.*, at most
+// SYNCSIM_SHRINK_ATTEMPTS runs on the first detecting seed).  It prints a table and writes
+// it as JSON into the build tree (mutation-score[-long].json).
+//
+// The mutant -> scenario table is kMutationCatalog below: a catalog scenario plus JSON
+// modifications.  Every detection is checked against a twin: the same scenario without the
+// mutant (helper mutants kept) passes on the detecting seed.
+//
+// Two kinds of entry are not scenario runs:
+//  - `external`: the mutant is caught by another test's harness that injects it and fails
+//    an invariant (the route-level harness of tests/service_mutants_test.cpp); the test
+//    binary is run with a gtest filter and must pass, i.e. detect it.
+//  - `survivor`: no invariant catches the mutant in any scenario tried (the reason is in
+//    the entry).  They are run over the budget anyway, reported as SURVIVOR, and the test
+//    fails if one of them is detected (then it should become a normal entry).  Any other
+//    undetected mutant fails the test, named.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "scenarios/runner.hpp"
+#include "scenarios/shrink.hpp"
+
+#ifndef SYNCSIM_SEED_BUDGET
+#define SYNCSIM_SEED_BUDGET 5
+#endif
+#ifndef SYNCSIM_SHRINK_ATTEMPTS
+#define SYNCSIM_SHRINK_ATTEMPTS 8
+#endif
+#ifndef SYNCSIM_SCORE_FILE
+#define SYNCSIM_SCORE_FILE "mutation-score.json"
+#endif
+
+namespace syncsim::scenarios {
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kBudget = SYNCSIM_SEED_BUDGET;
+constexpr int kShrinkAttempts = SYNCSIM_SHRINK_ATTEMPTS;
+
+json catalog(const std::string& name) {
+  std::ifstream in(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json");
+  return json::parse(in);
+}
+
+struct Entry {
+  std::string mutant;
+  std::vector<std::string> helpers;  // injected together with the mutant
+  std::string base;                  // catalog scenario
+  std::function<void(json&)> modify;
+  std::vector<std::string> caught_by;  // any of these
+  bool only = false;                   // check only caught_by (another checker fires first)
+  std::string external;                // gtest filter of service_mutants_test
+  std::string survivor;                // why no invariant catches it
+};
+
+void none(json&) {}
+
+// Slow writes, slow replication and a disconnect every 1.5 s: reconnects often find a
+// concrete target that is not yet acknowledged (client_invariants_test, shrink_test).
+void frequent_reconnects(json& j) {
+  j["workload"]["write_interval_min_ms"] = 4000;
+  j["workload"]["write_interval_max_ms"] = 8000;
+  j["service"]["replication_lag_ms"] = 2000;
+  j["faults"] = json::array();
+  for (int i = 0; i < 36; ++i) {
+    j["faults"].push_back(
+        {{"at_ms", 5000 + 1500 * i}, {"kind", "disconnect"}, {"client", 1 + i % 3}});
+  }
+}
+
+// The records of clients 1 and 2 are deleted while they are connected (client_invariants_test
+// deleted_records).
+void deleted_records(json& j) {
+  for (json f : {json{{"at_ms", 20000}, {"kind", "delete_request"}, {"client", 1}},
+                 json{{"at_ms", 21000}, {"kind", "disconnect"}, {"client", 1}},
+                 json{{"at_ms", 30000}, {"kind", "delete_request"}, {"client", 2}},
+                 json{{"at_ms", 31000}, {"kind", "disconnect"}, {"client", 2}}}) {
+    j["faults"].push_back(f);
+  }
+  std::stable_sort(j["faults"].begin(), j["faults"].end(),
+                   [](const json& a, const json& b) { return a["at_ms"] < b["at_ms"]; });
+}
+
+// requestCheckpoint() after every step, mostly no-op deletes: ids above every upload's
+// target, so stale reposts are not hidden by the gate (client_invariants_test).
+void frequent_checkpoint_requests(json& j) {
+  j["workload"]["request_checkpoint_pct"] = 100;
+  j["workload"]["delete_pct"] = 90;
+  j["workload"]["keyspace"] = 1000;
+  j["service"]["replication_lag_ms"] = 1500;
+}
+
+// #201 / pre-1.7.1 acks: replication faster than the storage write; the repost loop would
+// re-force a marker and hide the bug, so it is slowed down, and the quiesce is shorter than
+// the heartbeat (service_mutants_test).
+void fast_replication_slow_repost(json& j) {
+  j["service"]["replication_lag_ms"] = 0;
+  j["clients"]["repost_delay_ms"] = 600000;
+  j["quiesce_s"] = 20;
+}
+
+// Requests stay pending for longer than the retention: replication lags for the whole run,
+// each client writes once at 100..110 s (the record is then never refreshed: no later
+// write, and the repost loop, whose equal retries refresh requested_at, is slowed down) and
+// a compact job runs at 175 s.  Correct mongo cleanup keeps pending records (service.md
+// §2.1); the mutant deletes them, so after the heal nothing acknowledges the last request.
+void pending_past_retention(json& j) {
+  j["workload"]["write_interval_min_ms"] = 100000;
+  j["workload"]["write_interval_max_ms"] = 110000;
+  j["clients"]["repost_delay_ms"] = 600000;
+  j["service"]["checkpoint_request_retention_minutes"] = 1;
+  j["duration_s"] = 180;
+  j["quiesce_s"] = 60;
+  j["faults"] = json::array({json{{"at_ms", 0}, {"kind", "lag"}, {"lag_ms", 3600000}},
+                             json{{"at_ms", 175000}, {"kind", "compact"}}});
+}
+
+void clear_client_2(json& j) {
+  j["faults"] = json::array(
+      {{{"at_ms", 20000}, {"kind", "disconnect_and_clear"}, {"client", 2}, {"down_ms", 2000}}});
+}
+
+// Many writes racing slow checkpoint requests (the trace shows "MUTANT target ... stored
+// despite new local writes" here, shim_api_test).
+void racing_writes(json& j) {
+  j["workload"]["write_interval_min_ms"] = 50;
+  j["workload"]["write_interval_max_ms"] = 1500;
+  j["workload"]["keyspace"] = 4;
+  j["clients"]["crud_upload_throttle_ms"] = 3000;
+  j["network"]["latency_up_ms"] = 200;
+  j["network"]["latency_down_ms"] = 200;
+  j["service"]["batch_latency_max_ms"] = 300;
+  j["service"]["replication_lag_ms"] = 1000;
+  j["duration_s"] = 30;
+  j["faults"] = json::array();
+}
+
+// Checkpoint lines overtake upload responses: replication and batches immediate, the
+// downlink slow; nothing but a later line would retry a blocked checkpoint.
+void checkpoint_before_target(json& j) {
+  j["service"]["replication_lag_ms"] = 0;
+  j["service"]["batch_latency_max_ms"] = 0;
+  j["clients"]["repost_delay_ms"] = 600000;
+  j["network"]["latency_down_ms"] = 300;
+  j["quiesce_s"] = 20;
+  j["faults"] = json::array();
+}
+
+Entry scen(std::string mutant, std::vector<std::string> helpers, std::function<void(json&)> modify,
+           std::vector<std::string> caught_by, bool only = false) {
+  return Entry{std::move(mutant),
+               std::move(helpers),
+               "basic",
+               std::move(modify),
+               std::move(caught_by),
+               only,
+               "",
+               ""};
+}
+Entry ext(std::string mutant, std::string filter, std::string invariant) {
+  return Entry{std::move(mutant), {}, "", none, {std::move(invariant)}, false,
+               std::move(filter), ""};
+}
+Entry surv(std::string mutant, std::function<void(json&)> modify, std::string reason) {
+  return Entry{std::move(mutant), {}, "basic", std::move(modify), {}, false, "", std::move(reason)};
+}
+
+const char* kRouteTest =
+    "Service/ServiceRouteMutant.IsCaughtByStoredIdMonotonicWithinTheSeedBudget/";
+
+const std::vector<Entry>& mutation_catalog() {
+  static const std::vector<Entry> entries = {
+      ext("accept-non-positive-ids", std::string(kRouteTest) + "accept_non_positive_ids",
+          "service-stored-id-monotonic"),
+      scen("ack-before-replication", {}, none, {"service-ack-after-replication"}),
+      scen("cleanup-deletes-pending", {}, pending_past_retention,
+           {"converges", "requests-complete"}),
+      ext("lower-id-replaces", std::string(kRouteTest) + "lower_id_replaces",
+          "service-stored-id-monotonic"),
+      scen("marker-before-mapping", {}, fast_replication_slow_repost,
+           {"requests-complete", "converges"}),
+      scen("no-complete-for-write-checkpoint-only", {},
+           [](json& j) { j["service"]["replication_lag_ms"] = 0; },
+           {"requests-complete", "converges"}),
+      scen("replication-stall", {}, none, {"converges"}),
+      scen("write-checkpoint-may-drop", {"repost-stale-id", "lower-id-replaces"},
+           frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
+      scen("complete-without-upload", {}, none, {"read-your-writes", "no-lost-writes"}),
+      surv("drop-completed-upload", checkpoint_before_target,
+           "a checkpoint blocked before the target is stored stays pending only until the next "
+           "checkpoint line; every later write, marker or heartbeat sends one, so it is a delay "
+           "no invariant judges (shim_api_test shows the behaviour change)"),
+      scen("publish-while-blocked", {}, none, {"barrier-holds"}),
+      scen("repost-stale-id", {"lower-id-replaces", "write-checkpoint-may-drop"},
+           frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
+      scen("reset-target-on-reconnect", {}, frequent_reconnects, {"target-no-regress"}),
+      scen("seed-from-one", {}, deleted_records, {"request-id-monotonic"}),
+      scen("seed-local-counter", {}, clear_client_2, {"request-id-monotonic"}),
+      surv("skip-sequence-check", racing_writes,
+           "the raced write W sets the target to MAX, the mutant overwrites it with an id that "
+           "does not cover W, and W's own upload then cannot store a target (it is no longer "
+           "MAX); the gate opens before W is replicated, but read-your-writes binds W to the "
+           "next target stored after its upload (cross_checks.cpp on_target_set), which does "
+           "cover it, and barrier-holds reads the stored (wrong) target: W briefly vanishes "
+           "unjudged"),
+      surv("target-posted-id", none,
+           "the target differs only when the service answers above the posted id, which needs "
+           "its record raised past the client's own counter between seed and upload (a shared "
+           "sequence, shim_api_test); no scenario fault does that, and after a clear the seed "
+           "raises the counter first"),
+  };
+  return entries;
+}
+
+struct Score {
+  std::string mutant;
+  std::string scenario;  // base + helpers, for the table
+  bool detected = false;
+  std::string invariant;
+  uint64_t seeds = 0;  // seeds to detection (or run, if not detected)
+  std::optional<uint64_t> steps_before, steps_after;
+  std::string note;
+  bool survivor_expected = false;
+  std::string failure;  // why this entry fails the test
+};
+
+std::string run_external(const std::string& filter, uint64_t& seeds) {
+  const std::string cmd =
+      fmt::format("'{}' --gtest_filter='{}' 2>&1", SYNCSIM_SERVICE_MUTANTS_TEST, filter);
+  std::string out;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return "cannot run " + cmd;
+  std::array<char, 4096> buf{};
+  while (fgets(buf.data(), buf.size(), p)) out += buf.data();
+  const int rc = pclose(p);
+  std::smatch m;
+  if (std::regex_search(out, m, std::regex(R"(\[ seeds-to-detection \] \S+: (\d+))"))) {
+    seeds = std::stoull(m[1]);
+  }
+  if (rc != 0 || out.find("[  PASSED  ] 1 test") == std::string::npos || seeds == 0) {
+    return "external test " + filter + " did not pass:\n" + out;
+  }
+  return "";
+}
+
+Score score(const Entry& e) {
+  Score s;
+  s.mutant = e.mutant;
+  s.survivor_expected = !e.survivor.empty();
+  if (!e.external.empty()) {
+    s.scenario = "service_mutants_test route harness";
+    s.failure = run_external(e.external, s.seeds);
+    s.detected = s.failure.empty();
+    if (s.detected) s.invariant = e.caught_by.front();
+    s.note = "caught by " + e.external.substr(0, e.external.find('.'));
+    return s;
+  }
+  const auto ctx = validation_context();
+  json j = catalog(e.base);
+  e.modify(j);
+  j["name"] = e.base + "+" + e.mutant;
+  json mutants = json::array({e.mutant});
+  for (const auto& h : e.helpers) mutants.push_back(h);
+  if (e.only) j["invariants"] = e.caught_by;
+  s.scenario = e.base;
+  for (const auto& h : e.helpers) s.scenario += " +" + h;
+  json twin_json = j;
+  twin_json["mutants"] = json(e.helpers);
+  j["mutants"] = mutants;
+  const Scenario scen = parse_scenario(j, ctx, j["name"].get<std::string>());
+  RunOptions o;
+  o.keep_trace_lines = 20;
+  for (uint64_t seed = 1; seed <= kBudget && !s.detected; ++seed) {
+    s.seeds = seed;
+    o.seed = seed;
+    const RunResult r = run_scenario(scen, o);
+    if (!r.violation) {
+      if (!r.passed) s.failure = fmt::format("seed {}: {}", seed, r.stop.message);
+      continue;
+    }
+    s.detected = true;
+    s.invariant = r.violation->invariant;
+    if (s.survivor_expected) {
+      s.failure = fmt::format("listed as a survivor but {} caught it on seed {}: {}", s.invariant,
+                              seed, r.violation->message);
+      return s;
+    }
+    if (std::find(e.caught_by.begin(), e.caught_by.end(), s.invariant) == e.caught_by.end()) {
+      s.failure = fmt::format("seed {}: unexpected invariant {}: {}", seed, s.invariant,
+                              r.violation->message);
+      return s;
+    }
+    // The twin without the mutant passes on this seed.
+    const Scenario twin = parse_scenario(twin_json, ctx, j["name"].get<std::string>());
+    const RunResult t = run_scenario(twin, o);
+    if (!t.passed) {
+      s.failure =
+          fmt::format("the twin without {} fails on seed {}: {}", e.mutant, seed, t.stop.message);
+      return s;
+    }
+    s.steps_before = scenario_steps(scen, r);
+    if (kShrinkAttempts > 0) {
+      ShrinkOptions so;
+      so.seed = seed;
+      so.invariant = s.invariant;
+      so.ctx = ctx;
+      so.max_attempts = kShrinkAttempts;
+      const ShrinkResult sr = shrink(scen, so);
+      s.steps_after = sr.steps;
+      s.note = fmt::format("shrunk in {} runs{}", sr.attempts, sr.exhausted ? " (bounded)" : "");
+    }
+  }
+  if (!s.detected && s.survivor_expected) s.note = "SURVIVOR: " + e.survivor;
+  if (!s.detected && !s.survivor_expected && s.failure.empty()) {
+    s.failure = fmt::format("{} survived {} seeds of {}", e.mutant, kBudget, s.scenario);
+  }
+  return s;
+}
+
+TEST(MutationScore, CatalogCoversEveryMutantOnce) {
+  std::multiset<std::string> listed;
+  for (const auto& e : mutation_catalog()) listed.insert(e.mutant);
+  const auto names = mutant_names();
+  EXPECT_EQ(listed, std::multiset<std::string>(names.begin(), names.end()));
+}
+
+TEST(MutationScore, EveryMutantIsDetected) {
+  std::vector<Score> scores;
+  for (const auto& e : mutation_catalog()) {
+    const auto t0 = std::chrono::steady_clock::now();
+    scores.push_back(score(e));
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << fmt::format("[ scored ] {} in {:.1f} s\n", e.mutant, secs) << std::flush;
+  }
+  auto opt = [](const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "-"; };
+  std::cout << fmt::format("\nmutation score: budget {} seeds, shrink <= {} runs\n", kBudget,
+                           kShrinkAttempts);
+  std::cout << fmt::format("{:<38} {:<9} {:<30} {:>6} {:>7}  {}\n", "mutant", "detected",
+                           "invariant", "seeds", "steps", "scenario / note");
+  json doc = {{"seed_budget", kBudget},
+              {"shrink_attempts", kShrinkAttempts},
+              {"build", build_id()},
+              {"mutants", json::array()}};
+  int detected = 0;
+  for (const auto& s : scores) {
+    detected += s.detected ? 1 : 0;
+    const std::string steps =
+        s.steps_before ? opt(s.steps_before) + (s.steps_after ? "->" + opt(s.steps_after) : "")
+                       : "-";
+    std::cout << fmt::format("{:<38} {:<9} {:<30} {:>6} {:>7}  {}{}\n", s.mutant,
+                             s.detected ? "yes" : (s.survivor_expected ? "SURVIVOR" : "NO"),
+                             s.invariant.empty() ? "-" : s.invariant, s.seeds, steps, s.scenario,
+                             s.note.empty() ? "" : "; " + s.note);
+    json m = {
+        {"mutant", s.mutant},     {"detected", s.detected},
+        {"scenario", s.scenario}, {"seeds_to_detection", s.detected ? json(s.seeds) : json()},
+        {"seeds_run", s.seeds},   {"invariant", s.invariant.empty() ? json() : json(s.invariant)},
+        {"note", s.note}};
+    m["steps"] = s.steps_before ? json(*s.steps_before) : json();
+    m["shrunk_steps"] = s.steps_after ? json(*s.steps_after) : json();
+    doc["mutants"].push_back(m);
+    EXPECT_TRUE(s.failure.empty()) << s.mutant << ": " << s.failure;
+  }
+  std::cout << fmt::format("{}/{} mutants detected\n", detected, scores.size());
+  doc["detected"] = detected;
+  doc["total"] = scores.size();
+  std::ofstream(std::string(SYNCSIM_BUILD_DIR) + "/" + SYNCSIM_SCORE_FILE) << doc.dump(2) << "\n";
+}
+
+}  // namespace
+}  // namespace syncsim::scenarios
