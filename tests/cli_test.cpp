@@ -1,40 +1,18 @@
 // The CLI as a user (or CI) sees it: exit codes (DESIGN.md §10), readable errors that name
 // the field, value and what is allowed, and the per-seed summary line.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
-#include <fstream>
-#include <memory>
 #include <string>
+
+#include "tests/cli_helpers.hpp"
 
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using syncsim::testing::Outcome;
+using syncsim::testing::syncsim;
+using syncsim::testing::write_temp;
 
-Outcome syncsim(const std::string& args) {
-  const std::string cmd = std::string(SYNCSIM_BINARY) + " " + args + " 2>&1";
-  Outcome o;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return o;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe)) o.output += buf.data();
-  int status = pclose(pipe);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
-
-std::string basic() { return std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json"; }
-
-std::string write_temp(const std::string& name, const std::string& text) {
-  std::string path = ::testing::TempDir() + name;
-  std::ofstream(path) << text;
-  return path;
-}
+std::string basic() { return syncsim::testing::catalog("basic"); }
 
 TEST(Cli, VersionPrintsBuildIdAndPins) {
   Outcome o = syncsim("--version");

@@ -1,40 +1,20 @@
 // `syncsim run --core-path` and `syncsim diff` as CI sees them: output, exit codes and
 // errors naming the option, the value and what is allowed.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "engine/core_registry.hpp"
+#include "tests/cli_helpers.hpp"
 
 namespace {
 
-struct Outcome {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Outcome syncsim(const std::string& args, bool with_stderr = true) {
-  const std::string cmd =
-      std::string(SYNCSIM_BINARY) + " " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  Outcome o;
-  FILE* pipe = popen(cmd.c_str(), "r");
-  if (!pipe) return o;
-  std::array<char, 4096> buf{};
-  while (fgets(buf.data(), buf.size(), pipe)) o.output += buf.data();
-  int status = pclose(pipe);
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return o;
-}
-
-std::string catalog(const std::string& name) {
-  return std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json";
-}
+using syncsim::testing::catalog;
+using syncsim::testing::Outcome;
+using syncsim::testing::syncsim;
 
 // A pinned binary copied elsewhere stands in for an unreleased build.
 std::string copied_core(const std::string& version) {
@@ -60,7 +40,7 @@ TEST(CorePath, RunsTheBuildAndPrintsItOnceAsUnverifiedWithItsSha256) {
   EXPECT_EQ(o.output.find(line), o.output.rfind(line)) << "printed once";
   EXPECT_TRUE(has(o, "2 passed, 0 failed")) << o.output;
 
-  Outcome j = syncsim("run " + catalog("basic") + " --seed 1 --json --core-path " + path, false);
+  Outcome j = syncsim("run " + catalog("basic") + " --seed 1 --json --core-path " + path, "/dev/null");
   ASSERT_EQ(j.exit_code, 0) << j.output;
   auto doc = nlohmann::json::parse(j.output);
   EXPECT_EQ(doc["unverified_core"]["name"], "0.5.2/c5c23134");
@@ -92,7 +72,7 @@ TEST(DiffCli, TxIdExperimentExitsOneWithoutAndZeroWithTheAllowList) {
   EXPECT_TRUE(has(strict, "DIVERGED tx-id at client")) << strict.output;
   EXPECT_TRUE(has(strict, "1 diverged, tx-id 1, 0 same")) << strict.output;
 
-  Outcome allowed = syncsim(common + " --allow tx-id --json", false);
+  Outcome allowed = syncsim(common + " --allow tx-id --json", "/dev/null");
   EXPECT_EQ(allowed.exit_code, 0) << allowed.output;
   auto doc = nlohmann::json::parse(allowed.output);
   EXPECT_EQ(doc["diverged"], 0);
