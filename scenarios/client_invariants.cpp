@@ -48,6 +48,11 @@ void register_client_invariants(sim::InvariantCatalog& catalog) {
                "once), except writes disconnectAndClear removed",
                "scenarios/client_invariants.cpp judge_no_lost_writes after quiesce",
                "mutant complete-without-upload", true});
+  catalog.add({"completed-upload-notified",
+               "a concrete target stored while an iteration runs is followed by completed_upload "
+               "before the iteration handles its next sync line (sdk.md §2.4 step 4)",
+               "scenarios/client_invariants.cpp on every control call of an iteration",
+               "mutant drop-completed-upload", false});
 }
 
 ClientInvariants::ClientInvariants(sim::Loop& loop, sim::Trace& trace, model::Service& service,
@@ -87,6 +92,7 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
     }
   }
   if (!db.max_target || target > *db.max_target) db.max_target = target;
+  if (db.in_iteration) db.unnotified_target = target;
 }
 
 void ClientInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) {
@@ -123,9 +129,26 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
   auto& db = databases_[c.index()];
   if (op == "start") {
     db.connection_applied.reset();  // start clears the applied signal (sdk.md §3.1)
+    db.in_iteration = true;
+    db.unnotified_target.reset();  // a new life or iteration: nothing queued yet
     check_position(c, "at iteration start");
   } else if (op == "stop") {
     db.connection_applied.reset();
+    db.in_iteration = false;
+    db.unnotified_target.reset();  // the iteration's event queue is dropped with it
+  } else if (op == "completed_upload") {
+    if (db.unnotified_target && verdicts_.enabled("completed-upload-notified")) {
+      verdicts_.checked("completed-upload-notified");  // judged, and it held
+    }
+    db.unnotified_target.reset();
+  } else if ((op == "line_text" || op == "line_binary") && db.unnotified_target &&
+             verdicts_.enabled("completed-upload-notified")) {
+    verdicts_.checked("completed-upload-notified");
+    return fail("completed-upload-notified", c,
+                fmt::format("target {} was stored during this iteration but the next sync line "
+                            "was handled before any completed_upload: a checkpoint the gate "
+                            "withheld waits for a later line",
+                            *db.unnotified_target));
   } else if (op == "next_checkpoint_request_id") {
     auto id = parse_int(result);
     if (!id || !verdicts_.enabled("request-id-monotonic")) return;
@@ -147,6 +170,7 @@ void ClientInvariants::on_cleared(engine::Client& c) {
   db.max_allocated = service_.checkpoints().stored_id(key_of(c));
   db.max_target.reset();
   db.connection_applied.reset();
+  db.unnotified_target.reset();
   db.shown_position = 0;  // a hard clear empties ps_buckets too
   // Writes not yet applied by the backend were deleted with ps_crud: exempt from
   // no-lost-writes (DESIGN.md §5).  Those already applied need no further check.

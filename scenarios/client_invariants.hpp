@@ -22,6 +22,10 @@
 //    (at least once; judged after quiesce against the backend's apply log).  Writes still
 //    queued when disconnectAndClear wiped ps_crud are exempt; a transaction that never
 //    committed never reached on_local_write.
+//  - completed-upload-notified: SDK conformance (sdk.md §2.4 step 4, §1.4 event pump): a
+//    concrete target updateLocalTarget stores while an iteration runs is followed by a
+//    completed_upload event before the iteration handles its next sync line (injected events
+//    go first), so a checkpoint the gate withheld is retried at once, not at the next line.
 #pragma once
 
 #include <map>
@@ -68,6 +72,8 @@ class ClientInvariants : public engine::ClientObserver {
     int64_t shown_position = 0;                 // monotonic-reads
     std::vector<PendingWrite> writes;           // no-lost-writes
     std::size_t exempt_writes = 0;              // cleared before upload
+    bool in_iteration = false;                  // between start and stop
+    std::optional<int64_t> unnotified_target;   // completed-upload-notified
   };
 
   void check_position(engine::Client& c, const char* when);

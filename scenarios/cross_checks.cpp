@@ -29,6 +29,14 @@ void CrossChecks::on_local_write(engine::Client& c, const engine::LocalWrite& w)
   model::RowKey key{w.table, w.id};
   s.own_writes[key].push_back(Write{key, w.seq, w.description, 0});
   if (w.description) s.seq_of_value[*w.description] = w.seq;
+  // Only the synced tables are visible (insert-only `events` rows never are).  A delete of an
+  // absent row leaves no ps_crud entry: a server version may then show up legitimately.
+  if (key.table != "todos" && key.table != "notes") return;
+  if (w.changed) {
+    s.newest_own[key] = Write{key, w.seq, w.description, 0};
+  } else {
+    s.newest_own.erase(key);
+  }
 }
 
 void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
@@ -69,6 +77,8 @@ void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
     if (w.seq == 0) continue;
     w.lsn = lsn;
     s.uploaded.push_back(w);
+    auto newest = s.newest_own.find(key);
+    if (newest != s.newest_own.end() && newest->second.seq == w.seq) newest->second.lsn = lsn;
   }
 }
 
@@ -100,6 +110,9 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
     for (auto& w : entry.second) {
       auto& slot = s.acknowledged[w.key];
       if (w.seq > slot.seq) slot = w;
+      // From here check_rows judges the row by the same rule; keep the flicker set small.
+      auto newest = s.newest_own.find(w.key);
+      if (newest != s.newest_own.end() && newest->second.seq <= w.seq) s.newest_own.erase(newest);
       ++acknowledged_writes_;
       any = true;
     }
@@ -116,11 +129,49 @@ void CrossChecks::on_cleared(engine::Client& c) {
   s.uploaded.clear();
   s.awaiting_ack.clear();
   s.acknowledged.clear();
+  s.newest_own.clear();
   trace_.log("check", "client {} cleared: read-your-writes expectations dropped", c.index());
 }
 
 void CrossChecks::on_published(engine::Client& c) {
-  if (verdicts_.enabled("read-your-writes")) check_rows(c);
+  if (!verdicts_.enabled("read-your-writes")) return;
+  check_rows(c);
+  check_no_flicker(c);
+}
+
+void CrossChecks::check_no_flicker(engine::Client& c) {
+  // Every publication here is a gated one: the default world has no priority-0 buckets, whose
+  // partial completions would be exempt (DESIGN.md §5).
+  auto& s = clients_[c.index()];
+  if (s.newest_own.empty()) return;
+  index_backend_log();
+  verdicts_.checked("read-your-writes");
+  for (const auto& [key, w] : s.newest_own) {
+    auto row = c.read_row(key.table, key.id);
+    const bool present = row.has_value();
+    const std::optional<std::string> shown = present ? *row : std::nullopt;
+    auto matches = [&](const std::optional<std::string>& v) {
+      return v.has_value() == present && (!present || v == shown);
+    };
+    if (matches(w.value)) continue;
+    bool newer_server_version = false;
+    if (w.lsn > 0) {
+      for (const auto& [lsn, v] : history_[key]) {
+        if (lsn >= w.lsn && matches(v)) newer_server_version = true;
+      }
+    }
+    if (newer_server_version) continue;
+    fail("read-your-writes", c,
+         fmt::format("row {}/{} shows {} after a sync apply, but the client's own write #{} ({}) "
+                     "is {}; no server version at or after it explains it (the write flickered "
+                     "away)",
+                     key.table, key.id, present ? "'" + shown.value_or("null") + "'" : "nothing",
+                     w.seq, w.value ? "'" + *w.value + "'" : "delete",
+                     w.lsn > 0 ? fmt::format("uploaded (lsn {}) but not in the published state",
+                                             w.lsn)
+                               : std::string("not uploaded yet")));
+    return;
+  }
 }
 
 void CrossChecks::index_backend_log() {
@@ -213,6 +264,7 @@ void CrossChecks::on_user_switched(engine::Client& c) {
   auto per_user = [](const model::RowKey& key) { return key.table == "notes"; };
   std::erase_if(s.acknowledged, [&](const auto& entry) { return per_user(entry.first); });
   std::erase_if(s.uploaded, [&](const Write& w) { return per_user(w.key); });
+  std::erase_if(s.newest_own, [&](const auto& entry) { return per_user(entry.first); });
   for (auto& [target, writes] : s.awaiting_ack) {
     std::erase_if(writes, [&](const Write& w) { return per_user(w.key); });
   }

@@ -2,7 +2,12 @@
 //  - read-your-writes: once a client uploaded a write and applied a checkpoint whose
 //    write_checkpoint >= the target set after that upload, every later read of the row
 //    shows that write, a newer server version of it (including its deletion), or the
-//    client's own later local write.
+//    client's own later local write.  And from its commit on, no local write flickers away
+//    and back (DESIGN.md §5): at every sync publication the client's newest own write of a
+//    row is shown, or a server version at or after the LSN where the backend applied it.
+//    The barrier guarantees this (nothing publishes while ps_crud holds the write, and after
+//    its upload nothing publishes before a checkpoint past that upload), so it also judges
+//    writes whose target was never stored (mutant skip-sequence-check).
 //  - converges: after heal-and-quiesce every client's visible rows equal the service's
 //    rows for its buckets.
 //  - requests-complete: after quiesce every allocated request id is acknowledged.
@@ -63,10 +68,14 @@ class CrossChecks : public engine::ClientObserver {
     // Users this database no longer syncs as (switch_user): a closing life's upload that
     // completes after the switch puts its notes rows into the old user's bucket.
     std::set<std::string> former_users;
+    // The newest own write per row, with the LSN of its upload once it completed (0 before):
+    // the no-flicker half of read-your-writes.
+    std::map<model::RowKey, Write> newest_own;
   };
   using Version = std::pair<model::Lsn, std::optional<std::string>>;
 
   void check_rows(engine::Client& c);
+  void check_no_flicker(engine::Client& c);
   void index_backend_log();
   void fail(const std::string& invariant, engine::Client& c, const std::string& message);
 

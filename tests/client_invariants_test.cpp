@@ -85,6 +85,19 @@ Scenario frequent_checkpoint_requests() {
   return s;
 }
 
+// Checkpoint lines overtake upload responses (replication and batches immediate, the
+// downlink slow): the gate withholds checkpoints that only completed_upload retries.
+Scenario checkpoint_before_target() {
+  Scenario s = catalog("basic");
+  s.service.replication_lag_ms = 0;
+  s.service.batch_latency_max_ms = 0;
+  s.clients.repost_delay_ms = 600000;
+  s.network.latency_down_ms = 300;
+  s.quiesce_s = 20;
+  s.faults.clear();
+  return s;
+}
+
 struct MutantCase {
   std::string name;
   std::vector<std::string> mutants;
@@ -127,6 +140,17 @@ INSTANTIATE_TEST_SUITE_P(
                    "no-lost-writes",
                    [] { return catalog("basic"); },
                    true},
+        // The no-flicker half of read-your-writes: the batch complete() dropped is visible
+        // locally until the next sync apply resets the row to the server's state.
+        MutantCase{"complete_without_upload_flickers",
+                   {"complete-without-upload"},
+                   "read-your-writes",
+                   [] { return catalog("basic"); },
+                   true},
+        MutantCase{"drop_completed_upload",
+                   {"drop-completed-upload"},
+                   "completed-upload-notified",
+                   checkpoint_before_target},
         MutantCase{"reset_target_on_reconnect",
                    {"reset-target-on-reconnect"},
                    "target-no-regress",
