@@ -86,9 +86,9 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
   if (verdicts_.enabled("target-no-regress")) {
     verdicts_.checked("target-no-regress");
     if (db.max_target && target < *db.max_target) {
-      return fail("target-no-regress",
-                  c, fmt::format("concrete target {} is below the earlier target {}", target,
-                                 *db.max_target));
+      return fail(
+          "target-no-regress", c,
+          fmt::format("concrete target {} is below the earlier target {}", target, *db.max_target));
     }
   }
   if (!db.max_target || target > *db.max_target) db.max_target = target;
@@ -100,9 +100,9 @@ void ClientInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t>
   if (applied_id && verdicts_.enabled("applied-id-monotonic")) {
     verdicts_.checked("applied-id-monotonic");
     if (db.connection_applied && *applied_id < *db.connection_applied) {
-      return fail("applied-id-monotonic",
-                  c, fmt::format("applied request id {} after {} on the same connection",
-                                 *applied_id, *db.connection_applied));
+      return fail("applied-id-monotonic", c,
+                  fmt::format("applied request id {} after {} on the same connection", *applied_id,
+                              *db.connection_applied));
     }
     db.connection_applied = applied_id;
   }
@@ -115,10 +115,10 @@ void ClientInvariants::check_position(engine::Client& c, const char* when) {
   auto& db = databases_[c.index()];
   const int64_t position = c.applied_position();
   if (position < db.shown_position) {
-    return fail("monotonic-reads",
-                c, fmt::format("{}: the database shows server state up to op {}, older than "
-                               "op {} it showed before",
-                               when, position, db.shown_position));
+    return fail("monotonic-reads", c,
+                fmt::format("{}: the database shows server state up to op {}, older than "
+                            "op {} it showed before",
+                            when, position, db.shown_position));
   }
   db.shown_position = position;
 }
@@ -154,10 +154,10 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
     if (!id || !verdicts_.enabled("request-id-monotonic")) return;
     verdicts_.checked("request-id-monotonic");
     if (db.max_allocated && *id <= *db.max_allocated) {
-      return fail("request-id-monotonic",
-                  c, fmt::format("allocated request id {} but id {} was allocated (or held by "
-                                 "the service) before",
-                                 *id, *db.max_allocated));
+      return fail("request-id-monotonic", c,
+                  fmt::format("allocated request id {} but id {} was allocated (or held by "
+                              "the service) before",
+                              *id, *db.max_allocated));
     }
     db.max_allocated = id;
   }

@@ -65,9 +65,9 @@ class ClientInvariants : public engine::ClientObserver {
     uint64_t seq = 0;
   };
   struct DatabaseState {
-    std::optional<int64_t> max_allocated;  // request-id-monotonic floor
-    std::optional<int64_t> max_target;     // target-no-regress
-    uint64_t record_deletions = 0;         // of the service record, at the last target
+    std::optional<int64_t> max_allocated;       // request-id-monotonic floor
+    std::optional<int64_t> max_target;          // target-no-regress
+    uint64_t record_deletions = 0;              // of the service record, at the last target
     std::optional<int64_t> connection_applied;  // applied-id-monotonic, per connection
     int64_t shown_position = 0;                 // monotonic-reads
     std::vector<PendingWrite> writes;           // no-lost-writes

@@ -167,9 +167,9 @@ void CrossChecks::check_no_flicker(engine::Client& c) {
                      "away)",
                      key.table, key.id, present ? "'" + shown.value_or("null") + "'" : "nothing",
                      w.seq, w.value ? "'" + *w.value + "'" : "delete",
-                     w.lsn > 0 ? fmt::format("uploaded (lsn {}) but not in the published state",
-                                             w.lsn)
-                               : std::string("not uploaded yet")));
+                     w.lsn > 0
+                         ? fmt::format("uploaded (lsn {}) but not in the published state", w.lsn)
+                         : std::string("not uploaded yet")));
     return;
   }
 }

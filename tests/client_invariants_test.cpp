@@ -56,7 +56,8 @@ Scenario frequent_reconnects() {
   s.workload.write_interval_max_ms = 8000;
   s.service.replication_lag_ms = 2000;
   s.faults.clear();
-  for (int i = 0; i < 36; ++i) s.faults.push_back(fault(5000 + 1500 * i, FaultKind::Disconnect, 1 + i % 3));
+  for (int i = 0; i < 36; ++i)
+    s.faults.push_back(fault(5000 + 1500 * i, FaultKind::Disconnect, 1 + i % 3));
   return s;
 }
 
@@ -64,8 +65,9 @@ Scenario frequent_reconnects() {
 // seed must re-announce the client's maximum (sdk.md §3.4).
 Scenario deleted_records() {
   Scenario s = catalog("basic");
-  for (const auto& f : {fault(20000, FaultKind::DeleteRequest, 1), fault(21000, FaultKind::Disconnect, 1),
-                        fault(30000, FaultKind::DeleteRequest, 2), fault(31000, FaultKind::Disconnect, 2)}) {
+  for (const auto& f :
+       {fault(20000, FaultKind::DeleteRequest, 1), fault(21000, FaultKind::Disconnect, 1),
+        fault(30000, FaultKind::DeleteRequest, 2), fault(31000, FaultKind::Disconnect, 2)}) {
     s.faults.push_back(f);
   }
   std::stable_sort(s.faults.begin(), s.faults.end(),

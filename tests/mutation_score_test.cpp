@@ -205,8 +205,7 @@ const std::vector<Entry>& mutation_catalog() {
       scen("write-checkpoint-may-drop", {"repost-stale-id", "lower-id-replaces"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
       scen("complete-without-upload", {}, none, {"read-your-writes", "no-lost-writes"}),
-      scen("drop-completed-upload", {}, checkpoint_before_target,
-           {"completed-upload-notified"}),
+      scen("drop-completed-upload", {}, checkpoint_before_target, {"completed-upload-notified"}),
       scen("publish-while-blocked", {}, none, {"barrier-holds"}),
       scen("repost-stale-id", {"lower-id-replaces", "write-checkpoint-may-drop"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
@@ -371,11 +370,14 @@ TEST(MutationScore, EveryMutantIsDetected) {
                              s.detected ? "yes" : (s.equivalent_expected ? "EQUIVALENT" : "NO"),
                              s.invariant.empty() ? "-" : s.invariant, s.seeds, steps, s.scenario,
                              s.note.empty() ? "" : "; " + s.note);
-    json m = {
-        {"mutant", s.mutant},     {"detected", s.detected},
-        {"scenario", s.scenario}, {"seeds_to_detection", s.detected ? json(s.seeds) : json()},
-        {"seeds_run", s.seeds},   {"invariant", s.invariant.empty() ? json() : json(s.invariant)},
-        {"equivalent", s.equivalent_expected}, {"note", s.note}};
+    json m = {{"mutant", s.mutant},
+              {"detected", s.detected},
+              {"scenario", s.scenario},
+              {"seeds_to_detection", s.detected ? json(s.seeds) : json()},
+              {"seeds_run", s.seeds},
+              {"invariant", s.invariant.empty() ? json() : json(s.invariant)},
+              {"equivalent", s.equivalent_expected},
+              {"note", s.note}};
     m["steps"] = s.steps_before ? json(*s.steps_before) : json();
     m["shrunk_steps"] = s.steps_after ? json(*s.steps_after) : json();
     doc["mutants"].push_back(m);
