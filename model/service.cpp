@@ -167,8 +167,14 @@ void Service::on_batch_write(const std::vector<ManagedEntry>& entries,
 void Service::on_emission(const std::string& key, int64_t id, Lsn lsn) {
   constexpr const char* kId = "service-ack-after-replication";
   if (verdicts_) verdicts_->checked(kId);
-  for (sim::Micros when : ledger_.acked(key, id)) {
-    metrics_.ack_latencies.push_back(loop_.now() - when);
+  for (const auto& a : ledger_.acked(key, id)) {
+    metrics_.ack_latencies.push_back(loop_.now() - a.when);
+    (a.by_later ? metrics_.hidden_ack_latencies : metrics_.direct_ack_latencies)
+        .push_back(loop_.now() - a.when);
+    if (a.by_later) {
+      metrics_.hidden_extra_delays.push_back(
+          std::max<sim::Micros>(0, loop_.now() - a.when - a.lag));
+    }
   }
   if (auto required = ledger_.required_for(key, id); required && *required > lsn) {
     violation(kId, fmt::format("{}: write_checkpoint {} emitted at checkpoint lsn {}, but a "
@@ -192,8 +198,9 @@ void register_service_invariants(sim::InvariantCatalog& catalog) {
                "mutants lower-id-replaces, accept-non-positive-ids", false});
 }
 
-void AckLedger::established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when) {
-  by_key_[key].emplace(id, Entry{received_at, when, false});
+void AckLedger::established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when,
+                            sim::Micros lag) {
+  by_key_[key].emplace(id, Entry{received_at, when, lag, false});
 }
 
 std::optional<Lsn> AckLedger::required_for(const std::string& key, int64_t n) const {
@@ -206,14 +213,14 @@ std::optional<Lsn> AckLedger::required_for(const std::string& key, int64_t n) co
   return worst;
 }
 
-std::vector<sim::Micros> AckLedger::acked(const std::string& key, int64_t n) {
-  std::vector<sim::Micros> out;
+std::vector<AckLedger::Acked> AckLedger::acked(const std::string& key, int64_t n) {
+  std::vector<Acked> out;
   auto it = by_key_.find(key);
   if (it == by_key_.end()) return out;
   for (auto e = it->second.begin(); e != it->second.end() && e->first <= n; ++e) {
     if (!e->second.acked) {
       e->second.acked = true;
-      out.push_back(e->second.when);
+      out.push_back(Acked{e->second.when, e->second.lag, e->first < n});
     }
   }
   return out;
@@ -364,7 +371,7 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         // An id this request established (not a stale or equal answer) must not be acked
         // before `received_at` is replicated.
         if (!out.before || *out.before < out.id) {
-          ledger_.established(key, out.id, received_at, received_when);
+          ledger_.established(key, out.id, received_at, received_when, replication_.lag());
         }
         trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
                    key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);

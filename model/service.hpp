@@ -85,6 +85,12 @@ struct ServiceMetrics {
   uint64_t restarts = 0;
   uint64_t sync_config_changes = 0;
   std::vector<sim::Micros> ack_latencies;  // request received -> first line acking it
+  // The same, for requests first acknowledged by a later id (hidden by a newer request).
+  std::vector<sim::Micros> hidden_ack_latencies;
+  std::vector<sim::Micros> direct_ack_latencies;  // acknowledged by their own id
+  // Hidden requests: latency minus the replication lag at arrival, i.e. the wait beyond what
+  // replicating their own position needed.
+  std::vector<sim::Micros> hidden_extra_delays;
 };
 
 std::string global_bucket();
@@ -100,16 +106,25 @@ void register_service_invariants(sim::InvariantCatalog& catalog);
 // that were received earlier, so keeping them cannot hide a violation.
 class AckLedger {
  public:
-  void established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when);
+  // `lag`: the replication lag when the request arrived (its own ack can come no sooner).
+  void established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when,
+                   sim::Micros lag);
   // The latest received position among requests with id <= n (nullopt: none).
   [[nodiscard]] std::optional<Lsn> required_for(const std::string& key, int64_t n) const;
-  // First emission of ids up to n: returns the receive times of requests acked now.
-  std::vector<sim::Micros> acked(const std::string& key, int64_t n);
+  // First emission of ids up to n: the requests acked now, with their receive times; `by_later`
+  // when the request's own id is below n (a newer request hid it, service.md §2.2).
+  struct Acked {
+    sim::Micros when = 0;
+    sim::Micros lag = 0;
+    bool by_later = false;
+  };
+  std::vector<Acked> acked(const std::string& key, int64_t n);
 
  private:
   struct Entry {
     Lsn received_at = 0;
     sim::Micros when = 0;
+    sim::Micros lag = 0;
     bool acked = false;
   };
   std::map<std::string, std::multimap<int64_t, Entry>> by_key_;

@@ -140,13 +140,19 @@ void CrossChecks::on_published(engine::Client& c) {
 }
 
 void CrossChecks::check_no_flicker(engine::Client& c) {
-  // Every publication here is a gated one: the default world has no priority-0 buckets, whose
-  // partial completions would be exempt (DESIGN.md §5).
+  // Rows of a priority-0 bucket are exempt: its partial completions bypass the barrier and
+  // may overwrite pending local edits by design (DESIGN.md §5, core.md §3.6).
   auto& s = clients_[c.index()];
   if (s.newest_own.empty()) return;
   index_backend_log();
   verdicts_.checked("read-your-writes");
+  const auto& priorities = service_.config().bucket_priorities;
+  auto priority_of = [&](const std::string& table) {
+    const auto it = priorities.find(table == "todos" ? "global" : "notes");
+    return it == priorities.end() ? 3 : it->second;
+  };
   for (const auto& [key, w] : s.newest_own) {
+    if (priority_of(key.table) == 0) continue;
     auto row = c.read_row(key.table, key.id);
     const bool present = row.has_value();
     const std::optional<std::string> shown = present ? *row : std::nullopt;

@@ -467,6 +467,21 @@ const std::vector<FaultFieldRule>& fault_field_rules() {
          read_choice(f, "core", req, lim.cores, x.core);
        },
        [](const Fault& x) { return json(x.core); }},
+      {"request_id",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         const json* v = f.find("request_id");
+         if (v == nullptr) {
+           if (req) f.missing("request_id", "a JSON number or string (sent verbatim)");
+           return;
+         }
+         if (!v->is_number() && !v->is_string()) {
+           f.problems().add(f.path("request_id"),
+                            "expected a JSON number or string (sent verbatim), got " + v->dump());
+           return;
+         }
+         x.request_id = v->dump();
+       },
+       [](const Fault& x) { return json::parse(x.request_id); }},
   };
   return rules;
 }
@@ -505,6 +520,7 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}}},
       {FaultKind::DisconnectClient, {{"client", true}, {"down_ms", false}}},
       {FaultKind::DisconnectAndClear, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::ForeignRequest, {{"client", true}, {"request_id", true}}},
   };
   return rules;
 }
@@ -879,6 +895,8 @@ std::string to_string(FaultKind kind) {
       return "disconnect_client";
     case FaultKind::DisconnectAndClear:
       return "disconnect_and_clear";
+    case FaultKind::ForeignRequest:
+      return "foreign_request";
   }
   return "unknown";  // unreachable for valid enum values
 }

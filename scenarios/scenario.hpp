@@ -160,6 +160,10 @@ enum class FaultKind {
   Downgrade,   // "downgrade": core (required): reopen with an older core and its SDK
   SwitchMode,  // "switch_mode": reopen in the other checkpoint mode (js-1.3.0 only)
   SwitchUser,  // "switch_user": reopen with a new token subject on the same database
+  // "foreign_request": client (required), request_id (required): another installation that
+  // shares the client's client_id (a restored backup, a cloned database) posts
+  // checkpoint_request_id = request_id to POST /sync/checkpoint-request as the client's user.
+  ForeignRequest,
 };
 
 // One injected fault.  Faults happen during the run phase.  A member the fault's kind does not
@@ -206,6 +210,10 @@ struct Fault {
   // js-1.3.0 for 0.5.x in the client's own checkpoint mode, js-legacy for 0.4.x in legacy
   // mode).  Must be another core than the client's.
   std::string core = "";
+  // foreign_request (required there): the checkpoint_request_id posted, verbatim: a JSON
+  // number or string of any value (the service validates it, service.md §1.2), kept as JSON
+  // text so out-of-range values survive a round trip.
+  std::string request_id = "";
 
   bool operator==(const Fault&) const = default;
 };

@@ -293,6 +293,24 @@ void World::schedule_fault(const Fault& f) {
                     fmt::format("fault.disconnect{}", f.client));
         break;
       }
+      case FaultKind::ForeignRequest: {
+        // Another installation with the same client_id (a restored backup, a cloned
+        // database) posts through the service's real route, so its validation (service.md
+        // §1.2) and max-keeping (§1.5) apply exactly as to the client's own requests.
+        const auto& o = slots_.at(client).options;
+        sim::HttpRequest req{"POST", "/sync/checkpoint-request",
+                             fmt::format(R"({{"client_id":{},"checkpoint_request_id":{}}})",
+                                         nlohmann::json(o.client_id).dump(), f.request_id),
+                             o.user};
+        trace_.log("fault", "foreign installation of client {} posts checkpoint_request_id {}",
+                   f.client, f.request_id);
+        const int who = f.client;
+        service_->handle(req, [this, who](const sim::HttpResponse& r) {
+          trace_.log("fault", "foreign request of client {} answered {}: {}", who, r.status,
+                     r.body);
+        });
+        break;
+      }
     }
   });
 }

@@ -227,7 +227,31 @@ TEST(ScenarioFormat, BadFaultKind) {
                "t.json: faults[0].kind: \"partition\" is not allowed; allowed: lag, disconnect, "
                "stall, storm, request_lost, delete_request, compact, service_restart, "
                "sync_config_change, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-               "switch_user, disconnect_client, disconnect_and_clear");
+               "switch_user, disconnect_client, disconnect_and_clear, foreign_request");
+}
+
+TEST(ScenarioFormat, ForeignRequestKeepsItsIdVerbatim) {
+  // Out-of-range and malformed ids are the point of the fault (the service must reject
+  // them), so the loader keeps any JSON number or string and writes it back unchanged.
+  const Scenario s = parse_scenario_text(
+      WithFormat(
+          R"("faults": [{"at_ms": 1, "kind": "foreign_request", "client": 1, "request_id": "9223372036854775808"},
+                    {"at_ms": 2, "kind": "foreign_request", "client": 1, "request_id": -1}])"),
+      Ctx(), "t.json");
+  ASSERT_EQ(s.faults.size(), 2u);
+  EXPECT_EQ(s.faults[0].request_id, "\"9223372036854775808\"");
+  EXPECT_EQ(s.faults[1].request_id, "-1");
+  EXPECT_EQ(to_json(s)["faults"][0]["request_id"], "9223372036854775808");
+  EXPECT_HAS(
+      ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "foreign_request", "client": 1}])"))
+          .what(),
+      "missing required field `faults[0].request_id`");
+  EXPECT_HAS(
+      ErrorOf(
+          WithFormat(
+              R"("faults": [{"at_ms": 1, "kind": "foreign_request", "client": 1, "request_id": [1]}])"))
+          .what(),
+      "faults[0].request_id: expected a JSON number or string (sent verbatim), got [1]");
 }
 
 TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
@@ -243,7 +267,9 @@ TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
           .what(),
       "t.json: field `faults[0].client` is not used by kind lag (only by disconnect, "
       "request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-      "switch_user, disconnect_client, disconnect_and_clear); allowed for kind lag: at_ms, kind, "
+      "switch_user, disconnect_client, disconnect_and_clear, foreign_request); allowed for kind "
+      "lag: "
+      "at_ms, kind, "
       "lag_ms, duration_ms");
   // A field no kind takes is plain unknown.
   EXPECT_STREQ(
@@ -632,13 +658,14 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"switch_user", R"("client": 1)", {"client", "down_ms"}},
       {"disconnect_client", R"("client": 1)", {"client", "down_ms"}},
       {"disconnect_and_clear", R"("client": 1)", {"client", "down_ms"}},
+      {"foreign_request", R"("client": 1, "request_id": 5)", {"client", "request_id"}},
   };
   // A valid value of every kind-specific field, and the kinds that take it.
   const std::vector<std::tuple<std::string, std::string, std::string>> fields = {
       {"lag_ms", "1", "lag"},
       {"client", "1",
        "disconnect, request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, "
-       "switch_mode, switch_user, disconnect_client, disconnect_and_clear"},
+       "switch_mode, switch_user, disconnect_client, disconnect_and_clear, foreign_request"},
       {"duration_ms", "1", "lag, stall"},
       {"fraction_pct", "50", "storm"},
       {"lost", R"("response")", "request_lost"},
@@ -648,6 +675,7 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
        "service_restart, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
        "switch_user, disconnect_client, disconnect_and_clear"},
       {"when", R"("mid_upload")", "kill, power_loss"},
+      {"request_id", R"("-1")", "foreign_request"},
       {"core", R"("0.5.3")", "upgrade, downgrade"},
   };
   for (const Kind& k : kinds) {
@@ -731,7 +759,6 @@ TEST(ScenarioFormat, AllFaultKindsRoundTrip) {
   EXPECT_EQ(d.at("service").at("todos_priority"), 3);
   EXPECT_EQ(d.at("service").at("notes_priority"), 3);
 }
-
 
 // ---------------------------------------------------------------------------------
 // Lifecycle faults, SDK behaviours and mixed fleets
@@ -819,10 +846,12 @@ TEST(ScenarioFormat, SdkMustFitTheCoreAndMode) {
                "SDK (core 0.4.12); allowed: \"legacy\" (old SDKs have no checkpoint requests, "
                "sdk.md §5)");
   EXPECT_NO_THROW(parse_scenario_text(
-      WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"})"), FleetCtx(), "t"));
+      WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"})"), FleetCtx(),
+      "t"));
   EXPECT_STREQ(
-      FleetErrorOf(WithFormat(
-                       R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy", "sdk": "js-1.3.0"})"))
+      FleetErrorOf(
+          WithFormat(
+              R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy", "sdk": "js-1.3.0"})"))
           .what(),
       "t.json: clients.sdk: \"js-1.3.0\" cannot drive core 0.4.12 (SDK 1.3.0 refuses cores "
       "below 0.5.2, sdk.md §1.1); allowed: \"auto\", \"js-legacy\"");
@@ -839,11 +868,11 @@ TEST(ScenarioFormat, SdkMustFitTheCoreAndMode) {
                                                     "client": 1}])"))
                  .what(),
              "switch_mode of client 1 at 1 ms (core 0.4.12, js-legacy SDK) is not allowed");
-  EXPECT_NO_THROW(parse_scenario_text(
-      WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"},
+  EXPECT_NO_THROW(
+      parse_scenario_text(WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"},
                     "faults": [{"at_ms": 1, "kind": "upgrade", "client": 1, "core": "0.5.3"},
                                {"at_ms": 2, "kind": "switch_mode", "client": 1}])"),
-      FleetCtx(), "t"));
+                          FleetCtx(), "t"));
 }
 
 TEST(ScenarioFormat, FleetGroupsNumberClientsInOrder) {
@@ -872,23 +901,23 @@ TEST(ScenarioFormat, BadFleets) {
   EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": []})")).what(),
                "t.json: clients.fleet: [] must be a non-empty array of {count, core, "
                "checkpoint_mode, sdk}");
-  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"count": 2, "fleet": [{"count": 1}]})"))
-                   .what(),
-               "t.json: clients.count: is not allowed together with clients.fleet; set it per "
-               "group in clients.fleet");
-  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1, "colour": 1}]})"))
-                   .what(),
-               "t.json: unknown field `clients.fleet[0].colour`; allowed: count, core, "
-               "checkpoint_mode, sdk");
+  EXPECT_STREQ(
+      FleetErrorOf(WithFormat(R"("clients": {"count": 2, "fleet": [{"count": 1}]})")).what(),
+      "t.json: clients.count: is not allowed together with clients.fleet; set it per "
+      "group in clients.fleet");
+  EXPECT_STREQ(
+      FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1, "colour": 1}]})")).what(),
+      "t.json: unknown field `clients.fleet[0].colour`; allowed: count, core, "
+      "checkpoint_mode, sdk");
   EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1},
                                           {"count": 1, "core": "0.4.12"}]})"))
                    .what(),
                "t.json: clients.fleet[1].checkpoint_mode: \"requests\" is not allowed with the "
                "js-legacy SDK (core 0.4.12); allowed: \"legacy\" (old SDKs have no checkpoint "
                "requests, sdk.md §5)");
-  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 40}, {"count": 30}]})"))
-                   .what(),
-               "t.json: clients.fleet: the groups have 70 clients; allowed: at most 64 in all");
+  EXPECT_STREQ(
+      FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 40}, {"count": 30}]})")).what(),
+      "t.json: clients.fleet: the groups have 70 clients; allowed: at most 64 in all");
   // A fault's client is bounded by the fleet's total.
   EXPECT_HAS(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 2}]},
                                         "faults": [{"at_ms": 1, "kind": "kill", "client": 3}])"))
