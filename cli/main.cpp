@@ -135,9 +135,9 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
     } else {
       r = scenarios::run_scenario(scenario, opts);
     }
-    const std::string repro = scenarios::format_repro({scenario.name, path, s,
-                                                       scenarios::build_id(), r.trace_hash,
-                                                       swarm && scenario.swarm.has_value()});
+    const std::string repro =
+        scenarios::format_repro({scenario.name, path, s, scenarios::build_id(), r.trace_hash,
+                                 swarm && scenario.swarm.has_value()});
     events += r.events;
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;
@@ -173,8 +173,8 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
         if (!r.pending.empty()) std::cout << "  pending:\n" << r.pending;
         for (const auto& l : r.trace_tail) std::cout << "    | " << l << "\n";
         std::cout << "  repro: " << repro << "\n";
-        std::cout << fmt::format("  replay: syncsim run {} --seed {} --trace trace.txt{}{}\n", path, s,
-                                 replay_core, swarm && scenario.swarm ? " --swarm" : "");
+        std::cout << fmt::format("  replay: syncsim run {} --seed {} --trace trace.txt{}{}\n", path,
+                                 s, replay_core, swarm && scenario.swarm ? " --swarm" : "");
       }
     }
     if (!r.expectation_met) {

@@ -16,9 +16,9 @@ CLI::App* add_replay_subcommand(CLI::App& app, ReplayArgs& args) {
   auto* cmd = app.add_subcommand(
       "replay",
       "rerun the failure a repro string names (syncsim:<name>:<path>:seed=<n>:build=<id>"
-      "[:hash=<h>][:swarm]) and print its outcome and trace hash.  With a hash in the repro it says "
-      "whether the run is bit-for-bit identical; a different build is reported (the run still "
-      "happens).  Exit codes: 0 the scenario's expect held, 1 an invariant failed, 2 bad repro "
+      "[:hash=<h>][:swarm]) and print its outcome and trace hash.  With a hash in the repro it "
+      "says whether the run is bit-for-bit identical; a different build is reported (the run "
+      "still happens).  Exit codes: 0 the scenario's expect held, 1 an invariant failed, 2 bad repro "
       "or scenario, 3 crash, tripped bound, or a different trace with the same build");
   cmd->add_option("repro", args.repro, "repro string, as printed by run, sweep or shrink")
       ->required();

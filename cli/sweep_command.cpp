@@ -105,9 +105,9 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
     } else {
       r = scenarios::run_scenario(scenario, opts);
     }
-    const auto repro = scenarios::format_repro({scenario.name, args.scenario, seed,
-                                                scenarios::build_id(), r.trace_hash,
-                                                args.swarm && scenario.swarm.has_value()});
+    const auto repro =
+        scenarios::format_repro({scenario.name, args.scenario, seed, scenarios::build_id(),
+                                 r.trace_hash, args.swarm && scenario.swarm.has_value()});
     auto j = scenarios::result_json(r, repro);
     // Timelines (up to 150 events each) are dropped for most passing runs so that a sweep's
     // JSON stays small.  Kept: failures, so a failing seed can still be drawn; and the runs

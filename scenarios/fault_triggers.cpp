@@ -48,9 +48,9 @@ void FaultTriggers::on_event(std::string_view event, int client) {
     if (++t.seen < on.nth) continue;
     t.fired = true;
     // "(on upload_in_flight of client 2)", naming the client whose event it was.
-    const std::string why = fmt::format(
-        " (on {}{} of client {}{})", event, on.nth > 1 ? fmt::format(" #{}", on.nth) : "", client,
-        on.client > 0 ? "" : ", any client");
+    const std::string why = fmt::format(" (on {}{} of client {}{})", event,
+                                        on.nth > 1 ? fmt::format(" #{}", on.nth) : "", client,
+                                        on.client > 0 ? "" : ", any client");
     // A fresh event at the same time: the protocol step that raised this one completes first.
     loop_.at(loop_.now(), [this, fault = t.fault, why] { fire_(fault, why); });
   }
@@ -61,9 +61,9 @@ std::vector<std::string> FaultTriggers::disarm() {
   std::vector<std::string> unfired;
   for (const Trigger& t : triggers_) {
     if (t.fired) continue;
-    const std::string text = fmt::format("{} @{}ms on {} (seen {} of {})", describe_fault(t.fault),
-                                         t.fault.at_ms, trigger_text(*t.fault.on), t.seen,
-                                         t.fault.on->nth);
+    const std::string text =
+        fmt::format("{} @{}ms on {} (seen {} of {})", describe_fault(t.fault), t.fault.at_ms,
+                    trigger_text(*t.fault.on), t.seen, t.fault.on->nth);
     trace_.log("fault", "never fired: {}", text);
     unfired.push_back(text);
   }

@@ -7,7 +7,8 @@
 namespace syncsim::scenarios {
 
 namespace {
-constexpr const char* kForm = "syncsim:<name>:<scenario path>:seed=<n>:build=<id>[:hash=<16 hex>][:swarm]";
+constexpr const char* kForm =
+    "syncsim:<name>:<scenario path>:seed=<n>:build=<id>[:hash=<16 hex>][:swarm]";
 
 [[noreturn]] void fail(const std::string& text, const std::string& why) {
   throw ReproError(fmt::format("repro '{}': {}; expected {}", text, why, kForm));
@@ -33,7 +34,8 @@ Repro parse_repro(const std::string& text) {
   r.name = rest.substr(0, name_end);
   r.path = rest.substr(name_end + 1, seed_at - name_end - 1);
   if (r.path.empty()) fail(text, "empty scenario path");
-  static const std::regex kTail(R"(^:seed=([0-9]{1,19}):build=([^:]+)(?::hash=([0-9a-f]{16}))?(:swarm)?$)");
+  static const std::regex kTail(
+      R"(^:seed=([0-9]{1,19}):build=([^:]+)(?::hash=([0-9a-f]{16}))?(:swarm)?$)");
   std::smatch m;
   const std::string tail = rest.substr(seed_at);
   if (!std::regex_match(tail, m, kTail)) {

@@ -641,8 +641,8 @@ std::optional<SwarmRange> parse_swarm_range(const json& v, const std::string& pa
   const auto hi = to_int(v[1], element_path(path, 1), allowed, p);
   if (!lo || !hi) return std::nullopt;
   if (*lo > *hi) {
-    p.add(path, show(v) + " has min > max; allowed: [min, max] with min <= max within " +
-                    allowed.text());
+    p.add(path,
+          show(v) + " has min > max; allowed: [min, max] with min <= max within " + allowed.text());
     return std::nullopt;
   }
   return SwarmRange{*lo, *hi};
@@ -671,8 +671,8 @@ std::optional<SwarmFaults> parse_swarm_faults(const Fields& swarm) {
   } else {
     out.kinds = parse_id_list(f, "kinds", swarm_fault_kinds(), "swarm fault kind");
     if (out.kinds.empty() && !p.bad(f.path("kinds"))) {
-      p.add(f.path("kinds"), "[] is not allowed; allowed: at least one of " +
-                                 join(swarm_fault_kinds()));
+      p.add(f.path("kinds"),
+            "[] is not allowed; allowed: at least one of " + join(swarm_fault_kinds()));
     }
   }
   f.integer("triggered_pct", {0, 100, ""}, out.triggered_pct);
@@ -706,8 +706,9 @@ std::optional<SwarmSpec> parse_swarm(const Fields& top, const Scenario& s) {
   }
   if (auto it = spec.knobs.find("clients.count"); it != spec.knobs.end()) {
     if (!s.clients.fleet.empty()) {
-      p.add(f->path("clients.count"), "is not allowed with clients.fleet; allowed: a scenario "
-                                      "in the uniform form (clients.count)");
+      p.add(f->path("clients.count"),
+            "is not allowed with clients.fleet; allowed: a scenario "
+            "in the uniform form (clients.count)");
     }
     // The scenario's own faults must name clients every draw has.
     int highest = 0;
@@ -717,8 +718,8 @@ std::optional<SwarmSpec> parse_swarm(const Fields& top, const Scenario& s) {
     if (highest > it->second.lo) {
       p.add(f->path("clients.count"),
             "[" + std::to_string(it->second.lo) + ", " + std::to_string(it->second.hi) +
-                "] may draw fewer clients than the faults name (client " +
-                std::to_string(highest) + "); allowed: min >= " + std::to_string(highest));
+                "] may draw fewer clients than the faults name (client " + std::to_string(highest) +
+                "); allowed: min >= " + std::to_string(highest));
     }
   }
   return spec;

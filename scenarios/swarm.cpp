@@ -53,10 +53,21 @@ const SwarmKnob* find_swarm_knob(const std::string& key) {
 }
 
 const std::vector<std::string>& swarm_fault_kinds() {
-  static const std::vector<std::string> kinds = {
-      "lag",     "stall", "disconnect",  "storm",          "request_lost",      "delete_request",
-      "compact", "service_restart",      "sync_config_change", "restart",       "kill",
-      "power_loss", "switch_user",       "disconnect_client",  "disconnect_and_clear"};
+  static const std::vector<std::string> kinds = {"lag",
+                                                 "stall",
+                                                 "disconnect",
+                                                 "storm",
+                                                 "request_lost",
+                                                 "delete_request",
+                                                 "compact",
+                                                 "service_restart",
+                                                 "sync_config_change",
+                                                 "restart",
+                                                 "kill",
+                                                 "power_loss",
+                                                 "switch_user",
+                                                 "disconnect_client",
+                                                 "disconnect_and_clear"};
   return kinds;
 }
 
@@ -103,8 +114,8 @@ nlohmann::json draw_fault(sim::Prng& rng, const Scenario& s, const SwarmFaults& 
     down();
   }
   if (rng.percent(static_cast<uint64_t>(spec.triggered_pct))) {
-    f["on"] = {{"event", pick(rng, trigger_events())}, {"client", rng.range(1, clients)},
-               {"nth", 1}};
+    f["on"] = {
+        {"event", pick(rng, trigger_events())}, {"client", rng.range(1, clients)}, {"nth", 1}};
   }
   return f;
 }
@@ -130,8 +141,8 @@ SwarmDraw draw_swarm(const Scenario& base, uint64_t seed, const ValidationContex
     d.params["faults"] = std::move(added);
   }
   // Through the loader: faults sorted by at_ms (stable) and every cross-field rule checked.
-  d.scenario = parse_scenario(j, ctx, base.name + " (swarm draw of seed " + std::to_string(seed) +
-                                          ")");
+  d.scenario =
+      parse_scenario(j, ctx, base.name + " (swarm draw of seed " + std::to_string(seed) + ")");
   return d;
 }
 

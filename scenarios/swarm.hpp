@@ -18,8 +18,8 @@ namespace syncsim::scenarios {
 // One knob a swarm section may range over: its name in `swarm`, the values the scenario
 // format allows for it, and how a drawn value is put into a scenario.
 struct SwarmKnob {
-  std::string key;   // e.g. "service.replication_lag_ms"
-  int64_t lo = 0;    // the format's own range of the field(s)
+  std::string key;  // e.g. "service.replication_lag_ms"
+  int64_t lo = 0;   // the format's own range of the field(s)
   int64_t hi = 0;
   std::string what;  // one line for docs and errors
   std::function<void(Scenario&, int64_t)> apply;

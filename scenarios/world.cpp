@@ -376,17 +376,17 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
                                          ? engine::CheckpointMode::Requests
                                          : engine::CheckpointMode::Legacy;
       slot.group_mode = slot.options.checkpoint_mode;
-      trace_.log("fault", "switch_mode client {} to {}, down {}ms{}", f.client,
-                 slot.options.checkpoint_mode == engine::CheckpointMode::Legacy ? "legacy"
-                                                                                : "requests",
-                 f.down_ms, why);
+      trace_.log(
+          "fault", "switch_mode client {} to {}, down {}ms{}", f.client,
+          slot.options.checkpoint_mode == engine::CheckpointMode::Legacy ? "legacy" : "requests",
+          f.down_ms, why);
       break;
     case FaultKind::SwitchUser:
       // A new token subject on the same database (DESIGN.md §5): the service key changes.
       slot.options.user = fmt::format("u{}.{}", f.client, slot.lives + 1);
       keys_.at(i) = slot.options.user + "/" + slot.options.client_id;
-      trace_.log("fault", "switch_user client {} to {}, down {}ms{}", f.client,
-                 slot.options.user, f.down_ms, why);
+      trace_.log("fault", "switch_user client {} to {}, down {}ms{}", f.client, slot.options.user,
+                 f.down_ms, why);
       checks_->on_user_switched(*c);
       break;
     default:

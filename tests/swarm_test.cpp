@@ -131,7 +131,8 @@ TEST(SwarmDraw, DeterministicPerSeedAndDifferentAcrossSeeds) {
   EXPECT_EQ(a.params, b.params);
   EXPECT_EQ(a.scenario, b.scenario);
   std::set<std::string> distinct;
-  for (uint64_t seed = 1; seed <= 10; ++seed) distinct.insert(draw_swarm(s, seed, ctx).params.dump());
+  for (uint64_t seed = 1; seed <= 10; ++seed)
+    distinct.insert(draw_swarm(s, seed, ctx).params.dump());
   EXPECT_GE(distinct.size(), 9u);
 }
 
@@ -201,8 +202,9 @@ TEST(SwarmRun, ParametersInTheTraceHeaderAndResults) {
 
 TEST(SwarmRepro, CarriesTheSwarmFlagCompatibly) {
   Repro r{"basic", "a:b.json", 5, "0.1.0+abc", std::string("0123456789abcdef"), true};
-  EXPECT_EQ(format_repro(r), "syncsim:basic:a:b.json:seed=5:build=0.1.0+abc:hash=0123456789abcdef"
-                             ":swarm");
+  EXPECT_EQ(format_repro(r),
+            "syncsim:basic:a:b.json:seed=5:build=0.1.0+abc:hash=0123456789abcdef"
+            ":swarm");
   EXPECT_EQ(parse_repro(format_repro(r)), r);
   r.hash.reset();
   EXPECT_EQ(parse_repro(format_repro(r)), r);
@@ -245,8 +247,7 @@ TEST(SwarmCli, SweepListsFailingSeedsParametersAndTheirReprosReplayBitForBit) {
   // The same repro without :swarm runs the base values: another run.
   const std::string without = repro.substr(0, repro.size() - std::string(":swarm").size());
   const auto base = syncsim("replay '" + without + "'");
-  EXPECT_NE(base.output.find("DIVERGED from the recorded run"), std::string::npos)
-      << base.output;
+  EXPECT_NE(base.output.find("DIVERGED from the recorded run"), std::string::npos) << base.output;
 }
 
 TEST(SwarmCli, RunPrintsTheDrawPerSeedAndWithoutSwarmNothing) {
