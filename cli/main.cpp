@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -214,8 +215,19 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
 int validate_command(const std::string& path) {
   try {
     auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
-    std::cout << fmt::format("{}: ok ({} clients, {} s, {} faults)\n", path, s.clients.count,
-                             s.duration_s, s.faults.size());
+    const auto triggered =
+        std::count_if(s.faults.begin(), s.faults.end(),
+                      [](const scenarios::Fault& f) { return f.on.has_value(); });
+    std::string extra = triggered > 0 ? fmt::format(", {} on protocol events", triggered) : "";
+    if (s.swarm) {
+      extra += fmt::format("; swarm: {} knobs", s.swarm->knobs.size());
+      if (s.swarm->faults) {
+        const auto& count = s.swarm->faults->count;
+        extra += fmt::format(" + {}..{} faults", count.lo, count.hi);
+      }
+    }
+    std::cout << fmt::format("{}: ok ({} clients, {} s, {} faults{})\n", path, s.clients.count,
+                             s.duration_s, s.faults.size(), extra);
     return kExitPass;
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";

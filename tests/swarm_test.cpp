@@ -265,5 +265,26 @@ TEST(SwarmCli, RunPrintsTheDrawPerSeedAndWithoutSwarmNothing) {
   EXPECT_EQ(without.output.find("swarm:"), std::string::npos) << without.output;
 }
 
+TEST(SwarmCli, ValidateAcceptsTheCatalogScenarioAndRejectsBadRanges) {
+  const auto ok = syncsim("validate " + syncsim::testing::catalog("swarm-faults"));
+  EXPECT_EQ(ok.exit_code, 0) << ok.output;
+  EXPECT_NE(ok.output.find("5 faults, 5 on protocol events; swarm: 4 knobs + 0..6 faults"),
+            std::string::npos)
+      << ok.output;
+  const std::string bad = write_temp(
+      "swarm-bad.json", with_swarm(R"({"clients.count": [3, 2]})").dump() /* min > max */);
+  const auto rejected = syncsim("validate " + bad);
+  EXPECT_EQ(rejected.exit_code, 2);
+  EXPECT_NE(rejected.output.find("swarm.clients.count: [3,2] has min > max"), std::string::npos)
+      << rejected.output;
+  json trig = swarm_scenario();
+  trig["faults"][0]["on"] = {{"event", "upload"}};
+  const auto bad_trigger = syncsim("validate " + write_temp("trigger-bad.json", trig.dump()));
+  EXPECT_EQ(bad_trigger.exit_code, 2);
+  EXPECT_NE(bad_trigger.output.find("faults[0].on.event: \"upload\" is not allowed; allowed: "),
+            std::string::npos)
+      << bad_trigger.output;
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios
