@@ -223,7 +223,8 @@ std::string failing_swarm_file() {
 
 TEST(SwarmCli, SweepListsFailingSeedsParametersAndTheirReprosReplayBitForBit) {
   const std::string file = failing_swarm_file();
-  const auto out = syncsim("sweep " + file + " --seeds 1..3 --jobs 2 --swarm");
+  const std::string report = syncsim::testing::temp_path("swarm-report.md");
+  const auto out = syncsim("sweep " + file + " --seeds 1..3 --jobs 2 --swarm --report " + report);
   EXPECT_EQ(out.exit_code, 1) << out.output;
   EXPECT_NE(out.output.find("swarm: 3 runs drew their parameters"), std::string::npos)
       << out.output;
@@ -235,6 +236,9 @@ TEST(SwarmCli, SweepListsFailingSeedsParametersAndTheirReprosReplayBitForBit) {
                                              swarm_params_text(draw_swarm(s, seed, ctx).params));
     EXPECT_NE(out.output.find(expected), std::string::npos) << expected << out.output;
   }
+  // The report names the diagram's (first failing) seed's draw.
+  EXPECT_NE(syncsim::testing::read_file(report).find("| swarm draw (seed 1) | `clients.count="),
+            std::string::npos);
   std::smatch m;
   ASSERT_TRUE(std::regex_search(out.output, m, std::regex(R"(repro: (syncsim:\S+:swarm))")))
       << out.output;
