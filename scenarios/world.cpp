@@ -344,7 +344,10 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       trace_.log("fault", "{} client {} armed: {}", what, f.client, f.when);
       const auto point = f.when == "mid_upload" ? engine::KillPoint::MidUpload
                                                 : engine::KillPoint::MidTransaction;
-      c->arm_kill(point, [this, i, power, down] {
+      const std::size_t k = when_armed_.size();
+      when_armed_.push_back({f, false});
+      c->arm_kill(point, [this, i, power, down, k] {
+        when_armed_[k].fired = true;
         kill_now(i, power);
         take_down(i, down);
       });
@@ -460,6 +463,13 @@ void World::begin_quiesce() {
   }
   for (auto& s : servers_) s->heal();
   unfired_ = triggers_->disarm();
+  // A `when` moment is a trigger too: one armed and not reached is reported the same way.
+  for (const auto& [f, fired] : when_armed_) {
+    if (fired) continue;
+    const std::string text = fmt::format("{} @{}ms when {}", describe_fault(f), f.at_ms, f.when);
+    trace_.log("fault", "never fired: {}", text);
+    unfired_.push_back(text);
+  }
   // Apps that are down come up now; kills still waiting for their moment never happen.
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].reopen) {

@@ -48,8 +48,11 @@ class World {
   std::vector<engine::Client*> clients();
   // How many times an app was reopened after a lifecycle fault.
   [[nodiscard]] uint64_t reopens() const { return reopens_; }
-  // Faults with an `on` trigger, and those that had not fired when quiesce began.
-  [[nodiscard]] std::size_t triggered_faults() const { return triggers_->size(); }
+  // Faults with an `on` trigger or an armed `when`, and those that had not fired when
+  // quiesce began.
+  [[nodiscard]] std::size_t triggered_faults() const {
+    return triggers_->size() + when_armed_.size();
+  }
   [[nodiscard]] const std::vector<std::string>& unfired_faults() const { return unfired_; }
 
  private:
@@ -97,6 +100,11 @@ class World {
   std::vector<std::unique_ptr<engine::Client>> retired_;
   uint64_t reopens_ = 0;
   std::unique_ptr<FaultTriggers> triggers_;
+  struct WhenArmed {
+    Fault fault;
+    bool fired = false;
+  };
+  std::vector<WhenArmed> when_armed_;  // kill/power_loss with `when` other than "now"
   std::vector<std::string> unfired_;
 };
 

@@ -349,6 +349,15 @@ TEST(TriggerUnfired, ListedInTheTraceAndTheResult) {
   const json j = result_json(r.result, "repro");
   ASSERT_TRUE(j.contains("faults_unfired"));
   EXPECT_EQ(j["faults_unfired"].size(), 1u);
+  // A kill `when` moment is a trigger too: armed in the last millisecond, it is never reached.
+  const auto late = run_traced(
+      load(with_fault(json::parse(
+          R"({"at_ms": 11999, "kind": "kill", "client": 1, "when": "mid_transaction"})"))),
+      nullptr);
+  EXPECT_EQ(late.result.faults_triggered, 1u);
+  ASSERT_EQ(late.result.faults_unfired.size(), 1u);
+  EXPECT_EQ(late.result.faults_unfired[0], "kill client 1 @11999ms when mid_transaction");
+  EXPECT_EQ(matching(late.lines, "fault never fired: kill client 1 @11999ms").size(), 1u);
   // A run without triggers keeps its results document as before.
   const auto plain = run_traced(load(base_scenario()), nullptr);
   EXPECT_FALSE(result_json(plain.result, "repro").contains("faults_unfired"));

@@ -254,6 +254,33 @@ TEST(SwarmCli, SweepListsFailingSeedsParametersAndTheirReprosReplayBitForBit) {
   EXPECT_NE(base.output.find("DIVERGED from the recorded run"), std::string::npos) << base.output;
 }
 
+TEST(SwarmCli, ShrinkWorksOnTheDrawnConcreteScenario) {
+  const std::string file = failing_swarm_file();
+  const Scenario s = load_scenario_file(file, validation_context());
+  const auto run = run_scenario(s, [] {
+    RunOptions o;
+    o.seed = 2;
+    o.swarm = true;
+    return o;
+  }());
+  ASSERT_TRUE(run.violation.has_value());
+  const std::string repro = format_repro({s.name, file, 2, build_id(), run.trace_hash, true});
+  const std::string out = syncsim::testing::temp_path("swarm-shrunk.json");
+  const auto shrunk = syncsim("shrink '" + repro + "' --max-attempts 4 --out " + out);
+  EXPECT_EQ(shrunk.exit_code, 0) << shrunk.output;
+  EXPECT_NE(shrunk.output.find("shrink: swarm draw of seed 2: " +
+                               swarm_params_text(draw_swarm(s, 2, validation_context()).params)),
+            std::string::npos)
+      << shrunk.output;
+  // The shrunk file is concrete: no swarm section, and it still fails the same way.
+  const Scenario small = load_scenario_file(out, validation_context());
+  EXPECT_FALSE(small.swarm.has_value());
+  RunOptions o;
+  o.seed = 2;
+  ASSERT_TRUE(run_scenario(small, o).violation.has_value());
+  EXPECT_EQ(run_scenario(small, o).violation->invariant, run.violation->invariant);
+}
+
 TEST(SwarmCli, RunPrintsTheDrawPerSeedAndWithoutSwarmNothing) {
   const std::string file = failing_swarm_file();
   const auto with = syncsim("run " + file + " --seeds 1..2 --swarm");
