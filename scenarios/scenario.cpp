@@ -581,8 +581,9 @@ Fault parse_fault(const json& v, const std::string& path, const FaultLimits& lim
   const std::optional<FaultKind> kind = parse_fault_kind(f);
   if (!kind) {
     // Without a kind, check what can be checked: every field any kind takes, none required.
-    std::vector<std::string> allowed = {"at_ms", "kind", "on"};
+    std::vector<std::string> allowed = {"at_ms", "kind"};
     for (const FaultFieldRule& rule : fault_field_rules()) allowed.push_back(rule.key);
+    allowed.emplace_back("on");
     f.reject_unknown(allowed);
     f.required_integer("at_ms", lim.at_ms, fault.at_ms);
     for (const FaultFieldRule& rule : fault_field_rules()) rule.read(f, false, lim, fault);
