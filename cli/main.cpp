@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,7 @@
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/runner.hpp"
+#include "scenarios/swarm.hpp"
 
 namespace {
 
@@ -78,7 +80,7 @@ nlohmann::json unverified_core_json(const scenarios::ExtraCores& cores) {
 int run_command(const std::string& path, std::optional<uint64_t> seed,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
                 const std::string& results_path, const std::string& core_path,
-                const std::string& report_path, bool check_determinism) {
+                const std::string& report_path, bool check_determinism, bool swarm) {
   scenarios::ExtraCores cores;
   if (!core_path.empty() && !register_core_path(core_path, cores, json ? std::cerr : std::cout)) {
     return kExitBadInput;
@@ -113,6 +115,7 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
     scenarios::RunOptions opts;
     opts.seed = s;
     opts.extra_cores = cores;
+    opts.swarm = swarm;
     std::ofstream trace_file;
     if (!trace_path.empty()) {
       std::string p = many ? fmt::format("{}.{}", trace_path, s) : trace_path;
@@ -134,7 +137,8 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       r = scenarios::run_scenario(scenario, opts);
     }
     const std::string repro =
-        scenarios::format_repro({scenario.name, path, s, scenarios::build_id(), r.trace_hash});
+        scenarios::format_repro({scenario.name, path, s, scenarios::build_id(), r.trace_hash,
+                                 swarm && scenario.swarm.has_value()});
     events += r.events;
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;
@@ -153,6 +157,9 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
           r.scenario, s, r.expectation_met ? "PASS" : "FAIL", r.events, sim_s, r.wall_seconds,
           r.wall_seconds > 0 ? static_cast<double>(r.events) / r.wall_seconds : 0.0,
           r.wall_seconds > 0 ? sim_s / r.wall_seconds : 0.0, r.trace_hash);
+      if (!r.swarm.is_null()) {
+        std::cout << "  swarm: " << scenarios::swarm_params_text(r.swarm) << "\n";
+      }
       if (!r.expectation_met) {
         if (r.violation) {
           std::cout << fmt::format("  violated {} at t={:.6f}s ({}): {}\n", r.violation->invariant,
@@ -167,8 +174,8 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
         if (!r.pending.empty()) std::cout << "  pending:\n" << r.pending;
         for (const auto& l : r.trace_tail) std::cout << "    | " << l << "\n";
         std::cout << "  repro: " << repro << "\n";
-        std::cout << fmt::format("  replay: syncsim run {} --seed {} --trace trace.txt{}\n", path, s,
-                                 replay_core);
+        std::cout << fmt::format("  replay: syncsim run {} --seed {} --trace trace.txt{}{}\n", path,
+                                 s, replay_core, swarm && scenario.swarm ? " --swarm" : "");
       }
     }
     if (!r.expectation_met) {
@@ -208,8 +215,19 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
 int validate_command(const std::string& path) {
   try {
     auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
-    std::cout << fmt::format("{}: ok ({} clients, {} s, {} faults)\n", path, s.clients.count,
-                             s.duration_s, s.faults.size());
+    const auto triggered =
+        std::count_if(s.faults.begin(), s.faults.end(),
+                      [](const scenarios::Fault& f) { return f.on.has_value(); });
+    std::string extra = triggered > 0 ? fmt::format(", {} on protocol events", triggered) : "";
+    if (s.swarm) {
+      extra += fmt::format("; swarm: {} knobs", s.swarm->knobs.size());
+      if (s.swarm->faults) {
+        const auto& count = s.swarm->faults->count;
+        extra += fmt::format(" + {}..{} faults", count.lo, count.hi);
+      }
+    }
+    std::cout << fmt::format("{}: ok ({} clients, {} s, {} faults{})\n", path, s.clients.count,
+                             s.duration_s, s.faults.size(), extra);
     return kExitPass;
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";
@@ -420,6 +438,10 @@ int main(int argc, char** argv) {
   run->add_flag("--check-determinism", check_determinism,
                 "run every seed twice, compare the traces and report the first divergent event "
                 "(exit 3 on a divergence)");
+  bool swarm = false;
+  run->add_flag("--swarm", swarm,
+                "swarm testing: each seed draws its knobs and extra faults from the scenario's "
+                "swarm ranges (printed per seed)");
 
   auto* validate = app.add_subcommand("validate", "check a scenario file without running it");
   std::string validate_path;
@@ -451,7 +473,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path, core_path,
-                         report_path, check_determinism);
+                         report_path, check_determinism, swarm);
     }
     if (*report) {
       auto range = parse_seeds(report_seeds);

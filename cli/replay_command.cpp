@@ -8,6 +8,7 @@
 #include "cli/exit_codes.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/runner.hpp"
+#include "scenarios/swarm.hpp"
 
 namespace syncsim::cli {
 
@@ -15,9 +16,9 @@ CLI::App* add_replay_subcommand(CLI::App& app, ReplayArgs& args) {
   auto* cmd = app.add_subcommand(
       "replay",
       "rerun the failure a repro string names (syncsim:<name>:<path>:seed=<n>:build=<id>"
-      "[:hash=<h>]) and print its outcome and trace hash.  With a hash in the repro it says "
-      "whether the run is bit-for-bit identical; a different build is reported (the run still "
-      "happens).  Exit codes: 0 the scenario's expect held, 1 an invariant failed, 2 bad repro "
+      "[:hash=<h>][:swarm]) and print its outcome and trace hash.  With a hash in the repro it "
+      "says whether the run is bit-for-bit identical; a different build is reported (the run "
+      "still happens).  Exit codes: 0 the scenario's expect held, 1 an invariant failed, 2 bad repro "
       "or scenario, 3 crash, tripped bound, or a different trace with the same build");
   cmd->add_option("repro", args.repro, "repro string, as printed by run, sweep or shrink")
       ->required();
@@ -50,9 +51,14 @@ int replay_command(const ReplayArgs& args) {
     std::cout << fmt::format("note: {} now names scenario '{}', the repro says '{}'\n", repro.path,
                              scenario.name, repro.name);
   }
+  if (repro.swarm && !scenario.swarm) {
+    std::cout << fmt::format("note: the repro is of a swarm run but {} has no swarm section now\n",
+                             repro.path);
+  }
   scenarios::RunOptions opts;
   opts.seed = repro.seed;
   opts.keep_trace_lines = 20;
+  opts.swarm = repro.swarm;
   std::ofstream trace_file;
   if (!args.trace_path.empty()) {
     trace_file.open(args.trace_path);
@@ -66,6 +72,7 @@ int replay_command(const ReplayArgs& args) {
   std::cout << fmt::format("{} seed={} {} events={} sim={:.1f}s trace_lines={} hash={}\n",
                            scenario.name, repro.seed, r.expectation_met ? "PASS" : "FAIL", r.events,
                            static_cast<double>(r.simulated) / 1e6, r.trace_lines, r.trace_hash);
+  if (!r.swarm.is_null()) std::cout << "  swarm: " << scenarios::swarm_params_text(r.swarm) << "\n";
   if (r.violation) {
     std::cout << fmt::format("  violated {} at t={:.6f}s ({}): {}\n", r.violation->invariant,
                              static_cast<double>(r.violation->at) / 1e6, r.violation->subject,

@@ -10,6 +10,7 @@
 #include "cli/exit_codes.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/shrink.hpp"
+#include "scenarios/swarm.hpp"
 
 namespace syncsim::cli {
 
@@ -47,6 +48,13 @@ int shrink_command(const ShrinkArgs& args) {
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
+  }
+  // A swarm failure shrinks its drawn concrete scenario (the shrunk file needs no --swarm).
+  if (repro.swarm && scenario.swarm) {
+    auto drawn = scenarios::draw_swarm(scenario, repro.seed, ctx);
+    std::cerr << "shrink: swarm draw of seed " << repro.seed << ": "
+              << scenarios::swarm_params_text(drawn.params) << "\n";
+    scenario = std::move(drawn.scenario);
   }
   scenarios::RunOptions first;
   first.seed = repro.seed;
@@ -101,7 +109,7 @@ int shrink_command(const ShrinkArgs& args) {
                            static_cast<double>(v.at) / 1e6, v.subject, v.message);
   std::cerr << "  repro: "
             << scenarios::format_repro({result.parsed.name, path, repro.seed, scenarios::build_id(),
-                                        result.run.trace_hash})
+                                        result.run.trace_hash, false})
             << "\n";
   return kExitPass;
 }

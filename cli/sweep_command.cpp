@@ -26,6 +26,7 @@
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
+#include "scenarios/swarm.hpp"
 
 extern char** environ;
 
@@ -51,6 +52,9 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
                   "sweep.html -> sweep.basic.html");
   cmd->add_flag("--check-determinism", args.check_determinism,
                 "run every seed twice and compare the traces");
+  cmd->add_flag("--swarm", args.swarm,
+                "swarm testing: each seed draws its knobs and extra faults from the scenario's "
+                "swarm ranges (printed for failing seeds, `swarm` in the results)");
   return cmd;
 }
 
@@ -61,6 +65,7 @@ CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args) {
   cmd->add_option("--seeds", args.seeds)->required()->delimiter(',');
   cmd->add_option("--timeline-seed", args.timeline_seed)->required();
   cmd->add_flag("--check-determinism", args.check_determinism);
+  cmd->add_flag("--swarm", args.swarm);
   return cmd;
 }
 
@@ -90,6 +95,7 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
   for (uint64_t seed : args.seeds) {
     scenarios::RunOptions opts;
     opts.seed = seed;
+    opts.swarm = args.swarm;
     scenarios::RunResult r;
     nlohmann::json det;
     if (args.check_determinism) {
@@ -99,8 +105,9 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
     } else {
       r = scenarios::run_scenario(scenario, opts);
     }
-    const auto repro = scenarios::format_repro(
-        {scenario.name, args.scenario, seed, scenarios::build_id(), r.trace_hash});
+    const auto repro =
+        scenarios::format_repro({scenario.name, args.scenario, seed, scenarios::build_id(),
+                                 r.trace_hash, args.swarm && scenario.swarm.has_value()});
     auto j = scenarios::result_json(r, repro);
     // Timelines (up to 150 events each) are dropped for most passing runs so that a sweep's
     // JSON stays small.  Kept: failures, so a failing seed can still be drawn; and the runs
@@ -143,7 +150,7 @@ std::string self_exe() {
 }
 
 Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, bool check,
-                    uint64_t timeline_seed) {
+                    bool swarm, uint64_t timeline_seed) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::string seeds;
@@ -156,6 +163,7 @@ Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, b
                                      "--timeline-seed",
                                      std::to_string(timeline_seed)};
   if (check) argv_s.emplace_back("--check-determinism");
+  if (swarm) argv_s.emplace_back("--swarm");
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -234,6 +242,22 @@ std::string report_path_for(const std::string& file, const std::string& scenario
   return (p.parent_path() / (p.stem().string() + "." + name + p.extension().string())).string();
 }
 
+// Swarm sweeps: the drawn parameters of every failing seed, so it can be read (and
+// replayed with its repro) without rerunning.
+void print_swarm_failures(const nlohmann::json& runs) {
+  uint64_t drawn = 0;
+  std::string lines;
+  for (const auto& r : runs) {
+    if (!r.contains("swarm")) continue;
+    ++drawn;
+    if (r["expectation_met"].get<bool>()) continue;
+    lines += fmt::format("  {} seed={}: {}\n", r["scenario"].get<std::string>(),
+                         r["seed"].get<uint64_t>(), scenarios::swarm_params_text(r["swarm"]));
+  }
+  std::cout << fmt::format("swarm: {} runs drew their parameters (`swarm` in --results)\n", drawn);
+  if (!lines.empty()) std::cout << "swarm parameters of failing seeds:\n" << lines;
+}
+
 }  // namespace
 
 int sweep_command(const SweepArgs& args) {
@@ -305,7 +329,7 @@ int sweep_command(const SweepArgs& args) {
   while (!queue.empty() || !active.empty()) {
     while (!queue.empty() && active.size() < static_cast<std::size_t>(jobs)) {
       active.push_back(spawn_worker(exe, chunks[queue.front()], queue.front(),
-                                    args.check_determinism, first_seed));
+                                    args.check_determinism, args.swarm, first_seed));
       queue.pop_front();
     }
     std::vector<pollfd> pfds;
@@ -358,6 +382,7 @@ int sweep_command(const SweepArgs& args) {
   keep_timelines(doc["runs"], range->first);
   if (!args.shard.empty()) doc["shard"] = args.shard;
   std::cout << scenarios::summary_table(scenarios::summarize(doc));
+  if (args.swarm) print_swarm_failures(doc["runs"]);
   const double wall = progress.elapsed();
   std::cout << fmt::format(
       "\nsweep: {} runs ({} passed, {} failed) in {:.2f} s wall with {} jobs "

@@ -21,6 +21,7 @@ struct SweepArgs {
   std::string junit;
   std::string report;  // one report per scenario; the format from the extension
   bool check_determinism = false;
+  bool swarm = false;  // each seed draws its scenario from the swarm section
 };
 
 // The hidden worker: runs `seeds` of one scenario, one JSON result per line on stdout.
@@ -29,6 +30,7 @@ struct SweepWorkerArgs {
   std::vector<uint64_t> seeds;
   uint64_t timeline_seed = 0;  // the first seed of the sweep: its timeline is kept
   bool check_determinism = false;
+  bool swarm = false;
 };
 
 CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args);

@@ -33,6 +33,15 @@ class ObserverFanout : public ClientObserver {
   void on_cleared(Client& c) override {
     for (auto* o : observers_) o->on_cleared(c);
   }
+  void on_upload_sent(Client& c) override {
+    for (auto* o : observers_) o->on_upload_sent(c);
+  }
+  void on_checkpoint_request_sent(Client& c) override {
+    for (auto* o : observers_) o->on_checkpoint_request_sent(c);
+  }
+  void on_checkpoint_blocked(Client& c) override {
+    for (auto* o : observers_) o->on_checkpoint_blocked(c);
+  }
   void on_control(Client& c, const std::string& op, const std::optional<std::string>& payload,
                   const std::optional<std::string>& result) override {
     for (auto* o : observers_) o->on_control(c, op, payload, result);

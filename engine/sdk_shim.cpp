@@ -651,6 +651,7 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
     if (line.rfind("Could not apply checkpoint due to local data", 0) == 0) {
       ++stats_.blocked_checkpoints;
       trace_.log(name_, "checkpoint blocked by the barrier");
+      if (observer_) observer_->on_checkpoint_blocked(*this);
     } else if (l.value("severity", "") == "WARNING") {
       trace_.log(name_, "core warning: {}", line);
       if (observer_) observer_->on_core_warning(*this, line);
@@ -794,6 +795,7 @@ sim::Task<void> Client::upload_data() {
   if (!skip && kill_point_ == KillPoint::MidUpload) {
     loop_.at(loop_.now(), [this] { fire_kill(KillPoint::MidUpload); });
   }
+  if (!skip && observer_) observer_->on_upload_sent(*this);
   sim::HttpResponse response;  // 200, as the mutant pretends
   if (!skip) response = co_await link_.request(std::move(http));
   if (response.status != 200) {
@@ -865,6 +867,7 @@ sim::Task<std::string> Client::get_legacy_write_checkpoint() {
   ++stats_.legacy_checkpoint_gets;
   const std::string path = "/write-checkpoint2.json?client_id=" + options_.client_id;
   sim::HttpRequest http = co_await build_request("GET", path, "");
+  if (observer_) observer_->on_checkpoint_request_sent(*this);
   auto response = co_await link_.request(std::move(http));
   note_status(response.status);
   if (response.status != 200) {
@@ -906,6 +909,7 @@ sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
   } else {
     http = co_await build_request("POST", path, body.dump());
   }
+  if (observer_) observer_->on_checkpoint_request_sent(*this);
   auto response = co_await link_.request(std::move(http), backend ? nullptr : abort);
   if (!backend) note_status(response.status);
   if (response.status != 200) {

@@ -75,6 +75,16 @@ class ClientObserver {
   // disconnectAndClear wiped the client's local state (sdk.md §1.9): its unuploaded writes
   // are gone and its checkpoint-request state restarts (DESIGN.md §5 exemptions).
   virtual void on_cleared(Client&) {}
+  // Protocol moments for fault triggers (scenarios/fault_triggers.hpp).  A CRUD upload
+  // request is about to go on the wire (it is sent before the shim next suspends).
+  virtual void on_upload_sent(Client&) {}
+  // A checkpoint request is about to go on the wire: POST /sync/checkpoint-request (seed,
+  // upload, requestCheckpoint(), repost), through the backend, or legacy GET
+  // /write-checkpoint2.json.
+  virtual void on_checkpoint_request_sent(Client&) {}
+  // The core withheld a checkpoint because of the barrier ("Could not apply checkpoint due
+  // to local data": ps_crud non-empty or target > last_seen).
+  virtual void on_checkpoint_blocked(Client&) {}
   // Every powersync_control call the shim made (after its transaction committed), with the
   // core's raw result; not called for calls that failed.
   virtual void on_control(Client&, const std::string& /*op*/,

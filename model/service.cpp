@@ -140,6 +140,16 @@ void Service::on_batch_write(const std::vector<ManagedEntry>& entries,
                              const std::map<std::string, std::optional<int64_t>>& before,
                              const BatchWrite& w) {
   constexpr const char* kId = "service-stored-id-monotonic";
+  if (mapping_stored_) {
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      // Once per key: a batch may hold two requests of one client.
+      const auto same_key = [&](const ManagedEntry& e) { return e.key == entries[i].key; };
+      if (std::none_of(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(i),
+                       same_key)) {
+        mapping_stored_(entries[i].key);
+      }
+    }
+  }
   if (verdicts_) verdicts_->checked(kId);
   for (const auto& e : entries) {
     const auto after = checkpoints_.stored_id(e.key);

@@ -152,6 +152,12 @@ class Service : public sim::HttpServer {
   // A new sync config: every stream ends, clients reconnect (§4 "Sync config deploy").
   void change_sync_config();
 
+  // Called once per key whose checkpoint-request / write-checkpoint mapping a batch has
+  // just stored (fault triggers, scenarios/fault_triggers.hpp); empty = none.
+  void set_mapping_stored_hook(std::function<void(const std::string& key)> hook) {
+    mapping_stored_ = std::move(hook);
+  }
+
   void handle(const sim::HttpRequest& request,
               std::function<void(sim::HttpResponse)> respond) override;
   sim::HttpResponse open_stream(const sim::HttpRequest& request,
@@ -209,6 +215,7 @@ class Service : public sim::HttpServer {
   ServiceMetrics metrics_;
   StreamStats stream_stats_;
   uint64_t next_connection_ = 1;
+  std::function<void(const std::string& key)> mapping_stored_;
 };
 
 // The error envelope of service.md §1.2.

@@ -56,6 +56,10 @@ std::string header_table(const ReportModel& m) {
     out += fmt::format("<tr><th>repro (seed {})</th><td><code>{}</code></td></tr>\n",
                        m.diagram.seed, esc(m.repro));
   }
+  if (!m.swarm.empty()) {
+    out += fmt::format("<tr><th>swarm draw (seed {})</th><td><code>{}</code></td></tr>\n",
+                       m.diagram.seed, esc(m.swarm));
+  }
   out += "</table>\n";
   return out;
 }

@@ -37,6 +37,8 @@ std::string header(const ReportModel& m) {
   out += fmt::format("| replay | `{}` |\n", cell(m.run_command));
   if (!m.repro.empty())
     out += fmt::format("| repro (seed {}) | `{}` |\n", m.diagram.seed, cell(m.repro));
+  if (!m.swarm.empty())
+    out += fmt::format("| swarm draw (seed {}) | `{}` |\n", m.diagram.seed, cell(m.swarm));
   return out;
 }
 

@@ -233,7 +233,14 @@ ReportModel build_report_model(const nlohmann::json& results) {
     m.diagram = diagram_of(runs.front(), clients, "no seed violated an invariant: the first seed");
   }
   for (const auto& r : runs) {
-    if (r.value("seed", uint64_t{0}) == m.diagram.seed) m.repro = r.value("repro", std::string());
+    if (r.value("seed", uint64_t{0}) != m.diagram.seed) continue;
+    m.repro = r.value("repro", std::string());
+    // A swarm run (scenarios/swarm.hpp): every drawn value, by name (faults as scenario JSON).
+    if (r.contains("swarm")) {
+      for (const auto& [key, value] : r["swarm"].items()) {
+        m.swarm += fmt::format("{}{}={}", m.swarm.empty() ? "" : " ", key, value.dump());
+      }
+    }
   }
   return m;
 }

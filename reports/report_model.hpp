@@ -74,6 +74,7 @@ struct ReportModel {
   std::string seed_range;   // "1..20"
   std::string run_command;  // replays the whole sweep
   std::string repro;        // the repro string of the diagram's seed (runner.hpp)
+  std::string swarm;        // a swarm run's drawn parameters of that seed, "" otherwise
   std::vector<InvariantRow> invariants;
   std::vector<std::string> fault_classes;
   std::map<std::string, std::map<std::string, CoverageCell>> coverage;  // invariant -> class

@@ -7,7 +7,8 @@
 namespace syncsim::scenarios {
 
 namespace {
-constexpr const char* kForm = "syncsim:<name>:<scenario path>:seed=<n>:build=<id>[:hash=<16 hex>]";
+constexpr const char* kForm =
+    "syncsim:<name>:<scenario path>:seed=<n>:build=<id>[:hash=<16 hex>][:swarm]";
 
 [[noreturn]] void fail(const std::string& text, const std::string& why) {
   throw ReproError(fmt::format("repro '{}': {}; expected {}", text, why, kForm));
@@ -17,6 +18,7 @@ constexpr const char* kForm = "syncsim:<name>:<scenario path>:seed=<n>:build=<id
 std::string format_repro(const Repro& r) {
   std::string out = fmt::format("syncsim:{}:{}:seed={}:build={}", r.name, r.path, r.seed, r.build);
   if (r.hash) out += ":hash=" + *r.hash;
+  if (r.swarm) out += ":swarm";
   return out;
 }
 
@@ -32,7 +34,8 @@ Repro parse_repro(const std::string& text) {
   r.name = rest.substr(0, name_end);
   r.path = rest.substr(name_end + 1, seed_at - name_end - 1);
   if (r.path.empty()) fail(text, "empty scenario path");
-  static const std::regex kTail(R"(^:seed=([0-9]{1,19}):build=([^:]+)(?::hash=([0-9a-f]{16}))?$)");
+  static const std::regex kTail(
+      R"(^:seed=([0-9]{1,19}):build=([^:]+)(?::hash=([0-9a-f]{16}))?(:swarm)?$)");
   std::smatch m;
   const std::string tail = rest.substr(seed_at);
   if (!std::regex_match(tail, m, kTail)) {
@@ -45,6 +48,7 @@ Repro parse_repro(const std::string& text) {
   }
   r.build = m[2];
   if (m[3].matched) r.hash = m[3];
+  r.swarm = m[4].matched;
   return r;
 }
 

@@ -1,8 +1,9 @@
 // Repro strings (DESIGN.md §10): everything needed to rerun one failure bit for bit.
-//   syncsim:<name>:<scenario path>:seed=<n>:build=<build id>[:hash=<trace hash>]
+//   syncsim:<name>:<scenario path>:seed=<n>:build=<build id>[:hash=<trace hash>][:swarm]
 // The path may itself contain ':' (it runs up to the last ":seed="); the name may not.
 // `hash` is optional (older repro strings have none); with it, a replay can say whether
-// it reproduced the run bit for bit.
+// it reproduced the run bit for bit.  `:swarm` marks a swarm run (--swarm): the replay
+// draws the same concrete scenario from the seed.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@ struct Repro {
   uint64_t seed = 0;
   std::string build;
   std::optional<std::string> hash;
+  bool swarm = false;
 
   bool operator==(const Repro&) const = default;
 };

@@ -43,6 +43,9 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
                       {"message", r.violation->message}};
   }
   if (!r.pending.empty()) j["pending"] = r.pending;
+  // Only for runs that have such faults or a swarm draw, so other results stay as they were.
+  if (r.faults_triggered > 0) j["faults_unfired"] = r.faults_unfired;
+  if (!r.swarm.is_null()) j["swarm"] = r.swarm;
   return j;
 }
 

@@ -68,6 +68,9 @@ std::pair<std::string, std::string> fault_lane_and_label(const Fault& f) {
               fmt::format("switch checkpoint mode, down {} ms", f.down_ms)};
     case FaultKind::SwitchUser:
       return {lane_of_client(f.client), fmt::format("switch user, down {} ms", f.down_ms)};
+    case FaultKind::ForeignRequest:
+      return {lane_of_client(f.client),
+              fmt::format("a second installation posts checkpoint_request_id {}", f.request_id)};
     default:
       return {kService, to_string(f.kind)};
   }

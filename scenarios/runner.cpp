@@ -9,6 +9,7 @@
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
 #include "scenarios/run_recorder.hpp"
+#include "scenarios/swarm.hpp"
 #include "scenarios/world.hpp"
 
 namespace syncsim::scenarios {
@@ -112,11 +113,18 @@ void add_recorded_metrics(const RunRecorder& recorder, const Scenario& scenario,
 
 }  // namespace
 
-RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
+RunResult run_scenario(const Scenario& base, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
   RunResult r;
-  r.scenario = scenario.name;
+  r.scenario = base.name;
   r.seed = options.seed;
+  // A swarm run draws its concrete scenario from the seed first (outlives the world).
+  std::optional<SwarmDraw> drawn;
+  if (options.swarm && base.swarm) {
+    drawn = draw_swarm(base, options.seed, validation_context(options.extra_cores));
+    r.swarm = drawn->params;
+  }
+  const Scenario& scenario = drawn ? drawn->scenario : base;
   {
     // The recorder outlives the world: the world's observer fan-out points at it until the
     // loop (and every client life) is torn down.
@@ -129,6 +137,7 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     recorder = std::make_unique<RunRecorder>(loop.clock(), scenario);
     world.observers().add(recorder.get());
     try {
+      if (drawn) world.trace().log("swarm", "{}", swarm_params_text(drawn->params));
       world.start();
       const sim::Micros run_end = sim::kEpoch + scenario.duration_s * sim::kSeconds;
       if (loop.run_until(run_end)) {
@@ -201,6 +210,8 @@ RunResult run_scenario(const Scenario& scenario, const RunOptions& options) {
     }
     r.metrics["acknowledged_writes"] = world.checks().acknowledged_writes();
     r.metrics["app_reopens"] = world.reopens();
+    r.faults_triggered = world.triggered_faults();
+    r.faults_unfired = world.unfired_faults();
     add_recorded_metrics(*recorder, scenario, r.metrics);
     r.timeline = recorder->finish(r.violation);
     for (auto* c : world.clients()) {

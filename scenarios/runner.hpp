@@ -44,6 +44,9 @@ struct RunOptions {
   ExtraCores extra_cores;
   // Called once the world is built, before it starts (e.g. to add an observer).
   std::function<void(World&)> attach;
+  // Swarm run (scenarios/swarm.hpp): a scenario with a swarm section runs the concrete
+  // scenario drawn for this seed; without a swarm section this changes nothing.
+  bool swarm = false;
 };
 
 struct RunResult {
@@ -63,6 +66,11 @@ struct RunResult {
   std::map<std::string, uint64_t> metrics;
   std::vector<std::string> trace_tail;
   Timeline timeline;  // what the report's sequence diagram shows (a bounded window)
+  // Faults with an `on` trigger, and those of them that never fired (described).
+  std::size_t faults_triggered = 0;
+  std::vector<std::string> faults_unfired;
+  // A swarm run's drawn parameters (swarm_params), null otherwise.
+  nlohmann::json swarm;
 };
 
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options);

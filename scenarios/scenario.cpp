@@ -13,6 +13,8 @@
 #include <system_error>
 #include <utility>
 
+#include "scenarios/swarm.hpp"
+
 namespace syncsim::scenarios {
 namespace {
 
@@ -562,6 +564,29 @@ std::optional<FaultKind> parse_fault_kind(const Fields& f) {
   return std::nullopt;
 }
 
+// The fault's optional `on` trigger (FaultTrigger).
+std::optional<FaultTrigger> parse_trigger(const Fields& fault, const FaultLimits& lim) {
+  const json* v = fault.find("on");
+  if (v == nullptr) return std::nullopt;
+  Problems& p = fault.problems();
+  const std::string path = fault.path("on");
+  const std::string form = "{\"event\": <event>, \"client\": <n>, \"nth\": <k>}";
+  if (!v->is_object()) {
+    p.add(path, show(*v) + " must be an object " + form + "; events: " + join(trigger_events()));
+    return std::nullopt;
+  }
+  const Fields f(*v, path, p);
+  f.reject_unknown({"event", "client", "nth"});
+  FaultTrigger t;
+  f.required_choice("event", trigger_events(), t.event);
+  if (const json* c = f.find("client"); c != nullptr && !c->is_null()) {
+    f.integer("client", {lim.client.lo, lim.client.hi, lim.client.why + ", or null: any client"},
+              t.client);
+  }
+  f.integer("nth", {1, 1000, ""}, t.nth);
+  return t;
+}
+
 Fault parse_fault(const json& v, const std::string& path, const FaultLimits& lim, Problems& p) {
   Fault fault;
   if (!v.is_object()) {
@@ -574,9 +599,11 @@ Fault parse_fault(const json& v, const std::string& path, const FaultLimits& lim
     // Without a kind, check what can be checked: every field any kind takes, none required.
     std::vector<std::string> allowed = {"at_ms", "kind"};
     for (const FaultFieldRule& rule : fault_field_rules()) allowed.push_back(rule.key);
+    allowed.emplace_back("on");
     f.reject_unknown(allowed);
     f.required_integer("at_ms", lim.at_ms, fault.at_ms);
     for (const FaultFieldRule& rule : fault_field_rules()) rule.read(f, false, lim, fault);
+    fault.on = parse_trigger(f, lim);
     return fault;
   }
   fault.kind = *kind;
@@ -584,6 +611,7 @@ Fault parse_fault(const json& v, const std::string& path, const FaultLimits& lim
   const std::string name = to_string(*kind);
   std::vector<std::string> allowed = {"at_ms", "kind"};
   for (const auto& [key, required] : rule.fields) allowed.push_back(key);
+  allowed.emplace_back("on");
   f.reject_unknown(allowed, "for kind " + name, [&name](const std::string& key) -> std::string {
     const std::vector<std::string> others = kinds_taking(key);
     return others.empty() ? "" : "is not used by kind " + name + " (only by " + join(others) + ")";
@@ -591,6 +619,13 @@ Fault parse_fault(const json& v, const std::string& path, const FaultLimits& lim
   f.required_integer("at_ms", lim.at_ms, fault.at_ms);
   for (const auto& [key, required] : rule.fields) {
     fault_field_rule(key).read(f, required, lim, fault);
+  }
+  fault.on = parse_trigger(f, lim);
+  // A `when` moment is a trigger of its own; two would leave unclear which one fires.
+  if (fault.on && fault.when != "now" && !p.bad(f.path("when"))) {
+    p.add(f.path("when"), "\"" + fault.when + "\" cannot be combined with `on`; allowed: " +
+                              "\"now\" (or absent) with `on` (for mid_upload use on " +
+                              "{\"event\": \"upload_in_flight\"})");
   }
   return fault;
 }
@@ -610,6 +645,101 @@ std::vector<Fault> parse_faults(const Fields& top, const FaultLimits& lim) {
   std::stable_sort(faults.begin(), faults.end(),
                    [](const Fault& a, const Fault& b) { return a.at_ms < b.at_ms; });
   return faults;
+}
+
+// A swarm range [lo, hi] within `allowed` (the knob's own range).
+std::optional<SwarmRange> parse_swarm_range(const json& v, const std::string& path,
+                                            const Range& allowed, Problems& p) {
+  if (!v.is_array() || v.size() != 2) {
+    p.add(path, show(v) + " must be [min, max]; allowed: integers within " + allowed.text());
+    return std::nullopt;
+  }
+  const auto lo = to_int(v[0], element_path(path, 0), allowed, p);
+  const auto hi = to_int(v[1], element_path(path, 1), allowed, p);
+  if (!lo || !hi) return std::nullopt;
+  if (*lo > *hi) {
+    p.add(path,
+          show(v) + " has min > max; allowed: [min, max] with min <= max within " + allowed.text());
+    return std::nullopt;
+  }
+  return SwarmRange{*lo, *hi};
+}
+
+std::optional<SwarmFaults> parse_swarm_faults(const Fields& swarm) {
+  const json* v = swarm.find("faults");
+  if (v == nullptr) return std::nullopt;
+  Problems& p = swarm.problems();
+  const std::string path = swarm.path("faults");
+  if (!v->is_object()) {
+    p.add(path, show(*v) + " must be an object {\"count\": [min, max], \"kinds\": [...], " +
+                    "\"triggered_pct\": <pct>}");
+    return std::nullopt;
+  }
+  const Fields f(*v, path, p);
+  f.reject_unknown({"count", "kinds", "triggered_pct"});
+  SwarmFaults out;
+  if (const json* count = f.find("count")) {
+    if (auto r = parse_swarm_range(*count, f.path("count"), {0, 100, ""}, p)) out.count = *r;
+  } else {
+    f.missing("count", "[min, max] within 0..100");
+  }
+  if (f.find("kinds") == nullptr) {
+    f.missing("kinds", join(swarm_fault_kinds()));
+  } else {
+    out.kinds = parse_id_list(f, "kinds", swarm_fault_kinds(), "swarm fault kind");
+    if (out.kinds.empty() && !p.bad(f.path("kinds"))) {
+      p.add(f.path("kinds"),
+            "[] is not allowed; allowed: at least one of " + join(swarm_fault_kinds()));
+    }
+  }
+  f.integer("triggered_pct", {0, 100, ""}, out.triggered_pct);
+  return out;
+}
+
+// The `swarm` section; `s` is the rest of the scenario (clients, faults already read).
+std::optional<SwarmSpec> parse_swarm(const Fields& top, const Scenario& s) {
+  auto f = section(top, "swarm");
+  if (!f) return std::nullopt;
+  Problems& p = top.problems();
+  std::vector<std::string> allowed;
+  for (const SwarmKnob& k : swarm_knobs()) allowed.push_back(k.key);
+  allowed.emplace_back("faults");
+  f->reject_unknown(allowed, "(swarm knobs)");
+  SwarmSpec spec;
+  for (const SwarmKnob& k : swarm_knobs()) {
+    const json* v = f->find(k.key);
+    if (v == nullptr) continue;
+    if (auto r = parse_swarm_range(*v, f->path(k.key), {k.lo, k.hi, ""}, p)) {
+      spec.knobs[k.key] = *r;
+    }
+  }
+  spec.faults = parse_swarm_faults(*f);
+  const std::string one = "network.latency_ms";
+  for (const char* per : {"network.latency_up_ms", "network.latency_down_ms"}) {
+    if (spec.knobs.contains(one) && spec.knobs.contains(per)) {
+      p.add(f->path(per), "is not allowed together with swarm." + one +
+                              " (one draw for both directions); allowed: one or the other");
+    }
+  }
+  if (auto it = spec.knobs.find("clients.count"); it != spec.knobs.end()) {
+    if (!s.clients.fleet.empty()) {
+      p.add(f->path("clients.count"),
+            "is not allowed with clients.fleet; allowed: a scenario "
+            "in the uniform form (clients.count)");
+    }
+    // The scenario's own faults must name clients every draw has.
+    int highest = 0;
+    for (const Fault& fault : s.faults) {
+      highest = std::max({highest, fault.client, fault.on ? fault.on->client : 0});
+    }
+    if (highest > it->second.lo) {
+      p.add(f->path("clients.count"),
+            "[" + std::to_string(it->second.lo) + ", " + std::to_string(it->second.hi) +
+                "] may draw fewer clients than the faults name (client " + std::to_string(highest) +
+                "); allowed: min >= " + std::to_string(highest));
+    }
+  }
+  return spec;
 }
 
 // `what` names an element in messages, e.g. "invariant".
@@ -694,7 +824,8 @@ bool check_format(const Fields& top) {
 void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& s) {
   Problems& p = top.problems();
   top.reject_unknown({"format", "name", "description", "clients", "service", "network", "workload",
-                      "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect"});
+                      "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect",
+                      "swarm"});
   top.string("name", s.name);
   if (s.name.empty() && !p.bad("name")) p.add("name", "\"\" is not allowed; must not be empty");
   top.string("description", s.description);
@@ -733,6 +864,7 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   s.mutants = parse_id_list(top, "mutants", ctx.mutants, "mutant");
   s.expect =
       parse_expect(top, ctx, p.bad("invariants") ? std::vector<std::string>{} : s.invariants);
+  s.swarm = parse_swarm(top, s);
 }
 
 // `p` may already hold problems found while reading the text (duplicate keys).
@@ -943,6 +1075,11 @@ json to_json(const Scenario& s) {
     for (const auto& [key, required] : fault_kind_rule(f.kind).fields) {
       jf[key] = fault_field_rule(key).write(f);
     }
+    if (f.on) {
+      jf["on"] = {{"event", f.on->event},
+                  {"client", f.on->client > 0 ? json(f.on->client) : json(nullptr)},
+                  {"nth", f.on->nth}};
+    }
     faults.push_back(std::move(jf));
   }
   const ClientsSpec& c = s.clients;
@@ -969,7 +1106,7 @@ json to_json(const Scenario& s) {
     }
     clients["fleet"] = std::move(fleet);
   }
-  return json{
+  json out{
       {"format", s.format},
       {"name", s.name},
       {"description", s.description},
@@ -1004,6 +1141,18 @@ json to_json(const Scenario& s) {
       {"mutants", s.mutants},
       {"expect", s.expect.pass ? json("pass") : json{{"violates", s.expect.violates}}},
   };
+  // Written only when present, so the full form of other scenarios is unchanged.
+  if (s.swarm) {
+    json swarm = json::object();
+    for (const auto& [key, r] : s.swarm->knobs) swarm[key] = {r.lo, r.hi};
+    if (const auto& sf = s.swarm->faults) {
+      swarm["faults"] = {{"count", {sf->count.lo, sf->count.hi}},
+                         {"kinds", sf->kinds},
+                         {"triggered_pct", sf->triggered_pct}};
+    }
+    out["swarm"] = std::move(swarm);
+  }
+  return out;
 }
 
 }  // namespace syncsim::scenarios

@@ -166,6 +166,24 @@ enum class FaultKind {
   ForeignRequest,
 };
 
+// A protocol event that fires a fault (the fault's `on` field): the fault happens at the
+// nth occurrence of `event` at or after its at_ms (at_ms only arms it).  A trigger that has
+// not fired by quiesce never fires; the run lists it (RunResult::faults_unfired).
+struct FaultTrigger {
+  // "upload_in_flight" (a CRUD upload request is on the wire), "mapping_stored" (the
+  // service stored the client's checkpoint-request / write-checkpoint mapping),
+  // "checkpoint_blocked" (the core withheld a checkpoint: ps_crud non-empty or target >
+  // last_seen), "request_posted" (the client sent a checkpoint request) or
+  // "checkpoint_applied" (the client applied a full checkpoint).  Required.
+  std::string event;
+  // Whose event, 1..clients.count; 0 (absent or JSON null) = any client's.
+  int client = 0;
+  // Fire on the nth matching occurrence after arming, 1..1000.
+  int nth = 1;
+
+  bool operator==(const FaultTrigger&) const = default;
+};
+
 // One injected fault.  Faults happen during the run phase.  A member the fault's kind does not
 // take keeps its default (the loader rejects the field, and to_json does not write it).
 struct Fault {
@@ -214,8 +232,44 @@ struct Fault {
   // number or string of any value (the service validates it, service.md §1.2), kept as JSON
   // text so out-of-range values survive a round trip.
   std::string request_id = "";
+  // Every kind (optional): fire at a protocol event instead of at at_ms.  Not together with a
+  // kill/power_loss `when` other than "now".
+  std::optional<FaultTrigger> on = std::nullopt;
 
   bool operator==(const Fault&) const = default;
+};
+
+// An inclusive range a swarm run draws a knob from (JSON: [lo, hi]).
+struct SwarmRange {
+  int64_t lo = 0;
+  int64_t hi = 0;
+
+  bool operator==(const SwarmRange&) const = default;
+};
+
+// Faults a swarm run adds to the scenario's own (JSON: swarm.faults).
+struct SwarmFaults {
+  // How many faults to add, within 0..100.
+  SwarmRange count;
+  // The kinds to draw from (uniformly), each a fault kind scenarios/swarm.hpp can draw; no
+  // duplicates, at least one.
+  std::vector<std::string> kinds;
+  // Share of the added faults that get an `on` trigger (a random protocol event of a random
+  // client), in percent, 0..100.  Default 0.
+  int triggered_pct = 0;
+
+  bool operator==(const SwarmFaults&) const = default;
+};
+
+// Swarm testing (scenarios/swarm.hpp): with --swarm every seed draws concrete knob values
+// from these ranges; without it the scenario's own values are used.
+struct SwarmSpec {
+  // Knob name (e.g. "service.replication_lag_ms", scenarios/swarm.hpp swarm_knobs()) ->
+  // range; ordered by name, which is the draw order.
+  std::map<std::string, SwarmRange> knobs;
+  std::optional<SwarmFaults> faults;
+
+  bool operator==(const SwarmSpec&) const = default;
 };
 
 // The expected outcome.  JSON: "expect": "pass" | {"violates": "<invariant id>"}.
@@ -255,6 +309,8 @@ struct Scenario {
   std::vector<std::string> mutants;
   // Expected outcome; default pass.
   Expectation expect;
+  // Ranges for swarm runs (--swarm); absent = the scenario cannot be swarmed.
+  std::optional<SwarmSpec> swarm;
 
   bool operator==(const Scenario&) const = default;
 };

@@ -94,6 +94,13 @@ std::vector<Candidate> candidates(const json& j) {
               if (who == k) continue;
               if (who > k) f["client"] = who - 1;
             }
+            // A trigger on client k's events goes with it; later clients' are renumbered.
+            if (f.contains("on") && f["on"].is_object() && f["on"].contains("client") &&
+                f["on"]["client"].is_number_integer()) {
+              const int64_t who = f["on"]["client"].get<int64_t>();
+              if (who == k) continue;
+              if (who > k) f["on"]["client"] = who - 1;
+            }
             kept.push_back(std::move(f));
           }
           c["faults"] = std::move(kept);

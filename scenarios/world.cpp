@@ -100,6 +100,18 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(checks_.get());
   observers_.add(client_invariants_.get());
+  triggers_ = std::make_unique<FaultTriggers>(
+      loop_, trace_, [this](const Fault& f, const std::string& why) { apply_fault(f, why); });
+  observers_.add(triggers_.get());
+  service_->set_mapping_stored_hook([this](const std::string& key) {
+    // key = "<user>/<client_id>"; the client id outlives user switches.
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      const std::string& id = slots_[i].options.client_id;
+      if (key.size() > id.size() && key.ends_with(id) && key[key.size() - id.size() - 1] == '/') {
+        triggers_->on_event("mapping_stored", static_cast<int>(i + 1));
+      }
+    }
+  });
 
   for (int i = 1; i <= scenario.clients.count; ++i) {
     const ClientGroup group = group_of(scenario.clients, i);
@@ -204,14 +216,24 @@ void World::start() {
 }
 
 void World::schedule_fault(const Fault& f) {
-  // Faults are fault sites beside what they break: each is a named event in the trace.
-  loop_.at(sim::kEpoch + ms(f.at_ms), [this, f] {
+  // A triggered fault waits for its protocol event (scenarios/fault_triggers.hpp).
+  if (f.on) {
+    triggers_->add(f);
+    return;
+  }
+  loop_.at(sim::kEpoch + ms(f.at_ms), [this, f] { apply_fault(f, ""); });
+}
+
+void World::apply_fault(const Fault& f, const std::string& why) {
+  // Faults are fault sites beside what they break: each is a named event in the trace,
+  // with `why` it fired when a trigger fired it.
+  {
     auto& repl = service_->replication();
     const auto client = static_cast<std::size_t>(f.client - 1);
     switch (f.kind) {
       case FaultKind::Lag:
-        trace_.log("fault", "lag {}ms{}", f.lag_ms,
-                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "");
+        trace_.log("fault", "lag {}ms{}{}", f.lag_ms,
+                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "", why);
         repl.set_lag(ms(f.lag_ms));
         if (f.duration_ms) {
           loop_.after(ms(*f.duration_ms), [this] {
@@ -221,15 +243,15 @@ void World::schedule_fault(const Fault& f) {
         }
         break;
       case FaultKind::Stall:
-        trace_.log("fault", "replication stall{}",
-                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "");
+        trace_.log("fault", "replication stall{}{}",
+                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "", why);
         repl.stall();
         if (f.duration_ms) {
           loop_.after(ms(*f.duration_ms), [this] { service_->replication().resume(); });
         }
         break;
       case FaultKind::Disconnect:
-        trace_.log("fault", "disconnect client {}", f.client);
+        trace_.log("fault", "disconnect client {}{}", f.client, why);
         links_.at(client)->cut_streams();
         break;
       case FaultKind::Storm: {
@@ -247,28 +269,28 @@ void World::schedule_fault(const Fault& f) {
           links_[i]->cut_streams();
           who += fmt::format("{}{}", who.empty() ? "" : ",", i + 1);
         }
-        trace_.log("fault", "reconnect storm: clients {}", who);
+        trace_.log("fault", "reconnect storm: clients {}{}", who, why);
         break;
       }
       case FaultKind::RequestLost:
-        trace_.log("fault", "client {}: next {} {} request(s) lose their {}", f.client, f.count,
-                   f.route, f.lost);
+        trace_.log("fault", "client {}: next {} {} request(s) lose their {}{}", f.client, f.count,
+                   f.route, f.lost, why);
         servers_.at(client)->arm(FaultyServer::Loss{f.lost == "response", f.route, f.count});
         break;
       case FaultKind::DeleteRequest:
-        trace_.log("fault", "delete the checkpoint-request record of client {}", f.client);
+        trace_.log("fault", "delete the checkpoint-request record of client {}{}", f.client, why);
         service_->delete_request(keys_.at(client));
         break;
       case FaultKind::Compact:
-        trace_.log("fault", "compact job");
+        trace_.log("fault", "compact job{}", why);
         service_->compact();
         break;
       case FaultKind::ServiceRestart:
-        trace_.log("fault", "service restart, down {}ms", f.down_ms);
+        trace_.log("fault", "service restart, down {}ms{}", f.down_ms, why);
         service_->restart(ms(f.down_ms));
         break;
       case FaultKind::SyncConfigChange:
-        trace_.log("fault", "sync config change");
+        trace_.log("fault", "sync config change{}", why);
         service_->change_sync_config();
         break;
       case FaultKind::Restart:
@@ -278,13 +300,13 @@ void World::schedule_fault(const Fault& f) {
       case FaultKind::Downgrade:
       case FaultKind::SwitchMode:
       case FaultKind::SwitchUser:
-        lifecycle_fault(f);
+        lifecycle_fault(f, why);
         break;
       case FaultKind::DisconnectClient:
       case FaultKind::DisconnectAndClear: {
         const bool clear = f.kind == FaultKind::DisconnectAndClear;
-        trace_.log("fault", "client {}: {} for {}ms", f.client,
-                   clear ? "disconnectAndClear" : "disconnect", f.down_ms);
+        trace_.log("fault", "client {}: {} for {}ms{}", f.client,
+                   clear ? "disconnectAndClear" : "disconnect", f.down_ms, why);
         if (clients_.at(client) == nullptr) {
           trace_.log("fault", "client {}: skipped, the app is down", f.client);
           break;
@@ -312,17 +334,17 @@ void World::schedule_fault(const Fault& f) {
         break;
       }
     }
-  });
+  }
 }
 
-void World::lifecycle_fault(const Fault& f) {
+void World::lifecycle_fault(const Fault& f, const std::string& why) {
   // DESIGN.md §3, §6.  Each is a named event; the app reopens the same VFS file after
   // down_ms (quiesce brings a down app up at once).
   const auto i = static_cast<std::size_t>(f.client - 1);
   const std::string what = to_string(f.kind);
   engine::Client* c = clients_.at(i).get();
   if (c == nullptr) {
-    trace_.log("fault", "{} client {}: skipped, the app is down", what, f.client);
+    trace_.log("fault", "{} client {}: skipped, the app is down{}", what, f.client, why);
     return;
   }
   Slot& slot = slots_.at(i);
@@ -332,6 +354,7 @@ void World::lifecycle_fault(const Fault& f) {
       const bool power = f.kind == FaultKind::PowerLoss;
       const sim::Micros down = ms(f.down_ms);
       if (f.when == "now") {
+        if (!why.empty()) trace_.log("fault", "{} client {}{}", what, f.client, why);
         kill_now(i, power);
         take_down(i, down);
         return;
@@ -339,14 +362,17 @@ void World::lifecycle_fault(const Fault& f) {
       trace_.log("fault", "{} client {} armed: {}", what, f.client, f.when);
       const auto point = f.when == "mid_upload" ? engine::KillPoint::MidUpload
                                                 : engine::KillPoint::MidTransaction;
-      c->arm_kill(point, [this, i, power, down] {
+      const std::size_t k = when_armed_.size();
+      when_armed_.push_back({f, false});
+      c->arm_kill(point, [this, i, power, down, k] {
+        when_armed_[k].fired = true;
         kill_now(i, power);
         take_down(i, down);
       });
       return;
     }
     case FaultKind::Restart:
-      trace_.log("fault", "restart client {}, down {}ms", f.client, f.down_ms);
+      trace_.log("fault", "restart client {}, down {}ms{}", f.client, f.down_ms, why);
       break;
     case FaultKind::Upgrade:
     case FaultKind::Downgrade: {
@@ -357,8 +383,8 @@ void World::lifecycle_fault(const Fault& f) {
       slot.options.checkpoint_mode = slot.options.sdk == engine::SdkBehaviour::JsLegacy
                                          ? engine::CheckpointMode::Legacy
                                          : slot.group_mode;
-      trace_.log("fault", "{} client {} to core {} ({} SDK), down {}ms", what, f.client, f.core,
-                 core.sdk, f.down_ms);
+      trace_.log("fault", "{} client {} to core {} ({} SDK), down {}ms{}", what, f.client, f.core,
+                 core.sdk, f.down_ms, why);
       break;
     }
     case FaultKind::SwitchMode:
@@ -371,17 +397,17 @@ void World::lifecycle_fault(const Fault& f) {
                                          ? engine::CheckpointMode::Requests
                                          : engine::CheckpointMode::Legacy;
       slot.group_mode = slot.options.checkpoint_mode;
-      trace_.log("fault", "switch_mode client {} to {}, down {}ms", f.client,
-                 slot.options.checkpoint_mode == engine::CheckpointMode::Legacy ? "legacy"
-                                                                                : "requests",
-                 f.down_ms);
+      trace_.log(
+          "fault", "switch_mode client {} to {}, down {}ms{}", f.client,
+          slot.options.checkpoint_mode == engine::CheckpointMode::Legacy ? "legacy" : "requests",
+          f.down_ms, why);
       break;
     case FaultKind::SwitchUser:
       // A new token subject on the same database (DESIGN.md §5): the service key changes.
       slot.options.user = fmt::format("u{}.{}", f.client, slot.lives + 1);
       keys_.at(i) = slot.options.user + "/" + slot.options.client_id;
-      trace_.log("fault", "switch_user client {} to {}, down {}ms", f.client, slot.options.user,
-                 f.down_ms);
+      trace_.log("fault", "switch_user client {} to {}, down {}ms{}", f.client, slot.options.user,
+                 f.down_ms, why);
       checks_->on_user_switched(*c);
       break;
     default:
@@ -454,6 +480,14 @@ void World::begin_quiesce() {
     service_->replication().resume();
   }
   for (auto& s : servers_) s->heal();
+  unfired_ = triggers_->disarm();
+  // A `when` moment is a trigger too: one armed and not reached is reported the same way.
+  for (const auto& [f, fired] : when_armed_) {
+    if (fired) continue;
+    const std::string text = fmt::format("{} @{}ms when {}", describe_fault(f), f.at_ms, f.when);
+    trace_.log("fault", "never fired: {}", text);
+    unfired_.push_back(text);
+  }
   // Apps that are down come up now; kills still waiting for their moment never happen.
   for (std::size_t i = 0; i < slots_.size(); ++i) {
     if (slots_[i].reopen) {

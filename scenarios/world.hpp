@@ -12,6 +12,7 @@
 #include "model/service.hpp"
 #include "scenarios/client_invariants.hpp"
 #include "scenarios/cross_checks.hpp"
+#include "scenarios/fault_triggers.hpp"
 #include "scenarios/faulty_server.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/scenario.hpp"
@@ -47,6 +48,12 @@ class World {
   std::vector<engine::Client*> clients();
   // How many times an app was reopened after a lifecycle fault.
   [[nodiscard]] uint64_t reopens() const { return reopens_; }
+  // Faults with an `on` trigger or an armed `when`, and those that had not fired when
+  // quiesce began.
+  [[nodiscard]] std::size_t triggered_faults() const {
+    return triggers_->size() + when_armed_.size();
+  }
+  [[nodiscard]] const std::vector<std::string>& unfired_faults() const { return unfired_; }
 
  private:
   // What stays the same across an app's lives (restarts, kills, up/downgrades).
@@ -59,7 +66,9 @@ class World {
   };
   std::unique_ptr<engine::Client> new_life(std::size_t i);
   void schedule_fault(const Fault& f);
-  void lifecycle_fault(const Fault& f);
+  // Applies a fault now; `why` ("" or " (on <event> of client n)") ends its trace line.
+  void apply_fault(const Fault& f, const std::string& why);
+  void lifecycle_fault(const Fault& f, const std::string& why);
   // The app dies now: files as the process left them, then optionally a power loss.
   void kill_now(std::size_t i, bool power_loss);
   // Takes the current life down; it reopens after `down`.
@@ -90,6 +99,13 @@ class World {
   // still refer to them.
   std::vector<std::unique_ptr<engine::Client>> retired_;
   uint64_t reopens_ = 0;
+  std::unique_ptr<FaultTriggers> triggers_;
+  struct WhenArmed {
+    Fault fault;
+    bool fired = false;
+  };
+  std::vector<WhenArmed> when_armed_;  // kill/power_loss with `when` other than "now"
+  std::vector<std::string> unfired_;
 };
 
 }  // namespace syncsim::scenarios

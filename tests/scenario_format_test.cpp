@@ -268,13 +268,11 @@ TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
       "t.json: field `faults[0].client` is not used by kind lag (only by disconnect, "
       "request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
       "switch_user, disconnect_client, disconnect_and_clear, foreign_request); allowed for kind "
-      "lag: "
-      "at_ms, kind, "
-      "lag_ms, duration_ms");
+      "lag: at_ms, kind, lag_ms, duration_ms, on");
   // A field no kind takes is plain unknown.
   EXPECT_STREQ(
       ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "compact", "jobs": 2}])")).what(),
-      "t.json: unknown field `faults[0].jobs`; allowed for kind compact: at_ms, kind");
+      "t.json: unknown field `faults[0].jobs`; allowed for kind compact: at_ms, kind, on");
 }
 
 TEST(ScenarioFormat, FaultBoundsFollowOtherFields) {
@@ -627,7 +625,7 @@ TEST(ScenarioFormat, NewFaultFieldErrorsNameFieldValueAndAllowed) {
   EXPECT_HAS(e.what(), "faults[0].kind: \"outage\" is not allowed");
   EXPECT_HAS(e.what(),
              "unknown field `faults[0].bogus`; allowed: at_ms, kind, lag_ms, client, "
-             "duration_ms, fraction_pct, lost, route, count, down_ms, when, core");
+             "duration_ms, fraction_pct, lost, route, count, down_ms, when, core, request_id, on");
   EXPECT_HAS(e.what(), "faults[0].down_ms: -1 is out of range; allowed: 0..600000");
   EXPECT_HAS(e.what(), "faults[0].lost: \"maybe\" is not allowed; allowed: request, response");
 }
@@ -685,6 +683,7 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
         << k.name;
     std::string allowed = "at_ms, kind";
     for (const std::string& f : k.takes) allowed += ", " + f;
+    allowed += ", on";  // every kind takes a trigger
     for (const auto& [field, value, owners] : fields) {
       if (std::find(k.takes.begin(), k.takes.end(), field) != k.takes.end()) continue;
       const auto e =
