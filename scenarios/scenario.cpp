@@ -678,7 +678,8 @@ bool check_format(const Fields& top) {
 void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& s) {
   Problems& p = top.problems();
   top.reject_unknown({"format", "name", "description", "clients", "service", "network", "workload",
-                      "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect"});
+                      "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect",
+                      "sometimes"});
   top.string("name", s.name);
   if (s.name.empty() && !p.bad("name")) p.add("name", "\"\" is not allowed; must not be empty");
   top.string("description", s.description);
@@ -717,6 +718,7 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   s.mutants = parse_id_list(top, "mutants", ctx.mutants, "mutant");
   s.expect =
       parse_expect(top, ctx, p.bad("invariants") ? std::vector<std::string>{} : s.invariants);
+  s.sometimes = parse_id_list(top, "sometimes", ctx.sometimes, "sometimes condition");
 }
 
 // `p` may already hold problems found while reading the text (duplicate keys).
@@ -985,6 +987,7 @@ json to_json(const Scenario& s) {
       {"invariants", s.invariants},
       {"mutants", s.mutants},
       {"expect", s.expect.pass ? json("pass") : json{{"violates", s.expect.violates}}},
+      {"sometimes", s.sometimes},
   };
 }
 

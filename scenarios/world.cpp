@@ -100,6 +100,10 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(checks_.get());
   observers_.add(client_invariants_.get());
+  // Sometimes-properties: counted, never judged; they do not touch the trace.
+  sometimes_ = std::make_unique<SometimesCounter>(*service_);
+  observers_.add(sometimes_.get());
+  service_->set_observer(sometimes_.get());
 
   for (int i = 1; i <= scenario.clients.count; ++i) {
     const ClientGroup group = group_of(scenario.clients, i);
