@@ -204,8 +204,8 @@ ReportModel build_report_model(const nlohmann::json& results) {
   }
   // Sometimes-conditions: how often each happened, and in how many seeds; a listed one that
   // happened in no seed makes the pass vacuous for it.
-  for (const auto& [id, info] :
-       results.value("sometimes_conditions", nlohmann::json::object()).items()) {
+  const auto conditions = results.value("sometimes_conditions", nlohmann::json::object());
+  for (const auto& [id, info] : conditions.items()) {
     SometimesRow row{id, info.value("statement", std::string()), info.value("listed", false), 0, 0,
                      ""};
     for (const auto& r : runs) {

@@ -24,6 +24,7 @@ std::string mutant_basic() {
   auto j = json::parse(testing::read_file(testing::catalog("basic")));
   j["name"] = "basic-mutant";
   j["mutants"] = {"publish-while-blocked"};
+  j.erase("sometimes");  // it stops at the first violation; the JUnit counts below are per seed
   return testing::write_temp("basic-mutant.json", j.dump(2));
 }
 
