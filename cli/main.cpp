@@ -245,11 +245,10 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
 int validate_command(const std::string& path) {
   try {
     auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
-    std::cout << fmt::format("{}: ok ({} clients, {} s, {} faults{})\n", path, s.clients.count,
-                             s.duration_s, s.faults.size(),
-                             s.sometimes.empty()
-                                 ? ""
-                                 : fmt::format("; sometimes: {}", fmt::join(s.sometimes, ", ")));
+    std::cout << fmt::format(
+        "{}: ok ({} clients, {} s, {} faults{})\n", path, s.clients.count, s.duration_s,
+        s.faults.size(),
+        s.sometimes.empty() ? "" : fmt::format("; sometimes: {}", fmt::join(s.sometimes, ", ")));
     return kExitPass;
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";

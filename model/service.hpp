@@ -125,8 +125,7 @@ std::string notes_bucket(const std::string& user);
 class ServiceObserver {
  public:
   virtual ~ServiceObserver() = default;
-  virtual void on_request_answered(const std::string& /*key*/,
-                                   std::optional<int64_t> /*supplied*/,
+  virtual void on_request_answered(const std::string& /*key*/, std::optional<int64_t> /*supplied*/,
                                    std::optional<int64_t> /*before*/, int64_t /*id*/) {}
 };
 

@@ -78,9 +78,11 @@ std::string sometimes_table(const ReportModel& m) {
   if (m.sometimes.empty()) return "";
   std::string out =
       "<h3>Sometimes conditions</h3>\n<p>Counted in every run; a condition the scenario lists "
-      "(<code>sometimes</code>) that happened in no seed is <span class=\"vacuous\">VACUOUS</span>: "
+      "(<code>sometimes</code>) that happened in no seed is <span "
+      "class=\"vacuous\">VACUOUS</span>: "
       "the pass says nothing about it.</p>\n<table class=\"sometimes\"><tr><th>condition</th>"
-      "<th>listed</th><th>status</th><th>count</th><th>seeds happened</th><th>statement</th></tr>\n";
+      "<th>listed</th><th>status</th><th>count</th><th>seeds "
+      "happened</th><th>statement</th></tr>\n";
   for (const auto& r : m.sometimes) {
     const char* cls = r.status == "VACUOUS" ? "vacuous" : r.status == "happened" ? "held" : "";
     out += fmt::format(

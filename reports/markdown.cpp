@@ -61,8 +61,8 @@ std::string sometimes_table(const ReportModel& m) {
       "|---|---|---|---:|---:|---|\n";
   for (const auto& r : m.sometimes) {
     out += fmt::format("| `{}` | {} | {} | {} | {}/{} | {} |\n", r.id, r.listed ? "yes" : "no",
-                       r.status == "VACUOUS" ? "**VACUOUS**" : r.status, r.count,
-                       r.seeds_happened, m.seeds.size(), cell(r.statement));
+                       r.status == "VACUOUS" ? "**VACUOUS**" : r.status, r.count, r.seeds_happened,
+                       m.seeds.size(), cell(r.statement));
   }
   return out;
 }

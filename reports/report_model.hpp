@@ -56,8 +56,8 @@ struct InvariantRow {
 // A sometimes-condition (scenarios/sometimes.hpp) over the report's seeds.
 struct SometimesRow {
   std::string id, statement;
-  bool listed = false;        // the scenario lists it under `sometimes`
-  uint64_t count = 0;         // times it happened, over all seeds
+  bool listed = false;  // the scenario lists it under `sometimes`
+  uint64_t count = 0;   // times it happened, over all seeds
   uint64_t seeds_happened = 0;
   std::string status;  // happened | VACUOUS (listed, never happened) | not listed
 };

@@ -174,7 +174,8 @@ std::string junit_xml(const nlohmann::json& doc) {
       // Sometimes-properties over the suite's seeds (scenarios/sometimes.hpp).
       std::string seeds;
       for (const auto& [id, n] : sm->second.listed) {
-        seeds += fmt::format("{}{}: {}/{} seeds", seeds.empty() ? "" : "\n", id, n, sm->second.seeds);
+        seeds +=
+            fmt::format("{}{}: {}/{} seeds", seeds.empty() ? "" : "\n", id, n, sm->second.seeds);
       }
       out += fmt::format("    <testcase classname=\"syncsim.{}\" name=\"sometimes\" time=\"0\">\n",
                          xml_escape(scenario));
@@ -252,12 +253,14 @@ std::vector<ScenarioSummary> summarize(const nlohmann::json& doc) {
 std::string summary_table(const std::vector<ScenarioSummary>& rows) {
   std::size_t width = 8;
   for (const auto& r : rows) width = std::max(width, r.scenario.size());
-  std::string out = fmt::format("{:<{}} {:>7} {:>7} {:>7} {:>9}  {}\n", "scenario", width,
-                                "seeds", "pass", "fail", "sometimes", "first failing seed");
+  std::string out = fmt::format("{:<{}} {:>7} {:>7} {:>7} {:>9}  {}\n", "scenario", width, "seeds",
+                                "pass", "fail", "sometimes", "first failing seed");
   for (const auto& r : rows) {
     out += fmt::format(
         "{:<{}} {:>7} {:>7} {:>7} {:>9}  {}\n", r.scenario, width, r.seeds, r.passed, r.failed,
-        !r.lists_sometimes ? "-" : r.vacuous.empty() ? "ok" : "VACUOUS",
+        !r.lists_sometimes  ? "-"
+        : r.vacuous.empty() ? "ok"
+                            : "VACUOUS",
         r.first_failing_seed ? fmt::format("{} ({})  repro: {}", *r.first_failing_seed,
                                            r.first_failure, r.first_failing_repro)
                              : "-");

@@ -83,9 +83,9 @@ nlohmann::json results_document(const Scenario& s, const std::string& scenario_p
   nlohmann::json sometimes = sometimes_summary_json(summarize_sometimes(runs));
   nlohmann::json conditions = nlohmann::json::object();
   for (const auto& c : sometimes_catalog()) {
-    conditions[c.id] = {{"statement", c.statement},
-                        {"listed", std::find(s.sometimes.begin(), s.sometimes.end(), c.id) !=
-                                       s.sometimes.end()}};
+    conditions[c.id] = {
+        {"statement", c.statement},
+        {"listed", std::find(s.sometimes.begin(), s.sometimes.end(), c.id) != s.sometimes.end()}};
   }
   return {{"build", build_id()},
           {"sqlite_sha256", SYNCSIM_SQLITE_SHA256},

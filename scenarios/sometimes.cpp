@@ -206,7 +206,8 @@ std::vector<SometimesSummary> summarize_sometimes(const nlohmann::json& runs) {
     auto& row = by_scenario[name];
     if (row.seeds == 0) {
       row.scenario = name;
-      for (const auto& id : r["sometimes_listed"]) row.listed.emplace_back(id.get<std::string>(), 0);
+      for (const auto& id : r["sometimes_listed"])
+        row.listed.emplace_back(id.get<std::string>(), 0);
     }
     ++row.seeds;
     const auto& counts = r.value("sometimes", nlohmann::json::object());

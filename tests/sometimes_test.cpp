@@ -76,8 +76,7 @@ void expect_discriminates(const std::string& id, const Scenario& yes, const Scen
                           uint64_t seed = 1) {
   const RunResult a = run(yes, seed);
   ASSERT_TRUE(a.passed) << describe(a);
-  EXPECT_GT(count(a, id), 0u) << id << " not counted in the scenario built for it\n"
-                              << describe(a);
+  EXPECT_GT(count(a, id), 0u) << id << " not counted in the scenario built for it\n" << describe(a);
   const RunResult b = run(no, seed);
   ASSERT_TRUE(b.passed) << describe(b);
   EXPECT_EQ(count(b, id), 0u) << id << " counted where it cannot happen\n" << describe(b);
@@ -249,8 +248,7 @@ TEST(Sometimes, SummaryCountsSeedsAndOnlyANeverHappenedConditionIsVacuous) {
                      "of the 2 seeds\">"),
             std::string::npos)
       << xml;
-  EXPECT_NE(xml.find("<testsuite name=\"unlisted\" tests=\"1\" failures=\"0\">"),
-            std::string::npos)
+  EXPECT_NE(xml.find("<testsuite name=\"unlisted\" tests=\"1\" failures=\"0\">"), std::string::npos)
       << xml;
 }
 
@@ -259,8 +257,8 @@ TEST(Sometimes, SummaryCountsSeedsAndOnlyANeverHappenedConditionIsVacuous) {
 TEST(SometimesFormat, LoaderRejectsUnknownIdsAndRoundTrips) {
   const auto ctx = validation_context();
   try {
-    parse_scenario_text(R"({"format": 1, "sometimes": ["barrier-blocked", "never-ever", 3]})",
-                        ctx, "t.json");
+    parse_scenario_text(R"({"format": 1, "sometimes": ["barrier-blocked", "never-ever", 3]})", ctx,
+                        "t.json");
     FAIL() << "accepted an unknown condition";
   } catch (const ScenarioError& e) {
     const std::string what = e.what();
@@ -272,9 +270,9 @@ TEST(SometimesFormat, LoaderRejectsUnknownIdsAndRoundTrips) {
   }
   EXPECT_THROW(parse_scenario_text(R"({"format": 1, "sometimes": "barrier-blocked"})", ctx, "t"),
                ScenarioError);
-  EXPECT_THROW(
-      parse_scenario_text(R"({"format": 1, "sometimes": ["seed-raised", "seed-raised"]})", ctx, "t"),
-      ScenarioError);
+  EXPECT_THROW(parse_scenario_text(R"({"format": 1, "sometimes": ["seed-raised", "seed-raised"]})",
+                                   ctx, "t"),
+               ScenarioError);
   const Scenario s = parse_scenario_text(
       R"({"format": 1, "sometimes": ["seed-raised", "barrier-blocked"]})", ctx, "t");
   EXPECT_EQ(s.sometimes, (std::vector<std::string>{"seed-raised", "barrier-blocked"}));
@@ -351,9 +349,9 @@ TEST(SometimesCli, SweepReportsAVacuousScenarioInTableJsonAndJunit) {
   const auto fine = testing::write_temp("base-sweep.json", j.dump(2));
   const auto results = testing::temp_path("sometimes-sweep.json");
   const auto junit = testing::temp_path("sometimes-sweep.xml");
-  const auto o = testing::syncsim("sweep " + vacuous + " " + fine +
-                                  " --seeds 1..2 --jobs 2 --results " + results + " --junit " +
-                                  junit);
+  const auto o =
+      testing::syncsim("sweep " + vacuous + " " + fine + " --seeds 1..2 --jobs 2 --results " +
+                       results + " --junit " + junit);
   EXPECT_EQ(o.exit_code, 4) << o.output;
   EXPECT_NE(o.output.find("idle-sweep       2       2       0   VACUOUS  -"), std::string::npos)
       << o.output;
