@@ -26,7 +26,7 @@ ValidationContext Ctx() {
           {"ack-before-replication", "replication-stall", "publish-while-blocked"},
           {{"0.5.3", "js-1.3.0"}},
           {"stale-seed-outcome", "repost-until-applied"},
-          {"barrier-blocked", "seed-raised"}};
+          {"barrier-blocked", "duplicate-request", "seed-raised"}};
 }
 
 std::string BasicPath() {

@@ -131,6 +131,7 @@ std::string expected_violation_basic() {
   j["name"] = "basic-expected";
   j["mutants"] = {"publish-while-blocked"};
   j["expect"] = {{"violates", "barrier-holds"}};
+  j.erase("sometimes");  // it stops at the violation, before basic's disconnects
   return testing::write_temp("basic-expected.json", j.dump(2));
 }
 
