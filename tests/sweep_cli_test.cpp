@@ -25,7 +25,7 @@ std::string mutant_basic() {
   j["name"] = "basic-mutant";
   j["mutants"] = {"publish-while-blocked"};
   j.erase("sometimes");  // it stops at the first violation; the JUnit counts below are per seed
-  return testing::write_temp("basic-mutant.json", j.dump(2));
+  return testing::write_temp("sweep-basic-mutant.json", j.dump(2));  // replay_cli_test has its own
 }
 
 json results(const std::string& path) {
