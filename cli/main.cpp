@@ -1,6 +1,7 @@
 // syncsim's command line: a thin layer over scenarios/ (DESIGN.md §2).
 // Exit codes (DESIGN.md §10): 0 passed (or the scenario's `expect` held), 1 an invariant
-// failed unexpectedly, 2 bad input, 3 internal error.
+// failed unexpectedly, 2 bad input, 3 internal error, 4 passed vacuously (a listed
+// sometimes-condition happened in no seed).
 #include <fmt/format.h>
 #include <sqlite3.h>
 
@@ -28,6 +29,7 @@
 #include "scenarios/results.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/swarm.hpp"
+#include "scenarios/sometimes.hpp"
 
 namespace {
 
@@ -75,6 +77,36 @@ nlohmann::json unverified_core_json(const scenarios::ExtraCores& cores) {
   auto it = cores.find(kCorePathName);
   if (it == cores.end()) return nullptr;
   return {{"name", it->second.name}, {"path", it->second.path}, {"sha256", it->second.sha256}};
+}
+
+// The per-seed line's tail for a scenario that lists sometimes-conditions, e.g.
+// " sometimes: barrier-blocked=12 seed-raised=0 VACUOUS(seed-raised)".
+std::string sometimes_text(const scenarios::RunResult& r) {
+  if (r.sometimes_listed.empty()) return "";
+  std::string out = " sometimes:";
+  for (const auto& id : r.sometimes_listed) {
+    auto it = r.sometimes.find(id);
+    out += fmt::format(" {}={}", id, it == r.sometimes.end() ? 0 : it->second);
+  }
+  const auto vacuous = r.vacuous();
+  if (!vacuous.empty()) out += fmt::format(" VACUOUS({})", fmt::join(vacuous, ","));
+  return out;
+}
+
+// After the summary: in how many seeds each listed condition happened.
+std::string sometimes_summary_text(const scenarios::SometimesSummary& row) {
+  std::string out = "sometimes:";
+  for (const auto& [id, seeds] : row.listed) {
+    out += fmt::format(" {} {}/{} seeds{}", id, seeds, row.seeds, seeds == 0 ? " VACUOUS" : "");
+  }
+  out += "\n";
+  if (!row.vacuous.empty()) {
+    out += fmt::format(
+        "VACUOUS: {} happened in none of the {} seeds; the scenario lists it under `sometimes`, "
+        "so its pass says nothing about it\n",
+        fmt::join(row.vacuous, ", "), row.seeds);
+  }
+  return out;
 }
 
 int run_command(const std::string& path, std::optional<uint64_t> seed,
@@ -153,10 +185,10 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       double sim_s = static_cast<double>(r.simulated) / 1e6;
       std::cout << fmt::format(
           "{:<12} seed={:<6} {:<4} events={:<8} sim={:.1f}s wall={:.3f}s ev/s={:.0f} "
-          "sim/wall={:.0f}x hash={}\n",
+          "sim/wall={:.0f}x hash={}{}\n",
           r.scenario, s, r.expectation_met ? "PASS" : "FAIL", r.events, sim_s, r.wall_seconds,
           r.wall_seconds > 0 ? static_cast<double>(r.events) / r.wall_seconds : 0.0,
-          r.wall_seconds > 0 ? sim_s / r.wall_seconds : 0.0, r.trace_hash);
+          r.wall_seconds > 0 ? sim_s / r.wall_seconds : 0.0, r.trace_hash, sometimes_text(r));
       if (!r.swarm.is_null()) {
         std::cout << "  swarm: " << scenarios::swarm_params_text(r.swarm) << "\n";
       }
@@ -200,6 +232,7 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
       return kExitBadInput;
     }
   }
+  const auto sometimes = scenarios::summarize_sometimes(document["runs"]);
   if (json) {
     std::cout << document.dump(2) << "\n";
   } else {
@@ -208,7 +241,11 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
         "{:.2f} wall s ({:.0f} events/s, {:.0f}x real time)\n",
         scenario.name, range.first, range.last, passed, failed, events, simulated, wall,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, wall > 0 ? simulated / wall : 0.0);
+    for (const auto& row : sometimes) std::cout << sometimes_summary_text(row);
   }
+  // A vacuous seed inside a range where every listed condition happened somewhere is only
+  // counted; a condition that happened in no seed makes the whole run vacuous.
+  if (exit_code == kExitPass && scenarios::any_vacuous(sometimes)) exit_code = kExitVacuous;
   return exit_code;
 }
 
@@ -226,6 +263,7 @@ int validate_command(const std::string& path) {
         extra += fmt::format(" + {}..{} faults", count.lo, count.hi);
       }
     }
+    if (!s.sometimes.empty()) extra += fmt::format("; sometimes: {}", fmt::join(s.sometimes, ", "));
     std::cout << fmt::format("{}: ok ({} clients, {} s, {} faults{})\n", path, s.clients.count,
                              s.duration_s, s.faults.size(), extra);
     return kExitPass;
@@ -399,7 +437,12 @@ int main(int argc, char** argv) {
   bool version = false;
   app.add_flag("--version", version, "print the build id and the pinned dependencies");
 
-  auto* run = app.add_subcommand("run", "run a scenario for one seed or a range of seeds");
+  auto* run = app.add_subcommand(
+      "run",
+      "run a scenario for one seed or a range of seeds.  Exit codes: 0 every expect held, 1 an "
+      "invariant failed unexpectedly, 2 bad input, 3 internal error (crash, tripped bound, "
+      "--check-determinism divergence), 4 every expect held but a condition the scenario lists "
+      "under `sometimes` happened in none of the seeds (vacuous)");
   std::string scenario_path;
   std::optional<uint64_t> seed;
   std::string seeds_text, trace_path, results_path;

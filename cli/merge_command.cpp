@@ -7,6 +7,7 @@
 
 #include "cli/exit_codes.hpp"
 #include "scenarios/results.hpp"
+#include "scenarios/sometimes.hpp"
 
 namespace syncsim::cli {
 
@@ -16,7 +17,8 @@ CLI::App* add_merge_subcommand(CLI::App& app, MergeArgs& args) {
       "combine JSON results of sweep shards (or runs) into one document, ordered by scenario "
       "then seed; prints the summary table.  Refuses a (scenario, seed) that occurs twice and "
       "documents from different builds.  Exit codes: 0 every expect held, 1 some run failed, 2 "
-      "bad input (unreadable, overlapping, mismatched)");
+      "bad input (unreadable, overlapping, mismatched), 4 every expect held but a listed "
+      "sometimes-condition happened in none of a scenario's merged seeds (vacuous)");
   cmd->add_option("results", args.inputs, "results JSON files")->required();
   cmd->add_option("--results", args.results, "write the merged JSON to FILE (default: stdout)");
   cmd->add_option("--junit", args.junit, "write JUnit XML to FILE");
@@ -61,11 +63,14 @@ int merge_command(const MergeArgs& args) {
   }
   auto& summary_out = args.results.empty() ? std::cerr : std::cout;
   summary_out << scenarios::summary_table(scenarios::summarize(merged));
+  const auto sometimes = scenarios::summarize_sometimes(merged["runs"]);
+  summary_out << scenarios::sometimes_table(sometimes);
   summary_out << fmt::format("merged {} files: {} runs, {} passed, {} failed\n", docs.size(),
                              merged["runs"].size(), merged["passed"].get<uint64_t>(),
                              merged["failed"].get<uint64_t>());
   if (args.results.empty()) std::cout << merged.dump(2) << "\n";
-  return merged["failed"].get<uint64_t>() > 0 ? kExitInvariant : kExitPass;
+  if (merged["failed"].get<uint64_t>() > 0) return kExitInvariant;
+  return scenarios::any_vacuous(sometimes) ? kExitVacuous : kExitPass;
 }
 
 }  // namespace syncsim::cli

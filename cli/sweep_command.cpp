@@ -27,6 +27,7 @@
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
 #include "scenarios/swarm.hpp"
+#include "scenarios/sometimes.hpp"
 
 extern char** environ;
 
@@ -38,7 +39,9 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
       "run scenarios x seeds in worker processes: progress on stderr, a summary table per "
       "scenario, JSON results and JUnit XML (ordered by scenario, then seed, whatever --jobs).  "
       "Exit codes: 0 every expect held, 1 an invariant failed unexpectedly, 2 bad input, 3 a "
-      "crash, tripped bound, failed worker or (--check-determinism) a divergence");
+      "crash, tripped bound, failed worker or (--check-determinism) a divergence, 4 every "
+      "expect held but a condition a scenario lists under `sometimes` happened in none of its "
+      "seeds (vacuous; a vacuous seed among others is only counted)");
   cmd->add_option("scenario", args.scenarios, "scenario JSON files")->required();
   cmd->add_option("--seeds", args.seeds, "a range of seeds, A..B")->required();
   cmd->add_option("--jobs", args.jobs, "worker processes at a time (default: one per CPU)")
@@ -383,6 +386,8 @@ int sweep_command(const SweepArgs& args) {
   if (!args.shard.empty()) doc["shard"] = args.shard;
   std::cout << scenarios::summary_table(scenarios::summarize(doc));
   if (args.swarm) print_swarm_failures(doc["runs"]);
+  const auto sometimes = scenarios::summarize_sometimes(doc["runs"]);
+  if (!sometimes.empty()) std::cout << "\n" << scenarios::sometimes_table(sometimes);
   const double wall = progress.elapsed();
   std::cout << fmt::format(
       "\nsweep: {} runs ({} passed, {} failed) in {:.2f} s wall with {} jobs "
@@ -411,6 +416,7 @@ int sweep_command(const SweepArgs& args) {
     std::cout << fmt::format("determinism: {} of {} runs diverged\n", diverged, done);
   }
   if (diverged > 0) exit_code = kExitInternal;
+  if (exit_code == kExitPass && scenarios::any_vacuous(sometimes)) exit_code = kExitVacuous;
   for (const auto& e : worker_errors) std::cerr << "error: " << e << "\n";
   if (!worker_errors.empty()) exit_code = kExitInternal;
   if (!args.results.empty()) {

@@ -46,6 +46,15 @@ class ObserverFanout : public ClientObserver {
                   const std::optional<std::string>& result) override {
     for (auto* o : observers_) o->on_control(c, op, payload, result);
   }
+  void on_seeded(Client& c, int64_t posted, int64_t answered) override {
+    for (auto* o : observers_) o->on_seeded(c, posted, answered);
+  }
+  void on_reposted(Client& c, int64_t id) override {
+    for (auto* o : observers_) o->on_reposted(c, id);
+  }
+  void on_upload_failed(Client& c) override {
+    for (auto* o : observers_) o->on_upload_failed(c);
+  }
 
  private:
   std::vector<ClientObserver*> observers_;

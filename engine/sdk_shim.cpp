@@ -603,6 +603,7 @@ sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
   const bool drop_stale = quirk_fixed(Quirk::StaleSeedOutcome);
   try {
     std::string accepted = co_await post_checkpoint_request(id, nested.get());
+    if (observer_) observer_->on_seeded(*this, std::stoll(id), std::stoll(accepted));
     if (drop_stale && nested->aborted()) {
       trace_.log(name_, "stale seed answer {} dropped (fixed stale-seed-outcome)", accepted);
       co_return;
@@ -764,6 +765,7 @@ sim::Task<void> Client::upload_all() {
       upload_error_ = e.what();
       status_changed();
       trace_.log(name_, "upload error: {}", e.what());
+      if (observer_ && db_) observer_->on_upload_failed(*this);  // not a closed life's
       failed = true;
     }
     uploading_ = false;
@@ -1037,6 +1039,7 @@ sim::Task<void> Client::repost_loop() {
       if (!id) continue;
       trace_.log(name_, "repost {}", *id);
       ++stats_.reposts;
+      if (observer_) observer_->on_reposted(*this, *id);
       co_await post_checkpoint_request(std::to_string(*id), outer_.get());
     } catch (const std::exception& e) {
       if (outer_->aborted()) co_return;

@@ -90,6 +90,11 @@ class ClientObserver {
   virtual void on_control(Client&, const std::string& /*op*/,
                           const std::optional<std::string>& /*payload*/,
                           const std::optional<std::string>& /*result*/) {}
+  // For the sometimes-properties (scenarios/sometimes.hpp): a seed's POST was answered
+  // (sdk.md §1.4), the repost loop re-posted an id (§3.3), an upload attempt failed (§2.2).
+  virtual void on_seeded(Client&, int64_t /*posted*/, int64_t /*answered*/) {}
+  virtual void on_reposted(Client&, int64_t /*id*/) {}
+  virtual void on_upload_failed(Client&) {}
 };
 
 // Deliberately injected engine bugs, used to show a checker can fail.

@@ -385,6 +385,7 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         }
         trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
                    key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);
+        if (observer_) observer_->on_request_answered(key, supplied, out.before, out.id);
         if (generated) {
           ++metrics_.generated_requests;
           return respond(data_response({{"write_checkpoint", std::to_string(out.id)}}));

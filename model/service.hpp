@@ -133,6 +133,17 @@ class AckLedger {
 std::string global_bucket();
 std::string notes_bucket(const std::string& user);
 
+// What the service answered to a managed checkpoint request, for scenario-level observers
+// (scenarios/sometimes.hpp); the service only reports.  `supplied`: the posted id (nullopt
+// for a generated write checkpoint), `before`: the key's stored id just before its batch
+// wrote, `id`: the answer.
+class ServiceObserver {
+ public:
+  virtual ~ServiceObserver() = default;
+  virtual void on_request_answered(const std::string& /*key*/, std::optional<int64_t> /*supplied*/,
+                                   std::optional<int64_t> /*before*/, int64_t /*id*/) {}
+};
+
 class Service : public sim::HttpServer {
  public:
   Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfig config);
@@ -140,6 +151,7 @@ class Service : public sim::HttpServer {
   void start();
   // Invariant violations go here (nullptr: unchecked, e.g. unit tests).
   void set_verdicts(sim::Verdicts* verdicts) { verdicts_ = verdicts; }
+  void set_observer(ServiceObserver* observer) { observer_ = observer; }
 
   // Faults (DESIGN.md §6).
   // The whole process restarts: batches, connections and in-flight markers are lost,
@@ -212,6 +224,7 @@ class Service : public sim::HttpServer {
   std::vector<std::weak_ptr<sim::ServerStream>> streams_;
   sim::Micros down_until_ = 0;
   sim::Verdicts* verdicts_ = nullptr;
+  ServiceObserver* observer_ = nullptr;
   ServiceMetrics metrics_;
   StreamStats stream_stats_;
   uint64_t next_connection_ = 1;

@@ -78,6 +78,26 @@ std::string invariant_table(const ReportModel& m) {
   return out + "</table>\n";
 }
 
+std::string sometimes_table(const ReportModel& m) {
+  if (m.sometimes.empty()) return "";
+  std::string out =
+      "<h3>Sometimes conditions</h3>\n<p>Counted in every run; a condition the scenario lists "
+      "(<code>sometimes</code>) that happened in no seed is <span "
+      "class=\"vacuous\">VACUOUS</span>: "
+      "the pass says nothing about it.</p>\n<table class=\"sometimes\"><tr><th>condition</th>"
+      "<th>listed</th><th>status</th><th>count</th><th>seeds "
+      "happened</th><th>statement</th></tr>\n";
+  for (const auto& r : m.sometimes) {
+    const char* cls = r.status == "VACUOUS" ? "vacuous" : r.status == "happened" ? "held" : "";
+    out += fmt::format(
+        "<tr><td><code>{}</code></td><td>{}</td><td class=\"{}\">{}</td><td "
+        "class=\"num\">{}</td><td class=\"num\">{}/{}</td><td>{}</td></tr>\n",
+        esc(r.id), r.listed ? "yes" : "no", cls, esc(r.status), r.count, r.seeds_happened,
+        m.seeds.size(), esc(r.statement));
+  }
+  return out + "</table>\n";
+}
+
 std::string coverage_table(const ReportModel& m) {
   std::string out = "<table class=\"coverage\"><tr><th>invariant \\ fault class</th>";
   for (const auto& c : m.fault_classes) out += fmt::format("<th>{}</th>", esc(c));
@@ -113,7 +133,7 @@ std::string html_report(const ReportModel& m) {
   body +=
       "<h2>Invariants</h2>\n<p><em>vacuous</em>: never checked in any seed, so holding says "
       "nothing.</p>\n" +
-      invariant_table(m);
+      invariant_table(m) + sometimes_table(m);
   body +=
       "<h2>Coverage: invariant × fault class</h2>\n<p>Seeds (of those whose scenario "
       "schedules that fault class) in which the invariant was checked at least once, and in "

@@ -53,6 +53,22 @@ std::string invariant_table(const ReportModel& m) {
   return out;
 }
 
+std::string sometimes_table(const ReportModel& m) {
+  if (m.sometimes.empty()) return "";
+  std::string out =
+      "\n### Sometimes conditions\n\n"
+      "Counted in every run; a condition the scenario lists (`sometimes`) that happened in no "
+      "seed is **VACUOUS**: the pass says nothing about it.\n\n"
+      "| condition | listed | status | count | seeds happened | statement |\n"
+      "|---|---|---|---:|---:|---|\n";
+  for (const auto& r : m.sometimes) {
+    out += fmt::format("| `{}` | {} | {} | {} | {}/{} | {} |\n", r.id, r.listed ? "yes" : "no",
+                       r.status == "VACUOUS" ? "**VACUOUS**" : r.status, r.count, r.seeds_happened,
+                       m.seeds.size(), cell(r.statement));
+  }
+  return out;
+}
+
 std::string coverage_table(const ReportModel& m) {
   std::string out = "| invariant |";
   std::string rule = "|---|";
@@ -120,7 +136,7 @@ std::string markdown_report(const ReportModel& m) {
   out +=
       "\n## Invariants\n\n"
       "*vacuous*: never checked in any seed, so holding says nothing.\n\n" +
-      invariant_table(m);
+      invariant_table(m) + sometimes_table(m);
   out +=
       "\n## Coverage: invariant × fault class\n\n"
       "Seeds (of those whose scenario schedules that fault class) in which the invariant was "

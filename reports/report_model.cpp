@@ -202,6 +202,20 @@ ReportModel build_report_model(const nlohmann::json& results) {
     }
     m.invariants.push_back(row);
   }
+  // Sometimes-conditions: how often each happened, and in how many seeds; a listed one that
+  // happened in no seed makes the pass vacuous for it.
+  const auto conditions = results.value("sometimes_conditions", nlohmann::json::object());
+  for (const auto& [id, info] : conditions.items()) {
+    SometimesRow row{id, info.value("statement", std::string()), info.value("listed", false), 0, 0,
+                     ""};
+    for (const auto& r : runs) {
+      const auto n = r.value("sometimes", nlohmann::json::object()).value(id, uint64_t{0});
+      row.count += n;
+      if (n > 0) ++row.seeds_happened;
+    }
+    row.status = !row.listed ? "not listed" : row.seeds_happened == 0 ? "VACUOUS" : "happened";
+    m.sometimes.push_back(std::move(row));
+  }
   const auto first_seed = m.seeds.front().seed, last_seed = m.seeds.back().seed;
   m.seed_range = first_seed == last_seed ? std::to_string(first_seed)
                                          : fmt::format("{}..{}", first_seed, last_seed);
@@ -254,6 +268,14 @@ nlohmann::json to_json(const ReportModel& m) {
                           {"seeds_checked", r.seeds_checked},
                           {"seeds_violated", r.seeds_violated}});
   }
+  nlohmann::json sometimes = nlohmann::json::array();
+  for (const auto& r : m.sometimes) {
+    sometimes.push_back({{"id", r.id},
+                         {"listed", r.listed},
+                         {"status", r.status},
+                         {"count", r.count},
+                         {"seeds_happened", r.seeds_happened}});
+  }
   nlohmann::json seeds = nlohmann::json::array();
   for (const auto& s : m.seeds) {
     seeds.push_back({{"seed", s.seed},
@@ -301,6 +323,7 @@ nlohmann::json to_json(const ReportModel& m) {
           {"run_command", m.run_command},
           {"repro", m.repro},
           {"invariants", invariants},
+          {"sometimes", sometimes},
           {"coverage", coverage},
           {"metrics", metrics},
           {"diagram",

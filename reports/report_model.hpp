@@ -53,6 +53,15 @@ struct InvariantRow {
   std::string status;  // held | violated | expected violation | vacuous
 };
 
+// A sometimes-condition (scenarios/sometimes.hpp) over the report's seeds.
+struct SometimesRow {
+  std::string id, statement;
+  bool listed = false;  // the scenario lists it under `sometimes`
+  uint64_t count = 0;   // times it happened, over all seeds
+  uint64_t seeds_happened = 0;
+  std::string status;  // happened | VACUOUS (listed, never happened) | not listed
+};
+
 struct MetricSeries {
   std::string key, title, unit;
   std::vector<std::pair<uint64_t, std::optional<uint64_t>>> by_seed;
@@ -76,6 +85,7 @@ struct ReportModel {
   std::string repro;        // the repro string of the diagram's seed (runner.hpp)
   std::string swarm;        // a swarm run's drawn parameters of that seed, "" otherwise
   std::vector<InvariantRow> invariants;
+  std::vector<SometimesRow> sometimes;  // empty for documents from before they existed
   std::vector<std::string> fault_classes;
   std::map<std::string, std::map<std::string, CoverageCell>> coverage;  // invariant -> class
   std::vector<MetricSeries> metrics;

@@ -6,6 +6,8 @@
 #include <map>
 #include <set>
 
+#include "scenarios/sometimes.hpp"
+
 namespace syncsim::scenarios {
 
 std::string stop_kind_name(sim::StopKind kind) {
@@ -37,7 +39,12 @@ nlohmann::json sweep_document(const std::string& build, nlohmann::json runs) {
   sort_runs(runs);
   uint64_t passed = 0, failed = 0;
   for (const auto& r : runs) r.at("expectation_met").get<bool>() ? ++passed : ++failed;
-  return {{"build", build}, {"runs", std::move(runs)}, {"passed", passed}, {"failed", failed}};
+  nlohmann::json sometimes = sometimes_summary_json(summarize_sometimes(runs));
+  return {{"build", build},
+          {"sometimes", std::move(sometimes)},
+          {"runs", std::move(runs)},
+          {"passed", passed},
+          {"failed", failed}};
 }
 
 nlohmann::json strip_wall_times(const nlohmann::json& j) {
@@ -144,14 +151,42 @@ std::string junit_xml(const nlohmann::json& doc) {
   std::map<std::string, std::vector<const nlohmann::json*>> by_scenario;
   for (const auto& r : doc.at("runs"))
     by_scenario[r.at("scenario").get<std::string>()].push_back(&r);
+  std::map<std::string, SometimesSummary> sometimes;
+  uint64_t vacuous_suites = 0;
+  for (auto& row : summarize_sometimes(doc.at("runs"))) {
+    if (!row.vacuous.empty()) ++vacuous_suites;
+    sometimes.emplace(row.scenario, std::move(row));
+  }
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += fmt::format("<testsuites name=\"syncsim\" tests=\"{}\" failures=\"{}\">\n",
-                     doc.at("runs").size(), doc.value("failed", 0));
+                     doc.at("runs").size() + sometimes.size(),
+                     doc.value("failed", uint64_t{0}) + vacuous_suites);
   for (const auto& [scenario, runs] : by_scenario) {
     uint64_t failures = 0;
     for (const auto* r : runs) failures += (*r)["expectation_met"].get<bool>() ? 0 : 1;
+    const auto sm = sometimes.find(scenario);
+    const bool listed = sm != sometimes.end();
+    const bool vacuous = listed && !sm->second.vacuous.empty();
     out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
-                       xml_escape(scenario), runs.size(), failures);
+                       xml_escape(scenario), runs.size() + (listed ? 1 : 0),
+                       failures + (vacuous ? 1 : 0));
+    if (listed) {
+      // Sometimes-properties over the suite's seeds (scenarios/sometimes.hpp).
+      std::string seeds;
+      for (const auto& [id, n] : sm->second.listed) {
+        seeds +=
+            fmt::format("{}{}: {}/{} seeds", seeds.empty() ? "" : "\n", id, n, sm->second.seeds);
+      }
+      out += fmt::format("    <testcase classname=\"syncsim.{}\" name=\"sometimes\" time=\"0\">\n",
+                         xml_escape(scenario));
+      if (vacuous) {
+        const auto message = fmt::format("vacuous: {} happened in none of the {} seeds",
+                                         fmt::join(sm->second.vacuous, ", "), sm->second.seeds);
+        out += fmt::format("      <failure type=\"vacuous\" message=\"{}\">{}</failure>\n",
+                           xml_escape(message), xml_escape(message));
+      }
+      out += fmt::format("      <system-out>{}</system-out>\n    </testcase>\n", xml_escape(seeds));
+    }
     for (const auto* r : runs) {
       const auto seed = (*r)["seed"].get<uint64_t>();
       out += fmt::format("    <testcase classname=\"syncsim.{}\" name=\"seed={}\" time=\"{:.3f}\"",
@@ -171,7 +206,8 @@ std::string junit_xml(const nlohmann::json& doc) {
   return out;
 }
 
-std::vector<ScenarioSummary> summarize(const nlohmann::json& doc) {
+namespace {
+std::vector<ScenarioSummary> summarize_runs(const nlohmann::json& doc) {
   std::vector<ScenarioSummary> rows;
   std::map<std::string, std::size_t> index;
   for (const auto& r : doc.at("runs")) {
@@ -200,14 +236,31 @@ std::vector<ScenarioSummary> summarize(const nlohmann::json& doc) {
   return rows;
 }
 
+}  // namespace
+
+std::vector<ScenarioSummary> summarize(const nlohmann::json& doc) {
+  std::vector<ScenarioSummary> rows = summarize_runs(doc);
+  for (const auto& s : summarize_sometimes(doc.at("runs"))) {
+    for (auto& row : rows) {
+      if (row.scenario != s.scenario) continue;
+      row.lists_sometimes = true;
+      row.vacuous = s.vacuous;
+    }
+  }
+  return rows;
+}
+
 std::string summary_table(const std::vector<ScenarioSummary>& rows) {
   std::size_t width = 8;
   for (const auto& r : rows) width = std::max(width, r.scenario.size());
-  std::string out = fmt::format("{:<{}} {:>7} {:>7} {:>7}  {}\n", "scenario", width, "seeds",
-                                "pass", "fail", "first failing seed");
+  std::string out = fmt::format("{:<{}} {:>7} {:>7} {:>7} {:>9}  {}\n", "scenario", width, "seeds",
+                                "pass", "fail", "sometimes", "first failing seed");
   for (const auto& r : rows) {
     out += fmt::format(
-        "{:<{}} {:>7} {:>7} {:>7}  {}\n", r.scenario, width, r.seeds, r.passed, r.failed,
+        "{:<{}} {:>7} {:>7} {:>7} {:>9}  {}\n", r.scenario, width, r.seeds, r.passed, r.failed,
+        !r.lists_sometimes  ? "-"
+        : r.vacuous.empty() ? "ok"
+                            : "VACUOUS",
         r.first_failing_seed ? fmt::format("{} ({})  repro: {}", *r.first_failing_seed,
                                            r.first_failure, r.first_failing_repro)
                              : "-");

@@ -48,15 +48,23 @@ nlohmann::json merge_results(const std::vector<NamedDocument>& inputs);
 
 // JUnit XML: one <testsuite> per scenario, one <testcase> per run; a run whose expectation
 // failed gets a <failure> naming the violated invariant (or the stop reason) and the repro.
+// A scenario that lists sometimes-conditions also gets a <testcase name="sometimes"> (with
+// the seeds per condition in <system-out>), a <failure type="vacuous"> when one of them
+// happened in none of its seeds.
 std::string junit_xml(const nlohmann::json& doc);
 
-// Per scenario: seeds, passed, failed, first failing seed and its repro.
+// Per scenario: seeds, passed, failed, sometimes (- none listed, ok, VACUOUS), first failing
+// seed and its repro.
 struct ScenarioSummary {
   std::string scenario;
   uint64_t seeds = 0, passed = 0, failed = 0;
   std::optional<uint64_t> first_failing_seed;
   std::string first_failing_repro;
   std::string first_failure;  // violated invariant or stop reason
+  // Sometimes-properties: whether the scenario lists conditions, and those that happened in
+  // none of its seeds (scenarios/sometimes.hpp).
+  bool lists_sometimes = false;
+  std::vector<std::string> vacuous;
 };
 std::vector<ScenarioSummary> summarize(const nlohmann::json& doc);
 std::string summary_table(const std::vector<ScenarioSummary>& rows);

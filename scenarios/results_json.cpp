@@ -1,9 +1,11 @@
 #include "scenarios/results_json.hpp"
 
+#include <algorithm>
 #include <set>
 
 #include "engine/core_registry.hpp"
 #include "scenarios/results.hpp"
+#include "scenarios/sometimes.hpp"
 
 namespace syncsim::scenarios {
 
@@ -46,6 +48,11 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
   // Only for runs that have such faults or a swarm draw, so other results stay as they were.
   if (r.faults_triggered > 0) j["faults_unfired"] = r.faults_unfired;
   if (!r.swarm.is_null()) j["swarm"] = r.swarm;
+  // Sometimes-properties: every condition's count, the scenario's list, and the listed
+  // conditions that never happened in this run (scenarios/sometimes.hpp).
+  j["sometimes"] = r.sometimes;
+  j["sometimes_listed"] = r.sometimes_listed;
+  j["vacuous"] = r.vacuous();
   return j;
 }
 
@@ -74,12 +81,23 @@ nlohmann::json results_document(const Scenario& s, const std::string& scenario_p
     if (!core) continue;
     cores[core->name] = {{"sha256", core->sha256}, {"verified", core->verified}};
   }
+  // Per listed condition, in how many seeds it happened (vacuous: in none), and the catalog
+  // of conditions a report shows beside the invariants.
+  nlohmann::json sometimes = sometimes_summary_json(summarize_sometimes(runs));
+  nlohmann::json conditions = nlohmann::json::object();
+  for (const auto& c : sometimes_catalog()) {
+    conditions[c.id] = {
+        {"statement", c.statement},
+        {"listed", std::find(s.sometimes.begin(), s.sometimes.end(), c.id) != s.sometimes.end()}};
+  }
   return {{"build", build_id()},
           {"sqlite_sha256", SYNCSIM_SQLITE_SHA256},
           {"scenario_path", scenario_path},
           {"scenario", to_json(s)},
           {"cores", cores},
           {"invariants", invariants},
+          {"sometimes_conditions", std::move(conditions)},
+          {"sometimes", std::move(sometimes)},
           {"runs", std::move(runs)},
           {"passed", passed},
           {"failed", failed}};

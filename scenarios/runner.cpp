@@ -10,6 +10,7 @@
 #include "engine/sdk_shim.hpp"
 #include "scenarios/run_recorder.hpp"
 #include "scenarios/swarm.hpp"
+#include "scenarios/sometimes.hpp"
 #include "scenarios/world.hpp"
 
 namespace syncsim::scenarios {
@@ -65,8 +66,8 @@ ValidationContext validation_context() {
   std::vector<std::string> cores = engine::core_names();
   std::map<std::string, std::string> core_sdks;
   for (const auto& c : engine::core_versions()) core_sdks[c.name] = c.sdk;
-  return ValidationContext{cores, invariant_catalog().ids(), mutant_names(), core_sdks,
-                           engine::quirk_names()};
+  return ValidationContext{cores,     invariant_catalog().ids(), mutant_names(),
+                           core_sdks, engine::quirk_names(),     sometimes_ids()};
 }
 
 ValidationContext validation_context(const ExtraCores& extra) {
@@ -112,6 +113,10 @@ void add_recorded_metrics(const RunRecorder& recorder, const Scenario& scenario,
 }
 
 }  // namespace
+
+std::vector<std::string> RunResult::vacuous() const {
+  return vacuous_conditions(sometimes, sometimes_listed);
+}
 
 RunResult run_scenario(const Scenario& base, const RunOptions& options) {
   const auto wall_start = std::chrono::steady_clock::now();
@@ -212,6 +217,8 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     r.metrics["app_reopens"] = world.reopens();
     r.faults_triggered = world.triggered_faults();
     r.faults_unfired = world.unfired_faults();
+    r.sometimes = world.sometimes().counts();
+    r.sometimes_listed = scenario.sometimes;
     add_recorded_metrics(*recorder, scenario, r.metrics);
     r.timeline = recorder->finish(r.violation);
     for (auto* c : world.clients()) {

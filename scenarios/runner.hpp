@@ -64,6 +64,11 @@ struct RunResult {
   std::string pending;                     // filled when something is stuck or a bound tripped
   std::map<std::string, uint64_t> checks;  // invariant -> times checked
   std::map<std::string, uint64_t> metrics;
+  // Sometimes-properties (scenarios/sometimes.hpp): every condition -> how often it happened,
+  // and the scenario's list; vacuous() = the listed conditions that never happened.
+  std::map<std::string, uint64_t> sometimes;
+  std::vector<std::string> sometimes_listed;
+  [[nodiscard]] std::vector<std::string> vacuous() const;
   std::vector<std::string> trace_tail;
   Timeline timeline;  // what the report's sequence diagram shows (a bounded window)
   // Faults with an `on` trigger, and those of them that never fired (described).

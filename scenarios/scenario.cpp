@@ -825,7 +825,7 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   Problems& p = top.problems();
   top.reject_unknown({"format", "name", "description", "clients", "service", "network", "workload",
                       "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect",
-                      "swarm"});
+                      "swarm", "sometimes"});
   top.string("name", s.name);
   if (s.name.empty() && !p.bad("name")) p.add("name", "\"\" is not allowed; must not be empty");
   top.string("description", s.description);
@@ -865,6 +865,7 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   s.expect =
       parse_expect(top, ctx, p.bad("invariants") ? std::vector<std::string>{} : s.invariants);
   s.swarm = parse_swarm(top, s);
+  s.sometimes = parse_id_list(top, "sometimes", ctx.sometimes, "sometimes condition");
 }
 
 // `p` may already hold problems found while reading the text (duplicate keys).
@@ -1140,6 +1141,7 @@ json to_json(const Scenario& s) {
       {"invariants", s.invariants},
       {"mutants", s.mutants},
       {"expect", s.expect.pass ? json("pass") : json{{"violates", s.expect.violates}}},
+      {"sometimes", s.sometimes},
   };
   // Written only when present, so the full form of other scenarios is unchanged.
   if (s.swarm) {

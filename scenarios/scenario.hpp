@@ -311,6 +311,10 @@ struct Scenario {
   Expectation expect;
   // Ranges for swarm runs (--swarm); absent = the scenario cannot be swarmed.
   std::optional<SwarmSpec> swarm;
+  // Sometimes-properties (DESIGN.md §5): conditions the scenario is meant to exercise, each
+  // from ValidationContext::sometimes, no duplicates; default none.  A run in which a listed
+  // condition never happened passed vacuously (scenarios/sometimes.hpp).
+  std::vector<std::string> sometimes;
 
   bool operator==(const Scenario&) const = default;
 };
@@ -324,6 +328,7 @@ struct ValidationContext {
   // missing here counts as js-1.3.0.
   std::map<std::string, std::string> core_sdks;
   std::vector<std::string> quirks;  // sdk.md §7 quirk names for clients.fixed_quirks
+  std::vector<std::string> sometimes;  // sometimes-condition ids, e.g. {"barrier-blocked"}
 };
 
 // All problems of one scenario source.  what() is every problem, one per line.

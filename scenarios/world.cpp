@@ -112,6 +112,10 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       }
     }
   });
+  // Sometimes-properties: counted, never judged; they do not touch the trace.
+  sometimes_ = std::make_unique<SometimesCounter>(*service_);
+  observers_.add(sometimes_.get());
+  service_->set_observer(sometimes_.get());
 
   for (int i = 1; i <= scenario.clients.count; ++i) {
     const ClientGroup group = group_of(scenario.clients, i);

@@ -16,6 +16,7 @@
 #include "scenarios/faulty_server.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/scenario.hpp"
+#include "scenarios/sometimes.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
 #include "sim/trace.hpp"
@@ -41,6 +42,7 @@ class World {
   model::Service& service() { return *service_; }
   CrossChecks& checks() { return *checks_; }
   ClientInvariants& client_invariants() { return *client_invariants_; }
+  SometimesCounter& sometimes() { return *sometimes_; }
   // Every client reports here; the checks are first.  Add before start().
   engine::ObserverFanout& observers() { return observers_; }
   sim::Verdicts& verdicts() { return verdicts_; }
@@ -87,6 +89,7 @@ class World {
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
   std::unique_ptr<ClientInvariants> client_invariants_;
+  std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (DESIGN.md §5)
   engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;

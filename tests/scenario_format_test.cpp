@@ -25,7 +25,8 @@ ValidationContext Ctx() {
           {"barrier-holds", "read-your-writes", "converges"},
           {"ack-before-replication", "replication-stall", "publish-while-blocked"},
           {{"0.5.3", "js-1.3.0"}},
-          {"stale-seed-outcome", "repost-until-applied"}};
+          {"stale-seed-outcome", "repost-until-applied"},
+          {"barrier-blocked", "duplicate-request", "seed-raised"}};
 }
 
 std::string BasicPath() {
