@@ -11,6 +11,7 @@
 #include "engine/sdk_shim.hpp"
 #include "model/service.hpp"
 #include "scenarios/client_invariants.hpp"
+#include "scenarios/stream_invariants.hpp"
 #include "scenarios/cross_checks.hpp"
 #include "scenarios/faulty_server.hpp"
 #include "scenarios/runner.hpp"
@@ -40,6 +41,7 @@ class World {
   model::Service& service() { return *service_; }
   CrossChecks& checks() { return *checks_; }
   ClientInvariants& client_invariants() { return *client_invariants_; }
+  StreamInvariants& stream_invariants() { return *stream_invariants_; }
   // Every client reports here; the checks are first.  Add before start().
   engine::ObserverFanout& observers() { return observers_; }
   sim::Verdicts& verdicts() { return verdicts_; }
@@ -78,6 +80,7 @@ class World {
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
   std::unique_ptr<ClientInvariants> client_invariants_;
+  std::unique_ptr<StreamInvariants> stream_invariants_;
   engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
