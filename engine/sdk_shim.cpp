@@ -31,8 +31,9 @@ constexpr const char* kBlockedLog =
 // only go to ps_crud, it never holds rows locally and no bucket syncs it.
 // The stream world (issue 7) adds `items`, the table stream buckets sync.
 std::string schema_json(bool stream_tables) {
-  return std::string(R"({"tables":[{"name":"todos","columns":[{"name":"description","type":"text"}]},)"
-                     R"({"name":"notes","columns":[{"name":"description","type":"text"}]},)") +
+  return std::string(
+             R"({"tables":[{"name":"todos","columns":[{"name":"description","type":"text"}]},)"
+             R"({"name":"notes","columns":[{"name":"description","type":"text"}]},)") +
          (stream_tables ? R"({"name":"items","columns":[{"name":"description","type":"text"}]},)"
                         : "") +
          R"({"name":"events","columns":[{"name":"description","type":"text"}],)"
@@ -734,7 +735,8 @@ std::vector<StreamStatusEntry> parse_stream_statuses(const nlohmann::json& statu
 
 nlohmann::json Client::active_streams() const {
   nlohmann::json out = nlohmann::json::array();
-  for (const auto& a : active_subscriptions_) out.push_back({{"name", a.name}, {"params", a.params}});
+  for (const auto& a : active_subscriptions_)
+    out.push_back({{"name", a.name}, {"params", a.params}});
   return out;
 }
 
@@ -1247,7 +1249,8 @@ std::optional<int64_t> Client::kv_int(const std::string& key) {
 }
 
 std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {
-  return db().query_int("SELECT last_op - last_applied_op FROM ps_buckets WHERE name = ?", {bucket});
+  return db().query_int("SELECT last_op - last_applied_op FROM ps_buckets WHERE name = ?",
+                        {bucket});
 }
 
 int64_t Client::crud_count() { return db().query_int("SELECT count(*) FROM ps_crud").value_or(0); }
@@ -1270,8 +1273,10 @@ int64_t Client::applied_position() {
     // Sync streams (issue 7): stream buckets come and go with subscriptions (a removed
     // one takes its last_applied_op with it), so the position is that of the world's
     // always-synced buckets (global[], notes["<user>"]).
-    return db().query_int("SELECT max(last_applied_op) FROM ps_buckets WHERE name = 'global[]' "
-                          "OR name LIKE 'notes[%'")
+    return db()
+        .query_int(
+            "SELECT max(last_applied_op) FROM ps_buckets WHERE name = 'global[]' "
+            "OR name LIKE 'notes[%'")
         .value_or(0);
   }
   return db().query_int("SELECT max(last_applied_op) FROM ps_buckets WHERE name != '$local'")

@@ -27,9 +27,9 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -244,18 +244,18 @@ struct ClientStats {
   uint64_t disconnects = 0;                 // disconnect() / disconnectAndClear() calls
   uint64_t clears = 0;                      // disconnectAndClear() calls
   // Sync streams (issue 7).
-  uint64_t stream_subscribes = 0;      // SyncStream.subscribe() calls
-  uint64_t stream_releases = 0;        // SyncStreamSubscription.unsubscribe() calls
+  uint64_t stream_subscribes = 0;       // SyncStream.subscribe() calls
+  uint64_t stream_releases = 0;         // SyncStreamSubscription.unsubscribe() calls
   uint64_t stream_unsubscribe_all = 0;  // SyncStream.unsubscribeAll() calls
-  uint64_t subscription_updates = 0;   // update_subscriptions injected into an iteration
+  uint64_t subscription_updates = 0;    // update_subscriptions injected into an iteration
   // Reconnects caused by subscriptions: update_subscriptions answered CloseSyncStream
   // {hide_disconnect:true} (churn), or a token_expires_in line did (a subscription expired
   // or its TTL refresh changed the request, core.md §4.1).
   uint64_t subscription_restarts = 0;
   uint64_t keepalive_restarts = 0;
   uint64_t priority0_bypasses = 0;  // priority-0 partial applies past a closed gate (DESIGN.md §5)
-  uint64_t status_updates = 0;  // UpdateSyncStatus instructions the core emitted
-  uint64_t status_bytes = 0;    // their serialized size
+  uint64_t status_updates = 0;      // UpdateSyncStatus instructions the core emitted
+  uint64_t status_bytes = 0;        // their serialized size
 };
 
 class Client {

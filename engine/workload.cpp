@@ -103,7 +103,8 @@ void churn_step(Client& c, sim::Prng& rng, const StreamChurnOptions& o, std::vec
         s.parameterised ? std::to_string(rng.uniform(static_cast<uint64_t>(o.param_values))) : "";
     StreamSubscribeOptions so;
     if (o.ttl_s > 0) so.ttl_s = o.ttl_s;
-    if (o.priority_override_pct > 0 && rng.percent(static_cast<uint64_t>(o.priority_override_pct))) {
+    if (o.priority_override_pct > 0 &&
+        rng.percent(static_cast<uint64_t>(o.priority_override_pct))) {
       so.priority = static_cast<int>(rng.uniform(4));
     }
     const nlohmann::json params =
@@ -115,8 +116,8 @@ void churn_step(Client& c, sim::Prng& rng, const StreamChurnOptions& o, std::vec
     held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
     if (rng.percent(static_cast<uint64_t>(o.unsubscribe_all_pct))) {
       c.release_stream(h.handle);
-      c.unsubscribe_all(h.stream, h.value.empty() ? nlohmann::json(nullptr)
-                                                  : nlohmann::json{{"id", h.value}});
+      c.unsubscribe_all(
+          h.stream, h.value.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"id", h.value}});
     } else {
       c.release_stream(h.handle);
     }
@@ -133,7 +134,8 @@ void churn_step(Client& c, sim::Prng& rng, const StreamChurnOptions& o, std::vec
   LocalWrite w;
   w.table = "items";
   // model/service.hpp parse_item_id: "<stream>:<value>:<n>".
-  w.id = fmt::format("{}:{}:{}", stream, value, rng.uniform(static_cast<uint64_t>(o.item_keyspace)));
+  w.id =
+      fmt::format("{}:{}:{}", stream, value, rng.uniform(static_cast<uint64_t>(o.item_keyspace)));
   w.description = fmt::format("c{}-i{}", c.index(), ++n);
   c.local_write(std::move(w));
 }

@@ -132,7 +132,9 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
                        .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication)}),
       replication_(
           loop, trace, source_, storage_, checkpoints_,
-          [this](const RowKey& key, const Row& row) { return route_row(config_.streams, key, row); },
+          [this](const RowKey& key, const Row& row) {
+            return route_row(config_.streams, key, row);
+          },
           config_.replication_lag, config_.heartbeat) {
   BatcherHooks hooks;
   hooks.write_marker = [this] { write_marker(); };
@@ -593,8 +595,7 @@ std::optional<std::string> Service::resolve_request_streams(const nlohmann::json
   stream_buckets_latest_[req.key] = resolved;
   req.streams = std::move(streams);
   trace_.log("svc", "stream {} streams: {} subscription(s), {} stream bucket(s), {} error(s)",
-             req.key, request.subscriptions.size(), resolved.size(),
-             [&r] {
+             req.key, request.subscriptions.size(), resolved.size(), [&r] {
                std::size_t n = 0;
                for (const auto& s : r.streams) n += s.errors.size();
                return n;

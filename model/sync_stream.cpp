@@ -47,10 +47,8 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
   for (const auto& b : changed) {
     const BucketState& s = sent_states_[b];
     // service.md §3.2: every bucket entry carries its priority (§3.3 step 2).
-    nlohmann::json entry = {{"bucket", b},
-                            {"checksum", s.checksum},
-                            {"count", s.count},
-                            {"priority", priority_of(b)}};
+    nlohmann::json entry = {
+        {"bucket", b}, {"checksum", s.checksum}, {"count", s.count}, {"priority", priority_of(b)}};
     if (req_.streams) {
       // service.md §3.2: each bucket's `subscriptions` say why it is synced
       // ({"default": i} into `streams`, {"sub": i} into request.subscriptions).

@@ -329,8 +329,9 @@ std::vector<StreamSpec> parse_streams(const Fields& f) {
   Problems& p = f.problems();
   const std::string path = f.path("streams");
   if (!v->is_array() || v->size() > 8) {
-    p.add(path, show(*v) + " must be an array of at most 8 {name, default, priority, "
-                           "parameterised}");
+    p.add(path, show(*v) +
+                    " must be an array of at most 8 {name, default, priority, "
+                    "parameterised}");
     return out;
   }
   for (size_t i = 0; i < v->size(); ++i) {
@@ -408,8 +409,8 @@ NetworkSpec parse_network(const Fields& f) {
 
 WorkloadSpec parse_workload(const Fields& f) {
   f.reject_unknown({"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct",
-                    "delete_pct", "insert_only_pct", "request_checkpoint_pct",
-                    "wait_for_sync_pct", "streams"});
+                    "delete_pct", "insert_only_pct", "request_checkpoint_pct", "wait_for_sync_pct",
+                    "streams"});
   WorkloadSpec w;
   constexpr int64_t kMaxIntervalMs = 3600000;
   f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
@@ -774,8 +775,8 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   if (!s.service.streams.empty()) {
     for (const auto& g : client_groups(s.clients)) {
       if (resolved_sdk(g.sdk, g.core, ctx.core_sdks) != "js-1.3.0") {
-        p.add("service.streams", "needs js-1.3.0 (0.5.x) clients; core " + g.core +
-                                     " runs as " + resolved_sdk(g.sdk, g.core, ctx.core_sdks));
+        p.add("service.streams", "needs js-1.3.0 (0.5.x) clients; core " + g.core + " runs as " +
+                                     resolved_sdk(g.sdk, g.core, ctx.core_sdks));
         break;
       }
     }

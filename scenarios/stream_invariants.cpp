@@ -78,14 +78,12 @@ void StreamInvariants::on_line(Iteration& it, const std::string& line) {
       it.default_streams.push_back(s.value("name", ""));
     }
     for (const auto& b : cp.value("buckets", nlohmann::json::array())) {
-      it.bucket_reasons[b.value("bucket", "")] =
-          b.value("subscriptions", nlohmann::json::array());
+      it.bucket_reasons[b.value("bucket", "")] = b.value("subscriptions", nlohmann::json::array());
     }
   } else if (j.contains("checkpoint_diff")) {
     const auto& d = j["checkpoint_diff"];
     for (const auto& b : d.value("updated_buckets", nlohmann::json::array())) {
-      it.bucket_reasons[b.value("bucket", "")] =
-          b.value("subscriptions", nlohmann::json::array());
+      it.bucket_reasons[b.value("bucket", "")] = b.value("subscriptions", nlohmann::json::array());
     }
     for (const auto& b : d.value("removed_buckets", nlohmann::json::array())) {
       if (b.is_string()) it.bucket_reasons.erase(b.get<std::string>());
@@ -105,8 +103,8 @@ std::vector<std::string> StreamInvariants::buckets_of(const Iteration& it,
                         it.subscriptions[k].parameters == s.parameters);
       } else if (r.contains("default") && r["default"].is_number_integer()) {
         const auto k = r["default"].get<std::size_t>();
-        mine = mine || (s.is_default && k < it.default_streams.size() &&
-                        it.default_streams[k] == s.name);
+        mine = mine ||
+               (s.is_default && k < it.default_streams.size() && it.default_streams[k] == s.name);
       }
     }
     if (mine) out.push_back(bucket);
@@ -230,12 +228,11 @@ void StreamInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t>
     }
     const model::StreamDefinition& d = config.definitions()[*def];
     if (d.is_default && it.include_defaults) continue;
-    const nlohmann::json params = d.parameters.empty() ? nlohmann::json()
-                                                       : nlohmann::json{{"id", item->value}};
-    const bool covered =
-        std::any_of(it.subscriptions.begin(), it.subscriptions.end(), [&](const Subscription& s) {
-          return s.stream == item->stream && s.parameters == params;
-        });
+    const nlohmann::json params =
+        d.parameters.empty() ? nlohmann::json() : nlohmann::json{{"id", item->value}};
+    const bool covered = std::any_of(
+        it.subscriptions.begin(), it.subscriptions.end(),
+        [&](const Subscription& s) { return s.stream == item->stream && s.parameters == params; });
     if (!covered) {
       fail("stream-rows-covered", c,
            fmt::format("items row {} ({}) is visible after a full apply, but the connection's "

@@ -56,7 +56,7 @@ class StreamInvariants : public engine::ClientObserver {
   };
   struct Iteration {
     bool include_defaults = true;
-    std::vector<Subscription> subscriptions;              // request.streams.subscriptions
+    std::vector<Subscription> subscriptions;               // request.streams.subscriptions
     std::vector<std::string> default_streams;              // checkpoint `streams` by index
     std::map<std::string, nlohmann::json> bucket_reasons;  // bucket -> its `subscriptions`
     std::optional<nlohmann::json> status;                  // the last status of the iteration

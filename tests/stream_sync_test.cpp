@@ -63,7 +63,7 @@ class Recorder : public engine::ClientObserver {
 model::ServiceConfig stream_service() {
   model::ServiceConfig c;
   c.streams.emplace(std::vector<model::StreamDefinition>{{"lists", false, 2, {"id"}, 1},
-                                                          {"board", true, 1, {}, 1}});
+                                                         {"board", true, 1, {}, 1}});
   return c;
 }
 
@@ -141,8 +141,9 @@ TEST(StreamShim, SubscribeUpdateUnsubscribeAndExpiryAgainstTheRealCore) {
   ASSERT_EQ(h.recorder.starts().size(), 1u);
   EXPECT_EQ(h.recorder.starts()[0].at("active_streams"),
             json::parse(R"([{"name":"lists","params":{"id":"a"}}])"));
-  EXPECT_EQ(h.recorder.requests()[0].at("streams").at("subscriptions"),
-            json::parse(R"([{"stream":"lists","parameters":{"id":"a"},"override_priority":null}])"));
+  EXPECT_EQ(
+      h.recorder.requests()[0].at("streams").at("subscriptions"),
+      json::parse(R"([{"stream":"lists","parameters":{"id":"a"},"override_priority":null}])"));
 
   c.local_write({"items", "lists:a:0", "first", 0, false, true});
   h.run_for(8 * sim::kSeconds);

@@ -1040,8 +1040,8 @@ ServiceConfig stream_config(std::vector<ServiceMutant> mutants = {}) {
   ServiceConfig c;
   c.stream_batch_delay = 0;
   c.mutants = std::move(mutants);
-  c.streams.emplace(std::vector<StreamDefinition>{{"lists", false, 2, {"id"}, 1},
-                                                   {"board", true, 1, {}, 1}});
+  c.streams.emplace(
+      std::vector<StreamDefinition>{{"lists", false, 2, {"id"}, 1}, {"board", true, 1, {}, 1}});
   return c;
 }
 
@@ -1082,11 +1082,17 @@ TEST(SyncStreams, CheckpointLinesCarryStreamsAndPerBucketSubscriptions) {
   // §3.2: streams in config order, the legacy definitions first as default streams; the
   // bad subscription (index 1) is an error of its stream, not of the connection (§3.3).
   ASSERT_EQ(cp.at("streams").size(), 4u) << cp.dump();
-  EXPECT_EQ(cp["streams"][0], (json{{"name", "global"}, {"is_default", true}, {"errors", json::array()}}));
+  EXPECT_EQ(cp["streams"][0],
+            (json{{"name", "global"}, {"is_default", true}, {"errors", json::array()}}));
   EXPECT_EQ(cp["streams"][1]["name"], "notes");
-  EXPECT_EQ(cp["streams"][2], (json{{"name", "lists"}, {"is_default", false},
-                                    {"errors", {{{"subscription", 1}, {"message", cp["streams"][2]["errors"][0]["message"]}}}}}));
-  EXPECT_EQ(cp["streams"][3], (json{{"name", "board"}, {"is_default", true}, {"errors", json::array()}}));
+  EXPECT_EQ(
+      cp["streams"][2],
+      (json{{"name", "lists"},
+            {"is_default", false},
+            {"errors",
+             {{{"subscription", 1}, {"message", cp["streams"][2]["errors"][0]["message"]}}}}}));
+  EXPECT_EQ(cp["streams"][3],
+            (json{{"name", "board"}, {"is_default", true}, {"errors", json::array()}}));
   EXPECT_EQ(bucket_entry(cp, "global[]").at("subscriptions"), json::parse(R"([{"default":0}])"));
   EXPECT_EQ(bucket_entry(cp, "board[]").at("subscriptions"), json::parse(R"([{"default":3}])"));
   EXPECT_EQ(bucket_entry(cp, "board[]").at("priority"), 1);
@@ -1099,7 +1105,8 @@ TEST(SyncStreams, CheckpointLinesCarryStreamsAndPerBucketSubscriptions) {
   // Priority groups: 0 (lists a), 1 (board), 2 (lists b), 3 (global, notes).
   Briefs got;
   for (std::size_t i = 1; i < stream->raw.size(); ++i) got.push_back(brief(stream->line(i)));
-  EXPECT_NE(std::find(got.begin(), got.end(), "partial:0"), got.end()) << ::testing::PrintToString(got);
+  EXPECT_NE(std::find(got.begin(), got.end(), "partial:0"), got.end())
+      << ::testing::PrintToString(got);
   EXPECT_NE(std::find(got.begin(), got.end(), "partial:1"), got.end());
   EXPECT_NE(std::find(got.begin(), got.end(), "partial:2"), got.end());
 }
@@ -1117,8 +1124,8 @@ TEST(SyncStreams, IncludeDefaultsFalseDropsTheDefaultStreamAndAbsentStreamsMeans
 }
 
 TEST(SyncStreams, ItemsRowsGoToTheirStreamBucket) {
-  const StreamConfig config(std::vector<StreamDefinition>{{"lists", false, 2, {"id"}, 1},
-                                                          {"inbox", false, 3, {}, 1}});
+  const StreamConfig config(
+      std::vector<StreamDefinition>{{"lists", false, 2, {"id"}, 1}, {"inbox", false, 3, {}, 1}});
   EXPECT_EQ(item_bucket(config, "lists:a:3"), std::optional<std::string>(R"(lists["a"])"));
   EXPECT_EQ(item_bucket(config, "inbox::0"), std::optional<std::string>("inbox[]"));
   EXPECT_EQ(item_bucket(config, "other:a:0"), std::nullopt);
@@ -1131,9 +1138,9 @@ TEST(SyncStreams, ARemovedSubscriptionsBucketIsGoneUnlessTheMutantKeepsIt) {
         mutant ? std::vector<ServiceMutant>{ServiceMutant::RemovedSubscriptionKeepsBuckets}
                : std::vector<ServiceMutant>{}));
     w.run_until(kEpoch + kSeconds);
-    const json with = {{"subscriptions",
-                        {{{"stream", "lists"}, {"parameters", {{"id", "a"}}},
-                          {"override_priority", nullptr}}}}};
+    const json with = {
+        {"subscriptions",
+         {{{"stream", "lists"}, {"parameters", {{"id", "a"}}}, {"override_priority", nullptr}}}}};
     auto first = open_with(w, with);
     w.run_until(w.loop.now() + kSeconds);
     first->close();
