@@ -304,5 +304,56 @@ TEST(StreamChurn, RemovedSubscriptionKeepsBucketsIsCaughtOnSeed1) {
   EXPECT_EQ(r.violation->invariant, "stream-rows-covered") << describe(r);
 }
 
+// The scenario format's stream fields (scenarios/scenario.*): parsed, written back only
+// when used, and validated.
+std::string scenario_error(const std::string& text) {
+  try {
+    scenarios::parse_scenario_text(text, scenarios::validation_context(), "t");
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(StreamScenarioFormat, ParsesRoundTripsAndValidates) {
+  const auto s = stream_churn();
+  ASSERT_EQ(s.service.streams.size(), 3u);
+  EXPECT_FALSE(s.service.streams[0].is_default);
+  EXPECT_TRUE(s.service.streams[0].parameterised);
+  EXPECT_TRUE(s.service.streams[1].is_default);
+  EXPECT_FALSE(s.service.streams[1].parameterised);
+  EXPECT_FALSE(s.service.streams[2].parameterised);
+  EXPECT_EQ(s.workload.streams.ttl_s, 20);
+  EXPECT_EQ(s.workload.streams.burst_size, 6);
+  const json full = scenarios::to_json(s);
+  const auto again =
+      scenarios::parse_scenario_text(full.dump(), scenarios::validation_context(), "again");
+  EXPECT_EQ(again, s);
+  // A scenario without streams writes no stream fields (its reports stay as they were).
+  const auto basic = scenarios::load_scenario_file(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json",
+      scenarios::validation_context());
+  const json b = scenarios::to_json(basic);
+  EXPECT_FALSE(b["service"].contains("streams"));
+  EXPECT_FALSE(b["workload"].contains("streams"));
+
+  EXPECT_NE(scenario_error(R"({"format":1,"service":{"streams":[{"name":"x","default":true,
+            "parameterised":true}]}})")
+                .find("a default stream takes no parameters"),
+            std::string::npos);
+  EXPECT_NE(scenario_error(R"({"format":1,"service":{"streams":[{"name":"global"}]}})")
+                .find("taken by a default stream"),
+            std::string::npos);
+  EXPECT_NE(scenario_error(R"({"format":1,"clients":{"core":"0.4.12","checkpoint_mode":"legacy"},
+            "service":{"streams":[{"name":"x"}]}})")
+                .find("needs js-1.3.0"),
+            std::string::npos);
+  EXPECT_NE(scenario_error(R"({"format":1,"workload":{"streams":{"ttl_s":-1}}})")
+                .find("workload.streams.ttl_s"),
+            std::string::npos);
+  EXPECT_EQ(scenario_error(R"({"format":1,"service":{"streams":[{"name":"x","priority":0}]}})"),
+            "");
+}
+
 }  // namespace
 }  // namespace syncsim
