@@ -29,11 +29,27 @@ constexpr const char* kBlockedLog =
 // The minimal schema of the default world (DESIGN.md §7), plus the insert-only `events`
 // table (sdk.md §1.1 schema JSON `insert_only`; core.md §1.1 "manual" CRUD vtab): its writes
 // only go to ps_crud, it never holds rows locally and no bucket syncs it.
-std::string schema_json() {
-  return R"({"tables":[{"name":"todos","columns":[{"name":"description","type":"text"}]},)"
-         R"({"name":"notes","columns":[{"name":"description","type":"text"}]},)"
+// The stream world (issue 7) adds `items`, the table stream buckets sync.
+std::string schema_json(bool stream_tables) {
+  return std::string(
+             R"({"tables":[{"name":"todos","columns":[{"name":"description","type":"text"}]},)"
+             R"({"name":"notes","columns":[{"name":"description","type":"text"}]},)") +
+         (stream_tables ? R"({"name":"items","columns":[{"name":"description","type":"text"}]},)"
+                        : "") +
          R"({"name":"events","columns":[{"name":"description","type":"text"}],)"
          R"("insert_only":true}]})";
+}
+
+bool is_priority0_partial(const std::string& line) {
+  if (line.find("partial_checkpoint_complete") == std::string::npos) return false;
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  return !j.is_discarded() && j.contains("partial_checkpoint_complete") &&
+         j["partial_checkpoint_complete"].value("priority", -1) == 0;
+}
+
+std::optional<int64_t> optional_int(const nlohmann::json& j, const char* key) {
+  if (!j.contains(key) || !j[key].is_number_integer()) return std::nullopt;
+  return j[key].get<int64_t>();
 }
 
 // The start payload's checkpoint_mode (sdk.md §1.4): "requests" for both requests forms.
@@ -136,7 +152,7 @@ void Client::open() {
     db().query_text("SELECT powersync_init()");
   }
   db().begin();
-  db().query_text("SELECT powersync_replace_schema(?)", {schema_json()});
+  db().query_text("SELECT powersync_replace_schema(?)", {schema_json(options_.stream_tables)});
   // The core's client_id is random (OS entropy); make it a function of the scenario.
   db().query_text("UPDATE ps_kv SET value = ? WHERE key = 'client_id' RETURNING value",
                   {options_.client_id});
@@ -248,6 +264,8 @@ void Client::fire_kill(KillPoint point) {
 void Client::continue_from(const Client& previous) {
   write_seq_ = previous.write_seq_;
   stats_ = previous.stats_;
+  // Handles of the old life never match this life's (the app lost them with its memory).
+  next_stream_handle_ = previous.next_stream_handle_;
 }
 
 // ---------------------------------------------------------------------------------
@@ -339,7 +357,12 @@ std::optional<std::string> Client::control_text(const std::string& op,
     verdicts_->checked("barrier-holds");
     auto seen = last_seen();
     bool gate_closed = crud_before || (target_before && *target_before > seen.value_or(0));
-    if (gate_closed) {
+    if (gate_closed && op == "line_text" && payload && is_priority0_partial(*payload)) {
+      // DESIGN.md §5, core.md §3.6: a partial_checkpoint_complete with priority 0 publishes
+      // past the barrier by design; only these applies are exempt, and they are counted.
+      ++stats_.priority0_bypasses;
+      trace_.log(name_, "priority-0 partial checkpoint published past the barrier");
+    } else if (gate_closed) {
       violation("barrier-holds",
                 fmt::format("{} published rows while the gate was closed (ps_crud {}, target "
                             "{}, last_seen {})",
@@ -431,9 +454,9 @@ sim::Task<void> Client::download_loop() {
 std::string Client::start_payload() const {
   nlohmann::json start = {{"parameters", nlohmann::json::object()},
                           {"app_metadata", nlohmann::json::object()},
-                          {"active_streams", nlohmann::json::array()},
+                          {"active_streams", active_streams()},
                           {"include_defaults", true},
-                          {"schema", nlohmann::json::parse(schema_json())}};
+                          {"schema", nlohmann::json::parse(schema_json(options_.stream_tables))}};
   // Old SDKs predate checkpoint modes (0.4.x ignores the field anyway, sdk.md §4.1).
   if (options_.sdk == SdkBehaviour::Js130) {
     start["checkpoint_mode"] = checkpoint_mode_name(options_.checkpoint_mode);
@@ -517,6 +540,11 @@ sim::Task<bool> Client::iteration() {
         case EventKind::RefreshedToken:
           out = control("refreshed_token", std::nullopt);
           break;
+        case EventKind::UpdateSubscriptions:
+          // handleActiveStreamsChange (sdk.md §1.4): the active set at injection time.
+          ++stats_.subscription_updates;
+          out = control("update_subscriptions", ev.text);
+          break;
         case EventKind::Reset:
           throw sim::NetworkError("sync stream connection reset");
         case EventKind::Aborted:
@@ -530,6 +558,16 @@ sim::Task<bool> Client::iteration() {
         }
         if (i.contains("CloseSyncStream")) {
           immediate_restart = i["CloseSyncStream"].value("hide_disconnect", false);
+          // core.md §4.1: a changed subscription request ends the iteration with
+          // hide_disconnect:true, after update_subscriptions or a keepalive's TTL refresh.
+          if (immediate_restart && ev.kind == EventKind::UpdateSubscriptions) {
+            ++stats_.subscription_restarts;
+            trace_.log(name_, "subscriptions changed: restarting the iteration");
+          } else if (immediate_restart && ev.kind == EventKind::Line &&
+                     ev.text.find("\"token_expires_in\"") != std::string::npos) {
+            ++stats_.keepalive_restarts;
+            trace_.log(name_, "subscription request changed at keepalive: restarting");
+          }
           done = true;
           break;  // later instructions in the same array are ignored
         }
@@ -623,6 +661,8 @@ sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
 
 void Client::handle_instruction(const nlohmann::json& instruction) {
   if (instruction.contains("UpdateSyncStatus")) {
+    ++stats_.status_updates;
+    stats_.status_bytes += instruction.dump().size();
     status_ = instruction["UpdateSyncStatus"]["status"];
     connected_ = status_.value("connected", false);
     connecting_ = status_.value("connecting", false);
@@ -668,6 +708,106 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
     }
   }
   // FlushFileSystem, HandleDiagnostics: no-ops in the SDK (sdk.md §1.5).
+}
+
+// ---------------------------------------------------------------------------------
+// sync streams (issue 7; ConnectionManager.stream in the JS SDK, core.md §4)
+
+std::vector<StreamStatusEntry> parse_stream_statuses(const nlohmann::json& status) {
+  std::vector<StreamStatusEntry> out;
+  if (!status.contains("streams") || !status["streams"].is_array()) return out;
+  for (const auto& s : status["streams"]) {
+    StreamStatusEntry e;
+    e.name = s.value("name", "");
+    e.parameters = s.contains("parameters") ? s["parameters"] : nlohmann::json();
+    if (auto p = optional_int(s, "priority")) e.priority = static_cast<int>(*p);
+    e.active = s.value("active", false);
+    e.is_default = s.value("is_default", false);
+    e.has_explicit_subscription = s.value("has_explicit_subscription", false);
+    e.expires_at = optional_int(s, "expires_at");
+    e.last_synced_at = optional_int(s, "last_synced_at");
+    if (s.contains("progress") && s["progress"].is_object()) {
+      e.total = s["progress"].value("total", int64_t{0});
+      e.downloaded = s["progress"].value("downloaded", int64_t{0});
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+nlohmann::json Client::active_streams() const {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& a : active_subscriptions_)
+    out.push_back({{"name", a.name}, {"params", a.params}});
+  return out;
+}
+
+void Client::subscriptions_may_have_changed() {
+  // ConnectionManager.subscriptionsMayHaveChanged -> updateSubscriptions(activeStreams): the
+  // implementation remembers the set (the next `start` sends it) and, while an iteration
+  // runs, injects update_subscriptions (sdk.md §1.4).
+  if (running_loops_ > 0 && events_) {
+    events_->push(Event{EventKind::UpdateSubscriptions, active_streams().dump()});
+  }
+}
+
+uint64_t Client::subscribe_stream(const std::string& name, const nlohmann::json& params,
+                                  StreamSubscribeOptions options) {
+  ++stats_.stream_subscribes;
+  // rustSubscriptionsCommand({subscribe:{stream:{name, params}, ttl, priority}}), run even
+  // for an existing subscription: it moves expires_at (core.md §4.1).
+  nlohmann::json sub = {{"stream", {{"name", name}, {"params", params}}}};
+  if (options.ttl_s) sub["ttl"] = *options.ttl_s;
+  if (options.priority) sub["priority"] = *options.priority;
+  control_text("subscriptions", nlohmann::json{{"subscribe", sub}}.dump());
+  if (running_loops_ == 0) {
+    // Not connected: the offline status reflects the new subscription.
+    status_ = nlohmann::json::parse(
+        db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+    status_changed();
+  }
+  const std::string key = name + "|" + params.dump();
+  auto it = std::find_if(active_subscriptions_.begin(), active_subscriptions_.end(),
+                         [&](const ActiveSubscription& a) { return a.key == key; });
+  const bool fresh = it == active_subscriptions_.end();
+  if (fresh) {
+    active_subscriptions_.push_back(ActiveSubscription{key, name, params, 0});
+    it = std::prev(active_subscriptions_.end());
+  }
+  ++it->refcount;  // SyncStreamSubscriptionHandle's constructor
+  const uint64_t handle = next_stream_handle_++;
+  stream_handles_[handle] = key;
+  trace_.log(name_, "subscribe {} {}{}{} (handle {}, refcount {})", name, params.dump(),
+             options.ttl_s ? fmt::format(" ttl={}s", *options.ttl_s) : "",
+             options.priority ? fmt::format(" priority={}", *options.priority) : "", handle,
+             it->refcount);
+  if (fresh) subscriptions_may_have_changed();
+  return handle;
+}
+
+void Client::release_stream(uint64_t handle) {
+  auto h = stream_handles_.find(handle);
+  if (h == stream_handles_.end()) return;  // unsubscribe() twice is a no-op
+  const std::string key = h->second;
+  stream_handles_.erase(h);
+  ++stats_.stream_releases;
+  auto it = std::find_if(active_subscriptions_.begin(), active_subscriptions_.end(),
+                         [&](const ActiveSubscription& a) { return a.key == key; });
+  if (it == active_subscriptions_.end()) return;
+  trace_.log(name_, "release {} (handle {}, refcount {})", key, handle, it->refcount - 1);
+  if (--it->refcount > 0) return;
+  // ActiveSubscription.decrementRefCount -> clearSubscription: out of the active set; the
+  // core keeps the row (and syncs it) until its TTL runs out (core.md §4.1).
+  active_subscriptions_.erase(it);
+  subscriptions_may_have_changed();
+}
+
+void Client::unsubscribe_all(const std::string& name, const nlohmann::json& params) {
+  ++stats_.stream_unsubscribe_all;
+  control_text("subscriptions",
+               nlohmann::json{{"unsubscribe", {{"name", name}, {"params", params}}}}.dump());
+  trace_.log(name_, "unsubscribe all {} {}", name, params.dump());
+  subscriptions_may_have_changed();
 }
 
 // ---------------------------------------------------------------------------------
@@ -1058,7 +1198,9 @@ sim::Task<void> Client::repost_loop() {
 void Client::local_write(LocalWrite write) {
   write.seq = ++write_seq_;
   const std::string& t = write.table;
-  if (t != "todos" && t != "notes") throw std::invalid_argument("unknown table " + t);
+  if (t != "todos" && t != "notes" && !(t == "items" && options_.stream_tables)) {
+    throw std::invalid_argument("unknown table " + t);
+  }
   db().begin();
   try {
     if (!write.description) {
@@ -1113,6 +1255,11 @@ std::optional<int64_t> Client::kv_int(const std::string& key) {
   return db().query_int("SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
 }
 
+std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {
+  return db().query_int("SELECT last_op - last_applied_op FROM ps_buckets WHERE name = ?",
+                        {bucket});
+}
+
 int64_t Client::crud_count() { return db().query_int("SELECT count(*) FROM ps_crud").value_or(0); }
 
 std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
@@ -1129,6 +1276,16 @@ std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
 }
 
 int64_t Client::applied_position() {
+  if (options_.stream_tables) {
+    // Sync streams (issue 7): stream buckets come and go with subscriptions (a removed
+    // one takes its last_applied_op with it), so the position is that of the world's
+    // always-synced buckets (global[], notes["<user>"]).
+    return db()
+        .query_int(
+            "SELECT max(last_applied_op) FROM ps_buckets WHERE name = 'global[]' "
+            "OR name LIKE 'notes[%'")
+        .value_or(0);
+  }
   return db().query_int("SELECT max(last_applied_op) FROM ps_buckets WHERE name != '$local'")
       .value_or(0);
 }

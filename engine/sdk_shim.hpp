@@ -25,10 +25,11 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
-#include <stdexcept>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -197,7 +198,33 @@ struct ClientOptions {
   bool post_checkpoint_request_via_backend = false;
   std::vector<Quirk> fixed_quirks;
   std::vector<EngineMutant> mutants;
+  // The stream world (issue 7): the schema also has the `items` table that stream buckets
+  // sync.  Off: the schema of every scenario before issue 7.
+  bool stream_tables = false;
 };
+
+// SyncStream.subscribe options (ConnectionManager.stream(...).subscribe): ttl in seconds
+// (core default 86400 when absent) and a priority override 0..3 (core.md §4.1).
+struct StreamSubscribeOptions {
+  std::optional<int64_t> ttl_s;
+  std::optional<int> priority;
+};
+
+// One entry of the core's status `streams` (core.md §2.5), as the SDK exposes it
+// (SyncStatus.forStream / syncStreams).
+struct StreamStatusEntry {
+  std::string name;
+  nlohmann::json parameters;  // object or null
+  std::optional<int> priority;
+  bool active = false;
+  bool is_default = false;
+  bool has_explicit_subscription = false;
+  std::optional<int64_t> expires_at;      // µs (0.5.x)
+  std::optional<int64_t> last_synced_at;  // µs (0.5.x)
+  int64_t total = 0;                      // progress.total
+  int64_t downloaded = 0;                 // progress.downloaded
+};
+std::vector<StreamStatusEntry> parse_stream_statuses(const nlohmann::json& status);
 
 // What BPD.requestCheckpoint / CheckpointRequest.waitForSync reject with (sdk.md §3.1); the
 // message is the SDK's, `cause` the underlying download/upload error if any.
@@ -231,6 +258,19 @@ struct ClientStats {
   uint64_t waits_for_sync_failed = 0;       // waitForSync() rejected (error, disconnect, abort)
   uint64_t disconnects = 0;                 // disconnect() / disconnectAndClear() calls
   uint64_t clears = 0;                      // disconnectAndClear() calls
+  // Sync streams (issue 7).
+  uint64_t stream_subscribes = 0;       // SyncStream.subscribe() calls
+  uint64_t stream_releases = 0;         // SyncStreamSubscription.unsubscribe() calls
+  uint64_t stream_unsubscribe_all = 0;  // SyncStream.unsubscribeAll() calls
+  uint64_t subscription_updates = 0;    // update_subscriptions injected into an iteration
+  // Reconnects caused by subscriptions: update_subscriptions answered CloseSyncStream
+  // {hide_disconnect:true} (churn), or a token_expires_in line did (a subscription expired
+  // or its TTL refresh changed the request, core.md §4.1).
+  uint64_t subscription_restarts = 0;
+  uint64_t keepalive_restarts = 0;
+  uint64_t priority0_bypasses = 0;  // priority-0 partial applies past a closed gate (DESIGN.md §5)
+  uint64_t status_updates = 0;      // UpdateSyncStatus instructions the core emitted
+  uint64_t status_bytes = 0;        // their serialized size
 };
 
 class Client {
@@ -258,6 +298,26 @@ class Client {
   sim::Task<void> wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort);
   // isCheckpointRequestApplied on the live status (internal_last_applied_… >= id).
   [[nodiscard]] bool is_checkpoint_request_applied(int64_t id) const;
+
+  // Sync streams (issue 7; JS ConnectionManager.stream, sdk.md §1.4 update_subscriptions,
+  // core.md §4.1).  subscribe_stream = SyncStream.subscribe: the core's `subscriptions`
+  // op with {subscribe:{stream:{name,params},ttl,priority}} (run even if the subscription
+  // exists: it moves the expiry), then a handle on the refcounted locally active
+  // subscription; a new one changes the active set (update_subscriptions while an iteration
+  // runs).  release_stream = SyncStreamSubscription.unsubscribe: the refcount drops, at 0
+  // the stream leaves the active set (the core keeps it until its TTL expires).
+  // unsubscribe_all = SyncStream.unsubscribeAll: {unsubscribe:{name,params}} (ttl := NULL).
+  uint64_t subscribe_stream(const std::string& name, const nlohmann::json& params,
+                            StreamSubscribeOptions options);
+  void release_stream(uint64_t handle);
+  void unsubscribe_all(const std::string& name, const nlohmann::json& params);
+  // activeStreams: [{name, params}] in subscription order.
+  [[nodiscard]] nlohmann::json active_streams() const;
+  // The live status's per-stream entries (core.md §2.5).
+  [[nodiscard]] std::vector<StreamStatusEntry> stream_statuses() const {
+    return parse_stream_statuses(status_);
+  }
+  [[nodiscard]] const nlohmann::json& sync_status() const { return status_; }
   // Counts an API outcome the workload observed (ClientStats).
   ClientStats& mutable_stats() { return stats_; }
   sim::Trace& trace() { return trace_; }
@@ -303,6 +363,8 @@ class Client {
   std::map<std::string, std::optional<std::string>> read_table(const std::string& table);
   std::optional<int64_t> kv_int(const std::string& key);
   int64_t crud_count();
+  // last_op - last_applied_op of a bucket in ps_buckets (nullopt: no row), sync streams.
+  std::optional<int64_t> bucket_unapplied(const std::string& bucket);
   struct BucketChecksum {
     int64_t last_op = 0;   // the last op downloaded (the checksum covers ops up to it)
     int32_t checksum = 0;  // add_checksum + op_checksum, u32 wrapping, as signed
@@ -315,7 +377,16 @@ class Client {
 
  private:
   enum class CheckpointState { Pending, Ready, Error, Disconnected };
-  enum class EventKind { Line, End, Reset, Aborted, CompletedUpload, RefreshedToken, Error };
+  enum class EventKind {
+    Line,
+    End,
+    Reset,
+    Aborted,
+    CompletedUpload,
+    RefreshedToken,
+    UpdateSubscriptions,  // text: the activeStreams JSON at injection time
+    Error
+  };
   struct Event {
     EventKind kind;
     std::string text;
@@ -439,6 +510,19 @@ class Client {
   sim::Notifier crud_notifier_;
   uint64_t write_seq_ = 0;
   uint64_t mutant_batches_ = 0;  // CompleteWithoutUpload
+
+  // locallyActiveSubscriptions: key "<name>|<params JSON>" -> refcount, in insertion order
+  // (a JS Map), and the handles given out.
+  struct ActiveSubscription {
+    std::string key;
+    std::string name;
+    nlohmann::json params;
+    int refcount = 0;
+  };
+  std::vector<ActiveSubscription> active_subscriptions_;
+  std::map<uint64_t, std::string> stream_handles_;  // handle -> key
+  uint64_t next_stream_handle_ = 1;
+  void subscriptions_may_have_changed();
 };
 
 }  // namespace syncsim::engine

@@ -82,4 +82,92 @@ sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, std::function<Clien
   }
 }
 
+namespace {
+struct Held {
+  uint64_t handle = 0;
+  std::string stream;
+  std::string value;  // "" for a stream without parameters
+};
+
+// One churn step: subscribe, or release a held subscription; then maybe write an item.
+void churn_step(Client& c, sim::Prng& rng, const StreamChurnOptions& o, std::vector<Held>& held,
+                uint64_t& n) {
+  std::vector<const ChurnStream*> subscribable;
+  for (const auto& s : o.streams) {
+    if (!s.is_default) subscribable.push_back(&s);
+  }
+  const bool subscribe = rng.percent(static_cast<uint64_t>(o.subscribe_pct));
+  if (subscribe && !subscribable.empty() && held.size() < static_cast<std::size_t>(o.max_held)) {
+    const ChurnStream& s = *subscribable[rng.uniform(subscribable.size())];
+    const std::string value =
+        s.parameterised ? std::to_string(rng.uniform(static_cast<uint64_t>(o.param_values))) : "";
+    StreamSubscribeOptions so;
+    if (o.ttl_s > 0) so.ttl_s = o.ttl_s;
+    if (o.priority_override_pct > 0 &&
+        rng.percent(static_cast<uint64_t>(o.priority_override_pct))) {
+      so.priority = static_cast<int>(rng.uniform(4));
+    }
+    const nlohmann::json params =
+        s.parameterised ? nlohmann::json{{"id", value}} : nlohmann::json(nullptr);
+    held.push_back(Held{c.subscribe_stream(s.name, params, so), s.name, value});
+  } else if (!subscribe && !held.empty()) {
+    const std::size_t k = rng.uniform(held.size());
+    const Held h = held[k];
+    held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
+    if (rng.percent(static_cast<uint64_t>(o.unsubscribe_all_pct))) {
+      c.release_stream(h.handle);
+      c.unsubscribe_all(
+          h.stream, h.value.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"id", h.value}});
+    } else {
+      c.release_stream(h.handle);
+    }
+  }
+  if (c.closed() || !rng.percent(static_cast<uint64_t>(o.item_write_pct))) return;
+  // An item of something the app shows: a held subscription or a default stream.
+  std::vector<std::pair<std::string, std::string>> targets;
+  for (const auto& h : held) targets.emplace_back(h.stream, h.value);
+  for (const auto& s : o.streams) {
+    if (s.is_default) targets.emplace_back(s.name, "");
+  }
+  if (targets.empty()) return;
+  const auto& [stream, value] = targets[rng.uniform(targets.size())];
+  LocalWrite w;
+  w.table = "items";
+  // model/service.hpp parse_item_id: "<stream>:<value>:<n>".
+  w.id =
+      fmt::format("{}:{}:{}", stream, value, rng.uniform(static_cast<uint64_t>(o.item_keyspace)));
+  w.description = fmt::format("c{}-i{}", c.index(), ++n);
+  c.local_write(std::move(w));
+}
+}  // namespace
+
+sim::Task<void> run_stream_churn(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,
+                                 StreamChurnOptions options) {
+  std::vector<Held> held;
+  Client* life = nullptr;
+  uint64_t n = 0;
+  sim::Micros next_burst =
+      options.burst_interval > 0 ? loop.now() + options.burst_interval : options.stop_at;
+  while (true) {
+    sim::Micros wait = rng.range(options.interval_min, options.interval_max);
+    const bool burst = next_burst < loop.now() + wait;
+    if (burst) wait = next_burst - loop.now();
+    if (loop.now() + wait >= options.stop_at) co_return;
+    co_await loop.sleep_for(wait);
+    Client* c = client();
+    if (c != life) {
+      // A new app life (restart, kill, up/downgrade): its in-memory handles are gone; the
+      // core's subscription rows survive in the database with their TTLs (core.md §4.1).
+      held.clear();
+      life = c;
+    }
+    const int steps = burst ? options.burst_size : 1;
+    if (burst) next_burst += options.burst_interval;
+    for (int i = 0; i < steps; ++i) {
+      if (c == nullptr || c->closed()) break;
+      churn_step(*c, rng, options, held, n);
+    }
+  }
+}
+
 }  // namespace syncsim::engine

@@ -25,6 +25,36 @@ struct WorkloadOptions {
   sim::Micros stop_at = 0;                                 // absolute virtual time
 };
 
+// Sync-stream subscription churn (issue 7): the app subscribes to streams as the user
+// navigates and drops them again (JS SyncStream.subscribe / SyncStreamSubscription.unsubscribe
+// / SyncStream.unsubscribeAll), and writes `items` rows of what it holds.  Its own PRNG
+// stream, so the write workload's draws do not move.
+struct ChurnStream {
+  std::string name;
+  bool parameterised = true;  // subscribed with {"id": "<value>"}
+  bool is_default = false;    // synced without a subscription (items written, never subscribed)
+};
+
+struct StreamChurnOptions {
+  std::vector<ChurnStream> streams;
+  sim::Micros interval_min = 1 * sim::kSeconds;
+  sim::Micros interval_max = 5 * sim::kSeconds;
+  int subscribe_pct = 60;
+  int unsubscribe_all_pct = 20;
+  int max_held = 4;
+  int param_values = 8;
+  int64_t ttl_s = 0;  // 0: no ttl passed (the core's default)
+  int priority_override_pct = 0;
+  sim::Micros burst_interval = 0;  // 0: no bursts
+  int burst_size = 5;
+  int item_write_pct = 50;
+  int item_keyspace = 4;
+  sim::Micros stop_at = 0;  // absolute virtual time
+};
+
+sim::Task<void> run_stream_churn(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,
+                                 StreamChurnOptions options);
+
 // `client` gives the app's current life, nullptr while the app is down (restarts, kills:
 // nobody writes then); the draws are the same either way.
 sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,

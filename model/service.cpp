@@ -11,10 +11,34 @@ namespace syncsim::model {
 std::string global_bucket() { return "global[]"; }
 std::string notes_bucket(const std::string& user) { return fmt::format("notes[\"{}\"]", user); }
 
+std::optional<ItemId> parse_item_id(const std::string& id) {
+  const auto a = id.find(':');
+  if (a == std::string::npos) return std::nullopt;
+  const auto b = id.find(':', a + 1);
+  if (b == std::string::npos) return std::nullopt;
+  return ItemId{id.substr(0, a), id.substr(a + 1, b - a - 1)};
+}
+
+std::optional<std::string> item_bucket(const StreamConfig& config, const std::string& id) {
+  auto item = parse_item_id(id);
+  if (!item) return std::nullopt;
+  auto d = config.find(item->stream);
+  if (!d) return std::nullopt;
+  const StreamDefinition& def = config.definitions()[*d];
+  // The bucket names of stream_definitions.cpp (fan_out 1): the parameter values in order.
+  if (def.parameters.empty()) return def.name + "[]";
+  return def.name + nlohmann::json::array({item->value}).dump();
+}
+
 namespace {
-std::vector<std::string> route_row(const RowKey& key, const Row& row) {
+std::vector<std::string> route_row(const std::optional<StreamConfig>& streams, const RowKey& key,
+                                   const Row& row) {
   if (key.table == "todos") return {global_bucket()};
   if (key.table == "notes") return {notes_bucket(row.owner)};
+  // Sync streams (issue 7): an `items` row goes to its stream's bucket (item_bucket()).
+  if (streams && key.table == "items") {
+    if (auto b = item_bucket(*streams, key.id)) return {*b};
+  }
   // Anything else, e.g. the insert-only `events` table (core.md §1.1, §3.7: client writes
   // that are uploaded, never synced down), is stored by the backend but in no bucket.
   return {};
@@ -106,8 +130,12 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
           StoreMutants{.lower_id_replaces = has_mutant(ServiceMutant::LowerIdReplaces),
                        .cleanup_deletes_pending = has_mutant(ServiceMutant::CleanupDeletesPending),
                        .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication)}),
-      replication_(loop, trace, source_, storage_, checkpoints_, route_row, config_.replication_lag,
-                   config_.heartbeat) {
+      replication_(
+          loop, trace, source_, storage_, checkpoints_,
+          [this](const RowKey& key, const Row& row) {
+            return route_row(config_.streams, key, row);
+          },
+          config_.replication_lag, config_.heartbeat) {
   BatcherHooks hooks;
   hooks.write_marker = [this] { write_marker(); };
   hooks.on_write = [this](const auto& entries, const auto& before, const auto& w) {
@@ -501,6 +529,22 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
     auto p = config_.bucket_priorities.find(b.substr(0, b.find('[')));
     if (p != config_.bucket_priorities.end()) req.priorities[b] = p->second;
   }
+  if (config_.streams) {
+    std::optional<std::string> failed;
+    try {
+      failed = resolve_request_streams(body, req);
+    } catch (const std::invalid_argument& e) {
+      return error_response(400, "PSYNC_S2001", "Validation failed", e.what());
+    }
+    if (failed) {
+      // service.md §3.1: "Once headers are sent, errors just end the stream" (too many
+      // buckets, PSYNC_S2305): 200, then the stream ends without a line.
+      ++failed_stream_requests_;
+      trace_.log("svc", "stream of {} failed: {}", req.key, *failed);
+      stream->end();
+      return {200, ""};
+    }
+  }
   req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
   std::erase_if(streams_, [](const auto& w) { return w.expired(); });
@@ -516,6 +560,70 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");
   return {200, ""};
+}
+
+std::optional<std::string> Service::resolve_request_streams(const nlohmann::json& body,
+                                                            ConnectionRequest& req) {
+  // service.md §3.1: `streams?: {include_defaults?, subscriptions}`; absent = defaults only.
+  const StreamRequest request =
+      parse_stream_request(body.contains("streams") ? body["streams"] : nlohmann::json());
+  // §3.3 step 2: subscriptions from request.streams, defaults unless include_defaults:false,
+  // per-stream errors that do not fail the connection, priority from the definition or
+  // override_priority (model/stream_definitions.cpp).
+  const Resolution r = resolve_streams(*config_.streams, request);
+  if (r.error_code) return *r.error_code + " " + r.error_message;
+  // §3.2: "Legacy bucket_definitions appear as default streams": the world's global and
+  // per-user buckets come first as the default streams "global" (0) and "notes" (1), in
+  // every request.  Whether include_defaults:false also drops legacy definitions is not
+  // documented; the model keeps them (the workload never opts out).
+  constexpr int kLegacyStreams = 2;
+  nlohmann::json streams = nlohmann::json::array(
+      {{{"name", "global"}, {"is_default", true}, {"errors", nlohmann::json::array()}},
+       {{"name", "notes"}, {"is_default", true}, {"errors", nlohmann::json::array()}}});
+  for (const auto& s : streams_json(r)) streams.push_back(s);
+  req.bucket_subscriptions[global_bucket()] = nlohmann::json::array({{{"default", 0}}});
+  req.bucket_subscriptions[notes_bucket(req.user)] = nlohmann::json::array({{{"default", 1}}});
+  std::vector<std::string> resolved;
+  std::map<std::string, int>& seen = stream_buckets_seen_[req.key];
+  for (const auto& b : r.buckets) {
+    nlohmann::json subs = nlohmann::json::array();
+    for (const auto& reason : b.reasons) {
+      if (reason.kind == BucketReason::Kind::Default) {
+        subs.push_back({{"default", reason.index + kLegacyStreams}});
+      } else {
+        subs.push_back({{"sub", reason.index}});
+      }
+    }
+    req.buckets.push_back(b.name);
+    req.priorities[b.name] = b.priority;
+    req.bucket_subscriptions[b.name] = std::move(subs);
+    resolved.push_back(b.name);
+  }
+  if (has_mutant(ServiceMutant::RemovedSubscriptionKeepsBuckets)) {
+    // MUTANT: buckets of earlier connections' subscriptions keep syncing.
+    for (const auto& [name, priority] : seen) {
+      if (std::find(resolved.begin(), resolved.end(), name) != resolved.end()) continue;
+      req.buckets.push_back(name);
+      req.priorities[name] = priority;
+      req.bucket_subscriptions[name] = nlohmann::json::array();
+      trace_.log("svc", "MUTANT stream {} keeps removed bucket {}", req.key, name);
+    }
+  }
+  for (const auto& b : r.buckets) seen[b.name] = b.priority;
+  stream_buckets_latest_[req.key] = resolved;
+  req.streams = std::move(streams);
+  trace_.log("svc", "stream {} streams: {} subscription(s), {} stream bucket(s), {} error(s)",
+             req.key, request.subscriptions.size(), resolved.size(), [&r] {
+               std::size_t n = 0;
+               for (const auto& s : r.streams) n += s.errors.size();
+               return n;
+             }());
+  return std::nullopt;
+}
+
+std::vector<std::string> Service::stream_buckets_of(const std::string& key) const {
+  auto it = stream_buckets_latest_.find(key);
+  return it == stream_buckets_latest_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string Service::pending() const {

@@ -22,6 +22,7 @@
 #include "model/checkpoint_store.hpp"
 #include "model/replication.hpp"
 #include "model/source_db.hpp"
+#include "model/stream_definitions.hpp"
 #include "model/sync_stream.hpp"
 #include "sim/invariants.hpp"
 #include "sim/net.hpp"
@@ -47,6 +48,10 @@ enum class ServiceMutant {
   // A mongo connection replaces its write_checkpoint with any newly processed value, also
   // a lower one (drops I7's "only when greater", service.md §1.9).
   WriteCheckpointMayDrop,
+  // Sync streams (issue 7): a connection still gets the buckets of subscriptions its key's
+  // earlier connections had and this request no longer lists (a removed or expired
+  // subscription keeps syncing), with an empty `subscriptions` list.
+  RemovedSubscriptionKeepsBuckets,
 };
 
 enum class WriteCheckpointMode { Managed, Custom };
@@ -69,6 +74,13 @@ struct ServiceConfig {
   std::map<std::string, int> bucket_priorities;
   sim::Micros stream_batch_delay = sim::kMillis;
   StreamEncoding stream_encoding = StreamEncoding::Json;
+  // Sync streams (service.md §3.1–3.3, issue 7).  nullopt: the request's `streams` is
+  // ignored and lines carry no `streams`/`subscriptions` (every scenario before issue 7).
+  // Set: the request's `streams` is resolved against these definitions; the world's
+  // `todos`/`notes` bucket definitions become the default streams "global" and "notes"
+  // (service.md §3.2 "Legacy bucket_definitions appear as default streams"), and rows of the
+  // `items` table go to stream buckets (item_bucket()).
+  std::optional<StreamConfig> streams;
 };
 
 struct ServiceMetrics {
@@ -95,6 +107,18 @@ struct ServiceMetrics {
 
 std::string global_bucket();
 std::string notes_bucket(const std::string& user);
+
+// The stream world's `items` rows (issue 7): the row id is "<stream>:<value>:<n>" (value
+// empty for a stream without parameters, written by engine/workload.cpp); the row goes to
+// the stream's bucket for that value, `<stream>["<value>"]` or `<stream>[]` (the bucket
+// names of model/stream_definitions.cpp with fan_out 1).  nullopt: not an item id, or a
+// stream the config does not define.
+struct ItemId {
+  std::string stream;
+  std::string value;
+};
+std::optional<ItemId> parse_item_id(const std::string& id);
+std::optional<std::string> item_bucket(const StreamConfig& config, const std::string& id);
 
 // The service's own invariants (DESIGN.md §5), checked in model/.
 void register_service_invariants(sim::InvariantCatalog& catalog);
@@ -190,8 +214,16 @@ class Service : public sim::HttpServer {
   [[nodiscard]] const StreamStats& stream_stats() const { return stream_stats_; }
   [[nodiscard]] bool has_mutant(ServiceMutant m) const;
   [[nodiscard]] std::string pending() const;
+  // Sync streams: the stream buckets the key's latest connection resolved (for the
+  // stream convergence check), and streams ended because their request failed (§3.1).
+  [[nodiscard]] std::vector<std::string> stream_buckets_of(const std::string& key) const;
+  [[nodiscard]] uint64_t failed_stream_requests() const { return failed_stream_requests_; }
 
  private:
+  // Resolves the request's `streams` into `req` (buckets, priorities, subscriptions,
+  // `streams`); returns an error message when the request fails as a whole (§3.1).
+  std::optional<std::string> resolve_request_streams(const nlohmann::json& body,
+                                                     ConnectionRequest& req);
   void checkpoint_request(const sim::HttpRequest& request,
                           std::function<void(sim::HttpResponse)> respond);
   void write_checkpoint2(const sim::HttpRequest& request,
@@ -229,6 +261,11 @@ class Service : public sim::HttpServer {
   StreamStats stream_stats_;
   uint64_t next_connection_ = 1;
   std::function<void(const std::string& key)> mapping_stored_;
+  // Per key: every stream bucket any connection resolved (with its priority), and those of
+  // the latest connection.
+  std::map<std::string, std::map<std::string, int>> stream_buckets_seen_;
+  std::map<std::string, std::vector<std::string>> stream_buckets_latest_;
+  uint64_t failed_stream_requests_ = 0;
 };
 
 // The error envelope of service.md §1.2.

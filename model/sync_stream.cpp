@@ -47,10 +47,16 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
   for (const auto& b : changed) {
     const BucketState& s = sent_states_[b];
     // service.md §3.2: every bucket entry carries its priority (§3.3 step 2).
-    buckets.push_back({{"bucket", b},
-                       {"checksum", s.checksum},
-                       {"count", s.count},
-                       {"priority", priority_of(b)}});
+    nlohmann::json entry = {
+        {"bucket", b}, {"checksum", s.checksum}, {"count", s.count}, {"priority", priority_of(b)}};
+    if (req_.streams) {
+      // service.md §3.2: each bucket's `subscriptions` say why it is synced
+      // ({"default": i} into `streams`, {"sub": i} into request.subscriptions).
+      auto it = req_.bucket_subscriptions.find(b);
+      entry["subscriptions"] =
+          it == req_.bucket_subscriptions.end() ? nlohmann::json::array() : it->second;
+    }
+    buckets.push_back(std::move(entry));
   }
   nlohmann::json body = {{"last_op_id", std::to_string(cp.op_id)}};
   // service.md §1.9: write_checkpoint is repeated on every line while truthy.  JSON leaves
@@ -63,6 +69,8 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
   }
   if (full) {
     body["buckets"] = std::move(buckets);
+    // service.md §3.2: `streams` appears only on full checkpoint lines.
+    if (req_.streams) body["streams"] = *req_.streams;
     emit(nlohmann::json{{"checkpoint", body}});
   } else {
     body["updated_buckets"] = std::move(buckets);

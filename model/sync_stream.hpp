@@ -9,7 +9,7 @@
 // stream (service.md §3.5, I13).  Lines are JSON text or, on request, BSON (§3.1).
 #pragma once
 
-#include <nlohmann/json_fwd.hpp>
+#include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
@@ -77,6 +77,11 @@ struct ConnectionRequest {
   // of using `buckets`, so buckets can be added and removed.
   std::function<std::vector<std::string>()> resolve_buckets;
   StreamEncoding encoding = StreamEncoding::Json;
+  // Sync streams (service.md §3.2): when set, full `checkpoint` lines carry this `streams`
+  // array and every bucket entry (also in `checkpoint_diff`) its `subscriptions` from
+  // bucket_subscriptions (a bucket not listed gets an empty list).  Unset: neither field.
+  std::optional<nlohmann::json> streams;
+  std::map<std::string, nlohmann::json> bucket_subscriptions;
 };
 
 class SyncConnection {

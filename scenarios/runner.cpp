@@ -21,6 +21,7 @@ const sim::InvariantCatalog& invariant_catalog() {
     engine::register_engine_invariants(c);
     model::register_service_invariants(c);
     register_client_invariants(c);
+    register_stream_invariants(c);
     // Cross-layer invariants, checked in scenarios/cross_checks.cpp.
     c.add({"read-your-writes",
            "an uploaded and acknowledged write stays visible until superseded by a newer server "
@@ -49,7 +50,7 @@ const sim::InvariantCatalog& invariant_catalog() {
 std::vector<std::string> mutant_names() {
   return {"accept-non-positive-ids", "ack-before-replication", "cleanup-deletes-pending",
           "lower-id-replaces", "marker-before-mapping", "no-complete-for-write-checkpoint-only",
-          "replication-stall", "write-checkpoint-may-drop",
+          "replication-stall", "write-checkpoint-may-drop", "removed-subscription-keeps-buckets",
           // engine mutants (engine/sdk_shim.hpp EngineMutant)
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",
@@ -240,6 +241,24 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
       r.metrics["waits_for_sync_failed"] += st.waits_for_sync_failed;
       r.metrics["client_disconnects"] += st.disconnects;
       r.metrics["client_clears"] += st.clears;
+    }
+    if (!scenario.service.streams.empty()) {
+      // Sync streams (issue 7): only in stream scenarios, so other results keep their shape.
+      for (auto* c : world.clients()) {
+        const auto& st = c->stats();
+        r.metrics["stream_subscribes"] += st.stream_subscribes;
+        r.metrics["stream_releases"] += st.stream_releases;
+        r.metrics["stream_unsubscribe_all"] += st.stream_unsubscribe_all;
+        r.metrics["subscription_updates"] += st.subscription_updates;
+        r.metrics["subscription_restarts"] += st.subscription_restarts;
+        r.metrics["keepalive_restarts"] += st.keepalive_restarts;
+        r.metrics["priority0_bypasses"] += st.priority0_bypasses;
+        r.metrics["status_updates"] += st.status_updates;
+        r.metrics["status_bytes"] += st.status_bytes;
+      }
+      r.metrics["stream_rows_checked"] = world.stream_invariants().rows_checked();
+      r.metrics["streams_synced"] = world.stream_invariants().streams_synced();
+      r.metrics["failed_stream_requests"] = world.service().failed_stream_requests();
     }
   }
   r.passed = r.stop.kind == sim::StopKind::Finished && !r.violation;

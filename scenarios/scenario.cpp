@@ -323,11 +323,67 @@ ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   return c;
 }
 
+// service.streams (issue 7): [{"name", "default", "priority", "parameterised"}, ...].
+std::vector<StreamSpec> parse_streams(const Fields& f) {
+  std::vector<StreamSpec> out;
+  const json* v = f.find("streams");
+  if (v == nullptr) return out;
+  Problems& p = f.problems();
+  const std::string path = f.path("streams");
+  if (!v->is_array() || v->size() > 8) {
+    p.add(path, show(*v) +
+                    " must be an array of at most 8 {name, default, priority, "
+                    "parameterised}");
+    return out;
+  }
+  for (size_t i = 0; i < v->size(); ++i) {
+    const std::string item = element_path(path, i);
+    if (!(*v)[i].is_object()) {
+      p.add(item, show((*v)[i]) + " must be an object with name, default, priority, parameterised");
+      continue;
+    }
+    Fields g((*v)[i], item, p);
+    g.reject_unknown({"name", "default", "priority", "parameterised"});
+    StreamSpec st;
+    if (g.find("name") == nullptr) g.missing("name", "a stream name");
+    g.string("name", st.name);
+    const bool name_ok = !st.name.empty() && st.name.size() <= 40 &&
+                         std::all_of(st.name.begin(), st.name.end(), [](char ch) {
+                           return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+                         });
+    if (g.find("name") != nullptr && !name_ok) {
+      p.add(g.path("name"), show(st.name) + " must be 1..40 characters of [a-z0-9_]");
+    }
+    if (st.name == "global" || st.name == "notes") {
+      p.add(g.path("name"), show(st.name) + " is taken by a default stream of the world");
+    }
+    for (const auto& other : out) {
+      if (other.name == st.name) p.add(g.path("name"), show(st.name) + " is defined twice");
+    }
+    for (const char* key : {"default", "parameterised"}) {
+      if (const json* b = g.find(key)) {
+        if (!b->is_boolean()) p.add(g.path(key), show(*b) + " must be true or false");
+      }
+    }
+    if (const json* b = g.find("default"); b && b->is_boolean()) st.is_default = b->get<bool>();
+    st.parameterised = !st.is_default;
+    if (const json* b = g.find("parameterised"); b && b->is_boolean()) {
+      st.parameterised = b->get<bool>();
+    }
+    if (st.is_default && st.parameterised) {
+      p.add(g.path("parameterised"), "a default stream takes no parameters");
+    }
+    g.integer("priority", {0, 3, "lower number = higher priority"}, st.priority);
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
 ServiceSpec parse_service(const Fields& f) {
   f.reject_unknown({"flavour", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s",
                     "write_checkpoint_mode", "checkpoint_request_retention_minutes",
                     "compact_interval_s", "batch_latency_max_ms", "todos_priority",
-                    "notes_priority"});
+                    "notes_priority", "streams"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.integer("replication_lag_ms", {0, 3600000, ""}, s.replication_lag_ms);
@@ -341,6 +397,7 @@ ServiceSpec parse_service(const Fields& f) {
   const Range priority{0, 3, "lower number = higher priority"};
   f.integer("todos_priority", priority, s.todos_priority);
   f.integer("notes_priority", priority, s.notes_priority);
+  s.streams = parse_streams(f);
   return s;
 }
 
@@ -354,8 +411,8 @@ NetworkSpec parse_network(const Fields& f) {
 
 WorkloadSpec parse_workload(const Fields& f) {
   f.reject_unknown({"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct",
-                    "delete_pct", "insert_only_pct", "request_checkpoint_pct",
-                    "wait_for_sync_pct"});
+                    "delete_pct", "insert_only_pct", "request_checkpoint_pct", "wait_for_sync_pct",
+                    "streams"});
   WorkloadSpec w;
   constexpr int64_t kMaxIntervalMs = 3600000;
   f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
@@ -371,6 +428,34 @@ WorkloadSpec parse_workload(const Fields& f) {
   f.integer("insert_only_pct", {0, 100, ""}, w.insert_only_pct);
   f.integer("request_checkpoint_pct", {0, 100, ""}, w.request_checkpoint_pct);
   f.integer("wait_for_sync_pct", {0, 100, ""}, w.wait_for_sync_pct);
+  if (const json* v = f.find("streams")) {
+    if (!v->is_object()) {
+      f.problems().add(f.path("streams"), show(*v) + " must be an object");
+    } else {
+      Fields g(*v, f.path("streams"), f.problems());
+      g.reject_unknown({"interval_min_ms", "interval_max_ms", "subscribe_pct",
+                        "unsubscribe_all_pct", "max_held", "param_values", "ttl_s",
+                        "priority_override_pct", "burst_interval_ms", "burst_size",
+                        "item_write_pct", "item_keyspace"});
+      StreamWorkloadSpec& st = w.streams;
+      g.integer("interval_min_ms", {1, kMaxIntervalMs, ""}, st.interval_min_ms);
+      const Range smax = g.problems().bad(g.path("interval_min_ms"))
+                             ? Range{1, kMaxIntervalMs, ""}
+                             : Range{st.interval_min_ms, kMaxIntervalMs,
+                                     "at least workload.streams.interval_min_ms"};
+      g.integer("interval_max_ms", smax, st.interval_max_ms);
+      g.integer("subscribe_pct", {0, 100, ""}, st.subscribe_pct);
+      g.integer("unsubscribe_all_pct", {0, 100, ""}, st.unsubscribe_all_pct);
+      g.integer("max_held", {1, 100, ""}, st.max_held);
+      g.integer("param_values", {1, 1000, ""}, st.param_values);
+      g.integer("ttl_s", {0, 31536000, "0 = the core's default"}, st.ttl_s);
+      g.integer("priority_override_pct", {0, 100, ""}, st.priority_override_pct);
+      g.integer("burst_interval_ms", {0, kMaxIntervalMs, "0 = no bursts"}, st.burst_interval_ms);
+      g.integer("burst_size", {1, 100, ""}, st.burst_size);
+      g.integer("item_write_pct", {0, 100, ""}, st.item_write_pct);
+      g.integer("item_keyspace", {1, 1000, ""}, st.item_keyspace);
+    }
+  }
   return w;
 }
 
@@ -833,6 +918,16 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   if (auto f = section(top, "service")) s.service = parse_service(*f);
   if (auto f = section(top, "network")) s.network = parse_network(*f);
   if (auto f = section(top, "workload")) s.workload = parse_workload(*f);
+  // Sync streams are driven through the js-1.3.0 subscription API only (issue 7).
+  if (!s.service.streams.empty()) {
+    for (const auto& g : client_groups(s.clients)) {
+      if (resolved_sdk(g.sdk, g.core, ctx.core_sdks) != "js-1.3.0") {
+        p.add("service.streams", "needs js-1.3.0 (0.5.x) clients; core " + g.core + " runs as " +
+                                     resolved_sdk(g.sdk, g.core, ctx.core_sdks));
+        break;
+      }
+    }
+  }
   top.integer("duration_s", {1, kMaxDurationS, ""}, s.duration_s);
   top.nullable_integer("quiesce_s", {0, kMaxDurationS, "or null: derived by the runner"},
                        s.quiesce_s);
@@ -1107,7 +1202,7 @@ json to_json(const Scenario& s) {
     }
     clients["fleet"] = std::move(fleet);
   }
-  json out{
+  json out = json{
       {"format", s.format},
       {"name", s.name},
       {"description", s.description},
@@ -1153,6 +1248,33 @@ json to_json(const Scenario& s) {
                          {"triggered_pct", sf->triggered_pct}};
     }
     out["swarm"] = std::move(swarm);
+  }
+  // Sync streams (issue 7): written only when used, so the full form (and every report) of
+  // a scenario without streams stays as it was.
+  if (!sv.streams.empty()) {
+    json streams = json::array();
+    for (const auto& st : sv.streams) {
+      streams.push_back({{"name", st.name},
+                         {"default", st.is_default},
+                         {"priority", st.priority},
+                         {"parameterised", st.parameterised}});
+    }
+    out["service"]["streams"] = std::move(streams);
+  }
+  if (!(w.streams == StreamWorkloadSpec{})) {
+    const StreamWorkloadSpec& st = w.streams;
+    out["workload"]["streams"] = {{"interval_min_ms", st.interval_min_ms},
+                                  {"interval_max_ms", st.interval_max_ms},
+                                  {"subscribe_pct", st.subscribe_pct},
+                                  {"unsubscribe_all_pct", st.unsubscribe_all_pct},
+                                  {"max_held", st.max_held},
+                                  {"param_values", st.param_values},
+                                  {"ttl_s", st.ttl_s},
+                                  {"priority_override_pct", st.priority_override_pct},
+                                  {"burst_interval_ms", st.burst_interval_ms},
+                                  {"burst_size", st.burst_size},
+                                  {"item_write_pct", st.item_write_pct},
+                                  {"item_keyspace", st.item_keyspace}};
   }
   return out;
 }

@@ -72,6 +72,23 @@ struct ClientsSpec {
 };
 
 // The PowerSync service and its source database.
+// One sync stream of the service's sync config (issue 7, service.md §3.3): its buckets hold
+// the `items` rows written for it (model/service.hpp item_bucket()).
+struct StreamSpec {
+  // Stream name, 1..40 characters [a-z0-9_], unique; not "global" or "notes" (the default
+  // streams of the todos/notes world).  Required.
+  std::string name;
+  // Whether every client syncs it unless it opts out (include_defaults); a default stream
+  // takes no parameters.
+  bool is_default = false;
+  // Bucket priority 0..3 (lower = higher priority), unless a subscription overrides it.
+  int priority = 3;
+  // Whether subscriptions pass {"id": <value>} and get one bucket per value (else one bucket).
+  bool parameterised = true;
+
+  bool operator==(const StreamSpec&) const = default;
+};
+
 struct ServiceSpec {
   // Bucket storage backend: "mongo" or "postgres".
   std::string flavour = "mongo";
@@ -101,6 +118,9 @@ struct ServiceSpec {
   int todos_priority = 3;
   // Priority of the per-user `notes` bucket, 0..3; lower number = higher priority.
   int notes_priority = 3;
+  // Sync-stream definitions (issue 7), at most 8; empty = no sync streams (the request's
+  // `streams` is ignored).  Needs js-1.3.0 (0.5.x) clients only.
+  std::vector<StreamSpec> streams;
 
   bool operator==(const ServiceSpec&) const = default;
 };
@@ -113,6 +133,38 @@ struct NetworkSpec {
   int64_t latency_down_ms = 10;
 
   bool operator==(const NetworkSpec&) const = default;
+};
+
+// Sync-stream subscription churn (issue 7): each client subscribes to and releases
+// streams while it runs (engine/workload.hpp run_stream_churn).  Only with service.streams.
+struct StreamWorkloadSpec {
+  // Wait between two churn steps, uniform [min, max] ms, 1..3600000, max >= min.
+  int64_t interval_min_ms = 1000;
+  int64_t interval_max_ms = 5000;
+  // Share of steps that subscribe (else release a held subscription), in percent, 0..100.
+  int subscribe_pct = 60;
+  // Share of releases that call unsubscribeAll() (the subscription ends now) instead of
+  // dropping the handle (it lives on for its TTL), in percent, 0..100.
+  int unsubscribe_all_pct = 20;
+  // Most subscriptions a client holds at once, 1..100.
+  int max_held = 4;
+  // Parameter values ("0".."n-1") a parameterised stream is subscribed with, 1..1000.
+  int param_values = 8;
+  // TTL passed to subscribe(), in seconds, 0..31536000; 0 = none (the core's 86400).
+  int64_t ttl_s = 0;
+  // Share of subscribes that pass a priority override (uniform 0..3), in percent, 0..100.
+  int priority_override_pct = 0;
+  // Every this many ms a navigation burst does `burst_size` steps at once, 0..3600000;
+  // 0 = no bursts.
+  int64_t burst_interval_ms = 0;
+  int burst_size = 5;  // 1..100
+  // Share of steps that also write an `items` row of a held subscription (or a default
+  // stream), in percent, 0..100.
+  int item_write_pct = 50;
+  // Item row ids per stream bucket, 1..1000.
+  int item_keyspace = 4;
+
+  bool operator==(const StreamWorkloadSpec&) const = default;
 };
 
 // What the simulated users do during the run phase.
@@ -135,6 +187,8 @@ struct WorkloadSpec {
   int request_checkpoint_pct = 0;
   // Share of those requests then awaited with waitForSync() (60 s abort), in percent, 0..100.
   int wait_for_sync_pct = 0;
+  // Subscription churn (issue 7); used only when service.streams is not empty.
+  StreamWorkloadSpec streams;
 
   bool operator==(const WorkloadSpec&) const = default;
 };

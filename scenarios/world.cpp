@@ -94,6 +94,22 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
   }
+  // Sync streams (issue 7): the definitions, and the stream-churn mutant.
+  if (!scenario.service.streams.empty()) {
+    std::vector<model::StreamDefinition> defs;
+    for (const auto& st : scenario.service.streams) {
+      model::StreamDefinition d;
+      d.name = st.name;
+      d.is_default = st.is_default;
+      d.priority = st.priority;
+      if (st.parameterised) d.parameters = {"id"};
+      defs.push_back(std::move(d));
+    }
+    cfg.streams.emplace(std::move(defs));
+  }
+  if (has(scenario.mutants, "removed-subscription-keeps-buckets")) {
+    cfg.mutants.push_back(model::ServiceMutant::RemovedSubscriptionKeepsBuckets);
+  }
   service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
   service_->set_verdicts(&verdicts_);
   checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
@@ -116,6 +132,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   sometimes_ = std::make_unique<SometimesCounter>(*service_);
   observers_.add(sometimes_.get());
   service_->set_observer(sometimes_.get());
+  stream_invariants_ = std::make_unique<StreamInvariants>(loop_, trace_, *service_, verdicts_);
+  observers_.add(stream_invariants_.get());
 
   for (int i = 1; i <= scenario.clients.count; ++i) {
     const ClientGroup group = group_of(scenario.clients, i);
@@ -156,6 +174,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       if (!quirk) throw std::invalid_argument("clients.fixed_quirks: unknown quirk " + q);
       o.fixed_quirks.push_back(*quirk);
     }
+    o.stream_tables = !scenario.service.streams.empty();
     slots_.push_back(Slot{o, &core_named(group.core, extra_cores_), o.checkpoint_mode, 1, std::nullopt});
     clients_.push_back(new_life(slots_.size() - 1));
   }
@@ -209,6 +228,30 @@ void World::start() {
     loop_.spawn(
         engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), current, w),
         fmt::format("{}.workload", c->name()));
+    if (!scenario_.service.streams.empty()) {
+      // Subscription churn (issue 7) on its own PRNG stream.
+      const StreamWorkloadSpec& sw = scenario_.workload.streams;
+      engine::StreamChurnOptions so;
+      for (const auto& st : scenario_.service.streams) {
+        so.streams.push_back({st.name, st.parameterised, st.is_default});
+      }
+      so.interval_min = ms(sw.interval_min_ms);
+      so.interval_max = ms(sw.interval_max_ms);
+      so.subscribe_pct = sw.subscribe_pct;
+      so.unsubscribe_all_pct = sw.unsubscribe_all_pct;
+      so.max_held = sw.max_held;
+      so.param_values = sw.param_values;
+      so.ttl_s = sw.ttl_s;
+      so.priority_override_pct = sw.priority_override_pct;
+      so.burst_interval = ms(sw.burst_interval_ms);
+      so.burst_size = sw.burst_size;
+      so.item_write_pct = sw.item_write_pct;
+      so.item_keyspace = sw.item_keyspace;
+      so.stop_at = stop_at;
+      loop_.spawn(engine::run_stream_churn(loop_, root_.split(fmt::format("streams{}", i + 1)),
+                                           current, so),
+                  fmt::format("{}.stream-churn", c->name()));
+    }
   }
   for (const auto& f : scenario_.faults) schedule_fault(f);
   if (service_->has_mutant(model::ServiceMutant::ReplicationStall)) {

@@ -17,6 +17,7 @@
 #include "scenarios/runner.hpp"
 #include "scenarios/scenario.hpp"
 #include "scenarios/sometimes.hpp"
+#include "scenarios/stream_invariants.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
 #include "sim/trace.hpp"
@@ -43,6 +44,7 @@ class World {
   CrossChecks& checks() { return *checks_; }
   ClientInvariants& client_invariants() { return *client_invariants_; }
   SometimesCounter& sometimes() { return *sometimes_; }
+  StreamInvariants& stream_invariants() { return *stream_invariants_; }
   // Every client reports here; the checks are first.  Add before start().
   engine::ObserverFanout& observers() { return observers_; }
   sim::Verdicts& verdicts() { return verdicts_; }
@@ -90,6 +92,7 @@ class World {
   std::unique_ptr<CrossChecks> checks_;
   std::unique_ptr<ClientInvariants> client_invariants_;
   std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (DESIGN.md §5)
+  std::unique_ptr<StreamInvariants> stream_invariants_;
   engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;

@@ -202,6 +202,9 @@ const std::vector<Entry>& mutation_catalog() {
            [](json& j) { j["service"]["replication_lag_ms"] = 0; },
            {"requests-complete", "converges"}),
       scen("replication-stall", {}, none, {"converges"}),
+      // Sync streams (issue 7): rows of removed subscriptions keep syncing.
+      {"removed-subscription-keeps-buckets", {}, "stream-churn", none, {"stream-rows-covered"},
+       false, "", ""},
       scen("write-checkpoint-may-drop", {"repost-stale-id", "lower-id-replaces"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
       scen("complete-without-upload", {}, none, {"read-your-writes", "no-lost-writes"}),
