@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include "scenarios/sync_lines.hpp"
+
 namespace syncsim::scenarios {
 
 std::string lane_of_client(int index) { return fmt::format("client {}", index); }
@@ -12,23 +14,6 @@ namespace {
 
 constexpr const char* kService = "service";
 constexpr const char* kReplication = "replication";
-
-// The write_checkpoint of a checkpoint line, found without parsing the JSON (this runs on
-// every line the client receives).  Lines are the service's own compact JSON.
-std::optional<int64_t> write_checkpoint_of(const std::string& line) {
-  static const std::string kKey = "\"write_checkpoint\":";
-  auto pos = line.find(kKey);
-  if (pos == std::string::npos) return std::nullopt;
-  pos += kKey.size();
-  while (pos < line.size() && (line[pos] == '"' || line[pos] == ' ')) ++pos;
-  int64_t v = 0;
-  bool any = false;
-  while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9') {
-    v = v * 10 + (line[pos++] - '0');
-    any = true;
-  }
-  return any ? std::optional<int64_t>(v) : std::nullopt;
-}
 
 // Which lane a fault is drawn over, and how it reads.
 std::pair<std::string, std::string> fault_lane_and_label(const Fault& f) {

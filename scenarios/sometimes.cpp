@@ -6,6 +6,8 @@
 #include <limits>
 #include <string_view>
 
+#include "scenarios/sync_lines.hpp"
+
 namespace syncsim::scenarios {
 
 namespace {
@@ -18,23 +20,11 @@ bool starts_with(const std::string& s, std::string_view prefix) {
   return s.size() >= prefix.size() && std::string_view(s).substr(0, prefix.size()) == prefix;
 }
 
-// The write_checkpoint of a `checkpoint` or `checkpoint_diff` line (the service's compact
-// JSON, keys sorted).  Other lines are skipped by their prefix, so data lines are not
-// searched.
-std::optional<int64_t> write_checkpoint_of(const std::string& line) {
+// The write_checkpoint of a `checkpoint` or `checkpoint_diff` line; other lines are skipped
+// by their prefix, so data lines are not searched.
+std::optional<int64_t> checkpoint_line_write_checkpoint(const std::string& line) {
   if (!starts_with(line, R"({"checkpoint)")) return std::nullopt;
-  static constexpr std::string_view kKey = R"("write_checkpoint":)";
-  auto pos = line.find(kKey);
-  if (pos == std::string::npos) return std::nullopt;
-  pos += kKey.size();
-  while (pos < line.size() && (line[pos] == '"' || line[pos] == ' ')) ++pos;
-  int64_t v = 0;
-  bool any = false;
-  while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9') {
-    v = v * 10 + (line[pos++] - '0');
-    any = true;
-  }
-  return any ? std::optional<int64_t>(v) : std::nullopt;
+  return write_checkpoint_of(line);
 }
 
 }  // namespace
@@ -129,7 +119,7 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
       s.priority0_partial = payload->find(R"("priority":0})") != std::string::npos;
       return;
     }
-    const auto wc = write_checkpoint_of(*payload);
+    const auto wc = checkpoint_line_write_checkpoint(*payload);
     if (!wc) return;
     if (wc != s.last_write_checkpoint) {
       std::erase_if(s.unacked_requests, [&](int64_t id) {
