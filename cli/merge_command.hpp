@@ -1,5 +1,8 @@
 // syncsim merge <results.json>...: combines the JSON results of sweep shards (or runs) into
-// one document (scenarios/results.hpp), refusing overlaps and mismatched builds.
+// one document (scenarios/results.hpp), refusing overlaps and mismatched builds.  Streams
+// (scenarios/merge_stream.hpp): memory does not grow with the number of runs.  Reports each
+// input's shard and coverage (sweep --budget), and writes findings merged by signature
+// (scenarios/findings.hpp); with --known-findings only a new finding fails the merge.
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -12,6 +15,9 @@ struct MergeArgs {
   std::vector<std::string> inputs;
   std::string results;
   std::string junit;
+  std::string findings;                    // write the merged findings document here
+  std::vector<std::string> with_findings;  // findings documents (e.g. hunts') to merge in
+  std::string known_findings;              // signatures that do not fail the merge
 };
 
 CLI::App* add_merge_subcommand(CLI::App& app, MergeArgs& args);

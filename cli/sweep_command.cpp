@@ -22,6 +22,8 @@
 #include "cli/exit_codes.hpp"
 #include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
+#include "cli/shard_env.hpp"
+#include "cli/sweep_plan.hpp"
 #include "scenarios/determinism.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
@@ -46,7 +48,13 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
   cmd->add_option("--seeds", args.seeds, "a range of seeds, A..B")->required();
   cmd->add_option("--jobs", args.jobs, "worker processes at a time (default: one per CPU)")
       ->check(CLI::Range(1, 1024));
-  cmd->add_option("--shard", args.shard, "i/n: only every n-th seed of the range, from the i-th");
+  cmd->add_option("--shard", args.shard,
+                  "i/n: only every n-th seed of the range, from the i-th; auto: i and n from "
+                  "the engine's environment (SYNCSIM_SHARD_INDEX/_COUNT, "
+                  "SLURM_ARRAY_TASK_ID/_COUNT, JOB_COMPLETION_INDEX/JOB_COMPLETIONS)");
+  cmd->add_option("--budget", args.budget,
+                  "DURATION (90s, 15m, 2h): start no chunk of seeds after this much wall time; "
+                  "the range is an upper bound, the covered seeds go into `coverage`");
   cmd->add_option("--results", args.results, "write the combined JSON results to FILE");
   cmd->add_option("--junit", args.junit, "write JUnit XML to FILE");
   cmd->add_option("--report", args.report,
@@ -131,11 +139,6 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
 }
 
 namespace {
-
-struct Chunk {
-  std::string path;
-  std::vector<uint64_t> seeds;
-};
 
 struct Worker {
   pid_t pid = -1;
@@ -271,12 +274,26 @@ int sweep_command(const SweepArgs& args) {
   }
   Shard shard;
   if (!args.shard.empty()) {
-    auto s = parse_shard(args.shard);
-    if (!s) {
-      std::cerr << "--shard: '" << args.shard << "' is not i/n with 1 <= i <= n\n";
+    auto s = resolve_shard(args.shard, process_env());
+    if (auto* error = std::get_if<std::string>(&s)) {
+      std::cerr << *error << "\n";
       return kExitBadInput;
     }
-    shard = *s;
+    shard = std::get<ShardFromEnv>(s).shard;
+    if (args.shard == "auto") {
+      std::cerr << fmt::format("sweep: shard {}/{} from {}\n", shard.index, shard.count,
+                               std::get<ShardFromEnv>(s).source);
+    }
+  }
+  std::optional<double> budget;
+  if (!args.budget.empty()) {
+    budget = parse_budget(args.budget);
+    if (!budget) {
+      std::cerr << "--budget: '" << args.budget
+                << "' is not a duration; expected a whole number with s, m or h (90s, 15m, 2h), "
+                   "from 1s to 720h\n";
+      return kExitBadInput;
+    }
   }
   if (!args.report.empty()) {
     if (auto error = report_path_error(args.report); !error.empty()) {
@@ -302,39 +319,28 @@ int sweep_command(const SweepArgs& args) {
     }
   }
   const int jobs = args.jobs > 0 ? args.jobs : std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  std::vector<uint64_t> seeds;
-  for (uint64_t s = range->first; s <= range->last; ++s) {
-    if (shard.takes(*range, s)) seeds.push_back(s);
-  }
-  const uint64_t total = seeds.size() * args.scenarios.size();
-  const uint64_t first_seed = seeds.empty() ? range->first : seeds.front();
-  // Chunks small enough to keep every worker busy and the progress moving.
-  const std::size_t chunk_size =
-      std::clamp<std::size_t>(seeds.size() / (static_cast<std::size_t>(jobs) * 4), 1, 20);
-  std::vector<Chunk> chunks;
-  for (const auto& path : args.scenarios) {
-    for (std::size_t i = 0; i < seeds.size(); i += chunk_size) {
-      chunks.push_back(
-          {path,
-           {seeds.begin() + static_cast<std::ptrdiff_t>(i),
-            seeds.begin() + static_cast<std::ptrdiff_t>(std::min(seeds.size(), i + chunk_size))}});
-    }
-  }
+  ChunkPlan plan(args.scenarios, *range, shard, jobs, budget.has_value());
+  const uint64_t total = plan.shard_seeds() * args.scenarios.size();
+  const uint64_t first_seed = plan.first_seed();
 
   const std::string exe = self_exe();
   nlohmann::json runs = nlohmann::json::array();
   std::vector<std::string> worker_errors;
   uint64_t done = 0, failures = 0;
   Progress progress(total);
-  std::deque<std::size_t> queue;
-  for (std::size_t i = 0; i < chunks.size(); ++i) queue.push_back(i);
   std::vector<Worker> active;
-  while (!queue.empty() || !active.empty()) {
-    while (!queue.empty() && active.size() < static_cast<std::size_t>(jobs)) {
-      active.push_back(spawn_worker(exe, chunks[queue.front()], queue.front(),
-                                    args.check_determinism, args.swarm, first_seed));
-      queue.pop_front();
+  bool planned_all = false;  // no chunk left, or the budget is spent
+  while (!planned_all || !active.empty()) {
+    while (!planned_all && active.size() < static_cast<std::size_t>(jobs)) {
+      const auto next = budget && progress.elapsed() >= *budget ? std::nullopt : plan.next();
+      if (!next) {
+        planned_all = true;
+        break;
+      }
+      active.push_back(spawn_worker(exe, plan.chunk(*next), *next, args.check_determinism,
+                                    args.swarm, first_seed));
     }
+    if (active.empty()) break;
     std::vector<pollfd> pfds;
     for (const auto& w : active) pfds.push_back({w.fd, POLLIN, 0});
     if (poll(pfds.data(), pfds.size(), 1000) < 0 && errno != EINTR) {
@@ -363,7 +369,7 @@ int sweep_command(const SweepArgs& args) {
       w.fd = -1;
       int status = 0;
       waitpid(w.pid, &status, 0);
-      const auto& c = chunks[w.chunk];
+      const auto& c = plan.chunk(w.chunk);
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || w.received != c.seeds.size()) {
         worker_errors.push_back(
             fmt::format("worker for {} seeds {}..{} {} after {} of {} seeds", c.path,
@@ -383,7 +389,15 @@ int sweep_command(const SweepArgs& args) {
   // of each chunk's first violation.
   const nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
   keep_timelines(doc["runs"], range->first);
-  if (!args.shard.empty()) doc["shard"] = args.shard;
+  if (!args.shard.empty()) doc["shard"] = fmt::format("{}/{}", shard.index, shard.count);
+  if (budget) {
+    std::vector<std::string> scenario_names;
+    for (const auto& [name, path] : names) scenario_names.push_back(name);
+    doc["coverage"] =
+        coverage_json(doc["runs"], scenario_names, *range, shard, plan.shard_seeds(), *budget);
+    std::cout << fmt::format("budget {}: covered\n", args.budget)
+              << coverage_text(doc["coverage"]);
+  }
   std::cout << scenarios::summary_table(scenarios::summarize(doc));
   if (args.swarm) print_swarm_failures(doc["runs"]);
   const auto sometimes = scenarios::summarize_sometimes(doc["runs"]);

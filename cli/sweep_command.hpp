@@ -16,7 +16,8 @@ struct SweepArgs {
   std::vector<std::string> scenarios;
   std::string seeds;
   int jobs = 0;  // 0 = one per CPU
-  std::string shard;
+  std::string shard;   // "i/n" or "auto" (cli/shard_env.hpp)
+  std::string budget;  // "" or a duration: stop starting chunks when it is spent
   std::string results;
   std::string junit;
   std::string report;  // one report per scenario; the format from the extension
