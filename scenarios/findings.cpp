@@ -37,7 +37,7 @@ void FindingSet::add(const nlohmann::json& f, const std::string& source) {
   if (fresh) return;
   auto& have = it->second;
   const uint64_t seeds = have.value("seeds", uint64_t{1}) + f.value("seeds", uint64_t{1});
-  const bool earlier = f.contains("first_seed") && f["first_seed"].is_number_unsigned() &&
+  const bool earlier = f.contains("first_seed") && f["first_seed"].is_number_integer() &&
                        (!have.contains("first_seed") ||
                         f["first_seed"].get<uint64_t>() < have["first_seed"].get<uint64_t>());
   if (earlier) have = f;

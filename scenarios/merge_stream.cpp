@@ -421,7 +421,8 @@ std::string coverage_report(const StreamMergeSummary& summary) {
       out += fmt::format(", budget {}s, {}", in.coverage.value("budget_s", 0.0),
                          in.coverage.value("complete", false) ? "covered its whole range"
                                                               : "ran out of time");
-      for (const auto& [name, s] : in.coverage.value("scenarios", nlohmann::json::object()).items()) {
+      const auto scenarios = in.coverage.value("scenarios", nlohmann::json::object());
+      for (const auto& [name, s] : scenarios.items()) {
         out += fmt::format("\n    {}: {} of {} seeds", name, s.value("seeds", uint64_t{0}),
                            in.coverage.value("shard_seeds", uint64_t{0}));
         if (s.contains("first")) {
