@@ -68,6 +68,7 @@ json synthetic_run(uint64_t seed) {
 
 struct Measure {
   double wall_s = 0;
+  double cpu_s = 0;  // user + system: the wall time depends on what else the machine runs
   long peak_rss_kb = 0;
   int exit_code = -1;
 };
@@ -100,14 +101,13 @@ Measure run_merge(const std::vector<std::string>& inputs, const std::string& dir
   Measure m;
   m.wall_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.peak_rss_kb = ru.ru_maxrss;
+  m.cpu_s = static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+            static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
   m.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return m;
 }
 
-json bench(int shards, int per_shard, const std::string& dir) {
-  std::filesystem::create_directories(dir);
-  std::vector<std::string> inputs;
-  uint64_t bytes = 0;
+void write_shards(int shards, int per_shard, const std::string& dir) {
   for (int i = 1; i <= shards; ++i) {
     json runs = json::array();
     for (int k = 0; k < per_shard; ++k) {
@@ -115,8 +115,25 @@ json bench(int shards, int per_shard, const std::string& dir) {
     }
     auto doc = syncsim::scenarios::sweep_document("build-bench", std::move(runs));
     doc["shard"] = fmt::format("{}/{}", i, shards);
+    std::ofstream(fmt::format("{}/shard-{}.json", dir, i)) << doc.dump(2) << "\n";
+  }
+}
+
+json bench(int shards, int per_shard, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  // The documents are made in a child process: a child forked later for the merge would
+  // otherwise start with this process's heap, and its peak RSS (which exec keeps) with it.
+  const pid_t writer = fork();
+  if (writer == 0) {
+    write_shards(shards, per_shard, dir);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(writer, &status, 0);
+  std::vector<std::string> inputs;
+  uint64_t bytes = 0;
+  for (int i = 1; i <= shards; ++i) {
     const auto path = fmt::format("{}/shard-{}.json", dir, i);
-    std::ofstream(path) << doc.dump(2) << "\n";
     bytes += std::filesystem::file_size(path);
     inputs.push_back(path);
   }
@@ -129,6 +146,7 @@ json bench(int shards, int per_shard, const std::string& dir) {
           {"merged_mb", static_cast<double>(std::filesystem::file_size(dir + "/merged.json")) / 1e6},
           {"merge_exit_code", m.exit_code},
           {"merge_wall_s", m.wall_s},
+          {"merge_cpu_s", m.cpu_s},
           {"merge_runs_per_s", runs / m.wall_s},
           {"merge_peak_rss_mb", static_cast<double>(m.peak_rss_kb) / 1024}};
 }
@@ -137,12 +155,14 @@ json bench(int shards, int per_shard, const std::string& dir) {
 
 int main(int argc, char** argv) {
   int shards = 100, per_shard = 1000;
+  bool keep = false;  // --keep 1: leave the documents (to rerun merge by hand)
   std::string dir = std::filesystem::temp_directory_path() / fmt::format("syncsim-merge-bench-{}", getpid());
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--shards") shards = std::stoi(argv[i + 1]);
     else if (k == "--seeds-per-shard") per_shard = std::stoi(argv[i + 1]);
     else if (k == "--dir") dir = argv[i + 1];
+    else if (k == "--keep") keep = std::string(argv[i + 1]) == "1";
     else {
       std::cerr << "unknown argument " << k << "\n";
       return 2;
@@ -152,9 +172,9 @@ int main(int argc, char** argv) {
   for (int s : {std::max(1, shards / 10), shards}) {
     const auto d = fmt::format("{}/{}", dir, s);
     out.push_back(bench(s, per_shard, d));
-    std::filesystem::remove_all(d);
+    if (!keep) std::filesystem::remove_all(d);
   }
-  std::filesystem::remove_all(dir);
+  if (!keep) std::filesystem::remove_all(dir);
   std::cout << json({{"benchmark", "merge"}, {"results", out}}).dump(2) << "\n";
   return 0;
 }
