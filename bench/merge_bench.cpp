@@ -5,8 +5,8 @@
 //   merge_bench [--shards 100] [--seeds-per-shard 1000] [--dir /tmp/...]
 // Synthetic runs have the members and size of real ones (result_json); every 50th fails with
 // a violation and keeps a 150-event timeline, as a sweep keeps failing runs' timelines.
-#include <fmt/format.h>
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -29,10 +29,10 @@ using nlohmann::json;
 json synthetic_run(uint64_t seed) {
   const bool fails = seed % 50 == 0;
   json sometimes = json::object();
-  for (const char* id : {"barrier-blocked", "duplicate-record", "duplicate-request",
-                         "newer-hides-older", "priority0-bypass", "reconnect-with-pending-target",
-                         "record-deleted-then-request", "request-reposted", "seed-raised",
-                         "upload-retried"}) {
+  for (const char* id :
+       {"barrier-blocked", "duplicate-record", "duplicate-request", "newer-hides-older",
+        "priority0-bypass", "reconnect-with-pending-target", "record-deleted-then-request",
+        "request-reposted", "seed-raised", "upload-retried"}) {
     sometimes[id] = (seed * 7 + std::strlen(id)) % 5;
   }
   json run = {
@@ -57,9 +57,10 @@ json synthetic_run(uint64_t seed) {
                         {"message", "a synthetic violation"}};
     json events = json::array();
     for (int i = 0; i < 150; ++i) {
-      events.push_back({{"t", i * 0.5}, {"actor", "client " + std::to_string(i % 3)},
-                        {"kind", "sync-line"}, {"text", "checkpoint_complete last_op_id=" +
-                                                            std::to_string(i)}});
+      events.push_back({{"t", i * 0.5},
+                        {"actor", "client " + std::to_string(i % 3)},
+                        {"kind", "sync-line"},
+                        {"text", "checkpoint_complete last_op_id=" + std::to_string(i)}});
     }
     run["timeline"] = {{"events", events}};
   }
@@ -76,8 +77,8 @@ struct Measure {
 Measure run_merge(const std::vector<std::string>& inputs, const std::string& dir) {
   std::vector<std::string> argv_s = {SYNCSIM_BINARY, "merge"};
   argv_s.insert(argv_s.end(), inputs.begin(), inputs.end());
-  for (const auto& a : {"--results", "merged.json", "--junit", "junit.xml", "--findings",
-                        "findings.json"}) {
+  for (const auto& a :
+       {"--results", "merged.json", "--junit", "junit.xml", "--findings", "findings.json"}) {
     argv_s.emplace_back(a);
   }
   for (std::size_t i = 2 + inputs.size(); i < argv_s.size(); i += 2) {
@@ -139,16 +140,17 @@ json bench(int shards, int per_shard, const std::string& dir) {
   }
   const auto m = run_merge(inputs, dir);
   const double runs = static_cast<double>(shards) * per_shard;
-  return {{"shards", shards},
-          {"seeds_per_shard", per_shard},
-          {"runs", shards * per_shard},
-          {"input_mb", static_cast<double>(bytes) / 1e6},
-          {"merged_mb", static_cast<double>(std::filesystem::file_size(dir + "/merged.json")) / 1e6},
-          {"merge_exit_code", m.exit_code},
-          {"merge_wall_s", m.wall_s},
-          {"merge_cpu_s", m.cpu_s},
-          {"merge_runs_per_s", runs / m.wall_s},
-          {"merge_peak_rss_mb", static_cast<double>(m.peak_rss_kb) / 1024}};
+  return {
+      {"shards", shards},
+      {"seeds_per_shard", per_shard},
+      {"runs", shards * per_shard},
+      {"input_mb", static_cast<double>(bytes) / 1e6},
+      {"merged_mb", static_cast<double>(std::filesystem::file_size(dir + "/merged.json")) / 1e6},
+      {"merge_exit_code", m.exit_code},
+      {"merge_wall_s", m.wall_s},
+      {"merge_cpu_s", m.cpu_s},
+      {"merge_runs_per_s", runs / m.wall_s},
+      {"merge_peak_rss_mb", static_cast<double>(m.peak_rss_kb) / 1024}};
 }
 
 }  // namespace
@@ -156,13 +158,18 @@ json bench(int shards, int per_shard, const std::string& dir) {
 int main(int argc, char** argv) {
   int shards = 100, per_shard = 1000;
   bool keep = false;  // --keep 1: leave the documents (to rerun merge by hand)
-  std::string dir = std::filesystem::temp_directory_path() / fmt::format("syncsim-merge-bench-{}", getpid());
+  std::string dir =
+      std::filesystem::temp_directory_path() / fmt::format("syncsim-merge-bench-{}", getpid());
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--shards") shards = std::stoi(argv[i + 1]);
-    else if (k == "--seeds-per-shard") per_shard = std::stoi(argv[i + 1]);
-    else if (k == "--dir") dir = argv[i + 1];
-    else if (k == "--keep") keep = std::string(argv[i + 1]) == "1";
+    if (k == "--shards")
+      shards = std::stoi(argv[i + 1]);
+    else if (k == "--seeds-per-shard")
+      per_shard = std::stoi(argv[i + 1]);
+    else if (k == "--dir")
+      dir = argv[i + 1];
+    else if (k == "--keep")
+      keep = std::string(argv[i + 1]) == "1";
     else {
       std::cerr << "unknown argument " << k << "\n";
       return 2;

@@ -55,11 +55,10 @@ nlohmann::json read_json(const std::string& path) {
 int merge_command(const MergeArgs& args) {
   // Without --results the document goes to stdout, through a temporary file.
   const bool to_stdout = args.results.empty();
-  const std::string out_path =
-      to_stdout ? (std::filesystem::temp_directory_path() /
-                   fmt::format("syncsim-merge-{}.json", getpid()))
-                      .string()
-                : args.results;
+  const std::string out_path = to_stdout ? (std::filesystem::temp_directory_path() /
+                                            fmt::format("syncsim-merge-{}.json", getpid()))
+                                               .string()
+                                         : args.results;
   scenarios::StreamMergeSummary merged;
   std::set<std::string> known;
   try {
@@ -98,8 +97,8 @@ int merge_command(const MergeArgs& args) {
   summary_out << scenarios::summary_table(merged.scenarios);
   summary_out << scenarios::sometimes_table(merged.sometimes);
   summary_out << "inputs:\n" << scenarios::coverage_report(merged);
-  summary_out << fmt::format("merged {} files: {} runs, {} passed, {} failed\n",
-                             args.inputs.size(), merged.runs, merged.passed, merged.failed);
+  summary_out << fmt::format("merged {} files: {} runs, {} passed, {} failed\n", args.inputs.size(),
+                             merged.runs, merged.passed, merged.failed);
   if (to_stdout) {
     std::ifstream in(out_path, std::ios::binary);
     std::cout << in.rdbuf();

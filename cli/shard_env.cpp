@@ -57,8 +57,8 @@ std::variant<ShardFromEnv, std::string> shard_from_env(const EnvLookup& env) {
     if (!count || *count == 0 || *count > 999999) {
       return bad_value(e.count_var, *count_text, "an integer from 1 to 999999");
     }
-    std::string source = fmt::format("{}={} {}={}", e.index_var, *index_text, e.count_var,
-                                     *count_text);
+    std::string source =
+        fmt::format("{}={} {}={}", e.index_var, *index_text, e.count_var, *count_text);
     uint64_t index = *raw;
     if (std::string(e.index_var) == "SLURM_ARRAY_TASK_ID") {
       // --array=A-B:S numbers its tasks A, A+S, ...; the shard is the task's position.
@@ -75,9 +75,10 @@ std::variant<ShardFromEnv, std::string> shard_from_env(const EnvLookup& env) {
         step = *v;
       }
       if (index < min || (index - min) % step != 0) {
-        return fmt::format("--shard auto: SLURM_ARRAY_TASK_ID={} is not on the array's "
-                           "range (MIN {}, STEP {})",
-                           *index_text, min, step);
+        return fmt::format(
+            "--shard auto: SLURM_ARRAY_TASK_ID={} is not on the array's "
+            "range (MIN {}, STEP {})",
+            *index_text, min, step);
       }
       index = (index - min) / step;
     }

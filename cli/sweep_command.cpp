@@ -13,7 +13,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -395,8 +394,7 @@ int sweep_command(const SweepArgs& args) {
     for (const auto& [name, path] : names) scenario_names.push_back(name);
     doc["coverage"] =
         coverage_json(doc["runs"], scenario_names, *range, shard, plan.shard_seeds(), *budget);
-    std::cout << fmt::format("budget {}: covered\n", args.budget)
-              << coverage_text(doc["coverage"]);
+    std::cout << fmt::format("budget {}: covered\n", args.budget) << coverage_text(doc["coverage"]);
   }
   std::cout << scenarios::summary_table(scenarios::summarize(doc));
   if (args.swarm) print_swarm_failures(doc["runs"]);

@@ -30,8 +30,8 @@ DocumentReader::~DocumentReader() {
 }
 
 void DocumentReader::fail(const std::string& what) {
-  throw MergeError(fmt::format("{}: not a syncsim results document (byte {}): {}", path_,
-                               offset_ + pos_, what));
+  throw MergeError(
+      fmt::format("{}: not a syncsim results document (byte {}): {}", path_, offset_ + pos_, what));
 }
 
 int DocumentReader::peek() {

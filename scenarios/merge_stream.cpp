@@ -105,8 +105,8 @@ class Source {
   void check_document(bool has_runs) const {
     if (!members_.is_object() || !members_.contains("build") || !members_["build"].is_string() ||
         !has_runs) {
-      throw MergeError(fmt::format(
-          "{}: not a syncsim results document (needs \"build\" and \"runs\")", path_));
+      throw MergeError(
+          fmt::format("{}: not a syncsim results document (needs \"build\" and \"runs\")", path_));
     }
   }
 
@@ -267,9 +267,8 @@ StreamMergeSummary merge_attempt(const std::vector<std::string>& inputs,
     if (!in.coverage.is_null()) coverage.push_back(in.coverage);
     summary.inputs.push_back(std::move(in));
   }
-  std::stable_sort(coverage.begin(), coverage.end(), [](const auto& a, const auto& b) {
-    return shard_order(a) < shard_order(b);
-  });
+  std::stable_sort(coverage.begin(), coverage.end(),
+                   [](const auto& a, const auto& b) { return shard_order(a) < shard_order(b); });
 
   // The document around the runs, dumped by nlohmann::json as merge_results' would be; the
   // runs go where the placeholder is.
@@ -308,11 +307,21 @@ std::string xml_escape(const std::string& s) {
   out.reserve(s.size());
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
           out += '?';
@@ -397,16 +406,15 @@ void write_junit_stream(const std::string& doc_path, const StreamMergeSummary& s
       }
     }
     out << fmt::format("    <testcase classname=\"syncsim.{}\" name=\"seed={}\" time=\"{:.3f}\"",
-                       xml_escape(scenario), (*r)["seed"].get<uint64_t>(),
-                       r->value("wall_s", 0.0));
+                       xml_escape(scenario), (*r)["seed"].get<uint64_t>(), r->value("wall_s", 0.0));
     if ((*r)["expectation_met"].get<bool>()) {
       out << "/>\n";
       continue;
     }
     const std::string repro = r->value("repro", std::string());
-    out << fmt::format(">\n      <failure message=\"{}\">{}\nrepro: {}</failure>\n    </testcase>\n",
-                       xml_escape(failure_text(*r)), xml_escape(failure_text(*r)),
-                       xml_escape(repro));
+    out << fmt::format(
+        ">\n      <failure message=\"{}\">{}\nrepro: {}</failure>\n    </testcase>\n",
+        xml_escape(failure_text(*r)), xml_escape(failure_text(*r)), xml_escape(repro));
   }
   if (open) out << "  </testsuite>\n";
   out << "</testsuites>\n";
@@ -418,9 +426,9 @@ std::string coverage_report(const StreamMergeSummary& summary) {
     out += fmt::format("  {}: {}{} runs", in.source,
                        in.shard.empty() ? "" : fmt::format("shard {}, ", in.shard), in.runs);
     if (!in.coverage.is_null()) {
-      out += fmt::format(", budget {}s, {}", in.coverage.value("budget_s", 0.0),
-                         in.coverage.value("complete", false) ? "covered its whole range"
-                                                              : "ran out of time");
+      out += fmt::format(
+          ", budget {}s, {}", in.coverage.value("budget_s", 0.0),
+          in.coverage.value("complete", false) ? "covered its whole range" : "ran out of time");
       const auto scenarios = in.coverage.value("scenarios", nlohmann::json::object());
       for (const auto& [name, s] : scenarios.items()) {
         out += fmt::format("\n    {}: {} of {} seeds", name, s.value("seeds", uint64_t{0}),

@@ -31,7 +31,7 @@ struct MergedInput {
 struct StreamMergeSummary {
   std::string build;
   uint64_t runs = 0, passed = 0, failed = 0;
-  std::vector<ScenarioSummary> scenarios;  // as summarize() of the merged document
+  std::vector<ScenarioSummary> scenarios;   // as summarize() of the merged document
   std::vector<SometimesSummary> sometimes;  // as summarize_sometimes() of its runs
   std::vector<MergedInput> inputs;
   FindingSet findings;  // one per failing run, merged by signature

@@ -140,8 +140,8 @@ TEST(Budget, StopsEarlyAndRecordsAPrefixOfTheShardThatMatchesAnUnbudgetedSweep) 
   EXPECT_NE(o.output.find("budget 1s: covered"), std::string::npos) << o.output;
   // The same seeds without a budget: the same runs.
   const auto last = cov["last"].get<uint64_t>();
-  ASSERT_EQ(syncsim("sweep " + testing::catalog("basic") + " --seeds 1.." +
-                    std::to_string(last) + " --shard 2/3 --results " + f)
+  ASSERT_EQ(syncsim("sweep " + testing::catalog("basic") + " --seeds 1.." + std::to_string(last) +
+                    " --shard 2/3 --results " + f)
                 .exit_code,
             0);
   auto strip = [](json d) {
@@ -177,8 +177,8 @@ TEST(StreamMerge, WritesExactlyWhatMergeResultsDumpsAndTheSameJunit) {
   std::vector<scenarios::NamedDocument> docs;
   for (int i = 1; i <= 3; ++i) {
     const auto p = testing::temp_path("sm-shard" + std::to_string(i) + ".json");
-    syncsim("sweep " + s + " --seeds 1..7 --jobs 2 --shard " + std::to_string(i) +
-            "/3 --results " + p);
+    syncsim("sweep " + s + " --seeds 1..7 --jobs 2 --shard " + std::to_string(i) + "/3 --results " +
+            p);
     shards.push_back(p);
     docs.push_back({p, json::parse(testing::read_file(p))});
   }
@@ -227,8 +227,8 @@ TEST(Findings, MergeBySignatureAndOnlyNewOnesFailTheMerge) {
   // Through the CLI: a failing sweep with its finding known passes, unknown fails.
   const auto r = testing::temp_path("nf.json"), f = testing::temp_path("nf-findings.json");
   syncsim("sweep " + mutant_basic() + " --seeds 1..2 --results " + r);
-  Outcome o = syncsim("merge " + r + " --results " + testing::temp_path("nf-m.json") +
-                      " --findings " + f);
+  Outcome o =
+      syncsim("merge " + r + " --results " + testing::temp_path("nf-m.json") + " --findings " + f);
   EXPECT_EQ(o.exit_code, 1) << o.output;
   const auto known = testing::write_temp("nf-known.json", R"(["basic-mutant: barrier-holds"])");
   o = syncsim("merge " + r + " --results " + testing::temp_path("nf-m.json") +
