@@ -55,6 +55,9 @@ class ObserverFanout : public ClientObserver {
   void on_upload_failed(Client& c) override {
     for (auto* o : observers_) o->on_upload_failed(c);
   }
+  void on_wait_resolved(Client& c, int64_t id) override {
+    for (auto* o : observers_) o->on_wait_resolved(c, id);
+  }
 
  private:
   std::vector<ClientObserver*> observers_;

@@ -57,6 +57,13 @@ const char* checkpoint_mode_name(CheckpointMode mode) {
   return mode == CheckpointMode::Legacy ? "legacy" : "requests";
 }
 
+// Counts a checkpoint request on the wire until its coroutine leaves the await (answered,
+// failed, aborted or destroyed).
+struct InFlight {
+  int& count;
+  ~InFlight() { --count; }
+};
+
 std::optional<int64_t> parse_id(const nlohmann::json& j) {
   if (j.is_string()) return std::stoll(j.get<std::string>());
   if (j.is_number_integer()) return j.get<int64_t>();
@@ -910,7 +917,9 @@ sim::Task<void> Client::upload_all() {
     }
     uploading_ = false;
     if (failed) {
-      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.retry_delay), outer_.get());
+      upload_retry_at_ = loop_.now() + rng_.jitter(options_.retry_delay);
+      co_await sim::wait_for(loop_, *upload_retry_at_, outer_.get());
+      upload_retry_at_.reset();
       if (!connected_) break;
     }
   }
@@ -1010,6 +1019,8 @@ sim::Task<std::string> Client::get_legacy_write_checkpoint() {
   const std::string path = "/write-checkpoint2.json?client_id=" + options_.client_id;
   sim::HttpRequest http = co_await build_request("GET", path, "");
   if (observer_) observer_->on_checkpoint_request_sent(*this);
+  ++requests_in_flight_;
+  InFlight guard{requests_in_flight_};
   auto response = co_await link_.request(std::move(http));
   note_status(response.status);
   if (response.status != 200) {
@@ -1052,6 +1063,8 @@ sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
     http = co_await build_request("POST", path, body.dump());
   }
   if (observer_) observer_->on_checkpoint_request_sent(*this);
+  ++requests_in_flight_;
+  InFlight guard{requests_in_flight_};
   auto response = co_await link_.request(std::move(http), backend ? nullptr : abort);
   if (!backend) note_status(response.status);
   if (response.status != 200) {
@@ -1138,12 +1151,26 @@ sim::Task<int64_t> Client::request_checkpoint() {
 }
 
 sim::Task<void> Client::wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort) {
-  if (is_checkpoint_request_applied(id)) co_return;
+  // Mutant wait-resolves-on-seen: a validated but withheld checkpoint counts as applied.
+  auto applied = [&] {
+    return is_checkpoint_request_applied(id) ||
+           (has_mutant(EngineMutant::WaitResolvesOnSeen) && last_seen().value_or(0) >= id);
+  };
+  auto resolved = [&] {
+    if (observer_) observer_->on_wait_resolved(*this, id);
+  };
+  if (applied()) {
+    resolved();
+    co_return;
+  }
   if (running_loops_ == 0) throw SyncApiError(kDisconnectedError, "");
   if (options_.checkpoint_mode == CheckpointMode::Legacy) throw SyncApiError(kLegacyError, "");
   // db.waitForStatus(pred): evaluated now and on every status change (sdk.md §3.1 step 3).
   while (true) {
-    if (is_checkpoint_request_applied(id)) co_return;
+    if (applied()) {
+      resolved();
+      co_return;
+    }
     if (download_error_ || upload_error_) {
       throw SyncApiError(kSyncWaitError, download_error_ ? *download_error_ : *upload_error_);
     }
@@ -1164,7 +1191,9 @@ sim::Task<void> Client::repost_loop() {
     try {
       if (!co_await wait_ready(outer_.get(), false)) co_return;
       auto id = control_int("current_checkpoint_request_id", std::nullopt);
-      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), outer_.get());
+      repost_timer_ = RepostTimer{loop_.now() + rng_.jitter(options_.repost_delay), id};
+      co_await sim::wait_for(loop_, repost_timer_->at, outer_.get());
+      repost_timer_.reset();
       if (outer_->aborted()) co_return;
       auto now_id = control_int("current_checkpoint_request_id", std::nullopt);
       const bool stale = has_mutant(EngineMutant::RepostStaleId);

@@ -96,6 +96,8 @@ class ClientObserver {
   virtual void on_seeded(Client&, int64_t /*posted*/, int64_t /*answered*/) {}
   virtual void on_reposted(Client&, int64_t /*id*/) {}
   virtual void on_upload_failed(Client&) {}
+  // waitForSync(id) resolved (sdk.md §3.1): wait-for-sync-keeps-promise.
+  virtual void on_wait_resolved(Client&, int64_t /*id*/) {}
 };
 
 // Deliberately injected engine bugs, used to show a checker can fail.
@@ -128,6 +130,9 @@ enum class EngineMutant {
   // updateLocalTarget stores the id the client posted instead of the service's answer
   // (sdk.md §2.4, quirk §7.6): the target can be below the id that acknowledges the upload.
   TargetPostedId,
+  // waitForSync(id) also resolves once last_seen >= id: a checkpoint that validated but
+  // that the gate withheld (announced, not applied) keeps the promise too early.
+  WaitResolvesOnSeen,
 };
 
 // sdk.md §7 quirks, reproduced by default; naming one in ClientOptions::fixed_quirks
@@ -375,6 +380,29 @@ class Client {
   int64_t applied_position();
   [[nodiscard]] std::string pending();
 
+  // What the SDK will do next, for the liveness judge (scenarios/liveness.*): checkpoint
+  // requests on the wire (seed, upload, requestCheckpoint(), repost, legacy GET); the
+  // download loop's phase; the repost timer (deadline and the id it read) while armed; the
+  // upload loop's retry deadline while armed; whether an upload round is running or queued;
+  // the cached token's expiry (the stream ends then and the SDK reconnects).
+  [[nodiscard]] int requests_in_flight() const { return requests_in_flight_; }
+  [[nodiscard]] const std::string& download_phase() const { return phase_; }
+  struct RepostTimer {
+    sim::Micros at = 0;
+    std::optional<int64_t> id;
+  };
+  [[nodiscard]] const std::optional<RepostTimer>& repost_timer() const { return repost_timer_; }
+  [[nodiscard]] std::optional<sim::Micros> upload_retry_at() const { return upload_retry_at_; }
+  [[nodiscard]] bool upload_pending() const { return uploading_ || crud_notified_; }
+  [[nodiscard]] std::optional<sim::Micros> token_expires_at() const {
+    return credentials_ ? std::optional<sim::Micros>(credentials_->expires_at) : std::nullopt;
+  }
+  [[nodiscard]] std::optional<int64_t> status_applied_id() const { return applied_request_id_; }
+  [[nodiscard]] std::optional<int64_t> highest_accepted() const { return highest_accepted_; }
+  [[nodiscard]] bool repost_stops_when_accepted() const {
+    return quirk_fixed(Quirk::RepostUntilApplied);
+  }
+
  private:
   enum class CheckpointState { Pending, Ready, Error, Disconnected };
   enum class EventKind {
@@ -506,6 +534,9 @@ class Client {
   sim::Notifier checkpoint_state_changed_;
   std::shared_ptr<sim::Latch<bool>> waiter_;  // ends the retry delay early (sdk.md §3.2)
 
+  int requests_in_flight_ = 0;
+  std::optional<RepostTimer> repost_timer_;
+  std::optional<sim::Micros> upload_retry_at_;
   bool crud_notified_ = false;
   sim::Notifier crud_notifier_;
   uint64_t write_seq_ = 0;

@@ -81,7 +81,8 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
     hooks_.write_marker();
   }
   for (auto& p : *batch) {
-    p.done(BatchOutcome{true, w.ids.at(p.entry.key), head, before.at(p.entry.key), ""});
+    const int64_t stored = w.ids.at(p.entry.key);
+    p.done(BatchOutcome{true, stored, stored, head, before.at(p.entry.key), ""});
   }
   std::erase(running_, batch);
   --in_flight_;
@@ -96,9 +97,9 @@ void CheckpointBatcher::fail_all(const std::string& why) {
   queue_.clear();
   in_flight_ = 0;
   for (auto& b : running) {
-    for (auto& p : *b) p.done(BatchOutcome{false, 0, 0, std::nullopt, why});
+    for (auto& p : *b) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why});
   }
-  for (auto& p : queued) p.done(BatchOutcome{false, 0, 0, std::nullopt, why});
+  for (auto& p : queued) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why});
 }
 
 }  // namespace syncsim::model

@@ -26,6 +26,7 @@ namespace syncsim::model {
 struct BatchOutcome {
   bool ok = false;
   int64_t id = 0;                 // the response id (stored id after the batch)
+  int64_t stored = 0;             // what the batch stored for the key (generated: its increment)
   Lsn head = 0;                   // the head the batch read
   std::optional<int64_t> before;  // the key's stored id just before the batch wrote
   std::string error;              // when !ok

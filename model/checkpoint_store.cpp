@@ -63,7 +63,7 @@ void CheckpointStore::write_supplied(std::vector<CheckpointRecord>& docs, int64_
   for (auto& d : docs) {
     if (d.id < r || (mutants_.lower_id_replaces && d.id > r)) {
       d = CheckpointRecord{r, head, std::nullopt, now};
-    } else if (d.id == r) {
+    } else if (d.id == r && !mutants_.equal_retry_keeps_age) {
       d.requested_at = now;  // equal retry: retention refreshed, head and state kept
     }
     // d.id > r: a stale request changes nothing, not even requested_at.

@@ -55,6 +55,7 @@ struct StoreMutants {
   bool lower_id_replaces = false;        // a lower supplied id replaces the stored one
   bool cleanup_deletes_pending = false;  // mongo cleanup also deletes pending records
   bool no_head_filter = false;           // #134: ids visible whatever the head (too early)
+  bool equal_retry_keeps_age = false;    // an equal retry does not refresh requested_at
 };
 
 class CheckpointStore {

@@ -46,6 +46,8 @@ class Replication {
   [[nodiscard]] Lsn replicated_lsn() const { return replicated_lsn_; }
   [[nodiscard]] sim::Micros lag() const { return lag_; }
   [[nodiscard]] bool stalled() const { return stalled_ || paused_; }
+  // Stopped for good (the replication-stall mutant): nothing heals it.
+  [[nodiscard]] bool stalled_forever() const { return stalled_; }
   [[nodiscard]] uint64_t blocked_commits() const { return blocked_commits_; }
   // Storage checkpoints without row ops (markers and keepalives only).
   [[nodiscard]] uint64_t empty_checkpoints() const { return empty_checkpoints_; }

@@ -129,7 +129,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
           config_.flavour,
           StoreMutants{.lower_id_replaces = has_mutant(ServiceMutant::LowerIdReplaces),
                        .cleanup_deletes_pending = has_mutant(ServiceMutant::CleanupDeletesPending),
-                       .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication)}),
+                       .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication),
+                       .equal_retry_keeps_age = has_mutant(ServiceMutant::EqualRetryKeepsAge)}),
       replication_(
           loop, trace, source_, storage_, checkpoints_,
           [this](const RowKey& key, const Row& row) {
@@ -178,6 +179,14 @@ void Service::on_batch_write(const std::vector<ManagedEntry>& entries,
       }
     }
   }
+  for (const auto& e : entries) {
+    // The retention ledger (retention-deletes-only-what-it-may), independent of the
+    // store's own requested_at: §1.7 refreshes on a supplied id >= the stored one.
+    const auto was = before.at(e.key);
+    if (e.supplied && (!was || *e.supplied >= *was)) {
+      retention_ledger_[e.key].refreshed_at = loop_.now();
+    }
+  }
   if (verdicts_) verdicts_->checked(kId);
   for (const auto& e : entries) {
     const auto after = checkpoints_.stored_id(e.key);
@@ -221,6 +230,23 @@ void Service::on_emission(const std::string& key, int64_t id, Lsn lsn) {
   }
 }
 
+void Service::check_route_response(const std::string& key, std::optional<int64_t> supplied,
+                                   const BatchOutcome& out, int64_t response) {
+  constexpr const char* kId = "route-response-per-request";
+  if (verdicts_) verdicts_->checked(kId);
+  if (supplied && response < *supplied) {
+    return violation(kId, fmt::format("{}: request {} answered {}, below the posted id", key,
+                                      *supplied, response));
+  }
+  if (response < out.stored) {
+    return violation(kId, fmt::format("{}: request {} answered {}, below the id {} its own batch "
+                                      "stored{}",
+                                      key, supplied ? std::to_string(*supplied) : "(generated)",
+                                      response, out.stored,
+                                      supplied ? "" : " (its own increment)"));
+  }
+}
+
 void register_service_invariants(sim::InvariantCatalog& catalog) {
   catalog.add({"service-ack-after-replication",
                "the service never emits write_checkpoint n before its storage checkpoint passed "
@@ -228,6 +254,18 @@ void register_service_invariants(sim::InvariantCatalog& catalog) {
                "model/service.cpp Service::on_emission (each new write_checkpoint of a stream)",
                "mutant ack-before-replication; legacy mode under concurrency (finding, §1.3)",
                false});
+  catalog.add({"route-response-per-request",
+               "each answer of a managed route, per request: never below the posted id, never "
+               "below the id its own batch stored for the key (larger when other batches "
+               "interleave); on the generated route the id its own increment produced or larger",
+               "model/service.cpp Service::check_route_response (every answered request)",
+               "mutant stale-route-response", false});
+  catalog.add({"retention-deletes-only-what-it-may",
+               "a compact job deletes no record a request refreshed (an id >= the stored one) "
+               "within the retention window before its cutoff, no generated record, and on "
+               "mongo no pending record",
+               "model/service.cpp Service::check_retention (every compact job)",
+               "mutants equal-retry-keeps-age, cleanup-deletes-pending", false});
   catalog.add({"service-stored-id-monotonic",
                "the stored id per key never decreases except by deletion, stays in "
                "1..2^63-1, and each response is the stored id after its batch and >= the id "
@@ -284,9 +322,11 @@ void Service::schedule_compaction() {
 void Service::compact() {
   ++metrics_.compact_jobs;
   // compact-action.ts: deleteCheckpointRequestsBefore = now - retention (§2.1).
-  const int deleted =
-      checkpoints_.delete_expired(loop_.now() - config_.checkpoint_request_retention);
+  const sim::Micros cutoff = loop_.now() - config_.checkpoint_request_retention;
+  const auto records_before = checkpoints_.records();
+  const int deleted = checkpoints_.delete_expired(cutoff);
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
+  check_retention(records_before, cutoff);
   // Bucket compaction (MOVE/CLEAR) up to the latest storage checkpoint (§3.4).
   const uint64_t removed_before = storage_.compaction_stats().ops_removed;
   storage_.compact(storage_.latest().op_id);
@@ -294,7 +334,52 @@ void Service::compact() {
              deleted, storage_.compaction_stats().ops_removed - removed_before);
 }
 
+void Service::check_retention(
+    const std::map<std::string, std::vector<CheckpointRecord>>& before, sim::Micros cutoff) {
+  constexpr const char* kId = "retention-deletes-only-what-it-may";
+  if (verdicts_) verdicts_->checked(kId);
+  for (const auto& [key, docs] : before) {
+    const auto* now_docs = checkpoints_.find(key);
+    const std::size_t left = now_docs ? now_docs->size() : 0;
+    if (left >= docs.size()) continue;  // nothing of this key was deleted
+    deletions_[key] = Deletion{loop_.now(), "retention"};
+    const RetentionLedger& l = retention_ledger_[key];
+    const auto at = [](sim::Micros t) { return fmt::format("{:.3f}s", (t - sim::kEpoch) / 1e6); };
+    // The documents that went: those of `docs` not left (retention removes, never edits).
+    for (const auto& d : docs) {
+      const bool kept = now_docs && std::any_of(now_docs->begin(), now_docs->end(),
+                                                [&](const CheckpointRecord& k) {
+                                                  return k.id == d.id && k.head == d.head;
+                                                });
+      if (kept) continue;
+      if (!d.requested_at) {
+        return violation(kId, fmt::format("{}: generated (legacy) record {} deleted by retention "
+                                          "(generated records never expire, service.md §2.1)",
+                                          key, d.id));
+      }
+      if (l.refreshed_at && *l.refreshed_at >= cutoff) {
+        return violation(kId, fmt::format("{}: record {} deleted by the compact job with cutoff "
+                                          "{}, but a request refreshed it at {} (within the "
+                                          "retention window)",
+                                          key, d.id, at(cutoff), at(*l.refreshed_at)));
+      }
+      if (config_.flavour == StorageFlavour::Mongo && !d.processed_at_lsn) {
+        return violation(kId, fmt::format("{}: mongo retention deleted pending record {} (head "
+                                          "{}, not yet replicated)",
+                                          key, d.id, d.head));
+      }
+    }
+  }
+}
+
+std::optional<Service::Deletion> Service::deletion_of(const std::string& key) const {
+  auto it = deletions_.find(key);
+  if (it == deletions_.end()) return std::nullopt;
+  return it->second;
+}
+
 void Service::delete_request(const std::string& key) {
+  if (checkpoints_.find(key)) deletions_[key] = Deletion{loop_.now(), "a delete_request fault"};
   const int deleted = checkpoints_.erase(key);
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
   trace_.log("svc", "deleted {} checkpoint-request record(s) of {}", deleted, key);
@@ -414,12 +499,22 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
                    key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);
         if (observer_) observer_->on_request_answered(key, supplied, out.before, out.id);
+        // Mutant stale-route-response: the stored id as the batch read it before writing.
+        const int64_t response = has_mutant(ServiceMutant::StaleRouteResponse) && out.before
+                                     ? *out.before
+                                     : out.id;
+        check_route_response(key, supplied, out, response);
         if (generated) {
           ++metrics_.generated_requests;
-          return respond(data_response({{"write_checkpoint", std::to_string(out.id)}}));
+          if (has_mutant(ServiceMutant::GeneratedAnswerAhead)) {
+            trace_.log("svc", "MUTANT write-checkpoint2 answers {} (stored {})", response + 1,
+                       response);
+            return respond(data_response({{"write_checkpoint", std::to_string(response + 1)}}));
+          }
+          return respond(data_response({{"write_checkpoint", std::to_string(response)}}));
         }
         ++metrics_.supplied_requests;
-        respond(data_response({{"checkpoint_request_id", std::to_string(out.id)}}));
+        respond(data_response({{"checkpoint_request_id", std::to_string(response)}}));
       });
 }
 
@@ -555,6 +650,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           loop_, trace_, storage_, checkpoints_, stream_stats_, config_.stream_batch_delay,
           has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
           has_mutant(ServiceMutant::WriteCheckpointMayDrop),
+          has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect),
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); }},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),

@@ -52,6 +52,18 @@ enum class ServiceMutant {
   // earlier connections had and this request no longer lists (a removed or expired
   // subscription keeps syncing), with an empty `subscriptions` list.
   RemovedSubscriptionKeepsBuckets,
+  // A managed route answers the key's stored id as its batch read it before writing (a
+  // stale read), not what the batch stored: route-response-per-request.
+  StaleRouteResponse,
+  // An equal retry does not refresh checkpoint_requested_at, so retention deletes a record
+  // a request refreshed within the window: retention-deletes-only-what-it-may.
+  EqualRetryKeepsAge,
+  // A new mongo connection's initial lookup answers one below the stored id (a stale
+  // replica read): an open gate re-closes at reconnect (gate-never-recloses).
+  StaleWriteCheckpointOnConnect,
+  // GET /write-checkpoint2.json answers one above the id its batch stored (an off-by-one):
+  // a legacy target nothing will acknowledge (no-wedge).
+  GeneratedAnswerAhead,
 };
 
 enum class WriteCheckpointMode { Managed, Custom };
@@ -218,6 +230,14 @@ class Service : public sim::HttpServer {
   // stream convergence check), and streams ended because their request failed (§3.1).
   [[nodiscard]] std::vector<std::string> stream_buckets_of(const std::string& key) const;
   [[nodiscard]] uint64_t failed_stream_requests() const { return failed_stream_requests_; }
+  // Liveness explanations (scenarios/liveness.*): until when the process is down after a
+  // restart fault, and the last deletion of a key's records (when, and by what).
+  [[nodiscard]] sim::Micros down_until() const { return down_until_; }
+  struct Deletion {
+    sim::Micros at = 0;
+    std::string cause;  // "retention" or "a delete_request fault"
+  };
+  [[nodiscard]] std::optional<Deletion> deletion_of(const std::string& key) const;
 
  private:
   // Resolves the request's `streams` into `req` (buckets, priorities, subscriptions,
@@ -238,6 +258,12 @@ class Service : public sim::HttpServer {
                       const std::map<std::string, std::optional<int64_t>>& before,
                       const BatchWrite& write);
   void on_emission(const std::string& key, int64_t id, Lsn lsn);
+  // route-response-per-request: one answer of a managed route against its own request.
+  void check_route_response(const std::string& key, std::optional<int64_t> supplied,
+                            const BatchOutcome& out, int64_t response);
+  // retention-deletes-only-what-it-may: a compact job's deletions against the ledger.
+  void check_retention(const std::map<std::string, std::vector<CheckpointRecord>>& before,
+                       sim::Micros cutoff);
   void violation(const std::string& invariant, const std::string& message);
   void schedule_compaction();
 
@@ -266,6 +292,13 @@ class Service : public sim::HttpServer {
   std::map<std::string, std::map<std::string, int>> stream_buckets_seen_;
   std::map<std::string, std::vector<std::string>> stream_buckets_latest_;
   uint64_t failed_stream_requests_ = 0;
+  // Per key, written at every batch: when a supplied request last refreshed the record (an
+  // id >= the stored one).
+  struct RetentionLedger {
+    std::optional<sim::Micros> refreshed_at;
+  };
+  std::map<std::string, RetentionLedger> retention_ledger_;
+  std::map<std::string, Deletion> deletions_;
 };
 
 // The error envelope of service.md §1.2.

@@ -114,6 +114,11 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
   if (!queried_initial_) {
     queried_initial_ = true;
     v = ctx_.checkpoints.lookup(req_.key, cp.lsn);
+    if (v && *v > 1 && ctx_.mutant_stale_write_checkpoint_on_connect) {
+      ctx_.trace.log("svc", "MUTANT stream {} initial write_checkpoint {} instead of {}", req_.key,
+                     *v - 1, *v);
+      v = *v - 1;
+    }
   } else if (cp.lsn != seen_lsn_) {
     v = ctx_.checkpoints.processed_between(req_.key, seen_lsn_, cp.lsn);
   }

@@ -58,6 +58,8 @@ struct ConnectionContext {
   bool mutant_no_complete_for_wc_only = false;
   // Injected service bug: mongo emission takes lower values too (no I7 guard).
   bool mutant_write_checkpoint_may_drop = false;
+  // Injected service bug: the initial mongo lookup answers one below the stored id.
+  bool mutant_stale_write_checkpoint_on_connect = false;
   // Called when a line carries a write_checkpoint different from the previous line's
   // (key, id, the checkpoint's LSN): service-ack-after-replication and ack latency.
   std::function<void(const std::string&, int64_t, Lsn)> on_emit;

@@ -48,6 +48,18 @@ void register_client_invariants(sim::InvariantCatalog& catalog) {
                "once), except writes disconnectAndClear removed",
                "scenarios/client_invariants.cpp judge_no_lost_writes after quiesce",
                "mutant complete-without-upload", true});
+  catalog.add({"gate-never-recloses",
+               "once a client's gate is open (ps_crud empty, target <= last_seen) it closes again "
+               "only through the client's own action (a local write, a stored target, "
+               "disconnectAndClear), never because a checkpoint arrived; over the database's "
+               "whole life (power loss exempt)",
+               "scenarios/client_invariants.cpp after every control call handling a sync event",
+               "mutant stale-write-checkpoint-on-connect", false});
+  catalog.add({"wait-for-sync-keeps-promise",
+               "when waitForSync(id) resolves, a checkpoint with applied request id >= id has "
+               "been applied (DidCompleteSync), not merely validated or announced",
+               "scenarios/client_invariants.cpp on every resolved waitForSync",
+               "mutant wait-resolves-on-seen", false});
   catalog.add({"completed-upload-notified",
                "a concrete target stored while an iteration runs is followed by completed_upload "
                "before the iteration handles its next sync line (sdk.md §2.4 step 4)",
@@ -70,12 +82,50 @@ void ClientInvariants::fail(const std::string& invariant, engine::Client& c,
   loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
 }
 
+bool ClientInvariants::gate_is_open(engine::Client& c) {
+  if (c.crud_count() > 0) return false;
+  const auto target = c.target();
+  return !target || *target <= c.last_seen().value_or(0);
+}
+
+void ClientInvariants::judge_gate(engine::Client& c, const std::string& op, bool own_action) {
+  if (!verdicts_.enabled("gate-never-recloses")) return;
+  auto& db = databases_[c.index()];
+  const bool open = gate_is_open(c);
+  const bool was_open = db.gate_open.value_or(false);
+  db.gate_open = open;
+  if (own_action || !was_open || open) return;
+  verdicts_.checked("gate-never-recloses");
+  auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };
+  fail("gate-never-recloses", c,
+       fmt::format("the gate was open and {} closed it without any action of the client "
+                   "(target {}, last_seen {}, ps_crud {}): a checkpoint lowered last_seen below "
+                   "the target",
+                   op, show(c.target()), show(c.last_seen()), c.crud_count()));
+}
+
+void ClientInvariants::on_power_loss(int index) { databases_[index].gate_open.reset(); }
+
+void ClientInvariants::on_wait_resolved(engine::Client& c, int64_t id) {
+  if (!verdicts_.enabled("wait-for-sync-keeps-promise")) return;
+  verdicts_.checked("wait-for-sync-keeps-promise");
+  const auto& db = databases_[c.index()];
+  if (db.max_applied && *db.max_applied >= id) return;
+  fail("wait-for-sync-keeps-promise", c,
+       fmt::format("waitForSync({}) resolved, but the highest applied request id is {} "
+                   "(last_seen {}): the checkpoint was not applied",
+                   id, db.max_applied ? std::to_string(*db.max_applied) : "none",
+                   c.last_seen() ? std::to_string(*c.last_seen()) : "none"));
+}
+
 void ClientInvariants::on_local_write(engine::Client& c, const engine::LocalWrite& w) {
+  judge_gate(c, "local write", true);
   if (!w.changed) return;  // nothing was queued for upload
   databases_[c.index()].writes.push_back(PendingWrite{{w.table, w.id}, w.description, w.seq});
 }
 
 void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
+  judge_gate(c, "stored target", true);
   if (target == kMaxOpId) return;  // MAX is the "unknown" marker, not a concrete target
   auto& db = databases_[c.index()];
   const uint64_t deletions = service_.checkpoints().deletions(key_of(c));
@@ -97,6 +147,7 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
 
 void ClientInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) {
   auto& db = databases_[c.index()];
+  if (applied_id && (!db.max_applied || *applied_id > *db.max_applied)) db.max_applied = applied_id;
   if (applied_id && verdicts_.enabled("applied-id-monotonic")) {
     verdicts_.checked("applied-id-monotonic");
     if (db.connection_applied && *applied_id < *db.connection_applied) {
@@ -127,6 +178,13 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
                                   const std::optional<std::string>& /*payload*/,
                                   const std::optional<std::string>& result) {
   auto& db = databases_[c.index()];
+  if (op == "target_checkpoint_request_id") {
+    judge_gate(c, op, true);  // the SDK's own target write (upload, updateLocalTarget)
+  } else if (op != "next_checkpoint_request_id" && op != "current_checkpoint_request_id" &&
+             op != "seed_checkpoint_request_id" && op != "subscriptions") {
+    judge_gate(c, op == "line_text" || op == "line_binary" ? "a sync line" : op, false);
+    if (verdicts_.first()) return;
+  }
   if (op == "start") {
     db.connection_applied.reset();  // start clears the applied signal (sdk.md §3.1)
     db.in_iteration = true;
@@ -172,6 +230,8 @@ void ClientInvariants::on_cleared(engine::Client& c) {
   db.connection_applied.reset();
   db.unnotified_target.reset();
   db.shown_position = 0;  // a hard clear empties ps_buckets too
+  db.max_applied.reset();
+  judge_gate(c, "disconnectAndClear", true);
   // Writes not yet applied by the backend were deleted with ps_crud: exempt from
   // no-lost-writes (DESIGN.md §5).  Those already applied need no further check.
   db.exempt_writes += db.writes.size();

@@ -26,6 +26,17 @@
 //    concrete target updateLocalTarget stores while an iteration runs is followed by a
 //    completed_upload event before the iteration handles its next sync line (injected events
 //    go first), so a checkpoint the gate withheld is retried at once, not at the next line.
+//  - gate-never-recloses: once the gate is open (ps_crud empty and target absent or <=
+//    last_seen), only the client's own action closes it again: a local write, a target the
+//    SDK stores (after an upload, or any target_checkpoint_request_id write), or
+//    disconnectAndClear.  Judged after every control call that handles a sync event or
+//    starts an iteration, over the database's whole life (a reopened database, up/downgrade,
+//    mode and user switches included: the first `start` of a new life compares with the
+//    state the last life left).  Exempt: a power loss (the file reverts to its last durable
+//    state, which may predate the opening).
+//  - wait-for-sync-keeps-promise: when waitForSync(id) resolves, a full checkpoint with an
+//    applied request id >= id was applied on this database (DidCompleteSync, since the last
+//    disconnectAndClear), not merely validated (last_seen) or announced.
 #pragma once
 
 #include <map>
@@ -54,6 +65,10 @@ class ClientInvariants : public engine::ClientObserver {
                   const std::optional<std::string>& result) override;
   // disconnectAndClear wiped the database's sync state and queued writes (sdk.md §1.9).
   void on_cleared(engine::Client& c) override;
+  void on_wait_resolved(engine::Client& c, int64_t id) override;
+  // The world dropped this client's unsynced writes (power_loss): gate-never-recloses
+  // forgets the state it last saw.
+  void on_power_loss(int index);
 
   // no-lost-writes, after quiesce.  Returns false (and records the violation) on a loss.
   bool judge_no_lost_writes(const std::vector<engine::Client*>& clients);
@@ -74,9 +89,15 @@ class ClientInvariants : public engine::ClientObserver {
     std::size_t exempt_writes = 0;              // cleared before upload
     bool in_iteration = false;                  // between start and stop
     std::optional<int64_t> unnotified_target;   // completed-upload-notified
+    std::optional<int64_t> max_applied;         // wait-for-sync-keeps-promise
+    std::optional<bool> gate_open;              // gate-never-recloses: last state seen
   };
 
   void check_position(engine::Client& c, const char* when);
+  // The gate as the core computes it (core.md §3.6), read now.
+  static bool gate_is_open(engine::Client& c);
+  // Reads the gate after `op`; a transition open -> closed fails unless `own_action`.
+  void judge_gate(engine::Client& c, const std::string& op, bool own_action);
   void fail(const std::string& invariant, engine::Client& c, const std::string& message);
   static std::string key_of(engine::Client& c);
 

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "scenarios/liveness.hpp"
+
 namespace syncsim::scenarios {
 
 std::optional<std::string> description_of(const std::string& row_json) {
@@ -259,9 +261,9 @@ bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
     for (std::size_t i = 0; i < diffs.size() && i < 5; ++i) shown += (i ? "; " : "") + diffs[i];
     if (diffs.size() > 5) shown += fmt::format("; ... {} more", diffs.size() - 5);
     fail("converges", *c,
-         fmt::format("{} rows differ from the service after quiesce: {}\nwhat each part is "
+         fmt::format("{} rows differ from the service after quiesce: {}\n{}\nwhat each part is "
                      "waiting for:\n{}",
-                     diffs.size(), shown, pending));
+                     diffs.size(), shown, explanation_line(explain_gate(*c, service_)), pending));
     return false;
   }
   return true;
@@ -308,7 +310,8 @@ bool CrossChecks::judge_requests_complete(std::vector<engine::Client*> clients,
     }
     if (why.empty()) continue;
     fail("requests-complete", *c,
-         fmt::format("after quiesce: {}\nwhat each part is waiting for:\n{}", why, pending));
+         fmt::format("after quiesce: {}; {}\nwhat each part is waiting for:\n{}", why,
+                     explanation_line(explain_gate(*c, service_)), pending));
     return false;
   }
   return true;

@@ -22,6 +22,7 @@ const sim::InvariantCatalog& invariant_catalog() {
     model::register_service_invariants(c);
     register_client_invariants(c);
     register_stream_invariants(c);
+    register_liveness_invariants(c);
     // Cross-layer invariants, checked in scenarios/cross_checks.cpp.
     c.add({"read-your-writes",
            "an uploaded and acknowledged write stays visible until superseded by a newer server "
@@ -51,10 +52,12 @@ std::vector<std::string> mutant_names() {
   return {"accept-non-positive-ids", "ack-before-replication", "cleanup-deletes-pending",
           "lower-id-replaces", "marker-before-mapping", "no-complete-for-write-checkpoint-only",
           "replication-stall", "write-checkpoint-may-drop", "removed-subscription-keeps-buckets",
+          "stale-route-response", "equal-retry-keeps-age", "stale-write-checkpoint-on-connect",
+          "generated-answer-ahead",
           // engine mutants (engine/sdk_shim.hpp EngineMutant)
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",
-          "skip-sequence-check", "target-posted-id"};
+          "skip-sequence-check", "target-posted-id", "wait-resolves-on-seen"};
 }
 
 bool shim_drives(const engine::CoreVersion& core) {
@@ -150,8 +153,11 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         world.begin_quiesce();
         recorder->on_quiesce();
         if (loop.run_until(run_end + quiesce_duration(scenario))) {
-          world.checks().judge_converges(world.clients(), world.pending()) &&
-              world.checks().judge_requests_complete(world.clients(), world.pending()) &&
+          // The stuck target is the headline, not a row diff (issue 14): requests-complete
+          // and no-wedge before converges.
+          world.checks().judge_requests_complete(world.clients(), world.pending()) &&
+              world.liveness().judge_after_quiesce(world.clients()) &&
+              world.checks().judge_converges(world.clients(), world.pending()) &&
               world.client_invariants().judge_no_lost_writes(world.clients());
         }
       }

@@ -90,6 +90,10 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       {"lower-id-replaces", model::ServiceMutant::LowerIdReplaces},
       {"cleanup-deletes-pending", model::ServiceMutant::CleanupDeletesPending},
       {"write-checkpoint-may-drop", model::ServiceMutant::WriteCheckpointMayDrop},
+      {"stale-route-response", model::ServiceMutant::StaleRouteResponse},
+      {"equal-retry-keeps-age", model::ServiceMutant::EqualRetryKeepsAge},
+      {"stale-write-checkpoint-on-connect", model::ServiceMutant::StaleWriteCheckpointOnConnect},
+      {"generated-answer-ahead", model::ServiceMutant::GeneratedAnswerAhead},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
@@ -116,6 +120,14 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(checks_.get());
   observers_.add(client_invariants_.get());
+  liveness_ = std::make_unique<LivenessJudge>(loop_, trace_, *service_, verdicts_, [this] {
+    std::vector<engine::Client*> live;
+    for (auto& c : clients_) {
+      if (c && !c->closed()) live.push_back(c.get());
+    }
+    return live;
+  });
+  observers_.add(liveness_.get());
   triggers_ = std::make_unique<FaultTriggers>(
       loop_, trace_, [this](const Fault& f, const std::string& why) { apply_fault(f, why); });
   observers_.add(triggers_.get());
@@ -163,6 +175,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
         {"seed-local-counter", engine::EngineMutant::SeedLocalCounter},
         {"drop-completed-upload", engine::EngineMutant::DropCompletedUpload},
         {"target-posted-id", engine::EngineMutant::TargetPostedId},
+        {"wait-resolves-on-seen", engine::EngineMutant::WaitResolvesOnSeen},
     };
     for (const auto& [name, m] : engine_mutants) {
       if (has(scenario.mutants, name)) o.mutants.push_back(m);
@@ -382,6 +395,7 @@ void World::apply_fault(const Fault& f, const std::string& why) {
       }
     }
   }
+  liveness_->after_fault();  // no-wedge: a fault may have removed a client's last path
 }
 
 void World::lifecycle_fault(const Fault& f, const std::string& why) {
@@ -474,7 +488,10 @@ void World::kill_now(std::size_t i, bool power_loss) {
   const auto files = files_.snapshot(c.file_name());
   c.close();
   files_.restore(c.file_name(), files);
-  if (power_loss) files_.lose_unsynced_writes(c.file_name());
+  if (power_loss) {
+    files_.lose_unsynced_writes(c.file_name());
+    client_invariants_->on_power_loss(static_cast<int>(i + 1));
+  }
   links_.at(i)->cut_streams();  // its connections die with it
 }
 

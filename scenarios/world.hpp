@@ -13,6 +13,7 @@
 #include "scenarios/client_invariants.hpp"
 #include "scenarios/cross_checks.hpp"
 #include "scenarios/fault_triggers.hpp"
+#include "scenarios/liveness.hpp"
 #include "scenarios/faulty_server.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/scenario.hpp"
@@ -43,6 +44,7 @@ class World {
   model::Service& service() { return *service_; }
   CrossChecks& checks() { return *checks_; }
   ClientInvariants& client_invariants() { return *client_invariants_; }
+  LivenessJudge& liveness() { return *liveness_; }
   SometimesCounter& sometimes() { return *sometimes_; }
   StreamInvariants& stream_invariants() { return *stream_invariants_; }
   // Every client reports here; the checks are first.  Add before start().
@@ -91,6 +93,7 @@ class World {
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
   std::unique_ptr<ClientInvariants> client_invariants_;
+  std::unique_ptr<LivenessJudge> liveness_;  // no-wedge
   std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (DESIGN.md §5)
   std::unique_ptr<StreamInvariants> stream_invariants_;
   engine::ObserverFanout observers_;  // what every client reports to

@@ -134,6 +134,28 @@ void pending_past_retention(json& j) {
                              json{{"at_ms", 175000}, {"kind", "compact"}}});
 }
 
+// One write at ~105 s, reconnects every 20 s whose seeds re-post the same id (equal
+// retries refresh checkpoint_requested_at), compact jobs every 30 s, 1 min retention.
+void refreshed_by_reconnects(json& j) {
+  j["clients"]["count"] = 1;
+  j["workload"]["write_interval_min_ms"] = 100000;
+  j["workload"]["write_interval_max_ms"] = 110000;
+  j["service"]["checkpoint_request_retention_minutes"] = 1;
+  j["service"]["compact_interval_s"] = 30;
+  j["duration_s"] = 250;
+  j["faults"] = json::array();
+  for (int i = 0; i < 7; ++i) {
+    j["faults"].push_back({{"at_ms", 110000 + 20000 * i}, {"kind", "disconnect"}, {"client", 1}});
+  }
+}
+
+// requestCheckpoint() + waitForSync() after every write, under replication lag.
+void waits_for_sync(json& j) {
+  j["workload"]["request_checkpoint_pct"] = 100;
+  j["workload"]["wait_for_sync_pct"] = 100;
+  j["service"]["replication_lag_ms"] = 1000;
+}
+
 void clear_client_2(json& j) {
   j["faults"] = json::array(
       {{{"at_ms", 20000}, {"kind", "disconnect_and_clear"}, {"client", 2}, {"down_ms", 2000}}});
@@ -193,7 +215,7 @@ const std::vector<Entry>& mutation_catalog() {
           "service-stored-id-monotonic"),
       scen("ack-before-replication", {}, none, {"service-ack-after-replication"}),
       scen("cleanup-deletes-pending", {}, pending_past_retention,
-           {"converges", "requests-complete"}),
+           {"retention-deletes-only-what-it-may", "converges", "requests-complete"}),
       ext("lower-id-replaces", std::string(kRouteTest) + "lower_id_replaces",
           "service-stored-id-monotonic"),
       scen("marker-before-mapping", {}, fast_replication_slow_repost,
@@ -201,7 +223,14 @@ const std::vector<Entry>& mutation_catalog() {
       scen("no-complete-for-write-checkpoint-only", {},
            [](json& j) { j["service"]["replication_lag_ms"] = 0; },
            {"requests-complete", "converges"}),
-      scen("replication-stall", {}, none, {"converges"}),
+      scen("replication-stall", {}, none, {"requests-complete", "converges"}),
+      // Issue 14: the invariants the mission names.
+      scen("stale-route-response", {}, none, {"route-response-per-request"}),
+      scen("equal-retry-keeps-age", {}, refreshed_by_reconnects,
+           {"retention-deletes-only-what-it-may"}),
+      scen("stale-write-checkpoint-on-connect", {}, frequent_reconnects, {"gate-never-recloses"}),
+      {"generated-answer-ahead", {}, "basic-legacy", none, {"no-wedge"}, false, "", ""},
+      scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets", {}, "stream-churn", none, {"stream-rows-covered"},
        false, "", ""},

@@ -1,0 +1,196 @@
+// Issue 14 parts 2 and 3: the invariants the mission names (gate-never-recloses, no-wedge,
+// wait-for-sync-keeps-promise, route-response-per-request, retention-deletes-only-what-it-may)
+// each fail on their mutant, and a stuck gate's violation says in one line why nothing will
+// recover, with a machine-readable class token.
+#include <gtest/gtest.h>
+
+#include "scenarios/runner.hpp"
+
+namespace syncsim::scenarios {
+namespace {
+
+Scenario catalog(const std::string& name) {
+  return load_scenario_file(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json",
+      validation_context());
+}
+
+RunResult run(const Scenario& s, uint64_t seed) {
+  RunOptions o;
+  o.seed = seed;
+  o.keep_trace_lines = 30;
+  return run_scenario(s, o);
+}
+
+std::string describe(const RunResult& r) {
+  std::string out = r.stop.message + "\n" + r.pending;
+  for (const auto& l : r.trace_tail) out += "  | " + l + "\n";
+  return out;
+}
+
+Fault fault(int64_t at_ms, FaultKind kind, int client = 1) {
+  Fault f;
+  f.at_ms = at_ms;
+  f.kind = kind;
+  f.client = client;
+  return f;
+}
+
+// Slow writes and a disconnect every 1.5 s: reconnects often find the gate open.
+Scenario frequent_reconnects() {
+  Scenario s = catalog("basic");
+  s.workload.write_interval_min_ms = 4000;
+  s.workload.write_interval_max_ms = 8000;
+  s.service.replication_lag_ms = 2000;
+  s.faults.clear();
+  for (int i = 0; i < 36; ++i)
+    s.faults.push_back(fault(5000 + 1500 * i, FaultKind::Disconnect, 1 + i % 3));
+  return s;
+}
+
+// Every write is followed by requestCheckpoint() and waitForSync(): checkpoints with a
+// write_checkpoint >= the awaited id often validate while newer writes hold the gate shut.
+Scenario waits_for_sync() {
+  Scenario s = catalog("basic");
+  s.workload.request_checkpoint_pct = 100;
+  s.workload.wait_for_sync_pct = 100;
+  s.service.replication_lag_ms = 1000;
+  return s;
+}
+
+// One write at ~105 s, then reconnects every 20 s whose seeds re-post the same id (equal
+// retries refresh checkpoint_requested_at, service.md §1.7), compact jobs every 30 s, 1 min
+// retention: a correct store keeps the refreshed record.
+Scenario refreshed_by_reconnects() {
+  Scenario s = catalog("basic");
+  s.clients.count = 1;
+  s.workload.write_interval_min_ms = 100000;
+  s.workload.write_interval_max_ms = 110000;
+  s.service.checkpoint_request_retention_minutes = 1;
+  s.service.compact_interval_s = 30;
+  s.duration_s = 250;
+  s.faults.clear();
+  for (int i = 0; i < 7; ++i) s.faults.push_back(fault(110000 + 20000 * i, FaultKind::Disconnect));
+  return s;
+}
+
+struct Case {
+  std::string name;
+  std::vector<std::string> mutants;
+  std::string invariant;
+  Scenario (*scenario)();
+  bool only = false;
+};
+
+class NewInvariantMutants : public ::testing::TestWithParam<Case> {};
+
+// Each new invariant fails on its mutant within 10 seeds and the twin without the mutant
+// passes that seed.
+TEST_P(NewInvariantMutants, AreCaught) {
+  Scenario s = GetParam().scenario();
+  s.mutants = GetParam().mutants;
+  if (GetParam().only) s.invariants = {GetParam().invariant};
+  int detected_at = 0;
+  for (uint64_t seed = 1; seed <= 10 && detected_at == 0; ++seed) {
+    RunResult r = run(s, seed);
+    if (!r.violation) {
+      ASSERT_TRUE(r.passed) << "seed " << seed << ": " << describe(r);
+      continue;
+    }
+    ASSERT_EQ(r.violation->invariant, GetParam().invariant)
+        << "seed " << seed << ": " << r.violation->message;
+    detected_at = static_cast<int>(seed);
+    RunResult c = run(GetParam().scenario(), seed);
+    EXPECT_TRUE(c.passed) << "without the mutant, seed " << seed << ": " << describe(c);
+  }
+  EXPECT_GT(detected_at, 0) << GetParam().name << " was never detected";
+  std::cout << "[ detected ] " << GetParam().name << " on seed " << detected_at << "\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Issue14, NewInvariantMutants,
+    ::testing::Values(
+        Case{"stale_write_checkpoint_on_connect",
+             {"stale-write-checkpoint-on-connect"},
+             "gate-never-recloses",
+             frequent_reconnects},
+        Case{"generated_answer_ahead",
+             {"generated-answer-ahead"},
+             "no-wedge",
+             [] { return catalog("basic-legacy"); }},
+        Case{"wait_resolves_on_seen",
+             {"wait-resolves-on-seen"},
+             "wait-for-sync-keeps-promise",
+             waits_for_sync},
+        Case{"stale_route_response",
+             {"stale-route-response"},
+             "route-response-per-request",
+             [] { return catalog("basic"); }},
+        Case{"stale_route_response_legacy",
+             {"stale-route-response"},
+             "route-response-per-request",
+             [] { return catalog("basic-legacy"); }},
+        Case{"equal_retry_keeps_age",
+             {"equal-retry-keeps-age"},
+             "retention-deletes-only-what-it-may",
+             refreshed_by_reconnects},
+        Case{"cleanup_deletes_pending",
+             {"cleanup-deletes-pending"},
+             "retention-deletes-only-what-it-may",
+             [] {
+               Scenario s = catalog("basic");
+               s.workload.write_interval_min_ms = 100000;
+               s.workload.write_interval_max_ms = 110000;
+               s.clients.repost_delay_ms = 600000;
+               s.service.checkpoint_request_retention_minutes = 1;
+               s.duration_s = 180;
+               s.quiesce_s = 60;
+               s.faults = {fault(0, FaultKind::Lag), fault(175000, FaultKind::Compact)};
+               s.faults[0].lag_ms = 3600000;
+               return s;
+             }}),
+    [](const auto& info) { return info.param.name; });
+
+// The wedge finding: the violation names the key and mode, the service's record (deleted by
+// retention, with the time) and what the SDK will do next, with the class token.
+TEST(LivenessExplanation, TheSwitchModeRetentionWedgeSaysWhyNothingRecovers) {
+  const Scenario s = catalog("wedge-switch-mode-retention");
+  const RunResult r = run(s, 1);
+  ASSERT_TRUE(r.violation.has_value()) << describe(r);
+  EXPECT_TRUE(r.expectation_met);
+  const std::string& m = r.violation->message;
+  EXPECT_EQ(r.violation->invariant, "no-wedge") << m;
+  EXPECT_NE(m.find("[class:record-deleted]"), std::string::npos) << m;
+  EXPECT_NE(m.find("(legacy mode, core 0.5.3)"), std::string::npos) << m;
+  EXPECT_NE(m.find("deleted by retention at 200.000s"), std::string::npos) << m;
+  EXPECT_NE(m.find("never: legacy updateLocalTarget acts only on target = MAX"),
+            std::string::npos)
+      << m;
+  EXPECT_EQ(m.find('\n'), std::string::npos) << "one line: " << m;
+  // Judged at once, when the app came back at 235 s, not after quiesce.
+  EXPECT_LT(r.violation->at, 300 * sim::kSeconds) << m;
+  // The same run with a plain restart (requests mode stays) recovers: the seed re-posts.
+  Scenario restart = s;
+  restart.faults[1].kind = FaultKind::Restart;
+  restart.expect = Expectation{true, ""};
+  const RunResult ok = run(restart, 1);
+  EXPECT_TRUE(ok.passed) << describe(ok);
+}
+
+// A stuck target after quiesce is the headline (requests-complete before converges), with
+// the explanation line and its class.
+TEST(LivenessExplanation, AStalledReplicationIsReportedAsAStuckTarget) {
+  Scenario s = catalog("basic");
+  s.mutants = {"replication-stall"};
+  const RunResult r = run(s, 1);
+  ASSERT_TRUE(r.violation.has_value()) << describe(r);
+  const std::string& m = r.violation->message;
+  EXPECT_EQ(r.violation->invariant, "requests-complete") << m;
+  EXPECT_NE(m.find("[class:"), std::string::npos) << m;
+  const std::string first_line = m.substr(0, m.find('\n'));
+  EXPECT_NE(first_line.find("[class:"), std::string::npos) << m;
+  EXPECT_NE(first_line.find("service: "), std::string::npos) << m;
+}
+
+}  // namespace
+}  // namespace syncsim::scenarios
