@@ -6,7 +6,8 @@ set -euo pipefail
 
 packages=(g++ cmake make nodejs npm librapidcheck-dev libboost-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev libcli11-dev libfmt-dev libbenchmark-dev
-          chromium)  # chromium: the report tests render HTML and Mermaid headless
+          chromium python3)  # chromium: the report tests render HTML and Mermaid headless;
+# python3: the docs tests and the README tour
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
