@@ -85,7 +85,7 @@ SECTION_MAP = {
     ("service", "6.2.2"): ("protocol", "3.6.2.2"), ("service", "6.2.3"): ("protocol", "3.6.2.3"), ("service", "6.2.4"): ("protocol", "3.6.2.4"),
     ("service", "6.2.5"): ("protocol", "3.6.2.5"), ("service", "6.2.6"): ("protocol", "3.6.2.6"), ("service", "6.2.7"): ("protocol", "3.6.2.7"),
     ("service", "6.2.8"): ("protocol", "3.6.2.8"), ("service", "6.2.9"): ("protocol", "3.6.2.9"), ("service", "6.2.10"): ("protocol", "3.6.2.10"),
-    ("service", "6.2.11"): ("protocol", "3.6.2.11"), ("service", "6.2.12"): ("protocol", "3.6.2.12"), ("service", "A"): ("protocol", "3.A"),
+    ("service", "6.2.11"): ("protocol", "3.6.2.11"), ("service", "6.2.12"): ("protocol", "3.6.2.12"), ("service", "7"): ("protocol", "3.7"), ("service", "A"): ("protocol", "3.A"),
     ("service", "B"): ("protocol", "3.B"),
 }
 
