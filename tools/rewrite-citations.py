@@ -111,7 +111,7 @@ PHRASES = [
 ]
 
 SKIP_DIRS = {".git", "build", "docs", "node_modules"}
-SKIP_FILES = {"tools/rewrite-citations.py", "tests/docs_test.sh"}
+SKIP_FILES = {"tools/rewrite-citations.py", "tests/docs_test.sh", "tests/rewrite_citations_test.py"}
 TEXT_EXT = (".cpp", ".hpp", ".h", ".c", ".json", ".sh", ".txt", ".cmake", ".md", ".html",
             ".py", ".js", ".mjs", ".yml", ".yaml", ".toml", ".in")
 
@@ -292,8 +292,9 @@ def rewrite_bare(line, context, path, lineno, changes):
 
 def files(root):
     try:
-        listed = subprocess.run(["git", "-C", root, "ls-files", "-z"], capture_output=True,
-                                check=True).stdout.decode().split("\0")
+        listed = subprocess.run(["git", "-C", root, "ls-files", "-z", "--cached", "--others",
+                                 "--exclude-standard"],
+                                capture_output=True, check=True).stdout.decode().split("\0")
         paths = [p for p in listed if p]
     except (OSError, subprocess.CalledProcessError):
         paths = []
