@@ -18,6 +18,12 @@ lands on another page.  Running the script twice changes nothing the second time
 citations name docs/ and no longer match, and bare sections are only touched in files
 that still name an old note.
 
+After a run (the longer citations push some comment lines past 100 columns, and catalog
+descriptions appear in the committed example reports, which the script rewrites the same way):
+    git add -A && git clang-format --extensions cpp,hpp   # reflows only the touched lines
+    reports/regenerate.sh && git diff --stat reports/     # expect no change
+Some rewritten strings are checker or validation messages (the same text in code and tests).
+
 Usage: tools/rewrite-citations.py [--check] [ROOT]   (ROOT defaults to the repository root)
   --check   change nothing; list what would change; exit 1 if anything would.
 Prints every change as `path:line: old -> new`.
