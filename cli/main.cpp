@@ -21,6 +21,7 @@
 #include "cli/seed_range.hpp"
 #include "cli/shrink_command.hpp"
 #include "cli/sweep_command.hpp"
+#include "engine/core_check.hpp"
 #include "engine/core_registry.hpp"
 #include "scenarios/determinism.hpp"
 #include "scenarios/differential.hpp"
@@ -57,6 +58,8 @@ bool register_core_path(const std::string& file, scenarios::ExtraCores& cores,
   engine::CoreVersion core;
   try {
     core = engine::core_from_path(file);
+  } catch (const engine::CoreIntegrityError&) {
+    throw;  // a damaged binary: exit 3 (main)
   } catch (const std::exception& e) {
     std::cerr << "--core-path: '" << file << "' is not a usable core: " << e.what() << "\n";
     return false;
@@ -538,6 +541,9 @@ int main(int argc, char** argv) {
     if (*shrink) return shrink_command(shrink_args);
     std::cout << app.help();
     return kExitBadInput;
+  } catch (const engine::CoreIntegrityError& e) {
+    std::cerr << "syncsim: refusing to load a core: " << e.what() << "\n";
+    return kExitInternal;
   } catch (const std::exception& e) {
     std::cerr << "internal error: " << e.what() << "\n";
     return kExitInternal;

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "engine/core_check.hpp"
 #include "engine/sha256.hpp"
 
 // SYNCSIM_CORE_<v>_PATH / _SHA256 come from syncsim_core() in cmake/Deps.cmake.
@@ -110,6 +111,7 @@ CoreVersion core_from_path(const std::string& path) {
   v.path = path;
   v.verified = false;
   v.sha256 = sha256_file_hex(path);  // throws for a missing or unreadable file
+  check_elf_file(path);              // a truncated file would crash dlopen (SIGBUS)
   ProbeConnection db(path);
   v.name = db.text("SELECT powersync_rs_version()");
   if (v.name.empty()) throw std::runtime_error("core_from_path: " + path + " reports no version");

@@ -42,7 +42,9 @@ std::vector<std::string> core_names();
 // if the version does not parse, from migration level >= 14).  Loads the file through
 // the real "unix" VFS without drawing from SQLite's PRNG, so it works with or without a
 // simulation bound to the sim VFS and leaves a bound simulation's random stream alone.
-// Throws std::runtime_error if the file cannot be read or loaded as a core.
+// Throws std::runtime_error if the file cannot be read or loaded as a core, and
+// CoreIntegrityError (engine/core_check.hpp) if it is not a complete ELF shared object for
+// this machine (e.g. truncated): that one is refused before dlopen.
 CoreVersion core_from_path(const std::string& path);
 
 // Sets supports_requests and sdk from name and migration_level, as core_from_path does.

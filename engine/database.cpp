@@ -5,6 +5,8 @@
 #include <cstring>
 #include <memory>
 
+#include "engine/core_check.hpp"
+
 namespace syncsim::engine {
 
 namespace {
@@ -56,6 +58,9 @@ Statement::Statement(sqlite3* db, const std::string& sql) {
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Database::Database(const std::string& file_name, const CoreVersion& core) {
+  // A modified or truncated core is refused here, before dlopen (which would load it
+  // silently or die with SIGBUS).
+  verify_core_file(core);
   // The sim VFS is the default VFS, so no VFS name is passed (the core's own connections
   // would use the default too).
   int rc =

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 
+#include "engine/core_check.hpp"
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
 #include "scenarios/run_recorder.hpp"
@@ -162,6 +163,8 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         }
       }
       if (!loop.stopped()) loop.stop(sim::StopKind::Finished, "finished");
+    } catch (const engine::CoreIntegrityError&) {
+      throw;  // not this seed's failure: no run can use the file (the CLI exits 3)
     } catch (const std::exception& e) {
       loop.stop(sim::StopKind::Crash, e.what());
     }

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cassert>
 #include <memory>
 
 namespace syncsim::sim {
@@ -28,6 +29,17 @@ Task<void> Loop::sleep_for(Micros delay) {
         after(delay, [shared] { (*shared)(); });
       },
       asio::use_awaitable);
+}
+
+void Loop::track(const std::shared_ptr<Suspension>& s) {
+  assert(!s->tracked_);
+  s->tracked_ = suspended_.insert(suspended_.end(), s);
+}
+
+void Loop::untrack(Suspension& s) {
+  if (!s.tracked_) return;
+  suspended_.erase(*s.tracked_);
+  s.tracked_.reset();
 }
 
 void Loop::spawn(Task<void> task, std::string name) {
@@ -113,10 +125,22 @@ std::string Loop::pending() const {
 void Loop::shutdown() {
   reporters_.clear();
   // Destroying a suspended awaitable posts its unwinding to the executor; run those now.
-  timers_.clear();
+  // Unwinding one frame can release (or, in a destructor, start) other waits, so repeat
+  // until no timer, no suspension and no handler is left.
   io_.restart();
-  while (io_.poll() > 0) {
+  for (;;) {
+    timers_.clear();
+    while (io_.poll() > 0) {
+    }
+    if (suspended_.empty() && timers_.empty()) break;
+    if (suspended_.empty()) continue;
+    // A suspension untracks itself when destroyed, so every tracked one is alive.
+    std::shared_ptr<Suspension> s = suspended_.front().lock();
+    assert(s);
+    untrack(*s);
+    s->abandon();
   }
+  assert(suspended_.empty() && timers_.empty());
 }
 
 }  // namespace syncsim::sim

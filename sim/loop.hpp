@@ -14,7 +14,10 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +50,26 @@ struct TimerId {
   friend auto operator<=>(const TimerId&, const TimerId&) = default;
 };
 
+// A coroutine suspended on something other than a loop timer (a Signal).  Its frames are
+// owned by its completion handler, which the signal holds; that signal often lives in an
+// object the frame itself keeps alive (a shared_ptr cycle).  The loop therefore tracks
+// every suspension and abandons the ones still pending at shutdown.
+class Suspension {
+ public:
+  Suspension() = default;
+  Suspension(const Suspension&) = delete;
+  Suspension& operator=(const Suspension&) = delete;
+  virtual ~Suspension() = default;
+
+  // Drops the completion handler without running it: the suspended frames are destroyed
+  // (Asio posts their unwinding to the executor).
+  virtual void abandon() = 0;
+
+ private:
+  friend class Loop;
+  std::optional<std::list<std::weak_ptr<Suspension>>::iterator> tracked_;
+};
+
 class Loop {
  public:
   explicit Loop(Bounds bounds = {});
@@ -66,6 +89,12 @@ class Loop {
 
   Task<void> sleep_for(Micros delay);
 
+  // Registers a pending suspension (weakly: whoever holds it still decides its life during
+  // the run); untrack() when it completes or dies.  shutdown() abandons the rest.
+  void track(const std::shared_ptr<Suspension>& s);
+  void untrack(Suspension& s);
+  [[nodiscard]] std::size_t suspended() const { return suspended_.size(); }
+
   // Starts a coroutine.  An exception escaping it stops the run as a crash (a violated
   // assumption must stop the run, with the seed printed by the caller).
   void spawn(Task<void> task, std::string name);
@@ -82,7 +111,8 @@ class Loop {
   void add_pending_reporter(std::string name, std::function<std::string()> report);
   [[nodiscard]] std::string pending() const;
 
-  // Destroys every suspended coroutine while the objects they refer to are still alive.
+  // Destroys every suspended coroutine (timer waits and tracked suspensions) while the
+  // objects they refer to are still alive.
   void shutdown();
 
  private:
@@ -93,6 +123,7 @@ class Loop {
   VirtualClock clock_;
   Bounds bounds_;
   std::map<TimerId, std::function<void()>> timers_;
+  std::list<std::weak_ptr<Suspension>> suspended_;  // in registration order
   uint64_t next_seq_ = 0;
   uint64_t events_ = 0;
   uint64_t events_at_this_time_ = 0;

@@ -25,18 +25,29 @@ template <typename Handler>
 class WakeImpl : public detail::Wake {
  public:
   WakeImpl(Loop& loop, Handler handler) : loop_(loop), handler_(std::move(handler)) {}
+  ~WakeImpl() override { loop_.untrack(*this); }
   void fire(int which) override {
     if (done_) return;
     done_ = true;
+    loop_.untrack(*this);
     if (timer_) loop_.cancel(*timer_);
     // Resume through the executor, never inline from inside another handler.
-    asio::post(loop_.io(), [h = std::move(handler_), which]() mutable { h(which); });
+    asio::post(loop_.io(), [h = std::move(*handler_), which]() mutable { h(which); });
+    handler_.reset();
+  }
+  void abandon() override {
+    if (done_) return;
+    done_ = true;
+    if (timer_) loop_.cancel(*timer_);
+    // Destroying the handler destroys the suspended frames (unwound through the executor).
+    std::optional<Handler> dropped = std::move(handler_);
+    handler_.reset();
   }
   std::optional<TimerId> timer_;
 
  private:
   Loop& loop_;
-  Handler handler_;
+  std::optional<Handler> handler_;
 };
 }  // namespace
 
@@ -55,6 +66,7 @@ Task<int> wait_any(Loop& loop, std::vector<Signal*> signals, std::optional<Micro
       [&loop, &signals, deadline](auto handler) {
         using H = decltype(handler);
         auto wake = std::make_shared<WakeImpl<H>>(loop, std::move(handler));
+        loop.track(wake);
         for (std::size_t i = 0; i < signals.size(); ++i) {
           if (signals[i]) signals[i]->add_waiter(wake, static_cast<int>(i));
         }

@@ -21,10 +21,10 @@
 namespace syncsim::sim {
 
 namespace detail {
-// One pending wait; fired at most once by whichever source comes first.
-class Wake {
+// One pending wait; fired at most once by whichever source comes first (or abandoned by
+// the loop's shutdown).
+class Wake : public Suspension {
  public:
-  virtual ~Wake() = default;
   virtual void fire(int which) = 0;
   [[nodiscard]] bool done() const { return done_; }
 

@@ -1,19 +1,24 @@
 // The core version matrix (issue 4): every registered core binary is loaded into
 // engine::Database (real SQLite + sim VFS) and must report the registered version,
 // migrate to the registered level and have checkpoint-request ops exactly when the
-// registry says so.  Also the sha256 used for --core-path builds, and core_from_path().
+// registry says so.  Also the sha256 used for --core-path builds, core_from_path(), and the
+// run-time integrity checks of core files (engine/core_check.hpp).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/wait.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "engine/core_check.hpp"
 #include "engine/core_registry.hpp"
 #include "engine/database.hpp"
 #include "engine/sha256.hpp"
@@ -249,10 +254,111 @@ TEST(CoreFromPath, RejectsMissingAndNonCoreFiles) {
   try {
     core_from_path(text);
     ADD_FAILURE() << "a text file was accepted as a core";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("cannot load"), std::string::npos) << e.what();
+  } catch (const CoreIntegrityError& e) {  // refused before dlopen
+    EXPECT_NE(std::string(e.what()).find("not a usable shared object"), std::string::npos)
+        << e.what();
   }
   std::remove(text.c_str());
+}
+
+// ---- run-time integrity (issue 19) ------------------------------------------------
+
+// A copy of a pinned core in a fresh temp directory (never the build tree's file),
+// changed by `mutate`.
+std::string changed_copy(const std::string& name, const CoreVersion& core,
+                         const std::function<void(std::string&)>& mutate) {
+  std::ifstream in(core.path, std::ios::binary);
+  std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  EXPECT_GT(bytes.size(), 200'000u);
+  mutate(bytes);
+  const std::string path = testing::TempDir() + name;
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  return path;
+}
+
+std::string load_error(const CoreVersion& core) {
+  SimEnv sim(1);
+  try {
+    Database db("integrity.db", core);
+  } catch (const CoreIntegrityError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    return std::string("not a CoreIntegrityError: ") + e.what();
+  }
+  return "loaded";
+}
+
+TEST(CoreIntegrity, EveryPinnedCorePassesItsCheck) {
+  for (const auto& v : core_versions()) EXPECT_NO_THROW(verify_core_file(v)) << v.name;
+}
+
+TEST(CoreIntegrity, PinnedCoreWithAFlippedByteIsRefusedBeforeLoading) {
+  CoreVersion core = *find_core("0.5.3");
+  core.path = changed_copy("flipped-0.5.3.so", core, [](std::string& b) { b[b.size() / 2] ^= 1; });
+  const std::string actual = sha256_file_hex(core.path);
+  ASSERT_NE(actual, core.sha256);
+  const std::string msg = load_error(core);
+  EXPECT_NE(msg.find(core.path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("has sha256 " + actual), std::string::npos) << msg;
+  EXPECT_NE(msg.find(core.sha256 + " is pinned"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("re-run cmake"), std::string::npos) << msg;
+  std::remove(core.path.c_str());
+}
+
+TEST(CoreIntegrity, TruncatedPinnedCoreIsRefusedWithoutCrashingDlopen) {
+  CoreVersion core = *find_core("0.5.3");
+  core.path = changed_copy("truncated-0.5.3.so", core, [](std::string& b) { b.resize(100'000); });
+  const std::string msg = load_error(core);
+  EXPECT_NE(msg.find(core.path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(core.sha256), std::string::npos) << msg;
+  EXPECT_NE(msg.find("re-run cmake"), std::string::npos) << msg;
+  std::remove(core.path.c_str());
+}
+
+TEST(CoreIntegrity, CorePathFilesGetTheElfChecks) {
+  const CoreVersion& pinned = *find_core("0.5.3");
+  const std::string truncated =
+      changed_copy("truncated-user.so", pinned, [](std::string& b) { b.resize(100'000); });
+  const std::string header_only =
+      changed_copy("header-only.so", pinned, [](std::string& b) { b.resize(64); });
+  const std::string other_machine = changed_copy("arm.so", pinned, [](std::string& b) {
+    b[18] = 0xb7;  // e_machine = EM_AARCH64 (183)
+    b[19] = 0;
+  });
+  for (const auto& [path, why] : std::vector<std::pair<std::string, std::string>>{
+           {truncated, "truncated"},
+           {header_only, "program headers end at"},
+           {other_machine, "built for ELF machine 183"}}) {
+    try {
+      core_from_path(path);
+      ADD_FAILURE() << path << " was accepted";
+    } catch (const CoreIntegrityError& e) {
+      EXPECT_NE(std::string(e.what()).find(path), std::string::npos) << e.what();
+      EXPECT_NE(std::string(e.what()).find(why), std::string::npos) << e.what();
+    }
+    std::remove(path.c_str());
+  }
+}
+
+TEST(CoreIntegrity, CliRefusesATruncatedCorePathWithExit3AndAMessage) {
+  const std::string truncated = changed_copy("truncated-cli.so", *find_core("0.5.3"),
+                                             [](std::string& b) { b.resize(100'000); });
+  const std::string cmd = std::string(SYNCSIM_BINARY) + " run " + SYNCSIM_SOURCE_DIR +
+                          "/scenarios/catalog/basic.json --seed 1 --core-path " + truncated +
+                          " 2>&1";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  ASSERT_NE(pipe, nullptr);
+  std::string out;
+  char buf[4096];
+  while (fgets(buf, sizeof buf, pipe)) out += buf;
+  const int status = pclose(pipe);
+  ASSERT_TRUE(WIFEXITED(status)) << "killed by a signal (SIGBUS in dlopen?): " << out;
+  EXPECT_EQ(WEXITSTATUS(status), 3) << out;
+  EXPECT_NE(out.find(truncated), std::string::npos) << out;
+  EXPECT_NE(out.find("truncated"), std::string::npos) << out;
+  EXPECT_EQ(out.find(".so.so"), std::string::npos) << out;
+  std::remove(truncated.c_str());
 }
 
 TEST(CoreFromPath, InfersCapabilitiesFromVersionThenMigrationLevel) {

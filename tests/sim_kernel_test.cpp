@@ -749,6 +749,108 @@ TEST(Wait, StaleWaitersOnALongLivedSignalArePruned) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Ownership of suspended coroutines: the loop destroys every frame at shutdown
+// ---------------------------------------------------------------------------------------
+
+// Counts its destructions; a coroutine keeps one alive while it waits on the holder's
+// Notifier, which holds the wait, which holds the coroutine: a shared_ptr cycle.
+struct CycleHolder {
+  explicit CycleHolder(int* destroyed) : destroyed_(destroyed) {}
+  ~CycleHolder() { ++*destroyed_; }
+  Notifier ready;
+  int* destroyed_;
+};
+
+Task<void> wait_forever_holding(Loop* loop, std::shared_ptr<CycleHolder> holder, int* resumed) {
+  co_await wait_for(*loop, std::nullopt, &holder->ready);
+  ++*resumed;
+}
+
+TEST(Loop, ShutdownDestroysCoroutinesSuspendedOnASignalWithoutDeadline) {
+  int destroyed = 0;
+  int resumed = 0;
+  Loop loop;
+  for (int i = 0; i < 3; ++i) {
+    loop.spawn(wait_forever_holding(&loop, std::make_shared<CycleHolder>(&destroyed), &resumed),
+               "waiter");
+  }
+  ASSERT_TRUE(loop.run_until(kEpoch + kSeconds));
+  EXPECT_EQ(loop.suspended(), 3u);
+  EXPECT_EQ(destroyed, 0);  // nothing but the cycle refers to the holders
+  loop.shutdown();
+  EXPECT_EQ(destroyed, 3);  // the frames (and what they held) are gone
+  EXPECT_EQ(resumed, 0);    // destroyed, never resumed
+  EXPECT_EQ(loop.suspended(), 0u);
+}
+
+Task<void> wait_then_count(Loop* loop, Notifier* n,
+                           [[maybe_unused]] std::shared_ptr<CycleHolder> holder, int* resumed) {
+  co_await wait_for(*loop, std::nullopt, n);
+  ++*resumed;
+}
+
+TEST(Loop, AWaitThatCompletesIsNoLongerTrackedAndRunsNormally) {
+  int destroyed = 0;
+  int resumed = 0;
+  Loop loop;
+  Notifier n;
+  loop.spawn(wait_then_count(&loop, &n, std::make_shared<CycleHolder>(&destroyed), &resumed), "w");
+  ASSERT_TRUE(loop.run_until(kEpoch + kSeconds));
+  EXPECT_EQ(loop.suspended(), 1u);
+  n.notify();
+  EXPECT_EQ(loop.suspended(), 0u);  // untracked as soon as it fires
+  ASSERT_TRUE(loop.run_until(kEpoch + 2 * kSeconds));
+  EXPECT_EQ(resumed, 1);
+  EXPECT_EQ(destroyed, 1);  // the frame finished and released its holder
+  loop.shutdown();
+  EXPECT_EQ(destroyed, 1);
+}
+
+// A wait on a signal that dies during the run is destroyed with it, as before: the loop
+// tracks suspensions weakly and only abandons those still pending at shutdown.
+TEST(Loop, AWaitWhoseSignalDiesIsDestroyedWithItNotKeptUntilShutdown) {
+  int destroyed = 0;
+  int resumed = 0;
+  Loop loop;
+  auto n = std::make_unique<Notifier>();
+  loop.spawn(wait_then_count(&loop, n.get(), std::make_shared<CycleHolder>(&destroyed), &resumed),
+             "w");
+  ASSERT_TRUE(loop.run_until(kEpoch + kSeconds));
+  n.reset();
+  EXPECT_EQ(loop.suspended(), 0u);
+  ASSERT_TRUE(loop.run_until(kEpoch + 2 * kSeconds));  // runs the frame's unwinding
+  EXPECT_EQ(destroyed, 1);
+  EXPECT_EQ(resumed, 0);
+}
+
+// A frame whose destructor starts another wait (a nested cleanup) is destroyed as well.
+struct WaitOnDestroy {
+  WaitOnDestroy(Loop* l, std::shared_ptr<CycleHolder> n) : loop(l), next(std::move(n)) {}
+  ~WaitOnDestroy() { loop->spawn(wait_forever_holding(loop, std::move(next), &never), "cleanup"); }
+  Loop* loop;
+  std::shared_ptr<CycleHolder> next;
+  static inline int never = 0;
+};
+
+Task<void> wait_holding_cleanup(Loop* loop, std::shared_ptr<CycleHolder> holder,
+                                [[maybe_unused]] std::shared_ptr<WaitOnDestroy> cleanup) {
+  co_await wait_for(*loop, std::nullopt, &holder->ready);
+}
+
+TEST(Loop, ShutdownAlsoDestroysWaitsStartedWhileUnwinding) {
+  int destroyed = 0;
+  Loop loop;
+  auto cleanup = std::make_shared<WaitOnDestroy>(&loop, std::make_shared<CycleHolder>(&destroyed));
+  loop.spawn(
+      wait_holding_cleanup(&loop, std::make_shared<CycleHolder>(&destroyed), std::move(cleanup)),
+      "outer");
+  ASSERT_TRUE(loop.run_until(kEpoch + kSeconds));
+  loop.shutdown();
+  EXPECT_EQ(destroyed, 2);
+  EXPECT_EQ(loop.suspended(), 0u);
+}
+
+// ---------------------------------------------------------------------------------------
 // Link
 // ---------------------------------------------------------------------------------------
 
