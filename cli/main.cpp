@@ -28,8 +28,8 @@
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/runner.hpp"
-#include "scenarios/swarm.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace {
 

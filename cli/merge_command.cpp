@@ -7,7 +7,7 @@
 
 #include "cli/exit_codes.hpp"
 #include "scenarios/results.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::cli {
 

@@ -26,8 +26,8 @@
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
-#include "scenarios/swarm.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 extern char** environ;
 

@@ -13,7 +13,7 @@
 #include <system_error>
 #include <utility>
 
-#include "scenarios/swarm.hpp"
+#include "scenarios/explore/swarm.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -1,4 +1,4 @@
-#include "scenarios/swarm.hpp"
+#include "scenarios/explore/swarm.hpp"
 
 #include <fmt/format.h>
 
