@@ -20,6 +20,7 @@
 #include "cli/replay_command.hpp"
 #include "cli/seed_range.hpp"
 #include "cli/shrink_command.hpp"
+#include "cli/hunt_command.hpp"
 #include "cli/sweep_command.hpp"
 #include "engine/core_registry.hpp"
 #include "scenarios/determinism.hpp"
@@ -502,6 +503,8 @@ int main(int argc, char** argv) {
   auto* replay = add_replay_subcommand(app, replay_args);
   ShrinkArgs shrink_args;
   auto* shrink = add_shrink_subcommand(app, shrink_args);
+  HuntArgs hunt_args;
+  auto* hunt = add_hunt_subcommand(app, hunt_args);
 
   try {
     app.parse(argc, argv);
@@ -536,6 +539,7 @@ int main(int argc, char** argv) {
     if (*merge) return merge_command(merge_args);
     if (*replay) return replay_command(replay_args);
     if (*shrink) return shrink_command(shrink_args);
+    if (*hunt) return hunt_command(hunt_args);
     std::cout << app.help();
     return kExitBadInput;
   } catch (const std::exception& e) {

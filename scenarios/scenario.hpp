@@ -322,6 +322,10 @@ struct SwarmSpec {
   // range; ordered by name, which is the draw order.
   std::map<std::string, SwarmRange> knobs;
   std::optional<SwarmFaults> faults;
+  // The world swarm (scenarios/explore/world_swarm.hpp): {"weights": {dimension: {class:
+  // weight}}, "fault_counts": {class: [min, max]}}; draws the whole scenario.  Not together
+  // with knobs, `faults` or the scenario's own faults.
+  std::optional<nlohmann::json> world;
 
   bool operator==(const SwarmSpec&) const = default;
 };
