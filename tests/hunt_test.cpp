@@ -201,13 +201,13 @@ TEST(HuntCli, AMutantGivesOneFindingWhoseShrunkReproReplaysBitForBit) {
   const json doc = json::parse(read_file(dir + "/findings.json"));
   ASSERT_GE(doc["findings"].size(), 1u) << doc.dump(2);
   const json& f = doc["findings"][0];
-  EXPECT_EQ(f["signature"]["invariant"], "read-your-writes") << f.dump(2);
+  EXPECT_EQ(f["signature"]["invariant"], "service-ack-after-replication") << f.dump(2);
   EXPECT_TRUE(f["known"].is_null());
   EXPECT_TRUE(f["shrunk_replays_bit_for_bit"].get<bool>());
   EXPECT_LE(f["steps"]["after"].get<uint64_t>(), f["steps"]["before"].get<uint64_t>());
   // The shrunk repro replays bit for bit through `syncsim replay`.
   const auto r = syncsim("replay '" + f["shrunk_repro"].get<std::string>() + "'");
-  EXPECT_NE(r.output.find("bit for bit"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("bit-for-bit identical"), std::string::npos) << r.output;
   EXPECT_NE(read_file(dir + "/findings.md").find("## Finding 1"), std::string::npos);
   EXPECT_NE(read_file(dir + "/findings.md").find("## Coverage"), std::string::npos);
   EXPECT_NE(read_file(dir + "/findings.html").find("<section>"), std::string::npos);
@@ -216,13 +216,13 @@ TEST(HuntCli, AMutantGivesOneFindingWhoseShrunkReproReplaysBitForBit) {
   // The same hunt with a known-findings entry that matches: exit 0, marked known.
   const std::string known = write_temp(
       "known.json", R"({"format": 1, "known": [{"id": "planted", "why": "the mutant",
-      "pattern": {"invariant": "read-your-writes"}}]})");
+      "pattern": {"invariant": "service-ack-after-replication"}}]})");
   const auto again = syncsim("hunt " + world + " --seeds 1..6 --jobs 2 --max-shrink 0 --known " +
                              known + " --findings " + dir + "-known");
   EXPECT_EQ(again.exit_code, 0) << again.output;
   const json doc2 = json::parse(read_file(dir + "-known/findings.json"));
   for (const auto& g : doc2["findings"]) {
-    if (g["signature"]["invariant"] == "read-your-writes") {
+    if (g["signature"]["invariant"] == "service-ack-after-replication") {
       EXPECT_EQ(g["known"], "planted");
     }
   }
