@@ -19,9 +19,8 @@ double cpu_seconds() {
 }
 
 void BM_WorldSwarmSeed(benchmark::State& state) {
-  const Scenario s = load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) +
-                                            "/scenarios/catalog/world.json",
-                                        validation_context());
+  const Scenario s = load_scenario_file(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json", validation_context());
   uint64_t seed = 1, events = 0, runs = 0, failed = 0;
   double simulated = 0;
   const double cpu_start = cpu_seconds();
@@ -37,8 +36,10 @@ void BM_WorldSwarmSeed(benchmark::State& state) {
   }
   const double cpu = cpu_seconds() - cpu_start;
   using benchmark::Counter;
-  state.counters["seeds_per_cpu_hour"] = Counter(cpu > 0 ? static_cast<double>(runs) * 3600 / cpu : 0);
-  state.counters["events_per_seed"] = Counter(static_cast<double>(events) / static_cast<double>(runs));
+  state.counters["seeds_per_cpu_hour"] =
+      Counter(cpu > 0 ? static_cast<double>(runs) * 3600 / cpu : 0);
+  state.counters["events_per_seed"] =
+      Counter(static_cast<double>(events) / static_cast<double>(runs));
   state.counters["simulated_s_per_seed"] = Counter(simulated / static_cast<double>(runs));
   state.counters["failed_share"] = Counter(static_cast<double>(failed) / static_cast<double>(runs));
 }

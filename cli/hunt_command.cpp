@@ -103,11 +103,10 @@ CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args) {
   cmd->add_option("--jobs", args.jobs, "worker processes at a time (default: one per CPU)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--findings", args.findings, "directory for the findings files")->required();
-  cmd->add_option("--known", args.known,
-                  std::string("known-findings file (default: ") + kDefaultKnown +
-                      " when it exists)");
-  cmd->add_option("--max-shrink", args.max_shrink,
-                  "bound on shrink runs per finding (default 60)")
+  cmd->add_option(
+      "--known", args.known,
+      std::string("known-findings file (default: ") + kDefaultKnown + " when it exists)");
+  cmd->add_option("--max-shrink", args.max_shrink, "bound on shrink runs per finding (default 60)")
       ->check(CLI::Range(0, 100000));
   return cmd;
 }
@@ -291,9 +290,10 @@ int hunt_command(const HuntArgs& args) {
     findings.push_back(std::move(f));
   }
 
-  scenarios::HuntSummary summary{args.swarm_files,
-                                 range ? args.seeds : "budget " + args.budget + " (from 1)",
-                                 runs.size(), failures, progress.elapsed(), jobs};
+  scenarios::HuntSummary summary{
+      args.swarm_files,   range ? args.seeds : "budget " + args.budget + " (from 1)",
+      runs.size(),        failures,
+      progress.elapsed(), jobs};
   if (!write_atomically(dir / "findings.json",
                         scenarios::findings_json(summary, findings, coverage).dump(2) + "\n") ||
       !write_atomically(dir / "findings.md",

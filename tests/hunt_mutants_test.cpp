@@ -39,8 +39,8 @@ class HuntMutant : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(HuntMutant, IsFoundByTheWorldSwarmAlone) {
   const auto ctx = validation_context();
-  Scenario base = load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json", ctx);
+  Scenario base =
+      load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json", ctx);
   Scenario mutated = base;
   mutated.mutants = {GetParam()};
   json entry = {{"mutant", GetParam()}, {"seed_budget", SYNCSIM_HUNT_SEEDS}, {"detected", false}};

@@ -157,8 +157,8 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
   std::set<std::string> ids;
   for (const auto& k : known) ids.insert(k.id);
   EXPECT_TRUE(ids.contains("near-max-id") && ids.contains("cloned-database"));
-  FindingSignature sig{"request-id-monotonic", "", {"disconnect", "foreign_request"},
-                       {"0.5.3"}, {"requests"}, "mongo"};
+  FindingSignature sig{"request-id-monotonic", "",     {"disconnect", "foreign_request"}, {"0.5.3"},
+                       {"requests"},           "mongo"};
   ASSERT_NE(match_known(known, sig), nullptr);
   EXPECT_EQ(match_known(known, sig)->id, "near-max-id");
   sig.faults = {"disconnect"};  // without the foreign installation it is not that finding
@@ -169,7 +169,8 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
       {"n", "why", {{"cores_any", {"0.4.6"}}, {"modes_any", {"legacy"}}, {"flavour", "mongo"}}}};
   EXPECT_EQ(match_known(narrow, sig), nullptr);  // postgres, no 0.4.6
   EXPECT_THROW(parse_known_findings(json::parse(R"({"format": 1, "known": [{"id": "x",
-      "why": "y", "pattern": {"colour": "red"}}]})"), "k"),
+      "why": "y", "pattern": {"colour": "red"}}]})"),
+                                    "k"),
                std::runtime_error);
   EXPECT_THROW(parse_known_findings(json::parse(R"({"format": 2, "known": []})"), "k"),
                std::runtime_error);
@@ -214,8 +215,8 @@ TEST(HuntCli, AMutantGivesOneFindingWhoseShrunkReproReplaysBitForBit) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/findings.json.tmp"));
 
   // The same hunt with a known-findings entry that matches: exit 0, marked known.
-  const std::string known = write_temp(
-      "known.json", R"({"format": 1, "known": [{"id": "planted", "why": "the mutant",
+  const std::string known =
+      write_temp("known.json", R"({"format": 1, "known": [{"id": "planted", "why": "the mutant",
       "pattern": {"invariant": "service-ack-after-replication"}}]})");
   const auto again = syncsim("hunt " + world + " --seeds 1..6 --jobs 2 --max-shrink 0 --known " +
                              known + " --findings " + dir + "-known");

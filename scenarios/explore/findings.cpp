@@ -43,8 +43,9 @@ std::string FindingSignature::text() const {
 }
 
 json FindingSignature::to_json() const {
-  return {{"invariant", invariant}, {"class", explanation_class}, {"faults", faults},
-          {"cores", cores},         {"modes", modes},             {"flavour", flavour}};
+  return {{"invariant", invariant}, {"class", explanation_class},
+          {"faults", faults},       {"cores", cores},
+          {"modes", modes},         {"flavour", flavour}};
 }
 
 FindingSignature signature_of(const std::string& invariant, const std::string& cls,
@@ -80,7 +81,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
   for (std::size_t i = 0; i < j["known"].size(); ++i) {
     const auto& e = j["known"][i];
     const std::string path = fmt::format("known[{}]", i);
-    if (!e.is_object()) throw bad(path, e.dump() + " must be an object {\"id\", \"why\", \"pattern\"}");
+    if (!e.is_object())
+      throw bad(path, e.dump() + " must be an object {\"id\", \"why\", \"pattern\"}");
     for (const auto& [k, v] : e.items()) {
       if (k != "id" && k != "why" && k != "pattern") {
         throw bad(path + "." + k, "unknown field; allowed: id, why, pattern");
@@ -99,8 +101,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
         throw bad(path + ".pattern." + k, "unknown field; allowed: " + join(pattern_keys, ", "));
       }
       const bool list = k == "faults_include" || k == "cores_any" || k == "modes_any";
-      if (list ? !(v.is_array() && std::all_of(v.begin(), v.end(),
-                                               [](const json& x) { return x.is_string(); }))
+      if (list ? !(v.is_array() &&
+                   std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); }))
                : !v.is_string()) {
         throw bad(path + ".pattern." + k,
                   v.dump() + (list ? " must be an array of strings" : " must be a string"));
@@ -233,9 +235,10 @@ std::string WorldCoverage::markdown() const {
                      kinds_.size() * 2 * (cores_.size() * 2 - 3), missing.empty() ? "." : ":");
   for (std::size_t i = 0; i < missing.size() && i < 40; ++i) out += "- " + missing[i] + "\n";
   if (missing.size() > 40) out += fmt::format("- ... and {} more\n", missing.size() - 40);
-  out += "\nProtocol moments reached (runs in which the sometimes-condition happened), by "
-         "checkpoint mode and flavour:\n\n| condition | requests mongo | requests postgres | "
-         "legacy mongo | legacy postgres |\n|---|---|---|---|---|\n";
+  out +=
+      "\nProtocol moments reached (runs in which the sometimes-condition happened), by "
+      "checkpoint mode and flavour:\n\n| condition | requests mongo | requests postgres | "
+      "legacy mongo | legacy postgres |\n|---|---|---|---|---|\n";
   for (const auto& cond : sometimes_) {
     out += "| " + cond + " |";
     for (const char* mode : {"requests", "legacy"}) {
@@ -279,9 +282,10 @@ json findings_json(const HuntSummary& h, const std::vector<Finding>& findings,
   }
   uint64_t fresh = 0;
   for (const auto& f : findings) fresh += f.known_id.empty() ? 1 : 0;
-  return {{"format", 1},       {"swarm_files", h.swarm_files}, {"seeds", h.seeds},
-          {"runs", h.runs},    {"failed", h.failed},           {"new_findings", fresh},
-          {"findings", list},  {"coverage", coverage.to_json()}};
+  return {{"format", 1},        {"swarm_files", h.swarm_files},
+          {"seeds", h.seeds},   {"runs", h.runs},
+          {"failed", h.failed}, {"new_findings", fresh},
+          {"findings", list},   {"coverage", coverage.to_json()}};
 }
 
 std::string findings_markdown(const HuntSummary& h, const std::vector<Finding>& findings,
@@ -320,11 +324,20 @@ std::string escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -338,10 +351,11 @@ std::string findings_html(const HuntSummary& h, const std::vector<Finding>& find
       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Hunt findings</title>"
       "<style>body{font-family:sans-serif;max-width:70em;margin:auto}pre{background:#f4f4f4;"
       "padding:.5em;overflow-x:auto}.new{color:#b00}.known{color:#070}</style></head><body>\n";
-  out += fmt::format("<h1>Hunt findings</h1><p>{} over seeds {}: {} runs, {} failed, {} distinct "
-                     "findings ({:.0f} s wall, {} jobs).</p>\n",
-                     escape(join(h.swarm_files, ", ")), escape(h.seeds), h.runs, h.failed,
-                     findings.size(), h.wall_s, h.jobs);
+  out += fmt::format(
+      "<h1>Hunt findings</h1><p>{} over seeds {}: {} runs, {} failed, {} distinct "
+      "findings ({:.0f} s wall, {} jobs).</p>\n",
+      escape(join(h.swarm_files, ", ")), escape(h.seeds), h.runs, h.failed, findings.size(),
+      h.wall_s, h.jobs);
   for (std::size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
     out += fmt::format("<section><h2>Finding {}: {} <span class=\"{}\">({})</span></h2>\n", i + 1,
@@ -349,11 +363,11 @@ std::string findings_html(const HuntSummary& h, const std::vector<Finding>& find
                        f.known_id.empty() ? "NEW" : "known: " + escape(f.known_id));
     if (!f.known_id.empty()) out += "<p>Known because: " + escape(f.known_why) + "</p>\n";
     out += "<p><b>What broke:</b> " + escape(f.explanation) + "</p>\n";
-    out += fmt::format("<p>First seed {} of {} hitting it; shrunk {} &rarr; {} steps: <code>{}"
-                       "</code> ({}).</p>\n",
-                       f.first_seed, f.seeds.size(), f.steps_before, f.steps_after,
-                       escape(f.shrunk_file),
-                       f.shrunk_replays ? "replays bit for bit" : "does NOT replay bit for bit");
+    out += fmt::format(
+        "<p>First seed {} of {} hitting it; shrunk {} &rarr; {} steps: <code>{}"
+        "</code> ({}).</p>\n",
+        f.first_seed, f.seeds.size(), f.steps_before, f.steps_after, escape(f.shrunk_file),
+        f.shrunk_replays ? "replays bit for bit" : "does NOT replay bit for bit");
     out += "<h3>Minimal timeline</h3><pre>";
     for (const auto& line : f.timeline) out += escape(line) + "\n";
     out += "</pre><h3>Repro</h3><pre>syncsim replay '" + escape(f.shrunk_repro) +

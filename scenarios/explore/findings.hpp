@@ -88,8 +88,8 @@ struct Finding {
   std::string shrunk_repro;  // replays the shrunk scenario
   bool shrunk_replays = false;
   uint64_t steps_before = 0, steps_after = 0;
-  std::string explanation;  // the violation: invariant, time, subject, message
-  std::string drawn;        // the first seed's drawn parameters (one line)
+  std::string explanation;            // the violation: invariant, time, subject, message
+  std::string drawn;                  // the first seed's drawn parameters (one line)
   std::vector<std::string> timeline;  // the shrunk run's minimal timeline, one line per event
 };
 

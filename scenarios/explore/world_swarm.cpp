@@ -38,9 +38,17 @@ bool older(const std::string& a, const std::string& b) {
 
 const std::vector<std::string>& boundary_request_ids() {
   // Boundary ids a foreign installation may post (service.md §1.2): JSON text, verbatim.
-  static const std::vector<std::string> ids = {
-      "0",    "1",    "-1",   "1000", "9007199254740991", "9007199254740993",
-      "9223372036854775800", "9223372036854775807", "18446744073709551615", "\"abc\"", "1.5"};
+  static const std::vector<std::string> ids = {"0",
+                                               "1",
+                                               "-1",
+                                               "1000",
+                                               "9007199254740991",
+                                               "9007199254740993",
+                                               "9223372036854775800",
+                                               "9223372036854775807",
+                                               "18446744073709551615",
+                                               "\"abc\"",
+                                               "1.5"};
   return ids;
 }
 
@@ -48,8 +56,7 @@ const std::vector<std::string>& boundary_request_ids() {
 
 const std::vector<std::pair<std::string, std::vector<std::string>>>& world_fault_classes() {
   static const std::vector<std::pair<std::string, std::vector<std::string>>> classes = {
-      {"service",
-       {"lag", "stall", "storm", "compact", "service_restart", "sync_config_change"}},
+      {"service", {"lag", "stall", "storm", "compact", "service_restart", "sync_config_change"}},
       {"network", {"disconnect", "request_lost", "disconnect_client"}},
       {"lifecycle",
        {"restart", "kill", "power_loss", "upgrade", "downgrade", "switch_mode", "switch_user",
@@ -94,35 +101,47 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"fleet.mode", {{"requests", 2}, {"legacy", 1}}, "each group's checkpoint mode"},
       {"fleet.sdk", {{"auto", 3}, {"js-1.3.0", 1}, {"js-legacy", 1}}, "each group's SDK"},
       {"clients.post_checkpoint_request", {{"service", 3}, {"backend", 1}}, "request route"},
-      {"clients.timers", {{"default", 2}, {"fast", 1}, {"slow", 1}},
+      {"clients.timers",
+       {{"default", 2}, {"fast", 1}, {"slow", 1}},
        "retry delay, upload throttle, repost delay"},
       {"service.flavour", {{"mongo", 1}, {"postgres", 1}}, "bucket storage"},
-      {"service.replication_lag", {{"none", 1}, {"short", 3}, {"long", 1}},
+      {"service.replication_lag",
+       {{"none", 1}, {"short", 3}, {"long", 1}},
        "0 / 1..500 / 2000..120000 ms"},
-      {"service.retention", {{"shorter_than_run", 1}, {"normal", 2}, {"long", 1}},
+      {"service.retention",
+       {{"shorter_than_run", 1}, {"normal", 2}, {"long", 1}},
        "1..3 / 60 / 1440 minutes"},
-      {"service.compact_interval", {{"off", 2}, {"frequent", 1}, {"rare", 1}},
+      {"service.compact_interval",
+       {{"off", 2}, {"frequent", 1}, {"rare", 1}},
        "0 / 5..60 / 300..3600 s"},
       {"service.batch_latency", {{"low", 3}, {"high", 1}}, "0..20 / 100..5000 ms"},
       {"service.token_lifetime", {{"short", 1}, {"long", 3}}, "60..300 s / one day"},
       {"service.heartbeat", {{"default", 2}, {"fast", 1}}, "60 s / 5..15 s"},
       {"service.streams", {{"none", 3}, {"some", 1}}, "sync streams + subscription churn"},
       {"network.latency", {{"low", 3}, {"high", 1}}, "0..50 / 100..3000 ms each way"},
-      {"workload.write_rate", {{"fast", 1}, {"normal", 3}, {"slow", 1}},
+      {"workload.write_rate",
+       {{"fast", 1}, {"normal", 3}, {"slow", 1}},
        "100..1000 / 500..3000 / 5000..60000 ms between writes"},
-      {"workload.keyspace", {{"small", 1}, {"normal", 2}, {"large", 1}}, "1..4 / 8..32 / 100..1000"},
-      {"workload.requests", {{"none", 2}, {"some", 2}, {"many", 1}},
+      {"workload.keyspace",
+       {{"small", 1}, {"normal", 2}, {"large", 1}},
+       "1..4 / 8..32 / 100..1000"},
+      {"workload.requests",
+       {{"none", 2}, {"some", 2}, {"many", 1}},
        "share of steps that call requestCheckpoint(): 0 / 5..30 / 50..100 %"},
-      {"workload.wait_for_sync", {{"none", 1}, {"some", 2}, {"all", 1}},
+      {"workload.wait_for_sync",
+       {{"none", 1}, {"some", 2}, {"all", 1}},
        "share of requests awaited with waitForSync()"},
       {"workload.insert_only", {{"none", 2}, {"some", 1}}, "insert-only events rows"},
       {"faults.kind", kinds, "fault kind within its class"},
       {"faults.trigger", {{"time", 1}, {"event", 1}}, "at a time, or on a protocol event"},
-      {"faults.down", {{"short", 3}, {"absence", 1}},
+      {"faults.down",
+       {{"short", 3}, {"absence", 1}},
        "0..5000 ms, or longer than retention (up to 10 min)"},
-      {"faults.lag", {{"short", 2}, {"long", 1}, {"until_heal", 1}},
+      {"faults.lag",
+       {{"short", 2}, {"long", 1}, {"until_heal", 1}},
        "lag / stall length: 1..10 s, 10..120 s, until quiesce"},
-      {"faults.kill_when", {{"now", 2}, {"mid_transaction", 1}, {"mid_upload", 1}},
+      {"faults.kill_when",
+       {{"now", 2}, {"mid_transaction", 1}, {"mid_upload", 1}},
        "kill / power_loss moment"},
       {"faults.request_id", ids, "foreign_request ids (boundaries)"},
   };
@@ -210,7 +229,9 @@ void draw_fleet(Drawer& d, Scenario& s, json& params) {
     g.sdk = d.pick("fleet.sdk", sdks);
     if (g.sdk.empty()) g.sdk = "auto";
     count += g.count;
-    fleet.push_back({{"count", g.count}, {"core", g.core}, {"checkpoint_mode", g.checkpoint_mode},
+    fleet.push_back({{"count", g.count},
+                     {"core", g.core},
+                     {"checkpoint_mode", g.checkpoint_mode},
                      {"sdk", g.sdk}});
     s.clients.fleet.push_back(g);
   }
@@ -244,13 +265,17 @@ void draw_service(Drawer& d, Scenario& s, json& params) {
   auto& sv = s.service;
   sv.flavour = d.pick("service.flavour");
   const std::string lag = d.pick("service.replication_lag");
-  sv.replication_lag_ms = lag == "none" ? 0 : lag == "short" ? d.range(1, 500) : d.range(2000, 120000);
+  sv.replication_lag_ms = lag == "none"    ? 0
+                          : lag == "short" ? d.range(1, 500)
+                                           : d.range(2000, 120000);
   const std::string retention = d.pick("service.retention");
-  sv.checkpoint_request_retention_minutes =
-      retention == "shorter_than_run" ? d.range(1, 3) : retention == "normal" ? 60 : 1440;
+  sv.checkpoint_request_retention_minutes = retention == "shorter_than_run" ? d.range(1, 3)
+                                            : retention == "normal"         ? 60
+                                                                            : 1440;
   const std::string compact = d.pick("service.compact_interval");
-  sv.compact_interval_s = compact == "off" ? 0 : compact == "frequent" ? d.range(5, 60)
-                                                                        : d.range(300, 3600);
+  sv.compact_interval_s = compact == "off"        ? 0
+                          : compact == "frequent" ? d.range(5, 60)
+                                                  : d.range(300, 3600);
   sv.batch_latency_max_ms =
       d.pick("service.batch_latency") == "low" ? d.range(0, 20) : d.range(100, 5000);
   sv.token_lifetime_s = d.pick("service.token_lifetime") == "short" ? d.range(60, 300) : 86400;
@@ -291,27 +316,34 @@ void draw_service(Drawer& d, Scenario& s, json& params) {
 
 void draw_workload(Drawer& d, Scenario& s, json& params) {
   const std::string dur = d.pick("duration");
-  s.duration_s = dur == "short" ? d.range(20, 60) : dur == "medium" ? d.range(60, 180)
-                                                                    : d.range(180, 600);
+  s.duration_s = dur == "short"    ? d.range(20, 60)
+                 : dur == "medium" ? d.range(60, 180)
+                                   : d.range(180, 600);
   const int64_t lat = d.pick("network.latency") == "low" ? d.range(0, 50) : d.range(100, 3000);
   s.network.latency_up_ms = lat;
   s.network.latency_down_ms = d.percent(50) ? lat : d.range(0, lat);
   auto& w = s.workload;
   const std::string rate = d.pick("workload.write_rate");
-  w.write_interval_min_ms = rate == "fast" ? d.range(100, 500) : rate == "normal" ? d.range(500, 1500)
-                                                                                  : d.range(5000, 20000);
+  w.write_interval_min_ms = rate == "fast"     ? d.range(100, 500)
+                            : rate == "normal" ? d.range(500, 1500)
+                                               : d.range(5000, 20000);
   w.write_interval_max_ms = w.write_interval_min_ms * d.range(1, 3);
   const std::string keys = d.pick("workload.keyspace");
-  w.keyspace = static_cast<int>(keys == "small" ? d.range(1, 4) : keys == "normal" ? d.range(8, 32)
-                                                                                   : d.range(100, 1000));
+  w.keyspace = static_cast<int>(keys == "small"    ? d.range(1, 4)
+                                : keys == "normal" ? d.range(8, 32)
+                                                   : d.range(100, 1000));
   w.notes_pct = static_cast<int>(d.range(0, 50));
   w.delete_pct = static_cast<int>(d.range(0, 30));
-  w.insert_only_pct = d.pick("workload.insert_only") == "none" ? 0 : static_cast<int>(d.range(5, 50));
+  w.insert_only_pct =
+      d.pick("workload.insert_only") == "none" ? 0 : static_cast<int>(d.range(5, 50));
   const std::string req = d.pick("workload.requests");
-  w.request_checkpoint_pct =
-      static_cast<int>(req == "none" ? 0 : req == "some" ? d.range(5, 30) : d.range(50, 100));
+  w.request_checkpoint_pct = static_cast<int>(req == "none"   ? 0
+                                              : req == "some" ? d.range(5, 30)
+                                                              : d.range(50, 100));
   const std::string wait = d.pick("workload.wait_for_sync");
-  w.wait_for_sync_pct = static_cast<int>(wait == "none" ? 0 : wait == "all" ? 100 : d.range(10, 90));
+  w.wait_for_sync_pct = static_cast<int>(wait == "none"  ? 0
+                                         : wait == "all" ? 100
+                                                         : d.range(10, 90));
   params["duration_s"] = s.duration_s;
   params["network.latency_ms"] = {s.network.latency_up_ms, s.network.latency_down_ms};
   params["workload.write_interval_ms"] = {w.write_interval_min_ms, w.write_interval_max_ms};
@@ -370,8 +402,9 @@ json draw_fault(Drawer& d, const Scenario& s, const std::string& kind, int64_t a
   }
   auto length = [&]() -> json {
     const std::string l = d.pick("faults.lag");
-    return l == "short" ? json(d.range(1, 10000)) : l == "long" ? json(d.range(10000, 120000))
-                                                                : json(nullptr);
+    return l == "short"  ? json(d.range(1, 10000))
+           : l == "long" ? json(d.range(10000, 120000))
+                         : json(nullptr);
   };
   auto down = [&] {
     const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
@@ -443,8 +476,9 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
                                                                      const ValidationContext& ctx) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!world.is_object()) {
-    out.emplace_back("", world.dump() + " must be an object {\"weights\": {...}, "
-                                        "\"fault_counts\": {...}}");
+    out.emplace_back("", world.dump() +
+                             " must be an object {\"weights\": {...}, "
+                             "\"fault_counts\": {...}}");
     return out;
   }
   for (const auto& [key, v] : world.items()) {
@@ -470,8 +504,10 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
         std::string allowed;
         for (const auto& [cls, dflt] : dim->classes) allowed += (allowed.empty() ? "" : ", ") + cls;
         if (!classes.is_object()) {
-          out.emplace_back("weights." + key, classes.dump() + " must be an object {class: weight}; "
-                                                              "classes: " + allowed);
+          out.emplace_back("weights." + key, classes.dump() +
+                                                 " must be an object {class: weight}; "
+                                                 "classes: " +
+                                                 allowed);
           continue;
         }
         int64_t total = 0;

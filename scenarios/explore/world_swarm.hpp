@@ -23,7 +23,7 @@
 namespace syncsim::scenarios {
 
 struct WorldDimension {
-  std::string key;  // e.g. "fleet.core"
+  std::string key;                                   // e.g. "fleet.core"
   std::vector<std::pair<std::string, int>> classes;  // class -> default weight, draw order
   std::string what;
 };
