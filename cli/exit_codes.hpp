@@ -8,7 +8,7 @@ constexpr int kExitInvariant = 1;
 constexpr int kExitBadInput = 2;
 constexpr int kExitInternal = 3;
 // Every expect held, but a condition the scenario lists under `sometimes` happened in none
-// of the seeds run (a vacuous pass, scenarios/sometimes.hpp).  Failures (1) and internal
+// of the seeds run (a vacuous pass, scenarios/explore/sometimes.hpp).  Failures (1) and internal
 // errors (3) take precedence.
 constexpr int kExitVacuous = 4;
 

@@ -20,6 +20,7 @@
 #include "cli/replay_command.hpp"
 #include "cli/seed_range.hpp"
 #include "cli/shrink_command.hpp"
+#include "cli/hunt_command.hpp"
 #include "cli/sweep_command.hpp"
 #include "engine/core_check.hpp"
 #include "engine/core_registry.hpp"
@@ -29,8 +30,8 @@
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/runner.hpp"
-#include "scenarios/swarm.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace {
 
@@ -505,6 +506,8 @@ int main(int argc, char** argv) {
   auto* replay = add_replay_subcommand(app, replay_args);
   ShrinkArgs shrink_args;
   auto* shrink = add_shrink_subcommand(app, shrink_args);
+  HuntArgs hunt_args;
+  auto* hunt = add_hunt_subcommand(app, hunt_args);
 
   try {
     app.parse(argc, argv);
@@ -539,6 +542,7 @@ int main(int argc, char** argv) {
     if (*merge) return merge_command(merge_args);
     if (*replay) return replay_command(replay_args);
     if (*shrink) return shrink_command(shrink_args);
+    if (*hunt) return hunt_command(hunt_args);
     std::cout << app.help();
     return kExitBadInput;
   } catch (const engine::CoreIntegrityError& e) {

@@ -11,7 +11,7 @@
 #include "scenarios/findings.hpp"
 #include "scenarios/merge_stream.hpp"
 #include "scenarios/results.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::cli {
 

@@ -8,7 +8,7 @@
 #include "cli/exit_codes.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/runner.hpp"
-#include "scenarios/swarm.hpp"
+#include "scenarios/explore/swarm.hpp"
 
 namespace syncsim::cli {
 

@@ -9,8 +9,8 @@
 
 #include "cli/exit_codes.hpp"
 #include "scenarios/repro.hpp"
-#include "scenarios/shrink.hpp"
-#include "scenarios/swarm.hpp"
+#include "scenarios/explore/shrink.hpp"
+#include "scenarios/explore/swarm.hpp"
 
 namespace syncsim::cli {
 

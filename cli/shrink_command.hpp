@@ -1,5 +1,5 @@
 // syncsim shrink <repro>: minimizes the scenario of a failing seed while the same invariant
-// still fails (scenarios/shrink.hpp), writes the minimal scenario JSON and a repro for it.
+// still fails (scenarios/explore/shrink.hpp), writes the minimal scenario JSON and a repro for it.
 #pragma once
 
 #include <CLI/CLI.hpp>

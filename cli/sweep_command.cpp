@@ -1,11 +1,6 @@
 #include "cli/sweep_command.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,14 +18,13 @@
 #include "cli/seed_range.hpp"
 #include "cli/shard_env.hpp"
 #include "cli/sweep_plan.hpp"
+#include "cli/worker_pool.hpp"
 #include "scenarios/determinism.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
-#include "scenarios/swarm.hpp"
-#include "scenarios/sometimes.hpp"
-
-extern char** environ;
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::cli {
 
@@ -139,89 +133,6 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
 
 namespace {
 
-struct Worker {
-  pid_t pid = -1;
-  int fd = -1;
-  std::size_t chunk = 0;
-  std::string buffer;
-  std::size_t received = 0;
-};
-
-std::string self_exe() {
-  std::error_code ec;
-  auto p = std::filesystem::read_symlink("/proc/self/exe", ec);
-  if (ec) throw std::runtime_error("cannot find this program's path: " + ec.message());
-  return p.string();
-}
-
-Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, bool check,
-                    bool swarm, uint64_t timeline_seed) {
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  std::string seeds;
-  for (auto s : c.seeds) seeds += (seeds.empty() ? "" : ",") + std::to_string(s);
-  std::vector<std::string> argv_s = {exe,
-                                     "sweep-worker",
-                                     c.path,
-                                     "--seeds",
-                                     seeds,
-                                     "--timeline-seed",
-                                     std::to_string(timeline_seed)};
-  if (check) argv_s.emplace_back("--check-determinism");
-  if (swarm) argv_s.emplace_back("--swarm");
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  if (rc != 0) {
-    close(fds[0]);
-    throw std::runtime_error(fmt::format("cannot start a worker: {}", std::strerror(rc)));
-  }
-  return Worker{pid, fds[0], index, {}, 0};
-}
-
-std::string duration_text(double s) {
-  if (s < 60) return fmt::format("{:.0f}s", s);
-  return fmt::format("{:.0f}m{:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
-}
-
-class Progress {
- public:
-  explicit Progress(uint64_t total)
-      : total_(total), tty_(isatty(STDERR_FILENO) != 0), start_(Clock::now()), last_(start_) {}
-  void update(uint64_t done, uint64_t failures, bool final = false) {
-    const auto now = Clock::now();
-    if (!final && !tty_ && now - last_ < std::chrono::seconds(5)) return;
-    if (!final && tty_ && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    const double elapsed = std::chrono::duration<double>(now - start_).count();
-    const double eta = done > 0 ? elapsed * static_cast<double>(total_ - done) / done : 0;
-    const auto line = fmt::format("sweep: {}/{} seeds, {} failed, {} elapsed{}", done, total_,
-                                  failures, duration_text(elapsed),
-                                  final ? "" : ", ETA " + (done ? duration_text(eta) : "?"));
-    if (tty_) {
-      std::cerr << "\r" << line << "\033[K" << (final ? "\n" : "") << std::flush;
-    } else {
-      std::cerr << line << "\n";
-    }
-  }
-  [[nodiscard]] double elapsed() const {
-    return std::chrono::duration<double>(Clock::now() - start_).count();
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  uint64_t total_;
-  bool tty_;
-  Clock::time_point start_, last_;
-};
-
 // The document keeps a run's timeline only if the run failed or is the first seed of the
 // range (not of the shard), so that it is the same for any --jobs and any split into
 // shards (merged shards equal the full sweep).  The reports are made before this, from
@@ -322,65 +233,24 @@ int sweep_command(const SweepArgs& args) {
   const uint64_t total = plan.shard_seeds() * args.scenarios.size();
   const uint64_t first_seed = plan.first_seed();
 
-  const std::string exe = self_exe();
   nlohmann::json runs = nlohmann::json::array();
-  std::vector<std::string> worker_errors;
   uint64_t done = 0, failures = 0;
-  Progress progress(total);
-  std::vector<Worker> active;
-  bool planned_all = false;  // no chunk left, or the budget is spent
-  while (!planned_all || !active.empty()) {
-    while (!planned_all && active.size() < static_cast<std::size_t>(jobs)) {
-      const auto next = budget && progress.elapsed() >= *budget ? std::nullopt : plan.next();
-      if (!next) {
-        planned_all = true;
-        break;
-      }
-      active.push_back(spawn_worker(exe, plan.chunk(*next), *next, args.check_determinism,
-                                    args.swarm, first_seed));
-    }
-    if (active.empty()) break;
-    std::vector<pollfd> pfds;
-    for (const auto& w : active) pfds.push_back({w.fd, POLLIN, 0});
-    if (poll(pfds.data(), pfds.size(), 1000) < 0 && errno != EINTR) {
-      throw std::runtime_error("poll failed");
-    }
-    for (std::size_t i = 0; i < active.size(); ++i) {
-      if (pfds[i].revents == 0) continue;
-      auto& w = active[i];
-      char buf[65536];
-      const ssize_t n = read(w.fd, buf, sizeof buf);
-      if (n > 0) {
-        w.buffer.append(buf, static_cast<std::size_t>(n));
-        std::size_t nl;
-        while ((nl = w.buffer.find('\n')) != std::string::npos) {
-          auto j = nlohmann::json::parse(w.buffer.substr(0, nl));
-          w.buffer.erase(0, nl + 1);
-          ++w.received;
-          ++done;
-          if (!j.at("expectation_met").get<bool>()) ++failures;
-          runs.push_back(std::move(j));
-        }
-        continue;
-      }
-      if (n < 0 && errno == EINTR) continue;
-      close(w.fd);
-      w.fd = -1;
-      int status = 0;
-      waitpid(w.pid, &status, 0);
-      const auto& c = plan.chunk(w.chunk);
-      if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || w.received != c.seeds.size()) {
-        worker_errors.push_back(
-            fmt::format("worker for {} seeds {}..{} {} after {} of {} seeds", c.path,
-                        c.seeds.front(), c.seeds.back(),
-                        WIFSIGNALED(status) ? fmt::format("died of signal {}", WTERMSIG(status))
-                                            : fmt::format("exited with {}", WEXITSTATUS(status)),
-                        w.received, c.seeds.size()));
-      }
-    }
-    std::erase_if(active, [](const Worker& w) { return w.fd < 0; });
-    progress.update(done, failures);
-  }
+  Progress progress("sweep", total);
+  const std::vector<std::string> worker_errors = run_worker_pool(
+      [&]() -> std::optional<Chunk> {
+        // No chunk starts once the budget is spent; started ones finish (sweep_plan.hpp).
+        if (budget && progress.elapsed() >= *budget) return std::nullopt;
+        const auto next = plan.next();
+        if (!next) return std::nullopt;
+        return plan.chunk(*next);
+      },
+      {jobs, args.check_determinism, args.swarm, first_seed},
+      [&](nlohmann::json j) {
+        ++done;
+        if (!j.at("expectation_met").get<bool>()) ++failures;
+        runs.push_back(std::move(j));
+      },
+      [&] { progress.update(done, failures); });
   progress.update(done, failures, true);
 
   auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs));

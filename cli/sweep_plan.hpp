@@ -18,13 +18,9 @@
 #include <vector>
 
 #include "cli/seed_range.hpp"
+#include "cli/worker_pool.hpp"  // Chunk
 
 namespace syncsim::cli {
-
-struct Chunk {
-  std::string path;
-  std::vector<uint64_t> seeds;
-};
 
 class ChunkPlan {
  public:

@@ -76,7 +76,7 @@ class ClientObserver {
   // disconnectAndClear wiped the client's local state (sdk.md §1.9): its unuploaded writes
   // are gone and its checkpoint-request state restarts (DESIGN.md §5 exemptions).
   virtual void on_cleared(Client&) {}
-  // Protocol moments for fault triggers (scenarios/fault_triggers.hpp).  A CRUD upload
+  // Protocol moments for fault triggers (scenarios/explore/fault_triggers.hpp).  A CRUD upload
   // request is about to go on the wire (it is sent before the shim next suspends).
   virtual void on_upload_sent(Client&) {}
   // A checkpoint request is about to go on the wire: POST /sync/checkpoint-request (seed,
@@ -91,7 +91,7 @@ class ClientObserver {
   virtual void on_control(Client&, const std::string& /*op*/,
                           const std::optional<std::string>& /*payload*/,
                           const std::optional<std::string>& /*result*/) {}
-  // For the sometimes-properties (scenarios/sometimes.hpp): a seed's POST was answered
+  // For the sometimes-properties (scenarios/explore/sometimes.hpp): a seed's POST was answered
   // (sdk.md §1.4), the repost loop re-posted an id (§3.3), an upload attempt failed (§2.2).
   virtual void on_seeded(Client&, int64_t /*posted*/, int64_t /*answered*/) {}
   virtual void on_reposted(Client&, int64_t /*id*/) {}

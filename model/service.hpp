@@ -170,7 +170,7 @@ std::string global_bucket();
 std::string notes_bucket(const std::string& user);
 
 // What the service answered to a managed checkpoint request, for scenario-level observers
-// (scenarios/sometimes.hpp); the service only reports.  `supplied`: the posted id (nullopt
+// (scenarios/explore/sometimes.hpp); the service only reports.  `supplied`: the posted id (nullopt
 // for a generated write checkpoint), `before`: the key's stored id just before its batch
 // wrote, `id`: the answer.
 class ServiceObserver {
@@ -201,7 +201,7 @@ class Service : public sim::HttpServer {
   void change_sync_config();
 
   // Called once per key whose checkpoint-request / write-checkpoint mapping a batch has
-  // just stored (fault triggers, scenarios/fault_triggers.hpp); empty = none.
+  // just stored (fault triggers, scenarios/explore/fault_triggers.hpp); empty = none.
   void set_mapping_stored_hook(std::function<void(const std::string& key)> hook) {
     mapping_stored_ = std::move(hook);
   }

@@ -249,7 +249,7 @@ ReportModel build_report_model(const nlohmann::json& results) {
   for (const auto& r : runs) {
     if (r.value("seed", uint64_t{0}) != m.diagram.seed) continue;
     m.repro = r.value("repro", std::string());
-    // A swarm run (scenarios/swarm.hpp): every drawn value, by name (faults as scenario JSON).
+    // A swarm run (scenarios/explore/swarm.hpp): every drawn value, by name (faults as scenario JSON).
     if (r.contains("swarm")) {
       for (const auto& [key, value] : r["swarm"].items()) {
         m.swarm += fmt::format("{}{}={}", m.swarm.empty() ? "" : " ", key, value.dump());

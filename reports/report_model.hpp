@@ -53,7 +53,7 @@ struct InvariantRow {
   std::string status;  // held | violated | expected violation | vacuous
 };
 
-// A sometimes-condition (scenarios/sometimes.hpp) over the report's seeds.
+// A sometimes-condition (scenarios/explore/sometimes.hpp) over the report's seeds.
 struct SometimesRow {
   std::string id, statement;
   bool listed = false;  // the scenario lists it under `sometimes`

@@ -6,7 +6,7 @@
 #include <map>
 #include <set>
 
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::scenarios {
 
@@ -171,7 +171,7 @@ std::string junit_xml(const nlohmann::json& doc) {
                        xml_escape(scenario), runs.size() + (listed ? 1 : 0),
                        failures + (vacuous ? 1 : 0));
     if (listed) {
-      // Sometimes-properties over the suite's seeds (scenarios/sometimes.hpp).
+      // Sometimes-properties over the suite's seeds (scenarios/explore/sometimes.hpp).
       std::string seeds;
       for (const auto& [id, n] : sm->second.listed) {
         seeds +=

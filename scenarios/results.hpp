@@ -62,7 +62,7 @@ struct ScenarioSummary {
   std::string first_failing_repro;
   std::string first_failure;  // violated invariant or stop reason
   // Sometimes-properties: whether the scenario lists conditions, and those that happened in
-  // none of its seeds (scenarios/sometimes.hpp).
+  // none of its seeds (scenarios/explore/sometimes.hpp).
   bool lists_sometimes = false;
   std::vector<std::string> vacuous;
 };

@@ -5,7 +5,7 @@
 
 #include "engine/core_registry.hpp"
 #include "scenarios/results.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::scenarios {
 
@@ -49,7 +49,7 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
   if (r.faults_triggered > 0) j["faults_unfired"] = r.faults_unfired;
   if (!r.swarm.is_null()) j["swarm"] = r.swarm;
   // Sometimes-properties: every condition's count, the scenario's list, and the listed
-  // conditions that never happened in this run (scenarios/sometimes.hpp).
+  // conditions that never happened in this run (scenarios/explore/sometimes.hpp).
   j["sometimes"] = r.sometimes;
   j["sometimes_listed"] = r.sometimes_listed;
   j["vacuous"] = r.vacuous();

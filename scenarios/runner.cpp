@@ -10,8 +10,8 @@
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
 #include "scenarios/run_recorder.hpp"
-#include "scenarios/swarm.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/sometimes.hpp"
 #include "scenarios/world.hpp"
 
 namespace syncsim::scenarios {

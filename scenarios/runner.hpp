@@ -44,7 +44,7 @@ struct RunOptions {
   ExtraCores extra_cores;
   // Called once the world is built, before it starts (e.g. to add an observer).
   std::function<void(World&)> attach;
-  // Swarm run (scenarios/swarm.hpp): a scenario with a swarm section runs the concrete
+  // Swarm run (scenarios/explore/swarm.hpp): a scenario with a swarm section runs the concrete
   // scenario drawn for this seed; without a swarm section this changes nothing.
   bool swarm = false;
 };
@@ -64,7 +64,7 @@ struct RunResult {
   std::string pending;                     // filled when something is stuck or a bound tripped
   std::map<std::string, uint64_t> checks;  // invariant -> times checked
   std::map<std::string, uint64_t> metrics;
-  // Sometimes-properties (scenarios/sometimes.hpp): every condition -> how often it happened,
+  // Sometimes-properties (scenarios/explore/sometimes.hpp): every condition -> how often it happened,
   // and the scenario's list; vacuous() = the listed conditions that never happened.
   std::map<std::string, uint64_t> sometimes;
   std::vector<std::string> sometimes_listed;

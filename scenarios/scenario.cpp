@@ -13,7 +13,8 @@
 #include <system_error>
 #include <utility>
 
-#include "scenarios/swarm.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/world_swarm.hpp"
 
 namespace syncsim::scenarios {
 namespace {
@@ -782,13 +783,15 @@ std::optional<SwarmFaults> parse_swarm_faults(const Fields& swarm) {
 }
 
 // The `swarm` section; `s` is the rest of the scenario (clients, faults already read).
-std::optional<SwarmSpec> parse_swarm(const Fields& top, const Scenario& s) {
+std::optional<SwarmSpec> parse_swarm(const Fields& top, const Scenario& s,
+                                     const ValidationContext& ctx) {
   auto f = section(top, "swarm");
   if (!f) return std::nullopt;
   Problems& p = top.problems();
   std::vector<std::string> allowed;
   for (const SwarmKnob& k : swarm_knobs()) allowed.push_back(k.key);
   allowed.emplace_back("faults");
+  allowed.emplace_back("world");
   f->reject_unknown(allowed, "(swarm knobs)");
   SwarmSpec spec;
   for (const SwarmKnob& k : swarm_knobs()) {
@@ -799,6 +802,20 @@ std::optional<SwarmSpec> parse_swarm(const Fields& top, const Scenario& s) {
     }
   }
   spec.faults = parse_swarm_faults(*f);
+  if (const json* w = f->find("world")) {
+    for (const auto& [path, message] : world_spec_problems(*w, ctx)) {
+      p.add(f->path("world") + (path.empty() ? "" : "." + path), message);
+    }
+    if (!spec.knobs.empty() || spec.faults) {
+      p.add(f->path("world"), "is not allowed together with swarm knobs or swarm.faults (the "
+                              "world draws every dimension); allowed: one or the other");
+    }
+    if (!s.faults.empty()) {
+      p.add(f->path("world"), "is not allowed with the scenario's own faults (a draw may have "
+                              "fewer clients than they name); allowed: \"faults\": []");
+    }
+    spec.world = *w;
+  }
   const std::string one = "network.latency_ms";
   for (const char* per : {"network.latency_up_ms", "network.latency_down_ms"}) {
     if (spec.knobs.contains(one) && spec.knobs.contains(per)) {
@@ -959,7 +976,7 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   s.mutants = parse_id_list(top, "mutants", ctx.mutants, "mutant");
   s.expect =
       parse_expect(top, ctx, p.bad("invariants") ? std::vector<std::string>{} : s.invariants);
-  s.swarm = parse_swarm(top, s);
+  s.swarm = parse_swarm(top, s, ctx);
   s.sometimes = parse_id_list(top, "sometimes", ctx.sometimes, "sometimes condition");
 }
 
@@ -1247,6 +1264,7 @@ json to_json(const Scenario& s) {
                          {"kinds", sf->kinds},
                          {"triggered_pct", sf->triggered_pct}};
     }
+    if (s.swarm->world) swarm["world"] = *s.swarm->world;
     out["swarm"] = std::move(swarm);
   }
   // Sync streams (issue 7): written only when used, so the full form (and every report) of

@@ -305,7 +305,7 @@ struct SwarmRange {
 struct SwarmFaults {
   // How many faults to add, within 0..100.
   SwarmRange count;
-  // The kinds to draw from (uniformly), each a fault kind scenarios/swarm.hpp can draw; no
+  // The kinds to draw from (uniformly), each a fault kind scenarios/explore/swarm.hpp can draw; no
   // duplicates, at least one.
   std::vector<std::string> kinds;
   // Share of the added faults that get an `on` trigger (a random protocol event of a random
@@ -315,13 +315,17 @@ struct SwarmFaults {
   bool operator==(const SwarmFaults&) const = default;
 };
 
-// Swarm testing (scenarios/swarm.hpp): with --swarm every seed draws concrete knob values
+// Swarm testing (scenarios/explore/swarm.hpp): with --swarm every seed draws concrete knob values
 // from these ranges; without it the scenario's own values are used.
 struct SwarmSpec {
-  // Knob name (e.g. "service.replication_lag_ms", scenarios/swarm.hpp swarm_knobs()) ->
+  // Knob name (e.g. "service.replication_lag_ms", scenarios/explore/swarm.hpp swarm_knobs()) ->
   // range; ordered by name, which is the draw order.
   std::map<std::string, SwarmRange> knobs;
   std::optional<SwarmFaults> faults;
+  // The world swarm (scenarios/explore/world_swarm.hpp): {"weights": {dimension: {class:
+  // weight}}, "fault_counts": {class: [min, max]}}; draws the whole scenario.  Not together
+  // with knobs, `faults` or the scenario's own faults.
+  std::optional<nlohmann::json> world;
 
   bool operator==(const SwarmSpec&) const = default;
 };
@@ -367,7 +371,7 @@ struct Scenario {
   std::optional<SwarmSpec> swarm;
   // Sometimes-properties (DESIGN.md §5): conditions the scenario is meant to exercise, each
   // from ValidationContext::sometimes, no duplicates; default none.  A run in which a listed
-  // condition never happened passed vacuously (scenarios/sometimes.hpp).
+  // condition never happened passed vacuously (scenarios/explore/sometimes.hpp).
   std::vector<std::string> sometimes;
 
   bool operator==(const Scenario&) const = default;

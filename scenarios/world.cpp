@@ -276,7 +276,7 @@ void World::start() {
 }
 
 void World::schedule_fault(const Fault& f) {
-  // A triggered fault waits for its protocol event (scenarios/fault_triggers.hpp).
+  // A triggered fault waits for its protocol event (scenarios/explore/fault_triggers.hpp).
   if (f.on) {
     triggers_->add(f);
     return;

@@ -1,4 +1,4 @@
-// Protocol-event triggers of faults (scenario `on`, scenarios/fault_triggers.hpp): the
+// Protocol-event triggers of faults (scenario `on`, scenarios/explore/fault_triggers.hpp): the
 // loader, each event firing its fault at the right protocol moment, nth, any client,
 // every fault kind, and triggers that never fire.
 #include <gtest/gtest.h>

@@ -36,7 +36,7 @@
 #include <vector>
 
 #include "scenarios/runner.hpp"
-#include "scenarios/shrink.hpp"
+#include "scenarios/explore/shrink.hpp"
 
 #ifndef SYNCSIM_SEED_BUDGET
 #define SYNCSIM_SEED_BUDGET 5

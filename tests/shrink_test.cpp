@@ -1,4 +1,4 @@
-// Shrinking (scenarios/shrink.hpp, issue 5): for mutants from the earlier issues, a failing
+// Shrinking (scenarios/explore/shrink.hpp, issue 5): for mutants from the earlier issues, a failing
 // seed is shrunk to a scenario of at most 20 steps (faults + local writes) whose JSON,
 // loaded again, replays to the same violation with the same trace; the shrinker is
 // deterministic and refuses a seed that does not fail.
@@ -11,7 +11,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
-#include "scenarios/shrink.hpp"
+#include "scenarios/explore/shrink.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "scenarios/results.hpp"
 #include "scenarios/runner.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 #include "tests/cli_helpers.hpp"
 
 namespace syncsim::scenarios {

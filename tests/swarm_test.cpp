@@ -1,4 +1,4 @@
-// Swarm testing (scenario `swarm`, scenarios/swarm.hpp): the loader, deterministic draws
+// Swarm testing (scenario `swarm`, scenarios/explore/swarm.hpp): the loader, deterministic draws
 // within their ranges, the trace header and results, :swarm repro strings, and through the
 // CLI a swarm sweep listing a failing seed's parameters whose repro replays bit for bit.
 #include <fmt/format.h>
@@ -16,7 +16,7 @@
 #include "scenarios/results_json.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/scenario.hpp"
-#include "scenarios/swarm.hpp"
+#include "scenarios/explore/swarm.hpp"
 
 namespace syncsim::scenarios {
 namespace {

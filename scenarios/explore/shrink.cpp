@@ -1,4 +1,4 @@
-#include "scenarios/shrink.hpp"
+#include "scenarios/explore/shrink.hpp"
 
 #include <fmt/format.h>
 

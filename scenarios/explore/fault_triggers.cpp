@@ -1,4 +1,4 @@
-#include "scenarios/fault_triggers.hpp"
+#include "scenarios/explore/fault_triggers.hpp"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 #include <fmt/format.h>
 

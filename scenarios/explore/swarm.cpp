@@ -1,9 +1,10 @@
-#include "scenarios/swarm.hpp"
+#include "scenarios/explore/swarm.hpp"
 
 #include <fmt/format.h>
 
 #include <algorithm>
 
+#include "scenarios/explore/world_swarm.hpp"
 #include "sim/prng.hpp"
 
 namespace syncsim::scenarios {
@@ -127,6 +128,16 @@ SwarmDraw draw_swarm(const Scenario& base, uint64_t seed, const ValidationContex
   sim::Prng rng = sim::Prng(seed).split("swarm");
   SwarmDraw d{base, nlohmann::json::object()};
   d.scenario.swarm.reset();
+  if (base.swarm->world) {
+    // The whole world (world_swarm.hpp); the loader forbids knobs and faults beside it.
+    nlohmann::json faults = nlohmann::json::array();
+    draw_world(d.scenario, faults, d.params, *base.swarm->world, rng, ctx);
+    nlohmann::json j = to_json(d.scenario);
+    j["faults"] = faults;
+    d.scenario =
+        parse_scenario(j, ctx, base.name + " (world draw of seed " + std::to_string(seed) + ")");
+    return d;
+  }
   for (const auto& [key, range] : base.swarm->knobs) {  // name order
     const int64_t v = rng.range(range.lo, range.hi);
     find_swarm_knob(key)->apply(d.scenario, v);

@@ -1,0 +1,323 @@
+#include "cli/hunt_command.hpp"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+
+#include "cli/exit_codes.hpp"
+#include "cli/seed_range.hpp"
+#include "cli/worker_pool.hpp"
+#include "scenarios/explore/findings.hpp"
+#include "scenarios/explore/shrink.hpp"
+#include "scenarios/explore/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/world_swarm.hpp"
+#include "scenarios/repro.hpp"
+#include "scenarios/runner.hpp"
+
+namespace syncsim::cli {
+
+namespace {
+
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+constexpr const char* kDefaultKnown = "scenarios/known-findings.json";
+
+// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.
+bool write_atomically(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!(out << text) || !out.flush()) return false;
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  return !ec;
+}
+
+// The group key of a failed run on the unshrunk scenario: (file, invariant, class).
+struct Failure {
+  std::string file;
+  uint64_t seed = 0;
+  std::string invariant;
+  std::string cls;
+  json run;
+};
+
+std::string failure_invariant(const json& r) {
+  if (r.contains("violation")) return r["violation"]["invariant"].get<std::string>();
+  return r.value("stop_kind", std::string("unknown"));
+}
+
+std::vector<std::string> timeline_lines(const scenarios::Timeline& t) {
+  std::vector<std::string> out;
+  const std::size_t keep = 40;
+  const std::size_t from = t.events.size() > keep ? t.events.size() - keep : 0;
+  if (from > 0 || t.first > 0) out.push_back(fmt::format("... {} earlier events", t.first + from));
+  for (std::size_t i = from; i < t.events.size(); ++i) {
+    const auto& e = t.events[i];
+    out.push_back(fmt::format("{:>10.3f}s  {} -> {}  {}: {}", static_cast<double>(e.at) / 1e6,
+                              e.from, e.to, e.kind, e.label));
+  }
+  return out;
+}
+
+std::string explanation_of(const scenarios::RunResult& r) {
+  if (!r.violation) return r.stop.message + (r.pending.empty() ? "" : "; pending: " + r.pending);
+  const auto& v = *r.violation;
+  return fmt::format("{} at t={:.3f}s ({}): {}", v.invariant, static_cast<double>(v.at) / 1e6,
+                     v.subject, v.message);
+}
+
+}  // namespace
+
+std::optional<double> parse_budget(const std::string& text) {
+  static const std::regex kBudget(R"(^([0-9]{1,6})([smh])$)");
+  std::smatch m;
+  if (!std::regex_match(text, m, kBudget)) return std::nullopt;
+  const double n = std::stod(m[1]);
+  const double unit = m[2] == "s" ? 1 : m[2] == "m" ? 60 : 3600;
+  if (n <= 0) return std::nullopt;
+  return n * unit;
+}
+
+CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args) {
+  auto* cmd = app.add_subcommand(
+      "hunt",
+      "hunt for findings: run swarm seeds of the files (e.g. scenarios/catalog/world.json), group "
+      "failures by (invariant, explanation class), shrink one per group, dedup by signature and "
+      "write DIR/findings.json, findings.md, findings.html and the shrunk scenarios.  Progress "
+      "and ETA on stderr.  Exit codes: 0 no new finding (known ones only), 1 a new finding, "
+      "2 bad input, 3 a failed worker");
+  cmd->add_option("swarm-file", args.swarm_files, "scenario files with a swarm section")
+      ->required();
+  cmd->add_option("--seeds", args.seeds, "a range of seeds, A..B");
+  cmd->add_option("--budget", args.budget, "run seeds from 1 on for this long: 45s, 30m, 2h");
+  cmd->add_option("--jobs", args.jobs, "worker processes at a time (default: one per CPU)")
+      ->check(CLI::Range(1, 1024));
+  cmd->add_option("--findings", args.findings, "directory for the findings files")->required();
+  cmd->add_option(
+      "--known", args.known,
+      std::string("known-findings file (default: ") + kDefaultKnown + " when it exists)");
+  cmd->add_option("--max-shrink", args.max_shrink, "bound on shrink runs per finding (default 60)")
+      ->check(CLI::Range(0, 100000));
+  return cmd;
+}
+
+int hunt_command(const HuntArgs& args) {
+  if (args.seeds.empty() == args.budget.empty()) {
+    std::cerr << "hunt: give exactly one of --seeds A..B and --budget DURATION (e.g. 30m)\n";
+    return kExitBadInput;
+  }
+  std::optional<SeedRange> range;
+  std::optional<double> budget;
+  if (!args.seeds.empty() && !(range = parse_seeds(args.seeds))) {
+    std::cerr << "--seeds: '" << args.seeds << "' is not a range; expected A..B with A <= B\n";
+    return kExitBadInput;
+  }
+  if (!args.budget.empty() && !(budget = parse_budget(args.budget))) {
+    std::cerr << "--budget: '" << args.budget
+              << "' is not a duration; expected a positive integer with s, m or h (30m)\n";
+    return kExitBadInput;
+  }
+  const auto ctx = scenarios::validation_context();
+  std::map<std::string, scenarios::Scenario> bases;
+  for (const auto& path : args.swarm_files) {
+    try {
+      auto s = scenarios::load_scenario_file(path, ctx);
+      if (!s.swarm) {
+        std::cerr << path << ": has no `swarm` section; hunt draws every seed from one\n";
+        return kExitBadInput;
+      }
+      bases.emplace(path, std::move(s));
+    } catch (const scenarios::ScenarioError& e) {
+      std::cerr << e.what() << "\n";
+      return kExitBadInput;
+    }
+  }
+  std::vector<scenarios::KnownFinding> known;
+  std::string known_path = args.known;
+  if (known_path.empty() && fs::exists(kDefaultKnown)) known_path = kDefaultKnown;
+  if (!known_path.empty()) {
+    std::ifstream in(known_path);
+    if (!in) {
+      std::cerr << "--known: cannot read " << known_path << "\n";
+      return kExitBadInput;
+    }
+    try {
+      known = scenarios::parse_known_findings(json::parse(in), known_path);
+    } catch (const std::exception& e) {
+      std::cerr << "--known: " << e.what() << "\n";
+      return kExitBadInput;
+    }
+  }
+  const fs::path dir(args.findings);
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir)) {
+    std::cerr << "--findings: cannot create directory " << args.findings << "\n";
+    return kExitBadInput;
+  }
+
+  const int jobs = args.jobs > 0 ? args.jobs : std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
+  const uint64_t files = args.swarm_files.size();
+  Progress progress("hunt", range ? (range->last - range->first + 1) * files : 0);
+  std::vector<json> runs;
+  uint64_t failures = 0;
+  std::vector<std::string> worker_errors;
+  // Batches: the whole range at once, or (budget) batches until the time is up.
+  const uint64_t batch = range ? range->last - range->first + 1 : static_cast<uint64_t>(jobs) * 20;
+  for (uint64_t start = range ? range->first : 1;; start += batch) {
+    const uint64_t end = range ? range->last : start + batch - 1;
+    std::vector<uint64_t> seeds;
+    for (uint64_t s = start; s <= end; ++s) seeds.push_back(s);
+    std::vector<Chunk> chunks;
+    for (const auto& path : args.swarm_files) {
+      for (auto& c : make_chunks(path, seeds, jobs)) chunks.push_back(std::move(c));
+    }
+    if (budget) progress.set_total(runs.size() + seeds.size() * files);
+    auto errors = run_worker_pool(
+        chunks, {jobs, false, true, seeds.front()},
+        [&](json j) {
+          if (!j.at("expectation_met").get<bool>()) ++failures;
+          j.erase("timeline");
+          runs.push_back(std::move(j));
+        },
+        [&] { progress.update(runs.size(), failures); });
+    worker_errors.insert(worker_errors.end(), errors.begin(), errors.end());
+    if (range || progress.elapsed() >= *budget) break;
+  }
+  progress.update(runs.size(), failures, true);
+  std::sort(runs.begin(), runs.end(), [](const json& a, const json& b) {
+    return std::make_pair(a["scenario"].get<std::string>(), a["seed"].get<uint64_t>()) <
+           std::make_pair(b["scenario"].get<std::string>(), b["seed"].get<uint64_t>());
+  });
+
+  // Coverage and failure groups.
+  std::vector<std::string> kinds;
+  for (const auto& [cls, ks] : scenarios::world_fault_classes()) {
+    kinds.insert(kinds.end(), ks.begin(), ks.end());
+  }
+  std::vector<std::string> conditions;
+  for (const auto& c : scenarios::sometimes_catalog()) conditions.push_back(c.id);
+  scenarios::WorldCoverage coverage(kinds, ctx.cores, conditions);
+  std::map<std::string, std::string> path_of;  // scenario name -> file
+  for (const auto& [path, s] : bases) path_of[s.name] = path;
+  std::map<std::tuple<std::string, std::string, std::string>, std::vector<Failure>> groups;
+  for (const auto& r : runs) {
+    coverage.add_run(r);
+    if (r["expectation_met"].get<bool>()) continue;
+    const std::string inv = failure_invariant(r);
+    const std::string cls = r.contains("violation")
+                                ? scenarios::explanation_class(r["violation"]["message"])
+                                : std::string();
+    const std::string file = path_of.at(r["scenario"].get<std::string>());
+    groups[{file, inv, cls}].push_back({file, r["seed"].get<uint64_t>(), inv, cls, r});
+  }
+
+  // One representative per group (its first seed), shrunk and replayed.
+  std::vector<scenarios::Finding> findings;
+  std::size_t index = 0;
+  for (const auto& [key, members] : groups) {
+    const Failure& rep = members.front();
+    const auto& base = bases.at(rep.file);
+    std::cerr << fmt::format("hunt: group {}/{}: {}{} ({} seeds); shrinking seed {}\n", ++index,
+                             groups.size(), rep.invariant,
+                             rep.cls.empty() ? "" : "[" + rep.cls + "]", members.size(), rep.seed);
+    auto drawn = scenarios::draw_swarm(base, rep.seed, ctx);
+    scenarios::RunOptions opts;
+    opts.seed = rep.seed;
+    auto initial = scenarios::run_scenario(drawn.scenario, opts);
+    json shrunk_json = to_json(drawn.scenario);
+    scenarios::RunResult shrunk_run = initial;
+    uint64_t before = 0, after = 0;
+    if (initial.violation && initial.stop.kind == sim::StopKind::Failure && args.max_shrink > 0) {
+      scenarios::ShrinkOptions so;
+      so.seed = rep.seed;
+      so.invariant = initial.violation->invariant;
+      so.max_attempts = args.max_shrink;
+      so.ctx = ctx;
+      auto res = scenarios::shrink(drawn.scenario, so);
+      shrunk_json = res.scenario;
+      shrunk_run = std::move(res.run);
+      before = res.initial_steps;
+      after = res.steps;
+    } else {
+      before = after = scenarios::scenario_steps(drawn.scenario, initial);
+    }
+    const std::string file = fmt::format("finding-{}-seed-{}.json", index, rep.seed);
+    if (!write_atomically(dir / file, shrunk_json.dump(2) + "\n")) {
+      std::cerr << "--findings: cannot write " << (dir / file).string() << "\n";
+      return kExitBadInput;
+    }
+    // The shrunk file must replay bit for bit from disk.
+    const auto reloaded = scenarios::load_scenario_file((dir / file).string(), ctx);
+    const auto replay = scenarios::run_scenario(reloaded, opts);
+    scenarios::Finding f;
+    f.signature = scenarios::signature_of(rep.invariant, rep.cls, reloaded);
+    f.first_seed = rep.seed;
+    for (const auto& m : members) f.seeds.push_back(m.seed);
+    f.repro = rep.run.value("repro", std::string());
+    f.shrunk_file = file;
+    f.shrunk_repro = scenarios::format_repro({reloaded.name, (dir / file).string(), rep.seed,
+                                              scenarios::build_id(), replay.trace_hash, false});
+    f.shrunk_replays = replay.trace_hash == shrunk_run.trace_hash;
+    f.steps_before = before;
+    f.steps_after = after;
+    f.explanation = explanation_of(shrunk_run);
+    f.drawn = scenarios::swarm_params_text(drawn.params);
+    f.timeline = timeline_lines(shrunk_run.timeline);
+    // Dedup by signature: a group whose shrunk signature is already a finding joins it.
+    auto same = std::find_if(findings.begin(), findings.end(), [&](const scenarios::Finding& o) {
+      return o.signature == f.signature;
+    });
+    if (same != findings.end()) {
+      same->seeds.insert(same->seeds.end(), f.seeds.begin(), f.seeds.end());
+      std::sort(same->seeds.begin(), same->seeds.end());
+      continue;
+    }
+    if (const auto* k = scenarios::match_known(known, f.signature)) {
+      f.known_id = k->id;
+      f.known_why = k->why;
+    }
+    findings.push_back(std::move(f));
+  }
+
+  scenarios::HuntSummary summary{
+      args.swarm_files,   range ? args.seeds : "budget " + args.budget + " (from 1)",
+      runs.size(),        failures,
+      progress.elapsed(), jobs};
+  if (!write_atomically(dir / "findings.json",
+                        scenarios::findings_json(summary, findings, coverage).dump(2) + "\n") ||
+      !write_atomically(dir / "findings.md",
+                        scenarios::findings_markdown(summary, findings, coverage)) ||
+      !write_atomically(dir / "findings.html",
+                        scenarios::findings_html(summary, findings, coverage))) {
+    std::cerr << "--findings: cannot write the findings files in " << args.findings << "\n";
+    return kExitBadInput;
+  }
+  uint64_t fresh = 0;
+  for (const auto& f : findings) {
+    fresh += f.known_id.empty() ? 1 : 0;
+    std::cout << fmt::format("{} {}\n    seeds: {} (first {}); shrunk: {}\n",
+                             f.known_id.empty() ? "NEW  " : "known", f.signature.text(),
+                             f.seeds.size(), f.first_seed, (dir / f.shrunk_file).string());
+  }
+  std::cout << fmt::format(
+      "hunt: {} runs, {} failed, {} distinct findings ({} new) in {:.1f} s wall with {} jobs; "
+      "{} feasible coverage cells never reached; {}/findings.md\n",
+      runs.size(), failures, findings.size(), fresh, progress.elapsed(), jobs,
+      coverage.unreached().size(), args.findings);
+  for (const auto& e : worker_errors) std::cerr << "error: " << e << "\n";
+  if (!worker_errors.empty()) return kExitInternal;
+  return fresh > 0 ? kExitInvariant : kExitPass;
+}
+
+}  // namespace syncsim::cli

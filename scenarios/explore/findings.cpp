@@ -1,0 +1,380 @@
+#include "scenarios/explore/findings.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <set>
+#include <stdexcept>
+
+namespace syncsim::scenarios {
+
+namespace {
+
+using json = nlohmann::json;
+
+std::string join(const std::vector<std::string>& v, const std::string& sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool is_legacy_only(const std::string& core) { return core.starts_with("0.4."); }
+
+}  // namespace
+
+std::string explanation_class(const std::string& message) {
+  const std::string open = "[class:";
+  const auto at = message.find(open);
+  if (at == std::string::npos) return "";
+  const auto end = message.find(']', at);
+  if (end == std::string::npos) return "";
+  return message.substr(at + open.size(), end - at - open.size());
+}
+
+std::string FindingSignature::text() const {
+  return fmt::format("{}{}; faults={}; cores={}; modes={}; flavour={}", invariant,
+                     explanation_class.empty() ? "" : "[" + explanation_class + "]",
+                     faults.empty() ? "none" : join(faults, "+"), join(cores, "+"),
+                     join(modes, "+"), flavour);
+}
+
+json FindingSignature::to_json() const {
+  return {{"invariant", invariant}, {"class", explanation_class},
+          {"faults", faults},       {"cores", cores},
+          {"modes", modes},         {"flavour", flavour}};
+}
+
+FindingSignature signature_of(const std::string& invariant, const std::string& cls,
+                              const Scenario& s) {
+  std::set<std::string> faults, cores, modes;
+  for (const auto& g : client_groups(s.clients)) {
+    cores.insert(g.core);
+    modes.insert(g.checkpoint_mode);
+  }
+  for (const auto& f : s.faults) {
+    faults.insert(to_string(f.kind));
+    if (!f.core.empty()) cores.insert(f.core);
+  }
+  return {invariant,
+          cls,
+          {faults.begin(), faults.end()},
+          {cores.begin(), cores.end()},
+          {modes.begin(), modes.end()},
+          s.service.flavour};
+}
+
+std::vector<KnownFinding> parse_known_findings(const json& j, const std::string& source) {
+  auto bad = [&](const std::string& path, const std::string& what) {
+    return std::runtime_error(source + ": " + path + ": " + what);
+  };
+  if (!j.is_object() || j.value("format", 0) != 1 || !j.contains("known") ||
+      !j["known"].is_array()) {
+    throw bad("", "must be {\"format\": 1, \"known\": [{\"id\", \"why\", \"pattern\"}, ...]}");
+  }
+  static const std::vector<std::string> pattern_keys = {"invariant", "class",     "faults_include",
+                                                        "cores_any", "modes_any", "flavour"};
+  std::vector<KnownFinding> out;
+  for (std::size_t i = 0; i < j["known"].size(); ++i) {
+    const auto& e = j["known"][i];
+    const std::string path = fmt::format("known[{}]", i);
+    if (!e.is_object())
+      throw bad(path, e.dump() + " must be an object {\"id\", \"why\", \"pattern\"}");
+    for (const auto& [k, v] : e.items()) {
+      if (k != "id" && k != "why" && k != "pattern") {
+        throw bad(path + "." + k, "unknown field; allowed: id, why, pattern");
+      }
+    }
+    for (const char* k : {"id", "why"}) {
+      if (!e.contains(k) || !e[k].is_string() || e[k].get<std::string>().empty()) {
+        throw bad(path + "." + k, "must be a non-empty string");
+      }
+    }
+    if (!e.contains("pattern") || !e["pattern"].is_object()) {
+      throw bad(path + ".pattern", "must be an object with any of: " + join(pattern_keys, ", "));
+    }
+    for (const auto& [k, v] : e["pattern"].items()) {
+      if (!contains(pattern_keys, k)) {
+        throw bad(path + ".pattern." + k, "unknown field; allowed: " + join(pattern_keys, ", "));
+      }
+      const bool list = k == "faults_include" || k == "cores_any" || k == "modes_any";
+      if (list ? !(v.is_array() &&
+                   std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); }))
+               : !v.is_string()) {
+        throw bad(path + ".pattern." + k,
+                  v.dump() + (list ? " must be an array of strings" : " must be a string"));
+      }
+    }
+    out.push_back({e["id"].get<std::string>(), e["why"].get<std::string>(), e["pattern"]});
+  }
+  return out;
+}
+
+const KnownFinding* match_known(const std::vector<KnownFinding>& known,
+                                const FindingSignature& sig) {
+  for (const auto& k : known) {
+    const json& p = k.pattern;
+    bool ok = true;
+    if (p.contains("invariant")) ok = ok && p["invariant"] == sig.invariant;
+    if (p.contains("class")) ok = ok && p["class"] == sig.explanation_class;
+    if (p.contains("flavour")) ok = ok && p["flavour"] == sig.flavour;
+    if (p.contains("faults_include")) {
+      for (const auto& f : p["faults_include"]) ok = ok && contains(sig.faults, f);
+    }
+    auto any = [&](const char* key, const std::vector<std::string>& have) {
+      if (!p.contains(key)) return true;
+      return std::any_of(p[key].begin(), p[key].end(),
+                         [&](const json& x) { return contains(have, x.get<std::string>()); });
+    };
+    ok = ok && any("cores_any", sig.cores) && any("modes_any", sig.modes);
+    if (ok) return &k;
+  }
+  return nullptr;
+}
+
+WorldCoverage::WorldCoverage(std::vector<std::string> kinds, std::vector<std::string> cores,
+                             std::vector<std::string> sometimes)
+    : kinds_(std::move(kinds)), cores_(std::move(cores)), sometimes_(std::move(sometimes)) {}
+
+bool WorldCoverage::unreachable(const std::string& core, const std::string& mode) const {
+  return is_legacy_only(core) && mode == "requests";
+}
+
+void WorldCoverage::add_run(const json& run) {
+  if (!run.contains("swarm") || !run["swarm"].contains("clients.fleet")) return;
+  ++runs_;
+  const json& p = run["swarm"];
+  const std::string flavour = p.value("service.flavour", std::string("mongo"));
+  // Client number -> its group's (core, mode).
+  std::vector<std::pair<std::string, std::string>> clients;
+  std::set<std::string> modes;
+  for (const auto& g : p["clients.fleet"]) {
+    for (int i = 0; i < g["count"].get<int>(); ++i) {
+      clients.emplace_back(g["core"].get<std::string>(), g["checkpoint_mode"].get<std::string>());
+    }
+    modes.insert(g["checkpoint_mode"].get<std::string>());
+  }
+  const json faults = p.contains("faults") ? p["faults"] : json::array();
+  for (const auto& f : faults) {
+    const auto kind = f["kind"].get<std::string>();
+    if (f.contains("client")) {
+      const auto& [core, mode] = clients.at(f["client"].get<std::size_t>() - 1);
+      ++cells_[fmt::format("{}|{}|{}|{}", kind, mode, core, flavour)];
+    } else {
+      std::set<std::pair<std::string, std::string>> groups(clients.begin(), clients.end());
+      for (const auto& [core, mode] : groups) {
+        ++cells_[fmt::format("{}|{}|{}|{}", kind, mode, core, flavour)];
+      }
+    }
+  }
+  // Protocol moments reached (the sometimes-conditions), per mode and flavour.
+  if (!run.contains("sometimes")) return;
+  for (const auto& [cond, n] : run["sometimes"].items()) {
+    if (n.get<uint64_t>() == 0) continue;
+    for (const auto& mode : modes) ++state_[fmt::format("{}|{}|{}", cond, mode, flavour)];
+  }
+}
+
+uint64_t WorldCoverage::count(const std::string& kind, const std::string& mode,
+                              const std::string& core, const std::string& flavour) const {
+  auto it = cells_.find(fmt::format("{}|{}|{}|{}", kind, mode, core, flavour));
+  return it == cells_.end() ? 0 : it->second;
+}
+
+std::vector<std::string> WorldCoverage::unreached() const {
+  std::vector<std::string> out;
+  for (const auto& kind : kinds_) {
+    for (const auto& core : cores_) {
+      for (const char* mode : {"requests", "legacy"}) {
+        if (unreachable(core, mode)) continue;
+        for (const char* flavour : {"mongo", "postgres"}) {
+          if (count(kind, mode, core, flavour) == 0) {
+            out.push_back(fmt::format("{} x {} x {} x {}", kind, mode, core, flavour));
+          }
+        }
+      }
+    }
+  }
+  return out;
+}
+
+std::size_t WorldCoverage::reached_state_cells() const { return state_.size(); }
+
+std::string WorldCoverage::markdown() const {
+  std::string out = fmt::format(
+      "Fault kind x core/mode over {} drawn runs; each cell is `mongo/postgres` runs that "
+      "drew the fault for such a client; **0** = feasible but never reached; `-` = "
+      "unreachable by construction (0.4.x cores run legacy mode only).\n\n| kind |",
+      runs_);
+  std::vector<std::pair<std::string, std::string>> cols;
+  for (const auto& core : cores_) {
+    for (const char* mode : {"requests", "legacy"}) cols.emplace_back(core, mode);
+  }
+  for (const auto& [core, mode] : cols) out += fmt::format(" {} {} |", core, mode);
+  out += "\n|---|";
+  for (std::size_t i = 0; i < cols.size(); ++i) out += "---|";
+  out += "\n";
+  for (const auto& kind : kinds_) {
+    out += "| " + kind + " |";
+    for (const auto& [core, mode] : cols) {
+      if (unreachable(core, mode)) {
+        out += " - |";
+        continue;
+      }
+      const auto m = count(kind, mode, core, "mongo");
+      const auto p = count(kind, mode, core, "postgres");
+      out += (m == 0 || p == 0) ? fmt::format(" **{}/{}** |", m, p) : fmt::format(" {}/{} |", m, p);
+    }
+    out += "\n";
+  }
+  const auto missing = unreached();
+  out += fmt::format("\nNever reached (feasible): {} of {} cells{}\n", missing.size(),
+                     kinds_.size() * 2 * (cores_.size() * 2 - 3), missing.empty() ? "." : ":");
+  for (std::size_t i = 0; i < missing.size() && i < 40; ++i) out += "- " + missing[i] + "\n";
+  if (missing.size() > 40) out += fmt::format("- ... and {} more\n", missing.size() - 40);
+  out +=
+      "\nProtocol moments reached (runs in which the sometimes-condition happened), by "
+      "checkpoint mode and flavour:\n\n| condition | requests mongo | requests postgres | "
+      "legacy mongo | legacy postgres |\n|---|---|---|---|---|\n";
+  for (const auto& cond : sometimes_) {
+    out += "| " + cond + " |";
+    for (const char* mode : {"requests", "legacy"}) {
+      for (const char* flavour : {"mongo", "postgres"}) {
+        auto it = state_.find(fmt::format("{}|{}|{}", cond, mode, flavour));
+        const uint64_t n = it == state_.end() ? 0 : it->second;
+        out += n == 0 ? " **0** |" : fmt::format(" {} |", n);
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+json WorldCoverage::to_json() const {
+  return {{"runs", runs_},
+          {"cells", cells_},
+          {"unreached", unreached()},
+          {"protocol_moments", state_},
+          {"unreachable_rule", "0.4.x cores x requests mode (js-legacy runs legacy mode only)"}};
+}
+
+json findings_json(const HuntSummary& h, const std::vector<Finding>& findings,
+                   const WorldCoverage& coverage) {
+  json list = json::array();
+  for (const auto& f : findings) {
+    list.push_back({{"signature", f.signature.to_json()},
+                    {"signature_text", f.signature.text()},
+                    {"known", f.known_id.empty() ? json(nullptr) : json(f.known_id)},
+                    {"known_why", f.known_why},
+                    {"first_seed", f.first_seed},
+                    {"seeds", f.seeds},
+                    {"repro", f.repro},
+                    {"drawn", f.drawn},
+                    {"shrunk_scenario", f.shrunk_file},
+                    {"shrunk_repro", f.shrunk_repro},
+                    {"shrunk_replays_bit_for_bit", f.shrunk_replays},
+                    {"steps", {{"before", f.steps_before}, {"after", f.steps_after}}},
+                    {"explanation", f.explanation},
+                    {"timeline", f.timeline}});
+  }
+  uint64_t fresh = 0;
+  for (const auto& f : findings) fresh += f.known_id.empty() ? 1 : 0;
+  return {{"format", 1},        {"swarm_files", h.swarm_files},
+          {"seeds", h.seeds},   {"runs", h.runs},
+          {"failed", h.failed}, {"new_findings", fresh},
+          {"findings", list},   {"coverage", coverage.to_json()}};
+}
+
+std::string findings_markdown(const HuntSummary& h, const std::vector<Finding>& findings,
+                              const WorldCoverage& coverage) {
+  std::string out = fmt::format(
+      "# Hunt findings\n\n{} over seeds {}: {} runs, {} failed, {} distinct findings "
+      "({:.0f} s wall, {} jobs).\n\n",
+      join(h.swarm_files, ", "), h.seeds, h.runs, h.failed, findings.size(), h.wall_s, h.jobs);
+  for (std::size_t i = 0; i < findings.size(); ++i) {
+    const auto& f = findings[i];
+    out += fmt::format("## Finding {}: {} ({})\n\n", i + 1, f.signature.text(),
+                       f.known_id.empty() ? "NEW" : "known: " + f.known_id);
+    if (!f.known_id.empty()) out += "Known because: " + f.known_why + "\n\n";
+    out += "**What broke:** " + f.explanation + "\n\n";
+    std::string seeds;
+    for (std::size_t k = 0; k < f.seeds.size() && k < 30; ++k) {
+      seeds += (seeds.empty() ? "" : ", ") + std::to_string(f.seeds[k]);
+    }
+    if (f.seeds.size() > 30) seeds += fmt::format(", ... ({} in all)", f.seeds.size());
+    out += fmt::format("Seeds: {}. First seed's draw: {}\n\n", seeds, f.drawn);
+    out += fmt::format("Shrunk {} -> {} steps: `{}` ({}).\n\n", f.steps_before, f.steps_after,
+                       f.shrunk_file,
+                       f.shrunk_replays ? "replays bit for bit" : "DOES NOT replay bit for bit");
+    out += "**Minimal timeline** (shrunk run):\n\n```\n";
+    for (const auto& line : f.timeline) out += line + "\n";
+    out += "```\n\n**Repro** (shrunk): `syncsim replay '" + f.shrunk_repro + "'`  \n";
+    out += "**Repro** (first seed, drawn): `syncsim replay '" + f.repro + "'`\n\n";
+  }
+  out += "## Coverage\n\n" + coverage.markdown();
+  return out;
+}
+
+namespace {
+
+std::string escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string findings_html(const HuntSummary& h, const std::vector<Finding>& findings,
+                          const WorldCoverage& coverage) {
+  std::string out =
+      "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Hunt findings</title>"
+      "<style>body{font-family:sans-serif;max-width:70em;margin:auto}pre{background:#f4f4f4;"
+      "padding:.5em;overflow-x:auto}.new{color:#b00}.known{color:#070}</style></head><body>\n";
+  out += fmt::format(
+      "<h1>Hunt findings</h1><p>{} over seeds {}: {} runs, {} failed, {} distinct "
+      "findings ({:.0f} s wall, {} jobs).</p>\n",
+      escape(join(h.swarm_files, ", ")), escape(h.seeds), h.runs, h.failed, findings.size(),
+      h.wall_s, h.jobs);
+  for (std::size_t i = 0; i < findings.size(); ++i) {
+    const auto& f = findings[i];
+    out += fmt::format("<section><h2>Finding {}: {} <span class=\"{}\">({})</span></h2>\n", i + 1,
+                       escape(f.signature.text()), f.known_id.empty() ? "new" : "known",
+                       f.known_id.empty() ? "NEW" : "known: " + escape(f.known_id));
+    if (!f.known_id.empty()) out += "<p>Known because: " + escape(f.known_why) + "</p>\n";
+    out += "<p><b>What broke:</b> " + escape(f.explanation) + "</p>\n";
+    out += fmt::format(
+        "<p>First seed {} of {} hitting it; shrunk {} &rarr; {} steps: <code>{}"
+        "</code> ({}).</p>\n",
+        f.first_seed, f.seeds.size(), f.steps_before, f.steps_after, escape(f.shrunk_file),
+        f.shrunk_replays ? "replays bit for bit" : "does NOT replay bit for bit");
+    out += "<h3>Minimal timeline</h3><pre>";
+    for (const auto& line : f.timeline) out += escape(line) + "\n";
+    out += "</pre><h3>Repro</h3><pre>syncsim replay '" + escape(f.shrunk_repro) +
+           "'\nsyncsim replay '" + escape(f.repro) + "'</pre></section>\n";
+  }
+  out += "<h2>Coverage</h2><pre>" + escape(coverage.markdown()) + "</pre></body></html>\n";
+  return out;
+}
+
+}  // namespace syncsim::scenarios

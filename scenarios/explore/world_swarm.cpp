@@ -1,0 +1,566 @@
+#include "scenarios/explore/world_swarm.hpp"
+
+#include "scenarios/explore/swarm.hpp"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace syncsim::scenarios {
+
+namespace {
+
+using json = nlohmann::json;
+
+// "0.4.11" -> {0, 4, 11}, for ordering cores (upgrade = newer, downgrade = older).
+std::vector<int> version_parts(const std::string& v) {
+  std::vector<int> parts;
+  int n = 0;
+  bool any = false;
+  for (char ch : v) {
+    if (ch >= '0' && ch <= '9') {
+      n = n * 10 + (ch - '0');
+      any = true;
+    } else if (ch == '.') {
+      parts.push_back(n);
+      n = 0;
+    } else {
+      break;
+    }
+  }
+  if (any) parts.push_back(n);
+  return parts;
+}
+
+bool older(const std::string& a, const std::string& b) {
+  return version_parts(a) < version_parts(b);
+}
+
+const std::vector<std::string>& boundary_request_ids() {
+  // Boundary ids a foreign installation may post (service.md §1.2): JSON text, verbatim.
+  static const std::vector<std::string> ids = {"0",
+                                               "1",
+                                               "-1",
+                                               "1000",
+                                               "9007199254740991",
+                                               "9007199254740993",
+                                               "9223372036854775800",
+                                               "9223372036854775807",
+                                               "18446744073709551615",
+                                               "\"abc\"",
+                                               "1.5"};
+  return ids;
+}
+
+}  // namespace
+
+const std::vector<std::pair<std::string, std::vector<std::string>>>& world_fault_classes() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> classes = {
+      {"service", {"lag", "stall", "storm", "compact", "service_restart", "sync_config_change"}},
+      {"network", {"disconnect", "request_lost", "disconnect_client"}},
+      {"lifecycle",
+       {"restart", "kill", "power_loss", "upgrade", "downgrade", "switch_mode", "switch_user",
+        "disconnect_and_clear"}},
+      {"records", {"delete_request", "foreign_request"}},
+  };
+  return classes;
+}
+
+const std::vector<std::string>& world_exclusions() {
+  static const std::vector<std::string> rules = {
+      "0.4.x cores run the js-legacy SDK only, hence legacy mode only (js-1.3.0 refuses cores "
+      "below 0.5.2, sdk.md §1.1)",
+      "the js-legacy SDK runs legacy mode only (old SDKs have no checkpoint requests)",
+      "switch_mode only for a client driven by js-1.3.0 at that time (old SDKs have one mode)",
+      "upgrade only to a newer registered core, downgrade only to an older one (a client on "
+      "the newest / oldest core gets no upgrade / downgrade)",
+      "service.streams only when every client (and every core a fault moves it to) runs "
+      "js-1.3.0 (sync streams are driven through its subscription API)",
+      "kill / power_loss `when` mid_transaction / mid_upload only without an `on` trigger",
+      "clients.stream_encoding stays \"json\" (the SDK shim does not drive bson yet)",
+      "never drawn: mutants, expect, clients.fixed_quirks, service.write_checkpoint_mode "
+      "\"custom\" (comparison-only switches)",
+  };
+  return rules;
+}
+
+std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
+  std::vector<std::pair<std::string, int>> cores;
+  for (const auto& c : ctx.cores) cores.emplace_back(c, 1);
+  std::vector<std::pair<std::string, int>> kinds;
+  for (const auto& [cls, ks] : world_fault_classes()) {
+    for (const auto& k : ks) kinds.emplace_back(k, 1);
+  }
+  std::vector<std::pair<std::string, int>> ids;
+  for (const auto& id : boundary_request_ids()) ids.emplace_back(id, 1);
+  return {
+      {"duration", {{"short", 2}, {"medium", 2}, {"long", 1}}, "run 20..60 / 60..180 / 180..600 s"},
+      {"fleet.groups", {{"1", 3}, {"2", 2}, {"3", 1}}, "client groups (mixed fleets)"},
+      {"fleet.group_size", {{"1", 2}, {"2", 2}, {"3", 1}}, "clients per group"},
+      {"fleet.core", cores, "each group's core (every registered core)"},
+      {"fleet.mode", {{"requests", 2}, {"legacy", 1}}, "each group's checkpoint mode"},
+      {"fleet.sdk", {{"auto", 3}, {"js-1.3.0", 1}, {"js-legacy", 1}}, "each group's SDK"},
+      {"clients.post_checkpoint_request", {{"service", 3}, {"backend", 1}}, "request route"},
+      {"clients.timers",
+       {{"default", 2}, {"fast", 1}, {"slow", 1}},
+       "retry delay, upload throttle, repost delay"},
+      {"service.flavour", {{"mongo", 1}, {"postgres", 1}}, "bucket storage"},
+      {"service.replication_lag",
+       {{"none", 1}, {"short", 3}, {"long", 1}},
+       "0 / 1..500 / 2000..120000 ms"},
+      {"service.retention",
+       {{"shorter_than_run", 1}, {"normal", 2}, {"long", 1}},
+       "1..3 / 60 / 1440 minutes"},
+      {"service.compact_interval",
+       {{"off", 2}, {"frequent", 1}, {"rare", 1}},
+       "0 / 5..60 / 300..3600 s"},
+      {"service.batch_latency", {{"low", 3}, {"high", 1}}, "0..20 / 100..5000 ms"},
+      {"service.token_lifetime", {{"short", 1}, {"long", 3}}, "60..300 s / one day"},
+      {"service.heartbeat", {{"default", 2}, {"fast", 1}}, "60 s / 5..15 s"},
+      {"service.streams", {{"none", 3}, {"some", 1}}, "sync streams + subscription churn"},
+      {"network.latency", {{"low", 3}, {"high", 1}}, "0..50 / 100..3000 ms each way"},
+      {"workload.write_rate",
+       {{"fast", 1}, {"normal", 3}, {"slow", 1}},
+       "100..1000 / 500..3000 / 5000..60000 ms between writes"},
+      {"workload.keyspace",
+       {{"small", 1}, {"normal", 2}, {"large", 1}},
+       "1..4 / 8..32 / 100..1000"},
+      {"workload.requests",
+       {{"none", 2}, {"some", 2}, {"many", 1}},
+       "share of steps that call requestCheckpoint(): 0 / 5..30 / 50..100 %"},
+      {"workload.wait_for_sync",
+       {{"none", 1}, {"some", 2}, {"all", 1}},
+       "share of requests awaited with waitForSync()"},
+      {"workload.insert_only", {{"none", 2}, {"some", 1}}, "insert-only events rows"},
+      {"faults.kind", kinds, "fault kind within its class"},
+      {"faults.trigger", {{"time", 1}, {"event", 1}}, "at a time, or on a protocol event"},
+      {"faults.down",
+       {{"short", 3}, {"absence", 1}},
+       "0..5000 ms, or longer than retention (up to 10 min)"},
+      {"faults.lag",
+       {{"short", 2}, {"long", 1}, {"until_heal", 1}},
+       "lag / stall length: 1..10 s, 10..120 s, until quiesce"},
+      {"faults.kill_when",
+       {{"now", 2}, {"mid_transaction", 1}, {"mid_upload", 1}},
+       "kill / power_loss moment"},
+      {"faults.request_id", ids, "foreign_request ids (boundaries)"},
+  };
+}
+
+namespace {
+
+int64_t weight_of(const json& world, const WorldDimension& d, const std::string& cls, int dflt) {
+  if (!world.contains("weights")) return dflt;
+  const auto& w = world["weights"];
+  if (!w.contains(d.key)) return dflt;
+  const auto& m = w[d.key];
+  return m.contains(cls) ? m[cls].get<int64_t>() : 0;  // a listed dimension names every class
+}
+
+std::pair<int64_t, int64_t> fault_count_range(const json& world, const std::string& cls) {
+  static const std::map<std::string, std::pair<int64_t, int64_t>> defaults = {
+      {"service", {0, 2}}, {"network", {0, 2}}, {"lifecycle", {0, 3}}, {"records", {0, 1}}};
+  if (world.contains("fault_counts") && world["fault_counts"].contains(cls)) {
+    const auto& r = world["fault_counts"][cls];
+    return {r[0].get<int64_t>(), r[1].get<int64_t>()};
+  }
+  return defaults.at(cls);
+}
+
+class Drawer {
+ public:
+  Drawer(const json& world, sim::Prng& rng, const ValidationContext& ctx)
+      : world_(world), rng_(rng), ctx_(ctx) {
+    for (auto& d : world_dimensions(ctx)) dims_.emplace(d.key, std::move(d));
+  }
+
+  // A class of `key` among `allowed` (empty = all), by weight; "" when none has weight.
+  std::string pick(const std::string& key, const std::vector<std::string>& allowed = {}) {
+    const WorldDimension& d = dims_.at(key);
+    std::vector<std::pair<std::string, int64_t>> options;
+    int64_t total = 0;
+    for (const auto& [cls, dflt] : d.classes) {
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), cls) == allowed.end()) {
+        continue;
+      }
+      const int64_t w = weight_of(world_, d, cls, dflt);
+      if (w <= 0) continue;
+      options.emplace_back(cls, w);
+      total += w;
+    }
+    if (total == 0) return "";
+    int64_t r = static_cast<int64_t>(rng_.uniform(static_cast<uint64_t>(total)));
+    for (const auto& [cls, w] : options) {
+      if (r < w) return cls;
+      r -= w;
+    }
+    return options.back().first;
+  }
+  int64_t range(int64_t lo, int64_t hi) { return rng_.range(lo, hi); }
+  bool percent(uint64_t pct) { return rng_.percent(pct); }
+  const ValidationContext& ctx() const { return ctx_; }
+
+ private:
+  const json& world_;
+  sim::Prng& rng_;
+  const ValidationContext& ctx_;
+  std::map<std::string, WorldDimension> dims_;
+};
+
+std::string sdk_of(const std::string& sdk, const std::string& core, const ValidationContext& ctx) {
+  return resolved_sdk(sdk, core, ctx.core_sdks);
+}
+
+void draw_fleet(Drawer& d, Scenario& s, json& params) {
+  const int groups = std::stoi(d.pick("fleet.groups"));
+  s.clients.fleet.clear();
+  int count = 0;
+  json fleet = json::array();
+  for (int i = 0; i < groups; ++i) {
+    ClientGroup g;
+    g.count = std::stoi(d.pick("fleet.group_size"));
+    g.core = d.pick("fleet.core");
+    const bool legacy_core = sdk_of("auto", g.core, d.ctx()) == "js-legacy";
+    // 0.4.x: js-legacy only, so legacy mode only (world_exclusions()).
+    g.checkpoint_mode = legacy_core ? "legacy" : d.pick("fleet.mode");
+    std::vector<std::string> sdks = {"auto"};
+    if (!legacy_core) sdks.emplace_back("js-1.3.0");
+    if (g.checkpoint_mode == "legacy") sdks.emplace_back("js-legacy");
+    g.sdk = d.pick("fleet.sdk", sdks);
+    if (g.sdk.empty()) g.sdk = "auto";
+    count += g.count;
+    fleet.push_back({{"count", g.count},
+                     {"core", g.core},
+                     {"checkpoint_mode", g.checkpoint_mode},
+                     {"sdk", g.sdk}});
+    s.clients.fleet.push_back(g);
+  }
+  s.clients.count = count;
+  params["clients.fleet"] = fleet;
+  s.clients.post_checkpoint_request = d.pick("clients.post_checkpoint_request");
+  const std::string timers = d.pick("clients.timers");
+  if (timers == "fast") {
+    s.clients.retry_delay_ms = d.range(100, 2000);
+    s.clients.crud_upload_throttle_ms = d.range(0, 200);
+    s.clients.repost_delay_ms = 10000;
+  } else if (timers == "slow") {
+    s.clients.retry_delay_ms = d.range(10000, 60000);
+    s.clients.crud_upload_throttle_ms = d.range(2000, 10000);
+    s.clients.repost_delay_ms = d.range(30000, 120000);
+  }
+  params["clients.post_checkpoint_request"] = s.clients.post_checkpoint_request;
+  params["clients.retry_delay_ms"] = s.clients.retry_delay_ms;
+  params["clients.crud_upload_throttle_ms"] = s.clients.crud_upload_throttle_ms;
+  params["clients.repost_delay_ms"] = s.clients.repost_delay_ms;
+}
+
+bool all_js130(const Scenario& s, const ValidationContext& ctx) {
+  for (const auto& g : s.clients.fleet) {
+    if (sdk_of(g.sdk, g.core, ctx) != "js-1.3.0") return false;
+  }
+  return true;
+}
+
+void draw_service(Drawer& d, Scenario& s, json& params) {
+  auto& sv = s.service;
+  sv.flavour = d.pick("service.flavour");
+  const std::string lag = d.pick("service.replication_lag");
+  sv.replication_lag_ms = lag == "none"    ? 0
+                          : lag == "short" ? d.range(1, 500)
+                                           : d.range(2000, 120000);
+  const std::string retention = d.pick("service.retention");
+  sv.checkpoint_request_retention_minutes = retention == "shorter_than_run" ? d.range(1, 3)
+                                            : retention == "normal"         ? 60
+                                                                            : 1440;
+  const std::string compact = d.pick("service.compact_interval");
+  sv.compact_interval_s = compact == "off"        ? 0
+                          : compact == "frequent" ? d.range(5, 60)
+                                                  : d.range(300, 3600);
+  sv.batch_latency_max_ms =
+      d.pick("service.batch_latency") == "low" ? d.range(0, 20) : d.range(100, 5000);
+  sv.token_lifetime_s = d.pick("service.token_lifetime") == "short" ? d.range(60, 300) : 86400;
+  sv.heartbeat_ms = d.pick("service.heartbeat") == "default" ? 60000 : d.range(5000, 15000);
+  sv.streams.clear();
+  if (all_js130(s, d.ctx()) && d.pick("service.streams") == "some") {
+    const int64_t n = d.range(1, 3);
+    for (int64_t i = 0; i < n; ++i) {
+      StreamSpec st;
+      st.name = "s" + std::to_string(i);
+      st.is_default = d.percent(30);
+      st.parameterised = !st.is_default && d.percent(70);
+      st.priority = static_cast<int>(d.range(0, 3));
+      sv.streams.push_back(st);
+    }
+    auto& ch = s.workload.streams;
+    ch.interval_min_ms = d.range(200, 5000);
+    ch.interval_max_ms = ch.interval_min_ms + d.range(0, 10000);
+    ch.subscribe_pct = static_cast<int>(d.range(20, 90));
+    ch.unsubscribe_all_pct = static_cast<int>(d.range(0, 50));
+    ch.ttl_s = d.percent(30) ? d.range(1, 120) : 0;
+    ch.priority_override_pct = static_cast<int>(d.range(0, 30));
+    params["workload.streams"] = {{"interval_ms", {ch.interval_min_ms, ch.interval_max_ms}},
+                                  {"subscribe_pct", ch.subscribe_pct},
+                                  {"unsubscribe_all_pct", ch.unsubscribe_all_pct},
+                                  {"ttl_s", ch.ttl_s},
+                                  {"priority_override_pct", ch.priority_override_pct}};
+  }
+  params["service.flavour"] = sv.flavour;
+  params["service.replication_lag_ms"] = sv.replication_lag_ms;
+  params["service.checkpoint_request_retention_minutes"] = sv.checkpoint_request_retention_minutes;
+  params["service.compact_interval_s"] = sv.compact_interval_s;
+  params["service.batch_latency_max_ms"] = sv.batch_latency_max_ms;
+  params["service.token_lifetime_s"] = sv.token_lifetime_s;
+  params["service.heartbeat_ms"] = sv.heartbeat_ms;
+  params["service.streams"] = sv.streams.size();
+}
+
+void draw_workload(Drawer& d, Scenario& s, json& params) {
+  const std::string dur = d.pick("duration");
+  s.duration_s = dur == "short"    ? d.range(20, 60)
+                 : dur == "medium" ? d.range(60, 180)
+                                   : d.range(180, 600);
+  const int64_t lat = d.pick("network.latency") == "low" ? d.range(0, 50) : d.range(100, 3000);
+  s.network.latency_up_ms = lat;
+  s.network.latency_down_ms = d.percent(50) ? lat : d.range(0, lat);
+  auto& w = s.workload;
+  const std::string rate = d.pick("workload.write_rate");
+  w.write_interval_min_ms = rate == "fast"     ? d.range(100, 500)
+                            : rate == "normal" ? d.range(500, 1500)
+                                               : d.range(5000, 20000);
+  w.write_interval_max_ms = w.write_interval_min_ms * d.range(1, 3);
+  const std::string keys = d.pick("workload.keyspace");
+  w.keyspace = static_cast<int>(keys == "small"    ? d.range(1, 4)
+                                : keys == "normal" ? d.range(8, 32)
+                                                   : d.range(100, 1000));
+  w.notes_pct = static_cast<int>(d.range(0, 50));
+  w.delete_pct = static_cast<int>(d.range(0, 30));
+  w.insert_only_pct =
+      d.pick("workload.insert_only") == "none" ? 0 : static_cast<int>(d.range(5, 50));
+  const std::string req = d.pick("workload.requests");
+  w.request_checkpoint_pct = static_cast<int>(req == "none"   ? 0
+                                              : req == "some" ? d.range(5, 30)
+                                                              : d.range(50, 100));
+  const std::string wait = d.pick("workload.wait_for_sync");
+  w.wait_for_sync_pct = static_cast<int>(wait == "none"  ? 0
+                                         : wait == "all" ? 100
+                                                         : d.range(10, 90));
+  params["duration_s"] = s.duration_s;
+  params["network.latency_ms"] = {s.network.latency_up_ms, s.network.latency_down_ms};
+  params["workload.write_interval_ms"] = {w.write_interval_min_ms, w.write_interval_max_ms};
+  params["workload.keyspace"] = w.keyspace;
+  params["workload.notes_pct"] = w.notes_pct;
+  params["workload.delete_pct"] = w.delete_pct;
+  params["workload.insert_only_pct"] = w.insert_only_pct;
+  params["workload.request_checkpoint_pct"] = w.request_checkpoint_pct;
+  params["workload.wait_for_sync_pct"] = w.wait_for_sync_pct;
+}
+
+// The fields of one fault of `kind` at `at_ms`; `core_now` is every client's core at that
+// time (updated by upgrade/downgrade).  Returns null when the kind fits no client.
+json draw_fault(Drawer& d, const Scenario& s, const std::string& kind, int64_t at_ms,
+                std::vector<std::string>& core_now) {
+  const auto& ctx = d.ctx();
+  const int n = s.clients.count;
+  const bool streams = !s.service.streams.empty();
+  json f = {{"at_ms", at_ms}, {"kind", kind}};
+  // The cores a client may move to (none for other kinds).
+  auto targets = [&](int client) {
+    std::vector<std::string> out;
+    const std::string& now = core_now[static_cast<std::size_t>(client - 1)];
+    for (const auto& c : ctx.cores) {
+      const bool ok = kind == "upgrade" ? older(now, c) : older(c, now);
+      if (ok && (!streams || sdk_of("auto", c, ctx) == "js-1.3.0")) out.push_back(c);
+    }
+    return out;
+  };
+  auto fits = [&](int client) {
+    if (kind == "upgrade" || kind == "downgrade") return !targets(client).empty();
+    if (kind == "switch_mode") {
+      const ClientGroup g = group_of(s.clients, client);
+      const std::string& now = core_now[static_cast<std::size_t>(client - 1)];
+      return sdk_of(now == g.core ? g.sdk : "auto", now, ctx) == "js-1.3.0";
+    }
+    return true;
+  };
+  const bool takes_client = kind != "lag" && kind != "stall" && kind != "storm" &&
+                            kind != "compact" && kind != "service_restart" &&
+                            kind != "sync_config_change";
+  if (takes_client) {
+    const int start = static_cast<int>(d.range(1, n));
+    int client = 0;
+    for (int i = 0; i < n && client == 0; ++i) {
+      const int c = (start - 1 + i) % n + 1;
+      if (fits(c)) client = c;
+    }
+    if (client == 0) return nullptr;
+    f["client"] = client;
+    if (kind == "upgrade" || kind == "downgrade") {
+      auto t = targets(client);
+      f["core"] = t.at(static_cast<std::size_t>(d.range(0, static_cast<int64_t>(t.size()) - 1)));
+      core_now[static_cast<std::size_t>(client - 1)] = f["core"].get<std::string>();
+    }
+  }
+  auto length = [&]() -> json {
+    const std::string l = d.pick("faults.lag");
+    return l == "short"  ? json(d.range(1, 10000))
+           : l == "long" ? json(d.range(10000, 120000))
+                         : json(nullptr);
+  };
+  auto down = [&] {
+    const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
+    const bool absence = d.pick("faults.down") == "absence" && retention_ms < 600000;
+    f["down_ms"] = absence ? d.range(retention_ms + 1, 600000) : d.range(0, 5000);
+  };
+  if (kind == "lag") {
+    f["lag_ms"] = d.range(0, 1) ? d.range(0, 5000) : d.range(5000, 300000);
+    f["duration_ms"] = length();
+  } else if (kind == "stall") {
+    f["duration_ms"] = length();
+  } else if (kind == "storm") {
+    f["fraction_pct"] = d.range(1, 100);
+  } else if (kind == "request_lost") {
+    f["lost"] = d.percent(50) ? "request" : "response";
+    f["route"] = std::vector<std::string>{"checkpoint", "upload", "any"}.at(
+        static_cast<std::size_t>(d.range(0, 2)));
+    f["count"] = d.range(1, 3);
+  } else if (kind == "service_restart") {
+    f["down_ms"] = d.range(0, 30000);
+  } else if (kind == "foreign_request") {
+    f["request_id"] = json::parse(d.pick("faults.request_id"));
+  } else if (takes_client && kind != "disconnect" && kind != "delete_request") {
+    down();  // lifecycle kinds, disconnect_client, disconnect_and_clear
+  }
+  if (d.pick("faults.trigger") == "event") {
+    json on = {{"event", trigger_events().at(static_cast<std::size_t>(
+                             d.range(0, static_cast<int64_t>(trigger_events().size()) - 1)))},
+               {"nth", d.range(1, 3)}};
+    const int64_t who = d.range(0, n);
+    on["client"] = who == 0 ? json(nullptr) : json(who);
+    f["on"] = on;
+  } else if (kind == "kill" || kind == "power_loss") {
+    f["when"] = d.pick("faults.kill_when");
+  }
+  return f;
+}
+
+void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) {
+  struct Planned {
+    int64_t at_ms;
+    std::string kind;
+  };
+  std::vector<Planned> planned;
+  for (const auto& [cls, kinds] : world_fault_classes()) {
+    const auto [lo, hi] = fault_count_range(world, cls);
+    const int64_t count = d.range(lo, hi);
+    for (int64_t i = 0; i < count; ++i) {
+      const std::string kind = d.pick("faults.kind", kinds);
+      if (kind.empty()) break;  // every kind of the class weighs 0
+      planned.push_back({d.range(0, s.duration_s * 1000), kind});
+    }
+  }
+  // In time order, so that upgrade/downgrade/switch_mode see the core the client runs then
+  // (the loader judges switch_mode the same way).
+  std::stable_sort(planned.begin(), planned.end(),
+                   [](const Planned& a, const Planned& b) { return a.at_ms < b.at_ms; });
+  std::vector<std::string> core_now;
+  for (int c = 1; c <= s.clients.count; ++c) core_now.push_back(group_of(s.clients, c).core);
+  for (const auto& p : planned) {
+    json f = draw_fault(d, s, p.kind, p.at_ms, core_now);
+    if (!f.is_null()) faults.push_back(std::move(f));
+  }
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> world_spec_problems(const json& world,
+                                                                     const ValidationContext& ctx) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!world.is_object()) {
+    out.emplace_back("", world.dump() +
+                             " must be an object {\"weights\": {...}, "
+                             "\"fault_counts\": {...}}");
+    return out;
+  }
+  for (const auto& [key, v] : world.items()) {
+    if (key != "weights" && key != "fault_counts") {
+      out.emplace_back(key, "unknown field; allowed: weights, fault_counts");
+    }
+  }
+  const auto dims = world_dimensions(ctx);
+  if (world.contains("weights")) {
+    const auto& w = world["weights"];
+    if (!w.is_object()) {
+      out.emplace_back("weights", w.dump() + " must be an object: dimension -> {class: weight}");
+    } else {
+      for (const auto& [key, classes] : w.items()) {
+        auto dim = std::find_if(dims.begin(), dims.end(),
+                                [&](const WorldDimension& d) { return d.key == key; });
+        if (dim == dims.end()) {
+          std::string names;
+          for (const auto& d : dims) names += (names.empty() ? "" : ", ") + d.key;
+          out.emplace_back("weights." + key, "unknown dimension; allowed: " + names);
+          continue;
+        }
+        std::string allowed;
+        for (const auto& [cls, dflt] : dim->classes) allowed += (allowed.empty() ? "" : ", ") + cls;
+        if (!classes.is_object()) {
+          out.emplace_back("weights." + key, classes.dump() +
+                                                 " must be an object {class: weight}; "
+                                                 "classes: " +
+                                                 allowed);
+          continue;
+        }
+        int64_t total = 0;
+        for (const auto& [cls, weight] : classes.items()) {
+          const bool known = std::any_of(dim->classes.begin(), dim->classes.end(),
+                                         [&](const auto& c) { return c.first == cls; });
+          if (!known) {
+            out.emplace_back("weights." + key + "." + cls, "unknown class; allowed: " + allowed);
+          } else if (!weight.is_number_integer() || weight.get<int64_t>() < 0 ||
+                     weight.get<int64_t>() > 1000) {
+            out.emplace_back("weights." + key + "." + cls,
+                             weight.dump() + " must be an integer weight within 0..1000");
+          } else {
+            total += weight.get<int64_t>();
+          }
+        }
+        if (total == 0 && key != "faults.kind") {
+          out.emplace_back("weights." + key, "every class weighs 0; allowed: at least one > 0");
+        }
+      }
+    }
+  }
+  if (world.contains("fault_counts")) {
+    const auto& fc = world["fault_counts"];
+    if (!fc.is_object()) {
+      out.emplace_back("fault_counts", fc.dump() + " must be an object {class: [min, max]}");
+    } else {
+      for (const auto& [cls, r] : fc.items()) {
+        const bool known = std::any_of(world_fault_classes().begin(), world_fault_classes().end(),
+                                       [&](const auto& c) { return c.first == cls; });
+        if (!known) {
+          out.emplace_back("fault_counts." + cls,
+                           "unknown fault class; allowed: service, network, lifecycle, records");
+        } else if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() ||
+                   !r[1].is_number_integer() || r[0].get<int64_t>() < 0 ||
+                   r[1].get<int64_t>() > 20 || r[0].get<int64_t>() > r[1].get<int64_t>()) {
+          out.emplace_back("fault_counts." + cls,
+                           r.dump() + " must be [min, max] with 0 <= min <= max <= 20");
+        }
+      }
+    }
+  }
+  return out;
+}
+
+void draw_world(Scenario& s, json& faults, json& params, const json& world, sim::Prng& rng,
+                const ValidationContext& ctx) {
+  Drawer d(world, rng, ctx);
+  draw_fleet(d, s, params);
+  draw_service(d, s, params);
+  draw_workload(d, s, params);
+  draw_faults(d, s, world, faults);
+  params["faults"] = faults;
+}
+
+}  // namespace syncsim::scenarios

@@ -1,0 +1,248 @@
+// The world swarm and the hunt (issue 14, scenarios/explore/world_swarm.hpp, findings.hpp,
+// cli/hunt_command.hpp): world draws are valid and revalidated for many seeds and cover every
+// core, mode, flavour and fault kind; the world section is checked; signatures, the
+// known-findings file and its matching; and through the CLI a hunt over a world with a
+// mutant finds one finding whose shrunk repro replays bit for bit, with the exit codes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "cli_helpers.hpp"
+#include "scenarios/explore/findings.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/explore/world_swarm.hpp"
+#include "scenarios/runner.hpp"
+#include "scenarios/scenario.hpp"
+
+namespace syncsim::scenarios {
+namespace {
+
+using nlohmann::json;
+using syncsim::testing::read_file;
+using syncsim::testing::syncsim;
+using syncsim::testing::temp_path;
+using syncsim::testing::write_temp;
+
+Scenario world_file() {
+  return load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json",
+                            validation_context());
+}
+
+TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKind) {
+  const auto ctx = validation_context();
+  const Scenario base = world_file();
+  ASSERT_TRUE(base.swarm && base.swarm->world);
+  std::set<std::string> cores, modes, flavours, kinds, sdks;
+  std::set<int> counts;
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    const SwarmDraw d = draw_swarm(base, seed, ctx);  // throws if the loader rejects it
+    const Scenario& s = d.scenario;
+    EXPECT_FALSE(s.swarm.has_value());
+    EXPECT_TRUE(s.mutants.empty());
+    EXPECT_TRUE(s.expect.pass);
+    EXPECT_TRUE(s.clients.fixed_quirks.empty());
+    EXPECT_EQ(s.service.write_checkpoint_mode, "managed");
+    // The full form parses back to the same scenario (the loader's own rules hold).
+    EXPECT_EQ(parse_scenario(to_json(s), ctx, "again"), s) << "seed " << seed;
+    for (const auto& g : client_groups(s.clients)) {
+      cores.insert(g.core);
+      modes.insert(g.checkpoint_mode);
+      sdks.insert(g.sdk);
+      if (g.core.starts_with("0.4.")) {
+        EXPECT_EQ(g.checkpoint_mode, "legacy") << "seed " << seed;
+      }
+    }
+    counts.insert(s.clients.count);
+    flavours.insert(s.service.flavour);
+    for (const auto& f : s.faults) kinds.insert(to_string(f.kind));
+    // Every drawn value is in the params, and the same seed draws the same world.
+    EXPECT_TRUE(d.params.contains("clients.fleet") && d.params.contains("service.flavour"));
+    if (seed <= 20) {
+      EXPECT_EQ(draw_swarm(base, seed, ctx).params, d.params);
+    }
+  }
+  EXPECT_EQ(cores, std::set<std::string>(ctx.cores.begin(), ctx.cores.end()));
+  EXPECT_EQ(modes, (std::set<std::string>{"legacy", "requests"}));
+  EXPECT_EQ(sdks, (std::set<std::string>{"auto", "js-1.3.0", "js-legacy"}));
+  EXPECT_EQ(flavours, (std::set<std::string>{"mongo", "postgres"}));
+  std::set<std::string> all;
+  for (const auto& [cls, ks] : world_fault_classes()) all.insert(ks.begin(), ks.end());
+  EXPECT_EQ(kinds, all);
+  EXPECT_GE(counts.size(), 5u);
+}
+
+TEST(WorldSwarm, WeightsFocusTheDraw) {
+  const auto ctx = validation_context();
+  json j = to_json(world_file());
+  j["swarm"]["world"]["weights"]["service.flavour"] = {{"mongo", 0}, {"postgres", 1}};
+  j["swarm"]["world"]["fault_counts"] = {
+      {"service", {0, 0}}, {"network", {0, 0}}, {"lifecycle", {2, 2}}, {"records", {0, 0}}};
+  j["swarm"]["world"]["weights"]["faults.kind"] = {{"switch_mode", 1}};
+  const Scenario base = parse_scenario(j, ctx, "focused");
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    const Scenario s = draw_swarm(base, seed, ctx).scenario;
+    EXPECT_EQ(s.service.flavour, "postgres");
+    // switch_mode only where js-1.3.0 drives the client (excluded by construction).
+    for (const auto& f : s.faults) EXPECT_EQ(f.kind, FaultKind::SwitchMode);
+    EXPECT_LE(s.faults.size(), 2u);
+  }
+}
+
+std::string problems_with_world(const json& world, bool with_knob = false) {
+  json j = to_json(world_file());
+  j["swarm"] = {{"world", world}};
+  if (with_knob) j["swarm"]["workload.keyspace"] = {1, 2};
+  try {
+    parse_scenario(j, validation_context(), "w");
+  } catch (const ScenarioError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(WorldSwarm, TheLoaderRejectsBadWorldSectionsNamingFieldValueAndAllowed) {
+  EXPECT_NE(problems_with_world({{"weights", {{"fleet.colour", {{"red", 1}}}}}})
+                .find("swarm.world.weights.fleet.colour: unknown dimension; allowed: duration"),
+            std::string::npos);
+  EXPECT_NE(problems_with_world({{"weights", {{"service.flavour", {{"oracle", 1}}}}}})
+                .find("unknown class; allowed: mongo, postgres"),
+            std::string::npos);
+  EXPECT_NE(problems_with_world({{"weights", {{"service.flavour", {{"mongo", -1}}}}}})
+                .find("must be an integer weight within 0..1000"),
+            std::string::npos);
+  EXPECT_NE(problems_with_world({{"weights", {{"service.flavour", {{"mongo", 0}}}}}})
+                .find("every class weighs 0"),
+            std::string::npos);
+  EXPECT_NE(problems_with_world({{"fault_counts", {{"lifecycle", {3, 1}}}}})
+                .find("must be [min, max] with 0 <= min <= max <= 20"),
+            std::string::npos);
+  EXPECT_NE(problems_with_world(json::object(), true).find("not allowed together with swarm knobs"),
+            std::string::npos);
+  EXPECT_EQ(problems_with_world(json::object()), "");
+}
+
+TEST(WorldSwarm, ExclusionsAreListed) {
+  EXPECT_GE(world_exclusions().size(), 5u);
+  bool legacy = false;
+  for (const auto& e : world_exclusions()) legacy = legacy || e.find("0.4.x") != std::string::npos;
+  EXPECT_TRUE(legacy);
+}
+
+TEST(Findings, ExplanationClassAndSignature) {
+  EXPECT_EQ(explanation_class("gate stuck [class:record-deleted] since t=3"), "record-deleted");
+  EXPECT_EQ(explanation_class("no class here"), "");
+  EXPECT_EQ(explanation_class("[class:unterminated"), "");
+  Scenario s = world_file();
+  s.clients.fleet = {{1, "0.5.3", "requests", "auto"}, {2, "0.4.12", "legacy", "auto"}};
+  s.clients.count = 3;
+  s.service.flavour = "postgres";
+  Fault f;
+  f.kind = FaultKind::Upgrade;
+  f.client = 2;
+  f.core = "0.5.2";
+  s.faults = {f, Fault{}};
+  const auto sig = signature_of("converges", "x", s);
+  EXPECT_EQ(sig.text(),
+            "converges[x]; faults=lag+upgrade; cores=0.4.12+0.5.2+0.5.3; modes=legacy+requests; "
+            "flavour=postgres");
+}
+
+TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  std::set<std::string> ids;
+  for (const auto& k : known) ids.insert(k.id);
+  EXPECT_TRUE(ids.contains("near-max-id") && ids.contains("cloned-database"));
+  FindingSignature sig{"request-id-monotonic", "",     {"disconnect", "foreign_request"}, {"0.5.3"},
+                       {"requests"},           "mongo"};
+  ASSERT_NE(match_known(known, sig), nullptr);
+  EXPECT_EQ(match_known(known, sig)->id, "near-max-id");
+  sig.faults = {"disconnect"};  // without the foreign installation it is not that finding
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  sig = {"read-your-writes", "", {"foreign_request"}, {"0.5.2"}, {"legacy"}, "postgres"};
+  EXPECT_EQ(match_known(known, sig)->id, "cloned-database");
+  const std::vector<KnownFinding> narrow = {
+      {"n", "why", {{"cores_any", {"0.4.6"}}, {"modes_any", {"legacy"}}, {"flavour", "mongo"}}}};
+  EXPECT_EQ(match_known(narrow, sig), nullptr);  // postgres, no 0.4.6
+  EXPECT_THROW(parse_known_findings(json::parse(R"({"format": 1, "known": [{"id": "x",
+      "why": "y", "pattern": {"colour": "red"}}]})"),
+                                    "k"),
+               std::runtime_error);
+  EXPECT_THROW(parse_known_findings(json::parse(R"({"format": 2, "known": []})"), "k"),
+               std::runtime_error);
+}
+
+// A world focused for speed (short runs, few faults) with a mutant the world must find.
+std::string mutant_world(const std::string& mutant) {
+  json j = to_json(world_file());
+  j["name"] = "world-" + mutant;
+  j["mutants"] = {mutant};
+  auto& w = j["swarm"]["world"]["weights"];
+  w["duration"] = {{"short", 1}};
+  w["workload.write_rate"] = {{"normal", 1}};
+  w["service.replication_lag"] = {{"short", 1}};
+  w["fleet.groups"] = {{"1", 1}};
+  j["swarm"]["world"]["fault_counts"] = {
+      {"service", {0, 1}}, {"network", {0, 1}}, {"lifecycle", {0, 0}}, {"records", {0, 0}}};
+  return write_temp("hunt-" + mutant + ".json", j.dump(2));
+}
+
+TEST(HuntCli, AMutantGivesOneFindingWhoseShrunkReproReplaysBitForBit) {
+  const std::string world = mutant_world("ack-before-replication");
+  const std::string dir = temp_path("hunt-findings");
+  std::filesystem::remove_all(dir);
+  const std::string empty_known = write_temp("no-known.json", R"({"format": 1, "known": []})");
+  const auto o = syncsim("hunt " + world + " --seeds 1..6 --jobs 2 --max-shrink 15 --known " +
+                         empty_known + " --findings " + dir);
+  ASSERT_EQ(o.exit_code, 1) << o.output;  // a new finding
+  const json doc = json::parse(read_file(dir + "/findings.json"));
+  ASSERT_GE(doc["findings"].size(), 1u) << doc.dump(2);
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["signature"]["invariant"], "service-ack-after-replication") << f.dump(2);
+  EXPECT_TRUE(f["known"].is_null());
+  EXPECT_TRUE(f["shrunk_replays_bit_for_bit"].get<bool>());
+  EXPECT_LE(f["steps"]["after"].get<uint64_t>(), f["steps"]["before"].get<uint64_t>());
+  // The shrunk repro replays bit for bit through `syncsim replay`.
+  const auto r = syncsim("replay '" + f["shrunk_repro"].get<std::string>() + "'");
+  EXPECT_NE(r.output.find("bit-for-bit identical"), std::string::npos) << r.output;
+  EXPECT_NE(read_file(dir + "/findings.md").find("## Finding 1"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/findings.md").find("## Coverage"), std::string::npos);
+  EXPECT_NE(read_file(dir + "/findings.html").find("<section>"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/findings.json.tmp"));
+
+  // The same hunt with a known-findings entry that matches: exit 0, marked known.
+  const std::string known =
+      write_temp("known.json", R"({"format": 1, "known": [{"id": "planted", "why": "the mutant",
+      "pattern": {"invariant": "service-ack-after-replication"}}]})");
+  const auto again = syncsim("hunt " + world + " --seeds 1..6 --jobs 2 --max-shrink 0 --known " +
+                             known + " --findings " + dir + "-known");
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  const json doc2 = json::parse(read_file(dir + "-known/findings.json"));
+  for (const auto& g : doc2["findings"]) {
+    if (g["signature"]["invariant"] == "service-ack-after-replication") {
+      EXPECT_EQ(g["known"], "planted");
+    }
+  }
+}
+
+TEST(HuntCli, BadInputExitsTwo) {
+  const std::string dir = temp_path("hunt-bad");
+  const std::string world = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json";
+  auto o = syncsim("hunt " + world + " --findings " + dir);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("exactly one of --seeds"), std::string::npos) << o.output;
+  o = syncsim("hunt " + world + " --budget 30x --findings " + dir);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("--budget: '30x'"), std::string::npos) << o.output;
+  o = syncsim("hunt " + std::string(SYNCSIM_SOURCE_DIR) +
+              "/scenarios/catalog/basic.json --seeds 1..2 --findings " + dir);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("has no `swarm` section"), std::string::npos) << o.output;
+}
+
+}  // namespace
+}  // namespace syncsim::scenarios
