@@ -6,8 +6,11 @@
 #include <iostream>
 
 #include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
 #include "scenarios/results.hpp"
+#include "scenarios/results_shape.hpp"
 #include "scenarios/sometimes.hpp"
+#include "util/bounded_input.hpp"
 
 namespace syncsim::cli {
 
@@ -26,18 +29,37 @@ CLI::App* add_merge_subcommand(CLI::App& app, MergeArgs& args) {
 }
 
 int merge_command(const MergeArgs& args) {
+  if (auto error = output_flags_error({{"--results", args.results}, {"--junit", args.junit}});
+      !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
   std::vector<scenarios::NamedDocument> docs;
   for (const auto& path : args.inputs) {
-    std::ifstream in(path);
-    if (!in) {
-      std::cerr << "cannot read " << path << "\n";
+    std::string text;
+    try {
+      text = util::read_bounded_file(path);
+    } catch (const util::InputError& e) {
+      std::cerr << e.what() << "\n";
+      return kExitBadInput;
+    }
+    if (auto error = util::json_depth_error(text); !error.empty()) {
+      std::cerr << path << ": " << error << "\n";
       return kExitBadInput;
     }
     try {
-      docs.push_back({path, nlohmann::json::parse(in)});
+      docs.push_back({path, nlohmann::json::parse(text)});
     } catch (const nlohmann::json::parse_error& e) {
       std::cerr << path << ": not JSON: " << e.what() << "\n";
       return kExitBadInput;
+    }
+    // A document without build and runs is refused by merge_results (not a results document).
+    const auto& doc = docs.back().doc;
+    if (doc.is_object() && doc.contains("build") && doc.contains("runs")) {
+      if (auto error = scenarios::results_shape_error(doc); !error.empty()) {
+        std::cerr << path << ": not a valid results document: " << error << "\n";
+        return kExitBadInput;
+      }
     }
   }
   nlohmann::json merged;
@@ -47,20 +69,18 @@ int merge_command(const MergeArgs& args) {
     std::cerr << "merge: " << e.what() << "\n";
     return kExitBadInput;
   }
-  if (!args.results.empty()) {
-    std::ofstream out(args.results);
-    if (!(out << merged.dump(2) << "\n")) {
-      std::cerr << "--results: cannot write " << args.results << "\n";
-      return kExitBadInput;
+  // An interrupted sweep's document stays marked in the merge, with what it did not run.
+  for (const auto& d : docs) {
+    if (!d.doc.value("partial", false)) continue;
+    merged["partial"] = true;
+    const auto it = d.doc.find("seeds_not_run");
+    if (it == d.doc.end()) continue;
+    for (const auto& [name, ranges] : it->items()) {
+      for (const auto& r : ranges) merged["seeds_not_run"][name].push_back(r);
     }
   }
-  if (!args.junit.empty()) {
-    std::ofstream out(args.junit);
-    if (!(out << scenarios::junit_xml(merged))) {
-      std::cerr << "--junit: cannot write " << args.junit << "\n";
-      return kExitBadInput;
-    }
-  }
+  if (!args.results.empty()) write_output("--results", args.results, merged.dump(2) + "\n");
+  if (!args.junit.empty()) write_output("--junit", args.junit, scenarios::junit_xml(merged));
   auto& summary_out = args.results.empty() ? std::cerr : std::cout;
   summary_out << scenarios::summary_table(scenarios::summarize(merged));
   const auto sometimes = scenarios::summarize_sometimes(merged["runs"]);

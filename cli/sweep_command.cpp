@@ -17,17 +17,22 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "cli/exit_codes.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/output.hpp"
 #include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
 #include "scenarios/determinism.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
-#include "scenarios/swarm.hpp"
 #include "scenarios/sometimes.hpp"
+#include "scenarios/swarm.hpp"
 
 extern char** environ;
 
@@ -69,6 +74,7 @@ CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args) {
   cmd->add_option("--timeline-seed", args.timeline_seed)->required();
   cmd->add_flag("--check-determinism", args.check_determinism);
   cmd->add_flag("--swarm", args.swarm);
+  cmd->add_option("--parent-pid", args.parent_pid);
   return cmd;
 }
 
@@ -87,6 +93,7 @@ nlohmann::json determinism_json(const scenarios::DeterminismReport& rep) {
 }  // namespace
 
 int sweep_worker_command(const SweepWorkerArgs& args) {
+  die_with_parent(static_cast<pid_t>(args.parent_pid));
   scenarios::Scenario scenario;
   try {
     scenario = scenarios::load_scenario_file(args.scenario, scenarios::validation_context());
@@ -164,7 +171,9 @@ Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, b
                                      "--seeds",
                                      seeds,
                                      "--timeline-seed",
-                                     std::to_string(timeline_seed)};
+                                     std::to_string(timeline_seed),
+                                     "--parent-pid",
+                                     std::to_string(getpid())};
   if (check) argv_s.emplace_back("--check-determinism");
   if (swarm) argv_s.emplace_back("--swarm");
   std::vector<char*> argv;
@@ -263,12 +272,58 @@ void print_swarm_failures(const nlohmann::json& runs) {
 
 }  // namespace
 
+namespace {
+
+// The seeds of a sweep: the shard's seeds of the range, the k-th computed, never listed up
+// front (issue 19: `--seeds 1..99999999999` built the whole list).
+struct ShardSeeds {
+  SeedRange range;
+  Shard shard;
+  uint64_t count = 0;
+  [[nodiscard]] uint64_t at(uint64_t k) const {
+    return range.first + shard.index - 1 + k * shard.count;
+  }
+};
+
+// The seeds no run came back for, per scenario, as compact ranges of the shard's seeds
+// (`A..B` = every seed of A..B this shard takes).
+nlohmann::json seeds_not_run(const ShardSeeds& seeds, const std::vector<std::string>& names,
+                             const nlohmann::json& runs) {
+  std::map<std::string, std::set<uint64_t>> ran;
+  for (const auto& r : runs)
+    ran[r["scenario"].get<std::string>()].insert(r["seed"].get<uint64_t>());
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& name : names) {
+    std::vector<uint64_t> missing_k;
+    const auto& done = ran[name];
+    for (uint64_t k = 0; k < seeds.count; ++k) {
+      if (!done.contains(seeds.at(k))) missing_k.push_back(k);
+    }
+    if (missing_k.empty()) continue;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& text : compact_ranges(missing_k)) {
+      const auto dots = text.find("..");
+      const uint64_t k1 = std::stoull(text.substr(0, dots));
+      list.push_back(
+          dots == std::string::npos
+              ? std::to_string(seeds.at(k1))
+              : fmt::format("{}..{}", seeds.at(k1), seeds.at(std::stoull(text.substr(dots + 2)))));
+    }
+    out[name] = list;
+  }
+  return out;
+}
+
+}  // namespace
+
 int sweep_command(const SweepArgs& args) {
-  auto range = parse_seeds(args.seeds);
-  if (!range) {
-    std::cerr << "--seeds: '" << args.seeds << "' is not a range; expected A..B with A <= B\n";
+  SeedRange full;
+  if (auto error = seeds_error("--seeds", args.seeds, full, std::numeric_limits<uint64_t>::max());
+      !error.empty()) {
+    std::cerr << error << "\n";
     return kExitBadInput;
   }
+  const auto range = std::optional<SeedRange>(full);
   Shard shard;
   if (!args.shard.empty()) {
     auto s = parse_shard(args.shard);
@@ -278,14 +333,30 @@ int sweep_command(const SweepArgs& args) {
     }
     shard = *s;
   }
+  const ShardSeeds seeds{*range, shard, shard.seeds_in(*range)};
+  if (seeds.count > kMaxSeedsPerCommand / args.scenarios.size()) {
+    std::cerr << fmt::format(
+        "--seeds: '{}'{} is {} seeds of {} scenarios; allowed: at most {} runs per sweep "
+        "(split the range or use --shard)\n",
+        args.seeds, args.shard.empty() ? "" : " --shard " + args.shard, seeds.count,
+        args.scenarios.size(), kMaxSeedsPerCommand);
+    return kExitBadInput;
+  }
   if (!args.report.empty()) {
     if (auto error = report_path_error(args.report); !error.empty()) {
       std::cerr << "--report: " << error << "\n";
       return kExitBadInput;
     }
   }
+  if (auto error = output_flags_error(
+          {{"--results", args.results}, {"--junit", args.junit}, {"--report", args.report}});
+      !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
   std::map<std::string, std::string> names;  // results are keyed by scenario name
   std::map<std::string, scenarios::Scenario> loaded;
+  std::vector<std::string> names_in_order;  // of args.scenarios
   for (const auto& path : args.scenarios) {
     try {
       auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
@@ -295,6 +366,7 @@ int sweep_command(const SweepArgs& args) {
                                  it->second, path, s.name);
         return kExitBadInput;
       }
+      names_in_order.push_back(s.name);
       loaded.emplace(s.name, std::move(s));
     } catch (const scenarios::ScenarioError& e) {
       std::cerr << e.what() << "\n";
@@ -302,42 +374,42 @@ int sweep_command(const SweepArgs& args) {
     }
   }
   const int jobs = args.jobs > 0 ? args.jobs : std::max(1L, sysconf(_SC_NPROCESSORS_ONLN));
-  std::vector<uint64_t> seeds;
-  for (uint64_t s = range->first; s <= range->last; ++s) {
-    if (shard.takes(*range, s)) seeds.push_back(s);
-  }
-  const uint64_t total = seeds.size() * args.scenarios.size();
-  const uint64_t first_seed = seeds.empty() ? range->first : seeds.front();
-  // Chunks small enough to keep every worker busy and the progress moving.
-  const std::size_t chunk_size =
-      std::clamp<std::size_t>(seeds.size() / (static_cast<std::size_t>(jobs) * 4), 1, 20);
-  std::vector<Chunk> chunks;
-  for (const auto& path : args.scenarios) {
-    for (std::size_t i = 0; i < seeds.size(); i += chunk_size) {
-      chunks.push_back(
-          {path,
-           {seeds.begin() + static_cast<std::ptrdiff_t>(i),
-            seeds.begin() + static_cast<std::ptrdiff_t>(std::min(seeds.size(), i + chunk_size))}});
-    }
-  }
+  const uint64_t total = seeds.count * args.scenarios.size();
+  const uint64_t first_seed = seeds.count == 0 ? range->first : seeds.at(0);
+  // Chunks small enough to keep every worker busy and the progress moving; made when a
+  // worker starts (scenario i, shard seeds k..k+chunk_size).
+  const uint64_t chunk_size =
+      std::clamp<uint64_t>(seeds.count / (static_cast<uint64_t>(jobs) * 4), 1, 20);
+  const uint64_t chunks_per_scenario = (seeds.count + chunk_size - 1) / chunk_size;
+  const uint64_t chunk_count = chunks_per_scenario * args.scenarios.size();
+  auto make_chunk = [&](uint64_t i) {
+    Chunk c{args.scenarios[i / chunks_per_scenario], {}};
+    const uint64_t k0 = (i % chunks_per_scenario) * chunk_size;
+    for (uint64_t k = k0; k < std::min(seeds.count, k0 + chunk_size); ++k)
+      c.seeds.push_back(seeds.at(k));
+    return c;
+  };
 
   const std::string exe = self_exe();
   nlohmann::json runs = nlohmann::json::array();
   std::vector<std::string> worker_errors;
   uint64_t done = 0, failures = 0;
   Progress progress(total);
-  std::deque<std::size_t> queue;
-  for (std::size_t i = 0; i < chunks.size(); ++i) queue.push_back(i);
+  std::map<std::size_t, Chunk> chunks;  // of the running workers
+  uint64_t next_chunk = 0;
   std::vector<Worker> active;
-  while (!queue.empty() || !active.empty()) {
-    while (!queue.empty() && active.size() < static_cast<std::size_t>(jobs)) {
-      active.push_back(spawn_worker(exe, chunks[queue.front()], queue.front(),
-                                    args.check_determinism, args.swarm, first_seed));
-      queue.pop_front();
+  const InterruptGuard interrupt;
+  while ((next_chunk < chunk_count || !active.empty()) && !InterruptGuard::signal_received()) {
+    while (next_chunk < chunk_count && active.size() < static_cast<std::size_t>(jobs)) {
+      const auto& c = chunks.emplace(next_chunk, make_chunk(next_chunk)).first->second;
+      active.push_back(
+          spawn_worker(exe, c, next_chunk, args.check_determinism, args.swarm, first_seed));
+      ++next_chunk;
     }
     std::vector<pollfd> pfds;
     for (const auto& w : active) pfds.push_back({w.fd, POLLIN, 0});
-    if (poll(pfds.data(), pfds.size(), 1000) < 0 && errno != EINTR) {
+    if (poll(pfds.data(), pfds.size(), 1000) < 0) {
+      if (errno == EINTR) continue;
       throw std::runtime_error("poll failed");
     }
     for (std::size_t i = 0; i < active.size(); ++i) {
@@ -363,7 +435,7 @@ int sweep_command(const SweepArgs& args) {
       w.fd = -1;
       int status = 0;
       waitpid(w.pid, &status, 0);
-      const auto& c = chunks[w.chunk];
+      const auto& c = chunks.at(w.chunk);
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || w.received != c.seeds.size()) {
         worker_errors.push_back(
             fmt::format("worker for {} seeds {}..{} {} after {} of {} seeds", c.path,
@@ -372,9 +444,22 @@ int sweep_command(const SweepArgs& args) {
                                             : fmt::format("exited with {}", WEXITSTATUS(status)),
                         w.received, c.seeds.size()));
       }
+      chunks.erase(w.chunk);
     }
     std::erase_if(active, [](const Worker& w) { return w.fd < 0; });
     progress.update(done, failures);
+  }
+  const int interrupted = InterruptGuard::signal_received();
+  if (interrupted) {
+    // Stop the workers (a Ctrl-C reaches them too; a signal to this process alone does not).
+    std::vector<pid_t> pids;
+    for (auto& w : active) {
+      pids.push_back(w.pid);
+      close(w.fd);
+    }
+    stop_workers(pids);
+    active.clear();
+    worker_errors.clear();  // workers killed by the interrupt are not failures
   }
   progress.update(done, failures, true);
 
@@ -384,6 +469,12 @@ int sweep_command(const SweepArgs& args) {
   const nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
   keep_timelines(doc["runs"], range->first);
   if (!args.shard.empty()) doc["shard"] = args.shard;
+  if (interrupted) {
+    doc["partial"] = true;
+    doc["seeds_not_run"] = seeds_not_run(seeds, names_in_order, doc["runs"]);
+    std::cerr << fmt::format("sweep: interrupted by signal {}; {} of {} runs finished\n",
+                             interrupted, done, total);
+  }
   std::cout << scenarios::summary_table(scenarios::summarize(doc));
   if (args.swarm) print_swarm_failures(doc["runs"]);
   const auto sometimes = scenarios::summarize_sometimes(doc["runs"]);
@@ -419,20 +510,9 @@ int sweep_command(const SweepArgs& args) {
   if (exit_code == kExitPass && scenarios::any_vacuous(sometimes)) exit_code = kExitVacuous;
   for (const auto& e : worker_errors) std::cerr << "error: " << e << "\n";
   if (!worker_errors.empty()) exit_code = kExitInternal;
-  if (!args.results.empty()) {
-    std::ofstream out(args.results);
-    if (!(out << doc.dump(2) << "\n")) {
-      std::cerr << "--results: cannot write " << args.results << "\n";
-      return kExitBadInput;
-    }
-  }
-  if (!args.junit.empty()) {
-    std::ofstream out(args.junit);
-    if (!(out << scenarios::junit_xml(doc))) {
-      std::cerr << "--junit: cannot write " << args.junit << "\n";
-      return kExitBadInput;
-    }
-  }
+  if (interrupted) exit_code = kExitInterrupted;
+  if (!args.results.empty()) write_output("--results", args.results, doc.dump(2) + "\n");
+  if (!args.junit.empty()) write_output("--junit", args.junit, scenarios::junit_xml(doc));
   if (!args.report.empty()) {
     // One single-scenario results document per scenario (as `run --results` writes), so
     // the report is the one `run --report` renders for the same seeds.
