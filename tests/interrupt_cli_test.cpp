@@ -34,15 +34,15 @@ struct Sweep {
 
 // A short scenario under a directory named by a unique marker, swept over kSeeds seeds with
 // 2 workers in a new process group (the group a terminal's Ctrl-C would reach).
-Sweep start_sweep(const std::string& name) {
+Sweep start_sweep(const std::string& name, int duration_s = 5) {
   Sweep s;
   s.marker = "interrupt-marker-" + name + "-" + std::to_string(getpid());
   s.dir = ::testing::TempDir() + s.marker;
   fs::create_directories(s.dir);
   auto j = json::parse(testing::read_file(testing::catalog("basic")));
   j["name"] = "tiny";
-  j["clients"]["count"] = 1;
-  j["duration_s"] = 5;
+  j["clients"]["count"] = duration_s > 5 ? 3 : 1;
+  j["duration_s"] = duration_s;
   j["faults"] = json::array();
   j.erase("sometimes");
   const std::string scenario = s.dir + "/tiny.json";
@@ -149,13 +149,18 @@ TEST(Interrupt, SigtermToTheParentOnlyStopsItsWorkers) {
 }
 
 TEST(Interrupt, WorkersDieWithAKilledParent) {
-  Sweep s = start_sweep("killed");
-  ASSERT_GT(wait_for_progress(s), 0u) << testing::read_file(s.err);
-  ASSERT_GT(processes_with(s.marker), 1) << "the parent and its workers run";
+  // Long seeds (basic's 60 s on 3 clients): a worker that did not die with its parent would
+  // live on until it next writes a result to the closed pipe, seconds later.
+  Sweep s = start_sweep("killed", 60);
+  for (int i = 0; i < 200 && processes_with(s.marker) < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(processes_with(s.marker), 3) << "the parent and its 2 workers run";
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the workers are in a seed
   kill(s.pid, SIGKILL);  // no handler runs: the workers' parent-death signal must stop them
   wait_exit(s.pid);
   int left = 0;
-  for (int i = 0; i < 100 && (left = processes_with(s.marker)) > 0; ++i) {
+  for (int i = 0; i < 10 && (left = processes_with(s.marker)) > 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_EQ(left, 0) << "workers outlived their killed parent";
