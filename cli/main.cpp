@@ -14,10 +14,11 @@
 #include <regex>
 #include <set>
 
-#include "cli/report_command.hpp"
 #include "cli/exit_codes.hpp"
 #include "cli/merge_command.hpp"
+#include "cli/output.hpp"
 #include "cli/replay_command.hpp"
+#include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
 #include "cli/shrink_command.hpp"
 #include "cli/hunt_command.hpp"
@@ -26,9 +27,9 @@
 #include "engine/core_registry.hpp"
 #include "scenarios/determinism.hpp"
 #include "scenarios/differential.hpp"
-#include "scenarios/results_json.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
+#include "scenarios/results_json.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/sometimes.hpp"
@@ -113,7 +114,15 @@ std::string sometimes_summary_text(const scenarios::SometimesSummary& row) {
   return out;
 }
 
-int run_command(const std::string& path, std::optional<uint64_t> seed,
+// `--seed N` or `--seeds A..B` (default seed 1) into `range`; "" or the message.
+std::string seed_range_error(const std::string& seed_text, const std::string& seeds_text,
+                             SeedRange& range) {
+  if (!seed_text.empty()) return seed_error("--seed", seed_text, range);
+  if (!seeds_text.empty()) return seeds_error("--seeds", seeds_text, range);
+  return "";
+}
+
+int run_command(const std::string& path, const std::string& seed_text,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
                 const std::string& results_path, const std::string& core_path,
                 const std::string& report_path, bool check_determinism, bool swarm) {
@@ -133,34 +142,41 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
   const std::string replay_core =
       core_path.empty() ? "" : fmt::format(" --core-path {}", core_path);
   SeedRange range{1, 1};
-  if (seed) range = {*seed, *seed};
-  if (!seeds_text.empty()) {
-    auto r = parse_seeds(seeds_text);
-    if (!r) {
-      std::cerr << "--seeds: '" << seeds_text << "' is not a range; expected A..B with A <= B\n";
-      return kExitBadInput;
-    }
-    range = *r;
+  if (auto error = seed_range_error(seed_text, seeds_text, range); !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
   }
+  // Before any seed runs, so that no work is lost to a path that cannot be written.
   const bool many = range.last > range.first;
+  std::string error = output_flags_error(
+      {{"--trace",
+        many && !trace_path.empty() ? fmt::format("{}.{}", trace_path, range.first) : trace_path},
+       {"--results", results_path},
+       {"--report", report_path}});
+  if (error.empty() && !report_path.empty()) {
+    if (auto e = report_path_error(report_path); !e.empty()) error = "--report: " + e;
+  }
+  if (!error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
   int exit_code = kExitPass;
   uint64_t passed = 0, failed = 0, events = 0;
   double wall = 0, simulated = 0;
   nlohmann::json all = nlohmann::json::array();
-  for (uint64_t s = range.first; s <= range.last; ++s) {
+  for_each_seed(range, [&](uint64_t s) {
     scenarios::RunOptions opts;
     opts.seed = s;
     opts.extra_cores = cores;
     opts.swarm = swarm;
-    std::ofstream trace_file;
+    std::optional<util::OutputFile> trace_file;
     if (!trace_path.empty()) {
-      std::string p = many ? fmt::format("{}.{}", trace_path, s) : trace_path;
-      trace_file.open(p);
-      if (!trace_file) {
-        std::cerr << "--trace: cannot write " << p << "\n";
-        return kExitBadInput;
+      try {
+        trace_file.emplace(many ? fmt::format("{}.{}", trace_path, s) : trace_path);
+      } catch (const util::OutputError& e) {
+        throw util::OutputError(std::string("--trace: ") + e.what());
       }
-      opts.trace_sink = &trace_file;
+      opts.trace_sink = &trace_file->stream();
     }
     opts.keep_trace_lines = 20;
     scenarios::RunResult r;
@@ -172,6 +188,7 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
     } else {
       r = scenarios::run_scenario(scenario, opts);
     }
+    if (trace_file) commit_output("--trace", *trace_file);
     const std::string repro =
         scenarios::format_repro({scenario.name, path, s, scenarios::build_id(), r.trace_hash,
                                  swarm && scenario.swarm.has_value()});
@@ -220,16 +237,10 @@ int run_command(const std::string& path, std::optional<uint64_t> seed,
                      : kExitInvariant;
       exit_code = std::max(exit_code, code);
     }
-  }
+  });
   nlohmann::json document = scenarios::results_document(scenario, path, all, cores);
   if (!cores.empty()) document["unverified_core"] = unverified_core_json(cores);
-  if (!results_path.empty()) {
-    std::ofstream out(results_path);
-    if (!(out << document.dump(2) << "\n")) {
-      std::cerr << "--results: cannot write " << results_path << "\n";
-      return kExitBadInput;
-    }
-  }
+  if (!results_path.empty()) write_output("--results", results_path, document.dump(2) + "\n");
   if (!report_path.empty()) {
     if (auto error = cli::write_report_for_run(document, report_path); !error.empty()) {
       std::cerr << "--report: " << error << "\n";
@@ -283,7 +294,7 @@ int validate_command(const std::string& path) {
 
 struct DiffArgs {
   std::string scenario_path;
-  std::optional<uint64_t> seed;
+  std::string seed_text;  // checked by seed_range_error, not by CLI11 (which wraps -1)
   std::string seeds_text;
   std::vector<std::string> a, b, allow;
   std::string core_path;
@@ -301,7 +312,7 @@ CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
       "divergence of the clients' observable state.  Exit codes: 0 no unallowed divergence, 1 a "
       "divergence, 2 bad input, 3 a run crashed or tripped a bound.  Keys:" + keys);
   diff->add_option("scenario", args.scenario_path, "scenario JSON file")->required();
-  auto* seed_opt = diff->add_option("--seed", args.seed, "one seed (default 1)");
+  auto* seed_opt = diff->add_option("--seed", args.seed_text, "one seed (default 1)");
   diff->add_option("--seeds", args.seeds_text, "a range of seeds, A..B")->excludes(seed_opt);
   diff->add_option("--a", args.a, "configuration A: KEY=VALUE ... (default: the scenario's)");
   diff->add_option("--b", args.b, "configuration B: KEY=VALUE ... (default: the scenario's)");
@@ -373,15 +384,9 @@ int diff_command(const DiffArgs& args) {
     return kExitBadInput;
   }
   SeedRange range{1, 1};
-  if (args.seed) range = {*args.seed, *args.seed};
-  if (!args.seeds_text.empty()) {
-    auto r = parse_seeds(args.seeds_text);
-    if (!r) {
-      std::cerr << "--seeds: '" << args.seeds_text
-                << "' is not a range; expected A..B with A <= B\n";
-      return kExitBadInput;
-    }
-    range = *r;
+  if (auto error = seed_range_error(args.seed_text, args.seeds_text, range); !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
   }
   if (!args.json) {
     std::cout << fmt::format("A: {}\nB: {}\n", settings_text(a), settings_text(b));
@@ -390,7 +395,7 @@ int diff_command(const DiffArgs& args) {
   uint64_t diverged = 0;
   std::map<std::string, uint64_t> by_class, allowed_seeds;
   nlohmann::json seeds = nlohmann::json::array();
-  for (uint64_t s = range.first; s <= range.last; ++s) {
+  for_each_seed(range, [&](uint64_t s) {
     auto d = scenarios::diff_seed(a, b, s, allow, cores);
     if (d.diverged()) {
       ++diverged;
@@ -404,7 +409,7 @@ int diff_command(const DiffArgs& args) {
     } else {
       print_seed_diff(base, d);
     }
-  }
+  });
   const uint64_t total = range.last - range.first + 1;
   if (args.json) {
     nlohmann::json doc = {{"build", scenarios::build_id()},
@@ -448,11 +453,10 @@ int main(int argc, char** argv) {
       "--check-determinism divergence), 4 every expect held but a condition the scenario lists "
       "under `sometimes` happened in none of the seeds (vacuous)");
   std::string scenario_path;
-  std::optional<uint64_t> seed;
-  std::string seeds_text, trace_path, results_path;
+  std::string seed_text, seeds_text, trace_path, results_path;
   bool json = false;
   run->add_option("scenario", scenario_path, "scenario JSON file")->required();
-  auto* seed_opt = run->add_option("--seed", seed, "one seed (default 1)");
+  auto* seed_opt = run->add_option("--seed", seed_text, "one seed (default 1)");
   run->add_option("--seeds", seeds_text, "a range of seeds, A..B")->excludes(seed_opt);
   run->add_option("--trace", trace_path, "write the event trace to FILE (FILE.<seed> for a range)");
   run->add_flag("--json", json, "print results as JSON instead of text");
@@ -521,18 +525,17 @@ int main(int argc, char** argv) {
       return kExitPass;
     }
     if (*run) {
-      return run_command(scenario_path, seed, seeds_text, trace_path, json, results_path, core_path,
-                         report_path, check_determinism, swarm);
+      return run_command(scenario_path, seed_text, seeds_text, trace_path, json, results_path,
+                         core_path, report_path, check_determinism, swarm);
     }
     if (*report) {
-      auto range = parse_seeds(report_seeds);
-      if (!range) {
-        std::cerr << "--seeds: '" << report_seeds
-                  << "' is not a range; expected A..B with A <= B\n";
+      SeedRange range;
+      if (auto error = seeds_error("--seeds", report_seeds, range); !error.empty()) {
+        std::cerr << error << "\n";
         return kExitBadInput;
       }
-      report_request.first_seed = range->first;
-      report_request.last_seed = range->last;
+      report_request.first_seed = range.first;
+      report_request.last_seed = range.last;
       return cli::report_command(report_request);
     }
     if (*validate) return validate_command(validate_path);
@@ -547,6 +550,9 @@ int main(int argc, char** argv) {
     return kExitBadInput;
   } catch (const engine::CoreIntegrityError& e) {
     std::cerr << "syncsim: refusing to load a core: " << e.what() << "\n";
+    return kExitInternal;
+  } catch (const util::OutputError& e) {  // an output flag's write failed (disk full, ...)
+    std::cerr << e.what() << "\n";
     return kExitInternal;
   } catch (const std::exception& e) {
     std::cerr << "internal error: " << e.what() << "\n";

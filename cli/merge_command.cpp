@@ -6,12 +6,16 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
+#include "scenarios/explore/sometimes.hpp"
 #include "scenarios/findings.hpp"
 #include "scenarios/merge_stream.hpp"
 #include "scenarios/results.hpp"
-#include "scenarios/explore/sometimes.hpp"
+#include "scenarios/results_shape.hpp"
+#include "util/bounded_input.hpp"
 
 namespace syncsim::cli {
 
@@ -41,30 +45,68 @@ CLI::App* add_merge_subcommand(CLI::App& app, MergeArgs& args) {
 namespace {
 
 nlohmann::json read_json(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw scenarios::MergeError("cannot read " + path);
+  std::string text;
   try {
-    return nlohmann::json::parse(in);
+    text = util::read_bounded_file(path);
+  } catch (const util::InputError& e) {
+    throw scenarios::MergeError(e.what());
+  }
+  if (auto error = util::json_depth_error(text); !error.empty()) {
+    throw scenarios::MergeError(path + ": " + error);
+  }
+  try {
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw scenarios::MergeError(fmt::format("{}: not JSON: {}", path, e.what()));
+  }
+}
+
+// Each input is checked whole before the streaming merge reads it (one document in memory
+// at a time): a malformed run is bad input naming file and field, never an internal error.
+// An interrupted sweep's document (`partial`) is noted, with what it did not run.
+void check_input(const std::string& path, std::ostream& notes) {
+  const auto doc = read_json(path);
+  if (doc.is_object() && doc.contains("build") && doc.contains("runs")) {
+    if (auto error = scenarios::results_shape_error(doc); !error.empty()) {
+      throw scenarios::MergeError(path + ": not a valid results document: " + error);
+    }
+  }
+  if (doc.is_object() && doc.value("partial", false)) {
+    notes << fmt::format("note: {} is a partial document (interrupted); seeds not run: {}\n",
+                         path, doc.value("seeds_not_run", nlohmann::json::object()).dump());
   }
 }
 
 }  // namespace
 
 int merge_command(const MergeArgs& args) {
-  // Without --results the document goes to stdout, through a temporary file.
+  if (auto error = output_flags_error(
+          {{"--results", args.results}, {"--junit", args.junit}, {"--findings", args.findings}});
+      !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
+  // The merged document streams into a temporary file, then goes to stdout or through
+  // util::OutputFile to --results (temp file beside it + fsync + rename, or streamed to a
+  // device), so a failed merge or write never leaves a torn file.
   const bool to_stdout = args.results.empty();
-  const std::string out_path = to_stdout ? (std::filesystem::temp_directory_path() /
-                                            fmt::format("syncsim-merge-{}.json", getpid()))
-                                               .string()
-                                         : args.results;
+  const std::string out_path =
+      (std::filesystem::temp_directory_path() / fmt::format("syncsim-merge-{}.json", getpid()))
+          .string();
+  struct RemoveTemp {
+    const std::string& path;
+    ~RemoveTemp() {
+      std::error_code ec;
+      std::filesystem::remove(path, ec);
+    }
+  } remove_temp{out_path};
   scenarios::StreamMergeSummary merged;
   std::set<std::string> known;
   try {
     if (!args.known_findings.empty()) {
       known = scenarios::known_signatures(read_json(args.known_findings), args.known_findings);
     }
+    for (const auto& path : args.inputs) check_input(path, std::cerr);
     merged = scenarios::merge_result_files(args.inputs, out_path);
     for (const auto& path : args.with_findings) {
       merged.findings.add_document(read_json(path), path);
@@ -74,24 +116,18 @@ int merge_command(const MergeArgs& args) {
     return kExitBadInput;
   }
   if (!args.junit.empty()) {
-    std::ofstream out(args.junit);
+    std::ostringstream out;
     try {
       scenarios::write_junit_stream(out_path, merged, out);
     } catch (const scenarios::MergeError& e) {
       std::cerr << "--junit: " << e.what() << "\n";
       return kExitBadInput;
     }
-    if (!out.flush()) {
-      std::cerr << "--junit: cannot write " << args.junit << "\n";
-      return kExitBadInput;
-    }
+    write_output("--junit", args.junit, out.str());
   }
   if (!args.findings.empty()) {
-    std::ofstream out(args.findings);
-    if (!(out << merged.findings.document(merged.build).dump(2) << "\n")) {
-      std::cerr << "--findings: cannot write " << args.findings << "\n";
-      return kExitBadInput;
-    }
+    write_output("--findings", args.findings,
+                 merged.findings.document(merged.build).dump(2) + "\n");
   }
   auto& summary_out = to_stdout ? std::cerr : std::cout;
   summary_out << scenarios::summary_table(merged.scenarios);
@@ -102,7 +138,11 @@ int merge_command(const MergeArgs& args) {
   if (to_stdout) {
     std::ifstream in(out_path, std::ios::binary);
     std::cout << in.rdbuf();
-    std::filesystem::remove(out_path);
+  } else {
+    std::ifstream in(out_path, std::ios::binary);
+    util::OutputFile out(args.results);
+    out.stream() << in.rdbuf();
+    commit_output("--results", out);
   }
   int exit_code = merged.failed > 0 ? kExitInvariant : kExitPass;
   if (!args.known_findings.empty()) {

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/explore/swarm.hpp"
@@ -27,6 +28,10 @@ CLI::App* add_replay_subcommand(CLI::App& app, ReplayArgs& args) {
 }
 
 int replay_command(const ReplayArgs& args) {
+  if (auto error = output_flags_error({{"--trace", args.trace_path}}); !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
   scenarios::Repro repro;
   try {
     repro = scenarios::parse_repro(args.repro);
@@ -59,16 +64,17 @@ int replay_command(const ReplayArgs& args) {
   opts.seed = repro.seed;
   opts.keep_trace_lines = 20;
   opts.swarm = repro.swarm;
-  std::ofstream trace_file;
+  std::optional<util::OutputFile> trace_file;
   if (!args.trace_path.empty()) {
-    trace_file.open(args.trace_path);
-    if (!trace_file) {
-      std::cerr << "--trace: cannot write " << args.trace_path << "\n";
-      return kExitBadInput;
+    try {
+      trace_file.emplace(args.trace_path);
+    } catch (const util::OutputError& e) {
+      throw util::OutputError(std::string("--trace: ") + e.what());
     }
-    opts.trace_sink = &trace_file;
+    opts.trace_sink = &trace_file->stream();
   }
   const auto r = scenarios::run_scenario(scenario, opts);
+  if (trace_file) commit_output("--trace", *trace_file);
   std::cout << fmt::format("{} seed={} {} events={} sim={:.1f}s trace_lines={} hash={}\n",
                            scenario.name, repro.seed, r.expectation_met ? "PASS" : "FAIL", r.events,
                            static_cast<double>(r.simulated) / 1e6, r.trace_lines, r.trace_hash);

@@ -6,18 +6,20 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
+#include "cli/seed_range.hpp"
 #include "reports/html.hpp"
 #include "reports/markdown.hpp"
 #include "reports/report_model.hpp"
 #include "scenarios/results_json.hpp"
+#include "scenarios/results_shape.hpp"
 #include "scenarios/runner.hpp"
+#include "util/bounded_input.hpp"
 
 namespace syncsim::cli {
 
 namespace {
-
-constexpr int kExitPass = 0;
-constexpr int kExitBadInput = 2;
 
 struct BadInput : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -40,13 +42,23 @@ std::string format_of(const std::string& format, const std::string& path) {
 
 // A results document as is, or a scenario run over the requested seeds.
 nlohmann::json load_results(const std::string& path, const ReportRequest& request) {
-  std::ifstream in(path);
-  if (!in) throw BadInput(fmt::format("{}: cannot read the file", path));
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = nlohmann::json::parse(text.str(), nullptr, false);
+  std::string text;
+  try {
+    text = util::read_bounded_file(path);
+  } catch (const util::InputError& e) {
+    throw BadInput(e.what());
+  }
+  if (auto error = util::json_depth_error(text); !error.empty()) {
+    throw BadInput(fmt::format("{}: {}", path, error));
+  }
+  auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) throw BadInput(fmt::format("{}: not valid JSON", path));
-  if (j.is_object() && j.contains("runs")) return j;
+  if (j.is_object() && j.contains("runs")) {
+    if (auto error = scenarios::results_shape_error(j); !error.empty()) {
+      throw BadInput(fmt::format("{}: not a valid results document: {}", path, error));
+    }
+    return j;
+  }
   if (!j.is_object() || !j.contains("format")) {
     throw BadInput(
         fmt::format("{}: neither a results document (a 'runs' field, from `syncsim "
@@ -60,12 +72,12 @@ nlohmann::json load_results(const std::string& path, const ReportRequest& reques
     throw BadInput(e.what());
   }
   nlohmann::json runs = nlohmann::json::array();
-  for (uint64_t seed = request.first_seed; seed <= request.last_seed; ++seed) {
+  for_each_seed({request.first_seed, request.last_seed}, [&](uint64_t seed) {
     scenarios::RunOptions options;
     options.seed = seed;
     auto r = scenarios::run_scenario(scenario, options);
     runs.push_back(scenarios::result_json(r, scenarios::repro_string(scenario, path, seed)));
-  }
+  });
   return scenarios::results_document(scenario, path, std::move(runs));
 }
 
@@ -84,13 +96,13 @@ std::string render(const std::string& format, const std::vector<nlohmann::json>&
   return reports::to_json(models[0]).dump(2) + "\n";
 }
 
-void write_out(const std::string& path, const std::string& text) {
+// An OutputError (the write itself failed) propagates: exit 3, not bad input.
+void write_out(const std::string& flag, const std::string& path, const std::string& text) {
   if (path.empty()) {
     std::cout << text;
     return;
   }
-  std::ofstream out(path, std::ios::binary);
-  if (!(out << text)) throw BadInput(fmt::format("report file '{}': cannot write it", path));
+  write_output(flag, path, text);
 }
 
 }  // namespace
@@ -103,9 +115,12 @@ int report_command(const ReportRequest& request) {
                          : "two inputs given: add --compare to compare them, or give one");
     }
     const auto format = format_of(request.format, request.output);
+    if (auto error = output_flags_error({{"--out", request.output}}); !error.empty()) {
+      throw BadInput(error);
+    }
     std::vector<nlohmann::json> docs;
     for (const auto& input : request.inputs) docs.push_back(load_results(input, request));
-    write_out(request.output, render(format, docs));
+    write_out("--out", request.output, render(format, docs));
     return kExitPass;
   } catch (const BadInput& e) {
     std::cerr << e.what() << "\n";
@@ -113,14 +128,19 @@ int report_command(const ReportRequest& request) {
   } catch (const reports::ReportError& e) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
+  } catch (const util::OutputError& e) {
+    std::cerr << e.what() << "\n";
+    return kExitInternal;
   }
 }
 
 std::string write_report_for_run(const nlohmann::json& results_document, const std::string& path) {
   try {
-    write_out(path, render(format_of("", path), {results_document}));
+    write_out("--report", path, render(format_of("", path), {results_document}));
     return "";
-  } catch (const std::runtime_error& e) {
+  } catch (const BadInput& e) {
+    return e.what();
+  } catch (const reports::ReportError& e) {
     return e.what();
   }
 }

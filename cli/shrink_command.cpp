@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/explore/shrink.hpp"
 #include "scenarios/explore/swarm.hpp"
@@ -30,6 +31,10 @@ CLI::App* add_shrink_subcommand(CLI::App& app, ShrinkArgs& args) {
 }
 
 int shrink_command(const ShrinkArgs& args) {
+  if (auto error = output_flags_error({{"--out", args.out}}); !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
   scenarios::Repro repro;
   try {
     repro = scenarios::parse_repro(args.repro);
@@ -88,11 +93,7 @@ int shrink_command(const ShrinkArgs& args) {
   const std::string text = result.scenario.dump(2) + "\n";
   std::string path = args.out;
   if (!path.empty()) {
-    std::ofstream out(path);
-    if (!(out << text)) {
-      std::cerr << "--out: cannot write " << path << "\n";
-      return kExitBadInput;
-    }
+    write_output("--out", path, text);
   } else {
     std::cout << text;
     path = "<scenario file>";

@@ -11,9 +11,14 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <map>
+#include <optional>
+#include <set>
 
 #include "cli/exit_codes.hpp"
+#include "cli/interrupt.hpp"
+#include "cli/output.hpp"
 #include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
 #include "cli/shard_env.hpp"
@@ -70,6 +75,7 @@ CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args) {
   cmd->add_option("--timeline-seed", args.timeline_seed)->required();
   cmd->add_flag("--check-determinism", args.check_determinism);
   cmd->add_flag("--swarm", args.swarm);
+  cmd->add_option("--parent-pid", args.parent_pid);
   return cmd;
 }
 
@@ -88,6 +94,7 @@ nlohmann::json determinism_json(const scenarios::DeterminismReport& rep) {
 }  // namespace
 
 int sweep_worker_command(const SweepWorkerArgs& args) {
+  die_with_parent(static_cast<pid_t>(args.parent_pid));
   scenarios::Scenario scenario;
   try {
     scenario = scenarios::load_scenario_file(args.scenario, scenarios::validation_context());
@@ -176,12 +183,58 @@ void print_swarm_failures(const nlohmann::json& runs) {
 
 }  // namespace
 
+namespace {
+
+// The seeds of a sweep: the shard's seeds of the range, the k-th computed, never listed up
+// front (issue 19: `--seeds 1..99999999999` built the whole list).
+struct ShardSeeds {
+  SeedRange range;
+  Shard shard;
+  uint64_t count = 0;
+  [[nodiscard]] uint64_t at(uint64_t k) const {
+    return range.first + shard.index - 1 + k * shard.count;
+  }
+};
+
+// The seeds no run came back for, per scenario, as compact ranges of the shard's seeds
+// (`A..B` = every seed of A..B this shard takes).
+nlohmann::json seeds_not_run(const ShardSeeds& seeds, const std::vector<std::string>& names,
+                             const nlohmann::json& runs) {
+  std::map<std::string, std::set<uint64_t>> ran;
+  for (const auto& r : runs)
+    ran[r["scenario"].get<std::string>()].insert(r["seed"].get<uint64_t>());
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& name : names) {
+    std::vector<uint64_t> missing_k;
+    const auto& done = ran[name];
+    for (uint64_t k = 0; k < seeds.count; ++k) {
+      if (!done.contains(seeds.at(k))) missing_k.push_back(k);
+    }
+    if (missing_k.empty()) continue;
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& text : compact_ranges(missing_k)) {
+      const auto dots = text.find("..");
+      const uint64_t k1 = std::stoull(text.substr(0, dots));
+      list.push_back(
+          dots == std::string::npos
+              ? std::to_string(seeds.at(k1))
+              : fmt::format("{}..{}", seeds.at(k1), seeds.at(std::stoull(text.substr(dots + 2)))));
+    }
+    out[name] = list;
+  }
+  return out;
+}
+
+}  // namespace
+
 int sweep_command(const SweepArgs& args) {
-  auto range = parse_seeds(args.seeds);
-  if (!range) {
-    std::cerr << "--seeds: '" << args.seeds << "' is not a range; expected A..B with A <= B\n";
+  SeedRange full;
+  if (auto error = seeds_error("--seeds", args.seeds, full, std::numeric_limits<uint64_t>::max());
+      !error.empty()) {
+    std::cerr << error << "\n";
     return kExitBadInput;
   }
+  const auto range = std::optional<SeedRange>(full);
   Shard shard;
   if (!args.shard.empty()) {
     auto s = resolve_shard(args.shard, process_env());
@@ -205,14 +258,30 @@ int sweep_command(const SweepArgs& args) {
       return kExitBadInput;
     }
   }
+  const ShardSeeds seeds{*range, shard, shard.seeds_in(*range)};
+  if (seeds.count > kMaxSeedsPerCommand / args.scenarios.size()) {
+    std::cerr << fmt::format(
+        "--seeds: '{}'{} is {} seeds of {} scenarios; allowed: at most {} runs per sweep "
+        "(split the range or use --shard)\n",
+        args.seeds, args.shard.empty() ? "" : " --shard " + args.shard, seeds.count,
+        args.scenarios.size(), kMaxSeedsPerCommand);
+    return kExitBadInput;
+  }
   if (!args.report.empty()) {
     if (auto error = report_path_error(args.report); !error.empty()) {
       std::cerr << "--report: " << error << "\n";
       return kExitBadInput;
     }
   }
+  if (auto error = output_flags_error(
+          {{"--results", args.results}, {"--junit", args.junit}, {"--report", args.report}});
+      !error.empty()) {
+    std::cerr << error << "\n";
+    return kExitBadInput;
+  }
   std::map<std::string, std::string> names;  // results are keyed by scenario name
   std::map<std::string, scenarios::Scenario> loaded;
+  std::vector<std::string> names_in_order;  // of args.scenarios
   for (const auto& path : args.scenarios) {
     try {
       auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
@@ -222,6 +291,7 @@ int sweep_command(const SweepArgs& args) {
                                  it->second, path, s.name);
         return kExitBadInput;
       }
+      names_in_order.push_back(s.name);
       loaded.emplace(s.name, std::move(s));
     } catch (const scenarios::ScenarioError& e) {
       std::cerr << e.what() << "\n";
@@ -236,6 +306,7 @@ int sweep_command(const SweepArgs& args) {
   nlohmann::json runs = nlohmann::json::array();
   uint64_t done = 0, failures = 0;
   Progress progress("sweep", total);
+  const InterruptGuard interrupt;  // SIGINT/SIGTERM: stop the workers, keep what finished
   const std::vector<std::string> worker_errors = run_worker_pool(
       [&]() -> std::optional<Chunk> {
         // No chunk starts once the budget is spent; started ones finish (sweep_plan.hpp).
@@ -244,13 +315,14 @@ int sweep_command(const SweepArgs& args) {
         if (!next) return std::nullopt;
         return plan.chunk(*next);
       },
-      {jobs, args.check_determinism, args.swarm, first_seed},
+      {jobs, args.check_determinism, args.swarm, first_seed, /*stop_on_interrupt=*/true},
       [&](nlohmann::json j) {
         ++done;
         if (!j.at("expectation_met").get<bool>()) ++failures;
         runs.push_back(std::move(j));
       },
       [&] { progress.update(done, failures); });
+  const int interrupted = InterruptGuard::signal_received();
   progress.update(done, failures, true);
 
   auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs));
@@ -258,6 +330,12 @@ int sweep_command(const SweepArgs& args) {
   // of each chunk's first violation.
   const nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
   keep_timelines(doc["runs"], range->first);
+  if (interrupted) {
+    doc["partial"] = true;
+    doc["seeds_not_run"] = seeds_not_run(seeds, names_in_order, doc["runs"]);
+    std::cerr << fmt::format("sweep: interrupted by signal {}; {} of {} runs finished\n",
+                             interrupted, done, total);
+  }
   if (!args.shard.empty()) doc["shard"] = fmt::format("{}/{}", shard.index, shard.count);
   if (budget) {
     std::vector<std::string> scenario_names;
@@ -301,20 +379,9 @@ int sweep_command(const SweepArgs& args) {
   if (exit_code == kExitPass && scenarios::any_vacuous(sometimes)) exit_code = kExitVacuous;
   for (const auto& e : worker_errors) std::cerr << "error: " << e << "\n";
   if (!worker_errors.empty()) exit_code = kExitInternal;
-  if (!args.results.empty()) {
-    std::ofstream out(args.results);
-    if (!(out << doc.dump(2) << "\n")) {
-      std::cerr << "--results: cannot write " << args.results << "\n";
-      return kExitBadInput;
-    }
-  }
-  if (!args.junit.empty()) {
-    std::ofstream out(args.junit);
-    if (!(out << scenarios::junit_xml(doc))) {
-      std::cerr << "--junit: cannot write " << args.junit << "\n";
-      return kExitBadInput;
-    }
-  }
+  if (interrupted) exit_code = kExitInterrupted;
+  if (!args.results.empty()) write_output("--results", args.results, doc.dump(2) + "\n");
+  if (!args.junit.empty()) write_output("--junit", args.junit, scenarios::junit_xml(doc));
   if (!args.report.empty()) {
     // One single-scenario results document per scenario (as `run --results` writes), so
     // the report is the one `run --report` renders for the same seeds.

@@ -32,6 +32,7 @@ struct SweepWorkerArgs {
   uint64_t timeline_seed = 0;  // the first seed of the sweep: its timeline is kept
   bool check_determinism = false;
   bool swarm = false;
+  uint64_t parent_pid = 0;  // the sweep; the worker dies with it (0: no check)
 };
 
 CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args);

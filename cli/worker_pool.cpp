@@ -1,5 +1,7 @@
 #include "cli/worker_pool.hpp"
 
+#include "cli/interrupt.hpp"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
@@ -49,7 +51,9 @@ Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, b
                                      "--seeds",
                                      seeds,
                                      "--timeline-seed",
-                                     std::to_string(timeline_seed)};
+                                     std::to_string(timeline_seed),
+                                     "--parent-pid",
+                                     std::to_string(getpid())};
   if (check) argv_s.emplace_back("--check-determinism");
   if (swarm) argv_s.emplace_back("--swarm");
   std::vector<char*> argv;
@@ -142,7 +146,10 @@ std::vector<std::string> run_worker_pool(const std::function<std::optional<Chunk
   std::vector<Chunk> started;  // every chunk handed out, indexed by Worker::chunk
   std::vector<Worker> active;
   bool planned_all = false;
-  while (!planned_all || !active.empty()) {
+  const auto interrupted = [&] {
+    return options.stop_on_interrupt && InterruptGuard::signal_received() != 0;
+  };
+  while ((!planned_all || !active.empty()) && !interrupted()) {
     while (!planned_all && active.size() < static_cast<std::size_t>(options.jobs)) {
       auto c = next_chunk();
       if (!c) {
@@ -157,7 +164,8 @@ std::vector<std::string> run_worker_pool(const std::function<std::optional<Chunk
     if (active.empty()) break;
     std::vector<pollfd> pfds;
     for (const auto& w : active) pfds.push_back({w.fd, POLLIN, 0});
-    if (poll(pfds.data(), pfds.size(), 1000) < 0 && errno != EINTR) {
+    if (poll(pfds.data(), pfds.size(), 1000) < 0) {
+      if (errno == EINTR) continue;
       throw std::runtime_error("poll failed");
     }
     for (std::size_t i = 0; i < active.size(); ++i) {
@@ -193,6 +201,17 @@ std::vector<std::string> run_worker_pool(const std::function<std::optional<Chunk
     }
     std::erase_if(active, [](const Worker& w) { return w.fd < 0; });
     on_tick();
+  }
+  if (interrupted()) {
+    // Stop the workers (a Ctrl-C reaches them too; a signal to this process alone does not);
+    // workers killed by the interrupt are not failures.
+    std::vector<pid_t> pids;
+    for (auto& w : active) {
+      pids.push_back(w.pid);
+      if (w.fd >= 0) close(w.fd);
+    }
+    stop_workers(pids);
+    worker_errors.clear();
   }
   return worker_errors;
 }

@@ -23,6 +23,9 @@ struct WorkerPoolOptions {
   bool check_determinism = false;
   bool swarm = false;
   uint64_t timeline_seed = 0;
+  // With an InterruptGuard alive: on SIGINT/SIGTERM stop every worker and return what came
+  // back so far (cli/interrupt.hpp).
+  bool stop_on_interrupt = false;
 };
 
 // Runs the chunks `next_chunk` hands out (nullopt: none left, or the budget is spent), at

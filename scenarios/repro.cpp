@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <limits>
 #include <regex>
 
 namespace syncsim::scenarios {
@@ -35,7 +36,7 @@ Repro parse_repro(const std::string& text) {
   r.path = rest.substr(name_end + 1, seed_at - name_end - 1);
   if (r.path.empty()) fail(text, "empty scenario path");
   static const std::regex kTail(
-      R"(^:seed=([0-9]{1,19}):build=([^:]+)(?::hash=([0-9a-f]{16}))?(:swarm)?$)");
+      R"(^:seed=([0-9]{1,20}):build=([^:]+)(?::hash=([0-9a-f]{16}))?(:swarm)?$)");
   std::smatch m;
   const std::string tail = rest.substr(seed_at);
   if (!std::regex_match(tail, m, kTail)) {
@@ -44,7 +45,8 @@ Repro parse_repro(const std::string& text) {
   try {
     r.seed = std::stoull(m[1]);
   } catch (const std::out_of_range&) {
-    fail(text, "seed out of range");
+    fail(text, fmt::format("seed={} is out of range; allowed: 0..{}", m[1].str(),
+                           std::numeric_limits<uint64_t>::max()));
   }
   r.build = m[2];
   if (m[3].matched) r.hash = m[3];

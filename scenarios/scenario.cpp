@@ -15,6 +15,7 @@
 
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/world_swarm.hpp"
+#include "util/bounded_input.hpp"
 
 namespace syncsim::scenarios {
 namespace {
@@ -1006,7 +1007,8 @@ class DuplicateKeyFinder {
     switch (event) {
       case E::object_start:
       case E::array_start:
-        frames_.push_back({event == E::object_start, enter_value(), {}, {}, 0});
+        enter_value();
+        frames_.push_back({event == E::object_start, {}, {}, 0});
         break;
       case E::key:
         on_key(parsed.get<std::string>());
@@ -1023,26 +1025,34 @@ class DuplicateKeyFinder {
   }
 
  private:
+  // A frame keeps only its own step (key or index), not its whole path: storing the path in
+  // every frame made depth d cost O(d^2) time and memory (issue 19).
   struct Frame {
     bool is_object;
-    std::string path;
     std::set<std::string> keys;
     std::string key;    // objects: the key of the value being read
     size_t next_index;  // arrays: the index of the next element
   };
 
-  // Path of the value that starts now.
-  std::string enter_value() {
-    if (frames_.empty()) return "";
-    Frame& f = frames_.back();
-    return f.is_object ? child_path(f.path, f.key) : element_path(f.path, f.next_index++);
+  // Advances the innermost array to its next element (the value that starts now).
+  void enter_value() {
+    if (!frames_.empty() && !frames_.back().is_object) ++frames_.back().next_index;
+  }
+
+  // The path of the innermost frame's current value; built only to report a duplicate.
+  [[nodiscard]] std::string current_path() const {
+    std::string path;
+    for (const Frame& f : frames_) {
+      path = f.is_object ? child_path(path, f.key) : element_path(path, f.next_index - 1);
+    }
+    return path;
   }
 
   void on_key(const std::string& key) {
     Frame& f = frames_.back();
     f.key = key;
     if (!f.keys.insert(key).second) {
-      const std::string path = child_path(f.path, key);
+      const std::string path = current_path();
       p_.add_line(path, "duplicate field `" + path + "`; allowed: each field once per object");
     }
   }
@@ -1060,6 +1070,10 @@ std::string without_exception_id(const std::string& what) {
 
 Scenario parse_text(const std::string& text, const ValidationContext& ctx,
                     const std::string& source, const std::string& default_name) {
+  // Bounded before any parser walks it: nlohmann and the finder recurse per level.
+  if (const auto error = util::json_depth_error(text); !error.empty()) {
+    throw ScenarioError({source + ": " + error});
+  }
   Problems p;
   DuplicateKeyFinder finder(p);
   json j;
@@ -1073,22 +1087,12 @@ Scenario parse_text(const std::string& text, const ValidationContext& ctx,
   return parse_checked(j, ctx, source, default_name, std::move(p));
 }
 
-ScenarioError cannot_read(const std::string& path, int err) {
-  return ScenarioError(
-      {"cannot read " + path + ": " + std::error_code(err, std::generic_category()).message()});
-}
-
 std::string read_file(const std::string& path) {
-  const std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                             &std::fclose);
-  if (!file) throw cannot_read(path, errno);
-  std::string text;
-  char buf[1 << 16];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, file.get())) > 0) text.append(buf, n);
-  // Reading a directory opens fine and fails here (EISDIR).
-  if (std::ferror(file.get())) throw cannot_read(path, errno != 0 ? errno : EIO);
-  return text;
+  try {
+    return util::read_bounded_file(path);
+  } catch (const util::InputError& e) {
+    throw ScenarioError({e.what()});
+  }
 }
 
 std::string join_lines(const std::vector<std::string>& lines) {
