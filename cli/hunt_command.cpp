@@ -1,5 +1,7 @@
 #include "cli/hunt_command.hpp"
 
+#include "cli/shard_env.hpp"  // parse_budget
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -77,16 +79,6 @@ std::string explanation_of(const scenarios::RunResult& r) {
 }
 
 }  // namespace
-
-std::optional<double> parse_budget(const std::string& text) {
-  static const std::regex kBudget(R"(^([0-9]{1,6})([smh])$)");
-  std::smatch m;
-  if (!std::regex_match(text, m, kBudget)) return std::nullopt;
-  const double n = std::stod(m[1]);
-  const double unit = m[2] == "s" ? 1 : m[2] == "m" ? 60 : 3600;
-  if (n <= 0) return std::nullopt;
-  return n * unit;
-}
 
 CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args) {
   auto* cmd = app.add_subcommand(

@@ -27,6 +27,5 @@ CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args);
 int hunt_command(const HuntArgs& args);
 
 // "30m" -> 1800; "45s", "2h"; nullopt when malformed.
-std::optional<double> parse_budget(const std::string& text);
 
 }  // namespace syncsim::cli

@@ -16,7 +16,7 @@
 
 #include "scenarios/findings.hpp"
 #include "scenarios/results.hpp"
-#include "scenarios/sometimes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::scenarios {
 
