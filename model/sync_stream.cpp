@@ -104,7 +104,11 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
   // watchCheckpointChanges (service.md §1.9), per storage flavour.
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs lastWriteCheckpoint: the value may drop to null or lower.
-    write_checkpoint_ = ctx_.checkpoints.lookup(req_.key, cp.lsn);
+    // The empty checkpoint has a null LSN, which is no position: no heads filter, so
+    // lastManagedWriteCheckpoint answers null (PostgresSyncRulesStorage.watchCheckpointChanges,
+    // v1.24.0).
+    write_checkpoint_ =
+        cp.lsn == 0 ? std::nullopt : ctx_.checkpoints.lookup(req_.key, cp.lsn);
     return;
   }
   // Mongo: one initial lookup on the first checkpoint with an LSN, then only documents
