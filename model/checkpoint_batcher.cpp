@@ -74,6 +74,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   for (const auto& e : entries) before[e.key] = store_.stored_id(e.key);
   const BatchWrite w = store_.create_managed(entries, head, loop_.now(), &existed);
   if (hooks_.on_write) hooks_.on_write(entries, before, w);
+  if (generation != generation_) co_return;  // an observer restarted the service: answered
   const bool marker = w.should_advance && config_.writes_markers && !config_.marker_before_mapping;
   trace_.log("svc", "batch of {} ({} keys) head={}{}", batch->size(), entries.size(), head,
              marker ? " +marker" : "");
