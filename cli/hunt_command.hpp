@@ -26,6 +26,5 @@ struct HuntArgs {
 CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args);
 int hunt_command(const HuntArgs& args);
 
-// "30m" -> 1800; "45s", "2h"; nullopt when malformed.
 
 }  // namespace syncsim::cli

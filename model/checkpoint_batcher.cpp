@@ -60,7 +60,8 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
 
   co_await loop_.sleep_for(step());  // load the active sync-config storage
   if (generation != generation_) co_return;
-  const Lsn head = source_.head();  // createReplicationHead: one head for the whole batch
+  // createReplicationHead: one head for the whole batch (HeadRead says where).
+  const Lsn head = source_.head() + (config_.head_read == HeadRead::AfterLastCommit ? 1 : 0);
   // The upsert matches against the records as they are now; the write lands later.
   std::set<std::string> existed;
   std::map<std::string, std::optional<int64_t>> before;
@@ -73,9 +74,11 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   for (const auto& e : entries) before[e.key] = store_.stored_id(e.key);
   const BatchWrite w = store_.create_managed(entries, head, loop_.now(), &existed);
   if (hooks_.on_write) hooks_.on_write(entries, before, w);
+  if (generation != generation_) co_return;  // an observer restarted the service: answered
+  const bool marker = w.should_advance && config_.writes_markers && !config_.marker_before_mapping;
   trace_.log("svc", "batch of {} ({} keys) head={}{}", batch->size(), entries.size(), head,
-             w.should_advance && !config_.marker_before_mapping ? " +marker" : "");
-  if (w.should_advance && !config_.marker_before_mapping) {
+             marker ? " +marker" : "");
+  if (marker) {
     co_await loop_.sleep_for(step());          // the marker, strictly after the mapping (§1.4)
     if (generation != generation_) co_return;  // a restart lost the marker (§6.2.7)
     hooks_.write_marker();

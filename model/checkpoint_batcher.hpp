@@ -32,10 +32,27 @@ struct BatchOutcome {
   std::string error;              // when !ok
 };
 
+// Where createReplicationHead reads the head (service.md §1.4).
+enum class HeadRead {
+  // Strictly after the last commit: pg_current_wal_lsn() is at or past the end of WAL, the
+  // mongo session clusterTime after `hello` (PostgresRouteAPIAdapter / MongoRouteAPIAdapter
+  // .createReplicationHead, powersync-service v1.24.0).  A caught-up source therefore acks
+  // a new mapping only once a later event (marker, keepalive, data) is replicated, as
+  // docs/replication/06-checkpoints.md "Idle Sources" requires.
+  AfterLastCommit,
+  // The last commit's own position: MySQL's executed GTID (MySQLRouteAPIAdapter
+  // .getReplicationHead, v1.24.0); also the model before issue 17, for comparison.
+  AtLastCommit,
+};
+
 struct BatcherConfig {
   int max_in_flight = 3;  // MAX_IN_FLIGHT_WRITE_CHECKPOINT_BATCHES
   sim::Micros step_latency_max = 20 * sim::kMillis;
   bool marker_before_mapping = false;  // the #201 bug, as a mutant
+  HeadRead head_read = HeadRead::AfterLastCommit;
+  // MySQL's createReplicationHead has no marker ("TODO: make sure another message is
+  // replicated when shouldAdvance is true", v1.24.0): acks wait for the binlog heartbeat.
+  bool writes_markers = true;
 };
 
 // What the service does around a batch: write a source marker, observe each write (for

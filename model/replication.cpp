@@ -9,7 +9,7 @@ namespace syncsim::model {
 
 Replication::Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source,
                          BucketStorage& storage, CheckpointStore& checkpoints, BucketRouter router,
-                         sim::Micros lag, sim::Micros heartbeat)
+                         sim::Micros lag, sim::Micros heartbeat, bool heartbeat_when_idle_only)
     : loop_(loop),
       trace_(trace),
       source_(source),
@@ -17,7 +17,8 @@ Replication::Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source,
       checkpoints_(checkpoints),
       router_(std::move(router)),
       lag_(lag),
-      heartbeat_(heartbeat) {}
+      heartbeat_(heartbeat),
+      heartbeat_when_idle_only_(heartbeat_when_idle_only) {}
 
 void Replication::start() {
   storage_.checkpoint(0);  // the empty initial checkpoint (op 0, lsn 0)
@@ -25,6 +26,13 @@ void Replication::start() {
 }
 
 void Replication::heartbeat() {
+  if (heartbeat_when_idle_only_ && !source_.log().empty()) {
+    const sim::Micros idle_until = source_.log().back().committed_at + heartbeat_;
+    if (loop_.now() < idle_until) {
+      loop_.at(idle_until, [this] { heartbeat(); });
+      return;
+    }
+  }
   // AbstractReplicator's job.keepAlive(): a source message without rows (service.md §3.5).
   source_.commit(loop_.now(), CommitKind::Keepalive, {});
   on_source_commit();

@@ -26,7 +26,7 @@ class Replication {
  public:
   Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source, BucketStorage& storage,
               CheckpointStore& checkpoints, BucketRouter router, sim::Micros lag,
-              sim::Micros heartbeat);
+              sim::Micros heartbeat, bool heartbeat_when_idle_only = false);
 
   void start();
   // New source commits call this so replication can schedule itself.
@@ -69,6 +69,9 @@ class Replication {
   BucketRouter router_;
   sim::Micros lag_;
   sim::Micros heartbeat_;
+  // MySQL's binlog heartbeat: a keepalive only after `heartbeat_` without source commits
+  // (master_heartbeat_period, BinLogListener v1.24.0), not on a fixed schedule.
+  bool heartbeat_when_idle_only_ = false;
   std::size_t next_commit_ = 0;  // index into source_.log()
   Lsn replicated_lsn_ = 0;
   std::optional<sim::TimerId> wake_timer_;

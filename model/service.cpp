@@ -136,16 +136,22 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
           [this](const RowKey& key, const Row& row) {
             return route_row(config_.streams, key, row);
           },
-          config_.replication_lag, config_.heartbeat) {
+          config_.replication_lag,
+          config_.source == SourceFlavour::Mysql ? kMysqlBinlogHeartbeat : config_.heartbeat,
+          config_.source == SourceFlavour::Mysql) {
   BatcherHooks hooks;
   hooks.write_marker = [this] { write_marker(); };
   hooks.on_write = [this](const auto& entries, const auto& before, const auto& w) {
     on_batch_write(entries, before, w);
   };
-  batcher_ = std::make_unique<CheckpointBatcher>(
-      loop_, trace_, rng_.split("batcher"), source_, checkpoints_,
-      BatcherConfig{3, config_.batch_latency_max, has_mutant(ServiceMutant::MarkerBeforeMapping)},
-      std::move(hooks));
+  BatcherConfig batcher{3, config_.batch_latency_max,
+                        has_mutant(ServiceMutant::MarkerBeforeMapping)};
+  batcher.head_read = config_.head_at_last_commit || config_.source == SourceFlavour::Mysql
+                          ? HeadRead::AtLastCommit
+                          : HeadRead::AfterLastCommit;
+  batcher.writes_markers = config_.source != SourceFlavour::Mysql;
+  batcher_ = std::make_unique<CheckpointBatcher>(loop_, trace_, rng_.split("batcher"), source_,
+                                                 checkpoints_, batcher, std::move(hooks));
 }
 
 Service::~Service() = default;

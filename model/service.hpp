@@ -68,8 +68,16 @@ enum class ServiceMutant {
 
 enum class WriteCheckpointMode { Managed, Custom };
 
+// MySQL binlog heartbeat: KEEPALIVE_INACTIVITY_THRESHOLD = 30 s (BinLogListener, v1.24.0);
+// heartbeat_interval_seconds does not apply to MySQL (BinLogReplicationJob.keepAlive).
+inline constexpr sim::Micros kMysqlBinlogHeartbeat = 30 * sim::kSeconds;
+
 struct ServiceConfig {
   StorageFlavour flavour = StorageFlavour::Mongo;
+  SourceFlavour source = SourceFlavour::Postgres;  // source_db.hpp
+  // The model before issue 17, for comparison: every source reads the head AT its last
+  // commit, so a caught-up source acks a new mapping with no later event (too early).
+  bool head_at_last_commit = false;
   WriteCheckpointMode write_checkpoint_mode = WriteCheckpointMode::Managed;
   sim::Micros replication_lag = 200 * sim::kMillis;
   sim::Micros heartbeat = 60 * sim::kSeconds;

@@ -4,6 +4,18 @@
 
 namespace syncsim::model {
 
+std::string to_string(SourceFlavour f) {
+  switch (f) {
+    case SourceFlavour::Postgres:
+      return "postgres";
+    case SourceFlavour::Mongodb:
+      return "mongodb";
+    case SourceFlavour::Mysql:
+      return "mysql";
+  }
+  return "?";
+}
+
 Lsn SourceDb::commit(sim::Micros now, CommitKind kind, std::vector<RowChange> changes) {
   assert((kind == CommitKind::Data) != changes.empty() && "markers carry no rows");
   ++head_;

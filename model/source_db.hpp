@@ -34,6 +34,20 @@ struct RowChange {
 
 enum class CommitKind { Data, Marker, Keepalive };
 
+// The replicated source database (service.md §1.4 table, issue 17), each with its own head
+// read, marker and keepalive (checkpoint_batcher.hpp HeadRead, replication.hpp):
+//   postgres - head pg_current_wal_lsn(), marker pg_logical_emit_message, keepalive every
+//              heartbeat (PostgresRouteAPIAdapter.createReplicationHead, WalStream);
+//   mongodb  - head the session clusterTime, marker a _powersync_checkpoints bump, keepalive
+//              every heartbeat (MongoRouteAPIAdapter.createReplicationHead);
+//   mysql    - head the executed GTID (the last transaction), no marker at all, keepalive
+//              only from the binlog heartbeat after 30 s without binlog events
+//              (MySQLRouteAPIAdapter.createReplicationHead, BinLogListener
+//              KEEPALIVE_INACTIVITY_THRESHOLD; BinLogReplicationJob.keepAlive is a no-op).
+// All at powersync-service v1.24.0.
+enum class SourceFlavour { Postgres, Mongodb, Mysql };
+std::string to_string(SourceFlavour f);
+
 struct Commit {
   Lsn lsn = 0;
   sim::Micros committed_at = 0;

@@ -59,13 +59,12 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
     buckets.push_back(std::move(entry));
   }
   nlohmann::json body = {{"last_op_id", std::to_string(cp.op_id)}};
-  // service.md §1.9: write_checkpoint is repeated on every line while truthy.  JSON leaves
-  // it out otherwise; BSON (js-bson, ignoreUndefined false) sends an explicit null
-  // (§1.9 BSON mode, inference).
+  // service.md §1.9: write_checkpoint is repeated on every line while truthy and left out
+  // otherwise, in BSON too: syncLineToBson (sync/util.ts, powersync-service v1.24.0) uses
+  // bson@6.10.4 serialize(), whose ignoreUndefined defaults to true, so an undefined field is
+  // omitted, never an explicit null.
   if (write_checkpoint_ && *write_checkpoint_ != 0) {
     body["write_checkpoint"] = std::to_string(*write_checkpoint_);
-  } else if (req_.encoding == StreamEncoding::Bson) {
-    body["write_checkpoint"] = nullptr;
   }
   if (full) {
     body["buckets"] = std::move(buckets);
@@ -104,7 +103,11 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
   // watchCheckpointChanges (service.md §1.9), per storage flavour.
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs lastWriteCheckpoint: the value may drop to null or lower.
-    write_checkpoint_ = ctx_.checkpoints.lookup(req_.key, cp.lsn);
+    // The empty checkpoint has a null LSN, which is no position: no heads filter, so
+    // lastManagedWriteCheckpoint answers null (PostgresSyncRulesStorage.watchCheckpointChanges,
+    // v1.24.0).
+    write_checkpoint_ =
+        cp.lsn == 0 ? std::nullopt : ctx_.checkpoints.lookup(req_.key, cp.lsn);
     return;
   }
   // Mongo: one initial lookup on the first checkpoint with an LSN, then only documents

@@ -382,12 +382,14 @@ std::vector<StreamSpec> parse_streams(const Fields& f) {
 }
 
 ServiceSpec parse_service(const Fields& f) {
-  f.reject_unknown({"flavour", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s",
+  f.reject_unknown({"flavour", "source", "head", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s",
                     "write_checkpoint_mode", "checkpoint_request_retention_minutes",
                     "compact_interval_s", "batch_latency_max_ms", "todos_priority",
                     "notes_priority", "streams"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
+  f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);
+  f.choice("head", {"source", "last-commit"}, s.head);
   f.integer("replication_lag_ms", {0, 3600000, ""}, s.replication_lag_ms);
   f.integer("heartbeat_ms", {5000, 60000, "the service accepts 5..60 s"}, s.heartbeat_ms);
   f.integer("token_lifetime_s", {60, 31536000, ""}, s.token_lifetime_s);
@@ -1271,6 +1273,10 @@ json to_json(const Scenario& s) {
     if (s.swarm->world) swarm["world"] = *s.swarm->world;
     out["swarm"] = std::move(swarm);
   }
+  // Issue 17's service fields: written only when not the default, so the full form (and
+  // every report) of other scenarios is unchanged.
+  if (sv.source != ServiceSpec{}.source) out["service"]["source"] = sv.source;
+  if (sv.head != ServiceSpec{}.head) out["service"]["head"] = sv.head;
   // Sync streams (issue 7): written only when used, so the full form (and every report) of
   // a scenario without streams stays as it was.
   if (!sv.streams.empty()) {

@@ -92,6 +92,16 @@ struct StreamSpec {
 struct ServiceSpec {
   // Bucket storage backend: "mongo" or "postgres".
   std::string flavour = "mongo";
+  // The replicated source database (model/source_db.hpp SourceFlavour): "postgres"
+  // (markers via logical messages), "mongodb" (cluster time, _powersync_checkpoints
+  // markers) or "mysql" (head = executed GTID, no marker: acks wait for the binlog heartbeat
+  // after 30 s without binlog events; heartbeat_ms does not apply).
+  std::string source = "postgres";
+  // Where a write-checkpoint batch reads the source head: "source" (as the source flavour
+  // does: postgres/mongodb strictly after the last commit, mysql at it) or "last-commit"
+  // (the model before issue 17, every flavour at its last commit: a caught-up source acks
+  // without a later event; for comparison only).
+  std::string head = "source";
   // Replication lag (source commit -> visible to the service) at the start, in ms, 0..3600000.
   // "lag" faults change it during the run.
   int64_t replication_lag_ms = 200;

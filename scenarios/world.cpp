@@ -65,6 +65,10 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   cfg.token_lifetime = scenario.service.token_lifetime_s * sim::kSeconds;
   cfg.flavour = scenario.service.flavour == "postgres" ? model::StorageFlavour::Postgres
                                                        : model::StorageFlavour::Mongo;
+  cfg.source = scenario.service.source == "mysql"     ? model::SourceFlavour::Mysql
+               : scenario.service.source == "mongodb" ? model::SourceFlavour::Mongodb
+                                                      : model::SourceFlavour::Postgres;
+  cfg.head_at_last_commit = scenario.service.head == "last-commit";
   cfg.write_checkpoint_mode = scenario.service.write_checkpoint_mode == "custom"
                                   ? model::WriteCheckpointMode::Custom
                                   : model::WriteCheckpointMode::Managed;

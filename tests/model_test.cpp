@@ -345,7 +345,7 @@ TEST(CheckpointRequestRoute, GoodRequestStoresTheIdAndForcesAMarker) {
   const CheckpointRecord* rec = first(w.svc.checkpoints(), "alice/c1");
   ASSERT_NE(rec, nullptr);
   EXPECT_EQ(rec->id, 5);
-  EXPECT_EQ(rec->head, 0) << "the head read before the marker";
+  EXPECT_EQ(rec->head, 1) << "the head read before the marker: the end of WAL, past lsn 0";
   EXPECT_FALSE(rec->processed_at_lsn.has_value());
   EXPECT_EQ(rec->requested_at, kEpoch + kSeconds);
   ASSERT_EQ(w.svc.source().log().size(), 1u);
@@ -1021,6 +1021,155 @@ TEST(ServiceStream, EmptyClientIdUsesTheSameKeyOnBothRoutes) {
   const auto seen = write_checkpoints_seen("");
   const std::vector<std::optional<std::string>> want{std::nullopt, "5"};
   EXPECT_EQ(seen, want);
+}
+
+// Heads are read after the replicated position (issue 17).  Follows
+// PostgresRouteAPIAdapter.createReplicationHead (modules/module-postgres/src/api, reads
+// pg_current_wal_lsn(), at or past the end of WAL) and MongoRouteAPIAdapter
+// .createReplicationHead (session clusterTime), with docs/replication/06-checkpoints.md "Idle
+// Sources", powersync-service v1.24.0: on a caught-up source whose marker was lost, a
+// (re)connect must not see the ack until a later event (here the 60 s heartbeat) is
+// replicated.  MySQL (MySQLRouteAPIAdapter.getReplicationHead, the executed GTID) reads the
+// last transaction itself, so there, as in the pre-issue-17 model, the reconnect sees it.
+struct LostMarkerRun {
+  std::optional<sim::Micros> first_ack;  // when a line first carried write_checkpoint "5"
+  Lsn stored_head = -1;
+};
+LostMarkerRun ack_after_lost_marker(StorageFlavour storage, SourceFlavour source,
+                                    bool head_at_last_commit) {
+  ServiceConfig config = instant();
+  config.flavour = storage;
+  config.source = source;
+  config.head_at_last_commit = head_at_last_commit;
+  ServiceWorld w(config);
+  w.svc.start();
+  EXPECT_EQ(w.upload("alice", json::parse(R"([{"op":"PUT","type":"todos","id":"t1"}])")).status,
+            200);
+  w.loop.run_until(kEpoch + kSeconds);  // replicated: checkpoint at lsn 1, source caught up
+  // The mapping is stored, then the process restarts before its marker (§6.2.7).
+  w.svc.set_mapping_stored_hook([&w](const std::string&) { w.svc.restart(100 * kMillis); });
+  EXPECT_NE(w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": 5})").status, 200);
+  w.svc.set_mapping_stored_hook({});
+  EXPECT_EQ(w.svc.metrics().markers_written, 0u);
+  LostMarkerRun out;
+  out.stored_head = first(w.svc.checkpoints(), "alice/c1")->head;
+  w.loop.run_until(kEpoch + 2 * kSeconds);
+  auto stream = std::make_shared<CapturingStream>();
+  sim::HttpRequest open;
+  open.method = "POST";
+  open.path = "/sync/stream";
+  open.subject = "alice";
+  open.body = json{{"client_id", "c1"}}.dump();
+  EXPECT_EQ(w.svc.open_stream(open, stream).status, 200);
+  std::size_t seen = 0;
+  for (sim::Micros t = kEpoch + 2 * kSeconds; t < kEpoch + 90 * kSeconds && !out.first_ack;
+       t += 100 * kMillis) {
+    w.loop.run_until(t);
+    const auto lines = stream->checkpoint_lines();
+    for (; seen < lines.size(); ++seen) {
+      if (lines[seen].value("write_checkpoint", "") == "5") out.first_ack = w.loop.now() - kEpoch;
+    }
+  }
+  stream->close();
+  w.loop.run_until(w.loop.now() + kSeconds);
+  return out;
+}
+
+TEST(SourceHead, ACaughtUpSourceAcksOnlyAfterALaterEvent) {
+  for (StorageFlavour storage : {StorageFlavour::Mongo, StorageFlavour::Postgres}) {
+    for (SourceFlavour source : {SourceFlavour::Postgres, SourceFlavour::Mongodb}) {
+      const std::string what = to_string(storage) + " storage, " + to_string(source);
+      const LostMarkerRun now = ack_after_lost_marker(storage, source, false);
+      EXPECT_EQ(now.stored_head, 2) << what << ": one past the last commit (lsn 1)";
+      ASSERT_TRUE(now.first_ack.has_value()) << what;
+      // The 60 s heartbeat keepalive (lsn 2) is the first later event; replicated 200 ms on.
+      EXPECT_GE(*now.first_ack, 60 * kSeconds) << what;
+      EXPECT_LT(*now.first_ack, 61 * kSeconds) << what;
+      // The switch back to the old model: acked at once on connect, with no later event.
+      const LostMarkerRun old = ack_after_lost_marker(storage, source, true);
+      EXPECT_EQ(old.stored_head, 1) << what;
+      ASSERT_TRUE(old.first_ack.has_value()) << what;
+      EXPECT_LT(*old.first_ack, 3 * kSeconds) << what;
+    }
+  }
+}
+
+TEST(SourceHead, MysqlReadsTheExecutedGtidAndWritesNoMarker) {
+  const LostMarkerRun run = ack_after_lost_marker(StorageFlavour::Mongo, SourceFlavour::Mysql,
+                                                  false);
+  EXPECT_EQ(run.stored_head, 1) << "the executed GTID is the last transaction";
+  ASSERT_TRUE(run.first_ack.has_value());
+  EXPECT_LT(*run.first_ack, 3 * kSeconds) << "the initial lookup at lsn 1 covers head 1";
+}
+
+// MySQL has no marker (MySQLRouteAPIAdapter.createReplicationHead: "TODO: make sure another
+// message is replicated when shouldAdvance is true") and no fixed keepalive
+// (BinLogReplicationJob.keepAlive is a no-op): an open mongo-storage connection sees a request
+// only at the binlog heartbeat, 30 s after the last binlog event (BinLogListener
+// KEEPALIVE_INACTIVITY_THRESHOLD), powersync-service v1.24.0.
+TEST(SourceHead, MysqlAcksOnOpenConnectionsWaitForTheBinlogHeartbeat) {
+  ServiceConfig config = instant();
+  config.source = SourceFlavour::Mysql;
+  ServiceWorld w(config);
+  w.svc.start();
+  auto stream = std::make_shared<CapturingStream>();
+  sim::HttpRequest open;
+  open.method = "POST";
+  open.path = "/sync/stream";
+  open.subject = "alice";
+  open.body = json{{"client_id", "c1"}}.dump();
+  ASSERT_EQ(w.svc.open_stream(open, stream).status, 200);
+  w.loop.run_until(kEpoch + 10 * kSeconds);
+  EXPECT_EQ(w.upload("alice", json::parse(R"([{"op":"PUT","type":"todos","id":"t1"}])")).status,
+            200);  // lsn 1 at t=10 s
+  w.loop.run_until(kEpoch + 11 * kSeconds);
+  EXPECT_EQ(w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": 5})").status, 200);
+  EXPECT_EQ(w.svc.metrics().markers_written, 0u);
+  EXPECT_EQ(w.svc.source().head(), 1);
+  std::optional<sim::Micros> acked;
+  for (sim::Micros t = kEpoch + 11 * kSeconds; t < kEpoch + 80 * kSeconds && !acked;
+       t += 100 * kMillis) {
+    w.loop.run_until(t);
+    for (const auto& l : stream->checkpoint_lines()) {
+      if (l.value("write_checkpoint", "") == "5" && !acked) acked = w.loop.now() - kEpoch;
+    }
+  }
+  ASSERT_TRUE(acked.has_value());
+  // Heartbeat at 40 s (30 s after the upload), not at 30 s nor at the 60 s of other sources.
+  EXPECT_GE(*acked, 40 * kSeconds);
+  EXPECT_LT(*acked, 41 * kSeconds);
+  ASSERT_GE(w.svc.source().log().size(), 2u);
+  EXPECT_EQ(w.svc.source().log()[1].kind, CommitKind::Keepalive);
+  EXPECT_EQ(w.svc.source().log()[1].committed_at, kEpoch + 40 * kSeconds);
+  stream->close();
+  w.loop.run_until(w.loop.now() + kSeconds);
+}
+
+// A null LSN is not a position (PostgresSyncRulesStorage.watchCheckpointChanges passes no
+// heads filter, so lastManagedWriteCheckpoint answers null; v1.24.0): a MySQL request before
+// any source commit (head 0) is not acked at the empty checkpoint on postgres storage.
+TEST(SourceHead, TheEmptyCheckpointAcksNothing) {
+  ServiceConfig config = instant();
+  config.flavour = StorageFlavour::Postgres;
+  config.source = SourceFlavour::Mysql;
+  ServiceWorld w(config);
+  w.svc.start();
+  EXPECT_EQ(w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": 5})").status, 200);
+  EXPECT_EQ(first(w.svc.checkpoints(), "alice/c1")->head, 0);
+  auto stream = std::make_shared<CapturingStream>();
+  sim::HttpRequest open;
+  open.method = "POST";
+  open.path = "/sync/stream";
+  open.subject = "alice";
+  open.body = json{{"client_id", "c1"}}.dump();
+  ASSERT_EQ(w.svc.open_stream(open, stream).status, 200);
+  w.loop.run_until(kEpoch + 5 * kSeconds);
+  const auto lines = stream->checkpoint_lines();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0].value("last_op_id", ""), "0");
+  for (const auto& l : lines) EXPECT_FALSE(l.contains("write_checkpoint")) << l.dump();
+  stream->close();
+  w.loop.run_until(w.loop.now() + kSeconds);
 }
 
 // ---------------------------------------------------------------------------------------
