@@ -56,7 +56,7 @@ int merge_command(const MergeArgs& args) {
   }
   if (!args.junit.empty()) {
     std::ofstream out(args.junit);
-    if (!(out << scenarios::junit_xml(merged))) {
+    if (!(out << scenarios::junit_xml(merged, scenarios::utc_timestamp_now()))) {
       std::cerr << "--junit: cannot write " << args.junit << "\n";
       return kExitBadInput;
     }

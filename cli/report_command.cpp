@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -9,6 +10,7 @@
 #include "reports/html.hpp"
 #include "reports/markdown.hpp"
 #include "reports/report_model.hpp"
+#include "reports/results_documents.hpp"
 #include "scenarios/results_json.hpp"
 #include "scenarios/runner.hpp"
 
@@ -38,15 +40,16 @@ std::string format_of(const std::string& format, const std::string& path) {
                   path));
 }
 
-// A results document as is, or a scenario run over the requested seeds.
-nlohmann::json load_results(const std::string& path, const ReportRequest& request) {
+// The single-scenario documents of a results file (run, sweep or merge results), or of a
+// scenario run over the requested seeds.
+std::vector<nlohmann::json> load_results(const std::string& path, const ReportRequest& request) {
   std::ifstream in(path);
   if (!in) throw BadInput(fmt::format("{}: cannot read the file", path));
   std::stringstream text;
   text << in.rdbuf();
   auto j = nlohmann::json::parse(text.str(), nullptr, false);
   if (j.is_discarded()) throw BadInput(fmt::format("{}: not valid JSON", path));
-  if (j.is_object() && j.contains("runs")) return j;
+  if (j.is_object() && j.contains("runs")) return reports::scenario_documents(j);
   if (!j.is_object() || !j.contains("format")) {
     throw BadInput(
         fmt::format("{}: neither a results document (a 'runs' field, from `syncsim "
@@ -66,7 +69,7 @@ nlohmann::json load_results(const std::string& path, const ReportRequest& reques
     auto r = scenarios::run_scenario(scenario, options);
     runs.push_back(scenarios::result_json(r, scenarios::repro_string(scenario, path, seed)));
   }
-  return scenarios::results_document(scenario, path, std::move(runs));
+  return {scenarios::results_document(scenario, path, std::move(runs))};
 }
 
 std::string render(const std::string& format, const std::vector<nlohmann::json>& docs) {
@@ -103,9 +106,37 @@ int report_command(const ReportRequest& request) {
                          : "two inputs given: add --compare to compare them, or give one");
     }
     const auto format = format_of(request.format, request.output);
-    std::vector<nlohmann::json> docs;
-    for (const auto& input : request.inputs) docs.push_back(load_results(input, request));
-    write_out(request.output, render(format, docs));
+    std::vector<std::vector<nlohmann::json>> loaded;
+    for (const auto& input : request.inputs) loaded.push_back(load_results(input, request));
+    if (request.compare) {
+      for (std::size_t i = 0; i < 2; ++i) {
+        if (loaded[i].size() != 1) {
+          throw BadInput(fmt::format(
+              "{}: --compare needs one scenario per input; this one has runs of {} scenarios",
+              request.inputs[i], loaded[i].size()));
+        }
+      }
+      write_out(request.output, render(format, {loaded[0][0], loaded[1][0]}));
+      return kExitPass;
+    }
+    const auto& docs = loaded.front();
+    if (docs.size() == 1) {
+      write_out(request.output, render(format, docs));
+      return kExitPass;
+    }
+    // A sweep over several scenarios: one report each, named as `sweep --report` names them.
+    if (request.output.empty()) {
+      throw BadInput(
+          fmt::format("{}: runs of {} scenarios; give --out FILE to write one report per scenario "
+                      "(FILE.<scenario>.<ext>)",
+                      request.inputs[0], docs.size()));
+    }
+    for (const auto& d : docs) {
+      const auto name = d.at("scenario").value("name", std::string("?"));
+      const auto file = report_path_for(request.output, name);
+      write_out(file, render(format, {d}));
+      std::cout << fmt::format("report: {} ({})\n", file, name);
+    }
     return kExitPass;
   } catch (const BadInput& e) {
     std::cerr << e.what() << "\n";
@@ -123,6 +154,17 @@ std::string write_report_for_run(const nlohmann::json& results_document, const s
   } catch (const std::runtime_error& e) {
     return e.what();
   }
+}
+
+std::string report_path_for(const std::string& file, const std::string& scenario) {
+  std::string name = scenario;
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') {
+      ch = '_';
+    }
+  }
+  const std::filesystem::path p(file);
+  return (p.parent_path() / (p.stem().string() + "." + name + p.extension().string())).string();
 }
 
 std::string report_path_error(const std::string& path) {

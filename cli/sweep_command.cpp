@@ -23,11 +23,12 @@
 #include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
 #include "scenarios/determinism.hpp"
+#include "scenarios/overrides.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
-#include "scenarios/swarm.hpp"
 #include "scenarios/sometimes.hpp"
+#include "scenarios/swarm.hpp"
 
 extern char** environ;
 
@@ -53,6 +54,10 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
                   "also write a report per scenario (.md, .html or .json); with several "
                   "scenarios FILE gets the scenario name before its extension: "
                   "sweep.html -> sweep.basic.html");
+  cmd->add_option("--set", args.sets,
+                  "override a field of every scenario, KEY=VALUE (dotted key); repeatable");
+  cmd->add_option("--invariants", args.invariants,
+                  "check only these invariants, a comma-separated list");
   cmd->add_flag("--check-determinism", args.check_determinism,
                 "run every seed twice and compare the traces");
   cmd->add_flag("--swarm", args.swarm,
@@ -69,6 +74,7 @@ CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args) {
   cmd->add_option("--timeline-seed", args.timeline_seed)->required();
   cmd->add_flag("--check-determinism", args.check_determinism);
   cmd->add_flag("--swarm", args.swarm);
+  cmd->add_option("--set", args.sets);
   return cmd;
 }
 
@@ -89,7 +95,8 @@ nlohmann::json determinism_json(const scenarios::DeterminismReport& rep) {
 int sweep_worker_command(const SweepWorkerArgs& args) {
   scenarios::Scenario scenario;
   try {
-    scenario = scenarios::load_scenario_file(args.scenario, scenarios::validation_context());
+    scenario = scenarios::load_scenario_with_overrides(args.scenario, args.sets,
+                                                       scenarios::validation_context());
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
@@ -153,7 +160,7 @@ std::string self_exe() {
 }
 
 Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, bool check,
-                    bool swarm, uint64_t timeline_seed) {
+                    bool swarm, uint64_t timeline_seed, const std::vector<std::string>& sets) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::string seeds;
@@ -167,6 +174,10 @@ Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, b
                                      std::to_string(timeline_seed)};
   if (check) argv_s.emplace_back("--check-determinism");
   if (swarm) argv_s.emplace_back("--swarm");
+  for (const auto& set : sets) {
+    argv_s.emplace_back("--set");
+    argv_s.push_back(set);
+  }
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -232,19 +243,6 @@ void keep_timelines(nlohmann::json& runs, uint64_t first_seed) {
   }
 }
 
-// sweep.html -> sweep.<scenario>.html, with characters other than [A-Za-z0-9._-] of the
-// name replaced by '_'.
-std::string report_path_for(const std::string& file, const std::string& scenario) {
-  std::string name = scenario;
-  for (auto& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') {
-      ch = '_';
-    }
-  }
-  const std::filesystem::path p(file);
-  return (p.parent_path() / (p.stem().string() + "." + name + p.extension().string())).string();
-}
-
 // Swarm sweeps: the drawn parameters of every failing seed, so it can be read (and
 // replayed with its repro) without rerunning.
 void print_swarm_failures(const nlohmann::json& runs) {
@@ -284,11 +282,15 @@ int sweep_command(const SweepArgs& args) {
       return kExitBadInput;
     }
   }
+  auto overrides = args.sets;  // --invariants is one more override
+  if (!args.invariants.empty())
+    overrides.push_back(scenarios::invariants_override(args.invariants));
   std::map<std::string, std::string> names;  // results are keyed by scenario name
   std::map<std::string, scenarios::Scenario> loaded;
   for (const auto& path : args.scenarios) {
     try {
-      auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
+      auto s =
+          scenarios::load_scenario_with_overrides(path, overrides, scenarios::validation_context());
       auto [it, fresh] = names.emplace(s.name, path);
       if (!fresh) {
         std::cerr << fmt::format("{} and {} are both named '{}'; sweep keys results by name\n",
@@ -332,7 +334,7 @@ int sweep_command(const SweepArgs& args) {
   while (!queue.empty() || !active.empty()) {
     while (!queue.empty() && active.size() < static_cast<std::size_t>(jobs)) {
       active.push_back(spawn_worker(exe, chunks[queue.front()], queue.front(),
-                                    args.check_determinism, args.swarm, first_seed));
+                                    args.check_determinism, args.swarm, first_seed, overrides));
       queue.pop_front();
     }
     std::vector<pollfd> pfds;
@@ -378,7 +380,11 @@ int sweep_command(const SweepArgs& args) {
   }
   progress.update(done, failures, true);
 
-  auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs));
+  nlohmann::json headers = nlohmann::json::object();  // so `syncsim report` can read it
+  for (const auto& [name, path] : names) {
+    headers[name] = scenarios::scenario_header(loaded.at(name), path);
+  }
+  auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs), std::move(headers));
   // The runs the reports are made from: with the timelines of this shard's first seed and
   // of each chunk's first violation.
   const nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
@@ -428,7 +434,7 @@ int sweep_command(const SweepArgs& args) {
   }
   if (!args.junit.empty()) {
     std::ofstream out(args.junit);
-    if (!(out << scenarios::junit_xml(doc))) {
+    if (!(out << scenarios::junit_xml(doc, scenarios::utc_timestamp_now()))) {
       std::cerr << "--junit: cannot write " << args.junit << "\n";
       return kExitBadInput;
     }

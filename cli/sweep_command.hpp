@@ -22,6 +22,8 @@ struct SweepArgs {
   std::string report;  // one report per scenario; the format from the extension
   bool check_determinism = false;
   bool swarm = false;  // each seed draws its scenario from the swarm section
+  std::vector<std::string> sets;  // --set KEY=VALUE overrides of every scenario
+  std::string invariants;         // --invariants a,b: check only these
 };
 
 // The hidden worker: runs `seeds` of one scenario, one JSON result per line on stdout.
@@ -31,6 +33,7 @@ struct SweepWorkerArgs {
   uint64_t timeline_seed = 0;  // the first seed of the sweep: its timeline is kept
   bool check_determinism = false;
   bool swarm = false;
+  std::vector<std::string> sets;  // the sweep's overrides (--invariants as one of them)
 };
 
 CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args);
