@@ -13,8 +13,8 @@ namespace syncsim::reports {
 namespace {
 
 constexpr const char* kStyle = R"(<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1f2328;max-width:1400px}
-h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:28px}
+body{font:14px/1.45 system-ui,sans-serif;margin:12px 24px;color:#1f2328;max-width:1400px}
+h1{font-size:22px;margin:4px 0}h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.num{text-align:right}code{font:12px ui-monospace,monospace;background:#f6f8fa;padding:1px 3px}
 .held,.PASS{color:#1a7f37}.violated,.FAIL,.differs{color:#cf222e;font-weight:bold}.vacuous{color:#9a6700}
@@ -28,7 +28,8 @@ svg text{font:11px system-ui,sans-serif;fill:#1f2328}
 .axis-line{stroke:#8c959f}.axis,.missing{fill:#57606a}.charts{display:flex;flex-wrap:wrap;gap:18px}.charts figure{margin:0}
 figcaption{font-size:12px;color:#57606a}
 .headline{border:2px solid #1f2328;border-radius:6px;padding:6px 14px;margin:8px 0}
-.verdict{font-size:16px;font-weight:bold;margin:6px 0}.headline table{margin:4px 0}
+.verdict{font-size:15px;font-weight:bold;margin:3px 0}.headline table{margin:3px 0}
+.headline td,.headline th{padding:1px 6px;font-size:13px}.headline td.num{white-space:nowrap}
 .differs-yes{color:#cf222e;font-weight:bold}
 .plot-title{font-weight:bold}.plot-area{fill:#fff;stroke:#8c959f}.grid{stroke:#eaeef2}
 .first-screen{display:flex;flex-wrap:wrap;gap:12px;margin:6px 0}

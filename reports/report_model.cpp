@@ -459,8 +459,18 @@ ReportModel build_report_model(const nlohmann::json& results) {
   } else {
     const auto first_drawn = std::find_if(runs.begin(), runs.end(),
                                           [](const auto& r) { return r.contains("timeline"); });
-    m.diagram = diagram_of(first_drawn == runs.end() ? runs.front() : *first_drawn, clients,
-                           "no seed violated an invariant: the first seed recorded");
+    if (first_drawn == runs.end()) {
+      // A sweep shard keeps the timeline of the range's first seed and failures only.
+      m.diagram.seed = runs.front().at("seed").get<uint64_t>();
+      m.diagram.why = "no run of these results kept its timeline (a sweep keeps the first "
+                      "seed's and failures')";
+      for (int i = 1; i <= clients; ++i) m.diagram.lanes.push_back(fmt::format("client {}", i));
+      m.diagram.lanes.push_back("service");
+      m.diagram.lanes.push_back("replication");
+    } else {
+      m.diagram = diagram_of(*first_drawn, clients,
+                             "no seed violated an invariant: the first seed recorded");
+    }
   }
   for (const auto& r : runs) {
     if (r.value("seed", uint64_t{0}) != m.diagram.seed) continue;
