@@ -175,8 +175,12 @@ int hunt_command(const HuntArgs& args) {
       for (auto& c : make_chunks(path, seeds, jobs)) chunks.push_back(std::move(c));
     }
     if (budget) progress.set_total(runs.size() + seeds.size() * files);
+    WorkerPoolOptions options;
+    options.jobs = jobs;
+    options.swarm = true;
+    options.timeline_seed = seeds.front();
     auto errors = run_worker_pool(
-        chunks, {jobs, false, true, seeds.front()},
+        chunks, options,
         [&](json j) {
           if (!j.at("expectation_met").get<bool>()) ++failures;
           j.erase("timeline");

@@ -15,6 +15,7 @@
 #include <set>
 
 #include "cli/exit_codes.hpp"
+#include "cli/list_command.hpp"
 #include "cli/merge_command.hpp"
 #include "cli/output.hpp"
 #include "cli/replay_command.hpp"
@@ -27,12 +28,14 @@
 #include "engine/core_registry.hpp"
 #include "scenarios/determinism.hpp"
 #include "scenarios/differential.hpp"
+#include "scenarios/overrides.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/sometimes.hpp"
+#include "scenarios/twin.hpp"
 
 namespace {
 
@@ -93,8 +96,9 @@ std::string sometimes_text(const scenarios::RunResult& r) {
     auto it = r.sometimes.find(id);
     out += fmt::format(" {}={}", id, it == r.sometimes.end() ? 0 : it->second);
   }
+  // A failing run stopped at its violation: its conditions had no chance to happen.
   const auto vacuous = r.vacuous();
-  if (!vacuous.empty()) out += fmt::format(" VACUOUS({})", fmt::join(vacuous, ","));
+  if (!vacuous.empty() && r.passed) out += fmt::format(" VACUOUS({})", fmt::join(vacuous, ","));
   return out;
 }
 
@@ -122,17 +126,48 @@ std::string seed_range_error(const std::string& seed_text, const std::string& se
   return "";
 }
 
+// Selection and overrides (issue 18): --set key=value, --invariants a,b, --fail-fast /
+// --max-failures N.
+struct Selection {
+  std::vector<std::string> sets;
+  std::string invariants;
+  bool fail_fast = false;
+  uint64_t max_failures = 0;  // 0 = no limit
+  [[nodiscard]] std::vector<std::string> overrides() const {
+    auto all = sets;
+    if (!invariants.empty()) all.push_back(scenarios::invariants_override(invariants));
+    return all;
+  }
+  [[nodiscard]] uint64_t failure_limit() const { return fail_fast ? 1 : max_failures; }
+};
+
+void add_selection_options(CLI::App* cmd, Selection& sel, bool with_failures) {
+  cmd->add_option("--set", sel.sets,
+                  "override a scenario field, KEY=VALUE (dotted key, e.g. "
+                  "workload.request_interval_ms=1000 or service.flavour=postgres); repeatable");
+  cmd->add_option(
+      "--invariants", sel.invariants,
+      "check only these invariants, a comma-separated list (`syncsim list invariants`)");
+  if (!with_failures) return;
+  auto* ff = cmd->add_flag("--fail-fast", sel.fail_fast, "stop after the first failing seed");
+  cmd->add_option("--max-failures", sel.max_failures, "stop after N failing seeds")
+      ->excludes(ff)
+      ->check(CLI::PositiveNumber);
+}
+
 int run_command(const std::string& path, const std::string& seed_text,
                 const std::string& seeds_text, const std::string& trace_path, bool json,
                 const std::string& results_path, const std::string& core_path,
-                const std::string& report_path, bool check_determinism, bool swarm) {
+                const std::string& report_path, bool check_determinism, bool swarm,
+                const Selection& selection) {
   scenarios::ExtraCores cores;
   if (!core_path.empty() && !register_core_path(core_path, cores, json ? std::cerr : std::cout)) {
     return kExitBadInput;
   }
   scenarios::Scenario scenario;
   try {
-    scenario = scenarios::load_scenario_file(path, scenarios::validation_context(cores));
+    scenario = scenarios::load_scenario_with_overrides(path, selection.overrides(),
+                                                       scenarios::validation_context(cores));
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
@@ -164,7 +199,24 @@ int run_command(const std::string& path, const std::string& seed_text,
   uint64_t passed = 0, failed = 0, events = 0;
   double wall = 0, simulated = 0;
   nlohmann::json all = nlohmann::json::array();
+  bool twin_done = false;
+  bool stopped = false;  // --fail-fast / --max-failures reached
+  if (!selection.overrides().empty() && !json) {
+    std::cout << fmt::format("overrides: {} (not part of the repro: replay needs them too)\n",
+                             fmt::join(selection.overrides(), " "));
+  }
   for_each_seed(range, [&](uint64_t s) {
+    if (stopped) return;
+    if (selection.failure_limit() > 0 && failed >= selection.failure_limit()) {
+      stopped = true;
+      if (!json) {
+        std::cout << fmt::format(
+            "stopped after {} failing seed(s) (--fail-fast/--max-failures); "
+            "seeds {}..{} not run\n",
+            failed, s, range.last);
+      }
+      return;
+    }
     scenarios::RunOptions opts;
     opts.seed = s;
     opts.extra_cores = cores;
@@ -197,6 +249,14 @@ int run_command(const std::string& path, const std::string& seed_text,
     simulated += static_cast<double>(r.simulated) / 1e6;
     r.expectation_met ? ++passed : ++failed;
     all.push_back(scenarios::result_json(r, repro));
+    // The first failing seed gets its twin: the same seed without the mutants (or faults),
+    // and where the two runs first part (issue 18: failures explain themselves).
+    std::optional<scenarios::TwinReport> twin;
+    if (!r.expectation_met && !twin_done && r.violation) {
+      twin_done = true;
+      twin = scenarios::twin_run(scenario, opts);
+      if (twin) all.back()["twin"] = scenarios::to_json(*twin);
+    }
     if (determinism) {
       all.back()["deterministic"] = !determinism->divergence;
       (json ? std::cerr : std::cout) << scenarios::describe(*determinism) << "\n";
@@ -226,6 +286,15 @@ int run_command(const std::string& path, const std::string& seed_text,
         }
         if (!r.pending.empty()) std::cout << "  pending:\n" << r.pending;
         for (const auto& l : r.trace_tail) std::cout << "    | " << l << "\n";
+        if (twin) {
+          std::cout << fmt::format("  twin (seed {} without {}): {}\n", s, twin->removed,
+                                   twin->twin_passed ? "PASS" : "FAIL: " + twin->twin_stop);
+          if (twin->line > 0) {
+            std::cout << fmt::format(
+                "  first divergence at trace line {}:\n    run:  {}\n    twin: {}\n", twin->line,
+                twin->run_line, twin->twin_line);
+          }
+        }
         std::cout << "  repro: " << repro << "\n";
         std::cout << fmt::format("  replay: syncsim run {} --seed {} --trace trace.txt{}{}\n", path,
                                  s, replay_core, swarm && scenario.swarm ? " --swarm" : "");
@@ -256,7 +325,10 @@ int run_command(const std::string& path, const std::string& seed_text,
         "{:.2f} wall s ({:.0f} events/s, {:.0f}x real time)\n",
         scenario.name, range.first, range.last, passed, failed, events, simulated, wall,
         wall > 0 ? static_cast<double>(events) / wall : 0.0, wall > 0 ? simulated / wall : 0.0);
-    for (const auto& row : sometimes) std::cout << sometimes_summary_text(row);
+    // Failing seeds stopped early: vacuity is judged only when every seed passed.
+    if (failed == 0) {
+      for (const auto& row : sometimes) std::cout << sometimes_summary_text(row);
+    }
   }
   // A vacuous seed inside a range where every listed condition happened somewhere is only
   // counted; a condition that happened in no seed makes the whole run vacuous.
@@ -299,6 +371,7 @@ struct DiffArgs {
   std::vector<std::string> a, b, allow;
   std::string core_path;
   bool json = false;
+  Selection selection;  // --set, --invariants
 };
 
 CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
@@ -322,6 +395,7 @@ CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
   diff->add_option("--core-path", args.core_path,
                    "an unreleased core build, usable as core=path (unverified, sha256 printed)");
   diff->add_flag("--json", args.json, "print the result as JSON instead of text");
+  add_selection_options(diff, args.selection, false);
   return diff;
 }
 
@@ -372,7 +446,8 @@ int diff_command(const DiffArgs& args) {
   scenarios::Scenario base, a, b;
   std::set<std::string> allow;
   try {
-    base = scenarios::load_scenario_file(args.scenario_path, ctx);
+    base = scenarios::load_scenario_with_overrides(args.scenario_path, args.selection.overrides(),
+                                                   ctx);
     a = scenarios::configure_side(base, args.a, ctx, "--a");
     b = scenarios::configure_side(base, args.b, ctx, "--b");
     allow = scenarios::parse_allow_list(args.allow);
@@ -467,6 +542,8 @@ int main(int argc, char** argv) {
                   "sha256 printed)");
   std::string report_path;
   run->add_option("--report", report_path, "also write a report to FILE (.md, .html or .json)");
+  Selection run_selection;
+  add_selection_options(run, run_selection, true);
 
   auto* report = app.add_subcommand(
       "report", "write a report from results (or a scenario, run first), or compare two variants");
@@ -512,6 +589,8 @@ int main(int argc, char** argv) {
   auto* shrink = add_shrink_subcommand(app, shrink_args);
   HuntArgs hunt_args;
   auto* hunt = add_hunt_subcommand(app, hunt_args);
+  ListArgs list_args;
+  auto* list = add_list_subcommand(app, list_args);
 
   try {
     app.parse(argc, argv);
@@ -526,7 +605,7 @@ int main(int argc, char** argv) {
     }
     if (*run) {
       return run_command(scenario_path, seed_text, seeds_text, trace_path, json, results_path,
-                         core_path, report_path, check_determinism, swarm);
+                         core_path, report_path, check_determinism, swarm, run_selection);
     }
     if (*report) {
       SeedRange range;
@@ -546,6 +625,7 @@ int main(int argc, char** argv) {
     if (*replay) return replay_command(replay_args);
     if (*shrink) return shrink_command(shrink_args);
     if (*hunt) return hunt_command(hunt_args);
+    if (*list) return list_command(list_args);
     std::cout << app.help();
     return kExitBadInput;
   } catch (const engine::CoreIntegrityError& e) {

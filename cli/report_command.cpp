@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "reports/html.hpp"
 #include "reports/markdown.hpp"
 #include "reports/report_model.hpp"
+#include "reports/results_documents.hpp"
 #include "scenarios/results_json.hpp"
 #include "scenarios/results_shape.hpp"
 #include "scenarios/runner.hpp"
@@ -40,8 +42,9 @@ std::string format_of(const std::string& format, const std::string& path) {
                   path));
 }
 
-// A results document as is, or a scenario run over the requested seeds.
-nlohmann::json load_results(const std::string& path, const ReportRequest& request) {
+// The single-scenario documents of a results file (run, sweep or merge results), or of a
+// scenario run over the requested seeds.
+std::vector<nlohmann::json> load_results(const std::string& path, const ReportRequest& request) {
   std::string text;
   try {
     text = util::read_bounded_file(path);
@@ -57,7 +60,7 @@ nlohmann::json load_results(const std::string& path, const ReportRequest& reques
     if (auto error = scenarios::results_shape_error(j); !error.empty()) {
       throw BadInput(fmt::format("{}: not a valid results document: {}", path, error));
     }
-    return j;
+    return reports::scenario_documents(j);
   }
   if (!j.is_object() || !j.contains("format")) {
     throw BadInput(
@@ -78,7 +81,7 @@ nlohmann::json load_results(const std::string& path, const ReportRequest& reques
     auto r = scenarios::run_scenario(scenario, options);
     runs.push_back(scenarios::result_json(r, scenarios::repro_string(scenario, path, seed)));
   });
-  return scenarios::results_document(scenario, path, std::move(runs));
+  return {scenarios::results_document(scenario, path, std::move(runs))};
 }
 
 std::string render(const std::string& format, const std::vector<nlohmann::json>& docs) {
@@ -118,9 +121,37 @@ int report_command(const ReportRequest& request) {
     if (auto error = output_flags_error({{"--out", request.output}}); !error.empty()) {
       throw BadInput(error);
     }
-    std::vector<nlohmann::json> docs;
-    for (const auto& input : request.inputs) docs.push_back(load_results(input, request));
-    write_out("--out", request.output, render(format, docs));
+    std::vector<std::vector<nlohmann::json>> loaded;
+    for (const auto& input : request.inputs) loaded.push_back(load_results(input, request));
+    if (request.compare) {
+      for (std::size_t i = 0; i < 2; ++i) {
+        if (loaded[i].size() != 1) {
+          throw BadInput(fmt::format(
+              "{}: --compare needs one scenario per input; this one has runs of {} scenarios",
+              request.inputs[i], loaded[i].size()));
+        }
+      }
+      write_out("--out", request.output, render(format, {loaded[0][0], loaded[1][0]}));
+      return kExitPass;
+    }
+    const auto& docs = loaded.front();
+    if (docs.size() == 1) {
+      write_out("--out", request.output, render(format, docs));
+      return kExitPass;
+    }
+    // A sweep over several scenarios: one report each, named as `sweep --report` names them.
+    if (request.output.empty()) {
+      throw BadInput(
+          fmt::format("{}: runs of {} scenarios; give --out FILE to write one report per scenario "
+                      "(FILE.<scenario>.<ext>)",
+                      request.inputs[0], docs.size()));
+    }
+    for (const auto& d : docs) {
+      const auto name = d.at("scenario").value("name", std::string("?"));
+      const auto file = report_path_for(request.output, name);
+      write_out("--out", file, render(format, {d}));
+      std::cout << fmt::format("report: {} ({})\n", file, name);
+    }
     return kExitPass;
   } catch (const BadInput& e) {
     std::cerr << e.what() << "\n";
@@ -143,6 +174,17 @@ std::string write_report_for_run(const nlohmann::json& results_document, const s
   } catch (const reports::ReportError& e) {
     return e.what();
   }
+}
+
+std::string report_path_for(const std::string& file, const std::string& scenario) {
+  std::string name = scenario;
+  for (auto& ch : name) {
+    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') {
+      ch = '_';
+    }
+  }
+  const std::filesystem::path p(file);
+  return (p.parent_path() / (p.stem().string() + "." + name + p.extension().string())).string();
 }
 
 std::string report_path_error(const std::string& path) {

@@ -25,6 +25,10 @@ int report_command(const ReportRequest& request);
 // Returns an empty string on success, else the error message.
 std::string write_report_for_run(const nlohmann::json& results_document, const std::string& path);
 
+// sweep.html -> sweep.<scenario>.html (characters other than [A-Za-z0-9._-] of the name
+// become '_'): the report of one scenario of a multi-scenario sweep.
+std::string report_path_for(const std::string& file, const std::string& scenario);
+
 // For `sweep --report FILE`, checked before any seed runs: an empty string if FILE's
 // extension names a format (.md, .html, .json), else the error message.
 std::string report_path_error(const std::string& path);

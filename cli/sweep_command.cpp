@@ -25,6 +25,7 @@
 #include "cli/sweep_plan.hpp"
 #include "cli/worker_pool.hpp"
 #include "scenarios/determinism.hpp"
+#include "scenarios/overrides.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
@@ -59,6 +60,10 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
                   "also write a report per scenario (.md, .html or .json); with several "
                   "scenarios FILE gets the scenario name before its extension: "
                   "sweep.html -> sweep.basic.html");
+  cmd->add_option("--set", args.sets,
+                  "override a field of every scenario, KEY=VALUE (dotted key); repeatable");
+  cmd->add_option("--invariants", args.invariants,
+                  "check only these invariants, a comma-separated list");
   cmd->add_flag("--check-determinism", args.check_determinism,
                 "run every seed twice and compare the traces");
   cmd->add_flag("--swarm", args.swarm,
@@ -76,6 +81,7 @@ CLI::App* add_sweep_worker_subcommand(CLI::App& app, SweepWorkerArgs& args) {
   cmd->add_flag("--check-determinism", args.check_determinism);
   cmd->add_flag("--swarm", args.swarm);
   cmd->add_option("--parent-pid", args.parent_pid);
+  cmd->add_option("--set", args.sets);
   return cmd;
 }
 
@@ -97,7 +103,8 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
   die_with_parent(static_cast<pid_t>(args.parent_pid));
   scenarios::Scenario scenario;
   try {
-    scenario = scenarios::load_scenario_file(args.scenario, scenarios::validation_context());
+    scenario = scenarios::load_scenario_with_overrides(args.scenario, args.sets,
+                                                       scenarios::validation_context());
   } catch (const scenarios::ScenarioError& e) {
     std::cerr << e.what() << "\n";
     return kExitBadInput;
@@ -150,19 +157,6 @@ void keep_timelines(nlohmann::json& runs, uint64_t first_seed) {
       r.erase("timeline");
     }
   }
-}
-
-// sweep.html -> sweep.<scenario>.html, with characters other than [A-Za-z0-9._-] of the
-// name replaced by '_'.
-std::string report_path_for(const std::string& file, const std::string& scenario) {
-  std::string name = scenario;
-  for (auto& ch : name) {
-    if (!std::isalnum(static_cast<unsigned char>(ch)) && ch != '.' && ch != '-' && ch != '_') {
-      ch = '_';
-    }
-  }
-  const std::filesystem::path p(file);
-  return (p.parent_path() / (p.stem().string() + "." + name + p.extension().string())).string();
 }
 
 // Swarm sweeps: the drawn parameters of every failing seed, so it can be read (and
@@ -279,12 +273,16 @@ int sweep_command(const SweepArgs& args) {
     std::cerr << error << "\n";
     return kExitBadInput;
   }
+  auto overrides = args.sets;  // --invariants is one more override
+  if (!args.invariants.empty())
+    overrides.push_back(scenarios::invariants_override(args.invariants));
   std::map<std::string, std::string> names;  // results are keyed by scenario name
   std::map<std::string, scenarios::Scenario> loaded;
   std::vector<std::string> names_in_order;  // of args.scenarios
   for (const auto& path : args.scenarios) {
     try {
-      auto s = scenarios::load_scenario_file(path, scenarios::validation_context());
+      auto s =
+          scenarios::load_scenario_with_overrides(path, overrides, scenarios::validation_context());
       auto [it, fresh] = names.emplace(s.name, path);
       if (!fresh) {
         std::cerr << fmt::format("{} and {} are both named '{}'; sweep keys results by name\n",
@@ -307,6 +305,13 @@ int sweep_command(const SweepArgs& args) {
   uint64_t done = 0, failures = 0;
   Progress progress("sweep", total);
   const InterruptGuard interrupt;  // SIGINT/SIGTERM: stop the workers, keep what finished
+  WorkerPoolOptions pool;
+  pool.jobs = jobs;
+  pool.check_determinism = args.check_determinism;
+  pool.swarm = args.swarm;
+  pool.timeline_seed = first_seed;
+  pool.stop_on_interrupt = true;
+  pool.sets = overrides;
   const std::vector<std::string> worker_errors = run_worker_pool(
       [&]() -> std::optional<Chunk> {
         // No chunk starts once the budget is spent; started ones finish (sweep_plan.hpp).
@@ -315,7 +320,7 @@ int sweep_command(const SweepArgs& args) {
         if (!next) return std::nullopt;
         return plan.chunk(*next);
       },
-      {jobs, args.check_determinism, args.swarm, first_seed, /*stop_on_interrupt=*/true},
+      pool,
       [&](nlohmann::json j) {
         ++done;
         if (!j.at("expectation_met").get<bool>()) ++failures;
@@ -325,7 +330,11 @@ int sweep_command(const SweepArgs& args) {
   const int interrupted = InterruptGuard::signal_received();
   progress.update(done, failures, true);
 
-  auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs));
+  nlohmann::json headers = nlohmann::json::object();  // so `syncsim report` can read it
+  for (const auto& [name, path] : names) {
+    headers[name] = scenarios::scenario_header(loaded.at(name), path);
+  }
+  auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs), std::move(headers));
   // The runs the reports are made from: with the timelines of this shard's first seed and
   // of each chunk's first violation.
   const nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
@@ -381,7 +390,7 @@ int sweep_command(const SweepArgs& args) {
   if (!worker_errors.empty()) exit_code = kExitInternal;
   if (interrupted) exit_code = kExitInterrupted;
   if (!args.results.empty()) write_output("--results", args.results, doc.dump(2) + "\n");
-  if (!args.junit.empty()) write_output("--junit", args.junit, scenarios::junit_xml(doc));
+  if (!args.junit.empty()) write_output("--junit", args.junit, scenarios::junit_xml(doc, scenarios::utc_timestamp_now()));
   if (!args.report.empty()) {
     // One single-scenario results document per scenario (as `run --results` writes), so
     // the report is the one `run --report` renders for the same seeds.

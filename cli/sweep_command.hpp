@@ -23,6 +23,8 @@ struct SweepArgs {
   std::string report;  // one report per scenario; the format from the extension
   bool check_determinism = false;
   bool swarm = false;  // each seed draws its scenario from the swarm section
+  std::vector<std::string> sets;  // --set KEY=VALUE overrides of every scenario
+  std::string invariants;         // --invariants a,b: check only these
 };
 
 // The hidden worker: runs `seeds` of one scenario, one JSON result per line on stdout.
@@ -33,6 +35,7 @@ struct SweepWorkerArgs {
   bool check_determinism = false;
   bool swarm = false;
   uint64_t parent_pid = 0;  // the sweep; the worker dies with it (0: no check)
+  std::vector<std::string> sets;  // the sweep's overrides (--invariants as one of them)
 };
 
 CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args);

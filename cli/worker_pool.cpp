@@ -40,7 +40,7 @@ std::string self_exe() {
 }
 
 Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, bool check,
-                    bool swarm, uint64_t timeline_seed) {
+                    bool swarm, uint64_t timeline_seed, const std::vector<std::string>& sets) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   std::string seeds;
@@ -56,6 +56,10 @@ Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, b
                                      std::to_string(getpid())};
   if (check) argv_s.emplace_back("--check-determinism");
   if (swarm) argv_s.emplace_back("--swarm");
+  for (const auto& set : sets) {
+    argv_s.emplace_back("--set");
+    argv_s.push_back(set);
+  }
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -159,7 +163,7 @@ std::vector<std::string> run_worker_pool(const std::function<std::optional<Chunk
       started.push_back(std::move(*c));
       active.push_back(spawn_worker(exe, started.back(), started.size() - 1,
                                     options.check_determinism, options.swarm,
-                                    options.timeline_seed));
+                                    options.timeline_seed, options.sets));
     }
     if (active.empty()) break;
     std::vector<pollfd> pfds;

@@ -26,6 +26,7 @@ struct WorkerPoolOptions {
   // With an InterruptGuard alive: on SIGINT/SIGTERM stop every worker and return what came
   // back so far (cli/interrupt.hpp).
   bool stop_on_interrupt = false;
+  std::vector<std::string> sets;  // --set overrides every worker applies (issue 18)
 };
 
 // Runs the chunks `next_chunk` hands out (nullopt: none left, or the budget is spent), at

@@ -49,6 +49,16 @@ sim::Task<void> request_and_maybe_wait(sim::Loop& loop, Client& client, bool wai
 }
 }  // namespace
 
+sim::Task<void> run_request_interval(sim::Loop& loop, std::function<Client*()> client,
+                                     sim::Micros interval, sim::Micros stop_at) {
+  while (loop.now() + interval < stop_at) {
+    co_await loop.sleep_for(interval);
+    Client* c = client();
+    if (c == nullptr || c->closed()) continue;
+    loop.spawn(request_and_maybe_wait(loop, *c, false, 0), c->name() + ".request-interval");
+  }
+}
+
 sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,
                              WorkloadOptions options) {
   uint64_t n = 0;

@@ -55,6 +55,12 @@ struct StreamChurnOptions {
 sim::Task<void> run_stream_churn(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,
                                  StreamChurnOptions options);
 
+// Requests without writes: the app calls requestCheckpoint() every `interval` (the first
+// after one interval) until stop_at, whatever its upload queue holds; nothing is drawn, so
+// the other workloads' streams do not move.  Skipped while the app is down.
+sim::Task<void> run_request_interval(sim::Loop& loop, std::function<Client*()> client,
+                                     sim::Micros interval, sim::Micros stop_at);
+
 // `client` gives the app's current life, nullptr while the app is down (restarts, kills:
 // nobody writes then); the draws are the same either way.
 sim::Task<void> run_workload(sim::Loop& loop, sim::Prng rng, std::function<Client*()> client,

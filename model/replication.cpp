@@ -142,6 +142,19 @@ void Replication::wake() {
     }
     confirmed_commit_ = previous_chunk_;  // the slot ack trails one chunk
     previous_chunk_ = chunk_start;
+    if (step_hook_) {
+      ReplicationStep step{last,
+                           source_.head(),
+                           next_commit_ - chunk_start,
+                           0,
+                           ops,
+                           loop_.now() - log[next_commit_ - 1].committed_at,
+                           last < storage_.latest().lsn};
+      for (std::size_t i = chunk_start; i < next_commit_; ++i) {
+        if (log[i].kind == CommitKind::Marker) ++step.markers;
+      }
+      step_hook_(step);
+    }
   }
   schedule();
 }

@@ -22,6 +22,15 @@ namespace syncsim::model {
 // service.cpp.
 using BucketRouter = std::function<std::vector<std::string>(const RowKey&, const Row&)>;
 
+// What one replication wake-up did (reports draw it on the replication lane).
+struct ReplicationStep {
+  Lsn lsn = 0;   // the last LSN processed
+  Lsn head = 0;  // the source's head at that moment
+  std::size_t commits = 0, markers = 0, ops = 0;
+  sim::Micros newest_age = 0;       // now - the last processed commit's commit time (the lag)
+  bool checkpoint_blocked = false;  // replay below the last checkpoint: no checkpoint made
+};
+
 class Replication {
  public:
   Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source, BucketStorage& storage,
@@ -42,6 +51,11 @@ class Replication {
   // below last_checkpoint_lsn are processed (and mark write checkpoints, §1.8) but create
   // no checkpoint until replay catches up (§4 canCheckpointState).
   void restart(sim::Micros down);
+
+  // Told after every wake-up that processed commits; empty = none.
+  void set_step_hook(std::function<void(const ReplicationStep&)> hook) {
+    step_hook_ = std::move(hook);
+  }
 
   [[nodiscard]] Lsn replicated_lsn() const { return replicated_lsn_; }
   [[nodiscard]] sim::Micros lag() const { return lag_; }
@@ -82,6 +96,7 @@ class Replication {
   bool replaying_ = false;            // one commit per chunk until caught up
   uint64_t blocked_commits_ = 0;
   uint64_t empty_checkpoints_ = 0;
+  std::function<void(const ReplicationStep&)> step_hook_;
   std::size_t folded_ops_ = 0;  // ops of blocked commits, folded into the next checkpoint
   // Per-bucket owner of each row already in a private bucket, so a row that moves to
   // another owner is removed from the old bucket.

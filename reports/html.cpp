@@ -5,6 +5,7 @@
 #include <set>
 
 #include "reports/markdown.hpp"
+#include "reports/plots.hpp"
 #include "reports/svg.hpp"
 
 namespace syncsim::reports {
@@ -12,12 +13,12 @@ namespace syncsim::reports {
 namespace {
 
 constexpr const char* kStyle = R"(<style>
-body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1f2328;max-width:1400px}
-h1{font-size:22px}h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:28px}
+body{font:14px/1.45 system-ui,sans-serif;margin:12px 24px;color:#1f2328;max-width:1400px}
+h1{font-size:22px;margin:4px 0}h2{font-size:18px;border-bottom:1px solid #d0d7de;padding-bottom:4px;margin-top:28px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #d0d7de;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f6f8fa}td.num{text-align:right}code{font:12px ui-monospace,monospace;background:#f6f8fa;padding:1px 3px}
 .held,.PASS{color:#1a7f37}.violated,.FAIL,.differs{color:#cf222e;font-weight:bold}.vacuous{color:#9a6700}
-.expected{color:#8250df}.scroll{overflow:auto;border:1px solid #d0d7de;max-height:900px}
+.expected{color:#8250df}.scroll{overflow-x:auto;border:1px solid #d0d7de}
 svg text{font:11px system-ui,sans-serif;fill:#1f2328}
 .lane-head{fill:#ddf4ff;stroke:#54aeff}.lane-name{font-weight:bold}.lifeline{stroke:#8c959f;stroke-dasharray:4 3}
 .msg line{stroke:#0969da;stroke-width:1.3}.msg.reply line{stroke:#1a7f37;stroke-dasharray:5 3}marker path{fill:#57606a}
@@ -26,6 +27,14 @@ svg text{font:11px system-ui,sans-serif;fill:#1f2328}
 .write{fill:#57606a}.stream{fill:#8250df}.life{fill:#bc4c00}.violation-mark{fill:#000}.bar.s0{fill:#0969da}.bar.s1{fill:#bf8700}
 .axis-line{stroke:#8c959f}.axis,.missing{fill:#57606a}.charts{display:flex;flex-wrap:wrap;gap:18px}.charts figure{margin:0}
 figcaption{font-size:12px;color:#57606a}
+.headline{border:2px solid #1f2328;border-radius:6px;padding:6px 14px;margin:8px 0}
+.verdict{font-size:15px;font-weight:bold;margin:3px 0}.headline table{margin:3px 0}
+.headline td,.headline th{padding:1px 6px;font-size:13px}.headline td.num{white-space:nowrap}
+.differs-yes{color:#cf222e;font-weight:bold}
+.plot-title{font-weight:bold}.plot-area{fill:#fff;stroke:#8c959f}.grid{stroke:#eaeef2}
+.first-screen{display:flex;flex-wrap:wrap;gap:12px;margin:6px 0}
+.heal{fill:#d0d7de;opacity:.45}.armed{fill:none;stroke:#cf222e;stroke-width:1}.diagram-window{fill:#fff8c5;stroke:#d4a72c}
+.violation-line{stroke:#000;stroke-width:2}.violation-label{font-weight:bold}
 </style>)";
 
 std::string esc(const std::string& s) { return xml_escape(s); }
@@ -116,6 +125,193 @@ std::string coverage_table(const ReportModel& m) {
   return out + "</table>\n";
 }
 
+std::string verdict_class(const std::string& verdict) {
+  return verdict.rfind("FAIL", 0) == 0 ? "FAIL" : "PASS";
+}
+
+// The first screen: the verdict and the scenario's headline numbers.
+std::string headline_section(const ReportModel& m) {
+  std::string out = fmt::format("<section class=\"headline\">\n<p class=\"verdict {}\">{}</p>\n",
+                                verdict_class(m.verdict), esc(m.verdict));
+  if (!m.headline.empty()) {
+    out += "<table><tr><th>headline</th><th>median over seeds (range)</th></tr>\n";
+    for (const auto& key : m.headline) {
+      const auto s = metric_or_empty(m, key);
+      out += fmt::format("<tr><td>{}</td><td class=\"num\">{}</td></tr>\n", esc(s.title),
+                         esc(spread_text(s)));
+    }
+    out += "</table>\n";
+  }
+  return out + "</section>\n";
+}
+
+// A failing seed: the violation, and where its twin (without the mutants or faults) parted.
+std::string explanation_section(const ReportModel& m) {
+  if (!m.explanation) return "";
+  const auto& x = *m.explanation;
+  std::string out = fmt::format("<h2>Why seed {} failed</h2>\n<p><strong>{}</strong></p>\n", x.seed,
+                                esc(x.violation));
+  if (x.twin_removed.empty()) {
+    return out +
+           "<p>No twin run recorded (<code>syncsim run FILE --seed N</code> runs one for "
+           "the first failing seed).</p>\n";
+  }
+  out += fmt::format("<p>Twin: the same seed without {}: <span class=\"{}\">{}</span>.",
+                     esc(x.twin_removed), x.twin_verdict == "PASS" ? "PASS" : "FAIL",
+                     esc(x.twin_verdict));
+  if (x.line == 0) return out + " Their traces are identical.</p>\n";
+  out += fmt::format(" The runs first part at trace line {}:</p>\n<pre>", x.line);
+  for (const auto& c : x.context) out += "      " + esc(c) + "\n";
+  out += "run:  " + esc(x.run_line) + "\ntwin: " + esc(x.twin_line) + "</pre>\n";
+  return out;
+}
+
+std::string comparison_headline_section(const ReportModel& a, const ReportModel& b) {
+  std::string out = fmt::format(
+      "<section class=\"headline\">\n<p class=\"verdict {}\">A ({}): {}</p>\n"
+      "<p class=\"verdict {}\">B ({}): {}</p>\n",
+      verdict_class(a.verdict), esc(a.scenario), esc(a.verdict), verdict_class(b.verdict),
+      esc(b.scenario), esc(b.verdict));
+  const auto keys = comparison_headline(a, b);
+  if (!keys.empty()) {
+    out +=
+        "<table><tr><th>headline</th><th>A median (range)</th><th>B median (range)</th><th>B − "
+        "A per seed [min, max]</th><th>reading</th></tr>\n";
+    for (const auto& key : keys) {
+      const auto x = metric_or_empty(a, key), y = metric_or_empty(b, key);
+      const auto d = difference(x, y);
+      out += fmt::format(
+          "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
+          "class=\"num\">{}</td><td class=\"{}\">{}</td></tr>\n",
+          esc(x.title), esc(spread_text(x)), esc(spread_text(y)), esc(difference_text(d, x.unit)),
+          d.differs() ? "differs-yes" : "", esc(difference_reading(d)));
+    }
+    out += "</table>\n";
+  }
+  return out + "</section>\n";
+}
+
+PlotSeries cdf_series(const Distribution* d, const std::string& label, int style) {
+  PlotSeries s{label, style, {}};
+  if (d) {
+    for (const auto& x : d->samples) s.points.emplace_back(x.ms, 0);
+  }
+  return s;
+}
+
+PlotSeries time_series(const Distribution* d, const std::string& label, int style, int client = 0) {
+  PlotSeries s{label, style, {}};
+  if (d) {
+    for (const auto& x : d->samples) {
+      if (client == 0 || x.client == client) s.points.emplace_back(x.at_ms, x.ms);
+    }
+  }
+  return s;
+}
+
+bool has_samples(const ReportModel& m, const std::string& key) {
+  const auto* d = m.distribution(key);
+  return d && !d->samples.empty();
+}
+
+// The two plots beside the headline: request → ack (direct vs hidden) as a CDF and over
+// time; without checkpoint requests, local write → visible instead.
+std::string first_screen_plots(const ReportModel& m) {
+  std::string out = "<div class=\"first-screen\">\n";
+  if (has_samples(m, "ack_direct_ms") || has_samples(m, "ack_hidden_ms")) {
+    out += svg_cdf("request → ack, all seeds (CDF)",
+                   {cdf_series(m.distribution("ack_direct_ms"), "by its own id", 0),
+                    cdf_series(m.distribution("ack_hidden_ms"), "by a later id", 1)});
+    out += svg_over_time("request → ack over simulated time",
+                         {time_series(m.distribution("ack_direct_ms"), "by its own id", 0),
+                          time_series(m.distribution("ack_hidden_ms"), "by a later id", 1)},
+                         m.run_end_ms);
+  } else {
+    out += svg_cdf("local write → visible with ack, all seeds (CDF)",
+                   {cdf_series(m.distribution("write_to_ack_ms"), "all clients", 2)});
+    out += svg_over_time("local write → visible over simulated time",
+                         {time_series(m.distribution("write_to_ack_ms"), "all clients", 2)},
+                         m.run_end_ms);
+  }
+  return out + "</div>\n";
+}
+
+std::string comparison_first_screen_plots(const ReportModel& a, const ReportModel& b) {
+  std::string out = "<div class=\"first-screen\">\n";
+  const bool acks = has_samples(a, "ack_direct_ms") || has_samples(a, "ack_hidden_ms") ||
+                    has_samples(b, "ack_direct_ms") || has_samples(b, "ack_hidden_ms");
+  if (acks) {
+    out += svg_cdf("request → ack, A solid vs B dashed (CDF)",
+                   {cdf_series(a.distribution("ack_direct_ms"), "A own id", 0),
+                    cdf_series(a.distribution("ack_hidden_ms"), "A later id", 1),
+                    cdf_series(b.distribution("ack_direct_ms"), "B own id", 3),
+                    cdf_series(b.distribution("ack_hidden_ms"), "B later id", 4)});
+  }
+  out += svg_cdf("local write → visible with ack (CDF)",
+                 {cdf_series(a.distribution("write_to_ack_ms"), "A", 0),
+                  cdf_series(b.distribution("write_to_ack_ms"), "B", 3)});
+  return out + "</div>\n";
+}
+
+std::string percentile_row(const std::string& name, const Distribution* d) {
+  auto q = [&](double x) {
+    const auto v = d ? d->quantile(x) : std::nullopt;
+    return v ? std::to_string(*v) : std::string("–");
+  };
+  return fmt::format(
+      "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
+      "class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+      esc(name), d ? d->samples.size() : 0, q(0.5), q(0.9), q(0.99), q(1.0));
+}
+
+constexpr const char* kPercentileHead =
+    "<table><tr><th>distribution (ms, pooled over seeds)</th><th>samples</th><th>p50</th>"
+    "<th>p90</th><th>p99</th><th>max</th></tr>\n";
+
+// Per distribution: a CDF and latency over time, one colour per client.
+std::string distributions_section(const ReportModel& m) {
+  std::string out =
+      "<h2>Distributions over all seeds</h2>\n<p>Every sample of every seed: CDFs show the "
+      "share of samples at or below a latency; the time plots put each sample at the simulated "
+      "time its interval began (colour = client 1, 2, 3…).</p>\n";
+  out += kPercentileHead;
+  for (const auto& d : m.distributions) out += percentile_row(d.title, &d);
+  out += "</table>\n<div class=\"charts\">\n";
+  int clients = 0;
+  for (const auto& l : m.diagram.lanes) clients += l.rfind("client", 0) == 0 ? 1 : 0;
+  for (const auto& d : m.distributions) {
+    if (d.samples.empty()) continue;
+    std::vector<PlotSeries> per_client;
+    for (int c = 1; c <= clients; ++c) {
+      per_client.push_back(time_series(&d, fmt::format("client {}", c), (c - 1) % 3, c));
+    }
+    out += svg_cdf(d.title + " (CDF)", {cdf_series(&d, "all clients", 0)});
+    out += svg_over_time(d.title + " over time", per_client, m.run_end_ms);
+  }
+  return out + "</div>\n";
+}
+
+std::string comparison_distributions_section(const ReportModel& a, const ReportModel& b) {
+  std::string out =
+      "<h2>Distributions over all seeds</h2>\n<p>A solid, B dashed (time plots: B in smaller "
+      "dots).</p>\n";
+  out += kPercentileHead;
+  for (std::size_t i = 0; i < a.distributions.size(); ++i) {
+    const auto& d = a.distributions[i];
+    out += percentile_row("A: " + d.title, &d);
+    out += percentile_row("B: " + d.title, b.distribution(d.key));
+  }
+  out += "</table>\n<div class=\"charts\">\n";
+  for (const auto& d : a.distributions) {
+    const auto* e = b.distribution(d.key);
+    if (d.samples.empty() && (!e || e->samples.empty())) continue;
+    out += svg_cdf(d.title + " (CDF)", {cdf_series(&d, "A", 0), cdf_series(e, "B", 3)});
+    out += svg_over_time(d.title + " over time", {time_series(&d, "A", 0), time_series(e, "B", 4)},
+                         std::max(a.run_end_ms, b.run_end_ms));
+  }
+  return out + "</div>\n";
+}
+
 std::string page(const std::string& title, const std::string& body) {
   return fmt::format(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -128,6 +324,7 @@ std::string page(const std::string& title, const std::string& body) {
 
 std::string html_report(const ReportModel& m) {
   std::string body = fmt::format("<h1>syncsim report: {}</h1>\n", esc(m.scenario));
+  body += headline_section(m) + first_screen_plots(m) + explanation_section(m);
   if (!m.description.empty()) body += fmt::format("<p>{}</p>\n", esc(m.description));
   body += header_table(m);
   body +=
@@ -139,20 +336,23 @@ std::string html_report(const ReportModel& m) {
       "schedules that fault class) in which the invariant was checked at least once, and in "
       "which it was violated.</p>\n" +
       coverage_table(m);
+  body += distributions_section(m);
   body += "<h2>Metrics over seeds</h2>\n<div class=\"charts\">\n";
-  for (const auto& s : m.metrics) {
+  for (const auto& key : m.shown) {
+    const auto s = metric_or_empty(m, key);
     body += fmt::format("<figure>{}<figcaption>{} ({}): median {}, max {}</figcaption></figure>\n",
                         svg_bar_chart(s), esc(s.title), esc(s.unit), optional_text(s.median()),
                         optional_text(s.max()));
   }
   body += "</div>\n";
   const auto& d = m.diagram;
-  body += fmt::format("<h2>Timeline of faults and client states (seed {})</h2>\n", d.seed);
+  body += fmt::format("<h2>Timeline of the run: faults and client states (seed {})</h2>\n", d.seed);
   body +=
-      "<p>Red: fault windows (ticks: instant faults). Blue: a client awaiting the ack of its "
-      "target (barrier closed). Grey ticks: local writes; purple: stream (re)opened; orange: the "
-      "app reopened (a new life after a lifecycle fault).</p>\n";
-  body += svg_state_timeline(d);
+      "<p>The whole run, 0 s to where it ended. Red: fault windows and instant faults that "
+      "fired (an outlined tick: a kill armed, not fired). Blue: a client's barrier closed (target "
+      "set, not yet applied). Orange: the app reopened. Grey: the heal phase. Black: the "
+      "violation. Yellow: the stretch the sequence diagram below shows.</p>\n";
+  body += d.end_us > 0 ? svg_run_timeline(d) : svg_state_timeline(d);
   body += fmt::format("<h2>Sequence diagram (seed {})</h2>\n<p>{}. ", d.seed, esc(d.why));
   if (d.total > d.events.size()) {
     body += fmt::format("Shows events {}..{} of {} recorded.", d.first + 1,
@@ -189,6 +389,7 @@ std::string html_report(const ReportModel& m) {
 std::string html_comparison(const ReportModel& a, const ReportModel& b) {
   std::string body =
       fmt::format("<h1>syncsim comparison: {} vs {}</h1>\n", esc(a.scenario), esc(b.scenario));
+  body += comparison_headline_section(a, b) + comparison_first_screen_plots(a, b);
   body += "<h2>Variants</h2>\n<table><tr><th></th><th>A</th><th>B</th></tr>\n";
   body += fmt::format(
       "<tr><th>scenario</th><td><code>{}</code> ({})</td><td><code>{}</code> ({})</td></tr>\n",
@@ -236,26 +437,26 @@ std::string html_comparison(const ReportModel& a, const ReportModel& b) {
         differs ? "differs" : "", differs ? "yes" : "no");
   }
   body +=
-      "</table>\n<h2>Metrics</h2>\n<table><tr><th>metric</th><th>unit</th><th>A median</th><th>B "
-      "median</th><th>Δ median</th><th>A max</th><th>B max</th><th>Δ max</th></tr>\n";
-  for (std::size_t i = 0; i < a.metrics.size() && i < b.metrics.size(); ++i) {
-    const auto& x = a.metrics[i];
-    const auto& y = b.metrics[i];
+      "</table>\n<h2>Metrics</h2>\n<p>Median over seeds with the range; B − A paired by seed "
+      "(median of the per-seed differences, [min, max]).</p>\n<table><tr><th>metric</th><th>A "
+      "median (range)</th><th>B median (range)</th><th>B − A</th><th>reading</th></tr>\n";
+  for (const auto& key : a.shown) {
+    const auto x = metric_or_empty(a, key), y = metric_or_empty(b, key);
+    const auto d = difference(x, y);
     body += fmt::format(
-        "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
-        "class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
-        "class=\"num\">{}</td></tr>\n",
-        esc(x.title), esc(x.unit), optional_text(x.median()), optional_text(y.median()),
-        metric_delta(x.median(), y.median()), optional_text(x.max()), optional_text(y.max()),
-        metric_delta(x.max(), y.max()));
+        "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td "
+        "class=\"num\">{}</td><td class=\"{}\">{}</td></tr>\n",
+        esc(x.title), esc(spread_text(x)), esc(spread_text(y)), esc(difference_text(d, x.unit)),
+        d.differs() ? "differs-yes" : "", esc(difference_reading(d)));
   }
+  body += "</table>\n" + comparison_distributions_section(a, b);
   body +=
-      "</table>\n<p>Bars per seed: <span style=\"color:#0969da\">■ A</span> <span "
+      "<p>Bars per seed: <span style=\"color:#0969da\">■ A</span> <span "
       "style=\"color:#bf8700\">■ B</span></p>\n<div class=\"charts\">\n";
-  for (std::size_t i = 0; i < a.metrics.size() && i < b.metrics.size(); ++i) {
+  for (const auto& key : a.shown) {
+    const auto x = metric_or_empty(a, key), y = metric_or_empty(b, key);
     body += fmt::format("<figure>{}<figcaption>{} ({})</figcaption></figure>\n",
-                        svg_paired_bar_chart(a.metrics[i], b.metrics[i]), esc(a.metrics[i].title),
-                        esc(a.metrics[i].unit));
+                        svg_paired_bar_chart(x, y), esc(x.title), esc(x.unit));
   }
   body += "</div>\n";
   return page(fmt::format("syncsim comparison: {} vs {}", a.scenario, b.scenario), body);

@@ -88,9 +88,48 @@ std::string coverage_table(const ReportModel& m) {
   return out;
 }
 
+std::string quantile_cell(const Distribution* d, double q) {
+  const auto v = d ? d->quantile(q) : std::nullopt;
+  return v ? std::to_string(*v) : "–";
+}
+
+std::string percentile_row(const std::string& name, const Distribution* d) {
+  return fmt::format("| {} | {} | {} | {} | {} | {} |\n", cell(name), d ? d->samples.size() : 0,
+                     quantile_cell(d, 0.5), quantile_cell(d, 0.9), quantile_cell(d, 0.99),
+                     quantile_cell(d, 1.0));
+}
+
+constexpr const char* kPercentileHead =
+    "| distribution (ms, pooled over seeds) | samples | p50 | p90 | p99 | max |\n"
+    "|---|---:|---:|---:|---:|---:|\n";
+
+std::string headline_table(const ReportModel& m) {
+  std::string out = fmt::format("**{}**\n\n", cell(m.verdict));
+  if (m.headline.empty()) return out;
+  out += "| headline | median over seeds (range) |\n|---|---:|\n";
+  for (const auto& key : m.headline) {
+    const auto s = metric_or_empty(m, key);
+    out += fmt::format("| {} | {} |\n", cell(s.title), spread_text(s));
+  }
+  return out + "\n";
+}
+
+std::string explanation_section(const ReportModel& m) {
+  if (!m.explanation) return "";
+  const auto& x = *m.explanation;
+  std::string out = fmt::format("## Why seed {} failed\n\n**{}**\n\n", x.seed, cell(x.violation));
+  if (x.twin_removed.empty()) return out;
+  out += fmt::format("Twin: the same seed without {}: {}.", x.twin_removed, x.twin_verdict);
+  if (x.line == 0) return out + " Their traces are identical.\n\n";
+  out += fmt::format(" The runs first part at trace line {}:\n\n```\n", x.line);
+  for (const auto& c : x.context) out += "      " + c + "\n";
+  return out + "run:  " + x.run_line + "\ntwin: " + x.twin_line + "\n```\n\n";
+}
+
 std::string metric_table(const ReportModel& m) {
   std::string out = "| metric | unit | median | max | per seed |\n|---|---|---:|---:|---|\n";
-  for (const auto& s : m.metrics) {
+  for (const auto& key : m.shown) {
+    const auto s = metric_or_empty(m, key);
     std::string per_seed;
     for (const auto& [seed, v] : s.by_seed) {
       per_seed += fmt::format("{}{}:{}", per_seed.empty() ? "" : " ", seed, optional_text(v));
@@ -114,6 +153,21 @@ std::string diagram_section(const Diagram& d) {
   return out;
 }
 
+std::string comparison_headline_table(const ReportModel& a, const ReportModel& b) {
+  const auto keys = comparison_headline(a, b);
+  if (keys.empty()) return "";
+  std::string out =
+      "| headline | A median (range) | B median (range) | B − A per seed [min, max] | reading "
+      "|\n|---|---:|---:|---|---|\n";
+  for (const auto& key : keys) {
+    const auto x = metric_or_empty(a, key), y = metric_or_empty(b, key);
+    const auto d = difference(x, y);
+    out += fmt::format("| {} | {} | {} | {} | {} |\n", cell(x.title), spread_text(x),
+                       spread_text(y), difference_text(d, x.unit), difference_reading(d));
+  }
+  return out + "\n";
+}
+
 }  // namespace
 
 std::string metric_delta(const std::optional<uint64_t>& a, const std::optional<uint64_t>& b) {
@@ -125,7 +179,9 @@ std::string metric_delta(const std::optional<uint64_t>& a, const std::optional<u
 
 std::string markdown_report(const ReportModel& m) {
   std::string out = fmt::format("# syncsim report: {}\n\n", m.scenario);
+  out += headline_table(m);
   if (!m.description.empty()) out += fmt::format("> {}\n\n", m.description);
+  out += explanation_section(m);
   out += header(m) + "\n";
   out +=
       "## Seeds\n\n| seed | verdict | events | trace hash | violation |\n|---:|---|---:|---|---|\n";
@@ -142,6 +198,10 @@ std::string markdown_report(const ReportModel& m) {
       "Seeds (of those whose scenario schedules that fault class) in which the invariant was "
       "checked at least once, and in which it was violated.\n\n" +
       coverage_table(m);
+  out += "\n## Distributions over all seeds\n\n";
+  out += kPercentileHead;
+  for (const auto& d : m.distributions) out += percentile_row(d.title, &d);
+  out += "\nThe HTML report plots them (CDFs and latency over simulated time).\n";
   out += "\n## Metrics over seeds\n\n" + metric_table(m);
   out += "\n## Sequence diagram\n\n" + diagram_section(m.diagram);
   out += "\n## Fault schedule\n\n";
@@ -157,6 +217,8 @@ std::string markdown_comparison(const ReportModel& a, const ReportModel& b) {
   out += fmt::format("A = `{}` ({}), B = `{}` ({}), seeds A {} / B {}.\n\n", a.scenario,
                      cell(a.scenario_path), b.scenario, cell(b.scenario_path), a.seed_range,
                      b.seed_range);
+  out += fmt::format("**A: {}**  \n**B: {}**\n\n", cell(a.verdict), cell(b.verdict));
+  out += comparison_headline_table(a, b);
   out += "## Variants\n\n| | A | B |\n|---|---|---|\n";
   out += fmt::format("| build | `{}` | `{}` |\n", a.build, b.build);
   out += fmt::format("| verdicts | {} as expected, {} not | {} as expected, {} not |\n", a.passed,
@@ -189,16 +251,20 @@ std::string markdown_comparison(const ReportModel& a, const ReportModel& b) {
     out += fmt::format("| `{}` | {} | {} | {} |\n", id, x, y, differs ? "**yes**" : "no");
   }
   out +=
-      "\n## Metrics (median over seeds, max over seeds)\n\n"
-      "| metric | unit | A median | B median | Δ median | A max | B max | Δ max |\n"
-      "|---|---|---:|---:|---:|---:|---:|---:|\n";
-  for (std::size_t i = 0; i < a.metrics.size() && i < b.metrics.size(); ++i) {
-    const auto& x = a.metrics[i];
-    const auto& y = b.metrics[i];
-    out += fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} |\n", x.title, x.unit,
-                       optional_text(x.median()), optional_text(y.median()),
-                       metric_delta(x.median(), y.median()), optional_text(x.max()),
-                       optional_text(y.max()), metric_delta(x.max(), y.max()));
+      "\n## Metrics (median over seeds, B − A per seed with its range)\n\n"
+      "| metric | A median (range) | B median (range) | B − A | reading |\n"
+      "|---|---:|---:|---|---|\n";
+  for (const auto& key : a.shown) {
+    const auto x = metric_or_empty(a, key), y = metric_or_empty(b, key);
+    const auto d = difference(x, y);
+    out += fmt::format("| {} | {} | {} | {} | {} |\n", x.title, spread_text(x), spread_text(y),
+                       difference_text(d, x.unit), difference_reading(d));
+  }
+  out += "\n## Distributions over all seeds\n\n";
+  out += kPercentileHead;
+  for (const auto& d : a.distributions) {
+    out += percentile_row("A: " + d.title, &d);
+    out += percentile_row("B: " + d.title, b.distribution(d.key));
   }
   out += "\n## Seeds whose verdict differs\n\n";
   std::map<uint64_t, std::string> va;

@@ -6,6 +6,8 @@ namespace syncsim::reports {
 
 namespace {
 
+constexpr std::size_t kMaxLabel = 64;
+
 // Mermaid reads ';' and '#' in message text as syntax and '<'/'>' as markup.
 std::string mermaid_text(const std::string& s) {
   std::string out;
@@ -33,6 +35,15 @@ std::string mermaid_text(const std::string& s) {
   return out;
 }
 
+// At most `max` bytes of `s`, cut before a UTF-8 continuation byte, "…" added when cut: a
+// long label widens the whole Mermaid diagram (GitHub scales it down to unreadable).
+std::string bounded(const std::string& s, std::size_t max) {
+  if (s.size() <= max) return s;
+  std::size_t cut = max;
+  while (cut > 0 && (static_cast<unsigned char>(s[cut]) & 0xC0) == 0x80) --cut;
+  return s.substr(0, cut) + "…";
+}
+
 std::string alias_of(const std::string& lane) {
   if (lane == "service") return "S";
   if (lane == "replication") return "R";
@@ -52,7 +63,8 @@ std::string mermaid_sequence(const Diagram& d) {
     out += fmt::format("  Note over S,R: already open: {}\n", mermaid_text(open));
   }
   for (const auto& e : d.events) {
-    const std::string text = mermaid_text(fmt::format("{} {}", seconds_text(e.at_us), e.label));
+    const std::string text =
+        mermaid_text(fmt::format("{} {}", seconds_text(e.at_us), bounded(e.label, kMaxLabel)));
     if (e.is_note()) {
       out += fmt::format("  Note over {}: {}\n", alias_of(e.from), text);
     } else {

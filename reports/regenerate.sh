@@ -2,6 +2,8 @@
 # Regenerates the example reports committed under reports/examples/:
 #   request-hiding-lag.{md,html}   scenarios/catalog/request-hiding-lag.json, seeds 1..10
 #   legacy-vs-requests.{md,html}   basic-legacy.json (A) vs basic.json (B), seeds 1..10
+#   request-interval-lag.{md,html} the seed's question: request-interval-lag-postgres (A) vs
+#                                  request-interval-lag-mongo (B), seeds 1..10
 # Usage: reports/regenerate.sh [SYNCSIM] [OUT_DIR]   (default build/syncsim, reports/examples)
 # Paths in the reports are relative to the repository root, so run from anywhere.
 set -euo pipefail
@@ -17,9 +19,13 @@ run() { "$syncsim" run "$1" --seeds 1..10 --results "$2" > /dev/null || { rc=$?;
 run scenarios/catalog/request-hiding-lag.json "$tmp/hiding.json"
 run scenarios/catalog/basic-legacy.json "$tmp/legacy.json"
 run scenarios/catalog/basic.json "$tmp/requests.json"
+run scenarios/catalog/request-interval-lag-postgres.json "$tmp/interval-postgres.json"
+run scenarios/catalog/request-interval-lag-mongo.json "$tmp/interval-mongo.json"
 for f in md html; do
   "$syncsim" report "$tmp/hiding.json" --format "$f" --out "$out/request-hiding-lag.$f"
   "$syncsim" report --compare "$tmp/legacy.json" "$tmp/requests.json" --format "$f" \
     --out "$out/legacy-vs-requests.$f"
+  "$syncsim" report --compare "$tmp/interval-postgres.json" "$tmp/interval-mongo.json" \
+    --format "$f" --out "$out/request-interval-lag.$f"
 done
-echo "wrote $out/request-hiding-lag.{md,html} and $out/legacy-vs-requests.{md,html}"
+echo "wrote $out/{request-hiding-lag,legacy-vs-requests,request-interval-lag}.{md,html}"

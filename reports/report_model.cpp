@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
+
+#include "scenarios/metric_names.hpp"
 
 namespace syncsim::reports {
 
@@ -64,17 +67,81 @@ struct MetricSpec {
   const char* unit;
 };
 
-// The charts of DESIGN.md §8 / issue 6, in the order a reviewer reads them.
-constexpr MetricSpec kCharted[] = {
-    {"write_to_ack_p50_ms", "local write → visible with ack, median", "ms"},
-    {"write_to_ack_max_ms", "local write → visible with ack, max", "ms"},
-    {"ack_latency_p50_ms", "checkpoint request → ack, median", "ms"},
-    {"ack_latency_max_ms", "checkpoint request → ack, max", "ms"},
-    {"hidden_acks", "request acks hidden by a newer request", "count"},
-    {"blocked_checkpoints", "checkpoints withheld by the barrier", "count"},
-    {"markers_written", "source markers written", "count"},
-    {"reconnects", "sync stream reconnects", "count"},
+// The per-seed charts of DESIGN.md §8 / issue 6, in the order a reviewer reads them.
+constexpr const char* kCharted[] = {
+    "write_to_ack_p50_ms", "write_to_ack_max_ms", "ack_latency_p50_ms", "ack_latency_max_ms",
+    "hidden_acks",         "blocked_checkpoints", "markers_written",    "reconnects",
 };
+
+// A scenario that names no headline: the request/ack numbers (those with data are shown).
+constexpr const char* kDefaultHeadline[] = {
+    "hidden_ack_share_pct", "direct_ack_latency_p50_ms", "hidden_ack_latency_p50_ms",
+    "write_to_ack_p50_ms",  "applied_checkpoints",
+};
+
+// The recorder's sample kinds, titled (scenarios/run_recorder.hpp RunRecorder::samples).
+constexpr std::pair<const char*, const char*> kDistributions[] = {
+    {"ack_direct_ms", "request → ack by its own id"},
+    {"ack_hidden_ms", "request → ack only by a later id (hidden)"},
+    {"write_to_ack_ms", "local write → visible with its ack"},
+    {"barrier_closed_ms", "barrier closed: target set → checkpoint applied"},
+};
+
+// "at_ms,client,ms;..." (samples_json) of one run.
+void parse_samples(const std::string& text, uint64_t seed, const std::string& kind,
+                   std::vector<Sample>& out) {
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto end = std::min(text.find(';', pos), text.size());
+    Sample s{seed, 0, 0, 0};
+    long long at = 0, ms = 0;
+    int client = 0, used = 0;
+    const std::string item = text.substr(pos, end - pos);
+    if (std::sscanf(item.c_str(), "%lld,%d,%lld%n", &at, &client, &ms, &used) != 3 ||
+        used != static_cast<int>(item.size())) {
+      throw ReportError(fmt::format(
+          "results document: seed {} samples.{}: \"{}\" is not at_ms,client,ms", seed, kind, item));
+    }
+    s.at_ms = at;
+    s.client = client;
+    s.ms = ms;
+    out.push_back(s);
+    pos = end + 1;
+  }
+}
+
+MetricSeries series_of(const nlohmann::json& runs, const std::string& key) {
+  const auto* name = scenarios::find_metric_name(key);
+  MetricSeries series{key, name ? name->title : key, name ? name->unit : "", {}};
+  for (const auto& r : runs) {
+    const auto& metrics = r.value("metrics", nlohmann::json::object());
+    std::optional<uint64_t> v;
+    if (metrics.contains(key) && metrics[key].is_number_unsigned()) {
+      v = metrics[key].get<uint64_t>();
+    }
+    series.by_seed.emplace_back(r.at("seed").get<uint64_t>(), v);
+  }
+  return series;
+}
+
+std::string verdict_of(const ReportModel& m) {
+  const auto n = m.seeds.size();
+  if (m.failed > 0) {
+    const auto first = std::find_if(m.seeds.begin(), m.seeds.end(),
+                                    [](const SeedRow& s) { return !s.expectation_met; });
+    return fmt::format("FAIL: {} of {} seeds did not meet the expectation ({}); first, seed {}: {}",
+                       m.failed, n, m.expect, first->seed,
+                       first->violation.empty() ? "(no violation recorded)" : first->violation);
+  }
+  if (m.expect != "pass") return fmt::format("PASS: all {} seeds {} as expected", n, m.expect);
+  std::string vacuous;
+  for (const auto& r : m.sometimes) {
+    if (r.status == "VACUOUS") vacuous += (vacuous.empty() ? "" : ", ") + r.id;
+  }
+  return fmt::format(
+      "PASS: {} of {} seeds, no invariant violated{}", n, n,
+      vacuous.empty() ? "" : "; VACUOUS for " + vacuous + " (listed, happened in no seed)");
+}
 
 Diagram diagram_of(const nlohmann::json& run, int clients, const std::string& why) {
   Diagram d;
@@ -89,6 +156,12 @@ Diagram diagram_of(const nlohmann::json& run, int clients, const std::string& wh
   d.first = t.value("first", uint64_t{0});
   d.total = t.value("total", uint64_t{0});
   d.active_faults = t.value("active_faults", std::vector<std::string>{});
+  d.end_us = t.value("end_us", int64_t{0});
+  for (const auto& sp : t.value("spans", nlohmann::json::array())) {
+    if (!sp.is_array() || sp.size() != 5) throw ReportError("results document: a malformed span");
+    d.spans.push_back({sp[0].get<std::string>(), sp[1].get<std::string>(), sp[2].get<int64_t>(),
+                       sp[3].get<int64_t>(), sp[4].get<std::string>()});
+  }
   for (const auto& e : t.at("events")) {
     d.events.push_back({e.at("at_us").get<int64_t>(), e.at("from").get<std::string>(),
                         e.at("to").get<std::string>(), e.at("kind").get<std::string>(),
@@ -112,6 +185,122 @@ std::optional<uint64_t> MetricSeries::median() const {
   if (v.empty()) return std::nullopt;
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
+}
+
+std::optional<uint64_t> MetricSeries::min() const {
+  std::optional<uint64_t> m;
+  for (const auto& [seed, value] : by_seed)
+    if (value && (!m || *value < *m)) m = value;
+  return m;
+}
+
+std::vector<int64_t> Distribution::sorted_values() const {
+  std::vector<int64_t> v;
+  v.reserve(samples.size());
+  for (const auto& s : samples) v.push_back(s.ms);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+std::optional<int64_t> Distribution::quantile(double q) const {
+  if (samples.empty()) return std::nullopt;
+  const auto v = sorted_values();
+  auto rank = static_cast<std::size_t>(q * static_cast<double>(v.size()) + 0.999999);
+  rank = std::clamp<std::size_t>(rank, 1, v.size());
+  return v[rank - 1];
+}
+
+const Distribution* ReportModel::distribution(const std::string& key) const {
+  for (const auto& d : distributions)
+    if (d.key == key) return &d;
+  return nullptr;
+}
+
+const MetricSeries* ReportModel::metric(const std::string& key) const {
+  for (const auto& s : metrics)
+    if (s.key == key) return &s;
+  return nullptr;
+}
+
+Difference difference(const MetricSeries& a, const MetricSeries& b) {
+  Difference d;
+  std::map<uint64_t, uint64_t> in_a;
+  for (const auto& [seed, v] : a.by_seed)
+    if (v) in_a[seed] = *v;
+  std::vector<int64_t> diffs;
+  for (const auto& [seed, v] : b.by_seed) {
+    auto it = in_a.find(seed);
+    if (v && it != in_a.end()) {
+      diffs.push_back(static_cast<int64_t>(*v) - static_cast<int64_t>(it->second));
+    }
+  }
+  if (!diffs.empty()) {
+    std::sort(diffs.begin(), diffs.end());
+    d.paired = true;
+    d.seeds = diffs.size();
+    d.median = diffs[diffs.size() / 2];
+    d.lo = diffs.front();
+    d.hi = diffs.back();
+    return d;
+  }
+  if (a.median() && b.median()) {
+    d.median = static_cast<int64_t>(*b.median()) - static_cast<int64_t>(*a.median());
+    d.lo = static_cast<int64_t>(*b.min()) - static_cast<int64_t>(*a.max());
+    d.hi = static_cast<int64_t>(*b.max()) - static_cast<int64_t>(*a.min());
+  }
+  return d;
+}
+
+namespace {
+std::string grouped(int64_t v) {  // 29098 -> "29 098"
+  std::string digits = std::to_string(v < 0 ? -v : v);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ' ';
+    out += digits[i];
+  }
+  return (v < 0 ? "-" : "") + out;
+}
+std::string signed_text(int64_t v) { return (v > 0 ? "+" : "") + grouped(v); }
+}  // namespace
+
+std::string difference_text(const Difference& d, const std::string& unit) {
+  if (!d.median) return "–";
+  const std::string u = unit == "count" ? "" : " " + unit;
+  return fmt::format("{}{} [{}, {}] {}", signed_text(*d.median), u, signed_text(*d.lo),
+                     signed_text(*d.hi),
+                     d.paired ? fmt::format("over {} paired seeds", d.seeds)
+                              : std::string("(unpaired: medians, spread of both)"));
+}
+
+std::string difference_reading(const Difference& d) {
+  if (!d.median) return "–";
+  if (!d.differs()) return "no clear difference (the interval includes 0)";
+  return *d.lo > 0 ? "B higher" : "B lower";
+}
+
+std::vector<std::string> comparison_headline(const ReportModel& a, const ReportModel& b) {
+  std::vector<std::string> keys = a.headline;
+  for (const auto& k : b.headline) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+  }
+  return keys;
+}
+
+MetricSeries metric_or_empty(const ReportModel& m, const std::string& key) {
+  if (const auto* s = m.metric(key)) return *s;
+  const auto* name = scenarios::find_metric_name(key);
+  return {key, name ? name->title : key, name ? name->unit : "", {}};
+}
+
+std::string spread_text(const MetricSeries& s) {
+  if (!s.median()) return "–";
+  const std::string u = s.unit == "count" ? "" : " " + s.unit;
+  if (*s.min() == *s.max())
+    return fmt::format("{}{}", grouped(static_cast<int64_t>(*s.median())), u);
+  return fmt::format("{}{} (seeds {}–{})", grouped(static_cast<int64_t>(*s.median())), u,
+                     grouped(static_cast<int64_t>(*s.min())),
+                     grouped(static_cast<int64_t>(*s.max())));
 }
 
 std::optional<uint64_t> MetricSeries::max() const {
@@ -176,7 +365,9 @@ ReportModel build_report_model(const nlohmann::json& results) {
           fmt::format("{} at {} ({}): {}", violated,
                       seconds_text(static_cast<int64_t>(v.value("at_s", 0.0) * 1e6 + 0.5)),
                       v.value("subject", std::string()), v.value("message", std::string()));
-      if (!diagram_run) diagram_run = &r;
+      // Sweeps keep timelines only for failures and the range's first seed (an expected
+      // violation may have none): draw the first violation that has one.
+      if (!diagram_run && r.contains("timeline")) diagram_run = &r;
     } else if (!r.value("passed", true)) {
       s.violation = r.value("stop", std::string());
     }
@@ -224,15 +415,37 @@ ReportModel build_report_model(const nlohmann::json& results) {
                        : fmt::format("syncsim run {} --seeds {}", m.scenario_path, m.seed_range)) +
                   core_path;
 
-  for (const auto& spec : kCharted) {
-    MetricSeries series{spec.key, spec.title, spec.unit, {}};
-    for (const auto& r : runs) {
-      const auto& metrics = r.value("metrics", nlohmann::json::object());
-      std::optional<uint64_t> v;
-      if (metrics.contains(spec.key)) v = metrics[spec.key].get<uint64_t>();
-      series.by_seed.emplace_back(r.at("seed").get<uint64_t>(), v);
+  // The headline: the scenario's named metrics, else the request/ack numbers with data.
+  std::vector<std::string> keys = scenario.value("headline", std::vector<std::string>{});
+  if (keys.empty()) {
+    for (const char* key : kDefaultHeadline) {
+      if (series_of(runs, key).median()) keys.emplace_back(key);
     }
-    m.metrics.push_back(std::move(series));
+  }
+  m.headline = keys;
+  for (const char* key : kCharted) {
+    if (std::find(keys.begin(), keys.end(), key) == keys.end()) keys.emplace_back(key);
+  }
+  m.shown = keys;
+  // Every named metric, so a comparison finds each variant's headline in the other.
+  for (const auto& name : scenarios::kMetricNames) {
+    if (std::find(keys.begin(), keys.end(), name.key) == keys.end()) keys.emplace_back(name.key);
+  }
+  for (const auto& key : keys) m.metrics.push_back(series_of(runs, key));
+  for (const auto& [key, title] : kDistributions) {
+    Distribution d{key, title, {}};
+    for (const auto& r : runs) {
+      const auto& samples = r.value("samples", nlohmann::json::object());
+      if (samples.contains(key) && samples[key].is_string()) {
+        parse_samples(samples[key].get<std::string>(), r.at("seed").get<uint64_t>(), key,
+                      d.samples);
+      }
+    }
+    m.distributions.push_back(std::move(d));
+  }
+  for (const auto& r : runs) {
+    m.run_end_ms =
+        std::max(m.run_end_ms, static_cast<int64_t>(r.value("simulated_s", 0.0) * 1000.0 + 0.5));
   }
 
   // A fleet's clients.count is the sum of its groups' (the scenario file leaves it out).
@@ -244,7 +457,20 @@ ReportModel build_report_model(const nlohmann::json& results) {
   if (diagram_run) {
     m.diagram = diagram_of(*diagram_run, clients, "the first seed with a violation");
   } else {
-    m.diagram = diagram_of(runs.front(), clients, "no seed violated an invariant: the first seed");
+    const auto first_drawn = std::find_if(runs.begin(), runs.end(),
+                                          [](const auto& r) { return r.contains("timeline"); });
+    if (first_drawn == runs.end()) {
+      // A sweep shard keeps the timeline of the range's first seed and failures only.
+      m.diagram.seed = runs.front().at("seed").get<uint64_t>();
+      m.diagram.why = "no run of these results kept its timeline (a sweep keeps the first "
+                      "seed's and failures')";
+      for (int i = 1; i <= clients; ++i) m.diagram.lanes.push_back(fmt::format("client {}", i));
+      m.diagram.lanes.push_back("service");
+      m.diagram.lanes.push_back("replication");
+    } else {
+      m.diagram = diagram_of(*first_drawn, clients,
+                             "no seed violated an invariant: the first seed recorded");
+    }
   }
   for (const auto& r : runs) {
     if (r.value("seed", uint64_t{0}) != m.diagram.seed) continue;
@@ -256,6 +482,25 @@ ReportModel build_report_model(const nlohmann::json& results) {
       }
     }
   }
+  for (const auto& r : runs) {
+    if (r.value("seed", uint64_t{0}) != m.diagram.seed || r.value("expectation_met", true))
+      continue;
+    Explanation x;
+    x.seed = m.diagram.seed;
+    for (const auto& row : m.seeds)
+      if (row.seed == x.seed) x.violation = row.violation;
+    if (const auto t = r.find("twin"); t != r.end() && t->is_object()) {
+      x.twin_removed = t->value("removed", std::string());
+      x.twin_verdict =
+          t->value("twin_passed", false) ? "PASS" : "FAIL: " + t->value("twin_stop", std::string());
+      x.line = t->value("line", uint64_t{0});
+      x.run_line = t->value("run_line", std::string());
+      x.twin_line = t->value("twin_line", std::string());
+      x.context = t->value("context", std::vector<std::string>{});
+    }
+    m.explanation = std::move(x);
+  }
+  m.verdict = verdict_of(m);
   return m;
 }
 
@@ -295,7 +540,18 @@ nlohmann::json to_json(const ReportModel& m) {
                       {"unit", s.unit},
                       {"by_seed", by_seed},
                       {"median", s.median() ? nlohmann::json(*s.median()) : nlohmann::json()},
+                      {"min", s.min() ? nlohmann::json(*s.min()) : nlohmann::json()},
                       {"max", s.max() ? nlohmann::json(*s.max()) : nlohmann::json()}};
+  }
+  nlohmann::json distributions = nlohmann::json::object();
+  for (const auto& d : m.distributions) {
+    auto q = [&](double x) {
+      const auto v = d.quantile(x);
+      return v ? nlohmann::json(*v) : nlohmann::json();
+    };
+    distributions[d.key] = {{"title", d.title}, {"samples", d.samples.size()},
+                            {"p50", q(0.5)},    {"p90", q(0.9)},
+                            {"p99", q(0.99)},   {"max", q(1.0)}};
   }
   nlohmann::json coverage = nlohmann::json::object();
   for (const auto& [inv, cells] : m.coverage) {
@@ -309,6 +565,8 @@ nlohmann::json to_json(const ReportModel& m) {
   nlohmann::json cores = nlohmann::json::object();
   for (const auto& [k, v] : m.cores) cores[k] = v;
   return {{"scenario", m.scenario},
+          {"verdict", m.verdict},
+          {"headline", m.headline},
           {"description", m.description},
           {"scenario_path", m.scenario_path},
           {"build", m.build},
@@ -326,6 +584,7 @@ nlohmann::json to_json(const ReportModel& m) {
           {"sometimes", sometimes},
           {"coverage", coverage},
           {"metrics", metrics},
+          {"distributions", distributions},
           {"diagram",
            {{"seed", m.diagram.seed},
             {"why", m.diagram.why},

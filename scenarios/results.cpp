@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
+#include <ctime>
 #include <map>
 #include <set>
 
@@ -35,16 +37,19 @@ void sort_runs(nlohmann::json& runs) {
   });
 }
 
-nlohmann::json sweep_document(const std::string& build, nlohmann::json runs) {
+nlohmann::json sweep_document(const std::string& build, nlohmann::json runs,
+                              nlohmann::json headers) {
   sort_runs(runs);
   uint64_t passed = 0, failed = 0;
   for (const auto& r : runs) r.at("expectation_met").get<bool>() ? ++passed : ++failed;
   nlohmann::json sometimes = sometimes_summary_json(summarize_sometimes(runs));
-  return {{"build", build},
-          {"sometimes", std::move(sometimes)},
-          {"runs", std::move(runs)},
-          {"passed", passed},
-          {"failed", failed}};
+  nlohmann::json doc = {{"build", build},
+                        {"sometimes", std::move(sometimes)},
+                        {"runs", std::move(runs)},
+                        {"passed", passed},
+                        {"failed", failed}};
+  if (headers.is_object() && !headers.empty()) doc["scenarios"] = std::move(headers);
+  return doc;
 }
 
 nlohmann::json strip_wall_times(const nlohmann::json& j) {
@@ -69,6 +74,8 @@ nlohmann::json merge_results(const std::vector<NamedDocument>& inputs) {
   std::string build_source;
   std::map<std::pair<std::string, uint64_t>, std::string> seen;  // -> source
   nlohmann::json runs = nlohmann::json::array();
+  nlohmann::json headers = nlohmann::json::object();
+  std::map<std::string, std::string> header_source;  // scenario -> input it came from
   for (const auto& in : inputs) {
     const auto& d = in.doc;
     if (!d.is_object() || !d.contains("build") || !d["build"].is_string() || !d.contains("runs") ||
@@ -100,8 +107,21 @@ nlohmann::json merge_results(const std::vector<NamedDocument>& inputs) {
       }
       runs.push_back(r);
     }
+    // Scenario headers (what a report names); shards of one sweep carry identical ones.
+    if (const auto it = d.find("scenarios"); it != d.end() && it->is_object()) {
+      for (const auto& [name, header] : it->items()) {
+        auto [at, fresh] = header_source.emplace(name, in.source);
+        if (fresh) {
+          headers[name] = header;
+        } else if (headers[name].value("scenario", nlohmann::json()) !=
+                   header.value("scenario", nlohmann::json())) {
+          throw MergeError(
+              fmt::format("scenario {} differs between {} and {}", name, at->second, in.source));
+        }
+      }
+    }
   }
-  return sweep_document(build, std::move(runs));
+  return sweep_document(build, std::move(runs), std::move(headers));
 }
 
 namespace {
@@ -147,35 +167,66 @@ std::string failure_text(const nlohmann::json& r) {
 }
 }  // namespace
 
-std::string junit_xml(const nlohmann::json& doc) {
+std::string junit_xml(const nlohmann::json& doc, const std::string& timestamp) {
   std::map<std::string, std::vector<const nlohmann::json*>> by_scenario;
   for (const auto& r : doc.at("runs"))
     by_scenario[r.at("scenario").get<std::string>()].push_back(&r);
   std::map<std::string, SometimesSummary> sometimes;
-  uint64_t vacuous_suites = 0;
   for (auto& row : summarize_sometimes(doc.at("runs"))) {
-    if (!row.vacuous.empty()) ++vacuous_suites;
     sometimes.emplace(row.scenario, std::move(row));
   }
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out += fmt::format("<testsuites name=\"syncsim\" tests=\"{}\" failures=\"{}\">\n",
-                     doc.at("runs").size() + sometimes.size(),
-                     doc.value("failed", uint64_t{0}) + vacuous_suites);
+  std::map<std::string, uint64_t> failures_of;
+  double total_time = 0;
   for (const auto& [scenario, runs] : by_scenario) {
-    uint64_t failures = 0;
-    for (const auto* r : runs) failures += (*r)["expectation_met"].get<bool>() ? 0 : 1;
+    for (const auto* r : runs) {
+      failures_of[scenario] += (*r)["expectation_met"].get<bool>() ? 0 : 1;
+      total_time += r->value("wall_s", 0.0);
+    }
+  }
+  auto vacuous_suite = [&](const std::string& scenario) {
+    const auto sm = sometimes.find(scenario);
+    return sm != sometimes.end() && !sm->second.vacuous.empty() && failures_of[scenario] == 0;
+  };
+  uint64_t vacuous_suites = 0;
+  for (const auto& [scenario, runs] : by_scenario) vacuous_suites += vacuous_suite(scenario);
+  const std::string build = doc.value("build", std::string());
+  const auto headers = doc.value("scenarios", nlohmann::json::object());
+  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+  out += fmt::format("<testsuites name=\"syncsim\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\">\n",
+                     doc.at("runs").size() + sometimes.size(),
+                     doc.value("failed", uint64_t{0}) + vacuous_suites, total_time);
+  for (const auto& [scenario, runs] : by_scenario) {
+    const uint64_t failures = failures_of[scenario];
     const auto sm = sometimes.find(scenario);
     const bool listed = sm != sometimes.end();
-    const bool vacuous = listed && !sm->second.vacuous.empty();
-    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
+    const bool vacuous = vacuous_suite(scenario);
+    double suite_time = 0;
+    for (const auto* r : runs) suite_time += r->value("wall_s", 0.0);
+    out += fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" time=\"{:.3f}\"{}>\n",
                        xml_escape(scenario), runs.size() + (listed ? 1 : 0),
-                       failures + (vacuous ? 1 : 0));
+                       failures + (vacuous ? 1 : 0), suite_time,
+                       timestamp.empty() ? "" : " timestamp=\"" + xml_escape(timestamp) + "\"");
+    out += "    <properties>\n";
+    out += fmt::format("      <property name=\"build\" value=\"{}\"/>\n", xml_escape(build));
+    if (headers.contains(scenario)) {
+      out += fmt::format("      <property name=\"scenario_path\" value=\"{}\"/>\n",
+                         xml_escape(headers[scenario].value("scenario_path", std::string())));
+    }
+    for (const auto* r : runs) {
+      if (!r->contains("swarm")) continue;
+      out += fmt::format("      <property name=\"swarm.seed={}\" value=\"{}\"/>\n",
+                         (*r)["seed"].get<uint64_t>(), xml_escape((*r)["swarm"].dump()));
+    }
+    out += "    </properties>\n";
     if (listed) {
       // Sometimes-properties over the suite's seeds (scenarios/explore/sometimes.hpp).
       std::string seeds;
       for (const auto& [id, n] : sm->second.listed) {
         seeds +=
             fmt::format("{}{}: {}/{} seeds", seeds.empty() ? "" : "\n", id, n, sm->second.seeds);
+      }
+      if (failures > 0 && !sm->second.vacuous.empty()) {
+        seeds += fmt::format("\nvacuity not judged: {} seed(s) failed and stopped early", failures);
       }
       out += fmt::format("    <testcase classname=\"syncsim.{}\" name=\"sometimes\" time=\"0\">\n",
                          xml_escape(scenario));
@@ -192,18 +243,39 @@ std::string junit_xml(const nlohmann::json& doc) {
       out += fmt::format("    <testcase classname=\"syncsim.{}\" name=\"seed={}\" time=\"{:.3f}\"",
                          xml_escape(scenario), seed, r->value("wall_s", 0.0));
       if ((*r)["expectation_met"].get<bool>()) {
-        out += "/>\n";
+        if (r->contains("violation")) {  // an expected violation: say that it happened
+          out += fmt::format(
+              ">\n      <system-out>expected violation: {}</system-out>\n    "
+              "</testcase>\n",
+              xml_escape(failure_text(*r)));
+        } else {
+          out += "/>\n";
+        }
         continue;
       }
       const std::string repro = r->value("repro", std::string());
+      const std::string type = r->contains("violation")
+                                   ? (*r)["violation"].value("invariant", std::string("?"))
+                                   : r->value("stop_kind", std::string("stopped"));
       out += fmt::format(
-          ">\n      <failure message=\"{}\">{}\nrepro: {}</failure>\n    </testcase>\n",
-          xml_escape(failure_text(*r)), xml_escape(failure_text(*r)), xml_escape(repro));
+          ">\n      <failure type=\"{}\" message=\"{}\">{}\nrepro: {}\nreplay: syncsim replay "
+          "'{}' --trace trace.txt</failure>\n    </testcase>\n",
+          xml_escape(type), xml_escape(failure_text(*r)), xml_escape(failure_text(*r)),
+          xml_escape(repro), xml_escape(repro));
     }
     out += "  </testsuite>\n";
   }
   out += "</testsuites>\n";
   return out;
+}
+
+std::string utc_timestamp_now() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return text;
 }
 
 namespace {
@@ -244,7 +316,8 @@ std::vector<ScenarioSummary> summarize(const nlohmann::json& doc) {
     for (auto& row : rows) {
       if (row.scenario != s.scenario) continue;
       row.lists_sometimes = true;
-      row.vacuous = s.vacuous;
+      // A failing scenario's runs stopped early: its listed conditions are not judged.
+      if (row.failed == 0) row.vacuous = s.vacuous;
     }
   }
   return rows;

@@ -24,7 +24,10 @@ std::string stop_kind_name(sim::StopKind kind);
 // A document over `runs` (result_json values of any scenarios, sorted here), with
 // passed/failed counted from expectation_met.  A single-scenario `run --results` document
 // (results_document in results_json.hpp) has the same build/runs/passed/failed members.
-nlohmann::json sweep_document(const std::string& build, nlohmann::json runs);
+// `headers` (scenario name -> scenario_header) goes in as "scenarios" when not empty, so a
+// report can be made from the document.
+nlohmann::json sweep_document(const std::string& build, nlohmann::json runs,
+                              nlohmann::json headers = nlohmann::json::object());
 
 void sort_runs(nlohmann::json& runs);
 
@@ -43,7 +46,8 @@ struct NamedDocument {
 };
 
 // One document with every run of the inputs; throws MergeError if a (scenario, seed) occurs
-// twice, the builds differ, or a document is not a results document.
+// twice, the builds differ, or a document is not a results document.  The inputs' scenario
+// headers are merged; one scenario with different contents in two inputs is an error.
 nlohmann::json merge_results(const std::vector<NamedDocument>& inputs);
 
 // JUnit XML: one <testsuite> per scenario, one <testcase> per run; a run whose expectation
@@ -51,7 +55,17 @@ nlohmann::json merge_results(const std::vector<NamedDocument>& inputs);
 // A scenario that lists sometimes-conditions also gets a <testcase name="sometimes"> (with
 // the seeds per condition in <system-out>), a <failure type="vacuous"> when one of them
 // happened in none of its seeds.
-std::string junit_xml(const nlohmann::json& doc);
+// Suites carry their wall time (the sum of their runs'), `timestamp` (ISO 8601, when the
+// caller has one; JUnit may carry wall-clock data, traces never do) and <properties>: the
+// build, the scenario path and each swarm seed's draw.  A failure's type is the violated
+// invariant (else the stop kind); its body holds the repro and the replay command.  A run
+// that met an expected violation says so in <system-out>.  Vacuity is judged only for a
+// suite without failures: runs stop at their first violation, so a failing suite's listed
+// conditions had no chance to happen.
+std::string junit_xml(const nlohmann::json& doc, const std::string& timestamp = "");
+// Now, UTC, ISO 8601 ("2026-12-04T22:00:00Z"): for JUnit's timestamp only (wall clock never
+// reaches a trace or a results document).
+std::string utc_timestamp_now();
 
 // Per scenario: seeds, passed, failed, sometimes (- none listed, ok, VACUOUS), first failing
 // seed and its repro.

@@ -15,10 +15,11 @@ nlohmann::json timeline_json(const Timeline& t) {
     events.push_back(
         {{"at_us", e.at}, {"from", e.from}, {"to", e.to}, {"kind", e.kind}, {"label", e.label}});
   }
-  return {{"events", events},
-          {"first", t.first},
-          {"total", t.total},
-          {"active_faults", t.active_faults},
+  // Spans as compact rows [lane, kind, from_us, to_us, label]: the whole run's state.
+  nlohmann::json spans = nlohmann::json::array();
+  for (const auto& sp : t.spans) spans.push_back({sp.lane, sp.kind, sp.from, sp.to, sp.label});
+  return {{"events", events},  {"end_us", t.end},  {"spans", spans},
+          {"first", t.first},  {"total", t.total}, {"active_faults", t.active_faults},
           {"anchor", t.anchor}};
 }
 
@@ -48,6 +49,7 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
   // Only for runs that have such faults or a swarm draw, so other results stay as they were.
   if (r.faults_triggered > 0) j["faults_unfired"] = r.faults_unfired;
   if (!r.swarm.is_null()) j["swarm"] = r.swarm;
+  if (r.samples.is_object() && !r.samples.empty()) j["samples"] = r.samples;
   // Sometimes-properties: every condition's count, the scenario's list, and the listed
   // conditions that never happened in this run (scenarios/explore/sometimes.hpp).
   j["sometimes"] = r.sometimes;
@@ -56,10 +58,8 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
   return j;
 }
 
-nlohmann::json results_document(const Scenario& s, const std::string& scenario_path,
-                                nlohmann::json runs, const ExtraCores& extra) {
-  uint64_t passed = 0, failed = 0;
-  for (const auto& r : runs) r.value("expectation_met", false) ? ++passed : ++failed;
+nlohmann::json scenario_header(const Scenario& s, const std::string& scenario_path,
+                               const ExtraCores& extra) {
   nlohmann::json invariants = nlohmann::json::object();
   const auto& catalog = invariant_catalog();
   const auto enabled = s.invariants.empty() ? catalog.ids() : s.invariants;
@@ -81,26 +81,34 @@ nlohmann::json results_document(const Scenario& s, const std::string& scenario_p
     if (!core) continue;
     cores[core->name] = {{"sha256", core->sha256}, {"verified", core->verified}};
   }
-  // Per listed condition, in how many seeds it happened (vacuous: in none), and the catalog
-  // of conditions a report shows beside the invariants.
-  nlohmann::json sometimes = sometimes_summary_json(summarize_sometimes(runs));
+  // The catalog of conditions a report shows beside the invariants.
   nlohmann::json conditions = nlohmann::json::object();
   for (const auto& c : sometimes_catalog()) {
     conditions[c.id] = {
         {"statement", c.statement},
         {"listed", std::find(s.sometimes.begin(), s.sometimes.end(), c.id) != s.sometimes.end()}};
   }
-  return {{"build", build_id()},
-          {"sqlite_sha256", SYNCSIM_SQLITE_SHA256},
+  return {{"sqlite_sha256", SYNCSIM_SQLITE_SHA256},
           {"scenario_path", scenario_path},
           {"scenario", to_json(s)},
           {"cores", cores},
           {"invariants", invariants},
-          {"sometimes_conditions", std::move(conditions)},
-          {"sometimes", std::move(sometimes)},
-          {"runs", std::move(runs)},
-          {"passed", passed},
-          {"failed", failed}};
+          {"sometimes_conditions", std::move(conditions)}};
+}
+
+nlohmann::json results_document(const Scenario& s, const std::string& scenario_path,
+                                nlohmann::json runs, const ExtraCores& extra) {
+  uint64_t passed = 0, failed = 0;
+  for (const auto& r : runs) r.value("expectation_met", false) ? ++passed : ++failed;
+  // Per listed condition, in how many seeds it happened (vacuous: in none).
+  nlohmann::json sometimes = sometimes_summary_json(summarize_sometimes(runs));
+  nlohmann::json doc = scenario_header(s, scenario_path, extra);
+  doc["build"] = build_id();
+  doc["sometimes"] = std::move(sometimes);
+  doc["runs"] = std::move(runs);
+  doc["passed"] = passed;
+  doc["failed"] = failed;
+  return doc;
 }
 
 }  // namespace syncsim::scenarios

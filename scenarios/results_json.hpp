@@ -13,6 +13,13 @@ namespace syncsim::scenarios {
 nlohmann::json result_json(const RunResult& r, const std::string& repro);
 nlohmann::json timeline_json(const Timeline& t);
 
+// Everything a report names besides the runs: the scenario (every parameter) and its path,
+// the SQLite pin, cores, enabled invariants and the sometimes catalog.  `run --results`
+// documents carry it at top level; sweep and merge documents once per scenario under
+// "scenarios" (sweep_document), so `syncsim report` can read them too.
+nlohmann::json scenario_header(const Scenario& s, const std::string& scenario_path,
+                               const ExtraCores& extra = {});
+
 // `runs` is an array of result_json values.  `cores` lists every core binary the scenario
 // can load (each fleet group's, upgrade/downgrade targets, a --core-path build) with its
 // sha256; `extra` resolves names outside the pinned registry.

@@ -10,6 +10,12 @@ namespace syncsim::scenarios {
 
 std::string lane_of_client(int index) { return fmt::format("client {}", index); }
 
+std::string id_list_text(const std::vector<int64_t>& ids) {
+  if (ids.size() <= 3) return fmt::format("{}", fmt::join(ids, ", "));
+  const auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
+  return fmt::format("{}…{} ({} ids)", *lo, *hi, ids.size());
+}
+
 namespace {
 
 constexpr const char* kService = "service";
@@ -80,6 +86,8 @@ RunRecorder::ClientState& RunRecorder::state(engine::Client& c) {
     s.last_write_checkpoint.reset();
     if (reopened) {
       const auto lane = lane_of_client(c.index());
+      spans_.push_back({lane, "life", clock_.elapsed(), clock_.elapsed(),
+                        fmt::format("app reopens (life {})", s.lives)});
       add(lane, lane, "life",
           fmt::format(
               "app reopens (life {}, core {}, {} mode)", s.lives, c.core().name,
@@ -92,6 +100,24 @@ RunRecorder::ClientState& RunRecorder::state(engine::Client& c) {
 void RunRecorder::add(std::string from, std::string to, std::string kind, std::string label) {
   events_.push_back(
       {clock_.elapsed(), std::move(from), std::move(to), std::move(kind), std::move(label)});
+}
+
+void RunRecorder::sample(const char* kind, sim::Micros since, int client) {
+  samples_[kind].push_back({since, client, (clock_.elapsed() - since) / sim::kMillis});
+}
+
+nlohmann::json samples_json(const std::map<std::string, std::vector<LatencySample>>& samples) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const auto& [kind, list] : samples) {
+    std::string text;
+    text.reserve(list.size() * 16);
+    for (const auto& s : list) {
+      text +=
+          fmt::format("{}{},{},{}", text.empty() ? "" : ";", s.at / sim::kMillis, s.client, s.ms);
+    }
+    out[kind] = std::move(text);
+  }
+  return out;
 }
 
 void RunRecorder::on_local_write(engine::Client& c, const engine::LocalWrite& w) {
@@ -116,8 +142,9 @@ void RunRecorder::on_target_set(engine::Client& c, int64_t target) {
   s.awaiting_ack.insert(s.awaiting_ack.end(), s.awaiting_target.begin(), s.awaiting_target.end());
   s.awaiting_target.clear();
   const auto lane = lane_of_client(c.index());
+  if (!s.barrier_since) s.barrier_since = clock_.elapsed();
   if (c.checkpoint_mode() == engine::CheckpointMode::Legacy) {
-    s.unacked_requests.push_back(target);
+    s.unacked_requests.emplace_back(target, clock_.elapsed());
     add(kService, lane, "request", fmt::format("write-checkpoint2 → {}", target));
   }
   add(lane, lane, "target", fmt::format("target := {}", target));
@@ -128,8 +155,16 @@ void RunRecorder::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
   // with its acknowledgement.
   auto& s = state(c);
   const auto now = clock_.elapsed();
-  for (auto t : s.awaiting_ack) write_to_ack_ms_.push_back((now - t) / sim::kMillis);
+  for (auto t : s.awaiting_ack) {
+    write_to_ack_ms_.push_back((now - t) / sim::kMillis);
+    sample("write_to_ack_ms", t, c.index());
+  }
   s.awaiting_ack.clear();
+  if (s.barrier_since) {
+    sample("barrier_closed_ms", *s.barrier_since, c.index());
+    spans_.push_back({lane_of_client(c.index()), "awaiting", *s.barrier_since, now, ""});
+  }
+  s.barrier_since.reset();
   const auto lane = lane_of_client(c.index());
   add(lane, lane, "applied",
       applied_id ? fmt::format("applied, last_applied = {}", *applied_id) : "applied");
@@ -143,15 +178,18 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
   if (op == "line_text" && payload) {
     auto wc = write_checkpoint_of(*payload);
     if (wc && wc != s.last_write_checkpoint) {
-      std::string hidden;
-      std::erase_if(s.unacked_requests, [&](int64_t id) {
+      std::vector<int64_t> hidden_ids;
+      std::erase_if(s.unacked_requests, [&](const std::pair<int64_t, sim::Micros>& request) {
+        const auto [id, at] = request;
         if (id > *wc) return false;
         if (id < *wc) {
-          hidden += fmt::format("{}{}", hidden.empty() ? "" : ", ", id);
+          hidden_ids.push_back(id);
           ++hidden_acks_;
         }
+        sample(id < *wc ? "ack_hidden_ms" : "ack_direct_ms", at, c.index());
         return true;
       });
+      const std::string hidden = id_list_text(hidden_ids);
       if (!hidden.empty() && !first_hidden_ack_) first_hidden_ack_ = events_.size();
       add(kService, lane, "checkpoint",
           fmt::format("checkpoint, write_checkpoint {}{}", *wc,
@@ -160,7 +198,7 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
     }
     if (wc) s.last_write_checkpoint = wc;
   } else if (op == "next_checkpoint_request_id" && result) {
-    s.unacked_requests.push_back(std::stoll(*result));
+    s.unacked_requests.emplace_back(std::stoll(*result), clock_.elapsed());
     add(lane, kService, "request", fmt::format("POST checkpoint-request {}", *result));
   } else if (op == "seed_checkpoint_request_id" && payload) {
     add(kService, lane, "request", fmt::format("seed → {}", *payload));
@@ -171,30 +209,84 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
   }
 }
 
-void RunRecorder::on_quiesce() { add(kService, kService, "fault", "quiesce: faults heal"); }
+void RunRecorder::on_quiesce() {
+  heal_at_ = clock_.elapsed();
+  add(kService, kService, "phase", "heal phase begins: faults heal, the workload stops");
+}
+
+void RunRecorder::on_fault(const Fault& f, bool armed) {
+  auto [lane, label] = fault_lane_and_label(f);
+  const auto now = clock_.elapsed();
+  if (armed) {
+    spans_.push_back({lane, "armed", now, now, label});
+    add(lane, lane, "armed", label);
+    return;
+  }
+  add(lane, lane, "fault", "⚡ " + label);
+  if (f.kind == FaultKind::Lag || f.kind == FaultKind::Stall) {
+    // A new lag replaces the one in force.
+    for (auto it = windows_.begin(); it != windows_.end();) {
+      if (f.kind == FaultKind::Lag && it->label.rfind("lag", 0) == 0) {
+        spans_.push_back({it->lane, "fault-window", it->from,
+                          std::min(now, it->planned_end.value_or(now)), it->label});
+        it = windows_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    windows_.push_back(
+        {lane, label, now,
+         f.duration_ms ? std::optional(now + *f.duration_ms * sim::kMillis) : std::nullopt});
+  } else {
+    spans_.push_back({lane, "fault", now, now, label});
+  }
+}
+
+void RunRecorder::on_replication(const model::ReplicationStep& step) {
+  if (step.checkpoint_blocked) {
+    add(kReplication, kReplication, "replication",
+        fmt::format("replay to lsn {}: checkpoint blocked", step.lsn));
+    return;
+  }
+  add(kReplication, kService, "replication",
+      fmt::format("checkpoint lsn {} (head {}): {} commit(s){}, lag {}.{}s", step.lsn, step.head,
+                  step.commits,
+                  step.markers ? fmt::format(", {} marker(s)", step.markers) : std::string(),
+                  step.newest_age / sim::kSeconds, (step.newest_age / 100'000) % 10));
+}
 
 Timeline RunRecorder::finish(const std::optional<sim::Violation>& violation) {
-  // Fault windows come from the schedule, which the world follows to the microsecond.
-  std::vector<TimelineEvent> faults;
-  for (const auto& f : scenario_.faults) {
-    auto [lane, label] = fault_lane_and_label(f);
-    faults.push_back({f.at_ms * sim::kMillis, lane, lane, "fault", "⚡ " + label});
-    if (f.duration_ms && (f.kind == FaultKind::Lag || f.kind == FaultKind::Stall)) {
-      faults.push_back(
-          {(f.at_ms + *f.duration_ms) * sim::kMillis, lane, lane, "fault", "end of " + label});
+  const sim::Micros end = clock_.elapsed();
+  // Fault windows close when they end, at the heal or where the run ended; an end that
+  // was planned after that did not happen and is not drawn.
+  std::vector<TimelineEvent> ends;
+  std::vector<TimelineSpan> spans = spans_;
+  const sim::Micros healed = heal_at_.value_or(end);
+  for (const auto& w : windows_) {
+    sim::Micros to = std::min(healed, end);
+    if (w.planned_end && *w.planned_end <= to) {
+      to = *w.planned_end;
+      ends.push_back({to, w.lane, w.lane, "fault", "end of " + w.label});
     }
+    spans.push_back({w.lane, "fault-window", w.from, to, w.label});
   }
-  std::stable_sort(faults.begin(), faults.end(),
+  if (heal_at_) spans.push_back({kService, "heal", *heal_at_, end, "heal phase"});
+  std::stable_sort(ends.begin(), ends.end(),
                    [](const auto& a, const auto& b) { return a.at < b.at; });
   std::vector<TimelineEvent> all;
-  all.reserve(events_.size() + faults.size() + 1);
-  std::merge(faults.begin(), faults.end(), events_.begin(), events_.end(), std::back_inserter(all),
+  all.reserve(events_.size() + ends.size() + 1);
+  std::merge(events_.begin(), events_.end(), ends.begin(), ends.end(), std::back_inserter(all),
              [](const auto& a, const auto& b) { return a.at < b.at; });
   std::optional<std::size_t> anchor;
   if (violation) {
     std::string lane = violation->subject.rfind("client", 0) == 0 ? violation->subject : kService;
+    spans.push_back({lane, "violation", violation->at, violation->at,
+                     fmt::format("VIOLATION {}", violation->invariant)});
+    // The note carries the message too (bounded: the diagram's lanes are narrow).
+    std::string message = violation->message;
+    if (message.size() > 90) message = message.substr(0, 87) + "...";
     TimelineEvent v{violation->at, lane, lane, "violation",
-                    fmt::format("VIOLATION {}", violation->invariant)};
+                    fmt::format("VIOLATION {}: {}", violation->invariant, message)};
     auto pos = std::upper_bound(all.begin(), all.end(), v,
                                 [](const auto& a, const auto& b) { return a.at < b.at; });
     anchor = static_cast<std::size_t>(pos - all.begin());
@@ -222,15 +314,17 @@ Timeline RunRecorder::finish(const std::optional<sim::Violation>& violation) {
                                                 : "the start";
   auto timeline = cut_timeline(std::move(all), anchor.value_or(0), kTimelineWindow);
   timeline.anchor = std::move(anchor_text);
+  timeline.end = end;
+  std::stable_sort(spans.begin(), spans.end(),
+                   [](const auto& a, const auto& b) { return a.from < b.from; });
   // Windows open when the cut begins, so the diagram does not hide a running fault.
   const sim::Micros start = timeline.events.empty() ? 0 : timeline.events.front().at;
-  for (const auto& f : scenario_.faults) {
-    const sim::Micros from = f.at_ms * sim::kMillis;
-    const bool windowed = f.kind == FaultKind::Lag || f.kind == FaultKind::Stall;
-    if (!windowed || from >= start) continue;
-    if (f.duration_ms && from + *f.duration_ms * sim::kMillis <= start) continue;
-    timeline.active_faults.push_back(fault_lane_and_label(f).second);
+  for (const auto& sp : spans) {
+    if (sp.kind == "fault-window" && sp.from < start && sp.to > start) {
+      timeline.active_faults.push_back(sp.label);
+    }
   }
+  timeline.spans = std::move(spans);
   return timeline;
 }
 

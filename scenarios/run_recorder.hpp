@@ -6,11 +6,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "engine/sdk_shim.hpp"
+#include "model/replication.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/clock.hpp"
 #include "sim/invariants.hpp"
@@ -27,12 +29,33 @@ struct TimelineEvent {
   std::string label;
 };
 
+// A stretch of the whole run for the report's state timeline: kind "fault-window" (lag,
+// stall: fired until it ended, healed or the run ended), "fault" (instant, fired), "armed"
+// (a kill `when` armed), "awaiting" (a client's barrier closed: target set -> applied),
+// "life" (the app reopened), "heal" (the heal phase to the end), "violation" (instant).
+struct TimelineSpan {
+  std::string lane;
+  std::string kind;
+  sim::Micros from = 0, to = 0;
+  std::string label;
+};
+
 struct Timeline {
   std::vector<TimelineEvent> events;       // the window, in time order
+  sim::Micros end = 0;                     // where the run ended (µs since the start)
+  std::vector<TimelineSpan> spans;         // the whole run, in start order
   std::size_t first = 0;                   // index of events[0] in the whole run's timeline
   std::size_t total = 0;                   // events recorded over the whole run
   std::vector<std::string> active_faults;  // fault windows already open at the window start
   std::string anchor;  // what the window is cut around: "the first violation", ...
+};
+
+// One latency sample behind a report's distributions: when its interval began (µs since
+// the start), whose (1-based client), how long it took (ms).
+struct LatencySample {
+  sim::Micros at = 0;
+  int client = 0;
+  int64_t ms = 0;
 };
 
 // The largest window a report draws; Mermaid renders ~150 messages comfortably.
@@ -51,6 +74,10 @@ class RunRecorder : public engine::ClientObserver {
                   const std::optional<std::string>& result) override;
 
   void on_quiesce();
+  // A fault happened (`armed`: a kill/power_loss `when` was armed; World::set_fault_hook).
+  void on_fault(const Fault& f, bool armed);
+  // Replication processed commits (model::Replication::set_step_hook).
+  void on_replication(const model::ReplicationStep& step);
   // The whole run's fault windows and the violation go in, the bounded window comes out.
   Timeline finish(const std::optional<sim::Violation>& violation);
 
@@ -61,6 +88,14 @@ class RunRecorder : public engine::ClientObserver {
   // Requested ids never acknowledged individually: a newer request's ack covered them
   // (service.md §6.2.1: under lag a newer request moves the head and hides the older ack).
   [[nodiscard]] uint64_t hidden_acks() const { return hidden_acks_; }
+  // Per kind, every sample of the run in the order they completed (report distributions):
+  //   ack_direct_ms   request posted -> the client sees write_checkpoint == its id
+  //   ack_hidden_ms   request posted -> the client sees a later id (a newer request hid it)
+  //   write_to_ack_ms local write -> visible with its ack (as write_to_ack_ms())
+  //   barrier_closed_ms  target set -> the next checkpoint applied (the barrier was closed)
+  [[nodiscard]] const std::map<std::string, std::vector<LatencySample>>& samples() const {
+    return samples_;
+  }
   // Everything recorded so far, before the fault schedule is merged in and the cut.
   [[nodiscard]] const std::vector<TimelineEvent>& recorded() const { return events_; }
 
@@ -70,7 +105,8 @@ class RunRecorder : public engine::ClientObserver {
     std::vector<sim::Micros> awaiting_target;      // uploaded
     std::vector<sim::Micros> awaiting_ack;         // covered by a concrete target
     std::optional<int64_t> last_write_checkpoint;  // last seen on a checkpoint line
-    std::vector<int64_t> unacked_requests;         // ids requested, not yet seen
+    std::vector<std::pair<int64_t, sim::Micros>> unacked_requests;  // id, when requested
+    std::optional<sim::Micros> barrier_since;      // a target is set, not yet applied
     const engine::Client* life = nullptr;          // the app life last heard from
     int lives = 0;
   };
@@ -86,9 +122,19 @@ class RunRecorder : public engine::ClientObserver {
   std::vector<TimelineEvent> events_;
   std::vector<ClientState> clients_;
   std::vector<int64_t> write_to_ack_ms_;
+  std::map<std::string, std::vector<LatencySample>> samples_;
+  void sample(const char* kind, sim::Micros since, int client);
   uint64_t stream_starts_ = 0;
   uint64_t hidden_acks_ = 0;
   std::optional<std::size_t> first_hidden_ack_;  // index in events_
+  std::vector<TimelineSpan> spans_;              // closed spans, whole run
+  struct OpenWindow {
+    std::string lane, label;
+    sim::Micros from = 0;
+    std::optional<sim::Micros> planned_end;  // from + duration_ms, if it has one
+  };
+  std::vector<OpenWindow> windows_;  // lag and stall faults that fired
+  std::optional<sim::Micros> heal_at_;
 };
 
 // Cut `all` (time-ordered) to at most `window` events around `anchor`: more context before
@@ -96,5 +142,12 @@ class RunRecorder : public engine::ClientObserver {
 Timeline cut_timeline(std::vector<TimelineEvent> all, std::size_t anchor, std::size_t window);
 
 std::string lane_of_client(int index);
+
+// "2, 3" for up to three ids, else "2…113 (112 ids)": labels stay short (issue 18).
+std::string id_list_text(const std::vector<int64_t>& ids);
+
+// Samples as compact text for results documents: "at_ms,client,ms;..." per kind (a JSON
+// array per sample would be one line per number in pretty-printed results).
+nlohmann::json samples_json(const std::map<std::string, std::vector<LatencySample>>& samples);
 
 }  // namespace syncsim::scenarios

@@ -146,6 +146,10 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     world.trace().keep_last(options.keep_trace_lines);
     recorder = std::make_unique<RunRecorder>(loop.clock(), scenario);
     world.observers().add(recorder.get());
+    world.set_fault_hook(
+        [&rec = *recorder](const Fault& f, bool armed) { rec.on_fault(f, armed); });
+    world.service().replication().set_step_hook(
+        [&rec = *recorder](const model::ReplicationStep& step) { rec.on_replication(step); });
     try {
       if (drawn) world.trace().log("swarm", "{}", swarm_params_text(drawn->params));
       world.start();
@@ -215,6 +219,10 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         return static_cast<uint64_t>(v[v.size() / 2] / sim::kMillis);
       };
       r.metrics["acks_by_later_id"] = m.hidden_ack_latencies.size();
+      if (!lat.empty()) {  // rounded to the nearest percent
+        r.metrics["hidden_ack_share_pct"] =
+            (m.hidden_ack_latencies.size() * 100 + lat.size() / 2) / lat.size();
+      }
       if (!m.hidden_ack_latencies.empty()) {
         r.metrics["hidden_ack_latency_p50_ms"] = p50(m.hidden_ack_latencies);
         r.metrics["hidden_extra_delay_p50_ms"] = p50(m.hidden_extra_delays);
@@ -231,6 +239,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     r.sometimes_listed = scenario.sometimes;
     add_recorded_metrics(*recorder, scenario, r.metrics);
     r.timeline = recorder->finish(r.violation);
+    r.samples = samples_json(recorder->samples());
     for (auto* c : world.clients()) {
       r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;

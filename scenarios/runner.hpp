@@ -71,6 +71,7 @@ struct RunResult {
   [[nodiscard]] std::vector<std::string> vacuous() const;
   std::vector<std::string> trace_tail;
   Timeline timeline;  // what the report's sequence diagram shows (a bounded window)
+  nlohmann::json samples;  // latency samples per kind (samples_json, run_recorder.hpp)
   // Faults with an `on` trigger, and those of them that never fired (described).
   std::size_t faults_triggered = 0;
   std::vector<std::string> faults_unfired;

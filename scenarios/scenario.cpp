@@ -15,6 +15,7 @@
 
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/world_swarm.hpp"
+#include "scenarios/metric_names.hpp"
 #include "util/bounded_input.hpp"
 
 namespace syncsim::scenarios {
@@ -416,7 +417,7 @@ NetworkSpec parse_network(const Fields& f) {
 WorkloadSpec parse_workload(const Fields& f) {
   f.reject_unknown({"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct",
                     "delete_pct", "insert_only_pct", "request_checkpoint_pct", "wait_for_sync_pct",
-                    "streams"});
+                    "request_interval_ms", "streams"});
   WorkloadSpec w;
   constexpr int64_t kMaxIntervalMs = 3600000;
   f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
@@ -432,6 +433,7 @@ WorkloadSpec parse_workload(const Fields& f) {
   f.integer("insert_only_pct", {0, 100, ""}, w.insert_only_pct);
   f.integer("request_checkpoint_pct", {0, 100, ""}, w.request_checkpoint_pct);
   f.integer("wait_for_sync_pct", {0, 100, ""}, w.wait_for_sync_pct);
+  f.integer("request_interval_ms", {0, kMaxIntervalMs, "0 = never"}, w.request_interval_ms);
   if (const json* v = f.find("streams")) {
     if (!v->is_object()) {
       f.problems().add(f.path("streams"), show(*v) + " must be an object");
@@ -930,7 +932,7 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   Problems& p = top.problems();
   top.reject_unknown({"format", "name", "description", "clients", "service", "network", "workload",
                       "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect",
-                      "swarm", "sometimes"});
+                      "swarm", "sometimes", "headline"});
   top.string("name", s.name);
   if (s.name.empty() && !p.bad("name")) p.add("name", "\"\" is not allowed; must not be empty");
   top.string("description", s.description);
@@ -981,6 +983,12 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
       parse_expect(top, ctx, p.bad("invariants") ? std::vector<std::string>{} : s.invariants);
   s.swarm = parse_swarm(top, s, ctx);
   s.sometimes = parse_id_list(top, "sometimes", ctx.sometimes, "sometimes condition");
+  static const std::vector<std::string> metric_keys = [] {
+    std::vector<std::string> keys;
+    for (const auto& m : kMetricNames) keys.emplace_back(m.key);
+    return keys;
+  }();
+  s.headline = parse_id_list(top, "headline", metric_keys, "metric");
 }
 
 // `p` may already hold problems found while reading the text (duplicate keys).
@@ -1262,6 +1270,10 @@ json to_json(const Scenario& s) {
       {"sometimes", s.sometimes},
   };
   // Written only when present, so the full form of other scenarios is unchanged.
+  if (!s.headline.empty()) out["headline"] = s.headline;
+  if (s.workload.request_interval_ms > 0) {
+    out["workload"]["request_interval_ms"] = s.workload.request_interval_ms;
+  }
   if (s.swarm) {
     json swarm = json::object();
     for (const auto& [key, r] : s.swarm->knobs) swarm[key] = {r.lo, r.hi};

@@ -197,6 +197,9 @@ struct WorkloadSpec {
   int request_checkpoint_pct = 0;
   // Share of those requests then awaited with waitForSync() (60 s abort), in percent, 0..100.
   int wait_for_sync_pct = 0;
+  // Requests without writes: every client calls requestCheckpoint() every this many ms,
+  // whether or not it wrote (requests mode only), 1..3600000; 0 (default) = never.
+  int64_t request_interval_ms = 0;
   // Subscription churn (issue 7); used only when service.streams is not empty.
   StreamWorkloadSpec streams;
 
@@ -383,6 +386,9 @@ struct Scenario {
   // from ValidationContext::sometimes, no duplicates; default none.  A run in which a listed
   // condition never happened passed vacuously (scenarios/explore/sometimes.hpp).
   std::vector<std::string> sometimes;
+  // The metrics a report opens with (scenarios/metric_names.hpp keys), in that order, no
+  // duplicates; default none (the report picks the request/ack numbers).
+  std::vector<std::string> headline;
 
   bool operator==(const Scenario&) const = default;
 };

@@ -219,8 +219,12 @@ std::vector<engine::Client*> World::clients() {
 }
 
 void World::start() {
-  trace_.log("world", "scenario {} clients={} lag={}ms", scenario_.name, scenario_.clients.count,
-             scenario_.service.replication_lag_ms);
+  // Mutants are named in the header so a failing trace never reads as a real protocol bug.
+  trace_.log("world", "scenario {} clients={} lag={}ms{}", scenario_.name, scenario_.clients.count,
+             scenario_.service.replication_lag_ms,
+             scenario_.mutants.empty()
+                 ? std::string()
+                 : fmt::format(" MUTANTS {}", fmt::join(scenario_.mutants, ",")));
   service_->start();
   loop_.add_pending_reporter("service", [this] { return service_->pending(); });
   const sim::Micros stop_at = sim::kEpoch + scenario_.duration_s * sim::kSeconds;
@@ -245,6 +249,11 @@ void World::start() {
     loop_.spawn(
         engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), current, w),
         fmt::format("{}.workload", c->name()));
+    if (scenario_.workload.request_interval_ms > 0) {  // requests without writes
+      loop_.spawn(engine::run_request_interval(loop_, current,
+                                               ms(scenario_.workload.request_interval_ms), stop_at),
+                  fmt::format("{}.request-interval", c->name()));
+    }
     if (!scenario_.service.streams.empty()) {
       // Subscription churn (issue 7) on its own PRNG stream.
       const StreamWorkloadSpec& sw = scenario_.workload.streams;
@@ -291,6 +300,9 @@ void World::schedule_fault(const Fault& f) {
 void World::apply_fault(const Fault& f, const std::string& why) {
   // Faults are fault sites beside what they break: each is a named event in the trace,
   // with `why` it fired when a trigger fired it.
+  const bool armed_only =
+      (f.kind == FaultKind::Kill || f.kind == FaultKind::PowerLoss) && f.when != "now";
+  if (fault_hook_) fault_hook_(f, armed_only);
   {
     auto& repl = service_->replication();
     const auto client = static_cast<std::size_t>(f.client - 1);
@@ -431,6 +443,7 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       when_armed_.push_back({f, false});
       c->arm_kill(point, [this, i, power, down, k] {
         when_armed_[k].fired = true;
+        if (fault_hook_) fault_hook_(when_armed_[k].fault, false);
         kill_now(i, power);
         take_down(i, down);
       });

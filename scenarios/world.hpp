@@ -3,6 +3,7 @@
 // objects they refer to still exist.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -60,6 +61,11 @@ class World {
     return triggers_->size() + when_armed_.size();
   }
   [[nodiscard]] const std::vector<std::string>& unfired_faults() const { return unfired_; }
+  // Told as each fault happens (`armed`: a kill/power_loss `when` was armed, not fired), so
+  // reports draw faults when they happened, and never one that did not (run_recorder.hpp).
+  void set_fault_hook(std::function<void(const Fault&, bool armed)> hook) {
+    fault_hook_ = std::move(hook);
+  }
 
  private:
   // What stays the same across an app's lives (restarts, kills, up/downgrades).
@@ -115,6 +121,7 @@ class World {
   };
   std::vector<WhenArmed> when_armed_;  // kill/power_loss with `when` other than "now"
   std::vector<std::string> unfired_;
+  std::function<void(const Fault&, bool armed)> fault_hook_;
 };
 
 }  // namespace syncsim::scenarios

@@ -254,4 +254,155 @@ TEST(Reports, ComparisonMarksDifferingInvariants) {
   EXPECT_NE(reports::html_comparison(a, b).find("<svg class=\"chart\""), std::string::npos);
 }
 
+// --- issue 18: headline, distributions, true timelines, bounded diagrams
+
+nlohmann::json run_with_metric(uint64_t seed, uint64_t value) {
+  auto r = synthetic_run(seed, nlohmann::json::object(), std::nullopt);
+  r["metrics"] = {{"reconnects", value}};
+  return r;
+}
+
+TEST(ReportModel, HeadlineNamedByTheScenarioAndDifferencesWithAnInterval) {
+  auto doc = synthetic({run_with_metric(1, 10), run_with_metric(2, 12), run_with_metric(3, 14)});
+  doc["scenario"]["headline"] = {"reconnects"};
+  const auto a = reports::build_report_model(doc);
+  EXPECT_EQ(a.headline, std::vector<std::string>{"reconnects"});
+  EXPECT_EQ(a.verdict, "PASS: 3 of 3 seeds, no invariant violated");
+  EXPECT_EQ(reports::spread_text(*a.metric("reconnects")), "12 (seeds 10–14)");
+  // B is A + 100 in every seed: paired, the whole interval above 0.
+  auto doc_b =
+      synthetic({run_with_metric(1, 110), run_with_metric(2, 112), run_with_metric(3, 114)});
+  const auto b = reports::build_report_model(doc_b);
+  const auto d = reports::difference(*a.metric("reconnects"), *b.metric("reconnects"));
+  EXPECT_TRUE(d.paired);
+  EXPECT_EQ(d.median, 100);
+  EXPECT_TRUE(d.differs());
+  EXPECT_EQ(reports::difference_reading(d), "B higher");
+  // Seed-to-seed spread that straddles 0 is not a difference (no more "=" or a bare delta).
+  auto doc_c = synthetic({run_with_metric(1, 14), run_with_metric(2, 12), run_with_metric(3, 10)});
+  const auto c = reports::build_report_model(doc_c);
+  const auto same = reports::difference(*a.metric("reconnects"), *c.metric("reconnects"));
+  EXPECT_FALSE(same.differs());
+  EXPECT_EQ(reports::difference_text(same, "count"), "0 [-4, +4] over 3 paired seeds");
+  const auto md = reports::markdown_comparison(a, b);
+  EXPECT_NE(md.find("| sync stream reconnects | 12 (seeds 10–14) | 112 (seeds 110–114) | +100 "
+                    "[+100, +100] over 3 paired seeds | B higher |"),
+            std::string::npos)
+      << md;
+}
+
+TEST(ReportModel, VerdictNamesTheFirstFailure) {
+  auto m =
+      reports::build_report_model(synthetic({synthetic_run(1, {{"converges", 1}}, std::nullopt),
+                                             synthetic_run(2, {{"converges", 1}}, "converges")}));
+  EXPECT_EQ(
+      m.verdict.rfind("FAIL: 1 of 2 seeds did not meet the expectation (pass); first, seed 2: "
+                      "converges at 1.500s",
+                      0),
+      0u)
+      << m.verdict;
+}
+
+TEST(ScenarioFormat, HeadlineAndRequestIntervalAreValidated) {
+  const auto ctx = scenarios::validation_context();
+  try {
+    scenarios::parse_scenario_text(
+        R"({"format": 1, "headline": ["acks", "nope"], "workload": {"request_interval_ms": -1}})",
+        ctx, "t.json");
+    FAIL() << "accepted a bad headline";
+  } catch (const scenarios::ScenarioError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("t.json: headline[1]: \"nope\" is not a known metric; allowed: acks, "),
+              std::string::npos)
+        << what;
+    EXPECT_NE(what.find("workload.request_interval_ms"), std::string::npos) << what;
+  }
+  const auto s = scenarios::parse_scenario_text(
+      R"({"format": 1, "headline": ["acks"], "workload": {"request_interval_ms": 1000}})", ctx,
+      "t.json");
+  EXPECT_EQ(s.headline, std::vector<std::string>{"acks"});
+  EXPECT_EQ(scenarios::parse_scenario(scenarios::to_json(s), ctx, "again"), s);
+}
+
+TEST(Recorder, LongIdListsCollapse) {
+  EXPECT_EQ(scenarios::id_list_text({2, 3}), "2, 3");
+  std::vector<int64_t> ids;
+  for (int64_t i = 2; i <= 113; ++i) ids.push_back(i);
+  EXPECT_EQ(scenarios::id_list_text(ids), "2…113 (112 ids)");
+}
+
+// The seed's question: requests every second without writes under a 5 s lag.  Nearly every
+// ack is hidden by a newer request; the report's distributions have those samples.
+TEST(Reports, RequestIntervalLagHasHiddenAckDistributions) {
+  auto doc = run_document("request-interval-lag-mongo", 1, 1);
+  const auto& metrics = doc["runs"][0]["metrics"];
+  EXPECT_GT(metrics["checkpoint_requests"].get<uint64_t>(), 100u) << metrics.dump();
+  EXPECT_GE(metrics["hidden_ack_share_pct"].get<uint64_t>(), 50u) << metrics.dump();
+  const auto m = reports::build_report_model(doc);
+  const auto* hidden = m.distribution("ack_hidden_ms");
+  const auto* direct = m.distribution("ack_direct_ms");
+  ASSERT_NE(hidden, nullptr);
+  ASSERT_NE(direct, nullptr);
+  ASSERT_FALSE(hidden->samples.empty());
+  EXPECT_LE(*hidden->quantile(0.5), *hidden->quantile(0.9));
+  EXPECT_GE(*hidden->quantile(0.5), 5000);  // at least the lag
+  EXPECT_EQ(m.headline.front(), "hidden_ack_share_pct");
+  const auto html = reports::html_report(m);
+  const auto headline = html.find("<section class=\"headline\">");
+  const auto cdf = html.find("<svg class=\"cdf\"");
+  ASSERT_NE(headline, std::string::npos);
+  ASSERT_NE(cdf, std::string::npos);
+  EXPECT_LT(headline, cdf);
+  EXPECT_LT(cdf, html.find("<h2>"));  // the plot comes before the first section
+}
+
+// A failing run's timeline ends where the run ended, draws only faults that fired and
+// carries the violation's message; the replication lane has commits.
+TEST(Reports, FailingTimelineIsTrue) {
+  auto s = catalog("basic");
+  s.mutants = {"ack-before-replication"};
+  scenarios::RunOptions o;
+  o.seed = 1;
+  const auto r = scenarios::run_scenario(s, o);
+  ASSERT_TRUE(r.violation.has_value());
+  ASSERT_LT(r.simulated, 15 * sim::kSeconds) << "the first fault of basic is at 15 s";
+  EXPECT_EQ(r.timeline.end, r.simulated);
+  for (const auto& sp : r.timeline.spans) {
+    EXPECT_LE(sp.to, r.timeline.end) << sp.kind << " " << sp.label;
+    EXPECT_NE(sp.kind, "fault") << "no fault fired before the violation: " << sp.label;
+    EXPECT_NE(sp.kind, "fault-window") << sp.label;
+  }
+  for (const auto& e : r.timeline.events) EXPECT_NE(e.kind, "fault") << e.label;
+  const bool noted = std::any_of(r.timeline.events.begin(), r.timeline.events.end(), [&](auto& e) {
+    return e.kind == "violation" && e.label.find("emitted at checkpoint lsn") != std::string::npos;
+  });
+  EXPECT_TRUE(noted);
+  const bool replication =
+      std::any_of(r.timeline.events.begin(), r.timeline.events.end(),
+                  [](auto& e) { return e.from == "replication" && e.kind == "replication"; });
+  EXPECT_TRUE(replication) << "the replication lane shows commits";
+}
+
+// basic: 60 s, 3 clients, with faults and a heal phase.  Mermaid labels stay short (the
+// width of the rendered diagram is bounded in Chromium, tests/browser/mermaid_test.sh).
+TEST(Reports, PassingRunTimelineHasHealPhaseAndBoundedMermaid) {
+  auto doc = run_document("basic", 1, 1);
+  const auto m = reports::build_report_model(doc);
+  const auto& d = m.diagram;
+  EXPECT_GT(d.end_us, 60'000'000);
+  const bool heal = std::any_of(d.spans.begin(), d.spans.end(), [&](auto& sp) {
+    return sp.kind == "heal" && sp.from_us == 60'000'000 && sp.to_us == d.end_us;
+  });
+  EXPECT_TRUE(heal);
+  const auto text = reports::mermaid_sequence(d);
+  std::size_t longest = 0, start = 0;
+  while (start < text.size()) {
+    const auto end = std::min(text.find('\n', start), text.size());
+    longest = std::max(longest, end - start);
+    start = end + 1;
+  }
+  EXPECT_LE(longest, 110u) << text;
+  EXPECT_NE(reports::html_report(m).find("heal phase"), std::string::npos);
+}
+
 }  // namespace

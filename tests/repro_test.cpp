@@ -72,8 +72,15 @@ TEST(Results, JunitEscapesAndMarksFailures) {
   r["violation"] = {
       {"invariant", "x"}, {"at_s", 1.5}, {"subject", "client 1"}, {"message", "\"q\" & more"}};
   const auto xml = junit_xml(sweep_document("b", {r, run("a<b", 2, true)}));
-  EXPECT_NE(xml.find("<testsuite name=\"a&lt;b\" tests=\"2\" failures=\"1\">"), std::string::npos)
+  EXPECT_NE(xml.find("<testsuite name=\"a&lt;b\" tests=\"2\" failures=\"1\" time=\"1.000\">"),
+            std::string::npos)
       << xml;
+  EXPECT_NE(xml.find("<failure type=\"x\" "), std::string::npos) << xml;
+  EXPECT_NE(xml.find("replay: syncsim replay '"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<property name=\"build\" value=\"b\"/>"), std::string::npos) << xml;
+  EXPECT_NE(junit_xml(sweep_document("b", {r}), "2026-01-01T00:00:00Z")
+                .find("timestamp=\"2026-01-01T00:00:00Z\""),
+            std::string::npos);
   EXPECT_NE(xml.find("violated x at t=1.5s (client 1): &quot;q&quot; &amp; more"),
             std::string::npos)
       << xml;

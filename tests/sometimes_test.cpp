@@ -242,13 +242,13 @@ TEST(Sometimes, SummaryCountsSeedsAndOnlyANeverHappenedConditionIsVacuous) {
   const auto summary = summary_table(summarize(doc));
   EXPECT_NE(summary.find("VACUOUS"), std::string::npos) << summary;
   const auto xml = junit_xml(doc);
-  EXPECT_NE(xml.find("<testsuite name=\"s\" tests=\"3\" failures=\"1\">"), std::string::npos)
+  EXPECT_NE(xml.find("<testsuite name=\"s\" tests=\"3\" failures=\"1\" "), std::string::npos)
       << xml;
   EXPECT_NE(xml.find("<failure type=\"vacuous\" message=\"vacuous: seed-raised happened in none "
                      "of the 2 seeds\">"),
             std::string::npos)
       << xml;
-  EXPECT_NE(xml.find("<testsuite name=\"unlisted\" tests=\"1\" failures=\"0\">"), std::string::npos)
+  EXPECT_NE(xml.find("<testsuite name=\"unlisted\" tests=\"1\" failures=\"0\" "), std::string::npos)
       << xml;
 }
 
@@ -364,11 +364,11 @@ TEST(SometimesCli, SweepReportsAVacuousScenarioInTableJsonAndJunit) {
   EXPECT_EQ(doc["sometimes"]["idle-sweep"]["vacuous"], json::array({"barrier-blocked"}));
   EXPECT_EQ(doc["sometimes"]["base-sweep"]["conditions"]["barrier-blocked"], 2);
   const auto xml = testing::read_file(junit);
-  EXPECT_NE(xml.find("<testsuite name=\"idle-sweep\" tests=\"3\" failures=\"1\">"),
+  EXPECT_NE(xml.find("<testsuite name=\"idle-sweep\" tests=\"3\" failures=\"1\" "),
             std::string::npos)
       << xml;
   EXPECT_NE(xml.find("<failure type=\"vacuous\""), std::string::npos) << xml;
-  EXPECT_NE(xml.find("<testsuite name=\"base-sweep\" tests=\"3\" failures=\"0\">"),
+  EXPECT_NE(xml.find("<testsuite name=\"base-sweep\" tests=\"3\" failures=\"0\" "),
             std::string::npos)
       << xml;
   // Only the non-vacuous scenario: exit 0.

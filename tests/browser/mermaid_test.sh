@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Renders every Mermaid block of a Markdown report with the pinned mermaid (from the
 # configure-time cache, loaded from disk) in headless Chromium; a block that fails to parse
-# or render fails the test.
+# or render, or renders wider than MERMAID_MAX_WIDTH px (default 2200: basic renders 2 087, downgrade 1 931, request-hiding-lag 1 900; 4 927 before labels were bounded: GitHub scales wider
+# diagrams down until their text is unreadable), fails the test.
 # Usage: mermaid_test.sh SYNCSIM SOURCE_DIR OUT_DIR MERMAID_JS [REPORT.md ...]
 set -uo pipefail
 syncsim="$1" src="$2" out="$3" mermaid_js="$4"
@@ -11,17 +12,18 @@ source "$(dirname "$0")/chromium.sh"
 mkdir -p "$out"
 reports=("$@")
 if ((${#reports[@]} == 0)); then
-  # Request hiding, and a lifecycle scenario (faults and reopens on the client lanes).
-  for name in request-hiding-lag downgrade; do
+  # Request hiding, a lifecycle scenario (faults and reopens on the client lanes), and a
+  # 60 s, 3-client run (basic).
+  for name in request-hiding-lag downgrade basic; do
     "$syncsim" report "$src/scenarios/catalog/$name.json" --seeds 1..2 --format md \
       --out "$out/$name.md" || { echo "FAIL: syncsim report $name exited $?"; exit 1; }
     reports+=("$out/$name.md")
   done
 fi
 # The blocks go into the page as JSON strings (python3 escapes them), one test page in all.
-python3 - "$out/mermaid.html" "$mermaid_js" "${reports[@]}" <<'PY' || exit 1
+python3 - "$out/mermaid.html" "$mermaid_js" "${MERMAID_MAX_WIDTH:-2200}" "${reports[@]}" <<'PY' || exit 1
 import json, re, sys
-page, js, *files = sys.argv[1:]
+page, js, max_width, *files = sys.argv[1:]
 blocks = []
 for f in files:
     blocks += [(f, b) for b in re.findall(r"```mermaid\n(.*?)```", open(f, encoding="utf-8").read(), re.S)]
@@ -41,7 +43,13 @@ const names = {json.dumps([f for f, _ in blocks])};
         await mermaid.parse(blocks[i]);
         const r = await mermaid.render('d' + i, blocks[i]);
         document.getElementById('out').insertAdjacentHTML('beforeend', r.svg);
-        lines.push('OK ' + i + ' ' + names[i]);
+        const m = /max-width:\s*([0-9.]+)px/.exec(r.svg);
+        const width = m ? Math.round(parseFloat(m[1])) : -1;
+        if (width < 0 || width > {max_width}) {{
+          lines.push('FAIL ' + i + ' ' + names[i] + ': rendered ' + width + ' px wide, more than {max_width}');
+        }} else {{
+          lines.push('OK ' + i + ' ' + names[i] + ' (' + width + ' px wide)');
+        }}
       }} catch (e) {{
         lines.push('FAIL ' + i + ' ' + names[i] + ': ' + (e && e.message ? e.message : e));
       }}
