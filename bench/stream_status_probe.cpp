@@ -125,7 +125,7 @@ class Probe {
     db_.commit();
   }
 
-  // One powersync_control call in its own write transaction (core.md §2.1), counted into
+  // One powersync_control call in its own write transaction (docs/protocol.md §1.2.1), counted into
   // `stats` if given.
   std::string control(const std::string& op, const std::optional<std::string>& payload,
                       StatusStats* stats = nullptr) {
@@ -225,7 +225,7 @@ ProbeResult run_status_probe(const ProbeShape& shape, const engine::CoreVersion&
   r.core = core.name;
   Probe probe(core);
 
-  // Explicit subscriptions (core.md §4.1): stream i, parameters {"p": s}.
+  // Explicit subscriptions (docs/protocol.md §1.4.1): stream i, parameters {"p": s}.
   json active = json::array();
   if (!shape.default_streams) {
     for (int i = 0; i < shape.streams; ++i) {
@@ -239,7 +239,7 @@ ProbeResult run_status_probe(const ProbeShape& shape, const engine::CoreVersion&
   json start = {{"active_streams", active}, {"include_defaults", shape.default_streams}};
   json instructions = json::parse(probe.control("start", start.dump()));
   // The request's subscription indices are what the buckets' {"sub": i} refer to
-  // (service.md §3.2); read them from the request the core built.
+  // (docs/protocol.md §3.3.2); read them from the request the core built.
   std::map<std::string, int> sub_index;
   for (const auto& ins : instructions) {
     if (!ins.contains("EstablishSyncStream")) continue;
@@ -252,7 +252,7 @@ ProbeResult run_status_probe(const ProbeShape& shape, const engine::CoreVersion&
   }
   probe.control("connection", "established");
 
-  // The checkpoint (service.md §3.2): bucket j of stream i belongs to the subscriptions s
+  // The checkpoint (docs/protocol.md §3.3.2): bucket j of stream i belongs to the subscriptions s
   // with s ≡ j (mod min(buckets, subs)), so every subscription has a bucket and every
   // bucket a subscription.
   std::vector<Bucket> buckets;
@@ -295,7 +295,7 @@ ProbeResult run_status_probe(const ProbeShape& shape, const engine::CoreVersion&
   r.checkpoint_line_bytes = static_cast<int64_t>(checkpoint.size());
 
   // Data grouped by priority, highest first; each group but the last ends with
-  // partial_checkpoint_complete (service.md §3.3 step 5).
+  // partial_checkpoint_complete (docs/protocol.md §3.3.3 step 5).
   std::vector<const Bucket*> order;
   for (const auto& b : buckets) order.push_back(&b);
   std::stable_sort(order.begin(), order.end(),

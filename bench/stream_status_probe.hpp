@@ -1,8 +1,8 @@
 // Sync-stream status size probe (issue 7): drives a real core through powersync_control
-// (core.md §2, §4) with explicit stream subscriptions, feeds it one checkpoint whose
-// buckets carry `subscriptions` (service.md §3.2), one data line per bucket and
+// (docs/protocol.md §1.2, §1.4) with explicit stream subscriptions, feeds it one checkpoint whose
+// buckets carry `subscriptions` (docs/protocol.md §3.3.2), one data line per bucket and
 // `checkpoint_complete`, then one `checkpoint_diff` touching a single bucket, and measures
-// every `UpdateSyncStatus` instruction the core emits (core.md §2.4–2.5) on the way.
+// every `UpdateSyncStatus` instruction the core emits (docs/protocol.md §1.2.4–1.2.5) on the way.
 // No service model and no SDK shim: the lines are built here, so the measurement depends
 // only on the core binary and the shape.
 #pragma once
@@ -21,10 +21,10 @@ struct ProbeShape {
   int subs_per_stream = 1;     // explicit subscriptions (distinct parameters) per stream
   int buckets_per_stream = 1;  // buckets each stream's subscriptions resolve to, together
   // Distinct bucket priorities: 1 = every bucket at priority 3; 4 = stream i's buckets at
-  // priority i % 4 (so the checkpoint is applied in 4 steps, service.md §3.3 step 5).
+  // priority i % 4 (so the checkpoint is applied in 4 steps, docs/protocol.md §3.3.3 step 5).
   int priorities = 1;
   // true: the streams are default streams the client has no local row for (the core
-  // creates one per stream, core.md §4.2); subs_per_stream must then be 1.
+  // creates one per stream, docs/protocol.md §1.4.2); subs_per_stream must then be 1.
   bool default_streams = false;
 
   [[nodiscard]] int64_t total_buckets() const {

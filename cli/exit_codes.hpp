@@ -1,4 +1,4 @@
-// syncsim's exit codes (DESIGN.md §10), shared by the subcommands.
+// syncsim's exit codes (docs/cli.md §1), shared by the subcommands.
 #pragma once
 
 namespace syncsim::cli {

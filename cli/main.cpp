@@ -1,5 +1,5 @@
-// syncsim's command line: a thin layer over scenarios/ (DESIGN.md §2).
-// Exit codes (DESIGN.md §10): 0 passed (or the scenario's `expect` held), 1 an invariant
+// syncsim's command line: a thin layer over scenarios/ (docs/architecture.md §1).
+// Exit codes (docs/cli.md §1): 0 passed (or the scenario's `expect` held), 1 an invariant
 // failed unexpectedly, 2 bad input, 3 internal error, 4 passed vacuously (a listed
 // sometimes-condition happened in no seed).
 #include <fmt/format.h>
@@ -55,7 +55,7 @@ std::string version_text() {
 // The name a --core-path build is registered under (clients.core, `--a core=path`).
 constexpr const char* kCorePathName = "path";
 
-// --core-path FILE (DESIGN.md §4): describes an unreleased core (unverified, sha256
+// --core-path FILE (docs/architecture.md §3): describes an unreleased core (unverified, sha256
 // computed) and registers it as "path".  Prints `core <name> (unverified) sha256 <hex>`
 // once to `note`.  False (after printing why) when the file is not a core the shim drives.
 bool register_core_path(const std::string& file, scenarios::ExtraCores& cores,

@@ -18,7 +18,7 @@ struct ReportRequest {
   uint64_t first_seed = 1, last_seed = 10;  // when an input is a scenario
 };
 
-// Returns an exit code (DESIGN.md §10); errors go to stderr naming the input and field.
+// Returns an exit code (docs/cli.md §1); errors go to stderr naming the input and field.
 int report_command(const ReportRequest& request);
 
 // For `run --report FILE`: the format comes from FILE's extension (.md, .html, .json).

@@ -1,5 +1,5 @@
 // syncsim sweep <scenario>... --seeds A..B: every scenario x seed, run in worker processes
-// (this binary's hidden `sweep-worker` subcommand, one per chunk of seeds; DESIGN.md §3: no
+// (this binary's hidden `sweep-worker` subcommand, one per chunk of seeds; docs/architecture.md §2: no
 // threads inside a simulation).  Progress on stderr, a summary table per scenario on stdout,
 // combined JSON results and JUnit XML whose content does not depend on --jobs, and with
 // --report one report per scenario (cli/report_command.hpp).

@@ -1,5 +1,5 @@
 // Worker processes for sweep and hunt: each chunk of seeds of one scenario runs in this
-// binary's hidden `sweep-worker` subcommand (DESIGN.md §3: no threads inside a simulation),
+// binary's hidden `sweep-worker` subcommand (docs/architecture.md §2: no threads inside a simulation),
 // which prints one JSON result per line.
 #pragma once
 

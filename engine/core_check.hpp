@@ -1,4 +1,4 @@
-// Run-time integrity of core extension binaries (DESIGN.md §4, issue 19): a file that was
+// Run-time integrity of core extension binaries (docs/architecture.md §3, issue 19): a file that was
 // modified or truncated after the build extracted it must be refused with a message, not
 // loaded silently or crash dlopen with SIGBUS.
 //  - a pinned core: its sha256 must equal the pinned one (hashed once per process);

@@ -115,7 +115,7 @@ CoreVersion core_from_path(const std::string& path) {
   ProbeConnection db(path);
   v.name = db.text("SELECT powersync_rs_version()");
   if (v.name.empty()) throw std::runtime_error("core_from_path: " + path + " reports no version");
-  // 0.5.x requires a transaction for powersync_init() (core.md §1.2); 0.4.x accepts one.
+  // 0.5.x requires a transaction for powersync_init() (docs/protocol.md §1.1.2); 0.4.x accepts one.
   db.exec("BEGIN; SELECT powersync_init(); COMMIT;");
   v.migration_level = std::stoi(db.text("SELECT ifnull(max(id), 0) FROM ps_migration"));
   infer_capabilities(v);
@@ -123,7 +123,7 @@ CoreVersion core_from_path(const std::string& path) {
 }
 
 void infer_capabilities(CoreVersion& core) {
-  // Checkpoint requests and schema v14 arrived together in 0.5.0 (core.md §0, §1.2).
+  // Checkpoint requests and schema v14 arrived together in 0.5.0 (docs/protocol.md §1.0, §1.1.2).
   int major = 0, minor = 0;
   if (std::sscanf(core.name.c_str(), "%d.%d.", &major, &minor) == 2) {
     core.supports_requests = major > 0 || minor >= 5;

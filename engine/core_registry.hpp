@@ -1,4 +1,4 @@
-// Core extension binaries, one line each (DESIGN.md §4): name -> pinned file, migration
+// Core extension binaries, one line each (docs/architecture.md §3): name -> pinned file, migration
 // level, supported checkpoint modes, SDK behaviour.  Adding a released version is one
 // syncsim_core() pin in cmake/Deps.cmake plus one line in core_registry.cpp.  An
 // unreleased build at a user path (--core-path) is described by core_from_path().
@@ -11,12 +11,12 @@ namespace syncsim::engine {
 
 // SDK behaviours that drive a core by default.
 //  - kSdkJs130: @powersync/shared-internals 1.3.0 with @powersync/common 2.3.0, the
-//    behaviour sdk.md specifies and engine/sdk_shim models (legacy or requests mode,
+//    behaviour docs/protocol.md §2 specifies and engine/sdk_shim models (legacy or requests mode,
 //    target set through powersync_control).  It accepts cores >=0.5.2 <0.6.0.
 //  - kSdkJsLegacy: the @powersync/common 1.x client bundled with @powersync/node < 1.0
 //    (0.14.3: 1.43.1, 0.17.1: 1.47.0, 0.18.8: 1.54.0): calls powersync_init() itself,
 //    legacy write checkpoints only, target written as `UPDATE ps_buckets SET target_op`
-//    on the `$local` row (pre-#1049; sdk.md §5, core.md §3.9).  Not modelled yet.
+//    on the `$local` row (pre-#1049; docs/protocol.md §2.5, docs/protocol.md §1.3.9).  Not modelled yet.
 inline constexpr const char* kSdkJs130 = "js-1.3.0";
 inline constexpr const char* kSdkJsLegacy = "js-legacy";
 
@@ -24,8 +24,8 @@ struct CoreVersion {
   std::string name;  // "0.5.3"; for a --core-path build, what powersync_rs_version() says
   std::string path;  // extracted, sha256-verified file in the build tree (or the user's)
   std::string sha256;
-  int migration_level = 0;         // LATEST_VERSION of the binary (core.md §1.2)
-  bool supports_requests = false;  // checkpoint-request ops (core >= 0.5.0, core.md §2.2)
+  int migration_level = 0;         // LATEST_VERSION of the binary (docs/protocol.md §1.1.2)
+  bool supports_requests = false;  // checkpoint-request ops (core >= 0.5.0, docs/protocol.md §1.2.2)
   std::string sdk;                 // which SDK behaviour drives it (kSdk*)
   std::string package;             // npm package it is pinned from; empty if not pinned
   bool verified = true;            // false: a --core-path build, not a pinned release

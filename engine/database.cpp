@@ -18,7 +18,7 @@ void check(sqlite3* db, int rc, const std::string& what) {
 
 // The core's uuid()/gen_random_uuid() read the OS RNG (getrandom), bypassing the VFS; a
 // run must be a function of its seed, so route them through SQLite's PRNG, which the sim
-// VFS seeds (DESIGN.md §3).
+// VFS seeds (docs/architecture.md §2).
 void deterministic_uuid(sqlite3_context* ctx, int, sqlite3_value**) {
   unsigned char b[16];
   sqlite3_randomness(sizeof b, b);
@@ -84,7 +84,7 @@ Database::Database(const std::string& file_name, const CoreVersion& core) {
                                nullptr, nullptr);
   }
   sqlite3_update_hook(db_, &Database::on_update, this);
-  exec("PRAGMA journal_mode = DELETE");  // rollback journal, DESIGN.md §3
+  exec("PRAGMA journal_mode = DELETE");  // rollback journal, docs/architecture.md §2
   exec("PRAGMA synchronous = FULL");
 }
 

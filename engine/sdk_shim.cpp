@@ -26,8 +26,8 @@ constexpr const char* kBlockedLog =
     "Could not apply checkpoint due to local data. Will retry at completed upload or next "
     "checkpoint.";
 
-// The minimal schema of the default world (DESIGN.md §7), plus the insert-only `events`
-// table (sdk.md §1.1 schema JSON `insert_only`; core.md §1.1 "manual" CRUD vtab): its writes
+// The minimal schema of the default world (docs/scenarios.md §1), plus the insert-only `events`
+// table (docs/protocol.md §2.1.1 schema JSON `insert_only`; docs/protocol.md §1.1.1 "manual" CRUD vtab): its writes
 // only go to ps_crud, it never holds rows locally and no bucket syncs it.
 // The stream world (issue 7) adds `items`, the table stream buckets sync.
 std::string schema_json(bool stream_tables) {
@@ -52,7 +52,7 @@ std::optional<int64_t> optional_int(const nlohmann::json& j, const char* key) {
   return j[key].get<int64_t>();
 }
 
-// The start payload's checkpoint_mode (sdk.md §1.4): "requests" for both requests forms.
+// The start payload's checkpoint_mode (docs/protocol.md §2.1.4): "requests" for both requests forms.
 const char* checkpoint_mode_name(CheckpointMode mode) {
   return mode == CheckpointMode::Legacy ? "legacy" : "requests";
 }
@@ -116,7 +116,7 @@ Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& lin
       outer_(std::make_shared<sim::AbortSignal>()),
       nested_(std::make_shared<sim::AbortSignal>()),
       waiter_(std::make_shared<sim::Latch<bool>>()) {
-  // Old SDKs know only server-generated write checkpoints (sdk.md §5 item 7).
+  // Old SDKs know only server-generated write checkpoints (docs/protocol.md §2.5 item 7).
   if (options_.sdk == SdkBehaviour::JsLegacy && options_.checkpoint_mode != CheckpointMode::Legacy) {
     throw std::invalid_argument("the js-legacy SDK works in legacy checkpoint mode only");
   }
@@ -142,7 +142,7 @@ void Client::violation(const std::string& invariant, const std::string& message)
 }
 
 // ---------------------------------------------------------------------------------
-// open (sdk.md §1.1)
+// open (docs/protocol.md §2.1.1)
 
 void Client::open() {
   db_ = std::make_unique<Database>(file_name_, core_);
@@ -155,7 +155,7 @@ void Client::open() {
   }
   if (options_.sdk == SdkBehaviour::JsLegacy) {
     // Old SDKs run powersync_init() themselves, in autocommit (0.4.x accepts that; 0.5.x
-    // refuses: core.md §1.2, sdk.md §5 item 7).  It migrates a newer file down.
+    // refuses: docs/protocol.md §1.1.2, docs/protocol.md §2.5 item 7).  It migrates a newer file down.
     db().query_text("SELECT powersync_init()");
   }
   db().begin();
@@ -172,10 +172,10 @@ void Client::open() {
 }
 
 void Client::connect() {
-  // ConnectionManager.connect disconnects a running implementation first (sdk.md §1.2);
+  // ConnectionManager.connect disconnects a running implementation first (docs/protocol.md §2.1.2);
   // callers here await disconnect() themselves, so a second connect is a caller bug.
   if (running_loops_ > 0) throw std::logic_error(name_ + ": connect() while still connected");
-  // sdk.md §1.2: a new implementation with a fresh CheckpointStateSignals (pending) and a
+  // docs/protocol.md §2.1.2: a new implementation with a fresh CheckpointStateSignals (pending) and a
   // fresh outer signal, then three loops on it.
   outer_ = std::make_shared<sim::AbortSignal>();
   nested_ = std::make_shared<sim::AbortSignal>();  // disconnect() left the old one aborted
@@ -193,14 +193,14 @@ sim::Task<void> Client::run_loop(sim::Task<void> loop) {
   co_await std::move(loop);
   assert(running_loops_ > 0);
   if (--running_loops_ == 0) {
-    // All three loops finished: checkpoints.disconnected() (sdk.md §1.2, §1.9).
+    // All three loops finished: checkpoints.disconnected() (docs/protocol.md §2.1.2, §2.1.9).
     set_checkpoint_state(CheckpointState::Disconnected);
     loops_done_.notify();
   }
 }
 
 sim::Task<void> Client::disconnect() {
-  // BPD.disconnect (sdk.md §1.9): abort the outer signal; its onabort aborts the nested
+  // BPD.disconnect (docs/protocol.md §2.1.9): abort the outer signal; its onabort aborts the nested
   // signal and marks the status disconnected; then wait for the three loops.
   ++stats_.disconnects;
   if (running_loops_ == 0) co_return;
@@ -214,7 +214,7 @@ sim::Task<void> Client::disconnect() {
 }
 
 sim::Task<void> Client::disconnect_and_clear() {
-  // BPD.disconnectAndClear({clearLocal:true}) (sdk.md §1.9): powersync_clear(1) wipes
+  // BPD.disconnectAndClear({clearLocal:true}) (docs/protocol.md §2.1.9): powersync_clear(1) wipes
   // ps_crud and every ps_kv key but client_id (all checkpoint-request state) and the data.
   co_await disconnect();
   ++stats_.clears;
@@ -276,7 +276,7 @@ void Client::continue_from(const Client& previous) {
 }
 
 // ---------------------------------------------------------------------------------
-// checkpoint state: ps_kv (v14) or `$local` (0.4.x), core.md §1.2
+// checkpoint state: ps_kv (v14) or `$local` (0.4.x), docs/protocol.md §1.1.2
 
 std::optional<int64_t> Client::local_column(const char* column) {
   return db().query_int(
@@ -297,25 +297,25 @@ std::optional<int64_t> Client::last_applied() {
 }
 
 std::optional<int64_t> Client::last_requested() {
-  // 0.4.x has no checkpoint requests; a key left by a 0.5.x life is stale there (sdk.md §5).
+  // 0.4.x has no checkpoint requests; a key left by a 0.5.x life is stale there (docs/protocol.md §2.5).
   if (!state_in_kv()) return std::nullopt;
   return kv_int("last_requested_checkpoint_request_id");
 }
 
 std::optional<int64_t> Client::sdk_read_target() {
   if (options_.sdk == SdkBehaviour::Js130) {
-    return control_int("target_checkpoint_request_id", std::nullopt);  // sdk.md §2.4
+    return control_int("target_checkpoint_request_id", std::nullopt);  // docs/protocol.md §2.2.4
   }
-  // Pre-#1049 SDKs read `$local.target_op` (sdk.md §5 item 3).
+  // Pre-#1049 SDKs read `$local.target_op` (docs/protocol.md §2.5 item 3).
   return local_column("target_op");
 }
 
 std::optional<std::string> Client::sdk_write_target(const std::string& value) {
   if (options_.sdk == SdkBehaviour::Js130) {
-    return db().control("target_checkpoint_request_id", value);  // sdk.md §2.3
+    return db().control("target_checkpoint_request_id", value);  // docs/protocol.md §2.2.3
   }
-  // sdk.md §5 item 3: `UPDATE ps_buckets SET target_op = CAST(? AS INTEGER) WHERE
-  // name='$local'`; on a v14 database this is a hard SQL error by design (core.md §1.2).
+  // docs/protocol.md §2.5 item 3: `UPDATE ps_buckets SET target_op = CAST(? AS INTEGER) WHERE
+  // name='$local'`; on a v14 database this is a hard SQL error by design (docs/protocol.md §1.1.2).
   db().query_int(
       "UPDATE ps_buckets SET target_op = CAST(? AS INTEGER) WHERE name = '$local' RETURNING 0",
       {value});
@@ -337,13 +337,13 @@ std::optional<std::string> Client::control_text(const std::string& op,
                                                 const std::optional<std::string>& payload) {
   const bool can_publish = op == "line_text" || op == "completed_upload";
   db().begin();
-  // barrier-holds (DESIGN.md §5): ps_crud and target read before the call, last_seen
+  // barrier-holds (docs/invariants.md §1): ps_crud and target read before the call, last_seen
   // after it; publication detected by the update hook on ps_data__* tables.
   bool crud_before = false;
   std::optional<int64_t> target_before;
   if (can_publish) {
     crud_before = db().query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
-    target_before = target();  // `$local.target_op` on 0.4.x (DESIGN.md §5)
+    target_before = target();  // `$local.target_op` on 0.4.x (docs/invariants.md §1)
   }
   db().take_touched();
   std::optional<std::string> result;
@@ -365,7 +365,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
     auto seen = last_seen();
     bool gate_closed = crud_before || (target_before && *target_before > seen.value_or(0));
     if (gate_closed && op == "line_text" && payload && is_priority0_partial(*payload)) {
-      // DESIGN.md §5, core.md §3.6: a partial_checkpoint_complete with priority 0 publishes
+      // docs/invariants.md §1, docs/protocol.md §1.3.6: a partial_checkpoint_complete with priority 0 publishes
       // past the barrier by design; only these applies are exempt, and they are counted.
       ++stats_.priority0_bypasses;
       trace_.log(name_, "priority-0 partial checkpoint published past the barrier");
@@ -403,13 +403,13 @@ std::optional<int64_t> Client::control_int(const std::string& op,
 }
 
 void Client::after_write_lock(const TouchedTables& touched) {
-  // sdk.md §1.1: after every write-lock release the pool checks the touched tables; a
-  // touched ps_crud fires crudUpdate (also for the SDK's own DELETE, quirk §7.7).
+  // docs/protocol.md §2.1.1: after every write-lock release the pool checks the touched tables; a
+  // touched ps_crud fires crudUpdate (also for the SDK's own DELETE, quirk §2.7.7).
   if (touched.ps_crud) trigger_crud_upload();
 }
 
 // ---------------------------------------------------------------------------------
-// download loop (sdk.md §1.3)
+// download loop (docs/protocol.md §2.1.3)
 
 void Client::mark_disconnected() {
   connected_ = false;
@@ -419,7 +419,7 @@ void Client::mark_disconnected() {
 }
 
 sim::Task<void> Client::delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume) {
-  auto waiter = waiter_;  // this generation's notifier (quirk §7.2)
+  auto waiter = waiter_;  // this generation's notifier (quirk §2.7.2)
   co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(delay), outer_.get(), nested,
                          resume ? waiter.get() : nullptr);
 }
@@ -464,7 +464,7 @@ std::string Client::start_payload() const {
                           {"active_streams", active_streams()},
                           {"include_defaults", true},
                           {"schema", nlohmann::json::parse(schema_json(options_.stream_tables))}};
-  // Old SDKs predate checkpoint modes (0.4.x ignores the field anyway, sdk.md §4.1).
+  // Old SDKs predate checkpoint modes (0.4.x ignores the field anyway, docs/protocol.md §2.4.1).
   if (options_.sdk == SdkBehaviour::Js130) {
     start["checkpoint_mode"] = checkpoint_mode_name(options_.checkpoint_mode);
   }
@@ -475,7 +475,7 @@ sim::Task<bool> Client::iteration() {
   ++stats_.iterations;
   phase_ = "starting iteration";
   auto nested = nested_;
-  // requireKeyFormat(true) (sdk.md §1.3)
+  // requireKeyFormat(true) (docs/protocol.md §2.1.3)
   if (!db().query_text("SELECT value FROM ps_kv WHERE key = 'powersync_js_migrated_subkeys'")) {
     db().begin();
     db().exec("UPDATE ps_oplog SET key = powersync_remove_duplicate_key_encoding(key)");
@@ -492,7 +492,7 @@ sim::Task<bool> Client::iteration() {
       request = i["EstablishSyncStream"]["request"];
       const auto& est = i["EstablishSyncStream"];
       if (est.contains("checkpoint_request")) {
-        // The seed runs concurrently with line handling (sdk.md §1.4).
+        // The seed runs concurrently with line handling (docs/protocol.md §2.1.4).
         std::string id = est["checkpoint_request"]["checkpoint_request_id"];
         if (has_mutant(EngineMutant::SeedFromOne)) id = "1";
         loop_.spawn(seed(nested, events, id), name_ + ".seed");
@@ -548,7 +548,7 @@ sim::Task<bool> Client::iteration() {
           out = control("refreshed_token", std::nullopt);
           break;
         case EventKind::UpdateSubscriptions:
-          // handleActiveStreamsChange (sdk.md §1.4): the active set at injection time.
+          // handleActiveStreamsChange (docs/protocol.md §2.1.4): the active set at injection time.
           ++stats_.subscription_updates;
           out = control("update_subscriptions", ev.text);
           break;
@@ -565,7 +565,7 @@ sim::Task<bool> Client::iteration() {
         }
         if (i.contains("CloseSyncStream")) {
           immediate_restart = i["CloseSyncStream"].value("hide_disconnect", false);
-          // core.md §4.1: a changed subscription request ends the iteration with
+          // docs/protocol.md §1.4.1: a changed subscription request ends the iteration with
           // hide_disconnect:true, after update_subscriptions or a keepalive's TTL refresh.
           if (immediate_restart && ev.kind == EventKind::UpdateSubscriptions) {
             ++stats_.subscription_restarts;
@@ -584,7 +584,7 @@ sim::Task<bool> Client::iteration() {
   } catch (...) {
     error = std::current_exception();
   }
-  // finally (sdk.md §1.4)
+  // finally (docs/protocol.md §2.1.4)
   events_.reset();
   if (stream) stream->close();
   try {
@@ -619,7 +619,7 @@ void Client::reset_stale_target() {
 sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream, sim::Queue<Event>& injected,
                                             sim::AbortSignal& nested) {
   // The SDK's injectable queue: injected events first (FIFO), and only then pull the
-  // source; a pull waits for whichever comes first (sdk.md §1.4 "Event pump").
+  // source; a pull waits for whichever comes first (docs/protocol.md §2.1.4 "Event pump").
   while (true) {
     if (!injected.empty()) co_return injected.pop_now();
     if (stream.has_line()) co_return Event{EventKind::Line, stream.take_line()};
@@ -642,8 +642,8 @@ sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream, sim::Queu
 
 sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
                              std::shared_ptr<sim::Queue<Event>> events, std::string id) {
-  // seedCheckpointRequestState + markCheckpointsReady (sdk.md §1.4, §3.2).
-  // Quirk §7.3: a seed outcome arriving after its iteration ended still sets the state
+  // seedCheckpointRequestState + markCheckpointsReady (docs/protocol.md §2.1.4, §2.3.2).
+  // Quirk §2.7.3: a seed outcome arriving after its iteration ended still sets the state
   // (a stale error, a stale ready, or it seeds the next iteration); the fix drops it.
   const bool drop_stale = quirk_fixed(Quirk::StaleSeedOutcome);
   try {
@@ -688,7 +688,7 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
       applied = parse_id(d["applied_checkpoint_request_id"]);
     } else if (!state_in_kv()) {
       // 0.4.x sends DidCompleteSync{} without an id; the write checkpoint it applied is
-      // `$local.last_applied_op` (sdk.md §4.1, §5 item 2).
+      // `$local.last_applied_op` (docs/protocol.md §2.4.1, §2.5 item 2).
       applied = last_applied();
     }
     trace_.log(name_, "applied checkpoint{}", applied ? " id " + std::to_string(*applied) : "");
@@ -705,7 +705,7 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
       if (observer_) observer_->on_core_warning(*this, line);
     }
   } else if (instruction.contains("FetchCredentials")) {
-    // sdk.md §1.5, §1.7: did_expire -> invalidate only (the stream closes right after);
+    // docs/protocol.md §2.1.5, §2.1.7: did_expire -> invalidate only (the stream closes right after);
     // otherwise invalidate, prefetch, and inject refreshed_token into the iteration.
     const bool expired = instruction["FetchCredentials"].value("did_expire", false);
     trace_.log(name_, "FetchCredentials did_expire={}", expired);
@@ -714,11 +714,11 @@ void Client::handle_instruction(const nlohmann::json& instruction) {
       loop_.spawn(prefetch_credentials(events_), name_ + ".prefetch");
     }
   }
-  // FlushFileSystem, HandleDiagnostics: no-ops in the SDK (sdk.md §1.5).
+  // FlushFileSystem, HandleDiagnostics: no-ops in the SDK (docs/protocol.md §2.1.5).
 }
 
 // ---------------------------------------------------------------------------------
-// sync streams (issue 7; ConnectionManager.stream in the JS SDK, core.md §4)
+// sync streams (issue 7; ConnectionManager.stream in the JS SDK, docs/protocol.md §1.4)
 
 std::vector<StreamStatusEntry> parse_stream_statuses(const nlohmann::json& status) {
   std::vector<StreamStatusEntry> out;
@@ -752,7 +752,7 @@ nlohmann::json Client::active_streams() const {
 void Client::subscriptions_may_have_changed() {
   // ConnectionManager.subscriptionsMayHaveChanged -> updateSubscriptions(activeStreams): the
   // implementation remembers the set (the next `start` sends it) and, while an iteration
-  // runs, injects update_subscriptions (sdk.md §1.4).
+  // runs, injects update_subscriptions (docs/protocol.md §2.1.4).
   if (running_loops_ > 0 && events_) {
     events_->push(Event{EventKind::UpdateSubscriptions, active_streams().dump()});
   }
@@ -762,7 +762,7 @@ uint64_t Client::subscribe_stream(const std::string& name, const nlohmann::json&
                                   StreamSubscribeOptions options) {
   ++stats_.stream_subscribes;
   // rustSubscriptionsCommand({subscribe:{stream:{name, params}, ttl, priority}}), run even
-  // for an existing subscription: it moves expires_at (core.md §4.1).
+  // for an existing subscription: it moves expires_at (docs/protocol.md §1.4.1).
   nlohmann::json sub = {{"stream", {{"name", name}, {"params", params}}}};
   if (options.ttl_s) sub["ttl"] = *options.ttl_s;
   if (options.priority) sub["priority"] = *options.priority;
@@ -804,7 +804,7 @@ void Client::release_stream(uint64_t handle) {
   trace_.log(name_, "release {} (handle {}, refcount {})", key, handle, it->refcount - 1);
   if (--it->refcount > 0) return;
   // ActiveSubscription.decrementRefCount -> clearSubscription: out of the active set; the
-  // core keeps the row (and syncs it) until its TTL runs out (core.md §4.1).
+  // core keeps the row (and syncs it) until its TTL runs out (docs/protocol.md §1.4.1).
   active_subscriptions_.erase(it);
   subscriptions_may_have_changed();
 }
@@ -818,7 +818,7 @@ void Client::unsubscribe_all(const std::string& name, const nlohmann::json& para
 }
 
 // ---------------------------------------------------------------------------------
-// checkpoint readiness (sdk.md §3.2)
+// checkpoint readiness (docs/protocol.md §2.3.2)
 
 void Client::set_checkpoint_state(CheckpointState s, std::string error) {
   if (checkpoint_state_ == CheckpointState::Disconnected) return;  // terminal
@@ -838,7 +838,7 @@ sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
       case CheckpointState::Ready:
         co_return true;
       case CheckpointState::Error:
-        // Quirk §7.2: only a pending state wakes the retry delay; the fix also wakes it
+        // Quirk §2.7.2: only a pending state wakes the retry delay; the fix also wakes it
         // from a stale error so the next iteration can re-seed.
         if (wake && quirk_fixed(Quirk::WaiterWakesOnlyWhenPending)) waiter_->resolve(true);
         throw std::runtime_error(checkpoint_error_);
@@ -854,7 +854,7 @@ sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
 }
 
 // ---------------------------------------------------------------------------------
-// upload (sdk.md §2)
+// upload (docs/protocol.md §2.2)
 
 void Client::trigger_crud_upload() {
   crud_notified_ = true;  // at most one notification is buffered
@@ -862,7 +862,7 @@ void Client::trigger_crud_upload() {
 }
 
 void Client::notify_completed_uploads() {
-  // Only while an iteration accepts injected events; a no-op otherwise (sdk.md §1.4).
+  // Only while an iteration accepts injected events; a no-op otherwise (docs/protocol.md §2.1.4).
   if (has_mutant(EngineMutant::DropCompletedUpload)) {
     trace_.log(name_, "MUTANT completed_upload dropped");
     return;
@@ -926,12 +926,12 @@ sim::Task<void> Client::upload_all() {
 }
 
 sim::Task<void> Client::upload_data() {
-  // The connector's uploadData with db.getCrudBatch(100) (sdk.md §2.3).
+  // The connector's uploadData with db.getCrudBatch(100) (docs/protocol.md §2.2.3).
   auto rows = db().query_rows("SELECT id, data, tx_id FROM ps_crud ORDER BY id ASC LIMIT 101");
   if (rows.size() > 100) rows.resize(100);
   nlohmann::json crud = nlohmann::json::array();
   for (const auto& r : rows) {
-    // As the JS CrudEntry.toJSON() a connector posts: the entry plus its tx_id (sdk.md §2.3).
+    // As the JS CrudEntry.toJSON() a connector posts: the entry plus its tx_id (docs/protocol.md §2.2.3).
     auto entry = nlohmann::json::parse(r[1].value_or("{}"));
     entry["tx_id"] = r[2] ? nlohmann::json(std::stoll(*r[2])) : nlohmann::json(nullptr);
     crud.push_back(std::move(entry));
@@ -960,7 +960,7 @@ sim::Task<void> Client::upload_data() {
   auto previous = sdk_write_target(kMaxOpId);
   db().commit();
   report_target_write(kMaxOpId, previous);
-  // Quirk §7.7: this DELETE touches ps_crud, so one more (no-op) upload round follows;
+  // Quirk §2.7.7: this DELETE touches ps_crud, so one more (no-op) upload round follows;
   // the fix ignores the SDK's own DELETE.
   const TouchedTables touched = db().take_touched();
   if (!quirk_fixed(Quirk::ExtraUploadRound)) after_write_lock(touched);
@@ -969,7 +969,7 @@ sim::Task<void> Client::upload_data() {
 }
 
 sim::Task<bool> Client::update_local_target() {
-  // SqliteBucketStorage.updateLocalTarget (sdk.md §2.4).
+  // SqliteBucketStorage.updateLocalTarget (docs/protocol.md §2.2.4).
   auto target = sdk_read_target();
   if (!target || std::to_string(*target) != kMaxOpId) co_return false;
   auto seq_before = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
@@ -999,13 +999,13 @@ sim::Task<bool> Client::update_local_target() {
 }
 
 sim::Task<std::string> Client::write_checkpoint_for_upload() {
-  // The callback _uploadAllCrud hands to updateLocalTarget (sdk.md §2.2): legacy mode asks
+  // The callback _uploadAllCrud hands to updateLocalTarget (docs/protocol.md §2.2.2): legacy mode asks
   // the service to generate a write checkpoint, requests mode allocates and posts an id.
   if (options_.checkpoint_mode == CheckpointMode::Legacy) {
     co_return co_await get_legacy_write_checkpoint();
   }
   std::string answer = co_await request_next_checkpoint(outer_.get());
-  // Mutant target-posted-id: the allocated id instead of the service's answer (§7.6).
+  // Mutant target-posted-id: the allocated id instead of the service's answer (§2.7.6).
   if (has_mutant(EngineMutant::TargetPostedId) && last_posted_id_) {
     co_return std::to_string(*last_posted_id_);
   }
@@ -1013,7 +1013,7 @@ sim::Task<std::string> Client::write_checkpoint_for_upload() {
 }
 
 sim::Task<std::string> Client::get_legacy_write_checkpoint() {
-  // getLegacyWriteCheckpoint (sdk.md §2.4, §1.6): GET /write-checkpoint2.json?client_id=<cid>
+  // getLegacyWriteCheckpoint (docs/protocol.md §2.2.4, §2.1.6): GET /write-checkpoint2.json?client_id=<cid>
   // through fetchAndDecodeJson, without an abort signal; uses data.write_checkpoint.
   ++stats_.legacy_checkpoint_gets;
   const std::string path = "/write-checkpoint2.json?client_id=" + options_.client_id;
@@ -1039,7 +1039,7 @@ sim::Task<std::string> Client::get_legacy_write_checkpoint() {
 }
 
 sim::Task<std::string> Client::request_next_checkpoint(sim::AbortSignal* abort) {
-  // requestNextCheckpointFromService (sdk.md §2.4)
+  // requestNextCheckpointFromService (docs/protocol.md §2.2.4)
   if (!co_await wait_ready(abort, true)) throw sim::Aborted(abort ? abort->reason() : "aborted");
   auto id = control_int("next_checkpoint_request_id", std::nullopt);
   if (!id) throw std::runtime_error("next_checkpoint_request_id returned NULL");
@@ -1049,8 +1049,8 @@ sim::Task<std::string> Client::request_next_checkpoint(sim::AbortSignal* abort) 
 
 sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
                                                        sim::AbortSignal* abort) {
-  // requestCheckpointFromService (sdk.md §2.6): the connector's postCheckpointRequest
-  // (through the app backend; the abort signal is not passed on, quirk §7.3) or
+  // requestCheckpointFromService (docs/protocol.md §2.2.6): the connector's postCheckpointRequest
+  // (through the app backend; the abort signal is not passed on, quirk §2.7.3) or
   // POST /sync/checkpoint-request.
   ++stats_.checkpoint_posts;
   nlohmann::json body = {{"client_id", options_.client_id}, {"checkpoint_request_id", id}};
@@ -1084,7 +1084,7 @@ sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,
 }
 
 // ---------------------------------------------------------------------------------
-// credentials (sdk.md §1.7)
+// credentials (docs/protocol.md §2.1.7)
 
 sim::Task<Client::Credentials> Client::fetch_credentials() {
   // connector.fetchCredentials: a token for this client's user, valid token_lifetime.
@@ -1097,7 +1097,7 @@ sim::Task<Client::Credentials> Client::fetch_credentials() {
 }
 
 sim::Task<Client::Credentials> Client::get_credentials() {
-  // Cached, or fetched and cached; concurrent callers are not deduplicated (quirk §7.4).
+  // Cached, or fetched and cached; concurrent callers are not deduplicated (quirk §2.7.4).
   if (credentials_) co_return *credentials_;
   Credentials c = co_await fetch_credentials();
   credentials_ = c;
@@ -1110,8 +1110,8 @@ void Client::invalidate_credentials(const char* why) {
 }
 
 sim::Task<void> Client::prefetch_credentials(std::shared_ptr<sim::Queue<Event>> events) {
-  // FetchCredentials{did_expire:false} (sdk.md §1.5): fetch, then inject refreshed_token.
-  // Quirk §7.4: the result is not cached, so the restart fetches again; the fix caches it.
+  // FetchCredentials{did_expire:false} (docs/protocol.md §2.1.5): fetch, then inject refreshed_token.
+  // Quirk §2.7.4: the result is not cached, so the restart fetches again; the fix caches it.
   ++stats_.credential_prefetches;
   Credentials c = co_await fetch_credentials();
   if (quirk_fixed(Quirk::PrefetchDoubleFetch)) credentials_ = c;
@@ -1120,7 +1120,7 @@ sim::Task<void> Client::prefetch_credentials(std::shared_ptr<sim::Queue<Event>> 
 
 sim::Task<sim::HttpRequest> Client::build_request(std::string method, std::string path,
                                                   std::string body) {
-  // AbstractRemote.buildRequest (sdk.md §1.6): every service request carries the token.
+  // AbstractRemote.buildRequest (docs/protocol.md §2.1.6): every service request carries the token.
   Credentials c = co_await get_credentials();
   sim::HttpRequest http{std::move(method), std::move(path), std::move(body), c.subject};
   http.token_expires_at = c.expires_at;
@@ -1128,14 +1128,14 @@ sim::Task<sim::HttpRequest> Client::build_request(std::string method, std::strin
 }
 
 void Client::note_status(int status) {
-  // sdk.md §1.6: a 401 from any route invalidates the credentials (§6 item 12).
+  // docs/protocol.md §2.1.6: a 401 from any route invalidates the credentials (§2.6 item 12).
   if (status != 401) return;
   ++stats_.unauthorized;
   invalidate_credentials("HTTP 401");
 }
 
 // ---------------------------------------------------------------------------------
-// requestCheckpoint / waitForSync (sdk.md §3.1)
+// requestCheckpoint / waitForSync (docs/protocol.md §2.3.1)
 
 bool Client::is_checkpoint_request_applied(int64_t id) const {
   return applied_request_id_.has_value() && *applied_request_id_ >= id;
@@ -1165,7 +1165,7 @@ sim::Task<void> Client::wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSign
   }
   if (running_loops_ == 0) throw SyncApiError(kDisconnectedError, "");
   if (options_.checkpoint_mode == CheckpointMode::Legacy) throw SyncApiError(kLegacyError, "");
-  // db.waitForStatus(pred): evaluated now and on every status change (sdk.md §3.1 step 3).
+  // db.waitForStatus(pred): evaluated now and on every status change (docs/protocol.md §2.3.1 step 3).
   while (true) {
     if (applied()) {
       resolved();
@@ -1181,7 +1181,7 @@ sim::Task<void> Client::wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSign
 }
 
 // ---------------------------------------------------------------------------------
-// repost loop (sdk.md §3.3)
+// repost loop (docs/protocol.md §2.3.3)
 
 sim::Task<void> Client::repost_loop() {
   // Legacy mode has no client-allocated ids to re-post: the loop returns at once.
@@ -1199,7 +1199,7 @@ sim::Task<void> Client::repost_loop() {
       const bool stale = has_mutant(EngineMutant::RepostStaleId);
       if (id != now_id && !stale) continue;  // a new request was made: restart the timer
       if (id && applied_request_id_ && *applied_request_id_ >= *id && !stale) continue;
-      // Quirk §7.8 fix: stop once the service accepted an id >= current.
+      // Quirk §2.7.8 fix: stop once the service accepted an id >= current.
       if (quirk_fixed(Quirk::RepostUntilApplied) && id && highest_accepted_ &&
           *highest_accepted_ >= *id && !stale) {
         continue;
@@ -1248,7 +1248,7 @@ void Client::local_write(LocalWrite write) {
                       fmt::format("{}/{}", t, write.id)});
     }
     if (kill_point_ == KillPoint::MidTransaction) {
-      // The app dies before COMMIT: this write never happened (DESIGN.md §5).
+      // The app dies before COMMIT: this write never happened (docs/invariants.md §1).
       trace_.log(name_, "killed inside the transaction of write {}/{}", t, write.id);
       fire_kill(KillPoint::MidTransaction);
       return;

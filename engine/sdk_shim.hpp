@@ -1,27 +1,27 @@
 // The SDK shim: a C++ port of the JS SDK's sync client (@powersync/shared-internals 1.3.0,
-// the spec is protocol/sdk.md §8) driving the real core extension.  The structure follows
+// the spec is protocol/docs/protocol.md §2.8) driving the real core extension.  The structure follows
 // the SDK so a reviewer can read them side by side:
-//   download_loop()  = streamingSync            (sdk.md §1.3)
-//   iteration()      = rustSyncIteration        (sdk.md §1.4)
+//   download_loop()  = streamingSync            (docs/protocol.md §2.1.3)
+//   iteration()      = rustSyncIteration        (docs/protocol.md §2.1.4)
 //   seed()           = seedCheckpointRequestState
-//   upload_loop()    = crudUploadLoop / _uploadAllCrud (sdk.md §2.2)
-//   update_local_target() = SqliteBucketStorage.updateLocalTarget (sdk.md §2.4)
-//   write_checkpoint_for_upload() = the callback _uploadAllCrud passes to it (sdk.md §2.2)
-//   get_legacy_write_checkpoint() = getLegacyWriteCheckpoint (sdk.md §2.4, legacy)
-//   request_next_checkpoint() = requestNextCheckpointFromService (sdk.md §2.4, requests)
-//   repost_loop()    = repostUnacknowledgedCheckpointRequests (sdk.md §3.3)
-//   wait_ready()     = CheckpointStateSignals.waitForCheckpointRequestsReady (sdk.md §3.2)
+//   upload_loop()    = crudUploadLoop / _uploadAllCrud (docs/protocol.md §2.2.2)
+//   update_local_target() = SqliteBucketStorage.updateLocalTarget (docs/protocol.md §2.2.4)
+//   write_checkpoint_for_upload() = the callback _uploadAllCrud passes to it (docs/protocol.md §2.2.2)
+//   get_legacy_write_checkpoint() = getLegacyWriteCheckpoint (docs/protocol.md §2.2.4, legacy)
+//   request_next_checkpoint() = requestNextCheckpointFromService (docs/protocol.md §2.2.4, requests)
+//   repost_loop()    = repostUnacknowledgedCheckpointRequests (docs/protocol.md §2.3.3)
+//   wait_ready()     = CheckpointStateSignals.waitForCheckpointRequestsReady (docs/protocol.md §2.3.2)
 //   get_credentials() / invalidate_credentials() = AbstractRemote.getCredentials /
 //                      invalidateCredentials; fetch_credentials() = connector.fetchCredentials
-//                      (sdk.md §1.7)
+//                      (docs/protocol.md §2.1.7)
 //   request_checkpoint() = BPD.requestCheckpoint; wait_for_sync() = CheckpointRequest.waitForSync
-//                      (sdk.md §3.1)
-//   disconnect() / disconnect_and_clear() = BPD.disconnect / disconnectAndClear (sdk.md §1.9)
+//                      (docs/protocol.md §2.3.1)
+//   disconnect() / disconnect_and_clear() = BPD.disconnect / disconnectAndClear (docs/protocol.md §2.1.9)
 // Both checkpoint modes of SDK 1.3.0 with a 0.5.x core (ClientOptions::checkpoint_mode), and
-// the older SDK behaviour that drives 0.4.x cores (SdkBehaviour::JsLegacy, sdk.md §5 item 7).
+// the older SDK behaviour that drives 0.4.x cores (SdkBehaviour::JsLegacy, docs/protocol.md §2.5 item 7).
 // One Client is one life of the app: a restart, kill or up/downgrade closes it and opens a
 // new Client on the same VFS file (scenarios/world.cpp).
-// The quirks of sdk.md §7 are reproduced unless ClientOptions::fixed_quirks names them.
+// The quirks of docs/protocol.md §2.7 are reproduced unless ClientOptions::fixed_quirks names them.
 #pragma once
 
 #include <functional>
@@ -43,7 +43,7 @@ namespace syncsim::engine {
 
 class Client;
 
-// The invariants the engine checks itself (DESIGN.md §2: checkers live beside what they
+// The invariants the engine checks itself (docs/architecture.md §1: checkers live beside what they
 // watch): barrier-holds.
 void register_engine_invariants(sim::InvariantCatalog& catalog);
 
@@ -53,7 +53,7 @@ struct LocalWrite {
   std::optional<std::string> description;  // nullopt = delete
   uint64_t seq = 0;                        // per client, increasing
   // Also insert a row into the insert-only `events` table in the same SQLite transaction
-  // (core.md §3.7: one tx_id for both from 0.5.3, two up to 0.5.2).
+  // (docs/protocol.md §1.3.7: one tx_id for both from 0.5.3, two up to 0.5.2).
   bool with_event = false;
   bool changed = true;  // false: a delete of an absent row (no ps_crud entry, nothing to upload)
 };
@@ -73,8 +73,8 @@ class ClientObserver {
   virtual void on_sync_applied(Client&, std::optional<int64_t> /*applied_id*/) {}
   // A sync apply changed visible rows.
   virtual void on_published(Client&) {}
-  // disconnectAndClear wiped the client's local state (sdk.md §1.9): its unuploaded writes
-  // are gone and its checkpoint-request state restarts (DESIGN.md §5 exemptions).
+  // disconnectAndClear wiped the client's local state (docs/protocol.md §2.1.9): its unuploaded writes
+  // are gone and its checkpoint-request state restarts (docs/invariants.md §1 exemptions).
   virtual void on_cleared(Client&) {}
   // Protocol moments for fault triggers (scenarios/explore/fault_triggers.hpp).  A CRUD upload
   // request is about to go on the wire (it is sent before the shim next suspends).
@@ -92,11 +92,11 @@ class ClientObserver {
                           const std::optional<std::string>& /*payload*/,
                           const std::optional<std::string>& /*result*/) {}
   // For the sometimes-properties (scenarios/explore/sometimes.hpp): a seed's POST was answered
-  // (sdk.md §1.4), the repost loop re-posted an id (§3.3), an upload attempt failed (§2.2).
+  // (docs/protocol.md §2.1.4), the repost loop re-posted an id (§2.3.3), an upload attempt failed (§2.2.2).
   virtual void on_seeded(Client&, int64_t /*posted*/, int64_t /*answered*/) {}
   virtual void on_reposted(Client&, int64_t /*id*/) {}
   virtual void on_upload_failed(Client&) {}
-  // waitForSync(id) resolved (sdk.md §3.1): wait-for-sync-keeps-promise.
+  // waitForSync(id) resolved (docs/protocol.md §2.3.1): wait-for-sync-keeps-promise.
   virtual void on_wait_resolved(Client&, int64_t /*id*/) {}
 };
 
@@ -110,47 +110,47 @@ enum class EngineMutant {
   // complete() deletes a crud batch that was never sent (every third batch): no-lost-writes.
   CompleteWithoutUpload,
   // The seed posts "1" instead of the id the core asked for (max(last_requested, target, 1),
-  // sdk.md §3.4), so a deleted record restarts the counter: request-id-monotonic.
+  // docs/protocol.md §2.3.4), so a deleted record restarts the counter: request-id-monotonic.
   SeedFromOne,
   // The repost loop re-posts the id it read when its timer started, skipping the "a new
-  // request was made" and "already applied" checks (sdk.md §3.3).  Harmless against a
-  // correct service, which keeps the maximum (service.md §1.5); with the service mutant
+  // request was made" and "already applied" checks (docs/protocol.md §2.3.3).  Harmless against a
+  // correct service, which keeps the maximum (docs/protocol.md §3.1.5); with the service mutant
   // lower-id-replaces the stale id lowers the stored id mid-connection: applied-id-monotonic.
   RepostStaleId,
   // updateLocalTarget stores the target without re-checking ps_crud and sqlite_sequence
-  // after the checkpoint call (sdk.md §2.4 step 3 skipped): a write racing the request is
+  // after the checkpoint call (docs/protocol.md §2.2.4 step 3 skipped): a write racing the request is
   // covered by a target that does not include it.
   SkipSequenceCheck,
-  // The seed stores the id the client posted instead of the service's answer (sdk.md §1.4):
+  // The seed stores the id the client posted instead of the service's answer (docs/protocol.md §2.1.4):
   // after a clear or a lower local counter, new ids fall below the service's record.
   SeedLocalCounter,
-  // completed_upload is never injected (sdk.md §2.4 step 4): a checkpoint blocked before
+  // completed_upload is never injected (docs/protocol.md §2.2.4 step 4): a checkpoint blocked before
   // the target was stored is not retried until the next checkpoint line.
   DropCompletedUpload,
   // updateLocalTarget stores the id the client posted instead of the service's answer
-  // (sdk.md §2.4, quirk §7.6): the target can be below the id that acknowledges the upload.
+  // (docs/protocol.md §2.2.4, quirk §2.7.6): the target can be below the id that acknowledges the upload.
   TargetPostedId,
   // waitForSync(id) also resolves once last_seen >= id: a checkpoint that validated but
   // that the gate withheld (announced, not applied) keeps the promise too early.
   WaitResolvesOnSeen,
 };
 
-// sdk.md §7 quirks, reproduced by default; naming one in ClientOptions::fixed_quirks
+// docs/protocol.md §2.7 quirks, reproduced by default; naming one in ClientOptions::fixed_quirks
 // switches the shim to the obvious fix (scenario clients.fixed_quirks).
 enum class Quirk {
-  // §7.2 "waiter-wakes-only-when-pending": a checkpoint waiter ends the retry delay early
+  // §2.7.2 "waiter-wakes-only-when-pending": a checkpoint waiter ends the retry delay early
   // only while the state is pending.  Fixed: a waiter that finds a stale error also wakes it.
   WaiterWakesOnlyWhenPending,
-  // §7.3 "stale-seed-outcome": a seed that finishes after its iteration ended still sets
+  // §2.7.3 "stale-seed-outcome": a seed that finishes after its iteration ended still sets
   // the state (error or a stale ready).  Fixed: a stale seed's outcome is dropped.
   StaleSeedOutcome,
-  // §7.4 "prefetch-double-fetch": FetchCredentials{did_expire:false} fetches and discards.
+  // §2.7.4 "prefetch-double-fetch": FetchCredentials{did_expire:false} fetches and discards.
   // Fixed: the prefetched credentials are cached and used by the restart.
   PrefetchDoubleFetch,
-  // §7.7 "extra-upload-round": the SDK's own DELETE FROM ps_crud schedules one more upload
+  // §2.7.7 "extra-upload-round": the SDK's own DELETE FROM ps_crud schedules one more upload
   // round.  Fixed: only app writes to ps_crud trigger uploads.
   ExtraUploadRound,
-  // §7.8 "repost-until-applied": the repost loop re-POSTs the current id until a checkpoint
+  // §2.7.8 "repost-until-applied": the repost loop re-POSTs the current id until a checkpoint
   // with it is applied.  Fixed: it stops once the service accepted an id >= current.
   RepostUntilApplied,
 };
@@ -158,7 +158,7 @@ enum class Quirk {
 std::optional<Quirk> quirk_from_name(const std::string& name);
 std::vector<std::string> quirk_names();
 
-// ResolvedSyncOptions.checkpointMode (sdk.md §1.2).  `Requests` covers both the 'requests'
+// ResolvedSyncOptions.checkpointMode (docs/protocol.md §2.1.2).  `Requests` covers both the 'requests'
 // string and the {requests:{retryDelay}} form (repost_delay carries the latter).  Legacy
 // obtains write checkpoints from GET /write-checkpoint2.json; the SDK's default is legacy,
 // the shim's is requests (the scenario format's default).
@@ -166,14 +166,14 @@ enum class CheckpointMode { Legacy, Requests };
 
 // Which SDK drives the core (engine/core_registry.hpp kSdk*).  Js130 sets the target with
 // powersync_control; JsLegacy (SDKs bundling 0.4.x cores) calls powersync_init() itself,
-// works in legacy mode only and keeps the target in `$local` via SQL (sdk.md §5 items 3, 7;
-// core.md §3.9).
+// works in legacy mode only and keeps the target in `$local` via SQL (docs/protocol.md §2.5 items 3, 7;
+// docs/protocol.md §1.3.9).
 enum class SdkBehaviour { Js130, JsLegacy };
 
 // Parses a kSdk* name; throws std::invalid_argument for anything else.
 SdkBehaviour sdk_behaviour_from_name(const std::string& name);
 
-// Where an app death hits the client (the kill/power_loss faults, DESIGN.md §6).
+// Where an app death hits the client (the kill/power_loss faults, docs/faults.md §1).
 enum class KillPoint {
   MidTransaction,  // inside the next local write's transaction, before COMMIT
   MidUpload,       // once the next CRUD upload request is on the wire
@@ -188,17 +188,17 @@ class ClientClosed : public std::runtime_error {
 struct ClientOptions {
   int index = 1;          // 1-based client number
   std::string user;       // JWT subject
-  std::string client_id;  // overwrites the core's random client_id (DESIGN.md §3)
+  std::string client_id;  // overwrites the core's random client_id (docs/architecture.md §2)
   sim::Micros retry_delay = 5 * sim::kSeconds;
   sim::Micros crud_upload_throttle = 1 * sim::kSeconds;
   sim::Micros repost_delay = 10 * sim::kSeconds;
   CheckpointMode checkpoint_mode = CheckpointMode::Requests;
   SdkBehaviour sdk = SdkBehaviour::Js130;
-  // connector.fetchCredentials (sdk.md §1.7): seeded uniform latency 0..max; the token's
+  // connector.fetchCredentials (docs/protocol.md §2.1.7): seeded uniform latency 0..max; the token's
   // subject is `user`, its expiry fetch time + token_lifetime (scenario service.token_lifetime_s).
   sim::Micros fetch_credentials_latency_max = 50 * sim::kMillis;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;
-  // The connector implements postCheckpointRequest through the app backend (sdk.md §2.6);
+  // The connector implements postCheckpointRequest through the app backend (docs/protocol.md §2.2.6);
   // false = POST /sync/checkpoint-request directly.
   bool post_checkpoint_request_via_backend = false;
   std::vector<Quirk> fixed_quirks;
@@ -209,13 +209,13 @@ struct ClientOptions {
 };
 
 // SyncStream.subscribe options (ConnectionManager.stream(...).subscribe): ttl in seconds
-// (core default 86400 when absent) and a priority override 0..3 (core.md §4.1).
+// (core default 86400 when absent) and a priority override 0..3 (docs/protocol.md §1.4.1).
 struct StreamSubscribeOptions {
   std::optional<int64_t> ttl_s;
   std::optional<int> priority;
 };
 
-// One entry of the core's status `streams` (core.md §2.5), as the SDK exposes it
+// One entry of the core's status `streams` (docs/protocol.md §1.2.5), as the SDK exposes it
 // (SyncStatus.forStream / syncStreams).
 struct StreamStatusEntry {
   std::string name;
@@ -231,7 +231,7 @@ struct StreamStatusEntry {
 };
 std::vector<StreamStatusEntry> parse_stream_statuses(const nlohmann::json& status);
 
-// What BPD.requestCheckpoint / CheckpointRequest.waitForSync reject with (sdk.md §3.1); the
+// What BPD.requestCheckpoint / CheckpointRequest.waitForSync reject with (docs/protocol.md §2.3.1); the
 // message is the SDK's, `cause` the underlying download/upload error if any.
 class SyncApiError : public std::runtime_error {
  public:
@@ -249,12 +249,12 @@ struct ClientStats {
   uint64_t uploads = 0;
   uint64_t upload_rounds = 0;           // crudUploadLoop rounds (_uploadAllCrud calls)
   uint64_t checkpoint_posts = 0;        // POST /sync/checkpoint-request (requests mode)
-  uint64_t reposts = 0;                 // of those, by the repost loop (sdk.md §3.3)
+  uint64_t reposts = 0;                 // of those, by the repost loop (docs/protocol.md §2.3.3)
   uint64_t legacy_checkpoint_gets = 0;  // GET /write-checkpoint2.json (legacy mode)
   uint64_t applied_checkpoints = 0;
   uint64_t blocked_checkpoints = 0;  // "Could not apply checkpoint due to local data"
   uint64_t local_writes = 0;
-  uint64_t credential_fetches = 0;      // connector.fetchCredentials calls (sdk.md §1.7)
+  uint64_t credential_fetches = 0;      // connector.fetchCredentials calls (docs/protocol.md §2.1.7)
   uint64_t credential_prefetches = 0;   // of those, FetchCredentials{did_expire:false} prefetches
   uint64_t unauthorized = 0;            // HTTP 401 answers (each invalidated the credentials)
   uint64_t checkpoint_requests_ok = 0;  // requestCheckpoint() resolved
@@ -270,10 +270,10 @@ struct ClientStats {
   uint64_t subscription_updates = 0;    // update_subscriptions injected into an iteration
   // Reconnects caused by subscriptions: update_subscriptions answered CloseSyncStream
   // {hide_disconnect:true} (churn), or a token_expires_in line did (a subscription expired
-  // or its TTL refresh changed the request, core.md §4.1).
+  // or its TTL refresh changed the request, docs/protocol.md §1.4.1).
   uint64_t subscription_restarts = 0;
   uint64_t keepalive_restarts = 0;
-  uint64_t priority0_bypasses = 0;  // priority-0 partial applies past a closed gate (DESIGN.md §5)
+  uint64_t priority0_bypasses = 0;  // priority-0 partial applies past a closed gate (docs/invariants.md §1)
   uint64_t status_updates = 0;      // UpdateSyncStatus instructions the core emitted
   uint64_t status_bytes = 0;        // their serialized size
 };
@@ -285,27 +285,27 @@ class Client {
          sim::Verdicts* verdicts);
   ~Client();
 
-  void open();     // BasePowerSyncDatabase.initialize (sdk.md §1.1)
-  void connect();  // starts the three loops (sdk.md §1.2); only while not running
-  // Aborts the loops and waits until all three finished (sdk.md §1.9); then every pending
+  void open();     // BasePowerSyncDatabase.initialize (docs/protocol.md §2.1.1)
+  void connect();  // starts the three loops (docs/protocol.md §2.1.2); only while not running
+  // Aborts the loops and waits until all three finished (docs/protocol.md §2.1.9); then every pending
   // and future checkpoint waiter of that connection rejects with the disconnected error.
   sim::Task<void> disconnect();
-  // disconnect(), then powersync_clear(1) and a fresh offline status (sdk.md §1.9).
+  // disconnect(), then powersync_clear(1) and a fresh offline status (docs/protocol.md §2.1.9).
   sim::Task<void> disconnect_and_clear();
   // The three loops of a connect() are still running (until disconnect() finished).
   [[nodiscard]] bool sync_running() const { return running_loops_ > 0; }
 
-  // BPD.requestCheckpoint (sdk.md §3.1): the service's answer (maybe above the allocated
+  // BPD.requestCheckpoint (docs/protocol.md §2.3.1): the service's answer (maybe above the allocated
   // id).  Throws SyncApiError (disconnected, legacy mode) or the readiness/POST error.
   sim::Task<int64_t> request_checkpoint();
-  // CheckpointRequest.waitForSync (sdk.md §3.1): resolves once the live status shows `id`
+  // CheckpointRequest.waitForSync (docs/protocol.md §2.3.1): resolves once the live status shows `id`
   // applied; throws SyncApiError on a sync error, a disconnect, or `abort` (its reason).
   sim::Task<void> wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort);
   // isCheckpointRequestApplied on the live status (internal_last_applied_… >= id).
   [[nodiscard]] bool is_checkpoint_request_applied(int64_t id) const;
 
-  // Sync streams (issue 7; JS ConnectionManager.stream, sdk.md §1.4 update_subscriptions,
-  // core.md §4.1).  subscribe_stream = SyncStream.subscribe: the core's `subscriptions`
+  // Sync streams (issue 7; JS ConnectionManager.stream, docs/protocol.md §2.1.4 update_subscriptions,
+  // docs/protocol.md §1.4.1).  subscribe_stream = SyncStream.subscribe: the core's `subscriptions`
   // op with {subscribe:{stream:{name,params},ttl,priority}} (run even if the subscription
   // exists: it moves the expiry), then a handle on the refcounted locally active
   // subscription; a new one changes the active set (update_subscriptions while an iteration
@@ -318,7 +318,7 @@ class Client {
   void unsubscribe_all(const std::string& name, const nlohmann::json& params);
   // activeStreams: [{name, params}] in subscription order.
   [[nodiscard]] nlohmann::json active_streams() const;
-  // The live status's per-stream entries (core.md §2.5).
+  // The live status's per-stream entries (docs/protocol.md §1.2.5).
   [[nodiscard]] std::vector<StreamStatusEntry> stream_statuses() const {
     return parse_stream_statuses(status_);
   }
@@ -327,7 +327,7 @@ class Client {
   ClientStats& mutable_stats() { return stats_; }
   sim::Trace& trace() { return trace_; }
 
-  // Lifecycle (DESIGN.md §3, §6).  begin_close() aborts the loops, which run their finally
+  // Lifecycle (docs/architecture.md §2, docs/faults.md §1).  begin_close() aborts the loops, which run their finally
   // blocks; close() closes the connection (an open transaction rolls back).  After close()
   // every database access of this life throws ClientClosed, so loops still suspended end
   // without effects (a killed app's loops never run their finally blocks against the file).
@@ -356,7 +356,7 @@ class Client {
 
   // Checkpoint state, hiding where the core keeps it: ps_kv keys on a v14 database (0.5.x),
   // the `$local` row of ps_buckets below (0.4.x: target_op, last_op, last_applied_op;
-  // core.md §1.2).  nullopt when absent; last_requested is always absent on 0.4.x.
+  // docs/protocol.md §1.1.2).  nullopt when absent; last_requested is always absent on 0.4.x.
   std::optional<int64_t> target();
   std::optional<int64_t> last_seen();
   std::optional<int64_t> last_applied();
@@ -374,7 +374,7 @@ class Client {
     int64_t last_op = 0;   // the last op downloaded (the checksum covers ops up to it)
     int32_t checksum = 0;  // add_checksum + op_checksum, u32 wrapping, as signed
   };
-  // Every synced bucket's downloaded position and checksum from ps_buckets (core.md §ps_buckets).
+  // Every synced bucket's downloaded position and checksum from ps_buckets (docs/protocol.md §1 §ps_buckets).
   std::map<std::string, BucketChecksum> bucket_checksums();
   // The newest server state the database shows: max(last_applied_op) over synced buckets.
   int64_t applied_position();
@@ -420,7 +420,7 @@ class Client {
     std::string text;
   };
 
-  // --- download (sdk.md §1.3-1.5)
+  // --- download (docs/protocol.md §2.1.3-2.1.5)
   sim::Task<void> download_loop();
   sim::Task<bool> iteration();
   sim::Task<Event> next_event(sim::ClientStream& stream, sim::Queue<Event>& injected,
@@ -432,12 +432,12 @@ class Client {
   void reset_stale_target();  // mutant ResetTargetOnReconnect only
   sim::Task<void> delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume);
 
-  // --- checkpoint readiness (sdk.md §3.2)
+  // --- checkpoint readiness (docs/protocol.md §2.3.2)
   void set_checkpoint_state(CheckpointState s, std::string error = "");
   void download_iteration_ended();
   sim::Task<bool> wait_ready(sim::AbortSignal* abort, bool wake);
 
-  // --- upload (sdk.md §2)
+  // --- upload (docs/protocol.md §2.2)
   sim::Task<void> upload_loop();
   sim::Task<void> upload_all();
   sim::Task<void> upload_data();
@@ -449,7 +449,7 @@ class Client {
   void trigger_crud_upload();
   void notify_completed_uploads();
 
-  // --- credentials (sdk.md §1.7)
+  // --- credentials (docs/protocol.md §2.1.7)
   struct Credentials {
     std::string subject;
     sim::Micros expires_at = 0;
@@ -465,7 +465,7 @@ class Client {
   sim::Task<void> run_loop(sim::Task<void> loop);
   [[nodiscard]] bool quirk_fixed(Quirk q) const;
 
-  // --- repost (sdk.md §3.3)
+  // --- repost (docs/protocol.md §2.3.3)
   sim::Task<void> repost_loop();
 
   // One powersync_control call in its own write transaction; judges barrier-holds.  The
@@ -485,7 +485,7 @@ class Client {
   // Whether the core keeps checkpoint state in ps_kv (v14) rather than `$local`.
   [[nodiscard]] bool state_in_kv() const { return core_.migration_level >= 14; }
   std::optional<int64_t> local_column(const char* column);
-  // The SDK side of the target (sdk.md §2.3, §2.4; §5 item 3 for JsLegacy): read it in
+  // The SDK side of the target (docs/protocol.md §2.2.3, §2.2.4; §2.5 item 3 for JsLegacy): read it in
   // updateLocalTarget, write it in complete()/updateLocalTarget inside the caller's
   // transaction.  write_target returns the previous target where the core reports it.
   std::optional<int64_t> sdk_read_target();
@@ -508,7 +508,7 @@ class Client {
   std::function<void()> kill_hook_;
   ClientStats stats_;
 
-  // JS-side sync status (sdk.md §1.5)
+  // JS-side sync status (docs/protocol.md §2.1.5)
   nlohmann::json status_;
   bool connected_ = false;
   bool connecting_ = false;
@@ -524,7 +524,7 @@ class Client {
   std::optional<Credentials> credentials_;
   sim::Prng credentials_rng_ = rng_.split("credentials");
   std::optional<int64_t> last_posted_id_;    // the last id requestNextCheckpoint posted
-  std::optional<int64_t> highest_accepted_;  // the service's highest answer (quirk §7.8 fix)
+  std::optional<int64_t> highest_accepted_;  // the service's highest answer (quirk §2.7.8 fix)
   std::shared_ptr<sim::AbortSignal> nested_;
   std::shared_ptr<sim::Queue<Event>> events_;  // set while an iteration accepts injections
   std::string phase_ = "idle";                 // what the download loop is doing (pending())
@@ -532,7 +532,7 @@ class Client {
   CheckpointState checkpoint_state_ = CheckpointState::Pending;
   std::string checkpoint_error_;
   sim::Notifier checkpoint_state_changed_;
-  std::shared_ptr<sim::Latch<bool>> waiter_;  // ends the retry delay early (sdk.md §3.2)
+  std::shared_ptr<sim::Latch<bool>> waiter_;  // ends the retry delay early (docs/protocol.md §2.3.2)
 
   int requests_in_flight_ = 0;
   std::optional<RepostTimer> repost_timer_;

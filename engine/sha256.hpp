@@ -1,4 +1,4 @@
-// SHA-256 (FIPS 180-4), for hashing core binaries given with --core-path (DESIGN.md §4:
+// SHA-256 (FIPS 180-4), for hashing core binaries given with --core-path (docs/architecture.md §3:
 // an unreleased build's sha256 is printed in every result and report).  No crypto
 // library is among the allowed dependencies; this is small and tested against the
 // FIPS vectors and the pinned binaries' known hashes (tests/core_matrix_test.cpp).

@@ -5,7 +5,7 @@
 namespace syncsim::engine {
 
 namespace {
-// The app calls requestCheckpoint() and maybe awaits it (sdk.md §3.1); outcomes are traced
+// The app calls requestCheckpoint() and maybe awaits it (docs/protocol.md §2.3.1); outcomes are traced
 // and counted in the client's stats.
 sim::Task<void> request_and_maybe_wait(sim::Loop& loop, Client& client, bool wait,
                                        sim::Micros timeout) {
@@ -167,7 +167,7 @@ sim::Task<void> run_stream_churn(sim::Loop& loop, sim::Prng rng, std::function<C
     Client* c = client();
     if (c != life) {
       // A new app life (restart, kill, up/downgrade): its in-memory handles are gone; the
-      // core's subscription rows survive in the database with their TTLs (core.md §4.1).
+      // core's subscription rows survive in the database with their TTLs (docs/protocol.md §1.4.1).
       held.clear();
       life = c;
     }

@@ -1,4 +1,4 @@
-// The app workload of the default world (DESIGN.md §7): each client writes `todos` rows
+// The app workload of the default world (docs/scenarios.md §1): each client writes `todos` rows
 // from a small shared keyspace (contention) and private `notes`, ids and values drawn
 // from the sim PRNG (never uuid()), until the run phase ends; optionally some writes add
 // an insert-only `events` row in the same transaction.
@@ -17,9 +17,9 @@ struct WorkloadOptions {
   int notes_pct = 20;
   int delete_pct = 10;
   // Share of writes that also insert into the insert-only `events` table in the same
-  // transaction (core.md §3.7).  0 draws nothing, so existing runs keep their traces.
+  // transaction (docs/protocol.md §1.3.7).  0 draws nothing, so existing runs keep their traces.
   int insert_only_pct = 0;
-  int request_checkpoint_pct = 0;  // steps that also call requestCheckpoint() (sdk.md §3.1)
+  int request_checkpoint_pct = 0;  // steps that also call requestCheckpoint() (docs/protocol.md §2.3.1)
   int wait_for_sync_pct = 0;       // of those, awaited with waitForSync()
   sim::Micros wait_for_sync_timeout = 60 * sim::kSeconds;  // then the wait is aborted
   sim::Micros stop_at = 0;                                 // absolute virtual time

@@ -1,6 +1,6 @@
 // The app backend that receives the SDK's uploads (the connector's uploadData target).
 // It applies each upload as one source transaction, last-writer-wins in arrival order
-// (DESIGN.md §7), and logs every apply (checked by no-lost-writes / read-your-writes).
+// (docs/scenarios.md §1), and logs every apply (checked by no-lost-writes / read-your-writes).
 #pragma once
 
 #include <nlohmann/json.hpp>

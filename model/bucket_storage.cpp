@@ -75,7 +75,7 @@ OpId BucketStorage::append(const std::string& bucket, Op op) {
 }
 
 void BucketStorage::checkpoint(Lsn lsn) {
-  // service.md §4: the checkpoint LSN and op id never go backwards.
+  // docs/protocol.md §3.4: the checkpoint LSN and op id never go backwards.
   assert(lsn >= latest_.lsn && "checkpoint LSN went backwards");
   latest_ = StorageCheckpoint{last_op(), lsn};
   ++checkpoints_;
@@ -125,7 +125,7 @@ CompactionStats BucketStorage::compact_bucket(Bucket& b, OpId horizon) {
                        [](OpId limit, const Op& op) { return limit < op.op_id; }) -
       ops.begin());
 
-  // service.md §3.4 MOVE: walk back from the horizon; the first op seen for a row is its
+  // docs/protocol.md §3.3.4 MOVE: walk back from the horizon; the first op seen for a row is its
   // newest (<= horizon) and survives, every earlier PUT/REMOVE of that row becomes a MOVE
   // with the same op id and checksum, no data, and target_op = the surviving op.
   std::map<std::pair<std::string, std::string>, OpId> newest;
@@ -143,7 +143,7 @@ CompactionStats BucketStorage::compact_bucket(Bucket& b, OpId horizon) {
     ++done.ops_moved;
   }
 
-  // service.md §3.4 CLEAR: the longest leading run of REMOVE/MOVE/CLEAR ops (<= horizon)
+  // docs/protocol.md §3.3.4 CLEAR: the longest leading run of REMOVE/MOVE/CLEAR ops (<= horizon)
   // becomes one CLEAR: op id = the last replaced op id, checksum = the sum of the replaced
   // checksums mod 2^32.  A run of one op is left alone (nothing to merge).
   std::size_t run = 0;

@@ -1,8 +1,8 @@
-// Bucket storage (service.md §3.3-3.4): one global op-id sequence, ops per bucket, and
-// storage checkpoints (op id, LSN) that never go backwards (service.md §4).
+// Bucket storage (docs/protocol.md §3.3.3-3.3.4): one global op-id sequence, ops per bucket, and
+// storage checkpoints (op id, LSN) that never go backwards (docs/protocol.md §3.4).
 // Checksums: each op has an unsigned 32-bit checksum; a bucket's checksum is the sum of
-// its ops' checksums mod 2^32, sent as a signed int32 (service.md §3.2).
-// Compaction (service.md §3.4) turns superseded ops into MOVE and a leading run of
+// its ops' checksums mod 2^32, sent as a signed int32 (docs/protocol.md §3.3.2).
+// Compaction (docs/protocol.md §3.3.4) turns superseded ops into MOVE and a leading run of
 // REMOVE/MOVE/CLEAR into one CLEAR, keeping every checksum at checkpoints >= its horizon.
 #pragma once
 
@@ -19,7 +19,7 @@ namespace syncsim::model {
 
 using OpId = int64_t;
 
-// service.md §3.2: `op` is PUT|REMOVE|MOVE|CLEAR.
+// docs/protocol.md §3.3.2: `op` is PUT|REMOVE|MOVE|CLEAR.
 enum class OpType : uint8_t { Put, Remove, Move, Clear };
 const char* op_type_name(OpType type);
 
@@ -35,7 +35,7 @@ struct Op {
   OpType type = OpType::Put;  // append() derives it from `put`; compaction sets MOVE/CLEAR
   // MOVE: the op that superseded this one; CLEAR: the greatest op id it stands for (its own
   // id or a replaced MOVE's target).  A data chunk whose target_op exceeds the checkpoint
-  // being downloaded invalidates that checkpoint (service.md §3.3 step 6).  0 otherwise.
+  // being downloaded invalidates that checkpoint (docs/protocol.md §3.3.3 step 6).  0 otherwise.
   OpId target_op = 0;
 };
 
@@ -74,7 +74,7 @@ class BucketStorage {
   // next append() or compact().
   [[nodiscard]] std::vector<const Op*> ops(const std::string& bucket, OpId after, OpId up_to,
                                            std::size_t limit) const;
-  // Compacts every bucket up to `horizon` (normally latest().op_id), service.md §3.4:
+  // Compacts every bucket up to `horizon` (normally latest().op_id), docs/protocol.md §3.3.4:
   //  - MOVE: an op superseded by a later op (<= horizon) of the same (object_type,
   //    object_id) keeps its op id and checksum, loses its data, and points at the
   //    superseding op (the newest one for that row);

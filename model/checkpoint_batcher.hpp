@@ -1,9 +1,9 @@
-// WriteCheckpointBatcher (service.md §1.3): both managed routes enqueue here.  Dispatch is
+// WriteCheckpointBatcher (docs/protocol.md §3.1.3): both managed routes enqueue here.  Dispatch is
 // deferred by one turn (setTimeout 0), so requests that arrive at the same instant share a
 // batch; up to 3 batches run at once, each reads ONE source head, writes the deduplicated
-// mappings (§1.7), and only then forces a source marker if storage says so (§1.4, the #201
+// mappings (§3.1.7), and only then forces a source marker if storage says so (§3.1.4, the #201
 // fix).  Each step takes a seeded latency, so concurrent batches can complete out of order:
-// that is how a generated id can be paired with an earlier head (§1.3 inference, §6.2.5).
+// that is how a generated id can be paired with an earlier head (§3.1.3 inference, §3.6.2.5).
 // Any error fails every request of the batch; there is no retry (the client retries).
 #pragma once
 
@@ -32,7 +32,7 @@ struct BatchOutcome {
   std::string error;              // when !ok
 };
 
-// Where createReplicationHead reads the head (service.md §1.4).
+// Where createReplicationHead reads the head (docs/protocol.md §3.1.4).
 enum class HeadRead {
   // Strictly after the last commit: pg_current_wal_lsn() is at or past the end of WAL, the
   // mongo session clusterTime after `hello` (PostgresRouteAPIAdapter / MongoRouteAPIAdapter

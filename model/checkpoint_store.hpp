@@ -1,19 +1,19 @@
-// Managed write checkpoints / checkpoint requests, per storage flavour (service.md §1.5-1.9).
+// Managed write checkpoints / checkpoint requests, per storage flavour (docs/protocol.md §3.1.5-3.1.9).
 //
-// Key = "<user>/<client_id>" (§1.1).  One batch of the WriteCheckpointBatcher (§1.3) becomes
-// one create_managed() call with a single source head; the transitions are those of §1.7:
+// Key = "<user>/<client_id>" (§3.1.1).  One batch of the WriteCheckpointBatcher (§3.1.3) becomes
+// one create_managed() call with a single source head; the transitions are those of §3.1.7:
 //   generated: id = stored+1 (or 1), head = h, pending, requested_at cleared (permanent);
 //   supplied r: r > stored -> id = r, head = h, pending, requested_at = now;
 //               r == stored -> requested_at = now only;  r < stored -> no change at all.
 // Flavours:
 //   mongo    - documents with processed_at_lsn, set by every commit/keepalive with
-//              lsn >= head (§1.8); no unique index, so two batches racing on an absent key
-//              can insert duplicate documents (§1.5, §6.2.5) which later supplied requests
+//              lsn >= head (§3.1.8); no unique index, so two batches racing on an absent key
+//              can insert duplicate documents (§3.1.5, §3.6.2.5) which later supplied requests
 //              all update (updateMany) and reads take the max of; shouldAdvance iff the
-//              max-id document of some key is pending (§1.7).
+//              max-id document of some key is pending (§3.1.7).
 //   postgres - one row per key (PRIMARY KEY, ON CONFLICT), "processed" computed at read
-//              time (§1.6, §1.9); shouldAdvance whenever the batch is non-empty (§1.7).
-// Retention cleanup (§2.1) deletes request-derived records older than the cutoff; mongo
+//              time (§3.1.6, §3.1.9); shouldAdvance whenever the batch is non-empty (§3.1.7).
+// Retention cleanup (§3.2.1) deletes request-derived records older than the cutoff; mongo
 // only processed ones, postgres any; generated records never.
 #pragma once
 
@@ -33,13 +33,13 @@ std::string to_string(StorageFlavour f);
 
 struct CheckpointRecord {
   int64_t id = 0;
-  Lsn head = 0;                             // the source head read by the batch (§1.8)
+  Lsn head = 0;                             // the source head read by the batch (§3.1.8)
   std::optional<Lsn> processed_at_lsn;      // mongo only: first commit with lsn >= head
-  std::optional<sim::Micros> requested_at;  // supplied ids only (retention, §2.1)
+  std::optional<sim::Micros> requested_at;  // supplied ids only (retention, §3.2.1)
 };
 
 // One deduplicated entry of a batch: supplied (the greatest id of the key in the batch)
-// or generated (several generated requests of a key share one increment, §1.3 / I14).
+// or generated (several generated requests of a key share one increment, §3.1.3 / I14).
 struct ManagedEntry {
   std::string key;
   std::optional<int64_t> supplied;
@@ -47,7 +47,7 @@ struct ManagedEntry {
 
 struct BatchWrite {
   std::map<std::string, int64_t> ids;  // per key: the response (stored id after the write)
-  bool should_advance = false;         // a source marker must follow (§1.7)
+  bool should_advance = false;         // a source marker must follow (§3.1.7)
 };
 
 // Deliberate store bugs (mutants) a checker must catch.
@@ -64,7 +64,7 @@ class CheckpointStore {
                            StoreMutants mutants = {})
       : flavour_(flavour), mutants_(mutants) {}
 
-  // uniqueManagedWriteCheckpoints (§1.3): one entry per key; the greatest supplied id
+  // uniqueManagedWriteCheckpoints (§3.1.3): one entry per key; the greatest supplied id
   // wins, supplied beats generated.  Input order is irrelevant; output is sorted by key.
   static std::vector<ManagedEntry> dedup(const std::vector<ManagedEntry>& requests);
 
@@ -75,17 +75,17 @@ class CheckpointStore {
   BatchWrite create_managed(const std::vector<ManagedEntry>& entries, Lsn head, sim::Micros now,
                             const std::set<std::string>* existed_at_match = nullptr);
 
-  // Mongo commit()/keepalive(): updateMany({processed_at_lsn: null, head <= lsn}) (§1.8).
+  // Mongo commit()/keepalive(): updateMany({processed_at_lsn: null, head <= lsn}) (§3.1.8).
   // Runs even when the storage checkpoint itself is blocked.
   void on_commit(Lsn lsn);
-  // lastWriteCheckpoint(key, lsn) of §1.9: the id iff its head <= lsn (mongo findOne:
+  // lastWriteCheckpoint(key, lsn) of §3.1.9: the id iff its head <= lsn (mongo findOne:
   // the first matching document in natural order).
   [[nodiscard]] std::optional<int64_t> lookup(const std::string& key, Lsn lsn) const;
   // Mongo getManagedWriteCheckpointChanges for one key: the greatest id among documents
-  // with processed_at_lsn in (after, up_to] (§1.9).
+  // with processed_at_lsn in (after, up_to] (§3.1.9).
   [[nodiscard]] std::optional<int64_t> processed_between(const std::string& key, Lsn after,
                                                          Lsn up_to) const;
-  // Retention cleanup inside a compact job (§2.1); returns the number of records deleted.
+  // Retention cleanup inside a compact job (§3.2.1); returns the number of records deleted.
   int delete_expired(sim::Micros cutoff);
   // Explicit deletion of every record of a key (a fault); returns how many.
   int erase(const std::string& key);

@@ -33,7 +33,7 @@ void Replication::heartbeat() {
       return;
     }
   }
-  // AbstractReplicator's job.keepAlive(): a source message without rows (service.md §3.5).
+  // AbstractReplicator's job.keepAlive(): a source message without rows (docs/protocol.md §3.3.5).
   source_.commit(loop_.now(), CommitKind::Keepalive, {});
   on_source_commit();
   loop_.after(heartbeat_, [this] { heartbeat(); });
@@ -122,10 +122,10 @@ void Replication::wake() {
   if (next_commit_ != chunk_start) {
     replicated_lsn_ = last;
     // Mongo marks pending write checkpoints processed on every commit, before the
-    // checkpoint itself and even when the checkpoint is blocked (service.md §1.8).
+    // checkpoint itself and even when the checkpoint is blocked (docs/protocol.md §3.1.8).
     checkpoints_.on_commit(last);
     if (last < storage_.latest().lsn) {
-      // canCheckpointState (§4): lsn < last_checkpoint_lsn; the ops fold into the next
+      // canCheckpointState (§3.4): lsn < last_checkpoint_lsn; the ops fold into the next
       // allowed checkpoint.
       ++blocked_commits_;
       folded_ops_ += ops;

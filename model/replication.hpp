@@ -1,7 +1,7 @@
-// Replication from the source into bucket storage (service.md §4): source commits are
+// Replication from the source into bucket storage (docs/protocol.md §3.4): source commits are
 // processed in LSN order once they are `lag` old; all commits ready at one wake-up are
 // batched into one storage checkpoint at the last LSN (like WalStream chunks).  A
-// heartbeat keepalive (service.md §3.5, default 60 s) writes a source commit without rows
+// heartbeat keepalive (docs/protocol.md §3.3.5, default 60 s) writes a source commit without rows
 // so idle sources still produce checkpoints.
 #pragma once
 
@@ -48,8 +48,8 @@ class Replication {
   void resume();
   // The service process restarts: replication is down for `down`, then replays from the
   // slot's confirmed position, which lags one chunk behind the last checkpoint; commits
-  // below last_checkpoint_lsn are processed (and mark write checkpoints, §1.8) but create
-  // no checkpoint until replay catches up (§4 canCheckpointState).
+  // below last_checkpoint_lsn are processed (and mark write checkpoints, §3.1.8) but create
+  // no checkpoint until replay catches up (§3.4 canCheckpointState).
   void restart(sim::Micros down);
 
   // Told after every wake-up that processed commits; empty = none.
@@ -65,8 +65,8 @@ class Replication {
   [[nodiscard]] uint64_t blocked_commits() const { return blocked_commits_; }
   // Storage checkpoints without row ops (markers and keepalives only).
   [[nodiscard]] uint64_t empty_checkpoints() const { return empty_checkpoints_; }
-  // checksums-agree (DESIGN.md §5): a bucket's checksum at `op`, recomputed from every op
-  // replication ever wrote, independent of bucket storage and its compaction (§3.4).
+  // checksums-agree (docs/invariants.md §1): a bucket's checksum at `op`, recomputed from every op
+  // replication ever wrote, independent of bucket storage and its compaction (docs/architecture.md §2).
   [[nodiscard]] int32_t checksum_at(const std::string& bucket, OpId op) const;
   [[nodiscard]] std::string pending() const;
 

@@ -39,7 +39,7 @@ std::vector<std::string> route_row(const std::optional<StreamConfig>& streams, c
   if (streams && key.table == "items") {
     if (auto b = item_bucket(*streams, key.id)) return {*b};
   }
-  // Anything else, e.g. the insert-only `events` table (core.md §1.1, §3.7: client writes
+  // Anything else, e.g. the insert-only `events` table (docs/protocol.md §1.1.1, §1.3.7: client writes
   // that are uploaded, never synced down), is stored by the backend but in no bucket.
   return {};
 }
@@ -48,9 +48,9 @@ sim::HttpResponse not_signed_in() {
   return error_response(401, "PSYNC_S2101", "Authentication required", "no token");
 }
 
-// service.md §1.2: every route authenticates with authUser (JWT).  service.md does not
+// docs/protocol.md §3.1.2: every route authenticates with authUser (JWT).  docs/protocol.md §3 does not
 // spell out expired tokens; a JWT past its `exp` fails verification, so the model answers
-// it like a missing token (401) -- minimal, and the SDK invalidates on any 401 (sdk.md §1.6).
+// it like a missing token (401) -- minimal, and the SDK invalidates on any 401 (docs/protocol.md §2.1.6).
 bool unauthenticated(const sim::HttpRequest& request, sim::Micros now) {
   return request.subject.empty() ||
          (request.token_expires_at.has_value() && now >= *request.token_expires_at);
@@ -164,7 +164,7 @@ void Service::violation(const std::string& invariant, const std::string& message
 }
 
 void Service::write_marker() {
-  // pg_logical_emit_message / the _powersync_checkpoints bump (§1.4): a source commit
+  // pg_logical_emit_message / the _powersync_checkpoints bump (§2.1.4): a source commit
   // without rows that replication will observe.
   source_.commit(loop_.now(), CommitKind::Marker, {});
   ++metrics_.markers_written;
@@ -187,7 +187,7 @@ void Service::on_batch_write(const std::vector<ManagedEntry>& entries,
   }
   for (const auto& e : entries) {
     // The retention ledger (retention-deletes-only-what-it-may), independent of the
-    // store's own requested_at: §1.7 refreshes on a supplied id >= the stored one.
+    // store's own requested_at: §2.1.7 refreshes on a supplied id >= the stored one.
     const auto was = before.at(e.key);
     if (e.supplied && (!was || *e.supplied >= *was)) {
       retention_ledger_[e.key].refreshed_at = loop_.now();
@@ -258,7 +258,7 @@ void register_service_invariants(sim::InvariantCatalog& catalog) {
                "the service never emits write_checkpoint n before its storage checkpoint passed "
                "the source position at which every request acknowledged by n was received",
                "model/service.cpp Service::on_emission (each new write_checkpoint of a stream)",
-               "mutant ack-before-replication; legacy mode under concurrency (finding, §1.3)",
+               "mutant ack-before-replication; legacy mode under concurrency (finding, §2.1.3)",
                false});
   catalog.add({"route-response-per-request",
                "each answer of a managed route, per request: never below the posted id, never "
@@ -327,13 +327,13 @@ void Service::schedule_compaction() {
 
 void Service::compact() {
   ++metrics_.compact_jobs;
-  // compact-action.ts: deleteCheckpointRequestsBefore = now - retention (§2.1).
+  // compact-action.ts: deleteCheckpointRequestsBefore = now - retention (§2.2.1).
   const sim::Micros cutoff = loop_.now() - config_.checkpoint_request_retention;
   const auto records_before = checkpoints_.records();
   const int deleted = checkpoints_.delete_expired(cutoff);
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
   check_retention(records_before, cutoff);
-  // Bucket compaction (MOVE/CLEAR) up to the latest storage checkpoint (§3.4).
+  // Bucket compaction (MOVE/CLEAR) up to the latest storage checkpoint (§2.3.4).
   const uint64_t removed_before = storage_.compaction_stats().ops_removed;
   storage_.compact(storage_.latest().op_id);
   trace_.log("svc", "compact job: {} checkpoint-request records deleted, {} ops compacted away",
@@ -360,7 +360,7 @@ void Service::check_retention(
       if (kept) continue;
       if (!d.requested_at) {
         return violation(kId, fmt::format("{}: generated (legacy) record {} deleted by retention "
-                                          "(generated records never expire, service.md §2.1)",
+                                          "(generated records never expire, docs/protocol.md §3.2.1)",
                                           key, d.id));
       }
       if (l.refreshed_at && *l.refreshed_at >= cutoff) {
@@ -429,7 +429,7 @@ void Service::handle(const sim::HttpRequest& request,
   if (loop_.now() < down_until_) {
     return respond(sim::HttpResponse::reset("service down (restarting)"));
   }
-  // service.md §1.2: validation runs before authorisation (the route handlers check).
+  // docs/protocol.md §3.1.2: validation runs before authorisation (the route handlers check).
   if (request.method == "POST" && request.path == "/sync/checkpoint-request") {
     return checkpoint_request(request, std::move(respond));
   }
@@ -473,7 +473,7 @@ std::optional<std::string> query_param(const std::string& path, const std::strin
 void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, bool generated,
                       std::function<void(sim::HttpResponse)> respond) {
   if (config_.write_checkpoint_mode == WriteCheckpointMode::Custom) {
-    // §1.2: custom mode rejects both managed routes, differently per storage.
+    // §3.1.2: custom mode rejects both managed routes, differently per storage.
     ++metrics_.rejected_requests;
     trace_.log("svc", "managed checkpoint rejected: custom write checkpoint mode");
     if (config_.flavour == StorageFlavour::Mongo) {
@@ -558,7 +558,7 @@ void Service::write_checkpoint2(const sim::HttpRequest& request,
                                 std::function<void(sim::HttpResponse)> respond) {
   ++metrics_.checkpoint_requests;
   if (unauthenticated(request, loop_.now())) return respond(not_signed_in());
-  // §1.1: "<user>/<client_id>", or just "<user>" without a client_id.
+  // §3.1.1: "<user>/<client_id>", or just "<user>" without a client_id.
   auto client_id = query_param(request.path, "client_id");
   const std::string key = client_id ? request.subject + "/" + *client_id : request.subject;
   enqueue(key, std::nullopt, true, std::move(respond));
@@ -584,7 +584,7 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
 
 void Service::forward_checkpoint_request(const sim::HttpRequest& request,
                                          std::function<void(sim::HttpResponse)> respond) {
-  // The app backend behind a connector's postCheckpointRequest (sdk.md §2.6, quirk §7.3):
+  // The app backend behind a connector's postCheckpointRequest (docs/protocol.md §2.2.6, quirk §2.7.3):
   // it authenticates the app user its own way and calls the service's route for them with
   // a backend-minted token (no expiry) after a seeded delay.
   sim::HttpRequest forwarded{"POST", "/sync/checkpoint-request", request.body, request.subject};
@@ -608,7 +608,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   ConnectionRequest req;
   req.user = request.subject;
   req.buckets = buckets_for(req.user);
-  // The stream ends at the token's own expiry (service.md §3.5); a request without one
+  // The stream ends at the token's own expiry (docs/protocol.md §3.3.5); a request without one
   // gets the configured lifetime from now.
   req.token_expires_at = request.token_expires_at.value_or(loop_.now() + config_.token_lifetime);
   try {
@@ -623,7 +623,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   } catch (const std::exception& e) {
     return error_response(400, "PSYNC_S2001", "Validation failed", e.what());
   }
-  // service.md §1.1: the key is "<user>/<client_id>", or just "<user>" without a client id.
+  // docs/protocol.md §3.1.1: the key is "<user>/<client_id>", or just "<user>" without a client id.
   // An empty client_id still counts, as on the checkpoint-request route.
   req.key = req.has_client_id ? req.user + "/" + req.client_id : req.user;
   for (const auto& b : req.buckets) {
@@ -638,7 +638,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
       return error_response(400, "PSYNC_S2001", "Validation failed", e.what());
     }
     if (failed) {
-      // service.md §3.1: "Once headers are sent, errors just end the stream" (too many
+      // docs/protocol.md §3.3.1: "Once headers are sent, errors just end the stream" (too many
       // buckets, PSYNC_S2305): 200, then the stream ends without a line.
       ++failed_stream_requests_;
       trace_.log("svc", "stream of {} failed: {}", req.key, *failed);
@@ -666,15 +666,15 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
 
 std::optional<std::string> Service::resolve_request_streams(const nlohmann::json& body,
                                                             ConnectionRequest& req) {
-  // service.md §3.1: `streams?: {include_defaults?, subscriptions}`; absent = defaults only.
+  // docs/protocol.md §3.3.1: `streams?: {include_defaults?, subscriptions}`; absent = defaults only.
   const StreamRequest request =
       parse_stream_request(body.contains("streams") ? body["streams"] : nlohmann::json());
-  // §3.3 step 2: subscriptions from request.streams, defaults unless include_defaults:false,
+  // §3.3.3 step 2: subscriptions from request.streams, defaults unless include_defaults:false,
   // per-stream errors that do not fail the connection, priority from the definition or
   // override_priority (model/stream_definitions.cpp).
   const Resolution r = resolve_streams(*config_.streams, request);
   if (r.error_code) return *r.error_code + " " + r.error_message;
-  // §3.2: "Legacy bucket_definitions appear as default streams": the world's global and
+  // §3.3.2: "Legacy bucket_definitions appear as default streams": the world's global and
   // per-user buckets come first as the default streams "global" (0) and "notes" (1), in
   // every request.  Whether include_defaults:false also drops legacy definitions is not
   // documented; the model keeps them (the workload never opts out).

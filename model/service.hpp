@@ -1,13 +1,13 @@
 // The in-process model of the PowerSync service plus the app backend, reachable only
 // through the simulated network (sim::HttpServer).  Routes:
-//   POST /sync/stream              service.md §3 (sync_stream.hpp)
-//   POST /sync/checkpoint-request  service.md §1.2, §1.7, §2.1 (validation: DESIGN.md §10)
-//   GET  /write-checkpoint2.json   service.md §1.2, §1.7 (legacy, generated ids)
-//   POST /backend/upload           the app backend (DESIGN.md §7)
-// Both managed routes go through the batcher (§1.3).  Not modelled: the oldest
+//   POST /sync/stream              docs/protocol.md §3.3 (sync_stream.hpp)
+//   POST /sync/checkpoint-request  docs/protocol.md §3.1.2, §3.1.7, §3.2.1 (validation: docs/cli.md §1)
+//   GET  /write-checkpoint2.json   docs/protocol.md §3.1.2, §3.1.7 (legacy, generated ids)
+//   POST /backend/upload           the app backend (docs/scenarios.md §1)
+// Both managed routes go through the batcher (docs/protocol.md §0.1).  Not modelled: the oldest
 // /write-checkpoint.json route, custom write checkpoints themselves (custom mode only
 // rejects the managed routes), RSocket, connection limits.
-// The default world (DESIGN.md §7): `todos` rows go to the global bucket every user
+// The default world (docs/scenarios.md §1): `todos` rows go to the global bucket every user
 // syncs; `notes` rows to a per-user bucket of their owner.
 #pragma once
 
@@ -46,7 +46,7 @@ enum class ServiceMutant {
   // Mongo retention cleanup also deletes pending request records.
   CleanupDeletesPending,
   // A mongo connection replaces its write_checkpoint with any newly processed value, also
-  // a lower one (drops I7's "only when greater", service.md §1.9).
+  // a lower one (drops I7's "only when greater", docs/protocol.md §3.1.9).
   WriteCheckpointMayDrop,
   // Sync streams (issue 7): a connection still gets the buckets of subscriptions its key's
   // earlier connections had and this request no longer lists (a removed or expired
@@ -83,9 +83,9 @@ struct ServiceConfig {
   sim::Micros heartbeat = 60 * sim::kSeconds;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;
   // The app backend forwards a connector's postCheckpointRequest to the service after a
-  // seeded uniform 0..this delay (sdk.md §2.6).
+  // seeded uniform 0..this delay (docs/protocol.md §2.2.6).
   sim::Micros backend_forward_delay_max = 50 * sim::kMillis;
-  sim::Micros checkpoint_request_retention = 60 * 60 * sim::kSeconds;  // §2.1 default 60 min
+  sim::Micros checkpoint_request_retention = 60 * 60 * sim::kSeconds;  // §2.2.1 default 60 min
   sim::Micros compact_interval = 0;                                    // 0 = no scheduled job
   sim::Micros batch_latency_max = 20 * sim::kMillis;
   std::vector<ServiceMutant> mutants;
@@ -94,11 +94,11 @@ struct ServiceConfig {
   std::map<std::string, int> bucket_priorities;
   sim::Micros stream_batch_delay = sim::kMillis;
   StreamEncoding stream_encoding = StreamEncoding::Json;
-  // Sync streams (service.md §3.1–3.3, issue 7).  nullopt: the request's `streams` is
+  // Sync streams (docs/protocol.md §3.3.1–3.3.3, issue 7).  nullopt: the request's `streams` is
   // ignored and lines carry no `streams`/`subscriptions` (every scenario before issue 7).
   // Set: the request's `streams` is resolved against these definitions; the world's
   // `todos`/`notes` bucket definitions become the default streams "global" and "notes"
-  // (service.md §3.2 "Legacy bucket_definitions appear as default streams"), and rows of the
+  // (docs/protocol.md §3.3.2 "Legacy bucket_definitions appear as default streams"), and rows of the
   // `items` table go to stream buckets (item_bucket()).
   std::optional<StreamConfig> streams;
 };
@@ -109,7 +109,7 @@ struct ServiceMetrics {
   uint64_t supplied_requests = 0;    // POST /sync/checkpoint-request answered
   uint64_t rejected_requests = 0;    // 400 / custom-mode rejections
   uint64_t failed_requests = 0;      // batch errors, restarts
-  uint64_t markers_written = 0;      // source markers (§1.4)
+  uint64_t markers_written = 0;      // source markers (§3.1.4)
   uint64_t uploads = 0;
   uint64_t streams_opened = 0;
   uint64_t compact_jobs = 0;
@@ -140,12 +140,12 @@ struct ItemId {
 std::optional<ItemId> parse_item_id(const std::string& id);
 std::optional<std::string> item_bucket(const StreamConfig& config, const std::string& id);
 
-// The service's own invariants (DESIGN.md §5), checked in model/.
+// The service's own invariants (docs/invariants.md §1), checked in model/.
 void register_service_invariants(sim::InvariantCatalog& catalog);
 
 // Per key, the source position at which each id-establishing request was received, so an
 // emission of write_checkpoint n can be judged against every request it acknowledges
-// (service-ack-after-replication, DESIGN.md §5).  Equal retries and stale requests do not
+// (service-ack-after-replication, docs/invariants.md §1).  Equal retries and stale requests do not
 // establish an id.  Entries outlive record deletion: they only ever require positions
 // that were received earlier, so keeping them cannot hide a violation.
 class AckLedger {
@@ -156,7 +156,7 @@ class AckLedger {
   // The latest received position among requests with id <= n (nullopt: none).
   [[nodiscard]] std::optional<Lsn> required_for(const std::string& key, int64_t n) const;
   // First emission of ids up to n: the requests acked now, with their receive times; `by_later`
-  // when the request's own id is below n (a newer request hid it, service.md §2.2).
+  // when the request's own id is below n (a newer request hid it, docs/protocol.md §3.2.2).
   struct Acked {
     sim::Micros when = 0;
     sim::Micros lag = 0;
@@ -197,15 +197,15 @@ class Service : public sim::HttpServer {
   void set_verdicts(sim::Verdicts* verdicts) { verdicts_ = verdicts; }
   void set_observer(ServiceObserver* observer) { observer_ = observer; }
 
-  // Faults (DESIGN.md §6).
+  // Faults (docs/faults.md §1).
   // The whole process restarts: batches, connections and in-flight markers are lost,
-  // storage is kept; requests fail while it is down; replication replays (§4, §6.2.7).
+  // storage is kept; requests fail while it is down; replication replays (docs/architecture.md §3, docs/faults.md §1).
   void restart(sim::Micros down);
-  // A compact job: retention cleanup (§2.1) and bucket compaction (§3.4).
+  // A compact job: retention cleanup (docs/architecture.md §1) and bucket compaction (docs/architecture.md §2).
   void compact();
-  // Deletes the checkpoint-request records of a key (explicit deletion, §6.2.3).
+  // Deletes the checkpoint-request records of a key (explicit deletion, docs/faults.md §1).
   void delete_request(const std::string& key);
-  // A new sync config: every stream ends, clients reconnect (§4 "Sync config deploy").
+  // A new sync config: every stream ends, clients reconnect (docs/architecture.md §3 "Sync config deploy").
   void change_sync_config();
 
   // Called once per key whose checkpoint-request / write-checkpoint mapping a batch has
@@ -235,7 +235,7 @@ class Service : public sim::HttpServer {
   [[nodiscard]] bool has_mutant(ServiceMutant m) const;
   [[nodiscard]] std::string pending() const;
   // Sync streams: the stream buckets the key's latest connection resolved (for the
-  // stream convergence check), and streams ended because their request failed (§3.1).
+  // stream convergence check), and streams ended because their request failed (docs/architecture.md §2).
   [[nodiscard]] std::vector<std::string> stream_buckets_of(const std::string& key) const;
   [[nodiscard]] uint64_t failed_stream_requests() const { return failed_stream_requests_; }
   // Liveness explanations (scenarios/liveness.*): until when the process is down after a
@@ -249,7 +249,7 @@ class Service : public sim::HttpServer {
 
  private:
   // Resolves the request's `streams` into `req` (buckets, priorities, subscriptions,
-  // `streams`); returns an error message when the request fails as a whole (§3.1).
+  // `streams`); returns an error message when the request fails as a whole (docs/architecture.md §2).
   std::optional<std::string> resolve_request_streams(const nlohmann::json& body,
                                                      ConnectionRequest& req);
   void checkpoint_request(const sim::HttpRequest& request,
@@ -309,11 +309,11 @@ class Service : public sim::HttpServer {
   std::map<std::string, Deletion> deletions_;
 };
 
-// The error envelope of service.md §1.2.
+// The error envelope of docs/protocol.md §3.1.2.
 sim::HttpResponse error_response(int status, const std::string& code,
                                  const std::string& description, const std::string& details);
 
-// Decodes checkpoint_request_id like the service's codec (service.md §1.2, DESIGN.md §10):
+// Decodes checkpoint_request_id like the service's codec (docs/protocol.md §3.1.2, docs/cli.md §1):
 // a safe-integer JSON number or a `^-?[0-9]+$` string, within 1..2^63-1.  Returns the
 // problem as text on failure.
 std::variant<int64_t, std::string> decode_checkpoint_request_id(const nlohmann::json& value);

@@ -1,6 +1,6 @@
-// The source database the service replicates from (service.md §4): rows per table, a
+// The source database the service replicates from (docs/protocol.md §3.4): rows per table, a
 // monotonic LSN per commit, and a log of commits for replication to consume.  A marker
-// (service.md §1.4) and a replication keepalive are commits without row changes.
+// (docs/protocol.md §3.1.4) and a replication keepalive are commits without row changes.
 #pragma once
 
 #include <cstdint>
@@ -34,7 +34,7 @@ struct RowChange {
 
 enum class CommitKind { Data, Marker, Keepalive };
 
-// The replicated source database (service.md §1.4 table, issue 17), each with its own head
+// The replicated source database (docs/protocol.md §3.1.4 table, issue 17), each with its own head
 // read, marker and keepalive (checkpoint_batcher.hpp HeadRead, replication.hpp):
 //   postgres - head pg_current_wal_lsn(), marker pg_logical_emit_message, keepalive every
 //              heartbeat (PostgresRouteAPIAdapter.createReplicationHead, WalStream);

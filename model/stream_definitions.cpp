@@ -30,7 +30,7 @@ StreamConfig::StreamConfig(std::vector<StreamDefinition> definitions)
     if (d.name.empty()) bad("stream definition: empty name");
     if (!names.insert(d.name).second) bad(fmt::format("stream definition '{}': duplicate name", d.name));
     if (d.priority < 0 || d.priority > 3) {
-      bad(fmt::format("stream definition '{}': priority {} not in 0..3 (service.md §3.3)", d.name,
+      bad(fmt::format("stream definition '{}': priority {} not in 0..3 (docs/protocol.md §3.3.3)", d.name,
                       d.priority));
     }
     if (d.fan_out < 1 || d.fan_out > 100000) {
@@ -55,7 +55,7 @@ std::optional<std::size_t> StreamConfig::find(const std::string& name) const {
 
 StreamRequest parse_stream_request(const json& streams) {
   StreamRequest r;
-  if (streams.is_null()) return r;  // §3.1: `streams?`
+  if (streams.is_null()) return r;  // §3.3.1: `streams?`
   if (!streams.is_object()) bad("streams: expected an object, got " + shown(streams));
   for (const auto& [key, value] : streams.items()) {
     if (key != "include_defaults" && key != "subscriptions") {
@@ -145,13 +145,13 @@ Resolution resolve_streams(const StreamConfig& config, const StreamRequest& requ
   const bool include_defaults =
       request.include_defaults || mutant(StreamMutant::DefaultsDespiteOptOut);
   const auto& defs = config.definitions();
-  // Which definitions are subscribed (§3.2: every subscribed stream, config order).
+  // Which definitions are subscribed (§3.3.2: every subscribed stream, config order).
   std::vector<bool> subscribed(defs.size(), false);
   std::vector<std::size_t> def_of_sub;
   for (std::size_t k = 0; k < request.subscriptions.size(); ++k) {
     auto d = config.find(request.subscriptions[k].stream);
     if (!d) {
-      bad(fmt::format("streams.subscriptions[{}].stream: unknown stream '{}' (service.md does not "
+      bad(fmt::format("streams.subscriptions[{}].stream: unknown stream '{}' (docs/protocol.md §3 does not "
                       "document the service's answer; the model refuses it)",
                       k, request.subscriptions[k].stream));
     }
@@ -177,8 +177,8 @@ Resolution resolve_streams(const StreamConfig& config, const StreamRequest& requ
       return;
     }
     ResolvedBucket& b = r.buckets[it->second];
-    // Several reasons for one bucket (§3.2: `subscriptions` is a list).  When their
-    // priorities differ the higher one (lower number) is kept — an assumption, service.md
+    // Several reasons for one bucket (§3.3.2: `subscriptions` is a list).  When their
+    // priorities differ the higher one (lower number) is kept — an assumption, docs/protocol.md §3
     // does not say.
     b.priority = std::min(b.priority, priority);
     if (std::find(b.reasons.begin(), b.reasons.end(), reason) == b.reasons.end()) {
@@ -186,7 +186,7 @@ Resolution resolve_streams(const StreamConfig& config, const StreamRequest& requ
     }
   };
 
-  // Default streams first, in config order (§3.3 step 2: included unless opted out).
+  // Default streams first, in config order (§3.3.3 step 2: included unless opted out).
   if (include_defaults) {
     for (std::size_t i = 0; i < defs.size(); ++i) {
       if (!defs[i].is_default) continue;
@@ -196,7 +196,7 @@ Resolution resolve_streams(const StreamConfig& config, const StreamRequest& requ
     }
   }
   // Explicit subscriptions in request order; bad parameters are a per-stream error, not a
-  // connection failure (§3.3 step 2).
+  // connection failure (§3.3.3 step 2).
   for (std::size_t k = 0; k < request.subscriptions.size(); ++k) {
     const auto& sub = request.subscriptions[k];
     const StreamDefinition& def = defs[def_of_sub[k]];
@@ -215,7 +215,7 @@ Resolution resolve_streams(const StreamConfig& config, const StreamRequest& requ
     }
   }
 
-  if (r.buckets.size() > kMaxBuckets) {  // §3.1: the request fails as a whole
+  if (r.buckets.size() > kMaxBuckets) {  // §3.3.1: the request fails as a whole
     r.error_code = "PSYNC_S2305";
     r.error_message = fmt::format("Too many buckets: {} (limit {})", r.buckets.size(), kMaxBuckets);
     r.buckets.clear();
@@ -262,9 +262,9 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
     return v;
   }
   if (r.buckets.size() > kMaxBuckets) {
-    v.push_back(fmt::format("{} buckets exceed the limit of {} (§3.1)", r.buckets.size(), kMaxBuckets));
+    v.push_back(fmt::format("{} buckets exceed the limit of {} (§3.3.1)", r.buckets.size(), kMaxBuckets));
   }
-  // §3.2: every subscribed stream, in config order.
+  // §3.3.2: every subscribed stream, in config order.
   std::vector<std::string> expected;
   for (const auto& d : defs) {
     bool named = std::any_of(request.subscriptions.begin(), request.subscriptions.end(),
@@ -274,7 +274,7 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
   std::vector<std::string> got;
   for (const auto& s : r.streams) got.push_back(s.name);
   if (got != expected) {
-    v.push_back(fmt::format("streams [{}], expected [{}] (§3.2)", fmt::join(got, ","),
+    v.push_back(fmt::format("streams [{}], expected [{}] (§3.3.2)", fmt::join(got, ","),
                             fmt::join(expected, ",")));
     return v;  // indices below would be meaningless
   }
@@ -294,7 +294,7 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
       if (reason.kind == BucketReason::Kind::Default) {
         if (!request.include_defaults) {
           v.push_back(fmt::format("bucket {} synced by default stream {} despite "
-                                  "include_defaults:false (§3.3)",
+                                  "include_defaults:false (§3.3.3)",
                                   b.name, reason.index));
         }
         if (reason.index < 0 || static_cast<std::size_t>(reason.index) >= r.streams.size() ||
@@ -320,10 +320,10 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
       want = std::min(want, prio);
     }
     if (!b.reasons.empty() && b.priority != want) {
-      v.push_back(fmt::format("bucket {}: priority {}, expected {} (§3.3)", b.name, b.priority, want));
+      v.push_back(fmt::format("bucket {}: priority {}, expected {} (§3.3.3)", b.name, b.priority, want));
     }
   }
-  // Each subscription: an error iff its parameters are bad, buckets iff it has none (§3.3).
+  // Each subscription: an error iff its parameters are bad, buckets iff it has none (§3.3.3).
   for (std::size_t k = 0; k < request.subscriptions.size(); ++k) {
     const auto& sub = request.subscriptions[k];
     const StreamDefinition& def = defs[*config.find(sub.stream)];

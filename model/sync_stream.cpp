@@ -6,11 +6,11 @@
 namespace syncsim::model {
 
 namespace {
-constexpr std::size_t kOpsPerDataLine = 1000;  // service.md §3.3 step 5: batches of <= 1000 ops
-constexpr int kDefaultPriority = 3;            // service.md §3.3 step 2
-constexpr sim::Micros kKeepaliveInterval = 20 * sim::kSeconds;    // service.md §3.5
-constexpr sim::Micros kExpireWarning = 20 * sim::kSeconds;        // service.md §3.5
-constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // service.md §1.9 timing
+constexpr std::size_t kOpsPerDataLine = 1000;  // docs/protocol.md §3.3.3 step 5: batches of <= 1000 ops
+constexpr int kDefaultPriority = 3;            // docs/protocol.md §3.3.3 step 2
+constexpr sim::Micros kKeepaliveInterval = 20 * sim::kSeconds;    // docs/protocol.md §3.3.5
+constexpr sim::Micros kExpireWarning = 20 * sim::kSeconds;        // docs/protocol.md §3.3.5
+constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // docs/protocol.md §3.1.9 timing
 }  // namespace
 
 SyncConnection::SyncConnection(ConnectionContext ctx, ConnectionRequest request,
@@ -32,7 +32,7 @@ std::vector<std::string> SyncConnection::current_buckets() const {
 
 void SyncConnection::emit(const nlohmann::json& line) {
   if (req_.encoding == StreamEncoding::Bson) {
-    // service.md §3.1: concatenated BSON documents, one per line object.
+    // docs/protocol.md §3.3.1: concatenated BSON documents, one per line object.
     const std::vector<std::uint8_t> bytes = nlohmann::json::to_bson(line);
     stream_->send(std::string(bytes.begin(), bytes.end()));
   } else {
@@ -46,11 +46,11 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
   nlohmann::json buckets = nlohmann::json::array();
   for (const auto& b : changed) {
     const BucketState& s = sent_states_[b];
-    // service.md §3.2: every bucket entry carries its priority (§3.3 step 2).
+    // docs/protocol.md §3.3.2: every bucket entry carries its priority (§3.3.3 step 2).
     nlohmann::json entry = {
         {"bucket", b}, {"checksum", s.checksum}, {"count", s.count}, {"priority", priority_of(b)}};
     if (req_.streams) {
-      // service.md §3.2: each bucket's `subscriptions` say why it is synced
+      // docs/protocol.md §3.3.2: each bucket's `subscriptions` say why it is synced
       // ({"default": i} into `streams`, {"sub": i} into request.subscriptions).
       auto it = req_.bucket_subscriptions.find(b);
       entry["subscriptions"] =
@@ -59,7 +59,7 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
     buckets.push_back(std::move(entry));
   }
   nlohmann::json body = {{"last_op_id", std::to_string(cp.op_id)}};
-  // service.md §1.9: write_checkpoint is repeated on every line while truthy and left out
+  // docs/protocol.md §3.1.9: write_checkpoint is repeated on every line while truthy and left out
   // otherwise, in BSON too: syncLineToBson (sync/util.ts, powersync-service v1.24.0) uses
   // bson@6.10.4 serialize(), whose ignoreUndefined defaults to true, so an undefined field is
   // omitted, never an explicit null.
@@ -68,12 +68,12 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
   }
   if (full) {
     body["buckets"] = std::move(buckets);
-    // service.md §3.2: `streams` appears only on full checkpoint lines.
+    // docs/protocol.md §3.3.2: `streams` appears only on full checkpoint lines.
     if (req_.streams) body["streams"] = *req_.streams;
     emit(nlohmann::json{{"checkpoint", body}});
   } else {
     body["updated_buckets"] = std::move(buckets);
-    body["removed_buckets"] = removed;  // service.md §3.3 step 4
+    body["removed_buckets"] = removed;  // docs/protocol.md §3.3.3 step 4
     emit(nlohmann::json{{"checkpoint_diff", body}});
   }
   ++ctx_.stats.checkpoint_lines;
@@ -86,9 +86,9 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
 void SyncConnection::start_download(const StorageCheckpoint& cp,
                                     const std::vector<std::string>& fetch,
                                     bool write_checkpoint_only) {
-  // service.md §3.3 step 5: buckets to fetch grouped by priority, highest (lowest number)
+  // docs/protocol.md §3.3.3 step 5: buckets to fetch grouped by priority, highest (lowest number)
   // first.  No bucket to fetch still runs one empty batch that ends in checkpoint_complete
-  // (§1.9 Emission, fix 9b1868d).
+  // (§3.1.9 Emission, fix 9b1868d).
   std::map<int, std::vector<std::string>> by_priority;
   for (const auto& b : fetch) by_priority[priority_of(b)].push_back(b);
   Download d;
@@ -100,7 +100,7 @@ void SyncConnection::start_download(const StorageCheckpoint& cp,
 }
 
 void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
-  // watchCheckpointChanges (service.md §1.9), per storage flavour.
+  // watchCheckpointChanges (docs/protocol.md §3.1.9), per storage flavour.
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs lastWriteCheckpoint: the value may drop to null or lower.
     // The empty checkpoint has a null LSN, which is no position: no heads filter, so
@@ -139,7 +139,7 @@ bool SyncConnection::send_data_batch(const std::string& bucket) {
   if (ops.empty()) return false;  // nothing left: an empty chunk is not sent (sync.ts)
   nlohmann::json data = nlohmann::json::array();
   for (const Op* op : ops) {
-    // service.md §3.2 op entries: object_type/object_id for PUT and REMOVE, data for PUT
+    // docs/protocol.md §3.3.2 op entries: object_type/object_id for PUT and REMOVE, data for PUT
     // only; MOVE and CLEAR carry just op_id, op and checksum.
     nlohmann::json o = {{"op_id", std::to_string(op->op_id)},
                         {"op", op_type_name(op->type)},
@@ -149,7 +149,7 @@ bool SyncConnection::send_data_batch(const std::string& bucket) {
       o["object_id"] = op->object_id;
     }
     if (op->type == OpType::Put) o["data"] = op->data;
-    // service.md §3.3 step 6: a MOVE/CLEAR pointing past the checkpoint being downloaded
+    // docs/protocol.md §3.3.3 step 6: a MOVE/CLEAR pointing past the checkpoint being downloaded
     // means a compaction overtook it; its checkpoint_complete must be withheld.  Sticky for
     // the whole checkpoint here (sync.ts resets its flag per storage batch call).
     if ((op->type == OpType::Move || op->type == OpType::Clear) && op->target_op > d.cp.op_id) {
@@ -193,7 +193,7 @@ sim::Task<void> SyncConnection::download_step() {
   const std::string last_op_id = std::to_string(d.cp.op_id);
   const bool last_group = d.group + 1 == d.groups.size();
   if (d.invalidated) {
-    // service.md §3.3 step 6, I8: no complete (and no later partial complete); the
+    // docs/protocol.md §3.3.3 step 6, I8: no complete (and no later partial complete); the
     // remaining groups stay pending and the next checkpoint follows.
     ++ctx_.stats.invalidated_checkpoints;
     ctx_.trace.log("svc", "stream {} checkpoint_invalidated: compacted {}", req_.key, last_op_id);
@@ -212,7 +212,7 @@ sim::Task<void> SyncConnection::download_step() {
     ++ctx_.stats.checkpoint_completes;
   }
   download_.reset();
-  // service.md §1.9 timing: the next checkpoint is read 10 ms after this one finished.
+  // docs/protocol.md §3.1.9 timing: the next checkpoint is read 10 ms after this one finished.
   const std::optional<sim::Micros> until = ctx_.loop.now() + kPauseAfterCheckpoint;
   co_await wait(until, false);
 }
@@ -226,7 +226,7 @@ sim::Micros SyncConnection::next_token_event() const {
 void SyncConnection::on_token_timer() {
   const sim::Micros now = ctx_.loop.now();
   if (now >= req_.token_expires_at) {
-    // service.md §3.5, §6.2.11: a final 0, then the stream ends.
+    // docs/protocol.md §3.3.5, §3.6.2.11: a final 0, then the stream ends.
     emit(nlohmann::json{{"token_expires_in", 0}});
     ++ctx_.stats.token_lines;
     ++ctx_.stats.expired_streams;
@@ -269,7 +269,7 @@ sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop
 sim::Task<void> SyncConnection::run() {
   bool first = true;
   next_keepalive_ = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);
-  // service.md §3.5: no token line at the start while the token is valid; one at exp − 20 s
+  // docs/protocol.md §3.3.5: no token line at the start while the token is valid; one at exp − 20 s
   // if that is still ahead; an already-expired token gets a single 0 and the stream ends.
   if (req_.token_expires_at - kExpireWarning > ctx_.loop.now()) {
     warning_at_ = req_.token_expires_at - kExpireWarning;
@@ -277,7 +277,7 @@ sim::Task<void> SyncConnection::run() {
   if (ctx_.loop.now() >= req_.token_expires_at) on_token_timer();
   while (!stream_->closed()) {
     // While downloading, only look for a new line once kSupersedeAfterOps ops of this
-    // checkpoint were sent and something arrived (service.md §1.9 Timing).
+    // checkpoint were sent and something arrived (docs/protocol.md §3.1.9 Timing).
     if (download_ && !(dirty_ && download_->ops_sent >= kSupersedeAfterOps)) {
       co_await download_step();
       continue;
@@ -297,14 +297,14 @@ sim::Task<void> SyncConnection::run() {
     for (const auto& [b, s] : sent_states_) {
       if (!states.contains(b)) removed.push_back(b);
     }
-    // service.md §1.9 Emission, I10: a line only on a real change.
+    // docs/protocol.md §3.1.9 Emission, I10: a line only on a real change.
     const bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
     const bool line = first || !changed.empty() || !removed.empty() || wc_changed;
     dirty_ = false;
     if (download_) {
       // A checkpoint that changes nothing for this connection does not interrupt (sync.ts).
       if (!line) continue;
-      // service.md §1.9 Timing, §6.2.12: the running download is superseded: no complete
+      // docs/protocol.md §3.1.9 Timing, §3.6.2.12: the running download is superseded: no complete
       // for it; its unfinished buckets stay in pending_ and join the next fetch set.
       ++ctx_.stats.superseded_downloads;
       ctx_.trace.log("svc", "stream {} checkpoint_superseded {} by {}", req_.key,
@@ -321,7 +321,7 @@ sim::Task<void> SyncConnection::run() {
       }
       for (const auto& b : changed) sent_states_[b] = states[b];
       send_checkpoint(cp, changed, removed, first);
-      // service.md §3.3 step 5: fetch the changed buckets plus those still pending from an
+      // docs/protocol.md §3.3.3 step 5: fetch the changed buckets plus those still pending from an
       // interrupted earlier line (BucketChecksumState.pendingBucketDownloads).
       std::vector<std::string> fetch;
       for (const auto& b : buckets) {

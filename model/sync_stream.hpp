@@ -1,12 +1,12 @@
-// One sync-stream connection (POST /sync/stream, service.md §3): the first line is a
+// One sync-stream connection (POST /sync/stream, docs/protocol.md §3.3): the first line is a
 // full `checkpoint`, later ones `checkpoint_diff` only on a real change (I10: bucket
 // checksum or count, a bucket added or removed, or the write checkpoint).  Each line is
 // followed by `data` for the buckets to fetch, grouped by priority, each group but the
 // last ending in `partial_checkpoint_complete` and the last in `checkpoint_complete`
-// (service.md §3.3 step 5, I8).  A download takes time (one delay per data batch); a newer
-// line can supersede it (§1.9 Timing), a compaction can invalidate it (§3.3 step 6).
+// (docs/protocol.md §3.3.3 step 5, I8).  A download takes time (one delay per data batch); a newer
+// line can supersede it (§3.1.9 Timing), a compaction can invalidate it (§3.3.3 step 6).
 // `token_expires_in` every 20 s ±10 %, at exp − 20 s, and 0 at expiry, which ends the
-// stream (service.md §3.5, I13).  Lines are JSON text or, on request, BSON (§3.1).
+// stream (docs/protocol.md §3.3.5, I13).  Lines are JSON text or, on request, BSON (§3.3.1).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -34,14 +34,14 @@ struct StreamStats {
   uint64_t data_lines = 0;
   uint64_t partial_completes = 0;
   uint64_t checkpoint_completes = 0;
-  uint64_t invalidated_checkpoints = 0;  // complete withheld: compacted (§3.3 step 6)
-  uint64_t superseded_downloads = 0;     // aborted by a newer line (§1.9 Timing)
+  uint64_t invalidated_checkpoints = 0;  // complete withheld: compacted (§3.3.3 step 6)
+  uint64_t superseded_downloads = 0;     // aborted by a newer line (§3.1.9 Timing)
   uint64_t write_checkpoint_only_diffs = 0;
   uint64_t token_lines = 0;      // `token_expires_in`
   uint64_t expired_streams = 0;  // ended by `{"token_expires_in": 0}`
 };
 
-// service.md §3.1: application/x-ndjson, or concatenated BSON documents when the client
+// docs/protocol.md §3.3.1: application/x-ndjson, or concatenated BSON documents when the client
 // accepts application/vnd.powersync.bson-stream.
 enum class StreamEncoding { Json, Bson };
 
@@ -69,17 +69,17 @@ struct ConnectionRequest {
   std::string user;
   std::string client_id;
   bool has_client_id = false;
-  std::string key;                    // "<user>/<client_id>" (service.md §1.1)
+  std::string key;                    // "<user>/<client_id>" (docs/protocol.md §3.1.1)
   std::vector<std::string> buckets;   // resolved from the sync config
   std::map<std::string, OpId> after;  // client positions from the request
   sim::Micros token_expires_at = 0;
-  // Bucket priority 0..3, lower = sooner; a bucket not listed has 3 (service.md §3.3 step 2).
+  // Bucket priority 0..3, lower = sooner; a bucket not listed has 3 (docs/protocol.md §3.3.3 step 2).
   std::map<std::string, int> priorities;
-  // Dynamic buckets (service.md §3.3 step 2): when set, called for every checkpoint instead
+  // Dynamic buckets (docs/protocol.md §3.3.3 step 2): when set, called for every checkpoint instead
   // of using `buckets`, so buckets can be added and removed.
   std::function<std::vector<std::string>()> resolve_buckets;
   StreamEncoding encoding = StreamEncoding::Json;
-  // Sync streams (service.md §3.2): when set, full `checkpoint` lines carry this `streams`
+  // Sync streams (docs/protocol.md §3.3.2): when set, full `checkpoint` lines carry this `streams`
   // array and every bucket entry (also in `checkpoint_diff`) its `subscriptions` from
   // bucket_subscriptions (a bucket not listed gets an empty list).  Unset: neither field.
   std::optional<nlohmann::json> streams;
@@ -88,7 +88,7 @@ struct ConnectionRequest {
 
 class SyncConnection {
  public:
-  // service.md §1.9 Timing: a newer line may interrupt a download once this many ops of
+  // docs/protocol.md §3.1.9 Timing: a newer line may interrupt a download once this many ops of
   // the current checkpoint have been sent.
   static constexpr uint64_t kSupersedeAfterOps = 1000;
 
@@ -128,10 +128,10 @@ class SyncConnection {
   ConnectionRequest req_;
   std::shared_ptr<sim::ServerStream> stream_;
   sim::Prng rng_;        // keepalive jitter
-  sim::Prng fetch_rng_;  // batch delays (a separate stream, DESIGN.md §3)
+  sim::Prng fetch_rng_;  // batch delays (a separate stream, docs/architecture.md §2)
   std::map<std::string, BucketState> sent_states_;
   std::optional<int64_t> write_checkpoint_;       // mongo: only ever increases per connection
-  std::optional<int64_t> sent_write_checkpoint_;  // lastWriteCheckpoint of §1.9 emission
+  std::optional<int64_t> sent_write_checkpoint_;  // lastWriteCheckpoint of docs/protocol.md §0.1 emission
   bool queried_initial_ = false;                  // mongo: the initial lookup happened
   Lsn seen_lsn_ = 0;                              // mongo: last checkpoint LSN looked at
   std::set<std::string> pending_;  // fetch set of the last line not yet fully downloaded

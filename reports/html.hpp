@@ -1,4 +1,4 @@
-// Self-contained HTML reports (DESIGN.md §8): inline CSS and SVG drawn by reports/svg,
+// Self-contained HTML reports (docs/reports.md §1): inline CSS and SVG drawn by reports/svg,
 // no scripts at all, nothing fetched.
 #pragma once
 

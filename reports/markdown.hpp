@@ -1,4 +1,4 @@
-// Markdown reports for protocol design reviews on GitHub (DESIGN.md §8).
+// Markdown reports for protocol design reviews on GitHub (docs/reports.md §1).
 #pragma once
 
 #include <string>

@@ -67,7 +67,7 @@ struct MetricSpec {
   const char* unit;
 };
 
-// The per-seed charts of DESIGN.md §8 / issue 6, in the order a reviewer reads them.
+// The per-seed charts of docs/reports.md §1 / issue 6, in the order a reviewer reads them.
 constexpr const char* kCharted[] = {
     "write_to_ack_p50_ms", "write_to_ack_max_ms", "ack_latency_p50_ms", "ack_latency_max_ms",
     "hidden_acks",         "blocked_checkpoints", "markers_written",    "reconnects",

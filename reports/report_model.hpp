@@ -1,4 +1,4 @@
-// The data a report shows (DESIGN.md §8), built from a results document (`syncsim run
+// The data a report shows (docs/reports.md §1), built from a results document (`syncsim run
 // --results`, scenarios/results_json.hpp).  Writers (markdown, html, json) only format
 // this; nothing here runs a simulation.  Wall-clock fields of the results are ignored so a
 // report is a pure function of seed and build.

@@ -62,7 +62,7 @@ void register_client_invariants(sim::InvariantCatalog& catalog) {
                "mutant wait-resolves-on-seen", false});
   catalog.add({"completed-upload-notified",
                "a concrete target stored while an iteration runs is followed by completed_upload "
-               "before the iteration handles its next sync line (sdk.md §2.4 step 4)",
+               "before the iteration handles its next sync line (docs/protocol.md §2.2.4 step 4)",
                "scenarios/client_invariants.cpp on every control call of an iteration",
                "mutant drop-completed-upload", false});
 }
@@ -186,7 +186,7 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
     if (verdicts_.first()) return;
   }
   if (op == "start") {
-    db.connection_applied.reset();  // start clears the applied signal (sdk.md §3.1)
+    db.connection_applied.reset();  // start clears the applied signal (docs/protocol.md §2.3.1)
     db.in_iteration = true;
     db.unnotified_target.reset();  // a new life or iteration: nothing queued yet
     check_position(c, "at iteration start");
@@ -222,8 +222,8 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
 }
 
 void ClientInvariants::on_cleared(engine::Client& c) {
-  // sdk.md §1.9, §3.4: ps_kv and ps_crud are wiped; the counter restarts, so the floor is
-  // what the service still holds for the key (service.md §2.2).
+  // docs/protocol.md §2.1.9, §2.3.4: ps_kv and ps_crud are wiped; the counter restarts, so the floor is
+  // what the service still holds for the key (docs/protocol.md §3.2.2).
   auto& db = databases_[c.index()];
   db.max_allocated = service_.checkpoints().stored_id(key_of(c));
   db.max_target.reset();
@@ -233,7 +233,7 @@ void ClientInvariants::on_cleared(engine::Client& c) {
   db.max_applied.reset();
   judge_gate(c, "disconnectAndClear", true);
   // Writes not yet applied by the backend were deleted with ps_crud: exempt from
-  // no-lost-writes (DESIGN.md §5).  Those already applied need no further check.
+  // no-lost-writes (docs/invariants.md §1).  Those already applied need no further check.
   db.exempt_writes += db.writes.size();
   db.writes.clear();
 }

@@ -1,18 +1,18 @@
-// Client-side safety invariants over a database's whole life (DESIGN.md §5), judged from
+// Client-side safety invariants over a database's whole life (docs/invariants.md §1), judged from
 // what the SDK shim reports through engine::ClientObserver:
 //  - request-id-monotonic: ids a client allocates durably (committed
 //    next_checkpoint_request_id results) strictly increase per database, across
 //    reconnects, restarts and up/downgrades.  After disconnectAndClear the local counter
 //    restarts by design, but the service's stored id must keep new ids above every id it
 //    already holds for the key (the floor becomes that stored id; only a deleted record
-//    lets the counter restart at 1, service.md §2.2).
+//    lets the counter restart at 1, docs/protocol.md §3.2.2).
 //  - applied-id-monotonic: within one connection (start .. stop) the applied request ids
 //    a client reports never decrease.  Holds by design on mongo storage only (postgres
-//    re-reads the record, service.md §1.9); postgres scenarios leave it out.
+//    re-reads the record, docs/protocol.md §3.1.9); postgres scenarios leave it out.
 //  - target-no-regress: a concrete target never decreases over the database's life
 //    (migration 14 down/up included), except after disconnectAndClear, and for a legacy-mode
 //    client after its record was deleted: generated ids live only in the service's record,
-//    so the next one restarts at 1 (service.md I3; found by the scenario property test).
+//    so the next one restarts at 1 (docs/protocol.md §3.6.1 I3; found by the scenario property test).
 //  - monotonic-reads: a client never shows a server state older than one it showed.  The
 //    state shown is the highest last_applied_op in ps_buckets: it is read after every
 //    applied checkpoint and whenever an iteration starts (so a reopened database that
@@ -22,7 +22,7 @@
 //    (at least once; judged after quiesce against the backend's apply log).  Writes still
 //    queued when disconnectAndClear wiped ps_crud are exempt; a transaction that never
 //    committed never reached on_local_write.
-//  - completed-upload-notified: SDK conformance (sdk.md §2.4 step 4, §1.4 event pump): a
+//  - completed-upload-notified: SDK conformance (docs/protocol.md §2.2.4 step 4, §2.1.4 event pump): a
 //    concrete target updateLocalTarget stores while an iteration runs is followed by a
 //    completed_upload event before the iteration handles its next sync line (injected events
 //    go first), so a checkpoint the gate withheld is retried at once, not at the next line.
@@ -63,7 +63,7 @@ class ClientInvariants : public engine::ClientObserver {
   void on_control(engine::Client& c, const std::string& op,
                   const std::optional<std::string>& payload,
                   const std::optional<std::string>& result) override;
-  // disconnectAndClear wiped the database's sync state and queued writes (sdk.md §1.9).
+  // disconnectAndClear wiped the database's sync state and queued writes (docs/protocol.md §2.1.9).
   void on_cleared(engine::Client& c) override;
   void on_wait_resolved(engine::Client& c, int64_t id) override;
   // The world dropped this client's unsynced writes (power_loss): gate-never-recloses
@@ -94,7 +94,7 @@ class ClientInvariants : public engine::ClientObserver {
   };
 
   void check_position(engine::Client& c, const char* when);
-  // The gate as the core computes it (core.md §3.6), read now.
+  // The gate as the core computes it (docs/protocol.md §1.3.6), read now.
   static bool gate_is_open(engine::Client& c);
   // Reads the gate after `op`; a transition open -> closed fails unless `own_action`.
   void judge_gate(engine::Client& c, const std::string& op, bool own_action);

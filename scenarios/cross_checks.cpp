@@ -127,9 +127,9 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
 }
 
 void CrossChecks::on_cleared(engine::Client& c) {
-  // disconnectAndClear (sdk.md §1.9): writes not yet acknowledged are exempt, and what the
+  // disconnectAndClear (docs/protocol.md §2.1.9): writes not yet acknowledged are exempt, and what the
   // client had acknowledged is gone from its database, so its expectations restart
-  // (DESIGN.md §5).
+  // (docs/invariants.md §1).
   auto& s = clients_[c.index()];
   s.uploaded.clear();
   s.awaiting_ack.clear();
@@ -146,7 +146,7 @@ void CrossChecks::on_published(engine::Client& c) {
 
 void CrossChecks::check_no_flicker(engine::Client& c) {
   // Rows of a priority-0 bucket are exempt: its partial completions bypass the barrier and
-  // may overwrite pending local edits by design (DESIGN.md §5, core.md §3.6).
+  // may overwrite pending local edits by design (docs/invariants.md §1, docs/protocol.md §1.3.6).
   auto& s = clients_[c.index()];
   if (s.newest_own.empty()) return;
   index_backend_log();
@@ -295,7 +295,7 @@ bool CrossChecks::judge_requests_complete(std::vector<engine::Client*> clients,
     const auto target = c->target();
     const auto seen = c->last_seen();
     // Legacy-mode clients never write last_requested: one left by an earlier requests-mode
-    // life (switch_mode) is stale, not a pending request (sdk.md §5 item 2).
+    // life (switch_mode) is stale, not a pending request (docs/protocol.md §2.5 item 2).
     std::optional<int64_t> requested;
     if (c->checkpoint_mode() == engine::CheckpointMode::Requests) requested = c->last_requested();
     const int64_t crud = c->crud_count();

@@ -1,9 +1,9 @@
-// Cross-layer invariants that need both client and service state (DESIGN.md §2, §5):
+// Cross-layer invariants that need both client and service state (docs/architecture.md §1, docs/invariants.md §1):
 //  - read-your-writes: once a client uploaded a write and applied a checkpoint whose
 //    write_checkpoint >= the target set after that upload, every later read of the row
 //    shows that write, a newer server version of it (including its deletion), or the
 //    client's own later local write.  And from its commit on, no local write flickers away
-//    and back (DESIGN.md §5): at every sync publication the client's newest own write of a
+//    and back (docs/invariants.md §1): at every sync publication the client's newest own write of a
 //    row is shown, or a server version at or after the LSN where the backend applied it.
 //    The barrier guarantees this (nothing publishes while ps_crud holds the write, and after
 //    its upload nothing publishes before a checkpoint past that upload), so it also judges
@@ -40,7 +40,7 @@ class CrossChecks : public engine::ClientObserver {
   void on_cleared(engine::Client& c) override;
   void on_core_warning(engine::Client& c, const std::string& line) override;
   // A new token subject on the client's database: its private rows leave its buckets, so
-  // read-your-writes stops tracking them (DESIGN.md §5: rows outside the new user's buckets
+  // read-your-writes stops tracking them (docs/invariants.md §1: rows outside the new user's buckets
   // are exempt).
   void on_user_switched(engine::Client& c);
 

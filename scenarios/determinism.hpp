@@ -1,4 +1,4 @@
-// Determinism check (DESIGN.md §3, `--check-determinism`): run one seed twice in this
+// Determinism check (docs/architecture.md §2, `--check-determinism`): run one seed twice in this
 // process and compare the full traces; on a mismatch, name the first divergent event.
 #pragma once
 

@@ -1,7 +1,7 @@
 // Compares the observation streams of two runs of one seed (`syncsim diff`) and finds the
 // first divergence that is not on the allow-list.  The streams are walked in lockstep per
 // client; each differing pair of observations gets a class:
-//   tx-id     an uploaded crud entry that differs only in its tx_id (core.md §3.7: <=0.5.2
+//   tx-id     an uploaded crud entry that differs only in its tx_id (docs/protocol.md §1.3.7: <=0.5.2
 //             gives a transaction writing a regular and an insert-only table two tx_ids)
 //   timing    the same field and value at a different virtual time
 //   <field>   the same field with another value, named by the field's group: write, upload,

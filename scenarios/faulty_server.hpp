@@ -1,5 +1,5 @@
 // A per-client wrapper around the service that loses HTTP requests or their responses
-// (DESIGN.md §6: "HTTP request loss before or after the service processed it (so retries
+// (docs/faults.md §1: "HTTP request loss before or after the service processed it (so retries
 // duplicate)").  Losses are rules armed by `request_lost` faults; the client sees a reset
 // connection either way and applies its normal retry policy.
 #pragma once

@@ -14,7 +14,7 @@
 namespace syncsim::scenarios::gen {
 
 // `requests_mode`: delete_request only deletes checkpoint-request (supplied-id) records.
-// The service never deletes a legacy client's generated record (service.md §2.1); deleting
+// The service never deletes a legacy client's generated record (docs/protocol.md §3.2.1); deleting
 // one anyway restarts its ids at 1 and lets a stale write_checkpoint open the gate early
 // (read-your-writes fails; found by this generator before it was restricted).
 inline rc::Gen<Fault> fault(int clients, int64_t duration_ms, bool requests_mode) {

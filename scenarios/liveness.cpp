@@ -41,7 +41,7 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
     return {"record-below-target", fmt::format("record id {} < target {}", *stored, target),
             std::nullopt};
   }
-  // The max-id document decides what the stream will report (service.md §1.7, §1.9).
+  // The max-id document decides what the stream will report (docs/protocol.md §3.1.7, §3.1.9).
   const auto* docs = store.find(key);
   const model::CheckpointRecord* best = nullptr;
   for (const auto& d : *docs) {
@@ -184,7 +184,7 @@ void LivenessJudge::after_fault() {
 
 void LivenessJudge::schedule(int index) {
   if (!verdicts_.enabled("no-wedge") || verdicts_.first()) return;
-  // Once every event of this instant has run (DESIGN.md §5: no same-time events left).
+  // Once every event of this instant has run (docs/invariants.md §1: no same-time events left).
   const sim::Micros at = loop_.now() + 1;
   auto it = scheduled_.find(index);
   if (it != scheduled_.end() && it->second == at) return;

@@ -11,8 +11,8 @@
 //     processed, or pending behind lag or a stall that a fault or quiesce heals (not behind
 //     the replication-stall mutant, which never heals);
 //   - an SDK timer that will post: the repost loop's timer with an id >= the target that it
-//     will re-post (sdk.md §3.3); in requests mode a reconnect (retry delay, or the stream
-//     ending at the token's expiry) whose seed re-posts max(counter, target) (core.md §5.3);
+//     will re-post (docs/protocol.md §2.3.3); in requests mode a reconnect (retry delay, or the stream
+//     ending at the token's expiry) whose seed re-posts max(counter, target) (docs/protocol.md §1.5.3);
 //     for target MAX an upload round running, queued or retrying, or a reconnect (its first
 //     line triggers one);
 //   - an app that is down restarts (only live clients are judged).

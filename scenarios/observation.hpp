@@ -20,11 +20,11 @@ namespace syncsim::scenarios {
 //   upload          one uploaded crud entry, as JSON including its tx_id (one per entry)
 //   target          a target the SDK stored via powersync_control (MAX after an upload,
 //                   the acknowledged id after updateLocalTarget)
-//   request.next    an id allocated with next_checkpoint_request_id (core.md §5.3)
+//   request.next    an id allocated with next_checkpoint_request_id (docs/protocol.md §1.5.3)
 //   request.seed    an id the SDK seeded with seed_checkpoint_request_id
 //   request.current current_checkpoint_request_id, recorded when it changes
 //   status          the sync status without timestamps, recorded when it changes
-//                   (connected, connecting, downloading, priority_status; core.md §2.5)
+//                   (connected, connecting, downloading, priority_status; docs/protocol.md §1.2.5)
 //   applied         DidCompleteSync: a full checkpoint was applied, with its applied id
 //   rows            the visible todos and notes rows after a sync apply changed them
 struct Observation {

@@ -1,4 +1,4 @@
-// Repro strings (DESIGN.md §10): everything needed to rerun one failure bit for bit.
+// Repro strings (docs/cli.md §1): everything needed to rerun one failure bit for bit.
 //   syncsim:<name>:<scenario path>:seed=<n>:build=<build id>[:hash=<trace hash>][:swarm]
 // The path may itself contain ':' (it runs up to the last ":seed="); the name may not.
 // `hash` is optional (older repro strings have none); with it, a replay can say whether

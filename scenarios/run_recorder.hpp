@@ -1,4 +1,4 @@
-// Records what reports draw (DESIGN.md §8): a structured timeline of protocol events fed
+// Records what reports draw (docs/reports.md §1): a structured timeline of protocol events fed
 // by the client observer hooks and the scenario's fault schedule, plus the per-run
 // samples behind the report's metric charts.  Recording is a vector push per event; no
 // trace text is parsed.  At the end of a run the timeline is cut to a bounded window
@@ -86,7 +86,7 @@ class RunRecorder : public engine::ClientObserver {
   [[nodiscard]] const std::vector<int64_t>& write_to_ack_ms() const { return write_to_ack_ms_; }
   [[nodiscard]] uint64_t stream_starts() const { return stream_starts_; }
   // Requested ids never acknowledged individually: a newer request's ack covered them
-  // (service.md §6.2.1: under lag a newer request moves the head and hides the older ack).
+  // (docs/protocol.md §3.6.2.1: under lag a newer request moves the head and hides the older ack).
   [[nodiscard]] uint64_t hidden_acks() const { return hidden_acks_; }
   // Per kind, every sample of the run in the order they completed (report distributions):
   //   ack_direct_ms   request posted -> the client sees write_checkpoint == its id

@@ -101,7 +101,7 @@ sim::Micros quiesce_duration(const Scenario& s) {
 
 namespace {
 
-// What the report's charts show per seed (DESIGN.md §8), beside the service's metrics.
+// What the report's charts show per seed (docs/reports.md §1), beside the service's metrics.
 void add_recorded_metrics(const RunRecorder& recorder, const Scenario& scenario,
                           std::map<std::string, uint64_t>& metrics) {
   auto samples = recorder.write_to_ack_ms();
@@ -211,7 +211,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         r.metrics["ack_latency_p50_ms"] = static_cast<uint64_t>(lat[lat.size() / 2] / sim::kMillis);
         r.metrics["ack_latency_max_ms"] = static_cast<uint64_t>(lat.back() / sim::kMillis);
       }
-      // Request hiding (service.md §2.2): a request first acknowledged by a later id waited
+      // Request hiding (docs/protocol.md §3.2.2): a request first acknowledged by a later id waited
       // for the newer request's head; its latency beside the directly acknowledged ones is
       // the extra delay the single-record design costs.
       auto p50 = [](std::vector<sim::Micros> v) {

@@ -1,6 +1,6 @@
 // Runs one scenario with one seed: build the world (sim + model + engines), run the
 // workload and faults, heal and quiesce, judge, and summarise.  A seed fully determines
-// the run: the same seed and build give a byte-identical trace (DESIGN.md §3).
+// the run: the same seed and build give a byte-identical trace (docs/architecture.md §2).
 #pragma once
 
 #include <cstdint>
@@ -21,7 +21,7 @@ namespace syncsim::scenarios {
 class World;
 
 // Cores beyond the pinned registry, by the name a scenario's clients.core uses for them
-// (--core-path registers its build as "path"; DESIGN.md §4).
+// (--core-path registers its build as "path"; docs/architecture.md §3).
 using ExtraCores = std::map<std::string, engine::CoreVersion>;
 
 // Every invariant and mutant the program knows; the scenario validator checks against it.
@@ -82,7 +82,7 @@ struct RunResult {
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options);
 
 // Quiesce length when the scenario does not set one: heartbeat + lag + 2 x repost delay +
-// retry delay, plus slack (DESIGN.md §5).
+// retry delay, plus slack (docs/invariants.md §1).
 sim::Micros quiesce_duration(const Scenario& s);
 
 }  // namespace syncsim::scenarios

@@ -231,7 +231,7 @@ const std::vector<std::string>& sdk_names() {
   return names;
 }
 
-// The SDK/core/mode pairings the SDKs allow (sdk.md §1.1 step 2, §5 item 7); `path` is the
+// The SDK/core/mode pairings the SDKs allow (docs/protocol.md §2.1.1 step 2, §2.5 item 7); `path` is the
 // object holding the group's fields.  Skipped when one of the fields was already bad.
 void check_pairing(const ClientGroup& g, const std::string& path, const ValidationContext& ctx,
                    Problems& p) {
@@ -243,11 +243,11 @@ void check_pairing(const ClientGroup& g, const std::string& path, const Validati
   if (sdk == "js-legacy" && g.checkpoint_mode != "legacy") {
     p.add(child_path(path, "checkpoint_mode"),
           "\"" + g.checkpoint_mode + "\" is not allowed with the js-legacy SDK (core " + g.core +
-              "); allowed: \"legacy\" (old SDKs have no checkpoint requests, sdk.md §5)");
+              "); allowed: \"legacy\" (old SDKs have no checkpoint requests, docs/protocol.md §2.5)");
   }
   if (sdk == "js-1.3.0" && native != ctx.core_sdks.end() && native->second != "js-1.3.0") {
     p.add(child_path(path, "sdk"), "\"js-1.3.0\" cannot drive core " + g.core +
-                                       " (SDK 1.3.0 refuses cores below 0.5.2, sdk.md §1.1); "
+                                       " (SDK 1.3.0 refuses cores below 0.5.2, docs/protocol.md §2.1.1); "
                                        "allowed: \"auto\", \"js-legacy\"");
   }
 }

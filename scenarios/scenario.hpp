@@ -29,7 +29,7 @@ struct ClientGroup {
   std::string checkpoint_mode = "requests";
   // Which SDK behaviour drives the core: "auto" (the core's own: js-1.3.0 for 0.5.x,
   // js-legacy for 0.4.x), "js-1.3.0" or "js-legacy".  js-legacy works in legacy mode only;
-  // js-1.3.0 refuses cores below 0.5.2 (sdk.md §1.1, §5 item 7).
+  // js-1.3.0 refuses cores below 0.5.2 (docs/protocol.md §2.1.1, §2.5 item 7).
   std::string sdk = "auto";
 
   bool operator==(const ClientGroup&) const = default;
@@ -42,8 +42,8 @@ struct ClientsSpec {
   // Version of the sync core the clients run; must be one of ValidationContext::cores.
   std::string core = "0.5.3";
   // How the client learns that its uploads are in a checkpoint: "requests" (the client posts
-  // its own checkpoint_request_id to POST /sync/checkpoint-request, service.md §2) or "legacy"
-  // (the service generates the id via GET /write-checkpoint2.json, service.md §1.2).
+  // its own checkpoint_request_id to POST /sync/checkpoint-request, docs/protocol.md §3.2) or "legacy"
+  // (the service generates the id via GET /write-checkpoint2.json, docs/protocol.md §3.1.2).
   std::string checkpoint_mode = "requests";
   // Delay before reconnecting after the sync stream fails, in ms, 1..600000 (SDK retryDelayMs).
   int64_t retry_delay_ms = 5000;
@@ -60,11 +60,11 @@ struct ClientsSpec {
   // first).  When present, count is the sum of the groups' counts and the uniform
   // count/core/checkpoint_mode/sdk fields are rejected.  Empty = the uniform form.
   std::vector<ClientGroup> fleet;
-  // Where the SDK sends checkpoint requests (sdk.md §2.6): "service" (POST
+  // Where the SDK sends checkpoint requests (docs/protocol.md §2.2.6): "service" (POST
   // /sync/checkpoint-request) or "backend" (the connector's postCheckpointRequest through the
-  // app backend, which forwards after a seeded delay and is never aborted, quirk §7.3).
+  // app backend, which forwards after a seeded delay and is never aborted, quirk §2.7.3).
   std::string post_checkpoint_request = "service";
-  // sdk.md §7 quirks to switch to their fixed behaviour, each from
+  // docs/protocol.md §2.7 quirks to switch to their fixed behaviour, each from
   // ValidationContext::quirks, no duplicates; default none (all reproduced).
   std::vector<std::string> fixed_quirks;
 
@@ -72,7 +72,7 @@ struct ClientsSpec {
 };
 
 // The PowerSync service and its source database.
-// One sync stream of the service's sync config (issue 7, service.md §3.3): its buckets hold
+// One sync stream of the service's sync config (issue 7, docs/protocol.md §3.3.3): its buckets hold
 // the `items` rows written for it (model/service.hpp item_bucket()).
 struct StreamSpec {
   // Stream name, 1..40 characters [a-z0-9_], unique; not "global" or "notes" (the default
@@ -111,20 +111,20 @@ struct ServiceSpec {
   // Lifetime of the client's auth token, in seconds, 60..31536000 (one minute .. one year).
   int64_t token_lifetime_s = 86400;
   // WriteCheckpointMode: "managed" or "custom".  In custom mode both managed checkpoint routes
-  // (/write-checkpoint2.json and /sync/checkpoint-request) are rejected (service.md §1.2, §1.10).
+  // (/write-checkpoint2.json and /sync/checkpoint-request) are rejected (docs/protocol.md §3.1.2, §3.1.10).
   std::string write_checkpoint_mode = "managed";
   // api.parameters.checkpoint_request_retention_minutes, 1..525600 (one minute .. one year): a
-  // compact job deletes checkpoint-request records older than this (service.md §2.1).
+  // compact job deletes checkpoint-request records older than this (docs/protocol.md §3.2.1).
   int64_t checkpoint_request_retention_minutes = 60;
   // Interval of the scheduled compact job, in seconds, 0..86400; 0 = no scheduled compact job
   // ("compact" faults still run one).
   int64_t compact_interval_s = 0;
   // Each step of a write-checkpoint batch (head read, storage write, marker) takes a seeded
   // uniform 0..this many ms, 0..60000, so concurrent batches can finish out of order
-  // (service.md §1.3).
+  // (docs/protocol.md §3.1.3).
   int64_t batch_latency_max_ms = 20;
-  // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (service.md
-  // §3.3).
+  // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (docs/protocol.md
+  // §3.3.3).
   int todos_priority = 3;
   // Priority of the per-user `notes` bucket, 0..3; lower number = higher priority.
   int notes_priority = 3;
@@ -190,9 +190,9 @@ struct WorkloadSpec {
   // Share of writes that delete a row instead of upserting it, in percent, 0..100.
   int delete_pct = 10;
   // Share of writes that also insert a row into the insert-only `events` table in the same
-  // transaction, in percent, 0..100 (core.md §3.7; the tx_id experiment of `syncsim diff`).
+  // transaction, in percent, 0..100 (docs/protocol.md §1.3.7; the tx_id experiment of `syncsim diff`).
   int insert_only_pct = 0;
-  // Share of workload steps that also call requestCheckpoint() (sdk.md §3.1), in percent,
+  // Share of workload steps that also call requestCheckpoint() (docs/protocol.md §2.3.1), in percent,
   // 0..100 (requests mode only).
   int request_checkpoint_pct = 0;
   // Share of those requests then awaited with waitForSync() (60 s abort), in percent, 0..100.
@@ -219,7 +219,7 @@ enum class FaultKind {
   SyncConfigChange,    // "sync_config_change": all streams end, buckets re-created
   DisconnectClient,    // "disconnect_client": client (required), down_ms: disconnect(), reconnect
   DisconnectAndClear,  // "disconnect_and_clear": client (required), down_ms: the same + clear
-  // Client lifecycle (DESIGN.md §3, §6); each takes client (required) and down_ms.
+  // Client lifecycle (docs/architecture.md §2, docs/faults.md §1); each takes client (required) and down_ms.
   Restart,     // "restart": the app closes its database and reopens it after down_ms
   Kill,        // "kill": when: the app dies (no finally blocks), reopens after down_ms
   PowerLoss,   // "power_loss": when: like kill, and writes not yet synced are lost
@@ -296,7 +296,7 @@ struct Fault {
   // mode).  Must be another core than the client's.
   std::string core = "";
   // foreign_request (required there): the checkpoint_request_id posted, verbatim: a JSON
-  // number or string of any value (the service validates it, service.md §1.2), kept as JSON
+  // number or string of any value (the service validates it, docs/protocol.md §3.1.2), kept as JSON
   // text so out-of-range values survive a round trip.
   std::string request_id = "";
   // Every kind (optional): fire at a protocol event instead of at at_ms.  Not together with a
@@ -382,7 +382,7 @@ struct Scenario {
   Expectation expect;
   // Ranges for swarm runs (--swarm); absent = the scenario cannot be swarmed.
   std::optional<SwarmSpec> swarm;
-  // Sometimes-properties (DESIGN.md §5): conditions the scenario is meant to exercise, each
+  // Sometimes-properties (docs/invariants.md §1): conditions the scenario is meant to exercise, each
   // from ValidationContext::sometimes, no duplicates; default none.  A run in which a listed
   // condition never happened passed vacuously (scenarios/explore/sometimes.hpp).
   std::vector<std::string> sometimes;
@@ -401,7 +401,7 @@ struct ValidationContext {
   // core -> the SDK behaviour that drives it by default ("js-1.3.0" / "js-legacy"); a core
   // missing here counts as js-1.3.0.
   std::map<std::string, std::string> core_sdks;
-  std::vector<std::string> quirks;  // sdk.md §7 quirk names for clients.fixed_quirks
+  std::vector<std::string> quirks;  // docs/protocol.md §2.7 quirk names for clients.fixed_quirks
   std::vector<std::string> sometimes;  // sometimes-condition ids, e.g. {"barrier-blocked"}
 };
 

@@ -69,7 +69,7 @@ void StreamInvariants::on_line(Iteration& it, const std::string& line) {
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return;
   if (j.contains("checkpoint")) {
-    // service.md §3.2: a full checkpoint replaces the bucket set; `streams` gives the
+    // docs/protocol.md §3.3.2: a full checkpoint replaces the bucket set; `streams` gives the
     // names that {"default": i} reasons index.
     const auto& cp = j["checkpoint"];
     it.bucket_reasons.clear();
@@ -127,7 +127,7 @@ void StreamInvariants::judge_status(engine::Client& c, Iteration& it, const std:
       return;
     }
   }
-  // Which apply (if any) this call made (core.md §2.4, §4.2).
+  // Which apply (if any) this call made (docs/protocol.md §1.2.4, §1.4.2).
   std::optional<int> partial;
   bool full = false;
   if (op == "line_text" && payload) {

@@ -1,7 +1,7 @@
 // Sync-stream invariants (issue 7), judged from what the SDK shim reports through
 // engine::ClientObserver: the request each iteration sent (`start` result), the checkpoint
-// lines it handled (their buckets' `subscriptions`, service.md §3.2), the core's status
-// updates (`streams`, core.md §2.5) and the rows it shows.
+// lines it handled (their buckets' `subscriptions`, docs/protocol.md §3.3.2), the core's status
+// updates (`streams`, docs/protocol.md §1.2.5) and the rows it shows.
 //  - stream-progress: in every status the core emits, each stream's progress.downloaded
 //    <= progress.total; and a stream that newly reports last_synced_at had downloaded ==
 //    total in the download it completed (the status of that call while still downloading,
@@ -11,15 +11,15 @@
 //    explicit subscription of that request (same stream, same parameters) or a default
 //    stream with include_defaults.  So rows of a subscription that expired or was removed
 //    disappear at the first full apply of a connection whose request no longer has it
-//    (core.md §4.1: expired rows are deleted when the request is built; §4.2, service.md
-//    §3.3), unless another subscription covers them.
+//    (docs/protocol.md §1.4.1: expired rows are deleted when the request is built; §1.4.2, docs/protocol.md
+//    §3.3.3), unless another subscription covers them.
 //  - stream-synced-after-applied: a stream's last_synced_at changes only in a call that
 //    applied it: a checkpoint_complete (or completed_upload) that emitted DidCompleteSync,
-//    or a partial_checkpoint_complete whose priority is >= the stream's priority (core.md
-//    §4.2 "streams in the applied priority"); and then every bucket of the stream in the
+//    or a partial_checkpoint_complete whose priority is >= the stream's priority (docs/protocol.md
+//    §1.4.2 "streams in the applied priority"); and then every bucket of the stream in the
 //    current checkpoint has last_applied_op == last_op in ps_buckets.
 // Priority-0 partial applies past a closed gate are exempt from barrier-holds only
-// (engine/sdk_shim.cpp, DESIGN.md §5) and counted in ClientStats::priority0_bypasses.
+// (engine/sdk_shim.cpp, docs/invariants.md §1) and counted in ClientStats::priority0_bypasses.
 #pragma once
 
 #include <map>

@@ -393,8 +393,8 @@ void World::apply_fault(const Fault& f, const std::string& why) {
       }
       case FaultKind::ForeignRequest: {
         // Another installation with the same client_id (a restored backup, a cloned
-        // database) posts through the service's real route, so its validation (service.md
-        // §1.2) and max-keeping (§1.5) apply exactly as to the client's own requests.
+        // database) posts through the service's real route, so its validation (docs/protocol.md
+        // §3.1.2) and max-keeping (§3.1.5) apply exactly as to the client's own requests.
         const auto& o = slots_.at(client).options;
         sim::HttpRequest req{"POST", "/sync/checkpoint-request",
                              fmt::format(R"({{"client_id":{},"checkpoint_request_id":{}}})",
@@ -415,7 +415,7 @@ void World::apply_fault(const Fault& f, const std::string& why) {
 }
 
 void World::lifecycle_fault(const Fault& f, const std::string& why) {
-  // DESIGN.md §3, §6.  Each is a named event; the app reopens the same VFS file after
+  // docs/architecture.md §2, docs/faults.md §1.  Each is a named event; the app reopens the same VFS file after
   // down_ms (quiesce brings a down app up at once).
   const auto i = static_cast<std::size_t>(f.client - 1);
   const std::string what = to_string(f.kind);
@@ -481,7 +481,7 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
           f.down_ms, why);
       break;
     case FaultKind::SwitchUser:
-      // A new token subject on the same database (DESIGN.md §5): the service key changes.
+      // A new token subject on the same database (docs/invariants.md §1): the service key changes.
       slot.options.user = fmt::format("u{}.{}", f.client, slot.lives + 1);
       keys_.at(i) = slot.options.user + "/" + slot.options.client_id;
       trace_.log("fault", "switch_user client {} to {}, down {}ms{}", f.client, slot.options.user,
@@ -536,7 +536,7 @@ void World::reopen(std::size_t i) {
 }
 
 sim::Task<void> World::disconnect_for(std::size_t i, bool clear, sim::Micros down) {
-  // sdk.md §1.9: the app disconnects (and clears), then connects again after `down`.  A
+  // docs/protocol.md §2.1.9: the app disconnects (and clears), then connects again after `down`.  A
   // lifecycle fault may end this app life meanwhile; then the new life connects itself.
   engine::Client* c = clients_.at(i).get();
   try {

@@ -100,7 +100,7 @@ class World {
   std::unique_ptr<CrossChecks> checks_;
   std::unique_ptr<ClientInvariants> client_invariants_;
   std::unique_ptr<LivenessJudge> liveness_;  // no-wedge
-  std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (DESIGN.md §5)
+  std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (docs/invariants.md §1)
   std::unique_ptr<StreamInvariants> stream_invariants_;
   engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service

@@ -1,5 +1,5 @@
 // Virtual time in microseconds.  Starts at a realistic epoch (not 0) so timestamps the
-// core writes look like real ones (DESIGN.md §3).  Only the simulation loop advances it.
+// core writes look like real ones (docs/architecture.md §2).  Only the simulation loop advances it.
 #pragma once
 
 #include <cassert>

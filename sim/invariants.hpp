@@ -1,4 +1,4 @@
-// The invariant catalog (DESIGN.md §5): every checker has an id, a one-line statement,
+// The invariant catalog (docs/invariants.md §1): every checker has an id, a one-line statement,
 // the place it is checked, and the mutant or injected fault that shows it can fail.
 // sim/ provides the registry; model/, engine/ and scenarios/ register their own.
 #pragma once

@@ -1,4 +1,4 @@
-// The simulation kernel: one io_context, one thread, virtual time (DESIGN.md §3).
+// The simulation kernel: one io_context, one thread, virtual time (docs/architecture.md §2).
 //
 // Asio 1.74 does not expose its timer queue, so the loop keeps its own deadline registry
 // ordered by (deadline, sequence number) and never uses Asio timers: when no handler is
@@ -7,7 +7,7 @@
 #pragma once
 
 // clang-format off
-#include <utility>  // before boost/asio.hpp under C++20 (DESIGN.md §3)
+#include <utility>  // before boost/asio.hpp under C++20 (docs/architecture.md §2)
 #include <boost/asio.hpp>
 // clang-format on
 

@@ -1,6 +1,6 @@
 // The simulated network between clients and the service.  Each client has one Link; a
 // Link delivers messages in order per direction (deliver = max(previous delivery, now +
-// latency), DESIGN.md §3).  Plain request/response and a streaming response are
+// latency), docs/architecture.md §2).  Plain request/response and a streaming response are
 // supported; a Link's streams can be cut (both ends see it, in-flight lines are lost).
 // sim/ knows nothing about PowerSync: bodies are opaque strings.
 #pragma once

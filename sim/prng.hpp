@@ -1,6 +1,6 @@
 // Seeded, splittable integer PRNG (xoshiro256** seeded through splitmix64).
 // Integer-only on purpose: no std:: distributions (implementation-defined) and no
-// floating point in draws, so a seed means the same run on every build (DESIGN.md §3).
+// floating point in draws, so a seed means the same run on every build (docs/architecture.md §2).
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,4 @@
-// The few coroutine primitives the SDK shim needs (DESIGN.md §3): Asio 1.74 has no
+// The few coroutine primitives the SDK shim needs (docs/architecture.md §2): Asio 1.74 has no
 // channels, no awaitable ||/&& and no cancellation slots.
 //
 //  - Signal: something a coroutine can wait on.  A Notifier wakes the current waiters

@@ -1,4 +1,4 @@
-// In-memory SQLite VFS for simulated clients (DESIGN.md §3).
+// In-memory SQLite VFS for simulated clients (docs/architecture.md §2).
 //
 // Registered as the process's default VFS so that SQLite and the PowerSync core
 // extension loaded into it see time and randomness only from the simulation:

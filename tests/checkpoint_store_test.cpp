@@ -1,9 +1,9 @@
-// CheckpointStore (model/checkpoint_store.hpp) against service.md.
+// CheckpointStore (model/checkpoint_store.hpp) against docs/protocol.md §3.
 //
-//  1. A RapidCheck stateful test against a reference written from service.md Appendix A,
-//     §1.3 (dedup, I14), §1.5-1.9 (transitions, shouldAdvance, duplicate mongo documents,
-//     lookups) and §2.1 (retention cleanup), for both storage flavours, 200 cases each.
-//  2. Tables reproducing the storage tests 3, 6, 7 and 8 of service.md §5.
+//  1. A RapidCheck stateful test against a reference written from docs/protocol.md §3.A,
+//     §3.1.3 (dedup, I14), §3.1.5-3.1.9 (transitions, shouldAdvance, duplicate mongo documents,
+//     lookups) and §3.2.1 (retention cleanup), for both storage flavours, 200 cases each.
+//  2. Tables reproducing the storage tests 3, 6, 7 and 8 of docs/protocol.md §3.5.
 //  3. Mutant checks: with each StoreMutants field on, the stateful property must fail.
 //
 // LSNs: "X/Y" is written lsn(X, Y) = X * 2^32 + Y, which orders like the zero-padded
@@ -59,8 +59,8 @@ void same_id(const std::optional<int64_t>& got, const std::optional<int64_t>& wa
 }
 
 // =======================================================================================
-// The reference (service.md Appendix A, §1.7-1.9, §2.1).  Written from the notes; it keeps
-// a list of documents per key so that mongo's duplicate documents (§1.5) can be modelled.
+// The reference (docs/protocol.md §3.A, §3.1.7-3.1.9, §3.2.1).  Written from the notes; it keeps
+// a list of documents per key so that mongo's duplicate documents (§3.1.5) can be modelled.
 // =======================================================================================
 
 struct RefDoc {
@@ -90,7 +90,7 @@ std::optional<int64_t> ref_stored(const Ref& m, const std::string& k) {
   return best;
 }
 
-// §1.9 lastWriteCheckpoint: mongo findOne({user_id, lsns.1 <= lsn}) = the first matching
+// §3.1.9 lastWriteCheckpoint: mongo findOne({user_id, lsns.1 <= lsn}) = the first matching
 // document in natural order; postgres: the one row if lsns.1 <= lsn.
 std::optional<int64_t> ref_lookup(const Ref& m, const std::string& k, Lsn l) {
   auto it = m.docs.find(k);
@@ -101,7 +101,7 @@ std::optional<int64_t> ref_lookup(const Ref& m, const std::string& k, Lsn l) {
   return std::nullopt;
 }
 
-// §1.9 getManagedWriteCheckpointChanges for one key: max id processed in (after, up_to].
+// §3.1.9 getManagedWriteCheckpointChanges for one key: max id processed in (after, up_to].
 std::optional<int64_t> ref_processed_between(const Ref& m, const std::string& k, Lsn after,
                                              Lsn up_to) {
   std::optional<int64_t> best;
@@ -115,7 +115,7 @@ std::optional<int64_t> ref_processed_between(const Ref& m, const std::string& k,
   return best;
 }
 
-// §1.3 uniqueManagedWriteCheckpoints / I14: for every key, the greatest supplied id if the
+// §3.1.3 uniqueManagedWriteCheckpoints / I14: for every key, the greatest supplied id if the
 // batch has any, otherwise one generated entry.
 std::map<std::string, std::optional<int64_t>> ref_dedup(const std::vector<ManagedEntry>& reqs) {
   std::set<std::string> keys;
@@ -137,9 +137,9 @@ struct RefBatch {
   bool marker = false;
 };
 
-// One batch (§1.3) of deduplicated entries at head h.  `matched`: the keys that had a record
+// One batch (§3.1.3) of deduplicated entries at head h.  `matched`: the keys that had a record
 // when the batch's upsert matched (nullptr: now).  Mongo has no unique index, so an upsert
-// that matched nothing inserts even if a concurrent batch inserted since (§1.5, §6.2.5);
+// that matched nothing inserts even if a concurrent batch inserted since (§3.1.5, §3.6.2.5);
 // postgres' ON CONFLICT always sees the committed row.
 RefBatch ref_write(Ref& m, const std::map<std::string, std::optional<int64_t>>& entries, Lsn h,
                    const std::set<std::string>* matched = nullptr) {
@@ -151,7 +151,7 @@ RefBatch ref_write(Ref& m, const std::map<std::string, std::optional<int64_t>>& 
     const bool insert = ds.empty() || matched_nothing;
     if (insert && !ds.empty()) ++m.duplicates;
     if (!r) {
-      // §1.7 generated: create id 1, or $inc the (one, first) matched record; head = h,
+      // §3.1.7 generated: create id 1, or $inc the (one, first) matched record; head = h,
       // pending, requested_at unset (permanent).  Always a marker.
       if (insert) {
         ds.push_back(RefDoc{1, h, std::nullopt, std::nullopt});
@@ -163,7 +163,7 @@ RefBatch ref_write(Ref& m, const std::map<std::string, std::optional<int64_t>>& 
       out.marker = true;
       continue;
     }
-    // §1.7 supplied r, applied to every document of the key (updateMany).
+    // §3.1.7 supplied r, applied to every document of the key (updateMany).
     if (insert) {
       ds.push_back(RefDoc{*r, h, std::nullopt, m.now});
     } else {
@@ -189,7 +189,7 @@ RefBatch ref_write(Ref& m, const std::map<std::string, std::optional<int64_t>>& 
   return out;
 }
 
-// replicate_to(L): a commit or keepalive at L (§1.8), then connections see checkpoint L.
+// replicate_to(L): a commit or keepalive at L (§3.1.8), then connections see checkpoint L.
 void ref_replicate(Ref& m, Lsn l) {
   const Lsn prev = m.ckpt;
   if (m.flavour == StorageFlavour::Mongo) {
@@ -212,7 +212,7 @@ void ref_replicate(Ref& m, Lsn l) {
   }
 }
 
-// compact(now): §2.1 retention cleanup with cutoff now - 60 min.
+// compact(now): §3.2.1 retention cleanup with cutoff now - 60 min.
 int ref_compact(Ref& m) {
   const Micros cutoff = m.now - kRetention;
   int deleted = 0;
@@ -427,7 +427,7 @@ struct BatchCmd : Cmd {
         RC_ASSERT(got == stored.value_or(0) + 1);
       }
     }
-    // shouldAdvance (§1.7, I6): postgres always; generated always; mongo supplied iff the
+    // shouldAdvance (§3.1.7, I6): postgres always; generated always; mongo supplied iff the
     // max document is pending.
     RC_ASSERT(w.should_advance == rb.marker);
     if (s0.flavour == StorageFlavour::Postgres) RC_ASSERT(w.should_advance);
@@ -471,7 +471,7 @@ struct Batch : BatchCmd {
   }
 };
 
-// Two batches race on an absent key (§1.5, §6.2.5): batch A matched before batch B inserted,
+// Two batches race on an absent key (§3.1.5, §3.6.2.5): batch A matched before batch B inserted,
 // B writes first (at the current head), then A (at the head it read earlier).  Mongo: a
 // duplicate document; postgres: ON CONFLICT, one row.
 struct UpsertRace : Cmd {
@@ -541,7 +541,7 @@ struct SourceAdvance : Cmd {
 };
 
 // Replication commits (or keepalives) at L, ckpt <= L <= source head; then every open
-// connection reads checkpoint L the way its flavour does (§1.9).
+// connection reads checkpoint L the way its flavour does (§3.1.9).
 struct ReplicateTo : Cmd {
   Lsn l = 0;
   explicit ReplicateTo(const Ref& s0) { l = *rc::gen::inRange<Lsn>(s0.ckpt, s0.source_head + 1); }
@@ -564,7 +564,7 @@ struct ReplicateTo : Cmd {
         wc = sut.store.lookup(k, l);
       }
     }
-    // §1.8: a commit only marks pending documents with head <= L as processed at L
+    // §3.1.8: a commit only marks pending documents with head <= L as processed at L
     // (mongo), never overwrites processed_at_lsn, and changes nothing else.
     const Records& after = sut.store.records();
     RC_ASSERT(after.size() == before.size());
@@ -597,7 +597,7 @@ struct Tick : Cmd {
   void show(std::ostream& os) const override { os << "tick(+" << minutes << "min)"; }
 };
 
-// A compact job: delete_expired(now - 60 min) (§2.1, I12).
+// A compact job: delete_expired(now - 60 min) (§3.2.1, I12).
 struct Compact : Cmd {
   explicit Compact(const Ref&) {}
   Expect model(Ref& m) const override {
@@ -692,7 +692,7 @@ struct Lookup : Cmd {
   void show(std::ostream& os) const override { os << "lookup(" << key << ", every L)"; }
 };
 
-// Service restart (§6.2.7): in-memory state is lost (connections reconnect and do the
+// Service restart (§3.6.2.7): in-memory state is lost (connections reconnect and do the
 // initial lookup at the current checkpoint), storage is kept and must be unaffected.
 struct Restart : Cmd {
   explicit Restart(const Ref&) {}
@@ -805,7 +805,7 @@ TEST(CheckpointStoreMutants, NoHeadFilterIsFound) {
 }
 
 // =======================================================================================
-// service.md §5 storage tests, step by step
+// docs/protocol.md §3.5 storage tests, step by step
 // =======================================================================================
 
 struct Answer {
@@ -932,7 +932,7 @@ TEST(CheckpointStoreTable, Test7MongoDuplicateDocuments) {
   const BatchWrite a =
       s.create_managed({ManagedEntry{k, 42}}, lsn(20, 0), kEpoch, &matched_nothing);
   EXPECT_EQ(a.ids.at(k), 50) << "the response re-reads all documents";
-  // §1.7: the max document (50) is processed, so no marker although A's own 42 is pending.
+  // §3.1.7: the max document (50) is processed, so no marker although A's own 42 is pending.
   EXPECT_FALSE(a.should_advance);
   ASSERT_EQ(s.find(k)->size(), 2u);
   EXPECT_EQ(s.duplicates_created(), 1u);

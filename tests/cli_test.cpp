@@ -1,4 +1,4 @@
-// The CLI as a user (or CI) sees it: exit codes (DESIGN.md §10), readable errors that name
+// The CLI as a user (or CI) sees it: exit codes (docs/cli.md §1), readable errors that name
 // the field, value and what is allowed, and the per-seed summary line.
 #include <gtest/gtest.h>
 

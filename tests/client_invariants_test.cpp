@@ -1,4 +1,4 @@
-// The client-side safety invariants (scenarios/client_invariants.*, DESIGN.md §5): each is
+// The client-side safety invariants (scenarios/client_invariants.*, docs/invariants.md §1): each is
 // checked in the catalog runs and each fails when a deliberately injected bug breaks it.
 #include <gtest/gtest.h>
 
@@ -62,7 +62,7 @@ Scenario frequent_reconnects() {
 }
 
 // The record of clients 1 and 2 is deleted while they are connected; their next iteration's
-// seed must re-announce the client's maximum (sdk.md §3.4).
+// seed must re-announce the client's maximum (docs/protocol.md §2.3.4).
 Scenario deleted_records() {
   Scenario s = catalog("basic");
   for (const auto& f :
@@ -77,7 +77,7 @@ Scenario deleted_records() {
 
 // The app calls requestCheckpoint() after every workload step, and most steps delete an
 // absent row (nothing to upload): ids are allocated above every upload's target, so the
-// repost loop has stale ids the gate would not hide (sdk.md §3.3).
+// repost loop has stale ids the gate would not hide (docs/protocol.md §2.3.3).
 Scenario frequent_checkpoint_requests() {
   Scenario s = catalog("basic");
   s.workload.request_checkpoint_pct = 100;

@@ -86,7 +86,7 @@ TEST(Sha256, FileHashAndErrors) {
 
 // ---- the registry ---------------------------------------------------------------
 
-// The pins of DESIGN.md §4, typed in again here so a wrong pin in cmake/Deps.cmake (where
+// The pins of docs/architecture.md §3, typed in again here so a wrong pin in cmake/Deps.cmake (where
 // the registry's sha256 comes from) fails a test.
 const std::map<std::string, std::string>& design_pins() {
   static const std::map<std::string, std::string> pins = {
@@ -115,7 +115,7 @@ TEST(CoreRegistry, HoldsExactlyTheDesignPinsInOrder) {
   EXPECT_EQ(find_core(""), nullptr);
 }
 
-// The SDK 1.3.0 behaviour only accepts cores >=0.5.2 <0.6.0 (sdk.md §1.1).
+// The SDK 1.3.0 behaviour only accepts cores >=0.5.2 <0.6.0 (docs/protocol.md §2.1.1).
 TEST(CoreRegistry, SdkBehaviourFollowsTheCoreGeneration) {
   for (const auto& v : core_versions()) {
     EXPECT_EQ(v.sdk, v.supports_requests ? kSdkJs130 : kSdkJsLegacy) << v.name;
@@ -128,7 +128,7 @@ class CoreMatrix : public testing::TestWithParam<std::string> {
   const CoreVersion& core() const { return *find_core(GetParam()); }
 };
 
-// The pinned file is the one DESIGN.md names: hashed here with engine/sha256, not cmake.
+// The pinned file is the one docs/architecture.md names: hashed here with engine/sha256, not cmake.
 TEST_P(CoreMatrix, PinnedFileHasTheDesignHash) {
   EXPECT_EQ(sha256_file_hex(core().path), design_pins().at(core().name));
 }
@@ -143,7 +143,7 @@ TEST_P(CoreMatrix, ReportsTheRegisteredVersion) {
 }
 
 // powersync_init() migrates a fresh database to the binary's LATEST_VERSION, one
-// ps_migration row per level (core.md §1.2).
+// ps_migration row per level (docs/protocol.md §1.1.2).
 TEST_P(CoreMatrix, InitMigratesToTheRegisteredLevel) {
   SimEnv sim(2);
   Database db("matrix.db", core());
@@ -159,7 +159,7 @@ TEST_P(CoreMatrix, InitMigratesToTheRegisteredLevel) {
 }
 
 // The checkpoint-request control ops exist exactly in 0.5.x; 0.4.x answers them with
-// "invalid argument: Unknown operation" (core.md §2.2).
+// "invalid argument: Unknown operation" (docs/protocol.md §1.2.2).
 TEST_P(CoreMatrix, CheckpointRequestOpsExistExactlyWhenRegistered) {
   SimEnv sim(3);
   Database db("matrix.db", core());

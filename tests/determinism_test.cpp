@@ -1,4 +1,4 @@
-// Determinism (DESIGN.md §3): every catalog scenario gives byte-identical traces when a
+// Determinism (docs/architecture.md §2): every catalog scenario gives byte-identical traces when a
 // seed is run twice (SYNCSIM_SEED_BUDGET seeds each: 2 in quick, 10 in long), and the
 // divergence finder behind `--check-determinism` names the first differing event.
 #include <gtest/gtest.h>

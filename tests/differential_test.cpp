@@ -1,6 +1,6 @@
 // Differential mode (scenarios/differential.hpp): the stream comparison on hand-made
 // streams, the engine-key table and its errors, the insert-only workload against the real
-// cores, and the 0.5.2 vs 0.5.3 tx_id experiment (core.md §3.7) on a few seeds (the long
+// cores, and the 0.5.2 vs 0.5.3 tx_id experiment (docs/protocol.md §1.3.7) on a few seeds (the long
 // label runs it over 100).
 #include <gtest/gtest.h>
 
@@ -168,7 +168,7 @@ TEST(InsertOnly, MixedTransactionsShareATxIdFrom053AndSplitOn052) {
   EXPECT_GT(n.event_uploads, 5);
   EXPECT_EQ(n.event_uploads, o.event_uploads);
   EXPECT_GT(n.shared, 0);
-  EXPECT_EQ(n.split, 0) << "0.5.3: one tx_id per transaction (core.md §3.7)";
+  EXPECT_EQ(n.split, 0) << "0.5.3: one tx_id per transaction (docs/protocol.md §1.3.7)";
   EXPECT_GT(o.split, 0);
   EXPECT_EQ(o.shared, 0) << "0.5.2: regular and insert-only writes get two tx_ids";
 }
@@ -209,7 +209,7 @@ TEST(Experiment, Core052Vs053DiffersOnlyInTxIds) {
 }
 
 TEST(Differential, LegacyVsRequestsDivergesFirstAtTheSeed) {
-  // Requests mode seeds its checkpoint-request state after `start` (sdk.md §1.4); legacy
+  // Requests mode seeds its checkpoint-request state after `start` (docs/protocol.md §2.1.4); legacy
   // has nothing to seed, so at that point it shows whatever comes next (a write, or the
   // status of the next checkpoint).
   const Scenario base = catalog("basic");

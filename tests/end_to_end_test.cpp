@@ -1,5 +1,5 @@
 // End-to-end: the real core 0.5.3 against the model service in a full simulated world.
-// Determinism (DESIGN.md §3), the basic scenario over many seeds, and one mutant per
+// Determinism (docs/architecture.md §2), the basic scenario over many seeds, and one mutant per
 // invariant showing each checker can fail (issue: walking skeleton).
 #include <gtest/gtest.h>
 
@@ -47,7 +47,7 @@ TEST(Determinism, SameSeedTwiceGivesTheSameTraceHash) {
 }
 
 // A seed run after other seeds in the same process must match the same seed run alone in
-// a fresh process (SQLite's PRNG and the VFS are process-global; DESIGN.md §3).
+// a fresh process (SQLite's PRNG and the VFS are process-global; docs/architecture.md §2).
 TEST(Determinism, SeedInsideASweepMatchesTheSeedRunAlone) {
   const Scenario s = basic();
   for (uint64_t seed = 1; seed <= 6; ++seed) run(s, seed);

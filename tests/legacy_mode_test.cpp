@@ -1,5 +1,5 @@
 // Legacy checkpoint mode (GET /write-checkpoint2.json) of the SDK shim with core 0.5.3:
-// sdk.md §4.3's transcript replayed through the shim against the real core, and the
+// docs/protocol.md §2.4.3's transcript replayed through the shim against the real core, and the
 // basic-legacy catalog scenario (the twin of basic.json) over many seeds.
 #include <gtest/gtest.h>
 
@@ -177,7 +177,7 @@ json log_line(const char* severity, const char* line) {
   return {{"LogLine", {{"severity", severity}, {"line", line}}}};
 }
 
-// sdk.md §4.3 (0.5.3, exp_legacy.py), step by step through the shim.
+// docs/protocol.md §2.4.3 (0.5.3, exp_legacy.py), step by step through the shim.
 TEST(LegacyTranscript, MatchesSdkMd43ThroughTheShim) {
   Harness h(engine::CheckpointMode::Legacy);
   h.client->open();
@@ -218,7 +218,7 @@ TEST(LegacyTranscript, MatchesSdkMd43ThroughTheShim) {
   EXPECT_EQ(h.kv("target_checkpoint_request_id"), std::nullopt);
 
   // local write l1 -> ps_kv: target=MAX (seen/applied deleted).  The upload is held by
-  // the server so the next checkpoint arrives while ps_crud is non-empty (as in §4.3).
+  // the server so the next checkpoint arrives while ps_crud is non-empty (as in §2.4.3).
   h.client->local_write({"todos", "l1", "local1"});
   EXPECT_EQ(h.kv("target_checkpoint_request_id"), std::stoll(kMaxOpId));
   EXPECT_EQ(h.kv("last_seen_checkpoint_request_id"), std::nullopt);
@@ -281,7 +281,7 @@ TEST(LegacyTranscript, MatchesSdkMd43ThroughTheShim) {
 
   // Legacy mode never seeds, allocates or re-posts ids: no checkpoint-request traffic and no
   // id ops, even across several repost periods; the extra no-op upload round after the
-  // DELETE (quirk §7.7) finds a concrete target and makes no second GET.
+  // DELETE (quirk §2.7.7) finds a concrete target and makes no second GET.
   h.run_for(60 * sim::kSeconds);
   EXPECT_EQ(h.server.count("POST /sync/checkpoint-request"), 0);
   EXPECT_EQ(h.server.count("GET /write-checkpoint2.json"), 1);
@@ -339,7 +339,7 @@ TEST(BasicLegacy, IsTheTwinOfBasicInLegacyMode) {
 }
 
 // All invariants are checked.  service-ack-after-replication may legitimately fire in
-// legacy mode under concurrency (service.md §1.3, generated-id batching race); if it does,
+// legacy mode under concurrency (docs/protocol.md §3.1.3, generated-id batching race); if it does,
 // the seed is reported as a finding, and every other invariant must still hold.
 TEST(BasicLegacy, PassesTwentySeedsAndIsDeterministic) {
   const scenarios::Scenario s = basic_legacy();

@@ -1,6 +1,6 @@
-// Client lifecycle against the real binaries on one VFS file: sdk.md §5 (downgrade 0.5.3 ->
-// 0.4.11 -> 0.5.3 through the shim, items 2-4), app kills and power loss (DESIGN.md §3),
-// and the js-legacy SDK behaviour (sdk.md §5 item 7, core.md §3.9).
+// Client lifecycle against the real binaries on one VFS file: docs/protocol.md §2.5 (downgrade 0.5.3 ->
+// 0.4.11 -> 0.5.3 through the shim, items 2-4), app kills and power loss (docs/architecture.md §2),
+// and the js-legacy SDK behaviour (docs/protocol.md §2.5 item 7, docs/protocol.md §1.3.9).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -204,7 +204,7 @@ bool logged(const json& out, const std::string& prefix) {
 }
 constexpr const char* kBlocked = "Could not apply checkpoint due to local data";
 
-// sdk.md §5 items 2 and 4: 0.5.3 (target 6, seen 5, ps_crud empty, a validated checkpoint
+// docs/protocol.md §2.5 items 2 and 4: 0.5.3 (target 6, seen 5, ps_crud empty, a validated checkpoint
 // not applied) -> 0.4.11 -> the old SDK sets a legacy target -> 0.5.3 again.
 TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   App app;
@@ -281,7 +281,7 @@ TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   EXPECT_EQ(old.target(), 41) << app.tail();
   EXPECT_EQ(old.stats().legacy_checkpoint_gets, 1u);
   EXPECT_EQ(old.stats().checkpoint_posts, 0u);
-  // No target_checkpoint_request_id control op: 0.4.x does not know it (sdk.md §4.1).
+  // No target_checkpoint_request_id control op: 0.4.x does not know it (docs/protocol.md §2.4.1).
   for (const auto& call : app.recorder.calls) EXPECT_NE(call.op, "target_checkpoint_request_id");
   app.close();
 
@@ -301,7 +301,7 @@ TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   EXPECT_EQ(back.last_requested(), 41);
 }
 
-// sdk.md §5 item 3: 0.5.3 with pending CRUD (target MAX) -> 0.4.11: `$local` = (0, 0, MAX);
+// docs/protocol.md §2.5 item 3: 0.5.3 with pending CRUD (target MAX) -> 0.4.11: `$local` = (0, 0, MAX);
 // 0.4.11 blocks, completed_upload gives [] until the old SDK sets `$local.target_op`.
 TEST(SdkMd5Golden, PendingCrudDowngradesToLocalMax) {
   App app;
@@ -330,7 +330,7 @@ TEST(SdkMd5Golden, PendingCrudDowngradesToLocalMax) {
   EXPECT_EQ(app.local(), (std::vector<int64_t>{40, 40, 40}));  // applied after the upload
 }
 
-// DESIGN.md §3: committed transactions survive a kill and a power loss (synchronous=FULL);
+// docs/architecture.md §2: committed transactions survive a kill and a power loss (synchronous=FULL);
 // the transaction open when the app died never happened.
 class KillTest : public ::testing::TestWithParam<bool> {};
 

@@ -59,7 +59,7 @@ Scenario waits_for_sync() {
 }
 
 // One write at ~105 s, then reconnects every 20 s whose seeds re-post the same id (equal
-// retries refresh checkpoint_requested_at, service.md §1.7), compact jobs every 30 s, 1 min
+// retries refresh checkpoint_requested_at, docs/protocol.md §3.1.7), compact jobs every 30 s, 1 min
 // retention: a correct store keeps the refreshed record.
 Scenario refreshed_by_reconnects() {
   Scenario s = catalog("basic");

@@ -1,5 +1,5 @@
-// Unit tests of the model service: checkpoint_request_id decoding (service.md §1.2,
-// DESIGN.md §10), the POST /sync/checkpoint-request route, the checkpoint store (§1.7-1.9,
+// Unit tests of the model service: checkpoint_request_id decoding (docs/protocol.md §3.1.2,
+// docs/cli.md §1), the POST /sync/checkpoint-request route, the checkpoint store (docs/protocol.md §0.1-0.1,
 // Appendix A), bucket storage, replication and the app backend.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
@@ -42,7 +42,7 @@ constexpr int64_t kMaxId = std::numeric_limits<int64_t>::max();
 const std::string kRangeMessage =
     "Expected checkpoint_request_id between 1 and 9223372036854775807";
 
-// One supplied request as its own batch (the tests of the transitions of §1.7).
+// One supplied request as its own batch (the tests of the transitions of docs/protocol.md §0.1).
 struct SupplyResult {
   int64_t stored_id = 0;
   bool should_advance = false;
@@ -353,7 +353,7 @@ TEST(CheckpointRequestRoute, GoodRequestStoresTheIdAndForcesAMarker) {
   EXPECT_EQ(w.svc.metrics().markers_written, 1u);
 
   // A stale request answers with the stored id; the record is still pending, so the
-  // marker is forced again (service.md §1.7, mongo).
+  // marker is forced again (docs/protocol.md §3.1.7, mongo).
   const auto stale = w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": "3"})");
   EXPECT_EQ(json::parse(stale.body), json::parse(R"({"data":{"checkpoint_request_id":"5"}})"));
   EXPECT_EQ(first(w.svc.checkpoints(), "alice/c1")->id, 5);
@@ -410,7 +410,7 @@ TEST(CheckpointRequestRoute, UnknownPathsAre404) {
 }
 
 // ---------------------------------------------------------------------------------------
-// CheckpointStore (service.md §1.7-1.9, supplied ids, mongo flavour)
+// CheckpointStore (docs/protocol.md §3.1.7-3.1.9, supplied ids, mongo flavour)
 // ---------------------------------------------------------------------------------------
 
 TEST(CheckpointStore, SuppliedIdTransitions) {
@@ -505,7 +505,7 @@ TEST(CheckpointStore, VisibleOnlyOnceTheCheckpointReachesTheHead) {
   EXPECT_EQ(store.lookup("u/c", 7), 42);
   EXPECT_EQ(store.lookup("u/c", 1000), 42);
 
-  // §1.9: request 43 at head 8: at LSN 7 *nothing* is visible any more (not 42).
+  // §3.1.9: request 43 at head 8: at LSN 7 *nothing* is visible any more (not 42).
   supply(store, "u/c", 43, 8, kEpoch);
   EXPECT_EQ(store.lookup("u/c", 7), std::nullopt);
   EXPECT_EQ(store.lookup("u/c", 8), 43);
@@ -519,7 +519,7 @@ TEST(CheckpointStore, VisibleOnlyOnceTheCheckpointReachesTheHead) {
   EXPECT_EQ(store.lookup("other", 1000), std::nullopt);
 }
 
-// The reference model of service.md Appendix A (mongo flavour, supplied ids only).
+// The reference model of docs/protocol.md §3.A (mongo flavour, supplied ids only).
 struct ReferenceStore {
   struct Rec {
     int64_t id = 0;
@@ -1046,7 +1046,7 @@ LostMarkerRun ack_after_lost_marker(StorageFlavour storage, SourceFlavour source
   EXPECT_EQ(w.upload("alice", json::parse(R"([{"op":"PUT","type":"todos","id":"t1"}])")).status,
             200);
   w.loop.run_until(kEpoch + kSeconds);  // replicated: checkpoint at lsn 1, source caught up
-  // The mapping is stored, then the process restarts before its marker (§6.2.7).
+  // The mapping is stored, then the process restarts before its marker (§3.6.2.7).
   w.svc.set_mapping_stored_hook([&w](const std::string&) { w.svc.restart(100 * kMillis); });
   EXPECT_NE(w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": 5})").status, 200);
   w.svc.set_mapping_stored_hook({});

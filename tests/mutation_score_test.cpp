@@ -121,8 +121,8 @@ void fast_replication_slow_repost(json& j) {
 // Requests stay pending for longer than the retention: replication lags for the whole run,
 // each client writes once at 100..110 s (the record is then never refreshed: no later
 // write, and the repost loop, whose equal retries refresh requested_at, is slowed down) and
-// a compact job runs at 175 s.  Correct mongo cleanup keeps pending records (service.md
-// §2.1); the mutant deletes them, so after the heal nothing acknowledges the last request.
+// a compact job runs at 175 s.  Correct mongo cleanup keeps pending records (docs/protocol.md
+// §3.2.1); the mutant deletes them, so after the heal nothing acknowledges the last request.
 void pending_past_retention(json& j) {
   j["workload"]["write_interval_min_ms"] = 100000;
   j["workload"]["write_interval_max_ms"] = 110000;
@@ -248,14 +248,14 @@ const std::vector<Entry>& mutation_catalog() {
             "one SDK instance uploads sequentially, so a write W racing the request is still in "
             "ps_crud when the mutant stores the id that does not cover W; the gate stays shut "
             "while ps_crud holds W, and W's complete() sets the target back to MAX in the same "
-            "transaction as the ps_crud delete (sdk.md §2.3), so the wrong target is gone before "
+            "transaction as the ps_crud delete (docs/protocol.md §2.2.3), so the wrong target is gone before "
             "the gate can open. Only a second uploader of the same database (not modelled) "
             "could empty ps_crud in between; read-your-writes' no-flicker half would see it"),
       equiv("target-posted-id", none,
             "the answer exceeds the posted id only when the service's record is ahead of the "
             "client's counter, and the stream only ever reports the stored id, which is >= the "
             "answer: the posted-id target and the answer open the gate at the same line "
-            "(service.md §1.5 stale requests return the stored id at its old head)"),
+            "(docs/protocol.md §3.1.5 stale requests return the stored id at its old head)"),
   };
   return entries;
 }

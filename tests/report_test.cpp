@@ -1,4 +1,4 @@
-// Reports (DESIGN.md §8): the recorder's window cut, the report model's verdicts, and the
+// Reports (docs/reports.md §1): the recorder's window cut, the report model's verdicts, and the
 // writers' output, from synthetic results documents and from a real run.
 #include <gtest/gtest.h>
 

@@ -844,7 +844,7 @@ TEST(ScenarioFormat, SdkMustFitTheCoreAndMode) {
   EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"core": "0.4.12"})")).what(),
                "t.json: clients.checkpoint_mode: \"requests\" is not allowed with the js-legacy "
                "SDK (core 0.4.12); allowed: \"legacy\" (old SDKs have no checkpoint requests, "
-               "sdk.md §5)");
+               "docs/protocol.md §2.5)");
   EXPECT_NO_THROW(parse_scenario_text(
       WithFormat(R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy"})"), FleetCtx(),
       "t"));
@@ -854,10 +854,10 @@ TEST(ScenarioFormat, SdkMustFitTheCoreAndMode) {
               R"("clients": {"core": "0.4.12", "checkpoint_mode": "legacy", "sdk": "js-1.3.0"})"))
           .what(),
       "t.json: clients.sdk: \"js-1.3.0\" cannot drive core 0.4.12 (SDK 1.3.0 refuses cores "
-      "below 0.5.2, sdk.md §1.1); allowed: \"auto\", \"js-legacy\"");
+      "below 0.5.2, docs/protocol.md §2.1.1); allowed: \"auto\", \"js-legacy\"");
   EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"sdk": "js-2"})")).what(),
                "t.json: clients.sdk: \"js-2\" is not allowed; allowed: auto, js-1.3.0, js-legacy");
-  // An old SDK on a v14 database is allowed: it shows the core.md §1.2 hazard.
+  // An old SDK on a v14 database is allowed: it shows the docs/protocol.md §1.1.2 hazard.
   const Scenario s = parse_scenario_text(
       WithFormat(R"("clients": {"checkpoint_mode": "legacy", "sdk": "js-legacy"})"), FleetCtx(),
       "t");
@@ -914,7 +914,7 @@ TEST(ScenarioFormat, BadFleets) {
                    .what(),
                "t.json: clients.fleet[1].checkpoint_mode: \"requests\" is not allowed with the "
                "js-legacy SDK (core 0.4.12); allowed: \"legacy\" (old SDKs have no checkpoint "
-               "requests, sdk.md §5)");
+               "requests, docs/protocol.md §2.5)");
   EXPECT_STREQ(
       FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 40}, {"count": 30}]})")).what(),
       "t.json: clients.fleet: the groups have 70 clients; allowed: at most 64 in all");

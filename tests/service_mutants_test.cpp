@@ -3,7 +3,7 @@
 // small in the quick suite, 200 in the long one), and the same runs without the mutant
 // pass.  Seeds-to-detection are printed and recorded as test properties.
 // Also: the storm twins (postgres writes more source markers than mongo), and the
-// generated-id batching race of service.md §1.3, which service-ack-after-replication
+// generated-id batching race of docs/protocol.md §3.1.3, which service-ack-after-replication
 // reports as a finding.
 #include <gtest/gtest.h>
 
@@ -284,7 +284,7 @@ TEST(ServiceRoute, RandomSuppliedRequestsKeepEveryServiceInvariant) {
 }
 
 // Legacy clients on postgres storage: every generated request is answered with the next
-// id of its key.  (The generated-id batching race of service.md §1.3 needs a commit between
+// id of its key.  (The generated-id batching race of docs/protocol.md §3.1.3 needs a commit between
 // two batches' head reads and the later batch to write first; this harness has not shown it
 // yet, see the issue-3 closing note.)
 TEST(ServiceRoute, GeneratedRequestsAreAnsweredAndKeepStoredIdsMonotonic) {

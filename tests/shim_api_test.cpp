@@ -1,8 +1,8 @@
-// The SDK shim's public API and connector behaviour with core 0.5.3: sdk.md §4.2's
+// The SDK shim's public API and connector behaviour with core 0.5.3: docs/protocol.md §2.4.2's
 // requests-mode transcript replayed through the shim against the real core (the service
 // side scripted), the engine mutants (each shown to change behaviour), credentials,
 // requestCheckpoint()/waitForSync(), postCheckpointRequest through the backend,
-// disconnect()/disconnectAndClear() and the switchable sdk.md §7 quirks in full worlds.
+// disconnect()/disconnectAndClear() and the switchable docs/protocol.md §2.7 quirks in full worlds.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -45,7 +45,7 @@ class ScriptedServer : public sim::HttpServer {
       return;
     }
     if (request.method == "POST" && request.path == "/sync/checkpoint-request") {
-      // The service's answer: max(posted, its record) (sdk.md §2.6); `record` is scripted.
+      // The service's answer: max(posted, its record) (docs/protocol.md §2.2.6); `record` is scripted.
       json body = json::parse(request.body);
       posted.push_back(body["checkpoint_request_id"].get<std::string>());
       const int64_t id = std::max<int64_t>(std::stoll(posted.back()), record);
@@ -206,7 +206,7 @@ const char* kBlocked =
     "Could not apply checkpoint due to local data. Will retry at completed upload or next "
     "checkpoint.";
 
-// sdk.md §4.2 (0.5.3, exp_requests.py), step by step through the shim; the service's
+// docs/protocol.md §2.4.2 (0.5.3, exp_requests.py), step by step through the shim; the service's
 // record for this client starts at 5, so the seed POST of "1" is answered "5".
 TEST(RequestsTranscript, MatchesSdkMd42ThroughTheShim) {
   Harness h;
@@ -330,7 +330,7 @@ TEST(RequestsTranscript, MatchesSdkMd42ThroughTheShim) {
   EXPECT_EQ(applied7[2], json({{"DidCompleteSync", {{"applied_checkpoint_request_id", "7"}}}}));
   EXPECT_TRUE(waited);
 
-  // a checkpoint without write_checkpoint clears the live applied id (quirk §7.5)
+  // a checkpoint without write_checkpoint clears the live applied id (quirk §2.7.5)
   h.server.send(empty_diff("5", std::nullopt));
   h.server.send(line_complete("5"));
   h.run_for(1 * sim::kSeconds);
@@ -369,9 +369,9 @@ TEST(RequestsTranscript, MatchesSdkMd42ThroughTheShim) {
   EXPECT_EQ(error, "Cannot request checkpoints, sync client is disconnected.");
 }
 
-// Runs the §4.2 prefix up to a completed upload whose checkpoint request the service
+// Runs the §2.4.2 prefix up to a completed upload whose checkpoint request the service
 // answers above the posted id (its record was raised to 100 meanwhile, e.g. by the shared
-// managed sequence, sdk.md §2.6); returns the target updateLocalTarget stored.
+// managed sequence, docs/protocol.md §2.2.6); returns the target updateLocalTarget stored.
 std::optional<int64_t> target_after_raised_record(std::vector<engine::EngineMutant> mutants) {
   Harness h(std::move(mutants));
   h.client->open();
@@ -391,7 +391,7 @@ std::optional<int64_t> target_after_raised_record(std::vector<engine::EngineMuta
 }
 
 // Mutant target-posted-id (engine/sdk_shim.cpp write_checkpoint_for_upload): the target is
-// the allocated id, not the service's answer (quirk §7.6).
+// the allocated id, not the service's answer (quirk §2.7.6).
 TEST(EngineMutants, TargetPostedIdStoresTheAllocatedIdNotTheAnswer) {
   EXPECT_EQ(target_after_raised_record({}), 100);
   EXPECT_EQ(target_after_raised_record({engine::EngineMutant::TargetPostedId}), 2);
@@ -413,7 +413,7 @@ TEST(EngineMutants, SeedLocalCounterSeedsThePostedId) {
 }
 
 // Mutant drop-completed-upload (engine/sdk_shim.cpp notify_completed_uploads): the blocked
-// checkpoint of sdk.md §4.3's race is not retried after the upload, so it stays unapplied.
+// checkpoint of docs/protocol.md §2.4.3's race is not retried after the upload, so it stays unapplied.
 TEST(EngineMutants, DropCompletedUploadLeavesTheRaceCheckpointPending) {
   for (bool mutant : {false, true}) {
     std::vector<engine::EngineMutant> m;
@@ -483,7 +483,7 @@ bool trace_has(const std::string& trace, const std::string& needle) {
   return trace.find(needle) != std::string::npos;
 }
 
-// sdk.md §1.7, quirk §7.4: each FetchCredentials{did_expire:false} prefetches and throws
+// docs/protocol.md §2.1.7, quirk §2.7.4: each FetchCredentials{did_expire:false} prefetches and throws
 // the token away, so the restart fetches again; the fix caches the prefetched token.
 TEST(Credentials, PrefetchFetchesTwiceUnlessFixed) {
   auto edit = [](bool fixed) {
@@ -503,7 +503,7 @@ TEST(Credentials, PrefetchFetchesTwiceUnlessFixed) {
   EXPECT_LT(metric(fixed, "credential_fetches"), metric(quirk, "credential_fetches"));
 }
 
-// sdk.md §1.6, §6 item 12: a client away longer than its token lifetime comes back with an
+// docs/protocol.md §2.1.6, §2.6 item 12: a client away longer than its token lifetime comes back with an
 // expired cached token; the service answers 401, the shim invalidates and recovers.
 TEST(Credentials, ExpiredTokenIsRejectedWith401AndRefetched) {
   const Scenario s = with("basic.json", [](json& j) {
@@ -519,7 +519,7 @@ TEST(Credentials, ExpiredTokenIsRejectedWith401AndRefetched) {
   EXPECT_TRUE(trace_has(trace.str(), "credentials invalidated: HTTP 401"));
 }
 
-// sdk.md §3.1: requestCheckpoint() and waitForSync() from the workload.
+// docs/protocol.md §2.3.1: requestCheckpoint() and waitForSync() from the workload.
 TEST(CheckpointApi, RequestCheckpointAndWaitForSyncResolve) {
   const Scenario s = with("basic.json", [](json& j) {
     j["workload"]["request_checkpoint_pct"] = 50;
@@ -549,7 +549,7 @@ TEST(CheckpointApi, LegacyModeRejectsRequestCheckpoint) {
                         "cannot request checkpoints."));
 }
 
-// sdk.md §2.6: postCheckpointRequest through the app backend, never aborted (quirk §7.3).
+// docs/protocol.md §2.2.6: postCheckpointRequest through the app backend, never aborted (quirk §2.7.3).
 TEST(Connector, PostCheckpointRequestThroughTheBackend) {
   const Scenario s =
       with("basic.json", [](json& j) { j["clients"]["post_checkpoint_request"] = "backend"; });
@@ -562,7 +562,7 @@ TEST(Connector, PostCheckpointRequestThroughTheBackend) {
   }
 }
 
-// sdk.md §1.9, §3.4: disconnect() and disconnectAndClear() then connect() again; the
+// docs/protocol.md §2.1.9, §2.3.4: disconnect() and disconnectAndClear() then connect() again; the
 // cleared client re-seeds from "1" and the service's record re-hydrates its counter.
 TEST(Lifecycle, DisconnectAndClearThenReconnect) {
   const Scenario s = with("basic.json", [](json& j) {
@@ -590,7 +590,7 @@ TEST(Lifecycle, DisconnectAndClearThenReconnect) {
   }
 }
 
-// sdk.md §7: every switchable quirk fixed at once still passes.
+// docs/protocol.md §2.7: every switchable quirk fixed at once still passes.
 TEST(Quirks, AllFixedQuirksStillPass) {
   const Scenario fixed = with("basic.json", [](json& j) {
     j["clients"]["fixed_quirks"] = engine::quirk_names();

@@ -50,7 +50,7 @@ TEST(Prng, SameSeedGivesSameSequence) {
 }
 
 TEST(Prng, SequenceIsStableAcrossBuilds) {
-  // A seed must mean the same run on every build (DESIGN.md §3): pin the first draws of
+  // A seed must mean the same run on every build (docs/architecture.md §2): pin the first draws of
   // xoshiro256** seeded through splitmix64 so an accidental algorithm change is caught.
   Prng p(0);
   const uint64_t first = p.next();
@@ -162,7 +162,7 @@ RC_GTEST_PROP(PrngProp, JitterStaysWithinTenPercent, (uint64_t seed)) {
   Prng p(seed);
   for (int i = 0; i < 20; ++i) {
     const int64_t j = p.jitter(d);
-    // The integer form d*900/1000 + uniform(d/5 + 1) (DESIGN.md §3) ...
+    // The integer form d*900/1000 + uniform(d/5 + 1) (docs/architecture.md §2) ...
     RC_ASSERT(j >= d * 900 / 1000);
     RC_ASSERT(j <= d * 900 / 1000 + d / 5);
     // ... which is within [0.9 d, 1.1 d] up to the truncation of 0.9 d.

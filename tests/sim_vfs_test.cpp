@@ -158,7 +158,7 @@ TEST(SimVfs, UnsyncedWritesAreLostOnPowerLoss) {
   ASSERT_EQ(sqlite3_close(db), SQLITE_OK);
 }
 
-// DESIGN.md §3: under synchronous=FULL with a rollback journal no committed transaction is
+// docs/architecture.md §2: under synchronous=FULL with a rollback journal no committed transaction is
 // lost by a power loss; the "fsync-lies" storage mutant loses them.
 TEST(SimVfs, CommittedTransactionsSurvivePowerLossUnderFullSyncUnlessFsyncLies) {
   for (bool lies : {false, true}) {

@@ -1,4 +1,4 @@
-// Sometimes-properties (scenarios/sometimes.*, DESIGN.md §5, issue 5): every condition is
+// Sometimes-properties (scenarios/sometimes.*, docs/invariants.md §1, issue 5): every condition is
 // counted > 0 in a scenario built to trigger it and 0 in one that cannot (so the counter can
 // fail); a listed condition that never happened makes run and sweep report the pass as
 // vacuous (exit 4); the loader rejects unknown condition ids.
@@ -179,7 +179,7 @@ TEST(Sometimes, Priority0BypassOnlyWithAPriority0Bucket) {
   yes.workload.notes_pct = 50;
   yes.workload.write_interval_min_ms = 300;
   yes.workload.write_interval_max_ms = 800;
-  // barrier-holds does not exempt priority-0 partial applies yet (DESIGN.md §5 says they are
+  // barrier-holds does not exempt priority-0 partial applies yet (docs/invariants.md §1 says they are
   // exempt): it reports exactly the bypass this condition counts, so it is left out here.
   for (const auto& id : invariant_catalog().ids()) {
     if (id != "barrier-holds" && id != "read-your-writes") yes.invariants.push_back(id);

@@ -1,5 +1,5 @@
-// Sync-stream definitions and request resolution (model/stream_definitions, service.md
-// §3.1–3.3): examples, the 1000-bucket limit, bad input, and a property that
+// Sync-stream definitions and request resolution (model/stream_definitions, docs/protocol.md
+// §3.3.1–3.3.3): examples, the 1000-bucket limit, bad input, and a property that
 // check_resolution() accepts every unmutated resolution of random cases and catches each
 // StreamMutant.
 #include <gtest/gtest.h>
@@ -33,7 +33,7 @@ TEST(StreamDefinitions, DefaultsAndSubscriptionsAsInTheCheckpointLine) {
       "subscriptions":[{"stream":"lists","parameters":{"list_id":"a"},"override_priority":null},
                        {"stream":"todos","parameters":null,"override_priority":0}]})")));
   ASSERT_FALSE(r.error_code);
-  // §3.2: every subscribed stream in config order.
+  // §3.3.2: every subscribed stream in config order.
   EXPECT_EQ(streams_json(r), json::parse(R"([{"name":"global","is_default":true,"errors":[]},
       {"name":"lists","is_default":false,"errors":[]},{"name":"todos","is_default":false,"errors":[]},
       {"name":"user_items","is_default":true,"errors":[]}])"));
@@ -48,7 +48,7 @@ TEST(StreamDefinitions, DefaultsAndSubscriptionsAsInTheCheckpointLine) {
   EXPECT_EQ(r.buckets[0].priority, 3);  // definition
   EXPECT_EQ(r.buckets[1].priority, 2);
   EXPECT_EQ(r.buckets[4].priority, 1);
-  EXPECT_EQ(r.buckets[5].priority, 0);  // override_priority (§3.3)
+  EXPECT_EQ(r.buckets[5].priority, 0);  // override_priority (§3.3.3)
   EXPECT_TRUE(check_resolution(example_config(), request(json::parse(R"({"include_defaults":true,
       "subscriptions":[{"stream":"lists","parameters":{"list_id":"a"},"override_priority":null},
                        {"stream":"todos","parameters":null,"override_priority":0}]})")),
@@ -70,7 +70,7 @@ TEST(StreamDefinitions, IncludeDefaultsFalseDropsDefaultStreams) {
   EXPECT_EQ(d.buckets.size(), 4u);
 }
 
-// §3.3: a resolution error is reported on its stream and does not fail the connection;
+// §3.3.3: a resolution error is reported on its stream and does not fail the connection;
 // the bad subscription contributes no buckets, the good one beside it does.
 TEST(StreamDefinitions, BadParametersAreAPerStreamError) {
   auto req = request(json::parse(R"({"include_defaults":false,"subscriptions":[
@@ -88,7 +88,7 @@ TEST(StreamDefinitions, BadParametersAreAPerStreamError) {
   EXPECT_TRUE(check_resolution(example_config(), req, r).empty());
 }
 
-// Two reasons for one bucket are both listed (§3.2 `subscriptions` is a list).
+// Two reasons for one bucket are both listed (§3.3.2 `subscriptions` is a list).
 TEST(StreamDefinitions, SharedBucketListsEveryReason) {
   auto req = request(json::parse(R"({"subscriptions":[
       {"stream":"global","parameters":null,"override_priority":1},
@@ -104,7 +104,7 @@ TEST(StreamDefinitions, SharedBucketListsEveryReason) {
   EXPECT_TRUE(check_resolution(example_config(), req, r).empty());
 }
 
-// §3.1: more than 1000 buckets fail the request (PSYNC_S2305); exactly 1000 is fine.
+// §3.3.1: more than 1000 buckets fail the request (PSYNC_S2305); exactly 1000 is fine.
 TEST(StreamDefinitions, ThousandBucketLimit) {
   StreamConfig config({{"wide", true, 3, {}, 999}, {"one", false, 3, {"id"}, 1}});
   json subs = json::array();

@@ -127,7 +127,7 @@ TEST(StreamShim, SubscribeUpdateUnsubscribeAndExpiryAgainstTheRealCore) {
   Harness h;
   engine::Client& c = *h.client;
   c.open();
-  // Offline subscribe: the core stores it (core.md §4.1), the offline status shows it.
+  // Offline subscribe: the core stores it (docs/protocol.md §1.4.1), the offline status shows it.
   const uint64_t a = c.subscribe_stream("lists", kA, {.ttl_s = 30, .priority = std::nullopt});
   auto sa = h.status_of("lists", kA);
   ASSERT_TRUE(sa) << c.sync_status().dump();
@@ -137,7 +137,7 @@ TEST(StreamShim, SubscribeUpdateUnsubscribeAndExpiryAgainstTheRealCore) {
 
   c.connect();
   h.run_for(3 * sim::kSeconds);
-  // start carries active_streams; the request lists the explicit subscription (§2.3, §4.1).
+  // start carries active_streams; the request lists the explicit subscription (§1.2.3, §1.4.1).
   ASSERT_EQ(h.recorder.starts().size(), 1u);
   EXPECT_EQ(h.recorder.starts()[0].at("active_streams"),
             json::parse(R"([{"name":"lists","params":{"id":"a"}}])"));
@@ -178,14 +178,14 @@ TEST(StreamShim, SubscribeUpdateUnsubscribeAndExpiryAgainstTheRealCore) {
   EXPECT_TRUE(sb->has_explicit_subscription);
 
   // unsubscribeAll: ttl NULL, the request changes, and the rows of lists a go with the next
-  // full apply (core.md §4.2).
+  // full apply (docs/protocol.md §1.4.2).
   c.release_stream(a);
   c.unsubscribe_all("lists", kA);
   h.run_for(3 * sim::kSeconds);
   EXPECT_EQ(c.stats().subscription_restarts, 2u);
   EXPECT_EQ(h.recorder.requests().back()["streams"]["subscriptions"].size(), 1u);
   EXPECT_FALSE(c.read_row("items", "lists:a:0")) << "removed subscription's row still visible";
-  // The core reconciles by stream name (core.md §4.2): while lists b keeps the stream
+  // The core reconciles by stream name (docs/protocol.md §1.4.2): while lists b keeps the stream
   // "lists" in the checkpoint, the lists a row stays listed as active but no longer explicit,
   // with no buckets (priority null), until the stream leaves the checkpoint.
   sa = h.status_of("lists", kA);
@@ -195,7 +195,7 @@ TEST(StreamShim, SubscribeUpdateUnsubscribeAndExpiryAgainstTheRealCore) {
   }
 
   // lists b was released with ttl 30 s: it expires and the next keepalive (every 18-22 s)
-  // rebuilds a request without it (core.md §4.1, sdk.md §1.6).
+  // rebuilds a request without it (docs/protocol.md §1.4.1, docs/protocol.md §2.1.6).
   h.run_for(60 * sim::kSeconds);
   EXPECT_GE(c.stats().keepalive_restarts, 1u);
   EXPECT_EQ(h.recorder.requests().back()["streams"]["subscriptions"], json::array());

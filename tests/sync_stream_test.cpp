@@ -1,5 +1,5 @@
-// Unit tests of bucket compaction (service.md §3.4, I11) and of the sync stream
-// (service.md §1.9 Emission/Timing, §3, I8/I10/I13, §6.2 items 10-12): a SyncConnection
+// Unit tests of bucket compaction (docs/protocol.md §3.3.4, I11) and of the sync stream
+// (docs/protocol.md §3.1.9 Emission/Timing, §3.3, I8/I10/I13, §3.6.2 items 10-12): a SyncConnection
 // (or Service::open_stream) writes to a recording fake stream inside a sim::Loop.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -41,7 +41,7 @@ std::vector<Op> all_ops(const BucketStorage& storage, const std::string& bucket)
 }
 
 // ---------------------------------------------------------------------------------------
-// Compaction (service.md §3.4)
+// Compaction (docs/protocol.md §3.3.4)
 // ---------------------------------------------------------------------------------------
 
 TEST(Compaction, SupersededOpsBecomeMovesPointingAtTheNewestOpUpToTheHorizon) {
@@ -359,7 +359,7 @@ struct StreamWorld {
   Lsn lsn = 0;
 };
 
-// The protocol as a client sees it (I8, §3.2): checks every line in order, keeps each
+// The protocol as a client sees it (I8, §3.3.2): checks every line in order, keeps each
 // bucket's checksum the way the client does (a CLEAR replaces it), and compares at every
 // (partial) complete when `check_checksums`.  Returns the first problem, "" if none.
 struct ProtocolChecker {
@@ -529,7 +529,7 @@ std::vector<std::string> names(const json& list) {
 using Briefs = std::vector<std::string>;
 
 // ---------------------------------------------------------------------------------------
-// Priorities (service.md §3.3 step 5, I8)
+// Priorities (docs/protocol.md §3.3.3 step 5, I8)
 // ---------------------------------------------------------------------------------------
 
 TEST(SyncStream, BucketsDownloadByPriorityEachGroupButTheLastEndingInAPartialComplete) {
@@ -585,7 +585,7 @@ TEST(SyncStream, BucketsDownloadByPriorityEachGroupButTheLastEndingInAPartialCom
 }
 
 // ---------------------------------------------------------------------------------------
-// Interruption (service.md §1.9 Timing, §6.2 item 12)
+// Interruption (docs/protocol.md §3.1.9 Timing, §3.6.2 item 12)
 // ---------------------------------------------------------------------------------------
 
 TEST(SyncStream, ANewCheckpointSupersedesTheDownloadOnce1000OpsWereSent) {
@@ -681,7 +681,7 @@ TEST(SyncStream, AWriteCheckpointChangeAloneSupersedesALongDownload) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Invalidation by compaction (service.md §3.3 step 6, §6.2 item 10)
+// Invalidation by compaction (docs/protocol.md §3.3.3 step 6, §3.6.2 item 10)
 // ---------------------------------------------------------------------------------------
 
 TEST(SyncStream, AMoveTargetPastTheCheckpointWithholdsItsCompletes) {
@@ -739,7 +739,7 @@ TEST(SyncStream, AClearStandingForAMovePastTheCheckpointWithholdsTheComplete) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Only real changes make lines (service.md §1.9 Emission, I10)
+// Only real changes make lines (docs/protocol.md §3.1.9 Emission, I10)
 // ---------------------------------------------------------------------------------------
 
 TEST(SyncStream, ACountOnlyChangeIsADiffAndNoChangeIsNoLine) {
@@ -797,7 +797,7 @@ TEST(SyncStream, RemovedAndAddedBucketsAreDiffs) {
 }
 
 // Upload a todo, open a stream once it is replicated, then request a write checkpoint:
-// the marker's checkpoint changes only the write checkpoint (service.md §1.9 Emission).
+// the marker's checkpoint changes only the write checkpoint (docs/protocol.md §3.1.9 Emission).
 std::vector<json> write_checkpoint_only_run(bool mutant, StreamStats* stats) {
   ServiceConfig config;
   if (mutant) config.mutants.push_back(ServiceMutant::NoCompleteForWriteCheckpointOnly);
@@ -841,7 +841,7 @@ TEST(SyncStream, TheNoCompleteMutantDropsThatCompleteAndTheProtocolCheckSeesIt) 
 }
 
 // ---------------------------------------------------------------------------------------
-// token_expires_in (service.md §3.5, I13, §6.2 item 11)
+// token_expires_in (docs/protocol.md §3.3.5, I13, §3.6.2 item 11)
 // ---------------------------------------------------------------------------------------
 
 TEST(SyncStream, TokenLinesEvery20sPlusTheWarningThenZeroEndsTheStream) {
@@ -918,7 +918,7 @@ TEST(SyncStream, ExpiryEndsTheStreamMidDownload) {
 }
 
 // ---------------------------------------------------------------------------------------
-// BSON lines (service.md §3.1, §1.9 BSON mode)
+// BSON lines (docs/protocol.md §3.3.1, §3.1.9 BSON mode)
 // ---------------------------------------------------------------------------------------
 
 std::shared_ptr<RecordingStream> encoding_run(StreamEncoding encoding) {
@@ -936,7 +936,7 @@ std::shared_ptr<RecordingStream> encoding_run(StreamEncoding encoding) {
 
 // Follows syncLineToBson (packages/service-core/src/sync/util.ts, powersync-service v1.24.0):
 // bson@6.10.4 serialize() with its defaults, ignoreUndefined = true, so an absent
-// write_checkpoint is omitted in BSON exactly as in JSON (service.md §1.9, corrected).
+// write_checkpoint is omitted in BSON exactly as in JSON (docs/protocol.md §3.1.9, corrected).
 TEST(SyncStream, BsonLinesDecodeToTheJsonLinesAndOmitAnAbsentWriteCheckpoint) {
   const auto text = encoding_run(StreamEncoding::Json);
   const auto bson = encoding_run(StreamEncoding::Bson);
@@ -1035,7 +1035,7 @@ TEST(SyncStream, SameSeedSameLinesAndTimes) {
 }
 
 // ---------------------------------------------------------------------------------------
-// Sync streams (issue 7, service.md §3.1–3.3)
+// Sync streams (issue 7, docs/protocol.md §3.3.1–3.3.3)
 // ---------------------------------------------------------------------------------------
 
 ServiceConfig stream_config(std::vector<ServiceMutant> mutants = {}) {
@@ -1081,8 +1081,8 @@ TEST(SyncStreams, CheckpointLinesCarryStreamsAndPerBucketSubscriptions) {
   w.run_until(w.loop.now() + kSeconds);
   ASSERT_FALSE(stream->raw.empty());
   const json cp = stream->line(0).at("checkpoint");
-  // §3.2: streams in config order, the legacy definitions first as default streams; the
-  // bad subscription (index 1) is an error of its stream, not of the connection (§3.3).
+  // §3.3.2: streams in config order, the legacy definitions first as default streams; the
+  // bad subscription (index 1) is an error of its stream, not of the connection (§3.3.3).
   ASSERT_EQ(cp.at("streams").size(), 4u) << cp.dump();
   EXPECT_EQ(cp["streams"][0],
             (json{{"name", "global"}, {"is_default", true}, {"errors", json::array()}}));
@@ -1098,7 +1098,7 @@ TEST(SyncStreams, CheckpointLinesCarryStreamsAndPerBucketSubscriptions) {
   EXPECT_EQ(bucket_entry(cp, "global[]").at("subscriptions"), json::parse(R"([{"default":0}])"));
   EXPECT_EQ(bucket_entry(cp, "board[]").at("subscriptions"), json::parse(R"([{"default":3}])"));
   EXPECT_EQ(bucket_entry(cp, "board[]").at("priority"), 1);
-  // override_priority 0 (§3.3 step 2) vs the definition's 2.
+  // override_priority 0 (§3.3.3 step 2) vs the definition's 2.
   EXPECT_EQ(bucket_entry(cp, R"(lists["a"])").at("subscriptions"), json::parse(R"([{"sub":0}])"));
   EXPECT_EQ(bucket_entry(cp, R"(lists["a"])").at("priority"), 0);
   EXPECT_EQ(bucket_entry(cp, R"(lists["b"])").at("subscriptions"), json::parse(R"([{"sub":2}])"));
@@ -1164,7 +1164,7 @@ TEST(SyncStreams, TooManyBucketsEndsTheStreamAfterTheHeaders) {
   w.run_until(kEpoch + kSeconds);
   auto stream = open_with(w, json());
   w.run_until(w.loop.now() + kSeconds);
-  EXPECT_TRUE(stream->ended);  // §3.1: 200, then the stream ends (PSYNC_S2305)
+  EXPECT_TRUE(stream->ended);  // §3.3.1: 200, then the stream ends (PSYNC_S2305)
   EXPECT_TRUE(stream->raw.empty());
   EXPECT_EQ(w.svc.failed_stream_requests(), 1u);
 }

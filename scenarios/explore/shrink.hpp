@@ -5,7 +5,7 @@
 // client number beyond the count) is skipped without a run, and the shrinker keeps working
 // when fields are added.  Deterministic: same input, seed and build => same result.
 //
-// Size in steps (DESIGN.md §10): the scenario's fault entries plus the workload actions the
+// Size in steps (docs/cli.md §1): the scenario's fault entries plus the workload actions the
 // run performed (local writes, metric `local_writes`).  A candidate is kept only if it still
 // violates the target invariant and its steps do not grow.
 #pragma once

@@ -38,19 +38,19 @@ const std::vector<SometimesCondition>& sometimes_catalog() {
        "the result of every line_text / completed_upload powersync_control call"},
       {"duplicate-record",
        "mongo storage holds two checkpoint-request documents for one key: concurrent batches "
-       "both inserted (no unique index, service.md §1.5)",
+       "both inserted (no unique index, docs/protocol.md §3.1.5)",
        "the checkpoint store's count of duplicate documents, at the end of the run"},
       {"duplicate-request",
        "the service received a checkpoint request whose id equals the id it already stores for "
-       "the key (a retry, repost or re-seed; on mongo no marker is written, service.md §1.7)",
+       "the key (a retry, repost or re-seed; on mongo no marker is written, docs/protocol.md §3.1.7)",
        "model::ServiceObserver, every answered POST /sync/checkpoint-request"},
       {"newer-hides-older",
        "a newer request's acknowledgement covered an older pending request that was never "
-       "acknowledged on its own (service.md §6.2.1)",
+       "acknowledged on its own (docs/protocol.md §3.6.2.1)",
        "requested ids against each write_checkpoint change on the client's stream"},
       {"priority0-bypass",
        "a priority-0 partial checkpoint published rows while the barrier was closed (ps_crud "
-       "non-empty or target > last_seen; allowed by design, core.md §3.6)",
+       "non-empty or target > last_seen; allowed by design, docs/protocol.md §1.3.6)",
        "every partial_checkpoint_complete line with priority 0 that changed rows"},
       {"reconnect-with-pending-target",
        "a sync stream was (re)opened while the database held a concrete target above "
@@ -59,18 +59,18 @@ const std::vector<SometimesCondition>& sometimes_catalog() {
        "every `start` powersync_control call (target and last_seen read after it)"},
       {"record-deleted-then-request",
        "a checkpoint request arrived for a key whose record had been deleted (retention "
-       "cleanup or explicit deletion) after the service stored it (service.md §2.2)",
+       "cleanup or explicit deletion) after the service stored it (docs/protocol.md §3.2.2)",
        "model::ServiceObserver, a key answered before that has no record at its next batch"},
       {"request-reposted",
-       "the repost loop re-posted an unacknowledged checkpoint-request id (sdk.md §3.3)",
+       "the repost loop re-posted an unacknowledged checkpoint-request id (docs/protocol.md §2.3.3)",
        "the SDK shim's repost loop (ClientObserver::on_reposted)"},
       {"seed-raised",
        "a seed was answered with a larger id than it posted: the service's record was ahead "
-       "of the client's counter (sdk.md §1.4)",
+       "of the client's counter (docs/protocol.md §2.1.4)",
        "the SDK shim's seed (ClientObserver::on_seeded)"},
       {"upload-retried",
        "a CRUD upload attempt failed (lost request or response, backend error) and the upload "
-       "loop retries it (sdk.md §2.2)",
+       "loop retries it (docs/protocol.md §2.2.2)",
        "the SDK shim's upload loop (ClientObserver::on_upload_failed)"},
   };
   return catalog;

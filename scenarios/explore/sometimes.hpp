@@ -1,4 +1,4 @@
-// Sometimes-properties (DESIGN.md §5): the interesting conditions a scenario is meant to
+// Sometimes-properties (docs/invariants.md §1): the interesting conditions a scenario is meant to
 // exercise ("a checkpoint was blocked by the barrier", "a seed returned a larger id than
 // posted").  Invariants say nothing bad happened; these say the interesting thing happened
 // at all.  Each condition of the catalog is counted in every run from the engine's observer

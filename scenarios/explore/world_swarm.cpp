@@ -37,7 +37,7 @@ bool older(const std::string& a, const std::string& b) {
 }
 
 const std::vector<std::string>& boundary_request_ids() {
-  // Boundary ids a foreign installation may post (service.md §1.2): JSON text, verbatim.
+  // Boundary ids a foreign installation may post (docs/protocol.md §3.1.2): JSON text, verbatim.
   static const std::vector<std::string> ids = {"0",
                                                "1",
                                                "-1",
@@ -69,7 +69,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& world_fault
 const std::vector<std::string>& world_exclusions() {
   static const std::vector<std::string> rules = {
       "0.4.x cores run the js-legacy SDK only, hence legacy mode only (js-1.3.0 refuses cores "
-      "below 0.5.2, sdk.md §1.1)",
+      "below 0.5.2, docs/protocol.md §2.1.1)",
       "the js-legacy SDK runs legacy mode only (old SDKs have no checkpoint requests)",
       "switch_mode only for a client driven by js-1.3.0 at that time (old SDKs have one mode)",
       "upgrade only to a newer registered core, downgrade only to an older one (a client on "
