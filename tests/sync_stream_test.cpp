@@ -334,7 +334,7 @@ struct StreamWorld {
 
   void open(ConnectionRequest req, Micros batch_delay = kMillis, uint64_t seed = 1) {
     stream = std::make_shared<RecordingStream>(loop, req.encoding == StreamEncoding::Bson);
-    ConnectionContext ctx{loop, trace, storage, checkpoints, stats, kMillis, false, false, {}};
+    ConnectionContext ctx{loop, trace, storage, checkpoints, stats, kMillis, false, false, false, {}};
     ctx.batch_delay = batch_delay;
     auto conn = std::make_shared<SyncConnection>(ctx, std::move(req), stream, sim::Prng(seed));
     loop.spawn(drive(conn), "sync-connection");
