@@ -203,7 +203,8 @@ class Service : public sim::HttpServer {
   void restart(sim::Micros down);
   // A compact job: retention cleanup (§2.1) and bucket compaction (§3.4).
   void compact();
-  // Deletes the checkpoint-request records of a key (explicit deletion, §6.2.3).
+  // Deletes the request-derived checkpoint-request records of a key (explicit deletion,
+  // §6.2.3); a generated (legacy) record is permanent and stays (§2.1).
   void delete_request(const std::string& key);
   // A new sync config: every stream ends, clients reconnect (§4 "Sync config deploy").
   void change_sync_config();
