@@ -154,6 +154,20 @@ int CheckpointStore::erase(const std::string& key) {
   return n;
 }
 
+int CheckpointStore::erase_requested(const std::string& key) {
+  auto it = records_.find(key);
+  if (it == records_.end()) return 0;
+  auto& docs = it->second;
+  auto gone = std::remove_if(docs.begin(), docs.end(),
+                             [](const CheckpointRecord& d) { return d.requested_at.has_value(); });
+  const int n = static_cast<int>(docs.end() - gone);
+  if (n == 0) return 0;
+  ++deletions_[key];
+  docs.erase(gone, docs.end());
+  if (docs.empty()) records_.erase(it);
+  return n;
+}
+
 uint64_t CheckpointStore::deletions(const std::string& key) const {
   auto it = deletions_.find(key);
   return it == deletions_.end() ? 0 : it->second;

@@ -89,6 +89,10 @@ class CheckpointStore {
   int delete_expired(sim::Micros cutoff);
   // Explicit deletion of every record of a key (a fault); returns how many.
   int erase(const std::string& key);
+  // Explicit deletion of the request-derived records of a key (the delete_request fault):
+  // generated (legacy) records have no requested_at and nothing in the service deletes them
+  // (docs/protocol.md §3.2.1), so they stay; returns how many went.
+  int erase_requested(const std::string& key);
   // How many times records of `key` were deleted (erase or retention cleanup): a generated
   // (legacy) id restarts at 1 after one, since the counter lives only in the record (I3).
   [[nodiscard]] uint64_t deletions(const std::string& key) const;

@@ -385,8 +385,10 @@ std::optional<Service::Deletion> Service::deletion_of(const std::string& key) co
 }
 
 void Service::delete_request(const std::string& key) {
-  if (checkpoints_.find(key)) deletions_[key] = Deletion{loop_.now(), "a delete_request fault"};
-  const int deleted = checkpoints_.erase(key);
+  // Only request-derived records: a generated (legacy) record is permanent, nothing in the
+  // service deletes it (docs/protocol.md §3.2.1), so the fault leaves it (world hunt finding, issue 14).
+  const int deleted = checkpoints_.erase_requested(key);
+  if (deleted > 0) deletions_[key] = Deletion{loop_.now(), "a delete_request fault"};
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
   trace_.log("svc", "deleted {} checkpoint-request record(s) of {}", deleted, key);
 }

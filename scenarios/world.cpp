@@ -548,7 +548,8 @@ sim::Task<void> World::disconnect_for(std::size_t i, bool clear, sim::Micros dow
   } catch (const engine::ClientClosed&) {
     co_return;
   }
-  co_await loop_.sleep_for(down);
+  // Quiesce heals faults: a down time outlasting it ends there (world hunt finding, issue 14).
+  co_await sim::wait_for(loop_, loop_.now() + down, &quiesced_);
   if (clients_.at(i).get() != c) co_return;  // that life is over
   if (!c->sync_running()) c->connect();      // an overlapping fault may have reconnected it
 }
@@ -561,6 +562,7 @@ void World::begin_quiesce() {
     service_->replication().resume();
   }
   for (auto& s : servers_) s->heal();
+  quiesced_.abort("quiesce");  // apps disconnected by a fault connect now (disconnect_for)
   unfired_ = triggers_->disarm();
   // A `when` moment is a trigger too: one armed and not reached is reported the same way.
   for (const auto& [f, fired] : when_armed_) {

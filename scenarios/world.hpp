@@ -22,6 +22,7 @@
 #include "scenarios/stream_invariants.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
+#include "sim/sync.hpp"
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
 
@@ -120,6 +121,9 @@ class World {
     bool fired = false;
   };
   std::vector<WhenArmed> when_armed_;  // kill/power_loss with `when` other than "now"
+  // Set when the quiesce phase begins: a disconnect_client / disconnect_and_clear still
+  // waiting out its down_ms connects at once (faults heal at quiesce).
+  sim::AbortSignal quiesced_;
   std::vector<std::string> unfired_;
   std::function<void(const Fault&, bool armed)> fault_hook_;
 };

@@ -982,3 +982,32 @@ TEST(CheckpointStoreTable, Test7PostgresNeverDuplicates) {
 
 }  // namespace
 }  // namespace syncsim::model
+
+
+namespace syncsim::model {
+namespace {
+
+// The delete_request fault deletes request-derived records only: a generated (legacy)
+// record is permanent in the service (docs/protocol.md §3.2.1), so legacy ids never restart at 1
+// because of it (world hunt finding, issue 14); a supplied record goes, pending or not.
+TEST(CheckpointStoreTable, EraseRequestedKeepsGeneratedRecords) {
+  for (StorageFlavour f : {StorageFlavour::Mongo, StorageFlavour::Postgres}) {
+    SCOPED_TRACE(flavour_name(f));
+    CheckpointStore s(f);
+    Micros now = kEpoch + kSeconds;
+    EXPECT_EQ(request(s, "u/generated", std::nullopt, lsn(1, 0), now).id, 1);
+    EXPECT_EQ(request(s, "u/generated", std::nullopt, lsn(2, 0), now).id, 2);
+    EXPECT_EQ(request(s, "u/supplied", 7, lsn(2, 0), now).id, 7);
+    EXPECT_EQ(s.erase_requested("u/generated"), 0);
+    EXPECT_EQ(s.deletions("u/generated"), 0u);
+    EXPECT_EQ(s.stored_id("u/generated"), 2);
+    EXPECT_EQ(request(s, "u/generated", std::nullopt, lsn(3, 0), now).id, 3) << "no restart";
+    EXPECT_EQ(s.erase_requested("u/supplied"), 1);
+    EXPECT_EQ(s.deletions("u/supplied"), 1u);
+    EXPECT_FALSE(s.stored_id("u/supplied").has_value());
+    EXPECT_EQ(s.erase_requested("u/absent"), 0);
+  }
+}
+
+}  // namespace
+}  // namespace syncsim::model
