@@ -203,12 +203,9 @@ class Service : public sim::HttpServer {
   void restart(sim::Micros down);
   // A compact job: retention cleanup (docs/architecture.md §1) and bucket compaction (docs/architecture.md §2).
   void compact();
-<<<<<<< HEAD
-  // Deletes the checkpoint-request records of a key (explicit deletion, docs/faults.md §1).
-=======
   // Deletes the request-derived checkpoint-request records of a key (explicit deletion,
-  // §6.2.3); a generated (legacy) record is permanent and stays (§2.1).
->>>>>>> judge
+  // docs/protocol.md §3.6.2.3); a generated (legacy) record is permanent and stays
+  // (docs/protocol.md §3.2.1).
   void delete_request(const std::string& key);
   // A new sync config: every stream ends, clients reconnect (docs/architecture.md §3 "Sync config deploy").
   void change_sync_config();
