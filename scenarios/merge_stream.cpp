@@ -269,6 +269,24 @@ StreamMergeSummary merge_attempt(const std::vector<std::string>& inputs,
   }
   std::stable_sort(coverage.begin(), coverage.end(),
                    [](const auto& a, const auto& b) { return shard_order(a) < shard_order(b); });
+  // Scenario headers (what a report names; merge_results' rule): shards of one sweep carry
+  // identical ones, and a scenario whose header differs between inputs is refused.
+  nlohmann::json headers = nlohmann::json::object();
+  std::map<std::string, std::string> header_source;
+  for (const auto& s : sources) {
+    const auto h = s->members().value("scenarios", nlohmann::json::object());
+    if (!h.is_object()) continue;
+    for (const auto& [name, header] : h.items()) {
+      auto [at, fresh] = header_source.emplace(name, s->path());
+      if (fresh) {
+        headers[name] = header;
+      } else if (headers[name].value("scenario", nlohmann::json()) !=
+                 header.value("scenario", nlohmann::json())) {
+        throw MergeError(
+            fmt::format("scenario {} differs between {} and {}", name, at->second, s->path()));
+      }
+    }
+  }
 
   // The document around the runs, dumped by nlohmann::json as merge_results' would be; the
   // runs go where the placeholder is.
@@ -279,6 +297,7 @@ StreamMergeSummary merge_attempt(const std::vector<std::string>& inputs,
                         {"passed", summary.passed},
                         {"failed", summary.failed}};
   if (!coverage.empty()) doc["coverage"] = std::move(coverage);
+  if (!headers.empty()) doc["scenarios"] = std::move(headers);
   const std::string frame = doc.dump(2);
   const std::string quoted = nlohmann::json(placeholder).dump();
   const auto at = frame.find(quoted);
