@@ -42,6 +42,14 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
     {"skip-sequence-check",
      "the target is stored even if ps_crud or its sqlite_sequence changed meanwhile"},
     {"target-posted-id", "target = the allocated id, not the service's answer"},
+    {"stale-route-response", "a route answers the stored id as its batch read it before writing"},
+    {"equal-retry-keeps-age",
+     "a request re-posting the stored id does not refresh the record's age (retention)"},
+    {"stale-write-checkpoint-on-connect",
+     "the initial mongo lookup answers one below the stored id"},
+    {"generated-answer-ahead", "the generated (legacy) route answers an id it did not store"},
+    {"wait-resolves-on-seen",
+     "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
 };
 
 // The fault kinds of the scenario format (scenarios/scenario.hpp FaultKind).

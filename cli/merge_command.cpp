@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <string_view>
 
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
@@ -113,17 +114,16 @@ int merge_command(const MergeArgs& args) {
     }
   } catch (const scenarios::MergeError& e) {
     std::cerr << "merge: " << e.what() << "\n";
-    return kExitBadInput;
+    // Writing the merged runs failed (disk full): an I/O failure, not bad input (issue 19).
+    const bool io = std::string_view(e.what()).starts_with("cannot write");
+    return io ? kExitInternal : kExitBadInput;
   }
   if (!args.junit.empty()) {
-    std::ostringstream out;
-    try {
-      scenarios::write_junit_stream(out_path, merged, out);
-    } catch (const scenarios::MergeError& e) {
-      std::cerr << "--junit: " << e.what() << "\n";
-      return kExitBadInput;
-    }
-    write_output("--junit", args.junit, out.str());
+    // JUnit (suite times, properties, failure types: scenarios/results.hpp) is built from the
+    // whole merged document, so its memory grows with the runs; the merged results stream.
+    std::ifstream in(out_path, std::ios::binary);
+    const auto doc = nlohmann::json::parse(in);
+    write_output("--junit", args.junit, scenarios::junit_xml(doc, scenarios::utc_timestamp_now()));
   }
   if (!args.findings.empty()) {
     write_output("--findings", args.findings,

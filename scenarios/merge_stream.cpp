@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -195,7 +197,8 @@ void write_run(std::FILE* f, const nlohmann::json& run) {
     if (c == '\n') out += "    ";  // JSON strings never hold a raw newline
   }
   if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
-    throw MergeError("cannot write the merged runs to a temporary file");
+    throw MergeError(fmt::format("cannot write the merged runs to a temporary file: {}",
+                                 std::strerror(errno)));
   }
 }
 
@@ -321,46 +324,6 @@ StreamMergeSummary merge_attempt(const std::vector<std::string>& inputs,
   return summary;
 }
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20 && c != '\n' && c != '\t' && c != '\r') {
-          out += '?';
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out;
-}
-
-std::string failure_text(const nlohmann::json& r) {
-  if (r.contains("violation")) {
-    const auto& v = r["violation"];
-    return fmt::format("violated {} at t={}s ({}): {}", v.value("invariant", "?"),
-                       v.value("at_s", 0.0), v.value("subject", ""), v.value("message", ""));
-  }
-  return "stopped: " + r.value("stop", std::string("?"));
-}
-
 }  // namespace
 
 StreamMergeSummary merge_result_files(const std::vector<std::string>& inputs,
@@ -374,69 +337,6 @@ StreamMergeSummary merge_result_files(const std::vector<std::string>& inputs,
       whole.insert(o.input);  // at most once per input
     }
   }
-}
-
-void write_junit_stream(const std::string& doc_path, const StreamMergeSummary& summary,
-                        std::ostream& out) {
-  std::map<std::string, const SometimesSummary*> sometimes;
-  uint64_t vacuous_suites = 0;
-  for (const auto& s : summary.sometimes) {
-    sometimes.emplace(s.scenario, &s);
-    if (!s.vacuous.empty()) ++vacuous_suites;
-  }
-  std::map<std::string, const ScenarioSummary*> rows;
-  for (const auto& r : summary.scenarios) rows.emplace(r.scenario, &r);
-  out << "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
-  out << fmt::format("<testsuites name=\"syncsim\" tests=\"{}\" failures=\"{}\">\n",
-                     summary.runs + sometimes.size(), summary.failed + vacuous_suites);
-  DocumentReader reader(doc_path);
-  std::string suite;
-  bool open = false;
-  while (auto r = reader.next_run()) {
-    const auto scenario = (*r)["scenario"].get<std::string>();
-    if (!open || scenario != suite) {
-      if (open) out << "  </testsuite>\n";
-      open = true;
-      suite = scenario;
-      const auto* row = rows.at(scenario);
-      const auto sm = sometimes.find(scenario);
-      const bool listed = sm != sometimes.end();
-      const bool vacuous = listed && !sm->second->vacuous.empty();
-      out << fmt::format("  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\">\n",
-                         xml_escape(scenario), row->seeds + (listed ? 1 : 0),
-                         row->failed + (vacuous ? 1 : 0));
-      if (listed) {
-        const auto& s = *sm->second;
-        std::string seeds;
-        for (const auto& [id, n] : s.listed) {
-          seeds += fmt::format("{}{}: {}/{} seeds", seeds.empty() ? "" : "\n", id, n, s.seeds);
-        }
-        out << fmt::format(
-            "    <testcase classname=\"syncsim.{}\" name=\"sometimes\" time=\"0\">\n",
-            xml_escape(scenario));
-        if (vacuous) {
-          const auto message = fmt::format("vacuous: {} happened in none of the {} seeds",
-                                           fmt::join(s.vacuous, ", "), s.seeds);
-          out << fmt::format("      <failure type=\"vacuous\" message=\"{}\">{}</failure>\n",
-                             xml_escape(message), xml_escape(message));
-        }
-        out << fmt::format("      <system-out>{}</system-out>\n    </testcase>\n",
-                           xml_escape(seeds));
-      }
-    }
-    out << fmt::format("    <testcase classname=\"syncsim.{}\" name=\"seed={}\" time=\"{:.3f}\"",
-                       xml_escape(scenario), (*r)["seed"].get<uint64_t>(), r->value("wall_s", 0.0));
-    if ((*r)["expectation_met"].get<bool>()) {
-      out << "/>\n";
-      continue;
-    }
-    const std::string repro = r->value("repro", std::string());
-    out << fmt::format(
-        ">\n      <failure message=\"{}\">{}\nrepro: {}</failure>\n    </testcase>\n",
-        xml_escape(failure_text(*r)), xml_escape(failure_text(*r)), xml_escape(repro));
-  }
-  if (open) out << "  </testsuite>\n";
-  out << "</testsuites>\n";
 }
 
 std::string coverage_report(const StreamMergeSummary& summary) {

@@ -42,10 +42,7 @@ struct StreamMergeSummary {
 StreamMergeSummary merge_result_files(const std::vector<std::string>& inputs,
                                       const std::string& out_path);
 
-// JUnit XML of the merged document at `doc_path`, streamed; the same text as junit_xml() of
-// that document.
-void write_junit_stream(const std::string& doc_path, const StreamMergeSummary& summary,
-                        std::ostream& out);
+
 
 // Per input: its shard, runs and (budgeted shards) coverage, one line each.
 std::string coverage_report(const StreamMergeSummary& summary);

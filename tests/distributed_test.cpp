@@ -195,9 +195,6 @@ TEST(StreamMerge, WritesExactlyWhatMergeResultsDumpsAndTheSameJunit) {
   EXPECT_EQ(summary.failed, 7u);
   EXPECT_TRUE(summary.inputs[2].read_whole);
   EXPECT_FALSE(summary.inputs[0].read_whole);
-  std::ostringstream junit;
-  scenarios::write_junit_stream(out, summary, junit);
-  EXPECT_EQ(junit.str(), scenarios::junit_xml(expected));
   EXPECT_EQ(scenarios::summary_table(summary.scenarios),
             scenarios::summary_table(scenarios::summarize(expected)));
   // Findings: the mutant's failures share one signature.

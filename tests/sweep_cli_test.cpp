@@ -69,11 +69,11 @@ TEST(Sweep, JunitHasOneTestcasePerSeedAndTheFailure) {
   Outcome o = syncsim("sweep " + mutant_basic() + " --seeds 1..2 --jobs 2 --junit " + x);
   EXPECT_EQ(o.exit_code, 1) << o.output;
   const auto xml = testing::read_file(x);
-  EXPECT_NE(xml.find("<testsuite name=\"basic-mutant\" tests=\"2\" failures=\"2\">"),
+  EXPECT_NE(xml.find("<testsuite name=\"basic-mutant\" tests=\"2\" failures=\"2\""),
             std::string::npos)
       << xml;
   EXPECT_NE(xml.find("name=\"seed=2\""), std::string::npos) << xml;
-  EXPECT_NE(xml.find("<failure message=\"violated barrier-holds"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure type=\"barrier-holds\" message=\"violated barrier-holds"), std::string::npos) << xml;
   EXPECT_NE(xml.find("repro: syncsim:basic-mutant:"), std::string::npos) << xml;
 }
 
