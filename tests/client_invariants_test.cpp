@@ -3,36 +3,15 @@
 #include <gtest/gtest.h>
 
 #include "scenarios/runner.hpp"
+#include "tests/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
 
-Scenario catalog(const std::string& name) {
-  return load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json",
-      validation_context());
-}
-
-RunResult run(const Scenario& s, uint64_t seed) {
-  RunOptions o;
-  o.seed = seed;
-  o.keep_trace_lines = 30;
-  return run_scenario(s, o);
-}
-
-std::string describe(const RunResult& r) {
-  std::string out = r.stop.message + "\n" + r.pending;
-  for (const auto& l : r.trace_tail) out += "  | " + l + "\n";
-  return out;
-}
-
-Fault fault(int64_t at_ms, FaultKind kind, int client = 1) {
-  Fault f;
-  f.at_ms = at_ms;
-  f.kind = kind;
-  f.client = client;
-  return f;
-}
+using test_support::catalog;
+using test_support::describe;
+using test_support::fault;
+using test_support::run;
 
 const char* kClientInvariants[] = {"request-id-monotonic", "applied-id-monotonic",
                                    "target-no-regress", "monotonic-reads", "no-lost-writes"};
