@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <functional>
 #include <set>
 
 namespace syncsim::model {
@@ -57,39 +58,98 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   std::vector<ManagedEntry> requests;
   for (const auto& p : *batch) requests.push_back(p.entry);
   const std::vector<ManagedEntry> entries = CheckpointStore::dedup(requests);
+  const auto is_generated = [](const ManagedEntry& e) { return !e.supplied; };
+  const bool has_generated = std::any_of(entries.begin(), entries.end(), is_generated);
+  const bool has_supplied = !std::all_of(entries.begin(), entries.end(), is_generated);
+  const BatchFailure failure =
+      config_.draw_failure ? config_.draw_failure(has_generated, has_supplied) : BatchFailure::None;
 
   co_await loop_.sleep_for(step());  // load the active sync-config storage
   if (generation != generation_) co_return;
+  // docs/protocol.md §3.1.3 "Batch failures": executeBatch throws PSYNC_S2302 before the head.
+  if (failure == BatchFailure::NoSyncConfig) {
+    fail_batch(batch,
+                         "PSYNC_S2302 Cannot create Write Checkpoint since no sync config is active");
+    co_return;
+  }
   // createReplicationHead: one head for the whole batch (HeadRead says where).
   const Lsn head = source_.head() + (config_.head_read == HeadRead::AfterLastCommit ? 1 : 0);
-  // The upsert matches against the records as they are now; the write lands later.
-  std::set<std::string> existed;
-  std::map<std::string, std::optional<int64_t>> before;
-  for (const auto& e : entries) {
-    if (store_.find(e.key)) existed.insert(e.key);
+  if (failure == BatchFailure::HeadRead) {
+    fail_batch(batch, "createReplicationHead: the source head query failed");
+    co_return;
   }
+  // The upsert's match: where DuplicateWindow says (docs/protocol.md §3.1.5 "Duplicates").
+  std::set<std::string> existed;
+  const auto match = [&] {
+    existed.clear();
+    for (const auto& e : entries) {
+      if (store_.find(e.key)) existed.insert(e.key);
+    }
+  };
+  if (config_.duplicate_window == DuplicateWindow::HeadRead) match();
   if (config_.marker_before_mapping) hooks_.write_marker();  // mutant: the pre-#201 order
-  co_await loop_.sleep_for(step());                          // the storage write
+  co_await loop_.sleep_for(step());                          // the storage round trip
   if (generation != generation_) co_return;
-  for (const auto& e : entries) before[e.key] = store_.stored_id(e.key);
-  const BatchWrite w = store_.create_managed(entries, head, loop_.now(), &existed);
-  if (hooks_.on_write) hooks_.on_write(entries, before, w);
+  if (config_.duplicate_window == DuplicateWindow::Write) {
+    match();  // the server executes the upsert: matched now, inserted up to 1 ms later
+    co_await loop_.sleep_for(
+        static_cast<sim::Micros>(rng_.uniform(static_cast<uint64_t>(kUpsertExecutionMax) + 1)));
+    if (generation != generation_) co_return;
+  }
+  // PartialWrite: the generated statement commits, then the supplied one fails (two separate,
+  // non-transactional statements in both WriteCheckpointAPIs).
+  std::vector<ManagedEntry> written = entries;
+  if (failure == BatchFailure::PartialWrite) std::erase_if(written, std::not_fn(is_generated));
+  std::map<std::string, std::optional<int64_t>> before;
+  for (const auto& e : written) before[e.key] = store_.stored_id(e.key);
+  const BatchWrite w = store_.create_managed(written, head, loop_.now(), &existed);
+  if (!written.empty() && hooks_.on_write) hooks_.on_write(written, before, w);
   if (generation != generation_) co_return;  // an observer restarted the service: answered
+  if (failure == BatchFailure::PartialWrite) {
+    trace_.log("svc", "{}batch of {}: {} generated mapping(s) stored, supplied statement failed",
+               prefix(), batch->size(), written.size());
+    fail_batch(batch, "storage error after the generated statement");
+    co_return;
+  }
   const bool marker = w.should_advance && config_.writes_markers && !config_.marker_before_mapping;
-  trace_.log("svc", "batch of {} ({} keys) head={}{}", batch->size(), entries.size(), head,
-             marker ? " +marker" : "");
+  trace_.log("svc", "{}batch of {} ({} keys) head={}{}", prefix(), batch->size(), entries.size(),
+             head, marker ? " +marker" : "");
   if (marker) {
     co_await loop_.sleep_for(step());          // the marker, strictly after the mapping (§1.4)
     if (generation != generation_) co_return;  // a restart lost the marker (§6.2.7)
+    if (failure == BatchFailure::Marker) {
+      // The mapping is stored, the marker query fails: every request errors, and the
+      // mapping waits for a later event (the mongo pending-duplicate re-marker's reason).
+      fail_batch(batch, "createReplicationHead: the marker query failed");
+    co_return;
+    }
     hooks_.write_marker();
   }
   for (auto& p : *batch) {
     const int64_t stored = w.ids.at(p.entry.key);
     p.done(BatchOutcome{true, stored, stored, head, before.at(p.entry.key), ""});
   }
+  finish(batch);
+}
+
+void CheckpointBatcher::finish(const std::shared_ptr<std::vector<Pending>>& batch) {
   std::erase(running_, batch);
   --in_flight_;
-  dispatch();
+  // executeBatch(...).finally(() => { inFlight--; schedulePump(); }): requests arriving in
+  // this turn join the next batch (write-checkpoint-batcher.ts, v1.24.0).
+  schedule_dispatch();
+}
+
+void CheckpointBatcher::fail_batch(const std::shared_ptr<std::vector<Pending>>& batch,
+                                   const std::string& why) {
+  ++failed_batches_;
+  trace_.log("svc", "{}batch of {} failed: {}", prefix(), batch->size(), why);
+  for (auto& p : *batch) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why});
+  finish(batch);
+}
+
+std::string CheckpointBatcher::prefix() const {
+  return config_.name.empty() ? std::string() : config_.name + " ";
 }
 
 void CheckpointBatcher::fail_all(const std::string& why) {

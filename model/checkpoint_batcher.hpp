@@ -45,6 +45,30 @@ enum class HeadRead {
   AtLastCommit,
 };
 
+// When a mongo upsert decides "no document matched, insert" (docs/protocol.md §3.1.5
+// "Duplicates"): two upserts of one key race only while both execute on the server.
+enum class DuplicateWindow {
+  // The match and the insert are the server-side execution of one bulkWrite: the batch
+  // matches at the start of the write and inserts up to kUpsertExecutionMax later, so only
+  // truly concurrent upserts (another process's, or this process's other in-flight batch)
+  // duplicate (MongoWriteCheckpointAPI.createManagedWriteCheckpoints, v1.24.0).
+  Write,
+  // The model before issue 17, for comparison: the match is taken at the head read and the
+  // write lands one storage round trip later (an inflated window, fidelity review item 7).
+  HeadRead,
+};
+// The server-side execution of one upsert bulkWrite (the window of DuplicateWindow::Write).
+inline constexpr sim::Micros kUpsertExecutionMax = sim::kMillis;
+
+// A batch failure beyond a restart (docs/protocol.md §3.1.3 "Batch failures"), drawn per batch.
+enum class BatchFailure {
+  None,
+  HeadRead,        // createReplicationHead's head query fails: nothing stored
+  Marker,          // the mapping is stored, the marker query fails: the batch errors
+  PartialWrite,    // postgres: the generated statement commits, the supplied one fails
+  NoSyncConfig,    // no active sync config (PSYNC_S2302): nothing stored
+};
+
 struct BatcherConfig {
   int max_in_flight = 3;  // MAX_IN_FLIGHT_WRITE_CHECKPOINT_BATCHES
   sim::Micros step_latency_max = 20 * sim::kMillis;
@@ -53,6 +77,12 @@ struct BatcherConfig {
   // MySQL's createReplicationHead has no marker ("TODO: make sure another message is
   // replicated when shouldAdvance is true", v1.24.0): acks wait for the binlog heartbeat.
   bool writes_markers = true;
+  DuplicateWindow duplicate_window = DuplicateWindow::Write;
+  // Names this batcher in traces ("api1", ...; empty with one process).
+  std::string name;
+  // Drawn once per batch after the head read (none by default): which failure this batch
+  // meets.  Empty = no failures.
+  std::function<BatchFailure(bool has_generated, bool has_supplied)> draw_failure;
 };
 
 // What the service does around a batch: write a source marker, observe each write (for
@@ -80,6 +110,7 @@ class CheckpointBatcher {
   [[nodiscard]] std::size_t queued() const { return queue_.size(); }
   [[nodiscard]] uint64_t batches() const { return batches_; }
   [[nodiscard]] uint64_t largest_batch() const { return largest_batch_; }
+  [[nodiscard]] uint64_t failed_batches() const { return failed_batches_; }
 
  private:
   struct Pending {
@@ -105,6 +136,10 @@ class CheckpointBatcher {
   uint64_t generation_ = 0;  // bumped by a restart: older batches are abandoned
   uint64_t batches_ = 0;
   uint64_t largest_batch_ = 0;
+  uint64_t failed_batches_ = 0;
+  void fail_batch(const std::shared_ptr<std::vector<Pending>>& batch, const std::string& why);
+  void finish(const std::shared_ptr<std::vector<Pending>>& batch);
+  [[nodiscard]] std::string prefix() const;
 };
 
 }  // namespace syncsim::model

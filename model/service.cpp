@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <regex>
 
@@ -139,19 +140,47 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
           config_.replication_lag,
           config_.source == SourceFlavour::Mysql ? kMysqlBinlogHeartbeat : config_.heartbeat,
           config_.source == SourceFlavour::Mysql) {
-  BatcherHooks hooks;
-  hooks.write_marker = [this] { write_marker(); };
-  hooks.on_write = [this](const auto& entries, const auto& before, const auto& w) {
-    on_batch_write(entries, before, w);
-  };
-  BatcherConfig batcher{3, config_.batch_latency_max,
-                        has_mutant(ServiceMutant::MarkerBeforeMapping)};
+  BatcherConfig batcher;
+  batcher.step_latency_max = config_.batch_latency_max;
+  batcher.marker_before_mapping = has_mutant(ServiceMutant::MarkerBeforeMapping);
   batcher.head_read = config_.head_at_last_commit || config_.source == SourceFlavour::Mysql
                           ? HeadRead::AtLastCommit
                           : HeadRead::AfterLastCommit;
   batcher.writes_markers = config_.source != SourceFlavour::Mysql;
-  batcher_ = std::make_unique<CheckpointBatcher>(loop_, trace_, rng_.split("batcher"), source_,
-                                                 checkpoints_, batcher, std::move(hooks));
+  batcher.duplicate_window = config_.duplicate_window;
+  if (config_.batch_failure_pct > 0 && !config_.batch_failures.empty()) {
+    batcher.draw_failure = [this](bool has_generated, bool has_supplied) {
+      if (!failure_rng_.percent(static_cast<uint64_t>(config_.batch_failure_pct))) {
+        return BatchFailure::None;
+      }
+      const BatchFailure f = config_.batch_failures[failure_rng_.uniform(
+          config_.batch_failures.size())];
+      // A partial write needs both statements; otherwise the one statement fails whole.
+      if (f == BatchFailure::PartialWrite && !(has_generated && has_supplied)) {
+        return BatchFailure::HeadRead;
+      }
+      return f;
+    };
+  }
+  assert(config_.api_processes >= 1);
+  for (int i = 0; i < config_.api_processes; ++i) {
+    BatcherHooks hooks;
+    hooks.write_marker = [this] { write_marker(); };
+    hooks.on_write = [this](const auto& entries, const auto& before, const auto& w) {
+      on_batch_write(entries, before, w);
+    };
+    BatcherConfig own = batcher;
+    // One process keeps the names (and so the traces and PRNG streams) of before issue 17.
+    if (config_.api_processes > 1) own.name = fmt::format("api{}", i + 1);
+    batchers_.push_back(std::make_unique<CheckpointBatcher>(
+        loop_, trace_, rng_.split(i == 0 ? std::string("batcher") : own.name), source_,
+        checkpoints_, own, std::move(hooks)));
+  }
+}
+
+std::size_t Service::pick_process() {
+  if (batchers_.size() == 1) return 0;  // no draw: one process keeps the PRNG streams
+  return static_cast<std::size_t>(balancer_rng_.uniform(batchers_.size()));
 }
 
 Service::~Service() = default;
@@ -396,19 +425,29 @@ void Service::delete_request(const std::string& key) {
 void Service::restart(sim::Micros down) {
   ++metrics_.restarts;
   down_until_ = loop_.now() + down;
-  batcher_->fail_all("service restarting");
-  for (auto& weak : streams_) {
-    if (auto s = weak.lock()) s->abort();
+  for (auto& b : batchers_) b->fail_all("service restarting");
+  for (auto& open : streams_) {
+    if (auto s = open.stream.lock()) s->abort();
   }
   streams_.clear();
   replication_.restart(down);
   trace_.log("svc", "restart: down for {} ms", down / sim::kMillis);
 }
 
+void Service::restart_replication(sim::Micros down) {
+  // Only the replication process: a commit blocked during the replay can mark a record
+  // processed below the next checkpoint's LSN while connections opened before stay open
+  // (docs/protocol.md §3.1.8, §3.4).
+  ++metrics_.replication_restarts;
+  replication_.restart(down);
+  trace_.log("svc", "replication-only restart: replication down for {} ms, {} stream(s) kept",
+             down / sim::kMillis, streams_.size());
+}
+
 void Service::change_sync_config() {
   ++metrics_.sync_config_changes;
-  for (auto& weak : streams_) {
-    if (auto s = weak.lock()) s->end();
+  for (auto& open : streams_) {
+    if (auto s = open.stream.lock()) s->end();
   }
   streams_.clear();
   trace_.log("svc", "sync config changed: all streams ended");
@@ -490,7 +529,8 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
   // before posting is at or below it (judged by service-ack-after-replication).
   const Lsn received_at = source_.head();
   const sim::Micros received_when = loop_.now();
-  batcher_->enqueue(
+  const std::size_t process = pick_process();
+  batchers_[process]->enqueue(
       key, supplied,
       [this, key, supplied, generated, received_at, received_when,
        respond = std::move(respond)](BatchOutcome out) {
@@ -600,6 +640,23 @@ void Service::forward_checkpoint_request(const sim::HttpRequest& request,
 sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
                                        std::shared_ptr<sim::ServerStream> stream) {
   if (loop_.now() < down_until_) return sim::HttpResponse::reset("service down (restarting)");
+  // The connection limit is an onRequest hook: it runs before authentication.
+  std::erase_if(streams_, [](const OpenStream& o) {
+    auto s = o.stream.lock();
+    return !s || s->closed();
+  });
+  const std::size_t process = pick_process();
+  if (config_.max_concurrent_streams > 0) {
+    // createRequestQueueHook with max_queue_depth 0: 429 once `concurrency` run (hooks.ts).
+    const auto open_here = std::count_if(streams_.begin(), streams_.end(),
+                                         [&](const OpenStream& o) { return o.process == process; });
+    if (open_here >= config_.max_concurrent_streams) {
+      ++metrics_.rejected_streams;
+      trace_.log("svc", "stream of {} rejected: {} open on process {} (429)", request.subject, open_here,
+                 process + 1);
+      return sim::HttpResponse{429, ""};
+    }
+  }
   if (unauthenticated(request, loop_.now())) {
     return not_signed_in();
   }
@@ -650,15 +707,14 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   }
   req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
-  std::erase_if(streams_, [](const auto& w) { return w.expired(); });
-  streams_.push_back(stream);
+  streams_.push_back(OpenStream{stream, process});
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{
           loop_, trace_, storage_, checkpoints_, stream_stats_, config_.stream_batch_delay,
           has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
           has_mutant(ServiceMutant::WriteCheckpointMayDrop),
-          has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect),
+          has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect), config_.sticky_invalidation,
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); }},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),

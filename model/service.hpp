@@ -101,6 +101,22 @@ struct ServiceConfig {
   // (docs/protocol.md §3.3.2 "Legacy bucket_definitions appear as default streams"), and rows of the
   // `items` table go to stream buckets (item_bucket()).
   std::optional<StreamConfig> streams;
+  // Issue 17, docs/protocol.md §3.1.3 "Several API processes": N API processes share storage;
+  // each has its own batcher (own same-turn batching, 3 batches in flight); a load balancer
+  // sends each request and stream to a seeded process.
+  int api_processes = 1;
+  DuplicateWindow duplicate_window = DuplicateWindow::Write;  // checkpoint_batcher.hpp
+  // api.parameters.max_concurrent_connections (DEFAULT_MAX_CONCURRENT_CONNECTIONS = 200):
+  // sync streams per process beyond it get 429 (docs/protocol.md §3.3.1 "Connection limit").
+  // 0 = unlimited (the model before issue 17).
+  int max_concurrent_streams = 200;
+  // Batch failures beyond a restart (docs/protocol.md §3.1.3 "Batch failures"): each batch
+  // fails with this chance, with a mode drawn uniformly from `batch_failures`.
+  int batch_failure_pct = 0;
+  std::vector<BatchFailure> batch_failures;
+  // docs/protocol.md §3.3.3 step 6: true = the model before issue 17, a MOVE/CLEAR beyond the
+  // checkpoint withholds the complete for the whole download, not only its storage page.
+  bool sticky_invalidation = false;
 };
 
 struct ServiceMetrics {
@@ -115,6 +131,8 @@ struct ServiceMetrics {
   uint64_t compact_jobs = 0;
   uint64_t requests_deleted = 0;  // retention cleanup + explicit deletion
   uint64_t restarts = 0;
+  uint64_t replication_restarts = 0;  // replication-only restarts (API processes stay up)
+  uint64_t rejected_streams = 0;      // 429: a process at max_concurrent_streams
   uint64_t sync_config_changes = 0;
   std::vector<sim::Micros> ack_latencies;  // request received -> first line acking it
   // The same, for requests first acknowledged by a later id (hidden by a newer request).
@@ -201,6 +219,10 @@ class Service : public sim::HttpServer {
   // The whole process restarts: batches, connections and in-flight markers are lost,
   // storage is kept; requests fail while it is down; replication replays (docs/architecture.md §3, docs/faults.md §1).
   void restart(sim::Micros down);
+  // Split roles (`start -r sync` restarted, `-r api` kept, docs/protocol.md §3.4 "Replication-only
+  // restart"): replication is down for `down` and replays; API processes, their batches
+  // and open streams stay.
+  void restart_replication(sim::Micros down);
   // A compact job: retention cleanup (docs/architecture.md §1) and bucket compaction (docs/architecture.md §2).
   void compact();
   // Deletes the request-derived checkpoint-request records of a key (explicit deletion,
@@ -231,7 +253,10 @@ class Service : public sim::HttpServer {
   CheckpointStore& checkpoints() { return checkpoints_; }
   Replication& replication() { return replication_; }
   [[nodiscard]] const ServiceMetrics& metrics() const { return metrics_; }
-  [[nodiscard]] const CheckpointBatcher& batcher() const { return *batcher_; }
+  [[nodiscard]] const CheckpointBatcher& batcher(std::size_t process = 0) const {
+    return *batchers_.at(process);
+  }
+  [[nodiscard]] std::size_t api_processes() const { return batchers_.size(); }
   [[nodiscard]] const ServiceConfig& config() const { return config_; }
   [[nodiscard]] const StreamStats& stream_stats() const { return stream_stats_; }
   [[nodiscard]] bool has_mutant(ServiceMutant m) const;
@@ -287,9 +312,17 @@ class Service : public sim::HttpServer {
   BucketStorage storage_;
   CheckpointStore checkpoints_;
   Replication replication_;
-  std::unique_ptr<CheckpointBatcher> batcher_;
+  std::vector<std::unique_ptr<CheckpointBatcher>> batchers_;  // one per API process
+  sim::Prng balancer_rng_ = rng_.split("balancer");  // the load balancer (api_processes > 1)
+  sim::Prng failure_rng_ = rng_.split("batch-failures");
   AckLedger ledger_;
-  std::vector<std::weak_ptr<sim::ServerStream>> streams_;
+  struct OpenStream {
+    std::weak_ptr<sim::ServerStream> stream;
+    std::size_t process = 0;
+  };
+  std::vector<OpenStream> streams_;
+  // The API process a load balancer sends the next request or stream to.
+  std::size_t pick_process();
   sim::Micros down_until_ = 0;
   sim::Verdicts* verdicts_ = nullptr;
   ServiceObserver* observer_ = nullptr;

@@ -133,8 +133,11 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
 bool SyncConnection::send_data_batch(const std::string& bucket) {
   Download& d = *download_;
   OpId& after = req_.after[bucket];
-  auto ops = ctx_.storage.ops(bucket, after, d.cp.op_id, kOpsPerDataLine + 1);
-  const bool has_more = ops.size() > kOpsPerDataLine;
+  // A chunk never crosses a storage page (the page's limit is over all its buckets).
+  const std::size_t limit =
+      ctx_.sticky_invalidation ? kOpsPerDataLine : kStoragePageOps - d.page_ops;
+  auto ops = ctx_.storage.ops(bucket, after, d.cp.op_id, limit + 1);
+  const bool has_more = ops.size() > limit;
   if (has_more) ops.pop_back();
   if (ops.empty()) return false;  // nothing left: an empty chunk is not sent (sync.ts)
   nlohmann::json data = nlohmann::json::array();
@@ -150,8 +153,7 @@ bool SyncConnection::send_data_batch(const std::string& bucket) {
     }
     if (op->type == OpType::Put) o["data"] = op->data;
     // docs/protocol.md §3.3.3 step 6: a MOVE/CLEAR pointing past the checkpoint being downloaded
-    // means a compaction overtook it; its checkpoint_complete must be withheld.  Sticky for
-    // the whole checkpoint here (sync.ts resets its flag per storage batch call).
+    // means a compaction overtook it; the complete is withheld when this is the last page.
     if ((op->type == OpType::Move || op->type == OpType::Clear) && op->target_op > d.cp.op_id) {
       d.invalidated = true;
     }
@@ -167,7 +169,21 @@ bool SyncConnection::send_data_batch(const std::string& bucket) {
   ++ctx_.stats.data_lines;
   d.ops_sent += ops.size();
   after = next_after;
+  d.page_ops += ops.size();
+  if (!ctx_.sticky_invalidation && d.page_ops >= kStoragePageOps) next_page(d);
   return has_more;
+}
+
+void SyncConnection::next_page(Download& d) {
+  // bucketDataInBatches calls bucketDataBatch again: a fresh `checkpointInvalidated`
+  // (sync.ts, powersync-service v1.24.0; docs/protocol.md §3.3.3 step 6).
+  if (d.invalidated) {
+    ++ctx_.stats.forgotten_invalidations;
+    ctx_.trace.log("svc", "stream {} page invalidation of {} forgotten at the page end", req_.key,
+                   d.cp.op_id);
+  }
+  d.invalidated = false;
+  d.page_ops = 0;
 }
 
 sim::Task<void> SyncConnection::download_step() {
@@ -203,6 +219,7 @@ sim::Task<void> SyncConnection::download_step() {
     ++ctx_.stats.partial_completes;
     ++d.group;
     d.bucket = 0;
+    d.page_ops = 0;  // the next priority is a new bucketDataInBatches call
     co_return;
   } else if (d.write_checkpoint_only && ctx_.mutant_no_complete_for_wc_only) {
     ctx_.trace.log("svc", "stream {} mutant: no complete for write-checkpoint-only diff {}",
@@ -278,9 +295,21 @@ sim::Task<void> SyncConnection::run() {
   while (!stream_->closed()) {
     // While downloading, only look for a new line once kSupersedeAfterOps ops of this
     // checkpoint were sent and something arrived (docs/protocol.md §3.1.9 Timing).
-    if (download_ && !(dirty_ && download_->ops_sent >= kSupersedeAfterOps)) {
-      co_await download_step();
-      continue;
+    if (download_) {
+      bool supersede = dirty_ && download_->ops_sent >= kSupersedeAfterOps;
+      if (supersede && !ctx_.sticky_invalidation && ctx_.batch_delay > 0) {
+        // sync.ts only now starts waitForNewCheckpointLine, concurrent with the download:
+        // the line's own storage reads take a fetch's time, meanwhile pages keep coming
+        // (so a clean last page can complete a checkpoint an earlier page invalidated).
+        if (!download_->line_ready_at) {
+          download_->line_ready_at = ctx_.loop.now() + fetch_rng_.jitter(ctx_.batch_delay);
+        }
+        supersede = ctx_.loop.now() >= *download_->line_ready_at;
+      }
+      if (!supersede) {
+        co_await download_step();
+        continue;
+      }
     }
     const StorageCheckpoint cp = ctx_.storage.latest();
     update_write_checkpoint(cp);

@@ -35,6 +35,9 @@ struct StreamStats {
   uint64_t partial_completes = 0;
   uint64_t checkpoint_completes = 0;
   uint64_t invalidated_checkpoints = 0;  // complete withheld: compacted (§3.3.3 step 6)
+  // A storage page held a MOVE/CLEAR beyond the checkpoint but a later page of the same
+  // download did not, so the service forgot it (sync.ts's per-call flag, §3.3.3 step 6).
+  uint64_t forgotten_invalidations = 0;
   uint64_t superseded_downloads = 0;     // aborted by a newer line (§3.1.9 Timing)
   uint64_t write_checkpoint_only_diffs = 0;
   uint64_t token_lines = 0;      // `token_expires_in`
@@ -60,6 +63,9 @@ struct ConnectionContext {
   bool mutant_write_checkpoint_may_drop = false;
   // Injected service bug: the initial mongo lookup answers one below the stored id.
   bool mutant_stale_write_checkpoint_on_connect = false;
+  // The model before issue 17: a compaction-invalidated page withholds the complete of the
+  // whole download, not only when it is the download's last page (§3.3.3 step 6).
+  bool sticky_invalidation = false;
   // Called when a line carries a write_checkpoint different from the previous line's
   // (key, id, the checkpoint's LSN): service-ack-after-replication and ack latency.
   std::function<void(const std::string&, int64_t, Lsn)> on_emit;
@@ -91,6 +97,9 @@ class SyncConnection {
   // docs/protocol.md §3.1.9 Timing: a newer line may interrupt a download once this many ops of
   // the current checkpoint have been sent.
   static constexpr uint64_t kSupersedeAfterOps = 1000;
+  // DEFAULT_DOCUMENT_BATCH_LIMIT: one getBucketDataBatch call (one bucketDataBatch, one
+  // `checkpointInvalidated` flag) reads at most this many ops over the group's buckets.
+  static constexpr uint64_t kStoragePageOps = 1000;
 
   SyncConnection(ConnectionContext ctx, ConnectionRequest request,
                  std::shared_ptr<sim::ServerStream> stream, sim::Prng rng);
@@ -104,7 +113,9 @@ class SyncConnection {
     std::size_t group = 0;                                         // current group
     std::size_t bucket = 0;                                        // next bucket within the group
     uint64_t ops_sent = 0;
-    bool invalidated = false;            // a chunk had target_op > cp.op_id
+    bool invalidated = false;            // a chunk of this storage page had target_op > cp.op_id
+    uint64_t page_ops = 0;               // ops of the current storage page so far
+    std::optional<sim::Micros> line_ready_at;  // when the superseding line is computed
     bool write_checkpoint_only = false;  // the line changed nothing but write_checkpoint
   };
 
@@ -116,6 +127,7 @@ class SyncConnection {
                       bool write_checkpoint_only);
   sim::Task<void> download_step();
   bool send_data_batch(const std::string& bucket);  // returns has_more
+  void next_page(Download& d);
   // Waits until `until` (none: forever) or, with `stop_on_change`, a new storage
   // checkpoint; sends token lines that fall due meanwhile.
   sim::Task<void> wait(std::optional<sim::Micros> until, bool stop_on_change);

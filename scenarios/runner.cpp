@@ -196,8 +196,27 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     r.metrics["requests_deleted"] = m.requests_deleted;
     r.metrics["compact_jobs"] = m.compact_jobs;
     r.metrics["restarts"] = m.restarts;
-    r.metrics["batches"] = world.service().batcher().batches();
-    r.metrics["largest_batch"] = world.service().batcher().largest_batch();
+    uint64_t batches = 0;
+    uint64_t largest_batch = 0;
+    uint64_t failed_batches = 0;
+    for (std::size_t p = 0; p < world.service().api_processes(); ++p) {
+      const auto& b = world.service().batcher(p);
+      batches += b.batches();
+      largest_batch = std::max(largest_batch, b.largest_batch());
+      failed_batches += b.failed_batches();
+    }
+    r.metrics["batches"] = batches;
+    r.metrics["largest_batch"] = largest_batch;
+    // Issue 17's dimensions: reported only when they happened, so other results keep their shape.
+    const std::pair<const char*, uint64_t> issue17[] = {
+        {"failed_batches", failed_batches},
+        {"replication_restarts", m.replication_restarts},
+        {"rejected_streams", m.rejected_streams},
+        {"forgotten_invalidations", world.service().stream_stats().forgotten_invalidations},
+        {"invalidated_checkpoints", world.service().stream_stats().invalidated_checkpoints}};
+    for (const auto& [name, value] : issue17) {
+      if (value > 0) r.metrics[name] = value;
+    }
     r.metrics["duplicate_records"] = world.service().checkpoints().duplicates_created();
     r.metrics["blocked_replication_commits"] = world.service().replication().blocked_commits();
     r.metrics["empty_checkpoints"] = world.service().replication().empty_checkpoints();

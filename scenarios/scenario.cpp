@@ -386,7 +386,9 @@ ServiceSpec parse_service(const Fields& f) {
   f.reject_unknown({"flavour", "source", "head", "replication_lag_ms", "heartbeat_ms", "token_lifetime_s",
                     "write_checkpoint_mode", "checkpoint_request_retention_minutes",
                     "compact_interval_s", "batch_latency_max_ms", "todos_priority",
-                    "notes_priority", "streams"});
+                    "notes_priority", "streams", "api_processes", "duplicate_window",
+                    "max_concurrent_streams", "batch_failure_pct", "batch_failure",
+                    "compaction_invalidation"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);
@@ -399,6 +401,13 @@ ServiceSpec parse_service(const Fields& f) {
             s.checkpoint_request_retention_minutes);
   f.integer("compact_interval_s", {0, 86400, "0 = no scheduled compact job"}, s.compact_interval_s);
   f.integer("batch_latency_max_ms", {0, 60000, ""}, s.batch_latency_max_ms);
+  f.integer("api_processes", {1, 16, ""}, s.api_processes);
+  f.choice("duplicate_window", {"write", "head-read"}, s.duplicate_window);
+  f.integer("max_concurrent_streams", {0, 100000, "0 = unlimited"}, s.max_concurrent_streams);
+  f.integer("batch_failure_pct", {0, 100, ""}, s.batch_failure_pct);
+  f.choice("batch_failure", {"head_read", "marker", "partial_write", "no_sync_config", "any"},
+           s.batch_failure);
+  f.choice("compaction_invalidation", {"page", "sticky"}, s.compaction_invalidation);
   const Range priority{0, 3, "lower number = higher priority"};
   f.integer("todos_priority", priority, s.todos_priority);
   f.integer("notes_priority", priority, s.notes_priority);
@@ -550,6 +559,11 @@ const std::vector<FaultFieldRule>& fault_field_rules() {
          read_int(f, "down_ms", req, {0, 600000, ""}, x.down_ms);
        },
        [](const Fault& x) { return json(x.down_ms); }},
+      {"role",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "role", req, {"all", "replication"}, x.role);
+       },
+       [](const Fault& x) { return json(x.role); }},
       {"when",
        [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
          read_choice(f, "when", req, {"now", "mid_transaction", "mid_upload"}, x.when);
@@ -602,7 +616,7 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
        {{"client", true}, {"lost", true}, {"route", false}, {"count", false}}},
       {FaultKind::DeleteRequest, {{"client", true}}},
       {FaultKind::Compact, {}},
-      {FaultKind::ServiceRestart, {{"down_ms", false}}},
+      {FaultKind::ServiceRestart, {{"down_ms", false}, {"role", false}}},
       {FaultKind::SyncConfigChange, {}},
       {FaultKind::Restart, {{"client", true}, {"down_ms", false}}},
       {FaultKind::Kill, {{"client", true}, {"down_ms", false}, {"when", false}}},
@@ -1200,6 +1214,7 @@ json to_json(const Scenario& s) {
   for (const Fault& f : s.faults) {
     json jf = {{"at_ms", f.at_ms}, {"kind", to_string(f.kind)}};
     for (const auto& [key, required] : fault_kind_rule(f.kind).fields) {
+      if (key == "role" && f.role == "all") continue;  // issue 17: only when not the default
       jf[key] = fault_field_rule(key).write(f);
     }
     if (f.on) {
@@ -1289,6 +1304,21 @@ json to_json(const Scenario& s) {
   // every report) of other scenarios is unchanged.
   if (sv.source != ServiceSpec{}.source) out["service"]["source"] = sv.source;
   if (sv.head != ServiceSpec{}.head) out["service"]["head"] = sv.head;
+  const ServiceSpec d;
+  if (sv.api_processes != d.api_processes) out["service"]["api_processes"] = sv.api_processes;
+  if (sv.duplicate_window != d.duplicate_window) {
+    out["service"]["duplicate_window"] = sv.duplicate_window;
+  }
+  if (sv.max_concurrent_streams != d.max_concurrent_streams) {
+    out["service"]["max_concurrent_streams"] = sv.max_concurrent_streams;
+  }
+  if (sv.batch_failure_pct != d.batch_failure_pct) {
+    out["service"]["batch_failure_pct"] = sv.batch_failure_pct;
+    out["service"]["batch_failure"] = sv.batch_failure;
+  }
+  if (sv.compaction_invalidation != d.compaction_invalidation) {
+    out["service"]["compaction_invalidation"] = sv.compaction_invalidation;
+  }
   // Sync streams (issue 7): written only when used, so the full form (and every report) of
   // a scenario without streams stays as it was.
   if (!sv.streams.empty()) {

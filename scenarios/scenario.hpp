@@ -123,6 +123,22 @@ struct ServiceSpec {
   // uniform 0..this many ms, 0..60000, so concurrent batches can finish out of order
   // (docs/protocol.md §3.1.3).
   int64_t batch_latency_max_ms = 20;
+  // Issue 17 (docs/protocol.md §3.1.3, §3.3.1, §3.3.3): API processes sharing storage, 1..16,
+  // each with its own batcher; a load balancer spreads requests and streams by seed.
+  int api_processes = 1;
+  // Where a mongo upsert matches: "write" (its server-side execution, so only truly
+  // concurrent upserts duplicate) or "head-read" (the model before issue 17, inflated).
+  std::string duplicate_window = "write";
+  // Sync streams per API process before 429 (max_concurrent_connections), 0..100000;
+  // 0 = unlimited (the model before issue 17).
+  int64_t max_concurrent_streams = 200;
+  // Batch failures beyond restarts: each batch fails with batch_failure_pct % (0..100) in
+  // mode batch_failure: "head_read" | "marker" | "partial_write" | "no_sync_config" | "any".
+  int64_t batch_failure_pct = 0;
+  std::string batch_failure = "any";
+  // "page" (sync.ts: a MOVE/CLEAR beyond the checkpoint withholds the complete only when its
+  // storage page is the last) or "sticky" (the model before issue 17: the whole download).
+  std::string compaction_invalidation = "page";
   // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (docs/protocol.md
   // §3.3.3).
   int todos_priority = 3;
@@ -287,6 +303,9 @@ struct Fault {
   // how long the app is down before it reopens the database.  disconnect_client,
   // disconnect_and_clear (optional there): how long the client stays disconnected.
   int64_t down_ms = 1000;
+  // service_restart (optional there): "all" (every process) or "replication" (split roles:
+  // only the replication process restarts; API processes and open streams stay).
+  std::string role = "all";
   // kill, power_loss (optional there): "now" (at at_ms), "mid_transaction" (inside the next
   // local write's transaction at or after at_ms) or "mid_upload" (once the next CRUD upload
   // is on the wire).  A trigger that has not happened by quiesce never fires.

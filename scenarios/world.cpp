@@ -8,6 +8,7 @@
 #include "engine/core_registry.hpp"
 #include "engine/workload.hpp"
 #include "scenarios/runner.hpp"
+#include "scenarios/service_options.hpp"
 
 namespace syncsim::scenarios {
 
@@ -69,6 +70,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
                : scenario.service.source == "mongodb" ? model::SourceFlavour::Mongodb
                                                       : model::SourceFlavour::Postgres;
   cfg.head_at_last_commit = scenario.service.head == "last-commit";
+  apply_service_options(scenario.service, cfg);  // scenarios/service_options.hpp
   cfg.write_checkpoint_mode = scenario.service.write_checkpoint_mode == "custom"
                                   ? model::WriteCheckpointMode::Custom
                                   : model::WriteCheckpointMode::Managed;
@@ -362,8 +364,13 @@ void World::apply_fault(const Fault& f, const std::string& why) {
         service_->compact();
         break;
       case FaultKind::ServiceRestart:
-        trace_.log("fault", "service restart, down {}ms{}", f.down_ms, why);
-        service_->restart(ms(f.down_ms));
+        trace_.log("fault", "service restart{}, down {}ms{}",
+                   f.role == "replication" ? " (replication only)" : "", f.down_ms, why);
+        if (f.role == "replication") {
+          service_->restart_replication(ms(f.down_ms));
+        } else {
+          service_->restart(ms(f.down_ms));
+        }
         break;
       case FaultKind::SyncConfigChange:
         trace_.log("fault", "sync config change{}", why);

@@ -626,7 +626,7 @@ TEST(ScenarioFormat, NewFaultFieldErrorsNameFieldValueAndAllowed) {
   EXPECT_HAS(e.what(), "faults[0].kind: \"outage\" is not allowed");
   EXPECT_HAS(e.what(),
              "unknown field `faults[0].bogus`; allowed: at_ms, kind, lag_ms, client, "
-             "duration_ms, fraction_pct, lost, route, count, down_ms, when, core, request_id, on");
+             "duration_ms, fraction_pct, lost, route, count, down_ms, role, when, core, request_id, on");
   EXPECT_HAS(e.what(), "faults[0].down_ms: -1 is out of range; allowed: 0..600000");
   EXPECT_HAS(e.what(), "faults[0].lost: \"maybe\" is not allowed; allowed: request, response");
 }
@@ -646,7 +646,7 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"request_lost", R"("client": 1, "lost": "request")", {"client", "lost", "route", "count"}},
       {"delete_request", R"("client": 1)", {"client"}},
       {"compact", "", {}},
-      {"service_restart", "", {"down_ms"}},
+      {"service_restart", "", {"down_ms", "role"}},
       {"sync_config_change", "", {}},
       {"restart", R"("client": 1)", {"client", "down_ms"}},
       {"kill", R"("client": 1)", {"client", "down_ms", "when"}},
@@ -674,6 +674,7 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
        "service_restart, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
        "switch_user, disconnect_client, disconnect_and_clear"},
       {"when", R"("mid_upload")", "kill, power_loss"},
+      {"role", R"("replication")", "service_restart"},
       {"request_id", R"("-1")", "foreign_request"},
       {"core", R"("0.5.3")", "upgrade, downgrade"},
   };
@@ -925,5 +926,41 @@ TEST(ScenarioFormat, BadFleets) {
              "faults[0].client: 3 is out of range; allowed: 1..2 (clients.count)");
 }
 
+}  // namespace
+}  // namespace syncsim::scenarios
+
+namespace syncsim::scenarios {
+namespace {
+// Issue 17's service fields and the replication-only restart: read, written only when not the
+// default, read back equal; bad values exit 2 naming field, value and what is allowed.
+TEST(ScenarioFormat, ServiceTopologyFieldsRoundTripAndAreCheckedOnLoad) {
+  const Scenario s = parse_scenario_text(
+      WithFormat(R"("service": {"api_processes": 3, "duplicate_window": "head-read",
+                     "max_concurrent_streams": 0, "batch_failure_pct": 10,
+                     "batch_failure": "marker", "compaction_invalidation": "sticky"},
+                    "faults": [{"at_ms": 5, "kind": "service_restart", "role": "replication"}])"),
+      Ctx(), "t");
+  EXPECT_EQ(s.service.api_processes, 3);
+  EXPECT_EQ(s.service.duplicate_window, "head-read");
+  EXPECT_EQ(s.service.max_concurrent_streams, 0);
+  EXPECT_EQ(s.service.batch_failure, "marker");
+  EXPECT_EQ(s.faults.at(0).role, "replication");
+  const json j = to_json(s);
+  EXPECT_EQ(j["faults"][0]["role"], "replication");
+  EXPECT_EQ(parse_scenario(j, Ctx(), "x"), s);
+  const json d = to_json(parse_scenario_text(
+      WithFormat(R"("faults": [{"at_ms": 5, "kind": "service_restart"}])"), Ctx(), "d"));
+  EXPECT_FALSE(d["service"].contains("api_processes"));
+  EXPECT_FALSE(d["service"].contains("max_concurrent_streams"));
+  EXPECT_FALSE(d["faults"][0].contains("role"));
+  EXPECT_HAS(ErrorOf(WithFormat(R"("service": {"api_processes": 0})")).what(),
+             "service.api_processes: 0 is out of range; allowed: 1..16");
+  EXPECT_HAS(ErrorOf(WithFormat(R"("service": {"batch_failure": "disk"})")).what(),
+             "allowed: head_read, marker, partial_write, no_sync_config, any");
+  EXPECT_HAS(ErrorOf(WithFormat(R"("faults": [{"at_ms": 5, "kind": "service_restart",
+                                                "role": "api"}])"))
+                 .what(),
+             "faults[0].role: \"api\" is not allowed; allowed: all, replication");
+}
 }  // namespace
 }  // namespace syncsim::scenarios

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -334,7 +335,8 @@ struct StreamWorld {
 
   void open(ConnectionRequest req, Micros batch_delay = kMillis, uint64_t seed = 1) {
     stream = std::make_shared<RecordingStream>(loop, req.encoding == StreamEncoding::Bson);
-    ConnectionContext ctx{loop, trace, storage, checkpoints, stats, kMillis, false, false, false, {}};
+    ConnectionContext ctx{loop, trace,  storage, checkpoints, stats, kMillis,
+                          false, false, false,   false,       {}};
     ctx.batch_delay = batch_delay;
     auto conn = std::make_shared<SyncConnection>(ctx, std::move(req), stream, sim::Prng(seed));
     loop.spawn(drive(conn), "sync-connection");
@@ -600,14 +602,15 @@ TEST(SyncStream, ANewCheckpointSupersedesTheDownloadOnce1000OpsWereSent) {
   w.checkpoint();
   w.run_for(100 * kMillis);
   const std::vector<json> lines = w.stream->lines();
-  // Waits for 1000 ops, then the diff interrupts: no complete for 2501, and the unfinished
-  // buckets (big[] half-way, small[] not started) carry over into the new fetch set.
-  EXPECT_EQ(briefs(lines), (Briefs{"checkpoint:2501", "data:big[]", "diff:2502", "data:big[]",
+  // Waits for 1000 ops, then computes the diff while the next page is fetched (sync.ts
+  // waitForNewCheckpointLine, one fetch time here); the diff interrupts: no complete for
+  // 2501, and the unfinished buckets (big[] half-way, small[] not started) carry over.
+  EXPECT_EQ(briefs(lines), (Briefs{"checkpoint:2501", "data:big[]", "data:big[]", "diff:2502",
                                    "data:big[]", "data:small[]", "complete:2502"}));
   EXPECT_EQ(lines.at(1).at("data").at("data").size(), 1000u);
   EXPECT_EQ(lines.at(1).at("data").at("has_more"), true);
-  EXPECT_EQ(names(lines.at(2).at("checkpoint_diff").at("updated_buckets")), (Briefs{"small[]"}));
-  EXPECT_EQ(lines.at(3).at("data").at("after"), "1000");
+  EXPECT_EQ(names(lines.at(3).at("checkpoint_diff").at("updated_buckets")), (Briefs{"small[]"}));
+  EXPECT_EQ(lines.at(4).at("data").at("after"), "2000");
   EXPECT_EQ(lines.at(5).at("data").at("after"), "0");
   EXPECT_EQ(lines.at(5).at("data").at("data").size(), 2u);
   ProtocolChecker checker;
@@ -657,6 +660,9 @@ TEST(SyncStream, AWriteCheckpointChangeAloneSupersedesALongDownload) {
   ServiceConfig config;
   config.stream_batch_delay = 300 * kMillis;  // slow enough for an ack to land mid-download
   config.batch_latency_max = 0;               // the checkpoint request's batch is instant
+  // The line supersedes as soon as it is due (the pre-issue-17 timing; with the concurrent
+  // line computation of one fetch time, 300 ms here, the whole download would finish first).
+  config.sticky_invalidation = true;
   ServiceStreamWorld w(config);
   w.upload_todos(2500);
   w.run_until(kEpoch + kSeconds);  // replicated at 200 ms
@@ -711,6 +717,52 @@ TEST(SyncStream, AMoveTargetPastTheCheckpointWithholdsItsCompletes) {
   ProtocolChecker checker;
   EXPECT_EQ(checker.check(lines), "") << "the client's checksums match at 4";
   EXPECT_EQ(checker.incomplete, 1u);
+}
+
+// sync.ts bucketDataBatch (powersync-service v1.24.0): `checkpointInvalidated` is local to
+// one storage page (DEFAULT_DOCUMENT_BATCH_LIMIT = 1000 ops); a MOVE beyond the checkpoint
+// in page 1 is forgotten when a clean page 2 ends the download, so checkpoint_complete is
+// sent (docs/protocol.md §3.3.3 step 6).  The superseding line is computed concurrently, so
+// page 2 races it; over seeds both outcomes occur.  "sticky" (the model before issue 17)
+// never completes the invalidated checkpoint.
+struct PageOutcome {
+  int completed_invalidated = 0;  // seeds where checkpoint 1500 completed after all
+  int forgotten = 0;
+};
+PageOutcome page_invalidation(bool sticky) {
+  PageOutcome out;
+  for (uint64_t seed = 1; seed <= 30; ++seed) {
+    StreamWorld w;
+    w.fill("a[]", 1500);  // ops 1..1500, x0 is op 1
+    w.checkpoint();
+    ConnectionContext ctx{w.loop, w.trace, w.storage, w.checkpoints, w.stats,
+                          kMillis, false,  false,     false,         sticky,  {}};
+    w.stream = std::make_shared<RecordingStream>(w.loop, false);
+    auto conn = std::make_shared<SyncConnection>(ctx, request({"a[]"}), w.stream, sim::Prng(seed));
+    w.loop.spawn(drive(conn), "sync-connection");
+    w.run_for(500);  // the checkpoint line; the first page is being fetched
+    w.storage.append("a[]", put_op("todos", "a[]0", "{}"));  // 1501 supersedes op 1
+    w.checkpoint();
+    EXPECT_EQ(w.storage.compact(1501).ops_moved, 1u);  // op 1 -> MOVE(1501), in page 1
+    w.run_for(100 * kMillis);
+    const Briefs b = briefs(w.stream->lines());
+    if (std::find(b.begin(), b.end(), "complete:1500") != b.end()) ++out.completed_invalidated;
+    out.forgotten += static_cast<int>(w.stats.forgotten_invalidations);
+    EXPECT_EQ(b.back(), "complete:1501") << "the next checkpoint always completes";
+    ProtocolChecker checker;
+    EXPECT_EQ(checker.check(w.stream->lines()), "");
+  }
+  return out;
+}
+
+TEST(SyncStream, ACleanLastPageCompletesACheckpointAnEarlierPageInvalidated) {
+  const PageOutcome page = page_invalidation(false);
+  EXPECT_GT(page.completed_invalidated, 0);
+  EXPECT_LT(page.completed_invalidated, 30) << "the superseding line sometimes wins";
+  EXPECT_GE(page.forgotten, page.completed_invalidated);
+  const PageOutcome sticky = page_invalidation(true);
+  EXPECT_EQ(sticky.completed_invalidated, 0);
+  EXPECT_EQ(sticky.forgotten, 0);
 }
 
 TEST(SyncStream, AClearStandingForAMovePastTheCheckpointWithholdsTheComplete) {

@@ -1,0 +1,330 @@
+// Issue 17: the service as it really runs (docs/protocol.md §3.1.3 "Several API processes" and
+// "Batch failures", §3.1.5 "Duplicates", §3.3.1 "Connection limit", §3.4 "Replication-only
+// restart").  Each test names the powersync-service v1.24.0 file it follows.
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/service.hpp"
+#include "sim/loop.hpp"
+#include "sim/net.hpp"
+#include "sim/prng.hpp"
+#include "sim/trace.hpp"
+
+namespace syncsim::model {
+namespace {
+
+using nlohmann::json;
+using sim::kEpoch;
+using sim::kMillis;
+using sim::kSeconds;
+using sim::Micros;
+
+class LineStream : public sim::ServerStream {
+ public:
+  [[nodiscard]] bool closed() const override { return closed_; }
+  sim::Signal& closed_signal() override { return signal_; }
+  void send(std::string line) override {
+    if (!closed_) lines.push_back(json::parse(line));
+  }
+  void end() override { closed_ = true; }
+  void abort() override { close(); }
+  void close() {
+    closed_ = true;
+    signal_.notify();
+  }
+  // The write_checkpoint values the stream carried, in order.
+  [[nodiscard]] std::vector<std::string> write_checkpoints() const {
+    std::vector<std::string> out;
+    for (const json& l : lines) {
+      for (const char* k : {"checkpoint", "checkpoint_diff"}) {
+        if (l.contains(k) && l[k].contains("write_checkpoint")) {
+          out.push_back(l[k]["write_checkpoint"]);
+        }
+      }
+    }
+    return out;
+  }
+  std::vector<json> lines;
+
+ private:
+  bool closed_ = false;
+  sim::Notifier signal_;
+};
+
+struct World {
+  explicit World(ServiceConfig config, uint64_t seed = 11)
+      : svc(loop, trace, sim::Prng(seed), std::move(config)) {
+    svc.start();
+  }
+  ~World() { loop.shutdown(); }
+
+  // Posts without running the loop; the answer lands in `out` later.
+  void post(const std::string& user, const std::string& client, std::optional<int64_t> id,
+            sim::HttpResponse* out) {
+    sim::HttpRequest r;
+    r.subject = user;
+    if (id) {
+      r.method = "POST";
+      r.path = "/sync/checkpoint-request";
+      r.body = json{{"client_id", client}, {"checkpoint_request_id", *id}}.dump();
+    } else {
+      r.method = "GET";
+      r.path = "/write-checkpoint2.json?client_id=" + client;
+    }
+    svc.handle(r, [out](sim::HttpResponse response) { *out = std::move(response); });
+  }
+  std::shared_ptr<LineStream> open(const std::string& user, int* status = nullptr) {
+    auto stream = std::make_shared<LineStream>();
+    sim::HttpRequest r;
+    r.method = "POST";
+    r.path = "/sync/stream";
+    r.subject = user;
+    r.body = json{{"client_id", "c1"}}.dump();
+    const int s = svc.open_stream(r, stream).status;
+    if (status) *status = s;
+    return stream;
+  }
+  void upload(const std::string& user, int i) {
+    sim::HttpRequest r{"POST", "/backend/upload",
+                       json{{"client_id", "c1"},
+                            {"crud", json::array({{{"op", "PUT"},
+                                                   {"type", "todos"},
+                                                   {"id", "t" + std::to_string(i)},
+                                                   {"data", {{"i", i}}}}})}}
+                           .dump(),
+                       user};
+    svc.handle(r, [](sim::HttpResponse response) { ASSERT_EQ(response.status, 200); });
+  }
+  void run_for(Micros d) {
+    loop.run_until(loop.now() + d);
+    ASSERT_FALSE(loop.stopped()) << loop.stop_reason().message;
+  }
+
+  sim::Loop loop;
+  sim::Trace trace{loop.clock()};
+  Service svc;
+};
+
+// ---------------------------------------------------------------------------------------
+// Several API processes (write-checkpoint-batcher.ts: one WriteCheckpointBatcher per process)
+// ---------------------------------------------------------------------------------------
+
+TEST(ApiProcesses, EachProcessBatchesOnItsOwnAndAllShareOneStorage) {
+  ServiceConfig config;
+  config.api_processes = 3;
+  World w(config);
+  ASSERT_EQ(w.svc.api_processes(), 3u);
+  // 30 clients post at one instant: one process would make one batch of 30.
+  std::vector<sim::HttpResponse> answers(30, sim::HttpResponse{-1, ""});
+  for (int i = 0; i < 30; ++i) w.post("u" + std::to_string(i), "c", 5, &answers[i]);
+  w.run_for(kSeconds);
+  uint64_t batches = 0;
+  for (std::size_t p = 0; p < 3; ++p) {
+    EXPECT_GE(w.svc.batcher(p).batches(), 1u) << "process " << p << " got no request";
+    EXPECT_LT(w.svc.batcher(p).largest_batch(), 30u);
+    batches += w.svc.batcher(p).batches();
+  }
+  EXPECT_EQ(batches, 3u) << "same-turn batching within each process";
+  for (const auto& a : answers) EXPECT_EQ(a.status, 200);
+  // Shared storage: every key is stored once, whichever process wrote it.
+  EXPECT_EQ(w.svc.checkpoints().records().size(), 30u);
+}
+
+TEST(ApiProcesses, OneProcessKeepsOneBatchPerTurn) {
+  World w(ServiceConfig{});
+  std::vector<sim::HttpResponse> answers(30, sim::HttpResponse{-1, ""});
+  for (int i = 0; i < 30; ++i) w.post("u" + std::to_string(i), "c", 5, &answers[i]);
+  w.run_for(kSeconds);
+  EXPECT_EQ(w.svc.batcher().batches(), 1u);
+  EXPECT_EQ(w.svc.batcher().largest_batch(), 30u);
+}
+
+// MongoWriteCheckpointAPI.createManagedWriteCheckpoints: updateMany/findOneAndUpdate with
+// upsert on a non-unique user_id; two upserts duplicate only while both execute.
+uint64_t duplicates(int processes, DuplicateWindow window, uint64_t seeds) {
+  uint64_t total = 0;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    ServiceConfig config;
+    config.api_processes = processes;
+    config.duplicate_window = window;
+    World w(config, seed);
+    // One key, first requests from 6 installations sharing a client id, 200 µs apart.
+    std::vector<sim::HttpResponse> answers(6, sim::HttpResponse{-1, ""});
+    for (int i = 0; i < 6; ++i) {
+      w.post("alice", "c1", i + 1, &answers[i]);
+      w.run_for(200);
+    }
+    w.run_for(kSeconds);
+    total += w.svc.checkpoints().duplicates_created();
+  }
+  return total;
+}
+
+TEST(ApiProcesses, DuplicatesNeedTrulyConcurrentUpsertsNotAHeadReadApart) {
+  const uint64_t inflated = duplicates(1, DuplicateWindow::HeadRead, 40);
+  const uint64_t one_process = duplicates(1, DuplicateWindow::Write, 40);
+  const uint64_t four = duplicates(4, DuplicateWindow::Write, 40);
+  // The pre-issue-17 window (head read -> write) duplicates far more often than the
+  // server-side execution window does, and several processes race more than one.
+  EXPECT_GT(inflated, 2 * one_process) << inflated << " vs " << one_process;
+  EXPECT_GT(four, one_process) << four << " vs " << one_process;
+  EXPECT_GT(four, 0u);
+}
+
+// ---------------------------------------------------------------------------------------
+// Connection limit (hooks.ts createRequestQueueHook, max_queue_depth 0; CoreModule.ts;
+// defaults.ts DEFAULT_MAX_CONCURRENT_CONNECTIONS = 200)
+// ---------------------------------------------------------------------------------------
+
+TEST(ConnectionLimit, StreamsBeyondTheLimitGet429UntilOneCloses) {
+  ServiceConfig config;
+  EXPECT_EQ(config.max_concurrent_streams, 200);
+  config.max_concurrent_streams = 2;
+  World w(config);
+  int status = 0;
+  auto a = w.open("a", &status);
+  EXPECT_EQ(status, 200);
+  auto b = w.open("b", &status);
+  EXPECT_EQ(status, 200);
+  auto c = w.open("c", &status);
+  EXPECT_EQ(status, 429);
+  EXPECT_EQ(w.svc.metrics().rejected_streams, 1u);
+  a->close();
+  auto d = w.open("d", &status);
+  EXPECT_EQ(status, 200);
+  config.max_concurrent_streams = 0;  // unlimited: the model before issue 17
+  World u(config);
+  for (int i = 0; i < 300; ++i) {
+    u.open("u" + std::to_string(i), &status);
+    ASSERT_EQ(status, 200);
+  }
+}
+
+TEST(ConnectionLimit, TheLimitIsPerProcess) {
+  ServiceConfig config;
+  config.max_concurrent_streams = 2;
+  config.api_processes = 3;
+  World w(config);
+  std::vector<std::shared_ptr<LineStream>> open;
+  int accepted = 0;
+  for (int i = 0; i < 40; ++i) {
+    int status = 0;
+    open.push_back(w.open("u" + std::to_string(i), &status));
+    accepted += status == 200 ? 1 : 0;
+  }
+  EXPECT_EQ(accepted, 6);
+}
+
+// ---------------------------------------------------------------------------------------
+// Replication-only restart (split roles; docs/protocol.md §3.4)
+// ---------------------------------------------------------------------------------------
+
+TEST(SplitRoles, AReplicationOnlyRestartKeepsStreamsAndTheirAcksArriveAfterTheReplay) {
+  World w(ServiceConfig{});
+  w.upload("alice", 1);
+  w.run_for(kSeconds);
+  auto stream = w.open("alice");
+  w.run_for(100 * kMillis);
+  w.svc.restart_replication(2 * kSeconds);
+  sim::HttpResponse answer{-1, ""};
+  w.post("alice", "c1", 7, &answer);  // the API process still answers
+  w.run_for(100 * kMillis);
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_TRUE(stream->write_checkpoints().empty()) << "no ack while replication is down";
+  w.run_for(5 * kSeconds);
+  EXPECT_FALSE(stream->closed());
+  EXPECT_EQ(stream->write_checkpoints(), (std::vector<std::string>{"7"}));
+  EXPECT_EQ(w.svc.metrics().replication_restarts, 1u);
+  EXPECT_EQ(w.svc.metrics().restarts, 0u);
+  // A full restart drops the stream.
+  w.svc.restart(kSeconds);
+  EXPECT_TRUE(stream->closed());
+}
+
+// ---------------------------------------------------------------------------------------
+// Batch failures (write-checkpoint-batcher.ts executeBatch; Postgres/MongoWriteCheckpointAPI
+// .createManagedWriteCheckpoints: the generated and supplied writes are separate statements)
+// ---------------------------------------------------------------------------------------
+
+struct FailureOutcome {
+  int supplied_status = -1;
+  int generated_status = -1;
+  std::string error;
+  std::optional<int64_t> stored_supplied;   // alice/c1
+  std::optional<int64_t> stored_generated;  // bob/c1
+  uint64_t markers = 0;
+};
+
+FailureOutcome run_failure(BatchFailure mode, StorageFlavour flavour) {
+  ServiceConfig config;
+  config.flavour = flavour;
+  config.batch_failure_pct = 100;
+  config.batch_failures = {mode};
+  World w(config);
+  sim::HttpResponse supplied{-1, ""};
+  sim::HttpResponse generated{-1, ""};
+  w.post("alice", "c1", 9, &supplied);
+  w.post("bob", "c1", std::nullopt, &generated);
+  w.run_for(kSeconds);
+  return {supplied.status,
+          generated.status,
+          supplied.body,
+          w.svc.checkpoints().stored_id("alice/c1"),
+          w.svc.checkpoints().stored_id("bob/c1"),
+          w.svc.metrics().markers_written};
+}
+
+TEST(BatchFailures, NoSyncConfigFailsTheBatchBeforeAnythingIsStored) {
+  const FailureOutcome o = run_failure(BatchFailure::NoSyncConfig, StorageFlavour::Mongo);
+  EXPECT_NE(o.supplied_status, 200);
+  EXPECT_NE(o.generated_status, 200);
+  EXPECT_NE(o.error.find("PSYNC_S2302"), std::string::npos) << o.error;
+  EXPECT_FALSE(o.stored_supplied);
+  EXPECT_FALSE(o.stored_generated);
+  EXPECT_EQ(o.markers, 0u);
+}
+
+TEST(BatchFailures, AFailedHeadReadStoresNothing) {
+  const FailureOutcome o = run_failure(BatchFailure::HeadRead, StorageFlavour::Postgres);
+  EXPECT_NE(o.supplied_status, 200);
+  EXPECT_FALSE(o.stored_supplied);
+  EXPECT_FALSE(o.stored_generated);
+  EXPECT_EQ(o.markers, 0u);
+}
+
+TEST(BatchFailures, AFailedMarkerLeavesTheMappingStoredButUnmarked) {
+  const FailureOutcome o = run_failure(BatchFailure::Marker, StorageFlavour::Mongo);
+  EXPECT_NE(o.supplied_status, 200);
+  EXPECT_NE(o.generated_status, 200);
+  EXPECT_EQ(o.stored_supplied, 9);
+  EXPECT_EQ(o.stored_generated, 1);
+  EXPECT_EQ(o.markers, 0u);
+}
+
+TEST(BatchFailures, APartialPostgresWriteKeepsTheGeneratedStatementOnly) {
+  const FailureOutcome o = run_failure(BatchFailure::PartialWrite, StorageFlavour::Postgres);
+  EXPECT_NE(o.supplied_status, 200);
+  EXPECT_NE(o.generated_status, 200) << "the whole batch errors";
+  EXPECT_FALSE(o.stored_supplied);
+  EXPECT_EQ(o.stored_generated, 1);
+  EXPECT_EQ(o.markers, 0u);
+}
+
+TEST(BatchFailures, NoFailuresByDefault) {
+  ServiceConfig config;
+  EXPECT_EQ(config.batch_failure_pct, 0);
+  World w(config);
+  sim::HttpResponse supplied{-1, ""};
+  w.post("alice", "c1", 9, &supplied);
+  w.run_for(kSeconds);
+  EXPECT_EQ(supplied.status, 200);
+  EXPECT_EQ(w.svc.batcher().failed_batches(), 0u);
+}
+
+}  // namespace
+}  // namespace syncsim::model
