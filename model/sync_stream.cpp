@@ -10,6 +10,8 @@ constexpr std::size_t kOpsPerDataLine = 1000;  // docs/protocol.md §3.3.3 step 
 constexpr int kDefaultPriority = 3;            // docs/protocol.md §3.3.3 step 2
 constexpr sim::Micros kKeepaliveInterval = 20 * sim::kSeconds;    // docs/protocol.md §3.3.5
 constexpr sim::Micros kExpireWarning = 20 * sim::kSeconds;        // docs/protocol.md §3.3.5
+// tokenStream wakes 3 ms after the expiry (warning) instant: `exp - Date.now() + 3`.
+constexpr sim::Micros kTokenTimerMargin = 3 * sim::kMillis;  // docs/protocol.md §3.3.5
 constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // docs/protocol.md §3.1.9 timing
 }  // namespace
 
@@ -235,14 +237,19 @@ sim::Task<void> SyncConnection::download_step() {
 }
 
 sim::Micros SyncConnection::next_token_event() const {
-  sim::Micros t = std::min(next_keepalive_, req_.token_expires_at);
+  sim::Micros t = std::min(next_keepalive_, req_.token_expires_at + kTokenTimerMargin);
   if (warning_at_) t = std::min(t, *warning_at_);
   return t;
 }
 
 void SyncConnection::on_token_timer() {
   const sim::Micros now = ctx_.loop.now();
-  if (now >= req_.token_expires_at) {
+  // token_expires_in = max(0, ceil(exp - now)) in seconds (sync/util.ts tokenStream).
+  const int64_t expires_in =
+      now >= req_.token_expires_at
+          ? 0
+          : (req_.token_expires_at - now + sim::kSeconds - 1) / sim::kSeconds;
+  if (expires_in == 0) {
     // docs/protocol.md §3.3.5, §3.6.2.11: a final 0, then the stream ends.
     emit(nlohmann::json{{"token_expires_in", 0}});
     ++ctx_.stats.token_lines;
@@ -261,7 +268,7 @@ void SyncConnection::on_token_timer() {
     due = true;
   }
   if (!due) return;
-  emit(nlohmann::json{{"token_expires_in", (req_.token_expires_at - now) / sim::kSeconds}});
+  emit(nlohmann::json{{"token_expires_in", expires_in}});
   ++ctx_.stats.token_lines;
 }
 
@@ -289,7 +296,7 @@ sim::Task<void> SyncConnection::run() {
   // docs/protocol.md §3.3.5: no token line at the start while the token is valid; one at exp − 20 s
   // if that is still ahead; an already-expired token gets a single 0 and the stream ends.
   if (req_.token_expires_at - kExpireWarning > ctx_.loop.now()) {
-    warning_at_ = req_.token_expires_at - kExpireWarning;
+    warning_at_ = req_.token_expires_at - kExpireWarning + kTokenTimerMargin;
   }
   if (ctx_.loop.now() >= req_.token_expires_at) on_token_timer();
   while (!stream_->closed()) {

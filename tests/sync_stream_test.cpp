@@ -915,11 +915,14 @@ TEST(SyncStream, TokenLinesEvery20sPlusTheWarningThenZeroEndsTheStream) {
       ASSERT_EQ(kind(lines[i]), "token_expires_in") << seed;
       const Micros t = w.stream->times[i];
       EXPECT_GT(t, kEpoch) << "none at the start";
-      EXPECT_EQ(lines[i].at("token_expires_in").get<int64_t>(), (exp - t) / kSeconds) << seed;
+      // sync/util.ts tokenStream: max(0, ceil(exp - now)), timers 3 ms after the instant.
+      const int64_t ceil_s = t >= exp ? 0 : (exp - t + kSeconds - 1) / kSeconds;
+      EXPECT_EQ(lines[i].at("token_expires_in").get<int64_t>(), ceil_s) << seed;
       if (i + 1 == lines.size()) {
-        EXPECT_EQ(t, exp);
+        EXPECT_EQ(t, exp + 3 * kMillis);
         EXPECT_EQ(lines[i].at("token_expires_in"), 0);
-      } else if (t == exp - 20 * kSeconds) {
+      } else if (t == exp - 20 * kSeconds + 3 * kMillis) {
+        EXPECT_EQ(lines[i].at("token_expires_in"), 20);
         warned = true;
       } else {
         EXPECT_GE(t - previous_keepalive, 18 * kSeconds) << seed;
@@ -960,12 +963,13 @@ TEST(SyncStream, ExpiryEndsTheStreamMidDownload) {
   w.fill("big[]", 5000);
   w.checkpoint();
   ConnectionRequest r = request({"big[]"});
-  r.token_expires_at = kEpoch + 2500;  // 2.5 ms: after two batches of 0.9-1.1 ms
-  w.open(r);
+  r.token_expires_at = kEpoch + 22 * kMillis;  // after two batches of 9-11 ms
+  w.open(r, 10 * kMillis);
   w.run_for(kSeconds);
   EXPECT_EQ(briefs(w.stream->lines()),
             (Briefs{"checkpoint:5000", "data:big[]", "data:big[]", "token:0"}));
-  EXPECT_EQ(w.stream->times.back(), kEpoch + 2500);
+  // tokenStream's timer fires 3 ms after the expiry (sync/util.ts).
+  EXPECT_EQ(w.stream->times.back(), kEpoch + 25 * kMillis);
   EXPECT_TRUE(w.stream->ended);
 }
 
