@@ -148,6 +148,10 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        {{"now", 2}, {"mid_transaction", 1}, {"mid_upload", 1}},
        "kill / power_loss moment"},
       {"faults.request_id", ids, "foreign_request ids (boundaries)"},
+      // Issue 17 (docs/protocol.md §3.1.3, §3.4).
+      {"service.api_processes", {{"one", 3}, {"several", 1}}, "API processes: 1 / 2..4"},
+      {"service.batch_failures", {{"none", 3}, {"some", 1}}, "failing batches: 0 / 5..20 %"},
+      {"faults.restart_role", {{"all", 3}, {"replication", 1}}, "service_restart: whole / split"},
   };
 }
 
@@ -319,6 +323,11 @@ void draw_service(Drawer& d, Scenario& s, json& params) {
   params["service.token_lifetime_s"] = sv.token_lifetime_s;
   params["service.heartbeat_ms"] = sv.heartbeat_ms;
   params["service.streams"] = sv.streams.size();
+  // Issue 17: several API processes and batch failures (docs/protocol.md §3.1.3).
+  sv.api_processes = d.pick("service.api_processes") == "one" ? 1 : static_cast<int>(d.range(2, 4));
+  sv.batch_failure_pct = d.pick("service.batch_failures") == "none" ? 0 : d.range(5, 20);
+  params["service.api_processes"] = sv.api_processes;
+  params["service.batch_failure_pct"] = sv.batch_failure_pct;
 }
 
 void draw_workload(Drawer& d, Scenario& s, json& params) {
@@ -432,6 +441,7 @@ json draw_fault(Drawer& d, const Scenario& s, const std::string& kind, int64_t a
     f["count"] = d.range(1, 3);
   } else if (kind == "service_restart") {
     f["down_ms"] = d.range(0, 30000);
+    if (d.pick("faults.restart_role") == "replication") f["role"] = "replication";
   } else if (kind == "foreign_request") {
     f["request_id"] = json::parse(d.pick("faults.request_id"));
   } else if (takes_client && kind != "disconnect" && kind != "delete_request") {
