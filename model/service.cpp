@@ -641,9 +641,11 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
                                        std::shared_ptr<sim::ServerStream> stream) {
   if (loop_.now() < down_until_) return sim::HttpResponse::reset("service down (restarting)");
   // The connection limit is an onRequest hook: it runs before authentication.
-  std::erase_if(streams_, [](const OpenStream& o) {
+  // Mutant connection-slot-leak: a closed stream keeps its slot for good.
+  const bool leak = has_mutant(ServiceMutant::ConnectionSlotLeak);
+  std::erase_if(streams_, [leak](const OpenStream& o) {
     auto s = o.stream.lock();
-    return !s || s->closed();
+    return !leak && (!s || s->closed());
   });
   const std::size_t process = pick_process();
   if (config_.max_concurrent_streams > 0) {

@@ -64,6 +64,9 @@ enum class ServiceMutant {
   // GET /write-checkpoint2.json answers one above the id its batch stored (an off-by-one):
   // a legacy target nothing will acknowledge (no-wedge).
   GeneratedAnswerAhead,
+  // Issue 17: a closed sync stream keeps its slot of max_concurrent_streams (a leaked request
+  // queue entry), so after storms every reconnect gets 429 forever (converges).
+  ConnectionSlotLeak,
 };
 
 enum class WriteCheckpointMode { Managed, Custom };

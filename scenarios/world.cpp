@@ -100,6 +100,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       {"equal-retry-keeps-age", model::ServiceMutant::EqualRetryKeepsAge},
       {"stale-write-checkpoint-on-connect", model::ServiceMutant::StaleWriteCheckpointOnConnect},
       {"generated-answer-ahead", model::ServiceMutant::GeneratedAnswerAhead},
+      {"connection-slot-leak", model::ServiceMutant::ConnectionSlotLeak},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);

@@ -152,6 +152,9 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"service.api_processes", {{"one", 3}, {"several", 1}}, "API processes: 1 / 2..4"},
       {"service.batch_failures", {{"none", 3}, {"some", 1}}, "failing batches: 0 / 5..20 %"},
       {"faults.restart_role", {{"all", 3}, {"replication", 1}}, "service_restart: whole / split"},
+      {"service.connection_limit",
+       {{"default", 3}, {"tight", 1}},
+       "streams per process: 200 / exactly the fleet size"},
   };
 }
 
@@ -326,6 +329,12 @@ void draw_service(Drawer& d, Scenario& s, json& params) {
   // Issue 17: several API processes and batch failures (docs/protocol.md §3.1.3).
   sv.api_processes = d.pick("service.api_processes") == "one" ? 1 : static_cast<int>(d.range(2, 4));
   sv.batch_failure_pct = d.pick("service.batch_failures") == "none" ? 0 : d.range(5, 20);
+  if (d.pick("service.connection_limit") == "tight") {
+    int64_t clients = 0;
+    for (const auto& g : s.clients.fleet) clients += g.count;
+    sv.max_concurrent_streams = std::max<int64_t>(1, clients);  // every client fits, just
+  }
+  params["service.max_concurrent_streams"] = sv.max_concurrent_streams;
   params["service.api_processes"] = sv.api_processes;
   params["service.batch_failure_pct"] = sv.batch_failure_pct;
 }
