@@ -575,6 +575,11 @@ const std::vector<FaultFieldRule>& fault_field_rules() {
          x.request_id = v->dump();
        },
        [](const Fault& x) { return json::parse(x.request_id); }},
+      {"user",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "user", req, {"new", "previous", "first"}, x.user);
+       },
+       [](const Fault& x) { return json(x.user); }},
   };
   return rules;
 }
@@ -610,10 +615,11 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::Upgrade, {{"client", true}, {"core", true}, {"down_ms", false}}},
       {FaultKind::Downgrade, {{"client", true}, {"core", true}, {"down_ms", false}}},
       {FaultKind::SwitchMode, {{"client", true}, {"down_ms", false}}},
-      {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}, {"user", false}}},
       {FaultKind::DisconnectClient, {{"client", true}, {"down_ms", false}}},
       {FaultKind::DisconnectAndClear, {{"client", true}, {"down_ms", false}}},
       {FaultKind::ForeignRequest, {{"client", true}, {"request_id", true}}},
+      {FaultKind::Quiet, {{"client", true}, {"duration_ms", false}}},
   };
   return rules;
 }
@@ -1156,6 +1162,8 @@ std::string to_string(FaultKind kind) {
       return "disconnect_and_clear";
     case FaultKind::ForeignRequest:
       return "foreign_request";
+    case FaultKind::Quiet:
+      return "quiet";
   }
   return "unknown";  // unreachable for valid enum values
 }
@@ -1200,6 +1208,7 @@ json to_json(const Scenario& s) {
   for (const Fault& f : s.faults) {
     json jf = {{"at_ms", f.at_ms}, {"kind", to_string(f.kind)}};
     for (const auto& [key, required] : fault_kind_rule(f.kind).fields) {
+      if (key == "user" && f.user == "new") continue;  // the default: older files stay as they were
       jf[key] = fault_field_rule(key).write(f);
     }
     if (f.on) {

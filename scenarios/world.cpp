@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <cassert>
 
 #include "engine/core_registry.hpp"
@@ -148,6 +149,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   sometimes_ = std::make_unique<SometimesCounter>(*service_);
   observers_.add(sometimes_.get());
   service_->set_observer(sometimes_.get());
+  abstract_states_ = std::make_unique<AbstractStateObserver>(*service_);
+  observers_.add(abstract_states_.get());
   stream_invariants_ = std::make_unique<StreamInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(stream_invariants_.get());
 
@@ -246,8 +249,12 @@ void World::start() {
     w.wait_for_sync_pct = scenario_.workload.wait_for_sync_pct;
     w.stop_at = stop_at;
     auto current = [this, i]() -> engine::Client* { return clients_[i].get(); };
+    // The write workload sees no app during a quiet phase (FaultKind::Quiet).
+    auto writer = [this, i]() -> engine::Client* {
+      return loop_.now() < slots_[i].quiet_until ? nullptr : clients_[i].get();
+    };
     loop_.spawn(
-        engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), current, w),
+        engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), writer, w),
         fmt::format("{}.workload", c->name()));
     if (scenario_.workload.request_interval_ms > 0) {  // requests without writes
       loop_.spawn(engine::run_request_interval(loop_, current,
@@ -391,6 +398,16 @@ void World::apply_fault(const Fault& f, const std::string& why) {
                     fmt::format("fault.disconnect{}", f.client));
         break;
       }
+      case FaultKind::Quiet: {
+        // A quiet phase: the app's write workload skips its steps (its draws go on, so the
+        // rest of the run is unchanged); requests without writes continue.
+        auto& slot = slots_.at(client);
+        slot.quiet_until = f.duration_ms ? loop_.now() + ms(*f.duration_ms)
+                                         : std::numeric_limits<sim::Micros>::max();
+        trace_.log("fault", "client {}: quiet (no writes){}{}", f.client,
+                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : " for good", why);
+        break;
+      }
       case FaultKind::ForeignRequest: {
         // Another installation with the same client_id (a restored backup, a cloned
         // database) posts through the service's real route, so its validation (docs/protocol.md
@@ -481,8 +498,15 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
           f.down_ms, why);
       break;
     case FaultKind::SwitchUser:
-      // A new token subject on the same database (docs/invariants.md §1): the service key changes.
-      slot.options.user = fmt::format("u{}.{}", f.client, slot.lives + 1);
+      // A new token subject on the same database (docs/invariants.md §1), or back to an
+      // earlier one (fault field `user`): the service key changes.
+      if (slot.users.empty()) slot.users.push_back(slot.options.user);
+      slot.options.user = f.user == "first"      ? slot.users.front()
+                          : f.user == "previous" ? slot.users.size() >= 2
+                                                       ? slot.users[slot.users.size() - 2]
+                                                       : slot.users.back()
+                                                 : fmt::format("u{}.{}", f.client, slot.lives + 1);
+      slot.users.push_back(slot.options.user);
       keys_.at(i) = slot.options.user + "/" + slot.options.client_id;
       trace_.log("fault", "switch_user client {} to {}, down {}ms{}", f.client, slot.options.user,
                  f.down_ms, why);
