@@ -230,6 +230,7 @@ class Service : public sim::HttpServer {
   BucketStorage& storage() { return storage_; }
   CheckpointStore& checkpoints() { return checkpoints_; }
   Replication& replication() { return replication_; }
+  LineFaultInjector& line_faults() { return line_faults_; }  // the line_fault fault
   [[nodiscard]] const ServiceMetrics& metrics() const { return metrics_; }
   [[nodiscard]] const CheckpointBatcher& batcher() const { return *batcher_; }
   [[nodiscard]] const ServiceConfig& config() const { return config_; }
@@ -286,6 +287,7 @@ class Service : public sim::HttpServer {
   Backend backend_;
   BucketStorage storage_;
   CheckpointStore checkpoints_;
+  LineFaultInjector line_faults_;
   Replication replication_;
   std::unique_ptr<CheckpointBatcher> batcher_;
   AckLedger ledger_;

@@ -60,6 +60,8 @@ std::pair<std::string, std::string> fault_lane_and_label(const Fault& f) {
     case FaultKind::SwitchUser:
       return {lane_of_client(f.client),
               fmt::format("switch user ({}), down {} ms", f.user, f.down_ms)};
+    case FaultKind::LineFault:
+      return {lane_of_client(f.client), "line fault " + f.line};
     case FaultKind::Quiet:
       return {lane_of_client(f.client),
               f.duration_ms ? fmt::format("quiet (no writes) for {} ms", *f.duration_ms)

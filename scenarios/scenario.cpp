@@ -1,5 +1,7 @@
 #include "scenarios/scenario.hpp"
 
+#include "model/line_fault.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -575,6 +577,11 @@ const std::vector<FaultFieldRule>& fault_field_rules() {
          x.request_id = v->dump();
        },
        [](const Fault& x) { return json::parse(x.request_id); }},
+      {"line",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "line", req, model::line_fault_kinds(), x.line);
+       },
+       [](const Fault& x) { return json(x.line); }},
       {"user",
        [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
          read_choice(f, "user", req, {"new", "previous", "first"}, x.user);
@@ -620,6 +627,7 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::DisconnectAndClear, {{"client", true}, {"down_ms", false}}},
       {FaultKind::ForeignRequest, {{"client", true}, {"request_id", true}}},
       {FaultKind::Quiet, {{"client", true}, {"duration_ms", false}}},
+      {FaultKind::LineFault, {{"client", true}, {"line", true}}},
   };
   return rules;
 }
@@ -1164,6 +1172,8 @@ std::string to_string(FaultKind kind) {
       return "foreign_request";
     case FaultKind::Quiet:
       return "quiet";
+    case FaultKind::LineFault:
+      return "line_fault";
   }
   return "unknown";  // unreachable for valid enum values
 }

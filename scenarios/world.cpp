@@ -18,7 +18,13 @@ bool has(const std::vector<std::string>& v, const std::string& x) {
 }
 
 std::vector<std::string> enabled_invariants(const Scenario& s) {
-  return s.invariants.empty() ? invariant_catalog().ids() : s.invariants;
+  auto ids = s.invariants.empty() ? invariant_catalog().ids() : s.invariants;
+  // A line fault breaks some invariants by construction (model/line_fault.hpp).
+  for (const auto& f : s.faults) {
+    if (f.kind != FaultKind::LineFault) continue;
+    for (const auto& id : model::find_line_fault(f.line)->exempts) std::erase(ids, id);
+  }
+  return ids;
 }
 
 sim::Micros ms(int64_t v) { return v * sim::kMillis; }
@@ -398,6 +404,10 @@ void World::apply_fault(const Fault& f, const std::string& why) {
                     fmt::format("fault.disconnect{}", f.client));
         break;
       }
+      case FaultKind::LineFault:
+        trace_.log("fault", "client {}: line fault {} armed{}", f.client, f.line, why);
+        service_->line_faults().arm(f.line, keys_.at(client));
+        break;
       case FaultKind::Quiet: {
         // A quiet phase: the app's write workload skips its steps (its draws go on, so the
         // rest of the run is unchanged); requests without writes continue.
@@ -586,6 +596,7 @@ void World::begin_quiesce() {
     service_->replication().resume();
   }
   for (auto& s : servers_) s->heal();
+  service_->line_faults().disarm();
   quiesced_.abort("quiesce");  // apps disconnected by a fault connect now (disconnect_for)
   unfired_ = triggers_->disarm();
   // A `when` moment is a trigger too: one armed and not reached is reported the same way.

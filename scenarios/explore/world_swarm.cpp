@@ -64,6 +64,7 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& world_fault
         "disconnect_and_clear"}},
       {"records", {"delete_request", "foreign_request"}},
       {"workload", {"quiet"}},
+      {"line", {"line_fault"}},
   };
   return classes;
 }
@@ -161,6 +162,13 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"faults.switch_user",
        {{"new", 2}, {"previous", 1}, {"first", 1}},
        "switch_user to a new user, or back to the previous / first one"},
+      {"faults.line",
+       {{"data_after_complete", 1},
+        {"duplicate_line", 1},
+        {"out_of_order", 1},
+        {"corrupt_checksum", 1},
+        {"lower_write_checkpoint", 1}},
+       "the line_fault's adversarial sequence (model/line_fault.hpp)"},
       {"faults.absence",
        {{"none", 3}, {"one", 1}},
        "a long absence: one client offline or down longer than retention (< 10 min), with a "
@@ -181,7 +189,7 @@ int64_t weight_of(const json& world, const WorldDimension& d, const std::string&
 std::pair<int64_t, int64_t> fault_count_range(const json& world, const std::string& cls) {
   static const std::map<std::string, std::pair<int64_t, int64_t>> defaults = {
       {"service", {0, 2}}, {"network", {0, 2}}, {"lifecycle", {0, 3}}, {"records", {0, 1}},
-      {"workload", {0, 1}}};
+      {"workload", {0, 1}}, {"line", {0, 1}}};
   if (world.contains("fault_counts") && world["fault_counts"].contains(cls)) {
     const auto& r = world["fault_counts"][cls];
     return {r[0].get<int64_t>(), r[1].get<int64_t>()};
@@ -481,7 +489,7 @@ void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) 
   };
   std::vector<Planned> planned;
   for (const auto& [cls, kinds] : world_fault_classes()) {
-    if (cls == "workload") continue;  // drawn by draw_extras, on its own stream
+    if (cls == "workload" || cls == "line") continue;  // draw_extras, on its own stream
     const auto [lo, hi] = fault_count_range(world, cls);
     const int64_t count = d.range(lo, hi);
     for (int64_t i = 0; i < count; ++i) {
@@ -528,6 +536,15 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
     }
   }
   const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
+  const auto [line_lo, line_hi] = fault_count_range(world, "line");
+  const int64_t lines = d.range(line_lo, line_hi);
+  for (int64_t i = 0; i < lines; ++i) {
+    if (d.pick("faults.kind", {"line_fault"}).empty()) break;
+    faults.push_back({{"at_ms", d.range(0, end_ms)},
+                      {"kind", "line_fault"},
+                      {"client", d.range(1, n)},
+                      {"line", d.pick("faults.line")}});
+  }
   // The absence's kinds as the file weighs them (weight 0 excludes them here too).
   if (d.pick("faults.absence") == "one" && retention_ms + 1000 < 600000) {
     const std::string kind = d.pick("faults.kind", {"disconnect_client", "restart"});
@@ -615,7 +632,7 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
         if (!known) {
           out.emplace_back("fault_counts." + cls,
                            "unknown fault class; allowed: service, network, lifecycle, records, "
-                           "workload");
+                           "workload, line");
         } else if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() ||
                    !r[1].is_number_integer() || r[0].get<int64_t>() < 0 ||
                    r[1].get<int64_t>() > 20 || r[0].get<int64_t>() > r[1].get<int64_t>()) {
