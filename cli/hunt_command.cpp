@@ -16,6 +16,7 @@
 #include "cli/seed_range.hpp"
 #include "cli/worker_pool.hpp"
 #include "scenarios/explore/findings.hpp"
+#include "scenarios/explore/guided.hpp"
 #include "scenarios/explore/shrink.hpp"
 #include "scenarios/explore/sometimes.hpp"
 #include "scenarios/explore/swarm.hpp"
@@ -100,6 +101,12 @@ CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args) {
       std::string("known-findings file (default: ") + kDefaultKnown + " when it exists)");
   cmd->add_option("--max-shrink", args.max_shrink, "bound on shrink runs per finding (default 60)")
       ->check(CLI::Range(0, 100000));
+  cmd->add_flag("--guided", args.guided,
+                "coverage-guided draws (world swarms only): seeds run in batches of --batch; "
+                "batch k's weights are biased toward rare abstract-state cells of batches < k "
+                "and written to DIR/guided/, which the repros name (default: uniform draws)");
+  cmd->add_option("--batch", args.batch, "seeds per guided batch (default 100)")
+      ->check(CLI::Range(1, 100000));
   return cmd;
 }
 
@@ -126,6 +133,12 @@ int hunt_command(const HuntArgs& args) {
       auto s = scenarios::load_scenario_file(path, ctx);
       if (!s.swarm) {
         std::cerr << path << ": has no `swarm` section; hunt draws every seed from one\n";
+        return kExitBadInput;
+      }
+      if (args.guided && !s.swarm->world) {
+        std::cerr << "--guided: " << path
+                  << " has no `swarm.world` section; guided draws bias a world swarm's "
+                     "weights (e.g. scenarios/catalog/world.json)\n";
         return kExitBadInput;
       }
       bases.emplace(path, std::move(s));
@@ -164,16 +177,47 @@ int hunt_command(const HuntArgs& args) {
   std::vector<json> runs;
   uint64_t failures = 0;
   std::vector<std::string> worker_errors;
-  // Batches: the whole range at once, or (budget) batches until the time is up.
-  const uint64_t batch = range ? range->last - range->first + 1 : static_cast<uint64_t>(jobs) * 20;
-  for (uint64_t start = range ? range->first : 1;; start += batch) {
-    const uint64_t end = range ? range->last : start + batch - 1;
+  // Guided: per swarm file, the runs of finished batches, and the file each seed drew from.
+  std::map<std::string, std::vector<scenarios::GuidedRun>> guided_runs;
+  std::map<std::pair<std::string, uint64_t>, std::string> drawn_from;  // (name, seed) -> file
+  if (args.guided) fs::create_directories(dir / "guided", ec);
+  // Batches: the whole range at once, or (budget) batches until the time is up; guided
+  // runs always use fixed batches of --batch seeds, whatever --jobs.
+  const uint64_t batch = args.guided ? static_cast<uint64_t>(args.batch)
+                         : range     ? range->last - range->first + 1
+                                     : static_cast<uint64_t>(jobs) * 20;
+  uint64_t batch_index = 0;
+  for (uint64_t start = range ? range->first : 1;; start += batch, ++batch_index) {
+    const uint64_t end = range ? std::min(range->last, start + batch - 1) : start + batch - 1;
     std::vector<uint64_t> seeds;
     for (uint64_t s = start; s <= end; ++s) seeds.push_back(s);
     std::vector<Chunk> chunks;
-    for (const auto& path : args.swarm_files) {
+    for (const auto& base_path : args.swarm_files) {
+      std::string path = base_path;
+      if (args.guided && batch_index > 0) {
+        // This batch's weights, from the finished batches only, as a swarm file of its own.
+        std::ifstream in(base_path);
+        json file = json::parse(in);
+        file["swarm"]["world"]["weights"] =
+            scenarios::guided_weights(*bases.at(base_path).swarm->world,
+                                      guided_runs[base_path], ctx);
+        file["description"] = fmt::format(
+            "Guided batch {} (seeds {}..{}) of {}: its weights are biased toward the abstract "
+            "states earlier batches reached rarely (syncsim hunt --guided).",
+            batch_index, start, end, base_path);
+        path = (dir / "guided" /
+                fmt::format("{}-batch-{}.json", fs::path(base_path).stem().string(), batch_index))
+                   .string();
+        if (!write_atomically(path, file.dump(2) + "\n")) {
+          std::cerr << "--findings: cannot write " << path << "\n";
+          return kExitBadInput;
+        }
+        bases.emplace(path, scenarios::load_scenario_file(path, ctx));
+      }
+      for (uint64_t s : seeds) drawn_from[{bases.at(base_path).name, s}] = path;
       for (auto& c : make_chunks(path, seeds, jobs)) chunks.push_back(std::move(c));
     }
+    const std::size_t runs_before = runs.size();
     if (budget) progress.set_total(runs.size() + seeds.size() * files);
     WorkerPoolOptions options;
     options.jobs = jobs;
@@ -188,7 +232,26 @@ int hunt_command(const HuntArgs& args) {
         },
         [&] { progress.update(runs.size(), failures); });
     worker_errors.insert(worker_errors.end(), errors.begin(), errors.end());
-    if (range || progress.elapsed() >= *budget) break;
+    if (args.guided) {
+      // This batch's runs, in seed order, feed the weights of the batches after it.
+      std::vector<const json*> batch_runs;
+      for (std::size_t i = runs_before; i < runs.size(); ++i) batch_runs.push_back(&runs[i]);
+      std::sort(batch_runs.begin(), batch_runs.end(), [](const json* a, const json* b) {
+        return (*a)["seed"].get<uint64_t>() < (*b)["seed"].get<uint64_t>();
+      });
+      for (const auto& base_path : args.swarm_files) {
+        const std::string& name = bases.at(base_path).name;
+        for (const json* r : batch_runs) {
+          if ((*r)["scenario"].get<std::string>() != name) continue;
+          const uint64_t seed = (*r)["seed"].get<uint64_t>();
+          scenarios::GuidedRun g;
+          g.picks = scenarios::world_picks(bases.at(drawn_from.at({name, seed})), seed, ctx);
+          g.cells = r->value("abstract_states", std::vector<std::string>{});
+          guided_runs[base_path].push_back(std::move(g));
+        }
+      }
+    }
+    if (range ? end >= range->last : progress.elapsed() >= *budget) break;
   }
   progress.update(runs.size(), failures, true);
   std::sort(runs.begin(), runs.end(), [](const json& a, const json& b) {
@@ -205,7 +268,7 @@ int hunt_command(const HuntArgs& args) {
   for (const auto& c : scenarios::sometimes_catalog()) conditions.push_back(c.id);
   scenarios::WorldCoverage coverage(kinds, ctx.cores, conditions);
   std::map<std::string, std::string> path_of;  // scenario name -> file
-  for (const auto& [path, s] : bases) path_of[s.name] = path;
+  for (const auto& path : args.swarm_files) path_of[bases.at(path).name] = path;
   std::map<std::tuple<std::string, std::string, std::string>, std::vector<Failure>> groups;
   for (const auto& r : runs) {
     coverage.add_run(r);
@@ -214,8 +277,12 @@ int hunt_command(const HuntArgs& args) {
     const std::string cls = r.contains("violation")
                                 ? scenarios::explanation_class(r["violation"]["message"])
                                 : std::string();
-    const std::string file = path_of.at(r["scenario"].get<std::string>());
-    groups[{file, inv, cls}].push_back({file, r["seed"].get<uint64_t>(), inv, cls, r});
+    const std::string name = r["scenario"].get<std::string>();
+    const uint64_t seed = r["seed"].get<uint64_t>();
+    const auto from = drawn_from.find({name, seed});
+    const std::string file = from != drawn_from.end() ? from->second : path_of.at(name);
+    // Grouped by the swarm file given (guided batches of one file are one group).
+    groups[{path_of.at(name), inv, cls}].push_back({file, seed, inv, cls, r});
   }
 
   // One representative per group (its first seed), shrunk and replayed.

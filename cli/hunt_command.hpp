@@ -21,6 +21,9 @@ struct HuntArgs {
   std::string findings;
   std::string known = "";  // default: scenarios/known-findings.json when it exists
   int max_shrink = 60;
+  // Coverage-guided (scenarios/explore/guided.hpp): batch k's weights come from batches < k.
+  bool guided = false;
+  int batch = 100;
 };
 
 CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args);

@@ -72,7 +72,14 @@ constexpr std::pair<const char*, const char*> kFaultStatements[] = {
     {"upgrade", "client, core: reopen with a newer core and its SDK"},
     {"downgrade", "client, core: reopen with an older core and its SDK"},
     {"switch_mode", "client: reopen in the other checkpoint mode (js-1.3.0 only)"},
-    {"switch_user", "client: reopen with a new token subject on the same database"},
+    {"switch_user",
+     "client, user (new|previous|first): reopen with a new token subject, or back to an "
+     "earlier one, on the same database"},
+    {"quiet", "client, duration_ms: the app stops writing for a while (null: for good)"},
+    {"line_fault",
+     "client, line: the service's stream sends an adversarial line sequence "
+     "(data_after_complete, duplicate_line, out_of_order, corrupt_checksum, "
+     "lower_write_checkpoint)"},
     {"foreign_request",
      "client, request_id: a second installation sharing the client_id posts a request id"},
 };

@@ -717,7 +717,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
           has_mutant(ServiceMutant::WriteCheckpointMayDrop),
           has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect), config_.sticky_invalidation,
-          [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); }},
+          [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); },
+          &line_faults_},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

@@ -255,6 +255,7 @@ class Service : public sim::HttpServer {
   BucketStorage& storage() { return storage_; }
   CheckpointStore& checkpoints() { return checkpoints_; }
   Replication& replication() { return replication_; }
+  LineFaultInjector& line_faults() { return line_faults_; }  // the line_fault fault
   [[nodiscard]] const ServiceMetrics& metrics() const { return metrics_; }
   [[nodiscard]] const CheckpointBatcher& batcher(std::size_t process = 0) const {
     return *batchers_.at(process);
@@ -314,6 +315,7 @@ class Service : public sim::HttpServer {
   Backend backend_;
   BucketStorage storage_;
   CheckpointStore checkpoints_;
+  LineFaultInjector line_faults_;
   Replication replication_;
   std::vector<std::unique_ptr<CheckpointBatcher>> batchers_;  // one per API process
   sim::Prng balancer_rng_ = rng_.split("balancer");  // the load balancer (api_processes > 1)

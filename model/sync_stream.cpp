@@ -1,6 +1,7 @@
 #include "model/sync_stream.hpp"
 
 #include <algorithm>
+#include <utility>
 #include <nlohmann/json.hpp>
 
 namespace syncsim::model {
@@ -33,6 +34,15 @@ std::vector<std::string> SyncConnection::current_buckets() const {
 }
 
 void SyncConnection::emit(const nlohmann::json& line) {
+  if (ctx_.line_fault && ctx_.line_fault->intercepts(req_.key, line)) {
+    // A line fault may rewrite, hold or repeat the line (model/line_fault.hpp).
+    LineFaultInjector* faults = std::exchange(ctx_.line_fault, nullptr);
+    const uint64_t fired = faults->fired();
+    for (const auto& l : faults->rewrite(req_.key, line)) emit(l);
+    if (faults->fired() != fired) ctx_.trace.log("svc", "line fault fired on {}", req_.key);
+    ctx_.line_fault = faults;
+    return;
+  }
   if (req_.encoding == StreamEncoding::Bson) {
     // docs/protocol.md §3.3.1: concatenated BSON documents, one per line object.
     const std::vector<std::uint8_t> bytes = nlohmann::json::to_bson(line);

@@ -11,6 +11,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/line_fault.hpp"
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -69,6 +71,8 @@ struct ConnectionContext {
   // Called when a line carries a write_checkpoint different from the previous line's
   // (key, id, the checkpoint's LSN): service-ack-after-replication and ack latency.
   std::function<void(const std::string&, int64_t, Lsn)> on_emit;
+  // Service-side line faults (model/line_fault.hpp): every line passes through it.
+  LineFaultInjector* line_fault = nullptr;
 };
 
 struct ConnectionRequest {

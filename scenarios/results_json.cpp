@@ -49,6 +49,8 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
   // Only for runs that have such faults or a swarm draw, so other results stay as they were.
   if (r.faults_triggered > 0) j["faults_unfired"] = r.faults_unfired;
   if (!r.swarm.is_null()) j["swarm"] = r.swarm;
+  // Coverage cells for hunts; swarm runs only, so other results stay as they were.
+  if (!r.swarm.is_null()) j["abstract_states"] = r.abstract_states;
   if (r.samples.is_object() && !r.samples.empty()) j["samples"] = r.samples;
   // Sometimes-properties: every condition's count, the scenario's list, and the listed
   // conditions that never happened in this run (scenarios/explore/sometimes.hpp).

@@ -58,7 +58,14 @@ std::pair<std::string, std::string> fault_lane_and_label(const Fault& f) {
       return {lane_of_client(f.client),
               fmt::format("switch checkpoint mode, down {} ms", f.down_ms)};
     case FaultKind::SwitchUser:
-      return {lane_of_client(f.client), fmt::format("switch user, down {} ms", f.down_ms)};
+      return {lane_of_client(f.client),
+              fmt::format("switch user ({}), down {} ms", f.user, f.down_ms)};
+    case FaultKind::LineFault:
+      return {lane_of_client(f.client), "line fault " + f.line};
+    case FaultKind::Quiet:
+      return {lane_of_client(f.client),
+              f.duration_ms ? fmt::format("quiet (no writes) for {} ms", *f.duration_ms)
+                            : std::string("quiet (no writes) for good")};
     case FaultKind::ForeignRequest:
       return {lane_of_client(f.client),
               fmt::format("a second installation posts checkpoint_request_id {}", f.request_id)};

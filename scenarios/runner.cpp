@@ -255,6 +255,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     r.faults_triggered = world.triggered_faults();
     r.faults_unfired = world.unfired_faults();
     r.sometimes = world.sometimes().counts();
+    r.abstract_states = world.abstract_states().reached();
     r.sometimes_listed = scenario.sometimes;
     add_recorded_metrics(*recorder, scenario, r.metrics);
     r.timeline = recorder->finish(r.violation);

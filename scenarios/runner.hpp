@@ -77,6 +77,8 @@ struct RunResult {
   std::vector<std::string> faults_unfired;
   // A swarm run's drawn parameters (swarm_params), null otherwise.
   nlohmann::json swarm;
+  // Abstract protocol-state cells reached (scenarios/explore/abstract_state.hpp), sorted.
+  std::vector<std::string> abstract_states;
 };
 
 RunResult run_scenario(const Scenario& scenario, const RunOptions& options);

@@ -1,5 +1,7 @@
 #include "scenarios/scenario.hpp"
 
+#include "model/line_fault.hpp"
+
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
@@ -589,6 +591,16 @@ const std::vector<FaultFieldRule>& fault_field_rules() {
          x.request_id = v->dump();
        },
        [](const Fault& x) { return json::parse(x.request_id); }},
+      {"line",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "line", req, model::line_fault_kinds(), x.line);
+       },
+       [](const Fault& x) { return json(x.line); }},
+      {"user",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_choice(f, "user", req, {"new", "previous", "first"}, x.user);
+       },
+       [](const Fault& x) { return json(x.user); }},
   };
   return rules;
 }
@@ -624,10 +636,12 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::Upgrade, {{"client", true}, {"core", true}, {"down_ms", false}}},
       {FaultKind::Downgrade, {{"client", true}, {"core", true}, {"down_ms", false}}},
       {FaultKind::SwitchMode, {{"client", true}, {"down_ms", false}}},
-      {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}}},
+      {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}, {"user", false}}},
       {FaultKind::DisconnectClient, {{"client", true}, {"down_ms", false}}},
       {FaultKind::DisconnectAndClear, {{"client", true}, {"down_ms", false}}},
       {FaultKind::ForeignRequest, {{"client", true}, {"request_id", true}}},
+      {FaultKind::Quiet, {{"client", true}, {"duration_ms", false}}},
+      {FaultKind::LineFault, {{"client", true}, {"line", true}}},
   };
   return rules;
 }
@@ -1170,6 +1184,10 @@ std::string to_string(FaultKind kind) {
       return "disconnect_and_clear";
     case FaultKind::ForeignRequest:
       return "foreign_request";
+    case FaultKind::Quiet:
+      return "quiet";
+    case FaultKind::LineFault:
+      return "line_fault";
   }
   return "unknown";  // unreachable for valid enum values
 }
@@ -1215,6 +1233,7 @@ json to_json(const Scenario& s) {
     json jf = {{"at_ms", f.at_ms}, {"kind", to_string(f.kind)}};
     for (const auto& [key, required] : fault_kind_rule(f.kind).fields) {
       if (key == "role" && f.role == "all") continue;  // issue 17: only when not the default
+      if (key == "user" && f.user == "new") continue;  // the default: older files stay as they were
       jf[key] = fault_field_rule(key).write(f);
     }
     if (f.on) {

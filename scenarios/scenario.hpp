@@ -247,6 +247,12 @@ enum class FaultKind {
   // shares the client's client_id (a restored backup, a cloned database) posts
   // checkpoint_request_id = request_id to POST /sync/checkpoint-request as the client's user.
   ForeignRequest,
+  // "quiet": client (required), duration_ms: the client's app stops writing (a quiet phase;
+  // requests without writes go on) for duration_ms, or for good when absent / null.
+  Quiet,
+  // "line_fault": client (required), line (required): the service's stream to that client
+  // sends one adversarial line sequence (model/line_fault.hpp; exemptions docs/invariants.md).
+  LineFault,
 };
 
 // A protocol event that fires a fault (the fault's `on` field): the fault happens at the
@@ -318,6 +324,13 @@ struct Fault {
   // number or string of any value (the service validates it, docs/protocol.md §3.1.2), kept as JSON
   // text so out-of-range values survive a round trip.
   std::string request_id = "";
+  // switch_user (optional there): whom the app reopens as: "new" (a new token subject, the
+  // default), "previous" (the user before the client's last switch; its own if none) or
+  // "first" (the client's first user): back to an earlier user on the same database.
+  std::string user = "new";
+  // line_fault (required there): data_after_complete | duplicate_line | out_of_order |
+  // corrupt_checksum | lower_write_checkpoint (model/line_fault.hpp).
+  std::string line = "";
   // Every kind (optional): fire at a protocol event instead of at at_ms.  Not together with a
   // kill/power_loss `when` other than "now".
   std::optional<FaultTrigger> on = std::nullopt;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 #include <cassert>
 
 #include "engine/core_registry.hpp"
@@ -18,7 +19,13 @@ bool has(const std::vector<std::string>& v, const std::string& x) {
 }
 
 std::vector<std::string> enabled_invariants(const Scenario& s) {
-  return s.invariants.empty() ? invariant_catalog().ids() : s.invariants;
+  auto ids = s.invariants.empty() ? invariant_catalog().ids() : s.invariants;
+  // A line fault breaks some invariants by construction (model/line_fault.hpp).
+  for (const auto& f : s.faults) {
+    if (f.kind != FaultKind::LineFault) continue;
+    for (const auto& id : model::find_line_fault(f.line)->exempts) std::erase(ids, id);
+  }
+  return ids;
 }
 
 sim::Micros ms(int64_t v) { return v * sim::kMillis; }
@@ -151,6 +158,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   sometimes_ = std::make_unique<SometimesCounter>(*service_);
   observers_.add(sometimes_.get());
   service_->set_observer(sometimes_.get());
+  abstract_states_ = std::make_unique<AbstractStateObserver>(*service_);
+  observers_.add(abstract_states_.get());
   stream_invariants_ = std::make_unique<StreamInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(stream_invariants_.get());
 
@@ -249,8 +258,12 @@ void World::start() {
     w.wait_for_sync_pct = scenario_.workload.wait_for_sync_pct;
     w.stop_at = stop_at;
     auto current = [this, i]() -> engine::Client* { return clients_[i].get(); };
+    // The write workload sees no app during a quiet phase (FaultKind::Quiet).
+    auto writer = [this, i]() -> engine::Client* {
+      return loop_.now() < slots_[i].quiet_until ? nullptr : clients_[i].get();
+    };
     loop_.spawn(
-        engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), current, w),
+        engine::run_workload(loop_, root_.split(fmt::format("workload{}", i + 1)), writer, w),
         fmt::format("{}.workload", c->name()));
     if (scenario_.workload.request_interval_ms > 0) {  // requests without writes
       loop_.spawn(engine::run_request_interval(loop_, current,
@@ -399,6 +412,20 @@ void World::apply_fault(const Fault& f, const std::string& why) {
                     fmt::format("fault.disconnect{}", f.client));
         break;
       }
+      case FaultKind::LineFault:
+        trace_.log("fault", "client {}: line fault {} armed{}", f.client, f.line, why);
+        service_->line_faults().arm(f.line, keys_.at(client));
+        break;
+      case FaultKind::Quiet: {
+        // A quiet phase: the app's write workload skips its steps (its draws go on, so the
+        // rest of the run is unchanged); requests without writes continue.
+        auto& slot = slots_.at(client);
+        slot.quiet_until = f.duration_ms ? loop_.now() + ms(*f.duration_ms)
+                                         : std::numeric_limits<sim::Micros>::max();
+        trace_.log("fault", "client {}: quiet (no writes){}{}", f.client,
+                   f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : " for good", why);
+        break;
+      }
       case FaultKind::ForeignRequest: {
         // Another installation with the same client_id (a restored backup, a cloned
         // database) posts through the service's real route, so its validation (docs/protocol.md
@@ -489,8 +516,15 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
           f.down_ms, why);
       break;
     case FaultKind::SwitchUser:
-      // A new token subject on the same database (docs/invariants.md §1): the service key changes.
-      slot.options.user = fmt::format("u{}.{}", f.client, slot.lives + 1);
+      // A new token subject on the same database (docs/invariants.md §1), or back to an
+      // earlier one (fault field `user`): the service key changes.
+      if (slot.users.empty()) slot.users.push_back(slot.options.user);
+      slot.options.user = f.user == "first"      ? slot.users.front()
+                          : f.user == "previous" ? slot.users.size() >= 2
+                                                       ? slot.users[slot.users.size() - 2]
+                                                       : slot.users.back()
+                                                 : fmt::format("u{}.{}", f.client, slot.lives + 1);
+      slot.users.push_back(slot.options.user);
       keys_.at(i) = slot.options.user + "/" + slot.options.client_id;
       trace_.log("fault", "switch_user client {} to {}, down {}ms{}", f.client, slot.options.user,
                  f.down_ms, why);
@@ -570,6 +604,7 @@ void World::begin_quiesce() {
     service_->replication().resume();
   }
   for (auto& s : servers_) s->heal();
+  service_->line_faults().disarm();
   quiesced_.abort("quiesce");  // apps disconnected by a fault connect now (disconnect_for)
   unfired_ = triggers_->disarm();
   // A `when` moment is a trigger too: one armed and not reached is reported the same way.

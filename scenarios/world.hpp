@@ -19,6 +19,7 @@
 #include "scenarios/runner.hpp"
 #include "scenarios/scenario.hpp"
 #include "scenarios/explore/sometimes.hpp"
+#include "scenarios/explore/abstract_state.hpp"
 #include "scenarios/stream_invariants.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
@@ -48,6 +49,7 @@ class World {
   ClientInvariants& client_invariants() { return *client_invariants_; }
   LivenessJudge& liveness() { return *liveness_; }
   SometimesCounter& sometimes() { return *sometimes_; }
+  AbstractStateObserver& abstract_states() { return *abstract_states_; }
   StreamInvariants& stream_invariants() { return *stream_invariants_; }
   // Every client reports here; the checks are first.  Add before start().
   engine::ObserverFanout& observers() { return observers_; }
@@ -76,6 +78,8 @@ class World {
     engine::CheckpointMode group_mode = engine::CheckpointMode::Requests;
     int lives = 1;
     std::optional<sim::TimerId> reopen;  // set while the app is down
+    std::vector<std::string> users = {};  // every user it ran as, in order (switch_user)
+    sim::Micros quiet_until = 0;          // a quiet fault: no workload writes before this
   };
   std::unique_ptr<engine::Client> new_life(std::size_t i);
   void schedule_fault(const Fault& f);
@@ -102,6 +106,7 @@ class World {
   std::unique_ptr<ClientInvariants> client_invariants_;
   std::unique_ptr<LivenessJudge> liveness_;  // no-wedge
   std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (docs/invariants.md §1)
+  std::unique_ptr<AbstractStateObserver> abstract_states_;  // coverage cells (hunt)
   std::unique_ptr<StreamInvariants> stream_invariants_;
   engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service

@@ -228,7 +228,7 @@ TEST(ScenarioFormat, BadFaultKind) {
                "t.json: faults[0].kind: \"partition\" is not allowed; allowed: lag, disconnect, "
                "stall, storm, request_lost, delete_request, compact, service_restart, "
                "sync_config_change, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-               "switch_user, disconnect_client, disconnect_and_clear, foreign_request");
+               "switch_user, disconnect_client, disconnect_and_clear, foreign_request, quiet, line_fault");
 }
 
 TEST(ScenarioFormat, ForeignRequestKeepsItsIdVerbatim) {
@@ -268,7 +268,7 @@ TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
           .what(),
       "t.json: field `faults[0].client` is not used by kind lag (only by disconnect, "
       "request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-      "switch_user, disconnect_client, disconnect_and_clear, foreign_request); allowed for kind "
+      "switch_user, disconnect_client, disconnect_and_clear, foreign_request, quiet, line_fault); allowed for kind "
       "lag: at_ms, kind, lag_ms, duration_ms, on");
   // A field no kind takes is plain unknown.
   EXPECT_STREQ(
@@ -626,7 +626,7 @@ TEST(ScenarioFormat, NewFaultFieldErrorsNameFieldValueAndAllowed) {
   EXPECT_HAS(e.what(), "faults[0].kind: \"outage\" is not allowed");
   EXPECT_HAS(e.what(),
              "unknown field `faults[0].bogus`; allowed: at_ms, kind, lag_ms, client, "
-             "duration_ms, fraction_pct, lost, route, count, down_ms, role, when, core, request_id, on");
+             "duration_ms, fraction_pct, lost, route, count, down_ms, role, when, core, request_id, line, user, on");
   EXPECT_HAS(e.what(), "faults[0].down_ms: -1 is out of range; allowed: 0..600000");
   EXPECT_HAS(e.what(), "faults[0].lost: \"maybe\" is not allowed; allowed: request, response");
 }
@@ -654,18 +654,21 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"upgrade", R"("client": 1, "core": "0.5.3")", {"client", "core", "down_ms"}},
       {"downgrade", R"("client": 1, "core": "0.5.3")", {"client", "core", "down_ms"}},
       {"switch_mode", R"("client": 1)", {"client", "down_ms"}},
-      {"switch_user", R"("client": 1)", {"client", "down_ms"}},
+      {"switch_user", R"("client": 1)", {"client", "down_ms", "user"}},
       {"disconnect_client", R"("client": 1)", {"client", "down_ms"}},
       {"disconnect_and_clear", R"("client": 1)", {"client", "down_ms"}},
       {"foreign_request", R"("client": 1, "request_id": 5)", {"client", "request_id"}},
+      {"quiet", R"("client": 1)", {"client", "duration_ms"}},
+      {"line_fault", R"("client": 1, "line": "duplicate_line")", {"client", "line"}},
   };
   // A valid value of every kind-specific field, and the kinds that take it.
   const std::vector<std::tuple<std::string, std::string, std::string>> fields = {
       {"lag_ms", "1", "lag"},
       {"client", "1",
        "disconnect, request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, "
-       "switch_mode, switch_user, disconnect_client, disconnect_and_clear, foreign_request"},
-      {"duration_ms", "1", "lag, stall"},
+       "switch_mode, switch_user, disconnect_client, disconnect_and_clear, foreign_request, "
+       "quiet, line_fault"},
+      {"duration_ms", "1", "lag, stall, quiet"},
       {"fraction_pct", "50", "storm"},
       {"lost", R"("response")", "request_lost"},
       {"route", R"("any")", "request_lost"},
@@ -677,6 +680,8 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"role", R"("replication")", "service_restart"},
       {"request_id", R"("-1")", "foreign_request"},
       {"core", R"("0.5.3")", "upgrade, downgrade"},
+      {"user", R"("first")", "switch_user"},
+      {"line", R"("out_of_order")", "line_fault"},
   };
   for (const Kind& k : kinds) {
     std::string fault = R"({"at_ms": 1, "kind": ")" + k.name + R"(")";

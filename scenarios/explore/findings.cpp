@@ -1,5 +1,7 @@
 #include "scenarios/explore/findings.hpp"
 
+#include "scenarios/explore/abstract_state.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -170,6 +172,9 @@ void WorldCoverage::add_run(const json& run) {
       }
     }
   }
+  if (run.contains("abstract_states")) {
+    for (const auto& cell : run["abstract_states"]) ++abstract_[cell.get<std::string>()];
+  }
   // Protocol moments reached (the sometimes-conditions), per mode and flavour.
   if (!run.contains("sometimes")) return;
   for (const auto& [cond, n] : run["sometimes"].items()) {
@@ -202,6 +207,73 @@ std::vector<std::string> WorldCoverage::unreached() const {
 }
 
 std::size_t WorldCoverage::reached_state_cells() const { return state_.size(); }
+
+uint64_t WorldCoverage::abstract_count(const std::string& cell) const {
+  auto it = abstract_.find(cell);
+  return it == abstract_.end() ? 0 : it->second;
+}
+
+std::vector<std::string> WorldCoverage::unreached_abstract() const {
+  std::vector<std::string> out;
+  for (const auto& cell : abstract_state_cells()) {
+    if (abstract_count(cell) == 0 && !abstract_state_unreachable().contains(cell)) {
+      out.push_back(cell);
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// Rows gate x record, columns mode x phase; a cell is the runs that reached it.
+std::string abstract_markdown(const WorldCoverage& c) {
+  static const std::vector<std::string> gates = {"open", "closed-crud", "closed-target"};
+  static const std::vector<std::string> records = {"absent", "pending", "processed", "deleted"};
+  static const std::vector<std::string> phases = {
+      "first-streaming",    "first-connecting",    "first-offline",
+      "reopened-streaming", "reopened-connecting", "reopened-offline"};
+  std::string out = fmt::format(
+      "\nAbstract protocol state reached (runs that reached each cell, observed during the "
+      "runs: scenarios/explore/abstract_state.hpp): {} of {} cells, {} declared unreachable "
+      "(`-`); **0** = never reached.\n\n| gate / record |",
+      c.reached_abstract_cells(), abstract_state_cells().size(),
+      abstract_state_unreachable().size());
+  for (const char* mode : {"requests", "legacy"}) {
+    for (const auto& p : phases) out += fmt::format(" {} {} |", mode, p);
+  }
+  out += "\n|---|";
+  for (std::size_t i = 0; i < 2 * phases.size(); ++i) out += "---|";
+  out += "\n";
+  for (const auto& g : gates) {
+    for (const auto& r : records) {
+      out += fmt::format("| {} / {} |", g, r);
+      for (const char* mode : {"requests", "legacy"}) {
+        for (const auto& p : phases) {
+          const std::string cell = fmt::format("{}|{}|{}|{}", mode, g, r, p);
+          const uint64_t n = c.abstract_count(cell);
+          out += n > 0                                           ? fmt::format(" {} |", n)
+                 : abstract_state_unreachable().contains(cell) ? std::string(" - |")
+                                                                 : std::string(" **0** |");
+        }
+      }
+      out += "\n";
+    }
+  }
+  const auto missing = c.unreached_abstract();
+  out += fmt::format("\nAbstract-state cells never reached (feasible): {}{}\n", missing.size(),
+                     missing.empty() ? "." : ":");
+  for (std::size_t i = 0; i < missing.size() && i < 60; ++i) out += "- " + missing[i] + "\n";
+  if (missing.size() > 60) out += fmt::format("- ... and {} more\n", missing.size() - 60);
+  if (!abstract_state_unreachable().empty()) {
+    out += "\nDeclared unreachable:\n";
+    for (const auto& [cell, why] : abstract_state_unreachable()) {
+      out += "- " + cell + ": " + why + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string WorldCoverage::markdown() const {
   std::string out = fmt::format(
@@ -250,7 +322,7 @@ std::string WorldCoverage::markdown() const {
     }
     out += "\n";
   }
-  return out;
+  return out + abstract_markdown(*this);
 }
 
 json WorldCoverage::to_json() const {
@@ -258,7 +330,13 @@ json WorldCoverage::to_json() const {
           {"cells", cells_},
           {"unreached", unreached()},
           {"protocol_moments", state_},
-          {"unreachable_rule", "0.4.x cores x requests mode (js-legacy runs legacy mode only)"}};
+          {"unreachable_rule", "0.4.x cores x requests mode (js-legacy runs legacy mode only)"},
+          {"abstract_states",
+           {{"cells", abstract_},
+            {"reached", abstract_.size()},
+            {"of", abstract_state_cells().size()},
+            {"unreached", unreached_abstract()},
+            {"declared_unreachable", abstract_state_unreachable()}}}};
 }
 
 json findings_json(const HuntSummary& h, const std::vector<Finding>& findings,

@@ -66,6 +66,11 @@ class WorldCoverage {
   // Feasible (kind, mode, core, flavour) cells never reached.
   [[nodiscard]] std::vector<std::string> unreached() const;
   [[nodiscard]] std::size_t reached_state_cells() const;
+  // Abstract protocol-state cells (scenarios/explore/abstract_state.hpp): runs that reached
+  // each, and the cells neither reached nor declared unreachable.
+  [[nodiscard]] uint64_t abstract_count(const std::string& cell) const;
+  [[nodiscard]] std::size_t reached_abstract_cells() const { return abstract_.size(); }
+  [[nodiscard]] std::vector<std::string> unreached_abstract() const;
   [[nodiscard]] std::string markdown() const;
   [[nodiscard]] nlohmann::json to_json() const;
 
@@ -73,6 +78,7 @@ class WorldCoverage {
   std::vector<std::string> kinds_, cores_, sometimes_;
   std::map<std::string, uint64_t> cells_;  // "kind|mode|core|flavour"
   std::map<std::string, uint64_t> state_;  // "condition|mode|flavour"
+  std::map<std::string, uint64_t> abstract_;  // "mode|gate|record|phase" -> runs
   uint64_t runs_ = 0;
 };
 

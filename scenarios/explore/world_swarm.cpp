@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <stdexcept>
 
 namespace syncsim::scenarios {
 
@@ -62,6 +63,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& world_fault
        {"restart", "kill", "power_loss", "upgrade", "downgrade", "switch_mode", "switch_user",
         "disconnect_and_clear"}},
       {"records", {"delete_request", "foreign_request"}},
+      {"workload", {"quiet"}},
+      {"line", {"line_fault"}},
   };
   return classes;
 }
@@ -155,6 +158,28 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"service.connection_limit",
        {{"default", 3}, {"tight", 1}},
        "streams per process: 200 / exactly the fleet size"},
+      // Drawn on a stream of their own after the rest (draw_world), so adding them left
+      // every earlier draw of a seed as it was.
+      {"workload.request_interval",
+       {{"none", 3}, {"fixed", 1}},
+       "requests without writes: requestCheckpoint() every 2..60 s whatever the upload queue"},
+      {"faults.quiet",
+       {{"short", 2}, {"long", 1}, {"for_good", 1}},
+       "a quiet phase: the client stops writing for 5..60 s, 60..300 s, or for good"},
+      {"faults.switch_user",
+       {{"new", 2}, {"previous", 1}, {"first", 1}},
+       "switch_user to a new user, or back to the previous / first one"},
+      {"faults.line",
+       {{"data_after_complete", 1},
+        {"duplicate_line", 1},
+        {"out_of_order", 1},
+        {"corrupt_checksum", 1},
+        {"lower_write_checkpoint", 1}},
+       "the line_fault's adversarial sequence (model/line_fault.hpp)"},
+      {"faults.absence",
+       {{"none", 3}, {"one", 1}},
+       "a long absence: one client offline or down longer than retention (< 10 min), with a "
+       "compact job while it is away"},
   };
 }
 
@@ -170,7 +195,8 @@ int64_t weight_of(const json& world, const WorldDimension& d, const std::string&
 
 std::pair<int64_t, int64_t> fault_count_range(const json& world, const std::string& cls) {
   static const std::map<std::string, std::pair<int64_t, int64_t>> defaults = {
-      {"service", {0, 2}}, {"network", {0, 2}}, {"lifecycle", {0, 3}}, {"records", {0, 1}}};
+      {"service", {0, 2}}, {"network", {0, 2}}, {"lifecycle", {0, 3}}, {"records", {0, 1}},
+      {"workload", {0, 1}}, {"line", {0, 1}}};
   if (world.contains("fault_counts") && world["fault_counts"].contains(cls)) {
     const auto& r = world["fault_counts"][cls];
     return {r[0].get<int64_t>(), r[1].get<int64_t>()};
@@ -180,8 +206,8 @@ std::pair<int64_t, int64_t> fault_count_range(const json& world, const std::stri
 
 class Drawer {
  public:
-  Drawer(const json& world, sim::Prng& rng, const ValidationContext& ctx)
-      : world_(world), rng_(rng), ctx_(ctx) {
+  Drawer(const json& world, sim::Prng& rng, const ValidationContext& ctx, WorldPicks* picks)
+      : world_(world), rng_(rng), ctx_(ctx), picks_(picks) {
     for (auto& d : world_dimensions(ctx)) dims_.emplace(d.key, std::move(d));
   }
 
@@ -202,19 +228,25 @@ class Drawer {
     if (total == 0) return "";
     int64_t r = static_cast<int64_t>(rng_.uniform(static_cast<uint64_t>(total)));
     for (const auto& [cls, w] : options) {
-      if (r < w) return cls;
+      if (r < w) return picked(key, cls);
       r -= w;
     }
-    return options.back().first;
+    return picked(key, options.back().first);
   }
   int64_t range(int64_t lo, int64_t hi) { return rng_.range(lo, hi); }
   bool percent(uint64_t pct) { return rng_.percent(pct); }
   const ValidationContext& ctx() const { return ctx_; }
 
  private:
+  const std::string& picked(const std::string& key, const std::string& cls) {
+    if (picks_) picks_->emplace_back(key, cls);
+    return cls;
+  }
+
   const json& world_;
   sim::Prng& rng_;
   const ValidationContext& ctx_;
+  WorldPicks* picks_;
   std::map<std::string, WorldDimension> dims_;
 };
 
@@ -476,6 +508,7 @@ void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) 
   };
   std::vector<Planned> planned;
   for (const auto& [cls, kinds] : world_fault_classes()) {
+    if (cls == "workload" || cls == "line") continue;  // draw_extras, on its own stream
     const auto [lo, hi] = fault_count_range(world, cls);
     const int64_t count = d.range(lo, hi);
     for (int64_t i = 0; i < count; ++i) {
@@ -493,6 +526,57 @@ void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) 
   for (const auto& p : planned) {
     json f = draw_fault(d, s, p.kind, p.at_ms, core_now);
     if (!f.is_null()) faults.push_back(std::move(f));
+  }
+}
+
+// The draws added after the first world swarm (quiet phases, requests without writes,
+// switch_user back, long absences), from their own stream so earlier draws stay.
+void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& params) {
+  auto& w = s.workload;
+  if (d.pick("workload.request_interval") == "fixed") w.request_interval_ms = d.range(2000, 60000);
+  params["workload.request_interval_ms"] = w.request_interval_ms;
+  const int n = s.clients.count;
+  const int64_t end_ms = s.duration_s * 1000;
+  const auto [lo, hi] = fault_count_range(world, "workload");
+  const int64_t quiet = d.range(lo, hi);
+  for (int64_t i = 0; i < quiet; ++i) {
+    if (d.pick("faults.kind", {"quiet"}).empty()) break;
+    json f = {{"at_ms", d.range(0, end_ms)}, {"kind", "quiet"}, {"client", d.range(1, n)}};
+    const std::string len = d.pick("faults.quiet");
+    f["duration_ms"] = len == "short"  ? json(d.range(5000, 60000))
+                       : len == "long" ? json(d.range(60000, 300000))
+                                       : json(nullptr);
+    faults.push_back(std::move(f));
+  }
+  for (auto& f : faults) {
+    if (f["kind"] == "switch_user") {
+      const std::string to = d.pick("faults.switch_user");
+      if (to != "new") f["user"] = to;
+    }
+  }
+  const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
+  const auto [line_lo, line_hi] = fault_count_range(world, "line");
+  const int64_t lines = d.range(line_lo, line_hi);
+  for (int64_t i = 0; i < lines; ++i) {
+    if (d.pick("faults.kind", {"line_fault"}).empty()) break;
+    faults.push_back({{"at_ms", d.range(0, end_ms)},
+                      {"kind", "line_fault"},
+                      {"client", d.range(1, n)},
+                      {"line", d.pick("faults.line")}});
+  }
+  // The absence's kinds as the file weighs them (weight 0 excludes them here too).
+  if (d.pick("faults.absence") == "one" && retention_ms + 1000 < 600000) {
+    const std::string kind = d.pick("faults.kind", {"disconnect_client", "restart"});
+    if (kind.empty()) return;
+    const int64_t at = d.range(0, end_ms / 2);
+    const int64_t down = d.range(retention_ms + 1000, 600000);
+    faults.push_back(
+        {{"at_ms", at}, {"kind", kind}, {"client", d.range(1, n)}, {"down_ms", down}});
+    // A compact job after the retention cutoff, while the client is away (if in the run).
+    const int64_t compact_at = at + retention_ms + d.range(1, down - retention_ms);
+    if (compact_at <= end_ms && !d.pick("faults.kind", {"compact"}).empty()) {
+      faults.push_back({{"at_ms", compact_at}, {"kind", "compact"}});
+    }
   }
 }
 
@@ -566,7 +650,8 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
                                        [&](const auto& c) { return c.first == cls; });
         if (!known) {
           out.emplace_back("fault_counts." + cls,
-                           "unknown fault class; allowed: service, network, lifecycle, records");
+                           "unknown fault class; allowed: service, network, lifecycle, records, "
+                           "workload, line");
         } else if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() ||
                    !r[1].is_number_integer() || r[0].get<int64_t>() < 0 ||
                    r[1].get<int64_t>() > 20 || r[0].get<int64_t>() > r[1].get<int64_t>()) {
@@ -579,13 +664,41 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
   return out;
 }
 
+json world_weights(const json& world, const ValidationContext& ctx) {
+  json out = json::object();
+  for (const auto& d : world_dimensions(ctx)) {
+    json classes = json::object();
+    for (const auto& [cls, dflt] : d.classes) classes[cls] = weight_of(world, d, cls, dflt);
+    out[d.key] = std::move(classes);
+  }
+  return out;
+}
+
+WorldPicks world_picks(const Scenario& base, uint64_t seed, const ValidationContext& ctx) {
+  if (!base.swarm || !base.swarm->world) {
+    throw std::invalid_argument("scenario " + base.name + " has no swarm.world section");
+  }
+  // The same PRNG split as draw_swarm, so the picks are those of the drawn scenario.
+  sim::Prng rng = sim::Prng(seed).split("swarm");
+  Scenario s = base;
+  s.swarm.reset();
+  json faults = json::array();
+  json params = json::object();
+  WorldPicks picks;
+  draw_world(s, faults, params, *base.swarm->world, rng, ctx, &picks);
+  return picks;
+}
+
 void draw_world(Scenario& s, json& faults, json& params, const json& world, sim::Prng& rng,
-                const ValidationContext& ctx) {
-  Drawer d(world, rng, ctx);
+                const ValidationContext& ctx, WorldPicks* picks) {
+  Drawer d(world, rng, ctx, picks);
   draw_fleet(d, s, params);
   draw_service(d, s, params);
   draw_workload(d, s, params);
   draw_faults(d, s, world, faults);
+  sim::Prng extra = rng.split("world-extras");
+  Drawer e(world, extra, ctx, picks);
+  draw_extras(e, s, world, faults, params);
   params["faults"] = faults;
   if (s.service.flavour == "postgres") {
     // Postgres re-reads the record on every notification, so a deleted and re-seeded

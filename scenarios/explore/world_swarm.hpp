@@ -42,7 +42,15 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const nlohm
 // Draws the world of one seed into `s` (clients, service, network, workload, duration and
 // faults as JSON) and records every drawn value in `params`.  `faults` receives the drawn
 // faults in the file format.
+// `picks`, when given, receives every (dimension, class) the draw picked, in draw order.
+using WorldPicks = std::vector<std::pair<std::string, std::string>>;
 void draw_world(Scenario& s, nlohmann::json& faults, nlohmann::json& params,
-                const nlohmann::json& world, sim::Prng& rng, const ValidationContext& ctx);
+                const nlohmann::json& world, sim::Prng& rng, const ValidationContext& ctx,
+                WorldPicks* picks = nullptr);
+// The picks of `seed`'s draw of `base` (a world swarm), redrawn exactly as draw_swarm does.
+WorldPicks world_picks(const Scenario& base, uint64_t seed, const ValidationContext& ctx);
+// The effective weights of a `swarm.world` value: every dimension, every class (defaults
+// filled in), in the file format of `weights`.
+nlohmann::json world_weights(const nlohmann::json& world, const ValidationContext& ctx);
 
 }  // namespace syncsim::scenarios

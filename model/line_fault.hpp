@@ -1,0 +1,62 @@
+// A service-side line fault (issue 14 §1): the model's sync stream sends an adversarial
+// line sequence, as a buggy service would.  Armed by a `line_fault` fault for one client's
+// connection; fires once, on the first eligible line of that key's stream:
+//   data_after_complete     - the next data line is sent again after the next
+//                             checkpoint_complete (data outside any checkpoint)
+//   duplicate_line          - the next data line is sent twice
+//   out_of_order            - the next data line is held and sent after the line after it
+//   corrupt_checksum        - the next checkpoint / checkpoint_diff line carries a wrong
+//                             checksum for its first bucket
+//   lower_write_checkpoint  - the next checkpoint / checkpoint_diff line carries a
+//                             write_checkpoint one below the highest already sent on the key
+// Each kind exempts the invariants it breaks by construction and keeps its pass criterion:
+// the client notices (a checksum failure, a re-sync) or recovers, and converges after heal
+// (line_fault_rules(); docs/invariants.md §2 "Line faults").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace syncsim::model {
+
+struct LineFaultRule {
+  std::string kind;
+  std::vector<std::string> exempts;  // invariant ids
+  std::string pass;                  // the kind's own pass criterion
+};
+// Every kind, in the order above.
+const std::vector<LineFaultRule>& line_fault_rules();
+const LineFaultRule* find_line_fault(const std::string& kind);
+std::vector<std::string> line_fault_kinds();
+
+class LineFaultInjector {
+ public:
+  // Arms `kind` (a line_fault_kinds() name) for the connections of `key`.
+  void arm(const std::string& kind, const std::string& key);
+  // Quiesce: armed faults that have not fired never fire; a held line is dropped (its
+  // connection's later checkpoints resend what matters).
+  void disarm();
+  // The lines to send in place of `line` on a connection of `key`: {line} unless a fault
+  // fires.  Cheap when nothing is armed for the key beyond a write_checkpoint read.
+  std::vector<nlohmann::json> rewrite(const std::string& key, const nlohmann::json& line);
+  // Whether rewrite() must see `line`: a fault is armed for the key, or it is a checkpoint
+  // line (its write_checkpoint is tracked).  Other lines go out untouched and uncopied.
+  [[nodiscard]] bool intercepts(const std::string& key, const nlohmann::json& line) const;
+  [[nodiscard]] uint64_t fired() const { return fired_; }
+
+ private:
+  struct Armed {
+    std::string kind;
+    std::string key;
+    std::optional<nlohmann::json> held;  // a data line waiting to be sent again / late
+  };
+  std::vector<Armed> armed_;
+  std::map<std::string, int64_t> highest_write_checkpoint_;  // per key, as sent
+  uint64_t fired_ = 0;
+};
+
+}  // namespace syncsim::model
