@@ -50,6 +50,8 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
     {"generated-answer-ahead", "the generated (legacy) route answers an id it did not store"},
     {"wait-resolves-on-seen",
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
+    {"fsync-lies",
+     "storage: the disk makes only a file's first fsync durable (shows with a power_loss)"},
 };
 
 // The fault kinds of the scenario format (scenarios/scenario.hpp FaultKind).

@@ -78,6 +78,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   const bool marker = w.should_advance && config_.writes_markers && !config_.marker_before_mapping;
   trace_.log("svc", "batch of {} ({} keys) head={}{}", batch->size(), entries.size(), head,
              marker ? " +marker" : "");
+  const uint64_t batch_line = trace_.lines();
   if (marker) {
     co_await loop_.sleep_for(step());          // the marker, strictly after the mapping (§1.4)
     if (generation != generation_) co_return;  // a restart lost the marker (§6.2.7)
@@ -85,7 +86,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   }
   for (auto& p : *batch) {
     const int64_t stored = w.ids.at(p.entry.key);
-    p.done(BatchOutcome{true, stored, stored, head, before.at(p.entry.key), ""});
+    p.done(BatchOutcome{true, stored, stored, head, before.at(p.entry.key), "", batch_line});
   }
   std::erase(running_, batch);
   --in_flight_;
