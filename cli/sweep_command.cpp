@@ -70,6 +70,12 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
                   "override a field of every scenario, KEY=VALUE (dotted key); repeatable");
   cmd->add_option("--invariants", args.invariants,
                   "check only these invariants, a comma-separated list");
+  auto* ff = cmd->add_flag("--fail-fast", args.fail_fast,
+                           "start no more seeds after the first failing one (started chunks "
+                           "finish; the results say which seeds did not run)");
+  cmd->add_option("--max-failures", args.max_failures, "start no more seeds once N runs failed")
+      ->excludes(ff)
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--check-determinism", args.check_determinism,
                 "run every seed twice and compare the traces");
   cmd->add_flag("--swarm", args.swarm,
@@ -340,6 +346,8 @@ int sweep_command(const SweepArgs& args) {
 
   nlohmann::json runs = nlohmann::json::array();
   uint64_t done = 0, failures = 0;
+  const uint64_t failure_limit = args.fail_fast ? 1 : args.max_failures;
+  bool stopped_early = false;  // --fail-fast / --max-failures reached
   Progress progress("sweep", total);
   const InterruptGuard interrupt;  // SIGINT/SIGTERM: stop the workers, keep what finished
   WorkerPoolOptions pool;
@@ -353,6 +361,10 @@ int sweep_command(const SweepArgs& args) {
       [&]() -> std::optional<Chunk> {
         // No chunk starts once the budget is spent; started ones finish (sweep_plan.hpp).
         if (budget && progress.elapsed() >= *budget) return std::nullopt;
+        if (failure_limit > 0 && failures >= failure_limit) {
+          stopped_early = true;
+          return std::nullopt;
+        }
         const auto next = plan.next();
         if (!next) return std::nullopt;
         return plan.chunk(*next);
@@ -384,6 +396,14 @@ int sweep_command(const SweepArgs& args) {
     if (t != twins.end() && t->second.first == r["seed"].get<uint64_t>()) {
       r["twin"] = scenarios::to_json(t->second.second);
     }
+  }
+  if (stopped_early && !interrupted) {
+    doc["partial"] = true;
+    doc["seeds_not_run"] = seeds_not_run(seeds, names_in_order, doc["runs"]);
+    std::cerr << fmt::format(
+        "sweep: stopped after {} failing run(s) (--fail-fast/--max-failures); {} of {} runs "
+        "finished\n",
+        failures, done, total);
   }
   if (interrupted) {
     doc["partial"] = true;

@@ -82,5 +82,24 @@ TEST(FindingsCli, SweepFindingsTravelAndReplayAll) {
   EXPECT_NE(bad.output.find("findings.json"), std::string::npos) << bad.output;
 }
 
+// sweep --fail-fast / --max-failures: no chunk starts once the limit is reached; the document
+// says it is partial and which seeds did not run.
+TEST(SweepCli, FailFastStopsStartingSeeds) {
+  const auto results = temp_path("sweep-fail-fast.json");
+  auto o =
+      syncsim("sweep " + catalog("basic") +
+              " --seeds 1..12 --jobs 1 --fail-fast --set 'mutants=[\"ack-before-replication\"]'"
+              " --results " +
+              results);
+  EXPECT_EQ(o.exit_code, 1) << o.output;
+  EXPECT_NE(o.output.find("stopped after"), std::string::npos) << o.output;
+  const auto doc = nlohmann::json::parse(read_file(results));
+  EXPECT_LT(doc["runs"].size(), 12u);
+  EXPECT_TRUE(doc.value("partial", false));
+  EXPECT_TRUE(doc["seeds_not_run"].contains("basic")) << doc["seeds_not_run"].dump();
+  auto both = syncsim("sweep " + catalog("basic") + " --seeds 1..2 --fail-fast --max-failures 2");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+}
+
 }  // namespace
 }  // namespace syncsim
