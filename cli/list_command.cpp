@@ -51,6 +51,8 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
     {"connection-slot-leak", "a closed sync stream keeps its connection-limit slot (429 forever)"},
     {"wait-resolves-on-seen",
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
+    {"fsync-lies",
+     "storage: the disk makes only a file's first fsync durable (shows with a power_loss)"},
 };
 
 // The fault kinds of the scenario format (scenarios/scenario.hpp FaultKind).

@@ -172,6 +172,8 @@ int run_command(const std::string& path, const std::string& seed_text,
     std::cerr << e.what() << "\n";
     return kExitBadInput;
   }
+  // Repros name the file by content too, so a moved copy can be checked (replay --scenario).
+  const auto content_hash = scenarios::scenario_content_hash(path);
   // The maintainer's build replaces the scenario's core.
   if (!core_path.empty()) scenario.clients.core = kCorePathName;
   const std::string replay_core =
@@ -243,7 +245,7 @@ int run_command(const std::string& path, const std::string& seed_text,
     if (trace_file) commit_output("--trace", *trace_file);
     const std::string repro =
         scenarios::format_repro({scenario.name, path, s, scenarios::build_id(), r.trace_hash,
-                                 swarm && scenario.swarm.has_value()});
+                                 swarm && scenario.swarm.has_value(), content_hash});
     events += r.events;
     wall += r.wall_seconds;
     simulated += static_cast<double>(r.simulated) / 1e6;

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "cli/exit_codes.hpp"
+#include "cli/findings_replay.hpp"
 #include "cli/output.hpp"
 #include "cli/seed_range.hpp"
 #include "reports/html.hpp"
@@ -44,7 +45,11 @@ std::string format_of(const std::string& format, const std::string& path) {
 
 // The single-scenario documents of a results file (run, sweep or merge results), or of a
 // scenario run over the requested seeds.
-std::vector<nlohmann::json> load_results(const std::string& path, const ReportRequest& request) {
+std::vector<nlohmann::json> load_results(const std::string& input, const ReportRequest& request) {
+  // A findings directory (hunt --findings, sweep --findings) stands for its findings.json.
+  const std::string path = std::filesystem::is_directory(input)
+                               ? (std::filesystem::path(input) / "findings.json").string()
+                               : input;
   std::string text;
   try {
     text = util::read_bounded_file(path);
@@ -56,16 +61,26 @@ std::vector<nlohmann::json> load_results(const std::string& path, const ReportRe
   }
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (j.is_discarded()) throw BadInput(fmt::format("{}: not valid JSON", path));
-  if (j.is_object() && j.contains("runs")) {
+  if (j.is_object() && j.contains("runs") && !j.contains("findings")) {
     if (auto error = scenarios::results_shape_error(j); !error.empty()) {
       throw BadInput(fmt::format("{}: not a valid results document: {}", path, error));
     }
     return reports::scenario_documents(j);
   }
+  if (j.is_object() && j.contains("findings") && j["findings"].is_array()) {
+    // Each finding's seed is replayed (with its twin): one report per finding.
+    if (j["findings"].empty()) throw BadInput(fmt::format("{}: no findings to report", path));
+    try {
+      return findings_documents(std::filesystem::path(path).parent_path(), j["findings"]);
+    } catch (const std::exception& e) {
+      throw BadInput(fmt::format("{}: {}", path, e.what()));
+    }
+  }
   if (!j.is_object() || !j.contains("format")) {
     throw BadInput(
         fmt::format("{}: neither a results document (a 'runs' field, from `syncsim "
-                    "run --results`) nor a scenario (a 'format' field)",
+                    "run --results`), a findings document (a 'findings' field, from `hunt "
+                    "--findings` or `sweep --findings`) nor a scenario (a 'format' field)",
                     path));
   }
   scenarios::Scenario scenario;

@@ -15,6 +15,32 @@
 
 namespace syncsim::cli {
 
+namespace {
+
+// The shrunk file says what it is (issue 18): a description of what is left and the repro it
+// was shrunk from (the scenario format has no other place for it), and no `sometimes` list,
+// which a minimal failing scenario cannot honour (it stops at the violation).
+nlohmann::json honest_shrunk_scenario(const scenarios::ShrinkResult& result,
+                                      const std::string& from, const std::string& invariant,
+                                      uint64_t seed) {
+  nlohmann::json j = result.scenario;
+  std::vector<std::string> kinds;
+  for (const auto& f : result.parsed.faults) kinds.push_back(scenarios::to_string(f.kind));
+  j["description"] = fmt::format(
+      "Shrunk by `syncsim shrink` from {}: {} client(s), {} simulated seconds, {}{}; violates "
+      "{} on seed {}. A minimal counterexample, not a scenario to sweep.",
+      from, result.parsed.clients.count, result.parsed.duration_s,
+      kinds.empty() ? "no faults" : fmt::format("faults {}", fmt::join(kinds, ", ")),
+      result.parsed.mutants.empty()
+          ? std::string()
+          : fmt::format(", mutants {}", fmt::join(result.parsed.mutants, ", ")),
+      invariant, seed);
+  j["sometimes"] = nlohmann::json::array();
+  return j;
+}
+
+}  // namespace
+
 CLI::App* add_shrink_subcommand(CLI::App& app, ShrinkArgs& args) {
   auto* cmd = app.add_subcommand(
       "shrink",
@@ -90,7 +116,8 @@ int shrink_command(const ShrinkArgs& args) {
                            scenarios::scenario_steps(scenario, initial), initial.trace_lines);
   const auto result = scenarios::shrink(scenario, opts);
   if (tty) std::cerr << "\n";
-  const std::string text = result.scenario.dump(2) + "\n";
+  const std::string text =
+      honest_shrunk_scenario(result, args.repro, opts.invariant, repro.seed).dump(2) + "\n";
   std::string path = args.out;
   if (!path.empty()) {
     write_output("--out", path, text);
@@ -109,8 +136,10 @@ int shrink_command(const ShrinkArgs& args) {
   std::cerr << fmt::format("  still violates {} at t={:.6f}s ({}): {}\n", v.invariant,
                            static_cast<double>(v.at) / 1e6, v.subject, v.message);
   std::cerr << "  repro: "
-            << scenarios::format_repro({result.parsed.name, path, repro.seed, scenarios::build_id(),
-                                        result.run.trace_hash, false})
+            << scenarios::format_repro(
+                   {result.parsed.name, path, repro.seed, scenarios::build_id(),
+                    result.run.trace_hash, false,
+                    args.out.empty() ? std::nullopt : scenarios::scenario_content_hash(path)})
             << "\n";
   return kExitPass;
 }

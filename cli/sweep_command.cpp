@@ -22,15 +22,17 @@
 #include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
 #include "cli/shard_env.hpp"
+#include "cli/sweep_findings.hpp"
 #include "cli/sweep_plan.hpp"
 #include "cli/worker_pool.hpp"
 #include "scenarios/determinism.hpp"
+#include "scenarios/explore/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
 #include "scenarios/overrides.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_json.hpp"
-#include "scenarios/explore/swarm.hpp"
-#include "scenarios/explore/sometimes.hpp"
+#include "scenarios/twin.hpp"
 
 namespace syncsim::cli {
 
@@ -60,10 +62,20 @@ CLI::App* add_sweep_subcommand(CLI::App& app, SweepArgs& args) {
                   "also write a report per scenario (.md, .html or .json); with several "
                   "scenarios FILE gets the scenario name before its extension: "
                   "sweep.html -> sweep.basic.html");
+  cmd->add_option("--findings", args.findings,
+                  "save the failing repros to DIR in the format hunt --findings writes "
+                  "(findings.json/.md/.html, with a copy of each scenario); `syncsim replay "
+                  "--all DIR` re-runs them");
   cmd->add_option("--set", args.sets,
                   "override a field of every scenario, KEY=VALUE (dotted key); repeatable");
   cmd->add_option("--invariants", args.invariants,
                   "check only these invariants, a comma-separated list");
+  auto* ff = cmd->add_flag("--fail-fast", args.fail_fast,
+                           "start no more seeds after the first failing one (started chunks "
+                           "finish; the results say which seeds did not run)");
+  cmd->add_option("--max-failures", args.max_failures, "start no more seeds once N runs failed")
+      ->excludes(ff)
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--check-determinism", args.check_determinism,
                 "run every seed twice and compare the traces");
   cmd->add_flag("--swarm", args.swarm,
@@ -110,6 +122,7 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
     return kExitBadInput;
   }
   bool violation_kept = false;
+  const auto content_hash = scenarios::scenario_content_hash(args.scenario);
   for (uint64_t seed : args.seeds) {
     scenarios::RunOptions opts;
     opts.seed = seed;
@@ -123,9 +136,9 @@ int sweep_worker_command(const SweepWorkerArgs& args) {
     } else {
       r = scenarios::run_scenario(scenario, opts);
     }
-    const auto repro =
-        scenarios::format_repro({scenario.name, args.scenario, seed, scenarios::build_id(),
-                                 r.trace_hash, args.swarm && scenario.swarm.has_value()});
+    const auto repro = scenarios::format_repro(
+        {scenario.name, args.scenario, seed, scenarios::build_id(), r.trace_hash,
+         args.swarm && scenario.swarm.has_value(), content_hash});
     auto j = scenarios::result_json(r, repro);
     // Timelines (up to 150 events each) are dropped for most passing runs so that a sweep's
     // JSON stays small.  Kept: failures, so a failing seed can still be drawn; and the runs
@@ -221,6 +234,36 @@ nlohmann::json seeds_not_run(const ShardSeeds& seeds, const std::vector<std::str
 
 }  // namespace
 
+// The twin (scenarios/twin.hpp) of each scenario's first failing seed with a violation:
+// scenario name -> (seed, twin).
+std::map<std::string, std::pair<uint64_t, scenarios::TwinReport>> first_failure_twins(
+    const nlohmann::json& runs, const std::map<std::string, scenarios::Scenario>& loaded,
+    bool swarm) {
+  std::map<std::string, std::pair<uint64_t, scenarios::TwinReport>> out;
+  std::map<std::string, uint64_t> first;
+  for (const auto& r : runs) {
+    if (r["expectation_met"].get<bool>() || !r.contains("violation")) continue;
+    const auto name = r["scenario"].get<std::string>();
+    const auto seed = r["seed"].get<uint64_t>();
+    if (auto it = first.find(name); it == first.end() || seed < it->second) first[name] = seed;
+  }
+  for (const auto& [name, seed] : first) {
+    scenarios::RunOptions opts;
+    opts.seed = seed;
+    opts.swarm = swarm;
+    auto twin = scenarios::twin_run(loaded.at(name), opts);
+    if (!twin) continue;
+    std::cout << fmt::format("twin of {} seed {} (without {}): {}\n", name, seed, twin->removed,
+                             twin->twin_passed ? "PASS" : "FAIL: " + twin->twin_stop);
+    if (twin->line > 0) {
+      std::cout << fmt::format("  first divergence at trace line {}:\n    run:  {}\n    twin: {}\n",
+                               twin->line, twin->run_line, twin->twin_line);
+    }
+    out.emplace(name, std::make_pair(seed, std::move(*twin)));
+  }
+  return out;
+}
+
 int sweep_command(const SweepArgs& args) {
   SeedRange full;
   if (auto error = seeds_error("--seeds", args.seeds, full, std::numeric_limits<uint64_t>::max());
@@ -303,6 +346,8 @@ int sweep_command(const SweepArgs& args) {
 
   nlohmann::json runs = nlohmann::json::array();
   uint64_t done = 0, failures = 0;
+  const uint64_t failure_limit = args.fail_fast ? 1 : args.max_failures;
+  bool stopped_early = false;  // --fail-fast / --max-failures reached
   Progress progress("sweep", total);
   const InterruptGuard interrupt;  // SIGINT/SIGTERM: stop the workers, keep what finished
   WorkerPoolOptions pool;
@@ -316,6 +361,10 @@ int sweep_command(const SweepArgs& args) {
       [&]() -> std::optional<Chunk> {
         // No chunk starts once the budget is spent; started ones finish (sweep_plan.hpp).
         if (budget && progress.elapsed() >= *budget) return std::nullopt;
+        if (failure_limit > 0 && failures >= failure_limit) {
+          stopped_early = true;
+          return std::nullopt;
+        }
         const auto next = plan.next();
         if (!next) return std::nullopt;
         return plan.chunk(*next);
@@ -337,8 +386,25 @@ int sweep_command(const SweepArgs& args) {
   auto doc = scenarios::sweep_document(scenarios::build_id(), std::move(runs), std::move(headers));
   // The runs the reports are made from: with the timelines of this shard's first seed and
   // of each chunk's first violation.
-  const nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
+  nlohmann::json report_runs = args.report.empty() ? nlohmann::json() : doc["runs"];
   keep_timelines(doc["runs"], range->first);
+  // Each scenario's first failing seed (of this shard) gets its twin, printed and in the
+  // report; not in the results document, which must not depend on the split into shards.
+  const auto twins = first_failure_twins(doc["runs"], loaded, args.swarm);
+  for (auto& r : report_runs) {
+    auto t = twins.find(r["scenario"].get<std::string>());
+    if (t != twins.end() && t->second.first == r["seed"].get<uint64_t>()) {
+      r["twin"] = scenarios::to_json(t->second.second);
+    }
+  }
+  if (stopped_early && !interrupted) {
+    doc["partial"] = true;
+    doc["seeds_not_run"] = seeds_not_run(seeds, names_in_order, doc["runs"]);
+    std::cerr << fmt::format(
+        "sweep: stopped after {} failing run(s) (--fail-fast/--max-failures); {} of {} runs "
+        "finished\n",
+        failures, done, total);
+  }
   if (interrupted) {
     doc["partial"] = true;
     doc["seeds_not_run"] = seeds_not_run(seeds, names_in_order, doc["runs"]);
@@ -391,6 +457,15 @@ int sweep_command(const SweepArgs& args) {
   if (interrupted) exit_code = kExitInterrupted;
   if (!args.results.empty()) write_output("--results", args.results, doc.dump(2) + "\n");
   if (!args.junit.empty()) write_output("--junit", args.junit, scenarios::junit_xml(doc, scenarios::utc_timestamp_now()));
+  if (!args.findings.empty()) {
+    const SweepFindingsInput in{&doc["runs"], &names, &loaded, args.seeds, wall, jobs};
+    if (auto error = write_sweep_findings(args.findings, in); !error.empty()) {
+      std::cerr << "--findings: " << error << "\n";
+      return kExitBadInput;
+    }
+    std::cout << fmt::format("findings: {} ({} failed runs)\n", args.findings,
+                             doc["failed"].get<uint64_t>());
+  }
   if (!args.report.empty()) {
     // One single-scenario results document per scenario (as `run --results` writes), so
     // the report is the one `run --report` renders for the same seeds.

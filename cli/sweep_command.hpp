@@ -20,9 +20,13 @@ struct SweepArgs {
   std::string budget;  // "" or a duration: stop starting chunks when it is spent
   std::string results;
   std::string junit;
-  std::string report;  // one report per scenario; the format from the extension
+  std::string report;
+  std::string findings;  // DIR: failing repros as a findings directory (cli/sweep_findings.hpp)  //
+                         // one report per scenario; the format from the extension
   bool check_determinism = false;
   bool swarm = false;  // each seed draws its scenario from the swarm section
+  bool fail_fast = false;         // --fail-fast: --max-failures 1
+  uint64_t max_failures = 0;      // start no chunk once this many runs failed (0 = no limit)
   std::vector<std::string> sets;  // --set KEY=VALUE overrides of every scenario
   std::string invariants;         // --invariants a,b: check only these
 };

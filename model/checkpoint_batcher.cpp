@@ -114,6 +114,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   const bool marker = w.should_advance && config_.writes_markers && !config_.marker_before_mapping;
   trace_.log("svc", "{}batch of {} ({} keys) head={}{}", prefix(), batch->size(), entries.size(),
              head, marker ? " +marker" : "");
+  const uint64_t batch_line = trace_.lines();
   if (marker) {
     co_await loop_.sleep_for(step());          // the marker, strictly after the mapping (§1.4)
     if (generation != generation_) co_return;  // a restart lost the marker (§6.2.7)
@@ -127,7 +128,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   }
   for (auto& p : *batch) {
     const int64_t stored = w.ids.at(p.entry.key);
-    p.done(BatchOutcome{true, stored, stored, head, before.at(p.entry.key), ""});
+    p.done(BatchOutcome{true, stored, stored, head, before.at(p.entry.key), "", batch_line});
   }
   finish(batch);
 }
@@ -144,7 +145,7 @@ void CheckpointBatcher::fail_batch(const std::shared_ptr<std::vector<Pending>>& 
                                    const std::string& why) {
   ++failed_batches_;
   trace_.log("svc", "{}batch of {} failed: {}", prefix(), batch->size(), why);
-  for (auto& p : *batch) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why});
+  for (auto& p : *batch) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why, 0});
   finish(batch);
 }
 
@@ -160,9 +161,9 @@ void CheckpointBatcher::fail_all(const std::string& why) {
   queue_.clear();
   in_flight_ = 0;
   for (auto& b : running) {
-    for (auto& p : *b) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why});
+    for (auto& p : *b) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why, 0});
   }
-  for (auto& p : queued) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why});
+  for (auto& p : queued) p.done(BatchOutcome{false, 0, 0, 0, std::nullopt, why, 0});
 }
 
 }  // namespace syncsim::model

@@ -30,6 +30,7 @@ struct BatchOutcome {
   Lsn head = 0;                   // the head the batch read
   std::optional<int64_t> before;  // the key's stored id just before the batch wrote
   std::string error;              // when !ok
+  uint64_t batch_line = 0;        // the trace line of the batch (a violation's causal chain)
 };
 
 // Where createReplicationHead reads the head (docs/protocol.md §3.1.4).

@@ -139,6 +139,7 @@ void Replication::wake() {
       }
       replaying_ = false;
       trace_.log("repl", "checkpoint op={} lsn={} ops={}", storage_.latest().op_id, last, ops);
+      checkpoint_line_ = trace_.lines();
     }
     confirmed_commit_ = previous_chunk_;  // the slot ack trails one chunk
     previous_chunk_ = chunk_start;

@@ -58,6 +58,8 @@ class Replication {
   }
 
   [[nodiscard]] Lsn replicated_lsn() const { return replicated_lsn_; }
+  // The trace line of the latest storage checkpoint (a violation's causal chain).
+  [[nodiscard]] uint64_t checkpoint_line() const { return checkpoint_line_; }
   [[nodiscard]] sim::Micros lag() const { return lag_; }
   [[nodiscard]] bool stalled() const { return stalled_ || paused_; }
   // Stopped for good (the replication-stall mutant): nothing heals it.
@@ -88,6 +90,7 @@ class Replication {
   bool heartbeat_when_idle_only_ = false;
   std::size_t next_commit_ = 0;  // index into source_.log()
   Lsn replicated_lsn_ = 0;
+  uint64_t checkpoint_line_ = 0;
   std::optional<sim::TimerId> wake_timer_;
   bool stalled_ = false;              // for good (mutant)
   bool paused_ = false;               // a stall fault or a restart, until resumed

@@ -185,10 +185,15 @@ std::size_t Service::pick_process() {
 
 Service::~Service() = default;
 
-void Service::violation(const std::string& invariant, const std::string& message) {
+void Service::violation(const std::string& invariant, const std::string& message,
+                        std::vector<sim::ViolationInput> inputs,
+                        std::vector<sim::CauseStep> chain) {
   if (!verdicts_ || !verdicts_->enabled(invariant)) return;
-  verdicts_->violate(sim::Violation{invariant, loop_.clock().elapsed(), "service", message});
+  sim::Violation v{invariant, loop_.clock().elapsed(), "service",
+                   message,   std::move(inputs),       std::move(chain)};
   trace_.log("svc", "VIOLATION {}: {}", invariant, message);
+  sim::log_explanation(trace_, v);
+  verdicts_->violate(std::move(v));
   loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
 }
 
@@ -258,10 +263,35 @@ void Service::on_emission(const std::string& key, int64_t id, Lsn lsn) {
           std::max<sim::Micros>(0, loop_.now() - a.when - a.lag));
     }
   }
-  if (auto required = ledger_.required_for(key, id); required && *required > lsn) {
-    violation(kId, fmt::format("{}: write_checkpoint {} emitted at checkpoint lsn {}, but a "
-                               "request it acknowledges was received at source position {}",
-                               key, id, lsn, *required));
+  // The ack as a trace line of its own: the step a failure's causal chain ends in.
+  trace_.log("svc", "ack {} write_checkpoint {} (checkpoint lsn {})", key, id, lsn);
+  const uint64_t ack_line = trace_.lines();
+  if (auto r = ledger_.requirement_for(key, id); r && r->received_at > lsn) {
+    std::vector<sim::ViolationInput> inputs{
+        {"write_checkpoint", std::to_string(id), fmt::format("the checkpoint line sent to {}", key),
+         ack_line},
+        {"checkpoint lsn", std::to_string(lsn),
+         "the storage checkpoint the line was built from (replication)",
+         replication_.checkpoint_line()},
+        {"required position", std::to_string(r->received_at),
+         fmt::format("the source head when request {} (<= {}) was received", r->id, id), r->line}};
+    std::vector<sim::CauseStep> chain{
+        {fmt::format("a request of {} received at source head {} is batched: the batch stores {} "
+                     "and reads head {}",
+                     key, r->received_at, r->id, r->batch_head),
+         r->batch_line},
+        {fmt::format("the request is answered {}", r->id), r->line},
+        {fmt::format("replication's latest checkpoint is at lsn {} (< {}: the request's position "
+                     "is not replicated yet)",
+                     lsn, r->received_at),
+         replication_.checkpoint_line()},
+        {fmt::format("the stream emitted write_checkpoint {} from it: the ack line", id),
+         ack_line}};
+    violation(kId,
+              fmt::format("{}: write_checkpoint {} emitted at checkpoint lsn {}, but a "
+                          "request it acknowledges was received at source position {}",
+                          key, id, lsn, r->received_at),
+              std::move(inputs), std::move(chain));
   }
 }
 
@@ -310,8 +340,22 @@ void register_service_invariants(sim::InvariantCatalog& catalog) {
 }
 
 void AckLedger::established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when,
-                            sim::Micros lag) {
-  by_key_[key].emplace(id, Entry{received_at, when, lag, false});
+                            sim::Micros lag, uint64_t line, uint64_t batch_line, Lsn batch_head) {
+  by_key_[key].emplace(id, Entry{received_at, when, lag, false, line, batch_line, batch_head});
+}
+
+std::optional<AckLedger::Requirement> AckLedger::requirement_for(const std::string& key,
+                                                                 int64_t n) const {
+  auto it = by_key_.find(key);
+  if (it == by_key_.end()) return std::nullopt;
+  std::optional<Requirement> worst;
+  for (auto e = it->second.begin(); e != it->second.end() && e->first <= n; ++e) {
+    if (!worst || e->second.received_at > worst->received_at) {
+      worst = Requirement{e->first, e->second.received_at, e->second.line, e->second.batch_line,
+                          e->second.batch_head};
+    }
+  }
+  return worst;
 }
 
 std::optional<Lsn> AckLedger::required_for(const std::string& key, int64_t n) const {
@@ -541,11 +585,12 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         }
         // An id this request established (not a stale or equal answer) must not be acked
         // before `received_at` is replicated.
-        if (!out.before || *out.before < out.id) {
-          ledger_.established(key, out.id, received_at, received_when, replication_.lag());
-        }
         trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
                    key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);
+        if (!out.before || *out.before < out.id) {
+          ledger_.established(key, out.id, received_at, received_when, replication_.lag(),
+                              trace_.lines(), out.batch_line, out.head);
+        }
         if (observer_) observer_->on_request_answered(key, supplied, out.before, out.id);
         // Mutant stale-route-response: the stored id as the batch read it before writing.
         const int64_t response = has_mutant(ServiceMutant::StaleRouteResponse) && out.before

@@ -172,10 +172,19 @@ void register_service_invariants(sim::InvariantCatalog& catalog);
 class AckLedger {
  public:
   // `lag`: the replication lag when the request arrived (its own ack can come no sooner).
+  // `line`, `batch_line`, `batch_head`: where the request and its batch were logged.
   void established(const std::string& key, int64_t id, Lsn received_at, sim::Micros when,
-                   sim::Micros lag);
+                   sim::Micros lag, uint64_t line = 0, uint64_t batch_line = 0, Lsn batch_head = 0);
   // The latest received position among requests with id <= n (nullopt: none).
   [[nodiscard]] std::optional<Lsn> required_for(const std::string& key, int64_t n) const;
+  // The request behind required_for: its id, position and trace lines.
+  struct Requirement {
+    int64_t id = 0;
+    Lsn received_at = 0;
+    uint64_t line = 0, batch_line = 0;
+    Lsn batch_head = 0;
+  };
+  [[nodiscard]] std::optional<Requirement> requirement_for(const std::string& key, int64_t n) const;
   // First emission of ids up to n: the requests acked now, with their receive times; `by_later`
   // when the request's own id is below n (a newer request hid it, docs/protocol.md §3.2.2).
   struct Acked {
@@ -191,6 +200,8 @@ class AckLedger {
     sim::Micros when = 0;
     sim::Micros lag = 0;
     bool acked = false;
+    uint64_t line = 0, batch_line = 0;
+    Lsn batch_head = 0;
   };
   std::map<std::string, std::multimap<int64_t, Entry>> by_key_;
 };
@@ -303,7 +314,9 @@ class Service : public sim::HttpServer {
   // retention-deletes-only-what-it-may: a compact job's deletions against the ledger.
   void check_retention(const std::map<std::string, std::vector<CheckpointRecord>>& before,
                        sim::Micros cutoff);
-  void violation(const std::string& invariant, const std::string& message);
+  void violation(const std::string& invariant, const std::string& message,
+                 std::vector<sim::ViolationInput> inputs = {},
+                 std::vector<sim::CauseStep> chain = {});
   void schedule_compaction();
 
   sim::Loop& loop_;

@@ -151,6 +151,25 @@ std::string explanation_section(const ReportModel& m) {
   const auto& x = *m.explanation;
   std::string out = fmt::format("<h2>Why seed {} failed</h2>\n<p><strong>{}</strong></p>\n", x.seed,
                                 esc(x.violation));
+  if (!x.inputs.empty()) {
+    out +=
+        "<p>What the invariant compared:</p>\n<table><tr><th>input</th><th>value</th><th>from"
+        "</th><th>trace line</th></tr>\n";
+    for (const auto& in : x.inputs) {
+      out += fmt::format("<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                         esc(in.name), esc(in.value), esc(in.source),
+                         in.line ? std::to_string(in.line) : "");
+    }
+    out += "</table>\n";
+  }
+  if (!x.chain.empty()) {
+    out += "<p>How it came about (the <code>CAUSE</code> lines of the trace):</p>\n<ol>\n";
+    for (const auto& [what, line] : x.chain) {
+      out += fmt::format("<li>{}{}</li>\n", esc(what),
+                         line ? fmt::format(" <small>(trace line {})</small>", line) : "");
+    }
+    out += "</ol>\n";
+  }
   if (x.twin_removed.empty()) {
     return out +
            "<p>No twin run recorded (<code>syncsim run FILE --seed N</code> runs one for "

@@ -118,6 +118,25 @@ std::string explanation_section(const ReportModel& m) {
   if (!m.explanation) return "";
   const auto& x = *m.explanation;
   std::string out = fmt::format("## Why seed {} failed\n\n**{}**\n\n", x.seed, cell(x.violation));
+  if (!x.inputs.empty()) {
+    out +=
+        "What the invariant compared:\n\n| input | value | from | trace line "
+        "|\n|---|---|---|---:|\n";
+    for (const auto& in : x.inputs) {
+      out += fmt::format("| {} | `{}` | {} | {} |\n", cell(in.name), cell(in.value),
+                         cell(in.source), in.line ? std::to_string(in.line) : "");
+    }
+    out += "\n";
+  }
+  if (!x.chain.empty()) {
+    out += "How it came about (the `CAUSE` lines of the trace):\n\n";
+    for (std::size_t i = 0; i < x.chain.size(); ++i) {
+      out += fmt::format(
+          "{}. {}{}\n", i + 1, cell(x.chain[i].first),
+          x.chain[i].second ? fmt::format(" (trace line {})", x.chain[i].second) : std::string());
+    }
+    out += "\n";
+  }
   if (x.twin_removed.empty()) return out;
   out += fmt::format("Twin: the same seed without {}: {}.", x.twin_removed, x.twin_verdict);
   if (x.line == 0) return out + " Their traces are identical.\n\n";

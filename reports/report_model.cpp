@@ -45,6 +45,8 @@ void flatten(const nlohmann::json& j, const std::string& prefix,
       for (std::size_t i = 0; i < value.size(); ++i) {
         flatten(value[i], fmt::format("{}[{}]", name, i), out);
       }
+    } else if (name == "invariants" && value.is_array() && value.empty()) {
+      out.emplace_back(name, "(all)");  // an empty list checks every invariant
     } else {
       out.emplace_back(name, value_text(value));
     }
@@ -489,6 +491,15 @@ ReportModel build_report_model(const nlohmann::json& results) {
     x.seed = m.diagram.seed;
     for (const auto& row : m.seeds)
       if (row.seed == x.seed) x.violation = row.violation;
+    if (const auto v = r.find("violation"); v != r.end() && v->is_object()) {
+      for (const auto& in : v->value("inputs", nlohmann::json::array())) {
+        x.inputs.push_back({in.value("name", std::string()), in.value("value", std::string()),
+                            in.value("source", std::string()), in.value("line", uint64_t{0})});
+      }
+      for (const auto& c : v->value("chain", nlohmann::json::array())) {
+        x.chain.emplace_back(c.value("what", std::string()), c.value("line", uint64_t{0}));
+      }
+    }
     if (const auto t = r.find("twin"); t != r.end() && t->is_object()) {
       x.twin_removed = t->value("removed", std::string());
       x.twin_verdict =

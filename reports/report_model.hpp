@@ -113,6 +113,12 @@ struct Distribution {
 struct Explanation {
   uint64_t seed = 0;
   std::string violation;                   // "<invariant> at <t>s (<subject>): <message>"
+  struct Input {
+    std::string name, value, source;
+    uint64_t line = 0;
+  };
+  std::vector<Input> inputs;  // what the invariant compared (empty: the checker gives none)
+  std::vector<std::pair<std::string, uint64_t>> chain;  // causal steps with their trace lines
   std::string twin_removed, twin_verdict;  // empty: no twin recorded
   uint64_t line = 0;
   std::string run_line, twin_line;

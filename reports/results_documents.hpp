@@ -13,8 +13,8 @@ namespace syncsim::reports {
 enum class DocumentKind {
   Run,    // `run --results`: "scenario", "runs"
   Sweep,  // `sweep --results`, `merge`: "runs" of any scenarios, "scenarios" headers
-  // Extension point: `hunt --findings DIR` writes DIR/findings.json; once its format is
-  // merged, a Findings kind maps each finding's repro runs to a Run-like document here.
+  // A findings document (hunt/sweep --findings) has no runs: `syncsim report` replays each
+  // finding into a Run document first (cli/findings_replay.hpp), since nothing here runs.
 };
 
 // Throws ReportError naming what the document lacks.

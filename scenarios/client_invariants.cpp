@@ -74,11 +74,14 @@ ClientInvariants::ClientInvariants(sim::Loop& loop, sim::Trace& trace, model::Se
 std::string ClientInvariants::key_of(engine::Client& c) { return c.user() + "/" + c.client_id(); }
 
 void ClientInvariants::fail(const std::string& invariant, engine::Client& c,
-                            const std::string& message) {
+                            const std::string& message, std::vector<sim::ViolationInput> inputs,
+                            std::vector<sim::CauseStep> chain) {
   if (!verdicts_.enabled(invariant) || verdicts_.first()) return;
-  verdicts_.violate(sim::Violation{invariant, loop_.clock().elapsed(),
-                                   fmt::format("client {}", c.index()), message});
+  sim::Violation v{invariant, loop_.clock().elapsed(), fmt::format("client {}", c.index()),
+                   message,   std::move(inputs),       std::move(chain)};
   trace_.log("check", "VIOLATION {} client {}: {}", invariant, c.index(), message);
+  sim::log_explanation(trace_, v);
+  verdicts_.violate(std::move(v));
   loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
 }
 
@@ -104,7 +107,10 @@ void ClientInvariants::judge_gate(engine::Client& c, const std::string& op, bool
                    op, show(c.target()), show(c.last_seen()), c.crud_count()));
 }
 
-void ClientInvariants::on_power_loss(int index) { databases_[index].gate_open.reset(); }
+void ClientInvariants::on_power_loss(int index, uint64_t trace_line) {
+  databases_[index].gate_open.reset();
+  databases_[index].power_loss_line = trace_line;  // the world's "power loss" line
+}
 
 void ClientInvariants::on_wait_resolved(engine::Client& c, int64_t id) {
   if (!verdicts_.enabled("wait-for-sync-keeps-promise")) return;
@@ -166,10 +172,34 @@ void ClientInvariants::check_position(engine::Client& c, const char* when) {
   auto& db = databases_[c.index()];
   const int64_t position = c.applied_position();
   if (position < db.shown_position) {
+    const uint64_t now_line = trace_.lines();
+    std::vector<sim::ViolationInput> inputs{
+        {"position now", std::to_string(position),
+         fmt::format("max(last_applied_op) in ps_buckets of client {}, read {}", c.index(), when),
+         now_line},
+        {"position shown before", std::to_string(db.shown_position),
+         fmt::format("the same read, {}", db.shown_when), db.shown_line}};
+    std::vector<sim::CauseStep> chain{{fmt::format("client {} shows server state up to op {} ({})",
+                                                   c.index(), db.shown_position, db.shown_when),
+                                       db.shown_line}};
+    if (db.power_loss_line > db.shown_line) {
+      chain.push_back({fmt::format("power loss of client {}: the database reverts to what its "
+                                   "disk made durable",
+                                   c.index()),
+                       db.power_loss_line});
+    }
+    chain.push_back(
+        {fmt::format("client {} shows state up to op {} only ({})", c.index(), position, when),
+         now_line});
     return fail("monotonic-reads", c,
                 fmt::format("{}: the database shows server state up to op {}, older than "
                             "op {} it showed before",
-                            when, position, db.shown_position));
+                            when, position, db.shown_position),
+                std::move(inputs), std::move(chain));
+  }
+  if (position > db.shown_position) {
+    db.shown_line = trace_.lines();
+    db.shown_when = when;
   }
   db.shown_position = position;
 }

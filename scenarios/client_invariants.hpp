@@ -68,7 +68,7 @@ class ClientInvariants : public engine::ClientObserver {
   void on_wait_resolved(engine::Client& c, int64_t id) override;
   // The world dropped this client's unsynced writes (power_loss): gate-never-recloses
   // forgets the state it last saw.
-  void on_power_loss(int index);
+  void on_power_loss(int index, uint64_t trace_line = 0);
 
   // no-lost-writes, after quiesce.  Returns false (and records the violation) on a loss.
   bool judge_no_lost_writes(const std::vector<engine::Client*>& clients);
@@ -85,6 +85,9 @@ class ClientInvariants : public engine::ClientObserver {
     uint64_t record_deletions = 0;              // of the service record, at the last target
     std::optional<int64_t> connection_applied;  // applied-id-monotonic, per connection
     int64_t shown_position = 0;                 // monotonic-reads
+    uint64_t shown_line = 0;                    // ... the trace line it was read at
+    std::string shown_when;                     // ... and on which occasion
+    uint64_t power_loss_line = 0;               // the last power loss (a causal step)
     std::vector<PendingWrite> writes;           // no-lost-writes
     std::size_t exempt_writes = 0;              // cleared before upload
     bool in_iteration = false;                  // between start and stop
@@ -98,7 +101,8 @@ class ClientInvariants : public engine::ClientObserver {
   static bool gate_is_open(engine::Client& c);
   // Reads the gate after `op`; a transition open -> closed fails unless `own_action`.
   void judge_gate(engine::Client& c, const std::string& op, bool own_action);
-  void fail(const std::string& invariant, engine::Client& c, const std::string& message);
+  void fail(const std::string& invariant, engine::Client& c, const std::string& message,
+            std::vector<sim::ViolationInput> inputs = {}, std::vector<sim::CauseStep> chain = {});
   static std::string key_of(engine::Client& c);
 
   sim::Loop& loop_;

@@ -18,24 +18,27 @@ CrossChecks::CrossChecks(sim::Loop& loop, sim::Trace& trace, model::Service& ser
                          sim::Verdicts& verdicts)
     : loop_(loop), trace_(trace), service_(service), verdicts_(verdicts) {}
 
-void CrossChecks::fail(const std::string& invariant, engine::Client& c,
-                       const std::string& message) {
-  verdicts_.violate(sim::Violation{invariant, loop_.clock().elapsed(),
-                                   fmt::format("client {}", c.index()), message});
+void CrossChecks::fail(const std::string& invariant, engine::Client& c, const std::string& message,
+                       std::vector<sim::ViolationInput> inputs, std::vector<sim::CauseStep> chain) {
+  sim::Violation v{invariant, loop_.clock().elapsed(), fmt::format("client {}", c.index()),
+                   message,   std::move(inputs),       std::move(chain)};
   trace_.log("check", "VIOLATION {} client {}: {}", invariant, c.index(), message);
+  sim::log_explanation(trace_, v);
+  verdicts_.violate(std::move(v));
   loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
 }
 
 void CrossChecks::on_local_write(engine::Client& c, const engine::LocalWrite& w) {
   auto& s = clients_[c.index()];
   model::RowKey key{w.table, w.id};
-  s.own_writes[key].push_back(Write{key, w.seq, w.description, 0});
+  // The engine logged the write just before telling its observers.
+  s.own_writes[key].push_back(Write{key, w.seq, w.description, 0, trace_.lines()});
   if (w.description) s.seq_of_value[*w.description] = w.seq;
   // Only the synced tables are visible (insert-only `events` rows never are).  A delete of an
   // absent row leaves no ps_crud entry: a server version may then show up legitimately.
   if (key.table != "todos" && key.table != "notes") return;
   if (w.changed) {
-    s.newest_own[key] = Write{key, w.seq, w.description, 0};
+    s.newest_own[key] = Write{key, w.seq, w.description, 0, trace_.lines()};
   } else {
     s.newest_own.erase(key);
   }
@@ -81,15 +84,23 @@ void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
     }
     if (w.seq == 0) continue;
     w.lsn = lsn;
+    w.upload_line = trace_.lines();  // the engine's "uploaded ..." line
     s.uploaded.push_back(w);
     auto newest = s.newest_own.find(key);
-    if (newest != s.newest_own.end() && newest->second.seq == w.seq) newest->second.lsn = lsn;
+    if (newest != s.newest_own.end() && newest->second.seq == w.seq) {
+      newest->second.lsn = lsn;
+      newest->second.upload_line = w.upload_line;
+    }
   }
 }
 
 void CrossChecks::on_target_set(engine::Client& c, int64_t target) {
   auto& s = clients_[c.index()];
   if (s.uploaded.empty()) return;
+  for (auto& w : s.uploaded) {
+    w.target = target;
+    w.target_line = trace_.lines();
+  }
   s.awaiting_ack.emplace_back(target, std::move(s.uploaded));
   s.uploaded.clear();
 }
@@ -113,6 +124,8 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
   std::erase_if(s.awaiting_ack, [&](auto& entry) {
     if (entry.first > *applied_id) return false;
     for (auto& w : entry.second) {
+      w.acked_by = applied_id;
+      w.ack_line = trace_.lines();
       auto& slot = s.acknowledged[w.key];
       if (w.seq > slot.seq) slot = w;
       // From here check_rows judges the row by the same rule; keep the flicker set small.
@@ -172,17 +185,62 @@ void CrossChecks::check_no_flicker(engine::Client& c) {
       }
     }
     if (newer_server_version) continue;
-    fail("read-your-writes", c,
-         fmt::format("row {}/{} shows {} after a sync apply, but the client's own write #{} ({}) "
-                     "is {}; no server version at or after it explains it (the write flickered "
-                     "away)",
-                     key.table, key.id, present ? "'" + shown.value_or("null") + "'" : "nothing",
-                     w.seq, w.value ? "'" + *w.value + "'" : "delete",
-                     w.lsn > 0
-                         ? fmt::format("uploaded (lsn {}) but not in the published state", w.lsn)
-                         : std::string("not uploaded yet")));
+    fail_read_your_writes(
+        c, w, present ? "'" + shown.value_or("null") + "'" : "nothing",
+        fmt::format("row {}/{} shows {} after a sync apply, but the client's own write #{} ({}) "
+                    "is {}; no server version at or after it explains it (the write flickered "
+                    "away)",
+                    key.table, key.id, present ? "'" + shown.value_or("null") + "'" : "nothing",
+                    w.seq, w.value ? "'" + *w.value + "'" : "delete",
+                    w.lsn > 0
+                        ? fmt::format("uploaded (lsn {}) but not in the published state", w.lsn)
+                        : std::string("not uploaded yet")));
     return;
   }
+}
+
+void CrossChecks::fail_read_your_writes(engine::Client& c, const Write& w, const std::string& shown,
+                                        const std::string& message) {
+  const std::string row = w.key.table + "/" + w.key.id;
+  const std::string value = w.value ? "'" + *w.value + "'" : "delete";
+  std::string versions;
+  for (const auto& [lsn, v] : history_[w.key]) {
+    if (w.lsn > 0 && lsn >= w.lsn) {
+      versions += fmt::format("{}{} at lsn {}", versions.empty() ? "" : ", ",
+                              v ? "'" + *v + "'" : "delete", lsn);
+    }
+  }
+  const uint64_t now_line = trace_.lines();
+  std::vector<sim::ViolationInput> inputs{
+      {"row shown", shown,
+       fmt::format("client {}'s database, read after the sync apply", c.index()), now_line},
+      {"own write", fmt::format("#{} {}", w.seq, value), "the client's local write", w.write_line},
+      {"upload lsn", w.lsn > 0 ? std::to_string(w.lsn) : "not uploaded",
+       "the backend's apply log (the upload of that write)", w.upload_line},
+      {"server versions at or after it", versions.empty() ? "none" : versions,
+       "the backend's apply log", 0}};
+  if (w.acked_by) {
+    inputs.push_back({"acknowledged by",
+                      fmt::format("applied request id {} >= target {}", *w.acked_by, w.target),
+                      "the checkpoint the client applied", w.ack_line});
+  }
+  std::vector<sim::CauseStep> chain{
+      {fmt::format("client {} writes {} = {}", c.index(), row, value), w.write_line}};
+  if (w.upload_line) {
+    chain.push_back({fmt::format("the upload applies it at lsn {}", w.lsn), w.upload_line});
+  }
+  if (w.target_line) {
+    chain.push_back({fmt::format("the SDK stores target {} for it", w.target), w.target_line});
+  }
+  if (w.acked_by) {
+    chain.push_back(
+        {fmt::format("a checkpoint with request id {} is applied: the write is acknowledged",
+                     *w.acked_by),
+         w.ack_line});
+  }
+  chain.push_back(
+      {fmt::format("a sync apply publishes {} and the row shows {}", row, shown), now_line});
+  fail("read-your-writes", c, message, std::move(inputs), std::move(chain));
 }
 
 void CrossChecks::index_backend_log() {
@@ -219,11 +277,12 @@ void CrossChecks::check_rows(engine::Client& c) {
       }
     }
     if (!ok) {
-      fail("read-your-writes", c,
-           fmt::format("row {}/{} shows {} but write #{} ({}) was uploaded (lsn {}) and "
-                       "acknowledged; no newer server or local version explains it",
-                       key.table, key.id, present ? "'" + shown.value_or("null") + "'" : "nothing",
-                       ack.seq, ack.value ? "'" + *ack.value + "'" : "delete", ack.lsn));
+      fail_read_your_writes(
+          c, ack, present ? "'" + shown.value_or("null") + "'" : "nothing",
+          fmt::format("row {}/{} shows {} but write #{} ({}) was uploaded (lsn {}) and "
+                      "acknowledged; no newer server or local version explains it",
+                      key.table, key.id, present ? "'" + shown.value_or("null") + "'" : "nothing",
+                      ack.seq, ack.value ? "'" + *ack.value + "'" : "delete", ack.lsn));
       return;
     }
   }

@@ -58,6 +58,11 @@ class CrossChecks : public engine::ClientObserver {
     uint64_t seq = 0;
     std::optional<std::string> value;  // nullopt = delete
     model::Lsn lsn = 0;                // where the backend applied it
+    // Trace lines of the write, its upload, and the checkpoint that acknowledged it (with
+    // the target it waited for and the applied request id): a violation's causal chain.
+    uint64_t write_line = 0, upload_line = 0, target_line = 0, ack_line = 0;
+    int64_t target = 0;
+    std::optional<int64_t> acked_by{};
   };
   struct ClientState {
     std::map<std::string, uint64_t> seq_of_value;  // own write values are unique
@@ -77,7 +82,11 @@ class CrossChecks : public engine::ClientObserver {
   void check_rows(engine::Client& c);
   void check_no_flicker(engine::Client& c);
   void index_backend_log();
-  void fail(const std::string& invariant, engine::Client& c, const std::string& message);
+  void fail(const std::string& invariant, engine::Client& c, const std::string& message,
+            std::vector<sim::ViolationInput> inputs = {}, std::vector<sim::CauseStep> chain = {});
+  // read-your-writes' inputs and causal chain for a row that shows `shown` against write `w`.
+  void fail_read_your_writes(engine::Client& c, const Write& w, const std::string& shown,
+                             const std::string& message);
 
   sim::Loop& loop_;
   sim::Trace& trace_;

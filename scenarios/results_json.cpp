@@ -44,6 +44,19 @@ nlohmann::json result_json(const RunResult& r, const std::string& repro) {
                       {"at_s", static_cast<double>(r.violation->at) / 1e6},
                       {"subject", r.violation->subject},
                       {"message", r.violation->message}};
+    // What the invariant compared and the events that led there (sim/invariants.hpp).
+    if (!r.violation->inputs.empty()) {
+      auto& inputs = j["violation"]["inputs"] = nlohmann::json::array();
+      for (const auto& in : r.violation->inputs) {
+        inputs.push_back(
+            {{"name", in.name}, {"value", in.value}, {"source", in.source}, {"line", in.line}});
+      }
+    }
+    if (!r.violation->chain.empty()) {
+      auto& chain = j["violation"]["chain"] = nlohmann::json::array();
+      for (const auto& c : r.violation->chain)
+        chain.push_back({{"what", c.what}, {"line", c.line}});
+    }
   }
   if (!r.pending.empty()) j["pending"] = r.pending;
   // Only for runs that have such faults or a swarm draw, so other results stay as they were.

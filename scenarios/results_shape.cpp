@@ -133,6 +133,8 @@ void check_run(const json& r, const std::string& path) {
     const auto p = child(path, "violation");
     for (const char* key : {"invariant", "subject", "message"}) field(*v, p, key, Kind::String);
     field(*v, p, "at_s", Kind::Number);
+    field(*v, p, "inputs", Kind::Array);
+    field(*v, p, "chain", Kind::Array);
   }
   members(field(r, path, "checks", Kind::Object), child(path, "checks"), Kind::Unsigned);
   members(field(r, path, "metrics", Kind::Object), child(path, "metrics"), Kind::Unsigned);

@@ -58,7 +58,9 @@ std::vector<std::string> mutant_names() {
           // engine mutants (engine/sdk_shim.hpp EngineMutant)
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",
-          "skip-sequence-check", "target-posted-id", "wait-resolves-on-seen"};
+          "skip-sequence-check", "target-posted-id", "wait-resolves-on-seen",
+          // storage mutant (sim/vfs.hpp FileStore::set_fsync_lies; needs a power_loss fault)
+          "fsync-lies"};
 }
 
 bool shim_drives(const engine::CoreVersion& core) {

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "scenarios/determinism.hpp"
@@ -9,10 +10,12 @@
 namespace syncsim::scenarios {
 
 namespace {
-// The header names the mutants (world.cpp); without that the twins' headers are equal.
-std::string without_mutant_header(std::string trace) {
-  const auto at = trace.find(" MUTANTS ");
-  if (at != std::string::npos) trace.erase(at, trace.find('\n', at) - at);
+// The header names the mutants and faults (world.cpp); without them the twins' headers are
+// equal.
+std::string without_injection_header(std::string trace) {
+  const auto end = trace.find('\n');
+  const auto at = std::min(trace.find(" MUTANTS "), trace.find(" FAULTS "));
+  if (at < end) trace.erase(at, end - at);
   return trace;
 }
 }  // namespace
@@ -42,7 +45,8 @@ std::optional<TwinReport> twin_run(const Scenario& scenario, const RunOptions& o
   } else if (!t.passed) {
     report.twin_stop = t.stop.message;
   }
-  if (auto d = first_divergence(without_mutant_header(run_trace.str()), twin_trace.str())) {
+  if (auto d = first_divergence(without_injection_header(run_trace.str()),
+                                without_injection_header(twin_trace.str()))) {
     report.line = d->line;
     report.run_line = d->first;
     report.twin_line = d->second;

@@ -35,6 +35,11 @@ bool has_power_loss(const Scenario& s) {
                      [](const Fault& f) { return f.kind == FaultKind::PowerLoss; });
 }
 
+// The storage mutant: a disk that makes only a file's first fsync durable (sim/vfs.hpp).
+bool has_fsync_lies(const Scenario& s) {
+  return std::find(s.mutants.begin(), s.mutants.end(), "fsync-lies") != s.mutants.end();
+}
+
 // Registered cores plus the run's extra ones (--core-path).
 std::map<std::string, std::string> core_sdks(const ExtraCores& extra) {
   std::map<std::string, std::string> out;
@@ -128,6 +133,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   if (has(scenario.mutants, "removed-subscription-keeps-buckets")) {
     cfg.mutants.push_back(model::ServiceMutant::RemovedSubscriptionKeepsBuckets);
   }
+  files_.set_fsync_lies(has_fsync_lies(scenario));
   service_ = std::make_unique<model::Service>(loop_, trace_, root_.split("service"), cfg);
   service_->set_verdicts(&verdicts_);
   checks_ = std::make_unique<CrossChecks>(loop_, trace_, *service_, verdicts_);
@@ -231,12 +237,20 @@ std::vector<engine::Client*> World::clients() {
 }
 
 void World::start() {
-  // Mutants are named in the header so a failing trace never reads as a real protocol bug.
-  trace_.log("world", "scenario {} clients={} lag={}ms{}", scenario_.name, scenario_.clients.count,
-             scenario_.service.replication_lag_ms,
+  // Mutants and the fault schedule are named in the header, so a failing trace never reads
+  // as a real protocol bug and says what was injected.
+  std::vector<std::string> faults;
+  for (const auto& f : scenario_.faults) {
+    faults.push_back(fmt::format("{}@{}ms{}{}", to_string(f.kind), f.at_ms,
+                                 f.client > 0 ? fmt::format("/c{}", f.client) : "",
+                                 f.when != "now" ? "/when=" + f.when : ""));
+  }
+  trace_.log("world", "scenario {} clients={} lag={}ms{}{}", scenario_.name,
+             scenario_.clients.count, scenario_.service.replication_lag_ms,
              scenario_.mutants.empty()
                  ? std::string()
-                 : fmt::format(" MUTANTS {}", fmt::join(scenario_.mutants, ",")));
+                 : fmt::format(" MUTANTS {}", fmt::join(scenario_.mutants, ",")),
+             faults.empty() ? std::string() : fmt::format(" FAULTS {}", fmt::join(faults, ",")));
   service_->start();
   loop_.add_pending_reporter("service", [this] { return service_->pending(); });
   const sim::Micros stop_at = sim::kEpoch + scenario_.duration_s * sim::kSeconds;
@@ -542,6 +556,7 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
 void World::kill_now(std::size_t i, bool power_loss) {
   engine::Client& c = *clients_.at(i);
   trace_.log("fault", "{} client {}", power_loss ? "power loss" : "kill", i + 1);
+  const uint64_t fault_line = trace_.lines();
   // The files as the dead process left them (an open transaction's journal is hot); closing
   // our connection must not tidy them up, so they are put back afterwards.
   const auto files = files_.snapshot(c.file_name());
@@ -549,7 +564,7 @@ void World::kill_now(std::size_t i, bool power_loss) {
   files_.restore(c.file_name(), files);
   if (power_loss) {
     files_.lose_unsynced_writes(c.file_name());
-    client_invariants_->on_power_loss(static_cast<int>(i + 1));
+    client_invariants_->on_power_loss(static_cast<int>(i + 1), fault_line);
   }
   links_.at(i)->cut_streams();  // its connections die with it
 }

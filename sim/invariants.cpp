@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "sim/trace.hpp"
+
 namespace syncsim::sim {
 
 void InvariantCatalog::add(InvariantInfo info) {
@@ -30,6 +32,18 @@ Verdicts::Verdicts(std::vector<std::string> enabled) : enabled_(std::move(enable
 
 bool Verdicts::enabled(const std::string& id) const {
   return std::binary_search(enabled_.begin(), enabled_.end(), id);
+}
+
+void log_explanation(Trace& trace, const Violation& v) {
+  for (const auto& in : v.inputs) {
+    trace.log("why", "INPUT {} = {} (from {}{})", in.name, in.value, in.source,
+              in.line ? fmt::format(", trace line {}", in.line) : std::string());
+  }
+  for (std::size_t i = 0; i < v.chain.size(); ++i) {
+    const auto& c = v.chain[i];
+    trace.log("why", "CAUSE {}/{} {}{}", i + 1, v.chain.size(), c.what,
+              c.line ? fmt::format(" (trace line {})", c.line) : std::string());
+  }
 }
 
 void Verdicts::violate(Violation v) {

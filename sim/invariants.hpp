@@ -12,6 +12,8 @@
 
 namespace syncsim::sim {
 
+class Trace;
+
 struct InvariantInfo {
   std::string id;
   std::string statement;
@@ -31,12 +33,31 @@ class InvariantCatalog {
   std::map<std::string, InvariantInfo> by_id_;
 };
 
+// What a violated invariant compared (issue 18): a value, where it came from, and the trace
+// line at which that source was logged (0: not a trace line of its own).
+struct ViolationInput {
+  std::string name, value, source;
+  uint64_t line = 0;
+};
+
+// One step of the causal chain that led to a violation, oldest first, with its trace line.
+struct CauseStep {
+  std::string what;
+  uint64_t line = 0;
+};
+
 struct Violation {
   std::string invariant;
   Micros at = 0;        // µs since the start of the run
   std::string subject;  // "client 2", "service", ...
   std::string message;
+  std::vector<ViolationInput> inputs{};  // empty: the checker gives none beyond its message
+  std::vector<CauseStep> chain{};
 };
+
+// The inputs and the chain as trace lines ("INPUT ..." and "CAUSE i/n ..."), logged right
+// after the VIOLATION line, so a trace alone explains the failure.
+void log_explanation(Trace& trace, const Violation& v);
 
 // Per-run bookkeeping: which invariants are enabled, how often each was checked, and the
 // first violation (a run stops at its first violation).

@@ -187,6 +187,12 @@ void checkpoint_before_target(json& j) {
   j["faults"] = json::array();
 }
 
+// The storage mutant shows only when a power loss reverts the file to what fsync made durable.
+void power_loss_client_1(json& j) {
+  j["faults"].push_back(
+      {{"at_ms", 30000}, {"kind", "power_loss"}, {"client", 1}, {"down_ms", 1000}});
+}
+
 Entry scen(std::string mutant, std::vector<std::string> helpers, std::function<void(json&)> modify,
            std::vector<std::string> caught_by, bool only = false) {
   return Entry{std::move(mutant),
@@ -235,8 +241,14 @@ const std::vector<Entry>& mutation_catalog() {
        {"converges", "requests-complete", "no-wedge"}, false, "", ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
-      {"removed-subscription-keeps-buckets", {}, "stream-churn", none, {"stream-rows-covered"},
-       false, "", ""},
+      {"removed-subscription-keeps-buckets",
+       {},
+       "stream-churn",
+       none,
+       {"stream-rows-covered"},
+       false,
+       "",
+       ""},
       scen("write-checkpoint-may-drop", {"repost-stale-id", "lower-id-replaces"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
       scen("complete-without-upload", {}, none, {"read-your-writes", "no-lost-writes"}),
@@ -245,13 +257,15 @@ const std::vector<Entry>& mutation_catalog() {
       scen("repost-stale-id", {"lower-id-replaces", "write-checkpoint-may-drop"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
       scen("reset-target-on-reconnect", {}, frequent_reconnects, {"target-no-regress"}),
+      scen("fsync-lies", {}, power_loss_client_1, {"monotonic-reads"}),
       scen("seed-from-one", {}, deleted_records, {"request-id-monotonic"}),
       scen("seed-local-counter", {}, clear_client_2, {"request-id-monotonic"}),
       equiv("skip-sequence-check", racing_writes,
             "one SDK instance uploads sequentially, so a write W racing the request is still in "
             "ps_crud when the mutant stores the id that does not cover W; the gate stays shut "
             "while ps_crud holds W, and W's complete() sets the target back to MAX in the same "
-            "transaction as the ps_crud delete (docs/protocol.md §2.2.3), so the wrong target is gone before "
+            "transaction as the ps_crud delete (docs/protocol.md §2.2.3), so the wrong target is "
+            "gone before "
             "the gate can open. Only a second uploader of the same database (not modelled) "
             "could empty ps_crud in between; read-your-writes' no-flicker half would see it"),
       equiv("target-posted-id", none,

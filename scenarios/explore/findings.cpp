@@ -384,6 +384,11 @@ std::string findings_markdown(const HuntSummary& h, const std::vector<Finding>& 
     }
     if (f.seeds.size() > 30) seeds += fmt::format(", ... ({} in all)", f.seeds.size());
     out += fmt::format("Seeds: {}. First seed's draw: {}\n\n", seeds, f.drawn);
+    if (f.shrunk_file.empty()) {  // sweep --findings keeps failures unshrunk
+      out += "Not shrunk: `syncsim shrink '" + f.repro + "' --out shrunk.json`\n\n";
+      out += "**Repro**: `syncsim replay '" + f.repro + "'`\n\n";
+      continue;
+    }
     out += fmt::format("Shrunk {} -> {} steps: `{}` ({}).\n\n", f.steps_before, f.steps_after,
                        f.shrunk_file,
                        f.shrunk_replays ? "replays bit for bit" : "DOES NOT replay bit for bit");
@@ -441,6 +446,13 @@ std::string findings_html(const HuntSummary& h, const std::vector<Finding>& find
                        f.known_id.empty() ? "NEW" : "known: " + escape(f.known_id));
     if (!f.known_id.empty()) out += "<p>Known because: " + escape(f.known_why) + "</p>\n";
     out += "<p><b>What broke:</b> " + escape(f.explanation) + "</p>\n";
+    if (f.shrunk_file.empty()) {  // sweep --findings keeps failures unshrunk
+      out += fmt::format(
+          "<p>First seed {} of {} hitting it (not shrunk).</p>\n<h3>Repro</h3><pre>"
+          "syncsim replay '{}'</pre></section>\n",
+          f.first_seed, f.seeds.size(), escape(f.repro));
+      continue;
+    }
     out += fmt::format(
         "<p>First seed {} of {} hitting it; shrunk {} &rarr; {} steps: <code>{}"
         "</code> ({}).</p>\n",
