@@ -12,11 +12,11 @@
 #include "reports/mermaid.hpp"
 #include "reports/report_model.hpp"
 #include "reports/results_documents.hpp"
+#include "scenarios/explore/sometimes.hpp"
 #include "scenarios/repro.hpp"
 #include "scenarios/results.hpp"
 #include "scenarios/results_shape.hpp"
 #include "scenarios/runner.hpp"
-#include "scenarios/explore/sometimes.hpp"
 #include "scenarios/scenario.hpp"
 
 namespace syncsim::fuzz {
