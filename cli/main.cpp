@@ -7,6 +7,9 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -513,9 +516,7 @@ int diff_command(const DiffArgs& args) {
   return exit_code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run_cli(int argc, char** argv) {
   CLI::App app{
       "syncsim: deterministic simulation of PowerSync's checkpoint protocol with the "
       "real core extension"};
@@ -640,4 +641,22 @@ int main(int argc, char** argv) {
     std::cerr << "internal error: " << e.what() << "\n";
     return kExitInternal;
   }
+}
+
+}  // namespace
+
+// Reports, merged results and lists go to standard output when no file is named: a write
+// that failed there (a full disk) is lost output, so it exits 3 with errno like a failed
+// output file (issue 19), unless the command already exited with a failure of its own.
+int main(int argc, char** argv) {
+  const int exit_code = run_cli(argc, argv);
+  // errno: the final flush's, or else the one a failed write left during the run.
+  std::cout.flush();
+  if (std::fflush(stdout) != 0 || std::ferror(stdout) != 0 || !std::cout) {
+    const int error = errno;
+    std::cerr << "syncsim: cannot write standard output: "
+              << (error != 0 ? std::strerror(error) : "write error") << "\n";
+    return exit_code == kExitPass ? kExitInternal : exit_code;
+  }
+  return exit_code;
 }

@@ -2,8 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <dlfcn.h>
+
+#include <cassert>
 #include <cstring>
 #include <memory>
+#include <set>
 
 #include "engine/core_check.hpp"
 
@@ -31,6 +35,19 @@ void deterministic_uuid(sqlite3_context* ctx, int, sqlite3_value**) {
       b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
       b[15]);
   sqlite3_result_text(ctx, s.c_str(), static_cast<int>(s.size()), SQLITE_TRANSIENT);
+}
+
+// SQLite dlcloses an extension with the last connection that loaded it, and lifecycle
+// scenarios load and unload core versions seed after seed in one process.  Each core stays
+// loaded for the process's lifetime instead (one extra RTLD_NODELETE reference per path,
+// never released; a process-wide cache like the integrity check's): no load/unload churn in
+// a worker, the core's statics stay reachable, and a leak report names the core's module
+// (tests/san/lsan.supp) rather than "<unknown module>".
+void keep_core_loaded(const std::string& path) {
+  static std::set<std::string> pinned;
+  if (pinned.count(path) != 0) return;
+  if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE) != nullptr) pinned.insert(path);
+  // A failure is left to sqlite3_load_extension, which reports it with dlerror's message.
 }
 
 void bind_args(sqlite3* db, sqlite3_stmt* stmt, const std::vector<std::string>& args) {
@@ -61,6 +78,7 @@ Database::Database(const std::string& file_name, const CoreVersion& core) {
   // A modified or truncated core is refused here, before dlopen (which would load it
   // silently or die with SIGBUS).
   verify_core_file(core);
+  keep_core_loaded(core.path);
   // The sim VFS is the default VFS, so no VFS name is passed (the core's own connections
   // would use the default too).
   int rc =
@@ -90,7 +108,23 @@ Database::Database(const std::string& file_name, const CoreVersion& core) {
 
 Database::~Database() {
   statements_.clear();
-  sqlite3_close(db_);
+  // The core prepares statements of its own for a sync iteration (its storage adapter) and
+  // finalises them only when the iteration is torn down.  A life closed while the core still
+  // runs one (a lifecycle fault with down_ms 0 closes before the loops' finally blocks reach
+  // powersync_control('stop'); a kill) made sqlite3_close return SQLITE_BUSY, and the
+  // connection leaked with its page cache and file (issue 19).  Finalising them here would
+  // leave the core dangling pointers; its own teardown, as the SDK's finally block calls it,
+  // releases them.
+  if (sqlite3_next_stmt(db_, nullptr) != nullptr) {
+    // In a transaction, as every powersync_control call is (the core refuses it otherwise);
+    // a kill may leave one open, which the close then rolls back.
+    const bool own_transaction = sqlite3_get_autocommit(db_) != 0;
+    if (own_transaction) sqlite3_exec(db_, "BEGIN", nullptr, nullptr, nullptr);
+    sqlite3_exec(db_, "SELECT powersync_control('stop', NULL)", nullptr, nullptr, nullptr);
+    if (own_transaction) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
+  }
+  [[maybe_unused]] const int rc = sqlite3_close(db_);
+  assert(rc == SQLITE_OK && "the core still holds prepared statements");
 }
 
 void Database::on_update(void* self, int, const char*, const char* table, sqlite3_int64) {

@@ -429,6 +429,15 @@ std::vector<Row> rows() {
       {"D05_shrink_out_dev_full",
        "shrink 'syncsim:x:{D}/mutant.json:seed=1:build=x' --max-attempts 1 --out /dev/full", 3,
        "--out: cannot write /dev/full: No space left on device"},
+      {"D06_merge_findings_dev_full", "merge {D}/good.json --findings /dev/full", 3,
+       "--findings: cannot write /dev/full: No space left on device"},
+      // Standard output (no file named) is an output too: a full device there exits 3.
+      {"D07_report_stdout_dev_full", "!{BIN} report {D}/good.json > /dev/full", 3,
+       "cannot write standard output: No space left on device"},
+      {"D08_merge_stdout_dev_full", "!{BIN} merge {D}/good.json > /dev/full", 3,
+       "cannot write standard output: No space left on device"},
+      {"D09_list_stdout_dev_full", "!{BIN} list invariants > /dev/full", 3,
+       "cannot write standard output: No space left on device"},
       // --- write failures on a regular file: the old file survives, no temp left ---------
       // The merged runs spool to a temporary file first: a full disk fails there, and the
       // old --results file survives.
