@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "engine/core_registry.hpp"
+#include "engine/js/js_host.hpp"
 #include "engine/workload.hpp"
 #include "scenarios/runner.hpp"
 
@@ -169,6 +170,17 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
     o.checkpoint_mode = mode_named(group.checkpoint_mode);
     o.sdk = engine::sdk_behaviour_from_name(resolved_sdk(group.sdk, group.core, core_sdks(extra_cores_)));
+    if (o.sdk == engine::SdkBehaviour::JsReal) {
+      if (auto why = engine::js::js_real_unavailable(group.core)) {
+        throw std::runtime_error("clients.sdk \"js-real\" cannot run: " + *why);
+      }
+      if (!js_host_) {
+        js_host_ = std::make_shared<engine::js::JsHost>(
+            loop_, trace_, *engine::js::js_real_project_for_core(group.core),
+            root_.split("js-host").next());
+      }
+      o.js_host = js_host_;
+    }
     const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
         {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
         {"reset-target-on-reconnect", engine::EngineMutant::ResetTargetOnReconnect},

@@ -106,6 +106,7 @@ class World {
   engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
+  std::shared_ptr<engine::js::JsHost> js_host_;  // js-real clients' host (issue 16), lazily
   std::vector<std::string> keys_;  // each client's "<user>/<client_id>"
   sim::Prng fault_rng_;
   ExtraCores extra_cores_;  // --core-path builds; slots point into it
