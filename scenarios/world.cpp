@@ -478,7 +478,7 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       break;
     }
     case FaultKind::SwitchMode:
-      if (slot.options.sdk != engine::SdkBehaviour::Js130) {
+      if (slot.options.sdk == engine::SdkBehaviour::JsLegacy) {
         throw std::invalid_argument(fmt::format(
             "switch_mode of client {}: its SDK (core {}) has only legacy mode", f.client,
             slot.core->name));

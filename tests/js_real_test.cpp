@@ -117,6 +117,27 @@ TEST_F(JsReal, TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary) {
   }
 }
 
+TEST_F(JsReal, CheckersAreBoundByWhatTheRealSdkDid) {
+  // Observer events derived from the SDK's control calls and routes reach the checkers: they
+  // judge (checked > 0), they do not pass vacuously.
+  const auto r = test_support::run(js_real("basic"), 2);
+  ASSERT_TRUE(r.passed) << test_support::describe(r);
+  for (const char* invariant : {"barrier-holds", "read-your-writes", "no-lost-writes"}) {
+    const auto it = r.checks.find(invariant);
+    EXPECT_TRUE(it != r.checks.end() && it->second > 0) << invariant << " never judged";
+  }
+  EXPECT_GT(r.sometimes.at("barrier-blocked"), 0u);
+}
+
+TEST_F(JsReal, ClonedDatabaseFindingReproducesWithTheRealSdk) {
+  // The catalog's cloned-database finding (two installations sharing a client_id break
+  // read-your-writes) is expected to fail; with the real SDK it must fail the same way.
+  const auto r = test_support::run(js_real("cloned-database"), 1);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "read-your-writes");
+  EXPECT_TRUE(r.expectation_met);
+}
+
 TEST(JsRealScenario, RefusedWithACoreTheSdkRefuses) {
   try {
     js_real("basic", {"clients.core=0.4.6", "clients.checkpoint_mode=legacy"});

@@ -11,6 +11,7 @@
 
 #include "engine/js/bridge.hpp"
 #include "engine/sdk_shim.hpp"
+#include "engine/sync_line.hpp"
 
 namespace syncsim::engine::js {
 namespace {
@@ -140,6 +141,9 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
   const nlohmann::json& params = call["params"];
   try {
     sqlite3* db = client_.db().raw();
+    const bool control = text.find("powersync_control(") != std::string::npos &&
+                         params.size() == 2 && params[0].is_string();
+    if (control) before_control(params[0].get<std::string>());
     nlohmann::json columns = nlohmann::json::array();
     nlohmann::json rows = nlohmann::json::array();
     std::optional<std::string> first_value;
@@ -168,10 +172,7 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
       }
       if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
     }
-    if (text.find("powersync_control(") != std::string::npos && params.size() == 2 &&
-        params[0].is_string()) {
-      after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
-    }
+    if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
     return {{"op", "rows"},
             {"columns", columns},
             {"rows", rows},
@@ -184,18 +185,71 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
   }
 }
 
+bool JsRealClient::can_publish(const std::string& op) {
+  return op == "line_text" || op == "line_binary" || op == "completed_upload";
+}
+
+void JsRealClient::before_control(const std::string& op) {
+  // barrier-holds, as Client::control_text judges it for the shim: ps_crud and the target
+  // before the call (inside the SDK's own transaction), last_seen and publication after.
+  merge_touched(client_.db().take_touched());
+  gate_before_.reset();
+  if (!can_publish(op)) return;
+  const bool crud = client_.db().query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
+  gate_before_ = GateBefore{crud, client_.target()};
+}
+
+void JsRealClient::merge_touched(const TouchedTables& t) {
+  pending_touched_.ps_crud = pending_touched_.ps_crud || t.ps_crud;
+  pending_touched_.data_tables = pending_touched_.data_tables || t.data_tables;
+}
+
 void JsRealClient::after_control(const std::string& op, const std::optional<std::string>& payload,
                                  const std::optional<std::string>& result) {
   ++control_calls_[op];
   client_.trace_.log(client_.name(), "js control {} ({} bytes) -> {} bytes", op,
                      payload ? payload->size() : 0, result ? result->size() : 0);
+  const TouchedTables touched = client_.db().take_touched();
+  merge_touched(touched);
+  const bool published = touched.data_tables && can_publish(op);
+  if (published && gate_before_ && client_.verdicts_) {
+    client_.verdicts_->checked("barrier-holds");
+    const auto seen = client_.last_seen();
+    const bool closed =
+        gate_before_->crud || (gate_before_->target && *gate_before_->target > seen.value_or(0));
+    const auto line = sync_line_text(op, payload);
+    const bool priority0 = line && line->find(R"({"partial_checkpoint_complete")") == 0 &&
+                           line->find(R"("priority":0})") != std::string::npos;
+    if (closed && !priority0) {
+      client_.violation(
+          "barrier-holds",
+          fmt::format("{} published rows while the gate was closed (ps_crud {}, "
+                      "target {}, last_seen {}; the real SDK)",
+                      op, gate_before_->crud ? "non-empty" : "empty",
+                      gate_before_->target ? std::to_string(*gate_before_->target) : "none",
+                      seen ? std::to_string(*seen) : "none"));
+    }
+  }
   auto* observer = client_.observer_;
   if (!observer) return;
   observer->on_control(client_, op, payload, result);
+  if (published) observer->on_published(client_);
   if (!result) return;
   const auto instructions = nlohmann::json::parse(*result, nullptr, false);
   if (!instructions.is_array()) return;
   for (const auto& i : instructions) {
+    if (i.is_object() && i.contains("DidCompleteSync")) {
+      const auto& d = i["DidCompleteSync"];
+      std::optional<int64_t> applied;
+      if (d.is_object() && d.contains("applied_checkpoint_request_id")) {
+        const auto& id = d["applied_checkpoint_request_id"];
+        if (id.is_number_integer()) applied = id.get<int64_t>();
+        if (id.is_string()) applied = std::stoll(id.get<std::string>());
+      }
+      client_.trace_.log(client_.name(), "applied checkpoint{}",
+                         applied ? " id " + std::to_string(*applied) : "");
+      observer->on_sync_applied(client_, applied);
+    }
     if (!i.is_object() || !i.contains("LogLine")) continue;
     const std::string line = i["LogLine"].value("line", "");
     if (line.find("Could not apply checkpoint due to local data") != std::string::npos) {
@@ -208,11 +262,12 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
 nlohmann::json JsRealClient::touched() {
   nlohmann::json tables = nlohmann::json::array();
   try {
-    const TouchedTables t = client_.db().take_touched();
-    if (t.ps_crud) tables.push_back("ps_crud");
-    if (t.data_tables) tables.push_back("ps_data");
+    merge_touched(client_.db().take_touched());
   } catch (const ClientClosed&) {
   }
+  if (pending_touched_.ps_crud) tables.push_back("ps_crud");
+  if (pending_touched_.data_tables) tables.push_back("ps_data");
+  pending_touched_ = {};
   return {{"op", "tables"}, {"tables", tables}};
 }
 
@@ -279,7 +334,12 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
   auto abort = in_flight_[req];
   if (request.value("stream", false)) {
     const bool bson = header(request["headers"], "accept").find(kBsonStream) != std::string::npos;
-    auto open = co_await client_.link_.open_stream(http);
+    sim::Link::StreamOpen open;
+    try {
+      open = co_await client_.link_.open_stream(http);
+    } catch (const sim::NetworkError& e) {
+      open.head = sim::HttpResponse::reset(e.what());
+    }
     if (!*alive || abort->aborted()) {
       if (open.stream) open.stream->close();
       co_return;
@@ -305,6 +365,8 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
     response = co_await client_.link_.request(http, abort.get());
   } catch (const sim::Aborted&) {
     co_return;
+  } catch (const sim::NetworkError& e) {
+    response = sim::HttpResponse::reset(e.what());  // the SDK's fetch rejects
   }
   if (!*alive || abort->aborted()) co_return;
   in_flight_.erase(req);

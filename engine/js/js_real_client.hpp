@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "engine/database.hpp"
 #include "engine/js/js_host.hpp"
 #include "sim/net.hpp"
 #include "sim/sync.hpp"
@@ -53,8 +54,11 @@ class JsRealClient : public HostedClient {
   sim::Task<void> run_fetch(nlohmann::json request, std::shared_ptr<bool> alive);
   sim::Task<void> pump_stream(int64_t req, std::shared_ptr<sim::ClientStream> stream, bool bson,
                               std::shared_ptr<bool> alive);
+  static bool can_publish(const std::string& op);
+  void before_control(const std::string& op);
   void after_control(const std::string& op, const std::optional<std::string>& payload,
                      const std::optional<std::string>& result);
+  void merge_touched(const TouchedTables& t);
   void deliver(nlohmann::json event);
 
   Client& client_;
@@ -66,6 +70,13 @@ class JsRealClient : public HostedClient {
   std::map<int64_t, std::shared_ptr<sim::AbortSignal>> in_flight_;
   std::map<int64_t, std::shared_ptr<sim::ClientStream>> streams_;
   std::map<std::string, uint64_t> control_calls_;
+  // What the update hook saw that the SDK's adapter has not asked for yet.
+  TouchedTables pending_touched_;
+  struct GateBefore {
+    bool crud = false;
+    std::optional<int64_t> target;
+  };
+  std::optional<GateBefore> gate_before_;  // barrier-holds: state before a publishing call
 };
 
 }  // namespace syncsim::engine::js
