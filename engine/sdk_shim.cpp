@@ -1352,6 +1352,10 @@ std::string Client::pending() {
   auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };
   static const char* kStates[] = {"pending", "ready", "error", "disconnected"};
   if (closed()) return "closed";
+  if (js_) {
+    return fmt::format("{}; target {}, last_seen {}, last_requested {}, ps_crud {}", js_->pending(),
+                       show(target()), show(last_seen()), show(last_requested()), crud_count());
+  }
   return fmt::format(
       "{} ({}); target {}, last_seen {}, last_requested {}, ps_crud {}; checkpoint state {}; "
       "uploading {}; download error: {}; upload error: {}",

@@ -131,6 +131,7 @@ void JsRealClient::kill() {
   for (auto& [req, stream] : streams_) stream->close();
   in_flight_.clear();
   streams_.clear();
+  in_flight_paths_.clear();
   connected_ = false;
   disconnected_.notify();
   deliver({{"op", "close"}});
@@ -259,6 +260,20 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
   }
 }
 
+std::string JsRealClient::pending() const {
+  std::string requests;
+  for (const auto& [req, what] : in_flight_paths_) {
+    if (!in_flight_.contains(req) && !streams_.contains(req)) continue;
+    requests += fmt::format("{}#{} {}{}", requests.empty() ? "" : ", ", req, what,
+                            streams_.contains(req) ? " (streaming)" : "");
+  }
+  const auto timer = host_.next_timer();
+  return fmt::format("js-real SDK ({}); requests: {}; host's next fake timer: {}",
+                     killed_ ? "closed" : (connected_ ? "connected" : "not connected"),
+                     requests.empty() ? "none" : requests,
+                     timer ? fmt::format("{}µs", *timer - sim::kEpoch) : "none");
+}
+
 nlohmann::json JsRealClient::touched() {
   nlohmann::json tables = nlohmann::json::array();
   try {
@@ -305,7 +320,11 @@ void JsRealClient::act(const nlohmann::json& request) {
     return;
   }
   if (killed_) return;
+  std::erase_if(in_flight_paths_, [&](const auto& entry) {
+    return !in_flight_.contains(entry.first) && !streams_.contains(entry.first);
+  });
   in_flight_[req] = std::make_shared<sim::AbortSignal>();
+  in_flight_paths_[req] = request.value("method", "") + " " + request.value("path", "");
   client_.loop_.spawn(run_fetch(request, alive_), client_.name() + ".js-fetch");
 }
 

@@ -42,6 +42,9 @@ class JsRealClient : public HostedClient {
     return control_calls_;
   }
   [[nodiscard]] std::size_t requests_in_flight() const { return in_flight_.size(); }
+  // What the real SDK is waiting for, for the liveness judge's explanation: requests on the
+  // wire, open streams, the host's next fake timer.
+  [[nodiscard]] std::string pending() const;
 
   // HostedClient
   nlohmann::json sql(const nlohmann::json& call) override;
@@ -68,6 +71,7 @@ class JsRealClient : public HostedClient {
   bool killed_ = false;
   sim::Notifier disconnected_;
   std::map<int64_t, std::shared_ptr<sim::AbortSignal>> in_flight_;
+  std::map<int64_t, std::string> in_flight_paths_;  // req -> "POST /sync/stream"
   std::map<int64_t, std::shared_ptr<sim::ClientStream>> streams_;
   std::map<std::string, uint64_t> control_calls_;
   // What the update hook saw that the SDK's adapter has not asked for yet.
