@@ -49,7 +49,7 @@ engine::CheckpointMode mode_named(const std::string& mode) {
 }  // namespace
 
 World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
-             const ExtraCores& extra_cores)
+             const ExtraCores& extra_cores, engine::js::HostProcesses* js_processes)
     : scenario_(scenario),
       loop_(bounds),
       trace_(loop_.clock()),
@@ -177,7 +177,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       if (!js_host_) {
         js_host_ = std::make_shared<engine::js::JsHost>(
             loop_, trace_, *engine::js::js_real_project_for_core(group.core),
-            root_.split("js-host").next());
+            root_.split("js-host").next(), js_processes);
       }
       o.js_host = js_host_;
     }

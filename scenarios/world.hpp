@@ -26,13 +26,18 @@
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
 
+namespace syncsim::engine::js {
+class HostProcesses;
+}
+
 namespace syncsim::scenarios {
 
 class World {
  public:
   // `extra_cores`: cores outside the registry the scenario may name (--core-path).
+  // `js_processes`: js-real host processes kept across runs (null: this run starts its own).
   World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
-        const ExtraCores& extra_cores = {});
+        const ExtraCores& extra_cores = {}, engine::js::HostProcesses* js_processes = nullptr);
   ~World();
   World(const World&) = delete;
   World& operator=(const World&) = delete;

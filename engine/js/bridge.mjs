@@ -8,6 +8,8 @@
 //
 // C++ -> host (events; each one is followed by a drain that ends with an `idle` message):
 //   {op:"init", v, now, seed}                 first message; host answers `ready`
+//   {op:"next_run", now, seed}                the next run reuses the process: every client
+//                                             dropped, PRNG reseeded; host answers `ready`
 //   {op:"open", client, now, user, seed, options}  new SDK instance (one app life)
 //   {op:"connect", client, now}  {op:"disconnect", client, now}  {op:"close", client, now}
 //   {op:"tables_changed", client, now, tables}  the app wrote through C++: what its hook saw

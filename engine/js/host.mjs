@@ -163,21 +163,34 @@ process.on('unhandledRejection', (e) => {
   send({ op: 'log', client: '', level: 50, message: `unhandled rejection: ${e?.message ?? e}` });
 });
 
+// A run begins (init) or the next run reuses this process (next_run): every SDK instance of the
+// previous run is dropped with its fake timers, the PRNG is reseeded and the clock restarts.
+function beginRun(message) {
+  for (const c of clients.values()) c.kill();
+  clients.clear();
+  if (clock) clock.uninstall();
+  installDeterminism(message.seed);
+  clock = FakeTimers.withGlobal(globalThis).install({
+    now: msOf(message.now),
+    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
+  });
+  send({ op: 'ready', v: kProtocolVersion, sdk: sdk.version });
+}
+
 const init = readMessage();
 if (!init || init.op !== 'init' || init.v !== kProtocolVersion) {
   process.stderr.write(`host: expected init with v=${kProtocolVersion}, got ${JSON.stringify(init)}\n`);
   process.exit(2);
 }
-installDeterminism(init.seed);
-clock = FakeTimers.withGlobal(globalThis).install({
-  now: msOf(init.now),
-  toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
-});
-send({ op: 'ready', v: kProtocolVersion, sdk: sdk.version });
+beginRun(init);
 
 for (;;) {
   const message = readMessage();
   if (message === null || message.op === 'exit') break;
+  if (message.op === 'next_run') {
+    beginRun(message);
+    continue;
+  }
   await advanceTo(message.now);
   await handle(message);
   await drain();

@@ -50,28 +50,42 @@ std::optional<std::string> js_real_unavailable(const std::string& core) {
   return std::nullopt;
 }
 
-JsHost::JsHost(sim::Loop& loop, sim::Trace& trace, std::string project, uint64_t seed)
-    : loop_(loop), trace_(trace), project_(std::move(project)), seed_(seed) {}
+JsHost::JsHost(sim::Loop& loop, sim::Trace& trace, std::string project, uint64_t seed,
+               HostProcesses* shared)
+    : loop_(loop), trace_(trace), project_(std::move(project)), seed_(seed), shared_(shared) {}
 
 JsHost::~JsHost() {
   if (armed_) loop_.cancel(*armed_);
+  if (draining_ && shared_) shared_->discard(project_);  // a run died mid-drain
 }
 
 void JsHost::start() {
-  const auto dir = installed_js_real_project(project_);
-  if (!dir) throw std::runtime_error("js-real: SDK project " + project_ + " is not installed");
-  process_ = std::make_unique<NodeProcess>(
-      std::vector<std::string>{SYNCSIM_NODE_EXECUTABLE, SYNCSIM_JS_HOST_SCRIPT, *dir});
-  process_->write_line(nlohmann::json{{"op", "init"},
-                                      {"v", kProtocolVersion},
-                                      {"now", loop_.now()},
-                                      {"seed", std::to_string(seed_)}}
+  const char* op = "next_run";
+  process_ = shared_ ? shared_->find(project_) : nullptr;
+  if (!process_) {
+    const auto dir = installed_js_real_project(project_);
+    if (!dir) throw std::runtime_error("js-real: SDK project " + project_ + " is not installed");
+    auto process = std::make_unique<NodeProcess>(
+        std::vector<std::string>{SYNCSIM_NODE_EXECUTABLE, SYNCSIM_JS_HOST_SCRIPT, *dir});
+    if (shared_) {
+      shared_->count_start();
+      process_ = &shared_->adopt(project_, std::move(process));
+    } else {
+      owned_ = std::move(process);
+      process_ = owned_.get();
+    }
+    op = "init";
+  }
+  draining_ = true;  // until `ready`: a failure here leaves the pipe out of step
+  process_->write_line(nlohmann::json{
+      {"op", op}, {"v", kProtocolVersion}, {"now", loop_.now()}, {"seed", std::to_string(seed_)}}
                            .dump());
   const auto ready = nlohmann::json::parse(process_->read_line());
   if (ready.value("op", "") != "ready" || ready.value("v", 0) != kProtocolVersion) {
     throw std::runtime_error("js-real: host answered " + ready.dump() + ", expected ready v" +
                              std::to_string(kProtocolVersion));
   }
+  draining_ = false;
   sdk_version_ = ready.value("sdk", "");
   trace_.log("js", "host started: {} ({}) protocol v{}", project_, sdk_version_, kProtocolVersion);
 }
@@ -81,8 +95,8 @@ void JsHost::attach(const std::string& name, HostedClient* client) { clients_[na
 void JsHost::detach(const std::string& name) { clients_.erase(name); }
 
 void JsHost::deliver(nlohmann::json event) {
-  assert(!draining_ && "an event was delivered from inside a drain");
   if (!process_) start();
+  assert(!draining_ && "an event was delivered from inside a drain");
   event["now"] = loop_.now();
   ++events_;
   draining_ = true;

@@ -38,10 +38,33 @@ std::optional<std::string> installed_js_real_project(const std::string& project)
 // Why js-real cannot run here (no node, SDK not installed), nullopt if it can.
 std::optional<std::string> js_real_unavailable(const std::string& core);
 
+// Host processes kept across runs (a sweep or hunt worker pays Node's start-up once): one
+// per SDK project.  Each run sends `next_run` instead of starting a process.
+class HostProcesses {
+ public:
+  NodeProcess* find(const std::string& project) {
+    auto it = processes_.find(project);
+    return it == processes_.end() ? nullptr : it->second.get();
+  }
+  NodeProcess& adopt(const std::string& project, std::unique_ptr<NodeProcess> process) {
+    return *(processes_[project] = std::move(process));
+  }
+  // A run died mid-drain: the pipe is out of step, the process is not reused.
+  void discard(const std::string& project) { processes_.erase(project); }
+  [[nodiscard]] uint64_t started() const { return started_; }
+  void count_start() { ++started_; }
+
+ private:
+  std::map<std::string, std::unique_ptr<NodeProcess>> processes_;
+  uint64_t started_ = 0;
+};
+
 class JsHost {
  public:
-  // `project`: an installed SDK project name; `seed`: the run's (Math.random, uuids).
-  JsHost(sim::Loop& loop, sim::Trace& trace, std::string project, uint64_t seed);
+  // `project`: an installed SDK project name; `seed`: the run's (Math.random, uuids);
+  // `shared`: processes kept across runs (nullptr: this host owns its own process).
+  JsHost(sim::Loop& loop, sim::Trace& trace, std::string project, uint64_t seed,
+         HostProcesses* shared = nullptr);
   ~JsHost();
   JsHost(const JsHost&) = delete;
   JsHost& operator=(const JsHost&) = delete;
@@ -66,7 +89,9 @@ class JsHost {
   sim::Trace& trace_;
   std::string project_;
   uint64_t seed_;
-  std::unique_ptr<NodeProcess> process_;
+  HostProcesses* shared_;
+  std::unique_ptr<NodeProcess> owned_;
+  NodeProcess* process_ = nullptr;
   std::string sdk_version_;
   std::map<std::string, HostedClient*> clients_;
   std::optional<sim::TimerId> armed_;
