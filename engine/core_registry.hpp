@@ -19,6 +19,8 @@ namespace syncsim::engine {
 //    on the `$local` row (pre-#1049; docs/protocol.md §2.5, docs/protocol.md §1.3.9).  Not modelled yet.
 inline constexpr const char* kSdkJs130 = "js-1.3.0";
 inline constexpr const char* kSdkJsLegacy = "js-legacy";
+// The published JS SDK run by engine/js/ (issue 16), paired with the client's core.
+inline constexpr const char* kSdkJsReal = "js-real";
 
 struct CoreVersion {
   std::string name;  // "0.5.3"; for a --core-path build, what powersync_rs_version() says

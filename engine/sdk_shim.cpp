@@ -1,5 +1,7 @@
 #include "engine/sdk_shim.hpp"
 
+#include "engine/js/js_real_client.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -74,8 +76,9 @@ std::optional<int64_t> parse_id(const nlohmann::json& j) {
 SdkBehaviour sdk_behaviour_from_name(const std::string& name) {
   if (name == kSdkJs130) return SdkBehaviour::Js130;
   if (name == kSdkJsLegacy) return SdkBehaviour::JsLegacy;
-  throw std::invalid_argument(fmt::format("unknown SDK behaviour '{}' (allowed: {}, {})", name,
-                                          kSdkJs130, kSdkJsLegacy));
+  if (name == kSdkJsReal) return SdkBehaviour::JsReal;
+  throw std::invalid_argument(fmt::format("unknown SDK behaviour '{}' (allowed: {}, {}, {})", name,
+                                          kSdkJs130, kSdkJsLegacy, kSdkJsReal));
 }
 
 std::optional<Quirk> quirk_from_name(const std::string& name) {
@@ -119,6 +122,9 @@ Client::Client(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, sim::Link& lin
   // Old SDKs know only server-generated write checkpoints (docs/protocol.md §2.5 item 7).
   if (options_.sdk == SdkBehaviour::JsLegacy && options_.checkpoint_mode != CheckpointMode::Legacy) {
     throw std::invalid_argument("the js-legacy SDK works in legacy checkpoint mode only");
+  }
+  if (options_.sdk == SdkBehaviour::JsReal && !options_.js_host) {
+    throw std::invalid_argument("a js-real client needs the run's JS host");
   }
 }
 
@@ -169,12 +175,23 @@ void Client::open() {
       db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
   db().exec("PRAGMA recursive_triggers = TRUE");
   trace_.log(name_, "open core={} client_id={}", core_.name, options_.client_id);
+  if (options_.sdk == SdkBehaviour::JsReal) {
+    js_ = std::make_unique<js::JsRealClient>(*this, *options_.js_host);
+    js_->open();
+  }
 }
+
+bool Client::js_sync_running() const { return js_ && js_->sync_running(); }
 
 void Client::connect() {
   // ConnectionManager.connect disconnects a running implementation first (docs/protocol.md §2.1.2);
   // callers here await disconnect() themselves, so a second connect is a caller bug.
   if (running_loops_ > 0) throw std::logic_error(name_ + ": connect() while still connected");
+  if (js_) {
+    trace_.log(name_, "connect");
+    js_->connect();
+    return;
+  }
   // docs/protocol.md §2.1.2: a new implementation with a fresh CheckpointStateSignals (pending) and a
   // fresh outer signal, then three loops on it.
   outer_ = std::make_shared<sim::AbortSignal>();
@@ -203,6 +220,12 @@ sim::Task<void> Client::disconnect() {
   // BPD.disconnect (docs/protocol.md §2.1.9): abort the outer signal; its onabort aborts the nested
   // signal and marks the status disconnected; then wait for the three loops.
   ++stats_.disconnects;
+  if (js_) {
+    trace_.log(name_, "disconnect requested");
+    co_await js_->disconnect();
+    trace_.log(name_, "disconnected");
+    co_return;
+  }
   if (running_loops_ == 0) co_return;
   trace_.log(name_, "disconnect requested");
   outer_->abort("Disconnect has been requested");
@@ -243,6 +266,7 @@ void Client::begin_close(const std::string& reason) {
   if (!outer_->aborted()) trace_.log(name_, "closing: {}", reason);
   outer_->abort(reason);
   nested_->abort(reason);
+  if (js_) js_->kill();
   kill_hook_ = nullptr;
   kill_point_.reset();
 }
@@ -250,6 +274,7 @@ void Client::begin_close(const std::string& reason) {
 void Client::close() {
   begin_close("closed");
   if (db_) trace_.log(name_, "database closed");
+  js_.reset();
   db_.reset();  // an open transaction rolls back (sqlite3_close)
   connected_ = false;
   connecting_ = false;
@@ -405,6 +430,10 @@ std::optional<int64_t> Client::control_int(const std::string& op,
 void Client::after_write_lock(const TouchedTables& touched) {
   // docs/protocol.md §2.1.1: after every write-lock release the pool checks the touched tables; a
   // touched ps_crud fires crudUpdate (also for the SDK's own DELETE, quirk §2.7.7).
+  if (js_) {
+    js_->tables_changed(touched.ps_crud, touched.data_tables);  // the real SDK decides
+    return;
+  }
   if (touched.ps_crud) trigger_crud_upload();
 }
 
@@ -1323,6 +1352,10 @@ std::string Client::pending() {
   auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };
   static const char* kStates[] = {"pending", "ready", "error", "disconnected"};
   if (closed()) return "closed";
+  if (js_) {
+    return fmt::format("{}; target {}, last_seen {}, last_requested {}, ps_crud {}", js_->pending(),
+                       show(target()), show(last_seen()), show(last_requested()), crud_count());
+  }
   return fmt::format(
       "{} ({}); target {}, last_seen {}, last_requested {}, ps_crud {}; checkpoint state {}; "
       "uploading {}; download error: {}; upload error: {}",

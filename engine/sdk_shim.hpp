@@ -42,6 +42,10 @@
 namespace syncsim::engine {
 
 class Client;
+namespace js {
+class JsHost;
+class JsRealClient;
+}  // namespace js
 
 // The invariants the engine checks itself (docs/architecture.md §1: checkers live beside what they
 // watch): barrier-holds.
@@ -168,7 +172,8 @@ enum class CheckpointMode { Legacy, Requests };
 // powersync_control; JsLegacy (SDKs bundling 0.4.x cores) calls powersync_init() itself,
 // works in legacy mode only and keeps the target in `$local` via SQL (docs/protocol.md §2.5 items 3, 7;
 // docs/protocol.md §1.3.9).
-enum class SdkBehaviour { Js130, JsLegacy };
+// JsReal: the published JS SDK itself drives the core (engine/js/, issue 16).
+enum class SdkBehaviour { Js130, JsLegacy, JsReal };
 
 // Parses a kSdk* name; throws std::invalid_argument for anything else.
 SdkBehaviour sdk_behaviour_from_name(const std::string& name);
@@ -206,6 +211,8 @@ struct ClientOptions {
   // The stream world (issue 7): the schema also has the `items` table that stream buckets
   // sync.  Off: the schema of every scenario before issue 7.
   bool stream_tables = false;
+  // SdkBehaviour::JsReal: the run's host process (engine/js/js_host.hpp).
+  std::shared_ptr<js::JsHost> js_host;
 };
 
 // SyncStream.subscribe options (ConnectionManager.stream(...).subscribe): ttl in seconds
@@ -293,7 +300,7 @@ class Client {
   // disconnect(), then powersync_clear(1) and a fresh offline status (docs/protocol.md §2.1.9).
   sim::Task<void> disconnect_and_clear();
   // The three loops of a connect() are still running (until disconnect() finished).
-  [[nodiscard]] bool sync_running() const { return running_loops_ > 0; }
+  [[nodiscard]] bool sync_running() const { return running_loops_ > 0 || js_sync_running(); }
 
   // BPD.requestCheckpoint (docs/protocol.md §2.3.1): the service's answer (maybe above the allocated
   // id).  Throws SyncApiError (disconnected, legacy mode) or the readiness/POST error.
@@ -403,7 +410,12 @@ class Client {
     return quirk_fixed(Quirk::RepostUntilApplied);
   }
 
+  // The js-real side of this life (SdkBehaviour::JsReal), null otherwise.
+  [[nodiscard]] const js::JsRealClient* js_real() const { return js_.get(); }
+
  private:
+  friend class js::JsRealClient;
+  [[nodiscard]] bool js_sync_running() const;
   enum class CheckpointState { Pending, Ready, Error, Disconnected };
   enum class EventKind {
     Line,
@@ -504,6 +516,7 @@ class Client {
   std::string name_;
   std::string file_name_;
   std::unique_ptr<Database> db_;
+  std::unique_ptr<js::JsRealClient> js_;  // declared after db_: destroyed before it
   std::optional<KillPoint> kill_point_;
   std::function<void()> kill_hook_;
   ClientStats stats_;

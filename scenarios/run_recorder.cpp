@@ -1,5 +1,7 @@
 #include "scenarios/run_recorder.hpp"
 
+#include "engine/sync_line.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -182,8 +184,8 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
                              const std::optional<std::string>& result) {
   auto& s = state(c);  // first, so a new life is noted before what it does
   const auto lane = lane_of_client(c.index());
-  if (op == "line_text" && payload) {
-    auto wc = write_checkpoint_of(*payload);
+  if (const auto line = engine::sync_line_text(op, payload)) {
+    auto wc = write_checkpoint_of(*line);
     if (wc && wc != s.last_write_checkpoint) {
       std::vector<int64_t> hidden_ids;
       std::erase_if(s.unacked_requests, [&](const std::pair<int64_t, sim::Micros>& request) {

@@ -141,7 +141,8 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     // The recorder outlives the world: the world's observer fan-out points at it until the
     // loop (and every client life) is torn down.
     std::unique_ptr<RunRecorder> recorder;
-    World world(scenario, options.seed, options.bounds, options.extra_cores);
+    World world(scenario, options.seed, options.bounds, options.extra_cores,
+                options.js_processes.get());
     if (options.attach) options.attach(world);
     auto& loop = world.loop();
     world.trace().set_sink(options.trace_sink);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -14,6 +15,10 @@
 #include "scenarios/run_recorder.hpp"
 #include "scenarios/scenario.hpp"
 #include "sim/invariants.hpp"
+
+namespace syncsim::engine::js {
+class HostProcesses;
+}
 #include "sim/loop.hpp"
 
 namespace syncsim::scenarios {
@@ -47,6 +52,8 @@ struct RunOptions {
   // Swarm run (scenarios/explore/swarm.hpp): a scenario with a swarm section runs the concrete
   // scenario drawn for this seed; without a swarm section this changes nothing.
   bool swarm = false;
+  // js-real host processes kept across runs (engine/js/js_host.hpp); null: one per run.
+  std::shared_ptr<engine::js::HostProcesses> js_processes;
 };
 
 struct RunResult {

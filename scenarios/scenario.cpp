@@ -229,7 +229,7 @@ std::vector<std::string> parse_id_list(const Fields& top, const std::string& key
                                        const std::string& what);
 
 const std::vector<std::string>& sdk_names() {
-  static const std::vector<std::string> names = {"auto", "js-1.3.0", "js-legacy"};
+  static const std::vector<std::string> names = {"auto", "js-1.3.0", "js-legacy", "js-real"};
   return names;
 }
 
@@ -247,8 +247,9 @@ void check_pairing(const ClientGroup& g, const std::string& path, const Validati
           "\"" + g.checkpoint_mode + "\" is not allowed with the js-legacy SDK (core " + g.core +
               "); allowed: \"legacy\" (old SDKs have no checkpoint requests, docs/protocol.md §2.5)");
   }
-  if (sdk == "js-1.3.0" && native != ctx.core_sdks.end() && native->second != "js-1.3.0") {
-    p.add(child_path(path, "sdk"), "\"js-1.3.0\" cannot drive core " + g.core +
+  if ((sdk == "js-1.3.0" || sdk == "js-real") && native != ctx.core_sdks.end() &&
+      native->second != "js-1.3.0") {
+    p.add(child_path(path, "sdk"), "\"" + sdk + "\" cannot drive core " + g.core +
                                        " (SDK 1.3.0 refuses cores below 0.5.2, docs/protocol.md §2.1.1); "
                                        "allowed: \"auto\", \"js-legacy\"");
   }

@@ -1,5 +1,7 @@
 #include "scenarios/stream_invariants.hpp"
 
+#include "engine/sync_line.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -130,8 +132,9 @@ void StreamInvariants::judge_status(engine::Client& c, Iteration& it, const std:
   // Which apply (if any) this call made (docs/protocol.md §1.2.4, §1.4.2).
   std::optional<int> partial;
   bool full = false;
-  if (op == "line_text" && payload) {
-    auto line = nlohmann::json::parse(*payload, nullptr, false);
+  const auto line_text = engine::sync_line_text(op, payload);
+  if (line_text) {
+    auto line = nlohmann::json::parse(*line_text, nullptr, false);
     if (!line.is_discarded() && line.contains("partial_checkpoint_complete")) {
       partial = line["partial_checkpoint_complete"].value("priority", -1);
     } else if (!line.is_discarded() && line.contains("checkpoint_complete")) {
@@ -202,7 +205,7 @@ void StreamInvariants::on_control(engine::Client& c, const std::string& op,
       }
     }
   }
-  if (op == "line_text" && payload) on_line(it, *payload);
+  if (const auto line_text = engine::sync_line_text(op, payload)) on_line(it, *line_text);
   if (!out) return;
   const nlohmann::json* status = nullptr;
   for (const auto& i : *out) {

@@ -7,6 +7,7 @@
 #include <cassert>
 
 #include "engine/core_registry.hpp"
+#include "engine/js/js_host.hpp"
 #include "engine/workload.hpp"
 #include "scenarios/runner.hpp"
 #include "scenarios/service_options.hpp"
@@ -61,7 +62,7 @@ engine::CheckpointMode mode_named(const std::string& mode) {
 }  // namespace
 
 World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
-             const ExtraCores& extra_cores)
+             const ExtraCores& extra_cores, engine::js::HostProcesses* js_processes)
     : scenario_(scenario),
       loop_(bounds),
       trace_(loop_.clock()),
@@ -187,6 +188,17 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
     o.checkpoint_mode = mode_named(group.checkpoint_mode);
     o.sdk = engine::sdk_behaviour_from_name(resolved_sdk(group.sdk, group.core, core_sdks(extra_cores_)));
+    if (o.sdk == engine::SdkBehaviour::JsReal) {
+      if (auto why = engine::js::js_real_unavailable(group.core)) {
+        throw std::runtime_error("clients.sdk \"js-real\" cannot run: " + *why);
+      }
+      if (!js_host_) {
+        js_host_ = std::make_shared<engine::js::JsHost>(
+            loop_, trace_, *engine::js::js_real_project_for_core(group.core),
+            root_.split("js-host").next(), js_processes);
+      }
+      o.js_host = js_host_;
+    }
     const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
         {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
         {"reset-target-on-reconnect", engine::EngineMutant::ResetTargetOnReconnect},
@@ -515,7 +527,7 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       break;
     }
     case FaultKind::SwitchMode:
-      if (slot.options.sdk != engine::SdkBehaviour::Js130) {
+      if (slot.options.sdk == engine::SdkBehaviour::JsLegacy) {
         throw std::invalid_argument(fmt::format(
             "switch_mode of client {}: its SDK (core {}) has only legacy mode", f.client,
             slot.core->name));

@@ -27,13 +27,18 @@
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
 
+namespace syncsim::engine::js {
+class HostProcesses;
+}
+
 namespace syncsim::scenarios {
 
 class World {
  public:
   // `extra_cores`: cores outside the registry the scenario may name (--core-path).
+  // `js_processes`: js-real host processes kept across runs (null: this run starts its own).
   World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
-        const ExtraCores& extra_cores = {});
+        const ExtraCores& extra_cores = {}, engine::js::HostProcesses* js_processes = nullptr);
   ~World();
   World(const World&) = delete;
   World& operator=(const World&) = delete;
@@ -111,6 +116,7 @@ class World {
   engine::ObserverFanout observers_;  // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
+  std::shared_ptr<engine::js::JsHost> js_host_;  // js-real clients' host (issue 16), lazily
   std::vector<std::string> keys_;  // each client's "<user>/<client_id>"
   sim::Prng fault_rng_;
   ExtraCores extra_cores_;  // --core-path builds; slots point into it

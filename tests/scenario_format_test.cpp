@@ -861,8 +861,9 @@ TEST(ScenarioFormat, SdkMustFitTheCoreAndMode) {
           .what(),
       "t.json: clients.sdk: \"js-1.3.0\" cannot drive core 0.4.12 (SDK 1.3.0 refuses cores "
       "below 0.5.2, docs/protocol.md §2.1.1); allowed: \"auto\", \"js-legacy\"");
-  EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"sdk": "js-2"})")).what(),
-               "t.json: clients.sdk: \"js-2\" is not allowed; allowed: auto, js-1.3.0, js-legacy");
+  EXPECT_STREQ(
+      FleetErrorOf(WithFormat(R"("clients": {"sdk": "js-2"})")).what(),
+      "t.json: clients.sdk: \"js-2\" is not allowed; allowed: auto, js-1.3.0, js-legacy, js-real");
   // An old SDK on a v14 database is allowed: it shows the docs/protocol.md §1.1.2 hazard.
   const Scenario s = parse_scenario_text(
       WithFormat(R"("clients": {"checkpoint_mode": "legacy", "sdk": "js-legacy"})"), FleetCtx(),

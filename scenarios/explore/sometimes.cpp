@@ -1,5 +1,7 @@
 #include "scenarios/explore/sometimes.hpp"
 
+#include "engine/sync_line.hpp"
+
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -112,14 +114,15 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
                                   const std::optional<std::string>& result) {
   auto& s = state(c);
   s.priority0_partial = false;
-  if (op == "line_text" || op == "completed_upload") {
+  if (op == "line_text" || op == "line_binary" || op == "completed_upload") {
     if (result && result->find(kBlockedLog) != std::string::npos) ++counts_[kBarrierBlocked];
-    if (!payload) return;
-    if (starts_with(*payload, R"({"partial_checkpoint_complete")")) {
-      s.priority0_partial = payload->find(R"("priority":0})") != std::string::npos;
+    const auto line = op == "completed_upload" ? payload : engine::sync_line_text(op, payload);
+    if (!line) return;
+    if (starts_with(*line, R"({"partial_checkpoint_complete")")) {
+      s.priority0_partial = line->find(R"("priority":0})") != std::string::npos;
       return;
     }
-    const auto wc = checkpoint_line_write_checkpoint(*payload);
+    const auto wc = checkpoint_line_write_checkpoint(*line);
     if (!wc) return;
     if (wc != s.last_write_checkpoint) {
       std::erase_if(s.unacked_requests, [&](int64_t id) {

@@ -1,0 +1,88 @@
+// The Node side of the C++<->Node bridge of the js-real host (issue 16).  Its C++ twin is
+// engine/js/bridge.hpp; both carry kProtocolVersion and must agree on every message below.
+//
+// Transport: the host's stdin/stdout, one JSON object per line ('\n'-terminated, UTF-8).
+// Bytes travel as {"b64": "..."}.  Reads are synchronous (fs.readSync), so a SQL statement
+// blocks the whole host until C++ answered it: the drain can never mistake a pending
+// statement for quiescence, and nothing else can run meanwhile.
+//
+// C++ -> host (events; each one is followed by a drain that ends with an `idle` message):
+//   {op:"init", v, now, seed}                 first message; host answers `ready`
+//   {op:"next_run", now, seed}                the next run reuses the process: every client
+//                                             dropped, PRNG reseeded; host answers `ready`
+//   {op:"open", client, now, user, seed, options}  new SDK instance (one app life)
+//   {op:"connect", client, now}  {op:"disconnect", client, now}  {op:"close", client, now}
+//   {op:"tables_changed", client, now, tables}  the app wrote through C++: what its hook saw
+//   {op:"timer", now}                         sim time reached the earliest fake timer
+//   {op:"response", client, req, now, status, content_type, body}   a plain response
+//   {op:"chunk", client, req, now, data}      one line of a streaming response (bytes)
+//   {op:"end", client, req, now}  {op:"reset", client, req, now, why}
+// host -> C++ during a drain:
+//   {op:"sql", client, sql, params}  -> C++ replies {op:"rows", columns, rows, changes, insert_id}
+//                                       or {op:"sql_error", message}   (synchronous)
+//   {op:"touched", client}          -> C++ replies {op:"tables", tables} (synchronous): the
+//                                       tables the update hook saw since the last call
+//   {op:"credentials", client}      -> C++ replies {op:"token", token} (synchronous)
+//   {op:"fetch", client, req, method, path, headers, body, stream}   (answered by events)
+//   {op:"abort", client, req}  {op:"log", client, level, message}
+//   {op:"notice", client, what:"disconnected", error}   disconnect() resolved
+//   {op:"idle", next_timer, in_flight:[{client, req}]}   the drain ended; next_timer in µs or null
+import fs from 'node:fs';
+
+export const kProtocolVersion = 1;
+
+const kChunk = 1 << 16;
+let pending = Buffer.alloc(0);
+
+// Reads one message, blocking.  Returns null at end of input (C++ went away).
+export function readMessage() {
+  for (;;) {
+    const nl = pending.indexOf(10);
+    if (nl >= 0) {
+      const line = pending.subarray(0, nl).toString('utf8');
+      pending = pending.subarray(nl + 1);
+      return JSON.parse(line);
+    }
+    const buf = Buffer.alloc(kChunk);
+    let n;
+    try {
+      n = fs.readSync(0, buf, 0, kChunk, null);
+    } catch (e) {
+      if (e.code === 'EAGAIN') continue;
+      throw e;
+    }
+    if (n === 0) return null;
+    pending = Buffer.concat([pending, buf.subarray(0, n)]);
+  }
+}
+
+export function send(message) {
+  const data = Buffer.from(JSON.stringify(message) + '\n', 'utf8');
+  let off = 0;
+  while (off < data.length) off += fs.writeSync(1, data, off, data.length - off);
+}
+
+// A synchronous call: send, then the next message is the reply.
+export function call(message, ...replyOps) {
+  send(message);
+  const reply = readMessage();
+  if (reply == null) throw new Error('bridge: C++ side closed during ' + message.op);
+  if (!replyOps.includes(reply.op)) {
+    throw new Error(`bridge: expected ${replyOps.join('|')} after ${message.op}, got ${reply.op}`);
+  }
+  return reply;
+}
+
+export function toWire(value) {
+  if (value instanceof Uint8Array) return { b64: Buffer.from(value).toString('base64') };
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'boolean') return value ? 1 : 0;
+  return value === undefined ? null : value;
+}
+
+export function fromWire(value) {
+  if (value !== null && typeof value === 'object' && typeof value.b64 === 'string') {
+    return new Uint8Array(Buffer.from(value.b64, 'base64'));
+  }
+  return value;
+}

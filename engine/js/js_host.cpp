@@ -1,0 +1,159 @@
+#include "engine/js/js_host.hpp"
+
+#include <fmt/format.h>
+
+#include <cassert>
+#include <cstdlib>
+
+#include "engine/js/bridge.hpp"
+
+#ifndef SYNCSIM_JS_REAL_SDK_DIRS
+#define SYNCSIM_JS_REAL_SDK_DIRS ""
+#endif
+#ifndef SYNCSIM_NODE_EXECUTABLE
+#define SYNCSIM_NODE_EXECUTABLE ""
+#endif
+#ifndef SYNCSIM_JS_HOST_SCRIPT
+#define SYNCSIM_JS_HOST_SCRIPT ""
+#endif
+
+namespace syncsim::engine::js {
+
+std::optional<std::string> js_real_project_for_core(const std::string& core) {
+  // @powersync/common 2.3.0 refuses cores outside >=0.5.2 <0.6.0 (BPD.loadVersion).
+  if (core.rfind("0.5.", 0) == 0 && core != "0.5.0" && core != "0.5.1") return "sdk-2.3.0";
+  return std::nullopt;
+}
+
+std::optional<std::string> installed_js_real_project(const std::string& project) {
+  // "name=dir|name=dir" from cmake/JsRealSdk.cmake.
+  const std::string dirs = SYNCSIM_JS_REAL_SDK_DIRS;
+  std::size_t start = 0;
+  while (start < dirs.size()) {
+    std::size_t end = dirs.find('|', start);
+    if (end == std::string::npos) end = dirs.size();
+    const std::string entry = dirs.substr(start, end - start);
+    const auto eq = entry.find('=');
+    if (eq != std::string::npos && entry.substr(0, eq) == project) return entry.substr(eq + 1);
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> js_real_unavailable(const std::string& core) {
+  if (std::string(SYNCSIM_NODE_EXECUTABLE).empty()) return "node was not found at configure time";
+  const auto project = js_real_project_for_core(core);
+  if (!project) return "no pinned JS SDK pairs with core " + core + " (js-real needs 0.5.2+)";
+  if (!installed_js_real_project(*project)) {
+    return "the pinned SDK " + *project + " is not installed (configure with npm available)";
+  }
+  return std::nullopt;
+}
+
+JsHost::JsHost(sim::Loop& loop, sim::Trace& trace, std::string project, uint64_t seed,
+               HostProcesses* shared)
+    : loop_(loop), trace_(trace), project_(std::move(project)), seed_(seed), shared_(shared) {}
+
+JsHost::~JsHost() {
+  if (armed_) loop_.cancel(*armed_);
+  if (draining_ && shared_) shared_->discard(project_);  // a run died mid-drain
+}
+
+void JsHost::start() {
+  const char* op = "next_run";
+  process_ = shared_ ? shared_->find(project_) : nullptr;
+  if (!process_) {
+    const auto dir = installed_js_real_project(project_);
+    if (!dir) throw std::runtime_error("js-real: SDK project " + project_ + " is not installed");
+    auto process = std::make_unique<NodeProcess>(
+        std::vector<std::string>{SYNCSIM_NODE_EXECUTABLE, SYNCSIM_JS_HOST_SCRIPT, *dir});
+    if (shared_) {
+      shared_->count_start();
+      process_ = &shared_->adopt(project_, std::move(process));
+    } else {
+      owned_ = std::move(process);
+      process_ = owned_.get();
+    }
+    op = "init";
+  }
+  draining_ = true;  // until `ready`: a failure here leaves the pipe out of step
+  process_->write_line(nlohmann::json{
+      {"op", op}, {"v", kProtocolVersion}, {"now", loop_.now()}, {"seed", std::to_string(seed_)}}
+                           .dump());
+  const auto ready = nlohmann::json::parse(process_->read_line());
+  if (ready.value("op", "") != "ready" || ready.value("v", 0) != kProtocolVersion) {
+    throw std::runtime_error("js-real: host answered " + ready.dump() + ", expected ready v" +
+                             std::to_string(kProtocolVersion));
+  }
+  draining_ = false;
+  sdk_version_ = ready.value("sdk", "");
+  trace_.log("js", "host started: {} ({}) protocol v{}", project_, sdk_version_, kProtocolVersion);
+}
+
+void JsHost::attach(const std::string& name, HostedClient* client) { clients_[name] = client; }
+
+void JsHost::detach(const std::string& name) { clients_.erase(name); }
+
+void JsHost::deliver(nlohmann::json event) {
+  if (!process_) start();
+  assert(!draining_ && "an event was delivered from inside a drain");
+  event["now"] = loop_.now();
+  ++events_;
+  draining_ = true;
+  process_->write_line(event.dump());
+  std::vector<std::pair<std::string, nlohmann::json>> acts;
+  for (;;) {
+    auto message = nlohmann::json::parse(process_->read_line());
+    const std::string op = message.value("op", "");
+    if (op == "idle") {
+      arm(message["next_timer"]);
+      break;
+    }
+    const std::string name = message.value("client", "");
+    auto it = clients_.find(name);
+    HostedClient* client = it == clients_.end() ? nullptr : it->second;
+    if (op == "sql" || op == "touched" || op == "credentials") {
+      nlohmann::json reply;
+      if (!client) {
+        reply = {{"op", "sql_error"}, {"message", "the app was closed"}, {"code", 21}};
+      } else if (op == "sql") {
+        reply = client->sql(message);
+      } else if (op == "touched") {
+        reply = client->touched();
+      } else {
+        reply = client->credentials();
+      }
+      process_->write_line(reply.dump());
+    } else if (op == "log") {
+      if (client) {
+        client->log(message.value("level", 0), message.value("message", ""));
+      } else {
+        trace_.log("js", "{}", message.value("message", ""));
+      }
+    } else if (op == "fetch" || op == "abort" || op == "notice") {
+      acts.emplace_back(name, std::move(message));
+    } else {
+      throw std::runtime_error("js-real: unknown host message " + message.dump());
+    }
+  }
+  draining_ = false;
+  for (auto& [name, message] : acts) {
+    auto it = clients_.find(name);
+    if (it != clients_.end()) it->second->act(message);
+  }
+}
+
+void JsHost::arm(const nlohmann::json& next_timer) {
+  std::optional<sim::Micros> at;
+  if (next_timer.is_number_integer()) at = std::max(next_timer.get<sim::Micros>(), loop_.now());
+  if (armed_ && at && armed_->deadline == *at) return;
+  if (armed_) loop_.cancel(*armed_);
+  armed_.reset();
+  if (!at) return;
+  armed_ = loop_.at(*at, [this] {
+    armed_.reset();
+    deliver({{"op", "timer"}});
+  });
+}
+
+}  // namespace syncsim::engine::js

@@ -1,0 +1,102 @@
+// The js-real host (issue 16): one Node.js process per simulation (engine/js/host.mjs)
+// running the published PowerSync JS SDK for every js-real client of the run, in lockstep
+// with the sim loop.  deliver() sends one event and serves the host's synchronous calls
+// until it reports `idle`; the host's earliest fake timer becomes one sim timer, whose
+// firing is the next event.  The bridge protocol is engine/js/bridge.hpp / bridge.mjs.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/js/node_process.hpp"
+#include "sim/loop.hpp"
+#include "sim/trace.hpp"
+
+namespace syncsim::engine::js {
+
+// What the host needs from one client (engine/js/js_real_client.hpp).
+class HostedClient {
+ public:
+  virtual ~HostedClient() = default;
+  // Synchronous calls, answered while the host blocks: the reply message.
+  virtual nlohmann::json sql(const nlohmann::json& call) = 0;
+  virtual nlohmann::json touched() = 0;
+  virtual nlohmann::json credentials() = 0;
+  virtual void log(int level, const std::string& message) = 0;
+  // fetch, abort, notice: acted on after the drain, in the order the host made them.
+  virtual void act(const nlohmann::json& request) = 0;
+};
+
+// The pinned SDK project for a core ("sdk-2.3.0" for 0.5.x), nullopt if none pairs with it.
+std::optional<std::string> js_real_project_for_core(const std::string& core);
+// The installed directory of a project (cmake/JsRealSdk.cmake), nullopt if not installed.
+std::optional<std::string> installed_js_real_project(const std::string& project);
+// Why js-real cannot run here (no node, SDK not installed), nullopt if it can.
+std::optional<std::string> js_real_unavailable(const std::string& core);
+
+// Host processes kept across runs (a sweep or hunt worker pays Node's start-up once): one
+// per SDK project.  Each run sends `next_run` instead of starting a process.
+class HostProcesses {
+ public:
+  NodeProcess* find(const std::string& project) {
+    auto it = processes_.find(project);
+    return it == processes_.end() ? nullptr : it->second.get();
+  }
+  NodeProcess& adopt(const std::string& project, std::unique_ptr<NodeProcess> process) {
+    return *(processes_[project] = std::move(process));
+  }
+  // A run died mid-drain: the pipe is out of step, the process is not reused.
+  void discard(const std::string& project) { processes_.erase(project); }
+  [[nodiscard]] uint64_t started() const { return started_; }
+  void count_start() { ++started_; }
+
+ private:
+  std::map<std::string, std::unique_ptr<NodeProcess>> processes_;
+  uint64_t started_ = 0;
+};
+
+class JsHost {
+ public:
+  // `project`: an installed SDK project name; `seed`: the run's (Math.random, uuids);
+  // `shared`: processes kept across runs (nullptr: this host owns its own process).
+  JsHost(sim::Loop& loop, sim::Trace& trace, std::string project, uint64_t seed,
+         HostProcesses* shared = nullptr);
+  ~JsHost();
+  JsHost(const JsHost&) = delete;
+  JsHost& operator=(const JsHost&) = delete;
+
+  void attach(const std::string& name, HostedClient* client);
+  void detach(const std::string& name);
+  // Sends one event (its `now` is set here) and runs the drain; then acts on what the
+  // clients asked for.  Not re-entrant: an event is never delivered from inside a drain.
+  void deliver(nlohmann::json event);
+
+  [[nodiscard]] const std::string& sdk_version() const { return sdk_version_; }
+  [[nodiscard]] uint64_t events() const { return events_; }
+  [[nodiscard]] std::optional<sim::Micros> next_timer() const {
+    return armed_ ? std::optional<sim::Micros>(armed_->deadline) : std::nullopt;
+  }
+
+ private:
+  void start();
+  void arm(const nlohmann::json& next_timer);
+
+  sim::Loop& loop_;
+  sim::Trace& trace_;
+  std::string project_;
+  uint64_t seed_;
+  HostProcesses* shared_;
+  std::unique_ptr<NodeProcess> owned_;
+  NodeProcess* process_ = nullptr;
+  std::string sdk_version_;
+  std::map<std::string, HostedClient*> clients_;
+  std::optional<sim::TimerId> armed_;
+  bool draining_ = false;
+  uint64_t events_ = 0;
+};
+
+}  // namespace syncsim::engine::js

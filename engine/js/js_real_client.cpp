@@ -1,0 +1,444 @@
+#include "engine/js/js_real_client.hpp"
+
+// GCC 12+ false positive on Asio's awaitable frame operator delete (the frame's own
+// allocator pairs new and delete); seen here only because of the coroutines below.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include "engine/js/bridge.hpp"
+#include "engine/sdk_shim.hpp"
+#include "engine/sync_line.hpp"
+
+namespace syncsim::engine::js {
+namespace {
+
+const char* level_name(int level) {
+  if (level >= 50) return "error";
+  if (level >= 40) return "warn";
+  return "info";
+}
+
+void bind(sqlite3_stmt* stmt, int index, const nlohmann::json& v) {
+  if (v.is_null()) {
+    sqlite3_bind_null(stmt, index);
+  } else if (v.is_boolean()) {
+    sqlite3_bind_int64(stmt, index, v.get<bool>() ? 1 : 0);
+  } else if (v.is_number_integer()) {
+    sqlite3_bind_int64(stmt, index, v.get<int64_t>());
+  } else if (v.is_number()) {
+    sqlite3_bind_double(stmt, index, v.get<double>());
+  } else if (v.is_string()) {
+    const auto& s = v.get_ref<const std::string&>();
+    sqlite3_bind_text(stmt, index, s.data(), int(s.size()), SQLITE_TRANSIENT);
+  } else if (auto bytes = as_bytes(v)) {
+    sqlite3_bind_blob(stmt, index, bytes->data(), int(bytes->size()), SQLITE_TRANSIENT);
+  } else {
+    throw std::invalid_argument("js-real: unsupported SQL parameter " + v.dump());
+  }
+}
+
+nlohmann::json column_value(sqlite3_stmt* stmt, int i) {
+  switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_NULL:
+      return nullptr;
+    case SQLITE_INTEGER:
+      return sqlite3_column_int64(stmt, i);
+    case SQLITE_FLOAT:
+      return sqlite3_column_double(stmt, i);
+    case SQLITE_BLOB: {
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+      return bytes_value(std::string(p ? p : "", std::size_t(sqlite3_column_bytes(stmt, i))));
+    }
+    default: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+      return std::string(p ? p : "", std::size_t(sqlite3_column_bytes(stmt, i)));
+    }
+  }
+}
+
+std::optional<std::string> text_or_bytes(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return as_bytes(v);
+}
+
+std::string header(const nlohmann::json& headers, const std::string& name) {
+  for (const auto& [k, v] : headers.items()) {
+    std::string lower = k;
+    for (char& c : lower) c = char(std::tolower(static_cast<unsigned char>(c)));
+    if (lower == name && v.is_string()) return v.get<std::string>();
+  }
+  return "";
+}
+
+}  // namespace
+
+JsRealClient::JsRealClient(Client& client, JsHost& host) : client_(client), host_(host) {
+  host_.attach(client_.name(), this);
+}
+
+JsRealClient::~JsRealClient() {
+  *alive_ = false;
+  host_.detach(client_.name());
+}
+
+void JsRealClient::deliver(nlohmann::json event) {
+  event["client"] = client_.name();
+  host_.deliver(std::move(event));
+}
+
+void JsRealClient::open() {
+  const auto& o = client_.options_;
+  nlohmann::json options = {
+      {"checkpoint_mode", o.checkpoint_mode == CheckpointMode::Legacy ? "legacy" : "requests"},
+      {"retry_delay_ms", o.retry_delay / sim::kMillis},
+      {"crud_upload_throttle_ms", o.crud_upload_throttle / sim::kMillis},
+      {"credentials_latency_max_ms", o.fetch_credentials_latency_max / sim::kMillis},
+      {"stream_tables", o.stream_tables}};
+  deliver({{"op", "open"}, {"user", o.user}, {"options", options}});
+}
+
+void JsRealClient::connect() {
+  connected_ = true;
+  deliver({{"op", "connect"}});
+}
+
+sim::Task<void> JsRealClient::disconnect() {
+  if (!connected_) co_return;
+  auto alive = alive_;
+  deliver({{"op", "disconnect"}});
+  while (*alive && connected_) {
+    co_await sim::wait_for(client_.loop_, std::nullopt, &disconnected_);
+  }
+}
+
+void JsRealClient::tables_changed(bool ps_crud, bool data_tables) {
+  if (killed_ || (!ps_crud && !data_tables)) return;
+  nlohmann::json tables = nlohmann::json::array();
+  if (ps_crud) tables.push_back("ps_crud");
+  if (data_tables) tables.push_back("ps_data");
+  deliver({{"op", "tables_changed"}, {"tables", tables}});
+}
+
+void JsRealClient::kill() {
+  if (killed_) return;
+  killed_ = true;
+  *alive_ = false;
+  for (auto& [req, abort] : in_flight_) abort->abort("the app was closed");
+  for (auto& [req, stream] : streams_) stream->close();
+  in_flight_.clear();
+  streams_.clear();
+  in_flight_paths_.clear();
+  connected_ = false;
+  disconnected_.notify();
+  deliver({{"op", "close"}});
+}
+
+nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
+  const std::string& text = call["sql"].get_ref<const std::string&>();
+  const nlohmann::json& params = call["params"];
+  try {
+    sqlite3* db = client_.db().raw();
+    const bool control = text.find("powersync_control(") != std::string::npos &&
+                         params.size() == 2 && params[0].is_string();
+    if (control) before_control(params[0].get<std::string>());
+    nlohmann::json columns = nlohmann::json::array();
+    nlohmann::json rows = nlohmann::json::array();
+    std::optional<std::string> first_value;
+    const char* tail = text.c_str();
+    const char* end = tail + text.size();
+    for (bool first = true; tail < end; first = false) {
+      sqlite3_stmt* raw = nullptr;
+      int rc = sqlite3_prepare_v2(db, tail, int(end - tail), &raw, &tail);
+      if (rc != SQLITE_OK) throw SqlError(rc, sqlite3_errmsg(db));
+      if (!raw) break;
+      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+      if (first) {
+        for (std::size_t i = 0; i < params.size(); ++i) bind(raw, int(i + 1), params[i]);
+      }
+      const int n = sqlite3_column_count(raw);
+      if (n > 0) {
+        columns = nlohmann::json::array();
+        for (int i = 0; i < n; ++i) columns.push_back(sqlite3_column_name(raw, i));
+        rows = nlohmann::json::array();
+      }
+      while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+        nlohmann::json row = nlohmann::json::array();
+        for (int i = 0; i < n; ++i) row.push_back(column_value(raw, i));
+        if (rows.empty() && n > 0) first_value = text_or_bytes(row[0]);
+        rows.push_back(std::move(row));
+      }
+      if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
+    }
+    if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
+    return {{"op", "rows"},
+            {"columns", columns},
+            {"rows", rows},
+            {"changes", sqlite3_changes(db)},
+            {"insert_id", sqlite3_last_insert_rowid(db)}};
+  } catch (const ClientClosed& e) {
+    return {{"op", "sql_error"}, {"message", e.what()}, {"code", SQLITE_MISUSE}};
+  } catch (const SqlError& e) {
+    return {{"op", "sql_error"}, {"message", e.what()}, {"code", e.code()}};
+  }
+}
+
+bool JsRealClient::can_publish(const std::string& op) {
+  return op == "line_text" || op == "line_binary" || op == "completed_upload";
+}
+
+void JsRealClient::before_control(const std::string& op) {
+  // barrier-holds, as Client::control_text judges it for the shim: ps_crud and the target
+  // before the call (inside the SDK's own transaction), last_seen and publication after.
+  merge_touched(client_.db().take_touched());
+  gate_before_.reset();
+  if (!can_publish(op)) return;
+  const bool crud = client_.db().query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
+  gate_before_ = GateBefore{crud, client_.target()};
+}
+
+void JsRealClient::merge_touched(const TouchedTables& t) {
+  pending_touched_.ps_crud = pending_touched_.ps_crud || t.ps_crud;
+  pending_touched_.data_tables = pending_touched_.data_tables || t.data_tables;
+}
+
+void JsRealClient::after_control(const std::string& op, const std::optional<std::string>& payload,
+                                 const std::optional<std::string>& result) {
+  ++control_calls_[op];
+  client_.trace_.log(client_.name(), "js control {} ({} bytes) -> {} bytes", op,
+                     payload ? payload->size() : 0, result ? result->size() : 0);
+  const TouchedTables touched = client_.db().take_touched();
+  merge_touched(touched);
+  const bool published = touched.data_tables && can_publish(op);
+  if (published && gate_before_ && client_.verdicts_) {
+    client_.verdicts_->checked("barrier-holds");
+    const auto seen = client_.last_seen();
+    const bool closed =
+        gate_before_->crud || (gate_before_->target && *gate_before_->target > seen.value_or(0));
+    const auto line = sync_line_text(op, payload);
+    const bool priority0 = line && line->find(R"({"partial_checkpoint_complete")") == 0 &&
+                           line->find(R"("priority":0})") != std::string::npos;
+    if (closed && !priority0) {
+      client_.violation(
+          "barrier-holds",
+          fmt::format("{} published rows while the gate was closed (ps_crud {}, "
+                      "target {}, last_seen {}; the real SDK)",
+                      op, gate_before_->crud ? "non-empty" : "empty",
+                      gate_before_->target ? std::to_string(*gate_before_->target) : "none",
+                      seen ? std::to_string(*seen) : "none"));
+    }
+  }
+  auto* observer = client_.observer_;
+  if (!observer) return;
+  observer->on_control(client_, op, payload, result);
+  if (published) observer->on_published(client_);
+  if (!result) return;
+  const auto instructions = nlohmann::json::parse(*result, nullptr, false);
+  if (!instructions.is_array()) return;
+  for (const auto& i : instructions) {
+    if (i.is_object() && i.contains("DidCompleteSync")) {
+      const auto& d = i["DidCompleteSync"];
+      std::optional<int64_t> applied;
+      if (d.is_object() && d.contains("applied_checkpoint_request_id")) {
+        const auto& id = d["applied_checkpoint_request_id"];
+        if (id.is_number_integer()) applied = id.get<int64_t>();
+        if (id.is_string()) applied = std::stoll(id.get<std::string>());
+      }
+      client_.trace_.log(client_.name(), "applied checkpoint{}",
+                         applied ? " id " + std::to_string(*applied) : "");
+      observer->on_sync_applied(client_, applied);
+    }
+    if (!i.is_object() || !i.contains("LogLine")) continue;
+    const std::string line = i["LogLine"].value("line", "");
+    if (line.find("Could not apply checkpoint due to local data") != std::string::npos) {
+      observer->on_checkpoint_blocked(client_);
+    }
+    if (i["LogLine"].value("severity", "") == "WARNING") observer->on_core_warning(client_, line);
+  }
+}
+
+std::string JsRealClient::pending() const {
+  std::string requests;
+  for (const auto& [req, what] : in_flight_paths_) {
+    if (!in_flight_.contains(req) && !streams_.contains(req)) continue;
+    requests += fmt::format("{}#{} {}{}", requests.empty() ? "" : ", ", req, what,
+                            streams_.contains(req) ? " (streaming)" : "");
+  }
+  const auto timer = host_.next_timer();
+  return fmt::format("js-real SDK ({}); requests: {}; host's next fake timer: {}",
+                     killed_ ? "closed" : (connected_ ? "connected" : "not connected"),
+                     requests.empty() ? "none" : requests,
+                     timer ? fmt::format("{}µs", *timer - sim::kEpoch) : "none");
+}
+
+nlohmann::json JsRealClient::touched() {
+  nlohmann::json tables = nlohmann::json::array();
+  try {
+    merge_touched(client_.db().take_touched());
+  } catch (const ClientClosed&) {
+  }
+  if (pending_touched_.ps_crud) tables.push_back("ps_crud");
+  if (pending_touched_.data_tables) tables.push_back("ps_data");
+  pending_touched_ = {};
+  return {{"op", "tables"}, {"tables", tables}};
+}
+
+nlohmann::json JsRealClient::credentials() {
+  // The token is "<subject>:<expiry µs>"; fetches present it and the sim service reads it as
+  // a JWT's sub and exp (docs/protocol.md §2.1.7).
+  const auto& o = client_.options_;
+  return {{"op", "token"},
+          {"token", fmt::format("{}:{}", o.user, client_.loop_.now() + o.token_lifetime)}};
+}
+
+void JsRealClient::log(int level, const std::string& message) {
+  client_.trace_.log(client_.name(), "sdk {}: {}", level_name(level), message);
+}
+
+void JsRealClient::act(const nlohmann::json& request) {
+  const std::string op = request.value("op", "");
+  if (op == "notice") {
+    if (request.value("what", "") == "disconnected") {
+      connected_ = false;
+      disconnected_.notify();
+    }
+    return;
+  }
+  const int64_t req = request.value("req", int64_t{0});
+  if (op == "abort") {
+    if (auto it = in_flight_.find(req); it != in_flight_.end()) {
+      it->second->abort("aborted by the SDK");
+      in_flight_.erase(it);
+    }
+    if (auto it = streams_.find(req); it != streams_.end()) {
+      it->second->close();
+      streams_.erase(it);
+    }
+    return;
+  }
+  if (killed_) return;
+  std::erase_if(in_flight_paths_, [&](const auto& entry) {
+    return !in_flight_.contains(entry.first) && !streams_.contains(entry.first);
+  });
+  in_flight_[req] = std::make_shared<sim::AbortSignal>();
+  in_flight_paths_[req] = request.value("method", "") + " " + request.value("path", "");
+  client_.loop_.spawn(run_fetch(request, alive_), client_.name() + ".js-fetch");
+}
+
+sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<bool> alive) {
+  const int64_t req = request["req"].get<int64_t>();
+  const auto& o = client_.options_;
+  sim::HttpRequest http{request.value("method", "GET"), request.value("path", ""),
+                        request.value("body", ""), ""};
+  const std::string auth = header(request["headers"], "authorization");
+  if (auth.rfind("Token ", 0) == 0) {
+    const std::string token = auth.substr(6);
+    const auto colon = token.rfind(':');
+    http.subject = token.substr(0, colon);
+    if (colon != std::string::npos) http.token_expires_at = std::stoll(token.substr(colon + 1));
+  }
+  const bool backend = http.path.rfind("/backend/", 0) == 0;
+  if (backend) http.subject = o.user;  // the app backend has its own session
+  const bool upload = http.path == "/backend/upload";
+  auto* observer = client_.observer_;
+  if (observer && upload) observer->on_upload_sent(client_);
+  if (observer && (http.path == "/sync/checkpoint-request" ||
+                   http.path.rfind("/write-checkpoint2.json", 0) == 0)) {
+    observer->on_checkpoint_request_sent(client_);
+  }
+  client_.trace_.log(client_.name(), "js fetch #{} {} {}", req, http.method, http.path);
+  auto abort = in_flight_[req];
+  if (request.value("stream", false)) {
+    const bool bson = header(request["headers"], "accept").find(kBsonStream) != std::string::npos;
+    sim::Link::StreamOpen open;
+    try {
+      open = co_await client_.link_.open_stream(http);
+    } catch (const sim::NetworkError& e) {
+      open.head = sim::HttpResponse::reset(e.what());
+    }
+    if (!*alive || abort->aborted()) {
+      if (open.stream) open.stream->close();
+      co_return;
+    }
+    in_flight_.erase(req);
+    if (open.head.is_reset()) {
+      deliver({{"op", "reset"}, {"req", req}, {"why", open.head.body}});
+      co_return;
+    }
+    const bool ok = open.head.status == 200;
+    deliver({{"op", "response"},
+             {"req", req},
+             {"status", open.head.status},
+             {"content_type", ok ? (bson ? kBsonStream : kNdjson) : "application/json"},
+             {"body", open.head.body}});
+    if (!ok || !*alive) co_return;
+    streams_[req] = open.stream;
+    co_await pump_stream(req, open.stream, bson, alive);
+    co_return;
+  }
+  sim::HttpResponse response;
+  try {
+    response = co_await client_.link_.request(http, abort.get());
+  } catch (const sim::Aborted&) {
+    co_return;
+  } catch (const sim::NetworkError& e) {
+    response = sim::HttpResponse::reset(e.what());  // the SDK's fetch rejects
+  }
+  if (!*alive || abort->aborted()) co_return;
+  in_flight_.erase(req);
+  if (response.is_reset()) {
+    deliver({{"op", "reset"}, {"req", req}, {"why", response.body}});
+    co_return;
+  }
+  if (upload && response.status == 200) {
+    client_.trace_.log(client_.name(), "js upload accepted");
+    if (observer) {
+      const auto body = nlohmann::json::parse(http.body, nullptr, false);
+      if (body.is_object() && body.contains("crud")) observer->on_uploaded(client_, body["crud"]);
+    }
+  }
+  deliver({{"op", "response"},
+           {"req", req},
+           {"status", response.status},
+           {"content_type", "application/json"},
+           {"body", response.body}});
+}
+
+sim::Task<void> JsRealClient::pump_stream(int64_t req, std::shared_ptr<sim::ClientStream> stream,
+                                          bool bson, std::shared_ptr<bool> alive) {
+  for (;;) {
+    while (stream->has_line()) {
+      if (!*alive || stream->state() == sim::ClientStream::State::Closed) co_return;
+      std::string line = stream->take_line();
+      std::string chunk;
+      if (bson) {
+        const auto bytes = nlohmann::json::to_bson(nlohmann::json::parse(line));
+        chunk.assign(bytes.begin(), bytes.end());
+      } else {
+        chunk = line + "\n";
+      }
+      deliver({{"op", "chunk"}, {"req", req}, {"data", bytes_value(chunk)}});
+    }
+    if (!*alive) co_return;
+    switch (stream->state()) {
+      case sim::ClientStream::State::Ended:
+        streams_.erase(req);
+        deliver({{"op", "end"}, {"req", req}});
+        co_return;
+      case sim::ClientStream::State::Reset:
+        streams_.erase(req);
+        deliver({{"op", "reset"}, {"req", req}, {"why", "stream reset"}});
+        co_return;
+      case sim::ClientStream::State::Closed:
+        co_return;
+      case sim::ClientStream::State::Open:
+        break;
+    }
+    co_await sim::wait_for(client_.loop_, std::nullopt, &stream->readable());
+  }
+}
+
+}  // namespace syncsim::engine::js

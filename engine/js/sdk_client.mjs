@@ -1,0 +1,316 @@
+// One js-real client: an unmodified published SDK instance (BasePowerSyncDatabase from
+// @powersync/shared-internals 1.3.0 + @powersync/common 2.3.0) wired to the simulation
+// through the seams the SDK itself offers (engine/js/bridge.mjs carries the calls):
+//   SimAdapter   the SDK's DBAdapter: every statement runs synchronously on this client's
+//                SQLite connection in the C++ process (the real core on the sim VFS)
+//   SimRemote    the SDK's AbstractRemote: fetch() over the sim network (C++ decides the
+//                content type from the SDK's accept header: BSON first, as the service does)
+//   connector    ours: credentials from C++ (the scenario's token lifetime), uploads
+//                through the app backend (POST /backend/upload), as the shim's connector
+import { call, send, toWire, fromWire } from './bridge.mjs';
+
+export async function loadSdk(importFromNodeModules, versionOf) {
+  const common = await importFromNodeModules('@powersync/common/lib/index.js');
+  const internals = await importFromNodeModules('@powersync/shared-internals/lib/index.js');
+  const version = `@powersync/common ${versionOf('@powersync/common')}, ` +
+                  `@powersync/shared-internals ${versionOf('@powersync/shared-internals')}`;
+  return { common, internals, version };
+}
+
+// Log lines enter the trace: no absolute paths (a clone elsewhere gives the same hash).
+function normalise(text) {
+  return String(text)
+    .replace(/file:\/\/\/[^\s)]*node_modules\//g, '<sdk>/')
+    .replace(/\/[^\s)]*node_modules\//g, '<sdk>/')
+    .replace(/\/[^\s)]*engine\/js\//g, '<host>/');
+}
+
+function errorText(error) {
+  if (error === undefined || error === null) return '';
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
+
+export class SdkClient {
+  constructor(sdk, message, activity) {
+    const { common, internals } = sdk;
+    this.name = message.client;
+    this.activity = activity;
+    this.options = message.options ?? {};
+    this.dead = false;
+    this.nextRequest = 1;
+    this.requests = new Map();  // req -> pending fetch state
+    const client = this;
+    const { DBAdapter, LockContext, Schema, Table, column } = common;
+    const { BasePowerSyncDatabase, AbstractRemote, AbstractStreamingSyncImplementation, Mutex } =
+      internals;
+
+    class SimLockContext extends LockContext {
+      executeRaw(sql, params) {
+        return Promise.resolve(client.sql(sql, params ?? []));
+      }
+    }
+
+    class SimAdapter extends DBAdapter {
+      constructor() {
+        super();
+        this.mutex = new Mutex();
+        this.context = new SimLockContext();
+      }
+      get name() { return client.name; }
+      close() {}
+      async refreshSchema() {}
+      readLock(fn, options) {
+        return this.mutex.runExclusive(() => fn(this.context), options?.signal);
+      }
+      writeLock(fn, options) {
+        return this.mutex.runExclusive(async () => {
+          try {
+            return await fn(this.context);
+          } finally {
+            this.notifyTouched();
+          }
+        }, options?.signal);
+      }
+      // What the update hook saw since the last lock (the adapter's
+      // powersync_update_hooks('get') step; the C++ connection owns the only update hook).
+      notifyTouched() {
+        if (client.dead) return;
+        const { tables } = client.bridge({ op: 'touched', client: client.name }, 'tables');
+        if (tables.length > 0) this.iterateListeners((l) => l.tablesUpdated?.({ tables }));
+      }
+    }
+
+    class SimRemote extends AbstractRemote {
+      async fetch(options) { return client.fetch(options); }
+      async loadWebSocketSupport() { throw new Error('syncsim: the sim network speaks HTTP only'); }
+    }
+
+    class SimSync extends AbstractStreamingSyncImplementation {
+      constructor(options) {
+        super(options);
+        this.locks = { crud: new Mutex(), sync: new Mutex() };
+      }
+      obtainLock({ type, callback, signal }) {
+        return this.locks[type].runExclusive(callback, signal);
+      }
+    }
+
+    class SimDatabase extends BasePowerSyncDatabase {
+      openDBAdapter() { return client.adapter; }
+      async _initialize() {}
+      generateSyncStreamImplementation(connector, options) {
+        return new SimSync({
+          ...this.commonSyncOptions(connector, options),
+          remote: new SimRemote(connector, this.logger),
+        });
+      }
+    }
+
+    const tables = {
+      todos: new Table({ description: column.text }),
+      notes: new Table({ description: column.text }),
+    };
+    if (this.options.stream_tables) tables.items = new Table({ description: column.text });
+    tables.events = new Table({ description: column.text }, { insertOnly: true });
+
+    this.adapter = new SimAdapter();
+    this.logger = {
+      log: (record) => {
+        if (record.level < 30) return;  // info and above
+        const error = errorText(record.error);
+        client.bridge({ op: 'log', client: client.name, level: record.level,
+                        message: normalise(error ? `${record.message}: ${error}` : record.message) });
+      },
+    };
+    this.connector = {
+      fetchCredentials: async () => {
+        const latency = Math.floor(Math.random() * (this.options.credentials_latency_max_ms ?? 50));
+        await new Promise((resolve) => setTimeout(resolve, latency));
+        const { token } = client.bridge({ op: 'credentials', client: client.name }, 'token');
+        return { endpoint: 'https://powersync.sim', token };
+      },
+      uploadData: async (database) => {
+        const batch = await database.getCrudBatch(100);
+        if (!batch) return;
+        const clientId = await database.getClientId();
+        const response = await client.fetch({
+          resource: 'https://backend.sim/backend/upload',
+          request: { method: 'POST', headers: { 'content-type': 'application/json' },
+                     body: JSON.stringify({ client_id: clientId, crud: batch.crud.map((e) => e.toJSON()) }) },
+          expectStreamingResponse: false,
+        });
+        if (response.status !== 200) {
+          throw new Error(`upload failed: HTTP ${response.status}: ${await response.text()}`);
+        }
+        await batch.complete();
+      },
+    };
+    this.database = new SimDatabase({ schema: new Schema(tables), logger: this.logger });
+  }
+
+  // A synchronous bridge call on behalf of this client (a killed client makes none).
+  bridge(message, ...replyOps) {
+    if (this.dead) throw new Error('the app was closed');
+    this.activity.count++;
+    if (replyOps.length === 0) {
+      send(message);
+      return null;
+    }
+    return call(message, ...replyOps);
+  }
+
+  sql(sql, params) {
+    const reply = this.bridge({ op: 'sql', client: this.name, sql, params: params.map(toWire) },
+                              'rows', 'sql_error');
+    if (reply.op === 'sql_error') {
+      const error = new Error(reply.message);
+      error.code = reply.code;
+      throw error;
+    }
+    return {
+      columnNames: reply.columns,
+      rawRows: reply.rows.map((row) => row.map(fromWire)),
+      rowsAffected: reply.changes,
+      insertId: reply.insert_id,
+    };
+  }
+
+  connect() {
+    const o = this.options;
+    this.database
+      .connect(this.connector, {
+        checkpointMode: o.checkpoint_mode ?? 'requests',
+        retryDelayMs: o.retry_delay_ms ?? 5000,
+        crudUploadThrottleMs: o.crud_upload_throttle_ms ?? 1000,
+      })
+      .catch((e) => this.logger.log({ level: 50, message: 'connect failed', error: e }));
+  }
+
+  disconnect() {
+    this.database.disconnect().then(
+      () => this.notice('disconnected'),
+      (e) => this.notice('disconnected', errorText(e)));
+  }
+
+  notice(what, error = '') {
+    if (!this.dead) this.bridge({ op: 'notice', client: this.name, what, error });
+  }
+
+  // The app wrote through C++ (the workload): the tables its update hook saw.
+  tablesChanged(tables) {
+    if (!this.dead) this.adapter.iterateListeners((l) => l.tablesUpdated?.({ tables }));
+  }
+
+  // The app died or closed: this SDK instance makes no further calls; its pending requests
+  // never complete.  (Its fake timers still fire and end at the first bridge call.)
+  kill() {
+    this.dead = true;
+    for (const r of this.requests.values()) r.fail?.(new Error('the app was closed'));
+    this.requests.clear();
+  }
+
+  inFlight() {
+    return [...this.requests.keys()].map((req) => ({ client: this.name, req }));
+  }
+
+  // fetch() over the sim network; the answer comes as response/chunk/end/reset events.
+  fetch({ resource, request, expectStreamingResponse }) {
+    const req = this.nextRequest++;
+    const url = new URL(resource);
+    const headers = { ...(request.headers ?? {}) };
+    return new Promise((resolve, reject) => {
+      const state = { resolve, reject, stream: !!expectStreamingResponse, chunks: [], reads: [],
+                      done: false, error: null };
+      state.fail = (e) => {
+        if (!state.response) reject(e);
+        state.error = e;
+        state.flush?.();
+      };
+      this.requests.set(req, state);
+      const signal = request.signal;
+      if (signal) {
+        const onAbort = () => {
+          if (!this.requests.has(req)) return;  // answered already: nothing to abort
+          this.requests.delete(req);
+          this.bridge({ op: 'abort', client: this.name, req });
+          const e = new Error('The operation was aborted.');
+          e.name = 'AbortError';
+          state.fail(e);
+        };
+        if (signal.aborted) return onAbort();
+        signal.addEventListener('abort', onAbort, { once: true });
+      }
+      this.bridge({ op: 'fetch', client: this.name, req, method: request.method ?? 'GET',
+                    path: url.pathname + url.search, headers, body: request.body ?? '',
+                    stream: state.stream });
+    });
+  }
+
+  onNetwork(message) {
+    const state = this.requests.get(message.req);
+    if (!state) return;  // aborted by the SDK after C++ sent it
+    if (message.op === 'response') {
+      state.response = true;
+      const body = fromWire(message.body);
+      const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+      const streaming = state.stream && message.status === 200;
+      if (!streaming) this.requests.delete(message.req);
+      state.resolve(this.responseObject(message, text, streaming ? state : null, message.req));
+      return;
+    }
+    if (message.op === 'chunk') state.chunks.push(fromWire(message.data));
+    if (message.op === 'end') state.done = true;
+    if (message.op === 'reset') {
+      state.error = new TypeError(`network error: ${message.why}`);
+      if (!state.response) state.reject(state.error);
+    }
+    if (message.op !== 'chunk') this.requests.delete(message.req);
+    state.flush?.();
+  }
+
+  responseObject(message, text, streamState, req) {
+    const contentType = message.content_type ?? 'application/json';
+    const client = this;
+    return {
+      ok: message.status >= 200 && message.status < 300,
+      status: message.status,
+      statusText: String(message.status),
+      headers: { get: (name) => (name.toLowerCase() === 'content-type' ? contentType : null) },
+      text: async () => text,
+      json: async () => JSON.parse(text),
+      body: streamState ? {
+        getReader() {
+          streamState.flush = () => {
+            while (streamState.reads.length > 0) {
+              if (streamState.chunks.length > 0) {
+                streamState.reads.shift().resolve({ done: false, value: streamState.chunks.shift() });
+              } else if (streamState.error) {
+                streamState.reads.shift().reject(streamState.error);
+              } else if (streamState.done) {
+                streamState.reads.shift().resolve({ done: true, value: undefined });
+              } else {
+                break;
+              }
+            }
+          };
+          return {
+            read: () => new Promise((resolve, reject) => {
+              streamState.reads.push({ resolve, reject });
+              streamState.flush();
+            }),
+            cancel: async () => {
+              if (client.requests.has(req)) {
+                client.requests.delete(req);
+                if (!client.dead) client.bridge({ op: 'abort', client: client.name, req });
+              }
+              streamState.done = true;
+              streamState.flush();
+            },
+            releaseLock: () => {},
+          };
+        },
+      } : null,
+    };
+  }
+}

@@ -1,0 +1,22 @@
+// A sync line as JSON text, whichever way it reached the core: powersync_control('line_text')
+// carries it as text (NDJSON), 'line_binary' as one BSON document (the content type the real
+// SDK negotiates first, engine/js/).  Checkers that read lines use this so they see both.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace syncsim::engine {
+
+inline std::optional<std::string> sync_line_text(const std::string& op,
+                                                 const std::optional<std::string>& payload) {
+  if (!payload) return std::nullopt;
+  if (op == "line_text") return payload;
+  if (op != "line_binary") return std::nullopt;
+  auto line = nlohmann::json::from_bson(payload->begin(), payload->end(), true, false);
+  if (line.is_discarded()) return std::nullopt;
+  return line.dump();
+}
+
+}  // namespace syncsim::engine

@@ -1,0 +1,180 @@
+// The real published JS SDK in the simulation (issue 16): basic.json with clients.sdk
+// "js-real" passes, its traces are byte-identical on a double run and carry the SDK's own
+// log lines without absolute paths, and the SDK's BSON-first negotiation reaches the core as
+// line_binary.  Skips (saying why) when node or the pinned SDK was not installed at configure
+// time (cmake/JsRealSdk.cmake).  SYNCSIM_JS_REAL_SEEDS sets the seed count (long test: 50).
+#include <gtest/gtest.h>
+
+#include <map>
+#include <regex>
+#include <sstream>
+
+#include "engine/js/js_host.hpp"
+#include "scenario_helpers.hpp"
+#include "scenarios/overrides.hpp"
+
+namespace syncsim::scenarios {
+namespace {
+
+#ifndef SYNCSIM_JS_REAL_SEEDS
+#define SYNCSIM_JS_REAL_SEEDS 2
+#endif
+
+Scenario js_real(const std::string& name, std::vector<std::string> sets = {}) {
+  sets.insert(sets.begin(), "clients.sdk=js-real");
+  return load_scenario_with_overrides(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json", sets,
+      validation_context());
+}
+
+struct Traced {
+  RunResult result;
+  std::string trace;
+};
+
+Traced run_traced(const Scenario& s, uint64_t seed) {
+  std::ostringstream trace;
+  RunOptions o;
+  o.seed = seed;
+  o.trace_sink = &trace;
+  o.keep_trace_lines = 30;
+  Traced t{run_scenario(s, o), ""};
+  t.trace = trace.str();
+  return t;
+}
+
+// powersync_control calls by client and op, from the trace lines JsRealClient writes.
+std::map<std::string, std::map<std::string, int>> control_calls(const std::string& trace) {
+  std::map<std::string, std::map<std::string, int>> out;
+  static const std::regex line(R"(^\d+ (c\d+) js control (\w+) )");
+  std::istringstream in(trace);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, line)) ++out[m[1]][m[2]];
+  }
+  return out;
+}
+
+class JsReal : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (auto why = engine::js::js_real_unavailable("0.5.3")) {
+      GTEST_SKIP() << "js-real unavailable: " << *why;
+    }
+  }
+};
+
+TEST_F(JsReal, BasicPassesWithTheRealSdk) {
+  const Scenario s = js_real("basic");
+  for (uint64_t seed = 1; seed <= SYNCSIM_JS_REAL_SEEDS; ++seed) {
+    const auto r = test_support::run(s, seed);
+    EXPECT_TRUE(r.passed && r.expectation_met) << "seed " << seed << "\n"
+                                               << test_support::describe(r);
+  }
+}
+
+TEST_F(JsReal, BasicLegacyPassesWithTheRealSdk) {
+  // Legacy checkpoint mode (the SDK's default): write checkpoints from /write-checkpoint2.json.
+  const Scenario s = js_real("basic-legacy");
+  for (uint64_t seed = 1; seed <= SYNCSIM_JS_REAL_SEEDS; ++seed) {
+    const auto t = run_traced(s, seed);
+    EXPECT_TRUE(t.result.passed && t.result.expectation_met) << "seed " << seed << "\n"
+                                                             << test_support::describe(t.result);
+    EXPECT_NE(t.trace.find("js fetch #"), std::string::npos);
+    EXPECT_NE(t.trace.find(" GET /write-checkpoint2.json?client_id="), std::string::npos);
+    EXPECT_EQ(t.trace.find("POST /sync/checkpoint-request"), std::string::npos);
+  }
+}
+
+TEST_F(JsReal, DoubleRunIsByteIdenticalWithSdkLogLinesAndNoPaths) {
+  const Scenario s = js_real("basic");
+  const auto a = run_traced(s, 7);
+  const auto b = run_traced(s, 7);
+  ASSERT_TRUE(a.result.passed) << test_support::describe(a.result);
+  EXPECT_EQ(a.trace, b.trace);
+  EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
+  // The SDK's own logger output (engine/js/sdk_client.mjs), e.g. the barrier's log line.
+  EXPECT_NE(a.trace.find(" sdk info: "), std::string::npos);
+  EXPECT_NE(a.trace.find("@powersync/common 2.3.0, @powersync/shared-internals 1.3.0"),
+            std::string::npos);
+  for (const char* path : {SYNCSIM_SOURCE_DIR, "/node_modules/", "file://", "/root/", "/home/"}) {
+    EXPECT_EQ(a.trace.find(path), std::string::npos) << "trace holds a path: " << path;
+  }
+  // A different seed is a different run (the hash is not a constant).
+  EXPECT_NE(run_traced(s, 8).result.trace_hash, a.result.trace_hash);
+}
+
+// DISABLED: it fails today, and that is a finding.  With one realm per process, seed 6 run
+// after seeds 4 and 5 diverges from seed 6 run alone at ~2.27 s (the order in which the
+// clients' first fetches start), so state of the previous runs' SDK instances or module
+// state leaks through.  The planned fix is one vm context per client (fresh module state and
+// fake timers per SDK instance); enable this test with it.  The process reuse itself works
+// (`next_run`, started() == 1).
+TEST_F(JsReal, DISABLED_AHostKeptAcrossSeedsLeaksNoState) {
+  // One Node process for several runs (as a sweep worker keeps it): a seed run after others
+  // has the trace it has when run alone, and the process was started once.
+  const Scenario s = js_real("basic");
+  auto processes = std::make_shared<engine::js::HostProcesses>();
+  std::string after_others;
+  for (uint64_t seed : {4, 5, 6}) {
+    std::ostringstream trace;
+    RunOptions o;
+    o.seed = seed;
+    o.trace_sink = &trace;
+    o.js_processes = processes;
+    const auto r = run_scenario(s, o);
+    ASSERT_TRUE(r.passed) << "seed " << seed << "\n" << test_support::describe(r);
+    if (seed == 6) after_others = trace.str();
+  }
+  EXPECT_EQ(processes->started(), 1u);
+  const auto alone = run_traced(s, 6);
+  EXPECT_EQ(after_others, alone.trace);
+}
+
+TEST_F(JsReal, TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary) {
+  const auto t = run_traced(js_real("basic"), 3);
+  ASSERT_TRUE(t.result.passed) << test_support::describe(t.result);
+  const auto calls = control_calls(t.trace);
+  ASSERT_EQ(calls.size(), 3u) << "every client's SDK called powersync_control";
+  for (const auto& [client, ops] : calls) {
+    EXPECT_GT(ops.count("line_binary") ? ops.at("line_binary") : 0, 10) << client;
+    EXPECT_EQ(ops.count("line_text"), 0u) << client << " got NDJSON although it asked for BSON";
+    EXPECT_GE(ops.count("start") ? ops.at("start") : 0, 1) << client;
+    EXPECT_GE(ops.count("completed_upload") ? ops.at("completed_upload") : 0, 1) << client;
+  }
+}
+
+TEST_F(JsReal, CheckersAreBoundByWhatTheRealSdkDid) {
+  // Observer events derived from the SDK's control calls and routes reach the checkers: they
+  // judge (checked > 0), they do not pass vacuously.
+  const auto r = test_support::run(js_real("basic"), 2);
+  ASSERT_TRUE(r.passed) << test_support::describe(r);
+  for (const char* invariant : {"barrier-holds", "read-your-writes", "no-lost-writes"}) {
+    const auto it = r.checks.find(invariant);
+    EXPECT_TRUE(it != r.checks.end() && it->second > 0) << invariant << " never judged";
+  }
+  EXPECT_GT(r.sometimes.at("barrier-blocked"), 0u);
+}
+
+TEST_F(JsReal, ClonedDatabaseFindingReproducesWithTheRealSdk) {
+  // The catalog's cloned-database finding (two installations sharing a client_id break
+  // read-your-writes) is expected to fail; with the real SDK it must fail the same way.
+  const auto r = test_support::run(js_real("cloned-database"), 1);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "read-your-writes");
+  EXPECT_TRUE(r.expectation_met);
+}
+
+TEST(JsRealScenario, RefusedWithACoreTheSdkRefuses) {
+  try {
+    js_real("basic", {"clients.core=0.4.6", "clients.checkpoint_mode=legacy"});
+    FAIL() << "js-real with core 0.4.x was accepted";
+  } catch (const ScenarioError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("clients.sdk"), std::string::npos) << what;
+    EXPECT_NE(what.find("\"js-real\" cannot drive core"), std::string::npos) << what;
+  }
+}
+
+}  // namespace
+}  // namespace syncsim::scenarios
