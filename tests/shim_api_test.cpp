@@ -390,14 +390,14 @@ std::optional<int64_t> target_after_raised_record(std::vector<engine::EngineMuta
   return h.kv("target_checkpoint_request_id");
 }
 
-// Mutant target-posted-id (engine/sdk_shim.cpp write_checkpoint_for_upload): the target is
+// Mutant target-posted-id (engine/sdk_shim_upload.cpp write_checkpoint_for_upload): the target is
 // the allocated id, not the service's answer (quirk §2.7.6).
 TEST(EngineMutants, TargetPostedIdStoresTheAllocatedIdNotTheAnswer) {
   EXPECT_EQ(target_after_raised_record({}), 100);
   EXPECT_EQ(target_after_raised_record({engine::EngineMutant::TargetPostedId}), 2);
 }
 
-// Mutant seed-local-counter (engine/sdk_shim.cpp seed): the posted id is seeded, so the
+// Mutant seed-local-counter (engine/sdk_shim_download.cpp seed): the posted id is seeded, so the
 // local counter stays below the service's record.
 TEST(EngineMutants, SeedLocalCounterSeedsThePostedId) {
   for (bool mutant : {false, true}) {
@@ -412,7 +412,7 @@ TEST(EngineMutants, SeedLocalCounterSeedsThePostedId) {
   }
 }
 
-// Mutant drop-completed-upload (engine/sdk_shim.cpp notify_completed_uploads): the blocked
+// Mutant drop-completed-upload (engine/sdk_shim_upload.cpp notify_completed_uploads): the blocked
 // checkpoint of docs/protocol.md §2.4.3's race is not retried after the upload, so it stays unapplied.
 TEST(EngineMutants, DropCompletedUploadLeavesTheRaceCheckpointPending) {
   for (bool mutant : {false, true}) {
