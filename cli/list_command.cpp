@@ -8,9 +8,9 @@
 #include <iostream>
 
 #include "cli/exit_codes.hpp"
-#include "scenarios/metric_names.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/format/metric_names.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/world/runner.hpp"
 #include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::cli {
@@ -52,7 +52,7 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
 };
 
-// The fault kinds of the scenario format (scenarios/scenario.hpp FaultKind).
+// The fault kinds of the scenario format (scenarios/format/scenario.hpp FaultKind).
 constexpr std::pair<const char*, const char*> kFaultStatements[] = {
     {"lag", "lag_ms, duration_ms: set the replication lag (a spike with a duration)"},
     {"disconnect", "client: cut that client's sync stream"},

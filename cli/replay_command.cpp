@@ -7,8 +7,8 @@
 
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
-#include "scenarios/repro.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/world/runner.hpp"
 #include "scenarios/explore/swarm.hpp"
 
 namespace syncsim::cli {

@@ -35,8 +35,9 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/runner.hpp"
 #include "scenarios/explore/shrink.hpp"
+#include "scenarios/world/runner.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 #ifndef SYNCSIM_SEED_BUDGET
 #define SYNCSIM_SEED_BUDGET 5
@@ -52,14 +53,11 @@ namespace syncsim::scenarios {
 namespace {
 
 using nlohmann::json;
+using test_support::add_frequent_reconnects;
+using test_support::catalog_json;
 
 constexpr uint64_t kBudget = SYNCSIM_SEED_BUDGET;
 constexpr int kShrinkAttempts = SYNCSIM_SHRINK_ATTEMPTS;
-
-json catalog(const std::string& name) {
-  std::ifstream in(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json");
-  return json::parse(in);
-}
 
 struct Entry {
   std::string mutant;
@@ -73,19 +71,6 @@ struct Entry {
 };
 
 void none(json&) {}
-
-// Slow writes, slow replication and a disconnect every 1.5 s: reconnects often find a
-// concrete target that is not yet acknowledged (client_invariants_test, shrink_test).
-void frequent_reconnects(json& j) {
-  j["workload"]["write_interval_min_ms"] = 4000;
-  j["workload"]["write_interval_max_ms"] = 8000;
-  j["service"]["replication_lag_ms"] = 2000;
-  j["faults"] = json::array();
-  for (int i = 0; i < 36; ++i) {
-    j["faults"].push_back(
-        {{"at_ms", 5000 + 1500 * i}, {"kind", "disconnect"}, {"client", 1 + i % 3}});
-  }
-}
 
 // The records of clients 1 and 2 are deleted while they are connected (client_invariants_test
 // deleted_records).
@@ -228,12 +213,19 @@ const std::vector<Entry>& mutation_catalog() {
       scen("stale-route-response", {}, none, {"route-response-per-request"}),
       scen("equal-retry-keeps-age", {}, refreshed_by_reconnects,
            {"retention-deletes-only-what-it-may"}),
-      scen("stale-write-checkpoint-on-connect", {}, frequent_reconnects, {"gate-never-recloses"}),
+      scen("stale-write-checkpoint-on-connect", {}, add_frequent_reconnects,
+           {"gate-never-recloses"}),
       {"generated-answer-ahead", {}, "basic-legacy", none, {"no-wedge"}, false, "", ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
-      {"removed-subscription-keeps-buckets", {}, "stream-churn", none, {"stream-rows-covered"},
-       false, "", ""},
+      {"removed-subscription-keeps-buckets",
+       {},
+       "stream-churn",
+       none,
+       {"stream-rows-covered"},
+       false,
+       "",
+       ""},
       scen("write-checkpoint-may-drop", {"repost-stale-id", "lower-id-replaces"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
       scen("complete-without-upload", {}, none, {"read-your-writes", "no-lost-writes"}),
@@ -241,14 +233,15 @@ const std::vector<Entry>& mutation_catalog() {
       scen("publish-while-blocked", {}, none, {"barrier-holds"}),
       scen("repost-stale-id", {"lower-id-replaces", "write-checkpoint-may-drop"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
-      scen("reset-target-on-reconnect", {}, frequent_reconnects, {"target-no-regress"}),
+      scen("reset-target-on-reconnect", {}, add_frequent_reconnects, {"target-no-regress"}),
       scen("seed-from-one", {}, deleted_records, {"request-id-monotonic"}),
       scen("seed-local-counter", {}, clear_client_2, {"request-id-monotonic"}),
       equiv("skip-sequence-check", racing_writes,
             "one SDK instance uploads sequentially, so a write W racing the request is still in "
             "ps_crud when the mutant stores the id that does not cover W; the gate stays shut "
             "while ps_crud holds W, and W's complete() sets the target back to MAX in the same "
-            "transaction as the ps_crud delete (docs/protocol.md §2.2.3), so the wrong target is gone before "
+            "transaction as the ps_crud delete (docs/protocol.md §2.2.3), so the wrong target is "
+            "gone before "
             "the gate can open. Only a second uploader of the same database (not modelled) "
             "could empty ps_crud in between; read-your-writes' no-flicker half would see it"),
       equiv("target-posted-id", none,
@@ -304,7 +297,7 @@ Score score(const Entry& e) {
     return s;
   }
   const auto ctx = validation_context();
-  json j = catalog(e.base);
+  json j = catalog_json(e.base);
   e.modify(j);
   j["name"] = e.base + "+" + e.mutant;
   json mutants = json::array({e.mutant});

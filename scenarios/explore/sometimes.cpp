@@ -6,7 +6,7 @@
 #include <limits>
 #include <string_view>
 
-#include "scenarios/sync_lines.hpp"
+#include "scenarios/world/sync_lines.hpp"
 
 namespace syncsim::scenarios {
 
