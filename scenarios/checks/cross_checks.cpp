@@ -126,8 +126,8 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
 }
 
 void CrossChecks::on_cleared(engine::Client& c) {
-  // disconnectAndClear (docs/protocol.md §2.1.9): writes not yet acknowledged are exempt, and what the
-  // client had acknowledged is gone from its database, so its expectations restart
+  // disconnectAndClear (docs/protocol.md §2.1.9): writes not yet acknowledged are exempt, and what
+  // the client had acknowledged is gone from its database, so its expectations restart
   // (docs/invariants.md §1).
   auto& s = clients_[c.index()];
   s.uploaded.clear();
@@ -228,7 +228,7 @@ void CrossChecks::check_rows(engine::Client& c) {
   }
 }
 
-bool CrossChecks::judge_converges(std::vector<engine::Client*> clients,
+bool CrossChecks::judge_converges(const std::vector<engine::Client*>& clients,
                                   const std::string& pending) {
   if (!verdicts_.enabled("converges")) return true;
   verdicts_.checked("converges");
@@ -286,7 +286,7 @@ void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
   fail("checksums-agree", c, "the core rejected a checkpoint: " + line);
 }
 
-bool CrossChecks::judge_requests_complete(std::vector<engine::Client*> clients,
+bool CrossChecks::judge_requests_complete(const std::vector<engine::Client*>& clients,
                                           const std::string& pending) {
   if (!verdicts_.enabled("requests-complete")) return true;
   verdicts_.checked("requests-complete");

@@ -1,4 +1,5 @@
-// Cross-layer invariants that need both client and service state (docs/architecture.md §1, docs/invariants.md §1):
+// Cross-layer invariants that need both client and service state (docs/architecture.md §1,
+// docs/invariants.md §1):
 //  - read-your-writes: once a client uploaded a write and applied a checkpoint whose
 //    write_checkpoint >= the target set after that upload, every later read of the row
 //    shows that write, a newer server version of it (including its deletion), or the
@@ -40,15 +41,16 @@ class CrossChecks : public engine::ClientObserver {
   void on_cleared(engine::Client& c) override;
   void on_core_warning(engine::Client& c, const std::string& line) override;
   // A new token subject on the client's database: its private rows leave its buckets, so
-  // read-your-writes stops tracking them (docs/invariants.md §1: rows outside the new user's buckets
-  // are exempt).
+  // read-your-writes stops tracking them (docs/invariants.md §1: rows outside the new user's
+  // buckets are exempt).
   void on_user_switched(engine::Client& c);
 
   // Liveness, after quiesce.  Returns false (and records the violation) on divergence.
-  bool judge_converges(std::vector<engine::Client*> clients, const std::string& pending);
+  bool judge_converges(const std::vector<engine::Client*>& clients, const std::string& pending);
   // requests-complete: every client's allocated ids and target are acknowledged
   // (target <= last_seen, last_requested <= last_seen) and ps_crud is empty.
-  bool judge_requests_complete(std::vector<engine::Client*> clients, const std::string& pending);
+  bool judge_requests_complete(const std::vector<engine::Client*>& clients,
+                               const std::string& pending);
 
   [[nodiscard]] uint64_t acknowledged_writes() const { return acknowledged_writes_; }
 
