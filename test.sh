@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set everything up, build everything, and run the `quick` test suite (what CI runs).
+# Set everything up, build everything, run the `quick` test suite and the linters (what CI runs).
 set -euo pipefail
 cd "$(dirname "$0")"
 cmake/install-deps.sh
@@ -11,3 +11,5 @@ ctest --test-dir build -L quick --output-on-failure -j2 "$@"
 cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DSYNCSIM_SANITIZE=ON -DSYNCSIM_WERROR=ON
 cmake --build build-san -j2 --target syncsim sim_test scenario_format_test fuzz_replay_test
 ctest --test-dir build-san -L san_quick --output-on-failure -j2
+# clang-format and clang-tidy on our code (outside ctest -L quick: it takes minutes).
+tools/lint.sh build

@@ -6,7 +6,7 @@
 
 #include <ctime>
 
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace {
 

@@ -10,8 +10,8 @@
 #include <string>
 
 #include "engine/js/js_host.hpp"
-#include "scenarios/overrides.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/format/overrides.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace {
 

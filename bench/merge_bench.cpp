@@ -20,7 +20,7 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/results.hpp"
+#include "scenarios/results/results.hpp"
 
 namespace {
 

@@ -4,7 +4,7 @@
 // Run: ./build/bench/syncsim_bench --benchmark_format=json
 #include <benchmark/benchmark.h>
 
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace {
 

@@ -4,10 +4,10 @@
 
 #include <stdexcept>
 
-#include "scenarios/repro.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/runner.hpp"
-#include "scenarios/twin.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/world/runner.hpp"
+#include "scenarios/world/twin.hpp"
 
 namespace syncsim::cli {
 

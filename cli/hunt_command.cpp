@@ -21,8 +21,8 @@
 #include "scenarios/explore/sometimes.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/world_swarm.hpp"
-#include "scenarios/repro.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::cli {
 

@@ -8,9 +8,9 @@
 #include <iostream>
 
 #include "cli/exit_codes.hpp"
-#include "scenarios/metric_names.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/format/metric_names.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/world/runner.hpp"
 #include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::cli {
@@ -55,7 +55,7 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
      "storage: the disk makes only a file's first fsync durable (shows with a power_loss)"},
 };
 
-// The fault kinds of the scenario format (scenarios/scenario.hpp FaultKind).
+// The fault kinds of the scenario format (scenarios/format/scenario.hpp FaultKind).
 constexpr std::pair<const char*, const char*> kFaultStatements[] = {
     {"lag", "lag_ms, duration_ms: set the replication lag (a spike with a duration)"},
     {"disconnect", "client: cut that client's sync stream"},

@@ -29,16 +29,16 @@
 #include "cli/sweep_command.hpp"
 #include "engine/core_check.hpp"
 #include "engine/core_registry.hpp"
-#include "scenarios/determinism.hpp"
-#include "scenarios/differential.hpp"
-#include "scenarios/overrides.hpp"
-#include "scenarios/repro.hpp"
-#include "scenarios/results.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/world/determinism.hpp"
+#include "scenarios/differential/differential.hpp"
+#include "scenarios/format/overrides.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/results/results.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/world/runner.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/sometimes.hpp"
-#include "scenarios/twin.hpp"
+#include "scenarios/world/twin.hpp"
 
 namespace {
 
@@ -367,7 +367,7 @@ int validate_command(const std::string& path) {
 
 
 // ---------------------------------------------------------------------------------
-// syncsim diff: differential mode (scenarios/differential.hpp)
+// syncsim diff: differential mode (scenarios/differential/differential.hpp)
 
 struct DiffArgs {
   std::string scenario_path;

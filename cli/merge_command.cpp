@@ -12,10 +12,10 @@
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
 #include "scenarios/explore/sometimes.hpp"
-#include "scenarios/findings.hpp"
-#include "scenarios/merge_stream.hpp"
-#include "scenarios/results.hpp"
-#include "scenarios/results_shape.hpp"
+#include "scenarios/results/findings.hpp"
+#include "scenarios/results/merge_stream.hpp"
+#include "scenarios/results/results.hpp"
+#include "scenarios/results/results_shape.hpp"
 #include "util/bounded_input.hpp"
 
 namespace syncsim::cli {
@@ -119,7 +119,7 @@ int merge_command(const MergeArgs& args) {
     return io ? kExitInternal : kExitBadInput;
   }
   if (!args.junit.empty()) {
-    // JUnit (suite times, properties, failure types: scenarios/results.hpp) is built from the
+    // JUnit (suite times, properties, failure types: scenarios/results/results.hpp) is built from the
     // whole merged document, so its memory grows with the runs; the merged results stream.
     std::ifstream in(out_path, std::ios::binary);
     const auto doc = nlohmann::json::parse(in);

@@ -1,8 +1,8 @@
 // syncsim merge <results.json>...: combines the JSON results of sweep shards (or runs) into
-// one document (scenarios/results.hpp), refusing overlaps and mismatched builds.  Streams
-// (scenarios/merge_stream.hpp): memory does not grow with the number of runs.  Reports each
+// one document (scenarios/results/results.hpp), refusing overlaps and mismatched builds.  Streams
+// (scenarios/results/merge_stream.hpp): memory does not grow with the number of runs.  Reports each
 // input's shard and coverage (sweep --budget), and writes findings merged by signature
-// (scenarios/findings.hpp); with --known-findings only a new finding fails the merge.
+// (scenarios/results/findings.hpp); with --known-findings only a new finding fails the merge.
 #pragma once
 
 #include <CLI/CLI.hpp>

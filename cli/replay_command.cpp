@@ -12,8 +12,8 @@
 #include "cli/findings_replay.hpp"
 #include "cli/output.hpp"
 #include "scenarios/explore/swarm.hpp"
-#include "scenarios/repro.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::cli {
 

@@ -15,9 +15,9 @@
 #include "reports/markdown.hpp"
 #include "reports/report_model.hpp"
 #include "reports/results_documents.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/results_shape.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/results/results_shape.hpp"
+#include "scenarios/world/runner.hpp"
 #include "util/bounded_input.hpp"
 
 namespace syncsim::cli {

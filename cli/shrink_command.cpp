@@ -9,7 +9,7 @@
 
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
-#include "scenarios/repro.hpp"
+#include "scenarios/results/repro.hpp"
 #include "scenarios/explore/shrink.hpp"
 #include "scenarios/explore/swarm.hpp"
 

@@ -25,14 +25,14 @@
 #include "cli/sweep_findings.hpp"
 #include "cli/sweep_plan.hpp"
 #include "cli/worker_pool.hpp"
-#include "scenarios/determinism.hpp"
+#include "scenarios/world/determinism.hpp"
 #include "scenarios/explore/sometimes.hpp"
 #include "scenarios/explore/swarm.hpp"
-#include "scenarios/overrides.hpp"
-#include "scenarios/repro.hpp"
-#include "scenarios/results.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/twin.hpp"
+#include "scenarios/format/overrides.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/results/results.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/world/twin.hpp"
 
 namespace syncsim::cli {
 
@@ -234,7 +234,7 @@ nlohmann::json seeds_not_run(const ShardSeeds& seeds, const std::vector<std::str
 
 }  // namespace
 
-// The twin (scenarios/twin.hpp) of each scenario's first failing seed with a violation:
+// The twin (scenarios/world/twin.hpp) of each scenario's first failing seed with a violation:
 // scenario name -> (seed, twin).
 std::map<std::string, std::pair<uint64_t, scenarios::TwinReport>> first_failure_twins(
     const nlohmann::json& runs, const std::map<std::string, scenarios::Scenario>& loaded,

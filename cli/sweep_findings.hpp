@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "scenarios/scenario.hpp"
+#include "scenarios/format/scenario.hpp"
 
 namespace syncsim::cli {
 

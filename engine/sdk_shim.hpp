@@ -20,7 +20,7 @@
 // Both checkpoint modes of SDK 1.3.0 with a 0.5.x core (ClientOptions::checkpoint_mode), and
 // the older SDK behaviour that drives 0.4.x cores (SdkBehaviour::JsLegacy, docs/protocol.md §2.5 item 7).
 // One Client is one life of the app: a restart, kill or up/downgrade closes it and opens a
-// new Client on the same VFS file (scenarios/world.cpp).
+// new Client on the same VFS file (scenarios/world/world.cpp).
 // The quirks of docs/protocol.md §2.7 are reproduced unless ClientOptions::fixed_quirks names them.
 #pragma once
 
@@ -387,7 +387,7 @@ class Client {
   int64_t applied_position();
   [[nodiscard]] std::string pending();
 
-  // What the SDK will do next, for the liveness judge (scenarios/liveness.*): checkpoint
+  // What the SDK will do next, for the liveness judge (scenarios/checks/liveness.*): checkpoint
   // requests on the wire (seed, upload, requestCheckpoint(), repost, legacy GET); the
   // download loop's phase; the repost timer (deadline and the id it read) while armed; the
   // upload loop's retry deadline while armed; whether an upload round is running or queued;

@@ -1,20 +1,25 @@
-// SHA-256 (FIPS 180-4), for hashing core binaries given with --core-path (docs/architecture.md §3:
-// an unreleased build's sha256 is printed in every result and report).  No crypto
-// library is among the allowed dependencies; this is small and tested against the
-// FIPS vectors and the pinned binaries' known hashes (tests/core_matrix_test.cpp).
+// SHA-256 of core binaries given with --core-path (docs/architecture.md §3: an unreleased
+// build's sha256 is printed in every result and report), through OpenSSL's libcrypto (EVP
+// digests, Debian libssl-dev).  Tested against the FIPS vectors and the pinned binaries'
+// known hashes (tests/core_matrix_test.cpp).
 #pragma once
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace syncsim::engine {
 
+// An incremental digest (EVP_sha256).
 class Sha256 {
  public:
   Sha256();
+  ~Sha256();
+  Sha256(const Sha256&) = delete;
+  Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, std::size_t size);
   void update(std::string_view data) { update(data.data(), data.size()); }
   // The digest; the object must not be updated afterwards.
@@ -23,12 +28,8 @@ class Sha256 {
   std::string finish_hex();
 
  private:
-  void block(const uint8_t* p);
-
-  std::array<uint32_t, 8> h_;
-  std::array<uint8_t, 64> buf_{};
-  std::size_t buf_len_ = 0;
-  uint64_t total_ = 0;  // bytes
+  struct Context;
+  std::unique_ptr<Context> ctx_;
 };
 
 std::string sha256_hex(std::string_view data);

@@ -280,7 +280,7 @@ class Service : public sim::HttpServer {
   // stream convergence check), and streams ended because their request failed (docs/architecture.md §2).
   [[nodiscard]] std::vector<std::string> stream_buckets_of(const std::string& key) const;
   [[nodiscard]] uint64_t failed_stream_requests() const { return failed_stream_requests_; }
-  // Liveness explanations (scenarios/liveness.*): until when the process is down after a
+  // Liveness explanations (scenarios/checks/liveness.*): until when the process is down after a
   // restart fault, and the last deletion of a key's records (when, and by what).
   [[nodiscard]] sim::Micros down_until() const { return down_until_; }
   struct Deletion {

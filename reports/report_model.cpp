@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <set>
 
-#include "scenarios/metric_names.hpp"
+#include "scenarios/format/metric_names.hpp"
 
 namespace syncsim::reports {
 
@@ -81,7 +81,7 @@ constexpr const char* kDefaultHeadline[] = {
     "write_to_ack_p50_ms",  "applied_checkpoints",
 };
 
-// The recorder's sample kinds, titled (scenarios/run_recorder.hpp RunRecorder::samples).
+// The recorder's sample kinds, titled (scenarios/results/run_recorder.hpp RunRecorder::samples).
 constexpr std::pair<const char*, const char*> kDistributions[] = {
     {"ack_direct_ms", "request → ack by its own id"},
     {"ack_hidden_ms", "request → ack only by a later id (hidden)"},

@@ -1,5 +1,5 @@
 // The data a report shows (docs/reports.md §1), built from a results document (`syncsim run
-// --results`, scenarios/results_json.hpp).  Writers (markdown, html, json) only format
+// --results`, scenarios/results/results_json.hpp).  Writers (markdown, html, json) only format
 // this; nothing here runs a simulation.  Wall-clock fields of the results are ignored so a
 // report is a pure function of seed and build.
 #pragma once
@@ -25,7 +25,7 @@ struct DiagramEvent {
   [[nodiscard]] bool is_note() const { return from == to; }
 };
 
-// A stretch of the whole run (scenarios/run_recorder.hpp TimelineSpan).
+// A stretch of the whole run (scenarios/results/run_recorder.hpp TimelineSpan).
 struct Span {
   std::string lane, kind;
   int64_t from_us = 0, to_us = 0;
@@ -91,7 +91,7 @@ struct Difference {
 };
 Difference difference(const MetricSeries& a, const MetricSeries& b);
 
-// One latency sample of a run (scenarios/run_recorder.hpp LatencySample), with its seed.
+// One latency sample of a run (scenarios/results/run_recorder.hpp LatencySample), with its seed.
 struct Sample {
   uint64_t seed = 0;
   int64_t at_ms = 0;  // when its interval began, simulated ms since the start
@@ -109,7 +109,7 @@ struct Distribution {
 };
 
 // Why the diagram's seed failed: its violation, and its twin (the same seed without the
-// mutants or faults, scenarios/twin.hpp) with the first trace line where the two part.
+// mutants or faults, scenarios/world/twin.hpp) with the first trace line where the two part.
 struct Explanation {
   uint64_t seed = 0;
   std::string violation;                   // "<invariant> at <t>s (<subject>): <message>"
@@ -144,7 +144,7 @@ struct ReportModel {
   std::vector<SometimesRow> sometimes;  // empty for documents from before they existed
   std::vector<std::string> fault_classes;
   std::map<std::string, std::map<std::string, CoverageCell>> coverage;  // invariant -> class
-  std::vector<MetricSeries> metrics;        // every named metric (scenarios/metric_names.hpp)
+  std::vector<MetricSeries> metrics;        // every named metric (scenarios/format/metric_names.hpp)
   std::vector<std::string> headline;        // keys of `metrics` the report opens with
   std::vector<std::string> shown;           // the headline's, then the per-seed charted ones
   std::string verdict;                      // one sentence: PASS/FAIL, seeds, what failed

@@ -5,30 +5,11 @@
 #include <algorithm>
 #include <map>
 
+#include "util/xml_escape.hpp"
+
 namespace syncsim::reports {
 
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string xml_escape(const std::string& s) { return util::xml_escape(s); }
 
 namespace {
 

@@ -1,9 +1,9 @@
-// The client-side safety invariants (scenarios/client_invariants.*, docs/invariants.md §1): each is
-// checked in the catalog runs and each fails when a deliberately injected bug breaks it.
+// The client-side safety invariants (scenarios/checks/client_invariants.*, docs/invariants.md §1):
+// each is checked in the catalog runs and each fails when a deliberately injected bug breaks it.
 #include <gtest/gtest.h>
 
-#include "scenarios/runner.hpp"
-#include "tests/scenario_helpers.hpp"
+#include "scenarios/world/runner.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
@@ -11,6 +11,8 @@ namespace {
 using test_support::catalog;
 using test_support::describe;
 using test_support::fault;
+using test_support::frequent_reconnects;
+using test_support::MutantCase;
 using test_support::run;
 
 const char* kClientInvariants[] = {"request-id-monotonic", "applied-id-monotonic",
@@ -25,19 +27,6 @@ TEST(ClientInvariants, AreRegisteredAndCheckedOnTheBasicScenario) {
   for (const char* id : kClientInvariants) {
     EXPECT_GT(r.checks[id], 0u) << id << " was never checked";
   }
-}
-
-// Slow writes, slow replication and a disconnect every 1.5 s: reconnects often find a
-// concrete target that is not yet acknowledged (target > last_seen).
-Scenario frequent_reconnects() {
-  Scenario s = catalog("basic");
-  s.workload.write_interval_min_ms = 4000;
-  s.workload.write_interval_max_ms = 8000;
-  s.service.replication_lag_ms = 2000;
-  s.faults.clear();
-  for (int i = 0; i < 36; ++i)
-    s.faults.push_back(fault(5000 + 1500 * i, FaultKind::Disconnect, 1 + i % 3));
-  return s;
 }
 
 // The record of clients 1 and 2 is deleted while they are connected; their next iteration's
@@ -79,38 +68,11 @@ Scenario checkpoint_before_target() {
   return s;
 }
 
-struct MutantCase {
-  std::string name;
-  std::vector<std::string> mutants;
-  std::string invariant;
-  Scenario (*scenario)();
-  bool only = false;  // check only `invariant` (another checker catches the bug first)
-};
-
 class ClientInvariantMutants : public ::testing::TestWithParam<MutantCase> {};
 
 // Each mutant is detected within 20 seeds by the invariant it is meant to break, and the
 // same scenario without the mutant passes those seeds.
-TEST_P(ClientInvariantMutants, AreCaught) {
-  Scenario s = GetParam().scenario();
-  s.mutants = GetParam().mutants;
-  if (GetParam().only) s.invariants = {GetParam().invariant};
-  int detected_at = 0;
-  for (uint64_t seed = 1; seed <= 20 && detected_at == 0; ++seed) {
-    RunResult r = run(s, seed);
-    if (!r.violation) {
-      ASSERT_TRUE(r.passed) << "seed " << seed << ": " << describe(r);
-      continue;
-    }
-    ASSERT_EQ(r.violation->invariant, GetParam().invariant)
-        << "seed " << seed << ": " << r.violation->message;
-    detected_at = static_cast<int>(seed);
-    Scenario clean = GetParam().scenario();
-    RunResult c = run(clean, seed);
-    EXPECT_TRUE(c.passed) << "without the mutant, seed " << seed << ": " << describe(c);
-  }
-  EXPECT_GT(detected_at, 0) << GetParam().name << " was never detected";
-}
+TEST_P(ClientInvariantMutants, AreCaught) { test_support::expect_mutant_caught(GetParam(), 20); }
 
 INSTANTIATE_TEST_SUITE_P(
     Checkers, ClientInvariantMutants,

@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "scenarios/determinism.hpp"
+#include "scenarios/world/determinism.hpp"
 
 #ifndef SYNCSIM_SEED_BUDGET
 #define SYNCSIM_SEED_BUDGET 2

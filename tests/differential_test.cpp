@@ -1,4 +1,4 @@
-// Differential mode (scenarios/differential.hpp): the stream comparison on hand-made
+// Differential mode (scenarios/differential/differential.hpp): the stream comparison on hand-made
 // streams, the engine-key table and its errors, the insert-only workload against the real
 // cores, and the 0.5.2 vs 0.5.3 tx_id experiment (docs/protocol.md §1.3.7) on a few seeds (the long
 // label runs it over 100).
@@ -9,7 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "scenarios/differential.hpp"
+#include "scenarios/differential/differential.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 #ifndef SYNCSIM_SEED_BUDGET
 #define SYNCSIM_SEED_BUDGET 5
@@ -18,11 +19,7 @@
 namespace syncsim::scenarios {
 namespace {
 
-Scenario catalog(const std::string& name) {
-  return load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name +
-                                ".json",
-                            validation_context());
-}
+using test_support::catalog;
 
 Observation obs(sim::Micros at, std::string field, std::string value) {
   return Observation{at, std::move(field), std::move(value)};
@@ -202,15 +199,15 @@ TEST(Experiment, Core052Vs053DiffersOnlyInTxIds) {
   std::string summary;
   for (const auto& [k, n] : first_class) summary += " " + k + "=" + std::to_string(n);
   std::cout << "[ experiment ] " << SYNCSIM_SEED_BUDGET
-            << " seeds, first divergence by class:" << summary << "; seeds with tx-id: "
-            << tx_id_seeds << "\n";
+            << " seeds, first divergence by class:" << summary
+            << "; seeds with tx-id: " << tx_id_seeds << "\n";
   EXPECT_EQ(first_class["tx-id"], SYNCSIM_SEED_BUDGET) << summary;
   EXPECT_EQ(tx_id_seeds, SYNCSIM_SEED_BUDGET);
 }
 
 TEST(Differential, LegacyVsRequestsDivergesFirstAtTheSeed) {
-  // Requests mode seeds its checkpoint-request state after `start` (docs/protocol.md §2.1.4); legacy
-  // has nothing to seed, so at that point it shows whatever comes next (a write, or the
+  // Requests mode seeds its checkpoint-request state after `start` (docs/protocol.md §2.1.4);
+  // legacy has nothing to seed, so at that point it shows whatever comes next (a write, or the
   // status of the next checkpoint).
   const Scenario base = catalog("basic");
   const auto ctx = validation_context();

@@ -9,9 +9,9 @@
 
 #include "cli/shard_env.hpp"
 #include "cli/sweep_plan.hpp"
-#include "scenarios/findings.hpp"
-#include "scenarios/merge_stream.hpp"
-#include "scenarios/results.hpp"
+#include "scenarios/results/findings.hpp"
+#include "scenarios/results/merge_stream.hpp"
+#include "scenarios/results/results.hpp"
 #include "tests/cli_helpers.hpp"
 
 namespace syncsim {

@@ -9,7 +9,7 @@
 #include <regex>
 #include <set>
 
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 namespace {

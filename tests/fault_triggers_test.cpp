@@ -11,15 +11,18 @@
 #include <vector>
 
 #include "engine/sdk_shim.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/runner.hpp"
-#include "scenarios/scenario.hpp"
-#include "scenarios/world.hpp"
+#include "scenarios/format/scenario.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/world/runner.hpp"
+#include "scenarios/world/world.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
 
 using nlohmann::json;
+using test_support::load;
+using test_support::problems_of;
 
 json base_scenario() {
   return json::parse(R"({
@@ -28,17 +31,6 @@ json base_scenario() {
     "workload": {"write_interval_min_ms": 300, "write_interval_max_ms": 800},
     "faults": []
   })");
-}
-
-Scenario load(const json& j) { return parse_scenario(j, validation_context(), "test"); }
-
-std::string problems_of(const json& j) {
-  try {
-    load(j);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 json with_fault(json fault) {

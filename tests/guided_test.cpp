@@ -16,7 +16,7 @@
 #include "scenarios/explore/abstract_state.hpp"
 #include "scenarios/explore/guided.hpp"
 #include "scenarios/explore/swarm.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "engine/js/js_host.hpp"
 #include "scenario_helpers.hpp"
-#include "scenarios/overrides.hpp"
+#include "scenarios/format/overrides.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -13,169 +13,26 @@
 
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/scripted_server.hpp"
 
 namespace syncsim {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kMaxOpId = "9223372036854775807";
+using test_support::kMaxOpId;
 constexpr const char* kClientId = "legacy-client-1";
 
-// A service stand-in driven by the test: the sync stream's lines are sent by hand, uploads
-// are held until released, and /write-checkpoint2.json answers a fixed id.
-class ScriptedServer : public sim::HttpServer {
- public:
-  void handle(const sim::HttpRequest& request,
-              std::function<void(sim::HttpResponse)> respond) override {
-    requests.push_back(request.method + " " + request.path);
-    if (request.method == "POST" && request.path == "/backend/upload") {
-      held_uploads.push_back(std::move(respond));
-      return;
-    }
-    if (request.method == "GET" && request.path.rfind("/write-checkpoint2.json", 0) == 0) {
-      json body = {{"data", {{"write_checkpoint", write_checkpoint}}}};
-      return respond(sim::HttpResponse{200, body.dump()});
-    }
-    respond(sim::HttpResponse{404, "not scripted: " + request.path});
-  }
+using namespace test_support::sync_lines;  // NOLINT(google-build-using-namespace)
 
-  sim::HttpResponse open_stream(const sim::HttpRequest& request,
-                                std::shared_ptr<sim::ServerStream> s) override {
-    stream_requests.push_back(json::parse(request.body));
-    stream = std::move(s);
-    return sim::HttpResponse{200, ""};
-  }
-
-  void send(const json& line) { stream->send(line.dump()); }
-
-  void release_upload() {
-    auto respond = std::move(held_uploads.front());
-    held_uploads.erase(held_uploads.begin());
-    respond(sim::HttpResponse{200, R"({"data":{}})"});
-  }
-
-  [[nodiscard]] int count(const std::string& prefix) const {
-    int n = 0;
-    for (const auto& r : requests) n += r.rfind(prefix, 0) == 0 ? 1 : 0;
-    return n;
-  }
-
-  std::string write_checkpoint = "41";
-  std::vector<std::string> requests;
-  std::vector<json> stream_requests;
-  std::vector<std::function<void(sim::HttpResponse)>> held_uploads;
-  std::shared_ptr<sim::ServerStream> stream;
+struct Harness : test_support::ShimHarness {
+  explicit Harness(engine::CheckpointMode mode) : ShimHarness(mode, kClientId) {}
 };
-
-struct ControlCall {
-  std::string op;
-  std::optional<std::string> payload;
-  std::optional<std::string> result;
-};
-
-class Recorder : public engine::ClientObserver {
- public:
-  void on_control(engine::Client&, const std::string& op, const std::optional<std::string>& payload,
-                  const std::optional<std::string>& result) override {
-    calls.push_back({op, payload, result});
-  }
-  // The instructions of the last call of `op` (optionally with `payload`).
-  json last(const std::string& op, const std::optional<std::string>& payload = std::nullopt) {
-    for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
-      if (it->op == op && (!payload || it->payload == payload)) {
-        return it->result ? json::parse(*it->result) : json();
-      }
-    }
-    ADD_FAILURE() << "no control call " << op;
-    return json();
-  }
-  const ControlCall& first(const std::string& op) {
-    for (const auto& c : calls) {
-      if (c.op == op) return c;
-    }
-    throw std::runtime_error("no control call " + op);
-  }
-  [[nodiscard]] int count(const std::string& op) const {
-    int n = 0;
-    for (const auto& c : calls) n += c.op == op ? 1 : 0;
-    return n;
-  }
-  std::vector<ControlCall> calls;
-};
-
-// One shim client against the scripted server, everything in virtual time.
-struct Harness {
-  explicit Harness(engine::CheckpointMode mode)
-      : trace(loop.clock()),
-        sqlite_rng(7),
-        vfs(loop.clock(), sqlite_rng, files),
-        link(loop, server, 10 * sim::kMillis, 10 * sim::kMillis),
-        verdicts({"barrier-holds"}) {
-    const engine::CoreVersion* core = engine::find_core("0.5.3");
-    if (!core) throw std::runtime_error("core 0.5.3 not registered");
-    engine::ClientOptions o;
-    o.index = 1;
-    o.user = "u1";
-    o.client_id = kClientId;
-    o.checkpoint_mode = mode;
-    trace.keep_last(200);
-    client = std::make_unique<engine::Client>(loop, trace, sim::Prng(11), link, *core, o, &recorder,
-                                              &verdicts);
-  }
-  ~Harness() { loop.shutdown(); }
-
-  void run_for(sim::Micros d) { ASSERT_TRUE(loop.run_until(loop.now() + d)) << tail(); }
-  std::string tail() {
-    std::string out = loop.stop_reason().message + "\n";
-    for (const auto& l : trace.recent()) out += "  | " + l;
-    return out;
-  }
-  std::optional<int64_t> kv(const std::string& key) { return client->kv_int(key); }
-
-  sim::Loop loop;
-  sim::Trace trace;
-  sim::Prng sqlite_rng;
-  sim::FileStore files;
-  sim::VfsBinding vfs;
-  ScriptedServer server;
-  sim::Link link;
-  sim::Verdicts verdicts;
-  Recorder recorder;
-  std::unique_ptr<engine::Client> client;
-};
-
-json line_checkpoint(const char* last_op, const char* wc, int checksum, int count) {
-  json b = {{"bucket", "b1"}, {"checksum", checksum}, {"priority", 3}, {"count", count}};
-  return {{"checkpoint",
-           {{"last_op_id", last_op}, {"write_checkpoint", wc}, {"buckets", json::array({b})}}}};
-}
-json line_diff(const char* last_op, const char* wc, int checksum, int count) {
-  json b = {{"bucket", "b1"}, {"checksum", checksum}, {"priority", 3}, {"count", count}};
-  return {{"checkpoint_diff",
-           {{"last_op_id", last_op},
-            {"updated_buckets", json::array({b})},
-            {"removed_buckets", json::array()},
-            {"write_checkpoint", wc}}}};
-}
-json line_data(const char* op_id, const char* id, const char* description, int checksum) {
-  json op = {{"op_id", op_id},         {"op", "PUT"},
-             {"object_type", "todos"}, {"object_id", id},
-             {"checksum", checksum},   {"data", json({{"description", description}}).dump()}};
-  return {{"data", {{"bucket", "b1"}, {"data", json::array({op})}}}};
-}
-json line_complete(const char* last_op) {
-  return {{"checkpoint_complete", {{"last_op_id", last_op}}}};
-}
-
-json log_line(const char* severity, const char* line) {
-  return {{"LogLine", {{"severity", severity}, {"line", line}}}};
-}
 
 // docs/protocol.md §2.4.3 (0.5.3, exp_legacy.py), step by step through the shim.
 TEST(LegacyTranscript, MatchesSdkMd43ThroughTheShim) {

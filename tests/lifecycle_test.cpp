@@ -1,6 +1,7 @@
-// Client lifecycle against the real binaries on one VFS file: docs/protocol.md §2.5 (downgrade 0.5.3 ->
-// 0.4.11 -> 0.5.3 through the shim, items 2-4), app kills and power loss (docs/architecture.md §2),
-// and the js-legacy SDK behaviour (docs/protocol.md §2.5 item 7, docs/protocol.md §1.3.9).
+// Client lifecycle against the real binaries on one VFS file: docs/protocol.md §2.5 (downgrade
+// 0.5.3 -> 0.4.11 -> 0.5.3 through the shim, items 2-4), app kills and power loss
+// (docs/architecture.md §2), and the js-legacy SDK behaviour (docs/protocol.md §2.5 item 7,
+// docs/protocol.md §1.3.9).
 #include <gtest/gtest.h>
 
 #include <memory>
@@ -15,6 +16,7 @@
 #include "sim/net.hpp"
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/scripted_server.hpp"
 
 namespace syncsim {
 namespace {
@@ -24,86 +26,13 @@ using nlohmann::json;
 constexpr int64_t kMax = 9223372036854775807;
 constexpr const char* kClientId = "lifecycle-client-1";
 
-// A service stand-in driven by the test: sync lines are sent by hand, uploads can be held,
-// /write-checkpoint2.json answers a fixed id, checkpoint requests answer `request_answer`
-// (or echo the id posted when empty).
-class ScriptedServer : public sim::HttpServer {
- public:
-  void handle(const sim::HttpRequest& request,
-              std::function<void(sim::HttpResponse)> respond) override {
-    requests.push_back(request.method + " " + request.path);
-    if (request.method == "POST" && request.path == "/backend/upload") {
-      if (hold_uploads) return held_uploads.push_back(std::move(respond));
-      return respond(sim::HttpResponse{200, R"({"data":{}})"});
-    }
-    if (request.method == "GET" && request.path.rfind("/write-checkpoint2.json", 0) == 0) {
-      json body = {{"data", {{"write_checkpoint", write_checkpoint}}}};
-      return respond(sim::HttpResponse{200, body.dump()});
-    }
-    if (request.method == "POST" && request.path == "/sync/checkpoint-request") {
-      const std::string posted = json::parse(request.body)["checkpoint_request_id"];
-      posted_ids.push_back(posted);
-      std::string answer = request_answer.empty() ? posted : request_answer;
-      request_answer.clear();
-      json body = {{"data", {{"checkpoint_request_id", answer}}}};
-      return respond(sim::HttpResponse{200, body.dump()});
-    }
-    respond(sim::HttpResponse{404, "not scripted: " + request.path});
-  }
-
-  sim::HttpResponse open_stream(const sim::HttpRequest&,
-                                std::shared_ptr<sim::ServerStream> s) override {
-    stream = std::move(s);
-    return sim::HttpResponse{200, ""};
-  }
-
-  void send(const json& line) { stream->send(line.dump()); }
-  void release_upload() {
-    auto respond = std::move(held_uploads.front());
-    held_uploads.erase(held_uploads.begin());
-    respond(sim::HttpResponse{200, R"({"data":{}})"});
-  }
-
-  bool hold_uploads = false;
-  std::string write_checkpoint = "41";
-  std::string request_answer;
-  std::vector<std::string> requests;
-  std::vector<std::string> posted_ids;
-  std::vector<std::function<void(sim::HttpResponse)>> held_uploads;
-  std::shared_ptr<sim::ServerStream> stream;
-};
-
-class Recorder : public engine::ClientObserver {
- public:
-  void on_control(engine::Client&, const std::string& op, const std::optional<std::string>& payload,
-                  const std::optional<std::string>& result) override {
-    calls.push_back({op, payload, result});
-  }
-  // The instructions of the last control call with this payload.
-  json last(const std::string& op, const std::string& payload) {
-    for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
-      if (it->op == op && it->payload == payload) return it->result ? json::parse(*it->result) : json();
-    }
-    ADD_FAILURE() << "no control call " << op << " " << payload;
-    return json();
-  }
-  struct Call {
-    std::string op;
-    std::optional<std::string> payload;
-    std::optional<std::string> result;
-  };
-  std::vector<Call> calls;
-};
+using test_support::ControlRecorder;
+using namespace test_support::sync_lines;  // NOLINT(google-build-using-namespace)
 
 // One app on one database file; each life is a new shim Client on the same VFS file.
-struct App {
-  App()
-      : trace(loop.clock()),
-        sqlite_rng(7),
-        files(/*track_durability=*/true),
-        vfs(loop.clock(), sqlite_rng, files),
-        link(loop, server, 10 * sim::kMillis, 10 * sim::kMillis) {
-    trace.keep_last(200);
+struct App : test_support::ScriptedWorld {
+  App() : ScriptedWorld(/*track_durability=*/true) {
+    server.hold_uploads = false;  // a test holds them when it needs to
   }
   ~App() { loop.shutdown(); }
 
@@ -140,12 +69,6 @@ struct App {
     if (power_loss) files.lose_unsynced_writes(c.file_name());
   }
 
-  void run_for(sim::Micros d) { ASSERT_TRUE(loop.run_until(loop.now() + d)) << tail(); }
-  std::string tail() {
-    std::string out = loop.stop_reason().message + "\n";
-    for (const auto& l : trace.recent()) out += "  | " + l;
-    return out;
-  }
   engine::Client& c() { return *lives.back(); }
   // `$local` as (last_op, last_applied_op, target_op); nullopt when there is no row.
   std::optional<std::vector<int64_t>> local() {
@@ -166,29 +89,9 @@ struct App {
     return db.query_rows(sql);
   }
 
-  sim::Loop loop;
-  sim::Trace trace;
-  sim::Prng sqlite_rng;
-  sim::FileStore files;
-  sim::VfsBinding vfs;
-  ScriptedServer server;
-  sim::Link link;
-  Recorder recorder;
+  ControlRecorder recorder;
   std::vector<std::unique_ptr<engine::Client>> lives;
 };
-
-json checkpoint(const char* last_op, const char* wc, int checksum, int count) {
-  json b = {{"bucket", "b1"}, {"checksum", checksum}, {"priority", 3}, {"count", count}};
-  return {{"checkpoint",
-           {{"last_op_id", last_op}, {"write_checkpoint", wc}, {"buckets", json::array({b})}}}};
-}
-json data(const char* op_id, const char* id, const char* description, int checksum) {
-  json op = {{"op_id", op_id},         {"op", "PUT"},
-             {"object_type", "todos"}, {"object_id", id},
-             {"checksum", checksum},   {"data", json({{"description", description}}).dump()}};
-  return {{"data", {{"bucket", "b1"}, {"data", json::array({op})}}}};
-}
-json complete(const char* last_op) { return {{"checkpoint_complete", {{"last_op_id", last_op}}}}; }
 
 bool has_instruction(const json& out, const std::string& name) {
   for (const auto& i : out) {
@@ -204,8 +107,8 @@ bool logged(const json& out, const std::string& prefix) {
 }
 constexpr const char* kBlocked = "Could not apply checkpoint due to local data";
 
-// docs/protocol.md §2.5 items 2 and 4: 0.5.3 (target 6, seen 5, ps_crud empty, a validated checkpoint
-// not applied) -> 0.4.11 -> the old SDK sets a legacy target -> 0.5.3 again.
+// docs/protocol.md §2.5 items 2 and 4: 0.5.3 (target 6, seen 5, ps_crud empty, a validated
+// checkpoint not applied) -> 0.4.11 -> the old SDK sets a legacy target -> 0.5.3 again.
 TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   App app;
   // --- 0.5.3, requests mode: the seed is answered with 5, so the next id is 6.
@@ -223,11 +126,11 @@ TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   EXPECT_EQ(app.c().target(), 6);
   EXPECT_EQ(app.c().last_requested(), 6);
   // A checkpoint carrying write checkpoint 5 is validated (seen = 5) but cannot apply.
-  app.server.send(checkpoint("10", "5", 10, 1));
-  app.server.send(data("10", "r1", "server1", 10));
-  app.server.send(complete("10"));
+  app.server.send(line_checkpoint("10", "5", 10, 1));
+  app.server.send(line_data("10", "r1", "server1", 10));
+  app.server.send(line_complete("10"));
   app.run_for(1 * sim::kSeconds);
-  EXPECT_TRUE(logged(app.recorder.last("line_text", complete("10").dump()), kBlocked));
+  EXPECT_TRUE(logged(app.recorder.last("line_text", line_complete("10").dump()), kBlocked));
   EXPECT_EQ(app.c().last_seen(), 5);
   EXPECT_EQ(app.c().last_applied(), std::nullopt);
   EXPECT_EQ(app.c().crud_count(), 0);
@@ -250,17 +153,17 @@ TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   app.run_for(1 * sim::kSeconds);
   // The validated checkpoint was lost with the connection (the op itself is stored, so the
   // service sends no data again); write checkpoint 5 is blocked.
-  app.server.send(checkpoint("10", "5", 10, 1));
-  app.server.send(complete("10"));
+  app.server.send(line_checkpoint("10", "5", 10, 1));
+  app.server.send(line_complete("10"));
   app.run_for(1 * sim::kSeconds);
-  EXPECT_TRUE(logged(app.recorder.last("line_text", complete("10").dump()), kBlocked))
-      << app.recorder.last("line_text", complete("10").dump()).dump() << app.tail();
+  EXPECT_TRUE(logged(app.recorder.last("line_text", line_complete("10").dump()), kBlocked))
+      << app.recorder.last("line_text", line_complete("10").dump()).dump() << app.tail();
   EXPECT_EQ(old.read_row("todos", "r1"), std::nullopt);
   // Write checkpoint 6 applies: FlushFileSystem and DidCompleteSync{} without an id.
-  app.server.send(checkpoint("11", "6", 10, 1));
-  app.server.send(complete("11"));
+  app.server.send(line_checkpoint("11", "6", 10, 1));
+  app.server.send(line_complete("11"));
   app.run_for(1 * sim::kSeconds);
-  json applied = app.recorder.last("line_text", complete("11").dump());
+  json applied = app.recorder.last("line_text", line_complete("11").dump());
   EXPECT_TRUE(has_instruction(applied, "FlushFileSystem")) << applied.dump();
   bool plain_did_complete = false;
   for (const auto& i : applied) {
@@ -286,7 +189,7 @@ TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   app.close();
 
   // --- back on 0.5.3 (item 4): migration 14 rebuilds the keys from `$local`.
-  const std::size_t posts_before = app.server.posted_ids.size();
+  const std::size_t posts_before = app.server.posted.size();
   engine::Client& back = app.life("0.5.3", engine::CheckpointMode::Requests, false);
   EXPECT_EQ(app.local(), std::nullopt);
   EXPECT_EQ(back.target(), 41);
@@ -296,13 +199,13 @@ TEST(SdkMd5Golden, DowngradeKeepsThePendingTargetAndUpgradeBridgesIt) {
   back.connect();
   app.run_for(1 * sim::kSeconds);
   // start(requests) asks to post 41 (the max rule), bridging legacy -> requests.
-  ASSERT_GT(app.server.posted_ids.size(), posts_before);
-  EXPECT_EQ(app.server.posted_ids[posts_before], "41");
+  ASSERT_GT(app.server.posted.size(), posts_before);
+  EXPECT_EQ(app.server.posted[posts_before], "41");
   EXPECT_EQ(back.last_requested(), 41);
 }
 
-// docs/protocol.md §2.5 item 3: 0.5.3 with pending CRUD (target MAX) -> 0.4.11: `$local` = (0, 0, MAX);
-// 0.4.11 blocks, completed_upload gives [] until the old SDK sets `$local.target_op`.
+// docs/protocol.md §2.5 item 3: 0.5.3 with pending CRUD (target MAX) -> 0.4.11: `$local` = (0, 0,
+// MAX); 0.4.11 blocks, completed_upload gives [] until the old SDK sets `$local.target_op`.
 TEST(SdkMd5Golden, PendingCrudDowngradesToLocalMax) {
   App app;
   app.server.hold_uploads = true;
@@ -317,11 +220,11 @@ TEST(SdkMd5Golden, PendingCrudDowngradesToLocalMax) {
   EXPECT_EQ(app.local(), (std::vector<int64_t>{0, 0, kMax}));
   app.run_for(2 * sim::kSeconds);  // the old SDK uploads the pending entry again (held)
   ASSERT_FALSE(app.server.held_uploads.empty()) << app.tail();
-  app.server.send(checkpoint("10", "40", 10, 1));
-  app.server.send(data("10", "l1", "local1", 10));
-  app.server.send(complete("10"));
+  app.server.send(line_checkpoint("10", "40", 10, 1));
+  app.server.send(line_data("10", "l1", "local1", 10));
+  app.server.send(line_complete("10"));
   app.run_for(1 * sim::kSeconds);
-  EXPECT_TRUE(logged(app.recorder.last("line_text", complete("10").dump()), kBlocked));
+  EXPECT_TRUE(logged(app.recorder.last("line_text", line_complete("10").dump()), kBlocked));
   app.server.write_checkpoint = "40";
   app.server.hold_uploads = false;
   while (!app.server.held_uploads.empty()) app.server.release_upload();
@@ -330,8 +233,8 @@ TEST(SdkMd5Golden, PendingCrudDowngradesToLocalMax) {
   EXPECT_EQ(app.local(), (std::vector<int64_t>{40, 40, 40}));  // applied after the upload
 }
 
-// docs/architecture.md §2: committed transactions survive a kill and a power loss (synchronous=FULL);
-// the transaction open when the app died never happened.
+// docs/architecture.md §2: committed transactions survive a kill and a power loss
+// (synchronous=FULL); the transaction open when the app died never happened.
 class KillTest : public ::testing::TestWithParam<bool> {};
 
 TEST_P(KillTest, CommittedWritesSurviveTheOpenOneIsLost) {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "model/line_fault.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim {
 namespace {

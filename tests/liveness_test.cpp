@@ -4,8 +4,8 @@
 // recover, with a machine-readable class token.
 #include <gtest/gtest.h>
 
-#include "scenarios/runner.hpp"
-#include "tests/scenario_helpers.hpp"
+#include "scenarios/world/runner.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
@@ -13,19 +13,9 @@ namespace {
 using test_support::catalog;
 using test_support::describe;
 using test_support::fault;
+using test_support::frequent_reconnects;
+using test_support::MutantCase;
 using test_support::run;
-
-// Slow writes and a disconnect every 1.5 s: reconnects often find the gate open.
-Scenario frequent_reconnects() {
-  Scenario s = catalog("basic");
-  s.workload.write_interval_min_ms = 4000;
-  s.workload.write_interval_max_ms = 8000;
-  s.service.replication_lag_ms = 2000;
-  s.faults.clear();
-  for (int i = 0; i < 36; ++i)
-    s.faults.push_back(fault(5000 + 1500 * i, FaultKind::Disconnect, 1 + i % 3));
-  return s;
-}
 
 // Every write is followed by requestCheckpoint() and waitForSync(): checkpoints with a
 // write_checkpoint >= the awaited id often validate while newer writes hold the gate shut.
@@ -53,81 +43,54 @@ Scenario refreshed_by_reconnects() {
   return s;
 }
 
-struct Case {
-  std::string name;
-  std::vector<std::string> mutants;
-  std::string invariant;
-  Scenario (*scenario)();
-  bool only = false;
-};
-
-class NewInvariantMutants : public ::testing::TestWithParam<Case> {};
+class NewInvariantMutants : public ::testing::TestWithParam<MutantCase> {};
 
 // Each new invariant fails on its mutant within 10 seeds and the twin without the mutant
 // passes that seed.
-TEST_P(NewInvariantMutants, AreCaught) {
-  Scenario s = GetParam().scenario();
-  s.mutants = GetParam().mutants;
-  if (GetParam().only) s.invariants = {GetParam().invariant};
-  int detected_at = 0;
-  for (uint64_t seed = 1; seed <= 10 && detected_at == 0; ++seed) {
-    RunResult r = run(s, seed);
-    if (!r.violation) {
-      ASSERT_TRUE(r.passed) << "seed " << seed << ": " << describe(r);
-      continue;
-    }
-    ASSERT_EQ(r.violation->invariant, GetParam().invariant)
-        << "seed " << seed << ": " << r.violation->message;
-    detected_at = static_cast<int>(seed);
-    RunResult c = run(GetParam().scenario(), seed);
-    EXPECT_TRUE(c.passed) << "without the mutant, seed " << seed << ": " << describe(c);
-  }
-  EXPECT_GT(detected_at, 0) << GetParam().name << " was never detected";
-  std::cout << "[ detected ] " << GetParam().name << " on seed " << detected_at << "\n";
-}
+TEST_P(NewInvariantMutants, AreCaught) { test_support::expect_mutant_caught(GetParam(), 10); }
 
 INSTANTIATE_TEST_SUITE_P(
     Issue14, NewInvariantMutants,
     ::testing::Values(
-        Case{"stale_write_checkpoint_on_connect",
-             {"stale-write-checkpoint-on-connect"},
-             "gate-never-recloses",
-             frequent_reconnects},
-        Case{"generated_answer_ahead",
-             {"generated-answer-ahead"},
-             "no-wedge",
-             [] { return catalog("basic-legacy"); }},
-        Case{"wait_resolves_on_seen",
-             {"wait-resolves-on-seen"},
-             "wait-for-sync-keeps-promise",
-             waits_for_sync},
-        Case{"stale_route_response",
-             {"stale-route-response"},
-             "route-response-per-request",
-             [] { return catalog("basic"); }},
-        Case{"stale_route_response_legacy",
-             {"stale-route-response"},
-             "route-response-per-request",
-             [] { return catalog("basic-legacy"); }},
-        Case{"equal_retry_keeps_age",
-             {"equal-retry-keeps-age"},
-             "retention-deletes-only-what-it-may",
-             refreshed_by_reconnects},
-        Case{"cleanup_deletes_pending",
-             {"cleanup-deletes-pending"},
-             "retention-deletes-only-what-it-may",
-             [] {
-               Scenario s = catalog("basic");
-               s.workload.write_interval_min_ms = 100000;
-               s.workload.write_interval_max_ms = 110000;
-               s.clients.repost_delay_ms = 600000;
-               s.service.checkpoint_request_retention_minutes = 1;
-               s.duration_s = 180;
-               s.quiesce_s = 60;
-               s.faults = {fault(0, FaultKind::Lag), fault(175000, FaultKind::Compact)};
-               s.faults[0].lag_ms = 3600000;
-               return s;
-             }}),
+        MutantCase{"stale_write_checkpoint_on_connect",
+                   {"stale-write-checkpoint-on-connect"},
+                   "gate-never-recloses",
+                   frequent_reconnects},
+        MutantCase{"generated_answer_ahead",
+                   {"generated-answer-ahead"},
+                   "no-wedge",
+                   [] { return catalog("basic-legacy"); }},
+        MutantCase{"wait_resolves_on_seen",
+                   {"wait-resolves-on-seen"},
+                   "wait-for-sync-keeps-promise",
+                   waits_for_sync},
+        MutantCase{"stale_route_response",
+                   {"stale-route-response"},
+                   "route-response-per-request",
+                   [] { return catalog("basic"); }},
+        MutantCase{"stale_route_response_legacy",
+                   {"stale-route-response"},
+                   "route-response-per-request",
+                   [] { return catalog("basic-legacy"); }},
+        MutantCase{"equal_retry_keeps_age",
+                   {"equal-retry-keeps-age"},
+                   "retention-deletes-only-what-it-may",
+                   refreshed_by_reconnects},
+        MutantCase{"cleanup_deletes_pending",
+                   {"cleanup-deletes-pending"},
+                   "retention-deletes-only-what-it-may",
+                   [] {
+                     Scenario s = catalog("basic");
+                     s.workload.write_interval_min_ms = 100000;
+                     s.workload.write_interval_max_ms = 110000;
+                     s.clients.repost_delay_ms = 600000;
+                     s.service.checkpoint_request_retention_minutes = 1;
+                     s.duration_s = 180;
+                     s.quiesce_s = 60;
+                     s.faults = {fault(0, FaultKind::Lag), fault(175000, FaultKind::Compact)};
+                     s.faults[0].lag_ms = 3600000;
+                     return s;
+                   }}),
     [](const auto& info) { return info.param.name; });
 
 // The wedge finding: the violation names the key and mode, the service's record (deleted by
@@ -142,8 +105,7 @@ TEST(LivenessExplanation, TheSwitchModeRetentionWedgeSaysWhyNothingRecovers) {
   EXPECT_NE(m.find("[class:record-deleted]"), std::string::npos) << m;
   EXPECT_NE(m.find("(legacy mode, core 0.5.3)"), std::string::npos) << m;
   EXPECT_NE(m.find("deleted by retention at 200.000s"), std::string::npos) << m;
-  EXPECT_NE(m.find("never: legacy updateLocalTarget acts only on target = MAX"),
-            std::string::npos)
+  EXPECT_NE(m.find("never: legacy updateLocalTarget acts only on target = MAX"), std::string::npos)
       << m;
   EXPECT_EQ(m.find('\n'), std::string::npos) << "one line: " << m;
   // Judged at once, when the app came back at 235 s, not after quiesce.

@@ -35,8 +35,9 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/runner.hpp"
 #include "scenarios/explore/shrink.hpp"
+#include "scenarios/world/runner.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 #ifndef SYNCSIM_SEED_BUDGET
 #define SYNCSIM_SEED_BUDGET 5
@@ -52,14 +53,11 @@ namespace syncsim::scenarios {
 namespace {
 
 using nlohmann::json;
+using test_support::add_frequent_reconnects;
+using test_support::catalog_json;
 
 constexpr uint64_t kBudget = SYNCSIM_SEED_BUDGET;
 constexpr int kShrinkAttempts = SYNCSIM_SHRINK_ATTEMPTS;
-
-json catalog(const std::string& name) {
-  std::ifstream in(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json");
-  return json::parse(in);
-}
 
 struct Entry {
   std::string mutant;
@@ -73,19 +71,6 @@ struct Entry {
 };
 
 void none(json&) {}
-
-// Slow writes, slow replication and a disconnect every 1.5 s: reconnects often find a
-// concrete target that is not yet acknowledged (client_invariants_test, shrink_test).
-void frequent_reconnects(json& j) {
-  j["workload"]["write_interval_min_ms"] = 4000;
-  j["workload"]["write_interval_max_ms"] = 8000;
-  j["service"]["replication_lag_ms"] = 2000;
-  j["faults"] = json::array();
-  for (int i = 0; i < 36; ++i) {
-    j["faults"].push_back(
-        {{"at_ms", 5000 + 1500 * i}, {"kind", "disconnect"}, {"client", 1 + i % 3}});
-  }
-}
 
 // The records of clients 1 and 2 are deleted while they are connected (client_invariants_test
 // deleted_records).
@@ -234,7 +219,8 @@ const std::vector<Entry>& mutation_catalog() {
       scen("stale-route-response", {}, none, {"route-response-per-request"}),
       scen("equal-retry-keeps-age", {}, refreshed_by_reconnects,
            {"retention-deletes-only-what-it-may"}),
-      scen("stale-write-checkpoint-on-connect", {}, frequent_reconnects, {"gate-never-recloses"}),
+      scen("stale-write-checkpoint-on-connect", {}, add_frequent_reconnects,
+           {"gate-never-recloses"}),
       {"generated-answer-ahead", {}, "basic-legacy", none, {"no-wedge"}, false, "", ""},
       // Issue 17: leaked connection-limit slots lock reconnecting clients out for good.
       {"connection-slot-leak", {}, "connection-limit", none,
@@ -256,7 +242,7 @@ const std::vector<Entry>& mutation_catalog() {
       scen("publish-while-blocked", {}, none, {"barrier-holds"}),
       scen("repost-stale-id", {"lower-id-replaces", "write-checkpoint-may-drop"},
            frequent_checkpoint_requests, {"applied-id-monotonic"}, true),
-      scen("reset-target-on-reconnect", {}, frequent_reconnects, {"target-no-regress"}),
+      scen("reset-target-on-reconnect", {}, add_frequent_reconnects, {"target-no-regress"}),
       scen("fsync-lies", {}, power_loss_client_1, {"monotonic-reads"}),
       scen("seed-from-one", {}, deleted_records, {"request-id-monotonic"}),
       scen("seed-local-counter", {}, clear_client_2, {"request-id-monotonic"}),
@@ -321,7 +307,7 @@ Score score(const Entry& e) {
     return s;
   }
   const auto ctx = validation_context();
-  json j = catalog(e.base);
+  json j = catalog_json(e.base);
   e.modify(j);
   j["name"] = e.base + "+" + e.mutant;
   json mutants = json::array({e.mutant});

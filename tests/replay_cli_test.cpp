@@ -6,7 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 
-#include "scenarios/repro.hpp"
+#include "scenarios/results/repro.hpp"
 #include "tests/cli_helpers.hpp"
 
 namespace syncsim {

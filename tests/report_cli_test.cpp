@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_helpers.hpp"
-#include "scenarios/results.hpp"
+#include "scenarios/results/results.hpp"
 
 namespace syncsim {
 namespace {

@@ -10,10 +10,10 @@
 #include "reports/markdown.hpp"
 #include "reports/mermaid.hpp"
 #include "reports/report_model.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/run_recorder.hpp"
-#include "scenarios/runner.hpp"
-#include "scenarios/world.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/results/run_recorder.hpp"
+#include "scenarios/world/runner.hpp"
+#include "scenarios/world/world.hpp"
 
 namespace {
 

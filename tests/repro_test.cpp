@@ -1,8 +1,8 @@
-// Repro strings and results documents (scenarios/repro.hpp, scenarios/results.hpp).
+// Repro strings and results documents (scenarios/results/repro.hpp, scenarios/results/results.hpp).
 #include <gtest/gtest.h>
 
-#include "scenarios/repro.hpp"
-#include "scenarios/results.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/results/results.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -9,7 +9,7 @@
 #include <tuple>
 #include <vector>
 
-#include "scenarios/scenario.hpp"
+#include "scenarios/format/scenario.hpp"
 
 #ifndef SYNCSIM_SOURCE_DIR
 #define SYNCSIM_SOURCE_DIR "/work/main"

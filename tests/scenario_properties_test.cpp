@@ -1,4 +1,4 @@
-// Properties over generated scenarios (scenarios/generators.hpp): every generated scenario
+// Properties over generated scenarios (scenarios/format/generators.hpp): every generated scenario
 // is valid, and every one passes all invariants with a generated seed.  On a failure
 // RapidCheck shrinks the scenario and prints a reproduce string.
 #include <gtest/gtest.h>
@@ -6,8 +6,8 @@
 
 #include <cstdlib>
 
-#include "scenarios/generators.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/format/generators.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -14,11 +14,12 @@
 #include <vector>
 
 #include "model/service.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 #include "sim/invariants.hpp"
 #include "sim/loop.hpp"
 #include "sim/prng.hpp"
 #include "sim/trace.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 #ifndef SYNCSIM_SEED_BUDGET
 #define SYNCSIM_SEED_BUDGET 20
@@ -33,18 +34,8 @@ using scenarios::Scenario;
 
 constexpr uint64_t kBudget = SYNCSIM_SEED_BUDGET;
 
-Scenario catalog(const std::string& name) {
-  return scenarios::load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json",
-      scenarios::validation_context());
-}
-
-RunResult run(const Scenario& s, uint64_t seed) {
-  scenarios::RunOptions o;
-  o.seed = seed;
-  o.keep_trace_lines = 20;
-  return scenarios::run_scenario(s, o);
-}
+using scenarios::test_support::catalog;
+using scenarios::test_support::run;
 
 // ---------------------------------------------------------------------------------------
 // Scenario-level mutants

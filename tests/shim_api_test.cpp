@@ -18,177 +18,31 @@
 
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
-#include "scenarios/runner.hpp"
+#include "scenarios/world/runner.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
 #include "sim/sync.hpp"
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/scripted_server.hpp"
 
 namespace syncsim {
 namespace {
 
 using nlohmann::json;
 
-constexpr const char* kMaxOpId = "9223372036854775807";
+using test_support::kMaxOpId;
 constexpr const char* kClientId = "requests-client-1";
 
-// A service stand-in driven by the test: the sync stream's lines are sent by hand, uploads
-// are held until released, and /write-checkpoint2.json answers a fixed id.
-class ScriptedServer : public sim::HttpServer {
- public:
-  void handle(const sim::HttpRequest& request,
-              std::function<void(sim::HttpResponse)> respond) override {
-    requests.push_back(request.method + " " + request.path);
-    if (request.method == "POST" && request.path == "/backend/upload") {
-      held_uploads.push_back(std::move(respond));
-      return;
-    }
-    if (request.method == "POST" && request.path == "/sync/checkpoint-request") {
-      // The service's answer: max(posted, its record) (docs/protocol.md §2.2.6); `record` is scripted.
-      json body = json::parse(request.body);
-      posted.push_back(body["checkpoint_request_id"].get<std::string>());
-      const int64_t id = std::max<int64_t>(std::stoll(posted.back()), record);
-      record = id;
-      json answer = {{"data", {{"checkpoint_request_id", std::to_string(id)}}}};
-      return respond(sim::HttpResponse{200, answer.dump()});
-    }
-    respond(sim::HttpResponse{404, "not scripted: " + request.path});
-  }
+using namespace test_support::sync_lines;  // NOLINT(google-build-using-namespace)
 
-  sim::HttpResponse open_stream(const sim::HttpRequest& request,
-                                std::shared_ptr<sim::ServerStream> s) override {
-    stream_requests.push_back(json::parse(request.body));
-    stream = std::move(s);
-    return sim::HttpResponse{200, ""};
-  }
-
-  void send(const json& line) { stream->send(line.dump()); }
-
-  void release_upload() {
-    auto respond = std::move(held_uploads.front());
-    held_uploads.erase(held_uploads.begin());
-    respond(sim::HttpResponse{200, R"({"data":{}})"});
-  }
-
-  [[nodiscard]] int count(const std::string& prefix) const {
-    int n = 0;
-    for (const auto& r : requests) n += r.rfind(prefix, 0) == 0 ? 1 : 0;
-    return n;
-  }
-
-  int64_t record = 0;
-  std::vector<std::string> posted;
-  std::vector<std::string> requests;
-  std::vector<json> stream_requests;
-  std::vector<std::function<void(sim::HttpResponse)>> held_uploads;
-  std::shared_ptr<sim::ServerStream> stream;
-};
-
-struct ControlCall {
-  std::string op;
-  std::optional<std::string> payload;
-  std::optional<std::string> result;
-};
-
-class Recorder : public engine::ClientObserver {
- public:
-  void on_control(engine::Client&, const std::string& op, const std::optional<std::string>& payload,
-                  const std::optional<std::string>& result) override {
-    calls.push_back({op, payload, result});
-  }
-  // The instructions of the last call of `op` (optionally with `payload`).
-  json last(const std::string& op, const std::optional<std::string>& payload = std::nullopt) {
-    for (auto it = calls.rbegin(); it != calls.rend(); ++it) {
-      if (it->op == op && (!payload || it->payload == payload)) {
-        return it->result ? json::parse(*it->result) : json();
-      }
-    }
-    ADD_FAILURE() << "no control call " << op;
-    return json();
-  }
-  const ControlCall& first(const std::string& op) {
-    for (const auto& c : calls) {
-      if (c.op == op) return c;
-    }
-    throw std::runtime_error("no control call " + op);
-  }
-  [[nodiscard]] int count(const std::string& op) const {
-    int n = 0;
-    for (const auto& c : calls) n += c.op == op ? 1 : 0;
-    return n;
-  }
-  std::vector<ControlCall> calls;
-};
-
-// One shim client against the scripted server, everything in virtual time.
-struct Harness {
+// The requests-mode client against a server answering max(posted, record).
+struct Harness : test_support::ShimHarness {
   explicit Harness(std::vector<engine::EngineMutant> mutants = {})
-      : trace(loop.clock()),
-        sqlite_rng(7),
-        vfs(loop.clock(), sqlite_rng, files),
-        link(loop, server, 10 * sim::kMillis, 10 * sim::kMillis),
-        verdicts({"barrier-holds"}) {
-    const engine::CoreVersion* core = engine::find_core("0.5.3");
-    if (!core) throw std::runtime_error("core 0.5.3 not registered");
-    engine::ClientOptions o;
-    o.index = 1;
-    o.user = "u1";
-    o.client_id = kClientId;
-    o.checkpoint_mode = engine::CheckpointMode::Requests;
-    o.mutants = std::move(mutants);
-    trace.keep_last(200);
-    client = std::make_unique<engine::Client>(loop, trace, sim::Prng(11), link, *core, o, &recorder,
-                                              &verdicts);
+      : ShimHarness(engine::CheckpointMode::Requests, kClientId, std::move(mutants)) {
+    server.keep_record = true;
   }
-  ~Harness() { loop.shutdown(); }
-
-  void run_for(sim::Micros d) { ASSERT_TRUE(loop.run_until(loop.now() + d)) << tail(); }
-  std::string tail() {
-    std::string out = loop.stop_reason().message + "\n";
-    for (const auto& l : trace.recent()) out += "  | " + l;
-    return out;
-  }
-  std::optional<int64_t> kv(const std::string& key) { return client->kv_int(key); }
-
-  sim::Loop loop;
-  sim::Trace trace;
-  sim::Prng sqlite_rng;
-  sim::FileStore files;
-  sim::VfsBinding vfs;
-  ScriptedServer server;
-  sim::Link link;
-  sim::Verdicts verdicts;
-  Recorder recorder;
-  std::unique_ptr<engine::Client> client;
 };
-
-json line_checkpoint(const char* last_op, const char* wc, int checksum, int count) {
-  json b = {{"bucket", "b1"}, {"checksum", checksum}, {"priority", 3}, {"count", count}};
-  return {{"checkpoint",
-           {{"last_op_id", last_op}, {"write_checkpoint", wc}, {"buckets", json::array({b})}}}};
-}
-json line_diff(const char* last_op, const char* wc, int checksum, int count) {
-  json b = {{"bucket", "b1"}, {"checksum", checksum}, {"priority", 3}, {"count", count}};
-  return {{"checkpoint_diff",
-           {{"last_op_id", last_op},
-            {"updated_buckets", json::array({b})},
-            {"removed_buckets", json::array()},
-            {"write_checkpoint", wc}}}};
-}
-json line_data(const char* op_id, const char* id, const char* description, int checksum) {
-  json op = {{"op_id", op_id},         {"op", "PUT"},
-             {"object_type", "todos"}, {"object_id", id},
-             {"checksum", checksum},   {"data", json({{"description", description}}).dump()}};
-  return {{"data", {{"bucket", "b1"}, {"data", json::array({op})}}}};
-}
-json line_complete(const char* last_op) {
-  return {{"checkpoint_complete", {{"last_op_id", last_op}}}};
-}
-
-json log_line(const char* severity, const char* line) {
-  return {{"LogLine", {{"severity", severity}, {"line", line}}}};
-}
 
 json checkpoint_without_wc(const char* last_op, int checksum, int count) {
   json b = {{"bucket", "b1"}, {"checksum", checksum}, {"priority", 3}, {"count", count}};
@@ -390,14 +244,14 @@ std::optional<int64_t> target_after_raised_record(std::vector<engine::EngineMuta
   return h.kv("target_checkpoint_request_id");
 }
 
-// Mutant target-posted-id (engine/sdk_shim.cpp write_checkpoint_for_upload): the target is
+// Mutant target-posted-id (engine/sdk_shim_upload.cpp write_checkpoint_for_upload): the target is
 // the allocated id, not the service's answer (quirk §2.7.6).
 TEST(EngineMutants, TargetPostedIdStoresTheAllocatedIdNotTheAnswer) {
   EXPECT_EQ(target_after_raised_record({}), 100);
   EXPECT_EQ(target_after_raised_record({engine::EngineMutant::TargetPostedId}), 2);
 }
 
-// Mutant seed-local-counter (engine/sdk_shim.cpp seed): the posted id is seeded, so the
+// Mutant seed-local-counter (engine/sdk_shim_download.cpp seed): the posted id is seeded, so the
 // local counter stays below the service's record.
 TEST(EngineMutants, SeedLocalCounterSeedsThePostedId) {
   for (bool mutant : {false, true}) {
@@ -412,8 +266,9 @@ TEST(EngineMutants, SeedLocalCounterSeedsThePostedId) {
   }
 }
 
-// Mutant drop-completed-upload (engine/sdk_shim.cpp notify_completed_uploads): the blocked
-// checkpoint of docs/protocol.md §2.4.3's race is not retried after the upload, so it stays unapplied.
+// Mutant drop-completed-upload (engine/sdk_shim_upload.cpp notify_completed_uploads): the blocked
+// checkpoint of docs/protocol.md §2.4.3's race is not retried after the upload, so it stays
+// unapplied.
 TEST(EngineMutants, DropCompletedUploadLeavesTheRaceCheckpointPending) {
   for (bool mutant : {false, true}) {
     std::vector<engine::EngineMutant> m;
@@ -483,8 +338,8 @@ bool trace_has(const std::string& trace, const std::string& needle) {
   return trace.find(needle) != std::string::npos;
 }
 
-// docs/protocol.md §2.1.7, quirk §2.7.4: each FetchCredentials{did_expire:false} prefetches and throws
-// the token away, so the restart fetches again; the fix caches the prefetched token.
+// docs/protocol.md §2.1.7, quirk §2.7.4: each FetchCredentials{did_expire:false} prefetches and
+// throws the token away, so the restart fetches again; the fix caches the prefetched token.
 TEST(Credentials, PrefetchFetchesTwiceUnlessFixed) {
   auto edit = [](bool fixed) {
     return [fixed](json& j) {
@@ -503,8 +358,8 @@ TEST(Credentials, PrefetchFetchesTwiceUnlessFixed) {
   EXPECT_LT(metric(fixed, "credential_fetches"), metric(quirk, "credential_fetches"));
 }
 
-// docs/protocol.md §2.1.6, §2.6 item 12: a client away longer than its token lifetime comes back with an
-// expired cached token; the service answers 401, the shim invalidates and recovers.
+// docs/protocol.md §2.1.6, §2.6 item 12: a client away longer than its token lifetime comes back
+// with an expired cached token; the service answers 401, the shim invalidates and recovers.
 TEST(Credentials, ExpiredTokenIsRejectedWith401AndRefetched) {
   const Scenario s = with("basic.json", [](json& j) {
     j["service"]["token_lifetime_s"] = 60;
@@ -549,7 +404,8 @@ TEST(CheckpointApi, LegacyModeRejectsRequestCheckpoint) {
                         "cannot request checkpoints."));
 }
 
-// docs/protocol.md §2.2.6: postCheckpointRequest through the app backend, never aborted (quirk §2.7.3).
+// docs/protocol.md §2.2.6: postCheckpointRequest through the app backend, never aborted (quirk
+// §2.7.3).
 TEST(Connector, PostCheckpointRequestThroughTheBackend) {
   const Scenario s =
       with("basic.json", [](json& j) { j["clients"]["post_checkpoint_request"] = "backend"; });

@@ -12,16 +12,14 @@
 #include <nlohmann/json.hpp>
 
 #include "scenarios/explore/shrink.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
 
 using nlohmann::json;
-
-json catalog(const std::string& name) {
-  std::ifstream in(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json");
-  return json::parse(in);
-}
+using test_support::add_frequent_reconnects;
+using test_support::catalog_json;
 
 struct Case {
   std::string name;
@@ -36,31 +34,23 @@ json with_mutant(json j, const std::string& mutant) {
   return j;
 }
 
-// basic with slow writes, slow replication and a disconnect every 1.5 s (as in
-// client_invariants_test): reconnects find targets that are not yet acknowledged.
-json frequent_reconnects() {
-  json j = catalog("basic");
-  j["workload"]["write_interval_min_ms"] = 4000;
-  j["workload"]["write_interval_max_ms"] = 8000;
-  j["service"]["replication_lag_ms"] = 2000;
-  j["faults"] = json::array();
-  for (int i = 0; i < 36; ++i) {
-    j["faults"].push_back(
-        {{"at_ms", 5000 + 1500 * i}, {"kind", "disconnect"}, {"client", 1 + i % 3}});
-  }
-  return with_mutant(j, "reset-target-on-reconnect");
-}
-
 std::vector<Case> cases() {
   std::vector<Case> all = {
       {"publish_while_blocked",
-       [] { return with_mutant(catalog("basic"), "publish-while-blocked"); }, "barrier-holds"},
+       [] { return with_mutant(catalog_json("basic"), "publish-while-blocked"); }, "barrier-holds"},
       {"ack_before_replication",
-       [] { return with_mutant(catalog("basic"), "ack-before-replication"); },
+       [] { return with_mutant(catalog_json("basic"), "ack-before-replication"); },
        "service-ack-after-replication"},
       {"complete_without_upload",
-       [] { return with_mutant(catalog("basic"), "complete-without-upload"); }, "read-your-writes"},
-      {"reset_target_on_reconnect", frequent_reconnects, "target-no-regress"},
+       [] { return with_mutant(catalog_json("basic"), "complete-without-upload"); },
+       "read-your-writes"},
+      {"reset_target_on_reconnect",
+       [] {
+         json j = catalog_json("basic");
+         add_frequent_reconnects(j);
+         return with_mutant(j, "reset-target-on-reconnect");
+       },
+       "target-no-regress"},
   };
   return all;
 }
@@ -118,7 +108,7 @@ INSTANTIATE_TEST_SUITE_P(Mutants, ShrinkMutant, ::testing::ValuesIn(cases()),
 TEST(Shrink, IsDeterministicAndBounded) {
   const auto ctx = validation_context();
   const Scenario s =
-      parse_scenario(with_mutant(catalog("basic"), "publish-while-blocked"), ctx, "pwb");
+      parse_scenario(with_mutant(catalog_json("basic"), "publish-while-blocked"), ctx, "pwb");
   ShrinkOptions opts;
   opts.seed = 1;
   opts.invariant = "barrier-holds";
@@ -140,7 +130,7 @@ TEST(Shrink, IsDeterministicAndBounded) {
 
 TEST(Shrink, RefusesASeedThatDoesNotFail) {
   const auto ctx = validation_context();
-  const Scenario s = parse_scenario(catalog("basic"), ctx, "basic");
+  const Scenario s = parse_scenario(catalog_json("basic"), ctx, "basic");
   ShrinkOptions opts;
   opts.seed = 1;
   opts.invariant = "barrier-holds";

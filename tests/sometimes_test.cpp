@@ -1,49 +1,26 @@
-// Sometimes-properties (scenarios/sometimes.*, docs/invariants.md §1, issue 5): every condition is
-// counted > 0 in a scenario built to trigger it and 0 in one that cannot (so the counter can
-// fail); a listed condition that never happened makes run and sweep report the pass as
+// Sometimes-properties (scenarios/explore/sometimes.*, docs/invariants.md §1, issue 5): every
+// condition is counted > 0 in a scenario built to trigger it and 0 in one that cannot (so the
+// counter can fail); a listed condition that never happened makes run and sweep report the pass as
 // vacuous (exit 4); the loader rejects unknown condition ids.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
-#include "scenarios/results.hpp"
-#include "scenarios/runner.hpp"
 #include "scenarios/explore/sometimes.hpp"
+#include "scenarios/results/results.hpp"
+#include "scenarios/world/runner.hpp"
 #include "tests/cli_helpers.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
 
 using nlohmann::json;
 
-Scenario catalog(const std::string& name) {
-  return load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json",
-      validation_context());
-}
-
-RunResult run(const Scenario& s, uint64_t seed = 1) {
-  RunOptions o;
-  o.seed = seed;
-  o.keep_trace_lines = 30;
-  return run_scenario(s, o);
-}
-
-std::string describe(const RunResult& r) {
-  std::string out = r.stop.message + "\n" + r.pending + "counts:";
-  for (const auto& [id, n] : r.sometimes) out += " " + id + "=" + std::to_string(n);
-  out += "\n";
-  for (const auto& l : r.trace_tail) out += "  | " + l + "\n";
-  return out;
-}
-
-Fault fault(int64_t at_ms, FaultKind kind, int client = 1) {
-  Fault f;
-  f.at_ms = at_ms;
-  f.kind = kind;
-  f.client = client;
-  return f;
-}
+using test_support::catalog;
+using test_support::describe;
+using test_support::fault;
+using test_support::run;
 
 // Two clients writing shared todos for 20 s, no faults.
 Scenario base() {
@@ -179,8 +156,8 @@ TEST(Sometimes, Priority0BypassOnlyWithAPriority0Bucket) {
   yes.workload.notes_pct = 50;
   yes.workload.write_interval_min_ms = 300;
   yes.workload.write_interval_max_ms = 800;
-  // barrier-holds does not exempt priority-0 partial applies yet (docs/invariants.md §1 says they are
-  // exempt): it reports exactly the bypass this condition counts, so it is left out here.
+  // barrier-holds does not exempt priority-0 partial applies yet (docs/invariants.md §1 says they
+  // are exempt): it reports exactly the bypass this condition counts, so it is left out here.
   for (const auto& id : invariant_catalog().ids()) {
     if (id != "barrier-holds" && id != "read-your-writes") yes.invariants.push_back(id);
   }

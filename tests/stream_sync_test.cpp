@@ -16,8 +16,8 @@
 #include "engine/observer_fanout.hpp"
 #include "engine/sdk_shim.hpp"
 #include "model/service.hpp"
-#include "scenarios/runner.hpp"
-#include "scenarios/stream_invariants.hpp"
+#include "scenarios/world/runner.hpp"
+#include "scenarios/checks/stream_invariants.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
 #include "sim/trace.hpp"
@@ -304,7 +304,7 @@ TEST(StreamChurn, RemovedSubscriptionKeepsBucketsIsCaughtOnSeed1) {
   EXPECT_EQ(r.violation->invariant, "stream-rows-covered") << describe(r);
 }
 
-// The scenario format's stream fields (scenarios/scenario.*): parsed, written back only
+// The scenario format's stream fields (scenarios/format/scenario.*): parsed, written back only
 // when used, and validated.
 std::string scenario_error(const std::string& text) {
   try {

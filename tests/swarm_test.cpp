@@ -12,11 +12,12 @@
 #include <string>
 
 #include "cli_helpers.hpp"
-#include "scenarios/repro.hpp"
-#include "scenarios/results_json.hpp"
-#include "scenarios/runner.hpp"
-#include "scenarios/scenario.hpp"
 #include "scenarios/explore/swarm.hpp"
+#include "scenarios/format/scenario.hpp"
+#include "scenarios/results/repro.hpp"
+#include "scenarios/results/results_json.hpp"
+#include "scenarios/world/runner.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
@@ -24,6 +25,8 @@ namespace {
 using nlohmann::json;
 using syncsim::testing::syncsim;
 using syncsim::testing::write_temp;
+using test_support::load;
+using test_support::problems_of;
 
 json swarm_scenario() {
   return json::parse(R"({
@@ -40,17 +43,6 @@ json swarm_scenario() {
                            "service_restart"]}
     }
   })");
-}
-
-Scenario load(const json& j) { return parse_scenario(j, validation_context(), "test"); }
-
-std::string problems_of(const json& j) {
-  try {
-    load(j);
-  } catch (const ScenarioError& e) {
-    return e.what();
-  }
-  return "";
 }
 
 json with_swarm(const char* swarm) {

@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <tuple>
 
-#include "scenarios/results.hpp"
+#include "scenarios/results/results.hpp"
 #include "tests/cli_helpers.hpp"
 
 namespace syncsim {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "engine/sdk_shim.hpp"
-#include "scenarios/scenario.hpp"
+#include "scenarios/format/scenario.hpp"
 #include "sim/loop.hpp"
 #include "sim/trace.hpp"
 

@@ -8,6 +8,8 @@
 #include <set>
 #include <stdexcept>
 
+#include "util/xml_escape.hpp"
+
 namespace syncsim::scenarios {
 
 namespace {
@@ -403,28 +405,7 @@ std::string findings_markdown(const HuntSummary& h, const std::vector<Finding>& 
 
 namespace {
 
-std::string escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
+std::string escape(const std::string& s) { return util::xml_escape(s); }
 
 }  // namespace
 

@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "scenarios/runner.hpp"
-#include "scenarios/scenario.hpp"
+#include "scenarios/world/runner.hpp"
+#include "scenarios/format/scenario.hpp"
 
 namespace syncsim::scenarios {
 

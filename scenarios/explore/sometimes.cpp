@@ -8,7 +8,7 @@
 #include <limits>
 #include <string_view>
 
-#include "scenarios/sync_lines.hpp"
+#include "scenarios/world/sync_lines.hpp"
 
 namespace syncsim::scenarios {
 

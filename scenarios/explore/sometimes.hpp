@@ -90,7 +90,7 @@ class SometimesCounter : public engine::ClientObserver, public model::ServiceObs
 std::vector<std::string> vacuous_conditions(const std::map<std::string, uint64_t>& counts,
                                             const std::vector<std::string>& listed);
 
-// Over result_json runs (scenarios/results_json.hpp) of any scenarios: per scenario that
+// Over result_json runs (scenarios/results/results_json.hpp) of any scenarios: per scenario that
 // lists conditions, in how many of its seeds each listed condition happened.
 struct SometimesSummary {
   std::string scenario;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "scenarios/scenario.hpp"
+#include "scenarios/format/scenario.hpp"
 
 namespace syncsim::scenarios {
 

@@ -17,7 +17,7 @@
 #include <utility>
 #include <vector>
 
-#include "scenarios/scenario.hpp"
+#include "scenarios/format/scenario.hpp"
 #include "sim/prng.hpp"
 
 namespace syncsim::scenarios {

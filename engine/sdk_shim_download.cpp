@@ -1,0 +1,324 @@
+// The SDK shim's download loop (docs/protocol.md §2.1.3): iterations, the event pump, the seed
+// and the core's instructions.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+
+#include "engine/sdk_shim.hpp"
+#include "engine/sdk_shim_internal.hpp"
+
+namespace syncsim::engine {
+
+using namespace shim_detail;  // NOLINT(google-build-using-namespace): the shim's own helpers
+
+// ---------------------------------------------------------------------------------
+// download loop (docs/protocol.md §2.1.3)
+
+void Client::mark_disconnected() {
+  connected_ = false;
+  connecting_ = false;
+  applied_request_id_.reset();
+  status_changed();
+}
+
+sim::Task<void> Client::delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume) {
+  auto waiter = waiter_;  // this generation's notifier (quirk §2.7.2)
+  co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(delay), outer_.get(), nested,
+                         resume ? waiter.get() : nullptr);
+}
+
+sim::Task<void> Client::download_loop() {
+  while (!outer_->aborted()) {
+    bool should_delay = true;
+    bool immediate_restart = false;
+    try {
+      immediate_restart = co_await iteration();
+    } catch (const std::exception& e) {
+      if (outer_->aborted()) {
+        should_delay = false;
+      } else {
+        download_error_ = e.what();
+        status_changed();
+        ++stats_.download_errors;
+        trace_.log(name_, "download error: {}", e.what());
+      }
+    }
+    // finally
+    download_iteration_ended();
+    events_.reset();
+    if (!outer_->aborted()) {
+      nested_->abort("Closing sync stream network requests before retry.");
+      nested_ = std::make_shared<sim::AbortSignal>();
+    }
+    if (!immediate_restart) {
+      mark_disconnected();
+      if (should_delay) {
+        phase_ = "retry delay";
+        co_await delay_retry(options_.retry_delay, nested_.get(), true);
+      }
+    }
+  }
+  phase_ = "disconnected";
+}
+
+std::string Client::start_payload() const {
+  nlohmann::json start = {{"parameters", nlohmann::json::object()},
+                          {"app_metadata", nlohmann::json::object()},
+                          {"active_streams", active_streams()},
+                          {"include_defaults", true},
+                          {"schema", nlohmann::json::parse(schema_json(options_.stream_tables))}};
+  // Old SDKs predate checkpoint modes (0.4.x ignores the field anyway, docs/protocol.md §2.4.1).
+  if (options_.sdk == SdkBehaviour::Js130) {
+    start["checkpoint_mode"] = checkpoint_mode_name(options_.checkpoint_mode);
+  }
+  return start.dump();
+}
+
+sim::Task<bool> Client::iteration() {
+  ++stats_.iterations;
+  phase_ = "starting iteration";
+  auto nested = nested_;
+  // requireKeyFormat(true) (docs/protocol.md §2.1.3)
+  if (!db().query_text("SELECT value FROM ps_kv WHERE key = 'powersync_js_migrated_subkeys'")) {
+    db().begin();
+    db().exec("UPDATE ps_oplog SET key = powersync_remove_duplicate_key_encoding(key)");
+    db().exec(
+        "INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('powersync_js_migrated_subkeys', '1')");
+    db().commit();
+    db().take_touched();
+  }
+  if (has_mutant(EngineMutant::ResetTargetOnReconnect)) reset_stale_target();
+  std::optional<nlohmann::json> request;
+  auto events = std::make_shared<sim::Queue<Event>>();
+  for (const auto& i : control("start", start_payload())) {
+    if (i.contains("EstablishSyncStream")) {
+      request = i["EstablishSyncStream"]["request"];
+      const auto& est = i["EstablishSyncStream"];
+      if (est.contains("checkpoint_request")) {
+        // The seed runs concurrently with line handling (docs/protocol.md §2.1.4).
+        std::string id = est["checkpoint_request"]["checkpoint_request_id"];
+        if (has_mutant(EngineMutant::SeedFromOne)) id = "1";
+        loop_.spawn(seed(nested, events, id), name_ + ".seed");
+      }
+    } else if (i.contains("CloseSyncStream")) {
+      control("stop", std::nullopt);
+      co_return false;
+    } else {
+      handle_instruction(i);
+    }
+  }
+  if (!request) {
+    control("stop", std::nullopt);
+    co_return false;
+  }
+  events_ = events;
+  bool immediate_restart = false;
+  std::exception_ptr error;
+  std::shared_ptr<sim::ClientStream> stream;
+  try {
+    phase_ = "opening stream";
+    // Requests are built outside the co_await expression: g++ 12 miscompiles aggregate
+    // temporaries there.
+    sim::HttpRequest http = co_await build_request("POST", "/sync/stream", request->dump());
+    auto open = co_await link_.open_stream(std::move(http));
+    note_status(open.head.status);
+    if (open.head.status != 200) {
+      throw std::runtime_error(fmt::format("HTTP {}: {}", open.head.status, open.head.body));
+    }
+    stream = open.stream;
+    for (const auto& i : control("connection", "established")) handle_instruction(i);
+    bool first_line = true;
+    bool done = false;
+    while (!done) {
+      phase_ = "waiting for a line";
+      Event ev = co_await next_event(*stream, *events, *nested);
+      std::vector<nlohmann::json> out;
+      switch (ev.kind) {
+        case EventKind::Line:
+          if (first_line) {
+            first_line = false;
+            trigger_crud_upload();
+          }
+          out = control("line_text", ev.text);
+          break;
+        case EventKind::End:
+          out = control("connection", "end");
+          break;
+        case EventKind::CompletedUpload:
+          out = control("completed_upload", std::nullopt);
+          break;
+        case EventKind::RefreshedToken:
+          out = control("refreshed_token", std::nullopt);
+          break;
+        case EventKind::UpdateSubscriptions:
+          // handleActiveStreamsChange (docs/protocol.md §2.1.4): the active set at injection time.
+          ++stats_.subscription_updates;
+          out = control("update_subscriptions", ev.text);
+          break;
+        case EventKind::Reset:
+          throw sim::NetworkError("sync stream connection reset");
+        case EventKind::Aborted:
+          throw sim::Aborted(ev.text);
+        case EventKind::Error:
+          throw std::runtime_error(ev.text);
+      }
+      for (const auto& i : out) {
+        if (i.contains("EstablishSyncStream")) {
+          throw std::runtime_error("Received EstablishSyncStream while already connected.");
+        }
+        if (i.contains("CloseSyncStream")) {
+          immediate_restart = i["CloseSyncStream"].value("hide_disconnect", false);
+          // docs/protocol.md §1.4.1: a changed subscription request ends the iteration with
+          // hide_disconnect:true, after update_subscriptions or a keepalive's TTL refresh.
+          if (immediate_restart && ev.kind == EventKind::UpdateSubscriptions) {
+            ++stats_.subscription_restarts;
+            trace_.log(name_, "subscriptions changed: restarting the iteration");
+          } else if (immediate_restart && ev.kind == EventKind::Line &&
+                     ev.text.find("\"token_expires_in\"") != std::string::npos) {
+            ++stats_.keepalive_restarts;
+            trace_.log(name_, "subscription request changed at keepalive: restarting");
+          }
+          done = true;
+          break;  // later instructions in the same array are ignored
+        }
+        handle_instruction(i);
+      }
+    }
+  } catch (...) {
+    error = std::current_exception();
+  }
+  // finally (docs/protocol.md §2.1.4)
+  events_.reset();
+  if (stream) stream->close();
+  try {
+    for (const auto& i : control("stop", std::nullopt)) {
+      if (!i.contains("CloseSyncStream") && !i.contains("EstablishSyncStream")) {
+        handle_instruction(i);
+      }
+    }
+  } catch (...) {
+    if (!error) error = std::current_exception();
+  }
+  if (error) std::rethrow_exception(error);
+  co_return immediate_restart;
+}
+
+void Client::reset_stale_target() {
+  // MUTANT (EngineMutant::ResetTargetOnReconnect): not SDK behaviour.
+  auto target = kv_int("target_checkpoint_request_id");
+  auto seen = kv_int("last_seen_checkpoint_request_id");
+  if (!target || !seen || std::to_string(*target) == kMaxOpId || *target <= *seen) return;
+  db().begin();
+  auto previous = db().control("target_checkpoint_request_id", std::to_string(*seen));
+  db().commit();
+  db().take_touched();
+  trace_.log(name_, "MUTANT target {} reset to last_seen {}", *target, *seen);
+  if (observer_) {
+    observer_->on_control(*this, "target_checkpoint_request_id", std::to_string(*seen), previous);
+    observer_->on_target_set(*this, *seen);
+  }
+}
+
+sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream, sim::Queue<Event>& injected,
+                                            sim::AbortSignal& nested) {
+  // The SDK's injectable queue: injected events first (FIFO), and only then pull the
+  // source; a pull waits for whichever comes first (docs/protocol.md §2.1.4 "Event pump").
+  while (true) {
+    if (!injected.empty()) co_return injected.pop_now();
+    if (stream.has_line()) co_return Event{EventKind::Line, stream.take_line()};
+    switch (stream.state()) {
+      case sim::ClientStream::State::Ended:
+        co_return Event{EventKind::End, ""};
+      case sim::ClientStream::State::Reset:
+        co_return Event{EventKind::Reset, ""};
+      case sim::ClientStream::State::Closed:
+        co_return Event{EventKind::End, ""};
+      case sim::ClientStream::State::Open:
+        break;
+    }
+    if (nested.aborted()) co_return Event{EventKind::Aborted, nested.reason()};
+    if (outer_->aborted()) co_return Event{EventKind::Aborted, outer_->reason()};
+    co_await sim::wait_for(loop_, std::nullopt, &stream.readable(), &injected.ready(), &nested,
+                           outer_.get());
+  }
+}
+
+sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
+                             std::shared_ptr<sim::Queue<Event>> events, std::string id) {
+  // seedCheckpointRequestState + markCheckpointsReady (docs/protocol.md §2.1.4, §2.3.2).
+  // Quirk §2.7.3: a seed outcome arriving after its iteration ended still sets the state
+  // (a stale error, a stale ready, or it seeds the next iteration); the fix drops it.
+  const bool drop_stale = quirk_fixed(Quirk::StaleSeedOutcome);
+  try {
+    std::string accepted = co_await post_checkpoint_request(id, nested.get());
+    if (observer_) observer_->on_seeded(*this, std::stoll(id), std::stoll(accepted));
+    if (drop_stale && nested->aborted()) {
+      trace_.log(name_, "stale seed answer {} dropped (fixed stale-seed-outcome)", accepted);
+      co_return;
+    }
+    // Mutant seed-local-counter: the posted id instead of the service's answer.
+    const std::string seeded = has_mutant(EngineMutant::SeedLocalCounter) ? id : accepted;
+    control_int("seed_checkpoint_request_id", seeded);
+    trace_.log(name_, "seeded {} (posted {}, service answered {})", seeded, id, accepted);
+    set_checkpoint_state(CheckpointState::Ready);
+  } catch (const std::exception& e) {
+    trace_.log(name_, "seed failed: {}", e.what());
+    if (drop_stale && nested->aborted()) co_return;
+    set_checkpoint_state(CheckpointState::Error, e.what());
+    if (!nested->aborted()) events->push(Event{EventKind::Error, e.what()});
+  }
+}
+
+void Client::handle_instruction(const nlohmann::json& instruction) {
+  if (instruction.contains("UpdateSyncStatus")) {
+    ++stats_.status_updates;
+    stats_.status_bytes += instruction.dump().size();
+    status_ = instruction["UpdateSyncStatus"]["status"];
+    connected_ = status_.value("connected", false);
+    connecting_ = status_.value("connecting", false);
+    applied_request_id_.reset();
+    if (status_.contains("internal_last_applied_checkpoint_request_id")) {
+      applied_request_id_ = parse_id(status_["internal_last_applied_checkpoint_request_id"]);
+    }
+    status_changed();
+  } else if (instruction.contains("DidCompleteSync")) {
+    download_error_.reset();
+    status_changed();
+    ++stats_.applied_checkpoints;
+    std::optional<int64_t> applied;
+    const auto& d = instruction["DidCompleteSync"];
+    if (d.contains("applied_checkpoint_request_id")) {
+      applied = parse_id(d["applied_checkpoint_request_id"]);
+    } else if (!state_in_kv()) {
+      // 0.4.x sends DidCompleteSync{} without an id; the write checkpoint it applied is
+      // `$local.last_applied_op` (docs/protocol.md §2.4.1, §2.5 item 2).
+      applied = last_applied();
+    }
+    trace_.log(name_, "applied checkpoint{}", applied ? " id " + std::to_string(*applied) : "");
+    if (observer_) observer_->on_sync_applied(*this, applied);
+  } else if (instruction.contains("LogLine")) {
+    const auto& l = instruction["LogLine"];
+    const std::string line = l.value("line", "");
+    if (line.rfind("Could not apply checkpoint due to local data", 0) == 0) {
+      ++stats_.blocked_checkpoints;
+      trace_.log(name_, "checkpoint blocked by the barrier");
+      if (observer_) observer_->on_checkpoint_blocked(*this);
+    } else if (l.value("severity", "") == "WARNING") {
+      trace_.log(name_, "core warning: {}", line);
+      if (observer_) observer_->on_core_warning(*this, line);
+    }
+  } else if (instruction.contains("FetchCredentials")) {
+    // docs/protocol.md §2.1.5, §2.1.7: did_expire -> invalidate only (the stream closes right
+    // after); otherwise invalidate, prefetch, and inject refreshed_token into the iteration.
+    const bool expired = instruction["FetchCredentials"].value("did_expire", false);
+    trace_.log(name_, "FetchCredentials did_expire={}", expired);
+    invalidate_credentials(expired ? "token expired" : "token expiring");
+    if (!expired && events_) {
+      loop_.spawn(prefetch_credentials(events_), name_ + ".prefetch");
+    }
+  }
+  // FlushFileSystem, HandleDiagnostics: no-ops in the SDK (docs/protocol.md §2.1.5).
+}
+
+}  // namespace syncsim::engine

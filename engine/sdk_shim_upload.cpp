@@ -1,0 +1,202 @@
+// The SDK shim's upload loop (docs/protocol.md §2.2): uploads, updateLocalTarget and the
+// write checkpoint an upload waits for.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
+
+#include "engine/sdk_shim.hpp"
+#include "engine/sdk_shim_internal.hpp"
+
+namespace syncsim::engine {
+
+using namespace shim_detail;  // NOLINT(google-build-using-namespace): the shim's own helpers
+
+// ---------------------------------------------------------------------------------
+// upload (docs/protocol.md §2.2)
+
+void Client::trigger_crud_upload() {
+  crud_notified_ = true;  // at most one notification is buffered
+  crud_notifier_.notify();
+}
+
+void Client::notify_completed_uploads() {
+  // Only while an iteration accepts injected events; a no-op otherwise (docs/protocol.md §2.1.4).
+  if (has_mutant(EngineMutant::DropCompletedUpload)) {
+    trace_.log(name_, "MUTANT completed_upload dropped");
+    return;
+  }
+  if (events_) events_->push(Event{EventKind::CompletedUpload, ""});
+}
+
+sim::Task<void> Client::upload_loop() {
+  while (!outer_->aborted()) {
+    // Promise.all([_uploadAllCrud(), delayRetry(crudUploadThrottleMs)])
+    sim::Micros throttle_until = loop_.now() + rng_.jitter(options_.crud_upload_throttle);
+    ++stats_.upload_rounds;
+    co_await upload_all();
+    if (loop_.now() < throttle_until) {
+      co_await sim::wait_for(loop_, throttle_until, outer_.get());
+    }
+    while (!crud_notified_ && !outer_->aborted()) {
+      co_await sim::wait_for(loop_, std::nullopt, &crud_notifier_, outer_.get());
+    }
+    crud_notified_ = false;
+  }
+}
+
+sim::Task<void> Client::upload_all() {
+  std::optional<int64_t> checked;
+  while (!outer_->aborted()) {
+    bool failed = false;
+    try {
+      auto next = db().query_int("SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1");
+      if (next) {
+        uploading_ = true;
+        if (checked && *checked == *next) {
+          throw std::runtime_error("Delaying due to previously encountered CRUD item.");
+        }
+        checked = next;
+        co_await upload_data();
+        upload_error_.reset();
+        status_changed();
+      } else {
+        bool needed = co_await update_local_target();
+        if (needed) notify_completed_uploads();
+        uploading_ = false;
+        break;
+      }
+    } catch (const std::exception& e) {
+      checked.reset();
+      upload_error_ = e.what();
+      status_changed();
+      trace_.log(name_, "upload error: {}", e.what());
+      if (observer_ && db_) observer_->on_upload_failed(*this);  // not a closed life's
+      failed = true;
+    }
+    uploading_ = false;
+    if (failed) {
+      upload_retry_at_ = loop_.now() + rng_.jitter(options_.retry_delay);
+      co_await sim::wait_for(loop_, *upload_retry_at_, outer_.get());
+      upload_retry_at_.reset();
+      if (!connected_) break;
+    }
+  }
+}
+
+sim::Task<void> Client::upload_data() {
+  // The connector's uploadData with db.getCrudBatch(100) (docs/protocol.md §2.2.3).
+  auto rows = db().query_rows("SELECT id, data, tx_id FROM ps_crud ORDER BY id ASC LIMIT 101");
+  if (rows.size() > 100) rows.resize(100);
+  nlohmann::json crud = nlohmann::json::array();
+  for (const auto& r : rows) {
+    // As the JS CrudEntry.toJSON() a connector posts: the entry plus its tx_id (docs/protocol.md
+    // §2.2.3).
+    auto entry = nlohmann::json::parse(r[1].value_or("{}"));
+    entry["tx_id"] = r[2] ? nlohmann::json(std::stoll(*r[2])) : nlohmann::json(nullptr);
+    crud.push_back(std::move(entry));
+  }
+  const std::string last_id = rows.back()[0].value_or("0");
+  nlohmann::json body = {{"client_id", options_.client_id}, {"crud", crud}};
+  sim::HttpRequest http{"POST", "/backend/upload", body.dump(), options_.user};
+  const bool skip = has_mutant(EngineMutant::CompleteWithoutUpload) && ++mutant_batches_ % 3 == 0;
+  if (skip) trace_.log(name_, "MUTANT batch up to {} completed without uploading", last_id);
+  // A kill armed for mid-upload happens once the request is on the wire (the send is
+  // registered before this coroutine first suspends).
+  if (!skip && kill_point_ == KillPoint::MidUpload) {
+    loop_.at(loop_.now(), [this] { fire_kill(KillPoint::MidUpload); });
+  }
+  if (!skip && observer_) observer_->on_upload_sent(*this);
+  sim::HttpResponse response;  // 200, as the mutant pretends
+  if (!skip) response = co_await link_.request(std::move(http));
+  if (response.status != 200) {
+    throw std::runtime_error(
+        fmt::format("upload failed: HTTP {}: {}", response.status, response.body));
+  }
+  ++stats_.uploads;
+  // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
+  db().begin();
+  db().query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
+  auto previous = sdk_write_target(kMaxOpId);
+  db().commit();
+  report_target_write(kMaxOpId, previous);
+  // Quirk §2.7.7: this DELETE touches ps_crud, so one more (no-op) upload round follows;
+  // the fix ignores the SDK's own DELETE.
+  const TouchedTables touched = db().take_touched();
+  if (!quirk_fixed(Quirk::ExtraUploadRound)) after_write_lock(touched);
+  trace_.log(name_, "uploaded {} crud entries (up to {})", crud.size(), last_id);
+  if (observer_) observer_->on_uploaded(*this, crud);
+}
+
+sim::Task<bool> Client::update_local_target() {
+  // SqliteBucketStorage.updateLocalTarget (docs/protocol.md §2.2.4).
+  auto target = sdk_read_target();
+  if (!target || std::to_string(*target) != kMaxOpId) co_return false;
+  auto seq_before = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  if (!seq_before) co_return false;
+  std::string op_id = co_await write_checkpoint_for_upload();
+  db().begin();
+  bool has_crud = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
+  auto seq_after = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  // Mutant skip-sequence-check: store the target even when writes raced the request.
+  const bool skip_check = has_mutant(EngineMutant::SkipSequenceCheck);
+  if (skip_check && (has_crud || seq_after != seq_before)) {
+    trace_.log(name_, "MUTANT target {} stored despite new local writes", op_id);
+  }
+  if (!skip_check && (has_crud || seq_after != seq_before)) {
+    db().commit();
+    db().take_touched();
+    trace_.log(name_, "target {} not stored: new local writes", op_id);
+    co_return false;
+  }
+  auto previous = sdk_write_target(op_id);
+  db().commit();
+  report_target_write(op_id, previous);
+  after_write_lock(db().take_touched());
+  trace_.log(name_, "target := {}", op_id);
+  if (observer_) observer_->on_target_set(*this, std::stoll(op_id));
+  co_return true;
+}
+
+sim::Task<std::string> Client::write_checkpoint_for_upload() {
+  // The callback _uploadAllCrud hands to updateLocalTarget (docs/protocol.md §2.2.2): legacy mode
+  // asks the service to generate a write checkpoint, requests mode allocates and posts an id.
+  if (options_.checkpoint_mode == CheckpointMode::Legacy) {
+    co_return co_await get_legacy_write_checkpoint();
+  }
+  std::string answer = co_await request_next_checkpoint(outer_.get());
+  // Mutant target-posted-id: the allocated id instead of the service's answer (§2.7.6).
+  if (has_mutant(EngineMutant::TargetPostedId) && last_posted_id_) {
+    co_return std::to_string(*last_posted_id_);
+  }
+  co_return answer;
+}
+
+sim::Task<std::string> Client::get_legacy_write_checkpoint() {
+  // getLegacyWriteCheckpoint (docs/protocol.md §2.2.4, §2.1.6): GET
+  // /write-checkpoint2.json?client_id=<cid> through fetchAndDecodeJson, without an abort signal;
+  // uses data.write_checkpoint.
+  ++stats_.legacy_checkpoint_gets;
+  const std::string path = "/write-checkpoint2.json?client_id=" + options_.client_id;
+  sim::HttpRequest http = co_await build_request("GET", path, "");
+  if (observer_) observer_->on_checkpoint_request_sent(*this);
+  ++requests_in_flight_;
+  InFlight guard{requests_in_flight_};
+  auto response = co_await link_.request(std::move(http));
+  note_status(response.status);
+  if (response.status != 200) {
+    throw std::runtime_error(
+        fmt::format("Received {} when getting from {}: {}", response.status, path, response.body));
+  }
+  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+  if (parsed.is_discarded() || !parsed.contains("data") ||
+      !parsed["data"].contains("write_checkpoint") ||
+      !parsed["data"]["write_checkpoint"].is_string()) {
+    throw std::runtime_error("malformed write-checkpoint2 response: " + response.body);
+  }
+  std::string checkpoint = parsed["data"]["write_checkpoint"].get<std::string>();
+  trace_.log(name_, "Created write checkpoint: {}", checkpoint);
+  co_return checkpoint;
+}
+
+}  // namespace syncsim::engine

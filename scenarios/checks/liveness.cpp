@@ -1,0 +1,227 @@
+#include "scenarios/checks/liveness.hpp"
+
+#include "scenarios/checks/violation.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace syncsim::scenarios {
+
+namespace {
+constexpr int64_t kMaxOpId = INT64_MAX;
+
+std::string secs(sim::Micros t) { return fmt::format("{:.3f}s", (t - sim::kEpoch) / 1e6); }
+std::string show(std::optional<int64_t> v) { return v ? std::to_string(*v) : "none"; }
+
+// The service's record for the key against the target: its class, its description, and
+// whether it is itself a path (the service holds >= target and will emit it).
+struct RecordState {
+  std::string cls;
+  std::string text;
+  std::optional<std::string> path;
+};
+
+RecordState record_state(const std::string& key, int64_t target, model::Service& service) {
+  const auto& store = service.checkpoints();
+  const auto stored = store.stored_id(key);
+  if (target == kMaxOpId) {
+    return {"target-max",
+            fmt::format("target MAX after an upload, no concrete id stored (record {})",
+                        show(stored)),
+            std::nullopt};
+  }
+  if (!stored) {
+    if (auto d = service.deletion_of(key)) {
+      return {"record-deleted",
+              fmt::format("record absent: deleted by {} at {}", d->cause, secs(d->at)),
+              std::nullopt};
+    }
+    return {"record-absent", "record absent: never created", std::nullopt};
+  }
+  if (*stored < target) {
+    return {"record-below-target", fmt::format("record id {} < target {}", *stored, target),
+            std::nullopt};
+  }
+  // The max-id document decides what the stream will report (docs/protocol.md §3.1.7, §3.1.9).
+  const auto* docs = store.find(key);
+  const model::CheckpointRecord* best = nullptr;
+  for (const auto& d : *docs) {
+    if (!best || d.id > best->id) best = &d;
+  }
+  const auto& repl = service.replication();
+  const bool pending = store.flavour() == model::StorageFlavour::Mongo
+                           ? !best->processed_at_lsn
+                           : best->head > repl.replicated_lsn();
+  if (pending) {
+    const bool heals = !repl.stalled_forever();
+    return {"pending-unreplicated",
+            fmt::format("record id {} >= target pending at head {}, not yet replicated "
+                        "(replication at lsn {}{})",
+                        best->id, best->head, repl.replicated_lsn(),
+                        repl.stalled_forever() ? ", stalled for good"
+                        : repl.stalled()       ? ", stalled until a fault heals"
+                                               : fmt::format(", lag {} ms",
+                                                             repl.lag() / sim::kMillis)),
+            heals ? std::optional<std::string>(fmt::format(
+                        "the service holds id {} and emits it once replication passes head {}",
+                        best->id, best->head))
+                  : std::nullopt};
+  }
+  return {"record-not-emitted",
+          fmt::format("record id {} >= target, replicated, not yet applied", best->id),
+          fmt::format("the service holds id {} and will emit it", best->id)};
+}
+}  // namespace
+
+void register_liveness_invariants(sim::InvariantCatalog& catalog) {
+  catalog.add({"no-wedge",
+               "a gate closed with an empty upload queue always has a path to reopen (a request "
+               "in flight, a record >= target the service will emit, an SDK timer that will "
+               "post, a reconnect whose seed re-posts, a service or app that comes back); only a "
+               "new local write is no path",
+               "scenarios/checks/liveness.cpp after each sync event and fault (once the instant is "
+               "over) and after quiesce",
+               "mutant stale-write-checkpoint-on-connect (legacy mode)", true});
+}
+
+GateExplanation explain_gate(engine::Client& c, model::Service& service) {
+  GateExplanation e;
+  const bool legacy = c.checkpoint_mode() == engine::CheckpointMode::Legacy;
+  const std::string key = c.user() + "/" + c.client_id();
+  const std::string who = fmt::format("client {} key {} ({} mode, core {})", c.index(), key,
+                                      legacy ? "legacy" : "requests", c.core().name);
+  const int64_t crud = c.crud_count();
+  const auto target = c.target();
+  const auto seen = c.last_seen();
+  e.crud = crud > 0;
+  e.closed = e.crud || (target && *target > seen.value_or(0));
+  if (!e.closed) {
+    e.cls = "gate-open";
+    e.text = fmt::format("{}: gate open (target {}, last_seen {})", who, show(target), show(seen));
+    return e;
+  }
+  if (e.crud) {
+    e.cls = "crud-not-uploaded";
+    e.text = fmt::format("{}: gate closed by {} ps_crud entries not uploaded (upload {}{})", who,
+                         crud, c.upload_pending() ? "running" : "idle",
+                         c.upload_retry_at() ? ", retry at " + secs(*c.upload_retry_at()) : "");
+    return e;
+  }
+  const int64_t t = *target;
+  const RecordState record = record_state(key, t, service);
+  e.cls = record.cls;
+  // The paths to reopen (see liveness.hpp), in the order the explanation names them.
+  if (record.path) e.paths.push_back(*record.path);
+  if (c.requests_in_flight() > 0) {
+    e.paths.push_back(fmt::format("{} checkpoint request(s) on the wire", c.requests_in_flight()));
+  }
+  const bool reconnecting = !c.connected();
+  if (!legacy) {
+    const auto& repost = c.repost_timer();
+    const auto applied = c.status_applied_id();
+    const auto accepted = c.highest_accepted();
+    if (repost && repost->id && (t == kMaxOpId || *repost->id >= t) &&
+        !(applied && *applied >= *repost->id) &&
+        !(c.repost_stops_when_accepted() && accepted && *accepted >= *repost->id)) {
+      e.paths.push_back(fmt::format("the SDK re-posts id {} at {}", *repost->id, secs(repost->at)));
+    }
+    if (t != kMaxOpId) {
+      if (reconnecting) {
+        e.paths.push_back("the SDK reconnects and its seed re-posts max(counter, target)");
+      } else if (auto exp = c.token_expires_at()) {
+        e.paths.push_back(fmt::format(
+            "the SDK re-posts max(counter, target) at the next reconnect (token expiry at {})",
+            secs(*exp)));
+      }
+    }
+  }
+  if (t == kMaxOpId) {
+    if (c.upload_pending()) e.paths.push_back("an upload round is running or queued");
+    if (c.upload_retry_at()) {
+      e.paths.push_back("the upload loop retries at " + secs(*c.upload_retry_at()));
+    }
+    if (reconnecting) e.paths.push_back("a reconnect's first line starts an upload round");
+  }
+  std::string next;
+  if (!e.paths.empty()) {
+    next = e.paths.front();
+  } else if (legacy && t != kMaxOpId) {
+    next = "never: legacy updateLocalTarget acts only on target = MAX; waiting for a local write";
+  } else {
+    next = "never: waiting for a local write";
+  }
+  e.text = fmt::format("{}: gate closed, target {} > last_seen {}; service: {}; SDK next: {}", who,
+                       t == kMaxOpId ? "MAX" : std::to_string(t), show(seen), record.text, next);
+  return e;
+}
+
+std::string explanation_line(const GateExplanation& e) {
+  return fmt::format("{} [class:{}]", e.text, e.cls);
+}
+
+LivenessJudge::LivenessJudge(sim::Loop& loop, sim::Trace& trace, model::Service& service,
+                             sim::Verdicts& verdicts,
+                             std::function<std::vector<engine::Client*>()> live)
+    : loop_(loop), trace_(trace), service_(service), verdicts_(verdicts), live_(std::move(live)) {}
+
+void LivenessJudge::on_control(engine::Client& c, const std::string& op,
+                               const std::optional<std::string>& /*payload*/,
+                               const std::optional<std::string>& /*result*/) {
+  if (op == "line_text" || op == "line_binary" || op == "completed_upload" || op == "start" ||
+      op == "stop" || op == "connection") {
+    schedule(c.index());
+  }
+}
+
+void LivenessJudge::on_target_set(engine::Client& c, int64_t /*target*/) { schedule(c.index()); }
+
+void LivenessJudge::on_uploaded(engine::Client& c, const nlohmann::json& /*crud*/) {
+  schedule(c.index());
+}
+
+void LivenessJudge::after_fault() {
+  for (auto* c : live_()) schedule(c->index());
+}
+
+void LivenessJudge::schedule(int index) {
+  if (!verdicts_.enabled("no-wedge") || verdicts_.first()) return;
+  // Once every event of this instant has run (docs/invariants.md §1: no same-time events left).
+  const sim::Micros at = loop_.now() + 1;
+  auto it = scheduled_.find(index);
+  if (it != scheduled_.end() && it->second == at) return;
+  scheduled_[index] = at;
+  loop_.at(at, [this, index] { judge(index); });
+}
+
+void LivenessJudge::judge(int index) {
+  if (verdicts_.first() || loop_.stopped()) return;
+  auto live = live_();
+  auto it = std::find_if(live.begin(), live.end(),
+                         [index](engine::Client* c) { return c->index() == index; });
+  if (it == live.end()) return;  // the app is down: it restarts (a path)
+  engine::Client& c = **it;
+  if (c.closed()) return;
+  verdicts_.checked("no-wedge");
+  const GateExplanation e = explain_gate(c, service_);
+  if (!e.closed || e.crud || !e.paths.empty()) return;
+  if (loop_.now() < service_.down_until()) return;  // the service comes back
+  const std::string message = "no path reopens the gate: " + explanation_line(e);
+  checks::fail(loop_, trace_, verdicts_, "no-wedge", index, message);
+}
+
+bool LivenessJudge::judge_after_quiesce(const std::vector<engine::Client*>& clients) {
+  if (!verdicts_.enabled("no-wedge")) return true;
+  verdicts_.checked("no-wedge");
+  for (auto* c : clients) {
+    const GateExplanation e = explain_gate(*c, service_);
+    if (!e.closed || e.crud) continue;
+    const std::string message = "after quiesce the gate is still closed with an empty upload "
+                                "queue: " + explanation_line(e);
+    checks::fail(loop_, trace_, verdicts_, "no-wedge", c->index(), message);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace syncsim::scenarios

@@ -1,0 +1,170 @@
+#include "scenarios/differential/differential.hpp"
+
+#include <fmt/format.h>
+
+#include <memory>
+
+#include "scenarios/world/world.hpp"
+
+namespace syncsim::scenarios {
+
+const std::vector<EngineKey>& engine_keys() {
+  static const std::vector<EngineKey> keys = {
+      {"core", "core", false, "core version (a registry name, or \"path\" with --core-path)"},
+      {"checkpoint_mode", "checkpoint_mode", false, "legacy | requests"},
+  };
+  return keys;
+}
+
+Scenario configure_side(const Scenario& base, const std::vector<std::string>& settings,
+                        const ValidationContext& ctx, const std::string& side) {
+  nlohmann::json j = to_json(base);
+  std::set<std::string> seen;
+  for (const auto& s : settings) {
+    const auto eq = s.find('=');
+    const std::string key = s.substr(0, eq);
+    const EngineKey* k = nullptr;
+    for (const auto& candidate : engine_keys()) {
+      if (candidate.name == key) k = &candidate;
+    }
+    if (eq == std::string::npos || eq == 0 || !k) {
+      std::string names;
+      for (const auto& candidate : engine_keys()) {
+        names += (names.empty() ? "" : ", ") + candidate.name;
+      }
+      throw DiffInputError(fmt::format("{}: '{}' is not KEY=VALUE with KEY one of: {}", side, s,
+                                       names));
+    }
+    if (!seen.insert(key).second) {
+      throw DiffInputError(fmt::format("{}: {} is given twice", side, key));
+    }
+    const std::string value = s.substr(eq + 1);
+    if (k->list) {
+      nlohmann::json items = nlohmann::json::array();
+      for (std::size_t from = 0; !value.empty() && from <= value.size();) {
+        const auto comma = std::min(value.find(',', from), value.size());
+        items.push_back(value.substr(from, comma - from));
+        from = comma + 1;
+      }
+      j["clients"][k->field] = items;
+    } else {
+      j["clients"][k->field] = value;
+    }
+  }
+  try {
+    return parse_scenario(j, ctx, side);
+  } catch (const ScenarioError& e) {
+    throw DiffInputError(e.what());
+  }
+}
+
+std::set<std::string> parse_allow_list(const std::vector<std::string>& names) {
+  const auto& allowed = allowable_divergence_classes();
+  std::set<std::string> out;
+  for (const auto& n : names) {
+    if (std::find(allowed.begin(), allowed.end(), n) == allowed.end()) {
+      throw DiffInputError(fmt::format("--allow: '{}' is not a divergence class; allowed: {}", n,
+                                       fmt::join(allowed, ", ")));
+    }
+    out.insert(n);
+  }
+  return out;
+}
+
+bool SeedDiff::internal_error() const {
+  auto bad = [](const RunResult& r) {
+    return r.stop.kind == sim::StopKind::Crash || r.stop.kind == sim::StopKind::Bound;
+  };
+  return bad(a) || bad(b);
+}
+
+namespace {
+
+std::string verdict(const RunResult& r) {
+  if (r.violation) return "violates " + r.violation->invariant;
+  return r.passed ? "passed" : "stopped: " + r.stop.message;
+}
+
+nlohmann::json observation_json(const std::optional<Observation>& o) {
+  if (!o) return nullptr;
+  return {{"at_s", static_cast<double>(o->at) / 1e6}, {"field", o->field}, {"value", o->value}};
+}
+
+nlohmann::json observations_json(const std::vector<Observation>& v) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& o : v) out.push_back(observation_json(o));
+  return out;
+}
+
+nlohmann::json run_json(const RunResult& r) {
+  return {{"verdict", verdict(r)},
+          {"expectation_met", r.expectation_met},
+          {"events", r.events},
+          {"trace_hash", r.trace_hash}};
+}
+
+}  // namespace
+
+RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores) {
+  std::unique_ptr<ObservationRecorder> recorder;
+  RunOptions opts;
+  opts.seed = seed;
+  opts.extra_cores = cores;
+  opts.attach = [&recorder](World& world) {
+    recorder = std::make_unique<ObservationRecorder>(world.loop().clock());
+    world.observers().add(recorder.get());
+  };
+  RecordedRun out;
+  out.result = run_scenario(s, opts);
+  if (recorder) out.streams = recorder->take_streams();
+  return out;
+}
+
+SeedDiff diff_seed(const Scenario& a, const Scenario& b, uint64_t seed,
+                   const std::set<std::string>& allow, const ExtraCores& cores) {
+  // A first, then B (argument evaluation order is unspecified).
+  RecordedRun run_a = record_run(a, seed, cores);
+  RecordedRun run_b = record_run(b, seed, cores);
+  return compare_runs(seed, std::move(run_a), std::move(run_b), allow);
+}
+
+SeedDiff compare_runs(uint64_t seed, RecordedRun a, RecordedRun b,
+                      const std::set<std::string>& allow) {
+  SeedDiff d;
+  d.seed = seed;
+  d.comparison = compare_streams(a.streams, b.streams, allow);
+  d.a = std::move(a.result);
+  d.b = std::move(b.result);
+  if (!d.comparison.first && verdict(d.a) != verdict(d.b)) {
+    d.verdict_divergence = fmt::format("A {}, B {}", verdict(d.a), verdict(d.b));
+  }
+  return d;
+}
+
+std::string describe(const Observation& o) {
+  return fmt::format("t={:.6f}s {} {}", static_cast<double>(o.at) / 1e6, o.field, o.value);
+}
+
+nlohmann::json to_json(const SeedDiff& d) {
+  nlohmann::json j = {{"seed", d.seed},
+                      {"diverged", d.diverged()},
+                      {"allowed", d.comparison.allowed},
+                      {"compared", d.comparison.compared},
+                      {"a", run_json(d.a)},
+                      {"b", run_json(d.b)}};
+  if (const auto& f = d.comparison.first) {
+    j["divergence"] = {{"class", f->klass},
+                       {"client", f->client},
+                       {"index", f->index},
+                       {"a", observation_json(f->a)},
+                       {"b", observation_json(f->b)},
+                       {"before", observations_json(f->before)},
+                       {"after_a", observations_json(f->after_a)},
+                       {"after_b", observations_json(f->after_b)}};
+  } else if (d.verdict_divergence) {
+    j["divergence"] = {{"class", "verdict"}, {"message", *d.verdict_divergence}};
+  }
+  return j;
+}
+
+}  // namespace syncsim::scenarios

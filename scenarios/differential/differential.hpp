@@ -1,0 +1,74 @@
+// Differential mode (`syncsim diff`): one scenario and seed run twice in one process with
+// two engine configurations A and B (e.g. core 0.5.2 vs 0.5.3), the same seed giving the
+// service the same PRNG draws, each client's observation stream recorded and the two
+// compared (divergence.hpp).  Differences in the clients change the service's inputs;
+// finding where the clients' observable behaviour first differs is the point.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "scenarios/differential/divergence.hpp"
+#include "scenarios/world/runner.hpp"
+
+namespace syncsim::scenarios {
+
+// One KEY of `--a/--b KEY=VALUE`: the clients.* field of the scenario it sets.  The value
+// is validated by the scenario validator, so errors name the field and what is allowed.
+// Adding a key is one line in engine_keys().
+struct EngineKey {
+  std::string name;     // "core"
+  std::string field;    // member of "clients" it sets: "core"
+  bool list = false;    // VALUE is a comma-separated list (a JSON array of strings)
+  std::string meaning;  // one line for --help
+};
+const std::vector<EngineKey>& engine_keys();
+
+// Bad --a/--b/--allow input; what() names the option, the value and what is allowed.
+class DiffInputError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// The scenario with `settings` ("KEY=VALUE" each) applied, validated against `ctx`.
+// `side` ("--a") prefixes error messages.  Throws DiffInputError.
+Scenario configure_side(const Scenario& base, const std::vector<std::string>& settings,
+                        const ValidationContext& ctx, const std::string& side);
+
+// Checks --allow names; throws DiffInputError naming the unknown one and the allowed set.
+std::set<std::string> parse_allow_list(const std::vector<std::string>& names);
+
+struct SeedDiff {
+  uint64_t seed = 0;
+  RunResult a, b;
+  Comparison comparison;
+  // The runs' verdicts differ (one met its `expect`, the other not, or they violated
+  // different invariants) although the streams agree up to the end: class "verdict".
+  std::optional<std::string> verdict_divergence;
+  [[nodiscard]] bool diverged() const { return comparison.first || verdict_divergence; }
+  // A run crashed or tripped a bound: the comparison means little.
+  [[nodiscard]] bool internal_error() const;
+};
+
+// One run with an ObservationRecorder on every client.
+struct RecordedRun {
+  RunResult result;
+  ObservationStreams streams;
+};
+RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores);
+
+// Both runs of one seed, compared.
+SeedDiff compare_runs(uint64_t seed, RecordedRun a, RecordedRun b,
+                      const std::set<std::string>& allow);
+SeedDiff diff_seed(const Scenario& a, const Scenario& b, uint64_t seed,
+                   const std::set<std::string>& allow, const ExtraCores& cores);
+
+// "t=12.345678s c2 upload {...}"
+std::string describe(const Observation& o);
+nlohmann::json to_json(const SeedDiff& d);
+
+}  // namespace syncsim::scenarios

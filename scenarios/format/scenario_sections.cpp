@@ -1,0 +1,294 @@
+// The sections of a scenario file: clients (uniform or fleet), service (with sync-stream
+// definitions), network, workload and expect; each field checked against its range.
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "scenarios/format/scenario_reader.hpp"
+
+namespace syncsim::scenarios::reader {
+namespace {
+
+const std::vector<std::string>& sdk_names() {
+  static const std::vector<std::string> names = {"auto", "js-1.3.0", "js-legacy", "js-real"};
+  return names;
+}
+
+// The SDK/core/mode pairings the SDKs allow (docs/protocol.md §2.1.1 step 2, §2.5 item 7); `path`
+// is the object holding the group's fields.  Skipped when one of the fields was already bad.
+void check_pairing(const ClientGroup& g, const std::string& path, const ValidationContext& ctx,
+                   Problems& p) {
+  for (const char* key : {"core", "checkpoint_mode", "sdk"}) {
+    if (p.bad(child_path(path, key))) return;
+  }
+  const std::string sdk = resolved_sdk(g.sdk, g.core, ctx.core_sdks);
+  const auto native = ctx.core_sdks.find(g.core);
+  if (sdk == "js-legacy" && g.checkpoint_mode != "legacy") {
+    p.add(
+        child_path(path, "checkpoint_mode"),
+        "\"" + g.checkpoint_mode + "\" is not allowed with the js-legacy SDK (core " + g.core +
+            "); allowed: \"legacy\" (old SDKs have no checkpoint requests, docs/protocol.md §2.5)");
+  }
+  if ((sdk == "js-1.3.0" || sdk == "js-real") && native != ctx.core_sdks.end() &&
+      native->second != "js-1.3.0") {
+    p.add(child_path(path, "sdk"),
+          "\"" + sdk + "\" cannot drive core " + g.core +
+              " (SDK 1.3.0 refuses cores below 0.5.2, docs/protocol.md §2.1.1); "
+              "allowed: \"auto\", \"js-legacy\"");
+  }
+}
+
+ClientGroup parse_group(const Fields& f, const ValidationContext& ctx) {
+  f.reject_unknown({"count", "core", "checkpoint_mode", "sdk"});
+  ClientGroup g;
+  f.integer("count", {1, kMaxClients, ""}, g.count);
+  f.choice("core", ctx.cores, g.core);
+  f.choice("checkpoint_mode", {"requests", "legacy"}, g.checkpoint_mode);
+  f.choice("sdk", sdk_names(), g.sdk);
+  return g;
+}
+
+std::vector<ClientGroup> parse_fleet(const Fields& f, const ValidationContext& ctx) {
+  std::vector<ClientGroup> fleet;
+  Problems& p = f.problems();
+  const std::string path = f.path("fleet");
+  const json* v = f.find("fleet");
+  if (!v->is_array() || v->empty()) {
+    p.add(path, show(*v) + " must be a non-empty array of {count, core, checkpoint_mode, sdk}");
+    return fleet;
+  }
+  int total = 0;
+  for (size_t i = 0; i < v->size(); ++i) {
+    const std::string item = element_path(path, i);
+    if (!(*v)[i].is_object()) {
+      p.add(item, show((*v)[i]) + " must be an object with count, core, checkpoint_mode, sdk");
+      continue;
+    }
+    fleet.push_back(parse_group(Fields((*v)[i], item, p), ctx));
+    check_pairing(fleet.back(), item, ctx, p);
+    total += fleet.back().count;
+  }
+  if (total > kMaxClients) {
+    p.add(path, "the groups have " + std::to_string(total) + " clients; allowed: at most " +
+                    std::to_string(kMaxClients) + " in all");
+  }
+  return fleet;
+}
+
+// service.streams (issue 7): [{"name", "default", "priority", "parameterised"}, ...].
+std::vector<StreamSpec> parse_streams(const Fields& f) {
+  std::vector<StreamSpec> out;
+  const json* v = f.find("streams");
+  if (v == nullptr) return out;
+  Problems& p = f.problems();
+  const std::string path = f.path("streams");
+  if (!v->is_array() || v->size() > 8) {
+    p.add(path, show(*v) +
+                    " must be an array of at most 8 {name, default, priority, "
+                    "parameterised}");
+    return out;
+  }
+  for (size_t i = 0; i < v->size(); ++i) {
+    const std::string item = element_path(path, i);
+    if (!(*v)[i].is_object()) {
+      p.add(item, show((*v)[i]) + " must be an object with name, default, priority, parameterised");
+      continue;
+    }
+    Fields g((*v)[i], item, p);
+    g.reject_unknown({"name", "default", "priority", "parameterised"});
+    StreamSpec st;
+    if (g.find("name") == nullptr) g.missing("name", "a stream name");
+    g.string("name", st.name);
+    const bool name_ok = !st.name.empty() && st.name.size() <= 40 &&
+                         std::all_of(st.name.begin(), st.name.end(), [](char ch) {
+                           return (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_';
+                         });
+    if (g.find("name") != nullptr && !name_ok) {
+      p.add(g.path("name"), show(st.name) + " must be 1..40 characters of [a-z0-9_]");
+    }
+    if (st.name == "global" || st.name == "notes") {
+      p.add(g.path("name"), show(st.name) + " is taken by a default stream of the world");
+    }
+    for (const auto& other : out) {
+      if (other.name == st.name) p.add(g.path("name"), show(st.name) + " is defined twice");
+    }
+    for (const char* key : {"default", "parameterised"}) {
+      if (const json* b = g.find(key)) {
+        if (!b->is_boolean()) p.add(g.path(key), show(*b) + " must be true or false");
+      }
+    }
+    if (const json* b = g.find("default"); b && b->is_boolean()) st.is_default = b->get<bool>();
+    st.parameterised = !st.is_default;
+    if (const json* b = g.find("parameterised"); b && b->is_boolean()) {
+      st.parameterised = b->get<bool>();
+    }
+    if (st.is_default && st.parameterised) {
+      p.add(g.path("parameterised"), "a default stream takes no parameters");
+    }
+    g.integer("priority", {0, 3, "lower number = higher priority"}, st.priority);
+    out.push_back(std::move(st));
+  }
+  return out;
+}
+
+}  // namespace
+
+ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
+  f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
+                    "repost_delay_ms", "stream_encoding", "sdk", "fleet", "post_checkpoint_request",
+                    "fixed_quirks"});
+  ClientsSpec c;
+  if (f.find("fleet") != nullptr) {
+    for (const char* key : {"count", "core", "checkpoint_mode", "sdk"}) {
+      if (f.find(key) != nullptr) {
+        f.problems().add(f.path(key),
+                         "is not allowed together with clients.fleet; set it per "
+                         "group in clients.fleet");
+      }
+    }
+    c.fleet = parse_fleet(f, ctx);
+    if (!c.fleet.empty()) {
+      c.count = 0;
+      for (const auto& g : c.fleet) c.count += g.count;
+      c.core = c.fleet.front().core;
+      c.checkpoint_mode = c.fleet.front().checkpoint_mode;
+      c.sdk = c.fleet.front().sdk;
+    }
+  } else {
+    f.integer("count", {1, kMaxClients, ""}, c.count);
+    f.choice("core", ctx.cores, c.core);
+    f.choice("checkpoint_mode", {"requests", "legacy"}, c.checkpoint_mode);
+    f.choice("sdk", sdk_names(), c.sdk);
+    check_pairing(client_groups(c).front(), "clients", ctx, f.problems());
+  }
+  f.integer("retry_delay_ms", {1, 600000, ""}, c.retry_delay_ms);
+  f.integer("crud_upload_throttle_ms", {0, 600000, ""}, c.crud_upload_throttle_ms);
+  f.integer("repost_delay_ms", {10000, 600000, "the SDK clamps it to at least 10 s"},
+            c.repost_delay_ms);
+  f.choice("stream_encoding", {"json", "bson"}, c.stream_encoding);
+  f.choice("post_checkpoint_request", {"service", "backend"}, c.post_checkpoint_request);
+  c.fixed_quirks = parse_id_list(f, "fixed_quirks", ctx.quirks, "quirk");
+  return c;
+}
+
+ServiceSpec parse_service(const Fields& f) {
+  f.reject_unknown({"flavour", "source", "head", "replication_lag_ms", "heartbeat_ms",
+                    "token_lifetime_s", "write_checkpoint_mode",
+                    "checkpoint_request_retention_minutes", "compact_interval_s",
+                    "batch_latency_max_ms", "todos_priority", "notes_priority", "streams",
+                    "api_processes", "duplicate_window", "max_concurrent_streams",
+                    "batch_failure_pct", "batch_failure", "compaction_invalidation"});
+  ServiceSpec s;
+  f.choice("flavour", {"mongo", "postgres"}, s.flavour);
+  f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);
+  f.choice("head", {"source", "last-commit"}, s.head);
+  f.integer("replication_lag_ms", {0, 3600000, ""}, s.replication_lag_ms);
+  f.integer("heartbeat_ms", {5000, 60000, "the service accepts 5..60 s"}, s.heartbeat_ms);
+  f.integer("token_lifetime_s", {60, 31536000, ""}, s.token_lifetime_s);
+  f.choice("write_checkpoint_mode", {"managed", "custom"}, s.write_checkpoint_mode);
+  f.integer("checkpoint_request_retention_minutes", {1, 525600, ""},
+            s.checkpoint_request_retention_minutes);
+  f.integer("compact_interval_s", {0, 86400, "0 = no scheduled compact job"}, s.compact_interval_s);
+  f.integer("batch_latency_max_ms", {0, 60000, ""}, s.batch_latency_max_ms);
+  f.integer("api_processes", {1, 16, ""}, s.api_processes);
+  f.choice("duplicate_window", {"write", "head-read"}, s.duplicate_window);
+  f.integer("max_concurrent_streams", {0, 100000, "0 = unlimited"}, s.max_concurrent_streams);
+  f.integer("batch_failure_pct", {0, 100, ""}, s.batch_failure_pct);
+  f.choice("batch_failure", {"head_read", "marker", "partial_write", "no_sync_config", "any"},
+           s.batch_failure);
+  f.choice("compaction_invalidation", {"page", "sticky"}, s.compaction_invalidation);
+  const Range priority{0, 3, "lower number = higher priority"};
+  f.integer("todos_priority", priority, s.todos_priority);
+  f.integer("notes_priority", priority, s.notes_priority);
+  s.streams = parse_streams(f);
+  return s;
+}
+
+NetworkSpec parse_network(const Fields& f) {
+  f.reject_unknown({"latency_up_ms", "latency_down_ms"});
+  NetworkSpec n;
+  f.integer("latency_up_ms", {0, 60000, ""}, n.latency_up_ms);
+  f.integer("latency_down_ms", {0, 60000, ""}, n.latency_down_ms);
+  return n;
+}
+
+WorkloadSpec parse_workload(const Fields& f) {
+  f.reject_unknown({"write_interval_min_ms", "write_interval_max_ms", "keyspace", "notes_pct",
+                    "delete_pct", "insert_only_pct", "request_checkpoint_pct", "wait_for_sync_pct",
+                    "request_interval_ms", "streams"});
+  WorkloadSpec w;
+  constexpr int64_t kMaxIntervalMs = 3600000;
+  f.integer("write_interval_min_ms", {1, kMaxIntervalMs, ""}, w.write_interval_min_ms);
+  // Compare with min only when min itself is good, to avoid a follow-on error.
+  const Range max_range = f.problems().bad(f.path("write_interval_min_ms"))
+                              ? Range{1, kMaxIntervalMs, ""}
+                              : Range{w.write_interval_min_ms, kMaxIntervalMs,
+                                      "at least workload.write_interval_min_ms"};
+  f.integer("write_interval_max_ms", max_range, w.write_interval_max_ms);
+  f.integer("keyspace", {1, 100000, ""}, w.keyspace);
+  f.integer("notes_pct", {0, 100, ""}, w.notes_pct);
+  f.integer("delete_pct", {0, 100, ""}, w.delete_pct);
+  f.integer("insert_only_pct", {0, 100, ""}, w.insert_only_pct);
+  f.integer("request_checkpoint_pct", {0, 100, ""}, w.request_checkpoint_pct);
+  f.integer("wait_for_sync_pct", {0, 100, ""}, w.wait_for_sync_pct);
+  f.integer("request_interval_ms", {0, kMaxIntervalMs, "0 = never"}, w.request_interval_ms);
+  if (const json* v = f.find("streams")) {
+    if (!v->is_object()) {
+      f.problems().add(f.path("streams"), show(*v) + " must be an object");
+    } else {
+      Fields g(*v, f.path("streams"), f.problems());
+      g.reject_unknown({"interval_min_ms", "interval_max_ms", "subscribe_pct",
+                        "unsubscribe_all_pct", "max_held", "param_values", "ttl_s",
+                        "priority_override_pct", "burst_interval_ms", "burst_size",
+                        "item_write_pct", "item_keyspace"});
+      StreamWorkloadSpec& st = w.streams;
+      g.integer("interval_min_ms", {1, kMaxIntervalMs, ""}, st.interval_min_ms);
+      const Range smax = g.problems().bad(g.path("interval_min_ms"))
+                             ? Range{1, kMaxIntervalMs, ""}
+                             : Range{st.interval_min_ms, kMaxIntervalMs,
+                                     "at least workload.streams.interval_min_ms"};
+      g.integer("interval_max_ms", smax, st.interval_max_ms);
+      g.integer("subscribe_pct", {0, 100, ""}, st.subscribe_pct);
+      g.integer("unsubscribe_all_pct", {0, 100, ""}, st.unsubscribe_all_pct);
+      g.integer("max_held", {1, 100, ""}, st.max_held);
+      g.integer("param_values", {1, 1000, ""}, st.param_values);
+      g.integer("ttl_s", {0, 31536000, "0 = the core's default"}, st.ttl_s);
+      g.integer("priority_override_pct", {0, 100, ""}, st.priority_override_pct);
+      g.integer("burst_interval_ms", {0, kMaxIntervalMs, "0 = no bursts"}, st.burst_interval_ms);
+      g.integer("burst_size", {1, 100, ""}, st.burst_size);
+      g.integer("item_write_pct", {0, 100, ""}, st.item_write_pct);
+      g.integer("item_keyspace", {1, 1000, ""}, st.item_keyspace);
+    }
+  }
+  return w;
+}
+
+// `checked` is the scenario's invariant list (empty = all).
+Expectation parse_expect(const Fields& top, const ValidationContext& ctx,
+                         const std::vector<std::string>& checked) {
+  const std::string kAllowed = "\"pass\" or {\"violates\": \"<invariant id>\"}";
+  Problems& p = top.problems();
+  const json* v = top.find("expect");
+  if (v == nullptr || *v == "pass") return {};
+  if (!v->is_object()) {
+    p.add("expect", show(*v) + " is not allowed; allowed: " + kAllowed);
+    return {};
+  }
+  const Fields f(*v, "expect", p);
+  f.reject_unknown({"violates"});
+  Expectation e{false, ""};
+  if (f.find("violates") == nullptr) {
+    p.add_line("expect.violates",
+               "missing required field `expect.violates`; allowed: " + join(ctx.invariants));
+    return e;
+  }
+  f.choice("violates", ctx.invariants, e.violates);
+  // An unchecked invariant can never be reported violated, so the expectation could not hold.
+  if (!e.violates.empty() && !checked.empty() && !contains(checked, e.violates)) {
+    p.add("expect.violates", "\"" + e.violates + "\" is not among the checked invariants; " +
+                                 "allowed: " + join(checked) + " (invariants)");
+  }
+  return e;
+}
+
+}  // namespace syncsim::scenarios::reader

@@ -1,0 +1,32 @@
+#include "scenarios/world/service_options.hpp"
+
+#include <stdexcept>
+
+namespace syncsim::scenarios {
+
+namespace {
+model::BatchFailure failure_mode(const std::string& name) {
+  if (name == "head_read") return model::BatchFailure::HeadRead;
+  if (name == "marker") return model::BatchFailure::Marker;
+  if (name == "partial_write") return model::BatchFailure::PartialWrite;
+  if (name == "no_sync_config") return model::BatchFailure::NoSyncConfig;
+  throw std::invalid_argument("service.batch_failure \"" + name + "\" is not a failure mode");
+}
+}  // namespace
+
+void apply_service_options(const ServiceSpec& spec, model::ServiceConfig& cfg) {
+  cfg.api_processes = spec.api_processes;
+  cfg.duplicate_window = spec.duplicate_window == "head-read" ? model::DuplicateWindow::HeadRead
+                                                              : model::DuplicateWindow::Write;
+  cfg.max_concurrent_streams = static_cast<int>(spec.max_concurrent_streams);
+  cfg.batch_failure_pct = static_cast<int>(spec.batch_failure_pct);
+  if (spec.batch_failure == "any") {
+    cfg.batch_failures = {model::BatchFailure::HeadRead, model::BatchFailure::Marker,
+                          model::BatchFailure::PartialWrite, model::BatchFailure::NoSyncConfig};
+  } else {
+    cfg.batch_failures = {failure_mode(spec.batch_failure)};
+  }
+  cfg.sticky_invalidation = spec.compaction_invalidation == "sticky";
+}
+
+}  // namespace syncsim::scenarios
