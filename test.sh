@@ -7,4 +7,4 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCSIM_WERROR=ON
 cmake --build build -j2
 ctest --test-dir build -L quick --output-on-failure -j2 "$@"
 # clang-format and clang-tidy on our code (outside ctest -L quick: it takes minutes).
-tools/lint.sh build
+tools/lint.sh build --tidy-advisory
