@@ -12,4 +12,4 @@ cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DSYNCSIM_SANITIZE=ON -DSYNCSIM
 cmake --build build-san -j2 --target syncsim sim_test scenario_format_test fuzz_replay_test
 ctest --test-dir build-san -L san_quick --output-on-failure -j2
 # clang-format and clang-tidy on our code (outside ctest -L quick: it takes minutes).
-tools/lint.sh build
+tools/lint.sh build --tidy-advisory

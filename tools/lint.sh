@@ -4,10 +4,14 @@
 #     listed in tools/format-pending.txt (formatted in one go when no branch is open on them).
 #  2. clang-tidy (.clang-tidy) on our non-test sources, in parallel, with the build's
 #     compile_commands.json; any finding fails.
-# Usage: tools/lint.sh [BUILD_DIR] (default: build; it must have been configured).
+# Usage: tools/lint.sh [BUILD_DIR] [--tidy-advisory]  (BUILD_DIR default: build, configured).
+# --tidy-advisory: clang-tidy findings are printed but do not fail (./test.sh uses it until a
+# whole-tree run is clean; the `lint` ctest is strict).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build="${1:-build}"
+tidy_fatal=1
+if [[ "${2:-}" == --tidy-advisory ]]; then tidy_fatal=0; fi
 jobs="${SYNCSIM_LINT_JOBS:-2}"
 status=0
 
@@ -37,7 +41,7 @@ if ! printf '%s\n' "${tidy_sources[@]}" |
       >"$log" 2>&1; then
   grep -E 'error:|warning:' "$log" | sort -u || true
   echo "lint: clang-tidy found problems (full output: $log)"
-  status=1
+  if ((tidy_fatal)); then status=1; fi
 fi
 if ((status == 0)); then echo "lint: clang-format and clang-tidy clean"; fi
 exit $status
