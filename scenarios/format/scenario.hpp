@@ -123,6 +123,22 @@ struct ServiceSpec {
   // uniform 0..this many ms, 0..60000, so concurrent batches can finish out of order
   // (docs/protocol.md §3.1.3).
   int64_t batch_latency_max_ms = 20;
+  // Issue 17 (docs/protocol.md §3.1.3, §3.3.1, §3.3.3): API processes sharing storage, 1..16,
+  // each with its own batcher; a load balancer spreads requests and streams by seed.
+  int api_processes = 1;
+  // Where a mongo upsert matches: "write" (its server-side execution, so only truly
+  // concurrent upserts duplicate) or "head-read" (the model before issue 17, inflated).
+  std::string duplicate_window = "write";
+  // Sync streams per API process before 429 (max_concurrent_connections), 0..100000;
+  // 0 = unlimited (the model before issue 17).
+  int64_t max_concurrent_streams = 200;
+  // Batch failures beyond restarts: each batch fails with batch_failure_pct % (0..100) in
+  // mode batch_failure: "head_read" | "marker" | "partial_write" | "no_sync_config" | "any".
+  int64_t batch_failure_pct = 0;
+  std::string batch_failure = "any";
+  // "page" (sync.ts: a MOVE/CLEAR beyond the checkpoint withholds the complete only when its
+  // storage page is the last) or "sticky" (the model before issue 17: the whole download).
+  std::string compaction_invalidation = "page";
   // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (docs/protocol.md
   // §3.3.3).
   int todos_priority = 3;
@@ -231,6 +247,12 @@ enum class FaultKind {
   // shares the client's client_id (a restored backup, a cloned database) posts
   // checkpoint_request_id = request_id to POST /sync/checkpoint-request as the client's user.
   ForeignRequest,
+  // "quiet": client (required), duration_ms: the client's app stops writing (a quiet phase;
+  // requests without writes go on) for duration_ms, or for good when absent / null.
+  Quiet,
+  // "line_fault": client (required), line (required): the service's stream to that client
+  // sends one adversarial line sequence (model/line_fault.hpp; exemptions docs/invariants.md).
+  LineFault,
 };
 
 // A protocol event that fires a fault (the fault's `on` field): the fault happens at the
@@ -287,6 +309,9 @@ struct Fault {
   // how long the app is down before it reopens the database.  disconnect_client,
   // disconnect_and_clear (optional there): how long the client stays disconnected.
   int64_t down_ms = 1000;
+  // service_restart (optional there): "all" (every process) or "replication" (split roles:
+  // only the replication process restarts; API processes and open streams stay).
+  std::string role = "all";
   // kill, power_loss (optional there): "now" (at at_ms), "mid_transaction" (inside the next
   // local write's transaction at or after at_ms) or "mid_upload" (once the next CRUD upload
   // is on the wire).  A trigger that has not happened by quiesce never fires.
@@ -299,6 +324,13 @@ struct Fault {
   // number or string of any value (the service validates it, docs/protocol.md §3.1.2), kept as JSON
   // text so out-of-range values survive a round trip.
   std::string request_id = "";
+  // switch_user (optional there): whom the app reopens as: "new" (a new token subject, the
+  // default), "previous" (the user before the client's last switch; its own if none) or
+  // "first" (the client's first user): back to an earlier user on the same database.
+  std::string user = "new";
+  // line_fault (required there): data_after_complete | duplicate_line | out_of_order |
+  // corrupt_checksum | lower_write_checkpoint (model/line_fault.hpp).
+  std::string line = "";
   // Every kind (optional): fire at a protocol event instead of at at_ms.  Not together with a
   // kill/power_loss `when` other than "now".
   std::optional<FaultTrigger> on = std::nullopt;
