@@ -47,22 +47,21 @@ int main(int argc, char** argv) {
   }
   const std::string path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json";
   const Scenario shim = load_scenario_with_overrides(path, {}, validation_context());
-  const Scenario real = load_scenario_with_overrides(path, {"clients.sdk=js-real"},
-                                                     validation_context());
+  const Scenario real =
+      load_scenario_with_overrides(path, {"clients.sdk=js-real"}, validation_context());
   double shim_wall = 0, real_wall = 0;
   uint64_t shim_events = 0, real_events = 0;
   for (int i = 1; i <= seeds; ++i) {
     shim_wall += run_seed(shim, uint64_t(i), shim_events);
     real_wall += run_seed(real, uint64_t(i), real_events);
   }
-  nlohmann::json out = {
-      {"benchmark", "basic.json wall per seed, js-real vs shim"},
-      {"seeds", seeds},
-      {"shim_wall_per_seed_s", shim_wall / seeds},
-      {"js_real_wall_per_seed_s", real_wall / seeds},
-      {"ratio_js_real_over_shim", real_wall / shim_wall},
-      {"shim_events_per_seed", double(shim_events) / seeds},
-      {"js_real_events_per_seed", double(real_events) / seeds}};
+  nlohmann::json out = {{"benchmark", "basic.json wall per seed, js-real vs shim"},
+                        {"seeds", seeds},
+                        {"shim_wall_per_seed_s", shim_wall / seeds},
+                        {"js_real_wall_per_seed_s", real_wall / seeds},
+                        {"ratio_js_real_over_shim", real_wall / shim_wall},
+                        {"shim_events_per_seed", double(shim_events) / seeds},
+                        {"js_real_events_per_seed", double(real_events) / seeds}};
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
 }

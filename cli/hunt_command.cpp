@@ -198,9 +198,8 @@ int hunt_command(const HuntArgs& args) {
         // This batch's weights, from the finished batches only, as a swarm file of its own.
         std::ifstream in(base_path);
         json file = json::parse(in);
-        file["swarm"]["world"]["weights"] =
-            scenarios::guided_weights(*bases.at(base_path).swarm->world,
-                                      guided_runs[base_path], ctx);
+        file["swarm"]["world"]["weights"] = scenarios::guided_weights(
+            *bases.at(base_path).swarm->world, guided_runs[base_path], ctx);
         file["description"] = fmt::format(
             "Guided batch {} (seeds {}..{}) of {}: its weights are biased toward the abstract "
             "states earlier batches reached rarely (syncsim hunt --guided).",

@@ -68,8 +68,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   if (generation != generation_) co_return;
   // docs/protocol.md §3.1.3 "Batch failures": executeBatch throws PSYNC_S2302 before the head.
   if (failure == BatchFailure::NoSyncConfig) {
-    fail_batch(batch,
-                         "PSYNC_S2302 Cannot create Write Checkpoint since no sync config is active");
+    fail_batch(batch, "PSYNC_S2302 Cannot create Write Checkpoint since no sync config is active");
     co_return;
   }
   // createReplicationHead: one head for the whole batch (HeadRead says where).
@@ -122,7 +121,7 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
       // The mapping is stored, the marker query fails: every request errors, and the
       // mapping waits for a later event (the mongo pending-duplicate re-marker's reason).
       fail_batch(batch, "createReplicationHead: the marker query failed");
-    co_return;
+      co_return;
     }
     hooks_.write_marker();
   }

@@ -64,10 +64,10 @@ inline constexpr sim::Micros kUpsertExecutionMax = sim::kMillis;
 // A batch failure beyond a restart (docs/protocol.md §3.1.3 "Batch failures"), drawn per batch.
 enum class BatchFailure {
   None,
-  HeadRead,        // createReplicationHead's head query fails: nothing stored
-  Marker,          // the mapping is stored, the marker query fails: the batch errors
-  PartialWrite,    // postgres: the generated statement commits, the supplied one fails
-  NoSyncConfig,    // no active sync config (PSYNC_S2302): nothing stored
+  HeadRead,      // createReplicationHead's head query fails: nothing stored
+  Marker,        // the mapping is stored, the marker query fails: the batch errors
+  PartialWrite,  // postgres: the generated statement commits, the supplied one fails
+  NoSyncConfig,  // no active sync config (PSYNC_S2302): nothing stored
 };
 
 struct BatcherConfig {

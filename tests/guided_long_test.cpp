@@ -33,8 +33,8 @@ TEST(GuidedLong, FiveHundredGuidedSeedsReachMoreAbstractStateCellsThanUniform) {
   std::cout << "abstract-state cells reached: uniform " << uniform["reached"] << ", guided "
             << guided["reached"] << " of " << uniform["of"] << "\n";
   EXPECT_GT(guided["reached"].get<int>(), uniform["reached"].get<int>())
-      << "uniform unreached: " << uniform["unreached"].dump() << "\nguided unreached: "
-      << guided["unreached"].dump();
+      << "uniform unreached: " << uniform["unreached"].dump()
+      << "\nguided unreached: " << guided["unreached"].dump();
 }
 
 }  // namespace

@@ -73,7 +73,8 @@ TEST(Guided, WeightsFollowNoveltyAndKeepZeroWeights) {
     const bool legacy = i % 3 == 0;
     r.picks = {{"fleet.mode", legacy ? "legacy" : "requests"}, {"service.flavour", "mongo"}};
     r.cells = {"requests|open|absent|first-streaming"};
-    if (legacy) r.cells.push_back(i == 0 ? "legacy|open|absent|first-streaming" : "x" + std::to_string(i));
+    if (legacy)
+      r.cells.push_back(i == 0 ? "legacy|open|absent|first-streaming" : "x" + std::to_string(i));
     runs.push_back(r);
   }
   const json w = guided_weights(world, runs, ctx);
@@ -107,10 +108,12 @@ TEST(GuidedCli, GuidedBatchesAreTheSameWhateverJobs) {
   for (int jobs = 1; jobs <= 2; ++jobs) {
     const std::string dir = temp_path("guided-" + std::to_string(jobs));
     std::filesystem::remove_all(dir);
-    const auto o = syncsim("hunt " + world + " --seeds 1..6 --guided --batch 2 --max-shrink 0 --jobs " +
-                           std::to_string(jobs) + " --known " + known + " --findings " + dir);
+    const auto o =
+        syncsim("hunt " + world + " --seeds 1..6 --guided --batch 2 --max-shrink 0 --jobs " +
+                std::to_string(jobs) + " --known " + known + " --findings " + dir);
     ASSERT_TRUE(o.exit_code == 0 || o.exit_code == 1) << o.output;
-    ASSERT_TRUE(std::filesystem::exists(dir + "/guided/guided-small-world-batch-2.json")) << o.output;
+    ASSERT_TRUE(std::filesystem::exists(dir + "/guided/guided-small-world-batch-2.json"))
+        << o.output;
     EXPECT_FALSE(std::filesystem::exists(dir + "/guided/guided-small-world-batch-3.json"));
     batch2[jobs - 1] = read_file(dir + "/guided/guided-small-world-batch-2.json");
     coverage[jobs - 1] = json::parse(read_file(dir + "/findings.json"))["coverage"];
@@ -127,9 +130,10 @@ TEST(GuidedCli, GuidedBatchesAreTheSameWhateverJobs) {
   EXPECT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.output;
   EXPECT_NE(r.output.find("swarm:"), std::string::npos) << r.output;
   // --guided needs a world swarm.
-  const auto bad = syncsim("hunt " + std::string(SYNCSIM_SOURCE_DIR) +
-                           "/scenarios/catalog/swarm-faults.json --seeds 1..2 --guided --findings " +
-                           temp_path("guided-bad"));
+  const auto bad =
+      syncsim("hunt " + std::string(SYNCSIM_SOURCE_DIR) +
+              "/scenarios/catalog/swarm-faults.json --seeds 1..2 --guided --findings " +
+              temp_path("guided-bad"));
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("swarm.world"), std::string::npos) << bad.output;
 }
@@ -184,11 +188,9 @@ TEST(WorldDraws, AQuietPhaseStopsWritesAndSwitchUserGoesBack) {
   const RunResult quiet = run_scenario(
       parse_scenario(one_client({{{"at_ms", 0}, {"kind", "quiet"}, {"client", 1}}}), ctx, "b"), o);
   const RunResult pause = run_scenario(
-      parse_scenario(one_client({{{"at_ms", 5000},
-                                  {"kind", "quiet"},
-                                  {"client", 1},
-                                  {"duration_ms", 10000}}}),
-                     ctx, "c"),
+      parse_scenario(
+          one_client({{{"at_ms", 5000}, {"kind", "quiet"}, {"client", 1}, {"duration_ms", 10000}}}),
+          ctx, "c"),
       o);
   EXPECT_GT(busy.metrics.at("local_writes"), 20u);
   EXPECT_EQ(quiet.metrics.at("local_writes"), 0u);
@@ -196,11 +198,9 @@ TEST(WorldDraws, AQuietPhaseStopsWritesAndSwitchUserGoesBack) {
   EXPECT_LT(pause.metrics.at("local_writes"), busy.metrics.at("local_writes"));
   EXPECT_TRUE(quiet.expectation_met) << quiet.stop.message;
   // switch_user back to the first user: parses, round-trips, and runs.
-  const json back = one_client({{{"at_ms", 5000}, {"kind", "switch_user"}, {"client", 1}},
-                                {{"at_ms", 15000},
-                                 {"kind", "switch_user"},
-                                 {"client", 1},
-                                 {"user", "first"}}});
+  const json back =
+      one_client({{{"at_ms", 5000}, {"kind", "switch_user"}, {"client", 1}},
+                  {{"at_ms", 15000}, {"kind", "switch_user"}, {"client", 1}, {"user", "first"}}});
   const Scenario s = parse_scenario(back, ctx, "back");
   EXPECT_EQ(s.faults.at(0).user, "new");
   EXPECT_EQ(s.faults.at(1).user, "first");

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "engine/js/js_host.hpp"
-#include "scenario_helpers.hpp"
 #include "scenarios/format/overrides.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -88,14 +88,15 @@ class LineFaultRun : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(LineFaultRun, TheClientRecoversAndConvergesAfterHeal) {
   const auto ctx = scenarios::validation_context();
-  const json j = {{"format", 1},
-                  {"name", "line-" + GetParam()},
-                  {"duration_s", 30},
-                  {"clients", {{"count", 2}}},
-                  {"workload", {{"request_checkpoint_pct", 30}}},
-                  {"faults",
-                   {{{"at_ms", 4000}, {"kind", "line_fault"}, {"client", 1}, {"line", GetParam()}},
-                    {{"at_ms", 9000}, {"kind", "line_fault"}, {"client", 2}, {"line", GetParam()}}}}};
+  const json j = {
+      {"format", 1},
+      {"name", "line-" + GetParam()},
+      {"duration_s", 30},
+      {"clients", {{"count", 2}}},
+      {"workload", {{"request_checkpoint_pct", 30}}},
+      {"faults",
+       {{{"at_ms", 4000}, {"kind", "line_fault"}, {"client", 1}, {"line", GetParam()}},
+        {{"at_ms", 9000}, {"kind", "line_fault"}, {"client", 2}, {"line", GetParam()}}}}};
   const auto s = scenarios::parse_scenario(j, ctx, "line");
   EXPECT_EQ(scenarios::to_json(s)["faults"][0]["line"], GetParam());
   bool fired = false, noticed = false;
@@ -105,10 +106,9 @@ TEST_P(LineFaultRun, TheClientRecoversAndConvergesAfterHeal) {
     std::ostringstream trace;
     o.trace_sink = &trace;
     const auto r = scenarios::run_scenario(s, o);
-    EXPECT_TRUE(r.expectation_met) << GetParam() << " seed " << seed << ": "
-                                   << (r.violation ? r.violation->invariant + ": " +
-                                                         r.violation->message
-                                                   : r.stop.message);
+    EXPECT_TRUE(r.expectation_met)
+        << GetParam() << " seed " << seed << ": "
+        << (r.violation ? r.violation->invariant + ": " + r.violation->message : r.stop.message);
     EXPECT_NE(trace.str().find("line fault " + GetParam() + " armed"), std::string::npos);
     fired = fired || trace.str().find("line fault fired") != std::string::npos;
     noticed = noticed || trace.str().find("Checksums didn't match") != std::string::npos;

@@ -14,8 +14,8 @@
 #include <fstream>
 #include <string>
 
-#include "scenarios/world/runner.hpp"
 #include "scenarios/format/scenario.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 namespace {

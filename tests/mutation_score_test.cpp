@@ -223,8 +223,14 @@ const std::vector<Entry>& mutation_catalog() {
            {"gate-never-recloses"}),
       {"generated-answer-ahead", {}, "basic-legacy", none, {"no-wedge"}, false, "", ""},
       // Issue 17: leaked connection-limit slots lock reconnecting clients out for good.
-      {"connection-slot-leak", {}, "connection-limit", none,
-       {"converges", "requests-complete", "no-wedge"}, false, "", ""},
+      {"connection-slot-leak",
+       {},
+       "connection-limit",
+       none,
+       {"converges", "requests-complete", "no-wedge"},
+       false,
+       "",
+       ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",

@@ -224,11 +224,12 @@ TEST(ScenarioFormat, BadEnumStrings) {
 
 TEST(ScenarioFormat, BadFaultKind) {
   const auto e = ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "partition"}])"));
-  EXPECT_STREQ(e.what(),
-               "t.json: faults[0].kind: \"partition\" is not allowed; allowed: lag, disconnect, "
-               "stall, storm, request_lost, delete_request, compact, service_restart, "
-               "sync_config_change, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-               "switch_user, disconnect_client, disconnect_and_clear, foreign_request, quiet, line_fault");
+  EXPECT_STREQ(
+      e.what(),
+      "t.json: faults[0].kind: \"partition\" is not allowed; allowed: lag, disconnect, "
+      "stall, storm, request_lost, delete_request, compact, service_restart, "
+      "sync_config_change, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
+      "switch_user, disconnect_client, disconnect_and_clear, foreign_request, quiet, line_fault");
 }
 
 TEST(ScenarioFormat, ForeignRequestKeepsItsIdVerbatim) {
@@ -268,7 +269,8 @@ TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
           .what(),
       "t.json: field `faults[0].client` is not used by kind lag (only by disconnect, "
       "request_lost, delete_request, restart, kill, power_loss, upgrade, downgrade, switch_mode, "
-      "switch_user, disconnect_client, disconnect_and_clear, foreign_request, quiet, line_fault); allowed for kind "
+      "switch_user, disconnect_client, disconnect_and_clear, foreign_request, quiet, line_fault); "
+      "allowed for kind "
       "lag: at_ms, kind, lag_ms, duration_ms, on");
   // A field no kind takes is plain unknown.
   EXPECT_STREQ(
@@ -626,7 +628,8 @@ TEST(ScenarioFormat, NewFaultFieldErrorsNameFieldValueAndAllowed) {
   EXPECT_HAS(e.what(), "faults[0].kind: \"outage\" is not allowed");
   EXPECT_HAS(e.what(),
              "unknown field `faults[0].bogus`; allowed: at_ms, kind, lag_ms, client, "
-             "duration_ms, fraction_pct, lost, route, count, down_ms, role, when, core, request_id, line, user, on");
+             "duration_ms, fraction_pct, lost, route, count, down_ms, role, when, core, "
+             "request_id, line, user, on");
   EXPECT_HAS(e.what(), "faults[0].down_ms: -1 is out of range; allowed: 0..600000");
   EXPECT_HAS(e.what(), "faults[0].lost: \"maybe\" is not allowed; allowed: request, response");
 }

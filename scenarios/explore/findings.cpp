@@ -231,9 +231,9 @@ namespace {
 std::string abstract_markdown(const WorldCoverage& c) {
   static const std::vector<std::string> gates = {"open", "closed-crud", "closed-target"};
   static const std::vector<std::string> records = {"absent", "pending", "processed", "deleted"};
-  static const std::vector<std::string> phases = {
-      "first-streaming",    "first-connecting",    "first-offline",
-      "reopened-streaming", "reopened-connecting", "reopened-offline"};
+  static const std::vector<std::string> phases = {"first-streaming",     "first-connecting",
+                                                  "first-offline",       "reopened-streaming",
+                                                  "reopened-connecting", "reopened-offline"};
   std::string out = fmt::format(
       "\nAbstract protocol state reached (runs that reached each cell, observed during the "
       "runs: scenarios/explore/abstract_state.hpp): {} of {} cells, {} declared unreachable "
@@ -253,9 +253,9 @@ std::string abstract_markdown(const WorldCoverage& c) {
         for (const auto& p : phases) {
           const std::string cell = fmt::format("{}|{}|{}|{}", mode, g, r, p);
           const uint64_t n = c.abstract_count(cell);
-          out += n > 0                                           ? fmt::format(" {} |", n)
+          out += n > 0                                         ? fmt::format(" {} |", n)
                  : abstract_state_unreachable().contains(cell) ? std::string(" - |")
-                                                                 : std::string(" **0** |");
+                                                               : std::string(" **0** |");
         }
       }
       out += "\n";

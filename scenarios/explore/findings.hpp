@@ -76,8 +76,8 @@ class WorldCoverage {
 
  private:
   std::vector<std::string> kinds_, cores_, sometimes_;
-  std::map<std::string, uint64_t> cells_;  // "kind|mode|core|flavour"
-  std::map<std::string, uint64_t> state_;  // "condition|mode|flavour"
+  std::map<std::string, uint64_t> cells_;     // "kind|mode|core|flavour"
+  std::map<std::string, uint64_t> state_;     // "condition|mode|flavour"
   std::map<std::string, uint64_t> abstract_;  // "mode|gate|record|phase" -> runs
   uint64_t runs_ = 0;
 };

@@ -13,11 +13,11 @@
 #include "reports/report_model.hpp"
 #include "reports/results_documents.hpp"
 #include "scenarios/explore/sometimes.hpp"
+#include "scenarios/format/scenario.hpp"
 #include "scenarios/results/repro.hpp"
 #include "scenarios/results/results.hpp"
 #include "scenarios/results/results_shape.hpp"
 #include "scenarios/world/runner.hpp"
-#include "scenarios/format/scenario.hpp"
 
 namespace syncsim::fuzz {
 
@@ -33,8 +33,8 @@ std::string text_of(const uint8_t* data, std::size_t size) {
 }
 
 // What `merge` and `report` do with a document after reading it: the shape check
-// (scenarios/results/results_shape.hpp) refuses it as bad input, or the readers must accept it without
-// any exception but their documented ones (review §2: exit 3 "internal error" otherwise).
+// (scenarios/results/results_shape.hpp) refuses it as bad input, or the readers must accept it
+// without any exception but their documented ones (review §2: exit 3 "internal error" otherwise).
 bool shape_refused(const nlohmann::json& doc) {
   return !doc.is_object() || !doc.contains("runs") || !scenarios::results_shape_error(doc).empty();
 }
