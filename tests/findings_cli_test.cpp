@@ -29,6 +29,8 @@ TEST(FindingsCli, SweepFindingsTravelAndReplayAll) {
   auto j = nlohmann::json::parse(read_file(catalog("basic")));
   j["name"] = "travel";
   j["mutants"] = {"ack-before-replication"};
+  // One invariant judges, so both seeds are one finding whatever else the mutant breaks.
+  j["invariants"] = {"service-ack-after-replication"};
   const auto scenario = testing::write_temp("travel.json", j.dump(2));
   const auto dir = temp_path("travel-findings");
   fs::remove_all(dir);

@@ -62,12 +62,14 @@ INSTANTIATE_TEST_SUITE_P(Catalog, LifecycleCatalog,
 
 // The checkers read 0.4.x state (`$local`, the id-less DidCompleteSync) correctly: on basic
 // with core 0.4.12 (js-legacy) each engine/cross-layer mutant is caught by its invariant.
-scenarios::Scenario basic_on_0412(const std::string& mutant) {
+scenarios::Scenario basic_on_0412(const std::string& mutant,
+                                  const std::vector<std::string>& invariants = {}) {
   std::ifstream file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json");
   nlohmann::json j = nlohmann::json::parse(file);
   j["clients"]["core"] = "0.4.12";
   j["clients"]["checkpoint_mode"] = "legacy";
   j["mutants"] = {mutant};
+  if (!invariants.empty()) j["invariants"] = invariants;
   return scenarios::parse_scenario(j, scenarios::validation_context(), "basic-0.4.12");
 }
 
@@ -91,7 +93,11 @@ TEST(LegacyCoreCheckers, BarrierHoldsReadsLocalOn0412) {
 
 TEST(LegacyCoreCheckers, ReadYourWritesSeesAcksWithoutIdsOn0412) {
   const uint64_t seed =
-      seeds_to_detect(basic_on_0412("ack-before-replication"), "read-your-writes", 20);
+      // Only read-your-writes judges: the service-side cross-check
+      // service-ack-after-replication catches this mutant first on most seeds, and this test
+      // is about the client checker reading 0.4.x's id-less acks.
+      seeds_to_detect(basic_on_0412("ack-before-replication", {"read-your-writes"}),
+                      "read-your-writes", 20);
   std::cout << "ack-before-replication on 0.4.12: caught by read-your-writes at seed " << seed
             << "\n";
   EXPECT_GT(seed, 0u);

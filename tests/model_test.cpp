@@ -347,7 +347,9 @@ TEST(CheckpointRequestRoute, GoodRequestStoresTheIdAndForcesAMarker) {
   EXPECT_EQ(rec->id, 5);
   EXPECT_EQ(rec->head, 1) << "the head read before the marker: the end of WAL, past lsn 0";
   EXPECT_FALSE(rec->processed_at_lsn.has_value());
-  EXPECT_EQ(rec->requested_at, kEpoch + kSeconds);
+  // Stamped when the upsert executes: up to kUpsertExecutionMax after the request (issue 17).
+  EXPECT_GE(rec->requested_at, kEpoch + kSeconds);
+  EXPECT_LE(rec->requested_at, kEpoch + kSeconds + model::kUpsertExecutionMax);
   ASSERT_EQ(w.svc.source().log().size(), 1u);
   EXPECT_EQ(w.svc.source().log()[0].kind, CommitKind::Marker);
   EXPECT_EQ(w.svc.metrics().markers_written, 1u);
@@ -365,7 +367,9 @@ TEST(CheckpointRequestRoute, GoodRequestStoresTheIdAndForcesAMarker) {
   const auto dup = w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": "005"})");
   EXPECT_EQ(json::parse(dup.body), json::parse(R"({"data":{"checkpoint_request_id":"5"}})"));
   EXPECT_EQ(w.svc.metrics().markers_written, 2u);
-  EXPECT_EQ(first(w.svc.checkpoints(), "alice/c1")->requested_at, kEpoch + 2 * kSeconds);
+  EXPECT_GE(first(w.svc.checkpoints(), "alice/c1")->requested_at, kEpoch + 2 * kSeconds);
+  EXPECT_LE(first(w.svc.checkpoints(), "alice/c1")->requested_at,
+            kEpoch + 2 * kSeconds + model::kUpsertExecutionMax);
 
   // Keys are "<user>/<client_id>".
   const auto big = w.checkpoint_request(
@@ -1009,18 +1013,23 @@ std::vector<std::optional<std::string>> write_checkpoints_seen(const std::string
   return out;
 }
 
+// Checkpoints before replication passes the request's head carry no write_checkpoint; the
+// first one past it carries "5", and it is the last line (nothing newer happens).  How many
+// checkpoints come before depends on whether the todo and the marker replicate together: since
+// issue 17 the upsert executes up to kUpsertExecutionMax after the request, so they may not.
+void expect_write_checkpoint_only_last(const std::vector<std::optional<std::string>>& seen) {
+  ASSERT_GE(seen.size(), 2u);
+  EXPECT_EQ(seen.front(), std::nullopt) << "the first line is at lsn 0, before the head";
+  EXPECT_EQ(seen.back(), std::optional<std::string>("5"));
+  for (size_t i = 0; i + 1 < seen.size(); ++i) EXPECT_EQ(seen[i], std::nullopt) << "line " << i;
+}
+
 TEST(ServiceStream, WriteCheckpointAppearsOnceReplicationPassesTheHead) {
-  const auto seen = write_checkpoints_seen("c1");
-  // First line at lsn 0 (head 1 not replicated): no write_checkpoint; then the lsn-2
-  // checkpoint (todo + marker, replicated at 200 ms) carries "5".
-  const std::vector<std::optional<std::string>> want{std::nullopt, "5"};
-  EXPECT_EQ(seen, want);
+  expect_write_checkpoint_only_last(write_checkpoints_seen("c1"));
 }
 
 TEST(ServiceStream, EmptyClientIdUsesTheSameKeyOnBothRoutes) {
-  const auto seen = write_checkpoints_seen("");
-  const std::vector<std::optional<std::string>> want{std::nullopt, "5"};
-  EXPECT_EQ(seen, want);
+  expect_write_checkpoint_only_last(write_checkpoints_seen(""));
 }
 
 // Heads are read after the replicated position (issue 17).  Follows

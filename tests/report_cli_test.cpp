@@ -83,7 +83,7 @@ TEST(ListCli, ListsEverythingWithStatements) {
     ++lines;
     start = end + 1;
   }
-  EXPECT_EQ(lines, 24u);  // 23 + the storage mutant fsync-lies
+  EXPECT_EQ(lines, 25u);  // 23 + fsync-lies (storage) + connection-slot-leak (issue 17)
   for (const auto* what : {"faults", "sometimes", "metrics"}) {
     auto o = syncsim(std::string("list ") + what);
     EXPECT_EQ(o.exit_code, 0) << what << o.output;
