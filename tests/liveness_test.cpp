@@ -95,6 +95,21 @@ INSTANTIATE_TEST_SUITE_P(
 
 // The wedge finding: the violation names the key and mode, the service's record (deleted by
 // retention, with the time) and what the SDK will do next, with the class token.
+// A run that stops while an app is down (the restart's downtime) reports its violation; the
+// runner's per-client metrics skip the down client instead of dereferencing it (world swarm
+// seed 83 crashed there with SIGSEGV before the fix).
+TEST(RunStops, WhileAnAppIsDownTheRunReportsInsteadOfCrashing) {
+  Scenario s = catalog("basic");
+  s.mutants = {"ack-before-replication"};  // fails at about 2.3 s
+  Fault restart = fault(500, FaultKind::Restart, 2);
+  restart.down_ms = 60000;  // client 2 is down when the run stops
+  s.faults.push_back(restart);
+  const RunResult r = run(s);
+  ASSERT_TRUE(r.violation.has_value()) << describe(r);
+  EXPECT_LT(r.violation->at, 60 * sim::kSeconds) << "the violation must come during the downtime";
+  EXPECT_GT(r.metrics.at("applied_checkpoints"), 0) << "the clients that are up are counted";
+}
+
 TEST(LivenessExplanation, TheSwitchModeRetentionWedgeSaysWhyNothingRecovers) {
   const Scenario s = catalog("wedge-switch-mode-retention");
   const RunResult r = run(s, 1);

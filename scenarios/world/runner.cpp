@@ -264,6 +264,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     r.timeline = recorder->finish(r.violation);
     r.samples = samples_json(recorder->samples());
     for (auto* c : world.clients()) {
+      if (c == nullptr) continue;  // the app is down: the run stopped during its downtime
       r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
       r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;
       r.metrics["local_writes"] += c->stats().local_writes;
@@ -286,6 +287,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     if (!scenario.service.streams.empty()) {
       // Sync streams (issue 7): only in stream scenarios, so other results keep their shape.
       for (auto* c : world.clients()) {
+        if (c == nullptr) continue;  // the app is down: the run stopped during its downtime
         const auto& st = c->stats();
         r.metrics["stream_subscribes"] += st.stream_subscribes;
         r.metrics["stream_releases"] += st.stream_releases;
