@@ -27,6 +27,7 @@
 #include "sim/net.hpp"
 #include "sim/prng.hpp"
 #include "sim/trace.hpp"
+#include "tests/support/capturing_stream.hpp"
 
 namespace syncsim::model {
 namespace {
@@ -954,33 +955,7 @@ TEST(ServiceRows, BadUploadIs400AndAppliesNothing) {
 }
 
 // The sync stream side of visibility, through Service::open_stream.
-class CapturingStream : public sim::ServerStream {
- public:
-  [[nodiscard]] bool closed() const override { return closed_; }
-  sim::Signal& closed_signal() override { return closed_signal_; }
-  void send(std::string line) override {
-    if (!closed_) lines.push_back(json::parse(line));
-  }
-  void end() override { closed_ = true; }
-  void abort() override { close(); }
-  void close() {
-    closed_ = true;
-    closed_signal_.notify();
-  }
-  [[nodiscard]] std::vector<json> checkpoint_lines() const {
-    std::vector<json> out;
-    for (const auto& l : lines) {
-      if (l.contains("checkpoint")) out.push_back(l["checkpoint"]);
-      if (l.contains("checkpoint_diff")) out.push_back(l["checkpoint_diff"]);
-    }
-    return out;
-  }
-  std::vector<json> lines;
-
- private:
-  bool closed_ = false;
-  sim::Notifier closed_signal_;
-};
+using test_support::CapturingStream;
 
 // Uploads a todo (lsn 1), requests checkpoint 5 (head 1, marker lsn 2) and opens a stream,
 // all at t=0; returns the write_checkpoint of every checkpoint line.

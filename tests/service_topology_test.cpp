@@ -14,6 +14,7 @@
 #include "sim/net.hpp"
 #include "sim/prng.hpp"
 #include "sim/trace.hpp"
+#include "tests/support/capturing_stream.hpp"
 
 namespace syncsim::model {
 namespace {
@@ -24,37 +25,7 @@ using sim::kMillis;
 using sim::kSeconds;
 using sim::Micros;
 
-class LineStream : public sim::ServerStream {
- public:
-  [[nodiscard]] bool closed() const override { return closed_; }
-  sim::Signal& closed_signal() override { return signal_; }
-  void send(std::string line) override {
-    if (!closed_) lines.push_back(json::parse(line));
-  }
-  void end() override { closed_ = true; }
-  void abort() override { close(); }
-  void close() {
-    closed_ = true;
-    signal_.notify();
-  }
-  // The write_checkpoint values the stream carried, in order.
-  [[nodiscard]] std::vector<std::string> write_checkpoints() const {
-    std::vector<std::string> out;
-    for (const json& l : lines) {
-      for (const char* k : {"checkpoint", "checkpoint_diff"}) {
-        if (l.contains(k) && l[k].contains("write_checkpoint")) {
-          out.push_back(l[k]["write_checkpoint"]);
-        }
-      }
-    }
-    return out;
-  }
-  std::vector<json> lines;
-
- private:
-  bool closed_ = false;
-  sim::Notifier signal_;
-};
+using test_support::CapturingStream;
 
 struct World {
   explicit World(ServiceConfig config, uint64_t seed = 11)
@@ -78,8 +49,8 @@ struct World {
     }
     svc.handle(r, [out](sim::HttpResponse response) { *out = std::move(response); });
   }
-  std::shared_ptr<LineStream> open(const std::string& user, int* status = nullptr) {
-    auto stream = std::make_shared<LineStream>();
+  std::shared_ptr<CapturingStream> open(const std::string& user, int* status = nullptr) {
+    auto stream = std::make_shared<CapturingStream>();
     sim::HttpRequest r;
     r.method = "POST";
     r.path = "/sync/stream";
@@ -210,7 +181,7 @@ TEST(ConnectionLimit, TheLimitIsPerProcess) {
   config.max_concurrent_streams = 2;
   config.api_processes = 3;
   World w(config);
-  std::vector<std::shared_ptr<LineStream>> open;
+  std::vector<std::shared_ptr<CapturingStream>> open;
   int accepted = 0;
   for (int i = 0; i < 40; ++i) {
     int status = 0;

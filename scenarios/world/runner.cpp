@@ -263,13 +263,15 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     add_recorded_metrics(*recorder, scenario, r.metrics);
     r.timeline = recorder->finish(r.violation);
     r.samples = samples_json(recorder->samples());
+    // Sync-stream metrics (issue 7) only in stream scenarios, so other results keep their shape.
+    const bool streams = !scenario.service.streams.empty();
     for (auto* c : world.clients()) {
       if (c == nullptr) continue;  // the app is down: the run stopped during its downtime
-      r.metrics["applied_checkpoints"] += c->stats().applied_checkpoints;
-      r.metrics["blocked_checkpoints"] += c->stats().blocked_checkpoints;
-      r.metrics["local_writes"] += c->stats().local_writes;
-      r.metrics["download_errors"] += c->stats().download_errors;
       const auto& st = c->stats();
+      r.metrics["applied_checkpoints"] += st.applied_checkpoints;
+      r.metrics["blocked_checkpoints"] += st.blocked_checkpoints;
+      r.metrics["local_writes"] += st.local_writes;
+      r.metrics["download_errors"] += st.download_errors;
       r.metrics["iterations"] += st.iterations;
       r.metrics["upload_rounds"] += st.upload_rounds;
       r.metrics["checkpoint_posts"] += st.checkpoint_posts;
@@ -283,22 +285,18 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
       r.metrics["waits_for_sync_failed"] += st.waits_for_sync_failed;
       r.metrics["client_disconnects"] += st.disconnects;
       r.metrics["client_clears"] += st.clears;
+      if (!streams) continue;
+      r.metrics["stream_subscribes"] += st.stream_subscribes;
+      r.metrics["stream_releases"] += st.stream_releases;
+      r.metrics["stream_unsubscribe_all"] += st.stream_unsubscribe_all;
+      r.metrics["subscription_updates"] += st.subscription_updates;
+      r.metrics["subscription_restarts"] += st.subscription_restarts;
+      r.metrics["keepalive_restarts"] += st.keepalive_restarts;
+      r.metrics["priority0_bypasses"] += st.priority0_bypasses;
+      r.metrics["status_updates"] += st.status_updates;
+      r.metrics["status_bytes"] += st.status_bytes;
     }
-    if (!scenario.service.streams.empty()) {
-      // Sync streams (issue 7): only in stream scenarios, so other results keep their shape.
-      for (auto* c : world.clients()) {
-        if (c == nullptr) continue;  // the app is down: the run stopped during its downtime
-        const auto& st = c->stats();
-        r.metrics["stream_subscribes"] += st.stream_subscribes;
-        r.metrics["stream_releases"] += st.stream_releases;
-        r.metrics["stream_unsubscribe_all"] += st.stream_unsubscribe_all;
-        r.metrics["subscription_updates"] += st.subscription_updates;
-        r.metrics["subscription_restarts"] += st.subscription_restarts;
-        r.metrics["keepalive_restarts"] += st.keepalive_restarts;
-        r.metrics["priority0_bypasses"] += st.priority0_bypasses;
-        r.metrics["status_updates"] += st.status_updates;
-        r.metrics["status_bytes"] += st.status_bytes;
-      }
+    if (streams) {
       r.metrics["stream_rows_checked"] = world.stream_invariants().rows_checked();
       r.metrics["streams_synced"] = world.stream_invariants().streams_synced();
       r.metrics["failed_stream_requests"] = world.service().failed_stream_requests();
