@@ -11,9 +11,8 @@ namespace {
 using namespace syncsim::scenarios;
 
 void BM_BasicScenarioSeed(benchmark::State& state) {
-  const Scenario s = load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) +
-                                            "/scenarios/catalog/basic.json",
-                                        validation_context());
+  const Scenario s = load_scenario_file(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json", validation_context());
   uint64_t seed = 1, events = 0, applied = 0, writes = 0, runs = 0;
   for (auto _ : state) {
     RunOptions o;
@@ -34,7 +33,8 @@ void BM_BasicScenarioSeed(benchmark::State& state) {
       Counter(static_cast<double>(applied), Counter::kIsRate | Counter::kInvert);
   state.counters["applied_per_run"] =
       Counter(static_cast<double>(applied) / static_cast<double>(runs));
-  state.counters["writes_per_run"] = Counter(static_cast<double>(writes) / static_cast<double>(runs));
+  state.counters["writes_per_run"] =
+      Counter(static_cast<double>(writes) / static_cast<double>(runs));
 }
 BENCHMARK(BM_BasicScenarioSeed)->Unit(benchmark::kMillisecond)->MinTime(2.0);
 

@@ -43,7 +43,7 @@ std::vector<ProbeShape> grid(bool quick) {
 }
 
 nlohmann::json stats_json(const StatusStats& s) {
-  return {{"control_calls", s.control_calls}, {"status_updates", s.updates},
+  return {{"control_calls", s.control_calls},    {"status_updates", s.updates},
           {"status_bytes_total", s.total_bytes}, {"status_bytes_min", s.min_bytes},
           {"status_bytes_max", s.max_bytes},     {"result_bytes", s.result_bytes},
           {"cpu_seconds", s.cpu_seconds}};
@@ -66,7 +66,8 @@ nlohmann::json result_json(const ProbeResult& r) {
 }
 
 std::string human(int64_t bytes) {
-  if (bytes >= 1000 * 1000 * 1000) return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9);
+  if (bytes >= 1000 * 1000 * 1000)
+    return fmt::format("{:.1f} GB", static_cast<double>(bytes) / 1e9);
   if (bytes >= 10 * 1000 * 1000) return fmt::format("{:.0f} MB", static_cast<double>(bytes) / 1e6);
   if (bytes >= 1000 * 1000) return fmt::format("{:.1f} MB", static_cast<double>(bytes) / 1e6);
   if (bytes >= 10 * 1000) return fmt::format("{:.0f} kB", static_cast<double>(bytes) / 1e3);
@@ -82,10 +83,10 @@ std::string markdown(const std::vector<ProbeResult>& results) {
   for (const auto& r : results) {
     out += fmt::format("| {}{} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                        r.shape.streams, r.shape.default_streams ? " (default)" : "",
-                       r.shape.subs_per_stream, r.shape.buckets_per_stream,
-                       r.shape.total_buckets(), r.shape.priorities == 1 ? "3" : "0–3",
-                       r.status_stream_entries, human(r.initial.max_bytes), r.initial.updates,
-                       human(r.initial.total_bytes), r.diff.updates, human(r.diff.total_bytes));
+                       r.shape.subs_per_stream, r.shape.buckets_per_stream, r.shape.total_buckets(),
+                       r.shape.priorities == 1 ? "3" : "0–3", r.status_stream_entries,
+                       human(r.initial.max_bytes), r.initial.updates, human(r.initial.total_bytes),
+                       r.diff.updates, human(r.diff.total_bytes));
   }
   return out;
 }
@@ -133,8 +134,8 @@ int main(int argc, char** argv) {
       std::cerr << "  " << shape.label() << " ..." << std::flush;
       results.push_back(syncsim::bench::run_status_probe(shape, *core));
       out.push_back(result_json(results.back()));
-      std::cerr << fmt::format(" {} updates, max {} B, {:.1f}s CPU\n", results.back().initial.updates,
-                               results.back().initial.max_bytes,
+      std::cerr << fmt::format(" {} updates, max {} B, {:.1f}s CPU\n",
+                               results.back().initial.updates, results.back().initial.max_bytes,
                                results.back().initial.cpu_seconds);
     }
   } catch (const std::exception& e) {

@@ -260,8 +260,9 @@ ProbeResult run_status_probe(const ProbeShape& shape, const engine::CoreVersion&
   int64_t op_id = 0;
   const int m = std::min(shape.buckets_per_stream, shape.subs_per_stream);
   for (int i = 0; i < shape.streams; ++i) {
-    streams.push_back(
-        {{"name", stream_name(i)}, {"is_default", shape.default_streams}, {"errors", json::array()}});
+    streams.push_back({{"name", stream_name(i)},
+                       {"is_default", shape.default_streams},
+                       {"errors", json::array()}});
     for (int j = 0; j < shape.buckets_per_stream; ++j) {
       Bucket b;
       b.name = fmt::format("{}[{}]", stream_name(i), j);
@@ -341,8 +342,8 @@ ProbeResult run_status_probe(const ProbeShape& shape, const engine::CoreVersion&
   t0 = std::clock();
   probe.control("line_text", diff.dump(), &r.diff);
   probe.control("line_text", op_line(first, after, new_op).dump(), &r.diff);
-  done = probe.control("line_text",
-                       json{{"checkpoint_complete", {{"last_op_id", diff_op}}}}.dump(), &r.diff);
+  done = probe.control("line_text", json{{"checkpoint_complete", {{"last_op_id", diff_op}}}}.dump(),
+                       &r.diff);
   r.diff.cpu_seconds = cpu_seconds_since(t0);
   r.applied = applied_initial && !instructions_named(done, "DidCompleteSync").empty();
   if (!r.applied) {

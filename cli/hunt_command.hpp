@@ -29,5 +29,4 @@ struct HuntArgs {
 CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args);
 int hunt_command(const HuntArgs& args);
 
-
 }  // namespace syncsim::cli

@@ -8,10 +8,10 @@
 #include <iostream>
 
 #include "cli/exit_codes.hpp"
+#include "scenarios/explore/sometimes.hpp"
 #include "scenarios/format/metric_names.hpp"
 #include "scenarios/results/results_json.hpp"
 #include "scenarios/world/runner.hpp"
-#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::cli {
 
@@ -64,7 +64,9 @@ constexpr std::pair<const char*, const char*> kFaultStatements[] = {
     {"request_lost", "client, lost, route, count: HTTP requests or responses lost"},
     {"delete_request", "client: delete its checkpoint-request record"},
     {"compact", "run a compact job now"},
-    {"service_restart", "down_ms, role: restart the service (storage kept; role replication: only replication, streams stay)"},
+    {"service_restart",
+     "down_ms, role: restart the service (storage kept; role replication: only replication, "
+     "streams stay)"},
     {"sync_config_change", "all streams end, buckets re-created"},
     {"disconnect_client", "client, down_ms: disconnect(), then reconnect"},
     {"disconnect_and_clear", "client, down_ms: disconnectAndClear(), then reconnect"},

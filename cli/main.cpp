@@ -12,12 +12,13 @@
 #include <cstring>
 #include <fstream>
 #include <iostream>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 
 #include "cli/exit_codes.hpp"
+#include "cli/hunt_command.hpp"
 #include "cli/list_command.hpp"
 #include "cli/merge_command.hpp"
 #include "cli/output.hpp"
@@ -25,19 +26,18 @@
 #include "cli/report_command.hpp"
 #include "cli/seed_range.hpp"
 #include "cli/shrink_command.hpp"
-#include "cli/hunt_command.hpp"
 #include "cli/sweep_command.hpp"
 #include "engine/core_check.hpp"
 #include "engine/core_registry.hpp"
-#include "scenarios/world/determinism.hpp"
 #include "scenarios/differential/differential.hpp"
+#include "scenarios/explore/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
 #include "scenarios/format/overrides.hpp"
 #include "scenarios/results/repro.hpp"
 #include "scenarios/results/results.hpp"
 #include "scenarios/results/results_json.hpp"
+#include "scenarios/world/determinism.hpp"
 #include "scenarios/world/runner.hpp"
-#include "scenarios/explore/swarm.hpp"
-#include "scenarios/explore/sometimes.hpp"
 #include "scenarios/world/twin.hpp"
 
 namespace {
@@ -61,8 +61,7 @@ constexpr const char* kCorePathName = "path";
 // --core-path FILE (docs/architecture.md §3): describes an unreleased core (unverified, sha256
 // computed) and registers it as "path".  Prints `core <name> (unverified) sha256 <hex>`
 // once to `note`.  False (after printing why) when the file is not a core the shim drives.
-bool register_core_path(const std::string& file, scenarios::ExtraCores& cores,
-                        std::ostream& note) {
+bool register_core_path(const std::string& file, scenarios::ExtraCores& cores, std::ostream& note) {
   engine::CoreVersion core;
   try {
     core = engine::core_from_path(file);
@@ -365,7 +364,6 @@ int validate_command(const std::string& path) {
   }
 }
 
-
 // ---------------------------------------------------------------------------------
 // syncsim diff: differential mode (scenarios/differential/differential.hpp)
 
@@ -388,7 +386,8 @@ CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
       "diff",
       "run a scenario twice per seed with engine configurations A and B and report the first "
       "divergence of the clients' observable state.  Exit codes: 0 no unallowed divergence, 1 a "
-      "divergence, 2 bad input, 3 a run crashed or tripped a bound.  Keys:" + keys);
+      "divergence, 2 bad input, 3 a run crashed or tripped a bound.  Keys:" +
+          keys);
   diff->add_option("scenario", args.scenario_path, "scenario JSON file")->required();
   auto* seed_opt = diff->add_option("--seed", args.seed_text, "one seed (default 1)");
   diff->add_option("--seeds", args.seeds_text, "a range of seeds, A..B")->excludes(seed_opt);
@@ -432,8 +431,8 @@ void print_seed_diff(const scenarios::Scenario& s, const scenarios::SeedDiff& d)
     return;
   }
   const auto& f = *d.comparison.first;
-  std::cout << fmt::format("{:<12} seed={:<6} DIVERGED {} at client {} observation #{}{}\n",
-                           s.name, d.seed, f.klass, f.client, f.index, allowed);
+  std::cout << fmt::format("{:<12} seed={:<6} DIVERGED {} at client {} observation #{}{}\n", s.name,
+                           d.seed, f.klass, f.client, f.index, allowed);
   for (const auto& o : f.before) std::cout << "      " << scenarios::describe(o) << "\n";
   std::cout << "    A " << (f.a ? scenarios::describe(*f.a) : "<stream ended>") << "\n";
   std::cout << "    B " << (f.b ? scenarios::describe(*f.b) : "<stream ended>") << "\n";
@@ -509,8 +508,8 @@ int diff_command(const DiffArgs& args) {
     for (const auto& [k, n] : by_class) classes += fmt::format(", {} {}", k, n);
     for (const auto& [k, n] : allowed_seeds) allowed += fmt::format(", {} in {}", k, n);
     std::cout << fmt::format(
-        "\nsummary: {} seeds {}..{}: {} diverged{}, {} same; allowed classes seen: {}\n",
-        base.name, range.first, range.last, diverged, classes, total - diverged,
+        "\nsummary: {} seeds {}..{}: {} diverged{}, {} same; allowed classes seen: {}\n", base.name,
+        range.first, range.last, diverged, classes, total - diverged,
         allowed.empty() ? "none" : allowed.substr(2));
   }
   return exit_code;

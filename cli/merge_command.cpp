@@ -73,8 +73,8 @@ void check_input(const std::string& path, std::ostream& notes) {
     }
   }
   if (doc.is_object() && doc.value("partial", false)) {
-    notes << fmt::format("note: {} is a partial document (interrupted); seeds not run: {}\n",
-                         path, doc.value("seeds_not_run", nlohmann::json::object()).dump());
+    notes << fmt::format("note: {} is a partial document (interrupted); seeds not run: {}\n", path,
+                         doc.value("seeds_not_run", nlohmann::json::object()).dump());
   }
 }
 
@@ -119,8 +119,8 @@ int merge_command(const MergeArgs& args) {
     return io ? kExitInternal : kExitBadInput;
   }
   if (!args.junit.empty()) {
-    // JUnit (suite times, properties, failure types: scenarios/results/results.hpp) is built from the
-    // whole merged document, so its memory grows with the runs; the merged results stream.
+    // JUnit (suite times, properties, failure types: scenarios/results/results.hpp) is built from
+    // the whole merged document, so its memory grows with the runs; the merged results stream.
     std::ifstream in(out_path, std::ios::binary);
     const auto doc = nlohmann::json::parse(in);
     write_output("--junit", args.junit, scenarios::junit_xml(doc, scenarios::utc_timestamp_now()));

@@ -9,9 +9,9 @@
 
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
-#include "scenarios/results/repro.hpp"
 #include "scenarios/explore/shrink.hpp"
 #include "scenarios/explore/swarm.hpp"
+#include "scenarios/results/repro.hpp"
 
 namespace syncsim::cli {
 

@@ -25,13 +25,13 @@
 #include "cli/sweep_findings.hpp"
 #include "cli/sweep_plan.hpp"
 #include "cli/worker_pool.hpp"
-#include "scenarios/world/determinism.hpp"
 #include "scenarios/explore/sometimes.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/format/overrides.hpp"
 #include "scenarios/results/repro.hpp"
 #include "scenarios/results/results.hpp"
 #include "scenarios/results/results_json.hpp"
+#include "scenarios/world/determinism.hpp"
 #include "scenarios/world/twin.hpp"
 
 namespace syncsim::cli {
@@ -456,7 +456,8 @@ int sweep_command(const SweepArgs& args) {
   if (!worker_errors.empty()) exit_code = kExitInternal;
   if (interrupted) exit_code = kExitInterrupted;
   if (!args.results.empty()) write_output("--results", args.results, doc.dump(2) + "\n");
-  if (!args.junit.empty()) write_output("--junit", args.junit, scenarios::junit_xml(doc, scenarios::utc_timestamp_now()));
+  if (!args.junit.empty())
+    write_output("--junit", args.junit, scenarios::junit_xml(doc, scenarios::utc_timestamp_now()));
   if (!args.findings.empty()) {
     const SweepFindingsInput in{&doc["runs"], &names, &loaded, args.seeds, wall, jobs};
     if (auto error = write_sweep_findings(args.findings, in); !error.empty()) {

@@ -162,8 +162,8 @@ std::vector<std::string> run_worker_pool(const std::function<std::optional<Chunk
       }
       started.push_back(std::move(*c));
       active.push_back(spawn_worker(exe, started.back(), started.size() - 1,
-                                    options.check_determinism, options.swarm,
-                                    options.timeline_seed, options.sets));
+                                    options.check_determinism, options.swarm, options.timeline_seed,
+                                    options.sets));
     }
     if (active.empty()) break;
     std::vector<pollfd> pfds;

@@ -1,6 +1,6 @@
 // Worker processes for sweep and hunt: each chunk of seeds of one scenario runs in this
-// binary's hidden `sweep-worker` subcommand (docs/architecture.md §2: no threads inside a simulation),
-// which prints one JSON result per line.
+// binary's hidden `sweep-worker` subcommand (docs/architecture.md §2: no threads inside a
+// simulation), which prints one JSON result per line.
 #pragma once
 
 #include <chrono>

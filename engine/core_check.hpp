@@ -1,6 +1,6 @@
-// Run-time integrity of core extension binaries (docs/architecture.md §3, issue 19): a file that was
-// modified or truncated after the build extracted it must be refused with a message, not
-// loaded silently or crash dlopen with SIGBUS.
+// Run-time integrity of core extension binaries (docs/architecture.md §3, issue 19): a file that
+// was modified or truncated after the build extracted it must be refused with a message, not loaded
+// silently or crash dlopen with SIGBUS.
 //  - a pinned core: its sha256 must equal the pinned one (hashed once per process);
 //  - any core (also a --core-path build, which has no known hash): the file must be a
 //    complete ELF shared object for this machine (header, class, machine, and every

@@ -16,7 +16,8 @@ namespace syncsim::engine {
 //  - kSdkJsLegacy: the @powersync/common 1.x client bundled with @powersync/node < 1.0
 //    (0.14.3: 1.43.1, 0.17.1: 1.47.0, 0.18.8: 1.54.0): calls powersync_init() itself,
 //    legacy write checkpoints only, target written as `UPDATE ps_buckets SET target_op`
-//    on the `$local` row (pre-#1049; docs/protocol.md §2.5, docs/protocol.md §1.3.9).  Not modelled yet.
+//    on the `$local` row (pre-#1049; docs/protocol.md §2.5, docs/protocol.md §1.3.9).  Not modelled
+//    yet.
 inline constexpr const char* kSdkJs130 = "js-1.3.0";
 inline constexpr const char* kSdkJsLegacy = "js-legacy";
 // The published JS SDK run by engine/js/ (issue 16), paired with the client's core.
@@ -26,11 +27,12 @@ struct CoreVersion {
   std::string name;  // "0.5.3"; for a --core-path build, what powersync_rs_version() says
   std::string path;  // extracted, sha256-verified file in the build tree (or the user's)
   std::string sha256;
-  int migration_level = 0;         // LATEST_VERSION of the binary (docs/protocol.md §1.1.2)
-  bool supports_requests = false;  // checkpoint-request ops (core >= 0.5.0, docs/protocol.md §1.2.2)
-  std::string sdk;                 // which SDK behaviour drives it (kSdk*)
-  std::string package;             // npm package it is pinned from; empty if not pinned
-  bool verified = true;            // false: a --core-path build, not a pinned release
+  int migration_level = 0;  // LATEST_VERSION of the binary (docs/protocol.md §1.1.2)
+  bool supports_requests =
+      false;             // checkpoint-request ops (core >= 0.5.0, docs/protocol.md §1.2.2)
+  std::string sdk;       // which SDK behaviour drives it (kSdk*)
+  std::string package;   // npm package it is pinned from; empty if not pinned
+  bool verified = true;  // false: a --core-path build, not a pinned release
 };
 
 const std::vector<CoreVersion>& core_versions();

@@ -1,6 +1,7 @@
 // One client database: a single SQLite connection (rollback journal, synchronous=FULL,
 // docs/architecture.md §2) in the sim VFS with the real core extension loaded.  Wraps the SQL the
-// SDK issues; every powersync_control call runs in its own write transaction (docs/protocol.md §2.0).
+// SDK issues; every powersync_control call runs in its own write transaction (docs/protocol.md
+// §2.0).
 #pragma once
 
 #include <sqlite3.h>

@@ -1,25 +1,26 @@
 // The SDK shim: a C++ port of the JS SDK's sync client (@powersync/shared-internals 1.3.0,
-// the spec is protocol/docs/protocol.md §2.8) driving the real core extension.  The structure follows
-// the SDK so a reviewer can read them side by side:
+// the spec is protocol/docs/protocol.md §2.8) driving the real core extension.  The structure
+// follows the SDK so a reviewer can read them side by side:
 //   download_loop()  = streamingSync            (docs/protocol.md §2.1.3)
 //   iteration()      = rustSyncIteration        (docs/protocol.md §2.1.4)
 //   seed()           = seedCheckpointRequestState
 //   upload_loop()    = crudUploadLoop / _uploadAllCrud (docs/protocol.md §2.2.2)
 //   update_local_target() = SqliteBucketStorage.updateLocalTarget (docs/protocol.md §2.2.4)
-//   write_checkpoint_for_upload() = the callback _uploadAllCrud passes to it (docs/protocol.md §2.2.2)
-//   get_legacy_write_checkpoint() = getLegacyWriteCheckpoint (docs/protocol.md §2.2.4, legacy)
-//   request_next_checkpoint() = requestNextCheckpointFromService (docs/protocol.md §2.2.4, requests)
-//   repost_loop()    = repostUnacknowledgedCheckpointRequests (docs/protocol.md §2.3.3)
-//   wait_ready()     = CheckpointStateSignals.waitForCheckpointRequestsReady (docs/protocol.md §2.3.2)
-//   get_credentials() / invalidate_credentials() = AbstractRemote.getCredentials /
+//   write_checkpoint_for_upload() = the callback _uploadAllCrud passes to it (docs/protocol.md
+//   §2.2.2) get_legacy_write_checkpoint() = getLegacyWriteCheckpoint (docs/protocol.md §2.2.4,
+//   legacy) request_next_checkpoint() = requestNextCheckpointFromService (docs/protocol.md §2.2.4,
+//   requests) repost_loop()    = repostUnacknowledgedCheckpointRequests (docs/protocol.md §2.3.3)
+//   wait_ready()     = CheckpointStateSignals.waitForCheckpointRequestsReady (docs/protocol.md
+//   §2.3.2) get_credentials() / invalidate_credentials() = AbstractRemote.getCredentials /
 //                      invalidateCredentials; fetch_credentials() = connector.fetchCredentials
 //                      (docs/protocol.md §2.1.7)
 //   request_checkpoint() = BPD.requestCheckpoint; wait_for_sync() = CheckpointRequest.waitForSync
 //                      (docs/protocol.md §2.3.1)
-//   disconnect() / disconnect_and_clear() = BPD.disconnect / disconnectAndClear (docs/protocol.md §2.1.9)
+//   disconnect() / disconnect_and_clear() = BPD.disconnect / disconnectAndClear (docs/protocol.md
+//   §2.1.9)
 // Both checkpoint modes of SDK 1.3.0 with a 0.5.x core (ClientOptions::checkpoint_mode), and
-// the older SDK behaviour that drives 0.4.x cores (SdkBehaviour::JsLegacy, docs/protocol.md §2.5 item 7).
-// One Client is one life of the app: a restart, kill or up/downgrade closes it and opens a
+// the older SDK behaviour that drives 0.4.x cores (SdkBehaviour::JsLegacy, docs/protocol.md §2.5
+// item 7). One Client is one life of the app: a restart, kill or up/downgrade closes it and opens a
 // new Client on the same VFS file (scenarios/world/world.cpp).
 // The quirks of docs/protocol.md §2.7 are reproduced unless ClientOptions::fixed_quirks names them.
 #pragma once
@@ -77,8 +78,8 @@ class ClientObserver {
   virtual void on_sync_applied(Client&, std::optional<int64_t> /*applied_id*/) {}
   // A sync apply changed visible rows.
   virtual void on_published(Client&) {}
-  // disconnectAndClear wiped the client's local state (docs/protocol.md §2.1.9): its unuploaded writes
-  // are gone and its checkpoint-request state restarts (docs/invariants.md §1 exemptions).
+  // disconnectAndClear wiped the client's local state (docs/protocol.md §2.1.9): its unuploaded
+  // writes are gone and its checkpoint-request state restarts (docs/invariants.md §1 exemptions).
   virtual void on_cleared(Client&) {}
   // Protocol moments for fault triggers (scenarios/explore/fault_triggers.hpp).  A CRUD upload
   // request is about to go on the wire (it is sent before the shim next suspends).
@@ -96,7 +97,8 @@ class ClientObserver {
                           const std::optional<std::string>& /*payload*/,
                           const std::optional<std::string>& /*result*/) {}
   // For the sometimes-properties (scenarios/explore/sometimes.hpp): a seed's POST was answered
-  // (docs/protocol.md §2.1.4), the repost loop re-posted an id (§2.3.3), an upload attempt failed (§2.2.2).
+  // (docs/protocol.md §2.1.4), the repost loop re-posted an id (§2.3.3), an upload attempt failed
+  // (§2.2.2).
   virtual void on_seeded(Client&, int64_t /*posted*/, int64_t /*answered*/) {}
   virtual void on_reposted(Client&, int64_t /*id*/) {}
   virtual void on_upload_failed(Client&) {}
@@ -122,17 +124,21 @@ enum class EngineMutant {
   // lower-id-replaces the stale id lowers the stored id mid-connection: applied-id-monotonic.
   RepostStaleId,
   // updateLocalTarget stores the target without re-checking ps_crud and sqlite_sequence
-  // after the checkpoint call (docs/protocol.md §2.2.4 step 3 skipped): a write racing the request is
+  // after the checkpoint call (docs/protocol.md §2.2.4 step 3 skipped): a write racing the request
+  // is
   // covered by a target that does not include it.
   SkipSequenceCheck,
-  // The seed stores the id the client posted instead of the service's answer (docs/protocol.md §2.1.4):
+  // The seed stores the id the client posted instead of the service's answer (docs/protocol.md
+  // §2.1.4):
   // after a clear or a lower local counter, new ids fall below the service's record.
   SeedLocalCounter,
-  // completed_upload is never injected (docs/protocol.md §2.2.4 step 4): a checkpoint blocked before
+  // completed_upload is never injected (docs/protocol.md §2.2.4 step 4): a checkpoint blocked
+  // before
   // the target was stored is not retried until the next checkpoint line.
   DropCompletedUpload,
   // updateLocalTarget stores the id the client posted instead of the service's answer
-  // (docs/protocol.md §2.2.4, quirk §2.7.6): the target can be below the id that acknowledges the upload.
+  // (docs/protocol.md §2.2.4, quirk §2.7.6): the target can be below the id that acknowledges the
+  // upload.
   TargetPostedId,
   // waitForSync(id) also resolves once last_seen >= id: a checkpoint that validated but
   // that the gate withheld (announced, not applied) keeps the promise too early.
@@ -162,17 +168,17 @@ enum class Quirk {
 std::optional<Quirk> quirk_from_name(const std::string& name);
 std::vector<std::string> quirk_names();
 
-// ResolvedSyncOptions.checkpointMode (docs/protocol.md §2.1.2).  `Requests` covers both the 'requests'
-// string and the {requests:{retryDelay}} form (repost_delay carries the latter).  Legacy
+// ResolvedSyncOptions.checkpointMode (docs/protocol.md §2.1.2).  `Requests` covers both the
+// 'requests' string and the {requests:{retryDelay}} form (repost_delay carries the latter).  Legacy
 // obtains write checkpoints from GET /write-checkpoint2.json; the SDK's default is legacy,
 // the shim's is requests (the scenario format's default).
 enum class CheckpointMode { Legacy, Requests };
 
 // Which SDK drives the core (engine/core_registry.hpp kSdk*).  Js130 sets the target with
 // powersync_control; JsLegacy (SDKs bundling 0.4.x cores) calls powersync_init() itself,
-// works in legacy mode only and keeps the target in `$local` via SQL (docs/protocol.md §2.5 items 3, 7;
-// docs/protocol.md §1.3.9).
-// JsReal: the published JS SDK itself drives the core (engine/js/, issue 16).
+// works in legacy mode only and keeps the target in `$local` via SQL (docs/protocol.md §2.5 items
+// 3, 7; docs/protocol.md §1.3.9). JsReal: the published JS SDK itself drives the core (engine/js/,
+// issue 16).
 enum class SdkBehaviour { Js130, JsLegacy, JsReal };
 
 // Parses a kSdk* name; throws std::invalid_argument for anything else.
@@ -199,12 +205,13 @@ struct ClientOptions {
   sim::Micros repost_delay = 10 * sim::kSeconds;
   CheckpointMode checkpoint_mode = CheckpointMode::Requests;
   SdkBehaviour sdk = SdkBehaviour::Js130;
-  // connector.fetchCredentials (docs/protocol.md §2.1.7): seeded uniform latency 0..max; the token's
-  // subject is `user`, its expiry fetch time + token_lifetime (scenario service.token_lifetime_s).
+  // connector.fetchCredentials (docs/protocol.md §2.1.7): seeded uniform latency 0..max; the
+  // token's subject is `user`, its expiry fetch time + token_lifetime (scenario
+  // service.token_lifetime_s).
   sim::Micros fetch_credentials_latency_max = 50 * sim::kMillis;
   sim::Micros token_lifetime = 86400 * sim::kSeconds;
-  // The connector implements postCheckpointRequest through the app backend (docs/protocol.md §2.2.6);
-  // false = POST /sync/checkpoint-request directly.
+  // The connector implements postCheckpointRequest through the app backend (docs/protocol.md
+  // §2.2.6); false = POST /sync/checkpoint-request directly.
   bool post_checkpoint_request_via_backend = false;
   std::vector<Quirk> fixed_quirks;
   std::vector<EngineMutant> mutants;
@@ -238,8 +245,8 @@ struct StreamStatusEntry {
 };
 std::vector<StreamStatusEntry> parse_stream_statuses(const nlohmann::json& status);
 
-// What BPD.requestCheckpoint / CheckpointRequest.waitForSync reject with (docs/protocol.md §2.3.1); the
-// message is the SDK's, `cause` the underlying download/upload error if any.
+// What BPD.requestCheckpoint / CheckpointRequest.waitForSync reject with (docs/protocol.md §2.3.1);
+// the message is the SDK's, `cause` the underlying download/upload error if any.
 class SyncApiError : public std::runtime_error {
  public:
   SyncApiError(const std::string& message, std::string cause)
@@ -261,7 +268,7 @@ struct ClientStats {
   uint64_t applied_checkpoints = 0;
   uint64_t blocked_checkpoints = 0;  // "Could not apply checkpoint due to local data"
   uint64_t local_writes = 0;
-  uint64_t credential_fetches = 0;      // connector.fetchCredentials calls (docs/protocol.md §2.1.7)
+  uint64_t credential_fetches = 0;  // connector.fetchCredentials calls (docs/protocol.md §2.1.7)
   uint64_t credential_prefetches = 0;   // of those, FetchCredentials{did_expire:false} prefetches
   uint64_t unauthorized = 0;            // HTTP 401 answers (each invalidated the credentials)
   uint64_t checkpoint_requests_ok = 0;  // requestCheckpoint() resolved
@@ -280,9 +287,10 @@ struct ClientStats {
   // or its TTL refresh changed the request, docs/protocol.md §1.4.1).
   uint64_t subscription_restarts = 0;
   uint64_t keepalive_restarts = 0;
-  uint64_t priority0_bypasses = 0;  // priority-0 partial applies past a closed gate (docs/invariants.md §1)
-  uint64_t status_updates = 0;      // UpdateSyncStatus instructions the core emitted
-  uint64_t status_bytes = 0;        // their serialized size
+  uint64_t priority0_bypasses =
+      0;  // priority-0 partial applies past a closed gate (docs/invariants.md §1)
+  uint64_t status_updates = 0;  // UpdateSyncStatus instructions the core emitted
+  uint64_t status_bytes = 0;    // their serialized size
 };
 
 class Client {
@@ -294,27 +302,27 @@ class Client {
 
   void open();     // BasePowerSyncDatabase.initialize (docs/protocol.md §2.1.1)
   void connect();  // starts the three loops (docs/protocol.md §2.1.2); only while not running
-  // Aborts the loops and waits until all three finished (docs/protocol.md §2.1.9); then every pending
-  // and future checkpoint waiter of that connection rejects with the disconnected error.
+  // Aborts the loops and waits until all three finished (docs/protocol.md §2.1.9); then every
+  // pending and future checkpoint waiter of that connection rejects with the disconnected error.
   sim::Task<void> disconnect();
   // disconnect(), then powersync_clear(1) and a fresh offline status (docs/protocol.md §2.1.9).
   sim::Task<void> disconnect_and_clear();
   // The three loops of a connect() are still running (until disconnect() finished).
   [[nodiscard]] bool sync_running() const { return running_loops_ > 0 || js_sync_running(); }
 
-  // BPD.requestCheckpoint (docs/protocol.md §2.3.1): the service's answer (maybe above the allocated
-  // id).  Throws SyncApiError (disconnected, legacy mode) or the readiness/POST error.
+  // BPD.requestCheckpoint (docs/protocol.md §2.3.1): the service's answer (maybe above the
+  // allocated id).  Throws SyncApiError (disconnected, legacy mode) or the readiness/POST error.
   sim::Task<int64_t> request_checkpoint();
-  // CheckpointRequest.waitForSync (docs/protocol.md §2.3.1): resolves once the live status shows `id`
-  // applied; throws SyncApiError on a sync error, a disconnect, or `abort` (its reason).
+  // CheckpointRequest.waitForSync (docs/protocol.md §2.3.1): resolves once the live status shows
+  // `id` applied; throws SyncApiError on a sync error, a disconnect, or `abort` (its reason).
   sim::Task<void> wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort);
   // isCheckpointRequestApplied on the live status (internal_last_applied_… >= id).
   [[nodiscard]] bool is_checkpoint_request_applied(int64_t id) const;
 
-  // Sync streams (issue 7; JS ConnectionManager.stream, docs/protocol.md §2.1.4 update_subscriptions,
-  // docs/protocol.md §1.4.1).  subscribe_stream = SyncStream.subscribe: the core's `subscriptions`
-  // op with {subscribe:{stream:{name,params},ttl,priority}} (run even if the subscription
-  // exists: it moves the expiry), then a handle on the refcounted locally active
+  // Sync streams (issue 7; JS ConnectionManager.stream, docs/protocol.md §2.1.4
+  // update_subscriptions, docs/protocol.md §1.4.1).  subscribe_stream = SyncStream.subscribe: the
+  // core's `subscriptions` op with {subscribe:{stream:{name,params},ttl,priority}} (run even if the
+  // subscription exists: it moves the expiry), then a handle on the refcounted locally active
   // subscription; a new one changes the active set (update_subscriptions while an iteration
   // runs).  release_stream = SyncStreamSubscription.unsubscribe: the refcount drops, at 0
   // the stream leaves the active set (the core keeps it until its TTL expires).
@@ -334,9 +342,9 @@ class Client {
   ClientStats& mutable_stats() { return stats_; }
   sim::Trace& trace() { return trace_; }
 
-  // Lifecycle (docs/architecture.md §2, docs/faults.md §1).  begin_close() aborts the loops, which run their finally
-  // blocks; close() closes the connection (an open transaction rolls back).  After close()
-  // every database access of this life throws ClientClosed, so loops still suspended end
+  // Lifecycle (docs/architecture.md §2, docs/faults.md §1).  begin_close() aborts the loops, which
+  // run their finally blocks; close() closes the connection (an open transaction rolls back). After
+  // close() every database access of this life throws ClientClosed, so loops still suspended end
   // without effects (a killed app's loops never run their finally blocks against the file).
   void begin_close(const std::string& reason);
   void close();
@@ -381,7 +389,8 @@ class Client {
     int64_t last_op = 0;   // the last op downloaded (the checksum covers ops up to it)
     int32_t checksum = 0;  // add_checksum + op_checksum, u32 wrapping, as signed
   };
-  // Every synced bucket's downloaded position and checksum from ps_buckets (docs/protocol.md §1 §ps_buckets).
+  // Every synced bucket's downloaded position and checksum from ps_buckets (docs/protocol.md §1
+  // §ps_buckets).
   std::map<std::string, BucketChecksum> bucket_checksums();
   // The newest server state the database shows: max(last_applied_op) over synced buckets.
   int64_t applied_position();
@@ -497,9 +506,9 @@ class Client {
   // Whether the core keeps checkpoint state in ps_kv (v14) rather than `$local`.
   [[nodiscard]] bool state_in_kv() const { return core_.migration_level >= 14; }
   std::optional<int64_t> local_column(const char* column);
-  // The SDK side of the target (docs/protocol.md §2.2.3, §2.2.4; §2.5 item 3 for JsLegacy): read it in
-  // updateLocalTarget, write it in complete()/updateLocalTarget inside the caller's
-  // transaction.  write_target returns the previous target where the core reports it.
+  // The SDK side of the target (docs/protocol.md §2.2.3, §2.2.4; §2.5 item 3 for JsLegacy): read it
+  // in updateLocalTarget, write it in complete()/updateLocalTarget inside the caller's transaction.
+  // write_target returns the previous target where the core reports it.
   std::optional<int64_t> sdk_read_target();
   std::optional<std::string> sdk_write_target(const std::string& value);
   void report_target_write(const std::string& value, const std::optional<std::string>& previous);
@@ -545,7 +554,8 @@ class Client {
   CheckpointState checkpoint_state_ = CheckpointState::Pending;
   std::string checkpoint_error_;
   sim::Notifier checkpoint_state_changed_;
-  std::shared_ptr<sim::Latch<bool>> waiter_;  // ends the retry delay early (docs/protocol.md §2.3.2)
+  std::shared_ptr<sim::Latch<bool>>
+      waiter_;  // ends the retry delay early (docs/protocol.md §2.3.2)
 
   int requests_in_flight_ = 0;
   std::optional<RepostTimer> repost_timer_;

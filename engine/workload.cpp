@@ -5,8 +5,8 @@
 namespace syncsim::engine {
 
 namespace {
-// The app calls requestCheckpoint() and maybe awaits it (docs/protocol.md §2.3.1); outcomes are traced
-// and counted in the client's stats.
+// The app calls requestCheckpoint() and maybe awaits it (docs/protocol.md §2.3.1); outcomes are
+// traced and counted in the client's stats.
 sim::Task<void> request_and_maybe_wait(sim::Loop& loop, Client& client, bool wait,
                                        sim::Micros timeout) {
   int64_t id = 0;

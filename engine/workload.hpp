@@ -19,8 +19,9 @@ struct WorkloadOptions {
   // Share of writes that also insert into the insert-only `events` table in the same
   // transaction (docs/protocol.md §1.3.7).  0 draws nothing, so existing runs keep their traces.
   int insert_only_pct = 0;
-  int request_checkpoint_pct = 0;  // steps that also call requestCheckpoint() (docs/protocol.md §2.3.1)
-  int wait_for_sync_pct = 0;       // of those, awaited with waitForSync()
+  int request_checkpoint_pct =
+      0;                      // steps that also call requestCheckpoint() (docs/protocol.md §2.3.1)
+  int wait_for_sync_pct = 0;  // of those, awaited with waitForSync()
   sim::Micros wait_for_sync_timeout = 60 * sim::kSeconds;  // then the wait is aborted
   sim::Micros stop_at = 0;                                 // absolute virtual time
 };

@@ -1,4 +1,5 @@
-// Managed write checkpoints / checkpoint requests, per storage flavour (docs/protocol.md §3.1.5-3.1.9).
+// Managed write checkpoints / checkpoint requests, per storage flavour (docs/protocol.md
+// §3.1.5-3.1.9).
 //
 // Key = "<user>/<client_id>" (§3.1.1).  One batch of the WriteCheckpointBatcher (§3.1.3) becomes
 // one create_managed() call with a single source head; the transitions are those of §3.1.7:

@@ -68,7 +68,8 @@ class Replication {
   // Storage checkpoints without row ops (markers and keepalives only).
   [[nodiscard]] uint64_t empty_checkpoints() const { return empty_checkpoints_; }
   // checksums-agree (docs/invariants.md §1): a bucket's checksum at `op`, recomputed from every op
-  // replication ever wrote, independent of bucket storage and its compaction (docs/architecture.md §2).
+  // replication ever wrote, independent of bucket storage and its compaction (docs/architecture.md
+  // §2).
   [[nodiscard]] int32_t checksum_at(const std::string& bucket, OpId op) const;
   [[nodiscard]] std::string pending() const;
 

@@ -40,8 +40,8 @@ std::vector<std::string> route_row(const std::optional<StreamConfig>& streams, c
   if (streams && key.table == "items") {
     if (auto b = item_bucket(*streams, key.id)) return {*b};
   }
-  // Anything else, e.g. the insert-only `events` table (docs/protocol.md §1.1.1, §1.3.7: client writes
-  // that are uploaded, never synced down), is stored by the backend but in no bucket.
+  // Anything else, e.g. the insert-only `events` table (docs/protocol.md §1.1.1, §1.3.7: client
+  // writes that are uploaded, never synced down), is stored by the backend but in no bucket.
   return {};
 }
 
@@ -49,9 +49,10 @@ sim::HttpResponse not_signed_in() {
   return error_response(401, "PSYNC_S2101", "Authentication required", "no token");
 }
 
-// docs/protocol.md §3.1.2: every route authenticates with authUser (JWT).  docs/protocol.md §3 does not
-// spell out expired tokens; a JWT past its `exp` fails verification, so the model answers
-// it like a missing token (401) -- minimal, and the SDK invalidates on any 401 (docs/protocol.md §2.1.6).
+// docs/protocol.md §3.1.2: every route authenticates with authUser (JWT).  docs/protocol.md §3 does
+// not spell out expired tokens; a JWT past its `exp` fails verification, so the model answers it
+// like a missing token (401) -- minimal, and the SDK invalidates on any 401 (docs/protocol.md
+// §2.1.6).
 bool unauthenticated(const sim::HttpRequest& request, sim::Micros now) {
   return request.subject.empty() ||
          (request.token_expires_at.has_value() && now >= *request.token_expires_at);
@@ -153,8 +154,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
       if (!failure_rng_.percent(static_cast<uint64_t>(config_.batch_failure_pct))) {
         return BatchFailure::None;
       }
-      const BatchFailure f = config_.batch_failures[failure_rng_.uniform(
-          config_.batch_failures.size())];
+      const BatchFailure f =
+          config_.batch_failures[failure_rng_.uniform(config_.batch_failures.size())];
       // A partial write needs both statements; otherwise the one statement fails whole.
       if (f == BatchFailure::PartialWrite && !(has_generated && has_supplied)) {
         return BatchFailure::HeadRead;
@@ -304,11 +305,11 @@ void Service::check_route_response(const std::string& key, std::optional<int64_t
                                       *supplied, response));
   }
   if (response < out.stored) {
-    return violation(kId, fmt::format("{}: request {} answered {}, below the id {} its own batch "
-                                      "stored{}",
-                                      key, supplied ? std::to_string(*supplied) : "(generated)",
-                                      response, out.stored,
-                                      supplied ? "" : " (its own increment)"));
+    return violation(
+        kId, fmt::format("{}: request {} answered {}, below the id {} its own batch "
+                         "stored{}",
+                         key, supplied ? std::to_string(*supplied) : "(generated)", response,
+                         out.stored, supplied ? "" : " (its own increment)"));
   }
 }
 
@@ -413,8 +414,8 @@ void Service::compact() {
              deleted, storage_.compaction_stats().ops_removed - removed_before);
 }
 
-void Service::check_retention(
-    const std::map<std::string, std::vector<CheckpointRecord>>& before, sim::Micros cutoff) {
+void Service::check_retention(const std::map<std::string, std::vector<CheckpointRecord>>& before,
+                              sim::Micros cutoff) {
   constexpr const char* kId = "retention-deletes-only-what-it-may";
   if (verdicts_) verdicts_->checked(kId);
   for (const auto& [key, docs] : before) {
@@ -432,9 +433,10 @@ void Service::check_retention(
                                                 });
       if (kept) continue;
       if (!d.requested_at) {
-        return violation(kId, fmt::format("{}: generated (legacy) record {} deleted by retention "
-                                          "(generated records never expire, docs/protocol.md §3.2.1)",
-                                          key, d.id));
+        return violation(kId,
+                         fmt::format("{}: generated (legacy) record {} deleted by retention "
+                                     "(generated records never expire, docs/protocol.md §3.2.1)",
+                                     key, d.id));
       }
       if (l.refreshed_at && *l.refreshed_at >= cutoff) {
         return violation(kId, fmt::format("{}: record {} deleted by the compact job with cutoff "
@@ -459,7 +461,8 @@ std::optional<Service::Deletion> Service::deletion_of(const std::string& key) co
 
 void Service::delete_request(const std::string& key) {
   // Only request-derived records: a generated (legacy) record is permanent, nothing in the
-  // service deletes it (docs/protocol.md §3.2.1), so the fault leaves it (world hunt finding, issue 14).
+  // service deletes it (docs/protocol.md §3.2.1), so the fault leaves it (world hunt finding, issue
+  // 14).
   const int deleted = checkpoints_.erase_requested(key);
   if (deleted > 0) deletions_[key] = Deletion{loop_.now(), "a delete_request fault"};
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
@@ -593,9 +596,8 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         }
         if (observer_) observer_->on_request_answered(key, supplied, out.before, out.id);
         // Mutant stale-route-response: the stored id as the batch read it before writing.
-        const int64_t response = has_mutant(ServiceMutant::StaleRouteResponse) && out.before
-                                     ? *out.before
-                                     : out.id;
+        const int64_t response =
+            has_mutant(ServiceMutant::StaleRouteResponse) && out.before ? *out.before : out.id;
         check_route_response(key, supplied, out, response);
         if (generated) {
           ++metrics_.generated_requests;
@@ -671,8 +673,8 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
 
 void Service::forward_checkpoint_request(const sim::HttpRequest& request,
                                          std::function<void(sim::HttpResponse)> respond) {
-  // The app backend behind a connector's postCheckpointRequest (docs/protocol.md §2.2.6, quirk §2.7.3):
-  // it authenticates the app user its own way and calls the service's route for them with
+  // The app backend behind a connector's postCheckpointRequest (docs/protocol.md §2.2.6, quirk
+  // §2.7.3): it authenticates the app user its own way and calls the service's route for them with
   // a backend-minted token (no expiry) after a seeded delay.
   sim::HttpRequest forwarded{"POST", "/sync/checkpoint-request", request.body, request.subject};
   const auto delay = backend_rng_.range(0, config_.backend_forward_delay_max);
@@ -699,8 +701,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
                                          [&](const OpenStream& o) { return o.process == process; });
     if (open_here >= config_.max_concurrent_streams) {
       ++metrics_.rejected_streams;
-      trace_.log("svc", "stream of {} rejected: {} open on process {} (429)", request.subject, open_here,
-                 process + 1);
+      trace_.log("svc", "stream of {} rejected: {} open on process {} (429)", request.subject,
+                 open_here, process + 1);
       return sim::HttpResponse{429, ""};
     }
   }
@@ -772,7 +774,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
 
 std::optional<std::string> Service::resolve_request_streams(const nlohmann::json& body,
                                                             ConnectionRequest& req) {
-  // docs/protocol.md §3.3.1: `streams?: {include_defaults?, subscriptions}`; absent = defaults only.
+  // docs/protocol.md §3.3.1: `streams?: {include_defaults?, subscriptions}`; absent = defaults
+  // only.
   const StreamRequest request =
       parse_stream_request(body.contains("streams") ? body["streams"] : nlohmann::json());
   // §3.3.3 step 2: subscriptions from request.streams, defaults unless include_defaults:false,

@@ -1,9 +1,9 @@
 // The in-process model of the PowerSync service plus the app backend, reachable only
 // through the simulated network (sim::HttpServer).  Routes:
 //   POST /sync/stream              docs/protocol.md §3.3 (sync_stream.hpp)
-//   POST /sync/checkpoint-request  docs/protocol.md §3.1.2, §3.1.7, §3.2.1 (validation: docs/cli.md §1)
-//   GET  /write-checkpoint2.json   docs/protocol.md §3.1.2, §3.1.7 (legacy, generated ids)
-//   POST /backend/upload           the app backend (docs/scenarios.md §1)
+//   POST /sync/checkpoint-request  docs/protocol.md §3.1.2, §3.1.7, §3.2.1 (validation: docs/cli.md
+//   §1) GET  /write-checkpoint2.json   docs/protocol.md §3.1.2, §3.1.7 (legacy, generated ids) POST
+//   /backend/upload           the app backend (docs/scenarios.md §1)
 // Both managed routes go through the batcher (docs/protocol.md §0.1).  Not modelled: the oldest
 // /write-checkpoint.json route, custom write checkpoints themselves (custom mode only
 // rejects the managed routes), RSocket, connection limits.
@@ -101,8 +101,8 @@ struct ServiceConfig {
   // ignored and lines carry no `streams`/`subscriptions` (every scenario before issue 7).
   // Set: the request's `streams` is resolved against these definitions; the world's
   // `todos`/`notes` bucket definitions become the default streams "global" and "notes"
-  // (docs/protocol.md §3.3.2 "Legacy bucket_definitions appear as default streams"), and rows of the
-  // `items` table go to stream buckets (item_bucket()).
+  // (docs/protocol.md §3.3.2 "Legacy bucket_definitions appear as default streams"), and rows of
+  // the `items` table go to stream buckets (item_bucket()).
   std::optional<StreamConfig> streams;
   // Issue 17, docs/protocol.md §3.1.3 "Several API processes": N API processes share storage;
   // each has its own batcher (own same-turn batching, 3 batches in flight); a load balancer
@@ -231,19 +231,22 @@ class Service : public sim::HttpServer {
 
   // Faults (docs/faults.md §1).
   // The whole process restarts: batches, connections and in-flight markers are lost,
-  // storage is kept; requests fail while it is down; replication replays (docs/architecture.md §3, docs/faults.md §1).
+  // storage is kept; requests fail while it is down; replication replays (docs/architecture.md §3,
+  // docs/faults.md §1).
   void restart(sim::Micros down);
   // Split roles (`start -r sync` restarted, `-r api` kept, docs/protocol.md §3.4 "Replication-only
   // restart"): replication is down for `down` and replays; API processes, their batches
   // and open streams stay.
   void restart_replication(sim::Micros down);
-  // A compact job: retention cleanup (docs/architecture.md §1) and bucket compaction (docs/architecture.md §2).
+  // A compact job: retention cleanup (docs/architecture.md §1) and bucket compaction
+  // (docs/architecture.md §2).
   void compact();
   // Deletes the request-derived checkpoint-request records of a key (explicit deletion,
   // docs/protocol.md §3.6.2.3); a generated (legacy) record is permanent and stays
   // (docs/protocol.md §3.2.1).
   void delete_request(const std::string& key);
-  // A new sync config: every stream ends, clients reconnect (docs/architecture.md §3 "Sync config deploy").
+  // A new sync config: every stream ends, clients reconnect (docs/architecture.md §3 "Sync config
+  // deploy").
   void change_sync_config();
 
   // Called once per key whose checkpoint-request / write-checkpoint mapping a batch has
@@ -277,7 +280,8 @@ class Service : public sim::HttpServer {
   [[nodiscard]] bool has_mutant(ServiceMutant m) const;
   [[nodiscard]] std::string pending() const;
   // Sync streams: the stream buckets the key's latest connection resolved (for the
-  // stream convergence check), and streams ended because their request failed (docs/architecture.md §2).
+  // stream convergence check), and streams ended because their request failed (docs/architecture.md
+  // §2).
   [[nodiscard]] std::vector<std::string> stream_buckets_of(const std::string& key) const;
   [[nodiscard]] uint64_t failed_stream_requests() const { return failed_stream_requests_; }
   // Liveness explanations (scenarios/checks/liveness.*): until when the process is down after a
@@ -291,7 +295,8 @@ class Service : public sim::HttpServer {
 
  private:
   // Resolves the request's `streams` into `req` (buckets, priorities, subscriptions,
-  // `streams`); returns an error message when the request fails as a whole (docs/architecture.md §2).
+  // `streams`); returns an error message when the request fails as a whole (docs/architecture.md
+  // §2).
   std::optional<std::string> resolve_request_streams(const nlohmann::json& body,
                                                      ConnectionRequest& req);
   void checkpoint_request(const sim::HttpRequest& request,

@@ -28,16 +28,18 @@ StreamConfig::StreamConfig(std::vector<StreamDefinition> definitions)
   std::set<std::string> names;
   for (const auto& d : definitions_) {
     if (d.name.empty()) bad("stream definition: empty name");
-    if (!names.insert(d.name).second) bad(fmt::format("stream definition '{}': duplicate name", d.name));
+    if (!names.insert(d.name).second)
+      bad(fmt::format("stream definition '{}': duplicate name", d.name));
     if (d.priority < 0 || d.priority > 3) {
-      bad(fmt::format("stream definition '{}': priority {} not in 0..3 (docs/protocol.md §3.3.3)", d.name,
-                      d.priority));
+      bad(fmt::format("stream definition '{}': priority {} not in 0..3 (docs/protocol.md §3.3.3)",
+                      d.name, d.priority));
     }
     if (d.fan_out < 1 || d.fan_out > 100000) {
       bad(fmt::format("stream definition '{}': fan_out {} not in 1..100000", d.name, d.fan_out));
     }
     if (d.is_default && !d.parameters.empty()) {
-      bad(fmt::format("stream definition '{}': a default stream cannot require subscription "
+      bad(
+          fmt::format("stream definition '{}': a default stream cannot require subscription "
                       "parameters",
                       d.name));
     }
@@ -81,8 +83,10 @@ StreamRequest parse_stream_request(const json& streams) {
       }
     }
     StreamSubscription sub;
-    if (!s.contains("stream") || !s["stream"].is_string() || s["stream"].get<std::string>().empty()) {
-      bad(at + ".stream: expected a stream name, got " + (s.contains("stream") ? shown(s["stream"]) : "nothing"));
+    if (!s.contains("stream") || !s["stream"].is_string() ||
+        s["stream"].get<std::string>().empty()) {
+      bad(at + ".stream: expected a stream name, got " +
+          (s.contains("stream") ? shown(s["stream"]) : "nothing"));
     }
     sub.stream = s["stream"].get<std::string>();
     if (!s.contains("parameters")) bad(at + ".parameters: required (an object or null)");
@@ -151,9 +155,10 @@ Resolution resolve_streams(const StreamConfig& config, const StreamRequest& requ
   for (std::size_t k = 0; k < request.subscriptions.size(); ++k) {
     auto d = config.find(request.subscriptions[k].stream);
     if (!d) {
-      bad(fmt::format("streams.subscriptions[{}].stream: unknown stream '{}' (docs/protocol.md §3 does not "
-                      "document the service's answer; the model refuses it)",
-                      k, request.subscriptions[k].stream));
+      bad(fmt::format(
+          "streams.subscriptions[{}].stream: unknown stream '{}' (docs/protocol.md §3 does not "
+          "document the service's answer; the model refuses it)",
+          k, request.subscriptions[k].stream));
     }
     subscribed[*d] = true;
     def_of_sub.push_back(*d);
@@ -262,7 +267,8 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
     return v;
   }
   if (r.buckets.size() > kMaxBuckets) {
-    v.push_back(fmt::format("{} buckets exceed the limit of {} (§3.3.1)", r.buckets.size(), kMaxBuckets));
+    v.push_back(
+        fmt::format("{} buckets exceed the limit of {} (§3.3.1)", r.buckets.size(), kMaxBuckets));
   }
   // §3.3.2: every subscribed stream, in config order.
   std::vector<std::string> expected;
@@ -293,9 +299,10 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
       int prio = 3;
       if (reason.kind == BucketReason::Kind::Default) {
         if (!request.include_defaults) {
-          v.push_back(fmt::format("bucket {} synced by default stream {} despite "
-                                  "include_defaults:false (§3.3.3)",
-                                  b.name, reason.index));
+          v.push_back(
+              fmt::format("bucket {} synced by default stream {} despite "
+                          "include_defaults:false (§3.3.3)",
+                          b.name, reason.index));
         }
         if (reason.index < 0 || static_cast<std::size_t>(reason.index) >= r.streams.size() ||
             !r.streams[static_cast<std::size_t>(reason.index)].is_default) {
@@ -306,7 +313,8 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
         stream = r.streams[static_cast<std::size_t>(reason.index)].name;
         prio = defs[*config.find(stream)].priority;
       } else {
-        if (reason.index < 0 || static_cast<std::size_t>(reason.index) >= request.subscriptions.size()) {
+        if (reason.index < 0 ||
+            static_cast<std::size_t>(reason.index) >= request.subscriptions.size()) {
           v.push_back(fmt::format("bucket {}: sub {} out of range", b.name, reason.index));
           continue;
         }
@@ -320,7 +328,8 @@ std::vector<std::string> check_resolution(const StreamConfig& config, const Stre
       want = std::min(want, prio);
     }
     if (!b.reasons.empty() && b.priority != want) {
-      v.push_back(fmt::format("bucket {}: priority {}, expected {} (§3.3.3)", b.name, b.priority, want));
+      v.push_back(
+          fmt::format("bucket {}: priority {}, expected {} (§3.3.3)", b.name, b.priority, want));
     }
   }
   // Each subscription: an error iff its parameters are bad, buckets iff it has none (§3.3.3).

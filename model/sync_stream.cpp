@@ -1,18 +1,19 @@
 #include "model/sync_stream.hpp"
 
 #include <algorithm>
-#include <utility>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace syncsim::model {
 
 namespace {
-constexpr std::size_t kOpsPerDataLine = 1000;  // docs/protocol.md §3.3.3 step 5: batches of <= 1000 ops
-constexpr int kDefaultPriority = 3;            // docs/protocol.md §3.3.3 step 2
-constexpr sim::Micros kKeepaliveInterval = 20 * sim::kSeconds;    // docs/protocol.md §3.3.5
-constexpr sim::Micros kExpireWarning = 20 * sim::kSeconds;        // docs/protocol.md §3.3.5
+constexpr std::size_t kOpsPerDataLine =
+    1000;                            // docs/protocol.md §3.3.3 step 5: batches of <= 1000 ops
+constexpr int kDefaultPriority = 3;  // docs/protocol.md §3.3.3 step 2
+constexpr sim::Micros kKeepaliveInterval = 20 * sim::kSeconds;  // docs/protocol.md §3.3.5
+constexpr sim::Micros kExpireWarning = 20 * sim::kSeconds;      // docs/protocol.md §3.3.5
 // tokenStream wakes 3 ms after the expiry (warning) instant: `exp - Date.now() + 3`.
-constexpr sim::Micros kTokenTimerMargin = 3 * sim::kMillis;  // docs/protocol.md §3.3.5
+constexpr sim::Micros kTokenTimerMargin = 3 * sim::kMillis;       // docs/protocol.md §3.3.5
 constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // docs/protocol.md §3.1.9 timing
 }  // namespace
 
@@ -118,8 +119,7 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
     // The empty checkpoint has a null LSN, which is no position: no heads filter, so
     // lastManagedWriteCheckpoint answers null (PostgresSyncRulesStorage.watchCheckpointChanges,
     // v1.24.0).
-    write_checkpoint_ =
-        cp.lsn == 0 ? std::nullopt : ctx_.checkpoints.lookup(req_.key, cp.lsn);
+    write_checkpoint_ = cp.lsn == 0 ? std::nullopt : ctx_.checkpoints.lookup(req_.key, cp.lsn);
     return;
   }
   // Mongo: one initial lookup on the first checkpoint with an LSN, then only documents

@@ -40,7 +40,7 @@ struct StreamStats {
   // A storage page held a MOVE/CLEAR beyond the checkpoint but a later page of the same
   // download did not, so the service forgot it (sync.ts's per-call flag, §3.3.3 step 6).
   uint64_t forgotten_invalidations = 0;
-  uint64_t superseded_downloads = 0;     // aborted by a newer line (§3.1.9 Timing)
+  uint64_t superseded_downloads = 0;  // aborted by a newer line (§3.1.9 Timing)
   uint64_t write_checkpoint_only_diffs = 0;
   uint64_t token_lines = 0;      // `token_expires_in`
   uint64_t expired_streams = 0;  // ended by `{"token_expires_in": 0}`
@@ -83,7 +83,8 @@ struct ConnectionRequest {
   std::vector<std::string> buckets;   // resolved from the sync config
   std::map<std::string, OpId> after;  // client positions from the request
   sim::Micros token_expires_at = 0;
-  // Bucket priority 0..3, lower = sooner; a bucket not listed has 3 (docs/protocol.md §3.3.3 step 2).
+  // Bucket priority 0..3, lower = sooner; a bucket not listed has 3 (docs/protocol.md §3.3.3 step
+  // 2).
   std::map<std::string, int> priorities;
   // Dynamic buckets (docs/protocol.md §3.3.3 step 2): when set, called for every checkpoint instead
   // of using `buckets`, so buckets can be added and removed.
@@ -117,10 +118,10 @@ class SyncConnection {
     std::size_t group = 0;                                         // current group
     std::size_t bucket = 0;                                        // next bucket within the group
     uint64_t ops_sent = 0;
-    bool invalidated = false;            // a chunk of this storage page had target_op > cp.op_id
-    uint64_t page_ops = 0;               // ops of the current storage page so far
+    bool invalidated = false;  // a chunk of this storage page had target_op > cp.op_id
+    uint64_t page_ops = 0;     // ops of the current storage page so far
     std::optional<sim::Micros> line_ready_at;  // when the superseding line is computed
-    bool write_checkpoint_only = false;  // the line changed nothing but write_checkpoint
+    bool write_checkpoint_only = false;        // the line changed nothing but write_checkpoint
   };
 
   void emit(const nlohmann::json& line);
@@ -146,10 +147,11 @@ class SyncConnection {
   sim::Prng rng_;        // keepalive jitter
   sim::Prng fetch_rng_;  // batch delays (a separate stream, docs/architecture.md §2)
   std::map<std::string, BucketState> sent_states_;
-  std::optional<int64_t> write_checkpoint_;       // mongo: only ever increases per connection
-  std::optional<int64_t> sent_write_checkpoint_;  // lastWriteCheckpoint of docs/protocol.md §0.1 emission
-  bool queried_initial_ = false;                  // mongo: the initial lookup happened
-  Lsn seen_lsn_ = 0;                              // mongo: last checkpoint LSN looked at
+  std::optional<int64_t> write_checkpoint_;  // mongo: only ever increases per connection
+  std::optional<int64_t>
+      sent_write_checkpoint_;      // lastWriteCheckpoint of docs/protocol.md §0.1 emission
+  bool queried_initial_ = false;   // mongo: the initial lookup happened
+  Lsn seen_lsn_ = 0;               // mongo: last checkpoint LSN looked at
   std::set<std::string> pending_;  // fetch set of the last line not yet fully downloaded
   std::optional<Download> download_;
   bool dirty_ = false;  // a checkpoint arrived since the last evaluation

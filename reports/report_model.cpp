@@ -464,8 +464,9 @@ ReportModel build_report_model(const nlohmann::json& results) {
     if (first_drawn == runs.end()) {
       // A sweep shard keeps the timeline of the range's first seed and failures only.
       m.diagram.seed = runs.front().at("seed").get<uint64_t>();
-      m.diagram.why = "no run of these results kept its timeline (a sweep keeps the first "
-                      "seed's and failures')";
+      m.diagram.why =
+          "no run of these results kept its timeline (a sweep keeps the first "
+          "seed's and failures')";
       for (int i = 1; i <= clients; ++i) m.diagram.lanes.push_back(fmt::format("client {}", i));
       m.diagram.lanes.push_back("service");
       m.diagram.lanes.push_back("replication");
@@ -477,7 +478,8 @@ ReportModel build_report_model(const nlohmann::json& results) {
   for (const auto& r : runs) {
     if (r.value("seed", uint64_t{0}) != m.diagram.seed) continue;
     m.repro = r.value("repro", std::string());
-    // A swarm run (scenarios/explore/swarm.hpp): every drawn value, by name (faults as scenario JSON).
+    // A swarm run (scenarios/explore/swarm.hpp): every drawn value, by name (faults as scenario
+    // JSON).
     if (r.contains("swarm")) {
       for (const auto& [key, value] : r["swarm"].items()) {
         m.swarm += fmt::format("{}{}={}", m.swarm.empty() ? "" : " ", key, value.dump());

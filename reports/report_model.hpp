@@ -112,14 +112,14 @@ struct Distribution {
 // mutants or faults, scenarios/world/twin.hpp) with the first trace line where the two part.
 struct Explanation {
   uint64_t seed = 0;
-  std::string violation;                   // "<invariant> at <t>s (<subject>): <message>"
+  std::string violation;  // "<invariant> at <t>s (<subject>): <message>"
   struct Input {
     std::string name, value, source;
     uint64_t line = 0;
   };
   std::vector<Input> inputs;  // what the invariant compared (empty: the checker gives none)
   std::vector<std::pair<std::string, uint64_t>> chain;  // causal steps with their trace lines
-  std::string twin_removed, twin_verdict;  // empty: no twin recorded
+  std::string twin_removed, twin_verdict;               // empty: no twin recorded
   uint64_t line = 0;
   std::string run_line, twin_line;
   std::vector<std::string> context;
@@ -144,10 +144,10 @@ struct ReportModel {
   std::vector<SometimesRow> sometimes;  // empty for documents from before they existed
   std::vector<std::string> fault_classes;
   std::map<std::string, std::map<std::string, CoverageCell>> coverage;  // invariant -> class
-  std::vector<MetricSeries> metrics;        // every named metric (scenarios/format/metric_names.hpp)
-  std::vector<std::string> headline;        // keys of `metrics` the report opens with
-  std::vector<std::string> shown;           // the headline's, then the per-seed charted ones
-  std::string verdict;                      // one sentence: PASS/FAIL, seeds, what failed
+  std::vector<MetricSeries> metrics;  // every named metric (scenarios/format/metric_names.hpp)
+  std::vector<std::string> headline;  // keys of `metrics` the report opens with
+  std::vector<std::string> shown;     // the headline's, then the per-seed charted ones
+  std::string verdict;                // one sentence: PASS/FAIL, seeds, what failed
   std::vector<Distribution> distributions;  // kDistributions order, each possibly empty
   int64_t run_end_ms = 0;                   // the longest run's simulated end
   std::optional<Explanation> explanation;   // a failing diagram seed

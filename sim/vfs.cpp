@@ -165,8 +165,8 @@ int file_truncate(sqlite3_file* f, sqlite3_int64 size) {
 int file_sync(sqlite3_file* f, int /*flags*/) {
   SimFile* sf = as_sim(f);
   ++sf->file->sync_count;
-  const bool lies = sf->store != nullptr && sf->store == g_ctx.files &&
-                    sf->store->fsync_lies() && sf->file->sync_count > 1;
+  const bool lies = sf->store != nullptr && sf->store == g_ctx.files && sf->store->fsync_lies() &&
+                    sf->file->sync_count > 1;
   if (sf->track_durability && !lies) sf->file->durable = sf->file->data;
   return SQLITE_OK;
 }

@@ -529,7 +529,8 @@ std::vector<Row> rows() {
       {"B71_shrink_passing", "shrink 'syncsim:tiny:{D}/tiny.json:seed=1:build=x'", 2,
        "nothing to shrink"},
       // --- cores and diff ---------------------------------------------------------------
-      {"B78_core_path_not_elf", "run " + kTiny + " --core-path /etc/passwd", 3, "refusing to load a core: core file /etc/passwd"},
+      {"B78_core_path_not_elf", "run " + kTiny + " --core-path /etc/passwd", 3,
+       "refusing to load a core: core file /etc/passwd"},
       {"B79_core_path_directory", "run " + kTiny + " --core-path {D}/isdir", 2,
        "not a regular file"},
       {"B80_diff_bogus_core", "diff " + kTiny + " --a core=bogus", 2,

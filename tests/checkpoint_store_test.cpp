@@ -983,7 +983,6 @@ TEST(CheckpointStoreTable, Test7PostgresNeverDuplicates) {
 }  // namespace
 }  // namespace syncsim::model
 
-
 namespace syncsim::model {
 namespace {
 

@@ -86,8 +86,8 @@ TEST(Sha256, FileHashAndErrors) {
 
 // ---- the registry ---------------------------------------------------------------
 
-// The pins of docs/architecture.md §3, typed in again here so a wrong pin in cmake/Deps.cmake (where
-// the registry's sha256 comes from) fails a test.
+// The pins of docs/architecture.md §3, typed in again here so a wrong pin in cmake/Deps.cmake
+// (where the registry's sha256 comes from) fails a test.
 const std::map<std::string, std::string>& design_pins() {
   static const std::map<std::string, std::string> pins = {
       {"0.5.3", "a6de0c79151ad6243ca18633f0df10bed32b692095fdf0f01ebdac6eb01d2edf"},

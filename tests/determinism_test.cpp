@@ -57,8 +57,8 @@ TEST(FirstDivergence, FindsWhereTwoDifferentRunsPart) {
 
 std::vector<std::string> catalog_files() {
   std::vector<std::string> out;
-  for (const auto& e :
-       std::filesystem::directory_iterator(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog")) {
+  for (const auto& e : std::filesystem::directory_iterator(std::string(SYNCSIM_SOURCE_DIR) +
+                                                           "/scenarios/catalog")) {
     if (e.path().extension() == ".json") out.push_back(e.path().string());
   }
   std::sort(out.begin(), out.end());  // directory order is unspecified

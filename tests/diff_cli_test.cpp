@@ -21,8 +21,7 @@ std::string copied_core(const std::string& version) {
   const auto* core = syncsim::engine::find_core(version);
   EXPECT_NE(core, nullptr);
   const std::string path = ::testing::TempDir() + "unreleased-" + version + ".so";
-  std::filesystem::copy_file(core->path, path,
-                             std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(core->path, path, std::filesystem::copy_options::overwrite_existing);
   return path;
 }
 
@@ -34,13 +33,14 @@ TEST(CorePath, RunsTheBuildAndPrintsItOnceAsUnverifiedWithItsSha256) {
   const std::string path = copied_core("0.5.2");
   Outcome o = syncsim("run " + catalog("basic") + " --seeds 1..2 --core-path " + path);
   EXPECT_EQ(o.exit_code, 0) << o.output;
-  const std::string line = "core 0.5.2/c5c23134 (unverified) sha256 " +
-                           syncsim::engine::find_core("0.5.2")->sha256;
+  const std::string line =
+      "core 0.5.2/c5c23134 (unverified) sha256 " + syncsim::engine::find_core("0.5.2")->sha256;
   EXPECT_TRUE(has(o, line)) << o.output;
   EXPECT_EQ(o.output.find(line), o.output.rfind(line)) << "printed once";
   EXPECT_TRUE(has(o, "2 passed, 0 failed")) << o.output;
 
-  Outcome j = syncsim("run " + catalog("basic") + " --seed 1 --json --core-path " + path, "/dev/null");
+  Outcome j =
+      syncsim("run " + catalog("basic") + " --seed 1 --json --core-path " + path, "/dev/null");
   ASSERT_EQ(j.exit_code, 0) << j.output;
   auto doc = nlohmann::json::parse(j.output);
   EXPECT_EQ(doc["unverified_core"]["name"], "0.5.2/c5c23134");
@@ -66,8 +66,8 @@ TEST(CorePath, TheNamePathNeedsTheOption) {
 }
 
 TEST(DiffCli, TxIdExperimentExitsOneWithoutAndZeroWithTheAllowList) {
-  const std::string common = "diff " + catalog("insert-only-tx") +
-                             " --seed 2 --a core=0.5.2 --b core=0.5.3";
+  const std::string common =
+      "diff " + catalog("insert-only-tx") + " --seed 2 --a core=0.5.2 --b core=0.5.3";
   Outcome strict = syncsim(common);
   EXPECT_EQ(strict.exit_code, 1) << strict.output;
   EXPECT_TRUE(has(strict, "DIVERGED tx-id at client")) << strict.output;
@@ -92,8 +92,9 @@ TEST(DiffCli, UnreleasedBuildAgainstItsPinnedTwinDoesNotDiverge) {
 TEST(DiffCli, BadInputExitsTwoNamingWhatIsAllowed) {
   Outcome key = syncsim("diff " + catalog("basic") + " --a colour=blue");
   EXPECT_EQ(key.exit_code, 2);
-  EXPECT_TRUE(has(key, "--a: 'colour=blue' is not KEY=VALUE with KEY one of: core, "
-                       "checkpoint_mode"))
+  EXPECT_TRUE(has(key,
+                  "--a: 'colour=blue' is not KEY=VALUE with KEY one of: core, "
+                  "checkpoint_mode"))
       << key.output;
   Outcome value = syncsim("diff " + catalog("basic") + " --b checkpoint_mode=sometimes");
   EXPECT_EQ(value.exit_code, 2);

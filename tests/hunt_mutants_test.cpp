@@ -11,8 +11,8 @@
 #include <string>
 
 #include "scenarios/explore/swarm.hpp"
-#include "scenarios/world/runner.hpp"
 #include "scenarios/format/scenario.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 namespace {

@@ -16,8 +16,8 @@
 #include "scenarios/explore/findings.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/world_swarm.hpp"
-#include "scenarios/world/runner.hpp"
 #include "scenarios/format/scenario.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 namespace {

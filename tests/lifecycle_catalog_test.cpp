@@ -25,8 +25,8 @@ TEST_P(LifecycleCatalog, PassesEverySeed) {
       std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json",
       scenarios::validation_context());
   ASSERT_FALSE(s.description.empty());
-  const uint64_t budget = name == "mixed-fleet" && SYNCSIM_SEED_BUDGET > 50 ? 50
-                                                                           : SYNCSIM_SEED_BUDGET;
+  const uint64_t budget =
+      name == "mixed-fleet" && SYNCSIM_SEED_BUDGET > 50 ? 50 : SYNCSIM_SEED_BUDGET;
   uint64_t reopens = 0, acknowledged = 0;
   for (uint64_t seed = 1; seed <= budget; ++seed) {
     scenarios::RunOptions o;
@@ -85,8 +85,7 @@ uint64_t seeds_to_detect(const scenarios::Scenario& s, const std::string& invari
 }
 
 TEST(LegacyCoreCheckers, BarrierHoldsReadsLocalOn0412) {
-  const uint64_t seed =
-      seeds_to_detect(basic_on_0412("publish-while-blocked"), "barrier-holds", 5);
+  const uint64_t seed = seeds_to_detect(basic_on_0412("publish-while-blocked"), "barrier-holds", 5);
   std::cout << "publish-while-blocked on 0.4.12: caught by barrier-holds at seed " << seed << "\n";
   EXPECT_GT(seed, 0u);
 }

@@ -1,6 +1,6 @@
 // Unit tests of the model service: checkpoint_request_id decoding (docs/protocol.md §3.1.2,
-// docs/cli.md §1), the POST /sync/checkpoint-request route, the checkpoint store (docs/protocol.md §0.1-0.1,
-// Appendix A), bucket storage, replication and the app backend.
+// docs/cli.md §1), the POST /sync/checkpoint-request route, the checkpoint store (docs/protocol.md
+// §0.1-0.1, Appendix A), bucket storage, replication and the app backend.
 #include <gtest/gtest.h>
 #include <rapidcheck/gtest.h>
 
@@ -1079,8 +1079,8 @@ TEST(SourceHead, ACaughtUpSourceAcksOnlyAfterALaterEvent) {
 }
 
 TEST(SourceHead, MysqlReadsTheExecutedGtidAndWritesNoMarker) {
-  const LostMarkerRun run = ack_after_lost_marker(StorageFlavour::Mongo, SourceFlavour::Mysql,
-                                                  false);
+  const LostMarkerRun run =
+      ack_after_lost_marker(StorageFlavour::Mongo, SourceFlavour::Mysql, false);
   EXPECT_EQ(run.stored_head, 1) << "the executed GTID is the last transaction";
   ASSERT_TRUE(run.first_ack.has_value());
   EXPECT_LT(*run.first_ack, 3 * kSeconds) << "the initial lookup at lsn 1 covers head 1";

@@ -158,8 +158,8 @@ TEST(SimVfs, UnsyncedWritesAreLostOnPowerLoss) {
   ASSERT_EQ(sqlite3_close(db), SQLITE_OK);
 }
 
-// docs/architecture.md §2: under synchronous=FULL with a rollback journal no committed transaction is
-// lost by a power loss; the "fsync-lies" storage mutant loses them.
+// docs/architecture.md §2: under synchronous=FULL with a rollback journal no committed transaction
+// is lost by a power loss; the "fsync-lies" storage mutant loses them.
 TEST(SimVfs, CommittedTransactionsSurvivePowerLossUnderFullSyncUnlessFsyncLies) {
   for (bool lies : {false, true}) {
     Sim sim(7, /*track_durability=*/true);

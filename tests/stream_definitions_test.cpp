@@ -60,8 +60,7 @@ TEST(StreamDefinitions, IncludeDefaultsFalseDropsDefaultStreams) {
   auto req = request(json::parse(
       R"({"include_defaults":false,"subscriptions":[{"stream":"todos","parameters":null,"override_priority":null}]})"));
   auto r = resolve_streams(example_config(), req);
-  EXPECT_EQ(streams_json(r),
-            json::parse(R"([{"name":"todos","is_default":false,"errors":[]}])"));
+  EXPECT_EQ(streams_json(r), json::parse(R"([{"name":"todos","is_default":false,"errors":[]}])"));
   ASSERT_EQ(r.buckets.size(), 1u);
   EXPECT_EQ(r.buckets[0].name, "todos[]");
   // An absent `streams` is the default request: defaults only.
@@ -142,16 +141,18 @@ TEST(StreamDefinitions, BadRequestsAndConfigsAreRejectedWithTheField) {
   EXPECT_EQ(message(json::parse(
                 R"({"subscriptions":[{"stream":"a","parameters":[1],"override_priority":null}]})")),
             "streams.subscriptions[0].parameters: expected an object or null, got [1]");
-  EXPECT_EQ(message(json::parse(R"({"subscriptions":[{"parameters":null,"override_priority":null}]})")),
-            "streams.subscriptions[0].stream: expected a stream name, got nothing");
+  EXPECT_EQ(
+      message(json::parse(R"({"subscriptions":[{"parameters":null,"override_priority":null}]})")),
+      "streams.subscriptions[0].stream: expected a stream name, got nothing");
   EXPECT_EQ(message(json::parse(R"({"subscriptions":[],"bogus":1})")),
             "streams.bogus: unknown field (allowed: include_defaults, subscriptions)");
-  EXPECT_THROW(resolve_streams(example_config(),
-                               request(json::parse(R"({"subscriptions":[{"stream":"nope",
+  EXPECT_THROW(
+      resolve_streams(example_config(), request(json::parse(R"({"subscriptions":[{"stream":"nope",
                                    "parameters":null,"override_priority":null}]})"))),
-               std::invalid_argument);
+      std::invalid_argument);
   EXPECT_THROW(StreamConfig({{"a", false, 4, {}, 1}}), std::invalid_argument);
-  EXPECT_THROW(StreamConfig({{"a", false, 3, {}, 1}, {"a", true, 3, {}, 1}}), std::invalid_argument);
+  EXPECT_THROW(StreamConfig({{"a", false, 3, {}, 1}, {"a", true, 3, {}, 1}}),
+               std::invalid_argument);
   EXPECT_THROW(StreamConfig({{"a", true, 3, {"id"}, 1}}), std::invalid_argument);
   EXPECT_THROW(StreamConfig({{"a", false, 3, {}, 0}}), std::invalid_argument);
 }
@@ -184,10 +185,18 @@ Case random_case(uint64_t seed) {
     StreamSubscription s;
     s.stream = "s" + std::to_string(pick(0, n - 1));
     switch (pick(0, 3)) {
-      case 0: s.parameters = nullptr; break;
-      case 1: s.parameters = {{"id", pick(0, 2)}}; break;
-      case 2: s.parameters = {{"id", json::array()}}; break;  // bad value
-      default: s.parameters = {{"other", 1}}; break;          // missing id
+      case 0:
+        s.parameters = nullptr;
+        break;
+      case 1:
+        s.parameters = {{"id", pick(0, 2)}};
+        break;
+      case 2:
+        s.parameters = {{"id", json::array()}};
+        break;  // bad value
+      default:
+        s.parameters = {{"other", 1}};
+        break;  // missing id
     }
     if (rng.percent(50)) s.override_priority = pick(0, 3);
     c.request.subscriptions.push_back(s);

@@ -1,7 +1,7 @@
 // The status-size probe behind bench/stream_status_bench (issue 7): its instruction
 // scanner, and that on the real core 0.5.3 it measures what it claims — one status
-// entry per subscription, progress summed over each subscription's buckets (docs/protocol.md §1.2.5,
-// §1.4.2), both checkpoints applied.
+// entry per subscription, progress summed over each subscription's buckets (docs/protocol.md
+// §1.2.5, §1.4.2), both checkpoints applied.
 #include <gtest/gtest.h>
 
 #include <stdexcept>

@@ -73,7 +73,9 @@ TEST(Sweep, JunitHasOneTestcasePerSeedAndTheFailure) {
             std::string::npos)
       << xml;
   EXPECT_NE(xml.find("name=\"seed=2\""), std::string::npos) << xml;
-  EXPECT_NE(xml.find("<failure type=\"barrier-holds\" message=\"violated barrier-holds"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<failure type=\"barrier-holds\" message=\"violated barrier-holds"),
+            std::string::npos)
+      << xml;
   EXPECT_NE(xml.find("repro: syncsim:basic-mutant:"), std::string::npos) << xml;
 }
 

@@ -335,7 +335,7 @@ struct StreamWorld {
 
   void open(ConnectionRequest req, Micros batch_delay = kMillis, uint64_t seed = 1) {
     stream = std::make_shared<RecordingStream>(loop, req.encoding == StreamEncoding::Bson);
-    ConnectionContext ctx{loop, trace,  storage, checkpoints, stats, kMillis,
+    ConnectionContext ctx{loop,  trace, storage, checkpoints, stats, kMillis,
                           false, false, false,   false,       {}};
     ctx.batch_delay = batch_delay;
     auto conn = std::make_shared<SyncConnection>(ctx, std::move(req), stream, sim::Prng(seed));
@@ -735,8 +735,8 @@ PageOutcome page_invalidation(bool sticky) {
     StreamWorld w;
     w.fill("a[]", 1500);  // ops 1..1500, x0 is op 1
     w.checkpoint();
-    ConnectionContext ctx{w.loop, w.trace, w.storage, w.checkpoints, w.stats,
-                          kMillis, false,  false,     false,         sticky,  {}};
+    ConnectionContext ctx{w.loop, w.trace, w.storage, w.checkpoints, w.stats, kMillis,
+                          false,  false,   false,     sticky,        {}};
     w.stream = std::make_shared<RecordingStream>(w.loop, false);
     auto conn = std::make_shared<SyncConnection>(ctx, request({"a[]"}), w.stream, sim::Prng(seed));
     w.loop.spawn(drive(conn), "sync-connection");

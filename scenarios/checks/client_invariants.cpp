@@ -24,12 +24,13 @@ std::optional<int64_t> parse_int(const std::optional<std::string>& s) {
 }  // namespace
 
 void register_client_invariants(sim::InvariantCatalog& catalog) {
-  catalog.add({"request-id-monotonic",
-               "request ids a database allocates strictly increase across reconnects, restarts "
-               "and up/downgrades; after disconnectAndClear they stay above the service's "
-               "stored id",
-               "scenarios/checks/client_invariants.cpp on every committed next_checkpoint_request_id",
-               "mutant seed-local-counter (with disconnect_and_clear)", false});
+  catalog.add(
+      {"request-id-monotonic",
+       "request ids a database allocates strictly increase across reconnects, restarts "
+       "and up/downgrades; after disconnectAndClear they stay above the service's "
+       "stored id",
+       "scenarios/checks/client_invariants.cpp on every committed next_checkpoint_request_id",
+       "mutant seed-local-counter (with disconnect_and_clear)", false});
   catalog.add({"applied-id-monotonic",
                "within one connection the applied request id a client reports never decreases "
                "(mongo storage; postgres may lower it by design)",
@@ -50,13 +51,14 @@ void register_client_invariants(sim::InvariantCatalog& catalog) {
                "once), except writes disconnectAndClear removed",
                "scenarios/checks/client_invariants.cpp judge_no_lost_writes after quiesce",
                "mutant complete-without-upload", true});
-  catalog.add({"gate-never-recloses",
-               "once a client's gate is open (ps_crud empty, target <= last_seen) it closes again "
-               "only through the client's own action (a local write, a stored target, "
-               "disconnectAndClear), never because a checkpoint arrived; over the database's "
-               "whole life (power loss exempt)",
-               "scenarios/checks/client_invariants.cpp after every control call handling a sync event",
-               "mutant stale-write-checkpoint-on-connect", false});
+  catalog.add(
+      {"gate-never-recloses",
+       "once a client's gate is open (ps_crud empty, target <= last_seen) it closes again "
+       "only through the client's own action (a local write, a stored target, "
+       "disconnectAndClear), never because a checkpoint arrived; over the database's "
+       "whole life (power loss exempt)",
+       "scenarios/checks/client_invariants.cpp after every control call handling a sync event",
+       "mutant stale-write-checkpoint-on-connect", false});
   catalog.add({"wait-for-sync-keeps-promise",
                "when waitForSync(id) resolves, a checkpoint with applied request id >= id has "
                "been applied (DidCompleteSync), not merely validated or announced",
@@ -250,8 +252,8 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
 }
 
 void ClientInvariants::on_cleared(engine::Client& c) {
-  // docs/protocol.md §2.1.9, §2.3.4: ps_kv and ps_crud are wiped; the counter restarts, so the floor is
-  // what the service still holds for the key (docs/protocol.md §3.2.2).
+  // docs/protocol.md §2.1.9, §2.3.4: ps_kv and ps_crud are wiped; the counter restarts, so the
+  // floor is what the service still holds for the key (docs/protocol.md §3.2.2).
   auto& db = databases_[c.index()];
   db.max_allocated = service_.checkpoints().stored_id(key_of(c));
   db.max_target.reset();

@@ -12,7 +12,8 @@
 //  - target-no-regress: a concrete target never decreases over the database's life
 //    (migration 14 down/up included), except after disconnectAndClear, and for a legacy-mode
 //    client after its record was deleted: generated ids live only in the service's record,
-//    so the next one restarts at 1 (docs/protocol.md §3.6.1 I3; found by the scenario property test).
+//    so the next one restarts at 1 (docs/protocol.md §3.6.1 I3; found by the scenario property
+//    test).
 //  - monotonic-reads: a client never shows a server state older than one it showed.  The
 //    state shown is the highest last_applied_op in ps_buckets: it is read after every
 //    applied checkpoint and whenever an iteration starts (so a reopened database that
@@ -22,7 +23,8 @@
 //    (at least once; judged after quiesce against the backend's apply log).  Writes still
 //    queued when disconnectAndClear wiped ps_crud are exempt; a transaction that never
 //    committed never reached on_local_write.
-//  - completed-upload-notified: SDK conformance (docs/protocol.md §2.2.4 step 4, §2.1.4 event pump): a
+//  - completed-upload-notified: SDK conformance (docs/protocol.md §2.2.4 step 4, §2.1.4 event
+//  pump): a
 //    concrete target updateLocalTarget stores while an iteration runs is followed by a
 //    completed_upload event before the iteration handles its next sync line (injected events
 //    go first), so a checkpoint the gate withheld is retried at once, not at the next line.

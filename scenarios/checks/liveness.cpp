@@ -26,10 +26,10 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
   const auto& store = service.checkpoints();
   const auto stored = store.stored_id(key);
   if (target == kMaxOpId) {
-    return {"target-max",
-            fmt::format("target MAX after an upload, no concrete id stored (record {})",
-                        show(stored)),
-            std::nullopt};
+    return {
+        "target-max",
+        fmt::format("target MAX after an upload, no concrete id stored (record {})", show(stored)),
+        std::nullopt};
   }
   if (!stored) {
     if (auto d = service.deletion_of(key)) {
@@ -61,8 +61,7 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
                         best->id, best->head, repl.replicated_lsn(),
                         repl.stalled_forever() ? ", stalled for good"
                         : repl.stalled()       ? ", stalled until a fault heals"
-                                               : fmt::format(", lag {} ms",
-                                                             repl.lag() / sim::kMillis)),
+                                         : fmt::format(", lag {} ms", repl.lag() / sim::kMillis)),
             heals ? std::optional<std::string>(fmt::format(
                         "the service holds id {} and emits it once replication passes head {}",
                         best->id, best->head))
@@ -216,8 +215,10 @@ bool LivenessJudge::judge_after_quiesce(const std::vector<engine::Client*>& clie
   for (auto* c : clients) {
     const GateExplanation e = explain_gate(*c, service_);
     if (!e.closed || e.crud) continue;
-    const std::string message = "after quiesce the gate is still closed with an empty upload "
-                                "queue: " + explanation_line(e);
+    const std::string message =
+        "after quiesce the gate is still closed with an empty upload "
+        "queue: " +
+        explanation_line(e);
     checks::fail(loop_, trace_, verdicts_, "no-wedge", c->index(), message);
     return false;
   }

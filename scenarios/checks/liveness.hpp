@@ -11,10 +11,10 @@
 //     processed, or pending behind lag or a stall that a fault or quiesce heals (not behind
 //     the replication-stall mutant, which never heals);
 //   - an SDK timer that will post: the repost loop's timer with an id >= the target that it
-//     will re-post (docs/protocol.md §2.3.3); in requests mode a reconnect (retry delay, or the stream
-//     ending at the token's expiry) whose seed re-posts max(counter, target) (docs/protocol.md §1.5.3);
-//     for target MAX an upload round running, queued or retrying, or a reconnect (its first
-//     line triggers one);
+//     will re-post (docs/protocol.md §2.3.3); in requests mode a reconnect (retry delay, or the
+//     stream ending at the token's expiry) whose seed re-posts max(counter, target)
+//     (docs/protocol.md §1.5.3); for target MAX an upload round running, queued or retrying, or a
+//     reconnect (its first line triggers one);
 //   - an app that is down restarts (only live clients are judged).
 // "Only a new local write would reopen it" is no path.  The judge runs one microsecond after
 // each sync event of a client and after each fault, i.e. once every event of that instant
@@ -41,10 +41,10 @@ namespace syncsim::scenarios {
 void register_liveness_invariants(sim::InvariantCatalog& catalog);
 
 struct GateExplanation {
-  bool closed = false;     // the gate is closed
-  bool crud = false;       // ... because ps_crud is non-empty
-  std::string cls;         // the class token (without brackets)
-  std::string text;        // one line: key and mode, the service's record, the SDK's next step
+  bool closed = false;  // the gate is closed
+  bool crud = false;    // ... because ps_crud is non-empty
+  std::string cls;      // the class token (without brackets)
+  std::string text;     // one line: key and mode, the service's record, the SDK's next step
   std::vector<std::string> paths;  // the paths to reopen that exist now (no-wedge)
 };
 

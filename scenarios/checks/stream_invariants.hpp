@@ -11,8 +11,8 @@
 //    explicit subscription of that request (same stream, same parameters) or a default
 //    stream with include_defaults.  So rows of a subscription that expired or was removed
 //    disappear at the first full apply of a connection whose request no longer has it
-//    (docs/protocol.md §1.4.1: expired rows are deleted when the request is built; §1.4.2, docs/protocol.md
-//    §3.3.3), unless another subscription covers them.
+//    (docs/protocol.md §1.4.1: expired rows are deleted when the request is built; §1.4.2,
+//    docs/protocol.md §3.3.3), unless another subscription covers them.
 //  - stream-synced-after-applied: a stream's last_synced_at changes only in a call that
 //    applied it: a checkpoint_complete (or completed_upload) that emitted DidCompleteSync,
 //    or a partial_checkpoint_complete whose priority is >= the stream's priority (docs/protocol.md

@@ -32,8 +32,8 @@ Scenario configure_side(const Scenario& base, const std::vector<std::string>& se
       for (const auto& candidate : engine_keys()) {
         names += (names.empty() ? "" : ", ") + candidate.name;
       }
-      throw DiffInputError(fmt::format("{}: '{}' is not KEY=VALUE with KEY one of: {}", side, s,
-                                       names));
+      throw DiffInputError(
+          fmt::format("{}: '{}' is not KEY=VALUE with KEY one of: {}", side, s, names));
     }
     if (!seen.insert(key).second) {
       throw DiffInputError(fmt::format("{}: {} is given twice", side, key));

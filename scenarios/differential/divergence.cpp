@@ -47,8 +47,9 @@ std::vector<std::string> classify(const Observation& a, const Observation& b) {
   if (a.field != b.field) return {"sequence"};
   std::vector<std::string> out;
   if (a.value != b.value) {
-    out.push_back(a.field == "upload" && differ_only_in_tx_id(a.value, b.value) ? "tx-id"
-                                                                                 : group_of(a.field));
+    out.push_back(a.field == "upload" && differ_only_in_tx_id(a.value, b.value)
+                      ? "tx-id"
+                      : group_of(a.field));
   }
   if (a.at != b.at) out.push_back("timing");
   std::sort(out.begin(), out.end());

@@ -1,7 +1,8 @@
 // Compares the observation streams of two runs of one seed (`syncsim diff`) and finds the
 // first divergence that is not on the allow-list.  The streams are walked in lockstep per
 // client; each differing pair of observations gets a class:
-//   tx-id     an uploaded crud entry that differs only in its tx_id (docs/protocol.md §1.3.7: <=0.5.2
+//   tx-id     an uploaded crud entry that differs only in its tx_id (docs/protocol.md §1.3.7:
+//   <=0.5.2
 //             gives a transaction writing a regular and an insert-only table two tx_ids)
 //   timing    the same field and value at a different virtual time
 //   <field>   the same field with another value, named by the field's group: write, upload,
@@ -27,15 +28,15 @@ const std::vector<std::string>& allowable_divergence_classes();
 
 struct Divergence {
   int client = 0;
-  std::size_t index = 0;  // position in the client's streams
-  std::string klass;      // the first unallowed class of the pair
-  std::optional<Observation> a, b;  // nullopt: that stream ended
-  std::vector<Observation> before;  // up to kContext equal observations before it
+  std::size_t index = 0;                      // position in the client's streams
+  std::string klass;                          // the first unallowed class of the pair
+  std::optional<Observation> a, b;            // nullopt: that stream ended
+  std::vector<Observation> before;            // up to kContext equal observations before it
   std::vector<Observation> after_a, after_b;  // up to kContext observations after it
 };
 
 struct Comparison {
-  std::optional<Divergence> first;  // earliest unallowed divergence over all clients
+  std::optional<Divergence> first;          // earliest unallowed divergence over all clients
   std::map<std::string, uint64_t> allowed;  // allowed class -> pairs seen before `first`
   uint64_t compared = 0;                    // observation pairs compared
 };

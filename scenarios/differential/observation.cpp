@@ -45,8 +45,8 @@ void ObservationRecorder::on_published(engine::Client& c) {
 void ObservationRecorder::on_control(engine::Client& c, const std::string& op,
                                      const std::optional<std::string>& payload,
                                      const std::optional<std::string>& result) {
-  // Checkpoint-request commands (docs/protocol.md §1.5.3); other ops only matter for the status they
-  // return.  A substring test keeps the common case (data lines) free of JSON parsing.
+  // Checkpoint-request commands (docs/protocol.md §1.5.3); other ops only matter for the status
+  // they return.  A substring test keeps the common case (data lines) free of JSON parsing.
   if (op == "next_checkpoint_request_id") {
     add(c.index(), "request.next", result.value_or("none"));
   } else if (op == "seed_checkpoint_request_id") {
@@ -82,9 +82,10 @@ std::string canonical_status(const nlohmann::json& status) {
   };
   std::string priorities;
   if (status.contains("priority_status") && status["priority_status"].is_array()) {
-    for (const auto& p : status["priority_status"]) {  // sorted by the core (docs/protocol.md §1.2.5)
-      const bool synced = p.contains("has_synced") && p["has_synced"].is_boolean() &&
-                          p["has_synced"].get<bool>();
+    for (const auto& p :
+         status["priority_status"]) {  // sorted by the core (docs/protocol.md §1.2.5)
+      const bool synced =
+          p.contains("has_synced") && p["has_synced"].is_boolean() && p["has_synced"].get<bool>();
       priorities += fmt::format("{}{}:{}", priorities.empty() ? "" : ",",
                                 p.value("priority", int64_t{-1}), synced ? "synced" : "not-synced");
     }

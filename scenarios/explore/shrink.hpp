@@ -15,8 +15,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "scenarios/world/runner.hpp"
 #include "scenarios/format/scenario.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 

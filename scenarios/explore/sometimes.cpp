@@ -44,7 +44,8 @@ const std::vector<SometimesCondition>& sometimes_catalog() {
        "the checkpoint store's count of duplicate documents, at the end of the run"},
       {"duplicate-request",
        "the service received a checkpoint request whose id equals the id it already stores for "
-       "the key (a retry, repost or re-seed; on mongo no marker is written, docs/protocol.md §3.1.7)",
+       "the key (a retry, repost or re-seed; on mongo no marker is written, docs/protocol.md "
+       "§3.1.7)",
        "model::ServiceObserver, every answered POST /sync/checkpoint-request"},
       {"newer-hides-older",
        "a newer request's acknowledgement covered an older pending request that was never "
@@ -64,7 +65,8 @@ const std::vector<SometimesCondition>& sometimes_catalog() {
        "cleanup or explicit deletion) after the service stored it (docs/protocol.md §3.2.2)",
        "model::ServiceObserver, a key answered before that has no record at its next batch"},
       {"request-reposted",
-       "the repost loop re-posted an unacknowledged checkpoint-request id (docs/protocol.md §2.3.3)",
+       "the repost loop re-posted an unacknowledged checkpoint-request id (docs/protocol.md "
+       "§2.3.3)",
        "the SDK shim's repost loop (ClientObserver::on_reposted)"},
       {"seed-raised",
        "a seed was answered with a larger id than it posted: the service's record was ahead "

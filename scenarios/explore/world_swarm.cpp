@@ -75,7 +75,8 @@ const std::vector<std::string>& world_exclusions() {
       "below 0.5.2, docs/protocol.md §2.1.1)",
       "the js-legacy SDK runs legacy mode only (old SDKs have no checkpoint requests)",
       "the js-legacy SDK drives 0.4.x cores only: old SDKs bundle a 0.4.x core, and on a 0.5.x "
-      "core their autocommit powersync_init() fails at open (docs/protocol.md §1.1.2; world hunt finding)",
+      "core their autocommit powersync_init() fails at open (docs/protocol.md §1.1.2; world hunt "
+      "finding)",
       "applied-id-monotonic is left out on postgres storage: it re-reads the record, so a "
       "deleted and re-seeded record lowers the emitted id by design (docs/protocol.md §3.1.9)",
       "switch_mode only for a client driven by js-1.3.0 at that time (old SDKs have one mode)",
@@ -195,8 +196,8 @@ int64_t weight_of(const json& world, const WorldDimension& d, const std::string&
 
 std::pair<int64_t, int64_t> fault_count_range(const json& world, const std::string& cls) {
   static const std::map<std::string, std::pair<int64_t, int64_t>> defaults = {
-      {"service", {0, 2}}, {"network", {0, 2}}, {"lifecycle", {0, 3}}, {"records", {0, 1}},
-      {"workload", {0, 1}}, {"line", {0, 1}}};
+      {"service", {0, 2}}, {"network", {0, 2}},  {"lifecycle", {0, 3}},
+      {"records", {0, 1}}, {"workload", {0, 1}}, {"line", {0, 1}}};
   if (world.contains("fault_counts") && world["fault_counts"].contains(cls)) {
     const auto& r = world["fault_counts"][cls];
     return {r[0].get<int64_t>(), r[1].get<int64_t>()};
@@ -570,8 +571,7 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
     if (kind.empty()) return;
     const int64_t at = d.range(0, end_ms / 2);
     const int64_t down = d.range(retention_ms + 1000, 600000);
-    faults.push_back(
-        {{"at_ms", at}, {"kind", kind}, {"client", d.range(1, n)}, {"down_ms", down}});
+    faults.push_back({{"at_ms", at}, {"kind", kind}, {"client", d.range(1, n)}, {"down_ms", down}});
     // A compact job after the retention cutoff, while the client is away (if in the run).
     const int64_t compact_at = at + retention_ms + d.range(1, down - retention_ms);
     if (compact_at <= end_ms && !d.pick("faults.kind", {"compact"}).empty()) {

@@ -77,8 +77,8 @@ inline rc::Gen<Scenario> small_scenario() {
     s.workload.delete_pct = *rc::gen::inRange(0, 51);
     s.duration_s = *rc::gen::inRange<int64_t>(10, 31);
     s.faults = *rc::gen::container<std::vector<Fault>>(
-        *rc::gen::inRange<std::size_t>(0, 7), fault(s.clients.count, s.duration_s * 1000,
-                                   s.clients.checkpoint_mode == "requests"));
+        *rc::gen::inRange<std::size_t>(0, 7),
+        fault(s.clients.count, s.duration_s * 1000, s.clients.checkpoint_mode == "requests"));
     std::stable_sort(s.faults.begin(), s.faults.end(),
                      [](const Fault& a, const Fault& b) { return a.at_ms < b.at_ms; });
     return s;

@@ -9,8 +9,8 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -42,8 +42,9 @@ struct ClientsSpec {
   // Version of the sync core the clients run; must be one of ValidationContext::cores.
   std::string core = "0.5.3";
   // How the client learns that its uploads are in a checkpoint: "requests" (the client posts
-  // its own checkpoint_request_id to POST /sync/checkpoint-request, docs/protocol.md §3.2) or "legacy"
-  // (the service generates the id via GET /write-checkpoint2.json, docs/protocol.md §3.1.2).
+  // its own checkpoint_request_id to POST /sync/checkpoint-request, docs/protocol.md §3.2) or
+  // "legacy" (the service generates the id via GET /write-checkpoint2.json, docs/protocol.md
+  // §3.1.2).
   std::string checkpoint_mode = "requests";
   // Delay before reconnecting after the sync stream fails, in ms, 1..600000 (SDK retryDelayMs).
   int64_t retry_delay_ms = 5000;
@@ -111,7 +112,8 @@ struct ServiceSpec {
   // Lifetime of the client's auth token, in seconds, 60..31536000 (one minute .. one year).
   int64_t token_lifetime_s = 86400;
   // WriteCheckpointMode: "managed" or "custom".  In custom mode both managed checkpoint routes
-  // (/write-checkpoint2.json and /sync/checkpoint-request) are rejected (docs/protocol.md §3.1.2, §3.1.10).
+  // (/write-checkpoint2.json and /sync/checkpoint-request) are rejected (docs/protocol.md §3.1.2,
+  // §3.1.10).
   std::string write_checkpoint_mode = "managed";
   // api.parameters.checkpoint_request_retention_minutes, 1..525600 (one minute .. one year): a
   // compact job deletes checkpoint-request records older than this (docs/protocol.md §3.2.1).
@@ -206,10 +208,11 @@ struct WorkloadSpec {
   // Share of writes that delete a row instead of upserting it, in percent, 0..100.
   int delete_pct = 10;
   // Share of writes that also insert a row into the insert-only `events` table in the same
-  // transaction, in percent, 0..100 (docs/protocol.md §1.3.7; the tx_id experiment of `syncsim diff`).
+  // transaction, in percent, 0..100 (docs/protocol.md §1.3.7; the tx_id experiment of `syncsim
+  // diff`).
   int insert_only_pct = 0;
-  // Share of workload steps that also call requestCheckpoint() (docs/protocol.md §2.3.1), in percent,
-  // 0..100 (requests mode only).
+  // Share of workload steps that also call requestCheckpoint() (docs/protocol.md §2.3.1), in
+  // percent, 0..100 (requests mode only).
   int request_checkpoint_pct = 0;
   // Share of those requests then awaited with waitForSync() (60 s abort), in percent, 0..100.
   int wait_for_sync_pct = 0;
@@ -235,7 +238,8 @@ enum class FaultKind {
   SyncConfigChange,    // "sync_config_change": all streams end, buckets re-created
   DisconnectClient,    // "disconnect_client": client (required), down_ms: disconnect(), reconnect
   DisconnectAndClear,  // "disconnect_and_clear": client (required), down_ms: the same + clear
-  // Client lifecycle (docs/architecture.md §2, docs/faults.md §1); each takes client (required) and down_ms.
+  // Client lifecycle (docs/architecture.md §2, docs/faults.md §1); each takes client (required) and
+  // down_ms.
   Restart,     // "restart": the app closes its database and reopens it after down_ms
   Kill,        // "kill": when: the app dies (no finally blocks), reopens after down_ms
   PowerLoss,   // "power_loss": when: like kill, and writes not yet synced are lost
@@ -414,8 +418,8 @@ struct Scenario {
   Expectation expect;
   // Ranges for swarm runs (--swarm); absent = the scenario cannot be swarmed.
   std::optional<SwarmSpec> swarm;
-  // Sometimes-properties (docs/invariants.md §1): conditions the scenario is meant to exercise, each
-  // from ValidationContext::sometimes, no duplicates; default none.  A run in which a listed
+  // Sometimes-properties (docs/invariants.md §1): conditions the scenario is meant to exercise,
+  // each from ValidationContext::sometimes, no duplicates; default none.  A run in which a listed
   // condition never happened passed vacuously (scenarios/explore/sometimes.hpp).
   std::vector<std::string> sometimes;
   // The metrics a report opens with (scenarios/format/metric_names.hpp keys), in that order, no

@@ -197,8 +197,8 @@ void write_run(std::FILE* f, const nlohmann::json& run) {
     if (c == '\n') out += "    ";  // JSON strings never hold a raw newline
   }
   if (std::fwrite(out.data(), 1, out.size(), f) != out.size()) {
-    throw MergeError(fmt::format("cannot write the merged runs to a temporary file: {}",
-                                 std::strerror(errno)));
+    throw MergeError(
+        fmt::format("cannot write the merged runs to a temporary file: {}", std::strerror(errno)));
   }
 }
 

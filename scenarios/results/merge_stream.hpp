@@ -14,9 +14,9 @@
 #include <string>
 #include <vector>
 
+#include "scenarios/explore/sometimes.hpp"
 #include "scenarios/results/findings.hpp"
 #include "scenarios/results/results.hpp"
-#include "scenarios/explore/sometimes.hpp"
 
 namespace syncsim::scenarios {
 
@@ -41,8 +41,6 @@ struct StreamMergeSummary {
 // renamed).  Throws MergeError as merge_results does (overlap, builds differ, malformed).
 StreamMergeSummary merge_result_files(const std::vector<std::string>& inputs,
                                       const std::string& out_path);
-
-
 
 // Per input: its shard, runs and (budgeted shards) coverage, one line each.
 std::string coverage_report(const StreamMergeSummary& summary);

@@ -127,9 +127,7 @@ nlohmann::json merge_results(const std::vector<NamedDocument>& inputs) {
 
 namespace {
 // JUnit is standalone XML: apostrophes and control characters too.
-std::string xml_escape(const std::string& s) {
-  return util::xml_escape(s, util::XmlEscape::Xml10);
-}
+std::string xml_escape(const std::string& s) { return util::xml_escape(s, util::XmlEscape::Xml10); }
 
 std::string failure_text(const nlohmann::json& r) {
   if (r.contains("violation")) {

@@ -1,9 +1,9 @@
 // Results documents: the JSON that `run --results`, `sweep --results` and `merge` write, and
 // the JUnit XML made from it.  A document is
 //   {"build": <build id>, "runs": [<run>...], "passed": n, "failed": n}
-// where a run is result_json() (results_json.hpp) of one (scenario, seed).  sort_runs() orders runs by scenario
-// name, then seed, so a document does not depend on how the work was split (--jobs, --shard).
-// Wall-clock fields ("wall_s") are the only non-deterministic ones; strip_wall_times()
+// where a run is result_json() (results_json.hpp) of one (scenario, seed).  sort_runs() orders runs
+// by scenario name, then seed, so a document does not depend on how the work was split (--jobs,
+// --shard). Wall-clock fields ("wall_s") are the only non-deterministic ones; strip_wall_times()
 // removes them for comparisons.
 #pragma once
 

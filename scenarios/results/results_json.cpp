@@ -4,8 +4,8 @@
 #include <set>
 
 #include "engine/core_registry.hpp"
-#include "scenarios/results/results.hpp"
 #include "scenarios/explore/sometimes.hpp"
+#include "scenarios/results/results.hpp"
 
 namespace syncsim::scenarios {
 

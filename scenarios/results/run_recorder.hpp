@@ -106,8 +106,8 @@ class RunRecorder : public engine::ClientObserver {
     std::vector<sim::Micros> awaiting_ack;         // covered by a concrete target
     std::optional<int64_t> last_write_checkpoint;  // last seen on a checkpoint line
     std::vector<std::pair<int64_t, sim::Micros>> unacked_requests;  // id, when requested
-    std::optional<sim::Micros> barrier_since;      // a target is set, not yet applied
-    const engine::Client* life = nullptr;          // the app life last heard from
+    std::optional<sim::Micros> barrier_since;  // a target is set, not yet applied
+    const engine::Client* life = nullptr;      // the app life last heard from
     int lives = 0;
   };
   // The client's state by its 1-based number, which stays the same across app lives

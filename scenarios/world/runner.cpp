@@ -9,9 +9,9 @@
 #include "engine/core_check.hpp"
 #include "engine/core_registry.hpp"
 #include "engine/sdk_shim.hpp"
-#include "scenarios/results/run_recorder.hpp"
-#include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/sometimes.hpp"
+#include "scenarios/explore/swarm.hpp"
+#include "scenarios/results/run_recorder.hpp"
 #include "scenarios/world/world.hpp"
 
 namespace syncsim::scenarios {
@@ -32,8 +32,8 @@ const sim::InvariantCatalog& invariant_catalog() {
            "mutant ack-before-replication", false});
     c.add({"converges",
            "after heal-and-quiesce every client's rows equal the service's rows for its buckets",
-           "scenarios/checks/cross_checks.cpp judge_converges after quiesce", "mutant replication-stall",
-           true});
+           "scenarios/checks/cross_checks.cpp judge_converges after quiesce",
+           "mutant replication-stall", true});
     c.add({"requests-complete",
            "after heal-and-quiesce every client's ps_crud is empty and its target and last "
            "allocated request id are <= last_seen",

@@ -12,8 +12,8 @@
 #include <string>
 
 #include "engine/core_registry.hpp"
-#include "scenarios/results/run_recorder.hpp"
 #include "scenarios/format/scenario.hpp"
+#include "scenarios/results/run_recorder.hpp"
 #include "sim/invariants.hpp"
 
 namespace syncsim::engine::js {
@@ -71,13 +71,13 @@ struct RunResult {
   std::string pending;                     // filled when something is stuck or a bound tripped
   std::map<std::string, uint64_t> checks;  // invariant -> times checked
   std::map<std::string, uint64_t> metrics;
-  // Sometimes-properties (scenarios/explore/sometimes.hpp): every condition -> how often it happened,
-  // and the scenario's list; vacuous() = the listed conditions that never happened.
+  // Sometimes-properties (scenarios/explore/sometimes.hpp): every condition -> how often it
+  // happened, and the scenario's list; vacuous() = the listed conditions that never happened.
   std::map<std::string, uint64_t> sometimes;
   std::vector<std::string> sometimes_listed;
   [[nodiscard]] std::vector<std::string> vacuous() const;
   std::vector<std::string> trace_tail;
-  Timeline timeline;  // what the report's sequence diagram shows (a bounded window)
+  Timeline timeline;       // what the report's sequence diagram shows (a bounded window)
   nlohmann::json samples;  // latency samples per kind (samples_json, run_recorder.hpp)
   // Faults with an `on` trigger, and those of them that never fired (described).
   std::size_t faults_triggered = 0;

@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <limits>
 #include <cassert>
+#include <limits>
 
 #include "engine/core_registry.hpp"
 #include "engine/js/js_host.hpp"
@@ -187,7 +187,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     o.crud_upload_throttle = ms(scenario.clients.crud_upload_throttle_ms);
     o.repost_delay = ms(scenario.clients.repost_delay_ms);
     o.checkpoint_mode = mode_named(group.checkpoint_mode);
-    o.sdk = engine::sdk_behaviour_from_name(resolved_sdk(group.sdk, group.core, core_sdks(extra_cores_)));
+    o.sdk = engine::sdk_behaviour_from_name(
+        resolved_sdk(group.sdk, group.core, core_sdks(extra_cores_)));
     if (o.sdk == engine::SdkBehaviour::JsReal) {
       if (auto why = engine::js::js_real_unavailable(group.core)) {
         throw std::runtime_error("clients.sdk \"js-real\" cannot run: " + *why);
@@ -222,7 +223,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       o.fixed_quirks.push_back(*quirk);
     }
     o.stream_tables = !scenario.service.streams.empty();
-    slots_.push_back(Slot{o, &core_named(group.core, extra_cores_), o.checkpoint_mode, 1, std::nullopt});
+    slots_.push_back(
+        Slot{o, &core_named(group.core, extra_cores_), o.checkpoint_mode, 1, std::nullopt});
     clients_.push_back(new_life(slots_.size() - 1));
   }
 }
@@ -476,8 +478,8 @@ void World::apply_fault(const Fault& f, const std::string& why) {
 }
 
 void World::lifecycle_fault(const Fault& f, const std::string& why) {
-  // docs/architecture.md §2, docs/faults.md §1.  Each is a named event; the app reopens the same VFS file after
-  // down_ms (quiesce brings a down app up at once).
+  // docs/architecture.md §2, docs/faults.md §1.  Each is a named event; the app reopens the same
+  // VFS file after down_ms (quiesce brings a down app up at once).
   const auto i = static_cast<std::size_t>(f.client - 1);
   const std::string what = to_string(f.kind);
   engine::Client* c = clients_.at(i).get();
@@ -498,8 +500,8 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
         return;
       }
       trace_.log("fault", "{} client {} armed: {}", what, f.client, f.when);
-      const auto point = f.when == "mid_upload" ? engine::KillPoint::MidUpload
-                                                : engine::KillPoint::MidTransaction;
+      const auto point =
+          f.when == "mid_upload" ? engine::KillPoint::MidUpload : engine::KillPoint::MidTransaction;
       const std::size_t k = when_armed_.size();
       when_armed_.push_back({f, false});
       c->arm_kill(point, [this, i, power, down, k] {
@@ -528,9 +530,9 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
     }
     case FaultKind::SwitchMode:
       if (slot.options.sdk == engine::SdkBehaviour::JsLegacy) {
-        throw std::invalid_argument(fmt::format(
-            "switch_mode of client {}: its SDK (core {}) has only legacy mode", f.client,
-            slot.core->name));
+        throw std::invalid_argument(
+            fmt::format("switch_mode of client {}: its SDK (core {}) has only legacy mode",
+                        f.client, slot.core->name));
       }
       slot.options.checkpoint_mode = slot.options.checkpoint_mode == engine::CheckpointMode::Legacy
                                          ? engine::CheckpointMode::Requests
@@ -545,11 +547,11 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       // A new token subject on the same database (docs/invariants.md §1), or back to an
       // earlier one (fault field `user`): the service key changes.
       if (slot.users.empty()) slot.users.push_back(slot.options.user);
-      slot.options.user = f.user == "first"      ? slot.users.front()
-                          : f.user == "previous" ? slot.users.size() >= 2
-                                                       ? slot.users[slot.users.size() - 2]
-                                                       : slot.users.back()
-                                                 : fmt::format("u{}.{}", f.client, slot.lives + 1);
+      slot.options.user =
+          f.user == "first" ? slot.users.front()
+          : f.user == "previous"
+              ? slot.users.size() >= 2 ? slot.users[slot.users.size() - 2] : slot.users.back()
+              : fmt::format("u{}.{}", f.client, slot.lives + 1);
       slot.users.push_back(slot.options.user);
       keys_.at(i) = slot.options.user + "/" + slot.options.client_id;
       trace_.log("fault", "switch_user client {} to {}, down {}ms{}", f.client, slot.options.user,

@@ -13,14 +13,14 @@
 #include "model/service.hpp"
 #include "scenarios/checks/client_invariants.hpp"
 #include "scenarios/checks/cross_checks.hpp"
-#include "scenarios/explore/fault_triggers.hpp"
 #include "scenarios/checks/liveness.hpp"
+#include "scenarios/checks/stream_invariants.hpp"
+#include "scenarios/explore/abstract_state.hpp"
+#include "scenarios/explore/fault_triggers.hpp"
+#include "scenarios/explore/sometimes.hpp"
+#include "scenarios/format/scenario.hpp"
 #include "scenarios/world/faulty_server.hpp"
 #include "scenarios/world/runner.hpp"
-#include "scenarios/format/scenario.hpp"
-#include "scenarios/explore/sometimes.hpp"
-#include "scenarios/explore/abstract_state.hpp"
-#include "scenarios/checks/stream_invariants.hpp"
 #include "sim/loop.hpp"
 #include "sim/net.hpp"
 #include "sim/sync.hpp"
@@ -82,7 +82,7 @@ class World {
     const engine::CoreVersion* core = nullptr;
     engine::CheckpointMode group_mode = engine::CheckpointMode::Requests;
     int lives = 1;
-    std::optional<sim::TimerId> reopen;  // set while the app is down
+    std::optional<sim::TimerId> reopen;   // set while the app is down
     std::vector<std::string> users = {};  // every user it ran as, in order (switch_user)
     sim::Micros quiet_until = 0;          // a quiet fault: no workload writes before this
   };
@@ -109,15 +109,15 @@ class World {
   std::unique_ptr<model::Service> service_;
   std::unique_ptr<CrossChecks> checks_;
   std::unique_ptr<ClientInvariants> client_invariants_;
-  std::unique_ptr<LivenessJudge> liveness_;  // no-wedge
+  std::unique_ptr<LivenessJudge> liveness_;      // no-wedge
   std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (docs/invariants.md §1)
   std::unique_ptr<AbstractStateObserver> abstract_states_;  // coverage cells (hunt)
   std::unique_ptr<StreamInvariants> stream_invariants_;
-  engine::ObserverFanout observers_;  // what every client reports to
+  engine::ObserverFanout observers_;                    // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;
   std::shared_ptr<engine::js::JsHost> js_host_;  // js-real clients' host (issue 16), lazily
-  std::vector<std::string> keys_;  // each client's "<user>/<client_id>"
+  std::vector<std::string> keys_;                // each client's "<user>/<client_id>"
   sim::Prng fault_rng_;
   ExtraCores extra_cores_;  // --core-path builds; slots point into it
   std::vector<Slot> slots_;
