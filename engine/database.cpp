@@ -10,6 +10,7 @@
 #include <set>
 
 #include "engine/core_check.hpp"
+#include "sim/cost_region.hpp"
 
 namespace syncsim::engine {
 
@@ -75,6 +76,7 @@ Statement::Statement(sqlite3* db, const std::string& sql) {
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Database::Database(const std::string& file_name, const CoreVersion& core) {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   // A modified or truncated core is refused here, before dlopen (which would load it
   // silently or die with SIGBUS).
   verify_core_file(core);
@@ -107,6 +109,7 @@ Database::Database(const std::string& file_name, const CoreVersion& core) {
 }
 
 Database::~Database() {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   statements_.clear();
   // The core prepares statements of its own for a sync iteration (its storage adapter) and
   // finalises them only when the iteration is torn down.  A life closed while the core still
@@ -145,6 +148,7 @@ Statement& Database::cached(const std::string& sql) {
 }
 
 void Database::exec(const std::string& sql) {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
@@ -155,11 +159,13 @@ void Database::exec(const std::string& sql) {
 }
 
 void Database::rollback() {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
 }
 
 std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
     const std::string& sql, const std::vector<std::string>& args) {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   std::vector<std::vector<std::optional<std::string>>> rows;
@@ -178,6 +184,7 @@ std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
 
 std::optional<std::string> Database::query_text(const std::string& sql,
                                                 const std::vector<std::string>& args) {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   int rc = sqlite3_step(st.get());
@@ -190,6 +197,7 @@ std::optional<std::string> Database::query_text(const std::string& sql,
 
 std::optional<int64_t> Database::query_int(const std::string& sql,
                                            const std::vector<std::string>& args) {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   int rc = sqlite3_step(st.get());
@@ -205,6 +213,7 @@ std::optional<int64_t> Database::query_int(const std::string& sql,
 std::optional<std::string> Database::control(const std::string& op,
                                              const std::optional<std::string>& payload) {
   ++control_calls_;
+  const sim::CostRegionScope cost(sim::kCostControl);
   Statement& st = cached("SELECT powersync_control(?, ?)");
   sqlite3_reset(st.get());
   sqlite3_clear_bindings(st.get());

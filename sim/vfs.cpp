@@ -9,6 +9,8 @@
 #include <cstring>
 #include <new>
 
+#include "sim/cost_region.hpp"
+
 // The bundled amalgamation, not the system's older SQLite (xCurrentTimeInt64 etc.).
 static_assert(SQLITE_VERSION_NUMBER >= 3044000, "build against the bundled SQLite");
 
@@ -123,6 +125,7 @@ struct SimFile {
 SimFile* as_sim(sqlite3_file* f) { return reinterpret_cast<SimFile*>(f); }
 
 int file_close(sqlite3_file* f) {
+  const VfsCostScope cost;
   SimFile* sf = as_sim(f);
   // The store may already be gone if the simulation ended first; only touch it if
   // it is still the bound one.
@@ -134,6 +137,7 @@ int file_close(sqlite3_file* f) {
 }
 
 int file_read(sqlite3_file* f, void* buf, int amount, sqlite3_int64 offset) {
+  const VfsCostScope cost;
   const auto& data = as_sim(f)->file->data;
   auto* out = static_cast<uint8_t*>(buf);
   const auto off = static_cast<std::size_t>(offset);
@@ -148,6 +152,7 @@ int file_read(sqlite3_file* f, void* buf, int amount, sqlite3_int64 offset) {
 }
 
 int file_write(sqlite3_file* f, const void* buf, int amount, sqlite3_int64 offset) {
+  const VfsCostScope cost;
   auto& data = as_sim(f)->file->data;
   const auto off = static_cast<std::size_t>(offset);
   const auto n = static_cast<std::size_t>(amount);
@@ -157,12 +162,14 @@ int file_write(sqlite3_file* f, const void* buf, int amount, sqlite3_int64 offse
 }
 
 int file_truncate(sqlite3_file* f, sqlite3_int64 size) {
+  const VfsCostScope cost;
   auto& data = as_sim(f)->file->data;
   if (static_cast<std::size_t>(size) < data.size()) data.resize(static_cast<std::size_t>(size));
   return SQLITE_OK;
 }
 
 int file_sync(sqlite3_file* f, int /*flags*/) {
+  const VfsCostScope cost;
   SimFile* sf = as_sim(f);
   ++sf->file->sync_count;
   const bool lies = sf->store != nullptr && sf->store == g_ctx.files && sf->store->fsync_lies() &&
@@ -227,6 +234,7 @@ const sqlite3_io_methods kIoMethods = {
 
 int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* f, int flags,
              int* out_flags) {
+  const VfsCostScope cost;
   f->pMethods = nullptr;  // on failure SQLite must not call xClose
   FileStore* store = g_ctx.files;
   if (store == nullptr) return SQLITE_CANTOPEN;
@@ -257,11 +265,13 @@ int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* f, int f
 }
 
 int vfs_delete(sqlite3_vfs* /*vfs*/, const char* name, int /*sync_dir*/) {
+  const VfsCostScope cost;
   if (g_ctx.files == nullptr) return SQLITE_IOERR_DELETE;
   return g_ctx.files->remove(name) ? SQLITE_OK : SQLITE_IOERR_DELETE_NOENT;
 }
 
 int vfs_access(sqlite3_vfs* /*vfs*/, const char* name, int flags, int* out) {
+  const VfsCostScope cost;
   *out = 0;
   if (g_ctx.files == nullptr) return SQLITE_OK;
   auto file = g_ctx.files->find(name);

@@ -1,0 +1,213 @@
+// Issue 20's targets (a)-(c), from this process's own CPU counters; JSON on stdout.
+//   cost_bench [--seeds 20] [--sweep-seeds 40] [--scenario scenarios/catalog/basic.json]
+// (a) and (b): the scenario's seeds 1..N run in this process while a perf task-clock counter
+// (this thread's CPU time, 1 kHz by default: each sample costs ~50 us here) samples
+// sim::g_cost_region: the framework, inside powersync_control, SQL the framework issues, and the
+// sim VFS nested in either (the VFS counts as framework for (a)).  Without perf events, ITIMER_PROF
+// samples instead (coarser). (c): `syncsim run` and `syncsim sweep --jobs 2` over seeds 1..M as
+// child processes; CPU from wait4()'s rusage (user + sys, sweep's workers included), per seed. CPU
+// time only, never wall: the machine is shared, and wall time measures the queue for a core.
+#include <fcntl.h>
+#include <linux/perf_event.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "scenarios/world/runner.hpp"
+#include "sim/cost_region.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace syncsim;
+
+volatile std::sig_atomic_t g_samples[sim::kCostRegions];
+int g_perf_fd = -1;
+
+void on_sample(int /*sig*/, siginfo_t* /*info*/, void* /*ctx*/) {
+  const int region = sim::g_cost_region;
+  g_samples[region] = g_samples[region] + 1;
+  if (g_perf_fd >= 0) ioctl(g_perf_fd, PERF_EVENT_IOC_REFRESH, 1);
+}
+
+// Starts sampling this thread's CPU time; returns the sampler's name.
+std::string start_sampler(uint64_t hz) {
+  struct sigaction sa {};
+  sa.sa_sigaction = on_sample;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  perf_event_attr attr{};
+  attr.size = sizeof attr;
+  attr.type = PERF_TYPE_SOFTWARE;
+  attr.config = PERF_COUNT_SW_TASK_CLOCK;
+  attr.sample_period = 1'000'000'000 / hz;
+  attr.exclude_kernel = 1;
+  attr.disabled = 1;
+  attr.wakeup_events = 1;
+  g_perf_fd = static_cast<int>(syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0));
+  if (g_perf_fd >= 0) {
+    sigaction(SIGIO, &sa, nullptr);
+    fcntl(g_perf_fd, F_SETFL, O_ASYNC);
+    fcntl(g_perf_fd, F_SETSIG, SIGIO);
+    f_owner_ex owner{F_OWNER_TID, static_cast<pid_t>(syscall(SYS_gettid))};
+    fcntl(g_perf_fd, F_SETOWN_EX, &owner);
+    ioctl(g_perf_fd, PERF_EVENT_IOC_REFRESH, 1);
+    return "perf task-clock " + std::to_string(hz) + " Hz";
+  }
+  sigaction(SIGPROF, &sa, nullptr);
+  itimerval t{{0, 1000}, {0, 1000}};
+  setitimer(ITIMER_PROF, &t, nullptr);
+  return "ITIMER_PROF";
+}
+
+void stop_sampler() {
+  if (g_perf_fd >= 0) {
+    ioctl(g_perf_fd, PERF_EVENT_IOC_DISABLE, 0);
+    close(g_perf_fd);
+    g_perf_fd = -1;
+  } else {
+    itimerval t{};
+    setitimer(ITIMER_PROF, &t, nullptr);
+  }
+}
+
+double seconds(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+}
+
+double cpu_seconds(const rusage& r) { return seconds(r.ru_utime) + seconds(r.ru_stime); }
+
+// Runs argv to completion with stdout/stderr to /dev/null; its CPU (and its children's).
+double child_cpu(const std::vector<std::string>& argv) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::cerr << "cost_bench: " << argv[0] << " " << argv[1] << " exited with status "
+              << WEXITSTATUS(status) << "\n";
+    std::exit(1);
+  }
+  return cpu_seconds(usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  uint64_t seeds = 20;
+  uint64_t cli_seeds = 40;
+  uint64_t sample_hz = 1000;
+  std::string scenario = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json";
+  std::string syncsim_bin = SYNCSIM_BINARY;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--seeds") {
+      seeds = std::stoull(argv[i + 1]);
+    } else if (flag == "--sweep-seeds") {
+      cli_seeds = std::stoull(argv[i + 1]);
+    } else if (flag == "--sample-hz") {
+      sample_hz = std::stoull(argv[i + 1]);
+    } else if (flag == "--scenario") {
+      scenario = argv[i + 1];
+    } else if (flag == "--syncsim") {
+      syncsim_bin = argv[i + 1];
+    } else {
+      std::cerr << "cost_bench: unknown flag " << flag
+                << " (allowed: --seeds, --sweep-seeds, --sample-hz, --scenario, --syncsim)\n";
+      return 2;
+    }
+  }
+
+  // (a), (b): in-process runs under the sampler.
+  const scenarios::Scenario s =
+      scenarios::load_scenario_file(scenario, scenarios::validation_context());
+  uint64_t applied = 0;
+  uint64_t events = 0;
+  rusage before{};
+  getrusage(RUSAGE_THREAD, &before);
+  const std::string sampler = start_sampler(sample_hz);
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    scenarios::RunOptions o;
+    o.seed = seed;
+    const scenarios::RunResult r = scenarios::run_scenario(s, o);
+    if (!r.passed) {
+      std::cerr << "cost_bench: seed " << seed << " failed\n";
+      return 1;
+    }
+    applied += r.metrics.at("applied_checkpoints");
+    events += r.events;
+  }
+  stop_sampler();
+  rusage after{};
+  getrusage(RUSAGE_THREAD, &after);
+  const double in_process_cpu = cpu_seconds(after) - cpu_seconds(before);
+
+  auto count = [](int region) { return static_cast<double>(g_samples[region]); };
+  const double framework = count(sim::kCostFramework);
+  const double control = count(sim::kCostControl);
+  const double sql = count(sim::kCostFrameworkSql);
+  const double vfs = count(sim::kCostFramework | sim::kCostVfsBit) +
+                     count(sim::kCostControl | sim::kCostVfsBit) +
+                     count(sim::kCostFrameworkSql | sim::kCostVfsBit);
+  const double total = framework + control + sql + vfs;
+  const double engine = control + sql;  // core + SQLite, without our VFS
+  const double control_all = control + count(sim::kCostControl | sim::kCostVfsBit);
+  const double sql_all = sql + count(sim::kCostFrameworkSql | sim::kCostVfsBit);
+
+  // (c): the CLI as users run it.
+  const std::string range = "1.." + std::to_string(cli_seeds);
+  const double run_cpu = child_cpu({syncsim_bin, "run", scenario, "--seeds", range});
+  const double sweep_cpu =
+      child_cpu({syncsim_bin, "sweep", scenario, "--seeds", range, "--jobs", "2"});
+
+  auto share = [&](double n) { return total > 0 ? n / total : 0.0; };
+  const json out = {
+      {"scenario", scenario},
+      {"sampler", sampler},
+      {"in_process",
+       {{"seeds", seeds},
+        {"cpu_s", in_process_cpu},
+        {"samples", total},
+        {"events", events},
+        {"applied_checkpoints", applied},
+        {"cpu_us_per_applied_checkpoint", applied ? in_process_cpu / applied * 1e6 : 0.0},
+        {"share",
+         {{"framework", share(framework)},
+          {"vfs", share(vfs)},
+          {"control_excl_vfs", share(control)},
+          {"framework_sql_excl_vfs", share(sql)}}}}},
+      {"a_cpu_over_engine_cpu", engine > 0 ? total / engine : 0.0},
+      {"a_cpu_over_engine_cpu_vfs_as_engine", engine > 0 ? total / (engine + vfs) : 0.0},
+      {"b_framework_sql_over_control", control_all > 0 ? sql_all / control_all : 0.0},
+      {"c",
+       {{"seeds", cli_seeds},
+        {"run_cpu_s_per_seed", run_cpu / static_cast<double>(cli_seeds)},
+        {"sweep_jobs2_cpu_s_per_seed", sweep_cpu / static_cast<double>(cli_seeds)},
+        {"sweep_over_run", run_cpu > 0 ? sweep_cpu / run_cpu : 0.0}}},
+      {"targets",
+       {{"a", 1.15}, {"b", 0.10}, {"c_cpu_s_per_seed", 0.12}, {"c_sweep_over_run", 1.03}}},
+  };
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
