@@ -106,11 +106,15 @@ Database::Database(const std::string& file_name, const CoreVersion& core) {
   sqlite3_update_hook(db_, &Database::on_update, this);
   exec("PRAGMA journal_mode = DELETE");  // rollback journal, docs/architecture.md §2
   exec("PRAGMA synchronous = FULL");
+  begin_ = std::make_unique<Statement>(db_, "BEGIN IMMEDIATE");
+  commit_ = std::make_unique<Statement>(db_, "COMMIT");
 }
 
 Database::~Database() {
   const sim::CostRegionScope cost(sim::kCostFrameworkSql);
   statements_.clear();
+  begin_.reset();
+  commit_.reset();
   // The core prepares statements of its own for a sync iteration (its storage adapter) and
   // finalises them only when the iteration is torn down.  A life closed while the core still
   // runs one (a lifecycle fault with down_ms 0 closes before the loops' finally blocks reach
@@ -156,6 +160,19 @@ void Database::exec(const std::string& sql) {
     sqlite3_free(err);
     throw SqlError(rc, fmt::format("{}: {}", sql, msg));
   }
+}
+
+void Database::run_once(Statement& st, const char* sql) {
+  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  sqlite3_reset(st.get());
+  const int rc = sqlite3_step(st.get());
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    // As sqlite3_exec reports it: the step's result code (reset would return it too).
+    std::string msg = sqlite3_errmsg(db_);
+    sqlite3_reset(st.get());
+    throw SqlError(rc, fmt::format("{}: {}", sql, msg));
+  }
+  sqlite3_reset(st.get());
 }
 
 void Database::rollback() {

@@ -7,11 +7,11 @@
 #include <sqlite3.h>
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/core_registry.hpp"
@@ -66,8 +66,9 @@ class Database {
   std::vector<std::vector<std::optional<std::string>>> query_rows(
       const std::string& sql, const std::vector<std::string>& args = {});
 
-  void begin() { exec("BEGIN IMMEDIATE"); }
-  void commit() { exec("COMMIT"); }
+  // Prepared once: every powersync_control call runs in a transaction of its own.
+  void begin() { run_once(*begin_, "BEGIN IMMEDIATE"); }
+  void commit() { run_once(*commit_, "COMMIT"); }
   void rollback();
 
   // powersync_control(op, payload) inside the caller's transaction.  `payload` NULL when
@@ -85,10 +86,14 @@ class Database {
 
  private:
   Statement& cached(const std::string& sql);
+  // Steps a statement without results to completion; errors as exec() reports them.
+  void run_once(Statement& st, const char* sql);
   static void on_update(void* self, int op, const char* db, const char* table, sqlite3_int64);
 
   sqlite3* db_ = nullptr;
-  std::map<std::string, std::unique_ptr<Statement>> statements_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
+  std::unique_ptr<Statement> begin_;
+  std::unique_ptr<Statement> commit_;
   TouchedTables touched_;
   uint64_t control_calls_ = 0;
 };

@@ -11,6 +11,9 @@
 
 #include <algorithm>
 #include <cassert>
+#include <map>
+
+#include "sim/vfs.hpp"
 
 #include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim_internal.hpp"
@@ -107,7 +110,40 @@ void Client::violation(const std::string& invariant, const std::string& message)
 // ---------------------------------------------------------------------------------
 // open (docs/protocol.md §2.1.1)
 
+// The database a fresh client's open() makes, migrated and with the schema: built once per
+// process (per core, schema and SDK) in a scratch store and copied into each new client's file,
+// instead of running the core's migrations for every client of every seed (issue 20).  open()
+// then runs as before on the copy; replace_schema finds its schema already there.  Empty when
+// the build failed: open() then reports the failure itself, as without a copy.
+const std::vector<uint8_t>& fresh_database(const CoreVersion& core, const std::string& schema,
+                                           bool legacy) {
+  static std::map<std::string, std::vector<uint8_t>> built;  // a process-wide cache
+  const std::string key = fmt::format("{}\n{}\n{}", core.path, schema, legacy);
+  auto it = built.find(key);
+  if (it != built.end()) return it->second;
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = sim::build_in_scratch_store("fresh.db", [&] {
+      Database db("fresh.db", core);
+      if (legacy) db.query_text("SELECT powersync_init()");
+      db.begin();
+      db.query_text("SELECT powersync_replace_schema(?)", {schema});
+      db.commit();
+    });
+  } catch (const std::exception&) {
+    bytes.clear();
+  }
+  return built.emplace(key, std::move(bytes)).first->second;
+}
+
 void Client::open() {
+  sim::FileStore* files = sim::bound_file_store();
+  // fsync-lies makes a file's first sync its only durable state; the copy would move it.
+  if (files != nullptr && !files->fsync_lies() && !files->exists(file_name_)) {
+    const auto& bytes = fresh_database(core_, schema_json(options_.stream_tables),
+                                       options_.sdk == SdkBehaviour::JsLegacy);
+    if (!bytes.empty()) files->install(file_name_, bytes);
+  }
   db_ = std::make_unique<Database>(file_name_, core_);
   auto version = db().query_text("SELECT powersync_rs_version()").value_or("");
   // A pinned core's name is a version prefix ("0.5.3"); a --core-path core's name is

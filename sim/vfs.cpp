@@ -78,11 +78,38 @@ std::shared_ptr<MemFile> FileStore::find(const std::string& name) const {
 
 std::shared_ptr<MemFile> FileStore::create(const std::string& name) {
   auto& slot = files_[name];
-  if (!slot) slot = std::make_shared<MemFile>();
+  if (!slot) {
+    slot = std::make_shared<MemFile>();
+    auto spare = spare_buffers_.find(name);
+    if (spare != spare_buffers_.end()) {
+      slot->data = std::move(spare->second);  // empty, with the old file's capacity
+      spare_buffers_.erase(spare);
+    }
+  }
   return slot;
 }
 
-bool FileStore::remove(const std::string& name) { return files_.erase(name) > 0; }
+bool FileStore::remove(const std::string& name) {
+  auto it = files_.find(name);
+  if (it == files_.end()) return false;
+  // Keep the buffer only if no open handle still reads the deleted file.
+  if (it->second.use_count() == 1) {
+    std::vector<uint8_t> buffer = std::move(it->second->data);
+    buffer.clear();
+    spare_buffers_[name] = std::move(buffer);
+  }
+  files_.erase(it);
+  return true;
+}
+
+bool FileStore::install(const std::string& name, const std::vector<uint8_t>& bytes) {
+  if (files_.contains(name)) return false;
+  auto file = create(name);
+  file->data = bytes;
+  file->sync_count = 1;
+  if (track_durability_) file->durable = bytes;
+  return true;
+}
 
 // ---- The VFS ------------------------------------------------------------------
 
@@ -156,8 +183,12 @@ int file_write(sqlite3_file* f, const void* buf, int amount, sqlite3_int64 offse
   auto& data = as_sim(f)->file->data;
   const auto off = static_cast<std::size_t>(offset);
   const auto n = static_cast<std::size_t>(amount);
-  if (data.size() < off + n) data.resize(off + n);
-  std::memcpy(data.data() + off, buf, n);
+  const auto* in = static_cast<const uint8_t*>(buf);
+  // Only a hole before `off` is zero-filled; the written bytes are appended, not zeroed first.
+  if (data.size() < off) data.resize(off);
+  const std::size_t overlap = std::min(n, data.size() - off);
+  std::memcpy(data.data() + off, in, overlap);
+  data.insert(data.end(), in + overlap, in + n);
   return SQLITE_OK;
 }
 
@@ -376,6 +407,34 @@ void register_sim_vfs_as_default() {
     return true;
   }();
   (void)registered;
+}
+
+FileStore* bound_file_store() { return g_ctx.files; }
+
+std::vector<uint8_t> build_in_scratch_store(const std::string& name,
+                                            const std::function<void()>& build) {
+  register_sim_vfs_as_default();
+  const VirtualClock clock;
+  Prng prng(0x5eed'0f'5c7a7c4ULL);
+  FileStore files;
+  const Context outer = g_ctx;
+  sqlite3_test_control(SQLITE_TESTCTRL_PRNG_SAVE);
+  g_ctx = Context{&clock, &prng, &files};
+  sqlite3_randomness(0, nullptr);  // reseeds from the scratch PRNG
+  struct Restore {
+    Context outer;
+    ~Restore() {
+      g_ctx = outer;
+      sqlite3_test_control(SQLITE_TESTCTRL_PRNG_RESTORE);
+    }
+  } restore{outer};
+  build();
+  auto file = files.find(name);
+  if (!file) {
+    std::fprintf(stderr, "sim VFS: the scratch build made no file %s\n", name.c_str());
+    std::abort();
+  }
+  return file->data;
 }
 
 VfsBinding::VfsBinding(const VirtualClock& clock, Prng& prng, FileStore& files) {

@@ -16,6 +16,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -75,15 +76,30 @@ class FileStore {
   [[nodiscard]] std::shared_ptr<MemFile> find(const std::string& name) const;
   std::shared_ptr<MemFile> create(const std::string& name);  // existing file if present
   bool remove(const std::string& name);                      // false if absent
+  // A new file `name` holding `bytes`, durable as if synced once; false if it exists already.
+  bool install(const std::string& name, const std::vector<uint8_t>& bytes);
 
  private:
   bool track_durability_;
   bool fsync_lies_ = false;
   std::map<std::string, std::shared_ptr<MemFile>> files_;
+  // Buffers of removed files by name, reused when the name is created again: a rollback
+  // journal is deleted at every commit and re-created by the next transaction.
+  std::map<std::string, std::vector<uint8_t>> spare_buffers_;
 };
 
 // Registers the sim VFS ("syncsim") as SQLite's default VFS.  Idempotent.
 void register_sim_vfs_as_default();
+
+// Runs `build` with a scratch FileStore bound in place of the current simulation's (its clock
+// at the epoch, a fixed PRNG; SQLite's PRNG saved and restored around it) and returns the bytes
+// of the scratch file `name` afterwards.  For a database made once per process and copied into
+// every simulation that needs one (issue 20): the result does not depend on the seed nor on
+// which seeds the process ran before, and the bound simulation's streams are left untouched.
+std::vector<uint8_t> build_in_scratch_store(const std::string& name,
+                                            const std::function<void()>& build);
+// The FileStore bound now (nullptr outside a simulation).
+FileStore* bound_file_store();
 
 // Binds the sim VFS to one simulation for its lifetime.  Nested bindings abort.
 // Also registers the VFS as default (idempotent), and resets SQLite's global PRNG so it
