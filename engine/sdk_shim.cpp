@@ -110,6 +110,7 @@ void Client::violation(const std::string& invariant, const std::string& message)
 // ---------------------------------------------------------------------------------
 // open (docs/protocol.md §2.1.1)
 
+namespace {
 // The database a fresh client's open() makes, migrated and with the schema: built once per
 // process (per core, schema and SDK) in a scratch store and copied into each new client's file,
 // instead of running the core's migrations for every client of every seed (issue 20).  open()
@@ -135,6 +136,7 @@ const std::vector<uint8_t>& fresh_database(const CoreVersion& core, const std::s
   }
   return built.emplace(key, std::move(bytes)).first->second;
 }
+}  // namespace
 
 void Client::open() {
   sim::FileStore* files = sim::bound_file_store();

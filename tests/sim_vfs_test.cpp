@@ -139,6 +139,45 @@ TEST(SimVfs, RandomnessIsDeterministicPerSeed) {
   }
 }
 
+// Issue 20: a database built in a scratch store in the middle of a run neither draws from the
+// run's SQLite PRNG nor lands in its files, and its copy opens as the same database.
+TEST(SimVfs, ScratchBuildLeavesTheBoundSimulationUntouched) {
+  std::vector<std::string> alone;
+  {
+    Sim sim(9);
+    alone = {random_blob_hex(), random_blob_hex()};
+  }
+  Sim sim(9);
+  const std::string first = random_blob_hex();
+  const auto bytes = build_in_scratch_store("scratch.db", [] {
+    sqlite3* db = open_db("scratch.db");
+    exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (randomblob(8)), ('made once');");
+    EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
+  });
+  EXPECT_EQ(first, alone[0]);
+  EXPECT_EQ(random_blob_hex(), alone[1]);  // the scratch build drew from its own PRNG
+  EXPECT_FALSE(sim.files.exists("scratch.db"));
+  EXPECT_EQ(bound_file_store(), &sim.files);
+  ASSERT_TRUE(sim.files.install("copy.db", bytes));
+  EXPECT_FALSE(sim.files.install("copy.db", bytes));  // never over an existing file
+  sqlite3* db = open_db("copy.db");
+  EXPECT_EQ(query(db, "SELECT x FROM t WHERE x = 'made once'"), "made once");
+  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
+}
+
+// Writes past the end append; only a hole before the write reads back as zeros.
+TEST(SimVfs, WritesPastTheEndZeroOnlyTheHole) {
+  Sim sim(3);
+  sqlite3* db = open_db("grow.db");
+  exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (zeroblob(100000));");
+  exec(db, "UPDATE t SET x = randomblob(100000);");
+  EXPECT_EQ(query(db, "SELECT length(x) FROM t"), "100000");
+  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
+  EXPECT_EQ(sim.files.size("grow.db") % 4096, 0u);
+  EXPECT_FALSE(sim.files.exists("grow.db-journal"));  // deleted at commit, buffer kept aside
+}
+
 TEST(SimVfs, UnsyncedWritesAreLostOnPowerLoss) {
   Sim sim(7, /*track_durability=*/true);
   const char* name = "durable.db";
