@@ -13,6 +13,7 @@
 #include <regex>
 
 #include "cli/exit_codes.hpp"
+#include "cli/output.hpp"
 #include "cli/seed_range.hpp"
 #include "cli/worker_pool.hpp"
 #include "scenarios/explore/findings.hpp"
@@ -33,16 +34,10 @@ namespace fs = std::filesystem;
 
 constexpr const char* kDefaultKnown = "scenarios/known-findings.json";
 
-// Writes `text` to `path` through a temporary file and a rename, so a reader never sees half.
-bool write_atomically(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!(out << text) || !out.flush()) return false;
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  return !ec;
+// Writes `text` to `path` atomically and checked (util::OutputFile): a failed write leaves no
+// torn or temp file and throws OutputError naming --findings, the path and errno (exit 3).
+void write_findings_file(const fs::path& path, const std::string& text) {
+  write_output("--findings", path.string(), text);
 }
 
 // The group key of a failed run on the unshrunk scenario: (file, invariant, class).
@@ -207,10 +202,7 @@ int hunt_command(const HuntArgs& args) {
         path = (dir / "guided" /
                 fmt::format("{}-batch-{}.json", fs::path(base_path).stem().string(), batch_index))
                    .string();
-        if (!write_atomically(path, file.dump(2) + "\n")) {
-          std::cerr << "--findings: cannot write " << path << "\n";
-          return kExitBadInput;
-        }
+        write_findings_file(path, file.dump(2) + "\n");
         bases.emplace(path, scenarios::load_scenario_file(path, ctx));
       }
       for (uint64_t s : seeds) drawn_from[{bases.at(base_path).name, s}] = path;
@@ -315,10 +307,7 @@ int hunt_command(const HuntArgs& args) {
       before = after = scenarios::scenario_steps(drawn.scenario, initial);
     }
     const std::string file = fmt::format("finding-{}-seed-{}.json", index, rep.seed);
-    if (!write_atomically(dir / file, shrunk_json.dump(2) + "\n")) {
-      std::cerr << "--findings: cannot write " << (dir / file).string() << "\n";
-      return kExitBadInput;
-    }
+    write_findings_file(dir / file, shrunk_json.dump(2) + "\n");
     // The shrunk file must replay bit for bit from disk.
     const auto reloaded = scenarios::load_scenario_file((dir / file).string(), ctx);
     const auto replay = scenarios::run_scenario(reloaded, opts);
@@ -356,15 +345,11 @@ int hunt_command(const HuntArgs& args) {
       args.swarm_files,   range ? args.seeds : "budget " + args.budget + " (from 1)",
       runs.size(),        failures,
       progress.elapsed(), jobs};
-  if (!write_atomically(dir / "findings.json",
-                        scenarios::findings_json(summary, findings, coverage).dump(2) + "\n") ||
-      !write_atomically(dir / "findings.md",
-                        scenarios::findings_markdown(summary, findings, coverage)) ||
-      !write_atomically(dir / "findings.html",
-                        scenarios::findings_html(summary, findings, coverage))) {
-    std::cerr << "--findings: cannot write the findings files in " << args.findings << "\n";
-    return kExitBadInput;
-  }
+  write_findings_file(dir / "findings.json",
+                      scenarios::findings_json(summary, findings, coverage).dump(2) + "\n");
+  write_findings_file(dir / "findings.md",
+                      scenarios::findings_markdown(summary, findings, coverage));
+  write_findings_file(dir / "findings.html", scenarios::findings_html(summary, findings, coverage));
   uint64_t fresh = 0;
   for (const auto& f : findings) {
     fresh += f.known_id.empty() ? 1 : 0;

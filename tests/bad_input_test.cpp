@@ -454,6 +454,15 @@ std::vector<Row> rows() {
       {"F02_sweep_results_disk_full",
        small_disk("sweep " + kTiny + " --seeds 1..1 --jobs 1 --results {D}/guard.json"), 3,
        "--results: cannot write {D}/guard.json: File too large", "guard.json"},
+      // Directory outputs (no /dev/full stand-in): a findings file that cannot be written.
+      {"F03_sweep_findings_disk_full",
+       small_disk("sweep {D}/mutant.json --seeds 1..1 --jobs 1 --findings {D}/fdir"), 3,
+       "--findings: cannot write {D}/fdir/"},
+      {"F04_hunt_findings_disk_full",
+       small_disk("hunt " + std::string(SYNCSIM_SOURCE_DIR) +
+                  "/scenarios/catalog/swarm-faults.json --seeds 1..1 --jobs 1 --max-shrink 0 "
+                  "--findings {D}/hdir"),
+       3, "--findings: cannot write {D}/hdir/findings.json: File too large"},
       // --- results documents reaching merge and report ----------------------------------
       {"B53_merge_builds_differ", "merge {D}/good.json {D}/other-build.json", 2, "builds differ"},
       {"B54_merge_same_twice", "merge {D}/good.json {D}/good.json", 2, "occurs twice"},

@@ -602,9 +602,10 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
     if (!w.is_object()) {
       out.emplace_back("weights", w.dump() + " must be an object: dimension -> {class: weight}");
     } else {
+      // Init-captures below: clang 14 (the libFuzzer build) cannot capture a structured binding.
       for (const auto& [key, classes] : w.items()) {
         auto dim = std::find_if(dims.begin(), dims.end(),
-                                [&](const WorldDimension& d) { return d.key == key; });
+                                [&key = key](const WorldDimension& d) { return d.key == key; });
         if (dim == dims.end()) {
           std::string names;
           for (const auto& d : dims) names += (names.empty() ? "" : ", ") + d.key;
@@ -623,7 +624,7 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
         int64_t total = 0;
         for (const auto& [cls, weight] : classes.items()) {
           const bool known = std::any_of(dim->classes.begin(), dim->classes.end(),
-                                         [&](const auto& c) { return c.first == cls; });
+                                         [&cls = cls](const auto& c) { return c.first == cls; });
           if (!known) {
             out.emplace_back("weights." + key + "." + cls, "unknown class; allowed: " + allowed);
           } else if (!weight.is_number_integer() || weight.get<int64_t>() < 0 ||
@@ -647,7 +648,7 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
     } else {
       for (const auto& [cls, r] : fc.items()) {
         const bool known = std::any_of(world_fault_classes().begin(), world_fault_classes().end(),
-                                       [&](const auto& c) { return c.first == cls; });
+                                       [&cls = cls](const auto& c) { return c.first == cls; });
         if (!known) {
           out.emplace_back("fault_counts." + cls,
                            "unknown fault class; allowed: service, network, lifecycle, records, "

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "scenarios/world/runner.hpp"
 #include "tests/fuzz/targets.hpp"
 
 namespace syncsim::fuzz {
@@ -49,6 +50,29 @@ INSTANTIATE_TEST_SUITE_P(Fuzz, Replay, testing::ValuesIn(targets()),
                          [](const testing::TestParamInfo<NamedTarget>& info) {
                            return info.param.name;
                          });
+
+// The libFuzzer build's ValidationContext (snapshot_validation_context) names nothing the real
+// one does not: a renamed or removed invariant or mutant fails here (names added since the
+// snapshot only make the fuzzer see fewer valid scenarios; refresh it from `syncsim list`).
+TEST(FuzzValidationContext, SnapshotNamesAreStillValidationContextNames) {
+  const auto snap = snapshot_validation_context(std::string(SYNCSIM_SOURCE_DIR) +
+                                                "/tests/fuzz/validation_names.json");
+  const auto real = scenarios::validation_context();
+  ASSERT_FALSE(snap.invariants.empty());
+  ASSERT_FALSE(snap.mutants.empty());
+  for (const auto& id : snap.invariants) {
+    EXPECT_NE(std::find(real.invariants.begin(), real.invariants.end(), id), real.invariants.end())
+        << "invariant " << id << " of tests/fuzz/validation_names.json";
+  }
+  for (const auto& name : snap.mutants) {
+    EXPECT_NE(std::find(real.mutants.begin(), real.mutants.end(), name), real.mutants.end())
+        << "mutant " << name << " of tests/fuzz/validation_names.json";
+  }
+  EXPECT_EQ(snap.cores, real.cores);
+  EXPECT_EQ(snap.core_sdks, real.core_sdks);
+  EXPECT_EQ(snap.quirks, real.quirks);
+  EXPECT_EQ(snap.sometimes, real.sometimes);
+}
 
 }  // namespace
 }  // namespace syncsim::fuzz

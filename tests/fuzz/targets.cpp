@@ -5,8 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
+#include <fstream>
+#include <map>
 #include <string>
 
+#include "engine/core_registry.hpp"
+#include "engine/sdk_shim.hpp"
 #include "reports/html.hpp"
 #include "reports/markdown.hpp"
 #include "reports/mermaid.hpp"
@@ -39,10 +43,37 @@ bool shape_refused(const nlohmann::json& doc) {
   return !doc.is_object() || !doc.contains("runs") || !scenarios::results_shape_error(doc).empty();
 }
 
+const scenarios::ValidationContext& fuzz_validation_context() {
+#ifdef SYNCSIM_FUZZ_NAMES_FILE
+  static const scenarios::ValidationContext ctx =
+      snapshot_validation_context(SYNCSIM_FUZZ_NAMES_FILE);
+#else
+  static const scenarios::ValidationContext ctx = scenarios::validation_context();
+#endif
+  return ctx;
+}
+
 }  // namespace
 
+scenarios::ValidationContext snapshot_validation_context(const std::string& names_file) {
+  std::ifstream in(names_file);
+  const auto names = nlohmann::json::parse(in, nullptr, false);
+  if (names.is_discarded() || !names.contains("invariants") || !names.contains("mutants")) {
+    fail("cannot read the invariant and mutant names from " + names_file);
+  }
+  // As scenarios::validation_context() (scenarios/world/runner.cpp) builds it.
+  std::map<std::string, std::string> core_sdks;
+  for (const auto& c : engine::core_versions()) core_sdks[c.name] = c.sdk;
+  return scenarios::ValidationContext{engine::core_names(),
+                                      names["invariants"].get<std::vector<std::string>>(),
+                                      names["mutants"].get<std::vector<std::string>>(),
+                                      core_sdks,
+                                      engine::quirk_names(),
+                                      scenarios::sometimes_ids()};
+}
+
 int scenario(const uint8_t* data, std::size_t size) {
-  static const scenarios::ValidationContext ctx = scenarios::validation_context();
+  const scenarios::ValidationContext& ctx = fuzz_validation_context();
   scenarios::Scenario s;
   try {
     s = scenarios::parse_scenario_text(text_of(data, size), ctx, "fuzz");

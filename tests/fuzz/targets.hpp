@@ -11,7 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "scenarios/format/scenario.hpp"
+
 namespace syncsim::fuzz {
+
+// The scenario loader's ValidationContext in the libFuzzer build, which links the loader and
+// the readers but not scenarios/world/ (runner.cpp and the world it drives): invariant ids and
+// mutant names from `names_file` (tests/fuzz/validation_names.json, a snapshot of `syncsim
+// list invariants|mutants`), cores, SDKs, quirks and sometimes-ids as validation_context() has
+// them.  A normal build uses scenarios::validation_context() itself.
+scenarios::ValidationContext snapshot_validation_context(const std::string& names_file);
 
 // Scenario loader: parse_scenario_text; a valid scenario must survive
 // parse_scenario(to_json(s)) unchanged.
