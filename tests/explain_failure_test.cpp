@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sstream>
+#include <tuple>
 
 #include "cli_helpers.hpp"
 
@@ -125,6 +126,35 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   EXPECT_NE(text.find("How it came about"), std::string::npos);
   EXPECT_NE(text.find(fmt::format("{}. ", v["chain"].size())), std::string::npos);
   EXPECT_NE(text.find("The runs first part at trace line"), std::string::npos);
+}
+
+// Invariants that no mutant reaches first (another invariant catches it earlier) still explain
+// themselves when they judge alone: no-lost-writes (engine) and converges (liveness).
+TEST(ExplainFailureAlone, NoLostWritesAndConvergesGiveInputsAndChain) {
+  for (const auto& [mutant, invariant, input] :
+       {std::tuple{"complete-without-upload", "no-lost-writes", "local write"},
+        std::tuple{"replication-stall", "converges", "rows differing"}}) {
+    auto j = nlohmann::json::parse(read_file(catalog("basic")));
+    j["name"] = std::string("alone-") + invariant;
+    j["mutants"] = {mutant};
+    j["invariants"] = {invariant};
+    const auto scenario =
+        testing::write_temp(std::string("alone-") + invariant + ".json", j.dump());
+    const auto results = temp_path(std::string("alone-") + invariant + "-run.json");
+    auto r = syncsim("run " + scenario + " --seeds 1..3 --fail-fast --results " + results);
+    ASSERT_EQ(r.exit_code, 1) << r.output;
+    const nlohmann::json doc = nlohmann::json::parse(read_file(results));
+    nlohmann::json violation;
+    for (const auto& run : doc["runs"]) {
+      if (run.contains("violation") && violation.is_null()) violation = run["violation"];
+    }
+    ASSERT_FALSE(violation.is_null()) << invariant;
+    EXPECT_EQ(violation["invariant"], invariant);
+    ASSERT_GE(violation["inputs"].size(), 3u) << violation.dump();
+    EXPECT_EQ(violation["inputs"][0]["name"], input) << violation.dump();
+    ASSERT_GE(violation["chain"].size(), 2u) << violation.dump();
+    for (const auto& step : violation["chain"]) EXPECT_GT(step["line"].get<uint64_t>(), 0u);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(
