@@ -15,6 +15,7 @@
 
 #include "sim/vfs.hpp"
 
+#include "engine/barrier_explanation.hpp"
 #include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim_internal.hpp"
 
@@ -100,11 +101,53 @@ bool Client::has_mutant(EngineMutant m) const {
 }
 
 void Client::violation(const std::string& invariant, const std::string& message) {
-  if (!verdicts_ || !verdicts_->enabled(invariant)) return;
-  verdicts_->violate(sim::Violation{invariant, loop_.clock().elapsed(),
-                                    fmt::format("client {}", options_.index), message});
-  trace_.log(name_, "VIOLATION {}: {}", invariant, message);
-  loop_.stop(sim::StopKind::Failure, invariant + ": " + message);
+  report_violation(loop_, trace_, verdicts_, name_,
+                   sim::Violation{invariant, loop_.clock().elapsed(),
+                                  fmt::format("client {}", options_.index), message});
+}
+
+void report_violation(sim::Loop& loop, sim::Trace& trace, sim::Verdicts* verdicts,
+                      const std::string& trace_name, sim::Violation v) {
+  if (!verdicts || !verdicts->enabled(v.invariant)) return;
+  const std::string stop = v.invariant + ": " + v.message;
+  trace.log(trace_name, "VIOLATION {}: {}", v.invariant, v.message);
+  sim::log_explanation(trace, v);  // nothing without inputs: the trace stays as it was
+  verdicts->violate(std::move(v));
+  loop.stop(sim::StopKind::Failure, stop);
+}
+
+sim::Violation barrier_violation(int client, sim::Micros at, const std::string& op,
+                                 bool crud_before, std::optional<int64_t> target_before,
+                                 std::optional<int64_t> last_seen, uint64_t before_line,
+                                 uint64_t now_line, const std::string& who) {
+  const std::string crud = crud_before ? "non-empty" : "empty";
+  const std::string target = target_before ? std::to_string(*target_before) : "none";
+  const std::string seen = last_seen ? std::to_string(*last_seen) : "none";
+  std::vector<sim::ViolationInput> inputs{
+      {"ps_crud before", crud,
+       fmt::format("ps_crud of client {} read before the {} call", client, op), before_line},
+      {"target before", target,
+       fmt::format("the target of client {} read before the {} call", client, op), before_line},
+      {"last_seen", seen, fmt::format("last_seen of client {} after the call", client), now_line},
+      {"rows published", "yes",
+       fmt::format("the update hook on ps_data__* tables during the {} call", op), now_line}};
+  std::vector<sim::CauseStep> chain{
+      {fmt::format("before the {} call the gate of client {} is closed (ps_crud {}, target {}, "
+                   "last_seen {})",
+                   op, client, crud, target, seen),
+       before_line},
+      {fmt::format("the {} call writes ps_data__* rows: the checkpoint is published past the "
+                   "barrier",
+                   op),
+       now_line}};
+  return sim::Violation{"barrier-holds",
+                        at,
+                        fmt::format("client {}", client),
+                        fmt::format("{} published rows while the gate was closed (ps_crud {}, "
+                                    "target {}, last_seen {}{})",
+                                    op, crud, target, seen, who),
+                        std::move(inputs),
+                        std::move(chain)};
 }
 
 // ---------------------------------------------------------------------------------
@@ -366,6 +409,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
     crud_before = db().query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
     target_before = target();  // `$local.target_op` on 0.4.x (docs/invariants.md §1)
   }
+  const uint64_t before_line = trace_.lines();
   db().take_touched();
   std::optional<std::string> result;
   try {
@@ -392,12 +436,9 @@ std::optional<std::string> Client::control_text(const std::string& op,
       ++stats_.priority0_bypasses;
       trace_.log(name_, "priority-0 partial checkpoint published past the barrier");
     } else if (gate_closed) {
-      violation("barrier-holds",
-                fmt::format("{} published rows while the gate was closed (ps_crud {}, target "
-                            "{}, last_seen {})",
-                            op, crud_before ? "non-empty" : "empty",
-                            target_before ? std::to_string(*target_before) : "none",
-                            seen ? std::to_string(*seen) : "none"));
+      report_violation(loop_, trace_, verdicts_, name_,
+                       barrier_violation(options_.index, loop_.clock().elapsed(), op, crud_before,
+                                         target_before, seen, before_line, trace_.lines(), ""));
     }
   }
   db().commit();

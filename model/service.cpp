@@ -229,25 +229,49 @@ void Service::on_batch_write(const std::vector<ManagedEntry>& entries,
     }
   }
   if (verdicts_) verdicts_->checked(kId);
+  const uint64_t batch_line = trace_.lines();
   for (const auto& e : entries) {
     const auto after = checkpoints_.stored_id(e.key);
     const auto was = before.at(e.key);
     const int64_t response = w.ids.at(e.key);
+    // The request that established the id stored before (the ack ledger keeps its lines).
+    const auto was_req = was ? ledger_.requirement_for(e.key, *was) : std::nullopt;
+    const uint64_t was_line = was_req ? was_req->batch_line : 0;
+    const auto show = [](std::optional<int64_t> v) {
+      return v ? std::to_string(*v) : std::string("none");
+    };
+    const auto fail = [&](const std::string& message) {
+      std::vector<sim::ViolationInput> inputs{
+          {"stored before", show(was),
+           fmt::format("the store's id for {} before this batch", e.key), was_line},
+          {"stored after", show(after), "the store's id after the batch wrote", batch_line},
+          {"response", std::to_string(response), "the id the batch answers the request with",
+           batch_line},
+          {"posted id", e.supplied ? std::to_string(*e.supplied) : "(generated)",
+           "the request's body", batch_line}};
+      std::vector<sim::CauseStep> chain;
+      if (was_line) {
+        chain.push_back({fmt::format("a batch stores id {} for {}", show(was), e.key), was_line});
+      }
+      chain.push_back(
+          {fmt::format("a batch with {} entr{} writes {} for {} and answers {}", entries.size(),
+                       entries.size() == 1 ? "y" : "ies", show(after), e.key, response),
+           batch_line});
+      violation(kId, message, std::move(inputs), std::move(chain));
+    };
     if (!after || *after < 1) {
-      return violation(kId, fmt::format("{}: stored id {} outside 1..2^63-1", e.key,
-                                        after ? std::to_string(*after) : "none"));
+      return fail(fmt::format("{}: stored id {} outside 1..2^63-1", e.key, show(after)));
     }
     if (was && *after < *was) {
-      return violation(kId,
-                       fmt::format("{}: stored id went from {} down to {}", e.key, *was, *after));
+      return fail(fmt::format("{}: stored id went from {} down to {}", e.key, *was, *after));
     }
     if (response != *after) {
-      return violation(kId, fmt::format("{}: response {} but {} stored after the batch", e.key,
-                                        response, *after));
+      return fail(
+          fmt::format("{}: response {} but {} stored after the batch", e.key, response, *after));
     }
     if (e.supplied && response < *e.supplied) {
-      return violation(
-          kId, fmt::format("{}: response {} below the posted id {}", e.key, response, *e.supplied));
+      return fail(
+          fmt::format("{}: response {} below the posted id {}", e.key, response, *e.supplied));
     }
   }
 }
@@ -300,16 +324,32 @@ void Service::check_route_response(const std::string& key, std::optional<int64_t
                                    const BatchOutcome& out, int64_t response) {
   constexpr const char* kId = "route-response-per-request";
   if (verdicts_) verdicts_->checked(kId);
+  if ((!supplied || response >= *supplied) && response >= out.stored) return;
+  const uint64_t answer_line = trace_.lines();
+  const std::string posted = supplied ? std::to_string(*supplied) : "(generated)";
+  std::vector<sim::ViolationInput> inputs{
+      {"response", std::to_string(response), fmt::format("the route's answer to {}", key),
+       answer_line},
+      {"posted id", posted, "the request's body", answer_line},
+      {"stored by its batch", std::to_string(out.stored),
+       fmt::format("the id the request's batch stored for {}", key), out.batch_line}};
+  std::vector<sim::CauseStep> chain{
+      {fmt::format("the request's batch stores {} for {} (head {})", out.stored, key, out.head),
+       out.batch_line},
+      {fmt::format("the route answers {} with {}", posted, response), answer_line}};
   if (supplied && response < *supplied) {
-    return violation(kId, fmt::format("{}: request {} answered {}, below the posted id", key,
-                                      *supplied, response));
+    return violation(
+        kId,
+        fmt::format("{}: request {} answered {}, below the posted id", key, *supplied, response),
+        std::move(inputs), std::move(chain));
   }
   if (response < out.stored) {
     return violation(
-        kId, fmt::format("{}: request {} answered {}, below the id {} its own batch "
-                         "stored{}",
-                         key, supplied ? std::to_string(*supplied) : "(generated)", response,
-                         out.stored, supplied ? "" : " (its own increment)"));
+        kId,
+        fmt::format("{}: request {} answered {}, below the id {} its own batch "
+                    "stored{}",
+                    key, posted, response, out.stored, supplied ? "" : " (its own increment)"),
+        std::move(inputs), std::move(chain));
   }
 }
 
@@ -432,22 +472,55 @@ void Service::check_retention(const std::map<std::string, std::vector<Checkpoint
                                                   return k.id == d.id && k.head == d.head;
                                                 });
       if (kept) continue;
+      const uint64_t job_line = trace_.lines();
+      // The request that established the record (the ack ledger keeps its trace lines).
+      const auto req = ledger_.requirement_for(key, d.id);
+      const uint64_t stored_line = req ? req->batch_line : 0;
+      const uint64_t answer_line = req ? req->line : 0;
+      const int64_t req_id = req ? req->id : d.id;
+      const auto explain = [&](const std::string& message) {
+        std::vector<sim::ViolationInput> inputs{
+            {"deleted record", fmt::format("id {} head {}", d.id, d.head),
+             fmt::format("the store's record for {} before the compact job", key), stored_line},
+            {"requested_at", d.requested_at ? at(*d.requested_at) : "none (generated)",
+             "the record's own refresh time", stored_line},
+            {"cutoff", at(cutoff), "now minus checkpoint_request_retention", job_line},
+            {"refreshed at", l.refreshed_at ? at(*l.refreshed_at) : "never",
+             "the retention ledger: the last supplied id >= the stored one", 0},
+            {"processed", d.processed_at_lsn ? std::to_string(*d.processed_at_lsn) : "not yet",
+             "processed_at_lsn (mongo)", stored_line}};
+        std::vector<std::pair<uint64_t, std::string>> steps{
+            {stored_line, fmt::format("a batch stores id {} for {} (record {}, head {})", req_id,
+                                      key, d.id, d.head)},
+            {answer_line, fmt::format("the request is answered {}", req_id)},
+            {job_line,
+             fmt::format("the compact job (cutoff {}) deletes record {}", at(cutoff), d.id)}};
+        std::vector<sim::CauseStep> chain;
+        for (auto& [line, what] : steps) {
+          if (line) chain.push_back({std::move(what), line});
+        }
+        std::stable_sort(chain.begin(), chain.end(),
+                         [](const auto& a, const auto& b) { return a.line < b.line; });
+        violation(kId, message, std::move(inputs), std::move(chain));
+      };
       if (!d.requested_at) {
-        return violation(kId,
-                         fmt::format("{}: generated (legacy) record {} deleted by retention "
-                                     "(generated records never expire, docs/protocol.md §3.2.1)",
-                                     key, d.id));
+        return explain(
+            fmt::format("{}: generated (legacy) record {} deleted by retention "
+                        "(generated records never expire, docs/protocol.md §3.2.1)",
+                        key, d.id));
       }
       if (l.refreshed_at && *l.refreshed_at >= cutoff) {
-        return violation(kId, fmt::format("{}: record {} deleted by the compact job with cutoff "
-                                          "{}, but a request refreshed it at {} (within the "
-                                          "retention window)",
-                                          key, d.id, at(cutoff), at(*l.refreshed_at)));
+        return explain(
+            fmt::format("{}: record {} deleted by the compact job with cutoff "
+                        "{}, but a request refreshed it at {} (within the "
+                        "retention window)",
+                        key, d.id, at(cutoff), at(*l.refreshed_at)));
       }
       if (config_.flavour == StorageFlavour::Mongo && !d.processed_at_lsn) {
-        return violation(kId, fmt::format("{}: mongo retention deleted pending record {} (head "
-                                          "{}, not yet replicated)",
-                                          key, d.id, d.head));
+        return explain(
+            fmt::format("{}: mongo retention deleted pending record {} (head "
+                        "{}, not yet replicated)",
+                        key, d.id, d.head));
       }
     }
   }

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include <sstream>
+#include <tuple>
 
 #include "cli_helpers.hpp"
 
@@ -25,6 +26,8 @@ struct MutantCase {
   const char* invariant;
   std::vector<std::string> input_names;  // each must appear in the report's input table
   bool power_loss = false;               // the storage mutant shows only with one
+  const char* base = "basic";            // the catalog scenario it shows in
+  std::size_t min_chain = 3;             // causal steps the invariant gives at least
 };
 
 std::string trace_line(const std::string& trace, uint64_t n) {
@@ -41,7 +44,7 @@ class ExplainFailure : public ::testing::TestWithParam<MutantCase> {};
 TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   const auto& c = GetParam();
   const std::string tag = std::string("explain-") + c.mutant;
-  auto j = nlohmann::json::parse(read_file(catalog("basic")));
+  auto j = nlohmann::json::parse(read_file(catalog(c.base)));
   j["name"] = tag;
   j["mutants"] = {c.mutant};
   if (c.power_loss) {
@@ -50,15 +53,21 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   }
   const auto scenario = testing::write_temp(tag + ".json", j.dump(2));
   const auto results = temp_path(tag + "-sweep.json");
-  auto sweep = syncsim("sweep " + scenario + " --seeds 1..2 --jobs 1 --results " + results);
+  auto sweep = syncsim("sweep " + scenario + " --seeds 1..3 --jobs 1 --results " + results);
   ASSERT_EQ(sweep.exit_code, 1) << sweep.output;
-  // The sweep runs the first failing seed's twin too.
-  EXPECT_NE(
-      sweep.output.find("twin of " + tag + " seed 1 (without mutants " + c.mutant + "): PASS"),
-      std::string::npos)
-      << sweep.output;
   const auto doc = nlohmann::json::parse(read_file(results));
-  const auto& run = doc["runs"][0];
+  const nlohmann::json* failing = nullptr;
+  for (const auto& candidate : doc["runs"]) {
+    if (candidate.contains("violation") && failing == nullptr) failing = &candidate;
+  }
+  ASSERT_NE(failing, nullptr) << doc.dump().substr(0, 400);
+  const auto& run = *failing;
+  const auto seed = run["seed"].get<uint64_t>();
+  // The sweep runs the first failing seed's twin too.
+  EXPECT_NE(sweep.output.find(
+                fmt::format("twin of {} seed {} (without mutants {}): PASS", tag, seed, c.mutant)),
+            std::string::npos)
+      << sweep.output;
   ASSERT_EQ(run["violation"]["invariant"], c.invariant) << run["violation"].dump();
   ASSERT_TRUE(run["violation"].contains("inputs")) << run["violation"].dump();
 
@@ -77,8 +86,8 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   EXPECT_TRUE(shrunk_json["sometimes"].empty());
   const auto shrunk_results = temp_path(tag + "-shrunk-run.json");
   const auto trace_file = temp_path(tag + "-shrunk.trace");
-  auto r =
-      syncsim("run " + shrunk + " --seed 1 --trace " + trace_file + " --results " + shrunk_results);
+  auto r = syncsim(fmt::format("run {} --seed {} --trace {} --results {}", shrunk, seed, trace_file,
+                               shrunk_results));
   ASSERT_EQ(r.exit_code, 1) << r.output;
   const auto trace = read_file(trace_file);
   EXPECT_NE(trace_line(trace, 1).find(std::string("MUTANTS ") + c.mutant), std::string::npos)
@@ -92,7 +101,7 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   const auto sd = nlohmann::json::parse(read_file(shrunk_results));
   const auto& v = sd["runs"][0]["violation"];
   ASSERT_EQ(v["invariant"], c.invariant) << v.dump();
-  ASSERT_GE(v["chain"].size(), 3u) << v.dump();
+  ASSERT_GE(v["chain"].size(), c.min_chain) << v.dump();
   for (const auto& step : v["chain"]) {
     const auto n = step["line"].get<uint64_t>();
     ASSERT_GT(n, 1u) << step.dump();
@@ -108,7 +117,8 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   auto rep = syncsim("report " + shrunk_results + " --out " + md);
   ASSERT_EQ(rep.exit_code, 0) << rep.output;
   const auto text = read_file(md);
-  EXPECT_NE(text.find("## Why seed 1 failed"), std::string::npos) << text.substr(0, 1500);
+  EXPECT_NE(text.find(fmt::format("## Why seed {} failed", seed)), std::string::npos)
+      << text.substr(0, 1500);
   EXPECT_NE(text.find("What the invariant compared:"), std::string::npos);
   for (const auto& name : c.input_names) {
     EXPECT_NE(text.find("| " + name + " |"), std::string::npos) << name;
@@ -118,23 +128,72 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   EXPECT_NE(text.find("The runs first part at trace line"), std::string::npos);
 }
 
-INSTANTIATE_TEST_SUITE_P(MutantClasses, ExplainFailure,
-                         ::testing::Values(MutantCase{"ack-before-replication",
-                                                      "service-ack-after-replication",
-                                                      {"write_checkpoint", "checkpoint lsn",
-                                                       "required position"}},
-                                           MutantCase{"complete-without-upload",
-                                                      "read-your-writes",
-                                                      {"row shown", "own write", "upload lsn"}},
-                                           MutantCase{"fsync-lies",
-                                                      "monotonic-reads",
-                                                      {"position now", "position shown before"},
-                                                      true}),
-                         [](const auto& info) {
-                           std::string name = info.param.mutant;
-                           for (auto& ch : name) ch = ch == '-' ? '_' : ch;
-                           return name;
-                         });
+// Invariants that no mutant reaches first (another invariant catches it earlier) still explain
+// themselves when they judge alone: no-lost-writes (engine) and converges (liveness).
+TEST(ExplainFailureAlone, NoLostWritesAndConvergesGiveInputsAndChain) {
+  for (const auto& [mutant, invariant, input] :
+       {std::tuple{"complete-without-upload", "no-lost-writes", "local write"},
+        std::tuple{"replication-stall", "converges", "rows differing"}}) {
+    auto j = nlohmann::json::parse(read_file(catalog("basic")));
+    j["name"] = std::string("alone-") + invariant;
+    j["mutants"] = {mutant};
+    j["invariants"] = {invariant};
+    const auto scenario =
+        testing::write_temp(std::string("alone-") + invariant + ".json", j.dump());
+    const auto results = temp_path(std::string("alone-") + invariant + "-run.json");
+    auto r = syncsim("run " + scenario + " --seeds 1..3 --fail-fast --results " + results);
+    ASSERT_EQ(r.exit_code, 1) << r.output;
+    const nlohmann::json doc = nlohmann::json::parse(read_file(results));
+    nlohmann::json violation;
+    for (const auto& run : doc["runs"]) {
+      if (run.contains("violation") && violation.is_null()) violation = run["violation"];
+    }
+    ASSERT_FALSE(violation.is_null()) << invariant;
+    EXPECT_EQ(violation["invariant"], invariant);
+    ASSERT_GE(violation["inputs"].size(), 3u) << violation.dump();
+    EXPECT_EQ(violation["inputs"][0]["name"], input) << violation.dump();
+    ASSERT_GE(violation["chain"].size(), 2u) << violation.dump();
+    for (const auto& step : violation["chain"]) EXPECT_GT(step["line"].get<uint64_t>(), 0u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    MutantClasses, ExplainFailure,
+    ::testing::Values(MutantCase{"ack-before-replication",
+                                 "service-ack-after-replication",
+                                 {"write_checkpoint", "checkpoint lsn", "required position"}},
+                      MutantCase{"complete-without-upload",
+                                 "read-your-writes",
+                                 {"row shown", "own write", "upload lsn"}},
+                      MutantCase{"fsync-lies",
+                                 "monotonic-reads",
+                                 {"position now", "position shown before"},
+                                 true},
+                      // Every invariant explains itself, not only the
+                      // three above: one more per checker family.
+                      MutantCase{"stale-route-response",
+                                 "route-response-per-request",
+                                 {"response", "posted id", "stored by its batch"},
+                                 false,
+                                 "basic",
+                                 2},
+                      MutantCase{"publish-while-blocked",
+                                 "barrier-holds",
+                                 {"ps_crud before", "target before", "last_seen"},
+                                 false,
+                                 "basic",
+                                 2},
+                      MutantCase{"generated-answer-ahead",
+                                 "no-wedge",
+                                 {"target", "last_seen", "ps_crud", "gate"},
+                                 false,
+                                 "basic-legacy",
+                                 2}),
+    [](const auto& info) {
+      std::string name = info.param.mutant;
+      for (auto& ch : name) ch = ch == '-' ? '_' : ch;
+      return name;
+    });
 
 }  // namespace
 }  // namespace syncsim

@@ -197,6 +197,23 @@ Entry equiv(std::string mutant, std::function<void(json&)> modify, std::string r
   return Entry{std::move(mutant), {}, "basic", std::move(modify), {}, false, "", std::move(reason)};
 }
 
+// Empty when the violation gives at least two inputs and a causal chain of at least two steps,
+// every step at a trace line of the run (inputs may name no line: a value read from a
+// model without a trace line of its own), else what is missing.
+std::string unexplained(const sim::Violation& v, uint64_t trace_lines) {
+  if (v.inputs.size() < 2) return fmt::format("{} input(s)", v.inputs.size());
+  if (v.chain.size() < 2) return fmt::format("{} causal step(s)", v.chain.size());
+  for (const auto& in : v.inputs) {
+    if (in.line > trace_lines) return fmt::format("input {} at line {}", in.name, in.line);
+  }
+  for (const auto& c : v.chain) {
+    if (c.line == 0 || c.line > trace_lines) {
+      return fmt::format("step '{}' at line {} of {}", c.what, c.line, trace_lines);
+    }
+  }
+  return "";
+}
+
 const char* kRouteTest =
     "Service/ServiceRouteMutant.IsCaughtByStoredIdMonotonicWithinTheSeedBudget/";
 
@@ -345,6 +362,12 @@ Score score(const Entry& e) {
     if (std::find(e.caught_by.begin(), e.caught_by.end(), s.invariant) == e.caught_by.end()) {
       s.failure = fmt::format("seed {}: unexpected invariant {}: {}", seed, s.invariant,
                               r.violation->message);
+      return s;
+    }
+    // Every invariant explains itself (issue 18): what it compared, where each value came
+    // from, and the causal chain as trace lines of this run.
+    if (auto why = unexplained(*r.violation, r.trace_lines); !why.empty()) {
+      s.failure = fmt::format("seed {}: {} does not explain itself: {}", seed, s.invariant, why);
       return s;
     }
     // The twin without the mutant passes on this seed.

@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
+
 #include "cli_helpers.hpp"
 #include "scenarios/results/results.hpp"
 
@@ -36,6 +38,40 @@ TEST(ReportCli, ShardedSweepMergedGivesOneReport) {
   auto one = syncsim("report " + s2 + " --out " + md);
   ASSERT_EQ(one.exit_code, 0) << one.output;
   EXPECT_NE(read_file(md).find("as expected"), std::string::npos);
+}
+
+// `hunt --findings` writes the findings format `report DIR` reads (as `sweep --findings` does,
+// tests/findings_cli_test.cpp): each finding replayed with its explanation and twin.
+TEST(ReportCli, ReadsAHuntFindingsDirectory) {
+  auto j = nlohmann::json::parse(read_file(catalog("world")));
+  j["name"] = "world-report";
+  j["mutants"] = {"ack-before-replication"};
+  auto& w = j["swarm"]["world"]["weights"];
+  w["duration"] = {{"short", 1}};
+  w["service.replication_lag"] = {{"short", 1}};
+  w["fleet.groups"] = {{"1", 1}};
+  j["swarm"]["world"]["fault_counts"] = {
+      {"service", {0, 0}}, {"network", {0, 0}}, {"lifecycle", {0, 0}}, {"records", {0, 0}}};
+  const auto world = write_temp("report-hunt-world.json", j.dump(2));
+  const auto known = write_temp("report-hunt-known.json", R"({"format": 1, "known": []})");
+  const auto dir = temp_path("report-hunt-findings");
+  std::filesystem::remove_all(dir);
+  auto h = syncsim("hunt " + world + " --seeds 1..3 --jobs 1 --max-shrink 0 --known " + known +
+                   " --findings " + dir);
+  ASSERT_EQ(h.exit_code, 1) << h.output;
+  const auto doc = nlohmann::json::parse(read_file(dir + "/findings.json"));
+  ASSERT_GE(doc["findings"].size(), 1u) << doc.dump(2).substr(0, 800);
+  const auto md = temp_path("report-hunt.md");
+  auto r = syncsim("report " + dir + " --out " + md);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  // One finding: its report is the --out file itself.
+  const auto text = read_file(md);
+  EXPECT_NE(text.find("# syncsim report: finding-1-world-report"), std::string::npos)
+      << text.substr(0, 800);
+  EXPECT_NE(text.find("## Why seed"), std::string::npos) << text.substr(0, 800);
+  EXPECT_NE(text.find("What the invariant compared:"), std::string::npos);
+  EXPECT_NE(text.find("How it came about"), std::string::npos);
+  EXPECT_NE(text.find("The runs first part at trace line"), std::string::npos);
 }
 
 TEST(ReportCli, MultiScenarioSweepWritesOneReportPerScenario) {

@@ -251,6 +251,10 @@ TEST_P(ServiceRouteMutant, IsCaughtByStoredIdMonotonicWithinTheSeedBudget) {
     RouteRun r = post_random_requests(seed, {GetParam().mutant});
     if (!r.violation) continue;
     EXPECT_EQ(r.violation->invariant, "service-stored-id-monotonic") << r.violation->message;
+    // It explains itself (issue 18): the ids it compared and the batch that wrote them.
+    EXPECT_GE(r.violation->inputs.size(), 3u) << r.violation->message;
+    ASSERT_FALSE(r.violation->chain.empty()) << r.violation->message;
+    EXPECT_GT(r.violation->chain.back().line, 0u) << r.violation->chain.back().what;
     detected_at = seed;
   }
   ASSERT_GT(detected_at, 0u) << GetParam().name << " not detected within " << kBudget << " seeds";

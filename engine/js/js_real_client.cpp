@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include "engine/barrier_explanation.hpp"
 #include "engine/js/bridge.hpp"
 #include "engine/sdk_shim.hpp"
 #include "engine/sync_line.hpp"
@@ -197,7 +198,7 @@ void JsRealClient::before_control(const std::string& op) {
   gate_before_.reset();
   if (!can_publish(op)) return;
   const bool crud = client_.db().query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
-  gate_before_ = GateBefore{crud, client_.target()};
+  gate_before_ = GateBefore{crud, client_.target(), client_.trace_.lines()};
 }
 
 void JsRealClient::merge_touched(const TouchedTables& t) {
@@ -222,13 +223,11 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
     const bool priority0 = line && line->find(R"({"partial_checkpoint_complete")") == 0 &&
                            line->find(R"("priority":0})") != std::string::npos;
     if (closed && !priority0) {
-      client_.violation(
-          "barrier-holds",
-          fmt::format("{} published rows while the gate was closed (ps_crud {}, "
-                      "target {}, last_seen {}; the real SDK)",
-                      op, gate_before_->crud ? "non-empty" : "empty",
-                      gate_before_->target ? std::to_string(*gate_before_->target) : "none",
-                      seen ? std::to_string(*seen) : "none"));
+      report_violation(
+          client_.loop_, client_.trace_, client_.verdicts_, client_.name(),
+          barrier_violation(client_.options_.index, client_.loop_.clock().elapsed(), op,
+                            gate_before_->crud, gate_before_->target, seen, gate_before_->line,
+                            client_.trace_.lines(), "; the real SDK"));
     }
   }
   auto* observer = client_.observer_;

@@ -79,6 +79,7 @@ class JsRealClient : public HostedClient {
   struct GateBefore {
     bool crud = false;
     std::optional<int64_t> target;
+    uint64_t line = 0;  // the trace line it was read at (barrier-holds' explanation)
   };
   std::optional<GateBefore> gate_before_;  // barrier-holds: state before a publishing call
 };

@@ -97,14 +97,34 @@ void ClientInvariants::judge_gate(engine::Client& c, const std::string& op, bool
   const bool open = gate_is_open(c);
   const bool was_open = db.gate_open.value_or(false);
   db.gate_open = open;
+  if (open && !was_open) {
+    db.gate_open_line = trace_.lines();
+    db.gate_open_after = op;
+  }
   if (own_action || !was_open || open) return;
   verdicts_.checked("gate-never-recloses");
   auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };
+  const uint64_t now_line = trace_.lines();
+  const std::string read = fmt::format("client {} database after {}", c.index(), op);
+  std::vector<sim::ViolationInput> inputs{
+      {"target", show(c.target()), "ps_kv target_checkpoint_request_id of the " + read, now_line},
+      {"last_seen", show(c.last_seen()), "the last_seen write checkpoint of the " + read, now_line},
+      {"ps_crud", std::to_string(c.crud_count()), "ps_crud rows of the " + read, now_line},
+      {"gate before", "open", fmt::format("the gate as read after {}", db.gate_open_after),
+       db.gate_open_line}};
+  std::vector<sim::CauseStep> chain{
+      {fmt::format("the gate of client {} opens after {} (ps_crud empty, target <= last_seen)",
+                   c.index(), db.gate_open_after),
+       db.gate_open_line},
+      {fmt::format("{}, no action of the client, leaves target {} above last_seen {}", op,
+                   show(c.target()), show(c.last_seen())),
+       now_line}};
   fail("gate-never-recloses", c,
        fmt::format("the gate was open and {} closed it without any action of the client "
                    "(target {}, last_seen {}, ps_crud {}): a checkpoint lowered last_seen below "
                    "the target",
-                   op, show(c.target()), show(c.last_seen()), c.crud_count()));
+                   op, show(c.target()), show(c.last_seen()), c.crud_count()),
+       std::move(inputs), std::move(chain));
 }
 
 void ClientInvariants::on_power_loss(int index, uint64_t trace_line) {
@@ -117,17 +137,39 @@ void ClientInvariants::on_wait_resolved(engine::Client& c, int64_t id) {
   verdicts_.checked("wait-for-sync-keeps-promise");
   const auto& db = databases_[c.index()];
   if (db.max_applied && *db.max_applied >= id) return;
+  const uint64_t now_line = trace_.lines();
+  const std::string applied = db.max_applied ? std::to_string(*db.max_applied) : "none";
+  const std::string seen = c.last_seen() ? std::to_string(*c.last_seen()) : "none";
+  std::vector<sim::ViolationInput> inputs{
+      {"waited id", std::to_string(id), fmt::format("the waitForSync call of client {}", c.index()),
+       now_line},
+      {"highest applied id", applied,
+       "the request id of the last checkpoint applied with DidCompleteSync", db.max_applied_line},
+      {"last_seen", seen, "the write checkpoint the client has validated (not applied)", now_line}};
+  std::vector<sim::CauseStep> chain;
+  if (db.max_applied_line > 0) {
+    chain.push_back(
+        {fmt::format("client {} applies a checkpoint with request id {}", c.index(), applied),
+         db.max_applied_line});
+  }
+  chain.push_back({fmt::format("client {} has seen write checkpoint {} but applied nothing newer",
+                               c.index(), seen),
+                   now_line});
+  chain.push_back(
+      {fmt::format("waitForSync({}) resolves without an applied checkpoint >= {}", id, id),
+       now_line});
   fail("wait-for-sync-keeps-promise", c,
        fmt::format("waitForSync({}) resolved, but the highest applied request id is {} "
                    "(last_seen {}): the checkpoint was not applied",
-                   id, db.max_applied ? std::to_string(*db.max_applied) : "none",
-                   c.last_seen() ? std::to_string(*c.last_seen()) : "none"));
+                   id, applied, seen),
+       std::move(inputs), std::move(chain));
 }
 
 void ClientInvariants::on_local_write(engine::Client& c, const engine::LocalWrite& w) {
   judge_gate(c, "local write", true);
   if (!w.changed) return;  // nothing was queued for upload
-  databases_[c.index()].writes.push_back(PendingWrite{{w.table, w.id}, w.description, w.seq});
+  databases_[c.index()].writes.push_back(
+      PendingWrite{{w.table, w.id}, w.description, w.seq, trace_.lines()});
 }
 
 void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
@@ -142,26 +184,66 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
   if (verdicts_.enabled("target-no-regress")) {
     verdicts_.checked("target-no-regress");
     if (db.max_target && target < *db.max_target) {
+      const uint64_t now_line = trace_.lines();
+      std::vector<sim::ViolationInput> inputs{
+          {"target now", std::to_string(target),
+           fmt::format("the target client {} stores now", c.index()), now_line},
+          {"earlier target", std::to_string(*db.max_target),
+           "the highest concrete target stored before (same service record)", db.max_target_line}};
+      std::vector<sim::CauseStep> chain{
+          {fmt::format("client {} stores target {}", c.index(), *db.max_target),
+           db.max_target_line},
+          {fmt::format("client {} stores the lower target {}", c.index(), target), now_line}};
       return fail(
           "target-no-regress", c,
-          fmt::format("concrete target {} is below the earlier target {}", target, *db.max_target));
+          fmt::format("concrete target {} is below the earlier target {}", target, *db.max_target),
+          std::move(inputs), std::move(chain));
     }
   }
-  if (!db.max_target || target > *db.max_target) db.max_target = target;
-  if (db.in_iteration) db.unnotified_target = target;
+  if (!db.max_target || target > *db.max_target) {
+    db.max_target = target;
+    db.max_target_line = trace_.lines();
+  }
+  if (db.in_iteration) {
+    db.unnotified_target = target;
+    db.unnotified_target_line = trace_.lines();
+  }
 }
 
 void ClientInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) {
   auto& db = databases_[c.index()];
-  if (applied_id && (!db.max_applied || *applied_id > *db.max_applied)) db.max_applied = applied_id;
+  if (applied_id && (!db.max_applied || *applied_id > *db.max_applied)) {
+    db.max_applied = applied_id;
+    db.max_applied_line = trace_.lines();
+  }
   if (applied_id && verdicts_.enabled("applied-id-monotonic")) {
     verdicts_.checked("applied-id-monotonic");
     if (db.connection_applied && *applied_id < *db.connection_applied) {
+      const uint64_t now_line = trace_.lines();
+      std::vector<sim::ViolationInput> inputs{
+          {"applied id now", std::to_string(*applied_id),
+           fmt::format("the request id of the checkpoint client {} applied now", c.index()),
+           now_line},
+          {"applied id before", std::to_string(*db.connection_applied),
+           "the request id of the previous apply on this connection", db.connection_applied_line}};
+      std::vector<sim::CauseStep> chain;
+      if (db.connection_start_line > 0) {
+        chain.push_back({fmt::format("client {} starts a sync iteration (connection)", c.index()),
+                         db.connection_start_line});
+      }
+      chain.push_back({fmt::format("client {} applies a checkpoint with request id {}", c.index(),
+                                   *db.connection_applied),
+                       db.connection_applied_line});
+      chain.push_back({fmt::format("client {} applies a checkpoint with the lower request id {}",
+                                   c.index(), *applied_id),
+                       now_line});
       return fail("applied-id-monotonic", c,
                   fmt::format("applied request id {} after {} on the same connection", *applied_id,
-                              *db.connection_applied));
+                              *db.connection_applied),
+                  std::move(inputs), std::move(chain));
     }
     db.connection_applied = applied_id;
+    db.connection_applied_line = trace_.lines();
   }
   check_position(c, "after an applied checkpoint");
 }
@@ -217,6 +299,7 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
   }
   if (op == "start") {
     db.connection_applied.reset();  // start clears the applied signal (docs/protocol.md §2.3.1)
+    db.connection_start_line = trace_.lines();
     db.in_iteration = true;
     db.unnotified_target.reset();  // a new life or iteration: nothing queued yet
     check_position(c, "at iteration start");
@@ -232,22 +315,53 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
   } else if ((op == "line_text" || op == "line_binary") && db.unnotified_target &&
              verdicts_.enabled("completed-upload-notified")) {
     verdicts_.checked("completed-upload-notified");
+    const uint64_t now_line = trace_.lines();
+    std::vector<sim::ViolationInput> inputs{
+        {"target stored", std::to_string(*db.unnotified_target),
+         fmt::format("the target client {} stored during this iteration", c.index()),
+         db.unnotified_target_line},
+        {"completed_upload since", "none", "the control calls of this iteration after the target",
+         db.unnotified_target_line},
+        {"next call", op, "the control call handling the next sync line", now_line}};
+    std::vector<sim::CauseStep> chain{
+        {fmt::format("client {} starts a sync iteration", c.index()), db.connection_start_line},
+        {fmt::format("client {} stores target {} while the iteration runs", c.index(),
+                     *db.unnotified_target),
+         db.unnotified_target_line},
+        {fmt::format("the iteration handles a sync line ({}) before any completed_upload", op),
+         now_line}};
     return fail("completed-upload-notified", c,
                 fmt::format("target {} was stored during this iteration but the next sync line "
                             "was handled before any completed_upload: a checkpoint the gate "
                             "withheld waits for a later line",
-                            *db.unnotified_target));
+                            *db.unnotified_target),
+                std::move(inputs), std::move(chain));
   } else if (op == "next_checkpoint_request_id") {
     auto id = parse_int(result);
     if (!id || !verdicts_.enabled("request-id-monotonic")) return;
     verdicts_.checked("request-id-monotonic");
     if (db.max_allocated && *id <= *db.max_allocated) {
+      const uint64_t now_line = trace_.lines();
+      std::vector<sim::ViolationInput> inputs{
+          {"allocated id", std::to_string(*id),
+           fmt::format("next_checkpoint_request_id of client {}", c.index()), now_line},
+          {"floor", std::to_string(*db.max_allocated),
+           "the highest id allocated before, or held by the service record at a clear",
+           db.max_allocated_line}};
+      std::vector<sim::CauseStep> chain{
+          {fmt::format("client {} allocates (or the service holds) request id {}", c.index(),
+                       *db.max_allocated),
+           db.max_allocated_line},
+          {fmt::format("client {} allocates request id {} again or lower", c.index(), *id),
+           now_line}};
       return fail("request-id-monotonic", c,
                   fmt::format("allocated request id {} but id {} was allocated (or held by "
                               "the service) before",
-                              *id, *db.max_allocated));
+                              *id, *db.max_allocated),
+                  std::move(inputs), std::move(chain));
     }
     db.max_allocated = id;
+    db.max_allocated_line = trace_.lines();
   }
 }
 
@@ -256,6 +370,7 @@ void ClientInvariants::on_cleared(engine::Client& c) {
   // floor is what the service still holds for the key (docs/protocol.md §3.2.2).
   auto& db = databases_[c.index()];
   db.max_allocated = service_.checkpoints().stored_id(key_of(c));
+  db.max_allocated_line = trace_.lines();
   db.max_target.reset();
   db.connection_applied.reset();
   db.unnotified_target.reset();
@@ -297,11 +412,35 @@ bool ClientInvariants::judge_no_lost_writes(const std::vector<engine::Client*>& 
         applied = std::find(vs.begin(), vs.end(), *w.value) != vs.end();
       }
       if (!applied) {
+        const uint64_t now_line = trace_.lines();
+        const auto& vs = values[w.key];
+        std::string backend_values;
+        for (std::size_t i = 0; i < vs.size() && i < 5; ++i) {
+          backend_values += (i ? ", '" : "'") + vs[i] + "'";
+        }
+        if (vs.size() > 5) backend_values += fmt::format(", ... {} more", vs.size() - 5);
+        std::vector<sim::ViolationInput> inputs{
+            {"local write",
+             fmt::format("#{} {}/{} = {}", w.seq, w.key.table, w.key.id,
+                         w.value ? "'" + *w.value + "'" : "delete"),
+             fmt::format("the committed local write of client {}", c->index()), w.line},
+            {"backend values", backend_values.empty() ? "none" : backend_values,
+             fmt::format("the backend's apply log for {}/{} from client {} after quiesce",
+                         w.key.table, w.key.id, c->client_id()),
+             now_line},
+            {"ps_crud left", std::to_string(c->crud_count()),
+             fmt::format("ps_crud of client {} after quiesce", c->index()), now_line}};
+        std::vector<sim::CauseStep> chain{
+            {fmt::format("client {} commits local write #{}", c->index(), w.seq), w.line},
+            {fmt::format("after quiesce the backend never applied it ({} ps_crud entries left)",
+                         c->crud_count()),
+             now_line}};
         fail("no-lost-writes", *c,
              fmt::format("local write #{} ({}/{} = {}) committed but never applied by the "
                          "backend after quiesce ({} ps_crud entries left)",
                          w.seq, w.key.table, w.key.id, w.value ? "'" + *w.value + "'" : "delete",
-                         c->crud_count()));
+                         c->crud_count()),
+             std::move(inputs), std::move(chain));
         return false;
       }
     }

@@ -80,6 +80,7 @@ class ClientInvariants : public engine::ClientObserver {
     model::RowKey key;
     std::optional<std::string> value;  // nullopt = delete
     uint64_t seq = 0;
+    uint64_t line = 0;  // the trace line of the local write (a failure's input)
   };
   struct DatabaseState {
     std::optional<int64_t> max_allocated;       // request-id-monotonic floor
@@ -96,6 +97,16 @@ class ClientInvariants : public engine::ClientObserver {
     std::optional<int64_t> unnotified_target;   // completed-upload-notified
     std::optional<int64_t> max_applied;         // wait-for-sync-keeps-promise
     std::optional<bool> gate_open;              // gate-never-recloses: last state seen
+    // The trace lines the values above were set at, for a failure's inputs and causal chain
+    // (only read when an invariant fails; recording them logs nothing).
+    uint64_t max_allocated_line = 0;
+    uint64_t max_target_line = 0;
+    uint64_t connection_applied_line = 0;
+    uint64_t connection_start_line = 0;
+    uint64_t unnotified_target_line = 0;
+    uint64_t max_applied_line = 0;
+    uint64_t gate_open_line = 0;  // where the gate was last seen open
+    std::string gate_open_after;  // ... after which call
   };
 
   void check_position(engine::Client& c, const char* when);

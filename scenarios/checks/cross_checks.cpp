@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "scenarios/checks/liveness.hpp"
 
 namespace syncsim::scenarios {
@@ -31,6 +33,7 @@ void CrossChecks::on_local_write(engine::Client& c, const engine::LocalWrite& w)
   model::RowKey key{w.table, w.id};
   // The engine logged the write just before telling its observers.
   s.own_writes[key].push_back(Write{key, w.seq, w.description, 0, trace_.lines()});
+  s.last_write_line = trace_.lines();
   if (w.description) s.seq_of_value[*w.description] = w.seq;
   // Only the synced tables are visible (insert-only `events` rows never are).  A delete of an
   // absent row leaves no ps_crud entry: a server version may then show up legitimately.
@@ -44,6 +47,7 @@ void CrossChecks::on_local_write(engine::Client& c, const engine::LocalWrite& w)
 
 void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
   auto& s = clients_[c.index()];
+  s.last_upload_line = trace_.lines();
   // Uploads of one client are sequential, so its newest apply-log entry is this batch.
   model::Lsn lsn = 0;
   const auto& log = service_.backend().log();
@@ -94,6 +98,8 @@ void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
 
 void CrossChecks::on_target_set(engine::Client& c, int64_t target) {
   auto& s = clients_[c.index()];
+  s.last_target = target;
+  s.last_target_line = trace_.lines();
   if (s.uploaded.empty()) return;
   for (auto& w : s.uploaded) {
     w.target = target;
@@ -109,12 +115,31 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
     for (const auto& [bucket, held] : c.bucket_checksums()) {
       const int32_t want = service_.replication().checksum_at(bucket, held.last_op);
       if (want != held.checksum) {
+        const uint64_t now_line = trace_.lines();
+        std::vector<sim::ViolationInput> inputs{
+            {"client checksum", std::to_string(held.checksum),
+             fmt::format("ps_buckets of client {}, bucket {} at op {}, after this apply", c.index(),
+                         bucket, held.last_op),
+             now_line},
+            {"model checksum", std::to_string(want),
+             fmt::format("the model's bucket {} recomputed up to op {} (replication)", bucket,
+                         held.last_op),
+             service_.replication().checkpoint_line()}};
         return fail("checksums-agree", c,
                     fmt::format("bucket {} at op {}: client holds checksum {}, the model "
                                 "recomputes {}",
-                                bucket, held.last_op, held.checksum, want));
+                                bucket, held.last_op, held.checksum, want),
+                    std::move(inputs),
+                    history_chain(c, fmt::format("client {} applies a checkpoint whose bucket {} "
+                                                 "checksum differs from the model's",
+                                                 c.index(), bucket)));
       }
     }
+  }
+  {
+    auto& s = clients_[c.index()];
+    s.last_applied = applied_id;
+    s.last_applied_line = trace_.lines();
   }
   if (!verdicts_.enabled("read-your-writes") || !applied_id) return;
   auto& s = clients_[c.index()];
@@ -317,10 +342,22 @@ bool CrossChecks::judge_converges(const std::vector<engine::Client*>& clients,
     std::string shown;
     for (std::size_t i = 0; i < diffs.size() && i < 5; ++i) shown += (i ? "; " : "") + diffs[i];
     if (diffs.size() > 5) shown += fmt::format("; ... {} more", diffs.size() - 5);
+    auto inputs = gate_inputs(*c, "after quiesce");
+    inputs.insert(inputs.begin(),
+                  {{"rows differing", std::to_string(diffs.size()),
+                    fmt::format("client {}'s todos/notes tables against the service's rows of "
+                                "user {} after quiesce",
+                                c->index(), c->user()),
+                    trace_.lines()},
+                   {"first difference", diffs.front(), "the same comparison", trace_.lines()}});
     fail("converges", *c,
          fmt::format("{} rows differ from the service after quiesce: {}\n{}\nwhat each part is "
                      "waiting for:\n{}",
-                     diffs.size(), shown, explanation_line(explain_gate(*c, service_)), pending));
+                     diffs.size(), shown, explanation_line(explain_gate(*c, service_)), pending),
+         std::move(inputs),
+         history_chain(*c, fmt::format("after quiesce client {} still differs from the service in "
+                                       "{} row(s)",
+                                       c->index(), diffs.size())));
     return false;
   }
   return true;
@@ -341,7 +378,12 @@ void CrossChecks::on_user_switched(engine::Client& c) {
 void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
   if (line.find("Checksums didn't match") == std::string::npos) return;
   if (!verdicts_.enabled("checksums-agree")) return;
-  fail("checksums-agree", c, "the core rejected a checkpoint: " + line);
+  std::vector<sim::ViolationInput> inputs{
+      {"core warning", line, fmt::format("the core of client {} (its log)", c.index()),
+       trace_.lines()}};
+  fail("checksums-agree", c, "the core rejected a checkpoint: " + line, std::move(inputs),
+       history_chain(
+           c, fmt::format("the core of client {} rejects the checkpoint's checksums", c.index())));
 }
 
 bool CrossChecks::judge_requests_complete(const std::vector<engine::Client*>& clients,
@@ -366,12 +408,66 @@ bool CrossChecks::judge_requests_complete(const std::vector<engine::Client*>& cl
                         seen ? std::to_string(*seen) : "none");
     }
     if (why.empty()) continue;
+    auto inputs = gate_inputs(*c, "after quiesce");
+    inputs.push_back({"last_requested", requested ? std::to_string(*requested) : "none",
+                      fmt::format("ps_kv last_requested of client {} after quiesce (requests "
+                                  "mode only)",
+                                  c->index()),
+                      trace_.lines()});
     fail("requests-complete", *c,
          fmt::format("after quiesce: {}; {}\nwhat each part is waiting for:\n{}", why,
-                     explanation_line(explain_gate(*c, service_)), pending));
+                     explanation_line(explain_gate(*c, service_)), pending),
+         std::move(inputs), history_chain(*c, "after quiesce: " + why));
     return false;
   }
   return true;
+}
+
+std::vector<sim::CauseStep> CrossChecks::history_chain(engine::Client& c,
+                                                       const std::string& now) const {
+  std::vector<std::pair<uint64_t, std::string>> steps;
+  auto it = clients_.find(c.index());
+  if (it != clients_.end()) {
+    const ClientState& s = it->second;
+    if (s.last_write_line) {
+      steps.emplace_back(s.last_write_line, fmt::format("client {}'s last local write", c.index()));
+    }
+    if (s.last_upload_line) {
+      steps.emplace_back(s.last_upload_line, fmt::format("client {}'s last upload", c.index()));
+    }
+    if (s.last_target_line) {
+      steps.emplace_back(s.last_target_line, fmt::format("client {} stores its last target {}",
+                                                         c.index(), s.last_target));
+    }
+    if (s.last_applied_line) {
+      steps.emplace_back(
+          s.last_applied_line,
+          fmt::format("client {} applies its last checkpoint (request id {})", c.index(),
+                      s.last_applied ? std::to_string(*s.last_applied) : "none"));
+    }
+  }
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<sim::CauseStep> chain;
+  for (auto& [line, what] : steps) chain.push_back({std::move(what), line});
+  chain.push_back({now, trace_.lines()});
+  return chain;
+}
+
+std::vector<sim::ViolationInput> CrossChecks::gate_inputs(engine::Client& c,
+                                                          const std::string& when) const {
+  auto show = [](std::optional<int64_t> v) { return v ? std::to_string(*v) : std::string("none"); };
+  const uint64_t now_line = trace_.lines();
+  auto it = clients_.find(c.index());
+  const uint64_t target_line = it == clients_.end() ? 0 : it->second.last_target_line;
+  return {
+      {"target", show(c.target()),
+       fmt::format("ps_kv target_checkpoint_request_id of client {} {}", c.index(), when),
+       target_line ? target_line : now_line},
+      {"last_seen", show(c.last_seen()),
+       fmt::format("the last write checkpoint client {} validated, {}", c.index(), when), now_line},
+      {"ps_crud", std::to_string(c.crud_count()),
+       fmt::format("ps_crud rows of client {} {}", c.index(), when), now_line}};
 }
 
 }  // namespace syncsim::scenarios

@@ -78,6 +78,12 @@ class CrossChecks : public engine::ClientObserver {
     // The newest own write per row, with the LSN of its upload once it completed (0 before):
     // the no-flicker half of read-your-writes.
     std::map<model::RowKey, Write> newest_own;
+    // The client's last write, upload, concrete target and applied checkpoint with their
+    // trace lines: the causal chain of a liveness failure (recording them logs nothing).
+    uint64_t last_write_line = 0, last_upload_line = 0, last_target_line = 0;
+    uint64_t last_applied_line = 0;
+    int64_t last_target = 0;
+    std::optional<int64_t> last_applied{};
   };
   using Version = std::pair<model::Lsn, std::optional<std::string>>;
 
@@ -87,6 +93,11 @@ class CrossChecks : public engine::ClientObserver {
   void fail(const std::string& invariant, engine::Client& c, const std::string& message,
             std::vector<sim::ViolationInput> inputs = {}, std::vector<sim::CauseStep> chain = {});
   // read-your-writes' inputs and causal chain for a row that shows `shown` against write `w`.
+  // A liveness failure's causal chain: the client's last write, upload, target and applied
+  // checkpoint (those it had), then `now` at the current trace line.
+  std::vector<sim::CauseStep> history_chain(engine::Client& c, const std::string& now) const;
+  // The gate's inputs as read now: target, last_seen and ps_crud of the client's database.
+  std::vector<sim::ViolationInput> gate_inputs(engine::Client& c, const std::string& when) const;
   void fail_read_your_writes(engine::Client& c, const Write& w, const std::string& shown,
                              const std::string& message);
 

@@ -3,6 +3,7 @@
 #include "scenarios/checks/violation.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 
@@ -169,18 +170,66 @@ void LivenessJudge::on_control(engine::Client& c, const std::string& op,
                                const std::optional<std::string>& /*result*/) {
   if (op == "line_text" || op == "line_binary" || op == "completed_upload" || op == "start" ||
       op == "stop" || op == "connection") {
+    auto& h = history_[c.index()];
+    h.event_line = trace_.lines();
+    h.event = op;
     schedule(c.index());
   }
 }
 
-void LivenessJudge::on_target_set(engine::Client& c, int64_t /*target*/) { schedule(c.index()); }
+void LivenessJudge::on_target_set(engine::Client& c, int64_t target) {
+  auto& h = history_[c.index()];
+  h.target_line = trace_.lines();
+  h.target = target;
+  schedule(c.index());
+}
 
 void LivenessJudge::on_uploaded(engine::Client& c, const nlohmann::json& /*crud*/) {
+  history_[c.index()].upload_line = trace_.lines();
   schedule(c.index());
 }
 
 void LivenessJudge::after_fault() {
+  fault_line_ = trace_.lines();
   for (auto* c : live_()) schedule(c->index());
+}
+
+void LivenessJudge::fail(engine::Client& c, const GateExplanation& e, const std::string& message,
+                         const std::string& now) {
+  auto show = [](std::optional<int64_t> v) {
+    return !v ? std::string("none") : *v == kMaxOpId ? std::string("MAX") : std::to_string(*v);
+  };
+  const uint64_t now_line = trace_.lines();
+  const History& h = history_[c.index()];
+  const std::string read = fmt::format("client {}'s database, read now", c.index());
+  std::vector<sim::ViolationInput> inputs{
+      {"target", show(c.target()), "ps_kv target_checkpoint_request_id of " + read,
+       h.target_line ? h.target_line : now_line},
+      {"last_seen", show(c.last_seen()), "the last write checkpoint validated, " + read, now_line},
+      {"ps_crud", std::to_string(c.crud_count()), "ps_crud rows of " + read, now_line},
+      {"gate", fmt::format("{} [class:{}]", e.text, e.cls),
+       "explain_gate: the service's record for the key and the SDK's next step", now_line},
+      {"paths to reopen", e.paths.empty() ? "none" : fmt::format("{}", fmt::join(e.paths, "; ")),
+       "explain_gate's paths that exist now", now_line}};
+  std::vector<std::pair<uint64_t, std::string>> steps;
+  if (h.upload_line)
+    steps.emplace_back(h.upload_line, fmt::format("client {}'s last upload", c.index()));
+  if (h.target_line) {
+    steps.emplace_back(h.target_line,
+                       fmt::format("client {} stores target {}", c.index(), show(h.target)));
+  }
+  if (fault_line_) steps.emplace_back(fault_line_, "the last fault ran");
+  if (h.event_line) {
+    steps.emplace_back(h.event_line,
+                       fmt::format("client {}'s last sync event ({})", c.index(), h.event));
+  }
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<sim::CauseStep> chain;
+  for (auto& [line, what] : steps) chain.push_back({std::move(what), line});
+  chain.push_back({now, now_line});
+  checks::fail(loop_, trace_, verdicts_, "no-wedge", c.index(), message, std::move(inputs),
+               std::move(chain));
 }
 
 void LivenessJudge::schedule(int index) {
@@ -206,7 +255,10 @@ void LivenessJudge::judge(int index) {
   if (!e.closed || e.crud || !e.paths.empty()) return;
   if (loop_.now() < service_.down_until()) return;  // the service comes back
   const std::string message = "no path reopens the gate: " + explanation_line(e);
-  checks::fail(loop_, trace_, verdicts_, "no-wedge", index, message);
+  fail(c, e, message,
+       fmt::format("the gate of client {} is closed with an empty upload queue and no path "
+                   "reopens it",
+                   index));
 }
 
 bool LivenessJudge::judge_after_quiesce(const std::vector<engine::Client*>& clients) {
@@ -219,7 +271,8 @@ bool LivenessJudge::judge_after_quiesce(const std::vector<engine::Client*>& clie
         "after quiesce the gate is still closed with an empty upload "
         "queue: " +
         explanation_line(e);
-    checks::fail(loop_, trace_, verdicts_, "no-wedge", c->index(), message);
+    fail(*c, e, message,
+         fmt::format("after quiesce the gate of client {} is still closed", c->index()));
     return false;
   }
   return true;

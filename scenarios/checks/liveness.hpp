@@ -70,8 +70,18 @@ class LivenessJudge : public engine::ClientObserver {
   bool judge_after_quiesce(const std::vector<engine::Client*>& clients);
 
  private:
+  // The trace lines of a client's last target, upload and sync event, and of the last fault:
+  // a no-wedge failure's causal chain (recording them logs nothing).
+  struct History {
+    uint64_t target_line = 0, upload_line = 0, event_line = 0;
+    int64_t target = 0;
+    std::string event;
+  };
+
   void schedule(int index);
   void judge(int index);
+  void fail(engine::Client& c, const GateExplanation& e, const std::string& message,
+            const std::string& now);
 
   sim::Loop& loop_;
   sim::Trace& trace_;
@@ -79,6 +89,8 @@ class LivenessJudge : public engine::ClientObserver {
   sim::Verdicts& verdicts_;
   std::function<std::vector<engine::Client*>()> live_;
   std::map<int, sim::Micros> scheduled_;  // client index -> the instant its judge runs
+  std::map<int, History> history_;        // by client index
+  uint64_t fault_line_ = 0;
 };
 
 }  // namespace syncsim::scenarios

@@ -59,10 +59,24 @@ StreamInvariants::StreamInvariants(sim::Loop& loop, sim::Trace& trace, model::Se
                                    sim::Verdicts& verdicts)
     : loop_(loop), trace_(trace), service_(service), verdicts_(verdicts) {}
 
-void StreamInvariants::fail(const std::string& invariant, engine::Client& c,
-                            const std::string& message) {
+void StreamInvariants::fail(const std::string& invariant, engine::Client& c, const Iteration& it,
+                            const std::string& message, std::vector<sim::ViolationInput> inputs,
+                            const std::string& now) {
   if (!verdicts_.enabled(invariant) || verdicts_.first()) return;
-  checks::fail(loop_, trace_, verdicts_, invariant, c.index(), message);
+  std::vector<sim::CauseStep> chain;
+  if (it.start_line) {
+    chain.push_back({fmt::format("client {} starts an iteration with {} subscription(s)", c.index(),
+                                 it.subscriptions.size()),
+                     it.start_line});
+  }
+  if (it.checkpoint_line) {
+    chain.push_back({"the iteration's last checkpoint line (its buckets and their subscriptions)",
+                     it.checkpoint_line});
+  }
+  if (it.status_line) chain.push_back({"the iteration's previous sync status", it.status_line});
+  chain.push_back({now, trace_.lines()});
+  checks::fail(loop_, trace_, verdicts_, invariant, c.index(), message, std::move(inputs),
+               std::move(chain));
 }
 
 void StreamInvariants::on_line(Iteration& it, const std::string& line) {
@@ -70,6 +84,7 @@ void StreamInvariants::on_line(Iteration& it, const std::string& line) {
   auto j = nlohmann::json::parse(line, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return;
   if (j.contains("checkpoint")) {
+    it.checkpoint_line = trace_.lines();
     // docs/protocol.md §3.3.2: a full checkpoint replaces the bucket set; `streams` gives the
     // names that {"default": i} reasons index.
     const auto& cp = j["checkpoint"];
@@ -82,6 +97,7 @@ void StreamInvariants::on_line(Iteration& it, const std::string& line) {
       it.bucket_reasons[b.value("bucket", "")] = b.value("subscriptions", nlohmann::json::array());
     }
   } else if (j.contains("checkpoint_diff")) {
+    it.checkpoint_line = trace_.lines();
     const auto& d = j["checkpoint_diff"];
     for (const auto& b : d.value("updated_buckets", nlohmann::json::array())) {
       it.bucket_reasons[b.value("bucket", "")] = b.value("subscriptions", nlohmann::json::array());
@@ -122,9 +138,14 @@ void StreamInvariants::judge_status(engine::Client& c, Iteration& it, const std:
   for (const auto& e : now) {
     verdicts_.checked("stream-progress");
     if (e.downloaded > e.total) {
-      fail("stream-progress", c,
+      const std::string src =
+          fmt::format("the UpdateSyncStatus of stream {} after {}", describe(e), op);
+      fail("stream-progress", c, it,
            fmt::format("stream {} reports progress {}/{} after {}", describe(e), e.downloaded,
-                       e.total, op));
+                       e.total, op),
+           {{"downloaded", std::to_string(e.downloaded), src, trace_.lines()},
+            {"total", std::to_string(e.total), src, trace_.lines()}},
+           fmt::format("{} reports more downloaded than the total", op));
       return;
     }
   }
@@ -151,21 +172,44 @@ void StreamInvariants::judge_status(engine::Client& c, Iteration& it, const std:
     verdicts_.checked("stream-synced-after-applied");
     const bool applied = full || (partial && e.priority && *e.priority <= *partial);
     if (!applied) {
-      fail("stream-synced-after-applied", c,
+      const std::string src =
+          fmt::format("the UpdateSyncStatus of stream {} after {}", describe(e), op);
+      std::vector<sim::ViolationInput> inputs{
+          {"last_synced_at", std::to_string(*e.last_synced_at), src, trace_.lines()},
+          {"stream priority", e.priority ? std::to_string(*e.priority) : "none", src,
+           trace_.lines()},
+          {"applied by the call",
+           full ? "a full checkpoint"
+                : (partial ? fmt::format("priority <= {}", *partial) : std::string("nothing")),
+           fmt::format("the {} call's line and its DidCompleteSync", op), trace_.lines()},
+          {"last_synced_at before",
+           prev && prev->last_synced_at ? std::to_string(*prev->last_synced_at) : "none",
+           "the iteration's previous status", it.status_line}};
+      fail("stream-synced-after-applied", c, it,
            fmt::format("stream {} (priority {}) reports last_synced_at {} after {} {}, which "
                        "applied {}",
                        describe(e), e.priority ? std::to_string(*e.priority) : "none",
                        *e.last_synced_at, op, payload ? payload->substr(0, 80) : "",
-                       partial ? fmt::format("only priority <= {}", *partial) : "nothing"));
+                       partial ? fmt::format("only priority <= {}", *partial) : "nothing"),
+           std::move(inputs),
+           fmt::format("{} moves last_synced_at of {} without applying it", op, describe(e)));
       return;
     }
     for (const auto& bucket : buckets_of(it, e)) {
       const auto last = c.bucket_unapplied(bucket);
       if (last && *last != 0) {
-        fail("stream-synced-after-applied", c,
+        fail("stream-synced-after-applied", c, it,
              fmt::format("stream {} reports synced but its bucket {} has last_op - "
                          "last_applied_op = {} after {}",
-                         describe(e), bucket, *last, op));
+                         describe(e), bucket, *last, op),
+             {{"last_synced_at", std::to_string(*e.last_synced_at),
+               fmt::format("the UpdateSyncStatus of stream {} after {}", describe(e), op),
+               trace_.lines()},
+              {"last_op - last_applied_op", std::to_string(*last),
+               fmt::format("ps_buckets of client {}, bucket {}, after {}", c.index(), bucket, op),
+               trace_.lines()}},
+             fmt::format("{} reports {} synced while bucket {} is not applied", op, describe(e),
+                         bucket));
         return;
       }
     }
@@ -173,9 +217,19 @@ void StreamInvariants::judge_status(engine::Client& c, Iteration& it, const std:
     const auto& basis = downloading ? now : before;
     if (const auto* d = find_entry(basis, e); d && d->downloaded != d->total) {
       verdicts_.checked("stream-progress");
-      fail("stream-progress", c,
+      const std::string src = fmt::format("the {} status of stream {}",
+                                          downloading ? "current" : "previous", describe(e));
+      const uint64_t src_line = downloading ? trace_.lines() : it.status_line;
+      fail("stream-progress", c, it,
            fmt::format("stream {} reports synced after {} with progress {}/{}", describe(e), op,
-                       d->downloaded, d->total));
+                       d->downloaded, d->total),
+           {{"downloaded", std::to_string(d->downloaded), src, src_line},
+            {"total", std::to_string(d->total), src, src_line},
+            {"last_synced_at", std::to_string(*e.last_synced_at),
+             fmt::format("the UpdateSyncStatus of stream {} after {}", describe(e), op),
+             trace_.lines()}},
+           fmt::format("{} reports {} synced before its download reached the total", op,
+                       describe(e)));
       return;
     }
   }
@@ -189,6 +243,7 @@ void StreamInvariants::on_control(engine::Client& c, const std::string& op,
   auto out = parse_array(result);
   if (op == "start") {
     it = Iteration{};
+    it.start_line = trace_.lines();
     if (out) {
       for (const auto& i : *out) {
         if (!i.contains("EstablishSyncStream")) continue;
@@ -213,6 +268,7 @@ void StreamInvariants::on_control(engine::Client& c, const std::string& op,
   if (status == nullptr) return;
   if (op != "start") judge_status(c, it, op, payload, *out, *status);
   it.status = *status;
+  it.status_line = trace_.lines();
 }
 
 void StreamInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t> /*applied_id*/) {
@@ -225,7 +281,13 @@ void StreamInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t>
     auto item = model::parse_item_id(id);
     auto def = item ? config.find(item->stream) : std::nullopt;
     if (!def) {
-      fail("stream-rows-covered", c, fmt::format("items row {} names no stream", id));
+      fail("stream-rows-covered", c, it, fmt::format("items row {} names no stream", id),
+           {{"items row", id,
+             fmt::format("the items table of client {} after a full apply", c.index()),
+             trace_.lines()},
+            {"streams defined", std::to_string(config.definitions().size()),
+             "the service's stream definitions", 0}},
+           fmt::format("a full apply shows items row {} of no defined stream", id));
       return;
     }
     const model::StreamDefinition& d = config.definitions()[*def];
@@ -236,11 +298,27 @@ void StreamInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t>
         it.subscriptions.begin(), it.subscriptions.end(),
         [&](const Subscription& s) { return s.stream == item->stream && s.parameters == params; });
     if (!covered) {
-      fail("stream-rows-covered", c,
+      std::string subs;
+      for (std::size_t i = 0; i < it.subscriptions.size() && i < 5; ++i) {
+        subs += (i ? ", " : "") + it.subscriptions[i].stream + " " +
+                it.subscriptions[i].parameters.dump();
+      }
+      if (it.subscriptions.size() > 5)
+        subs += fmt::format(", ... {} more", it.subscriptions.size() - 5);
+      fail("stream-rows-covered", c, it,
            fmt::format("items row {} ({}) is visible after a full apply, but the connection's "
                        "request has no subscription to {} {} ({} subscriptions)",
                        id, value.value_or("deleted"), item->stream, params.dump(),
-                       it.subscriptions.size()));
+                       it.subscriptions.size()),
+           {{"items row", fmt::format("{} ({})", id, value.value_or("deleted")),
+             fmt::format("the items table of client {} after a full apply", c.index()),
+             trace_.lines()},
+            {"needed subscription", item->stream + " " + params.dump(),
+             "the row's stream and its parameters", trace_.lines()},
+            {"subscriptions", subs.empty() ? "none" : subs,
+             "the EstablishSyncStream request of the connection", it.start_line}},
+           fmt::format("a full apply leaves items row {} visible without a subscription to {}", id,
+                       item->stream));
       return;
     }
   }

@@ -60,6 +60,9 @@ class StreamInvariants : public engine::ClientObserver {
     std::vector<std::string> default_streams;              // checkpoint `streams` by index
     std::map<std::string, nlohmann::json> bucket_reasons;  // bucket -> its `subscriptions`
     std::optional<nlohmann::json> status;                  // the last status of the iteration
+    // Trace lines of the iteration's start (its subscriptions), its last checkpoint or
+    // checkpoint_diff line and its last status: a failure's causal chain.
+    uint64_t start_line = 0, checkpoint_line = 0, status_line = 0;
   };
 
   void on_line(Iteration& it, const std::string& line);
@@ -68,7 +71,11 @@ class StreamInvariants : public engine::ClientObserver {
                     const nlohmann::json& status);
   [[nodiscard]] std::vector<std::string> buckets_of(const Iteration& it,
                                                     const engine::StreamStatusEntry& s) const;
-  void fail(const std::string& invariant, engine::Client& c, const std::string& message);
+  // Fails with the invariant's inputs; the causal chain is the iteration's start, its last
+  // checkpoint line, its last status (those it had) and `now` at the current trace line.
+  void fail(const std::string& invariant, engine::Client& c, const Iteration& it,
+            const std::string& message, std::vector<sim::ViolationInput> inputs,
+            const std::string& now);
 
   sim::Loop& loop_;
   sim::Trace& trace_;
