@@ -49,6 +49,8 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
      "the initial mongo lookup answers one below the stored id"},
     {"generated-answer-ahead", "the generated (legacy) route answers an id it did not store"},
     {"connection-slot-leak", "a closed sync stream keeps its connection-limit slot (429 forever)"},
+    {"custom-checkpoint-before-replication",
+     "custom mode: the upload's custom write checkpoint reaches storage before replication"},
     {"wait-resolves-on-seen",
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
     {"fsync-lies",

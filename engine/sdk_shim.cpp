@@ -30,6 +30,7 @@ constexpr std::pair<Quirk, const char*> kQuirkNames[] = {
     {Quirk::PrefetchDoubleFetch, "prefetch-double-fetch"},
     {Quirk::ExtraUploadRound, "extra-upload-round"},
     {Quirk::RepostUntilApplied, "repost-until-applied"},
+    {Quirk::CustomCheckpointInverted, "custom-checkpoint-inverted"},
 };
 }  // namespace
 

@@ -163,6 +163,9 @@ enum class Quirk {
   // §2.7.8 "repost-until-applied": the repost loop re-POSTs the current id until a checkpoint
   // with it is applied.  Fixed: it stops once the service accepted an id >= current.
   RepostUntilApplied,
+  // §2.7.1 "custom-checkpoint-inverted": complete(writeCheckpoint) sets the target only when
+  // ps_crud is still non-empty after the delete.  Fixed: only when it is empty (Dart, docs).
+  CustomCheckpointInverted,
 };
 // The scenario names of the quirks, e.g. "stale-seed-outcome"; nullopt for an unknown name.
 std::optional<Quirk> quirk_from_name(const std::string& name);
@@ -214,6 +217,9 @@ struct ClientOptions {
   // §2.2.6); false = POST /sync/checkpoint-request directly.
   bool post_checkpoint_request_via_backend = false;
   std::vector<Quirk> fixed_quirks;
+  // Custom write-checkpoint mode (docs/protocol.md §3.1.10, §2.2.3): the connector passes the
+  // backend's answer `write_checkpoint` to complete(writeCheckpoint).
+  bool custom_write_checkpoints = false;
   std::vector<EngineMutant> mutants;
   // The stream world (issue 7): the schema also has the `items` table that stream buckets
   // sync.  Off: the schema of every scenario before issue 7.
@@ -464,6 +470,8 @@ class Client {
   sim::Task<void> upload_data();
   sim::Task<bool> update_local_target();
   sim::Task<std::string> write_checkpoint_for_upload();
+  [[nodiscard]] std::optional<std::string> custom_write_checkpoint(
+      const sim::HttpResponse& response) const;
   sim::Task<std::string> get_legacy_write_checkpoint();
   sim::Task<std::string> request_next_checkpoint(sim::AbortSignal* abort);
   sim::Task<std::string> post_checkpoint_request(const std::string& id, sim::AbortSignal* abort);

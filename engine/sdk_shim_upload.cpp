@@ -114,18 +114,45 @@ sim::Task<void> Client::upload_data() {
         fmt::format("upload failed: HTTP {}: {}", response.status, response.body));
   }
   ++stats_.uploads;
-  // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
+  const std::optional<std::string> custom = custom_write_checkpoint(response);
   db().begin();
   db().query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
-  auto previous = sdk_write_target(kMaxOpId);
-  db().commit();
-  report_target_write(kMaxOpId, previous);
+  if (custom) {
+    // complete(writeCheckpoint): handleCrudCheckpoint sets the target to it only when ps_crud
+    // is non-empty after the delete (quirk §2.7.1); fixed, only when it is empty.
+    const bool crud_left = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
+    const bool set = quirk_fixed(Quirk::CustomCheckpointInverted) ? !crud_left : crud_left;
+    std::optional<std::string> previous;
+    if (set) previous = sdk_write_target(*custom);
+    db().commit();
+    if (set) report_target_write(*custom, previous);
+    trace_.log(name_, "complete({}): target {}", *custom, set ? "set" : "unchanged");
+  } else {
+    // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
+    auto previous = sdk_write_target(kMaxOpId);
+    db().commit();
+    report_target_write(kMaxOpId, previous);
+  }
   // Quirk §2.7.7: this DELETE touches ps_crud, so one more (no-op) upload round follows;
   // the fix ignores the SDK's own DELETE.
   const TouchedTables touched = db().take_touched();
   if (!quirk_fixed(Quirk::ExtraUploadRound)) after_write_lock(touched);
   trace_.log(name_, "uploaded {} crud entries (up to {})", crud.size(), last_id);
   if (observer_) observer_->on_uploaded(*this, crud);
+}
+
+std::optional<std::string> Client::custom_write_checkpoint(
+    const sim::HttpResponse& response) const {
+  // The connector of the documented custom setup: the backend answers the upload with the
+  // custom write checkpoint it wrote in the same transaction (docs/protocol.md §3.1.10).
+  if (!options_.custom_write_checkpoints) return std::nullopt;
+  auto parsed = nlohmann::json::parse(response.body, nullptr, false);
+  if (parsed.is_discarded() || !parsed.contains("data") ||
+      !parsed["data"].contains("write_checkpoint") ||
+      !parsed["data"]["write_checkpoint"].is_string()) {
+    return std::nullopt;
+  }
+  return parsed["data"]["write_checkpoint"].get<std::string>();
 }
 
 sim::Task<bool> Client::update_local_target() {

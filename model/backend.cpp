@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "model/custom_checkpoints.hpp"
+
 namespace syncsim::model {
 
 Lsn Backend::apply(sim::Micros now, const std::string& user, const std::string& client_id,
@@ -35,7 +37,18 @@ Lsn Backend::apply(sim::Micros now, const std::string& user, const std::string& 
     }
     changes.push_back(RowChange{key, staged[key]});
   }
-  Lsn lsn = source_.commit(now, CommitKind::Data, changes);
+  std::vector<RowChange> committed = changes;
+  last_custom_.reset();
+  if (custom_) {
+    const RowKey counter{kCustomCheckpointTable, user + "/" + client_id};
+    int64_t n = 1;
+    if (auto row = source_.row(counter)) {
+      n = nlohmann::json::parse(row->data).at("checkpoint").get<int64_t>() + 1;
+    }
+    committed.push_back(RowChange{counter, Row{nlohmann::json{{"checkpoint", n}}.dump(), user}});
+    last_custom_ = n;
+  }
+  Lsn lsn = source_.commit(now, CommitKind::Data, std::move(committed));
   log_.push_back(AppliedUpload{lsn, user, client_id, std::move(changes)});
   return lsn;
 }

@@ -27,10 +27,18 @@ class Backend {
   Lsn apply(sim::Micros now, const std::string& user, const std::string& client_id,
             const nlohmann::json& crud);
   [[nodiscard]] const std::vector<AppliedUpload>& log() const { return log_; }
+  // Custom write-checkpoint mode (docs/protocol.md §3.1.10, the documented setup): every
+  // upload also increments the key's ("<user>/<client_id>") counter in the source table
+  // `checkpoints`, in the same transaction; the new value is the upload's answer, which the
+  // connector passes to complete(writeCheckpoint).  The row is not part of the log.
+  void set_custom_write_checkpoints(bool on) { custom_ = on; }
+  [[nodiscard]] std::optional<int64_t> last_custom_checkpoint() const { return last_custom_; }
 
  private:
   SourceDb& source_;
   std::vector<AppliedUpload> log_;
+  bool custom_ = false;
+  std::optional<int64_t> last_custom_;
 };
 
 }  // namespace syncsim::model

@@ -68,6 +68,8 @@ class BucketStorage {
   // Assigns the op id; only PUT and REMOVE can be appended.
   OpId append(const std::string& bucket, Op op);
   void checkpoint(Lsn lsn);  // a new storage checkpoint at the current op id
+  // opSeq.next() without a bucket op: a mongo custom write checkpoint's op id (§3.1.10).
+  OpId allocate_op() { return next_op_++; }
   [[nodiscard]] const StorageCheckpoint& latest() const { return latest_; }
   [[nodiscard]] BucketState state(const std::string& bucket, OpId up_to) const;
   // Ops with after < op_id <= up_to, at most `limit`.  The pointers are valid until the

@@ -125,6 +125,26 @@ std::optional<int64_t> CheckpointStore::processed_between(const std::string& key
   return best;
 }
 
+CheckpointStore::ManagedChanges CheckpointStore::managed_changes(const std::string& key, Lsn after,
+                                                                 Lsn up_to) const {
+  ManagedChanges out;
+  std::size_t matched = 0;
+  for (const auto& [k, docs] : records_) {
+    for (const auto& d : docs) {
+      if (!d.processed_at_lsn || *d.processed_at_lsn <= after || *d.processed_at_lsn > up_to) {
+        continue;
+      }
+      ++matched;
+      if (k == key) out.value = d.id;  // docs are in natural order: the last one stays
+    }
+  }
+  if (matched > kChangeLimit) {
+    out.invalidate = true;
+    out.value.reset();
+  }
+  return out;
+}
+
 int CheckpointStore::delete_expired(sim::Micros cutoff) {
   int deleted = 0;
   for (auto it = records_.begin(); it != records_.end();) {

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "model/custom_checkpoints.hpp"
 #include "model/source_db.hpp"
 
 namespace syncsim::model {
@@ -86,6 +87,16 @@ class CheckpointStore {
   // with processed_at_lsn in (after, up_to] (§3.1.9).
   [[nodiscard]] std::optional<int64_t> processed_between(const std::string& key, Lsn after,
                                                          Lsn up_to) const;
+  // What MongoSyncBucketStorage.getManagedWriteCheckpointChanges (v1.24.0) yields for one key:
+  // documents of every key with processed_at_lsn in (after, up_to], at most 1000 (more:
+  // `invalidate`, and the connection falls back to lookup()); for a key with several such
+  // documents the LAST in cursor (natural) order wins (Map.set), not the greatest.
+  struct ManagedChanges {
+    bool invalidate = false;
+    std::optional<int64_t> value;
+  };
+  static constexpr std::size_t kChangeLimit = 1000;
+  [[nodiscard]] ManagedChanges managed_changes(const std::string& key, Lsn after, Lsn up_to) const;
   // Retention cleanup inside a compact job (§3.2.1); returns the number of records deleted.
   int delete_expired(sim::Micros cutoff);
   // Explicit deletion of every record of a key (a fault); returns how many.
@@ -105,6 +116,9 @@ class CheckpointStore {
   }
   [[nodiscard]] StorageFlavour flavour() const { return flavour_; }
   [[nodiscard]] uint64_t duplicates_created() const { return duplicates_created_; }
+  // Custom write checkpoints (custom mode, docs/protocol.md §3.1.10).
+  CustomCheckpointStore& custom() { return custom_; }
+  [[nodiscard]] const CustomCheckpointStore& custom() const { return custom_; }
 
  private:
   // Inserts `inserted` when the upsert matched nothing (see the .cpp); true if it did.
@@ -121,6 +135,7 @@ class CheckpointStore {
   std::map<std::string, std::vector<CheckpointRecord>> records_;
   std::map<std::string, uint64_t> deletions_;
   uint64_t duplicates_created_ = 0;
+  CustomCheckpointStore custom_;
 };
 
 }  // namespace syncsim::model

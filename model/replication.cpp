@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <cassert>
 
@@ -96,6 +98,13 @@ void Replication::wake() {
     if (replaying_ && next_commit_ > chunk_start) break;  // replay: a chunk per commit
     const Commit& c = log[next_commit_++];
     for (const auto& change : c.changes) {
+      if (change.key.table == kCustomCheckpointTable) {
+        if (custom_hook_ && change.after) {
+          custom_hook_(change.key.id,
+                       nlohmann::json::parse(change.after->data).at("checkpoint").get<int64_t>());
+        }
+        continue;
+      }
       std::vector<std::string> now_in;
       if (change.after) now_in = router_(change.key, *change.after);
       auto& before = row_buckets_[change.key];

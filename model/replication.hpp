@@ -52,6 +52,13 @@ class Replication {
   // no checkpoint until replay catches up (§3.4 canCheckpointState).
   void restart(sim::Micros down);
 
+  // Custom write-checkpoint mode (docs/protocol.md §3.1.10): told of every processed row of the
+  // source `checkpoints` table (the sync config's write_checkpoints event), in commit order,
+  // before the commit's checkpoint; empty = managed mode (the rows are ignored).
+  void set_custom_checkpoint_hook(std::function<void(const std::string& key, int64_t)> hook) {
+    custom_hook_ = std::move(hook);
+  }
+
   // Told after every wake-up that processed commits; empty = none.
   void set_step_hook(std::function<void(const ReplicationStep&)> hook) {
     step_hook_ = std::move(hook);
@@ -101,6 +108,7 @@ class Replication {
   uint64_t blocked_commits_ = 0;
   uint64_t empty_checkpoints_ = 0;
   std::function<void(const ReplicationStep&)> step_hook_;
+  std::function<void(const std::string&, int64_t)> custom_hook_;
   std::size_t folded_ops_ = 0;  // ops of blocked commits, folded into the next checkpoint
   // Per-bucket owner of each row already in a private bucket, so a row that moves to
   // another owner is removed from the old bucket.

@@ -163,6 +163,13 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
       return f;
     };
   }
+  if (config_.write_checkpoint_mode == WriteCheckpointMode::Custom) {
+    backend_.set_custom_write_checkpoints(true);
+    if (!has_mutant(ServiceMutant::CustomCheckpointBeforeReplication)) {
+      replication_.set_custom_checkpoint_hook(
+          [this](const std::string& key, int64_t n) { on_custom_checkpoint(key, n); });
+    }
+  }
   assert(config_.api_processes >= 1);
   for (int i = 0; i < config_.api_processes; ++i) {
     BatcherHooks hooks;
@@ -177,6 +184,15 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
         loop_, trace_, rng_.split(i == 0 ? std::string("batcher") : own.name), source_,
         checkpoints_, own, std::move(hooks)));
   }
+}
+
+void Service::on_custom_checkpoint(const std::string& key, int64_t checkpoint) {
+  // batch.addCustomWriteCheckpoint, persisted at flush (docs/protocol.md §3.1.10): mongo stamps
+  // it with a fresh op id (opSeq.next()), postgres stores no op id.
+  const OpId op = config_.flavour == StorageFlavour::Mongo ? storage_.allocate_op() : 0;
+  checkpoints_.custom().upsert(key, sync_rules_id_, checkpoint, op);
+  trace_.log("repl", "custom write checkpoint {} = {} (sync rules {}, op {})", key, checkpoint,
+             sync_rules_id_, op);
 }
 
 std::size_t Service::pick_process() {
@@ -570,6 +586,7 @@ void Service::change_sync_config() {
     if (auto s = open.stream.lock()) s->end();
   }
   streams_.clear();
+  ++sync_rules_id_;  // custom write checkpoints are per sync config: they reset
   trace_.log("svc", "sync config changed: all streams ended");
 }
 
@@ -738,6 +755,18 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
     replication_.on_source_commit();
     trace_.log("backend", "applied {} ops from {} at lsn {}", body["crud"].size(), request.subject,
                lsn);
+    if (auto custom = backend_.last_custom_checkpoint()) {
+      // Custom mode: the answer carries the new custom write checkpoint, which must not be
+      // acknowledged before this commit is replicated.
+      const std::string key = request.subject + "/" + body["client_id"].get<std::string>();
+      ledger_.established(key, *custom, lsn, loop_.now(), replication_.lag(), trace_.lines());
+      if (has_mutant(ServiceMutant::CustomCheckpointBeforeReplication)) {
+        trace_.log("svc", "MUTANT custom write checkpoint {} = {} stored before replication", key,
+                   *custom);
+        checkpoints_.custom().upsert(key, sync_rules_id_, *custom, storage_.allocate_op());
+      }
+      return data_response({{"lsn", lsn}, {"write_checkpoint", std::to_string(*custom)}});
+    }
     return data_response({{"lsn", lsn}});
   } catch (const std::exception& e) {
     return error_response(400, "APP_BAD_UPLOAD", "Bad upload", e.what());
@@ -838,7 +867,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           has_mutant(ServiceMutant::WriteCheckpointMayDrop),
           has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect), config_.sticky_invalidation,
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); },
-          &line_faults_},
+          &line_faults_, config_.write_checkpoint_mode == WriteCheckpointMode::Custom,
+          sync_rules_id_, config_.change_feed_takes_max},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

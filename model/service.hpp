@@ -5,8 +5,8 @@
 //   §1) GET  /write-checkpoint2.json   docs/protocol.md §3.1.2, §3.1.7 (legacy, generated ids) POST
 //   /backend/upload           the app backend (docs/scenarios.md §1)
 // Both managed routes go through the batcher (docs/protocol.md §0.1).  Not modelled: the oldest
-// /write-checkpoint.json route, custom write checkpoints themselves (custom mode only
-// rejects the managed routes), RSocket, connection limits.
+// /write-checkpoint.json route, RSocket.  Custom write checkpoints: docs/protocol.md §3.1.10
+// (model/custom_checkpoints.hpp).
 // The default world (docs/scenarios.md §1): `todos` rows go to the global bucket every user
 // syncs; `notes` rows to a per-user bucket of their owner.
 #pragma once
@@ -67,6 +67,10 @@ enum class ServiceMutant {
   // Issue 17: a closed sync stream keeps its slot of max_concurrent_streams (a leaked request
   // queue entry), so after storms every reconnect gets 429 forever (converges).
   ConnectionSlotLeak,
+  // Issue 17, custom mode: the backend's custom write checkpoint reaches storage when the
+  // upload commits, not through replication, so a stream can carry it before the upload's
+  // data is in a checkpoint (service-ack-after-replication).
+  CustomCheckpointBeforeReplication,
 };
 
 enum class WriteCheckpointMode { Managed, Custom };
@@ -120,6 +124,9 @@ struct ServiceConfig {
   // docs/protocol.md §3.3.3 step 6: true = the model before issue 17, a MOVE/CLEAR beyond the
   // checkpoint withholds the complete for the whole download, not only its storage page.
   bool sticky_invalidation = false;
+  // docs/protocol.md §3.1.9 "Change feed": true = the model before issue 17, mongo change
+  // detection takes the greatest id processed in the window and has no 1000-record limit.
+  bool change_feed_takes_max = false;
 };
 
 struct ServiceMetrics {
@@ -365,6 +372,10 @@ class Service : public sim::HttpServer {
   };
   std::map<std::string, RetentionLedger> retention_ledger_;
   std::map<std::string, Deletion> deletions_;
+  // The active sync config's id (sync_rules_id); a config change makes a new one, which
+  // resets custom write checkpoints (docs/protocol.md §3.1.10, §3.4).
+  int sync_rules_id_ = 1;
+  void on_custom_checkpoint(const std::string& key, int64_t checkpoint);
 };
 
 // The error envelope of docs/protocol.md §3.1.2.

@@ -114,6 +114,7 @@ void SyncConnection::start_download(const StorageCheckpoint& cp,
 
 void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
   // watchCheckpointChanges (docs/protocol.md §3.1.9), per storage flavour.
+  if (ctx_.custom_write_checkpoints) return update_custom_write_checkpoint(cp);
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs lastWriteCheckpoint: the value may drop to null or lower.
     // The empty checkpoint has a null LSN, which is no position: no heads filter, so
@@ -134,12 +135,42 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
                      *v - 1, *v);
       v = *v - 1;
     }
-  } else if (cp.lsn != seen_lsn_) {
+  } else if (cp.lsn != seen_lsn_ && ctx_.change_feed_takes_max) {
     v = ctx_.checkpoints.processed_between(req_.key, seen_lsn_, cp.lsn);
+  } else if (cp.lsn != seen_lsn_) {
+    // getManagedWriteCheckpointChanges: over 1000 changes, lastWriteCheckpoint at the new LSN.
+    const auto changes = ctx_.checkpoints.managed_changes(req_.key, seen_lsn_, cp.lsn);
+    if (changes.invalidate) ++ctx_.stats.change_feed_fallbacks;
+    v = changes.invalidate ? ctx_.checkpoints.lookup(req_.key, cp.lsn) : changes.value;
   }
   seen_lsn_ = cp.lsn;
   const bool lower_allowed = ctx_.mutant_write_checkpoint_may_drop;
   if (v && (!write_checkpoint_ || *v > *write_checkpoint_ || lower_allowed)) write_checkpoint_ = v;
+}
+
+void SyncConnection::update_custom_write_checkpoint(const StorageCheckpoint& cp) {
+  // Custom mode (docs/protocol.md §3.1.10): lastCustomWriteCheckpoint has no LSN filter.
+  const auto& custom = ctx_.checkpoints.custom();
+  if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
+    // Every notification re-runs the lookup and yields on any difference.
+    write_checkpoint_ = custom.last(req_.key, ctx_.sync_rules_id);
+    return;
+  }
+  // Mongo: the initial lookup on the first checkpoint with an LSN, then the records whose
+  // op id is in (previous checkpoint op, this checkpoint op]; over 1000 of them fall back to
+  // the lookup.  The connection's value is replaced only when greater.
+  if (cp.lsn == 0) return;
+  std::optional<int64_t> v;
+  if (!queried_initial_) {
+    queried_initial_ = true;
+    v = custom.last(req_.key, ctx_.sync_rules_id);
+  } else if (cp.op_id != seen_op_ || cp.lsn != seen_lsn_) {
+    const CustomChanges changes = custom.changes(req_.key, seen_op_, cp.op_id);
+    v = changes.invalidate ? custom.last(req_.key, ctx_.sync_rules_id) : changes.value;
+  }
+  seen_lsn_ = cp.lsn;
+  seen_op_ = cp.op_id;
+  if (v && (!write_checkpoint_ || *v > *write_checkpoint_)) write_checkpoint_ = v;
 }
 
 bool SyncConnection::send_data_batch(const std::string& bucket) {

@@ -42,6 +42,9 @@ struct StreamStats {
   uint64_t forgotten_invalidations = 0;
   uint64_t superseded_downloads = 0;  // aborted by a newer line (§3.1.9 Timing)
   uint64_t write_checkpoint_only_diffs = 0;
+  // Mongo change windows with more than 1000 processed records: the connection fell back to
+  // the head-based lookup (getManagedWriteCheckpointChanges' invalidateWriteCheckpoints).
+  uint64_t change_feed_fallbacks = 0;
   uint64_t token_lines = 0;      // `token_expires_in`
   uint64_t expired_streams = 0;  // ended by `{"token_expires_in": 0}`
 };
@@ -73,6 +76,13 @@ struct ConnectionContext {
   std::function<void(const std::string&, int64_t, Lsn)> on_emit;
   // Service-side line faults (model/line_fault.hpp): every line passes through it.
   LineFaultInjector* line_fault = nullptr;
+  // Custom write-checkpoint mode (docs/protocol.md §3.1.10): write_checkpoint comes from the
+  // custom records of the connection's sync config, not from managed checkpoints.
+  bool custom_write_checkpoints = false;
+  int sync_rules_id = 1;
+  // The model before issue 17: mongo change detection takes the greatest id processed in the
+  // window, with no 1000-record limit (ServiceConfig::change_feed_takes_max).
+  bool change_feed_takes_max = false;
 };
 
 struct ConnectionRequest {
@@ -128,6 +138,7 @@ class SyncConnection {
   void send_checkpoint(const StorageCheckpoint& cp, const std::vector<std::string>& changed,
                        const std::vector<std::string>& removed, bool full);
   void update_write_checkpoint(const StorageCheckpoint& cp);
+  void update_custom_write_checkpoint(const StorageCheckpoint& cp);
   void start_download(const StorageCheckpoint& cp, const std::vector<std::string>& fetch,
                       bool write_checkpoint_only);
   sim::Task<void> download_step();
@@ -152,6 +163,7 @@ class SyncConnection {
       sent_write_checkpoint_;      // lastWriteCheckpoint of docs/protocol.md §0.1 emission
   bool queried_initial_ = false;   // mongo: the initial lookup happened
   Lsn seen_lsn_ = 0;               // mongo: last checkpoint LSN looked at
+  OpId seen_op_ = 0;               // mongo custom mode: last checkpoint op id looked at
   std::set<std::string> pending_;  // fetch set of the last line not yet fully downloaded
   std::optional<Download> download_;
   bool dirty_ = false;  // a checkpoint arrived since the last evaluation

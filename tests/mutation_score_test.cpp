@@ -248,6 +248,15 @@ const std::vector<Entry>& mutation_catalog() {
        false,
        "",
        ""},
+      // Issue 17: a custom write checkpoint that skips replication is acked before its data.
+      {"custom-checkpoint-before-replication",
+       {},
+       "custom-write-checkpoints",
+       none,
+       {"service-ack-after-replication"},
+       false,
+       "",
+       ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",

@@ -119,7 +119,9 @@ TEST(ListCli, ListsEverythingWithStatements) {
     ++lines;
     start = end + 1;
   }
-  EXPECT_EQ(lines, 25u);  // 23 + fsync-lies (storage) + connection-slot-leak (issue 17)
+  // 23 + fsync-lies (storage) + connection-slot-leak, custom-checkpoint-before-replication (issue
+  // 17)
+  EXPECT_EQ(lines, 26u);
   for (const auto* what : {"faults", "sometimes", "metrics"}) {
     auto o = syncsim(std::string("list ") + what);
     EXPECT_EQ(o.exit_code, 0) << what << o.output;

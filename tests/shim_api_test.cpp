@@ -531,3 +531,39 @@ TEST(EngineMutants, SeedLocalCounterAfterAClearSeedsOne) {
 
 }  // namespace
 }  // namespace syncsim::scenarios
+
+namespace syncsim::scenarios {
+namespace {
+
+// Custom write checkpoints (docs/protocol.md §3.1.10, §2.2.3): the connector hands the backend's
+// answer to complete(writeCheckpoint).  shared-internals 1.3.0 handleCrudCheckpoint sets the
+// target only when ps_crud is non-empty after the delete (quirk §2.7.1).
+Scenario custom_mode(bool fixed) {
+  return with("custom-write-checkpoints.json", [fixed](json& j) {
+    if (!fixed) j["clients"]["fixed_quirks"] = json::array();
+    j["duration_s"] = 20;
+    j["faults"] = json::array();
+  });
+}
+
+TEST(CustomCheckpoints, TheFixedConditionTargetsTheBackendsAnswerAndPasses) {
+  std::ostringstream trace;
+  const RunResult r = run_seed(custom_mode(true), 1, &trace);
+  EXPECT_TRUE(r.passed) << describe(r);
+  EXPECT_TRUE(trace_has(trace.str(), "): target set")) << "no complete(writeCheckpoint) stored it";
+  EXPECT_FALSE(trace_has(trace.str(), "write checkpoint mode"))
+      << "the managed route was called in custom mode";
+}
+
+// With the released condition the last batch of a round leaves the target at MAX, so
+// updateLocalTarget asks the managed route, which custom mode rejects: the gate stays shut.
+TEST(CustomCheckpoints, TheReleasedInvertedConditionCallsTheRejectedManagedRoute) {
+  std::ostringstream trace;
+  const RunResult r = run_seed(custom_mode(false), 1, &trace);
+  EXPECT_TRUE(trace_has(trace.str(), "): target unchanged"));
+  EXPECT_TRUE(trace_has(trace.str(), "managed checkpoint rejected: custom write checkpoint mode"));
+  EXPECT_FALSE(r.passed) << "the gate opened although no target was ever stored";
+}
+
+}  // namespace
+}  // namespace syncsim::scenarios

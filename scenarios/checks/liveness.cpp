@@ -32,6 +32,25 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
         fmt::format("target MAX after an upload, no concrete id stored (record {})", show(stored)),
         std::nullopt};
   }
+  if (service.config().write_checkpoint_mode == model::WriteCheckpointMode::Custom) {
+    // Custom mode (docs/protocol.md §3.1.10): the backend's counter in the source table is
+    // replicated into the custom record the stream emits.  Approximation: a sync config change
+    // resets the record, which this does not see.
+    auto row = service.source().row(model::RowKey{model::kCustomCheckpointTable, key});
+    const int64_t counter =
+        row ? nlohmann::json::parse(row->data).at("checkpoint").get<int64_t>() : 0;
+    if (counter < target) {
+      return {"custom-below-target",
+              fmt::format("custom write checkpoint {} < target {}", counter, target), std::nullopt};
+    }
+    const auto& repl = service.replication();
+    if (repl.stalled_forever()) {
+      return {"custom-unreplicated",
+              "custom write checkpoint written, replication stalled for good", std::nullopt};
+    }
+    return {"custom-not-emitted", fmt::format("custom write checkpoint {} >= target", counter),
+            fmt::format("replication carries custom write checkpoint {} to the stream", counter)};
+  }
   if (!stored) {
     if (auto d = service.deletion_of(key)) {
       return {"record-deleted",

@@ -114,6 +114,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       {"stale-write-checkpoint-on-connect", model::ServiceMutant::StaleWriteCheckpointOnConnect},
       {"generated-answer-ahead", model::ServiceMutant::GeneratedAnswerAhead},
       {"connection-slot-leak", model::ServiceMutant::ConnectionSlotLeak},
+      {"custom-checkpoint-before-replication",
+       model::ServiceMutant::CustomCheckpointBeforeReplication},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
@@ -223,6 +225,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       o.fixed_quirks.push_back(*quirk);
     }
     o.stream_tables = !scenario.service.streams.empty();
+    o.custom_write_checkpoints = scenario.service.write_checkpoint_mode == "custom";
     slots_.push_back(
         Slot{o, &core_named(group.core, extra_cores_), o.checkpoint_mode, 1, std::nullopt});
     clients_.push_back(new_life(slots_.size() - 1));

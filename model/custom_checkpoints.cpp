@@ -1,0 +1,37 @@
+#include "model/custom_checkpoints.hpp"
+
+namespace syncsim::model {
+
+void CustomCheckpointStore::upsert(const std::string& key, int sync_rules_id, int64_t checkpoint,
+                                   OpId op_id) {
+  // updateOne({user_id, sync_rules_id}, {$set: {checkpoint, op_id}}, {upsert: true}).
+  records_[{key, sync_rules_id}] = CustomCheckpointRecord{checkpoint, op_id, next_seq_++};
+}
+
+std::optional<int64_t> CustomCheckpointStore::last(const std::string& key,
+                                                   int sync_rules_id) const {
+  auto it = records_.find({key, sync_rules_id});
+  if (it == records_.end()) return std::nullopt;
+  return it->second.checkpoint;
+}
+
+CustomChanges CustomCheckpointStore::changes(const std::string& key, OpId after, OpId up_to) const {
+  CustomChanges out;
+  std::size_t matched = 0;
+  uint64_t best_seq = 0;
+  for (const auto& [k, r] : records_) {
+    if (r.op_id <= after || r.op_id > up_to) continue;
+    ++matched;
+    if (k.first == key && r.seq > best_seq) {
+      best_seq = r.seq;
+      out.value = r.checkpoint;
+    }
+  }
+  if (matched > kChangeLimit) {
+    out.invalidate = true;
+    out.value.reset();
+  }
+  return out;
+}
+
+}  // namespace syncsim::model
