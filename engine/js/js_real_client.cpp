@@ -267,11 +267,13 @@ std::string JsRealClient::pending() const {
     requests += fmt::format("{}#{} {}{}", requests.empty() ? "" : ", ", req, what,
                             streams_.contains(req) ? " (streaming)" : "");
   }
-  const auto timer = host_.next_timer();
-  return fmt::format("js-real SDK ({}); requests: {}; host's next fake timer: {}",
+  std::string timers;
+  for (const auto& t : host_.armed_timers(client_.name())) {
+    timers += fmt::format("{}{}", timers.empty() ? "" : ", ", t);
+  }
+  return fmt::format("js-real SDK ({}); requests: {}; armed timers: {}",
                      killed_ ? "closed" : (connected_ ? "connected" : "not connected"),
-                     requests.empty() ? "none" : requests,
-                     timer ? fmt::format("{}µs", *timer - sim::kEpoch) : "none");
+                     requests.empty() ? "none" : requests, timers.empty() ? "none" : timers);
 }
 
 nlohmann::json JsRealClient::touched() {
