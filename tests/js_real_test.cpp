@@ -210,7 +210,8 @@ TEST_F(JsReal, CheckersAreBoundByWhatTheRealSdkDid) {
   // judge (checked > 0), they do not pass vacuously.
   const auto r = test_support::run(js_real("basic"), 2);
   ASSERT_TRUE(r.passed) << test_support::describe(r);
-  for (const char* invariant : {"barrier-holds", "read-your-writes", "no-lost-writes"}) {
+  for (const char* invariant : {"barrier-holds", "read-your-writes", "no-lost-writes",
+                                "target-no-regress", "completed-upload-notified"}) {
     const auto it = r.checks.find(invariant);
     EXPECT_TRUE(it != r.checks.end() && it->second > 0) << invariant << " never judged";
   }
