@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <iostream>
 #include <map>
 #include <regex>
 #include <sstream>
@@ -137,7 +139,9 @@ TEST_F(JsReal, AHostKeptAcrossManySeedsStaysFlat) {
   // The host's JS heap after a full GC, measured at every run start: after a warm-up (code
   // caches, JIT) it does not grow with the number of runs (a leaked realm per run is
   // megabytes; the bound allows a few).  Long test only (SYNCSIM_JS_REAL_HEAP_SEEDS).
-  constexpr uint64_t kSeeds = SYNCSIM_JS_REAL_HEAP_SEEDS;
+  // SYNCSIM_JS_REAL_HEAP_SEEDS in the environment overrides the count (a shorter manual run).
+  const char* env = std::getenv("SYNCSIM_JS_REAL_HEAP_SEEDS");
+  const uint64_t kSeeds = env ? std::stoull(env) : SYNCSIM_JS_REAL_HEAP_SEEDS;
   if (kSeeds == 0) GTEST_SKIP() << "long test (js_real_long_test)";
   const Scenario s = js_real("basic", {"duration_s=5", "faults=[]"});
   auto processes = std::make_shared<engine::js::HostProcesses>();
@@ -153,6 +157,9 @@ TEST_F(JsReal, AHostKeptAcrossManySeedsStaysFlat) {
     ASSERT_TRUE(r.passed) << "seed " << seed << "\n" << test_support::describe(r);
     if (seed == warm + 1) heap_warm = processes->heap_bytes();
     if (seed > warm + 1) heap_max_after = std::max(heap_max_after, processes->heap_bytes());
+    if (seed % 100 == 1)
+      std::cout << "after " << seed - 1 << " runs: heap " << processes->heap_bytes() << " bytes\n"
+                << std::flush;
   }
   ASSERT_GT(heap_warm, 0u) << "the host reported no heap";
   EXPECT_EQ(processes->started(), 1u);

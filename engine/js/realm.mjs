@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
+import { builtinModules, createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { readLine, sendLine } from './bridge.mjs';
 
@@ -63,29 +64,61 @@ export class ModuleSources {
     return path.join(this.nodeModules, name);
   }
 
-  resolve(specifier, parentFile) {
+  static isBuiltin(specifier) {
+    return specifier.startsWith('node:') || builtinModules.includes(specifier);
+  }
+
+  // A relative CommonJS path without its extension: file, file.js, file.json, file/index.js.
+  static probe(file) {
+    for (const candidate of [file, `${file}.js`, `${file}.json`, path.join(file, 'index.js')]) {
+      if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return candidate;
+    }
+    return file;
+  }
+
+  // `require`: resolve as CommonJS require() does (the "require" export condition).
+  resolve(specifier, parentFile, require = false) {
     if (specifier.startsWith('./') || specifier.startsWith('../')) {
-      return path.resolve(path.dirname(parentFile), specifier);
+      const file = path.resolve(path.dirname(parentFile), specifier);
+      return require ? ModuleSources.probe(file) : file;
     }
     const parts = specifier.split('/');
     const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
     const sub = '.' + specifier.slice(name.length);
     const dir = this.packageDir(name, parentFile);
     const pj = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-    const pick = (e) => (typeof e === 'string' ? e
-                         : e && typeof e === 'object' ? pick(e.node ?? e.import ?? e.default) : null);
+    const order = require ? ['node', 'require', 'default'] : ['node', 'import', 'default'];
+    const pick = (e) => {
+      if (typeof e === 'string' || !e || typeof e !== 'object') return typeof e === 'string' ? e : null;
+      for (const key of order) if (key in e) return pick(e[key]);
+      return null;
+    };
     let target = null;
     if (pj.exports) {
       const exports = typeof pj.exports === 'string' || !Object.keys(pj.exports)[0]?.startsWith('.')
                         ? { '.': pj.exports } : pj.exports;
       target = pick(exports[sub]);
     } else {
-      target = sub === '.' ? (pj.module ?? pj.main ?? 'index.js') : sub;
+      target = sub === '.' ? ((require ? pj.main : pj.module ?? pj.main) ?? 'index.js') : sub;
+      return ModuleSources.probe(path.join(dir, target));
     }
     if (!target) throw new Error(`host: cannot resolve ${specifier} (from ${parentFile})`);
     return path.join(dir, target);
   }
+
+  // ES module or CommonJS, as Node decides: the extension, else the package's "type".
+  isEsm(file) {
+    if (file.endsWith('.mjs')) return true;
+    if (file.endsWith('.cjs') || file.endsWith('.json')) return false;
+    for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const pj = path.join(dir, 'package.json');
+      if (fs.existsSync(pj)) return JSON.parse(fs.readFileSync(pj, 'utf8')).type === 'module';
+    }
+    return false;
+  }
 }
+
+const hostRequire = createRequire(import.meta.url);
 
 // The SDK entry modules of the installed project and its version line for the trace.
 export function sdkEntriesOf(sources) {
@@ -123,7 +156,8 @@ export class ClientRealm {
     this.sdk = sdk;
     this.activity = activity;
     this.client = null;
-    this.modules = new Map();   // file -> SourceTextModule
+    this.modules = new Map();   // file -> vm module
+    this.cjs = new Map();       // file -> CommonJS module record
     this.files = new WeakMap(); // SourceTextModule -> file
     this.tags = new Map();      // timer id -> the SDK function that armed it
     // A fresh fake-timers instance per realm: its timer ids start over too.
@@ -168,9 +202,44 @@ export class ClientRealm {
     vm.runInContext('Math', this.context).random = random;
   }
 
+  // A synthetic module over CommonJS exports (a builtin's or a package's evaluated here).
+  syntheticModule(key, exports) {
+    const names = [...new Set(['default', ...Object.keys(exports)])];
+    const m = new vm.SyntheticModule(names, function init() {
+      for (const n of names) this.setExport(n, n === 'default' ? exports : exports[n]);
+    }, { identifier: key, context: this.context });
+    this.modules.set(key, m);
+    return m;
+  }
+
+  // CommonJS evaluated inside this realm (1.x SDK dependencies such as event-iterator);
+  // builtins are the host's.
+  require(specifier, parentFile) {
+    if (ModuleSources.isBuiltin(specifier)) return hostRequire(specifier);
+    const file = path.isAbsolute(specifier) ? specifier
+                                            : this.sources.resolve(specifier, parentFile, true);
+    const cached = this.cjs.get(file);
+    if (cached) return cached.exports;
+    const text = this.sources.source(file).text;
+    if (file.endsWith('.json')) {
+      const module = { exports: vm.runInContext(`(${text})`, this.context) };
+      this.cjs.set(file, module);
+      return module.exports;
+    }
+    const wrapper = vm.compileFunction(text, ['exports', 'require', 'module', '__filename', '__dirname'],
+                                       { parsingContext: this.context, filename: file });
+    const module = { exports: {} };
+    this.cjs.set(file, module);
+    wrapper.call(module.exports, module.exports, (spec) => this.require(spec, file), module, file,
+                 path.dirname(file));
+    return module.exports;
+  }
+
   moduleFor(file) {
     let m = this.modules.get(file);
     if (m) return m;
+    if (ModuleSources.isBuiltin(file)) return this.syntheticModule(file, hostRequire(file));
+    if (!this.sources.isEsm(file)) return this.syntheticModule(file, this.require(file, file));
     const s = this.sources.source(file);
     m = new vm.SourceTextModule(s.text, {
       identifier: pathToFileURL(file).href, context: this.context, cachedData: s.cachedData,
@@ -185,7 +254,8 @@ export class ClientRealm {
     const m = this.moduleFor(file);
     if (m.status === 'unlinked') {
       await m.link((specifier, referencing) =>
-        this.moduleFor(this.sources.resolve(specifier, this.files.get(referencing))));
+        this.moduleFor(ModuleSources.isBuiltin(specifier)
+                         ? specifier : this.sources.resolve(specifier, this.files.get(referencing))));
     }
     if (m.status === 'linked') await m.evaluate();
     return m.namespace;
