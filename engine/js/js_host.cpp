@@ -61,6 +61,9 @@ JsHost::~JsHost() {
 
 void JsHost::start() {
   const char* op = "next_run";
+  if (shared_ && shared_->find(project_) && shared_->worn_out(project_)) {
+    shared_->discard(project_);  // Node 20 leaks vm module contexts: recycle (js_host.hpp)
+  }
   process_ = shared_ ? shared_->find(project_) : nullptr;
   if (!process_) {
     const auto dir = installed_js_real_project(project_);
@@ -71,6 +74,7 @@ void JsHost::start() {
                                  "--expose-gc", SYNCSIM_JS_HOST_SCRIPT, *dir});
     if (shared_) {
       shared_->count_start();
+      shared_->worn_out(project_);  // this run is the new process's first
       process_ = &shared_->adopt(project_, std::move(process));
     } else {
       owned_ = std::move(process);

@@ -50,7 +50,16 @@ class HostProcesses {
     return *(processes_[project] = std::move(process));
   }
   // A run died mid-drain: the pipe is out of step, the process is not reused.
-  void discard(const std::string& project) { processes_.erase(project); }
+  void discard(const std::string& project) {
+    processes_.erase(project);
+    runs_.erase(project);
+  }
+  // Node 20 never frees a vm context that ran a vm.SourceTextModule (every realm's SDK
+  // modules), about 3 MB per basic run: a process serves this many runs, then a fresh one
+  // starts.  Traces do not depend on it (a run starts from fresh realms either way).
+  static constexpr uint64_t kRunsPerProcess = 20;
+  // Counts one more run on the project's process; true when it has served its share.
+  bool worn_out(const std::string& project) { return ++runs_[project] > kRunsPerProcess; }
   [[nodiscard]] uint64_t started() const { return started_; }
   void count_start() { ++started_; }
   // With measure_heap set, every run start reports the host's JS heap after a full GC (the
@@ -62,6 +71,7 @@ class HostProcesses {
 
  private:
   std::map<std::string, std::unique_ptr<NodeProcess>> processes_;
+  std::map<std::string, uint64_t> runs_;
   uint64_t started_ = 0;
   bool measure_heap_ = false;
   uint64_t heap_bytes_ = 0;
