@@ -8,8 +8,9 @@
 //
 // C++ -> host (events; each one is followed by a drain that ends with an `idle` message):
 //   {op:"init", v, now, seed}                 first message; host answers `ready`
-//   {op:"next_run", now, seed}                the next run reuses the process: every client
-//                                             dropped, PRNG reseeded; host answers `ready`
+//   {op:"next_run", now, seed, heap}          the next run reuses the process: every client's
+//                                             realm dropped; host answers `ready` (with
+//                                             heap_bytes after a full GC when `heap` is set)
 //   {op:"open", client, now, user, seed, options}  new SDK instance (one app life)
 //   {op:"connect", client, now}  {op:"disconnect", client, now}  {op:"close", client, now}
 //   {op:"tables_changed", client, now, tables}  the app wrote through C++: what its hook saw
@@ -26,7 +27,9 @@
 //   {op:"fetch", client, req, method, path, headers, body, stream}   (answered by events)
 //   {op:"abort", client, req}  {op:"log", client, level, message}
 //   {op:"notice", client, what:"disconnected", error}   disconnect() resolved
-//   {op:"idle", next_timer, in_flight:[{client, req}]}   the drain ended; next_timer in µs or null
+//   {op:"idle", next_timer, in_flight:[{client, req, method, path}],
+//    timers:[{client, at, by}]}   the drain ended; next_timer and at in µs (null: none); `by`
+//                                 is the SDK function that armed the timer
 import fs from 'node:fs';
 
 export const kProtocolVersion = 1;
@@ -34,14 +37,14 @@ export const kProtocolVersion = 1;
 const kChunk = 1 << 16;
 let pending = Buffer.alloc(0);
 
-// Reads one message, blocking.  Returns null at end of input (C++ went away).
-export function readMessage() {
+// Reads one line, blocking.  Returns null at end of input (C++ went away).
+export function readLine() {
   for (;;) {
     const nl = pending.indexOf(10);
     if (nl >= 0) {
       const line = pending.subarray(0, nl).toString('utf8');
       pending = pending.subarray(nl + 1);
-      return JSON.parse(line);
+      return line;
     }
     const buf = Buffer.alloc(kChunk);
     let n;
@@ -56,10 +59,19 @@ export function readMessage() {
   }
 }
 
-export function send(message) {
-  const data = Buffer.from(JSON.stringify(message) + '\n', 'utf8');
+export function readMessage() {
+  const line = readLine();
+  return line === null ? null : JSON.parse(line);
+}
+
+export function sendLine(text) {
+  const data = Buffer.from(text + '\n', 'utf8');
   let off = 0;
   while (off < data.length) off += fs.writeSync(1, data, off, data.length - off);
+}
+
+export function send(message) {
+  sendLine(JSON.stringify(message));
 }
 
 // A synchronous call: send, then the next message is the reply.

@@ -2,17 +2,19 @@
 // published, unmodified PowerSync JS SDK for every js-real client of that run, in lockstep
 // with the simulation.  C++ delivers one event (engine/js/bridge.mjs lists them); the host
 // runs until no JavaScript work is left and answers `idle` with the next fake-timer deadline.
-// Nothing here reads real time or real randomness: setTimeout/setInterval/Date/performance
-// follow the sim clock (@sinonjs/fake-timers, pinned beside the SDK), Math.random and
-// crypto.randomUUID come from a PRNG seeded by the run.
 //
-// Usage: node host.mjs <installed SDK project dir>   (cmake/JsRealSdk.cmake installs it)
-import fs from 'node:fs';
+// Every SDK instance (one app life) lives in its own `vm` context (engine/js/realm.mjs): its
+// own module instances of the SDK, its own fake timers (@sinonjs/fake-timers, pinned beside
+// the SDK) for setTimeout/setInterval/Date/performance, its own seeded Math.random and
+// crypto.  A kill or power loss drops exactly that client's realm with its pending work, and
+// a process kept across seeds (`next_run`) starts every run from fresh module state.
+// Nothing here reads real time or real randomness.
+//
+// Usage: node --experimental-vm-modules host.mjs <installed SDK project dir>
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import { readMessage, send, kProtocolVersion } from './bridge.mjs';
-import { loadSdk, SdkClient } from './sdk_client.mjs';
+import { ModuleSources, ClientRealm, sdkEntriesOf } from './realm.mjs';
 
 const realSetImmediate = setImmediate;
 const sdkDir = process.argv[2];
@@ -23,104 +25,81 @@ if (!sdkDir) {
 const nodeModules = path.join(sdkDir, 'node_modules');
 const require = createRequire(path.join(nodeModules, 'syncsim-host.cjs'));
 const FakeTimers = require('@sinonjs/fake-timers');
-// Everything the SDK could load lazily is imported before the first event: a dynamic
-// import() is real file I/O the drain cannot see.
-const sdk = await loadSdk(
-  (p) => import(pathToFileURL(path.join(nodeModules, p)).href),
-  (name) => JSON.parse(fs.readFileSync(path.join(nodeModules, name, 'package.json'), 'utf8')).version);
+const sources = new ModuleSources(nodeModules, new URL('.', import.meta.url).pathname);
+const sdk = sdkEntriesOf(sources);
 
-// Counts everything a client did (bridge calls); the drain stops once a hop changes nothing.
-export const activity = { count: 0 };
-
-// sfc32, seeded from the run: the SDK's retry jitter and any uuid it makes.
-function seededRandom(seedText) {
-  let h = 1779033703 ^ seedText.length;
-  for (let i = 0; i < seedText.length; i++) {
-    h = Math.imul(h ^ seedText.charCodeAt(i), 3432918353);
-    h = (h << 13) | (h >>> 19);
-  }
-  const next = () => {
-    h = Math.imul(h ^ (h >>> 16), 2246822507);
-    h = Math.imul(h ^ (h >>> 13), 3266489909);
-    return (h ^= h >>> 16) >>> 0;
-  };
-  let a = next(), b = next(), c = next(), d = next();
-  return () => {
-    a |= 0; b |= 0; c |= 0; d |= 0;
-    const t = (((a + b) | 0) + d) | 0;
-    d = (d + 1) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    c = (c + t) | 0;
-    return (t >>> 0) / 4294967296;
-  };
-}
-
-function installDeterminism(seed) {
-  const random = seededRandom(String(seed));
-  Math.random = random;
-  const hex = (n) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
-  globalThis.crypto.randomUUID = () =>
-    `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[Math.floor(random() * 4)]}${hex(3)}-${hex(12)}`;
-  globalThis.crypto.getRandomValues = (array) => {
-    const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
-    return array;
-  };
-}
+// Counts everything a client did (bridge calls, timers fired); the drain stops once a hop
+// changes nothing.
+const activity = { count: 0 };
 
 // The JS clock runs in whole milliseconds (Date.now() is an integer, as in a browser);
-// sim time is in µs.
+// sim time is in µs.  Every realm's clock is kept at `nowMs` except while one of its timers
+// fires (then at that timer's time, which is `nowMs` too: timers fire in global order).
 const msOf = (micros) => Math.floor(micros / 1000);
-let clock = null;
+let nowMs = 0;
+let runSeed = '';
+let opened = 0;  // realms opened this run: their order breaks ties between equal deadlines
+const clients = new Map();
 
-function earliestTimer() {
+function setNow(ms) {
+  if (ms > nowMs) nowMs = ms;
+  for (const c of clients.values()) c.moveClockTo(nowMs);
+}
+
+// The earliest armed timer over every live realm: (deadline, realm order), then the realm's
+// own order (fake-timers: deadline, then creation).
+function earliest() {
   let best = null;
-  for (const t of Object.values(clock.timers ?? {})) {
-    if (best === null || t.callAt < best.callAt || (t.callAt === best.callAt && t.id < best.id)) best = t;
+  for (const c of clients.values()) {
+    const t = c.firstTimer();
+    if (t && (best === null || t.callAt < best.timer.callAt ||
+              (t.callAt === best.timer.callAt && c.order < best.client.order))) {
+      best = { client: c, timer: t };
+    }
   }
   return best;
+}
+
+function fire(e) {
+  setNow(e.timer.callAt);
+  e.client.fireNext();
+  activity.count++;
 }
 
 // Runs the host until no JavaScript work is left: real setImmediate hops (every microtask
 // runs before the next hop) and fake timers already due, until a hop changes nothing.
 async function drain() {
-  for (let quiet = 0; quiet < 2; ) {
+  for (let quiet = 0; quiet < 2;) {
     const before = activity.count;
-    const due = earliestTimer();
-    if (due && due.callAt <= clock.now) {
-      clock.next();
-      activity.count++;
-    }
+    const due = earliest();
+    if (due && due.timer.callAt <= nowMs) fire(due);
     await new Promise((resolve) => realSetImmediate(resolve));
     quiet = activity.count === before ? quiet + 1 : 0;
   }
 }
 
-// Moves the clock to `micros`, firing every timer due by then in order, draining after each.
+// Moves the clocks to `micros`, firing every timer due by then in order, draining after each.
 async function advanceTo(micros) {
   const target = msOf(micros);
   for (;;) {
-    const t = earliestTimer();
-    if (!t || t.callAt > target) break;
-    clock.next();
-    activity.count++;
+    const e = earliest();
+    if (!e || e.timer.callAt > target) break;
+    fire(e);
     await drain();
   }
-  if (target > clock.now) clock.tick(target - clock.now);
+  setNow(target);
 }
 
 function idleMessage() {
-  let next = null;
-  for (const t of Object.values(clock.timers ?? {})) {
-    const at = Math.ceil(t.callAt) * 1000;
-    if (next === null || at < next) next = at;
-  }
-  return { op: 'idle', next_timer: next, in_flight: [...clients.values()].map((c) => c.inFlight()).flat() };
+  const next = earliest();
+  const live = [...clients.values()];
+  return {
+    op: 'idle',
+    next_timer: next ? Math.ceil(next.timer.callAt) * 1000 : null,
+    in_flight: live.map((c) => c.inFlight()).flat(),
+    timers: live.map((c) => c.armedTimers()).flat(),
+  };
 }
-
-const clients = new Map();
 
 function clientOf(message) {
   const c = clients.get(message.client);
@@ -128,26 +107,39 @@ function clientOf(message) {
   return c;
 }
 
+// Drops a client's realm with everything it had pending; `say` puts what was dropped into
+// the trace (not at a run's start: C++ of the previous run is gone).
+function dropClient(name, say = true) {
+  const c = clients.get(name);
+  if (!c) return;
+  if (say) {
+    send({ op: 'log', client: name, level: 30,
+           message: `host: realm dropped with ${c.armedTimers().length} armed timers and ` +
+                    `${c.inFlight().length} requests in flight` });
+  }
+  c.kill();
+  clients.delete(name);
+}
+
 async function handle(message) {
   switch (message.op) {
     case 'open': {
-      const old = clients.get(message.client);
-      if (old) old.kill();
-      clients.set(message.client, new SdkClient(sdk, message, activity));
-      return;
+      dropClient(message.client);
+      const order = opened++;
+      const realm = new ClientRealm({
+        FakeTimers, sources, sdk, activity, nowMs, order,
+        seed: `${runSeed}/${message.client}/${order}`,
+      });
+      clients.set(message.client, realm);
+      return realm.open(message);
     }
-    case 'connect': return clientOf(message).connect();
-    case 'disconnect': return clientOf(message).disconnect();
-    case 'close': {
-      const c = clientOf(message);
-      c.kill();
-      clients.delete(message.client);
-      return;
-    }
-    case 'tables_changed': return clientOf(message).tablesChanged(message.tables);
+    case 'connect': return clientOf(message).client.connect();
+    case 'disconnect': return clientOf(message).client.disconnect();
+    case 'close': return dropClient(message.client);
+    case 'tables_changed': return clientOf(message).client.tablesChanged(message.tables);
     case 'response': case 'chunk': case 'end': case 'reset':
-      return clientOf(message).onNetwork(message);
-    case 'timer': return;  // the clock already moved
+      return clientOf(message).client.onNetwork(message);
+    case 'timer': return;  // the clocks already moved
     default: throw new Error(`host: unknown op ${message.op}`);
   }
 }
@@ -156,6 +148,7 @@ async function handle(message) {
 // part of what the SDK did: into the trace, not onto stderr.
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
+  if (w.name === 'ExperimentalWarning') return;  // vm modules: the host's, not the SDK's
   activity.count++;
   send({ op: 'log', client: '', level: 40, message: `node ${w.name}: ${w.message}` });
 });
@@ -163,18 +156,19 @@ process.on('unhandledRejection', (e) => {
   send({ op: 'log', client: '', level: 50, message: `unhandled rejection: ${e?.message ?? e}` });
 });
 
-// A run begins (init) or the next run reuses this process (next_run): every SDK instance of the
-// previous run is dropped with its fake timers, the PRNG is reseeded and the clock restarts.
+// A run begins (init) or the next run reuses this process (next_run): every realm of the
+// previous run is dropped, the clock restarts at the run's start.
 function beginRun(message) {
-  for (const c of clients.values()) c.kill();
-  clients.clear();
-  if (clock) clock.uninstall();
-  installDeterminism(message.seed);
-  clock = FakeTimers.withGlobal(globalThis).install({
-    now: msOf(message.now),
-    toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date', 'performance'],
-  });
-  send({ op: 'ready', v: kProtocolVersion, sdk: sdk.version });
+  for (const name of [...clients.keys()]) dropClient(name, false);
+  runSeed = String(message.seed);
+  opened = 0;
+  nowMs = msOf(message.now);
+  const ready = { op: 'ready', v: kProtocolVersion, sdk: sdk.version };
+  if (message.heap && globalThis.gc) {
+    globalThis.gc();
+    ready.heap_bytes = process.memoryUsage().heapUsed;
+  }
+  send(ready);
 }
 
 const init = readMessage();
@@ -196,4 +190,3 @@ for (;;) {
   await drain();
   send(idleMessage());
 }
-clock.uninstall();

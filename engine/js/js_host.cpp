@@ -61,14 +61,20 @@ JsHost::~JsHost() {
 
 void JsHost::start() {
   const char* op = "next_run";
+  if (shared_ && shared_->find(project_) && shared_->worn_out(project_)) {
+    shared_->discard(project_);  // Node 20 leaks vm module contexts: recycle (js_host.hpp)
+  }
   process_ = shared_ ? shared_->find(project_) : nullptr;
   if (!process_) {
     const auto dir = installed_js_real_project(project_);
     if (!dir) throw std::runtime_error("js-real: SDK project " + project_ + " is not installed");
     auto process = std::make_unique<NodeProcess>(
-        std::vector<std::string>{SYNCSIM_NODE_EXECUTABLE, SYNCSIM_JS_HOST_SCRIPT, *dir});
+        // vm modules: one realm per client (engine/js/realm.mjs); gc: heap_bytes on request.
+        std::vector<std::string>{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules",
+                                 "--expose-gc", SYNCSIM_JS_HOST_SCRIPT, *dir});
     if (shared_) {
       shared_->count_start();
+      shared_->worn_out(project_);  // this run is the new process's first
       process_ = &shared_->adopt(project_, std::move(process));
     } else {
       owned_ = std::move(process);
@@ -77,8 +83,11 @@ void JsHost::start() {
     op = "init";
   }
   draining_ = true;  // until `ready`: a failure here leaves the pipe out of step
-  process_->write_line(nlohmann::json{
-      {"op", op}, {"v", kProtocolVersion}, {"now", loop_.now()}, {"seed", std::to_string(seed_)}}
+  process_->write_line(nlohmann::json{{"op", op},
+                                      {"v", kProtocolVersion},
+                                      {"now", loop_.now()},
+                                      {"seed", std::to_string(seed_)},
+                                      {"heap", shared_ && shared_->measuring_heap()}}
                            .dump());
   const auto ready = nlohmann::json::parse(process_->read_line());
   if (ready.value("op", "") != "ready" || ready.value("v", 0) != kProtocolVersion) {
@@ -87,6 +96,7 @@ void JsHost::start() {
   }
   draining_ = false;
   sdk_version_ = ready.value("sdk", "");
+  if (shared_ && ready.contains("heap_bytes")) shared_->record_heap(ready["heap_bytes"]);
   trace_.log("js", "host started: {} ({}) protocol v{}", project_, sdk_version_, kProtocolVersion);
 }
 
@@ -107,11 +117,18 @@ void JsHost::deliver(nlohmann::json event) {
     const std::string op = message.value("op", "");
     if (op == "idle") {
       arm(message["next_timer"]);
+      timers_.clear();
+      for (const auto& t : message.value("timers", nlohmann::json::array())) {
+        timers_[t.value("client", "")].push_back(fmt::format(
+            "{}µs by {}", t.value("at", sim::Micros{0}) - sim::kEpoch, t.value("by", "")));
+      }
       break;
     }
     const std::string name = message.value("client", "");
     auto it = clients_.find(name);
     HostedClient* client = it == clients_.end() ? nullptr : it->second;
+    // A realm the host should have dropped with its app: visible, never silently served.
+    if (!client && !name.empty()) trace_.log("js", "{}: {} after its app closed", name, op);
     if (op == "sql" || op == "touched" || op == "credentials") {
       nlohmann::json reply;
       if (!client) {

@@ -50,13 +50,31 @@ class HostProcesses {
     return *(processes_[project] = std::move(process));
   }
   // A run died mid-drain: the pipe is out of step, the process is not reused.
-  void discard(const std::string& project) { processes_.erase(project); }
+  void discard(const std::string& project) {
+    processes_.erase(project);
+    runs_.erase(project);
+  }
+  // Node 20 never frees a vm context that ran a vm.SourceTextModule (every realm's SDK
+  // modules), about 3 MB per basic run: a process serves this many runs, then a fresh one
+  // starts.  Traces do not depend on it (a run starts from fresh realms either way).
+  static constexpr uint64_t kRunsPerProcess = 20;
+  // Counts one more run on the project's process; true when it has served its share.
+  bool worn_out(const std::string& project) { return ++runs_[project] > kRunsPerProcess; }
   [[nodiscard]] uint64_t started() const { return started_; }
   void count_start() { ++started_; }
+  // With measure_heap set, every run start reports the host's JS heap after a full GC (the
+  // test that a host kept across seeds stays flat); 0 until a run started.
+  void measure_heap(bool on) { measure_heap_ = on; }
+  [[nodiscard]] bool measuring_heap() const { return measure_heap_; }
+  void record_heap(uint64_t bytes) { heap_bytes_ = bytes; }
+  [[nodiscard]] uint64_t heap_bytes() const { return heap_bytes_; }
 
  private:
   std::map<std::string, std::unique_ptr<NodeProcess>> processes_;
+  std::map<std::string, uint64_t> runs_;
   uint64_t started_ = 0;
+  bool measure_heap_ = false;
+  uint64_t heap_bytes_ = 0;
 };
 
 class JsHost {
@@ -80,6 +98,12 @@ class JsHost {
   [[nodiscard]] std::optional<sim::Micros> next_timer() const {
     return armed_ ? std::optional<sim::Micros>(armed_->deadline) : std::nullopt;
   }
+  // A client's armed fake timers after the last drain, earliest first: "<at>µs by <the SDK
+  // function that armed it> (<file>:<line>)" (the no-wedge explanation says what comes next).
+  [[nodiscard]] std::vector<std::string> armed_timers(const std::string& client) const {
+    auto it = timers_.find(client);
+    return it == timers_.end() ? std::vector<std::string>{} : it->second;
+  }
 
  private:
   void start();
@@ -95,6 +119,7 @@ class JsHost {
   std::string sdk_version_;
   std::map<std::string, HostedClient*> clients_;
   std::optional<sim::TimerId> armed_;
+  std::map<std::string, std::vector<std::string>> timers_;
   bool draining_ = false;
   uint64_t events_ = 0;
 };

@@ -234,6 +234,14 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
   if (!observer) return;
   observer->on_control(client_, op, payload, result);
   if (published) observer->on_published(client_);
+  // The SDK stores a target through this call (targetCheckpointRequestId(tx, update));
+  // a concrete id is what the shim reports as on_target_set (target-no-regress and
+  // completed-upload-notified judge it).  Reads pass no payload; MAX marks "unknown".
+  if (op == "target_checkpoint_request_id" && payload && !payload->empty() &&
+      payload->find_first_not_of("0123456789") == std::string::npos &&
+      *payload != "9223372036854775807") {
+    observer->on_target_set(client_, std::stoll(*payload));
+  }
   if (!result) return;
   const auto instructions = nlohmann::json::parse(*result, nullptr, false);
   if (!instructions.is_array()) return;
@@ -266,11 +274,13 @@ std::string JsRealClient::pending() const {
     requests += fmt::format("{}#{} {}{}", requests.empty() ? "" : ", ", req, what,
                             streams_.contains(req) ? " (streaming)" : "");
   }
-  const auto timer = host_.next_timer();
-  return fmt::format("js-real SDK ({}); requests: {}; host's next fake timer: {}",
+  std::string timers;
+  for (const auto& t : host_.armed_timers(client_.name())) {
+    timers += fmt::format("{}{}", timers.empty() ? "" : ", ", t);
+  }
+  return fmt::format("js-real SDK ({}); requests: {}; armed timers: {}",
                      killed_ ? "closed" : (connected_ ? "connected" : "not connected"),
-                     requests.empty() ? "none" : requests,
-                     timer ? fmt::format("{}µs", *timer - sim::kEpoch) : "none");
+                     requests.empty() ? "none" : requests, timers.empty() ? "none" : timers);
 }
 
 nlohmann::json JsRealClient::touched() {

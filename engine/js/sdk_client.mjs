@@ -7,15 +7,10 @@
 //                content type from the SDK's accept header: BSON first, as the service does)
 //   connector    ours: credentials from C++ (the scenario's token lifetime), uploads
 //                through the app backend (POST /backend/upload), as the shim's connector
-import { call, send, toWire, fromWire } from './bridge.mjs';
+import { call, send, toWire, fromWire } from './client_bridge.mjs';
 
-export async function loadSdk(importFromNodeModules, versionOf) {
-  const common = await importFromNodeModules('@powersync/common/lib/index.js');
-  const internals = await importFromNodeModules('@powersync/shared-internals/lib/index.js');
-  const version = `@powersync/common ${versionOf('@powersync/common')}, ` +
-                  `@powersync/shared-internals ${versionOf('@powersync/shared-internals')}`;
-  return { common, internals, version };
-}
+// Runs inside the client's own vm context (engine/js/host.mjs): `sdk` holds that context's
+// module instances of @powersync/common and @powersync/shared-internals.
 
 // Log lines enter the trace: no absolute paths (a clone elsewhere gives the same hash).
 function normalise(text) {
@@ -203,7 +198,7 @@ export class SdkClient {
   }
 
   // The app died or closed: this SDK instance makes no further calls; its pending requests
-  // never complete.  (Its fake timers still fire and end at the first bridge call.)
+  // never complete.  The host drops its realm with its fake timers.
   kill() {
     this.dead = true;
     for (const r of this.requests.values()) r.fail?.(new Error('the app was closed'));
@@ -211,7 +206,8 @@ export class SdkClient {
   }
 
   inFlight() {
-    return [...this.requests.keys()].map((req) => ({ client: this.name, req }));
+    return [...this.requests.entries()].map(([req, r]) =>
+      ({ client: this.name, req, method: r.method, path: r.path }));
   }
 
   // fetch() over the sim network; the answer comes as response/chunk/end/reset events.
@@ -221,7 +217,8 @@ export class SdkClient {
     const headers = { ...(request.headers ?? {}) };
     return new Promise((resolve, reject) => {
       const state = { resolve, reject, stream: !!expectStreamingResponse, chunks: [], reads: [],
-                      done: false, error: null };
+                      done: false, error: null, method: request.method ?? 'GET',
+                      path: url.pathname };
       state.fail = (e) => {
         if (!state.response) reject(e);
         state.error = e;
@@ -253,7 +250,7 @@ export class SdkClient {
     if (message.op === 'response') {
       state.response = true;
       const body = fromWire(message.body);
-      const text = typeof body === 'string' ? body : Buffer.from(body).toString('utf8');
+      const text = typeof body === 'string' ? body : new TextDecoder().decode(body);
       const streaming = state.stream && message.status === 200;
       if (!streaming) this.requests.delete(message.req);
       state.resolve(this.responseObject(message, text, streaming ? state : null, message.req));

@@ -1,0 +1,297 @@
+// One client's realm in the js-real host (engine/js/host.mjs): a `vm` context holding that
+// SDK instance's own module instances (vm.SourceTextModule, linked by us), its own fake
+// timers, its own seeded Math.random and crypto.  Dropping the realm drops all of its pending
+// JavaScript work; nothing an earlier client or run did can reach it through module state.
+import fs from 'node:fs';
+import path from 'node:path';
+import vm from 'node:vm';
+import { builtinModules, createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { readLine, sendLine } from './bridge.mjs';
+
+// sfc32 seeded from text: the SDK's retry jitter and any uuid it makes.
+export function seededRandom(seedText) {
+  let h = 1779033703 ^ seedText.length;
+  for (let i = 0; i < seedText.length; i++) {
+    h = Math.imul(h ^ seedText.charCodeAt(i), 3432918353);
+    h = (h << 13) | (h >>> 19);
+  }
+  const next = () => {
+    h = Math.imul(h ^ (h >>> 16), 2246822507);
+    h = Math.imul(h ^ (h >>> 13), 3266489909);
+    return (h ^= h >>> 16) >>> 0;
+  };
+  let a = next(), b = next(), c = next(), d = next();
+  return () => {
+    a |= 0; b |= 0; c |= 0; d |= 0;
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return (t >>> 0) / 4294967296;
+  };
+}
+
+// Module sources of one installed SDK project, read once per process and shared by every
+// realm (with V8's code cache), resolved the way Node resolves them.
+export class ModuleSources {
+  constructor(nodeModules, hostDir) {
+    this.nodeModules = nodeModules;
+    this.hostDir = hostDir;
+    this.cache = new Map();
+  }
+
+  hostFile(name) { return path.join(this.hostDir, name); }
+
+  source(file) {
+    let s = this.cache.get(file);
+    if (!s) {
+      s = { text: fs.readFileSync(file, 'utf8'), cachedData: undefined };
+      this.cache.set(file, s);
+    }
+    return s;
+  }
+
+  packageDir(name, parentFile) {
+    for (let dir = parentFile ? path.dirname(parentFile) : this.nodeModules;
+         dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const candidate = path.join(dir, 'node_modules', name);
+      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+      if (dir === path.dirname(this.nodeModules)) break;
+    }
+    return path.join(this.nodeModules, name);
+  }
+
+  static isBuiltin(specifier) {
+    return specifier.startsWith('node:') || builtinModules.includes(specifier);
+  }
+
+  // A relative CommonJS path without its extension: file, file.js, file.json, file/index.js.
+  static probe(file) {
+    for (const candidate of [file, `${file}.js`, `${file}.json`, path.join(file, 'index.js')]) {
+      if (fs.existsSync(candidate) && fs.statSync(candidate).isFile()) return candidate;
+    }
+    return file;
+  }
+
+  // `require`: resolve as CommonJS require() does (the "require" export condition).
+  resolve(specifier, parentFile, require = false) {
+    if (specifier.startsWith('./') || specifier.startsWith('../')) {
+      const file = path.resolve(path.dirname(parentFile), specifier);
+      return require ? ModuleSources.probe(file) : file;
+    }
+    const parts = specifier.split('/');
+    const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0];
+    const sub = '.' + specifier.slice(name.length);
+    const dir = this.packageDir(name, parentFile);
+    const pj = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+    const order = require ? ['node', 'require', 'default'] : ['node', 'import', 'default'];
+    const pick = (e) => {
+      if (typeof e === 'string' || !e || typeof e !== 'object') return typeof e === 'string' ? e : null;
+      for (const key of order) if (key in e) return pick(e[key]);
+      return null;
+    };
+    let target = null;
+    if (pj.exports) {
+      const exports = typeof pj.exports === 'string' || !Object.keys(pj.exports)[0]?.startsWith('.')
+                        ? { '.': pj.exports } : pj.exports;
+      target = pick(exports[sub]);
+    } else {
+      target = sub === '.' ? ((require ? pj.main : pj.module ?? pj.main) ?? 'index.js') : sub;
+      return ModuleSources.probe(path.join(dir, target));
+    }
+    if (!target) throw new Error(`host: cannot resolve ${specifier} (from ${parentFile})`);
+    return path.join(dir, target);
+  }
+
+  // ES module or CommonJS, as Node decides: the extension, else the package's "type".
+  isEsm(file) {
+    if (file.endsWith('.mjs')) return true;
+    if (file.endsWith('.cjs') || file.endsWith('.json')) return false;
+    for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+      const pj = path.join(dir, 'package.json');
+      if (fs.existsSync(pj)) return JSON.parse(fs.readFileSync(pj, 'utf8')).type === 'module';
+    }
+    return false;
+  }
+}
+
+const hostRequire = createRequire(import.meta.url);
+
+// The SDK entry modules of the installed project and its version line for the trace.
+export function sdkEntriesOf(sources) {
+  const versionOf = (name) =>
+    JSON.parse(fs.readFileSync(path.join(sources.packageDir(name, null), 'package.json'), 'utf8')).version;
+  return {
+    entries: {
+      common: sources.resolve('@powersync/common', null),
+      internals: sources.resolve('@powersync/shared-internals', null),
+    },
+    version: `@powersync/common ${versionOf('@powersync/common')}, ` +
+             `@powersync/shared-internals ${versionOf('@powersync/shared-internals')}`,
+  };
+}
+
+// "fn (<sdk>/@powersync/common/lib/x.js:12)": the first frame of `stack` outside the host.
+function armedBy(stack) {
+  for (const line of String(stack).split('\n').slice(1)) {
+    const m = /^\s*at (?:(.*?) \()?(.*?):(\d+):\d+\)?$/.exec(line);
+    if (!m || m[2].endsWith('/realm.mjs')) continue;
+    const file = m[2].replace(/^.*node_modules\//, '<sdk>/').replace(/^.*engine\/js\//, '<host>/');
+    return `${m[1] ?? '<anonymous>'} (${file}:${m[3]})`;
+  }
+  return 'unknown';
+}
+
+const quietConsole = Object.freeze({
+  log() {}, info() {}, warn() {}, error() {}, debug() {}, trace() {},
+});
+
+export class ClientRealm {
+  constructor({ FakeTimers, sources, sdk, activity, nowMs, order, seed }) {
+    this.order = order;
+    this.sources = sources;
+    this.sdk = sdk;
+    this.activity = activity;
+    this.client = null;
+    this.modules = new Map();   // file -> vm module
+    this.cjs = new Map();       // file -> CommonJS module record
+    this.files = new WeakMap(); // SourceTextModule -> file
+    this.tags = new Map();      // timer id -> the SDK function that armed it
+    // A fresh fake-timers instance per realm: its timer ids start over too.
+    const clock = (this.clock = FakeTimers.withGlobal(globalThis).createClock(nowMs));
+    const tag = (handle) => {
+      this.tags.set(Number(handle), armedBy(new Error().stack));
+      return handle;
+    };
+    const random = seededRandom(seed);
+    const hex = (n) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
+    this.context = vm.createContext({
+      setTimeout: (fn, ms, ...args) => tag(clock.setTimeout(fn, ms, ...args)),
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+      setInterval: (fn, ms, ...args) => tag(clock.setInterval(fn, ms, ...args)),
+      clearInterval: (handle) => clock.clearInterval(handle),
+      Date: clock.Date,
+      performance: clock.performance,
+      queueMicrotask,
+      AbortController, AbortSignal, TextEncoder, TextDecoder, URL, URLSearchParams,
+      console: quietConsole,
+      crypto: {
+        randomUUID: () =>
+          `${hex(8)}-${hex(4)}-4${hex(3)}-${'89ab'[Math.floor(random() * 4)]}${hex(3)}-${hex(12)}`,
+        getRandomValues: (array) => {
+          const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+          for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random() * 256);
+          return array;
+        },
+      },
+      __syncsimHost: {
+        sendLine,
+        callLine: (line) => {
+          sendLine(line);
+          const reply = readLine();
+          if (reply === null) throw new Error('bridge: C++ side closed during a call');
+          return reply;
+        },
+        toBase64: (u8) => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength).toString('base64'),
+        fromBase64: (text) => Buffer.from(text, 'base64'),
+      },
+    }, { name: `syncsim client realm ${order}` });
+    vm.runInContext('Math', this.context).random = random;
+  }
+
+  // A synthetic module over CommonJS exports (a builtin's or a package's evaluated here).
+  syntheticModule(key, exports) {
+    const names = [...new Set(['default', ...Object.keys(exports)])];
+    const m = new vm.SyntheticModule(names, function init() {
+      for (const n of names) this.setExport(n, n === 'default' ? exports : exports[n]);
+    }, { identifier: key, context: this.context });
+    this.modules.set(key, m);
+    return m;
+  }
+
+  // CommonJS evaluated inside this realm (1.x SDK dependencies such as event-iterator);
+  // builtins are the host's.
+  require(specifier, parentFile) {
+    if (ModuleSources.isBuiltin(specifier)) return hostRequire(specifier);
+    const file = path.isAbsolute(specifier) ? specifier
+                                            : this.sources.resolve(specifier, parentFile, true);
+    const cached = this.cjs.get(file);
+    if (cached) return cached.exports;
+    const text = this.sources.source(file).text;
+    if (file.endsWith('.json')) {
+      const module = { exports: vm.runInContext(`(${text})`, this.context) };
+      this.cjs.set(file, module);
+      return module.exports;
+    }
+    const wrapper = vm.compileFunction(text, ['exports', 'require', 'module', '__filename', '__dirname'],
+                                       { parsingContext: this.context, filename: file });
+    const module = { exports: {} };
+    this.cjs.set(file, module);
+    wrapper.call(module.exports, module.exports, (spec) => this.require(spec, file), module, file,
+                 path.dirname(file));
+    return module.exports;
+  }
+
+  moduleFor(file) {
+    let m = this.modules.get(file);
+    if (m) return m;
+    if (ModuleSources.isBuiltin(file)) return this.syntheticModule(file, hostRequire(file));
+    if (!this.sources.isEsm(file)) return this.syntheticModule(file, this.require(file, file));
+    const s = this.sources.source(file);
+    m = new vm.SourceTextModule(s.text, {
+      identifier: pathToFileURL(file).href, context: this.context, cachedData: s.cachedData,
+    });
+    if (!s.cachedData) s.cachedData = m.createCachedData();
+    this.modules.set(file, m);
+    this.files.set(m, file);
+    return m;
+  }
+
+  async import(file) {
+    const m = this.moduleFor(file);
+    if (m.status === 'unlinked') {
+      await m.link((specifier, referencing) =>
+        this.moduleFor(ModuleSources.isBuiltin(specifier)
+                         ? specifier : this.sources.resolve(specifier, this.files.get(referencing))));
+    }
+    if (m.status === 'linked') await m.evaluate();
+    return m.namespace;
+  }
+
+  async open(message) {
+    const sdk = { version: this.sdk.version };
+    for (const [key, file] of Object.entries(this.sdk.entries)) sdk[key] = await this.import(file);
+    const { SdkClient } = await this.import(this.sources.hostFile('sdk_client.mjs'));
+    this.client = new SdkClient(sdk, message, this.activity);
+  }
+
+  kill() {
+    this.client?.kill();
+    this.client = null;
+  }
+
+  moveClockTo(ms) {
+    if (this.clock.now < ms) this.clock.now = ms;
+  }
+
+  firstTimer() { return this.clock.timerHeap?.peek() ?? null; }
+
+  fireNext() { this.clock.next(); }
+
+  inFlight() { return this.client ? this.client.inFlight() : []; }
+
+  // Every armed timer with the SDK function that armed it (liveness explanations).
+  armedTimers() {
+    const out = [];
+    const live = this.clock.timers ?? new Map();
+    for (const id of [...this.tags.keys()]) if (!live.has(id)) this.tags.delete(id);
+    for (const t of live.values()) {
+      out.push({ client: this.client?.name ?? '', at: Math.ceil(t.callAt) * 1000, id: t.id,
+                 by: this.tags.get(t.id) ?? 'unknown' });
+    }
+    return out.sort((x, y) => x.at - y.at || x.id - y.id).map(({ id, ...rest }) => rest);
+  }
+}
