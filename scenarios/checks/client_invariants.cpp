@@ -38,7 +38,8 @@ void register_client_invariants(sim::InvariantCatalog& catalog) {
                "mutants repost-stale-id + lower-id-replaces + write-checkpoint-may-drop", false});
   catalog.add({"target-no-regress",
                "a concrete target never decreases over the database's life, except after "
-               "disconnectAndClear",
+               "disconnectAndClear, and in legacy mode after the key's record was deleted or "
+               "a switch_user moved the database to another key's generated ids",
                "scenarios/checks/client_invariants.cpp on every concrete target the SDK stores",
                "mutant seed-from-one (with delete_request)", false});
   catalog.add({"monotonic-reads",
@@ -176,11 +177,16 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
   judge_gate(c, "stored target", true);
   if (target == kMaxOpId) return;  // MAX is the "unknown" marker, not a concrete target
   auto& db = databases_[c.index()];
-  const uint64_t deletions = service_.checkpoints().deletions(key_of(c));
-  if (c.checkpoint_mode() == engine::CheckpointMode::Legacy && deletions != db.record_deletions) {
-    db.max_target.reset();  // the generated-id counter was lost with the record
+  const std::string key = key_of(c);
+  const uint64_t deletions = service_.checkpoints().deletions(key);
+  if (c.checkpoint_mode() == engine::CheckpointMode::Legacy &&
+      (deletions != db.record_deletions || key != db.target_key)) {
+    // Legacy targets are the service's generated ids of one key: the counter was lost with
+    // the record, or a switch_user moved the database to another user's key and counter.
+    db.max_target.reset();
   }
   db.record_deletions = deletions;
+  db.target_key = key;
   if (verdicts_.enabled("target-no-regress")) {
     verdicts_.checked("target-no-regress");
     if (db.max_target && target < *db.max_target) {

@@ -86,6 +86,7 @@ class ClientInvariants : public engine::ClientObserver {
     std::optional<int64_t> max_allocated;       // request-id-monotonic floor
     std::optional<int64_t> max_target;          // target-no-regress
     uint64_t record_deletions = 0;              // of the service record, at the last target
+    std::string target_key;                     // the service key of the last target
     std::optional<int64_t> connection_applied;  // applied-id-monotonic, per connection
     int64_t shown_position = 0;                 // monotonic-reads
     uint64_t shown_line = 0;                    // ... the trace line it was read at
