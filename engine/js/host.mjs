@@ -77,7 +77,7 @@ let clock = null;
 
 function earliestTimer() {
   let best = null;
-  for (const t of Object.values(clock.timers ?? {})) {
+  for (const t of (clock.timers?.values() ?? [])) {
     if (best === null || t.callAt < best.callAt || (t.callAt === best.callAt && t.id < best.id)) best = t;
   }
   return best;
@@ -113,7 +113,7 @@ async function advanceTo(micros) {
 
 function idleMessage() {
   let next = null;
-  for (const t of Object.values(clock.timers ?? {})) {
+  for (const t of (clock.timers?.values() ?? [])) {
     const at = Math.ceil(t.callAt) * 1000;
     if (next === null || at < next) next = at;
   }
