@@ -374,6 +374,7 @@ struct DiffArgs {
   std::vector<std::string> a, b, allow;
   std::string core_path;
   bool json = false;
+  bool per_field = false;
   Selection selection;  // --set, --invariants
 };
 
@@ -399,6 +400,10 @@ CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
   diff->add_option("--core-path", args.core_path,
                    "an unreleased core build, usable as core=path (unverified, sha256 printed)");
   diff->add_flag("--json", args.json, "print the result as JSON instead of text");
+  diff->add_flag("--per-field", args.per_field,
+                 "compare each client's fields (write, upload, target, request.next, status, "
+                 "applied, rows) separately, not interleaved: for engines whose timings differ, "
+                 "e.g. --a sdk=shim --b sdk=js-real");
   add_selection_options(diff, args.selection, false);
   return diff;
 }
@@ -431,8 +436,9 @@ void print_seed_diff(const scenarios::Scenario& s, const scenarios::SeedDiff& d)
     return;
   }
   const auto& f = *d.comparison.first;
-  std::cout << fmt::format("{:<12} seed={:<6} DIVERGED {} at client {} observation #{}{}\n", s.name,
-                           d.seed, f.klass, f.client, f.index, allowed);
+  std::cout << fmt::format("{:<12} seed={:<6} DIVERGED {} at client {} {}observation #{}{}\n",
+                           s.name, d.seed, f.klass, f.client, f.group.empty() ? "" : f.group + " ",
+                           f.index, allowed);
   for (const auto& o : f.before) std::cout << "      " << scenarios::describe(o) << "\n";
   std::cout << "    A " << (f.a ? scenarios::describe(*f.a) : "<stream ended>") << "\n";
   std::cout << "    B " << (f.b ? scenarios::describe(*f.b) : "<stream ended>") << "\n";
@@ -475,7 +481,7 @@ int diff_command(const DiffArgs& args) {
   std::map<std::string, uint64_t> by_class, allowed_seeds;
   nlohmann::json seeds = nlohmann::json::array();
   for_each_seed(range, [&](uint64_t s) {
-    auto d = scenarios::diff_seed(a, b, s, allow, cores);
+    auto d = scenarios::diff_seed(a, b, s, allow, cores, args.per_field);
     if (d.diverged()) {
       ++diverged;
       ++by_class[d.comparison.first ? d.comparison.first->klass : "verdict"];

@@ -557,7 +557,10 @@ class Client {
   std::optional<int64_t> highest_accepted_;  // the service's highest answer (quirk §2.7.8 fix)
   std::shared_ptr<sim::AbortSignal> nested_;
   std::shared_ptr<sim::Queue<Event>> events_;  // set while an iteration accepts injections
-  std::string phase_ = "idle";                 // what the download loop is doing (pending())
+  // injectable(): a pull from the stream is in flight (a next() found nothing to serve and was
+  // then answered by an injected event); the line it fetches is served before injected events.
+  bool source_fetch_in_flight_ = false;
+  std::string phase_ = "idle";  // what the download loop is doing (pending())
 
   CheckpointState checkpoint_state_ = CheckpointState::Pending;
   std::string checkpoint_error_;

@@ -28,6 +28,10 @@ void Client::download_iteration_ended() {
 }
 
 sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
+  // waitForCheckpointRequestsReady (@powersync/shared-internals 1.3.0
+  // lib/client/sync/stream/CheckpointState.js): "A retry can reach this waiter after disconnect
+  // has already aborted its signal" -- an aborted signal answers false before the state is read.
+  if (abort && abort->aborted()) co_return false;
   while (true) {
     switch (checkpoint_state_) {
       case CheckpointState::Ready:
@@ -54,7 +58,9 @@ sim::Task<std::string> Client::request_next_checkpoint(sim::AbortSignal* abort) 
   auto id = control_int("next_checkpoint_request_id", std::nullopt);
   if (!id) throw std::runtime_error("next_checkpoint_request_id returned NULL");
   last_posted_id_ = id;
-  co_return co_await post_checkpoint_request(std::to_string(*id), nullptr);
+  // requestCheckpointFromService(abort, ...): the caller's signal reaches the POST, so a
+  // disconnect aborts an upload's checkpoint request (fidelity review item 5).
+  co_return co_await post_checkpoint_request(std::to_string(*id), abort);
 }
 
 sim::Task<std::string> Client::post_checkpoint_request(const std::string& id,

@@ -113,6 +113,7 @@ sim::Task<bool> Client::iteration() {
     co_return false;
   }
   events_ = events;
+  source_fetch_in_flight_ = false;
   bool immediate_restart = false;
   std::exception_ptr error;
   std::shared_ptr<sim::ClientStream> stream;
@@ -222,25 +223,44 @@ void Client::reset_stale_target() {
 
 sim::Task<Client::Event> Client::next_event(sim::ClientStream& stream, sim::Queue<Event>& injected,
                                             sim::AbortSignal& nested) {
-  // The SDK's injectable queue: injected events first (FIFO), and only then pull the
-  // source; a pull waits for whichever comes first (docs/protocol.md §2.1.4 "Event pump").
-  while (true) {
-    if (!injected.empty()) co_return injected.pop_now();
-    if (stream.has_line()) co_return Event{EventKind::Line, stream.take_line()};
+  // The SDK's injectable() (@powersync/shared-internals 1.3.0 lib/utils/stream_transform.js):
+  // "First priority: Dispatch ready upstream events" -- a line a pull already in flight fetched
+  // -- then injected events (FIFO), and only then a new pull from the source; a pull waits for
+  // whichever comes first, and an injected event answering it leaves the pull in flight.
+  // (docs/protocol.md §2.1.4 "Event pump"; fidelity review item 4.)
+  auto source_event = [&]() -> std::optional<Event> {
+    if (stream.has_line()) return Event{EventKind::Line, stream.take_line()};
     switch (stream.state()) {
       case sim::ClientStream::State::Ended:
-        co_return Event{EventKind::End, ""};
-      case sim::ClientStream::State::Reset:
-        co_return Event{EventKind::Reset, ""};
       case sim::ClientStream::State::Closed:
-        co_return Event{EventKind::End, ""};
+        return Event{EventKind::End, ""};
+      case sim::ClientStream::State::Reset:
+        return Event{EventKind::Reset, ""};
       case sim::ClientStream::State::Open:
         break;
     }
+    return std::nullopt;
+  };
+  while (true) {
+    if (source_fetch_in_flight_) {
+      if (auto ev = source_event()) {
+        source_fetch_in_flight_ = false;
+        co_return *ev;
+      }
+    }
+    if (!injected.empty()) co_return injected.pop_now();
+    source_fetch_in_flight_ = true;
+    if (auto ev = source_event()) {
+      source_fetch_in_flight_ = false;
+      co_return *ev;
+    }
     if (nested.aborted()) co_return Event{EventKind::Aborted, nested.reason()};
     if (outer_->aborted()) co_return Event{EventKind::Aborted, outer_->reason()};
-    co_await sim::wait_for(loop_, std::nullopt, &stream.readable(), &injected.ready(), &nested,
-                           outer_.get());
+    const int which = co_await sim::wait_for(loop_, std::nullopt, &stream.readable(),
+                                             &injected.ready(), &nested, outer_.get());
+    // inject() hands its event to the waiting next() (consumeWaiter); the pull stays in flight
+    // and the line it fetches is served first at the next call.
+    if (which == 1 && !injected.empty()) co_return injected.pop_now();
   }
 }
 

@@ -90,10 +90,12 @@ sim::Task<void> Client::upload_data() {
   if (rows.size() > 100) rows.resize(100);
   nlohmann::json crud = nlohmann::json::array();
   for (const auto& r : rows) {
-    // As the JS CrudEntry.toJSON() a connector posts: the entry plus its tx_id (docs/protocol.md
-    // §2.2.3).
+    // As the JS CrudEntry.toJSON() a connector posts: the entry plus its tx_id and its op_id,
+    // the ps_crud id (docs/protocol.md §2.2.3; @powersync/shared-internals 1.3.0
+    // lib/client/sync/bucket/CrudEntry.js toJSON: `op_id: this.clientId`).
     auto entry = nlohmann::json::parse(r[1].value_or("{}"));
     entry["tx_id"] = r[2] ? nlohmann::json(std::stoll(*r[2])) : nlohmann::json(nullptr);
+    entry["op_id"] = std::stoll(r[0].value_or("0"));
     crud.push_back(std::move(entry));
   }
   const std::string last_id = rows.back()[0].value_or("0");

@@ -293,6 +293,69 @@ TEST(EngineMutants, DropCompletedUploadLeavesTheRaceCheckpointPending) {
               mutant ? std::nullopt : std::optional<int64_t>(2));
   }
 }
+// The SDK's injectable() (@powersync/shared-internals 1.3.0 lib/utils/stream_transform.js,
+// fidelity review item 4): an injected event that reaches a waiting pull is handed to it
+// (consumeWaiter) and the pull stays in flight; the line it then fetches is served next.
+// NOTE: this reachable case orders the same under the old port; the case that differs (a
+// fetched line and a second injected event ready at one call) has no test yet.
+TEST(EventPump, AnInjectedEventAnswersTheWaitingPullAndTheLineFollows) {
+  Harness h;
+  h.client->open();
+  h.client->connect();
+  h.run_for(1 * sim::kSeconds);
+  h.client->local_write({"todos", "l1", "local1"});
+  h.run_for(2 * sim::kSeconds);
+  ASSERT_EQ(h.server.held_uploads.size(), 1u) << h.tail();
+  // Released now: the upload's answer arrives in 10 ms, the checkpoint request's answer 20 ms
+  // later, and completed_upload is injected then (t+30 ms); the line sent at t+20 ms arrives
+  // at t+30 ms too, while the pump's pull is waiting.
+  h.server.release_upload();
+  h.run_for(20 * sim::kMillis);
+  h.server.send(line_checkpoint("1", "2", 11, 1));
+  h.run_for(1 * sim::kSeconds);
+  int line = -1, completed = -1;
+  for (int i = 0; i < int(h.recorder.calls.size()); ++i) {
+    const auto& op = h.recorder.calls[std::size_t(i)].op;
+    if (op == "line_text" && line < 0) line = i;
+    if (op == "completed_upload" && completed < 0) completed = i;
+  }
+  ASSERT_GE(line, 0) << h.tail();
+  ASSERT_GE(completed, 0) << h.tail();
+  EXPECT_EQ(line, completed + 1) << "completed_upload answered the waiting pull; the line it "
+                                    "fetched comes next";
+}
+
+// requestNextCheckpointFromService(signal) passes the upload loop's signal to the POST
+// (@powersync/shared-internals 1.3.0 AbstractStreamingSyncImplementation.js, fidelity review
+// item 5): a disconnect while an upload's checkpoint request is on the wire aborts it, so the
+// answer is never stored as the target.  The port used to post without a signal.
+TEST(AbortAroundDisconnect, AnUploadsCheckpointRequestIsAbortedAndNoTargetIsStored) {
+  Harness h;
+  h.client->open();
+  h.client->connect();
+  h.run_for(1 * sim::kSeconds);
+  h.client->local_write({"todos", "l1", "local1"});
+  h.run_for(2 * sim::kSeconds);
+  ASSERT_EQ(h.server.held_uploads.size(), 1u) << h.tail();
+  // The upload's answer arrives at t+10 ms and its checkpoint request goes out then; its
+  // answer would arrive at t+30 ms.  disconnect() begins at t+20 ms.
+  h.server.release_upload();
+  h.run_for(20 * sim::kMillis);
+  ASSERT_EQ(h.server.count("POST /sync/checkpoint-request"), 2) << "seed and the upload's";
+  bool disconnected = false;
+  h.loop.spawn(
+      [](Harness& hh, bool& done) -> sim::Task<void> {
+        co_await hh.client->disconnect();
+        done = true;
+      }(h, disconnected),
+      "app.disconnect");
+  h.run_for(1 * sim::kSeconds);
+  ASSERT_TRUE(disconnected) << h.tail();
+  EXPECT_EQ(h.kv("target_checkpoint_request_id"), std::stoll(kMaxOpId))
+      << "the aborted request's answer was stored as the target";
+  EXPECT_EQ(h.recorder.count("completed_upload"), 0);
+}
+
 }  // namespace
 }  // namespace syncsim
 

@@ -12,6 +12,7 @@ const std::vector<EngineKey>& engine_keys() {
   static const std::vector<EngineKey> keys = {
       {"core", "core", false, "core version (a registry name, or \"path\" with --core-path)"},
       {"checkpoint_mode", "checkpoint_mode", false, "legacy | requests"},
+      {"sdk", "sdk", false, "auto | shim (the C++ port) | js-real (the published JS SDK)"},
   };
   return keys;
 }
@@ -38,7 +39,9 @@ Scenario configure_side(const Scenario& base, const std::vector<std::string>& se
     if (!seen.insert(key).second) {
       throw DiffInputError(fmt::format("{}: {} is given twice", side, key));
     }
-    const std::string value = s.substr(eq + 1);
+    std::string value = s.substr(eq + 1);
+    // "shim": the C++ port with the SDK behaviour the registry pairs with the core ("auto").
+    if (k->name == "sdk" && value == "shim") value = "auto";
     if (k->list) {
       nlohmann::json items = nlohmann::json::array();
       for (std::size_t from = 0; !value.empty() && from <= value.size();) {
@@ -121,18 +124,18 @@ RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores
 }
 
 SeedDiff diff_seed(const Scenario& a, const Scenario& b, uint64_t seed,
-                   const std::set<std::string>& allow, const ExtraCores& cores) {
+                   const std::set<std::string>& allow, const ExtraCores& cores, bool per_field) {
   // A first, then B (argument evaluation order is unspecified).
   RecordedRun run_a = record_run(a, seed, cores);
   RecordedRun run_b = record_run(b, seed, cores);
-  return compare_runs(seed, std::move(run_a), std::move(run_b), allow);
+  return compare_runs(seed, std::move(run_a), std::move(run_b), allow, per_field);
 }
 
 SeedDiff compare_runs(uint64_t seed, RecordedRun a, RecordedRun b,
-                      const std::set<std::string>& allow) {
+                      const std::set<std::string>& allow, bool per_field) {
   SeedDiff d;
   d.seed = seed;
-  d.comparison = compare_streams(a.streams, b.streams, allow);
+  d.comparison = compare_streams(a.streams, b.streams, allow, per_field);
   d.a = std::move(a.result);
   d.b = std::move(b.result);
   if (!d.comparison.first && verdict(d.a) != verdict(d.b)) {
@@ -155,6 +158,7 @@ nlohmann::json to_json(const SeedDiff& d) {
   if (const auto& f = d.comparison.first) {
     j["divergence"] = {{"class", f->klass},
                        {"client", f->client},
+                       {"group", f->group},
                        {"index", f->index},
                        {"a", observation_json(f->a)},
                        {"b", observation_json(f->b)},

@@ -62,10 +62,12 @@ struct RecordedRun {
 RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores);
 
 // Both runs of one seed, compared.
+// `per_field`: compare each client's field groups separately (divergence.hpp).
 SeedDiff compare_runs(uint64_t seed, RecordedRun a, RecordedRun b,
-                      const std::set<std::string>& allow);
+                      const std::set<std::string>& allow, bool per_field = false);
 SeedDiff diff_seed(const Scenario& a, const Scenario& b, uint64_t seed,
-                   const std::set<std::string>& allow, const ExtraCores& cores);
+                   const std::set<std::string>& allow, const ExtraCores& cores,
+                   bool per_field = false);
 
 // "t=12.345678s c2 upload {...}"
 std::string describe(const Observation& o);

@@ -56,66 +56,98 @@ std::vector<std::string> classify(const Observation& a, const Observation& b) {
   return out;
 }
 
+namespace {
+
+// One client's walk (or one field group's, in per-field mode): its allowed classes before its
+// first unallowed divergence.
+struct Walk {
+  std::optional<Divergence> first;
+  std::vector<std::pair<sim::Micros, std::string>> allowed;
+};
+
+Walk walk(const std::vector<Observation>& sa, const std::vector<Observation>& sb,
+          const std::set<std::string>& allow, uint64_t& compared) {
+  Walk w;
+  std::size_t i = 0;
+  for (; i < sa.size() && i < sb.size(); ++i) {
+    ++compared;
+    auto classes = classify(sa[i], sb[i]);
+    auto unallowed = std::find_if(classes.begin(), classes.end(),
+                                  [&](const std::string& k) { return !allow.count(k); });
+    if (unallowed == classes.end()) {
+      for (auto& k : classes) w.allowed.emplace_back(std::min(sa[i].at, sb[i].at), k);
+      continue;
+    }
+    Divergence d;
+    d.klass = *unallowed;
+    d.a = sa[i];
+    d.b = sb[i];
+    w.first = d;
+    break;
+  }
+  if (!w.first && sa.size() != sb.size()) {
+    Divergence d;
+    d.klass = "length";
+    if (i < sa.size()) d.a = sa[i];
+    if (i < sb.size()) d.b = sb[i];
+    w.first = d;
+  }
+  if (w.first) {
+    auto& d = *w.first;
+    d.index = i;
+    const std::size_t from = i > kDivergenceContext ? i - kDivergenceContext : 0;
+    d.before = slice(sa, from, i - from);
+    d.after_a = slice(sa, i + 1, kDivergenceContext);
+    d.after_b = slice(sb, i + 1, kDivergenceContext);
+  }
+  return w;
+}
+
+std::map<std::string, std::vector<Observation>> by_field(const std::vector<Observation>& v) {
+  std::map<std::string, std::vector<Observation>> out;
+  for (const auto& o : v) out[o.field].push_back(o);
+  return out;
+}
+
+}  // namespace
+
 Comparison compare_streams(const ObservationStreams& a, const ObservationStreams& b,
-                           const std::set<std::string>& allow) {
+                           const std::set<std::string>& allow, bool per_field) {
   Comparison out;
   std::set<int> clients;
   for (const auto& [c, _] : a) clients.insert(c);
   for (const auto& [c, _] : b) clients.insert(c);
   static const std::vector<Observation> kEmpty;
-  // Per client: the allowed classes before its first unallowed divergence; only those
-  // before the earliest divergence overall are reported.
-  struct PerClient {
-    std::optional<Divergence> first;
-    std::vector<std::pair<sim::Micros, std::string>> allowed;
-  };
-  std::vector<PerClient> per_client;
+  std::vector<Walk> walks;
   for (int c : clients) {
     const auto& sa = a.count(c) ? a.at(c) : kEmpty;
     const auto& sb = b.count(c) ? b.at(c) : kEmpty;
-    PerClient pc;
-    std::size_t i = 0;
-    for (; i < sa.size() && i < sb.size(); ++i) {
-      ++out.compared;
-      auto classes = classify(sa[i], sb[i]);
-      auto unallowed = std::find_if(classes.begin(), classes.end(),
-                                    [&](const std::string& k) { return !allow.count(k); });
-      if (unallowed == classes.end()) {
-        for (auto& k : classes) pc.allowed.emplace_back(std::min(sa[i].at, sb[i].at), k);
-        continue;
+    if (!per_field) {
+      walks.push_back(walk(sa, sb, allow, out.compared));
+      if (walks.back().first) walks.back().first->client = c;
+      continue;
+    }
+    const auto ga = by_field(sa);
+    const auto gb = by_field(sb);
+    std::set<std::string> groups;
+    for (const auto& [g, _] : ga) groups.insert(g);
+    for (const auto& [g, _] : gb) groups.insert(g);
+    for (const auto& g : groups) {
+      walks.push_back(walk(ga.count(g) ? ga.at(g) : kEmpty, gb.count(g) ? gb.at(g) : kEmpty, allow,
+                           out.compared));
+      if (walks.back().first) {
+        walks.back().first->client = c;
+        walks.back().first->group = g;
       }
-      Divergence d;
-      d.klass = *unallowed;
-      d.a = sa[i];
-      d.b = sb[i];
-      pc.first = d;
-      break;
     }
-    if (!pc.first && sa.size() != sb.size()) {
-      Divergence d;
-      d.klass = "length";
-      if (i < sa.size()) d.a = sa[i];
-      if (i < sb.size()) d.b = sb[i];
-      pc.first = d;
-    }
-    if (pc.first) {
-      auto& d = *pc.first;
-      d.client = c;
-      d.index = i;
-      const std::size_t from = i > kDivergenceContext ? i - kDivergenceContext : 0;
-      d.before = slice(sa, from, i - from);
-      d.after_a = slice(sa, i + 1, kDivergenceContext);
-      d.after_b = slice(sb, i + 1, kDivergenceContext);
-    }
-    per_client.push_back(std::move(pc));
   }
-  for (auto& pc : per_client) {
-    if (!pc.first) continue;
-    if (!out.first || when(*pc.first) < when(*out.first)) out.first = pc.first;
+  for (auto& w : walks) {
+    if (!w.first) continue;
+    if (!out.first || when(*w.first) < when(*out.first)) out.first = w.first;
   }
   const sim::Micros cutoff = out.first ? when(*out.first) : INT64_MAX;
-  for (const auto& pc : per_client) {
-    for (const auto& [at, k] : pc.allowed) {
+  for (const auto& w : walks) {
+    for (const auto& [at, k] : w.allowed) {
       if (at <= cutoff) ++out.allowed[k];
     }
   }

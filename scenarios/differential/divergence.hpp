@@ -10,6 +10,11 @@
 //   sequence  different fields: the runs took different paths (never allowable)
 //   length    one stream ended earlier (never allowable)
 // Allowed classes are counted and the walk goes on; the first unallowed one stops it.
+// Per-field mode (`--per-field`) walks each client's streams split by field (write, upload,
+// target, request.next, request.seed, request.current, status, applied, rows), not interleaved: two
+// engines whose virtual timings cannot be aligned (the C++ port and the real JS SDK draw latencies
+// from different PRNG streams) interleave the same per-kind histories differently, and that is not
+// a divergence of what each kind of state went through.
 #pragma once
 
 #include <cstddef>
@@ -28,6 +33,7 @@ const std::vector<std::string>& allowable_divergence_classes();
 
 struct Divergence {
   int client = 0;
+  std::string group;                          // per-field mode: the field walked
   std::size_t index = 0;                      // position in the client's streams
   std::string klass;                          // the first unallowed class of the pair
   std::optional<Observation> a, b;            // nullopt: that stream ended
@@ -48,6 +54,6 @@ inline constexpr std::size_t kDivergenceContext = 3;
 std::vector<std::string> classify(const Observation& a, const Observation& b);
 
 Comparison compare_streams(const ObservationStreams& a, const ObservationStreams& b,
-                           const std::set<std::string>& allow);
+                           const std::set<std::string>& allow, bool per_field = false);
 
 }  // namespace syncsim::scenarios
