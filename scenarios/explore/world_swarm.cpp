@@ -70,6 +70,8 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& world_fault
 }
 
 const std::vector<std::string>& world_exclusions() {
+  // Each rule is one sentence split over lines: adjacent literals are meant to join.
+  // NOLINTBEGIN(bugprone-suspicious-missing-comma)
   static const std::vector<std::string> rules = {
       "0.4.x cores run the js-legacy SDK only, hence legacy mode only (js-1.3.0 refuses cores "
       "below 0.5.2, docs/protocol.md §2.1.1)",
@@ -89,6 +91,7 @@ const std::vector<std::string>& world_exclusions() {
       "never drawn: mutants, expect, clients.fixed_quirks, service.write_checkpoint_mode "
       "\"custom\" (comparison-only switches)",
   };
+  // NOLINTEND(bugprone-suspicious-missing-comma)
   return rules;
 }
 
@@ -604,7 +607,7 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
     } else {
       for (const auto& [key, classes] : w.items()) {
         auto dim = std::find_if(dims.begin(), dims.end(),
-                                [&](const WorldDimension& d) { return d.key == key; });
+                                [&key = key](const WorldDimension& d) { return d.key == key; });
         if (dim == dims.end()) {
           std::string names;
           for (const auto& d : dims) names += (names.empty() ? "" : ", ") + d.key;
@@ -623,7 +626,7 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
         int64_t total = 0;
         for (const auto& [cls, weight] : classes.items()) {
           const bool known = std::any_of(dim->classes.begin(), dim->classes.end(),
-                                         [&](const auto& c) { return c.first == cls; });
+                                         [&cls = cls](const auto& c) { return c.first == cls; });
           if (!known) {
             out.emplace_back("weights." + key + "." + cls, "unknown class; allowed: " + allowed);
           } else if (!weight.is_number_integer() || weight.get<int64_t>() < 0 ||
@@ -647,7 +650,7 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
     } else {
       for (const auto& [cls, r] : fc.items()) {
         const bool known = std::any_of(world_fault_classes().begin(), world_fault_classes().end(),
-                                       [&](const auto& c) { return c.first == cls; });
+                                       [&cls = cls](const auto& c) { return c.first == cls; });
         if (!known) {
           out.emplace_back("fault_counts." + cls,
                            "unknown fault class; allowed: service, network, lifecycle, records, "
