@@ -101,6 +101,7 @@ std::vector<nlohmann::json> load_results(const std::string& input, const ReportR
 
 std::string render(const std::string& format, const std::vector<nlohmann::json>& docs) {
   std::vector<reports::ReportModel> models;
+  models.reserve(docs.size());
   for (const auto& d : docs) models.push_back(reports::build_report_model(d));
   if (models.size() == 2) {
     if (format == "md") return reports::markdown_comparison(models[0], models[1]);

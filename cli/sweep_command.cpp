@@ -414,6 +414,7 @@ int sweep_command(const SweepArgs& args) {
   if (!args.shard.empty()) doc["shard"] = fmt::format("{}/{}", shard.index, shard.count);
   if (budget) {
     std::vector<std::string> scenario_names;
+    scenario_names.reserve(names.size());
     for (const auto& [name, path] : names) scenario_names.push_back(name);
     doc["coverage"] =
         coverage_json(doc["runs"], scenario_names, *range, shard, plan.shard_seeds(), *budget);

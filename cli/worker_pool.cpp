@@ -61,6 +61,7 @@ Worker spawn_worker(const std::string& exe, const Chunk& c, std::size_t index, b
     argv_s.push_back(set);
   }
   std::vector<char*> argv;
+  argv.reserve(argv_s.size() + 1);
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
   posix_spawn_file_actions_t fa;
@@ -167,6 +168,7 @@ std::vector<std::string> run_worker_pool(const std::function<std::optional<Chunk
     }
     if (active.empty()) break;
     std::vector<pollfd> pfds;
+    pfds.reserve(active.size());
     for (const auto& w : active) pfds.push_back({w.fd, POLLIN, 0});
     if (poll(pfds.data(), pfds.size(), 1000) < 0) {
       if (errno == EINTR) continue;

@@ -189,8 +189,9 @@ std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
   int rc;
   while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
     std::vector<std::optional<std::string>> row;
-    for (int i = 0; i < sqlite3_column_count(st.get()); ++i)
-      row.push_back(column_text(st.get(), i));
+    const int columns = sqlite3_column_count(st.get());
+    row.reserve(static_cast<size_t>(columns));
+    for (int i = 0; i < columns; ++i) row.push_back(column_text(st.get(), i));
     rows.push_back(std::move(row));
   }
   int final_rc = rc;

@@ -135,6 +135,7 @@ void churn_step(Client& c, sim::Prng& rng, const StreamChurnOptions& o, std::vec
   if (c.closed() || !rng.percent(static_cast<uint64_t>(o.item_write_pct))) return;
   // An item of something the app shows: a held subscription or a default stream.
   std::vector<std::pair<std::string, std::string>> targets;
+  targets.reserve(held.size() + o.streams.size());
   for (const auto& h : held) targets.emplace_back(h.stream, h.value);
   for (const auto& s : o.streams) {
     if (s.is_default) targets.emplace_back(s.name, "");

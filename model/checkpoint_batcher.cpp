@@ -4,6 +4,7 @@
 #include <cassert>
 #include <functional>
 #include <set>
+#include <utility>
 
 namespace syncsim::model {
 
@@ -15,7 +16,7 @@ CheckpointBatcher::CheckpointBatcher(sim::Loop& loop, sim::Trace& trace, sim::Pr
       rng_(rng),
       source_(source),
       store_(store),
-      config_(config),
+      config_(std::move(config)),
       hooks_(std::move(hooks)) {
   assert(config_.max_in_flight >= 1);
 }

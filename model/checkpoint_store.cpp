@@ -17,6 +17,7 @@ std::vector<ManagedEntry> CheckpointStore::dedup(const std::vector<ManagedEntry>
     if (r.supplied && (!e.supplied || *r.supplied > *e.supplied)) e.supplied = r.supplied;
   }
   std::vector<ManagedEntry> out;
+  out.reserve(by_key.size());
   for (auto& [key, e] : by_key) out.push_back(std::move(e));
   return out;
 }

@@ -19,7 +19,7 @@ constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // docs/protoc
 
 SyncConnection::SyncConnection(ConnectionContext ctx, ConnectionRequest request,
                                std::shared_ptr<sim::ServerStream> stream, sim::Prng rng)
-    : ctx_(ctx),
+    : ctx_(std::move(ctx)),
       req_(std::move(request)),
       stream_(std::move(stream)),
       rng_(rng),

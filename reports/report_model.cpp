@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <set>
 
@@ -365,7 +366,7 @@ ReportModel build_report_model(const nlohmann::json& results) {
       violated = v.value("invariant", std::string());
       s.violation =
           fmt::format("{} at {} ({}): {}", violated,
-                      seconds_text(static_cast<int64_t>(v.value("at_s", 0.0) * 1e6 + 0.5)),
+                      seconds_text(static_cast<int64_t>(std::llround(v.value("at_s", 0.0) * 1e6))),
                       v.value("subject", std::string()), v.value("message", std::string()));
       // Sweeps keep timelines only for failures and the range's first seed (an expected
       // violation may have none): draw the first violation that has one.
@@ -446,8 +447,8 @@ ReportModel build_report_model(const nlohmann::json& results) {
     m.distributions.push_back(std::move(d));
   }
   for (const auto& r : runs) {
-    m.run_end_ms =
-        std::max(m.run_end_ms, static_cast<int64_t>(r.value("simulated_s", 0.0) * 1000.0 + 0.5));
+    m.run_end_ms = std::max(
+        m.run_end_ms, static_cast<int64_t>(std::llround(r.value("simulated_s", 0.0) * 1000.0)));
   }
 
   // A fleet's clients.count is the sum of its groups' (the scenario file leaves it out).

@@ -43,7 +43,7 @@ void Loop::untrack(Suspension& s) {
 }
 
 void Loop::spawn(Task<void> task, std::string name) {
-  asio::co_spawn(io_, std::move(task), [this, name = std::move(name)](std::exception_ptr e) {
+  asio::co_spawn(io_, std::move(task), [this, name = std::move(name)](const std::exception_ptr& e) {
     if (!e) return;
     try {
       std::rethrow_exception(e);

@@ -22,6 +22,7 @@ NodeProcess::NodeProcess(const std::vector<std::string>& argv) {
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   for (int fd : {in[0], in[1], out[0], out[1]}) posix_spawn_file_actions_addclose(&actions, fd);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
   args.push_back(nullptr);
   const int rc = posix_spawnp(&pid_, args[0], &actions, nullptr, args.data(), environ);

@@ -79,9 +79,7 @@ std::pair<std::string, std::string> fault_lane_and_label(const Fault& f) {
 }  // namespace
 
 RunRecorder::RunRecorder(const sim::VirtualClock& clock, const Scenario& scenario)
-    : clock_(clock),
-      scenario_(scenario),
-      clients_(static_cast<std::size_t>(scenario.clients.count)) {
+    : clock_(clock), clients_(static_cast<std::size_t>(scenario.clients.count)) {
   events_.reserve(4096);
 }
 

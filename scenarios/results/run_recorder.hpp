@@ -118,7 +118,6 @@ class RunRecorder : public engine::ClientObserver {
   void add(std::string from, std::string to, std::string kind, std::string label);
 
   const sim::VirtualClock& clock_;
-  const Scenario& scenario_;
   std::vector<TimelineEvent> events_;
   std::vector<ClientState> clients_;
   std::vector<int64_t> write_to_ack_ms_;

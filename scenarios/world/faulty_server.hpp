@@ -24,7 +24,7 @@ class FaultyServer : public sim::HttpServer {
     std::string route = "checkpoint";  // "checkpoint" | "upload" | "any"
     int count = 1;
   };
-  void arm(Loss loss) { losses_.push_back(loss); }
+  void arm(const Loss& loss) { losses_.push_back(loss); }
   void heal() { losses_.clear(); }
   [[nodiscard]] uint64_t lost() const { return lost_; }
 
