@@ -316,18 +316,31 @@ void Service::on_emission(const std::string& key, int64_t id, Lsn lsn) {
          replication_.checkpoint_line()},
         {"required position", std::to_string(r->received_at),
          fmt::format("the source head when request {} (<= {}) was received", r->id, id), r->line}};
-    std::vector<sim::CauseStep> chain{
-        {fmt::format("a request of {} received at source head {} is batched: the batch stores {} "
-                     "and reads head {}",
-                     key, r->received_at, r->id, r->batch_head),
-         r->batch_line},
-        {fmt::format("the request is answered {}", r->id), r->line},
-        {fmt::format("replication's latest checkpoint is at lsn {} (< {}: the request's position "
-                     "is not replicated yet)",
-                     lsn, r->received_at),
-         replication_.checkpoint_line()},
-        {fmt::format("the stream emitted write_checkpoint {} from it: the ack line", id),
-         ack_line}};
+    // A custom write checkpoint has no batch: the upload's own commit wrote it (batch_line 0).
+    const bool custom = r->batch_line == 0;
+    std::vector<sim::CauseStep> chain;
+    if (custom) {
+      chain.push_back({fmt::format("an upload of {} commits at source position {} and answers "
+                                   "custom write checkpoint {}",
+                                   key, r->received_at, r->id),
+                       r->line});
+    } else {
+      chain.push_back({fmt::format("a request of {} received at source head {} is batched: the "
+                                   "batch stores {} and reads head {}",
+                                   key, r->received_at, r->id, r->batch_head),
+                       r->batch_line});
+      chain.push_back({fmt::format("the request is answered {}", r->id), r->line});
+    }
+    for (auto& step : std::vector<sim::CauseStep>{
+             {fmt::format(
+                  "replication's latest checkpoint is at lsn {} (< {}: the request's position "
+                  "is not replicated yet)",
+                  lsn, r->received_at),
+              replication_.checkpoint_line()},
+             {fmt::format("the stream emitted write_checkpoint {} from it: the ack line", id),
+              ack_line}}) {
+      chain.push_back(std::move(step));
+    }
     violation(kId,
               fmt::format("{}: write_checkpoint {} emitted at checkpoint lsn {}, but a "
                           "request it acknowledges was received at source position {}",
