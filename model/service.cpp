@@ -487,7 +487,8 @@ void Service::check_retention(const std::map<std::string, std::vector<Checkpoint
                               sim::Micros cutoff) {
   constexpr const char* kId = "retention-deletes-only-what-it-may";
   if (verdicts_) verdicts_->checked(kId);
-  for (const auto& [key, docs] : before) {
+  for (const auto& [key_binding, docs] : before) {
+    const std::string& key = key_binding;  // a named reference: lambdas below capture it
     const auto* now_docs = checkpoints_.find(key);
     const std::size_t left = now_docs ? now_docs->size() : 0;
     if (left >= docs.size()) continue;  // nothing of this key was deleted

@@ -446,12 +446,7 @@ std::vector<sim::CauseStep> CrossChecks::history_chain(engine::Client& c,
                       s.last_applied ? std::to_string(*s.last_applied) : "none"));
     }
   }
-  std::stable_sort(steps.begin(), steps.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<sim::CauseStep> chain;
-  for (auto& [line, what] : steps) chain.push_back({std::move(what), line});
-  chain.push_back({now, trace_.lines()});
-  return chain;
+  return checks::chain_in_trace_order(std::move(steps), now, trace_.lines());
 }
 
 std::vector<sim::ViolationInput> CrossChecks::gate_inputs(engine::Client& c,

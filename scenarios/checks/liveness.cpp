@@ -242,11 +242,7 @@ void LivenessJudge::fail(engine::Client& c, const GateExplanation& e, const std:
     steps.emplace_back(h.event_line,
                        fmt::format("client {}'s last sync event ({})", c.index(), h.event));
   }
-  std::stable_sort(steps.begin(), steps.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::vector<sim::CauseStep> chain;
-  for (auto& [line, what] : steps) chain.push_back({std::move(what), line});
-  chain.push_back({now, now_line});
+  auto chain = checks::chain_in_trace_order(std::move(steps), now, now_line);
   checks::fail(loop_, trace_, verdicts_, "no-wedge", c.index(), message, std::move(inputs),
                std::move(chain));
 }

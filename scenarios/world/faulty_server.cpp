@@ -23,7 +23,7 @@ void FaultyServer::handle(const sim::HttpRequest& request,
       return respond(sim::HttpResponse::reset("request lost"));
     }
     trace_.log("fault", "{}: {} {} processed, response lost", name_, request.method, request.path);
-    return inner_.handle(request, [respond = std::move(respond)](sim::HttpResponse) {
+    return inner_.handle(request, [respond = std::move(respond)](const sim::HttpResponse&) {
       respond(sim::HttpResponse::reset("response lost"));
     });
   }
