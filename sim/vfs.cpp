@@ -187,7 +187,8 @@ int file_write(sqlite3_file* f, const void* buf, int amount, sqlite3_int64 offse
   // Only a hole before `off` is zero-filled; the written bytes are appended, not zeroed first.
   if (data.size() < off) data.resize(off);
   const std::size_t overlap = std::min(n, data.size() - off);
-  std::memcpy(data.data() + off, in, overlap);
+  // An empty file's data() may be null: memcpy of 0 bytes from/to null is still UB (UBSan).
+  if (overlap > 0) std::memcpy(data.data() + off, in, overlap);
   data.insert(data.end(), in + overlap, in + n);
   return SQLITE_OK;
 }
