@@ -27,7 +27,6 @@ namespace {
 using nlohmann::json;
 using sim::kMillis;
 using sim::kSeconds;
-using test_support::CapturingStream;
 
 ServiceConfig custom_config(StorageFlavour flavour) {
   ServiceConfig c;
@@ -39,10 +38,11 @@ ServiceConfig custom_config(StorageFlavour flavour) {
 
 struct World : test_support::ServiceWorld {
   explicit World(ServiceConfig config) : ServiceWorld(std::move(config), 5) {}
-  std::shared_ptr<CapturingStream> open(const std::string& user) {
-    auto stream = std::make_shared<CapturingStream>();
-    sim::HttpRequest r{"POST", "/sync/stream", json{{"client_id", "c1"}}.dump(), user};
-    EXPECT_EQ(svc.open_stream(r, stream).status, 200);
+  // The stream of `user`, which the service must accept.
+  std::shared_ptr<test_support::CapturingStream> open(const std::string& user) {
+    int status = 0;
+    auto stream = ServiceWorld::open(user, &status);
+    EXPECT_EQ(status, 200);
     return stream;
   }
   // The backend's answer to one upload of `user` (custom mode: its write_checkpoint).

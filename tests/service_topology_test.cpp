@@ -45,17 +45,6 @@ struct World : test_support::ServiceWorld {
     }
     svc.handle(r, [out](sim::HttpResponse response) { *out = std::move(response); });
   }
-  std::shared_ptr<CapturingStream> open(const std::string& user, int* status = nullptr) {
-    auto stream = std::make_shared<CapturingStream>();
-    sim::HttpRequest r;
-    r.method = "POST";
-    r.path = "/sync/stream";
-    r.subject = user;
-    r.body = json{{"client_id", "c1"}}.dump();
-    const int s = svc.open_stream(r, stream).status;
-    if (status) *status = s;
-    return stream;
-  }
   void upload(const std::string& user, int i) {
     svc.handle(test_support::upload_request(user, i),
                [](sim::HttpResponse response) { ASSERT_EQ(response.status, 200); });

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "sim/net.hpp"
 #include "sim/prng.hpp"
 #include "sim/trace.hpp"
+#include "tests/support/capturing_stream.hpp"
 
 namespace syncsim::test_support {
 
@@ -39,6 +41,15 @@ struct ServiceWorld {
   ~ServiceWorld() { loop.shutdown(); }
   ServiceWorld(const ServiceWorld&) = delete;
   ServiceWorld& operator=(const ServiceWorld&) = delete;
+
+  // Opens a sync stream of client c1 of `user`; the HTTP status goes to `status` if given.
+  std::shared_ptr<CapturingStream> open(const std::string& user, int* status = nullptr) {
+    auto stream = std::make_shared<CapturingStream>();
+    sim::HttpRequest r{"POST", "/sync/stream", nlohmann::json{{"client_id", "c1"}}.dump(), user};
+    const int s = svc.open_stream(r, stream).status;
+    if (status) *status = s;
+    return stream;
+  }
 
   // Runs the loop for `d`; the run must not have stopped.
   void run_for(sim::Micros d) {
