@@ -19,6 +19,7 @@
 #include "sim/prng.hpp"
 #include "sim/trace.hpp"
 #include "tests/support/capturing_stream.hpp"
+#include "tests/support/service_world.hpp"
 
 namespace syncsim::model {
 namespace {
@@ -26,8 +27,6 @@ namespace {
 using nlohmann::json;
 using sim::kMillis;
 using sim::kSeconds;
-using sim::Micros;
-using test_support::CapturingStream;
 
 ServiceConfig custom_config(StorageFlavour flavour) {
   ServiceConfig c;
@@ -37,41 +36,24 @@ ServiceConfig custom_config(StorageFlavour flavour) {
   return c;
 }
 
-struct World {
-  explicit World(ServiceConfig config) : svc(loop, trace, sim::Prng(5), std::move(config)) {
-    svc.start();
-  }
-  ~World() { loop.shutdown(); }
-  std::shared_ptr<CapturingStream> open(const std::string& user) {
-    auto stream = std::make_shared<CapturingStream>();
-    sim::HttpRequest r{"POST", "/sync/stream", json{{"client_id", "c1"}}.dump(), user};
-    EXPECT_EQ(svc.open_stream(r, stream).status, 200);
+struct World : test_support::ServiceWorld {
+  explicit World(ServiceConfig config) : ServiceWorld(std::move(config), 5) {}
+  // The stream of `user`, which the service must accept.
+  std::shared_ptr<test_support::CapturingStream> open(const std::string& user) {
+    int status = 0;
+    auto stream = ServiceWorld::open(user, &status);
+    EXPECT_EQ(status, 200);
     return stream;
   }
   // The backend's answer to one upload of `user` (custom mode: its write_checkpoint).
   json upload(const std::string& user, int i) {
-    sim::HttpRequest r{"POST", "/backend/upload",
-                       json{{"client_id", "c1"},
-                            {"crud", json::array({{{"op", "PUT"},
-                                                   {"type", "todos"},
-                                                   {"id", "t" + std::to_string(i)},
-                                                   {"data", {{"i", i}}}}})}}
-                           .dump(),
-                       user};
     json out;
-    svc.handle(r, [&out](sim::HttpResponse response) {
+    svc.handle(test_support::upload_request(user, i), [&out](sim::HttpResponse response) {
       ASSERT_EQ(response.status, 200);
       out = json::parse(response.body)["data"];
     });
     return out;
   }
-  void run_for(Micros d) {
-    loop.run_until(loop.now() + d);
-    ASSERT_FALSE(loop.stopped()) << loop.stop_reason().message;
-  }
-  sim::Loop loop;
-  sim::Trace trace{loop.clock()};
-  Service svc;
 };
 
 // The documented setup: the backend bumps the key's counter in the upload's transaction and

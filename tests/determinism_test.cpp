@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "scenarios/world/determinism.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 #ifndef SYNCSIM_SEED_BUDGET
 #define SYNCSIM_SEED_BUDGET 2
@@ -40,8 +41,7 @@ TEST(FirstDivergence, ReportsATraceThatEndsEarly) {
 // The check can fail: two runs that do differ (here: two seeds) are reported with the
 // first event where they part.
 TEST(FirstDivergence, FindsWhereTwoDifferentRunsPart) {
-  const Scenario s = load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json", validation_context());
+  const Scenario s = test_support::catalog("basic");
   std::ostringstream traces[2];
   for (int i = 0; i < 2; ++i) {
     RunOptions o;

@@ -13,6 +13,7 @@
 #include "scenarios/results/merge_stream.hpp"
 #include "scenarios/results/results.hpp"
 #include "tests/cli_helpers.hpp"
+#include "tests/support/mutant_scenario_file.hpp"
 
 namespace syncsim {
 namespace {
@@ -162,14 +163,7 @@ TEST(Budget, StopsEarlyAndRecordsAPrefixOfTheShardThatMatchesAnUnbudgetedSweep) 
             2);
 }
 
-// basic with a mutant that fails every seed (basic itself lists sometimes-conditions).
-std::string mutant_basic() {
-  auto j = json::parse(testing::read_file(testing::catalog("basic")));
-  j["name"] = "basic-mutant";
-  j["mutants"] = {"publish-while-blocked"};
-  j.erase("sometimes");  // it stops at the first violation: not vacuous, only failing
-  return testing::write_temp("dist-basic-mutant.json", j.dump(2));
-}
+std::string mutant_basic() { return test_support::failing_basic_file("dist-basic-mutant.json"); }
 
 TEST(StreamMerge, WritesExactlyWhatMergeResultsDumpsAndTheSameJunit) {
   const std::string s = testing::catalog("basic") + " " + mutant_basic();

@@ -10,27 +10,15 @@
 #include <set>
 
 #include "scenarios/world/runner.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
 
-Scenario basic() {
-  return load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json",
-                            validation_context());
-}
+using test_support::describe;
+using test_support::run;
 
-RunResult run(const Scenario& s, uint64_t seed) {
-  RunOptions o;
-  o.seed = seed;
-  o.keep_trace_lines = 30;
-  return run_scenario(s, o);
-}
-
-std::string describe(const RunResult& r) {
-  std::string out = r.stop.message + "\n" + r.pending;
-  for (const auto& l : r.trace_tail) out += "  | " + l + "\n";
-  return out;
-}
+Scenario basic() { return test_support::catalog("basic"); }
 
 TEST(Determinism, SameSeedTwiceGivesTheSameTraceHash) {
   const Scenario s = basic();

@@ -27,7 +27,7 @@ using syncsim::testing::syncsim;
 using syncsim::testing::temp_path;
 using syncsim::testing::write_temp;
 
-const std::string kWorld = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json";
+const std::string kWorld = syncsim::testing::catalog("world");
 
 TEST(AbstractState, AWorldRunReachesCellsOfTheTableOnly) {
   const auto ctx = validation_context();

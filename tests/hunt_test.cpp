@@ -18,6 +18,7 @@
 #include "scenarios/explore/world_swarm.hpp"
 #include "scenarios/format/scenario.hpp"
 #include "scenarios/world/runner.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
@@ -28,10 +29,7 @@ using syncsim::testing::syncsim;
 using syncsim::testing::temp_path;
 using syncsim::testing::write_temp;
 
-Scenario world_file() {
-  return load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json",
-                            validation_context());
-}
+Scenario world_file() { return test_support::catalog("world"); }
 
 TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKind) {
   const auto ctx = validation_context();

@@ -18,12 +18,15 @@
 #include "sim/net.hpp"
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/scenario_helpers.hpp"
 #include "tests/support/scripted_server.hpp"
 
 namespace syncsim {
 namespace {
 
 using nlohmann::json;
+using scenarios::test_support::catalog;
+using scenarios::test_support::run;
 
 using test_support::kMaxOpId;
 constexpr const char* kClientId = "legacy-client-1";
@@ -167,24 +170,9 @@ TEST(LegacyTranscript, RequestsModeHarnessSeedsInstead) {
 // ---------------------------------------------------------------------------------
 // basic-legacy
 
-scenarios::Scenario basic_legacy() {
-  return scenarios::load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic-legacy.json",
-      scenarios::validation_context());
-}
-
-scenarios::RunResult run(const scenarios::Scenario& s, uint64_t seed) {
-  scenarios::RunOptions o;
-  o.seed = seed;
-  o.keep_trace_lines = 30;
-  return scenarios::run_scenario(s, o);
-}
-
 TEST(BasicLegacy, IsTheTwinOfBasicInLegacyMode) {
-  scenarios::Scenario legacy = basic_legacy();
-  scenarios::Scenario basic = scenarios::load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json",
-      scenarios::validation_context());
+  scenarios::Scenario legacy = catalog("basic-legacy");
+  scenarios::Scenario basic = catalog("basic");
   EXPECT_EQ(legacy.clients.checkpoint_mode, "legacy");
   legacy.clients.checkpoint_mode = basic.clients.checkpoint_mode;
   EXPECT_EQ(legacy.clients, basic.clients);
@@ -199,7 +187,7 @@ TEST(BasicLegacy, IsTheTwinOfBasicInLegacyMode) {
 // legacy mode under concurrency (docs/protocol.md §3.1.3, generated-id batching race); if it does,
 // the seed is reported as a finding, and every other invariant must still hold.
 TEST(BasicLegacy, PassesTwentySeedsAndIsDeterministic) {
-  const scenarios::Scenario s = basic_legacy();
+  const scenarios::Scenario s = catalog("basic-legacy");
   std::set<std::string> hashes;
   uint64_t generated = 0, acknowledged = 0, blocked = 0;
   for (uint64_t seed = 1; seed <= 20; ++seed) {

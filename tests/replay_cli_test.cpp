@@ -8,6 +8,7 @@
 
 #include "scenarios/results/repro.hpp"
 #include "tests/cli_helpers.hpp"
+#include "tests/support/mutant_scenario_file.hpp"
 
 namespace syncsim {
 namespace {
@@ -16,11 +17,7 @@ using nlohmann::json;
 using testing::Outcome;
 using testing::syncsim;
 
-std::string mutant_basic() {
-  auto j = json::parse(testing::read_file(testing::catalog("basic")));
-  j["mutants"] = {"publish-while-blocked"};
-  return testing::write_temp("replay-mutant.json", j.dump(2));
-}
+std::string mutant_basic() { return test_support::failing_basic_file("replay-mutant.json"); }
 
 std::string repro_of(const std::string& output) {
   std::smatch m;

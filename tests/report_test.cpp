@@ -14,16 +14,13 @@
 #include "scenarios/results/run_recorder.hpp"
 #include "scenarios/world/runner.hpp"
 #include "scenarios/world/world.hpp"
+#include "tests/support/scenario_helpers.hpp"
 
 namespace {
 
 using namespace syncsim;
 
-scenarios::Scenario catalog(const std::string& name) {
-  return scenarios::load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json",
-      scenarios::validation_context());
-}
+using scenarios::test_support::catalog;
 
 nlohmann::json run_document(const std::string& name, uint64_t first, uint64_t last) {
   auto s = catalog(name);

@@ -15,24 +15,20 @@
 #include "sim/prng.hpp"
 #include "sim/trace.hpp"
 #include "tests/support/capturing_stream.hpp"
+#include "tests/support/service_world.hpp"
 
 namespace syncsim::model {
 namespace {
 
 using nlohmann::json;
-using sim::kEpoch;
 using sim::kMillis;
 using sim::kSeconds;
-using sim::Micros;
 
 using test_support::CapturingStream;
 
-struct World {
+struct World : test_support::ServiceWorld {
   explicit World(ServiceConfig config, uint64_t seed = 11)
-      : svc(loop, trace, sim::Prng(seed), std::move(config)) {
-    svc.start();
-  }
-  ~World() { loop.shutdown(); }
+      : ServiceWorld(std::move(config), seed) {}
 
   // Posts without running the loop; the answer lands in `out` later.
   void post(const std::string& user, const std::string& client, std::optional<int64_t> id,
@@ -49,36 +45,10 @@ struct World {
     }
     svc.handle(r, [out](sim::HttpResponse response) { *out = std::move(response); });
   }
-  std::shared_ptr<CapturingStream> open(const std::string& user, int* status = nullptr) {
-    auto stream = std::make_shared<CapturingStream>();
-    sim::HttpRequest r;
-    r.method = "POST";
-    r.path = "/sync/stream";
-    r.subject = user;
-    r.body = json{{"client_id", "c1"}}.dump();
-    const int s = svc.open_stream(r, stream).status;
-    if (status) *status = s;
-    return stream;
-  }
   void upload(const std::string& user, int i) {
-    sim::HttpRequest r{"POST", "/backend/upload",
-                       json{{"client_id", "c1"},
-                            {"crud", json::array({{{"op", "PUT"},
-                                                   {"type", "todos"},
-                                                   {"id", "t" + std::to_string(i)},
-                                                   {"data", {{"i", i}}}}})}}
-                           .dump(),
-                       user};
-    svc.handle(r, [](sim::HttpResponse response) { ASSERT_EQ(response.status, 200); });
+    svc.handle(test_support::upload_request(user, i),
+               [](sim::HttpResponse response) { ASSERT_EQ(response.status, 200); });
   }
-  void run_for(Micros d) {
-    loop.run_until(loop.now() + d);
-    ASSERT_FALSE(loop.stopped()) << loop.stop_reason().message;
-  }
-
-  sim::Loop loop;
-  sim::Trace trace{loop.clock()};
-  Service svc;
 };
 
 // ---------------------------------------------------------------------------------------

@@ -22,24 +22,18 @@
 #include "sim/net.hpp"
 #include "sim/trace.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/scenario_helpers.hpp"
+#include "tests/support/scripted_server.hpp"
 
 namespace syncsim {
 namespace {
 
 using nlohmann::json;
+using scenarios::test_support::catalog;
+using scenarios::test_support::run;
 
-struct ControlCall {
-  std::string op;
-  std::optional<std::string> payload;
-  std::optional<std::string> result;
-};
-
-class Recorder : public engine::ClientObserver {
- public:
-  void on_control(engine::Client&, const std::string& op, const std::optional<std::string>& payload,
-                  const std::optional<std::string>& result) override {
-    calls.push_back({op, payload, result});
-  }
+// The shim's control calls, read as the stream tests need them.
+struct Recorder : test_support::ControlRecorder {
   [[nodiscard]] std::vector<json> requests() const {  // EstablishSyncStream.request per start
     std::vector<json> out;
     for (const auto& c : calls) {
@@ -57,7 +51,6 @@ class Recorder : public engine::ClientObserver {
     }
     return out;
   }
-  std::vector<ControlCall> calls;
 };
 
 model::ServiceConfig stream_service() {
@@ -264,19 +257,6 @@ TEST(StreamInvariants, SyncedByAPartialCompleteBelowTheStreamsPriorityIsAViolati
   EXPECT_FALSE(ok.verdicts.first());
 }
 
-scenarios::Scenario stream_churn() {
-  return scenarios::load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/stream-churn.json",
-      scenarios::validation_context());
-}
-
-scenarios::RunResult run(const scenarios::Scenario& s, uint64_t seed) {
-  scenarios::RunOptions o;
-  o.seed = seed;
-  o.keep_trace_lines = 20;
-  return scenarios::run_scenario(s, o);
-}
-
 std::string describe(const scenarios::RunResult& r) {
   std::string out = r.violation ? r.violation->invariant + ": " + r.violation->message : "pass";
   for (const auto& l : r.trace_tail) out += "\n  | " + l;
@@ -284,7 +264,7 @@ std::string describe(const scenarios::RunResult& r) {
 }
 
 TEST(StreamChurn, CatalogScenarioHoldsAndIsNotVacuous) {
-  const auto s = stream_churn();
+  const auto s = catalog("stream-churn");
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     const auto r = run(s, seed);
     ASSERT_TRUE(r.expectation_met) << "seed " << seed << ": " << describe(r);
@@ -297,7 +277,7 @@ TEST(StreamChurn, CatalogScenarioHoldsAndIsNotVacuous) {
 }
 
 TEST(StreamChurn, RemovedSubscriptionKeepsBucketsIsCaughtOnSeed1) {
-  auto s = stream_churn();
+  auto s = catalog("stream-churn");
   s.mutants = {"removed-subscription-keeps-buckets"};
   const auto r = run(s, 1);
   ASSERT_TRUE(r.violation) << describe(r);
@@ -316,7 +296,7 @@ std::string scenario_error(const std::string& text) {
 }
 
 TEST(StreamScenarioFormat, ParsesRoundTripsAndValidates) {
-  const auto s = stream_churn();
+  const auto s = catalog("stream-churn");
   ASSERT_EQ(s.service.streams.size(), 3u);
   EXPECT_FALSE(s.service.streams[0].is_default);
   EXPECT_TRUE(s.service.streams[0].parameterised);
@@ -330,9 +310,7 @@ TEST(StreamScenarioFormat, ParsesRoundTripsAndValidates) {
       scenarios::parse_scenario_text(full.dump(), scenarios::validation_context(), "again");
   EXPECT_EQ(again, s);
   // A scenario without streams writes no stream fields (its reports stay as they were).
-  const auto basic = scenarios::load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json",
-      scenarios::validation_context());
+  const auto basic = catalog("basic");
   const json b = scenarios::to_json(basic);
   EXPECT_FALSE(b["service"].contains("streams"));
   EXPECT_FALSE(b["workload"].contains("streams"));

@@ -11,6 +11,7 @@
 
 #include "scenarios/results/results.hpp"
 #include "tests/cli_helpers.hpp"
+#include "tests/support/mutant_scenario_file.hpp"
 
 namespace syncsim {
 namespace {
@@ -19,14 +20,8 @@ using nlohmann::json;
 using testing::Outcome;
 using testing::syncsim;
 
-// basic with a mutant that fails seed 1 (cli_test), as its own scenario name.
-std::string mutant_basic() {
-  auto j = json::parse(testing::read_file(testing::catalog("basic")));
-  j["name"] = "basic-mutant";
-  j["mutants"] = {"publish-while-blocked"};
-  j.erase("sometimes");  // it stops at the first violation; the JUnit counts below are per seed
-  return testing::write_temp("sweep-basic-mutant.json", j.dump(2));  // replay_cli_test has its own
-}
+// Fails seed 1 and stops at the first violation: the JUnit counts below are per seed.
+std::string mutant_basic() { return test_support::failing_basic_file("sweep-basic-mutant.json"); }
 
 json results(const std::string& path) {
   return scenarios::strip_wall_times(json::parse(testing::read_file(path)));
