@@ -66,11 +66,7 @@ TEST(LegacyTranscript, MatchesSdkMd43ThroughTheShim) {
   h.run_for(1 * sim::kSeconds);
   json applied = h.recorder.last("line_text", line_complete("10").dump());
   ASSERT_EQ(applied.size(), 4u) << applied.dump();
-  EXPECT_EQ(applied[0], log_line("DEBUG", "Validated and applied checkpoint"));
-  EXPECT_EQ(applied[1], log_line("DEBUG", "Applied checkpoint request id 40"));
-  EXPECT_EQ(applied[2], json({{"DidCompleteSync", {{"applied_checkpoint_request_id", "40"}}}}));
-  EXPECT_EQ(applied[3]["UpdateSyncStatus"]["status"]["internal_last_applied_checkpoint_request_id"],
-            "40");
+  expect_applied_request(applied, "Validated and applied checkpoint", "40");
   EXPECT_EQ(h.client->read_row("todos", "r1"),
             std::optional<std::optional<std::string>>("server1"));
   EXPECT_EQ(h.kv("last_seen_checkpoint_request_id"), 40);
@@ -119,11 +115,7 @@ TEST(LegacyTranscript, MatchesSdkMd43ThroughTheShim) {
   ASSERT_EQ(h.recorder.count("completed_upload"), 1);
   json done = h.recorder.last("completed_upload");
   ASSERT_EQ(done.size(), 4u) << done.dump();
-  EXPECT_EQ(done[0], log_line("DEBUG", "Applied pending checkpoint after completed upload"));
-  EXPECT_EQ(done[1], log_line("DEBUG", "Applied checkpoint request id 41"));
-  EXPECT_EQ(done[2], json({{"DidCompleteSync", {{"applied_checkpoint_request_id", "41"}}}}));
-  EXPECT_EQ(done[3]["UpdateSyncStatus"]["status"]["internal_last_applied_checkpoint_request_id"],
-            "41");
+  expect_applied_request(done, "Applied pending checkpoint after completed upload", "41");
 
   // Final state: the gate in ps_kv (0.5.x keeps legacy state there too; no $local row).
   EXPECT_EQ(h.kv("target_checkpoint_request_id"), 41);

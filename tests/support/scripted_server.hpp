@@ -228,6 +228,25 @@ inline nlohmann::json log_line(const char* severity, const char* line) {
   return {{"LogLine", {{"severity", severity}, {"line", line}}}};
 }
 
+// The core's instructions when a checkpoint carrying request id `id` is applied: the log line
+// naming it, DidCompleteSync with it, and the status reporting it (docs/protocol.md §1.5.4).
+// `first_log` is the line before those (which path applied it); nullptr skips that check.
+inline void expect_applied_request(const nlohmann::json& instructions, const char* first_log,
+                                   const std::string& id) {
+  ASSERT_GE(instructions.size(), first_log ? 4u : 3u) << instructions.dump();
+  if (first_log) {
+    EXPECT_EQ(instructions[0], log_line("DEBUG", first_log));
+  }
+  EXPECT_EQ(instructions[1], log_line("DEBUG", ("Applied checkpoint request id " + id).c_str()));
+  EXPECT_EQ(instructions[2],
+            nlohmann::json({{"DidCompleteSync", {{"applied_checkpoint_request_id", id}}}}));
+  if (first_log) {
+    EXPECT_EQ(instructions[3]["UpdateSyncStatus"]["status"]
+                          ["internal_last_applied_checkpoint_request_id"],
+              id);
+  }
+}
+
 }  // namespace sync_lines
 
 }  // namespace syncsim::test_support
