@@ -11,6 +11,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/findings_replay.hpp"
 #include "cli/output.hpp"
+#include "cli/repro_arg.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/results/repro.hpp"
 #include "scenarios/world/runner.hpp"
@@ -209,13 +210,9 @@ int replay_command(const ReplayArgs& args) {
     std::cerr << "replay: a repro string is required (or --all DIR)\n";
     return kExitBadInput;
   }
-  scenarios::Repro repro;
-  try {
-    repro = scenarios::parse_repro(args.repro);
-  } catch (const scenarios::ReproError& e) {
-    std::cerr << e.what() << "\n";
-    return kExitBadInput;
-  }
+  const auto parsed = parse_repro_arg(args.repro);
+  if (!parsed) return kExitBadInput;
+  const scenarios::Repro& repro = *parsed;
   return replay_one(repro, args.scenario_path, args.trace_path);
 }
 

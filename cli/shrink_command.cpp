@@ -9,6 +9,7 @@
 
 #include "cli/exit_codes.hpp"
 #include "cli/output.hpp"
+#include "cli/repro_arg.hpp"
 #include "scenarios/explore/shrink.hpp"
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/results/repro.hpp"
@@ -61,13 +62,9 @@ int shrink_command(const ShrinkArgs& args) {
     std::cerr << error << "\n";
     return kExitBadInput;
   }
-  scenarios::Repro repro;
-  try {
-    repro = scenarios::parse_repro(args.repro);
-  } catch (const scenarios::ReproError& e) {
-    std::cerr << e.what() << "\n";
-    return kExitBadInput;
-  }
+  const auto parsed = parse_repro_arg(args.repro);
+  if (!parsed) return kExitBadInput;
+  const scenarios::Repro& repro = *parsed;
   if (repro.build != scenarios::build_id()) {
     std::cerr << fmt::format("note: the repro was recorded by build {}, this is build {}\n",
                              repro.build, scenarios::build_id());
