@@ -231,6 +231,12 @@ void make_fixtures() {
                  std::string("/runs/0/timeline/events/0/") + key, kRemove);
   }
   results_with("event-at-string.json", "/runs/0/timeline/events/0/at_us", "5");
+  // Found by the 10^6-execution fuzz campaign (tests/fuzz/regressions/): a span's time that
+  // no integer holds, and a sweep's per-scenario header that the shape check did not read.
+  results_with("span-float.json", "/runs/0/timeline/spans",
+               json::array({json::array({"client 1", "awaiting", 1, 2.7e68, ""})}));
+  results_with("header-invariant-number.json", "/scenarios",
+               json{{"tiny", json{{"invariants", json{{"convergence", 5}}}}}});
   fixture("no-scenario.json", R"({"build":"x","runs":[]})");
   fixture("results-deep.json",
           "{\"build\":\"x\",\"runs\":" + std::string(300, '[') + std::string(300, ']') + "}");
@@ -521,6 +527,12 @@ std::vector<Row> rows() {
       {"X25_report_nested", "report {D}/results-deep.json", 2, "nested more than 256 levels"},
       {"X26_merge_dev_zero", "merge /dev/zero", 2, "larger than the input limit"},
       {"X27_report_fifo", "report {D}/fifo.json", 2, "a FIFO or socket"},
+      {"X30_report_span_float", "report {D}/span-float.json", 2,
+       "runs[0].timeline.spans[0][3]: 2.7e+68 is a number; allowed: an integer"},
+      {"X31_merge_header_invariant_number", "merge {D}/header-invariant-number.json", 2,
+       "scenarios.tiny.invariants.convergence: 5 is a number; allowed: an object"},
+      {"X32_report_header_invariant_number", "report {D}/header-invariant-number.json", 2,
+       "scenarios.tiny.invariants.convergence"},
       {"X28_merge_good", "merge {D}/good.json --results {D}/merged.json", 0, "merged 1 files"},
       {"X29_report_good", "report {D}/good.json --out {D}/good-report.md", 0, ""},
       // --- repro strings ----------------------------------------------------------------

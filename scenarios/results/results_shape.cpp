@@ -108,6 +108,24 @@ void check_timeline(const json& t, const std::string& path) {
       expect_kind((*faults)[i], fmt::format("{}.active_faults[{}]", path, i), Kind::String);
     }
   }
+  field(t, path, "end_us", Kind::Integer);
+  // [lane, kind, from_us, to_us, label] (scenarios/results/run_recorder.hpp's timeline).
+  if (const auto* spans = field(t, path, "spans", Kind::Array)) {
+    constexpr Kind kSpan[] = {Kind::String, Kind::String, Kind::Integer, Kind::Integer,
+                              Kind::String};
+    for (std::size_t i = 0; i < spans->size(); ++i) {
+      const auto p = fmt::format("{}.spans[{}]", path, i);
+      const auto& sp = (*spans)[i];
+      expect_kind(sp, p, Kind::Array);
+      if (sp.size() != std::size(kSpan)) {
+        throw ShapeError(fmt::format(
+            "{}: {} items; allowed: 5 ([lane, kind, from_us, to_us, label])", p, sp.size()));
+      }
+      for (std::size_t k = 0; k < sp.size(); ++k) {
+        expect_kind(sp[k], fmt::format("{}[{}]", p, k), kSpan[k]);
+      }
+    }
+  }
   const auto* events = field(t, path, "events", Kind::Array, true);
   for (std::size_t i = 0; i < events->size(); ++i) {
     const auto p = fmt::format("{}.events[{}]", path, i);
@@ -133,8 +151,36 @@ void check_run(const json& r, const std::string& path) {
     const auto p = child(path, "violation");
     for (const char* key : {"invariant", "subject", "message"}) field(*v, p, key, Kind::String);
     field(*v, p, "at_s", Kind::Number);
-    field(*v, p, "inputs", Kind::Array);
-    field(*v, p, "chain", Kind::Array);
+    if (const auto* inputs = field(*v, p, "inputs", Kind::Array)) {
+      for (std::size_t i = 0; i < inputs->size(); ++i) {
+        const auto q = fmt::format("{}.inputs[{}]", p, i);
+        expect_kind((*inputs)[i], q, Kind::Object);
+        for (const char* key : {"name", "value", "source"})
+          field((*inputs)[i], q, key, Kind::String);
+        field((*inputs)[i], q, "line", Kind::Unsigned);
+      }
+    }
+    if (const auto* chain = field(*v, p, "chain", Kind::Array)) {
+      for (std::size_t i = 0; i < chain->size(); ++i) {
+        const auto q = fmt::format("{}.chain[{}]", p, i);
+        expect_kind((*chain)[i], q, Kind::Object);
+        field((*chain)[i], q, "what", Kind::String);
+        field((*chain)[i], q, "line", Kind::Unsigned);
+      }
+    }
+  }
+  if (const auto* t = field(r, path, "twin", Kind::Object)) {
+    const auto p = child(path, "twin");
+    for (const char* key : {"removed", "twin_stop", "run_line", "twin_line"}) {
+      field(*t, p, key, Kind::String);
+    }
+    field(*t, p, "twin_passed", Kind::Bool);
+    field(*t, p, "line", Kind::Unsigned);
+    if (const auto* context = field(*t, p, "context", Kind::Array)) {
+      for (std::size_t i = 0; i < context->size(); ++i) {
+        expect_kind((*context)[i], fmt::format("{}.context[{}]", p, i), Kind::String);
+      }
+    }
   }
   members(field(r, path, "checks", Kind::Object), child(path, "checks"), Kind::Unsigned);
   members(field(r, path, "metrics", Kind::Object), child(path, "metrics"), Kind::Unsigned);
@@ -157,31 +203,66 @@ void check_run(const json& r, const std::string& path) {
   }
 }
 
-void check_scenario(const json& s) {
-  const std::string path = "scenario";
+void check_scenario(const json& s, const std::string& path) {
   field(s, path, "name", Kind::String);
   field(s, path, "description", Kind::String);
   if (const auto it = s.find("expect"); it != s.end() && !it->is_string()) {
-    expect_kind(*it, "scenario.expect", Kind::Object);
-    field(*it, "scenario.expect", "violates", Kind::String);
+    expect_kind(*it, child(path, "expect"), Kind::Object);
+    field(*it, child(path, "expect"), "violates", Kind::String);
   }
   if (const auto* faults = field(s, path, "faults", Kind::Array)) {
     for (std::size_t i = 0; i < faults->size(); ++i) {
-      const auto p = fmt::format("scenario.faults[{}]", i);
+      const auto p = fmt::format("{}.faults[{}]", path, i);
       expect_kind((*faults)[i], p, Kind::Object);
       field((*faults)[i], p, "kind", Kind::String);
       field((*faults)[i], p, "at_ms", Kind::Integer);
     }
   }
   if (const auto* clients = field(s, path, "clients", Kind::Object)) {
-    field(*clients, "scenario.clients", "count", Kind::Integer);
-    if (const auto* fleet = field(*clients, "scenario.clients", "fleet", Kind::Array)) {
+    const auto c = child(path, "clients");
+    field(*clients, c, "count", Kind::Integer);
+    if (const auto* fleet = field(*clients, c, "fleet", Kind::Array)) {
       for (std::size_t i = 0; i < fleet->size(); ++i) {
-        const auto p = fmt::format("scenario.clients.fleet[{}]", i);
+        const auto p = fmt::format("{}.fleet[{}]", c, i);
         expect_kind((*fleet)[i], p, Kind::Object);
         field((*fleet)[i], p, "count", Kind::Integer);
       }
     }
+  }
+}
+
+// What describes one scenario's runs: at the top of a run's or one scenario's document, or
+// per scenario under `scenarios` in a sweep's or merge's (reports/results_documents.hpp).
+void check_header(const json& h, const std::string& path) {
+  field(h, path, "scenario_path", Kind::String);
+  field(h, path, "sqlite_sha256", Kind::String);
+  field(h, path, "partial", Kind::Bool);
+  if (const auto* not_run = field(h, path, "seeds_not_run", Kind::Object)) {
+    for (const auto& [name, ranges] : not_run->items()) {
+      const auto p = child(child(path, "seeds_not_run"), name);
+      expect_kind(ranges, p, Kind::Array);
+      for (std::size_t i = 0; i < ranges.size(); ++i) {
+        expect_kind(ranges[i], fmt::format("{}[{}]", p, i), Kind::String);
+      }
+    }
+  }
+  if (const auto* s = field(h, path, "scenario", Kind::Object))
+    check_scenario(*s, child(path, "scenario"));
+  for (const char* key : {"cores", "invariants", "sometimes_conditions"}) {
+    const auto* table = field(h, path, key, Kind::Object);
+    members(table, child(path, key), Kind::Object);
+    if (!table) continue;
+    for (const auto& [id, info] : table->items()) {
+      const auto p = child(child(path, key), id);
+      field(info, p, "statement", Kind::String);
+      field(info, p, "sha256", Kind::String);
+      field(info, p, "verified", Kind::Bool);
+      field(info, p, "listed", Kind::Bool);
+    }
+  }
+  if (const auto it = h.find("unverified_core"); it != h.end() && !it->is_null()) {
+    expect_kind(*it, child(path, "unverified_core"), Kind::Object);
+    field(*it, child(path, "unverified_core"), "path", Kind::String);
   }
 }
 
@@ -191,34 +272,12 @@ void check_document(const json& doc) {
   const auto* runs = field(doc, "", "runs", Kind::Array, true);
   field(doc, "", "passed", Kind::Unsigned);
   field(doc, "", "failed", Kind::Unsigned);
-  field(doc, "", "scenario_path", Kind::String);
-  field(doc, "", "sqlite_sha256", Kind::String);
-  field(doc, "", "partial", Kind::Bool);
-  if (const auto* not_run = field(doc, "", "seeds_not_run", Kind::Object)) {
-    for (const auto& [name, ranges] : not_run->items()) {
-      const auto p = child("seeds_not_run", name);
-      expect_kind(ranges, p, Kind::Array);
-      for (std::size_t i = 0; i < ranges.size(); ++i) {
-        expect_kind(ranges[i], fmt::format("{}[{}]", p, i), Kind::String);
-      }
+  check_header(doc, "");
+  if (const auto* headers = field(doc, "", "scenarios", Kind::Object)) {
+    for (const auto& [name, h] : headers->items()) {
+      expect_kind(h, child("scenarios", name), Kind::Object);
+      check_header(h, child("scenarios", name));
     }
-  }
-  if (const auto* s = field(doc, "", "scenario", Kind::Object)) check_scenario(*s);
-  for (const char* key : {"cores", "invariants", "sometimes_conditions"}) {
-    const auto* table = field(doc, "", key, Kind::Object);
-    members(table, key, Kind::Object);
-    if (!table) continue;
-    for (const auto& [id, info] : table->items()) {
-      const auto p = child(key, id);
-      field(info, p, "statement", Kind::String);
-      field(info, p, "sha256", Kind::String);
-      field(info, p, "verified", Kind::Bool);
-      field(info, p, "listed", Kind::Bool);
-    }
-  }
-  if (const auto it = doc.find("unverified_core"); it != doc.end() && !it->is_null()) {
-    expect_kind(*it, "unverified_core", Kind::Object);
-    field(*it, "unverified_core", "path", Kind::String);
   }
   for (std::size_t i = 0; i < runs->size(); ++i) check_run((*runs)[i], fmt::format("runs[{}]", i));
 }
