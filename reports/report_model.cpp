@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <set>
 
 #include "scenarios/format/metric_names.hpp"
@@ -60,8 +61,11 @@ std::string fault_text(const nlohmann::json& f) {
     if (key == "at_ms" || key == "kind") continue;
     args += fmt::format("{}{}={}", args.empty() ? "" : ", ", key, value_text(value));
   }
-  return fmt::format("t={} {}{}", seconds_text(f.value("at_ms", int64_t{0}) * 1000),
-                     f.value("kind", std::string("?")), args.empty() ? "" : " (" + args + ")");
+  // Clamped so a hand-edited at_ms near the integer limit cannot overflow the microseconds.
+  constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max() / 1000;
+  const int64_t at_ms = std::clamp(f.value("at_ms", int64_t{0}), -kMaxMs, kMaxMs);
+  return fmt::format("t={} {}{}", seconds_text(at_ms * 1000), f.value("kind", std::string("?")),
+                     args.empty() ? "" : " (" + args + ")");
 }
 
 struct MetricSpec {
