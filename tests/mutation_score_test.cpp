@@ -257,6 +257,18 @@ const std::vector<Entry>& mutation_catalog() {
        false,
        "",
        ""},
+      // Issue 17: after a reprocessing's switch-over the replaced instance's streams keep
+      // serving buckets that never advance.
+      {"stopped-config-keeps-streams",
+       {},
+       "config-reprocessing",
+       none,
+       {"converges", "requests-complete", "no-wedge"},
+       false,
+       "",
+       ""},
+      // Issue 17: checksums-agree's first mutant: clients that download a compacted CLEAR.
+      {"clear-loses-checksum", {}, "compaction-pages", none, {"checksums-agree"}, false, "", ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",

@@ -113,7 +113,8 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
   if (verdicts_.enabled("checksums-agree")) {
     verdicts_.checked("checksums-agree");
     for (const auto& [bucket, held] : c.bucket_checksums()) {
-      const int32_t want = service_.replication().checksum_at(bucket, held.last_op);
+      // The bucket's own sync-rules instance recomputes it (a replaced one's too).
+      const int32_t want = service_.checksum_at(bucket, held.last_op);
       if (want != held.checksum) {
         const uint64_t now_line = trace_.lines();
         std::vector<sim::ViolationInput> inputs{
