@@ -636,7 +636,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
       return {200, ""};
     }
   }
-  if (sync_rules_id_ > 1) version_buckets(req);  // model/sync_rules.cpp
+  if (active_storage_ != &storage_) version_buckets(req);  // model/sync_rules.cpp
   req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
   streams_.push_back(OpenStream{stream, process});

@@ -29,7 +29,8 @@ int Service::bucket_version(const std::string& bucket) {
 }
 
 std::string Service::versioned(const std::string& bucket) const {
-  return sync_rules_id_ > 1 ? fmt::format("{}#{}", sync_rules_id_, bucket) : bucket;
+  // Only a reprocessed instance versions its names (EndStreams keeps instance 1's storage).
+  return active_storage_ != &storage_ ? fmt::format("{}#{}", sync_rules_id_, bucket) : bucket;
 }
 
 void Service::version_buckets(ConnectionRequest& req) const {
@@ -70,12 +71,18 @@ std::optional<Service::CheckpointOf> Service::checkpoint_of(OpId op) const {
 
 void Service::notify_replications() {
   replication_.on_source_commit();
-  for (auto& r : reprocessed_) r->replication->on_source_commit();
+  for (auto& r : reprocessed_) {
+    // A job still snapshotting does not stream yet: it starts at its slot (stream_from).
+    if (r->state != SyncRulesInstance::State::Snapshot) r->replication->on_source_commit();
+  }
 }
 
 void Service::set_replication_lag(sim::Micros lag) {
   replication_.set_lag(lag);
-  for (auto& r : reprocessed_) r->replication->set_lag(lag);
+  for (auto& r : reprocessed_) {
+    // A job still snapshotting does not stream yet (finish_snapshot gives it the lag).
+    if (r->state != SyncRulesInstance::State::Snapshot) r->replication->set_lag(lag);
+  }
 }
 
 void Service::stall_replication() {
