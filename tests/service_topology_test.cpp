@@ -4,8 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
-#include <cstdlib>
-#include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -295,7 +293,6 @@ TEST(SyncConfigReprocessing, NewRulesSnapshotInTheBackgroundAndActivateOnceCaugh
   ServiceConfig config;
   config.snapshot_duration = kSeconds;
   World w(config);
-  if (std::getenv("MODEL5_DEBUG")) w.trace.set_sink(&std::cerr);
   for (int i = 1; i <= 3; ++i) w.upload("alice", i);
   w.run_for(kSeconds);
   auto old_stream = w.open("alice");
