@@ -382,6 +382,19 @@ void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
   std::vector<sim::ViolationInput> inputs{
       {"core warning", line, fmt::format("the core of client {} (its log)", c.index()),
        trace_.lines()}};
+  // What the model recomputes for the bucket named in the warning at the latest checkpoint
+  // (replication's never-compacted ops): the value the line should have carried.
+  const auto named = line.find("failed for: ");
+  if (named != std::string::npos) {
+    const auto start = named + 12;
+    const std::string bucket = line.substr(start, line.find(" (", start) - start);
+    const model::OpId op = service_.storage().latest().op_id;
+    const auto sum = static_cast<uint32_t>(service_.checksum_at(bucket, op));
+    inputs.push_back({"model checksum", fmt::format("{:#010x}", sum),
+                      fmt::format("the model's bucket {} recomputed up to checkpoint op {}", bucket,
+                                  op),
+                      service_.replication().checkpoint_line()});
+  }
   fail("checksums-agree", c, "the core rejected a checkpoint: " + line, std::move(inputs),
        history_chain(
            c, fmt::format("the core of client {} rejects the checkpoint's checksums", c.index())));
