@@ -69,7 +69,9 @@ void Replication::stream_from(std::size_t slot_commit, Lsn no_checkpoint_before)
   schedule();
 }
 
-void Replication::start_heartbeat() { loop_.after(heartbeat_, [this] { heartbeat(); }); }
+void Replication::start_heartbeat() {
+  loop_.after(heartbeat_, [this] { heartbeat(); });
+}
 
 void Replication::stop() {
   stopped_ = true;

@@ -161,7 +161,7 @@ struct ServiceMetrics {
   uint64_t replication_restarts = 0;  // replication-only restarts (API processes stay up)
   uint64_t rejected_streams = 0;      // 429: a process at max_concurrent_streams
   uint64_t sync_config_changes = 0;
-  uint64_t sync_config_activations = 0;  // reprocessed sync rules that became active
+  uint64_t sync_config_activations = 0;    // reprocessed sync rules that became active
   std::vector<sim::Micros> ack_latencies;  // request received -> first line acking it
   // The same, for requests first acknowledged by a later id (hidden by a newer request).
   std::vector<sim::Micros> hidden_ack_latencies;

@@ -155,8 +155,8 @@ void Service::start_reprocessing() {
   reprocessed_.push_back(std::move(next));
   // CREATE_REPLICATION_SLOT before the snapshot: streaming later starts at this commit.
   const std::size_t slot_commit = source_.log().size();
-  trace_.log("svc", "sync config changed: sync rules {} PROCESSING (slot at lsn {}), {} serves",
-             id, source_.head(), sync_rules_id_);
+  trace_.log("svc", "sync config changed: sync rules {} PROCESSING (slot at lsn {}), {} serves", id,
+             source_.head(), sync_rules_id_);
   loop_.after(config_.snapshot_duration, [this, &instance, slot_commit] {
     if (instance.state != SyncRulesInstance::State::Snapshot) return;  // replaced meanwhile
     finish_snapshot(instance, slot_commit);

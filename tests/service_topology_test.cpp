@@ -267,7 +267,6 @@ TEST(BatchFailures, NoFailuresByDefault) {
   EXPECT_EQ(w.svc.batcher().failed_batches(), 0u);
 }
 
-
 // ---------------------------------------------------------------------------------------
 // Sync-config reprocessing (docs/protocol.md §3.4 "Sync config reprocessing"):
 // WalStream.initialReplication, MongoBucketBatchV1.autoActivate,

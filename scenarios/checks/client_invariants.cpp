@@ -269,9 +269,9 @@ void ClientInvariants::check_position(engine::Client& c, const char* when) {
     const auto shown_cp = service_.checkpoint_of(db.shown_position);
     if (now_cp && shown_cp && now_cp->sync_rules_id != shown_cp->sync_rules_id) {
       older = now_cp->lsn < shown_cp->lsn;
-      across = fmt::format(" (sync rules {} at lsn {} after sync rules {} at lsn {})",
-                           now_cp->sync_rules_id, now_cp->lsn, shown_cp->sync_rules_id,
-                           shown_cp->lsn);
+      across =
+          fmt::format(" (sync rules {} at lsn {} after sync rules {} at lsn {})",
+                      now_cp->sync_rules_id, now_cp->lsn, shown_cp->sync_rules_id, shown_cp->lsn);
     }
   }
   if (older) {

@@ -390,10 +390,10 @@ void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
     const std::string bucket = line.substr(start, line.find(" (", start) - start);
     const model::OpId op = service_.storage().latest().op_id;
     const auto sum = static_cast<uint32_t>(service_.checksum_at(bucket, op));
-    inputs.push_back({"model checksum", fmt::format("{:#010x}", sum),
-                      fmt::format("the model's bucket {} recomputed up to checkpoint op {}", bucket,
-                                  op),
-                      service_.replication().checkpoint_line()});
+    inputs.push_back(
+        {"model checksum", fmt::format("{:#010x}", sum),
+         fmt::format("the model's bucket {} recomputed up to checkpoint op {}", bucket, op),
+         service_.replication().checkpoint_line()});
   }
   fail("checksums-agree", c, "the core rejected a checkpoint: " + line, std::move(inputs),
        history_chain(
