@@ -563,11 +563,12 @@ int64_t Client::applied_position() {
   if (options_.stream_tables) {
     // Sync streams (issue 7): stream buckets come and go with subscriptions (a removed
     // one takes its last_applied_op with it), so the position is that of the world's
-    // always-synced buckets (global[], notes["<user>"]).
+    // always-synced buckets (global[], notes["<user>"]; "<n>#..." after a sync-config
+    // reprocessing, docs/protocol.md §3.4).
     return db()
         .query_int(
             "SELECT max(last_applied_op) FROM ps_buckets WHERE name = 'global[]' "
-            "OR name LIKE 'notes[%'")
+            "OR name LIKE 'notes[%' OR name LIKE '%#global[]' OR name LIKE '%#notes[%'")
         .value_or(0);
   }
   return db()

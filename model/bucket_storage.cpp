@@ -66,20 +66,29 @@ OpId BucketStorage::append(const std::string& bucket, Op op) {
     op.data.clear();
   }
   op.target_op = 0;
-  op.op_id = next_op_++;
+  op.op_id = (*seq_)++;
+  last_own_op_ = op.op_id;
   op.checksum = op_checksum(op);
   Bucket& b = buckets_[bucket];
   b.sums.push_back((b.sums.empty() ? 0u : b.sums.back()) + op.checksum);  // mod 2^32
   b.ops.push_back(std::move(op));
-  return next_op_ - 1;
+  return last_own_op_;
 }
 
 void BucketStorage::checkpoint(Lsn lsn) {
   // docs/protocol.md §3.4: the checkpoint LSN and op id never go backwards.
   assert(lsn >= latest_.lsn && "checkpoint LSN went backwards");
   latest_ = StorageCheckpoint{last_op(), lsn};
+  history_.push_back(latest_);
   ++checkpoints_;
   checkpoint_created_.notify();
+}
+
+std::optional<StorageCheckpoint> BucketStorage::checkpoint_at(OpId op_id) const {
+  auto it = std::upper_bound(history_.begin(), history_.end(), op_id,
+                             [](OpId op, const StorageCheckpoint& c) { return op < c.op_id; });
+  if (it == history_.begin() || std::prev(it)->op_id != op_id) return std::nullopt;
+  return *std::prev(it);
 }
 
 BucketState BucketStorage::state(const std::string& bucket, OpId up_to) const {
@@ -117,7 +126,8 @@ void BucketStorage::recompute_sums(Bucket& b) {
   }
 }
 
-CompactionStats BucketStorage::compact_bucket(Bucket& b, OpId horizon) {
+CompactionStats BucketStorage::compact_bucket(Bucket& b, OpId horizon,
+                                              bool mutant_clear_loses_checksum) {
   CompactionStats done;
   auto& ops = b.ops;
   const auto end = static_cast<std::size_t>(
@@ -154,7 +164,7 @@ CompactionStats BucketStorage::compact_bucket(Bucket& b, OpId horizon) {
     clear.put = false;
     clear.type = OpType::Clear;
     clear.target_op = clear.op_id;
-    for (std::size_t i = 0; i < run; ++i) {
+    for (std::size_t i = mutant_clear_loses_checksum ? 1 : 0; i < run; ++i) {
       clear.checksum += ops[i].checksum;  // mod 2^32
       clear.target_op = std::max(clear.target_op, ops[i].target_op);
     }
@@ -167,11 +177,11 @@ CompactionStats BucketStorage::compact_bucket(Bucket& b, OpId horizon) {
   return done;
 }
 
-CompactionStats BucketStorage::compact(OpId horizon) {
+CompactionStats BucketStorage::compact(OpId horizon, bool mutant_clear_loses_checksum) {
   CompactionStats run;
   run.runs = 1;
   for (auto& [name, bucket] : buckets_) {
-    const CompactionStats b = compact_bucket(bucket, horizon);
+    const CompactionStats b = compact_bucket(bucket, horizon, mutant_clear_loses_checksum);
     run.ops_moved += b.ops_moved;
     run.clears += b.clears;
     run.ops_removed += b.ops_removed;

@@ -69,7 +69,19 @@ class BucketStorage {
   OpId append(const std::string& bucket, Op op);
   void checkpoint(Lsn lsn);  // a new storage checkpoint at the current op id
   // opSeq.next() without a bucket op: a mongo custom write checkpoint's op id (§3.1.10).
-  OpId allocate_op() { return next_op_++; }
+  OpId allocate_op() {
+    last_own_op_ = (*seq_)++;
+    return last_own_op_;
+  }
+  // Sync-config reprocessing (docs/protocol.md §3.4 "Sync config reprocessing"): the op id
+  // sequence is one per storage database (op_id_sequence), shared by every sync-rules
+  // instance; this storage then draws its op ids from `owner`'s sequence.  Its checkpoints
+  // still cover only its own ops (the batch's persisted_op).
+  void share_op_sequence(BucketStorage& owner) { seq_ = owner.seq_; }
+  // The storage checkpoint with this op id (the latest such), if one was made: the
+  // source position a client's applied state stands for (monotonic-reads across a
+  // reprocessing, docs/invariants.md §1).
+  [[nodiscard]] std::optional<StorageCheckpoint> checkpoint_at(OpId op_id) const;
   [[nodiscard]] const StorageCheckpoint& latest() const { return latest_; }
   [[nodiscard]] BucketState state(const std::string& bucket, OpId up_to) const;
   // Ops with after < op_id <= up_to, at most `limit`.  The pointers are valid until the
@@ -85,11 +97,13 @@ class BucketStorage {
   //    the replaced checksums.
   // Each bucket's state at every checkpoint >= horizon keeps its checksum; its count may
   // shrink (I11).  Returns what this run did.
-  CompactionStats compact(OpId horizon);
+  // `mutant_clear_loses_checksum`: the CLEAR's sum leaves out the first replaced op (the
+  // clear-loses-checksum mutant; checksums-agree must catch it).
+  CompactionStats compact(OpId horizon, bool mutant_clear_loses_checksum = false);
   [[nodiscard]] const CompactionStats& compaction_stats() const { return compaction_; }
   // Fires after every new storage checkpoint (the storage watcher).
   sim::Notifier& checkpoint_created() { return checkpoint_created_; }
-  [[nodiscard]] OpId last_op() const { return next_op_ - 1; }
+  [[nodiscard]] OpId last_op() const { return last_own_op_; }
   [[nodiscard]] uint64_t checkpoints() const { return checkpoints_; }
 
  private:
@@ -98,12 +112,15 @@ class BucketStorage {
     std::vector<uint32_t> sums;  // sums[i] = checksum of ops[0..i] mod 2^32
   };
   static void recompute_sums(Bucket& b);
-  static CompactionStats compact_bucket(Bucket& b, OpId horizon);
+  static CompactionStats compact_bucket(Bucket& b, OpId horizon, bool mutant_clear_loses_checksum);
   // state() runs for every bucket of every connection on every checkpoint; running sums
   // keep it a binary search instead of a pass over the bucket's history.
   std::map<std::string, Bucket> buckets_;
   OpId next_op_ = 1;
+  OpId* seq_ = &next_op_;  // next_op_, or a shared sequence (share_op_sequence)
+  OpId last_own_op_ = 0;   // the last op id this storage appended or allocated
   StorageCheckpoint latest_;
+  std::vector<StorageCheckpoint> history_;  // every checkpoint made, in order
   uint64_t checkpoints_ = 0;
   CompactionStats compaction_;
   sim::Notifier checkpoint_created_;

@@ -28,6 +28,7 @@ void Replication::start() {
 }
 
 void Replication::heartbeat() {
+  if (stopped_) return;
   if (heartbeat_when_idle_only_ && !source_.log().empty()) {
     const sim::Micros idle_until = source_.log().back().committed_at + heartbeat_;
     if (loop_.now() < idle_until) {
@@ -42,6 +43,40 @@ void Replication::heartbeat() {
 }
 
 void Replication::on_source_commit() { schedule(); }
+
+void Replication::snapshot() {
+  // snapshotTable: every current row, read after the slot was created (its changes since
+  // then replay again from the slot, harmlessly).
+  std::size_t ops = 0;
+  for (const auto& [key, row] : source_.rows()) {
+    if (key.table == kCustomCheckpointTable) continue;
+    std::vector<std::string> in = router_(key, row);
+    for (const auto& b : in) {
+      Op op = put_op(key.table, key.id, row.data);
+      op.op_id = storage_.append(b, op);
+      record(b, op);
+      ++ops;
+    }
+    row_buckets_[key] = std::move(in);
+  }
+  folded_ops_ += ops;
+  trace_.log("repl", "snapshot: {} rows, {} ops", source_.rows().size(), ops);
+}
+
+void Replication::stream_from(std::size_t slot_commit, Lsn no_checkpoint_before) {
+  next_commit_ = confirmed_commit_ = previous_chunk_ = slot_commit;
+  no_checkpoint_before_ = no_checkpoint_before;
+  schedule();
+}
+
+void Replication::start_heartbeat() {
+  loop_.after(heartbeat_, [this] { heartbeat(); });
+}
+
+void Replication::stop() {
+  stopped_ = true;
+  stall_forever();
+}
 
 void Replication::set_lag(sim::Micros lag) {
   lag_ = lag;
@@ -133,9 +168,9 @@ void Replication::wake() {
     // Mongo marks pending write checkpoints processed on every commit, before the
     // checkpoint itself and even when the checkpoint is blocked (docs/protocol.md §3.1.8).
     checkpoints_.on_commit(last);
-    if (last < storage_.latest().lsn) {
-      // canCheckpointState (§3.4): lsn < last_checkpoint_lsn; the ops fold into the next
-      // allowed checkpoint.
+    if (last < storage_.latest().lsn || last < no_checkpoint_before_) {
+      // canCheckpointState (§3.4): lsn < last_checkpoint_lsn (or < no_checkpoint_before after
+      // a snapshot); the ops fold into the next allowed checkpoint.
       ++blocked_commits_;
       folded_ops_ += ops;
       trace_.log("repl", "replay lsn={} ops={}: checkpoint blocked (last checkpoint lsn {})", last,
@@ -149,6 +184,7 @@ void Replication::wake() {
       replaying_ = false;
       trace_.log("repl", "checkpoint op={} lsn={} ops={}", storage_.latest().op_id, last, ops);
       checkpoint_line_ = trace_.lines();
+      if (checkpoint_hook_) checkpoint_hook_();
     }
     confirmed_commit_ = previous_chunk_;  // the slot ack trails one chunk
     previous_chunk_ = chunk_start;

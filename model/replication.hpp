@@ -52,6 +52,23 @@ class Replication {
   // no checkpoint until replay catches up (§3.4 canCheckpointState).
   void restart(sim::Micros down);
 
+  // Sync-config reprocessing (docs/protocol.md §3.4 "Sync config reprocessing"), a new
+  // sync-rules instance's replication job (WalStream.initialReplication, v1.24.0):
+  //  - snapshot(): the initial snapshot writes a PUT for every current source row;
+  //  - stream_from(slot, no_checkpoint_before): streaming starts at the slot's commit index
+  //    (created before the snapshot), and no checkpoint is made below the LSN read after the
+  //    snapshot (markSnapshotDone(noCommitBefore), canCheckpointState).
+  // Such a job writes no initial empty checkpoint and no keepalives of its own until
+  // start_heartbeat() (its source's keepalives are the active job's, which it replicates too).
+  void snapshot();
+  void stream_from(std::size_t slot_commit, Lsn no_checkpoint_before);
+  void start_heartbeat();
+  // The job of a replaced sync-rules instance stops for good (state STOP): no more
+  // commits, checkpoints or keepalives.
+  void stop();
+  // Told after every storage checkpoint this job makes (autoActivate); empty = none.
+  void set_checkpoint_hook(std::function<void()> hook) { checkpoint_hook_ = std::move(hook); }
+
   // Custom write-checkpoint mode (docs/protocol.md §3.1.10): told of every processed row of the
   // source `checkpoints` table (the sync config's write_checkpoints event), in commit order,
   // before the commit's checkpoint; empty = managed mode (the rows are ignored).
@@ -109,6 +126,9 @@ class Replication {
   uint64_t empty_checkpoints_ = 0;
   std::function<void(const ReplicationStep&)> step_hook_;
   std::function<void(const std::string&, int64_t)> custom_hook_;
+  std::function<void()> checkpoint_hook_;
+  Lsn no_checkpoint_before_ = 0;  // a reprocessing job's snapshot LSN (stream_from)
+  bool stopped_ = false;          // stop(): a replaced instance's job
   std::size_t folded_ops_ = 0;  // ops of blocked commits, folded into the next checkpoint
   // Per-bucket owner of each row already in a private bucket, so a row that moves to
   // another owner is removed from the old bucket.

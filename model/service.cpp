@@ -167,7 +167,7 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
     backend_.set_custom_write_checkpoints(true);
     if (!has_mutant(ServiceMutant::CustomCheckpointBeforeReplication)) {
       replication_.set_custom_checkpoint_hook(
-          [this](const std::string& key, int64_t n) { on_custom_checkpoint(key, n); });
+          [this](const std::string& key, int64_t n) { on_custom_checkpoint(key, n, 1, storage_); });
     }
   }
   assert(config_.api_processes >= 1);
@@ -186,13 +186,15 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
   }
 }
 
-void Service::on_custom_checkpoint(const std::string& key, int64_t checkpoint) {
+void Service::on_custom_checkpoint(const std::string& key, int64_t checkpoint, int id,
+                                   BucketStorage& storage) {
   // batch.addCustomWriteCheckpoint, persisted at flush (docs/protocol.md §3.1.10): mongo stamps
-  // it with a fresh op id (opSeq.next()), postgres stores no op id.
-  const OpId op = config_.flavour == StorageFlavour::Mongo ? storage_.allocate_op() : 0;
-  checkpoints_.custom().upsert(key, sync_rules_id_, checkpoint, op);
-  trace_.log("repl", "custom write checkpoint {} = {} (sync rules {}, op {})", key, checkpoint,
-             sync_rules_id_, op);
+  // it with a fresh op id (opSeq.next()), postgres stores no op id.  Each sync-rules
+  // instance's job writes its own records (keyed by its sync_rules_id).
+  const OpId op = config_.flavour == StorageFlavour::Mongo ? storage.allocate_op() : 0;
+  checkpoints_.custom().upsert(key, id, checkpoint, op);
+  trace_.log("repl", "custom write checkpoint {} = {} (sync rules {}, op {})", key, checkpoint, id,
+             op);
 }
 
 std::size_t Service::pick_process() {
@@ -207,7 +209,7 @@ void Service::write_marker() {
   // without rows that replication will observe.
   source_.commit(loop_.now(), CommitKind::Marker, {});
   ++metrics_.markers_written;
-  replication_.on_source_commit();
+  notify_replications();
 }
 
 void Service::on_batch_write(const std::vector<ManagedEntry>& entries,
@@ -306,10 +308,11 @@ void Service::compact() {
   metrics_.requests_deleted += static_cast<uint64_t>(deleted);
   check_retention(records_before, cutoff);
   // Bucket compaction (MOVE/CLEAR) up to the latest storage checkpoint (§2.3.4).
-  const uint64_t removed_before = storage_.compaction_stats().ops_removed;
-  storage_.compact(storage_.latest().op_id);
+  BucketStorage& storage = *active_storage_;
+  const uint64_t removed_before = storage.compaction_stats().ops_removed;
+  storage.compact(storage.latest().op_id, has_mutant(ServiceMutant::ClearLosesChecksum));
   trace_.log("svc", "compact job: {} checkpoint-request records deleted, {} ops compacted away",
-             deleted, storage_.compaction_stats().ops_removed - removed_before);
+             deleted, storage.compaction_stats().ops_removed - removed_before);
 }
 
 std::optional<Service::Deletion> Service::deletion_of(const std::string& key) const {
@@ -336,7 +339,13 @@ void Service::restart(sim::Micros down) {
     if (auto s = open.stream.lock()) s->abort();
   }
   streams_.clear();
-  replication_.restart(down);
+  if (active_replication_ == &replication_) replication_.restart(down);  // not once stopped
+  for (auto& r : reprocessed_) {
+    if (r->state == SyncRulesInstance::State::Processing ||
+        r->state == SyncRulesInstance::State::Active) {
+      r->replication->restart(down);
+    }
+  }
   trace_.log("svc", "restart: down for {} ms", down / sim::kMillis);
 }
 
@@ -345,19 +354,19 @@ void Service::restart_replication(sim::Micros down) {
   // processed below the next checkpoint's LSN while connections opened before stay open
   // (docs/protocol.md §3.1.8, §3.4).
   ++metrics_.replication_restarts;
-  replication_.restart(down);
+  if (active_replication_ == &replication_) replication_.restart(down);  // not once stopped
+  for (auto& r : reprocessed_) {
+    if (r->state == SyncRulesInstance::State::Processing ||
+        r->state == SyncRulesInstance::State::Active) {
+      r->replication->restart(down);
+    }
+  }
   trace_.log("svc", "replication-only restart: replication down for {} ms, {} stream(s) kept",
              down / sim::kMillis, streams_.size());
 }
 
-void Service::change_sync_config() {
-  ++metrics_.sync_config_changes;
-  for (auto& open : streams_) {
-    if (auto s = open.stream.lock()) s->end();
-  }
-  streams_.clear();
-  ++sync_rules_id_;  // custom write checkpoints are per sync config: they reset
-  trace_.log("svc", "sync config changed: all streams ended");
+std::vector<std::string> Service::route(const RowKey& key, const Row& row) const {
+  return route_row(config_.streams, key, row);
 }
 
 std::vector<std::string> Service::buckets_for(const std::string& user) const {
@@ -451,7 +460,7 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
                    key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);
         if (!out.before || *out.before < out.id) {
-          ledger_.established(key, out.id, received_at, received_when, replication_.lag(),
+          ledger_.established(key, out.id, received_at, received_when, active_replication_->lag(),
                               trace_.lines(), out.batch_line, out.head);
         }
         if (observer_) observer_->on_request_answered(key, supplied, out.before, out.id);
@@ -522,18 +531,19 @@ sim::HttpResponse Service::upload(const sim::HttpRequest& request) {
   try {
     Lsn lsn = backend_.apply(loop_.now(), request.subject, body["client_id"], body["crud"]);
     ++metrics_.uploads;
-    replication_.on_source_commit();
+    notify_replications();
     trace_.log("backend", "applied {} ops from {} at lsn {}", body["crud"].size(), request.subject,
                lsn);
     if (auto custom = backend_.last_custom_checkpoint()) {
       // Custom mode: the answer carries the new custom write checkpoint, which must not be
       // acknowledged before this commit is replicated.
       const std::string key = request.subject + "/" + body["client_id"].get<std::string>();
-      ledger_.established(key, *custom, lsn, loop_.now(), replication_.lag(), trace_.lines());
+      ledger_.established(key, *custom, lsn, loop_.now(), active_replication_->lag(),
+                          trace_.lines());
       if (has_mutant(ServiceMutant::CustomCheckpointBeforeReplication)) {
         trace_.log("svc", "MUTANT custom write checkpoint {} = {} stored before replication", key,
                    *custom);
-        checkpoints_.custom().upsert(key, sync_rules_id_, *custom, storage_.allocate_op());
+        checkpoints_.custom().upsert(key, sync_rules_id_, *custom, active_storage_->allocate_op());
       }
       return data_response({{"lsn", lsn}, {"write_checkpoint", std::to_string(*custom)}});
     }
@@ -626,13 +636,14 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
       return {200, ""};
     }
   }
+  if (active_storage_ != &storage_) version_buckets(req);  // model/sync_rules.cpp
   req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
   streams_.push_back(OpenStream{stream, process});
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{
-          loop_, trace_, storage_, checkpoints_, stream_stats_, config_.stream_batch_delay,
+          loop_, trace_, *active_storage_, checkpoints_, stream_stats_, config_.stream_batch_delay,
           has_mutant(ServiceMutant::NoCompleteForWriteCheckpointOnly),
           has_mutant(ServiceMutant::WriteCheckpointMayDrop),
           has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect), config_.sticky_invalidation,
@@ -712,8 +723,8 @@ std::vector<std::string> Service::stream_buckets_of(const std::string& key) cons
 
 std::string Service::pending() const {
   return fmt::format("source head {}, replication {}, storage checkpoint op {} lsn {}",
-                     source_.head(), replication_.pending(), storage_.latest().op_id,
-                     storage_.latest().lsn);
+                     source_.head(), active_replication_->pending(),
+                     active_storage_->latest().op_id, active_storage_->latest().lsn);
 }
 
 }  // namespace syncsim::model

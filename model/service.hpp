@@ -71,7 +71,21 @@ enum class ServiceMutant {
   // upload commits, not through replication, so a stream can carry it before the upload's
   // data is in a checkpoint (service-ack-after-replication).
   CustomCheckpointBeforeReplication,
+  // Issue 17, sync-config reprocessing: when the new sync rules activate, the replaced
+  // instance's job stops but its open sync streams are not ended (the STOP state is not
+  // observed), so their clients stay on buckets that never advance again (converges).
+  StoppedConfigKeepsStreams,
+  // A compaction's CLEAR leaves the first replaced op's checksum out of its sum, so every
+  // client that downloads the CLEAR holds a checksum the ops never had (checksums-agree).
+  ClearLosesChecksum,
 };
+
+// What a sync_config_change does (docs/protocol.md §3.4 "Sync config reprocessing").
+//   Reprocess  - the service's way: a new sync-rules instance snapshots and replicates in
+//                the background while the old one serves; versioned bucket names; at its
+//                first checkpoint it activates, the old one stops and its streams end.
+//   EndStreams - the model before issue 17: every stream ends at once, same buckets.
+enum class SyncConfigChange { Reprocess, EndStreams };
 
 enum class WriteCheckpointMode { Managed, Custom };
 
@@ -127,6 +141,9 @@ struct ServiceConfig {
   // docs/protocol.md §3.1.9 "Change feed": true = the model before issue 17, mongo change
   // detection takes the greatest id processed in the window and has no 1000-record limit.
   bool change_feed_takes_max = false;
+  SyncConfigChange sync_config_change = SyncConfigChange::Reprocess;
+  // How long a reprocessing's initial snapshot takes (slot created -> noCommitBefore read).
+  sim::Micros snapshot_duration = sim::kSeconds;
 };
 
 struct ServiceMetrics {
@@ -144,6 +161,7 @@ struct ServiceMetrics {
   uint64_t replication_restarts = 0;  // replication-only restarts (API processes stay up)
   uint64_t rejected_streams = 0;      // 429: a process at max_concurrent_streams
   uint64_t sync_config_changes = 0;
+  uint64_t sync_config_activations = 0;    // reprocessed sync rules that became active
   std::vector<sim::Micros> ack_latencies;  // request received -> first line acking it
   // The same, for requests first acknowledged by a later id (hidden by a newer request).
   std::vector<sim::Micros> hidden_ack_latencies;
@@ -252,9 +270,31 @@ class Service : public sim::HttpServer {
   // docs/protocol.md §3.6.2.3); a generated (legacy) record is permanent and stays
   // (docs/protocol.md §3.2.1).
   void delete_request(const std::string& key);
-  // A new sync config: every stream ends, clients reconnect (docs/architecture.md §3 "Sync config
-  // deploy").
+  // A new sync config (docs/protocol.md §3.4 "Sync config reprocessing", model/sync_rules.cpp):
+  // reprocessed in the background and activated when caught up, or (EndStreams) every stream
+  // ends at once.
   void change_sync_config();
+  // Lag and stall faults act on every running replication job (one process replicates
+  // every sync-rules instance from one source, docs/protocol.md §3.4).
+  void set_replication_lag(sim::Micros lag);
+  void stall_replication();
+  void resume_replication();
+  // The active sync rules' id (1 until a reprocessing activates).
+  [[nodiscard]] int sync_rules_id() const { return sync_rules_id_; }
+  // The sync-rules instance a bucket name belongs to: "<id>#..." (versioned), else 1.
+  static int bucket_version(const std::string& bucket);
+  // checksums-agree: the bucket's checksum at `op`, recomputed by the replication job of
+  // the instance the bucket belongs to (buckets of a replaced instance included).
+  [[nodiscard]] int32_t checksum_at(const std::string& bucket, OpId op) const;
+  // The storage checkpoint with op id `op` of any sync-rules instance: (instance, LSN).  Op
+  // ids of different instances are not ordered like their source positions (monotonic-reads
+  // compares LSNs across a reprocessing).
+  struct CheckpointOf {
+    int sync_rules_id = 1;
+    Lsn lsn = 0;
+  };
+  [[nodiscard]] std::optional<CheckpointOf> checkpoint_of(OpId op) const;
+  [[nodiscard]] std::size_t sync_rules_instances() const { return 1 + reprocessed_.size(); }
 
   // Called once per key whose checkpoint-request / write-checkpoint mapping a batch has
   // just stored (fault triggers, scenarios/explore/fault_triggers.hpp); empty = none.
@@ -273,9 +313,11 @@ class Service : public sim::HttpServer {
 
   SourceDb& source() { return source_; }
   Backend& backend() { return backend_; }
-  BucketStorage& storage() { return storage_; }
+  // The active sync rules' bucket storage and replication job.
+  BucketStorage& storage() { return *active_storage_; }
   CheckpointStore& checkpoints() { return checkpoints_; }
-  Replication& replication() { return replication_; }
+  Replication& replication() { return *active_replication_; }
+  [[nodiscard]] const Replication& replication() const { return *active_replication_; }
   LineFaultInjector& line_faults() { return line_faults_; }  // the line_fault fault
   [[nodiscard]] const ServiceMetrics& metrics() const { return metrics_; }
   [[nodiscard]] const CheckpointBatcher& batcher(std::size_t process = 0) const {
@@ -375,7 +417,33 @@ class Service : public sim::HttpServer {
   // The active sync config's id (sync_rules_id); a config change makes a new one, which
   // resets custom write checkpoints (docs/protocol.md §3.1.10, §3.4).
   int sync_rules_id_ = 1;
-  void on_custom_checkpoint(const std::string& key, int64_t checkpoint);
+  // A replicated custom write checkpoint of sync rules `id`, whose storage is `storage`.
+  void on_custom_checkpoint(const std::string& key, int64_t checkpoint, int id,
+                            BucketStorage& storage);
+  // Sync-config reprocessing (model/sync_rules.cpp).  Instance 1 is storage_/replication_
+  // (a storage-version-1 stream: unversioned bucket names); reprocessed ones follow.
+  struct SyncRulesInstance {
+    int id = 0;
+    enum class State { Snapshot, Processing, Active, Stopped } state = State::Snapshot;
+    std::unique_ptr<BucketStorage> storage;
+    std::unique_ptr<Replication> replication;
+  };
+  std::vector<std::unique_ptr<SyncRulesInstance>> reprocessed_;
+  BucketStorage* active_storage_ = &storage_;
+  Replication* active_replication_ = &replication_;
+  void end_streams();
+  void start_reprocessing();
+  void finish_snapshot(SyncRulesInstance& next, std::size_t slot_commit);
+  void activate(SyncRulesInstance& next);
+  // Every running replication job is told of a new source commit.
+  void notify_replications();
+  // A bucket name as the active sync rules name it ("<id>#name" after a reprocessing).
+  [[nodiscard]] std::string versioned(const std::string& bucket) const;
+  // The buckets a row belongs to under the sync config (unversioned names).
+  [[nodiscard]] std::vector<std::string> route(const RowKey& key, const Row& row) const;
+  // Renames every bucket of a resolved request to the active sync rules' names.
+  void version_buckets(ConnectionRequest& req) const;
+  [[nodiscard]] const Replication& replication_of(int sync_rules_id) const;
 };
 
 // The error envelope of docs/protocol.md §3.1.2.

@@ -35,16 +35,34 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   const auto ctx = validation_context();
   const Scenario base = world_file();
   ASSERT_TRUE(base.swarm && base.swarm->world);
-  std::set<std::string> cores, modes, flavours, kinds, sdks;
+  std::set<std::string> cores, modes, flavours, kinds, sdks, sources;
   std::set<int> counts;
+  int custom = 0;
   for (uint64_t seed = 1; seed <= 400; ++seed) {
     const SwarmDraw d = draw_swarm(base, seed, ctx);  // throws if the loader rejects it
     const Scenario& s = d.scenario;
     EXPECT_FALSE(s.swarm.has_value());
     EXPECT_TRUE(s.mutants.empty());
     EXPECT_TRUE(s.expect.pass);
-    EXPECT_TRUE(s.clients.fixed_quirks.empty());
-    EXPECT_EQ(s.service.write_checkpoint_mode, "managed");
+    // Issue 17: custom mode only with the SDK fix it needs, for an all-js-1.3.0 legacy-mode
+    // fleet that no fault moves (world_exclusions()).
+    if (s.service.write_checkpoint_mode == "custom") {
+      ++custom;
+      EXPECT_EQ(s.clients.fixed_quirks, std::vector<std::string>{"custom-checkpoint-inverted"});
+      for (const auto& g : client_groups(s.clients)) {
+        EXPECT_EQ(g.checkpoint_mode, "legacy") << "seed " << seed;
+        EXPECT_FALSE(g.core.starts_with("0.4.")) << "seed " << seed;
+      }
+      for (const auto& f : s.faults) {
+        EXPECT_NE(f.kind, FaultKind::SwitchMode) << "seed " << seed;
+        EXPECT_NE(f.kind, FaultKind::Upgrade) << "seed " << seed;
+        EXPECT_NE(f.kind, FaultKind::Downgrade) << "seed " << seed;
+      }
+    } else {
+      EXPECT_EQ(s.service.write_checkpoint_mode, "managed");
+      EXPECT_TRUE(s.clients.fixed_quirks.empty());
+    }
+    sources.insert(s.service.source);
     // The full form parses back to the same scenario (the loader's own rules hold).
     EXPECT_EQ(parse_scenario(to_json(s), ctx, "again"), s) << "seed " << seed;
     for (const auto& g : client_groups(s.clients)) {
@@ -79,6 +97,8 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   EXPECT_EQ(modes, (std::set<std::string>{"legacy", "requests"}));
   EXPECT_EQ(sdks, (std::set<std::string>{"auto", "js-1.3.0", "js-legacy"}));
   EXPECT_EQ(flavours, (std::set<std::string>{"mongo", "postgres"}));
+  EXPECT_EQ(sources, (std::set<std::string>{"postgres", "mongodb", "mysql"}));
+  EXPECT_GE(custom, 1);
   std::set<std::string> all;
   for (const auto& [cls, ks] : world_fault_classes()) all.insert(ks.begin(), ks.end());
   EXPECT_EQ(kinds, all);

@@ -257,6 +257,24 @@ const std::vector<Entry>& mutation_catalog() {
        false,
        "",
        ""},
+      // Issue 17: after a reprocessing's switch-over the replaced instance's streams keep
+      // serving buckets that never advance.
+      {"stopped-config-keeps-streams",
+       {},
+       "config-reprocessing",
+       none,
+       {"converges", "requests-complete", "no-wedge"},
+       false,
+       "",
+       ""},
+      // Issue 17: checksums-agree's first mutant: a compact job every 2 s over a 2-row
+      // keyspace makes CLEARs early; clients then hold or receive a wrong total.
+      scen("clear-loses-checksum", {},
+           [](json& j) {
+             j["service"]["compact_interval_s"] = 2;
+             j["workload"]["keyspace"] = 2;
+           },
+           {"checksums-agree"}),
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",

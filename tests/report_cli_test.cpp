@@ -119,9 +119,9 @@ TEST(ListCli, ListsEverythingWithStatements) {
     ++lines;
     start = end + 1;
   }
-  // 23 + fsync-lies (storage) + connection-slot-leak, custom-checkpoint-before-replication (issue
-  // 17)
-  EXPECT_EQ(lines, 26u);
+  // 23 + fsync-lies (storage) + connection-slot-leak, custom-checkpoint-before-replication,
+  // stopped-config-keeps-streams, clear-loses-checksum (issue 17)
+  EXPECT_EQ(lines, 28u);
   for (const auto* what : {"faults", "sometimes", "metrics"}) {
     auto o = syncsim(std::string("list ") + what);
     EXPECT_EQ(o.exit_code, 0) << what << o.output;

@@ -267,5 +267,150 @@ TEST(BatchFailures, NoFailuresByDefault) {
   EXPECT_EQ(w.svc.batcher().failed_batches(), 0u);
 }
 
+// ---------------------------------------------------------------------------------------
+// Sync-config reprocessing (docs/protocol.md §3.4 "Sync config reprocessing"):
+// WalStream.initialReplication, MongoBucketBatchV1.autoActivate,
+// MongoSyncBucketStorage.watchActiveCheckpoint, HydrationState.versionedHydrationState
+// ---------------------------------------------------------------------------------------
+
+std::vector<std::string> bucket_names(const json& checkpoint) {
+  std::vector<std::string> out;
+  for (const auto& b : checkpoint.value("buckets", json::array())) out.push_back(b["bucket"]);
+  return out;
+}
+
+std::vector<std::string> data_ids(const CapturingStream& s, const std::string& bucket) {
+  std::vector<std::string> out;
+  for (const auto& l : s.lines) {
+    if (!l.contains("data") || l["data"]["bucket"] != bucket) continue;
+    for (const auto& op : l["data"]["data"]) out.push_back(op.value("object_id", ""));
+  }
+  return out;
+}
+
+TEST(SyncConfigReprocessing, NewRulesSnapshotInTheBackgroundAndActivateOnceCaughtUp) {
+  ServiceConfig config;
+  config.snapshot_duration = kSeconds;
+  World w(config);
+  for (int i = 1; i <= 3; ++i) w.upload("alice", i);
+  w.run_for(kSeconds);
+  auto old_stream = w.open("alice");
+  w.run_for(100 * kMillis);
+  ASSERT_FALSE(old_stream->checkpoint_lines().empty());
+  EXPECT_EQ(bucket_names(old_stream->checkpoint_lines().front()),
+            (std::vector<std::string>{"global[]", "notes[\"alice\"]"}));
+  w.svc.change_sync_config();
+  // PROCESSING: the old instance keeps serving (a new upload reaches the old stream).
+  w.upload("alice", 4);
+  w.run_for(900 * kMillis);
+  EXPECT_EQ(w.svc.sync_rules_id(), 1);
+  EXPECT_FALSE(old_stream->closed());
+  EXPECT_EQ(data_ids(*old_stream, "global[]"), (std::vector<std::string>{"t1", "t2", "t3", "t4"}));
+  // The snapshot ends at 1 s (noCommitBefore = the source head then); the new job streams
+  // from its slot and its first checkpoint, past that LSN, activates it.
+  w.run_for(150 * kMillis);
+  const Lsn no_checkpoint_before = w.svc.source().head();  // sendKeepAlive's commit
+  EXPECT_EQ(w.svc.sync_rules_id(), 1) << "no checkpoint while replication lags the snapshot";
+  w.run_for(kSeconds);
+  EXPECT_EQ(w.svc.sync_rules_id(), 2);
+  EXPECT_EQ(w.svc.metrics().sync_config_activations, 1u);
+  EXPECT_TRUE(old_stream->closed()) << "the stopped instance's streams end";
+  // Reconnecting: only the new, versioned names; every row downloaded again.
+  auto new_stream = w.open("alice");
+  w.run_for(200 * kMillis);
+  ASSERT_FALSE(new_stream->checkpoint_lines().empty());
+  const json first = new_stream->checkpoint_lines().front();
+  EXPECT_EQ(bucket_names(first), (std::vector<std::string>{"2#global[]", "2#notes[\"alice\"]"}));
+  // The snapshot's four PUTs, then t4 again: its commit came after the slot and replays
+  // (harmless: the same row, a later op).
+  EXPECT_EQ(data_ids(*new_stream, "2#global[]"),
+            (std::vector<std::string>{"t1", "t2", "t3", "t4", "t4"}));
+  const auto cp = w.svc.checkpoint_of(std::stoll(first["last_op_id"].get<std::string>()));
+  ASSERT_TRUE(cp.has_value());
+  EXPECT_EQ(cp->sync_rules_id, 2);
+  EXPECT_GE(cp->lsn, no_checkpoint_before) << "canCheckpointState: none below the snapshot";
+}
+
+TEST(SyncConfigReprocessing, ManagedWriteCheckpointsCarryOverTheSwitch) {
+  World w(ServiceConfig{});
+  w.upload("alice", 1);
+  w.run_for(kSeconds);
+  sim::HttpResponse before{-1, ""};
+  w.post("alice", "c1", 7, &before);
+  w.svc.change_sync_config();
+  w.run_for(200 * kMillis);
+  sim::HttpResponse during{-1, ""};
+  w.post("alice", "c1", 8, &during);  // while the new instance is processing
+  w.run_for(3 * kSeconds);
+  ASSERT_EQ(before.status, 200);
+  ASSERT_EQ(during.status, 200);
+  ASSERT_EQ(w.svc.sync_rules_id(), 2);
+  // One write_checkpoints collection for every instance: the new connection's initial lookup
+  // finds the id, processed by both jobs' commits.
+  auto stream = w.open("alice");
+  w.run_for(200 * kMillis);
+  EXPECT_EQ(stream->write_checkpoints(), (std::vector<std::string>{"8"}));
+}
+
+TEST(SyncConfigReprocessing, OpIdsComeFromOneSequenceAndEachInstanceChecksItsOwnBuckets) {
+  World w(ServiceConfig{});
+  w.upload("alice", 1);
+  w.run_for(kSeconds);
+  w.svc.change_sync_config();
+  w.run_for(3 * kSeconds);
+  ASSERT_EQ(w.svc.sync_rules_id(), 2);
+  // The snapshot's op for t1 follows every op instance 1 wrote before it (op_id_sequence).
+  auto stream = w.open("alice");
+  w.run_for(200 * kMillis);
+  int64_t new_op = 0;
+  for (const auto& l : stream->lines) {
+    if (l.contains("data")) new_op = std::stoll(l["data"]["data"][0]["op_id"].get<std::string>());
+  }
+  EXPECT_GT(new_op, 1);
+  EXPECT_EQ(Service::bucket_version("2#global[]"), 2);
+  EXPECT_EQ(Service::bucket_version("global[]"), 1);
+  EXPECT_EQ(Service::bucket_version("items[\"a#b\"]"), 1);
+  // checksums-agree's recomputation: per instance, under the bucket's own name.
+  EXPECT_NE(w.svc.checksum_at("2#global[]", new_op), 0);
+  EXPECT_EQ(w.svc.checksum_at("global[]", 1), w.svc.checksum_at("2#global[]", new_op))
+      << "one PUT of the same row: the same checksum under either name";
+}
+
+TEST(SyncConfigReprocessing, EndStreamsModeEndsEveryStreamAtOnceAndKeepsTheBuckets) {
+  ServiceConfig config;
+  config.sync_config_change = SyncConfigChange::EndStreams;
+  World w(config);
+  w.upload("alice", 1);
+  w.run_for(kSeconds);
+  auto stream = w.open("alice");
+  w.run_for(100 * kMillis);
+  w.svc.change_sync_config();
+  EXPECT_TRUE(stream->closed());
+  auto again = w.open("alice");
+  w.run_for(3 * kSeconds);
+  ASSERT_FALSE(again->checkpoint_lines().empty());
+  EXPECT_EQ(bucket_names(again->checkpoint_lines().front()),
+            (std::vector<std::string>{"global[]", "notes[\"alice\"]"}));
+  EXPECT_EQ(w.svc.sync_rules_instances(), 1u);
+}
+
+// Mutant stopped-config-keeps-streams: the old stream outlives the switch and never sees a
+// later upload (the catalog's converges catches it, tests/mutation_score_test.cpp).
+TEST(SyncConfigReprocessing, MutantStoppedConfigKeepsStreamsLeavesClientsOnDeadBuckets) {
+  ServiceConfig config;
+  config.mutants = {ServiceMutant::StoppedConfigKeepsStreams};
+  World w(config);
+  w.upload("alice", 1);
+  w.run_for(kSeconds);
+  auto stream = w.open("alice");
+  w.svc.change_sync_config();
+  w.run_for(3 * kSeconds);
+  ASSERT_EQ(w.svc.sync_rules_id(), 2);
+  EXPECT_FALSE(stream->closed());
+  w.upload("alice", 2);
+  w.run_for(3 * kSeconds);
+  EXPECT_EQ(data_ids(*stream, "global[]"), (std::vector<std::string>{"t1"}));
+}
+
 }  // namespace
 }  // namespace syncsim::model

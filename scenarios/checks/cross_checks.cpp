@@ -113,7 +113,8 @@ void CrossChecks::on_sync_applied(engine::Client& c, std::optional<int64_t> appl
   if (verdicts_.enabled("checksums-agree")) {
     verdicts_.checked("checksums-agree");
     for (const auto& [bucket, held] : c.bucket_checksums()) {
-      const int32_t want = service_.replication().checksum_at(bucket, held.last_op);
+      // The bucket's own sync-rules instance recomputes it (a replaced one's too).
+      const int32_t want = service_.checksum_at(bucket, held.last_op);
       if (want != held.checksum) {
         const uint64_t now_line = trace_.lines();
         std::vector<sim::ViolationInput> inputs{
@@ -381,6 +382,19 @@ void CrossChecks::on_core_warning(engine::Client& c, const std::string& line) {
   std::vector<sim::ViolationInput> inputs{
       {"core warning", line, fmt::format("the core of client {} (its log)", c.index()),
        trace_.lines()}};
+  // What the model recomputes for the bucket named in the warning at the latest checkpoint
+  // (replication's never-compacted ops): the value the line should have carried.
+  const auto named = line.find("failed for: ");
+  if (named != std::string::npos) {
+    const auto start = named + 12;
+    const std::string bucket = line.substr(start, line.find(" (", start) - start);
+    const model::OpId op = service_.storage().latest().op_id;
+    const auto sum = static_cast<uint32_t>(service_.checksum_at(bucket, op));
+    inputs.push_back(
+        {"model checksum", fmt::format("{:#010x}", sum),
+         fmt::format("the model's bucket {} recomputed up to checkpoint op {}", bucket, op),
+         service_.replication().checkpoint_line()});
+  }
   fail("checksums-agree", c, "the core rejected a checkpoint: " + line, std::move(inputs),
        history_chain(
            c, fmt::format("the core of client {} rejects the checkpoint's checksums", c.index())));

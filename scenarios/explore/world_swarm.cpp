@@ -88,8 +88,12 @@ const std::vector<std::string>& world_exclusions() {
       "js-1.3.0 (sync streams are driven through its subscription API)",
       "kill / power_loss `when` mid_transaction / mid_upload only without an `on` trigger",
       "clients.stream_encoding stays \"json\" (the SDK shim does not drive bson yet)",
-      "never drawn: mutants, expect, clients.fixed_quirks, service.write_checkpoint_mode "
-      "\"custom\" (comparison-only switches)",
+      "never drawn: mutants, expect, clients.fixed_quirks (comparison-only switches), except "
+      "the custom-checkpoint-inverted fix that custom write-checkpoint mode needs (without it "
+      "the released SDK wedges, docs/findings.md)",
+      "service.write_checkpoint_mode \"custom\" only when every group runs js-1.3.0 in legacy "
+      "mode and no switch_mode, upgrade or downgrade fault is drawn (the catalog's "
+      "custom-write-checkpoints setting)",
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return rules;
@@ -173,6 +177,17 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"faults.switch_user",
        {{"new", 2}, {"previous", 1}, {"first", 1}},
        "switch_user to a new user, or back to the previous / first one"},
+      // Issue 17, drawn on a third stream after the extras (draw_service_flavours).
+      {"service.source",
+       {{"postgres", 2}, {"mongodb", 1}, {"mysql", 1}},
+       "source database: heads and markers (docs/protocol.md §3.1.4)"},
+      {"service.snapshot",
+       {{"short", 3}, {"long", 1}},
+       "sync-config reprocessing snapshot: 0..2 s / 5..60 s (docs/protocol.md §3.4)"},
+      {"service.write_checkpoint_mode",
+       {{"managed", 3}, {"custom", 1}},
+       "custom write checkpoints, only for an all-js-1.3.0 legacy-mode fleet that no "
+       "fault moves (docs/protocol.md §3.1.10)"},
       {"faults.line",
        {{"data_after_complete", 1},
         {"duplicate_line", 1},
@@ -583,6 +598,27 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
   }
 }
 
+// Issue 17's service dimensions, from their own stream so earlier draws stay.
+void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& params) {
+  auto& sv = s.service;
+  sv.source = d.pick("service.source");
+  sv.snapshot_ms = d.pick("service.snapshot") == "short" ? d.range(0, 2000) : d.range(5000, 60000);
+  const std::string mode = d.pick("service.write_checkpoint_mode");
+  bool custom_ok = all_js130(s, d.ctx());
+  for (const auto& g : s.clients.fleet) custom_ok = custom_ok && g.checkpoint_mode == "legacy";
+  for (const auto& f : faults) {
+    const std::string kind = f.value("kind", "");
+    custom_ok = custom_ok && kind != "switch_mode" && kind != "upgrade" && kind != "downgrade";
+  }
+  if (mode == "custom" && custom_ok) {
+    sv.write_checkpoint_mode = "custom";
+    s.clients.fixed_quirks = {"custom-checkpoint-inverted"};
+  }
+  params["service.source"] = sv.source;
+  params["service.snapshot_ms"] = sv.snapshot_ms;
+  params["service.write_checkpoint_mode"] = sv.write_checkpoint_mode;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> world_spec_problems(const json& world,
@@ -703,6 +739,9 @@ void draw_world(Scenario& s, json& faults, json& params, const json& world, sim:
   sim::Prng extra = rng.split("world-extras");
   Drawer e(world, extra, ctx, picks);
   draw_extras(e, s, world, faults, params);
+  sim::Prng issue17 = rng.split("world-issue17");
+  Drawer i17(world, issue17, ctx, picks);
+  draw_service_flavours(i17, s, faults, params);
   params["faults"] = faults;
   if (s.service.flavour == "postgres") {
     // Postgres re-reads the record on every notification, so a deleted and re-seeded

@@ -178,6 +178,10 @@ json to_json(const Scenario& s) {
   if (sv.compaction_invalidation != d.compaction_invalidation) {
     out["service"]["compaction_invalidation"] = sv.compaction_invalidation;
   }
+  if (sv.sync_config_change != d.sync_config_change) {
+    out["service"]["sync_config_change"] = sv.sync_config_change;
+  }
+  if (sv.snapshot_ms != d.snapshot_ms) out["service"]["snapshot_ms"] = sv.snapshot_ms;
   // Sync streams (issue 7): written only when used, so the full form (and every report) of
   // a scenario without streams stays as it was.
   if (!sv.streams.empty()) {

@@ -141,6 +141,13 @@ struct ServiceSpec {
   // "page" (sync.ts: a MOVE/CLEAR beyond the checkpoint withholds the complete only when its
   // storage page is the last) or "sticky" (the model before issue 17: the whole download).
   std::string compaction_invalidation = "page";
+  // What a sync_config_change fault does (docs/protocol.md §3.4 "Sync config reprocessing"):
+  // "reprocess" (a new sync-rules instance snapshots and replicates in the background, with
+  // versioned bucket names, and activates when caught up; then the old one's streams end) or
+  // "end-streams" (the model before issue 17: every stream ends at once, same buckets).
+  std::string sync_config_change = "reprocess";
+  // How long a reprocessing's initial snapshot takes, in ms, 0..600000.
+  int64_t snapshot_ms = 1000;
   // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (docs/protocol.md
   // §3.3.3).
   int todos_priority = 3;

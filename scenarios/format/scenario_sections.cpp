@@ -177,7 +177,8 @@ ServiceSpec parse_service(const Fields& f) {
                     "checkpoint_request_retention_minutes", "compact_interval_s",
                     "batch_latency_max_ms", "todos_priority", "notes_priority", "streams",
                     "api_processes", "duplicate_window", "max_concurrent_streams",
-                    "batch_failure_pct", "batch_failure", "compaction_invalidation"});
+                    "batch_failure_pct", "batch_failure", "compaction_invalidation",
+                    "sync_config_change", "snapshot_ms"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);
@@ -197,6 +198,8 @@ ServiceSpec parse_service(const Fields& f) {
   f.choice("batch_failure", {"head_read", "marker", "partial_write", "no_sync_config", "any"},
            s.batch_failure);
   f.choice("compaction_invalidation", {"page", "sticky"}, s.compaction_invalidation);
+  f.choice("sync_config_change", {"reprocess", "end-streams"}, s.sync_config_change);
+  f.integer("snapshot_ms", {0, 600000, ""}, s.snapshot_ms);
   const Range priority{0, 3, "lower number = higher priority"};
   f.integer("todos_priority", priority, s.todos_priority);
   f.integer("notes_priority", priority, s.notes_priority);

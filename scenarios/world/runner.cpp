@@ -55,6 +55,7 @@ std::vector<std::string> mutant_names() {
           "replication-stall", "write-checkpoint-may-drop", "removed-subscription-keeps-buckets",
           "stale-route-response", "equal-retry-keeps-age", "stale-write-checkpoint-on-connect",
           "generated-answer-ahead", "connection-slot-leak", "custom-checkpoint-before-replication",
+          "stopped-config-keeps-streams", "clear-loses-checksum",
           // engine mutants (engine/sdk_shim.hpp EngineMutant)
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",
@@ -215,6 +216,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         {"failed_batches", failed_batches},
         {"replication_restarts", m.replication_restarts},
         {"rejected_streams", m.rejected_streams},
+        {"sync_config_activations", m.sync_config_activations},
         {"forgotten_invalidations", world.service().stream_stats().forgotten_invalidations},
         {"invalidated_checkpoints", world.service().stream_stats().invalidated_checkpoints}};
     for (const auto& [name, value] : issue17) {

@@ -27,6 +27,10 @@ void apply_service_options(const ServiceSpec& spec, model::ServiceConfig& cfg) {
     cfg.batch_failures = {failure_mode(spec.batch_failure)};
   }
   cfg.sticky_invalidation = spec.compaction_invalidation == "sticky";
+  cfg.sync_config_change = spec.sync_config_change == "end-streams"
+                               ? model::SyncConfigChange::EndStreams
+                               : model::SyncConfigChange::Reprocess;
+  cfg.snapshot_duration = spec.snapshot_ms * sim::kMillis;
 }
 
 }  // namespace syncsim::scenarios

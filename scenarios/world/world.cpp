@@ -116,6 +116,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       {"connection-slot-leak", model::ServiceMutant::ConnectionSlotLeak},
       {"custom-checkpoint-before-replication",
        model::ServiceMutant::CustomCheckpointBeforeReplication},
+      {"stopped-config-keeps-streams", model::ServiceMutant::StoppedConfigKeepsStreams},
+      {"clear-loses-checksum", model::ServiceMutant::ClearLosesChecksum},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
@@ -351,26 +353,25 @@ void World::apply_fault(const Fault& f, const std::string& why) {
       (f.kind == FaultKind::Kill || f.kind == FaultKind::PowerLoss) && f.when != "now";
   if (fault_hook_) fault_hook_(f, armed_only);
   {
-    auto& repl = service_->replication();
     const auto client = static_cast<std::size_t>(f.client - 1);
     switch (f.kind) {
       case FaultKind::Lag:
         trace_.log("fault", "lag {}ms{}{}", f.lag_ms,
                    f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "", why);
-        repl.set_lag(ms(f.lag_ms));
+        service_->set_replication_lag(ms(f.lag_ms));
         if (f.duration_ms) {
           loop_.after(ms(*f.duration_ms), [this] {
             trace_.log("fault", "lag spike over");
-            service_->replication().set_lag(ms(scenario_.service.replication_lag_ms));
+            service_->set_replication_lag(ms(scenario_.service.replication_lag_ms));
           });
         }
         break;
       case FaultKind::Stall:
         trace_.log("fault", "replication stall{}{}",
                    f.duration_ms ? fmt::format(" for {}ms", *f.duration_ms) : "", why);
-        repl.stall();
+        service_->stall_replication();
         if (f.duration_ms) {
-          loop_.after(ms(*f.duration_ms), [this] { service_->replication().resume(); });
+          loop_.after(ms(*f.duration_ms), [this] { service_->resume_replication(); });
         }
         break;
       case FaultKind::Disconnect:
@@ -634,9 +635,9 @@ sim::Task<void> World::disconnect_for(std::size_t i, bool clear, sim::Micros dow
 void World::begin_quiesce() {
   trace_.log("world", "quiesce: faults stop, lag back to {}ms",
              scenario_.service.replication_lag_ms);
-  service_->replication().set_lag(ms(scenario_.service.replication_lag_ms));
+  service_->set_replication_lag(ms(scenario_.service.replication_lag_ms));
   if (!service_->has_mutant(model::ServiceMutant::ReplicationStall)) {
-    service_->replication().resume();
+    service_->resume_replication();
   }
   for (auto& s : servers_) s->heal();
   service_->line_faults().disarm();
