@@ -16,6 +16,12 @@ constexpr int kPlotW = kWidth - kLeft - kRight, kPlotH = kHeight - kTop - kBotto
 constexpr const char* kColours[] = {"#0969da", "#cf222e", "#1a7f37",
                                     "#0969da", "#cf222e", "#1a7f37"};
 
+// Plotted values are clamped to [0, 2^50] (35,000 years in ms, 35 years in us) where they
+// enter, so that no scaling below (value x width, nice_step's x25) can overflow on a
+// hand-edited or fuzzed results document.
+constexpr int64_t kPlotLimit = int64_t{1} << 50;
+int64_t plotted(int64_t v) { return std::clamp<int64_t>(v, 0, kPlotLimit); }
+
 // 1, 2 or 5 times a power of ten, so that about five ticks cover [0, top].
 int64_t nice_step(int64_t top) {
   int64_t step = 1;
@@ -84,7 +90,7 @@ std::string svg_cdf(const std::string& title, const std::vector<PlotSeries>& ser
   std::size_t total = 0;
   for (const auto& s : series) {
     total += s.points.size();
-    for (const auto& p : s.points) top = std::max(top, p.first);
+    for (const auto& p : s.points) top = std::max(top, plotted(p.first));
   }
   std::string out = frame("cdf", title);
   if (total == 0) {
@@ -105,7 +111,7 @@ std::string svg_cdf(const std::string& title, const std::vector<PlotSeries>& ser
   for (const auto& s : series) {
     if (s.points.empty()) continue;
     std::vector<int64_t> v;
-    for (const auto& p : s.points) v.push_back(p.first);
+    for (const auto& p : s.points) v.push_back(plotted(p.first));
     std::sort(v.begin(), v.end());
     // A step curve through at most ~300 ranks (evenly spaced, always the last).
     const std::size_t stride = std::max<std::size_t>(1, v.size() / 300);
@@ -128,13 +134,13 @@ std::string svg_cdf(const std::string& title, const std::vector<PlotSeries>& ser
 
 std::string svg_over_time(const std::string& title, const std::vector<PlotSeries>& series,
                           int64_t end_ms) {
-  int64_t top = 1, right = std::max<int64_t>(end_ms, 1);
+  int64_t top = 1, right = std::max<int64_t>(plotted(end_ms), 1);
   std::size_t total = 0;
   for (const auto& s : series) {
     total += s.points.size();
     for (const auto& p : s.points) {
-      top = std::max(top, p.second);
-      right = std::max(right, p.first);
+      top = std::max(top, plotted(p.second));
+      right = std::max(right, plotted(p.first));
     }
   }
   std::string out = frame("over-time", title);
@@ -159,7 +165,7 @@ std::string svg_over_time(const std::string& title, const std::vector<PlotSeries
     const std::size_t stride = std::max<std::size_t>(1, s.points.size() / 1500);
     std::string dots;
     for (std::size_t i = 0; i < s.points.size(); i += stride) {
-      const auto& [at, ms] = s.points[i];
+      const int64_t at = plotted(s.points[i].first), ms = plotted(s.points[i].second);
       dots += fmt::format("M{},{}h0", kLeft + static_cast<int>(at * kPlotW / right),
                           kTop + kPlotH - static_cast<int>(ms * kPlotH / top));
     }
@@ -177,7 +183,7 @@ std::string svg_over_time(const std::string& title, const std::vector<PlotSeries
 
 std::string svg_run_timeline(const Diagram& d) {
   constexpr int kW = 1300, kLabel = 90, kBar = 16, kGap = 8, kAxis = 36;
-  const int64_t end = std::max<int64_t>(d.end_us, 1);
+  const int64_t end = std::max<int64_t>(plotted(d.end_us), 1);
   std::vector<std::string> rows = {"faults"};
   for (const auto& l : d.lanes)
     if (l.rfind("client", 0) == 0) rows.push_back(l);
