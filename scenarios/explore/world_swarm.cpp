@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -184,6 +185,10 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        {{"number", 1}, {"string", 1}},
        "a foreign_request id beyond 2^53 as a JSON number (the service refuses it: not a safe "
        "integer) or as a decimal string (accepted up to 2^63-1, docs/protocol.md §3.1.2)"},
+      {"faults.absence_stall",
+       {{"none", 1}, {"stall", 1}},
+       "with a long absence: replication stalls until heal from just before it, so the absent "
+       "client's last request stays pending past retention"},
       {"faults.absence",
        {{"none", 3}, {"one", 1}},
        "a long absence: one client offline or down longer than retention (< 10 min), with a "
@@ -573,7 +578,7 @@ void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) 
   }
 }
 
-void draw_absence(Drawer& d, const Scenario& s, json& faults);
+std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults);
 
 // The draws added after the first world swarm (quiet phases, requests without writes,
 // switch_user back, long absences), from their own stream so earlier draws stay.
@@ -609,7 +614,7 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
                       {"client", d.range(1, n)},
                       {"line", d.pick("faults.line")}});
   }
-  draw_absence(d, s, faults);
+  const std::optional<int64_t> away_at = draw_absence(d, s, faults);
   // Last on this stream, so the draws above stay as they were: an id beyond 2^53 may be sent
   // as a string, the form a real installation's bigint takes (the catalog's near-max-id).
   for (auto& f : faults) {
@@ -621,17 +626,28 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
       f["request_id"] = std::to_string(f["request_id"].get<uint64_t>());
     }
   }
+  // A record left pending past retention: replication stalls (until heal) from just before
+  // the absence, so the absent client's last request stays pending while nobody reposts
+  // it, and the compact job while away finds it older than the cutoff (mongo must keep it;
+  // mutant cleanup-deletes-pending).
+  if (away_at && d.pick("faults.absence_stall") == "stall" &&
+      !d.pick("faults.kind", {"stall"}).empty()) {
+    faults.push_back({{"at_ms", std::max<int64_t>(0, *away_at - d.range(0, 5000))},
+                      {"kind", "stall"},
+                      {"duration_ms", nullptr}});
+  }
 }
 
 // A long absence: one client offline or down longer than retention, a compact while away.
-void draw_absence(Drawer& d, const Scenario& s, json& faults) {
+// Returns when the client went away (none without an absence).
+std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults) {
   const int n = s.clients.count;
   const int64_t end_ms = s.duration_s * 1000;
   const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
   // The absence's kinds as the file weighs them (weight 0 excludes them here too).
   if (d.pick("faults.absence") == "one" && retention_ms + 1000 < 600000) {
     const std::string kind = d.pick("faults.kind", {"disconnect_client", "restart"});
-    if (kind.empty()) return;
+    if (kind.empty()) return std::nullopt;
     const int64_t at = d.range(0, end_ms / 2);
     const int64_t down = d.range(retention_ms + 1000, 600000);
     faults.push_back({{"at_ms", at}, {"kind", kind}, {"client", d.range(1, n)}, {"down_ms", down}});
@@ -640,7 +656,9 @@ void draw_absence(Drawer& d, const Scenario& s, json& faults) {
     if (compact_at <= end_ms && !d.pick("faults.kind", {"compact"}).empty()) {
       faults.push_back({{"at_ms", compact_at}, {"kind", "compact"}});
     }
+    return at;
   }
+  return std::nullopt;
 }
 
 // `pins` (written by syncsim hunt --guided): {"<seed>": {"<dimension>": [class, ...],
