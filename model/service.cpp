@@ -360,6 +360,15 @@ void Service::change_sync_config() {
   trace_.log("svc", "sync config changed: all streams ended");
 }
 
+void Service::end_streams_of(const std::set<std::string>& keys) {
+  std::erase_if(streams_, [&](const OpenStream& open) {
+    if (!keys.contains(open.key)) return false;
+    if (auto s = open.stream.lock()) s->end();
+    trace_.log("svc", "stream of {} ended (line fault healed)", open.key);
+    return true;
+  });
+}
+
 std::vector<std::string> Service::buckets_for(const std::string& user) const {
   return {global_bucket(), notes_bucket(user)};
 }
@@ -628,7 +637,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   }
   req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
-  streams_.push_back(OpenStream{stream, process});
+  streams_.push_back(OpenStream{stream, process, req.key});
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -255,6 +256,9 @@ class Service : public sim::HttpServer {
   // A new sync config: every stream ends, clients reconnect (docs/architecture.md §3 "Sync config
   // deploy").
   void change_sync_config();
+  // Ends the open streams of `keys` (their clients reconnect): the heal of a line fault
+  // whose connection state no longer matches what the client was sent.
+  void end_streams_of(const std::set<std::string>& keys);
 
   // Called once per key whose checkpoint-request / write-checkpoint mapping a batch has
   // just stored (fault triggers, scenarios/explore/fault_triggers.hpp); empty = none.
@@ -349,6 +353,7 @@ class Service : public sim::HttpServer {
   struct OpenStream {
     std::weak_ptr<sim::ServerStream> stream;
     std::size_t process = 0;
+    std::string key;  // "<user>/<client_id>"
   };
   std::vector<OpenStream> streams_;
   // The API process a load balancer sends the next request or stream to.

@@ -187,6 +187,9 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
   sig = {"stream-progress", "", {"compact", "power_loss"}, {"0.5.2"}, {"legacy"}, "postgres"};
   ASSERT_NE(match_known(known, sig), nullptr);
   EXPECT_EQ(match_known(known, sig)->id, "progress-after-compaction");
+  sig.faults = {"compact_interval", "stall"};  // the service's own compact jobs (seed 126)
+  ASSERT_NE(match_known(known, sig), nullptr);
+  EXPECT_EQ(match_known(known, sig)->id, "progress-after-compaction");
   sig.faults = {"power_loss"};  // without a compact job it is not that finding
   EXPECT_EQ(match_known(known, sig), nullptr);
   const std::vector<KnownFinding> narrow = {

@@ -72,6 +72,8 @@ FindingSignature signature_of(const std::string& invariant, const std::string& c
     faults.insert(to_string(f.kind));
     if (!f.core.empty()) cores.insert(f.core);
   }
+  // Compact jobs the service runs on its own act like compact faults (world hunt, W5).
+  if (s.service.compact_interval_s > 0) faults.insert("compact_interval");
   return {invariant,
           cls,
           {faults.begin(), faults.end()},
@@ -90,8 +92,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
     throw bad("", "must be {\"format\": 1, \"known\": [{\"id\", \"why\", \"pattern\"}, ...]}");
   }
   static const std::vector<std::string> pattern_keys = {
-      "invariant", "class", "faults_include", "cores_any", "modes_any", "foreign_ids_any",
-      "flavour"};
+      "invariant", "class",           "faults_include", "faults_any",
+      "cores_any", "modes_any",       "foreign_ids_any", "flavour"};
   std::vector<KnownFinding> out;
   for (std::size_t i = 0; i < j["known"].size(); ++i) {
     const auto& e = j["known"][i];
@@ -115,8 +117,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
       if (!contains(pattern_keys, k)) {
         throw bad(path + ".pattern." + k, "unknown field; allowed: " + join(pattern_keys, ", "));
       }
-      const bool list = k == "faults_include" || k == "cores_any" || k == "modes_any" ||
-                        k == "foreign_ids_any";
+      const bool list = k == "faults_include" || k == "faults_any" || k == "cores_any" ||
+                        k == "modes_any" || k == "foreign_ids_any";
       if (list ? !(v.is_array() &&
                    std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); }))
                : !v.is_string()) {
@@ -146,7 +148,8 @@ const KnownFinding* match_known(const std::vector<KnownFinding>& known,
       return std::any_of(p[key].begin(), p[key].end(),
                          [&](const json& x) { return contains(have, x.get<std::string>()); });
     };
-    ok = ok && any("cores_any", sig.cores) && any("modes_any", sig.modes) &&
+    ok = ok && any("faults_any", sig.faults) && any("cores_any", sig.cores) &&
+         any("modes_any", sig.modes) &&
          any("foreign_ids_any", sig.foreign_ids);
     // The most specific match wins (near-max-id's pattern is cloned-database's plus the ids).
     if (ok && (!best || k.pattern.size() > best->pattern.size())) best = &k;

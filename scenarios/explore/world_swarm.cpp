@@ -639,7 +639,7 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
 }
 
 // A long absence: one client offline or down longer than retention, a compact while away.
-// Returns when the client went away (none without an absence).
+// Returns when the client went away if the compact job falls in the run (else none).
 std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults) {
   const int n = s.clients.count;
   const int64_t end_ms = s.duration_s * 1000;
@@ -655,8 +655,8 @@ std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults) 
     const int64_t compact_at = at + retention_ms + d.range(1, down - retention_ms);
     if (compact_at <= end_ms && !d.pick("faults.kind", {"compact"}).empty()) {
       faults.push_back({{"at_ms", compact_at}, {"kind", "compact"}});
+      return at;
     }
-    return at;
   }
   return std::nullopt;
 }
