@@ -174,6 +174,7 @@ int hunt_command(const HuntArgs& args) {
   std::vector<std::string> worker_errors;
   // Guided: per swarm file, the runs of finished batches, and the file each seed drew from.
   std::map<std::string, std::vector<scenarios::GuidedRun>> guided_runs;
+  std::map<std::string, std::map<uint64_t, uint64_t>> guided_parents;  // child -> parent seed
   std::map<std::pair<std::string, uint64_t>, std::string> drawn_from;  // (name, seed) -> file
   if (args.guided) fs::create_directories(dir / "guided", ec);
   // Batches: the whole range at once, or (budget) batches until the time is up; guided
@@ -195,6 +196,10 @@ int hunt_command(const HuntArgs& args) {
         json file = json::parse(in);
         file["swarm"]["world"]["weights"] = scenarios::guided_weights(
             *bases.at(base_path).swarm->world, guided_runs[base_path], ctx);
+        // Most seeds are children of earlier runs (guided.hpp): their pins, by seed.
+        json pins = scenarios::guided_pins(guided_runs[base_path], seeds, batch_index,
+                                           guided_parents[base_path]);
+        if (!pins.empty()) file["swarm"]["world"]["pins"] = std::move(pins);
         file["description"] = fmt::format(
             "Guided batch {} (seeds {}..{}) of {}: its weights are biased toward the abstract "
             "states earlier batches reached rarely (syncsim hunt --guided).",
@@ -236,6 +241,9 @@ int hunt_command(const HuntArgs& args) {
           if ((*r)["scenario"].get<std::string>() != name) continue;
           const uint64_t seed = (*r)["seed"].get<uint64_t>();
           scenarios::GuidedRun g;
+          g.seed = seed;
+          const auto parent = guided_parents[base_path].find(seed);
+          if (parent != guided_parents[base_path].end()) g.parent = parent->second;
           g.picks = scenarios::world_picks(bases.at(drawn_from.at({name, seed})), seed, ctx);
           g.cells = r->value("abstract_states", std::vector<std::string>{});
           guided_runs[base_path].push_back(std::move(g));

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cassert>
 #include <functional>
+#include <limits>
 #include <set>
 #include <utility>
 
@@ -102,6 +103,16 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   if (failure == BatchFailure::PartialWrite) std::erase_if(written, std::not_fn(is_generated));
   std::map<std::string, std::optional<int64_t>> before;
   for (const auto& e : written) before[e.key] = store_.stored_id(e.key);
+  // A generated id is stored + 1: at 2^63-1 (a foreign installation's near-max id) mongo's
+  // $inc and postgres' bigint + 1 fail with an overflow error, so the batch fails and
+  // nothing is stored (never a wrapped id; world hunt seed 241).
+  for (const auto& e : written) {
+    if (!e.supplied && before.at(e.key) == std::numeric_limits<int64_t>::max()) {
+      fail_batch(batch, "storage error: the generated write checkpoint of " + e.key +
+                            " overflows 2^63-1");
+      co_return;
+    }
+  }
   const BatchWrite w = store_.create_managed(written, head, loop_.now(), &existed);
   if (!written.empty() && hooks_.on_write) hooks_.on_write(written, before, w);
   if (generation != generation_) co_return;  // an observer restarted the service: answered

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace syncsim::model {
 
@@ -58,8 +59,10 @@ const std::vector<LineFaultRule>& line_fault_rules() {
        {"gate-never-recloses", "applied-id-monotonic", "wait-for-sync-keeps-promise",
         "service-ack-after-replication", "no-wedge"},
        "last_seen may drop below the target (the gate re-closes by the service's fault), a "
-       "later checkpoint with the real id reopens it; requests complete and the client "
-       "converges after heal"},
+       "later checkpoint with a higher id reopens it; the connection itself never resends "
+       "the id it believes it sent, so the heal ends that key's streams and the reconnect's "
+       "first checkpoint carries the real id; requests complete and the client converges "
+       "after heal"},
   };
   return rules;
 }
@@ -82,7 +85,10 @@ void LineFaultInjector::arm(const std::string& kind, const std::string& key) {
   armed_.push_back({kind, key, std::nullopt});
 }
 
-void LineFaultInjector::disarm() { armed_.clear(); }
+std::set<std::string> LineFaultInjector::disarm() {
+  armed_.clear();
+  return std::exchange(lowered_, {});
+}
 
 bool LineFaultInjector::intercepts(const std::string& key, const json& line) const {
   if (line.is_object() && (line.contains("checkpoint") || line.contains("checkpoint_diff"))) {
@@ -133,6 +139,7 @@ std::vector<json> LineFaultInjector::rewrite(const std::string& key, const json&
       auto h = highest_write_checkpoint_.find(key);
       if (body && h != highest_write_checkpoint_.end() && h->second > 1) {
         (*body)["write_checkpoint"] = std::to_string(h->second - 1);
+        lowered_.insert(key);
         fired = true;
       }
     }

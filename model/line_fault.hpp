@@ -18,6 +18,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,8 +39,11 @@ class LineFaultInjector {
   // Arms `kind` (a line_fault_kinds() name) for the connections of `key`.
   void arm(const std::string& kind, const std::string& key);
   // Quiesce: armed faults that have not fired never fire; a held line is dropped (its
-  // connection's later checkpoints resend what matters).
-  void disarm();
+  // connection's later checkpoints resend what matters).  Returns the keys a
+  // lower_write_checkpoint fired on: their connections believe the real id went out and will
+  // not send it again, so the heal ends those streams (the reconnect's first checkpoint
+  // carries the real write_checkpoint; world hunt seed 73).
+  std::set<std::string> disarm();
   // The lines to send in place of `line` on a connection of `key`: {line} unless a fault
   // fires.  Cheap when nothing is armed for the key beyond a write_checkpoint read.
   std::vector<nlohmann::json> rewrite(const std::string& key, const nlohmann::json& line);
@@ -56,6 +60,7 @@ class LineFaultInjector {
   };
   std::vector<Armed> armed_;
   std::map<std::string, int64_t> highest_write_checkpoint_;  // per key, as sent
+  std::set<std::string> lowered_;                            // keys lower_write_checkpoint hit
   uint64_t fired_ = 0;
 };
 

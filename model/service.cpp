@@ -369,6 +369,15 @@ std::vector<std::string> Service::route(const RowKey& key, const Row& row) const
   return route_row(config_.streams, key, row);
 }
 
+void Service::end_streams_of(const std::set<std::string>& keys) {
+  std::erase_if(streams_, [&](const OpenStream& open) {
+    if (!keys.contains(open.key)) return false;
+    if (auto s = open.stream.lock()) s->end();
+    trace_.log("svc", "stream of {} ended (line fault healed)", open.key);
+    return true;
+  });
+}
+
 std::vector<std::string> Service::buckets_for(const std::string& user) const {
   return {global_bucket(), notes_bucket(user)};
 }
@@ -639,7 +648,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   if (active_storage_ != &storage_) version_buckets(req);  // model/sync_rules.cpp
   req.encoding = config_.stream_encoding;
   ++metrics_.streams_opened;
-  streams_.push_back(OpenStream{stream, process});
+  streams_.push_back(OpenStream{stream, process, req.key});
   trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{

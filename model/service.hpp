@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -295,6 +296,9 @@ class Service : public sim::HttpServer {
   };
   [[nodiscard]] std::optional<CheckpointOf> checkpoint_of(OpId op) const;
   [[nodiscard]] std::size_t sync_rules_instances() const { return 1 + reprocessed_.size(); }
+  // Ends the open streams of `keys` (their clients reconnect): the heal of a line fault
+  // whose connection state no longer matches what the client was sent.
+  void end_streams_of(const std::set<std::string>& keys);
 
   // Called once per key whose checkpoint-request / write-checkpoint mapping a batch has
   // just stored (fault triggers, scenarios/explore/fault_triggers.hpp); empty = none.
@@ -391,6 +395,7 @@ class Service : public sim::HttpServer {
   struct OpenStream {
     std::weak_ptr<sim::ServerStream> stream;
     std::size_t process = 0;
+    std::string key;  // "<user>/<client_id>"
   };
   std::vector<OpenStream> streams_;
   // The API process a load balancer sends the next request or stream to.

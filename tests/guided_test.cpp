@@ -90,6 +90,80 @@ TEST(Guided, WeightsFollowNoveltyAndKeepZeroWeights) {
   EXPECT_TRUE(world_spec_problems(again, ctx).empty());
 }
 
+// A guided child keeps its parent's picks: pinned with every pick of a parent seed, another
+// seed redraws the same classes and fault counts (only numbers differ); pins that leave a
+// dimension out let it be drawn afresh; bad pins are refused by the loader's check.
+TEST(Guided, PinnedChildrenRedrawTheirParentsClasses) {
+  const auto ctx = validation_context();
+  json world = load_scenario_file(kWorld, ctx).swarm->world.value();
+  int differ_without_pins = 0;
+  for (uint64_t parent = 1; parent <= 20; ++parent) {
+    Scenario base = load_scenario_file(kWorld, ctx);
+    const WorldPicks picks = world_picks(base, parent, ctx);
+    json keep = json::object();
+    for (const auto& [key, cls] : picks) {
+      if (key.starts_with("count.")) {
+        keep[key].push_back(std::stoll(cls));
+      } else {
+        keep[key].push_back(cls);
+      }
+    }
+    const uint64_t child = 1000 + parent;
+    json w = world;
+    w["pins"][std::to_string(child)] = keep;
+    ASSERT_TRUE(world_spec_problems(w, ctx).empty()) << world_spec_problems(w, ctx)[0].second;
+    if (world_picks(base, child, ctx) != picks) ++differ_without_pins;
+    base.swarm->world = w;
+    const WorldPicks again = world_picks(base, child, ctx);
+    // Fleet, service and workload classes, and every fault count, are the parent's.
+    auto fixed = [](const WorldPicks& p) {
+      WorldPicks out;
+      for (const auto& kv : p) {
+        if (!kv.first.starts_with("faults.") || kv.first == "faults.kind") out.push_back(kv);
+      }
+      return out;
+    };
+    EXPECT_EQ(fixed(again), fixed(picks)) << "parent " << parent;
+    const SwarmDraw d = draw_swarm(base, child, ctx);
+    EXPECT_TRUE(d.params.contains("guided.pinned"));
+  }
+  EXPECT_GT(differ_without_pins, 15);  // the pins, not chance, made them equal
+  json bad = world;
+  bad["pins"] = {{"12", {{"fleet.mode", {"sideways"}}}}};
+  ASSERT_FALSE(world_spec_problems(bad, ctx).empty());
+  EXPECT_NE(world_spec_problems(bad, ctx)[0].second.find("not a class of fleet.mode"),
+            std::string::npos);
+  bad["pins"] = {{"x", json::object()}};
+  EXPECT_EQ(world_spec_problems(bad, ctx)[0].first, "pins.x");
+}
+
+TEST(Guided, ChildrenDescendFromRunsThatReachedRareCells) {
+  std::vector<GuidedRun> runs;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    GuidedRun r;
+    r.seed = seed;
+    r.picks = {{"fleet.mode", seed == 7 ? "legacy" : "requests"}, {"count.service", "1"}};
+    r.cells = {"requests|open|processed|first-streaming"};
+    if (seed == 7) r.cells.push_back("legacy|open|deleted|first-streaming");  // rare
+    runs.push_back(r);
+  }
+  std::vector<uint64_t> seeds;
+  for (uint64_t s = 41; s <= 80; ++s) seeds.push_back(s);
+  std::map<uint64_t, uint64_t> parents;
+  const json pins = guided_pins(runs, seeds, 1, parents);
+  EXPECT_EQ(pins.size(), seeds.size() / 4 * kChildrenPerFour);
+  EXPECT_EQ(parents.size(), pins.size());
+  uint64_t from_rare = 0;
+  for (const auto& [child, parent] : parents) from_rare += parent == 7 ? 1 : 0;
+  EXPECT_GT(from_rare, parents.size() / 3) << pins.dump();
+  // The same runs give the same pins.
+  std::map<uint64_t, uint64_t> again;
+  EXPECT_EQ(guided_pins(runs, seeds, 1, again), pins);
+  EXPECT_EQ(again, parents);
+  std::map<uint64_t, uint64_t> none;
+  EXPECT_TRUE(guided_pins({}, seeds, 1, none).empty());
+}
+
 // A small, fast world: short runs, one group, few faults.
 std::string small_world() {
   json j = json::parse(read_file(kWorld));
@@ -224,3 +298,4 @@ TEST(WorldDraws, AQuietPhaseStopsWritesAndSwitchUserGoesBack) {
 
 }  // namespace
 }  // namespace syncsim::scenarios
+

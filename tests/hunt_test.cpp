@@ -187,16 +187,27 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
   std::set<std::string> ids;
   for (const auto& k : known) ids.insert(k.id);
   EXPECT_TRUE(ids.contains("near-max-id") && ids.contains("cloned-database"));
-  FindingSignature sig{"request-id-monotonic", "",     {"disconnect", "foreign_request"}, {"0.5.3"},
-                       {"requests"},           "mongo"};
+  FindingSignature sig{"request-id-monotonic", "",      {"disconnect", "foreign_request"},
+                       {"0.5.3"},              {"requests"}, "mongo", {"9223372036854775800"}};
   ASSERT_NE(match_known(known, sig), nullptr);
   EXPECT_EQ(match_known(known, sig)->id, "near-max-id");
+  sig.foreign_ids = {"1000"};  // a foreign id far from 2^63-1 does not wedge the counter
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  sig.foreign_ids = {"9223372036854775807"};
   sig.faults = {"disconnect"};  // without the foreign installation it is not that finding
   EXPECT_EQ(match_known(known, sig), nullptr);
+  // The most specific matching pattern wins, wherever it stands in the file.
+  const std::vector<KnownFinding> general_first = {
+      {"general", "why", {{"invariant", "request-id-monotonic"}}},
+      {"specific", "why", {{"invariant", "request-id-monotonic"}, {"flavour", "mongo"}}}};
+  EXPECT_EQ(match_known(general_first, sig)->id, "specific");
   sig = {"read-your-writes", "", {"foreign_request"}, {"0.5.2"}, {"legacy"}, "postgres"};
   EXPECT_EQ(match_known(known, sig)->id, "cloned-database");
   // World hunt: stream progress is an estimate that a compact job invalidates (documented).
   sig = {"stream-progress", "", {"compact", "power_loss"}, {"0.5.2"}, {"legacy"}, "postgres"};
+  ASSERT_NE(match_known(known, sig), nullptr);
+  EXPECT_EQ(match_known(known, sig)->id, "progress-after-compaction");
+  sig.faults = {"compact_interval", "stall"};  // the service's own compact jobs (seed 126)
   ASSERT_NE(match_known(known, sig), nullptr);
   EXPECT_EQ(match_known(known, sig)->id, "progress-after-compaction");
   sig.faults = {"power_loss"};  // without a compact job it is not that finding
@@ -282,6 +293,25 @@ TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
     if (f["known"] == "cloned-database") cloned = true;
   }
   EXPECT_TRUE(cloned) << doc.dump(2);
+  EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
+}
+
+// near-max-id (catalog finding): world seed 2 draws a foreign installation posting
+// "9223372036854775807" as a string (the form the service accepts) to a requests-mode
+// client; after a reconnect the seed wedges the counter.  The hunt shrinks it and knows it.
+TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
+  const std::string dir = temp_path("hunt-rediscovers-near-max");
+  std::filesystem::remove_all(dir);
+  const std::string src(SYNCSIM_SOURCE_DIR);
+  const auto o = syncsim("hunt " + src + "/scenarios/catalog/world.json --seeds 2..2 " +
+                         "--max-shrink 20 --known " + src + "/scenarios/known-findings.json " +
+                         "--findings " + dir);
+  const json doc = json::parse(read_file(dir + "/findings.json"));
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc.dump(2);
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["known"], "near-max-id") << f.dump(2);
+  EXPECT_EQ(f["signature"]["invariant"], "request-id-monotonic");
+  EXPECT_EQ(f["signature"]["foreign_ids"], json({"9223372036854775807"}));
   EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
 }
 

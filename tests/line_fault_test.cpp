@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -64,8 +65,14 @@ TEST(LineFault, EachKindRewritesTheSequenceOnce) {
   // Disarmed: untouched.
   model::LineFaultInjector inj;
   inj.arm("duplicate_line", "k");
-  inj.disarm();
+  EXPECT_TRUE(inj.disarm().empty());  // no write_checkpoint was lowered: nothing to heal
   EXPECT_FALSE(inj.intercepts("k", kData1));
+  // The heal names the keys a lowered write_checkpoint hit (their streams are ended), once.
+  model::LineFaultInjector low;
+  low.arm("lower_write_checkpoint", "k");
+  for (const auto& l : {kCheckpoint, kData1, kData2, kComplete, kDiff}) low.rewrite("k", l);
+  EXPECT_EQ(low.disarm(), std::set<std::string>{"k"});
+  EXPECT_TRUE(low.disarm().empty());
   EXPECT_THROW(inj.arm("bogus", "k"), std::invalid_argument);
 }
 

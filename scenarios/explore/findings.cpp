@@ -40,21 +40,30 @@ std::string explanation_class(const std::string& message) {
 }
 
 std::string FindingSignature::text() const {
-  return fmt::format("{}{}; faults={}; cores={}; modes={}; flavour={}", invariant,
+  return fmt::format("{}{}; faults={}; cores={}; modes={}; flavour={}{}", invariant,
                      explanation_class.empty() ? "" : "[" + explanation_class + "]",
                      faults.empty() ? "none" : join(faults, "+"), join(cores, "+"),
-                     join(modes, "+"), flavour);
+                     join(modes, "+"), flavour,
+                     foreign_ids.empty() ? "" : "; foreign_ids=" + join(foreign_ids, "+"));
 }
 
 json FindingSignature::to_json() const {
-  return {{"invariant", invariant}, {"class", explanation_class},
-          {"faults", faults},       {"cores", cores},
-          {"modes", modes},         {"flavour", flavour}};
+  json j = {{"invariant", invariant}, {"class", explanation_class},
+            {"faults", faults},       {"cores", cores},
+            {"modes", modes},         {"flavour", flavour}};
+  if (!foreign_ids.empty()) j["foreign_ids"] = foreign_ids;  // other signatures keep their shape
+  return j;
 }
 
 FindingSignature signature_of(const std::string& invariant, const std::string& cls,
                               const Scenario& s) {
-  std::set<std::string> faults, cores, modes;
+  std::set<std::string> faults, cores, modes, foreign_ids;
+  for (const auto& f : s.faults) {
+    if (f.kind != FaultKind::ForeignRequest) continue;
+    std::string id = f.request_id;
+    if (id.size() >= 2 && id.front() == '"' && id.back() == '"') id = id.substr(1, id.size() - 2);
+    foreign_ids.insert(id);
+  }
   for (const auto& g : client_groups(s.clients)) {
     cores.insert(g.core);
     modes.insert(g.checkpoint_mode);
@@ -63,12 +72,15 @@ FindingSignature signature_of(const std::string& invariant, const std::string& c
     faults.insert(to_string(f.kind));
     if (!f.core.empty()) cores.insert(f.core);
   }
+  // Compact jobs the service runs on its own act like compact faults (world hunt, W5).
+  if (s.service.compact_interval_s > 0) faults.insert("compact_interval");
   return {invariant,
           cls,
           {faults.begin(), faults.end()},
           {cores.begin(), cores.end()},
           {modes.begin(), modes.end()},
-          s.service.flavour};
+          s.service.flavour,
+          {foreign_ids.begin(), foreign_ids.end()}};
 }
 
 std::vector<KnownFinding> parse_known_findings(const json& j, const std::string& source) {
@@ -79,8 +91,9 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
       !j["known"].is_array()) {
     throw bad("", "must be {\"format\": 1, \"known\": [{\"id\", \"why\", \"pattern\"}, ...]}");
   }
-  static const std::vector<std::string> pattern_keys = {"invariant", "class",     "faults_include",
-                                                        "cores_any", "modes_any", "flavour"};
+  static const std::vector<std::string> pattern_keys = {
+      "invariant", "class",           "faults_include", "faults_any",
+      "cores_any", "modes_any",       "foreign_ids_any", "flavour"};
   std::vector<KnownFinding> out;
   for (std::size_t i = 0; i < j["known"].size(); ++i) {
     const auto& e = j["known"][i];
@@ -104,7 +117,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
       if (!contains(pattern_keys, k)) {
         throw bad(path + ".pattern." + k, "unknown field; allowed: " + join(pattern_keys, ", "));
       }
-      const bool list = k == "faults_include" || k == "cores_any" || k == "modes_any";
+      const bool list = k == "faults_include" || k == "faults_any" || k == "cores_any" ||
+                        k == "modes_any" || k == "foreign_ids_any";
       if (list ? !(v.is_array() &&
                    std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); }))
                : !v.is_string()) {
@@ -119,6 +133,7 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
 
 const KnownFinding* match_known(const std::vector<KnownFinding>& known,
                                 const FindingSignature& sig) {
+  const KnownFinding* best = nullptr;
   for (const auto& k : known) {
     const json& p = k.pattern;
     bool ok = true;
@@ -133,10 +148,13 @@ const KnownFinding* match_known(const std::vector<KnownFinding>& known,
       return std::any_of(p[key].begin(), p[key].end(),
                          [&](const json& x) { return contains(have, x.get<std::string>()); });
     };
-    ok = ok && any("cores_any", sig.cores) && any("modes_any", sig.modes);
-    if (ok) return &k;
+    ok = ok && any("faults_any", sig.faults) && any("cores_any", sig.cores) &&
+         any("modes_any", sig.modes) &&
+         any("foreign_ids_any", sig.foreign_ids);
+    // The most specific match wins (near-max-id's pattern is cloned-database's plus the ids).
+    if (ok && (!best || k.pattern.size() > best->pattern.size())) best = &k;
   }
-  return nullptr;
+  return best;
 }
 
 WorldCoverage::WorldCoverage(std::vector<std::string> kinds, std::vector<std::string> cores,

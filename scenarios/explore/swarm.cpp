@@ -131,7 +131,7 @@ SwarmDraw draw_swarm(const Scenario& base, uint64_t seed, const ValidationContex
   if (base.swarm->world) {
     // The whole world (world_swarm.hpp); the loader forbids knobs and faults beside it.
     nlohmann::json faults = nlohmann::json::array();
-    draw_world(d.scenario, faults, d.params, *base.swarm->world, rng, ctx);
+    draw_world(d.scenario, faults, d.params, *base.swarm->world, seed, rng, ctx);
     nlohmann::json j = to_json(d.scenario);
     j["faults"] = faults;
     d.scenario =

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <stdexcept>
 
@@ -195,6 +196,14 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
         {"corrupt_checksum", 1},
         {"lower_write_checkpoint", 1}},
        "the line_fault's adversarial sequence (model/line_fault.hpp)"},
+      {"faults.request_id_form",
+       {{"number", 1}, {"string", 1}},
+       "a foreign_request id beyond 2^53 as a JSON number (the service refuses it: not a safe "
+       "integer) or as a decimal string (accepted up to 2^63-1, docs/protocol.md §3.1.2)"},
+      {"faults.absence_stall",
+       {{"none", 1}, {"stall", 1}},
+       "with a long absence: replication stalls until heal from just before it, so the absent "
+       "client's last request stays pending past retention"},
       {"faults.absence",
        {{"none", 3}, {"one", 1}},
        "a long absence: one client offline or down longer than retention (< 10 min), with a "
@@ -223,10 +232,19 @@ std::pair<int64_t, int64_t> fault_count_range(const json& world, const std::stri
   return defaults.at(cls);
 }
 
+// A guided seed's pins (guided.hpp): per dimension the classes its picks take in draw order,
+// per fault class its count; shared by the two drawers of one draw so the n-th pick of a
+// dimension is the n-th pick of the draw.
+struct Pins {
+  const json* pins = nullptr;  // {"<dimension>": [class, ...], "count.<class>": [n]} or null
+  std::map<std::string, std::size_t> used;  // key -> picks made so far
+};
+
 class Drawer {
  public:
-  Drawer(const json& world, sim::Prng& rng, const ValidationContext& ctx, WorldPicks* picks)
-      : world_(world), rng_(rng), ctx_(ctx), picks_(picks) {
+  Drawer(const json& world, sim::Prng& rng, const ValidationContext& ctx, WorldPicks* picks,
+         Pins& pins)
+      : world_(world), rng_(rng), ctx_(ctx), picks_(picks), pins_(pins) {
     for (auto& d : world_dimensions(ctx)) dims_.emplace(d.key, std::move(d));
   }
 
@@ -246,6 +264,12 @@ class Drawer {
     }
     if (total == 0) return "";
     int64_t r = static_cast<int64_t>(rng_.uniform(static_cast<uint64_t>(total)));
+    // A pinned class (drawn anyway, so the stream stays aligned) when it is still allowed.
+    if (const json* pinned = next_pin(key)) {
+      for (const auto& [cls, w] : options) {
+        if (pinned->is_string() && *pinned == cls) return picked(key, cls);
+      }
+    }
     for (const auto& [cls, w] : options) {
       if (r < w) return picked(key, cls);
       r -= w;
@@ -253,6 +277,17 @@ class Drawer {
     return picked(key, options.back().first);
   }
   int64_t range(int64_t lo, int64_t hi) { return rng_.range(lo, hi); }
+  // How many faults of class `cls` (within lo..hi): drawn, or pinned; recorded as a pick
+  // "count.<cls>" so a guided child can keep it.
+  int64_t count(const std::string& cls, int64_t lo, int64_t hi) {
+    int64_t n = rng_.range(lo, hi);
+    const std::string key = "count." + cls;
+    if (const json* pinned = next_pin(key); pinned && pinned->is_number_integer()) {
+      n = std::clamp(pinned->get<int64_t>(), lo, hi);
+    }
+    if (picks_) picks_->emplace_back(key, std::to_string(n));
+    return n;
+  }
   bool percent(uint64_t pct) { return rng_.percent(pct); }
   const ValidationContext& ctx() const { return ctx_; }
 
@@ -262,10 +297,20 @@ class Drawer {
     return cls;
   }
 
+  // The pinned value of the next pick of `key`, or null.
+  const json* next_pin(const std::string& key) {
+    if (!pins_.pins) return nullptr;
+    const std::size_t n = pins_.used[key]++;
+    const auto it = pins_.pins->find(key);
+    if (it == pins_.pins->end() || n >= it->size()) return nullptr;
+    return &(*it)[n];
+  }
+
   const json& world_;
   sim::Prng& rng_;
   const ValidationContext& ctx_;
   WorldPicks* picks_;
+  Pins& pins_;
   std::map<std::string, WorldDimension> dims_;
 };
 
@@ -529,7 +574,7 @@ void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) 
   for (const auto& [cls, kinds] : world_fault_classes()) {
     if (cls == "workload" || cls == "line") continue;  // draw_extras, on its own stream
     const auto [lo, hi] = fault_count_range(world, cls);
-    const int64_t count = d.range(lo, hi);
+    const int64_t count = d.count(cls, lo, hi);
     for (int64_t i = 0; i < count; ++i) {
       const std::string kind = d.pick("faults.kind", kinds);
       if (kind.empty()) break;  // every kind of the class weighs 0
@@ -548,6 +593,8 @@ void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) 
   }
 }
 
+std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults);
+
 // The draws added after the first world swarm (quiet phases, requests without writes,
 // switch_user back, long absences), from their own stream so earlier draws stay.
 void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& params) {
@@ -557,7 +604,7 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
   const int n = s.clients.count;
   const int64_t end_ms = s.duration_s * 1000;
   const auto [lo, hi] = fault_count_range(world, "workload");
-  const int64_t quiet = d.range(lo, hi);
+  const int64_t quiet = d.count("workload", lo, hi);
   for (int64_t i = 0; i < quiet; ++i) {
     if (d.pick("faults.kind", {"quiet"}).empty()) break;
     json f = {{"at_ms", d.range(0, end_ms)}, {"kind", "quiet"}, {"client", d.range(1, n)}};
@@ -573,9 +620,8 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
       if (to != "new") f["user"] = to;
     }
   }
-  const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
   const auto [line_lo, line_hi] = fault_count_range(world, "line");
-  const int64_t lines = d.range(line_lo, line_hi);
+  const int64_t lines = d.count("line", line_lo, line_hi);
   for (int64_t i = 0; i < lines; ++i) {
     if (d.pick("faults.kind", {"line_fault"}).empty()) break;
     faults.push_back({{"at_ms", d.range(0, end_ms)},
@@ -583,10 +629,40 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
                       {"client", d.range(1, n)},
                       {"line", d.pick("faults.line")}});
   }
+  const std::optional<int64_t> away_at = draw_absence(d, s, faults);
+  // Last on this stream, so the draws above stay as they were: an id beyond 2^53 may be sent
+  // as a string, the form a real installation's bigint takes (the catalog's near-max-id).
+  for (auto& f : faults) {
+    if (f["kind"] != "foreign_request" || !f["request_id"].is_number_unsigned() ||
+        f["request_id"].get<uint64_t>() <= 9007199254740991ULL) {
+      continue;
+    }
+    if (d.pick("faults.request_id_form") == "string") {
+      f["request_id"] = std::to_string(f["request_id"].get<uint64_t>());
+    }
+  }
+  // A record left pending past retention: replication stalls (until heal) from just before
+  // the absence, so the absent client's last request stays pending while nobody reposts
+  // it, and the compact job while away finds it older than the cutoff (mongo must keep it;
+  // mutant cleanup-deletes-pending).
+  if (away_at && d.pick("faults.absence_stall") == "stall" &&
+      !d.pick("faults.kind", {"stall"}).empty()) {
+    faults.push_back({{"at_ms", std::max<int64_t>(0, *away_at - d.range(0, 5000))},
+                      {"kind", "stall"},
+                      {"duration_ms", nullptr}});
+  }
+}
+
+// A long absence: one client offline or down longer than retention, a compact while away.
+// Returns when the client went away if the compact job falls in the run (else none).
+std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults) {
+  const int n = s.clients.count;
+  const int64_t end_ms = s.duration_s * 1000;
+  const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
   // The absence's kinds as the file weighs them (weight 0 excludes them here too).
   if (d.pick("faults.absence") == "one" && retention_ms + 1000 < 600000) {
     const std::string kind = d.pick("faults.kind", {"disconnect_client", "restart"});
-    if (kind.empty()) return;
+    if (kind.empty()) return std::nullopt;
     const int64_t at = d.range(0, end_ms / 2);
     const int64_t down = d.range(retention_ms + 1000, 600000);
     faults.push_back({{"at_ms", at}, {"kind", kind}, {"client", d.range(1, n)}, {"down_ms", down}});
@@ -594,6 +670,68 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
     const int64_t compact_at = at + retention_ms + d.range(1, down - retention_ms);
     if (compact_at <= end_ms && !d.pick("faults.kind", {"compact"}).empty()) {
       faults.push_back({{"at_ms", compact_at}, {"kind", "compact"}});
+      return at;
+    }
+  }
+  return std::nullopt;
+}
+
+// `pins` (written by syncsim hunt --guided): {"<seed>": {"<dimension>": [class, ...],
+// "count.<fault class>": [n]}}.
+void pin_problems(const json& pins, const std::vector<WorldDimension>& dims,
+                  std::vector<std::pair<std::string, std::string>>& out) {
+  if (!pins.is_object()) {
+    out.emplace_back("pins", pins.dump() + " must be an object: seed -> {dimension: [class, ...]}");
+    return;
+  }
+  for (const auto& [seed, keys] : pins.items()) {
+    const std::string path = "pins." + seed;
+    if (seed.empty() || seed.size() > 19 ||
+        !std::all_of(seed.begin(), seed.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      out.emplace_back(path, "unknown seed; allowed: a decimal seed number");
+      continue;
+    }
+    if (!keys.is_object()) {
+      out.emplace_back(path, keys.dump() + " must be an object {dimension: [class, ...]}");
+      continue;
+    }
+    for (const auto& [key, list] : keys.items()) {
+      const std::string at = path + "." + key;
+      if (!list.is_array() || list.size() > 64) {
+        out.emplace_back(at, list.dump() + " must be an array of at most 64 picks");
+        continue;
+      }
+      if (key.starts_with("count.")) {
+        const std::string cls = key.substr(6);
+        const bool known =
+            std::any_of(world_fault_classes().begin(), world_fault_classes().end(),
+                        [&cls](const auto& c) { return c.first == cls; });
+        const bool counts = std::all_of(list.begin(), list.end(), [](const json& n) {
+          return n.is_number_integer() && n.get<int64_t>() >= 0 && n.get<int64_t>() <= 20;
+        });
+        if (!known) {
+          out.emplace_back(at, "unknown fault class; allowed: service, network, lifecycle, "
+                               "records, workload, line");
+        } else if (!counts) {
+          out.emplace_back(at, list.dump() + " must be an array of counts within 0..20");
+        }
+        continue;
+      }
+      auto dim = std::find_if(dims.begin(), dims.end(),
+                              [&key = key](const WorldDimension& d) { return d.key == key; });
+      if (dim == dims.end()) {
+        out.emplace_back(at, "unknown dimension; allowed: a weights dimension or count.<class>");
+        continue;
+      }
+      for (const auto& cls : list) {
+        const bool known =
+            cls.is_string() && std::any_of(dim->classes.begin(), dim->classes.end(),
+                                           [&cls](const auto& c) { return c.first == cls; });
+        if (!known) {
+          out.emplace_back(at, cls.dump() + " is not a class of " + key);
+          break;
+        }
+      }
     }
   }
 }
@@ -631,11 +769,12 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const json&
     return out;
   }
   for (const auto& [key, v] : world.items()) {
-    if (key != "weights" && key != "fault_counts") {
-      out.emplace_back(key, "unknown field; allowed: weights, fault_counts");
+    if (key != "weights" && key != "fault_counts" && key != "pins") {
+      out.emplace_back(key, "unknown field; allowed: weights, fault_counts, pins");
     }
   }
   const auto dims = world_dimensions(ctx);
+  if (world.contains("pins")) pin_problems(world["pins"], dims, out);
   if (world.contains("weights")) {
     const auto& w = world["weights"];
     if (!w.is_object()) {
@@ -725,19 +864,29 @@ WorldPicks world_picks(const Scenario& base, uint64_t seed, const ValidationCont
   json faults = json::array();
   json params = json::object();
   WorldPicks picks;
-  draw_world(s, faults, params, *base.swarm->world, rng, ctx, &picks);
+  draw_world(s, faults, params, *base.swarm->world, seed, rng, ctx, &picks);
   return picks;
 }
 
-void draw_world(Scenario& s, json& faults, json& params, const json& world, sim::Prng& rng,
-                const ValidationContext& ctx, WorldPicks* picks) {
-  Drawer d(world, rng, ctx, picks);
+void draw_world(Scenario& s, json& faults, json& params, const json& world, uint64_t seed,
+                sim::Prng& rng, const ValidationContext& ctx, WorldPicks* picks) {
+  Pins pins;
+  if (const auto all = world.find("pins"); all != world.end()) {
+    if (const auto mine = all->find(std::to_string(seed)); mine != all->end()) {
+      pins.pins = &*mine;
+      // Printed like every draw: this seed is a guided child that keeps these picks.
+      std::vector<std::string> kept;
+      for (const auto& [key, v] : mine->items()) kept.push_back(key);
+      params["guided.pinned"] = kept;
+    }
+  }
+  Drawer d(world, rng, ctx, picks, pins);
   draw_fleet(d, s, params);
   draw_service(d, s, params);
   draw_workload(d, s, params);
   draw_faults(d, s, world, faults);
   sim::Prng extra = rng.split("world-extras");
-  Drawer e(world, extra, ctx, picks);
+  Drawer e(world, extra, ctx, picks, pins);
   draw_extras(e, s, world, faults, params);
   sim::Prng issue17 = rng.split("world-issue17");
   Drawer i17(world, issue17, ctx, picks);

@@ -42,11 +42,14 @@ std::vector<std::pair<std::string, std::string>> world_spec_problems(const nlohm
 // Draws the world of one seed into `s` (clients, service, network, workload, duration and
 // faults as JSON) and records every drawn value in `params`.  `faults` receives the drawn
 // faults in the file format.
-// `picks`, when given, receives every (dimension, class) the draw picked, in draw order.
+// `picks`, when given, receives every (dimension, class) the draw picked, in draw order, and
+// each fault class's count as ("count.<class>", n).
 using WorldPicks = std::vector<std::pair<std::string, std::string>>;
+// `seed`'s pins in `world["pins"]` (a guided child, guided.hpp) fix the classes of the picks
+// they list (in draw order per dimension) and the fault counts; every other value is drawn.
 void draw_world(Scenario& s, nlohmann::json& faults, nlohmann::json& params,
-                const nlohmann::json& world, sim::Prng& rng, const ValidationContext& ctx,
-                WorldPicks* picks = nullptr);
+                const nlohmann::json& world, uint64_t seed, sim::Prng& rng,
+                const ValidationContext& ctx, WorldPicks* picks = nullptr);
 // The picks of `seed`'s draw of `base` (a world swarm), redrawn exactly as draw_swarm does.
 WorldPicks world_picks(const Scenario& base, uint64_t seed, const ValidationContext& ctx);
 // The effective weights of a `swarm.world` value: every dimension, every class (defaults

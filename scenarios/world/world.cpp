@@ -640,7 +640,7 @@ void World::begin_quiesce() {
     service_->resume_replication();
   }
   for (auto& s : servers_) s->heal();
-  service_->line_faults().disarm();
+  service_->end_streams_of(service_->line_faults().disarm());
   quiesced_.abort("quiesce");  // apps disconnected by a fault connect now (disconnect_for)
   unfired_ = triggers_->disarm();
   // A `when` moment is a trigger too: one armed and not reached is reported the same way.
