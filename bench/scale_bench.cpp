@@ -121,7 +121,7 @@ long child_max_rss_kib(const std::string& syncsim, const json& j) {
     const int null = open("/dev/null", O_WRONLY);
     dup2(null, 1);
     dup2(null, 2);
-    execl(syncsim.c_str(), syncsim.c_str(), "run", path.c_str(), "--seeds", "1", nullptr);
+    execl(syncsim.c_str(), syncsim.c_str(), "run", path.c_str(), "--seed", "1", nullptr);
     _exit(127);
   }
   int status = 0;
