@@ -2,7 +2,7 @@
 //   cost_bench [--seeds 20] [--sweep-seeds 40] [--scenario scenarios/catalog/basic.json]
 // (a) and (b): the scenario's seeds 1..N run in this process while a perf task-clock counter
 // (this thread's CPU time, 1 kHz by default: each sample costs ~50 us here) samples
-// sim::g_cost_region: the framework, inside powersync_control, SQL the framework issues, and the
+// the region of a sim::CostMeter it passes to the runs: the framework, inside powersync_control, SQL the framework issues, and the
 // sim VFS nested in either (the VFS counts as framework for (a)).  Without perf events, ITIMER_PROF
 // samples instead (coarser). (c): `syncsim run` and `syncsim sweep --jobs 2` over seeds 1..M as
 // child processes; CPU from wait4()'s rusage (user + sys, sweep's workers included), per seed. CPU
@@ -33,11 +33,13 @@ namespace {
 using nlohmann::json;
 using namespace syncsim;
 
+// The signal handler gets no context, so the meter it reads and the counts live here, in the bench.
+sim::CostMeter g_meter;
 volatile std::sig_atomic_t g_samples[sim::kCostRegions];
 int g_perf_fd = -1;
 
 void on_sample(int /*sig*/, siginfo_t* /*info*/, void* /*ctx*/) {
-  const int region = sim::g_cost_region;
+  const int region = g_meter.region;
   g_samples[region] = g_samples[region] + 1;
   if (g_perf_fd >= 0) ioctl(g_perf_fd, PERF_EVENT_IOC_REFRESH, 1);
 }
@@ -150,6 +152,7 @@ int main(int argc, char** argv) {
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     scenarios::RunOptions o;
     o.seed = seed;
+    o.cost_meter = &g_meter;
     const scenarios::RunResult r = scenarios::run_scenario(s, o);
     if (!r.passed) {
       std::cerr << "cost_bench: seed " << seed << " failed\n";

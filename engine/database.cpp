@@ -75,8 +75,9 @@ Statement::Statement(sqlite3* db, const std::string& sql) {
 
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
-Database::Database(const std::string& file_name, const CoreVersion& core) {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+Database::Database(const std::string& file_name, const CoreVersion& core, sim::CostMeter* meter)
+    : meter_(meter) {
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   // A modified or truncated core is refused here, before dlopen (which would load it
   // silently or die with SIGBUS).
   verify_core_file(core);
@@ -111,7 +112,7 @@ Database::Database(const std::string& file_name, const CoreVersion& core) {
 }
 
 Database::~Database() {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   statements_.clear();
   begin_.reset();
   commit_.reset();
@@ -152,7 +153,7 @@ Statement& Database::cached(const std::string& sql) {
 }
 
 void Database::exec(const std::string& sql) {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
@@ -163,7 +164,7 @@ void Database::exec(const std::string& sql) {
 }
 
 void Database::run_once(Statement& st, const char* sql) {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   sqlite3_reset(st.get());
   const int rc = sqlite3_step(st.get());
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -176,13 +177,13 @@ void Database::run_once(Statement& st, const char* sql) {
 }
 
 void Database::rollback() {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
 }
 
 std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
     const std::string& sql, const std::vector<std::string>& args) {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   std::vector<std::vector<std::optional<std::string>>> rows;
@@ -202,7 +203,7 @@ std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
 
 std::optional<std::string> Database::query_text(const std::string& sql,
                                                 const std::vector<std::string>& args) {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   int rc = sqlite3_step(st.get());
@@ -215,7 +216,7 @@ std::optional<std::string> Database::query_text(const std::string& sql,
 
 std::optional<int64_t> Database::query_int(const std::string& sql,
                                            const std::vector<std::string>& args) {
-  const sim::CostRegionScope cost(sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   int rc = sqlite3_step(st.get());
@@ -231,7 +232,7 @@ std::optional<int64_t> Database::query_int(const std::string& sql,
 std::optional<std::string> Database::control(const std::string& op,
                                              const std::optional<std::string>& payload) {
   ++control_calls_;
-  const sim::CostRegionScope cost(sim::kCostControl);
+  const sim::CostRegionScope cost(meter_, sim::kCostControl);
   Statement& st = cached("SELECT powersync_control(?, ?)");
   sqlite3_reset(st.get());
   sqlite3_clear_bindings(st.get());

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/core_registry.hpp"
+#include "sim/cost_region.hpp"
 
 static_assert(SQLITE_VERSION_NUMBER >= 3044000, "the core extension needs SQLite >= 3.44");
 
@@ -51,7 +52,9 @@ struct TouchedTables {
 
 class Database {
  public:
-  Database(const std::string& file_name, const CoreVersion& core);
+  // `meter`: the bench's profiling tag (sim/cost_region.hpp); null in every normal run.
+  Database(const std::string& file_name, const CoreVersion& core,
+           sim::CostMeter* meter = nullptr);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
@@ -90,6 +93,7 @@ class Database {
   void run_once(Statement& st, const char* sql);
   static void on_update(void* self, int op, const char* db, const char* table, sqlite3_int64);
 
+  sim::CostMeter* meter_ = nullptr;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
   std::unique_ptr<Statement> begin_;

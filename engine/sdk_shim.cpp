@@ -190,7 +190,7 @@ void Client::open() {
                                        options_.sdk == SdkBehaviour::JsLegacy);
     if (!bytes.empty()) files->install(file_name_, bytes);
   }
-  db_ = std::make_unique<Database>(file_name_, core_);
+  db_ = std::make_unique<Database>(file_name_, core_, files ? files->cost_meter() : nullptr);
   auto version = db().query_text("SELECT powersync_rs_version()").value_or("");
   // A pinned core's name is a version prefix ("0.5.3"); a --core-path core's name is
   // the full powersync_rs_version() it reported when it was described.

@@ -74,6 +74,7 @@ void CheckpointStore::write_supplied(std::vector<CheckpointRecord>& docs, int64_
 BatchWrite CheckpointStore::create_managed(const std::vector<ManagedEntry>& entries, Lsn head,
                                            sim::Micros now,
                                            const std::set<std::string>* existed_at_match) {
+  ++version_;
   BatchWrite out;
   for (const auto& e : entries) {
     auto& docs = records_[e.key];
@@ -94,6 +95,7 @@ BatchWrite CheckpointStore::create_managed(const std::vector<ManagedEntry>& entr
 }
 
 void CheckpointStore::on_commit(Lsn lsn) {
+  ++version_;
   if (flavour_ != StorageFlavour::Mongo) return;  // postgres computes it at read time (§1.6)
   for (auto& [key, docs] : records_) {
     for (auto& d : docs) {
@@ -126,27 +128,44 @@ std::optional<int64_t> CheckpointStore::processed_between(const std::string& key
   return best;
 }
 
-CheckpointStore::ManagedChanges CheckpointStore::managed_changes(const std::string& key, Lsn after,
-                                                                 Lsn up_to) const {
-  ManagedChanges out;
+std::size_t CheckpointStore::processed_in_window(Lsn after, Lsn up_to) const {
+  if (counted_version_ != version_) {
+    window_counts_.clear();
+    counted_version_ = version_;
+  }
+  auto [it, fresh] = window_counts_.try_emplace({after, up_to}, 0);
+  if (!fresh) return it->second;
   std::size_t matched = 0;
   for (const auto& [k, docs] : records_) {
     for (const auto& d : docs) {
-      if (!d.processed_at_lsn || *d.processed_at_lsn <= after || *d.processed_at_lsn > up_to) {
-        continue;
+      if (d.processed_at_lsn && *d.processed_at_lsn > after && *d.processed_at_lsn <= up_to) {
+        ++matched;
       }
-      ++matched;
-      if (k == key) out.value = d.id;  // docs are in natural order: the last one stays
     }
   }
-  if (matched > kChangeLimit) {
+  it->second = matched;
+  return matched;
+}
+
+CheckpointStore::ManagedChanges CheckpointStore::managed_changes(const std::string& key, Lsn after,
+                                                                 Lsn up_to) const {
+  ManagedChanges out;
+  if (processed_in_window(after, up_to) > kChangeLimit) {
     out.invalidate = true;
-    out.value.reset();
+    return out;
+  }
+  auto it = records_.find(key);
+  if (it == records_.end()) return out;
+  for (const auto& d : it->second) {
+    if (d.processed_at_lsn && *d.processed_at_lsn > after && *d.processed_at_lsn <= up_to) {
+      out.value = d.id;  // docs are in natural order: the last one stays
+    }
   }
   return out;
 }
 
 int CheckpointStore::delete_expired(sim::Micros cutoff) {
+  ++version_;
   int deleted = 0;
   for (auto it = records_.begin(); it != records_.end();) {
     auto& docs = it->second;
@@ -167,6 +186,7 @@ int CheckpointStore::delete_expired(sim::Micros cutoff) {
 }
 
 int CheckpointStore::erase(const std::string& key) {
+  ++version_;
   auto it = records_.find(key);
   if (it == records_.end()) return 0;
   int n = static_cast<int>(it->second.size());
@@ -176,6 +196,7 @@ int CheckpointStore::erase(const std::string& key) {
 }
 
 int CheckpointStore::erase_requested(const std::string& key) {
+  ++version_;
   auto it = records_.find(key);
   if (it == records_.end()) return 0;
   auto& docs = it->second;

@@ -136,6 +136,13 @@ class CheckpointStore {
   std::map<std::string, uint64_t> deletions_;
   uint64_t duplicates_created_ = 0;
   CustomCheckpointStore custom_;
+  // managed_changes() runs for every connection at every storage checkpoint, nearly always with
+  // the same (after, up_to] window: the count over all keys is remembered per window until
+  // records_ changes (issue 20: it was a pass over every record per connection).
+  uint64_t version_ = 0;  // bumped by every change to records_
+  mutable uint64_t counted_version_ = 0;
+  mutable std::map<std::pair<Lsn, Lsn>, std::size_t> window_counts_;
+  [[nodiscard]] std::size_t processed_in_window(Lsn after, Lsn up_to) const;
 };
 
 }  // namespace syncsim::model

@@ -210,6 +210,7 @@ bool SyncConnection::send_data_batch(const std::string& bucket) {
                         {"has_more", has_more},
                         {"data", std::move(data)}}}});
   ++ctx_.stats.data_lines;
+  ctx_.stats.ops_sent += ops.size();
   d.ops_sent += ops.size();
   after = next_after;
   d.page_ops += ops.size();

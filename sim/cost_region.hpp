@@ -1,7 +1,9 @@
 // Where the CPU is spent right now, for bench/cost_bench's sampler (issue 20): the framework
 // itself, a powersync_control call, SQL the framework issues, and the sim VFS nested in either.
-// A write-only profiling tag: no simulation logic reads it, so it cannot change a run (it is the
-// one other tolerated global besides the VFS binding; a signal handler cannot be passed context).
+// A write-only profiling tag: no simulation logic reads it, so it cannot change a run.  The
+// CostMeter belongs to whoever measures (the bench) and reaches a simulation explicitly:
+// RunOptions::cost_meter -> the simulation's FileStore, which the VFS and each client's Database
+// read it from.  Without a meter (every normal run) the scopes do nothing.
 #pragma once
 
 #include <csignal>
@@ -16,30 +18,47 @@ enum CostRegion : int {
   kCostRegions = 8,
 };
 
-inline volatile std::sig_atomic_t g_cost_region = kCostFramework;
+// The current region; a sampling signal handler reads `region` (hence sig_atomic_t).
+struct CostMeter {
+  volatile std::sig_atomic_t region = kCostFramework;
+};
 
 // Sets the region for a scope and restores the enclosing one (regions nest: VFS in SQL).
 class CostRegionScope {
  public:
-  explicit CostRegionScope(int region) : previous_(g_cost_region) { g_cost_region = region; }
-  ~CostRegionScope() { g_cost_region = previous_; }
+  CostRegionScope(CostMeter* meter, int region) : meter_(meter) {
+    if (meter_ == nullptr) return;
+    previous_ = meter_->region;
+    meter_->region = region;
+  }
+  ~CostRegionScope() {
+    if (meter_ != nullptr) meter_->region = previous_;
+  }
   CostRegionScope(const CostRegionScope&) = delete;
   CostRegionScope& operator=(const CostRegionScope&) = delete;
 
  private:
-  std::sig_atomic_t previous_;
+  CostMeter* meter_;
+  std::sig_atomic_t previous_ = kCostFramework;
 };
 
 // The VFS adds its bit to whatever engine region called it.
 class VfsCostScope {
  public:
-  VfsCostScope() : previous_(g_cost_region) { g_cost_region = previous_ | kCostVfsBit; }
-  ~VfsCostScope() { g_cost_region = previous_; }
+  explicit VfsCostScope(CostMeter* meter) : meter_(meter) {
+    if (meter_ == nullptr) return;
+    previous_ = meter_->region;
+    meter_->region = previous_ | kCostVfsBit;
+  }
+  ~VfsCostScope() {
+    if (meter_ != nullptr) meter_->region = previous_;
+  }
   VfsCostScope(const VfsCostScope&) = delete;
   VfsCostScope& operator=(const VfsCostScope&) = delete;
 
  private:
-  std::sig_atomic_t previous_;
+  CostMeter* meter_;
+  std::sig_atomic_t previous_ = kCostFramework;
 };
 
 }  // namespace syncsim::sim

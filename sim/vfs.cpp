@@ -124,6 +124,9 @@ struct Context {
 };
 Context g_ctx;
 
+// The bound simulation's cost meter (null outside one, or when nobody measures).
+CostMeter* bound_meter() { return g_ctx.files != nullptr ? g_ctx.files->cost_meter() : nullptr; }
+
 [[noreturn]] void die_unbound(const char* what) {
   std::fprintf(stderr, "sim VFS used outside a simulation (%s)\n", what);
   std::abort();
@@ -152,7 +155,7 @@ struct SimFile {
 SimFile* as_sim(sqlite3_file* f) { return reinterpret_cast<SimFile*>(f); }
 
 int file_close(sqlite3_file* f) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   SimFile* sf = as_sim(f);
   // The store may already be gone if the simulation ended first; only touch it if
   // it is still the bound one.
@@ -164,7 +167,7 @@ int file_close(sqlite3_file* f) {
 }
 
 int file_read(sqlite3_file* f, void* buf, int amount, sqlite3_int64 offset) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   const auto& data = as_sim(f)->file->data;
   auto* out = static_cast<uint8_t*>(buf);
   const auto off = static_cast<std::size_t>(offset);
@@ -179,7 +182,7 @@ int file_read(sqlite3_file* f, void* buf, int amount, sqlite3_int64 offset) {
 }
 
 int file_write(sqlite3_file* f, const void* buf, int amount, sqlite3_int64 offset) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   auto& data = as_sim(f)->file->data;
   const auto off = static_cast<std::size_t>(offset);
   const auto n = static_cast<std::size_t>(amount);
@@ -194,14 +197,14 @@ int file_write(sqlite3_file* f, const void* buf, int amount, sqlite3_int64 offse
 }
 
 int file_truncate(sqlite3_file* f, sqlite3_int64 size) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   auto& data = as_sim(f)->file->data;
   if (static_cast<std::size_t>(size) < data.size()) data.resize(static_cast<std::size_t>(size));
   return SQLITE_OK;
 }
 
 int file_sync(sqlite3_file* f, int /*flags*/) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   SimFile* sf = as_sim(f);
   ++sf->file->sync_count;
   const bool lies = sf->store != nullptr && sf->store == g_ctx.files && sf->store->fsync_lies() &&
@@ -266,7 +269,7 @@ const sqlite3_io_methods kIoMethods = {
 
 int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* f, int flags,
              int* out_flags) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   f->pMethods = nullptr;  // on failure SQLite must not call xClose
   FileStore* store = g_ctx.files;
   if (store == nullptr) return SQLITE_CANTOPEN;
@@ -297,13 +300,13 @@ int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* f, int f
 }
 
 int vfs_delete(sqlite3_vfs* /*vfs*/, const char* name, int /*sync_dir*/) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   if (g_ctx.files == nullptr) return SQLITE_IOERR_DELETE;
   return g_ctx.files->remove(name) ? SQLITE_OK : SQLITE_IOERR_DELETE_NOENT;
 }
 
 int vfs_access(sqlite3_vfs* /*vfs*/, const char* name, int flags, int* out) {
-  const VfsCostScope cost;
+  const VfsCostScope cost(bound_meter());
   *out = 0;
   if (g_ctx.files == nullptr) return SQLITE_OK;
   auto file = g_ctx.files->find(name);

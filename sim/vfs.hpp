@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "sim/clock.hpp"
+#include "sim/cost_region.hpp"
 #include "sim/prng.hpp"
 
 namespace syncsim::sim {
@@ -72,6 +73,10 @@ class FileStore {
   void set_fsync_lies(bool lies) { fsync_lies_ = lies; }
   [[nodiscard]] bool fsync_lies() const { return fsync_lies_; }
 
+  // The profiling tag the VFS and the clients' databases set (bench/cost_bench); null: none.
+  void set_cost_meter(CostMeter* meter) { cost_meter_ = meter; }
+  [[nodiscard]] CostMeter* cost_meter() const { return cost_meter_; }
+
   // VFS plumbing.
   [[nodiscard]] std::shared_ptr<MemFile> find(const std::string& name) const;
   std::shared_ptr<MemFile> create(const std::string& name);  // existing file if present
@@ -82,6 +87,7 @@ class FileStore {
  private:
   bool track_durability_;
   bool fsync_lies_ = false;
+  CostMeter* cost_meter_ = nullptr;
   std::map<std::string, std::shared_ptr<MemFile>> files_;
   // Buffers of removed files by name, reused when the name is created again: a rollback
   // journal is deleted at every commit and re-created by the next transaction.

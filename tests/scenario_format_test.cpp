@@ -171,7 +171,7 @@ TEST(ScenarioFormat, UnknownNestedField) {
 
 TEST(ScenarioFormat, WrongTypes) {
   EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"count": "three"})")).what(),
-               "t.json: clients.count: \"three\" must be an integer; allowed: 1..64");
+               "t.json: clients.count: \"three\" must be an integer; allowed: 1..1000");
   EXPECT_HAS(ErrorOf(WithFormat(R"("duration_s": 1.5)")).what(),
              "duration_s: 1.5 must be an integer");
   EXPECT_HAS(ErrorOf(WithFormat(R"("workload": {"keyspace": true})")).what(),
@@ -183,8 +183,8 @@ TEST(ScenarioFormat, WrongTypes) {
 }
 
 TEST(ScenarioFormat, OutOfRange) {
-  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"count": 65})")).what(),
-               "t.json: clients.count: 65 is out of range; allowed: 1..64");
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"count": 1001})")).what(),
+               "t.json: clients.count: 1001 is out of range; allowed: 1..1000");
   EXPECT_HAS(ErrorOf(WithFormat(R"("clients": {"repost_delay_ms": 5000})")).what(),
              "clients.repost_delay_ms: 5000 is out of range; allowed: 10000..600000");
   EXPECT_HAS(ErrorOf(WithFormat(R"("workload": {"notes_pct": -1})")).what(),
@@ -926,8 +926,8 @@ TEST(ScenarioFormat, BadFleets) {
                "js-legacy SDK (core 0.4.12); allowed: \"legacy\" (old SDKs have no checkpoint "
                "requests, docs/protocol.md §2.5)");
   EXPECT_STREQ(
-      FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 40}, {"count": 30}]})")).what(),
-      "t.json: clients.fleet: the groups have 70 clients; allowed: at most 64 in all");
+      FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 600}, {"count": 500}]})")).what(),
+      "t.json: clients.fleet: the groups have 1100 clients; allowed: at most 1000 in all");
   // A fault's client is bounded by the fleet's total.
   EXPECT_HAS(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 2}]},
                                         "faults": [{"at_ms": 1, "kind": "kill", "client": 3}])"))

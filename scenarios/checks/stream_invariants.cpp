@@ -153,7 +153,8 @@ void StreamInvariants::judge_status(engine::Client& c, Iteration& it, const std:
   std::optional<int> partial;
   bool full = false;
   const auto line_text = engine::sync_line_text(op, payload);
-  if (line_text) {
+  // Only a line naming a complete can be one; the others (data lines) are not parsed (issue 20).
+  if (line_text && line_text->find("checkpoint_complete") != std::string::npos) {
     auto line = nlohmann::json::parse(*line_text, nullptr, false);
     if (!line.is_discarded() && line.contains("partial_checkpoint_complete")) {
       partial = line["partial_checkpoint_complete"].value("priority", -1);

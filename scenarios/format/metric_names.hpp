@@ -35,6 +35,7 @@ inline constexpr MetricName kMetricNames[] = {
     {"local_writes", "local writes", "count"},
     {"uploads", "CRUD uploads", "count"},
     {"checkpoint_lines", "checkpoint lines sent", "count"},
+    {"ops_sent", "ops sent in data lines, over all streams", "count"},
     {"empty_checkpoints", "storage checkpoints without row ops", "count"},
     {"batches", "checkpoint-request batches", "count"},
     {"app_reopens", "app reopens (lifecycle faults)", "count"},

@@ -21,7 +21,7 @@ namespace syncsim::scenarios {
 // A group of clients that share a core, an SDK behaviour and a checkpoint mode (one entry of
 // clients.fleet; the uniform form is one group).
 struct ClientGroup {
-  // Number of clients in the group, 1..64 (all groups together at most 64).
+  // Number of clients in the group, 1..1000 (all groups together at most 1000).
   int count = 1;
   // Core version; must be one of ValidationContext::cores.
   std::string core = "0.5.3";
@@ -37,7 +37,7 @@ struct ClientGroup {
 
 // The simulated PowerSync clients (SDK + core).  All clients share these settings.
 struct ClientsSpec {
-  // Number of simulated clients, 1..64.
+  // Number of simulated clients, 1..1000.
   int count = 3;
   // Version of the sync core the clients run; must be one of ValidationContext::cores.
   std::string core = "0.5.3";

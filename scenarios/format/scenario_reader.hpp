@@ -19,7 +19,7 @@ namespace syncsim::scenarios::reader {
 using nlohmann::json;
 
 constexpr int kFormat = 1;
-constexpr int kMaxClients = 64;
+constexpr int kMaxClients = 1000;  // issue 20: one simulation scales to 1000 clients
 constexpr int64_t kMaxDurationS = 86400;
 
 std::string join(const std::vector<std::string>& items);

@@ -144,6 +144,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     std::unique_ptr<RunRecorder> recorder;
     World world(scenario, options.seed, options.bounds, options.extra_cores,
                 options.js_processes.get());
+    world.set_cost_meter(options.cost_meter);
     if (options.attach) options.attach(world);
     auto& loop = world.loop();
     world.trace().set_sink(options.trace_sink);
@@ -193,6 +194,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     r.metrics["uploads"] = m.uploads;
     r.metrics["streams_opened"] = m.streams_opened;
     r.metrics["checkpoint_lines"] = world.service().stream_stats().checkpoint_lines;
+    r.metrics["ops_sent"] = world.service().stream_stats().ops_sent;
     r.metrics["generated_requests"] = m.generated_requests;
     r.metrics["supplied_requests"] = m.supplied_requests;
     r.metrics["rejected_requests"] = m.rejected_requests;

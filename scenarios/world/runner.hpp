@@ -14,6 +14,7 @@
 #include "engine/core_registry.hpp"
 #include "scenarios/format/scenario.hpp"
 #include "scenarios/results/run_recorder.hpp"
+#include "sim/cost_region.hpp"
 #include "sim/invariants.hpp"
 
 namespace syncsim::engine::js {
@@ -54,6 +55,8 @@ struct RunOptions {
   bool swarm = false;
   // js-real host processes kept across runs (engine/js/js_host.hpp); null: one per run.
   std::shared_ptr<engine::js::HostProcesses> js_processes;
+  // The profiler's region tag (bench/cost_bench, sim/cost_region.hpp); null: not measured.
+  sim::CostMeter* cost_meter = nullptr;
 };
 
 struct RunResult {

@@ -47,6 +47,8 @@ class World {
   void begin_quiesce();   // all faults stop and heal
   std::string pending();  // what each part is waiting for
 
+  // The bench's profiling tag for this run's VFS and databases (null: none).  Before start().
+  void set_cost_meter(sim::CostMeter* meter) { files_.set_cost_meter(meter); }
   sim::Loop& loop() { return loop_; }
   sim::Trace& trace() { return trace_; }
   model::Service& service() { return *service_; }

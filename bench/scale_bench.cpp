@@ -1,0 +1,238 @@
+// Issue 20's target (d), scale: how CPU and memory grow with the number of clients; JSON on stdout.
+//   scale_bench [--private 8,64,256,1000] [--shared 8,32,128] [--idle 8,1000] [--duration-s 20]
+// Every run is a variant of scenarios/catalog/clients-1000.json (its service and stream limit),
+// without faults:
+//  - private: every write goes to the writer's own bucket (notes_pct 100).  CPU (this thread's,
+//    in process, after one warm-up run) per client-event = per local write; the goal is a flat
+//    line from 8 to 1000 clients.  Small fleets run several seeds so every point has >= ~1000
+//    writes.
+//  - shared: every write goes to the shared todos bucket (notes_pct 0, 16 keys, compacted), so
+//    each write is delivered to every client: CPU per delivered op (ops sent in data lines).
+//  - idle: no client writes (one write interval longer than the run); `syncsim run` as a child
+//    process, peak RSS from wait4's rusage; memory per idle client is the slope between the two
+//    fleet sizes.
+// CPU time only, never wall time (the machine is shared); compare ratios within one run.
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "scenarios/world/runner.hpp"
+
+namespace {
+
+using nlohmann::json;
+using namespace syncsim;
+
+double seconds(const timeval& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+}
+
+double thread_cpu() {
+  rusage r{};
+  getrusage(RUSAGE_THREAD, &r);
+  return seconds(r.ru_utime) + seconds(r.ru_stime);
+}
+
+std::vector<int> parse_list(const std::string& flag, const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    const int n = std::atoi(item.c_str());
+    if (n < 1 || n > 1000) {
+      std::cerr << "scale_bench: " << flag << ": " << item << " is not a client count; allowed: "
+                << "1..1000, comma-separated\n";
+      std::exit(2);
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+// The catalog scenario with `clients` clients, no faults, `notes_pct`, `duration_s`.
+json variant(const json& base, int clients, int notes_pct, int duration_s) {
+  json j = base;
+  j["name"] = "scale-" + std::to_string(clients);
+  j["clients"]["count"] = clients;
+  j["workload"]["notes_pct"] = notes_pct;
+  j["workload"]["delete_pct"] = 0;
+  j["duration_s"] = duration_s;
+  j["faults"] = json::array();
+  return j;
+}
+
+scenarios::Scenario load(const json& j) {
+  const std::string path = "/tmp/scale_bench." + std::to_string(getpid()) + ".json";
+  std::ofstream(path) << j.dump(2) << "\n";
+  scenarios::Scenario s = scenarios::load_scenario_file(path, scenarios::validation_context());
+  std::remove(path.c_str());
+  return s;
+}
+
+struct Totals {
+  uint64_t seeds = 0;
+  double cpu_s = 0;
+  uint64_t local_writes = 0;
+  uint64_t ops_sent = 0;
+  uint64_t events = 0;
+};
+
+// Runs seeds 1.. until `min_writes` local writes were made (at least one seed).
+Totals run_seeds(const scenarios::Scenario& s, uint64_t min_writes) {
+  Totals t;
+  const double start = thread_cpu();
+  while (t.seeds == 0 || t.local_writes < min_writes) {
+    scenarios::RunOptions o;
+    o.seed = ++t.seeds;
+    const scenarios::RunResult r = scenarios::run_scenario(s, o);
+    if (!r.passed) {
+      std::cerr << "scale_bench: " << r.scenario << " seed " << o.seed << " failed\n";
+      std::exit(1);
+    }
+    auto metric = [&](const char* name) {
+      auto it = r.metrics.find(name);
+      return it == r.metrics.end() ? uint64_t{0} : it->second;
+    };
+    t.local_writes += metric("local_writes");
+    t.ops_sent += metric("ops_sent");
+    t.events += r.events;
+    if (t.seeds >= 50) break;  // a bound: a fleet too small to reach min_writes
+  }
+  t.cpu_s = thread_cpu() - start;
+  return t;
+}
+
+// `syncsim run` of `j` as a child; its peak RSS in KiB.
+long child_max_rss_kib(const std::string& syncsim, const json& j) {
+  const std::string path = "/tmp/scale_bench_idle." + std::to_string(getpid()) + ".json";
+  std::ofstream(path) << j.dump(2) << "\n";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int null = open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(syncsim.c_str(), syncsim.c_str(), "run", path.c_str(), "--seed", "1", nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  std::remove(path.c_str());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::cerr << "scale_bench: syncsim run of the idle fleet exited with status "
+              << WEXITSTATUS(status) << "\n";
+    std::exit(1);
+  }
+  return usage.ru_maxrss;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> private_fleets{8, 64, 256, 1000};
+  std::vector<int> shared_fleets{8, 32, 128};
+  std::vector<int> idle_fleets{8, 1000};
+  int duration_s = 20;
+  std::string syncsim_bin = SYNCSIM_BINARY;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string flag = argv[i];
+    if (flag == "--private") {
+      private_fleets = parse_list(flag, argv[i + 1]);
+    } else if (flag == "--shared") {
+      shared_fleets = parse_list(flag, argv[i + 1]);
+    } else if (flag == "--idle") {
+      idle_fleets = parse_list(flag, argv[i + 1]);
+      if (idle_fleets.size() != 2 || idle_fleets[0] >= idle_fleets[1]) {
+        std::cerr << "scale_bench: --idle: two ascending client counts, e.g. 8,1000\n";
+        return 2;
+      }
+    } else if (flag == "--duration-s") {
+      duration_s = std::atoi(argv[i + 1]);
+      if (duration_s < 5 || duration_s > 600) {
+        std::cerr << "scale_bench: --duration-s: " << argv[i + 1] << "; allowed: 5..600\n";
+        return 2;
+      }
+    } else if (flag == "--syncsim") {
+      syncsim_bin = argv[i + 1];
+    } else {
+      std::cerr << "scale_bench: unknown flag " << flag
+                << " (allowed: --private, --shared, --idle, --duration-s, --syncsim)\n";
+      return 2;
+    }
+  }
+  const std::string catalog = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/clients-1000.json";
+  std::ifstream in(catalog);
+  const json base = json::parse(in);
+
+  // Warm-up: the process builds each client database template once (issue 20).
+  run_seeds(load(variant(base, 2, 100, 5)), 0);
+
+  json private_rows = json::array();
+  for (int n : private_fleets) {
+    const Totals t = run_seeds(load(variant(base, n, 100, duration_s)), 1000);
+    private_rows.push_back({{"clients", n},
+                            {"seeds", t.seeds},
+                            {"cpu_s", t.cpu_s},
+                            {"local_writes", t.local_writes},
+                            {"loop_events", t.events},
+                            {"cpu_us_per_client_event",
+                             t.local_writes ? t.cpu_s / static_cast<double>(t.local_writes) * 1e6
+                                            : 0.0}});
+  }
+  json shared_rows = json::array();
+  for (int n : shared_fleets) {
+    const Totals t = run_seeds(load(variant(base, n, 0, duration_s)), 200);
+    shared_rows.push_back(
+        {{"clients", n},
+         {"seeds", t.seeds},
+         {"cpu_s", t.cpu_s},
+         {"local_writes", t.local_writes},
+         {"ops_sent", t.ops_sent},
+         {"cpu_us_per_delivered_op",
+          t.ops_sent ? t.cpu_s / static_cast<double>(t.ops_sent) * 1e6 : 0.0}});
+  }
+  // Idle: the first write would come after the run (write_interval_min_ms > duration).
+  json idle_rows = json::array();
+  long rss[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    json j = variant(base, idle_fleets[i], 100, duration_s);
+    j["workload"]["write_interval_min_ms"] = (duration_s + 60) * 1000;
+    j["workload"]["write_interval_max_ms"] = (duration_s + 60) * 1000;
+    rss[i] = child_max_rss_kib(syncsim_bin, j);
+    idle_rows.push_back({{"clients", idle_fleets[i]}, {"max_rss_kib", rss[i]}});
+  }
+  const double per_idle_client_mib = static_cast<double>(rss[1] - rss[0]) / 1024.0 /
+                                     static_cast<double>(idle_fleets[1] - idle_fleets[0]);
+
+  auto ratio = [](const json& rows, const char* field) {
+    if (rows.size() < 2) return 0.0;
+    const double first = rows.front()[field].get<double>();
+    return first > 0 ? rows.back()[field].get<double>() / first : 0.0;
+  };
+  const json out = {
+      {"scenario", catalog},
+      {"duration_s", duration_s},
+      {"d_private", private_rows},
+      {"d_private_last_over_first", ratio(private_rows, "cpu_us_per_client_event")},
+      {"d_shared", shared_rows},
+      {"d_shared_last_over_first", ratio(shared_rows, "cpu_us_per_delivered_op")},
+      {"d_idle", idle_rows},
+      {"d_mib_per_idle_client", per_idle_client_mib},
+      {"targets",
+       {{"d_private_last_over_first", 1.0},
+        {"d_shared_last_over_first", 1.0},
+        {"d_mib_per_idle_client", 1.0}}},
+  };
+  std::cout << out.dump(2) << "\n";
+  return 0;
+}
