@@ -1,6 +1,6 @@
 // Issue 20's target (d), scale: how CPU and memory grow with the number of clients; JSON on stdout.
 //   scale_bench [--private 8,64,256,1000] [--shared 8,32,128] [--idle 8,1000] [--duration-s 20]
-// Every run is a variant of scenarios/catalog/clients-1000.json (its service and stream limit),
+// Every run is a variant of scenarios/scale/clients-1000.json (its service and stream limit),
 // without faults:
 //  - private: every write goes to the writer's own bucket (notes_pct 100).  CPU (this thread's,
 //    in process, after one warm-up run) per client-event = per local write; the goal is a flat
@@ -170,7 +170,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string catalog = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/clients-1000.json";
+  const std::string catalog = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/scale/clients-1000.json";
   std::ifstream in(catalog);
   const json base = json::parse(in);
 

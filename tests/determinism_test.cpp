@@ -70,8 +70,6 @@ TEST(CatalogDeterminism, EveryScenarioRepeatsItsTraceByteForByte) {
   ASSERT_GE(files.size(), 5u);
   for (const auto& file : files) {
     const Scenario s = load_scenario_file(file, validation_context());
-    // Scale scenarios (clients-1000) are checked by scale_long_test, not twice per seed here.
-    if (s.clients.count > 64) continue;
     for (uint64_t seed = 1; seed <= SYNCSIM_SEED_BUDGET; ++seed) {
       const DeterminismReport r = check_determinism(s, seed);
       EXPECT_FALSE(r.divergence) << file << "\n" << describe(r);
