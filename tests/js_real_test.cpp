@@ -227,6 +227,10 @@ TEST_F(JsReal, AKillDropsExactlyThatClientsPendingWork) {
     ((m[2].matched ? m[2] : m[3]) == "c1" ? c1_down : others_down)++;
   }
   ASSERT_GE(killed_at, 0) << "no realm dropped for c1";
+  // c3's kill armed at 30 s for mid_upload fires once its real SDK's upload is on the wire.
+  EXPECT_NE(t.trace.find(" fault kill client 3 armed: mid_upload\n"), std::string::npos);
+  EXPECT_NE(t.trace.find(" fault kill client 3\n"), std::string::npos)
+      << "the mid-upload kill point was never reached";
   EXPECT_EQ(c1_down, 0) << "c1's dropped SDK still ran while it was down";
   EXPECT_GT(others_down, 0) << "the other clients' SDKs stopped too";
 }

@@ -385,6 +385,12 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
   const bool upload = http.path == "/backend/upload";
   auto* observer = client_.observer_;
   if (observer && upload) observer->on_upload_sent(client_);
+  // A kill armed for mid-upload happens once the request is on the wire, as the port fires
+  // it (engine/sdk_shim_upload.cpp); until `syncsim diff` kill.json showed every seed's
+  // client 3 uploading on, js-real clients never reached this kill point.
+  if (upload && client_.kill_point_ == KillPoint::MidUpload) {
+    client_.loop_.at(client_.loop_.now(), [&c = client_] { c.fire_kill(KillPoint::MidUpload); });
+  }
   if (observer && (http.path == "/sync/checkpoint-request" ||
                    http.path.rfind("/write-checkpoint2.json", 0) == 0)) {
     observer->on_checkpoint_request_sent(client_);
