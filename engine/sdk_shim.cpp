@@ -306,12 +306,15 @@ void Client::begin_close(const std::string& reason) {
   if (!outer_->aborted()) trace_.log(name_, "closing: {}", reason);
   outer_->abort(reason);
   nested_->abort(reason);
-  if (js_) js_->kill();
+  // The real SDK's close() disconnects first (BasePowerSyncDatabase.close): its loops wind
+  // down (powersync_control('stop')) until close() drops the realm, as the port's loops do.
+  if (js_) js_->begin_close();
   kill_hook_ = nullptr;
   kill_point_.reset();
 }
 
 void Client::close() {
+  if (js_) js_->kill();  // a kill, or the end of a graceful close: the realm goes now
   begin_close("closed");
   if (db_) trace_.log(name_, "database closed");
   js_.reset();

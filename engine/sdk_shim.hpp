@@ -484,6 +484,19 @@ class Client {
     sim::Micros expires_at = 0;
   };
   sim::Task<Credentials> fetch_credentials();
+  // The draws this client's SDK makes, shared with the js-real host (engine/js/) so that both
+  // engines spend the same virtual time and `syncsim diff` isolates port differences:
+  // sdk_random() is the SDK's Math.random() (53 bits from rng_, as V8 builds its doubles);
+  // sdk_jitter() is delayRetry's `setTimeout(end, delay * (0.9 + Math.random() * 0.2))`
+  // (AbstractStreamingSyncImplementation.js delayRetry, docs/protocol.md §2.1.5), truncated to
+  // whole ms as the timer does; credentials_latency() is our connector's fetchCredentials
+  // latency, whole ms in 0..max.
+  double sdk_random();
+  sim::Micros sdk_jitter(sim::Micros delay);
+  sim::Micros credentials_latency();
+  // When a JS timer armed now with `delay` fires: Node's timers (and the host's fake timers)
+  // count from the loop's whole-ms clock, so the deadline is now truncated to ms + delay.
+  [[nodiscard]] sim::Micros sdk_timer_deadline(sim::Micros delay) const;
   sim::Task<Credentials> get_credentials();
   void invalidate_credentials(const char* why);
   sim::Task<void> prefetch_credentials(std::shared_ptr<sim::Queue<Event>> events);

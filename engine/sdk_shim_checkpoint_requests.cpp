@@ -157,11 +157,15 @@ sim::Task<void> Client::repost_loop() {
     try {
       if (!co_await wait_ready(outer_.get(), false)) co_return;
       auto id = control_int("current_checkpoint_request_id", std::nullopt);
-      repost_timer_ = RepostTimer{loop_.now() + rng_.jitter(options_.repost_delay), id};
+      repost_timer_ = RepostTimer{sdk_timer_deadline(sdk_jitter(options_.repost_delay)), id};
       co_await sim::wait_for(loop_, repost_timer_->at, outer_.get());
       repost_timer_.reset();
-      if (outer_->aborted()) co_return;
+      // delayRetry also ends on abort, and the SDK reads `current` before it looks at the
+      // signal again (AbstractStreamingSyncImplementation.js, the repost loop: `await
+      // this.delayRetry(abort, retryDelay); if (requestId != (await ...readCheckpointRequestId(
+      // 'current')))`): a graceful close reads it once more.  `syncsim diff` restart seed 2.
       auto now_id = control_int("current_checkpoint_request_id", std::nullopt);
+      if (outer_->aborted()) co_return;
       const bool stale = has_mutant(EngineMutant::RepostStaleId);
       if (id != now_id && !stale) continue;  // a new request was made: restart the timer
       if (id && applied_request_id_ && *applied_request_id_ >= *id && !stale) continue;
@@ -182,7 +186,7 @@ sim::Task<void> Client::repost_loop() {
       failed = true;
     }
     if (failed) {
-      co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(options_.repost_delay), outer_.get());
+      co_await sim::wait_for(loop_, sdk_timer_deadline(sdk_jitter(options_.repost_delay)), outer_.get());
     }
   }
 }

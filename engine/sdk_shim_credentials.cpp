@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cmath>
 
 #include "engine/sdk_shim.hpp"
 #include "engine/sdk_shim_internal.hpp"
@@ -17,11 +18,32 @@ using namespace shim_detail;  // NOLINT(google-build-using-namespace): the shim'
 sim::Task<Client::Credentials> Client::fetch_credentials() {
   // connector.fetchCredentials: a token for this client's user, valid token_lifetime.
   ++stats_.credential_fetches;
-  co_await loop_.sleep_for(credentials_rng_.range(0, options_.fetch_credentials_latency_max));
+  co_await loop_.sleep_for(
+      std::max<sim::Micros>(0, sdk_timer_deadline(credentials_latency()) - loop_.now()));
   Credentials c{options_.user, loop_.now() + options_.token_lifetime};
   trace_.log(name_, "fetched credentials (expire at {}s)",
              (c.expires_at - sim::kEpoch) / sim::kSeconds);
   co_return c;
+}
+
+sim::Micros Client::credentials_latency() {
+  return credentials_rng_.range(0, options_.fetch_credentials_latency_max / sim::kMillis) *
+         sim::kMillis;
+}
+
+double Client::sdk_random() {
+  return static_cast<double>(rng_.next() >> 11) * 0x1p-53;
+}
+
+sim::Micros Client::sdk_jitter(sim::Micros delay) {
+  // Double arithmetic on purpose: it is the SDK's own expression (IEEE, so the same on every
+  // build); the fake timer then truncates the delay to whole ms (parseInt).
+  const double ms = static_cast<double>(delay / sim::kMillis) * (0.9 + sdk_random() * 0.2);
+  return static_cast<sim::Micros>(std::trunc(ms)) * sim::kMillis;
+}
+
+sim::Micros Client::sdk_timer_deadline(sim::Micros delay) const {
+  return loop_.now() / sim::kMillis * sim::kMillis + delay;
 }
 
 sim::Task<Client::Credentials> Client::get_credentials() {

@@ -24,7 +24,7 @@ void Client::mark_disconnected() {
 
 sim::Task<void> Client::delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume) {
   auto waiter = waiter_;  // this generation's notifier (quirk §2.7.2)
-  co_await sim::wait_for(loop_, loop_.now() + rng_.jitter(delay), outer_.get(), nested,
+  co_await sim::wait_for(loop_, sdk_timer_deadline(sdk_jitter(delay)), outer_.get(), nested,
                          resume ? waiter.get() : nullptr);
 }
 

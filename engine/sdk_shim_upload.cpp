@@ -32,7 +32,7 @@ void Client::notify_completed_uploads() {
 sim::Task<void> Client::upload_loop() {
   while (!outer_->aborted()) {
     // Promise.all([_uploadAllCrud(), delayRetry(crudUploadThrottleMs)])
-    sim::Micros throttle_until = loop_.now() + rng_.jitter(options_.crud_upload_throttle);
+    sim::Micros throttle_until = sdk_timer_deadline(sdk_jitter(options_.crud_upload_throttle));
     ++stats_.upload_rounds;
     co_await upload_all();
     if (loop_.now() < throttle_until) {
@@ -76,7 +76,7 @@ sim::Task<void> Client::upload_all() {
     }
     uploading_ = false;
     if (failed) {
-      upload_retry_at_ = loop_.now() + rng_.jitter(options_.retry_delay);
+      upload_retry_at_ = sdk_timer_deadline(sdk_jitter(options_.retry_delay));
       co_await sim::wait_for(loop_, *upload_retry_at_, outer_.get());
       upload_retry_at_.reset();
       if (!connected_) break;

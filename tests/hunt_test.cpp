@@ -15,6 +15,7 @@
 #include "cli_helpers.hpp"
 #include "scenarios/explore/findings.hpp"
 #include "scenarios/explore/swarm.hpp"
+#include "engine/js/js_host.hpp"
 #include "scenarios/explore/world_swarm.hpp"
 #include "scenarios/format/scenario.hpp"
 #include "scenarios/world/runner.hpp"
@@ -95,7 +96,10 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   }
   EXPECT_EQ(cores, std::set<std::string>(ctx.cores.begin(), ctx.cores.end()));
   EXPECT_EQ(modes, (std::set<std::string>{"legacy", "requests"}));
-  EXPECT_EQ(sdks, (std::set<std::string>{"auto", "js-1.3.0", "js-legacy"}));
+  // js-real where node and the pinned SDK are installed (else remapped to auto, issue 16).
+  std::set<std::string> expected = {"auto", "js-1.3.0", "js-legacy"};
+  if (!engine::js::js_real_unavailable("0.5.3")) expected.insert("js-real");
+  EXPECT_EQ(sdks, expected);
   EXPECT_EQ(flavours, (std::set<std::string>{"mongo", "postgres"}));
   EXPECT_EQ(sources, (std::set<std::string>{"postgres", "mongodb", "mysql"}));
   EXPECT_GE(custom, 1);

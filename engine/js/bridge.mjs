@@ -24,6 +24,12 @@
 //   {op:"touched", client}          -> C++ replies {op:"tables", tables} (synchronous): the
 //                                       tables the update hook saw since the last call
 //   {op:"credentials", client}      -> C++ replies {op:"token", token} (synchronous)
+//   {op:"uploaded", client}         -> C++ replies {op:"ok"} (synchronous): our connector's
+//                                       uploadData completed its batch (batch.complete())
+//   {op:"draw", client, what}       -> C++ replies {op:"drawn", value} (synchronous): the
+//                                       client's own sim PRNG, the draws the C++ port makes:
+//                                       what "random" is the SDK's Math.random() (a double in
+//                                       [0,1)), "credentials_latency" the connector's latency (µs)
 //   {op:"fetch", client, req, method, path, headers, body, stream}   (answered by events)
 //   {op:"abort", client, req}  {op:"log", client, level, message}
 //   {op:"notice", client, what:"disconnected", error}   disconnect() resolved
@@ -32,7 +38,7 @@
 //                                 is the SDK function that armed the timer
 import fs from 'node:fs';
 
-export const kProtocolVersion = 1;
+export const kProtocolVersion = 2;
 
 const kChunk = 1 << 16;
 let pending = Buffer.alloc(0);

@@ -128,7 +128,7 @@ async function handle(message) {
       const order = opened++;
       const realm = new ClientRealm({
         FakeTimers, sources, sdk, activity, nowMs, order,
-        seed: `${runSeed}/${message.client}/${order}`,
+        seed: `${runSeed}/${message.client}/${order}`, name: message.client,
       });
       clients.set(message.client, realm);
       return realm.open(message);
@@ -153,7 +153,11 @@ process.on('warning', (w) => {
   send({ op: 'log', client: '', level: 40, message: `node ${w.name}: ${w.message}` });
 });
 process.on('unhandledRejection', (e) => {
-  send({ op: 'log', client: '', level: 50, message: `unhandled rejection: ${e?.message ?? e}` });
+  try {
+    send({ op: 'log', client: '', level: 50, message: `unhandled rejection: ${e?.message ?? e}` });
+  } catch (err) {
+    if (err?.code !== 'EPIPE') throw err;  // C++ is gone (the run ended): nobody to tell
+  }
 });
 
 // A run begins (init) or the next run reuses this process (next_run): every realm of the

@@ -129,7 +129,8 @@ void JsHost::deliver(nlohmann::json event) {
     HostedClient* client = it == clients_.end() ? nullptr : it->second;
     // A realm the host should have dropped with its app: visible, never silently served.
     if (!client && !name.empty()) trace_.log("js", "{}: {} after its app closed", name, op);
-    if (op == "sql" || op == "touched" || op == "credentials") {
+    if (op == "sql" || op == "touched" || op == "credentials" || op == "draw" ||
+        op == "uploaded") {
       nlohmann::json reply;
       if (!client) {
         reply = {{"op", "sql_error"}, {"message", "the app was closed"}, {"code", 21}};
@@ -137,6 +138,10 @@ void JsHost::deliver(nlohmann::json event) {
         reply = client->sql(message);
       } else if (op == "touched") {
         reply = client->touched();
+      } else if (op == "uploaded") {
+        reply = client->uploaded();
+      } else if (op == "draw") {
+        reply = client->draw(message.value("what", ""));
       } else {
         reply = client->credentials();
       }

@@ -26,6 +26,10 @@ class HostedClient {
   virtual nlohmann::json sql(const nlohmann::json& call) = 0;
   virtual nlohmann::json touched() = 0;
   virtual nlohmann::json credentials() = 0;
+  // {op:"uploaded"}: the connector's batch.complete() resolved.
+  virtual nlohmann::json uploaded() = 0;
+  // {op:"draw", what}: the client's own sim PRNG (the draws the C++ port makes).
+  virtual nlohmann::json draw(const std::string& what) = 0;
   virtual void log(int level, const std::string& message) = 0;
   // fetch, abort, notice: acted on after the drain, in the order the host made them.
   virtual void act(const nlohmann::json& request) = 0;
@@ -94,6 +98,8 @@ class JsHost {
   void deliver(nlohmann::json event);
 
   [[nodiscard]] const std::string& sdk_version() const { return sdk_version_; }
+  [[nodiscard]] const std::string& project() const { return project_; }
+  [[nodiscard]] bool draining() const { return draining_; }
   [[nodiscard]] uint64_t events() const { return events_; }
   [[nodiscard]] std::optional<sim::Micros> next_timer() const {
     return armed_ ? std::optional<sim::Micros>(armed_->deadline) : std::nullopt;

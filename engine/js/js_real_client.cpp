@@ -97,7 +97,6 @@ void JsRealClient::open() {
       {"checkpoint_mode", o.checkpoint_mode == CheckpointMode::Legacy ? "legacy" : "requests"},
       {"retry_delay_ms", o.retry_delay / sim::kMillis},
       {"crud_upload_throttle_ms", o.crud_upload_throttle / sim::kMillis},
-      {"credentials_latency_max_ms", o.fetch_credentials_latency_max / sim::kMillis},
       {"stream_tables", o.stream_tables}};
   deliver({{"op", "open"}, {"user", o.user}, {"options", options}});
 }
@@ -122,6 +121,17 @@ void JsRealClient::tables_changed(bool ps_crud, bool data_tables) {
   if (ps_crud) tables.push_back("ps_crud");
   if (data_tables) tables.push_back("ps_data");
   deliver({{"op", "tables_changed"}, {"tables", tables}});
+}
+
+void JsRealClient::begin_close() {
+  if (killed_ || !connected_) return;
+  if (host_.draining()) {  // a fault fired by something the SDK did: after this drain
+    client_.loop_.after(0, [this, alive = alive_] {
+      if (*alive) begin_close();
+    });
+    return;
+  }
+  deliver({{"op", "disconnect"}});
 }
 
 void JsRealClient::kill() {
@@ -303,6 +313,27 @@ nlohmann::json JsRealClient::credentials() {
           {"token", fmt::format("{}:{}", o.user, client_.loop_.now() + o.token_lifetime)}};
 }
 
+nlohmann::json JsRealClient::uploaded() {
+  // on_uploaded once the SDK completed the batch (ps_crud deleted, target MAX written), as
+  // the port reports it after complete() (engine/sdk_shim_upload.cpp).
+  if (!accepted_uploads_.empty()) {
+    const nlohmann::json crud = std::move(accepted_uploads_.front());
+    accepted_uploads_.erase(accepted_uploads_.begin());
+    if (auto* observer = client_.observer_) observer->on_uploaded(client_, crud);
+  }
+  return {{"op", "ok"}};
+}
+
+nlohmann::json JsRealClient::draw(const std::string& what) {
+  // The same generator, in the same order, as the port's delayRetry and connector: both
+  // engines then spend the same virtual time, and `syncsim diff` names port differences.
+  if (what == "random") return {{"op", "drawn"}, {"value", client_.sdk_random()}};
+  if (what == "credentials_latency") {
+    return {{"op", "drawn"}, {"value", client_.credentials_latency()}};
+  }
+  throw std::runtime_error("js-real: unknown draw " + what);
+}
+
 void JsRealClient::log(int level, const std::string& message) {
   client_.trace_.log(client_.name(), "sdk {}: {}", level_name(level), message);
 }
@@ -354,6 +385,12 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
   const bool upload = http.path == "/backend/upload";
   auto* observer = client_.observer_;
   if (observer && upload) observer->on_upload_sent(client_);
+  // A kill armed for mid-upload happens once the request is on the wire, as the port fires
+  // it (engine/sdk_shim_upload.cpp); until `syncsim diff` kill.json showed every seed's
+  // client 3 uploading on, js-real clients never reached this kill point.
+  if (upload && client_.kill_point_ == KillPoint::MidUpload) {
+    client_.loop_.at(client_.loop_.now(), [&c = client_] { c.fire_kill(KillPoint::MidUpload); });
+  }
   if (observer && (http.path == "/sync/checkpoint-request" ||
                    http.path.rfind("/write-checkpoint2.json", 0) == 0)) {
     observer->on_checkpoint_request_sent(client_);
@@ -406,7 +443,7 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
     client_.trace_.log(client_.name(), "js upload accepted");
     if (observer) {
       const auto body = nlohmann::json::parse(http.body, nullptr, false);
-      if (body.is_object() && body.contains("crud")) observer->on_uploaded(client_, body["crud"]);
+      if (body.is_object() && body.contains("crud")) accepted_uploads_.push_back(body["crud"]);
     }
   }
   deliver({{"op", "response"},

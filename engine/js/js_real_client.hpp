@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "engine/database.hpp"
 #include "engine/js/js_host.hpp"
@@ -34,6 +35,8 @@ class JsRealClient : public HostedClient {
   sim::Task<void> disconnect();  // PowerSyncDatabase.disconnect(), until it resolved
   // The app wrote through C++ (the workload): what the update hook saw.
   void tables_changed(bool ps_crud, bool data_tables);
+  // The app closes gracefully: PowerSyncDatabase.close() begins (it disconnects first).
+  void begin_close();
   // The app died or closed: the SDK instance makes no further calls.
   void kill();
   [[nodiscard]] bool sync_running() const { return connected_; }
@@ -50,6 +53,8 @@ class JsRealClient : public HostedClient {
   nlohmann::json sql(const nlohmann::json& call) override;
   nlohmann::json touched() override;
   nlohmann::json credentials() override;
+  nlohmann::json draw(const std::string& what) override;
+  nlohmann::json uploaded() override;
   void log(int level, const std::string& message) override;
   void act(const nlohmann::json& request) override;
 
@@ -74,6 +79,8 @@ class JsRealClient : public HostedClient {
   std::map<int64_t, std::string> in_flight_paths_;  // req -> "POST /sync/stream"
   std::map<int64_t, std::shared_ptr<sim::ClientStream>> streams_;
   std::map<std::string, uint64_t> control_calls_;
+  // The crud entries of accepted uploads whose batch.complete() has not resolved yet.
+  std::vector<nlohmann::json> accepted_uploads_;
   // What the update hook saw that the SDK's adapter has not asked for yet.
   TouchedTables pending_touched_;
   struct GateBefore {

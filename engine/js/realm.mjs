@@ -150,7 +150,9 @@ const quietConsole = Object.freeze({
 });
 
 export class ClientRealm {
-  constructor({ FakeTimers, sources, sdk, activity, nowMs, order, seed }) {
+  // `name`: the client whose sim PRNG serves Math.random (none: the realm's seeded one, e.g.
+  // a realm loaded without the C++ side).
+  constructor({ FakeTimers, sources, sdk, activity, nowMs, order, seed, name }) {
     this.order = order;
     this.sources = sources;
     this.sdk = sdk;
@@ -199,7 +201,18 @@ export class ClientRealm {
         fromBase64: (text) => Buffer.from(text, 'base64'),
       },
     }, { name: `syncsim client realm ${order}` });
-    vm.runInContext('Math', this.context).random = random;
+    // Math.random is the SDK's retry jitter (delayRetry): drawn from the client's sim PRNG,
+    // as the C++ port draws it, so both engines wait the same; uuids stay on the seeded one.
+    // A dropped realm's leftover microtasks (the SDK's catch paths after the abort) draw from
+    // the seeded one: C++ no longer knows that app, and nothing it does reaches the trace.
+    const simRandom = () => {
+      if (this.dropped) return random();
+      sendLine(JSON.stringify({ op: 'draw', client: name, what: 'random' }));
+      const reply = JSON.parse(readLine());
+      if (reply?.op !== 'drawn') throw new Error(`bridge: expected drawn, got ${reply?.op}`);
+      return reply.value;
+    };
+    vm.runInContext('Math', this.context).random = name ? simRandom : random;
   }
 
   // A synthetic module over CommonJS exports (a builtin's or a package's evaluated here).
@@ -269,6 +282,7 @@ export class ClientRealm {
   }
 
   kill() {
+    this.dropped = true;
     this.client?.kill();
     this.client = null;
   }

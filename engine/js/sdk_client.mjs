@@ -120,8 +120,10 @@ export class SdkClient {
     };
     this.connector = {
       fetchCredentials: async () => {
-        const latency = Math.floor(Math.random() * (this.options.credentials_latency_max_ms ?? 50));
-        await new Promise((resolve) => setTimeout(resolve, latency));
+        // The latency the C++ port's connector waits, from the same PRNG stream.
+        const { value } = client.bridge({ op: 'draw', client: client.name,
+                                          what: 'credentials_latency' }, 'drawn');
+        await new Promise((resolve) => setTimeout(resolve, value / 1000));
         const { token } = client.bridge({ op: 'credentials', client: client.name }, 'token');
         return { endpoint: 'https://powersync.sim', token };
       },
@@ -139,6 +141,9 @@ export class SdkClient {
           throw new Error(`upload failed: HTTP ${response.status}: ${await response.text()}`);
         }
         await batch.complete();
+        // The batch is done (ps_crud deleted, target written): what the port reports as
+        // on_uploaded at the same point (engine/sdk_shim_upload.cpp), synchronously.
+        client.bridge({ op: 'uploaded', client: client.name }, 'ok');
       },
     };
     this.database = new SimDatabase({ schema: new Schema(tables), logger: this.logger });

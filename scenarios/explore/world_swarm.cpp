@@ -1,5 +1,6 @@
 #include "scenarios/explore/world_swarm.hpp"
 
+#include "engine/js/js_host.hpp"
 #include "scenarios/explore/swarm.hpp"
 
 #include <algorithm>
@@ -88,6 +89,8 @@ const std::vector<std::string>& world_exclusions() {
       "service.streams only when every client (and every core a fault moves it to) runs "
       "js-1.3.0 (sync streams are driven through its subscription API)",
       "kill / power_loss `when` mid_transaction / mid_upload only without an `on` trigger",
+      "js-real only on cores its SDK accepts (0.5.2+), and never with service.streams (its "
+      "subscription API is not driven yet)",
       "clients.stream_encoding stays \"json\" (the SDK shim does not drive bson yet)",
       "never drawn: mutants, expect, clients.fixed_quirks (comparison-only switches), except "
       "the custom-checkpoint-inverted fix that custom write-checkpoint mode needs (without it "
@@ -115,7 +118,9 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"fleet.group_size", {{"1", 2}, {"2", 2}, {"3", 1}}, "clients per group"},
       {"fleet.core", cores, "each group's core (every registered core)"},
       {"fleet.mode", {{"requests", 2}, {"legacy", 1}}, "each group's checkpoint mode"},
-      {"fleet.sdk", {{"auto", 3}, {"js-1.3.0", 1}, {"js-legacy", 1}}, "each group's SDK"},
+      {"fleet.sdk",
+       {{"auto", 3}, {"js-1.3.0", 1}, {"js-legacy", 1}, {"js-real", 1}},
+       "each group's SDK (js-real: the published JS SDK, slower per run)"},
       {"clients.post_checkpoint_request", {{"service", 3}, {"backend", 1}}, "request route"},
       {"clients.timers",
        {{"default", 2}, {"fast", 1}, {"slow", 1}},
@@ -331,10 +336,13 @@ void draw_fleet(Drawer& d, Scenario& s, json& params) {
     // 0.4.x: js-legacy only, so legacy mode only (world_exclusions()).
     g.checkpoint_mode = legacy_core ? "legacy" : d.pick("fleet.mode");
     std::vector<std::string> sdks = {"auto"};
-    if (!legacy_core) sdks.emplace_back("js-1.3.0");
+    if (!legacy_core) sdks.insert(sdks.end(), {"js-1.3.0", "js-real"});
     if (g.checkpoint_mode == "legacy") sdks.emplace_back("js-legacy");
     g.sdk = d.pick("fleet.sdk", sdks);
     if (g.sdk.empty()) g.sdk = "auto";
+    // js-real needs node and the installed SDK (issue 16); without them the group runs the
+    // port, remapped after the pick so the draw stream stays.
+    if (g.sdk == "js-real" && engine::js::js_real_unavailable(g.core)) g.sdk = "auto";
     // An old SDK bundles a 0.4.x core; on a 0.5.x core its autocommit powersync_init()
     // fails at open (world_exclusions()).  Remapped after the pick, so the draw stream stays.
     if (!legacy_core && g.sdk == "js-legacy") g.sdk = "auto";
