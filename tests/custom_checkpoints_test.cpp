@@ -96,7 +96,11 @@ TEST_P(CustomMode, ASyncConfigChangeResetsCustomCheckpoints) {
   w.run_for(100 * kMillis);
   ASSERT_EQ(before->write_checkpoints(), (std::vector<std::string>{"1"}));
   w.svc.change_sync_config();
+  // Reprocessed in the background; the old instance's streams end when the new one
+  // activates (docs/protocol.md §3.4 "Sync config reprocessing").
+  w.run_for(5 * kSeconds);
   EXPECT_TRUE(before->closed());
+  EXPECT_EQ(w.svc.sync_rules_id(), 2);
   auto after = w.open("u1");
   w.run_for(100 * kMillis);
   EXPECT_TRUE(after->write_checkpoints().empty()) << "the old config's custom id leaked";

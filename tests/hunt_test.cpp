@@ -13,9 +13,9 @@
 #include <string>
 
 #include "cli_helpers.hpp"
+#include "engine/js/js_host.hpp"
 #include "scenarios/explore/findings.hpp"
 #include "scenarios/explore/swarm.hpp"
-#include "engine/js/js_host.hpp"
 #include "scenarios/explore/world_swarm.hpp"
 #include "scenarios/format/scenario.hpp"
 #include "scenarios/world/runner.hpp"
@@ -191,8 +191,13 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
   std::set<std::string> ids;
   for (const auto& k : known) ids.insert(k.id);
   EXPECT_TRUE(ids.contains("near-max-id") && ids.contains("cloned-database"));
-  FindingSignature sig{"request-id-monotonic", "",      {"disconnect", "foreign_request"},
-                       {"0.5.3"},              {"requests"}, "mongo", {"9223372036854775800"}};
+  FindingSignature sig{"request-id-monotonic",
+                       "",
+                       {"disconnect", "foreign_request"},
+                       {"0.5.3"},
+                       {"requests"},
+                       "mongo",
+                       {"9223372036854775800"}};
   ASSERT_NE(match_known(known, sig), nullptr);
   EXPECT_EQ(match_known(known, sig)->id, "near-max-id");
   sig.foreign_ids = {"1000"};  // a foreign id far from 2^63-1 does not wedge the counter
@@ -300,16 +305,19 @@ TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
   EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
 }
 
-// near-max-id (catalog finding): world seed 2 draws a foreign installation posting
+// near-max-id (catalog finding): world seed 2, with the port's SDKs only (js-real weight 0,
+// as a team focusing a hunt would set it), draws a foreign installation posting
 // "9223372036854775807" as a string (the form the service accepts) to a requests-mode
 // client; after a reconnect the seed wedges the counter.  The hunt shrinks it and knows it.
 TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
   const std::string dir = temp_path("hunt-rediscovers-near-max");
   std::filesystem::remove_all(dir);
   const std::string src(SYNCSIM_SOURCE_DIR);
-  const auto o = syncsim("hunt " + src + "/scenarios/catalog/world.json --seeds 2..2 " +
-                         "--max-shrink 20 --known " + src + "/scenarios/known-findings.json " +
-                         "--findings " + dir);
+  json world = json::parse(read_file(src + "/scenarios/catalog/world.json"));
+  world["swarm"]["world"]["weights"]["fleet.sdk"].erase("js-real");
+  const std::string file = write_temp("hunt-world-port-sdks.json", world.dump(2));
+  const auto o = syncsim("hunt " + file + " --seeds 2..2 " + "--max-shrink 20 --known " + src +
+                         "/scenarios/known-findings.json " + "--findings " + dir);
   const json doc = json::parse(read_file(dir + "/findings.json"));
   ASSERT_EQ(doc["findings"].size(), 1u) << doc.dump(2);
   const json& f = doc["findings"][0];

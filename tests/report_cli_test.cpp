@@ -56,7 +56,7 @@ TEST(ReportCli, ReadsAHuntFindingsDirectory) {
   const auto known = write_temp("report-hunt-known.json", R"({"format": 1, "known": []})");
   const auto dir = temp_path("report-hunt-findings");
   std::filesystem::remove_all(dir);
-  auto h = syncsim("hunt " + world + " --seeds 1..3 --jobs 1 --max-shrink 0 --known " + known +
+  auto h = syncsim("hunt " + world + " --seeds 1..6 --jobs 1 --max-shrink 0 --known " + known +
                    " --findings " + dir);
   ASSERT_EQ(h.exit_code, 1) << h.output;
   const auto doc = nlohmann::json::parse(read_file(dir + "/findings.json"));

@@ -30,7 +30,8 @@ if(SYNCSIM_FUZZ)
               ${src}/scenarios/format/scenario_reader.cpp
               ${src}/scenarios/format/scenario_sections.cpp
               ${src}/scenarios/format/scenario_faults.cpp ${src}/scenarios/explore/swarm.cpp
-              ${src}/scenarios/explore/world_swarm.cpp ${src}/scenarios/explore/sometimes.cpp
+              ${src}/scenarios/explore/world_swarm.cpp ${src}/scenarios/explore/world_dimensions.cpp
+              ${src}/scenarios/explore/sometimes.cpp
               ${src}/scenarios/results/results.cpp ${src}/scenarios/results/results_shape.cpp
               ${src}/scenarios/results/repro.cpp ${src}/model/line_fault.cpp
               fuzz/targets.cpp)
