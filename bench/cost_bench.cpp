@@ -2,11 +2,12 @@
 //   cost_bench [--seeds 20] [--sweep-seeds 40] [--scenario scenarios/catalog/basic.json]
 // (a) and (b): the scenario's seeds 1..N run in this process while a perf task-clock counter
 // (this thread's CPU time, 1 kHz by default: each sample costs ~50 us here) samples
-// the region of a sim::CostMeter it passes to the runs: the framework, inside powersync_control, SQL the framework issues, and the
-// sim VFS nested in either (the VFS counts as framework for (a)).  Without perf events, ITIMER_PROF
-// samples instead (coarser). (c): `syncsim run` and `syncsim sweep --jobs 2` over seeds 1..M as
-// child processes; CPU from wait4()'s rusage (user + sys, sweep's workers included), per seed. CPU
-// time only, never wall: the machine is shared, and wall time measures the queue for a core.
+// the region of a sim::CostMeter it passes to the runs: the framework, inside powersync_control,
+// SQL the framework issues, and the sim VFS nested in either (the VFS counts as framework for (a)).
+// Without perf events, ITIMER_PROF samples instead (coarser). (c): `syncsim run` and `syncsim sweep
+// --jobs 2` over seeds 1..M as child processes; CPU from wait4()'s rusage (user + sys, sweep's
+// workers included), per seed. CPU time only, never wall: the machine is shared, and wall time
+// measures the queue for a core.
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>

@@ -170,7 +170,8 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  const std::string catalog = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/scale/clients-1000.json";
+  const std::string catalog =
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/scale/clients-1000.json";
   std::ifstream in(catalog);
   const json base = json::parse(in);
 
@@ -180,26 +181,25 @@ int main(int argc, char** argv) {
   json private_rows = json::array();
   for (int n : private_fleets) {
     const Totals t = run_seeds(load(variant(base, n, 100, duration_s)), 1000);
-    private_rows.push_back({{"clients", n},
-                            {"seeds", t.seeds},
-                            {"cpu_s", t.cpu_s},
-                            {"local_writes", t.local_writes},
-                            {"loop_events", t.events},
-                            {"cpu_us_per_client_event",
-                             t.local_writes ? t.cpu_s / static_cast<double>(t.local_writes) * 1e6
-                                            : 0.0}});
-  }
-  json shared_rows = json::array();
-  for (int n : shared_fleets) {
-    const Totals t = run_seeds(load(variant(base, n, 0, duration_s)), 200);
-    shared_rows.push_back(
+    private_rows.push_back(
         {{"clients", n},
          {"seeds", t.seeds},
          {"cpu_s", t.cpu_s},
          {"local_writes", t.local_writes},
-         {"ops_sent", t.ops_sent},
-         {"cpu_us_per_delivered_op",
-          t.ops_sent ? t.cpu_s / static_cast<double>(t.ops_sent) * 1e6 : 0.0}});
+         {"loop_events", t.events},
+         {"cpu_us_per_client_event",
+          t.local_writes ? t.cpu_s / static_cast<double>(t.local_writes) * 1e6 : 0.0}});
+  }
+  json shared_rows = json::array();
+  for (int n : shared_fleets) {
+    const Totals t = run_seeds(load(variant(base, n, 0, duration_s)), 200);
+    shared_rows.push_back({{"clients", n},
+                           {"seeds", t.seeds},
+                           {"cpu_s", t.cpu_s},
+                           {"local_writes", t.local_writes},
+                           {"ops_sent", t.ops_sent},
+                           {"cpu_us_per_delivered_op",
+                            t.ops_sent ? t.cpu_s / static_cast<double>(t.ops_sent) * 1e6 : 0.0}});
   }
   // Idle: the first write would come after the run (write_interval_min_ms > duration).
   json idle_rows = json::array();

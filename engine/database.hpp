@@ -53,8 +53,7 @@ struct TouchedTables {
 class Database {
  public:
   // `meter`: the bench's profiling tag (sim/cost_region.hpp); null in every normal run.
-  Database(const std::string& file_name, const CoreVersion& core,
-           sim::CostMeter* meter = nullptr);
+  Database(const std::string& file_name, const CoreVersion& core, sim::CostMeter* meter = nullptr);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

@@ -186,7 +186,8 @@ sim::Task<void> Client::repost_loop() {
       failed = true;
     }
     if (failed) {
-      co_await sim::wait_for(loop_, sdk_timer_deadline(sdk_jitter(options_.repost_delay)), outer_.get());
+      co_await sim::wait_for(loop_, sdk_timer_deadline(sdk_jitter(options_.repost_delay)),
+                             outer_.get());
     }
   }
 }

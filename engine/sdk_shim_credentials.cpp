@@ -31,9 +31,7 @@ sim::Micros Client::credentials_latency() {
          sim::kMillis;
 }
 
-double Client::sdk_random() {
-  return static_cast<double>(rng_.next() >> 11) * 0x1p-53;
-}
+double Client::sdk_random() { return static_cast<double>(rng_.next() >> 11) * 0x1p-53; }
 
 sim::Micros Client::sdk_jitter(sim::Micros delay) {
   // Double arithmetic on purpose: it is the SDK's own expression (IEEE, so the same on every

@@ -108,8 +108,8 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   // nothing is stored (never a wrapped id; world hunt seed 241).
   for (const auto& e : written) {
     if (!e.supplied && before.at(e.key) == std::numeric_limits<int64_t>::max()) {
-      fail_batch(batch, "storage error: the generated write checkpoint of " + e.key +
-                            " overflows 2^63-1");
+      fail_batch(batch,
+                 "storage error: the generated write checkpoint of " + e.key + " overflows 2^63-1");
       co_return;
     }
   }

@@ -129,7 +129,7 @@ class Replication {
   std::function<void()> checkpoint_hook_;
   Lsn no_checkpoint_before_ = 0;  // a reprocessing job's snapshot LSN (stream_from)
   bool stopped_ = false;          // stop(): a replaced instance's job
-  std::size_t folded_ops_ = 0;  // ops of blocked commits, folded into the next checkpoint
+  std::size_t folded_ops_ = 0;    // ops of blocked commits, folded into the next checkpoint
   // Per-bucket owner of each row already in a private bucket, so a row that moves to
   // another owner is removed from the old bucket.
   std::map<RowKey, std::vector<std::string>> row_buckets_;

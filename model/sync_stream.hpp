@@ -34,7 +34,8 @@ namespace syncsim::model {
 struct StreamStats {
   uint64_t checkpoint_lines = 0;  // `checkpoint` and `checkpoint_diff`
   uint64_t data_lines = 0;
-  uint64_t ops_sent = 0;  // ops in data lines, over all streams (bench/scale_bench: per delivered op)
+  uint64_t ops_sent =
+      0;  // ops in data lines, over all streams (bench/scale_bench: per delivered op)
   uint64_t partial_completes = 0;
   uint64_t checkpoint_completes = 0;
   uint64_t invalidated_checkpoints = 0;  // complete withheld: compacted (§3.3.3 step 6)

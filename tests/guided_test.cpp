@@ -298,4 +298,3 @@ TEST(WorldDraws, AQuietPhaseStopsWritesAndSwitchUserGoesBack) {
 
 }  // namespace
 }  // namespace syncsim::scenarios
-

@@ -99,10 +99,10 @@ TEST_F(JsReal, BasicLegacyPassesWithTheRealSdk) {
 TEST_F(JsReal, TheLifecycleCatalogPassesWithTheRealSdk) {
   const bool quick = SYNCSIM_JS_REAL_SEEDS < 10;
   const uint64_t seeds = quick ? 1 : SYNCSIM_JS_REAL_SEEDS;
-  const std::vector<std::string> all = {"restart", "kill", "power-loss", "switch-user",
-                                        "switch-mode", "downgrade"};
-  for (const auto& name : quick ? std::vector<std::string>{"restart", "switch-user", "downgrade"}
-                                : all) {
+  const std::vector<std::string> all = {"restart",     "kill",        "power-loss",
+                                        "switch-user", "switch-mode", "downgrade"};
+  for (const auto& name :
+       quick ? std::vector<std::string>{"restart", "switch-user", "downgrade"} : all) {
     const Scenario s = js_real(name);
     for (uint64_t seed = 1; seed <= seeds; ++seed) {
       const auto r = test_support::run(s, seed);
@@ -313,10 +313,9 @@ TEST_F(JsReal, AnUpOrDowngradeWithinTheSdksCoresStaysOnTheRealSdk) {
   nlohmann::json j = test_support::catalog_json("basic");
   j["clients"]["sdk"] = "js-real";
   j["duration_s"] = 30;
-  j["faults"] = {{{"at_ms", 8000}, {"kind", "downgrade"}, {"client", 1}, {"core", "0.5.2"},
-                  {"down_ms", 1000}},
-                 {{"at_ms", 18000}, {"kind", "upgrade"}, {"client", 1}, {"core", "0.5.3"},
-                  {"down_ms", 1000}}};
+  j["faults"] = {
+      {{"at_ms", 8000}, {"kind", "downgrade"}, {"client", 1}, {"core", "0.5.2"}, {"down_ms", 1000}},
+      {{"at_ms", 18000}, {"kind", "upgrade"}, {"client", 1}, {"core", "0.5.3"}, {"down_ms", 1000}}};
   const auto t = run_traced(test_support::load(j), 1);
   ASSERT_TRUE(t.result.passed) << test_support::describe(t.result);
   EXPECT_NE(t.trace.find("downgrade client 1 to core 0.5.2 (js-real SDK)"), std::string::npos);

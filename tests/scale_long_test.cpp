@@ -1,6 +1,7 @@
-// Scale (issue 20 (d)): the 1000-client scenario (scenarios/scale/) passes 5 seeds, every client opens a
-// stream under the raised stream limit and the shared bucket reaches all of them, and one seed
-// repeats its trace byte for byte (the catalog's determinism test does not see scenarios/scale/).  Label long: each seed simulates 1000 clients.
+// Scale (issue 20 (d)): the 1000-client scenario (scenarios/scale/) passes 5 seeds, every client
+// opens a stream under the raised stream limit and the shared bucket reaches all of them, and one
+// seed repeats its trace byte for byte (the catalog's determinism test does not see
+// scenarios/scale/).  Label long: each seed simulates 1000 clients.
 #include <gtest/gtest.h>
 
 #include "scenarios/world/determinism.hpp"

@@ -129,8 +129,7 @@ void JsHost::deliver(nlohmann::json event) {
     HostedClient* client = it == clients_.end() ? nullptr : it->second;
     // A realm the host should have dropped with its app: visible, never silently served.
     if (!client && !name.empty()) trace_.log("js", "{}: {} after its app closed", name, op);
-    if (op == "sql" || op == "touched" || op == "credentials" || op == "draw" ||
-        op == "uploaded") {
+    if (op == "sql" || op == "touched" || op == "credentials" || op == "draw" || op == "uploaded") {
       nlohmann::json reply;
       if (!client) {
         reply = {{"op", "sql_error"}, {"message", "the app was closed"}, {"code", 21}};

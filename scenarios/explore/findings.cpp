@@ -92,8 +92,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
     throw bad("", "must be {\"format\": 1, \"known\": [{\"id\", \"why\", \"pattern\"}, ...]}");
   }
   static const std::vector<std::string> pattern_keys = {
-      "invariant", "class",           "faults_include", "faults_any",
-      "cores_any", "modes_any",       "foreign_ids_any", "flavour"};
+      "invariant", "class",     "faults_include",  "faults_any",
+      "cores_any", "modes_any", "foreign_ids_any", "flavour"};
   std::vector<KnownFinding> out;
   for (std::size_t i = 0; i < j["known"].size(); ++i) {
     const auto& e = j["known"][i];
@@ -149,8 +149,7 @@ const KnownFinding* match_known(const std::vector<KnownFinding>& known,
                          [&](const json& x) { return contains(have, x.get<std::string>()); });
     };
     ok = ok && any("faults_any", sig.faults) && any("cores_any", sig.cores) &&
-         any("modes_any", sig.modes) &&
-         any("foreign_ids_any", sig.foreign_ids);
+         any("modes_any", sig.modes) && any("foreign_ids_any", sig.foreign_ids);
     // The most specific match wins (near-max-id's pattern is cloned-database's plus the ids).
     if (ok && (!best || k.pattern.size() > best->pattern.size())) best = &k;
   }

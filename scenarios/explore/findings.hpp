@@ -27,8 +27,8 @@ struct FindingSignature {
   // Sorted, unique fault kinds, plus "compact_interval" when the service runs compact jobs
   // on its own (service.compact_interval_s > 0).
   std::vector<std::string> faults;
-  std::vector<std::string> cores;   // sorted, unique (groups' and faults' cores)
-  std::vector<std::string> modes;   // sorted, unique
+  std::vector<std::string> cores;  // sorted, unique (groups' and faults' cores)
+  std::vector<std::string> modes;  // sorted, unique
   std::string flavour;
   // The ids foreign_request faults post (JSON text, a string's quotes dropped), sorted, unique:
   // what tells a near-max id (a wedged counter) from any higher id (a cloned database).
@@ -45,8 +45,8 @@ FindingSignature signature_of(const std::string& invariant, const std::string& c
 // scenarios/known-findings.json: {"format": 1, "known": [{"id", "why", "pattern": {...}}]}.
 // A pattern's fields (all optional, all must match): "invariant" (exact), "class" (exact),
 // "faults_include" (kinds all present), "faults_any" / "cores_any" / "modes_any" /
-// "foreign_ids_any" (one of them present), "flavour" (exact).  When several patterns match, the most specific one (the
-// most fields) wins; among equals, the first in the file.
+// "foreign_ids_any" (one of them present), "flavour" (exact).  When several patterns match, the
+// most specific one (the most fields) wins; among equals, the first in the file.
 struct KnownFinding {
   std::string id;
   std::string why;

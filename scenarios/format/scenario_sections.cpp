@@ -172,13 +172,27 @@ ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
 }
 
 ServiceSpec parse_service(const Fields& f) {
-  f.reject_unknown({"flavour", "source", "head", "replication_lag_ms", "heartbeat_ms",
-                    "token_lifetime_s", "write_checkpoint_mode",
-                    "checkpoint_request_retention_minutes", "compact_interval_s",
-                    "batch_latency_max_ms", "todos_priority", "notes_priority", "streams",
-                    "api_processes", "duplicate_window", "max_concurrent_streams",
-                    "batch_failure_pct", "batch_failure", "compaction_invalidation",
-                    "sync_config_change", "snapshot_ms"});
+  f.reject_unknown({"flavour",
+                    "source",
+                    "head",
+                    "replication_lag_ms",
+                    "heartbeat_ms",
+                    "token_lifetime_s",
+                    "write_checkpoint_mode",
+                    "checkpoint_request_retention_minutes",
+                    "compact_interval_s",
+                    "batch_latency_max_ms",
+                    "todos_priority",
+                    "notes_priority",
+                    "streams",
+                    "api_processes",
+                    "duplicate_window",
+                    "max_concurrent_streams",
+                    "batch_failure_pct",
+                    "batch_failure",
+                    "compaction_invalidation",
+                    "sync_config_change",
+                    "snapshot_ms"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);

@@ -529,15 +529,16 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       // An app on the published JS SDK stays on it when the run's host carries the SDK that
       // pairs with the new core (SDK and core switch together, as an app update does);
       // otherwise (no 1.x client driven yet, issue 16) it runs the port of that core's SDK.
-      if (was_real && js_host_ && engine::js::js_real_project_for_core(f.core) == js_host_->project()) {
+      if (was_real && js_host_ &&
+          engine::js::js_real_project_for_core(f.core) == js_host_->project()) {
         slot.options.sdk = engine::SdkBehaviour::JsReal;
       }
       slot.options.checkpoint_mode = slot.options.sdk == engine::SdkBehaviour::JsLegacy
                                          ? engine::CheckpointMode::Legacy
                                          : slot.group_mode;
       trace_.log("fault", "{} client {} to core {} ({} SDK), down {}ms{}", what, f.client, f.core,
-                 slot.options.sdk == engine::SdkBehaviour::JsReal ? "js-real" : core.sdk,
-                 f.down_ms, why);
+                 slot.options.sdk == engine::SdkBehaviour::JsReal ? "js-real" : core.sdk, f.down_ms,
+                 why);
       break;
     }
     case FaultKind::SwitchMode:
