@@ -36,7 +36,8 @@ double Client::sdk_random() { return static_cast<double>(rng_.next() >> 11) * 0x
 sim::Micros Client::sdk_jitter(sim::Micros delay) {
   // Double arithmetic on purpose: it is the SDK's own expression (IEEE, so the same on every
   // build); the fake timer then truncates the delay to whole ms (parseInt).
-  const double ms = static_cast<double>(delay / sim::kMillis) * (0.9 + sdk_random() * 0.2);
+  const int64_t delay_ms = delay / sim::kMillis;  // the SDK's delays are whole ms
+  const double ms = static_cast<double>(delay_ms) * (0.9 + sdk_random() * 0.2);
   return static_cast<sim::Micros>(std::trunc(ms)) * sim::kMillis;
 }
 
