@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <limits>
 #include <set>
 
 #include "scenarios/format/metric_names.hpp"
@@ -61,9 +60,8 @@ std::string fault_text(const nlohmann::json& f) {
     if (key == "at_ms" || key == "kind") continue;
     args += fmt::format("{}{}={}", args.empty() ? "" : ", ", key, value_text(value));
   }
-  // Clamped so a hand-edited at_ms near the integer limit cannot overflow the microseconds.
-  constexpr int64_t kMaxMs = std::numeric_limits<int64_t>::max() / 1000;
-  const int64_t at_ms = std::clamp(f.value("at_ms", int64_t{0}), -kMaxMs, kMaxMs);
+  // at_ms is at most 2^50 here (results_shape_error), so the microseconds cannot overflow.
+  const int64_t at_ms = f.value("at_ms", int64_t{0});
   return fmt::format("t={} {}{}", seconds_text(at_ms * 1000), f.value("kind", std::string("?")),
                      args.empty() ? "" : " (" + args + ")");
 }
@@ -108,6 +106,14 @@ void parse_samples(const std::string& text, uint64_t seed, const std::string& ki
         used != static_cast<int>(item.size())) {
       throw ReportError(fmt::format(
           "results document: seed {} samples.{}: \"{}\" is not at_ms,client,ms", seed, kind, item));
+    }
+    // The same bound as results_shape_error's times, so that no plot arithmetic overflows.
+    constexpr long long kMax = 1LL << 50;
+    if (at < 0 || at > kMax || ms < 0 || ms > kMax || client < 0) {
+      throw ReportError(fmt::format(
+          "results document: seed {} samples.{}: \"{}\": at_ms and ms must be integers from 0 to "
+          "2^50 (1125899906842624) and client >= 0",
+          seed, kind, item));
     }
     s.at_ms = at;
     s.client = client;

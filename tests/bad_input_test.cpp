@@ -237,6 +237,13 @@ void make_fixtures() {
                json::array({json::array({"client 1", "awaiting", 1, 2.7e68, ""})}));
   results_with("header-invariant-number.json", "/scenarios",
                json{{"tiny", json{{"invariants", json{{"convergence", 5}}}}}});
+  // Times and plotted numbers beyond 2^50 are refused where the document is read, so that
+  // no reader's arithmetic on them can overflow (results_shape_error, parse_samples).
+  results_with("span-time-2p62.json", "/runs/0/timeline/spans",
+               json::array({json::array({"client 1", "awaiting", 1, int64_t{1} << 62, ""})}));
+  results_with("metric-2p60.json", "/runs/0/metrics/reconnects", uint64_t{1} << 60);
+  results_with("sample-huge.json", "/runs/0/samples",
+               json{{"ack_direct_ms", "1,1,9223372036854775000"}});
   fixture("no-scenario.json", R"({"build":"x","runs":[]})");
   fixture("results-deep.json",
           "{\"build\":\"x\",\"runs\":" + std::string(300, '[') + std::string(300, ']') + "}");
@@ -533,6 +540,15 @@ std::vector<Row> rows() {
        "scenarios.tiny.invariants.convergence: 5 is a number; allowed: an object"},
       {"X32_report_header_invariant_number", "report {D}/header-invariant-number.json", 2,
        "scenarios.tiny.invariants.convergence"},
+      {"X33_report_span_time_2p62", "report {D}/span-time-2p62.json", 2,
+       "runs[0].timeline.spans[0][3]: 4611686018427387904 is a number; allowed: an integer from 0 "
+       "to 2^50"},
+      {"X34_merge_metric_2p60", "merge {D}/metric-2p60.json", 2,
+       "runs[0].metrics.reconnects: 1152921504606846976 is a number; allowed: an integer from 0 "
+       "to 2^50"},
+      {"X35_report_sample_huge", "report {D}/sample-huge.json", 2,
+       "samples.ack_direct_ms: \"1,1,9223372036854775000\": at_ms and ms must be integers from 0 "
+       "to 2^50"},
       {"X28_merge_good", "merge {D}/good.json --results {D}/merged.json", 0, "merged 1 files"},
       {"X29_report_good", "report {D}/good.json --out {D}/good-report.md", 0, ""},
       // --- repro strings ----------------------------------------------------------------

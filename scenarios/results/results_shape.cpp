@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
 #include <stdexcept>
 
 namespace syncsim::scenarios {
@@ -10,7 +11,11 @@ namespace {
 
 using json = nlohmann::json;
 
-enum class Kind { String, Unsigned, Integer, Number, Bool, Object, Array };
+enum class Kind { String, Unsigned, Bounded, Integer, Number, Bool, Object, Array };
+
+// Times (us or ms) and plotted metrics are refused above 2^50 (35 years in us), so that no
+// reader's arithmetic on them (ms -> us, value x plot width, tick steps) can overflow.
+constexpr int64_t kBoundedMax = int64_t{1} << 50;
 
 const char* allowed_text(Kind k) {
   switch (k) {
@@ -18,6 +23,8 @@ const char* allowed_text(Kind k) {
       return "a string";
     case Kind::Unsigned:
       return "an integer >= 0";
+    case Kind::Bounded:
+      return "an integer from 0 to 2^50 (1125899906842624)";
     case Kind::Integer:
       return "an integer";
     case Kind::Number:
@@ -38,6 +45,8 @@ bool is(const json& v, Kind k) {
       return v.is_string();
     case Kind::Unsigned:
       return v.is_number_unsigned();
+    case Kind::Bounded:
+      return v.is_number_unsigned() && v.get<uint64_t>() <= static_cast<uint64_t>(kBoundedMax);
     case Kind::Integer:
       return v.is_number_integer();
     case Kind::Number:
@@ -108,10 +117,10 @@ void check_timeline(const json& t, const std::string& path) {
       expect_kind((*faults)[i], fmt::format("{}.active_faults[{}]", path, i), Kind::String);
     }
   }
-  field(t, path, "end_us", Kind::Integer);
+  field(t, path, "end_us", Kind::Bounded);
   // [lane, kind, from_us, to_us, label] (scenarios/results/run_recorder.hpp's timeline).
   if (const auto* spans = field(t, path, "spans", Kind::Array)) {
-    constexpr Kind kSpan[] = {Kind::String, Kind::String, Kind::Integer, Kind::Integer,
+    constexpr Kind kSpan[] = {Kind::String, Kind::String, Kind::Bounded, Kind::Bounded,
                               Kind::String};
     for (std::size_t i = 0; i < spans->size(); ++i) {
       const auto p = fmt::format("{}.spans[{}]", path, i);
@@ -131,7 +140,7 @@ void check_timeline(const json& t, const std::string& path) {
     const auto p = fmt::format("{}.events[{}]", path, i);
     const auto& e = (*events)[i];
     expect_kind(e, p, Kind::Object);
-    field(e, p, "at_us", Kind::Integer, true);
+    field(e, p, "at_us", Kind::Bounded, true);
     for (const char* key : {"from", "to", "kind", "label"}) field(e, p, key, Kind::String, true);
   }
 }
@@ -183,7 +192,7 @@ void check_run(const json& r, const std::string& path) {
     }
   }
   members(field(r, path, "checks", Kind::Object), child(path, "checks"), Kind::Unsigned);
-  members(field(r, path, "metrics", Kind::Object), child(path, "metrics"), Kind::Unsigned);
+  members(field(r, path, "metrics", Kind::Object), child(path, "metrics"), Kind::Bounded);
   members(field(r, path, "sometimes", Kind::Object), child(path, "sometimes"), Kind::Unsigned);
   if (const auto* listed = field(r, path, "sometimes_listed", Kind::Array)) {
     for (std::size_t i = 0; i < listed->size(); ++i) {
@@ -215,7 +224,7 @@ void check_scenario(const json& s, const std::string& path) {
       const auto p = fmt::format("{}.faults[{}]", path, i);
       expect_kind((*faults)[i], p, Kind::Object);
       field((*faults)[i], p, "kind", Kind::String);
-      field((*faults)[i], p, "at_ms", Kind::Integer);
+      field((*faults)[i], p, "at_ms", Kind::Bounded);
     }
   }
   if (const auto* clients = field(s, path, "clients", Kind::Object)) {
