@@ -3,7 +3,11 @@
 // by seed in the same process so machine load hits both alike.  js-real runs twice: with one
 // host process per run (its start-up included) and with the processes kept across seeds, as
 // a sweep or hunt worker keeps them.  Prints JSON; the aim is a ratio <= 3.
+// Besides wall time it reports CPU seconds (C++ side: this process; Node side: the reaped
+// host processes), which machine load does not inflate as it inflates wall time.
 // Run: ./build/bench/syncsim_js_real_bench [seeds]   (default 10)
+#include <sys/resource.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,22 +23,36 @@ namespace {
 
 using namespace syncsim::scenarios;
 
-double run_seed(const Scenario& s, uint64_t seed, uint64_t& events,
-                std::shared_ptr<syncsim::engine::js::HostProcesses> kept = nullptr) {
+// User + system CPU seconds of this process (RUSAGE_SELF) or of its reaped children.
+double cpu_seconds(int who) {
+  rusage u{};
+  getrusage(who, &u);
+  auto s = [](const timeval& t) { return double(t.tv_sec) + double(t.tv_usec) * 1e-6; };
+  return s(u.ru_utime) + s(u.ru_stime);
+}
+
+struct Cost {
+  double wall = 0, cpu_self = 0, cpu_children = 0;
+  uint64_t events = 0;
+};
+
+void run_seed(const Scenario& s, uint64_t seed, Cost& cost,
+              std::shared_ptr<syncsim::engine::js::HostProcesses> kept = nullptr) {
   RunOptions o;
   o.seed = seed;
   o.js_processes = std::move(kept);
+  const double self0 = cpu_seconds(RUSAGE_SELF), children0 = cpu_seconds(RUSAGE_CHILDREN);
   const auto start = std::chrono::steady_clock::now();
   RunResult r = run_scenario(s, o);
-  const double wall =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  cost.wall += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  cost.cpu_self += cpu_seconds(RUSAGE_SELF) - self0;
+  cost.cpu_children += cpu_seconds(RUSAGE_CHILDREN) - children0;
   if (!r.passed) {
     std::fprintf(stderr, "seed %llu failed: %s\n", static_cast<unsigned long long>(seed),
                  r.stop.message.c_str());
     std::exit(1);
   }
-  events += r.events;
-  return wall;
+  cost.events += r.events;
 }
 
 }  // namespace
@@ -50,26 +68,38 @@ int main(int argc, char** argv) {
     return 3;
   }
   const std::string path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json";
-  const Scenario shim = load_scenario_with_overrides(path, {}, validation_context());
-  const Scenario real =
+  const Scenario shim_s = load_scenario_with_overrides(path, {}, validation_context());
+  const Scenario real_s =
       load_scenario_with_overrides(path, {"clients.sdk=js-real"}, validation_context());
-  double shim_wall = 0, real_wall = 0, kept_wall = 0;
-  uint64_t shim_events = 0, real_events = 0, kept_events = 0;
-  auto kept = std::make_shared<syncsim::engine::js::HostProcesses>();
+  Cost shim, real, kept;
+  auto processes = std::make_shared<syncsim::engine::js::HostProcesses>();
   for (int i = 1; i <= seeds; ++i) {
-    shim_wall += run_seed(shim, uint64_t(i), shim_events);
-    real_wall += run_seed(real, uint64_t(i), real_events);
-    kept_wall += run_seed(real, uint64_t(i), kept_events, kept);
+    run_seed(shim_s, uint64_t(i), shim);
+    run_seed(real_s, uint64_t(i), real);
+    run_seed(real_s, uint64_t(i), kept, processes);
   }
-  nlohmann::json out = {{"benchmark", "basic.json wall per seed, js-real vs shim"},
-                        {"seeds", seeds},
-                        {"shim_wall_per_seed_s", shim_wall / seeds},
-                        {"js_real_wall_per_seed_s", real_wall / seeds},
-                        {"ratio_js_real_over_shim", real_wall / shim_wall},
-                        {"js_real_kept_host_wall_per_seed_s", kept_wall / seeds},
-                        {"ratio_js_real_kept_host_over_shim", kept_wall / shim_wall},
-                        {"shim_events_per_seed", double(shim_events) / seeds},
-                        {"js_real_events_per_seed", double(real_events) / seeds}};
+  // The kept processes are reaped here: their CPU shows up in RUSAGE_CHILDREN only now.
+  const double children0 = cpu_seconds(RUSAGE_CHILDREN);
+  processes.reset();
+  kept.cpu_children += cpu_seconds(RUSAGE_CHILDREN) - children0;
+  const auto per_seed = [&](const Cost& c) {
+    return nlohmann::json{{"wall_s", c.wall / seeds},
+                          {"cpu_cxx_s", c.cpu_self / seeds},
+                          {"cpu_node_s", c.cpu_children / seeds},
+                          {"cpu_total_s", (c.cpu_self + c.cpu_children) / seeds},
+                          {"events", double(c.events) / seeds}};
+  };
+  const double shim_cpu = shim.cpu_self + shim.cpu_children;
+  nlohmann::json out = {
+      {"benchmark", "basic.json per seed, js-real vs shim"},
+      {"seeds", seeds},
+      {"shim", per_seed(shim)},
+      {"js_real", per_seed(real)},
+      {"js_real_kept_host", per_seed(kept)},
+      {"ratio_js_real_over_shim", real.wall / shim.wall},
+      {"ratio_js_real_kept_host_over_shim", kept.wall / shim.wall},
+      {"cpu_ratio_js_real_over_shim", (real.cpu_self + real.cpu_children) / shim_cpu},
+      {"cpu_ratio_js_real_kept_host_over_shim", (kept.cpu_self + kept.cpu_children) / shim_cpu}};
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
 }

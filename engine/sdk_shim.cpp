@@ -241,9 +241,16 @@ void Client::connect() {
   checkpoint_state_changed_.notify();
   running_loops_ = 3;
   trace_.log(name_, "connect");
+  // The repost loop first: in the SDK it reaches waitForCheckpointRequestsReady synchronously
+  // inside connect(), the upload loop only after several awaits (obtainLock, nextCrudItem,
+  // updateLocalTarget's transaction), and CheckpointStateSignals.updateState wakes listeners
+  // in registration order (@powersync/shared-internals 1.3.0 lib/client/sync/stream/
+  // CheckpointState.js; AbstractStreamingSyncImplementation.js connect()).  So at the seed the
+  // repost loop reads `current` before the upload path allocates `next` (`syncsim diff`
+  // restart seed 3).  It does nothing else before that wait, so no other order moves.
+  loop_.spawn(run_loop(repost_loop()), name_ + ".repost");
   loop_.spawn(run_loop(upload_loop()), name_ + ".upload");
   loop_.spawn(run_loop(download_loop()), name_ + ".download");
-  loop_.spawn(run_loop(repost_loop()), name_ + ".repost");
 }
 
 sim::Task<void> Client::run_loop(sim::Task<void> loop) {

@@ -331,6 +331,34 @@ TEST_F(JsReal, AnUpOrDowngradeWithinTheSdksCoresStaysOnTheRealSdk) {
   EXPECT_GT(last, 19'000'000) << "c1's real SDK stopped after the updates";
 }
 
+// Last time a client called powersync_control through the real SDK (0: never).
+int64_t last_real_control(const std::string& trace, const std::string& client) {
+  const std::regex control("^(\\d+) " + client + " js control ");
+  std::istringstream in(trace);
+  int64_t last = 0;
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, control)) last = std::stoll(m[1]);
+  }
+  return last;
+}
+
+// downgrade.json with js-real clients: a downgrade to 0.4.x leaves the published SDK (no 1.x
+// client is driven yet: that life runs the port of the SDK its core pairs with, and the trace
+// says so), and an upgrade back to 0.5.x returns the app to the real SDK, which then opens
+// the database the old core's SDK left behind.
+TEST_F(JsReal, ADowngradeTo046RunsThePortAndAnUpgradeBackReturnsToTheRealSdk) {
+  const auto t = run_traced(js_real("downgrade"), 1);
+  ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
+  EXPECT_NE(t.trace.find("downgrade client 2 to core 0.4.6 (js-legacy SDK)"), std::string::npos);
+  EXPECT_GT(last_real_control(t.trace, "c2"), 0) << "c2 never ran the real SDK";
+  EXPECT_LT(last_real_control(t.trace, "c2"), 20'000'001) << "c2's 0.4.6 life ran the real SDK";
+  EXPECT_NE(t.trace.find("upgrade client 1 to core 0.5.3 (js-real SDK)"), std::string::npos);
+  EXPECT_NE(t.trace.find("upgrade client 3 to core 0.5.2 (js-real SDK)"), std::string::npos);
+  EXPECT_GT(last_real_control(t.trace, "c1"), 36'000'000) << "c1 did not return to the real SDK";
+  EXPECT_GT(last_real_control(t.trace, "c3"), 45'500'000) << "c3 did not return to the real SDK";
+}
+
 // The world hunt (issue 14) draws js-real groups (scenarios/catalog/world.json fleet.sdk):
 // a drawn world with a js-real client runs its SDK end to end.
 TEST_F(JsReal, TheWorldHuntDrawsJsRealClientsThatRun) {

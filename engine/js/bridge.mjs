@@ -41,6 +41,10 @@ import fs from 'node:fs';
 export const kProtocolVersion = 2;
 
 const kChunk = 1 << 16;
+// One read buffer for the process: a fresh 64 KiB Buffer per read (about 8,000 per basic
+// run) was off-heap memory whose pressure forced full GCs, each as slow as the heap is big --
+// and a host kept across seeds has a bigger heap every run (docs/performance.md, js-real).
+const chunk = Buffer.allocUnsafe(kChunk);
 let pending = Buffer.alloc(0);
 
 // Reads one line, blocking.  Returns null at end of input (C++ went away).
@@ -48,20 +52,22 @@ export function readLine() {
   for (;;) {
     const nl = pending.indexOf(10);
     if (nl >= 0) {
-      const line = pending.subarray(0, nl).toString('utf8');
+      const line = pending.toString('utf8', 0, nl);
       pending = pending.subarray(nl + 1);
       return line;
     }
-    const buf = Buffer.alloc(kChunk);
     let n;
     try {
-      n = fs.readSync(0, buf, 0, kChunk, null);
+      n = fs.readSync(0, chunk, 0, kChunk, null);
     } catch (e) {
       if (e.code === 'EAGAIN') continue;
       throw e;
     }
     if (n === 0) return null;
-    pending = Buffer.concat([pending, buf.subarray(0, n)]);
+    // Copied out of `chunk`, which the next read overwrites; the common case (nothing
+    // pending) copies only the bytes read.
+    pending = pending.length === 0 ? Buffer.from(chunk.subarray(0, n))
+                                   : Buffer.concat([pending, chunk.subarray(0, n)]);
   }
 }
 

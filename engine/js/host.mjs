@@ -67,23 +67,34 @@ function fire(e) {
 }
 
 // Runs the host until no JavaScript work is left: real setImmediate hops (every microtask
-// runs before the next hop) and fake timers already due, until a hop changes nothing.
+// runs before the next hop) and fake timers already due, until a hop changes nothing.  The
+// hop comes before a due timer fires: a timer callback is a macrotask and never runs while
+// microtasks are pending (`syncsim diff` basic-legacy seed 5: a timer fired amid the stream
+// error's microtasks made the upload loop draw its jitter before the retry delay did).
 async function drain() {
   for (let quiet = 0; quiet < 2;) {
     const before = activity.count;
+    await new Promise((resolve) => realSetImmediate(resolve));
     const due = earliest();
     if (due && due.timer.callAt <= nowMs) fire(due);
-    await new Promise((resolve) => realSetImmediate(resolve));
     quiet = activity.count === before ? quiet + 1 : 0;
   }
 }
 
-// Moves the clocks to `micros`, firing every timer due by then in order, draining after each.
-async function advanceTo(micros) {
+// Moves the clocks to `micros`, firing every timer due before then in order, draining after
+// each.  A timer due exactly at `micros` fires first only for the `timer` event itself: any
+// other event at that instant was scheduled in the sim before C++ armed the sim timer for
+// that deadline (js_host.cpp arm() keeps an unchanged deadline's timer), so the sim runs it
+// first, as the port's own timers at that instant would (`syncsim diff` basic-legacy seed 5:
+// a stream cut at 15 s and an upload throttle ending at 15 s).  The drain after the event
+// then fires the tied timers.
+async function advanceTo(micros, inclusive) {
   const target = msOf(micros);
+  const due = (t) => (inclusive ? Math.ceil(t.callAt) * 1000 <= micros
+                                : Math.ceil(t.callAt) * 1000 < micros);
   for (;;) {
     const e = earliest();
-    if (!e || e.timer.callAt > target) break;
+    if (!e || !due(e.timer)) break;
     fire(e);
     await drain();
   }
@@ -189,7 +200,7 @@ for (;;) {
     beginRun(message);
     continue;
   }
-  await advanceTo(message.now);
+  await advanceTo(message.now, message.op === 'timer');
   await handle(message);
   await drain();
   send(idleMessage());

@@ -41,6 +41,10 @@ export class ModuleSources {
     this.nodeModules = nodeModules;
     this.hostDir = hostDir;
     this.cache = new Map();
+    // Resolutions and module kinds, memoised: every realm of every run links the same files,
+    // and resolving them anew cost each run ~0.1 s of stat/readFileSync (docs/performance.md).
+    this.resolved = new Map();
+    this.esm = new Map();
   }
 
   hostFile(name) { return path.join(this.hostDir, name); }
@@ -78,6 +82,16 @@ export class ModuleSources {
 
   // `require`: resolve as CommonJS require() does (the "require" export condition).
   resolve(specifier, parentFile, require = false) {
+    const key = `${require ? 'r' : 'i'}\0${specifier}\0${parentFile}`;
+    let file = this.resolved.get(key);
+    if (file === undefined) {
+      file = this.resolveUncached(specifier, parentFile, require);
+      this.resolved.set(key, file);
+    }
+    return file;
+  }
+
+  resolveUncached(specifier, parentFile, require) {
     if (specifier.startsWith('./') || specifier.startsWith('../')) {
       const file = path.resolve(path.dirname(parentFile), specifier);
       return require ? ModuleSources.probe(file) : file;
@@ -108,6 +122,15 @@ export class ModuleSources {
 
   // ES module or CommonJS, as Node decides: the extension, else the package's "type".
   isEsm(file) {
+    let esm = this.esm.get(file);
+    if (esm === undefined) {
+      esm = this.isEsmUncached(file);
+      this.esm.set(file, esm);
+    }
+    return esm;
+  }
+
+  isEsmUncached(file) {
     if (file.endsWith('.mjs')) return true;
     if (file.endsWith('.cjs') || file.endsWith('.json')) return false;
     for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {

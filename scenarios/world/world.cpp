@@ -230,6 +230,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     o.custom_write_checkpoints = scenario.service.write_checkpoint_mode == "custom";
     slots_.push_back(
         Slot{o, &core_named(group.core, extra_cores_), o.checkpoint_mode, 1, std::nullopt});
+    slots_.back().real_sdk = o.sdk == engine::SdkBehaviour::JsReal;
     clients_.push_back(new_life(slots_.size() - 1));
   }
 }
@@ -524,12 +525,12 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       // The new core's SDK behaviour (engine/core_registry.hpp); old SDKs are legacy-only.
       const engine::CoreVersion& core = core_named(f.core, extra_cores_);
       slot.core = &core;
-      const bool was_real = slot.options.sdk == engine::SdkBehaviour::JsReal;
       slot.options.sdk = engine::sdk_behaviour_from_name(core.sdk);
-      // An app on the published JS SDK stays on it when the run's host carries the SDK that
-      // pairs with the new core (SDK and core switch together, as an app update does);
-      // otherwise (no 1.x client driven yet, issue 16) it runs the port of that core's SDK.
-      if (was_real && js_host_ &&
+      // An app on the published JS SDK runs it when the run's host carries the SDK that pairs
+      // with the new core (SDK and core switch together, as an app update does), also when it
+      // comes back from an older core; otherwise (no 1.x client driven yet, issue 16) it runs
+      // the port of that core's SDK.
+      if (slot.real_sdk && js_host_ &&
           engine::js::js_real_project_for_core(f.core) == js_host_->project()) {
         slot.options.sdk = engine::SdkBehaviour::JsReal;
       }

@@ -87,6 +87,9 @@ class World {
     std::optional<sim::TimerId> reopen;   // set while the app is down
     std::vector<std::string> users = {};  // every user it ran as, in order (switch_user)
     sim::Micros quiet_until = 0;          // a quiet fault: no workload writes before this
+    // The app ships the published JS SDK (clients.sdk "js-real"): an update to a core that
+    // SDK pairs with runs it again, also after a life on an older core's port.
+    bool real_sdk = false;
   };
   std::unique_ptr<engine::Client> new_life(std::size_t i);
   void schedule_fault(const Fault& f);
