@@ -17,12 +17,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
   uint64_t sample_hz = 1000;
   std::string scenario = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json";
   std::string syncsim_bin = SYNCSIM_BINARY;
-  CLI::App app{"Issue 20's targets (a)-(c): CPU shares and CPU per seed of a scenario, JSON on stdout",
-               "cost_bench"};
+  CLI::App app{
+      "Issue 20's targets (a)-(c): CPU shares and CPU per seed of a scenario, JSON on stdout",
+      "cost_bench"};
   app.add_option("--seeds", seeds, "seeds 1..N run in this process under the sampler ((a), (b))")
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
   app.add_option("--sweep-seeds", cli_seeds, "seeds 1..M run by `syncsim run` and `sweep` ((c))")

@@ -18,11 +18,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
-#include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -138,9 +138,10 @@ int main(int argc, char** argv) {
   std::vector<int> idle_fleets{8, 1000};
   int duration_s = 20;
   std::string syncsim_bin = SYNCSIM_BINARY;
-  CLI::App app{"Issue 20's target (d): CPU per client-event, per delivered op, and memory per idle "
-               "client as the fleet grows, JSON on stdout",
-               "scale_bench"};
+  CLI::App app{
+      "Issue 20's target (d): CPU per client-event, per delivered op, and memory per idle "
+      "client as the fleet grows, JSON on stdout",
+      "scale_bench"};
   add_fleets(app, "--private", private_fleets, "fleet sizes with private writes, e.g. 8,64");
   add_fleets(app, "--shared", shared_fleets, "fleet sizes writing the shared bucket");
   add_fleets(app, "--idle", idle_fleets, "two ascending fleet sizes for memory per idle client")
