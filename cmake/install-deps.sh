@@ -6,9 +6,10 @@ set -euo pipefail
 
 packages=(g++ cmake make nodejs npm librapidcheck-dev libboost-dev nlohmann-json3-dev
           libgtest-dev libgmock-dev libcli11-dev libfmt-dev libbenchmark-dev libssl-dev
-          clang-format clang-tidy
+          clang-format clang-tidy lld
           chromium python3)  # chromium: the report tests render HTML and Mermaid headless;
-# python3: the docs tests and the README tour; clang-format, clang-tidy: tools/lint.sh
+# python3: the docs tests and the README tour; clang-format, clang-tidy: tools/lint.sh; lld: the
+# linker (CMakeLists.txt)
 # --slurm: also a single-node Slurm for `ctest -L distributed` (tests/slurm_distributed_test.sh);
 # asked for by -DSYNCSIM_DISTRIBUTED_TESTS=ON, not by the normal set-up (~12 s, rarely needed).
 if [[ "${1:-}" == --slurm ]]; then
