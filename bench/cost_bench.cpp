@@ -1,5 +1,5 @@
 // Issue 20's targets (a)-(c), from this process's own CPU counters; JSON on stdout.
-//   cost_bench [--seeds 20] [--sweep-seeds 40] [--scenario scenarios/catalog/basic.json]
+//   cost_bench [--seeds 20] [--sweep-seeds 40] [--scenario scenarios/catalog/basic.json] (--help)
 // (a) and (b): the scenario's seeds 1..N run in this process while a perf task-clock counter
 // (this thread's CPU time, 1 kHz by default: each sample costs ~50 us here) samples
 // the region of a sim::CostMeter it passes to the runs: the framework, inside powersync_control,
@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -123,23 +124,22 @@ int main(int argc, char** argv) {
   uint64_t sample_hz = 1000;
   std::string scenario = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json";
   std::string syncsim_bin = SYNCSIM_BINARY;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--seeds") {
-      seeds = std::stoull(argv[i + 1]);
-    } else if (flag == "--sweep-seeds") {
-      cli_seeds = std::stoull(argv[i + 1]);
-    } else if (flag == "--sample-hz") {
-      sample_hz = std::stoull(argv[i + 1]);
-    } else if (flag == "--scenario") {
-      scenario = argv[i + 1];
-    } else if (flag == "--syncsim") {
-      syncsim_bin = argv[i + 1];
-    } else {
-      std::cerr << "cost_bench: unknown flag " << flag
-                << " (allowed: --seeds, --sweep-seeds, --sample-hz, --scenario, --syncsim)\n";
-      return 2;
-    }
+  CLI::App app{
+      "Issue 20's targets (a)-(c): CPU shares and CPU per seed of a scenario, JSON on stdout",
+      "cost_bench"};
+  app.add_option("--seeds", seeds, "seeds 1..N run in this process under the sampler ((a), (b))")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
+  app.add_option("--sweep-seeds", cli_seeds, "seeds 1..M run by `syncsim run` and `sweep` ((c))")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
+  app.add_option("--sample-hz", sample_hz, "sampling rate of the CPU-time sampler")
+      ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
+  app.add_option("--scenario", scenario, "the scenario file")->check(CLI::ExistingFile);
+  app.add_option("--syncsim", syncsim_bin, "the syncsim binary for (c)")->check(CLI::ExistingFile);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // --help exits 0, a bad flag or value 2
   }
 
   // (a), (b): in-process runs under the sampler.

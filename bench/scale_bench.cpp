@@ -1,5 +1,6 @@
 // Issue 20's target (d), scale: how CPU and memory grow with the number of clients; JSON on stdout.
 //   scale_bench [--private 8,64,256,1000] [--shared 8,32,128] [--idle 8,1000] [--duration-s 20]
+//               (--help)
 // Every run is a variant of scenarios/scale/clients-1000.json (its service and stream limit),
 // without faults:
 //  - private: every write goes to the writer's own bucket (notes_pct 100).  CPU (this thread's,
@@ -17,12 +18,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -43,20 +44,13 @@ double thread_cpu() {
   return seconds(r.ru_utime) + seconds(r.ru_stime);
 }
 
-std::vector<int> parse_list(const std::string& flag, const std::string& text) {
-  std::vector<int> out;
-  std::stringstream in(text);
-  std::string item;
-  while (std::getline(in, item, ',')) {
-    const int n = std::atoi(item.c_str());
-    if (n < 1 || n > 1000) {
-      std::cerr << "scale_bench: " << flag << ": " << item << " is not a client count; allowed: "
-                << "1..1000, comma-separated\n";
-      std::exit(2);
-    }
-    out.push_back(n);
-  }
-  return out;
+// A comma-separated list of client counts, each 1..1000 (CLI11 splits and checks it).
+CLI::Option* add_fleets(CLI::App& app, const char* flag, std::vector<int>& fleets,
+                        const char* what) {
+  return app.add_option(flag, fleets, what)
+      ->delimiter(',')
+      ->check(CLI::Range(1, 1000))
+      ->expected(1, 64);
 }
 
 // The catalog scenario with `clients` clients, no faults, `notes_pct`, `duration_s`.
@@ -144,31 +138,28 @@ int main(int argc, char** argv) {
   std::vector<int> idle_fleets{8, 1000};
   int duration_s = 20;
   std::string syncsim_bin = SYNCSIM_BINARY;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string flag = argv[i];
-    if (flag == "--private") {
-      private_fleets = parse_list(flag, argv[i + 1]);
-    } else if (flag == "--shared") {
-      shared_fleets = parse_list(flag, argv[i + 1]);
-    } else if (flag == "--idle") {
-      idle_fleets = parse_list(flag, argv[i + 1]);
-      if (idle_fleets.size() != 2 || idle_fleets[0] >= idle_fleets[1]) {
-        std::cerr << "scale_bench: --idle: two ascending client counts, e.g. 8,1000\n";
-        return 2;
-      }
-    } else if (flag == "--duration-s") {
-      duration_s = std::atoi(argv[i + 1]);
-      if (duration_s < 5 || duration_s > 600) {
-        std::cerr << "scale_bench: --duration-s: " << argv[i + 1] << "; allowed: 5..600\n";
-        return 2;
-      }
-    } else if (flag == "--syncsim") {
-      syncsim_bin = argv[i + 1];
-    } else {
-      std::cerr << "scale_bench: unknown flag " << flag
-                << " (allowed: --private, --shared, --idle, --duration-s, --syncsim)\n";
-      return 2;
-    }
+  CLI::App app{
+      "Issue 20's target (d): CPU per client-event, per delivered op, and memory per idle "
+      "client as the fleet grows, JSON on stdout",
+      "scale_bench"};
+  add_fleets(app, "--private", private_fleets, "fleet sizes with private writes, e.g. 8,64");
+  add_fleets(app, "--shared", shared_fleets, "fleet sizes writing the shared bucket");
+  add_fleets(app, "--idle", idle_fleets, "two ascending fleet sizes for memory per idle client")
+      ->expected(2);
+  app.add_option("--duration-s", duration_s, "simulated seconds per run")
+      ->check(CLI::Range(5, 600));
+  app.add_option("--syncsim", syncsim_bin, "the syncsim binary for the idle runs")
+      ->check(CLI::ExistingFile);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;  // --help exits 0, a bad flag or value 2
+  }
+  if (idle_fleets[0] >= idle_fleets[1]) {
+    std::cerr << "scale_bench: --idle: " << idle_fleets[0] << "," << idle_fleets[1]
+              << "; allowed: two ascending client counts, e.g. 8,1000\n";
+    return 2;
   }
   const std::string catalog =
       std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/scale/clients-1000.json";
