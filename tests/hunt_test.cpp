@@ -232,6 +232,48 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
                std::runtime_error);
 }
 
+// World seed 506 (docs/findings.md W14), shrunk by the hunt: a foreign installation posts
+// 1000 under client 2's key, client 2 adopts target 1000, retention (1 min, compact job every
+// 53 s) deletes that record, and the checkpoint carrying client 2's own repost lowers
+// last_seen below the target.  The run breaks gate-never-recloses, and its signature is the
+// known cloned-database root cause; without retention the same foreign id is not that entry.
+TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention) {
+  const json shrunk = json::parse(R"({"format": 1, "name": "cloned-database-retention",
+    "clients": {"fleet": [{"checkpoint_mode": "requests", "core": "0.5.3", "count": 3}],
+                "crud_upload_throttle_ms": 1000, "repost_delay_ms": 10000,
+                "retry_delay_ms": 5000},
+    "duration_s": 129, "expect": "pass",
+    "faults": [{"at_ms": 12630, "client": 3, "duration_ms": 41131, "kind": "quiet"},
+               {"at_ms": 92358, "client": 2, "kind": "foreign_request", "request_id": 1000,
+                "on": {"event": "checkpoint_blocked", "nth": 1}}],
+    "network": {"latency_down_ms": 48, "latency_up_ms": 48},
+    "service": {"api_processes": 2, "batch_latency_max_ms": 19,
+                "checkpoint_request_retention_minutes": 1, "compact_interval_s": 53,
+                "flavour": "postgres", "heartbeat_ms": 10671, "replication_lag_ms": 99,
+                "snapshot_ms": 1769, "source": "mongodb"},
+    "workload": {"delete_pct": 1, "insert_only_pct": 35, "keyspace": 8, "notes_pct": 6,
+                 "request_checkpoint_pct": 26, "wait_for_sync_pct": 11,
+                 "write_interval_min_ms": 1497, "write_interval_max_ms": 2994}})");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 1);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "gate-never-recloses") << r.violation->message;
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  FindingSignature sig = signature_of(r.violation->invariant,
+                                      explanation_class(r.violation->message), s);
+  EXPECT_EQ(sig.text(),
+            "gate-never-recloses; faults=compact_interval+foreign_request+quiet; cores=0.5.3; "
+            "modes=requests; flavour=postgres; foreign_ids=1000");
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "cloned-database-retention");
+  sig.faults = {"foreign_request", "quiet"};  // no record deleted by retention: not that entry
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  sig.faults = {"compact", "foreign_request"};
+  sig.foreign_ids = {"9223372036854775807"};  // a near-max id wedges the counter instead
+  EXPECT_EQ(match_known(known, sig), nullptr);
+}
+
 // A world focused for speed (short runs, few faults) with a mutant the world must find.
 std::string mutant_world(const std::string& mutant) {
   json j = to_json(world_file());
