@@ -87,9 +87,8 @@ class RenameWatcher : public engine::ClientObserver {
     auto& shown = shown_[c.index()];
     const auto buckets = c.bucket_checksums();
     if (position == 0 && shown > 0 && !buckets.empty() &&
-        std::ranges::none_of(buckets, [](const auto& b) {
-          return model::Service::bucket_version(b.first) == 1;
-        })) {
+        std::ranges::none_of(
+            buckets, [](const auto& b) { return model::Service::bucket_version(b.first) == 1; })) {
       ++renamed_unapplied_starts;
     }
     shown = std::max(shown, position);

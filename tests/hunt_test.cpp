@@ -260,8 +260,8 @@ TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention)
   EXPECT_EQ(r.violation->invariant, "gate-never-recloses") << r.violation->message;
   const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
   const auto known = parse_known_findings(json::parse(read_file(path)), path);
-  FindingSignature sig = signature_of(r.violation->invariant,
-                                      explanation_class(r.violation->message), s);
+  FindingSignature sig =
+      signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
   EXPECT_EQ(sig.text(),
             "gate-never-recloses; faults=compact_interval+foreign_request+quiet; cores=0.5.3; "
             "modes=requests; flavour=postgres; foreign_ids=1000");
