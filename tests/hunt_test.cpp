@@ -347,26 +347,46 @@ TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
   EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
 }
 
-// near-max-id (catalog finding): world seed 2, with the port's SDKs only (js-real weight 0,
-// as a team focusing a hunt would set it), draws a foreign installation posting
-// "9223372036854775807" as a string (the form the service accepts) to a requests-mode
-// client; after a reconnect the seed wedges the counter.  The hunt shrinks it and knows it.
+// near-max-id (catalog finding), found by searching seeds rather than pinning one: in a
+// uniform 1000-seed hunt it shows once (seed 990), so the world is focused as a team hunting
+// foreign installations would focus it — every run posts one foreign near-max id (as the
+// decimal string the service accepts) to a requests-mode 0.5.x client, with reconnects
+// (network and lifecycle faults) to seed it back, short runs, and only request-id-monotonic
+// judged (read-your-writes breaks first in some seeds, which cloned-database covers) — while
+// the fleet's SDKs (js-real included), the service and the workload stay drawn.  3 of seeds
+// 1..16 hit it when written, so 1..20 misses only after a change of the draws that makes it
+// rare again.  The hunt knows every hit as near-max-id and reports nothing new.
 TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
   const std::string dir = temp_path("hunt-rediscovers-near-max");
   std::filesystem::remove_all(dir);
   const std::string src(SYNCSIM_SOURCE_DIR);
   json world = json::parse(read_file(src + "/scenarios/catalog/world.json"));
-  world["swarm"]["world"]["weights"]["fleet.sdk"].erase("js-real");
-  const std::string file = write_temp("hunt-world-port-sdks.json", world.dump(2));
-  const auto o = syncsim("hunt " + file + " --seeds 2..2 " + "--max-shrink 20 --known " + src +
-                         "/scenarios/known-findings.json " + "--findings " + dir);
+  world["invariants"] = {"request-id-monotonic"};
+  auto& w = world["swarm"]["world"];
+  w["weights"]["duration"] = {{"short", 1}};
+  w["weights"]["faults.kind"].erase("delete_request");  // the records class: foreign only
+  w["weights"]["faults.request_id"] = {{"9223372036854775800", 1}, {"9223372036854775807", 1}};
+  w["weights"]["faults.request_id_form"] = {{"string", 1}};
+  w["weights"]["faults.trigger"] = {{"time", 1}};
+  w["weights"]["fleet.mode"] = {{"requests", 1}};
+  w["weights"]["fleet.core"] = {{"0.5.3", 1}, {"0.5.2", 1}};
+  w["fault_counts"]["records"] = {1, 1};
+  w["fault_counts"]["network"] = {2, 2};
+  w["fault_counts"]["lifecycle"] = {1, 3};
+  const std::string file = write_temp("hunt-world-foreign-near-max.json", world.dump(2));
+  const auto o = syncsim("hunt " + file + " --seeds 1..20 --jobs 2 --max-shrink 0 --known " + src +
+                         "/scenarios/known-findings.json --findings " + dir);
+  EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new
   const json doc = json::parse(read_file(dir + "/findings.json"));
-  ASSERT_EQ(doc["findings"].size(), 1u) << doc.dump(2);
-  const json& f = doc["findings"][0];
-  EXPECT_EQ(f["known"], "near-max-id") << f.dump(2);
-  EXPECT_EQ(f["signature"]["invariant"], "request-id-monotonic");
-  EXPECT_EQ(f["signature"]["foreign_ids"], json({"9223372036854775807"}));
-  EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
+  bool near_max = false;
+  for (const auto& f : doc["findings"]) {
+    EXPECT_FALSE(f["known"].is_null()) << f.dump(2);
+    if (f["known"] != "near-max-id") continue;
+    near_max = true;
+    EXPECT_EQ(f["signature"]["invariant"], "request-id-monotonic");
+    EXPECT_FALSE(f["signature"]["foreign_ids"].empty()) << f.dump(2);
+  }
+  EXPECT_TRUE(near_max) << doc.dump(2);
 }
 
 TEST(HuntCli, BadInputExitsTwo) {
