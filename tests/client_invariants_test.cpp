@@ -2,6 +2,12 @@
 // each is checked in the catalog runs and each fails when a deliberately injected bug breaks it.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+
+#include "model/service.hpp"
+#include "scenarios/world/world.hpp"
+
 #include "scenarios/world/runner.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
@@ -66,6 +72,70 @@ Scenario checkpoint_before_target() {
   s.quiesce_s = 20;
   s.faults.clear();
   return s;
+}
+
+// Sees, at every iteration start, whether ps_buckets holds only renamed (another sync-rules
+// instance's) buckets none of which is applied, after the database had shown applied state:
+// the state the monotonic-reads checker must not call a regression.
+class RenameWatcher : public engine::ClientObserver {
+ public:
+  void on_control(engine::Client& c, const std::string& op,
+                  const std::optional<std::string>& /*payload*/,
+                  const std::optional<std::string>& /*result*/) override {
+    if (op != "start") return;
+    const int64_t position = c.applied_position();
+    auto& shown = shown_[c.index()];
+    const auto buckets = c.bucket_checksums();
+    if (position == 0 && shown > 0 && !buckets.empty() &&
+        std::ranges::none_of(
+            buckets, [](const auto& b) { return model::Service::bucket_version(b.first) == 1; })) {
+      ++renamed_unapplied_starts;
+    }
+    shown = std::max(shown, position);
+  }
+  void on_sync_applied(engine::Client& c, std::optional<int64_t> /*applied_id*/) override {
+    shown_[c.index()] = std::max(shown_[c.index()], c.applied_position());
+  }
+  int renamed_unapplied_starts = 0;
+
+ private:
+  std::map<int, int64_t> shown_;
+};
+
+// Regression (world hunt seeds 5 and 354, docs/findings.md W13): after a sync-config
+// reprocessing renamed the buckets, the core deletes the old ones on receipt of the new
+// instance's checkpoint, before the gate lets it apply it; a reconnect in between reads
+// max(last_applied_op) = 0 while the rows shown are unchanged.  The checker must not call that
+// a regression, and the run must reach that state (else the test proves nothing).
+TEST(ClientInvariants, MonotonicReadsHoldsAcrossABucketRenameBeforeTheApply) {
+  Scenario s = catalog("config-reprocessing");
+  s.faults.erase(s.faults.begin() + 1, s.faults.end());  // one reprocessing at 20 s
+  // Replication lags during the switch, so targets stay above last_seen (the gate holds the
+  // new instance's first checkpoint), and each client reconnects while it waits.
+  Fault lag = fault(20000, FaultKind::Lag);
+  lag.lag_ms = 4000;
+  lag.duration_ms = 20000;
+  s.faults.push_back(lag);
+  for (int c = 1; c <= s.clients.count; ++c) {
+    for (int64_t at = 24000; at <= 36000; at += 1500) {
+      s.faults.push_back(fault(at + 100 * c, FaultKind::Disconnect, c));
+    }
+  }
+  std::stable_sort(s.faults.begin(), s.faults.end(),
+                   [](const Fault& a, const Fault& b) { return a.at_ms < b.at_ms; });
+  int reached = 0;
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    RenameWatcher watcher;
+    RunOptions o;
+    o.seed = seed;
+    o.keep_trace_lines = 30;
+    o.attach = [&](World& w) { w.observers().add(&watcher); };
+    const RunResult r = run_scenario(s, o);
+    ASSERT_TRUE(r.passed) << "seed " << seed << ": " << describe(r);
+    EXPECT_GT(r.checks.at("monotonic-reads"), 0u);
+    reached += watcher.renamed_unapplied_starts;
+  }
+  EXPECT_GT(reached, 0) << "no iteration started with renamed, unapplied buckets";
 }
 
 class ClientInvariantMutants : public ::testing::TestWithParam<MutantCase> {};

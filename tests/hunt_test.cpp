@@ -232,6 +232,48 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
                std::runtime_error);
 }
 
+// World seed 506 (docs/findings.md W14), shrunk by the hunt: a foreign installation posts
+// 1000 under client 2's key, client 2 adopts target 1000, retention (1 min, compact job every
+// 53 s) deletes that record, and the checkpoint carrying client 2's own repost lowers
+// last_seen below the target.  The run breaks gate-never-recloses, and its signature is the
+// known cloned-database root cause; without retention the same foreign id is not that entry.
+TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention) {
+  const json shrunk = json::parse(R"({"format": 1, "name": "cloned-database-retention",
+    "clients": {"fleet": [{"checkpoint_mode": "requests", "core": "0.5.3", "count": 3}],
+                "crud_upload_throttle_ms": 1000, "repost_delay_ms": 10000,
+                "retry_delay_ms": 5000},
+    "duration_s": 129, "expect": "pass",
+    "faults": [{"at_ms": 12630, "client": 3, "duration_ms": 41131, "kind": "quiet"},
+               {"at_ms": 92358, "client": 2, "kind": "foreign_request", "request_id": 1000,
+                "on": {"event": "checkpoint_blocked", "nth": 1}}],
+    "network": {"latency_down_ms": 48, "latency_up_ms": 48},
+    "service": {"api_processes": 2, "batch_latency_max_ms": 19,
+                "checkpoint_request_retention_minutes": 1, "compact_interval_s": 53,
+                "flavour": "postgres", "heartbeat_ms": 10671, "replication_lag_ms": 99,
+                "snapshot_ms": 1769, "source": "mongodb"},
+    "workload": {"delete_pct": 1, "insert_only_pct": 35, "keyspace": 8, "notes_pct": 6,
+                 "request_checkpoint_pct": 26, "wait_for_sync_pct": 11,
+                 "write_interval_min_ms": 1497, "write_interval_max_ms": 2994}})");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 1);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "gate-never-recloses") << r.violation->message;
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  FindingSignature sig =
+      signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
+  EXPECT_EQ(sig.text(),
+            "gate-never-recloses; faults=compact_interval+foreign_request+quiet; cores=0.5.3; "
+            "modes=requests; flavour=postgres; foreign_ids=1000");
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "cloned-database-retention");
+  sig.faults = {"foreign_request", "quiet"};  // no record deleted by retention: not that entry
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  sig.faults = {"compact", "foreign_request"};
+  sig.foreign_ids = {"9223372036854775807"};  // a near-max id wedges the counter instead
+  EXPECT_EQ(match_known(known, sig), nullptr);
+}
+
 // A world focused for speed (short runs, few faults) with a mutant the world must find.
 std::string mutant_world(const std::string& mutant) {
   json j = to_json(world_file());
@@ -305,26 +347,46 @@ TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
   EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
 }
 
-// near-max-id (catalog finding): world seed 2, with the port's SDKs only (js-real weight 0,
-// as a team focusing a hunt would set it), draws a foreign installation posting
-// "9223372036854775807" as a string (the form the service accepts) to a requests-mode
-// client; after a reconnect the seed wedges the counter.  The hunt shrinks it and knows it.
+// near-max-id (catalog finding), found by searching seeds rather than pinning one: in a
+// uniform 1000-seed hunt it shows once (seed 990), so the world is focused as a team hunting
+// foreign installations would focus it — every run posts one foreign near-max id (as the
+// decimal string the service accepts) to a requests-mode 0.5.x client, with reconnects
+// (network and lifecycle faults) to seed it back, short runs, and only request-id-monotonic
+// judged (read-your-writes breaks first in some seeds, which cloned-database covers) — while
+// the fleet's SDKs (js-real included), the service and the workload stay drawn.  3 of seeds
+// 1..16 hit it when written, so 1..20 misses only after a change of the draws that makes it
+// rare again.  The hunt knows every hit as near-max-id and reports nothing new.
 TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
   const std::string dir = temp_path("hunt-rediscovers-near-max");
   std::filesystem::remove_all(dir);
   const std::string src(SYNCSIM_SOURCE_DIR);
   json world = json::parse(read_file(src + "/scenarios/catalog/world.json"));
-  world["swarm"]["world"]["weights"]["fleet.sdk"].erase("js-real");
-  const std::string file = write_temp("hunt-world-port-sdks.json", world.dump(2));
-  const auto o = syncsim("hunt " + file + " --seeds 2..2 " + "--max-shrink 20 --known " + src +
-                         "/scenarios/known-findings.json " + "--findings " + dir);
+  world["invariants"] = {"request-id-monotonic"};
+  auto& w = world["swarm"]["world"];
+  w["weights"]["duration"] = {{"short", 1}};
+  w["weights"]["faults.kind"].erase("delete_request");  // the records class: foreign only
+  w["weights"]["faults.request_id"] = {{"9223372036854775800", 1}, {"9223372036854775807", 1}};
+  w["weights"]["faults.request_id_form"] = {{"string", 1}};
+  w["weights"]["faults.trigger"] = {{"time", 1}};
+  w["weights"]["fleet.mode"] = {{"requests", 1}};
+  w["weights"]["fleet.core"] = {{"0.5.3", 1}, {"0.5.2", 1}};
+  w["fault_counts"]["records"] = {1, 1};
+  w["fault_counts"]["network"] = {2, 2};
+  w["fault_counts"]["lifecycle"] = {1, 3};
+  const std::string file = write_temp("hunt-world-foreign-near-max.json", world.dump(2));
+  const auto o = syncsim("hunt " + file + " --seeds 1..20 --jobs 2 --max-shrink 0 --known " + src +
+                         "/scenarios/known-findings.json --findings " + dir);
+  EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new
   const json doc = json::parse(read_file(dir + "/findings.json"));
-  ASSERT_EQ(doc["findings"].size(), 1u) << doc.dump(2);
-  const json& f = doc["findings"][0];
-  EXPECT_EQ(f["known"], "near-max-id") << f.dump(2);
-  EXPECT_EQ(f["signature"]["invariant"], "request-id-monotonic");
-  EXPECT_EQ(f["signature"]["foreign_ids"], json({"9223372036854775807"}));
-  EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
+  bool near_max = false;
+  for (const auto& f : doc["findings"]) {
+    EXPECT_FALSE(f["known"].is_null()) << f.dump(2);
+    if (f["known"] != "near-max-id") continue;
+    near_max = true;
+    EXPECT_EQ(f["signature"]["invariant"], "request-id-monotonic");
+    EXPECT_FALSE(f["signature"]["foreign_ids"].empty()) << f.dump(2);
+  }
+  EXPECT_TRUE(near_max) << doc.dump(2);
 }
 
 TEST(HuntCli, BadInputExitsTwo) {

@@ -18,7 +18,9 @@
 //    state shown is the highest last_applied_op in ps_buckets: it is read after every
 //    applied checkpoint and whenever an iteration starts (so a reopened database that
 //    lost applied data is caught).  In the model op ids are assigned in source (LSN) order
-//    and never reset, so op order is LSN order here.
+//    and never reset, so op order is LSN order here.  Not judged while ps_buckets holds only
+//    a new sync-rules instance's buckets, none applied (a reprocessing renamed them; the old
+//    rows stay until the next apply, docs/protocol.md §3.4).
 //  - no-lost-writes: every committed local write is eventually applied by the backend
 //    (at least once; judged after quiesce against the backend's apply log).  Writes still
 //    queued when disconnectAndClear wiped ps_crud are exempt; a transaction that never
@@ -111,6 +113,9 @@ class ClientInvariants : public engine::ClientObserver {
   };
 
   void check_position(engine::Client& c, const char* when);
+  // ps_buckets holds only buckets of another sync-rules instance than the one whose op
+  // `shown_position` is, none applied: the rename case of monotonic-reads.
+  bool renamed_before_apply(engine::Client& c, int64_t shown_position) const;
   // The gate as the core computes it (docs/protocol.md §1.3.6), read now.
   static bool gate_is_open(engine::Client& c);
   // Reads the gate after `op`; a transition open -> closed fails unless `own_action`.
