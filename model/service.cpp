@@ -132,7 +132,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
           StoreMutants{.lower_id_replaces = has_mutant(ServiceMutant::LowerIdReplaces),
                        .cleanup_deletes_pending = has_mutant(ServiceMutant::CleanupDeletesPending),
                        .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication),
-                       .equal_retry_keeps_age = has_mutant(ServiceMutant::EqualRetryKeepsAge)}),
+                       .equal_retry_keeps_age = has_mutant(ServiceMutant::EqualRetryKeepsAge)},
+          config_.generated_read_back),
       replication_(
           loop, trace, source_, storage_, checkpoints_,
           [this](const RowKey& key, const Row& row) {
@@ -468,9 +469,11 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         // before `received_at` is replicated.
         trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
                    key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);
-        if (!out.before || *out.before < out.id) {
-          ledger_.established(key, out.id, received_at, received_when, active_replication_->lag(),
-                              trace_.lines(), out.batch_line, out.head);
+        // What the batch's own write stored: a mongo read-back of another duplicate answers
+        // an older id (docs/protocol.md §3.1.5), but the increment is this request's.
+        if (!out.before || *out.before < out.stored) {
+          ledger_.established(key, out.stored, received_at, received_when,
+                              active_replication_->lag(), trace_.lines(), out.batch_line, out.head);
         }
         if (observer_) observer_->on_request_answered(key, supplied, out.before, out.id);
         // Mutant stale-route-response: the stored id as the batch read it before writing.

@@ -168,6 +168,7 @@ json to_json(const Scenario& s) {
   if (sv.duplicate_window != d.duplicate_window) {
     out["service"]["duplicate_window"] = sv.duplicate_window;
   }
+  if (sv.read_back != d.read_back) out["service"]["read_back"] = sv.read_back;
   if (sv.max_concurrent_streams != d.max_concurrent_streams) {
     out["service"]["max_concurrent_streams"] = sv.max_concurrent_streams;
   }
