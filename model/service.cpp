@@ -311,6 +311,8 @@ void Service::compact() {
   // Bucket compaction (MOVE/CLEAR) up to the latest storage checkpoint (§2.3.4).
   BucketStorage& storage = *active_storage_;
   const uint64_t removed_before = storage.compaction_stats().ops_removed;
+  // docs/protocol.md §3.3.4: torn reads need each bucket's ops from before the compaction.
+  storage.keep_pre_compaction_ops(config_.torn_compaction_reads);
   storage.compact(storage.latest().op_id, has_mutant(ServiceMutant::ClearLosesChecksum));
   trace_.log("svc", "compact job: {} checkpoint-request records deleted, {} ops compacted away",
              deleted, storage.compaction_stats().ops_removed - removed_before);
@@ -661,7 +663,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect), config_.sticky_invalidation,
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); },
           &line_faults_, config_.write_checkpoint_mode == WriteCheckpointMode::Custom,
-          sync_rules_id_, config_.change_feed_takes_max},
+          sync_rules_id_, config_.change_feed_takes_max, config_.torn_compaction_reads},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");
