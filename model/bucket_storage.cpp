@@ -103,18 +103,34 @@ BucketState BucketStorage::state(const std::string& bucket, OpId up_to) const {
   return s;
 }
 
-std::vector<const Op*> BucketStorage::ops(const std::string& bucket, OpId after, OpId up_to,
-                                          std::size_t limit) const {
+std::vector<const Op*> BucketStorage::range(const std::vector<Op>& v, OpId after, OpId up_to,
+                                            std::size_t limit) {
   std::vector<const Op*> out;
-  auto it = buckets_.find(bucket);
-  if (it == buckets_.end()) return out;
-  const auto& v = it->second.ops;
   auto first = std::upper_bound(v.begin(), v.end(), after,
                                 [](OpId a, const Op& op) { return a < op.op_id; });
   for (; first != v.end() && first->op_id <= up_to && out.size() < limit; ++first) {
     out.push_back(&*first);
   }
   return out;
+}
+
+std::vector<const Op*> BucketStorage::ops(const std::string& bucket, OpId after, OpId up_to,
+                                          std::size_t limit) const {
+  auto it = buckets_.find(bucket);
+  if (it == buckets_.end()) return {};
+  return range(it->second.ops, after, up_to, limit);
+}
+
+uint64_t BucketStorage::compactions_of(const std::string& bucket) const {
+  auto it = buckets_.find(bucket);
+  return it == buckets_.end() ? 0 : it->second.compactions;
+}
+
+std::vector<const Op*> BucketStorage::ops_before_compaction(const std::string& bucket, OpId after,
+                                                            OpId up_to, std::size_t limit) const {
+  auto it = buckets_.find(bucket);
+  if (it == buckets_.end()) return {};
+  return range(it->second.before_compaction, after, up_to, limit);
 }
 
 void BucketStorage::recompute_sums(Bucket& b) {
@@ -181,7 +197,13 @@ CompactionStats BucketStorage::compact(OpId horizon, bool mutant_clear_loses_che
   CompactionStats run;
   run.runs = 1;
   for (auto& [name, bucket] : buckets_) {
+    std::vector<Op> before;
+    if (keep_pre_compaction_) before = bucket.ops;
     const CompactionStats b = compact_bucket(bucket, horizon, mutant_clear_loses_checksum);
+    if (keep_pre_compaction_ && (b.ops_moved > 0 || b.clears > 0)) {
+      bucket.before_compaction = std::move(before);
+      ++bucket.compactions;
+    }
     run.ops_moved += b.ops_moved;
     run.clears += b.clears;
     run.ops_removed += b.ops_removed;

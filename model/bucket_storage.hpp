@@ -101,6 +101,15 @@ class BucketStorage {
   // clear-loses-checksum mutant; checksums-agree must catch it).
   CompactionStats compact(OpId horizon, bool mutant_clear_loses_checksum = false);
   [[nodiscard]] const CompactionStats& compaction_stats() const { return compaction_; }
+  // Torn reads (docs/protocol.md §3.3.4 "Compaction is not atomic with sync reads"): when kept,
+  // each compaction that changes a bucket remembers the bucket's ops as they were before it,
+  // so that a page read spanning the compaction can see both versions.
+  void keep_pre_compaction_ops(bool keep) { keep_pre_compaction_ = keep; }
+  // Compactions that changed `bucket` (counted only while pre-compaction ops are kept).
+  [[nodiscard]] uint64_t compactions_of(const std::string& bucket) const;
+  // ops(), over the bucket as it was before its latest compaction.
+  [[nodiscard]] std::vector<const Op*> ops_before_compaction(const std::string& bucket, OpId after,
+                                                             OpId up_to, std::size_t limit) const;
   // Fires after every new storage checkpoint (the storage watcher).
   sim::Notifier& checkpoint_created() { return checkpoint_created_; }
   [[nodiscard]] OpId last_op() const { return last_own_op_; }
@@ -110,7 +119,12 @@ class BucketStorage {
   struct Bucket {
     std::vector<Op> ops;         // ascending op ids
     std::vector<uint32_t> sums;  // sums[i] = checksum of ops[0..i] mod 2^32
+    std::vector<Op> before_compaction;  // ops before the latest compaction (torn reads)
+    uint64_t compactions = 0;
   };
+  static std::vector<const Op*> range(const std::vector<Op>& v, OpId after, OpId up_to,
+                                      std::size_t limit);
+  bool keep_pre_compaction_ = false;
   static void recompute_sums(Bucket& b);
   static CompactionStats compact_bucket(Bucket& b, OpId horizon, bool mutant_clear_loses_checksum);
   // state() runs for every bucket of every connection on every checkpoint; running sums

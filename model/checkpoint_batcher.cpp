@@ -126,6 +126,14 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   trace_.log("svc", "{}batch of {} ({} keys) head={}{}", prefix(), batch->size(), entries.size(),
              head, marker ? " +marker" : "");
   const uint64_t batch_line = trace_.lines();
+  for (const auto& [key, id] : w.ids) {
+    if (id != w.stored.at(key)) {
+      trace_.log("svc",
+                 "{}read-back of {} answers {}: another duplicate than the one this batch "
+                 "incremented to {}",
+                 prefix(), key, id, w.stored.at(key));
+    }
+  }
   if (marker) {
     co_await loop_.sleep_for(step());          // the marker, strictly after the mapping (§1.4)
     if (generation != generation_) co_return;  // a restart lost the marker (§6.2.7)
@@ -138,8 +146,11 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
     hooks_.write_marker();
   }
   for (auto& p : *batch) {
-    const int64_t stored = w.ids.at(p.entry.key);
-    p.done(BatchOutcome{true, stored, stored, head, before.at(p.entry.key), "", batch_line});
+    // The answer is the store's read-back; `stored` what this batch itself wrote (they differ
+    // for a mongo read-back of another duplicate, docs/protocol.md §3.1.5).
+    const std::string& key = p.entry.key;
+    p.done(
+        BatchOutcome{true, w.ids.at(key), w.stored.at(key), head, before.at(key), "", batch_line});
   }
   finish(batch);
 }

@@ -76,18 +76,36 @@ BatchWrite CheckpointStore::create_managed(const std::vector<ManagedEntry>& entr
                                            const std::set<std::string>* existed_at_match) {
   ++version_;
   BatchWrite out;
+  // The generated keys are written (and, with two or more, read back) before the supplied
+  // ones: a separate statement in both WriteCheckpointAPIs (§3.1.3, §3.1.5).
+  std::size_t generated = 0;
   for (const auto& e : entries) {
+    if (e.supplied) continue;
+    ++generated;
     auto& docs = records_[e.key];
     const bool existed = existed_at_match ? existed_at_match->count(e.key) > 0 : !docs.empty();
-    if (e.supplied) {
-      write_supplied(docs, *e.supplied, head, now, existed);
-      // Mongo re-reads every document of the key and answers the max (§1.7).
-      out.ids[e.key] = *stored_id(e.key);
-      if (max_doc_pending(docs)) out.should_advance = true;
-    } else {
-      out.ids[e.key] = write_generated(docs, head, existed);
-      out.should_advance = true;  // generated: always a marker (§1.7)
+    out.stored[e.key] = out.ids[e.key] = write_generated(docs, head, existed);
+    out.should_advance = true;  // generated: always a marker (§1.7)
+  }
+  if (flavour_ == StorageFlavour::Mongo && generated > 1 &&
+      read_back_ == GeneratedReadBack::Service) {
+    // find({user_id: {$in}}) after the bulkWrite, folded with Map.set: the key's last
+    // document in natural order (§3.1.5).
+    for (const auto& e : entries) {
+      if (e.supplied) continue;
+      const int64_t last = records_.at(e.key).back().id;
+      if (last != out.stored.at(e.key)) ++foreign_read_backs_;
+      out.ids[e.key] = last;
     }
+  }
+  for (const auto& e : entries) {
+    if (!e.supplied) continue;
+    auto& docs = records_[e.key];
+    const bool existed = existed_at_match ? existed_at_match->count(e.key) > 0 : !docs.empty();
+    write_supplied(docs, *e.supplied, head, now, existed);
+    // Mongo re-reads every document of the key and answers the max (§1.7).
+    out.stored[e.key] = out.ids[e.key] = *stored_id(e.key);
+    if (max_doc_pending(docs)) out.should_advance = true;
   }
   // Postgres storage: a marker whenever the batch is non-empty ("wasteful but harmless").
   if (flavour_ == StorageFlavour::Postgres && !entries.empty()) out.should_advance = true;

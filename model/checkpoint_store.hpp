@@ -48,8 +48,25 @@ struct ManagedEntry {
 };
 
 struct BatchWrite {
-  std::map<std::string, int64_t> ids;  // per key: the response (stored id after the write)
-  bool should_advance = false;         // a source marker must follow (§3.1.7)
+  std::map<std::string, int64_t> ids;  // per key: the response (what the read-back returned)
+  // Per key: the id this batch's own write produced (generated: its increment; supplied: the
+  // key's max after the write).  Differs from `ids` only for a mongo read-back that returns
+  // another duplicate (GeneratedReadBack::Service, §3.1.5).
+  std::map<std::string, int64_t> stored;
+  bool should_advance = false;  // a source marker must follow (§3.1.7)
+};
+
+// How mongo answers a batch's generated keys (docs/protocol.md §3.1.5 "Read-back with
+// duplicates").  Postgres answers RETURNING of the one row either way.
+enum class GeneratedReadBack {
+  // MongoWriteCheckpointAPI.createManagedWriteCheckpoints (v1.24.0): ONE generated key is a
+  // findOneAndUpdate(returnDocument: 'after'), the document it incremented (the first);
+  // TWO OR MORE are a bulkWrite of updateOne (again the first document) and then a find over
+  // all documents of those keys folded with Map.set: the LAST document of the key, which with
+  // duplicates is not the incremented one.
+  Service,
+  // The model before issue 17, for comparison: always the incremented document.
+  Incremented,
 };
 
 // Deliberate store bugs (mutants) a checker must catch.
@@ -63,8 +80,9 @@ struct StoreMutants {
 class CheckpointStore {
  public:
   explicit CheckpointStore(StorageFlavour flavour = StorageFlavour::Mongo,
-                           StoreMutants mutants = {})
-      : flavour_(flavour), mutants_(mutants) {}
+                           StoreMutants mutants = {},
+                           GeneratedReadBack read_back = GeneratedReadBack::Service)
+      : flavour_(flavour), mutants_(mutants), read_back_(read_back) {}
 
   // uniqueManagedWriteCheckpoints (§3.1.3): one entry per key; the greatest supplied id
   // wins, supplied beats generated.  Input order is irrelevant; output is sorted by key.
@@ -116,6 +134,8 @@ class CheckpointStore {
   }
   [[nodiscard]] StorageFlavour flavour() const { return flavour_; }
   [[nodiscard]] uint64_t duplicates_created() const { return duplicates_created_; }
+  // Generated answers that were another duplicate than the one the batch incremented.
+  [[nodiscard]] uint64_t foreign_read_backs() const { return foreign_read_backs_; }
   // Custom write checkpoints (custom mode, docs/protocol.md §3.1.10).
   CustomCheckpointStore& custom() { return custom_; }
   [[nodiscard]] const CustomCheckpointStore& custom() const { return custom_; }
@@ -131,10 +151,12 @@ class CheckpointStore {
 
   StorageFlavour flavour_;
   StoreMutants mutants_;
+  GeneratedReadBack read_back_;
   // Documents per key in insertion (natural) order; postgres keeps at most one.
   std::map<std::string, std::vector<CheckpointRecord>> records_;
   std::map<std::string, uint64_t> deletions_;
   uint64_t duplicates_created_ = 0;
+  uint64_t foreign_read_backs_ = 0;
   CustomCheckpointStore custom_;
   // managed_changes() runs for every connection at every storage checkpoint, nearly always with
   // the same (after, up_to] window: the count over all keys is remembered per window until

@@ -132,7 +132,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
           StoreMutants{.lower_id_replaces = has_mutant(ServiceMutant::LowerIdReplaces),
                        .cleanup_deletes_pending = has_mutant(ServiceMutant::CleanupDeletesPending),
                        .no_head_filter = has_mutant(ServiceMutant::AckBeforeReplication),
-                       .equal_retry_keeps_age = has_mutant(ServiceMutant::EqualRetryKeepsAge)}),
+                       .equal_retry_keeps_age = has_mutant(ServiceMutant::EqualRetryKeepsAge)},
+          config_.generated_read_back),
       replication_(
           loop, trace, source_, storage_, checkpoints_,
           [this](const RowKey& key, const Row& row) {
@@ -310,6 +311,8 @@ void Service::compact() {
   // Bucket compaction (MOVE/CLEAR) up to the latest storage checkpoint (§2.3.4).
   BucketStorage& storage = *active_storage_;
   const uint64_t removed_before = storage.compaction_stats().ops_removed;
+  // docs/protocol.md §3.3.4: torn reads need each bucket's ops from before the compaction.
+  storage.keep_pre_compaction_ops(config_.torn_compaction_reads);
   storage.compact(storage.latest().op_id, has_mutant(ServiceMutant::ClearLosesChecksum));
   trace_.log("svc", "compact job: {} checkpoint-request records deleted, {} ops compacted away",
              deleted, storage.compaction_stats().ops_removed - removed_before);
@@ -468,9 +471,11 @@ void Service::enqueue(const std::string& key, std::optional<int64_t> supplied, b
         // before `received_at` is replicated.
         trace_.log("svc", "{} {} {} -> {} (head {})", generated ? "write-checkpoint2" : "request",
                    key, supplied ? std::to_string(*supplied) : "-", out.id, out.head);
-        if (!out.before || *out.before < out.id) {
-          ledger_.established(key, out.id, received_at, received_when, active_replication_->lag(),
-                              trace_.lines(), out.batch_line, out.head);
+        // What the batch's own write stored: a mongo read-back of another duplicate answers
+        // an older id (docs/protocol.md §3.1.5), but the increment is this request's.
+        if (!out.before || *out.before < out.stored) {
+          ledger_.established(key, out.stored, received_at, received_when,
+                              active_replication_->lag(), trace_.lines(), out.batch_line, out.head);
         }
         if (observer_) observer_->on_request_answered(key, supplied, out.before, out.id);
         // Mutant stale-route-response: the stored id as the batch read it before writing.
@@ -658,7 +663,7 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect), config_.sticky_invalidation,
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); },
           &line_faults_, config_.write_checkpoint_mode == WriteCheckpointMode::Custom,
-          sync_rules_id_, config_.change_feed_takes_max},
+          sync_rules_id_, config_.change_feed_takes_max, config_.torn_compaction_reads},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

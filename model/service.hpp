@@ -142,6 +142,12 @@ struct ServiceConfig {
   // docs/protocol.md §3.1.9 "Change feed": true = the model before issue 17, mongo change
   // detection takes the greatest id processed in the window and has no 1000-record limit.
   bool change_feed_takes_max = false;
+  // docs/protocol.md §3.1.5 "Read-back with duplicates": how mongo answers generated keys
+  // (Incremented = the model before issue 17).
+  GeneratedReadBack generated_read_back = GeneratedReadBack::Service;
+  // docs/protocol.md §3.3.4 "Compaction is not atomic with sync reads": a page read spanning a
+  // compaction of its bucket is torn (ConnectionContext::torn_reads).  Off by default.
+  bool torn_compaction_reads = false;
   SyncConfigChange sync_config_change = SyncConfigChange::Reprocess;
   // How long a reprocessing's initial snapshot takes (slot created -> noCommitBefore read).
   sim::Micros snapshot_duration = sim::kSeconds;

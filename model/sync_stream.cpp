@@ -173,13 +173,35 @@ void SyncConnection::update_custom_write_checkpoint(const StorageCheckpoint& cp)
   if (v && (!write_checkpoint_ || *v > *write_checkpoint_)) write_checkpoint_ = v;
 }
 
-bool SyncConnection::send_data_batch(const std::string& bucket) {
+std::vector<const Op*> SyncConnection::torn_page(const std::string& bucket, OpId after, OpId up_to,
+                                                 std::size_t limit) {
+  // docs/protocol.md §3.3.4: the page's find (no snapshot, readSingleBatch) yields after a
+  // seeded number of documents; the compaction (the CLEAR's transaction, the MOVE bulkWrites)
+  // commits meanwhile, and the scan resumes past its position over the compacted bucket.
+  std::vector<const Op*> before = ctx_.storage.ops_before_compaction(bucket, after, up_to, limit);
+  if (before.empty()) return ctx_.storage.ops(bucket, after, up_to, limit);
+  const std::size_t seen = 1 + static_cast<std::size_t>(fetch_rng_.uniform(before.size()));
+  before.resize(seen);
+  const OpId resumed_after = before.back()->op_id;
+  for (const Op* op : ctx_.storage.ops(bucket, resumed_after, up_to, limit - seen)) {
+    before.push_back(op);
+  }
+  ++ctx_.stats.torn_reads;
+  ctx_.trace.log("svc",
+                 "stream {} torn read of {}: ops up to {} from before a compaction, the "
+                 "rest after it",
+                 req_.key, bucket, resumed_after);
+  return before;
+}
+
+bool SyncConnection::send_data_batch(const std::string& bucket, bool torn) {
   Download& d = *download_;
   OpId& after = req_.after[bucket];
   // A chunk never crosses a storage page (the page's limit is over all its buckets).
   const std::size_t limit =
       ctx_.sticky_invalidation ? kOpsPerDataLine : kStoragePageOps - d.page_ops;
-  auto ops = ctx_.storage.ops(bucket, after, d.cp.op_id, limit + 1);
+  auto ops = torn ? torn_page(bucket, after, d.cp.op_id, limit + 1)
+                  : ctx_.storage.ops(bucket, after, d.cp.op_id, limit + 1);
   const bool has_more = ops.size() > limit;
   if (has_more) ops.pop_back();
   if (ops.empty()) return false;  // nothing left: an empty chunk is not sent (sync.ts)
@@ -237,12 +259,15 @@ sim::Task<void> SyncConnection::download_step() {
     if (d.bucket < group.size()) {
       const std::string bucket = group[d.bucket];
       const sim::Micros delay = ctx_.batch_delay > 0 ? fetch_rng_.jitter(ctx_.batch_delay) : 0;
+      // The fetch runs during the delay: a compaction of the bucket in it can tear the page.
+      const uint64_t compactions = ctx_.storage.compactions_of(bucket);
       if (delay > 0) {
         const std::optional<sim::Micros> until = ctx_.loop.now() + delay;
         co_await wait(until, false);
         if (stream_->closed()) co_return;
       }
-      if (!send_data_batch(bucket)) {
+      const bool torn = ctx_.torn_reads && ctx_.storage.compactions_of(bucket) != compactions;
+      if (!send_data_batch(bucket, torn)) {
         ++download_->bucket;
         pending_.erase(bucket);  // BucketChecksumState.updateBucketPosition(hasMore false)
       }

@@ -42,6 +42,9 @@ struct StreamStats {
   // A storage page held a MOVE/CLEAR beyond the checkpoint but a later page of the same
   // download did not, so the service forgot it (sync.ts's per-call flag, §3.3.3 step 6).
   uint64_t forgotten_invalidations = 0;
+  // Page reads that spanned a compaction of their bucket and saw ops from before and after
+  // it (ConnectionContext::torn_reads, §3.3.4).
+  uint64_t torn_reads = 0;
   uint64_t superseded_downloads = 0;  // aborted by a newer line (§3.1.9 Timing)
   uint64_t write_checkpoint_only_diffs = 0;
   // Mongo change windows with more than 1000 processed records: the connection fell back to
@@ -85,6 +88,11 @@ struct ConnectionContext {
   // The model before issue 17: mongo change detection takes the greatest id processed in the
   // window, with no 1000-record limit (ServiceConfig::change_feed_takes_max).
   bool change_feed_takes_max = false;
+  // docs/protocol.md §3.3.4 "Compaction is not atomic with sync reads": a page read whose
+  // fetch spans a compaction of its bucket sees the ops up to a seeded point as they were
+  // before it and the rest as they are after it.  Off: reads are atomic (the model before).
+  // Needs BucketStorage::keep_pre_compaction_ops.
+  bool torn_reads = false;
 };
 
 struct ConnectionRequest {
@@ -144,7 +152,10 @@ class SyncConnection {
   void start_download(const StorageCheckpoint& cp, const std::vector<std::string>& fetch,
                       bool write_checkpoint_only);
   sim::Task<void> download_step();
-  bool send_data_batch(const std::string& bucket);  // returns has_more
+  // Returns has_more; `torn`: the fetch spanned a compaction of the bucket (§3.3.4).
+  bool send_data_batch(const std::string& bucket, bool torn = false);
+  [[nodiscard]] std::vector<const Op*> torn_page(const std::string& bucket, OpId after, OpId up_to,
+                                                 std::size_t limit);
   void next_page(Download& d);
   // Waits until `until` (none: forever) or, with `stop_on_change`, a new storage
   // checkpoint; sends token lines that fall due meanwhile.

@@ -133,7 +133,8 @@ std::map<std::string, std::optional<int64_t>> ref_dedup(const std::vector<Manage
 }
 
 struct RefBatch {
-  std::map<std::string, int64_t> ids;
+  std::map<std::string, int64_t> ids;     // the answers
+  std::map<std::string, int64_t> stored;  // what the batch's own write stored
   bool marker = false;
 };
 
@@ -144,7 +145,17 @@ struct RefBatch {
 RefBatch ref_write(Ref& m, const std::map<std::string, std::optional<int64_t>>& entries, Lsn h,
                    const std::set<std::string>* matched = nullptr) {
   RefBatch out;
+  // §3.1.5: the generated statement (and its read-back) runs before the supplied one.
+  std::vector<std::pair<std::string, std::optional<int64_t>>> ordered;
   for (const auto& [k, r] : entries) {
+    if (!r) ordered.emplace_back(k, r);
+  }
+  const std::size_t generated = ordered.size();
+  for (const auto& [k, r] : entries) {
+    if (r) ordered.emplace_back(k, r);
+  }
+  for (std::size_t i = 0; i < ordered.size(); ++i) {
+    const auto& [k, r] = ordered[i];
     std::vector<RefDoc>& ds = m.docs[k];
     const bool matched_nothing =
         m.flavour == StorageFlavour::Mongo && matched ? matched->count(k) == 0 : ds.empty();
@@ -160,7 +171,15 @@ RefBatch ref_write(Ref& m, const std::map<std::string, std::optional<int64_t>>& 
         ds.front() = RefDoc{ds.front().id + 1, h, std::nullopt, std::nullopt};
         out.ids[k] = ds.front().id;
       }
+      out.stored[k] = out.ids[k];
       out.marker = true;
+      // §3.1.5: two or more generated keys on mongo are read back by find + Map.set after the
+      // bulkWrite: each key's LAST document, whichever one was incremented.
+      if (i + 1 == generated && generated > 1 && m.flavour == StorageFlavour::Mongo) {
+        for (std::size_t j = 0; j < generated; ++j) {
+          out.ids[ordered[j].first] = m.docs[ordered[j].first].back().id;
+        }
+      }
       continue;
     }
     // §3.1.7 supplied r, applied to every document of the key (updateMany).
@@ -177,7 +196,7 @@ RefBatch ref_write(Ref& m, const std::map<std::string, std::optional<int64_t>>& 
     }
     int64_t mx = 0;
     for (const auto& d : ds) mx = std::max(mx, d.id);
-    out.ids[k] = mx;  // the re-read takes the max over all documents
+    out.stored[k] = out.ids[k] = mx;  // the re-read takes the max over all documents
     // Mongo: a marker iff the max-id document is pending (a pending one wins a tie).
     for (const auto& d : ds) {
       if (d.id == mx && !d.processed) out.marker = true;
@@ -239,7 +258,9 @@ int ref_compact(Ref& m) {
 // =======================================================================================
 
 struct Sut {
-  Sut(StorageFlavour f, StoreMutants mutants) : store(f, mutants) {
+  Sut(StorageFlavour f, StoreMutants mutants,
+      GeneratedReadBack read_back = GeneratedReadBack::Service)
+      : store(f, mutants, read_back) {
     for (const auto& k : kKeys) conn[k] = std::nullopt;
   }
   CheckpointStore store;
@@ -412,6 +433,7 @@ struct BatchCmd : Cmd {
     for (const auto& [k, id] : rb.ids) {
       RC_ASSERT(w.ids.count(k) == 1u);
       RC_ASSERT(w.ids.at(k) == id);
+      RC_ASSERT(w.stored.at(k) == rb.stored.at(k));
     }
     for (const auto& q : reqs) {
       const auto stored = max_id(before, q.key);
@@ -709,11 +731,12 @@ struct Restart : Cmd {
   void show(std::ostream& os) const override { os << "restart"; }
 };
 
-void stateful_property(StorageFlavour f, StoreMutants mutants) {
+void stateful_property(StorageFlavour f, StoreMutants mutants,
+                       GeneratedReadBack read_back = GeneratedReadBack::Service) {
   Ref m0;
   m0.flavour = f;
   for (const auto& k : kKeys) m0.conn[k] = std::nullopt;
-  Sut sut(f, mutants);
+  Sut sut(f, mutants, read_back);
   rc::state::check(
       m0, sut,
       rc::state::gen::execOneOfWithArgs<Generated, Supplied, Supplied, Batch, UpsertRace,
@@ -763,15 +786,17 @@ TEST(CheckpointStoreStateful, PostgresMatchesReference) {
 constexpr uint64_t kMutantSeed = 20260724;
 
 // Cases RapidCheck needed to find a failure (numSuccess + 1), or 0 if it found none.
-int cases_to_detect(StorageFlavour f, StoreMutants mutants) {
+int cases_to_detect(StorageFlavour f, StoreMutants mutants,
+                    GeneratedReadBack read_back = GeneratedReadBack::Service) {
   rc::detail::TestParams params;
   params.seed = kMutantSeed;
   params.maxSuccess = kCases;
   params.maxSize = kMaxSize;
   params.disableShrinking = true;
   rc::detail::TestListenerAdapter quiet;  // an expected failure: no reproduce message
-  const auto result = rc::detail::checkTestable([f, mutants] { stateful_property(f, mutants); },
-                                                metadata(f), params, quiet);
+  const auto result = rc::detail::checkTestable(
+      [f, mutants, read_back] { stateful_property(f, mutants, read_back); }, metadata(f), params,
+      quiet);
   if (!result.is<rc::detail::FailureResult>()) return 0;
   return result.get<rc::detail::FailureResult>().numSuccess + 1;
 }
@@ -802,6 +827,17 @@ TEST(CheckpointStoreMutants, NoHeadFilterIsFound) {
     EXPECT_GT(n, 0) << flavour_name(f) << ": no_head_filter not detected";
     std::cout << "no_head_filter/" << flavour_name(f) << ": detected after " << n << " cases\n";
   }
+}
+
+TEST(CheckpointStoreMutants, IncrementedReadBackIsFound) {
+  // docs/protocol.md §3.1.5: the model before issue 17 answered every generated key with the
+  // document it incremented; the reference answers a multi-key batch with each key's last
+  // document (MongoWriteCheckpointAPI v1.24.0).  Needs a duplicate and then a batch with two
+  // generated keys, so mongo only (postgres RETURNING has one row).
+  const int n =
+      cases_to_detect(StorageFlavour::Mongo, StoreMutants{}, GeneratedReadBack::Incremented);
+  EXPECT_GT(n, 0) << "the incremented-document read-back not detected";
+  std::cout << "incremented_read_back/mongo: detected after " << n << " cases\n";
 }
 
 // =======================================================================================
@@ -961,6 +997,55 @@ TEST(CheckpointStoreTable, Test7MongoDuplicateDocuments) {
     EXPECT_EQ(d.requested_at, t);
   }
   EXPECT_EQ(s.stored_id(k), 51);
+}
+
+// docs/protocol.md §3.1.5 "Read-back with duplicates" (MongoWriteCheckpointAPI
+// .createManagedWriteCheckpoints, v1.24.0): duplicates {1, 1} of a key from two racing
+// generated upserts.  A batch with ONE generated key answers the document findOneAndUpdate
+// incremented; a batch with TWO generated keys increments the first document (updateOne) but
+// answers the last one the separate find returns: 1, an id the key already had.
+TEST(CheckpointStoreTable, MultiKeyGeneratedReadBackAnswersLastDuplicate) {
+  for (GeneratedReadBack rb : {GeneratedReadBack::Service, GeneratedReadBack::Incremented}) {
+    CheckpointStore s(StorageFlavour::Mongo, StoreMutants{}, rb);
+    const std::string k = "u1/a";
+    const std::string other = "u2/a";
+    const std::set<std::string> matched_nothing;
+    EXPECT_EQ(s.create_managed({ManagedEntry{k, std::nullopt}}, lsn(1, 0), kEpoch).ids.at(k), 1);
+    EXPECT_EQ(s.create_managed({ManagedEntry{k, std::nullopt}}, lsn(1, 0), kEpoch, &matched_nothing)
+                  .ids.at(k),
+              1);
+    ASSERT_EQ(s.find(k)->size(), 2u);
+    s.on_commit(lsn(1, 0));
+    // One generated key: findOneAndUpdate(returnDocument 'after') answers its own increment.
+    const BatchWrite one = s.create_managed({ManagedEntry{k, std::nullopt}}, lsn(2, 0), kEpoch);
+    EXPECT_EQ(one.ids.at(k), 2);
+    EXPECT_EQ(one.stored.at(k), 2);
+    // Two generated keys: updateOne increments the first document to 3, find + Map.set
+    // answers the last document, still 1 (processed at 1/0: already acknowledged).
+    const BatchWrite two = s.create_managed(
+        {ManagedEntry{k, std::nullopt}, ManagedEntry{other, std::nullopt}}, lsn(3, 0), kEpoch);
+    EXPECT_EQ(two.stored.at(k), 3);
+    EXPECT_EQ((*s.find(k))[0].id, 3);
+    EXPECT_EQ((*s.find(k))[1].id, 1);
+    EXPECT_TRUE((*s.find(k))[1].processed_at_lsn.has_value());
+    EXPECT_EQ(two.ids.at(other), 1) << "no duplicates: the key's own increment";
+    if (rb == GeneratedReadBack::Service) {
+      EXPECT_EQ(two.ids.at(k), 1) << "the last document, not the incremented one";
+      EXPECT_EQ(s.foreign_read_backs(), 1u);
+    } else {
+      EXPECT_EQ(two.ids.at(k), 3);
+      EXPECT_EQ(s.foreign_read_backs(), 0u);
+    }
+  }
+  // Postgres: RETURNING the one row, never another document.
+  CheckpointStore pg(StorageFlavour::Postgres);
+  const std::set<std::string> matched_nothing;
+  pg.create_managed({ManagedEntry{"u1/a", std::nullopt}}, lsn(1, 0), kEpoch);
+  pg.create_managed({ManagedEntry{"u1/a", std::nullopt}}, lsn(1, 0), kEpoch, &matched_nothing);
+  const BatchWrite two = pg.create_managed(
+      {ManagedEntry{"u1/a", std::nullopt}, ManagedEntry{"u2/a", std::nullopt}}, lsn(2, 0), kEpoch);
+  EXPECT_EQ(two.ids.at("u1/a"), 3);
+  EXPECT_EQ(pg.foreign_read_backs(), 0u);
 }
 
 // The same race on postgres: ON CONFLICT, one row; A's 42 is a stale request.

@@ -168,6 +168,10 @@ json to_json(const Scenario& s) {
   if (sv.duplicate_window != d.duplicate_window) {
     out["service"]["duplicate_window"] = sv.duplicate_window;
   }
+  if (sv.read_back != d.read_back) out["service"]["read_back"] = sv.read_back;
+  if (sv.compaction_reads != d.compaction_reads) {
+    out["service"]["compaction_reads"] = sv.compaction_reads;
+  }
   if (sv.max_concurrent_streams != d.max_concurrent_streams) {
     out["service"]["max_concurrent_streams"] = sv.max_concurrent_streams;
   }

@@ -131,6 +131,13 @@ struct ServiceSpec {
   // Where a mongo upsert matches: "write" (its server-side execution, so only truly
   // concurrent upserts duplicate) or "head-read" (the model before issue 17, inflated).
   std::string duplicate_window = "write";
+  // How mongo answers generated keys (docs/protocol.md §3.1.5 "Read-back with duplicates"):
+  // "service" (v1.24.0: two or more generated keys in a batch answer each key's last
+  // document) or "incremented" (the model before issue 17: the document the batch incremented).
+  std::string read_back = "service";
+  // docs/protocol.md §3.3.4: "atomic" (default) or "torn" (a page read spanning a compaction
+  // of its bucket sees ops from before and after it; the client may fail its checksum).
+  std::string compaction_reads = "atomic";
   // Sync streams per API process before 429 (max_concurrent_connections), 0..100000;
   // 0 = unlimited (the model before issue 17).
   int64_t max_concurrent_streams = 200;

@@ -187,6 +187,8 @@ ServiceSpec parse_service(const Fields& f) {
                     "streams",
                     "api_processes",
                     "duplicate_window",
+                    "read_back",
+                    "compaction_reads",
                     "max_concurrent_streams",
                     "batch_failure_pct",
                     "batch_failure",
@@ -207,6 +209,8 @@ ServiceSpec parse_service(const Fields& f) {
   f.integer("batch_latency_max_ms", {0, 60000, ""}, s.batch_latency_max_ms);
   f.integer("api_processes", {1, 16, ""}, s.api_processes);
   f.choice("duplicate_window", {"write", "head-read"}, s.duplicate_window);
+  f.choice("read_back", {"service", "incremented"}, s.read_back);
+  f.choice("compaction_reads", {"atomic", "torn"}, s.compaction_reads);
   f.integer("max_concurrent_streams", {0, 100000, "0 = unlimited"}, s.max_concurrent_streams);
   f.integer("batch_failure_pct", {0, 100, ""}, s.batch_failure_pct);
   f.choice("batch_failure", {"head_read", "marker", "partial_write", "no_sync_config", "any"},
