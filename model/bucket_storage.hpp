@@ -117,8 +117,8 @@ class BucketStorage {
 
  private:
   struct Bucket {
-    std::vector<Op> ops;         // ascending op ids
-    std::vector<uint32_t> sums;  // sums[i] = checksum of ops[0..i] mod 2^32
+    std::vector<Op> ops;                // ascending op ids
+    std::vector<uint32_t> sums;         // sums[i] = checksum of ops[0..i] mod 2^32
     std::vector<Op> before_compaction;  // ops before the latest compaction (torn reads)
     uint64_t compactions = 0;
   };

@@ -186,6 +186,11 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        {{"none", 3}, {"one", 1}},
        "a long absence: one client offline or down longer than retention (< 10 min), with a "
        "compact job while it is away"},
+      {"service.duplicate_window",
+       {{"write", 3}, {"head-read", 1}},
+       "mongo: how wide the race is that inserts duplicate write-checkpoint documents for one "
+       "key (docs/protocol.md §3.1.5 Duplicates; a multi-key batch answers the last duplicate, "
+       "docs/findings.md §10)"},
   };
 }
 

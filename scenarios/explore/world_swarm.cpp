@@ -585,9 +585,11 @@ void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& par
     sv.write_checkpoint_mode = "custom";
     s.clients.fixed_quirks = {"custom-checkpoint-inverted"};
   }
+  sv.duplicate_window = d.pick("service.duplicate_window");
   params["service.source"] = sv.source;
   params["service.snapshot_ms"] = sv.snapshot_ms;
   params["service.write_checkpoint_mode"] = sv.write_checkpoint_mode;
+  params["service.duplicate_window"] = sv.duplicate_window;
 }
 
 }  // namespace
