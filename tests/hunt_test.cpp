@@ -274,6 +274,65 @@ TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention)
   EXPECT_EQ(match_known(known, sig), nullptr);
 }
 
+// W15 (docs/findings.md): after disconnectAndClear the request-id floor is the service record,
+// and a delete_request fault deleted that record before the next allocation, so the seed
+// restarts at 1. Guided world seed 72, shrunk (one js-real client). It failed with
+// "allocated request id 2 but id 18 was ... held by the service" before the checker's fix.
+TEST(Findings, ClearThenDeletedRecordRestartsTheCounterWithoutARegression) {
+  const json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 1000, "fixed_quirks": [],
+    "fleet": [{"checkpoint_mode": "requests", "core": "0.5.3", "count": 1, "sdk": "js-real"}],
+    "post_checkpoint_request": "service", "repost_delay_ms": 10000, "retry_delay_ms": 5000,
+    "stream_encoding": "json"}, "duration_s": 30, "faults": [{"at_ms": 7502, "client": 1,
+    "down_ms": 3348, "kind": "switch_user", "on": {"client": null, "event": "upload_in_flight",
+    "nth": 3}}, {"at_ms": 20220, "client": 1, "kind": "disconnect"}, {"at_ms": 21994,
+    "client": 1, "down_ms": 3090, "kind": "kill", "on": {"client": null,
+    "event": "mapping_stored", "nth": 3}, "when": "now"}, {"at_ms": 25174, "client": 1,
+    "down_ms": 286, "kind": "disconnect_and_clear", "on": {"client": 1,
+    "event": "upload_in_flight", "nth": 1}}, {"at_ms": 25763, "client": 1,
+    "kind": "delete_request", "on": {"client": 1, "event": "checkpoint_applied", "nth": 2}}],
+    "format": 1, "invariants": ["barrier-holds", "checksums-agree", "completed-upload-notified",
+    "converges", "gate-never-recloses", "monotonic-reads", "no-lost-writes", "no-wedge",
+    "read-your-writes", "request-id-monotonic", "requests-complete",
+    "retention-deletes-only-what-it-may", "route-response-per-request",
+    "service-ack-after-replication", "service-stored-id-monotonic", "stream-progress",
+    "stream-rows-covered", "stream-synced-after-applied", "target-no-regress",
+    "wait-for-sync-keeps-promise"], "network": {"latency_down_ms": 5, "latency_up_ms": 5},
+    "quiesce_s": null, "service": {"batch_latency_max_ms": 1,
+    "checkpoint_request_retention_minutes": 60, "compact_interval_s": 0, "flavour": "postgres",
+    "heartbeat_ms": 60000, "max_concurrent_streams": 1, "notes_priority": 3,
+    "replication_lag_ms": 57, "snapshot_ms": 1633, "todos_priority": 3,
+    "token_lifetime_s": 86400, "write_checkpoint_mode": "managed"},
+    "workload": {"delete_pct": 26, "insert_only_pct": 33, "keyspace": 20, "notes_pct": 16,
+    "request_checkpoint_pct": 0, "wait_for_sync_pct": 52, "write_interval_max_ms": 1036,
+    "write_interval_min_ms": 518}, "name": "clear-then-deleted-record", "expect": "pass"}
+  )");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 72);
+  EXPECT_FALSE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_GT(r.checks.at("request-id-monotonic"), 0U);  // judged, not skipped
+}
+
+// W16: the applied-id regression after a legacy user switch without clear is the known root
+// cause of legacy-user-switch-without-clear, and only with a legacy client and a switch_user.
+TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  FindingSignature sig;
+  sig.invariant = "applied-id-monotonic";
+  sig.faults = {"power_loss", "restart", "switch_user"};
+  sig.cores = {"0.4.6", "0.5.3"};
+  sig.modes = {"legacy", "requests"};
+  sig.flavour = "mongo";
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "legacy-user-switch-applied-id");
+  sig.modes = {"requests"};
+  EXPECT_EQ(match_known(known, sig), nullptr) << sig.text();
+  sig.modes = {"legacy", "requests"};
+  sig.faults = {"power_loss", "restart"};
+  EXPECT_EQ(match_known(known, sig), nullptr) << sig.text();
+}
+
 // A world focused for speed (short runs, few faults) with a mutant the world must find.
 std::string mutant_world(const std::string& mutant) {
   json j = to_json(world_file());

@@ -385,6 +385,15 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
     auto id = parse_int(result);
     if (!id || !verdicts_.enabled("request-id-monotonic")) return;
     verdicts_.checked("request-id-monotonic");
+    if (db.clear_floor_deletions &&
+        service_.checkpoints().deletions(key_of(c)) != *db.clear_floor_deletions) {
+      // Since the clear the service record was the counter's only memory, and it was deleted
+      // (a delete_request fault, retention): the seed legitimately restarts from what the
+      // service holds now (docs/invariants.md, request-id-monotonic).
+      db.max_allocated = service_.checkpoints().stored_id(key_of(c));
+      db.max_allocated_line = trace_.lines();
+    }
+    db.clear_floor_deletions.reset();
     if (db.max_allocated && *id <= *db.max_allocated) {
       const uint64_t now_line = trace_.lines();
       std::vector<sim::ViolationInput> inputs{
@@ -416,6 +425,7 @@ void ClientInvariants::on_cleared(engine::Client& c) {
   auto& db = databases_[c.index()];
   db.max_allocated = service_.checkpoints().stored_id(key_of(c));
   db.max_allocated_line = trace_.lines();
+  db.clear_floor_deletions = service_.checkpoints().deletions(key_of(c));
   db.max_target.reset();
   db.connection_applied.reset();
   db.unnotified_target.reset();

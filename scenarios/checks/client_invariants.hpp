@@ -86,6 +86,9 @@ class ClientInvariants : public engine::ClientObserver {
   };
   struct DatabaseState {
     std::optional<int64_t> max_allocated;       // request-id-monotonic floor
+    // Set at a clear, whose floor is the service record: its deletions count then (reset at
+    // the next allocation), so that a record deleted since is known to be gone.
+    std::optional<uint64_t> clear_floor_deletions;
     std::optional<int64_t> max_target;          // target-no-regress
     uint64_t record_deletions = 0;              // of the service record, at the last target
     std::string target_key;                     // the service key of the last target
