@@ -85,7 +85,7 @@ class ClientInvariants : public engine::ClientObserver {
     uint64_t line = 0;  // the trace line of the local write (a failure's input)
   };
   struct DatabaseState {
-    std::optional<int64_t> max_allocated;       // request-id-monotonic floor
+    std::optional<int64_t> max_allocated;  // request-id-monotonic floor
     // Set at a clear, whose floor is the service record: its deletions count then (reset at
     // the next allocation), so that a record deleted since is known to be gone.
     std::optional<uint64_t> clear_floor_deletions;
