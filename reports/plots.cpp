@@ -17,8 +17,9 @@ constexpr const char* kColours[] = {"#0969da", "#cf222e", "#1a7f37",
                                     "#0969da", "#cf222e", "#1a7f37"};
 
 // Plotted values are clamped to [0, 2^50] (35,000 years in ms, 35 years in us) where they
-// enter, so that no scaling below (value x width, nice_step's x25) can overflow on a
-// hand-edited or fuzzed results document.
+// enter, so that no scaling below (value x width, nice_step's x25) can overflow. A results
+// document's own values are already refused outside that range where it is read
+// (results_shape_error, parse_samples); the clamp guards values computed here (sums, spans).
 constexpr int64_t kPlotLimit = int64_t{1} << 50;
 int64_t plotted(int64_t v) { return std::clamp<int64_t>(v, 0, kPlotLimit); }
 

@@ -78,6 +78,10 @@ ClientInvariants::ClientInvariants(sim::Loop& loop, sim::Trace& trace, model::Se
 
 std::string ClientInvariants::key_of(engine::Client& c) { return c.user() + "/" + c.client_id(); }
 
+bool ClientInvariants::record_deleted_since(const std::string& key, uint64_t deletions_then) const {
+  return service_.checkpoints().deletions(key) != deletions_then;
+}
+
 void ClientInvariants::fail(const std::string& invariant, engine::Client& c,
                             const std::string& message, std::vector<sim::ViolationInput> inputs,
                             std::vector<sim::CauseStep> chain) {
@@ -180,7 +184,7 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
   const std::string key = key_of(c);
   const uint64_t deletions = service_.checkpoints().deletions(key);
   if (c.checkpoint_mode() == engine::CheckpointMode::Legacy &&
-      (deletions != db.record_deletions || key != db.target_key)) {
+      (record_deleted_since(key, db.record_deletions) || key != db.target_key)) {
     // Legacy targets are the service's generated ids of one key: the counter was lost with
     // the record, or a switch_user moved the database to another user's key and counter.
     db.max_target.reset();
@@ -385,8 +389,7 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
     auto id = parse_int(result);
     if (!id || !verdicts_.enabled("request-id-monotonic")) return;
     verdicts_.checked("request-id-monotonic");
-    if (db.clear_floor_deletions &&
-        service_.checkpoints().deletions(key_of(c)) != *db.clear_floor_deletions) {
+    if (db.clear_floor_deletions && record_deleted_since(key_of(c), *db.clear_floor_deletions)) {
       // Since the clear the service record was the counter's only memory, and it was deleted
       // (a delete_request fault, retention): the seed legitimately restarts from what the
       // service holds now (docs/invariants.md, request-id-monotonic).

@@ -126,6 +126,9 @@ class ClientInvariants : public engine::ClientObserver {
   void fail(const std::string& invariant, engine::Client& c, const std::string& message,
             std::vector<sim::ViolationInput> inputs = {}, std::vector<sim::CauseStep> chain = {});
   static std::string key_of(engine::Client& c);
+  // Whether the service record of `key` has been deleted since its deletions count was
+  // `deletions_then` (a delete_request fault, retention): its id counter is then gone.
+  bool record_deleted_since(const std::string& key, uint64_t deletions_then) const;
 
   sim::Loop& loop_;
   sim::Trace& trace_;
