@@ -166,6 +166,29 @@ int main(int argc, char** argv) {
   std::ifstream in(catalog);
   const json base = json::parse(in);
 
+  // Idle: the first write would come after the run (write_interval_min_ms > duration).
+  // Measured first, while this process is small: Linux carries a forking parent's RSS
+  // high-water mark into the child's ru_maxrss across exec, so after the in-process runs
+  // below every child would report this process's peak (both fleets read 419 MB before).
+  json idle_rows = json::array();
+  long rss[2] = {0, 0};
+  for (int i = 0; i < 2; ++i) {
+    json j = variant(base, idle_fleets[i], 100, duration_s);
+    j["workload"]["write_interval_min_ms"] = (duration_s + 60) * 1000;
+    j["workload"]["write_interval_max_ms"] = (duration_s + 60) * 1000;
+    rss[i] = child_max_rss_kib(syncsim_bin, j);
+    idle_rows.push_back({{"clients", idle_fleets[i]}, {"max_rss_kib", rss[i]}});
+  }
+  const double per_idle_client_mib = static_cast<double>(rss[1] - rss[0]) / 1024.0 /
+                                     static_cast<double>(idle_fleets[1] - idle_fleets[0]);
+
+  if (rss[1] <= rss[0]) {
+    std::cerr << "scale_bench: the idle fleet of " << idle_fleets[1] << " clients peaked at "
+              << rss[1] << " KiB, not above the " << idle_fleets[0] << "-client fleet's " << rss[0]
+              << " KiB: the measurement is not the children's own\n";
+    return 1;
+  }
+
   // Warm-up: the process builds each client database template once (issue 20).
   run_seeds(load(variant(base, 2, 100, 5)), 0);
 
@@ -192,19 +215,6 @@ int main(int argc, char** argv) {
                            {"cpu_us_per_delivered_op",
                             t.ops_sent ? t.cpu_s / static_cast<double>(t.ops_sent) * 1e6 : 0.0}});
   }
-  // Idle: the first write would come after the run (write_interval_min_ms > duration).
-  json idle_rows = json::array();
-  long rss[2] = {0, 0};
-  for (int i = 0; i < 2; ++i) {
-    json j = variant(base, idle_fleets[i], 100, duration_s);
-    j["workload"]["write_interval_min_ms"] = (duration_s + 60) * 1000;
-    j["workload"]["write_interval_max_ms"] = (duration_s + 60) * 1000;
-    rss[i] = child_max_rss_kib(syncsim_bin, j);
-    idle_rows.push_back({{"clients", idle_fleets[i]}, {"max_rss_kib", rss[i]}});
-  }
-  const double per_idle_client_mib = static_cast<double>(rss[1] - rss[0]) / 1024.0 /
-                                     static_cast<double>(idle_fleets[1] - idle_fleets[0]);
-
   auto ratio = [](const json& rows, const char* field) {
     if (rows.size() < 2) return 0.0;
     const double first = rows.front()[field].get<double>();
