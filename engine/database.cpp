@@ -10,9 +10,33 @@
 #include <set>
 
 #include "engine/core_check.hpp"
+#include "engine/watched_read.hpp"
 #include "sim/cost_region.hpp"
 
 namespace syncsim::engine {
+
+namespace {
+
+struct WatchedRead {
+  std::optional<int64_t> value;
+  uint64_t table_changes = 0;  // changes of its table when read
+  int64_t unseen_changes = 0;  // changes the hook did not see, when read
+  uint64_t rollbacks = 0;
+};
+
+// The update hook's state, attached to the connection (engine/watched_read.hpp).
+struct ConnectionWatch {
+  explicit ConnectionWatch(Database* owner) : db(owner) {}
+  Database* db;
+  uint64_t changes[3] = {0, 0, 0};  // by Watched
+  uint64_t seen_changes = 0;        // every update hook call
+  uint64_t rollbacks = 0;
+  std::unordered_map<std::string, WatchedRead> reads;
+};
+
+constexpr const char* kWatchKey = "syncsim.watch";
+
+}  // namespace
 
 namespace {
 void check(sqlite3* db, int rc, const std::string& what) {
@@ -104,7 +128,14 @@ Database::Database(const std::string& file_name, const CoreVersion& core, sim::C
     sqlite3_create_function_v2(db_, name, 0, SQLITE_UTF8, nullptr, deterministic_uuid, nullptr,
                                nullptr, nullptr);
   }
-  sqlite3_update_hook(db_, &Database::on_update, this);
+  // The hook's state lives with the connection (freed when it closes): the touched tables
+  // are this Database's, the change counters are engine/watched_read.hpp's.
+  auto* watch = new ConnectionWatch(this);
+  sqlite3_set_clientdata(db_, kWatchKey, watch,
+                         [](void* p) { delete static_cast<ConnectionWatch*>(p); });
+  sqlite3_update_hook(db_, &Database::on_update, watch);
+  sqlite3_rollback_hook(
+      db_, [](void* p) { ++static_cast<ConnectionWatch*>(p)->rollbacks; }, watch);
   exec("PRAGMA journal_mode = DELETE");  // rollback journal, docs/architecture.md §2
   exec("PRAGMA synchronous = FULL");
   begin_ = std::make_unique<Statement>(db_, "BEGIN IMMEDIATE");
@@ -136,12 +167,40 @@ Database::~Database() {
 }
 
 void Database::on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
-  auto* d = static_cast<Database*>(self);
+  auto* w = static_cast<ConnectionWatch*>(self);
+  Database* d = w->db;
+  ++w->seen_changes;
   if (std::strcmp(table, "ps_crud") == 0) {
     d->touched_.ps_crud = true;
+    ++w->changes[static_cast<int>(Watched::Crud)];
   } else if (std::strncmp(table, "ps_data__", 9) == 0) {
     d->touched_.data_tables = true;
+  } else if (std::strcmp(table, "ps_kv") == 0) {
+    ++w->changes[static_cast<int>(Watched::Kv)];
+  } else if (std::strcmp(table, "ps_buckets") == 0) {
+    ++w->changes[static_cast<int>(Watched::Buckets)];
   }
+}
+
+std::optional<int64_t> query_int_watched(Database& db, Watched table, const std::string& sql,
+                                         const std::vector<std::string>& args) {
+  auto* w = static_cast<ConnectionWatch*>(sqlite3_get_clientdata(db.raw(), kWatchKey));
+  assert(w != nullptr && w->db == &db);
+  std::string key = sql;
+  for (const auto& a : args) (key += '\x1f') += a;
+  const uint64_t changes = w->changes[static_cast<int>(table)];
+  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
+  auto it = w->reads.find(key);
+  if (it != w->reads.end() && it->second.table_changes == changes &&
+      it->second.unseen_changes == unseen && it->second.rollbacks == w->rollbacks) {
+    // Debug builds (the sanitizer build's san_quick) compare every hit with the table.
+    assert(it->second.value == db.query_int(sql, args) &&
+           "a cached checkpoint-state read is stale");
+    return it->second.value;
+  }
+  WatchedRead r{db.query_int(sql, args), changes, unseen, w->rollbacks};
+  w->reads.insert_or_assign(std::move(key), r);
+  return r.value;
 }
 
 Statement& Database::cached(const std::string& sql) {

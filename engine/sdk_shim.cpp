@@ -18,6 +18,7 @@
 #include "engine/barrier_explanation.hpp"
 #include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim_internal.hpp"
+#include "engine/watched_read.hpp"
 
 namespace syncsim::engine {
 
@@ -354,7 +355,8 @@ void Client::continue_from(const Client& previous) {
 // checkpoint state: ps_kv (v14) or `$local` (0.4.x), docs/protocol.md §1.1.2
 
 std::optional<int64_t> Client::local_column(const char* column) {
-  return db().query_int(fmt::format("SELECT {} FROM ps_buckets WHERE name = '$local'", column));
+  return query_int_watched(db(), Watched::Buckets,
+                           fmt::format("SELECT {} FROM ps_buckets WHERE name = '$local'", column));
 }
 
 std::optional<int64_t> Client::target() {
@@ -417,7 +419,8 @@ std::optional<std::string> Client::control_text(const std::string& op,
   bool crud_before = false;
   std::optional<int64_t> target_before;
   if (can_publish) {
-    crud_before = db().query_int("SELECT EXISTS(SELECT 1 FROM ps_crud)").value_or(0) != 0;
+    crud_before = query_int_watched(db(), Watched::Crud, "SELECT EXISTS(SELECT 1 FROM ps_crud)")
+                      .value_or(0) != 0;
     target_before = target();  // `$local.target_op` on 0.4.x (docs/invariants.md §1)
   }
   const uint64_t before_line = trace_.lines();
@@ -546,7 +549,8 @@ std::map<std::string, std::optional<std::string>> Client::read_table(const std::
 }
 
 std::optional<int64_t> Client::kv_int(const std::string& key) {
-  return db().query_int("SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
+  return query_int_watched(db(), Watched::Kv,
+                           "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
 }
 
 std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {

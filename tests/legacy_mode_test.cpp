@@ -21,6 +21,11 @@
 #include "tests/support/scenario_helpers.hpp"
 #include "tests/support/scripted_server.hpp"
 
+// basic-legacy seeds: a few in `quick`, 20 in the `long` twin (legacy_mode_long_test).
+#ifndef SYNCSIM_LEGACY_SEEDS
+#define SYNCSIM_LEGACY_SEEDS 5
+#endif
+
 namespace syncsim {
 namespace {
 
@@ -178,11 +183,12 @@ TEST(BasicLegacy, IsTheTwinOfBasicInLegacyMode) {
 // All invariants are checked.  service-ack-after-replication may legitimately fire in
 // legacy mode under concurrency (docs/protocol.md §3.1.3, generated-id batching race); if it does,
 // the seed is reported as a finding, and every other invariant must still hold.
-TEST(BasicLegacy, PassesTwentySeedsAndIsDeterministic) {
+TEST(BasicLegacy, PassesEverySeedOfItsBudgetAndIsDeterministic) {
+  constexpr uint64_t kSeeds = SYNCSIM_LEGACY_SEEDS;
   const scenarios::Scenario s = catalog("basic-legacy");
   std::set<std::string> hashes;
   uint64_t generated = 0, acknowledged = 0, blocked = 0;
-  for (uint64_t seed = 1; seed <= 20; ++seed) {
+  for (uint64_t seed = 1; seed <= kSeeds; ++seed) {
     scenarios::RunResult a = run(s, seed);
     scenarios::RunResult b = run(s, seed);
     ASSERT_EQ(a.trace_hash, b.trace_hash) << "seed " << seed;
@@ -203,11 +209,12 @@ TEST(BasicLegacy, PassesTwentySeedsAndIsDeterministic) {
     acknowledged += a.metrics.at("acknowledged_writes");
     blocked += a.metrics.at("blocked_checkpoints");
   }
-  EXPECT_EQ(hashes.size(), 20u);
-  // Not vacuous: the legacy route was used, and writes were acknowledged through it.
-  EXPECT_GT(generated, 500u);
-  EXPECT_GT(acknowledged, 500u);
-  EXPECT_GT(blocked, 50u);
+  EXPECT_EQ(hashes.size(), kSeeds);
+  // Not vacuous: the legacy route was used, and writes were acknowledged through it (per seed
+  // more than 25, 25 and 2.5; seeds 1..20 have at least 88, 90 and 131).
+  EXPECT_GT(generated, 25 * kSeeds);
+  EXPECT_GT(acknowledged, 25 * kSeeds);
+  EXPECT_GT(blocked, 5 * kSeeds / 2);
 }
 
 }  // namespace

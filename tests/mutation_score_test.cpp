@@ -43,7 +43,7 @@
 #define SYNCSIM_SEED_BUDGET 5
 #endif
 #ifndef SYNCSIM_SHRINK_ATTEMPTS
-#define SYNCSIM_SHRINK_ATTEMPTS 8
+#define SYNCSIM_SHRINK_ATTEMPTS 2
 #endif
 #ifndef SYNCSIM_SCORE_FILE
 #define SYNCSIM_SCORE_FILE "mutation-score.json"

@@ -17,7 +17,13 @@ using nlohmann::json;
 using testing::Outcome;
 using testing::syncsim;
 
-std::string mutant_basic() { return test_support::failing_basic_file("replay-mutant.json"); }
+// One file per test: ctest -j2 runs these tests side by side, and a file rewritten while
+// another test's run or replay reads it made that test fail.
+std::string mutant_basic() {
+  return test_support::failing_basic_file(
+      std::string("replay-mutant-") +
+      ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".json");
+}
 
 std::string repro_of(const std::string& output) {
   std::smatch m;
