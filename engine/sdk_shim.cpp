@@ -187,8 +187,8 @@ void Client::open() {
   sim::FileStore* files = sim::bound_file_store();
   // fsync-lies makes a file's first sync its only durable state; the copy would move it.
   if (files != nullptr && !files->fsync_lies() && !files->exists(file_name_)) {
-    const auto& bytes = fresh_database(core_, schema_json(options_.stream_tables),
-                                       options_.sdk == SdkBehaviour::JsLegacy);
+    const auto& bytes =
+        fresh_database(core_, schema_json(options_.stream_tables), opens_like_an_old_sdk());
     if (!bytes.empty()) files->install(file_name_, bytes);
   }
   db_ = std::make_unique<Database>(file_name_, core_, files ? files->cost_meter() : nullptr);
@@ -199,7 +199,7 @@ void Client::open() {
     throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}", core_.path,
                                          version, core_.name));
   }
-  if (options_.sdk == SdkBehaviour::JsLegacy) {
+  if (opens_like_an_old_sdk()) {
     // Old SDKs run powersync_init() themselves, in autocommit (0.4.x accepts that; 0.5.x
     // refuses: docs/protocol.md §1.1.2, docs/protocol.md §2.5 item 7).  It migrates a newer file
     // down.

@@ -526,6 +526,12 @@ class Client {
   Database& db();
   // Whether the core keeps checkpoint state in ps_kv (v14) rather than `$local`.
   [[nodiscard]] bool state_in_kv() const { return core_.migration_level >= 14; }
+  // An app on a 0.4.x core's SDK (the port of it, or the published 1.x SDK: its platform
+  // package opens the file the same way) runs powersync_init() itself.
+  [[nodiscard]] bool opens_like_an_old_sdk() const {
+    return options_.sdk == SdkBehaviour::JsLegacy ||
+           (options_.sdk == SdkBehaviour::JsReal && !state_in_kv());
+  }
   std::optional<int64_t> local_column(const char* column);
   // The SDK side of the target (docs/protocol.md §2.2.3, §2.2.4; §2.5 item 3 for JsLegacy): read it
   // in updateLocalTarget, write it in complete()/updateLocalTarget inside the caller's transaction.

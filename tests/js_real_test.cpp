@@ -93,8 +93,8 @@ TEST_F(JsReal, BasicLegacyPassesWithTheRealSdk) {
 
 // The lifecycle catalog with js-real clients: app restarts (a graceful close: the SDK
 // disconnects, then its realm goes), kills, power loss, user and mode switches, and a
-// downgrade to 0.4.x cores (no 1.x client is driven yet: those lives run the port of the
-// SDK the old core pairs with).  Quick: one seed of three files (kill has its own test
+// downgrade to 0.4.x cores (0.4.6 runs the published 1.43.1 SDK, 0.4.11 and 0.4.12 the port of
+// the SDK they pair with).  Quick: one seed of three files (kill has its own test
 // below); long: 50 seeds of all six.
 TEST_F(JsReal, TheLifecycleCatalogPassesWithTheRealSdk) {
   const bool quick = SYNCSIM_JS_REAL_SEEDS < 10;
@@ -343,20 +343,104 @@ int64_t last_real_control(const std::string& trace, const std::string& client) {
   return last;
 }
 
-// downgrade.json with js-real clients: a downgrade to 0.4.x leaves the published SDK (no 1.x
-// client is driven yet: that life runs the port of the SDK its core pairs with, and the trace
-// says so), and an upgrade back to 0.5.x returns the app to the real SDK, which then opens
-// the database the old core's SDK left behind.
-TEST_F(JsReal, ADowngradeTo046RunsThePortAndAnUpgradeBackReturnsToTheRealSdk) {
+// Trace times of one client's lines matching `what` (after "<time> <client> ").
+std::vector<int64_t> times_of(const std::string& trace, const std::string& client,
+                              const std::string& what) {
+  const std::regex re("^(\\d+) " + client + " " + what);
+  std::vector<int64_t> out;
+  std::istringstream in(trace);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, re)) out.push_back(std::stoll(m[1]));
+  }
+  return out;
+}
+
+int64_t count_between(const std::vector<int64_t>& times, int64_t from, int64_t to) {
+  return std::count_if(times.begin(), times.end(), [&](int64_t t) { return t >= from && t < to; });
+}
+
+// downgrade.json with js-real clients: the downgrade to 0.4.6 switches client 2 to the
+// published 1.x SDK that pairs with it (@powersync/common 1.43.1, its JavaScript sync client:
+// no powersync_control call, sync_local through powersync_operations); 0.4.11 and 0.4.12 run
+// the port of their SDK (no 1.47.0/1.54.0 client yet), and an upgrade back to 0.5.x returns
+// the app to the real 2.3.0 SDK, which then opens the database the old core's SDK left behind.
+TEST_F(JsReal, ADowngradeTo046RunsThe143SdkAndUpgradesBackReturnToTheRealSdk) {
   const auto t = run_traced(js_real("downgrade"), 1);
   ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
-  EXPECT_NE(t.trace.find("downgrade client 2 to core 0.4.6 (js-legacy SDK)"), std::string::npos);
-  EXPECT_GT(last_real_control(t.trace, "c2"), 0) << "c2 never ran the real SDK";
-  EXPECT_LT(last_real_control(t.trace, "c2"), 20'000'001) << "c2's 0.4.6 life ran the real SDK";
+  EXPECT_NE(t.trace.find("downgrade client 2 to core 0.4.6 (js-real SDK)"), std::string::npos);
+  EXPECT_NE(t.trace.find("c2 sdk info: host: this app now runs @powersync/common 1.43.1"),
+            std::string::npos);
+  const auto c2_control = times_of(t.trace, "c2", "js control ");
+  ASSERT_FALSE(c2_control.empty()) << "c2 never ran the real 2.3.0 SDK";
+  EXPECT_LT(c2_control.back(), 20'000'001) << "c2's 0.4.6 life called powersync_control";
+  EXPECT_GT(
+      count_between(times_of(t.trace, "c2", "js operation sync_local "), 22'000'000, 61'000'000), 0)
+      << "c2's 0.4.6 life never applied through the JavaScript sync client";
+  EXPECT_NE(t.trace.find("downgrade client 1 to core 0.4.11 (js-legacy SDK)"), std::string::npos);
   EXPECT_NE(t.trace.find("upgrade client 1 to core 0.5.3 (js-real SDK)"), std::string::npos);
   EXPECT_NE(t.trace.find("upgrade client 3 to core 0.5.2 (js-real SDK)"), std::string::npos);
   EXPECT_GT(last_real_control(t.trace, "c1"), 36'000'000) << "c1 did not return to the real SDK";
   EXPECT_GT(last_real_control(t.trace, "c3"), 45'500'000) << "c3 did not return to the real SDK";
+}
+
+// A 0.4.6 app runs @powersync/common 1.43.1 with its default, the JavaScript sync client: it
+// drives the core through powersync_operations and powersync_validate_checkpoint and never
+// calls powersync_control; the checkers judge it (applied and blocked checkpoints derived
+// from sync_local's insert id, targets from `$local.target_op` writes); a double run is
+// byte-identical.
+TEST_F(JsReal, A046RunUsesTheJavaScriptSyncClientAndNeverCallsPowersyncControl) {
+  if (auto why = engine::js::js_real_unavailable("0.4.6")) GTEST_SKIP() << *why;
+  const Scenario s = js_real("basic-legacy", {"clients.core=0.4.6"});
+  const auto a = run_traced(s, 3);
+  ASSERT_TRUE(a.result.passed && a.result.expectation_met) << test_support::describe(a.result);
+  EXPECT_NE(a.trace.find("host started: sdk-1.43.1 (@powersync/common 1.43.1)"), std::string::npos);
+  EXPECT_TRUE(control_calls(a.trace).empty())
+      << "the JavaScript sync client called powersync_control";
+  EXPECT_EQ(a.trace.find("powersync_control"), std::string::npos);
+  for (const char* c : {"c1", "c2", "c3"}) {
+    EXPECT_FALSE(times_of(a.trace, c, "js operation save ").empty()) << c;
+    EXPECT_FALSE(
+        times_of(a.trace, c, "js operation sync_local \\(0 bytes\\) -> insert_id 1").empty())
+        << c;
+    EXPECT_FALSE(times_of(a.trace, c, "applied checkpoint id ").empty()) << c;
+    EXPECT_FALSE(times_of(a.trace, c, "js fetch #\\d+ GET /write-checkpoint2.json").empty()) << c;
+  }
+  EXPECT_EQ(a.trace.find("line_binary"), std::string::npos) << "1.43.1 over HTTP reads NDJSON";
+  const auto b = run_traced(s, 3);
+  EXPECT_EQ(a.trace, b.trace);
+  EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
+}
+
+// An app update mid-run: 0.5.3 (2.3.0) -> 0.4.6 (1.43.1, the JavaScript client) -> 0.5.3
+// (2.3.0 again), all in the run's one host process; each life runs the SDK of its core.
+TEST_F(JsReal, AMidRunDowngradeTo046SwitchesTo143AndAnUpgradeBackTo230) {
+  if (auto why = engine::js::js_real_unavailable("0.4.6")) GTEST_SKIP() << *why;
+  nlohmann::json j = test_support::catalog_json("basic");
+  j["clients"]["sdk"] = "js-real";
+  j["duration_s"] = 32;
+  j["faults"] = {
+      {{"at_ms", 8000}, {"kind", "downgrade"}, {"client", 1}, {"core", "0.4.6"}, {"down_ms", 1000}},
+      {{"at_ms", 20000}, {"kind", "upgrade"}, {"client", 1}, {"core", "0.5.3"}, {"down_ms", 1000}}};
+  const Scenario s = test_support::load(j);
+  const auto t = run_traced(s, 2);
+  ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
+  EXPECT_NE(t.trace.find("downgrade client 1 to core 0.4.6 (js-real SDK)"), std::string::npos);
+  EXPECT_NE(t.trace.find("upgrade client 1 to core 0.5.3 (js-real SDK)"), std::string::npos);
+  EXPECT_NE(t.trace.find("c1 sdk info: host: this app now runs @powersync/common 1.43.1"),
+            std::string::npos);
+  const auto control = times_of(t.trace, "c1", "js control ");
+  const auto sync_local = times_of(t.trace, "c1", "js operation sync_local ");
+  EXPECT_GT(count_between(control, 0, 8'000'001), 0) << "2.3.0 before the downgrade";
+  EXPECT_EQ(count_between(control, 8'000'001, 20'000'001), 0) << "powersync_control on 0.4.6";
+  EXPECT_GT(count_between(sync_local, 9'000'000, 20'000'001), 0) << "1.43.1 never applied";
+  EXPECT_EQ(count_between(sync_local, 20'000'001, 40'000'000), 0) << "1.43.1 after the upgrade";
+  EXPECT_GT(
+      count_between(times_of(t.trace, "c1", "js control line_binary "), 21'000'000, 40'000'000), 0)
+      << "2.3.0 did not drive the core after the upgrade";
+  // The other clients stayed on 2.3.0 throughout.
+  EXPECT_TRUE(times_of(t.trace, "c2", "js operation ").empty());
+  EXPECT_EQ(t.trace, run_traced(s, 2).trace) << "not byte-identical on a double run";
 }
 
 // The world hunt (issue 14) draws js-real groups (scenarios/catalog/world.json fleet.sdk):
@@ -389,15 +473,28 @@ TEST_F(JsReal, TheWorldHuntDrawsJsRealClientsThatRun) {
   EXPECT_NE(trace.str().find("@powersync/common 2.3.0"), std::string::npos);
 }
 
-TEST(JsRealScenario, RefusedWithACoreTheSdkRefuses) {
+TEST(JsRealScenario, RefusedWithACoreNoDrivenSdkPairsWith) {
+  // 0.4.11 pairs with @powersync/common 1.47.0, pinned but not driven yet.
   try {
-    js_real("basic", {"clients.core=0.4.6", "clients.checkpoint_mode=legacy"});
-    FAIL() << "js-real with core 0.4.x was accepted";
+    js_real("basic", {"clients.core=0.4.11", "clients.checkpoint_mode=legacy"});
+    FAIL() << "js-real with core 0.4.11 was accepted";
   } catch (const ScenarioError& e) {
     const std::string what = e.what();
     EXPECT_NE(what.find("clients.sdk"), std::string::npos) << what;
     EXPECT_NE(what.find("\"js-real\" cannot drive core"), std::string::npos) << what;
   }
+}
+
+TEST(JsRealScenario, On046OnlyLegacyModeIsAllowed) {
+  try {
+    js_real("basic", {"clients.core=0.4.6", "clients.checkpoint_mode=requests"});
+    FAIL() << "js-real on 0.4.6 in requests mode was accepted";
+  } catch (const ScenarioError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("clients.checkpoint_mode"), std::string::npos) << what;
+    EXPECT_NE(what.find("no checkpoint requests"), std::string::npos) << what;
+  }
+  EXPECT_NO_THROW(js_real("basic", {"clients.core=0.4.6", "clients.checkpoint_mode=legacy"}));
 }
 
 }  // namespace

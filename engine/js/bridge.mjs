@@ -11,7 +11,8 @@
 //   {op:"next_run", now, seed, heap}          the next run reuses the process: every client's
 //                                             realm dropped; host answers `ready` (with
 //                                             heap_bytes after a full GC when `heap` is set)
-//   {op:"open", client, now, user, seed, options}  new SDK instance (one app life)
+//   {op:"open", client, now, user, seed, options, sdk}  new SDK instance (one app life) of
+//                                             the named SDK project (default: the host's)
 //   {op:"connect", client, now}  {op:"disconnect", client, now}  {op:"close", client, now}
 //   {op:"tables_changed", client, now, tables}  the app wrote through C++: what its hook saw
 //   {op:"timer", now}                         sim time reached the earliest fake timer
@@ -19,8 +20,10 @@
 //   {op:"chunk", client, req, now, data}      one line of a streaming response (bytes)
 //   {op:"end", client, req, now}  {op:"reset", client, req, now, why}
 // host -> C++ during a drain:
-//   {op:"sql", client, sql, params}  -> C++ replies {op:"rows", columns, rows, changes, insert_id}
-//                                       or {op:"sql_error", message}   (synchronous)
+//   {op:"sql", client, sql, params, before?}  -> C++ runs `before` (a deferred BEGIN) first,
+//                                       then replies {op:"rows", columns, rows, changes,
+//                                       insert_id, autocommit, touched} or {op:"sql_error",
+//                                       message, before_failed?}   (synchronous)
 //   {op:"touched", client}          -> C++ replies {op:"tables", tables} (synchronous): the
 //                                       tables the update hook saw since the last call
 //   {op:"credentials", client}      -> C++ replies {op:"token", token} (synchronous)

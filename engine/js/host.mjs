@@ -10,7 +10,10 @@
 // a process kept across seeds (`next_run`) starts every run from fresh module state.
 // Nothing here reads real time or real randomness.
 //
-// Usage: node --experimental-vm-modules host.mjs <installed SDK project dir>
+// Usage: node --experimental-vm-modules host.mjs <installed SDK project dir> [<name>=<dir> ...]
+// The first directory is the run's SDK (its version goes into `ready`); every `name=dir` is a
+// pinned project a client may run instead (`open` names it: an app update from core 0.5.3 to
+// 0.4.6 switches SDK package and core together).  Projects load lazily, once per process.
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { readMessage, send, kProtocolVersion } from './bridge.mjs';
@@ -19,18 +22,37 @@ import { ModuleSources, ClientRealm, sdkEntriesOf } from './realm.mjs';
 const realSetImmediate = setImmediate;
 const sdkDir = process.argv[2];
 if (!sdkDir) {
-  process.stderr.write('usage: node host.mjs <installed SDK project dir>\n');
+  process.stderr.write('usage: node host.mjs <installed SDK project dir> [<name>=<dir> ...]\n');
   process.exit(2);
 }
+const hostDir = new URL('.', import.meta.url).pathname;
 const nodeModules = path.join(sdkDir, 'node_modules');
 const require = createRequire(path.join(nodeModules, 'syncsim-host.cjs'));
 const FakeTimers = require('@sinonjs/fake-timers');
-const sources = new ModuleSources(nodeModules, new URL('.', import.meta.url).pathname);
-const sdk = sdkEntriesOf(sources);
+const projectDirs = new Map(process.argv.slice(3).map((a) => [a.slice(0, a.indexOf('=')),
+                                                              a.slice(a.indexOf('=') + 1)]));
+const primary = { sources: new ModuleSources(nodeModules, hostDir) };
+primary.sdk = sdkEntriesOf(primary.sources);
+const projects = new Map();  // name -> {sources, sdk}, loaded on first use
+
+function projectNamed(name) {
+  if (!name) return primary;
+  let p = projects.get(name);
+  if (!p) {
+    const dir = projectDirs.get(name);
+    if (!dir) throw new Error(`host: SDK project ${name} was not given to this host`);
+    p = dir === sdkDir ? primary : { sources: new ModuleSources(path.join(dir, 'node_modules'), hostDir) };
+    p.sdk ??= sdkEntriesOf(p.sources);
+    projects.set(name, p);
+  }
+  return p;
+}
 
 // Counts everything a client did (bridge calls, timers fired); the drain stops once a hop
 // changes nothing.
-const activity = { count: 0 };
+// `epoch` counts the events C++ delivered: what a client learnt about its connection from a
+// bridge reply holds only within the event it learnt it in (sdk_client.mjs sql()).
+const activity = { count: 0, epoch: 0 };
 
 // The JS clock runs in whole milliseconds (Date.now() is an integer, as in a browser);
 // sim time is in µs.  Every realm's clock is kept at `nowMs` except while one of its timers
@@ -137,6 +159,12 @@ async function handle(message) {
     case 'open': {
       dropClient(message.client);
       const order = opened++;
+      const project = projectNamed(message.sdk);
+      const { sources, sdk } = project;
+      if (project !== primary) {  // an app update switched this client's SDK package
+        send({ op: 'log', client: message.client, level: 30,
+               message: `host: this app now runs ${sdk.version} (${message.sdk})` });
+      }
       const realm = new ClientRealm({
         FakeTimers, sources, sdk, activity, nowMs, order,
         seed: `${runSeed}/${message.client}/${order}`, name: message.client,
@@ -178,7 +206,7 @@ function beginRun(message) {
   runSeed = String(message.seed);
   opened = 0;
   nowMs = msOf(message.now);
-  const ready = { op: 'ready', v: kProtocolVersion, sdk: sdk.version };
+  const ready = { op: 'ready', v: kProtocolVersion, sdk: primary.sdk.version };
   if (message.heap && globalThis.gc) {
     globalThis.gc();
     ready.heap_bytes = process.memoryUsage().heapUsed;
@@ -200,6 +228,7 @@ for (;;) {
     beginRun(message);
     continue;
   }
+  activity.epoch++;
   await advanceTo(message.now, message.op === 'timer');
   await handle(message);
   await drain();

@@ -22,11 +22,13 @@ namespace syncsim::engine::js {
 std::optional<std::string> js_real_project_for_core(const std::string& core) {
   // @powersync/common 2.3.0 refuses cores outside >=0.5.2 <0.6.0 (BPD.loadVersion).
   if (core.rfind("0.5.", 0) == 0 && core != "0.5.0" && core != "0.5.1") return "sdk-2.3.0";
+  // The 1.x SDK that shipped with the core (@powersync/node 0.14.3 pins common 1.43.1).
+  if (core == "0.4.6") return "sdk-1.43.1";
   return std::nullopt;
 }
 
-std::optional<std::string> installed_js_real_project(const std::string& project) {
-  // "name=dir|name=dir" from cmake/JsRealSdk.cmake.
+std::vector<std::pair<std::string, std::string>> installed_js_real_projects() {
+  std::vector<std::pair<std::string, std::string>> out;
   const std::string dirs = SYNCSIM_JS_REAL_SDK_DIRS;
   std::size_t start = 0;
   while (start < dirs.size()) {
@@ -34,8 +36,15 @@ std::optional<std::string> installed_js_real_project(const std::string& project)
     if (end == std::string::npos) end = dirs.size();
     const std::string entry = dirs.substr(start, end - start);
     const auto eq = entry.find('=');
-    if (eq != std::string::npos && entry.substr(0, eq) == project) return entry.substr(eq + 1);
+    if (eq != std::string::npos) out.emplace_back(entry.substr(0, eq), entry.substr(eq + 1));
     start = end + 1;
+  }
+  return out;
+}
+
+std::optional<std::string> installed_js_real_project(const std::string& project) {
+  for (const auto& [name, dir] : installed_js_real_projects()) {
+    if (name == project) return dir;
   }
   return std::nullopt;
 }
@@ -43,7 +52,9 @@ std::optional<std::string> installed_js_real_project(const std::string& project)
 std::optional<std::string> js_real_unavailable(const std::string& core) {
   if (std::string(SYNCSIM_NODE_EXECUTABLE).empty()) return "node was not found at configure time";
   const auto project = js_real_project_for_core(core);
-  if (!project) return "no pinned JS SDK pairs with core " + core + " (js-real needs 0.5.2+)";
+  if (!project) {
+    return "no pinned JS SDK pairs with core " + core + " (js-real needs 0.4.6 or 0.5.2+)";
+  }
   if (!installed_js_real_project(*project)) {
     return "the pinned SDK " + *project + " is not installed (configure with npm available)";
   }
@@ -68,10 +79,15 @@ void JsHost::start() {
   if (!process_) {
     const auto dir = installed_js_real_project(project_);
     if (!dir) throw std::runtime_error("js-real: SDK project " + project_ + " is not installed");
-    auto process = std::make_unique<NodeProcess>(
-        // vm modules: one realm per client (engine/js/realm.mjs); gc: heap_bytes on request.
-        std::vector<std::string>{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules",
-                                 "--expose-gc", SYNCSIM_JS_HOST_SCRIPT, *dir});
+    // vm modules: one realm per client (engine/js/realm.mjs); gc: heap_bytes on request.
+    // Every installed project follows the run's own: an app update may switch a client to
+    // the SDK that pairs with its new core (loaded by the host on first use).
+    std::vector<std::string> argv{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules",
+                                  "--expose-gc", SYNCSIM_JS_HOST_SCRIPT, *dir};
+    for (const auto& [name, project_dir] : installed_js_real_projects()) {
+      argv.push_back(name + "=" + project_dir);
+    }
+    auto process = std::make_unique<NodeProcess>(std::move(argv));
     if (shared_) {
       shared_->count_start();
       shared_->worn_out(project_);  // this run is the new process's first

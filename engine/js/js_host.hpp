@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/js/node_process.hpp"
@@ -35,8 +36,11 @@ class HostedClient {
   virtual void act(const nlohmann::json& request) = 0;
 };
 
-// The pinned SDK project for a core ("sdk-2.3.0" for 0.5.x), nullopt if none pairs with it.
+// The pinned SDK project for a core ("sdk-2.3.0" for 0.5.2+, "sdk-1.43.1" for 0.4.6), nullopt
+// if none pairs with it (or no js-real client drives it yet).
 std::optional<std::string> js_real_project_for_core(const std::string& core);
+// Every installed project (name, directory), as cmake/JsRealSdk.cmake found them.
+std::vector<std::pair<std::string, std::string>> installed_js_real_projects();
 // The installed directory of a project (cmake/JsRealSdk.cmake), nullopt if not installed.
 std::optional<std::string> installed_js_real_project(const std::string& project);
 // Why js-real cannot run here (no node, SDK not installed), nullopt if it can.

@@ -98,7 +98,10 @@ void JsRealClient::open() {
       {"retry_delay_ms", o.retry_delay / sim::kMillis},
       {"crud_upload_throttle_ms", o.crud_upload_throttle / sim::kMillis},
       {"stream_tables", o.stream_tables}};
-  deliver({{"op", "open"}, {"user", o.user}, {"options", options}});
+  nlohmann::json event = {{"op", "open"}, {"user", o.user}, {"options", options}};
+  // The SDK that pairs with this life's core (an app update switches SDK and core together).
+  if (auto project = js_real_project_for_core(client_.core().name)) event["sdk"] = *project;
+  deliver(std::move(event));
 }
 
 void JsRealClient::connect() {
@@ -153,9 +156,22 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
   const nlohmann::json& params = call["params"];
   try {
     sqlite3* db = client_.db().raw();
+    // A BEGIN the host deferred to travel with this statement (engine/js/sdk_client.mjs sql()).
+    for (const auto& before : call.value("before", nlohmann::json::array())) {
+      char* error = nullptr;
+      if (sqlite3_exec(db, before.get<std::string>().c_str(), nullptr, nullptr, &error) !=
+          SQLITE_OK) {
+        const std::string message = error ? error : sqlite3_errmsg(db);
+        sqlite3_free(error);
+        return {{"op", "sql_error"}, {"message", message}, {"before_failed", true}};
+      }
+    }
     const bool control = text.find("powersync_control(") != std::string::npos &&
                          params.size() == 2 && params[0].is_string();
-    if (control) before_control(params[0].get<std::string>());
+    // The 1.x JavaScript sync client drives the core through this virtual table instead.
+    const bool operation = !control && params.size() == 2 && params[0].is_string() &&
+                           text.find("INSERT INTO powersync_operations") != std::string::npos;
+    if (control || operation) before_control(params[0].get<std::string>());
     nlohmann::json columns = nlohmann::json::array();
     nlohmann::json rows = nlohmann::json::array();
     std::optional<std::string> first_value;
@@ -184,12 +200,25 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
       }
       if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
     }
+    const int changes = sqlite3_changes(db);
+    const int64_t insert_id = sqlite3_last_insert_rowid(db);
     if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
+    if (operation)
+      after_operation(params[0].get<std::string>(), text_or_bytes(params[1]), insert_id);
+    if (!params.empty() && changes > 0 &&
+        text.find("SET target_op = CAST(?") != std::string::npos) {
+      target_written(params[0]);
+    }
+    // What the host may answer itself until the next event: whether a BEGIN would start a
+    // transaction, whether the update hook saw anything (sdk_client.mjs sql(), touched()).
+    merge_touched(client_.db().take_touched());
     return {{"op", "rows"},
             {"columns", columns},
             {"rows", rows},
-            {"changes", sqlite3_changes(db)},
-            {"insert_id", sqlite3_last_insert_rowid(db)}};
+            {"changes", changes},
+            {"insert_id", insert_id},
+            {"autocommit", sqlite3_get_autocommit(db) != 0},
+            {"touched", pending_touched_.ps_crud || pending_touched_.data_tables}};
   } catch (const ClientClosed& e) {
     return {{"op", "sql_error"}, {"message", e.what()}, {"code", SQLITE_MISUSE}};
   } catch (const SqlError& e) {
@@ -198,7 +227,8 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
 }
 
 bool JsRealClient::can_publish(const std::string& op) {
-  return op == "line_text" || op == "line_binary" || op == "completed_upload";
+  return op == "line_text" || op == "line_binary" || op == "completed_upload" ||
+         op == "sync_local";  // powersync_operations (the 1.x JavaScript sync client)
 }
 
 void JsRealClient::before_control(const std::string& op) {
@@ -224,22 +254,10 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
   const TouchedTables touched = client_.db().take_touched();
   merge_touched(touched);
   const bool published = touched.data_tables && can_publish(op);
-  if (published && gate_before_ && client_.verdicts_) {
-    client_.verdicts_->checked("barrier-holds");
-    const auto seen = client_.last_seen();
-    const bool closed =
-        gate_before_->crud || (gate_before_->target && *gate_before_->target > seen.value_or(0));
-    const auto line = sync_line_text(op, payload);
-    const bool priority0 = line && line->find(R"({"partial_checkpoint_complete")") == 0 &&
-                           line->find(R"("priority":0})") != std::string::npos;
-    if (closed && !priority0) {
-      report_violation(
-          client_.loop_, client_.trace_, client_.verdicts_, client_.name(),
-          barrier_violation(client_.options_.index, client_.loop_.clock().elapsed(), op,
-                            gate_before_->crud, gate_before_->target, seen, gate_before_->line,
-                            client_.trace_.lines(), "; the real SDK"));
-    }
-  }
+  const auto line = sync_line_text(op, payload);
+  check_barrier(op, published,
+                line && line->find(R"({"partial_checkpoint_complete")") == 0 &&
+                    line->find(R"("priority":0})") != std::string::npos);
   auto* observer = client_.observer_;
   if (!observer) return;
   observer->on_control(client_, op, payload, result);
@@ -275,6 +293,61 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
     }
     if (i["LogLine"].value("severity", "") == "WARNING") observer->on_core_warning(client_, line);
   }
+}
+
+void JsRealClient::check_barrier(const std::string& op, bool published, bool priority0) {
+  if (!published || !gate_before_ || !client_.verdicts_) return;
+  client_.verdicts_->checked("barrier-holds");
+  const auto seen = client_.last_seen();
+  const bool closed =
+      gate_before_->crud || (gate_before_->target && *gate_before_->target > seen.value_or(0));
+  if (closed && !priority0) {
+    report_violation(
+        client_.loop_, client_.trace_, client_.verdicts_, client_.name(),
+        barrier_violation(client_.options_.index, client_.loop_.clock().elapsed(), op,
+                          gate_before_->crud, gate_before_->target, seen, gate_before_->line,
+                          client_.trace_.lines(), "; the real SDK"));
+  }
+}
+
+void JsRealClient::after_operation(const std::string& op, const std::optional<std::string>& data,
+                                   int64_t insert_id) {
+  // SqliteBucketStorage (1.x): `INSERT INTO powersync_operations(op, data)`; for sync_local
+  // the core answers through the insert id (1: applied; otherwise the barrier withheld it).
+  ++operations_[op];
+  client_.trace_.log(client_.name(), "js operation {} ({} bytes) -> insert_id {}", op,
+                     data ? data->size() : 0, insert_id);
+  const TouchedTables touched = client_.db().take_touched();
+  merge_touched(touched);
+  const bool published = touched.data_tables && can_publish(op);
+  // A partial (priority) sync_local names its priority; priority 0 passes the barrier.
+  check_barrier(op, published, data && data->find(R"({"priority":0,)") == 0);
+  auto* observer = client_.observer_;
+  if (op == "sync_local" && (!data || data->empty())) {
+    if (insert_id == 1) {
+      // 0.4.x: the write checkpoint the apply reached is `$local.last_applied_op`, as the
+      // port reads it after DidCompleteSync (engine/sdk_shim_download.cpp).
+      const auto applied = client_.last_applied();
+      client_.trace_.log(client_.name(), "applied checkpoint{}",
+                         applied ? " id " + std::to_string(*applied) : "");
+      if (observer) observer->on_sync_applied(client_, applied);
+    } else {
+      client_.trace_.log(client_.name(), "checkpoint blocked by the barrier");
+      if (observer) observer->on_checkpoint_blocked(client_);
+    }
+  }
+  if (published && observer) observer->on_published(client_);
+}
+
+void JsRealClient::target_written(const nlohmann::json& value) {
+  // `UPDATE ps_buckets SET target_op = CAST(? as INTEGER) WHERE name='$local'` (1.x: upload
+  // completion, updateLocalTarget); a concrete id is on_target_set, MAX means "unknown".
+  std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos ||
+      text == "9223372036854775807") {
+    return;
+  }
+  if (auto* observer = client_.observer_) observer->on_target_set(client_, std::stoll(text));
 }
 
 std::string JsRealClient::pending() const {

@@ -44,6 +44,8 @@ class JsRealClient : public HostedClient {
   [[nodiscard]] const std::map<std::string, uint64_t>& control_calls() const {
     return control_calls_;
   }
+  // powersync_operations inserts by op ("save", "sync_local", ...): the 1.x JavaScript client.
+  [[nodiscard]] const std::map<std::string, uint64_t>& operations() const { return operations_; }
   [[nodiscard]] std::size_t requests_in_flight() const { return in_flight_.size(); }
   // What the real SDK is waiting for, for the liveness judge's explanation: requests on the
   // wire, open streams, the host's next fake timer.
@@ -66,6 +68,13 @@ class JsRealClient : public HostedClient {
   void before_control(const std::string& op);
   void after_control(const std::string& op, const std::optional<std::string>& payload,
                      const std::optional<std::string>& result);
+  // barrier-holds for a publishing call (gate read by before_control).
+  void check_barrier(const std::string& op, bool published, bool priority0);
+  // The 1.x JavaScript sync client's `INSERT INTO powersync_operations(op, data)`.
+  void after_operation(const std::string& op, const std::optional<std::string>& data,
+                       int64_t insert_id);
+  // A `$local.target_op` write (1.x): on_target_set for a concrete id.
+  void target_written(const nlohmann::json& value);
   void merge_touched(const TouchedTables& t);
   void deliver(nlohmann::json event);
 
@@ -79,6 +88,7 @@ class JsRealClient : public HostedClient {
   std::map<int64_t, std::string> in_flight_paths_;  // req -> "POST /sync/stream"
   std::map<int64_t, std::shared_ptr<sim::ClientStream>> streams_;
   std::map<std::string, uint64_t> control_calls_;
+  std::map<std::string, uint64_t> operations_;
   // The crud entries of accepted uploads whose batch.complete() has not resolved yet.
   std::vector<nlohmann::json> accepted_uploads_;
   // What the update hook saw that the SDK's adapter has not asked for yet.

@@ -143,10 +143,18 @@ export class ModuleSources {
 
 const hostRequire = createRequire(import.meta.url);
 
-// The SDK entry modules of the installed project and its version line for the trace.
+// The SDK entry modules of the installed project and its version line for the trace: 2.x is
+// @powersync/common + @powersync/shared-internals; 1.x is @powersync/common alone, with the
+// async-mutex its platform packages lock with (@powersync/node's NodeStreamingSyncImplementation).
 export function sdkEntriesOf(sources) {
+  const installed = (name) => fs.existsSync(path.join(sources.packageDir(name, null), 'package.json'));
   const versionOf = (name) =>
     JSON.parse(fs.readFileSync(path.join(sources.packageDir(name, null), 'package.json'), 'utf8')).version;
+  if (!installed('@powersync/shared-internals')) {
+    const entries = { common: sources.resolve('@powersync/common', null) };
+    if (installed('async-mutex')) entries.mutex = sources.resolve('async-mutex', null);
+    return { entries, version: `@powersync/common ${versionOf('@powersync/common')}` };
+  }
   return {
     entries: {
       common: sources.resolve('@powersync/common', null),

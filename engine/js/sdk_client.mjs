@@ -1,6 +1,7 @@
 // One js-real client: an unmodified published SDK instance (BasePowerSyncDatabase from
-// @powersync/shared-internals 1.3.0 + @powersync/common 2.3.0) wired to the simulation
-// through the seams the SDK itself offers (engine/js/bridge.mjs carries the calls):
+// @powersync/shared-internals 1.3.0 + @powersync/common 2.3.0; a 1.x SDK's seams are in
+// engine/js/sdk_client_v1.mjs) wired to the simulation through the seams the SDK itself
+// offers (engine/js/bridge.mjs carries the calls):
 //   SimAdapter   the SDK's DBAdapter: every statement runs synchronously on this client's
 //                SQLite connection in the C++ process (the real core on the sim VFS)
 //   SimRemote    the SDK's AbstractRemote: fetch() over the sim network (C++ decides the
@@ -8,6 +9,7 @@
 //   connector    ours: credentials from C++ (the scenario's token lifetime), uploads
 //                through the app backend (POST /backend/upload), as the shim's connector
 import { call, send, toWire, fromWire } from './client_bridge.mjs';
+import { buildV1 } from './sdk_client_v1.mjs';
 
 // Runs inside the client's own vm context (engine/js/host.mjs): `sdk` holds that context's
 // module instances of @powersync/common and @powersync/shared-internals.
@@ -26,81 +28,112 @@ function errorText(error) {
   return String(error);
 }
 
+// The 2.x seams: BasePowerSyncDatabase and friends from @powersync/shared-internals.
+function buildV2(sdk, client) {
+  const { common, internals } = sdk;
+  const { DBAdapter, LockContext } = common;
+  const { BasePowerSyncDatabase, AbstractRemote, AbstractStreamingSyncImplementation, Mutex } =
+    internals;
+
+  class SimLockContext extends LockContext {
+    executeRaw(sql, params) {
+      return Promise.resolve(client.sql(sql, params ?? []));
+    }
+  }
+
+  class SimAdapter extends DBAdapter {
+    constructor() {
+      super();
+      this.mutex = new Mutex();
+      this.context = new SimLockContext();
+    }
+    get name() { return client.name; }
+    close() {}
+    async refreshSchema() {}
+    readLock(fn, options) {
+      return this.mutex.runExclusive(() => fn(this.context), options?.signal);
+    }
+    writeLock(fn, options) {
+      return this.mutex.runExclusive(async () => {
+        try {
+          return await fn(this.context);
+        } finally {
+          this.notifyTouched();
+        }
+      }, options?.signal);
+    }
+    // What the update hook saw since the last lock (the adapter's
+    // powersync_update_hooks('get') step; the C++ connection owns the only update hook).
+    notifyTouched() {
+      if (client.dead) return;
+      const tables = client.touched();
+      if (tables.length > 0) this.iterateListeners((l) => l.tablesUpdated?.({ tables }));
+    }
+  }
+
+  class SimRemote extends AbstractRemote {
+    async fetch(options) { return client.fetch(options); }
+    async loadWebSocketSupport() { throw new Error('syncsim: the sim network speaks HTTP only'); }
+  }
+
+  class SimSync extends AbstractStreamingSyncImplementation {
+    constructor(options) {
+      super(options);
+      this.locks = { crud: new Mutex(), sync: new Mutex() };
+    }
+    obtainLock({ type, callback, signal }) {
+      return this.locks[type].runExclusive(callback, signal);
+    }
+  }
+
+  class SimDatabase extends BasePowerSyncDatabase {
+    openDBAdapter() { return client.adapter; }
+    async _initialize() {}
+    generateSyncStreamImplementation(connector, options) {
+      return new SimSync({
+        ...this.commonSyncOptions(connector, options),
+        remote: new SimRemote(connector, this.logger),
+      });
+    }
+  }
+
+  const adapter = new SimAdapter();
+  client.adapter = adapter;
+  const logger = {
+    log: (record) => {
+      if (record.level < 30) return;  // info and above
+      const error = errorText(record.error);
+      client.logLine(record.level, error ? `${record.message}: ${error}` : record.message);
+    },
+  };
+  return {
+    adapter,
+    logger,
+    database: (schema) => new SimDatabase({ schema, logger }),
+    connectOptions: (o) => ({
+      checkpointMode: o.checkpoint_mode ?? 'requests',
+      retryDelayMs: o.retry_delay_ms ?? 5000,
+      crudUploadThrottleMs: o.crud_upload_throttle_ms ?? 1000,
+    }),
+  };
+}
+
 export class SdkClient {
   constructor(sdk, message, activity) {
-    const { common, internals } = sdk;
     this.name = message.client;
     this.activity = activity;
     this.options = message.options ?? {};
     this.dead = false;
     this.nextRequest = 1;
     this.requests = new Map();  // req -> pending fetch state
+    this.deferred = [];         // a BEGIN not sent yet (sql())
+    this.known = null;          // what C++ last reported about the connection (sql())
     const client = this;
-    const { DBAdapter, LockContext, Schema, Table, column } = common;
-    const { BasePowerSyncDatabase, AbstractRemote, AbstractStreamingSyncImplementation, Mutex } =
-      internals;
-
-    class SimLockContext extends LockContext {
-      executeRaw(sql, params) {
-        return Promise.resolve(client.sql(sql, params ?? []));
-      }
-    }
-
-    class SimAdapter extends DBAdapter {
-      constructor() {
-        super();
-        this.mutex = new Mutex();
-        this.context = new SimLockContext();
-      }
-      get name() { return client.name; }
-      close() {}
-      async refreshSchema() {}
-      readLock(fn, options) {
-        return this.mutex.runExclusive(() => fn(this.context), options?.signal);
-      }
-      writeLock(fn, options) {
-        return this.mutex.runExclusive(async () => {
-          try {
-            return await fn(this.context);
-          } finally {
-            this.notifyTouched();
-          }
-        }, options?.signal);
-      }
-      // What the update hook saw since the last lock (the adapter's
-      // powersync_update_hooks('get') step; the C++ connection owns the only update hook).
-      notifyTouched() {
-        if (client.dead) return;
-        const { tables } = client.bridge({ op: 'touched', client: client.name }, 'tables');
-        if (tables.length > 0) this.iterateListeners((l) => l.tablesUpdated?.({ tables }));
-      }
-    }
-
-    class SimRemote extends AbstractRemote {
-      async fetch(options) { return client.fetch(options); }
-      async loadWebSocketSupport() { throw new Error('syncsim: the sim network speaks HTTP only'); }
-    }
-
-    class SimSync extends AbstractStreamingSyncImplementation {
-      constructor(options) {
-        super(options);
-        this.locks = { crud: new Mutex(), sync: new Mutex() };
-      }
-      obtainLock({ type, callback, signal }) {
-        return this.locks[type].runExclusive(callback, signal);
-      }
-    }
-
-    class SimDatabase extends BasePowerSyncDatabase {
-      openDBAdapter() { return client.adapter; }
-      async _initialize() {}
-      generateSyncStreamImplementation(connector, options) {
-        return new SimSync({
-          ...this.commonSyncOptions(connector, options),
-          remote: new SimRemote(connector, this.logger),
-        });
-      }
-    }
+    const { Schema, Table, column } = sdk.common;
+    const seams = sdk.internals ? buildV2(sdk, client) : buildV1(sdk, client);
+    this.seams = seams;
+    this.adapter = seams.adapter;
+    this.logger = seams.logger;
 
     const tables = {
       todos: new Table({ description: column.text }),
@@ -109,15 +142,6 @@ export class SdkClient {
     if (this.options.stream_tables) tables.items = new Table({ description: column.text });
     tables.events = new Table({ description: column.text }, { insertOnly: true });
 
-    this.adapter = new SimAdapter();
-    this.logger = {
-      log: (record) => {
-        if (record.level < 30) return;  // info and above
-        const error = errorText(record.error);
-        client.bridge({ op: 'log', client: client.name, level: record.level,
-                        message: normalise(error ? `${record.message}: ${error}` : record.message) });
-      },
-    };
     this.connector = {
       fetchCredentials: async () => {
         // The latency the C++ port's connector waits, from the same PRNG stream.
@@ -146,7 +170,12 @@ export class SdkClient {
         client.bridge({ op: 'uploaded', client: client.name }, 'ok');
       },
     };
-    this.database = new SimDatabase({ schema: new Schema(tables), logger: this.logger });
+    this.database = seams.database(new Schema(tables));
+  }
+
+  // One SDK log line into the trace (no absolute paths).
+  logLine(level, message) {
+    this.bridge({ op: 'log', client: this.name, level, message: normalise(message) });
   }
 
   // A synchronous bridge call on behalf of this client (a killed client makes none).
@@ -160,10 +189,35 @@ export class SdkClient {
     return call(message, ...replyOps);
   }
 
+  // A statement on this client's connection.  Two round trips are saved without changing
+  // what runs where or in which order (docs/performance.md, "The real JS SDK"):
+  // a transaction's BEGIN, issued on a connection C++ last reported in autocommit mode during
+  // this same event, travels with the transaction's next statement; and `touched` (after
+  // every write lock) is answered here when C++ reported nothing touched since the last call
+  // during this same event.  Within one event only this client's own bridge calls run C++
+  // code on its connection, so both facts still hold.
   sql(sql, params) {
-    const reply = this.bridge({ op: 'sql', client: this.name, sql, params: params.map(toWire) },
-                              'rows', 'sql_error');
+    if (!this.dead &&
+        (sql === 'BEGIN' || sql === 'BEGIN IMMEDIATE') && params.length === 0 &&
+        this.known?.epoch === this.activity.epoch && this.known.autocommit) {
+      this.activity.count++;
+      this.deferred.push(sql);
+      this.known.autocommit = false;
+      return { columnNames: [], rawRows: [], rowsAffected: this.known.changes,
+               insertId: this.known.insertId };
+    }
+    const message = { op: 'sql', client: this.name, sql, params: params.map(toWire) };
+    if (this.deferred.length > 0) {
+      message.before = this.deferred;
+      this.deferred = [];
+    }
+    const reply = this.bridge(message, 'rows', 'sql_error');
+    this.known = reply.op === 'rows' && typeof reply.autocommit === 'boolean'
+      ? { epoch: this.activity.epoch, autocommit: reply.autocommit, touched: reply.touched,
+          changes: reply.changes, insertId: reply.insert_id }
+      : null;
     if (reply.op === 'sql_error') {
+      if (reply.before_failed) throw new Error(`syncsim host: a deferred BEGIN failed: ${reply.message}`);
       const error = new Error(reply.message);
       error.code = reply.code;
       throw error;
@@ -176,15 +230,24 @@ export class SdkClient {
     };
   }
 
+  // The adapters' powersync_update_hooks('get') step: the tables touched since the last call.
+  touched() {
+    if (this.known?.epoch === this.activity.epoch &&
+        this.known.touched === false &&
+        this.deferred.length === 0) {
+      this.activity.count++;
+      return [];
+    }
+    return this.bridge({ op: 'touched', client: this.name }, 'tables').tables;
+  }
+
   connect() {
-    const o = this.options;
     this.database
-      .connect(this.connector, {
-        checkpointMode: o.checkpoint_mode ?? 'requests',
-        retryDelayMs: o.retry_delay_ms ?? 5000,
-        crudUploadThrottleMs: o.crud_upload_throttle_ms ?? 1000,
-      })
-      .catch((e) => this.logger.log({ level: 50, message: 'connect failed', error: e }));
+      .connect(this.connector, this.seams.connectOptions(this.options))
+      .catch((e) => {
+        const error = errorText(e);
+        this.logLine(50, error ? `connect failed: ${error}` : 'connect failed');
+      });
   }
 
   disconnect() {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/js/js_host.hpp"
 #include "scenarios/format/scenario_reader.hpp"
 
 namespace syncsim::scenarios::reader {
@@ -29,7 +30,17 @@ void check_pairing(const ClientGroup& g, const std::string& path, const Validati
         "\"" + g.checkpoint_mode + "\" is not allowed with the js-legacy SDK (core " + g.core +
             "); allowed: \"legacy\" (old SDKs have no checkpoint requests, docs/protocol.md §2.5)");
   }
-  if ((sdk == "js-1.3.0" || sdk == "js-real") && native != ctx.core_sdks.end() &&
+  // js-real runs the published SDK that pairs with the core: 2.3.0 on 0.5.2+, the 1.x SDK
+  // of an old core where one is driven (engine/js/js_host.cpp), legacy mode only there.
+  const bool real_old_sdk = sdk == "js-real" && native != ctx.core_sdks.end() &&
+                            native->second == "js-legacy" &&
+                            engine::js::js_real_project_for_core(g.core).has_value();
+  if (real_old_sdk && g.checkpoint_mode != "legacy") {
+    p.add(child_path(path, "checkpoint_mode"),
+          "\"" + g.checkpoint_mode + "\" is not allowed with js-real on core " + g.core +
+              " (its 1.x SDK has no checkpoint requests); allowed: \"legacy\"");
+  }
+  if ((sdk == "js-1.3.0" || sdk == "js-real") && !real_old_sdk && native != ctx.core_sdks.end() &&
       native->second != "js-1.3.0") {
     p.add(child_path(path, "sdk"),
           "\"" + sdk + "\" cannot drive core " + g.core +

@@ -526,24 +526,28 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       const engine::CoreVersion& core = core_named(f.core, extra_cores_);
       slot.core = &core;
       slot.options.sdk = engine::sdk_behaviour_from_name(core.sdk);
-      // An app on the published JS SDK runs it when the run's host carries the SDK that pairs
-      // with the new core (SDK and core switch together, as an app update does), also when it
-      // comes back from an older core; otherwise (no 1.x client driven yet, issue 16) it runs
-      // the port of that core's SDK.
-      if (slot.real_sdk && js_host_ &&
-          engine::js::js_real_project_for_core(f.core) == js_host_->project()) {
-        slot.options.sdk = engine::SdkBehaviour::JsReal;
+      // An app on the published JS SDK runs the published SDK that pairs with the new core
+      // (SDK package and core switch together, as an app update does: 0.5.3 -> 0.4.6 runs
+      // @powersync/common 1.43.1 in the same host); a core no pinned SDK pairs with runs the
+      // port of its SDK.
+      if (slot.real_sdk && js_host_) {
+        const auto project = engine::js::js_real_project_for_core(f.core);
+        if (project && engine::js::installed_js_real_project(*project)) {
+          slot.options.sdk = engine::SdkBehaviour::JsReal;
+        }
       }
-      slot.options.checkpoint_mode = slot.options.sdk == engine::SdkBehaviour::JsLegacy
-                                         ? engine::CheckpointMode::Legacy
-                                         : slot.group_mode;
+      // Old cores' SDKs (port or published 1.x) have no checkpoint requests.
+      slot.options.checkpoint_mode =
+          core.sdk == engine::kSdkJsLegacy ? engine::CheckpointMode::Legacy : slot.group_mode;
       trace_.log("fault", "{} client {} to core {} ({} SDK), down {}ms{}", what, f.client, f.core,
                  slot.options.sdk == engine::SdkBehaviour::JsReal ? "js-real" : core.sdk, f.down_ms,
                  why);
       break;
     }
     case FaultKind::SwitchMode:
-      if (slot.options.sdk == engine::SdkBehaviour::JsLegacy) {
+      if (slot.options.sdk == engine::SdkBehaviour::JsLegacy ||
+          (slot.options.sdk == engine::SdkBehaviour::JsReal &&
+           slot.core->sdk == engine::kSdkJsLegacy)) {
         // The loader rejects this in time order; only a trigger that fired after a
         // downgrade to an old SDK gets here (world hunt seed 195), and the app cannot do it.
         trace_.log("fault",
