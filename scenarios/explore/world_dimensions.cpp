@@ -185,7 +185,8 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"faults.absence",
        {{"none", 1}, {"one", 1}},
        "a long absence: one client offline or down longer than retention (< 10 min), with a "
-       "compact job while it is away"},
+       "compact job within a minute after the cutoff while it is away (the run lengthened to "
+       "hold it)"},
       {"service.duplicate_window",
        {{"write", 3}, {"head-read", 1}},
        "mongo: how wide the race is that inserts duplicate write-checkpoint documents for one "
