@@ -333,6 +333,35 @@ TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
   EXPECT_EQ(match_known(known, sig), nullptr) << sig.text();
 }
 
+// The 2000-seed world hunt's two wedges of known root causes (docs/findings.md W17, W18), by
+// their shrunk signatures; without the fault that causes them they are not those entries.
+TEST(Findings, LegacySwitchBackAndDowngradeAfterRetentionWedgesAreKnown) {
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  FindingSignature back;  // seed 228
+  back.invariant = "no-wedge";
+  back.explanation_class = "record-below-target";
+  back.faults = {"compact_interval", "disconnect_client", "switch_user"};
+  back.cores = {"0.4.11"};
+  back.modes = {"legacy"};
+  back.flavour = "mongo";
+  ASSERT_NE(match_known(known, back), nullptr) << back.text();
+  EXPECT_EQ(match_known(known, back)->id, "legacy-user-switch-back");
+  back.faults = {"compact_interval", "disconnect_client"};
+  EXPECT_EQ(match_known(known, back), nullptr) << back.text();
+  FindingSignature down;  // seed 383
+  down.invariant = "no-wedge";
+  down.explanation_class = "record-deleted";
+  down.faults = {"compact_interval", "downgrade", "quiet"};
+  down.cores = {"0.4.11", "0.5.3"};
+  down.modes = {"requests"};
+  down.flavour = "mongo";
+  ASSERT_NE(match_known(known, down), nullptr) << down.text();
+  EXPECT_EQ(match_known(known, down)->id, "wedge-switch-mode-retention");
+  down.faults = {"compact_interval", "quiet"};
+  EXPECT_EQ(match_known(known, down), nullptr) << down.text();
+}
+
 // A world focused for speed (short runs, few faults) with a mutant the world must find.
 std::string mutant_world(const std::string& mutant) {
   json j = to_json(world_file());
