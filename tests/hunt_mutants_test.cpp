@@ -4,7 +4,8 @@
 // up to SYNCSIM_HUNT_SEEDS seeds.  The mutant sets and the equivalent mutants are those of
 // tests/mutation_score_test.cpp (kept in step by hand): a mutant the mutation score injects
 // with helpers is hunted with the same helpers (its twin keeps the helpers), and the two it
-// argues equivalent (nothing observable can catch them) are skipped, saying so.  Each test writes
+// argues equivalent (nothing observable can catch them) are skipped, saying so; a mutant whose
+// helpers alone trip another invariant is judged by its `only` invariants.  Each test writes
 // build/hunt-mutants.d/<mutant>.json and merges all of them into build/hunt-mutants.json.  Label
 // `long`.
 #include <gtest/gtest.h>
@@ -47,6 +48,16 @@ std::vector<std::string> helpers_of(const std::string& mutant) {
   return {};
 }
 
+// The invariants a mutant is judged by, as in mutation_score_test.cpp's `only` entry, when its
+// helpers alone trip another invariant: repost-stale-id + lower-id-replaces lower the stored
+// id, which service-stored-id-monotonic catches on most world seeds, so with every invariant
+// the helper-only twin fails too and write-checkpoint-may-drop could never count.  (Its twin
+// repost-stale-id keeps every invariant: its helpers alone rarely fail.)  Empty: every one.
+std::vector<std::string> only_invariants_of(const std::string& mutant) {
+  if (mutant == "write-checkpoint-may-drop") return {"applied-id-monotonic"};
+  return {};
+}
+
 // The mutants mutation_score_test.cpp argues equivalent (its `equiv` entries).
 bool argued_equivalent(const std::string& mutant) {
   return mutant == "skip-sequence-check" || mutant == "target-posted-id";
@@ -63,10 +74,14 @@ TEST_P(HuntMutant, IsFoundByTheWorldSwarmAlone) {
     GTEST_SKIP() << GetParam() << " is argued equivalent in tests/mutation_score_test.cpp";
   }
   base.mutants = helpers_of(GetParam());
+  // On a postgres draw the world leaves applied-id-monotonic out, and an empty list judges
+  // every invariant: such a seed is judged by every invariant in both runs.
+  base.invariants = only_invariants_of(GetParam());
   Scenario mutated = base;
   mutated.mutants.insert(mutated.mutants.begin(), GetParam());
   json entry = {{"mutant", GetParam()},
                 {"helpers", base.mutants},
+                {"invariants", base.invariants.empty() ? json("all") : json(base.invariants)},
                 {"seed_budget", SYNCSIM_HUNT_SEEDS},
                 {"detected", false}};
   uint64_t seeds = 0;

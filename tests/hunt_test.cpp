@@ -313,6 +313,41 @@ TEST(Findings, ClearThenDeletedRecordRestartsTheCounterWithoutARegression) {
   EXPECT_GT(r.checks.at("request-id-monotonic"), 0U);  // judged, not skipped
 }
 
+// W19: a CLEAR stored behind a closed gate resets last_applied_op before any apply; the rows
+// shown are unchanged, so monotonic-reads does not fail at the next iteration start (the
+// shrunk world hunt seed 1901, which failed before the fix).
+TEST(Findings, AClearStoredBeforeTheApplyIsNoOlderRead) {
+  const json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 5282, "fixed_quirks": [], "fleet":
+    [{"checkpoint_mode": "requests", "core": "0.5.2", "count": 1, "sdk": "auto"},
+    {"checkpoint_mode": "legacy", "core": "0.4.12", "count": 1, "sdk": "auto"}],
+    "post_checkpoint_request": "service", "repost_delay_ms": 102901, "retry_delay_ms": 27860,
+    "stream_encoding": "json"}, "duration_s": 385, "expect": "pass", "faults": [{"at_ms": 55229,
+    "client": 2, "core": "0.5.3", "down_ms": 541, "kind": "upgrade"}, {"at_ms": 143907,
+    "duration_ms": null, "kind": "stall"}, {"at_ms": 145591, "client": 2, "down_ms": 263838,
+    "kind": "restart"}, {"at_ms": 227730, "client": 1, "down_ms": 363223, "kind":
+    "disconnect_client", "on": {"client": 1, "event": "request_posted", "nth": 1}}], "format": 1,
+    "invariants": ["barrier-holds", "checksums-agree", "completed-upload-notified", "converges",
+    "gate-never-recloses", "monotonic-reads", "no-lost-writes", "no-wedge", "read-your-writes",
+    "request-id-monotonic", "requests-complete", "retention-deletes-only-what-it-may",
+    "route-response-per-request", "service-ack-after-replication", "service-stored-id-monotonic",
+    "stream-progress", "stream-rows-covered", "stream-synced-after-applied", "target-no-regress",
+    "wait-for-sync-keeps-promise"], "name": "clear-before-apply", "network": {"latency_down_ms":
+    46, "latency_up_ms": 46}, "quiesce_s": null, "service": {"batch_failure": "any",
+    "batch_failure_pct": 19, "batch_latency_max_ms": 7, "checkpoint_request_retention_minutes": 2,
+    "compact_interval_s": 41, "flavour": "postgres", "heartbeat_ms": 60000,
+    "max_concurrent_streams": 2, "notes_priority": 3, "replication_lag_ms": 96, "snapshot_ms":
+    1607, "todos_priority": 3, "token_lifetime_s": 82, "write_checkpoint_mode": "managed"},
+    "workload": {"delete_pct": 30, "insert_only_pct": 46, "keyspace": 11, "notes_pct": 20,
+    "request_checkpoint_pct": 20, "wait_for_sync_pct": 17, "write_interval_max_ms": 2172,
+    "write_interval_min_ms": 724}}
+  )");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 1901);
+  EXPECT_FALSE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_GT(r.checks.at("monotonic-reads"), 0U);  // judged, not skipped
+}
+
 // W16: the applied-id regression after a legacy user switch without clear is the known root
 // cause of legacy-user-switch-without-clear, and only with a legacy client and a switch_user.
 TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
@@ -331,6 +366,35 @@ TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
   sig.modes = {"legacy", "requests"};
   sig.faults = {"power_loss", "restart"};
   EXPECT_EQ(match_known(known, sig), nullptr) << sig.text();
+}
+
+// The 2000-seed world hunt's two wedges of known root causes (docs/findings.md W17, W18), by
+// their shrunk signatures; without the fault that causes them they are not those entries.
+TEST(Findings, LegacySwitchBackAndDowngradeAfterRetentionWedgesAreKnown) {
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  FindingSignature back;  // seed 228
+  back.invariant = "no-wedge";
+  back.explanation_class = "record-below-target";
+  back.faults = {"compact_interval", "disconnect_client", "switch_user"};
+  back.cores = {"0.4.11"};
+  back.modes = {"legacy"};
+  back.flavour = "mongo";
+  ASSERT_NE(match_known(known, back), nullptr) << back.text();
+  EXPECT_EQ(match_known(known, back)->id, "legacy-user-switch-back");
+  back.faults = {"compact_interval", "disconnect_client"};
+  EXPECT_EQ(match_known(known, back), nullptr) << back.text();
+  FindingSignature down;  // seed 383
+  down.invariant = "no-wedge";
+  down.explanation_class = "record-deleted";
+  down.faults = {"compact_interval", "downgrade", "quiet"};
+  down.cores = {"0.4.11", "0.5.3"};
+  down.modes = {"requests"};
+  down.flavour = "mongo";
+  ASSERT_NE(match_known(known, down), nullptr) << down.text();
+  EXPECT_EQ(match_known(known, down)->id, "wedge-switch-mode-retention");
+  down.faults = {"compact_interval", "quiet"};
+  EXPECT_EQ(match_known(known, down), nullptr) << down.text();
 }
 
 // A world focused for speed (short runs, few faults) with a mutant the world must find.

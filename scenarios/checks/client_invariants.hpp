@@ -119,6 +119,9 @@ class ClientInvariants : public engine::ClientObserver {
   // ps_buckets holds only buckets of another sync-rules instance than the one whose op
   // `shown_position` is, none applied: the rename case of monotonic-reads.
   bool renamed_before_apply(engine::Client& c, int64_t shown_position) const;
+  // Some bucket holds a CLEAR stored but not yet applied (last_applied_op reset to 0 with ops
+  // received): the CLEAR case of monotonic-reads.
+  static bool cleared_before_apply(engine::Client& c);
   // The gate as the core computes it (docs/protocol.md §1.3.6), read now.
   static bool gate_is_open(engine::Client& c);
   // Reads the gate after `op`; a transition open -> closed fails unless `own_action`.

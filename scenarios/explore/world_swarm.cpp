@@ -426,7 +426,7 @@ void draw_faults(Drawer& d, const Scenario& s, const json& world, json& faults) 
   }
 }
 
-std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults);
+std::optional<int64_t> draw_absence(Drawer& d, Scenario& s, json& faults, json& params);
 
 // The draws added after the first world swarm (quiet phases, requests without writes,
 // switch_user back, long absences), from their own stream so earlier draws stay.
@@ -462,7 +462,7 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
                       {"client", d.range(1, n)},
                       {"line", d.pick("faults.line")}});
   }
-  const std::optional<int64_t> away_at = draw_absence(d, s, faults);
+  const std::optional<int64_t> away_at = draw_absence(d, s, faults, params);
   // Last on this stream, so the draws above stay as they were: an id beyond 2^53 may be sent
   // as a string, the form a real installation's bigint takes (the catalog's near-max-id).
   for (auto& f : faults) {
@@ -487,8 +487,11 @@ void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& 
 }
 
 // A long absence: one client offline or down longer than retention, a compact while away.
-// Returns when the client went away if the compact job falls in the run (else none).
-std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults) {
+// The run is lengthened to hold that compact job when it falls after the drawn end: an
+// absence is drawn for what happens while the client is away, and it could otherwise only
+// overlap a long run (retention is at least a minute).  Returns when the client went away
+// if the compact job is drawn.
+std::optional<int64_t> draw_absence(Drawer& d, Scenario& s, json& faults, json& params) {
   const int n = s.clients.count;
   const int64_t end_ms = s.duration_s * 1000;
   const int64_t retention_ms = s.service.checkpoint_request_retention_minutes * 60000;
@@ -500,9 +503,16 @@ std::optional<int64_t> draw_absence(Drawer& d, const Scenario& s, json& faults) 
     const int64_t down = d.range(retention_ms + 1000, 600000);
     faults.push_back({{"at_ms", at}, {"kind", kind}, {"client", d.range(1, n)}, {"down_ms", down}});
     // A compact job after the retention cutoff, while the client is away (if in the run).
-    const int64_t compact_at = at + retention_ms + d.range(1, down - retention_ms);
-    if (compact_at <= end_ms && !d.pick("faults.kind", {"compact"}).empty()) {
+    // Soon after the cutoff (within a minute): any time after it shows the same, and an
+    // early job keeps the lengthened run short.
+    const int64_t compact_at =
+        at + retention_ms + d.range(1, std::min<int64_t>(down - retention_ms, 60000));
+    if (!d.pick("faults.kind", {"compact"}).empty()) {
       faults.push_back({{"at_ms", compact_at}, {"kind", "compact"}});
+      if (compact_at > end_ms) {
+        s.duration_s = compact_at / 1000 + 1;
+        params["duration_s"] = s.duration_s;
+      }
       return at;
     }
   }
