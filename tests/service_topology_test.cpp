@@ -173,7 +173,8 @@ uint64_t interleaved_read_backs(bool separate, uint64_t seeds) {
     }
     w.run_for(kSeconds);
     for (int i = 0; i < 6; ++i) {
-      ASSERT_EQ(answers[i].status, 200) << answers[i].body;
+      EXPECT_EQ(answers[i].status, 200) << answers[i].body;
+      if (answers[i].status != 200) continue;
       // Never below the posted id (route-response-per-request).
       const json answer = json::parse(answers[i].body).at("data").at("checkpoint_request_id");
       EXPECT_GE(std::stoll(answer.get<std::string>()), 10 * (i + 1)) << answers[i].body;
