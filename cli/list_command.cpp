@@ -54,6 +54,8 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
     {"stopped-config-keeps-streams",
      "reprocessing: streams of the replaced sync rules keep serving after the switch-over"},
     {"clear-loses-checksum", "a compaction CLEAR's checksum leaves out one replaced op"},
+    {"torn-read-skips-op",
+     "a torn compaction read resumes one op past where its scan stopped (that op is lost)"},
     {"wait-resolves-on-seen",
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
     {"fsync-lies",

@@ -22,6 +22,15 @@ CheckpointBatcher::CheckpointBatcher(sim::Loop& loop, sim::Trace& trace, sim::Pr
   assert(config_.max_in_flight >= 1);
 }
 
+namespace {
+bool is_supplied(const std::vector<ManagedEntry>& entries, const std::string& key) {
+  for (const auto& e : entries) {
+    if (e.key == key) return e.supplied.has_value();
+  }
+  return false;
+}
+}  // namespace
+
 sim::Micros CheckpointBatcher::step() {
   if (config_.step_latency_max <= 0) return 0;
   return static_cast<sim::Micros>(
@@ -113,9 +122,17 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
       co_return;
     }
   }
-  const BatchWrite w = store_.create_managed(written, head, loop_.now(), &existed);
+  BatchWrite w = store_.create_managed(written, head, loop_.now(), &existed);
   if (!written.empty() && hooks_.on_write) hooks_.on_write(written, before, w);
   if (generation != generation_) co_return;  // an observer restarted the service: answered
+  if (config_.separate_read_back && failure != BatchFailure::PartialWrite &&
+      store_.reads_back(written)) {
+    // The find({user_id: {$in}}) after the bulkWrite: another storage round trip, during
+    // which a concurrent batch (this process's or another's) can write the same keys.
+    co_await loop_.sleep_for(step());
+    if (generation != generation_) co_return;
+    store_.read_back(written, w);
+  }
   if (failure == BatchFailure::PartialWrite) {
     trace_.log("svc", "{}batch of {}: {} generated mapping(s) stored, supplied statement failed",
                prefix(), batch->size(), written.size());
@@ -126,8 +143,14 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   trace_.log("svc", "{}batch of {} ({} keys) head={}{}", prefix(), batch->size(), entries.size(),
              head, marker ? " +marker" : "");
   const uint64_t batch_line = trace_.lines();
+  for (const auto& e : written) {
+    const int64_t id = w.ids.at(e.key);
+    if (id == w.stored.at(e.key) || !e.supplied) continue;
+    trace_.log("svc", "{}read-back of {} answers {}: a concurrent batch wrote after this one's {}",
+               prefix(), e.key, id, w.stored.at(e.key));
+  }
   for (const auto& [key, id] : w.ids) {
-    if (id != w.stored.at(key)) {
+    if (id != w.stored.at(key) && w.stored.count(key) && !is_supplied(written, key)) {
       trace_.log("svc",
                  "{}read-back of {} answers {}: another duplicate than the one this batch "
                  "incremented to {}",

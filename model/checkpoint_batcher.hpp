@@ -79,6 +79,11 @@ struct BatcherConfig {
   // replicated when shouldAdvance is true", v1.24.0): acks wait for the binlog heartbeat.
   bool writes_markers = true;
   DuplicateWindow duplicate_window = DuplicateWindow::Write;
+  // docs/protocol.md §3.1.5 "Read-back round trip": mongo answers supplied keys (and two or
+  // more generated ones) from a separate find one storage round trip after the write, so a
+  // concurrent batch can interleave (fidelity review item 12).  false = the model before: the
+  // answer is read atomically with the write.
+  bool separate_read_back = false;
   // Names this batcher in traces ("api1", ...; empty with one process).
   std::string name;
   // Drawn once per batch after the head read (none by default): which failure this batch

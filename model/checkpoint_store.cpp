@@ -112,6 +112,34 @@ BatchWrite CheckpointStore::create_managed(const std::vector<ManagedEntry>& entr
   return out;
 }
 
+bool CheckpointStore::reads_back(const std::vector<ManagedEntry>& entries) const {
+  if (flavour_ != StorageFlavour::Mongo) return false;
+  const auto generated = std::count_if(entries.begin(), entries.end(),
+                                       [](const ManagedEntry& e) { return !e.supplied; });
+  const bool supplied = generated < static_cast<std::ptrdiff_t>(entries.size());
+  return supplied || (generated > 1 && read_back_ == GeneratedReadBack::Service);
+}
+
+void CheckpointStore::read_back(const std::vector<ManagedEntry>& entries, BatchWrite& w) {
+  if (!reads_back(entries)) return;
+  const auto generated = std::count_if(entries.begin(), entries.end(),
+                                       [](const ManagedEntry& e) { return !e.supplied; });
+  bool supplied_pending = false;
+  for (const auto& e : entries) {
+    auto it = records_.find(e.key);
+    if (it == records_.end() || it->second.empty()) continue;  // deleted meanwhile
+    if (!e.supplied) {
+      if (generated < 2 || read_back_ != GeneratedReadBack::Service) continue;
+      w.ids[e.key] = it->second.back().id;  // find + Map.set: the last document
+      continue;
+    }
+    w.ids[e.key] = *stored_id(e.key);  // the max, pending preferred on ties
+    if (max_doc_pending(it->second)) supplied_pending = true;
+  }
+  // shouldAdvance = generated || some supplied key's max document is pending, as read.
+  w.should_advance = generated > 0 || supplied_pending;
+}
+
 void CheckpointStore::on_commit(Lsn lsn) {
   ++version_;
   if (flavour_ != StorageFlavour::Mongo) return;  // postgres computes it at read time (§1.6)

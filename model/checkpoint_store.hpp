@@ -95,6 +95,19 @@ class CheckpointStore {
   BatchWrite create_managed(const std::vector<ManagedEntry>& entries, Lsn head, sim::Micros now,
                             const std::set<std::string>* existed_at_match = nullptr);
 
+  // The separate find of a mongo batch's read-back (docs/protocol.md §3.1.5 "Read-back round
+  // trip"), run one storage round trip after the write when the read-back is a step of its
+  // own: with two or more generated keys the key's last document, for supplied keys the max
+  // over its documents (pending preferred on ties), both as the documents are NOW — a
+  // concurrent batch's write may have landed in between.  Updates `w.ids` and, from the
+  // supplied keys' max documents, `w.should_advance`.  A key whose documents are all gone
+  // meanwhile keeps the answer of the write (MongoWriteCheckpointAPI would answer none).
+  // Postgres answers RETURNING of its statement: nothing to do.
+  void read_back(const std::vector<ManagedEntry>& entries, BatchWrite& w);
+  // Whether read_back() has anything to read for this batch (mongo, and supplied keys or two
+  // or more generated ones under GeneratedReadBack::Service).
+  [[nodiscard]] bool reads_back(const std::vector<ManagedEntry>& entries) const;
+
   // Mongo commit()/keepalive(): updateMany({processed_at_lsn: null, head <= lsn}) (§3.1.8).
   // Runs even when the storage checkpoint itself is blocked.
   void on_commit(Lsn lsn);

@@ -150,6 +150,7 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
                           : HeadRead::AfterLastCommit;
   batcher.writes_markers = config_.source != SourceFlavour::Mysql;
   batcher.duplicate_window = config_.duplicate_window;
+  batcher.separate_read_back = config_.separate_read_back;
   if (config_.batch_failure_pct > 0 && !config_.batch_failures.empty()) {
     batcher.draw_failure = [this](bool has_generated, bool has_supplied) {
       if (!failure_rng_.percent(static_cast<uint64_t>(config_.batch_failure_pct))) {
@@ -663,7 +664,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           has_mutant(ServiceMutant::StaleWriteCheckpointOnConnect), config_.sticky_invalidation,
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); },
           &line_faults_, config_.write_checkpoint_mode == WriteCheckpointMode::Custom,
-          sync_rules_id_, config_.change_feed_takes_max, config_.torn_compaction_reads},
+          sync_rules_id_, config_.change_feed_takes_max, config_.torn_compaction_reads,
+          has_mutant(ServiceMutant::TornReadSkipsOp)},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

@@ -79,6 +79,10 @@ enum class ServiceMutant {
   // A compaction's CLEAR leaves the first replaced op's checksum out of its sum, so every
   // client that downloads the CLEAR holds a checksum the ops never had (checksums-agree).
   ClearLosesChecksum,
+  // A torn compaction read (service.compaction_reads torn) resumes its scan one op past
+  // where it stopped: that op is never sent, so the client's bucket checksum misses it
+  // (checksums-agree; the core reports "Checksums didn't match").
+  TornReadSkipsOp,
 };
 
 // What a sync_config_change does (docs/protocol.md §3.4 "Sync config reprocessing").
@@ -145,6 +149,10 @@ struct ServiceConfig {
   // docs/protocol.md §3.1.5 "Read-back with duplicates": how mongo answers generated keys
   // (Incremented = the model before issue 17).
   GeneratedReadBack generated_read_back = GeneratedReadBack::Service;
+  // docs/protocol.md §3.1.5 "Read-back round trip": mongo's answer is a separate find one
+  // storage round trip after the write (CheckpointBatcher, BatcherConfig::separate_read_back).
+  // Off by default (the answer is read with the write, the model before).
+  bool separate_read_back = false;
   // docs/protocol.md §3.3.4 "Compaction is not atomic with sync reads": a page read spanning a
   // compaction of its bucket is torn (ConnectionContext::torn_reads).  Off by default.
   bool torn_compaction_reads = false;

@@ -183,9 +183,15 @@ std::vector<const Op*> SyncConnection::torn_page(const std::string& bucket, OpId
   const std::size_t seen = 1 + static_cast<std::size_t>(fetch_rng_.uniform(before.size()));
   before.resize(seen);
   const OpId resumed_after = before.back()->op_id;
-  for (const Op* op : ctx_.storage.ops(bucket, resumed_after, up_to, limit - seen)) {
-    before.push_back(op);
+  std::vector<const Op*> after_compaction =
+      ctx_.storage.ops(bucket, resumed_after, up_to, limit - seen + 1);
+  if (ctx_.mutant_torn_read_skips_op && !after_compaction.empty()) {
+    ctx_.trace.log("svc", "stream {} mutant: torn read of {} skips op {}", req_.key, bucket,
+                   after_compaction.front()->op_id);
+    after_compaction.erase(after_compaction.begin());
   }
+  if (after_compaction.size() > limit - seen) after_compaction.resize(limit - seen);
+  for (const Op* op : after_compaction) before.push_back(op);
   ++ctx_.stats.torn_reads;
   ctx_.trace.log("svc",
                  "stream {} torn read of {}: ops up to {} from before a compaction, the "

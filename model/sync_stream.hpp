@@ -93,6 +93,9 @@ struct ConnectionContext {
   // before it and the rest as they are after it.  Off: reads are atomic (the model before).
   // Needs BucketStorage::keep_pre_compaction_ops.
   bool torn_reads = false;
+  // Mutant torn-read-skips-op: a torn page's resumed scan starts one op past where it
+  // stopped, so that op never reaches the client (checksums-agree must catch it).
+  bool mutant_torn_read_skips_op = false;
 };
 
 struct ConnectionRequest {

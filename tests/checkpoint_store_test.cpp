@@ -1048,6 +1048,54 @@ TEST(CheckpointStoreTable, MultiKeyGeneratedReadBackAnswersLastDuplicate) {
   EXPECT_EQ(pg.foreign_read_backs(), 0u);
 }
 
+// docs/protocol.md §3.1.5 "Read-back round trip" (fidelity review item 12;
+// MongoWriteCheckpointAPI.createManagedWriteCheckpoints and createSuppliedManagedWriteCheckpoints,
+// v1.24.0): the answer is a separate find after the bulkWrite, so a batch that writes in
+// between shows through.  Batch A stores 5, batch B stores 7 before A's find: A answers 7
+// while having stored 5; A's shouldAdvance comes from the documents as read.  A generated
+// multi-key read-back likewise sees B's increment.  Postgres answers RETURNING: no read-back.
+TEST(CheckpointStoreTable, ASeparateReadBackSeesAConcurrentBatchsWrite) {
+  CheckpointStore s(StorageFlavour::Mongo);
+  const std::string k = "u1/a";
+  const std::vector<ManagedEntry> a = {ManagedEntry{k, 5}};
+  BatchWrite wa = s.create_managed(a, lsn(1, 0), kEpoch);
+  EXPECT_EQ(wa.ids.at(k), 5);
+  ASSERT_TRUE(s.reads_back(a));
+  s.create_managed({ManagedEntry{k, 7}}, lsn(2, 0), kEpoch);  // B, between A's write and find
+  s.read_back(a, wa);
+  EXPECT_EQ(wa.ids.at(k), 7) << "the find returns B's id";
+  EXPECT_EQ(wa.stored.at(k), 5) << "A's own write";
+  EXPECT_TRUE(wa.should_advance) << "B's document is pending";
+  // Once B's document is processed, a read-back that finds only it writes no marker.
+  s.on_commit(lsn(2, 0));
+  BatchWrite stale = s.create_managed({ManagedEntry{k, 6}}, lsn(3, 0), kEpoch);
+  s.read_back({ManagedEntry{k, 6}}, stale);
+  EXPECT_EQ(stale.ids.at(k), 7);
+  EXPECT_FALSE(stale.should_advance);
+
+  // Two generated keys: the find after B's increment answers B's id.
+  const std::vector<ManagedEntry> g = {ManagedEntry{"u2/a", std::nullopt},
+                                       ManagedEntry{"u3/a", std::nullopt}};
+  BatchWrite wg = s.create_managed(g, lsn(4, 0), kEpoch);
+  EXPECT_EQ(wg.ids.at("u2/a"), 1);
+  s.create_managed({ManagedEntry{"u2/a", std::nullopt}}, lsn(5, 0), kEpoch);
+  s.read_back(g, wg);
+  EXPECT_EQ(wg.ids.at("u2/a"), 2);
+  EXPECT_EQ(wg.stored.at("u2/a"), 1);
+  EXPECT_EQ(wg.ids.at("u3/a"), 1);
+  // One generated key is findOneAndUpdate: atomic, nothing to read back.
+  EXPECT_FALSE(s.reads_back({ManagedEntry{"u2/a", std::nullopt}}));
+  // A key deleted before the find keeps the write's answer.
+  BatchWrite wd = s.create_managed({ManagedEntry{"u4/a", 3}}, lsn(6, 0), kEpoch);
+  s.erase("u4/a");
+  s.read_back({ManagedEntry{"u4/a", 3}}, wd);
+  EXPECT_EQ(wd.ids.at("u4/a"), 3);
+
+  CheckpointStore pg(StorageFlavour::Postgres);
+  EXPECT_FALSE(pg.reads_back(a));
+  EXPECT_FALSE(pg.reads_back(g));
+}
+
 // The same race on postgres: ON CONFLICT, one row; A's 42 is a stale request.
 TEST(CheckpointStoreTable, Test7PostgresNeverDuplicates) {
   CheckpointStore s(StorageFlavour::Postgres);

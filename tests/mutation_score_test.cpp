@@ -275,6 +275,16 @@ const std::vector<Entry>& mutation_catalog() {
              j["workload"]["keyspace"] = 2;
            },
            {"checksums-agree"}),
+      // Issue 17: a torn compaction read that loses the op at its resume point; the clients
+      // that clear and reconnect in compaction-pages download while the compact job runs.
+      {"torn-read-skips-op",
+       {},
+       "compaction-pages",
+       [](json& j) { j["service"]["compaction_reads"] = "torn"; },
+       {"checksums-agree"},
+       false,
+       "",
+       ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",

@@ -120,8 +120,8 @@ TEST(ListCli, ListsEverythingWithStatements) {
     start = end + 1;
   }
   // 23 + fsync-lies (storage) + connection-slot-leak, custom-checkpoint-before-replication,
-  // stopped-config-keeps-streams, clear-loses-checksum (issue 17)
-  EXPECT_EQ(lines, 28u);
+  // stopped-config-keeps-streams, clear-loses-checksum, torn-read-skips-op (issue 17)
+  EXPECT_EQ(lines, 29u);
   for (const auto* what : {"faults", "sometimes", "metrics"}) {
     auto o = syncsim(std::string("list ") + what);
     EXPECT_EQ(o.exit_code, 0) << what << o.output;

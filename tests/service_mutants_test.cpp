@@ -69,6 +69,12 @@ std::vector<ScenarioMutant> scenario_mutants() {
        "basic",
        [](Scenario& s) { s.service.replication_lag_ms = 0; },
        {"requests-complete", "converges"}},
+      // Issue 17 (docs/protocol.md §3.3.4): a torn compaction read that loses the op at its
+      // resume point leaves a downloading client with a checksum the ops never had.
+      {"torn-read-skips-op",
+       "compaction-pages",
+       [](Scenario& s) { s.service.compaction_reads = "torn"; },
+       {"checksums-agree"}},
   };
 }
 

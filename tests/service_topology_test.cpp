@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -85,6 +86,42 @@ TEST(ApiProcesses, OneProcessKeepsOneBatchPerTurn) {
   EXPECT_EQ(w.svc.batcher().largest_batch(), 30u);
 }
 
+// write-checkpoint-batcher.ts (v1.24.0): executeBatch(...).finally(() => { inFlight--;
+// schedulePump(); }) pumps one turn later, so a request that arrives in the turn a batch
+// finishes joins the waiting ones (docs/protocol.md §3.1.3 "Re-dispatch").  With one batch in
+// flight: A runs; B waits; A's answer makes its caller post C in the same turn; B and C are
+// one batch (a synchronous re-dispatch would send B alone and C after it).
+TEST(Batcher, ReDispatchesOnTheNextTurnSoTheFinishingTurnsRequestsJoin) {
+  sim::Loop loop;
+  sim::Trace trace{loop.clock()};
+  SourceDb source;
+  CheckpointStore store;
+  BatcherConfig config;
+  config.max_in_flight = 1;
+  BatcherHooks hooks;
+  hooks.write_marker = [] {};
+  CheckpointBatcher batcher(loop, trace, sim::Prng(3), source, store, config, hooks);
+  std::vector<std::string> answered;
+  const auto answer = [&answered](const std::string& who) {
+    return [&answered, who](BatchOutcome o) {
+      EXPECT_TRUE(o.ok) << who << ": " << o.error;
+      answered.push_back(who);
+    };
+  };
+  batcher.enqueue("a/c", 1, [&](BatchOutcome o) {
+    answer("A")(o);
+    loop.after(0, [&] { batcher.enqueue("c/c", 1, answer("C")); });
+  });
+  loop.run_until(loop.now() + 1);  // A is dispatched and in flight
+  ASSERT_EQ(batcher.in_flight(), 1);
+  batcher.enqueue("b/c", 1, answer("B"));
+  loop.run_until(loop.now() + kSeconds);
+  EXPECT_EQ(answered, (std::vector<std::string>{"A", "B", "C"}));
+  EXPECT_EQ(batcher.batches(), 2u) << "B and C share the second batch";
+  EXPECT_EQ(batcher.largest_batch(), 2u);
+  loop.shutdown();
+}
+
 // MongoWriteCheckpointAPI.createManagedWriteCheckpoints: updateMany/findOneAndUpdate with
 // upsert on a non-unique user_id; two upserts duplicate only while both execute.
 uint64_t duplicates(int processes, DuplicateWindow window, uint64_t seeds) {
@@ -115,6 +152,46 @@ TEST(ApiProcesses, DuplicatesNeedTrulyConcurrentUpsertsNotAHeadReadApart) {
   EXPECT_GT(inflated, 2 * one_process) << inflated << " vs " << one_process;
   EXPECT_GT(four, one_process) << four << " vs " << one_process;
   EXPECT_GT(four, 0u);
+}
+
+// docs/protocol.md §3.1.5 "Read-back round trip": with the read-back as a step of its own,
+// requests of one key racing on two processes are answered a later batch's id (the trace says
+// "a concurrent batch wrote after this one's"); read with the write, never.
+uint64_t interleaved_read_backs(bool separate, uint64_t seeds) {
+  uint64_t total = 0;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    ServiceConfig config;
+    config.api_processes = 2;
+    config.separate_read_back = separate;
+    World w(config, seed);
+    std::ostringstream trace;
+    w.trace.set_sink(&trace);
+    std::vector<sim::HttpResponse> answers(6, sim::HttpResponse{-1, ""});
+    for (int i = 0; i < 6; ++i) {
+      w.post("alice", "c1", 10 * (i + 1), &answers[i]);
+      w.run_for(3 * kMillis);
+    }
+    w.run_for(kSeconds);
+    for (int i = 0; i < 6; ++i) {
+      EXPECT_EQ(answers[i].status, 200) << answers[i].body;
+      if (answers[i].status != 200) continue;
+      // Never below the posted id (route-response-per-request).
+      const json answer = json::parse(answers[i].body).at("data").at("checkpoint_request_id");
+      EXPECT_GE(std::stoll(answer.get<std::string>()), 10 * (i + 1)) << answers[i].body;
+    }
+    w.trace.set_sink(nullptr);
+    const std::string text = trace.str();
+    for (auto at = text.find("a concurrent batch wrote after"); at != std::string::npos;
+         at = text.find("a concurrent batch wrote after", at + 1)) {
+      ++total;
+    }
+  }
+  return total;
+}
+
+TEST(ReadBack, ASeparateFindAnswersAConcurrentBatchsIdAndAnAtomicOneNever) {
+  EXPECT_GT(interleaved_read_backs(true, 20), 0u);
+  EXPECT_EQ(interleaved_read_backs(false, 20), 0u);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -340,6 +340,7 @@ struct StreamWorld {
                           false, false, false,   false,       {}};
     ctx.batch_delay = batch_delay;
     ctx.torn_reads = torn_reads;
+    ctx.mutant_torn_read_skips_op = mutant_torn_read_skips_op;
     auto conn = std::make_shared<SyncConnection>(ctx, std::move(req), stream, sim::Prng(seed));
     loop.spawn(drive(conn), "sync-connection");
   }
@@ -361,6 +362,7 @@ struct StreamWorld {
   StreamStats stats;
   std::shared_ptr<RecordingStream> stream;
   Lsn lsn = 0;
+  bool mutant_torn_read_skips_op = false;
 };
 
 // The protocol as a client sees it (I8, §3.3.2): checks every line in order, keeps each
@@ -799,10 +801,12 @@ TEST(SyncStream, AClearStandingForAMovePastTheCheckpointWithholdsTheComplete) {
 // of everything it stands for, so a torn page still sums right: the client's checksums match
 // at every complete, and the rows are those of the checkpoint.  With atomic reads (the model
 // before) no page is torn.
-int torn_compaction_pages(bool torn_reads) {
+int torn_compaction_pages(bool torn_reads, bool mutant_skips_op = false,
+                          int* checksum_mismatches = nullptr) {
   int torn = 0;
   for (uint64_t seed = 1; seed <= 30; ++seed) {
     StreamWorld w;
+    w.mutant_torn_read_skips_op = mutant_skips_op;
     w.storage.keep_pre_compaction_ops(true);
     w.fill("a[]", 40);  // ops 1..40, rows a[]0..a[]39
     w.checkpoint();
@@ -815,9 +819,14 @@ int torn_compaction_pages(bool torn_reads) {
     EXPECT_EQ(c.clears, 1u);  // ops 1..30 and their REMOVEs 41..70 become one CLEAR
     w.run_for(200 * kMillis);
     ProtocolChecker checker;
+    torn += static_cast<int>(w.stats.torn_reads);
+    if (mutant_skips_op) {
+      const std::string problem = checker.check(w.stream->lines());
+      if (problem.starts_with("checksum mismatch")) ++*checksum_mismatches;
+      continue;
+    }
     EXPECT_EQ(checker.check(w.stream->lines()), "") << "seed " << seed;
     EXPECT_EQ(briefs(w.stream->lines()).back(), "complete:70") << "seed " << seed;
-    torn += static_cast<int>(w.stats.torn_reads);
   }
   return torn;
 }
@@ -825,6 +834,18 @@ int torn_compaction_pages(bool torn_reads) {
 TEST(SyncStream, ATornCompactionReadStillSumsToTheCheckpointsChecksum) {
   EXPECT_GT(torn_compaction_pages(true), 0);
   EXPECT_EQ(torn_compaction_pages(false), 0);
+}
+
+// The mutant torn-read-skips-op resumes the torn scan one op too far: the op at the resume
+// point never reaches the client, and its bucket checksum no longer matches the checkpoint's
+// (what the core reports as "Checksums didn't match" and checksums-agree catches end to end).
+TEST(SyncStream, ATornReadThatSkipsTheResumeOpBreaksTheChecksum) {
+  int mismatches = 0;
+  EXPECT_GT(torn_compaction_pages(true, true, &mismatches), 0);
+  EXPECT_GT(mismatches, 0);
+  int none = 0;
+  torn_compaction_pages(false, true, &none);  // atomic reads: the mutant has nothing to act on
+  EXPECT_EQ(none, 0);
 }
 
 // ---------------------------------------------------------------------------------------

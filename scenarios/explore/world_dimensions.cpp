@@ -192,6 +192,13 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        "mongo: how wide the race is that inserts duplicate write-checkpoint documents for one "
        "key (docs/protocol.md §3.1.5 Duplicates; a multi-key batch answers the last duplicate, "
        "docs/findings.md §10)"},
+      {"service.compaction_reads",
+       {{"atomic", 3}, {"torn", 1}},
+       "a sync page read spanning a compaction of its bucket is torn (docs/protocol.md §3.3.4)"},
+      {"service.read_back_step",
+       {{"with-write", 3}, {"separate", 1}},
+       "mongo: the write-checkpoint answer is a separate find one storage round trip after the "
+       "write, so a concurrent batch shows through (docs/protocol.md §3.1.5 Read-back round trip)"},
   };
 }
 

@@ -596,10 +596,15 @@ void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& par
     s.clients.fixed_quirks = {"custom-checkpoint-inverted"};
   }
   sv.duplicate_window = d.pick("service.duplicate_window");
+  // Appended last on this stream (issue 17, model7), so every earlier draw keeps its value.
+  sv.compaction_reads = d.pick("service.compaction_reads");
+  sv.read_back_step = d.pick("service.read_back_step");
   params["service.source"] = sv.source;
   params["service.snapshot_ms"] = sv.snapshot_ms;
   params["service.write_checkpoint_mode"] = sv.write_checkpoint_mode;
   params["service.duplicate_window"] = sv.duplicate_window;
+  params["service.compaction_reads"] = sv.compaction_reads;
+  params["service.read_back_step"] = sv.read_back_step;
 }
 
 }  // namespace

@@ -169,6 +169,7 @@ json to_json(const Scenario& s) {
     out["service"]["duplicate_window"] = sv.duplicate_window;
   }
   if (sv.read_back != d.read_back) out["service"]["read_back"] = sv.read_back;
+  if (sv.read_back_step != d.read_back_step) out["service"]["read_back_step"] = sv.read_back_step;
   if (sv.compaction_reads != d.compaction_reads) {
     out["service"]["compaction_reads"] = sv.compaction_reads;
   }

@@ -135,6 +135,10 @@ struct ServiceSpec {
   // "service" (v1.24.0: two or more generated keys in a batch answer each key's last
   // document) or "incremented" (the model before issue 17: the document the batch incremented).
   std::string read_back = "service";
+  // docs/protocol.md §3.1.5 "Read-back round trip": "with-write" (default: the answer is read
+  // atomically with the write) or "separate" (mongo: a find one storage round trip later, so a
+  // concurrent batch can interleave; MongoWriteCheckpointAPI v1.24.0).
+  std::string read_back_step = "with-write";
   // docs/protocol.md §3.3.4: "atomic" (default) or "torn" (a page read spanning a compaction
   // of its bucket sees ops from before and after it; the client may fail its checksum).
   std::string compaction_reads = "atomic";

@@ -199,6 +199,7 @@ ServiceSpec parse_service(const Fields& f) {
                     "api_processes",
                     "duplicate_window",
                     "read_back",
+                    "read_back_step",
                     "compaction_reads",
                     "max_concurrent_streams",
                     "batch_failure_pct",
@@ -221,6 +222,7 @@ ServiceSpec parse_service(const Fields& f) {
   f.integer("api_processes", {1, 16, ""}, s.api_processes);
   f.choice("duplicate_window", {"write", "head-read"}, s.duplicate_window);
   f.choice("read_back", {"service", "incremented"}, s.read_back);
+  f.choice("read_back_step", {"with-write", "separate"}, s.read_back_step);
   f.choice("compaction_reads", {"atomic", "torn"}, s.compaction_reads);
   f.integer("max_concurrent_streams", {0, 100000, "0 = unlimited"}, s.max_concurrent_streams);
   f.integer("batch_failure_pct", {0, 100, ""}, s.batch_failure_pct);

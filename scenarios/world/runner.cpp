@@ -55,7 +55,7 @@ std::vector<std::string> mutant_names() {
           "replication-stall", "write-checkpoint-may-drop", "removed-subscription-keeps-buckets",
           "stale-route-response", "equal-retry-keeps-age", "stale-write-checkpoint-on-connect",
           "generated-answer-ahead", "connection-slot-leak", "custom-checkpoint-before-replication",
-          "stopped-config-keeps-streams", "clear-loses-checksum",
+          "stopped-config-keeps-streams", "clear-loses-checksum", "torn-read-skips-op",
           // engine mutants (engine/sdk_shim.hpp EngineMutant)
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",

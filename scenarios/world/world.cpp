@@ -118,6 +118,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
        model::ServiceMutant::CustomCheckpointBeforeReplication},
       {"stopped-config-keeps-streams", model::ServiceMutant::StoppedConfigKeepsStreams},
       {"clear-loses-checksum", model::ServiceMutant::ClearLosesChecksum},
+      {"torn-read-skips-op", model::ServiceMutant::TornReadSkipsOp},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
