@@ -162,6 +162,11 @@ Database::~Database() {
     sqlite3_exec(db_, "SELECT powersync_control('stop', NULL)", nullptr, nullptr, nullptr);
     if (own_transaction) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
   }
+  // The close rolls back a transaction a kill left open, after SQLite has already freed the
+  // client data the hooks point at (a heap-use-after-free ASan found): unhook first; the
+  // cache they keep dies with the connection anyway.
+  sqlite3_update_hook(db_, nullptr, nullptr);
+  sqlite3_rollback_hook(db_, nullptr, nullptr);
   [[maybe_unused]] const int rc = sqlite3_close(db_);
   assert(rc == SQLITE_OK && "the core still holds prepared statements");
 }
