@@ -267,6 +267,33 @@ TEST_F(JsReal, TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary) {
   }
 }
 
+// @powersync/node 1.1.0 reads from a pool of read-only connections beside its write
+// connection (lib/db/WorkerConnectionPool.js readLock / writeLock), so an SDK read
+// transaction can be open while the writer commits; the single-lock adapter this replaced
+// serialised them (switch-mode seed 14's getClientId() read queued behind
+// powersync_control('start')).  A read transaction that outlives a commit is pinned to a
+// snapshot of the state at its BEGIN (engine/js/read_connections.hpp): "(N made)" > 0.
+TEST_F(JsReal, SdkReadsComeFromAPoolThatNeverQueuesBehindTheWriteLock) {
+  const auto t = run_traced(js_real("switch-mode"), 14);
+  ASSERT_TRUE(t.result.passed) << test_support::describe(t.result);
+  static const std::regex line(
+      R"(js reads: (\d+) on the write connection, (\d+) on snapshots \((\d+) made\))");
+  int lives = 0;
+  long on_writer = 0;
+  long made = 0;
+  std::istringstream in(t.trace);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (!std::regex_search(l, m, line)) continue;
+    ++lives;
+    on_writer += std::stol(m[1]);
+    made += std::stol(m[3]);
+  }
+  EXPECT_GE(lives, 3) << "one line per closed life (three mode switches)";
+  EXPECT_GT(on_writer, 50) << "reads went through the pool";
+  EXPECT_GT(made, 0) << "no SDK read transaction was ever open while the writer committed";
+}
+
 TEST_F(JsReal, CheckersAreBoundByWhatTheRealSdkDid) {
   // Observer events derived from the SDK's control calls and routes reach the checkers: they
   // judge (checked > 0), they do not pass vacuously.

@@ -16,7 +16,7 @@
 
 namespace syncsim::engine::js {
 
-inline constexpr int kProtocolVersion = 2;
+inline constexpr int kProtocolVersion = 3;
 
 // The content types the sync service negotiates (AbstractRemote.fetchStreamRaw asks for
 // BSON with q=0.9, NDJSON with q=0.8).

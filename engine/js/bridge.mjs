@@ -24,6 +24,9 @@
 //                                       then replies {op:"rows", columns, rows, changes,
 //                                       insert_id, autocommit, touched} or {op:"sql_error",
 //                                       message, before_failed?}   (synchronous)
+//   {op:"sql", client, sql, params, read}     the same on read connection `read` (1..5, the
+//                                       adapter's read pool, engine/js/read_connections.hpp):
+//                                       replies {op:"rows", columns, rows, changes, insert_id}
 //   {op:"touched", client}          -> C++ replies {op:"tables", tables} (synchronous): the
 //                                       tables the update hook saw since the last call
 //   {op:"credentials", client}      -> C++ replies {op:"token", token} (synchronous)
@@ -41,7 +44,7 @@
 //                                 is the SDK function that armed the timer
 import fs from 'node:fs';
 
-export const kProtocolVersion = 2;
+export const kProtocolVersion = 3;
 
 const kChunk = 1 << 16;
 // One read buffer for the process: a fresh 64 KiB Buffer per read (about 8,000 per basic

@@ -23,44 +23,6 @@ const char* level_name(int level) {
   return "info";
 }
 
-void bind(sqlite3_stmt* stmt, int index, const nlohmann::json& v) {
-  if (v.is_null()) {
-    sqlite3_bind_null(stmt, index);
-  } else if (v.is_boolean()) {
-    sqlite3_bind_int64(stmt, index, v.get<bool>() ? 1 : 0);
-  } else if (v.is_number_integer()) {
-    sqlite3_bind_int64(stmt, index, v.get<int64_t>());
-  } else if (v.is_number()) {
-    sqlite3_bind_double(stmt, index, v.get<double>());
-  } else if (v.is_string()) {
-    const auto& s = v.get_ref<const std::string&>();
-    sqlite3_bind_text(stmt, index, s.data(), int(s.size()), SQLITE_TRANSIENT);
-  } else if (auto bytes = as_bytes(v)) {
-    sqlite3_bind_blob(stmt, index, bytes->data(), int(bytes->size()), SQLITE_TRANSIENT);
-  } else {
-    throw std::invalid_argument("js-real: unsupported SQL parameter " + v.dump());
-  }
-}
-
-nlohmann::json column_value(sqlite3_stmt* stmt, int i) {
-  switch (sqlite3_column_type(stmt, i)) {
-    case SQLITE_NULL:
-      return nullptr;
-    case SQLITE_INTEGER:
-      return sqlite3_column_int64(stmt, i);
-    case SQLITE_FLOAT:
-      return sqlite3_column_double(stmt, i);
-    case SQLITE_BLOB: {
-      const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
-      return bytes_value(std::string(p ? p : "", std::size_t(sqlite3_column_bytes(stmt, i))));
-    }
-    default: {
-      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
-      return std::string(p ? p : "", std::size_t(sqlite3_column_bytes(stmt, i)));
-    }
-  }
-}
-
 std::optional<std::string> text_or_bytes(const nlohmann::json& v) {
   if (v.is_string()) return v.get<std::string>();
   return as_bytes(v);
@@ -140,6 +102,10 @@ void JsRealClient::begin_close() {
 void JsRealClient::kill() {
   if (killed_) return;
   killed_ = true;
+  if (reads_) {
+    client_.trace_.log(client_.name(), "js reads: {} on the write connection, {} on snapshots ({} made)",
+                       reads_->on_writer(), reads_->on_snapshot(), reads_->snapshots());
+  }
   *alive_ = false;
   for (auto& [req, abort] : in_flight_) abort->abort("the app was closed");
   for (auto& [req, stream] : streams_) stream->close();
@@ -156,6 +122,9 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
   const nlohmann::json& params = call["params"];
   try {
     sqlite3* db = client_.db().raw();
+    if (const int slot = call.value("read", 0); slot > 0) return read_sql(slot, text, params);
+    // A deferred BEGIN opens a transaction, so this statement cannot commit.
+    if (reads_ && !call.contains("before")) reads_->before_write(text);
     // A BEGIN the host deferred to travel with this statement (engine/js/sdk_client.mjs sql()).
     for (const auto& before : call.value("before", nlohmann::json::array())) {
       char* error = nullptr;
@@ -172,34 +141,7 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
     const bool operation = !control && params.size() == 2 && params[0].is_string() &&
                            text.find("INSERT INTO powersync_operations") != std::string::npos;
     if (control || operation) before_control(params[0].get<std::string>());
-    nlohmann::json columns = nlohmann::json::array();
-    nlohmann::json rows = nlohmann::json::array();
-    std::optional<std::string> first_value;
-    const char* tail = text.c_str();
-    const char* end = tail + text.size();
-    for (bool first = true; tail < end; first = false) {
-      sqlite3_stmt* raw = nullptr;
-      int rc = sqlite3_prepare_v2(db, tail, int(end - tail), &raw, &tail);
-      if (rc != SQLITE_OK) throw SqlError(rc, sqlite3_errmsg(db));
-      if (!raw) break;
-      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
-      if (first) {
-        for (std::size_t i = 0; i < params.size(); ++i) bind(raw, int(i + 1), params[i]);
-      }
-      const int n = sqlite3_column_count(raw);
-      if (n > 0) {
-        columns = nlohmann::json::array();
-        for (int i = 0; i < n; ++i) columns.push_back(sqlite3_column_name(raw, i));
-        rows = nlohmann::json::array();
-      }
-      while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-        nlohmann::json row = nlohmann::json::array();
-        for (int i = 0; i < n; ++i) row.push_back(column_value(raw, i));
-        if (rows.empty() && n > 0) first_value = text_or_bytes(row[0]);
-        rows.push_back(std::move(row));
-      }
-      if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
-    }
+    auto [columns, rows, first_value] = run_statements(db, text, params, false);
     const int changes = sqlite3_changes(db);
     const int64_t insert_id = sqlite3_last_insert_rowid(db);
     if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
@@ -224,6 +166,19 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
   } catch (const SqlError& e) {
     return {{"op", "sql_error"}, {"message", e.what()}, {"code", e.code()}};
   }
+}
+
+nlohmann::json JsRealClient::read_sql(int slot, const std::string& text,
+                                      const nlohmann::json& params) {
+  if (!reads_) reads_ = std::make_unique<ReadConnections>(client_.db().raw(), client_.core().path);
+  auto [columns, rows, first_value] = reads_->run(slot, text, params);
+  // updateLocalTarget reads the target on a read connection (SqliteBucketStorage.js).
+  if (text.find("powersync_control(") != std::string::npos && params.size() == 2 &&
+      params[0].is_string()) {
+    after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
+  }
+  // A reader's statement: better-sqlite3 reports no changes and no insert id for it.
+  return {{"op", "rows"}, {"columns", columns}, {"rows", rows}, {"changes", 0}, {"insert_id", 0}};
 }
 
 bool JsRealClient::can_publish(const std::string& op) {

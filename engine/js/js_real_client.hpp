@@ -14,6 +14,7 @@
 
 #include "engine/database.hpp"
 #include "engine/js/js_host.hpp"
+#include "engine/js/read_connections.hpp"
 #include "sim/net.hpp"
 #include "sim/sync.hpp"
 
@@ -64,6 +65,8 @@ class JsRealClient : public HostedClient {
   sim::Task<void> run_fetch(nlohmann::json request, std::shared_ptr<bool> alive);
   sim::Task<void> pump_stream(int64_t req, std::shared_ptr<sim::ClientStream> stream, bool bson,
                               std::shared_ptr<bool> alive);
+  // A statement on read connection `slot` (the SDK's readLock): engine/js/read_connections.hpp.
+  nlohmann::json read_sql(int slot, const std::string& text, const nlohmann::json& params);
   static bool can_publish(const std::string& op);
   void before_control(const std::string& op);
   void after_control(const std::string& op, const std::optional<std::string>& payload,
@@ -98,7 +101,8 @@ class JsRealClient : public HostedClient {
     std::optional<int64_t> target;
     uint64_t line = 0;  // the trace line it was read at (barrier-holds' explanation)
   };
-  std::optional<GateBefore> gate_before_;  // barrier-holds: state before a publishing call
+  std::optional<GateBefore> gate_before_;
+  std::unique_ptr<ReadConnections> reads_;  // made at the first read  // barrier-holds: state before a publishing call
 };
 
 }  // namespace syncsim::engine::js

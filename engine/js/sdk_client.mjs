@@ -28,16 +28,24 @@ function errorText(error) {
   return String(error);
 }
 
+// READ_CONNECTIONS in @powersync/node 1.1.0 lib/db/WorkerConnectionPool.js.
+const kReadConnections = 5;
+
 // The 2.x seams: BasePowerSyncDatabase and friends from @powersync/shared-internals.
 function buildV2(sdk, client) {
   const { common, internals } = sdk;
   const { DBAdapter, LockContext } = common;
-  const { BasePowerSyncDatabase, AbstractRemote, AbstractStreamingSyncImplementation, Mutex } =
-    internals;
+  const { BasePowerSyncDatabase, AbstractRemote, AbstractStreamingSyncImplementation, Mutex,
+          Semaphore } = internals;
 
+  // `read`: 0 the write connection, 1..kReadConnections a read connection.
   class SimLockContext extends LockContext {
+    constructor(read = 0) {
+      super();
+      this.read = read;
+    }
     executeRaw(sql, params) {
-      return Promise.resolve(client.sql(sql, params ?? []));
+      return Promise.resolve(client.sql(sql, params ?? [], this.read));
     }
   }
 
@@ -46,12 +54,25 @@ function buildV2(sdk, client) {
       super();
       this.mutex = new Mutex();
       this.context = new SimLockContext();
+      // @powersync/node 1.1.0 reads from a pool (lib/db/WorkerConnectionPool.js:
+      // `this.readConnections = new Semaphore(...)` of READ_CONNECTIONS = 5 read-only
+      // workers), never behind the write lock; C++ answers each read with the committed
+      // state (engine/js/read_connections.hpp).
+      this.readers = new Semaphore(
+        Array.from({ length: kReadConnections }, (_, i) => new SimLockContext(i + 1)));
     }
     get name() { return client.name; }
     close() {}
     async refreshSchema() {}
-    readLock(fn, options) {
-      return this.mutex.runExclusive(() => fn(this.context), options?.signal);
+    // WorkerConnectionPool.readLock's shape (its lock timeout is a real-time
+    // AbortSignal.timeout, which nothing here can honour in sim time: not passed).
+    async readLock(fn, options) {
+      const lease = await this.readers.requestOne(options?.signal);
+      try {
+        return await fn(lease.item);
+      } finally {
+        lease.release();
+      }
     }
     writeLock(fn, options) {
       return this.mutex.runExclusive(async () => {
@@ -196,7 +217,14 @@ export class SdkClient {
   // every write lock) is answered here when C++ reported nothing touched since the last call
   // during this same event.  Within one event only this client's own bridge calls run C++
   // code on its connection, so both facts still hold.
-  sql(sql, params) {
+  // `read` > 0: a read connection's statement (nothing deferred, nothing learnt about the
+  // write connection).
+  sql(sql, params, read = 0) {
+    if (read > 0) {
+      const reply = this.bridge({ op: 'sql', client: this.name, sql, params: params.map(toWire), read },
+                                'rows', 'sql_error');
+      return this.rowsOrThrow(reply);
+    }
     if (!this.dead &&
         (sql === 'BEGIN' || sql === 'BEGIN IMMEDIATE') && params.length === 0 &&
         this.known?.epoch === this.activity.epoch && this.known.autocommit) {
@@ -216,8 +244,14 @@ export class SdkClient {
       ? { epoch: this.activity.epoch, autocommit: reply.autocommit, touched: reply.touched,
           changes: reply.changes, insertId: reply.insert_id }
       : null;
+    if (reply.op === 'sql_error' && reply.before_failed) {
+      throw new Error(`syncsim host: a deferred BEGIN failed: ${reply.message}`);
+    }
+    return this.rowsOrThrow(reply);
+  }
+
+  rowsOrThrow(reply) {
     if (reply.op === 'sql_error') {
-      if (reply.before_failed) throw new Error(`syncsim host: a deferred BEGIN failed: ${reply.message}`);
       const error = new Error(reply.message);
       error.code = reply.code;
       throw error;
