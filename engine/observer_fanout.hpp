@@ -58,6 +58,15 @@ class ObserverFanout : public ClientObserver {
   void on_wait_resolved(Client& c, int64_t id) override {
     for (auto* o : observers_) o->on_wait_resolved(c, id);
   }
+  void on_js_stream_opened(Client& c) override {
+    for (auto* o : observers_) o->on_js_stream_opened(c);
+  }
+  void on_js_line(Client& c, const std::string& line) override {
+    for (auto* o : observers_) o->on_js_line(c, line);
+  }
+  void on_js_operation(Client& c, const std::string& op, int64_t insert_id) override {
+    for (auto* o : observers_) o->on_js_operation(c, op, insert_id);
+  }
 
  private:
   std::vector<ClientObserver*> observers_;

@@ -104,6 +104,14 @@ class ClientObserver {
   virtual void on_upload_failed(Client&) {}
   // waitForSync(id) resolved (docs/protocol.md §2.3.1): wait-for-sync-keeps-promise.
   virtual void on_wait_resolved(Client&, int64_t /*id*/) {}
+  // The 1.x JavaScript sync client (js-real on 0.4.6) never calls powersync_control; what
+  // checkers read from control calls comes from these facts instead: it opened a sync stream
+  // (POST /sync/stream, where the Rust client calls `start`), it was sent a sync line (JSON
+  // text), it inserted into powersync_operations (`insert_id` is the core's answer;
+  // sync_local: 1 applied, anything else withheld).
+  virtual void on_js_stream_opened(Client&) {}
+  virtual void on_js_line(Client&, const std::string& /*line*/) {}
+  virtual void on_js_operation(Client&, const std::string& /*op*/, int64_t /*insert_id*/) {}
 };
 
 // Deliberately injected engine bugs, used to show a checker can fail.

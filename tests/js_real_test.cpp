@@ -439,6 +439,24 @@ TEST_F(JsReal, A046RunUsesTheJavaScriptSyncClientAndNeverCallsPowersyncControl) 
   EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
 }
 
+// The sometimes-properties read from powersync_control calls (barrier-blocked,
+// newer-hides-older, reconnect-with-pending-target) come, for the JavaScript sync client,
+// from what it does instead: sync_local's insert id, the checkpoint lines it was sent, the
+// sync streams it opens (ClientObserver::on_js_*).  Before, they read 0 on 0.4.6.
+TEST_F(JsReal, TheJavaScriptClientRaisesTheSometimesPropertiesTheRustClientDoes) {
+  if (auto why = engine::js::js_real_unavailable("0.4.6")) GTEST_SKIP() << *why;
+  std::map<std::string, uint64_t> seen;
+  for (const char* name : {"basic-legacy", "restart"}) {
+    const Scenario s = js_real(name, {"clients.core=0.4.6", "clients.checkpoint_mode=legacy"});
+    const auto r = test_support::run(s, 1);  // restart seed 1 reopens with a pending target
+    ASSERT_TRUE(r.passed) << name << "\n" << test_support::describe(r);
+    for (const auto& [id, n] : r.sometimes) seen[id] += n;
+  }
+  EXPECT_GT(seen["barrier-blocked"], 0u);
+  EXPECT_GT(seen["newer-hides-older"], 0u);
+  EXPECT_GT(seen["reconnect-with-pending-target"], 0u);
+}
+
 // An app update mid-run: 0.5.3 (2.3.0) -> 0.4.6 (1.43.1, the JavaScript client) -> 0.5.3
 // (2.3.0 again), all in the run's one host process; each life runs the SDK of its core.
 TEST_F(JsReal, AMidRunDowngradeTo046SwitchesTo143AndAnUpgradeBackTo230) {

@@ -278,6 +278,7 @@ void JsRealClient::after_operation(const std::string& op, const std::optional<st
   // A partial (priority) sync_local names its priority; priority 0 passes the barrier.
   check_barrier(op, published, data && data->find(R"({"priority":0,)") == 0);
   auto* observer = client_.observer_;
+  if (observer) observer->on_js_operation(client_, op, insert_id);
   if (op == "sync_local" && (!data || data->empty())) {
     if (insert_id == 1) {
       // 0.4.x: the write checkpoint the apply reached is `$local.last_applied_op`, as the
@@ -424,6 +425,10 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
     observer->on_checkpoint_request_sent(client_);
   }
   client_.trace_.log(client_.name(), "js fetch #{} {} {}", req, http.method, http.path);
+  // The JavaScript sync client (no powersync_control in this life; the Rust client has called
+  // `start` before its stream) opens a stream: what `start` tells the checkers.
+  const bool javascript_stream = control_calls_.empty() && http.path.rfind("/sync/stream", 0) == 0;
+  if (observer && javascript_stream) observer->on_js_stream_opened(client_);
   auto abort = in_flight_[req];
   if (request.value("stream", false)) {
     const bool bson = header(request["headers"], "accept").find(kBsonStream) != std::string::npos;
@@ -487,6 +492,7 @@ sim::Task<void> JsRealClient::pump_stream(int64_t req, std::shared_ptr<sim::Clie
     while (stream->has_line()) {
       if (!*alive || stream->state() == sim::ClientStream::State::Closed) co_return;
       std::string line = stream->take_line();
+      if (control_calls_.empty() && client_.observer_) client_.observer_->on_js_line(client_, line);
       std::string chunk;
       if (bson) {
         const auto bytes = nlohmann::json::to_bson(nlohmann::json::parse(line));

@@ -124,25 +124,46 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
       s.priority0_partial = line->find(R"("priority":0})") != std::string::npos;
       return;
     }
-    const auto wc = checkpoint_line_write_checkpoint(*line);
-    if (!wc) return;
-    if (wc != s.last_write_checkpoint) {
-      std::erase_if(s.unacked_requests, [&](int64_t id) {
-        if (id > *wc) return false;
-        if (id < *wc) ++counts_[kNewerHidesOlder];
-        return true;
-      });
-    }
-    s.last_write_checkpoint = wc;
+    checkpoint_line(s, *line);
   } else if (op == "next_checkpoint_request_id" && result) {
     s.unacked_requests.push_back(std::stoll(*result));
   } else if (op == "start") {
-    s.last_write_checkpoint.reset();
-    const auto target = c.target();
-    if (target && *target != kMaxOpId && *target > c.last_seen().value_or(0)) {
-      ++counts_[kReconnectWithPendingTarget];
-    }
+    stream_opened(c, s);
   }
+}
+
+void SometimesCounter::checkpoint_line(ClientState& s, const std::string& line) {
+  const auto wc = checkpoint_line_write_checkpoint(line);
+  if (!wc) return;
+  if (wc != s.last_write_checkpoint) {
+    std::erase_if(s.unacked_requests, [&](int64_t id) {
+      if (id > *wc) return false;
+      if (id < *wc) ++counts_[kNewerHidesOlder];
+      return true;
+    });
+  }
+  s.last_write_checkpoint = wc;
+}
+
+void SometimesCounter::stream_opened(engine::Client& c, ClientState& s) {
+  s.last_write_checkpoint.reset();
+  const auto target = c.target();
+  if (target && *target != kMaxOpId && *target > c.last_seen().value_or(0)) {
+    ++counts_[kReconnectWithPendingTarget];
+  }
+}
+
+void SometimesCounter::on_js_stream_opened(engine::Client& c) { stream_opened(c, state(c)); }
+
+void SometimesCounter::on_js_line(engine::Client& c, const std::string& line) {
+  checkpoint_line(state(c), line);
+}
+
+void SometimesCounter::on_js_operation(engine::Client& /*c*/, const std::string& op,
+                                       int64_t insert_id) {
+  // SqliteBucketStorage.syncLocalDatabase (1.x): `sync_local` answers 1 when applied; the
+  // barrier withholding the checkpoint answers otherwise.
+  if (op == "sync_local" && insert_id != 1) ++counts_[kBarrierBlocked];
 }
 
 void SometimesCounter::on_published(engine::Client& c) {

@@ -50,6 +50,10 @@ class SometimesCounter : public engine::ClientObserver, public model::ServiceObs
   void on_seeded(engine::Client& c, int64_t posted, int64_t answered) override;
   void on_reposted(engine::Client& c, int64_t id) override;
   void on_upload_failed(engine::Client& c) override;
+  // The 1.x JavaScript sync client: the same conditions from its stream and operations.
+  void on_js_stream_opened(engine::Client& c) override;
+  void on_js_line(engine::Client& c, const std::string& line) override;
+  void on_js_operation(engine::Client& c, const std::string& op, int64_t insert_id) override;
 
   void on_request_answered(const std::string& key, std::optional<int64_t> supplied,
                            std::optional<int64_t> before, int64_t id) override;
@@ -79,6 +83,11 @@ class SometimesCounter : public engine::ClientObserver, public model::ServiceObs
     bool priority0_partial = false;                // the last control call was one
   };
   ClientState& state(engine::Client& c);
+  // A checkpoint line's write_checkpoint against the requests not yet acknowledged.
+  void checkpoint_line(ClientState& s, const std::string& line);
+  // A sync stream (re)opens: its write_checkpoint starts afresh; a concrete target above
+  // last_seen is a pending acknowledgement carried across.
+  void stream_opened(engine::Client& c, ClientState& s);
 
   model::Service& service_;  // its checkpoint store, read at the end
   std::array<uint64_t, kConditions> counts_{};
