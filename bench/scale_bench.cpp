@@ -1,6 +1,6 @@
 // Issue 20's target (d), scale: how CPU and memory grow with the number of clients; JSON on stdout.
 //   scale_bench [--private 8,64,256,1000] [--shared 8,32,128] [--idle 8,1000] [--duration-s 20]
-//               (--help)
+//               [--wake-every-stream] (--help)
 // Every run is a variant of scenarios/scale/clients-1000.json (its service and stream limit),
 // without faults:
 //  - private: every write goes to the writer's own bucket (notes_pct 100).  CPU (this thread's,
@@ -13,6 +13,8 @@
 //    process, peak RSS from wait4's rusage; memory per idle client is the slope between the two
 //    fleet sizes.
 // CPU time only, never wall time (the machine is shared); compare ratios within one run.
+// --wake-every-stream: the model before issue 20's filtered wake-ups (every storage checkpoint
+// resumes every waiting stream), for a before/after from the same build.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -28,6 +30,7 @@
 #include <vector>
 
 #include "scenarios/world/runner.hpp"
+#include "scenarios/world/world.hpp"
 
 namespace {
 
@@ -82,12 +85,15 @@ struct Totals {
 };
 
 // Runs seeds 1.. until `min_writes` local writes were made (at least one seed).
-Totals run_seeds(const scenarios::Scenario& s, uint64_t min_writes) {
+Totals run_seeds(const scenarios::Scenario& s, uint64_t min_writes, bool wake_every_stream) {
   Totals t;
   const double start = thread_cpu();
   while (t.seeds == 0 || t.local_writes < min_writes) {
     scenarios::RunOptions o;
     o.seed = ++t.seeds;
+    o.attach = [wake_every_stream](scenarios::World& world) {
+      world.service().storage().set_wake_every_stream(wake_every_stream);
+    };
     const scenarios::RunResult r = scenarios::run_scenario(s, o);
     if (!r.passed) {
       std::cerr << "scale_bench: " << r.scenario << " seed " << o.seed << " failed\n";
@@ -138,6 +144,7 @@ int main(int argc, char** argv) {
   std::vector<int> idle_fleets{8, 1000};
   int duration_s = 20;
   std::string syncsim_bin = SYNCSIM_BINARY;
+  bool wake_every_stream = false;
   CLI::App app{
       "Issue 20's target (d): CPU per client-event, per delivered op, and memory per idle "
       "client as the fleet grows, JSON on stdout",
@@ -148,6 +155,8 @@ int main(int argc, char** argv) {
       ->expected(2);
   app.add_option("--duration-s", duration_s, "simulated seconds per run")
       ->check(CLI::Range(5, 600));
+  app.add_flag("--wake-every-stream", wake_every_stream,
+               "every storage checkpoint resumes every stream (the model before issue 20)");
   app.add_option("--syncsim", syncsim_bin, "the syncsim binary for the idle runs")
       ->check(CLI::ExistingFile);
   try {
@@ -190,11 +199,11 @@ int main(int argc, char** argv) {
   }
 
   // Warm-up: the process builds each client database template once (issue 20).
-  run_seeds(load(variant(base, 2, 100, 5)), 0);
+  run_seeds(load(variant(base, 2, 100, 5)), 0, wake_every_stream);
 
   json private_rows = json::array();
   for (int n : private_fleets) {
-    const Totals t = run_seeds(load(variant(base, n, 100, duration_s)), 1000);
+    const Totals t = run_seeds(load(variant(base, n, 100, duration_s)), 1000, wake_every_stream);
     private_rows.push_back(
         {{"clients", n},
          {"seeds", t.seeds},
@@ -206,7 +215,7 @@ int main(int argc, char** argv) {
   }
   json shared_rows = json::array();
   for (int n : shared_fleets) {
-    const Totals t = run_seeds(load(variant(base, n, 0, duration_s)), 200);
+    const Totals t = run_seeds(load(variant(base, n, 0, duration_s)), 200, wake_every_stream);
     shared_rows.push_back({{"clients", n},
                            {"seeds", t.seeds},
                            {"cpu_s", t.cpu_s},
@@ -223,6 +232,7 @@ int main(int argc, char** argv) {
   const json out = {
       {"scenario", catalog},
       {"duration_s", duration_s},
+      {"wake_every_stream", wake_every_stream},
       {"d_private", private_rows},
       {"d_private_last_over_first", ratio(private_rows, "cpu_us_per_client_event")},
       {"d_shared", shared_rows},

@@ -24,21 +24,6 @@ struct WatchedRead {
   uint64_t rollbacks = 0;
 };
 
-// The update hook's state, attached to the connection (engine/watched_read.hpp).
-struct ConnectionWatch {
-  explicit ConnectionWatch(Database* owner) : db(owner) {}
-  Database* db;
-  uint64_t changes[3] = {0, 0, 0};  // by Watched
-  uint64_t seen_changes = 0;        // every update hook call
-  uint64_t rollbacks = 0;
-  std::unordered_map<std::string, WatchedRead> reads;
-};
-
-constexpr const char* kWatchKey = "syncsim.watch";
-
-}  // namespace
-
-namespace {
 void check(sqlite3* db, int rc, const std::string& what) {
   if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
     throw SqlError(rc, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
@@ -93,6 +78,17 @@ std::optional<std::string> column_text(sqlite3_stmt* stmt, int i) {
 }
 }  // namespace
 
+// The hooks' state (engine/watched_read.hpp): the touched tables are the Database's, the change
+// counters and cached reads are query_int_watched()'s.
+struct ConnectionWatch {
+  explicit ConnectionWatch(Database* owner) : db(owner) {}
+  Database* db;
+  uint64_t changes[3] = {0, 0, 0};  // by Watched
+  uint64_t seen_changes = 0;        // every update hook call
+  uint64_t rollbacks = 0;
+  std::unordered_map<std::string, WatchedRead> reads;
+};
+
 Statement::Statement(sqlite3* db, const std::string& sql) {
   check(db, sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr), "prepare " + sql);
 }
@@ -100,7 +96,7 @@ Statement::Statement(sqlite3* db, const std::string& sql) {
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Database::Database(const std::string& file_name, const CoreVersion& core, sim::CostMeter* meter)
-    : meter_(meter) {
+    : meter_(meter), watch_(std::make_unique<ConnectionWatch>(this)) {
   const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
   // A modified or truncated core is refused here, before dlopen (which would load it
   // silently or die with SIGBUS).
@@ -128,14 +124,9 @@ Database::Database(const std::string& file_name, const CoreVersion& core, sim::C
     sqlite3_create_function_v2(db_, name, 0, SQLITE_UTF8, nullptr, deterministic_uuid, nullptr,
                                nullptr, nullptr);
   }
-  // The hook's state lives with the connection (freed when it closes): the touched tables
-  // are this Database's, the change counters are engine/watched_read.hpp's.
-  auto* watch = new ConnectionWatch(this);
-  sqlite3_set_clientdata(db_, kWatchKey, watch,
-                         [](void* p) { delete static_cast<ConnectionWatch*>(p); });
-  sqlite3_update_hook(db_, &Database::on_update, watch);
+  sqlite3_update_hook(db_, &Database::on_update, watch_.get());
   sqlite3_rollback_hook(
-      db_, [](void* p) { ++static_cast<ConnectionWatch*>(p)->rollbacks; }, watch);
+      db_, [](void* p) { ++static_cast<ConnectionWatch*>(p)->rollbacks; }, watch_.get());
   exec("PRAGMA journal_mode = DELETE");  // rollback journal, docs/architecture.md §2
   exec("PRAGMA synchronous = FULL");
   begin_ = std::make_unique<Statement>(db_, "BEGIN IMMEDIATE");
@@ -162,13 +153,15 @@ Database::~Database() {
     sqlite3_exec(db_, "SELECT powersync_control('stop', NULL)", nullptr, nullptr, nullptr);
     if (own_transaction) sqlite3_exec(db_, "COMMIT", nullptr, nullptr, nullptr);
   }
-  // The close rolls back a transaction a kill left open, after SQLite has already freed the
-  // client data the hooks point at (a heap-use-after-free ASan found): unhook first; the
-  // cache they keep dies with the connection anyway.
-  sqlite3_update_hook(db_, nullptr, nullptr);
-  sqlite3_rollback_hook(db_, nullptr, nullptr);
-  [[maybe_unused]] const int rc = sqlite3_close(db_);
+  // The close rolls back a transaction a kill left open and calls the rollback hook: its
+  // state is watch_, destroyed only after this body.
+  const int rc = sqlite3_close(db_);
   assert(rc == SQLITE_OK && "the core still holds prepared statements");
+  if (rc != SQLITE_OK) {
+    // The connection stays open (leaked): it must not call into watch_ once it is gone.
+    sqlite3_update_hook(db_, nullptr, nullptr);
+    sqlite3_rollback_hook(db_, nullptr, nullptr);
+  }
 }
 
 void Database::on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
@@ -189,8 +182,8 @@ void Database::on_update(void* self, int, const char*, const char* table, sqlite
 
 std::optional<int64_t> query_int_watched(Database& db, Watched table, const std::string& sql,
                                          const std::vector<std::string>& args) {
-  auto* w = static_cast<ConnectionWatch*>(sqlite3_get_clientdata(db.raw(), kWatchKey));
-  assert(w != nullptr && w->db == &db);
+  ConnectionWatch* w = &db.watch();
+  assert(w->db == &db);
   std::string key = sql;
   for (const auto& a : args) (key += '\x1f') += a;
   const uint64_t changes = w->changes[static_cast<int>(table)];

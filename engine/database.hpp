@@ -50,6 +50,9 @@ struct TouchedTables {
   bool data_tables = false;  // ps_data__* (what the app sees)
 };
 
+// The update and rollback hooks' state (engine/database.cpp, engine/watched_read.hpp).
+struct ConnectionWatch;
+
 class Database {
  public:
   // `meter`: the bench's profiling tag (sim/cost_region.hpp); null in every normal run.
@@ -84,6 +87,7 @@ class Database {
     return t;
   }
   sqlite3* raw() { return db_; }
+  ConnectionWatch& watch() { return *watch_; }
   [[nodiscard]] uint64_t control_calls() const { return control_calls_; }
 
  private:
@@ -93,6 +97,9 @@ class Database {
   static void on_update(void* self, int op, const char* db, const char* table, sqlite3_int64);
 
   sim::CostMeter* meter_ = nullptr;
+  // What the hooks count; a member, so it outlives sqlite3_close (whose rollback of a
+  // transaction a kill left open calls the rollback hook).
+  std::unique_ptr<ConnectionWatch> watch_;
   sqlite3* db_ = nullptr;
   std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
   std::unique_ptr<Statement> begin_;

@@ -70,6 +70,7 @@ OpId BucketStorage::append(const std::string& bucket, Op op) {
   last_own_op_ = op.op_id;
   op.checksum = op_checksum(op);
   Bucket& b = buckets_[bucket];
+  updated_since_checkpoint_.insert(bucket);
   b.sums.push_back((b.sums.empty() ? 0u : b.sums.back()) + op.checksum);  // mod 2^32
   b.ops.push_back(std::move(op));
   return last_own_op_;
@@ -81,7 +82,21 @@ void BucketStorage::checkpoint(Lsn lsn) {
   latest_ = StorageCheckpoint{last_op(), lsn};
   history_.push_back(latest_);
   ++checkpoints_;
+  notifying_ = true;
+  for (CheckpointWatcher* w : watchers_) w->on_checkpoint(latest_, updated_since_checkpoint_);
+  notifying_ = false;
+  updated_since_checkpoint_.clear();
   checkpoint_created_.notify();
+}
+
+void BucketStorage::watch(CheckpointWatcher* watcher) {
+  assert(!notifying_ && "a watcher registered from inside on_checkpoint");
+  watchers_.push_back(watcher);
+}
+
+void BucketStorage::unwatch(CheckpointWatcher* watcher) {
+  assert(!notifying_ && "a watcher unregistered from inside on_checkpoint");
+  std::erase(watchers_, watcher);
 }
 
 std::optional<StorageCheckpoint> BucketStorage::checkpoint_at(OpId op_id) const {
@@ -200,6 +215,7 @@ CompactionStats BucketStorage::compact(OpId horizon, bool mutant_clear_loses_che
     std::vector<Op> before;
     if (keep_pre_compaction_) before = bucket.ops;
     const CompactionStats b = compact_bucket(bucket, horizon, mutant_clear_loses_checksum);
+    if (b.ops_moved > 0 || b.clears > 0) updated_since_checkpoint_.insert(name);
     if (keep_pre_compaction_ && (b.ops_moved > 0 || b.clears > 0)) {
       bucket.before_compaction = std::move(before);
       ++bucket.compactions;

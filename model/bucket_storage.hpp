@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,21 @@ uint32_t op_checksum(const Op& op);
 Op put_op(const std::string& object_type, const std::string& object_id, const std::string& data);
 Op remove_op(const std::string& object_type, const std::string& object_id);
 
+// A sync stream's view of new storage checkpoints (issue 20).  The service's watcher yields every
+// checkpoint to every connection with the data buckets updated since the previous one
+// (watchCheckpointChanges / getCheckpointChanges' updatedDataBuckets, docs/protocol.md §3.1.9,
+// §3.3.3), and a connection builds a line only when one of its buckets, its bucket set or its
+// write checkpoint changed.  The storage calls each watcher in registration order, so that the
+// model resumes a stream only when it has something to do.
+class CheckpointWatcher {
+ public:
+  virtual void on_checkpoint(const StorageCheckpoint& cp,
+                             const std::set<std::string>& updated_buckets) = 0;
+
+ protected:
+  ~CheckpointWatcher() = default;
+};
+
 class BucketStorage {
  public:
   // Assigns the op id; only PUT and REMOVE can be appended.
@@ -77,7 +93,11 @@ class BucketStorage {
   // sequence is one per storage database (op_id_sequence), shared by every sync-rules
   // instance; this storage then draws its op ids from `owner`'s sequence.  Its checkpoints
   // still cover only its own ops (the batch's persisted_op).
-  void share_op_sequence(BucketStorage& owner) { seq_ = owner.seq_; }
+  // It also takes the owner's wake mode (set_wake_every_stream).
+  void share_op_sequence(BucketStorage& owner) {
+    seq_ = owner.seq_;
+    wake_every_stream_ = owner.wake_every_stream_;
+  }
   // The storage checkpoint with this op id (the latest such), if one was made: the
   // source position a client's applied state stands for (monotonic-reads across a
   // reprocessing, docs/invariants.md §1).
@@ -110,8 +130,16 @@ class BucketStorage {
   // ops(), over the bucket as it was before its latest compaction.
   [[nodiscard]] std::vector<const Op*> ops_before_compaction(const std::string& bucket, OpId after,
                                                              OpId up_to, std::size_t limit) const;
-  // Fires after every new storage checkpoint (the storage watcher).
+  // Fires after every new storage checkpoint (the storage watcher), after the watchers.
   sim::Notifier& checkpoint_created() { return checkpoint_created_; }
+  // Watchers get every later checkpoint with the buckets whose ops changed (appended or
+  // compacted) since the one before it.  unwatch() before the watcher dies.
+  void watch(CheckpointWatcher* watcher);
+  void unwatch(CheckpointWatcher* watcher);
+  // The model before issue 20, for comparison (tests/stream_wake_test.cpp): every checkpoint
+  // resumes every waiting stream, which then finds out itself whether anything changed.
+  void set_wake_every_stream(bool on) { wake_every_stream_ = on; }
+  [[nodiscard]] bool wakes_every_stream() const { return wake_every_stream_; }
   [[nodiscard]] OpId last_op() const { return last_own_op_; }
   [[nodiscard]] uint64_t checkpoints() const { return checkpoints_; }
 
@@ -138,6 +166,10 @@ class BucketStorage {
   uint64_t checkpoints_ = 0;
   CompactionStats compaction_;
   sim::Notifier checkpoint_created_;
+  std::vector<CheckpointWatcher*> watchers_;        // in registration order
+  std::set<std::string> updated_since_checkpoint_;  // buckets appended to or compacted
+  bool notifying_ = false;                          // watchers must not (un)register meanwhile
+  bool wake_every_stream_ = false;
 };
 
 }  // namespace syncsim::model

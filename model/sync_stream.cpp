@@ -112,27 +112,28 @@ void SyncConnection::start_download(const StorageCheckpoint& cp,
   download_ = std::move(d);
 }
 
-void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
+SyncConnection::WriteCheckpointStep SyncConnection::write_checkpoint_step(
+    const StorageCheckpoint& cp) const {
   // watchCheckpointChanges (docs/protocol.md §3.1.9), per storage flavour.
-  if (ctx_.custom_write_checkpoints) return update_custom_write_checkpoint(cp);
+  if (ctx_.custom_write_checkpoints) return custom_write_checkpoint_step(cp);
+  WriteCheckpointStep step{write_checkpoint_, queried_initial_, seen_lsn_, seen_op_, false, {}};
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs lastWriteCheckpoint: the value may drop to null or lower.
     // The empty checkpoint has a null LSN, which is no position: no heads filter, so
     // lastManagedWriteCheckpoint answers null (PostgresSyncRulesStorage.watchCheckpointChanges,
     // v1.24.0).
-    write_checkpoint_ = cp.lsn == 0 ? std::nullopt : ctx_.checkpoints.lookup(req_.key, cp.lsn);
-    return;
+    step.value = cp.lsn == 0 ? std::nullopt : ctx_.checkpoints.lookup(req_.key, cp.lsn);
+    return step;
   }
   // Mongo: one initial lookup on the first checkpoint with an LSN, then only documents
   // processed in (previous LSN, LSN]; the value is replaced only when greater (I7).
-  if (cp.lsn == 0) return;  // the empty checkpoint has no LSN
+  if (cp.lsn == 0) return step;  // the empty checkpoint has no LSN
   std::optional<int64_t> v;
   if (!queried_initial_) {
-    queried_initial_ = true;
+    step.queried_initial = true;
     v = ctx_.checkpoints.lookup(req_.key, cp.lsn);
     if (v && *v > 1 && ctx_.mutant_stale_write_checkpoint_on_connect) {
-      ctx_.trace.log("svc", "MUTANT stream {} initial write_checkpoint {} instead of {}", req_.key,
-                     *v - 1, *v);
+      step.stale_initial = v;
       v = *v - 1;
     }
   } else if (cp.lsn != seen_lsn_ && ctx_.change_feed_takes_max) {
@@ -140,37 +141,90 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
   } else if (cp.lsn != seen_lsn_) {
     // getManagedWriteCheckpointChanges: over 1000 changes, lastWriteCheckpoint at the new LSN.
     const auto changes = ctx_.checkpoints.managed_changes(req_.key, seen_lsn_, cp.lsn);
-    if (changes.invalidate) ++ctx_.stats.change_feed_fallbacks;
+    step.fallback = changes.invalidate;
     v = changes.invalidate ? ctx_.checkpoints.lookup(req_.key, cp.lsn) : changes.value;
   }
-  seen_lsn_ = cp.lsn;
+  step.seen_lsn = cp.lsn;
   const bool lower_allowed = ctx_.mutant_write_checkpoint_may_drop;
-  if (v && (!write_checkpoint_ || *v > *write_checkpoint_ || lower_allowed)) write_checkpoint_ = v;
+  if (v && (!step.value || *v > *step.value || lower_allowed)) step.value = v;
+  return step;
 }
 
-void SyncConnection::update_custom_write_checkpoint(const StorageCheckpoint& cp) {
+SyncConnection::WriteCheckpointStep SyncConnection::custom_write_checkpoint_step(
+    const StorageCheckpoint& cp) const {
   // Custom mode (docs/protocol.md §3.1.10): lastCustomWriteCheckpoint has no LSN filter.
+  WriteCheckpointStep step{write_checkpoint_, queried_initial_, seen_lsn_, seen_op_, false, {}};
   const auto& custom = ctx_.checkpoints.custom();
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs the lookup and yields on any difference.
-    write_checkpoint_ = custom.last(req_.key, ctx_.sync_rules_id);
-    return;
+    step.value = custom.last(req_.key, ctx_.sync_rules_id);
+    return step;
   }
   // Mongo: the initial lookup on the first checkpoint with an LSN, then the records whose
   // op id is in (previous checkpoint op, this checkpoint op]; over 1000 of them fall back to
   // the lookup.  The connection's value is replaced only when greater.
-  if (cp.lsn == 0) return;
+  if (cp.lsn == 0) return step;
   std::optional<int64_t> v;
   if (!queried_initial_) {
-    queried_initial_ = true;
+    step.queried_initial = true;
     v = custom.last(req_.key, ctx_.sync_rules_id);
   } else if (cp.op_id != seen_op_ || cp.lsn != seen_lsn_) {
     const CustomChanges changes = custom.changes(req_.key, seen_op_, cp.op_id);
     v = changes.invalidate ? custom.last(req_.key, ctx_.sync_rules_id) : changes.value;
   }
-  seen_lsn_ = cp.lsn;
-  seen_op_ = cp.op_id;
-  if (v && (!write_checkpoint_ || *v > *write_checkpoint_)) write_checkpoint_ = v;
+  step.seen_lsn = cp.lsn;
+  step.seen_op = cp.op_id;
+  if (v && (!step.value || *v > *step.value)) step.value = v;
+  return step;
+}
+
+void SyncConnection::take(const WriteCheckpointStep& step) {
+  if (step.fallback) ++ctx_.stats.change_feed_fallbacks;
+  if (step.stale_initial) {
+    ctx_.trace.log("svc", "MUTANT stream {} initial write_checkpoint {} instead of {}", req_.key,
+                   *step.stale_initial - 1, *step.stale_initial);
+  }
+  write_checkpoint_ = step.value;
+  queried_initial_ = step.queried_initial;
+  seen_lsn_ = step.seen_lsn;
+  seen_op_ = step.seen_op;
+}
+
+bool SyncConnection::checkpoint_matters(const std::set<std::string>& updated_buckets,
+                                        const WriteCheckpointStep& step) const {
+  // docs/protocol.md §3.3.3 step 2: a dynamic bucket set is re-evaluated on every checkpoint.
+  if (req_.resolve_buckets) return true;
+  // §3.1.9 Emission: a line only if a bucket's checksum or count changed (updatedDataBuckets)...
+  if (updated_buckets.size() <= sent_states_.size()) {
+    for (const auto& b : updated_buckets) {
+      if (sent_states_.contains(b)) return true;
+    }
+  } else {
+    for (const auto& [b, state] : sent_states_) {
+      if (updated_buckets.contains(b)) return true;
+    }
+  }
+  // ... or the write checkpoint (for its user, §3.1.9/§3.1.10); a fallback or a mutant's trace
+  // line is left to the stream's own evaluation.
+  return step.value != write_checkpoint_ || step.fallback || step.stale_initial.has_value();
+}
+
+void SyncConnection::on_checkpoint(const StorageCheckpoint& cp,
+                                   const std::set<std::string>& updated_buckets) {
+  // A stream sees a checkpoint only while its wait() is armed; one whose wait another source
+  // already won reads the latest checkpoint when it resumes, as before.
+  if (!checkpoint_wake_.has_waiters()) return;
+  if (!idle_wait_) {
+    dirty_ = true;  // downloading or pausing: wait() only marks it (the supersede rule reads it)
+    return;
+  }
+  const WriteCheckpointStep step = write_checkpoint_step(cp);
+  if (checkpoint_matters(updated_buckets, step)) {
+    checkpoint_wake_.notify();
+    return;
+  }
+  // The evaluation would find no line: it would only move the mongo change window.
+  take(step);
 }
 
 std::vector<const Op*> SyncConnection::torn_page(const std::string& bucket, OpId after, OpId up_to,
@@ -346,12 +400,16 @@ void SyncConnection::on_token_timer() {
 }
 
 sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop_on_change) {
+  sim::Notifier* checkpoints =
+      ctx_.storage.wakes_every_stream() ? &ctx_.storage.checkpoint_created() : &checkpoint_wake_;
   while (!stream_->closed()) {
     const sim::Micros token_at = next_token_event();
     std::optional<sim::Micros> deadline = token_at;
     if (until && *until < token_at) deadline = until;
-    const int which = co_await sim::wait_for(
-        ctx_.loop, deadline, &ctx_.storage.checkpoint_created(), &stream_->closed_signal());
+    idle_wait_ = stop_on_change;
+    const int which =
+        co_await sim::wait_for(ctx_.loop, deadline, checkpoints, &stream_->closed_signal());
+    idle_wait_ = false;
     if (which == 0) {
       dirty_ = true;
       if (stop_on_change) co_return;
@@ -364,6 +422,18 @@ sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop
 }
 
 sim::Task<void> SyncConnection::run() {
+  // Registered for the stream's life (the frame is destroyed before the storage, also at the
+  // loop's shutdown).
+  struct Watching {
+    BucketStorage& storage;
+    CheckpointWatcher* watcher;
+    Watching(BucketStorage& s, CheckpointWatcher* w) : storage(s), watcher(w) { s.watch(w); }
+    Watching(const Watching&) = delete;
+    Watching& operator=(const Watching&) = delete;
+    ~Watching() { storage.unwatch(watcher); }
+  };
+  std::optional<Watching> watching;
+  if (!ctx_.storage.wakes_every_stream()) watching.emplace(ctx_.storage, this);
   bool first = true;
   next_keepalive_ = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);
   // docs/protocol.md §3.3.5: no token line at the start while the token is valid; one at exp − 20 s

@@ -120,7 +120,7 @@ struct ConnectionRequest {
   std::map<std::string, nlohmann::json> bucket_subscriptions;
 };
 
-class SyncConnection {
+class SyncConnection : public CheckpointWatcher {
  public:
   // docs/protocol.md §3.1.9 Timing: a newer line may interrupt a download once this many ops of
   // the current checkpoint have been sent.
@@ -132,8 +132,33 @@ class SyncConnection {
   SyncConnection(ConnectionContext ctx, ConnectionRequest request,
                  std::shared_ptr<sim::ServerStream> stream, sim::Prng rng);
   sim::Task<void> run();
+  // BucketStorage calls it on every storage checkpoint (issue 20): a stream waiting for a
+  // change is resumed only if the checkpoint can give it a line (one of its buckets updated,
+  // a dynamic bucket set, a write checkpoint that would change); otherwise it takes what the
+  // evaluation would have taken (the mongo change window) without being resumed.  A stream
+  // downloading or pausing is only marked dirty, as its wait() did.
+  void on_checkpoint(const StorageCheckpoint& cp,
+                     const std::set<std::string>& updated_buckets) override;
 
  private:
+  // What update_write_checkpoint() does for one checkpoint, computed without doing it, so that
+  // on_checkpoint() can tell whether it changes anything the stream would send.
+  struct WriteCheckpointStep {
+    std::optional<int64_t> value;  // write_checkpoint_ afterwards
+    bool queried_initial = false;
+    Lsn seen_lsn = 0;
+    OpId seen_op = 0;
+    bool fallback = false;                 // a change window of > 1000 records (a stat)
+    std::optional<int64_t> stale_initial;  // mutant: the true initial answer (traced)
+  };
+  [[nodiscard]] WriteCheckpointStep write_checkpoint_step(const StorageCheckpoint& cp) const;
+  [[nodiscard]] WriteCheckpointStep custom_write_checkpoint_step(const StorageCheckpoint& cp) const;
+  void take(const WriteCheckpointStep& step);
+  // Whether evaluating a checkpoint (whose write-checkpoint step is `step`) could give a line
+  // or a traced or counted effect.
+  [[nodiscard]] bool checkpoint_matters(const std::set<std::string>& updated_buckets,
+                                        const WriteCheckpointStep& step) const;
+
   // The data download for one checkpoint line.
   struct Download {
     StorageCheckpoint cp;
@@ -150,8 +175,7 @@ class SyncConnection {
   void emit(const nlohmann::json& line);
   void send_checkpoint(const StorageCheckpoint& cp, const std::vector<std::string>& changed,
                        const std::vector<std::string>& removed, bool full);
-  void update_write_checkpoint(const StorageCheckpoint& cp);
-  void update_custom_write_checkpoint(const StorageCheckpoint& cp);
+  void update_write_checkpoint(const StorageCheckpoint& cp) { take(write_checkpoint_step(cp)); }
   void start_download(const StorageCheckpoint& cp, const std::vector<std::string>& fetch,
                       bool write_checkpoint_only);
   sim::Task<void> download_step();
@@ -183,6 +207,9 @@ class SyncConnection {
   std::set<std::string> pending_;  // fetch set of the last line not yet fully downloaded
   std::optional<Download> download_;
   bool dirty_ = false;  // a checkpoint arrived since the last evaluation
+  // Fired by on_checkpoint() (the storage's checkpoint_created() when it wakes every stream).
+  sim::Notifier checkpoint_wake_;
+  bool idle_wait_ = false;  // in wait(..., stop_on_change = true)
   sim::Micros next_keepalive_ = 0;
   std::optional<sim::Micros> warning_at_;  // exp − 20 s, until sent
 };

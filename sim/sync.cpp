@@ -14,6 +14,11 @@ void Signal::add_waiter(std::shared_ptr<detail::Wake> wake, int which) {
   waiters_.emplace_back(std::move(wake), which);
 }
 
+bool Signal::has_waiters() const {
+  return std::any_of(waiters_.begin(), waiters_.end(),
+                     [](const auto& w) { return !w.first->done(); });
+}
+
 void Signal::wake_all() {
   auto waiters = std::move(waiters_);
   waiters_.clear();

@@ -44,6 +44,9 @@ class Signal {
   [[nodiscard]] virtual bool is_set() const { return false; }
 
   void add_waiter(std::shared_ptr<detail::Wake> wake, int which);
+  // Whether a wait is still armed on this signal (one that another source already won is
+  // not): a wake now would reach someone.
+  [[nodiscard]] bool has_waiters() const;
 
  protected:
   void wake_all();
