@@ -140,8 +140,12 @@ void SyncConnection::update_write_checkpoint(const StorageCheckpoint& cp) {
   } else if (cp.lsn != seen_lsn_) {
     // getManagedWriteCheckpointChanges: over 1000 changes, lastWriteCheckpoint at the new LSN.
     const auto changes = ctx_.checkpoints.managed_changes(req_.key, seen_lsn_, cp.lsn);
-    if (changes.invalidate) ++ctx_.stats.change_feed_fallbacks;
     v = changes.invalidate ? ctx_.checkpoints.lookup(req_.key, cp.lsn) : changes.value;
+    if (changes.invalidate) {
+      ++ctx_.stats.change_feed_fallbacks;
+      ctx_.trace.log("svc", "stream {} change feed over 1000 records in lsn ({}, {}]: lookup {}",
+                     req_.key, seen_lsn_, cp.lsn, v ? std::to_string(*v) : "none");
+    }
   }
   seen_lsn_ = cp.lsn;
   const bool lower_allowed = ctx_.mutant_write_checkpoint_may_drop;
@@ -392,6 +396,23 @@ sim::Task<void> SyncConnection::run() {
       }
     }
     const StorageCheckpoint cp = ctx_.storage.latest();
+    // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": with v3 documents the
+    // candidate's checksums are a storage read of their own (buildNextCheckpointLine's
+    // getChecksums), during which a compaction can land.  Not while superseding a download:
+    // that line's read time is line_ready_at.
+    const bool v3_read = ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0;
+    bool arrived_meanwhile = false;
+    if (v3_read) {
+      const sim::Micros read =
+          ctx_.v3_checksum_read_max > 0
+              ? static_cast<sim::Micros>(
+                    fetch_rng_.uniform(static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
+              : fetch_rng_.jitter(ctx_.batch_delay);
+      co_await wait(ctx_.loop.now() + read, false);  // token lines still fall due meanwhile
+      if (stream_->closed()) break;
+      const StorageCheckpoint& now = ctx_.storage.latest();
+      arrived_meanwhile = now.op_id != cp.op_id || now.lsn != cp.lsn;
+    }
     update_write_checkpoint(cp);
     std::vector<std::string> changed;
     std::map<std::string, BucketState> states;
@@ -409,7 +430,28 @@ sim::Task<void> SyncConnection::run() {
     // docs/protocol.md §3.1.9 Emission, I10: a line only on a real change.
     const bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
     const bool line = first || !changed.empty() || !removed.empty() || wc_changed;
-    dirty_ = false;
+    dirty_ = arrived_meanwhile;  // a checkpoint during the v3 read is still to be looked at
+    if (v3_read && line) {
+      // MongoChecksumsV3 throws CheckpointChecksumInvalidatedError for a changed bucket whose
+      // merged document ends past the candidate; sync.ts drops the candidate (no line, the
+      // connection state not advanced) and waits for the next checkpoint, rechecking every
+      // bucket then (invalidateChecksumBaseline; the model always diffs against sent_states_).
+      if (const auto straddle = ctx_.storage.straddled(changed, cp.op_id)) {
+        const auto& [bucket, doc] = *straddle;
+        if (!ctx_.mutant_straddled_checksum_served) {
+          ++ctx_.stats.checksum_invalidated_candidates;
+          ctx_.trace.log("svc",
+                         "stream {} checkpoint_invalidated {}: compacted_before_checkpoint_line "
+                         "({} document {}..{})",
+                         req_.key, cp.op_id, bucket, doc.first, doc.last);
+          if (!arrived_meanwhile) co_await wait(std::nullopt, true);
+          continue;
+        }
+        ctx_.trace.log("svc", "MUTANT stream {} serves {} with {}'s checksum up to {}", req_.key,
+                       cp.op_id, bucket, doc.last);
+        states[bucket] = ctx_.storage.state(bucket, doc.last);
+      }
+    }
     if (download_) {
       // A checkpoint that changes nothing for this connection does not interrupt (sync.ts).
       if (!line) continue;
