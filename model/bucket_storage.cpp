@@ -207,9 +207,8 @@ CompactionStats BucketStorage::compact(OpId horizon, bool mutant_clear_loses_che
     }
     if ((b.ops_moved > 0 || b.clears > 0) && !bucket.ops.empty()) {
       // v3: the rewritten documents up to the horizon become one (straddled()).
-      const auto past = std::upper_bound(
-          bucket.ops.begin(), bucket.ops.end(), horizon,
-          [](OpId h, const Op& op) { return h < op.op_id; });
+      const auto past = std::upper_bound(bucket.ops.begin(), bucket.ops.end(), horizon,
+                                         [](OpId h, const Op& op) { return h < op.op_id; });
       if (past != bucket.ops.begin()) {
         bucket.merged = MergedDocument{bucket.ops.front().op_id, std::prev(past)->op_id};
       }

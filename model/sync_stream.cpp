@@ -403,11 +403,10 @@ sim::Task<void> SyncConnection::run() {
     const bool v3_read = ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0;
     bool arrived_meanwhile = false;
     if (v3_read) {
-      const sim::Micros read =
-          ctx_.v3_checksum_read_max > 0
-              ? static_cast<sim::Micros>(
-                    fetch_rng_.uniform(static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
-              : fetch_rng_.jitter(ctx_.batch_delay);
+      const sim::Micros read = ctx_.v3_checksum_read_max > 0
+                                   ? static_cast<sim::Micros>(fetch_rng_.uniform(
+                                         static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
+                                   : fetch_rng_.jitter(ctx_.batch_delay);
       co_await wait(ctx_.loop.now() + read, false);  // token lines still fall due meanwhile
       if (stream_->closed()) break;
       const StorageCheckpoint& now = ctx_.storage.latest();

@@ -275,9 +275,9 @@ TEST(ScenarioFormat, ForeignRequestDevicesRoundTripAndAreBounded) {
               R"("faults": [{"at_ms": 1, "kind": "foreign_request", "client": 1, "request_id": 1, "devices": 5001}])"))
           .what(),
       "faults[0].devices: 5001");
-  EXPECT_HAS(ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "stall", "devices": 3}])"))
-                 .what(),
-             "devices");
+  EXPECT_HAS(
+      ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "stall", "devices": 3}])")).what(),
+      "devices");
 }
 
 TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
