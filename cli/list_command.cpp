@@ -56,6 +56,8 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
     {"clear-loses-checksum", "a compaction CLEAR's checksum leaves out one replaced op"},
     {"torn-read-skips-op",
      "a torn compaction read resumes one op past where its scan stopped (that op is lost)"},
+    {"straddled-checksum-served",
+     "v3 checksums: a candidate a merged document straddles is served, not skipped"},
     {"wait-resolves-on-seen",
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
     {"fsync-lies",

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -220,6 +221,14 @@ CompactionStats BucketStorage::compact(OpId horizon, bool mutant_clear_loses_che
       bucket.before_compaction = std::move(before);
       ++bucket.compactions;
     }
+    if ((b.ops_moved > 0 || b.clears > 0) && !bucket.ops.empty()) {
+      // v3: the rewritten documents up to the horizon become one (straddled()).
+      const auto past = std::upper_bound(bucket.ops.begin(), bucket.ops.end(), horizon,
+                                         [](OpId h, const Op& op) { return h < op.op_id; });
+      if (past != bucket.ops.begin()) {
+        bucket.merged = MergedDocument{bucket.ops.front().op_id, std::prev(past)->op_id};
+      }
+    }
     run.ops_moved += b.ops_moved;
     run.clears += b.clears;
     run.ops_removed += b.ops_removed;
@@ -229,6 +238,17 @@ CompactionStats BucketStorage::compact(OpId horizon, bool mutant_clear_loses_che
   compaction_.clears += run.clears;
   compaction_.ops_removed += run.ops_removed;
   return run;
+}
+
+std::optional<std::pair<std::string, BucketStorage::MergedDocument>> BucketStorage::straddled(
+    const std::vector<std::string>& buckets, OpId end) const {
+  for (const auto& name : buckets) {
+    auto it = buckets_.find(name);
+    if (it == buckets_.end() || !it->second.merged) continue;
+    const MergedDocument& d = *it->second.merged;
+    if (d.first <= end && end < d.last) return std::make_pair(name, d);
+  }
+  return std::nullopt;
 }
 
 }  // namespace syncsim::model

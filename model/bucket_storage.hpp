@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/source_db.hpp"
@@ -130,6 +131,18 @@ class BucketStorage {
   // ops(), over the bucket as it was before its latest compaction.
   [[nodiscard]] std::vector<const Op*> ops_before_compaction(const std::string& bucket, OpId after,
                                                              OpId up_to, std::size_t limit) const;
+  // v3 storage (docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip"): a compaction
+  // that changes a bucket rewrites its documents up to the horizon and merges them into one
+  // (MongoCompactorV3 merges adjacent documents while they fit DEFAULT_MAX_DOC_SIZE_BYTES), so
+  // that document's checksum covers ops [first, last].  The first of `buckets` whose latest
+  // merged document straddles `end` (first <= end < last): a checkpoint there cannot be summed
+  // from document metadata (MongoChecksumsV3 throws CheckpointChecksumInvalidatedError).
+  struct MergedDocument {
+    OpId first = 0;
+    OpId last = 0;
+  };
+  [[nodiscard]] std::optional<std::pair<std::string, MergedDocument>> straddled(
+      const std::vector<std::string>& buckets, OpId end) const;
   // Fires after every new storage checkpoint (the storage watcher), after the watchers.
   sim::Notifier& checkpoint_created() { return checkpoint_created_; }
   // Watchers get every later checkpoint with the buckets whose ops changed (appended or
@@ -149,6 +162,7 @@ class BucketStorage {
     std::vector<uint32_t> sums;         // sums[i] = checksum of ops[0..i] mod 2^32
     std::vector<Op> before_compaction;  // ops before the latest compaction (torn reads)
     uint64_t compactions = 0;
+    std::optional<MergedDocument> merged;  // v3: the latest compaction's merged document
   };
   static std::vector<const Op*> range(const std::vector<Op>& v, OpId after, OpId up_to,
                                       std::size_t limit);

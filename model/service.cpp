@@ -665,7 +665,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           [this](const std::string& key, int64_t id, Lsn lsn) { on_emission(key, id, lsn); },
           &line_faults_, config_.write_checkpoint_mode == WriteCheckpointMode::Custom,
           sync_rules_id_, config_.change_feed_takes_max, config_.torn_compaction_reads,
-          has_mutant(ServiceMutant::TornReadSkipsOp)},
+          has_mutant(ServiceMutant::TornReadSkipsOp), config_.v3_checksum_documents,
+          has_mutant(ServiceMutant::StraddledChecksumServed), config_.batch_latency_max},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

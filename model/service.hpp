@@ -83,6 +83,11 @@ enum class ServiceMutant {
   // where it stopped: that op is never sent, so the client's bucket checksum misses it
   // (checksums-agree; the core reports "Checksums didn't match").
   TornReadSkipsOp,
+  // v3 checksums (service.checksum_reads v3-documents): a candidate checkpoint that a
+  // compaction's merged document straddles is served with that document's checksum instead
+  // of being skipped, so the line's checksum counts ops past its checkpoint
+  // (checksums-agree; the core reports "Checksums didn't match").
+  StraddledChecksumServed,
 };
 
 // What a sync_config_change does (docs/protocol.md §3.4 "Sync config reprocessing").
@@ -156,6 +161,9 @@ struct ServiceConfig {
   // docs/protocol.md §3.3.4 "Compaction is not atomic with sync reads": a page read spanning a
   // compaction of its bucket is torn (ConnectionContext::torn_reads).  Off by default.
   bool torn_compaction_reads = false;
+  // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": storage v3's
+  // document-level checksums (ConnectionContext::v3_checksum_documents).  Off by default.
+  bool v3_checksum_documents = false;
   SyncConfigChange sync_config_change = SyncConfigChange::Reprocess;
   // How long a reprocessing's initial snapshot takes (slot created -> noCommitBefore read).
   sim::Micros snapshot_duration = sim::kSeconds;

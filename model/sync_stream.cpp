@@ -116,7 +116,7 @@ SyncConnection::WriteCheckpointStep SyncConnection::write_checkpoint_step(
     const StorageCheckpoint& cp) const {
   // watchCheckpointChanges (docs/protocol.md §3.1.9), per storage flavour.
   if (ctx_.custom_write_checkpoints) return custom_write_checkpoint_step(cp);
-  WriteCheckpointStep step{write_checkpoint_, queried_initial_, seen_lsn_, seen_op_, false, {}};
+  WriteCheckpointStep step{write_checkpoint_, queried_initial_, seen_lsn_, seen_op_, false, {}, {}};
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs lastWriteCheckpoint: the value may drop to null or lower.
     // The empty checkpoint has a null LSN, which is no position: no heads filter, so
@@ -143,6 +143,7 @@ SyncConnection::WriteCheckpointStep SyncConnection::write_checkpoint_step(
     const auto changes = ctx_.checkpoints.managed_changes(req_.key, seen_lsn_, cp.lsn);
     step.fallback = changes.invalidate;
     v = changes.invalidate ? ctx_.checkpoints.lookup(req_.key, cp.lsn) : changes.value;
+    if (changes.invalidate) step.fallback_lookup = v;
   }
   step.seen_lsn = cp.lsn;
   const bool lower_allowed = ctx_.mutant_write_checkpoint_may_drop;
@@ -153,7 +154,7 @@ SyncConnection::WriteCheckpointStep SyncConnection::write_checkpoint_step(
 SyncConnection::WriteCheckpointStep SyncConnection::custom_write_checkpoint_step(
     const StorageCheckpoint& cp) const {
   // Custom mode (docs/protocol.md §3.1.10): lastCustomWriteCheckpoint has no LSN filter.
-  WriteCheckpointStep step{write_checkpoint_, queried_initial_, seen_lsn_, seen_op_, false, {}};
+  WriteCheckpointStep step{write_checkpoint_, queried_initial_, seen_lsn_, seen_op_, false, {}, {}};
   const auto& custom = ctx_.checkpoints.custom();
   if (ctx_.checkpoints.flavour() == StorageFlavour::Postgres) {
     // Every notification re-runs the lookup and yields on any difference.
@@ -179,7 +180,12 @@ SyncConnection::WriteCheckpointStep SyncConnection::custom_write_checkpoint_step
 }
 
 void SyncConnection::take(const WriteCheckpointStep& step) {
-  if (step.fallback) ++ctx_.stats.change_feed_fallbacks;
+  if (step.fallback) {
+    ++ctx_.stats.change_feed_fallbacks;
+    ctx_.trace.log("svc", "stream {} change feed over 1000 records in lsn ({}, {}]: lookup {}",
+                   req_.key, seen_lsn_, step.seen_lsn,
+                   step.fallback_lookup ? std::to_string(*step.fallback_lookup) : "none");
+  }
   if (step.stale_initial) {
     ctx_.trace.log("svc", "MUTANT stream {} initial write_checkpoint {} instead of {}", req_.key,
                    *step.stale_initial - 1, *step.stale_initial);
@@ -192,8 +198,9 @@ void SyncConnection::take(const WriteCheckpointStep& step) {
 
 bool SyncConnection::checkpoint_matters(const std::set<std::string>& updated_buckets,
                                         const WriteCheckpointStep& step) const {
-  // docs/protocol.md §3.3.3 step 2: a dynamic bucket set is re-evaluated on every checkpoint.
-  if (req_.resolve_buckets) return true;
+  // docs/protocol.md §3.3.3 step 2: a dynamic bucket set is re-evaluated on every checkpoint;
+  // so is every bucket after a dropped v3 candidate (§3.3.4).
+  if (req_.resolve_buckets || baseline_invalidated_) return true;
   // §3.1.9 Emission: a line only if a bucket's checksum or count changed (updatedDataBuckets)...
   if (updated_buckets.size() <= sent_states_.size()) {
     for (const auto& b : updated_buckets) {
@@ -462,6 +469,22 @@ sim::Task<void> SyncConnection::run() {
       }
     }
     const StorageCheckpoint cp = ctx_.storage.latest();
+    // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": with v3 documents the
+    // candidate's checksums are a storage read of their own (buildNextCheckpointLine's
+    // getChecksums), during which a compaction can land.  Not while superseding a download:
+    // that line's read time is line_ready_at.
+    const bool v3_read = ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0;
+    bool arrived_meanwhile = false;
+    if (v3_read) {
+      const sim::Micros read = ctx_.v3_checksum_read_max > 0
+                                   ? static_cast<sim::Micros>(fetch_rng_.uniform(
+                                         static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
+                                   : fetch_rng_.jitter(ctx_.batch_delay);
+      co_await wait(ctx_.loop.now() + read, false);  // token lines still fall due meanwhile
+      if (stream_->closed()) break;
+      const StorageCheckpoint& now = ctx_.storage.latest();
+      arrived_meanwhile = now.op_id != cp.op_id || now.lsn != cp.lsn;
+    }
     update_write_checkpoint(cp);
     std::vector<std::string> changed;
     std::map<std::string, BucketState> states;
@@ -479,7 +502,30 @@ sim::Task<void> SyncConnection::run() {
     // docs/protocol.md §3.1.9 Emission, I10: a line only on a real change.
     const bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
     const bool line = first || !changed.empty() || !removed.empty() || wc_changed;
-    dirty_ = false;
+    dirty_ = arrived_meanwhile;  // a checkpoint during the v3 read is still to be looked at
+    baseline_invalidated_ = false;
+    if (v3_read && line) {
+      // MongoChecksumsV3 throws CheckpointChecksumInvalidatedError for a changed bucket whose
+      // merged document ends past the candidate; sync.ts drops the candidate (no line, the
+      // connection state not advanced) and waits for the next checkpoint, rechecking every
+      // bucket then (invalidateChecksumBaseline; the model always diffs against sent_states_).
+      if (const auto straddle = ctx_.storage.straddled(changed, cp.op_id)) {
+        const auto& [bucket, doc] = *straddle;
+        if (!ctx_.mutant_straddled_checksum_served) {
+          ++ctx_.stats.checksum_invalidated_candidates;
+          baseline_invalidated_ = true;
+          ctx_.trace.log("svc",
+                         "stream {} checkpoint_invalidated {}: compacted_before_checkpoint_line "
+                         "({} document {}..{})",
+                         req_.key, cp.op_id, bucket, doc.first, doc.last);
+          if (!arrived_meanwhile) co_await wait(std::nullopt, true);
+          continue;
+        }
+        ctx_.trace.log("svc", "MUTANT stream {} serves {} with {}'s checksum up to {}", req_.key,
+                       cp.op_id, bucket, doc.last);
+        states[bucket] = ctx_.storage.state(bucket, doc.last);
+      }
+    }
     if (download_) {
       // A checkpoint that changes nothing for this connection does not interrupt (sync.ts).
       if (!line) continue;

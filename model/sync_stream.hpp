@@ -50,6 +50,9 @@ struct StreamStats {
   // Mongo change windows with more than 1000 processed records: the connection fell back to
   // the head-based lookup (getManagedWriteCheckpointChanges' invalidateWriteCheckpoints).
   uint64_t change_feed_fallbacks = 0;
+  // v3: candidates dropped because a compaction's merged document straddled their end
+  // (CheckpointChecksumInvalidatedError, §3.3.4).
+  uint64_t checksum_invalidated_candidates = 0;
   uint64_t token_lines = 0;      // `token_expires_in`
   uint64_t expired_streams = 0;  // ended by `{"token_expires_in": 0}`
 };
@@ -96,6 +99,18 @@ struct ConnectionContext {
   // Mutant torn-read-skips-op: a torn page's resumed scan starts one op past where it
   // stopped, so that op never reaches the client (checksums-agree must catch it).
   bool mutant_torn_read_skips_op = false;
+  // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip" (storage v3): the line's
+  // checksums are a storage read one fetch after the candidate checkpoint was taken; if a
+  // compaction meanwhile merged a changed bucket's documents across the candidate's end, the
+  // candidate is dropped without a line (sync.ts waitForNewCheckpointLine).  Off: checksums
+  // are read with the checkpoint (the model before).
+  bool v3_checksum_documents = false;
+  // Mutant straddled-checksum-served: the straddled candidate is served with the merged
+  // document's checksum (ops past the checkpoint), not skipped.
+  bool mutant_straddled_checksum_served = false;
+  // The candidate's checksum read is a storage round trip: uniform 0..this (the service's
+  // batch_latency_max, as a write-checkpoint batch's steps); 0 = one fetch (batch_delay).
+  sim::Micros v3_checksum_read_max = 0;
 };
 
 struct ConnectionRequest {
@@ -150,6 +165,7 @@ class SyncConnection : public CheckpointWatcher {
     OpId seen_op = 0;
     bool fallback = false;                 // a change window of > 1000 records (a stat)
     std::optional<int64_t> stale_initial;  // mutant: the true initial answer (traced)
+    std::optional<int64_t> fallback_lookup;  // the lookup a fallback answered (traced)
   };
   [[nodiscard]] WriteCheckpointStep write_checkpoint_step(const StorageCheckpoint& cp) const;
   [[nodiscard]] WriteCheckpointStep custom_write_checkpoint_step(const StorageCheckpoint& cp) const;
@@ -207,6 +223,9 @@ class SyncConnection : public CheckpointWatcher {
   std::set<std::string> pending_;  // fetch set of the last line not yet fully downloaded
   std::optional<Download> download_;
   bool dirty_ = false;  // a checkpoint arrived since the last evaluation
+  // A v3 candidate was dropped (invalidateChecksumBaseline): the next checkpoint of any kind is
+  // evaluated, as the service rechecks every bucket then (docs/protocol.md §3.3.4).
+  bool baseline_invalidated_ = false;
   // Fired by on_checkpoint() (the storage's checkpoint_created() when it wakes every stream).
   sim::Notifier checkpoint_wake_;
   bool idle_wait_ = false;  // in wait(..., stop_on_change = true)

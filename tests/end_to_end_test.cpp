@@ -165,5 +165,25 @@ TEST(Bounds, AnEventCapStopsTheRunWithAnExplanation) {
   EXPECT_FALSE(r.passed);
 }
 
+// Issue 17, docs/protocol.md §3.1.9 "Change feed" (getManagedWriteCheckpointChanges,
+// MongoSyncBucketStorage.ts, v1.24.0): catalog change-feed-limit's 1200 and 1100 device keys
+// processed between two checkpoints make each of the 3 open streams fall back to the lookup
+// once per burst, and everything holds; 990 devices (with the clients' keys under the limit)
+// make none fall back.
+TEST(ChangeFeedLimit, OverAThousandDeviceKeysMakeEveryStreamFallBackAndAllHolds) {
+  const Scenario s = test_support::catalog("change-feed-limit");
+  const RunResult r = run(s, 1);
+  EXPECT_TRUE(r.passed) << describe(r);
+  ASSERT_TRUE(r.metrics.contains("change_feed_fallbacks")) << describe(r);
+  EXPECT_EQ(r.metrics.at("change_feed_fallbacks"), 6u);
+  Scenario at_limit = s;
+  for (auto& f : at_limit.faults) {
+    if (f.kind == FaultKind::ForeignRequest) f.devices = 990;  // + the 3 clients: < 1000
+  }
+  const RunResult under = run(at_limit, 1);
+  EXPECT_TRUE(under.passed) << describe(under);
+  EXPECT_FALSE(under.metrics.contains("change_feed_fallbacks"));
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios

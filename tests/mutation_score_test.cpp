@@ -285,6 +285,16 @@ const std::vector<Entry>& mutation_catalog() {
        false,
        "",
        ""},
+      // Issue 17: a v3 candidate a compaction's merged document straddles, served with that
+      // document's checksum instead of skipped (compaction-v3-checksums, protocol.md §3.3.4).
+      {"straddled-checksum-served",
+       {},
+       "compaction-v3-checksums",
+       [](json&) {},
+       {"checksums-agree"},
+       false,
+       "",
+       ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",

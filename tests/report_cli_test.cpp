@@ -120,8 +120,9 @@ TEST(ListCli, ListsEverythingWithStatements) {
     start = end + 1;
   }
   // 23 + fsync-lies (storage) + connection-slot-leak, custom-checkpoint-before-replication,
-  // stopped-config-keeps-streams, clear-loses-checksum, torn-read-skips-op (issue 17)
-  EXPECT_EQ(lines, 29u);
+  // stopped-config-keeps-streams, clear-loses-checksum, torn-read-skips-op,
+  // straddled-checksum-served (issue 17)
+  EXPECT_EQ(lines, 30u);
   for (const auto* what : {"faults", "sometimes", "metrics"}) {
     auto o = syncsim(std::string("list ") + what);
     EXPECT_EQ(o.exit_code, 0) << what << o.output;

@@ -256,6 +256,30 @@ TEST(ScenarioFormat, ForeignRequestKeepsItsIdVerbatim) {
       "faults[0].request_id: expected a JSON number or string (sent verbatim), got [1]");
 }
 
+// Issue 17, docs/protocol.md §3.1.9 "Change feed": `devices` (0..5000) other installations of the
+// client's user post with the clone; written back only when not 0, so older files keep their form.
+TEST(ScenarioFormat, ForeignRequestDevicesRoundTripAndAreBounded) {
+  const Scenario s = parse_scenario_text(
+      WithFormat(
+          R"("faults": [{"at_ms": 1, "kind": "foreign_request", "client": 1, "request_id": 1, "devices": 1200},
+                    {"at_ms": 2, "kind": "foreign_request", "client": 1, "request_id": 1}])"),
+      Ctx(), "t.json");
+  ASSERT_EQ(s.faults.size(), 2u);
+  EXPECT_EQ(s.faults[0].devices, 1200);
+  EXPECT_EQ(s.faults[1].devices, 0);
+  EXPECT_EQ(to_json(s)["faults"][0]["devices"], 1200);
+  EXPECT_FALSE(to_json(s)["faults"][1].contains("devices"));
+  EXPECT_HAS(
+      ErrorOf(
+          WithFormat(
+              R"("faults": [{"at_ms": 1, "kind": "foreign_request", "client": 1, "request_id": 1, "devices": 5001}])"))
+          .what(),
+      "faults[0].devices: 5001");
+  EXPECT_HAS(
+      ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "stall", "devices": 3}])")).what(),
+      "devices");
+}
+
 TEST(ScenarioFormat, MissingAndMisplacedFaultFields) {
   EXPECT_STREQ(ErrorOf(WithFormat(R"("faults": [{"at_ms": 1, "kind": "lag"}])")).what(),
                "t.json: missing required field `faults[0].lag_ms`; allowed: 0..3600000000");
@@ -629,7 +653,7 @@ TEST(ScenarioFormat, NewFaultFieldErrorsNameFieldValueAndAllowed) {
   EXPECT_HAS(e.what(),
              "unknown field `faults[0].bogus`; allowed: at_ms, kind, lag_ms, client, "
              "duration_ms, fraction_pct, lost, route, count, down_ms, role, when, core, "
-             "request_id, line, user, on");
+             "request_id, devices, line, user, on");
   EXPECT_HAS(e.what(), "faults[0].down_ms: -1 is out of range; allowed: 0..600000");
   EXPECT_HAS(e.what(), "faults[0].lost: \"maybe\" is not allowed; allowed: request, response");
 }
@@ -660,7 +684,7 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"switch_user", R"("client": 1)", {"client", "down_ms", "user"}},
       {"disconnect_client", R"("client": 1)", {"client", "down_ms"}},
       {"disconnect_and_clear", R"("client": 1)", {"client", "down_ms"}},
-      {"foreign_request", R"("client": 1, "request_id": 5)", {"client", "request_id"}},
+      {"foreign_request", R"("client": 1, "request_id": 5)", {"client", "request_id", "devices"}},
       {"quiet", R"("client": 1)", {"client", "duration_ms"}},
       {"line_fault", R"("client": 1, "line": "duplicate_line")", {"client", "line"}},
   };
@@ -682,6 +706,7 @@ TEST(ScenarioFormat, EachFaultKindRejectsTheFieldsOfOtherKinds) {
       {"when", R"("mid_upload")", "kill, power_loss"},
       {"role", R"("replication")", "service_restart"},
       {"request_id", R"("-1")", "foreign_request"},
+      {"devices", "3", "foreign_request"},
       {"core", R"("0.5.3")", "upgrade, downgrade"},
       {"user", R"("first")", "switch_user"},
       {"line", R"("out_of_order")", "line_fault"},

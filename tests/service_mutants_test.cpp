@@ -75,6 +75,12 @@ std::vector<ScenarioMutant> scenario_mutants() {
        "compaction-pages",
        [](Scenario& s) { s.service.compaction_reads = "torn"; },
        {"checksums-agree"}},
+      // Issue 17 (docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip"): a v3
+      // candidate served with its straddling document's checksum.
+      {"straddled-checksum-served",
+       "compaction-v3-checksums",
+       [](Scenario&) {},
+       {"checksums-agree"}},
   };
 }
 

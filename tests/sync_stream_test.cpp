@@ -341,6 +341,8 @@ struct StreamWorld {
     ctx.batch_delay = batch_delay;
     ctx.torn_reads = torn_reads;
     ctx.mutant_torn_read_skips_op = mutant_torn_read_skips_op;
+    ctx.v3_checksum_documents = v3_checksum_documents;
+    ctx.mutant_straddled_checksum_served = mutant_straddled_checksum_served;
     auto conn = std::make_shared<SyncConnection>(ctx, std::move(req), stream, sim::Prng(seed));
     loop.spawn(drive(conn), "sync-connection");
   }
@@ -363,6 +365,8 @@ struct StreamWorld {
   std::shared_ptr<RecordingStream> stream;
   Lsn lsn = 0;
   bool mutant_torn_read_skips_op = false;
+  bool v3_checksum_documents = false;
+  bool mutant_straddled_checksum_served = false;
 };
 
 // The protocol as a client sees it (I8, §3.3.2): checks every line in order, keeps each
@@ -846,6 +850,56 @@ TEST(SyncStream, ATornReadThatSkipsTheResumeOpBreaksTheChecksum) {
   int none = 0;
   torn_compaction_pages(false, true, &none);  // atomic reads: the mutant has nothing to act on
   EXPECT_EQ(none, 0);
+}
+
+// docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip" (sync.ts
+// waitForNewCheckpointLine, MongoChecksumsV3, powersync-service v1.24.0): the connection takes
+// candidate 5 and reads its checksums one fetch later; meanwhile op 6 arrives and a compaction
+// turns ops 1..3 into MOVEs, merging the bucket's documents into one spanning ops 1..6.  Its
+// document checksum counts op 6, past the candidate's end, so v3 drops candidate 5 without a
+// line and serves 6.  With atomic reads (the model before) 5 is served at once.  The mutant
+// serves 5 with the merged document's checksum: the client's ops up to 5 do not match it.
+struct CandidateRun {
+  std::vector<json> lines;
+  uint64_t skipped = 0;
+};
+CandidateRun compaction_during_checksum_read(bool v3, bool mutant = false) {
+  StreamWorld w;
+  w.v3_checksum_documents = v3;
+  w.mutant_straddled_checksum_served = mutant;
+  w.fill("a[]", 3);  // ops 1..3, rows a[]0..a[]2
+  w.checkpoint();
+  w.open(request({"a[]"}), 10 * kMillis);
+  w.run_for(200 * kMillis);
+  EXPECT_EQ(briefs(w.stream->lines()).back(), "complete:3");
+  w.storage.append("a[]", put_op("todos", "a[]0", "{\"v\":2}"));  // 4
+  w.storage.append("a[]", put_op("todos", "a[]1", "{\"v\":2}"));  // 5
+  w.checkpoint();                                                 // candidate 5
+  w.run_for(2 * kMillis);  // v3: the candidate's checksum read is running
+  w.storage.append("a[]", put_op("todos", "a[]2", "{\"v\":2}"));  // 6
+  w.checkpoint();
+  EXPECT_EQ(w.storage.compact(w.storage.latest().op_id).ops_moved, 3u);
+  w.run_for(200 * kMillis);
+  return {w.stream->lines(), w.stats.checksum_invalidated_candidates};
+}
+
+TEST(SyncStream, AV3CandidateACompactedDocumentStraddlesIsSkipped) {
+  const CandidateRun v3 = compaction_during_checksum_read(true);
+  EXPECT_EQ(v3.skipped, 1u);
+  EXPECT_EQ(briefs(v3.lines, 3), (Briefs{"diff:6", "data:a[]", "complete:6"}));
+  EXPECT_EQ(ProtocolChecker().check(v3.lines), "");
+  const CandidateRun atomic = compaction_during_checksum_read(false);
+  EXPECT_EQ(atomic.skipped, 0u);
+  EXPECT_EQ(briefs(atomic.lines, 3).front(), "diff:5");
+  EXPECT_EQ(ProtocolChecker().check(atomic.lines), "");
+}
+
+TEST(SyncStream, AStraddledV3CandidateServedWithItsDocumentsChecksumMismatches) {
+  const CandidateRun m = compaction_during_checksum_read(true, true);
+  EXPECT_EQ(m.skipped, 0u);
+  EXPECT_EQ(briefs(m.lines, 3).front(), "diff:5");
+  EXPECT_TRUE(ProtocolChecker().check(m.lines).starts_with("checksum mismatch"))
+      << ProtocolChecker().check(m.lines);
 }
 
 // ---------------------------------------------------------------------------------------

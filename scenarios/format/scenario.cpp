@@ -173,6 +173,7 @@ json to_json(const Scenario& s) {
   if (sv.compaction_reads != d.compaction_reads) {
     out["service"]["compaction_reads"] = sv.compaction_reads;
   }
+  if (sv.checksum_reads != d.checksum_reads) out["service"]["checksum_reads"] = sv.checksum_reads;
   if (sv.max_concurrent_streams != d.max_concurrent_streams) {
     out["service"]["max_concurrent_streams"] = sv.max_concurrent_streams;
   }

@@ -142,6 +142,11 @@ struct ServiceSpec {
   // docs/protocol.md §3.3.4: "atomic" (default) or "torn" (a page read spanning a compaction
   // of its bucket sees ops from before and after it; the client may fail its checksum).
   std::string compaction_reads = "atomic";
+  // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": "atomic" (default: a
+  // line's checksums are read with the checkpoint it is for) or "v3-documents" (storage v3:
+  // checksums from document metadata, read one fetch after the candidate was taken; a
+  // candidate a compaction's merged document straddles is skipped).
+  std::string checksum_reads = "atomic";
   // Sync streams per API process before 429 (max_concurrent_connections), 0..100000;
   // 0 = unlimited (the model before issue 17).
   int64_t max_concurrent_streams = 200;
@@ -267,7 +272,8 @@ enum class FaultKind {
   SwitchUser,  // "switch_user": reopen with a new token subject on the same database
   // "foreign_request": client (required), request_id (required): another installation that
   // shares the client's client_id (a restored backup, a cloned database) posts
-  // checkpoint_request_id = request_id to POST /sync/checkpoint-request as the client's user.
+  // checkpoint_request_id = request_id to POST /sync/checkpoint-request as the client's user;
+  // devices: that many other installations of the user post it too.
   ForeignRequest,
   // "quiet": client (required), duration_ms: the client's app stops writing (a quiet phase;
   // requests without writes go on) for duration_ms, or for good when absent / null.
@@ -346,6 +352,12 @@ struct Fault {
   // number or string of any value (the service validates it, docs/protocol.md §3.1.2), kept as JSON
   // text so out-of-range values survive a round trip.
   std::string request_id = "";
+  // foreign_request (optional there, issue 17): that many other installations of the client's
+  // user (other devices, each its own client_id "<client_id>.d<i>", so each its own service
+  // key) post the same request_id at the same instant, 0..5000.  Many keys processed between
+  // two checkpoints exercise the mongo change feed's 1000-record limit (docs/protocol.md
+  // §3.1.9 "Change feed").  0 (the default) = only the clone.
+  int devices = 0;
   // switch_user (optional there): whom the app reopens as: "new" (a new token subject, the
   // default), "previous" (the user before the client's last switch; its own if none) or
   // "first" (the client's first user): back to an earlier user on the same database.

@@ -113,6 +113,11 @@ const std::vector<FaultFieldRule>& fault_field_rules() {
          x.request_id = v->dump();
        },
        [](const Fault& x) { return json::parse(x.request_id); }},
+      {"devices",
+       [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
+         read_int(f, "devices", req, {0, 5000, ""}, x.devices);
+       },
+       [](const Fault& x) { return json(x.devices); }},
       {"line",
        [](const Fields& f, bool req, const FaultLimits&, Fault& x) {
          read_choice(f, "line", req, model::line_fault_kinds(), x.line);
@@ -161,7 +166,7 @@ const std::vector<FaultKindRule>& fault_kind_rules() {
       {FaultKind::SwitchUser, {{"client", true}, {"down_ms", false}, {"user", false}}},
       {FaultKind::DisconnectClient, {{"client", true}, {"down_ms", false}}},
       {FaultKind::DisconnectAndClear, {{"client", true}, {"down_ms", false}}},
-      {FaultKind::ForeignRequest, {{"client", true}, {"request_id", true}}},
+      {FaultKind::ForeignRequest, {{"client", true}, {"request_id", true}, {"devices", false}}},
       {FaultKind::Quiet, {{"client", true}, {"duration_ms", false}}},
       {FaultKind::LineFault, {{"client", true}, {"line", true}}},
   };
@@ -417,6 +422,7 @@ json fault_to_json(const Fault& f) {
   for (const auto& [key, required] : fault_kind_rule(f.kind).fields) {
     if (key == "role" && f.role == "all") continue;  // issue 17: only when not the default
     if (key == "user" && f.user == "new") continue;  // the default: older files stay as they were
+    if (key == "devices" && f.devices == 0) continue;  // issue 17: only when not the default
     jf[key] = fault_field_rule(key).write(f);
   }
   if (f.on) {

@@ -201,6 +201,7 @@ ServiceSpec parse_service(const Fields& f) {
                     "read_back",
                     "read_back_step",
                     "compaction_reads",
+                    "checksum_reads",
                     "max_concurrent_streams",
                     "batch_failure_pct",
                     "batch_failure",
@@ -224,6 +225,7 @@ ServiceSpec parse_service(const Fields& f) {
   f.choice("read_back", {"service", "incremented"}, s.read_back);
   f.choice("read_back_step", {"with-write", "separate"}, s.read_back_step);
   f.choice("compaction_reads", {"atomic", "torn"}, s.compaction_reads);
+  f.choice("checksum_reads", {"atomic", "v3-documents"}, s.checksum_reads);
   f.integer("max_concurrent_streams", {0, 100000, "0 = unlimited"}, s.max_concurrent_streams);
   f.integer("batch_failure_pct", {0, 100, ""}, s.batch_failure_pct);
   f.choice("batch_failure", {"head_read", "marker", "partial_write", "no_sync_config", "any"},

@@ -56,6 +56,7 @@ std::vector<std::string> mutant_names() {
           "stale-route-response", "equal-retry-keeps-age", "stale-write-checkpoint-on-connect",
           "generated-answer-ahead", "connection-slot-leak", "custom-checkpoint-before-replication",
           "stopped-config-keeps-streams", "clear-loses-checksum", "torn-read-skips-op",
+          "straddled-checksum-served",
           // engine mutants (engine/sdk_shim.hpp EngineMutant)
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",
@@ -220,7 +221,10 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         {"rejected_streams", m.rejected_streams},
         {"sync_config_activations", m.sync_config_activations},
         {"forgotten_invalidations", world.service().stream_stats().forgotten_invalidations},
-        {"invalidated_checkpoints", world.service().stream_stats().invalidated_checkpoints}};
+        {"invalidated_checkpoints", world.service().stream_stats().invalidated_checkpoints},
+        {"change_feed_fallbacks", world.service().stream_stats().change_feed_fallbacks},
+        {"checksum_invalidated_candidates",
+         world.service().stream_stats().checksum_invalidated_candidates}};
     for (const auto& [name, value] : issue17) {
       if (value > 0) r.metrics[name] = value;
     }

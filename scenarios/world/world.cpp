@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cassert>
 #include <limits>
+#include <map>
+#include <memory>
 
 #include "engine/core_registry.hpp"
 #include "engine/js/js_host.hpp"
@@ -119,6 +121,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       {"stopped-config-keeps-streams", model::ServiceMutant::StoppedConfigKeepsStreams},
       {"clear-loses-checksum", model::ServiceMutant::ClearLosesChecksum},
       {"torn-read-skips-op", model::ServiceMutant::TornReadSkipsOp},
+      {"straddled-checksum-served", model::ServiceMutant::StraddledChecksumServed},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
@@ -476,6 +479,32 @@ void World::apply_fault(const Fault& f, const std::string& why) {
           trace_.log("fault", "foreign request of client {} answered {}: {}", who, r.status,
                      r.body);
         });
+        // Other devices of the same user, each its own key (docs/protocol.md §3.1.9 "Change
+        // feed": more than 1000 keys processed in one window).  Their answers are counted, not
+        // traced one by one.
+        if (f.devices > 0) {
+          trace_.log("fault", "{} other devices of client {}'s user post checkpoint_request_id {}",
+                     f.devices, f.client, f.request_id);
+          auto answered = std::make_shared<std::map<int, int>>();  // status -> count
+          auto left = std::make_shared<int>(f.devices);
+          for (int d = 1; d <= f.devices; ++d) {
+            sim::HttpRequest dev{
+                "POST", "/sync/checkpoint-request",
+                fmt::format(R"({{"client_id":{},"checkpoint_request_id":{}}})",
+                            nlohmann::json(fmt::format("{}.d{}", o.client_id, d)).dump(),
+                            f.request_id),
+                o.user};
+            service_->handle(dev, [this, who, answered, left](const sim::HttpResponse& r) {
+              ++(*answered)[r.status];
+              if (--*left > 0) return;
+              std::string counts;
+              for (const auto& [status, n] : *answered) {
+                counts += fmt::format("{}{} x {}", counts.empty() ? "" : ", ", n, status);
+              }
+              trace_.log("fault", "other devices of client {}'s user answered: {}", who, counts);
+            });
+          }
+        }
         break;
       }
     }
