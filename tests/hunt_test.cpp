@@ -19,6 +19,7 @@
 #include "scenarios/explore/world_swarm.hpp"
 #include "scenarios/format/scenario.hpp"
 #include "scenarios/world/runner.hpp"
+#include "scenarios/world/world.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
@@ -39,6 +40,7 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   std::set<std::string> cores, modes, flavours, kinds, sdks, sources;
   std::set<int> counts;
   int custom = 0;
+  int slow_fetches = 0;
   for (uint64_t seed = 1; seed <= 400; ++seed) {
     const SwarmDraw d = draw_swarm(base, seed, ctx);  // throws if the loader rejects it
     const Scenario& s = d.scenario;
@@ -77,13 +79,19 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
         EXPECT_NE(g.sdk, "js-legacy") << "seed " << seed;
       }
     }
-    // Postgres lowers the applied id by design: applied-id-monotonic is left out there only.
-    const auto& inv = s.invariants;
-    const bool checks_applied =
-        inv.empty() || std::find(inv.begin(), inv.end(), "applied-id-monotonic") != inv.end();
-    EXPECT_EQ(checks_applied, s.service.flavour == "mongo") << "seed " << seed;
-    if (s.service.flavour == "postgres") {
-      EXPECT_EQ(inv.size() + 1, ctx.invariants.size()) << "seed " << seed;
+    // Postgres lowers the applied id by design: applied-id-monotonic is exempt there only,
+    // and `invariants` stays as the file has it (empty: all).
+    EXPECT_TRUE(s.invariants.empty()) << "seed " << seed;
+    const auto& exempt = s.exempt_invariants;
+    EXPECT_EQ(exempt, s.service.flavour == "postgres"
+                          ? std::vector<std::string>{"applied-id-monotonic"}
+                          : std::vector<std::string>{})
+        << "seed " << seed;
+    // Slow page fetches are drawn (the torn reads of mutant torn-read-skips-op need one).
+    if (s.service.fetch_latency_ms != 1) {
+      ++slow_fetches;
+      EXPECT_GE(s.service.fetch_latency_ms, 100) << "seed " << seed;
+      EXPECT_LE(s.service.fetch_latency_ms, 1000) << "seed " << seed;
     }
     counts.insert(s.clients.count);
     flavours.insert(s.service.flavour);
@@ -103,10 +111,65 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   EXPECT_EQ(flavours, (std::set<std::string>{"mongo", "postgres"}));
   EXPECT_EQ(sources, (std::set<std::string>{"postgres", "mongodb", "mysql"}));
   EXPECT_GE(custom, 1);
+  EXPECT_GE(slow_fetches, 40);  // 1 in 4 of 400 seeds
   std::set<std::string> all;
   for (const auto& [cls, ks] : world_fault_classes()) all.insert(ks.begin(), ks.end());
   EXPECT_EQ(kinds, all);
   EXPECT_GE(counts.size(), 5u);
+}
+
+// A postgres draw exempts applied-id-monotonic beside `invariants` instead of erasing it from
+// the list: a run restricted to that invariant alone (hunt_mutants_test's
+// write-checkpoint-may-drop, `--invariants applied-id-monotonic`) checks nothing on postgres.
+// Erased from the list, the emptied list checked every invariant.
+TEST(WorldSwarm, APostgresDrawOfOnlyTheExemptInvariantChecksNothing) {
+  const auto ctx = validation_context();
+  Scenario base = world_file();
+  base.invariants = {"applied-id-monotonic"};
+  uint64_t postgres = 0, mongo = 0;
+  for (uint64_t seed = 1; seed <= 200 && (postgres == 0 || mongo == 0); ++seed) {
+    const Scenario s = draw_swarm(base, seed, ctx).scenario;
+    if (s.duration_s > 60 || s.faults.size() > 2) continue;  // a short run will do
+    uint64_t& pick = s.service.flavour == "postgres" ? postgres : mongo;
+    if (pick == 0) pick = seed;
+  }
+  ASSERT_NE(postgres, 0u);
+  ASSERT_NE(mongo, 0u);
+  const Scenario drawn = draw_swarm(base, postgres, ctx).scenario;
+  EXPECT_EQ(drawn.invariants, std::vector<std::string>{"applied-id-monotonic"});
+  EXPECT_EQ(drawn.exempt_invariants, std::vector<std::string>{"applied-id-monotonic"});
+  // The exemption survives the full form (a hunt's shrunk scenario file, a repro).
+  EXPECT_EQ(parse_scenario(to_json(drawn), ctx, "again").exempt_invariants,
+            drawn.exempt_invariants);
+  // The invariants each run judges (sim::Verdicts), read once the world is built.
+  RunResult last;
+  auto judged = [&base, &last](uint64_t seed) {
+    std::vector<std::string> ids;
+    RunOptions opts;
+    opts.swarm = true;
+    opts.seed = seed;
+    opts.attach = [&ids](World& w) { ids = w.verdicts().enabled_ids(); };
+    last = run_scenario(base, opts);
+    return ids;
+  };
+  EXPECT_EQ(judged(postgres), std::vector<std::string>{});
+  EXPECT_FALSE(last.violation.has_value()) << "seed " << postgres;  // nothing judged
+  EXPECT_EQ(judged(mongo), std::vector<std::string>{"applied-id-monotonic"});
+}
+
+TEST(WorldSwarm, AnExpectationOnAnExemptInvariantIsRejected) {
+  const auto ctx = validation_context();
+  const json j = {{"format", 1},
+                  {"name", "x"},
+                  {"exempt_invariants", {"converges"}},
+                  {"expect", {{"violates", "converges"}}}};
+  try {
+    (void)parse_scenario(j, ctx, "x");
+    FAIL() << "accepted";
+  } catch (const ScenarioError& e) {
+    EXPECT_NE(std::string(e.what()).find("expect.violates"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("is exempt"), std::string::npos) << e.what();
+  }
 }
 
 TEST(WorldSwarm, WeightsFocusTheDraw) {

@@ -54,8 +54,9 @@ const std::vector<std::string>& world_exclusions() {
       "the js-legacy SDK drives 0.4.x cores only: old SDKs bundle a 0.4.x core, and on a 0.5.x "
       "core their autocommit powersync_init() fails at open (docs/protocol.md §1.1.2; world hunt "
       "finding)",
-      "applied-id-monotonic is left out on postgres storage: it re-reads the record, so a "
-      "deleted and re-seeded record lowers the emitted id by design (docs/protocol.md §3.1.9)",
+      "applied-id-monotonic is exempt on postgres storage (exempt_invariants): it re-reads the "
+      "record, so a deleted and re-seeded record lowers the emitted id by design "
+      "(docs/protocol.md §3.1.9)",
       "switch_mode only for a client driven by js-1.3.0 at that time (old SDKs have one mode)",
       "upgrade only to a newer registered core, downgrade only to an older one (a client on "
       "the newest / oldest core gets no upgrade / downgrade)",
@@ -199,6 +200,11 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        {{"with-write", 3}, {"separate", 1}},
        "mongo: the write-checkpoint answer is a separate find one storage round trip after the "
        "write, so a concurrent batch shows through (docs/protocol.md §3.1.5 Read-back round trip)"},
+      {"service.fetch_latency",
+       {{"fast", 3}, {"slow", 1}},
+       "one page fetch of a sync download: 1 ms / 100..1000 ms (a loaded storage); a compact "
+       "job within a fetch can tear its page (service.compaction_reads torn, docs/protocol.md "
+       "§3.3.4)"},
   };
 }
 

@@ -145,6 +145,7 @@ json to_json(const Scenario& s) {
   };
   // Written only when present, so the full form of other scenarios is unchanged.
   if (!s.headline.empty()) out["headline"] = s.headline;
+  if (!s.exempt_invariants.empty()) out["exempt_invariants"] = s.exempt_invariants;
   if (s.workload.request_interval_ms > 0) {
     out["workload"]["request_interval_ms"] = s.workload.request_interval_ms;
   }
@@ -188,6 +189,9 @@ json to_json(const Scenario& s) {
     out["service"]["sync_config_change"] = sv.sync_config_change;
   }
   if (sv.snapshot_ms != d.snapshot_ms) out["service"]["snapshot_ms"] = sv.snapshot_ms;
+  if (sv.fetch_latency_ms != d.fetch_latency_ms) {
+    out["service"]["fetch_latency_ms"] = sv.fetch_latency_ms;
+  }
   // Sync streams (issue 7): written only when used, so the full form (and every report) of
   // a scenario without streams stays as it was.
   if (!sv.streams.empty()) {

@@ -164,6 +164,10 @@ struct ServiceSpec {
   std::string sync_config_change = "reprocess";
   // How long a reprocessing's initial snapshot takes, in ms, 0..600000.
   int64_t snapshot_ms = 1000;
+  // How long one page fetch of a sync download takes (one getBucketDataBatch find), in ms,
+  // 0..60000, jittered ±10 %; 0 = instantaneous (nothing happens mid-download).  A compact
+  // job within a fetch can tear the page (compaction_reads "torn", docs/protocol.md §3.3.4).
+  int64_t fetch_latency_ms = 1;
   // Priority of the shared `todos` bucket, 0..3; lower number = higher priority (docs/protocol.md
   // §3.3.3).
   int todos_priority = 3;
@@ -441,6 +445,11 @@ struct Scenario {
   // Invariant ids to check, each from ValidationContext::invariants, no duplicates;
   // empty or absent = check all.
   std::vector<std::string> invariants;
+  // Invariant ids never checked, whatever `invariants` says (each from
+  // ValidationContext::invariants, no duplicates; default none): the exemptions a drawn
+  // world's settings carry (applied-id-monotonic on postgres, world_swarm.hpp).  Kept apart
+  // from `invariants` so that a list whose only entry is exempt checks nothing, not all.
+  std::vector<std::string> exempt_invariants;
   // Deliberately injected bugs (for testing the checkers), each from
   // ValidationContext::mutants, no duplicates; default none.
   std::vector<std::string> mutants;

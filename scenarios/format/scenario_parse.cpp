@@ -42,7 +42,7 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   Problems& p = top.problems();
   top.reject_unknown({"format", "name", "description", "clients", "service", "network", "workload",
                       "duration_s", "quiesce_s", "faults", "invariants", "mutants", "expect",
-                      "swarm", "sometimes", "headline"});
+                      "swarm", "sometimes", "headline", "exempt_invariants"});
   top.string("name", s.name);
   if (s.name.empty() && !p.bad("name")) p.add("name", "\"\" is not allowed; must not be empty");
   top.string("description", s.description);
@@ -91,6 +91,12 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   s.mutants = parse_id_list(top, "mutants", ctx.mutants, "mutant");
   s.expect =
       parse_expect(top, ctx, p.bad("invariants") ? std::vector<std::string>{} : s.invariants);
+  s.exempt_invariants = parse_id_list(top, "exempt_invariants", ctx.invariants, "invariant");
+  // An exempt invariant is never checked, so it can never be reported violated either.
+  if (!s.expect.pass && contains(s.exempt_invariants, s.expect.violates)) {
+    p.add("expect.violates", "\"" + s.expect.violates +
+                                 "\" is exempt (exempt_invariants); allowed: a checked invariant");
+  }
   s.swarm = parse_swarm(top, s, ctx);
   s.sometimes = parse_id_list(top, "sometimes", ctx.sometimes, "sometimes condition");
   static const std::vector<std::string> metric_keys = [] {

@@ -207,7 +207,8 @@ ServiceSpec parse_service(const Fields& f) {
                     "batch_failure",
                     "compaction_invalidation",
                     "sync_config_change",
-                    "snapshot_ms"});
+                    "snapshot_ms",
+                    "fetch_latency_ms"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);
@@ -233,6 +234,7 @@ ServiceSpec parse_service(const Fields& f) {
   f.choice("compaction_invalidation", {"page", "sticky"}, s.compaction_invalidation);
   f.choice("sync_config_change", {"reprocess", "end-streams"}, s.sync_config_change);
   f.integer("snapshot_ms", {0, 600000, ""}, s.snapshot_ms);
+  f.integer("fetch_latency_ms", {0, 60000, "0 = instantaneous page fetches"}, s.fetch_latency_ms);
   const Range priority{0, 3, "lower number = higher priority"};
   f.integer("todos_priority", priority, s.todos_priority);
   f.integer("notes_priority", priority, s.notes_priority);

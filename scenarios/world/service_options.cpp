@@ -36,6 +36,7 @@ void apply_service_options(const ServiceSpec& spec, model::ServiceConfig& cfg) {
                                ? model::SyncConfigChange::EndStreams
                                : model::SyncConfigChange::Reprocess;
   cfg.snapshot_duration = spec.snapshot_ms * sim::kMillis;
+  cfg.stream_batch_delay = spec.fetch_latency_ms * sim::kMillis;
 }
 
 }  // namespace syncsim::scenarios

@@ -23,6 +23,7 @@ bool has(const std::vector<std::string>& v, const std::string& x) {
 
 std::vector<std::string> enabled_invariants(const Scenario& s) {
   auto ids = s.invariants.empty() ? invariant_catalog().ids() : s.invariants;
+  for (const auto& id : s.exempt_invariants) std::erase(ids, id);
   // A line fault breaks some invariants by construction (model/line_fault.hpp).
   for (const auto& f : s.faults) {
     if (f.kind != FaultKind::LineFault) continue;
