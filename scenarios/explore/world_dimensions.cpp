@@ -205,6 +205,10 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        "one page fetch of a sync download: 1 ms / 100..1000 ms (a loaded storage); a compact "
        "job within a fetch can tear its page (service.compaction_reads torn, docs/protocol.md "
        "§3.3.4)"},
+      {"service.checksum_reads",
+       {{"atomic", 3}, {"v3-documents", 1}},
+       "mongo: storage v3's checksum documents, read one round trip after a candidate is taken, "
+       "so a compaction meanwhile drops the candidate (docs/protocol.md §3.3.4)"},
   };
 }
 

@@ -603,6 +603,10 @@ void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& par
   // likely, the torn read the mutant torn-read-skips-op needs; the 1 ms default left a
   // coincidence the world did not reach in 2000 seeds.
   sv.fetch_latency_ms = d.pick("service.fetch_latency") == "fast" ? 1 : d.range(100, 1000);
+  // Appended last (issue 17, model8): v3 checksum documents are mongo storage's
+  // (MongoChecksumsV3, docs/protocol.md §3.3.4), so postgres draws keep the atomic reads.
+  const std::string checksum_reads = d.pick("service.checksum_reads");
+  if (s.service.flavour == "mongo") sv.checksum_reads = checksum_reads;
   params["service.source"] = sv.source;
   params["service.snapshot_ms"] = sv.snapshot_ms;
   params["service.write_checkpoint_mode"] = sv.write_checkpoint_mode;
@@ -610,6 +614,7 @@ void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& par
   params["service.compaction_reads"] = sv.compaction_reads;
   params["service.read_back_step"] = sv.read_back_step;
   params["service.fetch_latency_ms"] = sv.fetch_latency_ms;
+  params["service.checksum_reads"] = sv.checksum_reads;
 }
 
 }  // namespace
