@@ -460,11 +460,11 @@ TEST(Findings, SeedFourSeventyFiveClearPastASlowDownloadIsKnown) {
   recovered["invariants"] = json::array();
   for (const char* inv :
        {"barrier-holds", "completed-upload-notified", "converges", "gate-never-recloses",
-        "monotonic-reads", "no-lost-writes", "no-wedge", "read-your-writes",
-        "request-id-monotonic", "requests-complete", "retention-deletes-only-what-it-may",
-        "route-response-per-request", "service-ack-after-replication",
-        "service-stored-id-monotonic", "stream-progress", "stream-rows-covered",
-        "stream-synced-after-applied", "target-no-regress", "wait-for-sync-keeps-promise"}) {
+        "monotonic-reads", "no-lost-writes", "no-wedge", "read-your-writes", "request-id-monotonic",
+        "requests-complete", "retention-deletes-only-what-it-may", "route-response-per-request",
+        "service-ack-after-replication", "service-stored-id-monotonic", "stream-progress",
+        "stream-rows-covered", "stream-synced-after-applied", "target-no-regress",
+        "wait-for-sync-keeps-promise"}) {
     recovered["invariants"].push_back(inv);
   }
   const RunResult after = test_support::run(test_support::load(recovered), 475);
