@@ -411,6 +411,71 @@ TEST(Findings, AClearStoredBeforeTheApplyIsNoOlderRead) {
   EXPECT_GT(r.checks.at("monotonic-reads"), 0U);  // judged, not skipped
 }
 
+// W20: world seed 475, shrunk by the hunt.  A compact job (every 21 s, up to the latest
+// checkpoint 335) puts a CLEAR at op 325 over ops 2..325 while client 2's download of
+// checkpoint 322 (after 314) waits on a 767 ms page fetch; the fetch of (314, 322] then finds
+// nothing, no MOVE/CLEAR past 322 is read, checkpoint_complete 322 is sent and the core rejects
+// the checksum.  powersync-service v1.24.0 does the same (PostgresCompactor.clearBucket), so it
+// is the known compaction-clear-past-slow-download; the client recovers (every other invariant
+// holds), and with 1 ms fetches no download is overtaken.
+TEST(Findings, SeedFourSeventyFiveClearPastASlowDownloadIsKnown) {
+  json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 1000, "fixed_quirks": [], "fleet":
+    [{"checkpoint_mode": "legacy", "core": "0.4.11", "count": 2, "sdk": "js-legacy"},
+    {"checkpoint_mode": "legacy", "core": "0.4.6", "count": 2, "sdk": "auto"}],
+    "post_checkpoint_request": "service", "repost_delay_ms": 10000, "retry_delay_ms": 5000,
+    "stream_encoding": "json"}, "duration_s": 16, "exempt_invariants": ["applied-id-monotonic"],
+    "expect": "pass", "faults": [{"at_ms": 1841, "client": 2, "duration_ms": 37224,
+    "kind": "quiet"}, {"at_ms": 6515, "client": 4, "down_ms": 335147, "kind": "restart"}],
+    "format": 1, "invariants": [], "mutants": [], "name": "clear-past-slow-download",
+    "network": {"latency_down_ms": 40, "latency_up_ms": 46}, "quiesce_s": null,
+    "service": {"api_processes": 2, "batch_latency_max_ms": 12,
+    "checkpoint_request_retention_minutes": 3, "compact_interval_s": 21,
+    "duplicate_window": "head-read", "fetch_latency_ms": 767, "flavour": "postgres",
+    "heartbeat_ms": 60000, "notes_priority": 3, "replication_lag_ms": 25925, "snapshot_ms": 178,
+    "todos_priority": 3, "token_lifetime_s": 193, "write_checkpoint_mode": "managed"},
+    "sometimes": [], "workload": {"delete_pct": 12, "insert_only_pct": 0, "keyspace": 3,
+    "notes_pct": 30, "request_checkpoint_pct": 0, "wait_for_sync_pct": 65,
+    "write_interval_max_ms": 115, "write_interval_min_ms": 115}}
+  )");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 475);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "checksums-agree") << r.violation->message;
+  EXPECT_NE(r.violation->message.find("Checksums didn't match"), std::string::npos);
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  FindingSignature sig =
+      signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
+  EXPECT_EQ(sig.text(),
+            "checksums-agree; faults=compact_interval+quiet+restart; cores=0.4.11+0.4.6; "
+            "modes=legacy; flavour=postgres");
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "compaction-clear-past-slow-download");
+  sig.faults = {"quiet", "restart"};  // no compact job: a checksum failure is not that entry
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  // Recovered: the SDK deletes the failed bucket and downloads it again; every other invariant
+  // holds and the run converges.
+  json recovered = shrunk;
+  recovered["invariants"] = json::array();
+  for (const char* inv :
+       {"barrier-holds", "completed-upload-notified", "converges", "gate-never-recloses",
+        "monotonic-reads", "no-lost-writes", "no-wedge", "read-your-writes", "request-id-monotonic",
+        "requests-complete", "retention-deletes-only-what-it-may", "route-response-per-request",
+        "service-ack-after-replication", "service-stored-id-monotonic", "stream-progress",
+        "stream-rows-covered", "stream-synced-after-applied", "target-no-regress",
+        "wait-for-sync-keeps-promise"}) {
+    recovered["invariants"].push_back(inv);
+  }
+  const RunResult after = test_support::run(test_support::load(recovered), 475);
+  EXPECT_FALSE(after.violation.has_value()) << test_support::describe(after);
+  EXPECT_GT(after.checks.at("converges"), 0U);
+  // Fast fetches: the compact job never falls inside a download's read.
+  shrunk["service"]["fetch_latency_ms"] = 1;
+  const RunResult fast = test_support::run(test_support::load(shrunk), 475);
+  EXPECT_FALSE(fast.violation.has_value()) << test_support::describe(fast);
+}
+
 // W16: the applied-id regression after a legacy user switch without clear is the known root
 // cause of legacy-user-switch-without-clear, and only with a legacy client and a switch_user.
 TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
