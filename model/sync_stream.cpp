@@ -469,22 +469,6 @@ sim::Task<void> SyncConnection::run() {
       }
     }
     const StorageCheckpoint cp = ctx_.storage.latest();
-    // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": with v3 documents the
-    // candidate's checksums are a storage read of their own (buildNextCheckpointLine's
-    // getChecksums), during which a compaction can land.  Not while superseding a download:
-    // that line's read time is line_ready_at.
-    const bool v3_read = ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0;
-    bool arrived_meanwhile = false;
-    if (v3_read) {
-      const sim::Micros read = ctx_.v3_checksum_read_max > 0
-                                   ? static_cast<sim::Micros>(fetch_rng_.uniform(
-                                         static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
-                                   : fetch_rng_.jitter(ctx_.batch_delay);
-      co_await wait(ctx_.loop.now() + read, false);  // token lines still fall due meanwhile
-      if (stream_->closed()) break;
-      const StorageCheckpoint& now = ctx_.storage.latest();
-      arrived_meanwhile = now.op_id != cp.op_id || now.lsn != cp.lsn;
-    }
     update_write_checkpoint(cp);
     std::vector<std::string> changed;
     std::map<std::string, BucketState> states;
@@ -502,6 +486,27 @@ sim::Task<void> SyncConnection::run() {
     // docs/protocol.md §3.1.9 Emission, I10: a line only on a real change.
     const bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
     const bool line = first || !changed.empty() || !removed.empty() || wc_changed;
+    // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": with v3 documents the
+    // candidate's checksums are a storage read of their own (buildNextCheckpointLine's
+    // getChecksums), during which a compaction can land.  Not while superseding a download:
+    // that line's read time is line_ready_at.
+    // Only the changed buckets' checksums are read (getChecksums over updatedBuckets), so a
+    // candidate that changes none is not read: the read's delay and draw follow the lines,
+    // not how often the stream is woken.
+    const bool v3_read =
+        ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0 && !changed.empty();
+    bool arrived_meanwhile = false;
+    if (v3_read) {
+      const sim::Micros read = ctx_.v3_checksum_read_max > 0
+                                   ? static_cast<sim::Micros>(fetch_rng_.uniform(
+                                         static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
+                                   : fetch_rng_.jitter(ctx_.batch_delay);
+      co_await wait(ctx_.loop.now() + read, false);  // token lines still fall due meanwhile
+      if (stream_->closed()) break;
+      const StorageCheckpoint& now = ctx_.storage.latest();
+      arrived_meanwhile = now.op_id != cp.op_id || now.lsn != cp.lsn;
+      for (const auto& b : changed) states[b] = ctx_.storage.state(b, cp.op_id);  // read now
+    }
     dirty_ = arrived_meanwhile;  // a checkpoint during the v3 read is still to be looked at
     baseline_invalidated_ = false;
     if (v3_read && line) {
