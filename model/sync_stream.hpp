@@ -135,7 +135,7 @@ struct ConnectionRequest {
   std::map<std::string, nlohmann::json> bucket_subscriptions;
 };
 
-class SyncConnection : public CheckpointWatcher {
+class SyncConnection final : public CheckpointWatcher {
  public:
   // docs/protocol.md §3.1.9 Timing: a newer line may interrupt a download once this many ops of
   // the current checkpoint have been sent.
@@ -163,8 +163,8 @@ class SyncConnection : public CheckpointWatcher {
     bool queried_initial = false;
     Lsn seen_lsn = 0;
     OpId seen_op = 0;
-    bool fallback = false;                 // a change window of > 1000 records (a stat)
-    std::optional<int64_t> stale_initial;  // mutant: the true initial answer (traced)
+    bool fallback = false;                   // a change window of > 1000 records (a stat)
+    std::optional<int64_t> stale_initial;    // mutant: the true initial answer (traced)
     std::optional<int64_t> fallback_lookup;  // the lookup a fallback answered (traced)
   };
   [[nodiscard]] WriteCheckpointStep write_checkpoint_step(const StorageCheckpoint& cp) const;

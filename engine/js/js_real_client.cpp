@@ -103,7 +103,8 @@ void JsRealClient::kill() {
   if (killed_) return;
   killed_ = true;
   if (reads_) {
-    client_.trace_.log(client_.name(), "js reads: {} on the write connection, {} on snapshots ({} made)",
+    client_.trace_.log(client_.name(),
+                       "js reads: {} on the write connection, {} on snapshots ({} made)",
                        reads_->on_writer(), reads_->on_snapshot(), reads_->snapshots());
   }
   *alive_ = false;

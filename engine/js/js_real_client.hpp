@@ -102,7 +102,8 @@ class JsRealClient : public HostedClient {
     uint64_t line = 0;  // the trace line it was read at (barrier-holds' explanation)
   };
   std::optional<GateBefore> gate_before_;
-  std::unique_ptr<ReadConnections> reads_;  // made at the first read  // barrier-holds: state before a publishing call
+  std::unique_ptr<ReadConnections>
+      reads_;  // made at the first read  // barrier-holds: state before a publishing call
 };
 
 }  // namespace syncsim::engine::js

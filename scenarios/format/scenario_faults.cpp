@@ -420,8 +420,8 @@ std::optional<SwarmSpec> parse_swarm(const Fields& top, const Scenario& s,
 json fault_to_json(const Fault& f) {
   json jf = {{"at_ms", f.at_ms}, {"kind", to_string(f.kind)}};
   for (const auto& [key, required] : fault_kind_rule(f.kind).fields) {
-    if (key == "role" && f.role == "all") continue;  // issue 17: only when not the default
-    if (key == "user" && f.user == "new") continue;  // the default: older files stay as they were
+    if (key == "role" && f.role == "all") continue;    // issue 17: only when not the default
+    if (key == "user" && f.user == "new") continue;    // the default: older files stay as they were
     if (key == "devices" && f.devices == 0) continue;  // issue 17: only when not the default
     jf[key] = fault_field_rule(key).write(f);
   }
