@@ -33,6 +33,17 @@ using syncsim::testing::write_temp;
 
 Scenario world_file() { return test_support::catalog("world"); }
 
+// The project's known-findings file, as hunt reads it.
+std::vector<KnownFinding> project_known_findings() {
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  return parse_known_findings(json::parse(read_file(path)), path);
+}
+
+// The signature hunt gives a run's violation.
+FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
+  return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
+}
+
 TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKind) {
   const auto ctx = validation_context();
   const Scenario base = world_file();
@@ -249,8 +260,7 @@ TEST(Findings, ExplanationClassAndSignature) {
 }
 
 TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
-  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
-  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  const auto known = project_known_findings();
   std::set<std::string> ids;
   for (const auto& k : known) ids.insert(k.id);
   EXPECT_TRUE(ids.contains("near-max-id") && ids.contains("cloned-database"));
@@ -321,10 +331,8 @@ TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention)
   const RunResult r = test_support::run(s, 1);
   ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
   EXPECT_EQ(r.violation->invariant, "gate-never-recloses") << r.violation->message;
-  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
-  const auto known = parse_known_findings(json::parse(read_file(path)), path);
-  FindingSignature sig =
-      signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
+  const auto known = project_known_findings();
+  FindingSignature sig = violation_signature(r, s);
   EXPECT_EQ(sig.text(),
             "gate-never-recloses; faults=compact_interval+foreign_request+quiet; cores=0.5.3; "
             "modes=requests; flavour=postgres; foreign_ids=1000");
@@ -443,10 +451,8 @@ TEST(Findings, SeedFourSeventyFiveClearPastASlowDownloadIsKnown) {
   ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
   EXPECT_EQ(r.violation->invariant, "checksums-agree") << r.violation->message;
   EXPECT_NE(r.violation->message.find("Checksums didn't match"), std::string::npos);
-  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
-  const auto known = parse_known_findings(json::parse(read_file(path)), path);
-  FindingSignature sig =
-      signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
+  const auto known = project_known_findings();
+  FindingSignature sig = violation_signature(r, s);
   EXPECT_EQ(sig.text(),
             "checksums-agree; faults=compact_interval+quiet+restart; cores=0.4.11+0.4.6; "
             "modes=legacy; flavour=postgres");
@@ -479,8 +485,7 @@ TEST(Findings, SeedFourSeventyFiveClearPastASlowDownloadIsKnown) {
 // W16: the applied-id regression after a legacy user switch without clear is the known root
 // cause of legacy-user-switch-without-clear, and only with a legacy client and a switch_user.
 TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
-  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
-  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  const auto known = project_known_findings();
   FindingSignature sig;
   sig.invariant = "applied-id-monotonic";
   sig.faults = {"power_loss", "restart", "switch_user"};
@@ -499,8 +504,7 @@ TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
 // The 2000-seed world hunt's two wedges of known root causes (docs/findings.md W17, W18), by
 // their shrunk signatures; without the fault that causes them they are not those entries.
 TEST(Findings, LegacySwitchBackAndDowngradeAfterRetentionWedgesAreKnown) {
-  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
-  const auto known = parse_known_findings(json::parse(read_file(path)), path);
+  const auto known = project_known_findings();
   FindingSignature back;  // seed 228
   back.invariant = "no-wedge";
   back.explanation_class = "record-below-target";
