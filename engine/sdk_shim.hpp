@@ -414,7 +414,9 @@ class Client {
   // requests on the wire (seed, upload, requestCheckpoint(), repost, legacy GET); the
   // download loop's phase; the repost timer (deadline and the id it read) while armed; the
   // upload loop's retry deadline while armed; whether an upload round is running or queued;
-  // the cached token's expiry (the stream ends then and the SDK reconnects).
+  // whether updateLocalTarget awaits its write checkpoint (its credentials fetch comes before
+  // the request is on the wire: docs/findings.md W21); the cached token's expiry (the stream
+  // ends then and the SDK reconnects).
   [[nodiscard]] int requests_in_flight() const { return requests_in_flight_; }
   [[nodiscard]] const std::string& download_phase() const { return phase_; }
   struct RepostTimer {
@@ -424,6 +426,7 @@ class Client {
   [[nodiscard]] const std::optional<RepostTimer>& repost_timer() const { return repost_timer_; }
   [[nodiscard]] std::optional<sim::Micros> upload_retry_at() const { return upload_retry_at_; }
   [[nodiscard]] bool upload_pending() const { return uploading_ || crud_notified_; }
+  [[nodiscard]] bool awaiting_write_checkpoint() const { return target_callbacks_ > 0; }
   [[nodiscard]] std::optional<sim::Micros> token_expires_at() const {
     return credentials_ ? std::optional<sim::Micros>(credentials_->expires_at) : std::nullopt;
   }
@@ -596,6 +599,7 @@ class Client {
       waiter_;  // ends the retry delay early (docs/protocol.md §2.3.2)
 
   int requests_in_flight_ = 0;
+  int target_callbacks_ = 0;  // updateLocalTarget's callback running (awaiting_write_checkpoint())
   std::optional<RepostTimer> repost_timer_;
   std::optional<sim::Micros> upload_retry_at_;
   bool crud_notified_ = false;

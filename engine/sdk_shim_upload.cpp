@@ -163,7 +163,12 @@ sim::Task<bool> Client::update_local_target() {
   if (!target || std::to_string(*target) != kMaxOpId) co_return false;
   auto seq_before = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
   if (!seq_before) co_return false;
-  std::string op_id = co_await write_checkpoint_for_upload();
+  std::string op_id;
+  {
+    ++target_callbacks_;
+    InFlight callback{target_callbacks_};
+    op_id = co_await write_checkpoint_for_upload();
+  }
   db().begin();
   bool has_crud = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
   auto seq_after = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");

@@ -482,6 +482,43 @@ TEST(Findings, SeedFourSeventyFiveClearPastASlowDownloadIsKnown) {
   EXPECT_FALSE(fast.violation.has_value()) << test_support::describe(fast);
 }
 
+// W21: world seed 575, as the hunt shrank it.  Client 4 (legacy, 0.5.2) uploads its last entries
+// (target MAX) as an upgrade closes the app; life 2's first upload round, started by connect(),
+// is in updateLocalTarget fetching credentials for its write-checkpoint GET when the stream
+// opens, so no request is on the wire yet.  That round is a path to reopen the gate (the GET
+// goes out at 135.372 s); no-wedge used to see only the CRUD upload flag and failed at 135.358 s.
+TEST(Findings, SeedFiveSeventyFiveAWriteCheckpointOnItsWayIsAPath) {
+  json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 8, "fixed_quirks": [], "fleet": [{"checkpoint_mode":
+    "requests", "core": "0.5.2", "count": 2, "sdk": "js-1.3.0"}, {"checkpoint_mode": "legacy",
+    "core": "0.5.2", "count": 2, "sdk": "auto"}], "post_checkpoint_request": "service",
+    "repost_delay_ms": 10000, "retry_delay_ms": 1322, "stream_encoding": "json"}, "duration_s": 165,
+    "expect": "pass", "faults": [{"at_ms": 7529, "client": 3, "duration_ms": 26738, "kind":
+    "quiet"}, {"at_ms": 18564, "client": 2, "down_ms": 1811, "kind": "power_loss", "on": {"client":
+    3, "event": "checkpoint_applied", "nth": 1}, "when": "now"}, {"at_ms": 32394, "client": 3,
+    "down_ms": 4669, "kind": "switch_user", "user": "first"}, {"at_ms": 125829, "client": 4, "core":
+    "0.5.3", "down_ms": 2795, "kind": "upgrade", "on": {"client": 3, "event": "request_posted",
+    "nth": 2}}], "format": 1, "invariants": [], "mutants": [], "name":
+    "write-checkpoint-on-its-way", "network": {"latency_down_ms": 12, "latency_up_ms": 12},
+    "quiesce_s": null, "service": {"batch_failure": "any", "batch_failure_pct": 5,
+    "batch_latency_max_ms": 4306, "checkpoint_request_retention_minutes": 1440, "checksum_reads":
+    "v3-documents", "compact_interval_s": 0, "flavour": "mongo", "heartbeat_ms": 9961,
+    "max_concurrent_streams": 4, "notes_priority": 3, "replication_lag_ms": 325, "snapshot_ms":
+    55235, "streams": [{"default": false, "name": "s0", "parameterised": true, "priority": 1},
+    {"default": false, "name": "s1", "parameterised": true, "priority": 3}], "todos_priority": 3,
+    "token_lifetime_s": 86400, "write_checkpoint_mode": "managed"}, "sometimes": [], "workload":
+    {"delete_pct": 16, "insert_only_pct": 0, "keyspace": 16, "notes_pct": 38,
+    "request_checkpoint_pct": 12, "streams": {"burst_interval_ms": 0, "burst_size": 5,
+    "interval_max_ms": 13587, "interval_min_ms": 4083, "item_keyspace": 4, "item_write_pct": 50,
+    "max_held": 4, "param_values": 8, "priority_override_pct": 29, "subscribe_pct": 50, "ttl_s": 0,
+    "unsubscribe_all_pct": 10}, "wait_for_sync_pct": 100, "write_interval_max_ms": 1564,
+    "write_interval_min_ms": 782}}
+  )");
+  const RunResult r = test_support::run(test_support::load(shrunk), 575);
+  EXPECT_FALSE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_GT(r.checks.at("no-wedge"), 0U);  // judged, not skipped
+}
+
 // W16: the applied-id regression after a legacy user switch without clear is the known root
 // cause of legacy-user-switch-without-clear, and only with a legacy client and a switch_user.
 TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {

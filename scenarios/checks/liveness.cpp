@@ -156,6 +156,10 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service) {
     }
   }
   if (t == kMaxOpId) {
+    if (c.awaiting_write_checkpoint()) {
+      e.paths.push_back(
+          "updateLocalTarget awaits its write checkpoint (credentials, then the request)");
+    }
     if (c.upload_pending()) e.paths.push_back("an upload round is running or queued");
     if (c.upload_retry_at()) {
       e.paths.push_back("the upload loop retries at " + secs(*c.upload_retry_at()));

@@ -13,8 +13,9 @@
 //   - an SDK timer that will post: the repost loop's timer with an id >= the target that it
 //     will re-post (docs/protocol.md §2.3.3); in requests mode a reconnect (retry delay, or the
 //     stream ending at the token's expiry) whose seed re-posts max(counter, target)
-//     (docs/protocol.md §1.5.3); for target MAX an upload round running, queued or retrying, or a
-//     reconnect (its first line triggers one);
+//     (docs/protocol.md §1.5.3); for target MAX an upload round running (uploading, or in
+//     updateLocalTarget awaiting its write checkpoint, credentials first: docs/findings.md
+//     W21), queued or retrying, or a reconnect (its first line triggers one);
 //   - an app that is down restarts (only live clients are judged).
 // "Only a new local write would reopen it" is no path.  The judge runs one microsecond after
 // each sync event of a client and after each fault, i.e. once every event of that instant
