@@ -52,6 +52,8 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   std::set<int> counts;
   int custom = 0;
   int slow_fetches = 0;
+  int mongo_separate = 0;
+  int mongo_v3 = 0;
   for (uint64_t seed = 1; seed <= 400; ++seed) {
     const SwarmDraw d = draw_swarm(base, seed, ctx);  // throws if the loader rejects it
     const Scenario& s = d.scenario;
@@ -104,6 +106,15 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
       EXPECT_GE(s.service.fetch_latency_ms, 100) << "seed " << seed;
       EXPECT_LE(s.service.fetch_latency_ms, 1000) << "seed " << seed;
     }
+    // Mongo-only storage settings are drawn on mongo only (the loader refuses them on
+    // postgres; world_exclusions()).
+    if (s.service.flavour == "postgres") {
+      EXPECT_EQ(s.service.read_back_step, "with-write") << "seed " << seed;
+      EXPECT_EQ(s.service.checksum_reads, "atomic") << "seed " << seed;
+    } else {
+      mongo_separate += s.service.read_back_step == "separate" ? 1 : 0;
+      mongo_v3 += s.service.checksum_reads == "v3-documents" ? 1 : 0;
+    }
     counts.insert(s.clients.count);
     flavours.insert(s.service.flavour);
     for (const auto& f : s.faults) kinds.insert(to_string(f.kind));
@@ -122,7 +133,9 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   EXPECT_EQ(flavours, (std::set<std::string>{"mongo", "postgres"}));
   EXPECT_EQ(sources, (std::set<std::string>{"postgres", "mongodb", "mysql"}));
   EXPECT_GE(custom, 1);
-  EXPECT_GE(slow_fetches, 40);  // 1 in 4 of 400 seeds
+  EXPECT_GE(slow_fetches, 40);    // 1 in 4 of 400 seeds
+  EXPECT_GE(mongo_separate, 20);  // 1 in 4 of about 200 mongo seeds
+  EXPECT_GE(mongo_v3, 20);
   std::set<std::string> all;
   for (const auto& [cls, ks] : world_fault_classes()) all.insert(ks.begin(), ks.end());
   EXPECT_EQ(kinds, all);

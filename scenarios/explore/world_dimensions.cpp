@@ -72,6 +72,8 @@ const std::vector<std::string>& world_exclusions() {
       "service.write_checkpoint_mode \"custom\" only when every group runs js-1.3.0 in legacy "
       "mode and no switch_mode, upgrade or downgrade fault is drawn (the catalog's "
       "custom-write-checkpoints setting)",
+      "service.read_back_step \"separate\" and service.checksum_reads \"v3-documents\" only on "
+      "mongo storage (the loader refuses them on postgres, docs/protocol.md §3.1.5, §3.3.4)",
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return rules;

@@ -598,7 +598,11 @@ void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& par
   sv.duplicate_window = d.pick("service.duplicate_window");
   // Appended last on this stream (issue 17, model7), so every earlier draw keeps its value.
   sv.compaction_reads = d.pick("service.compaction_reads");
-  sv.read_back_step = d.pick("service.read_back_step");
+  // The pick stays on the stream for every flavour (later draws keep their values), but only
+  // mongo takes it: postgres answers with RETURNING and the loader refuses "separate" there
+  // (docs/protocol.md §3.1.5 "Read-back round trip").
+  const std::string read_back_step = d.pick("service.read_back_step");
+  if (s.service.flavour == "mongo") sv.read_back_step = read_back_step;
   // Appended last (issue 14, hunt8): a slow page fetch makes a compact job within one
   // likely, the torn read the mutant torn-read-skips-op needs; the 1 ms default left a
   // coincidence the world did not reach in 2000 seeds.
