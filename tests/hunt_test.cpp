@@ -142,6 +142,40 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   EXPECT_GE(counts.size(), 5u);
 }
 
+// Issue 17, docs/protocol.md §3.1.9 "Change feed": the world draws other devices of a user
+// just over the change feed's 1000 records (faults.devices, mongo in managed mode only), and
+// a drawn seed's open streams fall back to the head-based lookup.
+TEST(WorldSwarm, DrawsDevicesOverTheChangeFeedLimitAndADrawnSeedFallsBack) {
+  const auto ctx = validation_context();
+  const Scenario base = world_file();
+  std::vector<uint64_t> drawn;
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    const Scenario s = draw_swarm(base, seed, ctx).scenario;
+    for (const auto& f : s.faults) {
+      if (f.kind != FaultKind::ForeignRequest || f.devices == 0) continue;
+      EXPECT_EQ(s.service.flavour, "mongo") << "seed " << seed;
+      EXPECT_EQ(s.service.write_checkpoint_mode, "managed") << "seed " << seed;
+      EXPECT_GT(f.devices, 1000) << "seed " << seed;
+      EXPECT_LE(f.devices, 1020) << "seed " << seed;
+      drawn.push_back(seed);
+    }
+  }
+  EXPECT_GE(drawn.size(), 3u);  // about 1 seed in 40: 1 in 4 of the mongo foreign_requests
+  // The drawn seeds in order until one falls back (an id the service refuses, a failing batch
+  // or an early end keeps one under the limit), at most five of them.
+  uint64_t fell_back = 0;
+  for (std::size_t i = 0; i < drawn.size() && i < 5 && fell_back == 0; ++i) {
+    RunOptions opts;
+    opts.swarm = true;
+    opts.seed = drawn[i];
+    const RunResult r = run_scenario(base, opts);
+    if (r.metrics.contains("change_feed_fallbacks") && r.metrics.at("change_feed_fallbacks") > 0) {
+      fell_back = drawn[i];
+    }
+  }
+  EXPECT_NE(fell_back, 0u) << "none of the first five drawn seeds fell back";
+}
+
 // A postgres draw exempts applied-id-monotonic beside `invariants` instead of erasing it from
 // the list: a run restricted to that invariant alone (hunt_mutants_test's
 // write-checkpoint-may-drop, `--invariants applied-id-monotonic`) checks nothing on postgres.
