@@ -428,6 +428,55 @@ sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop
   }
 }
 
+sim::Task<SyncConnection::CandidateRead> SyncConnection::v3_checksum_read(
+    const StorageCheckpoint& cp, const std::vector<std::string>& changed, bool line,
+    std::map<std::string, BucketState>& states) {
+  // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": with v3 documents the
+  // candidate's checksums are a storage read of their own (buildNextCheckpointLine's
+  // getChecksums over the updated buckets), during which a compaction can land.  Only the
+  // changed buckets are read, so a candidate that changes none is not read and the read's
+  // delay and draw follow the lines, not how often the stream is woken; nor is it read while
+  // superseding a download, whose line's read time is line_ready_at.
+  const bool v3_read =
+      ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0 && !changed.empty();
+  bool arrived_meanwhile = false;
+  if (v3_read) {
+    const sim::Micros read = ctx_.v3_checksum_read_max > 0
+                                 ? static_cast<sim::Micros>(fetch_rng_.uniform(
+                                       static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
+                                 : fetch_rng_.jitter(ctx_.batch_delay);
+    co_await wait(ctx_.loop.now() + read, false);  // token lines still fall due meanwhile
+    if (stream_->closed()) co_return CandidateRead::Closed;
+    const StorageCheckpoint& now = ctx_.storage.latest();
+    arrived_meanwhile = now.op_id != cp.op_id || now.lsn != cp.lsn;
+    for (const auto& b : changed) states[b] = ctx_.storage.state(b, cp.op_id);  // read now
+  }
+  dirty_ = arrived_meanwhile;  // a checkpoint during the v3 read is still to be looked at
+  baseline_invalidated_ = false;
+  if (!v3_read || !line) co_return CandidateRead::Served;
+  // MongoChecksumsV3 throws CheckpointChecksumInvalidatedError for a changed bucket whose
+  // merged document ends past the candidate; sync.ts drops the candidate (no line, the
+  // connection state not advanced) and waits for the next checkpoint, rechecking every
+  // bucket then (invalidateChecksumBaseline; the model always diffs against sent_states_).
+  const auto straddle = ctx_.storage.straddled(changed, cp.op_id);
+  if (!straddle) co_return CandidateRead::Served;
+  const auto& [bucket, doc] = *straddle;
+  if (ctx_.mutant_straddled_checksum_served) {
+    ctx_.trace.log("svc", "MUTANT stream {} serves {} with {}'s checksum up to {}", req_.key,
+                   cp.op_id, bucket, doc.last);
+    states[bucket] = ctx_.storage.state(bucket, doc.last);
+    co_return CandidateRead::Served;
+  }
+  ++ctx_.stats.checksum_invalidated_candidates;
+  baseline_invalidated_ = true;
+  ctx_.trace.log("svc",
+                 "stream {} checkpoint_invalidated {}: compacted_before_checkpoint_line "
+                 "({} document {}..{})",
+                 req_.key, cp.op_id, bucket, doc.first, doc.last);
+  if (!arrived_meanwhile) co_await wait(std::nullopt, true);
+  co_return CandidateRead::Skipped;
+}
+
 sim::Task<void> SyncConnection::run() {
   // Registered for the stream's life (the frame is destroyed before the storage, also at the
   // loop's shutdown).
@@ -486,51 +535,9 @@ sim::Task<void> SyncConnection::run() {
     // docs/protocol.md §3.1.9 Emission, I10: a line only on a real change.
     const bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
     const bool line = first || !changed.empty() || !removed.empty() || wc_changed;
-    // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": with v3 documents the
-    // candidate's checksums are a storage read of their own (buildNextCheckpointLine's
-    // getChecksums), during which a compaction can land.  Not while superseding a download:
-    // that line's read time is line_ready_at.
-    // Only the changed buckets' checksums are read (getChecksums over updatedBuckets), so a
-    // candidate that changes none is not read: the read's delay and draw follow the lines,
-    // not how often the stream is woken.
-    const bool v3_read =
-        ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0 && !changed.empty();
-    bool arrived_meanwhile = false;
-    if (v3_read) {
-      const sim::Micros read = ctx_.v3_checksum_read_max > 0
-                                   ? static_cast<sim::Micros>(fetch_rng_.uniform(
-                                         static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1))
-                                   : fetch_rng_.jitter(ctx_.batch_delay);
-      co_await wait(ctx_.loop.now() + read, false);  // token lines still fall due meanwhile
-      if (stream_->closed()) break;
-      const StorageCheckpoint& now = ctx_.storage.latest();
-      arrived_meanwhile = now.op_id != cp.op_id || now.lsn != cp.lsn;
-      for (const auto& b : changed) states[b] = ctx_.storage.state(b, cp.op_id);  // read now
-    }
-    dirty_ = arrived_meanwhile;  // a checkpoint during the v3 read is still to be looked at
-    baseline_invalidated_ = false;
-    if (v3_read && line) {
-      // MongoChecksumsV3 throws CheckpointChecksumInvalidatedError for a changed bucket whose
-      // merged document ends past the candidate; sync.ts drops the candidate (no line, the
-      // connection state not advanced) and waits for the next checkpoint, rechecking every
-      // bucket then (invalidateChecksumBaseline; the model always diffs against sent_states_).
-      if (const auto straddle = ctx_.storage.straddled(changed, cp.op_id)) {
-        const auto& [bucket, doc] = *straddle;
-        if (!ctx_.mutant_straddled_checksum_served) {
-          ++ctx_.stats.checksum_invalidated_candidates;
-          baseline_invalidated_ = true;
-          ctx_.trace.log("svc",
-                         "stream {} checkpoint_invalidated {}: compacted_before_checkpoint_line "
-                         "({} document {}..{})",
-                         req_.key, cp.op_id, bucket, doc.first, doc.last);
-          if (!arrived_meanwhile) co_await wait(std::nullopt, true);
-          continue;
-        }
-        ctx_.trace.log("svc", "MUTANT stream {} serves {} with {}'s checksum up to {}", req_.key,
-                       cp.op_id, bucket, doc.last);
-        states[bucket] = ctx_.storage.state(bucket, doc.last);
-      }
-    }
+    const CandidateRead read = co_await v3_checksum_read(cp, changed, line, states);
+    if (read == CandidateRead::Closed) break;
+    if (read == CandidateRead::Skipped) continue;
     if (download_) {
       // A checkpoint that changes nothing for this connection does not interrupt (sync.ts).
       if (!line) continue;

@@ -195,6 +195,13 @@ class SyncConnection final : public CheckpointWatcher {
   void start_download(const StorageCheckpoint& cp, const std::vector<std::string>& fetch,
                       bool write_checkpoint_only);
   sim::Task<void> download_step();
+  // The candidate's checksum read under v3 documents (docs/protocol.md §3.3.4): Served (a
+  // line may carry `states`), Skipped (the candidate was dropped; its wait is done) or
+  // Closed (the stream closed during the read).
+  enum class CandidateRead { Served, Skipped, Closed };
+  sim::Task<CandidateRead> v3_checksum_read(const StorageCheckpoint& cp,
+                                            const std::vector<std::string>& changed, bool line,
+                                            std::map<std::string, BucketState>& states);
   // Returns has_more; `torn`: the fetch spanned a compaction of the bucket (§3.3.4).
   bool send_data_batch(const std::string& bucket, bool torn = false);
   [[nodiscard]] std::vector<const Op*> torn_page(const std::string& bucket, OpId after, OpId up_to,

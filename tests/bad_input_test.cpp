@@ -171,6 +171,20 @@ void make_fixtures() {
   });
   with("meteor.json", [](json& j) { j["faults"] = {{{"at_ms", 100}, {"kind", "meteor"}}}; });
   with("core-999.json", [](json& j) { j["clients"]["core"] = "9.9.9"; });
+  // Mongo-only storage settings with postgres storage (docs/protocol.md §3.1.5, §3.3.4).
+  auto on = [&](const std::string& name, const std::string& flavour, const std::string& key,
+                const std::string& value) {
+    with(name, [&](json& j) {
+      j["service"]["flavour"] = flavour;
+      j["service"][key] = value;
+    });
+  };
+  on("pg-separate.json", "postgres", "read_back_step", "separate");
+  on("pg-v3.json", "postgres", "checksum_reads", "v3-documents");
+  on("pg-incremented.json", "postgres", "read_back", "incremented");
+  on("mongo-separate.json", "mongo", "read_back_step", "separate");
+  on("mongo-v3.json", "mongo", "checksum_reads", "v3-documents");
+  on("pg-with-write.json", "postgres", "read_back_step", "with-write");
   fixture("top-array.json", "[" + tiny().dump() + "]");
   {
     // A duplicate deep inside: the path of the duplicate is reported.
@@ -310,6 +324,25 @@ std::vector<Row> rows() {
       {"B22_fault_at_ms", "validate {D}/at-1e9.json", 2, "faults[0].at_ms"},
       {"B23_fault_kind", "validate {D}/meteor.json", 2, "\"meteor\" is not allowed"},
       {"B24_core", "validate {D}/core-999.json", 2, "\"9.9.9\" is not allowed"},
+      {"B88_postgres_separate_read_back", "validate {D}/pg-separate.json", 2,
+       "service.read_back_step: \"separate\" is not allowed with service.flavour "
+       "\"postgres\"; allowed: \"with-write\" (postgres answers with the write's RETURNING"},
+      {"B88b_run_postgres_separate_read_back", "run {D}/pg-separate.json --results {D}/guard.json",
+       2, "service.read_back_step: \"separate\" is not allowed", "guard.json", "seed="},
+      {"B88c_postgres_v3_checksums", "validate {D}/pg-v3.json", 2,
+       "service.checksum_reads: \"v3-documents\" is not allowed with service.flavour "
+       "\"postgres\"; allowed: \"atomic\" (storage v3's checksum documents are mongo"},
+      {"B88d_run_postgres_v3_checksums", "run {D}/pg-v3.json --results {D}/guard.json", 2,
+       "service.checksum_reads: \"v3-documents\" is not allowed", "guard.json", "seed="},
+      {"B88e_postgres_incremented_read_back", "validate {D}/pg-incremented.json", 2,
+       "service.read_back: \"incremented\" is not allowed with service.flavour "
+       "\"postgres\"; allowed: \"service\""},
+      {"B88f_mongo_separate_read_back_is_read", "validate {D}/mongo-separate.json", 0, ": ok ("},
+      {"B88g_mongo_v3_checksums_is_read", "validate {D}/mongo-v3.json", 0, ": ok ("},
+      {"B88h_postgres_with_write_is_read", "validate {D}/pg-with-write.json", 0, ": ok ("},
+      {"B88i_set_postgres_on_a_mongo_only_setting",
+       "run {D}/mongo-separate.json --set service.flavour=postgres", 2,
+       "service.read_back_step: \"separate\" is not allowed with service.flavour", "", "seed="},
       {"B25_over_16MiB", "validate {D}/big.json", 2, "allowed: at most 16 MiB"},
       {"B27_missing", "validate {D}/nope.json", 2, "No such file or directory"},
       {"B77_dev_zero", "validate /dev/zero", 2, "larger than the input limit"},

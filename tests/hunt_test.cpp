@@ -52,6 +52,8 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   std::set<int> counts;
   int custom = 0;
   int slow_fetches = 0;
+  int mongo_separate = 0;
+  int mongo_v3 = 0;
   for (uint64_t seed = 1; seed <= 400; ++seed) {
     const SwarmDraw d = draw_swarm(base, seed, ctx);  // throws if the loader rejects it
     const Scenario& s = d.scenario;
@@ -104,6 +106,15 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
       EXPECT_GE(s.service.fetch_latency_ms, 100) << "seed " << seed;
       EXPECT_LE(s.service.fetch_latency_ms, 1000) << "seed " << seed;
     }
+    // Mongo-only storage settings are drawn on mongo only (the loader refuses them on
+    // postgres; world_exclusions()).
+    if (s.service.flavour == "postgres") {
+      EXPECT_EQ(s.service.read_back_step, "with-write") << "seed " << seed;
+      EXPECT_EQ(s.service.checksum_reads, "atomic") << "seed " << seed;
+    } else {
+      mongo_separate += s.service.read_back_step == "separate" ? 1 : 0;
+      mongo_v3 += s.service.checksum_reads == "v3-documents" ? 1 : 0;
+    }
     counts.insert(s.clients.count);
     flavours.insert(s.service.flavour);
     for (const auto& f : s.faults) kinds.insert(to_string(f.kind));
@@ -122,11 +133,47 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
   EXPECT_EQ(flavours, (std::set<std::string>{"mongo", "postgres"}));
   EXPECT_EQ(sources, (std::set<std::string>{"postgres", "mongodb", "mysql"}));
   EXPECT_GE(custom, 1);
-  EXPECT_GE(slow_fetches, 40);  // 1 in 4 of 400 seeds
+  EXPECT_GE(slow_fetches, 40);    // 1 in 4 of 400 seeds
+  EXPECT_GE(mongo_separate, 20);  // 1 in 4 of about 200 mongo seeds
+  EXPECT_GE(mongo_v3, 20);
   std::set<std::string> all;
   for (const auto& [cls, ks] : world_fault_classes()) all.insert(ks.begin(), ks.end());
   EXPECT_EQ(kinds, all);
   EXPECT_GE(counts.size(), 5u);
+}
+
+// Issue 17, docs/protocol.md §3.1.9 "Change feed": the world draws other devices of a user
+// just over the change feed's 1000 records (faults.devices, mongo in managed mode only), and
+// a drawn seed's open streams fall back to the head-based lookup.
+TEST(WorldSwarm, DrawsDevicesOverTheChangeFeedLimitAndADrawnSeedFallsBack) {
+  const auto ctx = validation_context();
+  const Scenario base = world_file();
+  std::vector<uint64_t> drawn;
+  for (uint64_t seed = 1; seed <= 400; ++seed) {
+    const Scenario s = draw_swarm(base, seed, ctx).scenario;
+    for (const auto& f : s.faults) {
+      if (f.kind != FaultKind::ForeignRequest || f.devices == 0) continue;
+      EXPECT_EQ(s.service.flavour, "mongo") << "seed " << seed;
+      EXPECT_EQ(s.service.write_checkpoint_mode, "managed") << "seed " << seed;
+      EXPECT_GT(f.devices, 1000) << "seed " << seed;
+      EXPECT_LE(f.devices, 1020) << "seed " << seed;
+      drawn.push_back(seed);
+    }
+  }
+  EXPECT_GE(drawn.size(), 3u);  // about 1 seed in 40: 1 in 4 of the mongo foreign_requests
+  // The drawn seeds in order until one falls back (an id the service refuses, a failing batch
+  // or an early end keeps one under the limit), at most five of them.
+  uint64_t fell_back = 0;
+  for (std::size_t i = 0; i < drawn.size() && i < 5 && fell_back == 0; ++i) {
+    RunOptions opts;
+    opts.swarm = true;
+    opts.seed = drawn[i];
+    const RunResult r = run_scenario(base, opts);
+    if (r.metrics.contains("change_feed_fallbacks") && r.metrics.at("change_feed_fallbacks") > 0) {
+      fell_back = drawn[i];
+    }
+  }
+  EXPECT_NE(fell_back, 0u) << "none of the first five drawn seeds fell back";
 }
 
 // A postgres draw exempts applied-id-monotonic beside `invariants` instead of erasing it from

@@ -72,6 +72,8 @@ const std::vector<std::string>& world_exclusions() {
       "service.write_checkpoint_mode \"custom\" only when every group runs js-1.3.0 in legacy "
       "mode and no switch_mode, upgrade or downgrade fault is drawn (the catalog's "
       "custom-write-checkpoints setting)",
+      "service.read_back_step \"separate\" and service.checksum_reads \"v3-documents\" only on "
+      "mongo storage (the loader refuses them on postgres, docs/protocol.md §3.1.5, §3.3.4)",
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return rules;
@@ -209,6 +211,11 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        {{"atomic", 3}, {"v3-documents", 1}},
        "mongo: storage v3's checksum documents, read one round trip after a candidate is taken, "
        "so a compaction meanwhile drops the candidate (docs/protocol.md §3.3.4)"},
+      {"faults.devices",
+       {{"none", 3}, {"over_limit", 1}},
+       "mongo: a drawn foreign_request's user also posts from 1001..1020 other devices at once, "
+       "over the change feed's 1000 records in one window, so every open stream falls back to "
+       "the head-based lookup (docs/protocol.md §3.1.9 Change feed)"},
   };
 }
 

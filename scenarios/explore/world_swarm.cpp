@@ -580,7 +580,7 @@ void pin_problems(const json& pins, const std::vector<WorldDimension>& dims,
 }
 
 // Issue 17's service dimensions, from their own stream so earlier draws stay.
-void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& params) {
+void draw_service_flavours(Drawer& d, Scenario& s, json& faults, json& params) {
   auto& sv = s.service;
   sv.source = d.pick("service.source");
   sv.snapshot_ms = d.pick("service.snapshot") == "short" ? d.range(0, 2000) : d.range(5000, 60000);
@@ -598,7 +598,11 @@ void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& par
   sv.duplicate_window = d.pick("service.duplicate_window");
   // Appended last on this stream (issue 17, model7), so every earlier draw keeps its value.
   sv.compaction_reads = d.pick("service.compaction_reads");
-  sv.read_back_step = d.pick("service.read_back_step");
+  // The pick stays on the stream for every flavour (later draws keep their values), but only
+  // mongo takes it: postgres answers with RETURNING and the loader refuses "separate" there
+  // (docs/protocol.md §3.1.5 "Read-back round trip").
+  const std::string read_back_step = d.pick("service.read_back_step");
+  if (s.service.flavour == "mongo") sv.read_back_step = read_back_step;
   // Appended last (issue 14, hunt8): a slow page fetch makes a compact job within one
   // likely, the torn read the mutant torn-read-skips-op needs; the 1 ms default left a
   // coincidence the world did not reach in 2000 seeds.
@@ -607,6 +611,21 @@ void draw_service_flavours(Drawer& d, Scenario& s, const json& faults, json& par
   // (MongoChecksumsV3, docs/protocol.md §3.3.4), so postgres draws keep the atomic reads.
   const std::string checksum_reads = d.pick("service.checksum_reads");
   if (s.service.flavour == "mongo") sv.checksum_reads = checksum_reads;
+  // Appended last (issue 17, model9): the user's other devices, just over the mongo change
+  // feed's 1000 records, post with the seed's foreign_request, so the window that processes
+  // them falls back to the head-based lookup (docs/protocol.md §3.1.9 "Change feed").  Added
+  // to a drawn foreign_request, not a new one: a new one would also post on the client's own
+  // key, the cloned-installation findings' cause.  Small: every device is a request and a
+  // record, the costliest fault the world draws.  Mongo and managed mode only (postgres has
+  // no change feed; custom mode refuses the route).
+  if (d.pick("faults.devices") == "over_limit" && s.service.flavour == "mongo" &&
+      sv.write_checkpoint_mode == "managed") {
+    for (auto& f : faults) {
+      if (f["kind"] != "foreign_request") continue;
+      f["devices"] = d.range(1001, 1020);
+      break;
+    }
+  }
   params["service.source"] = sv.source;
   params["service.snapshot_ms"] = sv.snapshot_ms;
   params["service.write_checkpoint_mode"] = sv.write_checkpoint_mode;

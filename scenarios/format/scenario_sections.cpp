@@ -142,6 +142,35 @@ std::vector<StreamSpec> parse_streams(const Fields& f) {
   return out;
 }
 
+// Settings that describe mongo storage only (docs/protocol.md §3.1.5, §3.1.6, §3.3.4): on
+// postgres storage the model would accept them and run as if they were not set, so a file
+// would claim a behaviour its run never has.  Skipped when the flavour or the field was bad.
+void check_storage_settings(const ServiceSpec& s, const Fields& f) {
+  Problems& p = f.problems();
+  if (s.flavour != "postgres" || p.bad(f.path("flavour"))) return;
+  struct MongoOnly {
+    const char* key;
+    const std::string& value;
+    const char* allowed;
+    const char* why;
+  };
+  const MongoOnly settings[] = {
+      {"read_back_step", s.read_back_step, "with-write",
+       "postgres answers with the write's RETURNING, docs/protocol.md §3.1.5 \"Read-back round "
+       "trip\""},
+      {"read_back", s.read_back, "service",
+       "postgres has no duplicate documents to read back, docs/protocol.md §3.1.6"},
+      {"checksum_reads", s.checksum_reads, "atomic",
+       "storage v3's checksum documents are mongo storage's (MongoChecksumsV3), "
+       "docs/protocol.md §3.3.4"},
+  };
+  for (const MongoOnly& m : settings) {
+    if (m.value == m.allowed || p.bad(f.path(m.key))) continue;
+    p.add(f.path(m.key), "\"" + m.value + "\" is not allowed with service.flavour \"postgres\"; " +
+                             "allowed: \"" + m.allowed + "\" (" + m.why + ")");
+  }
+}
+
 }  // namespace
 
 ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
@@ -239,6 +268,7 @@ ServiceSpec parse_service(const Fields& f) {
   f.integer("todos_priority", priority, s.todos_priority);
   f.integer("notes_priority", priority, s.notes_priority);
   s.streams = parse_streams(f);
+  check_storage_settings(s, f);
   return s;
 }
 
