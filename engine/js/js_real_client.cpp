@@ -142,7 +142,8 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
     const bool operation = !control && params.size() == 2 && params[0].is_string() &&
                            text.find("INSERT INTO powersync_operations") != std::string::npos;
     if (control || operation) before_control(params[0].get<std::string>());
-    auto [columns, rows, first_value] = run_statements(db, text, params, false);
+    if (!statements_) statements_ = std::make_unique<StatementCache>(db);
+    auto [columns, rows, first_value] = run_statements(db, text, params, false, statements_.get());
     const int changes = sqlite3_changes(db);
     const int64_t insert_id = sqlite3_last_insert_rowid(db);
     if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
@@ -171,7 +172,10 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
 
 nlohmann::json JsRealClient::read_sql(int slot, const std::string& text,
                                       const nlohmann::json& params) {
-  if (!reads_) reads_ = std::make_unique<ReadConnections>(client_.db().raw(), client_.core().path);
+  sqlite3* writer = client_.db().raw();
+  if (!statements_) statements_ = std::make_unique<StatementCache>(writer);
+  if (!reads_)
+    reads_ = std::make_unique<ReadConnections>(writer, client_.core().path, statements_.get());
   auto [columns, rows, first_value] = reads_->run(slot, text, params);
   // updateLocalTarget reads the target on a read connection (SqliteBucketStorage.js).
   if (text.find("powersync_control(") != std::string::npos && params.size() == 2 &&
