@@ -124,6 +124,14 @@ void JsHost::deliver(nlohmann::json event) {
   if (!process_) start();
   assert(!draining_ && "an event was delivered from inside a drain");
   event["now"] = loop_.now();
+  // What each life's write connection looks like now: within the drain only that client's
+  // own bridge calls touch it, so the host may answer its first BEGIN itself (a round trip
+  // for the first transaction of almost every event; docs/performance.md, "The real JS SDK").
+  nlohmann::json connections = nlohmann::json::object();
+  for (const auto& [name, client] : clients_) {
+    if (auto state = client->connection_state(); !state.is_null()) connections[name] = state;
+  }
+  event["connections"] = std::move(connections);
   ++events_;
   draining_ = true;
   process_->write_line(event.dump());

@@ -123,11 +123,11 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
   const nlohmann::json& params = call["params"];
   try {
     sqlite3* db = client_.db().raw();
-    if (const int slot = call.value("read", 0); slot > 0) return read_sql(slot, text, params);
-    // A deferred BEGIN opens a transaction, so this statement cannot commit.
-    if (reads_ && !call.contains("before")) reads_->before_write(text);
-    // A BEGIN the host deferred to travel with this statement (engine/js/sdk_client.mjs sql()).
+    // A BEGIN the host deferred to travel with this client's next statement, on the writer or
+    // a reader (engine/js/sdk_client.mjs sql()): it runs, and the read pool sees it, exactly
+    // where it would have alone -- no call of this client's came in between.
     for (const auto& before : call.value("before", nlohmann::json::array())) {
+      if (reads_) reads_->before_write(before.get<std::string>());
       char* error = nullptr;
       if (sqlite3_exec(db, before.get<std::string>().c_str(), nullptr, nullptr, &error) !=
           SQLITE_OK) {
@@ -136,6 +136,8 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
         return {{"op", "sql_error"}, {"message", message}, {"before_failed", true}};
       }
     }
+    if (const int slot = call.value("read", 0); slot > 0) return read_sql(slot, text, params);
+    if (reads_) reads_->before_write(text);
     const bool control = text.find("powersync_control(") != std::string::npos &&
                          params.size() == 2 && params[0].is_string();
     // The 1.x JavaScript sync client drives the core through this virtual table instead.
@@ -325,6 +327,18 @@ std::string JsRealClient::pending() const {
   return fmt::format("js-real SDK ({}); requests: {}; armed timers: {}",
                      killed_ ? "closed" : (connected_ ? "connected" : "not connected"),
                      requests.empty() ? "none" : requests, timers.empty() ? "none" : timers);
+}
+
+nlohmann::json JsRealClient::connection_state() {
+  if (killed_) return nullptr;
+  try {
+    sqlite3* db = client_.db().raw();
+    return {{"autocommit", sqlite3_get_autocommit(db) != 0},
+            {"changes", sqlite3_changes(db)},
+            {"insert_id", sqlite3_last_insert_rowid(db)}};
+  } catch (const ClientClosed&) {
+    return nullptr;
+  }
 }
 
 nlohmann::json JsRealClient::touched() {

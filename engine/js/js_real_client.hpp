@@ -60,6 +60,7 @@ class JsRealClient : public HostedClient {
   nlohmann::json uploaded() override;
   void log(int level, const std::string& message) override;
   void act(const nlohmann::json& request) override;
+  nlohmann::json connection_state() override;
 
  private:
   sim::Task<void> run_fetch(nlohmann::json request, std::shared_ptr<bool> alive);
