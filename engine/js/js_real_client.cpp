@@ -243,6 +243,11 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
         const auto& id = d["applied_checkpoint_request_id"];
         if (id.is_number_integer()) applied = id.get<int64_t>();
         if (id.is_string()) applied = std::stoll(id.get<std::string>());
+      } else if (!client_.state_in_kv()) {
+        // A 0.4.x core (the 1.54.0 Rust client on 0.4.12) sends DidCompleteSync{} without an
+        // id; the write checkpoint it applied is `$local.last_applied_op`, as the port reads
+        // it (engine/sdk_shim_download.cpp).
+        applied = client_.last_applied();
       }
       client_.trace_.log(client_.name(), "applied checkpoint{}",
                          applied ? " id " + std::to_string(*applied) : "");
