@@ -389,9 +389,10 @@ int64_t count_between(const std::vector<int64_t>& times, int64_t from, int64_t t
 
 // downgrade.json with js-real clients: the downgrade to 0.4.6 switches client 2 to the
 // published 1.x SDK that pairs with it (@powersync/common 1.43.1, its JavaScript sync client:
-// no powersync_control call, sync_local through powersync_operations); 0.4.11 and 0.4.12 run
-// the port of their SDK (no 1.47.0/1.54.0 client yet), and an upgrade back to 0.5.x returns
-// the app to the real 2.3.0 SDK, which then opens the database the old core's SDK left behind.
+// no powersync_control call, sync_local through powersync_operations); 0.4.12 runs 1.54.0 (its
+// Rust client), 0.4.11 the port of its SDK (1.47.0 is not mapped), and an upgrade back to 0.5.x
+// returns the app to the real 2.3.0 SDK, which then opens the database the old core's SDK left
+// behind.
 TEST_F(JsReal, ADowngradeTo046RunsThe143SdkAndUpgradesBackReturnToTheRealSdk) {
   const auto t = run_traced(js_real("downgrade"), 1);
   ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
@@ -405,6 +406,9 @@ TEST_F(JsReal, ADowngradeTo046RunsThe143SdkAndUpgradesBackReturnToTheRealSdk) {
       count_between(times_of(t.trace, "c2", "js operation sync_local "), 22'000'000, 61'000'000), 0)
       << "c2's 0.4.6 life never applied through the JavaScript sync client";
   EXPECT_NE(t.trace.find("downgrade client 1 to core 0.4.11 (js-legacy SDK)"), std::string::npos);
+  EXPECT_NE(t.trace.find("downgrade client 3 to core 0.4.12 (js-real SDK)"), std::string::npos);
+  EXPECT_NE(t.trace.find("c3 sdk info: host: this app now runs @powersync/common 1.54.0"),
+            std::string::npos);
   EXPECT_NE(t.trace.find("upgrade client 1 to core 0.5.3 (js-real SDK)"), std::string::npos);
   EXPECT_NE(t.trace.find("upgrade client 3 to core 0.5.2 (js-real SDK)"), std::string::npos);
   EXPECT_GT(last_real_control(t.trace, "c1"), 36'000'000) << "c1 did not return to the real SDK";
@@ -436,6 +440,31 @@ TEST_F(JsReal, A046RunUsesTheJavaScriptSyncClientAndNeverCallsPowersyncControl) 
   EXPECT_EQ(a.trace.find("line_binary"), std::string::npos) << "1.43.1 over HTTP reads NDJSON";
   const auto b = run_traced(s, 3);
   EXPECT_EQ(a.trace, b.trace);
+  EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
+}
+
+// 0.4.12 pairs with @powersync/common 1.54.0 (@powersync/node 0.18.8), whose default is the
+// Rust sync client: through the 1.x seams it drives the core with powersync_control, asks for
+// BSON (line_binary on a 0.4.x core), retries after the 15 s stream reset (1.54.0 propagates
+// the body error; 1.46.0-1.51.x only logged it, engine/js/README.md), and a double run is
+// byte-identical.
+TEST_F(JsReal, A0412RunUsesCommon154WithTheRustClientOverBson) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario s = js_real("basic-legacy", {"clients.core=0.4.12"});
+  const auto a = run_traced(s, 1);
+  ASSERT_TRUE(a.result.passed && a.result.expectation_met) << test_support::describe(a.result);
+  EXPECT_NE(a.trace.find("host started: sdk-1.54.0 (@powersync/common 1.54.0)"), std::string::npos);
+  const auto calls = control_calls(a.trace);
+  for (const char* c : {"c1", "c2", "c3"}) {
+    ASSERT_TRUE(calls.contains(c)) << c << " never called powersync_control";
+    EXPECT_GT(calls.at(c).count("line_binary") ? calls.at(c).at("line_binary") : 0, 0) << c;
+    // DidCompleteSync{} has no id on 0.4.x: the applied write checkpoint is $local's.
+    EXPECT_FALSE(times_of(a.trace, c, "applied checkpoint id ").empty()) << c;
+  }
+  EXPECT_GE(calls.at("c2").count("start") ? calls.at("c2").at("start") : 0, 2)
+      << "client 2 did not reconnect after its stream reset";
+  EXPECT_EQ(a.trace.find("js operation "), std::string::npos) << "the JavaScript client ran";
+  const auto b = run_traced(s, 1);
   EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
 }
 

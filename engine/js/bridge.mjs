@@ -82,8 +82,20 @@ export function readMessage() {
   return line === null ? null : JSON.parse(line);
 }
 
+// Messages C++ answers with nothing (log, fetch, abort, notice) wait here and travel with
+// the next line that needs C++ now (a synchronous call or `idle`): every write wakes the C++
+// side, and those wake-ups (pipe writes, context switches) were a large share of a js-real
+// seed's CPU (docs/performance.md, "The real JS SDK").  C++ reads the same lines in the same
+// order, so what it does with them is unchanged.
+let queued = '';
+
+export function queueLine(text) {
+  queued += text + '\n';
+}
+
 export function sendLine(text) {
-  const data = Buffer.from(text + '\n', 'utf8');
+  const data = Buffer.from(queued + text + '\n', 'utf8');
+  queued = '';
   let off = 0;
   while (off < data.length) off += fs.writeSync(1, data, off, data.length - off);
 }

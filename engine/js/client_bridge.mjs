@@ -5,8 +5,10 @@
 // base64); the protocol itself is engine/js/bridge.mjs.
 const host = globalThis.__syncsimHost;
 
+// A message C++ answers with nothing: it travels with the next synchronous call or `idle`
+// (engine/js/bridge.mjs queueLine).
 export function send(message) {
-  host.sendLine(JSON.stringify(message));
+  host.queueLine(JSON.stringify(message));
 }
 
 // A synchronous call: send, then the next message is the reply.

@@ -229,6 +229,11 @@ for (;;) {
     continue;
   }
   activity.epoch++;
+  // Each life's write connection as C++ delivered the event (js_host.cpp deliver): what a
+  // reply would have said, so the event's first BEGIN needs no round trip (sdk_client.mjs).
+  for (const [name, state] of Object.entries(message.connections ?? {})) {
+    clients.get(name)?.client?.learn(state);
+  }
   await advanceTo(message.now, message.op === 'timer');
   await handle(message);
   await drain();

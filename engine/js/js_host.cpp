@@ -24,6 +24,9 @@ std::optional<std::string> js_real_project_for_core(const std::string& core) {
   if (core.rfind("0.5.", 0) == 0 && core != "0.5.0" && core != "0.5.1") return "sdk-2.3.0";
   // The 1.x SDK that shipped with the core (@powersync/node 0.14.3 pins common 1.43.1).
   if (core == "0.4.6") return "sdk-1.43.1";
+  // @powersync/node 0.18.8 (the core's SDK, engine/core_registry.cpp) pins common 1.54.0,
+  // whose default is the Rust sync client.
+  if (core == "0.4.12") return "sdk-1.54.0";
   return std::nullopt;
 }
 
@@ -53,7 +56,7 @@ std::optional<std::string> js_real_unavailable(const std::string& core) {
   if (std::string(SYNCSIM_NODE_EXECUTABLE).empty()) return "node was not found at configure time";
   const auto project = js_real_project_for_core(core);
   if (!project) {
-    return "no pinned JS SDK pairs with core " + core + " (js-real needs 0.4.6 or 0.5.2+)";
+    return "no pinned JS SDK pairs with core " + core + " (js-real needs 0.4.6, 0.4.12 or 0.5.2+)";
   }
   if (!installed_js_real_project(*project)) {
     return "the pinned SDK " + *project + " is not installed (configure with npm available)";
@@ -124,6 +127,14 @@ void JsHost::deliver(nlohmann::json event) {
   if (!process_) start();
   assert(!draining_ && "an event was delivered from inside a drain");
   event["now"] = loop_.now();
+  // What each life's write connection looks like now: within the drain only that client's
+  // own bridge calls touch it, so the host may answer its first BEGIN itself (a round trip
+  // for the first transaction of almost every event; docs/performance.md, "The real JS SDK").
+  nlohmann::json connections = nlohmann::json::object();
+  for (const auto& [name, client] : clients_) {
+    if (auto state = client->connection_state(); !state.is_null()) connections[name] = state;
+  }
+  event["connections"] = std::move(connections);
   ++events_;
   draining_ = true;
   process_->write_line(event.dump());

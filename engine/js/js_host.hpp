@@ -34,6 +34,10 @@ class HostedClient {
   virtual void log(int level, const std::string& message) = 0;
   // fetch, abort, notice: acted on after the drain, in the order the host made them.
   virtual void act(const nlohmann::json& request) = 0;
+  // The write connection's state as a reply would report it ({autocommit, changes,
+  // insert_id}), null when the life has no connection: sent with every event so the host
+  // can defer the event's first BEGIN (engine/js/sdk_client.mjs sql()).
+  virtual nlohmann::json connection_state() = 0;
 };
 
 // The pinned SDK project for a core ("sdk-2.3.0" for 0.5.2+, "sdk-1.43.1" for 0.4.6), nullopt

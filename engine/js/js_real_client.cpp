@@ -123,11 +123,11 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
   const nlohmann::json& params = call["params"];
   try {
     sqlite3* db = client_.db().raw();
-    if (const int slot = call.value("read", 0); slot > 0) return read_sql(slot, text, params);
-    // A deferred BEGIN opens a transaction, so this statement cannot commit.
-    if (reads_ && !call.contains("before")) reads_->before_write(text);
-    // A BEGIN the host deferred to travel with this statement (engine/js/sdk_client.mjs sql()).
+    // A BEGIN the host deferred to travel with this client's next statement, on the writer or
+    // a reader (engine/js/sdk_client.mjs sql()): it runs, and the read pool sees it, exactly
+    // where it would have alone -- no call of this client's came in between.
     for (const auto& before : call.value("before", nlohmann::json::array())) {
+      if (reads_) reads_->before_write(before.get<std::string>());
       char* error = nullptr;
       if (sqlite3_exec(db, before.get<std::string>().c_str(), nullptr, nullptr, &error) !=
           SQLITE_OK) {
@@ -136,13 +136,16 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
         return {{"op", "sql_error"}, {"message", message}, {"before_failed", true}};
       }
     }
+    if (const int slot = call.value("read", 0); slot > 0) return read_sql(slot, text, params);
+    if (reads_) reads_->before_write(text);
     const bool control = text.find("powersync_control(") != std::string::npos &&
                          params.size() == 2 && params[0].is_string();
     // The 1.x JavaScript sync client drives the core through this virtual table instead.
     const bool operation = !control && params.size() == 2 && params[0].is_string() &&
                            text.find("INSERT INTO powersync_operations") != std::string::npos;
     if (control || operation) before_control(params[0].get<std::string>());
-    auto [columns, rows, first_value] = run_statements(db, text, params, false);
+    if (!statements_) statements_ = std::make_unique<StatementCache>(db);
+    auto [columns, rows, first_value] = run_statements(db, text, params, false, statements_.get());
     const int changes = sqlite3_changes(db);
     const int64_t insert_id = sqlite3_last_insert_rowid(db);
     if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
@@ -171,7 +174,10 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
 
 nlohmann::json JsRealClient::read_sql(int slot, const std::string& text,
                                       const nlohmann::json& params) {
-  if (!reads_) reads_ = std::make_unique<ReadConnections>(client_.db().raw(), client_.core().path);
+  sqlite3* writer = client_.db().raw();
+  if (!statements_) statements_ = std::make_unique<StatementCache>(writer);
+  if (!reads_)
+    reads_ = std::make_unique<ReadConnections>(writer, client_.core().path, statements_.get());
   auto [columns, rows, first_value] = reads_->run(slot, text, params);
   // updateLocalTarget reads the target on a read connection (SqliteBucketStorage.js).
   if (text.find("powersync_control(") != std::string::npos && params.size() == 2 &&
@@ -237,6 +243,11 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
         const auto& id = d["applied_checkpoint_request_id"];
         if (id.is_number_integer()) applied = id.get<int64_t>();
         if (id.is_string()) applied = std::stoll(id.get<std::string>());
+      } else if (!client_.state_in_kv()) {
+        // A 0.4.x core (the 1.54.0 Rust client on 0.4.12) sends DidCompleteSync{} without an
+        // id; the write checkpoint it applied is `$local.last_applied_op`, as the port reads
+        // it (engine/sdk_shim_download.cpp).
+        applied = client_.last_applied();
       }
       client_.trace_.log(client_.name(), "applied checkpoint{}",
                          applied ? " id " + std::to_string(*applied) : "");
@@ -321,6 +332,18 @@ std::string JsRealClient::pending() const {
   return fmt::format("js-real SDK ({}); requests: {}; armed timers: {}",
                      killed_ ? "closed" : (connected_ ? "connected" : "not connected"),
                      requests.empty() ? "none" : requests, timers.empty() ? "none" : timers);
+}
+
+nlohmann::json JsRealClient::connection_state() {
+  if (killed_) return nullptr;
+  try {
+    sqlite3* db = client_.db().raw();
+    return {{"autocommit", sqlite3_get_autocommit(db) != 0},
+            {"changes", sqlite3_changes(db)},
+            {"insert_id", sqlite3_last_insert_rowid(db)}};
+  } catch (const ClientClosed&) {
+    return nullptr;
+  }
 }
 
 nlohmann::json JsRealClient::touched() {

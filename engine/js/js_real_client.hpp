@@ -60,6 +60,7 @@ class JsRealClient : public HostedClient {
   nlohmann::json uploaded() override;
   void log(int level, const std::string& message) override;
   void act(const nlohmann::json& request) override;
+  nlohmann::json connection_state() override;
 
  private:
   sim::Task<void> run_fetch(nlohmann::json request, std::shared_ptr<bool> alive);
@@ -101,9 +102,11 @@ class JsRealClient : public HostedClient {
     std::optional<int64_t> target;
     uint64_t line = 0;  // the trace line it was read at (barrier-holds' explanation)
   };
-  std::optional<GateBefore> gate_before_;
-  std::unique_ptr<ReadConnections>
-      reads_;  // made at the first read  // barrier-holds: state before a publishing call
+  std::optional<GateBefore> gate_before_;  // barrier-holds: state before a publishing call
+  // The write connection's prepared statements (this life's connection: Client destroys
+  // this object before its Database).
+  std::unique_ptr<StatementCache> statements_;
+  std::unique_ptr<ReadConnections> reads_;  // made at the first read
 };
 
 }  // namespace syncsim::engine::js

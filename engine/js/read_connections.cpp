@@ -88,9 +88,69 @@ void exec_or_throw(sqlite3* db, const char* sql) {
 
 }  // namespace
 
+StatementCache::~StatementCache() {
+  for (auto& [text, stmt] : statements_) sqlite3_finalize(stmt);
+}
+
+sqlite3_stmt* StatementCache::find(const std::string& text) const {
+  auto it = statements_.find(text);
+  return it == statements_.end() ? nullptr : it->second;
+}
+
+namespace {
+
+// Binds (first statement only) and steps one prepared statement to completion into `out`.
+// The statement is left reset, so a kept one holds no lock and no bound value.
+void step_statement(sqlite3* db, sqlite3_stmt* raw, bool first, const nlohmann::json& params,
+                    bool read_only, StatementRows& out) {
+  struct ResetAfter {
+    sqlite3_stmt* stmt;
+    ~ResetAfter() {
+      sqlite3_reset(stmt);
+      sqlite3_clear_bindings(stmt);
+    }
+  } reset{raw};
+  if (read_only && !sqlite3_stmt_readonly(raw)) {
+    throw SqlError(SQLITE_READONLY, "attempt to write a readonly database");
+  }
+  if (first) {
+    for (std::size_t i = 0; i < params.size(); ++i) bind(raw, int(i + 1), params[i]);
+  }
+  const int n = sqlite3_column_count(raw);
+  if (n > 0) {
+    out.columns = nlohmann::json::array();
+    for (int i = 0; i < n; ++i) out.columns.push_back(sqlite3_column_name(raw, i));
+    out.rows = nlohmann::json::array();
+  }
+  int rc;
+  while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int i = 0; i < n; ++i) row.push_back(column_value(raw, i));
+    if (out.rows.empty() && n > 0) out.first_value = text_or_bytes(row[0]);
+    out.rows.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
+}
+
+bool only_blank(const char* from, const char* end) {
+  for (; from < end; ++from) {
+    if (!std::isspace(static_cast<unsigned char>(*from)) && *from != ';') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 StatementRows run_statements(sqlite3* db, const std::string& text, const nlohmann::json& params,
-                             bool read_only) {
+                             bool read_only, StatementCache* cache) {
   StatementRows out;
+  if (cache && cache->db() != db) cache = nullptr;
+  if (cache) {
+    if (sqlite3_stmt* kept = cache->find(text)) {
+      step_statement(db, kept, true, params, read_only, out);
+      return out;
+    }
+  }
   const char* tail = text.c_str();
   const char* end = tail + text.size();
   for (bool first = true; tail < end; first = false) {
@@ -98,26 +158,13 @@ StatementRows run_statements(sqlite3* db, const std::string& text, const nlohman
     int rc = sqlite3_prepare_v2(db, tail, int(end - tail), &raw, &tail);
     if (rc != SQLITE_OK) throw SqlError(rc, sqlite3_errmsg(db));
     if (!raw) break;
+    if (first && cache && only_blank(tail, end)) {
+      cache->keep(text, raw);
+      step_statement(db, raw, first, params, read_only, out);
+      return out;
+    }
     std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
-    if (read_only && !sqlite3_stmt_readonly(raw)) {
-      throw SqlError(SQLITE_READONLY, "attempt to write a readonly database");
-    }
-    if (first) {
-      for (std::size_t i = 0; i < params.size(); ++i) bind(raw, int(i + 1), params[i]);
-    }
-    const int n = sqlite3_column_count(raw);
-    if (n > 0) {
-      out.columns = nlohmann::json::array();
-      for (int i = 0; i < n; ++i) out.columns.push_back(sqlite3_column_name(raw, i));
-      out.rows = nlohmann::json::array();
-    }
-    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
-      nlohmann::json row = nlohmann::json::array();
-      for (int i = 0; i < n; ++i) row.push_back(column_value(raw, i));
-      if (out.rows.empty() && n > 0) out.first_value = text_or_bytes(row[0]);
-      out.rows.push_back(std::move(row));
-    }
-    if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
+    step_statement(db, raw, first, params, read_only, out);
   }
   return out;
 }
@@ -129,8 +176,9 @@ struct ReadConnections::Snapshot {
   ~Snapshot() { sqlite3_close(db); }
 };
 
-ReadConnections::ReadConnections(sqlite3* writer, std::string core_path)
-    : writer_(writer), core_path_(std::move(core_path)) {
+ReadConnections::ReadConnections(sqlite3* writer, std::string core_path,
+                                 StatementCache* writer_statements)
+    : writer_(writer), core_path_(std::move(core_path)), writer_statements_(writer_statements) {
   assert(writer_ != nullptr);
 }
 
@@ -213,12 +261,12 @@ void ReadConnections::before_write(const std::string& text) {
 
 StatementRows ReadConnections::run_on(sqlite3* db, bool in_transaction, const std::string& text,
                                       const nlohmann::json& params) {
-  if (!in_transaction) return run_statements(db, text, params, true);
+  if (!in_transaction) return run_statements(db, text, params, true, writer_statements_);
   // A read transaction, as the read-only connection runs the statement inside its
   // BEGIN IMMEDIATE (the core refuses powersync_control outside a transaction).
   exec_or_throw(db, "BEGIN DEFERRED");
   try {
-    auto rows = run_statements(db, text, params, true);
+    auto rows = run_statements(db, text, params, true, writer_statements_);
     exec_or_throw(db, "COMMIT");
     return rows;
   } catch (...) {

@@ -27,8 +27,29 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 namespace syncsim::engine::js {
+
+// Prepared statements of one connection, keyed by SQL text: the SDK issues a few dozen
+// distinct texts thousands of times a run, and preparing each anew was a visible share of
+// a js-real seed's C++ time (docs/performance.md, "The real JS SDK").  Only a text that is
+// exactly one statement is kept.  The owner destroys the cache before the connection closes.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache();
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+  [[nodiscard]] sqlite3* db() const { return db_; }
+  // The kept statement for `text`, or nullptr.
+  sqlite3_stmt* find(const std::string& text) const;
+  void keep(const std::string& text, sqlite3_stmt* stmt) { statements_.emplace(text, stmt); }
+
+ private:
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*> statements_;
+};
 
 // Rows of one SQL text (several statements: the last one with columns gives them).
 struct StatementRows {
@@ -38,15 +59,18 @@ struct StatementRows {
 };
 // Prepares and steps every statement of `text` on `db`, binding `params` to the first.
 // `read_only`: a statement that would write fails with SQLITE_READONLY, as on a read-only
-// connection.  Throws SqlError.
+// connection.  `cache`: prepared statements of `db` to reuse (nullptr, or another
+// connection's: prepare anew).  Throws SqlError.
 StatementRows run_statements(sqlite3* db, const std::string& text, const nlohmann::json& params,
-                             bool read_only);
+                             bool read_only, StatementCache* cache = nullptr);
 
 class ReadConnections {
  public:
   // `writer`: the client's connection (the real core loaded); `core_path`: that core, for
   // the snapshots.
-  ReadConnections(sqlite3* writer, std::string core_path);
+  // `writer_statements`: the writer's statement cache (reads served on the writer use it).
+  ReadConnections(sqlite3* writer, std::string core_path,
+                  StatementCache* writer_statements = nullptr);
   ~ReadConnections();
   ReadConnections(const ReadConnections&) = delete;
   ReadConnections& operator=(const ReadConnections&) = delete;
@@ -77,6 +101,7 @@ class ReadConnections {
 
   sqlite3* writer_;
   std::string core_path_;
+  StatementCache* writer_statements_;
   std::map<int, ReadTransaction> open_;  // slot -> its read transaction
   std::shared_ptr<Snapshot> latest_;     // the last snapshot made (reused while current)
   uint64_t on_writer_ = 0;

@@ -7,7 +7,7 @@ import path from 'node:path';
 import vm from 'node:vm';
 import { builtinModules, createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { readLine, sendLine } from './bridge.mjs';
+import { queueLine, readLine, sendLine } from './bridge.mjs';
 
 // sfc32 seeded from text: the SDK's retry jitter and any uuid it makes.
 export function seededRandom(seedText) {
@@ -195,8 +195,10 @@ export class ClientRealm {
     this.tags = new Map();      // timer id -> the SDK function that armed it
     // A fresh fake-timers instance per realm: its timer ids start over too.
     const clock = (this.clock = FakeTimers.withGlobal(globalThis).createClock(nowMs));
+    // The stack is captured now and formatted only if the timer is still armed when a drain
+    // ends (armedTimers): most timers are cleared or fire within the drain that armed them.
     const tag = (handle) => {
-      this.tags.set(Number(handle), armedBy(new Error().stack));
+      this.tags.set(Number(handle), new Error());
       return handle;
     };
     const random = seededRandom(seed);
@@ -221,7 +223,7 @@ export class ClientRealm {
         },
       },
       __syncsimHost: {
-        sendLine,
+        queueLine,
         callLine: (line) => {
           sendLine(line);
           const reply = readLine();
@@ -334,8 +336,10 @@ export class ClientRealm {
     const live = this.clock.timers ?? new Map();
     for (const id of [...this.tags.keys()]) if (!live.has(id)) this.tags.delete(id);
     for (const t of live.values()) {
+      let by = this.tags.get(t.id);
+      if (by instanceof Error) this.tags.set(t.id, (by = armedBy(by.stack)));
       out.push({ client: this.client?.name ?? '', at: Math.ceil(t.callAt) * 1000, id: t.id,
-                 by: this.tags.get(t.id) ?? 'unknown' });
+                 by: by ?? 'unknown' });
     }
     return out.sort((x, y) => x.at - y.at || x.id - y.id).map(({ id, ...rest }) => rest);
   }

@@ -221,8 +221,12 @@ export class SdkClient {
   // write connection).
   sql(sql, params, read = 0) {
     if (read > 0) {
-      const reply = this.bridge({ op: 'sql', client: this.name, sql, params: params.map(toWire), read },
-                                'rows', 'sql_error');
+      const message = { op: 'sql', client: this.name, sql, params: params.map(toWire), read };
+      this.takeDeferred(message);
+      const reply = this.bridge(message, 'rows', 'sql_error');
+      if (reply.op === 'sql_error' && reply.before_failed) {
+        throw new Error(`syncsim host: a deferred BEGIN failed: ${reply.message}`);
+      }
       return this.rowsOrThrow(reply);
     }
     if (!this.dead &&
@@ -235,10 +239,7 @@ export class SdkClient {
                insertId: this.known.insertId };
     }
     const message = { op: 'sql', client: this.name, sql, params: params.map(toWire) };
-    if (this.deferred.length > 0) {
-      message.before = this.deferred;
-      this.deferred = [];
-    }
+    this.takeDeferred(message);
     const reply = this.bridge(message, 'rows', 'sql_error');
     this.known = reply.op === 'rows' && typeof reply.autocommit === 'boolean'
       ? { epoch: this.activity.epoch, autocommit: reply.autocommit, touched: reply.touched,
@@ -248,6 +249,21 @@ export class SdkClient {
       throw new Error(`syncsim host: a deferred BEGIN failed: ${reply.message}`);
     }
     return this.rowsOrThrow(reply);
+  }
+
+  // The write connection's state at the start of this event (host.mjs): as good as a reply
+  // of this event for deferring a BEGIN; it says nothing about the update hook.
+  learn(state) {
+    this.known = { epoch: this.activity.epoch, autocommit: state.autocommit, touched: true,
+                   changes: state.changes, insertId: state.insert_id };
+  }
+
+  // A deferred BEGIN travels with this client's next statement, whichever connection runs
+  // it: C++ then runs it exactly where it would have run alone (js_real_client.cpp sql()).
+  takeDeferred(message) {
+    if (this.deferred.length === 0) return;
+    message.before = this.deferred;
+    this.deferred = [];
   }
 
   rowsOrThrow(reply) {
