@@ -1,6 +1,6 @@
 // Issue 20's target (d), scale: how CPU and memory grow with the number of clients; JSON on stdout.
 //   scale_bench [--private 8,64,256,1000] [--shared 8,32,128] [--idle 8,1000] [--duration-s 20]
-//               [--wake-every-stream] (--help)
+//               [--wake-every-stream] [--every-watcher] (--help)
 // Every run is a variant of scenarios/scale/clients-1000.json (its service and stream limit),
 // without faults:
 //  - private: every write goes to the writer's own bucket (notes_pct 100).  CPU (this thread's,
@@ -15,6 +15,9 @@
 // CPU time only, never wall time (the machine is shared); compare ratios within one run.
 // --wake-every-stream: the model before issue 20's filtered wake-ups (every storage checkpoint
 // resumes every waiting stream), for a before/after from the same build.
+// --every-watcher: every storage checkpoint calls every stream's watcher, which finds out itself
+// whether the checkpoint concerns it (perf8's model, before the watchers were indexed by bucket
+// and write-checkpoint key); the same traces, so a cost-only before/after.
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -85,14 +88,20 @@ struct Totals {
 };
 
 // Runs seeds 1.. until `min_writes` local writes were made (at least one seed).
-Totals run_seeds(const scenarios::Scenario& s, uint64_t min_writes, bool wake_every_stream) {
+struct Model {
+  bool wake_every_stream = false;
+  bool every_watcher = false;
+};
+
+Totals run_seeds(const scenarios::Scenario& s, uint64_t min_writes, Model model) {
   Totals t;
   const double start = thread_cpu();
   while (t.seeds == 0 || t.local_writes < min_writes) {
     scenarios::RunOptions o;
     o.seed = ++t.seeds;
-    o.attach = [wake_every_stream](scenarios::World& world) {
-      world.service().storage().set_wake_every_stream(wake_every_stream);
+    o.attach = [model](scenarios::World& world) {
+      world.service().storage().set_wake_every_stream(model.wake_every_stream);
+      world.service().storage().set_index_watchers(!model.every_watcher);
     };
     const scenarios::RunResult r = scenarios::run_scenario(s, o);
     if (!r.passed) {
@@ -144,7 +153,7 @@ int main(int argc, char** argv) {
   std::vector<int> idle_fleets{8, 1000};
   int duration_s = 20;
   std::string syncsim_bin = SYNCSIM_BINARY;
-  bool wake_every_stream = false;
+  Model model;
   CLI::App app{
       "Issue 20's target (d): CPU per client-event, per delivered op, and memory per idle "
       "client as the fleet grows, JSON on stdout",
@@ -155,8 +164,10 @@ int main(int argc, char** argv) {
       ->expected(2);
   app.add_option("--duration-s", duration_s, "simulated seconds per run")
       ->check(CLI::Range(5, 600));
-  app.add_flag("--wake-every-stream", wake_every_stream,
+  app.add_flag("--wake-every-stream", model.wake_every_stream,
                "every storage checkpoint resumes every stream (the model before issue 20)");
+  app.add_flag("--every-watcher", model.every_watcher,
+               "every storage checkpoint calls every stream's watcher (before the index)");
   app.add_option("--syncsim", syncsim_bin, "the syncsim binary for the idle runs")
       ->check(CLI::ExistingFile);
   try {
@@ -199,11 +210,11 @@ int main(int argc, char** argv) {
   }
 
   // Warm-up: the process builds each client database template once (issue 20).
-  run_seeds(load(variant(base, 2, 100, 5)), 0, wake_every_stream);
+  run_seeds(load(variant(base, 2, 100, 5)), 0, model);
 
   json private_rows = json::array();
   for (int n : private_fleets) {
-    const Totals t = run_seeds(load(variant(base, n, 100, duration_s)), 1000, wake_every_stream);
+    const Totals t = run_seeds(load(variant(base, n, 100, duration_s)), 1000, model);
     private_rows.push_back(
         {{"clients", n},
          {"seeds", t.seeds},
@@ -215,7 +226,7 @@ int main(int argc, char** argv) {
   }
   json shared_rows = json::array();
   for (int n : shared_fleets) {
-    const Totals t = run_seeds(load(variant(base, n, 0, duration_s)), 200, wake_every_stream);
+    const Totals t = run_seeds(load(variant(base, n, 0, duration_s)), 200, model);
     shared_rows.push_back({{"clients", n},
                            {"seeds", t.seeds},
                            {"cpu_s", t.cpu_s},
@@ -232,7 +243,8 @@ int main(int argc, char** argv) {
   const json out = {
       {"scenario", catalog},
       {"duration_s", duration_s},
-      {"wake_every_stream", wake_every_stream},
+      {"wake_every_stream", model.wake_every_stream},
+      {"every_watcher", model.every_watcher},
       {"d_private", private_rows},
       {"d_private_last_over_first", ratio(private_rows, "cpu_us_per_client_event")},
       {"d_shared", shared_rows},

@@ -6,6 +6,8 @@
 #include <stdexcept>
 #include <utility>
 
+#include "model/checkpoint_store.hpp"
+
 namespace syncsim::model {
 
 const char* op_type_name(OpType type) {
@@ -80,24 +82,91 @@ OpId BucketStorage::append(const std::string& bucket, Op op) {
 void BucketStorage::checkpoint(Lsn lsn) {
   // docs/protocol.md §3.4: the checkpoint LSN and op id never go backwards.
   assert(lsn >= latest_.lsn && "checkpoint LSN went backwards");
+  const StorageCheckpoint previous = latest_;
   latest_ = StorageCheckpoint{last_op(), lsn};
   history_.push_back(latest_);
   ++checkpoints_;
   notifying_ = true;
-  for (CheckpointWatcher* w : watchers_) w->on_checkpoint(latest_, updated_since_checkpoint_);
+  for (uint64_t id : concerned(previous)) {
+    watchers_.at(id).watcher->on_checkpoint(latest_, previous, updated_since_checkpoint_);
+  }
   notifying_ = false;
   updated_since_checkpoint_.clear();
   checkpoint_created_.notify();
 }
 
-void BucketStorage::watch(CheckpointWatcher* watcher) {
-  assert(!notifying_ && "a watcher registered from inside on_checkpoint");
-  watchers_.push_back(watcher);
+std::vector<uint64_t> BucketStorage::concerned(const StorageCheckpoint& previous) const {
+  if (!index_watchers_) {
+    std::vector<uint64_t> all;
+    all.reserve(watchers_.size());
+    for (const auto& [id, watch] : watchers_) all.push_back(id);
+    return all;
+  }
+  std::vector<uint64_t> ids(every_checkpoint_.begin(), every_checkpoint_.end());
+  for (const auto& bucket : updated_since_checkpoint_) {
+    auto it = by_bucket_.find(bucket);
+    if (it != by_bucket_.end()) ids.insert(ids.end(), it->second.begin(), it->second.end());
+  }
+  if (write_checkpoints_ != nullptr && !by_write_checkpoint_key_.empty()) {
+    const auto processed = write_checkpoints_->processed_keys(previous.lsn, latest_.lsn);
+    if (processed.documents > CheckpointStore::kChangeLimit) {
+      for (const auto& [key, watching] : by_write_checkpoint_key_) {
+        ids.insert(ids.end(), watching.begin(), watching.end());
+      }
+    } else {
+      for (const std::string* key : processed.keys) {
+        auto it = by_write_checkpoint_key_.find(*key);
+        if (it != by_write_checkpoint_key_.end()) {
+          ids.insert(ids.end(), it->second.begin(), it->second.end());
+        }
+      }
+    }
+  }
+  std::sort(ids.begin(), ids.end());  // registration order, as the service yields to them
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  return ids;
 }
 
-void BucketStorage::unwatch(CheckpointWatcher* watcher) {
+uint64_t BucketStorage::watch(CheckpointWatcher* watcher, WatchInterest interest) {
+  assert(!notifying_ && "a watcher registered from inside on_checkpoint");
+  const uint64_t id = next_watch_++;
+  for (const auto& bucket : interest.buckets) by_bucket_[bucket].push_back(id);
+  if (!interest.write_checkpoint_key.empty()) {
+    assert(interest.write_checkpoints != nullptr);
+    assert((write_checkpoints_ == nullptr || write_checkpoints_ == interest.write_checkpoints) &&
+           "one checkpoint store per bucket storage");
+    write_checkpoints_ = interest.write_checkpoints;
+    by_write_checkpoint_key_[interest.write_checkpoint_key].push_back(id);
+  }
+  every_checkpoint_.insert(id);
+  watchers_.emplace(id, Watch{watcher, std::move(interest)});
+  return id;
+}
+
+void BucketStorage::unwatch(uint64_t id) {
   assert(!notifying_ && "a watcher unregistered from inside on_checkpoint");
-  std::erase(watchers_, watcher);
+  auto it = watchers_.find(id);
+  if (it == watchers_.end()) return;
+  auto drop = [id](std::map<std::string, std::vector<uint64_t>>& index, const std::string& name) {
+    auto entry = index.find(name);
+    if (entry == index.end()) return;
+    std::erase(entry->second, id);
+    if (entry->second.empty()) index.erase(entry);
+  };
+  for (const auto& bucket : it->second.interest.buckets) drop(by_bucket_, bucket);
+  if (!it->second.interest.write_checkpoint_key.empty()) {
+    drop(by_write_checkpoint_key_, it->second.interest.write_checkpoint_key);
+  }
+  every_checkpoint_.erase(id);
+  watchers_.erase(it);
+}
+
+void BucketStorage::watch_every_checkpoint(uint64_t id, bool every) {
+  if (every) {
+    every_checkpoint_.insert(id);
+  } else {
+    every_checkpoint_.erase(id);
+  }
 }
 
 std::optional<StorageCheckpoint> BucketStorage::checkpoint_at(OpId op_id) const {

@@ -41,6 +41,8 @@ struct Op {
   OpId target_op = 0;
 };
 
+class CheckpointStore;  // model/checkpoint_store.hpp (which includes this header)
+
 struct StorageCheckpoint {
   OpId op_id = 0;
   Lsn lsn = 0;
@@ -69,15 +71,26 @@ Op remove_op(const std::string& object_type, const std::string& object_id);
 // checkpoint to every connection with the data buckets updated since the previous one
 // (watchCheckpointChanges / getCheckpointChanges' updatedDataBuckets, docs/protocol.md §3.1.9,
 // §3.3.3), and a connection builds a line only when one of its buckets, its bucket set or its
-// write checkpoint changed.  The storage calls each watcher in registration order, so that the
-// model resumes a stream only when it has something to do.
+// write checkpoint changed.  The storage calls, in registration order, only the watchers a
+// checkpoint can concern (WatchInterest), so that its cost follows the streams concerned.
 class CheckpointWatcher {
  public:
-  virtual void on_checkpoint(const StorageCheckpoint& cp,
+  // `previous`: the storage checkpoint before `cp`.
+  virtual void on_checkpoint(const StorageCheckpoint& cp, const StorageCheckpoint& previous,
                              const std::set<std::string>& updated_buckets) = 0;
 
  protected:
   ~CheckpointWatcher() = default;
+};
+
+// Which checkpoints a watcher is called for: every one while watch_every_checkpoint() is on,
+// otherwise those that updated one of `buckets` or whose window (previous LSN, LSN] holds a
+// processed managed write-checkpoint document of `write_checkpoint_key` in `write_checkpoints`
+// (every keyed watcher when there are more than CheckpointStore::kChangeLimit such documents).
+struct WatchInterest {
+  std::vector<std::string> buckets;
+  std::string write_checkpoint_key;  // empty: none
+  const CheckpointStore* write_checkpoints = nullptr;
 };
 
 class BucketStorage {
@@ -145,14 +158,21 @@ class BucketStorage {
       const std::vector<std::string>& buckets, OpId end) const;
   // Fires after every new storage checkpoint (the storage watcher), after the watchers.
   sim::Notifier& checkpoint_created() { return checkpoint_created_; }
-  // Watchers get every later checkpoint with the buckets whose ops changed (appended or
-  // compacted) since the one before it.  unwatch() before the watcher dies.
-  void watch(CheckpointWatcher* watcher);
-  void unwatch(CheckpointWatcher* watcher);
+  // Watchers get the later checkpoints that `interest` names (with the buckets whose ops changed,
+  // appended or compacted, since the one before), initially every one.  Returns the watch's
+  // id; unwatch() before the watcher dies.  watch_every_checkpoint() may be called from inside
+  // on_checkpoint (it applies from the next checkpoint).
+  uint64_t watch(CheckpointWatcher* watcher, WatchInterest interest);
+  void unwatch(uint64_t id);
+  void watch_every_checkpoint(uint64_t id, bool every);
   // The model before issue 20, for comparison (tests/stream_wake_test.cpp): every checkpoint
   // resumes every waiting stream, which then finds out itself whether anything changed.
   void set_wake_every_stream(bool on) { wake_every_stream_ = on; }
   [[nodiscard]] bool wakes_every_stream() const { return wake_every_stream_; }
+  // Off: every watcher is called for every checkpoint (the model of perf8, before the watchers
+  // were indexed), for comparison: the same trace (tests/stream_wake_test.cpp).
+  void set_index_watchers(bool on) { index_watchers_ = on; }
+  [[nodiscard]] bool indexes_watchers() const { return index_watchers_; }
   [[nodiscard]] OpId last_op() const { return last_own_op_; }
   [[nodiscard]] uint64_t checkpoints() const { return checkpoints_; }
 
@@ -180,10 +200,23 @@ class BucketStorage {
   uint64_t checkpoints_ = 0;
   CompactionStats compaction_;
   sim::Notifier checkpoint_created_;
-  std::vector<CheckpointWatcher*> watchers_;        // in registration order
+  // The watchers by id (= registration order) and the indexes naming which ones a checkpoint
+  // concerns (issue 20).
+  struct Watch {
+    CheckpointWatcher* watcher = nullptr;
+    WatchInterest interest;
+  };
+  std::map<uint64_t, Watch> watchers_;
+  uint64_t next_watch_ = 1;
+  std::set<uint64_t> every_checkpoint_;
+  std::map<std::string, std::vector<uint64_t>> by_bucket_;
+  std::map<std::string, std::vector<uint64_t>> by_write_checkpoint_key_;
+  const CheckpointStore* write_checkpoints_ = nullptr;
+  [[nodiscard]] std::vector<uint64_t> concerned(const StorageCheckpoint& previous) const;
   std::set<std::string> updated_since_checkpoint_;  // buckets appended to or compacted
   bool notifying_ = false;                          // watchers must not (un)register meanwhile
   bool wake_every_stream_ = false;
+  bool index_watchers_ = true;
 };
 
 }  // namespace syncsim::model

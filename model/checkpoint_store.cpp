@@ -141,15 +141,17 @@ void CheckpointStore::read_back(const std::vector<ManagedEntry>& entries, BatchW
 }
 
 void CheckpointStore::on_commit(Lsn lsn) {
-  ++version_;
   if (flavour_ != StorageFlavour::Mongo) return;  // postgres computes it at read time (§1.6)
+  bool changed = false;
   for (auto& [key, docs] : records_) {
     for (auto& d : docs) {
       if (!d.processed_at_lsn && (d.head <= lsn || mutants_.no_head_filter)) {
         d.processed_at_lsn = lsn;
+        changed = true;
       }
     }
   }
+  if (changed) ++version_;  // an unchanged store keeps its index of processed documents
 }
 
 std::optional<int64_t> CheckpointStore::lookup(const std::string& key, Lsn lsn) const {
@@ -174,23 +176,45 @@ std::optional<int64_t> CheckpointStore::processed_between(const std::string& key
   return best;
 }
 
-std::size_t CheckpointStore::processed_in_window(Lsn after, Lsn up_to) const {
-  if (counted_version_ != version_) {
-    window_counts_.clear();
-    counted_version_ = version_;
-  }
-  auto [it, fresh] = window_counts_.try_emplace({after, up_to}, 0);
-  if (!fresh) return it->second;
-  std::size_t matched = 0;
-  for (const auto& [k, docs] : records_) {
+void CheckpointStore::index_processed() const {
+  if (indexed_version_ == version_) return;
+  indexed_version_ = version_;
+  processed_index_.clear();
+  for (const auto& [key, docs] : records_) {
     for (const auto& d : docs) {
-      if (d.processed_at_lsn && *d.processed_at_lsn > after && *d.processed_at_lsn <= up_to) {
-        ++matched;
-      }
+      if (d.processed_at_lsn) processed_index_.emplace_back(*d.processed_at_lsn, &key);
     }
   }
-  it->second = matched;
-  return matched;
+  std::sort(processed_index_.begin(), processed_index_.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
+}
+
+std::pair<std::vector<std::pair<Lsn, const std::string*>>::const_iterator,
+          std::vector<std::pair<Lsn, const std::string*>>::const_iterator>
+CheckpointStore::processed_range(Lsn after, Lsn up_to) const {
+  index_processed();
+  auto lsn_greater = [](Lsn lsn, const auto& entry) { return lsn < entry.first; };
+  auto first =
+      std::upper_bound(processed_index_.cbegin(), processed_index_.cend(), after, lsn_greater);
+  auto last = std::upper_bound(first, processed_index_.cend(), up_to, lsn_greater);
+  return {first, last};
+}
+
+std::size_t CheckpointStore::processed_in_window(Lsn after, Lsn up_to) const {
+  if (up_to <= after) return 0;
+  const auto [first, last] = processed_range(after, up_to);
+  return static_cast<std::size_t>(last - first);
+}
+
+CheckpointStore::ProcessedKeys CheckpointStore::processed_keys(Lsn after, Lsn up_to) const {
+  ProcessedKeys out;
+  if (up_to <= after) return out;
+  const auto [first, last] = processed_range(after, up_to);
+  out.documents = static_cast<std::size_t>(last - first);
+  if (out.documents > kChangeLimit) return out;
+  out.keys.reserve(out.documents);
+  for (auto it = first; it != last; ++it) out.keys.push_back(it->second);
+  return out;
 }
 
 CheckpointStore::ManagedChanges CheckpointStore::managed_changes(const std::string& key, Lsn after,

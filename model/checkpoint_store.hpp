@@ -23,6 +23,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/custom_checkpoints.hpp"
@@ -128,6 +129,15 @@ class CheckpointStore {
   };
   static constexpr std::size_t kChangeLimit = 1000;
   [[nodiscard]] ManagedChanges managed_changes(const std::string& key, Lsn after, Lsn up_to) const;
+  // The keys of the documents processed in (after, up_to] (one entry per document, so a key
+  // may repeat; valid until the next change), unless there are more than kChangeLimit of
+  // them: the keys whose managed_changes() or processed_between() over that window can
+  // answer a value (issue 20: a storage checkpoint visits only those users' streams).
+  struct ProcessedKeys {
+    std::size_t documents = 0;
+    std::vector<const std::string*> keys;  // empty when documents > kChangeLimit
+  };
+  [[nodiscard]] ProcessedKeys processed_keys(Lsn after, Lsn up_to) const;
   // Retention cleanup inside a compact job (§3.2.1); returns the number of records deleted.
   int delete_expired(sim::Micros cutoff);
   // Explicit deletion of every record of a key (a fault); returns how many.
@@ -171,12 +181,17 @@ class CheckpointStore {
   uint64_t duplicates_created_ = 0;
   uint64_t foreign_read_backs_ = 0;
   CustomCheckpointStore custom_;
-  // managed_changes() runs for every connection at every storage checkpoint, nearly always with
-  // the same (after, up_to] window: the count over all keys is remembered per window until
-  // records_ changes (issue 20: it was a pass over every record per connection).
+  // managed_changes() and processed_keys() run at every storage checkpoint (issue 20): the
+  // processed documents, sorted by processed_at_lsn, are indexed once per change to records_,
+  // so that a window's documents are a binary search (it was a pass over every record per
+  // connection).
   uint64_t version_ = 0;  // bumped by every change to records_
-  mutable uint64_t counted_version_ = 0;
-  mutable std::map<std::pair<Lsn, Lsn>, std::size_t> window_counts_;
+  mutable uint64_t indexed_version_ = ~uint64_t{0};
+  mutable std::vector<std::pair<Lsn, const std::string*>> processed_index_;
+  void index_processed() const;
+  [[nodiscard]] std::pair<std::vector<std::pair<Lsn, const std::string*>>::const_iterator,
+                          std::vector<std::pair<Lsn, const std::string*>>::const_iterator>
+  processed_range(Lsn after, Lsn up_to) const;
   [[nodiscard]] std::size_t processed_in_window(Lsn after, Lsn up_to) const;
 };
 

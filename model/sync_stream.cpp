@@ -216,7 +216,18 @@ bool SyncConnection::checkpoint_matters(const std::set<std::string>& updated_buc
   return step.value != write_checkpoint_ || step.fallback || step.stale_initial.has_value();
 }
 
-void SyncConnection::on_checkpoint(const StorageCheckpoint& cp,
+bool SyncConnection::may_skip_checkpoints() const {
+  return ctx_.storage.indexes_watchers() && !ctx_.custom_write_checkpoints &&
+         ctx_.checkpoints.flavour() == StorageFlavour::Mongo && !req_.resolve_buckets &&
+         !baseline_invalidated_ && queried_initial_ && seen_lsn_ == ctx_.storage.latest().lsn;
+}
+
+void SyncConnection::catch_up_skipped(const StorageCheckpoint& last_skipped) {
+  // What take(write_checkpoint_step(last_skipped)) does when nothing changed (mongo, queried).
+  if (last_skipped.lsn != 0) seen_lsn_ = last_skipped.lsn;
+}
+
+void SyncConnection::on_checkpoint(const StorageCheckpoint& cp, const StorageCheckpoint& previous,
                                    const std::set<std::string>& updated_buckets) {
   // A stream sees a checkpoint only while its wait() is armed; one whose wait another source
   // already won reads the latest checkpoint when it resumes, as before.
@@ -225,13 +236,19 @@ void SyncConnection::on_checkpoint(const StorageCheckpoint& cp,
     dirty_ = true;  // downloading or pausing: wait() only marks it (the supersede rule reads it)
     return;
   }
+  if (skipping_) catch_up_skipped(previous);
   const WriteCheckpointStep step = write_checkpoint_step(cp);
   if (checkpoint_matters(updated_buckets, step)) {
+    skipping_ = false;
     checkpoint_wake_.notify();
     return;
   }
   // The evaluation would find no line: it would only move the mongo change window.
   take(step);
+  if (!skipping_ && may_skip_checkpoints()) {
+    skipping_ = true;
+    ctx_.storage.watch_every_checkpoint(watch_id_, false);
+  }
 }
 
 std::vector<const Op*> SyncConnection::torn_page(const std::string& bucket, OpId after, OpId up_to,
@@ -414,9 +431,27 @@ sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop
     std::optional<sim::Micros> deadline = token_at;
     if (until && *until < token_at) deadline = until;
     idle_wait_ = stop_on_change;
+    if (watch_id_ != 0) {
+      // Issue 20: the storage calls this stream for the checkpoints that concern it; a
+      // non-idle wait only needs to know whether one came (dirty_, below).
+      checkpoints_at_wait_ = ctx_.storage.checkpoints();
+      skipping_ = stop_on_change && may_skip_checkpoints();
+      ctx_.storage.watch_every_checkpoint(watch_id_, stop_on_change && !skipping_);
+    }
     const int which =
         co_await sim::wait_for(ctx_.loop, deadline, checkpoints, &stream_->closed_signal());
     idle_wait_ = false;
+    if (watch_id_ != 0) {
+      // A timed-out wait resumes before any other handler runs (sim::Loop posts a timer only
+      // when nothing else is ready), so every checkpoint since the wait was armed came while
+      // it was armed.
+      if (which == sim::kTimedOut && ctx_.storage.checkpoints() > checkpoints_at_wait_) {
+        if (skipping_) catch_up_skipped(ctx_.storage.latest());
+        if (!stop_on_change) dirty_ = true;
+      }
+      skipping_ = false;
+      ctx_.storage.watch_every_checkpoint(watch_id_, false);
+    }
     if (which == 0) {
       dirty_ = true;
       if (stop_on_change) co_return;
@@ -479,17 +514,27 @@ sim::Task<SyncConnection::CandidateRead> SyncConnection::v3_checksum_read(
 
 sim::Task<void> SyncConnection::run() {
   // Registered for the stream's life (the frame is destroyed before the storage, also at the
-  // loop's shutdown).
+  // loop's shutdown).  Issue 20: called for the checkpoints that update one of its buckets or
+  // process a write-checkpoint document of its key, and for every one while it cannot skip.
   struct Watching {
     BucketStorage& storage;
-    CheckpointWatcher* watcher;
-    Watching(BucketStorage& s, CheckpointWatcher* w) : storage(s), watcher(w) { s.watch(w); }
+    uint64_t id;
+    Watching(BucketStorage& s, CheckpointWatcher* w, WatchInterest interest)
+        : storage(s), id(s.watch(w, std::move(interest))) {}
     Watching(const Watching&) = delete;
     Watching& operator=(const Watching&) = delete;
-    ~Watching() { storage.unwatch(watcher); }
+    ~Watching() { storage.unwatch(id); }
   };
   std::optional<Watching> watching;
-  if (!ctx_.storage.wakes_every_stream()) watching.emplace(ctx_.storage, this);
+  if (!ctx_.storage.wakes_every_stream()) {
+    WatchInterest interest;
+    if (!req_.resolve_buckets) interest.buckets = req_.buckets;
+    interest.write_checkpoint_key = req_.key;
+    interest.write_checkpoints = &ctx_.checkpoints;
+    watching.emplace(ctx_.storage, this, std::move(interest));
+    watch_id_ = watching->id;
+    ctx_.storage.watch_every_checkpoint(watch_id_, false);
+  }
   bool first = true;
   next_keepalive_ = ctx_.loop.now() + rng_.jitter(kKeepaliveInterval);
   // docs/protocol.md §3.3.5: no token line at the start while the token is valid; one at exp − 20 s

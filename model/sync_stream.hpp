@@ -147,12 +147,13 @@ class SyncConnection final : public CheckpointWatcher {
   SyncConnection(ConnectionContext ctx, ConnectionRequest request,
                  std::shared_ptr<sim::ServerStream> stream, sim::Prng rng);
   sim::Task<void> run();
-  // BucketStorage calls it on every storage checkpoint (issue 20): a stream waiting for a
+  // BucketStorage calls it on the storage checkpoints its WatchInterest names, every one while
+  // the stream cannot skip (may_skip_checkpoints; issue 20): a stream waiting for a
   // change is resumed only if the checkpoint can give it a line (one of its buckets updated,
   // a dynamic bucket set, a write checkpoint that would change); otherwise it takes what the
   // evaluation would have taken (the mongo change window) without being resumed.  A stream
   // downloading or pausing is only marked dirty, as its wait() did.
-  void on_checkpoint(const StorageCheckpoint& cp,
+  void on_checkpoint(const StorageCheckpoint& cp, const StorageCheckpoint& previous,
                      const std::set<std::string>& updated_buckets) override;
 
  private:
@@ -170,6 +171,15 @@ class SyncConnection final : public CheckpointWatcher {
   [[nodiscard]] WriteCheckpointStep write_checkpoint_step(const StorageCheckpoint& cp) const;
   [[nodiscard]] WriteCheckpointStep custom_write_checkpoint_step(const StorageCheckpoint& cp) const;
   void take(const WriteCheckpointStep& step);
+  // Issue 20: whether an idle wait may skip the checkpoints its WatchInterest does not name.
+  // Each skipped one would only have moved the mongo change window to its LSN (nothing else
+  // changes when no bucket of the stream was updated and no document of its key was processed
+  // in the window), so the window is moved when the stream next looks: to `previous` when a
+  // checkpoint visits it, to the latest one when its timer ends the wait (the loop resumes the
+  // timed-out wait before anything else runs).  Mongo managed write checkpoints only, caught
+  // up with the latest checkpoint; anything else is called for every checkpoint, as before.
+  [[nodiscard]] bool may_skip_checkpoints() const;
+  void catch_up_skipped(const StorageCheckpoint& last_skipped);
   // Whether evaluating a checkpoint (whose write-checkpoint step is `step`) could give a line
   // or a traced or counted effect.
   [[nodiscard]] bool checkpoint_matters(const std::set<std::string>& updated_buckets,
@@ -235,7 +245,10 @@ class SyncConnection final : public CheckpointWatcher {
   bool baseline_invalidated_ = false;
   // Fired by on_checkpoint() (the storage's checkpoint_created() when it wakes every stream).
   sim::Notifier checkpoint_wake_;
-  bool idle_wait_ = false;  // in wait(..., stop_on_change = true)
+  bool idle_wait_ = false;            // in wait(..., stop_on_change = true)
+  uint64_t watch_id_ = 0;             // BucketStorage::watch (0: the storage wakes every stream)
+  bool skipping_ = false;             // this idle wait skips checkpoints (may_skip_checkpoints)
+  uint64_t checkpoints_at_wait_ = 0;  // BucketStorage::checkpoints() when the wait was armed
   sim::Micros next_keepalive_ = 0;
   std::optional<sim::Micros> warning_at_;  // exp − 20 s, until sent
 };
