@@ -74,6 +74,17 @@ std::string explanation_of(const scenarios::RunResult& r) {
                      v.subject, v.message);
 }
 
+// The project's known findings: ./scenarios/known-findings.json, else the one beside the first
+// swarm file's catalog (scenarios/catalog/world.json -> scenarios/known-findings.json), so a
+// hunt started outside the repository still recognises them.
+std::string default_known_findings(const std::vector<std::string>& swarm_files) {
+  if (fs::exists(kDefaultKnown)) return kDefaultKnown;
+  if (swarm_files.empty()) return "";
+  const fs::path beside =
+      fs::path(swarm_files.front()).parent_path().parent_path() / "known-findings.json";
+  return fs::exists(beside) ? beside.string() : "";
+}
+
 }  // namespace
 
 CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args) {
@@ -91,9 +102,9 @@ CLI::App* add_hunt_subcommand(CLI::App& app, HuntArgs& args) {
   cmd->add_option("--jobs", args.jobs, "worker processes at a time (default: one per CPU)")
       ->check(CLI::Range(1, 1024));
   cmd->add_option("--findings", args.findings, "directory for the findings files")->required();
-  cmd->add_option(
-      "--known", args.known,
-      std::string("known-findings file (default: ") + kDefaultKnown + " when it exists)");
+  cmd->add_option("--known", args.known,
+                  std::string("known-findings file (default: ") + kDefaultKnown +
+                      " here, else beside the first swarm file's catalog folder)");
   cmd->add_option("--max-shrink", args.max_shrink, "bound on shrink runs per finding (default 60)")
       ->check(CLI::Range(0, 100000));
   cmd->add_flag("--guided", args.guided,
@@ -144,7 +155,13 @@ int hunt_command(const HuntArgs& args) {
   }
   std::vector<scenarios::KnownFinding> known;
   std::string known_path = args.known;
-  if (known_path.empty() && fs::exists(kDefaultKnown)) known_path = kDefaultKnown;
+  if (known_path.empty()) known_path = default_known_findings(args.swarm_files);
+  if (known_path.empty()) {
+    // Said, not silent: without the file every finding, the catalog's included, counts as new.
+    std::cerr << "hunt: no known-findings file (" << kDefaultKnown
+              << " not found here nor beside the swarm files' catalog); every finding counts as "
+                 "new\n";
+  }
   if (!known_path.empty()) {
     std::ifstream in(known_path);
     if (!in) {
