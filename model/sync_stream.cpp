@@ -291,14 +291,17 @@ bool SyncConnection::send_data_batch(const std::string& bucket, bool torn) {
   if (ops.empty()) return false;  // nothing left: an empty chunk is not sent (sync.ts)
   nlohmann::json data = nlohmann::json::array();
   for (const Op* op : ops) {
-    // docs/protocol.md §3.3.2 op entries: object_type/object_id for PUT and REMOVE, data for PUT
-    // only; MOVE and CLEAR carry just op_id, op and checksum.
+    // docs/protocol.md §3.3.2 op entries: object_type/object_id/subkey for PUT and REMOVE, data
+    // for PUT only; MOVE and CLEAR carry just op_id, op and checksum.
     nlohmann::json o = {{"op_id", std::to_string(op->op_id)},
                         {"op", op_type_name(op->type)},
                         {"checksum", op->checksum}};
     if (op->type == OpType::Put || op->type == OpType::Remove) {
       o["object_type"] = op->object_type;
       o["object_id"] = op->object_id;
+      // The service always sends a subkey, stable per source row; without it a 1.x JS client
+      // stores keys the SDK's subkey migration turns into NULL (docs/protocol.md §3.3.2).
+      o["subkey"] = op->object_type + "/" + op->object_id;
     }
     if (op->type == OpType::Put) o["data"] = op->data;
     // docs/protocol.md §3.3.3 step 6: a MOVE/CLEAR pointing past the checkpoint being downloaded

@@ -383,6 +383,7 @@ struct ProtocolChecker {
     int data_priority = -1;
     std::map<std::string, uint32_t> have;  // the client's sums
     std::map<std::string, std::string> next_after;
+    std::map<std::string, std::string> subkeys;  // the subkey each row was sent with
     for (std::size_t i = 0; i < lines.size(); ++i) {
       const json& l = lines[i];
       const std::string k = kind(l);
@@ -437,6 +438,17 @@ struct ProtocolChecker {
           if ((type == "PUT") != op.contains("data")) return "data field mismatch" + at;
           if ((type == "PUT" || type == "REMOVE") != op.contains("object_id")) {
             return "object_id field mismatch" + at;
+          }
+          // docs/protocol.md §3.3.2 op entries: the service always sends a string subkey, the
+          // same for every op of a row (a 1.x JS client's keys depend on it).
+          if (type == "PUT" || type == "REMOVE") {
+            if (!op.contains("subkey") || !op.at("subkey").is_string()) return "no subkey" + at;
+            const std::string row = op.at("object_type").get<std::string>() + "/" +
+                                    op.at("object_id").get<std::string>();
+            auto [it, fresh] = subkeys.try_emplace(row, op.at("subkey").get<std::string>());
+            if (!fresh && it->second != op.at("subkey")) return "subkey changed for " + row + at;
+          } else if (op.contains("subkey")) {
+            return "subkey on a " + type + at;
           }
         }
         ops += v.at("data").size();
