@@ -93,14 +93,14 @@ TEST_F(JsReal, BasicLegacyPassesWithTheRealSdk) {
 
 // The lifecycle catalog with js-real clients: app restarts (a graceful close: the SDK
 // disconnects, then its realm goes), kills, power loss, user and mode switches, and a
-// downgrade to 0.4.x cores (0.4.6 runs the published 1.43.1 SDK, 0.4.11 and 0.4.12 the port of
-// the SDK they pair with).  Quick: one seed of three files (kill has its own test
-// below); long: 50 seeds of all six.
+// downgrade to 0.4.x cores and an upgrade from them (0.4.6 runs the published 1.43.1 SDK, 0.4.11
+// and 0.4.12 the port of the SDK they pair with).  Quick: one seed of three files (kill has its own
+// test below); long: 50 seeds of all seven.
 TEST_F(JsReal, TheLifecycleCatalogPassesWithTheRealSdk) {
   const bool quick = SYNCSIM_JS_REAL_SEEDS < 10;
   const uint64_t seeds = quick ? 1 : SYNCSIM_JS_REAL_SEEDS;
-  const std::vector<std::string> all = {"restart",     "kill",        "power-loss",
-                                        "switch-user", "switch-mode", "downgrade"};
+  const std::vector<std::string> all = {"restart",     "kill",      "power-loss", "switch-user",
+                                        "switch-mode", "downgrade", "upgrade"};
   for (const auto& name :
        quick ? std::vector<std::string>{"restart", "switch-user", "downgrade"} : all) {
     const Scenario s = js_real(name);
@@ -109,6 +109,19 @@ TEST_F(JsReal, TheLifecycleCatalogPassesWithTheRealSdk) {
       EXPECT_TRUE(r.passed && r.expectation_met) << name << " seed " << seed << "\n"
                                                  << test_support::describe(r);
     }
+  }
+}
+
+// W22 (docs/findings.md): upgrade.json's 0.4.6 apps run the published 1.43.1 JavaScript sync
+// client, whose oplog keys carry each op's subkey; after the upgrade the Rust client's key
+// migration keeps a key only if the service sent a subkey.  Without one (the model before the
+// fix) seeds 1 and 2 failed read-your-writes: a REMOVE showed an old value again.
+TEST_F(JsReal, AnUpgradeFromTheJavaScriptClientKeepsDeletedRowsDeleted) {
+  const Scenario s = js_real("upgrade");
+  for (uint64_t seed = 1; seed <= 2; ++seed) {
+    const auto r = test_support::run(s, seed);
+    EXPECT_TRUE(r.passed && r.expectation_met) << "seed " << seed << "\n"
+                                               << test_support::describe(r);
   }
 }
 
