@@ -26,6 +26,7 @@
 #pragma once
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -41,6 +42,10 @@
 #include "sim/trace.hpp"
 
 namespace syncsim::engine {
+
+// The target a local write stores until its upload is acknowledged: the core's MAX op id
+// (docs/protocol.md §1), "some write not yet acknowledged", never a concrete checkpoint.
+inline constexpr int64_t kMaxOpId = std::numeric_limits<int64_t>::max();
 
 class Client;
 namespace js {

@@ -209,7 +209,7 @@ void Client::reset_stale_target() {
   // MUTANT (EngineMutant::ResetTargetOnReconnect): not SDK behaviour.
   auto target = kv_int("target_checkpoint_request_id");
   auto seen = kv_int("last_seen_checkpoint_request_id");
-  if (!target || !seen || std::to_string(*target) == kMaxOpId || *target <= *seen) return;
+  if (!target || !seen || std::to_string(*target) == kMaxOpIdText || *target <= *seen) return;
   db().begin();
   auto previous = db().control("target_checkpoint_request_id", std::to_string(*seen));
   db().commit();

@@ -12,7 +12,7 @@
 
 namespace syncsim::engine::shim_detail {
 
-inline constexpr const char* kMaxOpId = "9223372036854775807";
+inline constexpr const char* kMaxOpIdText = "9223372036854775807";
 inline constexpr const char* kDisconnectedError =
     "Cannot request checkpoints, sync client is disconnected.";
 inline constexpr const char* kLegacyError =

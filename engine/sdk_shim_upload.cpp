@@ -131,9 +131,9 @@ sim::Task<void> Client::upload_data() {
     trace_.log(name_, "complete({}): target {}", *custom, set ? "set" : "unchanged");
   } else {
     // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
-    auto previous = sdk_write_target(kMaxOpId);
+    auto previous = sdk_write_target(kMaxOpIdText);
     db().commit();
-    report_target_write(kMaxOpId, previous);
+    report_target_write(kMaxOpIdText, previous);
   }
   // Quirk §2.7.7: this DELETE touches ps_crud, so one more (no-op) upload round follows;
   // the fix ignores the SDK's own DELETE.
@@ -160,7 +160,7 @@ std::optional<std::string> Client::custom_write_checkpoint(
 sim::Task<bool> Client::update_local_target() {
   // SqliteBucketStorage.updateLocalTarget (docs/protocol.md §2.2.4).
   auto target = sdk_read_target();
-  if (!target || std::to_string(*target) != kMaxOpId) co_return false;
+  if (!target || std::to_string(*target) != kMaxOpIdText) co_return false;
   auto seq_before = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
   if (!seq_before) co_return false;
   std::string op_id;

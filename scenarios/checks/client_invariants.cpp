@@ -12,7 +12,7 @@
 namespace syncsim::scenarios {
 
 namespace {
-constexpr int64_t kMaxOpId = INT64_MAX;
+using engine::kMaxOpId;
 
 std::optional<int64_t> parse_int(const std::optional<std::string>& s) {
   if (!s || s->empty()) return std::nullopt;

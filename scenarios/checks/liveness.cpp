@@ -10,7 +10,7 @@
 namespace syncsim::scenarios {
 
 namespace {
-constexpr int64_t kMaxOpId = INT64_MAX;
+using engine::kMaxOpId;
 
 std::string secs(sim::Micros t) { return fmt::format("{:.3f}s", (t - sim::kEpoch) / 1e6); }
 std::string show(std::optional<int64_t> v) { return v ? std::to_string(*v) : "none"; }

@@ -16,7 +16,7 @@ namespace {
 
 // The core's log line for a checkpoint withheld by the barrier (engine/sdk_shim.cpp).
 constexpr std::string_view kBlockedLog = "Could not apply checkpoint due to local data";
-constexpr int64_t kMaxOpId = std::numeric_limits<int64_t>::max();
+using engine::kMaxOpId;
 
 bool starts_with(const std::string& s, std::string_view prefix) {
   return s.size() >= prefix.size() && std::string_view(s).substr(0, prefix.size()) == prefix;

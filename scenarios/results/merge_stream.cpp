@@ -28,7 +28,7 @@ struct OutOfOrder {
   std::size_t input;
 };
 
-void check_run(const nlohmann::json& r, const std::string& source) {
+void check_merge_fields(const nlohmann::json& r, const std::string& source) {
   if (!r.is_object() || !r.contains("scenario") || !r["scenario"].is_string() ||
       !r.contains("seed") || !r["seed"].is_number_unsigned() || !r.contains("expectation_met") ||
       !r["expectation_met"].is_boolean()) {
@@ -69,7 +69,7 @@ class Source {
     if (has_runs) {
       runs_ = std::move(doc["runs"]);
       doc.erase("runs");
-      for (const auto& r : runs_) check_run(r, path_);
+      for (const auto& r : runs_) check_merge_fields(r, path_);
       sort_runs(runs_);
     }
     members_ = std::move(doc);
@@ -85,7 +85,7 @@ class Source {
         members_ = reader_->members();
         return;
       }
-      check_run(*r, path_);
+      check_merge_fields(*r, path_);
       Key k = key_of(*r);
       if (count_ > 0 && k < last_) throw OutOfOrder{index_};
       last_ = std::move(k);
