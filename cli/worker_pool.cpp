@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -89,12 +90,15 @@ Progress::Progress(std::string name, uint64_t total)
     : name_(std::move(name)),
       total_(total),
       tty_(isatty(STDERR_FILENO) != 0),
+      log_interval_(std::getenv("SYNCSIM_PROGRESS_MS")
+                        ? std::chrono::milliseconds(std::atoll(std::getenv("SYNCSIM_PROGRESS_MS")))
+                        : std::chrono::seconds(5)),
       start_(Clock::now()),
       last_(start_) {}
 
 void Progress::update(uint64_t done, uint64_t failures, bool final) {
   const auto now = Clock::now();
-  if (!final && !tty_ && now - last_ < std::chrono::seconds(5)) return;
+  if (!final && !tty_ && now - last_ < log_interval_) return;
   if (!final && tty_ && now - last_ < std::chrono::milliseconds(100)) return;
   last_ = now;
   const double elapsed = std::chrono::duration<double>(now - start_).count();

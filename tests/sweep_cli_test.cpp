@@ -78,13 +78,14 @@ TEST(Sweep, ShardsMergedEqualTheFullSweep) {
   const std::string s = testing::catalog("basic") + " " + mutant_basic();
   const auto full = testing::temp_path("full.json"), s1 = testing::temp_path("shard1.json"),
              s2 = testing::temp_path("shard2.json"), merged = testing::temp_path("merged.json");
-  syncsim("sweep " + s + " --seeds 1..5 --jobs 2 --results " + full);
-  syncsim("sweep " + s + " --seeds 1..5 --jobs 2 --shard 1/2 --results " + s1);
-  syncsim("sweep " + s + " --seeds 1..5 --jobs 2 --shard 2/2 --results " + s2);
+  // Seeds 1..3 (was 1..5, perf10): the shards are still uneven and interleaved.
+  syncsim("sweep " + s + " --seeds 1..3 --jobs 2 --results " + full);
+  syncsim("sweep " + s + " --seeds 1..3 --jobs 2 --shard 1/2 --results " + s1);
+  syncsim("sweep " + s + " --seeds 1..3 --jobs 2 --shard 2/2 --results " + s2);
   const json j1 = results(s1);
-  ASSERT_EQ(j1["runs"].size(), 6u);  // seeds 1, 3, 5 of each scenario
+  ASSERT_EQ(j1["runs"].size(), 4u);  // seeds 1 and 3 of each scenario
   EXPECT_EQ(j1["runs"][1]["seed"], 3);
-  EXPECT_EQ(results(s2)["runs"].size(), 4u);
+  EXPECT_EQ(results(s2)["runs"].size(), 2u);
   Outcome m = syncsim("merge " + s2 + " " + s1 + " --results " + merged);
   EXPECT_EQ(m.exit_code, 1) << m.output;  // the merged results contain failures
   json jf = results(full);
