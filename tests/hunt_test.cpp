@@ -111,6 +111,8 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
     if (s.service.flavour == "postgres") {
       EXPECT_EQ(s.service.read_back_step, "with-write") << "seed " << seed;
       EXPECT_EQ(s.service.checksum_reads, "atomic") << "seed " << seed;
+      EXPECT_EQ(s.service.duplicate_window, "write") << "seed " << seed;
+      EXPECT_EQ(s.service.compaction_reads, "atomic") << "seed " << seed;
     } else {
       mongo_separate += s.service.read_back_step == "separate" ? 1 : 0;
       mongo_v3 += s.service.checksum_reads == "v3-documents" ? 1 : 0;
