@@ -164,6 +164,9 @@ struct ServiceConfig {
   // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": storage v3's
   // document-level checksums (ConnectionContext::v3_checksum_documents).  Off by default.
   bool v3_checksum_documents = false;
+  // With v3: the skip also while a download is being superseded (ConnectionContext::
+  // v3_superseding_skip); off is the model before (service.checksum_reads v3-idle-only).
+  bool v3_superseding_skip = true;
   SyncConfigChange sync_config_change = SyncConfigChange::Reprocess;
   // How long a reprocessing's initial snapshot takes (slot created -> noCommitBefore read).
   sim::Micros snapshot_duration = sim::kSeconds;

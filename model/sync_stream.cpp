@@ -15,6 +15,10 @@ constexpr sim::Micros kExpireWarning = 20 * sim::kSeconds;      // docs/protocol
 // tokenStream wakes 3 ms after the expiry (warning) instant: `exp - Date.now() + 3`.
 constexpr sim::Micros kTokenTimerMargin = 3 * sim::kMillis;       // docs/protocol.md §3.3.5
 constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // docs/protocol.md §3.1.9 timing
+
+bool same_checkpoint(const StorageCheckpoint& a, const StorageCheckpoint& b) {
+  return a.op_id == b.op_id && a.lsn == b.lsn;
+}
 }  // namespace
 
 SyncConnection::SyncConnection(ConnectionContext ctx, ConnectionRequest request,
@@ -384,6 +388,8 @@ sim::Task<void> SyncConnection::download_step() {
     emit(nlohmann::json{{"checkpoint_complete", {{"last_op_id", last_op_id}}}});
     ++ctx_.stats.checkpoint_completes;
   }
+  // v3: a race still reading its candidate goes on; sync.ts awaits it after the complete.
+  if (d.candidate && d.line_ready_at) pending_race_ = RaceCandidate{*d.candidate, *d.line_ready_at};
   download_.reset();
   // docs/protocol.md §3.1.9 timing: the next checkpoint is read 10 ms after this one finished.
   const std::optional<sim::Micros> until = ctx_.loop.now() + kPauseAfterCheckpoint;
@@ -466,18 +472,32 @@ sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop
   }
 }
 
+sim::Micros SyncConnection::superseding_read_time() {
+  // v3: the race's buildNextCheckpointLine reads the candidate's checksums (a storage round
+  // trip, as v3_checksum_read's); otherwise the line's storage reads take a fetch's time.
+  if (ctx_.v3_checksum_documents && ctx_.v3_superseding_skip && ctx_.v3_checksum_read_max > 0) {
+    return static_cast<sim::Micros>(
+        fetch_rng_.uniform(static_cast<uint64_t>(ctx_.v3_checksum_read_max) + 1));
+  }
+  return fetch_rng_.jitter(ctx_.batch_delay);
+}
+
 sim::Task<SyncConnection::CandidateRead> SyncConnection::v3_checksum_read(
-    const StorageCheckpoint& cp, const std::vector<std::string>& changed, bool line,
-    std::map<std::string, BucketState>& states) {
+    const StorageCheckpoint& cp, const std::vector<std::string>& changed,
+    std::map<std::string, BucketState>& states, bool raced,
+    const std::vector<std::string>& buckets) {
   // docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip": with v3 documents the
   // candidate's checksums are a storage read of their own (buildNextCheckpointLine's
   // getChecksums over the updated buckets), during which a compaction can land.  Only the
   // changed buckets are read, so a candidate that changes none is not read and the read's
-  // delay and draw follow the lines, not how often the stream is woken; nor is it read while
-  // superseding a download, whose line's read time is line_ready_at.
-  const bool v3_read =
-      ctx_.v3_checksum_documents && !download_ && ctx_.batch_delay > 0 && !changed.empty();
-  bool arrived_meanwhile = false;
+  // delay and draw follow the lines, not how often the stream is woken.  After a dropped
+  // candidate every bucket is read (forceFullChecksum in buildNextCheckpointLine).  A raced
+  // candidate was read while the download went on (until line_ready_at): `states` are read now.
+  const bool full_recheck = baseline_invalidated_ && ctx_.v3_superseding_skip;
+  const std::vector<std::string>& checked = full_recheck ? buckets : changed;
+  const bool v3_read = ctx_.v3_checksum_documents && !raced && !download_ && ctx_.batch_delay > 0 &&
+                       !checked.empty();
+  bool arrived_meanwhile = raced && !same_checkpoint(ctx_.storage.latest(), cp);
   if (v3_read) {
     const sim::Micros read = ctx_.v3_checksum_read_max > 0
                                  ? static_cast<sim::Micros>(fetch_rng_.uniform(
@@ -491,12 +511,13 @@ sim::Task<SyncConnection::CandidateRead> SyncConnection::v3_checksum_read(
   }
   dirty_ = arrived_meanwhile;  // a checkpoint during the v3 read is still to be looked at
   baseline_invalidated_ = false;
-  if (!v3_read || !line) co_return CandidateRead::Served;
+  // A full re-check throws on a straddled bucket even when the candidate would give no line.
+  if (!(v3_read || (raced && !checked.empty()))) co_return CandidateRead::Served;
   // MongoChecksumsV3 throws CheckpointChecksumInvalidatedError for a changed bucket whose
   // merged document ends past the candidate; sync.ts drops the candidate (no line, the
   // connection state not advanced) and waits for the next checkpoint, rechecking every
   // bucket then (invalidateChecksumBaseline; the model always diffs against sent_states_).
-  const auto straddle = ctx_.storage.straddled(changed, cp.op_id);
+  const auto straddle = ctx_.storage.straddled(checked, cp.op_id);
   if (!straddle) co_return CandidateRead::Served;
   const auto& [bucket, doc] = *straddle;
   if (ctx_.mutant_straddled_checksum_served) {
@@ -511,6 +532,12 @@ sim::Task<SyncConnection::CandidateRead> SyncConnection::v3_checksum_read(
                  "stream {} checkpoint_invalidated {}: compacted_before_checkpoint_line "
                  "({} document {}..{})",
                  req_.key, cp.op_id, bucket, doc.first, doc.last);
+  if (raced) {
+    // sync.ts maybeRaceForNewCheckpoint: a null line is "a new checkpoint that doesn't affect
+    // this sync stream": the race keeps listening for a newer one, the download goes on.
+    dropped_candidate_ = cp;
+    co_return CandidateRead::Skipped;
+  }
   if (!arrived_meanwhile) co_await wait(std::nullopt, true);
   co_return CandidateRead::Skipped;
 }
@@ -556,7 +583,12 @@ sim::Task<void> SyncConnection::run() {
         // the line's own storage reads take a fetch's time, meanwhile pages keep coming
         // (so a clean last page can complete a checkpoint an earlier page invalidated).
         if (!download_->line_ready_at) {
-          download_->line_ready_at = ctx_.loop.now() + fetch_rng_.jitter(ctx_.batch_delay);
+          download_->line_ready_at = ctx_.loop.now() + superseding_read_time();
+          // v3: the race takes its candidate now and reads its checksums until line_ready_at
+          // (docs/protocol.md §3.3.4), so a compaction meanwhile can straddle it.
+          if (ctx_.v3_checksum_documents && ctx_.v3_superseding_skip) {
+            download_->candidate = ctx_.storage.latest();
+          }
         }
         supersede = ctx_.loop.now() >= *download_->line_ready_at;
       }
@@ -565,7 +597,26 @@ sim::Task<void> SyncConnection::run() {
         continue;
       }
     }
-    const StorageCheckpoint cp = ctx_.storage.latest();
+    // v3: the candidate of a race (still running, or finished after its download completed).
+    std::optional<StorageCheckpoint> raced;
+    if (download_ && download_->candidate) {
+      raced = download_->candidate;
+      download_->candidate.reset();
+      download_->line_ready_at.reset();  // the next race starts afresh
+    } else if (!download_ && pending_race_) {
+      const RaceCandidate race = *pending_race_;
+      pending_race_.reset();
+      if (ctx_.loop.now() < race.ready_at) co_await wait(race.ready_at, false);
+      if (stream_->closed()) break;
+      raced = race.cp;
+    } else if (!download_ && dropped_candidate_ &&
+               same_checkpoint(*dropped_candidate_, ctx_.storage.latest())) {
+      // The race dropped this candidate and listens for a newer checkpoint (sync.ts).
+      co_await wait(std::nullopt, true);
+      continue;
+    }
+    if (!raced) dropped_candidate_.reset();
+    const StorageCheckpoint cp = raced ? *raced : ctx_.storage.latest();
     update_write_checkpoint(cp);
     std::vector<std::string> changed;
     std::map<std::string, BucketState> states;
@@ -583,7 +634,8 @@ sim::Task<void> SyncConnection::run() {
     // docs/protocol.md §3.1.9 Emission, I10: a line only on a real change.
     const bool wc_changed = write_checkpoint_ != sent_write_checkpoint_;
     const bool line = first || !changed.empty() || !removed.empty() || wc_changed;
-    const CandidateRead read = co_await v3_checksum_read(cp, changed, line, states);
+    const CandidateRead read =
+        co_await v3_checksum_read(cp, changed, states, raced.has_value(), buckets);
     if (read == CandidateRead::Closed) break;
     if (read == CandidateRead::Skipped) continue;
     if (download_) {

@@ -111,6 +111,13 @@ struct ConnectionContext {
   // The candidate's checksum read is a storage round trip: uniform 0..this (the service's
   // batch_latency_max, as a write-checkpoint batch's steps); 0 = one fetch (batch_delay).
   sim::Micros v3_checksum_read_max = 0;
+  // v3 only: the candidate that supersedes a download is taken when the race for it starts and
+  // dropped if a compaction straddles it meanwhile; the download then goes on (sync.ts
+  // maybeRaceForNewCheckpoint), and after a drop every bucket is re-checked (forceFullChecksum;
+  // docs/protocol.md §3.3.4).  Off: the model before, where the superseding line takes the
+  // latest checkpoint when it falls due, which nothing straddles, and only changed buckets are
+  // checked.
+  bool v3_superseding_skip = true;
 };
 
 struct ConnectionRequest {
@@ -195,7 +202,10 @@ class SyncConnection final : public CheckpointWatcher {
     bool invalidated = false;  // a chunk of this storage page had target_op > cp.op_id
     uint64_t page_ops = 0;     // ops of the current storage page so far
     std::optional<sim::Micros> line_ready_at;  // when the superseding line is computed
-    bool write_checkpoint_only = false;        // the line changed nothing but write_checkpoint
+    // v3 (ConnectionContext::v3_superseding_skip): the race's candidate, taken when
+    // line_ready_at was set; its checksums are read until line_ready_at.
+    std::optional<StorageCheckpoint> candidate;
+    bool write_checkpoint_only = false;  // the line changed nothing but write_checkpoint
   };
 
   void emit(const nlohmann::json& line);
@@ -209,9 +219,19 @@ class SyncConnection final : public CheckpointWatcher {
   // line may carry `states`), Skipped (the candidate was dropped; its wait is done) or
   // Closed (the stream closed during the read).
   enum class CandidateRead { Served, Skipped, Closed };
+  // `raced`: the candidate's checksums were read by the race for a new line that started
+  // during a download (its read time has passed); a dropped one lets the download go on.
   sim::Task<CandidateRead> v3_checksum_read(const StorageCheckpoint& cp,
-                                            const std::vector<std::string>& changed, bool line,
-                                            std::map<std::string, BucketState>& states);
+                                            const std::vector<std::string>& changed,
+                                            std::map<std::string, BucketState>& states, bool raced,
+                                            const std::vector<std::string>& buckets);
+  // The race's read time for a superseding line (v3: the checksum read's round trip).
+  [[nodiscard]] sim::Micros superseding_read_time();
+  // A race's candidate checkpoint and when its checksum read ends.
+  struct RaceCandidate {
+    StorageCheckpoint cp;
+    sim::Micros ready_at = 0;
+  };
   // Returns has_more; `torn`: the fetch spanned a compaction of the bucket (§3.3.4).
   bool send_data_batch(const std::string& bucket, bool torn = false);
   [[nodiscard]] std::vector<const Op*> torn_page(const std::string& bucket, OpId after, OpId up_to,
@@ -243,6 +263,12 @@ class SyncConnection final : public CheckpointWatcher {
   // A v3 candidate was dropped (invalidateChecksumBaseline): the next checkpoint of any kind is
   // evaluated, as the service rechecks every bucket then (docs/protocol.md §3.3.4).
   bool baseline_invalidated_ = false;
+  // v3: a race that was still reading when its download completed; the loop takes its
+  // candidate at ready_at, as sync.ts awaits the race's promise after the complete.
+  std::optional<RaceCandidate> pending_race_;
+  // v3: the last candidate a race dropped; the race keeps listening for a newer checkpoint,
+  // so this one is never evaluated again.
+  std::optional<StorageCheckpoint> dropped_candidate_;
   // Fired by on_checkpoint() (the storage's checkpoint_created() when it wakes every stream).
   sim::Notifier checkpoint_wake_;
   bool idle_wait_ = false;            // in wait(..., stop_on_change = true)

@@ -185,6 +185,11 @@ void make_fixtures() {
   on("mongo-separate.json", "mongo", "read_back_step", "separate");
   on("mongo-v3.json", "mongo", "checksum_reads", "v3-documents");
   on("pg-with-write.json", "postgres", "read_back_step", "with-write");
+  on("pg-head-read.json", "postgres", "duplicate_window", "head-read");
+  on("pg-torn.json", "postgres", "compaction_reads", "torn");
+  on("pg-v3-idle-only.json", "postgres", "checksum_reads", "v3-idle-only");
+  on("mongo-head-read.json", "mongo", "duplicate_window", "head-read");
+  on("mongo-torn.json", "mongo", "compaction_reads", "torn");
   fixture("top-array.json", "[" + tiny().dump() + "]");
   {
     // A duplicate deep inside: the path of the duplicate is reported.
@@ -340,6 +345,19 @@ std::vector<Row> rows() {
       {"B88f_mongo_separate_read_back_is_read", "validate {D}/mongo-separate.json", 0, ": ok ("},
       {"B88g_mongo_v3_checksums_is_read", "validate {D}/mongo-v3.json", 0, ": ok ("},
       {"B88h_postgres_with_write_is_read", "validate {D}/pg-with-write.json", 0, ": ok ("},
+      {"B88j_postgres_head_read_duplicate_window", "validate {D}/pg-head-read.json", 2,
+       "service.duplicate_window: \"head-read\" is not allowed with service.flavour "
+       "\"postgres\"; allowed: \"write\" (write_checkpoints.user_id is postgres storage's "
+       "primary key"},
+      {"B88k_postgres_torn_compaction_reads", "validate {D}/pg-torn.json", 2,
+       "service.compaction_reads: \"torn\" is not allowed with service.flavour \"postgres\"; "
+       "allowed: \"atomic\" (a postgres page read is one SELECT"},
+      {"B88l_run_postgres_torn_compaction_reads", "run {D}/pg-torn.json --results {D}/guard.json",
+       2, "service.compaction_reads: \"torn\" is not allowed", "guard.json", "seed="},
+      {"B88m_postgres_v3_idle_only", "validate {D}/pg-v3-idle-only.json", 2,
+       "service.checksum_reads: \"v3-idle-only\" is not allowed with service.flavour"},
+      {"B88n_mongo_head_read_is_read", "validate {D}/mongo-head-read.json", 0, ": ok ("},
+      {"B88o_mongo_torn_is_read", "validate {D}/mongo-torn.json", 0, ": ok ("},
       {"B88i_set_postgres_on_a_mongo_only_setting",
        "run {D}/mongo-separate.json --set service.flavour=postgres", 2,
        "service.read_back_step: \"separate\" is not allowed with service.flavour", "", "seed="},

@@ -111,6 +111,8 @@ TEST(WorldSwarm, DrawsAreValidRevalidatedAndCoverEveryCoreModeFlavourAndFaultKin
     if (s.service.flavour == "postgres") {
       EXPECT_EQ(s.service.read_back_step, "with-write") << "seed " << seed;
       EXPECT_EQ(s.service.checksum_reads, "atomic") << "seed " << seed;
+      EXPECT_EQ(s.service.duplicate_window, "write") << "seed " << seed;
+      EXPECT_EQ(s.service.compaction_reads, "atomic") << "seed " << seed;
     } else {
       mongo_separate += s.service.read_back_step == "separate" ? 1 : 0;
       mongo_v3 += s.service.checksum_reads == "v3-documents" ? 1 : 0;
@@ -486,7 +488,7 @@ TEST(Findings, SeedFourSeventyFiveClearPastASlowDownloadIsKnown) {
     "network": {"latency_down_ms": 40, "latency_up_ms": 46}, "quiesce_s": null,
     "service": {"api_processes": 2, "batch_latency_max_ms": 12,
     "checkpoint_request_retention_minutes": 3, "compact_interval_s": 21,
-    "duplicate_window": "head-read", "fetch_latency_ms": 767, "flavour": "postgres",
+    "fetch_latency_ms": 767, "flavour": "postgres",
     "heartbeat_ms": 60000, "notes_priority": 3, "replication_lag_ms": 25925, "snapshot_ms": 178,
     "todos_priority": 3, "token_lifetime_s": 193, "write_checkpoint_mode": "managed"},
     "sometimes": [], "workload": {"delete_pct": 12, "insert_only_pct": 0, "keyspace": 3,

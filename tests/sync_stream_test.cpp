@@ -343,6 +343,7 @@ struct StreamWorld {
     ctx.mutant_torn_read_skips_op = mutant_torn_read_skips_op;
     ctx.v3_checksum_documents = v3_checksum_documents;
     ctx.mutant_straddled_checksum_served = mutant_straddled_checksum_served;
+    ctx.v3_superseding_skip = v3_superseding_skip;
     auto conn = std::make_shared<SyncConnection>(ctx, std::move(req), stream, sim::Prng(seed));
     loop.spawn(drive(conn), "sync-connection");
   }
@@ -367,6 +368,7 @@ struct StreamWorld {
   bool mutant_torn_read_skips_op = false;
   bool v3_checksum_documents = false;
   bool mutant_straddled_checksum_served = false;
+  bool v3_superseding_skip = true;
 };
 
 // The protocol as a client sees it (I8, §3.3.2): checks every line in order, keeps each
@@ -910,6 +912,67 @@ TEST(SyncStream, AStraddledV3CandidateServedWithItsDocumentsChecksumMismatches) 
   const CandidateRun m = compaction_during_checksum_read(true, true);
   EXPECT_EQ(m.skipped, 0u);
   EXPECT_EQ(briefs(m.lines, 3).front(), "diff:5");
+  EXPECT_TRUE(ProtocolChecker().check(m.lines).starts_with("checksum mismatch"))
+      << ProtocolChecker().check(m.lines);
+}
+
+// docs/protocol.md §3.3.4 "The checksum-invalidated candidate skip", while a download is being
+// superseded (sync.ts maybeRaceForNewCheckpoint, powersync-service v1.24.0): a 2500-op download
+// of checkpoint 2500 has sent its first page when checkpoint 2501 (a new version of row 0) is
+// there, so the race for a new line takes candidate 2501 and reads its checksums for one fetch.
+// Meanwhile op 2502 arrives and a compaction merges the bucket's documents into one spanning
+// ops ..2502, past the candidate's end.  v3 drops 2501 without a line and without interrupting
+// the download; the race goes on with 2502.  The model before (v3-idle-only) takes the latest
+// checkpoint when the race's read ends, so nothing straddles it.  The mutant serves 2501 with
+// the merged document's checksum: the client's ops up to 2501 do not sum to it.
+struct RaceRun {
+  std::vector<json> lines;
+  uint64_t skipped = 0;
+  uint64_t superseded = 0;
+};
+RaceRun compaction_during_superseding_read(bool superseding_skip, bool mutant = false) {
+  StreamWorld w;
+  w.v3_checksum_documents = true;
+  w.v3_superseding_skip = superseding_skip;
+  w.mutant_straddled_checksum_served = mutant;
+  w.fill("a[]", 2500);  // ops 1..2500: three storage pages
+  w.checkpoint();
+  w.open(request({"a[]"}), 10 * kMillis);
+  w.run_for(15 * kMillis);  // the line (after its checksum read), page 1 being fetched
+  w.storage.append("a[]", put_op("todos", "a[]0", "{\"v\":2}"));  // 2501
+  w.checkpoint();                                                 // the race's candidate
+  w.run_for(8 * kMillis);  // page 1 sent at about 20 ms: the race reads 2501 until about 30 ms
+  EXPECT_EQ(briefs(w.stream->lines()), (Briefs{"checkpoint:2500", "data:a[]"}));
+  w.storage.append("a[]", put_op("todos", "a[]1", "{\"v\":2}"));  // 2502
+  w.checkpoint();
+  EXPECT_GT(w.storage.compact(w.storage.latest().op_id).ops_moved, 0u);
+  w.run_for(300 * kMillis);
+  return {w.stream->lines(), w.stats.checksum_invalidated_candidates, w.stats.superseded_downloads};
+}
+
+bool has_line(const std::vector<json>& lines, const std::string& b) {
+  const auto all = briefs(lines);
+  return std::find(all.begin(), all.end(), b) != all.end();
+}
+
+TEST(SyncStream, AV3CandidateStraddledWhileRacingADownloadIsSkippedAndTheDownloadGoesOn) {
+  const RaceRun v3 = compaction_during_superseding_read(true);
+  EXPECT_EQ(v3.skipped, 1u);
+  EXPECT_FALSE(has_line(v3.lines, "diff:2501"));
+  EXPECT_EQ(briefs(v3.lines).back(), "complete:2502");
+  EXPECT_EQ(ProtocolChecker().check(v3.lines), "");
+  const RaceRun before = compaction_during_superseding_read(false);
+  EXPECT_EQ(before.skipped, 0u);
+  EXPECT_EQ(before.superseded, 1u);
+  EXPECT_FALSE(has_line(before.lines, "diff:2501"));
+  EXPECT_EQ(briefs(before.lines).back(), "complete:2502");
+  EXPECT_EQ(ProtocolChecker().check(before.lines), "");
+}
+
+TEST(SyncStream, AStraddledRaceCandidateServedWithItsDocumentsChecksumMismatches) {
+  const RaceRun m = compaction_during_superseding_read(true, true);
+  EXPECT_EQ(m.skipped, 0u);
+  EXPECT_TRUE(has_line(m.lines, "diff:2501"));
   EXPECT_TRUE(ProtocolChecker().check(m.lines).starts_with("checksum mismatch"))
       << ProtocolChecker().check(m.lines);
 }

@@ -72,8 +72,10 @@ const std::vector<std::string>& world_exclusions() {
       "service.write_checkpoint_mode \"custom\" only when every group runs js-1.3.0 in legacy "
       "mode and no switch_mode, upgrade or downgrade fault is drawn (the catalog's "
       "custom-write-checkpoints setting)",
-      "service.read_back_step \"separate\" and service.checksum_reads \"v3-documents\" only on "
-      "mongo storage (the loader refuses them on postgres, docs/protocol.md §3.1.5, §3.3.4)",
+      "service.read_back_step \"separate\", service.checksum_reads \"v3-documents\", "
+      "service.duplicate_window \"head-read\" and service.compaction_reads \"torn\" only on "
+      "mongo storage (the loader refuses them on postgres, docs/protocol.md §3.1.5, §3.1.6, "
+      "§3.3.4)",
   };
   // NOLINTEND(bugprone-suspicious-missing-comma)
   return rules;
@@ -197,7 +199,8 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
        "docs/findings.md §10)"},
       {"service.compaction_reads",
        {{"atomic", 3}, {"torn", 1}},
-       "a sync page read spanning a compaction of its bucket is torn (docs/protocol.md §3.3.4)"},
+       "mongo: a sync page read spanning a compaction of its bucket is torn (docs/protocol.md "
+       "§3.3.4; a postgres page is one SELECT)"},
       {"service.read_back_step",
        {{"with-write", 3}, {"separate", 1}},
        "mongo: the write-checkpoint answer is a separate find one storage round trip after the "

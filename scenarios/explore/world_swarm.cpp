@@ -595,9 +595,15 @@ void draw_service_flavours(Drawer& d, Scenario& s, json& faults, json& params) {
     sv.write_checkpoint_mode = "custom";
     s.clients.fixed_quirks = {"custom-checkpoint-inverted"};
   }
-  sv.duplicate_window = d.pick("service.duplicate_window");
+  // Both picks stay on the stream for every flavour (later draws keep their values), but only
+  // mongo takes them: postgres's primary key on user_id never lets an upsert duplicate, and
+  // its page read is one SELECT, one snapshot (the loader refuses both there,
+  // docs/protocol.md §3.1.6, §3.3.4).
+  const std::string duplicate_window = d.pick("service.duplicate_window");
+  if (s.service.flavour == "mongo") sv.duplicate_window = duplicate_window;
   // Appended last on this stream (issue 17, model7), so every earlier draw keeps its value.
-  sv.compaction_reads = d.pick("service.compaction_reads");
+  const std::string compaction_reads = d.pick("service.compaction_reads");
+  if (s.service.flavour == "mongo") sv.compaction_reads = compaction_reads;
   // The pick stays on the stream for every flavour (later draws keep their values), but only
   // mongo takes it: postgres answers with RETURNING and the loader refuses "separate" there
   // (docs/protocol.md §3.1.5 "Read-back round trip").

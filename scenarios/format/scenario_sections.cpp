@@ -163,6 +163,11 @@ void check_storage_settings(const ServiceSpec& s, const Fields& f) {
       {"checksum_reads", s.checksum_reads, "atomic",
        "storage v3's checksum documents are mongo storage's (MongoChecksumsV3), "
        "docs/protocol.md §3.3.4"},
+      {"duplicate_window", s.duplicate_window, "write",
+       "write_checkpoints.user_id is postgres storage's primary key, so the upsert never "
+       "inserts a duplicate, docs/protocol.md §3.1.6"},
+      {"compaction_reads", s.compaction_reads, "atomic",
+       "a postgres page read is one SELECT, which sees one snapshot, docs/protocol.md §3.3.4"},
   };
   for (const MongoOnly& m : settings) {
     if (m.value == m.allowed || p.bad(f.path(m.key))) continue;
@@ -255,7 +260,7 @@ ServiceSpec parse_service(const Fields& f) {
   f.choice("read_back", {"service", "incremented"}, s.read_back);
   f.choice("read_back_step", {"with-write", "separate"}, s.read_back_step);
   f.choice("compaction_reads", {"atomic", "torn"}, s.compaction_reads);
-  f.choice("checksum_reads", {"atomic", "v3-documents"}, s.checksum_reads);
+  f.choice("checksum_reads", {"atomic", "v3-documents", "v3-idle-only"}, s.checksum_reads);
   f.integer("max_concurrent_streams", {0, 100000, "0 = unlimited"}, s.max_concurrent_streams);
   f.integer("batch_failure_pct", {0, 100, ""}, s.batch_failure_pct);
   f.choice("batch_failure", {"head_read", "marker", "partial_write", "no_sync_config", "any"},

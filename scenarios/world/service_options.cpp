@@ -21,7 +21,9 @@ void apply_service_options(const ServiceSpec& spec, model::ServiceConfig& cfg) {
   cfg.generated_read_back = spec.read_back == "incremented" ? model::GeneratedReadBack::Incremented
                                                             : model::GeneratedReadBack::Service;
   cfg.torn_compaction_reads = spec.compaction_reads == "torn";
-  cfg.v3_checksum_documents = spec.checksum_reads == "v3-documents";
+  cfg.v3_checksum_documents =
+      spec.checksum_reads == "v3-documents" || spec.checksum_reads == "v3-idle-only";
+  cfg.v3_superseding_skip = spec.checksum_reads != "v3-idle-only";
   cfg.separate_read_back = spec.read_back_step == "separate";
   cfg.max_concurrent_streams = static_cast<int>(spec.max_concurrent_streams);
   cfg.batch_failure_pct = static_cast<int>(spec.batch_failure_pct);
