@@ -123,15 +123,22 @@ async function advanceTo(micros, inclusive) {
   setNow(target);
 }
 
+// The armed timers go to C++ only when they may have changed: a realm came or went, armed,
+// cleared or fired one (realm.mjs timerChanges), or its SDK instance appeared; C++ keeps the
+// last list otherwise.  Listing them at every idle was a visible share of the host's CPU
+// (docs/performance.md, "The real JS SDK").  Requests in flight C++ tracks itself.
+let timersSent = null;
+
 function idleMessage() {
   const next = earliest();
   const live = [...clients.values()];
-  return {
-    op: 'idle',
-    next_timer: next ? Math.ceil(next.timer.callAt) * 1000 : null,
-    in_flight: live.map((c) => c.inFlight()).flat(),
-    timers: live.map((c) => c.armedTimers()).flat(),
-  };
+  const message = { op: 'idle', next_timer: next ? Math.ceil(next.timer.callAt) * 1000 : null };
+  const key = live.map((c) => `${c.order}:${c.timerChanges}:${c.client?.name ?? ''}`).join(',');
+  if (key !== timersSent) {
+    timersSent = key;
+    message.timers = live.map((c) => c.armedTimers()).flat();
+  }
+  return message;
 }
 
 function clientOf(message) {
@@ -205,6 +212,7 @@ function beginRun(message) {
   for (const name of [...clients.keys()]) dropClient(name, false);
   runSeed = String(message.seed);
   opened = 0;
+  timersSent = null;  // a new JsHost on the C++ side knows no timers yet
   nowMs = msOf(message.now);
   const ready = { op: 'ready', v: kProtocolVersion, sdk: primary.sdk.version };
   if (message.heap && globalThis.gc) {
