@@ -22,7 +22,8 @@
 // host -> C++ during a drain:
 //   {op:"sql", client, sql, params, before?}  -> C++ runs `before` (a deferred BEGIN) first,
 //                                       then replies {op:"rows", columns, rows, changes,
-//                                       insert_id, autocommit, touched} or {op:"sql_error",
+//                                       insert_id, autocommit, touched:[tables the update hook
+//                                       saw since the last `touched`]} or {op:"sql_error",
 //                                       message, before_failed?}   (synchronous)
 //   {op:"sql", client, sql, params, read}     the same on read connection `read` (1..5, the
 //                                       adapter's read pool, engine/js/read_connections.hpp):
@@ -34,7 +35,9 @@
 //                                       If it fails anyway, C++ stops the run (it cannot tell
 //                                       the SDK any more)
 //   {op:"touched", client}          -> C++ replies {op:"tables", tables} (synchronous): the
-//                                       tables the update hook saw since the last call
+//                                       tables the update hook saw since the last call; with
+//                                       noreply: true when the host knows them from this
+//                                       event's last reply (C++ clears them, in order)
 //   {op:"credentials", client}      -> C++ replies {op:"token", token} (synchronous)
 //   {op:"uploaded", client}                   no reply (queued): our connector's uploadData
 //                                       completed its batch (batch.complete())

@@ -215,9 +215,10 @@ export class SdkClient {
   // what runs where or in which order (docs/performance.md, "The real JS SDK"):
   // a transaction's BEGIN, issued on a connection C++ last reported in autocommit mode during
   // this same event, travels with the transaction's next statement; and `touched` (after
-  // every write lock) is answered here when C++ reported nothing touched since the last call
-  // during this same event.  Within one event only this client's own bridge calls run C++
-  // code on its connection, so both facts still hold.
+  // every write lock) is answered here from the tables C++ last reported touched during this
+  // same event (a reply-less `touched` then clears them on the C++ side in order).  Within one
+  // event only this client's own bridge calls run C++ code on its connection, so both facts
+  // still hold.
   // `read` > 0: a read connection's statement (nothing deferred, nothing learnt about the
   // write connection).
   sql(sql, params, read = 0) {
@@ -300,7 +301,7 @@ export class SdkClient {
   // The write connection's state at the start of this event (host.mjs): as good as a reply
   // of this event for deferring a BEGIN; it says nothing about the update hook.
   learn(state) {
-    this.known = { epoch: this.activity.epoch, autocommit: state.autocommit, touched: true,
+    this.known = { epoch: this.activity.epoch, autocommit: state.autocommit, touched: null,
                    changes: state.changes, insertId: state.insert_id };
   }
 
@@ -327,14 +328,22 @@ export class SdkClient {
   }
 
   // The adapters' powersync_update_hooks('get') step: the tables touched since the last call.
+  // Answered here when this event's last write-connection reply listed them (sql()).
   touched() {
-    if (this.known?.epoch === this.activity.epoch &&
-        this.known.touched === false &&
-        this.deferred.length === 0) {
-      this.activity.count++;
-      return [];
+    const known = this.known?.epoch === this.activity.epoch ? this.known : null;
+    if (known && Array.isArray(known.touched) && this.deferred.length === 0) {
+      const tables = known.touched;
+      known.touched = [];
+      if (tables.length === 0) {
+        this.activity.count++;
+        return [];
+      }
+      this.bridge({ op: 'touched', client: this.name, noreply: true });
+      return [...tables];
     }
-    return this.bridge({ op: 'touched', client: this.name }, 'tables').tables;
+    const { tables } = this.bridge({ op: 'touched', client: this.name }, 'tables');
+    if (known && this.deferred.length === 0) known.touched = [];
+    return tables;
   }
 
   connect() {
