@@ -5,12 +5,14 @@
 // a sweep or hunt worker keeps them.  Prints JSON; the aim is a ratio <= 3.
 // Besides wall time it reports CPU seconds (C++ side: this process; Node side: the reaped
 // host processes), which machine load does not inflate as it inflates wall time.
+// It also prints the 1-minute load average before and after.
 // Run: ./build/bench/syncsim_js_real_bench [seeds]   (default 10)
 #include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -55,6 +57,15 @@ void run_seed(const Scenario& s, uint64_t seed, Cost& cost,
   cost.events += r.events;
 }
 
+// The 1-minute load average (/proc/loadavg), printed beside the figures: on this shared
+// machine wall time swings with it (docs/performance.md, "The real JS SDK").
+double load_average() {
+  std::ifstream in("/proc/loadavg");
+  double load = -1;
+  in >> load;
+  return load;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -71,6 +82,7 @@ int main(int argc, char** argv) {
   const Scenario shim_s = load_scenario_with_overrides(path, {}, validation_context());
   const Scenario real_s =
       load_scenario_with_overrides(path, {"clients.sdk=js-real"}, validation_context());
+  const double load_before = load_average();
   Cost shim, real, kept;
   auto processes = std::make_shared<syncsim::engine::js::HostProcesses>();
   for (int i = 1; i <= seeds; ++i) {
@@ -93,6 +105,7 @@ int main(int argc, char** argv) {
   nlohmann::json out = {
       {"benchmark", "basic.json per seed, js-real vs shim"},
       {"seeds", seeds},
+      {"load_average", {{"before", load_before}, {"after", load_average()}}},
       {"shim", per_seed(shim)},
       {"js_real", per_seed(real)},
       {"js_real_kept_host", per_seed(kept)},

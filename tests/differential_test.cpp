@@ -10,7 +10,6 @@
 #include <set>
 #include <string>
 
-#include "engine/js/js_host.hpp"
 #include "scenarios/differential/differential.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
@@ -251,42 +250,8 @@ TEST(Divergence, PerFieldModeComparesEachFieldOnItsOwn) {
   EXPECT_EQ(c.first->index, 1u);
 }
 
-ObservationStreams only(const ObservationStreams& s, const std::set<std::string>& fields) {
-  ObservationStreams out;
-  for (const auto& [c, v] : s) {
-    for (const auto& o : v) {
-      if (fields.count(o.field)) out[c].push_back(o);
-    }
-  }
-  return out;
-}
-
-TEST(PortVsRealSdk, BasicLocalWritesAndUploadsAgreeWithTheRealSdk) {
-  // `syncsim diff --a sdk=shim --b sdk=js-real --per-field` on basic.json: what each client
-  // wrote and uploaded (entries with tx_id and op_id, CrudEntry.toJSON) is the same with the
-  // port as with the published SDK, whatever the timing.  The other fields differ after the
-  // first timing-driven change of the service's schedule (see docs: the divergence table).
-  if (auto why = engine::js::js_real_unavailable("0.5.3")) GTEST_SKIP() << *why;
-  const Scenario base = catalog("basic");
-  const auto ctx = validation_context();
-  const Scenario a = configure_side(base, {"sdk=shim"}, ctx, "--a");
-  const Scenario b = configure_side(base, {"sdk=js-real"}, ctx, "--b");
-  for (uint64_t seed = 1; seed <= 2; ++seed) {
-    RecordedRun ra = record_run(a, seed, {});
-    RecordedRun rb = record_run(b, seed, {});
-    ASSERT_TRUE(ra.result.passed && rb.result.passed) << "seed " << seed;
-    const auto wa = only(ra.streams, {"write", "upload"});
-    const auto wb = only(rb.streams, {"write", "upload"});
-    const auto c = compare_streams(wa, wb, {"timing"}, true);
-    EXPECT_GT(c.compared, 20u);
-    if (c.first) {
-      ADD_FAILURE() << "seed " << seed << ": " << c.first->klass << " at client " << c.first->client
-                    << " " << c.first->group << ": A "
-                    << (c.first->a ? describe(*c.first->a) : "<end>") << " / B "
-                    << (c.first->b ? describe(*c.first->b) : "<end>");
-    }
-  }
-}
+// PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk lives in js_real_test.cpp (its
+// long twin runs every seed of it).
 
 }  // namespace
 }  // namespace syncsim::scenarios

@@ -4,8 +4,9 @@
 // bytes travel as {"b64": "..."}.
 //
 // Events (C++ -> host) are message-based: each is followed by a drain in which the host may
-// make synchronous calls (sql, touched, credentials, draw: C++ answers at once, the host blocks)
-// and asynchronous requests (fetch, abort, notice, log: C++ acts after the drain), and which
+// make synchronous calls (sql, touched, credentials, draw: C++ answers at once, the host blocks),
+// reply-less calls C++ runs in order (a `noreply` sql whose result the host knows, uploaded,
+// log) and asynchronous requests (fetch, abort, notice: C++ acts after the drain), and which
 // ends with {op:"idle", next_timer}.  The sim delivers the next event only after `idle`.
 #pragma once
 
@@ -16,7 +17,7 @@
 
 namespace syncsim::engine::js {
 
-inline constexpr int kProtocolVersion = 3;
+inline constexpr int kProtocolVersion = 4;
 
 // The content types the sync service negotiates (AbstractRemote.fetchStreamRaw asks for
 // BSON with q=0.9, NDJSON with q=0.8).

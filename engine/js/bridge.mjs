@@ -22,16 +22,25 @@
 // host -> C++ during a drain:
 //   {op:"sql", client, sql, params, before?}  -> C++ runs `before` (a deferred BEGIN) first,
 //                                       then replies {op:"rows", columns, rows, changes,
-//                                       insert_id, autocommit, touched} or {op:"sql_error",
+//                                       insert_id, autocommit, touched:[tables the update hook
+//                                       saw since the last `touched`]} or {op:"sql_error",
 //                                       message, before_failed?}   (synchronous)
 //   {op:"sql", client, sql, params, read}     the same on read connection `read` (1..5, the
 //                                       adapter's read pool, engine/js/read_connections.hpp):
 //                                       replies {op:"rows", columns, rows, changes, insert_id}
+//   {op:"sql", ..., noreply: true}  -> no reply: a statement whose result the host knows
+//                                       (a COMMIT of the write connection's open transaction,
+//                                       a read connection's BEGIN/COMMIT); it travels with the
+//                                       next line (queueLine) and C++ runs it before that line.
+//                                       If it fails anyway, C++ stops the run (it cannot tell
+//                                       the SDK any more)
 //   {op:"touched", client}          -> C++ replies {op:"tables", tables} (synchronous): the
-//                                       tables the update hook saw since the last call
+//                                       tables the update hook saw since the last call; with
+//                                       noreply: true when the host knows them from this
+//                                       event's last reply (C++ clears them, in order)
 //   {op:"credentials", client}      -> C++ replies {op:"token", token} (synchronous)
-//   {op:"uploaded", client}         -> C++ replies {op:"ok"} (synchronous): our connector's
-//                                       uploadData completed its batch (batch.complete())
+//   {op:"uploaded", client}                   no reply (queued): our connector's uploadData
+//                                       completed its batch (batch.complete())
 //   {op:"draw", client, what}       -> C++ replies {op:"drawn", value} (synchronous): the
 //                                       client's own sim PRNG, the draws the C++ port makes:
 //                                       what "random" is the SDK's Math.random() (a double in
@@ -39,12 +48,14 @@
 //   {op:"fetch", client, req, method, path, headers, body, stream}   (answered by events)
 //   {op:"abort", client, req}  {op:"log", client, level, message}
 //   {op:"notice", client, what:"disconnected", error}   disconnect() resolved
-//   {op:"idle", next_timer, in_flight:[{client, req, method, path}],
-//    timers:[{client, at, by}]}   the drain ended; next_timer and at in µs (null: none); `by`
-//                                 is the SDK function that armed the timer
+//   {op:"idle", next_timer, timers?:[{client, at, by}]}   the drain ended; next_timer and at
+//                                 in µs (null: none); `by` is the SDK function that armed the
+//                                 timer; `timers` only when some realm's timers changed since
+//                                 the last idle (C++ keeps the last list otherwise).  Requests
+//                                 in flight C++ knows itself (JsRealClient::pending)
 import fs from 'node:fs';
 
-export const kProtocolVersion = 3;
+export const kProtocolVersion = 4;
 
 const kChunk = 1 << 16;
 // One read buffer for the process: a fresh 64 KiB Buffer per read (about 8,000 per basic
@@ -82,7 +93,7 @@ export function readMessage() {
   return line === null ? null : JSON.parse(line);
 }
 
-// Messages C++ answers with nothing (log, fetch, abort, notice) wait here and travel with
+// Messages C++ answers with nothing (log, fetch, abort, notice, uploaded, a `noreply` sql) wait here and travel with
 // the next line that needs C++ now (a synchronous call or `idle`): every write wakes the C++
 // side, and those wake-ups (pipe writes, context switches) were a large share of a js-real
 // seed's CPU (docs/performance.md, "The real JS SDK").  C++ reads the same lines in the same

@@ -123,15 +123,22 @@ async function advanceTo(micros, inclusive) {
   setNow(target);
 }
 
+// The armed timers go to C++ only when they may have changed: a realm came or went, armed,
+// cleared or fired one (realm.mjs timerChanges), or its SDK instance appeared; C++ keeps the
+// last list otherwise.  Listing them at every idle was a visible share of the host's CPU
+// (docs/performance.md, "The real JS SDK").  Requests in flight C++ tracks itself.
+let timersSent = null;
+
 function idleMessage() {
   const next = earliest();
   const live = [...clients.values()];
-  return {
-    op: 'idle',
-    next_timer: next ? Math.ceil(next.timer.callAt) * 1000 : null,
-    in_flight: live.map((c) => c.inFlight()).flat(),
-    timers: live.map((c) => c.armedTimers()).flat(),
-  };
+  const message = { op: 'idle', next_timer: next ? Math.ceil(next.timer.callAt) * 1000 : null };
+  const key = live.map((c) => `${c.order}:${c.timerChanges}:${c.client?.name ?? ''}`).join(',');
+  if (key !== timersSent) {
+    timersSent = key;
+    message.timers = live.map((c) => c.armedTimers()).flat();
+  }
+  return message;
 }
 
 function clientOf(message) {
@@ -185,13 +192,25 @@ async function handle(message) {
 
 // Node's own warnings (e.g. MaxListenersExceededWarning from the SDK's abort listeners) are
 // part of what the SDK did: into the trace, not onto stderr.
+// `settling`: the previous run's realms are being dropped (settleRun): what they still say
+// belongs to no run.
+let settling = false;
+let settled = 0;  // what they said while settling
 process.removeAllListeners('warning');
 process.on('warning', (w) => {
   if (w.name === 'ExperimentalWarning') return;  // vm modules: the host's, not the SDK's
+  if (settling) {
+    settled++;
+    return;
+  }
   activity.count++;
   send({ op: 'log', client: '', level: 40, message: `node ${w.name}: ${w.message}` });
 });
 process.on('unhandledRejection', (e) => {
+  if (settling) {
+    settled++;
+    return;
+  }
   try {
     send({ op: 'log', client: '', level: 50, message: `unhandled rejection: ${e?.message ?? e}` });
   } catch (err) {
@@ -205,6 +224,7 @@ function beginRun(message) {
   for (const name of [...clients.keys()]) dropClient(name, false);
   runSeed = String(message.seed);
   opened = 0;
+  timersSent = null;  // a new JsHost on the C++ side knows no timers yet
   nowMs = msOf(message.now);
   const ready = { op: 'ready', v: kProtocolVersion, sdk: primary.sdk.version };
   if (message.heap && globalThis.gc) {
@@ -212,6 +232,23 @@ function beginRun(message) {
     ready.heap_bytes = process.memoryUsage().heapUsed;
   }
   send(ready);
+}
+
+// Before the next run of a kept process: the previous run's realms are dropped and what that
+// sets off (requests failing with "the app was closed", rejections nobody handles -- the 1.43.1
+// JavaScript client's) runs to its end here, unreported.  Until this, it surfaced in the next
+// run's first drain as "js unhandled rejection" lines: a seed run after others had another
+// trace than alone (JsReal.A046RunUsesTheJavaScriptSyncClientAndNeverCallsPowersyncControl on
+// a kept host; docs/performance.md, "The real JS SDK").
+async function settleRun() {
+  settling = true;
+  for (const name of [...clients.keys()]) dropClient(name, false);
+  for (let quiet = 0; quiet < 2;) {
+    const before = settled;
+    await new Promise((resolve) => realSetImmediate(resolve));
+    quiet = settled === before ? quiet + 1 : 0;
+  }
+  settling = false;
 }
 
 const init = readMessage();
@@ -225,6 +262,7 @@ for (;;) {
   const message = readMessage();
   if (message === null || message.op === 'exit') break;
   if (message.op === 'next_run') {
+    await settleRun();
     beginRun(message);
     continue;
   }

@@ -144,10 +144,13 @@ void JsHost::deliver(nlohmann::json event) {
     const std::string op = message.value("op", "");
     if (op == "idle") {
       arm(message["next_timer"]);
-      timers_.clear();
-      for (const auto& t : message.value("timers", nlohmann::json::array())) {
-        timers_[t.value("client", "")].push_back(fmt::format(
-            "{}µs by {}", t.value("at", sim::Micros{0}) - sim::kEpoch, t.value("by", "")));
+      // Sent only when they changed since the last idle (bridge.mjs).
+      if (auto timers = message.find("timers"); timers != message.end()) {
+        timers_.clear();
+        for (const auto& t : *timers) {
+          timers_[t.value("client", "")].push_back(fmt::format(
+              "{}µs by {}", t.value("at", sim::Micros{0}) - sim::kEpoch, t.value("by", "")));
+        }
       }
       break;
     }
@@ -157,6 +160,9 @@ void JsHost::deliver(nlohmann::json event) {
     // A realm the host should have dropped with its app: visible, never silently served.
     if (!client && !name.empty()) trace_.log("js", "{}: {} after its app closed", name, op);
     if (op == "sql" || op == "touched" || op == "credentials" || op == "draw" || op == "uploaded") {
+      // `uploaded` and a `noreply` statement get no reply (bridge.mjs).
+      const bool noreply = op == "uploaded" || message.value("noreply", false);
+      if (!client && noreply) continue;  // traced above; nothing to run
       nlohmann::json reply;
       if (!client) {
         reply = {{"op", "sql_error"}, {"message", "the app was closed"}, {"code", 21}};
@@ -171,7 +177,15 @@ void JsHost::deliver(nlohmann::json event) {
       } else {
         reply = client->credentials();
       }
-      process_->write_line(reply.dump());
+      if (!noreply) {
+        process_->write_line(reply.dump());
+      } else if (reply.value("op", "") == "sql_error") {
+        // The host already told the SDK it succeeded (a COMMIT, a read transaction's
+        // BEGIN/COMMIT: sdk_client.mjs replyless()); a failure here cannot be reported to
+        // it, so the run stops rather than go on with an SDK that believes otherwise.
+        throw std::runtime_error(fmt::format("js-real: {}'s reply-less `{}` failed: {}", name,
+                                             message.value("sql", op), reply.value("message", "")));
+      }
     } else if (op == "log") {
       if (client) {
         client->log(message.value("level", 0), message.value("message", ""));

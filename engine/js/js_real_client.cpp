@@ -156,7 +156,7 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
       target_written(params[0]);
     }
     // What the host may answer itself until the next event: whether a BEGIN would start a
-    // transaction, whether the update hook saw anything (sdk_client.mjs sql(), touched()).
+    // transaction, what the update hook saw (sdk_client.mjs sql(), touched()).
     merge_touched(client_.db().take_touched());
     return {{"op", "rows"},
             {"columns", columns},
@@ -164,7 +164,7 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
             {"changes", changes},
             {"insert_id", insert_id},
             {"autocommit", sqlite3_get_autocommit(db) != 0},
-            {"touched", pending_touched_.ps_crud || pending_touched_.data_tables}};
+            {"touched", touched_tables()}};
   } catch (const ClientClosed& e) {
     return {{"op", "sql_error"}, {"message", e.what()}, {"code", SQLITE_MISUSE}};
   } catch (const SqlError& e) {
@@ -346,16 +346,21 @@ nlohmann::json JsRealClient::connection_state() {
   }
 }
 
-nlohmann::json JsRealClient::touched() {
+nlohmann::json JsRealClient::touched_tables() const {
   nlohmann::json tables = nlohmann::json::array();
+  if (pending_touched_.ps_crud) tables.push_back("ps_crud");
+  if (pending_touched_.data_tables) tables.push_back("ps_data");
+  return tables;
+}
+
+nlohmann::json JsRealClient::touched() {
   try {
     merge_touched(client_.db().take_touched());
   } catch (const ClientClosed&) {
   }
-  if (pending_touched_.ps_crud) tables.push_back("ps_crud");
-  if (pending_touched_.data_tables) tables.push_back("ps_data");
+  nlohmann::json tables = touched_tables();
   pending_touched_ = {};
-  return {{"op", "tables"}, {"tables", tables}};
+  return {{"op", "tables"}, {"tables", std::move(tables)}};
 }
 
 nlohmann::json JsRealClient::credentials() {

@@ -80,6 +80,8 @@ class JsRealClient : public HostedClient {
   // A `$local.target_op` write (1.x): on_target_set for a concrete id.
   void target_written(const nlohmann::json& value);
   void merge_touched(const TouchedTables& t);
+  // The tables pending_touched_ names, as `touched` answers them (["ps_crud", "ps_data"]).
+  [[nodiscard]] nlohmann::json touched_tables() const;
   void deliver(nlohmann::json event);
 
   Client& client_;

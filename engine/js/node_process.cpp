@@ -1,5 +1,6 @@
 #include "engine/js/node_process.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -15,7 +16,13 @@ namespace syncsim::engine::js {
 NodeProcess::NodeProcess(const std::vector<std::string>& argv) {
   int in[2];
   int out[2];
-  if (pipe(in) != 0 || pipe(out) != 0) throw HostGone(std::string("pipe: ") + strerror(errno));
+  // Close-on-exec: a second host process (HostProcesses keeps one per SDK project) must not
+  // inherit this one's pipe ends, or this host never sees end of input when its owner closes
+  // the pipe, and the owner's waitpid() hangs (js_real_test with two projects in one process).
+  // The dup2'd stdin/stdout of the child are not close-on-exec.
+  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+    throw HostGone(std::string("pipe: ") + strerror(errno));
+  }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);

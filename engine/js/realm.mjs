@@ -199,15 +199,23 @@ export class ClientRealm {
     // ends (armedTimers): most timers are cleared or fire within the drain that armed them.
     const tag = (handle) => {
       this.tags.set(Number(handle), new Error());
+      this.timerChanges++;
+      return handle;
+    };
+    // Counts arming, clearing and firing: the host re-sends a realm's armed timers only
+    // when this moved (host.mjs idleMessage).
+    this.timerChanges = 0;
+    const untag = (handle) => {
+      this.timerChanges++;
       return handle;
     };
     const random = seededRandom(seed);
     const hex = (n) => Array.from({ length: n }, () => Math.floor(random() * 16).toString(16)).join('');
     this.context = vm.createContext({
       setTimeout: (fn, ms, ...args) => tag(clock.setTimeout(fn, ms, ...args)),
-      clearTimeout: (handle) => clock.clearTimeout(handle),
+      clearTimeout: (handle) => untag(clock.clearTimeout(handle)),
       setInterval: (fn, ms, ...args) => tag(clock.setInterval(fn, ms, ...args)),
-      clearInterval: (handle) => clock.clearInterval(handle),
+      clearInterval: (handle) => untag(clock.clearInterval(handle)),
       Date: clock.Date,
       performance: clock.performance,
       queueMicrotask,
@@ -326,7 +334,10 @@ export class ClientRealm {
 
   firstTimer() { return this.clock.timerHeap?.peek() ?? null; }
 
-  fireNext() { this.clock.next(); }
+  fireNext() {
+    this.timerChanges++;
+    this.clock.next();
+  }
 
   inFlight() { return this.client ? this.client.inFlight() : []; }
 

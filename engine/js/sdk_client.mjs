@@ -149,6 +149,7 @@ export class SdkClient {
     this.requests = new Map();  // req -> pending fetch state
     this.deferred = [];         // a BEGIN not sent yet (sql())
     this.known = null;          // what C++ last reported about the connection (sql())
+    this.readers = new Set();   // read connections with a read transaction open (sql())
     const client = this;
     const { Schema, Table, column } = sdk.common;
     const seams = sdk.internals ? buildV2(sdk, client) : buildV1(sdk, client);
@@ -188,7 +189,7 @@ export class SdkClient {
         await batch.complete();
         // The batch is done (ps_crud deleted, target written): what the port reports as
         // on_uploaded at the same point (engine/sdk_shim_upload.cpp), synchronously.
-        client.bridge({ op: 'uploaded', client: client.name }, 'ok');
+        client.bridge({ op: 'uploaded', client: client.name });  // no reply (bridge.mjs)
       },
     };
     this.database = seams.database(new Schema(tables));
@@ -214,20 +215,34 @@ export class SdkClient {
   // what runs where or in which order (docs/performance.md, "The real JS SDK"):
   // a transaction's BEGIN, issued on a connection C++ last reported in autocommit mode during
   // this same event, travels with the transaction's next statement; and `touched` (after
-  // every write lock) is answered here when C++ reported nothing touched since the last call
-  // during this same event.  Within one event only this client's own bridge calls run C++
-  // code on its connection, so both facts still hold.
+  // every write lock) is answered here from the tables C++ last reported touched during this
+  // same event (a reply-less `touched` then clears them on the C++ side in order).  Within one
+  // event only this client's own bridge calls run C++ code on its connection, so both facts
+  // still hold.
   // `read` > 0: a read connection's statement (nothing deferred, nothing learnt about the
   // write connection).
   sql(sql, params, read = 0) {
     if (read > 0) {
+      if (this.readerStatementKnown(sql, params, read)) {
+        return { columnNames: [], rawRows: [], rowsAffected: 0, insertId: 0 };
+      }
       const message = { op: 'sql', client: this.name, sql, params: params.map(toWire), read };
       this.takeDeferred(message);
       const reply = this.bridge(message, 'rows', 'sql_error');
       if (reply.op === 'sql_error' && reply.before_failed) {
         throw new Error(`syncsim host: a deferred BEGIN failed: ${reply.message}`);
       }
+      if (reply.op === 'rows') this.readerTransition(sql, read);
       return this.rowsOrThrow(reply);
+    }
+    if (!this.dead && sql === 'COMMIT' && params.length === 0 &&
+        this.known?.epoch === this.activity.epoch && this.known.autocommit === false) {
+      // The write connection's transaction ends: C++ would answer what it last reported
+      // (COMMIT changes neither sqlite3_changes nor the insert id, and fires no update hook).
+      this.replyless({ op: 'sql', client: this.name, sql, params: [] });
+      this.known.autocommit = true;
+      return { columnNames: [], rawRows: [], rowsAffected: this.known.changes,
+               insertId: this.known.insertId };
     }
     if (!this.dead &&
         (sql === 'BEGIN' || sql === 'BEGIN IMMEDIATE') && params.length === 0 &&
@@ -251,10 +266,42 @@ export class SdkClient {
     return this.rowsOrThrow(reply);
   }
 
+  // A statement whose reply the host knows travels without one (engine/js/bridge.mjs
+  // `noreply`): queued with this client's deferred BEGINs, it reaches C++ with the next line
+  // the host writes, and no C++ code runs in between, so C++ runs it exactly where it ran
+  // alone.  Saves a round trip per COMMIT and per read transaction's BEGIN and COMMIT
+  // (docs/performance.md, "The real JS SDK").
+  replyless(message) {
+    this.activity.count++;
+    message.noreply = true;
+    this.takeDeferred(message);
+    send(message);
+  }
+
+  // A read connection's BEGIN or COMMIT whose outcome is known: C++ opens or closes the
+  // slot's read transaction (engine/js/read_connections.cpp run()) and answers empty rows.
+  // `readers` mirrors which slots C++ has a read transaction open on (this life's only).
+  readerStatementKnown(sql, params, read) {
+    if (this.dead || params.length !== 0) return false;
+    const begin = sql === 'BEGIN' || sql === 'BEGIN IMMEDIATE' || sql === 'BEGIN DEFERRED';
+    if (!(begin && !this.readers.has(read)) && !(sql === 'COMMIT' && this.readers.has(read))) {
+      return false;
+    }
+    this.replyless({ op: 'sql', client: this.name, sql, params: [], read });
+    this.readerTransition(sql, read);
+    return true;
+  }
+
+  readerTransition(sql, read) {
+    const word = sql.trimStart().split(/\s/, 1)[0].toUpperCase();
+    if (word === 'BEGIN') this.readers.add(read);
+    if (word === 'COMMIT' || word === 'END' || word === 'ROLLBACK') this.readers.delete(read);
+  }
+
   // The write connection's state at the start of this event (host.mjs): as good as a reply
   // of this event for deferring a BEGIN; it says nothing about the update hook.
   learn(state) {
-    this.known = { epoch: this.activity.epoch, autocommit: state.autocommit, touched: true,
+    this.known = { epoch: this.activity.epoch, autocommit: state.autocommit, touched: null,
                    changes: state.changes, insertId: state.insert_id };
   }
 
@@ -281,14 +328,22 @@ export class SdkClient {
   }
 
   // The adapters' powersync_update_hooks('get') step: the tables touched since the last call.
+  // Answered here when this event's last write-connection reply listed them (sql()).
   touched() {
-    if (this.known?.epoch === this.activity.epoch &&
-        this.known.touched === false &&
-        this.deferred.length === 0) {
-      this.activity.count++;
-      return [];
+    const known = this.known?.epoch === this.activity.epoch ? this.known : null;
+    if (known && Array.isArray(known.touched) && this.deferred.length === 0) {
+      const tables = known.touched;
+      known.touched = [];
+      if (tables.length === 0) {
+        this.activity.count++;
+        return [];
+      }
+      this.bridge({ op: 'touched', client: this.name, noreply: true });
+      return [...tables];
     }
-    return this.bridge({ op: 'touched', client: this.name }, 'tables').tables;
+    const { tables } = this.bridge({ op: 'touched', client: this.name }, 'tables');
+    if (known && this.deferred.length === 0) known.touched = [];
+    return tables;
   }
 
   connect() {
