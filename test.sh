@@ -5,13 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 cmake/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCSIM_WERROR=ON -DSYNCSIM_DEBUG_INFO=lines
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSYNCSIM_WERROR=ON -DSYNCSIM_DEBUG_INFO=lines \
+  -DSYNCSIM_UNITY=ON -DSYNCSIM_PCH=ON
 cmake --build build -j2 --target syncsim_quick_build
 ctest --test-dir build -L quick --output-on-failure -j2 "$@"
 # The sanitizer subset (issue 19): ASan + UBSan + LSan with leaks fatal, in a build directory
 # of its own holding only what the `san_quick` label runs (tests/CMakeLists.txt says which).
 cmake -S . -B build-san -DCMAKE_BUILD_TYPE=Debug -DSYNCSIM_SANITIZE=ON -DSYNCSIM_WERROR=ON \
-  -DSYNCSIM_DEBUG_INFO=lines
+  -DSYNCSIM_DEBUG_INFO=lines -DSYNCSIM_UNITY=ON
 cmake --build build-san -j2 --target syncsim sim_test scenario_format_test fuzz_replay_test
 ctest --test-dir build-san -L san_quick --output-on-failure -j2
 # clang-format on all our code; clang-tidy on what changed since its last clean whole-tree run.

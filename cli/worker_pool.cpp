@@ -86,13 +86,32 @@ std::string duration_text(double s) {
   return fmt::format("{:.0f}m{:02.0f}s", std::floor(s / 60), std::fmod(s, 60));
 }
 
+namespace {
+
+// SYNCSIM_PROGRESS_MS: 1 to 7 digits of milliseconds; anything else is named on stderr and the
+// default (5 s) kept, so a typo never stops a sweep.
+std::chrono::milliseconds progress_interval() {
+  const char* text = std::getenv("SYNCSIM_PROGRESS_MS");
+  if (text == nullptr) return std::chrono::seconds(5);
+  const std::string value(text);
+  if (value.empty() || value.size() > 7 ||
+      !std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    std::cerr << fmt::format(
+        "syncsim: SYNCSIM_PROGRESS_MS='{}' is not a number of milliseconds (0 to 9999999); "
+        "progress lines stay 5 s apart\n",
+        value);
+    return std::chrono::seconds(5);
+  }
+  return std::chrono::milliseconds(std::stoll(value));
+}
+
+}  // namespace
+
 Progress::Progress(std::string name, uint64_t total)
     : name_(std::move(name)),
       total_(total),
       tty_(isatty(STDERR_FILENO) != 0),
-      log_interval_(std::getenv("SYNCSIM_PROGRESS_MS")
-                        ? std::chrono::milliseconds(std::atoll(std::getenv("SYNCSIM_PROGRESS_MS")))
-                        : std::chrono::seconds(5)),
+      log_interval_(progress_interval()),
       start_(Clock::now()),
       last_(start_) {}
 
