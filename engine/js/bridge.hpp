@@ -38,5 +38,10 @@ inline std::optional<std::string> as_bytes(const nlohmann::json& v) {
   }
   return std::nullopt;
 }
+// A wire value that is text or bytes, as its bytes (nullopt for anything else).
+inline std::optional<std::string> text_or_bytes(const nlohmann::json& v) {
+  if (v.is_string()) return v.get<std::string>();
+  return as_bytes(v);
+}
 
 }  // namespace syncsim::engine::js

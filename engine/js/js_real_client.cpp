@@ -23,11 +23,6 @@ const char* level_name(int level) {
   return "info";
 }
 
-std::optional<std::string> text_or_bytes(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  return as_bytes(v);
-}
-
 std::string header(const nlohmann::json& headers, const std::string& name) {
   for (const auto& [k, v] : headers.items()) {
     std::string lower = k;

@@ -52,11 +52,6 @@ nlohmann::json column_value(sqlite3_stmt* stmt, int i) {
   }
 }
 
-std::optional<std::string> text_or_bytes(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  return as_bytes(v);
-}
-
 // The statement's keyword, upper-cased ("BEGIN", "COMMIT", ...).
 std::string keyword(const std::string& text) {
   std::size_t i = 0;
