@@ -89,8 +89,6 @@ ValidationContext validation_context(const ExtraCores& extra) {
   return ctx;
 }
 
-std::string build_id() { return SYNCSIM_BUILD_ID; }
-
 std::string repro_string(const Scenario& s, const std::string& scenario_path, uint64_t seed) {
   return fmt::format("syncsim:{}:{}:seed={}:build={}", s.name, scenario_path, seed, build_id());
 }
