@@ -58,6 +58,8 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
      "a torn compaction read resumes one op past where its scan stopped (that op is lost)"},
     {"straddled-checksum-served",
      "v3 checksums: a candidate a merged document straddles is served, not skipped"},
+    {"complete-despite-invalidation",
+     "a chunk's MOVE/CLEAR past the checkpoint does not withhold checkpoint_complete"},
     {"wait-resolves-on-seen",
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
     {"fsync-lies",

@@ -411,6 +411,8 @@ class Client {
   // Every synced bucket's downloaded position and checksum from ps_buckets (docs/protocol.md §1
   // §ps_buckets).
   std::map<std::string, BucketChecksum> bucket_checksums();
+  // Every synced bucket's last_applied_op (the op up to which its rows are published).
+  std::map<std::string, int64_t> bucket_applied();
   // The newest server state the database shows: max(last_applied_op) over synced buckets.
   int64_t applied_position();
   [[nodiscard]] std::string pending();

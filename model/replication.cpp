@@ -208,6 +208,14 @@ void Replication::wake() {
 void Replication::record(const std::string& bucket, const Op& op) {
   auto& h = checksum_history_[bucket];
   h.emplace_back(op.op_id, (h.empty() ? 0u : h.back().second) + op_checksum(op));
+  ledger_[bucket].push_back(LedgerOp{op.op_id, RowKey{op.object_type, op.object_id},
+                                     op.put ? std::optional<std::string>(op.data) : std::nullopt});
+}
+
+const std::vector<Replication::LedgerOp>& Replication::ledger(const std::string& bucket) const {
+  static const std::vector<LedgerOp> kNone;
+  auto it = ledger_.find(bucket);
+  return it == ledger_.end() ? kNone : it->second;
 }
 
 int32_t Replication::checksum_at(const std::string& bucket, OpId op) const {

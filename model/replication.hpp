@@ -95,6 +95,14 @@ class Replication {
   // replication ever wrote, independent of bucket storage and its compaction (docs/architecture.md
   // §2).
   [[nodiscard]] int32_t checksum_at(const std::string& bucket, OpId op) const;
+  // consistent-checkpoint (docs/invariants.md §1): every PUT/REMOVE replication wrote to
+  // `bucket`, in op-id order, never compacted -- the rows a checkpoint stands for.
+  struct LedgerOp {
+    OpId op_id = 0;
+    RowKey key;
+    std::optional<std::string> data;  // nullopt: REMOVE
+  };
+  [[nodiscard]] const std::vector<LedgerOp>& ledger(const std::string& bucket) const;
   [[nodiscard]] std::string pending() const;
 
  private:
@@ -135,6 +143,7 @@ class Replication {
   std::map<RowKey, std::vector<std::string>> row_buckets_;
   // Per bucket: (op id, running u32 checksum sum) of every op written, never compacted.
   std::map<std::string, std::vector<std::pair<OpId, uint32_t>>> checksum_history_;
+  std::map<std::string, std::vector<LedgerOp>> ledger_;
   void record(const std::string& bucket, const Op& op);
 };
 

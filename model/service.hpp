@@ -88,6 +88,10 @@ enum class ServiceMutant {
   // of being skipped, so the line's checksum counts ops past its checkpoint
   // (checksums-agree; the core reports "Checksums didn't match").
   StraddledChecksumServed,
+  // A chunk's MOVE/CLEAR past the checkpoint never withholds checkpoint_complete, so a client
+  // applies a checkpoint whose superseded rows it downloaded as MOVEs without data
+  // (consistent-checkpoint).
+  CompleteDespiteInvalidation,
 };
 
 // What a sync_config_change does (docs/protocol.md §3.4 "Sync config reprocessing").
@@ -124,6 +128,8 @@ struct ServiceConfig {
   // default 3), the per-batch fetch delay, and the line encoding.
   std::map<std::string, int> bucket_priorities;
   sim::Micros stream_batch_delay = sim::kMillis;
+  // stream_batch_delay is paid once per storage page (true) or per bucket chunk (false).
+  bool fetch_per_page = false;
   StreamEncoding stream_encoding = StreamEncoding::Json;
   // Sync streams (docs/protocol.md §3.3.1–3.3.3, issue 7).  nullopt: the request's `streams` is
   // ignored and lines carry no `streams`/`subscriptions` (every scenario before issue 7).
@@ -312,6 +318,8 @@ class Service : public sim::HttpServer {
   // checksums-agree: the bucket's checksum at `op`, recomputed by the replication job of
   // the instance the bucket belongs to (buckets of a replaced instance included).
   [[nodiscard]] int32_t checksum_at(const std::string& bucket, OpId op) const;
+  // consistent-checkpoint: the bucket's never-compacted PUT/REMOVE ledger, from the same job.
+  [[nodiscard]] const std::vector<Replication::LedgerOp>& ledger(const std::string& bucket) const;
   // The storage checkpoint with op id `op` of any sync-rules instance: (instance, LSN).  Op
   // ids of different instances are not ordered like their source positions (monotonic-reads
   // compares LSNs across a reprocessing).

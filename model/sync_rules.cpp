@@ -61,6 +61,10 @@ int32_t Service::checksum_at(const std::string& bucket, OpId op) const {
   return replication_of(bucket_version(bucket)).checksum_at(bucket, op);
 }
 
+const std::vector<Replication::LedgerOp>& Service::ledger(const std::string& bucket) const {
+  return replication_of(bucket_version(bucket)).ledger(bucket);
+}
+
 std::optional<Service::CheckpointOf> Service::checkpoint_of(OpId op) const {
   if (auto c = storage_.checkpoint_at(op)) return CheckpointOf{1, c->lsn};
   for (const auto& r : reprocessed_) {

@@ -310,7 +310,8 @@ bool SyncConnection::send_data_batch(const std::string& bucket, bool torn) {
     if (op->type == OpType::Put) o["data"] = op->data;
     // docs/protocol.md §3.3.3 step 6: a MOVE/CLEAR pointing past the checkpoint being downloaded
     // means a compaction overtook it; the complete is withheld when this is the last page.
-    if ((op->type == OpType::Move || op->type == OpType::Clear) && op->target_op > d.cp.op_id) {
+    if ((op->type == OpType::Move || op->type == OpType::Clear) && op->target_op > d.cp.op_id &&
+        !ctx_.mutant_complete_despite_invalidation) {
       d.invalidated = true;
     }
     data.push_back(std::move(o));
@@ -341,6 +342,7 @@ void SyncConnection::next_page(Download& d) {
   }
   d.invalidated = false;
   d.page_ops = 0;
+  d.page_fetched = false;
 }
 
 sim::Task<void> SyncConnection::download_step() {
@@ -349,7 +351,12 @@ sim::Task<void> SyncConnection::download_step() {
     const auto& group = d.groups[d.group].second;
     if (d.bucket < group.size()) {
       const std::string bucket = group[d.bucket];
-      const sim::Micros delay = ctx_.batch_delay > 0 ? fetch_rng_.jitter(ctx_.batch_delay) : 0;
+      // fetch_per_page: the later chunks of a page come from the same read (no further delay).
+      const bool fetch =
+          !ctx_.fetch_per_page || ctx_.sticky_invalidation || !download_->page_fetched;
+      const sim::Micros delay =
+          ctx_.batch_delay > 0 && fetch ? fetch_rng_.jitter(ctx_.batch_delay) : 0;
+      download_->page_fetched = true;
       // The fetch runs during the delay: a compaction of the bucket in it can tear the page.
       const uint64_t compactions = ctx_.storage.compactions_of(bucket);
       if (delay > 0) {
@@ -380,6 +387,7 @@ sim::Task<void> SyncConnection::download_step() {
     ++d.group;
     d.bucket = 0;
     d.page_ops = 0;  // the next priority is a new bucketDataInBatches call
+    d.page_fetched = false;
     co_return;
   } else if (d.write_checkpoint_only && ctx_.mutant_no_complete_for_wc_only) {
     ctx_.trace.log("svc", "stream {} mutant: no complete for write-checkpoint-only diff {}",

@@ -118,6 +118,13 @@ struct ConnectionContext {
   // latest checkpoint when it falls due, which nothing straddles, and only changed buckets are
   // checked.
   bool v3_superseding_skip = true;
+  // Mutant complete-despite-invalidation: a chunk's MOVE/CLEAR past the checkpoint never
+  // withholds checkpoint_complete (docs/protocol.md §3.3.3 step 6 undone; consistent-checkpoint
+  // must catch it).
+  bool mutant_complete_despite_invalidation = false;
+  // docs/protocol.md §3.3.3 step 5: one page is one storage read over all the group's buckets
+  // (getBucketDataBatch), so batch_delay is paid when a page starts, not per bucket chunk.
+  bool fetch_per_page = false;
 };
 
 struct ConnectionRequest {
@@ -201,6 +208,7 @@ class SyncConnection final : public CheckpointWatcher {
     uint64_t ops_sent = 0;
     bool invalidated = false;  // a chunk of this storage page had target_op > cp.op_id
     uint64_t page_ops = 0;     // ops of the current storage page so far
+    bool page_fetched = false;  // fetch_per_page: the current page's read was paid for
     std::optional<sim::Micros> line_ready_at;  // when the superseding line is computed
     // v3 (ConnectionContext::v3_superseding_skip): the race's candidate, taken when
     // line_ready_at was set; its checksums are read until line_ready_at.

@@ -306,6 +306,23 @@ const std::vector<Entry>& mutation_catalog() {
        false,
        "",
        ""},
+      // A chunk's MOVE/CLEAR past the checkpoint never withholds the complete: compaction-pages
+      // plus a reader (no writes of its own, so it applies checkpoints at once) that clears and
+      // re-downloads; it shows superseded rows without their value (protocol.md §3.3.3 step 6).
+      {"complete-despite-invalidation",
+       {},
+       "compaction-pages",
+       [](json& j) {
+         j["clients"]["count"] = 4;
+         j["faults"].push_back({{"at_ms", 0}, {"kind", "quiet"}, {"client", 4},
+                                {"duration_ms", 3600000}});
+         j["faults"].push_back({{"at_ms", 35000}, {"kind", "disconnect_and_clear"},
+                                {"client", 4}, {"down_ms", 300}});
+       },
+       {"consistent-checkpoint"},
+       false,
+       "",
+       ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",

@@ -184,6 +184,30 @@ TEST(Sometimes, DuplicateRecordFromConcurrentInsertsOnMongo) {
   expect_discriminates("duplicate-record", yes, no);
 }
 
+TEST(Sometimes, CompactionInvalidationsWithheldAndForgottenPerPage) {
+  // compaction-pages up to its reconnect at 40 s: 500 ms page fetches with a compact job every
+  // second; the cleared client's download is two pages (docs/protocol.md §3.3.3 step 6).
+  Scenario yes = catalog("compaction-pages");
+  yes.sometimes.clear();
+  yes.duration_s = 45;
+  std::erase_if(yes.faults, [](const Fault& f) { return f.at_ms >= 45000; });
+  Scenario no = yes;
+  no.service.compact_interval_s = 0;  // no MOVE or CLEAR, so nothing to invalidate
+  const RunResult a = run(yes);
+  ASSERT_TRUE(a.passed) << describe(a);
+  for (const auto& [id, metric] : {std::pair{"checkpoint-invalidated", "invalidated_checkpoints"},
+                                   std::pair{"page-invalidation-forgotten",
+                                             "forgotten_invalidations"}}) {
+    EXPECT_GT(count(a, id), 0u) << id << " not counted in the scenario built for it\n"
+                                << describe(a);
+    EXPECT_EQ(count(a, id), a.metrics.count(metric) ? a.metrics.at(metric) : 0u) << id;
+  }
+  const RunResult b = run(no);
+  ASSERT_TRUE(b.passed) << describe(b);
+  EXPECT_EQ(count(b, "checkpoint-invalidated"), 0u) << describe(b);
+  EXPECT_EQ(count(b, "page-invalidation-forgotten"), 0u) << describe(b);
+}
+
 TEST(Sometimes, RunResultListsVacuousConditions) {
   Scenario s = idle();
   s.sometimes = {"barrier-blocked", "upload-retried"};

@@ -38,6 +38,11 @@ const std::vector<SometimesCondition>& sometimes_catalog() {
        "the core withheld a checkpoint because ps_crud was non-empty or target > last_seen "
        "(\"Could not apply checkpoint due to local data\")",
        "the result of every line_text / completed_upload powersync_control call"},
+      {"checkpoint-invalidated",
+       "the service withheld a checkpoint_complete because the download's last storage page "
+       "held a MOVE/CLEAR past the checkpoint: a compaction overtook it (docs/protocol.md "
+       "§3.3.3 step 6)",
+       "the service's stream counters (invalidated_checkpoints), at the end of the run"},
       {"duplicate-record",
        "mongo storage holds two checkpoint-request documents for one key: concurrent batches "
        "both inserted (no unique index, docs/protocol.md §3.1.5)",
@@ -51,6 +56,11 @@ const std::vector<SometimesCondition>& sometimes_catalog() {
        "a newer request's acknowledgement covered an older pending request that was never "
        "acknowledged on its own (docs/protocol.md §3.6.2.1)",
        "requested ids against each write_checkpoint change on the client's stream"},
+      {"page-invalidation-forgotten",
+       "a storage page held a MOVE/CLEAR past the checkpoint, but a later page of the same "
+       "download was clean, so the invalidation was forgotten and checkpoint_complete sent "
+       "(per-page invalidation, docs/protocol.md §3.3.3 step 6)",
+       "the service's stream counters (forgotten_invalidations), at the end of the run"},
       {"priority0-bypass",
        "a priority-0 partial checkpoint published rows while the barrier was closed (ps_crud "
        "non-empty or target > last_seen; allowed by design, docs/protocol.md §1.3.6)",
@@ -198,6 +208,8 @@ void SometimesCounter::on_request_answered(const std::string& key, std::optional
 std::map<std::string, uint64_t> SometimesCounter::counts() const {
   auto counts = counts_;
   counts[kDuplicateRecord] = service_.checkpoints().duplicates_created();
+  counts[kCheckpointInvalidated] = service_.stream_stats().invalidated_checkpoints;
+  counts[kPageInvalidationForgotten] = service_.stream_stats().forgotten_invalidations;
   std::map<std::string, uint64_t> out;
   const auto& catalog = sometimes_catalog();
   for (std::size_t i = 0; i < kConditions; ++i) out[catalog.at(i).id] = counts[i];

@@ -65,9 +65,11 @@ class SometimesCounter : public engine::ClientObserver, public model::ServiceObs
   // Indexes into counts_, in catalog order.
   enum Condition : std::size_t {
     kBarrierBlocked,
-    kDuplicateRecord,  // read from the checkpoint store at the end
+    kCheckpointInvalidated,  // read from the service's stream counters at the end
+    kDuplicateRecord,        // read from the checkpoint store at the end
     kDuplicateRequest,
     kNewerHidesOlder,
+    kPageInvalidationForgotten,  // read from the service's stream counters at the end
     kPriority0Bypass,
     kReconnectWithPendingTarget,
     kRecordDeletedThenRequest,

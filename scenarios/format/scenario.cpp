@@ -185,6 +185,7 @@ json to_json(const Scenario& s) {
   if (sv.compaction_invalidation != d.compaction_invalidation) {
     out["service"]["compaction_invalidation"] = sv.compaction_invalidation;
   }
+  if (sv.fetch_per != d.fetch_per) out["service"]["fetch_per"] = sv.fetch_per;
   if (sv.sync_config_change != d.sync_config_change) {
     out["service"]["sync_config_change"] = sv.sync_config_change;
   }

@@ -157,6 +157,10 @@ struct ServiceSpec {
   // "page" (sync.ts: a MOVE/CLEAR beyond the checkpoint withholds the complete only when its
   // storage page is the last) or "sticky" (the model before issue 17: the whole download).
   std::string compaction_invalidation = "page";
+  // What one fetch_latency_ms pays for: "page" (one storage page read over all the group's
+  // buckets, getBucketDataBatch's one find) or "chunk" (each bucket's chunk of a page its own
+  // fetch: the model before session 9).
+  std::string fetch_per = "chunk";
   // What a sync_config_change fault does (docs/protocol.md §3.4 "Sync config reprocessing"):
   // "reprocess" (a new sync-rules instance snapshots and replicates in the background, with
   // versioned bucket names, and activates when caught up; then the old one's streams end) or

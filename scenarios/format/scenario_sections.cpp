@@ -242,7 +242,8 @@ ServiceSpec parse_service(const Fields& f) {
                     "compaction_invalidation",
                     "sync_config_change",
                     "snapshot_ms",
-                    "fetch_latency_ms"});
+                    "fetch_latency_ms",
+                    "fetch_per"});
   ServiceSpec s;
   f.choice("flavour", {"mongo", "postgres"}, s.flavour);
   f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);
@@ -269,6 +270,7 @@ ServiceSpec parse_service(const Fields& f) {
   f.choice("sync_config_change", {"reprocess", "end-streams"}, s.sync_config_change);
   f.integer("snapshot_ms", {0, 600000, ""}, s.snapshot_ms);
   f.integer("fetch_latency_ms", {0, 60000, "0 = instantaneous page fetches"}, s.fetch_latency_ms);
+  f.choice("fetch_per", {"page", "chunk"}, s.fetch_per);
   const Range priority{0, 3, "lower number = higher priority"};
   f.integer("todos_priority", priority, s.todos_priority);
   f.integer("notes_priority", priority, s.notes_priority);

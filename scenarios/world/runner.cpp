@@ -44,6 +44,11 @@ const sim::InvariantCatalog& invariant_catalog() {
            "its last op; no unexplained 'Checksums didn't match'",
            "scenarios/checks/cross_checks.cpp on every applied checkpoint and core warning",
            "test: a corrupted op checksum in storage", false});
+    c.add({"consistent-checkpoint",
+           "after every applied checkpoint each row the download touched equals the source's "
+           "row at that checkpoint (the never-compacted ledger): no state the source never had",
+           "scenarios/checks/snapshot_checks.cpp on every applied checkpoint",
+           "mutant complete-despite-invalidation", false});
     return c;
   }();
   return catalog;
@@ -56,7 +61,7 @@ std::vector<std::string> mutant_names() {
           "stale-route-response", "equal-retry-keeps-age", "stale-write-checkpoint-on-connect",
           "generated-answer-ahead", "connection-slot-leak", "custom-checkpoint-before-replication",
           "stopped-config-keeps-streams", "clear-loses-checksum", "torn-read-skips-op",
-          "straddled-checksum-served",
+          "straddled-checksum-served", "complete-despite-invalidation",
           // engine mutants (engine/sdk_shim.hpp EngineMutant)
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",

@@ -39,6 +39,7 @@ void apply_service_options(const ServiceSpec& spec, model::ServiceConfig& cfg) {
                                : model::SyncConfigChange::Reprocess;
   cfg.snapshot_duration = spec.snapshot_ms * sim::kMillis;
   cfg.stream_batch_delay = spec.fetch_latency_ms * sim::kMillis;
+  cfg.fetch_per_page = spec.fetch_per == "page";
 }
 
 }  // namespace syncsim::scenarios

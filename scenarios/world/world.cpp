@@ -123,6 +123,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
       {"clear-loses-checksum", model::ServiceMutant::ClearLosesChecksum},
       {"torn-read-skips-op", model::ServiceMutant::TornReadSkipsOp},
       {"straddled-checksum-served", model::ServiceMutant::StraddledChecksumServed},
+      {"complete-despite-invalidation", model::ServiceMutant::CompleteDespiteInvalidation},
   };
   for (const auto& [name, m] : service_mutants) {
     if (has(scenario.mutants, name)) cfg.mutants.push_back(m);
@@ -178,6 +179,8 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   observers_.add(abstract_states_.get());
   stream_invariants_ = std::make_unique<StreamInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(stream_invariants_.get());
+  snapshot_checks_ = std::make_unique<SnapshotChecks>(loop_, trace_, *service_, verdicts_);
+  observers_.add(snapshot_checks_.get());
 
   for (int i = 1; i <= scenario.clients.count; ++i) {
     const ClientGroup group = group_of(scenario.clients, i);

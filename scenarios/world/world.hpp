@@ -14,6 +14,7 @@
 #include "scenarios/checks/client_invariants.hpp"
 #include "scenarios/checks/cross_checks.hpp"
 #include "scenarios/checks/liveness.hpp"
+#include "scenarios/checks/snapshot_checks.hpp"
 #include "scenarios/checks/stream_invariants.hpp"
 #include "scenarios/explore/abstract_state.hpp"
 #include "scenarios/explore/fault_triggers.hpp"
@@ -118,6 +119,7 @@ class World {
   std::unique_ptr<SometimesCounter> sometimes_;  // sometimes-properties (docs/invariants.md §1)
   std::unique_ptr<AbstractStateObserver> abstract_states_;  // coverage cells (hunt)
   std::unique_ptr<StreamInvariants> stream_invariants_;
+  std::unique_ptr<SnapshotChecks> snapshot_checks_;
   engine::ObserverFanout observers_;                    // what every client reports to
   std::vector<std::unique_ptr<FaultyServer>> servers_;  // one per client, in front of the service
   std::vector<std::unique_ptr<sim::Link>> links_;

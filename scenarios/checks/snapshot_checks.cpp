@@ -1,0 +1,138 @@
+#include "scenarios/checks/snapshot_checks.hpp"
+
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "scenarios/checks/cross_checks.hpp"  // description_of
+#include "scenarios/checks/violation.hpp"
+
+namespace syncsim::scenarios {
+
+namespace {
+
+bool judged_table(const std::string& table) { return table == "todos" || table == "notes"; }
+
+std::string shown_text(const std::optional<std::string>& v) { return v ? "'" + *v + "'" : "null"; }
+
+}  // namespace
+
+std::optional<SnapshotChecks::Version> SnapshotChecks::expected_row(const ClientView& view,
+                                                                    const model::RowKey& key) {
+  std::optional<Version> newest;
+  for (const auto& [bucket, b] : view) {
+    auto it = b.rows.find(key);
+    if (it == b.rows.end() || !it->second.data) continue;
+    if (!newest || it->second.op_id > newest->op_id) newest = it->second;
+  }
+  return newest;
+}
+
+void SnapshotChecks::on_cleared(engine::Client& c) {
+  clients_.erase(c.index());
+  previous_[c.index()] = {
+      trace_.lines(),
+      fmt::format("client {} cleared its database (disconnectAndClear)", c.index())};
+}
+
+void SnapshotChecks::on_published(engine::Client& c) {
+  if (!verdicts_.enabled("consistent-checkpoint")) return;
+  verdicts_.checked("consistent-checkpoint");
+  ClientView& view = clients_[c.index()];
+  const auto held = c.bucket_applied();
+  std::set<model::RowKey> touched;
+  // Buckets the client no longer holds: their rows may have left the client's tables.
+  for (auto it = view.begin(); it != view.end();) {
+    if (held.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    for (const auto& [key, v] : it->second.rows) touched.insert(key);
+    it = view.erase(it);
+  }
+  for (const auto& [bucket, applied] : held) {
+    const auto& ledger = service_.ledger(bucket);
+    BucketView& b = view[bucket];
+    if (applied < b.through) {
+      // The bucket went back (deleted and downloaded again, a power loss): read it afresh.
+      for (const auto& [key, v] : b.rows) touched.insert(key);
+      b = BucketView{};
+    }
+    for (; b.next < ledger.size() && ledger[b.next].op_id <= applied; ++b.next) {
+      const auto& op = ledger[b.next];
+      b.rows[op.key] = Version{op.op_id, op.data};
+      touched.insert(op.key);
+    }
+    b.through = applied;
+  }
+  for (const auto& key : touched) {
+    if (!judged_table(key.table)) continue;
+    const auto want = expected_row(view, key);
+    const auto row = c.read_row(key.table, key.id);
+    const bool present = row.has_value();
+    const std::optional<std::string> shown = present ? *row : std::nullopt;
+    if (present == want.has_value() && (!present || shown == description_of(want->data.value()))) {
+      continue;
+    }
+    fail_row(c, view, key, want, shown, present);
+    return;
+  }
+  std::string positions;
+  for (const auto& [bucket, b] : view) {
+    positions += fmt::format("{}{} at op {}", positions.empty() ? "" : ", ", bucket, b.through);
+  }
+  previous_[c.index()] = {trace_.lines(), fmt::format("client {} published a consistent state ({})",
+                                                      c.index(), positions)};
+}
+
+void SnapshotChecks::fail_row(engine::Client& c, const ClientView& view, const model::RowKey& key,
+                              const std::optional<Version>& want,
+                              const std::optional<std::string>& shown, bool present) {
+  const std::string row = key.table + "/" + key.id;
+  const std::string expected =
+      want ? fmt::format("{} (PUT at op {})", shown_text(description_of(want->data.value())),
+                         want->op_id)
+           : "absent";
+  std::string positions;
+  std::string versions;
+  for (const auto& [bucket, b] : view) {
+    positions += fmt::format("{}{} at op {}", positions.empty() ? "" : ", ", bucket, b.through);
+    for (const auto& op : service_.ledger(bucket)) {
+      if (op.key != key) continue;
+      versions += fmt::format("{}{} op {} {}{}", versions.empty() ? "" : "; ", bucket, op.op_id,
+                              op.data ? "PUT " + shown_text(description_of(*op.data)) : "REMOVE",
+                              op.op_id > b.through ? " (after the checkpoint)" : "");
+    }
+  }
+  const uint64_t now_line = trace_.lines();
+  std::vector<sim::ViolationInput> inputs{
+      {"row shown", present ? shown_text(shown) : "absent",
+       fmt::format("client {}'s {} table, read after the apply", c.index(), key.table), now_line},
+      {"row at the checkpoint", expected,
+       "the replication job's never-compacted ledger of the client's buckets", 0},
+      {"client's buckets", positions, "ps_buckets.last_applied_op after the apply", now_line},
+      {"every version of the row", versions.empty() ? "none" : versions,
+       "the replication job's ledger", 0}};
+  std::vector<std::pair<uint64_t, std::string>> steps;
+  if (auto it = previous_.find(c.index()); it != previous_.end()) {
+    steps.emplace_back(it->second.line, it->second.what);
+  }
+  steps.emplace_back(now_line, fmt::format("client {} applies ops up to {}, downloaded since then",
+                                           c.index(), positions));
+  checks::fail(
+      loop_, trace_, verdicts_, "consistent-checkpoint", c.index(),
+      fmt::format("client {} applied a checkpoint showing {} as {} but at its checkpoint the "
+                  "source had it {}: the client shows a state the source never had (a "
+                  "downloaded op lost the row's value, e.g. a compacted MOVE of a superseding op "
+                  "past the checkpoint, docs/protocol.md §3.3.3 step 6)",
+                  c.index(), row, present ? shown_text(shown) : "absent", expected),
+      std::move(inputs),
+      checks::chain_in_trace_order(
+          std::move(steps),
+          fmt::format("client {} applies a checkpoint whose {} differs from the source's row at "
+                      "that checkpoint",
+                      c.index(), row),
+          now_line));
+}
+
+}  // namespace syncsim::scenarios
