@@ -498,22 +498,30 @@ void Client::local_write(LocalWrite write) {
   if (t != "todos" && t != "notes" && !(t == "items" && options_.stream_tables)) {
     throw std::invalid_argument("unknown table " + t);
   }
-  db().begin();
+  // The app's own transaction is the workload, which the bench's sampler tells apart from SQL
+  // the framework adds (sim/cost_region.hpp); not across fire_kill, which may close db().
+  {
+    const Database::WorkloadSql app(db());
+    db().begin();
+  }
   try {
-    if (!write.description) {
-      write.changed =
-          db().query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id}).has_value();
-    } else if (db().query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
-      db().query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
-                     {*write.description, write.id});
-    } else {
-      db().query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
-                     {write.id, *write.description});
-    }
-    if (write.with_event) {
-      db().query_int(
-          "INSERT INTO events(id, description) VALUES (?, ?) RETURNING 0",
-          {fmt::format("e{}-{}", options_.index, write.seq), fmt::format("{}/{}", t, write.id)});
+    {
+      const Database::WorkloadSql app(db());
+      if (!write.description) {
+        write.changed = db().query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id})
+                            .has_value();
+      } else if (db().query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
+        db().query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
+                       {*write.description, write.id});
+      } else {
+        db().query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
+                       {write.id, *write.description});
+      }
+      if (write.with_event) {
+        db().query_int(
+            "INSERT INTO events(id, description) VALUES (?, ?) RETURNING 0",
+            {fmt::format("e{}-{}", options_.index, write.seq), fmt::format("{}/{}", t, write.id)});
+      }
     }
     if (kill_point_ == KillPoint::MidTransaction) {
       // The app dies before COMMIT: this write never happened (docs/invariants.md §1).
@@ -521,7 +529,10 @@ void Client::local_write(LocalWrite write) {
       fire_kill(KillPoint::MidTransaction);
       return;
     }
-    db().commit();
+    {
+      const Database::WorkloadSql app(db());
+      db().commit();
+    }
     ++stats_.local_writes;
   } catch (...) {
     if (db_) db_->rollback();
@@ -535,9 +546,10 @@ void Client::local_write(LocalWrite write) {
 
 std::optional<std::optional<std::string>> Client::read_row(const std::string& table,
                                                            const std::string& id) {
-  auto rows = db().query_rows("SELECT description FROM " + table + " WHERE id = ?", {id});
-  if (rows.empty()) return std::nullopt;
-  return rows[0][0];
+  // read-your-writes reads every acknowledged row after each publication and again after the
+  // apply that acknowledged it: cached while no ps_data__* row changed (engine/watched_read.hpp).
+  return query_row_watched(db(), Watched::Data,
+                           "SELECT description FROM " + table + " WHERE id = ?", {id});
 }
 
 std::map<std::string, std::optional<std::string>> Client::read_table(const std::string& table) {
@@ -558,7 +570,11 @@ std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {
                         {bucket});
 }
 
-int64_t Client::crud_count() { return db().query_int("SELECT count(*) FROM ps_crud").value_or(0); }
+int64_t Client::crud_count() {
+  // The invariants' gate reads (after every control call) and the abstract state's samples:
+  // cached while no ps_crud row changed (engine/watched_read.hpp).
+  return query_int_watched(db(), Watched::Crud, "SELECT count(*) FROM ps_crud").value_or(0);
+}
 
 std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
   std::map<std::string, BucketChecksum> out;
