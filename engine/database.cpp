@@ -98,10 +98,16 @@ struct ConnectionWatch {
 
   // The cache key of a read: the statement and its arguments.
   static std::string key(const std::string& sql, const std::vector<std::string>& args) {
-    std::string k = sql;
-    for (const auto& a : args) (k += '\x1f') += a;
+    std::string k;
+    key_into(k, sql, args);
     return k;
   }
+  static void key_into(std::string& k, const std::string& sql,
+                       const std::vector<std::string>& args) {
+    k.assign(sql);
+    for (const auto& a : args) (k += '\x1f') += a;
+  }
+  std::string scratch;  // query_int_watched's key, reused: a cache hit allocates nothing
   // Whether a read made at (changes, unseen, rollbacks) is still the table's content.
   template <class Read>
   bool fresh(const Read& r, Watched table, int64_t unseen) const {
@@ -206,9 +212,9 @@ std::optional<int64_t> query_int_watched(Database& db, Watched table, const std:
                                          const std::vector<std::string>& args) {
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
-  std::string key = ConnectionWatch::key(sql, args);
+  ConnectionWatch::key_into(w->scratch, sql, args);
   const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
-  auto it = w->reads.find(key);
+  auto it = w->reads.find(w->scratch);
   if (it != w->reads.end() && w->fresh(it->second, table, unseen)) {
     // Debug builds (the sanitizer build's san_quick) compare every hit with the table.
     assert(it->second.value == db.query_int(sql, args) &&
@@ -216,7 +222,7 @@ std::optional<int64_t> query_int_watched(Database& db, Watched table, const std:
     return it->second.value;
   }
   WatchedRead r{db.query_int(sql, args), w->changes[static_cast<int>(table)], unseen, w->rollbacks};
-  w->reads.insert_or_assign(std::move(key), r);
+  w->reads.insert_or_assign(w->scratch, r);
   return r.value;
 }
 

@@ -293,7 +293,7 @@ sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
 void Client::handle_instruction(const nlohmann::json& instruction) {
   if (instruction.contains("UpdateSyncStatus")) {
     ++stats_.status_updates;
-    stats_.status_bytes += instruction.dump().size();
+    stats_.status_bytes += dumped_size(instruction);
     status_ = instruction["UpdateSyncStatus"]["status"];
     connected_ = status_.value("connected", false);
     connecting_ = status_.value("connecting", false);
