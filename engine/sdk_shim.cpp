@@ -419,8 +419,8 @@ std::optional<std::string> Client::control_text(const std::string& op,
   bool crud_before = false;
   std::optional<int64_t> target_before;
   if (can_publish) {
-    crud_before = query_int_watched(db(), Watched::Crud, "SELECT EXISTS(SELECT 1 FROM ps_crud)")
-                      .value_or(0) != 0;
+    static const std::string kCrudExists = "SELECT EXISTS(SELECT 1 FROM ps_crud)";
+    crud_before = query_int_watched(db(), Watched::Crud, kCrudExists).value_or(0) != 0;
     target_before = target();  // `$local.target_op` on 0.4.x (docs/invariants.md §1)
   }
   const uint64_t before_line = trace_.lines();
@@ -561,8 +561,9 @@ std::map<std::string, std::optional<std::string>> Client::read_table(const std::
 }
 
 std::optional<int64_t> Client::kv_int(const std::string& key) {
-  return query_int_watched(db(), Watched::Kv,
-                           "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
+  // Built once: the barrier and the invariants read these around every control call.
+  static const std::string kSql = "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?";
+  return query_int_watched(db(), Watched::Kv, kSql, {key});
 }
 
 std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {
@@ -573,7 +574,8 @@ std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {
 int64_t Client::crud_count() {
   // The invariants' gate reads (after every control call) and the abstract state's samples:
   // cached while no ps_crud row changed (engine/watched_read.hpp).
-  return query_int_watched(db(), Watched::Crud, "SELECT count(*) FROM ps_crud").value_or(0);
+  static const std::string kSql = "SELECT count(*) FROM ps_crud";
+  return query_int_watched(db(), Watched::Crud, kSql).value_or(0);
 }
 
 std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
