@@ -4,7 +4,9 @@
 // app's tables, `Data`: any ps_data__* table).  The connection's update hook (engine/database.cpp)
 // counts changes per watched table; a change it does not see (the truncate optimisation of an
 // unqualified DELETE, a virtual or WITHOUT ROWID table) still counts in sqlite3_total_changes64,
-// and a rollback restores rows without the hook: either one makes every cached read stale.
+// and a rollback restores rows without the hook: either one makes every cached read stale.  DDL is
+// not a change either counts (a view or table replaced under a cached read): the shim replaces its
+// schema only when it opens a connection, before any cached read.
 #pragma once
 
 #include <cstdint>
