@@ -3,7 +3,9 @@
 // (a) and (b): the scenario's seeds 1..N run in this process while a perf task-clock counter
 // (this thread's CPU time, 1 kHz by default: each sample costs ~50 us here) samples
 // the region of a sim::CostMeter it passes to the runs: the framework, inside powersync_control,
-// SQL the framework issues, and the sim VFS nested in either (the VFS counts as framework for (a)).
+// SQL the framework issues, the app's own writes (the workload: engine for (a), not in (b)'s
+// numerator; `b_with_workload_...` counts them in), and the sim VFS nested in any of them (the VFS
+// counts as framework for (a)).
 // Without perf events, ITIMER_PROF samples instead (coarser). (c): `syncsim run` and `syncsim sweep
 // --jobs 2` over seeds 1..M as child processes; CPU from wait4()'s rusage (user + sys, sweep's
 // workers included), per seed. CPU time only, never wall: the machine is shared, and wall time
@@ -171,13 +173,16 @@ int main(int argc, char** argv) {
   const double framework = count(sim::kCostFramework);
   const double control = count(sim::kCostControl);
   const double sql = count(sim::kCostFrameworkSql);
+  const double workload = count(sim::kCostWorkloadSql);
   const double vfs = count(sim::kCostFramework | sim::kCostVfsBit) +
                      count(sim::kCostControl | sim::kCostVfsBit) +
-                     count(sim::kCostFrameworkSql | sim::kCostVfsBit);
-  const double total = framework + control + sql + vfs;
-  const double engine = control + sql;  // core + SQLite, without our VFS
+                     count(sim::kCostFrameworkSql | sim::kCostVfsBit) +
+                     count(sim::kCostWorkloadSql | sim::kCostVfsBit);
+  const double total = framework + control + sql + workload + vfs;
+  const double engine = control + sql + workload;  // core + SQLite, without our VFS
   const double control_all = control + count(sim::kCostControl | sim::kCostVfsBit);
   const double sql_all = sql + count(sim::kCostFrameworkSql | sim::kCostVfsBit);
+  const double workload_all = workload + count(sim::kCostWorkloadSql | sim::kCostVfsBit);
 
   // (c): the CLI as users run it.
   const std::string range = "1.." + std::to_string(cli_seeds);
@@ -200,10 +205,13 @@ int main(int argc, char** argv) {
          {{"framework", share(framework)},
           {"vfs", share(vfs)},
           {"control_excl_vfs", share(control)},
-          {"framework_sql_excl_vfs", share(sql)}}}}},
+          {"framework_sql_excl_vfs", share(sql)},
+          {"workload_sql_excl_vfs", share(workload)}}}}},
       {"a_cpu_over_engine_cpu", engine > 0 ? total / engine : 0.0},
       {"a_cpu_over_engine_cpu_vfs_as_engine", engine > 0 ? total / (engine + vfs) : 0.0},
       {"b_framework_sql_over_control", control_all > 0 ? sql_all / control_all : 0.0},
+      {"b_with_workload_sql_over_control",
+       control_all > 0 ? (sql_all + workload_all) / control_all : 0.0},
       {"c",
        {{"seeds", cli_seeds},
         {"run_cpu_s_per_seed", run_cpu / static_cast<double>(cli_seeds)},

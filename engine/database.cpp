@@ -24,6 +24,13 @@ struct WatchedRead {
   uint64_t rollbacks = 0;
 };
 
+struct WatchedRowRead {
+  std::optional<std::optional<std::string>> value;
+  uint64_t table_changes = 0;
+  int64_t unseen_changes = 0;
+  uint64_t rollbacks = 0;
+};
+
 void check(sqlite3* db, int rc, const std::string& what) {
   if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
     throw SqlError(rc, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
@@ -83,10 +90,30 @@ std::optional<std::string> column_text(sqlite3_stmt* stmt, int i) {
 struct ConnectionWatch {
   explicit ConnectionWatch(Database* owner) : db(owner) {}
   Database* db;
-  uint64_t changes[3] = {0, 0, 0};  // by Watched
-  uint64_t seen_changes = 0;        // every update hook call
+  uint64_t changes[4] = {0, 0, 0, 0};  // by Watched
+  uint64_t seen_changes = 0;           // every update hook call
   uint64_t rollbacks = 0;
   std::unordered_map<std::string, WatchedRead> reads;
+  std::unordered_map<std::string, WatchedRowRead> row_reads;
+
+  // The cache key of a read: the statement and its arguments.
+  static std::string key(const std::string& sql, const std::vector<std::string>& args) {
+    std::string k;
+    key_into(k, sql, args);
+    return k;
+  }
+  static void key_into(std::string& k, const std::string& sql,
+                       const std::vector<std::string>& args) {
+    k.assign(sql);
+    for (const auto& a : args) (k += '\x1f') += a;
+  }
+  std::string scratch;  // query_int_watched's key, reused: a cache hit allocates nothing
+  // Whether a read made at (changes, unseen, rollbacks) is still the table's content.
+  template <class Read>
+  bool fresh(const Read& r, Watched table, int64_t unseen) const {
+    return r.table_changes == changes[static_cast<int>(table)] && r.unseen_changes == unseen &&
+           r.rollbacks == rollbacks;
+  }
 };
 
 Statement::Statement(sqlite3* db, const std::string& sql) {
@@ -173,6 +200,7 @@ void Database::on_update(void* self, int, const char*, const char* table, sqlite
     ++w->changes[static_cast<int>(Watched::Crud)];
   } else if (std::strncmp(table, "ps_data__", 9) == 0) {
     d->touched_.data_tables = true;
+    ++w->changes[static_cast<int>(Watched::Data)];
   } else if (std::strcmp(table, "ps_kv") == 0) {
     ++w->changes[static_cast<int>(Watched::Kv)];
   } else if (std::strcmp(table, "ps_buckets") == 0) {
@@ -184,21 +212,40 @@ std::optional<int64_t> query_int_watched(Database& db, Watched table, const std:
                                          const std::vector<std::string>& args) {
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
-  std::string key = sql;
-  for (const auto& a : args) (key += '\x1f') += a;
-  const uint64_t changes = w->changes[static_cast<int>(table)];
+  ConnectionWatch::key_into(w->scratch, sql, args);
   const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
-  auto it = w->reads.find(key);
-  if (it != w->reads.end() && it->second.table_changes == changes &&
-      it->second.unseen_changes == unseen && it->second.rollbacks == w->rollbacks) {
+  auto it = w->reads.find(w->scratch);
+  if (it != w->reads.end() && w->fresh(it->second, table, unseen)) {
     // Debug builds (the sanitizer build's san_quick) compare every hit with the table.
     assert(it->second.value == db.query_int(sql, args) &&
            "a cached checkpoint-state read is stale");
     return it->second.value;
   }
-  WatchedRead r{db.query_int(sql, args), changes, unseen, w->rollbacks};
-  w->reads.insert_or_assign(std::move(key), r);
+  WatchedRead r{db.query_int(sql, args), w->changes[static_cast<int>(table)], unseen, w->rollbacks};
+  w->reads.insert_or_assign(w->scratch, r);
   return r.value;
+}
+
+std::optional<std::optional<std::string>> query_row_watched(Database& db, Watched table,
+                                                            const std::string& sql,
+                                                            const std::vector<std::string>& args) {
+  ConnectionWatch* w = &db.watch();
+  assert(w->db == &db);
+  std::string key = ConnectionWatch::key(sql, args);
+  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
+  auto read = [&]() -> std::optional<std::optional<std::string>> {
+    auto rows = db.query_rows(sql, args);
+    if (rows.empty()) return std::nullopt;
+    return rows[0][0];
+  };
+  auto it = w->row_reads.find(key);
+  if (it != w->row_reads.end() && w->fresh(it->second, table, unseen)) {
+    assert(it->second.value == read() && "a cached row read is stale");
+    return it->second.value;
+  }
+  WatchedRowRead r{read(), w->changes[static_cast<int>(table)], unseen, w->rollbacks};
+  auto& slot = w->row_reads.insert_or_assign(std::move(key), std::move(r)).first->second;
+  return slot.value;
 }
 
 Statement& Database::cached(const std::string& sql) {
@@ -210,7 +257,7 @@ Statement& Database::cached(const std::string& sql) {
 }
 
 void Database::exec(const std::string& sql) {
-  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sql_region_);
   char* err = nullptr;
   int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err);
   if (rc != SQLITE_OK) {
@@ -221,7 +268,7 @@ void Database::exec(const std::string& sql) {
 }
 
 void Database::run_once(Statement& st, const char* sql) {
-  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sql_region_);
   sqlite3_reset(st.get());
   const int rc = sqlite3_step(st.get());
   if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
@@ -234,13 +281,13 @@ void Database::run_once(Statement& st, const char* sql) {
 }
 
 void Database::rollback() {
-  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sql_region_);
   if (!sqlite3_get_autocommit(db_)) exec("ROLLBACK");
 }
 
 std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
     const std::string& sql, const std::vector<std::string>& args) {
-  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sql_region_);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   std::vector<std::vector<std::optional<std::string>>> rows;
@@ -260,7 +307,7 @@ std::vector<std::vector<std::optional<std::string>>> Database::query_rows(
 
 std::optional<std::string> Database::query_text(const std::string& sql,
                                                 const std::vector<std::string>& args) {
-  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sql_region_);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   int rc = sqlite3_step(st.get());
@@ -273,7 +320,7 @@ std::optional<std::string> Database::query_text(const std::string& sql,
 
 std::optional<int64_t> Database::query_int(const std::string& sql,
                                            const std::vector<std::string>& args) {
-  const sim::CostRegionScope cost(meter_, sim::kCostFrameworkSql);
+  const sim::CostRegionScope cost(meter_, sql_region_);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
   int rc = sqlite3_step(st.get());

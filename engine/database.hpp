@@ -90,6 +90,19 @@ class Database {
   ConnectionWatch& watch() { return *watch_; }
   [[nodiscard]] uint64_t control_calls() const { return control_calls_; }
 
+  // Tags the SQL of a scope as the simulated app's own (sim::kCostWorkloadSql) for the bench's
+  // sampler: the workload's writes, not SQL the framework adds around the core.
+  class WorkloadSql {
+   public:
+    explicit WorkloadSql(Database& db) : db_(db) { db_.sql_region_ = sim::kCostWorkloadSql; }
+    ~WorkloadSql() { db_.sql_region_ = sim::kCostFrameworkSql; }
+    WorkloadSql(const WorkloadSql&) = delete;
+    WorkloadSql& operator=(const WorkloadSql&) = delete;
+
+   private:
+    Database& db_;
+  };
+
  private:
   Statement& cached(const std::string& sql);
   // Steps a statement without results to completion; errors as exec() reports them.
@@ -97,6 +110,7 @@ class Database {
   static void on_update(void* self, int op, const char* db, const char* table, sqlite3_int64);
 
   sim::CostMeter* meter_ = nullptr;
+  int sql_region_ = sim::kCostFrameworkSql;  // the region of exec/query*/begin/commit
   // What the hooks count; a member, so it outlives sqlite3_close (whose rollback of a
   // transaction a kill left open calls the rollback hook).
   std::unique_ptr<ConnectionWatch> watch_;

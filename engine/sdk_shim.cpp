@@ -419,8 +419,8 @@ std::optional<std::string> Client::control_text(const std::string& op,
   bool crud_before = false;
   std::optional<int64_t> target_before;
   if (can_publish) {
-    crud_before = query_int_watched(db(), Watched::Crud, "SELECT EXISTS(SELECT 1 FROM ps_crud)")
-                      .value_or(0) != 0;
+    static const std::string kCrudExists = "SELECT EXISTS(SELECT 1 FROM ps_crud)";
+    crud_before = query_int_watched(db(), Watched::Crud, kCrudExists).value_or(0) != 0;
     target_before = target();  // `$local.target_op` on 0.4.x (docs/invariants.md §1)
   }
   const uint64_t before_line = trace_.lines();
@@ -498,22 +498,30 @@ void Client::local_write(LocalWrite write) {
   if (t != "todos" && t != "notes" && !(t == "items" && options_.stream_tables)) {
     throw std::invalid_argument("unknown table " + t);
   }
-  db().begin();
+  // The app's own transaction is the workload, which the bench's sampler tells apart from SQL
+  // the framework adds (sim/cost_region.hpp); not across fire_kill, which may close db().
+  {
+    const Database::WorkloadSql app(db());
+    db().begin();
+  }
   try {
-    if (!write.description) {
-      write.changed =
-          db().query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id}).has_value();
-    } else if (db().query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
-      db().query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
-                     {*write.description, write.id});
-    } else {
-      db().query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
-                     {write.id, *write.description});
-    }
-    if (write.with_event) {
-      db().query_int(
-          "INSERT INTO events(id, description) VALUES (?, ?) RETURNING 0",
-          {fmt::format("e{}-{}", options_.index, write.seq), fmt::format("{}/{}", t, write.id)});
+    {
+      const Database::WorkloadSql app(db());
+      if (!write.description) {
+        write.changed = db().query_int("DELETE FROM " + t + " WHERE id = ? RETURNING 0", {write.id})
+                            .has_value();
+      } else if (db().query_int("SELECT 1 FROM " + t + " WHERE id = ?", {write.id})) {
+        db().query_int("UPDATE " + t + " SET description = ? WHERE id = ? RETURNING 0",
+                       {*write.description, write.id});
+      } else {
+        db().query_int("INSERT INTO " + t + "(id, description) VALUES (?, ?) RETURNING 0",
+                       {write.id, *write.description});
+      }
+      if (write.with_event) {
+        db().query_int(
+            "INSERT INTO events(id, description) VALUES (?, ?) RETURNING 0",
+            {fmt::format("e{}-{}", options_.index, write.seq), fmt::format("{}/{}", t, write.id)});
+      }
     }
     if (kill_point_ == KillPoint::MidTransaction) {
       // The app dies before COMMIT: this write never happened (docs/invariants.md §1).
@@ -521,7 +529,10 @@ void Client::local_write(LocalWrite write) {
       fire_kill(KillPoint::MidTransaction);
       return;
     }
-    db().commit();
+    {
+      const Database::WorkloadSql app(db());
+      db().commit();
+    }
     ++stats_.local_writes;
   } catch (...) {
     if (db_) db_->rollback();
@@ -535,9 +546,10 @@ void Client::local_write(LocalWrite write) {
 
 std::optional<std::optional<std::string>> Client::read_row(const std::string& table,
                                                            const std::string& id) {
-  auto rows = db().query_rows("SELECT description FROM " + table + " WHERE id = ?", {id});
-  if (rows.empty()) return std::nullopt;
-  return rows[0][0];
+  // read-your-writes reads every acknowledged row after each publication and again after the
+  // apply that acknowledged it: cached while no ps_data__* row changed (engine/watched_read.hpp).
+  return query_row_watched(db(), Watched::Data,
+                           "SELECT description FROM " + table + " WHERE id = ?", {id});
 }
 
 std::map<std::string, std::optional<std::string>> Client::read_table(const std::string& table) {
@@ -549,8 +561,9 @@ std::map<std::string, std::optional<std::string>> Client::read_table(const std::
 }
 
 std::optional<int64_t> Client::kv_int(const std::string& key) {
-  return query_int_watched(db(), Watched::Kv,
-                           "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?", {key});
+  // Built once: the barrier and the invariants read these around every control call.
+  static const std::string kSql = "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?";
+  return query_int_watched(db(), Watched::Kv, kSql, {key});
 }
 
 std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {
@@ -558,7 +571,12 @@ std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {
                         {bucket});
 }
 
-int64_t Client::crud_count() { return db().query_int("SELECT count(*) FROM ps_crud").value_or(0); }
+int64_t Client::crud_count() {
+  // The invariants' gate reads (after every control call) and the abstract state's samples:
+  // cached while no ps_crud row changed (engine/watched_read.hpp).
+  static const std::string kSql = "SELECT count(*) FROM ps_crud";
+  return query_int_watched(db(), Watched::Crud, kSql).value_or(0);
+}
 
 std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
   std::map<std::string, BucketChecksum> out;

@@ -472,7 +472,7 @@ class Client {
                               sim::AbortSignal& nested);
   sim::Task<void> seed(std::shared_ptr<sim::AbortSignal> nested,
                        std::shared_ptr<sim::Queue<Event>> events, std::string id);
-  void handle_instruction(const nlohmann::json& instruction);
+  void handle_instruction(nlohmann::json& instruction);  // moves the status out of it
   void mark_disconnected();
   void reset_stale_target();  // mutant ResetTargetOnReconnect only
   sim::Task<void> delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume);

@@ -91,7 +91,7 @@ sim::Task<bool> Client::iteration() {
   if (has_mutant(EngineMutant::ResetTargetOnReconnect)) reset_stale_target();
   std::optional<nlohmann::json> request;
   auto events = std::make_shared<sim::Queue<Event>>();
-  for (const auto& i : control("start", start_payload())) {
+  for (auto& i : control("start", start_payload())) {
     if (i.contains("EstablishSyncStream")) {
       request = i["EstablishSyncStream"]["request"];
       const auto& est = i["EstablishSyncStream"];
@@ -128,7 +128,7 @@ sim::Task<bool> Client::iteration() {
       throw std::runtime_error(fmt::format("HTTP {}: {}", open.head.status, open.head.body));
     }
     stream = open.stream;
-    for (const auto& i : control("connection", "established")) handle_instruction(i);
+    for (auto& i : control("connection", "established")) handle_instruction(i);
     bool first_line = true;
     bool done = false;
     while (!done) {
@@ -164,7 +164,7 @@ sim::Task<bool> Client::iteration() {
         case EventKind::Error:
           throw std::runtime_error(ev.text);
       }
-      for (const auto& i : out) {
+      for (auto& i : out) {
         if (i.contains("EstablishSyncStream")) {
           throw std::runtime_error("Received EstablishSyncStream while already connected.");
         }
@@ -193,7 +193,7 @@ sim::Task<bool> Client::iteration() {
   events_.reset();
   if (stream) stream->close();
   try {
-    for (const auto& i : control("stop", std::nullopt)) {
+    for (auto& i : control("stop", std::nullopt)) {
       if (!i.contains("CloseSyncStream") && !i.contains("EstablishSyncStream")) {
         handle_instruction(i);
       }
@@ -290,11 +290,11 @@ sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
   }
 }
 
-void Client::handle_instruction(const nlohmann::json& instruction) {
+void Client::handle_instruction(nlohmann::json& instruction) {
   if (instruction.contains("UpdateSyncStatus")) {
     ++stats_.status_updates;
-    stats_.status_bytes += instruction.dump().size();
-    status_ = instruction["UpdateSyncStatus"]["status"];
+    stats_.status_bytes += dumped_size(instruction);
+    status_ = std::move(instruction["UpdateSyncStatus"]["status"]);  // the instruction is spent
     connected_ = status_.value("connected", false);
     connecting_ = status_.value("connecting", false);
     applied_request_id_.reset();

@@ -1,5 +1,6 @@
 // Where the CPU is spent right now, for bench/cost_bench's sampler (issue 20): the framework
-// itself, a powersync_control call, SQL the framework issues, and the sim VFS nested in either.
+// itself, a powersync_control call, SQL the framework issues, the app's own writes (the workload,
+// which run the core's triggers), and the sim VFS nested in any of them.
 // A write-only profiling tag: no simulation logic reads it, so it cannot change a run.  The
 // CostMeter belongs to whoever measures (the bench) and reaches a simulation explicitly:
 // RunOptions::cost_meter -> the simulation's FileStore, which the VFS and each client's Database
@@ -14,6 +15,7 @@ enum CostRegion : int {
   kCostFramework = 0,     // syncsim's own code (the model, the shim, invariants, the loop)
   kCostControl = 1,       // inside powersync_control (the core and the SQLite it calls)
   kCostFrameworkSql = 2,  // SQL the framework issues (BEGIN/COMMIT, barrier reads, opens)
+  kCostWorkloadSql = 3,   // the simulated app's own writes (engine::Client::local_write)
   kCostVfsBit = 4,        // or-ed in while SQLite is inside the sim VFS
   kCostRegions = 8,
 };
