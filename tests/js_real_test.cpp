@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <regex>
@@ -315,17 +316,43 @@ TEST_F(JsReal, ARestartIsAGracefulCloseTheSdkDisconnectsFirst) {
       << "the realm went before the app reopened";
 }
 
+// The production path end to end: the SDK's BSON-first accept reaches the model, which
+// negotiates BSON and encodes every line itself (docs/protocol.md §3.3.1); the bytes go to
+// the SDK unchanged and on to the core as line_binary.  Before, the model served JSON and
+// JsRealClient re-encoded each line (bson_lines was 0).
 TEST_F(JsReal, TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary) {
   const auto t = run_traced(js_real("basic"), 3);
   ASSERT_TRUE(t.result.passed) << test_support::describe(t.result);
+  const auto& m = t.result.metrics;
+  ASSERT_TRUE(m.contains("bson_streams") && m.contains("bson_lines")) << "the model served no BSON";
+  EXPECT_EQ(m.at("bson_streams"), m.at("streams_opened")) << "every stream negotiated BSON";
+  static const std::regex opened(R"(^\d+ svc stream open #\d+ \S+( \(bson\))?$)");
+  int streams = 0;
+  std::istringstream in(t.trace);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch match;
+    if (!std::regex_search(l, match, opened)) continue;
+    ++streams;
+    EXPECT_TRUE(match[1].matched) << "served as NDJSON: " << l;
+  }
+  EXPECT_EQ(streams, static_cast<int>(m.at("streams_opened")));
   const auto calls = control_calls(t.trace);
   ASSERT_EQ(calls.size(), 3u) << "every client's SDK called powersync_control";
+  uint64_t line_binary = 0;
   for (const auto& [client, ops] : calls) {
-    EXPECT_GT(ops.count("line_binary") ? ops.at("line_binary") : 0, 10) << client;
+    if (ops.count("line_binary")) line_binary += ops.at("line_binary");
     EXPECT_EQ(ops.count("line_text"), 0u) << client << " got NDJSON although it asked for BSON";
     EXPECT_GE(ops.count("start") ? ops.at("start") : 0, 1) << client;
     EXPECT_GE(ops.count("completed_upload") ? ops.at("completed_upload") : 0, 1) << client;
   }
+  // Every line the core got was one the model encoded (a stream cut may drop some in flight).
+  EXPECT_LE(line_binary, m.at("bson_lines"));
+  // ... and the client passes them through: it no longer converts JSON to BSON itself.
+  std::ifstream source(std::string(SYNCSIM_SOURCE_DIR) + "/engine/js/js_real_client.cpp");
+  const std::string code((std::istreambuf_iterator<char>(source)),
+                         std::istreambuf_iterator<char>());
+  ASSERT_FALSE(code.empty());
+  EXPECT_EQ(code.find("to_bson"), std::string::npos) << "JsRealClient re-encodes lines";
 }
 
 // @powersync/node 1.1.0 reads from a pool of read-only connections beside its write
