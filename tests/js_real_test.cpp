@@ -610,6 +610,57 @@ TEST_F(JsReal, AMidRunDowngradeTo046SwitchesTo143AndAnUpgradeBackTo230) {
   EXPECT_EQ(t.trace, run_traced(s, 2).trace) << "not byte-identical on a double run";
 }
 
+// Version skew (scenario clients.sdk_package): @powersync/common 1.54.0 (shipped for 0.4.12)
+// on core 0.4.11, which its own version check accepts (>=0.4.10 <1.0.0) and no paired
+// js-real SDK drives: it runs its Rust client there and the run passes.
+TEST_F(JsReal, ASkewedPairingTheSdkAcceptsRuns) {
+  if (auto why = engine::js::js_real_package_unavailable("sdk-1.54.0")) GTEST_SKIP() << *why;
+  const Scenario s =
+      js_real("basic-legacy", {"clients.core=0.4.11", "clients.sdk_package=sdk-1.54.0"});
+  const auto t = run_traced(s, 1);
+  ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
+  EXPECT_NE(
+      t.trace.find("c1 sdk_package sdk-1.54.0 with core 0.4.11 (version skew the SDK accepts)"),
+      std::string::npos);
+  EXPECT_EQ(t.trace.find("forced"), std::string::npos);
+  const auto calls = control_calls(t.trace);
+  for (const char* c : {"c1", "c2", "c3"}) {
+    ASSERT_TRUE(calls.contains(c)) << c << ": 1.54.0's Rust client never drove 0.4.11";
+    EXPECT_GT(calls.at(c).count("line_binary") ? calls.at(c).at("line_binary") : 0, 0) << c;
+  }
+}
+
+// sdk_package_force runs a pairing the SDK's own check refuses (2.3.0 on core 0.4.12: its
+// loadVersion needs >=0.5.2 <0.6.0): the check still runs, its refusal is a warning line
+// instead of a failed initialize(), the trace labels every life forced, and the SDK goes on
+// to drive the old core.  Without the force the loader refuses (bad_input_test S01).
+TEST_F(JsReal, AForcedPairingRunsPastTheSdksVersionCheckAndIsLabelled) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario s =
+      js_real("basic-legacy", {"clients.core=0.4.12", "clients.sdk_package=sdk-2.3.0",
+                               "clients.sdk_package_force=true", "duration_s=50"});
+  const auto t = run_traced(s, 1);
+  EXPECT_NE(t.result.stop.kind, sim::StopKind::Crash) << test_support::describe(t.result);
+  for (const char* c : {"c1", "c2", "c3"}) {
+    EXPECT_NE(t.trace.find(std::string(c) +
+                           " sdk_package sdk-2.3.0 with core 0.4.12 (forced past the SDK's "
+                           "version check)"),
+              std::string::npos)
+        << c;
+    EXPECT_NE(t.trace.find(std::string(c) +
+                           " sdk warn: host: sdk_package_force: running past the SDK's refusal: "
+                           "Unsupported powersync extension version. Need >=0.5.2 <0.6.0, got: "
+                           "0.4.12"),
+              std::string::npos)
+        << c;
+  }
+  EXPECT_NE(t.trace.find("host started: sdk-2.3.0"), std::string::npos);
+  const auto calls = control_calls(t.trace);
+  ASSERT_TRUE(calls.contains("c1"));
+  EXPECT_GE(calls.at("c1").count("start") ? calls.at("c1").at("start") : 0, 1)
+      << "the forced SDK never started its sync loop";
+}
+
 // The world hunt (issue 14) draws js-real groups (scenarios/catalog/world.json fleet.sdk):
 // a drawn world with a js-real client runs its SDK end to end.
 TEST_F(JsReal, TheWorldHuntDrawsJsRealClientsThatRun) {

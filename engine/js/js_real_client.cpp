@@ -55,9 +55,20 @@ void JsRealClient::open() {
       {"retry_delay_ms", o.retry_delay / sim::kMillis},
       {"crud_upload_throttle_ms", o.crud_upload_throttle / sim::kMillis},
       {"stream_tables", o.stream_tables}};
+  // Version skew: the SDK's own version check is bypassed and traced (sdk_client*.mjs).
+  if (o.sdk_package_forced) options["sdk_package_force"] = true;
   nlohmann::json event = {{"op", "open"}, {"user", o.user}, {"options", options}};
-  // The SDK that pairs with this life's core (an app update switches SDK and core together).
-  if (auto project = js_real_project_for_core(client_.core().name)) event["sdk"] = *project;
+  // The SDK that pairs with this life's core (an app update switches SDK and core together),
+  // or the scenario's sdk_package override.
+  if (!o.sdk_package.empty()) {
+    event["sdk"] = o.sdk_package;
+    client_.trace_.log(client_.name(), "sdk_package {} with core {} ({})", o.sdk_package,
+                       client_.core().name,
+                       o.sdk_package_forced ? "forced past the SDK's version check"
+                                            : "version skew the SDK accepts");
+  } else if (auto project = js_real_project_for_core(client_.core().name)) {
+    event["sdk"] = *project;
+  }
   deliver(std::move(event));
 }
 
