@@ -58,18 +58,10 @@ RunResult run_js(const Scenario& s, uint64_t seed) {
 
 // record_run (scenarios/differential/differential.hpp) on the kept hosts.
 RecordedRun record_js(const Scenario& s, uint64_t seed) {
-  std::unique_ptr<ObservationRecorder> recorder;
   RunOptions o;
   o.seed = seed;
   o.js_processes = kept_hosts();
-  o.attach = [&recorder](World& world) {
-    recorder = std::make_unique<ObservationRecorder>(world.loop().clock());
-    world.observers().add(recorder.get());
-  };
-  RecordedRun out;
-  out.result = run_scenario(s, o);
-  if (recorder) out.streams = recorder->take_streams();
-  return out;
+  return record_run(s, std::move(o));
 }
 
 Scenario js_real(const std::string& name, std::vector<std::string> sets = {}) {
