@@ -46,7 +46,7 @@ class ServerStream {
   // The response's `Content-Type`, set before the head is returned (docs/protocol.md §3.3.1:
   // the negotiated line encoding); the client reads it from ClientStream::content_type().  Test
   // doubles that only record lines may ignore it.
-  virtual void set_content_type(std::string /*type*/) {}
+  virtual void set_content_type(const std::string& /*type*/) {}
   virtual void end() = 0;
   // The server drops the connection (a restart): the client sees a reset.
   virtual void abort() = 0;

@@ -267,7 +267,7 @@ class RecordingStream : public sim::ServerStream {
     ended = true;
   }
   void abort() override { close(); }
-  void set_content_type(std::string type) override { content_type = std::move(type); }
+  void set_content_type(const std::string& type) override { content_type = type; }
   void close() {
     closed_ = true;
     closed_signal_.notify();

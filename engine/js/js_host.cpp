@@ -87,6 +87,7 @@ std::optional<std::array<int, 3>> parse_version(const std::string& text) {
 const std::vector<std::string>& js_real_packages() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
+    out.reserve(kPackages.size());
     for (const auto& p : kPackages) out.emplace_back(p.project);
     return out;
   }();
