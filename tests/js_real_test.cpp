@@ -604,17 +604,30 @@ TEST_F(JsReal, AMidRunDowngradeTo046SwitchesTo143AndAnUpgradeBackTo230) {
 
 // Version skew (scenario clients.sdk_package): @powersync/common 1.54.0 (shipped for 0.4.12)
 // on core 0.4.11, which its own version check accepts (>=0.4.10 <1.0.0) and no paired
-// js-real SDK drives: it runs its Rust client there and the run passes.
+// js-real SDK drives: it runs its Rust client there and the run passes.  Client 1's upgrade
+// to 0.5.3 at 20 s is an app update: the override ends and that life runs 2.3.0.
 TEST_F(JsReal, ASkewedPairingTheSdkAcceptsRuns) {
   if (auto why = engine::js::js_real_package_unavailable("sdk-1.54.0")) GTEST_SKIP() << *why;
-  const Scenario s =
-      js_real("basic-legacy", {"clients.core=0.4.11", "clients.sdk_package=sdk-1.54.0"});
-  const auto t = run_traced(s, 1);
+  nlohmann::json j = test_support::catalog_json("basic-legacy");
+  j["clients"]["sdk"] = "js-real";
+  j["clients"]["core"] = "0.4.11";
+  j["clients"]["sdk_package"] = "sdk-1.54.0";
+  j["faults"].push_back(
+      {{"at_ms", 20000}, {"kind", "upgrade"}, {"client", 1}, {"core", "0.5.3"}, {"down_ms", 1000}});
+  const auto t = run_traced(test_support::load(j), 1);
   ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
   EXPECT_NE(
       t.trace.find("c1 sdk_package sdk-1.54.0 with core 0.4.11 (version skew the SDK accepts)"),
       std::string::npos);
   EXPECT_EQ(t.trace.find("forced"), std::string::npos);
+  EXPECT_NE(t.trace.find("upgrade client 1 to core 0.5.3 (js-real SDK; the sdk_package override "
+                         "ends)"),
+            std::string::npos);
+  EXPECT_NE(t.trace.find("c1 sdk info: host: this app now runs @powersync/common 2.3.0"),
+            std::string::npos);
+  EXPECT_GT(
+      count_between(times_of(t.trace, "c1", "js control line_binary "), 21'000'000, 200'000'000), 0)
+      << "2.3.0 did not drive 0.5.3 after the update";
   const auto calls = control_calls(t.trace);
   for (const char* c : {"c1", "c2", "c3"}) {
     ASSERT_TRUE(calls.contains(c)) << c << ": 1.54.0's Rust client never drove 0.4.11";
