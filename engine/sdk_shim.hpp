@@ -239,6 +239,11 @@ struct ClientOptions {
   bool stream_tables = false;
   // SdkBehaviour::JsReal: the run's host process (engine/js/js_host.hpp).
   std::shared_ptr<js::JsHost> js_host;
+  // SdkBehaviour::JsReal version skew: the pinned SDK project this life runs instead of the
+  // core's paired one ("" = paired), and whether its own version check is bypassed (the
+  // scenario's sdk_package_force on a core the package refuses; engine/js/README.md).
+  std::string sdk_package;
+  bool sdk_package_forced = false;
 };
 
 // SyncStream.subscribe options (ConnectionManager.stream(...).subscribe): ttl in seconds

@@ -1,5 +1,12 @@
 // The SDK shim's download loop (docs/protocol.md §2.1.3): iterations, the event pump, the seed
 // and the core's instructions.
+
+// GCC 12+ false positive on Asio's awaitable frame operator delete (as in
+// engine/js/js_real_client.cpp); it appeared here when sim::HttpRequest grew its `accept` member.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
 #include <fmt/format.h>
 
 #include <algorithm>

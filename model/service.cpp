@@ -609,6 +609,14 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
   if (request.method != "POST" || request.path != "/sync/stream") {
     return error_response(404, "PSYNC_S2002", "Not found", request.path);
   }
+  // docs/protocol.md §3.3.1: the encoding is negotiated from the request's Accept header before
+  // the headers go out (BSON when the client accepts it, as every SDK's BSON-first accept does);
+  // a request without one gets the configured encoding.
+  const StreamEncoding encoding = request.accept.find(kBsonStreamType) != std::string::npos
+                                      ? StreamEncoding::Bson
+                                      : config_.stream_encoding;
+  stream->set_content_type(encoding == StreamEncoding::Bson ? kBsonStreamType
+                                                            : "application/x-ndjson");
   auto body = nlohmann::json::parse(request.body, nullptr, false);
   ConnectionRequest req;
   req.user = request.subject;
@@ -652,10 +660,15 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
     }
   }
   if (active_storage_ != &storage_) version_buckets(req);  // model/sync_rules.cpp
-  req.encoding = config_.stream_encoding;
+  req.encoding = encoding;
   ++metrics_.streams_opened;
   streams_.push_back(OpenStream{stream, process, req.key});
-  trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
+  if (req.encoding == StreamEncoding::Bson) {
+    ++stream_stats_.bson_streams;
+    trace_.log("svc", "stream open #{} {} (bson)", next_connection_, req.key);
+  } else {
+    trace_.log("svc", "stream open #{} {}", next_connection_, req.key);
+  }
   auto conn = std::make_shared<SyncConnection>(
       ConnectionContext{
           loop_,

@@ -51,6 +51,7 @@ void SyncConnection::emit(const nlohmann::json& line) {
   if (req_.encoding == StreamEncoding::Bson) {
     // docs/protocol.md §3.3.1: concatenated BSON documents, one per line object.
     const std::vector<std::uint8_t> bytes = nlohmann::json::to_bson(line);
+    ++ctx_.stats.bson_lines;
     stream_->send(std::string(bytes.begin(), bytes.end()));
   } else {
     stream_->send(line.dump());

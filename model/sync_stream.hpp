@@ -55,11 +55,15 @@ struct StreamStats {
   uint64_t checksum_invalidated_candidates = 0;
   uint64_t token_lines = 0;      // `token_expires_in`
   uint64_t expired_streams = 0;  // ended by `{"token_expires_in": 0}`
+  // docs/protocol.md §3.3.1: streams negotiated to BSON and the BSON documents served on them.
+  uint64_t bson_streams = 0;
+  uint64_t bson_lines = 0;
 };
 
 // docs/protocol.md §3.3.1: application/x-ndjson, or concatenated BSON documents when the client
 // accepts application/vnd.powersync.bson-stream.
 enum class StreamEncoding { Json, Bson };
+inline constexpr const char* kBsonStreamType = "application/vnd.powersync.bson-stream";
 
 struct ConnectionContext {
   sim::Loop& loop;

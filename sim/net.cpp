@@ -23,6 +23,8 @@ class Link::Stream : public ServerStream, public std::enable_shared_from_this<Li
     });
   }
 
+  void set_content_type(const std::string& type) override { client_->content_type_ = type; }
+
   void end() override {
     if (server_closed_) return;
     server_closed_ = true;

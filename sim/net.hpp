@@ -20,6 +20,9 @@ struct HttpRequest {
   std::string subject;  // the authenticated user (JWT `sub`), empty = not signed in
   // The token's expiry (JWT `exp`) as virtual time; nullopt = a token without expiry.
   std::optional<Micros> token_expires_at = std::nullopt;
+  // The `Accept` header; empty = none.  The service negotiates the sync-stream encoding from it
+  // (docs/protocol.md §3.3.1).
+  std::string accept = {};
 };
 
 struct HttpResponse {
@@ -40,6 +43,10 @@ class ServerStream {
   // Fires when the client went away or the link was cut.
   virtual Signal& closed_signal() = 0;
   virtual void send(std::string line) = 0;
+  // The response's `Content-Type`, set before the head is returned (docs/protocol.md §3.3.1:
+  // the negotiated line encoding); the client reads it from ClientStream::content_type().  Test
+  // doubles that only record lines may ignore it.
+  virtual void set_content_type(const std::string& /*type*/) {}
   virtual void end() = 0;
   // The server drops the connection (a restart): the client sees a reset.
   virtual void abort() = 0;
@@ -61,6 +68,8 @@ class ClientStream {
   enum class State { Open, Ended, Reset, Closed };
   [[nodiscard]] State state() const { return state_; }
   [[nodiscard]] bool has_line() const { return !lines_.empty(); }
+  // Empty unless the server named one (NDJSON then).
+  [[nodiscard]] const std::string& content_type() const { return content_type_; }
   std::string take_line() {
     std::string l = std::move(lines_.front());
     lines_.pop_front();
@@ -74,6 +83,7 @@ class ClientStream {
  private:
   friend class Link;
   std::deque<std::string> lines_;
+  std::string content_type_ = {};
   State state_ = State::Open;
   Notifier readable_;
   std::function<void()> on_close_;

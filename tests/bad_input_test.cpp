@@ -190,6 +190,15 @@ void make_fixtures() {
   on("pg-v3-idle-only.json", "postgres", "checksum_reads", "v3-idle-only");
   on("mongo-head-read.json", "mongo", "duplicate_window", "head-read");
   on("mongo-torn.json", "mongo", "compaction_reads", "torn");
+  // Version skew (sdk_package) in a fleet group: the group's own path is named.
+  with("fleet-skew.json", [](json& j) {
+    j["clients"].erase("count");
+    j["clients"]["fleet"] = json::array({{{"count", 1},
+                                          {"core", "0.4.12"},
+                                          {"checkpoint_mode", "legacy"},
+                                          {"sdk", "js-real"},
+                                          {"sdk_package", "sdk-2.3.0"}}});
+  });
   fixture("top-array.json", "[" + tiny().dump() + "]");
   {
     // A duplicate deep inside: the path of the duplicate is reported.
@@ -361,6 +370,40 @@ std::vector<Row> rows() {
       {"B88i_set_postgres_on_a_mongo_only_setting",
        "run {D}/mongo-separate.json --set service.flavour=postgres", 2,
        "service.read_back_step: \"separate\" is not allowed with service.flavour", "", "seed="},
+      // --- version skew: clients.sdk_package / sdk_package_force (engine/js/README.md) -----
+      {"S01_sdk_package_refused_by_the_sdk",
+       "run " + kTiny +
+           " --set clients.sdk=js-real --set clients.core=0.4.12"
+           " --set clients.checkpoint_mode=legacy --set clients.sdk_package=sdk-2.3.0"
+           " --results {D}/guard.json",
+       2,
+       "clients.sdk_package: \"sdk-2.3.0\" cannot run core 0.4.12: @powersync/common 2.3.0's "
+       "version check refuses core 0.4.12 (needs >=0.5.2 <0.6.0); allowed with core 0.4.12: "
+       "\"sdk-1.43.1\", \"sdk-1.47.0\", \"sdk-1.54.0\", or sdk_package_force: true to run it "
+       "anyway",
+       "guard.json", "seed="},
+      {"S02_sdk_package_unknown", "run " + kTiny + " --set clients.sdk_package=sdk-9.9.9", 2,
+       "clients.sdk_package: \"sdk-9.9.9\" is not allowed; allowed: sdk-1.43.1, sdk-1.47.0, "
+       "sdk-1.54.0, sdk-2.3.0",
+       "", "seed="},
+      {"S03_sdk_package_without_js_real", "run " + kTiny + " --set clients.sdk_package=sdk-1.54.0",
+       2,
+       "clients.sdk_package: \"sdk-1.54.0\" is not allowed with sdk \"auto\"; allowed: only "
+       "with sdk \"js-real\"",
+       "", "seed="},
+      {"S04_sdk_package_force_without_package",
+       "run " + kTiny + " --set clients.sdk=js-real --set clients.sdk_package_force=true", 2,
+       "clients.sdk_package_force: true is not allowed without sdk_package", "", "seed="},
+      {"S05_sdk_package_force_not_a_bool",
+       "run " + kTiny + " --set clients.sdk=js-real --set clients.sdk_package_force=1", 2,
+       "clients.sdk_package_force: 1 must be true or false", "", "seed="},
+      {"S06_sdk_package_1x_needs_legacy_mode",
+       "run " + kTiny + " --set clients.sdk=js-real --set clients.sdk_package=sdk-1.43.1", 2,
+       "clients.checkpoint_mode: \"requests\" is not allowed with sdk_package \"sdk-1.43.1\" "
+       "on core 0.5.3",
+       "", "seed="},
+      {"S07_sdk_package_refused_in_a_fleet", "validate {D}/fleet-skew.json", 2,
+       "clients.fleet[0].sdk_package: \"sdk-2.3.0\" cannot run core 0.4.12"},
       {"B25_over_16MiB", "validate {D}/big.json", 2, "allowed: at most 16 MiB"},
       {"B27_missing", "validate {D}/nope.json", 2, "No such file or directory"},
       {"B77_dev_zero", "validate /dev/zero", 2, "larger than the input limit"},

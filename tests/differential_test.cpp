@@ -150,6 +150,25 @@ TxIdShape tx_id_shape(const ObservationStreams& streams) {
   return shape;
 }
 
+// record_run(Scenario, RunOptions) takes what its callers vary (js_real_test passes its kept
+// host processes): the caller's own attach still runs, before the recorder, and the streams
+// are those of the seed/cores form (`syncsim diff`).
+TEST(RecordRun, TakesTheCallersRunOptionsAndKeepsItsAttach) {
+  const Scenario s = catalog("insert-only-tx");
+  int attached = 0;
+  RunOptions o;
+  o.seed = 1;
+  o.attach = [&attached](World&) { ++attached; };
+  const RecordedRun with_options = record_run(s, std::move(o));
+  EXPECT_EQ(attached, 1);
+  ASSERT_EQ(with_options.streams.size(), 3u);
+  const RecordedRun plain = record_run(s, 1, {});
+  EXPECT_EQ(with_options.result.trace_hash, plain.result.trace_hash);
+  const auto c = compare_streams(with_options.streams, plain.streams, {}, false);
+  EXPECT_GT(c.compared, 0u);
+  EXPECT_FALSE(c.first.has_value());
+}
+
 TEST(InsertOnly, MixedTransactionsShareATxIdFrom053AndSplitOn052) {
   Scenario s = catalog("insert-only-tx");
   RecordedRun new_core = record_run(s, 1, {});

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <regex>
@@ -57,18 +58,10 @@ RunResult run_js(const Scenario& s, uint64_t seed) {
 
 // record_run (scenarios/differential/differential.hpp) on the kept hosts.
 RecordedRun record_js(const Scenario& s, uint64_t seed) {
-  std::unique_ptr<ObservationRecorder> recorder;
   RunOptions o;
   o.seed = seed;
   o.js_processes = kept_hosts();
-  o.attach = [&recorder](World& world) {
-    recorder = std::make_unique<ObservationRecorder>(world.loop().clock());
-    world.observers().add(recorder.get());
-  };
-  RecordedRun out;
-  out.result = run_scenario(s, o);
-  if (recorder) out.streams = recorder->take_streams();
-  return out;
+  return record_run(s, std::move(o));
 }
 
 Scenario js_real(const std::string& name, std::vector<std::string> sets = {}) {
@@ -315,17 +308,43 @@ TEST_F(JsReal, ARestartIsAGracefulCloseTheSdkDisconnectsFirst) {
       << "the realm went before the app reopened";
 }
 
+// The production path end to end: the SDK's BSON-first accept reaches the model, which
+// negotiates BSON and encodes every line itself (docs/protocol.md §3.3.1); the bytes go to
+// the SDK unchanged and on to the core as line_binary.  Before, the model served JSON and
+// JsRealClient re-encoded each line (bson_lines was 0).
 TEST_F(JsReal, TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary) {
   const auto t = run_traced(js_real("basic"), 3);
   ASSERT_TRUE(t.result.passed) << test_support::describe(t.result);
+  const auto& m = t.result.metrics;
+  ASSERT_TRUE(m.contains("bson_streams") && m.contains("bson_lines")) << "the model served no BSON";
+  EXPECT_EQ(m.at("bson_streams"), m.at("streams_opened")) << "every stream negotiated BSON";
+  static const std::regex opened(R"(^\d+ svc stream open #\d+ \S+( \(bson\))?$)");
+  int streams = 0;
+  std::istringstream in(t.trace);
+  for (std::string l; std::getline(in, l);) {
+    std::smatch match;
+    if (!std::regex_search(l, match, opened)) continue;
+    ++streams;
+    EXPECT_TRUE(match[1].matched) << "served as NDJSON: " << l;
+  }
+  EXPECT_EQ(streams, static_cast<int>(m.at("streams_opened")));
   const auto calls = control_calls(t.trace);
   ASSERT_EQ(calls.size(), 3u) << "every client's SDK called powersync_control";
+  uint64_t line_binary = 0;
   for (const auto& [client, ops] : calls) {
-    EXPECT_GT(ops.count("line_binary") ? ops.at("line_binary") : 0, 10) << client;
+    if (ops.count("line_binary")) line_binary += ops.at("line_binary");
     EXPECT_EQ(ops.count("line_text"), 0u) << client << " got NDJSON although it asked for BSON";
     EXPECT_GE(ops.count("start") ? ops.at("start") : 0, 1) << client;
     EXPECT_GE(ops.count("completed_upload") ? ops.at("completed_upload") : 0, 1) << client;
   }
+  // Every line the core got was one the model encoded (a stream cut may drop some in flight).
+  EXPECT_LE(line_binary, m.at("bson_lines"));
+  // ... and the client passes them through: it no longer converts JSON to BSON itself.
+  std::ifstream source(std::string(SYNCSIM_SOURCE_DIR) + "/engine/js/js_real_client.cpp");
+  const std::string code((std::istreambuf_iterator<char>(source)),
+                         std::istreambuf_iterator<char>());
+  ASSERT_FALSE(code.empty());
+  EXPECT_EQ(code.find("to_bson"), std::string::npos) << "JsRealClient re-encodes lines";
 }
 
 // @powersync/node 1.1.0 reads from a pool of read-only connections beside its write
@@ -581,6 +600,70 @@ TEST_F(JsReal, AMidRunDowngradeTo046SwitchesTo143AndAnUpgradeBackTo230) {
   // The other clients stayed on 2.3.0 throughout.
   EXPECT_TRUE(times_of(t.trace, "c2", "js operation ").empty());
   EXPECT_EQ(t.trace, run_traced(s, 2).trace) << "not byte-identical on a double run";
+}
+
+// Version skew (scenario clients.sdk_package): @powersync/common 1.54.0 (shipped for 0.4.12)
+// on core 0.4.11, which its own version check accepts (>=0.4.10 <1.0.0) and no paired
+// js-real SDK drives: it runs its Rust client there and the run passes.  Client 1's upgrade
+// to 0.5.3 at 20 s is an app update: the override ends and that life runs 2.3.0.
+TEST_F(JsReal, ASkewedPairingTheSdkAcceptsRuns) {
+  if (auto why = engine::js::js_real_package_unavailable("sdk-1.54.0")) GTEST_SKIP() << *why;
+  nlohmann::json j = test_support::catalog_json("basic-legacy");
+  j["clients"]["sdk"] = "js-real";
+  j["clients"]["core"] = "0.4.11";
+  j["clients"]["sdk_package"] = "sdk-1.54.0";
+  j["faults"].push_back(
+      {{"at_ms", 20000}, {"kind", "upgrade"}, {"client", 1}, {"core", "0.5.3"}, {"down_ms", 1000}});
+  const auto t = run_traced(test_support::load(j), 1);
+  ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
+  EXPECT_NE(
+      t.trace.find("c1 sdk_package sdk-1.54.0 with core 0.4.11 (version skew the SDK accepts)"),
+      std::string::npos);
+  EXPECT_EQ(t.trace.find("forced"), std::string::npos);
+  EXPECT_NE(t.trace.find("upgrade client 1 to core 0.5.3 (js-real SDK; the sdk_package override "
+                         "ends)"),
+            std::string::npos);
+  EXPECT_NE(t.trace.find("c1 sdk info: host: this app now runs @powersync/common 2.3.0"),
+            std::string::npos);
+  EXPECT_GT(
+      count_between(times_of(t.trace, "c1", "js control line_binary "), 21'000'000, 200'000'000), 0)
+      << "2.3.0 did not drive 0.5.3 after the update";
+  const auto calls = control_calls(t.trace);
+  for (const char* c : {"c1", "c2", "c3"}) {
+    ASSERT_TRUE(calls.contains(c)) << c << ": 1.54.0's Rust client never drove 0.4.11";
+    EXPECT_GT(calls.at(c).count("line_binary") ? calls.at(c).at("line_binary") : 0, 0) << c;
+  }
+}
+
+// sdk_package_force runs a pairing the SDK's own check refuses (2.3.0 on core 0.4.12: its
+// loadVersion needs >=0.5.2 <0.6.0): the check still runs, its refusal is a warning line
+// instead of a failed initialize(), the trace labels every life forced, and the SDK goes on
+// to drive the old core.  Without the force the loader refuses (bad_input_test S01).
+TEST_F(JsReal, AForcedPairingRunsPastTheSdksVersionCheckAndIsLabelled) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario s =
+      js_real("basic-legacy", {"clients.core=0.4.12", "clients.sdk_package=sdk-2.3.0",
+                               "clients.sdk_package_force=true", "duration_s=50"});
+  const auto t = run_traced(s, 1);
+  EXPECT_NE(t.result.stop.kind, sim::StopKind::Crash) << test_support::describe(t.result);
+  for (const char* c : {"c1", "c2", "c3"}) {
+    EXPECT_NE(t.trace.find(std::string(c) +
+                           " sdk_package sdk-2.3.0 with core 0.4.12 (forced past the SDK's "
+                           "version check)"),
+              std::string::npos)
+        << c;
+    EXPECT_NE(t.trace.find(std::string(c) +
+                           " sdk warn: host: sdk_package_force: running past the SDK's refusal: "
+                           "Unsupported powersync extension version. Need >=0.5.2 <0.6.0, got: "
+                           "0.4.12"),
+              std::string::npos)
+        << c;
+  }
+  EXPECT_NE(t.trace.find("host started: sdk-2.3.0"), std::string::npos);
+  const auto calls = control_calls(t.trace);
+  ASSERT_TRUE(calls.contains("c1"));
+  EXPECT_GE(calls.at("c1").count("start") ? calls.at("c1").at("start") : 0, 1)
+      << "the forced SDK never started its sync loop";
 }
 
 // The world hunt (issue 14) draws js-real groups (scenarios/catalog/world.json fleet.sdk):

@@ -166,7 +166,7 @@ TEST(ScenarioFormat, UnknownNestedField) {
   EXPECT_STREQ(e.what(),
                "t.json: unknown field `clients.cuont`; allowed: count, core, checkpoint_mode, "
                "retry_delay_ms, crud_upload_throttle_ms, repost_delay_ms, stream_encoding, sdk, "
-               "fleet, post_checkpoint_request, fixed_quirks");
+               "sdk_package, sdk_package_force, fleet, post_checkpoint_request, fixed_quirks");
 }
 
 TEST(ScenarioFormat, WrongTypes) {
@@ -943,7 +943,7 @@ TEST(ScenarioFormat, BadFleets) {
   EXPECT_STREQ(
       FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1, "colour": 1}]})")).what(),
       "t.json: unknown field `clients.fleet[0].colour`; allowed: count, core, "
-      "checkpoint_mode, sdk");
+      "checkpoint_mode, sdk, sdk_package, sdk_package_force");
   EXPECT_STREQ(FleetErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1},
                                           {"count": 1, "core": "0.4.12"}]})"))
                    .what(),
@@ -967,6 +967,35 @@ namespace syncsim::scenarios {
 namespace {
 // Issue 17's service fields and the replication-only restart: read, written only when not the
 // default, read back equal; bad values exit 2 naming field, value and what is allowed.
+// Version skew (engine/js/README.md "Version skew"): sdk_package and sdk_package_force, uniform
+// and per fleet group, round-trip and appear in the full form only when set.
+TEST(ScenarioFormat, SdkPackageOverridesRoundTripUniformAndPerGroup) {
+  const Scenario u =
+      parse_scenario_text(WithFormat(R"("clients": {"sdk": "js-real", "checkpoint_mode": "legacy",
+                                "sdk_package": "sdk-1.54.0"}, "faults": [])"),
+                          Ctx(), "u");
+  EXPECT_EQ(u.clients.sdk_package, "sdk-1.54.0");
+  EXPECT_FALSE(u.clients.sdk_package_force);
+  EXPECT_EQ(group_of(u.clients, 1).sdk_package, "sdk-1.54.0");
+  EXPECT_EQ(to_json(u)["clients"]["sdk_package"], "sdk-1.54.0");
+  EXPECT_FALSE(to_json(u)["clients"].contains("sdk_package_force"));
+  EXPECT_EQ(parse_scenario(to_json(u), Ctx(), "x"), u);
+  const Scenario f = parse_scenario_text(WithFormat(R"("clients": {"fleet": [{"count": 1},
+                   {"count": 2, "sdk": "js-real", "checkpoint_mode": "legacy",
+                    "sdk_package": "sdk-1.43.1", "sdk_package_force": true}]}, "faults": [])"),
+                                         Ctx(), "f");
+  EXPECT_EQ(group_of(f.clients, 1).sdk_package, "");
+  EXPECT_EQ(group_of(f.clients, 2).sdk_package, "sdk-1.43.1");
+  EXPECT_TRUE(group_of(f.clients, 3).sdk_package_force);
+  const json j = to_json(f);
+  EXPECT_FALSE(j["clients"]["fleet"][0].contains("sdk_package"));
+  EXPECT_EQ(j["clients"]["fleet"][1]["sdk_package_force"], true);
+  EXPECT_EQ(parse_scenario(j, Ctx(), "x"), f);
+  EXPECT_FALSE(
+      to_json(parse_scenario_text(WithFormat(R"("faults": [])"), Ctx(), "d"))["clients"].contains(
+          "sdk_package"));
+}
+
 TEST(ScenarioFormat, ServiceTopologyFieldsRoundTripAndAreCheckedOnLoad) {
   const Scenario s = parse_scenario_text(
       WithFormat(R"("service": {"api_processes": 3, "duplicate_window": "head-read",

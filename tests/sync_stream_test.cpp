@@ -267,6 +267,7 @@ class RecordingStream : public sim::ServerStream {
     ended = true;
   }
   void abort() override { close(); }
+  void set_content_type(const std::string& type) override { content_type = type; }
   void close() {
     closed_ = true;
     closed_signal_.notify();
@@ -283,6 +284,7 @@ class RecordingStream : public sim::ServerStream {
 
   std::vector<std::string> raw;
   std::vector<Micros> times;
+  std::string content_type;
   bool ended = false;
   int sent_after_close = 0;
 
@@ -523,9 +525,11 @@ struct ServiceStreamWorld {
     const json body{{"client_id", "c1"}, {"checkpoint_request_id", id}};
     ASSERT_EQ(call("/sync/checkpoint-request", body.dump()).status, 200);
   }
-  std::shared_ptr<RecordingStream> open(bool bson) {
+  // `accept`: the request's Accept header (empty: none).
+  std::shared_ptr<RecordingStream> open(bool bson, const std::string& accept = "") {
     auto stream = std::make_shared<RecordingStream>(loop, bson);
     sim::HttpRequest r;
+    r.accept = accept;
     r.method = "POST";
     r.path = "/sync/stream";
     r.subject = "alice";
@@ -1204,6 +1208,25 @@ TEST(SyncStream, BsonLinesDecodeToTheJsonLinesAndOmitAnAbsentWriteCheckpoint) {
   EXPECT_EQ(absent, 2) << "the first checkpoint and the data diff have no write checkpoint";
   EXPECT_EQ(briefs(text->lines()), (Briefs{"checkpoint:0", "partial:1", "complete:0", "diff:3",
                                            "data:global[]", "complete:3", "diff:3", "complete:3"}));
+}
+
+// docs/protocol.md §3.3.1: the encoding follows the request's Accept header (the SDK's
+// BSON-first accept gets BSON whatever the configured default); no Accept gets the default.
+TEST(SyncStream, TheEncodingIsNegotiatedFromTheAcceptHeader) {
+  ServiceStreamWorld w(ServiceConfig{});  // stream_encoding: Json
+  w.upload_todos(2);
+  auto bson =
+      w.open(true, "application/vnd.powersync.bson-stream;q=0.9,application/x-ndjson;q=0.8");
+  auto text = w.open(false);
+  w.run_until(kEpoch + kSeconds);
+  EXPECT_EQ(bson->content_type, kBsonStreamType);
+  EXPECT_EQ(text->content_type, "application/x-ndjson");
+  ASSERT_FALSE(bson->raw.empty());
+  ASSERT_EQ(bson->raw.size(), text->raw.size());
+  EXPECT_FALSE(json::accept(bson->raw.front())) << "BSON bytes, not JSON text";
+  EXPECT_EQ(bson->lines(), text->lines());
+  EXPECT_EQ(w.svc.stream_stats().bson_streams, 1u);
+  EXPECT_EQ(w.svc.stream_stats().bson_lines, bson->raw.size());
 }
 
 // ---------------------------------------------------------------------------------------

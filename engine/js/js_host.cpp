@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <array>
 #include <cassert>
+#include <charconv>
 #include <cstdlib>
 
 #include "engine/js/bridge.hpp"
@@ -27,6 +29,95 @@ std::optional<std::string> js_real_project_for_core(const std::string& core) {
   // @powersync/node 0.18.8 (the core's SDK, engine/core_registry.cpp) pins common 1.54.0,
   // whose default is the Rust sync client.
   if (core == "0.4.12") return "sdk-1.54.0";
+  return std::nullopt;
+}
+
+namespace {
+
+// A pinned project's own version check on the core (powersync_rs_version()):
+// >= min and < below, as its loadVersion / _loadVersion validates it.
+struct PackageRange {
+  const char* project;
+  const char* package;  // what the trace and messages name
+  std::array<int, 3> min;
+  std::array<int, 3> below;
+};
+
+// @powersync/common 1.43.1 AbstractPowerSyncDatabase._loadVersion (">=0.4.5 <1.0.0");
+// 1.47.0 and 1.54.0 loadVersion (">=0.4.10 <1.0.0"); @powersync/shared-internals 1.3.0
+// BasePowerSyncDatabase.loadVersion, which @powersync/common 2.3.0 runs (">=0.5.2 <0.6.0").
+constexpr std::array<PackageRange, 4> kPackages{{
+    {"sdk-1.43.1", "@powersync/common 1.43.1", {0, 4, 5}, {1, 0, 0}},
+    {"sdk-1.47.0", "@powersync/common 1.47.0", {0, 4, 10}, {1, 0, 0}},
+    {"sdk-1.54.0", "@powersync/common 1.54.0", {0, 4, 10}, {1, 0, 0}},
+    {"sdk-2.3.0", "@powersync/common 2.3.0", {0, 5, 2}, {0, 6, 0}},
+}};
+
+const PackageRange* package_named(const std::string& project) {
+  for (const auto& p : kPackages) {
+    if (project == p.project) return &p;
+  }
+  return nullptr;
+}
+
+std::string version_text(const std::array<int, 3>& v) {
+  return fmt::format("{}.{}.{}", v[0], v[1], v[2]);
+}
+
+// "0.5.3" -> {0, 5, 3}; nullopt unless three dot-separated numbers.
+std::optional<std::array<int, 3>> parse_version(const std::string& text) {
+  std::array<int, 3> v{};
+  const char* at = text.data();
+  const char* end = text.data() + text.size();
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    if (i > 0) {
+      if (at == end || *at != '.') return std::nullopt;
+      ++at;
+    }
+    const auto [next, ec] = std::from_chars(at, end, v[i]);
+    if (ec != std::errc()) return std::nullopt;
+    at = next;
+  }
+  if (at != end) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+const std::vector<std::string>& js_real_packages() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    out.reserve(kPackages.size());
+    for (const auto& p : kPackages) out.emplace_back(p.project);
+    return out;
+  }();
+  return names;
+}
+
+bool js_real_package_is_1x(const std::string& project) { return project.rfind("sdk-1.", 0) == 0; }
+
+std::string js_real_package_accepts(const std::string& project) {
+  const PackageRange* p = package_named(project);
+  if (!p) return "";
+  return ">=" + version_text(p->min) + " <" + version_text(p->below);
+}
+
+std::optional<std::string> js_real_package_refuses(const std::string& project,
+                                                   const std::string& core) {
+  const PackageRange* p = package_named(project);
+  if (!p) return "unknown SDK project " + project;
+  const auto v = parse_version(core);
+  if (!v) return "core " + core + " is not a version";
+  if (*v >= p->min && *v < p->below) return std::nullopt;
+  return fmt::format("{}'s version check refuses core {} (needs {})", p->package, core,
+                     js_real_package_accepts(project));
+}
+
+std::optional<std::string> js_real_package_unavailable(const std::string& project) {
+  if (std::string(SYNCSIM_NODE_EXECUTABLE).empty()) return "node was not found at configure time";
+  if (!installed_js_real_project(project)) {
+    return "the pinned SDK " + project + " is not installed (configure with npm available)";
+  }
   return std::nullopt;
 }
 

@@ -43,6 +43,18 @@ class HostedClient {
 // The pinned SDK project for a core ("sdk-2.3.0" for 0.5.2+, "sdk-1.43.1" for 0.4.6), nullopt
 // if none pairs with it (or no js-real client drives it yet).
 std::optional<std::string> js_real_project_for_core(const std::string& core);
+// Every pinned SDK project (engine/js/packages/), installed or not, in version order.
+const std::vector<std::string>& js_real_packages();
+// Whether a project is a 1.x SDK (no checkpoint requests: legacy mode only).
+bool js_real_package_is_1x(const std::string& project);
+// The cores a pinned project's own version check accepts (">=0.5.2 <0.6.0"), "" if unknown.
+std::string js_real_package_accepts(const std::string& project);
+// The SDK's own refusal of `core` (its loadVersion message, engine/js/README.md "Version
+// skew"), nullopt when it accepts the core.
+std::optional<std::string> js_real_package_refuses(const std::string& project,
+                                                   const std::string& core);
+// Why `project` cannot run here (no node, not installed), nullopt if it can.
+std::optional<std::string> js_real_package_unavailable(const std::string& project);
 // Every installed project (name, directory), as cmake/JsRealSdk.cmake found them.
 std::vector<std::pair<std::string, std::string>> installed_js_real_projects();
 // The installed directory of a project (cmake/JsRealSdk.cmake), nullopt if not installed.

@@ -55,9 +55,20 @@ void JsRealClient::open() {
       {"retry_delay_ms", o.retry_delay / sim::kMillis},
       {"crud_upload_throttle_ms", o.crud_upload_throttle / sim::kMillis},
       {"stream_tables", o.stream_tables}};
+  // Version skew: the SDK's own version check is bypassed and traced (sdk_client*.mjs).
+  if (o.sdk_package_forced) options["sdk_package_force"] = true;
   nlohmann::json event = {{"op", "open"}, {"user", o.user}, {"options", options}};
-  // The SDK that pairs with this life's core (an app update switches SDK and core together).
-  if (auto project = js_real_project_for_core(client_.core().name)) event["sdk"] = *project;
+  // The SDK that pairs with this life's core (an app update switches SDK and core together),
+  // or the scenario's sdk_package override.
+  if (!o.sdk_package.empty()) {
+    event["sdk"] = o.sdk_package;
+    client_.trace_.log(client_.name(), "sdk_package {} with core {} ({})", o.sdk_package,
+                       client_.core().name,
+                       o.sdk_package_forced ? "forced past the SDK's version check"
+                                            : "version skew the SDK accepts");
+  } else if (auto project = js_real_project_for_core(client_.core().name)) {
+    event["sdk"] = *project;
+  }
   deliver(std::move(event));
 }
 
@@ -433,6 +444,9 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
     http.subject = token.substr(0, colon);
     if (colon != std::string::npos) http.token_expires_at = std::stoll(token.substr(colon + 1));
   }
+  // The SDK's own accept (BSON first on 2.x and 1.54.0, none on 1.x over HTTP): the model
+  // negotiates the stream's encoding from it (docs/protocol.md §3.3.1).
+  http.accept = header(request["headers"], "accept");
   const bool backend = http.path.rfind("/backend/", 0) == 0;
   if (backend) http.subject = o.user;  // the app backend has its own session
   const bool upload = http.path == "/backend/upload";
@@ -455,7 +469,6 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
   if (observer && javascript_stream) observer->on_js_stream_opened(client_);
   auto abort = in_flight_[req];
   if (request.value("stream", false)) {
-    const bool bson = header(request["headers"], "accept").find(kBsonStream) != std::string::npos;
     sim::Link::StreamOpen open;
     try {
       open = co_await client_.link_.open_stream(http);
@@ -472,6 +485,9 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
       co_return;
     }
     const bool ok = open.head.status == 200;
+    // What the model negotiated; its lines arrive already encoded (one BSON document or one
+    // JSON text per line) and go to the SDK unchanged.
+    const bool bson = ok && open.stream && open.stream->content_type() == kBsonStream;
     deliver({{"op", "response"},
              {"req", req},
              {"status", open.head.status},
@@ -515,15 +531,13 @@ sim::Task<void> JsRealClient::pump_stream(int64_t req, std::shared_ptr<sim::Clie
   for (;;) {
     while (stream->has_line()) {
       if (!*alive || stream->state() == sim::ClientStream::State::Closed) co_return;
-      std::string line = stream->take_line();
-      if (control_calls_.empty() && client_.observer_) client_.observer_->on_js_line(client_, line);
-      std::string chunk;
-      if (bson) {
-        const auto bytes = nlohmann::json::to_bson(nlohmann::json::parse(line));
-        chunk.assign(bytes.begin(), bytes.end());
-      } else {
-        chunk = line + "\n";
+      std::string chunk = stream->take_line();  // the model's bytes (BSON or one JSON text)
+      if (control_calls_.empty() && client_.observer_) {
+        // The JavaScript sync client's lines for the sometimes-properties, as text.
+        client_.observer_->on_js_line(client_,
+                                      bson ? nlohmann::json::from_bson(chunk).dump() : chunk);
       }
+      if (!bson) chunk += "\n";  // NDJSON framing
       deliver({{"op", "chunk"}, {"req", req}, {"data", bytes_value(chunk)}});
     }
     if (!*alive) co_return;

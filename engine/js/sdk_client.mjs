@@ -9,7 +9,7 @@
 //   connector    ours: credentials from C++ (the scenario's token lifetime), uploads
 //                through the app backend (POST /backend/upload), as the shim's connector
 import { call, send, toWire, fromWire } from './client_bridge.mjs';
-import { buildV1 } from './sdk_client_v1.mjs';
+import { buildV1, bypassVersionCheck } from './sdk_client_v1.mjs';
 
 // Runs inside the client's own vm context (engine/js/host.mjs): `sdk` holds that context's
 // module instances of @powersync/common and @powersync/shared-internals.
@@ -118,6 +118,7 @@ function buildV2(sdk, client) {
     }
   }
 
+  bypassVersionCheck(SimDatabase, BasePowerSyncDatabase, client);
   const adapter = new SimAdapter();
   client.adapter = adapter;
   const logger = {

@@ -46,6 +46,25 @@ function jsLogger(log) {
   };
 }
 
+// Version skew forced past the SDK's own version check (the scenario's sdk_package_force on
+// a core the package refuses, engine/js/README.md "Version skew"): the SDK's loadVersion
+// (1.43.1: _loadVersion) still runs and sets sdkVersion; its refusal becomes a warning line
+// in the trace instead of failing initialize().
+export function bypassVersionCheck(Database, Base, client) {
+  if (!client.options.sdk_package_force) return;
+  const name = typeof Base.prototype.loadVersion === 'function' ? 'loadVersion' : '_loadVersion';
+  const check = Base.prototype[name];
+  if (typeof check !== 'function') throw new Error('syncsim: no SDK version check to force');
+  Database.prototype[name] = async function loadVersionForced() {
+    try {
+      await check.call(this);
+    } catch (e) {
+      if (!/Unsupported powersync extension version/.test(e?.message ?? '')) throw e;
+      client.logLine(40, `host: sdk_package_force: running past the SDK's refusal: ${e.message}`);
+    }
+  };
+}
+
 export function buildV1(sdk, client) {
   const { common } = sdk;
   const { AbstractPowerSyncDatabase, AbstractRemote, AbstractStreamingSyncImplementation,
@@ -192,6 +211,7 @@ export function buildV1(sdk, client) {
     }
   }
 
+  bypassVersionCheck(SimDatabaseV1, AbstractPowerSyncDatabase, client);
   const adapter = new SimAdapterV1();
   client.adapter = adapter;
   return {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <utility>
 
 #include "scenarios/world/world.hpp"
 
@@ -108,12 +109,10 @@ nlohmann::json run_json(const RunResult& r) {
 
 }  // namespace
 
-RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores) {
+RecordedRun record_run(const Scenario& s, RunOptions opts) {
   std::unique_ptr<ObservationRecorder> recorder;
-  RunOptions opts;
-  opts.seed = seed;
-  opts.extra_cores = cores;
-  opts.attach = [&recorder](World& world) {
+  opts.attach = [&recorder, before = std::move(opts.attach)](World& world) {
+    if (before) before(world);
     recorder = std::make_unique<ObservationRecorder>(world.loop().clock());
     world.observers().add(recorder.get());
   };
@@ -121,6 +120,13 @@ RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores
   out.result = run_scenario(s, opts);
   if (recorder) out.streams = recorder->take_streams();
   return out;
+}
+
+RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores) {
+  RunOptions opts;
+  opts.seed = seed;
+  opts.extra_cores = cores;
+  return record_run(s, std::move(opts));
 }
 
 SeedDiff diff_seed(const Scenario& a, const Scenario& b, uint64_t seed,

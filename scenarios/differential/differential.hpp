@@ -59,6 +59,10 @@ struct RecordedRun {
   RunResult result;
   ObservationStreams streams;
 };
+// `opts` says what differs between callers (seed, extra cores, kept js-real host processes,
+// ...); the recorder is attached after opts.attach, if any.
+RecordedRun record_run(const Scenario& s, RunOptions opts);
+// record_run with just a seed and extra cores (`syncsim diff`).
 RecordedRun record_run(const Scenario& s, uint64_t seed, const ExtraCores& cores);
 
 // Both runs of one seed, compared.

@@ -61,7 +61,8 @@ std::string to_string(FaultKind kind) {
 
 std::vector<ClientGroup> client_groups(const ClientsSpec& c) {
   if (!c.fleet.empty()) return c.fleet;
-  return {ClientGroup{c.count, c.core, c.checkpoint_mode, c.sdk}};
+  return {
+      ClientGroup{c.count, c.core, c.checkpoint_mode, c.sdk, c.sdk_package, c.sdk_package_force}};
 }
 
 ClientGroup group_of(const ClientsSpec& c, int index) {
@@ -97,13 +98,19 @@ json to_json(const Scenario& s) {
     clients["core"] = c.core;
     clients["checkpoint_mode"] = c.checkpoint_mode;
     clients["sdk"] = c.sdk;
+    // Only when set, so the full form of every scenario without version skew keeps its shape.
+    if (!c.sdk_package.empty()) clients["sdk_package"] = c.sdk_package;
+    if (c.sdk_package_force) clients["sdk_package_force"] = true;
   } else {
     json fleet = json::array();
     for (const auto& g : c.fleet) {
-      fleet.push_back({{"count", g.count},
-                       {"core", g.core},
-                       {"checkpoint_mode", g.checkpoint_mode},
-                       {"sdk", g.sdk}});
+      json group = {{"count", g.count},
+                    {"core", g.core},
+                    {"checkpoint_mode", g.checkpoint_mode},
+                    {"sdk", g.sdk}};
+      if (!g.sdk_package.empty()) group["sdk_package"] = g.sdk_package;
+      if (g.sdk_package_force) group["sdk_package_force"] = true;
+      fleet.push_back(std::move(group));
     }
     clients["fleet"] = std::move(fleet);
   }

@@ -31,6 +31,14 @@ struct ClientGroup {
   // js-legacy for 0.4.x), "js-1.3.0" or "js-legacy".  js-legacy works in legacy mode only;
   // js-1.3.0 refuses cores below 0.5.2 (docs/protocol.md §2.1.1, §2.5 item 7).
   std::string sdk = "auto";
+  // Version skew (sdk "js-real" only): the pinned SDK project to run instead of the one that
+  // pairs with the core ("sdk-1.43.1", "sdk-1.47.0", "sdk-1.54.0", "sdk-2.3.0"; "" = paired).
+  // A core the project's own version check refuses is rejected unless sdk_package_force.
+  // An upgrade/downgrade is an app update: the new life runs the core's paired SDK again.
+  std::string sdk_package = {};
+  // Run the sdk_package even where its version check refuses the core (the check is bypassed
+  // and the trace says so).
+  bool sdk_package_force = false;
 
   bool operator==(const ClientGroup&) const = default;
 };
@@ -57,6 +65,10 @@ struct ClientsSpec {
   std::string stream_encoding = "json";
   // SDK behaviour of every client (uniform form): "auto" | "js-1.3.0" | "js-legacy".
   std::string sdk = "auto";
+  // Version skew of every client (uniform form), as ClientGroup::sdk_package and
+  // ClientGroup::sdk_package_force.
+  std::string sdk_package = {};
+  bool sdk_package_force = false;
   // Mixed fleet: groups of clients, numbered in order (client 1 is the first group's
   // first).  When present, count is the sum of the groups' counts and the uniform
   // count/core/checkpoint_mode/sdk fields are rejected.  Empty = the uniform form.

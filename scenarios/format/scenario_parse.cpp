@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "engine/js/js_host.hpp"
 #include "scenarios/format/metric_names.hpp"
 #include "scenarios/format/scenario_reader.hpp"
 #include "util/bounded_input.hpp"
@@ -68,16 +69,22 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   // at that time (its group's, or the last upgrade/downgrade before it).
   if (!p.bad("clients") && !p.bad("faults")) {
     std::map<int, std::string> core_now;
+    std::set<int> updated;  // clients an up/downgrade reached (their sdk_package ended)
     for (const Fault& f : s.faults) {
       if (f.client < 1 || f.client > s.clients.count) continue;
       const ClientGroup g = group_of(s.clients, f.client);
       if (!core_now.contains(f.client)) core_now[f.client] = g.core;
       if (f.kind == FaultKind::Upgrade || f.kind == FaultKind::Downgrade) {
         core_now[f.client] = f.core;
+        updated.insert(f.client);
       } else if (f.kind == FaultKind::SwitchMode) {
         const std::string& core = core_now[f.client];
-        const std::string sdk = core == g.core ? resolved_sdk(g.sdk, core, ctx.core_sdks)
-                                               : resolved_sdk("auto", core, ctx.core_sdks);
+        std::string sdk = core == g.core ? resolved_sdk(g.sdk, core, ctx.core_sdks)
+                                         : resolved_sdk("auto", core, ctx.core_sdks);
+        // A 1.x sdk_package has one mode too (until an up/downgrade ends the override).
+        if (!updated.contains(f.client) && engine::js::js_real_package_is_1x(g.sdk_package)) {
+          sdk = "js-legacy";
+        }
         if (sdk == "js-legacy") {
           p.add("faults", "switch_mode of client " + std::to_string(f.client) + " at " +
                               std::to_string(f.at_ms) + " ms (core " + core +

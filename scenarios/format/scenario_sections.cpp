@@ -17,10 +17,54 @@ const std::vector<std::string>& sdk_names() {
 
 // The SDK/core/mode pairings the SDKs allow (docs/protocol.md §2.1.1 step 2, §2.5 item 7); `path`
 // is the object holding the group's fields.  Skipped when one of the fields was already bad.
+// Version skew (`sdk_package`): js-real only; the package's own version check must accept the
+// core unless forced; a 1.x package (or an old core) has legacy mode only.
+void check_sdk_package(const ClientGroup& g, const std::string& path, const ValidationContext& ctx,
+                       Problems& p) {
+  const std::string field = child_path(path, "sdk_package");
+  if (g.sdk_package.empty()) {
+    if (g.sdk_package_force) {
+      p.add(child_path(path, "sdk_package_force"),
+            "true is not allowed without sdk_package; allowed: false, or set sdk_package");
+    }
+    return;
+  }
+  if (g.sdk != "js-real") {
+    p.add(field, "\"" + g.sdk_package + "\" is not allowed with sdk \"" + g.sdk +
+                     "\"; allowed: only with sdk \"js-real\" (the published SDK runs it)");
+    return;
+  }
+  if (const auto refused = engine::js::js_real_package_refuses(g.sdk_package, g.core);
+      refused && !g.sdk_package_force) {
+    std::string accepted;
+    for (const auto& name : engine::js::js_real_packages()) {
+      if (engine::js::js_real_package_refuses(name, g.core)) continue;
+      accepted += (accepted.empty() ? "\"" : ", \"") + name + "\"";
+    }
+    p.add(field, "\"" + g.sdk_package + "\" cannot run core " + g.core + ": " + *refused +
+                     "; allowed with core " + g.core + ": " +
+                     (accepted.empty() ? "none" : accepted) +
+                     ", or sdk_package_force: true to run it anyway");
+  }
+  const auto native = ctx.core_sdks.find(g.core);
+  const bool old_core = native != ctx.core_sdks.end() && native->second == "js-legacy";
+  if ((engine::js::js_real_package_is_1x(g.sdk_package) || old_core) &&
+      g.checkpoint_mode != "legacy") {
+    p.add(child_path(path, "checkpoint_mode"),
+          "\"" + g.checkpoint_mode + "\" is not allowed with sdk_package \"" + g.sdk_package +
+              "\" on core " + g.core +
+              " (a 1.x SDK or a 0.4.x core has no checkpoint requests); allowed: \"legacy\"");
+  }
+}
+
 void check_pairing(const ClientGroup& g, const std::string& path, const ValidationContext& ctx,
                    Problems& p) {
-  for (const char* key : {"core", "checkpoint_mode", "sdk"}) {
+  for (const char* key : {"core", "checkpoint_mode", "sdk", "sdk_package", "sdk_package_force"}) {
     if (p.bad(child_path(path, key))) return;
+  }
+  if (!g.sdk_package.empty() || g.sdk_package_force) {
+    check_sdk_package(g, path, ctx, p);
+    if (!g.sdk_package.empty()) return;  // the package, not the core, decides what runs
   }
   const std::string sdk = resolved_sdk(g.sdk, g.core, ctx.core_sdks);
   const auto native = ctx.core_sdks.find(g.core);
@@ -49,13 +93,30 @@ void check_pairing(const ClientGroup& g, const std::string& path, const Validati
   }
 }
 
+void parse_boolean(const Fields& f, const std::string& key, bool& out) {
+  const json* v = f.find(key);
+  if (v == nullptr) return;
+  if (v->is_boolean()) {
+    out = v->get<bool>();
+  } else {
+    f.problems().add(f.path(key), show(*v) + " must be true or false");
+  }
+}
+
+// sdk_package, sdk_package_force (version skew, engine/js/README.md "Version skew").
+void parse_sdk_package(const Fields& f, std::string& package, bool& force) {
+  f.choice("sdk_package", engine::js::js_real_packages(), package);
+  parse_boolean(f, "sdk_package_force", force);
+}
+
 ClientGroup parse_group(const Fields& f, const ValidationContext& ctx) {
-  f.reject_unknown({"count", "core", "checkpoint_mode", "sdk"});
+  f.reject_unknown({"count", "core", "checkpoint_mode", "sdk", "sdk_package", "sdk_package_force"});
   ClientGroup g;
   f.integer("count", {1, kMaxClients, ""}, g.count);
   f.choice("core", ctx.cores, g.core);
   f.choice("checkpoint_mode", {"requests", "legacy"}, g.checkpoint_mode);
   f.choice("sdk", sdk_names(), g.sdk);
+  parse_sdk_package(f, g.sdk_package, g.sdk_package_force);
   return g;
 }
 
@@ -180,11 +241,12 @@ void check_storage_settings(const ServiceSpec& s, const Fields& f) {
 
 ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.reject_unknown({"count", "core", "checkpoint_mode", "retry_delay_ms", "crud_upload_throttle_ms",
-                    "repost_delay_ms", "stream_encoding", "sdk", "fleet", "post_checkpoint_request",
-                    "fixed_quirks"});
+                    "repost_delay_ms", "stream_encoding", "sdk", "sdk_package", "sdk_package_force",
+                    "fleet", "post_checkpoint_request", "fixed_quirks"});
   ClientsSpec c;
   if (f.find("fleet") != nullptr) {
-    for (const char* key : {"count", "core", "checkpoint_mode", "sdk"}) {
+    for (const char* key :
+         {"count", "core", "checkpoint_mode", "sdk", "sdk_package", "sdk_package_force"}) {
       if (f.find(key) != nullptr) {
         f.problems().add(f.path(key),
                          "is not allowed together with clients.fleet; set it per "
@@ -198,12 +260,15 @@ ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
       c.core = c.fleet.front().core;
       c.checkpoint_mode = c.fleet.front().checkpoint_mode;
       c.sdk = c.fleet.front().sdk;
+      c.sdk_package = c.fleet.front().sdk_package;
+      c.sdk_package_force = c.fleet.front().sdk_package_force;
     }
   } else {
     f.integer("count", {1, kMaxClients, ""}, c.count);
     f.choice("core", ctx.cores, c.core);
     f.choice("checkpoint_mode", {"requests", "legacy"}, c.checkpoint_mode);
     f.choice("sdk", sdk_names(), c.sdk);
+    parse_sdk_package(f, c.sdk_package, c.sdk_package_force);
     check_pairing(client_groups(c).front(), "clients", ctx, f.problems());
   }
   f.integer("retry_delay_ms", {1, 600000, ""}, c.retry_delay_ms);

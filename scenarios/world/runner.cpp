@@ -217,7 +217,8 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
     }
     r.metrics["batches"] = batches;
     r.metrics["largest_batch"] = largest_batch;
-    // Issue 17's dimensions: reported only when they happened, so other results keep their shape.
+    // Issue 17's dimensions and BSON serving: reported only when they happened, so other results
+    // keep their shape.
     const std::pair<const char*, uint64_t> issue17[] = {
         {"failed_batches", failed_batches},
         {"replication_restarts", m.replication_restarts},
@@ -227,7 +228,10 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         {"invalidated_checkpoints", world.service().stream_stats().invalidated_checkpoints},
         {"change_feed_fallbacks", world.service().stream_stats().change_feed_fallbacks},
         {"checksum_invalidated_candidates",
-         world.service().stream_stats().checksum_invalidated_candidates}};
+         world.service().stream_stats().checksum_invalidated_candidates},
+        // js-real clients negotiate BSON (docs/protocol.md §3.3.1); the port reads NDJSON.
+        {"bson_streams", world.service().stream_stats().bson_streams},
+        {"bson_lines", world.service().stream_stats().bson_lines}};
     for (const auto& [name, value] : issue17) {
       if (value > 0) r.metrics[name] = value;
     }

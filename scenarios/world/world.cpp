@@ -202,15 +202,23 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     o.sdk = engine::sdk_behaviour_from_name(
         resolved_sdk(group.sdk, group.core, core_sdks(extra_cores_)));
     if (o.sdk == engine::SdkBehaviour::JsReal) {
-      if (auto why = engine::js::js_real_unavailable(group.core)) {
-        throw std::runtime_error("clients.sdk \"js-real\" cannot run: " + *why);
-      }
+      // Version skew (scenario sdk_package): the named project instead of the core's.
+      const std::string project =
+          group.sdk_package.empty() ? engine::js::js_real_project_for_core(group.core).value_or("")
+                                    : group.sdk_package;
+      auto why = project.empty() ? engine::js::js_real_unavailable(group.core)
+                                 : engine::js::js_real_package_unavailable(project);
+      if (why) throw std::runtime_error("clients.sdk \"js-real\" cannot run: " + *why);
       if (!js_host_) {
         js_host_ = std::make_shared<engine::js::JsHost>(
-            loop_, trace_, *engine::js::js_real_project_for_core(group.core),
-            root_.split("js-host").next(), js_processes);
+            loop_, trace_, project, root_.split("js-host").next(), js_processes);
       }
       o.js_host = js_host_;
+      if (!group.sdk_package.empty()) {
+        o.sdk_package = group.sdk_package;
+        const auto refused = engine::js::js_real_package_refuses(project, group.core);
+        o.sdk_package_forced = refused.has_value();  // validation allowed it: forced
+      }
     }
     const std::pair<const char*, engine::EngineMutant> engine_mutants[] = {
         {"publish-while-blocked", engine::EngineMutant::PublishWhileBlocked},
@@ -564,6 +572,10 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       // (SDK package and core switch together, as an app update does: 0.5.3 -> 0.4.6 runs
       // @powersync/common 1.43.1 in the same host); a core no pinned SDK pairs with runs the
       // port of its SDK.
+      // A sdk_package override ends here: the update ships the new core's SDK.
+      const bool override_ends = !slot.options.sdk_package.empty();
+      slot.options.sdk_package.clear();
+      slot.options.sdk_package_forced = false;
       if (slot.real_sdk && js_host_) {
         const auto project = engine::js::js_real_project_for_core(f.core);
         if (project && engine::js::installed_js_real_project(*project)) {
@@ -573,15 +585,16 @@ void World::lifecycle_fault(const Fault& f, const std::string& why) {
       // Old cores' SDKs (port or published 1.x) have no checkpoint requests.
       slot.options.checkpoint_mode =
           core.sdk == engine::kSdkJsLegacy ? engine::CheckpointMode::Legacy : slot.group_mode;
-      trace_.log("fault", "{} client {} to core {} ({} SDK), down {}ms{}", what, f.client, f.core,
-                 slot.options.sdk == engine::SdkBehaviour::JsReal ? "js-real" : core.sdk, f.down_ms,
-                 why);
+      trace_.log("fault", "{} client {} to core {} ({} SDK{}), down {}ms{}", what, f.client, f.core,
+                 slot.options.sdk == engine::SdkBehaviour::JsReal ? "js-real" : core.sdk,
+                 override_ends ? "; the sdk_package override ends" : "", f.down_ms, why);
       break;
     }
     case FaultKind::SwitchMode:
       if (slot.options.sdk == engine::SdkBehaviour::JsLegacy ||
           (slot.options.sdk == engine::SdkBehaviour::JsReal &&
-           slot.core->sdk == engine::kSdkJsLegacy)) {
+           (slot.core->sdk == engine::kSdkJsLegacy ||
+            engine::js::js_real_package_is_1x(slot.options.sdk_package)))) {
         // The loader rejects this in time order; only a trigger that fired after a
         // downgrade to an old SDK gets here (world hunt seed 195), and the app cannot do it.
         trace_.log("fault",
