@@ -121,8 +121,8 @@ TEST(ListCli, ListsEverythingWithStatements) {
   }
   // 23 + fsync-lies (storage) + connection-slot-leak, custom-checkpoint-before-replication,
   // stopped-config-keeps-streams, clear-loses-checksum, torn-read-skips-op,
-  // straddled-checksum-served (issue 17)
-  EXPECT_EQ(lines, 30u);
+  // straddled-checksum-served (issue 17) + complete-despite-invalidation (consistent-checkpoint)
+  EXPECT_EQ(lines, 31u);
   for (const auto* what : {"faults", "sometimes", "metrics"}) {
     auto o = syncsim(std::string("list ") + what);
     EXPECT_EQ(o.exit_code, 0) << what << o.output;

@@ -2,6 +2,8 @@
 // binary can run (the CLI tests' failing scenario).
 #pragma once
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -17,7 +19,9 @@ inline std::string failing_basic_file(const std::string& file) {
   j["name"] = "basic-mutant";
   j["mutants"] = {"publish-while-blocked"};
   j.erase("sometimes");
-  return testing::write_temp(file, j.dump(2));
+  // One file per test process: ctest runs the tests of one binary in parallel processes, and a
+  // shared name let one test read the file while another truncated it.
+  return testing::write_temp(std::to_string(::getpid()) + "-" + file, j.dump(2));
 }
 
 }  // namespace syncsim::test_support
