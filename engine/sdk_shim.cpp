@@ -593,8 +593,8 @@ std::map<std::string, Client::BucketChecksum> Client::bucket_checksums() {
 
 std::map<std::string, int64_t> Client::bucket_applied() {
   std::map<std::string, int64_t> out;
-  for (const auto& row : db().query_rows(
-           "SELECT name, last_applied_op FROM ps_buckets WHERE name != '$local'", {})) {
+  for (const auto& row :
+       db().query_rows("SELECT name, last_applied_op FROM ps_buckets WHERE name != '$local'", {})) {
     if (row.size() == 2 && row[0] && row[1]) out[*row[0]] = std::stoll(*row[1]);
   }
   return out;

@@ -210,8 +210,8 @@ class SyncConnection final : public CheckpointWatcher {
     std::size_t group = 0;                                         // current group
     std::size_t bucket = 0;                                        // next bucket within the group
     uint64_t ops_sent = 0;
-    bool invalidated = false;  // a chunk of this storage page had target_op > cp.op_id
-    uint64_t page_ops = 0;     // ops of the current storage page so far
+    bool invalidated = false;   // a chunk of this storage page had target_op > cp.op_id
+    uint64_t page_ops = 0;      // ops of the current storage page so far
     bool page_fetched = false;  // fetch_per_page: the current page's read was paid for
     std::optional<sim::Micros> line_ready_at;  // when the superseding line is computed
     // v3 (ConnectionContext::v3_superseding_skip): the race's candidate, taken when

@@ -314,10 +314,10 @@ const std::vector<Entry>& mutation_catalog() {
        "compaction-pages",
        [](json& j) {
          j["clients"]["count"] = 4;
-         j["faults"].push_back({{"at_ms", 0}, {"kind", "quiet"}, {"client", 4},
-                                {"duration_ms", 3600000}});
-         j["faults"].push_back({{"at_ms", 35000}, {"kind", "disconnect_and_clear"},
-                                {"client", 4}, {"down_ms", 300}});
+         j["faults"].push_back(
+             {{"at_ms", 0}, {"kind", "quiet"}, {"client", 4}, {"duration_ms", 3600000}});
+         j["faults"].push_back(
+             {{"at_ms", 35000}, {"kind", "disconnect_and_clear"}, {"client", 4}, {"down_ms", 300}});
        },
        {"consistent-checkpoint"},
        false,

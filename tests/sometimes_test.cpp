@@ -195,9 +195,9 @@ TEST(Sometimes, CompactionInvalidationsWithheldAndForgottenPerPage) {
   no.service.compact_interval_s = 0;  // no MOVE or CLEAR, so nothing to invalidate
   const RunResult a = run(yes);
   ASSERT_TRUE(a.passed) << describe(a);
-  for (const auto& [id, metric] : {std::pair{"checkpoint-invalidated", "invalidated_checkpoints"},
-                                   std::pair{"page-invalidation-forgotten",
-                                             "forgotten_invalidations"}}) {
+  for (const auto& [id, metric] :
+       {std::pair{"checkpoint-invalidated", "invalidated_checkpoints"},
+        std::pair{"page-invalidation-forgotten", "forgotten_invalidations"}}) {
     EXPECT_GT(count(a, id), 0u) << id << " not counted in the scenario built for it\n"
                                 << describe(a);
     EXPECT_EQ(count(a, id), a.metrics.count(metric) ? a.metrics.at(metric) : 0u) << id;
