@@ -61,6 +61,7 @@ void Replication::snapshot() {
   }
   folded_ops_ += ops;
   trace_.log("repl", "snapshot: {} rows, {} ops", source_.rows().size(), ops);
+  stamp_recorded();
 }
 
 void Replication::stream_from(std::size_t slot_commit, Lsn no_checkpoint_before) {
@@ -175,6 +176,7 @@ void Replication::wake() {
       folded_ops_ += ops;
       trace_.log("repl", "replay lsn={} ops={}: checkpoint blocked (last checkpoint lsn {})", last,
                  ops, storage_.latest().lsn);
+      stamp_recorded();
     } else {
       if (last > storage_.latest().lsn || storage_.last_op() > storage_.latest().op_id) {
         storage_.checkpoint(last);
@@ -184,6 +186,7 @@ void Replication::wake() {
       replaying_ = false;
       trace_.log("repl", "checkpoint op={} lsn={} ops={}", storage_.latest().op_id, last, ops);
       checkpoint_line_ = trace_.lines();
+      stamp_recorded();
       if (checkpoint_hook_) checkpoint_hook_();
     }
     confirmed_commit_ = previous_chunk_;  // the slot ack trails one chunk
@@ -208,8 +211,15 @@ void Replication::wake() {
 void Replication::record(const std::string& bucket, const Op& op) {
   auto& h = checksum_history_[bucket];
   h.emplace_back(op.op_id, (h.empty() ? 0u : h.back().second) + op_checksum(op));
-  ledger_[bucket].push_back(LedgerOp{op.op_id, RowKey{op.object_type, op.object_id},
-                                     op.put ? std::optional<std::string>(op.data) : std::nullopt});
+  auto& ledger = ledger_[bucket];
+  ledger.push_back(LedgerOp{op.op_id, RowKey{op.object_type, op.object_id},
+                            op.put ? std::optional<std::string>(op.data) : std::nullopt});
+  unstamped_.emplace_back(bucket, ledger.size() - 1);
+}
+
+void Replication::stamp_recorded() {
+  for (const auto& [bucket, index] : unstamped_) ledger_[bucket][index].line = trace_.lines();
+  unstamped_.clear();
 }
 
 const std::vector<Replication::LedgerOp>& Replication::ledger(const std::string& bucket) const {

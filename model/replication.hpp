@@ -101,6 +101,7 @@ class Replication {
     OpId op_id = 0;
     RowKey key;
     std::optional<std::string> data;  // nullopt: REMOVE
+    uint64_t line = 0;                // the trace line of the replay that wrote it
   };
   [[nodiscard]] const std::vector<LedgerOp>& ledger(const std::string& bucket) const;
   [[nodiscard]] std::string pending() const;
@@ -145,6 +146,9 @@ class Replication {
   std::map<std::string, std::vector<std::pair<OpId, uint32_t>>> checksum_history_;
   std::map<std::string, std::vector<LedgerOp>> ledger_;
   void record(const std::string& bucket, const Op& op);
+  // Gives the ops recorded since the last call the trace line just logged for their chunk.
+  void stamp_recorded();
+  std::vector<std::pair<std::string, std::size_t>> unstamped_;  // (bucket, ledger index)
 };
 
 }  // namespace syncsim::model

@@ -23,19 +23,12 @@
 #include "engine/database.hpp"
 #include "engine/sha256.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/sim_env.hpp"
 
 namespace syncsim::engine {
 namespace {
 
-// One simulation's worth of VFS state, as the world builds it (binding last).
-struct SimEnv {
-  explicit SimEnv(uint64_t seed) : root(seed), sqlite_rng(root.split("sqlite")) {}
-  sim::VirtualClock clock;
-  sim::Prng root;
-  sim::Prng sqlite_rng;
-  sim::FileStore files;
-  sim::VfsBinding binding{clock, sqlite_rng, files};
-};
+using test_support::SimEnv;
 
 // ---- sha256 ---------------------------------------------------------------------
 

@@ -10,18 +10,12 @@
 #include "sim/clock.hpp"
 #include "sim/prng.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/sim_env.hpp"
 
 namespace syncsim::engine::js {
 namespace {
 
-struct SimEnv {
-  SimEnv() : root(1), sqlite_rng(root.split("sqlite")) {}
-  sim::VirtualClock clock;
-  sim::Prng root;
-  sim::Prng sqlite_rng;
-  sim::FileStore files;
-  sim::VfsBinding binding{clock, sqlite_rng, files};
-};
+using test_support::SimEnv;
 
 class ReadPool : public ::testing::Test {
  protected:
@@ -36,7 +30,7 @@ class ReadPool : public ::testing::Test {
     const auto rows = reads->run(slot, sql, nlohmann::json::array());
     return rows.rows.at(0).at(0).get<int64_t>();
   }
-  SimEnv sim;
+  SimEnv sim{1};
   std::unique_ptr<Database> db;
   std::unique_ptr<ReadConnections> reads;
 };

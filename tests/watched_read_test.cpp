@@ -14,18 +14,12 @@
 #include "engine/sdk_shim_internal.hpp"
 #include "engine/watched_read.hpp"
 #include "sim/vfs.hpp"
+#include "tests/support/sim_env.hpp"
 
 namespace syncsim::engine {
 namespace {
 
-struct SimEnv {
-  SimEnv() : root(7), sqlite_rng(root.split("sqlite")) {}
-  sim::VirtualClock clock;
-  sim::Prng root;
-  sim::Prng sqlite_rng;
-  sim::FileStore files;
-  sim::VfsBinding binding{clock, sqlite_rng, files};
-};
+using test_support::SimEnv;
 
 const CoreVersion& any_core() {
   const CoreVersion* core = find_core("0.5.3");
@@ -41,7 +35,7 @@ std::optional<std::optional<std::string>> row(Database& db, const std::string& i
 }
 
 TEST(WatchedRead, RowReadsFollowEveryKindOfChange) {
-  SimEnv env;
+  SimEnv env{7};
   Database db("watched.db", any_core());
   db.exec("CREATE TABLE ps_data__t(id TEXT PRIMARY KEY, description TEXT)");
   EXPECT_EQ(row(db, "a"), std::nullopt);  // no row
@@ -65,7 +59,7 @@ TEST(WatchedRead, RowReadsFollowEveryKindOfChange) {
 }
 
 TEST(WatchedRead, CrudCountFollowsInsertsAndDeletes) {
-  SimEnv env;
+  SimEnv env{7};
   Database db("watched.db", any_core());
   db.begin();
   db.query_text("SELECT powersync_init()");

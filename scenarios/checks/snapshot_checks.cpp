@@ -15,6 +15,16 @@ bool judged_table(const std::string& table) { return table == "todos" || table =
 
 std::string shown_text(const std::optional<std::string>& v) { return v ? "'" + *v + "'" : "null"; }
 
+// "bucket at op N, ..." over a client's applied buckets.
+template <typename View>
+std::string positions_of(const View& view) {
+  std::string positions;
+  for (const auto& [bucket, b] : view) {
+    positions += fmt::format("{}{} at op {}", positions.empty() ? "" : ", ", bucket, b.through);
+  }
+  return positions;
+}
+
 }  // namespace
 
 std::optional<SnapshotChecks::Version> SnapshotChecks::expected_row(const ClientView& view,
@@ -77,12 +87,8 @@ void SnapshotChecks::on_published(engine::Client& c) {
     fail_row(c, view, key, want, shown, present);
     return;
   }
-  std::string positions;
-  for (const auto& [bucket, b] : view) {
-    positions += fmt::format("{}{} at op {}", positions.empty() ? "" : ", ", bucket, b.through);
-  }
   previous_[c.index()] = {trace_.lines(), fmt::format("client {} published a consistent state ({})",
-                                                      c.index(), positions)};
+                                                      c.index(), positions_of(view))};
 }
 
 void SnapshotChecks::fail_row(engine::Client& c, const ClientView& view, const model::RowKey& key,
@@ -93,15 +99,24 @@ void SnapshotChecks::fail_row(engine::Client& c, const ClientView& view, const m
       want ? fmt::format("{} (PUT at op {})", shown_text(description_of(want->data.value())),
                          want->op_id)
            : "absent";
-  std::string positions;
+  const std::string positions = positions_of(view);
   std::string versions;
+  // The row's versions past the checkpoint are the steps that can reach into it (a compacted
+  // MOVE whose superseding op is one of them).
+  std::vector<std::pair<uint64_t, std::string>> steps;
   for (const auto& [bucket, b] : view) {
-    positions += fmt::format("{}{} at op {}", positions.empty() ? "" : ", ", bucket, b.through);
     for (const auto& op : service_.ledger(bucket)) {
       if (op.key != key) continue;
+      const std::string what =
+          op.data ? "PUT " + shown_text(description_of(*op.data)) : std::string("REMOVE");
+      const bool after = op.op_id > b.through;
       versions += fmt::format("{}{} op {} {}{}", versions.empty() ? "" : "; ", bucket, op.op_id,
-                              op.data ? "PUT " + shown_text(description_of(*op.data)) : "REMOVE",
-                              op.op_id > b.through ? " (after the checkpoint)" : "");
+                              what, after ? " (after the checkpoint)" : "");
+      if (after) {
+        steps.emplace_back(op.line, fmt::format("replication writes {} op {}: {} of {}, past the "
+                                                "client's checkpoint at op {}",
+                                                bucket, op.op_id, what, row, b.through));
+      }
     }
   }
   const uint64_t now_line = trace_.lines();
@@ -113,12 +128,9 @@ void SnapshotChecks::fail_row(engine::Client& c, const ClientView& view, const m
       {"client's buckets", positions, "ps_buckets.last_applied_op after the apply", now_line},
       {"every version of the row", versions.empty() ? "none" : versions,
        "the replication job's ledger", 0}};
-  std::vector<std::pair<uint64_t, std::string>> steps;
   if (auto it = previous_.find(c.index()); it != previous_.end()) {
     steps.emplace_back(it->second.line, it->second.what);
   }
-  steps.emplace_back(now_line, fmt::format("client {} applies ops up to {}, downloaded since then",
-                                           c.index(), positions));
   checks::fail(
       loop_, trace_, verdicts_, "consistent-checkpoint", c.index(),
       fmt::format("client {} applied a checkpoint showing {} as {} but at its checkpoint the "
@@ -129,9 +141,9 @@ void SnapshotChecks::fail_row(engine::Client& c, const ClientView& view, const m
       std::move(inputs),
       checks::chain_in_trace_order(
           std::move(steps),
-          fmt::format("client {} applies a checkpoint whose {} differs from the source's row at "
+          fmt::format("client {} applies ops up to {} and shows {} unlike the source's row at "
                       "that checkpoint",
-                      c.index(), row),
+                      c.index(), positions, row),
           now_line));
 }
 
