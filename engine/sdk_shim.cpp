@@ -600,6 +600,11 @@ std::map<std::string, int64_t> Client::bucket_applied() {
   return out;
 }
 
+bool Client::last_apply_was_full() {
+  return db().query_int("SELECT count(*) = 1 AND max(priority) = 2147483647 FROM ps_sync_state")
+             .value_or(0) == 1;
+}
+
 int64_t Client::applied_position() {
   if (options_.stream_tables) {
     // Sync streams (issue 7): stream buckets come and go with subscriptions (a removed

@@ -418,6 +418,10 @@ class Client {
   std::map<std::string, BucketChecksum> bucket_checksums();
   // Every synced bucket's last_applied_op (the op up to which its rows are published).
   std::map<std::string, int64_t> bucket_applied();
+  // Whether the newest apply was a full one: a partial apply leaves its priority's row in
+  // ps_sync_state beside the sentinel, a full apply only the sentinel (docs/protocol.md §1
+  // §ps_sync_state).
+  bool last_apply_was_full();
   // The newest server state the database shows: max(last_applied_op) over synced buckets.
   int64_t applied_position();
   [[nodiscard]] std::string pending();

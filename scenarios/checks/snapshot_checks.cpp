@@ -11,7 +11,9 @@ namespace syncsim::scenarios {
 
 namespace {
 
-bool judged_table(const std::string& table) { return table == "todos" || table == "notes"; }
+bool judged_table(const std::string& table) {
+  return table == "todos" || table == "notes" || table == "items";
+}
 
 std::string shown_text(const std::optional<std::string>& v) { return v ? "'" + *v + "'" : "null"; }
 
@@ -40,6 +42,7 @@ std::optional<SnapshotChecks::Version> SnapshotChecks::expected_row(const Client
 
 void SnapshotChecks::on_cleared(engine::Client& c) {
   clients_.erase(c.index());
+  deferred_.erase(c.index());
   previous_[c.index()] = {
       trace_.lines(),
       fmt::format("client {} cleared its database (disconnectAndClear)", c.index())};
@@ -51,13 +54,14 @@ void SnapshotChecks::on_published(engine::Client& c) {
   ClientView& view = clients_[c.index()];
   const auto held = c.bucket_applied();
   std::set<model::RowKey> touched;
+  std::set<model::RowKey>& deferred = deferred_[c.index()];
   // Buckets the client no longer holds: their rows may have left the client's tables.
   for (auto it = view.begin(); it != view.end();) {
     if (held.contains(it->first)) {
       ++it;
       continue;
     }
-    for (const auto& [key, v] : it->second.rows) touched.insert(key);
+    for (const auto& [key, v] : it->second.rows) deferred.insert(key);
     it = view.erase(it);
   }
   for (const auto& [bucket, applied] : held) {
@@ -65,7 +69,7 @@ void SnapshotChecks::on_published(engine::Client& c) {
     BucketView& b = view[bucket];
     if (applied < b.through) {
       // The bucket went back (deleted and downloaded again, a power loss): read it afresh.
-      for (const auto& [key, v] : b.rows) touched.insert(key);
+      for (const auto& [key, v] : b.rows) deferred.insert(key);
       b = BucketView{};
     }
     for (; b.next < ledger.size() && ledger[b.next].op_id <= applied; ++b.next) {
@@ -74,6 +78,10 @@ void SnapshotChecks::on_published(engine::Client& c) {
       touched.insert(op.key);
     }
     b.through = applied;
+  }
+  if (c.last_apply_was_full()) {
+    touched.insert(deferred.begin(), deferred.end());
+    deferred.clear();
   }
   for (const auto& key : touched) {
     if (!judged_table(key.table)) continue;

@@ -66,6 +66,10 @@ class SnapshotChecks : public engine::ClientObserver {
   model::Service& service_;
   sim::Verdicts& verdicts_;
   std::map<int, ClientView> clients_;  // by 1-based client number (the database outlives lives)
+  // Rows of buckets the client deleted or saw go back (a CLEAR, a re-download): the core
+  // re-derives them (ps_updated_rows) only at a full apply, so they are judged then
+  // (docs/invariants.md §1 consistent-checkpoint).
+  std::map<int, std::set<model::RowKey>> deferred_;
   // The causal chain's earlier step per client: its previous publication or its clear.
   struct Step {
     uint64_t line = 0;
