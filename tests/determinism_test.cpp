@@ -68,11 +68,24 @@ const std::map<std::string, std::string>& hosted_elsewhere() {
       {"change-feed-limit",
        "ChangeFeedLimit.OverAThousandDeviceKeysMakeEveryStreamFallBackAndAllHolds"},
       {"compaction-v3-checksums", "StreamWakeIndex.CallingOnlyTheConcernedWatchersKeepsTheTrace"},
+      {"config-reprocessing",
+       "Catalog/StreamWake.ClientsObserveWhatTheyObservedWhenEveryCheckpointWokeEveryStream/"
+       "config_reprocessing"},
+      {"custom-write-checkpoints",
+       "Catalog/StreamWake.ClientsObserveWhatTheyObservedWhenEveryCheckpointWokeEveryStream/"
+       "custom_write_checkpoints"},
+      {"downgrade", "Catalog/LifecycleCatalog.PassesEverySeed/downgrade"},
+      {"kill", "Catalog/LifecycleCatalog.PassesEverySeed/kill"},
+      {"mixed-fleet", "Catalog/LifecycleCatalog.PassesEverySeed/mixed_fleet"},
+      {"power-loss", "Catalog/LifecycleCatalog.PassesEverySeed/power_loss"},
+      {"restart", "Catalog/LifecycleCatalog.PassesEverySeed/restart"},
       {"service-faults", "ServiceFaults.EveryFaultKindHealsAndHappened"},
       {"storm-mongo", "StormTwins.PostgresWritesMoreSourceMarkersThanMongo"},
       {"storm-postgres", "StormTwins.PostgresWritesMoreSourceMarkersThanMongo"},
       {"stream-churn", "StreamChurn.CatalogScenarioHoldsAndIsNotVacuous"},
+      {"switch-mode", "Catalog/LifecycleCatalog.PassesEverySeed/switch_mode"},
       {"switch-user", "StreamWakeIndex.CallingOnlyTheConcernedWatchersKeepsTheTrace"},
+      {"upgrade", "Catalog/LifecycleCatalog.PassesEverySeed/upgrade"},
   };
   return hosted;
 }
