@@ -559,6 +559,9 @@ void record_row(const json& m) {
   ::close(lock);
 }
 
+// GoogleTest prints a parameter in failure messages; an Entry is its mutant.
+void PrintTo(const Entry& e, std::ostream* os) { *os << e.mutant; }
+
 class MutantScore : public ::testing::TestWithParam<Entry> {};
 
 TEST_P(MutantScore, IsDetectedWithinTheBudget) {
