@@ -1,6 +1,6 @@
 // End-to-end: the real core 0.5.3 against the model service in a full simulated world.
-// Determinism (docs/architecture.md §2), the basic scenario over many seeds, and one mutant per
-// invariant showing each checker can fail (issue: walking skeleton).
+// Determinism (docs/architecture.md §2), the basic scenario over many seeds, and mutants showing
+// checkers can fail (others, on basic too, in mutation_score_test) (issue: walking skeleton).
 #include <gtest/gtest.h>
 
 #include <array>
@@ -119,12 +119,13 @@ TEST_P(MutantDetection, IsCaughtWithinFiftySeeds) {
 
 INSTANTIATE_TEST_SUITE_P(
     Checkers, MutantDetection,
-    ::testing::Values(MutantCase{"ack-before-replication", "service-ack-after-replication"},
-                      MutantCase{"ack-before-replication", "read-your-writes", true},
+    // ack-before-replication by service-ack-after-replication and publish-while-blocked by
+    // barrier-holds, with every invariant on, are mutation_score_test's entries for them on the
+    // same scenario (within 5 seeds, with a passing twin; perf12 moved them there).
+    ::testing::Values(MutantCase{"ack-before-replication", "read-your-writes", true},
                       MutantCase{"replication-stall", "converges", true},
                       // issue 14: the stuck target is the headline, judged before converges.
-                      MutantCase{"replication-stall", "requests-complete"},
-                      MutantCase{"publish-while-blocked", "barrier-holds"}),
+                      MutantCase{"replication-stall", "requests-complete"}),
     [](const auto& info) {
       std::string n = info.param.mutant;
       if (info.param.only) n += std::string("_only_") + info.param.invariant;
