@@ -2,8 +2,9 @@
 // budget (SYNCSIM_SEED_BUDGET: small in `quick`, larger in `long`) in the scenario where it
 // can show, and the test reports per mutant: detected, the invariant that caught it,
 // seeds-to-detection and the shrunk size in steps (scenarios/shrink.*, at most
-// SYNCSIM_SHRINK_ATTEMPTS runs on the first detecting seed).  It prints a table and writes
-// it as JSON into the build tree (mutation-score[-long].json).
+// SYNCSIM_SHRINK_ATTEMPTS runs on the first detecting seed).  One test per mutant
+// (MutationScore/MutantScore.*); each adds its row to the JSON table in the build tree
+// (mutation-score[-long].json, rows under <file>.d/), printed whole by the last to finish.
 //
 // The mutant -> scenario table is kMutationCatalog below: a catalog scenario plus JSON
 // modifications.  Every detection is checked against a twin: the same scenario without the
@@ -22,9 +23,15 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -479,56 +486,102 @@ TEST(MutationScore, CatalogCoversEveryMutantOnce) {
   EXPECT_EQ(listed, std::multiset<std::string>(names.begin(), names.end()));
 }
 
-TEST(MutationScore, EveryMutantIsDetected) {
-  std::vector<Score> scores;
-  for (const auto& e : mutation_catalog()) {
-    const auto t0 = std::chrono::steady_clock::now();
-    scores.push_back(score(e));
-    const double secs =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::cout << fmt::format("[ scored ] {} in {:.1f} s\n", e.mutant, secs) << std::flush;
-  }
-  auto opt = [](const std::optional<uint64_t>& v) { return v ? std::to_string(*v) : "-"; };
-  std::cout << fmt::format("\nmutation score: budget {} seeds, shrink <= {} runs\n", kBudget,
-                           kShrinkAttempts);
-  std::cout << fmt::format("{:<38} {:<9} {:<30} {:>6} {:>7}  {}\n", "mutant", "detected",
-                           "invariant", "seeds", "steps", "scenario / note");
+json row(const Score& s) {
+  json m = {{"mutant", s.mutant},
+            {"detected", s.detected},
+            {"scenario", s.scenario},
+            {"seeds_to_detection", s.detected ? json(s.seeds) : json()},
+            {"seeds_run", s.seeds},
+            {"invariant", s.invariant.empty() ? json() : json(s.invariant)},
+            {"equivalent", s.equivalent_expected},
+            {"note", s.note},
+            {"build", build_id()}};
+  m["steps"] = s.steps_before ? json(*s.steps_before) : json();
+  m["shrunk_steps"] = s.steps_after ? json(*s.steps_after) : json();
+  return m;
+}
+
+std::string table_line(const json& m) {
+  auto opt = [](const json& v) { return v.is_null() ? std::string("-") : v.dump(); };
+  const std::string steps =
+      m["steps"].is_null()
+          ? "-"
+          : opt(m["steps"]) + (m["shrunk_steps"].is_null() ? "" : "->" + opt(m["shrunk_steps"]));
+  const std::string note = m["note"].get<std::string>();
+  return fmt::format(
+      "{:<38} {:<9} {:<30} {:>6} {:>7}  {}{}\n", m["mutant"].get<std::string>(),
+      m["detected"].get<bool>() ? "yes" : (m["equivalent"].get<bool>() ? "EQUIVALENT" : "NO"),
+      m["invariant"].is_null() ? "-" : m["invariant"].get<std::string>(),
+      m["seeds_run"].get<uint64_t>(), steps, m["scenario"].get<std::string>(),
+      note.empty() ? "" : "; " + note);
+}
+
+// One ctest test per mutant (so that -j2 spreads the score; docs/performance.md "Quick suite
+// toward 60 s (perf12)"): each writes its row into <score file>.d/ and rebuilds the table
+// from the rows there, under a lock; the table is whole once every mutant has run.
+void record_row(const json& m) {
+  const std::string file = std::string(SYNCSIM_BUILD_DIR) + "/" + SYNCSIM_SCORE_FILE;
+  const std::filesystem::path dir = file + ".d";
+  std::filesystem::create_directories(dir);
+  const int lock = ::open((dir / "lock").c_str(), O_CREAT | O_RDWR, 0644);
+  ASSERT_GE(lock, 0) << dir;
+  ::flock(lock, LOCK_EX);
+  std::ofstream(dir / (m["mutant"].get<std::string>() + ".json")) << m.dump(2) << "\n";
   json doc = {{"seed_budget", kBudget},
               {"shrink_attempts", kShrinkAttempts},
               {"build", build_id()},
               {"mutants", json::array()}};
   int detected = 0;
   int equivalent = 0;
-  for (const auto& s : scores) {
-    detected += s.detected ? 1 : 0;
-    equivalent += s.equivalent_expected ? 1 : 0;
-    const std::string steps =
-        s.steps_before ? opt(s.steps_before) + (s.steps_after ? "->" + opt(s.steps_after) : "")
-                       : "-";
-    std::cout << fmt::format("{:<38} {:<9} {:<30} {:>6} {:>7}  {}{}\n", s.mutant,
-                             s.detected ? "yes" : (s.equivalent_expected ? "EQUIVALENT" : "NO"),
-                             s.invariant.empty() ? "-" : s.invariant, s.seeds, steps, s.scenario,
-                             s.note.empty() ? "" : "; " + s.note);
-    json m = {{"mutant", s.mutant},
-              {"detected", s.detected},
-              {"scenario", s.scenario},
-              {"seeds_to_detection", s.detected ? json(s.seeds) : json()},
-              {"seeds_run", s.seeds},
-              {"invariant", s.invariant.empty() ? json() : json(s.invariant)},
-              {"equivalent", s.equivalent_expected},
-              {"note", s.note}};
-    m["steps"] = s.steps_before ? json(*s.steps_before) : json();
-    m["shrunk_steps"] = s.steps_after ? json(*s.steps_after) : json();
-    doc["mutants"].push_back(m);
-    EXPECT_TRUE(s.failure.empty()) << s.mutant << ": " << s.failure;
+  for (const auto& e : mutation_catalog()) {  // the catalog's order
+    std::ifstream in(dir / (e.mutant + ".json"));
+    if (!in) continue;
+    const json r = json::parse(in);
+    detected += r["detected"].get<bool>() ? 1 : 0;
+    equivalent += r["equivalent"].get<bool>() ? 1 : 0;
+    doc["mutants"].push_back(r);
   }
-  std::cout << fmt::format("{}/{} mutants detected ({} more listed as equivalent)\n", detected,
-                           scores.size() - equivalent, equivalent);
   doc["detected"] = detected;
   doc["equivalent"] = equivalent;
-  doc["total"] = scores.size();
-  std::ofstream(std::string(SYNCSIM_BUILD_DIR) + "/" + SYNCSIM_SCORE_FILE) << doc.dump(2) << "\n";
+  doc["total"] = doc["mutants"].size();
+  std::ofstream(file + ".tmp") << doc.dump(2) << "\n";
+  std::filesystem::rename(file + ".tmp", file);
+  if (doc["mutants"].size() == mutation_catalog().size()) {
+    std::cout << fmt::format("\nmutation score: budget {} seeds, shrink <= {} runs\n", kBudget,
+                             kShrinkAttempts);
+    std::cout << fmt::format("{:<38} {:<9} {:<30} {:>6} {:>7}  {}\n", "mutant", "detected",
+                             "invariant", "seeds", "steps", "scenario / note");
+    for (const auto& r : doc["mutants"]) std::cout << table_line(r);
+    std::cout << fmt::format("{}/{} mutants detected ({} more listed as equivalent)\n", detected,
+                             doc["mutants"].size() - equivalent, equivalent);
+  }
+  ::flock(lock, LOCK_UN);
+  ::close(lock);
 }
+
+// GoogleTest prints a parameter in failure messages; an Entry is its mutant.
+void PrintTo(const Entry& e, std::ostream* os) { *os << e.mutant; }
+
+class MutantScore : public ::testing::TestWithParam<Entry> {};
+
+TEST_P(MutantScore, IsDetectedWithinTheBudget) {
+  const Entry& e = GetParam();
+  const auto t0 = std::chrono::steady_clock::now();
+  const Score s = score(e);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << fmt::format("[ scored ] {} in {:.1f} s\n", e.mutant, secs);
+  const json m = row(s);
+  std::cout << table_line(m) << std::flush;
+  record_row(m);
+  EXPECT_TRUE(s.failure.empty()) << s.mutant << ": " << s.failure;
+}
+
+INSTANTIATE_TEST_SUITE_P(MutationScore, MutantScore, ::testing::ValuesIn(mutation_catalog()),
+                         [](const ::testing::TestParamInfo<Entry>& info) {
+                           std::string n = info.param.mutant;
+                           std::replace(n.begin(), n.end(), '-', '_');
+                           return n;
+                         });
 
 }  // namespace
 }  // namespace syncsim::scenarios

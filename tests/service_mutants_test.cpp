@@ -325,6 +325,10 @@ TEST(StormTwins, PostgresWritesMoreSourceMarkersThanMongo) {
     RunResult p = run(postgres, seed);
     ASSERT_TRUE(m.passed) << m.stop.message;
     ASSERT_TRUE(p.passed) << p.stop.message;
+    if (seed == 1) {  // both scenarios' determinism (hosted here, not in CatalogDeterminism)
+      EXPECT_TRUE(scenarios::test_support::repeats_its_trace(mongo, m, seed));
+      EXPECT_TRUE(scenarios::test_support::repeats_its_trace(postgres, p, seed));
+    }
     EXPECT_GT(p.metrics.at("markers_written"), m.metrics.at("markers_written")) << "seed " << seed;
     // On postgres every batch writes a marker; on mongo only batches with a pending record.
     EXPECT_EQ(p.metrics.at("markers_written"), p.metrics.at("batches"));
@@ -339,6 +343,10 @@ TEST(ServiceFaults, EveryFaultKindHealsAndHappened) {
   for (uint64_t seed = 1; seed <= 3; ++seed) {
     RunResult r = run(s, seed);
     ASSERT_TRUE(r.passed) << "seed " << seed << ": " << r.stop.message;
+    // Determinism of service-faults (hosted here, not in CatalogDeterminism).
+    if (seed == 1) {
+      EXPECT_TRUE(scenarios::test_support::repeats_its_trace(s, r, seed));
+    }
     EXPECT_EQ(r.metrics.at("restarts"), 1u);
     EXPECT_GT(r.metrics.at("requests_deleted"), 0u);
     EXPECT_GT(r.metrics.at("compact_jobs"), 1u);

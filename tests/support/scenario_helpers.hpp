@@ -42,6 +42,25 @@ inline std::string describe(const RunResult& r) {
   return out;
 }
 
+// Determinism (docs/architecture.md §2) on a run a test makes anyway: `first` is run(s, seed),
+// and the same seed once more must repeat its trace.  A catalog scenario checked this way on
+// seed 1 is left out of determinism_test's CatalogDeterminism, which would run it twice more
+// (docs/performance.md "Quick suite toward 60 s (perf12)").
+inline ::testing::AssertionResult repeats_its_trace(const Scenario& s, const RunResult& first,
+                                                    uint64_t seed) {
+  const RunResult again = run(s, seed);
+  if (again.trace_hash == first.trace_hash && again.trace_lines == first.trace_lines &&
+      again.events == first.events && first.trace_lines > 40) {
+    return ::testing::AssertionSuccess();
+  }
+  return ::testing::AssertionFailure()
+         << s.name << " seed " << seed << " is not deterministic: trace " << first.trace_hash
+         << " (" << first.trace_lines << " lines, " << first.events << " events) then "
+         << again.trace_hash << " (" << again.trace_lines << " lines, " << again.events
+         << " events); `syncsim run <file> --seed " << seed
+         << " --check-determinism` names the first divergence";
+}
+
 inline Fault fault(int64_t at_ms, FaultKind kind, int client = 1) {
   Fault f;
   f.at_ms = at_ms;
