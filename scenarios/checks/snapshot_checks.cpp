@@ -64,6 +64,8 @@ void SnapshotChecks::on_published(engine::Client& c) {
     for (const auto& [key, v] : it->second.rows) deferred.insert(key);
     it = view.erase(it);
   }
+  // Per key: whether some bucket's version after this call is a PUT applied in it.
+  std::map<model::RowKey, bool> put_applied;
   for (const auto& [bucket, applied] : held) {
     const auto& ledger = service_.ledger(bucket);
     BucketView& b = view[bucket];
@@ -72,16 +74,35 @@ void SnapshotChecks::on_published(engine::Client& c) {
       for (const auto& [key, v] : b.rows) deferred.insert(key);
       b = BucketView{};
     }
+    const model::OpId from = b.through;
+    std::set<model::RowKey> advanced;
     for (; b.next < ledger.size() && ledger[b.next].op_id <= applied; ++b.next) {
       const auto& op = ledger[b.next];
       b.rows[op.key] = Version{op.op_id, op.data};
-      touched.insert(op.key);
+      advanced.insert(op.key);
+    }
+    for (const auto& key : advanced) {
+      const Version& v = b.rows.at(key);
+      put_applied[key] = put_applied[key] || (v.data.has_value() && v.op_id > from);
+      touched.insert(key);
     }
     b.through = applied;
   }
   if (c.last_apply_was_full()) {
     touched.insert(deferred.begin(), deferred.end());
     deferred.clear();
+  } else {
+    // A partial apply re-derives only rows with a PUT in ps_oplog past their bucket's
+    // last_applied_op; a REMOVE lives in ps_updated_rows, which waits for the full apply
+    // (docs/protocol.md §1.3.6), and so does the row.
+    for (auto it = touched.begin(); it != touched.end();) {
+      if (put_applied[*it]) {
+        ++it;
+        continue;
+      }
+      deferred.insert(*it);
+      it = touched.erase(it);
+    }
   }
   for (const auto& key : touched) {
     if (!judged_table(key.table)) continue;
