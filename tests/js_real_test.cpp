@@ -417,6 +417,25 @@ TEST_F(JsReal, ThePortAndTheRealSdkSpendTheSameVirtualTime) {
   }
 }
 
+// 0.4.12: the port (js-legacy) against @powersync/common 1.54.0.  1.54.0's delayRetry waits
+// exactly its delay (no Math.random), so its uploads follow the 1 s crudUploadThrottleMs from the
+// connect; the port jittered it as 2.3.0 does and uploaded seed 1's first write at 2.090 s, not
+// 2.020 s (docs/sdk-diff.md "0.4.12").  Per field: the two SDKs' connects differ (class 2).
+TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario shim = load_scenario_with_overrides(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic-legacy.json",
+      {"clients.core=0.4.12"}, validation_context());
+  for (uint64_t seed : seeds_of({1, 2, 3})) {
+    const SeedDiff d =
+        compare_runs(seed, record_js(shim, seed),
+                     record_js(js_real("basic-legacy", {"clients.core=0.4.12"}), seed), {}, true);
+    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
+    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
+    EXPECT_GT(d.comparison.compared, 300u) << "seed " << seed;
+  }
+}
+
 // An app update within the SDK's cores (0.5.3 -> 0.5.2 -> 0.5.3) keeps the client on the
 // published SDK: SDK package and core switch together, and the new life is js-real again.
 TEST_F(JsReal, AnUpOrDowngradeWithinTheSdksCoresStaysOnTheRealSdk) {
