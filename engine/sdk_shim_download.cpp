@@ -191,6 +191,13 @@ sim::Task<bool> Client::iteration() {
         case EventKind::Reset:
           throw sim::NetworkError("sync stream connection reset");
         case EventKind::Aborted:
+          // disconnect()/close() cancels the open stream's reader, so the pending read ends and
+          // the SDK passes `connection end` to the core before `stop` (docs/protocol.md §2.1.9);
+          // 0.4.x answers it without a status.  Then the iteration ends as aborted.
+          for (auto& i : control("connection", "end")) {
+            if (i.contains("CloseSyncStream")) break;
+            if (!i.contains("EstablishSyncStream")) handle_instruction(i);
+          }
           throw sim::Aborted(ev.text);
         case EventKind::Error:
           throw std::runtime_error(ev.text);

@@ -436,6 +436,27 @@ TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
   }
 }
 
+// upgrade.json from 0.4.12 (its 0.4.6 lives run the JavaScript sync client, allowed class 1):
+// 1.54.0 -> 2.3.0 app updates.  At each graceful close the SDK's cancelled reader ends the line
+// source, so the core gets `connection end` before `stop`; 0.4.12 answers without a status.
+// The port went straight to `stop`, whose answer on 0.4.12 is a disconnected status: every seed
+// diverged (class status at the first upgrade) until the port ended the stream as well.
+TEST_F(JsReal, ThePortEndsTheStreamAtAnAppUpdateAsThe1540SdkDoes) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  nlohmann::json j = test_support::catalog_json("upgrade");
+  j["clients"]["core"] = "0.4.12";
+  j["faults"].erase(0);  // the upgrade to 0.4.12 itself
+  const Scenario shim = test_support::load(j);
+  j["clients"]["sdk"] = "js-real";
+  const Scenario real = test_support::load(j);
+  for (uint64_t seed : seeds_of({2, 5})) {
+    const SeedDiff d = compare_runs(seed, record_js(shim, seed), record_js(real, seed), {}, true);
+    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
+    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
+    EXPECT_GT(d.comparison.compared, 500u) << "seed " << seed;
+  }
+}
+
 // An app update within the SDK's cores (0.5.3 -> 0.5.2 -> 0.5.3) keeps the client on the
 // published SDK: SDK package and core switch together, and the new life is js-real again.
 TEST_F(JsReal, AnUpOrDowngradeWithinTheSdksCoresStaysOnTheRealSdk) {

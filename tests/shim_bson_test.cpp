@@ -9,6 +9,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/sdk_shim.hpp"
 #include "scenarios/world/world.hpp"
@@ -83,6 +85,49 @@ TEST(ShimBson, On0411And046ThePortSendsNoAcceptAndCallsLineText) {
     EXPECT_GT(r->ops.applied["line_text"], 0) << core;
     EXPECT_EQ(r->ops.calls["line_binary"], 0) << core;
     EXPECT_EQ(metric(r->result, "bson_streams"), 0u) << core << ": the port asked for BSON";
+  }
+}
+
+// A graceful close (restart) cancels the open stream's reader: the SDK's line source ends, so
+// the core gets `connection end` before `stop` (docs/protocol.md §2.1.9; the published 2.3.0 and
+// 1.54.0 do so in js-real traces).  Before, the port went straight to `stop`; on 0.4.12 that
+// made a disconnected status the SDK never shows (docs/sdk-diff.md, the upgrade row).
+class CallsAt : public engine::ClientObserver {
+ public:
+  explicit CallsAt(const sim::VirtualClock& clock) : clock_(clock) {}
+  void on_control(engine::Client& c, const std::string& op, const std::optional<std::string>& p,
+                  const std::optional<std::string>&) override {
+    if (c.index() == 1) calls.push_back({clock_.elapsed(), op + " " + p.value_or("")});
+  }
+  std::vector<std::pair<sim::Micros, std::string>> calls;
+
+ private:
+  const sim::VirtualClock& clock_;
+};
+
+TEST(ShimClose, ARestartEndsTheOpenStreamWithConnectionEndBeforeStop) {
+  for (const std::string core : {"0.5.3", "0.4.12"}) {
+    nlohmann::json j = test_support::catalog_json("restart");
+    j["clients"]["core"] = core;
+    if (core == "0.4.12") j["clients"]["checkpoint_mode"] = "legacy";
+    std::unique_ptr<CallsAt> calls;
+    RunOptions o;
+    o.seed = 1;
+    o.attach = [&calls](World& w) {
+      calls = std::make_unique<CallsAt>(w.loop().clock());
+      w.observers().add(calls.get());
+    };
+    const RunResult r = run_scenario(test_support::load(j), o);
+    ASSERT_TRUE(r.passed) << core << test_support::describe(r);
+    ASSERT_TRUE(calls);
+    // c1 restarts at 10 s (scenarios/catalog/restart.json) with its stream open.
+    std::vector<std::string> at_fault;
+    for (const auto& [t, call] : calls->calls) {
+      if (t == 10 * sim::kSeconds) at_fault.push_back(call);
+    }
+    ASSERT_GE(at_fault.size(), 2u) << core;
+    EXPECT_EQ(at_fault[at_fault.size() - 2], "connection end") << core;
+    EXPECT_EQ(at_fault.back(), "stop ") << core;
   }
 }
 
