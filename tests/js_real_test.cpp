@@ -417,10 +417,8 @@ TEST_F(JsReal, ThePortAndTheRealSdkSpendTheSameVirtualTime) {
   }
 }
 
-// 0.4.12: the port (js-legacy) against @powersync/common 1.54.0.  1.54.0's delayRetry waits
-// exactly its delay (no Math.random), so its uploads follow the 1 s crudUploadThrottleMs from the
-// connect; the port jittered it as 2.3.0 does and uploaded seed 1's first write at 2.090 s, not
-// 2.020 s (docs/sdk-diff.md "0.4.12").  Per field: the two SDKs' connects differ (class 2).
+// 0.4.12: 1.54.0's delayRetry has no jitter, so its uploads step on whole seconds from the
+// connect; the jittering port diverged on every seed (docs/sdk-diff.md "0.4.12").
 TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
   if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
   const Scenario shim = load_scenario_with_overrides(
@@ -436,11 +434,9 @@ TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
   }
 }
 
-// upgrade.json from 0.4.12 (its 0.4.6 lives run the JavaScript sync client, allowed class 1):
-// 1.54.0 -> 2.3.0 app updates.  At each graceful close the SDK's cancelled reader ends the line
-// source, so the core gets `connection end` before `stop`; 0.4.12 answers without a status.
-// The port went straight to `stop`, whose answer on 0.4.12 is a disconnected status: every seed
-// diverged (class status at the first upgrade) until the port ended the stream as well.
+// upgrade.json from 0.4.12 (1.54.0 -> 2.3.0): at a close the SDK's cancelled reader ends the
+// stream, so `connection end` precedes `stop`; the port went straight to `stop`, which on 0.4.12
+// shows a disconnected status the SDK never shows (docs/sdk-diff.md, session js12).
 TEST_F(JsReal, ThePortEndsTheStreamAtAnAppUpdateAsThe1540SdkDoes) {
   if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
   nlohmann::json j = test_support::catalog_json("upgrade");
