@@ -341,7 +341,11 @@ std::optional<std::string> Database::control(const std::string& op,
   sqlite3_reset(st.get());
   sqlite3_clear_bindings(st.get());
   sqlite3_bind_text(st.get(), 1, op.data(), static_cast<int>(op.size()), SQLITE_TRANSIENT);
-  if (payload) {
+  if (payload && op == "line_binary") {
+    // A BSON document, as the SDK passes its Uint8Array; the core refuses text here.
+    sqlite3_bind_blob(st.get(), 2, payload->data(), static_cast<int>(payload->size()),
+                      SQLITE_TRANSIENT);
+  } else if (payload) {
     sqlite3_bind_text(st.get(), 2, payload->data(), static_cast<int>(payload->size()),
                       SQLITE_TRANSIENT);
   }

@@ -18,6 +18,7 @@
 #include "engine/barrier_explanation.hpp"
 #include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim_internal.hpp"
+#include "engine/sync_line.hpp"
 #include "engine/watched_read.hpp"
 
 namespace syncsim::engine {
@@ -412,7 +413,8 @@ void Client::report_target_write(const std::string& value,
 
 std::optional<std::string> Client::control_text(const std::string& op,
                                                 const std::optional<std::string>& payload) {
-  const bool can_publish = op == "line_text" || op == "completed_upload";
+  const bool line = op == "line_text" || op == "line_binary";
+  const bool can_publish = line || op == "completed_upload";
   db().begin();
   // barrier-holds (docs/invariants.md §1): ps_crud and target read before the call, last_seen
   // after it; publication detected by the update hook on ps_data__* tables.
@@ -443,7 +445,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
     verdicts_->checked("barrier-holds");
     auto seen = last_seen();
     bool gate_closed = crud_before || (target_before && *target_before > seen.value_or(0));
-    if (gate_closed && op == "line_text" && payload && is_priority0_partial(*payload)) {
+    if (gate_closed && line && is_priority0_partial(sync_line_text(op, payload).value_or(""))) {
       // docs/invariants.md §1, docs/protocol.md §1.3.6: a partial_checkpoint_complete with priority
       // 0 publishes past the barrier by design; only these applies are exempt, and they are
       // counted.

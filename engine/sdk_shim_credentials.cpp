@@ -37,6 +37,9 @@ sim::Micros Client::sdk_jitter(sim::Micros delay) {
   // Double arithmetic on purpose: it is the SDK's own expression (IEEE, so the same on every
   // build); the fake timer then truncates the delay to whole ms (parseInt).
   const int64_t delay_ms = delay / sim::kMillis;  // the SDK's delays are whole ms
+  // The 1.x SDKs of 0.4.x cores wait exactly `delay` and never call Math.random
+  // (docs/sdk-diff.md "0.4.12"): no jitter, no draw.
+  if (options_.sdk == SdkBehaviour::JsLegacy) return delay_ms * sim::kMillis;
   const double ms = static_cast<double>(delay_ms) * (0.9 + sdk_random() * 0.2);
   return static_cast<sim::Micros>(std::trunc(ms)) * sim::kMillis;
 }

@@ -11,13 +11,31 @@
 
 #include <algorithm>
 #include <cassert>
+#include <cstdio>
 
 #include "engine/sdk_shim.hpp"
 #include "engine/sdk_shim_internal.hpp"
+#include "engine/sync_line.hpp"
 
 namespace syncsim::engine {
 
 using namespace shim_detail;  // NOLINT(google-build-using-namespace): the shim's own helpers
+
+namespace {
+
+// docs/protocol.md §2.1.6 "Which SDKs ask for BSON": the SDK a core pairs with sends the
+// BSON-first accept (2.3.0 on 0.5.x; 1.54.0, @powersync/node 0.18.x, on 0.4.12) or none (1.47.0
+// on 0.4.11, 1.43.1 on 0.4.6 post their stream without one and get NDJSON).
+bool sdk_asks_for_bson(SdkBehaviour sdk, const CoreVersion& core) {
+  if (sdk != SdkBehaviour::JsLegacy) return true;
+  int major = 0;
+  int minor = 0;
+  int patch = 0;
+  if (std::sscanf(core.name.c_str(), "%d.%d.%d", &major, &minor, &patch) != 3) return false;
+  return major > 0 || minor > 4 || (minor == 4 && patch >= 12);
+}
+
+}  // namespace
 
 // ---------------------------------------------------------------------------------
 // download loop (docs/protocol.md §2.1.3)
@@ -129,12 +147,18 @@ sim::Task<bool> Client::iteration() {
     // Requests are built outside the co_await expression: g++ 12 miscompiles aggregate
     // temporaries there.
     sim::HttpRequest http = co_await build_request("POST", "/sync/stream", request->dump());
+    // fetchStreamRaw's accept; the response's content type decides how lines reach the core.
+    if (sdk_asks_for_bson(options_.sdk, core_)) http.accept = kBsonFirstAccept;
     auto open = co_await link_.open_stream(std::move(http));
     note_status(open.head.status);
     if (open.head.status != 200) {
       throw std::runtime_error(fmt::format("HTTP {}: {}", open.head.status, open.head.body));
     }
     stream = open.stream;
+    // receiveSyncLines (docs/protocol.md §2.1.6): a BSON response's documents go to the core as
+    // blobs with `line_binary`, NDJSON lines as text with `line_text`.
+    const char* line_op =
+        stream->content_type() == kBsonStreamContentType ? "line_binary" : "line_text";
     for (auto& i : control("connection", "established")) handle_instruction(i);
     bool first_line = true;
     bool done = false;
@@ -148,7 +172,7 @@ sim::Task<bool> Client::iteration() {
             first_line = false;
             trigger_crud_upload();
           }
-          out = control("line_text", ev.text);
+          out = control(line_op, ev.text);
           break;
         case EventKind::End:
           out = control("connection", "end");
@@ -167,6 +191,13 @@ sim::Task<bool> Client::iteration() {
         case EventKind::Reset:
           throw sim::NetworkError("sync stream connection reset");
         case EventKind::Aborted:
+          // disconnect()/close() cancels the open stream's reader, so the pending read ends and
+          // the SDK passes `connection end` to the core before `stop` (docs/protocol.md §2.1.9);
+          // 0.4.x answers it without a status.  Then the iteration ends as aborted.
+          for (auto& i : control("connection", "end")) {
+            if (i.contains("CloseSyncStream")) break;
+            if (!i.contains("EstablishSyncStream")) handle_instruction(i);
+          }
           throw sim::Aborted(ev.text);
         case EventKind::Error:
           throw std::runtime_error(ev.text);
@@ -183,7 +214,7 @@ sim::Task<bool> Client::iteration() {
             ++stats_.subscription_restarts;
             trace_.log(name_, "subscriptions changed: restarting the iteration");
           } else if (immediate_restart && ev.kind == EventKind::Line &&
-                     ev.text.find("\"token_expires_in\"") != std::string::npos) {
+                     ev.text.find("token_expires_in") != std::string::npos) {  // JSON or BSON key
             ++stats_.keepalive_restarts;
             trace_.log(name_, "subscription request changed at keepalive: restarting");
           }

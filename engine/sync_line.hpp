@@ -9,6 +9,13 @@
 
 namespace syncsim::engine {
 
+// The sync stream's two content types, and the accept header the SDKs that negotiate BSON send
+// (docs/protocol.md §2.1.6: BSON with q=0.9, NDJSON with q=0.8).
+inline constexpr const char* kBsonStreamContentType = "application/vnd.powersync.bson-stream";
+inline constexpr const char* kNdjsonContentType = "application/x-ndjson";
+inline constexpr const char* kBsonFirstAccept =
+    "application/vnd.powersync.bson-stream;q=0.9,application/x-ndjson;q=0.8";
+
 inline std::optional<std::string> sync_line_text(const std::string& op,
                                                  const std::optional<std::string>& payload) {
   if (!payload) return std::nullopt;

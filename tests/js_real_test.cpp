@@ -417,6 +417,42 @@ TEST_F(JsReal, ThePortAndTheRealSdkSpendTheSameVirtualTime) {
   }
 }
 
+// 0.4.12: 1.54.0's delayRetry has no jitter, so its uploads step on whole seconds from the
+// connect; the jittering port diverged on every seed (docs/sdk-diff.md "0.4.12").
+TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario shim = load_scenario_with_overrides(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic-legacy.json",
+      {"clients.core=0.4.12"}, validation_context());
+  for (uint64_t seed : seeds_of({1, 2, 3})) {
+    const SeedDiff d =
+        compare_runs(seed, record_js(shim, seed),
+                     record_js(js_real("basic-legacy", {"clients.core=0.4.12"}), seed), {}, true);
+    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
+    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
+    EXPECT_GT(d.comparison.compared, 300u) << "seed " << seed;
+  }
+}
+
+// upgrade.json from 0.4.12 (1.54.0 -> 2.3.0): at a close the SDK's cancelled reader ends the
+// stream, so `connection end` precedes `stop`; the port went straight to `stop`, which on 0.4.12
+// shows a disconnected status the SDK never shows (docs/sdk-diff.md, session js12).
+TEST_F(JsReal, ThePortEndsTheStreamAtAnAppUpdateAsThe1540SdkDoes) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  nlohmann::json j = test_support::catalog_json("upgrade");
+  j["clients"]["core"] = "0.4.12";
+  j["faults"].erase(0);  // the upgrade to 0.4.12 itself
+  const Scenario shim = test_support::load(j);
+  j["clients"]["sdk"] = "js-real";
+  const Scenario real = test_support::load(j);
+  for (uint64_t seed : seeds_of({2, 5})) {
+    const SeedDiff d = compare_runs(seed, record_js(shim, seed), record_js(real, seed), {}, true);
+    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
+    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
+    EXPECT_GT(d.comparison.compared, 500u) << "seed " << seed;
+  }
+}
+
 // An app update within the SDK's cores (0.5.3 -> 0.5.2 -> 0.5.3) keeps the client on the
 // published SDK: SDK package and core switch together, and the new life is js-real again.
 TEST_F(JsReal, AnUpOrDowngradeWithinTheSdksCoresStaysOnTheRealSdk) {

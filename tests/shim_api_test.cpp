@@ -187,7 +187,8 @@ TEST(RequestsTranscript, MatchesSdkMd42ThroughTheShim) {
   EXPECT_EQ(plain[plain.size() - 2], json({{"DidCompleteSync", json::object()}}));
   EXPECT_FALSE(h.client->is_checkpoint_request_applied(7));
 
-  // disconnect(): stop -> [UpdateSyncStatus(disconnected), CloseSyncStream{false}];
+  // disconnect(): the cancelled stream ends first (docs/protocol.md §2.1.9), so
+  // connection end -> [UpdateSyncStatus(disconnected), CloseSyncStream{false}], then stop -> [];
   // current stays 7; requestCheckpoint() now rejects with the disconnected error
   bool disconnected = false;
   h.loop.spawn(
@@ -198,10 +199,18 @@ TEST(RequestsTranscript, MatchesSdkMd42ThroughTheShim) {
       "app.disconnect");
   h.run_for(1 * sim::kSeconds);
   ASSERT_TRUE(disconnected) << h.tail();
-  json stop = h.recorder.last("stop");
-  ASSERT_EQ(stop.size(), 2u) << stop.dump();
-  EXPECT_EQ(stop[0]["UpdateSyncStatus"]["status"]["connected"], false);
-  EXPECT_EQ(stop[1], json({{"CloseSyncStream", {{"hide_disconnect", false}}}}));
+  json end = h.recorder.last("connection", std::string("end"));
+  ASSERT_EQ(end.size(), 2u) << end.dump();
+  EXPECT_EQ(end[0]["UpdateSyncStatus"]["status"]["connected"], false);
+  EXPECT_EQ(end[1], json({{"CloseSyncStream", {{"hide_disconnect", false}}}}));
+  EXPECT_EQ(h.recorder.last("stop"), json::array());
+  std::vector<std::string> ends;  // the last connection call and stop, in call order
+  for (const auto& c : h.recorder.calls) {
+    if (c.op == "stop" || c.op == "connection") ends.push_back(c.op + " " + c.payload.value_or(""));
+  }
+  ASSERT_GE(ends.size(), 2u);
+  EXPECT_EQ(ends[ends.size() - 2], "connection end");
+  EXPECT_EQ(ends.back(), "stop ");
   EXPECT_EQ(h.kv("last_requested_checkpoint_request_id"), 7);
   std::string error;
   h.loop.spawn(

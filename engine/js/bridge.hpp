@@ -15,14 +15,16 @@
 #include <optional>
 #include <string>
 
+#include "engine/sync_line.hpp"
+
 namespace syncsim::engine::js {
 
 inline constexpr int kProtocolVersion = 4;
 
 // The content types the sync service negotiates (AbstractRemote.fetchStreamRaw asks for
 // BSON with q=0.9, NDJSON with q=0.8).
-inline constexpr const char* kBsonStream = "application/vnd.powersync.bson-stream";
-inline constexpr const char* kNdjson = "application/x-ndjson";
+inline constexpr const char* kBsonStream = kBsonStreamContentType;  // engine/sync_line.hpp
+inline constexpr const char* kNdjson = kNdjsonContentType;
 
 std::string base64_encode(const std::string& bytes);
 std::string base64_decode(const std::string& text);  // throws std::invalid_argument

@@ -229,7 +229,7 @@ RunResult run_scenario(const Scenario& base, const RunOptions& options) {
         {"change_feed_fallbacks", world.service().stream_stats().change_feed_fallbacks},
         {"checksum_invalidated_candidates",
          world.service().stream_stats().checksum_invalidated_candidates},
-        // js-real clients negotiate BSON (docs/protocol.md §3.3.1); the port reads NDJSON.
+        // Clients negotiate BSON as their SDK does (docs/protocol.md §2.1.6, §3.3.1).
         {"bson_streams", world.service().stream_stats().bson_streams},
         {"bson_lines", world.service().stream_stats().bson_lines}};
     for (const auto& [name, value] : issue17) {
