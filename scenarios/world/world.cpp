@@ -96,11 +96,12 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   cfg.batch_latency_max = ms(scenario.service.batch_latency_max_ms);
   cfg.bucket_priorities = {{"global", scenario.service.todos_priority},
                            {"notes", scenario.service.notes_priority}};
-  // The shim reads JSON lines only so far; BSON is exercised by the model's own tests.
+  // Clients ask for the encoding their SDK asks for (docs/protocol.md §2.1.6); the field
+  // cannot force another.
   if (scenario.clients.stream_encoding != "json") {
     throw std::invalid_argument(
-        "clients.stream_encoding \"bson\" is not supported by the SDK "
-        "shim yet");
+        "clients.stream_encoding \"bson\" cannot be forced: every client asks for the "
+        "encoding its SDK asks for (BSON first on 0.5.x and 0.4.12, docs/protocol.md §2.1.6)");
   }
   const std::pair<const char*, model::ServiceMutant> service_mutants[] = {
       {"ack-before-replication", model::ServiceMutant::AckBeforeReplication},
