@@ -62,15 +62,18 @@ void SyncConnection::emit(const nlohmann::json& line) {
 }
 
 template <class Tree, class Text>
-void SyncConnection::emit_line(const Tree& tree, const Text& text) {
-  // The bytes are written without the tree (model/line_text.hpp) unless a line fault or BSON
-  // needs the tree; debug builds compare them with the tree's dump().
-  if (ctx_.line_fault || req_.encoding == StreamEncoding::Bson) {
+void SyncConnection::emit_line(const Tree& tree, const Text& text, bool checkpoint,
+                               std::optional<int64_t> write_checkpoint) {
+  // The bytes are written without the tree (model/line_text.hpp) unless BSON or a line fault
+  // armed for this key needs the tree; debug builds compare them with the tree's dump().
+  if (req_.encoding == StreamEncoding::Bson ||
+      (ctx_.line_fault && ctx_.line_fault->armed_for(req_.key))) {
     emit(tree());
     return;
   }
   std::string line = text();
   assert(line == tree().dump() && "a sync line's text differs from its tree's dump()");
+  if (checkpoint && ctx_.line_fault) ctx_.line_fault->sent_unchanged(req_.key, write_checkpoint);
   stream_->send(std::move(line));
 }
 
@@ -146,7 +149,8 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
     if (write_checkpoint) w.key("write_checkpoint").str(*write_checkpoint);
     return w.end_object().end_object().take();
   };
-  emit_line(tree, text);
+  emit_line(tree, text, true,
+            write_checkpoint ? std::optional<int64_t>(*write_checkpoint_) : std::nullopt);
   ++ctx_.stats.checkpoint_lines;
   if (write_checkpoint_ && write_checkpoint_ != sent_write_checkpoint_ && ctx_.on_emit) {
     ctx_.on_emit(req_.key, *write_checkpoint_, cp.lsn);
