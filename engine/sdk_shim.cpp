@@ -16,6 +16,7 @@
 #include "sim/vfs.hpp"
 
 #include "engine/barrier_explanation.hpp"
+#include "engine/control_reply.hpp"
 #include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim_internal.hpp"
 #include "engine/sync_line.hpp"
@@ -466,12 +467,11 @@ std::optional<std::string> Client::control_text(const std::string& op,
 
 std::vector<nlohmann::json> Client::control(const std::string& op,
                                             const std::optional<std::string>& payload) {
-  std::vector<nlohmann::json> out;
   auto result = control_text(op, payload);
   if (result && !result->empty() && (*result)[0] == '[') {
-    for (auto& i : nlohmann::json::parse(*result)) out.push_back(std::move(i));
+    return parse_control_reply(*result);  // parse()'s trees, cheaper (engine/control_reply.hpp)
   }
-  return out;
+  return {};
 }
 
 std::optional<int64_t> Client::control_int(const std::string& op,

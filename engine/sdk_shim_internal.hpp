@@ -39,8 +39,9 @@ inline std::string schema_json(bool stream_tables) {
 }
 
 // The length of j.dump() without building the string (UpdateSyncStatus sizes, issue 20: the
-// dump was ~2 % of a basic.json run): the same serializer, into a counter.
-inline std::size_t dumped_size(const nlohmann::json& j) {
+// dump was ~2 % of a basic.json run).  A walk that counts what dump() writes; strings with
+// anything to escape or non-ASCII, and floats, are counted by the serializer itself.
+inline std::size_t serialized_size(const nlohmann::json& j) {
   struct Counter : nlohmann::detail::output_adapter_protocol<char> {
     std::size_t n = 0;
     void write_character(char /*c*/) override { ++n; }
@@ -50,6 +51,53 @@ inline std::size_t dumped_size(const nlohmann::json& j) {
   nlohmann::detail::serializer<nlohmann::json> serializer(counter, ' ');
   serializer.dump(j, false, false, 0);
   return counter->n;
+}
+
+inline std::size_t quoted_size(const std::string& s) {
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') return serialized_size(nlohmann::json(s));
+  }
+  return s.size() + 2;
+}
+
+inline std::size_t dumped_size(const nlohmann::json& j) {
+  auto digits = [](uint64_t v) {
+    std::size_t n = 1;
+    while (v >= 10) {
+      v /= 10;
+      ++n;
+    }
+    return n;
+  };
+  switch (j.type()) {
+    case nlohmann::json::value_t::object: {
+      const auto& members = j.get_ref<const nlohmann::json::object_t&>();
+      std::size_t n = members.empty() ? 2 : 2 * members.size() + 1;  // braces, colons, commas
+      for (const auto& [k, v] : members) n += quoted_size(k) + dumped_size(v);
+      return n;
+    }
+    case nlohmann::json::value_t::array: {
+      const auto& items = j.get_ref<const nlohmann::json::array_t&>();
+      std::size_t n = items.empty() ? 2 : items.size() + 1;  // brackets and commas
+      for (const auto& v : items) n += dumped_size(v);
+      return n;
+    }
+    case nlohmann::json::value_t::string:
+      return quoted_size(j.get_ref<const std::string&>());
+    case nlohmann::json::value_t::boolean:
+      return j.get<bool>() ? 4 : 5;
+    case nlohmann::json::value_t::null:
+      return 4;
+    case nlohmann::json::value_t::number_unsigned:
+      return digits(j.get<uint64_t>());
+    case nlohmann::json::value_t::number_integer: {
+      const int64_t v = j.get<int64_t>();
+      return v < 0 ? 1 + digits(0 - static_cast<uint64_t>(v)) : digits(static_cast<uint64_t>(v));
+    }
+    default:
+      return serialized_size(j);
+  }
 }
 
 inline bool is_priority0_partial(const std::string& line) {

@@ -94,7 +94,18 @@ bool LineFaultInjector::intercepts(const std::string& key, const json& line) con
   if (line.is_object() && (line.contains("checkpoint") || line.contains("checkpoint_diff"))) {
     return true;
   }
+  return armed_for(key);
+}
+
+bool LineFaultInjector::armed_for(const std::string& key) const {
   return std::any_of(armed_.begin(), armed_.end(), [&](const Armed& a) { return a.key == key; });
+}
+
+void LineFaultInjector::sent_unchanged(const std::string& key,
+                                       std::optional<int64_t> write_checkpoint) {
+  if (!write_checkpoint) return;
+  auto& h = highest_write_checkpoint_[key];
+  h = std::max(h, *write_checkpoint);
 }
 
 std::vector<json> LineFaultInjector::rewrite(const std::string& key, const json& line) {

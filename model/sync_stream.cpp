@@ -1,8 +1,11 @@
 #include "model/sync_stream.hpp"
 
 #include <algorithm>
+#include <cassert>
 #include <nlohmann/json.hpp>
 #include <utility>
+
+#include "model/line_text.hpp"
 
 namespace syncsim::model {
 
@@ -58,42 +61,96 @@ void SyncConnection::emit(const nlohmann::json& line) {
   }
 }
 
+template <class Tree, class Text>
+void SyncConnection::emit_line(const Tree& tree, const Text& text, bool checkpoint,
+                               std::optional<int64_t> write_checkpoint) {
+  // The bytes are written without the tree (model/line_text.hpp) unless BSON or a line fault
+  // armed for this key needs the tree; debug builds compare them with the tree's dump().
+  if (req_.encoding == StreamEncoding::Bson ||
+      (ctx_.line_fault && ctx_.line_fault->armed_for(req_.key))) {
+    emit(tree());
+    return;
+  }
+  std::string line = text();
+  assert(line == tree().dump() && "a sync line's text differs from its tree's dump()");
+  if (checkpoint && ctx_.line_fault) ctx_.line_fault->sent_unchanged(req_.key, write_checkpoint);
+  stream_->send(std::move(line));
+}
+
 void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
                                      const std::vector<std::string>& changed,
                                      const std::vector<std::string>& removed, bool full) {
-  nlohmann::json buckets = nlohmann::json::array();
-  for (const auto& b : changed) {
-    const BucketState& s = sent_states_[b];
-    // docs/protocol.md §3.3.2: every bucket entry carries its priority (§3.3.3 step 2).
-    nlohmann::json entry = {
-        {"bucket", b}, {"checksum", s.checksum}, {"count", s.count}, {"priority", priority_of(b)}};
-    if (req_.streams) {
-      // docs/protocol.md §3.3.2: each bucket's `subscriptions` say why it is synced
-      // ({"default": i} into `streams`, {"sub": i} into request.subscriptions).
-      auto it = req_.bucket_subscriptions.find(b);
-      entry["subscriptions"] =
-          it == req_.bucket_subscriptions.end() ? nlohmann::json::array() : it->second;
-    }
-    buckets.push_back(std::move(entry));
-  }
-  nlohmann::json body = {{"last_op_id", std::to_string(cp.op_id)}};
+  const std::string last_op_id = std::to_string(cp.op_id);
   // docs/protocol.md §3.1.9: write_checkpoint is repeated on every line while truthy and left out
   // otherwise, in BSON too: syncLineToBson (sync/util.ts, powersync-service v1.24.0) uses
   // bson@6.10.4 serialize(), whose ignoreUndefined defaults to true, so an undefined field is
   // omitted, never an explicit null.
-  if (write_checkpoint_ && *write_checkpoint_ != 0) {
-    body["write_checkpoint"] = std::to_string(*write_checkpoint_);
-  }
-  if (full) {
-    body["buckets"] = std::move(buckets);
-    // docs/protocol.md §3.3.2: `streams` appears only on full checkpoint lines.
-    if (req_.streams) body["streams"] = *req_.streams;
-    emit(nlohmann::json{{"checkpoint", body}});
-  } else {
+  const std::optional<std::string> write_checkpoint =
+      write_checkpoint_ && *write_checkpoint_ != 0
+          ? std::optional<std::string>(std::to_string(*write_checkpoint_))
+          : std::nullopt;
+  // docs/protocol.md §3.3.2: each bucket's `subscriptions` say why it is synced ({"default": i}
+  // into `streams`, {"sub": i} into request.subscriptions).
+  auto subscriptions = [&](const std::string& b) -> const nlohmann::json& {
+    static const nlohmann::json kNone = nlohmann::json::array();
+    auto it = req_.bucket_subscriptions.find(b);
+    return it == req_.bucket_subscriptions.end() ? kNone : it->second;
+  };
+  auto tree = [&] {
+    nlohmann::json buckets = nlohmann::json::array();
+    for (const auto& b : changed) {
+      const BucketState& s = sent_states_.at(b);
+      // docs/protocol.md §3.3.2: every bucket entry carries its priority (§3.3.3 step 2).
+      nlohmann::json entry = {{"bucket", b},
+                              {"checksum", s.checksum},
+                              {"count", s.count},
+                              {"priority", priority_of(b)}};
+      if (req_.streams) entry["subscriptions"] = subscriptions(b);
+      buckets.push_back(std::move(entry));
+    }
+    nlohmann::json body = {{"last_op_id", last_op_id}};
+    if (write_checkpoint) body["write_checkpoint"] = *write_checkpoint;
+    if (full) {
+      body["buckets"] = std::move(buckets);
+      // docs/protocol.md §3.3.2: `streams` appears only on full checkpoint lines.
+      if (req_.streams) body["streams"] = *req_.streams;
+      return nlohmann::json{{"checkpoint", body}};
+    }
     body["updated_buckets"] = std::move(buckets);
     body["removed_buckets"] = removed;  // docs/protocol.md §3.3.3 step 4
-    emit(nlohmann::json{{"checkpoint_diff", body}});
-  }
+    return nlohmann::json{{"checkpoint_diff", body}};
+  };
+  auto text = [&] {
+    // The tree's keys in sorted order.
+    LineText w;
+    auto bucket_list = [&] {
+      w.array();
+      for (const auto& b : changed) {
+        const BucketState& s = sent_states_.at(b);
+        w.object().key("bucket").str(b).key("checksum").num(s.checksum);
+        w.key("count").num(s.count).key("priority").num(priority_of(b));
+        if (req_.streams) w.key("subscriptions").tree(subscriptions(b));
+        w.end_object();
+      }
+      w.end_array();
+    };
+    w.object().key(full ? "checkpoint" : "checkpoint_diff").object();
+    if (full) {
+      w.key("buckets");
+      bucket_list();
+      w.key("last_op_id").str(last_op_id);
+      if (req_.streams) w.key("streams").tree(*req_.streams);
+    } else {
+      w.key("last_op_id").str(last_op_id).key("removed_buckets").array();
+      for (const auto& b : removed) w.str(b);
+      w.end_array().key("updated_buckets");
+      bucket_list();
+    }
+    if (write_checkpoint) w.key("write_checkpoint").str(*write_checkpoint);
+    return w.end_object().end_object().take();
+  };
+  emit_line(tree, text, true,
+            write_checkpoint ? std::optional<int64_t>(*write_checkpoint_) : std::nullopt);
   ++ctx_.stats.checkpoint_lines;
   if (write_checkpoint_ && write_checkpoint_ != sent_write_checkpoint_ && ctx_.on_emit) {
     ctx_.on_emit(req_.key, *write_checkpoint_, cp.lsn);
@@ -294,36 +351,60 @@ bool SyncConnection::send_data_batch(const std::string& bucket, bool torn) {
   const bool has_more = ops.size() > limit;
   if (has_more) ops.pop_back();
   if (ops.empty()) return false;  // nothing left: an empty chunk is not sent (sync.ts)
-  nlohmann::json data = nlohmann::json::array();
   for (const Op* op : ops) {
-    // docs/protocol.md §3.3.2 op entries: object_type/object_id/subkey for PUT and REMOVE, data
-    // for PUT only; MOVE and CLEAR carry just op_id, op and checksum.
-    nlohmann::json o = {{"op_id", std::to_string(op->op_id)},
-                        {"op", op_type_name(op->type)},
-                        {"checksum", op->checksum}};
-    if (op->type == OpType::Put || op->type == OpType::Remove) {
-      o["object_type"] = op->object_type;
-      o["object_id"] = op->object_id;
-      // The service always sends a subkey, stable per source row; without it a 1.x JS client
-      // stores keys the SDK's subkey migration turns into NULL (docs/protocol.md §3.3.2).
-      o["subkey"] = op->object_type + "/" + op->object_id;
-    }
-    if (op->type == OpType::Put) o["data"] = op->data;
     // docs/protocol.md §3.3.3 step 6: a MOVE/CLEAR pointing past the checkpoint being downloaded
     // means a compaction overtook it; the complete is withheld when this is the last page.
     if ((op->type == OpType::Move || op->type == OpType::Clear) && op->target_op > d.cp.op_id &&
         !ctx_.mutant_complete_despite_invalidation) {
       d.invalidated = true;
     }
-    data.push_back(std::move(o));
   }
   const OpId next_after = ops.back()->op_id;
-  emit(nlohmann::json{{"data",
-                       {{"bucket", bucket},
-                        {"after", std::to_string(after)},
-                        {"next_after", std::to_string(next_after)},
-                        {"has_more", has_more},
-                        {"data", std::move(data)}}}});
+  const std::string after_text = std::to_string(after);
+  const std::string next_after_text = std::to_string(next_after);
+  auto tree = [&] {
+    nlohmann::json data = nlohmann::json::array();
+    for (const Op* op : ops) {
+      // docs/protocol.md §3.3.2 op entries: object_type/object_id/subkey for PUT and REMOVE,
+      // data for PUT only; MOVE and CLEAR carry just op_id, op and checksum.
+      nlohmann::json o = {{"op_id", std::to_string(op->op_id)},
+                          {"op", op_type_name(op->type)},
+                          {"checksum", op->checksum}};
+      if (op->type == OpType::Put || op->type == OpType::Remove) {
+        o["object_type"] = op->object_type;
+        o["object_id"] = op->object_id;
+        // The service always sends a subkey, stable per source row; without it a 1.x JS client
+        // stores keys the SDK's subkey migration turns into NULL (docs/protocol.md §3.3.2).
+        o["subkey"] = op->object_type + "/" + op->object_id;
+      }
+      if (op->type == OpType::Put) o["data"] = op->data;
+      data.push_back(std::move(o));
+    }
+    return nlohmann::json{{"data",
+                           {{"bucket", bucket},
+                            {"after", after_text},
+                            {"next_after", next_after_text},
+                            {"has_more", has_more},
+                            {"data", std::move(data)}}}};
+  };
+  auto text = [&] {
+    // The tree's keys in sorted order.
+    LineText w;
+    w.object().key("data").object().key("after").str(after_text).key("bucket").str(bucket);
+    w.key("data").array();
+    for (const Op* op : ops) {
+      const bool keyed = op->type == OpType::Put || op->type == OpType::Remove;
+      w.object().key("checksum").num(op->checksum);
+      if (op->type == OpType::Put) w.key("data").str(op->data);
+      if (keyed) w.key("object_id").str(op->object_id).key("object_type").str(op->object_type);
+      w.key("op").str(op_type_name(op->type)).key("op_id").str(std::to_string(op->op_id));
+      if (keyed) w.key("subkey").str(op->object_type + "/" + op->object_id);
+      w.end_object();
+    }
+    w.end_array().key("has_more").boolean(has_more).key("next_after").str(next_after_text);
+    return w.end_object().end_object().take();
+  };
+  emit_line(tree, text);
   ++ctx_.stats.data_lines;
   ctx_.stats.ops_sent += ops.size();
   d.ops_sent += ops.size();
@@ -382,8 +463,17 @@ sim::Task<void> SyncConnection::download_step() {
     ++ctx_.stats.invalidated_checkpoints;
     ctx_.trace.log("svc", "stream {} checkpoint_invalidated: compacted {}", req_.key, last_op_id);
   } else if (!last_group) {
-    emit(nlohmann::json{{"partial_checkpoint_complete",
-                         {{"last_op_id", last_op_id}, {"priority", d.groups[d.group].first}}}});
+    const int priority = d.groups[d.group].first;
+    emit_line(
+        [&] {
+          return nlohmann::json{{"partial_checkpoint_complete",
+                                 {{"last_op_id", last_op_id}, {"priority", priority}}}};
+        },
+        [&] {
+          LineText w;
+          w.object().key("partial_checkpoint_complete").object().key("last_op_id").str(last_op_id);
+          return w.key("priority").num(priority).end_object().end_object().take();
+        });
     ++ctx_.stats.partial_completes;
     ++d.group;
     d.bucket = 0;
@@ -394,7 +484,15 @@ sim::Task<void> SyncConnection::download_step() {
     ctx_.trace.log("svc", "stream {} mutant: no complete for write-checkpoint-only diff {}",
                    req_.key, last_op_id);
   } else {
-    emit(nlohmann::json{{"checkpoint_complete", {{"last_op_id", last_op_id}}}});
+    emit_line(
+        [&] {
+          return nlohmann::json{{"checkpoint_complete", {{"last_op_id", last_op_id}}}};
+        },
+        [&] {
+          LineText w;
+          w.object().key("checkpoint_complete").object().key("last_op_id").str(last_op_id);
+          return w.end_object().end_object().take();
+        });
     ++ctx_.stats.checkpoint_completes;
   }
   // v3: a race still reading its candidate goes on; sync.ts awaits it after the complete.

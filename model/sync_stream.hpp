@@ -221,6 +221,11 @@ class SyncConnection final : public CheckpointWatcher {
   };
 
   void emit(const nlohmann::json& line);
+  // Sends the line `text()` writes, or emit(tree()) when a line fault or BSON needs the tree;
+  // `checkpoint`: a checkpoint line carrying `write_checkpoint` (the line fault tracks it).
+  template <class Tree, class Text>
+  void emit_line(const Tree& tree, const Text& text, bool checkpoint = false,
+                 std::optional<int64_t> write_checkpoint = std::nullopt);
   void send_checkpoint(const StorageCheckpoint& cp, const std::vector<std::string>& changed,
                        const std::vector<std::string>& removed, bool full);
   void update_write_checkpoint(const StorageCheckpoint& cp) { take(write_checkpoint_step(cp)); }

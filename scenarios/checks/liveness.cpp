@@ -15,6 +15,16 @@ using engine::kMaxOpId;
 std::string secs(sim::Micros t) { return fmt::format("{:.3f}s", (t - sim::kEpoch) / 1e6); }
 std::string show(std::optional<int64_t> v) { return v ? std::to_string(*v) : "none"; }
 
+// Formats only when the text is wanted: a judgement needs only whether the gate is closed and
+// whether a path exists (an empty string still counts as a path).
+struct Say {
+  bool on = true;
+  template <class... A>
+  std::string operator()(fmt::format_string<A...> f, A&&... a) const {
+    return on ? fmt::format(f, std::forward<A>(a)...) : std::string();
+  }
+};
+
 // The service's record for the key against the target: its class, its description, and
 // whether it is itself a path (the service holds >= target and will emit it).
 struct RecordState {
@@ -23,14 +33,14 @@ struct RecordState {
   std::optional<std::string> path;
 };
 
-RecordState record_state(const std::string& key, int64_t target, model::Service& service) {
+RecordState record_state(const std::string& key, int64_t target, model::Service& service,
+                         const Say& say) {
   const auto& store = service.checkpoints();
   const auto stored = store.stored_id(key);
   if (target == kMaxOpId) {
-    return {
-        "target-max",
-        fmt::format("target MAX after an upload, no concrete id stored (record {})", show(stored)),
-        std::nullopt};
+    return {"target-max",
+            say("target MAX after an upload, no concrete id stored (record {})", show(stored)),
+            std::nullopt};
   }
   if (service.config().write_checkpoint_mode == model::WriteCheckpointMode::Custom) {
     // Custom mode (docs/protocol.md §3.1.10): the backend's counter in the source table is
@@ -40,28 +50,26 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
     const int64_t counter =
         row ? nlohmann::json::parse(row->data).at("checkpoint").get<int64_t>() : 0;
     if (counter < target) {
-      return {"custom-below-target",
-              fmt::format("custom write checkpoint {} < target {}", counter, target), std::nullopt};
+      return {"custom-below-target", say("custom write checkpoint {} < target {}", counter, target),
+              std::nullopt};
     }
     const auto& repl = service.replication();
     if (repl.stalled_forever()) {
       return {"custom-unreplicated",
               "custom write checkpoint written, replication stalled for good", std::nullopt};
     }
-    return {"custom-not-emitted", fmt::format("custom write checkpoint {} >= target", counter),
-            fmt::format("replication carries custom write checkpoint {} to the stream", counter)};
+    return {"custom-not-emitted", say("custom write checkpoint {} >= target", counter),
+            say("replication carries custom write checkpoint {} to the stream", counter)};
   }
   if (!stored) {
     if (auto d = service.deletion_of(key)) {
-      return {"record-deleted",
-              fmt::format("record absent: deleted by {} at {}", d->cause, secs(d->at)),
+      return {"record-deleted", say("record absent: deleted by {} at {}", d->cause, secs(d->at)),
               std::nullopt};
     }
     return {"record-absent", "record absent: never created", std::nullopt};
   }
   if (*stored < target) {
-    return {"record-below-target", fmt::format("record id {} < target {}", *stored, target),
-            std::nullopt};
+    return {"record-below-target", say("record id {} < target {}", *stored, target), std::nullopt};
   }
   // The max-id document decides what the stream will report (docs/protocol.md §3.1.7, §3.1.9).
   const auto* docs = store.find(key);
@@ -76,20 +84,20 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
   if (pending) {
     const bool heals = !repl.stalled_forever();
     return {"pending-unreplicated",
-            fmt::format("record id {} >= target pending at head {}, not yet replicated "
-                        "(replication at lsn {}{})",
-                        best->id, best->head, repl.replicated_lsn(),
-                        repl.stalled_forever() ? ", stalled for good"
-                        : repl.stalled()       ? ", stalled until a fault heals"
-                                         : fmt::format(", lag {} ms", repl.lag() / sim::kMillis)),
-            heals ? std::optional<std::string>(fmt::format(
-                        "the service holds id {} and emits it once replication passes head {}",
-                        best->id, best->head))
+            say("record id {} >= target pending at head {}, not yet replicated "
+                "(replication at lsn {}{})",
+                best->id, best->head, repl.replicated_lsn(),
+                repl.stalled_forever() ? ", stalled for good"
+                : repl.stalled()       ? ", stalled until a fault heals"
+                                       : say(", lag {} ms", repl.lag() / sim::kMillis)),
+            heals ? std::optional<std::string>(
+                        say("the service holds id {} and emits it once replication passes head {}",
+                            best->id, best->head))
                   : std::nullopt};
   }
   return {"record-not-emitted",
-          fmt::format("record id {} >= target, replicated, not yet applied", best->id),
-          fmt::format("the service holds id {} and will emit it", best->id)};
+          say("record id {} >= target, replicated, not yet applied", best->id),
+          say("the service holds id {} and will emit it", best->id)};
 }
 }  // namespace
 
@@ -104,12 +112,13 @@ void register_liveness_invariants(sim::InvariantCatalog& catalog) {
                "mutant stale-write-checkpoint-on-connect (legacy mode)", true});
 }
 
-GateExplanation explain_gate(engine::Client& c, model::Service& service) {
+GateExplanation explain_gate(engine::Client& c, model::Service& service, bool text) {
+  const Say say{text};
   GateExplanation e;
   const bool legacy = c.checkpoint_mode() == engine::CheckpointMode::Legacy;
   const std::string key = c.user() + "/" + c.client_id();
-  const std::string who = fmt::format("client {} key {} ({} mode, core {})", c.index(), key,
-                                      legacy ? "legacy" : "requests", c.core().name);
+  const std::string who = say("client {} key {} ({} mode, core {})", c.index(), key,
+                              legacy ? "legacy" : "requests", c.core().name);
   const int64_t crud = c.crud_count();
   const auto target = c.target();
   const auto seen = c.last_seen();
@@ -117,23 +126,23 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service) {
   e.closed = e.crud || (target && *target > seen.value_or(0));
   if (!e.closed) {
     e.cls = "gate-open";
-    e.text = fmt::format("{}: gate open (target {}, last_seen {})", who, show(target), show(seen));
+    e.text = say("{}: gate open (target {}, last_seen {})", who, show(target), show(seen));
     return e;
   }
   if (e.crud) {
     e.cls = "crud-not-uploaded";
-    e.text = fmt::format("{}: gate closed by {} ps_crud entries not uploaded (upload {}{})", who,
-                         crud, c.upload_pending() ? "running" : "idle",
-                         c.upload_retry_at() ? ", retry at " + secs(*c.upload_retry_at()) : "");
+    e.text = say("{}: gate closed by {} ps_crud entries not uploaded (upload {}{})", who, crud,
+                 c.upload_pending() ? "running" : "idle",
+                 c.upload_retry_at() ? ", retry at " + secs(*c.upload_retry_at()) : "");
     return e;
   }
   const int64_t t = *target;
-  const RecordState record = record_state(key, t, service);
+  const RecordState record = record_state(key, t, service, say);
   e.cls = record.cls;
   // The paths to reopen (see liveness.hpp), in the order the explanation names them.
   if (record.path) e.paths.push_back(*record.path);
   if (c.requests_in_flight() > 0) {
-    e.paths.push_back(fmt::format("{} checkpoint request(s) on the wire", c.requests_in_flight()));
+    e.paths.push_back(say("{} checkpoint request(s) on the wire", c.requests_in_flight()));
   }
   const bool reconnecting = !c.connected();
   if (!legacy) {
@@ -143,15 +152,15 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service) {
     if (repost && repost->id && (t == kMaxOpId || *repost->id >= t) &&
         !(applied && *applied >= *repost->id) &&
         !(c.repost_stops_when_accepted() && accepted && *accepted >= *repost->id)) {
-      e.paths.push_back(fmt::format("the SDK re-posts id {} at {}", *repost->id, secs(repost->at)));
+      e.paths.push_back(say("the SDK re-posts id {} at {}", *repost->id, secs(repost->at)));
     }
     if (t != kMaxOpId) {
       if (reconnecting) {
         e.paths.push_back("the SDK reconnects and its seed re-posts max(counter, target)");
       } else if (auto exp = c.token_expires_at()) {
-        e.paths.push_back(fmt::format(
-            "the SDK re-posts max(counter, target) at the next reconnect (token expiry at {})",
-            secs(*exp)));
+        e.paths.push_back(
+            say("the SDK re-posts max(counter, target) at the next reconnect (token expiry at {})",
+                secs(*exp)));
       }
     }
   }
@@ -174,8 +183,8 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service) {
   } else {
     next = "never: waiting for a local write";
   }
-  e.text = fmt::format("{}: gate closed, target {} > last_seen {}; service: {}; SDK next: {}", who,
-                       t == kMaxOpId ? "MAX" : std::to_string(t), show(seen), record.text, next);
+  e.text = say("{}: gate closed, target {} > last_seen {}; service: {}; SDK next: {}", who,
+               t == kMaxOpId ? "MAX" : std::to_string(t), show(seen), record.text, next);
   return e;
 }
 
@@ -270,8 +279,12 @@ void LivenessJudge::judge(int index) {
   engine::Client& c = **it;
   if (c.closed()) return;
   verdicts_.checked("no-wedge");
+  // A yes/no first; the text only for a failure.
+  if (const GateExplanation v = explain_gate(c, service_, false);
+      !v.closed || v.crud || !v.paths.empty()) {
+    return;
+  }
   const GateExplanation e = explain_gate(c, service_);
-  if (!e.closed || e.crud || !e.paths.empty()) return;
   if (loop_.now() < service_.down_until()) return;  // the service comes back
   const std::string message = "no path reopens the gate: " + explanation_line(e);
   fail(c, e, message,

@@ -49,8 +49,9 @@ struct GateExplanation {
   std::vector<std::string> paths;  // the paths to reopen that exist now (no-wedge)
 };
 
-// Reads the client's gate and the service's record for its key now.
-GateExplanation explain_gate(engine::Client& c, model::Service& service);
+// Reads the client's gate and the service's record for its key now.  `text` false: only
+// `closed`, `crud`, `cls` and the number of paths are filled (the texts are left empty).
+GateExplanation explain_gate(engine::Client& c, model::Service& service, bool text = true);
 // "<text> [class:<cls>]"
 std::string explanation_line(const GateExplanation& e);
 
