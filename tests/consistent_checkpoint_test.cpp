@@ -88,5 +88,19 @@ TEST(ConsistentCheckpoint, JudgesStreamRowsAndDefersRowsOfRemovedBucketsToTheFul
   EXPECT_GT(twin.checks.at("consistent-checkpoint"), 0u);
 }
 
+TEST(ConsistentCheckpoint, APartialApplyLeavesARemovedRowToTheFullApply) {
+  // docs/findings.md W24: the world hunt's seed 1007 (sync streams), shrunk.  A priority-0
+  // partial apply past the barrier whose range holds a REMOVE of a row with a pending local
+  // edit: the core keeps the row until the full apply (the REMOVE waits in ps_updated_rows), and
+  // the checker judges it there.  It failed before the checker knew this.
+  const Scenario s = load_scenario_file(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/findings/partial-apply-remove.json",
+      validation_context());
+  const RunResult r = run(s, 1007);
+  EXPECT_TRUE(r.passed) << describe(r);
+  EXPECT_GT(r.checks.at("consistent-checkpoint"), 0u);
+  EXPECT_GT(r.metrics.at("priority0_bypasses"), 0u) << "the partial apply past the barrier";
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios
