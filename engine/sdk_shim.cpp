@@ -416,6 +416,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
                                                 const std::optional<std::string>& payload) {
   const bool line = op == "line_text" || op == "line_binary";
   const bool can_publish = line || op == "completed_upload";
+  new_control_call();
   db().begin();
   // barrier-holds (docs/invariants.md §1): ps_crud and target read before the call, last_seen
   // after it; publication detected by the update hook on ps_data__* tables.
@@ -446,7 +447,8 @@ std::optional<std::string> Client::control_text(const std::string& op,
     verdicts_->checked("barrier-holds");
     auto seen = last_seen();
     bool gate_closed = crud_before || (target_before && *target_before > seen.value_or(0));
-    if (gate_closed && line && is_priority0_partial(sync_line_text(op, payload).value_or(""))) {
+    const std::string* text = line ? sync_line(op, payload) : nullptr;
+    if (gate_closed && text != nullptr && is_priority0_partial(*text)) {
       // docs/invariants.md §1, docs/protocol.md §1.3.6: a partial_checkpoint_complete with priority
       // 0 publishes past the barrier by design; only these applies are exempt, and they are
       // counted.
@@ -600,6 +602,18 @@ std::map<std::string, int64_t> Client::bucket_applied() {
     if (row.size() == 2 && row[0] && row[1]) out[*row[0]] = std::stoll(*row[1]);
   }
   return out;
+}
+
+const std::string* Client::sync_line(const std::string& op,
+                                     const std::optional<std::string>& payload) {
+  if (!payload) return nullptr;
+  if (op == "line_text") return &*payload;
+  if (op != "line_binary") return nullptr;
+  if (decoded_for_ != control_call_) {
+    decoded_line_ = sync_line_text(op, payload);
+    decoded_for_ = control_call_;
+  }
+  return decoded_line_ ? &*decoded_line_ : nullptr;
 }
 
 bool Client::last_apply_was_full() {

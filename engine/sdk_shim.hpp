@@ -418,6 +418,12 @@ class Client {
   std::map<std::string, BucketChecksum> bucket_checksums();
   // Every synced bucket's last_applied_op (the op up to which its rows are published).
   std::map<std::string, int64_t> bucket_applied();
+  // The JSON text of the sync line the control call being reported carried (nullptr: not a
+  // line): a line_text payload as it is, a line_binary BSON document decoded once per call
+  // however many observers read it (engine/sync_line.hpp).  Whoever runs a control call starts
+  // it with new_control_call().
+  const std::string* sync_line(const std::string& op, const std::optional<std::string>& payload);
+  void new_control_call() { ++control_call_; }
   // Whether the newest apply was a full one: a partial apply leaves its priority's row in
   // ps_sync_state beside the sentinel, a full apply only the sentinel (docs/protocol.md §1
   // §ps_sync_state).
@@ -583,6 +589,9 @@ class Client {
   std::optional<KillPoint> kill_point_;
   std::function<void()> kill_hook_;
   ClientStats stats_;
+  uint64_t control_call_ = 0;                // sync_line's cache key
+  uint64_t decoded_for_ = 0;                 // the control call decoded_line_ belongs to
+  std::optional<std::string> decoded_line_;  // a line_binary payload as JSON text
 
   // JS-side sync status (docs/protocol.md §2.1.5)
   nlohmann::json status_;

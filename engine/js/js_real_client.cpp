@@ -222,9 +222,10 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
   const TouchedTables touched = client_.db().take_touched();
   merge_touched(touched);
   const bool published = touched.data_tables && can_publish(op);
-  const auto line = sync_line_text(op, payload);
+  client_.new_control_call();
+  const std::string* line = client_.sync_line(op, payload);
   check_barrier(op, published,
-                line && line->find(R"({"partial_checkpoint_complete")") == 0 &&
+                line != nullptr && line->find(R"({"partial_checkpoint_complete")") == 0 &&
                     line->find(R"("priority":0})") != std::string::npos);
   auto* observer = client_.observer_;
   if (!observer) return;

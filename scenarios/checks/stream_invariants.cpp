@@ -2,8 +2,6 @@
 
 #include "scenarios/checks/violation.hpp"
 
-#include "engine/sync_line.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -152,9 +150,9 @@ void StreamInvariants::judge_status(engine::Client& c, Iteration& it, const std:
   // Which apply (if any) this call made (docs/protocol.md §1.2.4, §1.4.2).
   std::optional<int> partial;
   bool full = false;
-  const auto line_text = engine::sync_line_text(op, payload);
+  const std::string* line_text = c.sync_line(op, payload);
   // Only a line naming a complete can be one; the others (data lines) are not parsed (issue 20).
-  if (line_text && line_text->find("checkpoint_complete") != std::string::npos) {
+  if (line_text != nullptr && line_text->find("checkpoint_complete") != std::string::npos) {
     auto line = nlohmann::json::parse(*line_text, nullptr, false);
     if (!line.is_discarded() && line.contains("partial_checkpoint_complete")) {
       partial = line["partial_checkpoint_complete"].value("priority", -1);
@@ -260,7 +258,7 @@ void StreamInvariants::on_control(engine::Client& c, const std::string& op,
       }
     }
   }
-  if (const auto line_text = engine::sync_line_text(op, payload)) on_line(it, *line_text);
+  if (const std::string* line_text = c.sync_line(op, payload)) on_line(it, *line_text);
   if (!out) return;
   const nlohmann::json* status = nullptr;
   for (const auto& i : *out) {

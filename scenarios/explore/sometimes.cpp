@@ -1,7 +1,5 @@
 #include "scenarios/explore/sometimes.hpp"
 
-#include "engine/sync_line.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -128,8 +126,9 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
   s.priority0_partial = false;
   if (op == "line_text" || op == "line_binary" || op == "completed_upload") {
     if (result && result->find(kBlockedLog) != std::string::npos) ++counts_[kBarrierBlocked];
-    const auto line = op == "completed_upload" ? payload : engine::sync_line_text(op, payload);
-    if (!line) return;
+    const std::string* line =
+        op == "completed_upload" ? (payload ? &*payload : nullptr) : c.sync_line(op, payload);
+    if (line == nullptr) return;
     if (starts_with(*line, R"({"partial_checkpoint_complete")")) {
       s.priority0_partial = line->find(R"("priority":0})") != std::string::npos;
       return;

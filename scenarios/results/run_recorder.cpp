@@ -1,7 +1,5 @@
 #include "scenarios/results/run_recorder.hpp"
 
-#include "engine/sync_line.hpp"
-
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -182,7 +180,7 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
                              const std::optional<std::string>& result) {
   auto& s = state(c);  // first, so a new life is noted before what it does
   const auto lane = lane_of_client(c.index());
-  if (const auto line = engine::sync_line_text(op, payload)) {
+  if (const std::string* line = c.sync_line(op, payload)) {
     auto wc = write_checkpoint_of(*line);
     if (wc && wc != s.last_write_checkpoint) {
       std::vector<int64_t> hidden_ids;
