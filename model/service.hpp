@@ -329,6 +329,8 @@ class Service : public sim::HttpServer {
   };
   [[nodiscard]] std::optional<CheckpointOf> checkpoint_of(OpId op) const;
   [[nodiscard]] std::size_t sync_rules_instances() const { return 1 + reprocessed_.size(); }
+  // The sync-rules instance that serves streams now (1 until a reprocessing activates another).
+  [[nodiscard]] int active_sync_rules_id() const;
   // Ends the open streams of `keys` (their clients reconnect): the heal of a line fault
   // whose connection state no longer matches what the client was sent.
   void end_streams_of(const std::set<std::string>& keys);

@@ -65,6 +65,13 @@ const std::vector<Replication::LedgerOp>& Service::ledger(const std::string& buc
   return replication_of(bucket_version(bucket)).ledger(bucket);
 }
 
+int Service::active_sync_rules_id() const {
+  for (const auto& r : reprocessed_) {
+    if (r->storage.get() == active_storage_) return r->id;
+  }
+  return 1;
+}
+
 std::optional<Service::CheckpointOf> Service::checkpoint_of(OpId op) const {
   if (auto c = storage_.checkpoint_at(op)) return CheckpointOf{1, c->lsn};
   for (const auto& r : reprocessed_) {

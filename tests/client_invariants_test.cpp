@@ -179,5 +179,19 @@ INSTANTIATE_TEST_SUITE_P(
                    true}),
     [](const auto& info) { return info.param.name; });
 
+TEST(MonotonicReads, NoBucketsBeforeTheNewInstancesFirstDataAreNotARollback) {
+  // docs/findings.md W25: after a reprocessing the new instance's checkpoint line deletes the old
+  // buckets and the stream breaks before data: ps_buckets is empty while the rows shown are
+  // those of the applied checkpoint.  It failed before the checker knew this; the fsync-lies
+  // mutant (a reverted file, MutationScore) is still judged because a power loss is not exempt.
+  const Scenario s = load_scenario_file(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/findings/reprocess-before-first-data.json",
+      validation_context());
+  const RunResult r = run(s, 2759);
+  EXPECT_TRUE(r.passed) << describe(r);
+  EXPECT_GT(r.checks.at("monotonic-reads"), 0u);
+  EXPECT_GT(r.metrics.at("sync_config_activations"), 0u) << "the reprocessing happened";
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios

@@ -259,7 +259,8 @@ void ClientInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t>
   check_position(c, "after an applied checkpoint");
 }
 
-bool ClientInvariants::renamed_before_apply(engine::Client& c, int64_t shown_position) const {
+bool ClientInvariants::renamed_before_apply(engine::Client& c, const DatabaseState& db) const {
+  const int64_t shown_position = db.shown_position;
   // After a sync-config reprocessing the new instance's buckets have new names
   // ("<id>#<name>", docs/protocol.md §3.4).  The core deletes the buckets a checkpoint no
   // longer lists when that checkpoint arrives, before it may apply it (the gate may hold it:
@@ -267,12 +268,19 @@ bool ClientInvariants::renamed_before_apply(engine::Client& c, int64_t shown_pos
   // ps_buckets holds only the new instance's buckets, none applied, so max(last_applied_op)
   // reads 0 while the database shows the same rows as before.  Narrow on purpose: every
   // bucket must belong to an instance other than the one whose op was shown; a database
-  // that reverts (power loss) to the shown instance's buckets, or to none, is still judged.
+  // that reverts (power loss) to the shown instance's buckets is still judged.  No bucket at
+  // all is the same state before the new instance's first data line (the checkpoint line
+  // deletes the old buckets; the new ones are created by data, docs/protocol.md §1.3.4; world
+  // hunt seed 2759, docs/findings.md W25), unless a power loss since the shown read could
+  // have reverted the file.
   if (shown_position == 0 || service_.sync_rules_instances() < 2) return false;
   const auto shown_cp = service_.checkpoint_of(shown_position);
   if (!shown_cp) return false;
   const auto buckets = c.bucket_checksums();
-  if (buckets.empty()) return false;
+  if (buckets.empty()) {
+    return db.power_loss_line <= db.shown_line &&
+           service_.active_sync_rules_id() != shown_cp->sync_rules_id;
+  }
   return std::ranges::none_of(buckets, [&](const auto& b) {
     return model::Service::bucket_version(b.first) == shown_cp->sync_rules_id;
   });
@@ -296,7 +304,7 @@ void ClientInvariants::check_position(engine::Client& c, const char* when) {
   verdicts_.checked("monotonic-reads");
   auto& db = databases_[c.index()];
   const int64_t position = c.applied_position();
-  if (position == 0 && renamed_before_apply(c, db.shown_position)) {
+  if (position == 0 && renamed_before_apply(c, db)) {
     // The rows it shows are still those of the checkpoint it showed: nothing to judge, and
     // the next applied checkpoint (of the new instance) is compared by LSN below.
     return;

@@ -117,8 +117,9 @@ class ClientInvariants : public engine::ClientObserver {
 
   void check_position(engine::Client& c, const char* when);
   // ps_buckets holds only buckets of another sync-rules instance than the one whose op
-  // `shown_position` is, none applied: the rename case of monotonic-reads.
-  bool renamed_before_apply(engine::Client& c, int64_t shown_position) const;
+  // `shown_position` is, none applied, or none at all once another instance serves and no
+  // power loss came since the shown read: the rename case of monotonic-reads.
+  bool renamed_before_apply(engine::Client& c, const DatabaseState& db) const;
   // Some bucket holds a CLEAR stored but not yet applied (last_applied_op reset to 0 with ops
   // received): the CLEAR case of monotonic-reads.
   static bool cleared_before_apply(engine::Client& c);
