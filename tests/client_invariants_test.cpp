@@ -17,6 +17,7 @@ namespace {
 using test_support::catalog;
 using test_support::describe;
 using test_support::fault;
+using test_support::finding;
 using test_support::frequent_reconnects;
 using test_support::MutantCase;
 using test_support::run;
@@ -184,9 +185,7 @@ TEST(MonotonicReads, NoBucketsBeforeTheNewInstancesFirstDataAreNotARollback) {
   // buckets and the stream breaks before data: ps_buckets is empty while the rows shown are
   // those of the applied checkpoint.  It failed before the checker knew this; the fsync-lies
   // mutant (a reverted file, MutationScore) is still judged because a power loss is not exempt.
-  const Scenario s = load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/findings/reprocess-before-first-data.json",
-      validation_context());
+  const Scenario s = finding("reprocess-before-first-data");
   const RunResult r = run(s, 2759);
   EXPECT_TRUE(r.passed) << describe(r);
   EXPECT_GT(r.checks.at("monotonic-reads"), 0u);

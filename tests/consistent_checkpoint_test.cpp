@@ -13,6 +13,7 @@ namespace {
 using test_support::catalog;
 using test_support::describe;
 using test_support::fault;
+using test_support::finding;
 using test_support::run;
 
 // compaction-pages with client 4, a reader that never writes (so the barrier never holds its
@@ -47,15 +48,13 @@ TEST(ConsistentCheckpoint, CatchesACompleteSentDespiteACompactionPastTheCheckpoi
 TEST(ConsistentCheckpoint, AForgottenPageInvalidationShowsARowTheSourceDidNotHave) {
   // docs/findings.md W23: seed 15 of the finding's scenario; the service keeping the flag across
   // pages (compaction_invalidation sticky) passes the same seed.
-  const Scenario finding = load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/findings/compaction-forgotten-page.json",
-      validation_context());
-  const RunResult r = run(finding, 15);
+  const Scenario repro = finding("compaction-forgotten-page");
+  const RunResult r = run(repro, 15);
   ASSERT_TRUE(violated(r, "consistent-checkpoint")) << describe(r);
   EXPECT_NE(r.violation->message.find("todos/k1160 as absent"), std::string::npos)
       << r.violation->message;
   EXPECT_GT(r.metrics.at("forgotten_invalidations"), 0u);
-  Scenario sticky = finding;
+  Scenario sticky = repro;
   sticky.service.compaction_invalidation = "sticky";
   const RunResult s = run(sticky, 15);
   EXPECT_TRUE(s.passed) << describe(s);
@@ -93,9 +92,7 @@ TEST(ConsistentCheckpoint, APartialApplyLeavesARemovedRowToTheFullApply) {
   // partial apply past the barrier whose range holds a REMOVE of a row with a pending local
   // edit: the core keeps the row until the full apply (the REMOVE waits in ps_updated_rows), and
   // the checker judges it there.  It failed before the checker knew this.
-  const Scenario s = load_scenario_file(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/findings/partial-apply-remove.json",
-      validation_context());
+  const Scenario s = finding("partial-apply-remove");
   const RunResult r = run(s, 1007);
   EXPECT_TRUE(r.passed) << describe(r);
   EXPECT_GT(r.checks.at("consistent-checkpoint"), 0u);

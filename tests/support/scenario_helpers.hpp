@@ -22,6 +22,13 @@ inline Scenario catalog(const std::string& name) {
       validation_context());
 }
 
+// A finding's repro or regression from scenarios/findings/ (docs/scenarios.md).
+inline Scenario finding(const std::string& name) {
+  return load_scenario_file(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/findings/" + name + ".json",
+      validation_context());
+}
+
 // One seed, keeping the trace tail for failure messages.
 inline RunResult run(const Scenario& s, uint64_t seed = 1) {
   RunOptions o;
