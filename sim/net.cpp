@@ -82,13 +82,18 @@ Link::~Link() {
   for (auto& s : streams_) s->client()->on_close_ = nullptr;
 }
 
+Micros Link::jitter() {
+  if (jitter_max_ <= 0) return 0;  // no draw: a link without jitter keeps its old trace
+  return static_cast<Micros>(jitter_rng_.uniform(static_cast<uint64_t>(jitter_max_) + 1));
+}
+
 Micros Link::deliver_up() {
-  last_up_ = std::max(last_up_, loop_.now() + latency_up_);
+  last_up_ = std::max(last_up_, loop_.now() + latency_up_ + jitter());
   return last_up_;
 }
 
 Micros Link::deliver_down() {
-  last_down_ = std::max(last_down_, loop_.now() + latency_down_);
+  last_down_ = std::max(last_down_, loop_.now() + latency_down_ + jitter());
   return last_down_;
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sim/prng.hpp"
 #include "sim/sync.hpp"
 
 namespace syncsim::sim {
@@ -121,11 +122,20 @@ class Link {
     latency_up_ = up;
     latency_down_ = down;
   }
+  // Adds a uniform 0..max delay to every message, in both directions, drawn from `rng`
+  // (the link's own stream): without it clients on the same cadence reach the service in
+  // the same microsecond every round, a lockstep no real network keeps (docs/architecture.md
+  // §2).  Delivery stays in order per direction.
+  void set_jitter(Micros max, Prng rng) {
+    jitter_max_ = max;
+    jitter_rng_ = rng;
+  }
   [[nodiscard]] const LinkStats& stats() const { return stats_; }
   [[nodiscard]] std::size_t open_streams() const;
 
  private:
   class Stream;
+  Micros jitter();
   Micros deliver_up();
   Micros deliver_down();
 
@@ -135,6 +145,8 @@ class Link {
   Micros latency_down_;
   Micros last_up_ = 0;
   Micros last_down_ = 0;
+  Micros jitter_max_ = 0;
+  Prng jitter_rng_{0};
   std::vector<std::shared_ptr<Stream>> streams_;
   LinkStats stats_;
 };

@@ -33,11 +33,7 @@ using syncsim::testing::write_temp;
 
 Scenario world_file() { return test_support::catalog("world"); }
 
-// The project's known-findings file, as hunt reads it.
-std::vector<KnownFinding> project_known_findings() {
-  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
-  return parse_known_findings(json::parse(read_file(path)), path);
-}
+using test_support::project_known_findings;
 
 // The signature hunt gives a run's violation.
 FindingSignature violation_signature(const RunResult& r, const Scenario& s) {

@@ -1048,6 +1048,35 @@ TEST(Link, StreamLinesArriveInOrderAndEndIsSeen) {
   EXPECT_EQ(link.stats().streams_opened, 1u);
 }
 
+TEST(Link, JitterDelaysEachLineWithinItsBoundKeepsTheOrderAndRepeatsPerSeed) {
+  // network.jitter_ms (docs/architecture.md §2): 0..max more per message, still in order.
+  auto arrivals = [](uint64_t seed) {
+    Loop loop;
+    FakeServer server(loop);
+    Link link(loop, server, ms(10), ms(20));
+    link.set_jitter(ms(5), Prng(seed));
+    StreamLog log;
+    loop.spawn(read_stream(&loop, &link, "/stream", &log), "reader");
+    EXPECT_TRUE(loop.run_until(kEpoch + ms(20)));
+    EXPECT_EQ(server.streams.size(), 1u);
+    for (int i = 0; i < 20; ++i) server.streams.at(0)->send(std::to_string(i));
+    EXPECT_TRUE(loop.run_until(kEpoch + kSeconds));
+    return log.lines;
+  };
+  const auto a = arrivals(7);
+  ASSERT_EQ(a.size(), 20u);
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].first, std::to_string(i)) << "in order";
+    EXPECT_GE(a[i].second, kEpoch + ms(20) + ms(20));
+    EXPECT_LE(a[i].second, kEpoch + ms(20) + ms(20) + ms(5));
+    if (i > 0) {
+      EXPECT_GE(a[i].second, a[i - 1].second);
+    }
+  }
+  EXPECT_EQ(arrivals(7), a) << "the same seed draws the same delays";
+  EXPECT_NE(arrivals(8), a) << "the delays are drawn, not fixed";
+}
+
 TEST(Link, CutStreamsResetsTheClientClosesTheServerAndDropsLinesInFlight) {
   Loop loop;
   FakeServer server(loop);

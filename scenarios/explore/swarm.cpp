@@ -19,6 +19,8 @@ const std::vector<SwarmKnob>& swarm_knobs() {
        [](Scenario& s, int64_t v) { s.clients.crud_upload_throttle_ms = v; }},
       {"clients.retry_delay_ms", 1, 600000, "clients.retry_delay_ms",
        [](Scenario& s, int64_t v) { s.clients.retry_delay_ms = v; }},
+      {"network.jitter_ms", 0, 60000, "network.jitter_ms",
+       [](Scenario& s, int64_t v) { s.network.jitter_ms = v; }},
       {"network.latency_down_ms", 0, 60000, "network.latency_down_ms",
        [](Scenario& s, int64_t v) { s.network.latency_down_ms = v; }},
       {"network.latency_ms", 0, 60000, "both network latencies, one draw",

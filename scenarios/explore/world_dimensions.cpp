@@ -119,6 +119,7 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"service.heartbeat", {{"default", 2}, {"fast", 1}}, "60 s / 5..15 s"},
       {"service.streams", {{"none", 3}, {"some", 1}}, "sync streams + subscription churn"},
       {"network.latency", {{"low", 3}, {"high", 1}}, "0..50 / 100..3000 ms each way"},
+      {"network.jitter", {{"none", 1}, {"some", 3}}, "0 / 1..20 ms more per message"},
       {"workload.write_rate",
        {{"fast", 1}, {"normal", 3}, {"slow", 1}},
        "100..1000 / 500..3000 / 5000..60000 ms between writes"},

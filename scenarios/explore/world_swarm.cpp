@@ -430,6 +430,13 @@ std::optional<int64_t> draw_absence(Drawer& d, Scenario& s, json& faults, json& 
 
 // The draws added after the first world swarm (quiet phases, requests without writes,
 // switch_user back, long absences), from their own stream so earlier draws stay.
+// Per-message jitter (docs/findings.md W27): without it clients on equal cadences reach the
+// service in the same microsecond every round, a lockstep no real network keeps.
+void draw_network_jitter(Drawer& d, Scenario& s, json& params) {
+  s.network.jitter_ms = d.pick("network.jitter") == "some" ? d.range(1, 20) : 0;
+  params["network.jitter_ms"] = s.network.jitter_ms;
+}
+
 void draw_extras(Drawer& d, Scenario& s, const json& world, json& faults, json& params) {
   auto& w = s.workload;
   if (d.pick("workload.request_interval") == "fixed") w.request_interval_ms = d.range(2000, 60000);
@@ -773,6 +780,10 @@ void draw_world(Scenario& s, json& faults, json& params, const json& world, uint
   sim::Prng extra = rng.split("world-extras");
   Drawer e(world, extra, ctx, picks, pins);
   draw_extras(e, s, world, faults, params);
+  // On its own stream so that every earlier draw of a seed stays what it was.
+  sim::Prng network = rng.split("world-network");
+  Drawer net(world, network, ctx, picks, pins);
+  draw_network_jitter(net, s, params);
   sim::Prng issue17 = rng.split("world-issue17");
   Drawer i17(world, issue17, ctx, picks, pins);
   draw_service_flavours(i17, s, faults, params);

@@ -193,6 +193,9 @@ json to_json(const Scenario& s) {
     out["service"]["compaction_invalidation"] = sv.compaction_invalidation;
   }
   if (sv.fetch_per != d.fetch_per) out["service"]["fetch_per"] = sv.fetch_per;
+  if (s.network.jitter_ms != NetworkSpec{}.jitter_ms) {
+    out["network"]["jitter_ms"] = s.network.jitter_ms;
+  }
   if (sv.sync_config_change != d.sync_config_change) {
     out["service"]["sync_config_change"] = sv.sync_config_change;
   }

@@ -202,6 +202,9 @@ struct NetworkSpec {
   int64_t latency_up_ms = 10;
   // Service -> client delay, in ms, 0..60000.
   int64_t latency_down_ms = 10;
+  // Extra delay per message, uniform 0..jitter_ms, each client link drawing its own
+  // (docs/scenarios.md); 0 = none, so equal cadences stay in lockstep.
+  int64_t jitter_ms = 0;
 
   bool operator==(const NetworkSpec&) const = default;
 };

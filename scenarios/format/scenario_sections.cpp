@@ -345,10 +345,11 @@ ServiceSpec parse_service(const Fields& f) {
 }
 
 NetworkSpec parse_network(const Fields& f) {
-  f.reject_unknown({"latency_up_ms", "latency_down_ms"});
+  f.reject_unknown({"latency_up_ms", "latency_down_ms", "jitter_ms"});
   NetworkSpec n;
   f.integer("latency_up_ms", {0, 60000, ""}, n.latency_up_ms);
   f.integer("latency_down_ms", {0, 60000, ""}, n.latency_down_ms);
+  f.integer("jitter_ms", {0, 60000, ""}, n.jitter_ms);
   return n;
 }
 

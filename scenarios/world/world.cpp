@@ -190,6 +190,10 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
     links_.push_back(std::make_unique<sim::Link>(loop_, *servers_.back(),
                                                  ms(scenario.network.latency_up_ms),
                                                  ms(scenario.network.latency_down_ms)));
+    if (scenario.network.jitter_ms > 0) {
+      links_.back()->set_jitter(ms(scenario.network.jitter_ms),
+                                root_.split(fmt::format("net{}", i)));
+    }
     engine::ClientOptions o;
     o.index = i;
     o.user = fmt::format("u{}", i);

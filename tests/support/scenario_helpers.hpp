@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "scenarios/explore/findings.hpp"
 #include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios::test_support {
@@ -27,6 +28,13 @@ inline Scenario finding(const std::string& name) {
   return load_scenario_file(
       std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/findings/" + name + ".json",
       validation_context());
+}
+
+// The project's known-findings file, as hunt reads it.
+inline std::vector<KnownFinding> project_known_findings() {
+  const auto path = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/known-findings.json";
+  std::ifstream in(path);
+  return parse_known_findings(nlohmann::json::parse(in), path);
 }
 
 // One seed, keeping the trace tail for failure messages.
