@@ -131,6 +131,23 @@ inline void add_frequent_reconnects(nlohmann::json& j) {
   }
 }
 
+// At one seed: `twin` with `mutants` fails `invariant` (its message containing `fragment`), and
+// `twin` itself passes and checks `invariant` at least once: the checker fails on the bug, not
+// on the scenario.
+inline void expect_caught_twin_passes(const Scenario& twin, const std::vector<std::string>& mutants,
+                                      uint64_t seed, const std::string& invariant,
+                                      const std::string& fragment = "") {
+  Scenario mutant = twin;
+  mutant.mutants = mutants;
+  const RunResult m = run(mutant, seed);
+  ASSERT_TRUE(!m.passed && m.violation && m.violation->invariant == invariant)
+      << "the mutant, seed " << seed << ": " << describe(m);
+  EXPECT_NE(m.violation->message.find(fragment), std::string::npos) << m.violation->message;
+  const RunResult t = run(twin, seed);
+  EXPECT_TRUE(t.passed) << "the twin, seed " << seed << ": " << describe(t);
+  EXPECT_GT(t.checks.count(invariant) ? t.checks.at(invariant) : 0u, 0u) << "never checked";
+}
+
 // A mutant that an invariant must catch: `scenario()` is the world without the mutants.
 struct MutantCase {
   std::string name;
