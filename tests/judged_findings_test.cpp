@@ -1,4 +1,4 @@
-// Hunt repros judged after the hunt (docs/findings.md W26, W27): each test runs the shrunk
+// Hunt repros judged after the hunt (docs/findings.md W26-W30): each test runs the shrunk
 // scenario from scenarios/findings/ and shows the fact the judgement rests on.
 
 #include <gtest/gtest.h>
@@ -84,6 +84,46 @@ TEST(Findings, CoBatchedFailuresBehindAKeyAtTheMaximumAreLockstepNotAWedge) {
   const std::size_t u1_failed = trace_count(s, 2927, "checkpoint request of u1/");
   const std::size_t u3_failed = trace_count(s, 2927, "checkpoint request of u3/");
   EXPECT_EQ(u1_failed + u3_failed, 0u) << "no other key shares a failing batch";
+}
+
+TEST(Findings, TheQuiesceCoversAMysqlHeartbeatAndTheNetworksRoundTrips) {
+  // W28: the world hunt's seed 5104 (session 11), shrunk.  A MySQL source acknowledges at its
+  // 30 s binlog heartbeat, and each direction takes 2.72 s: the quiesce derived without either
+  // ended 1.2 s before client 2's write checkpoint arrived, and requests-complete failed.
+  const Scenario s = finding("mysql-ack-after-latency");
+  const RunResult r = run(s, 5104);
+  EXPECT_TRUE(r.passed) << describe(r);
+  EXPECT_GT(r.checks.at("requests-complete"), 0u);
+  Scenario postgres = s;
+  postgres.service.source = "postgres";
+  EXPECT_EQ(quiesce_duration(s) - quiesce_duration(postgres), 30 * sim::kSeconds);
+  Scenario slower = s;
+  slower.network.latency_down_ms += 1000;
+  EXPECT_EQ(quiesce_duration(slower) - quiesce_duration(s), 2 * sim::kSeconds);
+}
+
+TEST(Findings, AnAnsweredMaximumIdIsAConcreteTargetTheStreamEmits) {
+  // W29: the world hunt's seed 5419 (session 11), shrunk.  The service answers client 2 with a
+  // foreign installation's 2^63-1, the value of the MAX sentinel; the stream emits it and the
+  // gate reopens.  The liveness judge had taken it for the sentinel and reported a wedge.
+  const Scenario s = finding("max-id-answered-as-target");
+  const RunResult r = run(s, 5419);
+  EXPECT_TRUE(r.passed) << describe(r);
+  EXPECT_GT(r.checks.at("no-wedge"), 0u);
+  EXPECT_GT(trace_count(s, 5419, "target := 9223372036854775807"), 0u) << "the target was MAX";
+}
+
+TEST(Findings, ALegacySwitchBackThatLowersLastSeenIsTheKnownUserSwitch) {
+  // W30: the world hunt's seed 5204 (session 11), shrunk: W17's root cause (a legacy switch back
+  // to an earlier user without disconnectAndClear) seen through gate-never-recloses.
+  Scenario s = finding("legacy-switch-back-gate-recloses");
+  const RunResult r = run(s, 5204);
+  ASSERT_TRUE(r.expectation_met) << describe(r);
+  EXPECT_EQ(known_id_of(s, r), "legacy-user-switch-back-lowers-last-seen");
+  s.expect = Expectation{};
+  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::SwitchUser; });
+  const RunResult without = run(s, 5204);
+  EXPECT_TRUE(without.passed) << describe(without);
 }
 
 }  // namespace
