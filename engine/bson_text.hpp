@@ -1,9 +1,10 @@
 // One BSON document as the JSON text `from_bson(bytes).dump()` gives, without the tree (issue 20,
 // docs/performance.md "(perf14)").  Only what is certain to match: documents whose keys are
-// strictly increasing (dump() writes std::map order), strings and keys with nothing to escape,
-// int32, int64, booleans 0/1, null, nested documents and arrays, no trailing bytes.  Anything
-// else (a double, an escape, UTF-8, unsorted keys, a malformed document) answers false, and the
-// caller takes from_bson() and dump() themselves.
+// strictly increasing (dump() writes std::map order), ASCII strings and keys without control
+// characters (a quote or backslash escaped as dump() does), int32, int64, booleans 0/1, null,
+// nested documents and arrays, no trailing bytes.  Anything else (a double, a control character,
+// UTF-8, unsorted keys, a malformed document) answers false, and the caller takes from_bson() and
+// dump() themselves.
 #pragma once
 
 #include <charconv>
@@ -23,11 +24,17 @@ class Reader {
   bool top() { return document(false) && pos_ == in_.size(); }
 
  private:
-  static bool plain(std::string_view s) {
+  // Appends s quoted as dump() writes it; false for what this does not write (control
+  // characters, which dump() writes as \n or \u00xx; UTF-8, which dump() validates).
+  bool quoted(std::string_view s) {
+    out_ += '"';
     for (const char c : s) {
       const auto u = static_cast<unsigned char>(c);
-      if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') return false;
+      if (u < 0x20 || u >= 0x80) return false;
+      if (c == '"' || c == '\\') out_ += '\\';
+      out_ += c;
     }
+    out_ += '"';
     return true;
   }
   template <class T>
@@ -68,10 +75,8 @@ class Reader {
       if (!cstr(key)) return false;
       if (!first) out_ += ',';
       if (!is_array) {
-        if (!plain(key) || (!first && !(previous < key))) return false;
-        out_ += '"';
-        out_.append(key);
-        out_ += "\":";
+        if ((!first && !(previous < key)) || !quoted(key)) return false;
+        out_ += ':';
         previous = key;
       }
       first = false;
@@ -89,12 +94,9 @@ class Reader {
         }
         const auto n = static_cast<std::size_t>(len);
         const std::string_view s = in_.substr(pos_, n - 1);
-        if (in_[pos_ + n - 1] != '\0' || !plain(s)) return false;
+        if (in_[pos_ + n - 1] != '\0') return false;
         pos_ += n;
-        out_ += '"';
-        out_.append(s);
-        out_ += '"';
-        return true;
+        return quoted(s);
       }
       case '\x10': {
         int32_t v = 0;

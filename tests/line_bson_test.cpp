@@ -75,7 +75,7 @@ TEST(LineBson, IntegersTakeToBsonsWidth) {
 // A random tree of what sync lines hold (and sometimes more), keys from a small alphabet.
 json random_tree(sim::Prng& rng, int depth) {
   const uint64_t kind = rng.uniform(depth > 3 ? 6 : 8);
-  static const char* const kStrings[] = {"", "a", "op_id", "12", "x/y", "q\"", "tab\t", "é"};
+  static const char* const kStrings[] = {"", "a", "op_id", "12", "x/y", "q\"\\", "tab\t", "é"};
   switch (kind) {
     case 0:
       return static_cast<int64_t>(rng.next()) >> rng.uniform(64);
@@ -138,8 +138,13 @@ TEST(BsonText, DeclinesWhatDumpWouldWriteDifferently) {
   model::LineBson dup;
   dup.object().key("a").num(1).key("a").num(2).end_object();
   EXPECT_FALSE(engine::bson_to_json_text(dup.take(), text));
-  // Escapes, UTF-8 and doubles.
-  EXPECT_FALSE(engine::bson_to_json_text(bson({{"s", "a\"b"}}), text));
+  // A quote and a backslash are escaped as dump() does; control characters, UTF-8 and doubles
+  // are declined.
+  const json quotes = {{"data", R"({"description":"a\\b"})"}, {"k\"", 1}};
+  ASSERT_TRUE(engine::bson_to_json_text(bson(quotes), text));
+  EXPECT_EQ(text, quotes.dump());
+  EXPECT_FALSE(engine::bson_to_json_text(bson({{"s", "a\nb"}}), text));
+  EXPECT_FALSE(engine::bson_to_json_text(bson({{"s\t", 1}}), text));
   EXPECT_FALSE(engine::bson_to_json_text(bson({{"s", "ü"}}), text));
   EXPECT_FALSE(engine::bson_to_json_text(bson({{"d", 1.0}}), text));
   // Malformed: trailing bytes, truncated, a string without its terminator, a boolean byte 2.
