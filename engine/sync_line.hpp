@@ -3,9 +3,12 @@
 // SDK negotiates first, engine/js/).  Checkers that read lines use this so they see both.
 #pragma once
 
+#include <cassert>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+
+#include "engine/bson_text.hpp"
 
 namespace syncsim::engine {
 
@@ -21,6 +24,12 @@ inline std::optional<std::string> sync_line_text(const std::string& op,
   if (!payload) return std::nullopt;
   if (op == "line_text") return payload;
   if (op != "line_binary") return std::nullopt;
+  // Straight to text when that is certain to be dump()'s (engine/bson_text.hpp).
+  std::string text;
+  if (bson_to_json_text(*payload, text)) {
+    assert(text == nlohmann::json::from_bson(payload->begin(), payload->end()).dump());
+    return text;
+  }
   auto line = nlohmann::json::from_bson(payload->begin(), payload->end(), true, false);
   if (line.is_discarded()) return std::nullopt;
   return line.dump();

@@ -142,16 +142,29 @@ void CheckpointStore::read_back(const std::vector<ManagedEntry>& entries, BatchW
 
 void CheckpointStore::on_commit(Lsn lsn) {
   if (flavour_ != StorageFlavour::Mongo) return;  // postgres computes it at read time (§1.6)
+  // Every source commit would pass over every record of every key (O(clients) per write, issue
+  // 20 (d)); while the records are unchanged since the last pass, only a commit at or past the
+  // lowest head still pending can process anything.
+  if (scanned_version_ == version_ && !mutants_.no_head_filter &&
+      (!lowest_pending_head_ || lsn < *lowest_pending_head_)) {
+    return;
+  }
   bool changed = false;
+  std::optional<Lsn> lowest;
   for (auto& [key, docs] : records_) {
     for (auto& d : docs) {
-      if (!d.processed_at_lsn && (d.head <= lsn || mutants_.no_head_filter)) {
+      if (d.processed_at_lsn) continue;
+      if (d.head <= lsn || mutants_.no_head_filter) {
         d.processed_at_lsn = lsn;
         changed = true;
+      } else if (!lowest || d.head < *lowest) {
+        lowest = d.head;
       }
     }
   }
   if (changed) ++version_;  // an unchanged store keeps its index of processed documents
+  scanned_version_ = version_;
+  lowest_pending_head_ = lowest;
 }
 
 std::optional<int64_t> CheckpointStore::lookup(const std::string& key, Lsn lsn) const {

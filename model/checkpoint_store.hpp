@@ -187,6 +187,9 @@ class CheckpointStore {
   // connection).
   uint64_t version_ = 0;  // bumped by every change to records_
   mutable uint64_t indexed_version_ = ~uint64_t{0};
+  // on_commit's last pass: the version it saw and the lowest head it left unprocessed.
+  uint64_t scanned_version_ = ~uint64_t{0};
+  std::optional<Lsn> lowest_pending_head_;
   mutable std::vector<std::pair<Lsn, const std::string*>> processed_index_;
   void index_processed() const;
   [[nodiscard]] std::pair<std::vector<std::pair<Lsn, const std::string*>>::const_iterator,

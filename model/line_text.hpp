@@ -1,7 +1,7 @@
 // Sync lines written straight to JSON text (issue 20, docs/performance.md "(perf13)"): the
 // bytes nlohmann::json::dump() gives for the same tree, without building the tree.  dump()
-// writes an object's keys in std::map order, so callers write keys sorted; strings with
-// anything to escape (or non-ASCII, which dump() validates) go through dump() itself.
+// writes an object's keys in std::map order, so callers write keys sorted; strings with control
+// characters (or non-ASCII, which dump() validates) go through dump() itself.
 #pragma once
 
 #include <charconv>
@@ -80,13 +80,16 @@ class LineText {
   void quoted(std::string_view s) {
     for (const char c : s) {
       const auto u = static_cast<unsigned char>(c);
-      if (u < 0x20 || u >= 0x80 || c == '"' || c == '\\') {
+      if (u < 0x20 || u >= 0x80) {
         out_ += nlohmann::json(std::string(s)).dump();  // dump()'s escapes and UTF-8 checks
         return;
       }
     }
     out_ += '"';
-    out_ += s;
+    for (const char c : s) {
+      if (c == '"' || c == '\\') out_ += '\\';  // as dump() escapes them
+      out_ += c;
+    }
     out_ += '"';
   }
 

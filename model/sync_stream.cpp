@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "model/line_bson.hpp"
 #include "model/line_text.hpp"
 
 namespace syncsim::model {
@@ -21,6 +22,11 @@ constexpr sim::Micros kPauseAfterCheckpoint = 10 * sim::kMillis;  // docs/protoc
 
 bool same_checkpoint(const StorageCheckpoint& a, const StorageCheckpoint& b) {
   return a.op_id == b.op_id && a.lsn == b.lsn;
+}
+
+std::string bson_bytes(const nlohmann::json& line) {
+  const std::vector<std::uint8_t> bytes = nlohmann::json::to_bson(line);
+  return {bytes.begin(), bytes.end()};
 }
 }  // namespace
 
@@ -53,26 +59,36 @@ void SyncConnection::emit(const nlohmann::json& line) {
   }
   if (req_.encoding == StreamEncoding::Bson) {
     // docs/protocol.md §3.3.1: concatenated BSON documents, one per line object.
-    const std::vector<std::uint8_t> bytes = nlohmann::json::to_bson(line);
     ++ctx_.stats.bson_lines;
-    stream_->send(std::string(bytes.begin(), bytes.end()));
+    stream_->send(bson_bytes(line));
   } else {
     stream_->send(line.dump());
   }
 }
 
-template <class Tree, class Text>
-void SyncConnection::emit_line(const Tree& tree, const Text& text, bool checkpoint,
+template <class Tree, class Write>
+void SyncConnection::emit_line(const Tree& tree, const Write& write, bool checkpoint,
                                std::optional<int64_t> write_checkpoint) {
-  // The bytes are written without the tree (model/line_text.hpp) unless BSON or a line fault
-  // armed for this key needs the tree; debug builds compare them with the tree's dump().
-  if (req_.encoding == StreamEncoding::Bson ||
-      (ctx_.line_fault && ctx_.line_fault->armed_for(req_.key))) {
+  // The bytes are written without the tree (model/line_text.hpp, model/line_bson.hpp) unless a
+  // line fault armed for this key needs the tree; debug builds compare them with the tree's
+  // dump() or to_bson().
+  if (ctx_.line_fault && ctx_.line_fault->armed_for(req_.key)) {
     emit(tree());
     return;
   }
-  std::string line = text();
-  assert(line == tree().dump() && "a sync line's text differs from its tree's dump()");
+  std::string line;
+  if (req_.encoding == StreamEncoding::Bson) {
+    LineBson w;
+    write(w);
+    line = w.take();
+    assert(line == bson_bytes(tree()) && "a sync line's BSON differs from its tree's to_bson()");
+    ++ctx_.stats.bson_lines;
+  } else {
+    LineText w;
+    write(w);
+    line = w.take();
+    assert(line == tree().dump() && "a sync line's text differs from its tree's dump()");
+  }
   if (checkpoint && ctx_.line_fault) ctx_.line_fault->sent_unchanged(req_.key, write_checkpoint);
   stream_->send(std::move(line));
 }
@@ -120,9 +136,8 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
     body["removed_buckets"] = removed;  // docs/protocol.md §3.3.3 step 4
     return nlohmann::json{{"checkpoint_diff", body}};
   };
-  auto text = [&] {
+  auto write = [&](auto& w) {
     // The tree's keys in sorted order.
-    LineText w;
     auto bucket_list = [&] {
       w.array();
       for (const auto& b : changed) {
@@ -147,9 +162,9 @@ void SyncConnection::send_checkpoint(const StorageCheckpoint& cp,
       bucket_list();
     }
     if (write_checkpoint) w.key("write_checkpoint").str(*write_checkpoint);
-    return w.end_object().end_object().take();
+    w.end_object().end_object();
   };
-  emit_line(tree, text, true,
+  emit_line(tree, write, true,
             write_checkpoint ? std::optional<int64_t>(*write_checkpoint_) : std::nullopt);
   ++ctx_.stats.checkpoint_lines;
   if (write_checkpoint_ && write_checkpoint_ != sent_write_checkpoint_ && ctx_.on_emit) {
@@ -387,9 +402,8 @@ bool SyncConnection::send_data_batch(const std::string& bucket, bool torn) {
                             {"has_more", has_more},
                             {"data", std::move(data)}}}};
   };
-  auto text = [&] {
+  auto write = [&](auto& w) {
     // The tree's keys in sorted order.
-    LineText w;
     w.object().key("data").object().key("after").str(after_text).key("bucket").str(bucket);
     w.key("data").array();
     for (const Op* op : ops) {
@@ -402,9 +416,9 @@ bool SyncConnection::send_data_batch(const std::string& bucket, bool torn) {
       w.end_object();
     }
     w.end_array().key("has_more").boolean(has_more).key("next_after").str(next_after_text);
-    return w.end_object().end_object().take();
+    w.end_object().end_object();
   };
-  emit_line(tree, text);
+  emit_line(tree, write);
   ++ctx_.stats.data_lines;
   ctx_.stats.ops_sent += ops.size();
   d.ops_sent += ops.size();
@@ -469,10 +483,9 @@ sim::Task<void> SyncConnection::download_step() {
           return nlohmann::json{{"partial_checkpoint_complete",
                                  {{"last_op_id", last_op_id}, {"priority", priority}}}};
         },
-        [&] {
-          LineText w;
+        [&](auto& w) {
           w.object().key("partial_checkpoint_complete").object().key("last_op_id").str(last_op_id);
-          return w.key("priority").num(priority).end_object().end_object().take();
+          w.key("priority").num(priority).end_object().end_object();
         });
     ++ctx_.stats.partial_completes;
     ++d.group;
@@ -488,10 +501,9 @@ sim::Task<void> SyncConnection::download_step() {
         [&] {
           return nlohmann::json{{"checkpoint_complete", {{"last_op_id", last_op_id}}}};
         },
-        [&] {
-          LineText w;
+        [&](auto& w) {
           w.object().key("checkpoint_complete").object().key("last_op_id").str(last_op_id);
-          return w.end_object().end_object().take();
+          w.end_object().end_object();
         });
     ++ctx_.stats.checkpoint_completes;
   }

@@ -221,10 +221,11 @@ class SyncConnection final : public CheckpointWatcher {
   };
 
   void emit(const nlohmann::json& line);
-  // Sends the line `text()` writes, or emit(tree()) when a line fault or BSON needs the tree;
-  // `checkpoint`: a checkpoint line carrying `write_checkpoint` (the line fault tracks it).
-  template <class Tree, class Text>
-  void emit_line(const Tree& tree, const Text& text, bool checkpoint = false,
+  // Sends the line `write(w)` writes to a LineText or LineBson (the stream's encoding), or
+  // emit(tree()) when a line fault armed for the stream needs the tree; `checkpoint`: a
+  // checkpoint line carrying `write_checkpoint` (the line fault tracks it).
+  template <class Tree, class Write>
+  void emit_line(const Tree& tree, const Write& write, bool checkpoint = false,
                  std::optional<int64_t> write_checkpoint = std::nullopt);
   void send_checkpoint(const StorageCheckpoint& cp, const std::vector<std::string>& changed,
                        const std::vector<std::string>& removed, bool full);
