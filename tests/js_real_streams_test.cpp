@@ -3,8 +3,8 @@
 // (engine/js/sdk_client.mjs stream()), validation accepts js-real with service.streams on
 // 0.5.x and refuses it where the SDK has no such API, and `syncsim diff` keys address fleet
 // groups (fleet[N].KEY).  The js-real runs skip (saying why) when node or the pinned SDK was
-// not installed at configure time.  SYNCSIM_JS_REAL_STREAM_SEEDS: seeds of the verdict check
-// (quick 2, the long twin 5).
+// not installed at configure time.  SYNCSIM_JS_REAL_STREAM_SEEDS: the last seed of the verdict
+// check (quick 2, the long twin 5).
 #include <gtest/gtest.h>
 
 #include <map>
@@ -113,7 +113,8 @@ TEST_F(JsRealStreams, StreamChurnSubscribesThroughTheSdk) {
 }
 
 TEST_F(JsRealStreams, StreamChurnDoubleRunIsByteIdentical) {
-  const Scenario s = stream_churn();
+  // The first 61 s: every fault (the storm at 60 s), navigation bursts at 15, 30 and 45 s.
+  const Scenario s = stream_churn({"duration_s=61"});
   const auto a = run_traced(s, 3);
   const auto b = run_traced(s, 3);
   EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
@@ -123,7 +124,8 @@ TEST_F(JsRealStreams, StreamChurnDoubleRunIsByteIdentical) {
 
 TEST_F(JsRealStreams, StreamChurnVerdictsPass) {
   const Scenario s = stream_churn();
-  for (uint64_t seed = 1; seed <= SYNCSIM_JS_REAL_STREAM_SEEDS; ++seed) {
+  // Seed 1 passes in StreamChurnSubscribesThroughTheSdk.
+  for (uint64_t seed = 2; seed <= SYNCSIM_JS_REAL_STREAM_SEEDS; ++seed) {
     RunOptions o;
     o.seed = seed;
     o.keep_trace_lines = 30;
@@ -196,8 +198,9 @@ TEST(DiffFleetKeys, AddressOneGroupOrEvery) {
   EXPECT_NE(error(base, "fleet[x].sdk=shim").find("no fleet group 'x'"), std::string::npos);
   EXPECT_NE(error(base, "fleet[1].flavour=x").find("is not KEY=VALUE or fleet[N].KEY=VALUE"),
             std::string::npos);
-  EXPECT_NE(error(base, "fleet[0].core=0.4.6").find("clients.fleet[0]"), std::string::npos)
-      << error(base, "fleet[0].core=0.4.6");
+  // The validator judges the result and names the group's field.
+  const std::string requests = error(base, "fleet[0].checkpoint_mode=requests");
+  EXPECT_NE(requests.find("clients.fleet[0].checkpoint_mode"), std::string::npos) << requests;
   const Scenario plain = load_scenario_file(catalog_path("basic"), validation_context());
   EXPECT_EQ(error(plain, "fleet[0].sdk=shim"),
             "--b: 'fleet[0].sdk=shim' names a fleet group, but the scenario has no "
