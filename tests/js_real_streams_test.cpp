@@ -162,6 +162,30 @@ TEST_F(JsRealStreams, StreamChurnVerdictsPass) {
   }
 }
 
+// The port serves injected events while its stream request is in flight, as the SDK does
+// (the test above): at seed 1's burst (15 s) client 3's unsubscribeAll() restarts the
+// iteration and the next step's subscribe() restarts the new one before its POST
+// /sync/stream was answered -- two restarts at one instant.  Before, the port served the
+// second only when the response came, 20 ms later (docs/sdk-diff.md "Session js14").
+TEST(PortStreams, ServesASubscriptionChangeWhileItsStreamRequestIsInFlight) {
+  std::ostringstream trace;
+  RunOptions o;
+  o.seed = 1;
+  o.trace_sink = &trace;
+  o.keep_trace_lines = 30;
+  const auto r =
+      run_scenario(load_scenario_file(catalog_path("stream-churn"), validation_context()), o);
+  ASSERT_TRUE(r.passed) << test_support::describe(r);
+  std::map<std::string, int> restarts;  // "<µs> <client>" -> restarts at that instant
+  const std::regex line(R"(^(\d+) (c\d+) subscriptions changed: restarting the iteration)");
+  std::istringstream in(trace.str());
+  for (std::string l; std::getline(in, l);) {
+    std::smatch m;
+    if (std::regex_search(l, m, line)) ++restarts[std::string(m[1]) + " " + std::string(m[2])];
+  }
+  EXPECT_EQ(restarts["15000000 c3"], 2);
+}
+
 // service.streams needs an SDK with the subscription API: js-real on 0.5.x (2.3.0) is
 // accepted, js-real on 0.4.12 (1.54.0) and a 1.x sdk_package are refused, naming the field
 // and what is allowed.
