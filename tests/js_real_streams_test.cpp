@@ -246,7 +246,9 @@ TEST(DiffFleetKeys, AddressOneGroupOrEvery) {
             "--b: 'fleet[3].sdk=shim': no fleet group '3'; allowed: 0..2 (clients.fleet has 3 "
             "groups)");
   EXPECT_NE(error(base, "fleet[x].sdk=shim").find("no fleet group 'x'"), std::string::npos);
-  EXPECT_NE(error(base, "fleet[1].flavour=x").find("is not KEY=VALUE or fleet[N].KEY=VALUE"),
+  EXPECT_NE(error(base, "fleet[1].flavour=x")
+                .find("is not KEY=VALUE with KEY one of: core, checkpoint_mode, sdk (or "
+                      "fleet[N].KEY=VALUE"),
             std::string::npos);
   // The validator judges the result and names the group's field.
   const std::string requests = error(base, "fleet[0].checkpoint_mode=requests");

@@ -80,7 +80,9 @@ Scenario configure_side(const Scenario& base, const std::vector<std::string>& se
         names += (names.empty() ? "" : ", ") + candidate.name;
       }
       throw DiffInputError(fmt::format(
-          "{}: '{}' is not KEY=VALUE or fleet[N].KEY=VALUE with KEY one of: {}", side, s, names));
+          "{}: '{}' is not KEY=VALUE with KEY one of: {} (or fleet[N].KEY=VALUE: group N of "
+          "clients.fleet)",
+          side, s, names));
     }
     if (!seen.insert(group ? "fleet[" + group->first + "]." + k->name : key).second) {
       throw DiffInputError(fmt::format("{}: {} is given twice", side, key));
