@@ -387,13 +387,19 @@ CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
       "diff",
       "run a scenario twice per seed with engine configurations A and B and report the first "
       "divergence of the clients' observable state.  Exit codes: 0 no unallowed divergence, 1 a "
-      "divergence, 2 bad input, 3 a run crashed or tripped a bound.  Keys:" +
+      "divergence, 2 bad input, 3 a run crashed or tripped a bound.  Keys (KEY=VALUE sets "
+      "clients.KEY, on a fleet every group's; fleet[N].KEY=VALUE, also fleet.N.KEY, sets group "
+      "N of clients.fleet, 0-based, e.g. --b fleet[1].sdk=js-real):" +
           keys);
   diff->add_option("scenario", args.scenario_path, "scenario JSON file")->required();
   auto* seed_opt = diff->add_option("--seed", args.seed_text, "one seed (default 1)");
   diff->add_option("--seeds", args.seeds_text, "a range of seeds, A..B")->excludes(seed_opt);
-  diff->add_option("--a", args.a, "configuration A: KEY=VALUE ... (default: the scenario's)");
-  diff->add_option("--b", args.b, "configuration B: KEY=VALUE ... (default: the scenario's)");
+  diff->add_option(
+      "--a", args.a,
+      "configuration A: KEY=VALUE or fleet[N].KEY=VALUE ... (default: the scenario's)");
+  diff->add_option(
+      "--b", args.b,
+      "configuration B: KEY=VALUE or fleet[N].KEY=VALUE ... (default: the scenario's)");
   diff->add_option("--allow", args.allow,
                    fmt::format("intended divergence classes, any of: {}",
                                fmt::join(scenarios::allowable_divergence_classes(), ", ")));
@@ -406,17 +412,6 @@ CLI::App* add_diff_subcommand(CLI::App& app, DiffArgs& args) {
                  "e.g. --a sdk=shim --b sdk=js-real");
   add_selection_options(diff, args.selection, false);
   return diff;
-}
-
-std::string settings_text(const scenarios::Scenario& s) {
-  const auto clients = scenarios::to_json(s)["clients"];
-  std::string out;
-  for (const auto& k : scenarios::engine_keys()) {
-    const auto& v = clients[k.field];
-    out += fmt::format("{}{}={}", out.empty() ? "" : " ", k.name,
-                       v.is_string() ? v.get<std::string>() : v.dump());
-  }
-  return out;
 }
 
 void print_seed_diff(const scenarios::Scenario& s, const scenarios::SeedDiff& d) {
@@ -474,7 +469,8 @@ int diff_command(const DiffArgs& args) {
     return kExitBadInput;
   }
   if (!args.json) {
-    std::cout << fmt::format("A: {}\nB: {}\n", settings_text(a), settings_text(b));
+    std::cout << fmt::format("A: {}\nB: {}\n", scenarios::settings_text(a),
+                             scenarios::settings_text(b));
   }
   int exit_code = kExitPass;
   uint64_t diverged = 0;
@@ -499,8 +495,8 @@ int diff_command(const DiffArgs& args) {
   if (args.json) {
     nlohmann::json doc = {{"build", scenarios::build_id()},
                           {"scenario", base.name},
-                          {"a", settings_text(a)},
-                          {"b", settings_text(b)},
+                          {"a", scenarios::settings_text(a)},
+                          {"b", scenarios::settings_text(b)},
                           {"allow", allow},
                           {"seeds", seeds},
                           {"diverged", diverged},

@@ -35,6 +35,16 @@ bool sdk_asks_for_bson(SdkBehaviour sdk, const CoreVersion& core) {
   return major > 0 || minor > 4 || (minor == 4 && patch >= 12);
 }
 
+// The stream's POST while it is in flight (receiveSyncLines' openInner): the iteration serves
+// injected events meanwhile; an iteration that ended first abandons it.
+struct StreamOpening {
+  bool done = false;
+  bool abandoned = false;
+  sim::Link::StreamOpen open;
+  std::exception_ptr error;
+  sim::Notifier ready;
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------
@@ -116,15 +126,15 @@ sim::Task<bool> Client::iteration() {
   if (has_mutant(EngineMutant::ResetTargetOnReconnect)) reset_stale_target();
   std::optional<nlohmann::json> request;
   auto events = std::make_shared<sim::Queue<Event>>();
+  std::optional<std::string> seed_id;
   for (auto& i : control("start", start_payload())) {
     if (i.contains("EstablishSyncStream")) {
       request = i["EstablishSyncStream"]["request"];
       const auto& est = i["EstablishSyncStream"];
       if (est.contains("checkpoint_request")) {
         // The seed runs concurrently with line handling (docs/protocol.md §2.1.4).
-        std::string id = est["checkpoint_request"]["checkpoint_request_id"];
-        if (has_mutant(EngineMutant::SeedFromOne)) id = "1";
-        loop_.spawn(seed(nested, events, id), name_ + ".seed");
+        seed_id = est["checkpoint_request"]["checkpoint_request_id"];
+        if (has_mutant(EngineMutant::SeedFromOne)) seed_id = "1";
       }
     } else if (i.contains("CloseSyncStream")) {
       control("stop", std::nullopt);
@@ -144,27 +154,41 @@ sim::Task<bool> Client::iteration() {
   std::shared_ptr<sim::ClientStream> stream;
   try {
     phase_ = "opening stream";
-    // Requests are built outside the co_await expression: g++ 12 miscompiles aggregate
-    // temporaries there.
-    sim::HttpRequest http = co_await build_request("POST", "/sync/stream", request->dump());
-    // fetchStreamRaw's accept; the response's content type decides how lines reach the core.
-    if (sdk_asks_for_bson(options_.sdk, core_)) http.accept = kBsonFirstAccept;
-    auto open = co_await link_.open_stream(std::move(http));
-    note_status(open.head.status);
-    if (open.head.status != 200) {
-      throw std::runtime_error(fmt::format("HTTP {}: {}", open.head.status, open.head.body));
-    }
-    stream = open.stream;
-    // receiveSyncLines (docs/protocol.md §2.1.6): a BSON response's documents go to the core as
-    // blobs with `line_binary`, NDJSON lines as text with `line_text`.
-    const char* line_op =
-        stream->content_type() == kBsonStreamContentType ? "line_binary" : "line_text";
-    for (auto& i : control("connection", "established")) handle_instruction(i);
+    // The stream's open is the first pull of the SDK's injectable(receiveSyncLines(...))
+    // (@powersync/shared-internals 1.3.0 AbstractStreamingSyncImplementation.js
+    // rustSyncIteration, receiveSyncLines openInner; docs/protocol.md §2.1.4 "Event pump"):
+    // injected events (update_subscriptions, completed_upload, a refreshed token, the seed's
+    // error) are served while the POST is in flight, and may end the iteration before the
+    // response (`syncsim diff` stream-churn, docs/sdk-diff.md "Session js14").  The open
+    // starts before the seed: the SDK's stream request leaves first (fewer awaits before its
+    // fetch), as it did when the port awaited it here.
+    auto opening = std::make_shared<StreamOpening>();
+    loop_.spawn(
+        [](Client* self, std::string body, std::shared_ptr<StreamOpening> o) -> sim::Task<void> {
+          try {
+            // Requests are built outside the co_await expression: g++ 12 miscompiles
+            // aggregate temporaries there.
+            sim::HttpRequest http = co_await self->build_request("POST", "/sync/stream", body);
+            // fetchStreamRaw's accept; the response's content type decides how lines reach
+            // the core.
+            if (sdk_asks_for_bson(self->options_.sdk, self->core_)) {
+              http.accept = kBsonFirstAccept;
+            }
+            o->open = co_await self->link_.open_stream(std::move(http));
+          } catch (...) {
+            o->error = std::current_exception();
+          }
+          o->done = true;
+          if (o->abandoned && o->open.stream) o->open.stream->close();
+          o->ready.notify();
+        }(this, request->dump(), opening),
+        name_ + ".open-stream");
+    if (seed_id) loop_.spawn(seed(nested, events, *seed_id), name_ + ".seed");
     bool first_line = true;
     bool done = false;
-    while (!done) {
-      phase_ = "waiting for a line";
-      Event ev = co_await next_event(*stream, *events, *nested);
+    const char* line_op = "line_text";
+    // One event through the core; true when it ended the iteration (CloseSyncStream).
+    auto handle = [&](const Event& ev) {
       std::vector<nlohmann::json> out;
       switch (ev.kind) {
         case EventKind::Line:
@@ -218,11 +242,40 @@ sim::Task<bool> Client::iteration() {
             ++stats_.keepalive_restarts;
             trace_.log(name_, "subscription request changed at keepalive: restarting");
           }
-          done = true;
-          break;  // later instructions in the same array are ignored
+          return true;  // later instructions in the same array are ignored
         }
         handle_instruction(i);
       }
+      return false;
+    };
+    while (!opening->done && !done) {
+      if (!events->empty()) {
+        done = handle(events->pop_now());
+        continue;
+      }
+      // An abort rejects the pending fetch: the pull fails, no `connection end`.
+      if (nested->aborted()) throw sim::Aborted(nested->reason());
+      if (outer_->aborted()) throw sim::Aborted(outer_->reason());
+      co_await sim::wait_for(loop_, std::nullopt, &opening->ready, &events->ready(), nested.get(),
+                             outer_.get());
+    }
+    if (!opening->done) opening->abandoned = true;  // the finally aborts its request
+    if (!done) {
+      if (opening->error) std::rethrow_exception(opening->error);
+      auto& open = opening->open;
+      note_status(open.head.status);
+      if (open.head.status != 200) {
+        throw std::runtime_error(fmt::format("HTTP {}: {}", open.head.status, open.head.body));
+      }
+      stream = open.stream;
+      // receiveSyncLines (docs/protocol.md §2.1.6): a BSON response's documents go to the core
+      // as blobs with `line_binary`, NDJSON lines as text with `line_text`.
+      if (stream->content_type() == kBsonStreamContentType) line_op = "line_binary";
+      for (auto& i : control("connection", "established")) handle_instruction(i);
+    }
+    while (!done) {
+      phase_ = "waiting for a line";
+      done = handle(co_await next_event(*stream, *events, *nested));
     }
   } catch (...) {
     error = std::current_exception();

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim.hpp"
 #include "engine/sdk_shim_internal.hpp"
 
@@ -56,6 +57,21 @@ void Client::subscriptions_may_have_changed() {
 uint64_t Client::subscribe_stream(const std::string& name, const nlohmann::json& params,
                                   StreamSubscribeOptions options) {
   ++stats_.stream_subscribes;
+  if (js_) {
+    // js-real: the app calls the SDK's own API (engine/js/sdk_client.mjs stream()); the
+    // refcounts and the active set are the SDK's ConnectionManager's, not mirrored here.
+    const uint64_t handle = next_stream_handle_++;
+    stream_handles_[handle] = name + "|" + params.dump();
+    trace_.log(name_, "subscribe {} {}{}{} (handle {}, js-real)", name, params.dump(),
+               options.ttl_s ? fmt::format(" ttl={}s", *options.ttl_s) : "",
+               options.priority ? fmt::format(" priority={}", *options.priority) : "", handle);
+    nlohmann::json call = {
+        {"action", "subscribe"}, {"handle", handle}, {"name", name}, {"params", params}};
+    if (options.ttl_s) call["ttl"] = *options.ttl_s;
+    if (options.priority) call["priority"] = *options.priority;
+    js_->stream_call(std::move(call));
+    return handle;
+  }
   // rustSubscriptionsCommand({subscribe:{stream:{name, params}, ttl, priority}}), run even
   // for an existing subscription: it moves expires_at (docs/protocol.md §1.4.1).
   nlohmann::json sub = {{"stream", {{"name", name}, {"params", params}}}};
@@ -93,6 +109,11 @@ void Client::release_stream(uint64_t handle) {
   const std::string key = h->second;
   stream_handles_.erase(h);
   ++stats_.stream_releases;
+  if (js_) {
+    trace_.log(name_, "release {} (handle {}, js-real)", key, handle);
+    js_->stream_call({{"action", "release"}, {"handle", handle}});
+    return;
+  }
   auto it = std::find_if(active_subscriptions_.begin(), active_subscriptions_.end(),
                          [&](const ActiveSubscription& a) { return a.key == key; });
   if (it == active_subscriptions_.end()) return;
@@ -106,6 +127,11 @@ void Client::release_stream(uint64_t handle) {
 
 void Client::unsubscribe_all(const std::string& name, const nlohmann::json& params) {
   ++stats_.stream_unsubscribe_all;
+  if (js_) {
+    trace_.log(name_, "unsubscribe all {} {} (js-real)", name, params.dump());
+    js_->stream_call({{"action", "unsubscribe_all"}, {"name", name}, {"params", params}});
+    return;
+  }
   control_text("subscriptions",
                nlohmann::json{{"unsubscribe", {{"name", name}, {"params", params}}}}.dump());
   trace_.log(name_, "unsubscribe all {} {}", name, params.dump());

@@ -175,6 +175,13 @@ sim::Task<void> run_stream_churn(sim::Loop& loop, sim::Prng rng, std::function<C
     const int steps = burst ? options.burst_size : 1;
     if (burst) next_burst += options.burst_interval;
     for (int i = 0; i < steps; ++i) {
+      if (i > 0) {
+        // Each step of a burst is an app event of its own (a navigation): the SDK handles
+        // what the previous one injected (update_subscriptions, maybe a restarted iteration)
+        // before the next runs, as the JS event loop does (docs/sdk-diff.md, session js14).
+        co_await loop.sleep_for(0);
+        if (client() != life) break;  // the life ended meanwhile: its handles are gone
+      }
       if (c == nullptr || c->closed()) break;
       churn_step(*c, rng, options, held, n);
     }

@@ -15,6 +15,8 @@
 //                                             the named SDK project (default: the host's)
 //   {op:"connect", client, now}  {op:"disconnect", client, now}  {op:"close", client, now}
 //   {op:"tables_changed", client, now, tables}  the app wrote through C++: what its hook saw
+//   {op:"stream", client, now, action, handle?, name?, params?, ttl?, priority?}  the app's
+//                                             sync-stream call (sdk_client.mjs stream())
 //   {op:"timer", now}                         sim time reached the earliest fake timer
 //   {op:"response", client, req, now, status, content_type, body}   a plain response
 //   {op:"chunk", client, req, now, data}      one line of a streaming response (bytes)

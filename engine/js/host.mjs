@@ -183,6 +183,7 @@ async function handle(message) {
     case 'disconnect': return clientOf(message).client.disconnect();
     case 'close': return dropClient(message.client);
     case 'tables_changed': return clientOf(message).client.tablesChanged(message.tables);
+    case 'stream': return clientOf(message).client.stream(message);
     case 'response': case 'chunk': case 'end': case 'reset':
       return clientOf(message).client.onNetwork(message);
     case 'timer': return;  // the clocks already moved

@@ -94,6 +94,12 @@ void JsRealClient::tables_changed(bool ps_crud, bool data_tables) {
   deliver({{"op", "tables_changed"}, {"tables", tables}});
 }
 
+void JsRealClient::stream_call(nlohmann::json call) {
+  if (killed_) return;
+  call["op"] = "stream";
+  deliver(std::move(call));
+}
+
 void JsRealClient::begin_close() {
   if (killed_ || !connected_) return;
   if (host_.draining()) {  // a fault fired by something the SDK did: after this drain
@@ -428,13 +434,21 @@ void JsRealClient::act(const nlohmann::json& request) {
   std::erase_if(in_flight_paths_, [&](const auto& entry) {
     return !in_flight_.contains(entry.first) && !streams_.contains(entry.first);
   });
-  in_flight_[req] = std::make_shared<sim::AbortSignal>();
+  // The signal travels with the fetch: the SDK may abort it in the same drain, before the
+  // fetch's task first runs (an update_subscriptions that closes the stream being opened).
+  auto abort = std::make_shared<sim::AbortSignal>();
+  in_flight_[req] = abort;
   in_flight_paths_[req] = request.value("method", "") + " " + request.value("path", "");
-  client_.loop_.spawn(run_fetch(request, alive_), client_.name() + ".js-fetch");
+  client_.loop_.spawn(run_fetch(request, alive_, std::move(abort)), client_.name() + ".js-fetch");
 }
 
-sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<bool> alive) {
+sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<bool> alive,
+                                        std::shared_ptr<sim::AbortSignal> abort) {
   const int64_t req = request["req"].get<int64_t>();
+  if (abort->aborted()) {  // aborted in the drain that made it: it never left the app
+    client_.trace_.log(client_.name(), "js fetch #{} aborted before it was sent", req);
+    co_return;
+  }
   const auto& o = client_.options_;
   sim::HttpRequest http{request.value("method", "GET"), request.value("path", ""),
                         request.value("body", ""), ""};
@@ -468,7 +482,6 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
   // `start` before its stream) opens a stream: what `start` tells the checkers.
   const bool javascript_stream = control_calls_.empty() && http.path.rfind("/sync/stream", 0) == 0;
   if (observer && javascript_stream) observer->on_js_stream_opened(client_);
-  auto abort = in_flight_[req];
   if (request.value("stream", false)) {
     sim::Link::StreamOpen open;
     try {

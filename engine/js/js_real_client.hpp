@@ -36,6 +36,10 @@ class JsRealClient : public HostedClient {
   sim::Task<void> disconnect();  // PowerSyncDatabase.disconnect(), until it resolved
   // The app wrote through C++ (the workload): what the update hook saw.
   void tables_changed(bool ps_crud, bool data_tables);
+  // The app's sync-stream call (engine/sdk_shim_streams.cpp): {action: "subscribe", handle,
+  // name, params, ttl?, priority?} | {action: "release", handle} | {action:
+  // "unsubscribe_all", name, params}, run through the SDK's syncStream API.
+  void stream_call(nlohmann::json call);
   // The app closes gracefully: PowerSyncDatabase.close() begins (it disconnects first).
   void begin_close();
   // The app died or closed: the SDK instance makes no further calls.
@@ -63,7 +67,8 @@ class JsRealClient : public HostedClient {
   nlohmann::json connection_state() override;
 
  private:
-  sim::Task<void> run_fetch(nlohmann::json request, std::shared_ptr<bool> alive);
+  sim::Task<void> run_fetch(nlohmann::json request, std::shared_ptr<bool> alive,
+                            std::shared_ptr<sim::AbortSignal> abort);
   sim::Task<void> pump_stream(int64_t req, std::shared_ptr<sim::ClientStream> stream, bool bson,
                               std::shared_ptr<bool> alive);
   // A statement on read connection `slot` (the SDK's readLock): engine/js/read_connections.hpp.

@@ -151,6 +151,7 @@ export class SdkClient {
     this.deferred = [];         // a BEGIN not sent yet (sql())
     this.known = null;          // what C++ last reported about the connection (sql())
     this.readers = new Set();   // read connections with a read transaction open (sql())
+    this.subscriptions = new Map();  // the app's handle -> SyncStream.subscribe()'s promise
     const client = this;
     const { Schema, Table, column } = sdk.common;
     const seams = sdk.internals ? buildV2(sdk, client) : buildV1(sdk, client);
@@ -364,6 +365,38 @@ export class SdkClient {
 
   notice(what, error = '') {
     if (!this.dead) this.bridge({ op: 'notice', client: this.name, what, error });
+  }
+
+  // The app's sync-stream calls (the workload's churn, engine/sdk_shim_streams.cpp), through
+  // the SDK's public API (@powersync/shared-internals 1.3.0 ConnectionManager.stream):
+  // db.syncStream(name, params).subscribe({ttl, priority}) resolves to a
+  // SyncStreamSubscription whose unsubscribe() drops its refcount; unsubscribeAll() runs the
+  // core's {unsubscribe}.  The app holds each handle until it releases it (a handle the
+  // garbage collector found would log "leaked" on a schedule nobody controls).
+  stream(message) {
+    if (this.dead) return;
+    if (typeof this.database.syncStream !== 'function') {
+      // Validation refuses service.streams for SDKs without the API (scenario_parse.cpp).
+      throw new Error(`host: ${this.name}'s SDK has no syncStream() API`);
+    }
+    const failed = (what) => (e) => this.logLine(50, `${what} failed: ${errorText(e)}`);
+    const stream = () => this.database.syncStream(message.name, message.params ?? null);
+    if (message.action === 'subscribe') {
+      const options = {};
+      if (message.ttl !== undefined) options.ttl = message.ttl;
+      if (message.priority !== undefined) options.priority = message.priority;
+      const pending = stream().subscribe(options);
+      pending.catch(failed(`subscribe ${message.name}`));
+      this.subscriptions.set(message.handle, pending);
+    } else if (message.action === 'release') {
+      const pending = this.subscriptions.get(message.handle);
+      this.subscriptions.delete(message.handle);
+      pending?.then((subscription) => subscription.unsubscribe(), () => {});
+    } else if (message.action === 'unsubscribe_all') {
+      stream().unsubscribeAll().catch(failed(`unsubscribeAll ${message.name}`));
+    } else {
+      throw new Error(`host: unknown stream action ${message.action}`);
+    }
   }
 
   // The app wrote through C++ (the workload): the tables its update hook saw.

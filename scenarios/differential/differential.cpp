@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "scenarios/world/world.hpp"
@@ -18,48 +19,122 @@ const std::vector<EngineKey>& engine_keys() {
   return keys;
 }
 
+namespace {
+
+const EngineKey* engine_key_named(const std::string& name) {
+  for (const auto& k : engine_keys()) {
+    if (k.name == name) return &k;
+  }
+  return nullptr;
+}
+
+// "fleet[N].KEY" or "fleet.N.KEY" (the --set spelling) -> N and KEY; nullopt if `key` has
+// neither form.  N stays text: a bad one is reported with the group count.
+std::optional<std::pair<std::string, std::string>> fleet_key(const std::string& key) {
+  std::string rest;
+  if (key.rfind("fleet[", 0) == 0) {
+    const auto close = key.find("].");
+    if (close == std::string::npos) return std::nullopt;
+    return std::make_pair(key.substr(6, close - 6), key.substr(close + 2));
+  }
+  if (key.rfind("fleet.", 0) == 0) {
+    const auto dot = key.find('.', 6);
+    if (dot == std::string::npos) return std::nullopt;
+    return std::make_pair(key.substr(6, dot - 6), key.substr(dot + 1));
+  }
+  return std::nullopt;
+}
+
+nlohmann::json value_of(const EngineKey& k, std::string value) {
+  // "shim": the C++ port with the SDK behaviour the registry pairs with the core ("auto").
+  if (k.name == "sdk" && value == "shim") value = "auto";
+  if (!k.list) return value;
+  nlohmann::json items = nlohmann::json::array();
+  for (std::size_t from = 0; !value.empty() && from <= value.size();) {
+    const auto comma = std::min(value.find(',', from), value.size());
+    items.push_back(value.substr(from, comma - from));
+    from = comma + 1;
+  }
+  return items;
+}
+
+}  // namespace
+
 Scenario configure_side(const Scenario& base, const std::vector<std::string>& settings,
                         const ValidationContext& ctx, const std::string& side) {
   nlohmann::json j = to_json(base);
+  nlohmann::json& clients = j["clients"];
+  const bool fleet = clients.contains("fleet");
+  const std::size_t groups = fleet ? clients["fleet"].size() : 0;
   std::set<std::string> seen;
+  // Plain keys first (on a fleet: every group), then per-group keys, whatever the order given.
+  std::vector<std::pair<std::string, nlohmann::json>> per_group;
   for (const auto& s : settings) {
     const auto eq = s.find('=');
     const std::string key = s.substr(0, eq);
-    const EngineKey* k = nullptr;
-    for (const auto& candidate : engine_keys()) {
-      if (candidate.name == key) k = &candidate;
-    }
+    const auto group = eq == std::string::npos ? std::nullopt : fleet_key(key);
+    const EngineKey* k = engine_key_named(group ? group->second : key);
     if (eq == std::string::npos || eq == 0 || !k) {
       std::string names;
       for (const auto& candidate : engine_keys()) {
         names += (names.empty() ? "" : ", ") + candidate.name;
       }
-      throw DiffInputError(
-          fmt::format("{}: '{}' is not KEY=VALUE with KEY one of: {}", side, s, names));
+      throw DiffInputError(fmt::format(
+          "{}: '{}' is not KEY=VALUE with KEY one of: {} (or fleet[N].KEY=VALUE: group N of "
+          "clients.fleet)",
+          side, s, names));
     }
-    if (!seen.insert(key).second) {
+    if (!seen.insert(group ? "fleet[" + group->first + "]." + k->name : key).second) {
       throw DiffInputError(fmt::format("{}: {} is given twice", side, key));
     }
-    std::string value = s.substr(eq + 1);
-    // "shim": the C++ port with the SDK behaviour the registry pairs with the core ("auto").
-    if (k->name == "sdk" && value == "shim") value = "auto";
-    if (k->list) {
-      nlohmann::json items = nlohmann::json::array();
-      for (std::size_t from = 0; !value.empty() && from <= value.size();) {
-        const auto comma = std::min(value.find(',', from), value.size());
-        items.push_back(value.substr(from, comma - from));
-        from = comma + 1;
-      }
-      j["clients"][k->field] = items;
-    } else {
-      j["clients"][k->field] = value;
+    const nlohmann::json value = value_of(*k, s.substr(eq + 1));
+    if (!group) {
+      if (!fleet) clients[k->field] = value;
+      for (std::size_t g = 0; g < groups; ++g) clients["fleet"][g][k->field] = value;
+      continue;
     }
+    const std::string& n = group->first;
+    const bool digits =
+        !n.empty() && n.size() < 4 && n.find_first_not_of("0123456789") == std::string::npos;
+    if (!fleet) {
+      throw DiffInputError(fmt::format(
+          "{}: '{}' names a fleet group, but the scenario has no clients.fleet; use {}=VALUE", side,
+          s, k->name));
+    }
+    if (!digits || std::stoul(n) >= groups) {
+      throw DiffInputError(
+          fmt::format("{}: '{}': no fleet group '{}'; allowed: 0..{} (clients.fleet has {} groups)",
+                      side, s, n, groups - 1, groups));
+    }
+    per_group.emplace_back("/" + n + "/" + k->field, value);
+  }
+  for (const auto& [where, value] : per_group) {
+    clients["fleet"][nlohmann::json::json_pointer(where)] = value;
   }
   try {
     return parse_scenario(j, ctx, side);
   } catch (const ScenarioError& e) {
     throw DiffInputError(e.what());
   }
+}
+
+std::string settings_text(const Scenario& s) {
+  const auto clients = to_json(s)["clients"];
+  auto keys_of = [](const nlohmann::json& c) {
+    std::string out;
+    for (const auto& k : engine_keys()) {
+      const auto& v = c[k.field];
+      out += fmt::format("{}{}={}", out.empty() ? "" : " ", k.name,
+                         v.is_string() ? v.get<std::string>() : v.dump());
+    }
+    return out;
+  };
+  if (!clients.contains("fleet")) return keys_of(clients);
+  std::string out;
+  for (std::size_t g = 0; g < clients["fleet"].size(); ++g) {
+    out += fmt::format("{}fleet[{}]: {}", g == 0 ? "" : "; ", g, keys_of(clients["fleet"][g]));
+  }
+  return out;
 }
 
 std::set<std::string> parse_allow_list(const std::vector<std::string>& names) {

@@ -34,10 +34,17 @@ class DiffInputError : public std::invalid_argument {
   using std::invalid_argument::invalid_argument;
 };
 
-// The scenario with `settings` ("KEY=VALUE" each) applied, validated against `ctx`.
-// `side` ("--a") prefixes error messages.  Throws DiffInputError.
+// The scenario with `settings` applied, validated against `ctx`.  Each is "KEY=VALUE"
+// (clients.KEY; on a fleet, every group's KEY) or "fleet[N].KEY=VALUE" (also spelt
+// "fleet.N.KEY", as --set does): group N of clients.fleet, 0-based as validation errors
+// name it; group keys apply after plain ones.  `side` ("--a") prefixes error messages.
+// Throws DiffInputError (a bad key, a group the scenario lacks, an invalid result).
 Scenario configure_side(const Scenario& base, const std::vector<std::string>& settings,
                         const ValidationContext& ctx, const std::string& side);
+
+// The engine keys of each side for the report: "core=0.5.3 checkpoint_mode=requests sdk=auto",
+// per group on a fleet ("fleet[0]: core=... ; fleet[1]: ...").
+std::string settings_text(const Scenario& s);
 
 // Checks --allow names; throws DiffInputError naming the unknown one and the allowed set.
 std::set<std::string> parse_allow_list(const std::vector<std::string>& names);

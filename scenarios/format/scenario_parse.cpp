@@ -51,12 +51,22 @@ void parse_top_level(const Fields& top, const ValidationContext& ctx, Scenario& 
   if (auto f = section(top, "service")) s.service = parse_service(*f);
   if (auto f = section(top, "network")) s.network = parse_network(*f);
   if (auto f = section(top, "workload")) s.workload = parse_workload(*f);
-  // Sync streams are driven through the js-1.3.0 subscription API only (issue 7).
+  // Sync streams need an SDK with the subscription API (issue 7): the port's js-1.3.0, or
+  // js-real running @powersync/common 2.x (its syncStream(), engine/js/sdk_client.mjs).
   if (!s.service.streams.empty()) {
     for (const auto& g : client_groups(s.clients)) {
-      if (resolved_sdk(g.sdk, g.core, ctx.core_sdks) != "js-1.3.0") {
-        p.add("service.streams", "needs js-1.3.0 (0.5.x) clients; core " + g.core + " runs as " +
-                                     resolved_sdk(g.sdk, g.core, ctx.core_sdks));
+      const std::string sdk = resolved_sdk(g.sdk, g.core, ctx.core_sdks);
+      const std::string package = !g.sdk_package.empty()
+                                      ? g.sdk_package
+                                      : engine::js::js_real_project_for_core(g.core).value_or("");
+      const bool real_2x =
+          sdk == "js-real" && !package.empty() && !engine::js::js_real_package_is_1x(package);
+      if (sdk != "js-1.3.0" && !real_2x) {
+        p.add("service.streams",
+              "needs js-1.3.0 or js-real on core 0.5.2+ (@powersync/common 2.x), the SDKs with "
+              "the sync-streams API; core " +
+                  g.core + " runs as " + sdk +
+                  (sdk == "js-real" && !package.empty() ? " (" + package + ")" : ""));
         break;
       }
     }
