@@ -74,6 +74,21 @@ std::string explanation_of(const scenarios::RunResult& r) {
                      v.subject, v.message);
 }
 
+// The first SDK quirk (docs/protocol.md §2.7) whose fix alone makes the shrunk scenario pass,
+// or "": a new finding that only a reproduced quirk explains is labelled with it.
+std::string quirk_that_passes(const scenarios::Scenario& shrunk, const scenarios::RunOptions& opts,
+                              const std::vector<std::string>& quirks) {
+  for (const auto& q : quirks) {
+    auto& fixed = shrunk.clients.fixed_quirks;
+    if (std::find(fixed.begin(), fixed.end(), q) != fixed.end()) continue;
+    scenarios::Scenario s = shrunk;
+    s.clients.fixed_quirks.push_back(q);
+    s.expect = scenarios::Expectation{};
+    if (scenarios::run_scenario(s, opts).passed) return q;
+  }
+  return "";
+}
+
 // The project's known findings: ./scenarios/known-findings.json, else the one beside the first
 // swarm file's catalog (scenarios/catalog/world.json -> scenarios/known-findings.json), so a
 // hunt started outside the repository still recognises them.
@@ -362,6 +377,8 @@ int hunt_command(const HuntArgs& args) {
     if (const auto* k = scenarios::match_known(known, f.signature)) {
       f.known_id = k->id;
       f.known_why = k->why;
+    } else if (replay.violation) {
+      f.passes_with_quirk = quirk_that_passes(reloaded, opts, ctx.quirks);
     }
     findings.push_back(std::move(f));
   }
@@ -377,10 +394,18 @@ int hunt_command(const HuntArgs& args) {
   write_findings_file(dir / "findings.html", scenarios::findings_html(summary, findings, coverage));
   uint64_t fresh = 0;
   for (const auto& f : findings) {
-    fresh += f.known_id.empty() ? 1 : 0;
+    fresh += f.is_new() ? 1 : 0;
     std::cout << fmt::format("{} {}\n    seeds: {} (first {}); shrunk: {}\n",
-                             f.known_id.empty() ? "NEW  " : "known", f.signature.text(),
-                             f.seeds.size(), f.first_seed, (dir / f.shrunk_file).string());
+                             f.is_new()           ? "NEW  "
+                             : f.known_id.empty() ? "quirk"
+                                                  : "known",
+                             f.signature.text(), f.seeds.size(), f.first_seed,
+                             (dir / f.shrunk_file).string());
+    if (!f.passes_with_quirk.empty()) {
+      std::cout << fmt::format(
+          "    passes with clients.fixed_quirks [\"{}\"] (docs/protocol.md §2.7)\n",
+          f.passes_with_quirk);
+    }
   }
   std::cout << fmt::format(
       "hunt: {} runs, {} failed, {} distinct findings ({} new) in {:.1f} s wall with {} jobs; "

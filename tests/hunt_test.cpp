@@ -696,6 +696,30 @@ TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
 // the fleet's SDKs (js-real included), the service and the workload stay drawn.  3 of seeds
 // 1..16 hit it when written, so 1..20 misses only after a change of the draws that makes it
 // rare again.  The hunt knows every hit as near-max-id and reports nothing new.
+TEST(HuntCli, ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew) {
+  // World seed 5172 (docs/findings.md, session 11): request-id-monotonic through the backend's
+  // postCheckpointRequest hook, W1's root cause; its shrunk scenario passes with
+  // clients.fixed_quirks ["stale-seed-outcome"] and nothing else changed.
+  const std::string dir = temp_path("hunt-quirk-label");
+  std::filesystem::remove_all(dir);
+  const std::string src(SYNCSIM_SOURCE_DIR);
+  const auto o =
+      syncsim("hunt " + src + "/scenarios/catalog/world.json --seeds 5172..5172 --jobs 1 " +
+              "--known " + src + "/scenarios/known-findings.json --findings " + dir);
+  EXPECT_EQ(o.exit_code, 0) << o.output;  // the quirk's root cause is not new
+  EXPECT_NE(o.output.find("passes with clients.fixed_quirks [\"stale-seed-outcome\"]"),
+            std::string::npos)
+      << o.output;
+  const json doc = json::parse(read_file(dir + "/findings.json"));
+  ASSERT_EQ(doc["findings"].size(), 1u) << doc.dump(2);
+  const json& f = doc["findings"][0];
+  EXPECT_EQ(f["signature"]["invariant"], "request-id-monotonic");
+  EXPECT_TRUE(f["known"].is_null());
+  EXPECT_EQ(f["passes_with_fixed_quirk"], "stale-seed-outcome");
+  EXPECT_EQ(doc["new_findings"], 0);
+  EXPECT_NE(read_file(dir + "/findings.md").find("(quirk: stale-seed-outcome)"), std::string::npos);
+}
+
 TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
   const std::string dir = temp_path("hunt-rediscovers-near-max");
   std::filesystem::remove_all(dir);

@@ -358,6 +358,15 @@ json WorldCoverage::to_json() const {
             {"declared_unreachable", abstract_state_unreachable()}}}};
 }
 
+namespace {
+std::string quirk_sentence(const Finding& f) {
+  return fmt::format(
+      "Passes with `clients.fixed_quirks: [\"{}\"]` and nothing else changed: the root cause "
+      "is that reproduced SDK quirk (docs/protocol.md §2.7), not a new one.",
+      f.passes_with_quirk);
+}
+}  // namespace
+
 json findings_json(const HuntSummary& h, const std::vector<Finding>& findings,
                    const WorldCoverage& coverage) {
   json list = json::array();
@@ -366,6 +375,8 @@ json findings_json(const HuntSummary& h, const std::vector<Finding>& findings,
                     {"signature_text", f.signature.text()},
                     {"known", f.known_id.empty() ? json(nullptr) : json(f.known_id)},
                     {"known_why", f.known_why},
+                    {"passes_with_fixed_quirk",
+                     f.passes_with_quirk.empty() ? json(nullptr) : json(f.passes_with_quirk)},
                     {"first_seed", f.first_seed},
                     {"seeds", f.seeds},
                     {"repro", f.repro},
@@ -378,7 +389,7 @@ json findings_json(const HuntSummary& h, const std::vector<Finding>& findings,
                     {"timeline", f.timeline}});
   }
   uint64_t fresh = 0;
-  for (const auto& f : findings) fresh += f.known_id.empty() ? 1 : 0;
+  for (const auto& f : findings) fresh += f.is_new() ? 1 : 0;
   return {{"format", 1},        {"swarm_files", h.swarm_files},
           {"seeds", h.seeds},   {"runs", h.runs},
           {"failed", h.failed}, {"new_findings", fresh},
@@ -393,9 +404,9 @@ std::string findings_markdown(const HuntSummary& h, const std::vector<Finding>& 
       join(h.swarm_files, ", "), h.seeds, h.runs, h.failed, findings.size(), h.wall_s, h.jobs);
   for (std::size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
-    out += fmt::format("## Finding {}: {} ({})\n\n", i + 1, f.signature.text(),
-                       f.known_id.empty() ? "NEW" : "known: " + f.known_id);
+    out += fmt::format("## Finding {}: {} ({})\n\n", i + 1, f.signature.text(), f.label());
     if (!f.known_id.empty()) out += "Known because: " + f.known_why + "\n\n";
+    if (!f.passes_with_quirk.empty()) out += quirk_sentence(f) + "\n\n";
     out += "**What broke:** " + f.explanation + "\n\n";
     std::string seeds;
     for (std::size_t k = 0; k < f.seeds.size() && k < 30; ++k) {
@@ -440,9 +451,9 @@ std::string findings_html(const HuntSummary& h, const std::vector<Finding>& find
   for (std::size_t i = 0; i < findings.size(); ++i) {
     const auto& f = findings[i];
     out += fmt::format("<section><h2>Finding {}: {} <span class=\"{}\">({})</span></h2>\n", i + 1,
-                       escape(f.signature.text()), f.known_id.empty() ? "new" : "known",
-                       f.known_id.empty() ? "NEW" : "known: " + escape(f.known_id));
+                       escape(f.signature.text()), f.is_new() ? "new" : "known", escape(f.label()));
     if (!f.known_id.empty()) out += "<p>Known because: " + escape(f.known_why) + "</p>\n";
+    if (!f.passes_with_quirk.empty()) out += "<p>" + escape(quirk_sentence(f)) + "</p>\n";
     out += "<p><b>What broke:</b> " + escape(f.explanation) + "</p>\n";
     if (f.shrunk_file.empty()) {  // sweep --findings keeps failures unshrunk
       out += fmt::format(

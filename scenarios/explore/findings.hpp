@@ -93,6 +93,16 @@ struct Finding {
   FindingSignature signature;
   std::string known_id;  // "" = new
   std::string known_why;
+  // A new finding whose shrunk scenario passes with this SDK quirk fixed (clients.fixed_quirks,
+  // docs/protocol.md §2.7) and nothing else changed: the quirk's root cause, not a new one.
+  std::string passes_with_quirk;
+  // Neither a known-findings entry nor a reproduced quirk: what `hunt` exits 1 for.
+  [[nodiscard]] bool is_new() const { return known_id.empty() && passes_with_quirk.empty(); }
+  // "NEW", "known: <id>" or "quirk: <name>".
+  [[nodiscard]] std::string label() const {
+    if (!known_id.empty()) return "known: " + known_id;
+    return passes_with_quirk.empty() ? "NEW" : "quirk: " + passes_with_quirk;
+  }
   uint64_t first_seed = 0;
   std::vector<uint64_t> seeds;
   std::string repro;         // of the first (unshrunk) seed
