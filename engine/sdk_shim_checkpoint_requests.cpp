@@ -33,6 +33,12 @@ sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
   // lib/client/sync/stream/CheckpointState.js): "A retry can reach this waiter after disconnect
   // has already aborted its signal" -- an aborted signal answers false before the state is read.
   if (abort && abort->aborted()) co_return false;
+  // handleState notifies the notifier current when it runs: at registration the current
+  // iteration's; on a state change inside updateState, which for `pending` is
+  // downloadIterationEnded's, before it swaps in the next iteration's notifier -- so that
+  // notification is lost (quirk §2.7.2).  The port resumes after the swap: it wakes the
+  // generation it saw before waiting (`syncsim diff` source-postgres seed 15).
+  auto generation = waiter_;
   while (true) {
     switch (checkpoint_state_) {
       case CheckpointState::Ready:
@@ -48,7 +54,8 @@ sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
         break;
     }
     if (abort && abort->aborted()) co_return false;
-    if (wake) waiter_->resolve(true);
+    if (wake) generation->resolve(true);
+    generation = waiter_;  // what the listener reaches at the next state change
     co_await sim::wait_for(loop_, std::nullopt, &checkpoint_state_changed_, abort);
   }
 }
