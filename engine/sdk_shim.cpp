@@ -243,6 +243,11 @@ void Client::connect() {
   checkpoint_error_.clear();
   checkpoint_state_changed_.notify();
   running_loops_ = 3;
+  sync_impl_ = true;
+  // generateSyncStreamImplementation builds a new remote per connect() (@powersync/node 1.1.0
+  // `new NodeRemote(connector, ...)`), whose credentials cache starts empty: the first request
+  // of every connect fetches credentials again (docs/protocol.md §2.1.7).
+  credentials_.reset();
   trace_.log(name_, "connect");
   // The repost loop first: in the SDK it reaches waitForCheckpointRequestsReady synchronously
   // inside connect(), the upload loop only after several awaits (obtainLock, nextCrudItem,
@@ -278,6 +283,9 @@ sim::Task<void> Client::disconnect() {
   }
   if (running_loops_ == 0) co_return;
   trace_.log(name_, "disconnect requested");
+  // ConnectionManager.performDisconnect nulls the implementation before it awaits
+  // sync.disconnect(): requestCheckpoint()/waitForSync() reject from here on (§2.3.1).
+  sync_impl_ = false;
   outer_->abort("Disconnect has been requested");
   nested_->abort("Disconnect has been requested");
   mark_disconnected();
@@ -314,6 +322,7 @@ Database& Client::db() {
 
 void Client::begin_close(const std::string& reason) {
   if (!outer_->aborted()) trace_.log(name_, "closing: {}", reason);
+  sync_impl_ = false;  // close() disconnects first
   outer_->abort(reason);
   nested_->abort(reason);
   // The real SDK's close() disconnects first (BasePowerSyncDatabase.close): its loops wind

@@ -604,6 +604,9 @@ class Client {
 
   std::shared_ptr<sim::AbortSignal> outer_;  // a fresh one per connect()
   int running_loops_ = 0;
+  // ConnectionManager.syncStreamImplementation: set by connect(), null as soon as disconnect()
+  // (or close()) begins, while the loops still wind down (docs/protocol.md §2.3.1).
+  bool sync_impl_ = false;
   sim::Notifier loops_done_;
   sim::Notifier status_changed_;  // the JS statusChanged event (waitForSync re-evaluates)
   std::optional<Credentials> credentials_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cassert>
 
+#include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim.hpp"
 #include "engine/sdk_shim_internal.hpp"
 
@@ -32,6 +33,12 @@ sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
   // lib/client/sync/stream/CheckpointState.js): "A retry can reach this waiter after disconnect
   // has already aborted its signal" -- an aborted signal answers false before the state is read.
   if (abort && abort->aborted()) co_return false;
+  // handleState notifies the notifier current when it runs: at registration the current
+  // iteration's; on a state change inside updateState, which for `pending` is
+  // downloadIterationEnded's, before it swaps in the next iteration's notifier -- so that
+  // notification is lost (quirk §2.7.2).  The port resumes after the swap: it wakes the
+  // generation it saw before waiting (`syncsim diff` source-postgres seed 15).
+  auto generation = waiter_;
   while (true) {
     switch (checkpoint_state_) {
       case CheckpointState::Ready:
@@ -47,7 +54,8 @@ sim::Task<bool> Client::wait_ready(sim::AbortSignal* abort, bool wake) {
         break;
     }
     if (abort && abort->aborted()) co_return false;
-    if (wake) waiter_->resolve(true);
+    if (wake) generation->resolve(true);
+    generation = waiter_;  // what the listener reaches at the next state change
     co_await sim::wait_for(loop_, std::nullopt, &checkpoint_state_changed_, abort);
   }
 }
@@ -108,8 +116,10 @@ bool Client::is_checkpoint_request_applied(int64_t id) const {
 
 sim::Task<int64_t> Client::request_checkpoint() {
   // BPD.requestCheckpoint: a sync implementation exists from connect() until disconnect()
-  // finished; then impl.requestCheckpoint() with a never-aborting signal.
-  if (running_loops_ == 0) throw SyncApiError(kDisconnectedError, "");
+  // begins (ConnectionManager.performDisconnect); then impl.requestCheckpoint() with a
+  // never-aborting signal.
+  if (js_) co_return co_await js_->request_checkpoint();  // the real SDK's own
+  if (!sync_impl_) throw SyncApiError(kDisconnectedError, "");
   if (options_.checkpoint_mode == CheckpointMode::Legacy) throw SyncApiError(kLegacyError, "");
   std::string answer = co_await request_next_checkpoint(nullptr);
   co_return std::stoll(answer);
@@ -124,11 +134,17 @@ sim::Task<void> Client::wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSign
   auto resolved = [&] {
     if (observer_) observer_->on_wait_resolved(*this, id);
   };
+  if (js_) {  // the real SDK's own
+    co_await js_->wait_for_sync(id, std::move(abort));
+    resolved();
+    co_return;
+  }
   if (applied()) {
     resolved();
     co_return;
   }
-  if (running_loops_ == 0) throw SyncApiError(kDisconnectedError, "");
+  // CheckpointRequestImpl.waitForSync: `manager.syncStreamImplementation == null` (§2.3.1).
+  if (!sync_impl_) throw SyncApiError(kDisconnectedError, "");
   if (options_.checkpoint_mode == CheckpointMode::Legacy) throw SyncApiError(kLegacyError, "");
   // db.waitForStatus(pred): evaluated now and on every status change (docs/protocol.md §2.3.1 step
   // 3).

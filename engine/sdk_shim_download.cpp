@@ -51,13 +51,18 @@ struct StreamOpening {
 // download loop (docs/protocol.md §2.1.3)
 
 void Client::mark_disconnected() {
+  // markAsDisconnected spreads the core's status with connected/connecting false: it keeps
+  // internal_last_applied_checkpoint_request_id until a status from the core (`stop`) clears it
+  // (fidelity review item 16; docs/protocol.md §2.3.1).
   connected_ = false;
   connecting_ = false;
-  applied_request_id_.reset();
   status_changed();
 }
 
 sim::Task<void> Client::delay_retry(sim::Micros delay, sim::AbortSignal* nested, bool resume) {
+  // delayRetry resolves at once for an already aborted signal, before it draws its jitter
+  // (@powersync/shared-internals 1.3.0 AbstractStreamingSyncImplementation.js delayRetry).
+  if (outer_->aborted() || (nested && nested->aborted())) co_return;
   auto waiter = waiter_;  // this generation's notifier (quirk §2.7.2)
   co_await sim::wait_for(loop_, sdk_timer_deadline(sdk_jitter(delay)), outer_.get(), nested,
                          resume ? waiter.get() : nullptr);

@@ -75,12 +75,15 @@ sim::Task<void> Client::upload_all() {
       failed = true;
     }
     uploading_ = false;
-    if (failed) {
+    // delayRetry(signal, retryDelayMs) resolves at once, drawing no jitter, when the signal is
+    // already aborted (a disconnect aborted this upload's checkpoint request): no draw here
+    // either (`syncsim diff` compaction-pages seed 2, docs/sdk-diff.md session js13).
+    if (failed && !outer_->aborted()) {
       upload_retry_at_ = sdk_timer_deadline(sdk_jitter(options_.retry_delay));
       co_await sim::wait_for(loop_, *upload_retry_at_, outer_.get());
       upload_retry_at_.reset();
-      if (!connected_) break;
     }
+    if (failed && !connected_) break;
   }
 }
 

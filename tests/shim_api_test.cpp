@@ -424,14 +424,14 @@ TEST(Credentials, PrefetchFetchesTwiceUnlessFixed) {
   EXPECT_LT(metric(fixed, "credential_fetches"), metric(quirk, "credential_fetches"));
 }
 
-// docs/protocol.md §2.1.6, §2.6 item 12: a client away longer than its token lifetime comes back
-// with an expired cached token; the service answers 401, the shim invalidates and recovers.
+// docs/protocol.md §2.1.6, §2.6 item 12: a client whose stream is down longer than its token
+// lifetime retries with its expired cached token; the service answers 401, the shim invalidates
+// and recovers.  (Not a disconnect()/connect(): every connect fetches anew, §2.1.7.)
 TEST(Credentials, ExpiredTokenIsRejectedWith401AndRefetched) {
   const Scenario s = with("basic.json", [](json& j) {
     j["service"]["token_lifetime_s"] = 60;
     j["duration_s"] = 100;
-    j["faults"] = json::array(
-        {{{"at_ms", 5000}, {"kind", "disconnect_client"}, {"client", 1}, {"down_ms", 70000}}});
+    j["faults"] = json::array({{{"at_ms", 5000}, {"kind", "service_restart"}, {"down_ms", 70000}}});
   });
   std::ostringstream trace;
   const RunResult r = run_seed(s, 1, &trace);

@@ -19,7 +19,7 @@
 
 namespace syncsim::engine::js {
 
-inline constexpr int kProtocolVersion = 4;
+inline constexpr int kProtocolVersion = 5;
 
 // The content types the sync service negotiates (AbstractRemote.fetchStreamRaw asks for
 // BSON with q=0.9, NDJSON with q=0.8).

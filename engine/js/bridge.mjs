@@ -17,6 +17,10 @@
 //   {op:"tables_changed", client, now, tables}  the app wrote through C++: what its hook saw
 //   {op:"stream", client, now, action, handle?, name?, params?, ttl?, priority?}  the app's
 //                                             sync-stream call (sdk_client.mjs stream())
+//   {op:"request_checkpoint", client, now, call}   the app's requestCheckpoint()
+//   {op:"wait_for_sync", client, now, call, id}   CheckpointRequest.waitForSync({signal}) of
+//                                             the request that answered `id`
+//   {op:"abort_wait", client, now, call, reason}  the app aborts that signal (its timeout)
 //   {op:"timer", now}                         sim time reached the earliest fake timer
 //   {op:"response", client, req, now, status, content_type, body}   a plain response
 //   {op:"chunk", client, req, now, data}      one line of a streaming response (bytes)
@@ -50,6 +54,8 @@
 //   {op:"fetch", client, req, method, path, headers, body, stream}   (answered by events)
 //   {op:"abort", client, req}  {op:"log", client, level, message}
 //   {op:"notice", client, what:"disconnected", error}   disconnect() resolved
+//   {op:"notice", client, what:"requested", call, id?, error}   requestCheckpoint() settled
+//   {op:"notice", client, what:"waited", call, error}   waitForSync() settled
 //   {op:"idle", next_timer, timers?:[{client, at, by}]}   the drain ended; next_timer and at
 //                                 in µs (null: none); `by` is the SDK function that armed the
 //                                 timer; `timers` only when some realm's timers changed since
@@ -57,7 +63,7 @@
 //                                 in flight C++ knows itself (JsRealClient::pending)
 import fs from 'node:fs';
 
-export const kProtocolVersion = 4;
+export const kProtocolVersion = 5;
 
 const kChunk = 1 << 16;
 // One read buffer for the process: a fresh 64 KiB Buffer per read (about 8,000 per basic

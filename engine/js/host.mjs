@@ -184,6 +184,9 @@ async function handle(message) {
     case 'close': return dropClient(message.client);
     case 'tables_changed': return clientOf(message).client.tablesChanged(message.tables);
     case 'stream': return clientOf(message).client.stream(message);
+    case 'request_checkpoint': return clientOf(message).client.requestCheckpoint(message.call);
+    case 'wait_for_sync': return clientOf(message).client.waitForSync(message.call, message.id);
+    case 'abort_wait': return clientOf(message).client.abortWait(message.call, message.reason);
     case 'response': case 'chunk': case 'end': case 'reset':
       return clientOf(message).client.onNetwork(message);
     case 'timer': return;  // the clocks already moved

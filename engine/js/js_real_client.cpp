@@ -54,7 +54,9 @@ void JsRealClient::open() {
       {"checkpoint_mode", o.checkpoint_mode == CheckpointMode::Legacy ? "legacy" : "requests"},
       {"retry_delay_ms", o.retry_delay / sim::kMillis},
       {"crud_upload_throttle_ms", o.crud_upload_throttle / sim::kMillis},
-      {"stream_tables", o.stream_tables}};
+      {"stream_tables", o.stream_tables},
+      // The backend answers uploads with a custom write checkpoint (our connector's complete()).
+      {"custom_write_checkpoints", o.custom_write_checkpoints}};
   // Version skew: the SDK's own version check is bypassed and traced (sdk_client*.mjs).
   if (o.sdk_package_forced) options["sdk_package_force"] = true;
   nlohmann::json event = {{"op", "open"}, {"user", o.user}, {"options", options}};
@@ -84,6 +86,44 @@ sim::Task<void> JsRealClient::disconnect() {
   while (*alive && connected_) {
     co_await sim::wait_for(client_.loop_, std::nullopt, &disconnected_);
   }
+}
+
+sim::Task<JsRealClient::ApiCall> JsRealClient::api_call(nlohmann::json event,
+                                                        std::shared_ptr<sim::AbortSignal> abort) {
+  auto alive = alive_;
+  if (killed_) throw ClientClosed();
+  const int64_t call = next_api_call_++;
+  api_calls_[call];
+  event["call"] = call;
+  deliver(std::move(event));
+  bool abort_sent = false;
+  while (*alive && !api_calls_[call].done) {
+    if (abort && abort->aborted() && !abort_sent) {
+      abort_sent = true;  // the AbortController the app passed to waitForSync({signal})
+      deliver({{"op", "abort_wait"}, {"call", call}, {"reason", abort->reason()}});
+      continue;
+    }
+    co_await sim::wait_for(client_.loop_, std::nullopt, &api_done_,
+                           abort_sent ? nullptr : abort.get());
+  }
+  if (!*alive) throw ClientClosed();
+  ApiCall out = std::move(api_calls_[call]);
+  api_calls_.erase(call);
+  co_return out;
+}
+
+sim::Task<int64_t> JsRealClient::request_checkpoint() {
+  // Built outside the co_await expression: g++ 12 miscompiles braced temporaries there.
+  nlohmann::json event = {{"op", "request_checkpoint"}};
+  ApiCall r = co_await api_call(std::move(event), nullptr);
+  if (!r.error.empty() || !r.id) throw SyncApiError(r.error, "");
+  co_return *r.id;
+}
+
+sim::Task<void> JsRealClient::wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort) {
+  nlohmann::json event = {{"op", "wait_for_sync"}, {"id", std::to_string(id)}};
+  ApiCall r = co_await api_call(std::move(event), std::move(abort));
+  if (!r.error.empty()) throw SyncApiError(r.error, "");
 }
 
 void JsRealClient::tables_changed(bool ps_crud, bool data_tables) {
@@ -127,6 +167,7 @@ void JsRealClient::kill() {
   in_flight_paths_.clear();
   connected_ = false;
   disconnected_.notify();
+  api_done_.notify();  // pending API calls end with the life (ClientClosed)
   deliver({{"op", "close"}});
 }
 
@@ -412,9 +453,18 @@ void JsRealClient::log(int level, const std::string& message) {
 void JsRealClient::act(const nlohmann::json& request) {
   const std::string op = request.value("op", "");
   if (op == "notice") {
-    if (request.value("what", "") == "disconnected") {
+    const std::string what = request.value("what", "");
+    if (what == "disconnected") {
       connected_ = false;
       disconnected_.notify();
+    } else if (what == "requested" || what == "waited") {  // an API call settled
+      auto it = api_calls_.find(request.value("call", int64_t{0}));
+      if (it == api_calls_.end()) return;
+      it->second.done = true;
+      it->second.error = request.value("error", "");
+      if (it->second.error.starts_with("Error: ")) it->second.error.erase(0, 7);  // errorText
+      if (request.contains("id")) it->second.id = std::stoll(request["id"].get<std::string>());
+      api_done_.notify();
     }
     return;
   }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,11 @@ class JsRealClient : public HostedClient {
   void open();                   // a new SDK instance (BasePowerSyncDatabase) for this life
   void connect();                // PowerSyncDatabase.connect(connector, options)
   sim::Task<void> disconnect();  // PowerSyncDatabase.disconnect(), until it resolved
+  // The app's PowerSyncDatabase.requestCheckpoint() and CheckpointRequest.waitForSync() on the
+  // real SDK (engine/workload.cpp): the host answers with a notice; a rejection is thrown as
+  // SyncApiError with the SDK's message, the end of the life as ClientClosed.
+  sim::Task<int64_t> request_checkpoint();
+  sim::Task<void> wait_for_sync(int64_t id, std::shared_ptr<sim::AbortSignal> abort);
   // The app wrote through C++ (the workload): what the update hook saw.
   void tables_changed(bool ps_crud, bool data_tables);
   // The app's sync-stream call (engine/sdk_shim_streams.cpp): {action: "subscribe", handle,
@@ -88,6 +94,13 @@ class JsRealClient : public HostedClient {
   // The tables pending_touched_ names, as `touched` answers them (["ps_crud", "ps_data"]).
   [[nodiscard]] nlohmann::json touched_tables() const;
   void deliver(nlohmann::json event);
+  struct ApiCall {
+    bool done = false;
+    std::string error;  // empty: resolved
+    std::optional<int64_t> id;
+  };
+  // One API call: `event` with a fresh call number, then the host's notice for it.
+  sim::Task<ApiCall> api_call(nlohmann::json event, std::shared_ptr<sim::AbortSignal> abort);
 
   Client& client_;
   JsHost& host_;
@@ -95,6 +108,9 @@ class JsRealClient : public HostedClient {
   bool connected_ = false;
   bool killed_ = false;
   sim::Notifier disconnected_;
+  std::map<int64_t, ApiCall> api_calls_;  // by call number, until its notice came
+  int64_t next_api_call_ = 1;
+  sim::Notifier api_done_;
   std::map<int64_t, std::shared_ptr<sim::AbortSignal>> in_flight_;
   std::map<int64_t, std::string> in_flight_paths_;  // req -> "POST /sync/stream"
   std::map<int64_t, std::shared_ptr<sim::ClientStream>> streams_;

@@ -188,7 +188,11 @@ export class SdkClient {
         if (response.status !== 200) {
           throw new Error(`upload failed: HTTP ${response.status}: ${await response.text()}`);
         }
-        await batch.complete();
+        // The documented custom setup: the backend answers with the custom write checkpoint
+        // it wrote, which the connector passes to complete() (engine/sdk_shim_upload.cpp).
+        const custom = client.options.custom_write_checkpoints
+          ? JSON.parse(await response.text())?.data?.write_checkpoint : undefined;
+        await batch.complete(typeof custom === 'string' ? custom : undefined);
         // The batch is done (ps_crud deleted, target written): what the port reports as
         // on_uploaded at the same point (engine/sdk_shim_upload.cpp), synchronously.
         client.bridge({ op: 'uploaded', client: client.name });  // no reply (bridge.mjs)
@@ -363,8 +367,8 @@ export class SdkClient {
       (e) => this.notice('disconnected', errorText(e)));
   }
 
-  notice(what, error = '') {
-    if (!this.dead) this.bridge({ op: 'notice', client: this.name, what, error });
+  notice(what, error = '', extra = {}) {
+    if (!this.dead) this.bridge({ op: 'notice', client: this.name, what, error, ...extra });
   }
 
   // The app's sync-stream calls (the workload's churn, engine/sdk_shim_streams.cpp), through
@@ -398,6 +402,35 @@ export class SdkClient {
       throw new Error(`host: unknown stream action ${message.action}`);
     }
   }
+
+  // The app's requestCheckpoint() and CheckpointRequest.waitForSync({signal}) (the workload,
+  // engine/workload.cpp); each settles with a notice for C++'s call number.  1.x has neither.
+  requestCheckpoint(call) {
+    this.checkpointRequests ??= new Map();
+    const settle = (id, e) =>
+      this.notice('requested', e ? errorText(e) : '', id ? { call, id } : { call });
+    Promise.resolve()
+      .then(() => this.database.requestCheckpoint())
+      .then((r) => {
+        this.checkpointRequests.set(String(r.requestId), r);
+        settle(String(r.requestId));
+      }, (e) => settle(null, e));
+  }
+
+  waitForSync(call, id) {
+    this.waits ??= new Map();
+    const controller = new AbortController();
+    this.waits.set(call, controller);
+    const settle = (e) => {
+      this.waits.delete(call);
+      this.notice('waited', e ? errorText(e) : '', { call });
+    };
+    Promise.resolve()
+      .then(() => this.checkpointRequests.get(id).waitForSync({ signal: controller.signal }))
+      .then(() => settle(null), settle);
+  }
+
+  abortWait(call, reason) { this.waits?.get(call)?.abort(reason); }
 
   // The app wrote through C++ (the workload): the tables its update hook saw.
   tablesChanged(tables) {
