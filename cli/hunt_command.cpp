@@ -74,21 +74,6 @@ std::string explanation_of(const scenarios::RunResult& r) {
                      v.subject, v.message);
 }
 
-// The first SDK quirk (docs/protocol.md §2.7) whose fix alone makes the shrunk scenario pass,
-// or "": a new finding that only a reproduced quirk explains is labelled with it.
-std::string quirk_that_passes(const scenarios::Scenario& shrunk, const scenarios::RunOptions& opts,
-                              const std::vector<std::string>& quirks) {
-  for (const auto& q : quirks) {
-    auto& fixed = shrunk.clients.fixed_quirks;
-    if (std::find(fixed.begin(), fixed.end(), q) != fixed.end()) continue;
-    scenarios::Scenario s = shrunk;
-    s.clients.fixed_quirks.push_back(q);
-    s.expect = scenarios::Expectation{};
-    if (scenarios::run_scenario(s, opts).passed) return q;
-  }
-  return "";
-}
-
 // The project's known findings: ./scenarios/known-findings.json, else the one beside the first
 // swarm file's catalog (scenarios/catalog/world.json -> scenarios/known-findings.json), so a
 // hunt started outside the repository still recognises them.
@@ -378,7 +363,7 @@ int hunt_command(const HuntArgs& args) {
       f.known_id = k->id;
       f.known_why = k->why;
     } else if (replay.violation) {
-      f.passes_with_quirk = quirk_that_passes(reloaded, opts, ctx.quirks);
+      f.passes_with_quirk = scenarios::quirk_that_passes(reloaded, opts, ctx.quirks);
     }
     findings.push_back(std::move(f));
   }

@@ -696,15 +696,28 @@ TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
 // the fleet's SDKs (js-real included), the service and the workload stay drawn.  3 of seeds
 // 1..16 hit it when written, so 1..20 misses only after a change of the draws that makes it
 // rare again.  The hunt knows every hit as near-max-id and reports nothing new.
+TEST(Findings, AFindingThatAReproducedQuirkExplainsPassesWithItFixed) {
+  // W1 pinned (scenarios/findings/stale-seed-outcome.json, world seed 5239 shrunk): the quirk
+  // is named; W27's lockstep repro, which no quirk explains, is not labelled.
+  const Scenario w1 = test_support::finding("stale-seed-outcome");
+  RunOptions o;
+  o.seed = 5239;
+  EXPECT_TRUE(test_support::run(w1, 5239).expectation_met) << "W1 no longer reproduces";
+  const std::vector<std::string> quirks = {"repost-until-applied", "stale-seed-outcome"};
+  EXPECT_EQ(quirk_that_passes(w1, o, quirks), "stale-seed-outcome");
+  o.seed = 2927;
+  EXPECT_EQ(quirk_that_passes(test_support::finding("lockstep-batches-behind-max-key"), o, quirks),
+            "");
+}
+
 TEST(HuntCli, ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew) {
-  // World seed 5172 (docs/findings.md, session 11): request-id-monotonic through the backend's
-  // postCheckpointRequest hook, W1's root cause; its shrunk scenario passes with
-  // clients.fixed_quirks ["stale-seed-outcome"] and nothing else changed.
+  // World seed 5239 (session 11) fails request-id-monotonic by W1's root cause; a change of the
+  // port's timings may move it (then take a W1 seed from a hunt: `hunt` prints "quirk").
   const std::string dir = temp_path("hunt-quirk-label");
   std::filesystem::remove_all(dir);
   const std::string src(SYNCSIM_SOURCE_DIR);
   const auto o =
-      syncsim("hunt " + src + "/scenarios/catalog/world.json --seeds 5172..5172 --jobs 1 " +
+      syncsim("hunt " + src + "/scenarios/catalog/world.json --seeds 5239..5239 --jobs 1 " +
               "--known " + src + "/scenarios/known-findings.json --findings " + dir);
   EXPECT_EQ(o.exit_code, 0) << o.output;  // the quirk's root cause is not new
   EXPECT_NE(o.output.find("passes with clients.fixed_quirks [\"stale-seed-outcome\"]"),

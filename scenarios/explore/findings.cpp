@@ -358,6 +358,19 @@ json WorldCoverage::to_json() const {
             {"declared_unreachable", abstract_state_unreachable()}}}};
 }
 
+std::string quirk_that_passes(const Scenario& shrunk, const RunOptions& opts,
+                              const std::vector<std::string>& quirks) {
+  for (const auto& q : quirks) {
+    const auto& fixed = shrunk.clients.fixed_quirks;
+    if (std::find(fixed.begin(), fixed.end(), q) != fixed.end()) continue;
+    Scenario s = shrunk;
+    s.clients.fixed_quirks.push_back(q);
+    s.expect = Expectation{};
+    if (run_scenario(s, opts).passed) return q;
+  }
+  return "";
+}
+
 namespace {
 std::string quirk_sentence(const Finding& f) {
   return fmt::format(

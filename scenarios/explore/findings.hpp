@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "scenarios/format/scenario.hpp"
+#include "scenarios/world/runner.hpp"
 
 namespace syncsim::scenarios {
 
@@ -41,6 +42,12 @@ struct FindingSignature {
 
 FindingSignature signature_of(const std::string& invariant, const std::string& cls,
                               const Scenario& s);
+
+// The first SDK quirk (docs/protocol.md §2.7) whose fix alone makes `shrunk` pass (the
+// quirk added to clients.fixed_quirks, `expect` cleared, the same seed), or "": `hunt` labels a
+// finding no known entry matches with it, since its root cause is that reproduced SDK bug.
+std::string quirk_that_passes(const Scenario& shrunk, const RunOptions& opts,
+                              const std::vector<std::string>& quirks);
 
 // scenarios/known-findings.json: {"format": 1, "known": [{"id", "why", "pattern": {...}}]}.
 // A pattern's fields (all optional, all must match): "invariant" (exact), "class" (exact),
