@@ -687,15 +687,6 @@ TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
   EXPECT_EQ(o.exit_code, 0) << o.output;  // nothing new on this seed
 }
 
-// near-max-id (catalog finding), found by searching seeds rather than pinning one: in a
-// uniform 1000-seed hunt it shows once (seed 990), so the world is focused as a team hunting
-// foreign installations would focus it — every run posts one foreign near-max id (as the
-// decimal string the service accepts) to a requests-mode 0.5.x client, with reconnects
-// (network and lifecycle faults) to seed it back, short runs, and only request-id-monotonic
-// judged (read-your-writes breaks first in some seeds, which cloned-database covers) — while
-// the fleet's SDKs (js-real included), the service and the workload stay drawn.  3 of seeds
-// 1..16 hit it when written, so 1..20 misses only after a change of the draws that makes it
-// rare again.  The hunt knows every hit as near-max-id and reports nothing new.
 TEST(Findings, AFindingThatAReproducedQuirkExplainsPassesWithItFixed) {
   // W1 pinned (scenarios/findings/stale-seed-outcome.json, world seed 5239 shrunk): the quirk
   // is named; W27's lockstep repro, which no quirk explains, is not labelled.
@@ -733,6 +724,15 @@ TEST(HuntCli, ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew) 
   EXPECT_NE(read_file(dir + "/findings.md").find("(quirk: stale-seed-outcome)"), std::string::npos);
 }
 
+// near-max-id (catalog finding), found by searching seeds rather than pinning one: in a
+// uniform 1000-seed hunt it shows once (seed 990), so the world is focused as a team hunting
+// foreign installations would focus it — every run posts one foreign near-max id (as the
+// decimal string the service accepts) to a requests-mode 0.5.x client, with reconnects
+// (network and lifecycle faults) to seed it back, short runs, and only request-id-monotonic
+// judged (read-your-writes breaks first in some seeds, which cloned-database covers) — while
+// the fleet's SDKs (js-real included), the service and the workload stay drawn.  3 of seeds
+// 1..16 hit it when written, so 1..20 misses only after a change of the draws that makes it
+// rare again.  The hunt knows every hit as near-max-id and reports nothing new.
 TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
   const std::string dir = temp_path("hunt-rediscovers-near-max");
   std::filesystem::remove_all(dir);
