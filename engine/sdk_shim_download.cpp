@@ -39,6 +39,7 @@ bool sdk_asks_for_bson(SdkBehaviour sdk, const CoreVersion& core) {
 // injected events meanwhile; an iteration that ended first abandons it.
 struct StreamOpening {
   bool done = false;
+  bool requesting = false;  // the request is built (credentials in hand): the fetch is out
   bool abandoned = false;
   sim::Link::StreamOpen open;
   std::exception_ptr error;
@@ -179,6 +180,8 @@ sim::Task<bool> Client::iteration() {
             if (sdk_asks_for_bson(self->options_.sdk, self->core_)) {
               http.accept = kBsonFirstAccept;
             }
+            o->requesting = true;
+            o->ready.notify();
             o->open = co_await self->link_.open_stream(std::move(http));
           } catch (...) {
             o->error = std::current_exception();
@@ -258,9 +261,18 @@ sim::Task<bool> Client::iteration() {
         done = handle(events->pop_now());
         continue;
       }
-      // An abort rejects the pending fetch: the pull fails, no `connection end`.
-      if (nested->aborted()) throw sim::Aborted(nested->reason());
-      if (outer_->aborted()) throw sim::Aborted(outer_->reason());
+      // An abort rejects the pending fetch: the pull fails, no `connection end`.  While the
+      // request is still being built the abort waits for it: fetchStreamRaw awaits its
+      // credentials unabortably, then throws "Abort request received before making
+      // fetchStreamRaw request" (docs/protocol.md §2.1.4 "Event pump").
+      const bool aborted = nested->aborted() || outer_->aborted();
+      if (aborted && opening->requesting) {
+        throw sim::Aborted(nested->aborted() ? nested->reason() : outer_->reason());
+      }
+      if (aborted) {
+        co_await sim::wait_for(loop_, std::nullopt, &opening->ready);
+        continue;
+      }
       co_await sim::wait_for(loop_, std::nullopt, &opening->ready, &events->ready(), nested.get(),
                              outer_.get());
     }

@@ -4,6 +4,8 @@
 // diverged before its fix.
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <memory>
 #include <string>
 
@@ -77,6 +79,39 @@ TEST_F(SdkDiffCatalog, AnAbortedUploadDrawsNoRetryJitter) {
 // 13.650 s vs 18.792 s).
 TEST_F(SdkDiffCatalog, AWaiterWokenByTheIterationsEndDoesNotCutTheNextRetryDelay) {
   expect_same("source-postgres", 15, 300);
+}
+
+// fetchStreamRaw awaits its credentials unabortably and only then throws "Abort request received
+// before making fetchStreamRaw request": a disconnect() during that wait ends the iteration when
+// the credentials arrive.  duplicate-read-back seed 1: client 1's switch_user reconnect is cut at
+// 12.005 s (disconnect_client on its seed POST) while its stream waits for credentials (10 ms);
+// the port disconnected at once and reconnected 10 ms before the SDK (class `status`, 20 of 20
+// seeds; docs/sdk-diff.md "Lead, session 11").
+TEST_F(SdkDiffCatalog, ADisconnectWhileTheStreamWaitsForCredentialsEndsWhenTheyArrive) {
+  std::ostringstream trace;
+  RunOptions o;
+  o.seed = 1;
+  o.trace_sink = &trace;
+  (void)run_scenario(test_support::catalog("duplicate-read-back"), o);
+  std::istringstream in(trace.str());
+  std::string requested_at;
+  std::string credentials_at;
+  std::string disconnected_at;
+  for (std::string line; std::getline(in, line);) {
+    const std::string at = line.substr(0, line.find(' '));
+    if (line.find(" c1 disconnect requested") != std::string::npos && requested_at.empty()) {
+      requested_at = at;
+    } else if (!requested_at.empty() && credentials_at.empty() &&
+               line.find(" c1 fetched credentials") != std::string::npos) {
+      credentials_at = at;
+    } else if (!requested_at.empty() && disconnected_at.empty() &&
+               line.find(" c1 disconnected") != std::string::npos) {
+      disconnected_at = at;
+    }
+  }
+  ASSERT_EQ(requested_at, "12005000") << "the scenario no longer cuts that reconnect";
+  EXPECT_EQ(disconnected_at, credentials_at) << "the disconnect waits for the credentials";
+  EXPECT_NE(disconnected_at, requested_at);
 }
 
 // The workload's requestCheckpoint() every second now runs the real SDK's
