@@ -16,6 +16,7 @@
 #include "engine/js/js_host.hpp"
 #include "scenarios/differential/differential.hpp"
 #include "scenarios/format/overrides.hpp"
+#include "tests/support/kept_js_hosts.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
 #ifndef SYNCSIM_JS_REAL_STREAM_SEEDS
@@ -25,10 +26,7 @@
 namespace syncsim::scenarios {
 namespace {
 
-std::shared_ptr<engine::js::HostProcesses> kept_hosts() {
-  static const auto processes = std::make_shared<engine::js::HostProcesses>();
-  return processes;
-}
+using test_support::kept_hosts;
 
 std::string catalog_path(const std::string& name) {
   return std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json";

@@ -20,6 +20,7 @@
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/format/overrides.hpp"
 #include "scenarios/world/world.hpp"
+#include "tests/support/kept_js_hosts.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
@@ -38,14 +39,7 @@ std::vector<uint64_t> seeds_of(std::vector<uint64_t> all) {
   return all;
 }
 
-// One host process per SDK project for every run of this test process, as a sweep worker
-// keeps them: each run after the first skips Node's start-up (docs/performance.md, "The real
-// JS SDK"), and a run after others has the trace it has alone
-// (JsReal.AHostKeptAcrossSeedsLeaksNoState, which starts its own processes).
-std::shared_ptr<engine::js::HostProcesses> kept_hosts() {
-  static const auto processes = std::make_shared<engine::js::HostProcesses>();
-  return processes;
-}
+using test_support::kept_hosts;
 
 // One seed on the kept hosts, keeping the trace tail for failure messages.
 RunResult run_js(const Scenario& s, uint64_t seed) {

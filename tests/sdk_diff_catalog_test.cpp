@@ -11,16 +11,13 @@
 
 #include "engine/js/js_host.hpp"
 #include "scenarios/differential/differential.hpp"
+#include "tests/support/kept_js_hosts.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
 
-// One host process per SDK project for the whole test process, as a sweep worker keeps them.
-std::shared_ptr<engine::js::HostProcesses> kept_hosts() {
-  static const auto processes = std::make_shared<engine::js::HostProcesses>();
-  return processes;
-}
+using test_support::kept_hosts;
 
 RecordedRun record(const Scenario& s, uint64_t seed) {
   RunOptions o;
