@@ -5,7 +5,9 @@
 #include <sys/wait.h>
 
 #include <array>
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -34,7 +36,25 @@ inline std::string catalog(const std::string& name) {
   return std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/" + name + ".json";
 }
 
-inline std::string temp_path(const std::string& name) { return ::testing::TempDir() + name; }
+// The temp directory of this build tree: gtest's TempDir() (/tmp/) plus a name derived from the
+// syncsim binary's path.  Two checkouts running their suites at once (a fresh-clone .ci/run
+// beside a worktree's) used to share /tmp/<name> and remove each other's hunt findings
+// directories mid-run; tests of one build share it, and their names are distinct.
+inline const std::string& build_temp_dir() {
+  static const std::string dir = [] {
+    std::uint64_t h = 14695981039346656037ULL;  // FNV-1a: stable across runs, unlike std::hash
+    for (const char c : std::string(SYNCSIM_BINARY)) {
+      h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+    }
+    const std::string d =
+        ::testing::TempDir() + "syncsim-" + std::to_string(h % 1000000007ULL) + "/";
+    std::filesystem::create_directories(d);
+    return d;
+  }();
+  return dir;
+}
+
+inline std::string temp_path(const std::string& name) { return build_temp_dir() + name; }
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path);

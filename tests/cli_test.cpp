@@ -68,7 +68,8 @@ TEST(Cli, ValidateChecksWithoutRunning) {
 }
 
 TEST(Cli, TraceFileHasOneLinePerEventAndMatchesTheHashAcrossRuns) {
-  std::string a = ::testing::TempDir() + "a.trace", b = ::testing::TempDir() + "b.trace";
+  std::string a = syncsim::testing::temp_path("a.trace"),
+              b = syncsim::testing::temp_path("b.trace");
   ASSERT_EQ(syncsim("run " + basic() + " --seed 4 --trace " + a).exit_code, 0);
   ASSERT_EQ(syncsim("run " + basic() + " --seed 4 --trace " + b).exit_code, 0);
   std::ifstream fa(a), fb(b);

@@ -20,7 +20,7 @@ using syncsim::testing::syncsim;
 std::string copied_core(const std::string& version) {
   const auto* core = syncsim::engine::find_core(version);
   EXPECT_NE(core, nullptr);
-  const std::string path = ::testing::TempDir() + "unreleased-" + version + ".so";
+  const std::string path = syncsim::testing::temp_path("unreleased-" + version + ".so");
   std::filesystem::copy_file(core->path, path, std::filesystem::copy_options::overwrite_existing);
   return path;
 }

@@ -277,12 +277,7 @@ TEST(EngineMutants, DropCompletedUploadLeavesTheRaceCheckpointPending) {
     std::vector<engine::EngineMutant> m;
     if (mutant) m.push_back(engine::EngineMutant::DropCompletedUpload);
     Harness h(m);
-    h.client->open();
-    h.client->connect();
-    h.run_for(1 * sim::kSeconds);
-    h.client->local_write({"todos", "l1", "local1"});
-    h.run_for(2 * sim::kSeconds);
-    ASSERT_EQ(h.server.held_uploads.size(), 1u) << h.tail();
+    ASSERT_NO_FATAL_FAILURE(h.connected_with_held_upload());
     // The service's checkpoint with the upload's future id 2 arrives before the target.
     h.server.send(line_checkpoint("1", "2", 11, 1));
     h.server.send(line_data("1", "l1", "local1", 11));
@@ -303,12 +298,7 @@ TEST(EngineMutants, DropCompletedUploadLeavesTheRaceCheckpointPending) {
 // fetched line and a second injected event ready at one call) has no test yet.
 TEST(EventPump, AnInjectedEventAnswersTheWaitingPullAndTheLineFollows) {
   Harness h;
-  h.client->open();
-  h.client->connect();
-  h.run_for(1 * sim::kSeconds);
-  h.client->local_write({"todos", "l1", "local1"});
-  h.run_for(2 * sim::kSeconds);
-  ASSERT_EQ(h.server.held_uploads.size(), 1u) << h.tail();
+  ASSERT_NO_FATAL_FAILURE(h.connected_with_held_upload());
   // Released now: the upload's answer arrives in 10 ms, the checkpoint request's answer 20 ms
   // later, and completed_upload is injected then (t+30 ms); the line sent at t+20 ms arrives
   // at t+30 ms too, while the pump's pull is waiting.
@@ -334,12 +324,7 @@ TEST(EventPump, AnInjectedEventAnswersTheWaitingPullAndTheLineFollows) {
 // answer is never stored as the target.  The port used to post without a signal.
 TEST(AbortAroundDisconnect, AnUploadsCheckpointRequestIsAbortedAndNoTargetIsStored) {
   Harness h;
-  h.client->open();
-  h.client->connect();
-  h.run_for(1 * sim::kSeconds);
-  h.client->local_write({"todos", "l1", "local1"});
-  h.run_for(2 * sim::kSeconds);
-  ASSERT_EQ(h.server.held_uploads.size(), 1u) << h.tail();
+  ASSERT_NO_FATAL_FAILURE(h.connected_with_held_upload());
   // The upload's answer arrives at t+10 ms and its checkpoint request goes out then; its
   // answer would arrive at t+30 ms.  disconnect() begins at t+20 ms.
   h.server.release_upload();

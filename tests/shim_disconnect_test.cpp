@@ -108,12 +108,7 @@ TEST(DuringDisconnect, RequestCheckpointRejectsAsSoonAsDisconnectBegins) {
 // loop running" and so answered with the legacy-mode error.
 TEST(DuringDisconnect, WaitForSyncRejectsAsDisconnectedBeforeTheModeCheck) {
   Harness h(engine::CheckpointMode::Legacy);
-  h.client->open();
-  h.client->connect();
-  h.run_for(1 * sim::kSeconds);
-  h.client->local_write({"todos", "l1", "local1"});
-  h.run_for(2 * sim::kSeconds);
-  ASSERT_EQ(h.server.held_uploads.size(), 1u) << h.tail();
+  ASSERT_NO_FATAL_FAILURE(h.connected_with_held_upload());
   h.begin_disconnect();
   h.run_for(100 * sim::kMillis);
   ASSERT_FALSE(h.disconnected);

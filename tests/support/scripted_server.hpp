@@ -188,6 +188,18 @@ struct ShimHarness : ScriptedWorld {
 
   std::optional<int64_t> kv(const std::string& key) { return client->kv_int(key); }
 
+  // open, connect (seeded within 1 s), then local write l1 whose upload the server holds (2 s
+  // later): the upload loop stays busy until server.release_upload().  Callers wrap it in
+  // ASSERT_NO_FATAL_FAILURE.
+  void connected_with_held_upload() {
+    client->open();
+    client->connect();
+    run_for(1 * sim::kSeconds);
+    client->local_write({"todos", "l1", "local1"});
+    run_for(2 * sim::kSeconds);
+    ASSERT_EQ(server.held_uploads.size(), 1u) << tail();
+  }
+
   sim::Verdicts verdicts;
   ControlRecorder recorder;
   std::unique_ptr<engine::Client> client;
