@@ -450,6 +450,23 @@ TEST(ScenarioFormat, ShimApiFieldsAcceptedValidatedAndRoundTrip) {
                "ids; allowed: stale-seed-outcome, repost-until-applied");
   EXPECT_STREQ(ErrorOf(WithFormat(R"("workload": {"wait_for_sync_pct": 101})")).what(),
                "t.json: workload.wait_for_sync_pct: 101 is out of range; allowed: 0..100");
+  // The published SDK keeps its quirks: a fix switch with js-real is refused, not ignored,
+  // whether every client or one fleet group runs it.
+  const std::string refused =
+      "t.json: clients.fixed_quirks: [\"stale-seed-outcome\"] is not allowed with sdk "
+      "\"js-real\" (the published SDK keeps its quirks); allowed: [] with js-real, or the "
+      "quirks with the port (sdk \"auto\", \"js-1.3.0\" or \"js-legacy\")";
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"sdk": "js-real",
+                                "fixed_quirks": ["stale-seed-outcome"]})"))
+                   .what(),
+               refused.c_str());
+  EXPECT_STREQ(ErrorOf(WithFormat(R"("clients": {"fleet": [{"count": 1}, {"count": 1,
+                                "sdk": "js-real"}], "fixed_quirks": ["stale-seed-outcome"]})"))
+                   .what(),
+               refused.c_str());
+  EXPECT_NO_THROW(parse_scenario_text(
+      WithFormat(R"("clients": {"sdk": "js-real", "fixed_quirks": []}, "faults": [])"), Ctx(),
+      "t"));
 }
 
 // --- the checkpoint-protocol knobs and fault kinds added to format 1 ----------------------------

@@ -278,6 +278,19 @@ ClientsSpec parse_clients(const Fields& f, const ValidationContext& ctx) {
   f.choice("stream_encoding", {"json", "bson"}, c.stream_encoding);
   f.choice("post_checkpoint_request", {"service", "backend"}, c.post_checkpoint_request);
   c.fixed_quirks = parse_id_list(f, "fixed_quirks", ctx.quirks, "quirk");
+  // The switches fix quirks in the port (docs/protocol.md §2.7); the published SDK keeps them,
+  // so with js-real they would be silently ignored (docs/sdk-diff.md, session js13).
+  if (!c.fixed_quirks.empty()) {
+    for (const auto& g : client_groups(c)) {
+      if (g.sdk != "js-real") continue;
+      f.problems().add(f.path("fixed_quirks"),
+                       nlohmann::json(c.fixed_quirks).dump() +
+                           " is not allowed with sdk \"js-real\" (the published SDK keeps its "
+                           "quirks); allowed: [] with js-real, or the quirks with the port "
+                           "(sdk \"auto\", \"js-1.3.0\" or \"js-legacy\")");
+      break;
+    }
+  }
   return c;
 }
 
