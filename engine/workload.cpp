@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <optional>
+
 namespace syncsim::engine {
 
 namespace {
@@ -99,9 +101,17 @@ struct Held {
   std::string value;  // "" for a stream without parameters
 };
 
-// One churn step: subscribe, or release a held subscription; then maybe write an item.
-void churn_step(Client& c, sim::Prng& rng, const StreamChurnOptions& o, std::vector<Held>& held,
-                uint64_t& n) {
+// An unsubscribeAll() the app makes after releasing its handle (churn_subscription).
+struct UnsubscribeAll {
+  std::string stream;
+  nlohmann::json params;
+};
+
+// A churn step's first half: subscribe, or release a held subscription; returns the
+// unsubscribeAll() that follows a release, for the caller to make as an app event of its own.
+std::optional<UnsubscribeAll> churn_subscription(Client& c, sim::Prng& rng,
+                                                 const StreamChurnOptions& o,
+                                                 std::vector<Held>& held) {
   std::vector<const ChurnStream*> subscribable;
   for (const auto& s : o.streams) {
     if (!s.is_default) subscribable.push_back(&s);
@@ -124,14 +134,19 @@ void churn_step(Client& c, sim::Prng& rng, const StreamChurnOptions& o, std::vec
     const std::size_t k = rng.uniform(held.size());
     const Held h = held[k];
     held.erase(held.begin() + static_cast<std::ptrdiff_t>(k));
-    if (rng.percent(static_cast<uint64_t>(o.unsubscribe_all_pct))) {
-      c.release_stream(h.handle);
-      c.unsubscribe_all(
-          h.stream, h.value.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"id", h.value}});
-    } else {
-      c.release_stream(h.handle);
+    const bool all = rng.percent(static_cast<uint64_t>(o.unsubscribe_all_pct));
+    c.release_stream(h.handle);
+    if (all) {
+      return UnsubscribeAll{
+          h.stream, h.value.empty() ? nlohmann::json(nullptr) : nlohmann::json{{"id", h.value}}};
     }
   }
+  return std::nullopt;
+}
+
+// A churn step's second half: maybe write an item.
+void churn_write(Client& c, sim::Prng& rng, const StreamChurnOptions& o,
+                 const std::vector<Held>& held, uint64_t& n) {
   if (c.closed() || !rng.percent(static_cast<uint64_t>(o.item_write_pct))) return;
   // An item of something the app shows: a held subscription or a default stream.
   std::vector<std::pair<std::string, std::string>> targets;
@@ -183,7 +198,16 @@ sim::Task<void> run_stream_churn(sim::Loop& loop, sim::Prng rng, std::function<C
         if (client() != life) break;  // the life ended meanwhile: its handles are gone
       }
       if (c == nullptr || c->closed()) break;
-      churn_step(*c, rng, options, held, n);
+      if (auto all = churn_subscription(*c, rng, options, held)) {
+        // The release and the unsubscribeAll() are app events of their own, as the js-real
+        // host delivers them: the SDK serves the release's update_subscriptions (maybe a
+        // restart) before unsubscribeAll's SQL; in one go the port handed the core the
+        // unsubscribe first (docs/sdk-diff.md, session js15).
+        co_await loop.sleep_for(0);
+        if (client() != life || c->closed()) break;
+        c->unsubscribe_all(all->stream, all->params);
+      }
+      churn_write(*c, rng, options, held, n);
     }
   }
 }

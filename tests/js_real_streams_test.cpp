@@ -12,6 +12,7 @@
 #include <regex>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "engine/js/js_host.hpp"
 #include "scenarios/differential/differential.hpp"
@@ -84,6 +85,17 @@ std::map<std::string, int> updates_while_opening(const std::string& trace) {
   return out;
 }
 
+// The trace's lines matching `pattern`, in order.
+std::vector<std::string> lines_matching(const std::string& trace, const std::string& pattern) {
+  std::vector<std::string> out;
+  const std::regex re(pattern);
+  std::istringstream in(trace);
+  for (std::string l; std::getline(in, l);) {
+    if (std::regex_search(l, re)) out.push_back(l);
+  }
+  return out;
+}
+
 std::string parse_error(const std::string& text) {
   try {
     parse_scenario_text(text, validation_context(), "t");
@@ -134,6 +146,17 @@ TEST_F(JsRealStreams, StreamChurnSubscribesThroughTheSdk) {
   // "Session js14": the one first-divergence class of stream-churn).
   const auto early = updates_while_opening(t.trace);
   EXPECT_GT(early.count("c3") ? early.at("c3") : 0, 0);
+  // A release and its unsubscribeAll() are app events of their own (engine/workload.cpp
+  // run_stream_churn): the SDK serves the release's update_subscriptions before
+  // unsubscribeAll's rustSubscriptionsCommand (seed 1: client 3 at 15 s; docs/sdk-diff.md
+  // "Session js15").
+  const auto at15 = lines_matching(t.trace,
+                                   "^15000000 c3 (release|js control "
+                                   "(update_subscriptions|subscriptions) |unsubscribe all)");
+  ASSERT_GE(at15.size(), 3u);
+  EXPECT_NE(at15[0].find("release inbox"), std::string::npos) << at15[0];
+  EXPECT_NE(at15[1].find("js control update_subscriptions"), std::string::npos) << at15[1];
+  EXPECT_NE(at15[2].find("unsubscribe all inbox"), std::string::npos) << at15[2];
 }
 
 #if SYNCSIM_JS_REAL_STREAM_SEEDS > 2  // 11 s: in js_real_streams_long_test (label long)
@@ -184,6 +207,31 @@ TEST(PortStreams, ServesASubscriptionChangeWhileItsStreamRequestIsInFlight) {
     if (std::regex_search(l, m, line)) ++restarts[std::string(m[1]) + " " + std::string(m[2])];
   }
   EXPECT_EQ(restarts["15000000 c3"], 2);
+}
+
+// The port, too, serves a release's update_subscriptions before the unsubscribeAll() that
+// follows it (the workload makes them app events of their own, as the js-real host delivers
+// them): at seed 19 client 2 releases its last inbox handle at 76.98 s, the core restarts the
+// iteration for the release, and again for the unsubscribe, as the SDK does.  Before, the
+// port handed the core the unsubscribe first and restarted not at all (docs/sdk-diff.md
+// "Session js15": stream-churn's last first-divergence class, seeds 15, 16, 19).
+TEST(PortStreams, ServesAReleaseBeforeItsUnsubscribeAll) {
+  std::ostringstream trace;
+  RunOptions o;
+  o.seed = 19;
+  o.trace_sink = &trace;
+  o.keep_trace_lines = 30;
+  const auto r =
+      run_scenario(load_scenario_file(catalog_path("stream-churn"), validation_context()), o);
+  ASSERT_TRUE(r.passed) << test_support::describe(r);
+  const auto at = lines_matching(
+      trace.str(),
+      "^76975740 c2 (release|unsubscribe all|subscriptions changed: restarting the iteration)");
+  ASSERT_EQ(at.size(), 4u) << ::testing::PrintToString(at);
+  EXPECT_NE(at[0].find("release inbox|null"), std::string::npos) << at[0];
+  EXPECT_NE(at[1].find("restarting the iteration"), std::string::npos) << at[1];
+  EXPECT_NE(at[2].find("unsubscribe all inbox"), std::string::npos) << at[2];
+  EXPECT_NE(at[3].find("restarting the iteration"), std::string::npos) << at[3];
 }
 
 // service.streams needs an SDK with the subscription API: js-real on 0.5.x (2.3.0) is
