@@ -31,7 +31,6 @@ set_tests_properties("JsReal.AnUpgradeFromTheJavaScriptClientKeepsDeletedRowsDel
 set_tests_properties("JsReal.ARestartIsAGracefulCloseTheSdkDisconnectsFirst" PROPERTIES COST 2.9)
 set_tests_properties("bad_input_test" PROPERTIES COST 2.8)
 set_tests_properties("ServiceFaults.EveryFaultKindHealsAndHappened" PROPERTIES COST 2.8)
-set_tests_properties("JsReal.BasicPassesWithTheRealSdk" PROPERTIES COST 2.8)
 set_tests_properties("Catalog/CatalogDeterminism.RepeatsItsTraceByteForByte/read_back_round_trip" PROPERTIES COST 2.7)
 set_tests_properties("JsReal.BasicLegacyPassesWithTheRealSdk" PROPERTIES COST 2.7)
 set_tests_properties("Mutants/ShrinkMutant.ToAtMostTwentyStepsThatReplayToTheSameViolation/reset_target_on_reconnect" PROPERTIES COST 2.4)
