@@ -180,14 +180,15 @@ TEST_F(JsReal, BasicLegacyPassesWithTheRealSdk) {
 // The lifecycle catalog with js-real clients: app restarts (a graceful close: the SDK
 // disconnects, then its realm goes), kills, power loss, user and mode switches, and a
 // downgrade to 0.4.x cores and an upgrade from them (0.4.6 runs the published 1.43.1 SDK, 0.4.11
-// and 0.4.12 the port of the SDK they pair with).  Quick: seed 1 of restart and switch-user
-// (downgrade and upgrade seed 1, kill seed 1, restart seed 2 and switch-mode seed 14 pass in
-// their own tests below, which assert the same); long: 50 seeds of all seven.
+// and 0.4.12 the port of the SDK they pair with).  Quick: seed 1 of switch-user (downgrade and
+// upgrade seed 1, kill seed 1, restart seed 2 and switch-mode seed 14 pass in their own tests
+// below, which assert the same; restart seed 1 ran here too until perf16); long: 50 seeds of all
+// seven.
 TEST_F(JsReal, TheLifecycleCatalogPassesWithTheRealSdk) {
   const uint64_t seeds = kQuick ? 1 : SYNCSIM_JS_REAL_SEEDS;
   const std::vector<std::string> all = {"restart",     "kill",      "power-loss", "switch-user",
                                         "switch-mode", "downgrade", "upgrade"};
-  for (const auto& name : kQuick ? std::vector<std::string>{"restart", "switch-user"} : all) {
+  for (const auto& name : kQuick ? std::vector<std::string>{"switch-user"} : all) {
     const Scenario s = js_real(name);
     for (uint64_t seed = 1; seed <= seeds; ++seed) {
       const auto r = run_js(s, seed);
@@ -342,7 +343,8 @@ TEST_F(JsReal, ARestartIsAGracefulCloseTheSdkDisconnectsFirst) {
   // disconnects first: powersync_control('stop') at 10 s, as the port's loops do (the status
   // observation `syncsim diff` restart seed 2 found missing); the realm goes at the reopen.
   const auto t = run_traced(js_real("restart"), 2);
-  ASSERT_TRUE(t.result.passed) << test_support::describe(t.result);
+  // TheLifecycleCatalogPassesWithTheRealSdk's check of restart in quick (issue 20 (e)).
+  ASSERT_TRUE(t.result.passed && t.result.expectation_met) << test_support::describe(t.result);
   const auto at = [&](const std::string& needle) -> int64_t {
     const auto pos = t.trace.find(needle);
     if (pos == std::string::npos) return -1;
