@@ -182,8 +182,7 @@ TEST_F(JsReal, BasicLegacyPassesWithTheRealSdk) {
 // downgrade to 0.4.x cores and an upgrade from them (0.4.6 runs the published 1.43.1 SDK, 0.4.11
 // and 0.4.12 the port of the SDK they pair with).  Quick: seed 1 of switch-user (downgrade and
 // upgrade seed 1, kill seed 1, restart seed 2 and switch-mode seed 14 pass in their own tests
-// below, which assert the same; restart seed 1 ran here too until perf16); long: 50 seeds of all
-// seven.
+// below, which assert the same); long: 50 seeds of all seven.
 TEST_F(JsReal, TheLifecycleCatalogPassesWithTheRealSdk) {
   const uint64_t seeds = kQuick ? 1 : SYNCSIM_JS_REAL_SEEDS;
   const std::vector<std::string> all = {"restart",     "kill",      "power-loss", "switch-user",
