@@ -179,8 +179,8 @@ void JsHost::start() {
     // realms never earned back (docs/performance.md, perf16).  Semantics are unchanged.
     // Every installed project follows the run's own: an app update may switch a client to
     // the SDK that pairs with its new core (loaded by the host on first use).
-    std::vector<std::string> argv{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules",
-                                  "--expose-gc", "--no-opt", SYNCSIM_JS_HOST_SCRIPT, *dir};
+    std::vector<std::string> argv{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules"};
+    argv.insert(argv.end(), {"--expose-gc", "--no-opt", SYNCSIM_JS_HOST_SCRIPT, *dir});
     for (const auto& [name, project_dir] : installed_js_real_projects()) {
       argv.push_back(name + "=" + project_dir);
     }
