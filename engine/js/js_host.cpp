@@ -174,10 +174,13 @@ void JsHost::start() {
     const auto dir = installed_js_real_project(project_);
     if (!dir) throw std::runtime_error("js-real: SDK project " + project_ + " is not installed");
     // vm modules: one realm per client (engine/js/realm.mjs); gc: heap_bytes on request.
+    // --no-opt: no TurboFan.  Every realm has its own closures, so V8 optimised the same SDK
+    // functions again per client and per seed, ~15 % of a seed's CPU that the short-lived
+    // realms never earned back (docs/performance.md, perf16).  Semantics are unchanged.
     // Every installed project follows the run's own: an app update may switch a client to
     // the SDK that pairs with its new core (loaded by the host on first use).
-    std::vector<std::string> argv{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules",
-                                  "--expose-gc", SYNCSIM_JS_HOST_SCRIPT, *dir};
+    std::vector<std::string> argv{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules"};
+    argv.insert(argv.end(), {"--expose-gc", "--no-opt", SYNCSIM_JS_HOST_SCRIPT, *dir});
     for (const auto& [name, project_dir] : installed_js_real_projects()) {
       argv.push_back(name + "=" + project_dir);
     }
