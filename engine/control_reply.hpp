@@ -4,10 +4,17 @@
 // escapes or non-ASCII, integers -- and builds the same values (unsigned for integers >= 0,
 // signed below, the last of duplicate keys); on anything else it gives up and the whole reply
 // goes through parse(), so unusual replies and parse errors are parse()'s own.
+//
+// With RawStatus::Keep, an UpdateSyncStatus instruction whose status is canonical JSON (the bytes
+// dump() writes back for it: no whitespace, escapes, non-ASCII, fractions or duplicate keys) keeps
+// the status as its text, in a binary value -- {"UpdateSyncStatus":{"status":<binary>}} -- which no
+// JSON text parses to; Client::handle_instruction reads three fields of it and the tree is built
+// only when someone asks for it (engine/status_text.hpp; docs/performance.md "(perf15)").
 #pragma once
 
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -15,13 +22,137 @@
 
 namespace syncsim::engine {
 
+// The instruction's text around a kept status.
+inline constexpr std::string_view kKeptStatusHead = R"({"UpdateSyncStatus":{"status":)";
+inline constexpr std::string_view kKeptStatusTail = "}}";
+
 namespace reply_detail {
 
 struct GiveUp {};
 
+// Skips one value of canonical JSON (see above) from `p`; the position after it, or null.  The
+// caller first checks the text with plain_ascii(), so strings end at the next quote.
+class CanonicalScan {
+ public:
+  explicit CanonicalScan(const char* end) : end_(end) {}
+
+  // No control characters (whitespace other than ' ' included), escapes or non-ASCII bytes.
+  static bool plain_ascii(const char* p, const char* end) {
+    // Eight bytes at a time: a byte >= 0x80, a byte < 0x20, a zero byte of w ^ '\\'
+    // (the "has less than" and "has zero" bit tricks; exact, no false positives).
+    constexpr uint64_t kOnes = 0x0101010101010101ULL;
+    constexpr uint64_t kHigh = 0x8080808080808080ULL;
+    uint64_t bad = 0;
+    for (; end - p >= 8; p += 8) {
+      uint64_t w = 0;
+      std::memcpy(&w, p, 8);
+      const uint64_t slash = w ^ (kOnes * '\\');
+      bad |= (w & kHigh) | ((w - kOnes * 0x20) & ~w & kHigh) | ((slash - kOnes) & ~slash & kHigh);
+    }
+    for (; p != end; ++p) {
+      const auto u = static_cast<unsigned char>(*p);
+      bad |= static_cast<uint64_t>(u < 0x20 || u >= 0x80 || u == '\\');
+    }
+    return bad == 0;
+  }
+
+  const char* value(const char* p, int depth) {
+    if (p == end_ || depth > 64) return nullptr;
+    switch (*p) {
+      case '{':
+        return object(p, depth);
+      case '[':
+        return array(p, depth);
+      case '"':
+        return string(p);
+      case 't':
+        return literal(p, "true");
+      case 'f':
+        return literal(p, "false");
+      case 'n':
+        return literal(p, "null");
+      default:
+        return number(p);
+    }
+  }
+
+ private:
+  static constexpr std::size_t kFewKeys = 24;
+
+  const char* object(const char* p, int depth) {
+    ++p;
+    if (p != end_ && *p == '}') return p + 1;
+    std::string_view keys[kFewKeys];
+    std::size_t count = 0;
+    while (true) {
+      if (p == end_ || *p != '"') return nullptr;
+      const char* key_end = string(p);
+      if (key_end == nullptr || key_end == end_ || *key_end != ':') return nullptr;
+      // A duplicate key would be one member in the tree: dump() would write fewer bytes.
+      const std::string_view key(p + 1, static_cast<std::size_t>(key_end - p - 2));
+      if (count == kFewKeys) return nullptr;  // a large object: parse() (not the core's status)
+      for (std::size_t i = 0; i < count; ++i) {
+        if (keys[i] == key) return nullptr;
+      }
+      keys[count++] = key;
+      p = value(key_end + 1, depth + 1);
+      if (p == nullptr || p == end_) return nullptr;
+      if (*p == '}') return p + 1;
+      if (*p++ != ',') return nullptr;
+    }
+  }
+
+  const char* array(const char* p, int depth) {
+    ++p;
+    if (p != end_ && *p == ']') return p + 1;
+    while (true) {
+      p = value(p, depth + 1);
+      if (p == nullptr || p == end_) return nullptr;
+      if (*p == ']') return p + 1;
+      if (*p++ != ',') return nullptr;
+    }
+  }
+
+  const char* string(const char* p) {
+    const void* close = std::memchr(p + 1, '"', static_cast<std::size_t>(end_ - p - 1));
+    return close == nullptr ? nullptr : static_cast<const char*>(close) + 1;
+  }
+
+  // Integers as dump() writes them: no leading zero, no "-0", in int64/uint64 range.
+  const char* number(const char* p) {
+    const char* start = p;
+    const bool negative = *p == '-';
+    if (negative) ++p;
+    const char* digits = p;
+    while (p != end_ && *p >= '0' && *p <= '9') ++p;
+    if (p == digits || (*digits == '0' && (p - digits > 1 || negative))) return nullptr;
+    if (p != end_ && (*p == '.' || *p == 'e' || *p == 'E')) return nullptr;
+    std::from_chars_result r{};
+    if (negative) {
+      int64_t v = 0;
+      r = std::from_chars(start, p, v);
+    } else {
+      uint64_t v = 0;
+      r = std::from_chars(start, p, v);
+    }
+    return r.ec == std::errc() && r.ptr == p ? p : nullptr;
+  }
+
+  const char* literal(const char* p, std::string_view word) {
+    if (static_cast<std::size_t>(end_ - p) < word.size() ||
+        std::string_view(p, word.size()) != word) {
+      return nullptr;
+    }
+    return p + word.size();
+  }
+
+  const char* end_;
+};
+
 class Parser {
  public:
-  explicit Parser(std::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
+  Parser(std::string_view s, bool keep_status)
+      : p_(s.data()), end_(s.data() + s.size()), keep_status_(keep_status) {}
 
   std::vector<nlohmann::json> reply() {
     skip_ws();
@@ -92,9 +223,43 @@ class Parser {
       return j;
     }
     while (true) {
+      if (depth == 0 && keep_status_ && kept_status(items)) {
+        if (end_of_member(']')) return j;
+        continue;
+      }
       items.push_back(value(depth + 1));
       if (end_of_member(']')) return j;
     }
+  }
+
+  // {"UpdateSyncStatus":{"status":<canonical object>}} at p_: appended with the status kept.
+  bool kept_status(std::vector<nlohmann::json>& items) {
+    if (static_cast<std::size_t>(end_ - p_) < kKeptStatusHead.size() ||
+        std::string_view(p_, kKeptStatusHead.size()) != kKeptStatusHead) {
+      return false;
+    }
+    const char* start = p_ + kKeptStatusHead.size();
+    if (start == end_ || *start != '{') return false;
+    if (!checked_ascii_) {
+      if (!CanonicalScan::plain_ascii(p_, end_)) {
+        keep_status_ = false;  // an escape or UTF-8 in the rest of the reply: trees
+        return false;
+      }
+      checked_ascii_ = true;
+    }
+    const char* stop = CanonicalScan(end_).value(start, 0);
+    if (stop == nullptr || static_cast<std::size_t>(end_ - stop) < kKeptStatusTail.size() ||
+        std::string_view(stop, kKeptStatusTail.size()) != kKeptStatusTail) {
+      return false;
+    }
+    nlohmann::json inner(nlohmann::json::value_t::object);
+    inner.get_ref<nlohmann::json::object_t&>().emplace(
+        "status", nlohmann::json::binary(std::vector<std::uint8_t>(start, stop)));
+    nlohmann::json instruction(nlohmann::json::value_t::object);
+    instruction.get_ref<nlohmann::json::object_t&>().emplace("UpdateSyncStatus", std::move(inner));
+    items.push_back(std::move(instruction));
+    p_ = stop + kKeptStatusTail.size();
+    return true;
   }
 
   // After a member: true at the closing bracket, false after a comma.
@@ -153,15 +318,21 @@ class Parser {
 
   const char* p_;
   const char* end_;
+  bool keep_status_;
+  bool checked_ascii_ = false;  // the rest of the reply from the first status on is plain ASCII
 };
 
 }  // namespace reply_detail
 
+enum class RawStatus { Parse, Keep };
+
 // The elements of the JSON array `text`, as nlohmann::json::parse(text) gives them (its
-// parse_error, type_error for a non-array, on bad input).
-inline std::vector<nlohmann::json> parse_control_reply(const std::string& text) {
+// parse_error, type_error for a non-array, on bad input); with RawStatus::Keep, canonical
+// UpdateSyncStatus statuses as their text (above).
+inline std::vector<nlohmann::json> parse_control_reply(const std::string& text,
+                                                       RawStatus status = RawStatus::Parse) {
   try {
-    return reply_detail::Parser(text).reply();
+    return reply_detail::Parser(text, status == RawStatus::Keep).reply();
   } catch (const reply_detail::GiveUp&) {
     std::vector<nlohmann::json> out;
     for (auto& i : nlohmann::json::parse(text)) out.push_back(std::move(i));

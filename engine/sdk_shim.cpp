@@ -480,7 +480,9 @@ std::vector<nlohmann::json> Client::control(const std::string& op,
                                             const std::optional<std::string>& payload) {
   auto result = control_text(op, payload);
   if (result && !result->empty() && (*result)[0] == '[') {
-    return parse_control_reply(*result);  // parse()'s trees, cheaper (engine/control_reply.hpp)
+    // parse()'s trees, cheaper; statuses kept as text for handle_instruction
+    // (engine/control_reply.hpp).
+    return parse_control_reply(*result, RawStatus::Keep);
   }
   return {};
 }

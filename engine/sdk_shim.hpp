@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "engine/database.hpp"
+#include "engine/status_text.hpp"
 #include "sim/invariants.hpp"
 #include "sim/net.hpp"
 #include "sim/prng.hpp"
@@ -359,9 +360,9 @@ class Client {
   [[nodiscard]] nlohmann::json active_streams() const;
   // The live status's per-stream entries (docs/protocol.md §1.2.5).
   [[nodiscard]] std::vector<StreamStatusEntry> stream_statuses() const {
-    return parse_stream_statuses(status_);
+    return parse_stream_statuses(status_.tree());
   }
-  [[nodiscard]] const nlohmann::json& sync_status() const { return status_; }
+  [[nodiscard]] const nlohmann::json& sync_status() const { return status_.tree(); }
   // Counts an API outcome the workload observed (ClientStats).
   ClientStats& mutable_stats() { return stats_; }
   sim::Trace& trace() { return trace_; }
@@ -594,7 +595,7 @@ class Client {
   std::optional<std::string> decoded_line_;  // a line_binary payload as JSON text
 
   // JS-side sync status (docs/protocol.md §2.1.5)
-  nlohmann::json status_;
+  StatusTree status_;  // the tree, or UpdateSyncStatus text until read
   bool connected_ = false;
   bool connecting_ = false;
   std::optional<int64_t> applied_request_id_;  // internal_last_applied_checkpoint_request_id

@@ -12,7 +12,11 @@
 #include <algorithm>
 #include <cassert>
 #include <cstdio>
+#include <optional>
+#include <string_view>
+#include <utility>
 
+#include "engine/control_reply.hpp"
 #include "engine/sdk_shim.hpp"
 #include "engine/sdk_shim_internal.hpp"
 #include "engine/sync_line.hpp"
@@ -398,17 +402,62 @@ sim::Task<void> Client::seed(std::shared_ptr<sim::AbortSignal> nested,
   }
 }
 
+namespace {
+
+// The three fields of a status the client keeps besides the status itself.
+struct StatusFields {
+  bool connected = false;
+  bool connecting = false;
+  std::optional<int64_t> applied_request_id;
+};
+
+StatusFields status_fields(const nlohmann::json& status) {
+  StatusFields f{status.value("connected", false), status.value("connecting", false), {}};
+  if (status.contains("internal_last_applied_checkpoint_request_id")) {
+    f.applied_request_id = parse_id(status.at("internal_last_applied_checkpoint_request_id"));
+  }
+  return f;
+}
+
+// status_fields() of a kept status without its tree; nullopt for anything but booleans (value()
+// would throw) and an id that is a plain integer or string, which status_fields() then judges.
+std::optional<StatusFields> raw_status_fields(std::string_view status) {
+  StatusFields f;
+  for (auto [key, out] : {std::pair{"connected", &f.connected}, {"connecting", &f.connecting}}) {
+    const auto v = raw_member(status, key);
+    if (!v) continue;
+    if (*v != "true" && *v != "false") return std::nullopt;
+    *out = *v == "true";
+  }
+  if (const auto id = raw_member(status, "internal_last_applied_checkpoint_request_id")) {
+    f.applied_request_id = parse_id(nlohmann::json::parse(*id));
+  }
+  return f;
+}
+
+}  // namespace
+
 void Client::handle_instruction(nlohmann::json& instruction) {
   if (instruction.contains("UpdateSyncStatus")) {
     ++stats_.status_updates;
-    stats_.status_bytes += dumped_size(instruction);
-    status_ = std::move(instruction["UpdateSyncStatus"]["status"]);  // the instruction is spent
-    connected_ = status_.value("connected", false);
-    connecting_ = status_.value("connecting", false);
-    applied_request_id_.reset();
-    if (status_.contains("internal_last_applied_checkpoint_request_id")) {
-      applied_request_id_ = parse_id(status_["internal_last_applied_checkpoint_request_id"]);
+    auto& status = instruction["UpdateSyncStatus"]["status"];  // the instruction is spent
+    std::optional<StatusFields> fields;
+    if (status.is_binary()) {
+      // Kept as its canonical text (engine/control_reply.hpp): the instruction's dump() is
+      // the text inside the instruction's own.
+      const auto& bytes = status.get_binary();
+      std::string raw(bytes.begin(), bytes.end());
+      stats_.status_bytes += kKeptStatusHead.size() + raw.size() + kKeptStatusTail.size();
+      fields = raw_status_fields(raw);
+      status_.set_raw(std::move(raw));
+    } else {
+      stats_.status_bytes += dumped_size(instruction);
+      status_ = std::move(status);
     }
+    if (!fields) fields = status_fields(status_.tree());
+    connected_ = fields->connected;
+    connecting_ = fields->connecting;
+    applied_request_id_ = fields->applied_request_id;
     status_changed();
   } else if (instruction.contains("DidCompleteSync")) {
     download_error_.reset();

@@ -1,17 +1,22 @@
 // Issue 20 (perf13): the cheaper reply parser (engine/control_reply.hpp) must give exactly
 // nlohmann::json::parse()'s trees -- the same value types, not only equal values -- and its
 // errors; the sync-line writer (model/line_text.hpp) exactly dump()'s bytes; dumped_size
-// (engine/sdk_shim_internal.hpp) dump()'s length.
+// (engine/sdk_shim_internal.hpp) dump()'s length.  perf15: with RawStatus::Keep a canonical
+// UpdateSyncStatus keeps its status as text whose parse() is parse()'s status and whose length
+// accounts for dump()'s bytes; anything else is parse()'s tree; raw_member and StatusTree.
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/control_reply.hpp"
 #include "engine/sdk_shim_internal.hpp"
+#include "engine/status_text.hpp"
 #include "model/line_text.hpp"
 
 namespace syncsim {
@@ -39,8 +44,15 @@ bool same(const json& a, const json& b) {
   return a == b;
 }
 
-void expect_as_parse(const std::string& text) {
-  const std::vector<json> got = engine::parse_control_reply(text);
+void expect_as_parse(const std::string& text, engine::RawStatus status = engine::RawStatus::Parse) {
+  std::vector<json> got = engine::parse_control_reply(text, status);
+  for (auto& i : got) {  // a kept status as the tree its text parses to
+    if (i.is_object() && i.contains("UpdateSyncStatus") &&
+        i["UpdateSyncStatus"]["status"].is_binary()) {
+      const auto& b = i["UpdateSyncStatus"]["status"].get_binary();
+      i["UpdateSyncStatus"]["status"] = json::parse(std::string(b.begin(), b.end()));
+    }
+  }
   const json want = json::parse(text);
   ASSERT_EQ(got.size(), want.size()) << text;
   for (std::size_t i = 0; i < got.size(); ++i) {
@@ -66,6 +78,110 @@ TEST(ControlReply, GivesParsesTrees) {
   };
   for (const char* r : replies) expect_as_parse(r);
   expect_as_parse(deep);
+  // Keep: the same trees once a kept status (the second reply's) is parsed.
+  for (const char* r : replies) expect_as_parse(r, engine::RawStatus::Keep);
+}
+
+// The status text kept for instruction `i` of `text`, or nullopt when it is a tree.
+std::optional<std::string> kept(const std::string& text, std::size_t i) {
+  auto got = engine::parse_control_reply(text, engine::RawStatus::Keep);
+  const json& status = got.at(i).at("UpdateSyncStatus").at("status");
+  if (!status.is_binary()) return std::nullopt;
+  return std::string(status.get_binary().begin(), status.get_binary().end());
+}
+
+TEST(ControlReply, KeepsCanonicalStatusesAsText) {
+  const std::string status =
+      R"({"connected":true,"connecting":false,"priority_status":[{"priority":0,"has_synced":null}],)"
+      R"("downloading":{"buckets":{"global[]":{"priority":3,"at_last":-4,"since_last":12}}},)"
+      R"("streams":[],"x":[[],{},"",18446744073709551615,-9223372036854775808],)"
+      R"("internal_last_applied_checkpoint_request_id":"7"})";
+  const std::string reply = R"([{"LogLine":{"severity":"DEBUG","line":"x"}},)"
+                            R"({"UpdateSyncStatus":{"status":)" +
+                            status + R"(}},{"UpdateSyncStatus":{"status":{}}}])";
+  const auto text = kept(reply, 1);
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, status);
+  EXPECT_EQ(kept(reply, 2), std::optional<std::string>("{}"));
+  const json want = json::parse(reply);
+  EXPECT_TRUE(same(json::parse(*text), want[1]["UpdateSyncStatus"]["status"]));
+  // handle_instruction's count of dump()'s bytes for a kept status.
+  EXPECT_EQ(engine::kKeptStatusHead.size() + text->size() + engine::kKeptStatusTail.size(),
+            want[1].dump().size());
+  // The other instructions are parse()'s.
+  auto got = engine::parse_control_reply(reply, engine::RawStatus::Keep);
+  EXPECT_TRUE(same(got[0], want[0]));
+}
+
+TEST(ControlReply, KeepsNoStatusDumpWouldWriteDifferently) {
+  // Each is valid JSON whose dump() differs from its text, or a status of another shape: the
+  // whole instruction must be parse()'s tree.
+  const char* statuses[] = {
+      R"({"a":1, "b":2})",
+      R"({"a":-0})",
+      R"({"a":1.5})",
+      R"({"a":"\u0041"})",
+      R"({"a":"ü"})",
+      R"({"a":1,"a":2})",
+      R"({"a":2e3})",
+      R"({"a":99999999999999999999})",
+      R"({"a":-9223372036854775809})",
+      R"({"a":{"b":1,"b":1}})",
+      R"({"a":[1, 2]})",
+      R"({"a":"t\tab"})",
+  };
+  for (const char* st : statuses) {
+    const std::string reply = std::string(R"([{"UpdateSyncStatus":{"status":)") + st + "}}]";
+    EXPECT_FALSE(kept(reply, 0).has_value()) << reply;
+    expect_as_parse(reply, engine::RawStatus::Keep);
+  }
+  // Another shape around the status, and a non-object status.
+  for (const char* reply :
+       {R"([{"UpdateSyncStatus":{"status":{},"other":1}}])",
+        R"([{"UpdateSyncStatus":{"status":[]}}])", R"([{"UpdateSyncStatus": {"status":{}}}])"}) {
+    EXPECT_FALSE(kept(reply, 0).has_value()) << reply;
+    expect_as_parse(reply, engine::RawStatus::Keep);
+  }
+  // UTF-8 later in the reply: trees for the statuses too.
+  const std::string later = R"([{"UpdateSyncStatus":{"status":{}}},"ü"])";
+  EXPECT_FALSE(kept(later, 0).has_value());
+  expect_as_parse(later, engine::RawStatus::Keep);
+}
+
+TEST(ControlReply, BadRepliesWithStatusesThrowParsesError) {
+  const char* bad[] = {R"([{"UpdateSyncStatus":{"status":{}}},])",
+                       R"([{"UpdateSyncStatus":{"status":{"a":}}}])",
+                       R"([{"UpdateSyncStatus":{"status":{}}}] x)"};
+  for (const char* b : bad) {
+    EXPECT_THROW(engine::parse_control_reply(b, engine::RawStatus::Keep), json::parse_error) << b;
+  }
+}
+
+TEST(StatusText, RawMemberFindsTopLevelMembers) {
+  const std::string o =
+      R"({"a":{"connected":false,"b":"}"},"s":"x,y:z","connected":true,"n":[1,{"c":2}],"id":"7"})";
+  EXPECT_EQ(engine::raw_member(o, "connected"), std::optional<std::string_view>("true"));
+  EXPECT_EQ(engine::raw_member(o, "a"),
+            std::optional<std::string_view>(R"({"connected":false,"b":"}"})"));
+  EXPECT_EQ(engine::raw_member(o, "s"), std::optional<std::string_view>(R"("x,y:z")"));
+  EXPECT_EQ(engine::raw_member(o, "n"), std::optional<std::string_view>(R"([1,{"c":2}])"));
+  EXPECT_EQ(engine::raw_member(o, "id"), std::optional<std::string_view>(R"("7")"));
+  EXPECT_FALSE(engine::raw_member(o, "b").has_value());  // nested only
+  EXPECT_FALSE(engine::raw_member(o, "c").has_value());
+  EXPECT_FALSE(engine::raw_member(o, "x,y").has_value());  // a value, not a key
+  EXPECT_FALSE(engine::raw_member("{}", "a").has_value());
+}
+
+TEST(StatusText, TreeIsParsedFromTextUntilReplaced) {
+  engine::StatusTree t;
+  EXPECT_TRUE(t.tree().is_null());
+  t.set_raw(R"({"connected":true,"n":[1,-2]})");
+  EXPECT_TRUE(same(t.tree(), json::parse(R"({"connected":true,"n":[1,-2]})")));
+  t = json::parse(R"({"a":1})");
+  EXPECT_TRUE(same(t.tree(), json::parse(R"({"a":1})")));
+  t.set_raw("{}");
+  const json& read = t;
+  EXPECT_TRUE(same(read, json::object()));
 }
 
 TEST(ControlReply, BadRepliesThrowParsesError) {

@@ -1,0 +1,89 @@
+// The core's last sync status (UpdateSyncStatus, powersync_offline_sync_status()): a tree, or the
+// canonical text parse_control_reply kept for it (engine/control_reply.hpp), parsed only when
+// someone reads the tree -- a run reads three of its fields per update and the tree rarely
+// (docs/performance.md "(perf15)").
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace syncsim::engine {
+
+class StatusTree {
+ public:
+  StatusTree& operator=(nlohmann::json tree) {
+    tree_ = std::move(tree);
+    raw_.clear();
+    has_raw_ = false;
+    return *this;
+  }
+  // `raw`: a canonical JSON object (reply_detail::CanonicalScan accepted it).
+  void set_raw(std::string raw) {
+    raw_ = std::move(raw);
+    has_raw_ = true;
+  }
+  [[nodiscard]] const nlohmann::json& tree() const {
+    if (has_raw_) {
+      tree_ = nlohmann::json::parse(raw_);
+      raw_.clear();
+      has_raw_ = false;
+    }
+    return tree_;
+  }
+  operator const nlohmann::json&() const { return tree(); }  // NOLINT: reads as the tree it was
+
+ private:
+  mutable nlohmann::json tree_;
+  mutable std::string raw_;
+  mutable bool has_raw_ = false;
+};
+
+// The text of member `key` of the canonical JSON object `object` (top level only); nullopt when
+// absent.  Canonical: strings hold no escapes, so a quote always ends one, and keys are unique.
+inline std::optional<std::string_view> raw_member(std::string_view object, std::string_view key) {
+  int depth = 0;
+  std::size_t i = 0;
+  const std::size_t n = object.size();
+  while (i < n) {
+    const char c = object[i];
+    if (c == '"') {
+      const std::size_t close = object.find('"', i + 1);
+      if (close == std::string_view::npos) return std::nullopt;
+      const bool is_key = depth == 1 && close + 1 < n && object[close + 1] == ':';
+      if (is_key && object.substr(i + 1, close - i - 1) == key) {
+        // The value runs to the comma or brace that ends this member at depth 1.
+        const std::size_t start = close + 2;
+        std::size_t j = start;
+        int inner = 0;
+        while (j < n) {
+          const char d = object[j];
+          if (d == '"') {
+            j = object.find('"', j + 1);
+            if (j == std::string_view::npos) return std::nullopt;
+          } else if (d == '{' || d == '[') {
+            ++inner;
+          } else if (d == '}' || d == ']') {
+            if (inner == 0) break;
+            --inner;
+          } else if (d == ',' && inner == 0) {
+            break;
+          }
+          ++j;
+        }
+        return object.substr(start, j - start);
+      }
+      i = close + 1;
+      continue;
+    }
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') --depth;
+    ++i;
+  }
+  return std::nullopt;
+}
+
+}  // namespace syncsim::engine
