@@ -58,7 +58,7 @@ void run_seed(const Scenario& s, uint64_t seed, Cost& cost,
 }
 
 // The 1-minute load average (/proc/loadavg), printed beside the figures: on this shared
-// machine wall time swings with it (docs/performance.md, "The real JS SDK").
+// machine wall time swings with it (docs/performance-js-real.md, "The real JS SDK").
 double load_average() {
   std::ifstream in("/proc/loadavg");
   double load = -1;

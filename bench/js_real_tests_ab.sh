@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The js-real quick tests' cost, two builds back to back (docs/performance.md, "The real JS
+# The js-real quick tests' cost, two builds back to back (docs/performance-js-real.md, "The real JS
 # SDK", js10): every test of js_real_test as its own process, two at a time (as ctest -j2
 # runs them), first with binary A, then with binary B.  Prints JSON: per test the wall seconds,
 # and per side the sum, the CPU seconds (user + sys of all of it) and the load average.

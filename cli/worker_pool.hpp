@@ -62,7 +62,7 @@ class Progress {
   uint64_t total_;
   bool tty_;
   // Between lines when stderr is not a terminal: 5 s, or SYNCSIM_PROGRESS_MS (tests that
-  // wait for a first finished seed, docs/performance.md "Quick suite toward 60 s (perf10)").
+  // wait for a first finished seed, docs/performance-ci.md "Quick suite toward 60 s (perf10)").
   std::chrono::milliseconds log_interval_;
   Clock::time_point start_, last_;
 };

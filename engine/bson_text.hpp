@@ -1,6 +1,6 @@
 // One BSON document as the JSON text `from_bson(bytes).dump()` gives, without the tree (issue 20,
-// docs/performance.md "(perf14)").  Only what is certain to match: documents whose keys are
-// strictly increasing (dump() writes std::map order), ASCII strings and keys without control
+// docs/performance-framework.md "(perf14)").  Only what is certain to match: documents whose keys
+// are strictly increasing (dump() writes std::map order), ASCII strings and keys without control
 // characters (a quote or backslash escaped as dump() does), int32, int64, booleans 0/1, null,
 // nested documents and arrays, no trailing bytes.  Anything else (a double, a control character,
 // UTF-8, unsorted keys, a malformed document) answers false, and the caller takes from_bson() and

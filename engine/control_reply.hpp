@@ -1,6 +1,6 @@
 // A powersync_control reply (a JSON array of instructions) parsed into the trees
-// nlohmann::json::parse() gives (issue 20, docs/performance.md "(perf13)"): parse() was ~5 % of a
-// basic.json run.  This parser takes only the subset the core writes -- strings without
+// nlohmann::json::parse() gives (issue 20, docs/performance-framework.md "(perf13)"): parse() was
+// ~5 % of a basic.json run.  This parser takes only the subset the core writes -- strings without
 // escapes or non-ASCII, integers -- and builds the same values (unsigned for integers >= 0,
 // signed below, the last of duplicate keys); on anything else it gives up and the whole reply
 // goes through parse(), so unusual replies and parse errors are parse()'s own.
@@ -9,7 +9,7 @@
 // dump() writes back for it: no whitespace, escapes, non-ASCII, fractions or duplicate keys) keeps
 // the status as its text, in a binary value -- {"UpdateSyncStatus":{"status":<binary>}} -- which no
 // JSON text parses to; Client::handle_instruction reads three fields of it and the tree is built
-// only when someone asks for it (engine/status_text.hpp; docs/performance.md "(perf15)").
+// only when someone asks for it (engine/status_text.hpp; docs/performance-framework.md "(perf15)").
 #pragma once
 
 #include <charconv>

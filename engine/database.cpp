@@ -144,8 +144,8 @@ Database::Database(const std::string& file_name, const CoreVersion& core, sim::C
   }
   // A larger lookaside than SQLite's default (1200 x 40): the core prepares its statements in
   // every powersync_control call, and with the default most of the parser's allocations missed
-  // the lookaside and went to malloc (docs/performance.md "(perf15)").  Memory only: no result
-  // depends on it.
+  // the lookaside and went to malloc (docs/performance-framework.md "(perf15)").  Memory only: no
+  // result depends on it.
   sqlite3_db_config(db_, SQLITE_DBCONFIG_LOOKASIDE, nullptr, kLookasideSlotSize, kLookasideSlots);
   sqlite3_enable_load_extension(db_, 1);
   char* err = nullptr;

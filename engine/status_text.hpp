@@ -1,7 +1,7 @@
 // The core's last sync status (UpdateSyncStatus, powersync_offline_sync_status()): a tree, or the
 // canonical text parse_control_reply kept for it (engine/control_reply.hpp), parsed only when
 // someone reads the tree -- a run reads three of its fields per update and the tree rarely
-// (docs/performance.md "(perf15)").
+// (docs/performance-framework.md "(perf15)").
 #pragma once
 
 #include <cstddef>

@@ -1,5 +1,5 @@
-// Sync lines written straight to BSON (issue 20, docs/performance.md "(perf14)"): the bytes
-// nlohmann::json::to_bson() gives for the same tree, without building the tree.  LineText's
+// Sync lines written straight to BSON (issue 20, docs/performance-framework.md "(perf14)"): the
+// bytes nlohmann::json::to_bson() gives for the same tree, without building the tree.  LineText's
 // interface (model/line_text.hpp), so one writer function serves both encodings; callers write
 // keys sorted, as to_bson() walks an object in std::map order.
 #pragma once

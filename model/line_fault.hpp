@@ -53,7 +53,8 @@ class LineFaultInjector {
   [[nodiscard]] uint64_t fired() const { return fired_; }
   // Whether a fault is armed for the key.  When none is, a line goes out unchanged, and a
   // checkpoint line's write_checkpoint is tracked by sent_unchanged() instead of rewrite()
-  // (issue 20: the line's text is written without a tree, docs/performance.md "(perf13)").
+  // (issue 20: the line's text is written without a tree, docs/performance-framework.md
+  // "(perf13)").
   [[nodiscard]] bool armed_for(const std::string& key) const;
   void sent_unchanged(const std::string& key, std::optional<int64_t> write_checkpoint);
 

@@ -1,5 +1,5 @@
-// Sync lines written straight to JSON text (issue 20, docs/performance.md "(perf13)"): the
-// bytes nlohmann::json::dump() gives for the same tree, without building the tree.  dump()
+// Sync lines written straight to JSON text (issue 20, docs/performance-framework.md "(perf13)"):
+// the bytes nlohmann::json::dump() gives for the same tree, without building the tree.  dump()
 // writes an object's keys in std::map order, so callers write keys sorted; strings with control
 // characters (or non-ASCII, which dump() validates) go through dump() itself.
 #pragma once

@@ -59,7 +59,7 @@ TEST(FirstDivergence, FindsWhereTwoDifferentRunsPart) {
 
 // Catalog scenarios whose seed-1 determinism another quick test checks on a run it makes anyway
 // (test_support::repeats_its_trace or its own double run), with that test: CatalogDeterminism
-// would run them twice more (docs/performance.md "Quick suite toward 60 s (perf12)").  The
+// would run them twice more (docs/performance-ci.md "Quick suite toward 60 s (perf12)").  The
 // long twin (SYNCSIM_SEED_BUDGET > 1) checks every scenario itself.
 const std::map<std::string, std::string>& hosted_elsewhere() {
   static const std::map<std::string, std::string> hosted = {

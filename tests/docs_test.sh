@@ -13,7 +13,8 @@ import os, re, subprocess, sys
 
 root = sys.argv[1]
 PAGES = ["architecture", "protocol", "scenarios", "faults", "invariants", "cli", "reports",
-         "performance", "findings"]
+         "performance", "performance-framework", "performance-js-real", "performance-ci",
+         "findings"]
 SELF = {"tests/docs_test.sh", "tools/rewrite-citations.py", "tests/rewrite_citations_test.py"}
 OLD = re.compile(r"\.\./shared|\bshared/(?:seeds|protocol|reviews)\b|\b(?:DESIGN|core|sdk|service)\.md\b")
 TEXT = (".cpp", ".hpp", ".h", ".c", ".json", ".sh", ".txt", ".cmake", ".md", ".html", ".py",

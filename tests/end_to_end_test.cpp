@@ -51,7 +51,8 @@ std::string hash_in_a_fresh_process(uint64_t seed) {
 
 // Basic over its seed budget, with two determinism checks on the same runs (they were
 // Determinism.SameSeedTwiceGivesTheSameTraceHash and Determinism.SeedInsideASweepMatchesTheSeed-
-// RunAlone, which ran these seeds again; docs/performance.md "Quick suite toward 60 s (perf12)"):
+// RunAlone, which ran these seeds again; docs/performance-ci.md "Quick suite toward 60 s
+// (perf12)"):
 //  - each of the first kDeterminismSeeds seeds is run twice and repeats its trace;
 //  - seed 7, run after other seeds in this process, matches the same seed run alone in a fresh
 //    process (SQLite's PRNG and the VFS are process-global; docs/architecture.md §2).

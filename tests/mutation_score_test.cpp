@@ -257,7 +257,7 @@ const std::vector<Entry>& mutation_catalog() {
       // Issue 17: leaked connection-limit slots lock reconnecting clients out for good.
       // connection-limit scaled down (6 clients on 2 x 4 slots, 40 s: both storms; the first
       // one leaks 6 of the 8 slots): the same lock-out at a seventh of the catalog
-      // scenario's events (docs/performance.md "Quick suite toward 60 s (perf10)").
+      // scenario's events (docs/performance-ci.md "Quick suite toward 60 s (perf10)").
       {"connection-slot-leak",
        {},
        "connection-limit",
@@ -516,7 +516,7 @@ std::string table_line(const json& m) {
       note.empty() ? "" : "; " + note);
 }
 
-// One ctest test per mutant (so that -j2 spreads the score; docs/performance.md "Quick suite
+// One ctest test per mutant (so that -j2 spreads the score; docs/performance-ci.md "Quick suite
 // toward 60 s (perf12)"): each writes its row into <score file>.d/ and rebuilds the table
 // from the rows there, under a lock; the table is whole once every mutant has run.
 void record_row(const json& m) {

@@ -2,7 +2,7 @@
 # (TEST_INCLUDE_FILES, appended last in tests/CMakeLists.txt): a fresh build has no ctest timing
 # history, and `ctest -j2` packs well only if the longest tests start first.  ctest's own history
 # (Testing/Temporary/CTestCostData.txt) replaces these after a run.  Seconds on an idle 2-core
-# machine, estimated from one run at load ~8 divided by 3 (docs/performance.md "Quick suite
+# machine, estimated from one run at load ~8 divided by 3 (docs/performance-ci.md "Quick suite
 # toward 60 s (perf12)"); a renamed or removed test only loses its hint.  The report_* tests
 # (Chromium launches: wall, not CPU) keep their COST in tests/CMakeLists.txt.
 set_tests_properties("Catalog/CatalogDeterminism.RepeatsItsTraceByteForByte/connection_limit" PROPERTIES COST 7.5)

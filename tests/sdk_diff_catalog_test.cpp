@@ -36,8 +36,8 @@ SeedDiff diff_seed_of(const Scenario& base, uint64_t seed) {
 
 // `cut_s`: the run ends there (faults after it dropped).  Quick (issue 20 (e)): each seed below
 // runs only as long as its fix needs: both sides' traces up to the cut are line for line those of
-// the whole run (compared for every seed here, shim and js-real, docs/performance.md perf16), and
-// the divergence each fix removed came before it.  0: the catalog's duration.
+// the whole run (compared for every seed here, shim and js-real, docs/performance-ci.md perf16),
+// and the divergence each fix removed came before it.  0: the catalog's duration.
 SeedDiff diff_catalog_seed(const std::string& name, uint64_t seed, int cut_s) {
   if (cut_s == 0) return diff_seed_of(test_support::catalog(name), seed);
   nlohmann::json j = test_support::catalog_json(name);

@@ -44,7 +44,7 @@ using scenarios::test_support::run;
 // In `long` only (200 seeds): in quick, MutationScore.EveryMutantIsDetected scores every one
 // of these mutants on the same catalog scenario with the same tweak, expects the same
 // invariants, within 5 seeds, and checks the same twin, so a quick instance here repeated its
-// runs (issue 20 (e), perf10; docs/performance.md "Quick suite toward 60 s (perf10)").
+// runs (issue 20 (e), perf10; docs/performance-ci.md "Quick suite toward 60 s (perf10)").
 #ifdef SYNCSIM_SCENARIO_MUTANTS
 struct ScenarioMutant {
   const char* mutant;

@@ -68,7 +68,7 @@ export const kProtocolVersion = 5;
 const kChunk = 1 << 16;
 // One read buffer for the process: a fresh 64 KiB Buffer per read (about 8,000 per basic
 // run) was off-heap memory whose pressure forced full GCs, each as slow as the heap is big --
-// and a host kept across seeds has a bigger heap every run (docs/performance.md, js-real).
+// and a host kept across seeds has a bigger heap every run (docs/performance-js-real.md, js-real).
 const chunk = Buffer.allocUnsafe(kChunk);
 let pending = Buffer.alloc(0);
 
@@ -104,7 +104,7 @@ export function readMessage() {
 // Messages C++ answers with nothing (log, fetch, abort, notice, uploaded, a `noreply` sql) wait here and travel with
 // the next line that needs C++ now (a synchronous call or `idle`): every write wakes the C++
 // side, and those wake-ups (pipe writes, context switches) were a large share of a js-real
-// seed's CPU (docs/performance.md, "The real JS SDK").  C++ reads the same lines in the same
+// seed's CPU (docs/performance-js-real.md, "The real JS SDK").  C++ reads the same lines in the same
 // order, so what it does with them is unchanged.
 let queued = '';
 

@@ -126,7 +126,7 @@ async function advanceTo(micros, inclusive) {
 // The armed timers go to C++ only when they may have changed: a realm came or went, armed,
 // cleared or fired one (realm.mjs timerChanges), or its SDK instance appeared; C++ keeps the
 // last list otherwise.  Listing them at every idle was a visible share of the host's CPU
-// (docs/performance.md, "The real JS SDK").  Requests in flight C++ tracks itself.
+// (docs/performance-js-real.md, "The real JS SDK").  Requests in flight C++ tracks itself.
 let timersSent = null;
 
 function idleMessage() {
@@ -243,7 +243,7 @@ function beginRun(message) {
 // JavaScript client's) runs to its end here, unreported.  Until this, it surfaced in the next
 // run's first drain as "js unhandled rejection" lines: a seed run after others had another
 // trace than alone (JsReal.A046RunUsesTheJavaScriptSyncClientAndNeverCallsPowersyncControl on
-// a kept host; docs/performance.md, "The real JS SDK").
+// a kept host; docs/performance-js-real.md, "The real JS SDK").
 async function settleRun() {
   settling = true;
   for (const name of [...clients.keys()]) dropClient(name, false);

@@ -176,7 +176,7 @@ void JsHost::start() {
     // vm modules: one realm per client (engine/js/realm.mjs); gc: heap_bytes on request.
     // --no-opt: no TurboFan.  Every realm has its own closures, so V8 optimised the same SDK
     // functions again per client and per seed, ~15 % of a seed's CPU that the short-lived
-    // realms never earned back (docs/performance.md, perf16).  Semantics are unchanged.
+    // realms never earned back (docs/performance-ci.md, perf16).  Semantics are unchanged.
     // Every installed project follows the run's own: an app update may switch a client to
     // the SDK that pairs with its new core (loaded by the host on first use).
     std::vector<std::string> argv{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules"};
@@ -223,7 +223,8 @@ void JsHost::deliver(nlohmann::json event) {
   event["now"] = loop_.now();
   // What each life's write connection looks like now: within the drain only that client's
   // own bridge calls touch it, so the host may answer its first BEGIN itself (a round trip
-  // for the first transaction of almost every event; docs/performance.md, "The real JS SDK").
+  // for the first transaction of almost every event; docs/performance-js-real.md, "The real JS
+  // SDK").
   nlohmann::json connections = nlohmann::json::object();
   for (const auto& [name, client] : clients_) {
     if (auto state = client->connection_state(); !state.is_null()) connections[name] = state;

@@ -33,7 +33,7 @@ namespace syncsim::engine::js {
 
 // Prepared statements of one connection, keyed by SQL text: the SDK issues a few dozen
 // distinct texts thousands of times a run, and preparing each anew was a visible share of
-// a js-real seed's C++ time (docs/performance.md, "The real JS SDK").  Only a text that is
+// a js-real seed's C++ time (docs/performance-js-real.md, "The real JS SDK").  Only a text that is
 // exactly one statement is kept.  The owner destroys the cache before the connection closes.
 class StatementCache {
  public:

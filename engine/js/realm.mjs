@@ -42,7 +42,7 @@ export class ModuleSources {
     this.hostDir = hostDir;
     this.cache = new Map();
     // Resolutions and module kinds, memoised: every realm of every run links the same files,
-    // and resolving them anew cost each run ~0.1 s of stat/readFileSync (docs/performance.md).
+    // and resolving them anew cost each run ~0.1 s of stat/readFileSync (docs/performance-js-real.md).
     this.resolved = new Map();
     this.esm = new Map();
   }

@@ -218,7 +218,7 @@ export class SdkClient {
   }
 
   // A statement on this client's connection.  Two round trips are saved without changing
-  // what runs where or in which order (docs/performance.md, "The real JS SDK"):
+  // what runs where or in which order (docs/performance-js-real.md, "The real JS SDK"):
   // a transaction's BEGIN, issued on a connection C++ last reported in autocommit mode during
   // this same event, travels with the transaction's next statement; and `touched` (after
   // every write lock) is answered here from the tables C++ last reported touched during this
@@ -276,7 +276,7 @@ export class SdkClient {
   // `noreply`): queued with this client's deferred BEGINs, it reaches C++ with the next line
   // the host writes, and no C++ code runs in between, so C++ runs it exactly where it ran
   // alone.  Saves a round trip per COMMIT and per read transaction's BEGIN and COMMIT
-  // (docs/performance.md, "The real JS SDK").
+  // (docs/performance-js-real.md, "The real JS SDK").
   replyless(message) {
     this.activity.count++;
     message.noreply = true;

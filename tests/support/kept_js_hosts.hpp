@@ -1,7 +1,7 @@
 // Test support (tests/support/): one js-real host process per SDK project for every run of a
 // test process, as a sweep worker keeps them: each run after the first skips Node's start-up
-// (docs/performance.md, "The real JS SDK"), and a run after others has the trace it has alone
-// (JsReal.AHostKeptAcrossSeedsLeaksNoState, which starts its own processes).
+// (docs/performance-js-real.md, "The real JS SDK"), and a run after others has the trace it has
+// alone (JsReal.AHostKeptAcrossSeedsLeaksNoState, which starts its own processes).
 #pragma once
 
 #include <memory>

@@ -60,7 +60,7 @@ inline std::string describe(const RunResult& r) {
 // Determinism (docs/architecture.md §2) on a run a test makes anyway: `first` is run(s, seed),
 // and the same seed once more must repeat its trace.  A catalog scenario checked this way on
 // seed 1 is left out of determinism_test's CatalogDeterminism, which would run it twice more
-// (docs/performance.md "Quick suite toward 60 s (perf12)").
+// (docs/performance-ci.md "Quick suite toward 60 s (perf12)").
 inline ::testing::AssertionResult repeats_its_trace(const Scenario& s, const RunResult& first,
                                                     uint64_t seed) {
   const RunResult again = run(s, seed);
