@@ -168,7 +168,7 @@ TEST_F(SdkDiffCatalog, WithOneApiProcessTheMultiClientCatalogAgrees) {
 // "Lockstep").  Either order is one a real app can show (neither instant is quantised there);
 // the read differs at that instant only and the streams agree again afterwards.
 TEST_F(SdkDiffCatalog, ATimerAndAResponseDueAtOneMicrosecondMayRunInEitherOrder) {
-  const SeedDiff d = diff_catalog_seed("stream-churn", 38);
+  const SeedDiff d = diff_seed_of(test_support::catalog("stream-churn"), 38);
   EXPECT_FALSE(d.internal_error());
   ASSERT_TRUE(d.comparison.first.has_value()) << "the tie at 59.303 s is gone";
   const Divergence& f = *d.comparison.first;
