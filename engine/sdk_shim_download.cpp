@@ -174,11 +174,19 @@ sim::Task<bool> Client::iteration() {
     // fetch), as it did when the port awaited it here.
     auto opening = std::make_shared<StreamOpening>();
     loop_.spawn(
-        [](Client* self, std::string body, std::shared_ptr<StreamOpening> o) -> sim::Task<void> {
+        [](Client* self, std::string body, std::shared_ptr<StreamOpening> o,
+           std::shared_ptr<sim::AbortSignal> nested_signal,
+           std::shared_ptr<sim::AbortSignal> outer_signal) -> sim::Task<void> {
           try {
             // Requests are built outside the co_await expression: g++ 12 miscompiles
             // aggregate temporaries there.
             sim::HttpRequest http = co_await self->build_request("POST", "/sync/stream", body);
+            // fetchStreamRaw checks its signal once the credentials are in hand and sends
+            // nothing when it was aborted meanwhile (docs/protocol.md §2.1.4 "Event pump"): a
+            // disconnect, or an iteration that ended first, opens no stream at the service.
+            if (o->abandoned || nested_signal->aborted() || outer_signal->aborted()) {
+              throw sim::Aborted("Abort request received before making fetchStreamRaw request");
+            }
             // fetchStreamRaw's accept; the response's content type decides how lines reach
             // the core.
             if (sdk_asks_for_bson(self->options_.sdk, self->core_)) {
@@ -193,7 +201,7 @@ sim::Task<bool> Client::iteration() {
           o->done = true;
           if (o->abandoned && o->open.stream) o->open.stream->close();
           o->ready.notify();
-        }(this, request->dump(), opening),
+        }(this, request->dump(), opening, nested, outer_),
         name_ + ".open-stream");
     if (seed_id) loop_.spawn(seed(nested, events, *seed_id), name_ + ".seed");
     bool first_line = true;
