@@ -63,6 +63,7 @@ Scenario compacted_stream_rows() {
   Scenario s = catalog("stream-churn");
   s.service.compact_interval_s = 1;
   s.service.fetch_latency_ms = 300;
+  s.service.fetch_per = "chunk";  // found with per-chunk fetches (the default before session 12)
   s.workload.streams.item_write_pct = 100;
   s.duration_s = 66;  // seed 3 shows the mutant at 64.4 s
   s.invariants = {"consistent-checkpoint"};
