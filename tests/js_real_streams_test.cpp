@@ -185,23 +185,31 @@ TEST_F(JsRealStreams, StreamChurnVerdictsPass) {
 }
 #endif
 
+// The port's (shim's) trace of stream-churn at `seed`; the run must pass.  Callers wrap it in
+// ASSERT_NO_FATAL_FAILURE.
+void port_churn_trace(uint64_t seed, std::string& out) {
+  std::ostringstream trace;
+  RunOptions o;
+  o.seed = seed;
+  o.trace_sink = &trace;
+  o.keep_trace_lines = 30;
+  const auto r =
+      run_scenario(load_scenario_file(catalog_path("stream-churn"), validation_context()), o);
+  ASSERT_TRUE(r.passed) << test_support::describe(r);
+  out = trace.str();
+}
+
 // The port serves injected events while its stream request is in flight, as the SDK does
 // (the test above): at seed 1's burst (15 s) client 3's unsubscribeAll() restarts the
 // iteration and the next step's subscribe() restarts the new one before its POST
 // /sync/stream was answered -- two restarts at one instant.  Before, the port served the
 // second only when the response came, 20 ms later (docs/sdk-diff.md "Session js14").
 TEST(PortStreams, ServesASubscriptionChangeWhileItsStreamRequestIsInFlight) {
-  std::ostringstream trace;
-  RunOptions o;
-  o.seed = 1;
-  o.trace_sink = &trace;
-  o.keep_trace_lines = 30;
-  const auto r =
-      run_scenario(load_scenario_file(catalog_path("stream-churn"), validation_context()), o);
-  ASSERT_TRUE(r.passed) << test_support::describe(r);
+  std::string trace;
+  ASSERT_NO_FATAL_FAILURE(port_churn_trace(1, trace));
   std::map<std::string, int> restarts;  // "<µs> <client>" -> restarts at that instant
   const std::regex line(R"(^(\d+) (c\d+) subscriptions changed: restarting the iteration)");
-  std::istringstream in(trace.str());
+  std::istringstream in(trace);
   for (std::string l; std::getline(in, l);) {
     std::smatch m;
     if (std::regex_search(l, m, line)) ++restarts[std::string(m[1]) + " " + std::string(m[2])];
@@ -216,16 +224,10 @@ TEST(PortStreams, ServesASubscriptionChangeWhileItsStreamRequestIsInFlight) {
 // port handed the core the unsubscribe first and restarted not at all (docs/sdk-diff.md
 // "Session js15": stream-churn's last first-divergence class, seeds 15, 16, 19).
 TEST(PortStreams, ServesAReleaseBeforeItsUnsubscribeAll) {
-  std::ostringstream trace;
-  RunOptions o;
-  o.seed = 19;
-  o.trace_sink = &trace;
-  o.keep_trace_lines = 30;
-  const auto r =
-      run_scenario(load_scenario_file(catalog_path("stream-churn"), validation_context()), o);
-  ASSERT_TRUE(r.passed) << test_support::describe(r);
+  std::string trace;
+  ASSERT_NO_FATAL_FAILURE(port_churn_trace(19, trace));
   const auto at = lines_matching(
-      trace.str(),
+      trace,
       "^76975740 c2 (release|unsubscribe all|subscriptions changed: restarting the iteration)");
   ASSERT_EQ(at.size(), 4u) << ::testing::PrintToString(at);
   EXPECT_NE(at[0].find("release inbox|null"), std::string::npos) << at[0];
