@@ -18,8 +18,8 @@ class ObserverFanout : public ClientObserver {
   void on_uploaded(Client& c, const nlohmann::json& crud) override {
     for (auto* o : observers_) o->on_uploaded(c, crud);
   }
-  void on_target_set(Client& c, int64_t target) override {
-    for (auto* o : observers_) o->on_target_set(c, target);
+  void on_target_set(Client& c, int64_t target, TargetStoredBy by) override {
+    for (auto* o : observers_) o->on_target_set(c, target, by);
   }
   void on_core_warning(Client& c, const std::string& line) override {
     for (auto* o : observers_) o->on_core_warning(c, line);

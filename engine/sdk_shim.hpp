@@ -69,6 +69,11 @@ struct LocalWrite {
   bool changed = true;  // false: a delete of an absent row (no ps_crud entry, nothing to upload)
 };
 
+// Which SDK function stored a concrete target: updateLocalTarget after an upload round
+// (docs/protocol.md §2.2.4), or a batch's complete(writeCheckpoint) in custom write-checkpoint
+// mode (handleCrudCheckpoint, §3.1.10); MutantReset is EngineMutant::ResetTargetOnReconnect's.
+enum class TargetStoredBy { UpdateLocalTarget, CrudComplete, MutantReset };
+
 // Hooks for cross-layer checkers (scenarios/); the engine only reports what it did.
 class ClientObserver {
  public:
@@ -76,8 +81,8 @@ class ClientObserver {
   virtual void on_local_write(Client&, const LocalWrite&) {}
   // A crud batch was accepted by the backend and completed locally.
   virtual void on_uploaded(Client&, const nlohmann::json& /*crud entries*/) {}
-  // updateLocalTarget stored a concrete target.
-  virtual void on_target_set(Client&, int64_t /*target*/) {}
+  // The SDK stored a concrete target (never MAX, the "unknown" marker).
+  virtual void on_target_set(Client&, int64_t /*target*/, TargetStoredBy /*by*/) {}
   // The core logged a warning (e.g. "Checksums didn't match").
   virtual void on_core_warning(Client&, const std::string& /*line*/) {}
   // DidCompleteSync (a full checkpoint was applied), with its applied request id.

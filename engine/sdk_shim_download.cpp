@@ -337,7 +337,7 @@ void Client::reset_stale_target() {
   trace_.log(name_, "MUTANT target {} reset to last_seen {}", *target, *seen);
   if (observer_) {
     observer_->on_control(*this, "target_checkpoint_request_id", std::to_string(*seen), previous);
-    observer_->on_target_set(*this, *seen);
+    observer_->on_target_set(*this, *seen, TargetStoredBy::MutantReset);
   }
 }
 

@@ -132,6 +132,13 @@ sim::Task<void> Client::upload_data() {
     db().commit();
     if (set) report_target_write(*custom, previous);
     trace_.log(name_, "complete({}): target {}", *custom, set ? "set" : "unchanged");
+    // A concrete target the checkers judge, as updateLocalTarget's is (and as js-real derives
+    // from the same write: engine/js/README.md "Observer events").
+    const bool concrete = !custom->empty() && custom->size() < 19 &&
+                          custom->find_first_not_of("0123456789") == std::string::npos;
+    if (set && concrete && observer_) {
+      observer_->on_target_set(*this, std::stoll(*custom), TargetStoredBy::CrudComplete);
+    }
   } else {
     // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
     auto previous = sdk_write_target(kMaxOpIdText);
@@ -191,7 +198,8 @@ sim::Task<bool> Client::update_local_target() {
   report_target_write(op_id, previous);
   after_write_lock(db().take_touched());
   trace_.log(name_, "target := {}", op_id);
-  if (observer_) observer_->on_target_set(*this, std::stoll(op_id));
+  if (observer_)
+    observer_->on_target_set(*this, std::stoll(op_id), TargetStoredBy::UpdateLocalTarget);
   co_return true;
 }
 

@@ -9,8 +9,14 @@
 #include <memory>
 #include <string>
 
+#include <tuple>
+#include <vector>
+
 #include "engine/js/js_host.hpp"
+#include "engine/sdk_shim.hpp"
 #include "scenarios/differential/differential.hpp"
+#include "scenarios/world/runner.hpp"
+#include "scenarios/world/world.hpp"
 #include "tests/support/kept_js_hosts.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
@@ -171,6 +177,73 @@ TEST_F(SdkDiffCatalog, TheConnectorPassesTheCustomWriteCheckpointToComplete) {
   EXPECT_GT(d.comparison.compared, 200u);
   ASSERT_TRUE(d.b.violation.has_value());
   EXPECT_EQ(d.b.violation->invariant, "requests-complete");
+}
+
+// What an engine tells the checkers of the targets the SDK stores (client, target, which SDK
+// function stored it).
+using StoredTarget = std::tuple<int, int64_t, engine::TargetStoredBy>;
+class TargetLog : public engine::ClientObserver {
+ public:
+  void on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy by) override {
+    stored.emplace_back(c.index(), target, by);
+  }
+  std::vector<StoredTarget> stored;
+};
+
+std::vector<StoredTarget> targets_stored(const Scenario& s, uint64_t seed) {
+  TargetLog log;
+  RunOptions o;
+  o.seed = seed;
+  o.js_processes = kept_hosts();
+  o.attach = [&log](World& w) { w.observers().add(&log); };
+  run_scenario(s, std::move(o));
+  return log.stored;
+}
+
+// custom-write-checkpoints seed 11 (docs/sdk-diff.md "Lead, session 13"): the target a batch's
+// complete(writeCheckpoint) stores reaches the checkers from both engines, as complete's: the
+// port told them nothing of it, js-real (which sees only the SQL) reported it as updateLocalTarget's,
+// so completed-upload-notified judged it on js-real only -- but the SDK sends completed_upload
+// only after updateLocalTarget (docs/protocol.md §2.2.4 step 4), never after complete().
+TEST_F(SdkDiffCatalog, BothEnginesReportTheTargetCompleteStoresAsComplete) {
+  nlohmann::json j = test_support::catalog_json("custom-write-checkpoints");
+  j["clients"].erase("fixed_quirks");  // the published SDK's condition, on both sides
+  j["duration_s"] = 20;
+  j["faults"] = nlohmann::json::array();
+  // Writes faster than a batch uploads, so ps_crud still holds some after a batch's delete:
+  // only then does the published condition store complete()'s target (quirk §2.7.1).
+  j["workload"]["write_interval_min_ms"] = 20;
+  j["workload"]["write_interval_max_ms"] = 120;
+  const Scenario base = test_support::load(j);
+  const auto ctx = validation_context();
+  const auto port = targets_stored(configure_side(base, {"sdk=shim"}, ctx, "--a"), 2);
+  const auto real = targets_stored(configure_side(base, {"sdk=js-real"}, ctx, "--b"), 2);
+  ASSERT_GT(port.size(), 3u) << "no batch's complete() stored a target";
+  EXPECT_EQ(port, real);
+  for (const auto& [client, target, by] : port) {
+    // In custom mode updateLocalTarget never stores a concrete id: it finds MAX and asks the
+    // managed route, which rejects it (CustomCheckpoints.TheReleasedInvertedCondition...).
+    EXPECT_EQ(by, engine::TargetStoredBy::CrudComplete) << "client " << client << " target " << target;
+  }
+}
+
+// The published SDK's condition on the whole file, seed 11 (docs/findings.md §7): client 3's
+// round uploads two batches; the first's complete(9) stores target 9 (ps_crud not empty yet),
+// the last's complete(10) stores nothing, so the gate opens at the checkpoint with custom
+// checkpoint 9 and the row of the last batch's write shows the server's older value: both
+// engines fail read-your-writes there, at the same instant.
+TEST_F(SdkDiffCatalog, CustomWriteCheckpointsSeed11AgreesAndBothFlicker) {
+  nlohmann::json j = test_support::catalog_json("custom-write-checkpoints");
+  j["clients"].erase("fixed_quirks");
+  const SeedDiff d = diff_seed_of(test_support::load(j), 11);
+  EXPECT_FALSE(d.internal_error());
+  EXPECT_FALSE(d.diverged()) << to_json(d).dump(2);
+  ASSERT_TRUE(d.a.violation.has_value());
+  ASSERT_TRUE(d.b.violation.has_value());
+  EXPECT_EQ(d.a.violation->invariant, "read-your-writes");
+  EXPECT_EQ(d.b.violation->invariant, "read-your-writes");
+  EXPECT_EQ(d.a.violation->at, d.b.violation->at);
+  EXPECT_EQ(d.a.violation->subject, "client 3");
 }
 
 // Allowed class 3 (docs/sdk-diff.md "Allowed classes"): with several API processes the

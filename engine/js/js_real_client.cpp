@@ -180,6 +180,7 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
     // a reader (engine/js/sdk_client.mjs sql()): it runs, and the read pool sees it, exactly
     // where it would have alone -- no call of this client's came in between.
     for (const auto& before : call.value("before", nlohmann::json::array())) {
+      note_transaction_start(db);
       if (reads_) reads_->before_write(before.get<std::string>());
       char* error = nullptr;
       if (sqlite3_exec(db, before.get<std::string>().c_str(), nullptr, nullptr, &error) !=
@@ -190,6 +191,7 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
       }
     }
     if (const int slot = call.value("read", 0); slot > 0) return read_sql(slot, text, params);
+    note_transaction_start(db);
     if (reads_) reads_->before_write(text);
     const bool control = text.find("powersync_control(") != std::string::npos &&
                          params.size() == 2 && params[0].is_string();
@@ -201,6 +203,7 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
     auto [columns, rows, first_value] = run_statements(db, text, params, false, statements_.get());
     const int changes = sqlite3_changes(db);
     const int64_t insert_id = sqlite3_last_insert_rowid(db);
+    if (text.rfind("DELETE FROM ps_crud WHERE", 0) == 0) crud_deleted_in_transaction_ = true;
     if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
     if (operation)
       after_operation(params[0].get<std::string>(), text_or_bytes(params[1]), insert_id);
@@ -284,7 +287,7 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
   if (op == "target_checkpoint_request_id" && payload && !payload->empty() &&
       payload->find_first_not_of("0123456789") == std::string::npos &&
       *payload != "9223372036854775807") {
-    observer->on_target_set(client_, std::stoll(*payload));
+    observer->on_target_set(client_, std::stoll(*payload), target_writer());
   }
   if (!result) return;
   const auto instructions = nlohmann::json::parse(*result, nullptr, false);
@@ -369,7 +372,18 @@ void JsRealClient::target_written(const nlohmann::json& value) {
       text == "9223372036854775807") {
     return;
   }
-  if (auto* observer = client_.observer_) observer->on_target_set(client_, std::stoll(text));
+  if (auto* observer = client_.observer_) {
+    observer->on_target_set(client_, std::stoll(text), target_writer());
+  }
+}
+
+TargetStoredBy JsRealClient::target_writer() const {
+  return crud_deleted_in_transaction_ ? TargetStoredBy::CrudComplete
+                                      : TargetStoredBy::UpdateLocalTarget;
+}
+
+void JsRealClient::note_transaction_start(sqlite3* db) {
+  if (sqlite3_get_autocommit(db) != 0) crud_deleted_in_transaction_ = false;
 }
 
 std::string JsRealClient::pending() const {

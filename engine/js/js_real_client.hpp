@@ -90,6 +90,11 @@ class JsRealClient : public HostedClient {
                        int64_t insert_id);
   // A `$local.target_op` write (1.x): on_target_set for a concrete id.
   void target_written(const nlohmann::json& value);
+  // Which SDK function wrote the target: complete(writeCheckpoint) deletes the batch from
+  // ps_crud in the same write transaction (handleCrudCheckpoint), updateLocalTarget never does.
+  [[nodiscard]] TargetStoredBy target_writer() const;
+  // Resets crud_deleted_in_transaction_ when `db` is outside a transaction (a new one starts).
+  void note_transaction_start(sqlite3* db);
   void merge_touched(const TouchedTables& t);
   // The tables pending_touched_ names, as `touched` answers them (["ps_crud", "ps_data"]).
   [[nodiscard]] nlohmann::json touched_tables() const;
@@ -120,6 +125,7 @@ class JsRealClient : public HostedClient {
   std::vector<nlohmann::json> accepted_uploads_;
   // What the update hook saw that the SDK's adapter has not asked for yet.
   TouchedTables pending_touched_;
+  bool crud_deleted_in_transaction_ = false;  // `DELETE FROM ps_crud` in the open transaction
   struct GateBefore {
     bool crud = false;
     std::optional<int64_t> target;

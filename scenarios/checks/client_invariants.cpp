@@ -178,7 +178,7 @@ void ClientInvariants::on_local_write(engine::Client& c, const engine::LocalWrit
       PendingWrite{{w.table, w.id}, w.description, w.seq, trace_.lines()});
 }
 
-void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
+void ClientInvariants::on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy by) {
   judge_gate(c, "stored target", true);
   if (target == kMaxOpId) return;  // MAX is the "unknown" marker, not a concrete target
   auto& db = databases_[c.index()];
@@ -215,7 +215,9 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target) {
     db.max_target = target;
     db.max_target_line = trace_.lines();
   }
-  if (db.in_iteration) {
+  // Only updateLocalTarget's target is followed by completed_upload (§2.2.4 step 4); the SDK
+  // sends none after complete(writeCheckpoint) stores one, and the core reads it at the next line.
+  if (db.in_iteration && by != engine::TargetStoredBy::CrudComplete) {
     db.unnotified_target = target;
     db.unnotified_target_line = trace_.lines();
   }

@@ -62,7 +62,7 @@ class ClientInvariants : public engine::ClientObserver {
                    sim::Verdicts& verdicts);
 
   void on_local_write(engine::Client& c, const engine::LocalWrite& w) override;
-  void on_target_set(engine::Client& c, int64_t target) override;
+  void on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy by) override;
   void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
   void on_control(engine::Client& c, const std::string& op,
                   const std::optional<std::string>& payload,

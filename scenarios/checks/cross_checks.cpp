@@ -96,7 +96,7 @@ void CrossChecks::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
   }
 }
 
-void CrossChecks::on_target_set(engine::Client& c, int64_t target) {
+void CrossChecks::on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy) {
   auto& s = clients_[c.index()];
   s.last_target = target;
   s.last_target_line = trace_.lines();

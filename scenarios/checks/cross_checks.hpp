@@ -35,7 +35,7 @@ class CrossChecks : public engine::ClientObserver {
 
   void on_local_write(engine::Client& c, const engine::LocalWrite& w) override;
   void on_uploaded(engine::Client& c, const nlohmann::json& crud) override;
-  void on_target_set(engine::Client& c, int64_t target) override;
+  void on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy by) override;
   void on_sync_applied(engine::Client& c, std::optional<int64_t> applied_id) override;
   void on_published(engine::Client& c) override;
   void on_cleared(engine::Client& c) override;

@@ -212,7 +212,7 @@ void LivenessJudge::on_control(engine::Client& c, const std::string& op,
   }
 }
 
-void LivenessJudge::on_target_set(engine::Client& c, int64_t target) {
+void LivenessJudge::on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy) {
   auto& h = history_[c.index()];
   h.target_line = trace_.lines();
   h.target = target;

@@ -64,7 +64,7 @@ class LivenessJudge : public engine::ClientObserver {
   void on_control(engine::Client& c, const std::string& op,
                   const std::optional<std::string>& payload,
                   const std::optional<std::string>& result) override;
-  void on_target_set(engine::Client& c, int64_t target) override;
+  void on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy by) override;
   void on_uploaded(engine::Client& c, const nlohmann::json& crud) override;
   // A fault ran: every live client is judged once the instant is over.
   void after_fault();

@@ -38,7 +38,7 @@ class AbstractStateObserver : public engine::ClientObserver {
   explicit AbstractStateObserver(model::Service& service) : service_(service) {}
 
   void on_local_write(engine::Client& c, const engine::LocalWrite&) override { sample(c); }
-  void on_target_set(engine::Client& c, int64_t) override { sample(c); }
+  void on_target_set(engine::Client& c, int64_t, engine::TargetStoredBy) override { sample(c); }
   void on_sync_applied(engine::Client& c, std::optional<int64_t>) override { sample(c); }
   void on_cleared(engine::Client& c) override { sample(c); }
   void on_control(engine::Client& c, const std::string& op, const std::optional<std::string>&,

@@ -112,7 +112,7 @@ SometimesCounter::ClientState& SometimesCounter::state(engine::Client& c) {
   return s;
 }
 
-void SometimesCounter::on_target_set(engine::Client& c, int64_t target) {
+void SometimesCounter::on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy) {
   // Legacy mode: the generated write checkpoint is the id that acknowledges the upload.
   if (c.checkpoint_mode() == engine::CheckpointMode::Legacy) {
     state(c).unacked_requests.push_back(target);

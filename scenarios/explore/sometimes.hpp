@@ -42,7 +42,7 @@ class SometimesCounter : public engine::ClientObserver, public model::ServiceObs
  public:
   explicit SometimesCounter(model::Service& service) : service_(service) {}
 
-  void on_target_set(engine::Client& c, int64_t target) override;
+  void on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy by) override;
   void on_published(engine::Client& c) override;
   void on_control(engine::Client& c, const std::string& op,
                   const std::optional<std::string>& payload,

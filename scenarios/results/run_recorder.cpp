@@ -142,7 +142,7 @@ void RunRecorder::on_uploaded(engine::Client& c, const nlohmann::json& crud) {
   add(lane_of_client(c.index()), kService, "upload", fmt::format("upload {} op(s)", crud.size()));
 }
 
-void RunRecorder::on_target_set(engine::Client& c, int64_t target) {
+void RunRecorder::on_target_set(engine::Client& c, int64_t target, engine::TargetStoredBy) {
   auto& s = state(c);
   s.awaiting_ack.insert(s.awaiting_ack.end(), s.awaiting_target.begin(), s.awaiting_target.end());
   s.awaiting_target.clear();
