@@ -8,6 +8,8 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const dir = process.env.SYNCSIM_JS_PROF_DIR;
+// SYNCSIM_JS_PROF_TURBOFAN=1: undo the host's --no-opt (what would the SDK cost optimised?).
+if (dir && process.env.SYNCSIM_JS_PROF_TURBOFAN === '1') require('node:v8').setFlagsFromString('--opt');
 if (dir) {
   const session = new inspector.Session();
   session.connect();

@@ -52,6 +52,8 @@ function categorise(id) {
 
 const memo = new Map();
 const ms = {};
+const count = {};  // samples: under load a sample after a preemption carries its wait in its
+// time delta, while the count stays close to CPU time / sampling interval
 const hostFiles = {};
 const hostFns = {};
 const deltas = profile.timeDeltas;
@@ -63,6 +65,7 @@ for (let i = 0; i < profile.samples.length; ++i) {
   let c = memo.get(id);
   if (!c) memo.set(id, (c = categorise(id)));
   ms[c.cat] = (ms[c.cat] || 0) + dt;
+  count[c.cat] = (count[c.cat] || 0) + 1;
   if (c.file) {
     hostFiles[c.file] = (hostFiles[c.file] || 0) + dt;
     const key = `${c.fn} ${c.file}`;
@@ -70,6 +73,9 @@ for (let i = 0; i < profile.samples.length; ++i) {
   }
 }
 const total = Object.values(ms).reduce((a, b) => a + b, 0);
+const sorted = [...deltas].sort((a, b) => a - b);
+const intervalMs = sorted[Math.floor(sorted.length / 2)] / 1000;  // the median delta
+const bySamples = Object.fromEntries(Object.entries(count).map(([k, n]) => [k, n * intervalMs]));
 const round = (o) => Object.fromEntries(Object.entries(o).sort((a, b) => b[1] - a[1])
   .map(([k, v]) => [k, Math.round((v / runs) * 10) / 10]));
 const busy = total - (ms.bridge_read || 0) - (ms.idle || 0);
@@ -80,6 +86,10 @@ console.log(JSON.stringify({
   total_ms_per_run: Math.round((total / runs) * 10) / 10,
   busy_ms_per_run: Math.round((busy / runs) * 10) / 10,
   sdk_js_ms_per_run: Math.round((((ms.sdk || 0) + (ms.sdk_deps || 0)) / runs) * 10) / 10,
+  sampling_interval_ms: intervalMs,
+  ms_per_run_by_samples: round(bySamples),
+  sdk_js_ms_per_run_by_samples:
+    Math.round((((bySamples.sdk || 0) + (bySamples.sdk_deps || 0)) / runs) * 10) / 10,
   host_files_ms_per_run: round(hostFiles),
   host_top_functions_ms_per_run: Object.fromEntries(Object.entries(round(hostFns)).slice(0, 20)),
 }, null, 2));
