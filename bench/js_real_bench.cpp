@@ -6,7 +6,9 @@
 // Besides wall time it reports CPU seconds (C++ side: this process; Node side: the reaped
 // host processes), which machine load does not inflate as it inflates wall time.
 // It also prints the 1-minute load average before and after.
-// Run: ./build/bench/syncsim_js_real_bench [seeds]   (default 10)
+// Run: ./build/bench/syncsim_js_real_bench [seeds] [--kept-only]   (default 10)
+// --kept-only skips the host-per-run column, so one Node process serves every js-real seed
+// (what bench/js_real_profile.sh profiles).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -70,6 +72,7 @@ double load_average() {
 
 int main(int argc, char** argv) {
   const int seeds = argc > 1 ? std::atoi(argv[1]) : 10;
+  const bool kept_only = argc > 2 && std::string(argv[2]) == "--kept-only";
   if (seeds < 1 || seeds > 10000) {
     std::fprintf(stderr, "seeds: %s must be 1..10000\n", argv[1]);
     return 2;
@@ -87,7 +90,7 @@ int main(int argc, char** argv) {
   auto processes = std::make_shared<syncsim::engine::js::HostProcesses>();
   for (int i = 1; i <= seeds; ++i) {
     run_seed(shim_s, uint64_t(i), shim);
-    run_seed(real_s, uint64_t(i), real);
+    if (!kept_only) run_seed(real_s, uint64_t(i), real);
     run_seed(real_s, uint64_t(i), kept, processes);
   }
   // The kept processes are reaped here: their CPU shows up in RUSAGE_CHILDREN only now.
@@ -107,11 +110,14 @@ int main(int argc, char** argv) {
       {"seeds", seeds},
       {"load_average", {{"before", load_before}, {"after", load_average()}}},
       {"shim", per_seed(shim)},
-      {"js_real", per_seed(real)},
+      {"js_real", kept_only ? nlohmann::json(nullptr) : per_seed(real)},
       {"js_real_kept_host", per_seed(kept)},
-      {"ratio_js_real_over_shim", real.wall / shim.wall},
+      {"ratio_js_real_over_shim",
+       kept_only ? nlohmann::json(nullptr) : nlohmann::json(real.wall / shim.wall)},
       {"ratio_js_real_kept_host_over_shim", kept.wall / shim.wall},
-      {"cpu_ratio_js_real_over_shim", (real.cpu_self + real.cpu_children) / shim_cpu},
+      {"cpu_ratio_js_real_over_shim",
+       kept_only ? nlohmann::json(nullptr)
+                 : nlohmann::json((real.cpu_self + real.cpu_children) / shim_cpu)},
       {"cpu_ratio_js_real_kept_host_over_shim", (kept.cpu_self + kept.cpu_children) / shim_cpu}};
   std::printf("%s\n", out.dump(2).c_str());
   return 0;
