@@ -152,13 +152,22 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(checks_.get());
   observers_.add(client_invariants_.get());
-  liveness_ = std::make_unique<LivenessJudge>(loop_, trace_, *service_, verdicts_, [this] {
-    std::vector<engine::Client*> live;
-    for (auto& c : clients_) {
-      if (c && !c->closed()) live.push_back(c.get());
-    }
-    return live;
-  });
+  liveness_ = std::make_unique<LivenessJudge>(
+      loop_, trace_, *service_, verdicts_,
+      [this] {
+        std::vector<engine::Client*> live;
+        for (auto& c : clients_) {
+          if (c && !c->closed()) live.push_back(c.get());
+        }
+        return live;
+      },
+      [this](int index) -> engine::Client* {
+        // Client index i lives in slot i - 1 (World::World numbers them from 1).
+        const auto slot = static_cast<std::size_t>(index - 1);
+        if (index < 1 || slot >= clients_.size()) return nullptr;
+        engine::Client* c = clients_[slot].get();
+        return c != nullptr && !c->closed() ? c : nullptr;
+      });
   observers_.add(liveness_.get());
   triggers_ = std::make_unique<FaultTriggers>(
       loop_, trace_, [this](const Fault& f, const std::string& why) { apply_fault(f, why); });
