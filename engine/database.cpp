@@ -235,6 +235,28 @@ std::optional<int64_t> query_int_watched(Database& db, Watched table, const std:
   return r.value;
 }
 
+std::optional<int64_t> query_int_watched_arg(Database& db, Watched table, const std::string& sql,
+                                             std::string_view arg) {
+  ConnectionWatch* w = &db.watch();
+  assert(w->db == &db);
+  (w->scratch.assign(sql) += '\x1f') += arg;  // key_into(sql, {arg})
+  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
+  auto it = w->reads.find(w->scratch);
+  if (it != w->reads.end() && w->fresh(it->second, table, unseen)) {
+    assert(it->second.value == db.query_int_arg(sql, arg) &&
+           "a cached checkpoint-state read is stale");
+    return it->second.value;
+  }
+  WatchedRead r{db.query_int_arg(sql, arg), w->changes[static_cast<int>(table)], unseen,
+                w->rollbacks};
+  if (it != w->reads.end()) {
+    it->second = r;
+  } else {
+    w->reads.emplace(w->scratch, r);
+  }
+  return r.value;
+}
+
 std::optional<std::optional<std::string>> query_row_watched(Database& db, Watched table,
                                                             const std::string& sql,
                                                             const std::vector<std::string>& args) {
@@ -332,6 +354,24 @@ std::optional<int64_t> Database::query_int(const std::string& sql,
   const sim::CostRegionScope cost(meter_, sql_region_);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
+  int rc = sqlite3_step(st.get());
+  std::optional<int64_t> out;
+  if (rc == SQLITE_ROW && sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
+    out = sqlite3_column_int64(st.get(), 0);
+  }
+  sqlite3_reset(st.get());
+  check(db_, rc, sql);
+  return out;
+}
+
+std::optional<int64_t> Database::query_int_arg(const std::string& sql, std::string_view arg) {
+  const sim::CostRegionScope cost(meter_, sql_region_);
+  Statement& st = cached(sql);
+  sqlite3_reset(st.get());
+  sqlite3_clear_bindings(st.get());
+  check(db_,
+        sqlite3_bind_text(st.get(), 1, arg.data(), static_cast<int>(arg.size()), SQLITE_TRANSIENT),
+        "bind");
   int rc = sqlite3_step(st.get());
   std::optional<int64_t> out;
   if (rc == SQLITE_ROW && sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -67,6 +68,8 @@ class Database {
                                         const std::vector<std::string>& args = {});
   std::optional<int64_t> query_int(const std::string& sql,
                                    const std::vector<std::string>& args = {});
+  // The same with one text argument, without building a vector for it (the ps_kv reads).
+  std::optional<int64_t> query_int_arg(const std::string& sql, std::string_view arg);
   // Rows of (text...) columns.
   std::vector<std::vector<std::optional<std::string>>> query_rows(
       const std::string& sql, const std::vector<std::string>& args = {});

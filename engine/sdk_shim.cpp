@@ -575,10 +575,10 @@ std::map<std::string, std::optional<std::string>> Client::read_table(const std::
   return out;
 }
 
-std::optional<int64_t> Client::kv_int(const std::string& key) {
+std::optional<int64_t> Client::kv_int(std::string_view key) {
   // Built once: the barrier and the invariants read these around every control call.
   static const std::string kSql = "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?";
-  return query_int_watched(db(), Watched::Kv, kSql, {key});
+  return query_int_watched_arg(db(), Watched::Kv, kSql, key);
 }
 
 std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {

@@ -411,7 +411,7 @@ class Client {
   std::optional<std::optional<std::string>> read_row(const std::string& table,
                                                      const std::string& id);  // outer: exists
   std::map<std::string, std::optional<std::string>> read_table(const std::string& table);
-  std::optional<int64_t> kv_int(const std::string& key);
+  std::optional<int64_t> kv_int(std::string_view key);
   int64_t crud_count();
   // last_op - last_applied_op of a bucket in ps_buckets (nullopt: no row), sync streams.
   std::optional<int64_t> bucket_unapplied(const std::string& bucket);

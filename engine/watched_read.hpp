@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/database.hpp"
@@ -22,6 +23,9 @@ enum class Watched { Crud, Kv, Buckets, Data };
 
 std::optional<int64_t> query_int_watched(Database& db, Watched table, const std::string& sql,
                                          const std::vector<std::string>& args = {});
+// The same with exactly one argument (the same cache entry as `{arg}`), without a vector.
+std::optional<int64_t> query_int_watched_arg(Database& db, Watched table, const std::string& sql,
+                                             std::string_view arg);
 
 // The first column of the first row: nullopt for no row, an empty inner optional for NULL.
 std::optional<std::optional<std::string>> query_row_watched(

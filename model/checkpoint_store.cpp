@@ -1,6 +1,7 @@
 #include "model/checkpoint_store.hpp"
 
 #include <algorithm>
+#include <cassert>
 
 namespace syncsim::model {
 
@@ -83,6 +84,7 @@ BatchWrite CheckpointStore::create_managed(const std::vector<ManagedEntry>& entr
     if (e.supplied) continue;
     ++generated;
     auto& docs = records_[e.key];
+    index_stale(e.key);
     const bool existed = existed_at_match ? existed_at_match->count(e.key) > 0 : !docs.empty();
     out.stored[e.key] = out.ids[e.key] = write_generated(docs, head, existed);
     out.should_advance = true;  // generated: always a marker (§1.7)
@@ -101,6 +103,7 @@ BatchWrite CheckpointStore::create_managed(const std::vector<ManagedEntry>& entr
   for (const auto& e : entries) {
     if (!e.supplied) continue;
     auto& docs = records_[e.key];
+    index_stale(e.key);
     const bool existed = existed_at_match ? existed_at_match->count(e.key) > 0 : !docs.empty();
     write_supplied(docs, *e.supplied, head, now, existed);
     // Mongo re-reads every document of the key and answers the max (§1.7).
@@ -157,6 +160,7 @@ void CheckpointStore::on_commit(Lsn lsn) {
       if (d.head <= lsn || mutants_.no_head_filter) {
         d.processed_at_lsn = lsn;
         changed = true;
+        index_stale_keys_.insert(&key);
       } else if (!lowest || d.head < *lowest) {
         lowest = d.head;
       }
@@ -190,16 +194,53 @@ std::optional<int64_t> CheckpointStore::processed_between(const std::string& key
 }
 
 void CheckpointStore::index_processed() const {
-  if (indexed_version_ == version_) return;
-  indexed_version_ = version_;
-  processed_index_.clear();
-  for (const auto& [key, docs] : records_) {
-    for (const auto& d : docs) {
-      if (d.processed_at_lsn) processed_index_.emplace_back(*d.processed_at_lsn, &key);
+  auto by_lsn = [](const auto& a, const auto& b) { return a.first < b.first; };
+  if (index_rebuild_) {
+    index_rebuild_ = false;
+    index_stale_keys_.clear();
+    processed_index_.clear();
+    for (const auto& [key, docs] : records_) {
+      for (const auto& d : docs) {
+        if (d.processed_at_lsn) processed_index_.emplace_back(*d.processed_at_lsn, &key);
+      }
+    }
+    std::sort(processed_index_.begin(), processed_index_.end(), by_lsn);
+    return;
+  }
+  if (index_stale_keys_.empty()) return;
+  // Deletions rebuild, so every stale key is still in records_.
+  std::erase_if(processed_index_,
+                [this](const auto& e) { return index_stale_keys_.count(e.second) > 0; });
+  std::vector<std::pair<Lsn, const std::string*>> fresh;
+  for (const std::string* key : index_stale_keys_) {
+    for (const auto& d : records_.find(*key)->second) {
+      if (d.processed_at_lsn) fresh.emplace_back(*d.processed_at_lsn, key);
     }
   }
-  std::sort(processed_index_.begin(), processed_index_.end(),
-            [](const auto& a, const auto& b) { return a.first < b.first; });
+  index_stale_keys_.clear();
+  // The set is ordered by address: order the new entries by key too, so the index is the same
+  // in every run (its consumers would not notice, see the header).
+  std::sort(fresh.begin(), fresh.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : *a.second < *b.second;
+  });
+  const auto old_size = static_cast<std::ptrdiff_t>(processed_index_.size());
+  processed_index_.insert(processed_index_.end(), fresh.begin(), fresh.end());
+  std::inplace_merge(processed_index_.begin(), processed_index_.begin() + old_size,
+                     processed_index_.end(), by_lsn);
+#ifndef NDEBUG
+  // Debug builds compare the index with a rebuild (as multisets: equal LSNs may differ in order).
+  std::vector<std::pair<Lsn, std::string>> want, have;
+  for (const auto& [key, docs] : records_) {
+    for (const auto& d : docs) {
+      if (d.processed_at_lsn) want.emplace_back(*d.processed_at_lsn, key);
+    }
+  }
+  for (const auto& [lsn, key] : processed_index_) have.emplace_back(lsn, *key);
+  std::sort(want.begin(), want.end());
+  assert(std::is_sorted(have.begin(), have.end(), by_lsn) && "the processed index is unsorted");
+  std::sort(have.begin(), have.end());
+  assert(want == have && "the processed index differs from its rebuild");
+#endif
 }
 
 std::pair<std::vector<std::pair<Lsn, const std::string*>>::const_iterator,
@@ -249,6 +290,7 @@ CheckpointStore::ManagedChanges CheckpointStore::managed_changes(const std::stri
 
 int CheckpointStore::delete_expired(sim::Micros cutoff) {
   ++version_;
+  index_rebuild_ = true;
   int deleted = 0;
   for (auto it = records_.begin(); it != records_.end();) {
     auto& docs = it->second;
@@ -270,6 +312,7 @@ int CheckpointStore::delete_expired(sim::Micros cutoff) {
 
 int CheckpointStore::erase(const std::string& key) {
   ++version_;
+  index_rebuild_ = true;
   auto it = records_.find(key);
   if (it == records_.end()) return 0;
   int n = static_cast<int>(it->second.size());
@@ -280,6 +323,7 @@ int CheckpointStore::erase(const std::string& key) {
 
 int CheckpointStore::erase_requested(const std::string& key) {
   ++version_;
+  index_rebuild_ = true;
   auto it = records_.find(key);
   if (it == records_.end()) return 0;
   auto& docs = it->second;

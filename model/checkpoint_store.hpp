@@ -186,7 +186,14 @@ class CheckpointStore {
   // so that a window's documents are a binary search (it was a pass over every record per
   // connection).
   uint64_t version_ = 0;  // bumped by every change to records_
-  mutable uint64_t indexed_version_ = ~uint64_t{0};
+  // What the index lacks: the keys whose documents were written or processed since it was
+  // brought up to date (their entries are replaced, no re-sort of the rest: O(documents) per
+  // change, not O(documents log documents), issue 20 (d)); a deletion rebuilds it whole.
+  // Its consumers only count a window's entries or sort the keys they yield, so the order of
+  // entries with equal LSNs does not matter (BucketStorage::concerned).
+  mutable std::set<const std::string*> index_stale_keys_;
+  mutable bool index_rebuild_ = true;
+  void index_stale(const std::string& key) { index_stale_keys_.insert(&records_.find(key)->first); }
   // on_commit's last pass: the version it saw and the lowest head it left unprocessed.
   uint64_t scanned_version_ = ~uint64_t{0};
   std::optional<Lsn> lowest_pending_head_;

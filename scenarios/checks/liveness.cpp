@@ -197,8 +197,14 @@ std::string explanation_line(const GateExplanation& e) {
 
 LivenessJudge::LivenessJudge(sim::Loop& loop, sim::Trace& trace, model::Service& service,
                              sim::Verdicts& verdicts,
-                             std::function<std::vector<engine::Client*>()> live)
-    : loop_(loop), trace_(trace), service_(service), verdicts_(verdicts), live_(std::move(live)) {}
+                             std::function<std::vector<engine::Client*>()> live,
+                             std::function<engine::Client*(int index)> live_client)
+    : loop_(loop),
+      trace_(trace),
+      service_(service),
+      verdicts_(verdicts),
+      live_(std::move(live)),
+      live_client_(std::move(live_client)) {}
 
 void LivenessJudge::on_control(engine::Client& c, const std::string& op,
                                const std::optional<std::string>& /*payload*/,
@@ -275,11 +281,9 @@ void LivenessJudge::schedule(int index) {
 
 void LivenessJudge::judge(int index) {
   if (verdicts_.first() || loop_.stopped()) return;
-  auto live = live_();
-  auto it = std::find_if(live.begin(), live.end(),
-                         [index](engine::Client* c) { return c->index() == index; });
-  if (it == live.end()) return;  // the app is down: it restarts (a path)
-  engine::Client& c = **it;
+  engine::Client* live = live_client_(index);
+  if (live == nullptr) return;  // the app is down: it restarts (a path)
+  engine::Client& c = *live;
   if (c.closed()) return;
   verdicts_.checked("no-wedge");
   // A yes/no first; the text only for a failure.

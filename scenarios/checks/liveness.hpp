@@ -57,9 +57,12 @@ std::string explanation_line(const GateExplanation& e);
 
 class LivenessJudge : public engine::ClientObserver {
  public:
-  // `live`: the current life of every client that is up (down apps are not judged).
+  // `live`: the current life of every client that is up (down apps are not judged);
+  // `live_client`: the same for one client index, null when it is down (a judgement looks up
+  // one client: building the whole list per judgement grew with the fleet, issue 20 (d)).
   LivenessJudge(sim::Loop& loop, sim::Trace& trace, model::Service& service,
-                sim::Verdicts& verdicts, std::function<std::vector<engine::Client*>()> live);
+                sim::Verdicts& verdicts, std::function<std::vector<engine::Client*>()> live,
+                std::function<engine::Client*(int index)> live_client);
 
   void on_control(engine::Client& c, const std::string& op,
                   const std::optional<std::string>& payload,
@@ -90,6 +93,7 @@ class LivenessJudge : public engine::ClientObserver {
   model::Service& service_;
   sim::Verdicts& verdicts_;
   std::function<std::vector<engine::Client*>()> live_;
+  std::function<engine::Client*(int index)> live_client_;
   std::map<int, sim::Micros> scheduled_;  // client index -> the instant its judge runs
   std::map<int, History> history_;        // by client index
   uint64_t fault_line_ = 0;

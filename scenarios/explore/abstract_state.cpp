@@ -6,6 +6,7 @@ namespace syncsim::scenarios {
 
 namespace {
 
+// The cells' dimensions; AbstractStateObserver::sample numbers a cell by its indices in these.
 const char* const kModes[] = {"requests", "legacy"};
 const char* const kGates[] = {"open", "closed-crud", "closed-target"};
 const char* const kRecords[] = {"absent", "pending", "processed", "deleted"};
@@ -46,10 +47,10 @@ void AbstractStateObserver::on_control(engine::Client& c, const std::string& op,
   sample(c);
 }
 
-std::string AbstractStateObserver::record_state(const std::string& key) const {
+int AbstractStateObserver::record_state(const std::string& key) const {
   const auto& store = service_.checkpoints();
   const auto* docs = store.find(key);
-  if (!docs || docs->empty()) return service_.deletion_of(key) ? "deleted" : "absent";
+  if (!docs || docs->empty()) return service_.deletion_of(key) ? 3 : 0;  // deleted, absent
   const model::CheckpointRecord* best = nullptr;
   for (const auto& d : *docs) {
     if (!best || d.id > best->id) best = &d;
@@ -57,24 +58,28 @@ std::string AbstractStateObserver::record_state(const std::string& key) const {
   const bool pending = store.flavour() == model::StorageFlavour::Mongo
                            ? !best->processed_at_lsn
                            : best->head > service_.replication().replicated_lsn();
-  return pending ? "pending" : "processed";
+  return pending ? 1 : 2;
 }
 
 void AbstractStateObserver::sample(engine::Client& c) {
   if (c.closed()) return;
   const auto [it, inserted] = first_life_.try_emplace(c.index(), &c);
   const bool first = it->second == &c;
-  const char* gate = "open";
+  int gate = 0;  // kGates: open
   if (c.crud_count() > 0) {
-    gate = "closed-crud";
+    gate = 1;  // closed-crud
   } else if (const auto target = c.target(); target && *target > c.last_seen().value_or(0)) {
-    gate = "closed-target";
+    gate = 2;  // closed-target
   }
-  const char* link = c.connected() ? "streaming" : c.sync_running() ? "connecting" : "offline";
-  const char* mode = c.checkpoint_mode() == engine::CheckpointMode::Legacy ? "legacy" : "requests";
-  reached_.insert(fmt::format("{}|{}|{}|{}-{}", mode, gate,
-                              record_state(c.user() + "/" + c.client_id()),
-                              first ? "first" : "reopened", link));
+  const int link = c.connected() ? 0 : c.sync_running() ? 1 : 2;  // streaming, connecting, offline
+  const int mode = c.checkpoint_mode() == engine::CheckpointMode::Legacy ? 1 : 0;
+  const int record = record_state(c.user() + "/" + c.client_id());
+  const int phase = (first ? 0 : 3) + link;  // kPhases
+  const auto cell = static_cast<std::size_t>(((mode * 3 + gate) * 4 + record) * 6 + phase);
+  if (reached_cells_.test(cell)) return;
+  reached_cells_.set(cell);
+  reached_.insert(
+      fmt::format("{}|{}|{}|{}", kModes[mode], kGates[gate], kRecords[record], kPhases[phase]));
 }
 
 }  // namespace syncsim::scenarios

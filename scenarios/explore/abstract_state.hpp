@@ -18,6 +18,7 @@
 // client's database and the service's store that neither trace nor draw randomness.
 #pragma once
 
+#include <bitset>
 #include <map>
 #include <set>
 #include <string>
@@ -51,11 +52,15 @@ class AbstractStateObserver : public engine::ClientObserver {
 
  private:
   void sample(engine::Client& c);
-  std::string record_state(const std::string& key) const;
+  // The index in kRecords (absent, pending, processed, deleted) of the key's record.
+  [[nodiscard]] int record_state(const std::string& key) const;
 
   model::Service& service_;
   std::map<int, const engine::Client*> first_life_;  // client number -> its first life
   std::set<std::string> reached_;
+  // reached_ by cell number (mode, gate, record, phase): a sample formats its cell's name only
+  // the first time (samples run after most control calls, issue 20 (a)).
+  std::bitset<144> reached_cells_;
 };
 
 }  // namespace syncsim::scenarios

@@ -152,26 +152,49 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
   client_invariants_ = std::make_unique<ClientInvariants>(loop_, trace_, *service_, verdicts_);
   observers_.add(checks_.get());
   observers_.add(client_invariants_.get());
-  liveness_ = std::make_unique<LivenessJudge>(loop_, trace_, *service_, verdicts_, [this] {
-    std::vector<engine::Client*> live;
-    for (auto& c : clients_) {
-      if (c && !c->closed()) live.push_back(c.get());
-    }
-    return live;
-  });
+  liveness_ = std::make_unique<LivenessJudge>(
+      loop_, trace_, *service_, verdicts_,
+      [this] {
+        std::vector<engine::Client*> live;
+        for (auto& c : clients_) {
+          if (c && !c->closed()) live.push_back(c.get());
+        }
+        return live;
+      },
+      [this](int index) -> engine::Client* {
+        // Client index i lives in slot i - 1 (World::World numbers them from 1).
+        const auto slot = static_cast<std::size_t>(index - 1);
+        if (index < 1 || slot >= clients_.size()) return nullptr;
+        engine::Client* c = clients_[slot].get();
+        return c != nullptr && !c->closed() ? c : nullptr;
+      });
   observers_.add(liveness_.get());
   triggers_ = std::make_unique<FaultTriggers>(
       loop_, trace_, [this](const Fault& f, const std::string& why) { apply_fault(f, why); });
   observers_.add(triggers_.get());
-  service_->set_mapping_stored_hook([this](const std::string& key) {
-    // key = "<user>/<client_id>"; the client id outlives user switches.
-    for (std::size_t i = 0; i < slots_.size(); ++i) {
-      const std::string& id = slots_[i].options.client_id;
-      if (key.size() > id.size() && key.ends_with(id) && key[key.size() - id.size() - 1] == '/') {
-        triggers_->on_event("mapping_stored", static_cast<int>(i + 1));
-      }
-    }
-  });
+  service_->set_mapping_stored_hook(
+      [this,
+       by_id = std::map<std::string, std::vector<std::size_t>>()](const std::string& key) mutable {
+        // key = "<user>/<client_id>"; the client id outlives user switches.  The suffix after each
+        // '/' is looked up (an id may hold a '/'), firing in slot order as the pass over every slot
+        // did: O(log clients) per stored mapping, not O(clients) (issue 20 (d)).  Client ids never
+        // change, so the lookup is built once, at the first stored mapping (the slots exist by
+        // then).
+        if (by_id.empty()) {
+          for (std::size_t i = 0; i < slots_.size(); ++i)
+            by_id[slots_[i].options.client_id].push_back(i);
+        }
+        std::vector<std::size_t> matched;
+        for (std::size_t p = key.find('/'); p != std::string::npos; p = key.find('/', p + 1)) {
+          auto it = by_id.find(key.substr(p + 1));
+          if (it != by_id.end()) {
+            matched.insert(matched.end(), it->second.begin(), it->second.end());
+          }
+        }
+        std::sort(matched.begin(), matched.end());
+        for (std::size_t i : matched)
+          triggers_->on_event("mapping_stored", static_cast<int>(i + 1));
+      });
   // Sometimes-properties: counted, never judged; they do not touch the trace.
   sometimes_ = std::make_unique<SometimesCounter>(*service_);
   observers_.add(sometimes_.get());
