@@ -202,9 +202,10 @@ std::vector<StoredTarget> targets_stored(const Scenario& s, uint64_t seed) {
 
 // custom-write-checkpoints seed 11 (docs/sdk-diff.md "Lead, session 13"): the target a batch's
 // complete(writeCheckpoint) stores reaches the checkers from both engines, as complete's: the
-// port told them nothing of it, js-real (which sees only the SQL) reported it as updateLocalTarget's,
-// so completed-upload-notified judged it on js-real only -- but the SDK sends completed_upload
-// only after updateLocalTarget (docs/protocol.md §2.2.4 step 4), never after complete().
+// port told them nothing of it, js-real (which sees only the SQL) reported it as
+// updateLocalTarget's, so completed-upload-notified judged it on js-real only -- but the SDK sends
+// completed_upload only after updateLocalTarget (docs/protocol.md §2.2.4 step 4), never after
+// complete().
 TEST_F(SdkDiffCatalog, BothEnginesReportTheTargetCompleteStoresAsComplete) {
   nlohmann::json j = test_support::catalog_json("custom-write-checkpoints");
   j["clients"].erase("fixed_quirks");  // the published SDK's condition, on both sides
@@ -223,7 +224,8 @@ TEST_F(SdkDiffCatalog, BothEnginesReportTheTargetCompleteStoresAsComplete) {
   for (const auto& [client, target, by] : port) {
     // In custom mode updateLocalTarget never stores a concrete id: it finds MAX and asks the
     // managed route, which rejects it (CustomCheckpoints.TheReleasedInvertedCondition...).
-    EXPECT_EQ(by, engine::TargetStoredBy::CrudComplete) << "client " << client << " target " << target;
+    EXPECT_EQ(by, engine::TargetStoredBy::CrudComplete)
+        << "client " << client << " target " << target;
   }
 }
 

@@ -21,7 +21,8 @@
 
 namespace syncsim::engine {
 class Client;
-}
+enum class TargetStoredBy;  // engine/sdk_shim.hpp
+}  // namespace syncsim::engine
 
 namespace syncsim::engine::js {
 

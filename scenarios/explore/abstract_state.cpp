@@ -75,7 +75,11 @@ void AbstractStateObserver::sample(engine::Client& c) {
   const int mode = c.checkpoint_mode() == engine::CheckpointMode::Legacy ? 1 : 0;
   const int record = record_state(c.user() + "/" + c.client_id());
   const int phase = (first ? 0 : 3) + link;  // kPhases
-  const auto cell = static_cast<std::size_t>(((mode * 3 + gate) * 4 + record) * 6 + phase);
+  const std::size_t cell =
+      ((static_cast<std::size_t>(mode) * 3 + static_cast<std::size_t>(gate)) * 4 +
+       static_cast<std::size_t>(record)) *
+          6 +
+      static_cast<std::size_t>(phase);
   if (reached_cells_.test(cell)) return;
   reached_cells_.set(cell);
   reached_.insert(
