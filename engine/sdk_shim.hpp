@@ -455,6 +455,9 @@ class Client {
   [[nodiscard]] std::optional<sim::Micros> upload_retry_at() const { return upload_retry_at_; }
   [[nodiscard]] bool upload_pending() const { return uploading_ || crud_notified_; }
   [[nodiscard]] bool awaiting_write_checkpoint() const { return target_callbacks_ > 0; }
+  // An iteration runs whose first line has not come yet: that line starts an upload round
+  // (docs/protocol.md §2.1.4), also after `connection established` (docs/findings.md W31).
+  [[nodiscard]] bool awaiting_first_line() const { return first_line_pending_; }
   [[nodiscard]] std::optional<sim::Micros> token_expires_at() const {
     return credentials_ ? std::optional<sim::Micros>(credentials_->expires_at) : std::nullopt;
   }
@@ -633,6 +636,7 @@ class Client {
       waiter_;  // ends the retry delay early (docs/protocol.md §2.3.2)
 
   int requests_in_flight_ = 0;
+  bool first_line_pending_ = false;  // awaiting_first_line()
   int target_callbacks_ = 0;  // updateLocalTarget's callback running (awaiting_write_checkpoint())
   std::optional<RepostTimer> repost_timer_;
   std::optional<sim::Micros> upload_retry_at_;

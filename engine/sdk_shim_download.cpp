@@ -204,7 +204,7 @@ sim::Task<bool> Client::iteration() {
         }(this, request->dump(), opening, nested, outer_),
         name_ + ".open-stream");
     if (seed_id) loop_.spawn(seed(nested, events, *seed_id), name_ + ".seed");
-    bool first_line = true;
+    first_line_pending_ = true;
     bool done = false;
     const char* line_op = "line_text";
     // One event through the core; true when it ended the iteration (CloseSyncStream).
@@ -212,8 +212,8 @@ sim::Task<bool> Client::iteration() {
       std::vector<nlohmann::json> out;
       switch (ev.kind) {
         case EventKind::Line:
-          if (first_line) {
-            first_line = false;
+          if (first_line_pending_) {
+            first_line_pending_ = false;
             trigger_crud_upload();
           }
           out = control(line_op, ev.text);
@@ -310,6 +310,7 @@ sim::Task<bool> Client::iteration() {
     error = std::current_exception();
   }
   // finally (docs/protocol.md §2.1.4)
+  first_line_pending_ = false;
   events_.reset();
   if (stream) stream->close();
   try {

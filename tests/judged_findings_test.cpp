@@ -1,19 +1,23 @@
-// Hunt repros judged after the hunt (docs/findings.md W26-W30): each test runs the shrunk
-// scenario from scenarios/findings/ and shows the fact the judgement rests on.
+// Hunt repros judged after the hunt (docs/findings.md W14-W31): each test runs the shrunk
+// scenario (scenarios/findings/, or inline for the older ones) and shows the fact the judgement
+// rests on, or that its signature is the known entry it was judged to be.
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "scenarios/explore/findings.hpp"
+#include "scenarios/format/scenario.hpp"
 #include "scenarios/world/runner.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
 namespace syncsim::scenarios {
 namespace {
 
+using nlohmann::json;
 using test_support::describe;
 using test_support::finding;
 using test_support::project_known_findings;
@@ -124,6 +128,308 @@ TEST(Findings, ALegacySwitchBackThatLowersLastSeenIsTheKnownUserSwitch) {
   std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::SwitchUser; });
   const RunResult without = run(s, 5204);
   EXPECT_TRUE(without.passed) << describe(without);
+}
+
+TEST(Findings, AStreamsFirstLineAfterTheConnectionIsAPathForTargetMax) {
+  // W31: the guided world hunt's seed 184 (session 14), shrunk.  A service restart ends client
+  // 3's upload round between complete() (target MAX) and its GET; at the reconnect the
+  // connection is established a millisecond before the first line, which starts the round that
+  // sets a concrete target.  The liveness judge reported a wedge in that millisecond.
+  const Scenario s = finding("legacy-first-line-after-restart");
+  const RunResult r = run(s, 184);
+  EXPECT_TRUE(r.passed) << describe(r);
+  EXPECT_GT(r.checks.at("no-wedge"), 0u);
+  EXPECT_EQ(trace_count(s, 184, "c3 Created write checkpoint: 11"), 1u)
+      << "the round the first line started set the target";
+}
+
+// The signature hunt gives a run's violation.
+FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
+  return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
+}
+
+// World seed 506 (docs/findings.md W14), shrunk by the hunt: a foreign installation posts
+// 1000 under client 2's key, client 2 adopts target 1000, retention (1 min, compact job every
+// 53 s) deletes that record, and the checkpoint carrying client 2's own repost lowers
+// last_seen below the target.  The run breaks gate-never-recloses, and its signature is the
+// known cloned-database root cause; without retention the same foreign id is not that entry.
+TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention) {
+  const json shrunk = json::parse(R"({"format": 1, "name": "cloned-database-retention",
+    "clients": {"fleet": [{"checkpoint_mode": "requests", "core": "0.5.3", "count": 3}],
+                "crud_upload_throttle_ms": 1000, "repost_delay_ms": 10000,
+                "retry_delay_ms": 5000},
+    "duration_s": 129, "expect": "pass",
+    "faults": [{"at_ms": 12630, "client": 3, "duration_ms": 41131, "kind": "quiet"},
+               {"at_ms": 92358, "client": 2, "kind": "foreign_request", "request_id": 1000,
+                "on": {"event": "checkpoint_blocked", "nth": 1}}],
+    "network": {"latency_down_ms": 48, "latency_up_ms": 48},
+    "service": {"api_processes": 2, "batch_latency_max_ms": 19,
+                "checkpoint_request_retention_minutes": 1, "compact_interval_s": 53,
+                "flavour": "postgres", "heartbeat_ms": 10671, "replication_lag_ms": 99,
+                "snapshot_ms": 1769, "source": "mongodb"},
+    "workload": {"delete_pct": 1, "insert_only_pct": 35, "keyspace": 8, "notes_pct": 6,
+                 "request_checkpoint_pct": 26, "wait_for_sync_pct": 11,
+                 "write_interval_min_ms": 1497, "write_interval_max_ms": 2994}})");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 1);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "gate-never-recloses") << r.violation->message;
+  const auto known = project_known_findings();
+  FindingSignature sig = violation_signature(r, s);
+  EXPECT_EQ(sig.text(),
+            "gate-never-recloses; faults=compact_interval+foreign_request+quiet; cores=0.5.3; "
+            "modes=requests; flavour=postgres; foreign_ids=1000");
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "cloned-database-retention");
+  sig.faults = {"foreign_request", "quiet"};  // no record deleted by retention: not that entry
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  sig.faults = {"compact", "foreign_request"};
+  sig.foreign_ids = {"9223372036854775807"};  // a near-max id wedges the counter instead
+  EXPECT_EQ(match_known(known, sig), nullptr);
+}
+
+// W15 (docs/findings.md): after disconnectAndClear the request-id floor is the service record,
+// and a delete_request fault deleted that record before the next allocation, so the seed
+// restarts at 1. Guided world seed 72, shrunk (one js-real client). It failed with
+// "allocated request id 2 but id 18 was ... held by the service" before the checker's fix.
+TEST(Findings, ClearThenDeletedRecordRestartsTheCounterWithoutARegression) {
+  const json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 1000, "fixed_quirks": [],
+    "fleet": [{"checkpoint_mode": "requests", "core": "0.5.3", "count": 1, "sdk": "js-real"}],
+    "post_checkpoint_request": "service", "repost_delay_ms": 10000, "retry_delay_ms": 5000,
+    "stream_encoding": "json"}, "duration_s": 30, "faults": [{"at_ms": 7502, "client": 1,
+    "down_ms": 3348, "kind": "switch_user", "on": {"client": null, "event": "upload_in_flight",
+    "nth": 3}}, {"at_ms": 20220, "client": 1, "kind": "disconnect"}, {"at_ms": 21994,
+    "client": 1, "down_ms": 3090, "kind": "kill", "on": {"client": null,
+    "event": "mapping_stored", "nth": 3}, "when": "now"}, {"at_ms": 25174, "client": 1,
+    "down_ms": 286, "kind": "disconnect_and_clear", "on": {"client": 1,
+    "event": "upload_in_flight", "nth": 1}}, {"at_ms": 25763, "client": 1,
+    "kind": "delete_request", "on": {"client": 1, "event": "checkpoint_applied", "nth": 2}}],
+    "format": 1, "invariants": ["barrier-holds", "checksums-agree", "completed-upload-notified",
+    "converges", "gate-never-recloses", "monotonic-reads", "no-lost-writes", "no-wedge",
+    "read-your-writes", "request-id-monotonic", "requests-complete",
+    "retention-deletes-only-what-it-may", "route-response-per-request",
+    "service-ack-after-replication", "service-stored-id-monotonic", "stream-progress",
+    "stream-rows-covered", "stream-synced-after-applied", "target-no-regress",
+    "wait-for-sync-keeps-promise"], "network": {"latency_down_ms": 5, "latency_up_ms": 5},
+    "quiesce_s": null, "service": {"batch_latency_max_ms": 1,
+    "checkpoint_request_retention_minutes": 60, "compact_interval_s": 0, "flavour": "postgres",
+    "heartbeat_ms": 60000, "max_concurrent_streams": 1, "notes_priority": 3,
+    "replication_lag_ms": 57, "snapshot_ms": 1633, "todos_priority": 3,
+    "token_lifetime_s": 86400, "write_checkpoint_mode": "managed"},
+    "workload": {"delete_pct": 26, "insert_only_pct": 33, "keyspace": 20, "notes_pct": 16,
+    "request_checkpoint_pct": 0, "wait_for_sync_pct": 52, "write_interval_max_ms": 1036,
+    "write_interval_min_ms": 518}, "name": "clear-then-deleted-record", "expect": "pass"}
+  )");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 72);
+  EXPECT_FALSE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_GT(r.checks.at("request-id-monotonic"), 0U);  // judged, not skipped
+}
+
+// W19: a CLEAR stored behind a closed gate resets last_applied_op before any apply; the rows
+// shown are unchanged, so monotonic-reads does not fail at the next iteration start (the
+// shrunk world hunt seed 1901, which failed before the fix).
+TEST(Findings, AClearStoredBeforeTheApplyIsNoOlderRead) {
+  const json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 5282, "fixed_quirks": [], "fleet":
+    [{"checkpoint_mode": "requests", "core": "0.5.2", "count": 1, "sdk": "auto"},
+    {"checkpoint_mode": "legacy", "core": "0.4.12", "count": 1, "sdk": "auto"}],
+    "post_checkpoint_request": "service", "repost_delay_ms": 102901, "retry_delay_ms": 27860,
+    "stream_encoding": "json"}, "duration_s": 385, "expect": "pass", "faults": [{"at_ms": 55229,
+    "client": 2, "core": "0.5.3", "down_ms": 541, "kind": "upgrade"}, {"at_ms": 143907,
+    "duration_ms": null, "kind": "stall"}, {"at_ms": 145591, "client": 2, "down_ms": 263838,
+    "kind": "restart"}, {"at_ms": 227730, "client": 1, "down_ms": 363223, "kind":
+    "disconnect_client", "on": {"client": 1, "event": "request_posted", "nth": 1}}], "format": 1,
+    "invariants": ["barrier-holds", "checksums-agree", "completed-upload-notified", "converges",
+    "gate-never-recloses", "monotonic-reads", "no-lost-writes", "no-wedge", "read-your-writes",
+    "request-id-monotonic", "requests-complete", "retention-deletes-only-what-it-may",
+    "route-response-per-request", "service-ack-after-replication", "service-stored-id-monotonic",
+    "stream-progress", "stream-rows-covered", "stream-synced-after-applied", "target-no-regress",
+    "wait-for-sync-keeps-promise"], "name": "clear-before-apply", "network": {"latency_down_ms":
+    46, "latency_up_ms": 46}, "quiesce_s": null, "service": {"batch_failure": "any",
+    "batch_failure_pct": 19, "batch_latency_max_ms": 7, "checkpoint_request_retention_minutes": 2,
+    "compact_interval_s": 41, "flavour": "postgres", "heartbeat_ms": 60000,
+    "max_concurrent_streams": 2, "notes_priority": 3, "replication_lag_ms": 96, "snapshot_ms":
+    1607, "todos_priority": 3, "token_lifetime_s": 82, "write_checkpoint_mode": "managed"},
+    "workload": {"delete_pct": 30, "insert_only_pct": 46, "keyspace": 11, "notes_pct": 20,
+    "request_checkpoint_pct": 20, "wait_for_sync_pct": 17, "write_interval_max_ms": 2172,
+    "write_interval_min_ms": 724}}
+  )");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 1901);
+  EXPECT_FALSE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_GT(r.checks.at("monotonic-reads"), 0U);  // judged, not skipped
+}
+
+// W20: world seed 475, shrunk by the hunt.  A compact job (every 21 s, up to the latest
+// checkpoint 335) puts a CLEAR at op 325 over ops 2..325 while client 2's download of
+// checkpoint 322 (after 314) waits on a 767 ms page fetch; the fetch of (314, 322] then finds
+// nothing, no MOVE/CLEAR past 322 is read, checkpoint_complete 322 is sent and the core rejects
+// the checksum.  powersync-service v1.24.0 does the same (PostgresCompactor.clearBucket), so it
+// is the known compaction-clear-past-slow-download; the client recovers (every other invariant
+// holds), and with 1 ms fetches no download is overtaken.
+TEST(Findings, SeedFourSeventyFiveClearPastASlowDownloadIsKnown) {
+  json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 1000, "fixed_quirks": [], "fleet":
+    [{"checkpoint_mode": "legacy", "core": "0.4.11", "count": 2, "sdk": "js-legacy"},
+    {"checkpoint_mode": "legacy", "core": "0.4.6", "count": 2, "sdk": "auto"}],
+    "post_checkpoint_request": "service", "repost_delay_ms": 10000, "retry_delay_ms": 5000,
+    "stream_encoding": "json"}, "duration_s": 16, "exempt_invariants": ["applied-id-monotonic"],
+    "expect": "pass", "faults": [{"at_ms": 1841, "client": 2, "duration_ms": 37224,
+    "kind": "quiet"}, {"at_ms": 6515, "client": 4, "down_ms": 335147, "kind": "restart"}],
+    "format": 1, "invariants": [], "mutants": [], "name": "clear-past-slow-download",
+    "network": {"latency_down_ms": 40, "latency_up_ms": 46}, "quiesce_s": null,
+    "service": {"api_processes": 2, "batch_latency_max_ms": 12,
+    "checkpoint_request_retention_minutes": 3, "compact_interval_s": 21,
+    "fetch_latency_ms": 767, "flavour": "postgres",
+    "heartbeat_ms": 60000, "notes_priority": 3, "replication_lag_ms": 25925, "snapshot_ms": 178,
+    "todos_priority": 3, "token_lifetime_s": 193, "write_checkpoint_mode": "managed"},
+    "sometimes": [], "workload": {"delete_pct": 12, "insert_only_pct": 0, "keyspace": 3,
+    "notes_pct": 30, "request_checkpoint_pct": 0, "wait_for_sync_pct": 65,
+    "write_interval_max_ms": 115, "write_interval_min_ms": 115}}
+  )");
+  const Scenario s = test_support::load(shrunk);
+  const RunResult r = test_support::run(s, 475);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "checksums-agree") << r.violation->message;
+  EXPECT_NE(r.violation->message.find("Checksums didn't match"), std::string::npos);
+  const auto known = project_known_findings();
+  FindingSignature sig = violation_signature(r, s);
+  EXPECT_EQ(sig.text(),
+            "checksums-agree; faults=compact_interval+quiet+restart; cores=0.4.11+0.4.6; "
+            "modes=legacy; flavour=postgres");
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "compaction-clear-past-slow-download");
+  sig.faults = {"quiet", "restart"};  // no compact job: a checksum failure is not that entry
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  // Recovered: the SDK deletes the failed bucket and downloads it again; every other invariant
+  // holds and the run converges.
+  json recovered = shrunk;
+  recovered["invariants"] = json::array();
+  for (const char* inv :
+       {"barrier-holds", "completed-upload-notified", "converges", "gate-never-recloses",
+        "monotonic-reads", "no-lost-writes", "no-wedge", "read-your-writes", "request-id-monotonic",
+        "requests-complete", "retention-deletes-only-what-it-may", "route-response-per-request",
+        "service-ack-after-replication", "service-stored-id-monotonic", "stream-progress",
+        "stream-rows-covered", "stream-synced-after-applied", "target-no-regress",
+        "wait-for-sync-keeps-promise"}) {
+    recovered["invariants"].push_back(inv);
+  }
+  const RunResult after = test_support::run(test_support::load(recovered), 475);
+  EXPECT_FALSE(after.violation.has_value()) << test_support::describe(after);
+  EXPECT_GT(after.checks.at("converges"), 0U);
+  // Fast fetches: the compact job never falls inside a download's read.
+  shrunk["service"]["fetch_latency_ms"] = 1;
+  const RunResult fast = test_support::run(test_support::load(shrunk), 475);
+  EXPECT_FALSE(fast.violation.has_value()) << test_support::describe(fast);
+}
+
+// W21: world seed 575, as the hunt shrank it.  Client 4 (legacy, 0.5.2) uploads its last entries
+// (target MAX) as an upgrade closes the app; life 2's first upload round, started by connect(),
+// is in updateLocalTarget fetching credentials for its write-checkpoint GET when the stream
+// opens, so no request is on the wire yet.  That round is a path to reopen the gate (the GET
+// goes out at 135.372 s); no-wedge used to see only the CRUD upload flag and failed at 135.358 s.
+TEST(Findings, SeedFiveSeventyFiveAWriteCheckpointOnItsWayIsAPath) {
+  json shrunk = json::parse(R"(
+    {"clients": {"crud_upload_throttle_ms": 8, "fixed_quirks": [], "fleet": [{"checkpoint_mode":
+    "requests", "core": "0.5.2", "count": 2, "sdk": "js-1.3.0"}, {"checkpoint_mode": "legacy",
+    "core": "0.5.2", "count": 2, "sdk": "auto"}], "post_checkpoint_request": "service",
+    "repost_delay_ms": 10000, "retry_delay_ms": 1322, "stream_encoding": "json"}, "duration_s": 165,
+    "expect": "pass", "faults": [{"at_ms": 7529, "client": 3, "duration_ms": 26738, "kind":
+    "quiet"}, {"at_ms": 18564, "client": 2, "down_ms": 1811, "kind": "power_loss", "on": {"client":
+    3, "event": "checkpoint_applied", "nth": 1}, "when": "now"}, {"at_ms": 32394, "client": 3,
+    "down_ms": 4669, "kind": "switch_user", "user": "first"}, {"at_ms": 125829, "client": 4, "core":
+    "0.5.3", "down_ms": 2795, "kind": "upgrade", "on": {"client": 3, "event": "request_posted",
+    "nth": 2}}], "format": 1, "invariants": [], "mutants": [], "name":
+    "write-checkpoint-on-its-way", "network": {"latency_down_ms": 12, "latency_up_ms": 12},
+    "quiesce_s": null, "service": {"batch_failure": "any", "batch_failure_pct": 5,
+    "batch_latency_max_ms": 4306, "checkpoint_request_retention_minutes": 1440, "checksum_reads":
+    "v3-documents", "compact_interval_s": 0, "flavour": "mongo", "heartbeat_ms": 9961,
+    "max_concurrent_streams": 4, "notes_priority": 3, "replication_lag_ms": 325, "snapshot_ms":
+    55235, "streams": [{"default": false, "name": "s0", "parameterised": true, "priority": 1},
+    {"default": false, "name": "s1", "parameterised": true, "priority": 3}], "todos_priority": 3,
+    "token_lifetime_s": 86400, "write_checkpoint_mode": "managed"}, "sometimes": [], "workload":
+    {"delete_pct": 16, "insert_only_pct": 0, "keyspace": 16, "notes_pct": 38,
+    "request_checkpoint_pct": 12, "streams": {"burst_interval_ms": 0, "burst_size": 5,
+    "interval_max_ms": 13587, "interval_min_ms": 4083, "item_keyspace": 4, "item_write_pct": 50,
+    "max_held": 4, "param_values": 8, "priority_override_pct": 29, "subscribe_pct": 50, "ttl_s": 0,
+    "unsubscribe_all_pct": 10}, "wait_for_sync_pct": 100, "write_interval_max_ms": 1564,
+    "write_interval_min_ms": 782}}
+  )");
+  const RunResult r = test_support::run(test_support::load(shrunk), 575);
+  EXPECT_FALSE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_GT(r.checks.at("no-wedge"), 0U);  // judged, not skipped
+}
+
+// W16: the applied-id regression after a legacy user switch without clear is the known root
+// cause of legacy-user-switch-without-clear, and only with a legacy client and a switch_user.
+TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
+  const auto known = project_known_findings();
+  FindingSignature sig;
+  sig.invariant = "applied-id-monotonic";
+  sig.faults = {"power_loss", "restart", "switch_user"};
+  sig.cores = {"0.4.6", "0.5.3"};
+  sig.modes = {"legacy", "requests"};
+  sig.flavour = "mongo";
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "legacy-user-switch-applied-id");
+  sig.modes = {"requests"};
+  EXPECT_EQ(match_known(known, sig), nullptr) << sig.text();
+  sig.modes = {"legacy", "requests"};
+  sig.faults = {"power_loss", "restart"};
+  EXPECT_EQ(match_known(known, sig), nullptr) << sig.text();
+}
+
+// The 2000-seed world hunt's two wedges of known root causes (docs/findings.md W17, W18), by
+// their shrunk signatures; without the fault that causes them they are not those entries.
+TEST(Findings, LegacySwitchBackAndDowngradeAfterRetentionWedgesAreKnown) {
+  const auto known = project_known_findings();
+  FindingSignature back;  // seed 228
+  back.invariant = "no-wedge";
+  back.explanation_class = "record-below-target";
+  back.faults = {"compact_interval", "disconnect_client", "switch_user"};
+  back.cores = {"0.4.11"};
+  back.modes = {"legacy"};
+  back.flavour = "mongo";
+  ASSERT_NE(match_known(known, back), nullptr) << back.text();
+  EXPECT_EQ(match_known(known, back)->id, "legacy-user-switch-back");
+  back.faults = {"compact_interval", "disconnect_client"};
+  EXPECT_EQ(match_known(known, back), nullptr) << back.text();
+  FindingSignature down;  // seed 383
+  down.invariant = "no-wedge";
+  down.explanation_class = "record-deleted";
+  down.faults = {"compact_interval", "downgrade", "quiet"};
+  down.cores = {"0.4.11", "0.5.3"};
+  down.modes = {"requests"};
+  down.flavour = "mongo";
+  ASSERT_NE(match_known(known, down), nullptr) << down.text();
+  EXPECT_EQ(match_known(known, down)->id, "wedge-switch-mode-retention");
+  down.faults = {"compact_interval", "quiet"};
+  EXPECT_EQ(match_known(known, down), nullptr) << down.text();
+}
+
+// World hunt finding (issue 14): a disconnect_client whose down time outlasts quiesce used to
+// leave the client disconnected with writes queued (converges failed); quiesce heals it now.
+TEST(WorldQuiesce, ALongDisconnectClientReconnectsAtQuiesce) {
+  Scenario s = load_scenario_file(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json",
+                                  validation_context());
+  s.name = "long-disconnect";
+  s.clients.count = 2;
+  s.duration_s = 20;
+  s.faults.clear();
+  Fault f;
+  f.at_ms = 5000;
+  f.kind = FaultKind::DisconnectClient;
+  f.client = 1;
+  f.down_ms = 500000;  // far beyond the run and its quiesce phase
+  s.faults.push_back(f);
+  RunOptions o;
+  o.seed = 1;
+  o.keep_trace_lines = 20;
+  const RunResult r = run_scenario(s, o);
+  EXPECT_TRUE(r.passed) << r.stop.message << "\n" << r.pending;
+  EXPECT_GT(r.checks.at("converges"), 0u);
 }
 
 }  // namespace

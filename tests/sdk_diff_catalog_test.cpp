@@ -163,15 +163,21 @@ TEST_F(SdkDiffCatalog, TheAppsRequestCheckpointRunsInTheRealSdk) {
   EXPECT_EQ(d.b.metrics.at("checkpoint_requests_failed"), 0u);
 }
 
+// custom-write-checkpoints with the published SDK's inverted condition (quirk §2.7.1) on both
+// sides: the file fixes it by default.
+nlohmann::json published_custom_write_checkpoints() {
+  nlohmann::json j = test_support::catalog_json("custom-write-checkpoints");
+  j["clients"].erase("fixed_quirks");
+  return j;
+}
+
 // Custom write-checkpoint mode: our connector passes the backend's custom write checkpoint to
 // complete(writeCheckpoint), as the port's does; it called complete() without it, so the SDK set
 // the target to MAX after every batch (class `target` at the first upload, every seed).  With
 // the SDK's inverted condition unfixed on both sides (the published SDK has it, quirk §2.7.1)
 // the two engines agree, and both fail requests-complete as the scenario's description says.
 TEST_F(SdkDiffCatalog, TheConnectorPassesTheCustomWriteCheckpointToComplete) {
-  nlohmann::json j = test_support::catalog_json("custom-write-checkpoints");
-  j["clients"].erase("fixed_quirks");
-  const SeedDiff d = diff_seed_of(test_support::load(j), 1);
+  const SeedDiff d = diff_seed_of(test_support::load(published_custom_write_checkpoints()), 1);
   EXPECT_FALSE(d.internal_error());
   EXPECT_FALSE(d.diverged()) << to_json(d).dump(2);
   EXPECT_GT(d.comparison.compared, 200u);
@@ -207,8 +213,7 @@ std::vector<StoredTarget> targets_stored(const Scenario& s, uint64_t seed) {
 // completed_upload only after updateLocalTarget (docs/protocol.md §2.2.4 step 4), never after
 // complete().
 TEST_F(SdkDiffCatalog, BothEnginesReportTheTargetCompleteStoresAsComplete) {
-  nlohmann::json j = test_support::catalog_json("custom-write-checkpoints");
-  j["clients"].erase("fixed_quirks");  // the published SDK's condition, on both sides
+  nlohmann::json j = published_custom_write_checkpoints();
   j["duration_s"] = 20;
   j["faults"] = nlohmann::json::array();
   // Writes faster than a batch uploads, so ps_crud still holds some after a batch's delete:
@@ -235,9 +240,7 @@ TEST_F(SdkDiffCatalog, BothEnginesReportTheTargetCompleteStoresAsComplete) {
 // checkpoint 9 and the row of the last batch's write shows the server's older value: both
 // engines fail read-your-writes there, at the same instant.
 TEST_F(SdkDiffCatalog, CustomWriteCheckpointsSeed11AgreesAndBothFlicker) {
-  nlohmann::json j = test_support::catalog_json("custom-write-checkpoints");
-  j["clients"].erase("fixed_quirks");
-  const SeedDiff d = diff_seed_of(test_support::load(j), 11);
+  const SeedDiff d = diff_seed_of(test_support::load(published_custom_write_checkpoints()), 11);
   EXPECT_FALSE(d.internal_error());
   EXPECT_FALSE(d.diverged()) << to_json(d).dump(2);
   ASSERT_TRUE(d.a.violation.has_value());

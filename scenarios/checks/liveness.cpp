@@ -176,7 +176,12 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
     if (c.upload_retry_at()) {
       e.paths.push_back("the upload loop retries at " + secs(*c.upload_retry_at()));
     }
-    if (reconnecting) e.paths.push_back("a reconnect's first line starts an upload round");
+    if (reconnecting) {
+      e.paths.push_back("a reconnect's first line starts an upload round");
+    } else if (c.awaiting_first_line()) {
+      // Connected, the first line still on its way (docs/findings.md W31).
+      e.paths.push_back("the open stream's first line starts an upload round");
+    }
   }
   std::string next;
   if (!e.paths.empty()) {
