@@ -443,7 +443,7 @@ class Client {
   // download loop's phase; the repost timer (deadline and the id it read) while armed; the
   // upload loop's retry deadline while armed; whether an upload round is running or queued;
   // whether updateLocalTarget awaits its write checkpoint (its credentials fetch comes before
-  // the request is on the wire: docs/findings.md W21); the cached token's expiry (the stream
+  // the request is on the wire: docs/findings-world.md W21); the cached token's expiry (the stream
   // ends then and the SDK reconnects).
   [[nodiscard]] int requests_in_flight() const { return requests_in_flight_; }
   [[nodiscard]] const std::string& download_phase() const { return phase_; }
@@ -456,7 +456,7 @@ class Client {
   [[nodiscard]] bool upload_pending() const { return uploading_ || crud_notified_; }
   [[nodiscard]] bool awaiting_write_checkpoint() const { return target_callbacks_ > 0; }
   // An iteration runs whose first line has not come yet: that line starts an upload round
-  // (docs/protocol.md §2.1.4), also after `connection established` (docs/findings.md W31).
+  // (docs/protocol.md §2.1.4), also after `connection established` (docs/findings-world.md W31).
   [[nodiscard]] bool awaiting_first_line() const { return first_line_pending_; }
   [[nodiscard]] std::optional<sim::Micros> token_expires_at() const {
     return credentials_ ? std::optional<sim::Micros>(credentials_->expires_at) : std::nullopt;

@@ -103,7 +103,7 @@ class RenameWatcher : public engine::ClientObserver {
   std::map<int, int64_t> shown_;
 };
 
-// Regression (world hunt seeds 5 and 354, docs/findings.md W13): after a sync-config
+// Regression (world hunt seeds 5 and 354, docs/findings-world.md W13): after a sync-config
 // reprocessing renamed the buckets, the core deletes the old ones on receipt of the new
 // instance's checkpoint, before the gate lets it apply it; a reconnect in between reads
 // max(last_applied_op) = 0 while the rows shown are unchanged.  The checker must not call that
@@ -181,7 +181,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 TEST(MonotonicReads, NoBucketsBeforeTheNewInstancesFirstDataAreNotARollback) {
-  // docs/findings.md W25: after a reprocessing the new instance's checkpoint line deletes the old
+  // docs/findings-world.md W25: after a reprocessing the new instance's checkpoint line deletes the old
   // buckets and the stream breaks before data: ps_buckets is empty while the rows shown are
   // those of the applied checkpoint.  It failed before the checker knew this; the fsync-lies
   // mutant (a reverted file, MutationScore) is still judged because a power loss is not exempt.

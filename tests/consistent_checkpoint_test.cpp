@@ -1,6 +1,6 @@
 // consistent-checkpoint (scenarios/checks/snapshot_checks.*, docs/invariants.md §1): a client that
 // applies a checkpoint shows the rows the source had at it.  The checker fails on the mutant that
-// undoes the service's compaction invalidation, and on the finding of docs/findings.md W23 (a
+// undoes the service's compaction invalidation, and on the finding of docs/findings-world.md W23 (a
 // page invalidation the service forgets); the twins without them pass the same seed.
 #include <gtest/gtest.h>
 
@@ -42,7 +42,7 @@ TEST(ConsistentCheckpoint, CatchesACompleteSentDespiteACompactionPastTheCheckpoi
 }
 
 TEST(ConsistentCheckpoint, AForgottenPageInvalidationShowsARowTheSourceDidNotHave) {
-  // docs/findings.md W23: seed 15 of the finding's scenario; the service keeping the flag across
+  // docs/findings-world.md W23: seed 15 of the finding's scenario; the service keeping the flag across
   // pages (compaction_invalidation sticky) passes the same seed.
   const Scenario repro = finding("compaction-forgotten-page");
   const RunResult r = run(repro, 15);
@@ -58,7 +58,7 @@ TEST(ConsistentCheckpoint, AForgottenPageInvalidationShowsARowTheSourceDidNotHav
 
 // stream-churn with every app write into stream rows (items) and compaction under slow pages.
 // Only consistent-checkpoint is judged: stream progress after a compact job is intended
-// (docs/findings.md W5, W11).
+// (docs/findings-world.md W5, W11).
 Scenario compacted_stream_rows() {
   Scenario s = catalog("stream-churn");
   s.service.compact_interval_s = 1;
@@ -79,7 +79,7 @@ TEST(ConsistentCheckpoint, JudgesStreamRowsAndDefersRowsOfRemovedBucketsToTheFul
 }
 
 TEST(ConsistentCheckpoint, APartialApplyLeavesARemovedRowToTheFullApply) {
-  // docs/findings.md W24: the world hunt's seed 1007 (sync streams), shrunk.  A priority-0
+  // docs/findings-world.md W24: the world hunt's seed 1007 (sync streams), shrunk.  A priority-0
   // partial apply past the barrier whose range holds a REMOVE of a row with a pending local
   // edit: the core keeps the row until the full apply (the REMOVE waits in ps_updated_rows), and
   // the checker judges it there.  It failed before the checker knew this.

@@ -4,7 +4,9 @@
 #     the repository (DESIGN.md, core.md, sdk.md, service.md, ../shared);
 #  2. every `docs/<page>.md §N` citation in the repository, and every `<page>.md §N` inside
 #     docs/, names a section that exists (a heading `## N ...` or a `**N ...**` item label);
-#  3. every relative Markdown link into docs/ (`page.md#anchor`) names an existing heading.
+#  3. every relative Markdown link into docs/ (`page.md#anchor`) names an existing heading;
+#  4. every world-hunt finding cited as `findings-world.md Wn` (or a range `Wn–Wm`) has its
+#     heading `### Wn ...` there, and no file cites a W finding on another page.
 # Usage: tests/docs_test.sh [SOURCE_DIR]
 set -euo pipefail
 root="${1:-$(cd "$(dirname "$0")/.." && pwd)}"
@@ -14,7 +16,7 @@ import os, re, subprocess, sys
 root = sys.argv[1]
 PAGES = ["architecture", "protocol", "scenarios", "faults", "invariants", "cli", "reports",
          "performance", "performance-framework", "performance-js-real", "performance-ci",
-         "findings"]
+         "findings", "findings-world"]
 SELF = {"tests/docs_test.sh", "tools/rewrite-citations.py", "tests/rewrite_citations_test.py"}
 OLD = re.compile(r"\.\./shared|\bshared/(?:seeds|protocol|reviews)\b|\b(?:DESIGN|core|sdk|service)\.md\b")
 TEXT = (".cpp", ".hpp", ".h", ".c", ".json", ".sh", ".txt", ".cmake", ".md", ".html", ".py",
@@ -56,11 +58,14 @@ for page in PAGES:
     for m in re.finditer(r"\*\*([0-9]+(?:\.[0-9]+)+) ", text_nocode):
         secs.add(m.group(1))
     sections[page], anchors[page] = secs, anch
+world_findings = set(re.findall(r"^### (W[0-9]+) ", open(os.path.join(
+    root, "docs", "findings-world.md"), encoding="utf-8").read(), re.M))
 
 failures = []
 cite = re.compile(r"\b(?:docs/)?(" + "|".join(PAGES) + r")\.md((?:,? ?(?:and )?(?:\u00a7|\\u00a7) ?"
                   r"[0-9]+(?:\.[0-9A-Z]+)*(?:[\u2013-][0-9]+(?:\.[0-9A-Z]+)*)?)+)")
 ref = re.compile(r"(?:\u00a7|\\u00a7) ?([0-9]+(?:\.[0-9A-Z]+)*)(?:[\u2013-]([0-9]+(?:\.[0-9A-Z]+)*))?")
+wcite = re.compile(r"\b([\w-]+)\.md\]?(?:\([\w-]+\.md\))?,? (W[0-9]+)(?:[\u2013-](W[0-9]+))?")
 link = re.compile(r"\]\((?:docs/)?((?:" + "|".join(PAGES) + r"))\.md#([^)\s]+)\)")
 checked = 0
 for rel in files():
@@ -78,6 +83,14 @@ for rel in files():
                     checked += 1
                     if sec not in sections[page]:
                         failures.append(f"{rel}:{i}: {page}.md \u00a7{sec} does not exist")
+        for m in wcite.finditer(line):
+            checked += 1
+            if m.group(1) != "findings-world":
+                failures.append(f"{rel}:{i}: {m.group(1)}.md {m.group(2)}: world-hunt findings "
+                                "are in findings-world.md")
+            for w in filter(None, (m.group(2), m.group(3))):
+                if w not in world_findings:
+                    failures.append(f"{rel}:{i}: findings-world.md {w} does not exist")
         if rel.endswith(".md"):
             for m in link.finditer(line):
                 checked += 1

@@ -197,7 +197,7 @@ TEST_F(JsReal, TheLifecycleCatalogPassesWithTheRealSdk) {
   }
 }
 
-// W22 (docs/findings.md): upgrade.json's 0.4.6 apps run the published 1.43.1 JavaScript sync
+// W22 (docs/findings-world.md): upgrade.json's 0.4.6 apps run the published 1.43.1 JavaScript sync
 // client, whose oplog keys carry each op's subkey; after the upgrade the Rust client's key
 // migration keeps a key only if the service sent a subkey.  Without one (the model before the
 // fix) seeds 1 and 2 failed read-your-writes: a REMOVE showed an old value again.  Quick: seed

@@ -1,4 +1,4 @@
-// Hunt repros judged after the hunt (docs/findings.md W14-W31): each test runs the shrunk
+// Hunt repros judged after the hunt (docs/findings-world.md W14-W31): each test runs the shrunk
 // scenario (scenarios/findings/, or inline for the older ones) and shows the fact the judgement
 // rests on, or that its signature is the known entry it was judged to be.
 
@@ -131,7 +131,7 @@ TEST(Findings, ALegacySwitchBackThatLowersLastSeenIsTheKnownUserSwitch) {
 }
 
 TEST(Findings, AStreamsFirstLineAfterTheConnectionIsAPathForTargetMax) {
-  // W31: the guided world hunt's seed 184 (session 14), shrunk.  A service restart ends client
+  // W31: the guided world hunt's seed 184 (session 13), shrunk.  A service restart ends client
   // 3's upload round between complete() (target MAX) and its GET; at the reconnect the
   // connection is established a millisecond before the first line, which starts the round that
   // sets a concrete target.  The liveness judge reported a wedge in that millisecond.
@@ -148,7 +148,7 @@ FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
   return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
 }
 
-// World seed 506 (docs/findings.md W14), shrunk by the hunt: a foreign installation posts
+// World seed 506 (docs/findings-world.md W14), shrunk by the hunt: a foreign installation posts
 // 1000 under client 2's key, client 2 adopts target 1000, retention (1 min, compact job every
 // 53 s) deletes that record, and the checkpoint carrying client 2's own repost lowers
 // last_seen below the target.  The run breaks gate-never-recloses, and its signature is the
@@ -188,7 +188,7 @@ TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention)
   EXPECT_EQ(match_known(known, sig), nullptr);
 }
 
-// W15 (docs/findings.md): after disconnectAndClear the request-id floor is the service record,
+// W15 (docs/findings-world.md): after disconnectAndClear the request-id floor is the service record,
 // and a delete_request fault deleted that record before the next allocation, so the seed
 // restarts at 1. Guided world seed 72, shrunk (one js-real client). It failed with
 // "allocated request id 2 but id 18 was ... held by the service" before the checker's fix.
@@ -381,7 +381,7 @@ TEST(Findings, LegacyUserSwitchAppliedIdIsKnown) {
   EXPECT_EQ(match_known(known, sig), nullptr) << sig.text();
 }
 
-// The 2000-seed world hunt's two wedges of known root causes (docs/findings.md W17, W18), by
+// The 2000-seed world hunt's two wedges of known root causes (docs/findings-world.md W17, W18), by
 // their shrunk signatures; without the fault that causes them they are not those entries.
 TEST(Findings, LegacySwitchBackAndDowngradeAfterRetentionWedgesAreKnown) {
   const auto known = project_known_findings();

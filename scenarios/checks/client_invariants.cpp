@@ -273,7 +273,7 @@ bool ClientInvariants::renamed_before_apply(engine::Client& c, const DatabaseSta
   // that reverts (power loss) to the shown instance's buckets is still judged.  No bucket at
   // all is the same state before the new instance's first data line (the checkpoint line
   // deletes the old buckets; the new ones are created by data, docs/protocol.md §1.3.4; world
-  // hunt seed 2759, docs/findings.md W25), unless a power loss since the shown read could
+  // hunt seed 2759, docs/findings-world.md W25), unless a power loss since the shown read could
   // have reverted the file.
   if (shown_position == 0 || service_.sync_rules_instances() < 2) return false;
   const auto shown_cp = service_.checkpoint_of(shown_position);
@@ -292,7 +292,7 @@ bool ClientInvariants::cleared_before_apply(engine::Client& c) {
   // A CLEAR op on a data line resets its bucket's last_applied_op as it is stored, before any
   // apply (docs/protocol.md §1.3.4), while the rows the database shows stay as they were until
   // the next apply (a closed gate may hold it for long): max(last_applied_op) then reads lower
-  // than what is shown (world hunt seed 1901, docs/findings.md W19).  Such a bucket reads
+  // than what is shown (world hunt seed 1901, docs/findings-world.md W19).  Such a bucket reads
   // last_applied_op 0 with ops received.
   for (const auto& [name, b] : c.bucket_checksums()) {
     const auto unapplied = c.bucket_unapplied(name);

@@ -39,7 +39,7 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
   const auto stored = store.stored_id(key);
   // A stored 2^63-1 (a foreign installation's id, answered to this client as its target) is
   // a concrete id equal to the sentinel: the stream emits it and the gate reopens at it
-  // (docs/findings.md W29), so it is judged like any record >= the target.
+  // (docs/findings-world.md W29), so it is judged like any record >= the target.
   if (target == kMaxOpId && stored != kMaxOpId) {
     return {"target-max",
             say("target MAX after an upload, no concrete id stored (record {})", show(stored)),
@@ -179,7 +179,7 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
     if (reconnecting) {
       e.paths.push_back("a reconnect's first line starts an upload round");
     } else if (c.awaiting_first_line()) {
-      // Connected, the first line still on its way (docs/findings.md W31).
+      // Connected, the first line still on its way (docs/findings-world.md W31).
       e.paths.push_back("the open stream's first line starts an upload round");
     }
   }

@@ -16,7 +16,7 @@
 //     (docs/protocol.md §1.5.3); for target MAX an upload round running (uploading, or in
 //     updateLocalTarget awaiting its write checkpoint, credentials first: docs/findings.md
 //     W21), queued or retrying, or a reconnect or an open stream whose first line is still to
-//     come (that line triggers one: docs/findings.md W31);
+//     come (that line triggers one: docs/findings-world.md W31);
 //   - an app that is down restarts (only live clients are judged).
 // "Only a new local write would reopen it" is no path.  The judge runs one microsecond after
 // each sync event of a client and after each fault, i.e. once every event of that instant

@@ -430,7 +430,7 @@ std::optional<int64_t> draw_absence(Drawer& d, Scenario& s, json& faults, json& 
 
 // The draws added after the first world swarm (quiet phases, requests without writes,
 // switch_user back, long absences), from their own stream so earlier draws stay.
-// Per-message jitter (docs/findings.md W27): without it clients on equal cadences reach the
+// Per-message jitter (docs/findings-world.md W27): without it clients on equal cadences reach the
 // service in the same microsecond every round, a lockstep no real network keeps.
 void draw_network_jitter(Drawer& d, Scenario& s, json& params) {
   s.network.jitter_ms = d.pick("network.jitter") == "some" ? d.range(1, 20) : 0;

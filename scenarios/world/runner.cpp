@@ -101,7 +101,7 @@ std::string repro_string(const Scenario& s, const std::string& scenario_path, ui
 sim::Micros quiesce_duration(const Scenario& s) {
   if (s.quiesce_s) return *s.quiesce_s * sim::kSeconds;
   // A MySQL source acknowledges only at its binlog heartbeat, and an acknowledgement takes
-  // round trips over the network (docs/scenarios.md `quiesce_s`; findings.md W28).
+  // round trips over the network (docs/scenarios.md `quiesce_s`; findings-world.md W28).
   const int64_t binlog_ms = s.service.source == "mysql" ? model::kMysqlBinlogHeartbeat / 1000 : 0;
   const NetworkSpec& n = s.network;
   const int64_t round_trips_ms = 2 * (n.latency_up_ms + n.latency_down_ms + 2 * n.jitter_ms);
