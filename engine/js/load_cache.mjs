@@ -6,7 +6,7 @@
 // vm.SourceTextModule in a snapshot (docs/performance-js-real.md).
 //
 // Only cost moves: a code cache is V8's compiled form of the same text (checked against the
-// text's sha256 (realm.mjs), and by V8 against its version and flags), resolutions are what
+// text it was made from (realm.mjs), and by V8 against its version and flags), resolutions are what
 // realm.mjs resolveUncached would answer for the same installed tree (its directory is
 // keyed by its lockfile's hash, cmake/JsRealSdk.cmake).  A missing, stale or rejected entry
 // means compiling and resolving as without the cache.

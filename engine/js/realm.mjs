@@ -2,16 +2,12 @@
 // SDK instance's own module instances (vm.SourceTextModule, linked by us), its own fake
 // timers, its own seeded Math.random and crypto.  Dropping the realm drops all of its pending
 // JavaScript work; nothing an earlier client or run did can reach it through module state.
-import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import { builtinModules, createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { queueLine, readLine, sendLine } from './bridge.mjs';
-
-// A code cache's key (load_cache.mjs): the text it was made from.
-const sha256 = (text) => crypto.createHash('sha256').update(text).digest('hex');
 
 // sfc32 seeded from text: the SDK's retry jitter and any uuid it makes.
 export function seededRandom(seedText) {
@@ -50,14 +46,15 @@ export class ModuleSources {
     // and resolving them anew cost each run ~0.1 s of stat/readFileSync (docs/performance-js-real.md).
     this.resolved = new Map(loadCache?.resolved ?? []);
     this.esm = new Map(loadCache?.esm ?? []);
-    // file -> {sha, data}: a build-time code cache, used only for the text it was made from.
-    this.codeCache = new Map((loadCache?.code ?? []).map(([file, sha, data]) => [file, { sha, data }]));
+    // file -> {text, data}: a build-time code cache, used only for the text it was made from
+    // (compared whole: node:crypto alone would cost a host ~12 ms of start-up).
+    this.codeCache = new Map((loadCache?.code ?? []).map(([file, text, data]) => [file, { text, data }]));
   }
 
   // What load_cache.mjs stores: resolutions, module kinds, every code cache made so far.
   exportCache() {
     const code = [];
-    for (const [file, s] of this.cache) if (s.cachedData) code.push([file, sha256(s.text), s.cachedData]);
+    for (const [file, s] of this.cache) if (s.cachedData) code.push([file, s.text, s.cachedData]);
     return { resolved: [...this.resolved], esm: [...this.esm], code };
   }
 
@@ -68,7 +65,7 @@ export class ModuleSources {
     if (!s) {
       s = { text: fs.readFileSync(file, 'utf8'), cachedData: undefined };
       const built = this.codeCache.get(file);
-      if (built && built.sha === sha256(s.text)) s.cachedData = built.data;
+      if (built && built.text === s.text) s.cachedData = built.data;
       this.cache.set(file, s);
     }
     return s;
