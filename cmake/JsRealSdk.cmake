@@ -52,7 +52,8 @@ if(SYNCSIM_NODE_EXECUTABLE AND SYNCSIM_JS_REAL_SDK_DIRS)
     set(_out "${SYNCSIM_JS_LOAD_CACHE_DIR}/${_base}.bin")
     add_custom_command(OUTPUT "${_out}"
       COMMAND "${SYNCSIM_NODE_EXECUTABLE}" --experimental-vm-modules --expose-gc --no-opt
-              --hash-seed=1 --no-warnings "${CMAKE_SOURCE_DIR}/engine/js/load_cache.mjs" "${_out}" "${_dir}"
+              --hash-seed=1 --no-warnings "${CMAKE_SOURCE_DIR}/engine/js/load_cache.mjs"
+              "${_out}" "${_dir}"
       DEPENDS ${_js_host_sources} "${_dir}/node_modules/.syncsim-installed"
       COMMENT "js-real load cache for ${_base}" VERBATIM)
     list(APPEND _js_load_caches "${_out}")

@@ -35,7 +35,8 @@ const FakeTimers = require('@sinonjs/fake-timers');
 const loadCacheArg = process.argv.slice(3).find((a) => a.startsWith('--load-cache='));
 const loadCacheDir = loadCacheArg?.slice('--load-cache='.length);
 const projectDirs = new Map(process.argv.slice(3).filter((a) => a !== loadCacheArg)
-                              .map((a) => [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]));
+                              .map((a) => [a.slice(0, a.indexOf('=')),
+                                           a.slice(a.indexOf('=') + 1)]));
 const sourcesOf = (dir) => new ModuleSources(
   path.join(dir, 'node_modules'), hostDir,
   loadCacheDir && process.env.SYNCSIM_JS_NO_LOAD_CACHE !== '1'

@@ -44,7 +44,8 @@ export function readLoadCache(file) {
 async function build(out, projectDir) {
   const nodeModules = path.join(projectDir, 'node_modules');
   const hostDir = path.dirname(fileURLToPath(import.meta.url));
-  const FakeTimers = createRequire(path.join(nodeModules, 'syncsim-host.cjs'))('@sinonjs/fake-timers');
+  const require = createRequire(path.join(nodeModules, 'syncsim-host.cjs'));
+  const FakeTimers = require('@sinonjs/fake-timers');
   const sources = new ModuleSources(nodeModules, hostDir);
   const sdk = sdkEntriesOf(sources);
   const realm = new ClientRealm({ FakeTimers, sources, sdk, activity: { count: 0 }, nowMs: 0,

@@ -48,7 +48,8 @@ export class ModuleSources {
     this.esm = new Map(loadCache?.esm ?? []);
     // file -> {text, data}: a build-time code cache, used only for the text it was made from
     // (compared whole: node:crypto alone would cost a host ~12 ms of start-up).
-    this.codeCache = new Map((loadCache?.code ?? []).map(([file, text, data]) => [file, { text, data }]));
+    this.codeCache = new Map((loadCache?.code ?? [])
+                               .map(([file, text, data]) => [file, { text, data }]));
   }
 
   // What load_cache.mjs stores: resolutions, module kinds, every code cache made so far.
