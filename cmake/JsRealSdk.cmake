@@ -35,3 +35,28 @@ foreach(_project IN LISTS _js_real_projects)
     endif()
   endif()
 endforeach()
+
+# The host's load cache (engine/js/load_cache.mjs, issue 20 (e), js18): per installed project,
+# the resolutions and V8 code caches its first realm needs, built here into the build dir
+# with the host's Node flags (engine/js/js_host.cpp; V8 refuses a cache made under others;
+# --hash-seed=1 makes the file byte-reproducible).
+# The host runs without it when it is missing or stale (only cost changes).
+set(SYNCSIM_JS_LOAD_CACHE_DIR "")
+if(SYNCSIM_NODE_EXECUTABLE AND SYNCSIM_JS_REAL_SDK_DIRS)
+  set(SYNCSIM_JS_LOAD_CACHE_DIR "${CMAKE_BINARY_DIR}/js-load-cache")
+  file(GLOB _js_host_sources "${CMAKE_SOURCE_DIR}/engine/js/*.mjs")
+  set(_js_load_caches "")
+  foreach(_entry IN LISTS SYNCSIM_JS_REAL_SDK_DIRS)
+    string(REGEX REPLACE "^[^=]*=" "" _dir "${_entry}")
+    get_filename_component(_base "${_dir}" NAME)
+    set(_out "${SYNCSIM_JS_LOAD_CACHE_DIR}/${_base}.bin")
+    add_custom_command(OUTPUT "${_out}"
+      COMMAND "${SYNCSIM_NODE_EXECUTABLE}" --experimental-vm-modules --expose-gc --no-opt
+              --hash-seed=1 --no-warnings "${CMAKE_SOURCE_DIR}/engine/js/load_cache.mjs"
+              "${_out}" "${_dir}"
+      DEPENDS ${_js_host_sources} "${_dir}/node_modules/.syncsim-installed"
+      COMMENT "js-real load cache for ${_base}" VERBATIM)
+    list(APPEND _js_load_caches "${_out}")
+  endforeach()
+  add_custom_target(syncsim_js_load_cache ALL DEPENDS ${_js_load_caches})
+endif()

@@ -11,6 +11,7 @@
 // Nothing here reads real time or real randomness.
 //
 // Usage: node --experimental-vm-modules host.mjs <installed SDK project dir> [<name>=<dir> ...]
+//        [--load-cache=<dir>]
 // The first directory is the run's SDK (its version goes into `ready`); every `name=dir` is a
 // pinned project a client may run instead (`open` names it: an app update from core 0.5.3 to
 // 0.4.6 switches SDK package and core together).  Projects load lazily, once per process.
@@ -18,6 +19,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { readMessage, send, kProtocolVersion } from './bridge.mjs';
 import { ModuleSources, ClientRealm, sdkEntriesOf } from './realm.mjs';
+import { loadCacheFile, readLoadCache } from './load_cache.mjs';
 
 const realSetImmediate = setImmediate;
 const sdkDir = process.argv[2];
@@ -29,9 +31,17 @@ const hostDir = new URL('.', import.meta.url).pathname;
 const nodeModules = path.join(sdkDir, 'node_modules');
 const require = createRequire(path.join(nodeModules, 'syncsim-host.cjs'));
 const FakeTimers = require('@sinonjs/fake-timers');
-const projectDirs = new Map(process.argv.slice(3).map((a) => [a.slice(0, a.indexOf('=')),
-                                                              a.slice(a.indexOf('=') + 1)]));
-const primary = { sources: new ModuleSources(nodeModules, hostDir) };
+// --load-cache=<dir>: the build's load caches (engine/js/load_cache.mjs), one per project.
+const loadCacheArg = process.argv.slice(3).find((a) => a.startsWith('--load-cache='));
+const loadCacheDir = loadCacheArg?.slice('--load-cache='.length);
+const projectDirs = new Map(process.argv.slice(3).filter((a) => a !== loadCacheArg)
+                              .map((a) => [a.slice(0, a.indexOf('=')),
+                                           a.slice(a.indexOf('=') + 1)]));
+const sourcesOf = (dir) => new ModuleSources(
+  path.join(dir, 'node_modules'), hostDir,
+  loadCacheDir && process.env.SYNCSIM_JS_NO_LOAD_CACHE !== '1'
+    ? readLoadCache(loadCacheFile(loadCacheDir, dir)) : null);
+const primary = { sources: sourcesOf(sdkDir) };
 primary.sdk = sdkEntriesOf(primary.sources);
 const projects = new Map();  // name -> {sources, sdk}, loaded on first use
 
@@ -41,7 +51,7 @@ function projectNamed(name) {
   if (!p) {
     const dir = projectDirs.get(name);
     if (!dir) throw new Error(`host: SDK project ${name} was not given to this host`);
-    p = dir === sdkDir ? primary : { sources: new ModuleSources(path.join(dir, 'node_modules'), hostDir) };
+    p = dir === sdkDir ? primary : { sources: sourcesOf(dir) };
     p.sdk ??= sdkEntriesOf(p.sources);
     projects.set(name, p);
   }

@@ -180,9 +180,19 @@ void JsHost::start() {
     // Every installed project follows the run's own: an app update may switch a client to
     // the SDK that pairs with its new core (loaded by the host on first use).
     std::vector<std::string> argv{SYNCSIM_NODE_EXECUTABLE, "--experimental-vm-modules"};
-    argv.insert(argv.end(), {"--expose-gc", "--no-opt", SYNCSIM_JS_HOST_SCRIPT, *dir});
+    // --hash-seed=1: V8's string hash seed, random per process otherwise, is in every code
+    // cache; fixed, the build's load cache is byte-reproducible and V8 accepts it only under
+    // the same flags (cmake/JsRealSdk.cmake builds it with these).  Nothing JavaScript can
+    // observe depends on it (property and Map orders are insertion orders).
+    argv.insert(argv.end(),
+                {"--expose-gc", "--no-opt", "--hash-seed=1", SYNCSIM_JS_HOST_SCRIPT, *dir});
     for (const auto& [name, project_dir] : installed_js_real_projects()) {
       argv.push_back(name + "=" + project_dir);
+    }
+    // The build's load cache (engine/js/load_cache.mjs): resolutions and code caches, so the
+    // first realm does not compile the SDK (docs/performance-js-real.md, "Fixed cost per host").
+    if (!std::string(SYNCSIM_JS_LOAD_CACHE_DIR).empty()) {
+      argv.push_back(std::string("--load-cache=") + SYNCSIM_JS_LOAD_CACHE_DIR);
     }
     auto process = std::make_unique<NodeProcess>(std::move(argv));
     if (shared_) {

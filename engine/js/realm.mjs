@@ -35,16 +35,28 @@ export function seededRandom(seedText) {
 }
 
 // Module sources of one installed SDK project, read once per process and shared by every
-// realm (with V8's code cache), resolved the way Node resolves them.
+// realm (with V8's code cache), resolved the way Node resolves them.  `loadCache`: what
+// engine/js/load_cache.mjs built for this project at build time (null: start empty).
 export class ModuleSources {
-  constructor(nodeModules, hostDir) {
+  constructor(nodeModules, hostDir, loadCache = null) {
     this.nodeModules = nodeModules;
     this.hostDir = hostDir;
     this.cache = new Map();
     // Resolutions and module kinds, memoised: every realm of every run links the same files,
     // and resolving them anew cost each run ~0.1 s of stat/readFileSync (docs/performance-js-real.md).
-    this.resolved = new Map();
-    this.esm = new Map();
+    this.resolved = new Map(loadCache?.resolved ?? []);
+    this.esm = new Map(loadCache?.esm ?? []);
+    // file -> {text, data}: a build-time code cache, used only for the text it was made from
+    // (compared whole: node:crypto alone would cost a host ~12 ms of start-up).
+    this.codeCache = new Map((loadCache?.code ?? [])
+                               .map(([file, text, data]) => [file, { text, data }]));
+  }
+
+  // What load_cache.mjs stores: resolutions, module kinds, every code cache made so far.
+  exportCache() {
+    const code = [];
+    for (const [file, s] of this.cache) if (s.cachedData) code.push([file, s.text, s.cachedData]);
+    return { resolved: [...this.resolved], esm: [...this.esm], code };
   }
 
   hostFile(name) { return path.join(this.hostDir, name); }
@@ -53,6 +65,8 @@ export class ModuleSources {
     let s = this.cache.get(file);
     if (!s) {
       s = { text: fs.readFileSync(file, 'utf8'), cachedData: undefined };
+      const built = this.codeCache.get(file);
+      if (built && built.text === s.text) s.cachedData = built.data;
       this.cache.set(file, s);
     }
     return s;
@@ -295,9 +309,15 @@ export class ClientRealm {
     if (ModuleSources.isBuiltin(file)) return this.syntheticModule(file, hostRequire(file));
     if (!this.sources.isEsm(file)) return this.syntheticModule(file, this.require(file, file));
     const s = this.sources.source(file);
-    m = new vm.SourceTextModule(s.text, {
-      identifier: pathToFileURL(file).href, context: this.context, cachedData: s.cachedData,
-    });
+    const options = { identifier: pathToFileURL(file).href, context: this.context };
+    try {
+      m = new vm.SourceTextModule(s.text, { ...options, cachedData: s.cachedData });
+    } catch (e) {
+      // V8 refused a build-time code cache (another V8 or flags): compile, as without one.
+      if (e?.code !== 'ERR_VM_MODULE_CACHED_DATA_REJECTED') throw e;
+      s.cachedData = undefined;
+      m = new vm.SourceTextModule(s.text, options);
+    }
     if (!s.cachedData) s.cachedData = m.createCachedData();
     this.modules.set(file, m);
     this.files.set(m, file);
