@@ -3,11 +3,15 @@
 #include <fmt/format.h>
 
 #include <dlfcn.h>
+#include <sys/mman.h>
 
 #include <cassert>
+#include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <set>
+#include <vector>
 
 #include "engine/core_check.hpp"
 #include "engine/watched_read.hpp"
@@ -20,6 +24,65 @@ namespace {
 // ~240 KB per connection: 151 slots of 1200 bytes and 459 of 128 (SQLite's two-size lookaside).
 constexpr int kLookasideSlotSize = 1200;
 constexpr int kLookasideSlots = 200;
+constexpr std::size_t kLookasideBytes = std::size_t{kLookasideSlotSize} * kLookasideSlots;
+
+// The connections' lookaside buffers, carved from slabs advised for transparent huge pages and
+// reused after a close (docs/performance-framework.md "(mem18, issue 20 (d))").  SQLite links
+// every slot when a connection opens, so a buffer is resident at once: from malloc that is 59
+// page faults per connection, and its hot slots spread over as many TLB entries; a 2 MiB page
+// holds eight.  Memory only, no result depends on where the buffer is.  Shared by a sweep's
+// workers, hence the mutex (opens and closes only).
+class LookasidePool {
+ public:
+  static LookasidePool& instance() {
+    static auto* pool = new LookasidePool;  // never destroyed: connections may close at exit
+    return *pool;
+  }
+  // A buffer of kLookasideBytes, or null (SQLite then allocates its own).
+  void* acquire() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    if (!free_.empty()) {
+      void* p = free_.back();
+      free_.pop_back();
+      return p;
+    }
+    if (left_ < kLookasideBytes && !new_slab()) return nullptr;
+    void* p = next_;
+    next_ += kLookasideBytes;
+    left_ -= kLookasideBytes;
+    return p;
+  }
+  void release(void* p) {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    free_.push_back(p);
+  }
+
+ private:
+  static constexpr std::size_t kHugePage = std::size_t{2} << 20;
+  static constexpr std::size_t kSlab = 4 * kHugePage;  // 34 buffers
+
+  // A kSlab region aligned to kHugePage (mapped with a huge page's slack, the rest unmapped).
+  bool new_slab() {
+    void* m = mmap(nullptr, kSlab + kHugePage, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (m == MAP_FAILED) return false;
+    auto* raw = static_cast<char*>(m);
+    const auto addr = reinterpret_cast<std::uintptr_t>(raw);
+    char* start = raw + ((kHugePage - addr % kHugePage) % kHugePage);
+    if (start > raw) munmap(raw, static_cast<std::size_t>(start - raw));
+    char* end = raw + kSlab + kHugePage;
+    if (end > start + kSlab) munmap(start + kSlab, static_cast<std::size_t>(end - start - kSlab));
+    madvise(start, kSlab, MADV_HUGEPAGE);  // a hint: without THP, ordinary pages
+    next_ = start;
+    left_ = kSlab;
+    return true;
+  }
+
+  std::mutex mutex_;
+  std::vector<void*> free_;
+  char* next_ = nullptr;
+  std::size_t left_ = 0;
+};
 
 struct WatchedRead {
   std::optional<int64_t> value;
@@ -145,15 +208,23 @@ Database::Database(const std::string& file_name, const CoreVersion& core, sim::C
   // A larger lookaside than SQLite's default (1200 x 40): the core prepares its statements in
   // every powersync_control call, and with the default most of the parser's allocations missed
   // the lookaside and went to malloc (docs/performance-framework.md "(perf15)").  Memory only: no
-  // result depends on it.
-  sqlite3_db_config(db_, SQLITE_DBCONFIG_LOOKASIDE, nullptr, kLookasideSlotSize, kLookasideSlots);
+  // result depends on it.  The buffer is the pool's (above), SQLite's own if the pool has none.
+  lookaside_ = LookasidePool::instance().acquire();
+  if (sqlite3_db_config(db_, SQLITE_DBCONFIG_LOOKASIDE, lookaside_, kLookasideSlotSize,
+                        kLookasideSlots) != SQLITE_OK &&
+      lookaside_ != nullptr) {
+    LookasidePool::instance().release(lookaside_);
+    lookaside_ = nullptr;
+  }
   sqlite3_enable_load_extension(db_, 1);
   char* err = nullptr;
   rc = sqlite3_load_extension(db_, core.path.c_str(), "sqlite3_powersync_init", &err);
   if (rc != SQLITE_OK) {
     std::string msg = err ? err : "unknown error";
     sqlite3_free(err);
-    sqlite3_close(db_);
+    if (sqlite3_close(db_) == SQLITE_OK && lookaside_ != nullptr) {
+      LookasidePool::instance().release(lookaside_);
+    }
     throw SqlError(rc, fmt::format("loading core {} from {}: {}", core.name, core.path, msg));
   }
   for (const char* name : {"uuid", "gen_random_uuid"}) {
@@ -193,6 +264,8 @@ Database::~Database() {
   // state is watch_, destroyed only after this body.
   const int rc = sqlite3_close(db_);
   assert(rc == SQLITE_OK && "the core still holds prepared statements");
+  // The lookaside buffer is free once the connection is; a leaked connection keeps it.
+  if (rc == SQLITE_OK && lookaside_ != nullptr) LookasidePool::instance().release(lookaside_);
   if (rc != SQLITE_OK) {
     // The connection stays open (leaked): it must not call into watch_ once it is gone.
     sqlite3_update_hook(db_, nullptr, nullptr);

@@ -118,6 +118,7 @@ class Database {
   // transaction a kill left open calls the rollback hook).
   std::unique_ptr<ConnectionWatch> watch_;
   sqlite3* db_ = nullptr;
+  void* lookaside_ = nullptr;  // the connection's lookaside buffer (engine/database.cpp's pool)
   std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;

@@ -80,10 +80,9 @@ std::shared_ptr<MemFile> FileStore::create(const std::string& name) {
   auto& slot = files_[name];
   if (!slot) {
     slot = std::make_shared<MemFile>();
-    auto spare = spare_buffers_.find(name);
-    if (spare != spare_buffers_.end()) {
-      slot->data = std::move(spare->second);  // empty, with the old file's capacity
-      spare_buffers_.erase(spare);
+    if (!spare_buffers_.empty()) {
+      slot->data = std::move(spare_buffers_.back());  // empty, with a removed file's capacity
+      spare_buffers_.pop_back();
     }
   }
   return slot;
@@ -93,10 +92,10 @@ bool FileStore::remove(const std::string& name) {
   auto it = files_.find(name);
   if (it == files_.end()) return false;
   // Keep the buffer only if no open handle still reads the deleted file.
-  if (it->second.use_count() == 1) {
+  if (it->second.use_count() == 1 && spare_buffers_.size() < kMaxSpareBuffers) {
     std::vector<uint8_t> buffer = std::move(it->second->data);
     buffer.clear();
-    spare_buffers_[name] = std::move(buffer);
+    spare_buffers_.push_back(std::move(buffer));
   }
   files_.erase(it);
   return true;
@@ -104,7 +103,9 @@ bool FileStore::remove(const std::string& name) {
 
 bool FileStore::install(const std::string& name, const std::vector<uint8_t>& bytes) {
   if (files_.contains(name)) return false;
-  auto file = create(name);
+  // Not create(): a spare buffer is kept for the journals, the copy allocates its own.
+  auto file = std::make_shared<MemFile>();
+  files_.emplace(name, file);
   file->data = bytes;
   file->sync_count = 1;
   if (track_durability_) file->durable = bytes;

@@ -89,9 +89,13 @@ class FileStore {
   bool fsync_lies_ = false;
   CostMeter* cost_meter_ = nullptr;
   std::map<std::string, std::shared_ptr<MemFile>> files_;
-  // Buffers of removed files by name, reused when the name is created again: a rollback
-  // journal is deleted at every commit and re-created by the next transaction.
-  std::map<std::string, std::vector<uint8_t>> spare_buffers_;
+  // Buffers of removed files, reused (last removed, first reused) by the next file created,
+  // whatever its name: a rollback journal is deleted at every commit and re-created by the
+  // next transaction, of this client or another.  A few shared buffers instead of one per
+  // client: less memory per client, and the next journal writes into memory still in the
+  // cache (docs/performance-framework.md "(mem18, issue 20 (d))").
+  static constexpr std::size_t kMaxSpareBuffers = 4;
+  std::vector<std::vector<uint8_t>> spare_buffers_;
 };
 
 // Registers the sim VFS ("syncsim") as SQLite's default VFS.  Idempotent.
