@@ -116,8 +116,10 @@ INSTANTIATE_TEST_SUITE_P(Catalog, StreamWake, ::testing::ValuesIn(scenario_files
 // 2.281 s and re-armed its pause, the pause ended after the 2.287 s checkpoint instead of
 // before, and client 4 saw one checkpoint less (docs/performance-framework.md, perf8).
 TEST(StreamWakeRegression, APauseEndingWithACheckpointOfTheSameInstantEndsFirstInBothModels) {
-  const Scenario s = test_support::load(test_support::catalog_json("connection-limit"));
-  expect_same_observations("connection-limit", s, 15);
+  nlohmann::json j = test_support::catalog_json("connection-limit");
+  j["duration_s"] = 3;  // the two runs differed from 2.298 s on, before the storms
+  j["faults"] = nlohmann::json::array();
+  expect_same_observations("connection-limit", test_support::load(j), 15);
 }
 
 // With private data only, a checkpoint concerns one writer's stream (and the write checkpoints
