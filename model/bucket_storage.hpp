@@ -166,7 +166,8 @@ class BucketStorage {
   void unwatch(uint64_t id);
   void watch_every_checkpoint(uint64_t id, bool every);
   // The model before issue 20, for comparison (tests/stream_wake_test.cpp): every checkpoint
-  // resumes every waiting stream, which then finds out itself whether anything changed.
+  // resumes every idle stream, which then finds out itself whether anything changed (a
+  // downloading or pausing stream is not resumed in either model: SyncConnection::wait).
   void set_wake_every_stream(bool on) { wake_every_stream_ = on; }
   [[nodiscard]] bool wakes_every_stream() const { return wake_every_stream_; }
   // Off: every watcher is called for every checkpoint (the model of perf8, before the watchers

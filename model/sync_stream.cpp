@@ -552,31 +552,34 @@ void SyncConnection::on_token_timer() {
 }
 
 sim::Task<void> SyncConnection::wait(std::optional<sim::Micros> until, bool stop_on_change) {
-  sim::Notifier* checkpoints =
-      ctx_.storage.wakes_every_stream() ? &ctx_.storage.checkpoint_created() : &checkpoint_wake_;
+  // A non-idle wait (a fetch, the pause after a complete, a checksum read) is a sleep or a
+  // storage read in the service, which no checkpoint interrupts (docs/protocol.md §3.1.9
+  // Timing): it only learns at its end whether one came.  Also in the model before issue 20
+  // (wakes_every_stream), which resumes every *idle* stream on every checkpoint.
+  sim::Notifier* checkpoints = !ctx_.storage.wakes_every_stream() ? &checkpoint_wake_
+                               : stop_on_change ? &ctx_.storage.checkpoint_created()
+                                                : nullptr;
   while (!stream_->closed()) {
     const sim::Micros token_at = next_token_event();
     std::optional<sim::Micros> deadline = token_at;
     if (until && *until < token_at) deadline = until;
     idle_wait_ = stop_on_change;
+    checkpoints_at_wait_ = ctx_.storage.checkpoints();
     if (watch_id_ != 0) {
-      // Issue 20: the storage calls this stream for the checkpoints that concern it; a
-      // non-idle wait only needs to know whether one came (dirty_, below).
-      checkpoints_at_wait_ = ctx_.storage.checkpoints();
+      // Issue 20: the storage calls this stream for the checkpoints that concern it.
       skipping_ = stop_on_change && may_skip_checkpoints();
       ctx_.storage.watch_every_checkpoint(watch_id_, stop_on_change && !skipping_);
     }
     const int which =
         co_await sim::wait_for(ctx_.loop, deadline, checkpoints, &stream_->closed_signal());
     idle_wait_ = false;
+    // A timed-out wait resumes before any other handler runs (sim::Loop posts a timer only when
+    // nothing else is ready), so every checkpoint since the wait was armed came while it was.
+    if (which == sim::kTimedOut && ctx_.storage.checkpoints() > checkpoints_at_wait_) {
+      if (skipping_) catch_up_skipped(ctx_.storage.latest());
+      if (!stop_on_change) dirty_ = true;
+    }
     if (watch_id_ != 0) {
-      // A timed-out wait resumes before any other handler runs (sim::Loop posts a timer only
-      // when nothing else is ready), so every checkpoint since the wait was armed came while
-      // it was armed.
-      if (which == sim::kTimedOut && ctx_.storage.checkpoints() > checkpoints_at_wait_) {
-        if (skipping_) catch_up_skipped(ctx_.storage.latest());
-        if (!stop_on_change) dirty_ = true;
-      }
       skipping_ = false;
       ctx_.storage.watch_every_checkpoint(watch_id_, false);
     }
