@@ -27,7 +27,7 @@ constexpr int kLookasideSlots = 200;
 constexpr std::size_t kLookasideBytes = std::size_t{kLookasideSlotSize} * kLookasideSlots;
 
 // The connections' lookaside buffers, carved from slabs advised for transparent huge pages and
-// reused after a close (docs/performance-framework.md "(mem18, issue 20 (d))").  SQLite links
+// reused after a close (docs/performance-scale.md "(mem18, issue 20 (d))").  SQLite links
 // every slot when a connection opens, so a buffer is resident at once: from malloc that is 59
 // page faults per connection, and its hot slots spread over as many TLB entries; a 2 MiB page
 // holds eight.  Memory only, no result depends on where the buffer is.  Shared by a sweep's

@@ -93,7 +93,7 @@ class FileStore {
   // whatever its name: a rollback journal is deleted at every commit and re-created by the
   // next transaction, of this client or another.  A few shared buffers instead of one per
   // client: less memory per client, and the next journal writes into memory still in the
-  // cache (docs/performance-framework.md "(mem18, issue 20 (d))").
+  // cache (docs/performance-scale.md "(mem18, issue 20 (d))").
   static constexpr std::size_t kMaxSpareBuffers = 4;
   std::vector<std::vector<uint8_t>> spare_buffers_;
 };

@@ -15,7 +15,7 @@ import os, re, subprocess, sys
 
 root = sys.argv[1]
 PAGES = ["architecture", "protocol", "scenarios", "faults", "invariants", "cli", "reports",
-         "performance", "performance-framework", "performance-js-real", "performance-ci",
+         "performance", "performance-framework", "performance-scale", "performance-js-real", "performance-ci",
          "findings", "findings-world"]
 SELF = {"tests/docs_test.sh", "tools/rewrite-citations.py", "tests/rewrite_citations_test.py"}
 OLD = re.compile(r"\.\./shared|\bshared/(?:seeds|protocol|reviews)\b|\b(?:DESIGN|core|sdk|service)\.md\b")

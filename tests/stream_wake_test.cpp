@@ -114,7 +114,7 @@ INSTANTIATE_TEST_SUITE_P(Catalog, StreamWake, ::testing::ValuesIn(scenario_files
 // until 2.287 s, and replication makes a checkpoint at 2.287 s too (equal deadlines fire in
 // arming order).  When the reference model resumed the pausing stream at the checkpoint of
 // 2.281 s and re-armed its pause, the pause ended after the 2.287 s checkpoint instead of
-// before, and client 4 saw one checkpoint less (docs/performance-framework.md, perf8).
+// before, and client 4 saw one checkpoint less (docs/performance-scale.md, perf8).
 TEST(StreamWakeRegression, APauseEndingWithACheckpointOfTheSameInstantEndsFirstInBothModels) {
   nlohmann::json j = test_support::catalog_json("connection-limit");
   j["duration_s"] = 3;  // the two runs differed from 2.298 s on, before the storms
