@@ -181,8 +181,8 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return info.param.name; });
 
 TEST(MonotonicReads, NoBucketsBeforeTheNewInstancesFirstDataAreNotARollback) {
-  // docs/findings-world.md W25: after a reprocessing the new instance's checkpoint line deletes the old
-  // buckets and the stream breaks before data: ps_buckets is empty while the rows shown are
+  // docs/findings-world.md W25: after a reprocessing the new instance's checkpoint line deletes the
+  // old buckets and the stream breaks before data: ps_buckets is empty while the rows shown are
   // those of the applied checkpoint.  It failed before the checker knew this; the fsync-lies
   // mutant (a reverted file, MutationScore) is still judged because a power loss is not exempt.
   const Scenario s = finding("reprocess-before-first-data");

@@ -42,8 +42,8 @@ TEST(ConsistentCheckpoint, CatchesACompleteSentDespiteACompactionPastTheCheckpoi
 }
 
 TEST(ConsistentCheckpoint, AForgottenPageInvalidationShowsARowTheSourceDidNotHave) {
-  // docs/findings-world.md W23: seed 15 of the finding's scenario; the service keeping the flag across
-  // pages (compaction_invalidation sticky) passes the same seed.
+  // docs/findings-world.md W23: seed 15 of the finding's scenario; the service keeping the flag
+  // across pages (compaction_invalidation sticky) passes the same seed.
   const Scenario repro = finding("compaction-forgotten-page");
   const RunResult r = run(repro, 15);
   ASSERT_TRUE(violated(r, "consistent-checkpoint")) << describe(r);

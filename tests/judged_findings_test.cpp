@@ -188,8 +188,8 @@ TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention)
   EXPECT_EQ(match_known(known, sig), nullptr);
 }
 
-// W15 (docs/findings-world.md): after disconnectAndClear the request-id floor is the service record,
-// and a delete_request fault deleted that record before the next allocation, so the seed
+// W15 (docs/findings-world.md): after disconnectAndClear the request-id floor is the service
+// record, and a delete_request fault deleted that record before the next allocation, so the seed
 // restarts at 1. Guided world seed 72, shrunk (one js-real client). It failed with
 // "allocated request id 2 but id 18 was ... held by the service" before the checker's fix.
 TEST(Findings, ClearThenDeletedRecordRestartsTheCounterWithoutARegression) {

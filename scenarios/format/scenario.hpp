@@ -171,7 +171,8 @@ struct ServiceSpec {
   std::string compaction_invalidation = "page";
   // What one fetch_latency_ms pays for: "page" (one storage page read over all the group's
   // buckets, getBucketDataBatch's one find; the default since session 12) or "chunk" (each
-  // bucket's chunk of a page its own fetch: the model before session 9, docs/findings-world.md W23).
+  // bucket's chunk of a page its own fetch: the model before session 9, docs/findings-world.md
+  // W23).
   std::string fetch_per = "page";
   // What a sync_config_change fault does (docs/protocol.md §3.4 "Sync config reprocessing"):
   // "reprocess" (a new sync-rules instance snapshots and replicates in the background, with
