@@ -422,19 +422,29 @@ std::optional<std::string> Database::query_text(const std::string& sql,
   return out;
 }
 
+namespace {
+
+// The first column of a bound statement's first row, null for no row or NULL; the statement is
+// reset after the step either way.
+std::optional<int64_t> step_int(sqlite3* db, sqlite3_stmt* st, const std::string& sql) {
+  const int rc = sqlite3_step(st);
+  std::optional<int64_t> out;
+  if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
+    out = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_reset(st);
+  check(db, rc, sql);
+  return out;
+}
+
+}  // namespace
+
 std::optional<int64_t> Database::query_int(const std::string& sql,
                                            const std::vector<std::string>& args) {
   const sim::CostRegionScope cost(meter_, sql_region_);
   Statement& st = cached(sql);
   bind_args(db_, st.get(), args);
-  int rc = sqlite3_step(st.get());
-  std::optional<int64_t> out;
-  if (rc == SQLITE_ROW && sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
-    out = sqlite3_column_int64(st.get(), 0);
-  }
-  sqlite3_reset(st.get());
-  check(db_, rc, sql);
-  return out;
+  return step_int(db_, st.get(), sql);
 }
 
 std::optional<int64_t> Database::query_int_arg(const std::string& sql, std::string_view arg) {
@@ -445,14 +455,7 @@ std::optional<int64_t> Database::query_int_arg(const std::string& sql, std::stri
   check(db_,
         sqlite3_bind_text(st.get(), 1, arg.data(), static_cast<int>(arg.size()), SQLITE_TRANSIENT),
         "bind");
-  int rc = sqlite3_step(st.get());
-  std::optional<int64_t> out;
-  if (rc == SQLITE_ROW && sqlite3_column_type(st.get(), 0) != SQLITE_NULL) {
-    out = sqlite3_column_int64(st.get(), 0);
-  }
-  sqlite3_reset(st.get());
-  check(db_, rc, sql);
-  return out;
+  return step_int(db_, st.get(), sql);
 }
 
 std::optional<std::string> Database::control(const std::string& op,
