@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scenarios/explore/findings.hpp"
@@ -33,17 +34,28 @@ std::string known_id_of(const Scenario& s, const RunResult& r) {
   return k ? k->id : "(unknown: " + sig.text() + ")";
 }
 
-// The number of trace lines containing `needle` (the whole trace, not the kept tail).
-std::size_t trace_count(const Scenario& s, uint64_t seed, const std::string& needle) {
+// A run (as test_support::run) with its whole trace, not only the kept tail, so a test reads
+// the verdict and the trace from one run.
+struct TracedRun {
+  RunResult result;
+  std::string trace;
+  // The number of trace lines containing `needle`.
+  [[nodiscard]] std::size_t count(const std::string& needle) const {
+    std::istringstream in(trace);
+    std::size_t n = 0;
+    for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
+    return n;
+  }
+};
+
+TracedRun run_traced(const Scenario& s, uint64_t seed) {
   std::ostringstream trace;
   RunOptions o;
   o.seed = seed;
+  o.keep_trace_lines = 30;
   o.trace_sink = &trace;
-  (void)run_scenario(s, o);
-  std::istringstream in(trace.str());
-  std::size_t n = 0;
-  for (std::string line; std::getline(in, line);) n += line.find(needle) != std::string::npos;
-  return n;
+  RunResult r = run_scenario(s, o);
+  return {std::move(r), trace.str()};
 }
 
 TEST(Findings, ARecordDeletedWedgeSeenAfterQuiesceIsTheDowngradeAfterRetentionOne) {
@@ -74,19 +86,19 @@ TEST(Findings, CoBatchedFailuresBehindAKeyAtTheMaximumAreLockstepNotAWedge) {
   // With jitter-free links, clients 1, 3 and 4 upload on one cadence and reach the service in
   // the same microsecond every round, so their requests share those batches for ever.
   Scenario s = finding("lockstep-batches-behind-max-key");
-  const RunResult lockstep = run(s, 2927);
-  ASSERT_TRUE(lockstep.expectation_met) << describe(lockstep);
-  EXPECT_GT(trace_count(s, 2927, "checkpoint request of u1/"), 0u);
+  const TracedRun lockstep = run_traced(s, 2927);
+  ASSERT_TRUE(lockstep.result.expectation_met) << describe(lockstep.result);
+  EXPECT_GT(lockstep.count("checkpoint request of u1/"), 0u);
   // One millisecond of jitter per message breaks the lockstep: the key's own batches still
   // fail (the service's behaviour), no other key shares them, and every request completes.
   s.expect = Expectation{};
   s.network.jitter_ms = 1;
   s.invariants = {"requests-complete", "no-wedge"};
-  const RunResult jittered = run(s, 2927);
-  EXPECT_TRUE(jittered.passed) << describe(jittered);
-  EXPECT_GT(trace_count(s, 2927, "overflows 2^63-1"), 0u) << "the key's batches still fail";
-  const std::size_t u1_failed = trace_count(s, 2927, "checkpoint request of u1/");
-  const std::size_t u3_failed = trace_count(s, 2927, "checkpoint request of u3/");
+  const TracedRun jittered = run_traced(s, 2927);
+  EXPECT_TRUE(jittered.result.passed) << describe(jittered.result);
+  EXPECT_GT(jittered.count("overflows 2^63-1"), 0u) << "the key's batches still fail";
+  const std::size_t u1_failed = jittered.count("checkpoint request of u1/");
+  const std::size_t u3_failed = jittered.count("checkpoint request of u3/");
   EXPECT_EQ(u1_failed + u3_failed, 0u) << "no other key shares a failing batch";
 }
 
@@ -111,10 +123,10 @@ TEST(Findings, AnAnsweredMaximumIdIsAConcreteTargetTheStreamEmits) {
   // foreign installation's 2^63-1, the value of the MAX sentinel; the stream emits it and the
   // gate reopens.  The liveness judge had taken it for the sentinel and reported a wedge.
   const Scenario s = finding("max-id-answered-as-target");
-  const RunResult r = run(s, 5419);
-  EXPECT_TRUE(r.passed) << describe(r);
-  EXPECT_GT(r.checks.at("no-wedge"), 0u);
-  EXPECT_GT(trace_count(s, 5419, "target := 9223372036854775807"), 0u) << "the target was MAX";
+  const TracedRun t = run_traced(s, 5419);
+  EXPECT_TRUE(t.result.passed) << describe(t.result);
+  EXPECT_GT(t.result.checks.at("no-wedge"), 0u);
+  EXPECT_GT(t.count("target := 9223372036854775807"), 0u) << "the target was MAX";
 }
 
 TEST(Findings, ALegacySwitchBackThatLowersLastSeenIsTheKnownUserSwitch) {
@@ -136,10 +148,10 @@ TEST(Findings, AStreamsFirstLineAfterTheConnectionIsAPathForTargetMax) {
   // connection is established a millisecond before the first line, which starts the round that
   // sets a concrete target.  The liveness judge reported a wedge in that millisecond.
   const Scenario s = finding("legacy-first-line-after-restart");
-  const RunResult r = run(s, 184);
-  EXPECT_TRUE(r.passed) << describe(r);
-  EXPECT_GT(r.checks.at("no-wedge"), 0u);
-  EXPECT_EQ(trace_count(s, 184, "c3 Created write checkpoint: 11"), 1u)
+  const TracedRun t = run_traced(s, 184);
+  EXPECT_TRUE(t.result.passed) << describe(t.result);
+  EXPECT_GT(t.result.checks.at("no-wedge"), 0u);
+  EXPECT_EQ(t.count("c3 Created write checkpoint: 11"), 1u)
       << "the round the first line started set the target";
 }
 
