@@ -62,6 +62,8 @@ constexpr std::pair<const char*, const char*> kMutantStatements[] = {
      "a chunk's MOVE/CLEAR past the checkpoint does not withhold checkpoint_complete"},
     {"wait-resolves-on-seen",
      "waitForSync(id) resolves once last_seen >= id, before a checkpoint is applied"},
+    {"stream-end-unseen",
+     "js-real only: a sync stream's end never reaches the published SDK (half-open connection)"},
     {"fsync-lies",
      "storage: the disk makes only a file's first fsync durable (shows with a power_loss)"},
 };

@@ -162,6 +162,10 @@ enum class EngineMutant {
   // waitForSync(id) also resolves once last_seen >= id: a checkpoint that validated but
   // that the gate withheld (announced, not applied) keeps the promise too early.
   WaitResolvesOnSeen,
+  // js-real clients only (the harness, engine/js/js_real_client.cpp): a sync stream's end or
+  // reset never reaches the published SDK, as over a half-open connection; the SDK waits on a
+  // stream that delivers nothing.  No-wedge's mutant for js-real (docs/invariants.md §3.1).
+  StreamEndUnseen,
 };
 
 // docs/protocol.md §2.7 quirks, reproduced by default; naming one in ClientOptions::fixed_quirks

@@ -4,6 +4,7 @@
 // recover, with a machine-readable class token.
 #include <gtest/gtest.h>
 
+#include "engine/js/js_host.hpp"
 #include "scenarios/world/runner.hpp"
 #include "tests/support/scenario_helpers.hpp"
 
@@ -146,6 +147,33 @@ TEST(LivenessExplanation, AStalledReplicationIsReportedAsAStuckTarget) {
   const std::string first_line = m.substr(0, m.find('\n'));
   EXPECT_NE(first_line.find("[class:"), std::string::npos) << m;
   EXPECT_NE(first_line.find("service: "), std::string::npos) << m;
+}
+
+// docs/invariants.md §3.1 "js-real": with the published SDK, no-wedge reads what the SDK waits
+// on, not the port's state.  A stream end the SDK never sees (mutant stream-end-unseen, a
+// half-open connection) leaves it waiting on nothing but the trigger manager's cleanup timer,
+// which is no path: judged mid-run, with what the SDK waits on in the explanation.  Before,
+// the port's "not connected" made every js-real client look reconnecting, and only the
+// after-quiesce judgement could see this.  The same seed without the mutant passes.
+TEST(JsRealLiveness, AnSdkWaitingOnNothingIsJudgedMidRun) {
+  if (auto why = engine::js::js_real_unavailable("0.5.3")) GTEST_SKIP() << *why;
+  Scenario s = catalog("basic-legacy");
+  s.clients.sdk = "js-real";
+  s.invariants = {"no-wedge"};
+  Scenario mutated = s;
+  mutated.mutants = {"stream-end-unseen"};
+  const RunResult r = run(mutated, 1);
+  ASSERT_TRUE(r.violation.has_value()) << describe(r);
+  const std::string& m = r.violation->message;
+  EXPECT_EQ(r.violation->invariant, "no-wedge") << m;
+  EXPECT_LT(r.violation->at, static_cast<sim::Micros>(s.duration_s) * sim::kSeconds)
+      << "judged mid-run, not after quiesce: " << m;
+  EXPECT_NE(m.find("the SDK has no stream and opens none"), std::string::npos) << m;
+  EXPECT_NE(m.find("js-real SDK (connected); requests: none"), std::string::npos) << m;
+  EXPECT_NE(m.find("TriggerManagerImpl"), std::string::npos) << "listed, yet no path: " << m;
+  const RunResult ok = run(s, 1);
+  EXPECT_TRUE(ok.passed) << describe(ok);
+  EXPECT_GT(ok.checks.at("no-wedge"), 0U);
 }
 
 }  // namespace

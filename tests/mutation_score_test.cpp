@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/js/js_host.hpp"
 #include "scenarios/explore/shrink.hpp"
 #include "scenarios/world/runner.hpp"
 #include "tests/support/scenario_helpers.hpp"
@@ -331,6 +332,16 @@ const std::vector<Entry>& mutation_catalog() {
        "",
        ""},
       scen("wait-resolves-on-seen", {}, waits_for_sync, {"wait-for-sync-keeps-promise"}),
+      // js-real: a stream's end the published SDK never sees leaves it waiting on nothing,
+      // which no-wedge reads from the SDK's own state (docs/invariants.md §3.1 "js-real").
+      {"stream-end-unseen",
+       {},
+       "basic-legacy",
+       [](json& j) { j["clients"]["sdk"] = "js-real"; },
+       {"no-wedge"},
+       true,
+       "",
+       ""},
       // Sync streams (issue 7): rows of removed subscriptions keep syncing.
       {"removed-subscription-keeps-buckets",
        {},
@@ -566,6 +577,15 @@ class MutantScore : public ::testing::TestWithParam<Entry> {};
 
 TEST_P(MutantScore, IsDetectedWithinTheBudget) {
   const Entry& e = GetParam();
+  if (e.external.empty()) {
+    json j = catalog_json(e.base);
+    e.modify(j);
+    if (j["clients"].value("sdk", "") == "js-real") {
+      if (auto why = engine::js::js_real_unavailable(j["clients"].value("core", ""))) {
+        GTEST_SKIP() << "js-real unavailable: " << *why;
+      }
+    }
+  }
   const auto t0 = std::chrono::steady_clock::now();
   const Score s = score(e);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -253,8 +253,9 @@ void JsHost::deliver(nlohmann::json event) {
       if (auto timers = message.find("timers"); timers != message.end()) {
         timers_.clear();
         for (const auto& t : *timers) {
-          timers_[t.value("client", "")].push_back(fmt::format(
-              "{}µs by {}", t.value("at", sim::Micros{0}) - sim::kEpoch, t.value("by", "")));
+          const auto at = t.value("at", sim::Micros{0});
+          timers_[t.value("client", "")].push_back(
+              {at, fmt::format("{}µs by {}", at - sim::kEpoch, t.value("by", ""))});
         }
       }
       break;

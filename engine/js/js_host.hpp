@@ -126,9 +126,13 @@ class JsHost {
   }
   // A client's armed fake timers after the last drain, earliest first: "<at>µs by <the SDK
   // function that armed it> (<file>:<line>)" (the no-wedge explanation says what comes next).
-  [[nodiscard]] std::vector<std::string> armed_timers(const std::string& client) const {
+  struct ArmedTimer {
+    sim::Micros at = 0;
+    std::string text;  // "<at>µs by <function> (<file>:<line>)"
+  };
+  [[nodiscard]] std::vector<ArmedTimer> armed_timers(const std::string& client) const {
     auto it = timers_.find(client);
-    return it == timers_.end() ? std::vector<std::string>{} : it->second;
+    return it == timers_.end() ? std::vector<ArmedTimer>{} : it->second;
   }
 
  private:
@@ -145,7 +149,7 @@ class JsHost {
   std::string sdk_version_;
   std::map<std::string, HostedClient*> clients_;
   std::optional<sim::TimerId> armed_;
-  std::map<std::string, std::vector<std::string>> timers_;
+  std::map<std::string, std::vector<ArmedTimer>> timers_;
   bool draining_ = false;
   uint64_t events_ = 0;
 };

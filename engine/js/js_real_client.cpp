@@ -164,6 +164,7 @@ void JsRealClient::kill() {
   for (auto& [req, stream] : streams_) stream->close();
   in_flight_.clear();
   streams_.clear();
+  stream_seen_.clear();
   in_flight_paths_.clear();
   connected_ = false;
   disconnected_.notify();
@@ -395,11 +396,47 @@ std::string JsRealClient::pending() const {
   }
   std::string timers;
   for (const auto& t : host_.armed_timers(client_.name())) {
-    timers += fmt::format("{}{}", timers.empty() ? "" : ", ", t);
+    timers += fmt::format("{}{}", timers.empty() ? "" : ", ", t.text);
   }
   return fmt::format("js-real SDK ({}); requests: {}; armed timers: {}",
                      killed_ ? "closed" : (connected_ ? "connected" : "not connected"),
                      requests.empty() ? "none" : requests, timers.empty() ? "none" : timers);
+}
+
+namespace {
+// The trigger manager's cleanup (every 120 s it drops temporary triggers left by closed
+// connections) touches no sync state: never a path to reopen a gate (docs/invariants.md §3.1).
+bool trigger_cleanup(const std::string& timer) {
+  return timer.find("TriggerManagerImpl") != std::string::npos ||
+         timer.find(" by cleanupCallback (") != std::string::npos;
+}
+}  // namespace
+
+JsRealClient::Waiting JsRealClient::waiting() const {
+  Waiting w;
+  if (killed_) return w;
+  w.app_connected = connected_;
+  for (const auto& [req, abort] : in_flight_) {
+    const auto path = in_flight_paths_.find(req);
+    w.requests.push_back(
+        fmt::format("#{} {}", req, path == in_flight_paths_.end() ? "" : path->second));
+  }
+  for (const auto& [req, stream] : streams_) {
+    w.stream_open = true;
+    const auto seen = stream_seen_.find(req);
+    if (seen == stream_seen_.end()) continue;
+    w.first_line_pending = w.first_line_pending || !seen->second.had_line;
+    if (const auto exp = seen->second.token_expires_at;
+        exp && (!w.stream_token_expires_at || *exp < *w.stream_token_expires_at)) {
+      w.stream_token_expires_at = exp;
+    }
+  }
+  for (const auto& t : host_.armed_timers(client_.name())) {
+    if (trigger_cleanup(t.text)) continue;
+    w.timers.push_back(t.text);
+    if (!w.next_timer_at || t.at < *w.next_timer_at) w.next_timer_at = t.at;
+  }
+  return w;
 }
 
 nlohmann::json JsRealClient::connection_state() {
@@ -492,6 +529,7 @@ void JsRealClient::act(const nlohmann::json& request) {
       it->second->close();
       streams_.erase(it);
     }
+    stream_seen_.erase(req);
     return;
   }
   if (killed_) return;
@@ -573,6 +611,7 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
              {"body", open.head.body}});
     if (!ok || !*alive) co_return;
     streams_[req] = open.stream;
+    stream_seen_[req] = {false, http.token_expires_at};
     co_await pump_stream(req, open.stream, bson, alive);
     co_return;
   }
@@ -616,9 +655,20 @@ sim::Task<void> JsRealClient::pump_stream(int64_t req, std::shared_ptr<sim::Clie
                                       bson ? nlohmann::json::from_bson(chunk).dump() : chunk);
       }
       if (!bson) chunk += "\n";  // NDJSON framing
+      stream_seen_[req].had_line = true;
       deliver({{"op", "chunk"}, {"req", req}, {"data", bytes_value(chunk)}});
     }
     if (!*alive) co_return;
+    if (stream->state() == sim::ClientStream::State::Ended ||
+        stream->state() == sim::ClientStream::State::Reset) {
+      stream_seen_.erase(req);
+      if (client_.has_mutant(EngineMutant::StreamEndUnseen)) {
+        // A half-open connection: the SDK keeps waiting on a stream that delivers nothing.
+        streams_.erase(req);
+        client_.trace_.log(client_.name(), "js stream #{} ended unseen by the SDK (mutant)", req);
+        co_return;
+      }
+    }
     switch (stream->state()) {
       case sim::ClientStream::State::Ended:
         streams_.erase(req);

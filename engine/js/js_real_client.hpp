@@ -62,6 +62,19 @@ class JsRealClient : public HostedClient {
   // What the real SDK is waiting for, for the liveness judge's explanation: requests on the
   // wire, open streams, the host's next fake timer.
   [[nodiscard]] std::string pending() const;
+  // What the real SDK waits on now, the liveness judge's paths for this life (docs/invariants.md
+  // §3.1 "js-real"): read from what passes through here and the host's armed timers, never
+  // from the port's state.
+  struct Waiting {
+    bool app_connected = false;         // connect() called, no disconnect() since
+    std::vector<std::string> requests;  // "#5 GET /write-checkpoint2.json?…": answered later
+    bool stream_open = false;           // a sync stream is delivering to the SDK
+    bool first_line_pending = false;    // an open stream that has delivered no line yet
+    std::optional<sim::Micros> stream_token_expires_at;  // the open stream's token
+    std::vector<std::string> timers;  // armed timers that may act (the trigger cleanup left out)
+    std::optional<sim::Micros> next_timer_at;  // the earliest of them
+  };
+  [[nodiscard]] Waiting waiting() const;
 
   // HostedClient
   nlohmann::json sql(const nlohmann::json& call) override;
@@ -120,6 +133,12 @@ class JsRealClient : public HostedClient {
   std::map<int64_t, std::shared_ptr<sim::AbortSignal>> in_flight_;
   std::map<int64_t, std::string> in_flight_paths_;  // req -> "POST /sync/stream"
   std::map<int64_t, std::shared_ptr<sim::ClientStream>> streams_;
+  // Per open stream: whether a line reached the SDK yet, and its token's expiry.
+  struct StreamSeen {
+    bool had_line = false;
+    std::optional<sim::Micros> token_expires_at;
+  };
+  std::map<int64_t, StreamSeen> stream_seen_;
   std::map<std::string, uint64_t> control_calls_;
   std::map<std::string, uint64_t> operations_;
   // The crud entries of accepted uploads whose batch.complete() has not resolved yet.

@@ -1,5 +1,7 @@
 #include "scenarios/checks/liveness.hpp"
 
+#include "engine/js/js_real_client.hpp"
+
 #include "scenarios/checks/violation.hpp"
 
 #include <fmt/format.h>
@@ -102,6 +104,88 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
           say("record id {} >= target, replicated, not yet applied", best->id),
           say("the service holds id {} and will emit it", best->id)};
 }
+
+// The port's paths to reopen (see liveness.hpp), read from its SDK state, in the order the
+// explanation names them.
+void port_paths(const engine::Client& c, bool legacy, int64_t t, const RecordState& record,
+                const Say& say, std::vector<std::string>& paths) {
+  if (record.path) paths.push_back(*record.path);
+  if (c.requests_in_flight() > 0) {
+    paths.push_back(say("{} checkpoint request(s) on the wire", c.requests_in_flight()));
+  }
+  const bool reconnecting = !c.connected();
+  if (!legacy) {
+    const auto& repost = c.repost_timer();
+    const auto applied = c.status_applied_id();
+    const auto accepted = c.highest_accepted();
+    if (repost && repost->id && (t == kMaxOpId || *repost->id >= t) &&
+        !(applied && *applied >= *repost->id) &&
+        !(c.repost_stops_when_accepted() && accepted && *accepted >= *repost->id)) {
+      paths.push_back(say("the SDK re-posts id {} at {}", *repost->id, secs(repost->at)));
+    }
+    if (t != kMaxOpId) {
+      if (reconnecting) {
+        paths.push_back("the SDK reconnects and its seed re-posts max(counter, target)");
+      } else if (auto exp = c.token_expires_at()) {
+        paths.push_back(
+            say("the SDK re-posts max(counter, target) at the next reconnect (token expiry at {})",
+                secs(*exp)));
+      }
+    }
+  }
+  if (t == kMaxOpId) {
+    if (c.awaiting_write_checkpoint()) {
+      paths.push_back(
+          "updateLocalTarget awaits its write checkpoint (credentials, then the request)");
+    }
+    if (c.upload_pending()) paths.push_back("an upload round is running or queued");
+    if (c.upload_retry_at()) {
+      paths.push_back("the upload loop retries at " + secs(*c.upload_retry_at()));
+    }
+    if (reconnecting) {
+      paths.push_back("a reconnect's first line starts an upload round");
+    } else if (c.awaiting_first_line()) {
+      // Connected, the first line still on its way (docs/findings-world.md W31).
+      paths.push_back("the open stream's first line starts an upload round");
+    }
+  }
+}
+
+// A js-real client's paths, read from what its published SDK waits on (docs/invariants.md
+// §3.1 "js-real"), never from the port's state.  Any request on the wire and any armed timer
+// (the trigger cleanup aside) counts: its answer or its firing may act, so the judgement never
+// claims a wedge the SDK would leave; an SDK waiting on nothing, though, is seen at once.
+// Returns what the explanation adds when no path is left: what the SDK waits on.
+std::string js_real_paths(const engine::js::JsRealClient& js, bool legacy, int64_t t,
+                          const RecordState& record, const Say& say,
+                          std::vector<std::string>& paths) {
+  const auto w = js.waiting();
+  // The service's record reaches the SDK only over a stream it has or will open.
+  const bool will_stream =
+      w.stream_open || !w.requests.empty() || !w.timers.empty() || !w.app_connected;
+  if (record.path && will_stream) paths.push_back(*record.path);
+  const std::string waits_on =
+      say(" ({}{})",
+          record.path && !will_stream ? "the service would emit it, but the SDK has no "
+                                        "stream and opens none; "
+                                      : "",
+          js.pending());
+  // Legacy updateLocalTarget acts only on target = MAX (docs/protocol.md §2.2): nothing the SDK
+  // does reaches a concrete target but the record.
+  if (legacy && t != kMaxOpId) return waits_on;
+  for (const auto& r : w.requests) paths.push_back(say("the SDK's request {} is answered", r));
+  for (const auto& timer : w.timers) paths.push_back(say("the SDK's timer at {} fires", timer));
+  if (!w.app_connected) {
+    paths.emplace_back("the app connects: the stream's first line starts an upload round");
+  } else if (w.first_line_pending) {
+    paths.emplace_back("the open stream's first line starts an upload round");
+  }
+  if (!legacy && t != kMaxOpId && w.stream_open && w.stream_token_expires_at) {
+    paths.push_back(say("the stream ends at token expiry ({}) and the SDK's reconnect re-posts",
+                        secs(*w.stream_token_expires_at)));
+  }
+  return waits_on;
+}
 }  // namespace
 
 void register_liveness_invariants(sim::InvariantCatalog& catalog) {
@@ -142,46 +226,11 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
   const int64_t t = *target;
   const RecordState record = record_state(key, t, service, say);
   e.cls = record.cls;
-  // The paths to reopen (see liveness.hpp), in the order the explanation names them.
-  if (record.path) e.paths.push_back(*record.path);
-  if (c.requests_in_flight() > 0) {
-    e.paths.push_back(say("{} checkpoint request(s) on the wire", c.requests_in_flight()));
-  }
-  const bool reconnecting = !c.connected();
-  if (!legacy) {
-    const auto& repost = c.repost_timer();
-    const auto applied = c.status_applied_id();
-    const auto accepted = c.highest_accepted();
-    if (repost && repost->id && (t == kMaxOpId || *repost->id >= t) &&
-        !(applied && *applied >= *repost->id) &&
-        !(c.repost_stops_when_accepted() && accepted && *accepted >= *repost->id)) {
-      e.paths.push_back(say("the SDK re-posts id {} at {}", *repost->id, secs(repost->at)));
-    }
-    if (t != kMaxOpId) {
-      if (reconnecting) {
-        e.paths.push_back("the SDK reconnects and its seed re-posts max(counter, target)");
-      } else if (auto exp = c.token_expires_at()) {
-        e.paths.push_back(
-            say("the SDK re-posts max(counter, target) at the next reconnect (token expiry at {})",
-                secs(*exp)));
-      }
-    }
-  }
-  if (t == kMaxOpId) {
-    if (c.awaiting_write_checkpoint()) {
-      e.paths.push_back(
-          "updateLocalTarget awaits its write checkpoint (credentials, then the request)");
-    }
-    if (c.upload_pending()) e.paths.push_back("an upload round is running or queued");
-    if (c.upload_retry_at()) {
-      e.paths.push_back("the upload loop retries at " + secs(*c.upload_retry_at()));
-    }
-    if (reconnecting) {
-      e.paths.push_back("a reconnect's first line starts an upload round");
-    } else if (c.awaiting_first_line()) {
-      // Connected, the first line still on its way (docs/findings-world.md W31).
-      e.paths.push_back("the open stream's first line starts an upload round");
-    }
+  std::string sdk_state;  // a js-real client: what its SDK waits on, for the text
+  if (const auto* js = c.js_real()) {
+    sdk_state = js_real_paths(*js, legacy, t, record, say, e.paths);
+  } else {
+    port_paths(c, legacy, t, record, say, e.paths);
   }
   std::string next;
   if (!e.paths.empty()) {
@@ -191,8 +240,8 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
   } else {
     next = "never: waiting for a local write";
   }
-  e.text = say("{}: gate closed, target {} > last_seen {}; service: {}; SDK next: {}", who,
-               t == kMaxOpId ? "MAX" : std::to_string(t), show(seen), record.text, next);
+  e.text = say("{}: gate closed, target {} > last_seen {}; service: {}; SDK next: {}{}", who,
+               t == kMaxOpId ? "MAX" : std::to_string(t), show(seen), record.text, next, sdk_state);
   return e;
 }
 
@@ -274,14 +323,22 @@ void LivenessJudge::fail(engine::Client& c, const GateExplanation& e, const std:
                std::move(chain));
 }
 
-void LivenessJudge::schedule(int index) {
+void LivenessJudge::schedule(int index, std::optional<sim::Micros> at_or_now) {
   if (!verdicts_.enabled("no-wedge") || verdicts_.first()) return;
   // Once every event of this instant has run (docs/invariants.md §1: no same-time events left).
-  const sim::Micros at = loop_.now() + 1;
+  const sim::Micros at = at_or_now.value_or(loop_.now() + 1);
   auto it = scheduled_.find(index);
   if (it != scheduled_.end() && it->second == at) return;
   scheduled_[index] = at;
   loop_.at(at, [this, index] { judge(index); });
+}
+
+void LivenessJudge::judge_after_next_timer(const engine::Client& c) {
+  const auto* js = c.js_real();
+  if (js == nullptr) return;
+  if (const auto next = js->waiting().next_timer_at; next && *next >= loop_.now()) {
+    schedule(c.index(), *next + 1);
+  }
 }
 
 void LivenessJudge::judge(int index) {
@@ -294,6 +351,7 @@ void LivenessJudge::judge(int index) {
   // A yes/no first; the text only for a failure.
   if (const GateExplanation v = explain_gate(c, service_, false);
       !v.closed || v.crud || !v.paths.empty()) {
+    if (v.closed && !v.crud) judge_after_next_timer(c);
     return;
   }
   const GateExplanation e = explain_gate(c, service_);

@@ -14,10 +14,13 @@
 //     will re-post (docs/protocol.md §2.3.3); in requests mode a reconnect (retry delay, or the
 //     stream ending at the token's expiry) whose seed re-posts max(counter, target)
 //     (docs/protocol.md §1.5.3); for target MAX an upload round running (uploading, or in
-//     updateLocalTarget awaiting its write checkpoint, credentials first: docs/findings.md
+//     updateLocalTarget awaiting its write checkpoint, credentials first: docs/findings-world.md
 //     W21), queued or retrying, or a reconnect or an open stream whose first line is still to
 //     come (that line triggers one: docs/findings-world.md W31);
 //   - an app that is down restarts (only live clients are judged).
+// A js-real client's SDK paths are what the published SDK waits on (requests on the wire,
+// armed timers but the trigger cleanup, a first line to come, an app yet to connect), and the
+// record counts only while that SDK has or will open a stream (docs/invariants.md §3.1).
 // "Only a new local write would reopen it" is no path.  The judge runs one microsecond after
 // each sync event of a client and after each fault, i.e. once every event of that instant
 // has run; it fails at once only when no path exists, and the runner judges again after
@@ -84,7 +87,11 @@ class LivenessJudge : public engine::ClientObserver {
     std::string event;
   };
 
-  void schedule(int index);
+  // Judges client `index` at `at` (default: once every event of this instant has run).
+  void schedule(int index, std::optional<sim::Micros> at = std::nullopt);
+  // A js-real SDK's armed timer may be its only path, and a timer that changes nothing leaves
+  // no event: judge again once the earliest one fired.
+  void judge_after_next_timer(const engine::Client& c);
   void judge(int index);
   void fail(engine::Client& c, const GateExplanation& e, const std::string& message,
             const std::string& now);

@@ -66,6 +66,8 @@ std::vector<std::string> mutant_names() {
           "complete-without-upload", "drop-completed-upload", "publish-while-blocked",
           "repost-stale-id", "reset-target-on-reconnect", "seed-from-one", "seed-local-counter",
           "skip-sequence-check", "target-posted-id", "wait-resolves-on-seen",
+          // js-real harness mutant (engine/js/js_real_client.cpp)
+          "stream-end-unseen",
           // storage mutant (sim/vfs.hpp FileStore::set_fsync_lies; needs a power_loss fault)
           "fsync-lies"};
 }

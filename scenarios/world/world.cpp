@@ -259,6 +259,7 @@ World::World(const Scenario& scenario, uint64_t seed, sim::Bounds bounds,
         {"drop-completed-upload", engine::EngineMutant::DropCompletedUpload},
         {"target-posted-id", engine::EngineMutant::TargetPostedId},
         {"wait-resolves-on-seen", engine::EngineMutant::WaitResolvesOnSeen},
+        {"stream-end-unseen", engine::EngineMutant::StreamEndUnseen},
     };
     for (const auto& [name, m] : engine_mutants) {
       if (has(scenario.mutants, name)) o.mutants.push_back(m);
