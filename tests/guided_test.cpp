@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli_helpers.hpp"
+#include "engine/js/js_host.hpp"
 #include "scenarios/explore/abstract_state.hpp"
 #include "scenarios/explore/guided.hpp"
 #include "scenarios/explore/swarm.hpp"
@@ -55,6 +56,24 @@ TEST(AbstractState, AWorldRunReachesCellsOfTheTableOnly) {
   EXPECT_TRUE(std::any_of(reached.begin(), reached.end(), [](const std::string& c) {
     return c.find("|open|") != std::string::npos && c.ends_with("streaming");
   }));
+}
+
+// A js-real life keeps no port state: its cells' link comes from the published SDK's own
+// stream (JsRealClient::stream_open), so its clients reach the streaming cells too (before,
+// the port's connected() left every js-real client "connecting" in the guided hunt's table).
+TEST(AbstractState, AJsRealClientStreamsInTheTable) {
+  if (auto why = engine::js::js_real_unavailable("0.5.3")) GTEST_SKIP() << *why;
+  Scenario s = load_scenario_file(syncsim::testing::catalog("basic"), validation_context());
+  s.clients.sdk = "js-real";
+  s.duration_s = 10;
+  s.faults.clear();
+  RunOptions o;
+  o.seed = 1;
+  const RunResult r = run_scenario(s, o);
+  EXPECT_TRUE(r.passed);
+  EXPECT_TRUE(std::any_of(r.abstract_states.begin(), r.abstract_states.end(),
+                          [](const std::string& c) { return c.ends_with("first-streaming"); }))
+      << ::testing::PrintToString(r.abstract_states);
 }
 
 TEST(Guided, WeightsFollowNoveltyAndKeepZeroWeights) {

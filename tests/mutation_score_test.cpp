@@ -337,7 +337,15 @@ const std::vector<Entry>& mutation_catalog() {
       {"stream-end-unseen",
        {},
        "basic-legacy",
-       [](json& j) { j["clients"]["sdk"] = "js-real"; },
+       [](json& j) {
+         j["clients"]["sdk"] = "js-real";
+         j["duration_s"] = 30;  // client 2's stream ends at 15 s
+         json faults = json::array();
+         for (const auto& f : j["faults"]) {
+           if (f["at_ms"].get<int64_t>() < 30000) faults.push_back(f);
+         }
+         j["faults"] = faults;
+       },
        {"no-wedge"},
        true,
        "",

@@ -59,3 +59,5 @@ set_tests_properties("JsReal.ThePortEndsTheStreamAtAnAppUpdateAsThe1540SdkDoes" 
 set_tests_properties("JsReal.ASkewedPairingTheSdkAcceptsRuns" PROPERTIES COST 1.5)
 set_tests_properties("ClientInvariants.MonotonicReadsHoldsAcrossABucketRenameBeforeTheApply" PROPERTIES COST 1.5)
 set_tests_properties("JsReal.ThePortAndTheRealSdkSpendTheSameVirtualTime" PROPERTIES COST 1.5)
+set_tests_properties("MutationScore/MutantScore.IsDetectedWithinTheBudget/stream_end_unseen" PROPERTIES COST 1.6)
+set_tests_properties("JsRealLiveness.AnSdkWaitingOnNothingIsJudgedMidRun" PROPERTIES COST 1.4)

@@ -421,8 +421,8 @@ JsRealClient::Waiting JsRealClient::waiting() const {
     w.requests.push_back(
         fmt::format("#{} {}", req, path == in_flight_paths_.end() ? "" : path->second));
   }
+  w.stream_open = stream_open();
   for (const auto& [req, stream] : streams_) {
-    w.stream_open = true;
     const auto seen = stream_seen_.find(req);
     if (seen == stream_seen_.end()) continue;
     w.first_line_pending = w.first_line_pending || !seen->second.had_line;

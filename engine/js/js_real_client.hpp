@@ -52,6 +52,9 @@ class JsRealClient : public HostedClient {
   // The app died or closed: the SDK instance makes no further calls.
   void kill();
   [[nodiscard]] bool sync_running() const { return connected_; }
+  // A sync stream is delivering to the SDK (the port's connected(), which a js-real life does
+  // not keep).
+  [[nodiscard]] bool stream_open() const { return !streams_.empty(); }
   // powersync_control calls by op ("start", "line_text", "line_binary", ...).
   [[nodiscard]] const std::map<std::string, uint64_t>& control_calls() const {
     return control_calls_;

@@ -1,5 +1,7 @@
 #include "scenarios/explore/abstract_state.hpp"
 
+#include "engine/js/js_real_client.hpp"
+
 #include <fmt/format.h>
 
 namespace syncsim::scenarios {
@@ -71,7 +73,9 @@ void AbstractStateObserver::sample(engine::Client& c) {
   } else if (const auto target = c.target(); target && *target > c.last_seen().value_or(0)) {
     gate = 2;  // closed-target
   }
-  const int link = c.connected() ? 0 : c.sync_running() ? 1 : 2;  // streaming, connecting, offline
+  // A js-real life keeps no port state: its SDK streams while a stream delivers to it.
+  const bool streaming = c.js_real() != nullptr ? c.js_real()->stream_open() : c.connected();
+  const int link = streaming ? 0 : c.sync_running() ? 1 : 2;  // streaming, connecting, offline
   const int mode = c.checkpoint_mode() == engine::CheckpointMode::Legacy ? 1 : 0;
   const int record = record_state(c.user() + "/" + c.client_id());
   const int phase = (first ? 0 : 3) + link;  // kPhases
