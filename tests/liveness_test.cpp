@@ -178,5 +178,21 @@ TEST(JsRealLiveness, AnSdkWaitingOnNothingIsJudgedMidRun) {
   EXPECT_GT(ok.checks.at("no-wedge"), 0U);
 }
 
+// findings-world.md W31 with the published SDK (every fleet entry js-real: 0.4.12 runs
+// @powersync/common 1.54.0): between the reconnect's connection and its stream's first line the
+// SDK waits on that line, which starts the upload round that sets a concrete target.  The
+// js-real judgement counts it; without that path this seed fails at 457.344 s, as the port's
+// judgement did before W31's fix.
+TEST(JsRealLiveness, AStreamsFirstLineIsAPathForTheRealSdkToo) {
+  for (const char* core : {"0.4.6", "0.4.12"}) {
+    if (auto why = engine::js::js_real_unavailable(core)) GTEST_SKIP() << *why;
+  }
+  Scenario s = test_support::finding("legacy-first-line-after-restart");
+  for (auto& group : s.clients.fleet) group.sdk = "js-real";
+  const RunResult r = run(s, 184);
+  EXPECT_TRUE(r.passed) << describe(r);
+  EXPECT_GT(r.checks.at("no-wedge"), 0U);
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios

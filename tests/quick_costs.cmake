@@ -61,3 +61,4 @@ set_tests_properties("ClientInvariants.MonotonicReadsHoldsAcrossABucketRenameBef
 set_tests_properties("JsReal.ThePortAndTheRealSdkSpendTheSameVirtualTime" PROPERTIES COST 1.5)
 set_tests_properties("MutationScore/MutantScore.IsDetectedWithinTheBudget/stream_end_unseen" PROPERTIES COST 1.6)
 set_tests_properties("JsRealLiveness.AnSdkWaitingOnNothingIsJudgedMidRun" PROPERTIES COST 1.4)
+set_tests_properties("JsRealLiveness.AStreamsFirstLineIsAPathForTheRealSdkToo" PROPERTIES COST 1.2)
