@@ -449,6 +449,26 @@ TEST(WorldQuiesce, ALongDisconnectClientReconnectsAtQuiesce) {
   EXPECT_GT(r.checks.at("converges"), 0u);
 }
 
+TEST(Findings, ADowngradeAfterRetentionRestartsTheLegacyCounterBelowTheAppliedId) {
+  // W32: seed 383 of the focused js-real hunt, shrunk.  Client 1's acknowledged request 10, a
+  // downgrade to 0.4.11 (legacy only) away past retention, the compact job deletes the record:
+  // back in legacy mode it applies the local 10, then the restarted counter's 1.  The file runs
+  // the published SDK; the port fails the same way at the same instant, and runs here (<1 s).
+  Scenario s = finding("downgrade-retention-applied-id");
+  for (auto& g : s.clients.fleet) g.sdk = "auto";
+  const RunResult r = run(s, 383);
+  ASSERT_TRUE(r.expectation_met) << describe(r);
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_NE(r.violation->message.find("applied request id 1 after 10"), std::string::npos)
+      << r.violation->message;
+  EXPECT_EQ(known_id_of(s, r), "downgrade-retention-applied-id");
+  // The downgrade is an ingredient: without it the same seed passes.
+  s.expect = Expectation{};
+  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::Downgrade; });
+  const RunResult without = run(s, 383);
+  EXPECT_TRUE(without.passed) << describe(without);
+}
+
 // The focused js-real hunt (scenarios/hunts/world-js-real.json, docs/findings-world.md session
 // 19): the file is world.json but for its name, description and two weights, so a change to the
 // world reaches it; and every group it draws runs the published SDK on a 0.5.x core.
