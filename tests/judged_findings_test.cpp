@@ -1,16 +1,21 @@
 // Hunt repros judged after the hunt (docs/findings-world.md W14-W31): each test runs the shrunk
 // scenario (scenarios/findings/, or inline for the older ones) and shows the fact the judgement
-// rests on, or that its signature is the known entry it was judged to be.
+// rests on, or that its signature is the known entry it was judged to be; and the focused hunt
+// files (scenarios/hunts/) stay world.json but for the weights they change.
 
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine/js/js_host.hpp"
 #include "scenarios/explore/findings.hpp"
+#include "scenarios/explore/swarm.hpp"
 #include "scenarios/format/scenario.hpp"
 #include "scenarios/world/runner.hpp"
 #include "tests/support/scenario_helpers.hpp"
@@ -442,6 +447,55 @@ TEST(WorldQuiesce, ALongDisconnectClientReconnectsAtQuiesce) {
   const RunResult r = run_scenario(s, o);
   EXPECT_TRUE(r.passed) << r.stop.message << "\n" << r.pending;
   EXPECT_GT(r.checks.at("converges"), 0u);
+}
+
+TEST(Findings, ADowngradeAfterRetentionRestartsTheLegacyCounterBelowTheAppliedId) {
+  // W32: seed 383 of the focused js-real hunt, shrunk.  Client 1's acknowledged request 10, a
+  // downgrade to 0.4.11 (legacy only) away past retention, the compact job deletes the record:
+  // back in legacy mode it applies the local 10, then the restarted counter's 1.  The file runs
+  // the published SDK; the port fails the same way at the same instant, and runs here (<1 s).
+  Scenario s = finding("downgrade-retention-applied-id");
+  for (auto& g : s.clients.fleet) g.sdk = "auto";
+  const RunResult r = run(s, 383);
+  ASSERT_TRUE(r.expectation_met) << describe(r);
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_NE(r.violation->message.find("applied request id 1 after 10"), std::string::npos)
+      << r.violation->message;
+  EXPECT_EQ(known_id_of(s, r), "downgrade-retention-applied-id");
+  // The downgrade is an ingredient: without it the same seed passes.
+  s.expect = Expectation{};
+  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::Downgrade; });
+  const RunResult without = run(s, 383);
+  EXPECT_TRUE(without.passed) << describe(without);
+}
+
+// The focused js-real hunt (scenarios/hunts/world-js-real.json, docs/findings-world.md session
+// 19): the file is world.json but for its name, description and two weights, so a change to the
+// world reaches it; and every group it draws runs the published SDK on a 0.5.x core.
+TEST(FocusedHunt, TheJsRealWorldDrawsOnlyPublishedSdkGroups) {
+  std::ifstream in(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/hunts/world-js-real.json");
+  const json hunt = json::parse(in);
+  json world = test_support::catalog_json("world");
+  auto& w = world["swarm"]["world"]["weights"];
+  w["fleet.core"] = {{"0.5.3", 1}, {"0.5.2", 1}, {"0.4.12", 0}, {"0.4.11", 0}, {"0.4.6", 0}};
+  w["fleet.sdk"] = {{"auto", 0}, {"js-1.3.0", 0}, {"js-legacy", 0}, {"js-real", 1}};
+  world["name"] = hunt.at("name");
+  world["description"] = hunt.at("description");
+  const json drift = json::diff(world, hunt);
+  EXPECT_TRUE(drift.empty()) << "world-js-real.json drifted from world.json: " << drift.dump();
+  // Without node or the pinned SDK a drawn js-real group runs the port (world_swarm.cpp).
+  if (auto why = engine::js::js_real_unavailable("0.5.2")) GTEST_SKIP() << *why;
+  const Scenario s = test_support::load(hunt);
+  std::set<std::string> seen;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    const SwarmDraw d = draw_swarm(s, seed, validation_context());
+    for (const auto& g : d.scenario.clients.fleet) {
+      EXPECT_EQ(g.sdk, "js-real") << "seed " << seed;
+      EXPECT_TRUE(g.core == "0.5.2" || g.core == "0.5.3") << "seed " << seed << ": " << g.core;
+      seen.insert(g.core + "/" + g.checkpoint_mode);
+    }
+  }
+  EXPECT_EQ(seen.size(), 4u) << "both 0.5.x cores in both modes";
 }
 
 }  // namespace
