@@ -164,7 +164,7 @@ std::string js_real_paths(const engine::js::JsRealClient& js, bool legacy, int64
   const bool will_stream =
       w.stream_open || !w.requests.empty() || !w.timers.empty() || !w.app_connected;
   if (record.path && will_stream) paths.push_back(*record.path);
-  const std::string waits_on =
+  std::string waits_on =
       say(" ({}{})",
           record.path && !will_stream ? "the service would emit it, but the SDK has no "
                                         "stream and opens none; "
