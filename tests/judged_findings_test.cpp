@@ -160,6 +160,24 @@ TEST(Findings, AStreamsFirstLineAfterTheConnectionIsAPathForTargetMax) {
       << "the round the first line started set the target";
 }
 
+// W33: with clients.post_checkpoint_request "backend" the published SDK's connector posts its
+// checkpoint requests (the seed and updateLocalTarget's) through the app backend, as the port's
+// does; before the fix the js-real host's connector had no postCheckpointRequest and every
+// request went to /sync/checkpoint-request directly (abortable, unlike the backend route).
+TEST(Findings, AJsRealConnectorPostsCheckpointRequestsThroughTheBackend) {
+  if (auto why = engine::js::js_real_unavailable("0.5.3")) GTEST_SKIP() << *why;
+  Scenario s = test_support::catalog("basic");
+  s.clients.sdk = "js-real";
+  s.clients.post_checkpoint_request = "backend";
+  s.duration_s = 10;
+  s.faults.clear();
+  const TracedRun t = run_traced(s, 1);
+  EXPECT_TRUE(t.result.passed) << describe(t.result);
+  EXPECT_GE(t.count("backend forwards checkpoint request of"), 3U) << "a seed per client at least";
+  EXPECT_EQ(t.count("POST /sync/checkpoint-request"), 0U);
+  EXPECT_GE(t.count("POST /backend/checkpoint-request"), 3U);
+}
+
 // The signature hunt gives a run's violation.
 FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
   return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);

@@ -56,7 +56,9 @@ void JsRealClient::open() {
       {"crud_upload_throttle_ms", o.crud_upload_throttle / sim::kMillis},
       {"stream_tables", o.stream_tables},
       // The backend answers uploads with a custom write checkpoint (our connector's complete()).
-      {"custom_write_checkpoints", o.custom_write_checkpoints}};
+      {"custom_write_checkpoints", o.custom_write_checkpoints},
+      // The connector's postCheckpointRequest through the app backend (sdk_client.mjs).
+      {"post_checkpoint_request_via_backend", o.post_checkpoint_request_via_backend}};
   // Version skew: the SDK's own version check is bypassed and traced (sdk_client*.mjs).
   if (o.sdk_package_forced) options["sdk_package_force"] = true;
   nlohmann::json event = {{"op", "open"}, {"user", o.user}, {"options", options}};
@@ -575,8 +577,9 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
   if (upload && client_.kill_point_ == KillPoint::MidUpload) {
     client_.loop_.at(client_.loop_.now(), [&c = client_] { c.fire_kill(KillPoint::MidUpload); });
   }
-  if (observer && (http.path == "/sync/checkpoint-request" ||
-                   http.path.rfind("/write-checkpoint2.json", 0) == 0)) {
+  if (observer &&
+      (http.path == "/sync/checkpoint-request" || http.path == "/backend/checkpoint-request" ||
+       http.path.rfind("/write-checkpoint2.json", 0) == 0)) {
     observer->on_checkpoint_request_sent(client_);
   }
   client_.trace_.log(client_.name(), "js fetch #{} {} {}", req, http.method, http.path);

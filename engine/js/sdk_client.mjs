@@ -198,6 +198,26 @@ export class SdkClient {
         client.bridge({ op: 'uploaded', client: client.name });  // no reply (bridge.mjs)
       },
     };
+    // clients.post_checkpoint_request "backend" (docs/protocol.md §2.2.6): the connector's
+    // postCheckpointRequest goes through the app backend, as the port's does
+    // (engine/sdk_shim_checkpoint_requests.cpp); the SDK passes it no abort signal.  Requests
+    // mode only: in legacy mode the SDK warns about the hook and never calls it.
+    if (this.options.post_checkpoint_request_via_backend && this.options.checkpoint_mode === 'requests') {
+      this.connector.postCheckpointRequest = async (clientId, requestId) => {
+        const path = '/backend/checkpoint-request';
+        const response = await client.fetch({
+          resource: `https://backend.sim${path}`,
+          request: { method: 'POST', headers: { 'content-type': 'application/json' },
+                     body: JSON.stringify({ client_id: clientId, checkpoint_request_id: requestId }) },
+          expectStreamingResponse: false,
+        });
+        const text = await response.text();
+        if (response.status !== 200) {
+          throw new Error(`Received ${response.status} when getting from ${path}: ${text}`);
+        }
+        return String(JSON.parse(text).data.checkpoint_request_id);
+      };
+    }
     this.database = seams.database(new Schema(tables));
   }
 
