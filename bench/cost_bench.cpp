@@ -130,13 +130,16 @@ double child_cpu(const std::vector<std::string>& argv) {
   return cpu_seconds(usage);
 }
 
-// --census: top-level statements by (region, text).  A statement stepped while another one of
-// its connection is mid-step runs inside that one (the core's own SQL inside powersync_control,
-// a function's inside the app's write) and belongs to it; a trigger's body (text "-- ...") too.
+// --census: top-level statements by (region, text).  A statement run inside another one's step
+// (the core's own SQL inside powersync_control, a function's inside the app's write) belongs to
+// that one, as does a trigger's body; --nested lists them apart.
 std::map<std::pair<int, std::string>, uint64_t> g_statements;
 std::map<std::string, uint64_t> g_control_ops;
+bool g_census_nested = false;    // --nested: the statements inside them too
+constexpr int kNested = 1 << 8;  // or-ed into a nested statement's region
 
-const char* region_name(int region) {
+std::string region_name(int region) {
+  if ((region & kNested) != 0) return "nested in " + region_name(region & ~kNested);
   switch (region & ~sim::kCostVfsBit) {
     case sim::kCostControl:
       return "control";
@@ -153,12 +156,12 @@ const char* region_name(int region) {
 
 int on_statement(unsigned type, void* /*ctx*/, void* p, void* x) {
   const char* text = static_cast<const char*>(x);
-  if (type != SQLITE_TRACE_STMT || std::strncmp(text, "--", 2) == 0) return 0;
+  if (type != SQLITE_TRACE_STMT) return 0;
+  // SQLite marks a statement run inside another one's step, and a trigger's body, with "-- ".
+  const bool nested = std::strncmp(text, "-- ", 3) == 0;
+  if (nested && !g_census_nested) return 0;
+  if (nested) text += 3;
   auto* stmt = static_cast<sqlite3_stmt*>(p);
-  sqlite3* db = sqlite3_db_handle(stmt);
-  for (sqlite3_stmt* o = sqlite3_next_stmt(db, nullptr); o; o = sqlite3_next_stmt(db, o)) {
-    if (o != stmt && sqlite3_stmt_busy(o)) return 0;
-  }
   std::string sql;
   for (const char* c = text; *c != 0; ++c) {  // whitespace runs as one space
     const bool space = *c == ' ' || *c == '\n' || *c == '\t' || *c == '\r';
@@ -166,8 +169,8 @@ int on_statement(unsigned type, void* /*ctx*/, void* p, void* x) {
     sql += space ? ' ' : *c;
   }
   if (sql.size() > 110) sql = sql.substr(0, 107) + "...";
-  ++g_statements[{g_meter.region & ~sim::kCostVfsBit, sql}];
-  if (std::strstr(text, "powersync_control(") != nullptr) {
+  ++g_statements[{(g_meter.region & ~sim::kCostVfsBit) | (nested ? kNested : 0), sql}];
+  if (!nested && std::strstr(text, "powersync_control(") != nullptr) {
     char* expanded = sqlite3_expanded_sql(stmt);  // the op is the first bound text
     const char* q = expanded ? std::strchr(expanded, '\'') : nullptr;
     const char* e = q ? std::strchr(q + 1, '\'') : nullptr;
@@ -235,6 +238,8 @@ int main(int argc, char** argv) {
   app.add_option("--syncsim", syncsim_bin, "the syncsim binary for (c)")->check(CLI::ExistingFile);
   app.add_flag("--census", census,
                "print the top-level SQL statements of seeds 1..N per control call instead");
+  app.add_flag("--nested", g_census_nested,
+               "--census: also the statements run inside another (the core's, in a call)");
   app.add_option("--set", sets, "KEY=VALUE scenario override, as `syncsim run --set`");
   try {
     app.parse(argc, argv);
