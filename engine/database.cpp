@@ -127,6 +127,14 @@ struct DataRows {
     by_rowid.clear();
     pending.clear();
   }
+  // Whether a cached present row not written since is still there (no truncation emptied it).
+  bool survived(Database& db) const {
+    for (const auto& [rowid, id] : by_rowid) {
+      if (std::find(pending.begin(), pending.end(), rowid) != pending.end()) continue;
+      return db.query_text(resolve_sql, {std::to_string(rowid)}) == id;
+    }
+    return by_rowid.empty();  // only absent rows cached: a truncation inserts nothing
+  }
   // The update hook's change of row `rowid` of `base`.
   void changed(int op, int64_t rowid) {
     if (auto it = by_rowid.find(rowid); it != by_rowid.end()) {
@@ -405,13 +413,19 @@ std::optional<std::optional<std::string>> read_data_row(Database& db, Connection
                                                         const std::string& sql,
                                                         const std::string& view,
                                                         const std::string& id) {
-  // A change the hook did not see, or a rollback: nothing cached is known to be current.
   const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w.seen_changes);
-  if (unseen != w.data_unseen || w.rollbacks != w.data_rollbacks) {
-    for (auto& [s, rows] : w.data_rows) rows.clear();
-    w.data_unseen = unseen;
-    w.data_rollbacks = w.rollbacks;
+  if (w.rollbacks != w.data_rollbacks) {
+    for (auto& [s, rows] : w.data_rows) rows.clear();  // rows restored without the hook
+  } else if (unseen != w.data_unseen) {
+    // Changes the hook did not see: the core empties ps_updated_rows (WITHOUT ROWID, unhooked) in
+    // every sync_local.  Of an app table (a rowid table) the hook misses only a truncation, which
+    // empties it: a cached row still at its rowid, not written since, shows it was not truncated.
+    for (auto& [s, rows] : w.data_rows) {
+      if (!rows.survived(db)) rows.clear();
+    }
   }
+  w.data_unseen = unseen;
+  w.data_rollbacks = w.rollbacks;
   auto [it, fresh] = w.data_rows.try_emplace(sql);
   DataRows& t = it->second;
   if (fresh) {
