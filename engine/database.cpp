@@ -429,7 +429,7 @@ std::optional<std::optional<std::string>> read_data_row(Database& db, Connection
   auto [it, fresh] = w.data_rows.try_emplace(sql);
   DataRows& t = it->second;
   if (fresh) {
-    t.base = "ps_data__" + view;
+    t.base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;  // a view or its table
     // `sql` with ?1 for its one ? (a bare ? after ?1 would be ?2).
     t.read_sql = sql.substr(0, sql.find(" FROM ")) + ", (SELECT rowid FROM " + t.base +
                  " WHERE id = ?1)" +
@@ -469,7 +469,13 @@ std::optional<std::optional<std::string>> query_row_watched(Database& db, Watche
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
   if (table == Watched::Data && args.size() == 1) {
-    if (const std::string view = data_view(sql); !view.empty()) {
+    const std::string view = data_view(sql);
+    const std::string base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;
+    // Only over a rowid table of that name (the core's app tables); anything else per table.
+    if (!view.empty() && (w->data_rows.count(sql) != 0 ||
+                          db.query_int("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name "
+                                       "= ? AND sql NOT LIKE '%WITHOUT ROWID%'",
+                                       {base}))) {
       return read_data_row(db, *w, sql, view, args[0]);
     }
   }
