@@ -446,8 +446,9 @@ std::optional<std::optional<std::string>> read_data_row(Database& db, Connection
     // Debug builds (the sanitizer build's san_quick) compare every hit with the table.
     assert([&] {
       auto rows = read();
-      return rows.empty() ? !hit->second.value.has_value()
-                          : hit->second.value == std::optional(rows[0][0]);
+      return rows.empty()
+                 ? !hit->second.value.has_value()
+                 : hit->second.value == std::optional<std::optional<std::string>>(rows[0][0]);
     }() && "a cached row read is stale");
     return hit->second.value;
   }
