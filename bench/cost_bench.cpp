@@ -4,12 +4,18 @@
 // (this thread's CPU time, 1 kHz by default: each sample costs ~50 us here) samples
 // the region of a sim::CostMeter it passes to the runs: the framework, inside powersync_control,
 // SQL the framework issues, the app's own writes (the workload: engine for (a), not in (b)'s
-// numerator; `b_with_workload_...` counts them in), and the sim VFS nested in any of them (the VFS
-// counts as framework for (a)).
+// numerator; `b_with_workload_...` counts them in), the SDK's own SQL (engine for (a), with the
+// call in (b)'s denominator; `b_..._incl_sdk_sql_...` is the older definition that counts it as
+// framework SQL), and the sim VFS nested in any of them (the VFS counts as framework for (a)).
 // Without perf events, ITIMER_PROF samples instead (coarser). (c): `syncsim run` and `syncsim sweep
 // --jobs 2` over seeds 1..M as child processes; CPU from wait4()'s rusage (user + sys, sweep's
 // workers included), per seed. CPU time only, never wall: the machine is shared, and wall time
 // measures the queue for a core.
+// --census (perf19): instead of (a)-(c), every top-level SQL statement the seeds' connections run
+// (SQLite's statement trace on every connection, the JS host's included), by region and text,
+// per powersync_control call; with `--set clients.sdk=js-real` the published SDK's own
+// statements show which of the port's are the SDK's too (docs/performance-framework.md
+// "(perf19)").
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <sys/ioctl.h>
@@ -19,16 +25,22 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "scenarios/format/overrides.hpp"
 #include "scenarios/world/runner.hpp"
 #include "sim/cost_region.hpp"
 
@@ -118,6 +130,91 @@ double child_cpu(const std::vector<std::string>& argv) {
   return cpu_seconds(usage);
 }
 
+// --census: top-level statements by (region, text).  A statement run inside another one's step
+// (the core's own SQL inside powersync_control, a function's inside the app's write) belongs to
+// that one, as does a trigger's body; --nested lists them apart.
+std::map<std::pair<int, std::string>, uint64_t> g_statements;
+std::map<std::string, uint64_t> g_control_ops;
+bool g_census_nested = false;    // --nested: the statements inside them too
+constexpr int kNested = 1 << 8;  // or-ed into a nested statement's region
+
+std::string region_name(int region) {
+  if ((region & kNested) != 0) return "nested in " + region_name(region & ~kNested);
+  switch (region & ~sim::kCostVfsBit) {
+    case sim::kCostControl:
+      return "control";
+    case sim::kCostFrameworkSql:
+      return "framework_sql";
+    case sim::kCostWorkloadSql:
+      return "workload_sql";
+    case sim::kCostSdkSql:
+      return "sdk_sql";
+    default:
+      return "untagged";  // not through engine::Database: the JS host's SDK statements
+  }
+}
+
+int on_statement(unsigned type, void* /*ctx*/, void* p, void* x) {
+  const char* text = static_cast<const char*>(x);
+  if (type != SQLITE_TRACE_STMT) return 0;
+  // SQLite marks a statement run inside another one's step, and a trigger's body, with "-- ".
+  const bool nested = std::strncmp(text, "-- ", 3) == 0;
+  if (nested && !g_census_nested) return 0;
+  if (nested) text += 3;
+  auto* stmt = static_cast<sqlite3_stmt*>(p);
+  std::string sql;
+  for (const char* c = text; *c != 0; ++c) {  // whitespace runs as one space
+    const bool space = *c == ' ' || *c == '\n' || *c == '\t' || *c == '\r';
+    if (space && (sql.empty() || sql.back() == ' ')) continue;
+    sql += space ? ' ' : *c;
+  }
+  if (sql.size() > 110) sql = sql.substr(0, 107) + "...";
+  ++g_statements[{(g_meter.region & ~sim::kCostVfsBit) | (nested ? kNested : 0), sql}];
+  if (!nested && std::strstr(text, "powersync_control(") != nullptr) {
+    char* expanded = sqlite3_expanded_sql(stmt);  // the op is the first bound text
+    const char* q = expanded ? std::strchr(expanded, '\'') : nullptr;
+    const char* e = q ? std::strchr(q + 1, '\'') : nullptr;
+    ++g_control_ops[e ? std::string(q + 1, e) : std::string("?")];
+    sqlite3_free(expanded);
+  }
+  return 0;
+}
+
+int trace_connection(sqlite3* db, char** /*err*/, const sqlite3_api_routines* /*api*/) {
+  sqlite3_trace_v2(db, SQLITE_TRACE_STMT, on_statement, nullptr);
+  return SQLITE_OK;
+}
+
+json census_report(const std::string& scenario, const std::vector<std::string>& sets,
+                   uint64_t seeds) {
+  uint64_t controls = 0;
+  for (const auto& [op, n] : g_control_ops) controls += n;
+  std::vector<std::pair<uint64_t, std::pair<int, std::string>>> rows;
+  for (const auto& [key, n] : g_statements) rows.emplace_back(n, key);
+  std::stable_sort(rows.begin(), rows.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  json by_region = json::object();
+  json statements = json::array();
+  for (const auto& [n, key] : rows) {
+    const double per = controls ? static_cast<double>(n) / static_cast<double>(controls) : 0.0;
+    statements.push_back({{"region", region_name(key.first)},
+                          {"sql", key.second},
+                          {"count", n},
+                          {"per_control_call", per}});
+    auto& r = by_region[region_name(key.first)];
+    if (r.is_null()) r = {{"count", uint64_t{0}}, {"per_control_call", 0.0}};
+    r["count"] = r["count"].get<uint64_t>() + n;
+    r["per_control_call"] = r["per_control_call"].get<double>() + per;
+  }
+  return {{"scenario", scenario},
+          {"set", sets},
+          {"seeds", seeds},
+          {"control_calls", controls},
+          {"control_ops", g_control_ops},
+          {"by_region", by_region},
+          {"statements", statements}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,6 +223,8 @@ int main(int argc, char** argv) {
   uint64_t sample_hz = 1000;
   std::string scenario = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic.json";
   std::string syncsim_bin = SYNCSIM_BINARY;
+  bool census = false;
+  std::vector<std::string> sets;
   CLI::App app{
       "Issue 20's targets (a)-(c): CPU shares and CPU per seed of a scenario, JSON on stdout",
       "cost_bench"};
@@ -137,6 +236,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(uint64_t{1}, uint64_t{100000}));
   app.add_option("--scenario", scenario, "the scenario file")->check(CLI::ExistingFile);
   app.add_option("--syncsim", syncsim_bin, "the syncsim binary for (c)")->check(CLI::ExistingFile);
+  app.add_flag("--census", census,
+               "print the top-level SQL statements of seeds 1..N per control call instead");
+  app.add_flag("--nested", g_census_nested,
+               "--census: also the statements run inside another (the core's, in a call)");
+  app.add_option("--set", sets, "KEY=VALUE scenario override, as `syncsim run --set`");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -146,7 +250,21 @@ int main(int argc, char** argv) {
 
   // (a), (b): in-process runs under the sampler.
   const scenarios::Scenario s =
-      scenarios::load_scenario_file(scenario, scenarios::validation_context());
+      scenarios::load_scenario_with_overrides(scenario, sets, scenarios::validation_context());
+  if (census) {
+    sqlite3_auto_extension(reinterpret_cast<void (*)()>(&trace_connection));
+    for (uint64_t seed = 1; seed <= seeds; ++seed) {
+      scenarios::RunOptions o;
+      o.seed = seed;
+      o.cost_meter = &g_meter;  // the regions tell the statements' callers apart
+      if (!scenarios::run_scenario(s, o).passed) {
+        std::cerr << "cost_bench: seed " << seed << " failed\n";
+        return 1;
+      }
+    }
+    std::cout << census_report(scenario, sets, seeds).dump(2) << "\n";
+    return 0;
+  }
   uint64_t applied = 0;
   uint64_t events = 0;
   rusage before{};
@@ -174,16 +292,17 @@ int main(int argc, char** argv) {
   const double control = count(sim::kCostControl);
   const double sql = count(sim::kCostFrameworkSql);
   const double workload = count(sim::kCostWorkloadSql);
-  const double vfs = count(sim::kCostFramework | sim::kCostVfsBit) +
-                     count(sim::kCostControl | sim::kCostVfsBit) +
-                     count(sim::kCostFrameworkSql | sim::kCostVfsBit) +
-                     count(sim::kCostWorkloadSql | sim::kCostVfsBit);
-  const double total = framework + control + sql + workload + vfs;
-  const double engine = control + sql + workload;  // core + SQLite, without our VFS
-  const double control_all = control + count(sim::kCostControl | sim::kCostVfsBit);
-  const double sql_all = sql + count(sim::kCostFrameworkSql | sim::kCostVfsBit);
-  const double workload_all = workload + count(sim::kCostWorkloadSql | sim::kCostVfsBit);
-
+  const double sdk = count(sim::kCostSdkSql);
+  double vfs = 0;
+  for (int r = 0; r < sim::kCostVfsBit; ++r) vfs += count(r | sim::kCostVfsBit);
+  const double total = framework + control + sql + workload + sdk + vfs;
+  const double engine = control + sql + workload + sdk;  // core + SQLite, without our VFS
+  auto with_vfs = [&](int region) { return count(region) + count(region | sim::kCostVfsBit); };
+  const double control_all = with_vfs(sim::kCostControl);
+  const double sql_all = with_vfs(sim::kCostFrameworkSql);
+  const double workload_all = with_vfs(sim::kCostWorkloadSql);
+  const double sdk_all = with_vfs(sim::kCostSdkSql);
+  auto ratio = [](double n, double d) { return d > 0 ? n / d : 0.0; };
   // (c): the CLI as users run it.
   const std::string range = "1.." + std::to_string(cli_seeds);
   const double run_cpu = child_cpu({syncsim_bin, "run", scenario, "--seeds", range});
@@ -206,12 +325,15 @@ int main(int argc, char** argv) {
           {"vfs", share(vfs)},
           {"control_excl_vfs", share(control)},
           {"framework_sql_excl_vfs", share(sql)},
+          {"sdk_sql_excl_vfs", share(sdk)},
           {"workload_sql_excl_vfs", share(workload)}}}}},
-      {"a_cpu_over_engine_cpu", engine > 0 ? total / engine : 0.0},
-      {"a_cpu_over_engine_cpu_vfs_as_engine", engine > 0 ? total / (engine + vfs) : 0.0},
-      {"b_framework_sql_over_control", control_all > 0 ? sql_all / control_all : 0.0},
-      {"b_with_workload_sql_over_control",
-       control_all > 0 ? (sql_all + workload_all) / control_all : 0.0},
+      {"a_cpu_over_engine_cpu", ratio(total, engine)},
+      {"a_cpu_over_engine_cpu_vfs_as_engine", ratio(total, engine + vfs)},
+      // (b) since perf19: the SDK's own SQL is the engine's, beside the call.
+      {"b_framework_sql_over_control", ratio(sql_all, control_all + sdk_all)},
+      // (b) as perf11-perf17 defined it: the SDK's SQL counted as the framework's.
+      {"b_framework_sql_incl_sdk_sql_over_control", ratio(sql_all + sdk_all, control_all)},
+      {"b_with_workload_sql_over_control", ratio(sql_all + sdk_all + workload_all, control_all)},
       {"c",
        {{"seeds", cli_seeds},
         {"run_cpu_s_per_seed", run_cpu / static_cast<double>(cli_seeds)},

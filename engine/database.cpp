@@ -5,9 +5,12 @@
 #include <dlfcn.h>
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cassert>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -98,6 +101,56 @@ struct WatchedRowRead {
   uint64_t rollbacks = 0;
 };
 
+// The rows of one app table read by one statement shape, `SELECT <column> FROM <view> WHERE id =
+// ?` (engine/watched_read.hpp): cached per row.  The update hook names a changed row by rowid, so a
+// present row's read keeps its rowid; an inserted or updated rowid (a REPLACE moves a row to a new
+// rowid and deletes the old one without a hook call) is resolved to its id before the next read.
+struct DataRows {
+  std::string base;         // ps_data__<view>
+  std::string read_sql;     // the column and the row's rowid
+  std::string resolve_sql;  // a rowid's id
+  struct Row {
+    std::optional<std::optional<std::string>> value;
+    std::optional<int64_t> rowid;  // when present
+  };
+  std::unordered_map<std::string, Row> rows;          // by id
+  std::unordered_map<int64_t, std::string> by_rowid;  // present rows' ids
+  std::vector<int64_t> pending;                       // changed rowids, ids not read yet
+  void forget(const std::string& id) {
+    auto it = rows.find(id);
+    if (it == rows.end()) return;
+    if (it->second.rowid) by_rowid.erase(*it->second.rowid);
+    rows.erase(it);
+  }
+  void clear() {
+    rows.clear();
+    by_rowid.clear();
+    pending.clear();
+  }
+  // Whether a cached present row not written since is still there (no truncation emptied it).
+  bool survived(Database& db) const {
+    for (const auto& [rowid, id] : by_rowid) {
+      if (std::find(pending.begin(), pending.end(), rowid) != pending.end()) continue;
+      return db.query_text(resolve_sql, {std::to_string(rowid)}) == id;
+    }
+    return by_rowid.empty();  // only absent rows cached: a truncation inserts nothing
+  }
+  // The update hook's change of row `rowid` of `base`.
+  void changed(int op, int64_t rowid) {
+    if (auto it = by_rowid.find(rowid); it != by_rowid.end()) {
+      rows.erase(it->second);
+      by_rowid.erase(it);
+    }
+    if (op == SQLITE_DELETE) {
+      // A row inserted since the last read and deleted again: its id is gone with it, and a
+      // REPLACE may have moved a cached row there.
+      if (std::find(pending.begin(), pending.end(), rowid) != pending.end()) clear();
+    } else if (!rows.empty()) {
+      pending.push_back(rowid);
+    }
+  }
+};
+
 void check(sqlite3* db, int rc, const std::string& what) {
   if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
     throw SqlError(rc, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
@@ -162,6 +215,9 @@ struct ConnectionWatch {
   uint64_t rollbacks = 0;
   std::unordered_map<std::string, WatchedRead> reads;
   std::unordered_map<std::string, WatchedRowRead> row_reads;
+  std::map<std::string, DataRows> data_rows;  // by statement (query_row_watched, Data)
+  int64_t data_unseen = 0;                    // unseen changes and rollbacks data_rows reflect
+  uint64_t data_rollbacks = 0;
 
   // The cache key of a read: the statement and its arguments.
   static std::string key(const std::string& sql, const std::vector<std::string>& args) {
@@ -273,7 +329,7 @@ Database::~Database() {
   }
 }
 
-void Database::on_update(void* self, int, const char*, const char* table, sqlite3_int64) {
+void Database::on_update(void* self, int op, const char*, const char* table, sqlite3_int64 rowid) {
   auto* w = static_cast<ConnectionWatch*>(self);
   Database* d = w->db;
   ++w->seen_changes;
@@ -283,6 +339,9 @@ void Database::on_update(void* self, int, const char*, const char* table, sqlite
   } else if (std::strncmp(table, "ps_data__", 9) == 0) {
     d->touched_.data_tables = true;
     ++w->changes[static_cast<int>(Watched::Data)];
+    for (auto& [sql, rows] : w->data_rows) {
+      if (rows.base == table) rows.changed(op, rowid);
+    }
   } else if (std::strcmp(table, "ps_kv") == 0) {
     ++w->changes[static_cast<int>(Watched::Kv)];
   } else if (std::strcmp(table, "ps_buckets") == 0) {
@@ -330,11 +389,97 @@ std::optional<int64_t> query_int_watched_arg(Database& db, Watched table, const 
   return r.value;
 }
 
+namespace {
+
+// `SELECT <column> FROM <view> WHERE id = ?`'s view, or empty for another shape.
+std::string data_view(const std::string& sql) {
+  static const std::string kSelect = "SELECT ", kFrom = " FROM ", kWhere = " WHERE id = ?";
+  if (sql.rfind(kSelect, 0) != 0 || sql.size() <= kWhere.size() ||
+      sql.compare(sql.size() - kWhere.size(), kWhere.size(), kWhere) != 0) {
+    return {};
+  }
+  const auto from = sql.find(kFrom);
+  if (from == std::string::npos) return {};
+  const auto begin = from + kFrom.size();
+  std::string view = sql.substr(begin, sql.size() - kWhere.size() - begin);
+  const bool plain = !view.empty() && std::all_of(view.begin(), view.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  });
+  return plain ? view : std::string();
+}
+
+// query_row_watched for one row of an app table, cached per row (DataRows above).
+std::optional<std::optional<std::string>> read_data_row(Database& db, ConnectionWatch& w,
+                                                        const std::string& sql,
+                                                        const std::string& view,
+                                                        const std::string& id) {
+  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w.seen_changes);
+  if (w.rollbacks != w.data_rollbacks) {
+    for (auto& [s, rows] : w.data_rows) rows.clear();  // rows restored without the hook
+  } else if (unseen != w.data_unseen) {
+    // Changes the hook did not see: the core empties ps_updated_rows (WITHOUT ROWID, unhooked) in
+    // every sync_local.  Of an app table (a rowid table) the hook misses only a truncation, which
+    // empties it: a cached row still at its rowid, not written since, shows it was not truncated.
+    for (auto& [s, rows] : w.data_rows) {
+      if (!rows.survived(db)) rows.clear();
+    }
+  }
+  w.data_unseen = unseen;
+  w.data_rollbacks = w.rollbacks;
+  auto [it, fresh] = w.data_rows.try_emplace(sql);
+  DataRows& t = it->second;
+  if (fresh) {
+    t.base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;  // a view or its table
+    // `sql` with ?1 for its one ? (a bare ? after ?1 would be ?2).
+    t.read_sql = sql.substr(0, sql.find(" FROM ")) + ", (SELECT rowid FROM " + t.base +
+                 " WHERE id = ?1)" +
+                 sql.substr(sql.find(" FROM "), sql.size() - sql.find(" FROM ") - 1) + "?1";
+    t.resolve_sql = "SELECT id FROM " + t.base + " WHERE rowid = CAST(? AS INTEGER)";
+  }
+  if (t.pending.size() > t.rows.size()) t.clear();  // resolving would cost more than re-reading
+  for (const int64_t rowid : t.pending) {
+    if (auto changed = db.query_text(t.resolve_sql, {std::to_string(rowid)})) t.forget(*changed);
+  }
+  t.pending.clear();
+  auto read = [&]() { return db.query_rows(t.read_sql, {id}); };
+  if (auto hit = t.rows.find(id); hit != t.rows.end()) {
+    // Debug builds (the sanitizer build's san_quick) compare every hit with the table.
+    assert([&] {
+      auto rows = read();
+      return rows.empty()
+                 ? !hit->second.value.has_value()
+                 : hit->second.value == std::optional<std::optional<std::string>>(rows[0][0]);
+    }() && "a cached row read is stale");
+    return hit->second.value;
+  }
+  auto rows = read();
+  DataRows::Row row;
+  if (!rows.empty()) {
+    row.value = rows[0][0];
+    if (rows[0][1]) row.rowid = std::stoll(*rows[0][1]);
+  }
+  if (row.rowid) t.by_rowid[*row.rowid] = id;
+  return t.rows.insert_or_assign(id, std::move(row)).first->second.value;
+}
+
+}  // namespace
+
 std::optional<std::optional<std::string>> query_row_watched(Database& db, Watched table,
                                                             const std::string& sql,
                                                             const std::vector<std::string>& args) {
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
+  if (table == Watched::Data && args.size() == 1) {
+    const std::string view = data_view(sql);
+    const std::string base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;
+    // Only over a rowid table of that name (the core's app tables); anything else per table.
+    if (!view.empty() && (w->data_rows.count(sql) != 0 ||
+                          db.query_int("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name "
+                                       "= ? AND sql NOT LIKE '%WITHOUT ROWID%'",
+                                       {base}))) {
+      return read_data_row(db, *w, sql, view, args[0]);
+    }
+  }
   std::string key = ConnectionWatch::key(sql, args);
   const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
   auto read = [&]() -> std::optional<std::optional<std::string>> {

@@ -93,17 +93,33 @@ class Database {
   ConnectionWatch& watch() { return *watch_; }
   [[nodiscard]] uint64_t control_calls() const { return control_calls_; }
 
-  // Tags the SQL of a scope as the simulated app's own (sim::kCostWorkloadSql) for the bench's
-  // sampler: the workload's writes, not SQL the framework adds around the core.
-  class WorkloadSql {
+  // Tags the SQL of a scope for the bench's sampler (sim/cost_region.hpp); the enclosing tag
+  // comes back at its end.  Not across a co_await or an observer call: their SQL is not the
+  // scope's.
+  class SqlRegion {
    public:
-    explicit WorkloadSql(Database& db) : db_(db) { db_.sql_region_ = sim::kCostWorkloadSql; }
-    ~WorkloadSql() { db_.sql_region_ = sim::kCostFrameworkSql; }
-    WorkloadSql(const WorkloadSql&) = delete;
-    WorkloadSql& operator=(const WorkloadSql&) = delete;
+    SqlRegion(Database& db, int region) : db_(db), previous_(db.sql_region_) {
+      db_.sql_region_ = region;
+    }
+    ~SqlRegion() { db_.sql_region_ = previous_; }
+    SqlRegion(const SqlRegion&) = delete;
+    SqlRegion& operator=(const SqlRegion&) = delete;
 
    private:
     Database& db_;
+    int previous_;
+  };
+  // The simulated app's own writes: the workload, not SQL the framework adds around the core.
+  class WorkloadSql : SqlRegion {
+   public:
+    explicit WorkloadSql(Database& db) : SqlRegion(db, sim::kCostWorkloadSql) {}
+  };
+  // SQL the SDK itself issues, the same statements the published SDK issues (its write
+  // transaction around every control call, its upload and target statements): the client engine
+  // under test, not framework overhead (docs/performance-framework.md "(perf19)").
+  class SdkSql : SqlRegion {
+   public:
+    explicit SdkSql(Database& db) : SqlRegion(db, sim::kCostSdkSql) {}
   };
 
  private:

@@ -299,12 +299,15 @@ sim::Task<void> Client::disconnect_and_clear() {
   // ps_crud and every ps_kv key but client_id (all checkpoint-request state) and the data.
   co_await disconnect();
   ++stats_.clears;
-  db().begin();
-  db().query_text("SELECT powersync_clear(1)");
-  db().commit();
-  db().take_touched();  // the cleared ps_crud must not schedule an upload (no loop runs)
-  status_ = nlohmann::json::parse(
-      db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+  {
+    const Database::SdkSql sdk(db());
+    db().begin();
+    db().query_text("SELECT powersync_clear(1)");
+    db().commit();
+    db().take_touched();  // the cleared ps_crud must not schedule an upload (no loop runs)
+    status_ = nlohmann::json::parse(
+        db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+  }
   applied_request_id_.reset();
   download_error_.reset();
   upload_error_.reset();
@@ -395,6 +398,7 @@ std::optional<int64_t> Client::sdk_read_target() {
     return control_int("target_checkpoint_request_id", std::nullopt);  // docs/protocol.md §2.2.4
   }
   // Pre-#1049 SDKs read `$local.target_op` (docs/protocol.md §2.5 item 3).
+  const Database::SdkSql sdk(db());
   return local_column("target_op");
 }
 
@@ -426,7 +430,11 @@ std::optional<std::string> Client::control_text(const std::string& op,
   const bool line = op == "line_text" || op == "line_binary";
   const bool can_publish = line || op == "completed_upload";
   new_control_call();
-  db().begin();
+  {
+    // The SDK's write transaction around every call (docs/protocol.md §2.0): its SQL, not ours.
+    const Database::SdkSql sdk(db());
+    db().begin();
+  }
   // barrier-holds (docs/invariants.md §1): ps_crud and target read before the call, last_seen
   // after it; publication detected by the update hook on ps_data__* tables.
   bool crud_before = false;
@@ -442,6 +450,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
   try {
     result = db().control(op, payload);
   } catch (...) {
+    const Database::SdkSql sdk(db());
     db().rollback();
     db().take_touched();
     throw;
@@ -469,7 +478,10 @@ std::optional<std::string> Client::control_text(const std::string& op,
                                          target_before, seen, before_line, trace_.lines(), ""));
     }
   }
-  db().commit();
+  {
+    const Database::SdkSql sdk(db());
+    db().commit();
+  }
   if (observer_) observer_->on_control(*this, op, payload, result);
   after_write_lock(touched);
   if (touched.data_tables && observer_) observer_->on_published(*this);

@@ -125,7 +125,8 @@ sim::Task<bool> Client::iteration() {
   phase_ = "starting iteration";
   auto nested = nested_;
   // requireKeyFormat(true) (docs/protocol.md §2.1.3)
-  if (!db().query_text("SELECT value FROM ps_kv WHERE key = 'powersync_js_migrated_subkeys'")) {
+  if (const Database::SdkSql sdk(db());
+      !db().query_text("SELECT value FROM ps_kv WHERE key = 'powersync_js_migrated_subkeys'")) {
     db().begin();
     db().exec("UPDATE ps_oplog SET key = powersync_remove_duplicate_key_encoding(key)");
     db().exec(

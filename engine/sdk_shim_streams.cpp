@@ -80,8 +80,11 @@ uint64_t Client::subscribe_stream(const std::string& name, const nlohmann::json&
   control_text("subscriptions", nlohmann::json{{"subscribe", sub}}.dump());
   if (running_loops_ == 0) {
     // Not connected: the offline status reflects the new subscription.
-    status_ = nlohmann::json::parse(
-        db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+    {
+      const Database::SdkSql sdk(db());
+      status_ = nlohmann::json::parse(
+          db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+    }
     status_changed();
   }
   const std::string key = name + "|" + params.dump();

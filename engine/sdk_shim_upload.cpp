@@ -50,7 +50,12 @@ sim::Task<void> Client::upload_all() {
   while (!outer_->aborted()) {
     bool failed = false;
     try {
-      auto next = db().query_int("SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1");
+      std::optional<int64_t> next;
+      {
+        // getNextCrudItem: the SDK's own SQL (docs/performance-framework.md "(perf19)")
+        const Database::SdkSql sdk(db());
+        next = db().query_int("SELECT id FROM ps_crud ORDER BY id ASC LIMIT 1");
+      }
       if (next) {
         uploading_ = true;
         if (checked && *checked == *next) {
@@ -89,7 +94,11 @@ sim::Task<void> Client::upload_all() {
 
 sim::Task<void> Client::upload_data() {
   // The connector's uploadData with db.getCrudBatch(100) (docs/protocol.md §2.2.3).
-  auto rows = db().query_rows("SELECT id, data, tx_id FROM ps_crud ORDER BY id ASC LIMIT 101");
+  std::vector<std::vector<std::optional<std::string>>> rows;
+  {
+    const Database::SdkSql sdk(db());
+    rows = db().query_rows("SELECT id, data, tx_id FROM ps_crud ORDER BY id ASC LIMIT 101");
+  }
   if (rows.size() > 100) rows.resize(100);
   nlohmann::json crud = nlohmann::json::array();
   for (const auto& r : rows) {
@@ -120,17 +129,25 @@ sim::Task<void> Client::upload_data() {
   }
   ++stats_.uploads;
   const std::optional<std::string> custom = custom_write_checkpoint(response);
-  db().begin();
-  db().query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
-  if (custom) {
-    // complete(writeCheckpoint): handleCrudCheckpoint sets the target to it only when ps_crud
-    // is non-empty after the delete (quirk §2.7.1); fixed, only when it is empty.
-    const bool crud_left = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
-    const bool set = quirk_fixed(Quirk::CustomCheckpointInverted) ? !crud_left : crud_left;
-    std::optional<std::string> previous;
-    if (set) previous = sdk_write_target(*custom);
+  // complete(): handleCrudCheckpoint without a write checkpoint sets the target to MAX; with one
+  // (complete(writeCheckpoint)) it sets it only when ps_crud is non-empty after the delete (quirk
+  // §2.7.1); fixed, only when it is empty.
+  const std::string target = custom.value_or(kMaxOpIdText);
+  bool set = true;
+  std::optional<std::string> previous;
+  {
+    const Database::SdkSql sdk(db());  // the SDK's own statements, up to its COMMIT
+    db().begin();
+    db().query_int("DELETE FROM ps_crud WHERE id <= ? RETURNING 0", {last_id});
+    if (custom) {
+      const bool crud_left = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
+      set = quirk_fixed(Quirk::CustomCheckpointInverted) ? !crud_left : crud_left;
+    }
+    if (set) previous = sdk_write_target(target);
     db().commit();
-    if (set) report_target_write(*custom, previous);
+  }
+  if (set) report_target_write(target, previous);
+  if (custom) {
     trace_.log(name_, "complete({}): target {}", *custom, set ? "set" : "unchanged");
     // A concrete target the checkers judge, as updateLocalTarget's is (and as js-real derives
     // from the same write: engine/js/README.md "Observer events").
@@ -139,11 +156,6 @@ sim::Task<void> Client::upload_data() {
     if (set && concrete && observer_) {
       observer_->on_target_set(*this, std::stoll(*custom), TargetStoredBy::CrudComplete);
     }
-  } else {
-    // complete(): handleCrudCheckpoint without a write checkpoint -> target MAX.
-    auto previous = sdk_write_target(kMaxOpIdText);
-    db().commit();
-    report_target_write(kMaxOpIdText, previous);
   }
   // Quirk §2.7.7: this DELETE touches ps_crud, so one more (no-op) upload round follows;
   // the fix ignores the SDK's own DELETE.
@@ -171,7 +183,11 @@ sim::Task<bool> Client::update_local_target() {
   // SqliteBucketStorage.updateLocalTarget (docs/protocol.md §2.2.4).
   auto target = sdk_read_target();
   if (!target || std::to_string(*target) != kMaxOpIdText) co_return false;
-  auto seq_before = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  std::optional<int64_t> seq_before;
+  {
+    const Database::SdkSql sdk(db());  // its read transaction's read
+    seq_before = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+  }
   if (!seq_before) co_return false;
   std::string op_id;
   {
@@ -179,22 +195,28 @@ sim::Task<bool> Client::update_local_target() {
     InFlight callback{target_callbacks_};
     op_id = co_await write_checkpoint_for_upload();
   }
-  db().begin();
-  bool has_crud = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
-  auto seq_after = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
-  // Mutant skip-sequence-check: store the target even when writes raced the request.
-  const bool skip_check = has_mutant(EngineMutant::SkipSequenceCheck);
-  if (skip_check && (has_crud || seq_after != seq_before)) {
-    trace_.log(name_, "MUTANT target {} stored despite new local writes", op_id);
-  }
-  if (!skip_check && (has_crud || seq_after != seq_before)) {
+  bool stored = false;
+  std::optional<std::string> previous;
+  {
+    const Database::SdkSql sdk(db());  // the SDK's write transaction, up to its COMMIT
+    db().begin();
+    bool has_crud = db().query_int("SELECT 1 FROM ps_crud LIMIT 1").has_value();
+    auto seq_after = db().query_int("SELECT seq FROM main.sqlite_sequence WHERE name = 'ps_crud'");
+    // Mutant skip-sequence-check: store the target even when writes raced the request.
+    const bool skip_check = has_mutant(EngineMutant::SkipSequenceCheck);
+    const bool raced = has_crud || seq_after != seq_before;
+    if (skip_check && raced) {
+      trace_.log(name_, "MUTANT target {} stored despite new local writes", op_id);
+    }
+    stored = skip_check || !raced;
+    if (stored) previous = sdk_write_target(op_id);
     db().commit();
+  }
+  if (!stored) {
     db().take_touched();
     trace_.log(name_, "target {} not stored: new local writes", op_id);
     co_return false;
   }
-  auto previous = sdk_write_target(op_id);
-  db().commit();
   report_target_write(op_id, previous);
   after_write_lock(db().take_touched());
   trace_.log(name_, "target := {}", op_id);

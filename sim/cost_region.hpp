@@ -1,6 +1,7 @@
 // Where the CPU is spent right now, for bench/cost_bench's sampler (issue 20): the framework
 // itself, a powersync_control call, SQL the framework issues, the app's own writes (the workload,
-// which run the core's triggers), and the sim VFS nested in any of them.
+// which run the core's triggers), SQL the SDK itself issues (the port's statements the published
+// SDK issues too, docs/performance-framework.md "(perf19)"), and the sim VFS nested in any of them.
 // A write-only profiling tag: no simulation logic reads it, so it cannot change a run.  The
 // CostMeter belongs to whoever measures (the bench) and reaches a simulation explicitly:
 // RunOptions::cost_meter -> the simulation's FileStore, which the VFS and each client's Database
@@ -14,10 +15,11 @@ namespace syncsim::sim {
 enum CostRegion : int {
   kCostFramework = 0,     // syncsim's own code (the model, the shim, invariants, the loop)
   kCostControl = 1,       // inside powersync_control (the core and the SQLite it calls)
-  kCostFrameworkSql = 2,  // SQL the framework issues (BEGIN/COMMIT, barrier reads, opens)
+  kCostFrameworkSql = 2,  // SQL the framework issues (checker reads, opens)
   kCostWorkloadSql = 3,   // the simulated app's own writes (engine::Client::local_write)
-  kCostVfsBit = 4,        // or-ed in while SQLite is inside the sim VFS
-  kCostRegions = 8,
+  kCostSdkSql = 4,        // the SDK's own SQL: its transactions, upload and target statements
+  kCostVfsBit = 8,        // or-ed in while SQLite is inside the sim VFS
+  kCostRegions = 16,
 };
 
 // The current region; a sampling signal handler reads `region` (hence sig_atomic_t).

@@ -1,6 +1,7 @@
 // engine/watched_read.hpp's cached reads (issue 20, perf7 and perf11): a cached answer must be the
 // table's content after every kind of change (a row the update hook sees, the truncate
-// optimisation it does not see, a rollback), on a real connection with the sim VFS; and
+// optimisation it does not see, a rollback, a REPLACE's silent delete), on a real connection
+// with the sim VFS; and
 // shim_detail::dumped_size, which counts UpdateSyncStatus sizes instead of dumping them.
 #include <gtest/gtest.h>
 
@@ -52,10 +53,30 @@ TEST(WatchedRead, RowReadsFollowEveryKindOfChange) {
   EXPECT_EQ(row(db, "a"), std::optional<std::optional<std::string>>("three"));
   db.rollback();
   EXPECT_EQ(row(db, "a"), std::optional<std::optional<std::string>>("two"));
+  // REPLACE moves a row to a new rowid and deletes the old one without the hook (perf19).
+  db.exec("REPLACE INTO ps_data__t VALUES ('a', 'four')");
+  EXPECT_EQ(row(db, "a"), std::optional<std::optional<std::string>>("four"));
+  db.exec("REPLACE INTO ps_data__t VALUES ('a', 'five')");
+  db.exec("DELETE FROM ps_data__t WHERE id = 'a'");  // its new rowid, unresolved
+  EXPECT_EQ(row(db, "a"), std::nullopt);
+  db.exec("INSERT INTO ps_data__t VALUES ('a', 'six')");
+  EXPECT_EQ(row(db, "a"), std::optional<std::optional<std::string>>("six"));
+  // Changes the hook misses elsewhere (a WITHOUT ROWID table) keep rows that are still there.
+  db.exec("CREATE TABLE w(k TEXT PRIMARY KEY) WITHOUT ROWID");
+  db.exec("INSERT INTO w VALUES ('x')");
+  EXPECT_EQ(row(db, "a"), std::optional<std::optional<std::string>>("six"));
   // The truncate optimisation deletes without the hook.
   db.exec("DELETE FROM ps_data__t");
   EXPECT_EQ(row(db, "a"), std::nullopt);
   EXPECT_EQ(row(db, "b"), std::nullopt);
+  // Rows re-inserted after a truncation at the rowids the cached rows had.
+  db.exec("INSERT INTO ps_data__t VALUES ('b', 'seven')");
+  EXPECT_EQ(row(db, "b"), std::optional<std::optional<std::string>>("seven"));
+  EXPECT_EQ(row(db, "a"), std::nullopt);
+  db.exec("DELETE FROM ps_data__t");
+  db.exec("INSERT INTO ps_data__t VALUES ('a', 'eight')");
+  EXPECT_EQ(row(db, "b"), std::nullopt);
+  EXPECT_EQ(row(db, "a"), std::optional<std::optional<std::string>>("eight"));
 }
 
 TEST(WatchedRead, CrudCountFollowsInsertsAndDeletes) {
