@@ -163,10 +163,9 @@ void JsRealClient::kill() {
   }
   *alive_ = false;
   for (auto& [req, abort] : in_flight_) abort->abort("the app was closed");
-  for (auto& [req, stream] : streams_) stream->close();
+  for (auto& [req, open] : streams_) open.stream->close();
   in_flight_.clear();
   streams_.clear();
-  stream_seen_.clear();
   in_flight_paths_.clear();
   connected_ = false;
   disconnected_.notify();
@@ -424,11 +423,9 @@ JsRealClient::Waiting JsRealClient::waiting() const {
         fmt::format("#{} {}", req, path == in_flight_paths_.end() ? "" : path->second));
   }
   w.stream_open = stream_open();
-  for (const auto& [req, stream] : streams_) {
-    const auto seen = stream_seen_.find(req);
-    if (seen == stream_seen_.end()) continue;
-    w.first_line_pending = w.first_line_pending || !seen->second.had_line;
-    if (const auto exp = seen->second.token_expires_at;
+  for (const auto& [req, open] : streams_) {
+    w.first_line_pending = w.first_line_pending || !open.had_line;
+    if (const auto exp = open.token_expires_at;
         exp && (!w.stream_token_expires_at || *exp < *w.stream_token_expires_at)) {
       w.stream_token_expires_at = exp;
     }
@@ -528,10 +525,9 @@ void JsRealClient::act(const nlohmann::json& request) {
       in_flight_.erase(it);
     }
     if (auto it = streams_.find(req); it != streams_.end()) {
-      it->second->close();
+      it->second.stream->close();
       streams_.erase(it);
     }
-    stream_seen_.erase(req);
     return;
   }
   if (killed_) return;
@@ -613,8 +609,7 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
              {"content_type", ok ? (bson ? kBsonStream : kNdjson) : "application/json"},
              {"body", open.head.body}});
     if (!ok || !*alive) co_return;
-    streams_[req] = open.stream;
-    stream_seen_[req] = {false, http.token_expires_at};
+    streams_[req] = {open.stream, false, http.token_expires_at};
     co_await pump_stream(req, open.stream, bson, alive);
     co_return;
   }
@@ -658,19 +653,17 @@ sim::Task<void> JsRealClient::pump_stream(int64_t req, std::shared_ptr<sim::Clie
                                       bson ? nlohmann::json::from_bson(chunk).dump() : chunk);
       }
       if (!bson) chunk += "\n";  // NDJSON framing
-      stream_seen_[req].had_line = true;
+      if (auto it = streams_.find(req); it != streams_.end()) it->second.had_line = true;
       deliver({{"op", "chunk"}, {"req", req}, {"data", bytes_value(chunk)}});
     }
     if (!*alive) co_return;
-    if (stream->state() == sim::ClientStream::State::Ended ||
-        stream->state() == sim::ClientStream::State::Reset) {
-      stream_seen_.erase(req);
-      if (client_.has_mutant(EngineMutant::StreamEndUnseen)) {
-        // A half-open connection: the SDK keeps waiting on a stream that delivers nothing.
-        streams_.erase(req);
-        client_.trace_.log(client_.name(), "js stream #{} ended unseen by the SDK (mutant)", req);
-        co_return;
-      }
+    if ((stream->state() == sim::ClientStream::State::Ended ||
+         stream->state() == sim::ClientStream::State::Reset) &&
+        client_.has_mutant(EngineMutant::StreamEndUnseen)) {
+      // A half-open connection: the SDK keeps waiting on a stream that delivers nothing.
+      streams_.erase(req);
+      client_.trace_.log(client_.name(), "js stream #{} ended unseen by the SDK (mutant)", req);
+      co_return;
     }
     switch (stream->state()) {
       case sim::ClientStream::State::Ended:

@@ -135,13 +135,13 @@ class JsRealClient : public HostedClient {
   sim::Notifier api_done_;
   std::map<int64_t, std::shared_ptr<sim::AbortSignal>> in_flight_;
   std::map<int64_t, std::string> in_flight_paths_;  // req -> "POST /sync/stream"
-  std::map<int64_t, std::shared_ptr<sim::ClientStream>> streams_;
-  // Per open stream: whether a line reached the SDK yet, and its token's expiry.
-  struct StreamSeen {
+  // An open sync stream, whether a line reached the SDK yet, and its token's expiry.
+  struct OpenStream {
+    std::shared_ptr<sim::ClientStream> stream;
     bool had_line = false;
     std::optional<sim::Micros> token_expires_at;
   };
-  std::map<int64_t, StreamSeen> stream_seen_;
+  std::map<int64_t, OpenStream> streams_;
   std::map<std::string, uint64_t> control_calls_;
   std::map<std::string, uint64_t> operations_;
   // The crud entries of accepted uploads whose batch.complete() has not resolved yet.

@@ -157,9 +157,10 @@ void port_paths(const engine::Client& c, bool legacy, int64_t t, const RecordSta
 // claims a wedge the SDK would leave; an SDK waiting on nothing, though, is seen at once.
 // Returns what the explanation adds when no path is left: what the SDK waits on.
 std::string js_real_paths(const engine::js::JsRealClient& js, bool legacy, int64_t t,
-                          const RecordState& record, const Say& say,
-                          std::vector<std::string>& paths) {
+                          const RecordState& record, const Say& say, GateExplanation& e) {
   const auto w = js.waiting();
+  auto& paths = e.paths;
+  e.next_sdk_timer = w.next_timer_at;
   // The service's record reaches the SDK only over a stream it has or will open.
   const bool will_stream =
       w.stream_open || !w.requests.empty() || !w.timers.empty() || !w.app_connected;
@@ -228,7 +229,7 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
   e.cls = record.cls;
   std::string sdk_state;  // a js-real client: what its SDK waits on, for the text
   if (const auto* js = c.js_real()) {
-    sdk_state = js_real_paths(*js, legacy, t, record, say, e.paths);
+    sdk_state = js_real_paths(*js, legacy, t, record, say, e);
   } else {
     port_paths(c, legacy, t, record, say, e.paths);
   }
@@ -333,14 +334,6 @@ void LivenessJudge::schedule(int index, std::optional<sim::Micros> at_or_now) {
   loop_.at(at, [this, index] { judge(index); });
 }
 
-void LivenessJudge::judge_after_next_timer(const engine::Client& c) {
-  const auto* js = c.js_real();
-  if (js == nullptr) return;
-  if (const auto next = js->waiting().next_timer_at; next && *next >= loop_.now()) {
-    schedule(c.index(), *next + 1);
-  }
-}
-
 void LivenessJudge::judge(int index) {
   if (verdicts_.first() || loop_.stopped()) return;
   engine::Client* live = live_client_(index);
@@ -351,7 +344,11 @@ void LivenessJudge::judge(int index) {
   // A yes/no first; the text only for a failure.
   if (const GateExplanation v = explain_gate(c, service_, false);
       !v.closed || v.crud || !v.paths.empty()) {
-    if (v.closed && !v.crud) judge_after_next_timer(c);
+    // A js-real SDK's armed timer may be its only path, and a timer that changes nothing
+    // leaves no event: judge again once the earliest one fired.
+    if (v.next_sdk_timer && *v.next_sdk_timer >= loop_.now()) {
+      schedule(index, *v.next_sdk_timer + 1);
+    }
     return;
   }
   const GateExplanation e = explain_gate(c, service_);

@@ -51,6 +51,9 @@ struct GateExplanation {
   std::string cls;      // the class token (without brackets)
   std::string text;     // one line: key and mode, the service's record, the SDK's next step
   std::vector<std::string> paths;  // the paths to reopen that exist now (no-wedge)
+  // A js-real client's earliest armed SDK timer (JsRealClient::Waiting::next_timer_at): the
+  // judge looks again once it fired, since a timer that changes nothing leaves no event.
+  std::optional<sim::Micros> next_sdk_timer;
 };
 
 // Reads the client's gate and the service's record for its key now.  `text` false: only
@@ -89,9 +92,6 @@ class LivenessJudge : public engine::ClientObserver {
 
   // Judges client `index` at `at` (default: once every event of this instant has run).
   void schedule(int index, std::optional<sim::Micros> at = std::nullopt);
-  // A js-real SDK's armed timer may be its only path, and a timer that changes nothing leaves
-  // no event: judge again once the earliest one fired.
-  void judge_after_next_timer(const engine::Client& c);
   void judge(int index);
   void fail(engine::Client& c, const GateExplanation& e, const std::string& message,
             const std::string& now);
