@@ -178,6 +178,25 @@ TEST(Findings, AJsRealConnectorPostsCheckpointRequestsThroughTheBackend) {
   EXPECT_GE(t.count("POST /backend/checkpoint-request"), 3U);
 }
 
+// W33's direct-route half: a foreign near-max id raised the answers of client 1's first key
+// only; a switch_user while its request is on the wire (aborted at the close) reopens on a new
+// key with target MAX, and the targets it stores there are its own small ids.  target-no-regress
+// judges targets per key in requests mode too; it failed here before (seeds 1..5).
+TEST(Findings, ASwitchUserStartsTheNewKeysTargetsInRequestsModeToo) {
+  const Scenario s = finding("switch-user-foreign-max-direct");
+  const TracedRun t = run_traced(s, 1);
+  EXPECT_TRUE(t.result.passed) << describe(t.result);
+  EXPECT_GT(t.result.checks.at("target-no-regress"), 0U);
+  const std::size_t switched = t.trace.find("fault switch_user client 1");
+  ASSERT_NE(switched, std::string::npos);
+  EXPECT_NE(t.trace.rfind("c1 target := 9223372036854775800", switched), std::string::npos)
+      << "the first key's target was the foreign id";
+  const std::size_t after = t.trace.find("c1 target := ", switched);
+  ASSERT_NE(after, std::string::npos);
+  const std::string value = t.trace.substr(after + 13, t.trace.find('\n', after) - after - 13);
+  EXPECT_LT(std::stoll(value), 1000) << "the new key's first target is the client's own id";
+}
+
 // The signature hunt gives a run's violation.
 FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
   return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);

@@ -38,9 +38,9 @@ void register_client_invariants(sim::InvariantCatalog& catalog) {
                "scenarios/checks/client_invariants.cpp on every DidCompleteSync",
                "mutants repost-stale-id + lower-id-replaces + write-checkpoint-may-drop", false});
   catalog.add({"target-no-regress",
-               "a concrete target never decreases over the database's life, except after "
-               "disconnectAndClear, and in legacy mode after the key's record was deleted or "
-               "a switch_user moved the database to another key's generated ids",
+               "a concrete target never decreases while the database syncs one key, except "
+               "after disconnectAndClear, and in legacy mode after the key's record was "
+               "deleted (a switch_user starts another key's record, in either mode)",
                "scenarios/checks/client_invariants.cpp on every concrete target the SDK stores",
                "mutant seed-from-one (with delete_request)", false});
   catalog.add({"monotonic-reads",
@@ -184,12 +184,14 @@ void ClientInvariants::on_target_set(engine::Client& c, int64_t target, engine::
   auto& db = databases_[c.index()];
   const std::string key = key_of(c);
   const uint64_t deletions = service_.checkpoints().deletions(key);
-  if (c.checkpoint_mode() == engine::CheckpointMode::Legacy &&
-      (record_deleted_since(key, db.record_deletions) || key != db.target_key)) {
-    // Legacy targets are the service's generated ids of one key: the counter was lost with
-    // the record, or a switch_user moved the database to another user's key and counter.
-    db.max_target.reset();
-  }
+  // A target is an id of one key's service record in both modes (docs/invariants.md §1,
+  // target-no-regress): a switch_user moves the database to another record, whose ids owe
+  // nothing to the old one's (a foreign near-max id raises only its own key's answers).
+  // Legacy targets are also the record's generated ids, lost with a deleted record; a
+  // requests-mode target is the database's own counter or above it, so deletion keeps it.
+  const bool legacy_counter_lost = c.checkpoint_mode() == engine::CheckpointMode::Legacy &&
+                                   record_deleted_since(key, db.record_deletions);
+  if (legacy_counter_lost || key != db.target_key) db.max_target.reset();
   db.record_deletions = deletions;
   db.target_key = key;
   if (verdicts_.enabled("target-no-regress")) {

@@ -9,11 +9,11 @@
 //  - applied-id-monotonic: within one connection (start .. stop) the applied request ids
 //    a client reports never decrease.  Holds by design on mongo storage only (postgres
 //    re-reads the record, docs/protocol.md §3.1.9); postgres scenarios leave it out.
-//  - target-no-regress: a concrete target never decreases over the database's life
+//  - target-no-regress: a concrete target never decreases while the database syncs one key
 //    (migration 14 down/up included), except after disconnectAndClear, and for a legacy-mode
 //    client after its record was deleted: generated ids live only in the service's record,
 //    so the next one restarts at 1 (docs/protocol.md §3.6.1 I3; found by the scenario property
-//    test).
+//    test).  A switch_user starts another key's record in both modes (docs/invariants.md §1).
 //  - monotonic-reads: a client never shows a server state older than one it showed.  The
 //    state shown is the highest last_applied_op in ps_buckets: it is read after every
 //    applied checkpoint and whenever an iteration starts (so a reopened database that
