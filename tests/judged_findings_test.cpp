@@ -516,6 +516,7 @@ TEST(FocusedHunt, TheJsRealWorldDrawsOnlyPublishedSdkGroups) {
   auto& w = world["swarm"]["world"]["weights"];
   w["fleet.core"] = {{"0.5.3", 1}, {"0.5.2", 1}, {"0.4.12", 0}, {"0.4.11", 0}, {"0.4.6", 0}};
   w["fleet.sdk"] = {{"auto", 0}, {"js-1.3.0", 0}, {"js-legacy", 0}, {"js-real", 1}};
+  w["service.streams_js_real"] = {{"none", 3}, {"some", 1}};
   world["name"] = hunt.at("name");
   world["description"] = hunt.at("description");
   const json drift = json::diff(world, hunt);
@@ -524,6 +525,7 @@ TEST(FocusedHunt, TheJsRealWorldDrawsOnlyPublishedSdkGroups) {
   if (auto why = engine::js::js_real_unavailable("0.5.2")) GTEST_SKIP() << *why;
   const Scenario s = test_support::load(hunt);
   std::set<std::string> seen;
+  int with_streams = 0;
   for (uint64_t seed = 1; seed <= 60; ++seed) {
     const SwarmDraw d = draw_swarm(s, seed, validation_context());
     for (const auto& g : d.scenario.clients.fleet) {
@@ -531,8 +533,29 @@ TEST(FocusedHunt, TheJsRealWorldDrawsOnlyPublishedSdkGroups) {
       EXPECT_TRUE(g.core == "0.5.2" || g.core == "0.5.3") << "seed " << seed << ": " << g.core;
       seen.insert(g.core + "/" + g.checkpoint_mode);
     }
+    with_streams += !d.scenario.service.streams.empty();
   }
   EXPECT_EQ(seen.size(), 4u) << "both 0.5.x cores in both modes";
+  // service.streams_js_real draws sync streams for about a quarter of the seeds.
+  EXPECT_GE(with_streams, 5);
+  EXPECT_LE(with_streams, 30);
+}
+
+// world.json leaves service.streams_js_real's "some" at weight 0: its js-real fleets draw no
+// streams, so its seeds draw what they drew before the dimension existed.
+TEST(FocusedHunt, TheWorldDrawsNoStreamsForJsRealFleets) {
+  if (auto why = engine::js::js_real_unavailable("0.5.2")) GTEST_SKIP() << *why;
+  const Scenario s = test_support::catalog("world");
+  int js_real_fleets = 0;
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    const SwarmDraw d = draw_swarm(s, seed, validation_context());
+    bool all_js_real = true;
+    for (const auto& g : d.scenario.clients.fleet) all_js_real = all_js_real && g.sdk == "js-real";
+    if (!all_js_real) continue;
+    ++js_real_fleets;
+    EXPECT_TRUE(d.scenario.service.streams.empty()) << "seed " << seed;
+  }
+  EXPECT_GT(js_real_fleets, 0) << "the world draws fleets all on js-real";
 }
 
 }  // namespace

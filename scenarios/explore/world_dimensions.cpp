@@ -63,8 +63,8 @@ const std::vector<std::string>& world_exclusions() {
       "service.streams only when every client (and every core a fault moves it to) runs "
       "js-1.3.0 (sync streams are driven through its subscription API)",
       "kill / power_loss `when` mid_transaction / mid_upload only without an `on` trigger",
-      "js-real only on cores its SDK accepts (0.5.2+), and never with service.streams (its "
-      "subscription API is not driven yet)",
+      "js-real only on cores its SDK accepts (0.5.2+); sync streams for js-real only when "
+      "every group runs it, by service.streams_js_real (\"some\" weighs 0 unless a file sets it)",
       "clients.stream_encoding stays \"json\" (the field is not drawn: every client asks for "
       "the encoding its SDK asks for, BSON first on 0.5.x and 0.4.12)",
       "never drawn: mutants, expect, clients.fixed_quirks (comparison-only switches), except "
@@ -118,6 +118,10 @@ std::vector<WorldDimension> world_dimensions(const ValidationContext& ctx) {
       {"service.token_lifetime", {{"short", 1}, {"long", 3}}, "60..300 s / one day"},
       {"service.heartbeat", {{"default", 2}, {"fast", 1}}, "60 s / 5..15 s"},
       {"service.streams", {{"none", 3}, {"some", 1}}, "sync streams + subscription churn"},
+      // "some" weighs 0 unless a file sets it, so world.json draws no streams for js-real.
+      {"service.streams_js_real",
+       {{"none", 1}, {"some", 0}},
+       "sync streams + subscription churn for a fleet all on js-real (2.x)"},
       {"network.latency", {{"low", 3}, {"high", 1}}, "0..50 / 100..3000 ms each way"},
       {"network.jitter", {{"none", 1}, {"some", 3}}, "0 / 1..20 ms more per message"},
       {"workload.write_rate",

@@ -204,6 +204,41 @@ bool all_js130(const Scenario& s, const ValidationContext& ctx) {
   return true;
 }
 
+// Every group on the published SDK: the world draws js-real on 0.5.2+ only, whose
+// @powersync/common 2.x has the sync-streams API the loader asks for.
+bool all_js_real(const Scenario& s, const ValidationContext& ctx) {
+  for (const auto& g : s.clients.fleet) {
+    if (sdk_of(g.sdk, g.core, ctx) != "js-real") return false;
+  }
+  return true;
+}
+
+// Sync streams and their subscription churn (issue 7): 1..3 definitions.
+void draw_streams(Drawer& d, Scenario& s, json& params) {
+  auto& sv = s.service;
+  const int64_t n = d.range(1, 3);
+  for (int64_t i = 0; i < n; ++i) {
+    StreamSpec st;
+    st.name = "s" + std::to_string(i);
+    st.is_default = d.percent(30);
+    st.parameterised = !st.is_default && d.percent(70);
+    st.priority = static_cast<int>(d.range(0, 3));
+    sv.streams.push_back(st);
+  }
+  auto& ch = s.workload.streams;
+  ch.interval_min_ms = d.range(200, 5000);
+  ch.interval_max_ms = ch.interval_min_ms + d.range(0, 10000);
+  ch.subscribe_pct = static_cast<int>(d.range(20, 90));
+  ch.unsubscribe_all_pct = static_cast<int>(d.range(0, 50));
+  ch.ttl_s = d.percent(30) ? d.range(1, 120) : 0;
+  ch.priority_override_pct = static_cast<int>(d.range(0, 30));
+  params["workload.streams"] = {{"interval_ms", {ch.interval_min_ms, ch.interval_max_ms}},
+                                {"subscribe_pct", ch.subscribe_pct},
+                                {"unsubscribe_all_pct", ch.unsubscribe_all_pct},
+                                {"ttl_s", ch.ttl_s},
+                                {"priority_override_pct", ch.priority_override_pct}};
+}
+
 void draw_service(Drawer& d, Scenario& s, json& params) {
   auto& sv = s.service;
   sv.flavour = d.pick("service.flavour");
@@ -224,29 +259,7 @@ void draw_service(Drawer& d, Scenario& s, json& params) {
   sv.token_lifetime_s = d.pick("service.token_lifetime") == "short" ? d.range(60, 300) : 86400;
   sv.heartbeat_ms = d.pick("service.heartbeat") == "default" ? 60000 : d.range(5000, 15000);
   sv.streams.clear();
-  if (all_js130(s, d.ctx()) && d.pick("service.streams") == "some") {
-    const int64_t n = d.range(1, 3);
-    for (int64_t i = 0; i < n; ++i) {
-      StreamSpec st;
-      st.name = "s" + std::to_string(i);
-      st.is_default = d.percent(30);
-      st.parameterised = !st.is_default && d.percent(70);
-      st.priority = static_cast<int>(d.range(0, 3));
-      sv.streams.push_back(st);
-    }
-    auto& ch = s.workload.streams;
-    ch.interval_min_ms = d.range(200, 5000);
-    ch.interval_max_ms = ch.interval_min_ms + d.range(0, 10000);
-    ch.subscribe_pct = static_cast<int>(d.range(20, 90));
-    ch.unsubscribe_all_pct = static_cast<int>(d.range(0, 50));
-    ch.ttl_s = d.percent(30) ? d.range(1, 120) : 0;
-    ch.priority_override_pct = static_cast<int>(d.range(0, 30));
-    params["workload.streams"] = {{"interval_ms", {ch.interval_min_ms, ch.interval_max_ms}},
-                                  {"subscribe_pct", ch.subscribe_pct},
-                                  {"unsubscribe_all_pct", ch.unsubscribe_all_pct},
-                                  {"ttl_s", ch.ttl_s},
-                                  {"priority_override_pct", ch.priority_override_pct}};
-  }
+  if (all_js130(s, d.ctx()) && d.pick("service.streams") == "some") draw_streams(d, s, params);
   params["service.flavour"] = sv.flavour;
   params["service.replication_lag_ms"] = sv.replication_lag_ms;
   params["service.checkpoint_request_retention_minutes"] = sv.checkpoint_request_retention_minutes;
@@ -775,6 +788,14 @@ void draw_world(Scenario& s, json& faults, json& params, const json& world, uint
   Drawer d(world, rng, ctx, picks, pins);
   draw_fleet(d, s, params);
   draw_service(d, s, params);
+  if (all_js_real(s, ctx)) {
+    // On its own stream, and "some" weighs 0 in world.json: a seed that draws no streams here
+    // draws everything else as before the dimension existed (world.json's seeds all of it).
+    sim::Prng js_real_streams = rng.split("world-js-real-streams");
+    Drawer js(world, js_real_streams, ctx, picks, pins);
+    if (js.pick("service.streams_js_real") == "some") draw_streams(js, s, params);
+    params["service.streams"] = s.service.streams.size();
+  }
   draw_workload(d, s, params);
   draw_faults(d, s, world, faults);
   sim::Prng extra = rng.split("world-extras");
