@@ -78,6 +78,7 @@ const std::map<std::string, std::string>& hosted_elsewhere() {
       {"kill", "Catalog/LifecycleCatalog.PassesEverySeed/kill"},
       {"mixed-fleet", "Catalog/LifecycleCatalog.PassesEverySeed/mixed_fleet"},
       {"power-loss", "Catalog/LifecycleCatalog.PassesEverySeed/power_loss"},
+      {"request-hiding-lag", "Reports.RequestHidingLagEndToEnd"},
       {"restart", "Catalog/LifecycleCatalog.PassesEverySeed/restart"},
       {"service-faults", "ServiceFaults.EveryFaultKindHealsAndHappened"},
       {"storm-mongo", "StormTwins.PostgresWritesMoreSourceMarkersThanMongo"},

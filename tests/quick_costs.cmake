@@ -49,7 +49,7 @@ set_tests_properties("Sweep.ReportWritesOneHtmlReportPerScenario" PROPERTIES COS
 set_tests_properties("Catalog/CatalogDeterminism.RepeatsItsTraceByteForByte/batch_failures" PROPERTIES COST 1.6)
 # Session 12: tests added or grown since perf12's list, from a fresh clone's second run on an idle
 # machine (its first run started them last: 127 s wall against 104 s with history).
-set_tests_properties("HuntCli.ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew" PROPERTIES COST 4.5)
+set_tests_properties("HuntCli.ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew" PROPERTIES COST 1.0)
 set_tests_properties("SdkDiffCatalog.ATimerAndAResponseDueAtOneMicrosecondMayRunInEitherOrder" PROPERTIES COST 4.4)
 set_tests_properties("SdkDiffCatalog.AnAbortedUploadDrawsNoRetryJitter" PROPERTIES COST 3.3)
 set_tests_properties("JsRealStreams.StreamChurnSubscribesThroughTheSdk" PROPERTIES COST 3.0)

@@ -87,8 +87,11 @@ TEST_P(StreamWake, ClientsObserveWhatTheyObservedWhenEveryCheckpointWokeEveryStr
     RecordedRun filtered = record(s, seed, false);
     // The filtered run is the default one: in quick it is also the scenario's determinism
     // check on seed 1 (hosted here, not in CatalogDeterminism; basic's is BasicScenario's).
+    // Its passing is also MutationScore's twin of custom-checkpoint-before-replication /
+    // stopped-config-keeps-streams on seed 1 (hosted here, mutation_score_test.cpp).
     if (!SYNCSIM_WHOLE_CATALOG && seed == 1 && s.name != "basic") {
       EXPECT_TRUE(test_support::repeats_its_trace(s, filtered.result, seed));
+      EXPECT_TRUE(filtered.result.passed) << test_support::describe(filtered.result);
     }
     const uint64_t events_every = every.result.events;
     const uint64_t events_filtered = filtered.result.events;
@@ -165,6 +168,11 @@ TEST(StreamWakeIndex, CallingOnlyTheConcernedWatchersKeepsTheTrace) {
     // here, not in CatalogDeterminism; basic's and change-feed-limit's are elsewhere).
     if (std::string(name) == "compaction-v3-checksums" || std::string(name) == "switch-user") {
       EXPECT_TRUE(test_support::repeats_its_trace(s, indexed, 1));
+    }
+    // And compaction-v3-checksums passing is MutationScore's twin of straddled-checksum-served
+    // on seed 1 (hosted here, mutation_score_test.cpp).
+    if (std::string(name) == "compaction-v3-checksums") {
+      EXPECT_TRUE(indexed.passed) << test_support::describe(indexed);
     }
   }
 }
