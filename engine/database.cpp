@@ -90,32 +90,15 @@ class LookasidePool {
 struct WatchedRead {
   std::optional<int64_t> value;
   uint64_t table_changes = 0;  // changes of its table when read
-  int64_t unseen = 0;          // read_epoch() when read: changes the hook may have missed
+  int64_t unseen_changes = 0;  // changes the hook did not see, when read
   uint64_t rollbacks = 0;
 };
 
 struct WatchedRowRead {
   std::optional<std::optional<std::string>> value;
   uint64_t table_changes = 0;
-  int64_t unseen = 0;
+  int64_t unseen_changes = 0;
   uint64_t rollbacks = 0;
-};
-
-// Whether the changes the update hook did not see left one rowid table (ps_crud, ps_kv,
-// ps_buckets) alone.  Of a rowid table the hook misses only a truncation (and a REPLACE's delete,
-// which comes with a seen insert), and most unseen changes are elsewhere: the core empties
-// ps_updated_rows (WITHOUT ROWID) in every sync_local, and the app's writes insert there.  A
-// truncation empties the table, so a witness row present at the last check and still at its rowid
-// shows there was none; an empty table stays empty without a seen insert.  A cached read is fresh
-// while its table's seen changes, this epoch and the rollbacks are the same
-// (docs/performance-framework-2.md "(perf20)").
-struct Intact {
-  int rowid_table = -1;            // -1 unknown, 0 no (or absent): every unseen change counts
-  bool known = false;              // `witness` holds for the last check
-  std::optional<int64_t> witness;  // a rowid present since the last check; none: empty then
-  int64_t checked_unseen = -1;     // unseen changes at the last check
-  uint64_t checked_rollbacks = 0;
-  int64_t epoch = 0;  // bumped whenever a truncation since the last check is not ruled out
 };
 
 // The rows of one app table read by one statement shape, `SELECT <column> FROM <view> WHERE id =
@@ -236,7 +219,6 @@ struct ConnectionWatch {
   std::set<std::string> not_data_rows;        // statements of that shape over no rowid table
   int64_t data_unseen = 0;                    // unseen changes and rollbacks data_rows reflect
   uint64_t data_rollbacks = 0;
-  Intact intact[3];  // by Watched (Crud, Kv, Buckets)
 
   // The cache key of a read: the statement and its arguments.
   static std::string key(const std::string& sql, const std::vector<std::string>& args) {
@@ -250,21 +232,11 @@ struct ConnectionWatch {
     for (const auto& a : args) (k += '\x1f') += a;
   }
   std::string scratch;  // query_int_watched's key, reused: a cache hit allocates nothing
-  // Whether a read made at (changes, read_epoch, rollbacks) is still the table's content.
+  // Whether a read made at (changes, unseen, rollbacks) is still the table's content.
   template <class Read>
   bool fresh(const Read& r, Watched table, int64_t unseen) const {
-    return r.table_changes == changes[static_cast<int>(table)] && r.unseen == unseen &&
+    return r.table_changes == changes[static_cast<int>(table)] && r.unseen_changes == unseen &&
            r.rollbacks == rollbacks;
-  }
-  // A seen change of a table with a witness (Intact above).
-  void witness_seen(Watched table, int op, int64_t rowid) {
-    Intact& t = intact[static_cast<int>(table)];
-    if (!t.known) return;
-    if (op == SQLITE_DELETE) {
-      if (t.witness == rowid) t.known = false;  // another row may be left; the next check looks
-    } else if (!t.witness) {
-      t.witness = rowid;  // an empty table's first row
-    }
   }
 };
 
@@ -365,7 +337,6 @@ void Database::on_update(void* self, int op, const char*, const char* table, sql
   if (std::strcmp(table, "ps_crud") == 0) {
     d->touched_.ps_crud = true;
     ++w->changes[static_cast<int>(Watched::Crud)];
-    w->witness_seen(Watched::Crud, op, rowid);
   } else if (std::strncmp(table, "ps_data__", 9) == 0) {
     d->touched_.data_tables = true;
     ++w->changes[static_cast<int>(Watched::Data)];
@@ -374,64 +345,17 @@ void Database::on_update(void* self, int op, const char*, const char* table, sql
     }
   } else if (std::strcmp(table, "ps_kv") == 0) {
     ++w->changes[static_cast<int>(Watched::Kv)];
-    w->witness_seen(Watched::Kv, op, rowid);
   } else if (std::strcmp(table, "ps_buckets") == 0) {
     ++w->changes[static_cast<int>(Watched::Buckets)];
-    w->witness_seen(Watched::Buckets, op, rowid);
   }
 }
-
-namespace {
-
-// A cached read's epoch of unseen changes (Intact above): for a rowid table the number of
-// truncations not ruled out, else (app tables, one without a witness) every unseen change.
-int64_t read_epoch(Database& db, ConnectionWatch& w, Watched table) {
-  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w.seen_changes);
-  if (table == Watched::Data) return unseen;
-  static const char* const kNames[] = {"ps_crud", "ps_kv", "ps_buckets"};
-  static const std::string kProbe[] = {"SELECT 1 FROM ps_crud WHERE rowid = ?",
-                                       "SELECT 1 FROM ps_kv WHERE rowid = ?",
-                                       "SELECT 1 FROM ps_buckets WHERE rowid = ?"};
-  static const std::string kWitness[] = {"SELECT rowid FROM ps_crud LIMIT 1",
-                                         "SELECT rowid FROM ps_kv LIMIT 1",
-                                         "SELECT rowid FROM ps_buckets LIMIT 1"};
-  const auto i = static_cast<std::size_t>(table);
-  Intact& t = w.intact[i];
-  if (t.rowid_table < 0) {
-    t.rowid_table = db.query_int(
-                          "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? "
-                          "AND sql NOT LIKE '%WITHOUT ROWID%'",
-                          {kNames[i]})
-                        .value_or(0) != 0;
-  }
-  if (t.rowid_table == 0) return unseen;
-  if (t.checked_rollbacks != w.rollbacks) {  // rows restored without the hook
-    t.checked_rollbacks = w.rollbacks;
-    t.known = false;
-  }
-  if (t.checked_unseen != unseen) {
-    const bool intact = t.known && (!t.witness || db.query_int_rowid(kProbe[i], *t.witness));
-    if (!intact) {
-      ++t.epoch;
-      t.known = false;
-    }
-    t.checked_unseen = unseen;
-  }
-  if (!t.known) {
-    t.witness = db.query_int(kWitness[i]);
-    t.known = true;
-  }
-  return t.epoch;
-}
-
-}  // namespace
 
 std::optional<int64_t> query_int_watched(Database& db, Watched table, const std::string& sql,
                                          const std::vector<std::string>& args) {
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
   ConnectionWatch::key_into(w->scratch, sql, args);
-  const int64_t unseen = read_epoch(db, *w, table);
+  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
   auto it = w->reads.find(w->scratch);
   if (it != w->reads.end() && w->fresh(it->second, table, unseen)) {
     // Debug builds (the sanitizer build's san_quick) compare every hit with the table.
@@ -449,7 +373,7 @@ std::optional<int64_t> query_int_watched_arg(Database& db, Watched table, const 
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
   (w->scratch.assign(sql) += '\x1f') += arg;  // key_into(sql, {arg})
-  const int64_t unseen = read_epoch(db, *w, table);
+  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
   auto it = w->reads.find(w->scratch);
   if (it != w->reads.end() && w->fresh(it->second, table, unseen)) {
     assert(it->second.value == db.query_int_arg(sql, arg) &&
@@ -567,7 +491,7 @@ std::optional<std::optional<std::string>> query_row_watched(Database& db, Watche
     }
   }
   std::string key = ConnectionWatch::key(sql, args);
-  const int64_t unseen = read_epoch(db, *w, table);
+  const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
   auto read = [&]() -> std::optional<std::optional<std::string>> {
     auto rows = db.query_rows(sql, args);
     if (rows.empty()) return std::nullopt;
@@ -686,14 +610,6 @@ std::optional<int64_t> Database::query_int_arg(const std::string& sql, std::stri
   check(db_,
         sqlite3_bind_text(st.get(), 1, arg.data(), static_cast<int>(arg.size()), SQLITE_TRANSIENT),
         "bind");
-  return step_int(db_, st.get(), sql);
-}
-
-std::optional<int64_t> Database::query_int_rowid(const std::string& sql, int64_t rowid) {
-  const sim::CostRegionScope cost(meter_, sql_region_);
-  Statement& st = cached(sql);
-  sqlite3_reset(st.get());
-  check(db_, sqlite3_bind_int64(st.get(), 1, rowid), "bind");
   return step_int(db_, st.get(), sql);
 }
 

@@ -70,8 +70,6 @@ class Database {
                                    const std::vector<std::string>& args = {});
   // The same with one text argument, without building a vector for it (the ps_kv reads).
   std::optional<int64_t> query_int_arg(const std::string& sql, std::string_view arg);
-  // The same with one integer argument (a rowid).
-  std::optional<int64_t> query_int_rowid(const std::string& sql, int64_t rowid);
   // Rows of (text...) columns.
   std::vector<std::vector<std::optional<std::string>>> query_rows(
       const std::string& sql, const std::vector<std::string>& args = {});
