@@ -216,6 +216,7 @@ struct ConnectionWatch {
   std::unordered_map<std::string, WatchedRead> reads;
   std::unordered_map<std::string, WatchedRowRead> row_reads;
   std::map<std::string, DataRows> data_rows;  // by statement (query_row_watched, Data)
+  std::set<std::string> not_data_rows;        // statements of that shape over no rowid table
   int64_t data_unseen = 0;                    // unseen changes and rollbacks data_rows reflect
   uint64_t data_rollbacks = 0;
 
@@ -408,10 +409,11 @@ std::string data_view(const std::string& sql) {
   return plain ? view : std::string();
 }
 
-// query_row_watched for one row of an app table, cached per row (DataRows above).
+// query_row_watched for one row of an app table `base` (ps_data__<view>), cached per row
+// (DataRows above).
 std::optional<std::optional<std::string>> read_data_row(Database& db, ConnectionWatch& w,
                                                         const std::string& sql,
-                                                        const std::string& view,
+                                                        const std::string& base,
                                                         const std::string& id) {
   const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w.seen_changes);
   if (w.rollbacks != w.data_rollbacks) {
@@ -429,11 +431,11 @@ std::optional<std::optional<std::string>> read_data_row(Database& db, Connection
   auto [it, fresh] = w.data_rows.try_emplace(sql);
   DataRows& t = it->second;
   if (fresh) {
-    t.base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;  // a view or its table
+    t.base = base;
     // `sql` with ?1 for its one ? (a bare ? after ?1 would be ?2).
-    t.read_sql = sql.substr(0, sql.find(" FROM ")) + ", (SELECT rowid FROM " + t.base +
-                 " WHERE id = ?1)" +
-                 sql.substr(sql.find(" FROM "), sql.size() - sql.find(" FROM ") - 1) + "?1";
+    const auto from = sql.find(" FROM ");
+    t.read_sql = sql.substr(0, from) + ", (SELECT rowid FROM " + t.base + " WHERE id = ?1)" +
+                 sql.substr(from, sql.size() - from - 1) + "?1";
     t.resolve_sql = "SELECT id FROM " + t.base + " WHERE rowid = CAST(? AS INTEGER)";
   }
   if (t.pending.size() > t.rows.size()) t.clear();  // resolving would cost more than re-reading
@@ -470,14 +472,22 @@ std::optional<std::optional<std::string>> query_row_watched(Database& db, Watche
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
   if (table == Watched::Data && args.size() == 1) {
-    const std::string view = data_view(sql);
-    const std::string base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;
-    // Only over a rowid table of that name (the core's app tables); anything else per table.
-    if (!view.empty() && (w->data_rows.count(sql) != 0 ||
-                          db.query_int("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name "
-                                       "= ? AND sql NOT LIKE '%WITHOUT ROWID%'",
-                                       {base}))) {
-      return read_data_row(db, *w, sql, view, args[0]);
+    if (auto known = w->data_rows.find(sql); known != w->data_rows.end()) {
+      return read_data_row(db, *w, sql, known->second.base, args[0]);
+    }
+    // Only over a rowid table of that name (the core's app tables); anything else per table.  A
+    // "no" is kept (the shim replaces its schema only when it opens a connection; a table made
+    // later would miss only the per-row cache, whose answers the per-table one gives too).
+    if (w->not_data_rows.count(sql) == 0) {
+      const std::string view = data_view(sql);
+      const std::string base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;
+      if (!view.empty() &&
+          db.query_int("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql NOT "
+                       "LIKE '%WITHOUT ROWID%'",
+                       {base})) {
+        return read_data_row(db, *w, sql, base, args[0]);
+      }
+      w->not_data_rows.insert(sql);
     }
   }
   std::string key = ConnectionWatch::key(sql, args);

@@ -121,6 +121,12 @@ class Database {
    public:
     explicit SdkSql(Database& db) : SqlRegion(db, sim::kCostSdkSql) {}
   };
+  // Of that SQL, the write transaction around one control call (its BEGIN, COMMIT or ROLLBACK):
+  // apart, so (b) can count it with the call or not (docs/performance-framework-2.md "(perf20)").
+  class SdkTxn : SqlRegion {
+   public:
+    explicit SdkTxn(Database& db) : SqlRegion(db, sim::kCostSdkTxn) {}
+  };
 
  private:
   Statement& cached(const std::string& sql);

@@ -432,7 +432,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
   new_control_call();
   {
     // The SDK's write transaction around every call (docs/protocol.md §2.0): its SQL, not ours.
-    const Database::SdkSql sdk(db());
+    const Database::SdkTxn sdk(db());
     db().begin();
   }
   // barrier-holds (docs/invariants.md §1): ps_crud and target read before the call, last_seen
@@ -450,7 +450,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
   try {
     result = db().control(op, payload);
   } catch (...) {
-    const Database::SdkSql sdk(db());
+    const Database::SdkTxn sdk(db());
     db().rollback();
     db().take_touched();
     throw;
@@ -479,7 +479,7 @@ std::optional<std::string> Client::control_text(const std::string& op,
     }
   }
   {
-    const Database::SdkSql sdk(db());
+    const Database::SdkTxn sdk(db());
     db().commit();
   }
   if (observer_) observer_->on_control(*this, op, payload, result);

@@ -1,7 +1,8 @@
 // Where the CPU is spent right now, for bench/cost_bench's sampler (issue 20): the framework
 // itself, a powersync_control call, SQL the framework issues, the app's own writes (the workload,
 // which run the core's triggers), SQL the SDK itself issues (the port's statements the published
-// SDK issues too, docs/performance-framework.md "(perf19)"), and the sim VFS nested in any of them.
+// SDK issues too, docs/performance-framework.md "(perf19)"), of them apart the transaction around
+// each control call (docs/performance-framework-2.md "(perf20)"), and the sim VFS nested in any.
 // A write-only profiling tag: no simulation logic reads it, so it cannot change a run.  The
 // CostMeter belongs to whoever measures (the bench) and reaches a simulation explicitly:
 // RunOptions::cost_meter -> the simulation's FileStore, which the VFS and each client's Database
@@ -17,7 +18,8 @@ enum CostRegion : int {
   kCostControl = 1,       // inside powersync_control (the core and the SQLite it calls)
   kCostFrameworkSql = 2,  // SQL the framework issues (checker reads, opens)
   kCostWorkloadSql = 3,   // the simulated app's own writes (engine::Client::local_write)
-  kCostSdkSql = 4,        // the SDK's own SQL: its transactions, upload and target statements
+  kCostSdkSql = 4,        // the SDK's own SQL: upload and target statements, other transactions
+  kCostSdkTxn = 5,        // the SDK's write transaction around a control call (BEGIN/COMMIT)
   kCostVfsBit = 8,        // or-ed in while SQLite is inside the sim VFS
   kCostRegions = 16,
 };

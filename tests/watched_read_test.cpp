@@ -79,6 +79,26 @@ TEST(WatchedRead, RowReadsFollowEveryKindOfChange) {
   EXPECT_EQ(row(db, "a"), std::optional<std::optional<std::string>>("eight"));
 }
 
+// A read of the row shape over a WITHOUT ROWID table: the per-table cache, the "not a rowid
+// table" answer kept from the first read (perf20); changes there reach no update hook.
+TEST(WatchedRead, RowReadsOverAWithoutRowidTableFollowChanges) {
+  SimEnv env{7};
+  Database db("watched.db", any_core());
+  db.exec("CREATE TABLE ps_data__w(id TEXT PRIMARY KEY, description TEXT) WITHOUT ROWID");
+  const std::string sql = "SELECT description FROM ps_data__w WHERE id = ?";
+  auto read = [&](const std::string& id) {
+    return query_row_watched(db, Watched::Data, sql, {id});
+  };
+  EXPECT_EQ(read("a"), std::nullopt);
+  db.exec("INSERT INTO ps_data__w VALUES ('a', 'one')");
+  EXPECT_EQ(read("a"), std::optional<std::optional<std::string>>("one"));
+  EXPECT_EQ(read("a"), std::optional<std::optional<std::string>>("one"));
+  db.exec("UPDATE ps_data__w SET description = 'two' WHERE id = 'a'");
+  EXPECT_EQ(read("a"), std::optional<std::optional<std::string>>("two"));
+  db.exec("DELETE FROM ps_data__w");
+  EXPECT_EQ(read("a"), std::nullopt);
+}
+
 TEST(WatchedRead, CrudCountFollowsInsertsAndDeletes) {
   SimEnv env{7};
   Database db("watched.db", any_core());
