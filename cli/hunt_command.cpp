@@ -23,6 +23,7 @@
 #include "scenarios/explore/swarm.hpp"
 #include "scenarios/explore/world_swarm.hpp"
 #include "scenarios/results/repro.hpp"
+#include "scenarios/results/results.hpp"
 #include "scenarios/world/runner.hpp"
 
 namespace syncsim::cli {
@@ -313,14 +314,18 @@ int hunt_command(const HuntArgs& args) {
     auto drawn = scenarios::draw_swarm(base, rep.seed, ctx);
     scenarios::RunOptions opts;
     opts.seed = rep.seed;
-    auto initial = scenarios::run_scenario(drawn.scenario, opts);
     json shrunk_json = to_json(drawn.scenario);
-    scenarios::RunResult shrunk_run = initial;
+    scenarios::RunResult shrunk_run;
     uint64_t before = 0, after = 0;
-    if (initial.violation && initial.stop.kind == sim::StopKind::Failure && args.max_shrink > 0) {
+    // The worker's run of this seed says whether it violated an invariant; the shrink runs the
+    // drawn scenario first itself, so the parent runs it again only when it does not shrink.
+    const bool violated =
+        rep.run.contains("violation") && rep.run.value("stop_kind", std::string()) ==
+                                             scenarios::stop_kind_name(sim::StopKind::Failure);
+    if (violated && args.max_shrink > 0) {
       scenarios::ShrinkOptions so;
       so.seed = rep.seed;
-      so.invariant = initial.violation->invariant;
+      so.invariant = rep.invariant;
       so.max_attempts = args.max_shrink;
       so.ctx = ctx;
       auto res = scenarios::shrink(drawn.scenario, so);
@@ -329,7 +334,8 @@ int hunt_command(const HuntArgs& args) {
       before = res.initial_steps;
       after = res.steps;
     } else {
-      before = after = scenarios::scenario_steps(drawn.scenario, initial);
+      shrunk_run = scenarios::run_scenario(drawn.scenario, opts);
+      before = after = scenarios::scenario_steps(drawn.scenario, shrunk_run);
     }
     const std::string file = fmt::format("finding-{}-seed-{}.json", index, rep.seed);
     write_findings_file(dir / file, shrunk_json.dump(2) + "\n");
