@@ -16,6 +16,23 @@
 namespace syncsim::engine::js {
 namespace {
 
+// The timers as JsHost read them from the tree (js_host.cpp before js20): null when absent.
+nlohmann::json timers_of_tree(const nlohmann::json& t) {
+  if (!t.contains("timers")) return nullptr;
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& x : t["timers"]) {
+    out.push_back({x.value("client", ""), x.value("at", int64_t{0}), x.value("by", "")});
+  }
+  return out;
+}
+
+nlohmann::json timers_of(const HostMessage& m) {
+  if (!m.timers) return nullptr;
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& x : *m.timers) out.push_back({x.client, x.at, x.by});
+  return out;
+}
+
 // What JsHost reads of a message, from parse()'s tree: the fields the fast path must agree on.
 nlohmann::json fields_of_tree(const nlohmann::json& t) {
   nlohmann::json params = nlohmann::json::array();
@@ -33,7 +50,8 @@ nlohmann::json fields_of_tree(const nlohmann::json& t) {
           {"what", t.value("what", "")},
           {"level", t.value("level", 0)},
           {"message", t.value("message", "")},
-          {"next_timer", t.value("next_timer", nlohmann::json())}};
+          {"next_timer", t.value("next_timer", nlohmann::json())},
+          {"timers", timers_of_tree(t)}};
 }
 
 nlohmann::json fields_of(const HostMessage& m) {
@@ -52,7 +70,8 @@ nlohmann::json fields_of(const HostMessage& m) {
           {"what", m.what},
           {"level", m.level},
           {"message", m.message},
-          {"next_timer", m.next_timer ? nlohmann::json(*m.next_timer) : nlohmann::json()}};
+          {"next_timer", m.next_timer ? nlohmann::json(*m.next_timer) : nlohmann::json()},
+          {"timers", timers_of(m)}};
 }
 
 // Lines as the host writes them (basic.json seed 1 with js-real, and edge cases).
@@ -68,6 +87,8 @@ const std::vector<std::string> kFastLines = {
     R"({"op":"uploaded","client":"c3"})",
     R"({"op":"idle","next_timer":1800000003091000})",
     R"({"op":"idle","next_timer":null})",
+    R"j({"op":"idle","next_timer":5,"timers":[{"client":"c1","at":5,"by":"f (x.js:1)"},{"by":"g","at":7,"client":"c2"},{}]})j",
+    R"({"op":"idle","next_timer":null,"timers":[]})",
     R"({})",
 };
 
@@ -94,10 +115,10 @@ TEST(JsRealHostMessage, NumbersKeepParsesTypes) {
 
 TEST(JsRealHostMessage, UnusualLinesGoThroughParseAndKeepTheirTree) {
   const std::vector<std::string> lines = {
-      // Keys the fast path does not know (the acts, an idle with timers).
+      // Keys the fast path does not know (the acts, a timer's unknown field).
       R"({"op":"fetch","client":"c3","req":1,"method":"POST","path":"/sync/stream","headers":{"accept":"x"},"body":"{}","stream":true})",
       R"({"op":"notice","client":"c1","what":"disconnected","error":""})",
-      R"j({"op":"idle","next_timer":5,"timers":[{"client":"c1","at":5,"by":"f (x.js:1)"}]})j",
+      R"({"op":"idle","next_timer":5,"timers":[{"client":"c1","at":5,"by":"f","x":1}]})",
       // Non-ASCII text, whitespace, a duplicate key, an integer beyond int64, a lone surrogate,
       // an object that is not bytes.
       "{\"op\":\"log\",\"client\":\"c1\",\"level\":30,\"message\":\"caf\xc3\xa9\"}",
@@ -105,16 +126,15 @@ TEST(JsRealHostMessage, UnusualLinesGoThroughParseAndKeepTheirTree) {
       R"({"op":"draw","op":"touched","client":"c1"})",
       R"({"op":"sql","client":"c","sql":"x","params":[-9223372036854775809]})",
       R"({"op":"sql","client":"c","sql":"x","params":[{"b64":"AA==","x":1}]})",
-}
-;
-for (const auto& line : lines) {
-  EXPECT_FALSE(parse_host_message_fast(line)) << line;
-  const HostMessage m = parse_host_message(line);
-  const auto tree = nlohmann::json::parse(line);
-  EXPECT_EQ(m.tree, tree) << line;
-  EXPECT_EQ(m.op, tree.value("op", "")) << line;
-  EXPECT_EQ(m.client, tree.value("client", "")) << line;
-}
+  };
+  for (const auto& line : lines) {
+    EXPECT_FALSE(parse_host_message_fast(line)) << line;
+    const HostMessage m = parse_host_message(line);
+    const auto tree = nlohmann::json::parse(line);
+    EXPECT_EQ(m.tree, tree) << line;
+    EXPECT_EQ(m.op, tree.value("op", "")) << line;
+    EXPECT_EQ(m.client, tree.value("client", "")) << line;
+  }
 }
 
 TEST(JsRealHostMessage, BadLinesFailAsParseFails) {

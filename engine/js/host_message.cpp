@@ -215,6 +215,27 @@ int64_t as_int64(const nlohmann::json& v) {
   return v.get<int64_t>();
 }
 
+// {"client":...,"at":...,"by":...} in any order, each once; value() as parse() would take
+// them: a missing field is JsHost's default.
+HostTimer timer(Scanner& s) {
+  HostTimer t;
+  uint32_t seen = 0;
+  s.expect('{');
+  if (s.accept('}')) return t;
+  do {
+    const std::string key = s.string();
+    s.expect(':');
+    const int bit = key == "client" ? 0 : key == "at" ? 1 : key == "by" ? 2 : -1;
+    if (bit < 0 || (seen & (1u << bit))) throw GiveUp{};
+    seen |= 1u << bit;
+    if (bit == 0) t.client = s.string();
+    if (bit == 1) t.at = as_int64(s.number());
+    if (bit == 2) t.by = s.string();
+  } while (s.accept(','));
+  s.expect('}');
+  return t;
+}
+
 // The fields of a message the fast path knows; a key it does not know gives up.
 HostMessage fast(std::string_view line) {
   Scanner s(line);
@@ -277,6 +298,15 @@ HostMessage fast(std::string_view line) {
         } else {
           m.next_timer = as_int64(s.number());
         }
+      } else if (key == "timers") {
+        once(11);
+        m.timers.emplace();
+        s.expect('[');
+        if (!s.accept(']')) {
+          do m.timers->push_back(timer(s));
+          while (s.accept(','));
+          s.expect(']');
+        }
       } else {
         throw GiveUp{};
       }
@@ -306,6 +336,12 @@ HostMessage from_tree(nlohmann::json tree) {
   m.message = tree.value("message", "");
   if (auto t = tree.find("next_timer"); t != tree.end() && t->is_number_integer()) {
     m.next_timer = t->get<int64_t>();
+  }
+  if (auto timers = tree.find("timers"); timers != tree.end()) {
+    m.timers.emplace();
+    for (const auto& t : *timers) {
+      m.timers->push_back({t.value("client", ""), t.value("at", int64_t{0}), t.value("by", "")});
+    }
   }
   m.tree = std::move(tree);
   return m;

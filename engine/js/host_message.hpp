@@ -3,10 +3,10 @@
 // parse() under JsHost::deliver was the largest single item of the C++ side of a js-real seed.
 // parse_host_message() reads a flat object of the shape JSON.stringify writes -- strings (ASCII,
 // escapes decoded), numbers, true/false/null, and the arrays `params` (scalars or {"b64": ...})
-// and `before` (strings) -- and gives up on anything else (a nested object, non-ASCII bytes, an
-// integer beyond int64, whitespace, a duplicate key): then the line goes through
-// nlohmann::json::parse() as before and the message keeps its tree, so unusual messages and
-// parse errors are parse()'s own.
+// and `before` (strings), `timers` (flat objects) -- and gives up on anything else (a nested
+// object, non-ASCII bytes, an integer beyond int64, whitespace, a duplicate key): then the line
+// goes through nlohmann::json::parse() as before and the message keeps its tree, so unusual
+// messages and parse errors are parse()'s own.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +17,13 @@
 #include <vector>
 
 namespace syncsim::engine::js {
+
+// One armed timer of an `idle` message: {client, at, by}.
+struct HostTimer {
+  std::string client;
+  int64_t at = 0;
+  std::string by;
+};
 
 struct HostMessage {
   std::string op;
@@ -30,6 +37,9 @@ struct HostMessage {
   int64_t level = 0;                  // log
   std::string message;                // log
   std::optional<int64_t> next_timer;  // idle
+  // idle: every realm's armed timers, only when they changed (bridge.mjs); a third of the
+  // bytes the host writes in a basic seed, so read here too.
+  std::optional<std::vector<HostTimer>> timers;
   // The whole message when the fast path gave up (fetch, notice, an idle with timers, ...);
   // null otherwise.
   nlohmann::json tree;

@@ -228,17 +228,18 @@ void JsHost::attach(const std::string& name, HostedClient* client) { clients_[na
 
 void JsHost::detach(const std::string& name) { clients_.erase(name); }
 
-void JsHost::deliver(nlohmann::json event) {
+void JsHost::deliver(nlohmann::json event) { deliver_text(event.dump()); }
+
+void JsHost::deliver_text(std::string line) {
   if (!process_) start();
   assert(!draining_ && "an event was delivered from inside a drain");
-  event["now"] = loop_.now();
-  std::string line = event.dump();
   // What each life's write connection looks like now: within the drain only that client's
   // own bridge calls touch it, so the host may answer its first BEGIN itself (a round trip
   // for the first transaction of almost every event; docs/performance-js-real.md, "The real JS
   // SDK").  Appended as text: no tree per client and event (js20).
   line.pop_back();  // the event's closing brace
-  line += R"(,"connections":{)";
+  fmt::format_to(std::back_inserter(line), R"({}"now":{},"connections":{{)",
+                 line.size() > 1 ? "," : "", loop_.now());
   bool first = true;
   for (const auto& [name, client] : clients_) {
     const auto state = client->connection_state();
@@ -260,15 +261,11 @@ void JsHost::deliver(nlohmann::json event) {
     const std::string& op = message.op;
     if (op == "idle") {
       arm(message.next_timer);
-      // Sent only when they changed since the last idle (bridge.mjs); the fast parser gives
-      // up on them, so they are in the tree.
-      if (auto timers = message.tree.find("timers");
-          message.tree.is_object() && timers != message.tree.end()) {
+      // Sent only when they changed since the last idle (bridge.mjs).
+      if (message.timers) {
         timers_.clear();
-        for (const auto& t : *timers) {
-          const auto at = t.value("at", sim::Micros{0});
-          timers_[t.value("client", "")].push_back(
-              {at, fmt::format("{}µs by {}", at - sim::kEpoch, t.value("by", ""))});
+        for (const auto& t : *message.timers) {
+          timers_[t.client].push_back({t.at, fmt::format("{}µs by {}", t.at - sim::kEpoch, t.by)});
         }
       }
       break;

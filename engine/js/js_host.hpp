@@ -132,6 +132,9 @@ class JsHost {
   // Sends one event (its `now` is set here) and runs the drain; then acts on what the
   // clients asked for.  Not re-entrant: an event is never delivered from inside a drain.
   void deliver(nlohmann::json event);
+  // The same for an event already written as a JSON object (no "now": added here), e.g. a
+  // stream's chunk, whose bytes dump() would escape one by one (js20).
+  void deliver_text(std::string event);
 
   [[nodiscard]] const std::string& sdk_version() const { return sdk_version_; }
   [[nodiscard]] const std::string& project() const { return project_; }

@@ -690,7 +690,12 @@ sim::Task<void> JsRealClient::pump_stream(int64_t req, std::shared_ptr<sim::Clie
       }
       if (!bson) chunk += "\n";  // NDJSON framing
       if (auto it = streams_.find(req); it != streams_.end()) it->second.had_line = true;
-      deliver({{"op", "chunk"}, {"req", req}, {"data", bytes_value(chunk)}});
+      // Written as text: dump() would escape the base64 one character at a time (js20).
+      std::string event = R"({"op":"chunk","client":)";
+      append_json_string(event, client_.name());
+      fmt::format_to(std::back_inserter(event), R"(,"req":{},"data":{{"b64":"{}"}}}})", req,
+                     base64_encode(chunk));
+      host_.deliver_text(std::move(event));
     }
     if (!*alive) co_return;
     if ((stream->state() == sim::ClientStream::State::Ended ||
