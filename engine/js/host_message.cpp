@@ -10,6 +10,28 @@ namespace {
 
 struct GiveUp {};
 
+// The first byte from `p` that is '"', '\\', below 0x20 or from 0x80 on (or `end`): eight bytes
+// at a time while none is (the "has zero" and "has less than" bit tricks, exact).
+const char* plain_run(const char* p, const char* end) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  for (; end - p >= 8; p += 8) {
+    uint64_t w = 0;
+    std::memcpy(&w, p, 8);
+    const uint64_t quote = w ^ (kOnes * '"');
+    const uint64_t slash = w ^ (kOnes * '\\');
+    const uint64_t flagged = (w & kHigh) | ((w - kOnes * 0x20) & ~w & kHigh) |
+                             ((quote - kOnes) & ~quote & kHigh) |
+                             ((slash - kOnes) & ~slash & kHigh);
+    if (flagged != 0) break;
+  }
+  for (; p != end; ++p) {
+    const auto u = static_cast<unsigned char>(*p);
+    if (u == '"' || u == '\\' || u < 0x20 || u >= 0x80) break;
+  }
+  return p;
+}
+
 class Scanner {
  public:
   explicit Scanner(std::string_view line) : p_(line.data()), end_(line.data() + line.size()) {}
@@ -42,12 +64,8 @@ class Scanner {
     expect('"');
     std::string out;
     for (;;) {
-      const char* q = p_;
-      while (q != end_ && *q != '"' && *q != '\\') {
-        const auto u = static_cast<unsigned char>(*q);
-        if (u < 0x20 || u >= 0x80) throw GiveUp{};
-        ++q;
-      }
+      const char* q = plain_run(p_, end_);
+      if (q != end_ && *q != '"' && *q != '\\') throw GiveUp{};  // control or non-ASCII
       out.append(p_, q);
       p_ = q;
       if (p_ == end_) throw GiveUp{};
@@ -369,11 +387,7 @@ void append_json_string(std::string& out, std::string_view text) {
   const char* p = text.data();
   const char* end = p + text.size();
   while (p != end) {
-    const char* q = p;
-    while (q != end && *q != '"' && *q != '\\' && static_cast<unsigned char>(*q) >= 0x20 &&
-           static_cast<unsigned char>(*q) < 0x80) {
-      ++q;
-    }
+    const char* q = plain_run(p, end);
     out.append(p, q);
     if (q == end) break;
     const auto u = static_cast<unsigned char>(*q);
