@@ -33,8 +33,10 @@ std::string base64_decode(const std::string& text);  // throws std::invalid_argu
 inline nlohmann::json bytes_value(const std::string& bytes) {
   return nlohmann::json{{"b64", base64_encode(bytes)}};
 }
-// A wire value that is bytes (nullopt for anything else).
+// A wire value that is bytes (nullopt for anything else): {"b64": ...}, or a binary value
+// (engine/js/host_message.hpp decodes it while parsing).
 inline std::optional<std::string> as_bytes(const nlohmann::json& v) {
+  if (v.is_binary()) return std::string(v.get_binary().begin(), v.get_binary().end());
   if (v.is_object() && v.contains("b64") && v["b64"].is_string()) {
     return base64_decode(v["b64"].get<std::string>());
   }

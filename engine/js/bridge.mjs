@@ -75,11 +75,13 @@ let pending = Buffer.alloc(0);
 // Reads one line, blocking.  Returns null at end of input (C++ went away).
 export function readLine() {
   for (;;) {
-    const nl = pending.indexOf(10);
-    if (nl >= 0) {
-      const line = pending.toString('utf8', 0, nl);
-      pending = pending.subarray(nl + 1);
-      return line;
+    if (pending.length > 0) {
+      const nl = pending.indexOf(10);
+      if (nl >= 0) {
+        const line = pending.toString('utf8', 0, nl);
+        pending = pending.subarray(nl + 1);
+        return line;
+      }
     }
     let n;
     try {
@@ -89,6 +91,13 @@ export function readLine() {
       throw e;
     }
     if (n === 0) return null;
+    // C++ writes one line per write (NodeProcess::write_line), so a read is usually exactly
+    // one whole line: decoded straight from `chunk`, no copy (js20).  (Bytes past `n` are an
+    // older read's: a newline there does not count.)
+    if (pending.length === 0) {
+      const nl = chunk.indexOf(10);
+      if (nl === n - 1) return chunk.toString('utf8', 0, nl);
+    }
     // Copied out of `chunk`, which the next read overwrites; the common case (nothing
     // pending) copies only the bytes read.
     pending = pending.length === 0 ? Buffer.from(chunk.subarray(0, n))
@@ -113,9 +122,15 @@ export function queueLine(text) {
 }
 
 export function sendLine(text) {
-  const data = Buffer.from(queued + text + '\n', 'utf8');
+  const line = queued + text + '\n';
   queued = '';
-  let off = 0;
+  // A string goes to the pipe without a Buffer of ours (js20); a short write (not seen on a
+  // blocking pipe) finishes from its bytes.
+  const written = fs.writeSync(1, line);
+  const length = Buffer.byteLength(line);
+  if (written === length) return;
+  const data = Buffer.from(line, 'utf8');
+  let off = written;
   while (off < data.length) off += fs.writeSync(1, data, off, data.length - off);
 }
 

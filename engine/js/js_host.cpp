@@ -6,6 +6,7 @@
 #include <cassert>
 #include <charconv>
 #include <cstdlib>
+#include <iterator>
 
 #include "engine/js/bridge.hpp"
 
@@ -227,81 +228,94 @@ void JsHost::attach(const std::string& name, HostedClient* client) { clients_[na
 
 void JsHost::detach(const std::string& name) { clients_.erase(name); }
 
-void JsHost::deliver(nlohmann::json event) {
+void JsHost::deliver(nlohmann::json event) { deliver_text(event.dump()); }
+
+void JsHost::deliver_text(std::string line) {
   if (!process_) start();
   assert(!draining_ && "an event was delivered from inside a drain");
-  event["now"] = loop_.now();
   // What each life's write connection looks like now: within the drain only that client's
   // own bridge calls touch it, so the host may answer its first BEGIN itself (a round trip
   // for the first transaction of almost every event; docs/performance-js-real.md, "The real JS
-  // SDK").
-  nlohmann::json connections = nlohmann::json::object();
+  // SDK").  Appended as text: no tree per client and event (js20).
+  line.pop_back();  // the event's closing brace
+  fmt::format_to(std::back_inserter(line), R"({}"now":{},"connections":{{)",
+                 line.size() > 1 ? "," : "", loop_.now());
+  bool first = true;
   for (const auto& [name, client] : clients_) {
-    if (auto state = client->connection_state(); !state.is_null()) connections[name] = state;
+    const auto state = client->connection_state();
+    if (!state) continue;
+    if (!first) line += ',';
+    first = false;
+    append_json_string(line, name);
+    fmt::format_to(std::back_inserter(line), R"(:{{"autocommit":{},"changes":{},"insert_id":{}}})",
+                   state->autocommit, state->changes, state->insert_id);
   }
-  event["connections"] = std::move(connections);
+  line += "}}";
   ++events_;
   draining_ = true;
-  process_->write_line(event.dump());
+  process_->write_line(line);
   std::vector<std::pair<std::string, nlohmann::json>> acts;
   for (;;) {
-    auto message = nlohmann::json::parse(process_->read_line());
-    const std::string op = message.value("op", "");
+    const std::string text = process_->read_line();
+    HostMessage message = parse_host_message(text);
+    const std::string& op = message.op;
     if (op == "idle") {
-      arm(message["next_timer"]);
+      arm(message.next_timer);
       // Sent only when they changed since the last idle (bridge.mjs).
-      if (auto timers = message.find("timers"); timers != message.end()) {
+      if (message.timers) {
         timers_.clear();
-        for (const auto& t : *timers) {
-          const auto at = t.value("at", sim::Micros{0});
-          timers_[t.value("client", "")].push_back(
-              {at, fmt::format("{}µs by {}", at - sim::kEpoch, t.value("by", ""))});
+        for (const auto& t : *message.timers) {
+          timers_[t.client].push_back({t.at, fmt::format("{}µs by {}", t.at - sim::kEpoch, t.by)});
         }
       }
       break;
     }
-    const std::string name = message.value("client", "");
+    const std::string& name = message.client;
     auto it = clients_.find(name);
     HostedClient* client = it == clients_.end() ? nullptr : it->second;
     // A realm the host should have dropped with its app: visible, never silently served.
     if (!client && !name.empty()) trace_.log("js", "{}: {} after its app closed", name, op);
     if (op == "sql" || op == "touched" || op == "credentials" || op == "draw" || op == "uploaded") {
       // `uploaded` and a `noreply` statement get no reply (bridge.mjs).
-      const bool noreply = op == "uploaded" || message.value("noreply", false);
+      const bool noreply = op == "uploaded" || message.noreply;
       if (!client && noreply) continue;  // traced above; nothing to run
-      nlohmann::json reply;
+      SqlReply reply;
       if (!client) {
-        reply = {{"op", "sql_error"}, {"message", "the app was closed"}, {"code", 21}};
+        reply.error = "the app was closed";
+        reply.line =
+            nlohmann::json{{"op", "sql_error"}, {"message", *reply.error}, {"code", 21}}.dump();
       } else if (op == "sql") {
         reply = client->sql(message);
       } else if (op == "touched") {
-        reply = client->touched();
+        reply.line = client->touched().dump();
       } else if (op == "uploaded") {
-        reply = client->uploaded();
+        reply.line = client->uploaded().dump();
       } else if (op == "draw") {
-        reply = client->draw(message.value("what", ""));
+        reply.line = client->draw(message.what).dump();
       } else {
-        reply = client->credentials();
+        reply.line = client->credentials().dump();
       }
       if (!noreply) {
-        process_->write_line(reply.dump());
-      } else if (reply.value("op", "") == "sql_error") {
+        process_->write_line(reply.line);
+      } else if (reply.error) {
         // The host already told the SDK it succeeded (a COMMIT, a read transaction's
         // BEGIN/COMMIT: sdk_client.mjs replyless()); a failure here cannot be reported to
         // it, so the run stops rather than go on with an SDK that believes otherwise.
         throw std::runtime_error(fmt::format("js-real: {}'s reply-less `{}` failed: {}", name,
-                                             message.value("sql", op), reply.value("message", "")));
+                                             op == "sql" ? message.sql : op, *reply.error));
       }
     } else if (op == "log") {
       if (client) {
-        client->log(message.value("level", 0), message.value("message", ""));
+        client->log(int(message.level), message.message);
       } else {
-        trace_.log("js", "{}", message.value("message", ""));
+        trace_.log("js", "{}", message.message);
       }
     } else if (op == "fetch" || op == "abort" || op == "notice") {
-      acts.emplace_back(name, std::move(message));
+      // Their keys are not the fast parser's: they come with their tree (host_message.hpp).
+      if (message.tree.is_null()) message.tree = nlohmann::json::parse(text);
+      acts.emplace_back(name, std::move(message.tree));
     } else {
-      throw std::runtime_error("js-real: unknown host message " + message.dump());
+      throw std::runtime_error("js-real: unknown host message " + text);
     }
   }
   draining_ = false;
@@ -311,9 +325,9 @@ void JsHost::deliver(nlohmann::json event) {
   }
 }
 
-void JsHost::arm(const nlohmann::json& next_timer) {
+void JsHost::arm(std::optional<sim::Micros> next_timer) {
   std::optional<sim::Micros> at;
-  if (next_timer.is_number_integer()) at = std::max(next_timer.get<sim::Micros>(), loop_.now());
+  if (next_timer) at = std::max(*next_timer, loop_.now());
   if (armed_ && at && armed_->deadline == *at) return;
   if (armed_) loop_.cancel(*armed_);
   armed_.reset();

@@ -13,18 +13,34 @@
 #include <utility>
 #include <vector>
 
+#include "engine/js/host_message.hpp"
 #include "engine/js/node_process.hpp"
 #include "sim/loop.hpp"
 #include "sim/trace.hpp"
 
 namespace syncsim::engine::js {
 
+// A `sql` call's reply: the line for the host, and the error when it is a sql_error (a reply-less
+// statement that fails stops the run).  Written without a JSON tree (docs/performance-js-real.md
+// "(js20)").
+struct SqlReply {
+  std::string line;
+  std::optional<std::string> error;
+};
+
+// A life's write connection as a reply would report it (sent with every event).
+struct ConnectionState {
+  bool autocommit = true;
+  int64_t changes = 0;
+  int64_t insert_id = 0;
+};
+
 // What the host needs from one client (engine/js/js_real_client.hpp).
 class HostedClient {
  public:
   virtual ~HostedClient() = default;
   // Synchronous calls, answered while the host blocks: the reply message.
-  virtual nlohmann::json sql(const nlohmann::json& call) = 0;
+  virtual SqlReply sql(const HostMessage& call) = 0;
   virtual nlohmann::json touched() = 0;
   virtual nlohmann::json credentials() = 0;
   // {op:"uploaded"}: the connector's batch.complete() resolved.
@@ -34,10 +50,10 @@ class HostedClient {
   virtual void log(int level, const std::string& message) = 0;
   // fetch, abort, notice: acted on after the drain, in the order the host made them.
   virtual void act(const nlohmann::json& request) = 0;
-  // The write connection's state as a reply would report it ({autocommit, changes,
-  // insert_id}), null when the life has no connection: sent with every event so the host
-  // can defer the event's first BEGIN (engine/js/sdk_client.mjs sql()).
-  virtual nlohmann::json connection_state() = 0;
+  // The write connection's state as a reply would report it, nullopt when the life has no
+  // connection: sent with every event so the host can defer the event's first BEGIN
+  // (engine/js/sdk_client.mjs sql()).
+  virtual std::optional<ConnectionState> connection_state() = 0;
 };
 
 // The pinned SDK project for a core ("sdk-2.3.0" for 0.5.2+, "sdk-1.43.1" for 0.4.6), nullopt
@@ -116,6 +132,9 @@ class JsHost {
   // Sends one event (its `now` is set here) and runs the drain; then acts on what the
   // clients asked for.  Not re-entrant: an event is never delivered from inside a drain.
   void deliver(nlohmann::json event);
+  // The same for an event already written as a JSON object (no "now": added here), e.g. a
+  // stream's chunk, whose bytes dump() would escape one by one (js20).
+  void deliver_text(std::string event);
 
   [[nodiscard]] const std::string& sdk_version() const { return sdk_version_; }
   [[nodiscard]] const std::string& project() const { return project_; }
@@ -137,7 +156,7 @@ class JsHost {
 
  private:
   void start();
-  void arm(const nlohmann::json& next_timer);
+  void arm(std::optional<sim::Micros> next_timer);
 
   sim::Loop& loop_;
   sim::Trace& trace_;

@@ -9,7 +9,10 @@
 #include <fmt/format.h>
 #include <sqlite3.h>
 
+#include <iterator>
+
 #include "engine/barrier_explanation.hpp"
+#include "engine/control_reply.hpp"
 #include "engine/js/bridge.hpp"
 #include "engine/sdk_shim.hpp"
 #include "engine/sync_line.hpp"
@@ -173,26 +176,52 @@ void JsRealClient::kill() {
   deliver({{"op", "close"}});
 }
 
-nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
-  const std::string& text = call["sql"].get_ref<const std::string&>();
-  const nlohmann::json& params = call["params"];
+namespace {
+
+SqlReply sql_error(const std::string& message, int code, bool before_failed = false) {
+  nlohmann::json reply = {{"op", "sql_error"}, {"message", message}};
+  if (before_failed) {
+    reply["before_failed"] = true;
+  } else {
+    reply["code"] = code;
+  }
+  return {reply.dump(), message};
+}
+
+// {"op":"rows","columns":...,"rows":...,"changes":...,"insert_id":...: the reply's head, written
+// as text from the rows' own (docs/performance-js-real.md "(js20)").
+std::string rows_reply(const StatementRows& rows, int64_t changes, int64_t insert_id) {
+  std::string out;
+  out.reserve(64 + rows.columns_text.size() + rows.rows_text.size());
+  out += R"({"op":"rows","columns":)";
+  out += rows.columns_text;
+  out += R"(,"rows":)";
+  out += rows.rows_text;
+  fmt::format_to(std::back_inserter(out), R"(,"changes":{},"insert_id":{})", changes, insert_id);
+  return out;
+}
+
+}  // namespace
+
+SqlReply JsRealClient::sql(const HostMessage& call) {
+  const std::string& text = call.sql;
+  const nlohmann::json& params = call.params;
   try {
     sqlite3* db = client_.db().raw();
     // A BEGIN the host deferred to travel with this client's next statement, on the writer or
     // a reader (engine/js/sdk_client.mjs sql()): it runs, and the read pool sees it, exactly
     // where it would have alone -- no call of this client's came in between.
-    for (const auto& before : call.value("before", nlohmann::json::array())) {
+    if (!statements_) statements_ = std::make_unique<StatementCache>(db);
+    for (const auto& before : call.before) {
       note_transaction_start(db);
-      if (reads_) reads_->before_write(before.get<std::string>());
-      char* error = nullptr;
-      if (sqlite3_exec(db, before.get<std::string>().c_str(), nullptr, nullptr, &error) !=
-          SQLITE_OK) {
-        const std::string message = error ? error : sqlite3_errmsg(db);
-        sqlite3_free(error);
-        return {{"op", "sql_error"}, {"message", message}, {"before_failed", true}};
+      if (reads_) reads_->before_write(before);
+      try {  // prepared once per life (the statement cache), as sqlite3_exec() ran it
+        run_statements(db, before, nlohmann::json::array(), false, statements_.get(), RowsAs::Text);
+      } catch (const SqlError& e) {
+        return sql_error(e.what(), 0, true);
       }
     }
-    if (const int slot = call.value("read", 0); slot > 0) return read_sql(slot, text, params);
+    if (call.read > 0) return read_sql(int(call.read), text, params);
     note_transaction_start(db);
     if (reads_) reads_->before_write(text);
     const bool control = text.find("powersync_control(") != std::string::npos &&
@@ -202,11 +231,13 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
                            text.find("INSERT INTO powersync_operations") != std::string::npos;
     if (control || operation) before_control(params[0].get<std::string>());
     if (!statements_) statements_ = std::make_unique<StatementCache>(db);
-    auto [columns, rows, first_value] = run_statements(db, text, params, false, statements_.get());
+    const StatementRows rows =
+        run_statements(db, text, params, false, statements_.get(), RowsAs::Text);
     const int changes = sqlite3_changes(db);
     const int64_t insert_id = sqlite3_last_insert_rowid(db);
     if (text.rfind("DELETE FROM ps_crud WHERE", 0) == 0) crud_deleted_in_transaction_ = true;
-    if (control) after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
+    if (control)
+      after_control(params[0].get<std::string>(), text_or_bytes(params[1]), rows.first_value);
     if (operation)
       after_operation(params[0].get<std::string>(), text_or_bytes(params[1]), insert_id);
     if (!params.empty() && changes > 0 &&
@@ -216,34 +247,34 @@ nlohmann::json JsRealClient::sql(const nlohmann::json& call) {
     // What the host may answer itself until the next event: whether a BEGIN would start a
     // transaction, what the update hook saw (sdk_client.mjs sql(), touched()).
     merge_touched(client_.db().take_touched());
-    return {{"op", "rows"},
-            {"columns", columns},
-            {"rows", rows},
-            {"changes", changes},
-            {"insert_id", insert_id},
-            {"autocommit", sqlite3_get_autocommit(db) != 0},
-            {"touched", touched_tables()}};
+    std::string line = rows_reply(rows, changes, insert_id);
+    line += sqlite3_get_autocommit(db) != 0 ? R"(,"autocommit":true,"touched":[)"
+                                            : R"(,"autocommit":false,"touched":[)";
+    if (pending_touched_.ps_crud) line += R"("ps_crud")";
+    if (pending_touched_.data_tables)
+      line += pending_touched_.ps_crud ? R"(,"ps_data")" : R"("ps_data")";
+    line += "]}";
+    return {std::move(line), std::nullopt};
   } catch (const ClientClosed& e) {
-    return {{"op", "sql_error"}, {"message", e.what()}, {"code", SQLITE_MISUSE}};
+    return sql_error(e.what(), SQLITE_MISUSE);
   } catch (const SqlError& e) {
-    return {{"op", "sql_error"}, {"message", e.what()}, {"code", e.code()}};
+    return sql_error(e.what(), e.code());
   }
 }
 
-nlohmann::json JsRealClient::read_sql(int slot, const std::string& text,
-                                      const nlohmann::json& params) {
+SqlReply JsRealClient::read_sql(int slot, const std::string& text, const nlohmann::json& params) {
   sqlite3* writer = client_.db().raw();
   if (!statements_) statements_ = std::make_unique<StatementCache>(writer);
   if (!reads_)
     reads_ = std::make_unique<ReadConnections>(writer, client_.core().path, statements_.get());
-  auto [columns, rows, first_value] = reads_->run(slot, text, params);
+  const StatementRows rows = reads_->run(slot, text, params, RowsAs::Text);
   // updateLocalTarget reads the target on a read connection (SqliteBucketStorage.js).
   if (text.find("powersync_control(") != std::string::npos && params.size() == 2 &&
       params[0].is_string()) {
-    after_control(params[0].get<std::string>(), text_or_bytes(params[1]), first_value);
+    after_control(params[0].get<std::string>(), text_or_bytes(params[1]), rows.first_value);
   }
   // A reader's statement: better-sqlite3 reports no changes and no insert id for it.
-  return {{"op", "rows"}, {"columns", columns}, {"rows", rows}, {"changes", 0}, {"insert_id", 0}};
+  return {rows_reply(rows, 0, 0) + "}", std::nullopt};
 }
 
 bool JsRealClient::can_publish(const std::string& op) {
@@ -291,9 +322,15 @@ void JsRealClient::after_control(const std::string& op, const std::optional<std:
       *payload != "9223372036854775807") {
     observer->on_target_set(client_, std::stoll(*payload), target_writer());
   }
-  if (!result) return;
-  const auto instructions = nlohmann::json::parse(*result, nullptr, false);
-  if (!instructions.is_array()) return;
+  if (!result || result->empty() || result->front() != '[') return;  // not an instruction list
+  // The core's own reply parser (engine/control_reply.hpp): no tree for the statuses, which
+  // nothing here reads (docs/performance-js-real.md "(js20)").
+  std::vector<nlohmann::json> instructions;
+  try {
+    instructions = parse_control_reply(*result, RawStatus::Keep);
+  } catch (const nlohmann::json::exception&) {
+    return;
+  }
   for (const auto& i : instructions) {
     if (i.is_object() && i.contains("DidCompleteSync")) {
       const auto& d = i["DidCompleteSync"];
@@ -438,15 +475,14 @@ JsRealClient::Waiting JsRealClient::waiting() const {
   return w;
 }
 
-nlohmann::json JsRealClient::connection_state() {
-  if (killed_) return nullptr;
+std::optional<ConnectionState> JsRealClient::connection_state() {
+  if (killed_) return std::nullopt;
   try {
     sqlite3* db = client_.db().raw();
-    return {{"autocommit", sqlite3_get_autocommit(db) != 0},
-            {"changes", sqlite3_changes(db)},
-            {"insert_id", sqlite3_last_insert_rowid(db)}};
+    return ConnectionState{sqlite3_get_autocommit(db) != 0, sqlite3_changes(db),
+                           sqlite3_last_insert_rowid(db)};
   } catch (const ClientClosed&) {
-    return nullptr;
+    return std::nullopt;
   }
 }
 
@@ -654,7 +690,12 @@ sim::Task<void> JsRealClient::pump_stream(int64_t req, std::shared_ptr<sim::Clie
       }
       if (!bson) chunk += "\n";  // NDJSON framing
       if (auto it = streams_.find(req); it != streams_.end()) it->second.had_line = true;
-      deliver({{"op", "chunk"}, {"req", req}, {"data", bytes_value(chunk)}});
+      // Written as text: dump() would escape the base64 one character at a time (js20).
+      std::string event = R"({"op":"chunk","client":)";
+      append_json_string(event, client_.name());
+      fmt::format_to(std::back_inserter(event), R"(,"req":{},"data":{{"b64":"{}"}}}})", req,
+                     base64_encode(chunk));
+      host_.deliver_text(std::move(event));
     }
     if (!*alive) co_return;
     if ((stream->state() == sim::ClientStream::State::Ended ||

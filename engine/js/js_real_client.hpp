@@ -80,14 +80,14 @@ class JsRealClient : public HostedClient {
   [[nodiscard]] Waiting waiting() const;
 
   // HostedClient
-  nlohmann::json sql(const nlohmann::json& call) override;
+  SqlReply sql(const HostMessage& call) override;
   nlohmann::json touched() override;
   nlohmann::json credentials() override;
   nlohmann::json draw(const std::string& what) override;
   nlohmann::json uploaded() override;
   void log(int level, const std::string& message) override;
   void act(const nlohmann::json& request) override;
-  nlohmann::json connection_state() override;
+  std::optional<ConnectionState> connection_state() override;
 
  private:
   sim::Task<void> run_fetch(nlohmann::json request, std::shared_ptr<bool> alive,
@@ -95,7 +95,7 @@ class JsRealClient : public HostedClient {
   sim::Task<void> pump_stream(int64_t req, std::shared_ptr<sim::ClientStream> stream, bool bson,
                               std::shared_ptr<bool> alive);
   // A statement on read connection `slot` (the SDK's readLock): engine/js/read_connections.hpp.
-  nlohmann::json read_sql(int slot, const std::string& text, const nlohmann::json& params);
+  SqlReply read_sql(int slot, const std::string& text, const nlohmann::json& params);
   static bool can_publish(const std::string& op);
   void before_control(const std::string& op);
   void after_control(const std::string& op, const std::optional<std::string>& payload,

@@ -66,12 +66,15 @@ void NodeProcess::write_line(const std::string& line) {
 
 std::string NodeProcess::read_line() {
   for (;;) {
-    const auto nl = buffer_.find('\n');
+    const auto nl = buffer_.find('\n', start_);
     if (nl != std::string::npos) {
-      std::string line = buffer_.substr(0, nl);
-      buffer_.erase(0, nl + 1);
+      std::string line = buffer_.substr(start_, nl - start_);
+      start_ = nl + 1;
       return line;
     }
+    // The host's queued lines arrive in one read: consumed ones are dropped only here, once.
+    buffer_.erase(0, start_);
+    start_ = 0;
     char chunk[65536];
     const ssize_t n = read(from_child_, chunk, sizeof chunk);
     if (n < 0 && errno == EINTR) continue;

@@ -31,6 +31,7 @@ class NodeProcess {
   int to_child_ = -1;
   int from_child_ = -1;
   std::string buffer_;
+  std::size_t start_ = 0;  // buffer_ before it was read already
 };
 
 }  // namespace syncsim::engine::js

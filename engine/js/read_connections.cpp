@@ -4,12 +4,15 @@
 
 #include <cassert>
 #include <cctype>
+#include <cmath>
 #include <cstring>
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
 #include "engine/database.hpp"
 #include "engine/js/bridge.hpp"
+#include "engine/js/host_message.hpp"
 
 namespace syncsim::engine::js {
 namespace {
@@ -26,6 +29,9 @@ void bind(sqlite3_stmt* stmt, int index, const nlohmann::json& v) {
   } else if (v.is_string()) {
     const auto& s = v.get_ref<const std::string&>();
     sqlite3_bind_text(stmt, index, s.data(), int(s.size()), SQLITE_TRANSIENT);
+  } else if (v.is_binary()) {  // bytes from the fast message parser (host_message.hpp)
+    const auto& b = v.get_binary();
+    sqlite3_bind_blob(stmt, index, b.data(), int(b.size()), SQLITE_TRANSIENT);
   } else if (auto bytes = as_bytes(v)) {
     sqlite3_bind_blob(stmt, index, bytes->data(), int(bytes->size()), SQLITE_TRANSIENT);
   } else {
@@ -48,6 +54,44 @@ nlohmann::json column_value(sqlite3_stmt* stmt, int i) {
     default: {
       const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
       return std::string(p ? p : "", std::size_t(sqlite3_column_bytes(stmt, i)));
+    }
+  }
+}
+
+// Column i of the current row appended to `out` as JSON text, as column_value(...).dump()
+// would give it to JSON.parse() (finite doubles in the shortest text that reads back the same).
+// Row 0, column 0 as text or bytes goes to `first` too.
+void append_column(std::string& out, sqlite3_stmt* stmt, int i, std::optional<std::string>* first) {
+  switch (sqlite3_column_type(stmt, i)) {
+    case SQLITE_NULL:
+      out += "null";
+      return;
+    case SQLITE_INTEGER:
+      fmt::format_to(std::back_inserter(out), "{}", sqlite3_column_int64(stmt, i));
+      return;
+    case SQLITE_FLOAT: {
+      const double d = sqlite3_column_double(stmt, i);
+      if (!std::isfinite(d)) {
+        out += "null";  // as dump() writes it
+      } else {
+        fmt::format_to(std::back_inserter(out), "{}", d);
+      }
+      return;
+    }
+    case SQLITE_BLOB: {
+      const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt, i));
+      std::string bytes(p ? p : "", std::size_t(sqlite3_column_bytes(stmt, i)));
+      out += R"({"b64":")";
+      out += base64_encode(bytes);
+      out += "\"}";
+      if (first) *first = std::move(bytes);
+      return;
+    }
+    default: {
+      const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt, i));
+      const std::string_view text(p ? p : "", std::size_t(sqlite3_column_bytes(stmt, i)));
+      append_json_string(out, text);
+      if (first) *first = std::string(text);
     }
   }
 }
@@ -111,13 +155,43 @@ void step_statement(sqlite3* db, sqlite3_stmt* raw, bool first, const nlohmann::
   if (first) {
     for (std::size_t i = 0; i < params.size(); ++i) bind(raw, int(i + 1), params[i]);
   }
+  int rc = SQLITE_OK;
   const int n = sqlite3_column_count(raw);
+  if (out.as_text) {
+    if (n == 0) {
+      while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      }
+      if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
+      return;
+    }
+    out.columns_text = "[";
+    for (int i = 0; i < n; ++i) {
+      if (i > 0) out.columns_text += ',';
+      append_json_string(out.columns_text, sqlite3_column_name(raw, i));
+    }
+    out.columns_text += ']';
+    out.rows_text = "[";
+    bool first_row = true;
+    while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
+      if (!first_row) out.rows_text += ',';
+      if (first_row) out.first_value.reset();  // as the tree path: a number is no text
+      out.rows_text += '[';
+      for (int i = 0; i < n; ++i) {
+        if (i > 0) out.rows_text += ',';
+        append_column(out.rows_text, raw, i, first_row && i == 0 ? &out.first_value : nullptr);
+      }
+      out.rows_text += ']';
+      first_row = false;
+    }
+    out.rows_text += ']';
+    if (rc != SQLITE_DONE) throw SqlError(rc, sqlite3_errmsg(db));
+    return;
+  }
   if (n > 0) {
     out.columns = nlohmann::json::array();
     for (int i = 0; i < n; ++i) out.columns.push_back(sqlite3_column_name(raw, i));
     out.rows = nlohmann::json::array();
   }
-  int rc;
   while ((rc = sqlite3_step(raw)) == SQLITE_ROW) {
     nlohmann::json row = nlohmann::json::array();
     for (int i = 0; i < n; ++i) row.push_back(column_value(raw, i));
@@ -137,8 +211,9 @@ bool only_blank(const char* from, const char* end) {
 }  // namespace
 
 StatementRows run_statements(sqlite3* db, const std::string& text, const nlohmann::json& params,
-                             bool read_only, StatementCache* cache) {
+                             bool read_only, StatementCache* cache, RowsAs as) {
   StatementRows out;
+  out.as_text = as == RowsAs::Text;
   if (cache && cache->db() != db) cache = nullptr;
   if (cache) {
     if (sqlite3_stmt* kept = cache->find(text)) {
@@ -255,13 +330,13 @@ void ReadConnections::before_write(const std::string& text) {
 }
 
 StatementRows ReadConnections::run_on(sqlite3* db, bool in_transaction, const std::string& text,
-                                      const nlohmann::json& params) {
-  if (!in_transaction) return run_statements(db, text, params, true, writer_statements_);
+                                      const nlohmann::json& params, RowsAs as) {
+  if (!in_transaction) return run_statements(db, text, params, true, writer_statements_, as);
   // A read transaction, as the read-only connection runs the statement inside its
   // BEGIN IMMEDIATE (the core refuses powersync_control outside a transaction).
   exec_or_throw(db, "BEGIN DEFERRED");
   try {
-    auto rows = run_statements(db, text, params, true, writer_statements_);
+    auto rows = run_statements(db, text, params, true, writer_statements_, as);
     exec_or_throw(db, "COMMIT");
     return rows;
   } catch (...) {
@@ -270,8 +345,8 @@ StatementRows ReadConnections::run_on(sqlite3* db, bool in_transaction, const st
   }
 }
 
-StatementRows ReadConnections::run(int slot, const std::string& text,
-                                   const nlohmann::json& params) {
+StatementRows ReadConnections::run(int slot, const std::string& text, const nlohmann::json& params,
+                                   RowsAs as) {
   const std::string word = keyword(text);
   auto open = open_.find(slot);
   if (word == "BEGIN") {
@@ -279,7 +354,9 @@ StatementRows ReadConnections::run(int slot, const std::string& text,
       throw SqlError(SQLITE_ERROR, "cannot start a transaction within a transaction");
     }
     open_[slot] = ReadTransaction{generation(), nullptr};
-    return {};
+    StatementRows none;
+    none.as_text = as == RowsAs::Text;
+    return none;
   }
   if (word == "COMMIT" || word == "END" || word == "ROLLBACK") {
     if (open == open_.end()) {
@@ -287,22 +364,24 @@ StatementRows ReadConnections::run(int slot, const std::string& text,
                                                       : "cannot commit - no transaction is active");
     }
     open_.erase(open);
-    return {};
+    StatementRows none;
+    none.as_text = as == RowsAs::Text;
+    return none;
   }
   const bool writer_free = sqlite3_get_autocommit(writer_) != 0;
   if (open == open_.end()) {
     if (writer_free) {
       ++on_writer_;
-      return run_on(writer_, false, text, params);
+      return run_on(writer_, false, text, params, as);
     }
     ++on_snapshot_;
-    return run_on(snapshot()->db, false, text, params);
+    return run_on(snapshot()->db, false, text, params, as);
   }
   ReadTransaction& tx = open->second;
   if (!tx.snapshot) {
     if (writer_free && generation() == tx.generation) {
       ++on_writer_;
-      return run_on(writer_, true, text, params);
+      return run_on(writer_, true, text, params, as);
     }
     tx.snapshot = snapshot();
     if (tx.snapshot->generation != tx.generation) {
@@ -313,7 +392,7 @@ StatementRows ReadConnections::run(int slot, const std::string& text,
     }
   }
   ++on_snapshot_;
-  return run_on(tx.snapshot->db, true, text, params);
+  return run_on(tx.snapshot->db, true, text, params, as);
 }
 
 }  // namespace syncsim::engine::js

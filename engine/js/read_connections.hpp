@@ -51,18 +51,28 @@ class StatementCache {
   std::unordered_map<std::string, sqlite3_stmt*> statements_;
 };
 
+// How run_statements() gives the rows: as trees, or as the JSON text of the bridge's reply (no
+// tree per value: js_real_client.cpp sql(), docs/performance-js-real.md "(js20)").
+enum class RowsAs { Json, Text };
+
 // Rows of one SQL text (several statements: the last one with columns gives them).
 struct StatementRows {
   nlohmann::json columns = nlohmann::json::array();
   nlohmann::json rows = nlohmann::json::array();
   std::optional<std::string> first_value;  // row 0, column 0 as text or bytes
+  // RowsAs::Text: `columns` and `rows` stay empty; their JSON text is here instead (bytes as
+  // {"b64": ...}, as bytes_value() writes them).
+  bool as_text = false;
+  std::string columns_text = "[]";
+  std::string rows_text = "[]";
 };
 // Prepares and steps every statement of `text` on `db`, binding `params` to the first.
 // `read_only`: a statement that would write fails with SQLITE_READONLY, as on a read-only
 // connection.  `cache`: prepared statements of `db` to reuse (nullptr, or another
 // connection's: prepare anew).  Throws SqlError.
 StatementRows run_statements(sqlite3* db, const std::string& text, const nlohmann::json& params,
-                             bool read_only, StatementCache* cache = nullptr);
+                             bool read_only, StatementCache* cache = nullptr,
+                             RowsAs as = RowsAs::Json);
 
 class ReadConnections {
  public:
@@ -77,7 +87,8 @@ class ReadConnections {
 
   // One statement on read connection `slot` (1..): BEGIN/COMMIT/END/ROLLBACK open and close
   // its read transaction; anything else runs where the committed state is (see above).
-  StatementRows run(int slot, const std::string& text, const nlohmann::json& params);
+  StatementRows run(int slot, const std::string& text, const nlohmann::json& params,
+                    RowsAs as = RowsAs::Json);
   // Before the write connection runs `text`: pins every open read transaction that has no
   // snapshot if this statement may commit (autocommit mode, or COMMIT/END).
   void before_write(const std::string& text);
@@ -97,7 +108,7 @@ class ReadConnections {
   uint32_t generation() const;
   std::shared_ptr<Snapshot> snapshot();  // of the committed state now
   StatementRows run_on(sqlite3* db, bool in_transaction, const std::string& text,
-                       const nlohmann::json& params);
+                       const nlohmann::json& params, RowsAs as);
 
   sqlite3* writer_;
   std::string core_path_;
