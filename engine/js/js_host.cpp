@@ -228,7 +228,7 @@ void JsHost::attach(const std::string& name, HostedClient* client) { clients_[na
 
 void JsHost::detach(const std::string& name) { clients_.erase(name); }
 
-void JsHost::deliver(nlohmann::json event) { deliver_text(event.dump()); }
+void JsHost::deliver(const nlohmann::json& event) { deliver_text(event.dump()); }
 
 void JsHost::deliver_text(std::string line) {
   if (!process_) start();

@@ -131,7 +131,7 @@ class JsHost {
   void detach(const std::string& name);
   // Sends one event (its `now` is set here) and runs the drain; then acts on what the
   // clients asked for.  Not re-entrant: an event is never delivered from inside a drain.
-  void deliver(nlohmann::json event);
+  void deliver(const nlohmann::json& event);
   // The same for an event already written as a JSON object (no "now": added here), e.g. a
   // stream's chunk, whose bytes dump() would escape one by one (js20).
   void deliver_text(std::string event);

@@ -48,7 +48,7 @@ JsRealClient::~JsRealClient() {
 
 void JsRealClient::deliver(nlohmann::json event) {
   event["client"] = client_.name();
-  host_.deliver(std::move(event));
+  host_.deliver(event);
 }
 
 void JsRealClient::open() {
