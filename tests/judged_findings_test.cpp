@@ -507,8 +507,8 @@ TEST(Findings, ADowngradeAfterRetentionRestartsTheLegacyCounterBelowTheAppliedId
 }
 
 // The focused js-real hunt (scenarios/hunts/world-js-real.json, docs/findings-world.md session
-// 19): the file is world.json but for its name, description and two weights, so a change to the
-// world reaches it; and every group it draws runs the published SDK on a 0.5.x core.
+// 19, 20): the file is world.json but for its name, description and three weights, so a change to
+// the world reaches it; and every group it draws runs the published SDK on a 0.5.x core.
 TEST(FocusedHunt, TheJsRealWorldDrawsOnlyPublishedSdkGroups) {
   std::ifstream in(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/hunts/world-js-real.json");
   const json hunt = json::parse(in);

@@ -52,6 +52,15 @@ class Scanner {
     }
     return false;
   }
+  // [item, ...]: `item` reads one element each time.
+  template <typename Item>
+  void array(Item item) {
+    expect('[');
+    if (accept(']')) return;
+    do item();
+    while (accept(','));
+    expect(']');
+  }
   void literal(std::string_view word) {
     if (std::size_t(end_ - p_) < word.size() || std::memcmp(p_, word.data(), word.size()) != 0) {
       throw GiveUp{};
@@ -279,20 +288,10 @@ HostMessage fast(std::string_view line) {
         m.sql = s.string();
       } else if (key == "params") {
         once(3);
-        s.expect('[');
-        if (!s.accept(']')) {
-          do m.params.push_back(s.value());
-          while (s.accept(','));
-          s.expect(']');
-        }
+        s.array([&] { m.params.push_back(s.value()); });
       } else if (key == "before") {
         once(4);
-        s.expect('[');
-        if (!s.accept(']')) {
-          do m.before.push_back(s.string());
-          while (s.accept(','));
-          s.expect(']');
-        }
+        s.array([&] { m.before.push_back(s.string()); });
       } else if (key == "read") {
         once(5);
         m.read = as_int64(s.number());
@@ -319,12 +318,7 @@ HostMessage fast(std::string_view line) {
       } else if (key == "timers") {
         once(11);
         m.timers.emplace();
-        s.expect('[');
-        if (!s.accept(']')) {
-          do m.timers->push_back(timer(s));
-          while (s.accept(','));
-          s.expect(']');
-        }
+        s.array([&] { m.timers->push_back(timer(s)); });
       } else {
         throw GiveUp{};
       }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <stdexcept>
+#include <string_view>
 
 namespace syncsim::scenarios {
 
@@ -197,18 +198,11 @@ void draw_fleet(Drawer& d, Scenario& s, json& params) {
   params["clients.repost_delay_ms"] = s.clients.repost_delay_ms;
 }
 
-bool all_js130(const Scenario& s, const ValidationContext& ctx) {
+// Every group's clients run `sdk` (as resolved for its core).  The world draws js-real on
+// 0.5.2+ only, whose @powersync/common 2.x has the sync-streams API the loader asks for.
+bool every_group_runs(const Scenario& s, const ValidationContext& ctx, std::string_view sdk) {
   for (const auto& g : s.clients.fleet) {
-    if (sdk_of(g.sdk, g.core, ctx) != "js-1.3.0") return false;
-  }
-  return true;
-}
-
-// Every group on the published SDK: the world draws js-real on 0.5.2+ only, whose
-// @powersync/common 2.x has the sync-streams API the loader asks for.
-bool all_js_real(const Scenario& s, const ValidationContext& ctx) {
-  for (const auto& g : s.clients.fleet) {
-    if (sdk_of(g.sdk, g.core, ctx) != "js-real") return false;
+    if (sdk_of(g.sdk, g.core, ctx) != sdk) return false;
   }
   return true;
 }
@@ -259,7 +253,8 @@ void draw_service(Drawer& d, Scenario& s, json& params) {
   sv.token_lifetime_s = d.pick("service.token_lifetime") == "short" ? d.range(60, 300) : 86400;
   sv.heartbeat_ms = d.pick("service.heartbeat") == "default" ? 60000 : d.range(5000, 15000);
   sv.streams.clear();
-  if (all_js130(s, d.ctx()) && d.pick("service.streams") == "some") draw_streams(d, s, params);
+  if (every_group_runs(s, d.ctx(), "js-1.3.0") && d.pick("service.streams") == "some")
+    draw_streams(d, s, params);
   params["service.flavour"] = sv.flavour;
   params["service.replication_lag_ms"] = sv.replication_lag_ms;
   params["service.checkpoint_request_retention_minutes"] = sv.checkpoint_request_retention_minutes;
@@ -605,7 +600,7 @@ void draw_service_flavours(Drawer& d, Scenario& s, json& faults, json& params) {
   sv.source = d.pick("service.source");
   sv.snapshot_ms = d.pick("service.snapshot") == "short" ? d.range(0, 2000) : d.range(5000, 60000);
   const std::string mode = d.pick("service.write_checkpoint_mode");
-  bool custom_ok = all_js130(s, d.ctx());
+  bool custom_ok = every_group_runs(s, d.ctx(), "js-1.3.0");
   for (const auto& g : s.clients.fleet) custom_ok = custom_ok && g.checkpoint_mode == "legacy";
   for (const auto& f : faults) {
     const std::string kind = f.value("kind", "");
@@ -788,7 +783,7 @@ void draw_world(Scenario& s, json& faults, json& params, const json& world, uint
   Drawer d(world, rng, ctx, picks, pins);
   draw_fleet(d, s, params);
   draw_service(d, s, params);
-  if (all_js_real(s, ctx)) {
+  if (every_group_runs(s, ctx, "js-real")) {
     // On its own stream, and "some" weighs 0 in world.json: a seed that draws no streams here
     // draws everything else as before the dimension existed (world.json's seeds all of it).
     sim::Prng js_real_streams = rng.split("world-js-real-streams");
