@@ -45,6 +45,7 @@ struct StreamOpening {
   bool done = false;
   bool requesting = false;  // the request is built (credentials in hand): the fetch is out
   bool abandoned = false;
+  sim::AbortSignal abort;  // the fetch's: fired when the iteration ends before the response
   sim::Link::StreamOpen open;
   std::exception_ptr error;
   sim::Notifier ready;
@@ -163,6 +164,7 @@ sim::Task<bool> Client::iteration() {
   bool immediate_restart = false;
   std::exception_ptr error;
   std::shared_ptr<sim::ClientStream> stream;
+  auto opening = std::make_shared<StreamOpening>();
   try {
     phase_ = "opening stream";
     // The stream's open is the first pull of the SDK's injectable(receiveSyncLines(...))
@@ -173,7 +175,6 @@ sim::Task<bool> Client::iteration() {
     // response (`syncsim diff` stream-churn, docs/sdk-diff.md "Session js14").  The open
     // starts before the seed: the SDK's stream request leaves first (fewer awaits before its
     // fetch), as it did when the port awaited it here.
-    auto opening = std::make_shared<StreamOpening>();
     loop_.spawn(
         [](Client* self, std::string body, std::shared_ptr<StreamOpening> o,
            std::shared_ptr<sim::AbortSignal> nested_signal,
@@ -195,7 +196,7 @@ sim::Task<bool> Client::iteration() {
             }
             o->requesting = true;
             o->ready.notify();
-            o->open = co_await self->link_.open_stream(std::move(http));
+            o->open = co_await self->link_.open_stream(std::move(http), &o->abort);
           } catch (...) {
             o->error = std::current_exception();
           }
@@ -289,7 +290,6 @@ sim::Task<bool> Client::iteration() {
       co_await sim::wait_for(loop_, std::nullopt, &opening->ready, &events->ready(), nested.get(),
                              outer_.get());
     }
-    if (!opening->done) opening->abandoned = true;  // the finally aborts its request
     if (!done) {
       if (opening->error) std::rethrow_exception(opening->error);
       auto& open = opening->open;
@@ -311,6 +311,13 @@ sim::Task<bool> Client::iteration() {
     error = std::current_exception();
   }
   // finally (docs/protocol.md §2.1.4)
+  // An iteration that ends while its stream request is in flight (an abort, a disconnect, an
+  // app closing, a restart before the response) aborts that fetch, and its connection closes
+  // (docs/findings-world.md W34).
+  if (!opening->done) {
+    opening->abandoned = true;
+    opening->abort.abort("iteration ended");
+  }
   first_line_pending_ = false;
   events_.reset();
   if (stream) stream->close();

@@ -122,7 +122,7 @@ Task<HttpResponse> Link::request(HttpRequest request, AbortSignal* abort) {
   co_return *result->value();
 }
 
-Task<Link::StreamOpen> Link::open_stream(HttpRequest request) {
+Task<Link::StreamOpen> Link::open_stream(HttpRequest request, AbortSignal* abort) {
   ++stats_.streams_opened;
   auto stream = std::make_shared<Stream>(*this);
   std::erase_if(streams_, [](const auto& s) { return !s->live(); });
@@ -150,7 +150,13 @@ Task<Link::StreamOpen> Link::open_stream(HttpRequest request) {
     if (stream->client()->state() == ClientStream::State::Reset) {
       throw NetworkError("connection reset while opening the stream");
     }
-    co_await wait_for(loop_, std::nullopt, head.get(), &stream->client()->readable());
+    if (abort != nullptr && abort->aborted()) {
+      // The connection closes with the fetch, like a client closing an open stream: at once for
+      // the server (docs/findings-world.md W34).
+      stream->client()->close();
+      throw Aborted(abort->reason());
+    }
+    co_await wait_for(loop_, std::nullopt, head.get(), &stream->client()->readable(), abort);
   }
   if (!head->ok()) throw NetworkError(head->error());
   if (stream->client()->state() == ClientStream::State::Reset) {

@@ -107,12 +107,14 @@ class Link {
   // If `abort` fires first the request still reaches the server but the caller stops
   // waiting and gets Aborted (the SDK aborting a fetch).
   Task<HttpResponse> request(HttpRequest request, AbortSignal* abort = nullptr);
-  // Returns the response head; on 200 `stream` receives the body lines.
+  // Returns the response head; on 200 `stream` receives the body lines.  If `abort` fires before
+  // the head arrives the caller gets Aborted and the connection is closed: the server never
+  // keeps the stream the request opens (the SDK aborting its fetch).
   struct StreamOpen {
     HttpResponse head;
     std::shared_ptr<ClientStream> stream;  // null unless head.status == 200
   };
-  Task<StreamOpen> open_stream(HttpRequest request);
+  Task<StreamOpen> open_stream(HttpRequest request, AbortSignal* abort = nullptr);
 
   // Cuts every open stream of this link: lines in flight are dropped, the client sees a
   // reset, the server sees its stream closed.

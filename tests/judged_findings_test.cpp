@@ -197,6 +197,25 @@ TEST(Findings, ASwitchUserStartsTheNewKeysTargetsInRequestsModeToo) {
   EXPECT_LT(std::stoll(value), 1000) << "the new key's first target is the client's own id";
 }
 
+// W34 (world seeds 9074 and 9326): client 2's app restarts while its first stream request is
+// on the wire.  The aborted fetch closes its connection, so the service never counts a stream
+// of the previous life against its two slots, and the new life's stream is admitted.  Before,
+// every stream of the new life got 429 and requests-complete failed (seeds 1..5).
+TEST(Findings, AStreamRequestAbortedByARestartHoldsNoConnectionSlot) {
+  const Scenario s = finding("restart-during-stream-open");
+  const TracedRun t = run_traced(s, 1);
+  EXPECT_TRUE(t.result.passed) << describe(t.result);
+  const std::size_t restart = t.trace.find("fault restart client 2");
+  ASSERT_NE(restart, std::string::npos);
+  EXPECT_EQ(t.trace.rfind(" u2/", restart), std::string::npos)
+      << "the first request is still on the wire at the restart";
+  EXPECT_EQ(t.trace.find("rejected"), std::string::npos) << "no stream was refused";
+  const std::size_t reopened = t.trace.find("world client 2 reopens");
+  ASSERT_NE(reopened, std::string::npos);
+  EXPECT_NE(t.trace.find("svc stream open #", reopened), std::string::npos);
+  EXPECT_NE(t.trace.find(" u2/", reopened), std::string::npos);
+}
+
 // The signature hunt gives a run's violation.
 FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
   return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);

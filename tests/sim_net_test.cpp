@@ -155,13 +155,14 @@ struct StreamLog {
   std::string error;
 };
 
-Task<void> read_stream(Loop* loop, Link* link, std::string path, StreamLog* out) {
+Task<void> read_stream(Loop* loop, Link* link, std::string path, StreamLog* out,
+                       AbortSignal* abort = nullptr) {
   HttpRequest request;
   request.method = "POST";
   request.path = path;
   std::shared_ptr<ClientStream> stream;
   try {
-    Link::StreamOpen open = co_await link->open_stream(request);
+    Link::StreamOpen open = co_await link->open_stream(request, abort);
     out->status = open.head.status;
     out->head_body = open.head.body;
     out->opened_at = loop->now();
@@ -169,6 +170,9 @@ Task<void> read_stream(Loop* loop, Link* link, std::string path, StreamLog* out)
     stream = open.stream;
   } catch (const NetworkError& e) {
     out->error = e.what();
+    co_return;
+  } catch (const Aborted& e) {
+    out->error = std::string("aborted: ") + e.what();
     co_return;
   }
   if (!stream) co_return;
@@ -346,6 +350,41 @@ TEST(Link, CutWhileOpeningFailsTheOpen) {
   EXPECT_NE(after_arrival.error.find("reset"), std::string::npos) << after_arrival.error;
   EXPECT_FALSE(after_arrival.has_stream);
   EXPECT_TRUE(server.streams[0]->closed());
+  EXPECT_FALSE(loop.stopped());
+}
+
+// docs/findings-world.md W34: an SDK that aborts its fetch while the stream request is on the
+// wire closes the connection, so the server never keeps that stream (before, the port's aborted
+// iteration left it open and the service counted it against its connection limit for good).
+TEST(Link, AbortWhileOpeningClosesTheConnection) {
+  Loop loop;
+  FakeServer server(loop);
+  Link link(loop, server, ms(10), ms(10));
+  AbortSignal before;  // fired before the request reaches the server
+  StreamLog before_arrival;
+  loop.spawn(read_stream(&loop, &link, "/stream", &before_arrival, &before), "reader1");
+  ASSERT_TRUE(loop.run_until(kEpoch + ms(5)));
+  before.abort("app closed");
+  ASSERT_TRUE(loop.run_until(kEpoch + ms(100)));
+  EXPECT_EQ(before_arrival.error, "aborted: app closed");
+  EXPECT_TRUE(server.streams.empty()) << "a closed connection's request opens no stream";
+  EXPECT_EQ(link.open_streams(), 0u);
+
+  AbortSignal after;  // fired once the server accepted, the head still on its way back
+  StreamLog after_arrival;
+  loop.spawn(read_stream(&loop, &link, "/stream", &after_arrival, &after), "reader2");
+  ASSERT_TRUE(loop.run_until(kEpoch + ms(115)));
+  ASSERT_EQ(server.streams.size(), 1u);
+  EXPECT_FALSE(server.streams[0]->closed());
+  Micros closed_at = 0;
+  loop.spawn(watch_closed(&loop, server.streams[0], &closed_at), "server watcher");
+  after.abort("iteration ended");
+  ASSERT_TRUE(loop.run_until(kEpoch + kSeconds));
+  EXPECT_TRUE(server.streams[0]->closed());
+  EXPECT_EQ(closed_at, kEpoch + ms(115)) << "the server sees the close at once";
+  EXPECT_EQ(after_arrival.error, "aborted: iteration ended");
+  EXPECT_FALSE(after_arrival.has_stream);
+  EXPECT_EQ(link.open_streams(), 0u);
   EXPECT_FALSE(loop.stopped());
 }
 

@@ -622,9 +622,12 @@ sim::Task<void> JsRealClient::run_fetch(nlohmann::json request, std::shared_ptr<
   if (request.value("stream", false)) {
     sim::Link::StreamOpen open;
     try {
-      open = co_await client_.link_.open_stream(http);
+      // The SDK's abort closes the connection at once, as the port's (docs/findings-world.md W34).
+      open = co_await client_.link_.open_stream(http, abort.get());
     } catch (const sim::NetworkError& e) {
       open.head = sim::HttpResponse::reset(e.what());
+    } catch (const sim::Aborted&) {
+      co_return;  // the SDK saw its fetch rejected when it aborted it
     }
     if (!*alive || abort->aborted()) {
       if (open.stream) open.stream->close();
