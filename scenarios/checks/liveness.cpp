@@ -204,14 +204,19 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
   const Say say{text};
   GateExplanation e;
   const bool legacy = c.checkpoint_mode() == engine::CheckpointMode::Legacy;
-  const std::string key = c.user() + "/" + c.client_id();
-  const std::string who = say("client {} key {} ({} mode, core {})", c.index(), key,
-                              legacy ? "legacy" : "requests", c.core().name);
   const int64_t crud = c.crud_count();
   const auto target = c.target();
   const auto seen = c.last_seen();
   e.crud = crud > 0;
   e.closed = e.crud || (target && *target > seen.value_or(0));
+  // The yes/no of every judge stops at an open gate: build no key and no text for it (issue 20).
+  if (!e.closed && !text) {
+    e.cls = "gate-open";
+    return e;
+  }
+  const std::string key = c.user() + "/" + c.client_id();
+  const std::string who = say("client {} key {} ({} mode, core {})", c.index(), key,
+                              legacy ? "legacy" : "requests", c.core().name);
   if (!e.closed) {
     e.cls = "gate-open";
     e.text = say("{}: gate open (target {}, last_seen {})", who, show(target), show(seen));
