@@ -12,6 +12,9 @@ namespace syncsim::scenarios {
 
 namespace {
 
+// What a row read shows when the row is absent (the checkers compare by reference, no copy).
+const std::optional<std::string> kAbsentRow;
+
 // The top-level "description" of a row's JSON, read by SAX events: the tree that parse()
 // would build is never made (issue 20; the checkers read every applied row).  The answer is
 // the tree's: nullopt for invalid JSON, a non-object, a missing or non-string member; of
@@ -256,7 +259,7 @@ void CrossChecks::check_no_flicker(engine::Client& c) {
     if (priority_of(key.table) == 0) continue;
     auto row = c.read_row(key.table, key.id);
     const bool present = row.has_value();
-    const std::optional<std::string> shown = present ? *row : std::nullopt;
+    const std::optional<std::string>& shown = present ? *row : kAbsentRow;
     auto matches = [&](const std::optional<std::string>& v) {
       return v.has_value() == present && (!present || v == shown);
     };
@@ -344,8 +347,8 @@ void CrossChecks::check_rows(engine::Client& c) {
   verdicts_.checked("read-your-writes");
   for (const auto& [key, ack] : s.acknowledged) {
     auto row = c.read_row(key.table, key.id);
-    std::optional<std::string> shown = row ? *row : std::nullopt;
-    bool present = row.has_value();
+    const std::optional<std::string>& shown = row ? *row : kAbsentRow;  // no copy per row
+    const bool present = row.has_value();
     // 1. the acknowledged write itself or a later own local write
     bool ok = false;
     for (const auto& w : s.own_writes[key]) {
