@@ -27,11 +27,13 @@ std::vector<std::string> InvariantCatalog::ids() const {
 
 Verdicts::Verdicts(std::vector<std::string> enabled) : enabled_(std::move(enabled)) {
   std::sort(enabled_.begin(), enabled_.end());
-  for (const auto& id : enabled_) checks_[id] = 0;
+  for (const auto& id : enabled_) slots_[id].enabled = true;
 }
 
-bool Verdicts::enabled(const std::string& id) const {
-  return std::binary_search(enabled_.begin(), enabled_.end(), id);
+const std::map<std::string, uint64_t>& Verdicts::checks() const {
+  checks_.clear();
+  for (const auto& [id, slot] : slots_) checks_[id] = slot.checks;
+  return checks_;
 }
 
 void log_explanation(Trace& trace, const Violation& v) {

@@ -3,9 +3,12 @@
 // sim/ provides the registry; model/, engine/ and scenarios/ register their own.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/clock.hpp"
@@ -64,16 +67,35 @@ void log_explanation(Trace& trace, const Violation& v);
 class Verdicts {
  public:
   explicit Verdicts(std::vector<std::string> enabled);
-  [[nodiscard]] bool enabled(const std::string& id) const;
-  void checked(const std::string& id) { ++checks_[id]; }
+  // By string_view: the checkers ask with literals on every control call (issue 20), so no
+  // std::string is built per question, and one hash lookup answers it.
+  [[nodiscard]] bool enabled(std::string_view id) const {
+    auto it = slots_.find(id);
+    return it != slots_.end() && it->second.enabled;
+  }
+  void checked(std::string_view id) {
+    auto it = slots_.find(id);
+    if (it == slots_.end()) it = slots_.emplace(std::string(id), Slot{}).first;
+    ++it->second.checks;
+  }
   void violate(Violation v);
   [[nodiscard]] const std::optional<Violation>& first() const { return first_; }
-  [[nodiscard]] const std::map<std::string, uint64_t>& checks() const { return checks_; }
+  // Every enabled id and every id checked at least once -> how often it was checked.
+  [[nodiscard]] const std::map<std::string, uint64_t>& checks() const;
   [[nodiscard]] const std::vector<std::string>& enabled_ids() const { return enabled_; }
 
  private:
-  std::vector<std::string> enabled_;
-  std::map<std::string, uint64_t> checks_;
+  struct Slot {
+    bool enabled = false;
+    uint64_t checks = 0;
+  };
+  struct IdHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+  };
+  std::vector<std::string> enabled_;  // sorted
+  std::unordered_map<std::string, Slot, IdHash, std::equal_to<>> slots_;
+  mutable std::map<std::string, uint64_t> checks_;  // checks()'s view, rebuilt on each call
   std::optional<Violation> first_;
 };
 

@@ -26,7 +26,13 @@ class Trace {
   template <typename... Args>
   void log(std::string_view component, fmt::format_string<Args...> format, Args&&... args) {
     buffer_.clear();
-    fmt::format_to(std::back_inserter(buffer_), "{} {} ", clock_.elapsed(), component);
+    // The "<µs> <component> " prefix by hand: the same bytes as "{} {} " without parsing a
+    // format string on every line (issue 20).
+    const fmt::format_int micros(clock_.elapsed());
+    buffer_.append(micros.data(), micros.data() + micros.size());
+    buffer_.push_back(' ');
+    buffer_.append(component.data(), component.data() + component.size());
+    buffer_.push_back(' ');
     fmt::format_to(std::back_inserter(buffer_), format, std::forward<Args>(args)...);
     buffer_.push_back('\n');
     commit();

@@ -10,12 +10,74 @@
 
 namespace syncsim::scenarios {
 
-std::optional<std::string> description_of(const std::string& row_json) {
-  auto j = nlohmann::json::parse(row_json, nullptr, false);
-  if (j.is_discarded() || !j.contains("description") || !j["description"].is_string()) {
-    return std::nullopt;
+namespace {
+
+// What a row read shows when the row is absent (the checkers compare by reference, no copy).
+const std::optional<std::string> kAbsentRow;
+
+// The top-level "description" of a row's JSON, read by SAX events: the tree that parse()
+// would build is never made (issue 20; the checkers read every applied row).  The answer is
+// the tree's: nullopt for invalid JSON, a non-object, a missing or non-string member; of
+// duplicate keys the last one counts, as the tree keeps the last.
+class DescriptionSax : public nlohmann::json_sax<nlohmann::json> {
+ public:
+  std::optional<std::string> description;
+
+  bool null() override { return scalar(); }
+  bool boolean(bool /*v*/) override { return scalar(); }
+  bool number_integer(number_integer_t /*v*/) override { return scalar(); }
+  bool number_unsigned(number_unsigned_t /*v*/) override { return scalar(); }
+  bool number_float(number_float_t /*v*/, const string_t& /*s*/) override { return scalar(); }
+  bool string(string_t& v) override {
+    if (member_pending()) description = std::move(v);
+    return true;
   }
-  return j["description"].get<std::string>();
+  bool binary(binary_t& /*v*/) override { return scalar(); }
+  bool start_object(std::size_t /*n*/) override { return open(); }
+  bool key(string_t& k) override {
+    if (depth_ == 1) pending_ = k == "description";
+    return true;
+  }
+  bool end_object() override { return close(); }
+  bool start_array(std::size_t /*n*/) override { return open(); }
+  bool end_array() override { return close(); }
+  bool parse_error(std::size_t /*pos*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*e*/) override {
+    return false;
+  }
+
+ private:
+  // Whether this value is the one of a top-level "description" key (and consume that).
+  bool member_pending() {
+    const bool pending = depth_ == 1 && pending_;
+    pending_ = false;
+    return pending;
+  }
+  bool scalar() {
+    if (member_pending()) description.reset();
+    return true;
+  }
+  bool open() {
+    if (member_pending()) description.reset();
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  int depth_ = 0;
+  bool pending_ = false;
+};
+
+}  // namespace
+
+std::optional<std::string> description_of(const std::string& row_json) {
+  DescriptionSax sax;
+  // A top-level value other than an object never sees depth 1 keys: no description.
+  if (!nlohmann::json::sax_parse(row_json, &sax)) return std::nullopt;
+  return std::move(sax.description);
 }
 
 CrossChecks::CrossChecks(sim::Loop& loop, sim::Trace& trace, model::Service& service,
@@ -197,7 +259,7 @@ void CrossChecks::check_no_flicker(engine::Client& c) {
     if (priority_of(key.table) == 0) continue;
     auto row = c.read_row(key.table, key.id);
     const bool present = row.has_value();
-    const std::optional<std::string> shown = present ? *row : std::nullopt;
+    const std::optional<std::string>& shown = present ? *row : kAbsentRow;
     auto matches = [&](const std::optional<std::string>& v) {
       return v.has_value() == present && (!present || v == shown);
     };
@@ -285,8 +347,8 @@ void CrossChecks::check_rows(engine::Client& c) {
   verdicts_.checked("read-your-writes");
   for (const auto& [key, ack] : s.acknowledged) {
     auto row = c.read_row(key.table, key.id);
-    std::optional<std::string> shown = row ? *row : std::nullopt;
-    bool present = row.has_value();
+    const std::optional<std::string>& shown = row ? *row : kAbsentRow;  // no copy per row
+    const bool present = row.has_value();
     // 1. the acknowledged write itself or a later own local write
     bool ok = false;
     for (const auto& w : s.own_writes[key]) {

@@ -25,6 +25,10 @@ struct Say {
   std::string operator()(fmt::format_string<A...> f, A&&... a) const {
     return on ? fmt::format(f, std::forward<A>(a)...) : std::string();
   }
+  // A time for the text: its arguments are built before say() decides, so not for a yes/no.
+  [[nodiscard]] std::string secs(sim::Micros t) const {
+    return on ? scenarios::secs(t) : std::string();
+  }
 };
 
 // The service's record for the key against the target: its class, its description, and
@@ -68,8 +72,8 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
   }
   if (!stored) {
     if (auto d = service.deletion_of(key)) {
-      return {"record-deleted", say("record absent: deleted by {} at {}", d->cause, secs(d->at)),
-              std::nullopt};
+      return {"record-deleted",
+              say("record absent: deleted by {} at {}", d->cause, say.secs(d->at)), std::nullopt};
     }
     return {"record-absent", "record absent: never created", std::nullopt};
   }
@@ -121,7 +125,7 @@ void port_paths(const engine::Client& c, bool legacy, int64_t t, const RecordSta
     if (repost && repost->id && (t == kMaxOpId || *repost->id >= t) &&
         !(applied && *applied >= *repost->id) &&
         !(c.repost_stops_when_accepted() && accepted && *accepted >= *repost->id)) {
-      paths.push_back(say("the SDK re-posts id {} at {}", *repost->id, secs(repost->at)));
+      paths.push_back(say("the SDK re-posts id {} at {}", *repost->id, say.secs(repost->at)));
     }
     if (t != kMaxOpId) {
       if (reconnecting) {
@@ -129,7 +133,7 @@ void port_paths(const engine::Client& c, bool legacy, int64_t t, const RecordSta
       } else if (auto exp = c.token_expires_at()) {
         paths.push_back(
             say("the SDK re-posts max(counter, target) at the next reconnect (token expiry at {})",
-                secs(*exp)));
+                say.secs(*exp)));
       }
     }
   }
@@ -140,7 +144,7 @@ void port_paths(const engine::Client& c, bool legacy, int64_t t, const RecordSta
     }
     if (c.upload_pending()) paths.push_back("an upload round is running or queued");
     if (c.upload_retry_at()) {
-      paths.push_back("the upload loop retries at " + secs(*c.upload_retry_at()));
+      paths.push_back(say("the upload loop retries at {}", say.secs(*c.upload_retry_at())));
     }
     if (reconnecting) {
       paths.push_back("a reconnect's first line starts an upload round");
@@ -183,7 +187,7 @@ std::string js_real_paths(const engine::js::JsRealClient& js, bool legacy, int64
   }
   if (!legacy && t != kMaxOpId && w.stream_open && w.stream_token_expires_at) {
     paths.push_back(say("the stream ends at token expiry ({}) and the SDK's reconnect re-posts",
-                        secs(*w.stream_token_expires_at)));
+                        say.secs(*w.stream_token_expires_at)));
   }
   return waits_on;
 }
@@ -204,14 +208,19 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
   const Say say{text};
   GateExplanation e;
   const bool legacy = c.checkpoint_mode() == engine::CheckpointMode::Legacy;
-  const std::string key = c.user() + "/" + c.client_id();
-  const std::string who = say("client {} key {} ({} mode, core {})", c.index(), key,
-                              legacy ? "legacy" : "requests", c.core().name);
   const int64_t crud = c.crud_count();
   const auto target = c.target();
   const auto seen = c.last_seen();
   e.crud = crud > 0;
   e.closed = e.crud || (target && *target > seen.value_or(0));
+  // A yes/no needs no key and no text where the class alone answers (issue 20).
+  if (!text && (!e.closed || e.crud)) {
+    e.cls = e.closed ? "crud-not-uploaded" : "gate-open";
+    return e;
+  }
+  const std::string key = c.user() + "/" + c.client_id();
+  const std::string who = say("client {} key {} ({} mode, core {})", c.index(), key,
+                              legacy ? "legacy" : "requests", c.core().name);
   if (!e.closed) {
     e.cls = "gate-open";
     e.text = say("{}: gate open (target {}, last_seen {})", who, show(target), show(seen));
@@ -221,7 +230,7 @@ GateExplanation explain_gate(engine::Client& c, model::Service& service, bool te
     e.cls = "crud-not-uploaded";
     e.text = say("{}: gate closed by {} ps_crud entries not uploaded (upload {}{})", who, crud,
                  c.upload_pending() ? "running" : "idle",
-                 c.upload_retry_at() ? ", retry at " + secs(*c.upload_retry_at()) : "");
+                 c.upload_retry_at() ? ", retry at " + say.secs(*c.upload_retry_at()) : "");
     return e;
   }
   const int64_t t = *target;

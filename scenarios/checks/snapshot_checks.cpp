@@ -17,12 +17,18 @@ bool judged_table(const std::string& table) {
 
 std::string shown_text(const std::optional<std::string>& v) { return v ? "'" + *v + "'" : "null"; }
 
-// "bucket at op N, ..." over a client's applied buckets.
+model::OpId through(const model::OpId& op) { return op; }
+template <typename Bucket>
+model::OpId through(const Bucket& b) {
+  return b.through;
+}
+
+// "bucket at op N, ..." over a client's applied buckets (a view, or positions kept of one).
 template <typename View>
 std::string positions_of(const View& view) {
   std::string positions;
   for (const auto& [bucket, b] : view) {
-    positions += fmt::format("{}{} at op {}", positions.empty() ? "" : ", ", bucket, b.through);
+    positions += fmt::format("{}{} at op {}", positions.empty() ? "" : ", ", bucket, through(b));
   }
   return positions;
 }
@@ -108,16 +114,20 @@ void SnapshotChecks::on_published(engine::Client& c) {
     if (!judged_table(key.table)) continue;
     const auto want = expected_row(view, key);
     const auto row = c.read_row(key.table, key.id);
+    static const std::optional<std::string> kAbsent;
     const bool present = row.has_value();
-    const std::optional<std::string> shown = present ? *row : std::nullopt;
+    const std::optional<std::string>& shown = present ? *row : kAbsent;
     if (present == want.has_value() && (!present || shown == description_of(want->data.value()))) {
       continue;
     }
     fail_row(c, view, key, want, shown, present);
     return;
   }
-  previous_[c.index()] = {trace_.lines(), fmt::format("client {} published a consistent state ({})",
-                                                      c.index(), positions_of(view))};
+  Step& previous = previous_[c.index()];
+  previous.line = trace_.lines();
+  previous.what.clear();
+  previous.positions.clear();
+  for (const auto& [bucket, b] : view) previous.positions.emplace_back(bucket, b.through);
 }
 
 void SnapshotChecks::fail_row(engine::Client& c, const ClientView& view, const model::RowKey& key,
@@ -158,7 +168,11 @@ void SnapshotChecks::fail_row(engine::Client& c, const ClientView& view, const m
       {"every version of the row", versions.empty() ? "none" : versions,
        "the replication job's ledger", 0}};
   if (auto it = previous_.find(c.index()); it != previous_.end()) {
-    steps.emplace_back(it->second.line, it->second.what);
+    const Step& p = it->second;
+    steps.emplace_back(p.line, p.what.empty() ? fmt::format("client {} published a consistent "
+                                                            "state ({})",
+                                                            c.index(), positions_of(p.positions))
+                                              : p.what);
   }
   checks::fail(
       loop_, trace_, verdicts_, "consistent-checkpoint", c.index(),

@@ -23,6 +23,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "engine/sdk_shim.hpp"
 #include "model/service.hpp"
@@ -70,10 +72,12 @@ class SnapshotChecks : public engine::ClientObserver {
   // re-derives them (ps_updated_rows) only at a full apply, so they are judged then
   // (docs/invariants.md §1 consistent-checkpoint).
   std::map<int, std::set<model::RowKey>> deferred_;
-  // The causal chain's earlier step per client: its previous publication or its clear.
+  // The causal chain's earlier step per client: its previous publication (its buckets'
+  // positions, worded only for a failure) or its clear.
   struct Step {
     uint64_t line = 0;
-    std::string what;
+    std::string what;                                              // a clear
+    std::vector<std::pair<std::string, model::OpId>> positions{};  // a publication
   };
   std::map<int, Step> previous_;
 };
