@@ -7,6 +7,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -68,8 +69,14 @@ class Database {
                                         const std::vector<std::string>& args = {});
   std::optional<int64_t> query_int(const std::string& sql,
                                    const std::vector<std::string>& args = {});
-  // The same with one text argument, without building a vector for it (the ps_kv reads).
-  std::optional<int64_t> query_int_arg(const std::string& sql, std::string_view arg);
+  // The first row's first `columns` columns as integers (nullopt for NULL) into `out`, for one
+  // text argument; false for no row (`out` untouched).
+  bool query_ints_arg(const std::string& sql, std::string_view arg, std::optional<int64_t>* out,
+                      int columns);
+  // The first row for one integer argument (a rowid), handed to `row` before the statement's
+  // reset; false for no row.
+  bool query_row_int(const std::string& sql, int64_t arg,
+                     const std::function<void(sqlite3_stmt*)>& row);
   // Rows of (text...) columns.
   std::vector<std::vector<std::optional<std::string>>> query_rows(
       const std::string& sql, const std::vector<std::string>& args = {});
