@@ -7,6 +7,8 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <cstring>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -44,6 +46,27 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// A statement text's hash from its length and four 8-byte words of it: Database::cached looks its
+// statement up on every query, and std::hash read every byte (1.5 M instructions of a basic.json
+// run, perf21).  Texts that share those words only collide; the map compares whole texts.
+struct SqlTextHash {
+  std::size_t operator()(const std::string& s) const noexcept {
+    const std::size_t n = s.size();
+    if (n < 8) return std::hash<std::string>{}(s);
+    auto word = [&](std::size_t at) {
+      uint64_t w = 0;
+      std::memcpy(&w, s.data() + at, 8);
+      return w;
+    };
+    uint64_t h = n * 0x9E3779B97F4A7C15ULL;
+    for (const std::size_t at : {std::size_t{0}, (n - 8) / 3, 2 * (n - 8) / 3, n - 8}) {
+      h = (h ^ word(at)) * 0xFF51AFD7ED558CCDULL;
+      h ^= h >> 32;
+    }
+    return static_cast<std::size_t>(h);
+  }
+};
+
 // Tables touched while a hook window is open (sqlite3_update_hook): the SDK's
 // powersync_update_hooks('get') equivalent, and publication detection for barrier-holds.
 struct TouchedTables {
@@ -68,8 +91,14 @@ class Database {
                                         const std::vector<std::string>& args = {});
   std::optional<int64_t> query_int(const std::string& sql,
                                    const std::vector<std::string>& args = {});
-  // The same with one text argument, without building a vector for it (the ps_kv reads).
-  std::optional<int64_t> query_int_arg(const std::string& sql, std::string_view arg);
+  // The first row's first `columns` columns as integers (nullopt for NULL) into `out`, for one
+  // text argument; false for no row (`out` untouched).
+  bool query_ints_arg(const std::string& sql, std::string_view arg, std::optional<int64_t>* out,
+                      int columns);
+  // The first row for one integer argument (a rowid), handed to `row` before the statement's
+  // reset; false for no row.
+  bool query_row_int(const std::string& sql, int64_t arg,
+                     const std::function<void(sqlite3_stmt*)>& row);
   // Rows of (text...) columns.
   std::vector<std::vector<std::optional<std::string>>> query_rows(
       const std::string& sql, const std::vector<std::string>& args = {});
@@ -141,7 +170,7 @@ class Database {
   std::unique_ptr<ConnectionWatch> watch_;
   sqlite3* db_ = nullptr;
   void* lookaside_ = nullptr;  // the connection's lookaside buffer (engine/database.cpp's pool)
-  std::unordered_map<std::string, std::unique_ptr<Statement>> statements_;
+  std::unordered_map<std::string, std::unique_ptr<Statement>, SqlTextHash> statements_;
   std::unique_ptr<Statement> begin_;
   std::unique_ptr<Statement> commit_;
   TouchedTables touched_;

@@ -588,9 +588,9 @@ std::map<std::string, std::optional<std::string>> Client::read_table(const std::
 }
 
 std::optional<int64_t> Client::kv_int(std::string_view key) {
-  // Built once: the barrier and the invariants read these around every control call.
-  static const std::string kSql = "SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?";
-  return query_int_watched_arg(db(), Watched::Kv, kSql, key);
+  // The barrier and the invariants read these around every control call: cached per key
+  // (engine/watched_read.hpp).
+  return query_kv_int(db(), key);
 }
 
 std::optional<int64_t> Client::bucket_unapplied(const std::string& bucket) {

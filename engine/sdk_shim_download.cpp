@@ -440,13 +440,14 @@ StatusFields status_fields(const nlohmann::json& status) {
 // would throw) and an id that is a plain integer or string, which status_fields() then judges.
 std::optional<StatusFields> raw_status_fields(std::string_view status) {
   StatusFields f;
-  for (auto [key, out] : {std::pair{"connected", &f.connected}, {"connecting", &f.connecting}}) {
-    const auto v = raw_member(status, key);
+  const auto members = raw_members<3>(
+      status, {"connected", "connecting", "internal_last_applied_checkpoint_request_id"});
+  for (auto [v, out] : {std::pair{members[0], &f.connected}, {members[1], &f.connecting}}) {
     if (!v) continue;
     if (*v != "true" && *v != "false") return std::nullopt;
     *out = *v == "true";
   }
-  if (const auto id = raw_member(status, "internal_last_applied_checkpoint_request_id")) {
+  if (const auto& id = members[2]) {
     f.applied_request_id = parse_id(nlohmann::json::parse(*id));
   }
   return f;
@@ -463,7 +464,7 @@ void Client::handle_instruction(nlohmann::json& instruction) {
       // Kept as its canonical text (engine/control_reply.hpp): the instruction's dump() is
       // the text inside the instruction's own.
       const auto& bytes = status.get_binary();
-      std::string raw(bytes.begin(), bytes.end());
+      std::string raw(reinterpret_cast<const char*>(bytes.data()), bytes.size());  // a memcpy
       stats_.status_bytes += kKeptStatusHead.size() + raw.size() + kKeptStatusTail.size();
       fields = raw_status_fields(raw);
       status_.set_raw(std::move(raw));

@@ -172,6 +172,22 @@ TEST(StatusText, RawMemberFindsTopLevelMembers) {
   EXPECT_FALSE(engine::raw_member("{}", "a").has_value());
 }
 
+// raw_members (perf21): the members raw_member finds one by one, in one pass; absent ones and
+// nested ones nullopt, the first of a repeated key.
+TEST(StatusText, RawMembersFindsSeveralTopLevelMembersInOnePass) {
+  const std::string o =
+      R"({"a":{"connected":false,"b":"}"},"s":"x,y:z","connected":true,"n":[1,{"c":2}],"id":"7"})";
+  const auto m = engine::raw_members<5>(o, {"id", "connected", "b", "a", "none"});
+  EXPECT_EQ(m[0], std::optional<std::string_view>(R"("7")"));
+  EXPECT_EQ(m[1], std::optional<std::string_view>("true"));
+  EXPECT_FALSE(m[2].has_value());  // nested only
+  EXPECT_EQ(m[3], std::optional<std::string_view>(R"({"connected":false,"b":"}"})"));
+  EXPECT_FALSE(m[4].has_value());
+  const auto twice = engine::raw_members<2>(R"({"k":1,"k":2,"j":3})", {"k", "j"});
+  EXPECT_EQ(twice[0], std::optional<std::string_view>("1"));
+  EXPECT_EQ(twice[1], std::optional<std::string_view>("3"));
+}
+
 TEST(StatusText, TreeIsParsedFromTextUntilReplaced) {
   engine::StatusTree t;
   EXPECT_TRUE(t.tree().is_null());

@@ -5,6 +5,8 @@
 // shim_detail::dumped_size, which counts UpdateSyncStatus sizes instead of dumping them.
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -114,6 +116,66 @@ TEST(WatchedRead, CrudCountFollowsInsertsAndDeletes) {
   // A change to another watched table leaves the count cached, and still right.
   db.exec("INSERT INTO ps_kv(key, value) VALUES ('k', 'v')");
   EXPECT_EQ(query_int_watched(db, Watched::Crud, kCount), 0);
+}
+
+// query_kv_int's per-key cache (perf21): the core's own ways of changing ps_kv (an upsert in
+// place, a delete, INSERT OR REPLACE's move to a new rowid without a hook call for the old row,
+// the truncation of powersync_clear) and a rollback; a change of one key keeps the others cached,
+// and every answer is the table's.
+TEST(WatchedRead, KvReadsFollowEveryKindOfChange) {
+  SimEnv env{7};
+  Database db("watched.db", any_core());
+  db.begin();
+  db.query_text("SELECT powersync_init()");
+  db.commit();
+  auto kv = [&](const char* key) { return query_kv_int(db, key); };
+  EXPECT_EQ(kv("a"), std::nullopt);  // no row
+  db.exec("INSERT INTO ps_kv(key, value) VALUES ('a', 1), ('b', 2), ('n', NULL)");
+  EXPECT_EQ(kv("a"), 1);
+  EXPECT_EQ(kv("b"), 2);
+  EXPECT_EQ(kv("n"), std::nullopt);  // NULL
+  EXPECT_EQ(kv("z"), std::nullopt);
+  const auto upsert = [&](const char* key, int value) {
+    db.exec(
+        fmt::format("INSERT INTO ps_kv(key, value) VALUES ('{}', {}) ON CONFLICT(key) DO "
+                    "UPDATE SET value = excluded.value",
+                    key, value));
+  };
+  upsert("a", 3);
+  EXPECT_EQ(kv("a"), 3);
+  EXPECT_EQ(kv("b"), 2);
+  upsert("z", 4);  // a new key at a new rowid: the cached absence goes
+  EXPECT_EQ(kv("z"), 4);
+  db.exec("INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('b', 5)");  // 'b' moves
+  EXPECT_EQ(kv("b"), 5);
+  EXPECT_EQ(kv("a"), 3);
+  db.exec("INSERT OR REPLACE INTO ps_kv(key, value) VALUES ('a', 6)");
+  db.exec("DELETE FROM ps_kv WHERE key = 'a'");  // its new rowid, unresolved
+  EXPECT_EQ(kv("a"), std::nullopt);
+  EXPECT_EQ(kv("b"), 5);
+  db.exec("DELETE FROM ps_kv WHERE key = 'b'");
+  EXPECT_EQ(kv("b"), std::nullopt);
+  // A rollback restores rows without the hook.
+  db.begin();
+  upsert("z", 7);
+  EXPECT_EQ(kv("z"), 7);
+  db.rollback();
+  EXPECT_EQ(kv("z"), 4);
+  // Changes the hook misses elsewhere (a WITHOUT ROWID table) keep keys that are still there.
+  db.exec("CREATE TABLE w(k TEXT PRIMARY KEY) WITHOUT ROWID");
+  db.exec("INSERT INTO w VALUES ('x')");
+  EXPECT_EQ(kv("z"), 4);
+  // The truncate optimisation deletes without the hook; keys re-inserted at the old rowids.
+  db.exec("DELETE FROM ps_kv");
+  EXPECT_EQ(kv("z"), std::nullopt);
+  upsert("a", 8);
+  upsert("z", 9);
+  EXPECT_EQ(kv("z"), 9);
+  EXPECT_EQ(kv("a"), 8);
+  db.exec("DELETE FROM ps_kv");
+  upsert("z", 10);
+  EXPECT_EQ(kv("a"), std::nullopt);
+  EXPECT_EQ(kv("z"), 10);
 }
 
 TEST(DumpedSize, EqualsTheDumpsLength) {
