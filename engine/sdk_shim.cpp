@@ -194,6 +194,9 @@ void Client::open() {
     if (!bytes.empty()) files->install(file_name_, bytes);
   }
   db_ = std::make_unique<Database>(file_name_, core_, files ? files->cost_meter() : nullptr);
+  // The SDK's own open (docs/protocol.md §2.1.1): its version check, its schema transaction and
+  // its status seed are the client engine's SQL, not the framework's; the client_id pin is ours.
+  std::optional<Database::SdkSql> sdk_sql(std::in_place, db());
   auto version = db().query_text("SELECT powersync_rs_version()").value_or("");
   // A pinned core's name is a version prefix ("0.5.3"); a --core-path core's name is
   // the full powersync_rs_version() it reported when it was described.
@@ -209,13 +212,16 @@ void Client::open() {
   }
   db().begin();
   db().query_text("SELECT powersync_replace_schema(?)", {schema_json(options_.stream_tables)});
+  sdk_sql.reset();
   // The core's client_id is random (OS entropy); make it a function of the scenario.
   db().query_text("UPDATE ps_kv SET value = ? WHERE key = 'client_id' RETURNING value",
                   {options_.client_id});
+  sdk_sql.emplace(db());
   db().commit();
   db().take_touched();
   status_ = nlohmann::json::parse(
       db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+  sdk_sql.reset();
   db().exec("PRAGMA recursive_triggers = TRUE");
   trace_.log(name_, "open core={} client_id={}", core_.name, options_.client_id);
   if (options_.sdk == SdkBehaviour::JsReal) {
