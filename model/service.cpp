@@ -6,6 +6,7 @@
 #include <cassert>
 #include <cmath>
 #include <regex>
+#include <utility>
 
 namespace syncsim::model {
 
@@ -766,9 +767,34 @@ std::vector<std::string> Service::stream_buckets_of(const std::string& key) cons
 }
 
 std::string Service::pending() const {
-  return fmt::format("source head {}, replication {}, storage checkpoint op {} lsn {}",
-                     source_.head(), active_replication_->pending(),
-                     active_storage_->latest().op_id, active_storage_->latest().lsn);
+  std::string out = fmt::format("source head {}, replication {}, storage checkpoint op {} lsn {}",
+                                source_.head(), active_replication_->pending(),
+                                active_storage_->latest().op_id, active_storage_->latest().lsn);
+  if (config_.max_concurrent_streams > 0) out += streams_pending();
+  return out;
+}
+
+// Who holds the connection slots of a full process (docs/protocol.md §3.3.1), counted as the
+// next stream's open counts them: a client refused with 429 until the end is explained by the
+// streams that fill its process (docs/findings-world.md W34).  At most eight keys each.
+std::string Service::streams_pending() const {
+  const bool leak = has_mutant(ServiceMutant::ConnectionSlotLeak);
+  std::vector<std::vector<const std::string*>> open(
+      static_cast<std::size_t>(config_.api_processes));
+  for (const auto& o : streams_) {
+    auto s = o.stream.lock();
+    if (leak || (s && !s->closed())) open.at(o.process).push_back(&o.key);
+  }
+  std::string out;
+  for (std::size_t p = 0; p < open.size(); ++p) {
+    if (std::cmp_less(open[p].size(), config_.max_concurrent_streams)) continue;
+    out +=
+        fmt::format("; process {} has {} sync streams open, its limit (new ones get 429):", p + 1,
+                    open[p].size());
+    for (std::size_t i = 0; i < open[p].size() && i < 8; ++i) out += " " + *open[p][i];
+    if (open[p].size() > 8) out += " …";
+  }
+  return out;
 }
 
 }  // namespace syncsim::model

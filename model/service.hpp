@@ -433,6 +433,7 @@ class Service : public sim::HttpServer {
     std::string key;  // "<user>/<client_id>"
   };
   std::vector<OpenStream> streams_;
+  std::string streams_pending() const;
   // The API process a load balancer sends the next request or stream to.
   std::size_t pick_process();
   sim::Micros down_until_ = 0;

@@ -216,6 +216,28 @@ TEST(Findings, AStreamRequestAbortedByARestartHoldsNoConnectionSlot) {
   EXPECT_NE(t.trace.find(" u2/", reopened), std::string::npos);
 }
 
+// A client refused with 429 until the end is explained by who holds the slots: with the
+// connection-slot-leak mutant a stream client 2 closes at its restart (now after its stream is
+// open) keeps its slot, and the explanation names the full process and both keys (W34's wedge,
+// as a maintainer reads it).
+TEST(Findings, ARefusedStreamIsExplainedByTheStreamsThatFillItsProcess) {
+  Scenario s = finding("restart-during-stream-open");
+  ASSERT_EQ(s.faults.size(), 1U);
+  s.faults[0].at_ms = 8000;
+  s.mutants = {"connection-slot-leak"};
+  const TracedRun t = run_traced(s, 1);
+  ASSERT_TRUE(t.result.violation.has_value()) << describe(t.result);
+  const std::string full = "process 1 has 2 sync streams open, its limit (new ones get 429):";
+  const std::size_t at = t.trace.find(full);
+  ASSERT_NE(at, std::string::npos) << t.trace.substr(t.trace.size() - 3000);
+  const std::string keys = t.trace.substr(at + full.size(), t.trace.find('\n', at) - at);
+  EXPECT_NE(keys.find(" u1/"), std::string::npos) << keys;
+  EXPECT_NE(keys.find(" u2/"), std::string::npos) << keys;
+  // Without the mutant no process is full at the end, and the sentence is absent.
+  s.mutants.clear();
+  EXPECT_EQ(run_traced(s, 1).trace.find("sync streams open"), std::string::npos);
+}
+
 // The signature hunt gives a run's violation.
 FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
   return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);
