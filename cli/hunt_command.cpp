@@ -370,7 +370,8 @@ int hunt_command(const HuntArgs& args) {
       f.known_why = k->why;
     } else if (replay.violation && args.max_shrink > 0) {
       // Only on a shrunk scenario (a few runs each); --max-shrink 0 is the fast, raw hunt.
-      f.passes_with_quirk = scenarios::quirk_that_passes(reloaded, opts, ctx.quirks);
+      f.passes_with_quirk =
+          scenarios::quirk_that_passes(reloaded, opts, ctx.quirks, replay.violation->invariant);
     }
     findings.push_back(std::move(f));
   }

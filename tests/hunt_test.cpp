@@ -429,10 +429,20 @@ TEST(Findings, AFindingThatAReproducedQuirkExplainsPassesWithItFixed) {
   o.seed = 5239;
   EXPECT_TRUE(test_support::run(w1, 5239).expectation_met) << "W1 no longer reproduces";
   const std::vector<std::string> quirks = {"repost-until-applied", "stale-seed-outcome"};
-  EXPECT_EQ(quirk_that_passes(w1, o, quirks), "stale-seed-outcome");
+  EXPECT_EQ(quirk_that_passes(w1, o, quirks, "request-id-monotonic"), "stale-seed-outcome");
   o.seed = 2927;
-  EXPECT_EQ(quirk_that_passes(test_support::finding("lockstep-batches-behind-max-key"), o, quirks),
+  EXPECT_EQ(quirk_that_passes(test_support::finding("lockstep-batches-behind-max-key"), o, quirks,
+                              "requests-complete"),
             "");
+  // W1 found with the published SDK (session 21, js-real hunt seed 148, shrunk): no flag changes
+  // that SDK, so the port stands in; it fails the same invariant and passes with the quirk fixed.
+  // The stand-in must fail the finding's invariant: asked about another, it names no quirk.  Only
+  // the port runs here (the file's js-real run is js_real_long_test's).
+  const Scenario js = test_support::finding("stale-seed-outcome-js-real");
+  ASSERT_EQ(js.clients.fleet.at(0).sdk, "js-real");
+  o.seed = 148;
+  EXPECT_EQ(quirk_that_passes(js, o, quirks, "request-id-monotonic"), "stale-seed-outcome");
+  EXPECT_EQ(quirk_that_passes(js, o, quirks, "read-your-writes"), "");
 }
 
 TEST(HuntCli, ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew) {

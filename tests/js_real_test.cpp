@@ -151,6 +151,25 @@ class JsReal : public ::testing::Test {
   }
 };
 
+#if SYNCSIM_JS_REAL_SEEDS >= 10
+// W1 with the published SDK (docs/findings-world.md W1; js-real hunt seed 148, session 21): a
+// stale seed answer through the backend hook rolls the counter back and request id 2 is
+// allocated twice, at the instant the port's quirk stale-seed-outcome does it (hunt_test runs
+// the port's half in quick).
+TEST_F(JsReal, ThePublishedSdkAllocatesARequestIdTwiceAfterAStaleSeed) {
+  Scenario s = test_support::finding("stale-seed-outcome-js-real");
+  const auto r = run_js(s, 148);
+  ASSERT_TRUE(r.expectation_met) << test_support::describe(r);
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_NE(r.violation->message.find("allocated request id 2 but id 2"), std::string::npos)
+      << r.violation->message;
+  for (auto& g : s.clients.fleet) g.sdk = "auto";
+  const auto port = test_support::run(s, 148);
+  ASSERT_TRUE(port.violation.has_value()) << test_support::describe(port);
+  EXPECT_EQ(port.violation->at, r.violation->at);
+}
+#endif
+
 // Quick (issue 20 (e)): seed 1 passes in ThePortAndTheRealSdkSpendTheSameVirtualTime, whose
 // js-real run is this one (basic seed 1 on the kept hosts); long: seeds 1..50 here.
 #if SYNCSIM_JS_REAL_SEEDS >= 10

@@ -45,9 +45,10 @@ FindingSignature signature_of(const std::string& invariant, const std::string& c
 
 // The first SDK quirk (docs/protocol.md §2.7) whose fix alone makes `shrunk` pass (the
 // quirk added to clients.fixed_quirks, `expect` cleared, the same seed), or "": `hunt` labels a
-// finding no known entry matches with it, since its root cause is that reproduced SDK bug.
+// finding no known entry matches with it, since its root cause is that reproduced SDK bug.  A
+// scenario with js-real groups is tried on the port instead, if the port fails `invariant` too.
 std::string quirk_that_passes(const Scenario& shrunk, const RunOptions& opts,
-                              const std::vector<std::string>& quirks);
+                              const std::vector<std::string>& quirks, const std::string& invariant);
 
 // scenarios/known-findings.json: {"format": 1, "known": [{"id", "why", "pattern": {...}}]}.
 // A pattern's fields (all optional, all must match): "invariant" (exact), "class" (exact),
