@@ -238,6 +238,17 @@ TEST(Findings, ARefusedStreamIsExplainedByTheStreamsThatFillItsProcess) {
   EXPECT_EQ(run_traced(s, 1).trace.find("sync streams open"), std::string::npos);
 }
 
+// W35 (world seed 10513, shrunk): after a switch_user without a clear, the new user's first
+// applied checkpoint has no ops; monotonic-reads judges one user's view at a time.  It failed
+// here before ("server state up to op 0, older than op 1").
+TEST(Findings, MonotonicReadsStartsANewFloorAtAUserSwitch) {
+  const Scenario s = finding("switch-user-monotonic-reads");
+  const TracedRun t = run_traced(s, 10513);
+  EXPECT_TRUE(t.result.passed) << describe(t.result);
+  EXPECT_GT(t.result.checks.at("monotonic-reads"), 0U);
+  EXPECT_NE(t.trace.find("fault switch_user client 2"), std::string::npos);
+}
+
 // The signature hunt gives a run's violation.
 FindingSignature violation_signature(const RunResult& r, const Scenario& s) {
   return signature_of(r.violation->invariant, explanation_class(r.violation->message), s);

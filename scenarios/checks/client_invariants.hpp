@@ -96,6 +96,8 @@ class ClientInvariants : public engine::ClientObserver {
     int64_t shown_position = 0;                 // monotonic-reads
     uint64_t shown_line = 0;                    // ... the trace line it was read at
     std::string shown_when;                     // ... and on which occasion
+    std::string shown_user;                     // ... as which user (a switch starts anew)
+    bool previous_users_rows = false;           // ... rows of the user before, until an apply
     uint64_t power_loss_line = 0;               // the last power loss (a causal step)
     std::vector<PendingWrite> writes;           // no-lost-writes
     std::size_t exempt_writes = 0;              // cleared before upload
