@@ -196,32 +196,34 @@ void Client::open() {
   db_ = std::make_unique<Database>(file_name_, core_, files ? files->cost_meter() : nullptr);
   // The SDK's own open (docs/protocol.md §2.1.1): its version check, its schema transaction and
   // its status seed are the client engine's SQL, not the framework's; the client_id pin is ours.
-  std::optional<Database::SdkSql> sdk_sql(std::in_place, db());
-  auto version = db().query_text("SELECT powersync_rs_version()").value_or("");
-  // A pinned core's name is a version prefix ("0.5.3"); a --core-path core's name is
-  // the full powersync_rs_version() it reported when it was described.
-  if (version != core_.name && version.rfind(core_.name + "/", 0) != 0) {
-    throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}", core_.path,
-                                         version, core_.name));
+  {
+    const Database::SdkSql sdk(db());
+    auto version = db().query_text("SELECT powersync_rs_version()").value_or("");
+    // A pinned core's name is a version prefix ("0.5.3"); a --core-path core's name is
+    // the full powersync_rs_version() it reported when it was described.
+    if (version != core_.name && version.rfind(core_.name + "/", 0) != 0) {
+      throw std::runtime_error(fmt::format("core at {} reports version '{}', expected {}",
+                                           core_.path, version, core_.name));
+    }
+    if (opens_like_an_old_sdk()) {
+      // Old SDKs run powersync_init() themselves, in autocommit (0.4.x accepts that; 0.5.x
+      // refuses: docs/protocol.md §1.1.2, docs/protocol.md §2.5 item 7).  It migrates a newer
+      // file down.
+      db().query_text("SELECT powersync_init()");
+    }
+    db().begin();
+    db().query_text("SELECT powersync_replace_schema(?)", {schema_json(options_.stream_tables)});
   }
-  if (opens_like_an_old_sdk()) {
-    // Old SDKs run powersync_init() themselves, in autocommit (0.4.x accepts that; 0.5.x
-    // refuses: docs/protocol.md §1.1.2, docs/protocol.md §2.5 item 7).  It migrates a newer file
-    // down.
-    db().query_text("SELECT powersync_init()");
-  }
-  db().begin();
-  db().query_text("SELECT powersync_replace_schema(?)", {schema_json(options_.stream_tables)});
-  sdk_sql.reset();
   // The core's client_id is random (OS entropy); make it a function of the scenario.
   db().query_text("UPDATE ps_kv SET value = ? WHERE key = 'client_id' RETURNING value",
                   {options_.client_id});
-  sdk_sql.emplace(db());
-  db().commit();
-  db().take_touched();
-  status_ = nlohmann::json::parse(
-      db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
-  sdk_sql.reset();
+  {
+    const Database::SdkSql sdk(db());
+    db().commit();
+    db().take_touched();
+    status_ = nlohmann::json::parse(
+        db().query_text("SELECT powersync_offline_sync_status()").value_or("{}"));
+  }
   db().exec("PRAGMA recursive_triggers = TRUE");
   trace_.log(name_, "open core={} client_id={}", core_.name, options_.client_id);
   if (options_.sdk == SdkBehaviour::JsReal) {

@@ -44,8 +44,8 @@ bool sdk_asks_for_bson(SdkBehaviour sdk, const CoreVersion& core) {
 struct StreamOpening {
   bool done = false;
   bool requesting = false;  // the request is built (credentials in hand): the fetch is out
-  bool abandoned = false;
-  sim::AbortSignal abort;  // the fetch's: fired when the iteration ends before the response
+  // The fetch's: fired when the iteration ends before the response (the iteration abandoned it).
+  sim::AbortSignal abort;
   sim::Link::StreamOpen open;
   std::exception_ptr error;
   sim::Notifier ready;
@@ -186,7 +186,7 @@ sim::Task<bool> Client::iteration() {
             // fetchStreamRaw checks its signal once the credentials are in hand and sends
             // nothing when it was aborted meanwhile (docs/protocol.md §2.1.4 "Event pump"): a
             // disconnect, or an iteration that ended first, opens no stream at the service.
-            if (o->abandoned || nested_signal->aborted() || outer_signal->aborted()) {
+            if (o->abort.aborted() || nested_signal->aborted() || outer_signal->aborted()) {
               throw sim::Aborted("Abort request received before making fetchStreamRaw request");
             }
             // fetchStreamRaw's accept; the response's content type decides how lines reach
@@ -201,7 +201,7 @@ sim::Task<bool> Client::iteration() {
             o->error = std::current_exception();
           }
           o->done = true;
-          if (o->abandoned && o->open.stream) o->open.stream->close();
+          if (o->abort.aborted() && o->open.stream) o->open.stream->close();
           o->ready.notify();
         }(this, request->dump(), opening, nested, outer_),
         name_ + ".open-stream");
@@ -314,10 +314,7 @@ sim::Task<bool> Client::iteration() {
   // An iteration that ends while its stream request is in flight (an abort, a disconnect, an
   // app closing, a restart before the response) aborts that fetch, and its connection closes
   // (docs/findings-world.md W34).
-  if (!opening->done) {
-    opening->abandoned = true;
-    opening->abort.abort("iteration ended");
-  }
+  if (!opening->done) opening->abort.abort("iteration ended");
   first_line_pending_ = false;
   events_.reset();
   if (stream) stream->close();

@@ -260,7 +260,7 @@ void ClientInvariants::on_sync_applied(engine::Client& c, std::optional<int64_t>
     db.connection_applied = applied_id;
     db.connection_applied_line = trace_.lines();
   }
-  check_position(c, "after an applied checkpoint");
+  check_position(c, ReadMoment::AfterApply);
 }
 
 bool ClientInvariants::renamed_before_apply(engine::Client& c, const DatabaseState& db) const {
@@ -303,8 +303,10 @@ bool ClientInvariants::cleared_before_apply(engine::Client& c) {
   return false;
 }
 
-void ClientInvariants::check_position(engine::Client& c, const char* when) {
+void ClientInvariants::check_position(engine::Client& c, ReadMoment moment) {
   if (!verdicts_.enabled("monotonic-reads")) return;
+  const char* when = moment_name(moment);
+  const bool at_iteration_start = moment == ReadMoment::AtIterationStart;
   verdicts_.checked("monotonic-reads");
   auto& db = databases_[c.index()];
   const int64_t position = c.applied_position();
@@ -318,7 +320,7 @@ void ClientInvariants::check_position(engine::Client& c, const char* when) {
     db.shown_position = 0;
   }
   if (db.previous_users_rows) {
-    if (std::string_view(when) == "at iteration start") return;
+    if (at_iteration_start) return;
     db.previous_users_rows = false;
   }
   if (position == 0 && renamed_before_apply(c, db)) {
@@ -332,8 +334,8 @@ void ClientInvariants::check_position(engine::Client& c, const char* when) {
   bool older = position < db.shown_position;
   // Only where nothing was applied (an iteration start) and no power loss came since the read
   // it is compared with (a reverted file is what fsync-lies shows); the next apply is judged.
-  if (older && std::string_view(when) == "at iteration start" &&
-      db.power_loss_line <= db.shown_line && cleared_before_apply(c)) {
+  if (older && at_iteration_start && db.power_loss_line <= db.shown_line &&
+      cleared_before_apply(c)) {
     return;  // shown_position kept: the next applied checkpoint is compared with it
   }
   std::string across;  // set when two instances' checkpoints were compared by LSN
@@ -396,7 +398,7 @@ void ClientInvariants::on_control(engine::Client& c, const std::string& op,
     db.connection_start_line = trace_.lines();
     db.in_iteration = true;
     db.unnotified_target.reset();  // a new life or iteration: nothing queued yet
-    check_position(c, "at iteration start");
+    check_position(c, ReadMoment::AtIterationStart);
   } else if (op == "stop") {
     db.connection_applied.reset();
     db.in_iteration = false;

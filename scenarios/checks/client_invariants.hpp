@@ -117,7 +117,12 @@ class ClientInvariants : public engine::ClientObserver {
     std::string gate_open_after;  // ... after which call
   };
 
-  void check_position(engine::Client& c, const char* when);
+  // When monotonic-reads reads a client's position: its name is the verdict's wording.
+  enum class ReadMoment { AfterApply, AtIterationStart };
+  static const char* moment_name(ReadMoment m) {
+    return m == ReadMoment::AtIterationStart ? "at iteration start" : "after an applied checkpoint";
+  }
+  void check_position(engine::Client& c, ReadMoment moment);
   // ps_buckets holds only buckets of another sync-rules instance than the one whose op
   // `shown_position` is, none applied, or none at all once another instance serves and no
   // power loss came since the shown read: the rename case of monotonic-reads.
