@@ -133,9 +133,10 @@ void ClientInvariants::judge_gate(engine::Client& c, const std::string& op, bool
        std::move(inputs), std::move(chain));
 }
 
-void ClientInvariants::on_power_loss(int index, uint64_t trace_line) {
+void ClientInvariants::on_power_loss(int index, uint64_t trace_line, bool reverts_commits) {
   databases_[index].gate_open.reset();
   databases_[index].power_loss_line = trace_line;  // the world's "power loss" line
+  if (reverts_commits) databases_[index].reverting_loss_line = trace_line;
 }
 
 void ClientInvariants::on_wait_resolved(engine::Client& c, int64_t id) {
@@ -282,7 +283,7 @@ bool ClientInvariants::renamed_before_apply(engine::Client& c, const DatabaseSta
   if (!shown_cp) return false;
   const auto buckets = c.bucket_checksums();
   if (buckets.empty()) {
-    return db.power_loss_line <= db.shown_line &&
+    return db.reverting_loss_line <= db.shown_line &&
            service_.active_sync_rules_id() != shown_cp->sync_rules_id;
   }
   return std::ranges::none_of(buckets, [&](const auto& b) {
@@ -332,9 +333,11 @@ void ClientInvariants::check_position(engine::Client& c, ReadMoment moment) {
   // one sequence, unordered by source position: there the checkpoints' LSNs decide
   // (docs/protocol.md §3.4 "Sync config reprocessing").
   bool older = position < db.shown_position;
-  // Only where nothing was applied (an iteration start) and no power loss came since the read
-  // it is compared with (a reverted file is what fsync-lies shows); the next apply is judged.
-  if (older && at_iteration_start && db.power_loss_line <= db.shown_line &&
+  // Only where nothing was applied (an iteration start) and no power loss that may undo commits
+  // came since the read it is compared with (a reverted file is what fsync-lies shows; an
+  // honest disk keeps the stored CLEAR and the rows, docs/findings-world.md W37); the next
+  // apply is judged.
+  if (older && at_iteration_start && db.reverting_loss_line <= db.shown_line &&
       cleared_before_apply(c)) {
     return;  // shown_position kept: the next applied checkpoint is compared with it
   }

@@ -71,8 +71,9 @@ class ClientInvariants : public engine::ClientObserver {
   void on_cleared(engine::Client& c) override;
   void on_wait_resolved(engine::Client& c, int64_t id) override;
   // The world dropped this client's unsynced writes (power_loss): gate-never-recloses
-  // forgets the state it last saw.
-  void on_power_loss(int index, uint64_t trace_line = 0);
+  // forgets the state it last saw.  `reverts_commits`: the disk lies about fsync, so the file
+  // may be older than its last commit (an honest disk keeps every commit).
+  void on_power_loss(int index, uint64_t trace_line = 0, bool reverts_commits = true);
 
   // no-lost-writes, after quiesce.  Returns false (and records the violation) on a loss.
   bool judge_no_lost_writes(const std::vector<engine::Client*>& clients);
@@ -99,6 +100,7 @@ class ClientInvariants : public engine::ClientObserver {
     std::string shown_user;                     // ... as which user (a switch starts anew)
     bool previous_users_rows = false;           // ... rows of the user before, until an apply
     uint64_t power_loss_line = 0;               // the last power loss (a causal step)
+    uint64_t reverting_loss_line = 0;           // ... of those, one that may undo commits
     std::vector<PendingWrite> writes;           // no-lost-writes
     std::size_t exempt_writes = 0;              // cleared before upload
     bool in_iteration = false;                  // between start and stop

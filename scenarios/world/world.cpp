@@ -675,7 +675,7 @@ void World::kill_now(std::size_t i, bool power_loss) {
   files_.restore(c.file_name(), files);
   if (power_loss) {
     files_.lose_unsynced_writes(c.file_name());
-    client_invariants_->on_power_loss(static_cast<int>(i + 1), fault_line);
+    client_invariants_->on_power_loss(static_cast<int>(i + 1), fault_line, files_.fsync_lies());
   }
   links_.at(i)->cut_streams();  // its connections die with it
 }
