@@ -313,6 +313,29 @@ TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention)
   EXPECT_EQ(match_known(known, sig), nullptr);
 }
 
+// W38 (world seed 11552, shrunk): a foreign installation's supplied 1000 makes a legacy client's
+// generated record request-derived, and a compact job past retention deletes it while it is
+// pending (postgres): no-wedge[record-deleted], the known cloned-database root cause through
+// retention.  Each of the foreign request, the compact job and postgres storage is needed.
+TEST(Findings, ALegacyRecordAForeignRequestMadeDeletableIsTheKnownClonedDatabase) {
+  Scenario s = finding("cloned-database-retention-wedge");
+  const RunResult r = test_support::run(s, 11552);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "no-wedge") << r.violation->message;
+  const FindingSignature sig = violation_signature(r, s);
+  EXPECT_EQ(sig.explanation_class, "record-deleted") << r.violation->message;
+  const auto known = project_known_findings();
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "cloned-database-retention-wedge");
+  for (const FaultKind kind : {FaultKind::ForeignRequest, FaultKind::Compact}) {
+    Scenario without = s;
+    std::erase_if(without.faults, [&](const auto& f) { return f.kind == kind; });
+    EXPECT_TRUE(test_support::run(without, 11552).passed) << static_cast<int>(kind);
+  }
+  s.service.flavour = "mongo";  // mongo deletes only processed request records
+  EXPECT_TRUE(test_support::run(s, 11552).passed);
+}
+
 // W15 (docs/findings-world.md): after disconnectAndClear the request-id floor is the service
 // record, and a delete_request fault deleted that record before the next allocation, so the seed
 // restarts at 1. Guided world seed 72, shrunk (one js-real client). It failed with
