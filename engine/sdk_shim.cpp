@@ -581,10 +581,16 @@ void Client::local_write(LocalWrite write) {
 
 std::optional<std::optional<std::string>> Client::read_row(const std::string& table,
                                                            const std::string& id) {
+  const std::optional<std::string>* row = read_row_cached(table, id);
+  if (row == nullptr) return std::nullopt;
+  return *row;
+}
+
+const std::optional<std::string>* Client::read_row_cached(std::string_view table,
+                                                          std::string_view id) {
   // read-your-writes reads every acknowledged row after each publication and again after the
-  // apply that acknowledged it: cached while no ps_data__* row changed (engine/watched_read.hpp).
-  return query_row_watched(db(), Watched::Data,
-                           "SELECT description FROM " + table + " WHERE id = ?", {id});
+  // apply that acknowledged it: cached per row while it did not change (engine/watched_read.hpp).
+  return query_description(db(), table, id);
 }
 
 std::map<std::string, std::optional<std::string>> Client::read_table(const std::string& table) {

@@ -414,6 +414,9 @@ class Client {
   // Observables (read with plain SELECTs on the client's connection).
   std::optional<std::optional<std::string>> read_row(const std::string& table,
                                                      const std::string& id);  // outer: exists
+  // The same without a copy: nullptr for no row, else the cached description (an empty optional
+  // for NULL), valid until the database next changes or the next read_row*.
+  const std::optional<std::string>* read_row_cached(std::string_view table, std::string_view id);
   std::map<std::string, std::optional<std::string>> read_table(const std::string& table);
   std::optional<int64_t> kv_int(std::string_view key);
   int64_t crud_count();

@@ -32,4 +32,10 @@ std::optional<int64_t> query_kv_int(Database& db, std::string_view key);
 std::optional<std::optional<std::string>> query_row_watched(
     Database& db, Watched table, const std::string& sql, const std::vector<std::string>& args = {});
 
+// `SELECT description FROM <table> WHERE id = ?` as query_row_watched answers it, without building
+// the statement or copying the row: the row's cached description (nullptr: no row; an empty
+// optional: NULL), valid until the database next changes or the next call.
+const std::optional<std::string>* query_description(Database& db, std::string_view table,
+                                                    std::string_view id);
+
 }  // namespace syncsim::engine
