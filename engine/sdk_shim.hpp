@@ -436,6 +436,10 @@ class Client {
   // however many observers read it (engine/sync_line.hpp).  Whoever runs a control call starts
   // it with new_control_call().
   const std::string* sync_line(const std::string& op, const std::optional<std::string>& payload);
+  // The line's key without its text (engine/sync_line.hpp's sync_line_key): nullopt when not a line
+  // or unsure, and the caller reads sync_line().
+  static std::optional<std::string_view> sync_line_key(const std::string& op,
+                                                       const std::optional<std::string>& payload);
   void new_control_call() { ++control_call_; }
   // Whether the newest apply was a full one: a partial apply leaves its priority's row in
   // ps_sync_state beside the sentinel, a full apply only the sentinel (docs/protocol.md §1

@@ -126,6 +126,12 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
   s.priority0_partial = false;
   if (op == "line_text" || op == "line_binary" || op == "completed_upload") {
     if (result && result->find(kBlockedLog) != std::string::npos) ++counts_[kBarrierBlocked];
+    // Only checkpoint lines and partial completions count below: the others (data lines, most of
+    // a stream) are skipped by their key, not decoded (engine/sync_line.hpp).
+    if (const auto key = engine::Client::sync_line_key(op, payload);
+        key && *key != "partial_checkpoint_complete" && !key->starts_with("checkpoint")) {
+      return;
+    }
     const std::string* line =
         op == "completed_upload" ? (payload ? &*payload : nullptr) : c.sync_line(op, payload);
     if (line == nullptr) return;

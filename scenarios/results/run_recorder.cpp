@@ -180,6 +180,8 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
                              const std::optional<std::string>& result) {
   auto& s = state(c);  // first, so a new life is noted before what it does
   const auto lane = lane_of_client(c.index());
+  // A data line carries no write_checkpoint (docs/protocol.md §1.3.2): not decoded to look.
+  if (const auto key = engine::Client::sync_line_key(op, payload); key && *key == "data") return;
   if (const std::string* line = c.sync_line(op, payload)) {
     auto wc = write_checkpoint_of(*line);
     if (wc && wc != s.last_write_checkpoint) {
