@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/sync_line_peek.hpp"
 #include "scenarios/world/sync_lines.hpp"
 
 namespace syncsim::scenarios {
@@ -180,10 +181,15 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
                              const std::optional<std::string>& result) {
   auto& s = state(c);  // first, so a new life is noted before what it does
   const auto lane = lane_of_client(c.index());
-  // A data line carries no write_checkpoint (docs/protocol.md §1.3.2): not decoded to look.
-  if (const auto key = engine::Client::sync_line_key(op, payload); key && *key == "data") return;
-  if (const std::string* line = c.sync_line(op, payload)) {
-    auto wc = write_checkpoint_of(*line);
+  // A data line carries no write_checkpoint (docs/protocol.md §1.3.2): not decoded to look; a
+  // BSON line's is read from its bytes when that is certain (engine/sync_line_peek.hpp).
+  const auto key = engine::Client::sync_line_key(op, payload);
+  if (key && *key == "data") return;
+  std::optional<std::optional<int64_t>> peeked;
+  if (key && op == "line_binary") peeked = engine::bson_line_write_checkpoint(*payload);
+  const std::string* line = peeked ? nullptr : c.sync_line(op, payload);
+  if (peeked || line != nullptr) {
+    auto wc = peeked ? *peeked : write_checkpoint_of(*line);
     if (wc && wc != s.last_write_checkpoint) {
       std::vector<int64_t> hidden_ids;
       std::erase_if(s.unacked_requests, [&](const std::pair<int64_t, sim::Micros>& request) {
