@@ -24,8 +24,8 @@ enum class Watched { Crud, Kv, Buckets, Data };
 std::optional<int64_t> query_int_watched(Database& db, Watched table, const std::string& sql,
                                          const std::vector<std::string>& args = {});
 
-// `SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?`, cached per key (engine/database.cpp's
-// KvRows): a change of ps_kv keeps the other keys' reads.
+// `SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?`, cached per key
+// (engine/watched_rows.hpp's KvRows): a change of ps_kv keeps the other keys' reads.
 std::optional<int64_t> query_kv_int(Database& db, std::string_view key);
 
 // The first column of the first row: nullopt for no row, an empty inner optional for NULL.
