@@ -18,6 +18,7 @@
 
 #include "engine/core_check.hpp"
 #include "engine/watched_read.hpp"
+#include "engine/watched_rows.hpp"
 #include "sim/cost_region.hpp"
 
 namespace syncsim::engine {
@@ -87,124 +88,6 @@ class LookasidePool {
   std::size_t left_ = 0;
 };
 
-struct WatchedRead {
-  std::optional<int64_t> value;
-  uint64_t table_changes = 0;  // changes of its table when read
-  int64_t unseen_changes = 0;  // changes the hook did not see, when read
-  uint64_t rollbacks = 0;
-};
-
-struct WatchedRowRead {
-  std::optional<std::optional<std::string>> value;
-  uint64_t table_changes = 0;
-  int64_t unseen_changes = 0;
-  uint64_t rollbacks = 0;
-};
-
-// The rows of one app table read by one statement shape, `SELECT <column> FROM <view> WHERE id =
-// ?` (engine/watched_read.hpp): cached per row.  The update hook names a changed row by rowid, so a
-// present row's read keeps its rowid; an inserted or updated rowid (a REPLACE moves a row to a new
-// rowid and deletes the old one without a hook call) is resolved to its id before the next read.
-struct DataRows {
-  std::string base;         // ps_data__<view>
-  std::string read_sql;     // the column and the row's rowid
-  std::string resolve_sql;  // a rowid's id
-  struct Row {
-    std::optional<std::optional<std::string>> value;
-    std::optional<int64_t> rowid;  // when present
-  };
-  std::unordered_map<std::string, Row> rows;          // by id
-  std::unordered_map<int64_t, std::string> by_rowid;  // present rows' ids
-  std::vector<int64_t> pending;                       // changed rowids, ids not read yet
-  void forget(const std::string& id) {
-    auto it = rows.find(id);
-    if (it == rows.end()) return;
-    if (it->second.rowid) by_rowid.erase(*it->second.rowid);
-    rows.erase(it);
-  }
-  void clear() {
-    rows.clear();
-    by_rowid.clear();
-    pending.clear();
-  }
-  // Whether a cached present row not written since is still there (no truncation emptied it).
-  bool survived(Database& db) const {
-    for (const auto& [rowid, id] : by_rowid) {
-      if (std::find(pending.begin(), pending.end(), rowid) != pending.end()) continue;
-      return db.query_text(resolve_sql, {std::to_string(rowid)}) == id;
-    }
-    return by_rowid.empty();  // only absent rows cached: a truncation inserts nothing
-  }
-  // The update hook's change of row `rowid` of `base`.
-  void changed(int op, int64_t rowid) {
-    if (auto it = by_rowid.find(rowid); it != by_rowid.end()) {
-      rows.erase(it->second);
-      by_rowid.erase(it);
-    }
-    if (op == SQLITE_DELETE) {
-      // A row inserted since the last read and deleted again: its id is gone with it, and a
-      // REPLACE may have moved a cached row there.
-      if (std::find(pending.begin(), pending.end(), rowid) != pending.end()) clear();
-    } else if (!rows.empty()) {
-      pending.push_back(rowid);
-    }
-  }
-};
-
-// ps_kv's rows read by key (Client::kv_int, query_kv_int): cached per key, as DataRows is per
-// row.  The core changes ps_kv in most control calls (perf20: 2,120 changes in 3,213 calls), one
-// key at a time, so a per-table cache kept nothing.  Here a changed rowid is read back by rowid
-// before the next read -- its key and value, cheaper than a read by key -- and refreshes that key
-// alone: an upsert in place, an insert, and an INSERT OR REPLACE that moves a key to a new rowid
-// without a hook call for its old row all end as the key's row at its rowid now.
-struct KvRows {
-  struct Key {
-    std::string name;
-    bool known = false;            // value and rowid are the table's
-    std::optional<int64_t> value;  // CAST(value AS INTEGER); nullopt for no row or NULL
-    std::optional<int64_t> rowid;  // when present
-  };
-  std::vector<Key> keys;         // a handful (the checkpoint-request keys); never shrinks
-  std::vector<int64_t> pending;  // changed rowids, not read back yet
-  int64_t unseen = 0;            // unseen changes the cache reflects
-  uint64_t rollbacks = 0;
-  Key* at_rowid(int64_t rowid) {
-    for (auto& k : keys) {
-      if (k.known && k.rowid == rowid) return &k;
-    }
-    return nullptr;
-  }
-  Key& named(std::string_view name) {
-    for (auto& k : keys) {
-      if (k.name == name) return k;
-    }
-    return keys.emplace_back(Key{std::string(name), false, std::nullopt, std::nullopt});
-  }
-  void clear() {
-    for (auto& k : keys) k.known = false;
-    pending.clear();
-  }
-  // The update hook's change of ps_kv's row `rowid`.
-  void changed(int op, int64_t rowid) {
-    const bool was_pending = std::find(pending.begin(), pending.end(), rowid) != pending.end();
-    if (op == SQLITE_DELETE && was_pending) {
-      // A row written since the last read and deleted again: its key is unknown, and a REPLACE
-      // may have moved a cached key there.
-      clear();
-      return;
-    }
-    if (Key* k = at_rowid(rowid)) {
-      if (op == SQLITE_DELETE) {
-        *k = Key{std::move(k->name), true, std::nullopt,
-                 std::nullopt};  // the key's one row is gone: absent, and known so
-        return;
-      }
-      k->known = false;  // read back below, whatever key the row holds now
-    }
-    if (op != SQLITE_DELETE && !was_pending) pending.push_back(rowid);
-  }
-};
-
 void check(sqlite3* db, int rc, const std::string& what) {
   if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE) {
     throw SqlError(rc, fmt::format("{}: {}", what, sqlite3_errmsg(db)));
@@ -271,7 +154,16 @@ struct ConnectionWatch {
   std::unordered_map<std::string, WatchedRowRead> row_reads;
   std::map<std::string, DataRows> data_rows;  // by statement (query_row_watched, Data)
   std::set<std::string> not_data_rows;        // statements of that shape over no rowid table
-  int64_t data_unseen = 0;                    // unseen changes and rollbacks data_rows reflect
+  // query_description's statement per table, and its rows (null: not an app table, read through
+  // query_row_watched into other_row).  A handful of tables: searched in order.
+  struct TableRows {
+    std::string table;
+    std::string sql;
+    DataRows* rows;  // into data_rows (a std::map: the pointer stays valid)
+  };
+  std::vector<TableRows> tables;
+  std::optional<std::optional<std::string>> other_row;
+  int64_t data_unseen = 0;  // unseen changes and rollbacks data_rows reflect
   uint64_t data_rollbacks = 0;
   KvRows kv;  // query_kv_int's
 
@@ -505,12 +397,36 @@ std::string data_view(const std::string& sql) {
   return plain ? view : std::string();
 }
 
-// query_row_watched for one row of an app table `base` (ps_data__<view>), cached per row
-// (DataRows above).
-std::optional<std::optional<std::string>> read_data_row(Database& db, ConnectionWatch& w,
-                                                        const std::string& sql,
-                                                        const std::string& base,
-                                                        const std::string& id) {
+// The cached rows of a `SELECT <column> FROM <view> WHERE id = ?` statement over an app table (a
+// rowid table ps_data__<view>), made on its first read; null for any other statement.  A "no" is
+// kept (the shim replaces its schema only when it opens a connection; a table made later would miss
+// only the per-row cache, whose answers the per-table one gives too).
+DataRows* data_rows_of(Database& db, ConnectionWatch& w, const std::string& sql) {
+  if (auto known = w.data_rows.find(sql); known != w.data_rows.end()) return &known->second;
+  if (w.not_data_rows.count(sql) != 0) return nullptr;
+  const std::string view = data_view(sql);
+  const std::string base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;
+  if (view.empty() ||
+      !db.query_int("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql NOT "
+                    "LIKE '%WITHOUT ROWID%'",
+                    {base})) {
+    w.not_data_rows.insert(sql);
+    return nullptr;
+  }
+  DataRows& t = w.data_rows[sql];
+  t.base = base;
+  // `sql` with ?1 for its one ? (a bare ? after ?1 would be ?2).
+  const auto from = sql.find(" FROM ");
+  t.read_sql = sql.substr(0, from) + ", (SELECT rowid FROM " + t.base + " WHERE id = ?1)" +
+               sql.substr(from, sql.size() - from - 1) + "?1";
+  t.resolve_sql = "SELECT id FROM " + t.base + " WHERE rowid = CAST(? AS INTEGER)";
+  return &t;
+}
+
+// One row of an app table, cached per row (engine/watched_rows.hpp's DataRows): the cache's entry,
+// valid until the database next changes.
+const std::optional<std::optional<std::string>>& read_data_row(Database& db, ConnectionWatch& w,
+                                                               DataRows& t, std::string_view id) {
   const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w.seen_changes);
   if (w.rollbacks != w.data_rollbacks) {
     for (auto& [s, rows] : w.data_rows) rows.clear();  // rows restored without the hook
@@ -524,43 +440,58 @@ std::optional<std::optional<std::string>> read_data_row(Database& db, Connection
   }
   w.data_unseen = unseen;
   w.data_rollbacks = w.rollbacks;
-  auto [it, fresh] = w.data_rows.try_emplace(sql);
-  DataRows& t = it->second;
-  if (fresh) {
-    t.base = base;
-    // `sql` with ?1 for its one ? (a bare ? after ?1 would be ?2).
-    const auto from = sql.find(" FROM ");
-    t.read_sql = sql.substr(0, from) + ", (SELECT rowid FROM " + t.base + " WHERE id = ?1)" +
-                 sql.substr(from, sql.size() - from - 1) + "?1";
-    t.resolve_sql = "SELECT id FROM " + t.base + " WHERE rowid = CAST(? AS INTEGER)";
-  }
   if (t.pending.size() > t.rows.size()) t.clear();  // resolving would cost more than re-reading
   for (const int64_t rowid : t.pending) {
-    if (auto changed = db.query_text(t.resolve_sql, {std::to_string(rowid)})) t.forget(*changed);
+    db.query_row_int(t.resolve_sql, rowid, [&](sqlite3_stmt* st) {
+      const auto* changed = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+      if (changed != nullptr) {
+        t.forget({changed, static_cast<std::size_t>(sqlite3_column_bytes(st, 0))});
+      }
+    });
   }
   t.pending.clear();
-  auto read = [&]() { return db.query_rows(t.read_sql, {id}); };
+  // The row: its column (outer nullopt for no row) and its rowid.
+  auto read = [&](DataRows::Row& row) {
+    db.query_row_text(t.read_sql, id, [&](sqlite3_stmt* st) {
+      row.value = column_text(st, 0);
+      if (sqlite3_column_type(st, 1) != SQLITE_NULL) row.rowid = sqlite3_column_int64(st, 1);
+    });
+  };
   if (auto hit = t.rows.find(id); hit != t.rows.end()) {
     // Debug builds (the sanitizer build's san_quick) compare every hit with the table.
     assert([&] {
-      auto rows = read();
-      return rows.empty()
-                 ? !hit->second.value.has_value()
-                 : hit->second.value == std::optional<std::optional<std::string>>(rows[0][0]);
+      DataRows::Row now;
+      read(now);
+      return now.value == hit->second.value;
     }() && "a cached row read is stale");
     return hit->second.value;
   }
-  auto rows = read();
   DataRows::Row row;
-  if (!rows.empty()) {
-    row.value = rows[0][0];
-    if (rows[0][1]) row.rowid = std::stoll(*rows[0][1]);
-  }
-  if (row.rowid) t.by_rowid[*row.rowid] = id;
-  return t.rows.insert_or_assign(id, std::move(row)).first->second.value;
+  read(row);
+  if (row.rowid) t.by_rowid[*row.rowid] = std::string(id);
+  return t.rows.insert_or_assign(std::string(id), std::move(row)).first->second.value;
 }
 
 }  // namespace
+
+const std::optional<std::string>* query_description(Database& db, std::string_view table,
+                                                    std::string_view id) {
+  ConnectionWatch& w = db.watch();
+  assert(w.db == &db);
+  auto t = std::find_if(w.tables.begin(), w.tables.end(),
+                        [&](const ConnectionWatch::TableRows& r) { return r.table == table; });
+  if (t == w.tables.end()) {
+    std::string sql = "SELECT description FROM " + std::string(table) + " WHERE id = ?";
+    DataRows* rows = data_rows_of(db, w, sql);
+    t = w.tables.insert(w.tables.end(), {std::string(table), std::move(sql), rows});
+  }
+  if (t->rows == nullptr) {
+    w.other_row = query_row_watched(db, Watched::Data, t->sql, {std::string(id)});
+    return w.other_row ? &*w.other_row : nullptr;
+  }
+  const auto& row = read_data_row(db, w, *t->rows, id);
+  return row ? &*row : nullptr;
+}
 
 std::optional<std::optional<std::string>> query_row_watched(Database& db, Watched table,
                                                             const std::string& sql,
@@ -568,23 +499,7 @@ std::optional<std::optional<std::string>> query_row_watched(Database& db, Watche
   ConnectionWatch* w = &db.watch();
   assert(w->db == &db);
   if (table == Watched::Data && args.size() == 1) {
-    if (auto known = w->data_rows.find(sql); known != w->data_rows.end()) {
-      return read_data_row(db, *w, sql, known->second.base, args[0]);
-    }
-    // Only over a rowid table of that name (the core's app tables); anything else per table.  A
-    // "no" is kept (the shim replaces its schema only when it opens a connection; a table made
-    // later would miss only the per-row cache, whose answers the per-table one gives too).
-    if (w->not_data_rows.count(sql) == 0) {
-      const std::string view = data_view(sql);
-      const std::string base = view.rfind("ps_data__", 0) == 0 ? view : "ps_data__" + view;
-      if (!view.empty() &&
-          db.query_int("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ? AND sql NOT "
-                       "LIKE '%WITHOUT ROWID%'",
-                       {base})) {
-        return read_data_row(db, *w, sql, base, args[0]);
-      }
-      w->not_data_rows.insert(sql);
-    }
+    if (DataRows* rows = data_rows_of(db, *w, sql)) return read_data_row(db, *w, *rows, args[0]);
   }
   std::string key = ConnectionWatch::key(sql, args);
   const int64_t unseen = sqlite3_total_changes64(db.raw()) - static_cast<int64_t>(w->seen_changes);
@@ -713,6 +628,20 @@ bool Database::query_ints_arg(const std::string& sql, std::string_view arg,
                    : std::optional<int64_t>(sqlite3_column_int64(st, i));
     }
   }
+  sqlite3_reset(st);
+  check(db_, rc, sql);
+  return rc == SQLITE_ROW;
+}
+
+bool Database::query_row_text(const std::string& sql, std::string_view arg,
+                              const std::function<void(sqlite3_stmt*)>& row) {
+  const sim::CostRegionScope cost(meter_, sql_region_);
+  sqlite3_stmt* st = cached(sql).get();
+  sqlite3_reset(st);
+  check(db_, sqlite3_bind_text(st, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_TRANSIENT),
+        "bind");
+  const int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) row(st);
   sqlite3_reset(st);
   check(db_, rc, sql);
   return rc == SQLITE_ROW;

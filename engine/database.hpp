@@ -99,6 +99,9 @@ class Database {
   // reset; false for no row.
   bool query_row_int(const std::string& sql, int64_t arg,
                      const std::function<void(sqlite3_stmt*)>& row);
+  // The same for one text argument.
+  bool query_row_text(const std::string& sql, std::string_view arg,
+                      const std::function<void(sqlite3_stmt*)>& row);
   // Rows of (text...) columns.
   std::vector<std::vector<std::optional<std::string>>> query_rows(
       const std::string& sql, const std::vector<std::string>& args = {});

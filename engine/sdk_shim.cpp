@@ -473,7 +473,8 @@ std::optional<std::string> Client::control_text(const std::string& op,
     verdicts_->checked("barrier-holds");
     auto seen = last_seen();
     bool gate_closed = crud_before || (target_before && *target_before > seen.value_or(0));
-    const std::string* text = line ? sync_line(op, payload) : nullptr;
+    // The line's text only when the gate was closed: most applies are not judged further.
+    const std::string* text = gate_closed && line ? sync_line(op, payload) : nullptr;
     if (gate_closed && text != nullptr && is_priority0_partial(*text)) {
       // docs/invariants.md §1, docs/protocol.md §1.3.6: a partial_checkpoint_complete with priority
       // 0 publishes past the barrier by design; only these applies are exempt, and they are
@@ -581,10 +582,16 @@ void Client::local_write(LocalWrite write) {
 
 std::optional<std::optional<std::string>> Client::read_row(const std::string& table,
                                                            const std::string& id) {
+  const std::optional<std::string>* row = read_row_cached(table, id);
+  if (row == nullptr) return std::nullopt;
+  return *row;
+}
+
+const std::optional<std::string>* Client::read_row_cached(std::string_view table,
+                                                          std::string_view id) {
   // read-your-writes reads every acknowledged row after each publication and again after the
-  // apply that acknowledged it: cached while no ps_data__* row changed (engine/watched_read.hpp).
-  return query_row_watched(db(), Watched::Data,
-                           "SELECT description FROM " + table + " WHERE id = ?", {id});
+  // apply that acknowledged it: cached per row while it did not change (engine/watched_read.hpp).
+  return query_description(db(), table, id);
 }
 
 std::map<std::string, std::optional<std::string>> Client::read_table(const std::string& table) {
@@ -645,6 +652,11 @@ const std::string* Client::sync_line(const std::string& op,
     decoded_for_ = control_call_;
   }
   return decoded_line_ ? &*decoded_line_ : nullptr;
+}
+
+std::optional<std::string_view> Client::sync_line_key(const std::string& op,
+                                                      const std::optional<std::string>& payload) {
+  return engine::sync_line_key(op, payload);
 }
 
 bool Client::last_apply_was_full() {

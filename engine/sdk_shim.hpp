@@ -414,6 +414,9 @@ class Client {
   // Observables (read with plain SELECTs on the client's connection).
   std::optional<std::optional<std::string>> read_row(const std::string& table,
                                                      const std::string& id);  // outer: exists
+  // The same without a copy: nullptr for no row, else the cached description (an empty optional
+  // for NULL), valid until the database next changes or the next read_row*.
+  const std::optional<std::string>* read_row_cached(std::string_view table, std::string_view id);
   std::map<std::string, std::optional<std::string>> read_table(const std::string& table);
   std::optional<int64_t> kv_int(std::string_view key);
   int64_t crud_count();
@@ -433,6 +436,10 @@ class Client {
   // however many observers read it (engine/sync_line.hpp).  Whoever runs a control call starts
   // it with new_control_call().
   const std::string* sync_line(const std::string& op, const std::optional<std::string>& payload);
+  // The line's key without its text (engine/sync_line.hpp's sync_line_key): nullopt when not a line
+  // or unsure, and the caller reads sync_line().
+  static std::optional<std::string_view> sync_line_key(const std::string& op,
+                                                       const std::optional<std::string>& payload);
   void new_control_call() { ++control_call_; }
   // Whether the newest apply was a full one: a partial apply leaves its priority's row in
   // ps_sync_state beside the sentinel, a full apply only the sentinel (docs/protocol.md §1

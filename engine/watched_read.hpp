@@ -24,12 +24,18 @@ enum class Watched { Crud, Kv, Buckets, Data };
 std::optional<int64_t> query_int_watched(Database& db, Watched table, const std::string& sql,
                                          const std::vector<std::string>& args = {});
 
-// `SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?`, cached per key (engine/database.cpp's
-// KvRows): a change of ps_kv keeps the other keys' reads.
+// `SELECT CAST(value AS INTEGER) FROM ps_kv WHERE key = ?`, cached per key
+// (engine/watched_rows.hpp's KvRows): a change of ps_kv keeps the other keys' reads.
 std::optional<int64_t> query_kv_int(Database& db, std::string_view key);
 
 // The first column of the first row: nullopt for no row, an empty inner optional for NULL.
 std::optional<std::optional<std::string>> query_row_watched(
     Database& db, Watched table, const std::string& sql, const std::vector<std::string>& args = {});
+
+// `SELECT description FROM <table> WHERE id = ?` as query_row_watched answers it, without building
+// the statement or copying the row: the row's cached description (nullptr: no row; an empty
+// optional: NULL), valid until the database next changes or the next call.
+const std::optional<std::string>* query_description(Database& db, std::string_view table,
+                                                    std::string_view id);
 
 }  // namespace syncsim::engine

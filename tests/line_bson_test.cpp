@@ -11,7 +11,9 @@
 
 #include "engine/bson_text.hpp"
 #include "engine/sync_line.hpp"
+#include "engine/sync_line_peek.hpp"
 #include "model/line_bson.hpp"
+#include "scenarios/world/sync_lines.hpp"
 #include "sim/prng.hpp"
 
 namespace syncsim {
@@ -165,6 +167,113 @@ TEST(BsonText, DeclinesWhatDumpWouldWriteDifferently) {
   EXPECT_FALSE(engine::bson_to_json_text(two, text));
   EXPECT_EQ(engine::sync_line_text("line_binary", two),
             json::from_bson(two.begin(), two.end()).dump());
+}
+
+// sync_line_key and bson_line_write_checkpoint (issue 20): what they give is what the line's text
+// shows (its first key; write_checkpoint_of's answer), and they decline the rest.
+TEST(SyncLineKey, GivesTheTextsKeyAndWriteCheckpointOrDeclines) {
+  sim::Prng rng(22);
+  static const char* const kKeys[] = {"checkpoint",
+                                      "checkpoint_diff",
+                                      "checkpoint_complete",
+                                      "data",
+                                      "partial_checkpoint_complete",
+                                      "token_expires_in",
+                                      "Key",
+                                      "k\"q"};
+  int keyed = 0;
+  int declined = 0;
+  int peeked = 0;
+  int peek_declined = 0;
+  int with_checkpoint = 0;
+  for (int i = 0; i < 4000; ++i) {
+    json inner = random_tree(rng, 1);
+    if (rng.uniform(4) != 0) {  // mostly an object, as a line's value is
+      inner = json::object();
+      for (const char* k : {"buckets", "last_op_id", "removed_buckets"}) {
+        if (rng.uniform(2) == 1) inner[k] = random_tree(rng, 2);
+      }
+    }
+    if (inner.is_object() && rng.uniform(2) == 1) {
+      switch (rng.uniform(8)) {
+        case 0:
+          inner["write_checkpoint"] = std::to_string(rng.uniform(1000));
+          break;
+        case 1:
+          inner["write_checkpoint"] = " 7x";
+          break;
+        case 2:
+          inner["write_checkpoint"] = "\"12";
+          break;
+        case 3:
+          inner["write_checkpoint"] = static_cast<int64_t>(rng.uniform(5)) - 2;
+          break;
+        case 4:
+          inner["write_checkpoint"] = nullptr;
+          break;
+        case 5:
+          inner["write_checkpoint"] = 2.5;
+          break;
+        case 6:
+          inner["nested"] = {{"write_checkpoint", "5"}};
+          break;
+        default:
+          inner["write_checkpoint"] = json::array({"3"});
+          break;
+      }
+    }
+    json line = {{kKeys[rng.uniform(8)], inner}};
+    if (rng.uniform(6) == 0) line["zz"] = 1;  // two keys: the binary key declines
+    // An optional, as the client holds a payload: the key is a view into it.
+    const std::optional<std::string> payload = bson(line);
+    const std::string& bytes = *payload;
+    const auto text = engine::sync_line_text("line_binary", payload);
+    ASSERT_TRUE(text.has_value());
+    const auto key = engine::sync_line_key("line_binary", payload);
+    // Given for one plain key whose value is a document, an array, a string or an integer.
+    const std::string first = line.begin().key();
+    const bool plain = first != "Key" && first != "k\"q";
+    EXPECT_EQ(key.has_value(), line.size() == 1 && plain && !inner.is_boolean() &&
+                                   !inner.is_null() && !inner.is_number_float())
+        << *text;
+    if (key) {
+      ++keyed;
+      EXPECT_TRUE(text->starts_with("{\"" + std::string(*key) + "\":")) << *text;
+      EXPECT_EQ(engine::sync_line_key("line_text", text), key);
+      const auto wc = engine::bson_line_write_checkpoint(bytes);
+      if (wc) {
+        ++peeked;
+        if (*wc) ++with_checkpoint;
+        EXPECT_EQ(*wc, scenarios::write_checkpoint_of(*text)) << *text;
+      } else {
+        ++peek_declined;
+      }
+    } else {
+      ++declined;
+    }
+  }
+  // Every path taken.
+  EXPECT_GT(keyed, 1000);
+  EXPECT_GT(declined, 500);
+  EXPECT_GT(peeked, 1000);
+  EXPECT_GT(peek_declined, 100);
+  EXPECT_GT(with_checkpoint, 100);
+  // Not a line, and malformed documents.
+  EXPECT_EQ(engine::sync_line_key("start", std::string("{}")), std::nullopt);
+  EXPECT_EQ(engine::sync_line_key("line_binary", std::nullopt), std::nullopt);
+  const std::string good = bson({{"checkpoint", {{"write_checkpoint", "9"}}}});
+  auto key_of = [](const std::string& bytes) {
+    const std::optional<std::string> payload = bytes;
+    return engine::sync_line_key("line_binary", payload).has_value();
+  };
+  EXPECT_TRUE(key_of(good));
+  EXPECT_EQ(engine::bson_line_write_checkpoint(good), std::optional<int64_t>(9));
+  for (std::size_t n = 0; n < good.size(); ++n) EXPECT_FALSE(key_of(good.substr(0, n))) << n;
+  EXPECT_FALSE(key_of(good + '\0'));
+  std::string inner_short = good;
+  inner_short[good.find("checkpoint") + 11] = '\x05';  // the inner document's size
+  EXPECT_FALSE(key_of(inner_short));
+  EXPECT_EQ(engine::bson_line_write_checkpoint(inner_short), std::nullopt);
 }
 
 }  // namespace

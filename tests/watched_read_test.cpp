@@ -101,6 +101,52 @@ TEST(WatchedRead, RowReadsOverAWithoutRowidTableFollowChanges) {
   EXPECT_EQ(read("a"), std::nullopt);
 }
 
+// query_description (Client::read_row_cached, issue 20) answers as the table does through every
+// kind of change, over an app table (the per-row cache) and a WITHOUT ROWID one (per table); the
+// pointer it gives stays valid while the database does not change.
+TEST(WatchedRead, DescriptionReadsAnswerAsTheTable) {
+  SimEnv env{7};
+  Database db("watched.db", any_core());
+  db.exec("CREATE TABLE ps_data__t(id TEXT PRIMARY KEY, description TEXT)");
+  db.exec("CREATE TABLE ps_data__w(id TEXT PRIMARY KEY, description TEXT) WITHOUT ROWID");
+  int checked = 0;
+  auto check = [&]() {
+    for (const std::string table : {"ps_data__t", "ps_data__w"}) {
+      for (const std::string id : {"a", "b", "c"}) {
+        const auto rows =
+            db.query_rows("SELECT description FROM " + table + " WHERE id = ? AND 1", {id});
+        const std::optional<std::string>* got = query_description(db, table, id);
+        ASSERT_EQ(got != nullptr, !rows.empty()) << table << "/" << id;
+        if (got != nullptr) {
+          EXPECT_EQ(*got, rows[0][0]) << table << "/" << id;
+        }
+        ++checked;
+      }
+    }
+    // Two reads of one row give one entry: no copy per read.
+    EXPECT_EQ(query_description(db, "ps_data__t", "a"), query_description(db, "ps_data__t", "a"));
+  };
+  for (const char* change :
+       {"INSERT INTO ps_data__t VALUES ('a', 'one'), ('b', NULL)",
+        "INSERT INTO ps_data__w VALUES ('a', 'one'), ('b', NULL)",
+        "UPDATE ps_data__t SET description = 'two' WHERE id = 'a'",
+        "UPDATE ps_data__w SET description = 'two' WHERE id = 'a'",
+        "REPLACE INTO ps_data__t VALUES ('a', 'three')", "DELETE FROM ps_data__t WHERE id = 'b'",
+        "INSERT INTO ps_data__t VALUES ('c', 'four')", "DELETE FROM ps_data__t",
+        "DELETE FROM ps_data__w", "INSERT INTO ps_data__t VALUES ('b', 'five')"}) {
+    check();
+    db.exec(change);
+  }
+  check();
+  // A rollback restores rows without the update hook.
+  db.begin();
+  db.exec("UPDATE ps_data__t SET description = 'six' WHERE id = 'b'");
+  check();
+  db.rollback();
+  check();
+  EXPECT_EQ(checked, 6 * 13);
+}
+
 TEST(WatchedRead, CrudCountFollowsInsertsAndDeletes) {
   SimEnv env{7};
   Database db("watched.db", any_core());

@@ -257,8 +257,8 @@ void CrossChecks::check_no_flicker(engine::Client& c) {
   };
   for (const auto& [key, w] : s.newest_own) {
     if (priority_of(key.table) == 0) continue;
-    auto row = c.read_row(key.table, key.id);
-    const bool present = row.has_value();
+    const std::optional<std::string>* row = c.read_row_cached(key.table, key.id);
+    const bool present = row != nullptr;
     const std::optional<std::string>& shown = present ? *row : kAbsentRow;
     auto matches = [&](const std::optional<std::string>& v) {
       return v.has_value() == present && (!present || v == shown);
@@ -346,9 +346,9 @@ void CrossChecks::check_rows(engine::Client& c) {
   index_backend_log();
   verdicts_.checked("read-your-writes");
   for (const auto& [key, ack] : s.acknowledged) {
-    auto row = c.read_row(key.table, key.id);
+    const std::optional<std::string>* row = c.read_row_cached(key.table, key.id);
     const std::optional<std::string>& shown = row ? *row : kAbsentRow;  // no copy per row
-    const bool present = row.has_value();
+    const bool present = row != nullptr;
     // 1. the acknowledged write itself or a later own local write
     bool ok = false;
     for (const auto& w : s.own_writes[key]) {

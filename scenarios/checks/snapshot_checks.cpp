@@ -113,9 +113,9 @@ void SnapshotChecks::on_published(engine::Client& c) {
   for (const auto& key : touched) {
     if (!judged_table(key.table)) continue;
     const auto want = expected_row(view, key);
-    const auto row = c.read_row(key.table, key.id);
+    const std::optional<std::string>* row = c.read_row_cached(key.table, key.id);
     static const std::optional<std::string> kAbsent;
-    const bool present = row.has_value();
+    const bool present = row != nullptr;
     const std::optional<std::string>& shown = present ? *row : kAbsent;
     if (present == want.has_value() && (!present || shown == description_of(want->data.value()))) {
       continue;

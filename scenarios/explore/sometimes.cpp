@@ -6,6 +6,7 @@
 #include <limits>
 #include <string_view>
 
+#include "engine/sync_line_peek.hpp"
 #include "scenarios/world/sync_lines.hpp"
 
 namespace syncsim::scenarios {
@@ -25,6 +26,21 @@ bool starts_with(const std::string& s, std::string_view prefix) {
 std::optional<int64_t> checkpoint_line_write_checkpoint(const std::string& line) {
   if (!starts_with(line, R"({"checkpoint)")) return std::nullopt;
   return write_checkpoint_of(line);
+}
+
+// A checkpoint line's write_checkpoint `wc` acknowledges the requests up to it; one below it is
+// hidden by it (newer-hides-older, counted in `hidden`).  A template: the state type is private.
+template <class ClientState, class Count>
+void apply_write_checkpoint(ClientState& s, Count& hidden, std::optional<int64_t> wc) {
+  if (!wc) return;
+  if (wc != s.last_write_checkpoint) {
+    std::erase_if(s.unacked_requests, [&](int64_t id) {
+      if (id > *wc) return false;
+      if (id < *wc) ++hidden;
+      return true;
+    });
+  }
+  s.last_write_checkpoint = wc;
 }
 
 }  // namespace
@@ -126,6 +142,18 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
   s.priority0_partial = false;
   if (op == "line_text" || op == "line_binary" || op == "completed_upload") {
     if (result && result->find(kBlockedLog) != std::string::npos) ++counts_[kBarrierBlocked];
+    // Only checkpoint lines and partial completions count below: the others (data lines, most of
+    // a stream) are skipped by their key, not decoded (engine/sync_line.hpp).
+    const auto key = engine::Client::sync_line_key(op, payload);
+    if (key && *key != "partial_checkpoint_complete" && !key->starts_with("checkpoint")) return;
+    if (key && op == "line_binary" && key->starts_with("checkpoint")) {
+      // Its write_checkpoint from the BSON bytes, as the text would give it
+      // (engine/sync_line_peek.hpp).
+      if (const auto wc = engine::bson_line_write_checkpoint(*payload)) {
+        apply_write_checkpoint(s, counts_[kNewerHidesOlder], *wc);
+        return;
+      }
+    }
     const std::string* line =
         op == "completed_upload" ? (payload ? &*payload : nullptr) : c.sync_line(op, payload);
     if (line == nullptr) return;
@@ -142,16 +170,7 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
 }
 
 void SometimesCounter::checkpoint_line(ClientState& s, const std::string& line) {
-  const auto wc = checkpoint_line_write_checkpoint(line);
-  if (!wc) return;
-  if (wc != s.last_write_checkpoint) {
-    std::erase_if(s.unacked_requests, [&](int64_t id) {
-      if (id > *wc) return false;
-      if (id < *wc) ++counts_[kNewerHidesOlder];
-      return true;
-    });
-  }
-  s.last_write_checkpoint = wc;
+  apply_write_checkpoint(s, counts_[kNewerHidesOlder], checkpoint_line_write_checkpoint(line));
 }
 
 void SometimesCounter::stream_opened(engine::Client& c, ClientState& s) {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "engine/sync_line_peek.hpp"
 #include "scenarios/world/sync_lines.hpp"
 
 namespace syncsim::scenarios {
@@ -179,9 +180,17 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
                              const std::optional<std::string>& payload,
                              const std::optional<std::string>& result) {
   auto& s = state(c);  // first, so a new life is noted before what it does
-  const auto lane = lane_of_client(c.index());
-  if (const std::string* line = c.sync_line(op, payload)) {
-    auto wc = write_checkpoint_of(*line);
+  // The lane's name only for an event: most calls add none (issue 20).
+  const auto lane = [&] { return lane_of_client(c.index()); };
+  // A data line carries no write_checkpoint (docs/protocol.md §1.3.2): not decoded to look; a
+  // BSON line's is read from its bytes when that is certain (engine/sync_line_peek.hpp).
+  const auto key = engine::Client::sync_line_key(op, payload);
+  if (key && *key == "data") return;
+  std::optional<std::optional<int64_t>> peeked;
+  if (key && op == "line_binary") peeked = engine::bson_line_write_checkpoint(*payload);
+  const std::string* line = peeked ? nullptr : c.sync_line(op, payload);
+  if (peeked || line != nullptr) {
+    auto wc = peeked ? *peeked : write_checkpoint_of(*line);
     if (wc && wc != s.last_write_checkpoint) {
       std::vector<int64_t> hidden_ids;
       std::erase_if(s.unacked_requests, [&](const std::pair<int64_t, sim::Micros>& request) {
@@ -196,21 +205,21 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
       });
       const std::string hidden = id_list_text(hidden_ids);
       if (!hidden.empty() && !first_hidden_ack_) first_hidden_ack_ = events_.size();
-      add(kService, lane, "checkpoint",
+      add(kService, lane(), "checkpoint",
           fmt::format("checkpoint, write_checkpoint {}{}", *wc,
                       hidden.empty() ? "" : " (hides the ack of " + hidden + ")"));
-      add(lane, lane, "last_seen", fmt::format("last_seen = {}", *wc));
+      add(lane(), lane(), "last_seen", fmt::format("last_seen = {}", *wc));
     }
     if (wc) s.last_write_checkpoint = wc;
   } else if (op == "next_checkpoint_request_id" && result) {
     s.unacked_requests.emplace_back(std::stoll(*result), clock_.elapsed());
-    add(lane, kService, "request", fmt::format("POST checkpoint-request {}", *result));
+    add(lane(), kService, "request", fmt::format("POST checkpoint-request {}", *result));
   } else if (op == "seed_checkpoint_request_id" && payload) {
-    add(kService, lane, "request", fmt::format("seed → {}", *payload));
+    add(kService, lane(), "request", fmt::format("seed → {}", *payload));
   } else if (op == "start") {
     ++stream_starts_;
     s.last_write_checkpoint.reset();
-    add(lane, kService, "stream", "open sync stream");
+    add(lane(), kService, "stream", "open sync stream");
   }
 }
 
