@@ -440,6 +440,8 @@ class Client {
   // or unsure, and the caller reads sync_line().
   static std::optional<std::string_view> sync_line_key(const std::string& op,
                                                        const std::optional<std::string>& payload);
+  static std::optional<std::string_view> sync_line_key(
+      const std::string& op, std::optional<std::string>&& payload) = delete;  // a view into it
   void new_control_call() { ++control_call_; }
   // Whether the newest apply was a full one: a partial apply leaves its priority's row in
   // ps_sync_state beside the sentinel, a full apply only the sentinel (docs/protocol.md §1

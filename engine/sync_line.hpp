@@ -95,5 +95,9 @@ inline std::optional<std::string_view> sync_line_key(const std::string& op,
   if (value + value_size != p.size() - 1) return std::nullopt;
   return p.substr(5, name_end - 5);
 }
+// The key is a view into the payload: a temporary payload (a plain std::string converted) would
+// leave it dangling, so that call does not compile.
+std::optional<std::string_view> sync_line_key(const std::string& op,
+                                              std::optional<std::string>&& payload) = delete;
 
 }  // namespace syncsim::engine
