@@ -10,7 +10,6 @@
 set_tests_properties("Catalog/CatalogDeterminism.RepeatsItsTraceByteForByte/connection_limit" PROPERTIES COST 7.5)
 set_tests_properties("StormTwins.PostgresWritesMoreSourceMarkersThanMongo" PROPERTIES COST 6.4)
 set_tests_properties("StreamWakeIndex.CallingOnlyTheConcernedWatchersKeepsTheTrace" PROPERTIES COST 6.2)
-set_tests_properties("JsReal.DoubleRunIsByteIdenticalWithSdkLogLinesAndNoPaths" PROPERTIES COST 5.7)
 set_tests_properties("MutantClasses/ExplainFailure.ShrunkFailureReportShowsInputsChainAndTwin/fsync_lies" PROPERTIES COST 5.1)
 set_tests_properties("Catalog/CatalogDeterminism.RepeatsItsTraceByteForByte/compaction_torn_reads" PROPERTIES COST 4.5)
 set_tests_properties("GuidedCli.GuidedBatchesAreTheSameWhateverJobs" PROPERTIES COST 4.4)
