@@ -412,8 +412,8 @@ TEST_F(JsReal, SdkReadsComeFromAPoolThatNeverQueuesBehindTheWriteLock) {
   EXPECT_GT(made, 0) << "no SDK read transaction was ever open while the writer committed";
 }
 
-// Quick (issue 20 (e)): PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk makes this
-// run (basic seed 2 on the kept hosts) and checks it with expect_checkers_bound; long: here.
+// Quick (issue 20 (e)): ThePortAndTheRealSdkSpendTheSameVirtualTime checks its js-real run (basic
+// seed 1 on the kept hosts) with expect_checkers_bound; long: seed 2 here.
 #if SYNCSIM_JS_REAL_SEEDS >= 10
 TEST_F(JsReal, CheckersAreBoundByWhatTheRealSdkDid) {
   expect_checkers_bound(run_js(js_real("basic"), 2));
@@ -429,6 +429,34 @@ TEST_F(JsReal, ClonedDatabaseFindingReproducesWithTheRealSdk) {
   EXPECT_TRUE(r.expectation_met);
 }
 
+ObservationStreams only(const ObservationStreams& s, const std::set<std::string>& fields) {
+  ObservationStreams out;
+  for (const auto& [c, v] : s) {
+    for (const auto& o : v) {
+      if (fields.count(o.field)) out[c].push_back(o);
+    }
+  }
+  return out;
+}
+
+// PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk's checks of one seed's two runs
+// (port `ra`, published SDK `rb`): both pass, the checkers are bound, and what each client wrote
+// and uploaded is the same whatever the timing.
+void expect_writes_and_uploads_agree(const RecordedRun& ra, const RecordedRun& rb, uint64_t seed) {
+  ASSERT_TRUE(ra.result.passed && rb.result.passed) << "seed " << seed;
+  expect_checkers_bound(rb.result);  // CheckersAreBoundByWhatTheRealSdkDid's checks
+  const auto wa = only(ra.streams, {"write", "upload"});
+  const auto wb = only(rb.streams, {"write", "upload"});
+  const auto c = compare_streams(wa, wb, {"timing"}, true);
+  EXPECT_GT(c.compared, 20u) << "seed " << seed;
+  if (c.first) {
+    ADD_FAILURE() << "seed " << seed << ": " << c.first->klass << " at client " << c.first->client
+                  << " " << c.first->group << ": A "
+                  << (c.first->a ? describe(*c.first->a) : "<end>") << " / B "
+                  << (c.first->b ? describe(*c.first->b) : "<end>");
+  }
+}
+
 // The host draws the SDK's Math.random (delayRetry's jitter) and the connector's credential
 // latency from each client's sim PRNG, in the order the C++ port draws them, and the port
 // waits as the SDK's timers do (whole ms): both engines spend the same virtual time, so
@@ -442,8 +470,12 @@ TEST_F(JsReal, ThePortAndTheRealSdkSpendTheSameVirtualTime) {
     // Interleaved, not per field: even at one instant the events come in the same order
     // (on_uploaded once the connector's batch.complete() resolved, as the port reports it).
     // As diff_seed: the shim first, then js-real (on the kept hosts).
-    const SeedDiff d =
-        compare_runs(seed, record_js(shim, seed), record_js(js_real("basic"), seed), {});
+    RecordedRun ra = record_js(shim, seed);
+    RecordedRun rb = record_js(js_real("basic"), seed);
+    // Quick: PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk's checks, on these runs
+    // (issue 20 (e), docs/performance-ci.md "quick22"); long: its own seeds 1 and 2.
+    if (kQuick) expect_writes_and_uploads_agree(ra, rb, seed);
+    const SeedDiff d = compare_runs(seed, std::move(ra), std::move(rb), {});
     // BasicPassesWithTheRealSdk's check of this run (quick runs it only here).
     EXPECT_TRUE(d.b.passed && d.b.expectation_met) << "seed " << seed << "\n"
                                                    << test_support::describe(d.b);
@@ -781,18 +813,10 @@ TEST_F(JsReal, TheWorldHuntDrawsJsRealClientsThatRun) {
   EXPECT_NE(trace.str().find("@powersync/common 2.3.0"), std::string::npos);
 }
 
-ObservationStreams only(const ObservationStreams& s, const std::set<std::string>& fields) {
-  ObservationStreams out;
-  for (const auto& [c, v] : s) {
-    for (const auto& o : v) {
-      if (fields.count(o.field)) out[c].push_back(o);
-    }
-  }
-  return out;
-}
-
-// (Moved here from differential_test.cpp: its long twin runs both seeds.)  Quick: seed 2 (seed 1
-// is ThePortAndTheRealSdkSpendTheSameVirtualTime's, compared on every field); long: 1 and 2.
+// (Moved here from differential_test.cpp.)  Long only: in quick,
+// ThePortAndTheRealSdkSpendTheSameVirtualTime makes these checks on its runs of seed 1 (compared
+// there on every field too; issue 20 (e), docs/performance-ci.md "quick22").
+#if SYNCSIM_JS_REAL_SEEDS >= 10
 TEST(PortVsRealSdk, BasicLocalWritesAndUploadsAgreeWithTheRealSdk) {
   // `syncsim diff --a sdk=shim --b sdk=js-real --per-field` on basic.json: what each client
   // wrote and uploaded (entries with tx_id and op_id, CrudEntry.toJSON) is the same with the
@@ -803,23 +827,11 @@ TEST(PortVsRealSdk, BasicLocalWritesAndUploadsAgreeWithTheRealSdk) {
   const auto ctx = validation_context();
   const Scenario a = configure_side(base, {"sdk=shim"}, ctx, "--a");
   const Scenario b = configure_side(base, {"sdk=js-real"}, ctx, "--b");
-  for (uint64_t seed : kQuick ? std::vector<uint64_t>{2} : std::vector<uint64_t>{1, 2}) {
-    RecordedRun ra = record_js(a, seed);
-    RecordedRun rb = record_js(b, seed);
-    ASSERT_TRUE(ra.result.passed && rb.result.passed) << "seed " << seed;
-    expect_checkers_bound(rb.result);  // CheckersAreBoundByWhatTheRealSdkDid's checks
-    const auto wa = only(ra.streams, {"write", "upload"});
-    const auto wb = only(rb.streams, {"write", "upload"});
-    const auto c = compare_streams(wa, wb, {"timing"}, true);
-    EXPECT_GT(c.compared, 20u);
-    if (c.first) {
-      ADD_FAILURE() << "seed " << seed << ": " << c.first->klass << " at client " << c.first->client
-                    << " " << c.first->group << ": A "
-                    << (c.first->a ? describe(*c.first->a) : "<end>") << " / B "
-                    << (c.first->b ? describe(*c.first->b) : "<end>");
-    }
+  for (uint64_t seed : {1, 2}) {
+    expect_writes_and_uploads_agree(record_js(a, seed), record_js(b, seed), seed);
   }
 }
+#endif
 
 // Validation refuses the overrides `sets` with a message naming `field` and `phrase`.
 void expect_refused(const std::vector<std::string>& sets, const std::string& field,

@@ -42,7 +42,6 @@ set_tests_properties("HuntCli.AMutantGivesOneFindingWhoseShrunkReproReplaysBitFo
 set_tests_properties("Experiment.Core052Vs053DiffersOnlyInTxIds" PROPERTIES COST 2.0)
 set_tests_properties("JsReal.AMidRunDowngradeTo046SwitchesTo143AndAnUpgradeBackTo230" PROPERTIES COST 1.9)
 set_tests_properties("JsReal.ADowngradeTo046RunsThe143SdkAndUpgradesBackReturnToTheRealSdk" PROPERTIES COST 1.7)
-set_tests_properties("PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk" PROPERTIES COST 1.7)
 set_tests_properties("ExplainFailureAlone.NoLostWritesAndConvergesGiveInputsAndChain" PROPERTIES COST 1.7)
 set_tests_properties("Sweep.ReportWritesOneHtmlReportPerScenario" PROPERTIES COST 1.6)
 set_tests_properties("Catalog/CatalogDeterminism.RepeatsItsTraceByteForByte/batch_failures" PROPERTIES COST 1.6)
