@@ -485,23 +485,6 @@ TEST_F(JsReal, ThePortAndTheRealSdkSpendTheSameVirtualTime) {
   }
 }
 
-// 0.4.12: 1.54.0's delayRetry has no jitter, so its uploads step on whole seconds from the
-// connect; the jittering port diverged on every seed (docs/sdk-diff.md "0.4.12").
-TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
-  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
-  const Scenario shim = load_scenario_with_overrides(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic-legacy.json",
-      {"clients.core=0.4.12"}, validation_context());
-  for (uint64_t seed : seeds_of({1, 2, 3})) {
-    const SeedDiff d =
-        compare_runs(seed, record_js(shim, seed),
-                     record_js(js_real("basic-legacy", {"clients.core=0.4.12"}), seed), {}, true);
-    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
-    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
-    EXPECT_GT(d.comparison.compared, 300u) << "seed " << seed;
-  }
-}
-
 // upgrade.json from 0.4.12 (1.54.0 -> 2.3.0): at a close the SDK's cancelled reader ends the
 // stream, so `connection end` precedes `stop`; the port went straight to `stop`, which on 0.4.12
 // shows a disconnected status the SDK never shows (docs/sdk-diff.md, session js12).
@@ -648,10 +631,10 @@ TEST_F(JsReal, A046RunUsesTheJavaScriptSyncClientAndNeverCallsPowersyncControl) 
 // BSON (line_binary on a 0.4.x core), retries after the 15 s stream reset (1.54.0 propagates
 // the body error; 1.46.0-1.51.x only logged it, engine/js/README.md), and a double run is
 // byte-identical.
-TEST_F(JsReal, A0412RunUsesCommon154WithTheRustClientOverBson) {
-  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
-  const Scenario s = js_real("basic-legacy", {"clients.core=0.4.12"});
-  const auto a = run_traced(s, 1);
+// Its checks of a 0.4.12 run of basic-legacy seed 1 (`a`, on the kept hosts), and a second run.
+// Quick (issue 20 (e), docs/performance-ci.md "quick22"): the first run is the js-real run of
+// ThePortOn0412WaitsAs1540DoesWithoutJitter's diff, checked there; long: the test below too.
+void expect_0412_runs_common154_over_bson(const Scenario& s, const Traced& a) {
   ASSERT_TRUE(a.result.passed && a.result.expectation_met) << test_support::describe(a.result);
   EXPECT_NE(a.trace.find("host started: sdk-1.54.0 (@powersync/common 1.54.0)"), std::string::npos);
   const auto calls = control_calls(a.trace);
@@ -666,6 +649,40 @@ TEST_F(JsReal, A0412RunUsesCommon154WithTheRustClientOverBson) {
   EXPECT_EQ(a.trace.find("js operation "), std::string::npos) << "the JavaScript client ran";
   const auto b = run_traced(s, 1);
   EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
+}
+
+#if SYNCSIM_JS_REAL_SEEDS >= 10
+TEST_F(JsReal, A0412RunUsesCommon154WithTheRustClientOverBson) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario s = js_real("basic-legacy", {"clients.core=0.4.12"});
+  expect_0412_runs_common154_over_bson(s, run_traced(s, 1));
+}
+#endif
+
+// 0.4.12: 1.54.0's delayRetry has no jitter, so its uploads step on whole seconds from the
+// connect; the jittering port diverged on every seed (docs/sdk-diff.md "0.4.12").  Its js-real
+// run of seed 1 gets A0412RunUsesCommon154WithTheRustClientOverBson's checks (quick and long).
+TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario shim = load_scenario_with_overrides(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic-legacy.json",
+      {"clients.core=0.4.12"}, validation_context());
+  const Scenario real = js_real("basic-legacy", {"clients.core=0.4.12"});
+  for (uint64_t seed : seeds_of({1, 2, 3})) {
+    RecordedRun ra = record_js(shim, seed);
+    std::ostringstream trace;
+    RunOptions o;
+    o.seed = seed;
+    o.js_processes = kept_hosts();
+    o.trace_sink = &trace;
+    o.keep_trace_lines = 30;
+    RecordedRun rb = record_run(real, std::move(o));
+    if (seed == 1) expect_0412_runs_common154_over_bson(real, Traced{rb.result, trace.str()});
+    const SeedDiff d = compare_runs(seed, std::move(ra), std::move(rb), {}, true);
+    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
+    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
+    EXPECT_GT(d.comparison.compared, 300u) << "seed " << seed;
+  }
 }
 
 // The sometimes-properties read from powersync_control calls (barrier-blocked,

@@ -52,7 +52,6 @@ set_tests_properties("SdkDiffCatalog.ATimerAndAResponseDueAtOneMicrosecondMayRun
 set_tests_properties("SdkDiffCatalog.AnAbortedUploadDrawsNoRetryJitter" PROPERTIES COST 3.3)
 set_tests_properties("JsRealStreams.StreamChurnSubscribesThroughTheSdk" PROPERTIES COST 3.0)
 set_tests_properties("MonotonicReads.NoBucketsBeforeTheNewInstancesFirstDataAreNotARollback" PROPERTIES COST 2.7)
-set_tests_properties("JsReal.A0412RunUsesCommon154WithTheRustClientOverBson" PROPERTIES COST 2.1)
 set_tests_properties("JsReal.ThePortEndsTheStreamAtAnAppUpdateAsThe1540SdkDoes" PROPERTIES COST 1.6)
 set_tests_properties("JsReal.ASkewedPairingTheSdkAcceptsRuns" PROPERTIES COST 1.5)
 set_tests_properties("ClientInvariants.MonotonicReadsHoldsAcrossABucketRenameBeforeTheApply" PROPERTIES COST 1.5)
