@@ -59,3 +59,9 @@ set_tests_properties("JsReal.ThePortAndTheRealSdkSpendTheSameVirtualTime" PROPER
 set_tests_properties("MutationScore/MutantScore.IsDetectedWithinTheBudget/stream_end_unseen" PROPERTIES COST 1.6)
 set_tests_properties("JsRealLiveness.AnSdkWaitingOnNothingIsJudgedMidRun" PROPERTIES COST 1.4)
 set_tests_properties("JsRealLiveness.AStreamsFirstLineIsAPathForTheRealSdkToo" PROPERTIES COST 1.2)
+# quick22: tests that took ≥ 0.6 CPU-s without a hint (tests/quick_cpu.py, docs/performance-ci.md
+# "quick22"), and ThePortOn0412..., which now makes A0412RunUsesCommon154...'s runs.
+set_tests_properties("JsReal.ThePortOn0412WaitsAs1540DoesWithoutJitter" PROPERTIES COST 2.1)
+set_tests_properties("JsReal.SdkReadsComeFromAPoolThatNeverQueuesBehindTheWriteLock" PROPERTIES COST 1.2)
+set_tests_properties("JsReal.AForcedPairingRunsPastTheSdksVersionCheckAndIsLabelled" PROPERTIES COST 1.2)
+set_tests_properties("JsReal.AnUpOrDowngradeWithinTheSdksCoresStaysOnTheRealSdk" PROPERTIES COST 1.1)
