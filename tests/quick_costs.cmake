@@ -65,3 +65,15 @@ set_tests_properties("JsReal.ThePortOn0412WaitsAs1540DoesWithoutJitter" PROPERTI
 set_tests_properties("JsReal.SdkReadsComeFromAPoolThatNeverQueuesBehindTheWriteLock" PROPERTIES COST 1.2)
 set_tests_properties("JsReal.AForcedPairingRunsPastTheSdksVersionCheckAndIsLabelled" PROPERTIES COST 1.2)
 set_tests_properties("JsReal.AnUpOrDowngradeWithinTheSdksCoresStaysOnTheRealSdk" PROPERTIES COST 1.1)
+# ... and the js-real tests of 0.3-0.5 CPU-s (idle wall ~1.3x their CPU: Node and the simulator
+# take turns) and the other unhinted tests of 0.5 CPU-s, so that only sub-0.5 s tests fill the tail.
+set_tests_properties("SdkDiffCatalog.BothEnginesReportTheTargetCompleteStoresAsComplete" PROPERTIES COST 1.0)
+set_tests_properties("SdkDiffCatalog.AReconnectFetchesCredentialsAgainAsTheSdksNewRemoteDoes" PROPERTIES COST 1.0)
+set_tests_properties("SdkDiffCatalog.TheConnectorPassesTheCustomWriteCheckpointToComplete" PROPERTIES COST 0.9)
+set_tests_properties("SdkDiffCatalog.TheAppsRequestCheckpointRunsInTheRealSdk" PROPERTIES COST 0.8)
+set_tests_properties("SdkDiffCatalog.CustomWriteCheckpointsSeed11AgreesAndBothFlicker" PROPERTIES COST 0.8)
+set_tests_properties("JsReal.ClonedDatabaseFindingReproducesWithTheRealSdk" PROPERTIES COST 0.8)
+set_tests_properties("PortStreams.ServesAReleaseBeforeItsUnsubscribeAll" PROPERTIES COST 0.8)
+set_tests_properties("PortStreams.ServesASubscriptionChangeWhileItsStreamRequestIsInFlight" PROPERTIES COST 0.8)
+set_tests_properties("SyncStream.ACleanLastPageCompletesACheckpointAnEarlierPageInvalidated" PROPERTIES COST 0.8)
+set_tests_properties("ReportCli.ReadsAHuntFindingsDirectory" PROPERTIES COST 0.8)
