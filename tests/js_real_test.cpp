@@ -230,49 +230,46 @@ TEST_F(JsReal, AnUpgradeFromTheJavaScriptClientKeepsDeletedRowsDeleted) {
   }
 }
 
-TEST_F(JsReal, DoubleRunIsByteIdenticalWithSdkLogLinesAndNoPaths) {
-  const Scenario s = js_real("basic");
-  const auto a = run_traced(s, 7);
-  const auto b = run_traced(s, 7);
-  ASSERT_TRUE(a.result.passed) << test_support::describe(a.result);
-  EXPECT_EQ(a.trace, b.trace);
-  EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
-  // The SDK's own logger output (engine/js/sdk_client.mjs), e.g. the barrier's log line.
-  EXPECT_NE(a.trace.find(" sdk info: "), std::string::npos);
-  EXPECT_NE(a.trace.find("@powersync/common 2.3.0, @powersync/shared-internals 1.3.0"),
-            std::string::npos);
-  for (const char* path : {SYNCSIM_SOURCE_DIR, "/node_modules/", "file://", "/root/", "/home/"}) {
-    EXPECT_EQ(a.trace.find(path), std::string::npos) << "trace holds a path: " << path;
-  }
-  // A different seed is a different run (the hash is not a constant).  Seed 3 is
-  // TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary's run, checked here in quick.
-  const auto other = run_traced(s, 3);
-  EXPECT_NE(other.result.trace_hash, a.result.trace_hash);
-  expect_bson_end_to_end(other);
-}
-
 // Every SDK instance lives in its own vm context (engine/js/realm.mjs): fresh module state and
 // fake timers per client, so a host kept across seeds carries nothing from one run to the next.
 // (With one realm per process, seed 6 after seeds 4 and 5 diverged from seed 6 alone.)
+// Seed 6 run twice is also the double run: byte-identical, with the SDK's log lines and no
+// paths (this test holds the checks of DoubleRunIsByteIdenticalWithSdkLogLinesAndNoPaths, which
+// ran basic seed 7 twice and seed 3 once more: issue 20 (e), docs/performance-ci.md "quick22"),
+// and seed 5 is a different run, with TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary's
+// checks in quick.
 TEST_F(JsReal, AHostKeptAcrossSeedsLeaksNoState) {
   // One Node process for several runs (as a sweep worker keeps it): a seed run after others
   // has the trace it has when run alone, and the process was started once.
   const Scenario s = js_real("basic", {"duration_s=46"});  // every fault, a shorter tail
   auto processes = std::make_shared<engine::js::HostProcesses>();
-  std::string after_others;
+  Traced kept[2];
   for (uint64_t seed : {5, 6}) {
     std::ostringstream trace;
     RunOptions o;
     o.seed = seed;
     o.trace_sink = &trace;
     o.js_processes = processes;
-    const auto r = run_scenario(s, o);
-    ASSERT_TRUE(r.passed) << "seed " << seed << "\n" << test_support::describe(r);
-    if (seed == 6) after_others = trace.str();
+    Traced& t = kept[seed - 5];
+    t.result = run_scenario(s, o);
+    t.trace = trace.str();
+    ASSERT_TRUE(t.result.passed) << "seed " << seed << "\n" << test_support::describe(t.result);
   }
   EXPECT_EQ(processes->started(), 1u);
   const auto alone = run_traced(s, 6, /*fresh_host=*/true);
-  EXPECT_EQ(after_others, alone.trace);
+  const Traced& after_others = kept[1];
+  EXPECT_EQ(after_others.trace, alone.trace);
+  EXPECT_EQ(after_others.result.trace_hash, alone.result.trace_hash);
+  // The SDK's own logger output (engine/js/sdk_client.mjs), e.g. the barrier's log line.
+  EXPECT_NE(alone.trace.find(" sdk info: "), std::string::npos);
+  EXPECT_NE(alone.trace.find("@powersync/common 2.3.0, @powersync/shared-internals 1.3.0"),
+            std::string::npos);
+  for (const char* path : {SYNCSIM_SOURCE_DIR, "/node_modules/", "file://", "/root/", "/home/"}) {
+    EXPECT_EQ(alone.trace.find(path), std::string::npos) << "trace holds a path: " << path;
+  }
+  // A different seed is a different run (the hash is not a constant).
+  EXPECT_NE(kept[0].result.trace_hash, alone.result.trace_hash);
+  expect_bson_end_to_end(kept[0]);
 }
 
 #ifndef SYNCSIM_JS_REAL_HEAP_SEEDS
@@ -380,8 +377,8 @@ TEST_F(JsReal, ARestartIsAGracefulCloseTheSdkDisconnectsFirst) {
 // negotiates BSON and encodes every line itself (docs/protocol.md §3.3.1); the bytes go to
 // the SDK unchanged and on to the core as line_binary.  Before, the model served JSON and
 // JsRealClient re-encoded each line (bson_lines was 0).
-// Quick (issue 20 (e)): DoubleRunIsByteIdenticalWithSdkLogLinesAndNoPaths makes this run (basic
-// seed 3 on the kept hosts) and checks it with expect_bson_end_to_end; long: here.
+// Quick (issue 20 (e)): AHostKeptAcrossSeedsLeaksNoState checks its basic seed 5 (46 s) with
+// expect_bson_end_to_end; long: seed 3 here.
 #if SYNCSIM_JS_REAL_SEEDS >= 10
 TEST_F(JsReal, TheSdkNegotiatesBsonSoLinesReachTheCoreAsLineBinary) {
   expect_bson_end_to_end(run_traced(js_real("basic"), 3));
@@ -415,8 +412,8 @@ TEST_F(JsReal, SdkReadsComeFromAPoolThatNeverQueuesBehindTheWriteLock) {
   EXPECT_GT(made, 0) << "no SDK read transaction was ever open while the writer committed";
 }
 
-// Quick (issue 20 (e)): PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk makes this
-// run (basic seed 2 on the kept hosts) and checks it with expect_checkers_bound; long: here.
+// Quick (issue 20 (e)): ThePortAndTheRealSdkSpendTheSameVirtualTime checks its js-real run (basic
+// seed 1 on the kept hosts) with expect_checkers_bound; long: seed 2 here.
 #if SYNCSIM_JS_REAL_SEEDS >= 10
 TEST_F(JsReal, CheckersAreBoundByWhatTheRealSdkDid) {
   expect_checkers_bound(run_js(js_real("basic"), 2));
@@ -432,6 +429,34 @@ TEST_F(JsReal, ClonedDatabaseFindingReproducesWithTheRealSdk) {
   EXPECT_TRUE(r.expectation_met);
 }
 
+ObservationStreams only(const ObservationStreams& s, const std::set<std::string>& fields) {
+  ObservationStreams out;
+  for (const auto& [c, v] : s) {
+    for (const auto& o : v) {
+      if (fields.count(o.field)) out[c].push_back(o);
+    }
+  }
+  return out;
+}
+
+// PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk's checks of one seed's two runs
+// (port `ra`, published SDK `rb`): both pass, the checkers are bound, and what each client wrote
+// and uploaded is the same whatever the timing.
+void expect_writes_and_uploads_agree(const RecordedRun& ra, const RecordedRun& rb, uint64_t seed) {
+  ASSERT_TRUE(ra.result.passed && rb.result.passed) << "seed " << seed;
+  expect_checkers_bound(rb.result);  // CheckersAreBoundByWhatTheRealSdkDid's checks
+  const auto wa = only(ra.streams, {"write", "upload"});
+  const auto wb = only(rb.streams, {"write", "upload"});
+  const auto c = compare_streams(wa, wb, {"timing"}, true);
+  EXPECT_GT(c.compared, 20u) << "seed " << seed;
+  if (c.first) {
+    ADD_FAILURE() << "seed " << seed << ": " << c.first->klass << " at client " << c.first->client
+                  << " " << c.first->group << ": A "
+                  << (c.first->a ? describe(*c.first->a) : "<end>") << " / B "
+                  << (c.first->b ? describe(*c.first->b) : "<end>");
+  }
+}
+
 // The host draws the SDK's Math.random (delayRetry's jitter) and the connector's credential
 // latency from each client's sim PRNG, in the order the C++ port draws them, and the port
 // waits as the SDK's timers do (whole ms): both engines spend the same virtual time, so
@@ -445,31 +470,18 @@ TEST_F(JsReal, ThePortAndTheRealSdkSpendTheSameVirtualTime) {
     // Interleaved, not per field: even at one instant the events come in the same order
     // (on_uploaded once the connector's batch.complete() resolved, as the port reports it).
     // As diff_seed: the shim first, then js-real (on the kept hosts).
-    const SeedDiff d =
-        compare_runs(seed, record_js(shim, seed), record_js(js_real("basic"), seed), {});
+    RecordedRun ra = record_js(shim, seed);
+    RecordedRun rb = record_js(js_real("basic"), seed);
+    // Quick: PortVsRealSdk.BasicLocalWritesAndUploadsAgreeWithTheRealSdk's checks, on these runs
+    // (issue 20 (e), docs/performance-ci.md "quick22"); long: its own seeds 1 and 2.
+    if (kQuick) expect_writes_and_uploads_agree(ra, rb, seed);
+    const SeedDiff d = compare_runs(seed, std::move(ra), std::move(rb), {});
     // BasicPassesWithTheRealSdk's check of this run (quick runs it only here).
     EXPECT_TRUE(d.b.passed && d.b.expectation_met) << "seed " << seed << "\n"
                                                    << test_support::describe(d.b);
     EXPECT_FALSE(d.internal_error()) << "seed " << seed;
     EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
     EXPECT_GT(d.comparison.compared, 500u) << "seed " << seed;
-  }
-}
-
-// 0.4.12: 1.54.0's delayRetry has no jitter, so its uploads step on whole seconds from the
-// connect; the jittering port diverged on every seed (docs/sdk-diff.md "0.4.12").
-TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
-  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
-  const Scenario shim = load_scenario_with_overrides(
-      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic-legacy.json",
-      {"clients.core=0.4.12"}, validation_context());
-  for (uint64_t seed : seeds_of({1, 2, 3})) {
-    const SeedDiff d =
-        compare_runs(seed, record_js(shim, seed),
-                     record_js(js_real("basic-legacy", {"clients.core=0.4.12"}), seed), {}, true);
-    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
-    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
-    EXPECT_GT(d.comparison.compared, 300u) << "seed " << seed;
   }
 }
 
@@ -619,10 +631,10 @@ TEST_F(JsReal, A046RunUsesTheJavaScriptSyncClientAndNeverCallsPowersyncControl) 
 // BSON (line_binary on a 0.4.x core), retries after the 15 s stream reset (1.54.0 propagates
 // the body error; 1.46.0-1.51.x only logged it, engine/js/README.md), and a double run is
 // byte-identical.
-TEST_F(JsReal, A0412RunUsesCommon154WithTheRustClientOverBson) {
-  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
-  const Scenario s = js_real("basic-legacy", {"clients.core=0.4.12"});
-  const auto a = run_traced(s, 1);
+// Its checks of a 0.4.12 run of basic-legacy seed 1 (`a`, on the kept hosts), and a second run.
+// Quick (issue 20 (e), docs/performance-ci.md "quick22"): the first run is the js-real run of
+// ThePortOn0412WaitsAs1540DoesWithoutJitter's diff, checked there; long: the test below.
+void expect_0412_runs_common154_over_bson(const Scenario& s, const Traced& a) {
   ASSERT_TRUE(a.result.passed && a.result.expectation_met) << test_support::describe(a.result);
   EXPECT_NE(a.trace.find("host started: sdk-1.54.0 (@powersync/common 1.54.0)"), std::string::npos);
   const auto calls = control_calls(a.trace);
@@ -637,6 +649,42 @@ TEST_F(JsReal, A0412RunUsesCommon154WithTheRustClientOverBson) {
   EXPECT_EQ(a.trace.find("js operation "), std::string::npos) << "the JavaScript client ran";
   const auto b = run_traced(s, 1);
   EXPECT_EQ(a.result.trace_hash, b.result.trace_hash);
+}
+
+#if SYNCSIM_JS_REAL_SEEDS >= 10
+TEST_F(JsReal, A0412RunUsesCommon154WithTheRustClientOverBson) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario s = js_real("basic-legacy", {"clients.core=0.4.12"});
+  expect_0412_runs_common154_over_bson(s, run_traced(s, 1));
+}
+#endif
+
+// 0.4.12: 1.54.0's delayRetry has no jitter, so its uploads step on whole seconds from the
+// connect; the jittering port diverged on every seed (docs/sdk-diff.md "0.4.12").  Quick: its
+// js-real run of seed 1 gets A0412RunUsesCommon154WithTheRustClientOverBson's checks.
+TEST_F(JsReal, ThePortOn0412WaitsAs1540DoesWithoutJitter) {
+  if (auto why = engine::js::js_real_unavailable("0.4.12")) GTEST_SKIP() << *why;
+  const Scenario shim = load_scenario_with_overrides(
+      std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/basic-legacy.json",
+      {"clients.core=0.4.12"}, validation_context());
+  const Scenario real = js_real("basic-legacy", {"clients.core=0.4.12"});
+  for (uint64_t seed : seeds_of({1, 2, 3})) {
+    RecordedRun ra = record_js(shim, seed);
+    std::ostringstream trace;
+    RunOptions o;
+    o.seed = seed;
+    o.js_processes = kept_hosts();
+    o.trace_sink = &trace;
+    o.keep_trace_lines = 30;
+    RecordedRun rb = record_run(real, std::move(o));
+    if (kQuick && seed == 1) {
+      expect_0412_runs_common154_over_bson(real, Traced{rb.result, trace.str()});
+    }
+    const SeedDiff d = compare_runs(seed, std::move(ra), std::move(rb), {}, true);
+    EXPECT_FALSE(d.internal_error()) << "seed " << seed;
+    EXPECT_FALSE(d.diverged()) << "seed " << seed << ": " << to_json(d).dump(2);
+    EXPECT_GT(d.comparison.compared, 300u) << "seed " << seed;
+  }
 }
 
 // The sometimes-properties read from powersync_control calls (barrier-blocked,
@@ -784,18 +832,10 @@ TEST_F(JsReal, TheWorldHuntDrawsJsRealClientsThatRun) {
   EXPECT_NE(trace.str().find("@powersync/common 2.3.0"), std::string::npos);
 }
 
-ObservationStreams only(const ObservationStreams& s, const std::set<std::string>& fields) {
-  ObservationStreams out;
-  for (const auto& [c, v] : s) {
-    for (const auto& o : v) {
-      if (fields.count(o.field)) out[c].push_back(o);
-    }
-  }
-  return out;
-}
-
-// (Moved here from differential_test.cpp: its long twin runs both seeds.)  Quick: seed 2 (seed 1
-// is ThePortAndTheRealSdkSpendTheSameVirtualTime's, compared on every field); long: 1 and 2.
+// (Moved here from differential_test.cpp.)  Long only: in quick,
+// ThePortAndTheRealSdkSpendTheSameVirtualTime makes these checks on its runs of seed 1 (compared
+// there on every field too; issue 20 (e), docs/performance-ci.md "quick22").
+#if SYNCSIM_JS_REAL_SEEDS >= 10
 TEST(PortVsRealSdk, BasicLocalWritesAndUploadsAgreeWithTheRealSdk) {
   // `syncsim diff --a sdk=shim --b sdk=js-real --per-field` on basic.json: what each client
   // wrote and uploaded (entries with tx_id and op_id, CrudEntry.toJSON) is the same with the
@@ -806,23 +846,11 @@ TEST(PortVsRealSdk, BasicLocalWritesAndUploadsAgreeWithTheRealSdk) {
   const auto ctx = validation_context();
   const Scenario a = configure_side(base, {"sdk=shim"}, ctx, "--a");
   const Scenario b = configure_side(base, {"sdk=js-real"}, ctx, "--b");
-  for (uint64_t seed : kQuick ? std::vector<uint64_t>{2} : std::vector<uint64_t>{1, 2}) {
-    RecordedRun ra = record_js(a, seed);
-    RecordedRun rb = record_js(b, seed);
-    ASSERT_TRUE(ra.result.passed && rb.result.passed) << "seed " << seed;
-    expect_checkers_bound(rb.result);  // CheckersAreBoundByWhatTheRealSdkDid's checks
-    const auto wa = only(ra.streams, {"write", "upload"});
-    const auto wb = only(rb.streams, {"write", "upload"});
-    const auto c = compare_streams(wa, wb, {"timing"}, true);
-    EXPECT_GT(c.compared, 20u);
-    if (c.first) {
-      ADD_FAILURE() << "seed " << seed << ": " << c.first->klass << " at client " << c.first->client
-                    << " " << c.first->group << ": A "
-                    << (c.first->a ? describe(*c.first->a) : "<end>") << " / B "
-                    << (c.first->b ? describe(*c.first->b) : "<end>");
-    }
+  for (uint64_t seed : {1, 2}) {
+    expect_writes_and_uploads_agree(record_js(a, seed), record_js(b, seed), seed);
   }
 }
+#endif
 
 // Validation refuses the overrides `sets` with a message naming `field` and `phrase`.
 void expect_refused(const std::vector<std::string>& sets, const std::string& field,
