@@ -7,14 +7,16 @@
 
 namespace syncsim::sim {
 
+// One thread drives a loop's io_context, so Asio's scheduler needs no mutex (issue 20 (a)).
 Loop::Loop(Bounds bounds)
-    : work_(asio::make_work_guard(io_)),
+    : io_(BOOST_ASIO_CONCURRENCY_HINT_UNSAFE),
+      work_(asio::make_work_guard(io_)),
       bounds_(bounds),
       wall_start_(std::chrono::steady_clock::now()) {}
 
 Loop::~Loop() { shutdown(); }
 
-TimerId Loop::at(Micros deadline, std::function<void()> fn) {
+TimerId Loop::at(Micros deadline, TimerCallback fn) {
   if (deadline < now()) deadline = now();
   TimerId id{deadline, next_seq_++};
   timers_.emplace(id, std::move(fn));
@@ -23,12 +25,8 @@ TimerId Loop::at(Micros deadline, std::function<void()> fn) {
 
 Task<void> Loop::sleep_for(Micros delay) {
   co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
-      [this, delay](auto handler) {
-        // Asio's handler is move-only; std::function needs a copyable callable.
-        auto shared = std::make_shared<decltype(handler)>(std::move(handler));
-        after(delay, [shared] { (*shared)(); });
-      },
-      asio::use_awaitable);
+      // The handler is move-only: the timer keeps it as it is (sim/timer_callback.hpp).
+      [this, delay](auto handler) { after(delay, std::move(handler)); }, asio::use_awaitable);
 }
 
 void Loop::track(const std::shared_ptr<Suspension>& s) {

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "sim/clock.hpp"
+#include "sim/timer_callback.hpp"
 
 namespace syncsim::sim {
 
@@ -83,8 +84,8 @@ class Loop {
   [[nodiscard]] uint64_t events() const { return events_; }
 
   // Runs `fn` (posted into the io_context) when virtual time reaches `deadline`.
-  TimerId at(Micros deadline, std::function<void()> fn);
-  TimerId after(Micros delay, std::function<void()> fn) { return at(now() + delay, std::move(fn)); }
+  TimerId at(Micros deadline, TimerCallback fn);
+  TimerId after(Micros delay, TimerCallback fn) { return at(now() + delay, std::move(fn)); }
   void cancel(TimerId id) { timers_.erase(id); }
 
   Task<void> sleep_for(Micros delay);
@@ -122,7 +123,7 @@ class Loop {
   asio::executor_work_guard<asio::io_context::executor_type> work_;
   VirtualClock clock_;
   Bounds bounds_;
-  std::map<TimerId, std::function<void()>> timers_;
+  std::map<TimerId, TimerCallback> timers_;
   std::list<std::weak_ptr<Suspension>> suspended_;  // in registration order
   uint64_t next_seq_ = 0;
   uint64_t events_ = 0;

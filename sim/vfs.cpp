@@ -71,13 +71,20 @@ void FileStore::restore(const std::string& prefix, const Snapshot& snapshot) {
   }
 }
 
-std::shared_ptr<MemFile> FileStore::find(const std::string& name) const {
+std::shared_ptr<MemFile> FileStore::find(std::string_view name) const {
   auto it = files_.find(name);
   return it == files_.end() ? nullptr : it->second;
 }
 
-std::shared_ptr<MemFile> FileStore::create(const std::string& name) {
-  auto& slot = files_[name];
+const MemFile* FileStore::peek(std::string_view name) const {
+  auto it = files_.find(name);
+  return it == files_.end() ? nullptr : it->second.get();
+}
+
+std::shared_ptr<MemFile> FileStore::create(std::string_view name) {
+  auto it = files_.lower_bound(name);
+  if (it == files_.end() || it->first != name) it = files_.emplace_hint(it, name, nullptr);
+  auto& slot = it->second;
   if (!slot) {
     slot = std::make_shared<MemFile>();
     if (!spare_buffers_.empty()) {
@@ -88,7 +95,7 @@ std::shared_ptr<MemFile> FileStore::create(const std::string& name) {
   return slot;
 }
 
-bool FileStore::remove(const std::string& name) {
+bool FileStore::remove(std::string_view name) {
   auto it = files_.find(name);
   if (it == files_.end()) return false;
   // Keep the buffer only if no open handle still reads the deleted file.
@@ -146,7 +153,7 @@ sqlite3_vfs* real_vfs() {
 struct SimFile {
   sqlite3_file base;  // must be first: SQLite sees a sqlite3_file*
   std::shared_ptr<MemFile> file;
-  std::string name;  // empty for anonymous temp files
+  std::string name;  // set only for a file deleted on close (to remove it then)
   FileStore* store = nullptr;
   bool delete_on_close = false;
   bool track_durability = false;
@@ -276,24 +283,24 @@ int vfs_open(sqlite3_vfs* /*vfs*/, sqlite3_filename name, sqlite3_file* f, int f
   if (store == nullptr) return SQLITE_CANTOPEN;
 
   std::shared_ptr<MemFile> file;
-  std::string file_name;
+  const bool delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
   if (name == nullptr) {
     file = std::make_shared<MemFile>();  // anonymous temp file, never in the store
   } else {
-    file_name = name;
-    file = store->find(file_name);
+    file = store->find(name);
     if (file && (flags & SQLITE_OPEN_EXCLUSIVE)) return SQLITE_CANTOPEN;
     if (!file) {
       if (!(flags & SQLITE_OPEN_CREATE)) return SQLITE_CANTOPEN;
-      file = store->create(file_name);
+      file = store->create(name);
     }
   }
 
   auto* sf = new (f) SimFile{};
   sf->file = std::move(file);
-  sf->name = std::move(file_name);
+  // The name is only needed to delete the file on close.
+  if (delete_on_close && name != nullptr) sf->name = name;
   sf->store = store;
-  sf->delete_on_close = (flags & SQLITE_OPEN_DELETEONCLOSE) != 0;
+  sf->delete_on_close = delete_on_close;
   sf->track_durability = store->track_durability();
   sf->base.pMethods = &kIoMethods;
   if (out_flags != nullptr) *out_flags = flags;
@@ -310,7 +317,9 @@ int vfs_access(sqlite3_vfs* /*vfs*/, const char* name, int flags, int* out) {
   const VfsCostScope cost(bound_meter());
   *out = 0;
   if (g_ctx.files == nullptr) return SQLITE_OK;
-  auto file = g_ctx.files->find(name);
+  // Asked before every read transaction (is there a hot journal?): no copy of the name, no
+  // share of the file's ownership.
+  const MemFile* file = g_ctx.files->peek(name);
   // Like the unix VFS: an empty file does not "exist" (an empty journal is not hot).
   if (flags == SQLITE_ACCESS_EXISTS) {
     *out = file && !file->data.empty() ? 1 : 0;

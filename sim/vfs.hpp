@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/clock.hpp"
@@ -77,10 +78,13 @@ class FileStore {
   void set_cost_meter(CostMeter* meter) { cost_meter_ = meter; }
   [[nodiscard]] CostMeter* cost_meter() const { return cost_meter_; }
 
-  // VFS plumbing.
-  [[nodiscard]] std::shared_ptr<MemFile> find(const std::string& name) const;
-  std::shared_ptr<MemFile> create(const std::string& name);  // existing file if present
-  bool remove(const std::string& name);                      // false if absent
+  // VFS plumbing.  Names are looked up as string_views: SQLite asks by `const char*` (an
+  // xAccess before every read transaction), so no std::string is built per call.
+  [[nodiscard]] std::shared_ptr<MemFile> find(std::string_view name) const;
+  // The file without a share of its ownership (valid until the file is removed); null: absent.
+  [[nodiscard]] const MemFile* peek(std::string_view name) const;
+  std::shared_ptr<MemFile> create(std::string_view name);  // existing file if present
+  bool remove(std::string_view name);                      // false if absent
   // A new file `name` holding `bytes`, durable as if synced once; false if it exists already.
   bool install(const std::string& name, const std::vector<uint8_t>& bytes);
 
@@ -88,7 +92,7 @@ class FileStore {
   bool track_durability_;
   bool fsync_lies_ = false;
   CostMeter* cost_meter_ = nullptr;
-  std::map<std::string, std::shared_ptr<MemFile>> files_;
+  std::map<std::string, std::shared_ptr<MemFile>, std::less<>> files_;
   // Buffers of removed files, reused (last removed, first reused) by the next file created,
   // whatever its name: a rollback journal is deleted at every commit and re-created by the
   // next transaction, of this client or another.  A few shared buffers instead of one per

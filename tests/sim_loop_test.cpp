@@ -7,6 +7,7 @@
 // their parameters by value or pointer.
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -106,6 +107,67 @@ TEST(Loop, SleepForAdvancesVirtualTimeExactly) {
   EXPECT_EQ(a, (std::vector<Micros>{kEpoch, kEpoch + 1'234'567}));
   EXPECT_EQ(b, (std::vector<Micros>{kEpoch, kEpoch + 7}));
   EXPECT_EQ(zero, (std::vector<Micros>{kEpoch, kEpoch}));
+}
+
+// The timer's callable (sim/timer_callback.hpp) is move-only, inline up to 48 bytes, on the heap
+// beyond: both kinds run once at their deadline and are destroyed (with what they capture) when
+// they ran or are cancelled, not later.
+TEST(Loop, TimerCallablesAreMoveOnlyAndFreedWhenRunOrCancelled) {
+  Loop loop;
+  std::vector<int> ran;
+  auto small_owned = std::make_unique<int>(1);
+  auto small_watch = std::make_shared<int>(0);
+  std::array<int64_t, 16> big{};
+  big[15] = 2;
+  auto big_watch = std::make_shared<int>(0);
+  loop.after(ms(10),
+             [&ran, owned = std::move(small_owned), small_watch] { ran.push_back(*owned); });
+  loop.after(ms(20), [&ran, big, big_watch] { ran.push_back(static_cast<int>(big[15])); });
+  auto cancelled_watch = std::make_shared<int>(0);
+  const TimerId doomed = loop.after(ms(30), [&ran, big, cancelled_watch] { ran.push_back(3); });
+  EXPECT_EQ(small_watch.use_count(), 2);
+  EXPECT_EQ(big_watch.use_count(), 2);
+  EXPECT_EQ(cancelled_watch.use_count(), 2);
+  loop.cancel(doomed);
+  EXPECT_EQ(cancelled_watch.use_count(), 1);  // the cancelled callable is gone at once
+  ASSERT_TRUE(loop.run_until(kEpoch + kSeconds));
+  EXPECT_EQ(ran, (std::vector<int>{1, 2}));
+  EXPECT_EQ(small_watch.use_count(), 1);  // ran, then destroyed
+  EXPECT_EQ(big_watch.use_count(), 1);
+}
+
+TEST(Loop, TimerCallbackMovesItsCallableAndLeavesTheSourceEmpty) {
+  int calls = 0;
+  TimerCallback a([&calls] { ++calls; });
+  EXPECT_TRUE(static_cast<bool>(a));
+  TimerCallback b(std::move(a));
+  EXPECT_FALSE(static_cast<bool>(a));  // NOLINT(bugprone-use-after-move): checked on purpose
+  b();
+  std::array<int64_t, 16> big{};
+  big[0] = 5;
+  TimerCallback c([&calls, big] { calls += static_cast<int>(big[0]); });
+  b = std::move(c);
+  EXPECT_FALSE(static_cast<bool>(c));  // NOLINT(bugprone-use-after-move): checked on purpose
+  b();
+  EXPECT_EQ(calls, 6);
+}
+
+Task<void> sleep_holding(Loop* loop, [[maybe_unused]] std::shared_ptr<int> held, int* resumed) {
+  co_await loop->sleep_for(kSeconds * 3600);
+  ++*resumed;
+}
+
+// A coroutine asleep at shutdown is destroyed, never resumed: its handler lives in the timer.
+TEST(Loop, ShutdownDestroysCoroutinesAsleepOnATimer) {
+  int resumed = 0;
+  auto held = std::make_shared<int>(0);
+  Loop loop;
+  loop.spawn(sleep_holding(&loop, held, &resumed), "sleeper");
+  ASSERT_TRUE(loop.run_until(kEpoch + kSeconds));
+  EXPECT_EQ(held.use_count(), 2);  // the sleeping frame holds it
+  loop.shutdown();
+  EXPECT_EQ(held.use_count(), 1);
+  EXPECT_EQ(resumed, 0);
 }
 
 TEST(Loop, RunUntilStopsAtUntilAndLeavesLaterTimersPending) {

@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sim/vfs.hpp"
@@ -218,6 +219,49 @@ TEST(SimVfs, CommittedTransactionsSurvivePowerLossUnderFullSyncUnlessFsyncLies) 
     }
     ASSERT_EQ(sqlite3_close(db), SQLITE_OK);
   }
+}
+
+// Files are found by the name SQLite passes (string_view lookups, sim/vfs.hpp); a file opened
+// with DELETEONCLOSE is removed at close, any other stays; xAccess(EXISTS) ignores an empty file
+// (an empty journal is not hot) while xAccess(READWRITE) sees it.
+TEST(SimVfs, NamedFilesOpenDeleteOnCloseAndAccessByName) {
+  Sim sim(5);
+  sqlite3_vfs* vfs = sqlite3_vfs_find(nullptr);
+  ASSERT_NE(vfs, nullptr);
+  auto open_close = [&](const char* name, int extra_flags) {
+    std::vector<char> storage(static_cast<std::size_t>(vfs->szOsFile));
+    auto* f = reinterpret_cast<sqlite3_file*>(storage.data());
+    int out = 0;
+    ASSERT_EQ(
+        vfs->xOpen(vfs, name, f, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | extra_flags, &out),
+        SQLITE_OK);
+    ASSERT_EQ(f->pMethods->xWrite(f, "abc", 3, 0), SQLITE_OK);
+    EXPECT_TRUE(sim.files.exists(name));
+    EXPECT_EQ(f->pMethods->xClose(f), SQLITE_OK);
+  };
+  open_close("scratch-temp", SQLITE_OPEN_DELETEONCLOSE);
+  EXPECT_FALSE(sim.files.exists("scratch-temp"));
+  open_close("kept-file", 0);
+  EXPECT_TRUE(sim.files.exists("kept-file"));
+  EXPECT_EQ(sim.files.size("kept-file"), 3u);
+
+  int out = -1;
+  ASSERT_EQ(vfs->xAccess(vfs, "kept-file", SQLITE_ACCESS_EXISTS, &out), SQLITE_OK);
+  EXPECT_EQ(out, 1);
+  sim.files.create("empty-file");
+  ASSERT_EQ(vfs->xAccess(vfs, "empty-file", SQLITE_ACCESS_EXISTS, &out), SQLITE_OK);
+  EXPECT_EQ(out, 0);
+  ASSERT_EQ(vfs->xAccess(vfs, "empty-file", SQLITE_ACCESS_READWRITE, &out), SQLITE_OK);
+  EXPECT_EQ(out, 1);
+  ASSERT_EQ(vfs->xAccess(vfs, "absent-file", SQLITE_ACCESS_READWRITE, &out), SQLITE_OK);
+  EXPECT_EQ(out, 0);
+
+  const std::string_view name = "kept-file-and-more";
+  EXPECT_NE(sim.files.peek(name.substr(0, 9)), nullptr);  // a view, not a NUL-terminated string
+  EXPECT_EQ(sim.files.peek(name), nullptr);
+  EXPECT_TRUE(sim.files.remove(name.substr(0, 9)));
+  EXPECT_FALSE(sim.files.remove(name.substr(0, 9)));
+  EXPECT_EQ(sim.files.peek("kept-file"), nullptr);
 }
 
 TEST(SimVfs, UnboundOpenFails) {
