@@ -259,8 +259,11 @@ TEST(SyncLineKey, GivesTheTextsKeyAndWriteCheckpointOrDeclines) {
   EXPECT_GT(peek_declined, 100);
   EXPECT_GT(with_checkpoint, 100);
   // Not a line, and malformed documents.
-  EXPECT_EQ(engine::sync_line_key("start", std::string("{}")), std::nullopt);
-  EXPECT_EQ(engine::sync_line_key("line_binary", std::nullopt), std::nullopt);
+  // (Named payloads: the key is a view into one, so a temporary does not compile.)
+  const std::optional<std::string> start_payload = "{}";
+  const std::optional<std::string> no_payload;
+  EXPECT_EQ(engine::sync_line_key("start", start_payload), std::nullopt);
+  EXPECT_EQ(engine::sync_line_key("line_binary", no_payload), std::nullopt);
   const std::string good = bson({{"checkpoint", {{"write_checkpoint", "9"}}}});
   auto key_of = [](const std::string& bytes) {
     const std::optional<std::string> payload = bytes;
