@@ -73,8 +73,10 @@ struct DataRows {
   }
   // Whether a cached present row not written since is still there (no truncation emptied it).
   bool survived(Database& db) const {
-    for (const auto& [rowid, id] : by_rowid) {
+    for (const auto& entry : by_rowid) {
+      const int64_t rowid = entry.first;
       if (std::find(pending.begin(), pending.end(), rowid) != pending.end()) continue;
+      const auto& id = entry.second;  // a named reference: lambdas capture no structured binding
       bool same = false;
       db.query_row_int(resolve_sql, rowid, [&](sqlite3_stmt* st) { same = column_is(st, 0, id); });
       return same;

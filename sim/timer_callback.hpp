@@ -60,6 +60,8 @@ class TimerCallback {
 
   template <typename Fn>
   static constexpr bool fits_inline() {
+    // Constant for each Fn, which clang-tidy's check reads as redundant.
+    // NOLINTNEXTLINE(misc-redundant-expression)
     return sizeof(Fn) <= kInlineSize && alignof(Fn) <= alignof(std::max_align_t) &&
            std::is_nothrow_move_constructible_v<Fn>;
   }
