@@ -336,6 +336,29 @@ TEST(Findings, ALegacyRecordAForeignRequestMadeDeletableIsTheKnownClonedDatabase
   EXPECT_TRUE(test_support::run(s, 11552).passed);
 }
 
+// W39 (world seed 18156, shrunk): after a replication-only restart the replay re-commits lsn 4,
+// which client 2's open connection had passed, and marks its request 3 processed there; Mongo
+// storage never emits it on that connection.  The signature is the known entry; a full restart
+// (the connections reconnect) and postgres storage (a lookup per notification) pass.
+TEST(Findings, AReplicationOnlyRestartLeavesARequestProcessedBelowAnOpenConnection) {
+  Scenario s = finding("replication-restart-processed-below-connection");
+  const RunResult r = test_support::run(s, 18156);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, "requests-complete") << r.violation->message;
+  const FindingSignature sig = violation_signature(r, s);
+  EXPECT_EQ(sig.explanation_class, "record-not-emitted") << r.violation->message;
+  const auto known = project_known_findings();
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "replication-restart-processed-below-connection");
+  ASSERT_EQ(s.faults.size(), 1U);
+  Scenario full = s;
+  full.faults[0].role = "all";  // every process restarts: the streams reconnect
+  EXPECT_TRUE(test_support::run(full, 18156).passed);
+  s.service.flavour = "postgres";
+  s.service.read_back_step = "with-write";  // postgres answers with its write
+  EXPECT_TRUE(test_support::run(s, 18156).passed);
+}
+
 // W15 (docs/findings-world.md): after disconnectAndClear the request-id floor is the service
 // record, and a delete_request fault deleted that record before the next allocation, so the seed
 // restarts at 1. Guided world seed 72, shrunk (one js-real client). It failed with
