@@ -615,22 +615,13 @@ std::optional<int64_t> Database::query_int(const std::string& sql,
 
 bool Database::query_ints_arg(const std::string& sql, std::string_view arg,
                               std::optional<int64_t>* out, int columns) {
-  const sim::CostRegionScope cost(meter_, sql_region_);
-  sqlite3_stmt* st = cached(sql).get();
-  sqlite3_reset(st);
-  check(db_, sqlite3_bind_text(st, 1, arg.data(), static_cast<int>(arg.size()), SQLITE_TRANSIENT),
-        "bind");
-  const int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
+  return query_row_text(sql, arg, [&](sqlite3_stmt* st) {
     for (int i = 0; i < columns; ++i) {
       out[i] = sqlite3_column_type(st, i) == SQLITE_NULL
                    ? std::nullopt
                    : std::optional<int64_t>(sqlite3_column_int64(st, i));
     }
-  }
-  sqlite3_reset(st);
-  check(db_, rc, sql);
-  return rc == SQLITE_ROW;
+  });
 }
 
 bool Database::query_row_text(const std::string& sql, std::string_view arg,

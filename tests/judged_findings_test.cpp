@@ -313,20 +313,27 @@ TEST(Findings, SeedFiveHundredSixShrunkIsTheKnownClonedDatabaseThroughRetention)
   EXPECT_EQ(match_known(known, sig), nullptr);
 }
 
+// A judged finding's shrunk run fails `invariant` with explanation class `klass`, and its
+// signature is the known-findings entry `id`.
+void expect_known_finding(const Scenario& s, uint64_t seed, const std::string& invariant,
+                          const std::string& klass, const std::string& id) {
+  const RunResult r = test_support::run(s, seed);
+  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
+  EXPECT_EQ(r.violation->invariant, invariant) << r.violation->message;
+  const FindingSignature sig = violation_signature(r, s);
+  EXPECT_EQ(sig.explanation_class, klass) << r.violation->message;
+  const auto known = project_known_findings();
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, id);
+}
+
 // W38 (world seed 11552, shrunk): a foreign installation's supplied 1000 makes a legacy client's
 // generated record request-derived, and a compact job past retention deletes it while it is
 // pending (postgres): no-wedge[record-deleted], the known cloned-database root cause through
 // retention.  Each of the foreign request, the compact job and postgres storage is needed.
 TEST(Findings, ALegacyRecordAForeignRequestMadeDeletableIsTheKnownClonedDatabase) {
   Scenario s = finding("cloned-database-retention-wedge");
-  const RunResult r = test_support::run(s, 11552);
-  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
-  EXPECT_EQ(r.violation->invariant, "no-wedge") << r.violation->message;
-  const FindingSignature sig = violation_signature(r, s);
-  EXPECT_EQ(sig.explanation_class, "record-deleted") << r.violation->message;
-  const auto known = project_known_findings();
-  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
-  EXPECT_EQ(match_known(known, sig)->id, "cloned-database-retention-wedge");
+  expect_known_finding(s, 11552, "no-wedge", "record-deleted", "cloned-database-retention-wedge");
   for (const FaultKind kind : {FaultKind::ForeignRequest, FaultKind::Compact}) {
     Scenario without = s;
     std::erase_if(without.faults, [&](const auto& f) { return f.kind == kind; });
@@ -342,14 +349,8 @@ TEST(Findings, ALegacyRecordAForeignRequestMadeDeletableIsTheKnownClonedDatabase
 // (the connections reconnect) and postgres storage (a lookup per notification) pass.
 TEST(Findings, AReplicationOnlyRestartLeavesARequestProcessedBelowAnOpenConnection) {
   Scenario s = finding("replication-restart-processed-below-connection");
-  const RunResult r = test_support::run(s, 18156);
-  ASSERT_TRUE(r.violation.has_value()) << test_support::describe(r);
-  EXPECT_EQ(r.violation->invariant, "requests-complete") << r.violation->message;
-  const FindingSignature sig = violation_signature(r, s);
-  EXPECT_EQ(sig.explanation_class, "record-not-emitted") << r.violation->message;
-  const auto known = project_known_findings();
-  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
-  EXPECT_EQ(match_known(known, sig)->id, "replication-restart-processed-below-connection");
+  expect_known_finding(s, 18156, "requests-complete", "record-not-emitted",
+                       "replication-restart-processed-below-connection");
   ASSERT_EQ(s.faults.size(), 1U);
   Scenario full = s;
   full.faults[0].role = "all";  // every process restarts: the streams reconnect
