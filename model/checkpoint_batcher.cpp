@@ -125,13 +125,20 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   BatchWrite w = store_.create_managed(written, head, loop_.now(), &existed);
   if (!written.empty() && hooks_.on_write) hooks_.on_write(written, before, w);
   if (generation != generation_) co_return;  // an observer restarted the service: answered
+  std::set<std::string> deleted_before_read_back;
   if (config_.separate_read_back && failure != BatchFailure::PartialWrite &&
       store_.reads_back(written)) {
     // The find({user_id: {$in}}) after the bulkWrite: another storage round trip, during
-    // which a concurrent batch (this process's or another's) can write the same keys.
+    // which a concurrent batch (this process's or another's) can write the same keys, and a
+    // deletion can remove what this batch wrote.
+    std::map<std::string, uint64_t> deletions_at_write;
+    for (const auto& e : written) deletions_at_write[e.key] = store_.deletions(e.key);
     co_await loop_.sleep_for(step());
     if (generation != generation_) co_return;
     store_.read_back(written, w);
+    for (const auto& [key, count] : deletions_at_write) {
+      if (store_.deletions(key) != count) deleted_before_read_back.insert(key);
+    }
   }
   if (failure == BatchFailure::PartialWrite) {
     trace_.log("svc", "{}batch of {}: {} generated mapping(s) stored, supplied statement failed",
@@ -146,6 +153,13 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
   for (const auto& e : written) {
     const int64_t id = w.ids.at(e.key);
     if (id == w.stored.at(e.key) || !e.supplied) continue;
+    if (deleted_before_read_back.count(e.key)) {
+      trace_.log("svc",
+                 "{}read-back of {} answers {}: its records were deleted after this batch "
+                 "wrote {}, and a later batch wrote {}",
+                 prefix(), e.key, id, w.stored.at(e.key), id);
+      continue;
+    }
     trace_.log("svc", "{}read-back of {} answers {}: a concurrent batch wrote after this one's {}",
                prefix(), e.key, id, w.stored.at(e.key));
   }
@@ -172,8 +186,8 @@ sim::Task<void> CheckpointBatcher::run_batch(std::shared_ptr<std::vector<Pending
     // The answer is the store's read-back; `stored` what this batch itself wrote (they differ
     // for a mongo read-back of another duplicate, docs/protocol.md §3.1.5).
     const std::string& key = p.entry.key;
-    p.done(
-        BatchOutcome{true, w.ids.at(key), w.stored.at(key), head, before.at(key), "", batch_line});
+    p.done(BatchOutcome{true, w.ids.at(key), w.stored.at(key), head, before.at(key), "", batch_line,
+                        deleted_before_read_back.count(key) > 0});
   }
   finish(batch);
 }

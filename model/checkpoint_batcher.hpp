@@ -31,6 +31,10 @@ struct BatchOutcome {
   std::optional<int64_t> before;  // the key's stored id just before the batch wrote
   std::string error;              // when !ok
   uint64_t batch_line = 0;        // the trace line of the batch (a violation's causal chain)
+  // A deletion of the key's records fell between the batch's write and its separate read-back
+  // (mongo, service.read_back_step separate): the answer is whatever a later batch inserted,
+  // possibly below the posted id (docs/protocol.md §3.1.5 "Read-back round trip").
+  bool deleted_before_read_back = false;
 };
 
 // Where createReplicationHead reads the head (docs/protocol.md §3.1.4).

@@ -85,6 +85,10 @@ void Service::check_route_response(const std::string& key, std::optional<int64_t
   constexpr const char* kId = "route-response-per-request";
   if (verdicts_) verdicts_->checked(kId);
   if ((!supplied || response >= *supplied) && response >= out.stored) return;
+  // The key's records were deleted between the batch's write and its separate read-back: the
+  // find answers what a later batch wrote, which may be below both (docs/invariants.md §1,
+  // findings-world.md W40).
+  if (out.deleted_before_read_back) return;
   const uint64_t answer_line = trace_.lines();
   const std::string posted = supplied ? std::to_string(*supplied) : "(generated)";
   std::vector<sim::ViolationInput> inputs{
