@@ -36,10 +36,28 @@ void Replication::heartbeat() {
       return;
     }
   }
-  // AbstractReplicator's job.keepAlive(): a source message without rows (docs/protocol.md §3.3.5).
-  source_.commit(loop_.now(), CommitKind::Keepalive, {});
-  on_source_commit();
+  if (source_flavour_ == SourceFlavour::Mysql) {
+    keepalive_at_last_commit();
+  } else {
+    // AbstractReplicator's job.keepAlive(): a source message without rows (docs/protocol.md
+    // §3.3.5).
+    source_.commit(loop_.now(), CommitKind::Keepalive, {});
+    on_source_commit();
+  }
   loop_.after(heartbeat_, [this] { heartbeat(); });
+}
+
+void Replication::keepalive_at_last_commit() {
+  // The binlog heartbeat is not written to the binlog: the listener forwards keepalive() with
+  // the last transaction's position, no new LSN (docs/protocol.md §3.1.4 "MySQL keepalives").
+  // It still marks every pending write checkpoint with head <= that position processed there
+  // (§3.1.8), and makes no new checkpoint (v1.24.0: the position is just below the commit's
+  // LSN, so the checkpoint is blocked). A listener with a transaction not yet replicated sends
+  // none; nor does a stopped or paused job.
+  if (stopped_ || stalled_ || paused_ || next_commit_ < source_.log().size()) return;
+  checkpoints_.on_commit(replicated_lsn_);
+  trace_.log("repl", "binlog heartbeat: keepalive at the last transaction's position lsn={}",
+             replicated_lsn_);
 }
 
 void Replication::on_source_commit() { schedule(); }
@@ -106,10 +124,21 @@ void Replication::resume() {
 
 void Replication::restart(sim::Micros down) {
   stall();
-  // The slot's confirmed LSN trails the last checkpoint by one chunk: replay from there.
-  next_commit_ = confirmed_commit_;
-  replaying_ = true;
-  loop_.after(down, [this] { resume(); });
+  if (source_flavour_ == SourceFlavour::Postgres) {
+    // The slot's confirmed LSN trails the last checkpoint by one chunk: replay from there.
+    next_commit_ = confirmed_commit_;
+    replaying_ = true;
+  }
+  // mysql resumes at last_checkpoint_lsn's binlog position and mongodb after the last
+  // processed change: both are where this job stopped (next_commit_), nothing is replayed.
+  loop_.after(down, [this] {
+    resume();
+    if (source_flavour_ != SourceFlavour::Mongodb || stopped_) return;
+    // ChangeStream: "Always start with a checkpoint": a marker write to the source.
+    trace_.log("repl", "change stream resumed: a fresh checkpoint marker");
+    source_.commit(loop_.now(), CommitKind::Marker, {});
+    on_source_commit();
+  });
 }
 
 void Replication::schedule() {

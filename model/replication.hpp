@@ -37,6 +37,12 @@ class Replication {
               CheckpointStore& checkpoints, BucketRouter router, sim::Micros lag,
               sim::Micros heartbeat, bool heartbeat_when_idle_only = false);
 
+  // The source database this job reads, where sources differ (docs/protocol.md §3.4
+  // "Where a restarted replication job resumes", §3.1.4 "MySQL keepalives"): where a restart
+  // resumes, and whether a heartbeat keepalive moves the position (postgres, mongodb: a new
+  // LSN) or repeats the last transaction's (mysql).
+  void set_source(SourceFlavour flavour) { source_flavour_ = flavour; }
+
   void start();
   // New source commits call this so replication can schedule itself.
   void on_source_commit();
@@ -46,10 +52,13 @@ class Replication {
   // A stall fault: replication stops until resume() (or for good if never resumed).
   void stall();
   void resume();
-  // The service process restarts: replication is down for `down`, then replays from the
-  // slot's confirmed position, which lags one chunk behind the last checkpoint; commits
-  // below last_checkpoint_lsn are processed (and mark write checkpoints, §3.1.8) but create
-  // no checkpoint until replay catches up (§3.4 canCheckpointState).
+  // The service process restarts: replication is down for `down`, then resumes where its
+  // source does (docs/protocol.md §3.4 "Where a restarted replication job resumes"): postgres
+  // replays from the slot's confirmed position, which lags one chunk behind the last
+  // checkpoint (commits below last_checkpoint_lsn are processed and mark write checkpoints,
+  // §3.1.8, but create no checkpoint until replay catches up); mongodb resumes after the last
+  // processed change and starts with a fresh checkpoint marker; mysql resumes at the last
+  // checkpoint's binlog position (its first idle keepalive repeats that position).
   void restart(sim::Micros down);
 
   // Sync-config reprocessing (docs/protocol.md §3.4 "Sync config reprocessing"), a new
@@ -110,6 +119,8 @@ class Replication {
   void schedule();
   void wake();
   void heartbeat();
+  // MySQL's idle-binlog keepalive: no new position (docs/protocol.md §3.1.4 "MySQL keepalives").
+  void keepalive_at_last_commit();
 
   sim::Loop& loop_;
   sim::Trace& trace_;
@@ -122,6 +133,7 @@ class Replication {
   // MySQL's binlog heartbeat: a keepalive only after `heartbeat_` without source commits
   // (master_heartbeat_period, BinLogListener v1.24.0), not on a fixed schedule.
   bool heartbeat_when_idle_only_ = false;
+  SourceFlavour source_flavour_ = SourceFlavour::Postgres;
   std::size_t next_commit_ = 0;  // index into source_.log()
   Lsn replicated_lsn_ = 0;
   uint64_t checkpoint_line_ = 0;

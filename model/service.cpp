@@ -143,6 +143,7 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
           config_.replication_lag,
           config_.source == SourceFlavour::Mysql ? kMysqlBinlogHeartbeat : config_.heartbeat,
           config_.source == SourceFlavour::Mysql) {
+  replication_.set_source(config_.source);
   BatcherConfig batcher;
   batcher.step_latency_max = config_.batch_latency_max;
   batcher.marker_before_mapping = has_mutant(ServiceMutant::MarkerBeforeMapping);

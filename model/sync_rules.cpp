@@ -152,6 +152,7 @@ void Service::start_reprocessing() {
         return buckets;
       },
       active_replication_->lag(), mysql ? kMysqlBinlogHeartbeat : config_.heartbeat, mysql);
+  next->replication->set_source(config_.source);
   SyncRulesInstance& instance = *next;
   if (config_.write_checkpoint_mode == WriteCheckpointMode::Custom &&
       !has_mutant(ServiceMutant::CustomCheckpointBeforeReplication)) {

@@ -108,13 +108,11 @@ TEST(Findings, CoBatchedFailuresBehindAKeyAtTheMaximumAreLockstepNotAWedge) {
 }
 
 TEST(Findings, TheQuiesceCoversAMysqlHeartbeatAndTheNetworksRoundTrips) {
-  // W28: the world hunt's seed 5104 (session 11), shrunk.  A MySQL source acknowledges at its
-  // 30 s binlog heartbeat, and each direction takes 2.72 s: the quiesce derived without either
-  // ended 1.2 s before client 2's write checkpoint arrived, and requests-complete failed.
+  // W28: the world hunt's seed 5104 (session 11), shrunk.  The quiesce derived for a MySQL
+  // source waits one 30 s binlog heartbeat and two round trips (each direction took 2.72 s).
+  // Since session 23 the heartbeat no longer acknowledges (it repeats the last transaction's
+  // position), and this seed is W41 (AMysqlRequestOnAnIdleBinlogIsNeverAcknowledged below).
   const Scenario s = finding("mysql-ack-after-latency");
-  const RunResult r = run(s, 5104);
-  EXPECT_TRUE(r.passed) << describe(r);
-  EXPECT_GT(r.checks.at("requests-complete"), 0u);
   Scenario postgres = s;
   postgres.service.source = "postgres";
   EXPECT_EQ(quiesce_duration(s) - quiesce_duration(postgres), 30 * sim::kSeconds);
@@ -377,6 +375,32 @@ TEST(Findings, AReplicationOnlyRestartLeavesARequestProcessedBelowAnOpenConnecti
   s.service.flavour = "postgres";
   s.service.read_back_step = "with-write";  // postgres answers with its write
   EXPECT_TRUE(test_support::run(s, 18156).passed);
+}
+
+// W41 (world seed 5104, shrunk; W28's scenario): client 2's write checkpoint is read at the MySQL
+// source's last transaction after replication passed it; the binlog heartbeat repeats that
+// position, so no checkpoint follows, and on mongo storage it marks the record processed at
+// the connection's own LSN, which that connection never emits.  Postgres storage waits for a
+// next transaction that never comes (the v1.24.0 blocked keepalive).  A source with markers
+// (postgres, mongodb) passes.
+TEST(Findings, AMysqlRequestOnAnIdleBinlogIsNeverAcknowledged) {
+  Scenario s = finding("mysql-ack-after-latency");
+  expect_known_finding(s, 5104, "requests-complete", "record-not-emitted",
+                       "mysql-idle-keepalive-below-connection");
+  const RunResult r = test_support::run(s, 5104);
+  ASSERT_TRUE(r.violation.has_value());
+  EXPECT_NE(r.violation->message.find("replicated (processed at lsn"), std::string::npos)
+      << r.violation->message;
+  Scenario postgres_storage = s;
+  postgres_storage.service.flavour = "postgres";
+  postgres_storage.service.duplicate_window = "write";
+  expect_known_finding(postgres_storage, 5104, "requests-complete", "record-not-emitted",
+                       "mysql-idle-keepalive-below-connection");
+  for (const char* source : {"postgres", "mongodb"}) {
+    Scenario marked = s;
+    marked.service.source = source;
+    EXPECT_TRUE(test_support::run(marked, 5104).passed) << source;
+  }
 }
 
 // W15 (docs/findings-world.md): after disconnectAndClear the request-id floor is the service

@@ -208,9 +208,15 @@ TEST(SourceHead, ACaughtUpSourceAcksOnlyAfterALaterEvent) {
       const LostMarkerRun now = ack_after_lost_marker(storage, source, false);
       EXPECT_EQ(now.stored_head, 2) << what << ": one past the last commit (lsn 1)";
       ASSERT_TRUE(now.first_ack.has_value()) << what;
-      // The 60 s heartbeat keepalive (lsn 2) is the first later event; replicated 200 ms on.
-      EXPECT_GE(*now.first_ack, 60 * kSeconds) << what;
-      EXPECT_LT(*now.first_ack, 61 * kSeconds) << what;
+      if (source == SourceFlavour::Postgres) {
+        // The 60 s heartbeat keepalive (lsn 2) is the first later event; replicated 200 ms on.
+        EXPECT_GE(*now.first_ack, 60 * kSeconds) << what;
+        EXPECT_LT(*now.first_ack, 61 * kSeconds) << what;
+      } else {
+        // A restarted change stream starts with a fresh checkpoint marker (ChangeStream
+        // "Always start with a checkpoint", docs/protocol.md §3.4): that is the later event.
+        EXPECT_LT(*now.first_ack, 3 * kSeconds) << what;
+      }
       // The switch back to the old model: acked at once on connect, with no later event.
       const LostMarkerRun old = ack_after_lost_marker(storage, source, true);
       EXPECT_EQ(old.stored_head, 1) << what;
@@ -229,22 +235,36 @@ TEST(SourceHead, MysqlReadsTheExecutedGtidAndWritesNoMarker) {
 }
 
 // MySQL has no marker (MySQLRouteAPIAdapter.createReplicationHead: "TODO: make sure another
-// message is replicated when shouldAdvance is true") and no fixed keepalive
-// (BinLogReplicationJob.keepAlive is a no-op): an open mongo-storage connection sees a request
-// only at the binlog heartbeat, 30 s after the last binlog event (BinLogListener
-// KEEPALIVE_INACTIVITY_THRESHOLD), powersync-service v1.24.0.
-TEST(SourceHead, MysqlAcksOnOpenConnectionsWaitForTheBinlogHeartbeat) {
+// message is replicated when shouldAdvance is true"), and its binlog heartbeat (30 s without
+// binlog events) forwards keepalive() at the last transaction's position, not a new one
+// (BinLogListener, powersync-service v1.24.0; docs/protocol.md §3.1.4 "MySQL keepalives").  A
+// request read at head 1 after lsn 1 was replicated: the heartbeat at 40 s makes no checkpoint
+// and marks the mongo record processed at lsn 1, which an open connection at lsn 1 never
+// emits, not even after the next transaction (findings-world.md W41); a new connection's
+// lookup finds it.  Postgres storage looks the id up at the next checkpoint: the next
+// transaction's.
+struct MysqlIdleRun {
+  std::optional<sim::Micros> acked_open;  // on the connection open before the request
+  bool acked_new = false;                 // on a connection opened after the next transaction
+  std::size_t source_commits_at_70s = 0;  // the heartbeats wrote nothing to the source
+};
+MysqlIdleRun mysql_request_on_an_idle_binlog(StorageFlavour storage) {
   ServiceConfig config = instant();
   config.source = SourceFlavour::Mysql;
+  config.flavour = storage;
   ServiceWorld w(config);
   w.svc.start();
-  auto stream = std::make_shared<CapturingStream>();
-  sim::HttpRequest open;
-  open.method = "POST";
-  open.path = "/sync/stream";
-  open.subject = "alice";
-  open.body = json{{"client_id", "c1"}}.dump();
-  ASSERT_EQ(w.svc.open_stream(open, stream).status, 200);
+  auto open_stream = [&w] {
+    auto stream = std::make_shared<CapturingStream>();
+    sim::HttpRequest open;
+    open.method = "POST";
+    open.path = "/sync/stream";
+    open.subject = "alice";
+    open.body = json{{"client_id", "c1"}}.dump();
+    EXPECT_EQ(w.svc.open_stream(open, stream).status, 200);
+    return stream;
+  };
+  auto stream = open_stream();
   w.loop.run_until(kEpoch + 10 * kSeconds);
   EXPECT_EQ(w.upload("alice", json::parse(R"([{"op":"PUT","type":"todos","id":"t1"}])")).status,
             200);  // lsn 1 at t=10 s
@@ -252,23 +272,42 @@ TEST(SourceHead, MysqlAcksOnOpenConnectionsWaitForTheBinlogHeartbeat) {
   EXPECT_EQ(w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": 5})").status, 200);
   EXPECT_EQ(w.svc.metrics().markers_written, 0u);
   EXPECT_EQ(w.svc.source().head(), 1);
-  std::optional<sim::Micros> acked;
-  for (sim::Micros t = kEpoch + 11 * kSeconds; t < kEpoch + 80 * kSeconds && !acked;
-       t += 100 * kMillis) {
-    w.loop.run_until(t);
-    for (const auto& l : stream->checkpoint_lines()) {
-      if (l.value("write_checkpoint", "") == "5" && !acked) acked = w.loop.now() - kEpoch;
+  MysqlIdleRun out;
+  auto scan = [&](sim::Micros until) {
+    for (sim::Micros t = w.loop.now(); t < until; t += 100 * kMillis) {
+      w.loop.run_until(t);
+      for (const auto& l : stream->checkpoint_lines()) {
+        if (l.value("write_checkpoint", "") == "5" && !out.acked_open) {
+          out.acked_open = w.loop.now() - kEpoch;
+        }
+      }
     }
-  }
-  ASSERT_TRUE(acked.has_value());
-  // Heartbeat at 40 s (30 s after the upload), not at 30 s nor at the 60 s of other sources.
-  EXPECT_GE(*acked, 40 * kSeconds);
-  EXPECT_LT(*acked, 41 * kSeconds);
-  ASSERT_GE(w.svc.source().log().size(), 2u);
-  EXPECT_EQ(w.svc.source().log()[1].kind, CommitKind::Keepalive);
-  EXPECT_EQ(w.svc.source().log()[1].committed_at, kEpoch + 40 * kSeconds);
+  };
+  scan(kEpoch + 70 * kSeconds);  // heartbeats at 40 s and 70 s
+  out.source_commits_at_70s = w.svc.source().log().size();
+  EXPECT_EQ(w.upload("alice", json::parse(R"([{"op":"PUT","type":"todos","id":"t2"}])")).status,
+            200);  // the next transaction, lsn 2
+  scan(kEpoch + 75 * kSeconds);
+  auto late = open_stream();
+  w.loop.run_until(kEpoch + 77 * kSeconds);
+  for (const auto& l : late->checkpoint_lines())
+    out.acked_new |= l.value("write_checkpoint", "") == "5";
   stream->close();
+  late->close();
   w.loop.run_until(w.loop.now() + kSeconds);
+  return out;
+}
+
+TEST(SourceHead, MysqlHeartbeatsRepeatThePositionSoOpenMongoConnectionsNeverAckAnIdleRequest) {
+  const MysqlIdleRun mongo = mysql_request_on_an_idle_binlog(StorageFlavour::Mongo);
+  EXPECT_EQ(mongo.source_commits_at_70s, 1u) << "a heartbeat writes no source commit";
+  EXPECT_FALSE(mongo.acked_open.has_value()) << "processed at lsn 1 by the heartbeat: never in a "
+                                                "window (1, next]";
+  EXPECT_TRUE(mongo.acked_new) << "a new connection looks the id up";
+  const MysqlIdleRun postgres = mysql_request_on_an_idle_binlog(StorageFlavour::Postgres);
+  ASSERT_TRUE(postgres.acked_open.has_value());
+  EXPECT_GE(*postgres.acked_open, 70 * kSeconds) << "not at a heartbeat: at the next transaction";
+  EXPECT_LT(*postgres.acked_open, 71 * kSeconds);
 }
 
 // A null LSN is not a position (PostgresSyncRulesStorage.watchCheckpointChanges passes no

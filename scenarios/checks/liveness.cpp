@@ -104,8 +104,12 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
                             best->id, best->head))
                   : std::nullopt};
   }
+  // Mongo emits a processed record on an open connection only if it was processed after the
+  // connection's last checkpoint LSN (docs/protocol.md §3.1.9): say where it was processed.
+  const std::string where =
+      best->processed_at_lsn ? say(" (processed at lsn {})", *best->processed_at_lsn) : "";
   return {"record-not-emitted",
-          say("record id {} >= target, replicated, not yet applied", best->id),
+          say("record id {} >= target, replicated{}, not yet applied", best->id, where),
           say("the service holds id {} and will emit it", best->id)};
 }
 

@@ -40,11 +40,12 @@ std::string explanation_class(const std::string& message) {
 }
 
 std::string FindingSignature::text() const {
-  return fmt::format("{}{}; faults={}; cores={}; modes={}; flavour={}{}", invariant,
+  return fmt::format("{}{}; faults={}; cores={}; modes={}; flavour={}{}{}", invariant,
                      explanation_class.empty() ? "" : "[" + explanation_class + "]",
                      faults.empty() ? "none" : join(faults, "+"), join(cores, "+"),
                      join(modes, "+"), flavour,
-                     foreign_ids.empty() ? "" : "; foreign_ids=" + join(foreign_ids, "+"));
+                     foreign_ids.empty() ? "" : "; foreign_ids=" + join(foreign_ids, "+"),
+                     source.empty() ? "" : "; source=" + source);
 }
 
 json FindingSignature::to_json() const {
@@ -52,6 +53,7 @@ json FindingSignature::to_json() const {
             {"faults", faults},       {"cores", cores},
             {"modes", modes},         {"flavour", flavour}};
   if (!foreign_ids.empty()) j["foreign_ids"] = foreign_ids;  // other signatures keep their shape
+  if (!source.empty()) j["source"] = source;
   return j;
 }
 
@@ -80,7 +82,8 @@ FindingSignature signature_of(const std::string& invariant, const std::string& c
           {cores.begin(), cores.end()},
           {modes.begin(), modes.end()},
           s.service.flavour,
-          {foreign_ids.begin(), foreign_ids.end()}};
+          {foreign_ids.begin(), foreign_ids.end()},
+          s.service.source == "mysql" ? s.service.source : std::string()};
 }
 
 std::vector<KnownFinding> parse_known_findings(const json& j, const std::string& source) {
@@ -92,8 +95,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
     throw bad("", "must be {\"format\": 1, \"known\": [{\"id\", \"why\", \"pattern\"}, ...]}");
   }
   static const std::vector<std::string> pattern_keys = {
-      "invariant", "class",     "faults_include",  "faults_any",
-      "cores_any", "modes_any", "foreign_ids_any", "flavour"};
+      "invariant", "class",           "faults_include", "faults_any", "cores_any",
+      "modes_any", "foreign_ids_any", "flavour",        "source"};
   std::vector<KnownFinding> out;
   for (std::size_t i = 0; i < j["known"].size(); ++i) {
     const auto& e = j["known"][i];
@@ -140,6 +143,10 @@ const KnownFinding* match_known(const std::vector<KnownFinding>& known,
     if (p.contains("invariant")) ok = ok && p["invariant"] == sig.invariant;
     if (p.contains("class")) ok = ok && p["class"] == sig.explanation_class;
     if (p.contains("flavour")) ok = ok && p["flavour"] == sig.flavour;
+    if (p.contains("source")) {
+      // Only a MySQL source is in a signature; "postgres" and "mongodb" both match the rest.
+      ok = ok && (sig.source.empty() ? p["source"] != "mysql" : p["source"] == sig.source);
+    }
     if (p.contains("faults_include")) {
       for (const auto& f : p["faults_include"]) ok = ok && contains(sig.faults, f);
     }

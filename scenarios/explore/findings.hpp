@@ -34,6 +34,9 @@ struct FindingSignature {
   // The ids foreign_request faults post (JSON text, a string's quotes dropped), sorted, unique:
   // what tells a near-max id (a wedged counter) from any higher id (a cloned database).
   std::vector<std::string> foreign_ids = {};
+  // "mysql" for a MySQL source, whose keepalives are a finding of their own (findings-world.md
+  // W41); empty for postgres and mongodb sources.
+  std::string source = {};
 
   [[nodiscard]] std::string text() const;
   [[nodiscard]] nlohmann::json to_json() const;
