@@ -11,10 +11,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/control_reply.hpp"
 #include "engine/sdk_shim.hpp"
@@ -433,6 +436,25 @@ StatusFields status_fields(const nlohmann::json& status) {
   return f;
 }
 
+// parse_id() of the canonical JSON value `text` without its tree, for the forms the core writes:
+// null, an integer, a string of digits (stoll's value); nullopt when unsure (a float, an integer
+// out of int64's range, any other string), and the caller parses (a parse per status was 1.8 M
+// instructions of a basic.json run, docs/performance-framework-6.md).
+std::optional<std::optional<int64_t>> plain_raw_id(std::string_view text) {
+  if (text == "null") return std::optional<int64_t>();
+  const bool quoted = text.size() >= 2 && text.front() == '"' && text.back() == '"';
+  const std::string_view digits = quoted ? text.substr(1, text.size() - 2) : text;
+  const std::size_t first = !quoted && !digits.empty() && digits[0] == '-' ? 1 : 0;
+  // Up to 18 digits cannot overflow; a string's leading zeros are stoll's too.
+  if (digits.size() <= first || digits.size() - first > 18) return std::nullopt;
+  for (std::size_t i = first; i < digits.size(); ++i) {
+    if (digits[i] < '0' || digits[i] > '9') return std::nullopt;
+  }
+  int64_t v = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  return std::optional<int64_t>(v);
+}
+
 // status_fields() of a kept status without its tree; nullopt for anything but booleans (value()
 // would throw) and an id that is a plain integer or string, which status_fields() then judges.
 std::optional<StatusFields> raw_status_fields(std::string_view status) {
@@ -445,7 +467,8 @@ std::optional<StatusFields> raw_status_fields(std::string_view status) {
     *out = *v == "true";
   }
   if (const auto& id = members[2]) {
-    f.applied_request_id = parse_id(nlohmann::json::parse(*id));
+    const std::optional<std::optional<int64_t>> plain = plain_raw_id(*id);
+    f.applied_request_id = plain ? *plain : parse_id(nlohmann::json::parse(*id));
   }
   return f;
 }
@@ -460,10 +483,11 @@ void Client::handle_instruction(nlohmann::json& instruction) {
     if (status.is_binary()) {
       // Kept as its canonical text (engine/control_reply.hpp): the instruction's dump() is
       // the text inside the instruction's own.
-      const auto& bytes = status.get_binary();
-      std::string raw(reinterpret_cast<const char*>(bytes.data()), bytes.size());  // a memcpy
+      std::vector<std::uint8_t> raw = std::move(
+          static_cast<std::vector<std::uint8_t>&>(status.get_binary()));  // moved, not copied
       stats_.status_bytes += kKeptStatusHead.size() + raw.size() + kKeptStatusTail.size();
-      fields = raw_status_fields(raw);
+      fields = raw_status_fields(
+          std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
       status_.set_raw(std::move(raw));
     } else {
       stats_.status_bytes += dumped_size(instruction);

@@ -6,11 +6,13 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace syncsim::engine {
 
@@ -22,14 +24,16 @@ class StatusTree {
     has_raw_ = false;
     return *this;
   }
-  // `raw`: a canonical JSON object (reply_detail::CanonicalScan accepted it).
-  void set_raw(std::string raw) {
+  // `raw`: a canonical JSON object (reply_detail::CanonicalScan accepted it), as the bytes the
+  // reply's binary value held (moved in, not copied).
+  void set_raw(std::vector<std::uint8_t>&& raw) {
     raw_ = std::move(raw);
     has_raw_ = true;
   }
+  void set_raw(std::string_view raw) { set_raw(std::vector<std::uint8_t>(raw.begin(), raw.end())); }
   [[nodiscard]] const nlohmann::json& tree() const {
     if (has_raw_) {
-      tree_ = nlohmann::json::parse(raw_);
+      tree_ = nlohmann::json::parse(raw_.begin(), raw_.end());
       raw_.clear();
       has_raw_ = false;
     }
@@ -39,7 +43,7 @@ class StatusTree {
 
  private:
   mutable nlohmann::json tree_;
-  mutable std::string raw_;
+  mutable std::vector<std::uint8_t> raw_;
   mutable bool has_raw_ = false;
 };
 
