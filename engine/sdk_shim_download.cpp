@@ -10,8 +10,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <optional>
@@ -436,38 +436,43 @@ StatusFields status_fields(const nlohmann::json& status) {
   return f;
 }
 
-// parse_id() of the canonical JSON value `text` without its tree, for the forms the core writes:
-// null, an integer, a string of digits (stoll's value); nullopt when unsure (a float, an integer
-// out of int64's range, any other string), and the caller parses (a parse per status was 1.8 M
-// instructions of a basic.json run, docs/performance-framework-6.md).
-std::optional<std::optional<int64_t>> plain_raw_id(std::string_view text) {
-  if (text == "null") return std::optional<int64_t>();
-  const bool quoted = text.size() >= 2 && text.front() == '"' && text.back() == '"';
-  const std::string_view digits = quoted ? text.substr(1, text.size() - 2) : text;
-  const std::size_t first = !quoted && !digits.empty() && digits[0] == '-' ? 1 : 0;
-  // Up to 18 digits cannot overflow; a string's leading zeros are stoll's too.
-  if (digits.size() <= first || digits.size() - first > 18) return std::nullopt;
-  for (std::size_t i = first; i < digits.size(); ++i) {
-    if (digits[i] < '0' || digits[i] > '9') return std::nullopt;
-  }
-  int64_t v = 0;
-  std::from_chars(digits.data(), digits.data() + digits.size(), v);
-  return std::optional<int64_t>(v);
-}
-
 // status_fields() of a kept status without its tree; nullopt for anything but booleans (value()
 // would throw) and an id that is a plain integer or string, which status_fields() then judges.
-std::optional<StatusFields> raw_status_fields(std::string_view status) {
+// `packed`: the members the reply's parse found (engine/control_reply.hpp's KeptStatusMembers),
+// else the status is scanned for them.
+std::optional<StatusFields> raw_status_fields(std::string_view status,
+                                              std::optional<std::uint64_t> packed) {
   StatusFields f;
-  const auto members = raw_members<3>(
-      status, {"connected", "connecting", "internal_last_applied_checkpoint_request_id"});
+  std::array<std::optional<std::string_view>, 3> members;
+  if (packed) {
+    const auto found = KeptStatusMembers::unpacked(*packed);
+    auto text = [](KeptStatusMembers::Flag flag) -> std::optional<std::string_view> {
+      switch (flag) {
+        case KeptStatusMembers::Flag::Absent:
+          return std::nullopt;
+        case KeptStatusMembers::Flag::False:
+          return "false";
+        case KeptStatusMembers::Flag::True:
+          return "true";
+        case KeptStatusMembers::Flag::Other:
+          break;
+      }
+      return "other";  // neither literal: judged on the tree below
+    };
+    members = {
+        text(found.connected), text(found.connecting),
+        found.has_id ? std::optional(status.substr(found.id_offset, found.id_size)) : std::nullopt};
+  } else {
+    members = raw_members<3>(
+        status, {"connected", "connecting", "internal_last_applied_checkpoint_request_id"});
+  }
   for (auto [v, out] : {std::pair{members[0], &f.connected}, {members[1], &f.connecting}}) {
     if (!v) continue;
     if (*v != "true" && *v != "false") return std::nullopt;
     *out = *v == "true";
   }
   if (const auto& id = members[2]) {
-    const std::optional<std::optional<int64_t>> plain = plain_raw_id(*id);
+    const std::optional<std::optional<int64_t>> plain = raw_request_id(*id);
     f.applied_request_id = plain ? *plain : parse_id(nlohmann::json::parse(*id));
   }
   return f;
@@ -483,11 +488,14 @@ void Client::handle_instruction(nlohmann::json& instruction) {
     if (status.is_binary()) {
       // Kept as its canonical text (engine/control_reply.hpp): the instruction's dump() is
       // the text inside the instruction's own.
-      std::vector<std::uint8_t> raw = std::move(
-          static_cast<std::vector<std::uint8_t>&>(status.get_binary()));  // moved, not copied
+      auto& binary = status.get_binary();
+      const std::optional<std::uint64_t> packed =
+          binary.has_subtype() ? std::optional<std::uint64_t>(binary.subtype()) : std::nullopt;
+      std::vector<std::uint8_t> raw =
+          std::move(static_cast<std::vector<std::uint8_t>&>(binary));  // moved, not copied
       stats_.status_bytes += kKeptStatusHead.size() + raw.size() + kKeptStatusTail.size();
       fields = raw_status_fields(
-          std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()));
+          std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()), packed);
       status_.set_raw(std::move(raw));
     } else {
       stats_.status_bytes += dumped_size(instruction);
