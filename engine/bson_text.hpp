@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "engine/wire_numbers.hpp"
+
 namespace syncsim::engine {
 
 namespace bson_text_detail {
@@ -40,13 +42,8 @@ class Reader {
   template <class T>
   bool number(T& v) {
     if (in_.size() - pos_ < sizeof(T)) return false;
-    std::make_unsigned_t<T> u = 0;
-    for (std::size_t i = 0; i < sizeof(T); ++i) {
-      u |= static_cast<std::make_unsigned_t<T>>(static_cast<unsigned char>(in_[pos_ + i]))
-           << (8 * i);
-    }
+    v = little_endian_at<T>(in_, pos_);
     pos_ += sizeof(T);
-    v = static_cast<T>(u);
     return true;
   }
   bool cstr(std::string_view& s) {

@@ -26,6 +26,39 @@ namespace syncsim::engine {
 inline constexpr std::string_view kKeptStatusHead = R"({"UpdateSyncStatus":{"status":)";
 inline constexpr std::string_view kKeptStatusTail = "}}";
 
+// The members of a kept status that Client::handle_instruction reads, found by the scan that
+// checks the status (a second pass over every status was 2.9 M instructions of a basic.json run,
+// docs/performance-framework-6.md), carried in the kept binary's subtype: for `connected` and
+// `connecting` whether each is absent, false, true or another value; for the applied request id
+// whether it is there and where its value's text is in the status.  A status too large for the
+// packing keeps no subtype, and the reader scans it (engine/status_text.hpp's raw_members).
+struct KeptStatusMembers {
+  enum class Flag : std::uint8_t { Absent, False, True, Other };
+  Flag connected = Flag::Absent;
+  Flag connecting = Flag::Absent;
+  bool has_id = false;
+  std::uint32_t id_offset = 0;  // in the status text
+  std::uint32_t id_size = 0;
+
+  static constexpr std::uint64_t kMaxIdOffset = (std::uint64_t{1} << 32) - 1;
+  static constexpr std::uint64_t kMaxIdSize = (std::uint64_t{1} << 23) - 1;
+
+  [[nodiscard]] std::uint64_t packed() const {
+    return static_cast<std::uint64_t>(connected) | static_cast<std::uint64_t>(connecting) << 2 |
+           static_cast<std::uint64_t>(has_id) << 4 | std::uint64_t{id_offset} << 8 |
+           std::uint64_t{id_size} << 40;
+  }
+  static KeptStatusMembers unpacked(std::uint64_t v) {
+    KeptStatusMembers m;
+    m.connected = static_cast<Flag>(v & 3);
+    m.connecting = static_cast<Flag>((v >> 2) & 3);
+    m.has_id = ((v >> 4) & 1) != 0;
+    m.id_offset = static_cast<std::uint32_t>(v >> 8);
+    m.id_size = static_cast<std::uint32_t>((v >> 40) & kMaxIdSize);
+    return m;
+  }
+};
+
 namespace reply_detail {
 
 struct GiveUp {};
@@ -35,6 +68,20 @@ struct GiveUp {};
 class CanonicalScan {
  public:
   explicit CanonicalScan(const char* end) : end_(end) {}
+  // Also notes the KeptStatusMembers of the top-level object, which starts at `start`, into
+  // `members`; members_fit() then says whether they can be packed.
+  CanonicalScan(const char* start, const char* end, KeptStatusMembers* members)
+      : end_(end), members_(members), status_start_(start) {}
+
+  bool members_fit() {
+    if (members_ == nullptr || !members_->has_id) return true;
+    if (offset_ > KeptStatusMembers::kMaxIdOffset || size_ > KeptStatusMembers::kMaxIdSize) {
+      return false;
+    }
+    members_->id_offset = static_cast<std::uint32_t>(offset_);
+    members_->id_size = static_cast<std::uint32_t>(size_);
+    return true;
+  }
 
   // No control characters (whitespace other than ' ' included), escapes or non-ASCII bytes.
   static bool plain_ascii(const char* p, const char* end) {
@@ -95,8 +142,10 @@ class CanonicalScan {
         if (keys[i] == key) return nullptr;
       }
       keys[count++] = key;
-      p = value(key_end + 1, depth + 1);
+      const char* start = key_end + 1;
+      p = value(start, depth + 1);
       if (p == nullptr || p == end_) return nullptr;
+      if (depth == 0 && members_ != nullptr) note_member(key, start, p);
       if (*p == '}') return p + 1;
       if (*p++ != ',') return nullptr;
     }
@@ -146,7 +195,29 @@ class CanonicalScan {
     return p + word.size();
   }
 
+  // A top-level member whose value runs from `start` to `stop`; keys are unique (checked above).
+  void note_member(std::string_view key, const char* start, const char* stop) {
+    using Flag = KeptStatusMembers::Flag;
+    const std::string_view value(start, static_cast<std::size_t>(stop - start));
+    auto flag = [&] {
+      return value == "true" ? Flag::True : value == "false" ? Flag::False : Flag::Other;
+    };
+    if (key == "connected") {
+      members_->connected = flag();
+    } else if (key == "connecting") {
+      members_->connecting = flag();
+    } else if (key == "internal_last_applied_checkpoint_request_id") {
+      members_->has_id = true;
+      offset_ = static_cast<std::uint64_t>(start - status_start_);
+      size_ = value.size();
+    }
+  }
+
   const char* end_;
+  KeptStatusMembers* members_ = nullptr;
+  const char* status_start_ = nullptr;
+  std::uint64_t offset_ = 0;
+  std::uint64_t size_ = 0;
 };
 
 class Parser {
@@ -247,14 +318,21 @@ class Parser {
       }
       checked_ascii_ = true;
     }
-    const char* stop = CanonicalScan(end_).value(start, 0);
+    KeptStatusMembers members;
+    CanonicalScan scan(start, end_, &members);
+    const char* stop = scan.value(start, 0);
     if (stop == nullptr || static_cast<std::size_t>(end_ - stop) < kKeptStatusTail.size() ||
         std::string_view(stop, kKeptStatusTail.size()) != kKeptStatusTail) {
       return false;
     }
+    // Bytes from bytes: a char range into a uint8_t vector was a byte loop (1.8 M instructions
+    // of a basic.json run, docs/performance-framework-6.md); one memcpy.
+    const auto* bytes = reinterpret_cast<const std::uint8_t*>(start);
     nlohmann::json inner(nlohmann::json::value_t::object);
+    std::vector<std::uint8_t> status(bytes, bytes + (stop - start));
     inner.get_ref<nlohmann::json::object_t&>().emplace(
-        "status", nlohmann::json::binary(std::vector<std::uint8_t>(start, stop)));
+        "status", scan.members_fit() ? nlohmann::json::binary(std::move(status), members.packed())
+                                     : nlohmann::json::binary(std::move(status)));
     nlohmann::json instruction(nlohmann::json::value_t::object);
     instruction.get_ref<nlohmann::json::object_t&>().emplace("UpdateSyncStatus", std::move(inner));
     items.push_back(std::move(instruction));

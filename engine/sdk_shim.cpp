@@ -20,6 +20,7 @@
 #include "engine/js/js_real_client.hpp"
 #include "engine/sdk_shim_internal.hpp"
 #include "engine/sync_line.hpp"
+#include "engine/sync_line_peek.hpp"
 #include "engine/watched_read.hpp"
 
 namespace syncsim::engine {
@@ -656,7 +657,23 @@ const std::string* Client::sync_line(const std::string& op,
 
 std::optional<std::string_view> Client::sync_line_key(const std::string& op,
                                                       const std::optional<std::string>& payload) {
-  return engine::sync_line_key(op, payload);
+  // Only a line's payload is cached: the pseudo calls observers also see (a target's change)
+  // carry a local payload under a call's number, and are not lines.
+  if (!payload || (op != "line_text" && op != "line_binary")) return std::nullopt;
+  if (key_for_.call != control_call_ || key_for_.payload != &*payload) {
+    line_key_ = engine::sync_line_key(op, payload);
+    key_for_ = {control_call_, &*payload};
+  }
+  return line_key_;
+}
+
+std::optional<std::optional<int64_t>> Client::bson_line_write_checkpoint(
+    const std::string& payload) {
+  if (write_checkpoint_for_.call != control_call_ || write_checkpoint_for_.payload != &payload) {
+    line_write_checkpoint_ = engine::bson_line_write_checkpoint(payload);
+    write_checkpoint_for_ = {control_call_, &payload};
+  }
+  return line_write_checkpoint_;
 }
 
 bool Client::last_apply_was_full() {

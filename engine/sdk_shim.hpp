@@ -437,11 +437,15 @@ class Client {
   // it with new_control_call().
   const std::string* sync_line(const std::string& op, const std::optional<std::string>& payload);
   // The line's key without its text (engine/sync_line.hpp's sync_line_key): nullopt when not a line
-  // or unsure, and the caller reads sync_line().
-  static std::optional<std::string_view> sync_line_key(const std::string& op,
-                                                       const std::optional<std::string>& payload);
-  static std::optional<std::string_view> sync_line_key(
+  // or unsure, and the caller reads sync_line().  Like sync_line, once per control call however
+  // many observers ask.
+  std::optional<std::string_view> sync_line_key(const std::string& op,
+                                                const std::optional<std::string>& payload);
+  std::optional<std::string_view> sync_line_key(
       const std::string& op, std::optional<std::string>&& payload) = delete;  // a view into it
+  // A line_binary line's write_checkpoint from its bytes (engine/sync_line_peek.hpp's
+  // bson_line_write_checkpoint, same answers), once per control call.
+  std::optional<std::optional<int64_t>> bson_line_write_checkpoint(const std::string& payload);
   void new_control_call() { ++control_call_; }
   // Whether the newest apply was a full one: a partial apply leaves its priority's row in
   // ps_sync_state beside the sentinel, a full apply only the sentinel (docs/protocol.md §1
@@ -614,6 +618,16 @@ class Client {
   uint64_t control_call_ = 0;                // sync_line's cache key
   uint64_t decoded_for_ = 0;                 // the control call decoded_line_ belongs to
   std::optional<std::string> decoded_line_;  // a line_binary payload as JSON text
+  // The same per-call caches for sync_line_key and bson_line_write_checkpoint: the call and the
+  // payload they were computed for (nullptr: none).
+  struct LinePeek {
+    uint64_t call = 0;
+    const std::string* payload = nullptr;
+  };
+  LinePeek key_for_;
+  std::optional<std::string_view> line_key_;
+  LinePeek write_checkpoint_for_;
+  std::optional<std::optional<int64_t>> line_write_checkpoint_;
 
   // JS-side sync status (docs/protocol.md §2.1.5)
   StatusTree status_;  // the tree, or UpdateSyncStatus text until read

@@ -10,11 +10,14 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cassert>
+#include <cstdint>
 #include <cstdio>
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "engine/control_reply.hpp"
 #include "engine/sdk_shim.hpp"
@@ -435,17 +438,42 @@ StatusFields status_fields(const nlohmann::json& status) {
 
 // status_fields() of a kept status without its tree; nullopt for anything but booleans (value()
 // would throw) and an id that is a plain integer or string, which status_fields() then judges.
-std::optional<StatusFields> raw_status_fields(std::string_view status) {
+// `packed`: the members the reply's parse found (engine/control_reply.hpp's KeptStatusMembers),
+// else the status is scanned for them.
+std::optional<StatusFields> raw_status_fields(std::string_view status,
+                                              std::optional<std::uint64_t> packed) {
   StatusFields f;
-  const auto members = raw_members<3>(
-      status, {"connected", "connecting", "internal_last_applied_checkpoint_request_id"});
+  std::array<std::optional<std::string_view>, 3> members;
+  if (packed) {
+    const auto found = KeptStatusMembers::unpacked(*packed);
+    auto text = [](KeptStatusMembers::Flag flag) -> std::optional<std::string_view> {
+      switch (flag) {
+        case KeptStatusMembers::Flag::Absent:
+          return std::nullopt;
+        case KeptStatusMembers::Flag::False:
+          return "false";
+        case KeptStatusMembers::Flag::True:
+          return "true";
+        case KeptStatusMembers::Flag::Other:
+          break;
+      }
+      return "other";  // neither literal: judged on the tree below
+    };
+    members = {
+        text(found.connected), text(found.connecting),
+        found.has_id ? std::optional(status.substr(found.id_offset, found.id_size)) : std::nullopt};
+  } else {
+    members = raw_members<3>(
+        status, {"connected", "connecting", "internal_last_applied_checkpoint_request_id"});
+  }
   for (auto [v, out] : {std::pair{members[0], &f.connected}, {members[1], &f.connecting}}) {
     if (!v) continue;
     if (*v != "true" && *v != "false") return std::nullopt;
     *out = *v == "true";
   }
   if (const auto& id = members[2]) {
-    f.applied_request_id = parse_id(nlohmann::json::parse(*id));
+    const std::optional<std::optional<int64_t>> plain = raw_request_id(*id);
+    f.applied_request_id = plain ? *plain : parse_id(nlohmann::json::parse(*id));
   }
   return f;
 }
@@ -460,10 +488,14 @@ void Client::handle_instruction(nlohmann::json& instruction) {
     if (status.is_binary()) {
       // Kept as its canonical text (engine/control_reply.hpp): the instruction's dump() is
       // the text inside the instruction's own.
-      const auto& bytes = status.get_binary();
-      std::string raw(reinterpret_cast<const char*>(bytes.data()), bytes.size());  // a memcpy
+      auto& binary = status.get_binary();
+      const std::optional<std::uint64_t> packed =
+          binary.has_subtype() ? std::optional<std::uint64_t>(binary.subtype()) : std::nullopt;
+      std::vector<std::uint8_t> raw =
+          std::move(static_cast<std::vector<std::uint8_t>&>(binary));  // moved, not copied
       stats_.status_bytes += kKeptStatusHead.size() + raw.size() + kKeptStatusTail.size();
-      fields = raw_status_fields(raw);
+      fields = raw_status_fields(
+          std::string_view(reinterpret_cast<const char*>(raw.data()), raw.size()), packed);
       status_.set_raw(std::move(raw));
     } else {
       stats_.status_bytes += dumped_size(instruction);

@@ -5,12 +5,15 @@
 #pragma once
 
 #include <array>
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace syncsim::engine {
 
@@ -22,14 +25,16 @@ class StatusTree {
     has_raw_ = false;
     return *this;
   }
-  // `raw`: a canonical JSON object (reply_detail::CanonicalScan accepted it).
-  void set_raw(std::string raw) {
+  // `raw`: a canonical JSON object (reply_detail::CanonicalScan accepted it), as the bytes the
+  // reply's binary value held (moved in, not copied).
+  void set_raw(std::vector<std::uint8_t>&& raw) {
     raw_ = std::move(raw);
     has_raw_ = true;
   }
+  void set_raw(std::string_view raw) { set_raw(std::vector<std::uint8_t>(raw.begin(), raw.end())); }
   [[nodiscard]] const nlohmann::json& tree() const {
     if (has_raw_) {
-      tree_ = nlohmann::json::parse(raw_);
+      tree_ = nlohmann::json::parse(raw_.begin(), raw_.end());
       raw_.clear();
       has_raw_ = false;
     }
@@ -39,7 +44,7 @@ class StatusTree {
 
  private:
   mutable nlohmann::json tree_;
-  mutable std::string raw_;
+  mutable std::vector<std::uint8_t> raw_;
   mutable bool has_raw_ = false;
 };
 
@@ -103,6 +108,26 @@ std::array<std::optional<std::string_view>, N> raw_members(
 // absent.
 inline std::optional<std::string_view> raw_member(std::string_view object, std::string_view key) {
   return raw_members<1>(object, {key})[0];
+}
+
+// What engine/sdk_shim_internal.hpp's parse_id() gives for the canonical JSON value `text`,
+// without its tree, for the forms the core writes: null, an integer, a string of digits (stoll's
+// value).  nullopt when unsure (a float, an integer out of int64's range, any other string): the
+// caller parses (a parse per status was 1.8 M instructions of a basic.json run,
+// docs/performance-framework-6.md).
+inline std::optional<std::optional<int64_t>> raw_request_id(std::string_view text) {
+  if (text == "null") return std::optional<int64_t>();
+  const bool quoted = text.size() >= 2 && text.front() == '"' && text.back() == '"';
+  const std::string_view digits = quoted ? text.substr(1, text.size() - 2) : text;
+  const std::size_t first = !quoted && !digits.empty() && digits[0] == '-' ? 1 : 0;
+  // Up to 18 digits cannot overflow; a string's leading zeros are stoll's too.
+  if (digits.size() <= first || digits.size() - first > 18) return std::nullopt;
+  for (std::size_t i = first; i < digits.size(); ++i) {
+    if (digits[i] < '0' || digits[i] > '9') return std::nullopt;
+  }
+  int64_t v = 0;
+  std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  return std::optional<int64_t>(v);
 }
 
 }  // namespace syncsim::engine

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "engine/bson_text.hpp"
+#include "engine/wire_numbers.hpp"
 
 namespace syncsim::engine {
 
@@ -62,10 +63,7 @@ inline std::optional<std::string_view> sync_line_key(const std::string& op,
   }
   if (op != "line_binary") return std::nullopt;
   auto int32_at = [&](std::size_t at) {
-    uint32_t v = 0;
-    for (std::size_t i = 0; i < 4; ++i)
-      v |= uint32_t{static_cast<unsigned char>(p[at + i])} << (8 * i);
-    return static_cast<std::size_t>(v);
+    return static_cast<std::size_t>(little_endian_at<uint32_t>(p, at));
   };
   // int32 size, one element (type, name, value), the terminating 0.
   if (p.size() < 7 || int32_at(0) != p.size() || p.back() != '\0') return std::nullopt;

@@ -1,13 +1,16 @@
 // A line_binary sync line's write_checkpoint read from its BSON bytes, without its text (issue 20,
 // docs/performance-framework-4.md): apart from engine/sync_line.hpp, which most of the project
-// includes, so that only its two readers (scenarios/explore/sometimes.cpp,
-// scenarios/results/run_recorder.cpp) depend on it.
+// includes, so that only engine/sdk_shim.cpp (Client::bson_line_write_checkpoint, read by
+// scenarios/explore/sometimes.cpp and scenarios/results/run_recorder.cpp) and its test depend on
+// it.
 #pragma once
 
 #include <cstdint>
 #include <optional>
 #include <string_view>
 #include <utility>
+
+#include "engine/wire_numbers.hpp"
 
 namespace syncsim::engine {
 
@@ -20,11 +23,7 @@ namespace sync_line_detail {
 inline bool walk(std::string_view p, std::size_t at, std::string_view wanted, bool top,
                  std::optional<std::pair<char, std::string_view>>& found) {
   auto int32_at = [&](std::size_t i) {
-    uint32_t v = 0;
-    for (std::size_t k = 0; k < 4; ++k) {
-      v |= uint32_t{static_cast<unsigned char>(p[i + k])} << (8 * k);
-    }
-    return static_cast<std::size_t>(v);
+    return static_cast<std::size_t>(little_endian_at<uint32_t>(p, i));
   };
   if (at + 5 > p.size()) return false;
   const std::size_t end = at + int32_at(at);
@@ -88,28 +87,15 @@ inline std::optional<std::optional<int64_t>> bson_line_write_checkpoint(std::str
     return std::nullopt;
   }
   if (!found) return std::optional<int64_t>();
-  auto digits = [](std::string_view text) -> std::optional<int64_t> {
-    std::size_t i = 0;
-    while (i < text.size() && text[i] == ' ') ++i;  // the text's quote and spaces are skipped
-    int64_t v = 0;
-    bool any = false;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-      v = v * 10 + (text[i++] - '0');
-      any = true;
-    }
-    return any ? std::optional<int64_t>(v) : std::nullopt;
-  };
   const auto [type, value] = *found;
   if (type == 0x02) {
     if (value.size() < 5) return std::nullopt;
-    return digits(value.substr(4, value.size() - 5));  // the bytes before the string's 0
+    // The bytes before the string's 0; the text's quote is not among them, its spaces are.
+    return leading_digits(value.substr(4, value.size() - 5), " ");
   }
   if (type == 0x10 || type == 0x12) {
-    int64_t v = 0;
-    for (std::size_t k = 0; k < value.size(); ++k) {
-      v |= int64_t{static_cast<unsigned char>(value[k])} << (8 * k);
-    }
-    if (type == 0x10) v = static_cast<int32_t>(v);
+    const int64_t v =
+        type == 0x10 ? little_endian_at<int32_t>(value, 0) : little_endian_at<int64_t>(value, 0);
     return v < 0 ? std::nullopt : std::optional<int64_t>(v);  // "-..." has no digits first
   }
   if (type == 0x0A || type == 0x08 || type == 0x03 || type == 0x04) return std::optional<int64_t>();

@@ -6,7 +6,6 @@
 #include <limits>
 #include <string_view>
 
-#include "engine/sync_line_peek.hpp"
 #include "scenarios/world/sync_lines.hpp"
 
 namespace syncsim::scenarios {
@@ -144,12 +143,12 @@ void SometimesCounter::on_control(engine::Client& c, const std::string& op,
     if (result && result->find(kBlockedLog) != std::string::npos) ++counts_[kBarrierBlocked];
     // Only checkpoint lines and partial completions count below: the others (data lines, most of
     // a stream) are skipped by their key, not decoded (engine/sync_line.hpp).
-    const auto key = engine::Client::sync_line_key(op, payload);
+    const auto key = c.sync_line_key(op, payload);
     if (key && *key != "partial_checkpoint_complete" && !key->starts_with("checkpoint")) return;
     if (key && op == "line_binary" && key->starts_with("checkpoint")) {
       // Its write_checkpoint from the BSON bytes, as the text would give it
       // (engine/sync_line_peek.hpp).
-      if (const auto wc = engine::bson_line_write_checkpoint(*payload)) {
+      if (const auto wc = c.bson_line_write_checkpoint(*payload)) {
         apply_write_checkpoint(s, counts_[kNewerHidesOlder], *wc);
         return;
       }

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 
-#include "engine/sync_line_peek.hpp"
 #include "scenarios/world/sync_lines.hpp"
 
 namespace syncsim::scenarios {
@@ -184,10 +183,10 @@ void RunRecorder::on_control(engine::Client& c, const std::string& op,
   const auto lane = [&] { return lane_of_client(c.index()); };
   // A data line carries no write_checkpoint (docs/protocol.md §1.3.2): not decoded to look; a
   // BSON line's is read from its bytes when that is certain (engine/sync_line_peek.hpp).
-  const auto key = engine::Client::sync_line_key(op, payload);
+  const auto key = c.sync_line_key(op, payload);
   if (key && *key == "data") return;
   std::optional<std::optional<int64_t>> peeked;
-  if (key && op == "line_binary") peeked = engine::bson_line_write_checkpoint(*payload);
+  if (key && op == "line_binary") peeked = c.bson_line_write_checkpoint(*payload);
   const std::string* line = peeked ? nullptr : c.sync_line(op, payload);
   if (peeked || line != nullptr) {
     auto wc = peeked ? *peeked : write_checkpoint_of(*line);

@@ -5,6 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+
+#include "engine/wire_numbers.hpp"
 
 namespace syncsim::scenarios {
 
@@ -13,15 +16,7 @@ inline std::optional<int64_t> write_checkpoint_of(const std::string& line) {
   static const std::string kKey = "\"write_checkpoint\":";
   auto pos = line.find(kKey);
   if (pos == std::string::npos) return std::nullopt;
-  pos += kKey.size();
-  while (pos < line.size() && (line[pos] == '"' || line[pos] == ' ')) ++pos;
-  int64_t v = 0;
-  bool any = false;
-  while (pos < line.size() && line[pos] >= '0' && line[pos] <= '9') {
-    v = v * 10 + (line[pos++] - '0');
-    any = true;
-  }
-  return any ? std::optional<int64_t>(v) : std::nullopt;
+  return engine::leading_digits(std::string_view(line).substr(pos + kKey.size()), "\" ");
 }
 
 }  // namespace syncsim::scenarios
