@@ -297,6 +297,42 @@ TEST(Findings, ExplanationClassAndSignature) {
   EXPECT_EQ(sig.text(),
             "converges[x]; faults=lag+upgrade; cores=0.4.12+0.5.2+0.5.3; modes=legacy+requests; "
             "flavour=postgres");
+  // Only a MySQL source is named (its keepalives are a root cause of their own, W41).
+  s.service.source = "mongodb";
+  EXPECT_EQ(signature_of("converges", "x", s).text(), sig.text());
+  s.service.source = "mysql";
+  const auto mysql = signature_of("converges", "x", s);
+  EXPECT_EQ(mysql.text(), sig.text() + "; source=mysql");
+  EXPECT_EQ(mysql.to_json().at("source"), "mysql");
+  EXPECT_FALSE(sig.to_json().contains("source"));
+}
+
+// W41's entries match a MySQL source only; W27's lockstep entry needs the id at the maximum.
+TEST(Findings, MysqlKeepaliveAndLockstepEntriesMatchOnlyTheirCause) {
+  const auto known = project_known_findings();
+  FindingSignature sig{
+      "requests-complete", "record-not-emitted", {}, {"0.4.6"}, {"legacy"}, "mongo", {}, "mysql"};
+  ASSERT_NE(match_known(known, sig), nullptr) << sig.text();
+  EXPECT_EQ(match_known(known, sig)->id, "mysql-idle-keepalive-below-connection");
+  sig.flavour = "postgres";  // the v1.24.0 blocked keepalive: the same entry
+  ASSERT_NE(match_known(known, sig), nullptr);
+  EXPECT_EQ(match_known(known, sig)->id, "mysql-idle-keepalive-below-connection");
+  sig.source = "";  // a postgres or mongodb source: not that finding
+  EXPECT_EQ(match_known(known, sig), nullptr);
+  FindingSignature empty{"requests-complete", "gate-open", {}, {"0.5.2"},
+                         {"requests"},        "mongo",     {}, "mysql"};
+  ASSERT_NE(match_known(known, empty), nullptr);
+  EXPECT_EQ(match_known(known, empty)->id, "mysql-idle-keepalive-empty-source");
+  empty.source = "";
+  EXPECT_EQ(match_known(known, empty), nullptr);
+  FindingSignature lockstep{
+      "requests-complete",    "target-max",           {"disconnect_and_clear", "foreign_request"},
+      {"0.4.6", "0.5.2"},     {"legacy", "requests"}, "postgres",
+      {"9223372036854775807"}};
+  ASSERT_NE(match_known(known, lockstep), nullptr);
+  EXPECT_EQ(match_known(known, lockstep)->id, "lockstep-batches-behind-max-key");
+  lockstep.foreign_ids = {"1000"};
+  EXPECT_EQ(match_known(known, lockstep), nullptr);
 }
 
 TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
