@@ -143,7 +143,8 @@ std::vector<std::string> FileStore::names() const {
   std::vector<std::string> out;
   out.reserve(files_.size());
   for (const auto& [name, file] : files_) out.push_back(name);
-  return out;  // std::map iterates in sorted order
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void FileStore::lose_unsynced_writes() {
@@ -191,8 +192,8 @@ const MemFile* FileStore::peek(std::string_view name) const {
 }
 
 std::shared_ptr<MemFile> FileStore::create(std::string_view name) {
-  auto it = files_.lower_bound(name);
-  if (it == files_.end() || it->first != name) it = files_.emplace_hint(it, name, nullptr);
+  auto it = files_.find(name);
+  if (it == files_.end()) it = files_.emplace(std::string(name), nullptr).first;
   auto& slot = it->second;
   if (!slot) slot = std::make_shared<MemFile>();
   return slot;

@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "sim/clock.hpp"
@@ -133,7 +134,17 @@ class FileStore {
   bool track_durability_;
   bool fsync_lies_ = false;
   CostMeter* cost_meter_ = nullptr;
-  std::map<std::string, std::shared_ptr<MemFile>, std::less<>> files_;
+  // By name, hashed: SQLite asks for a file before every read transaction (xAccess), and a
+  // tree of a fleet's 2,000 names walked ~11 nodes of other clients' memory per lookup (issue
+  // 20 (d), docs/performance-scale.md "(scale23, issue 20 (d))").  No result depends on the
+  // order: names() sorts, the other passes treat each file alone.
+  struct NameHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view name) const noexcept {
+      return std::hash<std::string_view>{}(name);
+    }
+  };
+  std::unordered_map<std::string, std::shared_ptr<MemFile>, NameHash, std::equal_to<>> files_;
 };
 
 // Registers the sim VFS ("syncsim") as SQLite's default VFS.  Idempotent.
