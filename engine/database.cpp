@@ -25,12 +25,12 @@ namespace syncsim::engine {
 
 namespace {
 
-// ~154 KB per connection: 96 slots of 1200 bytes and 300 of 128 (SQLite's two-size lookaside).
-// 128 and not perf15's 200: the same instructions (2,953 M for 50 seeds of 8 clients both ways;
-// 100 costs 1.5 % more) and 86 KB less per client, all of it touched at the open
-// (docs/performance-scale.md "(scale23, issue 20 (d))").
+// ~240 KB per connection: 151 slots of 1200 bytes and 459 of 128 (SQLite's two-size lookaside).
+// scale23 tried 128 slots (the same instructions, 86 KB less per client), but it cost 19 % more
+// task-clock on basic.json (perf stat -r 4, 30 seeds: 1,969 -> 2,353 ms; docs/performance-scale.md
+// "Session 23"), so it stays at perf15's 200.
 constexpr int kLookasideSlotSize = 1200;
-constexpr int kLookasideSlots = 128;
+constexpr int kLookasideSlots = 200;
 constexpr std::size_t kLookasideBytes = std::size_t{kLookasideSlotSize} * kLookasideSlots;
 
 // The connections' lookaside buffers, carved from slabs advised for transparent huge pages and
@@ -66,7 +66,7 @@ class LookasidePool {
 
  private:
   static constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  static constexpr std::size_t kSlab = 4 * kHugePage;  // 54 buffers
+  static constexpr std::size_t kSlab = 4 * kHugePage;  // 34 buffers
 
   // A kSlab region aligned to kHugePage (mapped with a huge page's slack, the rest unmapped).
   bool new_slab() {
