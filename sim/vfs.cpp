@@ -16,115 +16,6 @@ static_assert(SQLITE_VERSION_NUMBER >= 3044000, "build against the bundled SQLit
 
 namespace syncsim::sim {
 
-// ---- FileBytes ----------------------------------------------------------------
-
-namespace {
-
-// Chunks no file holds any more, reused (last freed, first reused) by the next chunk a file
-// needs: a rollback journal is deleted at every commit and written again by the next
-// transaction, of this client or another, into memory still in the cache (mem18 kept whole
-// journal buffers for the same reason).  Per thread: a sweep's workers never share chunks.
-constexpr std::size_t kMaxSpareChunks = 64;  // 256 KiB, a few journals' worth
-thread_local std::vector<std::shared_ptr<std::array<uint8_t, FileBytes::kChunk>>> t_spare_chunks;
-
-std::shared_ptr<std::array<uint8_t, FileBytes::kChunk>> new_chunk() {
-  if (!t_spare_chunks.empty()) {
-    auto chunk = std::move(t_spare_chunks.back());
-    t_spare_chunks.pop_back();
-    return chunk;
-  }
-  // Not zeroed: every byte below a file's size is written before it is read.
-  return std::make_shared_for_overwrite<std::array<uint8_t, FileBytes::kChunk>>();
-}
-
-}  // namespace
-
-FileBytes::FileBytes(const std::vector<uint8_t>& bytes) {
-  if (!bytes.empty()) write(0, bytes.data(), bytes.size());
-}
-
-void FileBytes::read(std::size_t offset, uint8_t* out, std::size_t n) const {
-  assert(offset + n <= size_);
-  while (n > 0) {
-    const std::size_t at = offset % kChunk;
-    const std::size_t piece = std::min(n, kChunk - at);
-    std::memcpy(out, chunks_[offset / kChunk]->data() + at, piece);
-    offset += piece;
-    out += piece;
-    n -= piece;
-  }
-}
-
-uint8_t* FileBytes::writable(std::size_t index) {
-  auto& chunk = chunks_[index];
-  if (chunk.use_count() > 1) {
-    auto own = new_chunk();
-    *own = *chunk;
-    chunk = std::move(own);
-  }
-  return chunk->data();
-}
-
-void FileBytes::write(std::size_t offset, const uint8_t* in, std::size_t n) {
-  if (offset > size_) resize(offset);  // the hole reads as zeros
-  const std::size_t end = offset + n;
-  if (end > size_) {
-    while (chunks_.size() * kChunk < end) chunks_.push_back(new_chunk());
-    size_ = end;  // [old size, end) is written below
-  }
-  while (n > 0) {
-    const std::size_t at = offset % kChunk;
-    const std::size_t piece = std::min(n, kChunk - at);
-    std::memcpy(writable(offset / kChunk) + at, in, piece);
-    offset += piece;
-    in += piece;
-    n -= piece;
-  }
-}
-
-void FileBytes::resize(std::size_t n) {
-  if (n <= size_) {
-    const std::size_t keep = (n + kChunk - 1) / kChunk;
-    for (std::size_t i = keep; i < chunks_.size(); ++i) {
-      if (chunks_[i].use_count() == 1 && t_spare_chunks.size() < kMaxSpareChunks) {
-        t_spare_chunks.push_back(std::move(chunks_[i]));
-      }
-    }
-    chunks_.resize(keep);
-    size_ = n;
-    return;
-  }
-  while (chunks_.size() * kChunk < n) chunks_.push_back(new_chunk());
-  for (std::size_t at = size_; at < n;) {
-    const std::size_t in_chunk = at % kChunk;
-    const std::size_t piece = std::min(n - at, kChunk - in_chunk);
-    std::memset(writable(at / kChunk) + in_chunk, 0, piece);
-    at += piece;
-  }
-  size_ = n;
-}
-
-std::vector<uint8_t> FileBytes::bytes() const {
-  std::vector<uint8_t> out(size_);
-  if (size_ > 0) read(0, out.data(), size_);
-  return out;
-}
-
-std::size_t FileBytes::shared_chunks() const {
-  return static_cast<std::size_t>(std::count_if(chunks_.begin(), chunks_.end(),
-                                                [](const auto& c) { return c.use_count() > 1; }));
-}
-
-bool operator==(const FileBytes& a, const FileBytes& b) {
-  if (a.size_ != b.size_) return false;
-  for (std::size_t i = 0; i < a.chunks_.size(); ++i) {
-    if (a.chunks_[i] == b.chunks_[i]) continue;
-    const std::size_t n = std::min(FileBytes::kChunk, a.size_ - i * FileBytes::kChunk);
-    if (std::memcmp(a.chunks_[i]->data(), b.chunks_[i]->data(), n) != 0) return false;
-  }
-  return true;
-}
-
 // ---- FileStore ----------------------------------------------------------------
 
 bool FileStore::exists(const std::string& name) const { return files_.contains(name); }
@@ -195,47 +86,37 @@ std::shared_ptr<MemFile> FileStore::create(std::string_view name) {
   auto it = files_.find(name);
   if (it == files_.end()) it = files_.emplace(std::string(name), nullptr).first;
   auto& slot = it->second;
-  if (!slot) slot = std::make_shared<MemFile>();
+  if (!slot) {
+    slot = std::make_shared<MemFile>();
+    if (!spare_buffers_.empty()) {
+      slot->data = std::move(spare_buffers_.back());  // empty, with a removed file's capacity
+      spare_buffers_.pop_back();
+    }
+  }
   return slot;
 }
 
 bool FileStore::remove(std::string_view name) {
   auto it = files_.find(name);
   if (it == files_.end()) return false;
-  // Its chunks go to the next file written, unless an open handle still reads the deleted file.
-  if (it->second.use_count() == 1) it->second->data.clear();
+  // Keep the buffer only if no open handle still reads the deleted file.
+  if (it->second.use_count() == 1 && spare_buffers_.size() < kMaxSpareBuffers) {
+    std::vector<uint8_t> buffer = std::move(it->second->data);
+    buffer.clear();
+    spare_buffers_.push_back(std::move(buffer));
+  }
   files_.erase(it);
   return true;
 }
 
-namespace {
-
-// The chunks of the byte strings installed lately (a client database template each, issue 20):
-// every file installed from equal bytes shares them.  Compared in full, so a caller may pass any
-// buffer; a handful of templates per process (core version, schema, legacy open).
-const FileBytes& shared_image(const std::vector<uint8_t>& bytes) {
-  struct Image {
-    std::vector<uint8_t> bytes;
-    FileBytes chunks;
-  };
-  constexpr std::size_t kMaxImages = 8;
-  thread_local std::vector<Image> images;
-  for (const Image& image : images) {
-    if (image.bytes == bytes) return image.chunks;
-  }
-  if (images.size() == kMaxImages) images.erase(images.begin());
-  return images.emplace_back(Image{bytes, FileBytes(bytes)}).chunks;
-}
-
-}  // namespace
-
 bool FileStore::install(const std::string& name, const std::vector<uint8_t>& bytes) {
   if (files_.contains(name)) return false;
+  // Not create(): a spare buffer is kept for the journals, the copy allocates its own.
   auto file = std::make_shared<MemFile>();
   files_.emplace(name, file);
-  file->data = shared_image(bytes);
+  file->data = bytes;
   file->sync_count = 1;
-  if (track_durability_) file->durable = file->data;
+  if (track_durability_) file->durable = bytes;
   return true;
 }
 
@@ -301,7 +182,7 @@ int file_read(sqlite3_file* f, void* buf, int amount, sqlite3_int64 offset) {
   const auto off = static_cast<std::size_t>(offset);
   const auto want = static_cast<std::size_t>(amount);
   const std::size_t have = off >= data.size() ? 0 : std::min(want, data.size() - off);
-  if (have > 0) data.read(off, out, have);
+  if (have > 0) std::memcpy(out, data.data() + off, have);
   if (have < want) {
     std::memset(out + have, 0, want - have);  // SQLite requires zero-fill on short read
     return SQLITE_IOERR_SHORT_READ;
@@ -311,9 +192,16 @@ int file_read(sqlite3_file* f, void* buf, int amount, sqlite3_int64 offset) {
 
 int file_write(sqlite3_file* f, const void* buf, int amount, sqlite3_int64 offset) {
   const VfsCostScope cost(bound_meter());
-  // Only a hole before `offset` is zero-filled; the written bytes are not zeroed first.
-  as_sim(f)->file->data.write(static_cast<std::size_t>(offset), static_cast<const uint8_t*>(buf),
-                              static_cast<std::size_t>(amount));
+  auto& data = as_sim(f)->file->data;
+  const auto off = static_cast<std::size_t>(offset);
+  const auto n = static_cast<std::size_t>(amount);
+  const auto* in = static_cast<const uint8_t*>(buf);
+  // Only a hole before `off` is zero-filled; the written bytes are appended, not zeroed first.
+  if (data.size() < off) data.resize(off);
+  const std::size_t overlap = std::min(n, data.size() - off);
+  // An empty file's data() may be null: memcpy of 0 bytes from/to null is still UB (UBSan).
+  if (overlap > 0) std::memcpy(data.data() + off, in, overlap);
+  data.insert(data.end(), in + overlap, in + n);
   return SQLITE_OK;
 }
 
@@ -561,7 +449,7 @@ std::vector<uint8_t> build_in_scratch_store(const std::string& name,
     std::fprintf(stderr, "sim VFS: the scratch build made no file %s\n", name.c_str());
     std::abort();
   }
-  return file->data.bytes();
+  return file->data;
 }
 
 VfsBinding::VfsBinding(const VirtualClock& clock, Prng& prng, FileStore& files) {

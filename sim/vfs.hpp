@@ -14,7 +14,6 @@
 // SQLITE_CANTOPEN, and time/randomness calls abort().
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -31,51 +30,12 @@
 
 namespace syncsim::sim {
 
-// A file's bytes in 4 KiB chunks shared copy-on-write: a copy shares every chunk, and a write
-// copies only the chunks it changes that another copy still holds.  Every client's database
-// starts as the same migrated template (issue 20), of which an idle client changes a few pages:
-// its copy shares the rest with the template instead of holding 119 KB of its own, and an xSync
-// snapshot (durability) shares what did not change (docs/performance-scale.md "(scale23, issue 20
-// (d))").  Bytes past size() in the last chunk are never read.
-class FileBytes {
- public:
-  static constexpr std::size_t kChunk = 4096;  // SQLite's page size: a page write copies one chunk
-
-  FileBytes() = default;
-  explicit FileBytes(const std::vector<uint8_t>& bytes);
-
-  [[nodiscard]] std::size_t size() const { return size_; }
-  [[nodiscard]] bool empty() const { return size_ == 0; }
-  // Copies [offset, offset + n) into `out`; requires offset + n <= size().
-  void read(std::size_t offset, uint8_t* out, std::size_t n) const;
-  // Writes `n` bytes at `offset`, growing the file; a hole before `offset` reads as zeros.
-  void write(std::size_t offset, const uint8_t* in, std::size_t n);
-  // Shrinks to `n` bytes, or grows with zeros.  A shrink keeps the chunks it drops that no other
-  // copy holds for the next chunk any file needs (vfs.cpp: a deleted journal's memory is warm).
-  void resize(std::size_t n);
-  void clear() { resize(0); }
-  // The contents as one buffer.
-  [[nodiscard]] std::vector<uint8_t> bytes() const;
-  // Chunks this file shares with another copy (tests, docs: what the sharing saves).
-  [[nodiscard]] std::size_t shared_chunks() const;
-
-  friend bool operator==(const FileBytes& a, const FileBytes& b);
-
- private:
-  using Chunk = std::array<uint8_t, kChunk>;
-  // The chunk for writing: copied first if another file shares it.
-  uint8_t* writable(std::size_t index);
-
-  std::vector<std::shared_ptr<Chunk>> chunks_;
-  std::size_t size_ = 0;
-};
-
 // One in-memory file.  Shared (shared_ptr) between the store and open handles, so a
 // file deleted while still open stays readable through that handle, as on unix.
 struct MemFile {
-  FileBytes data;
+  std::vector<uint8_t> data;
   // Contents as of the last xSync; maintained only if the store tracks durability.
-  FileBytes durable;
+  std::vector<uint8_t> durable;
   uint64_t sync_count = 0;
 };
 
@@ -127,7 +87,6 @@ class FileStore {
   std::shared_ptr<MemFile> create(std::string_view name);  // existing file if present
   bool remove(std::string_view name);                      // false if absent
   // A new file `name` holding `bytes`, durable as if synced once; false if it exists already.
-  // Files installed from equal bytes share their chunks (FileBytes) until written.
   bool install(const std::string& name, const std::vector<uint8_t>& bytes);
 
  private:
@@ -145,6 +104,13 @@ class FileStore {
     }
   };
   std::unordered_map<std::string, std::shared_ptr<MemFile>, NameHash, std::equal_to<>> files_;
+  // Buffers of removed files, reused (last removed, first reused) by the next file created,
+  // whatever its name: a rollback journal is deleted at every commit and re-created by the
+  // next transaction, of this client or another.  A few shared buffers instead of one per
+  // client: less memory per client, and the next journal writes into memory still in the
+  // cache (docs/performance-scale.md "(mem18, issue 20 (d))").
+  static constexpr std::size_t kMaxSpareBuffers = 4;
+  std::vector<std::vector<uint8_t>> spare_buffers_;
 };
 
 // Registers the sim VFS ("syncsim") as SQLite's default VFS.  Idempotent.

@@ -1,8 +1,6 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
-#include <algorithm>
-#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -168,80 +166,6 @@ TEST(SimVfs, ScratchBuildLeavesTheBoundSimulationUntouched) {
   EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
 }
 
-// FileBytes (sim/vfs.hpp): writes across chunk boundaries read back; a copy shares every chunk
-// and a write copies only the chunk it changes; a hole reads as zeros even where a truncated tail
-// left other bytes in the chunk.
-TEST(SimVfsFileBytes, CopiesShareChunksUntilWrittenAndHolesReadAsZeros) {
-  constexpr std::size_t kChunk = FileBytes::kChunk;
-  std::vector<uint8_t> pattern(3 * kChunk + 100);
-  for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<uint8_t>(i * 7 + 1);
-  FileBytes a(pattern);
-  EXPECT_EQ(a.size(), pattern.size());
-  EXPECT_EQ(a.bytes(), pattern);
-  std::vector<uint8_t> piece(300);
-  a.read(kChunk - 150, piece.data(), piece.size());  // across a chunk boundary
-  EXPECT_TRUE(std::equal(piece.begin(), piece.end(), pattern.begin() + kChunk - 150));
-
-  FileBytes b = a;
-  EXPECT_EQ(a.shared_chunks(), 4u);
-  EXPECT_EQ(b.shared_chunks(), 4u);
-  const uint8_t ff[2] = {0xff, 0xff};
-  b.write(2 * kChunk - 1, ff, 2);  // the last byte of chunk 1, the first of chunk 2
-  EXPECT_EQ(a.bytes(), pattern) << "a write to a copy changed the original";
-  EXPECT_EQ(a.shared_chunks(), 2u);
-  EXPECT_EQ(b.shared_chunks(), 2u);
-  std::vector<uint8_t> expected = pattern;
-  expected[2 * kChunk - 1] = expected[2 * kChunk] = 0xff;
-  EXPECT_EQ(b.bytes(), expected);
-  EXPECT_FALSE(a == b);
-  b.write(2 * kChunk - 1, pattern.data() + 2 * kChunk - 1, 2);
-  EXPECT_TRUE(a == b);  // equal bytes, though no longer the same chunks
-
-  b.resize(10);  // chunk 0 keeps pattern bytes past 10, never to be read again
-  const uint8_t one = 1;
-  b.write(kChunk + 5, &one, 1);
-  ASSERT_EQ(b.size(), kChunk + 6);
-  const std::vector<uint8_t> grown = b.bytes();
-  EXPECT_TRUE(std::equal(grown.begin(), grown.begin() + 10, pattern.begin()));
-  EXPECT_TRUE(std::all_of(grown.begin() + 10, grown.end() - 1, [](uint8_t x) { return x == 0; }))
-      << "the hole after a truncation does not read as zeros";
-  EXPECT_EQ(grown.back(), 1);
-  b.resize(kChunk + 20);  // growing by resize zero-fills too
-  EXPECT_EQ(b.bytes().back(), 0);
-  EXPECT_EQ(a.bytes(), pattern);
-}
-
-// Issue 20: databases installed from the same template share its chunks; a client's writes copy
-// only the pages they change, and the other copies still read the template.
-TEST(SimVfs, InstalledCopiesShareTheTemplateUntilWritten) {
-  Sim sim(11);
-  const auto bytes = build_in_scratch_store("template.db", [] {
-    sqlite3* db = open_db("template.db");
-    exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES (zeroblob(20000)), ('template');");
-    EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
-  });
-  ASSERT_TRUE(sim.files.install("one.db", bytes));
-  ASSERT_TRUE(sim.files.install("two.db", bytes));
-  const std::size_t pages = bytes.size() / FileBytes::kChunk;
-  ASSERT_GT(pages, 4u);
-  EXPECT_EQ(sim.files.peek("two.db")->data.shared_chunks(), pages);
-  sqlite3* db = open_db("one.db");
-  exec(db, "INSERT INTO t VALUES ('one only')");
-  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
-  EXPECT_EQ(sim.files.peek("two.db")->data.bytes(), bytes);
-  const std::size_t still_shared = sim.files.peek("one.db")->data.shared_chunks();
-  EXPECT_GT(still_shared, 0u);
-  EXPECT_LT(still_shared, pages);  // the pages the insert wrote are its own now
-  db = open_db("two.db");
-  EXPECT_EQ(query(db, "SELECT count(*) FROM t"), "2");
-  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
-  db = open_db("one.db");
-  EXPECT_EQ(query(db, "SELECT group_concat(x) FROM t WHERE typeof(x) = 'text'"),
-            "template,one only");
-  EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok");
-  EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
-}
-
 // Writes past the end append; only a hole before the write reads back as zeros.
 TEST(SimVfs, WritesPastTheEndZeroOnlyTheHole) {
   Sim sim(3);
@@ -252,7 +176,7 @@ TEST(SimVfs, WritesPastTheEndZeroOnlyTheHole) {
   EXPECT_EQ(query(db, "PRAGMA integrity_check"), "ok");
   EXPECT_EQ(sqlite3_close(db), SQLITE_OK);
   EXPECT_EQ(sim.files.size("grow.db") % 4096, 0u);
-  EXPECT_FALSE(sim.files.exists("grow.db-journal"));  // deleted at commit, chunks kept aside
+  EXPECT_FALSE(sim.files.exists("grow.db-journal"));  // deleted at commit, buffer kept aside
 }
 
 TEST(SimVfs, UnsyncedWritesAreLostOnPowerLoss) {
