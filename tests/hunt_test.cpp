@@ -322,7 +322,7 @@ TEST(Findings, MysqlKeepaliveAndLockstepEntriesMatchOnlyTheirCause) {
   FindingSignature empty{"requests-complete", "gate-open", {}, {"0.5.2"},
                          {"requests"},        "mongo",     {}, "mysql"};
   ASSERT_NE(match_known(known, empty), nullptr);
-  EXPECT_EQ(match_known(known, empty)->id, "mysql-idle-keepalive-empty-source");
+  EXPECT_EQ(match_known(known, empty)->id, "mysql-idle-keepalive-requested-id");
   empty.source = "";
   EXPECT_EQ(match_known(known, empty), nullptr);
   FindingSignature lockstep{
