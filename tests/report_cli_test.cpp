@@ -50,6 +50,9 @@ TEST(ReportCli, ReadsAHuntFindingsDirectory) {
   w["duration"] = {{"short", 1}};
   w["service.replication_lag"] = {{"short", 1}};
   w["fleet.groups"] = {{"1", 1}};
+  // Not a MySQL source: its idle-binlog requests are a second finding (W41), and this test
+  // reads the report of exactly one.
+  w["service.source"] = {{"postgres", 1}};
   j["swarm"]["world"]["fault_counts"] = {
       {"service", {0, 0}}, {"network", {0, 0}}, {"lifecycle", {0, 0}}, {"records", {0, 0}}};
   const auto world = write_temp("report-hunt-world.json", j.dump(2));
