@@ -65,6 +65,7 @@ TEST(ReportCli, ReadsAHuntFindingsDirectory) {
   const auto doc = nlohmann::json::parse(read_file(dir + "/findings.json"));
   ASSERT_GE(doc["findings"].size(), 1u) << doc.dump(2).substr(0, 800);
   const auto md = temp_path("report-hunt.md");
+  std::filesystem::remove(md);  // a stale report of an earlier run must not pass for this one
   auto r = syncsim("report " + dir + " --out " + md);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // One finding: its report is the --out file itself.
