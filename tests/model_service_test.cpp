@@ -99,6 +99,22 @@ TEST(ServiceRows, BadUploadIs400AndAppliesNothing) {
 // The sync stream side of visibility, through Service::open_stream.
 using test_support::CapturingStream;
 
+// Alice's sync stream for `client_id`, opened directly on the service; `status` is its answer.
+struct OpenedStream {
+  std::shared_ptr<CapturingStream> stream;
+  int status = 0;
+};
+OpenedStream open_alice_stream(ServiceWorld& w, const std::string& client_id) {
+  OpenedStream out{std::make_shared<CapturingStream>()};
+  sim::HttpRequest open;
+  open.method = "POST";
+  open.path = "/sync/stream";
+  open.subject = "alice";
+  open.body = json{{"client_id", client_id}}.dump();
+  out.status = w.svc.open_stream(open, out.stream).status;
+  return out;
+}
+
 // Uploads a todo (lsn 1), requests checkpoint 5 (head 1, marker lsn 2) and opens a stream,
 // all at t=0; returns the write_checkpoint of every checkpoint line.
 std::vector<std::optional<std::string>> write_checkpoints_seen(const std::string& client_id) {
@@ -108,13 +124,8 @@ std::vector<std::optional<std::string>> write_checkpoints_seen(const std::string
             200);
   const json request{{"client_id", client_id}, {"checkpoint_request_id", 5}};
   EXPECT_EQ(w.checkpoint_request(request.dump()).status, 200);
-  auto stream = std::make_shared<CapturingStream>();
-  sim::HttpRequest open;
-  open.method = "POST";
-  open.path = "/sync/stream";
-  open.subject = "alice";
-  open.body = json{{"client_id", client_id}}.dump();
-  EXPECT_EQ(w.svc.open_stream(open, stream).status, 200);
+  const auto [stream, status] = open_alice_stream(w, client_id);
+  EXPECT_EQ(status, 200);
   w.loop.run_until(kEpoch + 2 * kSeconds);
   std::vector<std::optional<std::string>> out;
   for (const auto& cp : stream->checkpoint_lines()) {
@@ -180,13 +191,8 @@ LostMarkerRun ack_after_lost_marker(StorageFlavour storage, SourceFlavour source
   LostMarkerRun out;
   out.stored_head = first(w.svc.checkpoints(), "alice/c1")->head;
   w.loop.run_until(kEpoch + 2 * kSeconds);
-  auto stream = std::make_shared<CapturingStream>();
-  sim::HttpRequest open;
-  open.method = "POST";
-  open.path = "/sync/stream";
-  open.subject = "alice";
-  open.body = json{{"client_id", "c1"}}.dump();
-  EXPECT_EQ(w.svc.open_stream(open, stream).status, 200);
+  const auto [stream, status] = open_alice_stream(w, "c1");
+  EXPECT_EQ(status, 200);
   std::size_t seen = 0;
   for (sim::Micros t = kEpoch + 2 * kSeconds; t < kEpoch + 90 * kSeconds && !out.first_ack;
        t += 100 * kMillis) {
@@ -255,14 +261,9 @@ MysqlIdleRun mysql_request_on_an_idle_binlog(StorageFlavour storage) {
   ServiceWorld w(config);
   w.svc.start();
   auto open_stream = [&w] {
-    auto stream = std::make_shared<CapturingStream>();
-    sim::HttpRequest open;
-    open.method = "POST";
-    open.path = "/sync/stream";
-    open.subject = "alice";
-    open.body = json{{"client_id", "c1"}}.dump();
-    EXPECT_EQ(w.svc.open_stream(open, stream).status, 200);
-    return stream;
+    const OpenedStream opened = open_alice_stream(w, "c1");
+    EXPECT_EQ(opened.status, 200);
+    return opened.stream;
   };
   auto stream = open_stream();
   w.loop.run_until(kEpoch + 10 * kSeconds);
@@ -321,13 +322,8 @@ TEST(SourceHead, TheEmptyCheckpointAcksNothing) {
   w.svc.start();
   EXPECT_EQ(w.checkpoint_request(R"({"client_id": "c1", "checkpoint_request_id": 5})").status, 200);
   EXPECT_EQ(first(w.svc.checkpoints(), "alice/c1")->head, 0);
-  auto stream = std::make_shared<CapturingStream>();
-  sim::HttpRequest open;
-  open.method = "POST";
-  open.path = "/sync/stream";
-  open.subject = "alice";
-  open.body = json{{"client_id", "c1"}}.dump();
-  ASSERT_EQ(w.svc.open_stream(open, stream).status, 200);
+  const auto [stream, status] = open_alice_stream(w, "c1");
+  ASSERT_EQ(status, 200);
   w.loop.run_until(kEpoch + 5 * kSeconds);
   const auto lines = stream->checkpoint_lines();
   ASSERT_FALSE(lines.empty());
