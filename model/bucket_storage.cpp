@@ -143,6 +143,20 @@ uint64_t BucketStorage::watch(CheckpointWatcher* watcher, WatchInterest interest
   return id;
 }
 
+std::optional<Lsn> BucketStorage::write_checkpoint_window_start(const std::string& key) const {
+  const auto ids = by_write_checkpoint_key_.find(key);
+  if (ids == by_write_checkpoint_key_.end()) return std::nullopt;
+  std::optional<Lsn> lowest;
+  for (const uint64_t id : ids->second) {
+    const auto w = watchers_.find(id);
+    assert(w != watchers_.end() && "unwatch() drops the id from the index");
+    const auto start = w->second.watcher->write_checkpoint_window_start();
+    if (!start) return std::nullopt;
+    lowest = lowest ? std::min(*lowest, *start) : *start;
+  }
+  return lowest;
+}
+
 void BucketStorage::unwatch(uint64_t id) {
   assert(!notifying_ && "a watcher unregistered from inside on_checkpoint");
   auto it = watchers_.find(id);

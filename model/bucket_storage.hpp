@@ -78,6 +78,12 @@ class CheckpointWatcher {
   // `previous`: the storage checkpoint before `cp`.
   virtual void on_checkpoint(const StorageCheckpoint& cp, const StorageCheckpoint& previous,
                              const std::set<std::string>& updated_buckets) = 0;
+  // Mongo managed write checkpoints (docs/protocol.md §3.1.9): after its initial lookup a
+  // connection takes only documents processed after this LSN; none before that lookup, or
+  // when the connection looks the record up at every checkpoint.
+  [[nodiscard]] virtual std::optional<Lsn> write_checkpoint_window_start() const {
+    return std::nullopt;
+  }
 
  protected:
   ~CheckpointWatcher() = default;
@@ -163,6 +169,10 @@ class BucketStorage {
   // id; unwatch() before the watcher dies.  watch_every_checkpoint() may be called from inside
   // on_checkpoint (it applies from the next checkpoint).
   uint64_t watch(CheckpointWatcher* watcher, WatchInterest interest);
+  // The lowest write_checkpoint_window_start() of the watched connections of `key`: a document
+  // processed at or below it reaches none of them (the liveness explanation).  None when no
+  // connection of the key is watched or one of them has no window.
+  [[nodiscard]] std::optional<Lsn> write_checkpoint_window_start(const std::string& key) const;
   void unwatch(uint64_t id);
   void watch_every_checkpoint(uint64_t id, bool every);
   // The model before issue 20, for comparison (tests/stream_wake_test.cpp): every checkpoint

@@ -299,6 +299,16 @@ bool SyncConnection::may_skip_checkpoints() const {
          !baseline_invalidated_ && queried_initial_ && seen_lsn_ == ctx_.storage.latest().lsn;
 }
 
+std::optional<Lsn> SyncConnection::write_checkpoint_window_start() const {
+  if (ctx_.custom_write_checkpoints || ctx_.checkpoints.flavour() != StorageFlavour::Mongo ||
+      !queried_initial_) {
+    return std::nullopt;
+  }
+  // A skipping wait moves its window to the checkpoint before the next one it looks at, or to
+  // the latest (catch_up_skipped): the window starts there already.
+  return skipping_ ? std::max(seen_lsn_, ctx_.storage.latest().lsn) : seen_lsn_;
+}
+
 void SyncConnection::catch_up_skipped(const StorageCheckpoint& last_skipped) {
   // What take(write_checkpoint_step(last_skipped)) does when nothing changed (mongo, queried).
   if (last_skipped.lsn != 0) seen_lsn_ = last_skipped.lsn;

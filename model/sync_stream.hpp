@@ -173,6 +173,7 @@ class SyncConnection final : public CheckpointWatcher {
   // downloading or pausing is only marked dirty, as its wait() did.
   void on_checkpoint(const StorageCheckpoint& cp, const StorageCheckpoint& previous,
                      const std::set<std::string>& updated_buckets) override;
+  [[nodiscard]] std::optional<Lsn> write_checkpoint_window_start() const override;
 
  private:
   // What update_write_checkpoint() does for one checkpoint, computed without doing it, so that

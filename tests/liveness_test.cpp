@@ -194,5 +194,27 @@ TEST(JsRealLiveness, AStreamsFirstLineIsAPathForTheRealSdkToo) {
   EXPECT_GT(r.checks.at("no-wedge"), 0U);
 }
 
+// W41 (docs/findings-world.md): on mongo storage the binlog keepalive marks the request processed
+// at the open connection's own LSN, so that connection never emits it.  The explanation says so
+// instead of "will emit it"; postgres storage looks the record up at every checkpoint, so there
+// the record is still one the service will emit (at the next checkpoint).
+TEST(LivenessExplanation, ARecordBelowTheOpenConnectionsWindowIsNamedAsSuch) {
+  const Scenario s = test_support::finding("mysql-ack-after-latency");
+  const RunResult mongo = run(s, 5104);
+  ASSERT_TRUE(mongo.violation.has_value()) << describe(mongo);
+  const std::string& m = mongo.violation->message;
+  EXPECT_NE(m.find("[class:record-not-emitted]"), std::string::npos) << m;
+  EXPECT_NE(m.find("the open connection's change window starts after lsn"), std::string::npos) << m;
+  EXPECT_EQ(m.find("will emit it"), std::string::npos) << m;
+  Scenario postgres_storage = s;
+  postgres_storage.service.flavour = "postgres";
+  postgres_storage.service.duplicate_window = "write";
+  const RunResult postgres = run(postgres_storage, 5104);
+  ASSERT_TRUE(postgres.violation.has_value()) << describe(postgres);
+  const std::string& p = postgres.violation->message;
+  EXPECT_EQ(p.find("change window"), std::string::npos) << p;
+  EXPECT_NE(p.find("will emit it"), std::string::npos) << p;
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios

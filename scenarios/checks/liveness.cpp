@@ -105,12 +105,23 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
                   : std::nullopt};
   }
   // Mongo emits a processed record on an open connection only if it was processed after the
-  // connection's last checkpoint LSN (docs/protocol.md §3.1.9): say where it was processed.
+  // connection's last checkpoint LSN (docs/protocol.md §3.1.9): say where it was processed,
+  // and when that is at or below every open connection's window, that only a new connection's
+  // initial lookup emits it (findings-world.md W39, W41).
   const std::string where =
       best->processed_at_lsn ? say(" (processed at lsn {})", *best->processed_at_lsn) : "";
+  std::string path = say("the service holds id {} and will emit it", best->id);
+  if (say.on && best->processed_at_lsn) {
+    const auto window = service.storage().write_checkpoint_window_start(key);
+    if (window && *best->processed_at_lsn <= *window) {
+      path = fmt::format(
+          "the service holds id {}, but the open connection's change window starts after lsn {}: "
+          "only a new connection's initial lookup (or a change feed over 1000 records) emits it",
+          best->id, *window);
+    }
+  }
   return {"record-not-emitted",
-          say("record id {} >= target, replicated{}, not yet applied", best->id, where),
-          say("the service holds id {} and will emit it", best->id)};
+          say("record id {} >= target, replicated{}, not yet applied", best->id, where), path};
 }
 
 // The port's paths to reopen (see liveness.hpp), read from its SDK state, in the order the

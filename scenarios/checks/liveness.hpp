@@ -9,7 +9,10 @@
 //     repost, legacy GET);
 //   - the service holds a record >= the target for the client's key and will emit it: it is
 //     processed, or pending behind lag or a stall that a fault or quiesce heals (not behind
-//     the replication-stall mutant, which never heals);
+//     the replication-stall mutant, which never heals).  On mongo storage a record processed at
+//     or below every open connection's change window is still counted (a new connection's
+//     initial lookup emits it), but the explanation names the window (docs/findings-world.md
+//     W41);
 //   - an SDK timer that will post: the repost loop's timer with an id >= the target that it
 //     will re-post (docs/protocol.md §2.3.3); in requests mode a reconnect (retry delay, or the
 //     stream ending at the token's expiry) whose seed re-posts max(counter, target)
