@@ -702,6 +702,27 @@ TEST(FocusedHunt, TheJsRealWorldDrawsOnlyPublishedSdkGroups) {
   EXPECT_LE(with_streams, 30);
 }
 
+// The hunt without a MySQL source (scenarios/hunts/world-no-mysql.json, docs/findings-world.md
+// session 24): world.json but for its name, description and one weight, so a change to the world
+// reaches it; and no seed draws a MySQL source.
+TEST(FocusedHunt, TheWorldWithoutMysqlNeverDrawsAMysqlSource) {
+  std::ifstream in(std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/hunts/world-no-mysql.json");
+  const json hunt = json::parse(in);
+  json world = test_support::catalog_json("world");
+  world["swarm"]["world"]["weights"]["service.source"] = {
+      {"postgres", 2}, {"mongodb", 1}, {"mysql", 0}};
+  world["name"] = hunt.at("name");
+  world["description"] = hunt.at("description");
+  const json drift = json::diff(world, hunt);
+  EXPECT_TRUE(drift.empty()) << "world-no-mysql.json drifted from world.json: " << drift.dump();
+  const Scenario s = test_support::load(hunt);
+  std::set<std::string> sources;
+  for (uint64_t seed = 1; seed <= 60; ++seed) {
+    sources.insert(draw_swarm(s, seed, validation_context()).scenario.service.source);
+  }
+  EXPECT_EQ(sources, (std::set<std::string>{"mongodb", "postgres"}));
+}
+
 // world.json leaves service.streams_js_real's "some" at weight 0: its js-real fleets draw no
 // streams, so its seeds draw what they drew before the dimension existed.
 TEST(FocusedHunt, TheWorldDrawsNoStreamsForJsRealFleets) {
