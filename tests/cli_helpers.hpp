@@ -54,7 +54,29 @@ inline const std::string& build_temp_dir() {
   return dir;
 }
 
+// A path in this build's temp directory.  For inputs the test writes itself; a path the CLI
+// (or code under test) writes to goes through absent_temp_path.
 inline std::string temp_path(const std::string& name) { return build_temp_dir() + name; }
+
+// temp_path(name) with nothing there: the file or directory (recursively) is removed, and so
+// are the `name.<seed>` files a `--trace name` over a seed range writes (docs/cli.md §2).
+// For outputs a test reads back: the stable temp directory outlives a run, so an output left
+// by an earlier run would let a test pass although the CLI no longer writes it.
+inline std::string absent_temp_path(const std::string& name) {
+  namespace fs = std::filesystem;
+  const std::string path = temp_path(name);
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  const std::string prefix = name + ".";
+  for (const auto& entry : fs::directory_iterator(build_temp_dir(), ec)) {
+    const std::string file = entry.path().filename().string();
+    const bool seed_file = file.size() > prefix.size() && file.rfind(prefix, 0) == 0 &&
+                           file.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+    if (seed_file) fs::remove_all(entry.path(), ec);
+  }
+  if (fs::exists(fs::symlink_status(path))) ADD_FAILURE() << "could not remove " << path;
+  return path;
+}
 
 inline std::string read_file(const std::string& path) {
   std::ifstream in(path);

@@ -2,14 +2,18 @@
 // the field, value and what is allowed, and the per-seed summary line.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "tests/cli_helpers.hpp"
 
 namespace {
 
+using syncsim::testing::absent_temp_path;
 using syncsim::testing::Outcome;
 using syncsim::testing::syncsim;
+using syncsim::testing::temp_path;
 using syncsim::testing::write_temp;
 
 std::string basic() { return syncsim::testing::catalog("basic"); }
@@ -68,8 +72,8 @@ TEST(Cli, ValidateChecksWithoutRunning) {
 }
 
 TEST(Cli, TraceFileHasOneLinePerEventAndMatchesTheHashAcrossRuns) {
-  std::string a = syncsim::testing::temp_path("a.trace"),
-              b = syncsim::testing::temp_path("b.trace");
+  std::string a = syncsim::testing::absent_temp_path("a.trace"),
+              b = syncsim::testing::absent_temp_path("b.trace");
   ASSERT_EQ(syncsim("run " + basic() + " --seed 4 --trace " + a).exit_code, 0);
   ASSERT_EQ(syncsim("run " + basic() + " --seed 4 --trace " + b).exit_code, 0);
   std::ifstream fa(a), fb(b);
@@ -77,6 +81,36 @@ TEST(Cli, TraceFileHasOneLinePerEventAndMatchesTheHashAcrossRuns) {
   std::string tb((std::istreambuf_iterator<char>(fb)), std::istreambuf_iterator<char>());
   EXPECT_GT(ta.size(), 1000u);
   EXPECT_EQ(ta, tb) << "same seed, same build: byte-identical trace";
+}
+
+// Outputs the tests read back go through absent_temp_path, so a file an earlier run left in
+// the stable temp directory cannot stand in for one the CLI no longer writes.
+TEST(CliHelpers, AbsentTempPathRemovesAFileADirectoryAndTheTraceSeedFiles) {
+  namespace fs = std::filesystem;
+  const std::string name = "absent-probe.trace", path = temp_path(name);
+  std::ofstream(path) << "stale";
+  ASSERT_TRUE(fs::is_regular_file(path));
+  EXPECT_EQ(absent_temp_path(name), path);
+  EXPECT_FALSE(fs::exists(path));
+
+  fs::create_directories(path + "/sub");
+  std::ofstream(path + "/sub/findings.json") << "stale";
+  EXPECT_EQ(absent_temp_path(name), path);
+  EXPECT_FALSE(fs::exists(path));
+
+  // The per-seed files of `--trace FILE` over a range go too; look-alikes stay.
+  ASSERT_EQ(syncsim("run " + basic() + " --seeds 1..2 --trace " + path).exit_code, 0);
+  ASSERT_TRUE(fs::is_regular_file(path + ".1"));
+  ASSERT_TRUE(fs::is_regular_file(path + ".2"));
+  for (const auto* other : {".md", ".1.md", "2"}) std::ofstream(path + other) << "keep";
+  EXPECT_EQ(absent_temp_path(name), path);
+  EXPECT_FALSE(fs::exists(path + ".1"));
+  EXPECT_FALSE(fs::exists(path + ".2"));
+  for (const auto* other : {".md", ".1.md", "2"}) {
+    EXPECT_TRUE(fs::exists(path + other)) << other;
+    fs::remove(path + other);
+  }
+  EXPECT_EQ(absent_temp_path(name), path) << "nothing there is fine too";
 }
 
 }  // namespace

@@ -83,7 +83,7 @@ TEST(ShardAuto, TheCliExitsTwoWhenNoEngineIsSet) {
   Outcome o = syncsim("sweep " + testing::catalog("basic") + " --seeds 1..2 --shard auto");
   EXPECT_EQ(o.exit_code, 2) << o.output;
   EXPECT_NE(o.output.find("SLURM_ARRAY_TASK_ID"), std::string::npos) << o.output;
-  const auto r = testing::temp_path("auto-shard.json");
+  const auto r = testing::absent_temp_path("auto-shard.json");
   o = syncsim("sweep " + testing::catalog("basic") + " --seeds 1..6 --shard auto --results " + r,
               "&1");
   EXPECT_EQ(o.exit_code, 2);
@@ -124,7 +124,8 @@ TEST(ShardPlan, ShardsPartitionTheRangeAndBudgetedPlansGoSeedBySeed) {
 }
 
 TEST(Budget, StopsEarlyAndRecordsAPrefixOfTheShardThatMatchesAnUnbudgetedSweep) {
-  const auto b = testing::temp_path("budget.json"), f = testing::temp_path("budget-full.json");
+  const auto b = testing::absent_temp_path("budget.json"),
+             f = testing::absent_temp_path("budget-full.json");
   Outcome o = syncsim("sweep " + testing::catalog("basic") +
                       " --seeds 1..1000000 --shard 2/3 --budget 1s --jobs 2 --results " + b);
   EXPECT_EQ(o.exit_code, 0) << o.output;
@@ -152,7 +153,7 @@ TEST(Budget, StopsEarlyAndRecordsAPrefixOfTheShardThatMatchesAnUnbudgetedSweep) 
   };
   EXPECT_EQ(strip(doc), strip(json::parse(testing::read_file(f))));
   // merge reports the coverage and keeps it.
-  const auto m = testing::temp_path("budget-merged.json");
+  const auto m = testing::absent_temp_path("budget-merged.json");
   o = syncsim("merge " + b + " --results " + m);
   EXPECT_EQ(o.exit_code, 0) << o.output;
   EXPECT_NE(o.output.find("shard 2/3, " + std::to_string(n) + " runs, budget 1s, ran out of time"),
@@ -170,7 +171,7 @@ TEST(StreamMerge, WritesExactlyWhatMergeResultsDumpsAndTheSameJunit) {
   std::vector<std::string> shards;
   std::vector<scenarios::NamedDocument> docs;
   for (int i = 1; i <= 3; ++i) {
-    const auto p = testing::temp_path("sm-shard" + std::to_string(i) + ".json");
+    const auto p = testing::absent_temp_path("sm-shard" + std::to_string(i) + ".json");
     syncsim("sweep " + s + " --seeds 1..7 --jobs 2 --shard " + std::to_string(i) + "/3 --results " +
             p);
     shards.push_back(p);
@@ -181,7 +182,7 @@ TEST(StreamMerge, WritesExactlyWhatMergeResultsDumpsAndTheSameJunit) {
   std::reverse(reversed["runs"].begin(), reversed["runs"].end());
   const auto rev = testing::write_temp("sm-rev.json", reversed.dump(1));
   shards[2] = rev;
-  const auto out = testing::temp_path("sm-merged.json");
+  const auto out = testing::absent_temp_path("sm-merged.json");
   const auto summary = scenarios::merge_result_files(shards, out);
   const json expected = scenarios::merge_results(docs);
   EXPECT_EQ(testing::read_file(out), expected.dump(2) + "\n");
@@ -216,19 +217,18 @@ TEST(Findings, MergeBySignatureAndOnlyNewOnesFailTheMerge) {
   EXPECT_THROW(set.add({{"seeds", 1}}, "c"), scenarios::MergeError);
 
   // Through the CLI: a failing sweep with its finding known passes, unknown fails.
-  const auto r = testing::temp_path("nf.json"), f = testing::temp_path("nf-findings.json");
+  const auto r = testing::absent_temp_path("nf.json"),
+             f = testing::absent_temp_path("nf-findings.json"),
+             merged = testing::absent_temp_path("nf-m.json");
   syncsim("sweep " + mutant_basic() + " --seeds 1..2 --results " + r);
-  Outcome o =
-      syncsim("merge " + r + " --results " + testing::temp_path("nf-m.json") + " --findings " + f);
+  Outcome o = syncsim("merge " + r + " --results " + merged + " --findings " + f);
   EXPECT_EQ(o.exit_code, 1) << o.output;
   const auto known = testing::write_temp("nf-known.json", R"(["basic-mutant: barrier-holds"])");
-  o = syncsim("merge " + r + " --results " + testing::temp_path("nf-m.json") +
-              " --known-findings " + known);
+  o = syncsim("merge " + r + " --results " + merged + " --known-findings " + known);
   EXPECT_EQ(o.exit_code, 0) << o.output;
   EXPECT_NE(o.output.find("findings: 1 (0 new, 1 known)"), std::string::npos) << o.output;
-  o = syncsim("merge " + r + " --results " + testing::temp_path("nf-m.json") +
-              " --known-findings " + testing::write_temp("nf-none.json", "[]") +
-              " --with-findings " + f);
+  o = syncsim("merge " + r + " --results " + merged + " --known-findings " +
+              testing::write_temp("nf-none.json", "[]") + " --with-findings " + f);
   EXPECT_EQ(o.exit_code, 1) << o.output;
   EXPECT_NE(o.output.find("NEW finding: basic-mutant: barrier-holds (first seed 1, 4 seeds)"),
             std::string::npos)

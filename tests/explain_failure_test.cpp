@@ -16,10 +16,10 @@
 namespace syncsim {
 namespace {
 
+using testing::absent_temp_path;
 using testing::catalog;
 using testing::read_file;
 using testing::syncsim;
-using testing::temp_path;
 
 struct MutantCase {
   const char* mutant;
@@ -52,7 +52,7 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
         {{"at_ms", 30000}, {"kind", "power_loss"}, {"client", 1}, {"down_ms", 1000}});
   }
   const auto scenario = testing::write_temp(tag + ".json", j.dump(2));
-  const auto results = temp_path(tag + "-sweep.json");
+  const auto results = absent_temp_path(tag + "-sweep.json");
   auto sweep = syncsim("sweep " + scenario + " --seeds 1..3 --jobs 1 --results " + results);
   ASSERT_EQ(sweep.exit_code, 1) << sweep.output;
   const auto doc = nlohmann::json::parse(read_file(results));
@@ -71,7 +71,7 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   ASSERT_EQ(run["violation"]["invariant"], c.invariant) << run["violation"].dump();
   ASSERT_TRUE(run["violation"].contains("inputs")) << run["violation"].dump();
 
-  const auto shrunk = temp_path(tag + "-shrunk.json");
+  const auto shrunk = absent_temp_path(tag + "-shrunk.json");
   auto s = syncsim("shrink '" + run["repro"].get<std::string>() + "' --out " + shrunk +
                    " --max-attempts 25");
   ASSERT_EQ(s.exit_code, 0) << s.output;
@@ -84,8 +84,8 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
       << description;
   EXPECT_NE(description.find(std::string("mutants ") + c.mutant), std::string::npos) << description;
   EXPECT_TRUE(shrunk_json["sometimes"].empty());
-  const auto shrunk_results = temp_path(tag + "-shrunk-run.json");
-  const auto trace_file = temp_path(tag + "-shrunk.trace");
+  const auto shrunk_results = absent_temp_path(tag + "-shrunk-run.json");
+  const auto trace_file = absent_temp_path(tag + "-shrunk.trace");
   auto r = syncsim(fmt::format("run {} --seed {} --trace {} --results {}", shrunk, seed, trace_file,
                                shrunk_results));
   ASSERT_EQ(r.exit_code, 1) << r.output;
@@ -113,7 +113,7 @@ TEST_P(ExplainFailure, ShrunkFailureReportShowsInputsChainAndTwin) {
   ASSERT_TRUE(sd["runs"][0].contains("twin")) << sd["runs"][0].dump().substr(0, 400);
   EXPECT_TRUE(sd["runs"][0]["twin"]["twin_passed"].get<bool>());
 
-  const auto md = temp_path(tag + "-shrunk.md");
+  const auto md = absent_temp_path(tag + "-shrunk.md");
   auto rep = syncsim("report " + shrunk_results + " --out " + md);
   ASSERT_EQ(rep.exit_code, 0) << rep.output;
   const auto text = read_file(md);
@@ -140,7 +140,7 @@ TEST(ExplainFailureAlone, NoLostWritesAndConvergesGiveInputsAndChain) {
     j["invariants"] = {invariant};
     const auto scenario =
         testing::write_temp(std::string("alone-") + invariant + ".json", j.dump());
-    const auto results = temp_path(std::string("alone-") + invariant + "-run.json");
+    const auto results = absent_temp_path(std::string("alone-") + invariant + "-run.json");
     auto r = syncsim("run " + scenario + " --seeds 1..3 --fail-fast --results " + results);
     ASSERT_EQ(r.exit_code, 1) << r.output;
     const nlohmann::json doc = nlohmann::json::parse(read_file(results));

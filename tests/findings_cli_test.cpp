@@ -14,10 +14,10 @@ namespace syncsim {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::absent_temp_path;
 using testing::catalog;
 using testing::read_file;
 using testing::syncsim;
-using testing::temp_path;
 
 std::optional<std::string> scenarios_hash_of(const std::string& repro) {
   const auto at = repro.find(":scenario=");
@@ -32,8 +32,7 @@ TEST(FindingsCli, SweepFindingsTravelAndReplayAll) {
   // One invariant judges, so both seeds are one finding whatever else the mutant breaks.
   j["invariants"] = {"service-ack-after-replication"};
   const auto scenario = testing::write_temp("travel.json", j.dump(2));
-  const auto dir = temp_path("travel-findings");
-  fs::remove_all(dir);
+  const auto dir = absent_temp_path("travel-findings");
   auto sweep = syncsim("sweep " + scenario + " --seeds 1..2 --jobs 1 --findings " + dir);
   ASSERT_EQ(sweep.exit_code, 1) << sweep.output;
   const auto doc = nlohmann::json::parse(read_file(dir + "/findings.json"));
@@ -49,8 +48,7 @@ TEST(FindingsCli, SweepFindingsTravelAndReplayAll) {
   EXPECT_TRUE(fs::exists(dir + "/findings.md"));
 
   // Move the directory and remove the original scenario: the findings still replay.
-  const auto moved = temp_path("travel-moved");
-  fs::remove_all(moved);
+  const auto moved = absent_temp_path("travel-moved");
   fs::rename(dir, moved);
   fs::remove(scenario);
   auto all = syncsim("replay --all " + moved);
@@ -70,7 +68,7 @@ TEST(FindingsCli, SweepFindingsTravelAndReplayAll) {
   EXPECT_NE(other.output.find(*scenarios_hash_of(repro)), std::string::npos) << other.output;
 
   // report reads the findings directory: each finding replayed, explained, with its twin.
-  const auto md = temp_path("travel-report.md");
+  const auto md = absent_temp_path("travel-report.md");
   auto rep = syncsim("report " + moved + " --out " + md);
   ASSERT_EQ(rep.exit_code, 0) << rep.output;
   const auto text = read_file(md);
@@ -79,7 +77,7 @@ TEST(FindingsCli, SweepFindingsTravelAndReplayAll) {
   EXPECT_NE(text.find("The runs first part at trace line"), std::string::npos);
 
   // Bad input: not a findings directory.
-  auto bad = syncsim("replay --all " + temp_path("no-such-findings"));
+  auto bad = syncsim("replay --all " + absent_temp_path("no-such-findings"));
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("findings.json"), std::string::npos) << bad.output;
 }
@@ -87,7 +85,7 @@ TEST(FindingsCli, SweepFindingsTravelAndReplayAll) {
 // sweep --fail-fast / --max-failures: no chunk starts once the limit is reached; the document
 // says it is partial and which seeds did not run.
 TEST(SweepCli, FailFastStopsStartingSeeds) {
-  const auto results = temp_path("sweep-fail-fast.json");
+  const auto results = absent_temp_path("sweep-fail-fast.json");
   auto o =
       syncsim("sweep " + catalog("basic") +
               " --seeds 1..12 --jobs 1 --fail-fast --set 'mutants=[\"ack-before-replication\"]'"

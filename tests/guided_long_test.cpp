@@ -13,13 +13,12 @@
 namespace {
 
 using nlohmann::json;
+using syncsim::testing::absent_temp_path;
 using syncsim::testing::read_file;
 using syncsim::testing::syncsim;
-using syncsim::testing::temp_path;
 
 json abstract_coverage(const std::string& extra, const std::string& name) {
-  const std::string dir = temp_path(name);
-  std::filesystem::remove_all(dir);
+  const std::string dir = absent_temp_path(name);
   const auto o = syncsim("hunt " + std::string(SYNCSIM_SOURCE_DIR) +
                          "/scenarios/catalog/world.json --seeds 1..500 --jobs 2 --max-shrink 0 " +
                          extra + " --findings " + dir);

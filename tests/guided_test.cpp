@@ -23,6 +23,7 @@ namespace syncsim::scenarios {
 namespace {
 
 using nlohmann::json;
+using syncsim::testing::absent_temp_path;
 using syncsim::testing::read_file;
 using syncsim::testing::syncsim;
 using syncsim::testing::temp_path;
@@ -199,8 +200,7 @@ TEST(GuidedCli, GuidedBatchesAreTheSameWhateverJobs) {
   json coverage[2];
   std::string batch2[2];
   for (int jobs = 1; jobs <= 2; ++jobs) {
-    const std::string dir = temp_path("guided-" + std::to_string(jobs));
-    std::filesystem::remove_all(dir);
+    const std::string dir = absent_temp_path("guided-" + std::to_string(jobs));
     const auto o =
         syncsim("hunt " + world + " --seeds 1..6 --guided --batch 2 --max-shrink 0 --jobs " +
                 std::to_string(jobs) + " --known " + known + " --findings " + dir);
@@ -226,7 +226,7 @@ TEST(GuidedCli, GuidedBatchesAreTheSameWhateverJobs) {
   const auto bad =
       syncsim("hunt " + std::string(SYNCSIM_SOURCE_DIR) +
               "/scenarios/catalog/swarm-faults.json --seeds 1..2 --guided --findings " +
-              temp_path("guided-bad"));
+              absent_temp_path("guided-bad"));
   EXPECT_EQ(bad.exit_code, 2) << bad.output;
   EXPECT_NE(bad.output.find("swarm.world"), std::string::npos) << bad.output;
 }

@@ -26,9 +26,9 @@ namespace syncsim::scenarios {
 namespace {
 
 using nlohmann::json;
+using syncsim::testing::absent_temp_path;
 using syncsim::testing::read_file;
 using syncsim::testing::syncsim;
-using syncsim::testing::temp_path;
 using syncsim::testing::write_temp;
 
 Scenario world_file() { return test_support::catalog("world"); }
@@ -400,8 +400,8 @@ std::string mutant_world(const std::string& mutant) {
 
 TEST(HuntCli, AMutantGivesOneFindingWhoseShrunkReproReplaysBitForBit) {
   const std::string world = mutant_world("ack-before-replication");
-  const std::string dir = temp_path("hunt-findings");
-  std::filesystem::remove_all(dir);
+  const std::string dir = absent_temp_path("hunt-findings");
+  const std::string known_dir = absent_temp_path("hunt-findings-known");
   const std::string empty_known = write_temp("no-known.json", R"({"format": 1, "known": []})");
   const auto o = syncsim("hunt " + world + " --seeds 1..6 --jobs 2 --max-shrink 15 --known " +
                          empty_known + " --findings " + dir);
@@ -426,9 +426,9 @@ TEST(HuntCli, AMutantGivesOneFindingWhoseShrunkReproReplaysBitForBit) {
       write_temp("known.json", R"({"format": 1, "known": [{"id": "planted", "why": "the mutant",
       "pattern": {"invariant": "service-ack-after-replication"}}]})");
   const auto again = syncsim("hunt " + world + " --seeds 1..6 --jobs 2 --max-shrink 0 --known " +
-                             known + " --findings " + dir + "-known");
+                             known + " --findings " + known_dir);
   EXPECT_EQ(again.exit_code, 0) << again.output;
-  const json doc2 = json::parse(read_file(dir + "-known/findings.json"));
+  const json doc2 = json::parse(read_file(known_dir + "/findings.json"));
   for (const auto& g : doc2["findings"]) {
     if (g["signature"]["invariant"] == "service-ack-after-replication") {
       EXPECT_EQ(g["known"], "planted");
@@ -443,8 +443,7 @@ TEST(HuntCli, AMutantGivesOneFindingWhoseShrunkReproReplaysBitForBit) {
 // No --known, and the test runs outside the repository: the hunt finds the project's
 // known-findings file beside the world's catalog folder.
 TEST(HuntCli, TheWorldHuntRediscoversACatalogFindingAndKnowsIt) {
-  const std::string dir = temp_path("hunt-rediscovers");
-  std::filesystem::remove_all(dir);
+  const std::string dir = absent_temp_path("hunt-rediscovers");
   const std::string src(SYNCSIM_SOURCE_DIR);
   ASSERT_FALSE(std::filesystem::exists("scenarios/known-findings.json"));
   const auto o = syncsim("hunt " + src + "/scenarios/catalog/world.json --seeds 74..74 " +
@@ -489,8 +488,7 @@ TEST(HuntCli, ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew) 
   // The quirk is tried on the shrunk scenario only (cli/hunt_command.cpp), so the hunt shrinks;
   // 2 shrink runs (19 steps stay 19) give the same label as the default 60 (19 -> 10 steps) at
   // a fifth of the CPU, and nothing here is about the shrink (docs/performance-ci.md, quick20).
-  const std::string dir = temp_path("hunt-quirk-label");
-  std::filesystem::remove_all(dir);
+  const std::string dir = absent_temp_path("hunt-quirk-label");
   const std::string src(SYNCSIM_SOURCE_DIR);
   const auto o =
       syncsim("hunt " + src + "/scenarios/catalog/world.json --seeds 5239..5239 --jobs 1 " +
@@ -519,8 +517,7 @@ TEST(HuntCli, ANewGroupThatAReproducedQuirkExplainsIsLabelledWithItAndIsNotNew) 
 // 1..16 hit it when written, so 1..20 misses only after a change of the draws that makes it
 // rare again.  The hunt knows every hit as near-max-id and reports nothing new.
 TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
-  const std::string dir = temp_path("hunt-rediscovers-near-max");
-  std::filesystem::remove_all(dir);
+  const std::string dir = absent_temp_path("hunt-rediscovers-near-max");
   const std::string src(SYNCSIM_SOURCE_DIR);
   json world = json::parse(read_file(src + "/scenarios/catalog/world.json"));
   world["invariants"] = {"request-id-monotonic"};
@@ -552,7 +549,7 @@ TEST(HuntCli, TheWorldHuntRediscoversNearMaxIdAndKnowsIt) {
 }
 
 TEST(HuntCli, BadInputExitsTwo) {
-  const std::string dir = temp_path("hunt-bad");
+  const std::string dir = absent_temp_path("hunt-bad");
   const std::string world = std::string(SYNCSIM_SOURCE_DIR) + "/scenarios/catalog/world.json";
   auto o = syncsim("hunt " + world + " --findings " + dir);
   EXPECT_EQ(o.exit_code, 2);

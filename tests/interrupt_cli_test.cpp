@@ -38,7 +38,7 @@ struct Sweep {
 Sweep start_sweep(const std::string& name, int duration_s = 5) {
   Sweep s;
   s.marker = "interrupt-marker-" + name + "-" + std::to_string(getpid());
-  s.dir = testing::temp_path(s.marker);
+  s.dir = testing::absent_temp_path(s.marker);
   fs::create_directories(s.dir);
   auto j = json::parse(testing::read_file(testing::catalog("basic")));
   j["name"] = "tiny";

@@ -104,7 +104,7 @@ TEST(CheckDeterminism, SweepReportsNoDivergence) {
 TEST(ShrinkCli, WritesAScenarioWhoseReproReplaysToTheSameViolation) {
   Outcome run = syncsim("run " + mutant_basic() + " --seed 1");
   ASSERT_EQ(run.exit_code, 1) << run.output;
-  const auto out = testing::temp_path("shrunk.json");
+  const auto out = testing::absent_temp_path("shrunk.json");
   Outcome s = syncsim("shrink '" + repro_of(run.output) + "' --max-attempts 60 --out " + out);
   ASSERT_EQ(s.exit_code, 0) << s.output;
   EXPECT_NE(s.output.find("still violates barrier-holds"), std::string::npos) << s.output;

@@ -12,15 +12,16 @@
 namespace syncsim {
 namespace {
 
+using testing::absent_temp_path;
 using testing::catalog;
 using testing::read_file;
 using testing::syncsim;
-using testing::temp_path;
 using testing::write_temp;
 
 TEST(ReportCli, ShardedSweepMergedGivesOneReport) {
-  const auto s1 = temp_path("report-shard1.json"), s2 = temp_path("report-shard2.json");
-  const auto merged = temp_path("report-merged.json");
+  const auto s1 = absent_temp_path("report-shard1.json"),
+             s2 = absent_temp_path("report-shard2.json");
+  const auto merged = absent_temp_path("report-merged.json");
   for (const auto& [shard, out] : {std::pair{"1/2", s1}, {"2/2", s2}}) {
     auto o = syncsim("sweep " + catalog("basic") + " --seeds 1..4 --shard " + shard +
                      " --results " + out);
@@ -28,7 +29,8 @@ TEST(ReportCli, ShardedSweepMergedGivesOneReport) {
   }
   auto m = syncsim("merge " + s1 + " " + s2 + " --results " + merged);
   ASSERT_EQ(m.exit_code, 0) << m.output;
-  const auto html = temp_path("report-merged.html"), md = temp_path("report-merged.md");
+  const auto html = absent_temp_path("report-merged.html"),
+             md = absent_temp_path("report-merged.md");
   auto r = syncsim("report " + merged + " --out " + html);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   const auto page = read_file(html);
@@ -57,15 +59,13 @@ TEST(ReportCli, ReadsAHuntFindingsDirectory) {
       {"service", {0, 0}}, {"network", {0, 0}}, {"lifecycle", {0, 0}}, {"records", {0, 0}}};
   const auto world = write_temp("report-hunt-world.json", j.dump(2));
   const auto known = write_temp("report-hunt-known.json", R"({"format": 1, "known": []})");
-  const auto dir = temp_path("report-hunt-findings");
-  std::filesystem::remove_all(dir);
+  const auto dir = absent_temp_path("report-hunt-findings");
   auto h = syncsim("hunt " + world + " --seeds 1..6 --jobs 1 --max-shrink 0 --known " + known +
                    " --findings " + dir);
   ASSERT_EQ(h.exit_code, 1) << h.output;
   const auto doc = nlohmann::json::parse(read_file(dir + "/findings.json"));
   ASSERT_GE(doc["findings"].size(), 1u) << doc.dump(2).substr(0, 800);
-  const auto md = temp_path("report-hunt.md");
-  std::filesystem::remove(md);  // a stale report of an earlier run must not pass for this one
+  const auto md = absent_temp_path("report-hunt.md");
   auto r = syncsim("report " + dir + " --out " + md);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   // One finding: its report is the --out file itself.
@@ -79,18 +79,20 @@ TEST(ReportCli, ReadsAHuntFindingsDirectory) {
 }
 
 TEST(ReportCli, MultiScenarioSweepWritesOneReportPerScenario) {
-  const auto results = temp_path("report-multi.json");
+  const auto results = absent_temp_path("report-multi.json");
   auto o = syncsim("sweep " + catalog("basic") + " " + catalog("basic-legacy") +
                    " --seeds 1..2 --results " + results);
   ASSERT_EQ(o.exit_code, 0) << o.output;
   auto no_out = syncsim("report " + results);
   EXPECT_EQ(no_out.exit_code, 2);
   EXPECT_NE(no_out.output.find("2 scenarios"), std::string::npos) << no_out.output;
-  const auto out = temp_path("report-multi.md");
+  const auto out = absent_temp_path("report-multi.md");
+  const auto basic_md = absent_temp_path("report-multi.basic.md"),
+             legacy_md = absent_temp_path("report-multi.basic-legacy.md");
   auto r = syncsim("report " + results + " --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_NE(read_file(temp_path("report-multi.basic.md")).find("basic"), std::string::npos);
-  EXPECT_NE(read_file(temp_path("report-multi.basic-legacy.md")).find("legacy"), std::string::npos);
+  EXPECT_NE(read_file(basic_md).find("basic"), std::string::npos);
+  EXPECT_NE(read_file(legacy_md).find("legacy"), std::string::npos);
   // --compare needs one scenario per input.
   auto c = syncsim("report --compare " + results + " " + results + " --out " + out);
   EXPECT_EQ(c.exit_code, 2);
@@ -100,7 +102,7 @@ TEST(ReportCli, MultiScenarioSweepWritesOneReportPerScenario) {
   auto doc = nlohmann::json::parse(read_file(results));
   doc.erase("scenarios");
   const auto old = write_temp("report-old.json", doc.dump());
-  auto refused = syncsim("report " + old + " --out " + temp_path("report-old.md"));
+  auto refused = syncsim("report " + old + " --out " + absent_temp_path("report-old.md"));
   EXPECT_EQ(refused.exit_code, 2);
   EXPECT_NE(refused.output.find("no header for it"), std::string::npos) << refused.output;
 }
@@ -143,7 +145,7 @@ TEST(ListCli, ListsEverythingWithStatements) {
 // --set and --invariants change the scenario without editing it; bad keys exit 2 by name;
 // --fail-fast stops the seed range at the first failing seed.
 TEST(SelectionCli, SetInvariantsAndFailFast) {
-  const auto results = temp_path("set.json");
+  const auto results = absent_temp_path("set.json");
   auto o = syncsim("run " + catalog("basic") +
                    " --seed 1 --set duration_s=50 --set service.flavour=postgres --invariants "
                    "converges,read-your-writes --results " +
@@ -167,11 +169,12 @@ TEST(SelectionCli, SetInvariantsAndFailFast) {
   EXPECT_EQ(ff.exit_code, 1) << ff.output;
   EXPECT_NE(ff.output.find("stopped after 1 failing seed(s)"), std::string::npos) << ff.output;
   EXPECT_EQ(ff.output.find("VACUOUS"), std::string::npos) << ff.output;
+  const auto sweep_results = absent_temp_path("set-sweep.json");
   auto sweep = syncsim("sweep " + catalog("basic") +
                        " --seeds 1..2 --set duration_s=50 --invariants converges --results " +
-                       temp_path("set-sweep.json"));
+                       sweep_results);
   ASSERT_EQ(sweep.exit_code, 0) << sweep.output;
-  const auto sd = nlohmann::json::parse(read_file(temp_path("set-sweep.json")));
+  const auto sd = nlohmann::json::parse(read_file(sweep_results));
   EXPECT_EQ(sd["scenarios"]["basic"]["scenario"]["duration_s"], 50);
   EXPECT_EQ(sd["scenarios"]["basic"]["invariants"].size(), 1u)
       << sd["scenarios"]["basic"]["invariants"].dump();
@@ -181,7 +184,7 @@ TEST(SelectionCli, SetInvariantsAndFailFast) {
 // carry the twin (same seed, no mutant) with the first divergent trace line, and the report
 // shows both under "Why seed N failed".
 TEST(TwinCli, FailingMutantRunHasItsTwinInTheReport) {
-  const auto results = temp_path("twin.json"), trace = temp_path("twin-trace.txt");
+  const auto results = absent_temp_path("twin.json"), trace = absent_temp_path("twin-trace.txt");
   auto o = syncsim("run " + catalog("basic") +
                    " --seed 1 --set 'mutants=[\"ack-before-replication\"]' --trace " + trace +
                    " --results " + results);
@@ -196,7 +199,7 @@ TEST(TwinCli, FailingMutantRunHasItsTwinInTheReport) {
   EXPECT_TRUE(twin["twin_passed"].get<bool>());
   EXPECT_GT(twin["line"].get<uint64_t>(), 1u);
   EXPECT_NE(twin["run_line"], twin["twin_line"]);
-  const auto md = temp_path("twin.md");
+  const auto md = absent_temp_path("twin.md");
   ASSERT_EQ(syncsim("report " + results + " --out " + md).exit_code, 0);
   const auto text = read_file(md);
   EXPECT_NE(text.find("## Why seed 1 failed"), std::string::npos) << text.substr(0, 2000);

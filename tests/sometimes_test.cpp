@@ -308,7 +308,7 @@ TEST(SometimesCli, ValidateRejectsUnknownIds) {
 
 TEST(SometimesCli, RunReportsAVacuousPassAndExits4) {
   const auto path = idle_file("idle-vacuous", {"barrier-blocked"});
-  const auto results = testing::temp_path("idle-vacuous-results.json");
+  const auto results = testing::absent_temp_path("idle-vacuous-results.json");
   const auto o = testing::syncsim("run " + path + " --seeds 1..2 --results " + results);
   EXPECT_EQ(o.exit_code, 4) << o.output;
   EXPECT_NE(o.output.find("PASS"), std::string::npos) << o.output;
@@ -352,8 +352,8 @@ TEST(SometimesCli, SweepReportsAVacuousScenarioInTableJsonAndJunit) {
   j["name"] = "base-sweep";
   j["sometimes"] = {"barrier-blocked"};
   const auto fine = testing::write_temp("base-sweep.json", j.dump(2));
-  const auto results = testing::temp_path("sometimes-sweep.json");
-  const auto junit = testing::temp_path("sometimes-sweep.xml");
+  const auto results = testing::absent_temp_path("sometimes-sweep.json");
+  const auto junit = testing::absent_temp_path("sometimes-sweep.xml");
   const auto o =
       testing::syncsim("sweep " + vacuous + " " + fine + " --seeds 1..2 --jobs 2 --results " +
                        results + " --junit " + junit);

@@ -216,7 +216,7 @@ std::string failing_swarm_file(const std::string& file) {
 
 TEST(SwarmCli, SweepListsFailingSeedsParametersAndTheirReprosReplayBitForBit) {
   const std::string file = failing_swarm_file("swarm-mutant-sweep.json");
-  const std::string report = syncsim::testing::temp_path("swarm-report.md");
+  const std::string report = syncsim::testing::absent_temp_path("swarm-report.md");
   const auto out = syncsim("sweep " + file + " --seeds 1..3 --jobs 2 --swarm --report " + report);
   EXPECT_EQ(out.exit_code, 1) << out.output;
   EXPECT_NE(out.output.find("swarm: 3 runs drew their parameters"), std::string::npos)
@@ -258,7 +258,7 @@ TEST(SwarmCli, ShrinkWorksOnTheDrawnConcreteScenario) {
   }());
   ASSERT_TRUE(run.violation.has_value());
   const std::string repro = format_repro({s.name, file, 2, build_id(), run.trace_hash, true});
-  const std::string out = syncsim::testing::temp_path("swarm-shrunk.json");
+  const std::string out = syncsim::testing::absent_temp_path("swarm-shrunk.json");
   const auto shrunk = syncsim("shrink '" + repro + "' --max-attempts 4 --out " + out);
   EXPECT_EQ(shrunk.exit_code, 0) << shrunk.output;
   EXPECT_NE(shrunk.output.find("shrink: swarm draw of seed 2: " +

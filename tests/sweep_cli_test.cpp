@@ -29,7 +29,8 @@ json results(const std::string& path) {
 
 TEST(Sweep, JobsOneAndJobsTwoGiveIdenticalResults) {
   const std::string scenarios = testing::catalog("basic") + " " + mutant_basic();
-  const auto r1 = testing::temp_path("sweep-j1.json"), r2 = testing::temp_path("sweep-j2.json");
+  const auto r1 = testing::absent_temp_path("sweep-j1.json"),
+             r2 = testing::absent_temp_path("sweep-j2.json");
   Outcome a = syncsim("sweep " + scenarios + " --seeds 1..4 --jobs 1 --results " + r1);
   Outcome b = syncsim("sweep " + scenarios + " --seeds 1..4 --jobs 2 --results " + r2);
   EXPECT_EQ(a.exit_code, 1) << a.output;  // the mutant's expect (pass) fails
@@ -52,7 +53,8 @@ TEST(Sweep, JobsOneAndJobsTwoGiveIdenticalResults) {
 }
 
 TEST(Sweep, RunsTheSameSeedAsRunDoes) {
-  const auto r = testing::temp_path("sweep-one.json"), q = testing::temp_path("run-one.json");
+  const auto r = testing::absent_temp_path("sweep-one.json"),
+             q = testing::absent_temp_path("run-one.json");
   ASSERT_EQ(
       syncsim("sweep " + testing::catalog("basic") + " --seeds 3..3 --results " + r).exit_code, 0);
   ASSERT_EQ(syncsim("run " + testing::catalog("basic") + " --seed 3 --results " + q).exit_code, 0);
@@ -60,7 +62,7 @@ TEST(Sweep, RunsTheSameSeedAsRunDoes) {
 }
 
 TEST(Sweep, JunitHasOneTestcasePerSeedAndTheFailure) {
-  const auto x = testing::temp_path("sweep.xml");
+  const auto x = testing::absent_temp_path("sweep.xml");
   Outcome o = syncsim("sweep " + mutant_basic() + " --seeds 1..2 --jobs 2 --junit " + x);
   EXPECT_EQ(o.exit_code, 1) << o.output;
   const auto xml = testing::read_file(x);
@@ -76,8 +78,10 @@ TEST(Sweep, JunitHasOneTestcasePerSeedAndTheFailure) {
 
 TEST(Sweep, ShardsMergedEqualTheFullSweep) {
   const std::string s = testing::catalog("basic") + " " + mutant_basic();
-  const auto full = testing::temp_path("full.json"), s1 = testing::temp_path("shard1.json"),
-             s2 = testing::temp_path("shard2.json"), merged = testing::temp_path("merged.json");
+  const auto full = testing::absent_temp_path("full.json"),
+             s1 = testing::absent_temp_path("shard1.json"),
+             s2 = testing::absent_temp_path("shard2.json"),
+             merged = testing::absent_temp_path("merged.json");
   // Seeds 1..3 (was 1..5, perf10): the shards are still uneven and interleaved.
   syncsim("sweep " + s + " --seeds 1..3 --jobs 2 --results " + full);
   syncsim("sweep " + s + " --seeds 1..3 --jobs 2 --shard 1/2 --results " + s1);
@@ -93,7 +97,7 @@ TEST(Sweep, ShardsMergedEqualTheFullSweep) {
 }
 
 TEST(Merge, RefusesOverlappingShards) {
-  const auto a = testing::temp_path("ov-a.json"), b = testing::temp_path("ov-b.json");
+  const auto a = testing::absent_temp_path("ov-a.json"), b = testing::absent_temp_path("ov-b.json");
   syncsim("sweep " + testing::catalog("basic") + " --seeds 1..2 --results " + a);
   syncsim("sweep " + testing::catalog("basic") + " --seeds 2..3 --results " + b);
   Outcome m = syncsim("merge " + a + " " + b);
@@ -102,7 +106,7 @@ TEST(Merge, RefusesOverlappingShards) {
 }
 
 TEST(Merge, RefusesMismatchedBuilds) {
-  const auto a = testing::temp_path("b-a.json");
+  const auto a = testing::absent_temp_path("b-a.json");
   syncsim("sweep " + testing::catalog("basic") + " --seeds 1..1 --results " + a);
   auto j = json::parse(testing::read_file(a));
   j["build"] = "0.0.0+elsewhere";
@@ -134,12 +138,10 @@ std::string expected_violation_basic() {
 }
 
 TEST(Sweep, ReportWritesOneHtmlReportPerScenario) {
-  const auto out = testing::temp_path("sweep-report.html");
-  const auto results_path = testing::temp_path("sweep-report.json");
-  const auto basic_html = testing::temp_path("sweep-report.basic.html");
-  const auto expected_html = testing::temp_path("sweep-report.basic-expected.html");
-  std::remove(basic_html.c_str());
-  std::remove(expected_html.c_str());
+  const auto out = testing::absent_temp_path("sweep-report.html");
+  const auto results_path = testing::absent_temp_path("sweep-report.json");
+  const auto basic_html = testing::absent_temp_path("sweep-report.basic.html");
+  const auto expected_html = testing::absent_temp_path("sweep-report.basic-expected.html");
   Outcome o = syncsim("sweep " + testing::catalog("basic") + " " + expected_violation_basic() +
                       " --seeds 1..3 --jobs 2 --results " + results_path + " --report " + out);
   ASSERT_EQ(o.exit_code, 0) << o.output;
@@ -184,7 +186,7 @@ TEST(Sweep, ReportWritesOneHtmlReportPerScenario) {
   for (const auto& r : doc["runs"]) {
     EXPECT_EQ(r.contains("timeline"), r["seed"] == 1) << r["scenario"] << " seed " << r["seed"];
   }
-  const auto j1 = testing::temp_path("sweep-report-j1.json");
+  const auto j1 = testing::absent_temp_path("sweep-report-j1.json");
   ASSERT_EQ(syncsim("sweep " + testing::catalog("basic") + " " + expected_violation_basic() +
                     " --seeds 1..3 --jobs 1 --results " + j1)
                 .exit_code,
@@ -193,15 +195,14 @@ TEST(Sweep, ReportWritesOneHtmlReportPerScenario) {
 }
 
 TEST(Sweep, ReportWithOneScenarioWritesTheFileAsNamed) {
-  const auto out = testing::temp_path("sweep-one-report.md");
-  std::remove(out.c_str());
+  const auto out = testing::absent_temp_path("sweep-one-report.md");
   Outcome o = syncsim("sweep " + testing::catalog("basic") + " --seeds 2..3 --report " + out);
   ASSERT_EQ(o.exit_code, 0) << o.output;
   const auto md = testing::read_file(out);
   EXPECT_NE(md.find("```mermaid\nsequenceDiagram\n"), std::string::npos) << md;
   EXPECT_NE(md.find("basic"), std::string::npos);
   // The same report as `run --report` over the same seeds.
-  const auto run_md = testing::temp_path("run-one-report.md");
+  const auto run_md = testing::absent_temp_path("run-one-report.md");
   ASSERT_EQ(
       syncsim("run " + testing::catalog("basic") + " --seeds 2..3 --report " + run_md).exit_code,
       0);
@@ -209,10 +210,10 @@ TEST(Sweep, ReportWithOneScenarioWritesTheFileAsNamed) {
 }
 
 TEST(Sweep, ReportWithAnUnknownExtensionExitsTwoBeforeRunning) {
-  Outcome o = syncsim("sweep " + testing::catalog("basic") + " --seeds 1..2 --report " +
-                      testing::temp_path("sweep-report.txt"));
+  const auto report = testing::absent_temp_path("sweep-report.txt");
+  Outcome o = syncsim("sweep " + testing::catalog("basic") + " --seeds 1..2 --report " + report);
   EXPECT_EQ(o.exit_code, 2) << o.output;
-  EXPECT_NE(o.output.find("--report: report file '" + testing::temp_path("sweep-report.txt") +
+  EXPECT_NE(o.output.find("--report: report file '" + report +
                           "': cannot tell the format from its extension; use .md, .html or .json"),
             std::string::npos)
       << o.output;
