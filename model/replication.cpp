@@ -6,12 +6,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <stdexcept>
 
 namespace syncsim::model {
 
 Replication::Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source,
                          BucketStorage& storage, CheckpointStore& checkpoints, BucketRouter router,
-                         sim::Micros lag, sim::Micros heartbeat, bool heartbeat_when_idle_only)
+                         sim::Micros lag, sim::Micros heartbeat)
     : loop_(loop),
       trace_(trace),
       source_(source),
@@ -19,24 +20,34 @@ Replication::Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source,
       checkpoints_(checkpoints),
       router_(std::move(router)),
       lag_(lag),
-      heartbeat_(heartbeat),
-      heartbeat_when_idle_only_(heartbeat_when_idle_only) {}
+      heartbeat_(heartbeat) {}
+
+SourceFlavour Replication::source_flavour() const {
+  if (!source_flavour_) {
+    throw std::logic_error("Replication: set_source() must be called before the heartbeat starts");
+  }
+  return *source_flavour_;
+}
 
 void Replication::start() {
-  storage_.checkpoint(0);  // the empty initial checkpoint (op 0, lsn 0)
+  static_cast<void>(source_flavour());  // fail here, not at the first heartbeat
+  storage_.checkpoint(0);               // the empty initial checkpoint (op 0, lsn 0)
   loop_.after(heartbeat_, [this] { heartbeat(); });
 }
 
 void Replication::heartbeat() {
   if (stopped_) return;
-  if (heartbeat_when_idle_only_ && !source_.log().empty()) {
+  const SourceFlavour source = source_flavour();
+  // MySQL's binlog heartbeat: a keepalive only after `heartbeat_` without source commits
+  // (master_heartbeat_period, BinLogListener), not on a fixed schedule.
+  if (source == SourceFlavour::Mysql && !source_.log().empty()) {
     const sim::Micros idle_until = source_.log().back().committed_at + heartbeat_;
     if (loop_.now() < idle_until) {
       loop_.at(idle_until, [this] { heartbeat(); });
       return;
     }
   }
-  if (source_flavour_ == SourceFlavour::Mysql) {
+  if (source == SourceFlavour::Mysql) {
     keepalive_at_last_commit();
   } else {
     // AbstractReplicator's job.keepAlive(): a source message without rows (docs/protocol.md
@@ -50,14 +61,36 @@ void Replication::heartbeat() {
 void Replication::keepalive_at_last_commit() {
   // The binlog heartbeat is not written to the binlog: the listener forwards keepalive() with
   // the last transaction's position, no new LSN (docs/protocol.md §3.1.4 "MySQL keepalives").
-  // It still marks every pending write checkpoint with head <= that position processed there
-  // (§3.1.8), and makes no new checkpoint (v1.24.0: the position is just below the commit's
-  // LSN, so the checkpoint is blocked). A listener with a transaction not yet replicated sends
-  // none; nor does a stopped or paused job.
+  // It first marks every pending write checkpoint with head <= that position processed there
+  // (§3.1.8). A listener with a transaction not yet replicated sends none; nor does a stopped
+  // or paused job.
   if (stopped_ || stalled_ || paused_ || next_commit_ < source_.log().size()) return;
   checkpoints_.on_commit(replicated_lsn_);
-  trace_.log("repl", "binlog heartbeat: keepalive at the last transaction's position lsn={}",
-             replicated_lsn_);
+  if (mysql_keepalive_ == MysqlKeepalive::V1_24_0) {
+    // v1.24.0: the position is the GTID event's, just below the commit's LSN, so the
+    // checkpoint is blocked.
+    trace_.log("repl", "binlog heartbeat: keepalive at the last transaction's position lsn={}",
+               replicated_lsn_);
+    return;
+  }
+  // v1.25.0: the commit LSN itself, so canCheckpointState allows it as it allows a commit
+  // (wake()): a checkpoint at the same op id and LSN, which no stream sees (both storages'
+  // watchers drop a checkpoint that advances neither, §3.1.4), and autoActivate runs.
+  const Lsn lsn = replicated_lsn_;
+  if (lsn < storage_.latest().lsn || lsn < no_checkpoint_before_) {
+    trace_.log("repl", "binlog heartbeat: keepalive at the commit lsn={}: checkpoint blocked", lsn);
+    return;
+  }
+  const bool folded = storage_.last_op() > storage_.latest().op_id;
+  if (folded) {  // ops of blocked commits (keepalive_op) become visible
+    storage_.checkpoint(lsn);
+    folded_ops_ = 0;
+  }
+  trace_.log("repl", "binlog heartbeat: keepalive at the commit lsn={}: checkpoint op={}{}", lsn,
+             storage_.latest().op_id, folded ? "" : " (the last one's op and lsn)");
+  if (folded) checkpoint_line_ = trace_.lines();
+  ++keepalive_checkpoints_;
+  if (checkpoint_hook_) checkpoint_hook_();
 }
 
 void Replication::on_source_commit() { schedule(); }
@@ -89,6 +122,7 @@ void Replication::stream_from(std::size_t slot_commit, Lsn no_checkpoint_before)
 }
 
 void Replication::start_heartbeat() {
+  static_cast<void>(source_flavour());  // fail here, not at the first heartbeat
   loop_.after(heartbeat_, [this] { heartbeat(); });
 }
 
@@ -124,7 +158,7 @@ void Replication::resume() {
 
 void Replication::restart(sim::Micros down) {
   stall();
-  if (source_flavour_ == SourceFlavour::Postgres) {
+  if (source_flavour() == SourceFlavour::Postgres) {
     // The slot's confirmed LSN trails the last checkpoint by one chunk: replay from there.
     next_commit_ = confirmed_commit_;
     replaying_ = true;
@@ -133,7 +167,7 @@ void Replication::restart(sim::Micros down) {
   // processed change: both are where this job stopped (next_commit_), nothing is replayed.
   loop_.after(down, [this] {
     resume();
-    if (source_flavour_ != SourceFlavour::Mongodb || stopped_) return;
+    if (source_flavour() != SourceFlavour::Mongodb || stopped_) return;
     // ChangeStream: "Always start with a checkpoint": a marker write to the source.
     trace_.log("repl", "change stream resumed: a fresh checkpoint marker");
     source_.commit(loop_.now(), CommitKind::Marker, {});

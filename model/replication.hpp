@@ -31,17 +31,28 @@ struct ReplicationStep {
   bool checkpoint_blocked = false;  // replay below the last checkpoint: no checkpoint made
 };
 
+// Which service release's MySQL binlog keepalive to model (docs/protocol.md §3.1.4 "MySQL
+// keepalives"): v1.24.0 forwards the last transaction's GTID-event position, below its commit
+// LSN, so the keepalive's checkpoint is blocked; v1.25.0 (PR #706) forwards the commit LSN
+// itself, so the checkpoint is allowed, at the same op id and LSN as the last one.
+enum class MysqlKeepalive { V1_24_0, V1_25_0 };
+
 class Replication {
  public:
+  // Call set_source() before start() or start_heartbeat(): the heartbeat depends on it.
   Replication(sim::Loop& loop, sim::Trace& trace, SourceDb& source, BucketStorage& storage,
               CheckpointStore& checkpoints, BucketRouter router, sim::Micros lag,
-              sim::Micros heartbeat, bool heartbeat_when_idle_only = false);
+              sim::Micros heartbeat);
 
   // The source database this job reads, where sources differ (docs/protocol.md §3.4
   // "Where a restarted replication job resumes", §3.1.4 "MySQL keepalives"): where a restart
-  // resumes, and whether a heartbeat keepalive moves the position (postgres, mongodb: a new
-  // LSN) or repeats the last transaction's (mysql).
-  void set_source(SourceFlavour flavour) { source_flavour_ = flavour; }
+  // resumes, when the heartbeat fires (mysql: only after `heartbeat` without source commits,
+  // master_heartbeat_period) and whether its keepalive moves the position (postgres, mongodb: a
+  // new LSN) or repeats the last transaction's (mysql, as `mysql_keepalive`'s release does).
+  void set_source(SourceFlavour flavour, MysqlKeepalive mysql_keepalive = MysqlKeepalive::V1_24_0) {
+    source_flavour_ = flavour;
+    mysql_keepalive_ = mysql_keepalive;
+  }
 
   void start();
   // New source commits call this so replication can schedule itself.
@@ -100,6 +111,8 @@ class Replication {
   [[nodiscard]] uint64_t blocked_commits() const { return blocked_commits_; }
   // Storage checkpoints without row ops (markers and keepalives only).
   [[nodiscard]] uint64_t empty_checkpoints() const { return empty_checkpoints_; }
+  // MySQL binlog keepalives whose checkpoint was allowed (v1.25.0; never at v1.24.0).
+  [[nodiscard]] uint64_t keepalive_checkpoints() const { return keepalive_checkpoints_; }
   // checksums-agree (docs/invariants.md §1): a bucket's checksum at `op`, recomputed from every op
   // replication ever wrote, independent of bucket storage and its compaction (docs/architecture.md
   // §2).
@@ -121,6 +134,8 @@ class Replication {
   void heartbeat();
   // MySQL's idle-binlog keepalive: no new position (docs/protocol.md §3.1.4 "MySQL keepalives").
   void keepalive_at_last_commit();
+  // The source set_source() named; throws std::logic_error if it was never called.
+  [[nodiscard]] SourceFlavour source_flavour() const;
 
   sim::Loop& loop_;
   sim::Trace& trace_;
@@ -130,10 +145,8 @@ class Replication {
   BucketRouter router_;
   sim::Micros lag_;
   sim::Micros heartbeat_;
-  // MySQL's binlog heartbeat: a keepalive only after `heartbeat_` without source commits
-  // (master_heartbeat_period, BinLogListener v1.24.0), not on a fixed schedule.
-  bool heartbeat_when_idle_only_ = false;
-  SourceFlavour source_flavour_ = SourceFlavour::Postgres;
+  std::optional<SourceFlavour> source_flavour_;  // set_source()
+  MysqlKeepalive mysql_keepalive_ = MysqlKeepalive::V1_24_0;
   std::size_t next_commit_ = 0;  // index into source_.log()
   Lsn replicated_lsn_ = 0;
   uint64_t checkpoint_line_ = 0;
@@ -145,6 +158,7 @@ class Replication {
   bool replaying_ = false;            // one commit per chunk until caught up
   uint64_t blocked_commits_ = 0;
   uint64_t empty_checkpoints_ = 0;
+  uint64_t keepalive_checkpoints_ = 0;
   std::function<void(const ReplicationStep&)> step_hook_;
   std::function<void(const std::string&, int64_t)> custom_hook_;
   std::function<void()> checkpoint_hook_;

@@ -141,9 +141,8 @@ Service::Service(sim::Loop& loop, sim::Trace& trace, sim::Prng rng, ServiceConfi
             return route_row(config_.streams, key, row);
           },
           config_.replication_lag,
-          config_.source == SourceFlavour::Mysql ? kMysqlBinlogHeartbeat : config_.heartbeat,
-          config_.source == SourceFlavour::Mysql) {
-  replication_.set_source(config_.source);
+          config_.source == SourceFlavour::Mysql ? kMysqlBinlogHeartbeat : config_.heartbeat) {
+  replication_.set_source(config_.source, config_.mysql_keepalive);
   BatcherConfig batcher;
   batcher.step_latency_max = config_.batch_latency_max;
   batcher.marker_before_mapping = has_mutant(ServiceMutant::MarkerBeforeMapping);

@@ -103,8 +103,8 @@ enum class SyncConfigChange { Reprocess, EndStreams };
 
 enum class WriteCheckpointMode { Managed, Custom };
 
-// MySQL binlog heartbeat: KEEPALIVE_INACTIVITY_THRESHOLD = 30 s (BinLogListener, v1.24.0);
-// heartbeat_interval_seconds does not apply to MySQL (BinLogReplicationJob.keepAlive).
+// MySQL binlog heartbeat: KEEPALIVE_INACTIVITY_THRESHOLD = 30 s (BinLogListener, v1.24.0 and
+// v1.25.0); heartbeat_interval_seconds does not apply to MySQL (BinLogReplicationJob.keepAlive).
 inline constexpr sim::Micros kMysqlBinlogHeartbeat = 30 * sim::kSeconds;
 
 struct ServiceConfig {
@@ -113,6 +113,9 @@ struct ServiceConfig {
   // The model before issue 17, for comparison: every source reads the head AT its last
   // commit, so a caught-up source acks a new mapping with no later event (too early).
   bool head_at_last_commit = false;
+  // The MySQL binlog keepalive's release (replication.hpp MysqlKeepalive, docs/protocol.md
+  // §3.1.4 "MySQL keepalives"); only a MySQL source has one.
+  MysqlKeepalive mysql_keepalive = MysqlKeepalive::V1_24_0;
   WriteCheckpointMode write_checkpoint_mode = WriteCheckpointMode::Managed;
   sim::Micros replication_lag = 200 * sim::kMillis;
   sim::Micros heartbeat = 60 * sim::kSeconds;

@@ -151,8 +151,8 @@ void Service::start_reprocessing() {
         for (auto& b : buckets) b = fmt::format("{}#{}", id, b);  // versionedHydrationState
         return buckets;
       },
-      active_replication_->lag(), mysql ? kMysqlBinlogHeartbeat : config_.heartbeat, mysql);
-  next->replication->set_source(config_.source);
+      active_replication_->lag(), mysql ? kMysqlBinlogHeartbeat : config_.heartbeat);
+  next->replication->set_source(config_.source, config_.mysql_keepalive);
   SyncRulesInstance& instance = *next;
   if (config_.write_checkpoint_mode == WriteCheckpointMode::Custom &&
       !has_mutant(ServiceMutant::CustomCheckpointBeforeReplication)) {

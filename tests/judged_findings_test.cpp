@@ -381,8 +381,9 @@ TEST(Findings, AReplicationOnlyRestartLeavesARequestProcessedBelowAnOpenConnecti
 // source's last transaction after replication passed it; the binlog heartbeat repeats that
 // position, so no checkpoint follows, and on mongo storage it marks the record processed at
 // the connection's own LSN, which that connection never emits.  Postgres storage waits for a
-// next transaction that never comes (the v1.24.0 blocked keepalive).  A source with markers
-// (postgres, mongodb) passes.
+// next transaction that never comes (the v1.24.0 blocked keepalive).  v1.25.0's keepalive
+// (service.mysql_keepalive, an allowed checkpoint no stream sees) fails the same way on both
+// storages.  A source with markers (postgres, mongodb) passes.
 TEST(Findings, AMysqlRequestOnAnIdleBinlogIsNeverAcknowledged) {
   Scenario s = finding("mysql-ack-after-latency");
   expect_known_finding(s, 5104, "requests-complete", "record-not-emitted",
@@ -396,6 +397,11 @@ TEST(Findings, AMysqlRequestOnAnIdleBinlogIsNeverAcknowledged) {
   postgres_storage.service.duplicate_window = "write";
   expect_known_finding(postgres_storage, 5104, "requests-complete", "record-not-emitted",
                        "mysql-idle-keepalive-below-connection");
+  for (Scenario v125 : {s, postgres_storage}) {
+    v125.service.mysql_keepalive = "v1.25.0";
+    expect_known_finding(v125, 5104, "requests-complete", "record-not-emitted",
+                         "mysql-idle-keepalive-below-connection");
+  }
   for (const char* source : {"postgres", "mongodb"}) {
     Scenario marked = s;
     marked.service.source = source;

@@ -1,6 +1,8 @@
 // Unit tests of the model service's replication: the lag, LSN order, stalls and heartbeats.
 #include <gtest/gtest.h>
 
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -35,8 +37,11 @@ std::vector<std::string> test_router(const RowKey& key, const Row& row) {
 }
 
 struct ReplicationWorld {
-  ReplicationWorld(Micros lag, Micros heartbeat)
-      : repl(loop, trace, source, storage, checkpoints, test_router, lag, heartbeat) {}
+  ReplicationWorld(Micros lag, Micros heartbeat, SourceFlavour flavour = SourceFlavour::Postgres,
+                   MysqlKeepalive keepalive = MysqlKeepalive::V1_24_0)
+      : repl(loop, trace, source, storage, checkpoints, test_router, lag, heartbeat) {
+    repl.set_source(flavour, keepalive);
+  }
   ~ReplicationWorld() { loop.shutdown(); }
 
   Lsn commit_todo(const std::string& id, const std::string& data) {
@@ -157,8 +162,8 @@ TEST(Replication, StallForeverStopsIt) {
 TEST(Replication, HeartbeatKeepaliveCreatesCheckpointsOnAnIdleSource) {
   ReplicationWorld w(200 * kMillis, 60 * kSeconds);
   w.repl.start();
-  // A request whose head is already replicated is processed by the next keepalive (the
-  // MySQL case: no marker at all, the heartbeat alone must ack it).
+  // A request whose head is already replicated is processed by the next keepalive, a source
+  // message with a new LSN (postgres, mongodb; MySQL's is not, the tests below).
   supply(w.checkpoints, "alice/c", 1, 0, w.loop.now());
   w.loop.run_until(kEpoch + 60 * kSeconds + 199 * kMillis);
   EXPECT_EQ(w.source.head(), 1);
@@ -175,6 +180,76 @@ TEST(Replication, HeartbeatKeepaliveCreatesCheckpointsOnAnIdleSource) {
   EXPECT_EQ(w.storage.latest().lsn, 2);
   EXPECT_EQ(w.storage.latest().op_id, 0) << "keepalives carry no ops";
   EXPECT_EQ(w.storage.checkpoints(), 3u);
+}
+
+// The source decides the heartbeat (docs/protocol.md §3.1.4 "MySQL keepalives"), so a job
+// without one must not start it.
+TEST(Replication, StartingTheHeartbeatWithoutASourceThrows) {
+  sim::Loop loop;
+  sim::Trace trace{loop.clock()};
+  SourceDb source;
+  BucketStorage storage;
+  CheckpointStore checkpoints;
+  Replication repl(loop, trace, source, storage, checkpoints, test_router, 0, 30 * kSeconds);
+  EXPECT_THROW(repl.start(), std::logic_error);
+  EXPECT_THROW(repl.start_heartbeat(), std::logic_error);
+  repl.set_source(SourceFlavour::Mysql);
+  EXPECT_NO_THROW(repl.start());
+  loop.shutdown();
+}
+
+// MySQL's binlog heartbeat (30 s without binlog events) forwards keepalive() at the last
+// transaction's position, and first marks the pending request with head 1 processed at lsn 1
+// (docs/protocol.md §3.1.4 "MySQL keepalives", §3.1.8).  v1.24.0: below the commit LSN, the
+// checkpoint is blocked.  v1.25.0 (PR #706): the commit LSN itself, the checkpoint is allowed
+// (autoActivate runs) but has the last one's op id and LSN, so storage makes no new one.
+struct MysqlKeepaliveRun {
+  std::size_t checkpoints_after_commit = 0, checkpoints_after_heartbeat = 0;
+  int hooks_after_commit = 0, hooks_after_heartbeat = 0;
+  uint64_t keepalive_checkpoints = 0;
+  std::optional<Lsn> processed_at;
+  Lsn latest_lsn = 0;
+  OpId latest_op = 0;
+  std::size_t source_commits = 0;
+};
+MysqlKeepaliveRun mysql_heartbeat_after_one_commit(MysqlKeepalive keepalive) {
+  ReplicationWorld w(200 * kMillis, 30 * kSeconds, SourceFlavour::Mysql, keepalive);
+  int hooks = 0;
+  w.repl.set_checkpoint_hook([&hooks] { ++hooks; });
+  w.repl.start();
+  w.loop.run_until(kEpoch + kSeconds);
+  w.commit_todo("t1", R"({"title":"a"})");  // lsn 1 at 1 s
+  w.loop.run_until(kEpoch + 2 * kSeconds);
+  MysqlKeepaliveRun out;
+  out.checkpoints_after_commit = w.storage.checkpoints();
+  out.hooks_after_commit = hooks;
+  supply(w.checkpoints, "alice/c", 1, 1, w.loop.now());  // head 1, read after lsn 1 replicated
+  w.loop.run_until(kEpoch + 31 * kSeconds + kMillis);    // the heartbeat at 31 s
+  out.checkpoints_after_heartbeat = w.storage.checkpoints();
+  out.hooks_after_heartbeat = hooks;
+  out.keepalive_checkpoints = w.repl.keepalive_checkpoints();
+  out.processed_at = first(w.checkpoints, "alice/c")->processed_at_lsn;
+  out.latest_lsn = w.storage.latest().lsn;
+  out.latest_op = w.storage.latest().op_id;
+  out.source_commits = w.source.log().size();
+  return out;
+}
+
+TEST(Replication, AMysqlKeepaliveIsBlockedAtV1_24_0AndAnUnchangedCheckpointAtV1_25_0) {
+  for (const MysqlKeepalive k : {MysqlKeepalive::V1_24_0, MysqlKeepalive::V1_25_0}) {
+    const bool v125 = k == MysqlKeepalive::V1_25_0;
+    SCOPED_TRACE(v125 ? "v1.25.0" : "v1.24.0");
+    const MysqlKeepaliveRun r = mysql_heartbeat_after_one_commit(k);
+    EXPECT_EQ(r.checkpoints_after_commit, 2u) << "the initial one and lsn 1's";
+    EXPECT_EQ(r.hooks_after_commit, 1);
+    EXPECT_EQ(r.source_commits, 1u) << "the heartbeat is not written to the binlog";
+    EXPECT_EQ(r.processed_at, std::optional<Lsn>(1)) << "marked at the keepalive's position";
+    EXPECT_EQ(r.checkpoints_after_heartbeat, 2u) << "no new op id or LSN for the streams";
+    EXPECT_EQ(r.latest_lsn, 1);
+    EXPECT_EQ(r.latest_op, 1);
+    EXPECT_EQ(r.keepalive_checkpoints, v125 ? 1u : 0u) << "allowed only at the commit LSN";
+    EXPECT_EQ(r.hooks_after_heartbeat, v125 ? 2 : 1) << "autoActivate runs when not blocked";
+  }
 }
 
 }  // namespace

@@ -253,11 +253,14 @@ struct MysqlIdleRun {
   std::optional<sim::Micros> acked_open;  // on the connection open before the request
   bool acked_new = false;                 // on a connection opened after the next transaction
   std::size_t source_commits_at_70s = 0;  // the heartbeats wrote nothing to the source
+  uint64_t keepalive_checkpoints = 0;     // heartbeats whose checkpoint was allowed, by 69.9 s
 };
-MysqlIdleRun mysql_request_on_an_idle_binlog(StorageFlavour storage) {
+MysqlIdleRun mysql_request_on_an_idle_binlog(StorageFlavour storage,
+                                             MysqlKeepalive keepalive = MysqlKeepalive::V1_24_0) {
   ServiceConfig config = instant();
   config.source = SourceFlavour::Mysql;
   config.flavour = storage;
+  config.mysql_keepalive = keepalive;
   ServiceWorld w(config);
   w.svc.start();
   auto open_stream = [&w] {
@@ -286,6 +289,7 @@ MysqlIdleRun mysql_request_on_an_idle_binlog(StorageFlavour storage) {
   };
   scan(kEpoch + 70 * kSeconds);  // heartbeats at 40 s and 70 s
   out.source_commits_at_70s = w.svc.source().log().size();
+  out.keepalive_checkpoints = w.svc.replication().keepalive_checkpoints();
   EXPECT_EQ(w.upload("alice", json::parse(R"([{"op":"PUT","type":"todos","id":"t2"}])")).status,
             200);  // the next transaction, lsn 2
   scan(kEpoch + 75 * kSeconds);
@@ -309,6 +313,28 @@ TEST(SourceHead, MysqlHeartbeatsRepeatThePositionSoOpenMongoConnectionsNeverAckA
   ASSERT_TRUE(postgres.acked_open.has_value());
   EXPECT_GE(*postgres.acked_open, 70 * kSeconds) << "not at a heartbeat: at the next transaction";
   EXPECT_LT(*postgres.acked_open, 71 * kSeconds);
+}
+
+// v1.25.0 (PR #706) makes the keepalive carry the commit LSN, so its checkpoint is allowed, but
+// at the last checkpoint's op id and LSN: Postgres storage's watchActiveCheckpoint yields only a
+// checkpoint whose op id or LSN advanced, and Mongo storage's watchCheckpointChanges skips an
+// equal one (docs/protocol.md §3.1.4 "MySQL keepalives", v1.25.0).  So neither storage acks the
+// idle request at a heartbeat; the mongo record is processed at lsn 1 as before.
+TEST(SourceHead, AtV1_25_0AMysqlKeepaliveIsAllowedButStillAcksNoIdleRequestOnOpenConnections) {
+  const MysqlIdleRun mongo =
+      mysql_request_on_an_idle_binlog(StorageFlavour::Mongo, MysqlKeepalive::V1_25_0);
+  EXPECT_EQ(mongo.keepalive_checkpoints, 1u) << "the heartbeat at 40 s, not blocked";
+  EXPECT_EQ(mongo.source_commits_at_70s, 1u);
+  EXPECT_FALSE(mongo.acked_open.has_value()) << "processed at lsn 1: never in a window (1, next]";
+  EXPECT_TRUE(mongo.acked_new);
+  const MysqlIdleRun postgres =
+      mysql_request_on_an_idle_binlog(StorageFlavour::Postgres, MysqlKeepalive::V1_25_0);
+  EXPECT_EQ(postgres.keepalive_checkpoints, 1u);
+  ASSERT_TRUE(postgres.acked_open.has_value());
+  EXPECT_GE(*postgres.acked_open, 70 * kSeconds) << "not at a heartbeat: at the next transaction";
+  EXPECT_LT(*postgres.acked_open, 71 * kSeconds);
+  EXPECT_EQ(mysql_request_on_an_idle_binlog(StorageFlavour::Postgres).keepalive_checkpoints, 0u)
+      << "v1.24.0: every keepalive blocked";
 }
 
 // A null LSN is not a position (PostgresSyncRulesStorage.watchCheckpointChanges passes no

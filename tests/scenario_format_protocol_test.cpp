@@ -392,5 +392,22 @@ TEST(ScenarioFormat, ServiceTopologyFieldsRoundTripAndAreCheckedOnLoad) {
              "faults[0].role: \"api\" is not allowed; allowed: all, replication");
 }
 
+// service.mysql_keepalive (docs/protocol.md §3.1.4 "MySQL keepalives"): read, written only when
+// not the default "v1.24.0" (so no existing file's full form changes), read back equal; a bad
+// value exits 2 naming field, value and what is allowed.
+TEST(ScenarioFormat, MysqlKeepaliveRoundTripsAndIsCheckedOnLoad) {
+  const Scenario s = parse_scenario_text(
+      WithFormat(R"("service": {"source": "mysql", "mysql_keepalive": "v1.25.0"})"), Ctx(), "t");
+  EXPECT_EQ(s.service.mysql_keepalive, "v1.25.0");
+  const json j = to_json(s);
+  EXPECT_EQ(j["service"]["mysql_keepalive"], "v1.25.0");
+  EXPECT_EQ(parse_scenario(j, Ctx(), "x"), s);
+  const Scenario d = parse_scenario_text(R"({"format": 1})", Ctx(), "d");
+  EXPECT_EQ(d.service.mysql_keepalive, "v1.24.0");
+  EXPECT_FALSE(to_json(d)["service"].contains("mysql_keepalive"));
+  EXPECT_HAS(ErrorOf(WithFormat(R"("service": {"mysql_keepalive": "v1.26.0"})")).what(),
+             "service.mysql_keepalive: \"v1.26.0\" is not allowed; allowed: v1.24.0, v1.25.0");
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios

@@ -171,6 +171,9 @@ json to_json(const Scenario& s) {
   // every report) of other scenarios is unchanged.
   if (sv.source != ServiceSpec{}.source) out["service"]["source"] = sv.source;
   if (sv.head != ServiceSpec{}.head) out["service"]["head"] = sv.head;
+  if (sv.mysql_keepalive != ServiceSpec{}.mysql_keepalive) {
+    out["service"]["mysql_keepalive"] = sv.mysql_keepalive;
+  }
   const ServiceSpec d;
   if (sv.api_processes != d.api_processes) out["service"]["api_processes"] = sv.api_processes;
   if (sv.duplicate_window != d.duplicate_window) {

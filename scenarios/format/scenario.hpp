@@ -115,6 +115,11 @@ struct ServiceSpec {
   // (the model before issue 17, every flavour at its last commit: a caught-up source acks
   // without a later event; for comparison only).
   std::string head = "source";
+  // Which service release's MySQL binlog keepalive (docs/protocol.md §3.1.4 "MySQL keepalives";
+  // a MySQL source only): "v1.24.0" (the GTID event's position, below the commit LSN: the
+  // keepalive's checkpoint is blocked) or "v1.25.0" (PR #706: the commit LSN itself, so the
+  // checkpoint is allowed, at the last one's op id and LSN).
+  std::string mysql_keepalive = "v1.24.0";
   // Replication lag (source commit -> visible to the service) at the start, in ms, 0..3600000.
   // "lag" faults change it during the run.
   int64_t replication_lag_ms = 200;
