@@ -100,7 +100,15 @@ void Replication::snapshot() {
   // then replay again from the slot, harmlessly).
   std::size_t ops = 0;
   for (const auto& [key, row] : source_.rows()) {
-    if (key.table == kCustomCheckpointTable) continue;
+    if (key.table == kCustomCheckpointTable) {
+      // The `checkpoints` table is an event table: every snapshot row passes the batch's save(),
+      // which fires its write_checkpoints event as a live insert does, so the new sync config's
+      // custom records start at the rows' values (docs/protocol.md §3.1.10).
+      if (custom_hook_) {
+        custom_hook_(key.id, nlohmann::json::parse(row.data).at("checkpoint").get<int64_t>());
+      }
+      continue;
+    }
     std::vector<std::string> in = router_(key, row);
     for (const auto& b : in) {
       Op op = put_op(key.table, key.id, row.data);

@@ -53,8 +53,8 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
   }
   if (service.config().write_checkpoint_mode == model::WriteCheckpointMode::Custom) {
     // Custom mode (docs/protocol.md §3.1.10): the backend's counter in the source table is
-    // replicated into the custom record the stream emits.  Approximation: a sync config change
-    // resets the record, which this does not see.
+    // replicated into the custom record the stream emits.  A sync config change starts a new
+    // record, which its snapshot fills from this row (docs/protocol.md §3.1.10).
     auto row = service.source().row(model::RowKey{model::kCustomCheckpointTable, key});
     const int64_t counter =
         row ? nlohmann::json::parse(row->data).at("checkpoint").get<int64_t>() : 0;
