@@ -145,6 +145,21 @@ TEST(Findings, ALegacySwitchBackThatLowersLastSeenIsTheKnownUserSwitch) {
   EXPECT_TRUE(without.passed) << describe(without);
 }
 
+// W43: the guided world-no-mysql hunt's seed 30561 (session 24), shrunk: W6's root cause (a
+// legacy switch to a new user without disconnectAndClear) seen through read-your-writes.  The
+// previous user's applied write checkpoint already satisfies the new user's first target, so a
+// checkpoint replicated before the reopen's upload publishes the rows without the client's write.
+TEST(Findings, ALegacySwitchToANewUserThatLosesAnOwnWriteIsTheKnownUserSwitch) {
+  Scenario s = finding("legacy-switch-new-user-read-your-writes");
+  const RunResult r = run(s, 30561);
+  ASSERT_TRUE(r.expectation_met) << describe(r);
+  EXPECT_EQ(known_id_of(s, r), "legacy-user-switch-read-your-writes");
+  s.expect = Expectation{};
+  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::SwitchUser; });
+  const RunResult without = run(s, 30561);
+  EXPECT_TRUE(without.passed) << describe(without);
+}
+
 TEST(Findings, AStreamsFirstLineAfterTheConnectionIsAPathForTargetMax) {
   // W31: the guided world hunt's seed 184 (session 13), shrunk.  A service restart ends client
   // 3's upload round between complete() (target MAX) and its GET; at the reconnect the
