@@ -361,6 +361,13 @@ TEST(Findings, KnownFindingsFileParsesAndMatchesThePatterns) {
   EXPECT_EQ(match_known(general_first, sig)->id, "specific");
   sig = {"read-your-writes", "", {"foreign_request"}, {"0.5.2"}, {"legacy"}, "postgres"};
   EXPECT_EQ(match_known(known, sig)->id, "cloned-database");
+  // W43's entry (a legacy user switch) excludes a foreign installation: with one too, the
+  // foreign ids are the cause (world seed 74), without it the switch is.
+  sig.faults = {"foreign_request", "switch_user"};
+  EXPECT_EQ(match_known(known, sig)->id, "cloned-database");
+  sig.faults = {"switch_user"};
+  ASSERT_NE(match_known(known, sig), nullptr);
+  EXPECT_EQ(match_known(known, sig)->id, "legacy-user-switch-read-your-writes");
   // World hunt: stream progress is an estimate that a compact job invalidates (documented).
   sig = {"stream-progress", "", {"compact", "power_loss"}, {"0.5.2"}, {"legacy"}, "postgres"};
   ASSERT_NE(match_known(known, sig), nullptr);

@@ -95,8 +95,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
     throw bad("", "must be {\"format\": 1, \"known\": [{\"id\", \"why\", \"pattern\"}, ...]}");
   }
   static const std::vector<std::string> pattern_keys = {
-      "invariant", "class",           "faults_include", "faults_any", "cores_any",
-      "modes_any", "foreign_ids_any", "flavour",        "source"};
+      "invariant", "class",     "faults_include",  "faults_any", "faults_exclude",
+      "cores_any", "modes_any", "foreign_ids_any", "flavour",    "source"};
   std::vector<KnownFinding> out;
   for (std::size_t i = 0; i < j["known"].size(); ++i) {
     const auto& e = j["known"][i];
@@ -120,8 +120,8 @@ std::vector<KnownFinding> parse_known_findings(const json& j, const std::string&
       if (!contains(pattern_keys, k)) {
         throw bad(path + ".pattern." + k, "unknown field; allowed: " + join(pattern_keys, ", "));
       }
-      const bool list = k == "faults_include" || k == "faults_any" || k == "cores_any" ||
-                        k == "modes_any" || k == "foreign_ids_any";
+      const bool list = k == "faults_include" || k == "faults_any" || k == "faults_exclude" ||
+                        k == "cores_any" || k == "modes_any" || k == "foreign_ids_any";
       if (list ? !(v.is_array() &&
                    std::all_of(v.begin(), v.end(), [](const json& x) { return x.is_string(); }))
                : !v.is_string()) {
@@ -149,6 +149,10 @@ const KnownFinding* match_known(const std::vector<KnownFinding>& known,
     }
     if (p.contains("faults_include")) {
       for (const auto& f : p["faults_include"]) ok = ok && contains(sig.faults, f);
+    }
+    // A fault that names another root cause (a foreign installation's ids, say) rules it out.
+    if (p.contains("faults_exclude")) {
+      for (const auto& f : p["faults_exclude"]) ok = ok && !contains(sig.faults, f);
     }
     auto any = [&](const char* key, const std::vector<std::string>& have) {
       if (!p.contains(key)) return true;
