@@ -15,12 +15,14 @@ std::optional<int64_t> CustomCheckpointStore::last(const std::string& key,
   return it->second.checkpoint;
 }
 
-CustomChanges CustomCheckpointStore::changes(const std::string& key, OpId after, OpId up_to) const {
+CustomChanges CustomCheckpointStore::changes(const std::string& key, OpId after, OpId up_to,
+                                             std::optional<int> only_config) const {
   CustomChanges out;
   std::size_t matched = 0;
   uint64_t best_seq = 0;
   for (const auto& [k, r] : records_) {
     if (r.op_id <= after || r.op_id > up_to) continue;
+    if (only_config && k.second != *only_config) continue;
     ++matched;
     if (k.first == key && r.seq > best_seq) {
       best_seq = r.seq;

@@ -43,8 +43,10 @@ class CustomCheckpointStore {
   // lastCustomWriteCheckpoint: no LSN or op filter.
   [[nodiscard]] std::optional<int64_t> last(const std::string& key, int sync_rules_id) const;
   // Mongo change detection for one key: records with op id in (after, up_to] of any
-  // sync_rules_id (the query has no sync_rules_id filter); the last one in upsert order wins.
-  [[nodiscard]] CustomChanges changes(const std::string& key, OpId after, OpId up_to) const;
+  // sync_rules_id (the query has no sync_rules_id filter), or of `only_config`'s when given (the
+  // fix of findings-world.md W42); the last one in upsert order wins.
+  [[nodiscard]] CustomChanges changes(const std::string& key, OpId after, OpId up_to,
+                                      std::optional<int> only_config = std::nullopt) const;
   [[nodiscard]] std::size_t size() const { return records_.size(); }
 
  private:

@@ -694,7 +694,8 @@ sim::HttpResponse Service::open_stream(const sim::HttpRequest& request,
           config_.batch_latency_max,
           config_.v3_superseding_skip,
           has_mutant(ServiceMutant::CompleteDespiteInvalidation),
-          config_.fetch_per_page},
+          config_.fetch_per_page,
+          config_.custom_changes_own_config},
       std::move(req), stream, rng_.split(fmt::format("conn{}", next_connection_++)));
   loop_.spawn([](std::shared_ptr<SyncConnection> c) -> sim::Task<void> { co_await c->run(); }(conn),
               "sync-connection");

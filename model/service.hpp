@@ -160,6 +160,9 @@ struct ServiceConfig {
   // docs/protocol.md §3.1.9 "Change feed": true = the model before issue 17, mongo change
   // detection takes the greatest id processed in the window and has no 1000-record limit.
   bool change_feed_takes_max = false;
+  // Mongo custom change query restricted to the connection's sync config (findings-world.md W42's
+  // fix; v1.24.0 has no such filter, docs/protocol.md §3.1.10).
+  bool custom_changes_own_config = false;
   // docs/protocol.md §3.1.5 "Read-back with duplicates": how mongo answers generated keys
   // (Incremented = the model before issue 17).
   GeneratedReadBack generated_read_back = GeneratedReadBack::Service;

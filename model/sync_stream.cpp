@@ -247,7 +247,9 @@ SyncConnection::WriteCheckpointStep SyncConnection::custom_write_checkpoint_step
     step.queried_initial = true;
     v = custom.last(req_.key, ctx_.sync_rules_id);
   } else if (cp.op_id != seen_op_ || cp.lsn != seen_lsn_) {
-    const CustomChanges changes = custom.changes(req_.key, seen_op_, cp.op_id);
+    const CustomChanges changes = custom.changes(
+        req_.key, seen_op_, cp.op_id,
+        ctx_.custom_changes_own_config ? std::optional<int>(ctx_.sync_rules_id) : std::nullopt);
     v = changes.invalidate ? custom.last(req_.key, ctx_.sync_rules_id) : changes.value;
   }
   step.seen_lsn = cp.lsn;

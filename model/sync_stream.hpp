@@ -129,6 +129,9 @@ struct ConnectionContext {
   // docs/protocol.md §3.3.3 step 5: one page is one storage read over all the group's buckets
   // (getBucketDataBatch), so batch_delay is paid when a page starts, not per bucket chunk.
   bool fetch_per_page = false;
+  // docs/protocol.md §3.1.10: mongo's custom change query of v1.24.0 takes records of every sync
+  // config (no sync_rules_id filter); on, only the connection's own (findings-world.md W42's fix).
+  bool custom_changes_own_config = false;
 };
 
 struct ConnectionRequest {

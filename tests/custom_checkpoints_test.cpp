@@ -88,7 +88,10 @@ TEST_P(CustomMode, ManagedRoutesAreStillRejected) {
 
 // Custom records are keyed by (user, sync_rules_id): a new sync config starts without them
 // (docs/protocol.md §3.4 "managed write checkpoints survive, custom ones reset").
-TEST_P(CustomMode, ASyncConfigChangeResetsCustomCheckpoints) {
+// A new sync config's custom records start empty, and its snapshot fills them from the
+// `checkpoints` rows (an event table: every snapshot row fires its event, docs/protocol.md §3.1.10,
+// findings-world.md W42), so the new config's stream emits the id under its own sync_rules_id.
+TEST_P(CustomMode, ASyncConfigChangeCarriesCustomCheckpointsThroughItsSnapshot) {
   World w(custom_config(GetParam()));
   w.upload("u1", 1);
   w.run_for(2 * kSeconds);
@@ -101,9 +104,10 @@ TEST_P(CustomMode, ASyncConfigChangeResetsCustomCheckpoints) {
   w.run_for(5 * kSeconds);
   EXPECT_TRUE(before->closed());
   EXPECT_EQ(w.svc.sync_rules_id(), 2);
+  EXPECT_EQ(w.svc.checkpoints().custom().last("u1/c1", 2), 1) << "the snapshot's record";
   auto after = w.open("u1");
   w.run_for(100 * kMillis);
-  EXPECT_TRUE(after->write_checkpoints().empty()) << "the old config's custom id leaked";
+  EXPECT_EQ(after->write_checkpoints(), (std::vector<std::string>{"1"}));
   w.upload("u1", 2);  // the source counter continues: 2, under the new sync config
   w.run_for(2 * kSeconds);
   EXPECT_EQ(after->write_checkpoints().back(), "2");
@@ -126,6 +130,9 @@ TEST(CustomChanges, TheOpRangeDecidesAndMoreThanAThousandInvalidates) {
   // The change query has no sync_rules_id filter: another config's record counts too.
   store.upsert("u1/c1", 2, 9, 15);
   EXPECT_EQ(store.changes("u1/c1", 12, 15).value, 9);
+  // The fix of findings-world.md W42 (service.custom_changes own-config): only the given config's.
+  EXPECT_FALSE(store.changes("u1/c1", 12, 15, 1).value.has_value());
+  EXPECT_EQ(store.changes("u1/c1", 12, 15, 2).value, 9);
   EXPECT_EQ(store.last("u1/c1", 1), 7);
   for (int i = 0; i < 1001; ++i) store.upsert("x" + std::to_string(i), 1, 1, 100 + i);
   const CustomChanges many = store.changes("u1/c1", 99, 2000);

@@ -371,6 +371,19 @@ void expect_known_finding(const Scenario& s, uint64_t seed, const std::string& i
   EXPECT_EQ(match_known(known, sig)->id, id);
 }
 
+// W42's second part: with the snapshot above, v1.24.0's mongo custom change query (no sync_rules_id
+// filter) lets sync rules 2's record 19 reach sync rules 1's stream at lsn 49, before sync rules 1
+// replicated the upload (position 50).  Restricted to the connection's own config, it passes.
+TEST(Findings, ACustomCheckpointOfAReprocessingConfigReachesTheActiveConfigsStreams) {
+  Scenario s = finding("custom-checkpoints-across-sync-configs");
+  expect_known_finding(s, 8, "service-ack-after-replication", "",
+                       "custom-checkpoints-across-sync-configs");
+  s.service.custom_changes = "own-config";
+  s.expect = Expectation{};
+  const RunResult fixed = test_support::run(s, 8);
+  EXPECT_TRUE(fixed.passed) << describe(fixed);
+}
+
 // W38 (world seed 11552, shrunk): a foreign installation's supplied 1000 makes a legacy client's
 // generated record request-derived, and a compact job past retention deletes it while it is
 // pending (postgres): no-wedge[record-deleted], the known cloned-database root cause through

@@ -409,5 +409,20 @@ TEST(ScenarioFormat, MysqlKeepaliveRoundTripsAndIsCheckedOnLoad) {
              "service.mysql_keepalive: \"v1.26.0\" is not allowed; allowed: v1.24.0, v1.25.0");
 }
 
+TEST(ScenarioFormat, CustomChangesRoundTripsAndIsCheckedOnLoad) {
+  const Scenario s = parse_scenario_text(
+      WithFormat(
+          R"("service": {"write_checkpoint_mode": "custom", "custom_changes": "own-config"})"),
+      Ctx(), "t");
+  EXPECT_EQ(s.service.custom_changes, "own-config");
+  EXPECT_EQ(to_json(s)["service"]["custom_changes"], "own-config");
+  EXPECT_EQ(parse_scenario(to_json(s), Ctx(), "x"), s);
+  const Scenario d = parse_scenario_text(R"({"format": 1})", Ctx(), "d");
+  EXPECT_EQ(d.service.custom_changes, "all-configs");
+  EXPECT_FALSE(to_json(d)["service"].contains("custom_changes"));
+  EXPECT_HAS(ErrorOf(WithFormat(R"("service": {"custom_changes": "some"})")).what(),
+             "service.custom_changes: \"some\" is not allowed; allowed: all-configs, own-config");
+}
+
 }  // namespace
 }  // namespace syncsim::scenarios

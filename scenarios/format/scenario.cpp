@@ -174,6 +174,9 @@ json to_json(const Scenario& s) {
   if (sv.mysql_keepalive != ServiceSpec{}.mysql_keepalive) {
     out["service"]["mysql_keepalive"] = sv.mysql_keepalive;
   }
+  if (sv.custom_changes != ServiceSpec{}.custom_changes) {
+    out["service"]["custom_changes"] = sv.custom_changes;
+  }
   const ServiceSpec d;
   if (sv.api_processes != d.api_processes) out["service"]["api_processes"] = sv.api_processes;
   if (sv.duplicate_window != d.duplicate_window) {

@@ -120,6 +120,10 @@ struct ServiceSpec {
   // keepalive's checkpoint is blocked) or "v1.25.0" (PR #706: the commit LSN itself, so the
   // checkpoint is allowed, at the last one's op id and LSN).
   std::string mysql_keepalive = "v1.24.0";
+  // Mongo's custom write-checkpoint change query (docs/protocol.md §3.1.10): "all-configs"
+  // (v1.24.0: records of every sync config, so a reprocessing config's reach the active one's
+  // streams, findings-world.md W42) or "own-config" (the fix: the connection's config only).
+  std::string custom_changes = "all-configs";
   // Replication lag (source commit -> visible to the service) at the start, in ms, 0..3600000.
   // "lag" faults change it during the run.
   int64_t replication_lag_ms = 200;

@@ -299,6 +299,7 @@ ServiceSpec parse_service(const Fields& f) {
                     "source",
                     "head",
                     "mysql_keepalive",
+                    "custom_changes",
                     "replication_lag_ms",
                     "heartbeat_ms",
                     "token_lifetime_s",
@@ -328,6 +329,7 @@ ServiceSpec parse_service(const Fields& f) {
   f.choice("source", {"postgres", "mongodb", "mysql"}, s.source);
   f.choice("head", {"source", "last-commit"}, s.head);
   f.choice("mysql_keepalive", {"v1.24.0", "v1.25.0"}, s.mysql_keepalive);
+  f.choice("custom_changes", {"all-configs", "own-config"}, s.custom_changes);
   f.integer("replication_lag_ms", {0, 3600000, ""}, s.replication_lag_ms);
   f.integer("heartbeat_ms", {5000, 60000, "the service accepts 5..60 s"}, s.heartbeat_ms);
   f.integer("token_lifetime_s", {60, 31536000, ""}, s.token_lifetime_s);

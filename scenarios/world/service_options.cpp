@@ -18,6 +18,7 @@ void apply_service_options(const ServiceSpec& spec, model::ServiceConfig& cfg) {
   cfg.api_processes = spec.api_processes;
   cfg.mysql_keepalive = spec.mysql_keepalive == "v1.25.0" ? model::MysqlKeepalive::V1_25_0
                                                           : model::MysqlKeepalive::V1_24_0;
+  cfg.custom_changes_own_config = spec.custom_changes == "own-config";
   cfg.duplicate_window = spec.duplicate_window == "head-read" ? model::DuplicateWindow::HeadRead
                                                               : model::DuplicateWindow::Write;
   cfg.generated_read_back = spec.read_back == "incremented" ? model::GeneratedReadBack::Incremented
