@@ -23,6 +23,7 @@
 #include "engine/database.hpp"
 #include "engine/sha256.hpp"
 #include "sim/vfs.hpp"
+#include "tests/cli_helpers.hpp"
 #include "tests/support/sim_env.hpp"
 
 namespace syncsim::engine {
@@ -68,13 +69,13 @@ TEST(Sha256, StreamingInAnyChunksEqualsOneShot) {
 }
 
 TEST(Sha256, FileHashAndErrors) {
-  const std::string path = testing::TempDir() + "core_matrix_sha256.txt";
+  const std::string path = syncsim::testing::temp_path("core_matrix_sha256.txt");
   std::ofstream(path, std::ios::binary) << "abc";
   EXPECT_EQ(sha256_file_hex(path),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   std::remove(path.c_str());
   EXPECT_THROW(sha256_file_hex(path), std::runtime_error);
-  EXPECT_THROW(sha256_file_hex(testing::TempDir()), std::runtime_error);  // a directory
+  EXPECT_THROW(sha256_file_hex(::testing::TempDir()), std::runtime_error);  // a directory
 }
 
 // ---- the registry ---------------------------------------------------------------
@@ -116,7 +117,7 @@ TEST(CoreRegistry, SdkBehaviourFollowsTheCoreGeneration) {
   }
 }
 
-class CoreMatrix : public testing::TestWithParam<std::string> {
+class CoreMatrix : public ::testing::TestWithParam<std::string> {
  protected:
   const CoreVersion& core() const { return *find_core(GetParam()); }
 };
@@ -197,8 +198,8 @@ TEST_P(CoreMatrix, CoreFromPathRediscoversTheRegistryLine) {
   EXPECT_TRUE(c.package.empty());
 }
 
-INSTANTIATE_TEST_SUITE_P(Registered, CoreMatrix, testing::ValuesIn(core_names()),
-                         [](const testing::TestParamInfo<std::string>& info) {
+INSTANTIATE_TEST_SUITE_P(Registered, CoreMatrix, ::testing::ValuesIn(core_names()),
+                         [](const ::testing::TestParamInfo<std::string>& info) {
                            std::string n = "v" + info.param;
                            for (char& ch : n) {
                              if (ch == '.') ch = '_';
@@ -239,10 +240,10 @@ TEST(CoreFromPath, WorksAfterASimulationEnded) {
 }
 
 TEST(CoreFromPath, RejectsMissingAndNonCoreFiles) {
-  const std::string missing = testing::TempDir() + "no_such_core.so";
+  const std::string missing = syncsim::testing::absent_temp_path("no_such_core.so");
   EXPECT_THROW(core_from_path(missing), std::runtime_error);
 
-  const std::string text = testing::TempDir() + "not_a_core.so";
+  const std::string text = syncsim::testing::temp_path("not_a_core.so");
   std::ofstream(text) << "not an ELF file\n";
   try {
     core_from_path(text);
@@ -264,7 +265,8 @@ std::string changed_copy(const std::string& name, const CoreVersion& core,
   std::string bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
   EXPECT_GT(bytes.size(), 200'000u);
   mutate(bytes);
-  const std::string path = testing::TempDir() + name;
+  // The build's temp directory: two checkouts running their suites at once do not share it.
+  const std::string path = syncsim::testing::temp_path(name);
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
   return path;
 }
