@@ -39,6 +39,17 @@ std::string known_id_of(const Scenario& s, const RunResult& r) {
   return k ? k->id : "(unknown: " + sig.text() + ")";
 }
 
+// A finding's fault kind is an ingredient: the same seed, with every fault of that kind removed
+// (at least one) and no expectation, passes.
+void expect_passes_without(Scenario s, uint64_t seed, FaultKind kind) {
+  s.expect = Expectation{};
+  const std::size_t before = s.faults.size();
+  std::erase_if(s.faults, [kind](const Fault& f) { return f.kind == kind; });
+  ASSERT_LT(s.faults.size(), before) << "no fault of kind " << static_cast<int>(kind);
+  const RunResult without = run(s, seed);
+  EXPECT_TRUE(without.passed) << static_cast<int>(kind) << ": " << describe(without);
+}
+
 // A run (as test_support::run) with its whole trace, not only the kept tail, so a test reads
 // the verdict and the trace from one run.
 struct TracedRun {
@@ -75,11 +86,8 @@ TEST(Findings, ARecordDeletedWedgeSeenAfterQuiesceIsTheDowngradeAfterRetentionOn
   EXPECT_EQ(known_id_of(s, r), "wedge-switch-mode-retention");
   // The root cause, part by part: without the downgrade, or with retention longer than the
   // absence, the same seed completes every request.
+  expect_passes_without(s, 2336, FaultKind::Downgrade);
   s.expect = Expectation{};
-  Scenario no_downgrade = s;
-  std::erase_if(no_downgrade.faults, [](const Fault& f) { return f.kind == FaultKind::Downgrade; });
-  ASSERT_LT(no_downgrade.faults.size(), s.faults.size());
-  EXPECT_TRUE(run(no_downgrade, 2336).passed) << describe(run(no_downgrade, 2336));
   Scenario long_retention = s;
   long_retention.service.checkpoint_request_retention_minutes = 10;
   EXPECT_TRUE(run(long_retention, 2336).passed) << describe(run(long_retention, 2336));
@@ -139,10 +147,7 @@ TEST(Findings, ALegacySwitchBackThatLowersLastSeenIsTheKnownUserSwitch) {
   const RunResult r = run(s, 5204);
   ASSERT_TRUE(r.expectation_met) << describe(r);
   EXPECT_EQ(known_id_of(s, r), "legacy-user-switch-back-lowers-last-seen");
-  s.expect = Expectation{};
-  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::SwitchUser; });
-  const RunResult without = run(s, 5204);
-  EXPECT_TRUE(without.passed) << describe(without);
+  expect_passes_without(s, 5204, FaultKind::SwitchUser);
 }
 
 // W43: the guided world-no-mysql hunt's seed 30561 (session 24), shrunk: W6's root cause (a
@@ -154,10 +159,7 @@ TEST(Findings, ALegacySwitchToANewUserThatLosesAnOwnWriteIsTheKnownUserSwitch) {
   const RunResult r = run(s, 30561);
   ASSERT_TRUE(r.expectation_met) << describe(r);
   EXPECT_EQ(known_id_of(s, r), "legacy-user-switch-read-your-writes");
-  s.expect = Expectation{};
-  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::SwitchUser; });
-  const RunResult without = run(s, 30561);
-  EXPECT_TRUE(without.passed) << describe(without);
+  expect_passes_without(s, 30561, FaultKind::SwitchUser);
 }
 
 // W42: world seed 21799 (session 24), shrunk.  A sync config change while client 2 is away: the
@@ -392,9 +394,7 @@ TEST(Findings, ALegacyRecordAForeignRequestMadeDeletableIsTheKnownClonedDatabase
   Scenario s = finding("cloned-database-retention-wedge");
   expect_known_finding(s, 11552, "no-wedge", "record-deleted", "cloned-database-retention-wedge");
   for (const FaultKind kind : {FaultKind::ForeignRequest, FaultKind::Compact}) {
-    Scenario without = s;
-    std::erase_if(without.faults, [&](const auto& f) { return f.kind == kind; });
-    EXPECT_TRUE(test_support::run(without, 11552).passed) << static_cast<int>(kind);
+    expect_passes_without(s, 11552, kind);
   }
   s.service.flavour = "mongo";  // mongo deletes only processed request records
   EXPECT_TRUE(test_support::run(s, 11552).passed);
@@ -707,10 +707,7 @@ TEST(Findings, ADowngradeAfterRetentionRestartsTheLegacyCounterBelowTheAppliedId
       << r.violation->message;
   EXPECT_EQ(known_id_of(s, r), "downgrade-retention-applied-id");
   // The downgrade is an ingredient: without it the same seed passes.
-  s.expect = Expectation{};
-  std::erase_if(s.faults, [](const Fault& f) { return f.kind == FaultKind::Downgrade; });
-  const RunResult without = run(s, 383);
-  EXPECT_TRUE(without.passed) << describe(without);
+  expect_passes_without(s, 383, FaultKind::Downgrade);
 }
 
 // The focused js-real hunt (scenarios/hunts/world-js-real.json, docs/findings-world.md session
