@@ -43,7 +43,7 @@ Lsn Backend::apply(sim::Micros now, const std::string& user, const std::string& 
     const RowKey counter{kCustomCheckpointTable, user + "/" + client_id};
     int64_t n = 1;
     if (auto row = source_.row(counter)) {
-      n = nlohmann::json::parse(row->data).at("checkpoint").get<int64_t>() + 1;
+      n = custom_checkpoint_of(row->data) + 1;
     }
     committed.push_back(RowChange{counter, Row{nlohmann::json{{"checkpoint", n}}.dump(), user}});
     last_custom_ = n;

@@ -1,6 +1,12 @@
 #include "model/custom_checkpoints.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace syncsim::model {
+
+int64_t custom_checkpoint_of(const std::string& row_data) {
+  return nlohmann::json::parse(row_data).at("checkpoint").get<int64_t>();
+}
 
 void CustomCheckpointStore::upsert(const std::string& key, int sync_rules_id, int64_t checkpoint,
                                    OpId op_id) {

@@ -22,6 +22,8 @@ namespace syncsim::model {
 
 // The source table the backend writes custom checkpoints to (row id = the key).
 inline constexpr const char* kCustomCheckpointTable = "checkpoints";
+// The counter a `checkpoints` row holds (`{"checkpoint": n}`, as model/backend.cpp writes it).
+[[nodiscard]] int64_t custom_checkpoint_of(const std::string& row_data);
 
 struct CustomCheckpointRecord {
   int64_t checkpoint = 0;

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cassert>
 #include <stdexcept>
@@ -77,7 +75,7 @@ void Replication::keepalive_at_last_commit() {
   // (wake()): a checkpoint at the same op id and LSN, which no stream sees (both storages'
   // watchers drop a checkpoint that advances neither, §3.1.4), and autoActivate runs.
   const Lsn lsn = replicated_lsn_;
-  if (lsn < storage_.latest().lsn || lsn < no_checkpoint_before_) {
+  if (checkpoint_blocked_at(lsn)) {
     trace_.log("repl", "binlog heartbeat: keepalive at the commit lsn={}: checkpoint blocked", lsn);
     return;
   }
@@ -93,6 +91,12 @@ void Replication::keepalive_at_last_commit() {
   if (checkpoint_hook_) checkpoint_hook_();
 }
 
+bool Replication::checkpoint_blocked_at(Lsn lsn) const {
+  // canCheckpointState (docs/protocol.md §3.4): lsn < last_checkpoint_lsn, or <
+  // no_checkpoint_before after a snapshot.
+  return lsn < storage_.latest().lsn || lsn < no_checkpoint_before_;
+}
+
 void Replication::on_source_commit() { schedule(); }
 
 void Replication::snapshot() {
@@ -105,7 +109,7 @@ void Replication::snapshot() {
       // which fires its write_checkpoints event as a live insert does, so the new sync config's
       // custom records start at the rows' values (docs/protocol.md §3.1.10).
       if (custom_hook_) {
-        custom_hook_(key.id, nlohmann::json::parse(row.data).at("checkpoint").get<int64_t>());
+        custom_hook_(key.id, custom_checkpoint_of(row.data));
       }
       continue;
     }
@@ -207,8 +211,7 @@ void Replication::wake() {
     for (const auto& change : c.changes) {
       if (change.key.table == kCustomCheckpointTable) {
         if (custom_hook_ && change.after) {
-          custom_hook_(change.key.id,
-                       nlohmann::json::parse(change.after->data).at("checkpoint").get<int64_t>());
+          custom_hook_(change.key.id, custom_checkpoint_of(change.after->data));
         }
         continue;
       }
@@ -240,9 +243,7 @@ void Replication::wake() {
     // Mongo marks pending write checkpoints processed on every commit, before the
     // checkpoint itself and even when the checkpoint is blocked (docs/protocol.md §3.1.8).
     checkpoints_.on_commit(last);
-    if (last < storage_.latest().lsn || last < no_checkpoint_before_) {
-      // canCheckpointState (§3.4): lsn < last_checkpoint_lsn (or < no_checkpoint_before after
-      // a snapshot); the ops fold into the next allowed checkpoint.
+    if (checkpoint_blocked_at(last)) {  // the ops fold into the next allowed checkpoint
       ++blocked_commits_;
       folded_ops_ += ops;
       trace_.log("repl", "replay lsn={} ops={}: checkpoint blocked (last checkpoint lsn {})", last,

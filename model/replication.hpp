@@ -134,6 +134,8 @@ class Replication {
   void heartbeat();
   // MySQL's idle-binlog keepalive: no new position (docs/protocol.md §3.1.4 "MySQL keepalives").
   void keepalive_at_last_commit();
+  // Whether a commit or keepalive at `lsn` may not make a storage checkpoint (canCheckpointState).
+  [[nodiscard]] bool checkpoint_blocked_at(Lsn lsn) const;
   // The source set_source() named; throws std::logic_error if it was never called.
   [[nodiscard]] SourceFlavour source_flavour() const;
 

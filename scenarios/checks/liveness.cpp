@@ -56,8 +56,7 @@ RecordState record_state(const std::string& key, int64_t target, model::Service&
     // replicated into the custom record the stream emits.  A sync config change starts a new
     // record, which its snapshot fills from this row (docs/protocol.md §3.1.10).
     auto row = service.source().row(model::RowKey{model::kCustomCheckpointTable, key});
-    const int64_t counter =
-        row ? nlohmann::json::parse(row->data).at("checkpoint").get<int64_t>() : 0;
+    const int64_t counter = row ? model::custom_checkpoint_of(row->data) : 0;
     if (counter < target) {
       return {"custom-below-target", say("custom write checkpoint {} < target {}", counter, target),
               std::nullopt};
